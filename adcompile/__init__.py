@@ -1,0 +1,16 @@
+"""adcompile: source-to-source reverse-mode automatic differentiation for numpy code."""
+
+from .api import GradientFunction, check_grad, grad, value_and_grad, vjp
+from .errors import AdCompileError
+from .rules.registry import adjoint
+
+__all__ = [
+    "AdCompileError",
+    "GradientFunction",
+    "adjoint",
+    "check_grad",
+    "grad",
+    "value_and_grad",
+    "vjp",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,336 @@
+"""The public API: grad, value_and_grad, vjp, check_grad and the objects they return."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import emit, fence, frontend, normalize, reverse
+from .errors import AdCompileError, Loc
+from .frontend import SourceFunction
+from .runtime import NonScalarResult, grad_like
+
+Wrt = int | str | Sequence[int | str]
+
+
+def build(src: SourceFunction, wrt: list[str], mode: str) -> tuple[str, dict[str, Any], Any]:
+    """Run the pipeline on ``src``: returns (source text, namespace, Generated)."""
+    try:
+        fence.check(src)
+        fn = normalize.normalize(src)
+        gen = reverse.reverse(fn, wrt, mode)
+        source = emit.to_source(gen.node)
+    except AdCompileError:
+        raise
+    except Exception as exc:  # a bug of ours: never let it reach the user raw
+        raise AdCompileError(
+            f"internal error while differentiating {src.name}: {type(exc).__name__}: {exc}",
+            src.loc(src.node),
+            hint="this is a bug in adcompile; please report it with this function",
+        ) from exc
+    return source, gen.namespace, gen
+
+
+def resolve_wrt(params: list[str], wrt: Wrt, where: Loc | None = None) -> tuple[list[str], bool]:
+    """Parameter names for ``wrt``, and whether a single (non-tuple) one was asked for."""
+    single = isinstance(wrt, int | str)
+    items = [wrt] if single else list(wrt)
+    if not items:
+        raise AdCompileError("wrt is empty: name at least one parameter", where)
+    names = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int | str):
+            raise AdCompileError(f"wrt entries are positions or names, not {item!r}", where)
+        if isinstance(item, int):
+            if not -len(params) <= item < len(params):
+                raise AdCompileError(
+                    f"wrt={item} is out of range: the function has {len(params)} parameters "
+                    f"({', '.join(params)})",
+                    where,
+                )
+            names.append(params[item])
+        else:
+            if item not in params:
+                raise AdCompileError(
+                    f"wrt={item!r} is not a parameter; the parameters are {', '.join(params)}",
+                    where,
+                )
+            names.append(item)
+    if len(set(names)) != len(names):
+        raise AdCompileError("wrt names a parameter twice", where)
+    return names, single
+
+
+class GradientFunction:
+    """A compiled derivative of a user function.
+
+    Call it like the original function (plus the output cotangent, for a vjp).
+    ``.source`` is the generated Python; ``.show()`` prints it highlighted.
+    """
+
+    def __init__(self, fn: Callable, wrt: Wrt, mode: str) -> None:
+        if not callable(fn) or not hasattr(inspect.unwrap(fn), "__code__"):
+            raise AdCompileError(
+                f"{fn!r} is not a Python function",
+                hint="pass a function defined with def",
+            )
+        self.fn = fn
+        self.mode = mode
+        sig = inspect.signature(fn)
+        self.signature = sig
+        self.params = list(sig.parameters)
+        kinds = {p.kind for p in sig.parameters.values()}
+        if kinds - {inspect.Parameter.POSITIONAL_OR_KEYWORD}:
+            # the fence reports this with a location
+            self.wrt, self.single = [], True
+            self._index = []
+        else:
+            self.wrt, self.single = resolve_wrt(self.params, wrt, _def_loc(fn))
+            self._index = [self.params.index(w) for w in self.wrt]
+        self._compiled: Callable | None = None
+        self._source: str | None = None
+        self._gen = None
+        self._lock = threading.Lock()
+        functools.update_wrapper(self, fn)
+        self.__name__ = f"{mode}_{getattr(fn, '__name__', 'f')}"
+
+    # ------------------------------------------------------------ compiling
+
+    def _compile(self) -> Callable:
+        if self._compiled is not None:
+            return self._compiled
+        with self._lock:
+            if self._compiled is None:
+                key = (self.fn, tuple(self.wrt), self.mode)
+                entry = _CACHE.get(key)
+                if entry is None:
+                    src = frontend.from_function(self.fn)
+                    source, namespace, gen = build(src, self.wrt, self.mode)
+                    filename = f"<adcompile {self.mode} {src.qualname}>"
+                    compiled = emit.compile_function(source, gen.node.name, namespace, filename)
+                    entry = (compiled, source, gen)
+                    _CACHE[key] = entry
+                self._compiled, self._source, self._gen = entry
+        return self._compiled
+
+    @property
+    def source(self) -> str:
+        """The generated Python source of this gradient."""
+        self._compile()
+        return self._source
+
+    def show(self, *, console=None) -> None:
+        """Print the generated code, highlighted, with the two sweeps marked."""
+        from .show import show_source
+
+        show_source(self.source, console=console)
+
+    # -------------------------------------------------------------- calling
+
+    def __call__(self, *args, **kwargs):
+        compiled = self._compile()
+        if kwargs or len(args) != len(self.params) + (self.mode == "vjp"):
+            args = self._bind(args, kwargs)
+        for i in self._index:
+            _check_differentiable(args[i], self.params[i], self.fn)
+        try:
+            out = compiled(*args)
+        except NonScalarResult as exc:
+            loc = self._gen.result_loc
+            raise AdCompileError(
+                f"grad needs a scalar result, but {self.fn.__name__} returned an array of "
+                f"shape {exc.args[0]}",
+                loc,
+                hint="use adcompile.vjp for a non-scalar result, or reduce it (np.sum, np.mean)",
+            ) from None
+        if self.mode == "value_and_grad":
+            value, grads = out
+            return value, self._finish(grads, args)
+        return self._finish(out, args)
+
+    def _bind(self, args, kwargs):
+        names = self.params + (["cotangent"] if self.mode == "vjp" else [])
+        if self.mode == "vjp":
+            params = list(self.signature.parameters.values()) + [
+                inspect.Parameter("cotangent", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            ]
+            sig = self.signature.replace(parameters=params)
+        else:
+            sig = self.signature
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.__name__}() {exc}") from None
+        bound.apply_defaults()
+        return tuple(bound.arguments[n] for n in names)
+
+    def _finish(self, grads, args):
+        if self.single:
+            g = grad_like(grads, args[self._index[0]])
+            if any(g is a for a in args):
+                g = np.copy(g) if isinstance(g, np.ndarray) else g
+            return g
+        out = []
+        for g, i in zip(grads, self._index, strict=True):
+            g = grad_like(g, args[i])
+            if isinstance(g, np.ndarray) and (
+                any(g is a for a in args) or any(g is o for o in out)
+            ):
+                g = g.copy()
+            out.append(g)
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        wrt = ", ".join(self.wrt)
+        return f"<adcompile {self.mode} of {getattr(self.fn, '__qualname__', self.fn)} wrt {wrt}>"
+
+
+_CACHE: dict[tuple, tuple] = {}
+
+
+def _def_loc(fn: Callable) -> Loc | None:
+    try:
+        code = inspect.unwrap(fn).__code__
+        import linecache
+
+        text = linecache.getline(code.co_filename, code.co_firstlineno)
+        return Loc(frontend._short(code.co_filename), code.co_firstlineno, 0, text.rstrip("\n"))
+    except AttributeError:
+        return None
+
+
+def _check_differentiable(value: object, param: str, fn: Callable) -> None:
+    if isinstance(value, float | np.floating | complex | np.complexfloating):
+        return
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "fc":
+            return
+        what = f"an array of dtype {value.dtype}"
+    elif isinstance(value, bool | np.bool_):
+        what = "a bool"
+    elif isinstance(value, int | np.integer):
+        what = "an integer"
+    else:
+        what = f"a {type(value).__name__}"
+    raise AdCompileError(
+        f"cannot differentiate with respect to {param!r}: it is {what}",
+        _def_loc(fn),
+        hint="gradients are defined for floating-point inputs: pass a float or a float array "
+        "(e.g. np.asarray(x, dtype=float)), or leave this parameter out of wrt",
+    )
+
+
+def _decorator(mode: str):
+    def make(fn: Callable | None = None, wrt: Wrt = 0):
+        if fn is None:
+            return lambda f: GradientFunction(f, wrt, mode)
+        if isinstance(fn, int | str | tuple | list) and not callable(fn):
+            w = fn
+            return lambda f: GradientFunction(f, w, mode)
+        return GradientFunction(fn, wrt, mode)
+
+    return make
+
+
+def grad(fn: Callable | None = None, wrt: Wrt = 0) -> GradientFunction:
+    """The gradient of ``fn``'s scalar result with respect to the parameters in ``wrt``.
+
+    ``wrt`` is a position, a parameter name, or a tuple of them (a tuple gives a
+    tuple of gradients). Works as ``grad(f)``, ``@grad`` and ``@grad(wrt=(0, 1))``.
+    """
+    return _decorator("grad")(fn, wrt)
+
+
+def value_and_grad(fn: Callable | None = None, wrt: Wrt = 0) -> GradientFunction:
+    """Like :func:`grad`, returning ``(value, gradient)`` from one forward pass."""
+    return _decorator("value_and_grad")(fn, wrt)
+
+
+def vjp(fn: Callable | None = None, wrt: Wrt = 0) -> GradientFunction:
+    """The vector-Jacobian product of ``fn``: call it with ``fn``'s arguments and then
+    the cotangent of its result; it returns the cotangent of each ``wrt`` parameter."""
+    return _decorator("vjp")(fn, wrt)
+
+
+def check_grad(
+    fn: Callable, *args: Any, wrt: Wrt = 0, eps: float = 1e-6
+) -> float:
+    """Largest relative error between the compiled gradient and central differences.
+
+    Each ``wrt`` argument is perturbed element by element in float64. The error
+    of one argument is ``max|g - fd| / max(max|g|, max|fd|, 1e-8)``; the result is
+    the largest over the arguments. Values around 1e-7 or less mean agreement.
+    """
+    params = list(inspect.signature(fn).parameters)
+    names, single = resolve_wrt(params, wrt)
+    g = grad(fn, wrt=wrt)(*args)
+    grads = [g] if single else list(g)
+    worst = 0.0
+    base = list(args)
+    for name, gi in zip(names, grads, strict=True):
+        i = params.index(name)
+        fd = numeric_grad(fn, base, i, eps)
+        gi = np.asarray(gi, dtype=float)
+        scale = max(float(np.max(np.abs(gi), initial=0.0)), float(np.max(np.abs(fd), initial=0.0)))
+        err = float(np.max(np.abs(gi - fd), initial=0.0)) / max(scale, 1e-8)
+        worst = max(worst, err)
+    return worst
+
+
+def numeric_grad(fn: Callable, args: list, i: int, eps: float = 1e-6) -> np.ndarray:
+    """Central finite differences of scalar ``fn`` with respect to ``args[i]``, in float64."""
+    x0 = args[i]
+    x = np.array(x0, dtype=float)
+    fd = np.zeros_like(x)
+    flat = x.reshape(-1)
+    out = fd.reshape(-1)
+    for k in range(flat.size):
+        old = flat[k]
+        flat[k] = old + eps
+        hi = fn(*_with(args, i, _like(x, x0)))
+        flat[k] = old - eps
+        lo = fn(*_with(args, i, _like(x, x0)))
+        flat[k] = old
+        out[k] = (float(hi) - float(lo)) / (2 * eps)
+    return fd
+
+
+def _like(x: np.ndarray, x0: object) -> object:
+    if isinstance(x0, float):
+        return float(x)
+    return x.copy()
+
+
+def _with(args: list, i: int, value: object) -> list:
+    new = list(args)
+    new[i] = value
+    return new
+
+
+def compile_static(path: str, func: str, wrt: Wrt | None, mode: str = "grad") -> str:
+    """Generated source for ``func`` in the file ``path``, read without running it."""
+    src = frontend.from_file(path, func)
+    params = [a.arg for a in src.node.args.args]
+    if wrt is None:
+        wrt = tuple(range(len(params))) if params else 0
+    names, _ = resolve_wrt(params, wrt, src.loc(src.node))
+    source, _, _ = build(src, names, mode)
+    return source
+
+
+__all__ = [
+    "GradientFunction",
+    "build",
+    "check_grad",
+    "compile_static",
+    "grad",
+    "numeric_grad",
+    "value_and_grad",
+    "vjp",
+]

@@ -1,0 +1,65 @@
+"""Emit: AST to source text, source to a live function.
+
+The only module that imports astor. Comments are carried through the AST as
+:class:`Comment` markers and become ``#`` lines in the text. The source is
+registered with :mod:`linecache` under a stable pseudo-filename, so tracebacks
+and pdb show the generated lines; nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import ast
+import linecache
+import re
+from dataclasses import dataclass
+
+import astor
+
+
+@dataclass(frozen=True)
+class Comment:
+    text: str
+
+
+_MARK = "__adcompile_comment_{}__"
+_MARK_RE = re.compile(r"^(\s*)__adcompile_comment_(\d+)__\n", re.M)
+
+
+def to_source(node: ast.FunctionDef) -> str:
+    """Source text of ``node``, whose bodies may hold :class:`Comment` markers."""
+    comments: list[str] = []
+
+    def lower(body: list) -> list[ast.stmt]:
+        out = []
+        for item in body:
+            if isinstance(item, Comment):
+                comments.append(item.text)
+                out.append(ast.Expr(value=ast.Name(id=_MARK.format(len(comments) - 1))))
+            else:
+                for field in ("body", "orelse"):
+                    inner = getattr(item, field, None)
+                    if isinstance(inner, list):
+                        setattr(item, field, lower(inner))
+                out.append(item)
+        return out
+
+    node.body = lower(node.body)
+    ast.fix_missing_locations(node)
+    text = astor.to_source(node, pretty_source=_pretty)
+    text = _MARK_RE.sub(lambda m: f"{m.group(1)}# {comments[int(m.group(2))]}\n", text)
+    return text
+
+
+def _pretty(source: list[str]) -> str:
+    # astor's default splits long lines in odd places; keep one statement a line.
+    return "".join(source)
+
+
+def compile_function(source: str, name: str, namespace: dict[str, object], filename: str):
+    """Compile ``source`` (one function definition) and return the function object."""
+    lines = source.splitlines(keepends=True)
+    linecache.cache[filename] = (len(source), None, lines, filename)
+    code = compile(source, filename, "exec")
+    scope = dict(namespace)
+    exec(code, scope)
+    return scope[name]

@@ -1,0 +1,106 @@
+"""The language we accept, and the message for what we do not.
+
+The fence walks the function once before anything else looks at it. Every
+construct outside the language is refused here with a located error saying
+what to write instead, so later stages may assume a small, known language.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .errors import AdCompileError
+from .frontend import SourceFunction
+
+# construct -> (what it is, what to do instead)
+REFUSED: dict[type, tuple[str, str]] = {
+    ast.Try: ("try/except", "handle errors outside the differentiated function"),
+    ast.With: ("a with block", "move the context manager outside the differentiated function"),
+    ast.AsyncWith: ("async with", "differentiate a plain, synchronous function"),
+    ast.AsyncFor: ("async for", "differentiate a plain, synchronous function"),
+    ast.Await: ("await", "differentiate a plain, synchronous function"),
+    ast.Yield: ("yield", "return a value instead of yielding it"),
+    ast.YieldFrom: ("yield from", "return a value instead of yielding it"),
+    ast.Global: ("a global statement", "pass the value in as a parameter and return results"),
+    ast.Nonlocal: ("a nonlocal statement", "pass the value in as a parameter and return results"),
+    ast.ClassDef: ("a class definition", "define classes outside the differentiated function"),
+    ast.AsyncFunctionDef: ("an async function", "write a plain def"),
+    ast.Lambda: ("a lambda", "define a function with def at module level and call it"),
+    ast.NamedExpr: ("an assignment expression (:=)", "assign in a separate statement"),
+    ast.ListComp: ("a list comprehension", "write a for loop, or use a vectorised numpy call"),
+    ast.SetComp: ("a set comprehension", "use numpy arrays"),
+    ast.DictComp: ("a dict comprehension", "build the dict with a for loop"),
+    ast.GeneratorExp: ("a generator expression", "write a for loop, or use numpy"),
+    ast.JoinedStr: ("an f-string", "format strings outside the differentiated function"),
+    ast.Starred: ("star-unpacking (*x)", "pass the arguments one by one"),
+    ast.Delete: ("del", "let the variable go out of use instead of deleting it"),
+    ast.Assert: ("assert", "check inputs before calling the gradient"),
+    ast.Raise: ("raise", "check inputs before calling the gradient"),
+    ast.Import: ("an import", "import at module level"),
+    ast.ImportFrom: ("an import", "import at module level"),
+    ast.Set: ("a set literal", "use a list or a numpy array"),
+    ast.AnnAssign: ("an annotated assignment", "drop the annotation: `x = ...`"),
+    ast.Match: ("a match statement", "use if/elif/else"),
+    ast.If: ("if statements", "control flow is not supported yet; use np.where"),
+    ast.IfExp: ("a conditional expression", "control flow is not supported yet; use np.where"),
+    ast.For: ("for loops", "control flow is not supported yet"),
+    ast.While: ("while loops", "control flow is not supported yet"),
+    ast.Break: ("break", "control flow is not supported yet"),
+    ast.Continue: ("continue", "control flow is not supported yet"),
+    ast.Dict: ("a dict literal", "containers are not supported yet"),
+    ast.FunctionDef: ("a function defined inside the function", "define it at module level"),
+}
+if hasattr(ast, "TryStar"):
+    REFUSED[ast.TryStar] = REFUSED[ast.Try]
+if hasattr(ast, "TypeAlias"):
+    REFUSED[ast.TypeAlias] = ("a type alias", "define it at module level")
+
+
+def check(src: SourceFunction) -> None:
+    """Raise a located :class:`AdCompileError` for the first construct outside the language."""
+    fn = src.node
+    args = fn.args
+    extra = args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs
+    if extra:
+        node = args.vararg or args.kwarg or (args.kwonlyargs or args.posonlyargs)[0]
+        raise AdCompileError(
+            "parameters must be plain positional-or-keyword parameters",
+            src.loc(node),
+            hint="remove *args, **kwargs, keyword-only and positional-only markers",
+        )
+    body = fn.body
+    for i, stmt in enumerate(body):
+        for node in ast.walk(stmt):
+            refused = REFUSED.get(type(node))
+            if refused is not None:
+                what, instead = refused
+                raise AdCompileError(f"{what} is not supported here", src.loc(node), hint=instead)
+        if isinstance(stmt, ast.Return) and i != len(body) - 1:
+            raise AdCompileError(
+                "a return before the end of the function is not supported yet",
+                src.loc(stmt),
+                hint="return once, at the end",
+            )
+        if isinstance(stmt, ast.Assign | ast.AugAssign):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                for node in ast.walk(target):
+                    if isinstance(node, ast.Subscript | ast.Attribute):
+                        raise AdCompileError(
+                            "assigning into an array element or attribute is not supported",
+                            src.loc(node),
+                            hint="build a new array instead, e.g. with np.where or "
+                            "np.concatenate",
+                        )
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) > 1:
+            raise AdCompileError(
+                "chained assignment (a = b = ...) is not supported",
+                src.loc(stmt),
+                hint="assign one name at a time",
+            )
+    if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
+        raise AdCompileError(
+            f"{src.name} must end with `return <value>`",
+            src.loc(body[-1] if body else fn),
+            hint="the differentiated function returns the value to differentiate",
+        )

@@ -1,0 +1,114 @@
+"""Optimize: small, local clean-ups that keep the generated code tight.
+
+* :func:`simplify` folds arithmetic between constants inside an inlined rule
+  (``dy * 2 * x ** (2 - 1)`` becomes ``dy * 2 * x``), never changing a dtype.
+* :func:`prune_forward` keeps only the forward statements whose values the
+  result or the reverse sweep read (dead code elimination over SSA).
+* :func:`is_fresh` says whether an expression certainly evaluates to a new
+  array (or an immutable scalar), so that an adjoint holding it may be
+  accumulated in place with ``+=``.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+
+from .ir import Assign, names_in
+
+_FOLD = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+}
+
+# Helpers whose result is always a new array.
+FRESH_HELPERS = {
+    "unindex",
+    "prod_adjoint",
+    "matmul_adjoint_lhs",
+    "matmul_adjoint_rhs",
+    "dot_adjoint_lhs",
+    "dot_adjoint_rhs",
+    "where",
+    "exp",
+    "log",
+    "sqrt",
+    "sin",
+    "cos",
+    "sign",
+}
+
+
+def _number(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int | float)
+        and not isinstance(node.value, bool)
+    )
+
+
+class _Simplifier(ast.NodeTransformer):
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        self.generic_visit(node)
+        if _number(node.left) and _number(node.right) and type(node.op) in _FOLD:
+            try:
+                value = _FOLD[type(node.op)](node.left.value, node.right.value)
+            except (ArithmeticError, ValueError):
+                return node
+            if isinstance(value, int | float) and abs(value) < 1e15:
+                return ast.Constant(value=value)
+        if isinstance(node.op, ast.Pow) and _number(node.right) and node.right.value == 1:
+            return node.left
+        return node
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.USub) and _number(node.operand):
+            return ast.Constant(value=-node.operand.value)
+        if (
+            isinstance(node.op, ast.USub)
+            and isinstance(node.operand, ast.UnaryOp)
+            and isinstance(node.operand.op, ast.USub)
+        ):
+            return node.operand.operand
+        return node
+
+
+def simplify(expr: ast.expr) -> ast.expr:
+    return _Simplifier().visit(expr)
+
+
+def is_fresh(expr: ast.expr) -> bool:
+    """True when ``expr`` evaluates to a new array that nothing else refers to."""
+    if isinstance(expr, ast.BinOp | ast.UnaryOp):
+        return True
+    if isinstance(expr, ast.Call):
+        name = _callee(expr.func)
+        if name == "unbroadcast":
+            return is_fresh(expr.args[0])
+        return name in FRESH_HELPERS
+    return False
+
+
+def _callee(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def prune_forward(body: list[Assign], needed: set[str]) -> list[Assign]:
+    """The statements of ``body`` that compute something in ``needed``, in order."""
+    needed = set(needed)
+    kept = []
+    for stmt in reversed(body):
+        if stmt.target in needed:
+            kept.append(stmt)
+            needed |= names_in(stmt.value)
+    kept.reverse()
+    return kept
+

@@ -1,0 +1,16 @@
+"""Adjoints of products and linear algebra."""
+
+import numpy as np
+
+from ..runtime import dot_adjoint_lhs, dot_adjoint_rhs
+from .registry import adjoint
+
+
+@adjoint(np.dot)
+def dot(dz, z, a, b):
+    return dot_adjoint_lhs(dz, a, b), dot_adjoint_rhs(dz, a, b)
+
+
+@adjoint(np.outer)
+def outer(dz, z, a, b):
+    return np.reshape(dz @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ dz, np.shape(b))

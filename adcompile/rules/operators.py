@@ -1,0 +1,50 @@
+"""Adjoints of Python's arithmetic operators (``+ - * / ** @``, unary ``-``).
+
+The compiler maps each operator to the numpy function that implements it for
+arrays (``a * b`` is ``np.multiply``), so one rule serves both spellings.
+"""
+
+import numpy as np
+
+from ..runtime import matmul_adjoint_lhs, matmul_adjoint_rhs
+from .registry import adjoint
+
+
+@adjoint(np.add, broadcasts=True)
+def add(dz, z, x, y):
+    return dz, dz
+
+
+@adjoint(np.subtract, broadcasts=True)
+def subtract(dz, z, x, y):
+    return dz, -dz
+
+
+@adjoint(np.multiply, broadcasts=True)
+def multiply(dz, z, x, y):
+    return dz * y, dz * x
+
+
+@adjoint(np.true_divide, broadcasts=True)
+def true_divide(dz, z, x, y):
+    return dz / y, -dz * z / y
+
+
+@adjoint(np.power, broadcasts=True)
+def power(dz, z, x, p):
+    return dz * p * x ** (p - 1), dz * z * np.log(x)
+
+
+@adjoint(np.negative)
+def negative(dz, z, x):
+    return -dz
+
+
+@adjoint(np.positive)
+def positive(dz, z, x):
+    return dz
+
+
+@adjoint(np.matmul)
+def matmul(dz, z, x, y):
+    return matmul_adjoint_lhs(dz, x, y), matmul_adjoint_rhs(dz, x, y)

@@ -1,0 +1,50 @@
+"""Adjoints of reductions. Each spreads the cotangent back over the reduced axes.
+
+Ties in ``max``/``min`` share the cotangent equally among the tied elements.
+"""
+
+import numpy as np
+
+from ..runtime import extremum_mask, prod_adjoint, reduced_count, unreduce
+from .registry import adjoint, register_nondiff
+
+
+@adjoint(np.sum)
+def sum(dy, y, a, axis=None, keepdims=False):
+    return unreduce(dy, a, axis, keepdims)
+
+
+@adjoint(np.mean)
+def mean(dy, y, a, axis=None, keepdims=False):
+    return unreduce(dy, a, axis, keepdims) / reduced_count(a, axis)
+
+
+@adjoint(np.max)
+def max(dy, y, a, axis=None, keepdims=False):
+    return unreduce(dy, a, axis, keepdims) * extremum_mask(a, y, axis, keepdims)
+
+
+@adjoint(np.min)
+def min(dy, y, a, axis=None, keepdims=False):
+    return unreduce(dy, a, axis, keepdims) * extremum_mask(a, y, axis, keepdims)
+
+
+@adjoint(np.prod)
+def prod(dy, y, a, axis=None, keepdims=False):
+    return prod_adjoint(dy, a, axis, keepdims)
+
+
+@adjoint(np.var)
+def var(dy, y, a, axis=None, ddof=0, keepdims=False):
+    centred = a - np.mean(a, axis=axis, keepdims=True)
+    return unreduce(dy, a, axis, keepdims) * 2 * centred / (reduced_count(a, axis) - ddof)
+
+
+@adjoint(np.std)
+def std(dy, y, a, axis=None, ddof=0, keepdims=False):
+    centred = a - np.mean(a, axis=axis, keepdims=True)
+    spread = unreduce(dy / y, a, axis, keepdims)
+    return spread * centred / (reduced_count(a, axis) - ddof)
+
+
+register_nondiff(np.argmax, np.argmin, np.argsort, np.any, np.all, np.count_nonzero)

@@ -1,0 +1,250 @@
+"""The rule registry: one adjoint template per primitive.
+
+An adjoint rule is an ordinary Python function written in the notation of the
+chain rule. Its parameters are the output's cotangent, the output, and then the
+primitive's own parameters (with the primitive's defaults)::
+
+    @adjoint(np.tanh)
+    def tanh(dy, y, x):
+        return dy * (1 - y * y)
+
+It returns the cotangent contribution of each leading parameter, in order (a
+tuple when there are several; ``None`` where a parameter gets no gradient).
+Parameters past the returned ones (``axis``, ``keepdims``...) are
+non-differentiable. The compiler never calls the function: it reads its source
+and inlines the body into the generated code with the parameters replaced by
+the program's own variables, so the generated gradient reads like the rule.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+import inspect
+import textwrap
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..errors import AdCompileError, Loc
+
+
+@dataclass
+class Rule:
+    """A parsed adjoint template for one primitive."""
+
+    primitive: object
+    name: str
+    cotangent: str  # name of the template's output-cotangent parameter
+    output: str  # name of the template's output parameter
+    params: list[str]  # the primitive's parameters, in order
+    defaults: dict[str, object]  # defaults of the primitive's parameters
+    prelude: list[ast.stmt]  # statements before the return
+    contributions: list[ast.expr | None]  # one per leading parameter
+    broadcasts: bool  # whether contributions must be summed back to their operand's shape
+    free: dict[str, object] = field(default_factory=dict)  # globals the template names
+    locals: set[str] = field(default_factory=set)  # names the prelude assigns
+    loc: Loc | None = None
+
+    def differentiable(self, param: str) -> bool:
+        i = self.params.index(param)
+        return i < len(self.contributions) and self.contributions[i] is not None
+
+
+RULES: dict[int, Rule] = {}
+_KEEP_ALIVE: dict[int, object] = {}  # ids stay valid because we hold the objects
+
+# Functions whose result carries no derivative (piecewise constant, integer- or
+# boolean-valued, or constructors of constants). Their results are inactive.
+NONDIFF: dict[int, str] = {}
+
+
+def lookup(fn: object) -> Rule | None:
+    return RULES.get(id(fn))
+
+
+def is_nondiff(fn: object) -> bool:
+    return id(fn) in NONDIFF
+
+
+def register_nondiff(*fns: object) -> None:
+    for fn in fns:
+        NONDIFF[id(fn)] = getattr(fn, "__name__", repr(fn))
+        _KEEP_ALIVE[id(fn)] = fn
+
+
+def primitive_name(fn: object) -> str:
+    """How a user would spell ``fn``: ``np.tanh``, ``math.exp``, ``mymodule.f``."""
+    name = getattr(fn, "__name__", None) or repr(fn)
+    module = getattr(fn, "__module__", None)
+    if module is None and isinstance(fn, __import__("numpy").ufunc):
+        module = "numpy"
+    if module and module.startswith("numpy"):
+        return f"np.{name}"
+    if module and module != "builtins":
+        return f"{module}.{name}"
+    return name
+
+
+def adjoint(
+    primitive: object, *, broadcasts: bool = False, override: bool = False
+) -> Callable[[Callable], Callable]:
+    """Register the decorated template as the adjoint rule of ``primitive``.
+
+    ``broadcasts=True`` says the primitive broadcasts its operands numpy-style,
+    so each contribution is summed back to its operand's shape. Registering a
+    rule for a primitive that has one warns, and replaces it.
+    """
+
+    def register(template: Callable) -> Callable:
+        rule = parse_template(primitive, template, broadcasts)
+        if id(primitive) in RULES and not override:
+            warnings.warn(
+                f"{primitive_name(primitive)} already has an adjoint rule; "
+                f"the one from {template.__qualname__} replaces it",
+                stacklevel=2,
+            )
+        RULES[id(primitive)] = rule
+        _KEEP_ALIVE[id(primitive)] = primitive
+        return template
+
+    return register
+
+
+def parse_template(primitive: object, template: Callable, broadcasts: bool) -> Rule:
+    """Read a template function's source into a :class:`Rule`."""
+    try:
+        source = textwrap.dedent(inspect.getsource(template))
+        filename = inspect.getsourcefile(template) or "<unknown>"
+        first = template.__code__.co_firstlineno
+    except (OSError, TypeError) as exc:
+        raise AdCompileError(
+            f"cannot read the source of the adjoint rule {template.__qualname__}",
+            hint="define adjoint rules in a file, not in an interactive session",
+        ) from exc
+    fn = ast.parse(source).body[0]
+    loc = Loc(filename, first, 0, source.splitlines()[0])
+    if not isinstance(fn, ast.FunctionDef):
+        raise AdCompileError("an adjoint rule must be a function", loc)
+    args = fn.args
+    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+        raise AdCompileError(
+            "an adjoint rule takes plain parameters: (dy, y, *the primitive's parameters)",
+            loc,
+        )
+    names = [a.arg for a in args.args]
+    if len(names) < 3:
+        raise AdCompileError(
+            "an adjoint rule takes the output cotangent, the output, then the primitive's "
+            "parameters",
+            loc,
+            hint="e.g. def tanh(dy, y, x): return dy * (1 - y * y)",
+        )
+    sig = inspect.signature(template)
+    defaults = {
+        n: p.default for n, p in sig.parameters.items() if p.default is not inspect.Parameter.empty
+    }
+    body = [s for s in fn.body if not _is_docstring(s)]
+    if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
+        raise AdCompileError("an adjoint rule must end with `return <contributions>`", loc)
+    ret = body[-1].value
+    elts = ret.elts if isinstance(ret, ast.Tuple) else [ret]
+    contributions = [
+        None if isinstance(e, ast.Constant) and e.value is None else e for e in elts
+    ]
+    params = names[2:]
+    if len(contributions) > len(params):
+        raise AdCompileError("the rule returns more contributions than it has parameters", loc)
+    prelude = body[:-1]
+    assigned = {
+        n.id
+        for s in prelude
+        for n in ast.walk(s)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    loads = {
+        n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+    free = {}
+    for name in sorted(loads - set(names) - assigned):
+        if name in template.__globals__:
+            free[name] = template.__globals__[name]
+        elif hasattr(builtins, name):
+            continue
+        else:
+            raise AdCompileError(f"the adjoint rule uses an undefined name {name!r}", loc)
+    return Rule(
+        primitive=primitive,
+        name=primitive_name(primitive),
+        cotangent=names[0],
+        output=names[1],
+        params=params,
+        defaults={k: v for k, v in defaults.items() if k in params},
+        prelude=prelude,
+        contributions=contributions,
+        broadcasts=broadcasts,
+        free=free,
+        locals=assigned,
+        loc=loc,
+    )
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Constant)
+        and isinstance(stmt.value.value, str)
+    )
+
+
+class _Substitute(ast.NodeTransformer):
+    def __init__(self, mapping: dict[str, ast.expr]) -> None:
+        self.mapping = mapping
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.mapping:
+            new = copy.deepcopy(self.mapping[node.id])
+            if isinstance(new, ast.Name):
+                new.ctx = node.ctx
+            return new
+        return node
+
+
+def instantiate(
+    rule: Rule,
+    bindings: dict[str, ast.expr],
+    wanted: list[str],
+    fresh: Callable[[str], str],
+) -> tuple[list[ast.stmt], dict[str, ast.expr]]:
+    """Inline ``rule`` for the parameters in ``wanted``.
+
+    ``bindings`` maps the template's parameter names (including the cotangent and
+    output names) to expressions of the generated program. Returns the prelude
+    statements the wanted contributions depend on, and each wanted parameter's
+    contribution expression.
+    """
+    picked = {p: rule.contributions[rule.params.index(p)] for p in wanted}
+    needed: set[str] = set()
+    for expr in picked.values():
+        needed |= _loads(expr)
+    prelude = []
+    for stmt in reversed(rule.prelude):
+        targets = {
+            n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        if targets & needed:
+            prelude.append(stmt)
+            needed |= _loads(stmt)
+    prelude.reverse()
+    mapping = dict(bindings)
+    for name in sorted(rule.locals):
+        mapping[name] = ast.Name(id=fresh(name), ctx=ast.Load())
+    sub = _Substitute(mapping)
+    stmts = [sub.visit(copy.deepcopy(s)) for s in prelude]
+    exprs = {p: sub.visit(copy.deepcopy(e)) for p, e in picked.items()}
+    return stmts, exprs
+
+
+def _loads(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}

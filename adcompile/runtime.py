@@ -1,0 +1,202 @@
+"""The few helpers that generated code may call.
+
+Everything here is plain numpy, so a generated gradient can be pasted into a
+file together with the helpers it names and run with nothing but numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def unbroadcast(g, x):
+    """Sum the cotangent ``g`` back to the shape of ``x``, which numpy broadcast."""
+    xs = np.shape(x)
+    gs = np.shape(g)
+    if gs == xs:
+        return g
+    lead = len(gs) - len(xs)
+    if lead > 0:
+        g = np.sum(g, axis=tuple(range(lead)))
+        gs = np.shape(g)
+    axes = tuple(i for i, n in enumerate(xs) if n == 1 and gs[i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes, keepdims=True)
+    if np.shape(g) != xs:
+        g = np.broadcast_to(g, xs).copy()
+    return g
+
+
+def unreduce(g, x, axis=None, keepdims=False):
+    """Spread the cotangent of a reduction of ``x`` over ``axis`` back to ``x``'s shape."""
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, np.shape(x))
+
+
+def reduced_count(x, axis=None):
+    """How many elements of ``x`` each result of a reduction over ``axis`` combines."""
+    shape = np.shape(x)
+    if axis is None:
+        return int(np.prod(shape, dtype=np.int64))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+def extremum_mask(x, y, axis=None, keepdims=False):
+    """Where ``x`` attains the reduced extremum ``y``; ties share the cotangent equally."""
+    if axis is not None and not keepdims:
+        y = np.expand_dims(y, axis)
+    mask = x == y
+    return mask / np.sum(mask, axis=axis, keepdims=True)
+
+
+def tie_share(x, y):
+    """Share of the cotangent of ``maximum(x, y)``/``minimum(x, y)`` that goes to ``x``."""
+    return (x != y) * 1.0 + (x == y) * 0.5
+
+
+def prod_adjoint(g, x, axis=None, keepdims=False):
+    """Adjoint of ``np.prod``, exact also where ``x`` has zeros."""
+    x = np.asarray(x)
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    if axis is None:
+        flat = x.reshape(-1)
+        return (g * _prod_others(flat, 0)).reshape(x.shape)
+    if isinstance(axis, tuple):
+        axes = tuple(a % x.ndim for a in axis)
+        rest = [a for a in range(x.ndim) if a not in axes]
+        moved = np.transpose(x, rest + list(axes))
+        lead = moved.shape[: len(rest)]
+        flat = moved.reshape(lead + (-1,))
+        others = _prod_others(flat, -1).reshape(moved.shape)
+        inverse = np.argsort(rest + list(axes))
+        return g * np.transpose(others, inverse)
+    return g * _prod_others(x, axis)
+
+
+def _prod_others(x, axis):
+    """Product of all other elements along ``axis``, without dividing."""
+    ones_shape = list(x.shape)
+    ones_shape[axis] = 1
+    ones = np.ones(ones_shape, dtype=x.dtype)
+    left = np.cumprod(np.concatenate([ones, x], axis=axis), axis=axis)
+    left = np.take(left, range(x.shape[axis]), axis=axis)
+    flipped = np.flip(x, axis=axis)
+    right = np.cumprod(np.concatenate([ones, flipped], axis=axis), axis=axis)
+    right = np.flip(np.take(right, range(x.shape[axis]), axis=axis), axis=axis)
+    return left * right
+
+
+def unindex(g, x, index):
+    """Adjoint of ``x[index]``: ``g`` scattered into zeros shaped like ``x``."""
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, float))
+    np.add.at(out, index, g)
+    return out
+
+
+def unstack(g, n, axis=0):
+    """Adjoint of ``np.stack`` of ``n`` arrays: the ``n`` slices of ``g`` along ``axis``."""
+    return tuple(np.take(g, i, axis=axis) for i in range(n))
+
+
+def unconcatenate(g, arrays, axis=0):
+    """Adjoint of ``np.concatenate(arrays, axis)``: ``g`` split back into the pieces."""
+    if axis is None:
+        sizes = [np.size(a) for a in arrays]
+        g = np.ravel(g)
+        bounds = np.cumsum(sizes)[:-1]
+        return tuple(
+            p.reshape(np.shape(a)) for p, a in zip(np.split(g, bounds), arrays, strict=True)
+        )
+    sizes = [np.shape(a)[axis] for a in arrays]
+    return tuple(np.split(g, np.cumsum(sizes)[:-1], axis=axis))
+
+
+def untranspose(g, axes=None):
+    """Adjoint of ``np.transpose(x, axes)``."""
+    if axes is None:
+        return np.transpose(g)
+    return np.transpose(g, np.argsort(axes))
+
+
+def matmul_adjoint_lhs(g, x, y):
+    """Cotangent of ``x`` in ``x @ y``, for every combination of 1-d and n-d operands."""
+    if np.ndim(y) == 1:
+        return g * y if np.ndim(x) == 1 else np.expand_dims(g, -1) * y
+    return unbroadcast(g @ np.swapaxes(y, -1, -2), x)
+
+
+def matmul_adjoint_rhs(g, x, y):
+    """Cotangent of ``y`` in ``x @ y``, for every combination of 1-d and n-d operands."""
+    if np.ndim(x) == 1:
+        if np.ndim(y) == 1:
+            return g * x
+        return unbroadcast(np.expand_dims(x, -1) * np.expand_dims(g, -2), y)
+    if np.ndim(y) == 1:
+        k = np.shape(y)[0]
+        return np.reshape(x, (-1, k)).T @ np.reshape(g, -1)
+    return unbroadcast(np.swapaxes(x, -1, -2) @ g, y)
+
+
+def dot_adjoint_lhs(g, x, y):
+    """Cotangent of ``x`` in ``np.dot(x, y)`` for operands of at most two dimensions."""
+    if np.ndim(x) == 0 or np.ndim(y) == 0:
+        return unbroadcast(g * y, x)
+    if np.ndim(x) > 2 or np.ndim(y) > 2:
+        raise ValueError("the adjoint of np.dot is implemented for arrays of at most 2 dimensions")
+    return matmul_adjoint_lhs(g, x, y)
+
+
+def dot_adjoint_rhs(g, x, y):
+    """Cotangent of ``y`` in ``np.dot(x, y)`` for operands of at most two dimensions."""
+    if np.ndim(x) == 0 or np.ndim(y) == 0:
+        return unbroadcast(g * x, y)
+    if np.ndim(x) > 2 or np.ndim(y) > 2:
+        raise ValueError("the adjoint of np.dot is implemented for arrays of at most 2 dimensions")
+    return matmul_adjoint_rhs(g, x, y)
+
+
+class NonScalarResult(ValueError):
+    """Raised by :func:`unit_cotangent` when ``grad`` is asked of a non-scalar result."""
+
+
+def unit_cotangent(y):
+    """The seed of the reverse sweep, 1, after checking that the result is a scalar."""
+    if np.ndim(y) != 0:
+        raise NonScalarResult(np.shape(y))
+    return 1.0
+
+
+def grad_like(d, x):
+    """Give the gradient ``d`` the type, shape and dtype of the input ``x`` it belongs to."""
+    if isinstance(x, np.ndarray):
+        if (
+            type(d) is np.ndarray
+            and d.shape == x.shape
+            and d.dtype == x.dtype
+            and d.flags.writeable
+            and d.base is None
+        ):
+            return d
+        out = np.empty(x.shape, dtype=x.dtype)
+        out[...] = d
+        return out
+    if isinstance(x, float):
+        return float(d)
+    if isinstance(x, complex):
+        return complex(d)
+    if isinstance(x, np.generic):
+        return x.dtype.type(d)
+    return d
+
+
+HELPERS = {
+    name: obj
+    for name, obj in globals().items()
+    if callable(obj) and not name.startswith("_") and getattr(obj, "__module__", None) == __name__
+}
