@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import functools
 import inspect
 import threading
@@ -37,34 +36,55 @@ def build(src: SourceFunction, wrt: list[str], mode: str) -> tuple[str, dict[str
     return source, gen.namespace, gen
 
 
+WRT_HINT = "wrt is a parameter position (0, -1), a parameter name ('x'), or a tuple of them"
+
+
 def resolve_wrt(params: list[str], wrt: Wrt, where: Loc | None = None) -> tuple[list[str], bool]:
     """Parameter names for ``wrt``, and whether a single (non-tuple) one was asked for."""
-    single = isinstance(wrt, int | str)
+    single = _is_position(wrt) or isinstance(wrt, str)
+    if not single and not isinstance(wrt, tuple | list):
+        raise AdCompileError(
+            f"wrt={wrt!r} is not a position, a name, or a tuple of them", where, hint=WRT_HINT
+        )
     items = [wrt] if single else list(wrt)
     if not items:
-        raise AdCompileError("wrt is empty: name at least one parameter", where)
+        raise AdCompileError("wrt is empty: name at least one parameter", where, hint=WRT_HINT)
     names = []
     for item in items:
-        if isinstance(item, bool) or not isinstance(item, int | str):
-            raise AdCompileError(f"wrt entries are positions or names, not {item!r}", where)
-        if isinstance(item, int):
-            if not -len(params) <= item < len(params):
-                raise AdCompileError(
-                    f"wrt={item} is out of range: the function has {len(params)} parameters "
-                    f"({', '.join(params)})",
-                    where,
-                )
-            names.append(params[item])
-        else:
+        if isinstance(item, str):
             if item not in params:
                 raise AdCompileError(
-                    f"wrt={item!r} is not a parameter; the parameters are {', '.join(params)}",
+                    f"wrt={item!r} is not a parameter; the parameters are "
+                    f"{', '.join(params) or '(none)'}",
                     where,
+                    hint=WRT_HINT,
                 )
             names.append(item)
+        elif _is_position(item):
+            pos = int(item)
+            if not -len(params) <= pos < len(params):
+                raise AdCompileError(
+                    f"wrt={pos} is out of range: the function has {len(params)} "
+                    f"parameter{'' if len(params) == 1 else 's'} ({', '.join(params)})",
+                    where,
+                    hint=WRT_HINT,
+                )
+            names.append(params[pos])
+        else:
+            raise AdCompileError(
+                f"wrt entries are positions or names, not {item!r}", where, hint=WRT_HINT
+            )
     if len(set(names)) != len(names):
-        raise AdCompileError("wrt names a parameter twice", where)
+        twice = next(n for n in names if names.count(n) > 1)
+        raise AdCompileError(
+            f"wrt names the parameter {twice!r} twice", where, hint="name each parameter once"
+        )
     return names, single
+
+
+def _is_position(item: object) -> bool:
+    """An int (numpy integers included), but not a bool."""
+    return isinstance(item, int | np.integer) and not isinstance(item, bool | np.bool_)
 
 
 class GradientFunction:
@@ -75,15 +95,10 @@ class GradientFunction:
     """
 
     def __init__(self, fn: Callable, wrt: Wrt, mode: str) -> None:
-        if not callable(fn) or not hasattr(inspect.unwrap(fn), "__code__"):
-            raise AdCompileError(
-                f"{fn!r} is not a Python function",
-                hint="pass a function defined with def",
-            )
+        _check_function(fn)
         self.fn = fn
         self.mode = mode
         sig = inspect.signature(fn)
-        self.signature = sig
         self.params = list(sig.parameters)
         kinds = {p.kind for p in sig.parameters.values()}
         if kinds - {inspect.Parameter.POSITIONAL_OR_KEYWORD}:
@@ -93,12 +108,25 @@ class GradientFunction:
         else:
             self.wrt, self.single = resolve_wrt(self.params, wrt, _def_loc(fn))
             self._index = [self.params.index(w) for w in self.wrt]
+        if mode == "vjp":
+            # the output cotangent comes last; its name must not shadow a parameter
+            self.cotangent = "cotangent"
+            while self.cotangent in self.params:
+                self.cotangent += "_"
+            extra = inspect.Parameter(self.cotangent, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            sig = sig.replace(parameters=[*sig.parameters.values(), extra])
+        else:
+            self.cotangent = None
+        self.signature = sig
         self._compiled: Callable | None = None
         self._source: str | None = None
         self._gen = None
         self._lock = threading.Lock()
         functools.update_wrapper(self, fn)
         self.__name__ = f"{mode}_{getattr(fn, '__name__', 'f')}"
+        self.__qualname__ = self.__name__
+        self.__signature__ = sig
+        del self.__wrapped__  # this is a derivative of fn, not fn: keep unwrap() off it
 
     # ------------------------------------------------------------ compiling
 
@@ -108,14 +136,15 @@ class GradientFunction:
         with self._lock:
             if self._compiled is None:
                 key = (self.fn, tuple(self.wrt), self.mode)
-                entry = _CACHE.get(key)
-                if entry is None:
-                    src = frontend.from_function(self.fn)
-                    source, namespace, gen = build(src, self.wrt, self.mode)
-                    filename = f"<adcompile {self.mode} {src.qualname}>"
-                    compiled = emit.compile_function(source, gen.node.name, namespace, filename)
-                    entry = (compiled, source, gen)
-                    _CACHE[key] = entry
+                with _CACHE_LOCK:
+                    entry = _CACHE.get(key)
+                    if entry is None:
+                        src = frontend.from_function(self.fn)
+                        source, namespace, gen = build(src, self.wrt, self.mode)
+                        filename = _filename(self.mode, src.qualname, self.wrt)
+                        compiled = emit.compile_function(source, gen.node.name, namespace, filename)
+                        entry = (compiled, source, gen)
+                        _CACHE[key] = entry
                 self._compiled, self._source, self._gen = entry
         return self._compiled
 
@@ -135,7 +164,7 @@ class GradientFunction:
 
     def __call__(self, *args, **kwargs):
         compiled = self._compile()
-        if kwargs or len(args) != len(self.params) + (self.mode == "vjp"):
+        if kwargs or len(args) != len(self.signature.parameters):
             args = self._bind(args, kwargs)
         for i in self._index:
             _check_differentiable(args[i], self.params[i], self.fn)
@@ -155,36 +184,26 @@ class GradientFunction:
         return self._finish(out, args)
 
     def _bind(self, args, kwargs):
-        names = self.params + (["cotangent"] if self.mode == "vjp" else [])
-        if self.mode == "vjp":
-            params = list(self.signature.parameters.values()) + [
-                inspect.Parameter("cotangent", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-            ]
-            sig = self.signature.replace(parameters=params)
-        else:
-            sig = self.signature
         try:
-            bound = sig.bind(*args, **kwargs)
+            bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"{self.__name__}() {exc}") from None
         bound.apply_defaults()
-        return tuple(bound.arguments[n] for n in names)
+        return tuple(bound.arguments.values())
 
     def _finish(self, grads, args):
-        if self.single:
-            g = grad_like(grads, args[self._index[0]])
-            if any(g is a for a in args):
-                g = np.copy(g) if isinstance(g, np.ndarray) else g
-            return g
+        """Each gradient with the type, shape and dtype of its input, owning its memory."""
+        if len(self._index) == 1:
+            grads = (grads,)  # the generated code returns a lone gradient bare
         out = []
         for g, i in zip(grads, self._index, strict=True):
-            g = grad_like(g, args[i])
+            g = _like_input(g, args[i])
             if isinstance(g, np.ndarray) and (
                 any(g is a for a in args) or any(g is o for o in out)
             ):
                 g = g.copy()
             out.append(g)
-        return tuple(out)
+        return out[0] if self.single else tuple(out)
 
     def __repr__(self) -> str:
         wrt = ", ".join(self.wrt)
@@ -192,6 +211,48 @@ class GradientFunction:
 
 
 _CACHE: dict[tuple, tuple] = {}
+_CACHE_LOCK = threading.RLock()
+_FILENAMES: dict[str, int] = {}
+
+
+def _filename(mode: str, qualname: str, wrt: list[str]) -> str:
+    """A pseudo-filename for linecache, distinct for every compiled function.
+
+    Tracebacks and pdb find the generated lines under it, so two gradients must
+    never share one (the second would replace the first one's lines).
+    """
+    base = f"<adcompile {mode} {qualname} wrt {','.join(wrt)}>"
+    n = _FILENAMES.get(base, 0) + 1
+    _FILENAMES[base] = n
+    return base if n == 1 else f"{base[:-1]} #{n}>"
+
+
+def _check_function(fn: object) -> None:
+    """Refuse, with a reason, anything that is not a plain Python function."""
+    if isinstance(fn, GradientFunction):
+        raise AdCompileError(
+            f"{fn!r} is itself a compiled derivative; higher-order derivatives are not "
+            "supported yet",
+            hint="differentiate the original function",
+        )
+    if inspect.ismethod(fn):
+        raise AdCompileError(
+            f"{fn.__qualname__} is a bound method: adcompile differentiates plain functions",
+            _def_loc(fn),
+            hint="define the function at module level (or as a @staticmethod) and pass "
+            "what it needs from the object as arguments",
+        )
+    if not callable(fn) or not inspect.isfunction(inspect.unwrap(fn)):
+        raise AdCompileError(
+            f"{fn!r} is not a Python function",
+            hint="pass a function defined with def",
+        )
+
+
+def _like_input(g: object, x: object) -> object:
+    if isinstance(x, np.generic):  # before float: np.float64 is a float too
+        return x.dtype.type(g)
+    return grad_like(g, x)
 
 
 def _def_loc(fn: Callable) -> Loc | None:
@@ -258,9 +319,7 @@ def vjp(fn: Callable | None = None, wrt: Wrt = 0) -> GradientFunction:
     return _decorator("vjp")(fn, wrt)
 
 
-def check_grad(
-    fn: Callable, *args: Any, wrt: Wrt = 0, eps: float = 1e-6
-) -> float:
+def check_grad(fn: Callable, *args: Any, wrt: Wrt = 0, eps: float = 1e-6) -> float:
     """Largest relative error between the compiled gradient and central differences.
 
     Each ``wrt`` argument is perturbed element by element in float64. The error

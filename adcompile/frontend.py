@@ -16,7 +16,6 @@ import builtins
 import importlib
 import inspect
 import linecache
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +85,15 @@ def from_function(fn: Callable) -> SourceFunction:
             hint="adcompile differentiates functions written in Python with `def`",
         )
     filename = code.co_filename
+    if code.co_name == "<lambda>":
+        text = linecache.getline(filename, code.co_firstlineno).rstrip("\n")
+        raise AdCompileError(
+            "cannot differentiate a lambda",
+            Loc(_short(filename), code.co_firstlineno, max(0, text.find("lambda")), text)
+            if text
+            else None,
+            hint="write the function with def",
+        )
     try:
         raw = inspect.getsource(fn)
     except (OSError, TypeError) as exc:
@@ -94,12 +102,10 @@ def from_function(fn: Callable) -> SourceFunction:
             hint="adcompile reads source code: define the function in a .py file "
             "(functions typed into a REPL or created with exec have no source to read)",
         ) from exc
-    lines = linecache.getlines(filename) or raw.splitlines(keepends=True)
+    lines = linecache.getlines(filename)
+    if len(lines) < code.co_firstlineno:  # no file to read: place the source at its lines
+        lines = [""] * (code.co_firstlineno - 1) + raw.splitlines(keepends=True)
     node = _parse_def(raw, code.co_firstlineno, filename, name)
-    if node.name != name and not isinstance(node, ast.FunctionDef):
-        raise AdCompileError(f"cannot find the definition of {name!r}")
-    if isinstance(node, ast.Lambda):
-        raise AdCompileError("cannot differentiate a lambda", hint="write the function with def")
 
     closure = {}
     if fn.__closure__:
@@ -132,39 +138,60 @@ def from_function(fn: Callable) -> SourceFunction:
 
 
 def _parse_def(raw: str, firstlineno: int, filename: str, name: str) -> ast.FunctionDef:
-    dedented = textwrap.dedent(raw)
-    first_line = raw.splitlines()[0] if raw else ""
-    indent = len(first_line) - len(first_line.lstrip())
-    if dedented.lstrip().startswith("lambda") or "lambda" in first_line and "def " not in raw:
-        raise AdCompileError(
-            f"cannot differentiate the lambda {name!r}",
-            Loc(_short(filename), firstlineno, indent, first_line),
-            hint="write the function with def",
-        )
+    """The def in ``raw`` (a function's source from ``firstlineno`` on), at its file positions."""
+    raw_lines = raw.splitlines(keepends=True)
+    first_line = raw_lines[0] if raw_lines else ""
+    indent = first_line[: len(first_line) - len(first_line.lstrip())]
+    # Remove exactly the first line's indentation from the lines that have it.
+    # (textwrap.dedent gives up when a string literal has a less indented line.)
+    stripped = [line.startswith(indent) for line in raw_lines]
+    text = "".join(
+        line[len(indent) :] if cut else line for line, cut in zip(raw_lines, stripped, strict=True)
+    )
     try:
-        tree = ast.parse(dedented)
+        tree = ast.parse(text)
     except SyntaxError as exc:
-        raise AdCompileError(f"cannot parse the source of {name!r}: {exc.msg}") from exc
-    ast.increment_lineno(tree, firstlineno - 1)
+        lineno = firstlineno + (exc.lineno or 1) - 1
+        line = raw_lines[(exc.lineno or 1) - 1] if raw_lines else ""
+        raise AdCompileError(
+            f"cannot parse the source of {name!r}: {exc.msg}",
+            Loc(_short(filename), lineno, len(line) - len(line.lstrip()), line.rstrip("\n")),
+            hint="adcompile reads the function's source from its file: check that the file "
+            "has not changed since it was imported",
+        ) from exc
     if indent:
         for node in ast.walk(tree):
-            if hasattr(node, "col_offset"):
-                node.col_offset += indent
-            if getattr(node, "end_col_offset", None) is not None:
-                node.end_col_offset += indent
+            lineno = getattr(node, "lineno", None)
+            if lineno is not None and stripped[lineno - 1]:
+                node.col_offset += len(indent)
+            end = getattr(node, "end_lineno", None)
+            if end is not None and node.end_col_offset is not None and stripped[end - 1]:
+                node.end_col_offset += len(indent)
+    ast.increment_lineno(tree, firstlineno - 1)
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            if isinstance(node, ast.AsyncFunctionDef):
-                raise AdCompileError(
-                    "cannot differentiate an async function",
-                    Loc(_short(filename), node.lineno, node.col_offset, first_line),
-                    hint="write a plain def",
-                )
+        if isinstance(node, ast.AsyncFunctionDef):
+            raise AdCompileError(
+                "cannot differentiate an async function",
+                Loc(
+                    _short(filename),
+                    node.lineno,
+                    node.col_offset,
+                    _line(raw_lines, node, firstlineno),
+                ),
+                hint="write a plain def",
+            )
+        if isinstance(node, ast.FunctionDef):
             return node
     raise AdCompileError(
         f"cannot find a def for {name!r} in its source",
+        Loc(_short(filename), firstlineno, len(indent), first_line.rstrip("\n")),
         hint="adcompile differentiates functions written with def",
     )
+
+
+def _line(raw_lines: list[str], node: ast.AST, firstlineno: int) -> str:
+    i = node.lineno - firstlineno
+    return raw_lines[i].rstrip("\n") if 0 <= i < len(raw_lines) else ""
 
 
 def from_file(path: str, name: str) -> SourceFunction:
