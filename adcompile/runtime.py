@@ -121,13 +121,15 @@ def untranspose(g, axes=None):
     """Adjoint of ``np.transpose(x, axes)``."""
     if axes is None:
         return np.transpose(g)
-    return np.transpose(g, np.argsort(axes))
+    return np.transpose(g, np.argsort([a % np.ndim(g) for a in axes]))
 
 
 def matmul_adjoint_lhs(g, x, y):
     """Cotangent of ``x`` in ``x @ y``, for every combination of 1-d and n-d operands."""
     if np.ndim(y) == 1:
         return g * y if np.ndim(x) == 1 else np.expand_dims(g, -1) * y
+    if np.ndim(x) == 1:
+        return unbroadcast(np.squeeze(y @ np.expand_dims(g, -1), -1), x)
     return unbroadcast(g @ np.swapaxes(y, -1, -2), x)
 
 

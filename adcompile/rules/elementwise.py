@@ -135,11 +135,9 @@ def where(dz, z, condition, x, y):
 
 @adjoint(np.clip, broadcasts=True)
 def clip(dz, z, a, a_min, a_max):
-    return (
-        dz * ((a >= a_min) & (a <= a_max)),
-        dz * (a < a_min),
-        dz * (a > a_max),
-    )
+    # ``a`` keeps the cotangent wherever clip let it through (bounds included);
+    # a bound may be None, so the first contribution must not compare with it.
+    return dz * (z == a), dz * (a < a_min), dz * (a > a_max)
 
 
 register_nondiff(

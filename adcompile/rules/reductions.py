@@ -42,8 +42,10 @@ def var(dy, y, a, axis=None, ddof=0, keepdims=False):
 
 @adjoint(np.std)
 def std(dy, y, a, axis=None, ddof=0, keepdims=False):
+    # Where the spread is zero (all elements equal) std has a kink: its gradient is 0
+    # there, the convention of abs'(0) = 0, instead of 0 / 0.
     centred = a - np.mean(a, axis=axis, keepdims=True)
-    spread = unreduce(dy / y, a, axis, keepdims)
+    spread = unreduce(dy / np.where(y == 0, np.inf, y), a, axis, keepdims)
     return spread * centred / (reduced_count(a, axis) - ddof)
 
 

@@ -45,7 +45,9 @@ def broadcast_to(dy, y, array, shape):
 
 @adjoint(operator.getitem)
 def getitem(dy, y, a, index):
-    return unindex(dy, a, index)
+    # ``index`` is bound to the subscript as written (``1:, :2``, ``..., None``), which
+    # is only valid syntax inside brackets: np.s_[...] turns it into a value.
+    return unindex(dy, a, np.s_[index])
 
 
 @adjoint(np.concatenate)
