@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import threading
@@ -20,20 +21,38 @@ Wrt = int | str | Sequence[int | str]
 
 def build(src: SourceFunction, wrt: list[str], mode: str) -> tuple[str, dict[str, Any], Any]:
     """Run the pipeline on ``src``: returns (source text, namespace, Generated)."""
-    try:
+    with _internal_errors(src.name, src.loc(src.node)):
         fence.check(src)
         fn = normalize.normalize(src)
         gen = reverse.reverse(fn, wrt, mode)
         source = emit.to_source(gen.node)
+    return source, gen.namespace, gen
+
+
+def _compile_entry(fn: Callable, wrt: list[str], mode: str) -> tuple[Callable, str, Any]:
+    """Read, transform and compile ``fn``: (the generated function, its source, Generated)."""
+    with _internal_errors(getattr(fn, "__name__", repr(fn)), _def_loc(fn)):
+        src = frontend.from_function(fn)
+    source, namespace, gen = build(src, wrt, mode)
+    filename = _filename(mode, src.qualname, wrt)
+    with _internal_errors(src.name, src.loc(src.node)):
+        compiled = emit.compile_function(source, gen.node.name, namespace, filename)
+    return compiled, source, gen
+
+
+@contextlib.contextmanager
+def _internal_errors(name: str, loc: Loc | None):
+    """Turn any exception but AdCompileError into one: a bug of ours never reaches a user raw."""
+    try:
+        yield
     except AdCompileError:
         raise
-    except Exception as exc:  # a bug of ours: never let it reach the user raw
+    except Exception as exc:
         raise AdCompileError(
-            f"internal error while differentiating {src.name}: {type(exc).__name__}: {exc}",
-            src.loc(src.node),
+            f"internal error while differentiating {name}: {type(exc).__name__}: {exc}",
+            loc,
             hint="this is a bug in adcompile; please report it with this function",
         ) from exc
-    return source, gen.namespace, gen
 
 
 WRT_HINT = "wrt is a parameter position (0, -1), a parameter name ('x'), or a tuple of them"
@@ -139,11 +158,7 @@ class GradientFunction:
                 with _CACHE_LOCK:
                     entry = _CACHE.get(key)
                     if entry is None:
-                        src = frontend.from_function(self.fn)
-                        source, namespace, gen = build(src, self.wrt, self.mode)
-                        filename = _filename(self.mode, src.qualname, self.wrt)
-                        compiled = emit.compile_function(source, gen.node.name, namespace, filename)
-                        entry = (compiled, source, gen)
+                        entry = _compile_entry(self.fn, self.wrt, self.mode)
                         _CACHE[key] = entry
                 self._compiled, self._source, self._gen = entry
         return self._compiled
@@ -380,6 +395,8 @@ def compile_static(path: str, func: str, wrt: Wrt | None, mode: str = "grad") ->
         wrt = tuple(range(len(params))) if params else 0
     names, _ = resolve_wrt(params, wrt, src.loc(src.node))
     source, _, _ = build(src, names, mode)
+    with _internal_errors(src.name, src.loc(src.node)):
+        compile(source, f"<adcompile {mode} {func}>", "exec")  # never print broken code
     return source
 
 
