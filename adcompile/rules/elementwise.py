@@ -134,7 +134,7 @@ def where(dz, z, condition, x, y):
 
 
 @adjoint(np.clip, broadcasts=True)
-def clip(dz, z, a, a_min, a_max):
+def clip(dz, z, a, a_min=None, a_max=None):
     # ``a`` keeps the cotangent wherever clip let it through (bounds included);
     # a bound may be None, so the first contribution must not compare with it.
     return dz * (z == a), dz * (a < a_min), dz * (a > a_max)

@@ -32,7 +32,8 @@ def true_divide(dz, z, x, y):
 
 @adjoint(np.power, broadcasts=True)
 def power(dz, z, x, p):
-    return dz * p * x ** (p - 1), dz * z * np.log(x)
+    # d(x ** p)/dp = x ** p * log(x), which is 0 where x == 0 (not 0 * -inf)
+    return dz * p * x ** (p - 1), dz * z * np.log(np.where(x == 0, 1.0, x))
 
 
 @adjoint(np.negative)
