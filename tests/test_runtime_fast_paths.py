@@ -1,0 +1,104 @@
+"""The runtime helpers' fast paths give exactly what their general paths give.
+
+Each helper has a fast path for plain ndarrays (the common case, where Python-level
+overhead dominates on small arrays). Passing a nested list instead of an ndarray
+takes the general path, which serves as the reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adcompile.runtime import matmul_adjoint_lhs, matmul_adjoint_rhs, unbroadcast, unreduce
+
+UNBROADCAST_CASES = [
+    ((8, 16), (8, 16)),
+    ((8, 16), (8, 1)),
+    ((8, 16), (1, 16)),
+    ((8, 16), (1, 1)),
+    ((3, 4, 5), (3, 1, 5)),
+    ((3, 4, 5), (1, 4, 1)),
+    ((1, 16), (8, 16)),  # a cotangent smaller than its operand is spread over it
+    ((8, 1), (8, 16)),
+    ((2, 0), (1, 0)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+@pytest.mark.parametrize(("gshape", "xshape"), UNBROADCAST_CASES)
+def test_unbroadcast_fast_path_matches_general_path(gshape, xshape, dtype):
+    rng = np.random.default_rng(0)
+    g = rng.normal(size=gshape).astype(dtype)
+    x = np.zeros(xshape, dtype=dtype)
+    fast = unbroadcast(g, x)
+    general = unbroadcast(g, x.tolist())
+    assert type(fast) is np.ndarray
+    assert fast.shape == xshape
+    assert fast.dtype == general.dtype == dtype
+    np.testing.assert_allclose(fast, general, rtol=1e-6)
+
+
+def test_unbroadcast_fast_path_returns_an_equal_shape_cotangent_itself():
+    g = np.ones((3, 2))
+    assert unbroadcast(g, np.zeros((3, 2))) is g
+
+
+def test_unbroadcast_fast_path_result_is_writable_when_spread():
+    out = unbroadcast(np.ones((1, 4)), np.zeros((3, 4)))
+    assert out.flags.writeable
+    np.testing.assert_array_equal(out, np.ones((3, 4)))
+
+
+@pytest.mark.parametrize(("gshape", "xshape"), [((8, 16), (16,)), ((8, 16), ()), ((4,), (2, 4))])
+def test_unbroadcast_other_ranks_still_work(gshape, xshape):
+    g = np.arange(np.prod(gshape), dtype=float).reshape(gshape)
+    x = np.zeros(xshape)
+    expected = unbroadcast(g, x.tolist() if xshape else 0.0)
+    np.testing.assert_allclose(unbroadcast(g, x), expected)
+    assert np.shape(unbroadcast(g, x)) == xshape
+
+
+@pytest.mark.parametrize("g", [0.5, np.float64(0.5), np.float32(0.5), np.array(0.5), 2 + 1j])
+@pytest.mark.parametrize("xshape", [(1, 16), (3, 4, 5), (), (0, 2)])
+def test_unreduce_full_reduction_matches_broadcast_to(g, xshape):
+    x = np.zeros(xshape)
+    got = unreduce(g, x)
+    want = np.broadcast_to(g, xshape)
+    assert type(got) is np.ndarray
+    assert got.shape == want.shape
+    assert got.dtype == want.dtype
+    assert not got.flags.writeable
+    np.testing.assert_array_equal(got, want)
+
+
+def test_unreduce_of_a_python_float_operand():
+    got = unreduce(1.5, 3.0)
+    assert np.shape(got) == ()
+    assert float(got) == 1.5
+
+
+def test_unreduce_over_an_axis_is_unchanged():
+    x = np.zeros((3, 4))
+    g = np.arange(3.0)
+    np.testing.assert_array_equal(unreduce(g, x, 1), np.broadcast_to(g[:, None], (3, 4)))
+    np.testing.assert_array_equal(
+        unreduce(g[:, None], x, 1, True), np.broadcast_to(g[:, None], (3, 4))
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("m", "k", "n"), [(8, 4, 16), (1, 8, 16), (1, 1, 1), (5, 3, 1)])
+def test_matmul_adjoints_fast_path_matches_general_path(m, k, n, dtype):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(m, k)).astype(dtype)
+    y = rng.normal(size=(k, n)).astype(dtype)
+    g = rng.normal(size=(m, n)).astype(dtype)
+    dx = matmul_adjoint_lhs(g, x, y)
+    dy = matmul_adjoint_rhs(g, x, y)
+    assert dx.shape == x.shape and dx.dtype == dtype
+    assert dy.shape == y.shape and dy.dtype == dtype
+    np.testing.assert_allclose(dx, matmul_adjoint_lhs(g, x.tolist(), y.tolist()), rtol=1e-5)
+    np.testing.assert_allclose(dy, matmul_adjoint_rhs(g, x.tolist(), y.tolist()), rtol=1e-5)
+    np.testing.assert_allclose(dx, g @ y.T, rtol=1e-5)
+    np.testing.assert_allclose(dy, x.T @ g, rtol=1e-5)
