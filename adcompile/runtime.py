@@ -140,7 +140,7 @@ def untranspose(g, axes=None):
     """Adjoint of ``np.transpose(x, axes)``."""
     if axes is None:
         return np.transpose(g)
-    return np.transpose(g, np.argsort(axes))
+    return np.transpose(g, np.argsort([a % np.ndim(g) for a in axes]))
 
 
 def matmul_adjoint_lhs(g, x, y):
@@ -150,6 +150,8 @@ def matmul_adjoint_lhs(g, x, y):
         return dx if np.shape(dx) == x.shape else unbroadcast(dx, x)
     if np.ndim(y) == 1:
         return g * y if np.ndim(x) == 1 else np.expand_dims(g, -1) * y
+    if np.ndim(x) == 1:
+        return unbroadcast(np.squeeze(y @ np.expand_dims(g, -1), -1), x)
     return unbroadcast(g @ np.swapaxes(y, -1, -2), x)
 
 
@@ -169,21 +171,28 @@ def matmul_adjoint_rhs(g, x, y):
 
 
 def dot_adjoint_lhs(g, x, y):
-    """Cotangent of ``x`` in ``np.dot(x, y)`` for operands of at most two dimensions."""
+    """Cotangent of ``x`` in ``np.dot(x, y)``, which for n-d operands is
+    ``dot(x, y)[i..., j..., m] = sum_k x[i..., k] * y[j..., k, m]`` (no ``m`` for 1-d ``y``)."""
     if np.ndim(x) == 0 or np.ndim(y) == 0:
         return unbroadcast(g * y, x)
-    if np.ndim(x) > 2 or np.ndim(y) > 2:
-        raise ValueError("the adjoint of np.dot is implemented for arrays of at most 2 dimensions")
-    return matmul_adjoint_lhs(g, x, y)
+    if np.ndim(x) <= 2 and np.ndim(y) <= 2:
+        return matmul_adjoint_lhs(g, x, y)
+    ny = np.ndim(y)
+    # contract g's j... and m with y's j... and m, leaving x's i... and k
+    y_axes = [*range(ny - 2), ny - 1] if ny > 1 else []
+    return np.tensordot(g, y, axes=(list(range(np.ndim(x) - 1, np.ndim(g))), y_axes))
 
 
 def dot_adjoint_rhs(g, x, y):
-    """Cotangent of ``y`` in ``np.dot(x, y)`` for operands of at most two dimensions."""
+    """Cotangent of ``y`` in ``np.dot(x, y)`` (see :func:`dot_adjoint_lhs`)."""
     if np.ndim(x) == 0 or np.ndim(y) == 0:
         return unbroadcast(g * x, y)
-    if np.ndim(x) > 2 or np.ndim(y) > 2:
-        raise ValueError("the adjoint of np.dot is implemented for arrays of at most 2 dimensions")
-    return matmul_adjoint_rhs(g, x, y)
+    if np.ndim(x) <= 2 and np.ndim(y) <= 2:
+        return matmul_adjoint_rhs(g, x, y)
+    # contract x's i... with g's i..., leaving k, then y's j... and m
+    lead = list(range(np.ndim(x) - 1))
+    d = np.tensordot(x, g, axes=(lead, lead))
+    return np.moveaxis(d, 0, -2) if np.ndim(y) > 1 else d
 
 
 class NonScalarResult(ValueError):
