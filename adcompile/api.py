@@ -119,24 +119,32 @@ class GradientFunction:
         self.mode = mode
         sig = inspect.signature(fn)
         self.params = list(sig.parameters)
-        kinds = {p.kind for p in sig.parameters.values()}
-        if kinds - {inspect.Parameter.POSITIONAL_OR_KEYWORD}:
+        plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in sig.parameters.values())
+        if not plain:
             # the fence reports this with a location
             self.wrt, self.single = [], True
             self._index = []
         else:
             self.wrt, self.single = resolve_wrt(self.params, wrt, _def_loc(fn))
             self._index = [self.params.index(w) for w in self.wrt]
+        self.signature = sig  # of fn: how the arguments bind
+        self.cotangent = None
+        self._arity = len(self.params)
         if mode == "vjp":
-            # the output cotangent comes last; its name must not shadow a parameter
+            # The output cotangent comes after every parameter of fn, or by keyword.
             self.cotangent = "cotangent"
             while self.cotangent in self.params:
                 self.cotangent += "_"
-            extra = inspect.Parameter(self.cotangent, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-            sig = sig.replace(parameters=[*sig.parameters.values(), extra])
-        else:
-            self.cotangent = None
-        self.signature = sig
+            self._arity += 1
+            has_defaults = any(p.default is not p.empty for p in sig.parameters.values())
+            kind = (
+                inspect.Parameter.KEYWORD_ONLY
+                if has_defaults
+                else inspect.Parameter.POSITIONAL_OR_KEYWORD
+            )
+            extra = inspect.Parameter(self.cotangent, kind)
+            if plain:
+                sig = sig.replace(parameters=[*sig.parameters.values(), extra])
         self._compiled: Callable | None = None
         self._source: str | None = None
         self._gen = None
@@ -144,7 +152,7 @@ class GradientFunction:
         functools.update_wrapper(self, fn)
         self.__name__ = f"{mode}_{getattr(fn, '__name__', 'f')}"
         self.__qualname__ = self.__name__
-        self.__signature__ = sig
+        self.__signature__ = sig  # fn's parameters, and the cotangent for a vjp
         del self.__wrapped__  # this is a derivative of fn, not fn: keep unwrap() off it
 
     # ------------------------------------------------------------ compiling
@@ -179,7 +187,7 @@ class GradientFunction:
 
     def __call__(self, *args, **kwargs):
         compiled = self._compile()
-        if kwargs or len(args) != len(self.signature.parameters):
+        if kwargs or len(args) != self._arity:
             args = self._bind(args, kwargs)
         for i in self._index:
             _check_differentiable(args[i], self.params[i], self.fn)
@@ -199,12 +207,25 @@ class GradientFunction:
         return self._finish(out, args)
 
     def _bind(self, args, kwargs):
+        """All arguments, positionally, in the order of the generated function's parameters."""
+        extra = ()
+        if self.mode == "vjp":
+            kwargs = dict(kwargs)
+            if self.cotangent in kwargs:
+                extra = (kwargs.pop(self.cotangent),)
+            elif len(args) == self._arity:
+                args, extra = args[:-1], args[-1:]
+            else:
+                raise TypeError(
+                    f"{self.__name__}() needs the output cotangent: pass it after every "
+                    f"parameter of {self.fn.__name__}, or as {self.cotangent}=..."
+                )
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"{self.__name__}() {exc}") from None
         bound.apply_defaults()
-        return tuple(bound.arguments.values())
+        return tuple(bound.arguments.values()) + extra
 
     def _finish(self, grads, args):
         """Each gradient with the type, shape and dtype of its input, owning its memory."""

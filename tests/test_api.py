@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 import io
 import linecache
@@ -258,9 +257,21 @@ def test_vjp_cotangent_parameter_does_not_clash_with_user_names():
 
 
 def test_vjp_signature_names_the_cotangent():
-    params = list(inspect.signature(ad.vjp(vector_valued)).parameters)
-    assert params[:2] == ["x", "y"]
-    assert len(params) == 3
+    assert str(inspect.signature(ad.vjp(vector_valued))) == "(x, y, cotangent)"
+
+
+def test_vjp_of_a_function_with_defaults():
+    def f(x, scale=2.0):
+        return x * scale
+
+    v = ad.vjp(f)
+    x, ct = rand(3), rand(3)
+    np.testing.assert_allclose(v(x, 2.0, ct), 2.0 * ct)
+    np.testing.assert_allclose(v(x, cotangent=ct), 2.0 * ct)
+    np.testing.assert_allclose(v(x, scale=3.0, cotangent=ct), 3.0 * ct)
+    with pytest.raises(TypeError, match="cotangent"):
+        v(x, ct)  # ambiguous: the cotangent goes after every parameter, or by keyword
+    assert str(inspect.signature(v)) == "(x, scale=2.0, *, cotangent)"
 
 
 def test_grad_of_non_scalar_result_points_to_vjp():
@@ -511,7 +522,7 @@ def test_cache_compiles_once_per_function_and_wrt():
     assert a.source is b.source
     assert ad.grad(f, wrt="x").source is a.source
     assert ad.grad(f, wrt=1).source is not a.source
-    assert ad.grad(f, wrt=(0,)).source is a.source or ad.grad(f, wrt=(0,)).source == a.source
+    assert ad.grad(f, wrt=(0,)).source is a.source  # same code; only the packing differs
     assert ad.value_and_grad(f).source is not a.source
     calls = []
     original = adcompile.api.build
@@ -663,46 +674,6 @@ def test_integer_argument_outside_wrt_is_fine():
         return np.sum(x * n)
 
     np.testing.assert_allclose(ad.grad(f)(X, 3), np.full_like(X, 3.0))
-
-
-@pytest.mark.parametrize("thing", [np.sin, len, functools.partial(two, X), np.ones(3)])
-def test_not_a_python_function(thing):
-    with pytest.raises(AdCompileError) as info:
-        ad.grad(thing)(X)
-    assert info.value.hint
-
-
-def test_methods_are_refused_or_work():
-    class Model:
-        def loss(self, x):
-            return np.sum(x * x)
-
-    g = None
-    try:
-        g = ad.grad(Model().loss)(X)
-    except AdCompileError as err:
-        assert err.hint
-    if g is not None:
-        np.testing.assert_allclose(g, 2 * X)
-
-
-def test_function_without_source_is_a_clear_error():
-    namespace = {"np": np}
-    exec("def made(x):\n    return np.sum(x)\n", namespace)
-    with pytest.raises(AdCompileError) as info:
-        ad.grad(namespace["made"])(X)
-    assert "source" in str(info.value)
-    assert info.value.hint
-
-
-def test_lambda_is_a_clear_error():
-    f = lambda x: np.sum(x * x)  # noqa: E731
-    with pytest.raises(AdCompileError) as info:
-        ad.grad(f)(X)
-    err = info.value
-    assert "lambda" in str(err)
-    assert err.lineno == inspect.getsourcelines(f)[1]
-    assert err.hint
 
 
 # ----------------------------------------------------------------------------- check_grad

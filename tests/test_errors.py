@@ -1,0 +1,795 @@
+"""Every construct outside the language is refused with a located AdCompileError.
+
+Each case is a function in this file and a *needle*: the text, on the offending
+line, where the error must point. The expected line and column are computed from
+the needle, so the tests keep working when lines move.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import operator
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import adcompile as ad
+from adcompile import AdCompileError
+
+X = np.linspace(0.1, 0.9, 6)
+HERE = Path(__file__).resolve()
+
+
+def helper(t):
+    return t * 2.0
+
+
+def where_is(f, needle):
+    """(lineno, col, line) of the line of ``f``'s source that contains ``needle``.
+
+    The body is searched first, then the ``def`` line (for parameter needles).
+    """
+    lines, start = inspect.getsourcelines(f)
+    for i in [*range(1, len(lines)), 0]:
+        if needle in lines[i]:
+            return start + i, lines[i].index(needle), lines[i].rstrip("\n")
+    raise AssertionError(f"{needle!r} not in the source of {f.__name__}")
+
+
+def refused(f, *args, wrt=0) -> AdCompileError:
+    """The AdCompileError that compiling and calling grad(f) raises (nothing else will do)."""
+    with pytest.raises(AdCompileError) as info:
+        ad.grad(f, wrt=wrt)(*args)
+    return info.value
+
+
+def assert_located(err: AdCompileError, f, needle: str, *words: str) -> None:
+    """``err`` points at ``needle`` in ``f``'s source, in the compiler's format."""
+    lineno, col, line = where_is(f, needle)
+    assert Path(err.filename).resolve() == HERE, err.filename
+    assert (err.lineno, err.col) == (lineno, col), str(err)
+    assert err.line.strip() == line.strip()
+    text = str(err)
+    head = text.splitlines()[0]
+    assert re.match(rf"^{re.escape(err.filename)}:{lineno}:{col}: error: \S", head), head
+    assert line.strip() in text.splitlines()[1]
+    caret = text.splitlines()[2]
+    assert caret.strip() == "^"
+    assert caret.index("^") - 4 == col - (len(line) - len(line.lstrip()))
+    assert err.hint, "every refusal says what to do instead"
+    assert f"hint: {err.hint}" in text
+    for word in words:
+        assert word.lower() in text.lower(), (word, text)
+
+
+# --------------------------------------------------------------- the refused language
+
+
+def f_try(x):
+    try:
+        y = x * 2.0
+    except ValueError:
+        y = x
+    return np.sum(y)
+
+
+def f_with(x):
+    with np.errstate(all="ignore"):
+        y = x * 2.0
+    return np.sum(y)
+
+
+def f_yield(x):
+    y = yield x
+    return np.sum(y)
+
+
+def f_yield_from(x):
+    y = yield from x
+    return np.sum(y)
+
+
+COUNTER = 0
+
+
+def f_global(x):
+    global COUNTER
+    return np.sum(x)
+
+
+def make_nonlocal():
+    scale = 2.0
+
+    def f_nonlocal(x):
+        nonlocal scale
+        return np.sum(x * scale)
+
+    return f_nonlocal
+
+
+f_nonlocal = make_nonlocal()
+
+
+def f_class(x):
+    class Box:
+        pass
+
+    return np.sum(x)
+
+
+async def f_async(x):
+    return np.sum(x)
+
+
+def f_async_inner(x):
+    async def inner():
+        pass
+
+    return np.sum(x)
+
+
+def f_nested_def(x):
+    def inner(t):
+        return t
+
+    return np.sum(x)
+
+
+def f_lambda(x):
+    g = lambda t: t * 2.0  # noqa: E731
+    return np.sum(g(x))
+
+
+def f_walrus(x):
+    y = (z := x * 2.0) + 1.0
+    return np.sum(y + z)
+
+
+def f_listcomp(x):
+    y = np.array([t * 2.0 for t in x])
+    return np.sum(y)
+
+
+def f_setcomp(x):
+    s = {t for t in x}
+    return np.sum(x) + len(s)
+
+
+def f_dictcomp(x):
+    d = {i: t for i, t in enumerate(x)}
+    return np.sum(x) + len(d)
+
+
+def f_genexp(x):
+    return np.sum(x) + sum(t for t in x)
+
+
+def f_fstring(x):
+    label = f"{x}"
+    return np.sum(x) + len(label)
+
+
+def f_star_call(x):
+    parts = (x, x)
+    return np.sum(np.add(*parts))
+
+
+def f_varargs(*xs):
+    return np.sum(xs[0])
+
+
+def f_kwargs(x, **options):
+    return np.sum(x)
+
+
+def f_kwonly(x, *, scale=2.0):
+    return np.sum(x * scale)
+
+
+def f_posonly(x, /):
+    return np.sum(x)
+
+
+def f_del(x):
+    y = x * 2.0
+    del y
+    return np.sum(x)
+
+
+def f_assert(x):
+    assert x.ndim == 1
+    return np.sum(x)
+
+
+def f_raise(x):
+    raise ValueError("no")
+
+
+def f_import(x):
+    import math
+
+    return np.sum(x) * math.pi
+
+
+def f_import_from(x):
+    from numpy import exp
+
+    return np.sum(exp(x))
+
+
+def f_print(x):
+    print(x)
+    return np.sum(x)
+
+
+def f_print_value(x):
+    y = print(x)
+    return np.sum(x) + y
+
+
+def f_unknown_library(x):
+    y = np.fft.fft(x)
+    return np.sum(np.abs(y))
+
+
+def f_no_rule(x):
+    y = np.cumsum(x)
+    return np.sum(y)
+
+
+def f_undefined(x):
+    return np.sum(x * undefined_name_for_the_test)  # noqa: F821
+
+
+def f_user_call(x):
+    y = helper(x)
+    return np.sum(y)
+
+
+def f_set_literal(x):
+    s = {1, 2}
+    return np.sum(x) * len(s)
+
+
+def f_dict_literal(x):
+    d = {"a": x}
+    return np.sum(d["a"])
+
+
+def f_annotated(x):
+    y: float = np.sum(x)
+    return y
+
+
+def f_subscript_store(x):
+    y = x * 1.0
+    y[0] = 0.0
+    return np.sum(y)
+
+
+def f_attribute_store(x):
+    y = x * 1.0
+    y.shape = (2, 3)
+    return np.sum(y)
+
+
+def f_chained_assign(x):
+    y = z = x * 2.0
+    return np.sum(y + z)
+
+
+def f_early_return(x):
+    return np.sum(x)
+    return np.sum(x * 2.0)  # noqa
+
+
+def f_no_return(x):
+    y = np.sum(x)  # noqa: F841
+
+
+def f_bare_return(x):
+    y = np.sum(x)  # noqa: F841
+    return
+
+
+def f_expression_statement(x):
+    x * 2.0
+    return np.sum(x)
+
+
+def f_unsupported_method(x):
+    y = x.cumsum()
+    return np.sum(y)
+
+
+def f_unsupported_attribute(x):
+    y = x.real
+    return np.sum(y)
+
+
+def f_bad_keyword(x):
+    return np.sum(x, where=x > 0.5)
+
+
+def f_dtype_keyword(x):
+    return np.sum(x, dtype=np.float32)
+
+
+def f_return_none(x):
+    y = x * 2.0  # noqa: F841
+    return None
+
+
+def f_mod(x):
+    return np.sum(x % 2.0)
+
+
+def f_module_as_value(x):
+    m = np
+    return np.sum(x) + m
+
+
+def f_match(x):
+    match x:
+        case _:
+            y = x
+    return np.sum(y)
+
+
+# (function, arguments, needle, words the message must contain)
+CASES = [
+    (f_try, (X,), "try:", ["try"]),
+    (f_with, (X,), "with ", ["with"]),
+    (f_yield, (X,), "yield x", ["yield"]),
+    (f_yield_from, (X,), "yield from", ["yield"]),
+    (f_global, (X,), "global ", ["global"]),
+    (f_nonlocal, (X,), "nonlocal ", ["nonlocal"]),
+    (f_class, (X,), "class Box", ["class"]),
+    (f_async, (X,), "async def f_async", ["async"]),
+    (f_async_inner, (X,), "async def inner", ["async"]),
+    (f_nested_def, (X,), "def inner", ["def"]),
+    (f_lambda, (X,), "lambda t", ["lambda"]),
+    (f_walrus, (X,), "z := ", [":="]),
+    (f_listcomp, (X,), "[t * 2.0", ["comprehension"]),
+    (f_setcomp, (X,), "{t for", ["comprehension"]),
+    (f_dictcomp, (X,), "{i: t", ["comprehension"]),
+    (f_genexp, (X,), "(t for", ["generator"]),
+    (f_fstring, (X,), 'f"', ["f-string"]),
+    (f_star_call, (X,), "*parts", ["star"]),
+    (f_varargs, (X,), "xs)", ["*args"]),
+    (f_kwargs, (X,), "options)", ["**kwargs"]),
+    (f_kwonly, (X,), "scale=2.0)", ["keyword-only"]),
+    (f_posonly, (X,), "x, /", ["positional-only"]),
+    (f_del, (X,), "del y", ["del"]),
+    (f_assert, (X,), "assert ", ["assert"]),
+    (f_raise, (X,), "raise ", ["raise"]),
+    (f_import, (X,), "import math", ["import"]),
+    (f_import_from, (X,), "from numpy", ["import"]),
+    (f_print, (X,), "print(x)", ["print"]),
+    pytest.param(
+        f_print_value,
+        (X,),
+        "print(x)",
+        ["print"],
+        marks=pytest.mark.xfail(
+            strict=True, reason="normalize: print() used as a value is refused without a hint"
+        ),
+    ),
+    (f_unknown_library, (X,), "np.fft.fft(x)", ["np.fft.fft", "no adjoint rule", "adjoint"]),
+    (f_no_rule, (X,), "np.cumsum(x)", ["np.cumsum", "no adjoint rule", "adcompile.adjoint"]),
+    pytest.param(
+        f_undefined,
+        (X,),
+        "undefined_name_for_the_test",
+        ["undefined_name_for_the_test"],
+        marks=pytest.mark.xfail(
+            strict=True, reason="normalize: 'name ... is not defined' has no hint"
+        ),
+    ),
+    (f_user_call, (X,), "helper(x)", ["helper"]),
+    (f_set_literal, (X,), "{1, 2}", ["set"]),
+    (f_dict_literal, (X,), '{"a"', ["dict"]),
+    (f_annotated, (X,), "y: float", ["annotat"]),
+    (f_subscript_store, (X,), "y[0]", ["assign"]),
+    (f_attribute_store, (X,), "y.shape", ["assign"]),
+    (f_chained_assign, (X,), "y = z", ["chained"]),
+    (f_early_return, (X,), "return np.sum(x)", ["return"]),
+    (f_no_return, (X,), "y = np.sum(x)", ["return"]),
+    (f_bare_return, (X,), "return\n", ["return"]),
+    (f_expression_statement, (X,), "x * 2.0", ["expression"]),
+    (f_unsupported_method, (X,), "x.cumsum()", ["cumsum"]),
+    (f_unsupported_attribute, (X,), "x.real", ["real"]),
+    (f_bad_keyword, (X,), "np.sum(x, where", ["where="]),
+    pytest.param(
+        f_dtype_keyword,
+        (X,),
+        "np.sum(x, dtype",
+        ["dtype="],
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="normalize: dtype=np.float32 is refused as 'np.float32 cannot be used as "
+            "a value', pointing at the value, with no hint, instead of naming dtype=",
+        ),
+    ),
+    pytest.param(
+        f_return_none,
+        (X,),
+        "return None",
+        ["return"],
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="normalize: `return None` is accepted and its gradient is silently zero",
+        ),
+    ),
+    (f_module_as_value, (X,), "np\n", ["np"]),
+    (f_match, (X,), "match x", ["match"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("f", "args", "needle", "words"),
+    CASES,
+    ids=[(c.values if hasattr(c, "values") else c)[0].__name__ for c in CASES],
+)
+def test_refused_construct_is_located(f, args, needle, words):
+    err = refused(f, *args)
+    assert_located(err, f, needle, *words)
+
+
+def test_refused_construct_in_a_nested_function_has_the_file_column():
+    def inner(x):
+        y = np.cumsum(x)
+        return np.sum(y)
+
+    err = refused(inner, X)
+    assert_located(err, inner, "np.cumsum(x)")
+    assert err.col == 12
+
+
+def test_refused_construct_in_a_decorated_function():
+    @ad.grad
+    def decorated(x):
+        y = np.fft.fft(x)
+        return np.sum(np.abs(y))
+
+    with pytest.raises(AdCompileError) as info:
+        decorated(X)
+    assert_located(info.value, decorated.fn, "np.fft.fft(x)")
+
+
+class Holder:
+    @staticmethod
+    def loss(x):
+        y = helper(x)
+        return np.sum(y)
+
+
+def test_refused_construct_in_a_static_method():
+    assert_located(refused(Holder.loss, X), Holder.loss, "helper(x)")
+
+
+def test_unknown_numpy_function_message_names_it_and_says_how_to_register():
+    err = refused(f_no_rule, X)
+    assert "np.cumsum" in err.reason
+    assert "@adcompile.adjoint(np.cumsum)" in err.hint
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rules.registry.primitive_name spells numpy submodule functions wrongly: "
+    "np.linalg.norm is reported as '(np.norm)', np.fft.fft as '(np.fft)'",
+)
+def test_unknown_submodule_function_is_spelled_correctly():
+    def f(x):
+        return np.linalg.norm(x)
+
+    err = refused(f, X)
+    assert "np.norm" not in str(err)
+    assert "np.fft)" not in str(refused(f_unknown_library, X))
+
+
+# ------------------------------------------------- not supported *yet*: delete when they are
+# Control flow comes with the next issue; these tests pin today's refusal and go away then.
+
+
+def f_if(x):
+    if np.sum(x) > 0:
+        x = x * 2.0
+    return np.sum(x)
+
+
+def f_for(x):
+    for _ in range(3):
+        x = x * 2.0
+    return np.sum(x)
+
+
+def f_while(x):
+    while np.sum(x) < 10.0:
+        x = x * 2.0
+    return np.sum(x)
+
+
+def f_ifexp(x):
+    return np.sum(x) if x.size else 0.0
+
+
+@pytest.mark.parametrize(
+    ("f", "needle"),
+    [(f_if, "if "), (f_for, "for "), (f_while, "while "), (f_ifexp, "np.sum(x) if")],
+    ids=["if", "for", "while", "ifexp"],
+)
+def test_control_flow_is_not_supported_yet(f, needle):
+    assert_located(refused(f, X), f, needle)
+
+
+# ------------------------------------------------------------------ functions without source
+
+
+def test_function_created_with_exec_has_no_source():
+    namespace = {"np": np}
+    exec("def made(x):\n    return np.sum(x)\n", namespace)
+    err = refused(namespace["made"], X)
+    assert "source" in err.reason and "made" in err.reason
+    assert err.hint and "exec" in err.hint
+
+
+def test_lambda_is_refused_at_its_line():
+    f = lambda x: np.sum(x * x)  # noqa: E731
+    err = refused(f, X)
+    assert "lambda" in err.reason
+    assert_located(err, test_lambda_is_refused_at_its_line, "lambda x")
+
+
+def test_lambda_passed_inline_is_refused():
+    with pytest.raises(AdCompileError) as info:
+        ad.grad(lambda x: np.sum(x))(X)
+    assert "lambda" in info.value.reason
+    assert info.value.lineno == inspect.currentframe().f_lineno - 2
+
+
+@pytest.mark.parametrize(
+    "thing", [np.sin, len, np.ones(3), functools.partial(np.sum), "f_try"], ids=repr
+)
+def test_not_a_python_function(thing):
+    with pytest.raises(AdCompileError) as info:
+        ad.grad(thing)(X)
+    assert "not a Python function" in str(info.value)
+    assert info.value.hint
+
+
+def test_bound_method_is_refused():
+    class Model:
+        def loss(self, x):
+            return np.sum(x * x)
+
+    err = refused(Model().loss, X)
+    assert "method" in err.reason
+    assert err.hint and "staticmethod" in err.hint
+
+
+def test_derivative_of_a_derivative_is_refused():
+    err = refused(ad.grad(f_no_rule), X)
+    assert "higher-order" in err.reason
+
+
+# ------------------------------------------------------------------------- the error itself
+
+
+def test_error_attributes_and_format():
+    err = refused(f_no_rule, X)
+    assert err.filename == str(Path(err.filename))
+    assert not Path(err.filename).is_absolute()  # relative to the working directory
+    assert err.loc.lineno == err.lineno and err.loc.col == err.col
+    assert err.reason in str(err) and err.hint in str(err)
+    assert str(err).splitlines()[-1] == f"hint: {err.hint}"
+
+
+def test_error_pickles():
+    import pickle
+
+    err = refused(f_no_rule, X)
+    back = pickle.loads(pickle.dumps(err))
+    assert str(back) == str(err)
+    assert (back.filename, back.lineno, back.col, back.line, back.hint) == (
+        err.filename,
+        err.lineno,
+        err.col,
+        err.line,
+        err.hint,
+    )
+
+
+def test_error_without_location_still_reads_well():
+    err = AdCompileError("something", hint="do this")
+    assert str(err) == "error: something\nhint: do this"
+    assert err.filename is None and err.lineno is None
+
+
+# ----------------------------------------------------------- internal exceptions never leak
+
+# Odd but legal Python: compiling each must succeed or raise AdCompileError, nothing else.
+
+
+def odd_1(x):
+    a, (b, c) = x, (x, x)
+    return np.sum(a * b * c)
+
+
+def odd_2(x):
+    return np.sum(x[1:6:2] + x[::-1][:3] + x[None, 0])
+
+
+def odd_3(x):
+    return np.sum(np.maximum.reduce(x))
+
+
+def odd_4(x):
+    return np.sum(x * b"a")
+
+
+def odd_5(x):
+    return np.sum(x * ...)
+
+
+def odd_6(x):
+    return np.sum(x[np.newaxis])
+
+
+def odd_7(x):
+    return np.sum(np.tanh(x, x))
+
+
+def odd_8(x):
+    return np.sum(np.clip(x, 0.1))
+
+
+def odd_9(x):
+    return np.sum(x.sum)
+
+
+def odd_10(x):
+    return np.sum(x[np])
+
+
+def odd_11(x):
+    y = x
+    y //= 2.0
+    y **= 2.0
+    return np.sum(y)
+
+
+def odd_12(x):
+    "only a docstring"
+    pass
+    return 1.0
+
+
+def odd_13(x):
+    return np.sum(x) + x.ndim + x.size + x.shape[0]
+
+
+def odd_14(x):
+    return np.sum(x and x)
+
+
+def odd_15(x):
+    return np.sum(np.concatenate((x, [1.0])))
+
+
+def odd_16(x):
+    return np.sum(x[[0, 1]])
+
+
+def odd_17(x):
+    return np.sum(operator.add(x, x)) + np.sum(math.e * x)
+
+
+def odd_18(x):
+    return np.sum(x @ x.reshape(6, 1)) + x.dot(x)
+
+
+def odd_19(x):
+    z = x
+    z = z * z
+    z = z * z
+    return np.sum(z)
+
+
+def odd_20(x, unbroadcast=1.0, dx=2.0, grad_odd_20=3.0, np_1=4.0):
+    return np.sum(x * unbroadcast * dx * grad_odd_20 * np_1)
+
+
+ODD = [v for k, v in sorted(globals().items()) if k.startswith("odd_")]
+
+
+@pytest.mark.parametrize("f", ODD, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", ["grad", "value_and_grad", "vjp"])
+def test_compiling_raises_nothing_but_adcompile_error(f, mode):
+    try:
+        source = getattr(ad, mode)(f).source
+    except AdCompileError as err:
+        assert err.lineno is not None, str(err)
+        assert "internal error" not in str(err)
+    else:
+        compile(source, "<generated>", "exec")
+
+
+HINTLESS = {
+    odd_1: "only names can be unpacked into",
+    odd_3: "this call cannot be resolved to a function",
+    odd_4: "the constant b'a' is not supported",
+    odd_5: "the constant Ellipsis is not supported",
+    odd_6: "np.newaxis cannot be used as a value",
+    odd_7: "too many arguments for np.tanh",
+}
+
+
+def _hintless(f):
+    if f not in HINTLESS:
+        return f
+    reason = f"normalize: {HINTLESS[f]!r} has no hint"
+    return pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=reason))
+
+
+@pytest.mark.parametrize("f", [_hintless(f) for f in ODD], ids=lambda f: f.__name__)
+def test_every_refusal_has_a_hint(f):
+    try:
+        ad.grad(f).source  # noqa: B018
+    except AdCompileError as err:
+        assert err.hint, str(err)
+
+
+@pytest.mark.parametrize("f", [odd_2, odd_11, odd_13, odd_17, odd_18, odd_19, odd_20])
+def test_odd_but_supported_functions_have_right_gradients(f):
+    assert ad.check_grad(f, X) < 1e-6
+
+
+# ------------------------------------------------ known bugs outside this module's reach
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="normalize: a binary operator without an adjoint rule (%) is treated as "
+    "constant, so grad(sum(x % 2.0)) is silently zero instead of one (or refused)",
+)
+def test_modulo_is_differentiated_or_refused():
+    try:
+        g = ad.grad(f_mod)(X)
+    except AdCompileError:
+        return
+    np.testing.assert_allclose(g, np.ones_like(X))
+
+
+def f_np_parameter(x, np=np):
+    return np.sum(x * x)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="normalize: a parameter named like a module (np) is read as an array, so "
+    "np.sum(x) becomes a method call with x as the axis and the gradient is silently zero",
+)
+def test_parameter_shadowing_a_module_is_differentiated_or_refused():
+    try:
+        g = ad.grad(f_np_parameter)(X)
+    except AdCompileError:
+        return
+    np.testing.assert_allclose(g, 2 * X)
+
+
+def f_transpose_int(x):
+    return np.sum(x.transpose(0) * x)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="normalize/runtime: x.transpose(0) passes axes=0 to untranspose, which raises "
+    "TypeError ('int' object is not iterable) from inside the generated gradient",
+)
+def test_transpose_method_with_one_axis():
+    np.testing.assert_allclose(ad.grad(f_transpose_int)(X), 2 * X)
