@@ -3,7 +3,9 @@
 A value is *varied* when it depends, through differentiable operands, on a
 ``wrt`` parameter, and *useful* when it reaches the result through
 differentiable operands. Only values that are both (active) get adjoints;
-everything else is a constant to the reverse sweep.
+everything else is a constant to the reverse sweep. Loops are analysed to a
+fixed point, since a value carried around a loop can become varied (or useful)
+only after an iteration.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import ast
 from dataclasses import dataclass
 
 from . import rules
-from .ir import Assign, Function, Return, names_in
+from .ir import Assign, Function, If, Loop, Return, Stmt, names_in
 
 
 @dataclass
@@ -28,28 +30,71 @@ class Activity:
 
 
 def differentiable_operands(stmt: Assign) -> dict[str, ast.expr]:
-    """The operands of ``stmt`` whose rule gives them a contribution."""
-    if stmt.prim is None:
+    """The operands of ``stmt`` that receive a cotangent contribution."""
+    prim = stmt.prim
+    if prim is None:
         return {}
-    rule = rules.lookup(stmt.prim)
+    differentiable = getattr(prim, "differentiable", None)
+    if differentiable is not None:  # structural primitives and calls
+        return {p: e for p, e in stmt.operands.items() if differentiable(p)}
+    rule = rules.lookup(prim)
     if rule is None:
         return {}
     return {p: e for p, e in stmt.operands.items() if rule.differentiable(p)}
 
 
-def activity(fn: Function, wrt: list[str]) -> Activity:
-    varied = set(wrt)
-    for stmt in fn.body:
+def _varied(body: list[Stmt], varied: set[str]) -> None:
+    for stmt in body:
         if isinstance(stmt, Assign):
             for expr in differentiable_operands(stmt).values():
                 if names_in(expr) & varied:
                     varied.add(stmt.target)
                     break
-    useful: set[str] = set()
-    for stmt in reversed(fn.body):
+        elif isinstance(stmt, If):
+            _varied(stmt.body, varied)
+            _varied(stmt.orelse, varied)
+            for join, a, b in stmt.joins:
+                if (names_in(a) | names_in(b)) & varied:
+                    varied.add(join)
+        elif isinstance(stmt, Loop):
+            while True:
+                size = len(varied)
+                for name, before, end in stmt.carried:
+                    if (names_in(before) | names_in(end)) & varied:
+                        varied.add(name)
+                _varied(stmt.body, varied)
+                if len(varied) == size:
+                    break
+
+
+def _useful(body: list[Stmt], useful: set[str]) -> None:
+    for stmt in reversed(body):
         if isinstance(stmt, Return):
             useful |= names_in(stmt.value)
-        elif isinstance(stmt, Assign) and stmt.target in useful:
-            for expr in differentiable_operands(stmt).values():
-                useful |= names_in(expr)
+        elif isinstance(stmt, Assign):
+            if stmt.target in useful:
+                for expr in differentiable_operands(stmt).values():
+                    useful |= names_in(expr)
+        elif isinstance(stmt, If):
+            for join, a, b in stmt.joins:
+                if join in useful:
+                    useful |= names_in(a) | names_in(b)
+            _useful(stmt.body, useful)
+            _useful(stmt.orelse, useful)
+        elif isinstance(stmt, Loop):
+            while True:
+                size = len(useful)
+                for name, before, end in stmt.carried:
+                    if name in useful:
+                        useful |= names_in(before) | names_in(end)
+                _useful(stmt.body, useful)
+                if len(useful) == size:
+                    break
+
+
+def activity(fn: Function, wrt: list[str]) -> Activity:
+    varied = set(wrt)
+    _varied(fn.body, varied)
+    useful: set[str] = set()
+    _useful(fn.body, useful)
     return Activity(varied=varied, useful=useful)

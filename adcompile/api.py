@@ -14,26 +14,34 @@ import numpy as np
 from . import emit, fence, frontend, normalize, reverse
 from .errors import AdCompileError, Loc
 from .frontend import SourceFunction
+from .rules.containers import kind_of
 from .runtime import NonScalarResult, grad_like
 
 Wrt = int | str | Sequence[int | str]
 
 
-def build(src: SourceFunction, wrt: list[str], mode: str) -> tuple[str, dict[str, Any], Any]:
-    """Run the pipeline on ``src``: returns (source text, namespace, Generated)."""
+def build(
+    src: SourceFunction, wrt: list[str], mode: str, kinds: tuple | None = None
+) -> tuple[str, dict[str, Any], Any]:
+    """Run the pipeline on ``src``: returns (source text, namespace, Generated).
+
+    ``kinds`` is the structure of each argument (see ``rules/containers.py``);
+    None means every argument is an array or a number."""
     with _internal_errors(src.name, src.loc(src.node)):
         fence.check(src)
-        fn = normalize.normalize(src)
+        fn = normalize.normalize(src, kinds)
         gen = reverse.reverse(fn, wrt, mode)
         source = emit.to_source(gen.node)
     return source, gen.namespace, gen
 
 
-def _compile_entry(fn: Callable, wrt: list[str], mode: str) -> tuple[Callable, str, Any]:
+def _compile_entry(
+    fn: Callable, wrt: list[str], mode: str, kinds: tuple | None = None
+) -> tuple[Callable, str, Any]:
     """Read, transform and compile ``fn``: (the generated function, its source, Generated)."""
     with _internal_errors(getattr(fn, "__name__", repr(fn)), _def_loc(fn)):
         src = frontend.from_function(fn)
-    source, namespace, gen = build(src, wrt, mode)
+    source, namespace, gen = build(src, wrt, mode, kinds)
     filename = _filename(mode, src.qualname, wrt)
     with _internal_errors(src.name, src.loc(src.node)):
         compiled = emit.compile_function(source, gen.node.name, namespace, filename)
@@ -55,7 +63,10 @@ def _internal_errors(name: str, loc: Loc | None):
         ) from exc
 
 
-WRT_HINT = "wrt is a parameter position (0, -1), a parameter name ('x'), or a tuple of them"
+WRT_HINT = (
+    "name parameters by position (0, -1) or by name ('x'), several as a tuple (0, 'y'); "
+    "on the command line: --wrt 0,y"
+)
 
 
 def resolve_wrt(params: list[str], wrt: Wrt, where: Loc | None = None) -> tuple[list[str], bool]:
@@ -146,6 +157,7 @@ class GradientFunction:
             if plain:
                 sig = sig.replace(parameters=[*sig.parameters.values(), extra])
         self._compiled: Callable | None = None
+        self._by_kinds: dict[tuple | None, tuple] = {}
         self._source: str | None = None
         self._gen = None
         self._lock = threading.Lock()
@@ -157,24 +169,35 @@ class GradientFunction:
 
     # ------------------------------------------------------------ compiling
 
-    def _compile(self) -> Callable:
-        if self._compiled is not None:
+    def _compile(self, kinds: tuple | None = None) -> Callable:
+        """The generated function for arguments of the given structure (None: all arrays).
+
+        Arguments that are lists, tuples or dicts get code specialised to their
+        structure (not to their lengths), compiled once per structure."""
+        if kinds is None and self._compiled is not None:
             return self._compiled
-        with self._lock:
-            if self._compiled is None:
-                key = (self.fn, tuple(self.wrt), self.mode)
+        entry = self._by_kinds.get(kinds)
+        if entry is None:
+            with self._lock:
+                key = (self.fn, tuple(self.wrt), self.mode, kinds)
                 with _CACHE_LOCK:
                     entry = _CACHE.get(key)
                     if entry is None:
-                        entry = _compile_entry(self.fn, self.wrt, self.mode)
+                        entry = _compile_entry(self.fn, self.wrt, self.mode, kinds)
                         _CACHE[key] = entry
-                self._compiled, self._source, self._gen = entry
-        return self._compiled
+                self._by_kinds[kinds] = entry
+        self._source, self._gen = entry[1], entry[2]
+        if kinds is None:
+            self._compiled = entry[0]
+        return entry[0]
 
     @property
     def source(self) -> str:
-        """The generated Python source of this gradient."""
-        self._compile()
+        """The generated Python source of this gradient: for the arguments of the
+        latest call (code is specialised to the structure of list, tuple and dict
+        arguments), or for array arguments before any call."""
+        if self._source is None:
+            self._compile()
         return self._source
 
     def show(self, *, console=None) -> None:
@@ -186,9 +209,14 @@ class GradientFunction:
     # -------------------------------------------------------------- calling
 
     def __call__(self, *args, **kwargs):
-        compiled = self._compile()
         if kwargs or len(args) != self._arity:
             args = self._bind(args, kwargs)
+        kinds = None
+        for a in args[: len(self.params)]:
+            if isinstance(a, list | tuple | dict):
+                kinds = tuple(kind_of(a) for a in args[: len(self.params)])
+                break
+        compiled = self._compile(kinds)
         for i in self._index:
             _check_differentiable(args[i], self.params[i], self.fn)
         try:
@@ -304,6 +332,14 @@ def _def_loc(fn: Callable) -> Loc | None:
 
 def _check_differentiable(value: object, param: str, fn: Callable) -> None:
     if isinstance(value, float | np.floating | complex | np.complexfloating):
+        return
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_differentiable(v, f"{param}[{i}]", fn)
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_differentiable(v, f"{param}[{k!r}]", fn)
         return
     if isinstance(value, np.ndarray):
         if value.dtype.kind in "fc":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .errors import AdCompileError
@@ -12,16 +13,33 @@ adcompile turns a Python/numpy function into the Python code of its gradient
 (reverse-mode automatic differentiation, done at the source level).
 """
 
+EPILOG = """\
+examples:
+  adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2
+  python -m adcompile show model.py:loss --wrt 0,1
+
+Run `adcompile show --help` for the details. From Python, use adcompile.grad(f),
+adcompile.value_and_grad(f) and adcompile.vjp(f); their .source is the same code.
+"""
+
 SHOW_HELP = """\
-Print the generated gradient of FUNC, defined at the top level of FILE.py.
+Print the generated gradient of FUNC, defined with def at the top level of
+FILE.py.
 
-The file is read, never run: numpy and math imports, literal constants and the
-file's own functions are resolved statically. If FUNC needs anything that only
-running the file would define, the command says so; in that case call
-adcompile.grad(FUNC).show() from Python instead.
+The file is read, never run: its top-level code is not executed. numpy, math
+and operator imports, literal constants (SCALE = 0.5) and the file's own
+functions are resolved statically. If FUNC needs anything that only running
+the file would define (another library, a computed value), the command says
+so; in that case call adcompile.grad(FUNC).show() from Python instead.
 
-The output is highlighted in a terminal and plain when piped or when NO_COLOR
-is set. Errors print one located message and exit with status 2.
+--wrt takes parameter names or positions (0 is the first, -1 the last),
+separated by commas; without it, the gradient is taken with respect to every
+parameter.
+
+The output is highlighted in a terminal, and plain text when piped or
+redirected or when the NO_COLOR environment variable is set. Errors print a
+message that starts with FILE:LINE:COL (where there is a place to point at),
+shows the offending line and a hint, and exit with status 2.
 
 examples:
   adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2
@@ -33,8 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adcompile",
         description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     show = sub.add_parser(
         "show",
@@ -79,25 +99,34 @@ def _split_target(target: str) -> tuple[str, str]:
     return path, func
 
 
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
     try:
-        if args.command == "show":
-            from .api import compile_static
-            from .show import show_source
+        from .api import compile_static
+        from .show import show_source
 
-            path, func = _split_target(args.target)
-            source = compile_static(path, func, _parse_wrt(args.wrt), args.mode)
-            show_source(source)
-            return 0
+        path, func = _split_target(args.target)
+        source = compile_static(path, func, _parse_wrt(args.wrt), args.mode)
+        show_source(source)
+        sys.stdout.flush()
     except AdCompileError as exc:
-        print(f"adcompile: {exc}", file=sys.stderr)
+        # A located message starts with FILE:LINE:COL, as compilers' do, so that
+        # editors and terminals can jump to it; one with no place names the tool.
+        print(str(exc) if exc.loc is not None else f"adcompile: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
+        # the reader went away (`| head`): stop quietly, and keep Python's exit-time
+        # flush of stdout from complaining too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    parser.print_help()
-    return 2
+    return 0

@@ -41,13 +41,7 @@ REFUSED: dict[type, tuple[str, str]] = {
     ast.Set: ("a set literal", "use a list or a numpy array"),
     ast.AnnAssign: ("an annotated assignment", "drop the annotation: `x = ...`"),
     ast.Match: ("a match statement", "use if/elif/else"),
-    ast.If: ("if statements", "control flow is not supported yet; use np.where"),
-    ast.IfExp: ("a conditional expression", "control flow is not supported yet; use np.where"),
-    ast.For: ("for loops", "control flow is not supported yet"),
-    ast.While: ("while loops", "control flow is not supported yet"),
-    ast.Break: ("break", "control flow is not supported yet"),
-    ast.Continue: ("continue", "control flow is not supported yet"),
-    ast.Dict: ("a dict literal", "containers are not supported yet"),
+    ast.Dict: ("a dict literal", "pass dicts of parameters in as arguments instead"),
     ast.FunctionDef: ("a function defined inside the function", "define it at module level"),
 }
 if hasattr(ast, "TryStar"):
@@ -69,18 +63,14 @@ def check(src: SourceFunction) -> None:
             hint="remove *args, **kwargs, keyword-only and positional-only markers",
         )
     body = fn.body
-    for i, stmt in enumerate(body):
+    for stmt in ast.walk(fn):
+        if not isinstance(stmt, ast.stmt) or stmt is fn:
+            continue
         for node in ast.walk(stmt):
             refused = REFUSED.get(type(node))
             if refused is not None:
                 what, instead = refused
                 raise AdCompileError(f"{what} is not supported here", src.loc(node), hint=instead)
-        if isinstance(stmt, ast.Return) and i != len(body) - 1:
-            raise AdCompileError(
-                "a return before the end of the function is not supported yet",
-                src.loc(stmt),
-                hint="return once, at the end",
-            )
         if isinstance(stmt, ast.Assign | ast.AugAssign):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             for target in targets:
@@ -89,8 +79,7 @@ def check(src: SourceFunction) -> None:
                         raise AdCompileError(
                             "assigning into an array element or attribute is not supported",
                             src.loc(node),
-                            hint="build a new array instead, e.g. with np.where or "
-                            "np.concatenate",
+                            hint="build a new array instead, e.g. with np.where or np.concatenate",
                         )
         if isinstance(stmt, ast.Assign) and len(stmt.targets) > 1:
             raise AdCompileError(
@@ -98,9 +87,3 @@ def check(src: SourceFunction) -> None:
                 src.loc(stmt),
                 hint="assign one name at a time",
             )
-    if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
-        raise AdCompileError(
-            f"{src.name} must end with `return <value>`",
-            src.loc(body[-1] if body else fn),
-            hint="the differentiated function returns the value to differentiate",
-        )

@@ -16,6 +16,8 @@ import builtins
 import importlib
 import inspect
 import linecache
+import tokenize
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,71 +198,138 @@ def _line(raw_lines: list[str], node: ast.AST, firstlineno: int) -> str:
 
 def from_file(path: str, name: str) -> SourceFunction:
     """Read ``path`` without running it and return the top-level function ``name``."""
-    file = Path(path)
     try:
-        text = file.read_text()
+        with tokenize.open(path) as file:  # honours the file's encoding declaration
+            text = file.read()
     except FileNotFoundError as exc:
-        raise AdCompileError(f"no such file: {path}") from exc
-    except OSError as exc:
-        raise AdCompileError(f"cannot read {path}: {exc.strerror}") from exc
+        raise AdCompileError(
+            f"no such file: {path}", hint="give the path of a Python file, then :FUNC"
+        ) from exc
+    except IsADirectoryError as exc:
+        raise AdCompileError(
+            f"{path} is a directory", hint="give the path of a Python file, then :FUNC"
+        ) from exc
+    except (OSError, SyntaxError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise AdCompileError(
+            f"cannot read {path}: {reason}", hint="give the path of a Python source file"
+        ) from exc
     try:
         tree = ast.parse(text, filename=path)
     except SyntaxError as exc:
-        line = exc.text or ""
+        lineno = exc.lineno or 1
+        lines = text.splitlines()
+        line = lines[lineno - 1] if 0 < lineno <= len(lines) else (exc.text or "")
         raise AdCompileError(
             f"syntax error: {exc.msg}",
-            Loc(path, exc.lineno or 1, max(0, (exc.offset or 1) - 1), line.rstrip("\n")),
+            Loc(path, lineno, max(0, (exc.offset or 1) - 1), line.rstrip("\n")),
+            hint="adcompile reads the file as Python source: fix the syntax first",
         ) from exc
     lines = text.splitlines(keepends=True)
     return _static_module(path, tree, lines).function(name)
 
 
 class _StaticModule:
+    """A file's top level, bound without running it.
+
+    Bindings are taken in order, so the last one wins as it would at run time.
+    Imports of :data:`SAFE_MODULES` and literal constants resolve to their values,
+    ``def`` to the file's own functions; anything else becomes an
+    :class:`Unresolved` saying why it needs the file to run.
+    """
+
     def __init__(self, path: str, tree: ast.Module, lines: list[str]) -> None:
         self.path = path
         self.lines = lines
         self.names: dict[str, object] = {}
         self.functions: dict[str, ast.FunctionDef] = {}
+        self.where: dict[str, ast.AST] = {}  # the node of each name's last binding
+        self.stars: list[object] = []  # modules imported with *
         self.cache: dict[str, SourceFunction] = {}
         for stmt in tree.body:
             self._bind(stmt)
 
+    def _set(self, name: str, value: object, node: ast.AST) -> None:
+        self.names[name] = value
+        self.functions.pop(name, None)
+        self.where[name] = node
+
     def _bind(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
-                top = alias.name.split(".")[0]
                 if alias.asname:
-                    self.names[alias.asname] = self._import(alias.name, stmt)
+                    self._set(alias.asname, self._import(alias.name), stmt)
                 else:
-                    self.names[top] = self._import(top, stmt)
+                    top = alias.name.split(".")[0]
+                    self._set(top, self._import(top), stmt)
         elif isinstance(stmt, ast.ImportFrom):
-            module = stmt.module or ""
-            for alias in stmt.names:
-                bound = alias.asname or alias.name
-                mod = self._import(module, stmt) if stmt.level == 0 else None
-                if isinstance(mod, Unresolved) or mod is None:
-                    self.names[bound] = Unresolved(
-                        bound, f"it is imported from {'.' * stmt.level}{module}"
-                    )
-                elif alias.name == "*":
-                    continue
-                else:
-                    self.names[bound] = getattr(
-                        mod, alias.name, Unresolved(bound, f"{module} has no {alias.name}")
-                    )
+            self._bind_from(stmt)
         elif isinstance(stmt, ast.FunctionDef):
-            self.functions[stmt.name] = stmt
             self.names.pop(stmt.name, None)
-        elif isinstance(stmt, ast.Assign | ast.AnnAssign):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            for target in targets:
-                for node in ast.walk(target):
-                    if isinstance(node, ast.Name):
-                        self.names[node.id] = self._literal(node.id, stmt.value)
-        elif isinstance(stmt, ast.ClassDef | ast.AsyncFunctionDef):
-            self.names[stmt.name] = Unresolved(stmt.name, "it is defined by running the file")
+            self.functions[stmt.name] = stmt
+            self.where[stmt.name] = stmt
+        elif isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                self._assign(target, stmt.value)
+        elif isinstance(stmt, ast.AnnAssign):
+            self._assign(stmt.target, stmt.value)
+        elif isinstance(stmt, ast.AugAssign):
+            self._assign(stmt.target, None, "its value is computed when the file runs")
+        elif isinstance(stmt, ast.ClassDef):
+            self._set(
+                stmt.name, Unresolved(stmt.name, "it is a class defined by running the file"), stmt
+            )
+        elif isinstance(stmt, ast.AsyncFunctionDef):
+            self._set(stmt.name, Unresolved(stmt.name, "it is an async function"), stmt)
+        elif _is_main_guard(stmt):
+            pass  # runs only as a script: its names are not the module's
+        elif isinstance(stmt, ast.If | ast.Try | ast.With | ast.For | ast.While | ast.Match):
+            reason = (
+                f"it is bound inside a top-level `{type(stmt).__name__.lower()}` block, "
+                "so only running the file decides its value"
+            )
+            for node in _walk_scope(stmt):
+                for name in _bound_names(node):
+                    self._set(name, Unresolved(name, reason), node)
+        else:
+            for node in _walk_scope(stmt):  # e.g. a walrus inside an expression statement
+                for name in _bound_names(node):
+                    self._set(name, Unresolved(name, "it is assigned when the file runs"), node)
 
-    def _import(self, module: str, stmt: ast.stmt) -> object:
+    def _bind_from(self, stmt: ast.ImportFrom) -> None:
+        module = "." * stmt.level + (stmt.module or "")
+        mod = self._import(module) if stmt.level == 0 else None
+        for alias in stmt.names:
+            if alias.name == "*":
+                if isinstance(mod, types.ModuleType):
+                    self.stars.append(mod)
+                continue
+            bound = alias.asname or alias.name
+            if not isinstance(mod, types.ModuleType):
+                value = Unresolved(
+                    bound, f"it is imported from {module}: it needs `import {module}`"
+                )
+            else:
+                value = getattr(mod, alias.name, None)
+                if value is None:
+                    value = Unresolved(bound, f"{module} has no {alias.name} to import")
+            self._set(bound, value, stmt)
+
+    def _assign(self, target: ast.expr, value: ast.expr | None, reason: str | None = None) -> None:
+        if isinstance(target, ast.Name):
+            self._set(target.id, self._literal(target.id, value, reason), target)
+        elif isinstance(target, ast.Tuple | ast.List):
+            values = value.elts if isinstance(value, ast.Tuple | ast.List) else None
+            if values is not None and len(values) == len(target.elts):
+                for t, v in zip(target.elts, values, strict=True):
+                    self._assign(t, v, reason)
+            else:
+                for t in target.elts:
+                    self._assign(t, None, reason or "its value is computed when the file runs")
+        elif isinstance(target, ast.Starred):
+            self._assign(target.value, None, "its value is computed when the file runs")
+
+    def _import(self, module: str) -> object:
         if module.split(".")[0] not in SAFE_MODULES:
             return Unresolved(module, f"it needs `import {module}`")
         try:
@@ -268,9 +337,9 @@ class _StaticModule:
         except ImportError:
             return Unresolved(module, f"module {module} cannot be imported")
 
-    def _literal(self, name: str, value: ast.expr | None) -> object:
+    def _literal(self, name: str, value: ast.expr | None, reason: str | None = None) -> object:
         if value is None:
-            return Unresolved(name, "it has no value")
+            return Unresolved(name, reason or "it has no value")
         try:
             return ast.literal_eval(value)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -281,18 +350,38 @@ class _StaticModule:
             return StaticFunction(ident, self.function(ident))
         if ident in self.names:
             return self.names[ident]
+        for mod in reversed(self.stars):
+            if hasattr(mod, ident) and not ident.startswith("_"):
+                return getattr(mod, ident)
         if hasattr(builtins, ident):
             return getattr(builtins, ident)
         return Unresolved(ident, "it is not defined")
+
+    def loc(self, node: ast.AST) -> Loc:
+        lineno, col = getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
+        text = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
+        return Loc(_short(self.path), lineno, col, text.rstrip("\n"))
 
     def function(self, name: str) -> SourceFunction:
         if name in self.cache:
             return self.cache[name]
         node = self.functions.get(name)
         if node is None:
-            if name in self.names:
-                raise AdCompileError(f"{name!r} in {self.path} is not a function")
-            raise AdCompileError(f"no function named {name!r} at the top level of {self.path}")
+            if name in self.where:
+                what = self.names.get(name)
+                if isinstance(what, Unresolved):
+                    reason = f"{name!r} is not a function defined with def at the top level"
+                    reason += f" of {self.path}: {what.reason}"
+                else:
+                    reason = f"{name!r} in {self.path} is {_describe(what)}, not a function"
+                    reason += " defined there with def"
+                hint = "adcompile show differentiates the functions a file defines with def"
+                raise AdCompileError(reason, self.loc(self.where[name]), hint=hint)
+            defined = ", ".join(sorted(self.functions)) or "none"
+            raise AdCompileError(
+                f"no function named {name!r} at the top level of {self.path}",
+                hint=f"the functions defined there are: {defined}",
+            )
         src = SourceFunction(
             name=name,
             qualname=name,
@@ -304,6 +393,53 @@ class _StaticModule:
         )
         self.cache[name] = src
         return src
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, types.ModuleType):
+        return f"the module {value.__name__}"
+    if callable(value):
+        module = getattr(value, "__module__", None) or "another module"
+        return f"{getattr(value, '__name__', 'a function')}, imported from {module}"
+    return f"the constant {value!r}"
+
+
+def _is_main_guard(stmt: ast.stmt) -> bool:
+    """``if __name__ == "__main__":``"""
+    test = stmt.test if isinstance(stmt, ast.If) else None
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
+
+
+def _walk_scope(node: ast.AST):
+    """Like ast.walk, but not into nested scopes (their bindings are their own)."""
+    yield node
+    scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+    comprehensions = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, scopes + comprehensions):
+            yield child  # its own name is bound here; its body is not
+        else:
+            yield from _walk_scope(child)
+
+
+def _bound_names(node: ast.AST) -> list[str]:
+    """The names one node binds in the scope it is in (not those of nested scopes)."""
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+        return [node.id]
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [node.name]
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return [a.asname or a.name.split(".")[0] for a in node.names if a.name != "*"]
+    if isinstance(node, ast.ExceptHandler) and node.name:
+        return [node.name]
+    return []
 
 
 def _static_module(path: str, tree: ast.Module, lines: list[str]) -> _StaticModule:

@@ -2,10 +2,16 @@
 
 After normalization a function body is a list of statements of these kinds:
 
-* :class:`Assign` -- ``target = <one primitive over atoms>``. Every assignment
-  defines a new name (straight-line code is in SSA form), so the reverse sweep
-  can read any intermediate as an ordinary local variable.
-* :class:`Return` -- ``return <atom>``, last.
+* :class:`Assign` -- ``target = <one primitive over atoms>``. Within one block
+  (a function body, a branch, a loop body) every assignment defines a new name,
+  so the reverse sweep can read any intermediate as an ordinary local variable.
+* :class:`If` -- a branch on an atom; both branches are blocks, and the values
+  that differ after the branch are merged by *joins* (one name, assigned at the
+  end of each branch).
+* :class:`Loop` -- ``for target in iterable`` over a ``range`` or ``while test``;
+  the body is a block; variables the body reassigns are *carried*: one name,
+  assigned before the loop and at the end of each iteration.
+* :class:`Return` -- ``return <atom>``, last in the function body.
 
 An *atom* is an ``ast.Name`` (a local or a global), an ``ast.Constant``, or an
 attribute of a module (``np.pi``). Operands of a primitive are atoms, an index
@@ -41,7 +47,38 @@ class Return:
     loc: Loc
 
 
-Stmt = Assign | Return
+@dataclass
+class If:
+    test: ast.expr  # an atom
+    body: list[Stmt]
+    orelse: list[Stmt]
+    joins: list[tuple[str, ast.expr, ast.expr]]  # (name, atom from body, atom from orelse)
+    loc: Loc
+
+
+@dataclass
+class Loop:
+    target: str | None  # the loop variable of a for loop (an int: loops run over ranges)
+    iter: ast.expr | None  # atom holding the range, for a for loop
+    test: ast.expr | None  # a non-differentiable expression over names, for a while loop
+    body: list[Stmt]
+    carried: list[tuple[str, ast.expr, ast.expr]]  # (name, atom before, atom at body end)
+    count: str  # the name counting iterations, for the reverse loop
+    loc: Loc
+
+
+Stmt = Assign | Return | If | Loop
+
+
+def walk(body: list[Stmt]):
+    """Every statement of ``body`` and of the blocks nested in it, in order."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, If):
+            yield from walk(stmt.body)
+            yield from walk(stmt.orelse)
+        elif isinstance(stmt, Loop):
+            yield from walk(stmt.body)
 
 
 @dataclass
@@ -54,6 +91,7 @@ class Function:
     names: NameAllocator
     defaults: dict[str, object] = field(default_factory=dict)
     scalars: set[str] = field(default_factory=set)  # names provably holding a scalar
+    kinds: dict[str, object] = field(default_factory=dict)  # name -> structure (containers)
 
     def is_scalar(self, expr: ast.expr) -> bool:
         if isinstance(expr, ast.Constant):

@@ -23,7 +23,10 @@ import numpy as np
 from . import rules
 from .errors import AdCompileError
 from .frontend import SourceFunction, StaticFunction, Unresolved
-from .ir import Assign, Function, NameAllocator, Return, Stmt, names_in
+from .ir import Assign, Function, If, Loop, NameAllocator, Return, Stmt, names_in
+from .restructure import Restructurer
+from .rules import containers
+from .rules.containers import LEAF, ContainerPrim, element_kind, is_container, join_kinds
 from .rules.registry import primitive_name
 
 BINOPS: dict[type, object] = {
@@ -140,8 +143,13 @@ SCALAR_PRESERVING = {
 NUMERIC = (int, float, complex, np.ndarray, np.generic)
 
 
-def normalize(src: SourceFunction) -> Function:
-    return _Normalizer(src).run()
+def normalize(src: SourceFunction, kinds: tuple | None = None) -> Function:
+    """Normalize ``src``; ``kinds`` gives the structure of each argument (leaf or
+    container, see ``rules/containers.py``), when it is known."""
+    return _Normalizer(src, kinds).run()
+
+
+RESULT = "<result>"  # the env key of the function's result
 
 
 def _canonical(obj: object) -> object:
@@ -149,8 +157,9 @@ def _canonical(obj: object) -> object:
 
 
 class _Normalizer:
-    def __init__(self, src: SourceFunction) -> None:
+    def __init__(self, src: SourceFunction, kinds: tuple | None) -> None:
         self.src = src
+        self.arg_kinds = kinds
         fn = src.node
         self.params = [a.arg for a in fn.args.args]
         assigned = {
@@ -165,19 +174,40 @@ class _Normalizer:
         self.body: list[Stmt] = []
         self.globals: dict[str, object] = {}
         self.scalars: set[str] = set()
+        self.kinds: dict[str, object] = {}
+        self.partial: set[str] = set()  # assigned in only one branch of an if
         self.stmt: ast.stmt = fn
 
     # ---------------------------------------------------------------- driver
 
     def run(self) -> Function:
-        for p in self.params:
+        guessed = infer_kinds(self.src.node) if self.arg_kinds is None else {}
+        for i, p in enumerate(self.params):
             self.env[p] = ast.Name(id=self.names.claim(p), ctx=ast.Load())
-        for stmt in self.src.node.body:
-            self.stmt = stmt
-            self.statement(stmt)
+            if self.arg_kinds is not None:
+                self.kinds[p] = self.arg_kinds[i]
+            elif p in guessed:
+                self.kinds[p] = guessed[p]
+        body = Restructurer(self.src, self.names.fresh).function(self.src.node.body)
+        module = ast.Module(body=body, type_ignores=[])
+        self.locals |= {
+            n.id
+            for n in ast.walk(module)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        self.block(body)
+        if RESULT not in self.env:
+            raise self.error(
+                f"{self.src.name} does not return a value on every path",
+                hint="end every path through the function with `return <value>`",
+            )
+        ret = self.src.node.body[-1]
+        self.body.append(Return(value=self.env[RESULT], loc=self.src.loc(ret)))
         defaults = {}
         args = self.src.node.args
-        for a, d in zip(args.args[len(args.args) - len(args.defaults) :], args.defaults, strict=True):
+        for a, d in zip(
+            args.args[len(args.args) - len(args.defaults) :], args.defaults, strict=True
+        ):
             defaults[a.arg] = d
         return Function(
             name=self.src.name,
@@ -188,7 +218,23 @@ class _Normalizer:
             names=self.names,
             defaults=defaults,
             scalars=self.scalars,
+            kinds=self.kinds,
         )
+
+    def block(self, stmts: list[ast.stmt]) -> None:
+        for stmt in stmts:
+            self.stmt = stmt
+            self.statement(stmt)
+
+    def sub_block(self, stmts: list[ast.stmt], env: dict) -> tuple[list[Stmt], dict]:
+        """Normalize ``stmts`` as a nested block starting from ``env``."""
+        outer_body, outer_env = self.body, self.env
+        self.body, self.env = [], dict(env)
+        try:
+            self.block(stmts)
+            return self.body, self.env
+        finally:
+            self.body, self.env = outer_body, outer_env
 
     def error(self, reason: str, node: ast.AST | None = None, hint: str | None = None):
         return AdCompileError(reason, self.src.loc(node or self.stmt), hint=hint)
@@ -197,6 +243,16 @@ class _Normalizer:
         if isinstance(stmt, ast.Expr):
             if isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
                 return  # docstring
+            call = stmt.value
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "append"
+                and isinstance(call.func.value, ast.Name)
+                and call.func.value.id in self.locals
+            ):
+                self.append(call)
+                return
             if isinstance(stmt.value, ast.Call) and _is_name(stmt.value.func, "print"):
                 raise self.error(
                     "print() is not supported in a differentiated function",
@@ -217,19 +273,288 @@ class _Normalizer:
             target = stmt.target
             if not isinstance(target, ast.Name):
                 raise self.error("augmented assignment must target a name", target)
-            binop = ast.BinOp(left=ast.Name(id=target.id, ctx=ast.Load()), op=stmt.op, right=stmt.value)
+            binop = ast.BinOp(
+                left=ast.Name(id=target.id, ctx=ast.Load()), op=stmt.op, right=stmt.value
+            )
             ast.copy_location(binop, stmt)
             self.assign(target, binop)
             return
         if isinstance(stmt, ast.Return):
             name = self.result_name()
+            if stmt.value is None:
+                raise self.error(
+                    "return needs a value to differentiate",
+                    stmt,
+                    hint="return the scalar (or, for vjp, the array) to differentiate",
+                )
             if isinstance(stmt.value, ast.Name | ast.Constant):
                 atom = self.atom(stmt.value, name)
             else:
                 atom = ast.Name(id=self.emit(stmt.value, name, claim=True), ctx=ast.Load())
-            self.body.append(Return(value=atom, loc=self.src.loc(stmt)))
+            self.env[RESULT] = atom
+            return
+        if isinstance(stmt, ast.If):
+            self.if_statement(stmt)
+            return
+        if isinstance(stmt, ast.For):
+            self.for_statement(stmt)
+            return
+        if isinstance(stmt, ast.While):
+            self.while_statement(stmt)
             return
         raise self.error(f"{type(stmt).__name__} statements are not supported", stmt)
+
+    # ---------------------------------------------------------- control flow
+
+    def condition(self, test: ast.expr) -> ast.expr:
+        """An atom holding the truth value of ``test`` (not differentiated)."""
+        if isinstance(test, ast.Constant):
+            return ast.Constant(value=bool(test.value))
+        value = self.constant_expr(test)
+        target = self.names.fresh("cond")
+        self.body.append(
+            Assign(target=target, value=value, prim=None, operands={}, loc=self.src.loc(test))
+        )
+        return ast.Name(id=target, ctx=ast.Load())
+
+    def constant_expr(self, node: ast.expr) -> ast.expr:
+        """``node`` with its names resolved, for a value that is not differentiated
+        (conditions): locals become their current atoms, globals are recorded."""
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call):
+                func = sub.func
+                if isinstance(func, ast.Name | ast.Attribute):
+                    obj = self.static_object(func)
+                    if isinstance(obj, StaticFunction) or _is_user_function(obj):
+                        raise self.error(
+                            "a call of a user function in a condition is not supported",
+                            sub,
+                            hint="compute the value in a statement before the if/while",
+                        )
+
+        outer = self
+
+        class Rename(ast.NodeTransformer):
+            def visit_Name(self, n: ast.Name) -> ast.expr:
+                if n.id in outer.locals:
+                    return outer.name(n)
+                outer.static_object(n)
+                outer.globals[n.id] = outer.src.lookup(n.id)
+                return ast.Name(id=n.id, ctx=ast.Load())
+
+            def visit_Attribute(self, n: ast.Attribute) -> ast.expr:
+                if outer.static_object(n) is not None:
+                    outer.record_globals(n)
+                    return _strip(n)
+                self.generic_visit(n)
+                return n
+
+        import copy as _copy
+
+        return Rename().visit(_copy.deepcopy(node))
+
+    def if_statement(self, stmt: ast.If) -> None:
+        test = self.condition(stmt.test)
+        loc = self.src.loc(stmt)
+        before = self.env
+        body, env_a = self.sub_block(stmt.body, before)
+        orelse, env_b = self.sub_block(stmt.orelse, before)
+        self.stmt = stmt
+        joins = []
+        env = {}
+        for var in list(env_a) + [v for v in env_b if v not in env_a]:
+            a, b = env_a.get(var), env_b.get(var)
+            if a is None or b is None:
+                self.partial.add(var)
+                continue
+            if _same(a, b):
+                env[var] = a
+                continue
+            hint = self.result_name() if var == RESULT else var
+            join = self.names.claim(hint) if var != RESULT else self.names.claim(hint)
+            joins.append((join, a, b))
+            env[var] = ast.Name(id=join, ctx=ast.Load())
+            kind = join_kinds([self.kind(a), self.kind(b)])
+            if kind is None:
+                raise self.error(f"{var!r} holds differently structured values after the if")
+            self.kinds[join] = kind
+        self.env = env
+        self.body.append(If(test=test, body=body, orelse=orelse, joins=joins, loc=loc))
+
+    def loop_header(self, loop: ast.For | ast.While) -> list[tuple[str, str]]:
+        """The variables the loop reassigns that exist before it: (user name, carried name)."""
+        assigned = []
+        for node in ast.walk(loop):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                if node.id not in assigned:
+                    assigned.append(node.id)
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "append"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id not in assigned
+            ):
+                assigned.append(node.func.value.id)
+        carried = []
+        for var in assigned:
+            if var in self.env and not (isinstance(loop, ast.For) and _is_target(loop, var)):
+                carried.append((var, self.names.fresh(var)))
+        return carried
+
+    def for_statement(self, stmt: ast.For) -> None:
+        loc = self.src.loc(stmt)
+        iterable = stmt.iter
+        prelude: list[ast.stmt] = []
+        target = stmt.target
+        if _is_call_of(iterable, "range", self):
+            if not isinstance(target, ast.Name):
+                raise self.error("a range loop needs a single loop variable", target)
+            args = [self.atom(a, "n") for a in iterable.args]
+            iter_expr = ast.Call(func=ast.Name(id="range", ctx=ast.Load()), args=args, keywords=[])
+            index_var = target.id
+            self.globals["range"] = range
+        else:
+            index_var, iter_expr, prelude = self.desugar_iteration(stmt)
+        carried = self.loop_header(stmt)
+        index = self.names.claim(index_var)
+        self.locals.add(index_var)
+        before = {var: self.env[var] for var, _ in carried}
+        env = dict(self.env)
+        for var, name in carried:
+            env[var] = ast.Name(id=name, ctx=ast.Load())
+            self.kinds[name] = self.kind(before[var])
+        env[index_var] = ast.Name(id=index, ctx=ast.Load())
+        body, env_end = self.sub_block(prelude + list(stmt.body), env)
+        self.finish_loop(stmt, loc, index, iter_expr, None, body, carried, before, env_end)
+
+    def while_statement(self, stmt: ast.While) -> None:
+        loc = self.src.loc(stmt)
+        carried = self.loop_header(stmt)
+        before = {var: self.env[var] for var, _ in carried}
+        env = dict(self.env)
+        for var, name in carried:
+            env[var] = ast.Name(id=name, ctx=ast.Load())
+            self.kinds[name] = self.kind(before[var])
+        outer_env = self.env
+        self.env = env
+        test = self.constant_expr(stmt.test)
+        self.env = outer_env
+        body, env_end = self.sub_block(list(stmt.body), env)
+        self.finish_loop(stmt, loc, None, None, test, body, carried, before, env_end)
+
+    def finish_loop(self, stmt, loc, index, iter_expr, test, body, carried, before, env_end):
+        self.stmt = stmt
+        spec = []
+        for var, name in carried:
+            end = env_end.get(var)
+            if end is None:
+                raise self.error(f"{var!r} is not assigned on every path through the loop", stmt)
+            spec.append((name, before[var], end))
+            self.env[var] = ast.Name(id=name, ctx=ast.Load())
+        for var in env_end:
+            if var not in self.env and var != RESULT:
+                self.partial.add(var)
+        count = self.names.fresh("iterations")
+        self.body.append(
+            Loop(
+                target=index,
+                iter=iter_expr,
+                test=test,
+                body=body,
+                carried=spec,
+                count=count,
+                loc=loc,
+            )
+        )
+
+    def desugar_iteration(self, stmt: ast.For):
+        """``for x in xs`` (also over ``zip`` and ``enumerate``) as a loop over indices:
+        returns (index variable, ``range(...)`` expression, prelude assigning the targets)."""
+        iterable, target = stmt.iter, stmt.target
+        index_var = None
+        if _is_call_of(iterable, "enumerate", self):
+            if len(iterable.args) != 1 or iterable.keywords:
+                raise self.error("enumerate() takes one argument here", iterable)
+            if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
+                raise self.error("unpack enumerate() into two names: for i, x in ...", target)
+            if not isinstance(target.elts[0], ast.Name):
+                raise self.error("the index of enumerate() must be a name", target)
+            index_var = target.elts[0].id
+            sources, targets = [iterable.args[0]], [target.elts[1]]
+        elif _is_call_of(iterable, "zip", self):
+            if iterable.keywords:
+                raise self.error("zip() keywords are not supported", iterable)
+            if not (isinstance(target, ast.Tuple) and len(target.elts) == len(iterable.args)):
+                raise self.error("unpack zip() into one target per sequence", target)
+            sources, targets = list(iterable.args), list(target.elts)
+        else:
+            sources, targets = [iterable], [target]
+        atoms = []
+        for src_node in sources:
+            atom = self.atom(src_node, "seq")
+            if isinstance(atom, ast.Name) and atom.id not in self.env:
+                self.env[atom.id] = atom
+                self.locals.add(atom.id)
+            atoms.append(atom)
+        if index_var is None:
+            index_var = self.names.fresh("i")
+        lens = [
+            ast.Call(func=ast.Name(id="len", ctx=ast.Load()), args=[_copy_atom(a)], keywords=[])
+            for a in atoms
+        ]
+        self.globals["len"] = len
+        self.globals["range"] = range
+        bound = lens[0]
+        if len(lens) > 1:
+            self.globals["min"] = min
+            bound = ast.Call(func=ast.Name(id="min", ctx=ast.Load()), args=lens, keywords=[])
+        iter_expr = ast.Call(func=ast.Name(id="range", ctx=ast.Load()), args=[bound], keywords=[])
+        prelude = []
+        for atom, tgt in zip(atoms, targets, strict=True):
+            value = ast.Subscript(
+                value=_copy_atom(atom), slice=ast.Name(id=index_var, ctx=ast.Load()), ctx=ast.Load()
+            )
+            assign = ast.Assign(targets=[tgt], value=value)
+            ast.copy_location(assign, stmt)
+            ast.fix_missing_locations(assign)
+            prelude.append(assign)
+        return index_var, iter_expr, prelude
+
+    def append(self, call: ast.Call) -> None:
+        """``xs.append(v)`` as ``xs = xs + [v]``: a new list, so earlier versions stay intact."""
+        var = call.func.value.id
+        if len(call.args) != 1 or call.keywords:
+            raise self.error("append() takes one argument", call)
+        current = self.name(call.func.value)
+        kind = self.kind(current)
+        if kind != LEAF and kind[0] != "list":
+            raise self.error(f"{var!r} is not a list", call)
+        if kind == LEAF and not isinstance(current, ast.Name):
+            raise self.error(f"{var!r} is not a list", call)
+        item = self.atom(call.args[0], var)
+        value = ast.BinOp(left=current, op=ast.Add(), right=ast.List(elts=[item], ctx=ast.Load()))
+        target = self.names.claim(var)
+        item_kind = self.kind(item)
+        self.body.append(
+            Assign(
+                target=target,
+                value=value,
+                prim=containers.APPEND,
+                operands={"c": _copy_atom(current), "x": _copy_atom(item)},
+                loc=self.src.loc(self.stmt),
+            )
+        )
+        self.kinds[target] = ("list", item_kind)
+        self.env[var] = ast.Name(id=target, ctx=ast.Load())
+
+    def kind(self, atom: ast.expr) -> object:
+        if isinstance(atom, ast.Name):
+            if atom.id in self.kinds:
+                return self.kinds[atom.id]
+            if atom.id in self.globals:
+                return containers.kind_of(self.globals[atom.id])
+        return LEAF
 
     def result_name(self) -> str:
         base = self.src.name if self.src.name.isidentifier() else "out"
@@ -254,21 +579,68 @@ class _Normalizer:
                 for t, a in zip(names, atoms, strict=True):
                     self.env[t.id] = a
                 return
-            raise self.error(
-                "unpacking a value that is not a tuple literal is not supported yet",
-                value,
-                hint="assign the parts one by one",
-            )
+            source = self.atom(value, "_".join(t.id for t in names))
+            kind = self.kind(source)
+            if kind == LEAF:
+                raise self.error(
+                    "unpacking is supported for tuples, lists and results of calls",
+                    value,
+                    hint="index the array instead: a = x[0]; b = x[1]",
+                )
+            for i, t in enumerate(names):
+                index = ast.Constant(value=i)
+                sub = ast.Subscript(value=_copy_atom(source), slice=index, ctx=ast.Load())
+                ssa = self.names.claim(t.id)
+                self.add_assign(ssa, sub, containers.GET, {"c": _copy_atom(source), "index": index})
+                self.env[t.id] = ast.Name(id=ssa, ctx=ast.Load())
+            return
         raise self.error("unsupported assignment target", target)
 
     def bind(self, name: str, value: ast.expr) -> None:
-        if isinstance(value, ast.Name | ast.Constant):
+        if isinstance(value, ast.Name | ast.Constant | ast.IfExp):
             self.env[name] = self.atom(value, name)
             return
         ssa = self.emit(value, name, claim=True)
         self.env[name] = ast.Name(id=ssa, ctx=ast.Load())
 
     # ----------------------------------------------------------- expressions
+
+    def add_assign(self, target: str, value: ast.expr, prim, operands: dict) -> None:
+        self.body.append(
+            Assign(
+                target=target,
+                value=value,
+                prim=prim,
+                operands=operands,
+                loc=self.src.loc(self.stmt),
+            )
+        )
+        self.kinds[target] = self.result_kind(prim, operands)
+
+    def result_kind(self, prim, operands: dict) -> object:
+        if prim is containers.GET:
+            index = operands["index"]
+            kind = element_kind(
+                self.kind(operands["c"]),
+                index.value if isinstance(index, ast.Constant) else None,
+                constant=isinstance(index, ast.Constant),
+            )
+            if kind is None:
+                raise self.error(
+                    "cannot tell the structure of this element",
+                    hint="index tuples and dicts with constants",
+                )
+            return kind
+        if prim is containers.BUILD_LIST:
+            kind = join_kinds([self.kind(e) for e in operands.values()])
+            if kind is None and operands:
+                return ("tuple", tuple(self.kind(e) for e in operands.values()))
+            return ("list", kind or LEAF)
+        if prim is containers.BUILD_TUPLE:
+            return ("tuple", tuple(self.kind(e) for e in operands.values()))
+        if prim is containers.APPEND:
+            return ("list", self.kind(operands["x"]))
+        return LEAF
 
     def atom(self, node: ast.expr, hint: str) -> ast.expr:
         """An atom holding the value of ``node``; emits temporaries named after ``hint``."""
@@ -281,6 +653,8 @@ class _Normalizer:
         const = self.module_constant(node)
         if const is not None:
             return const
+        if isinstance(node, ast.IfExp):
+            return self.if_expression(node, hint)[0]
         return ast.Name(id=self.emit(node, hint), ctx=ast.Load())
 
     def name(self, node: ast.Name) -> ast.expr:
@@ -365,6 +739,7 @@ class _Normalizer:
         )
         if scalar:
             self.scalars.add(target)
+        self.kinds[target] = self.result_kind(prim, operands)
         return target
 
     def primitive(self, node: ast.expr, hint: str):
@@ -395,18 +770,59 @@ class _Normalizer:
         if isinstance(node, ast.Subscript):
             base = self.atom(node.value, hint)
             index = self.index(node.slice, hint)
+            if is_container(self.kind(base)):
+                if isinstance(index, ast.Slice | ast.Tuple):
+                    raise self.error(
+                        "slicing a list or tuple is not supported",
+                        node,
+                        hint="index elements one at a time, or np.stack the list first",
+                    )
+                value = ast.Subscript(value=base, slice=index, ctx=ast.Load())
+                return value, containers.GET, {"c": base, "index": index}, False
             value = ast.Subscript(value=base, slice=index, ctx=ast.Load())
             return self.bound(value, operator.getitem, [base, index], [], node, False)
         if isinstance(node, ast.Name | ast.Constant):
             atom = self.atom(node, hint)
             return atom, np.positive, {"x": atom}, self.is_scalar(atom)
         if isinstance(node, ast.Tuple | ast.List):
-            raise self.error(
-                "tuples and lists are only supported as arguments to np.concatenate and np.stack",
-                node,
-                hint="containers of arrays are not supported yet",
-            )
+            elts = [self.atom(e, hint) for e in node.elts]
+            prim = containers.BUILD_TUPLE if isinstance(node, ast.Tuple) else containers.BUILD_LIST
+            value = type(node)(elts=elts, ctx=ast.Load())
+            return value, prim, {f"e{i}": e for i, e in enumerate(elts)}, False
+        if isinstance(node, ast.IfExp):
+            return self.if_expression(node, hint)
         raise self.error(f"{type(node).__name__} expressions are not supported", node)
+
+    def if_expression(self, node: ast.IfExp, hint: str):
+        """``a if c else b`` as an if statement whose branches compute the two atoms."""
+        test = self.condition(node.test)
+        before = self.env
+        results = []
+        blocks = []
+        for branch in (node.body, node.orelse):
+            outer_body, outer_env = self.body, self.env
+            self.body, self.env = [], dict(before)
+            try:
+                results.append(self.atom(branch, hint))
+                blocks.append(self.body)
+            finally:
+                self.body, self.env = outer_body, outer_env
+        join = self.names.fresh(hint)
+        self.body.append(
+            If(
+                test=test,
+                body=blocks[0],
+                orelse=blocks[1],
+                joins=[(join, results[0], results[1])],
+                loc=self.src.loc(self.stmt),
+            )
+        )
+        kind = join_kinds([self.kind(r) for r in results])
+        if kind is None:
+            raise self.error("the two values of this conditional differ in structure", node)
+        self.kinds[join] = kind
+        atom = ast.Name(id=join, ctx=ast.Load())
+        return atom, np.positive, {"x": atom}, False
 
     def index(self, node: ast.expr, hint: str) -> ast.expr:
         if isinstance(node, ast.Slice):
@@ -469,6 +885,20 @@ class _Normalizer:
             return value, np.positive, {"x": args[0]}, True
         if obj in CONSTANT_BUILTINS or rules.is_nondiff(_canonical(obj)):
             return value, None, {}, obj in (len, int, bool, round)
+        if obj is sum:
+            if len(args) != 1 or keywords:
+                raise self.error("sum() takes one list here", node)
+            if not is_container(self.kind(args[0])) and not isinstance(args[0], ast.Tuple):
+                raise self.error(
+                    "sum() of an array is not supported", node, hint="use np.sum(x) for arrays"
+                )
+            if isinstance(args[0], ast.Tuple):
+                raise self.error("sum() over a literal: write a + b + ... instead", node)
+            return value, containers.SUM, {"c": args[0]}, False
+        if obj in (max, min) and len(args) == 2 and not keywords:
+            prim = np.maximum if obj is max else np.minimum
+            scalar = all(self.is_scalar(a) for a in args)
+            return self.bound(value, prim, args, [], node, scalar)
         prim = _canonical(obj)
         if rules.lookup(prim) is None:
             if obj in (max, min, sum, range, zip, enumerate):
@@ -480,8 +910,7 @@ class _Normalizer:
             raise self.error(
                 f"{label} ({primitive_name(obj)}) has no adjoint rule",
                 node,
-                hint=f"register one with @adcompile.adjoint({label}), "
-                "see docs/custom-rules.md",
+                hint=f"register one with @adcompile.adjoint({label}), see docs/custom-rules.md",
             )
         scalar = id(prim) in SCALAR_PRESERVING and all(self.is_scalar(a) for a in args)
         return self.bound(value, prim, args, keywords, node, scalar)
@@ -540,6 +969,15 @@ class _Normalizer:
             if k in operands:
                 raise self.error(f"{k} given twice", node)
             operands[k] = v
+        for p, e in operands.items():
+            kind = self.kind(e) if isinstance(e, ast.Name) else LEAF
+            if kind != LEAF and p != "arrays" and rule.differentiable(p):
+                what = {"list": "a list", "tuple": "a tuple", "dict": "a dict"}[kind[0]]
+                raise self.error(
+                    f"{e.id!r} is {what}, but {rule.name} takes an array here",
+                    node,
+                    hint=f"convert it first: np.asarray({e.id}), or index its elements",
+                )
         for p in rule.params:
             if p not in operands:
                 if p not in rule.defaults:
@@ -558,6 +996,69 @@ class _Normalizer:
                 return isinstance(self.globals[atom.id], int | float | complex)
             return atom.id in self.scalars
         return False
+
+
+def infer_kinds(fn: ast.FunctionDef) -> dict[str, object]:
+    """Guess which parameters are containers from how the body uses them, for code
+    generated before any call (``.source``, the CLI): ``for W, b in p`` makes ``p`` a
+    list of pairs, ``p["W"]`` a dict, ``a, b = p`` a tuple. Arguments seen at a
+    call always win over these guesses."""
+    params = {a.arg for a in fn.args.args}
+    kinds: dict[str, object] = {}
+    keys: dict[str, list] = {}
+
+    def shape_of(target: ast.expr) -> object:
+        if isinstance(target, ast.Tuple | ast.List):
+            return ("tuple", tuple(shape_of(t) for t in target.elts))
+        return LEAF
+
+    for node in ast.walk(fn):
+        if isinstance(node, ast.For):
+            it, target = node.iter, node.target
+            pairs = []
+            if isinstance(it, ast.Name):
+                pairs = [(it, target)]
+            elif isinstance(it, ast.Call) and isinstance(it.func, ast.Name):
+                if it.func.id == "enumerate" and it.args and isinstance(target, ast.Tuple):
+                    pairs = [(it.args[0], target.elts[-1])]
+                elif it.func.id == "zip" and isinstance(target, ast.Tuple):
+                    pairs = list(zip(it.args, target.elts, strict=False))
+            for seq, tgt in pairs:
+                if isinstance(seq, ast.Name) and seq.id in params and isinstance(tgt, ast.Tuple):
+                    kinds[seq.id] = ("list", shape_of(tgt))
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple):
+            value = node.value
+            if isinstance(value, ast.Name) and value.id in params:
+                kinds[value.id] = shape_of(node.targets[0])
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            key = node.slice
+            if (
+                node.value.id in params
+                and isinstance(key, ast.Constant)
+                and isinstance(key.value, str)
+            ):
+                keys.setdefault(node.value.id, [])
+                if key.value not in keys[node.value.id]:
+                    keys[node.value.id].append(key.value)
+    for p, ks in keys.items():
+        kinds[p] = ("dict", tuple((k, LEAF) for k in ks))
+    return kinds
+
+
+def _same(a: ast.expr, b: ast.expr) -> bool:
+    return ast.dump(a) == ast.dump(b)
+
+
+def _is_target(loop: ast.For, var: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == var for n in ast.walk(loop.target))
+
+
+def _is_call_of(node: ast.expr, builtin: str, norm: _Normalizer) -> bool:
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        return False
+    if node.func.id in norm.locals:
+        return False
+    return norm.src.lookup(node.func.id) is getattr(builtins, builtin)
 
 
 def rules_free_names() -> set[str]:

@@ -111,4 +111,3 @@ def prune_forward(body: list[Assign], needed: set[str]) -> list[Assign]:
             needed |= names_in(stmt.value)
     kept.reverse()
     return kept
-

@@ -2,8 +2,8 @@
 
 Given a normalized function and the parameters to differentiate, build the
 generated function: the forward (primal) sweep, which keeps every intermediate
-the reverse sweep reads as a local variable, then the adjoint sweep, which
-walks the statements backwards and inlines each primitive's adjoint rule.
+the reverse sweep reads, then the adjoint sweep, which walks the statements
+backwards and inlines each primitive's adjoint rule.
 
 Adjoints are built correctly in one pass:
 
@@ -13,20 +13,35 @@ Adjoints are built correctly in one pass:
   when the adjoint holds an array this function created;
 * a contribution to an operand that numpy may have broadcast is summed back to
   the operand's shape with ``unbroadcast``.
+
+Control flow: the reverse of ``if`` takes the branch the forward took (the
+condition is an ordinary variable); adjoints that the two branches leave in
+different variables are merged under one name at the end of each branch. The
+reverse of a loop is a loop running the iterations backwards. A loop body is a
+*saving region*: at the end of each iteration the forward pushes, as one tuple
+of references, exactly the body's values that the reverse body reads, and the
+reverse pops them back. Values carried from one iteration to the next have a
+carried adjoint; values defined outside the loop and used inside accumulate
+their adjoint in place across iterations.
 """
 
 from __future__ import annotations
 
 import ast
 import inspect
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from . import rules, runtime
 from .analysis import Activity, activity, differentiable_operands
 from .emit import Comment
 from .errors import AdCompileError
-from .ir import Assign, Function, Return, names_in
-from .optimize import is_fresh, prune_forward, simplify
+from .ir import Assign, Function, If, Loop, Return, Stmt, names_in, walk
+from .optimize import is_fresh, simplify
+from .rules import containers
+from .rules.containers import LEAF, ContainerPrim
 
 MODES = ("grad", "value_and_grad", "vjp")
 
@@ -52,6 +67,50 @@ def store(ident: str) -> ast.Name:
     return ast.Name(id=ident, ctx=ast.Store())
 
 
+def call(func: ast.expr, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=func, args=list(args), keywords=[])
+
+
+def assign(target: str, value: ast.expr) -> ast.Assign:
+    return ast.Assign(targets=[store(target)], value=value)
+
+
+def _block_defs(body: list[Stmt]) -> set[str]:
+    """Names a block defines at its own level (what a saving region must push)."""
+    defs: set[str] = set()
+    for stmt in body:
+        if isinstance(stmt, Assign):
+            defs.add(stmt.target)
+        elif isinstance(stmt, If):
+            defs |= {j for j, _, _ in stmt.joins}
+        elif isinstance(stmt, Loop):
+            defs |= {c for c, _, _ in stmt.carried} | {stmt.count}
+    return defs
+
+
+def _all_defs(body: list[Stmt]) -> set[str]:
+    defs: set[str] = set()
+    for stmt in walk(body):
+        if isinstance(stmt, Assign):
+            defs.add(stmt.target)
+        elif isinstance(stmt, If):
+            defs |= {j for j, _, _ in stmt.joins}
+        elif isinstance(stmt, Loop):
+            defs |= {c for c, _, _ in stmt.carried} | {stmt.count}
+            if stmt.target:
+                defs.add(stmt.target)
+    return defs
+
+
+@dataclass
+class _State:
+    adj: dict[str, ast.expr]
+    owned: set[str]
+
+    def copy(self) -> _State:
+        return _State(dict(self.adj), set(self.owned))
+
+
 class _Reverse:
     def __init__(self, fn: Function, wrt: list[str], mode: str) -> None:
         self.fn = fn
@@ -60,13 +119,17 @@ class _Reverse:
         self.names = fn.names
         self.act: Activity = activity(fn, wrt)
         self.namespace: dict[str, object] = dict(fn.globals)
-        self.locals = set(fn.params) | {s.target for s in fn.body if isinstance(s, Assign)}
+        self.locals = set(fn.params) | _all_defs(fn.body)
         self.renames: dict[str, str] = {}  # template free name -> its name here
-        self.adj: dict[str, ast.expr] = {}
+        self.state = _State({}, set())
         self.adj_names: dict[str, str] = {}
-        self.owned: set[str] = set()
         self.out: list[ast.stmt | Comment] = []
         self.last_loc = None
+        # saving regions: id(block) -> names its reverse pops
+        self.saved: dict[int, list[str]] = {}
+        self.region_loads: dict[int, set[str]] = {}
+        self.has_reverse: set[int] = set()  # ids of loops with a reverse loop
+        self.stack: str | None = None
 
     # ------------------------------------------------------------ namespace
 
@@ -85,35 +148,107 @@ class _Reverse:
     def helper(self, ident: str) -> ast.Name:
         return name(self.free_name(ident, runtime.HELPERS[ident]))
 
+    def np_attr(self, attr: str) -> ast.expr:
+        return ast.Attribute(value=name(self.free_name("np", np)), attr=attr, ctx=ast.Load())
+
+    def kind(self, x: str) -> object:
+        return self.fn.kinds.get(x, LEAF)
+
     # ------------------------------------------------------------- adjoints
+
+    @property
+    def adj(self) -> dict[str, ast.expr]:
+        return self.state.adj
+
+    @property
+    def owned(self) -> set[str]:
+        return self.state.owned
+
+    @contextmanager
+    def output(self, out: list):
+        saved_out, saved_loc = self.out, self.last_loc
+        self.out, self.last_loc = out, None
+        try:
+            yield out
+        finally:
+            self.out, self.last_loc = saved_out, saved_loc
 
     def adjoint_name(self, x: str) -> str:
         if x not in self.adj_names:
             self.adj_names[x] = self.names.fresh("d" + x)
         return self.adj_names[x]
 
+    def zero(self, x: str) -> ast.expr:
+        return call(self.helper("zero_like"), name(x))
+
     def accumulate(self, x: str, contribution: ast.expr) -> None:
+        """Add ``contribution`` to the adjoint of ``x``."""
         c = simplify(contribution)
+        container = self.kind(x) != LEAF
         if x not in self.adj:
             if isinstance(c, ast.Name | ast.Constant):
                 self.adj[x] = c
                 return
             dx = self.adjoint_name(x)
-            self.out.append(ast.Assign(targets=[store(dx)], value=c))
+            self.out.append(assign(dx, c))
             self.adj[x] = name(dx)
             if is_fresh(c):
                 self.owned.add(x)
             return
         dx = self.adjoint_name(x)
-        if x in self.owned:
+        current = self.adj[x]
+        if container:
+            value = call(self.helper("add_adjoint"), current, c)
+            self.out.append(assign(dx, value))
+        elif x in self.owned and current_is(current, dx):
             self.out.append(ast.AugAssign(target=store(dx), op=ast.Add(), value=c))
             return
-        current = self.adj[x]
-        self.out.append(
-            ast.Assign(targets=[store(dx)], value=ast.BinOp(left=current, op=ast.Add(), right=c))
-        )
+        else:
+            self.out.append(assign(dx, ast.BinOp(left=current, op=ast.Add(), right=c)))
         self.adj[x] = name(dx)
         self.owned.add(x)
+
+    def accumulate_at(self, c: str, index: ast.expr, g: ast.expr) -> None:
+        """Add ``g`` to element ``index`` of the container adjoint of ``c``, in place."""
+        dc = self.adjoint_name(c)
+        add_at = self.helper("add_at")
+        if c not in self.adj:
+            fresh = call(self.helper("zeros_adjoint"), name(c))
+            self.out.append(assign(dc, call(add_at, fresh, index, g)))
+        elif c in self.owned and current_is(self.adj[c], dc):
+            self.out.append(ast.Expr(value=call(add_at, name(dc), index, g)))
+            return
+        else:
+            fresh = call(self.helper("copy_adjoint"), self.adj[c])
+            self.out.append(assign(dc, call(add_at, fresh, index, g)))
+        self.adj[c] = name(dc)
+        self.owned.add(c)
+
+    def materialize(self, x: str, target: str, owned: bool) -> None:
+        """Make the adjoint of ``x`` live in the variable ``target`` (an owned one if asked)."""
+        current = self.adj.get(x)
+        if current is None:
+            self.out.append(assign(target, self.zero(x)))
+        elif owned and not (x in self.owned and current_is(current, target)):
+            if self.kind(x) != LEAF:
+                self.out.append(assign(target, call(self.helper("copy_adjoint"), current)))
+            else:
+                value = ast.BinOp(left=self.zero(x), op=ast.Add(), right=current)
+                self.out.append(assign(target, value))
+        elif not current_is(current, target):
+            self.out.append(assign(target, current))
+        self.adj[x] = name(target)
+        if owned or (current is None):
+            self.owned.add(x)
+        else:
+            self.owned.discard(x)
+
+    def comment(self, loc, out: list | None = None) -> None:
+        if loc != self.last_loc:
+            (self.out if out is None else out).append(
+                Comment(f"line {loc.lineno}: {loc.text.strip()}")
+            )
+            self.last_loc = loc
 
     def trim_defaults(self, expr: ast.expr) -> ast.expr:
         """Drop trailing arguments of helper calls that equal the helper's defaults."""
@@ -134,97 +269,58 @@ class _Reverse:
                 node.args.pop()
         return expr
 
-    def comment(self, loc, out: list | None = None) -> None:
-        if loc != self.last_loc:
-            (self.out if out is None else out).append(
-                Comment(f"line {loc.lineno}: {loc.text.strip()}")
-            )
-            self.last_loc = loc
-
     # ------------------------------------------------------------ the sweep
 
     def run(self) -> Generated:
         fn = self.fn
-        body = [s for s in fn.body if isinstance(s, Assign)]
-        ret = next(s for s in fn.body if isinstance(s, Return))
+        ret = fn.body[-1]
+        if not isinstance(ret, Return):
+            raise AdCompileError("internal: the normalized body does not end in a return")
         result = ret.value
         cotangent = None
         if self.mode == "vjp":
             cotangent = self.names.fresh("d" + _label(result, fn))
             seed: ast.expr = name(cotangent)
         else:
-            scalar = isinstance(result, ast.Constant) or any(
-                s.target == getattr(result, "id", None) and s.scalar for s in body
-            )
+            scalar = fn.is_scalar(result)
             if scalar:
                 seed = ast.Constant(value=1.0)
             else:
                 seed_name = self.names.fresh("d" + _label(result, fn))
-                self.out.append(
-                    ast.Assign(
-                        targets=[store(seed_name)],
-                        value=ast.Call(func=self.helper("unit_cotangent"), args=[result], keywords=[]),
-                    )
-                )
+                self.out.append(assign(seed_name, call(self.helper("unit_cotangent"), result)))
                 seed = name(seed_name)
         if isinstance(result, ast.Name) and self.act.active(result.id):
             self.adj[result.id] = seed
-        for stmt in reversed(body):
-            if self.act.active(stmt.target) and stmt.target in self.adj:
-                self.statement(stmt)
+        self.reverse_block(fn.body[:-1], saving=False)
+        reverse_code = self.out
+        self.region_loads[id(fn.body)] = _loads(reverse_code)
         grads = []
         for p in self.wrt:
             g = self.adj.get(p)
             if g is None:
-                np_name = self.free_name("np", __import__("numpy"))
-                g = ast.Call(
-                    func=ast.Attribute(value=name(np_name), attr="zeros_like", ctx=ast.Load()),
-                    args=[name(p)],
-                    keywords=[],
-                )
+                g = ast.Constant(value=None) if self.kind(p) != LEAF else self.zero_grad(p)
             grads.append(g)
-        reverse_code = self.out
-        needed = set()
-        for s in reverse_code:
-            if isinstance(s, ast.AST):
-                needed |= names_in(s)
-        needed |= {g.id for g in grads if isinstance(g, ast.Name)}
-        if self.mode == "value_and_grad" and isinstance(result, ast.Name):
-            needed.add(result.id)
-        forward = prune_forward(body, needed)
+        needed = _loads(reverse_code) | {n for g in grads for n in names_in(g)}
+        if self.mode == "value_and_grad":
+            needed |= names_in(result)
+        self.needed = self.needed_names(fn.body[:-1], needed)
+        forward = self.forward_block(fn.body[:-1], saving=False)
         code: list[ast.stmt | Comment] = [Comment("forward sweep")]
-        self.last_loc = None
-        for stmt in forward:
-            self.comment(stmt.loc, code)
-            code.append(ast.Assign(targets=[store(stmt.target)], value=stmt.value))
+        if self.stack:
+            code.append(assign(self.stack, ast.List(elts=[], ctx=ast.Load())))
+        code.extend(forward)
         code.append(Comment("reverse sweep"))
         code.extend(reverse_code)
-        grad_value: ast.expr = grads[0] if len(grads) == 1 else ast.Tuple(elts=grads, ctx=ast.Load())
+        grad_value: ast.expr = (
+            grads[0] if len(grads) == 1 else ast.Tuple(elts=grads, ctx=ast.Load())
+        )
         if self.mode == "value_and_grad":
             ret_value: ast.expr = ast.Tuple(elts=[result, grad_value], ctx=ast.Load())
         else:
             ret_value = grad_value
         code.append(ast.Return(value=ret_value))
         params = list(fn.params) + ([cotangent] if cotangent else [])
-        args = ast.arguments(
-            posonlyargs=[],
-            args=[ast.arg(arg=p) for p in params],
-            vararg=None,
-            kwonlyargs=[],
-            kw_defaults=[],
-            kwarg=None,
-            defaults=[],
-        )
-        node = ast.FunctionDef(
-            name=f"{self.mode}_{fn.name}",
-            args=args,
-            body=code,
-            decorator_list=[],
-            returns=None,
-            type_comment=None,
-        )
-        if hasattr(ast.FunctionDef, "type_params"):
-            node.type_params = []
+        node = _function_def(f"{self.mode}_{fn.name}", params, code)
         return Generated(
             node=node,
             namespace=self.namespace,
@@ -234,26 +330,64 @@ class _Reverse:
             cotangent=cotangent,
         )
 
+    def zero_grad(self, p: str) -> ast.expr:
+        return call(self.np_attr("zeros_like"), name(p))
+
+    # --------------------------------------------------------- reverse code
+
+    def reverse_block(
+        self, body: list[Stmt], saving: bool, inputs: set[str] = frozenset(), finish=None
+    ) -> None:
+        """Reverse code for ``body`` into ``self.out``. A saving block starts by
+        popping the values its forward pushed (filled in once they are known);
+        ``inputs`` are the names a loop body receives (target, carried values), and
+        ``finish`` emits the code that ends the block."""
+        pop_at = len(self.out)
+        start = len(self.out)
+        for stmt in reversed(body):
+            if isinstance(stmt, Assign):
+                if self.act.active(stmt.target) and stmt.target in self.adj:
+                    self.statement(stmt)
+            elif isinstance(stmt, If):
+                self.reverse_if(stmt, saving)
+            elif isinstance(stmt, Loop):
+                self.reverse_loop(stmt)
+        if finish is not None:
+            finish()
+        if saving:
+            loads = _loads(self.out[start:])
+            saved = sorted(loads & (_block_defs(body) | set(inputs)), key=_order(body))
+            self.saved[id(body)] = saved
+            if saved:
+                self.out.insert(pop_at, self.pop(saved))
+
+    def pop(self, saved: list[str]) -> ast.stmt:
+        self.stack = self.stack or self.names.fresh("stack")
+        pop = call(ast.Attribute(value=name(self.stack), attr="pop", ctx=ast.Load()))
+        if len(saved) == 1:
+            return assign(saved[0], pop)
+        target = ast.Tuple(elts=[store(s) for s in saved], ctx=ast.Store())
+        return ast.Assign(targets=[target], value=pop)
+
     def statement(self, stmt: Assign) -> None:
-        rule = rules.lookup(stmt.prim)
-        if rule is None:  # only differentiable primitives can be active
-            raise AdCompileError("internal: active value without a rule", stmt.loc)
-        wanted = [
-            p for p, e in differentiable_operands(stmt).items() if self.act.active_expr(e)
-        ]
+        wanted = [p for p, e in differentiable_operands(stmt).items() if self.act.active_expr(e)]
         if not wanted:
             return
-        bindings: dict[str, ast.expr] = {
-            rule.cotangent: self.adj[stmt.target],
-            rule.output: name(stmt.target),
-        }
+        self.comment(stmt.loc)
+        dy = self.adj[stmt.target]
+        if isinstance(stmt.prim, ContainerPrim):
+            self.container_statement(stmt, wanted, dy)
+            return
+        rule = rules.lookup(stmt.prim)
+        if rule is None:
+            raise AdCompileError("internal: active value without a rule", stmt.loc)
+        bindings: dict[str, ast.expr] = {rule.cotangent: dy, rule.output: name(stmt.target)}
         for p in rule.params:
             bindings[p] = stmt.operands[p]
         for ident, obj in rule.free.items():
             new = self.free_name(ident, obj)
             if new != ident:
                 bindings[ident] = name(new)
-        self.comment(stmt.loc)
         prelude, contributions = rules.instantiate(rule, bindings, wanted, self.names.fresh)
         contributions = {p: self.trim_defaults(c) for p, c in contributions.items()}
         self.out.extend(prelude)
@@ -263,18 +397,38 @@ class _Reverse:
             if isinstance(operand, ast.Tuple):
                 self.unpack(operand, c)
             elif isinstance(operand, ast.Name):
+                if self.kind(operand.id) != LEAF:
+                    self.accumulate(operand.id, call(self.helper("as_list"), c))
+                    continue
                 if rule.broadcasts and self.may_broadcast(stmt, p):
-                    c = ast.Call(func=self.helper("unbroadcast"), args=[c, operand], keywords=[])
+                    c = call(self.helper("unbroadcast"), c, operand)
                 self.accumulate(operand.id, c)
+
+    def container_statement(self, stmt: Assign, wanted: list[str], dy: ast.expr) -> None:
+        prim, ops = stmt.prim, stmt.operands
+        if prim is containers.GET:
+            self.accumulate_at(ops["c"].id, ops["index"], dy)
+        elif prim in (containers.BUILD_LIST, containers.BUILD_TUPLE):
+            for i, key in enumerate(ops):
+                if key in wanted and isinstance(ops[key], ast.Name):
+                    part = call(self.helper("part"), dy, ast.Constant(i), ops[key])
+                    self.accumulate(ops[key].id, part)
+        elif prim is containers.APPEND:
+            if "x" in wanted:
+                part = call(self.helper("part"), dy, ast.Constant(-1), ops["x"])
+                self.accumulate(ops["x"].id, part)
+            if "c" in wanted:
+                length = call(name(self.free_name("len", len)), ops["c"])
+                self.accumulate(ops["c"].id, call(self.helper("parts"), dy, length))
+        elif prim is containers.SUM:
+            self.accumulate(ops["c"].id, call(self.helper("spread"), dy, ops["c"]))
 
     def may_broadcast(self, stmt: Assign, param: str) -> bool:
         """Whether numpy may have broadcast operand ``param`` of ``stmt`` to a larger shape:
         not when the result is a scalar, nor when every other operand is one."""
         if stmt.scalar:
             return False
-        return any(
-            not self.fn.is_scalar(e) for p, e in stmt.operands.items() if p != param
-        )
+        return any(not self.fn.is_scalar(e) for p, e in stmt.operands.items() if p != param)
 
     def unpack(self, operand: ast.Tuple, contribution: ast.expr) -> None:
         targets = []
@@ -292,9 +446,291 @@ class _Reverse:
         for x, temp in pending:
             self.accumulate(x, name(temp))
 
+    def reverse_if(self, stmt: If, in_loop: bool) -> None:
+        inner = _all_defs(stmt.body) | _all_defs(stmt.orelse)
+        before = self.state.copy()
+        branches = []
+        for block, side in ((stmt.body, 1), (stmt.orelse, 2)):
+            self.state = before.copy()
+            out: list = []
+            with self.output(out):
+                for join in stmt.joins:
+                    j, atom = join[0], join[side]
+                    if j in self.adj and isinstance(atom, ast.Name) and self.act.active(atom.id):
+                        self.accumulate(atom.id, self.adj[j])
+                self.reverse_block(block, saving=in_loop)
+            branches.append((out, self.state))
+        joins = {j for j, _, _ in stmt.joins}
+        keys = set()
+        for _, st in branches:
+            for x in set(st.adj) | set(before.adj):
+                if x in inner or x in joins:
+                    continue
+                if st.adj.get(x) is None or before.adj.get(x) is None:
+                    keys.add(x)
+                elif ast.dump(st.adj[x]) != ast.dump(before.adj[x]):
+                    keys.add(x)
+                elif x in before.owned and x not in st.owned:
+                    keys.add(x)
+        merged = before.copy()
+        for x in sorted(keys):
+            target = self.adjoint_name(x)
+            owned_all = True
+            for out, st in branches:
+                self.state = st
+                with self.output(out):
+                    self.materialize(x, target, owned=False)
+                owned_all = owned_all and x in st.owned
+            merged.adj[x] = name(target)
+            if owned_all:
+                merged.owned.add(x)
+            else:
+                merged.owned.discard(x)
+        self.state = merged
+        if not any(isinstance(s, ast.AST) for out, _ in branches for s in out):
+            return
+        self.comment(stmt.loc)
+        body = branches[0][0] or [ast.Pass()]
+        orelse = branches[1][0]
+        self.out.append(ast.If(test=stmt.test, body=body, orelse=orelse))
+
+    def reverse_loop(self, stmt: Loop) -> None:
+        body_defs = _all_defs(stmt.body) | {c for c, _, _ in stmt.carried}
+        if stmt.target:
+            body_defs.add(stmt.target)
+        carried = [(c, b, e) for c, b, e in stmt.carried if self.act.active(c)]
+        # values from outside the loop that the body differentiates into
+        invariant = []
+        for s in walk(stmt.body):
+            if isinstance(s, Assign):
+                for e in differentiable_operands(s).values():
+                    for n in sorted(names_in(e)):
+                        if n not in body_defs and self.act.active(n) and n not in invariant:
+                            invariant.append(n)
+            elif isinstance(s, If):
+                for _, a, b in s.joins:
+                    for n in sorted(names_in(a) | names_in(b)):
+                        if n not in body_defs and self.act.active(n) and n not in invariant:
+                            invariant.append(n)
+            elif isinstance(s, Loop):
+                for _, b, _ in s.carried:
+                    for n in sorted(names_in(b)):
+                        if n not in body_defs and self.act.active(n) and n not in invariant:
+                            invariant.append(n)
+        if not carried and not invariant:
+            return
+        self.has_reverse.add(id(stmt))
+        self.comment(stmt.loc)
+        carry_names = {}
+        for c, _, _ in carried:
+            carry_names[c] = self.names.fresh("d" + c)
+            self.materialize(c, carry_names[c], owned=False)
+        for x in invariant:
+            self.materialize(x, self.adjoint_name(x), owned=True)
+        outer = self.state.copy()
+        body_state = outer.copy()
+        for c, _, end in carried:
+            body_state.adj.pop(c, None)
+            body_state.owned.discard(c)
+            if isinstance(end, ast.Name) and end.id != c:
+                body_state.adj[end.id] = name(carry_names[c])
+                body_state.owned.discard(end.id)
+        saved_names = {c: self.adj_names.pop(c, None) for c, _, _ in carried}
+        self.state = body_state
+        out: list = []
+
+        def finish() -> None:
+            for c, _, _ in carried:
+                self.materialize(c, carry_names[c], owned=False)
+
+        inputs = {c for c, _, _ in stmt.carried} | ({stmt.target} if stmt.target else set())
+        with self.output(out):
+            self.reverse_block(stmt.body, saving=True, inputs=inputs, finish=finish)
+        for c, old in saved_names.items():
+            if old is not None:
+                self.adj_names[c] = old
+        after = self.state
+        self.state = outer
+        for x in invariant:
+            self.adj[x] = after.adj[x]
+            if x in after.owned:
+                self.owned.add(x)
+            else:
+                self.owned.discard(x)
+        loop = ast.For(
+            target=store("_"),
+            iter=call(name(self.free_name("range", range)), name(stmt.count)),
+            body=out or [ast.Pass()],
+            orelse=[],
+        )
+        self.out.append(loop)
+        for c, before, _ in carried:
+            self.adj.pop(c, None)
+            if isinstance(before, ast.Name) and self.act.active(before.id):
+                self.accumulate(before.id, name(carry_names[c]))
+
+    # --------------------------------------------------------- forward code
+
+    def needed_names(self, body: list[Stmt], needed: set[str]) -> set[str]:
+        """Close ``needed`` over the forward code: everything a needed value reads."""
+        needed = set(needed)
+        while True:
+            size = len(needed)
+            for stmt in walk(body):
+                if isinstance(stmt, Assign) and stmt.target in needed:
+                    needed |= stmt.reads()
+                elif isinstance(stmt, If) and self.kept(stmt, needed):
+                    needed |= names_in(stmt.test)
+                    for j, a, b in stmt.joins:
+                        if j in needed:
+                            needed |= names_in(a) | names_in(b)
+                elif isinstance(stmt, Loop) and self.kept(stmt, needed):
+                    if stmt.iter is not None:
+                        needed |= names_in(stmt.iter)
+                    if stmt.test is not None:
+                        needed |= names_in(stmt.test) & self.locals
+                    for c, b, e in stmt.carried:
+                        if c in needed:
+                            needed |= names_in(b) | names_in(e)
+            if len(needed) == size:
+                return needed
+
+    def kept(self, stmt: If | Loop, needed: set[str]) -> bool:
+        if isinstance(stmt, If):
+            if any(j in needed for j, _, _ in stmt.joins):
+                return True
+            inner = stmt.body + stmt.orelse
+        else:
+            if id(stmt) in self.has_reverse or any(c in needed for c, _, _ in stmt.carried):
+                return True
+            inner = stmt.body
+        for s in walk(inner):
+            if isinstance(s, Assign) and s.target in needed:
+                return True
+            if isinstance(s, Loop) and id(s) in self.has_reverse:
+                return True
+            if isinstance(s, If | Loop) and any(
+                (j in needed) for j in ([x[0] for x in s.joins] if isinstance(s, If) else [])
+            ):
+                return True
+        return False
+
+    def forward_block(self, body: list[Stmt], saving: bool) -> list:
+        code: list = []
+        self.last_loc = None
+        for stmt in body:
+            if isinstance(stmt, Assign):
+                if stmt.target in self.needed:
+                    self.comment(stmt.loc, code)
+                    code.append(assign(stmt.target, stmt.value))
+            elif isinstance(stmt, If):
+                if self.kept(stmt, self.needed):
+                    self.comment(stmt.loc, code)
+                    code.append(self.forward_if(stmt, saving))
+                    self.last_loc = None
+            elif isinstance(stmt, Loop):
+                if self.kept(stmt, self.needed):
+                    self.comment(stmt.loc, code)
+                    code.extend(self.forward_loop(stmt))
+                    self.last_loc = None
+        return code
+
+    def push(self, body: list[Stmt]) -> list[ast.stmt]:
+        saved = self.saved.get(id(body))
+        if not saved:
+            return []
+        self.stack = self.stack or self.names.fresh("stack")
+        value: ast.expr = (
+            name(saved[0]) if len(saved) == 1 else ast.Tuple(elts=[name(s) for s in saved])
+        )
+        append = ast.Attribute(value=name(self.stack), attr="append", ctx=ast.Load())
+        return [ast.Expr(value=call(append, value))]
+
+    def forward_if(self, stmt: If, saving: bool) -> ast.If:
+        branches = []
+        for block, side in ((stmt.body, 1), (stmt.orelse, 2)):
+            code = self.forward_block(block, saving)
+            code.extend(self.push(block) if saving else [])
+            for join in stmt.joins:
+                if join[0] in self.needed:
+                    code.append(assign(join[0], join[side]))
+            branches.append(code)
+        return ast.If(test=stmt.test, body=branches[0] or [ast.Pass()], orelse=branches[1])
+
+    def forward_loop(self, stmt: Loop) -> list:
+        code: list = []
+        reverse = id(stmt) in self.has_reverse
+        if reverse:
+            code.append(assign(stmt.count, ast.Constant(0)))
+        carried = [(c, b, e) for c, b, e in stmt.carried if c in self.needed]
+        for c, before, _ in carried:
+            code.append(assign(c, before))
+        body = self.forward_block(stmt.body, saving=True)
+        body.extend(self.push(stmt.body))
+        for c, _, end in carried:
+            if not (isinstance(end, ast.Name) and end.id == c):
+                body.append(assign(c, end))
+        if reverse:
+            body.append(
+                ast.AugAssign(target=store(stmt.count), op=ast.Add(), value=ast.Constant(1))
+            )
+        body = body or [ast.Pass()]
+        if stmt.test is not None:
+            code.append(ast.While(test=stmt.test, body=body, orelse=[]))
+        else:
+            code.append(ast.For(target=store(stmt.target), iter=stmt.iter, body=body, orelse=[]))
+        return code
+
+
+def current_is(expr: ast.expr, ident: str) -> bool:
+    return isinstance(expr, ast.Name) and expr.id == ident
+
+
+def _loads(code: list) -> set[str]:
+    out: set[str] = set()
+    for s in code:
+        if isinstance(s, ast.AST):
+            out |= {
+                n.id for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+            }
+    return out
+
+
+def _order(body: list[Stmt]):
+    order: dict[str, int] = {}
+    for stmt in body:
+        if isinstance(stmt, Assign):
+            order.setdefault(stmt.target, len(order))
+        elif isinstance(stmt, If):
+            for j, _, _ in stmt.joins:
+                order.setdefault(j, len(order))
+        elif isinstance(stmt, Loop):
+            for c, _, _ in stmt.carried:
+                order.setdefault(c, len(order))
+            order.setdefault(stmt.count, len(order))
+    return lambda n: (order.get(n, len(order)), n)
+
 
 def _label(result: ast.expr, fn: Function) -> str:
     return result.id if isinstance(result, ast.Name) else fn.name
+
+
+def _function_def(fname: str, params: list[str], code: list) -> ast.FunctionDef:
+    args = ast.arguments(
+        posonlyargs=[],
+        args=[ast.arg(arg=p) for p in params],
+        vararg=None,
+        kwonlyargs=[],
+        kw_defaults=[],
+        kwarg=None,
+        defaults=[],
+    )
+    node = ast.FunctionDef(
+        name=fname, args=args, body=code, decorator_list=[], returns=None, type_comment=None
+    )
+    if hasattr(ast.FunctionDef, "type_params"):
+        node.type_params = []
+    return node
 
 
 def reverse(fn: Function, wrt: list[str], mode: str) -> Generated:

@@ -208,6 +208,14 @@ def unit_cotangent(y):
 
 def grad_like(d, x):
     """Give the gradient ``d`` the type, shape and dtype of the input ``x`` it belongs to."""
+    if isinstance(x, dict):
+        d = d if d is not None else {}
+        return {k: grad_like(d.get(k), v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        d = d if d is not None else [None] * len(x)
+        return type(x)(grad_like(g, v) for g, v in zip(d, x, strict=True))
+    if d is None:
+        d = 0.0
     if isinstance(x, np.ndarray):
         if (
             type(d) is np.ndarray
@@ -227,6 +235,72 @@ def grad_like(d, x):
     if isinstance(x, np.generic):
         return x.dtype.type(d)
     return d
+
+
+# --------------------------------------------------------------- containers
+# A container's adjoint has its structure, with None for a zero leaf; a tuple's
+# adjoint is a list while it is being accumulated.
+
+
+def zeros_adjoint(c):
+    """An all-zero adjoint for the container ``c``, to be filled with :func:`add_at`."""
+    if isinstance(c, dict):
+        return dict.fromkeys(c)
+    return [None] * len(c)
+
+
+def copy_adjoint(dc):
+    """A shallow copy of a container adjoint, so that it can be filled in place."""
+    return dict(dc) if isinstance(dc, dict) else list(dc)
+
+
+def add_adjoint(a, b):
+    """``a + b`` for adjoints of any structure; None is zero."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, dict):
+        return {k: add_adjoint(a[k], b.get(k)) for k in a}
+    if isinstance(a, list | tuple):
+        return [add_adjoint(x, y) for x, y in zip(a, b, strict=True)]
+    return a + b
+
+
+def add_at(dc, key, g):
+    """Add ``g`` into the element ``key`` of the container adjoint ``dc``, in place."""
+    dc[key] = add_adjoint(dc[key], g)
+    return dc
+
+
+def part(dc, key, like):
+    """The adjoint of element ``key`` of a container, zero (shaped like ``like``) if unset."""
+    g = dc[key] if dc is not None else None
+    return zero_like(like) if g is None else g
+
+
+def zero_like(x):
+    """A zero adjoint for the value ``x`` (an array, a number or a container)."""
+    if isinstance(x, list | tuple | dict):
+        return zeros_adjoint(x)
+    return np.zeros_like(x, dtype=np.result_type(x, float))
+
+
+def parts(dc, n):
+    """The first ``n`` element adjoints of a list adjoint, as a list (None: zero)."""
+    if dc is None:
+        return [None] * n
+    return list(dc[:n])
+
+
+def spread(g, c):
+    """Adjoint of ``sum(c)`` over a list of arrays: each element gets ``g``, unbroadcast."""
+    return [unbroadcast(g, x) for x in c]
+
+
+def as_list(gs):
+    """The adjoint of a list built from a tuple of element adjoints."""
+    return list(gs)
 
 
 HELPERS = {

@@ -12,7 +12,11 @@ from rich.syntax import Syntax
 def make_console(file=None) -> Console:
     """A console that colours only a real terminal and honours NO_COLOR."""
     file = file or sys.stdout
-    color = file.isatty() and "NO_COLOR" not in os.environ
+    color = (
+        file.isatty()
+        and not os.environ.get("NO_COLOR")  # https://no-color.org: set and not empty
+        and os.environ.get("TERM") != "dumb"
+    )
     return Console(
         file=file,
         force_terminal=color,
@@ -23,22 +27,30 @@ def make_console(file=None) -> Console:
     )
 
 
+MARKERS = ("# forward sweep", "# reverse sweep")
+MARKER_STYLE = "bold reverse"
+
+
 def show_source(source: str, *, console: Console | None = None) -> None:
-    """Print generated source; the forward and reverse sweep markers stand out."""
+    """Print generated source; the forward and reverse sweep markers stand out.
+
+    In a terminal the code is highlighted and the two marker comments are drawn
+    in reverse video; anywhere else it is written exactly as ``source``.
+    """
     console = console or make_console()
     if not console.is_terminal or console.no_color:
         console.file.write(source if source.endswith("\n") else source + "\n")
+        console.file.flush()
         return
-    lines = source.splitlines()
-    marks = {
-        i + 1 for i, line in enumerate(lines) if line.strip() in ("# forward sweep", "# reverse sweep")
-    }
     syntax = Syntax(
         source,
         "python",
         theme="monokai",
         line_numbers=False,
-        highlight_lines=marks,
         word_wrap=False,
     )
+    for i, line in enumerate(source.splitlines(), start=1):
+        if line.strip() in MARKERS:
+            start = len(line) - len(line.lstrip())
+            syntax.stylize_range(MARKER_STYLE, (i, start), (i, len(line)))
     console.print(syntax)

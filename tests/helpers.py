@@ -43,3 +43,59 @@ def assert_grad_matches_fd(f, *args, wrt=0, rtol=1e-6, atol=1e-8, eps=1e-6):
             err_msg=f"gradient of {params[i]} disagrees with finite differences",
         )
     return g
+
+
+def leaves(tree):
+    """The array/number leaves of a (nested) list/tuple/dict, in a fixed order."""
+    if isinstance(tree, dict):
+        return [leaf for k in tree for leaf in leaves(tree[k])]
+    if isinstance(tree, list | tuple):
+        return [leaf for v in tree for leaf in leaves(v)]
+    return [tree]
+
+
+def replace_leaf(tree, index, value):
+    """A copy of ``tree`` with leaf number ``index`` replaced by ``value``."""
+    counter = [0]
+
+    def walk(t):
+        if isinstance(t, dict):
+            return {k: walk(v) for k, v in t.items()}
+        if isinstance(t, list | tuple):
+            return type(t)(walk(v) for v in t)
+        i = counter[0]
+        counter[0] += 1
+        return value if i == index else t
+
+    return walk(tree)
+
+
+def assert_tree_grad_matches_fd(f, *args, wrt=0, rtol=1e-6, atol=1e-8, eps=1e-6):
+    """Like :func:`assert_grad_matches_fd` for arguments that are containers of arrays:
+    the gradient must have the argument's structure, leaf by leaf."""
+    single = isinstance(wrt, int)
+    items = [wrt] if single else list(wrt)
+    g = ad.grad(f, wrt=wrt)(*args)
+    grads = [g] if single else list(g)
+    for gi, i in zip(grads, items, strict=True):
+        tree = args[i]
+        assert type(gi) is type(tree), (type(gi), type(tree))
+        if isinstance(tree, dict):
+            assert list(gi) == list(tree)
+        for k, (gl, x) in enumerate(zip(leaves(gi), leaves(tree), strict=True)):
+
+            def h(leaf, k=k, i=i):
+                new = list(args)
+                new[i] = replace_leaf(tree, k, leaf)
+                return f(*new)
+
+            fd = numeric_grad(h, [x], 0, eps)
+            assert np.shape(gl) == np.shape(x)
+            np.testing.assert_allclose(
+                np.asarray(gl, dtype=float),
+                fd,
+                rtol=rtol,
+                atol=atol,
+                err_msg=f"leaf {k} of argument {i} disagrees with finite differences",
+            )
+    return g

@@ -651,7 +651,6 @@ def test_same_named_functions_keep_their_own_linecache_entries():
         (np.arange(3), ["int"]),
         (True, ["bool"]),
         (np.array([True, False]), ["bool"]),
-        ([0.5, 1.5], ["list"]),
         ("s", ["str"]),
     ],
 )
@@ -667,6 +666,18 @@ def test_wrt_an_integer_argument_is_refused(value, words):
         assert word in str(err)
     assert err.hint and "float" in err.hint
     assert err.lineno == inspect.getsourcelines(f)[1]
+
+
+def test_list_used_where_an_array_is_expected_is_refused_at_the_operation():
+    def f(x, n):
+        return np.sum(x * n)
+
+    with pytest.raises(AdCompileError) as info:
+        ad.grad(f, wrt=1)(X, [0.5, 1.5])
+    err = info.value
+    assert "'n' is a list" in err.reason
+    assert "np.asarray(n)" in err.hint
+    assert err.lineno == inspect.getsourcelines(f)[1] + 1
 
 
 def test_integer_argument_outside_wrt_is_fine():

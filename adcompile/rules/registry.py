@@ -150,9 +150,7 @@ def parse_template(primitive: object, template: Callable, broadcasts: bool) -> R
         raise AdCompileError("an adjoint rule must end with `return <contributions>`", loc)
     ret = body[-1].value
     elts = ret.elts if isinstance(ret, ast.Tuple) else [ret]
-    contributions = [
-        None if isinstance(e, ast.Constant) and e.value is None else e for e in elts
-    ]
+    contributions = [None if isinstance(e, ast.Constant) and e.value is None else e for e in elts]
     params = names[2:]
     if len(contributions) > len(params):
         raise AdCompileError("the rule returns more contributions than it has parameters", loc)
@@ -163,9 +161,7 @@ def parse_template(primitive: object, template: Callable, broadcasts: bool) -> R
         for n in ast.walk(s)
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
     }
-    loads = {
-        n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    }
+    loads = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     free = {}
     for name in sorted(loads - set(names) - assigned):
         if name in template.__globals__:

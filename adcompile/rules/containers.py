@@ -1,0 +1,82 @@
+"""Containers of arrays: lists, tuples and dicts ("parameter trees").
+
+A container's adjoint has the container's structure, with ``None`` standing for
+a zero leaf; tuples' adjoints are lists while they are being built. The
+primitives here are structural, so their adjoints are written as code
+generators rather than templates; each says, like a template, what flows where:
+
+* ``y = c[k]``                -- ``dc[k] += dy`` (in place, into an adjoint the gradient owns)
+* ``c = [a, b]`` / ``(a, b)`` -- ``da += dc[0]``, ``db += dc[1]``
+* ``c2 = c + [x]`` (append)   -- ``dc += dc2[:-1]``, ``dx += dc2[-1]``
+* ``y = sum(c)``              -- ``dc[i] += dy`` for every element
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Kinds: what the compiler knows about a value's structure.
+LEAF = "leaf"  # an array or a number
+
+
+def kind_of(value: object) -> object:
+    """The structure of a runtime value, without lengths of lists."""
+    if isinstance(value, list):
+        kinds = [kind_of(v) for v in value]
+        if kinds and any(k != kinds[0] for k in kinds):
+            return ("tuple", tuple(kinds))
+        return ("list", kinds[0] if kinds else LEAF)
+    if isinstance(value, tuple):
+        return ("tuple", tuple(kind_of(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple((k, kind_of(v)) for k, v in value.items()))
+    return LEAF
+
+
+def is_container(kind: object) -> bool:
+    return kind != LEAF
+
+
+def element_kind(kind: object, index: object, *, constant: bool) -> object:
+    """The kind of ``c[index]`` for a container of ``kind``; None when it cannot be known."""
+    tag, inner = kind
+    if tag == "list":
+        return inner
+    if tag == "tuple":
+        if constant and isinstance(index, int) and -len(inner) <= index < len(inner):
+            return inner[index]
+        if inner and all(k == inner[0] for k in inner):
+            return inner[0]
+        return None
+    if tag == "dict":
+        for key, k in inner:
+            if key == index:
+                return k
+        return None
+    return None
+
+
+def join_kinds(kinds: list[object]) -> object:
+    if kinds and all(k == kinds[0] for k in kinds):
+        return kinds[0]
+    return None
+
+
+@dataclass(frozen=True)
+class ContainerPrim:
+    """A structural primitive on containers."""
+
+    name: str
+
+    def differentiable(self, param: str) -> bool:
+        return param != "index"
+
+    def __repr__(self) -> str:
+        return f"<container {self.name}>"
+
+
+GET = ContainerPrim("getitem")  # operands: c, index
+BUILD_LIST = ContainerPrim("list")  # operands: e0, e1, ...
+BUILD_TUPLE = ContainerPrim("tuple")  # operands: e0, e1, ...
+APPEND = ContainerPrim("append")  # operands: c, x
+SUM = ContainerPrim("sum")  # operands: c
