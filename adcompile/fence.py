@@ -62,7 +62,6 @@ def check(src: SourceFunction) -> None:
             src.loc(node),
             hint="remove *args, **kwargs, keyword-only and positional-only markers",
         )
-    body = fn.body
     for stmt in ast.walk(fn):
         if not isinstance(stmt, ast.stmt) or stmt is fn:
             continue

@@ -26,7 +26,7 @@ from .frontend import SourceFunction, StaticFunction, Unresolved
 from .ir import Assign, Function, If, Loop, NameAllocator, Return, Stmt, names_in
 from .restructure import Restructurer
 from .rules import containers
-from .rules.containers import LEAF, ContainerPrim, element_kind, is_container, join_kinds
+from .rules.containers import LEAF, element_kind, is_container, join_kinds
 from .rules.registry import primitive_name
 
 BINOPS: dict[type, object] = {

@@ -84,7 +84,7 @@ def assert_tree_grad_matches_fd(f, *args, wrt=0, rtol=1e-6, atol=1e-8, eps=1e-6)
             assert list(gi) == list(tree)
         for k, (gl, x) in enumerate(zip(leaves(gi), leaves(tree), strict=True)):
 
-            def h(leaf, k=k, i=i):
+            def h(leaf, k=k, i=i, tree=tree):
                 new = list(args)
                 new[i] = replace_leaf(tree, k, leaf)
                 return f(*new)

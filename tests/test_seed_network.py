@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,25 @@ def test_example_runs_as_a_script():
     assert "def grad_loss(W1, b1, W2, b2, x, y):" in done.stdout
     assert "step     0   loss" in done.stdout
     assert "training accuracy" in done.stdout
+
+
+def test_how_it_works_shows_the_code_the_cli_prints_today():
+    """docs/how-it-works.md pastes the generated code and explains it line by line.
+
+    When the compiler's output changes, paste the new output of the command below into
+    the doc and update the explanation that follows it.
+    """
+    command = "adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2"
+    doc = (ROOT / "docs" / "how-it-works.md").read_text(encoding="utf-8")
+    start = doc.index(f"$ {command}\n") + len(f"$ {command}\n")
+    shown = doc[start : doc.index("```", start)]
+    done = subprocess.run(
+        [sys.executable, "-m", "adcompile", *command.split()[1:]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert shown == done.stdout, f"docs/how-it-works.md is stale: paste `{command}`"
