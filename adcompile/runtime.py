@@ -40,6 +40,8 @@ def unbroadcast(g, x):
 
 def unreduce(g, x, axis=None, keepdims=False):
     """Spread the cotangent of a reduction of ``x`` over ``axis`` back to ``x``'s shape."""
+    if isinstance(g, int | float):  # the seed 1.0: give it x's precision, not float64
+        g = np.asarray(g, dtype=np.result_type(x, 0.0))
     if axis is None and np.asarray(g).ndim == 0:
         # fast path for a full reduction: the same read-only, zero-stride view that
         # np.broadcast_to makes, at a third of its cost
@@ -69,13 +71,13 @@ def extremum_mask(x, y, axis=None, keepdims=False):
     """Where ``x`` attains the reduced extremum ``y``; ties share the cotangent equally."""
     if axis is not None and not keepdims:
         y = np.expand_dims(y, axis)
-    mask = x == y
+    mask = (x == y).astype(np.result_type(x, 0.0))
     return mask / np.sum(mask, axis=axis, keepdims=True)
 
 
 def tie_share(x, y):
     """Share of the cotangent of ``maximum(x, y)``/``minimum(x, y)`` that goes to ``x``."""
-    return (x != y) * 1.0 + (x == y) * 0.5
+    return np.where(x == y, 0.5, 1.0).astype(np.result_type(x, y, 0.0), copy=False)
 
 
 def prod_adjoint(g, x, axis=None, keepdims=False):
@@ -113,7 +115,7 @@ def _prod_others(x, axis):
 
 def unindex(g, x, index):
     """Adjoint of ``x[index]``: ``g`` scattered into zeros shaped like ``x``."""
-    out = np.zeros(np.shape(x), dtype=np.result_type(g, float))
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, x, 0.0))
     np.add.at(out, index, g)
     return out
 

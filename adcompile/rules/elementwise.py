@@ -5,6 +5,8 @@ Conventions at kinks (documented in docs/language.md): ``abs`` has derivative
 ties; ``clip`` passes the cotangent through at its bounds.
 """
 
+import math
+
 import numpy as np
 
 from ..runtime import tie_share
@@ -33,12 +35,12 @@ def log1p(dy, y, x):
 
 @adjoint(np.log2)
 def log2(dy, y, x):
-    return dy / (x * np.log(2))
+    return dy / (x * math.log(2))
 
 
 @adjoint(np.log10)
 def log10(dy, y, x):
-    return dy / (x * np.log(10))
+    return dy / (x * math.log(10))
 
 
 @adjoint(np.sqrt)
