@@ -1465,6 +1465,35 @@ def test_unused_wrt_argument_gives_zeros():
     assert type(dy) is float and dy == 0.0
 
 
+def global_transpose_(x, c):
+    return np.sum((x @ G.T) * c)
+
+
+def global_method_(x, c):
+    return np.sum(x * G.sum(axis=0) * c)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ad.AdCompileError,
+    reason="compiler: normalize.attribute() rejects any attribute whose base resolves "
+    "statically (meant for modules), so G.T / G.shape of a module-level array G is "
+    "'cannot be used as a value'",
+)
+def test_attribute_of_a_global_array(rng):
+    check(global_transpose_, value(rng, (2, 4)))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ad.AdCompileError,
+    reason="compiler: normalize.call() looks up G.sum as a module function because G "
+    "resolves statically, so a method of a module-level array 'cannot be resolved'",
+)
+def test_method_of_a_global_array(rng):
+    check(global_method_, value(rng, (3, 4)))
+
+
 # ------------------------------------------------ names the rules also use
 
 unreduce = np.array([1.0, 2.0, 3.0])  # a global with the name of a runtime helper
