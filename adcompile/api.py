@@ -14,6 +14,7 @@ import numpy as np
 from . import emit, fence, frontend, normalize, reverse
 from .errors import AdCompileError, Loc
 from .frontend import SourceFunction
+from .link import Session
 from .rules.containers import kind_of
 from .runtime import NonScalarResult, grad_like
 
@@ -29,9 +30,14 @@ def build(
     None means every argument is an array or a number."""
     with _internal_errors(src.name, src.loc(src.node)):
         fence.check(src)
-        fn = normalize.normalize(src, kinds)
-        gen = reverse.reverse(fn, wrt, mode)
-        source = emit.to_source(gen.node)
+        session = Session()
+        fn = normalize.normalize(src, kinds, session)
+        gen = reverse.reverse(fn, wrt, mode, session)
+        gen.text = emit.to_source(gen.node)
+        for pair in session.order:
+            pair.text = "\n\n".join(emit.to_source(node) for node in pair.nodes)
+        gen.session = session
+        source = gen.text + "".join("\n\n" + pair.text for pair in session.order)
     return source, gen.namespace, gen
 
 
@@ -44,7 +50,17 @@ def _compile_entry(
     source, namespace, gen = build(src, wrt, mode, kinds)
     filename = _filename(mode, src.qualname, wrt)
     with _internal_errors(src.name, src.loc(src.node)):
-        compiled = emit.compile_function(source, gen.node.name, namespace, filename)
+        scopes = [emit.compile_module(gen.text, namespace, filename)]
+        for pair in gen.session.order:
+            pair_file = _filename("pullback", pair.source.qualname, pair.wrt)
+            scopes.append(emit.compile_module(pair.text, pair.namespace, pair_file))
+        links = {}
+        for pair, scope in zip(gen.session.order, scopes[1:], strict=True):
+            links[pair.fwd] = scope[pair.fwd]
+            links[pair.bwd] = scope[pair.bwd]
+        for scope in scopes:
+            scope.update({k: v for k, v in links.items() if k in scope})
+        compiled = scopes[0][gen.node.name]
     return compiled, source, gen
 
 

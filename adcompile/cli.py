@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from .errors import AdCompileError
@@ -83,8 +84,11 @@ def _parse_wrt(text: str | None):
         return None
     items = [t.strip() for t in text.split(",")]
     if not all(items):
-        raise AdCompileError(f"bad --wrt {text!r}: use comma-separated names or positions")
-    return tuple(int(t) if t.lstrip("-").isdigit() else t for t in items)
+        raise AdCompileError(
+            f"bad --wrt {text!r}: use comma-separated names or positions",
+            hint="for example --wrt W1,b1 or --wrt 0,1 (-1 is the last parameter)",
+        )
+    return tuple(int(t) if re.fullmatch(r"-?[0-9]+", t) else t for t in items)
 
 
 def _split_target(target: str) -> tuple[str, str]:
@@ -95,7 +99,10 @@ def _split_target(target: str) -> tuple[str, str]:
             hint="for example: adcompile show examples/seed_network.py:loss",
         )
     if not func.isidentifier():
-        raise AdCompileError(f"bad function name {func!r} in {target!r}")
+        raise AdCompileError(
+            f"bad function name {func!r} in {target!r}",
+            hint="FUNC is the name of a function defined with def at the top level of the file",
+        )
     return path, func
 
 

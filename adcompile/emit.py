@@ -57,9 +57,15 @@ def _pretty(source: list[str]) -> str:
 
 def compile_function(source: str, name: str, namespace: dict[str, object], filename: str):
     """Compile ``source`` (one function definition) and return the function object."""
+    return compile_module(source, namespace, filename)[name]
+
+
+def compile_module(source: str, namespace: dict[str, object], filename: str) -> dict:
+    """Compile and run ``source`` (function definitions) in a copy of ``namespace``;
+    returns that scope, which is the functions' globals."""
     lines = source.splitlines(keepends=True)
     linecache.cache[filename] = (len(source), None, lines, filename)
     code = compile(source, filename, "exec")
     scope = dict(namespace)
     exec(code, scope)
-    return scope[name]
+    return scope

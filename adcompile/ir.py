@@ -135,3 +135,20 @@ class NameAllocator:
 
     def is_free(self, name: str) -> bool:
         return name not in self.reserved and name not in self.claimed
+
+
+@dataclass(frozen=True, eq=False)
+class CallPrim:
+    """A call of another user function, differentiated through that function's own
+    generated forward/backward pair (its pullback)."""
+
+    source: SourceFunction
+    kinds: tuple  # the structure of each argument
+    params: tuple[str, ...]
+    result_kind: object
+
+    def differentiable(self, param: str) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"<call {self.source.name}>"

@@ -20,10 +20,10 @@ import types
 
 import numpy as np
 
-from . import rules
+from . import fence, frontend, rules
 from .errors import AdCompileError
 from .frontend import SourceFunction, StaticFunction, Unresolved
-from .ir import Assign, Function, If, Loop, NameAllocator, Return, Stmt, names_in
+from .ir import Assign, CallPrim, Function, If, Loop, NameAllocator, Return, Stmt, names_in
 from .restructure import Restructurer
 from .rules import containers
 from .rules.containers import LEAF, element_kind, is_container, join_kinds
@@ -143,10 +143,11 @@ SCALAR_PRESERVING = {
 NUMERIC = (int, float, complex, np.ndarray, np.generic)
 
 
-def normalize(src: SourceFunction, kinds: tuple | None = None) -> Function:
+def normalize(src: SourceFunction, kinds: tuple | None = None, session=None) -> Function:
     """Normalize ``src``; ``kinds`` gives the structure of each argument (leaf or
-    container, see ``rules/containers.py``), when it is known."""
-    return _Normalizer(src, kinds).run()
+    container, see ``rules/containers.py``), when it is known; ``session`` (see
+    ``link.py``) tells the structure of what called user functions return."""
+    return _Normalizer(src, kinds, session).run()
 
 
 RESULT = "<result>"  # the env key of the function's result
@@ -157,9 +158,10 @@ def _canonical(obj: object) -> object:
 
 
 class _Normalizer:
-    def __init__(self, src: SourceFunction, kinds: tuple | None) -> None:
+    def __init__(self, src: SourceFunction, kinds: tuple | None, session) -> None:
         self.src = src
         self.arg_kinds = kinds
+        self.session = session
         fn = src.node
         self.params = [a.arg for a in fn.args.args]
         assigned = {
@@ -310,6 +312,8 @@ class _Normalizer:
         """An atom holding the truth value of ``test`` (not differentiated)."""
         if isinstance(test, ast.Constant):
             return ast.Constant(value=bool(test.value))
+        if isinstance(test, ast.Name) and test.id in self.locals:
+            return self.name(test)
         value = self.constant_expr(test)
         target = self.names.fresh("cond")
         self.body.append(
@@ -640,6 +644,8 @@ class _Normalizer:
             return ("tuple", tuple(self.kind(e) for e in operands.values()))
         if prim is containers.APPEND:
             return ("list", self.kind(operands["x"]))
+        if isinstance(prim, CallPrim):
+            return prim.result_kind
         return LEAF
 
     def atom(self, node: ast.expr, hint: str) -> ast.expr:
@@ -863,12 +869,10 @@ class _Normalizer:
         if obj is None:
             raise self.error("this call cannot be resolved to a function", func)
         label = _dotted(func)
-        if isinstance(obj, StaticFunction) or _is_user_function(obj):
-            raise self.error(
-                f"calling the user function {label}() is not supported yet",
-                node,
-                hint="inline its body into the differentiated function",
-            )
+        if (isinstance(obj, StaticFunction) or _is_user_function(obj)) and rules.lookup(
+            obj
+        ) is None:
+            return self.user_call(node, func, obj, hint)
         if obj is print:
             raise self.error("print() is not supported in a differentiated function", node)
         self.record_globals(func)
@@ -914,6 +918,58 @@ class _Normalizer:
             )
         scalar = id(prim) in SCALAR_PRESERVING and all(self.is_scalar(a) for a in args)
         return self.bound(value, prim, args, keywords, node, scalar)
+
+    def user_call(self, node: ast.Call, func: ast.expr, obj: object, hint: str):
+        """A call of another user function: differentiated through its own pullback."""
+        if isinstance(obj, StaticFunction):
+            callee = obj.source
+            defaults = [_literal(d) for d in callee.node.args.defaults]
+        else:
+            callee = frontend.from_function(obj)
+            defaults = list(getattr(obj, "__defaults__", None) or ())
+        fence.check(callee)
+        params = [a.arg for a in callee.node.args.args]
+        if len(node.args) > len(params):
+            raise self.error(f"too many arguments for {callee.name}()", node)
+        bound: dict[str, ast.expr] = {}
+        for p, a in zip(params, node.args, strict=False):
+            bound[p] = self.atom(a, hint)
+        for k in node.keywords:
+            if k.arg is None:
+                raise self.error("**-arguments are not supported", k)
+            if k.arg not in params:
+                raise self.error(f"{callee.name}() has no parameter {k.arg!r}", node)
+            if k.arg in bound:
+                raise self.error(f"{k.arg!r} given twice", node)
+            bound[k.arg] = self.atom(k.value, hint)
+        first_default = len(params) - len(defaults)
+        for i, p in enumerate(params):
+            if p in bound:
+                continue
+            if i < first_default:
+                raise self.error(f"{callee.name}() needs its argument {p!r}", node)
+            bound[p] = self.default_atom(callee.name, p, defaults[i - first_default], node)
+        self.record_globals(func)
+        args = [bound[p] for p in params]
+        kinds = tuple(self.kind(a) for a in args)
+        result_kind = self.session.result_kind(callee, kinds) if self.session else LEAF
+        prim = CallPrim(source=callee, kinds=kinds, params=tuple(params), result_kind=result_kind)
+        value = ast.Call(func=_strip(func), args=[_copy_atom(a) for a in args], keywords=[])
+        return value, prim, dict(zip(params, args, strict=True)), False
+
+    def default_atom(self, fname: str, param: str, value: object, node: ast.AST) -> ast.expr:
+        if isinstance(value, _NoLiteral):
+            raise self.error(
+                f"the default of {fname}()'s parameter {param!r} cannot be read without "
+                "running the file",
+                node,
+                hint=f"pass {param} explicitly",
+            )
+        if value is None or isinstance(value, bool | int | float | complex | str):
+            return ast.Constant(value=value)
+        name = self.names.fresh(f"{fname}_{param}_default")
+        self.globals[name] = value
+        return ast.Name(id=name, ctx=ast.Load())
 
     def method_call(self, node: ast.Call, func: ast.Attribute, hint: str):
         entry = METHODS.get(func.attr)
@@ -996,6 +1052,17 @@ class _Normalizer:
                 return isinstance(self.globals[atom.id], int | float | complex)
             return atom.id in self.scalars
         return False
+
+
+class _NoLiteral:
+    """A default value that is not a literal (static reading cannot know it)."""
+
+
+def _literal(node: ast.expr) -> object:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError):
+        return _NoLiteral()
 
 
 def infer_kinds(fn: ast.FunctionDef) -> dict[str, object]:

@@ -38,7 +38,7 @@ from . import rules, runtime
 from .analysis import Activity, activity, differentiable_operands
 from .emit import Comment
 from .errors import AdCompileError
-from .ir import Assign, Function, If, Loop, Return, Stmt, names_in, walk
+from .ir import Assign, CallPrim, Function, If, Loop, Return, Stmt, names_in, walk
 from .optimize import is_fresh, simplify
 from .rules import containers
 from .rules.containers import LEAF, ContainerPrim
@@ -57,6 +57,8 @@ class Generated:
     result_loc: object
     cotangent: str | None = None  # the vjp's extra parameter
     notes: list[str] = field(default_factory=list)
+    text: str = ""  # the main function's source, once emitted
+    session: object = None  # the link session holding the called functions' pairs
 
 
 def name(ident: str) -> ast.Name:
@@ -112,8 +114,10 @@ class _State:
 
 
 class _Reverse:
-    def __init__(self, fn: Function, wrt: list[str], mode: str) -> None:
+    def __init__(self, fn: Function, wrt: list[str], mode: str, session=None) -> None:
         self.fn = fn
+        self.session = session
+        self.call_saved: dict[str, tuple[str, str]] = {}  # call target -> (saved name, fwd)
         self.wrt = wrt
         self.mode = mode
         self.names = fn.names
@@ -244,7 +248,10 @@ class _Reverse:
             self.owned.discard(x)
 
     def comment(self, loc, out: list | None = None) -> None:
-        if loc != self.last_loc:
+        if self.last_loc is None or (loc.filename, loc.lineno) != (
+            self.last_loc.filename,
+            self.last_loc.lineno,
+        ):
             (self.out if out is None else out).append(
                 Comment(f"line {loc.lineno}: {loc.text.strip()}")
             )
@@ -330,6 +337,42 @@ class _Reverse:
             cotangent=cotangent,
         )
 
+    def run_pullback(self, pair) -> GeneratedPair:
+        """``fwd(params) -> (result, saved)`` and ``bwd(saved, dresult) -> adjoints``: the
+        whole body is a saving region, so everything the reverse reads travels in
+        ``saved`` (a stack of tuples of references)."""
+        fn = self.fn
+        ret = fn.body[-1]
+        result = ret.value
+        cotangent = self.names.fresh("d" + _label(result, fn))
+        if isinstance(result, ast.Name) and self.act.active(result.id):
+            self.adj[result.id] = name(cotangent)
+        body = fn.body[:-1]
+        self.stack = self.names.fresh("stack")
+        self.reverse_block(body, saving=True, inputs=set(fn.params))
+        reverse_code = self.out
+        grads = [self.adj.get(p) or self.zero(p) for p in self.wrt]
+        needed = _loads(reverse_code) | names_in(result)
+        needed |= {n for g in grads for n in names_in(g)}
+        self.needed = self.needed_names(body, needed)
+        forward = self.forward_block(body, saving=True)
+        forward.extend(self.push(body))
+        fwd_code: list = [Comment(f"forward sweep of {fn.name}, keeping what {pair.bwd} needs")]
+        fwd_code.append(assign(self.stack, ast.List(elts=[], ctx=ast.Load())))
+        fwd_code.extend(forward)
+        fwd_code.append(
+            ast.Return(value=ast.Tuple(elts=[result, name(self.stack)], ctx=ast.Load()))
+        )
+        bwd_code: list = [Comment(f"reverse sweep of {fn.name}")]
+        bwd_code.extend(reverse_code)
+        value = grads[0] if len(grads) == 1 else ast.Tuple(elts=grads, ctx=ast.Load())
+        bwd_code.append(ast.Return(value=value))
+        nodes = [
+            _function_def(pair.fwd, list(fn.params), fwd_code),
+            _function_def(pair.bwd, [self.stack, cotangent], bwd_code),
+        ]
+        return GeneratedPair(nodes=nodes, namespace=self.namespace)
+
     def zero_grad(self, p: str) -> ast.expr:
         return call(self.np_attr("zeros_like"), name(p))
 
@@ -356,7 +399,13 @@ class _Reverse:
             finish()
         if saving:
             loads = _loads(self.out[start:])
-            saved = sorted(loads & (_block_defs(body) | set(inputs)), key=_order(body))
+            defs = _block_defs(body) | set(inputs)
+            defs |= {
+                self.call_saved[s.target][0]
+                for s in body
+                if isinstance(s, Assign) and s.target in self.call_saved
+            }
+            saved = sorted(loads & defs, key=_order(body))
             self.saved[id(body)] = saved
             if saved:
                 self.out.insert(pop_at, self.pop(saved))
@@ -377,6 +426,9 @@ class _Reverse:
         dy = self.adj[stmt.target]
         if isinstance(stmt.prim, ContainerPrim):
             self.container_statement(stmt, wanted, dy)
+            return
+        if isinstance(stmt.prim, CallPrim):
+            self.call_statement(stmt, wanted, dy)
             return
         rule = rules.lookup(stmt.prim)
         if rule is None:
@@ -422,6 +474,36 @@ class _Reverse:
                 self.accumulate(ops["c"].id, call(self.helper("parts"), dy, length))
         elif prim is containers.SUM:
             self.accumulate(ops["c"].id, call(self.helper("spread"), dy, ops["c"]))
+
+    def call_statement(self, stmt: Assign, wanted: list[str], dy: ast.expr) -> None:
+        prim: CallPrim = stmt.prim
+        if self.session is None:
+            raise AdCompileError("internal: a call needs a link session", stmt.loc)
+        active = [p for p in prim.params if p in wanted]
+        pair = self.session.pair(prim.source, prim.kinds, active)
+        saved = self.names.fresh(stmt.target + "_saved")
+        self.call_saved[stmt.target] = (saved, pair.fwd)
+        self.namespace.setdefault(pair.fwd, None)
+        self.namespace.setdefault(pair.bwd, None)
+        self.locals |= {saved}
+        targets, pending = [], []
+        for p in active:
+            operand = stmt.operands[p]
+            if isinstance(operand, ast.Name) and self.act.active(operand.id):
+                temp = self.names.fresh("d" + operand.id + "_part")
+                targets.append(store(temp))
+                pending.append((operand.id, temp))
+            else:
+                targets.append(store("_"))
+        value = call(name(pair.bwd), name(saved), dy)
+        if len(targets) == 1:
+            self.out.append(ast.Assign(targets=targets, value=value))
+        else:
+            self.out.append(
+                ast.Assign(targets=[ast.Tuple(elts=targets, ctx=ast.Store())], value=value)
+            )
+        for x, temp in pending:
+            self.accumulate(x, name(temp))
 
     def may_broadcast(self, stmt: Assign, param: str) -> bool:
         """Whether numpy may have broadcast operand ``param`` of ``stmt`` to a larger shape:
@@ -577,7 +659,7 @@ class _Reverse:
         while True:
             size = len(needed)
             for stmt in walk(body):
-                if isinstance(stmt, Assign) and stmt.target in needed:
+                if isinstance(stmt, Assign) and self.is_needed(stmt, needed):
                     needed |= stmt.reads()
                 elif isinstance(stmt, If) and self.kept(stmt, needed):
                     needed |= names_in(stmt.test)
@@ -595,6 +677,12 @@ class _Reverse:
             if len(needed) == size:
                 return needed
 
+    def is_needed(self, stmt: Assign, needed: set[str]) -> bool:
+        if stmt.target in needed:
+            return True
+        saved = self.call_saved.get(stmt.target)
+        return saved is not None and saved[0] in needed
+
     def kept(self, stmt: If | Loop, needed: set[str]) -> bool:
         if isinstance(stmt, If):
             if any(j in needed for j, _, _ in stmt.joins):
@@ -605,7 +693,7 @@ class _Reverse:
                 return True
             inner = stmt.body
         for s in walk(inner):
-            if isinstance(s, Assign) and s.target in needed:
+            if isinstance(s, Assign) and self.is_needed(s, needed):
                 return True
             if isinstance(s, Loop) and id(s) in self.has_reverse:
                 return True
@@ -620,9 +708,9 @@ class _Reverse:
         self.last_loc = None
         for stmt in body:
             if isinstance(stmt, Assign):
-                if stmt.target in self.needed:
+                if self.is_needed(stmt, self.needed):
                     self.comment(stmt.loc, code)
-                    code.append(assign(stmt.target, stmt.value))
+                    code.append(self.forward_assign(stmt))
             elif isinstance(stmt, If):
                 if self.kept(stmt, self.needed):
                     self.comment(stmt.loc, code)
@@ -634,6 +722,14 @@ class _Reverse:
                     code.extend(self.forward_loop(stmt))
                     self.last_loc = None
         return code
+
+    def forward_assign(self, stmt: Assign) -> ast.stmt:
+        if stmt.target not in self.call_saved:
+            return assign(stmt.target, stmt.value)
+        saved, fwd = self.call_saved[stmt.target]
+        value = ast.Call(func=name(fwd), args=stmt.value.args, keywords=[])
+        target = ast.Tuple(elts=[store(stmt.target), store(saved)], ctx=ast.Store())
+        return ast.Assign(targets=[target], value=value)
 
     def push(self, body: list[Stmt]) -> list[ast.stmt]:
         saved = self.saved.get(id(body))
@@ -733,7 +829,18 @@ def _function_def(fname: str, params: list[str], code: list) -> ast.FunctionDef:
     return node
 
 
-def reverse(fn: Function, wrt: list[str], mode: str) -> Generated:
+def reverse(fn: Function, wrt: list[str], mode: str, session=None) -> Generated:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    return _Reverse(fn, wrt, mode).run()
+    return _Reverse(fn, wrt, mode, session).run()
+
+
+@dataclass
+class GeneratedPair:
+    nodes: list[ast.FunctionDef]
+    namespace: dict[str, object]
+
+
+def reverse_pullback(fn: Function, wrt: list[str], session, pair) -> GeneratedPair:
+    """The forward/backward pair of a called function (see ``link.py``)."""
+    return _Reverse(fn, wrt, "pullback", session).run_pullback(pair)

@@ -245,11 +245,6 @@ def f_undefined(x):
     return np.sum(x * undefined_name_for_the_test)  # noqa: F821
 
 
-def f_user_call(x):
-    y = helper(x)
-    return np.sum(y)
-
-
 def f_set_literal(x):
     s = {1, 2}
     return np.sum(x) * len(s)
@@ -385,7 +380,6 @@ CASES = [
             strict=True, reason="normalize: 'name ... is not defined' has no hint"
         ),
     ),
-    (f_user_call, (X,), "helper(x)", ["helper"]),
     (f_set_literal, (X,), "{1, 2}", ["set"]),
     (f_dict_literal, (X,), '{"a"', ["dict"]),
     (f_annotated, (X,), "y: float", ["annotat"]),
@@ -458,12 +452,12 @@ def test_refused_construct_in_a_decorated_function():
 class Holder:
     @staticmethod
     def loss(x):
-        y = helper(x)
+        y = np.cumsum(x)
         return np.sum(y)
 
 
 def test_refused_construct_in_a_static_method():
-    assert_located(refused(Holder.loss, X), Holder.loss, "helper(x)")
+    assert_located(refused(Holder.loss, X), Holder.loss, "np.cumsum(x)")
 
 
 def test_unknown_numpy_function_message_names_it_and_says_how_to_register():

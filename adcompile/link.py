@@ -1,0 +1,90 @@
+"""Link: the user functions a gradient calls, each compiled once as a pullback pair.
+
+A call ``y = f(a, b)`` inside a differentiated function becomes, in the forward
+sweep, ``y, y_saved = fwd_f(a, b)`` and, in the reverse sweep,
+``da, db = bwd_f(y_saved, dy)``. ``fwd_f`` runs ``f`` and returns what its
+reverse needs; ``bwd_f`` is ``f``'s reverse sweep. One pair is generated per
+(function, argument structure, which arguments are active), so helpers compile
+once, recursion works (a pair may call itself), and the generated code keeps the
+user's own structure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .frontend import SourceFunction
+from .rules.containers import LEAF
+
+
+@dataclass
+class Pair:
+    fwd: str
+    bwd: str
+    source: SourceFunction
+    wrt: list[str]
+    nodes: list = field(default_factory=list)  # the two FunctionDefs, once generated
+    namespace: dict = field(default_factory=dict)
+    text: str = ""
+
+
+class Session:
+    """Everything one compilation generates: the pairs of the functions it calls."""
+
+    def __init__(self) -> None:
+        self.pairs: dict[tuple, Pair] = {}
+        self.order: list[Pair] = []
+        self.names: set[str] = set()
+        self.kinds: dict[tuple, object] = {}
+        self.normalizing: set[tuple] = set()
+
+    def _name(self, base: str) -> str:
+        name, i = base, 1
+        while name in self.names:
+            i += 1
+            name = f"{base}_{i}"
+        self.names.add(name)
+        return name
+
+    def result_kind(self, src: SourceFunction, kinds: tuple) -> object:
+        """The structure of what ``src`` returns for arguments of ``kinds``."""
+        from .normalize import normalize
+
+        key = (src.key, kinds)
+        if key in self.kinds:
+            return self.kinds[key]
+        if key in self.normalizing:  # recursion: assume a plain value
+            return LEAF
+        self.normalizing.add(key)
+        try:
+            fn = normalize(src, kinds, self)
+        finally:
+            self.normalizing.discard(key)
+        result = fn.body[-1].value
+        kind = fn.kinds.get(getattr(result, "id", None), LEAF)
+        self.kinds[key] = kind
+        return kind
+
+    def pair(self, src: SourceFunction, kinds: tuple, wrt: list[str]) -> Pair:
+        """The pullback pair of ``src`` for these arguments, generated on first request."""
+        from . import fence
+        from .normalize import normalize
+        from .reverse import reverse_pullback
+
+        key = (src.key, kinds, tuple(wrt))
+        if key in self.pairs:
+            return self.pairs[key]
+        pair = Pair(
+            fwd=self._name(f"fwd_{src.name}"),
+            bwd=self._name(f"bwd_{src.name}"),
+            source=src,
+            wrt=wrt,
+        )
+        self.pairs[key] = pair
+        fence.check(src)
+        fn = normalize(src, kinds, self)
+        gen = reverse_pullback(fn, wrt, self, pair)
+        pair.nodes = gen.nodes
+        pair.namespace = gen.namespace
+        self.order.append(pair)
+        return pair
