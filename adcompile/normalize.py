@@ -695,9 +695,11 @@ class _Normalizer:
         """``np.pi``-like attributes of modules: kept as they are, as constant atoms."""
         if not isinstance(node, ast.Attribute):
             return None
-        obj = self.static_object(node)
-        if obj is None or not isinstance(obj, NUMERIC):
+        if not isinstance(self.static_object(node.value), types.ModuleType):
             return None
+        obj = self.static_object(node)
+        if obj is not None and not isinstance(obj, NUMERIC):
+            return None  # np.newaxis is None: a constant too
         self.record_globals(node)
         return _strip(node)
 
@@ -715,6 +717,11 @@ class _Normalizer:
                     raise self.error(f"module {base.__name__} has no attribute {node.attr!r}", node)
                 return getattr(base, node.attr)
         return None
+
+    def is_namespace(self, node: ast.expr) -> bool:
+        """Whether ``node`` names a module or another non-value (not an array or number)."""
+        obj = self.static_object(node)
+        return obj is not None and not isinstance(obj, NUMERIC)
 
     def record_globals(self, node: ast.expr) -> None:
         while isinstance(node, ast.Attribute):
@@ -847,7 +854,7 @@ class _Normalizer:
         const = self.module_constant(node)
         if const is not None:
             return const, None, {}, True
-        if self.static_object(node.value) is not None:
+        if self.is_namespace(node.value):
             raise self.error(f"{_dotted(node)} cannot be used as a value", node)
         base = self.atom(node.value, hint)
         value = ast.Attribute(value=base, attr=node.attr, ctx=ast.Load())
@@ -863,7 +870,7 @@ class _Normalizer:
 
     def call(self, node: ast.Call, hint: str):
         func = node.func
-        if isinstance(func, ast.Attribute) and self.static_object(func.value) is None:
+        if isinstance(func, ast.Attribute) and not self.is_namespace(func.value):
             return self.method_call(node, func, hint)
         obj = self.static_object(func)
         if obj is None:

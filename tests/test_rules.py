@@ -1046,12 +1046,6 @@ def np_newaxis_(x, c):
     return np.sum(x[:, np.newaxis] * c)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ad.AdCompileError,
-    reason="compiler: normalize.module_constant treats np.newaxis (which is None) as "
-    "'not a module constant', so x[:, np.newaxis] is rejected while x[:, None] works",
-)
 def test_subscript_np_newaxis(rng):
     check(np_newaxis_, value(rng, (3,)))
 
@@ -1473,23 +1467,10 @@ def global_method_(x, c):
     return np.sum(x * G.sum(axis=0) * c)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ad.AdCompileError,
-    reason="compiler: normalize.attribute() rejects any attribute whose base resolves "
-    "statically (meant for modules), so G.T / G.shape of a module-level array G is "
-    "'cannot be used as a value'",
-)
 def test_attribute_of_a_global_array(rng):
     check(global_transpose_, value(rng, (2, 4)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ad.AdCompileError,
-    reason="compiler: normalize.call() looks up G.sum as a module function because G "
-    "resolves statically, so a method of a module-level array 'cannot be resolved'",
-)
 def test_method_of_a_global_array(rng):
     check(global_method_, value(rng, (3, 4)))
 
