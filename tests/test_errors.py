@@ -677,7 +677,6 @@ HINTLESS = {
     odd_3: "this call cannot be resolved to a function",
     odd_4: "the constant b'a' is not supported",
     odd_5: "the constant Ellipsis is not supported",
-    odd_6: "np.newaxis cannot be used as a value",
     odd_7: "too many arguments for np.tanh",
 }
 
