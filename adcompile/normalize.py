@@ -239,6 +239,7 @@ class _Normalizer:
             self.body, self.env = outer_body, outer_env
 
     def error(self, reason: str, node: ast.AST | None = None, hint: str | None = None):
+        hint = hint or "see docs/language.md for the Python and numpy adcompile differentiates"
         return AdCompileError(reason, self.src.loc(node or self.stmt), hint=hint)
 
     def statement(self, stmt: ast.stmt) -> None:
@@ -666,7 +667,18 @@ class _Normalizer:
     def name(self, node: ast.Name) -> ast.expr:
         if node.id in self.locals:
             if node.id not in self.env:
-                raise self.error(f"{node.id!r} is used before it is assigned", node)
+                if node.id in self.partial:
+                    raise self.error(
+                        f"{node.id!r} is assigned only on some paths (one branch of an if, "
+                        "or inside a loop) and used after them",
+                        node,
+                        hint=f"give {node.id} a value before the if or loop",
+                    )
+                raise self.error(
+                    f"{node.id!r} is used before it is assigned",
+                    node,
+                    hint=f"assign {node.id} before this line",
+                )
             return _copy_atom(self.env[node.id])
         obj = self.resolve(node.id, node)
         if isinstance(obj, NUMERIC):
@@ -688,7 +700,11 @@ class _Normalizer:
                     hint="differentiate the function from Python (adcompile.grad) instead, "
                     "or use numpy names only",
                 )
-            raise self.error(f"name {ident!r} is not defined", node)
+            raise self.error(
+                f"name {ident!r} is not defined",
+                node,
+                hint="define it at module level, import it, or pass it in as a parameter",
+            )
         return obj
 
     def module_constant(self, node: ast.expr) -> ast.expr | None:
