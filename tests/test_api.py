@@ -478,6 +478,19 @@ def mixed(p, q, r):
     s += t
     u = np.maximum(s, t) + np.where(p > 0.5, p, q)
     return np.sum(u * u.T) + np.mean(np.stack([p, q]), axis=0).sum()
+
+def helper(a, k):
+    return np.tanh(a) * k
+
+def flow(x, y):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(helper(x, y) * i)
+        if s > 1.0:
+            s = s * 0.5
+    while s < 10.0:
+        s = s * 2.0
+    return s + np.sum(helper(y, x))
 """
 
 DETERMINISM_SCRIPT = """
@@ -485,7 +498,8 @@ import sys
 sys.path.insert(0, sys.argv[1])
 import adcompile as ad
 import mod
-for f, wrt in ((mod.loss, (0, 1, 2, 3)), (mod.mixed, (0, 1, 2)), (mod.mixed, 2)):
+cases = ((mod.loss, (0, 1, 2, 3)), (mod.mixed, (0, 1, 2)), (mod.mixed, 2), (mod.flow, (0, 1)))
+for f, wrt in cases:
     print(ad.grad(f, wrt=wrt).source)
     print(ad.value_and_grad(f, wrt=wrt).source)
 """
@@ -512,6 +526,7 @@ def test_source_is_byte_identical_across_processes(tmp_path):
         outputs.append(proc.stdout)
     assert outputs[0] == outputs[1] == outputs[2]
     assert "def grad_loss(W1, b1, W2, b2, x, y):" in outputs[0]
+    assert "def grad_flow(x, y):" in outputs[0] and "def bwd_helper" in outputs[0]
 
 
 def test_cache_compiles_once_per_function_and_wrt():
