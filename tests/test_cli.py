@@ -213,6 +213,13 @@ def test_mode(workdir, mode, head):
     assert out.startswith(head + "\n")
 
 
+def test_the_files_own_functions_are_resolved_statically(workdir):
+    status, out, err = cli(workdir, "show", "model.py:calls_vector")
+    assert status == 0, err
+    assert "def fwd_vector(" in out and "def bwd_vector(" in out
+    compile(out, "<cli output>", "exec")
+
+
 def test_no_color_gives_plain_text(workdir):
     proc = run(workdir, "show", "model.py:loss", env={"NO_COLOR": "1", "TERM": "xterm-256color"})
     assert proc.returncode == 0, proc.stderr
