@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import linecache
+import re
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -240,7 +242,7 @@ class GradientFunction:
         except NonScalarResult as exc:
             loc = self._gen.result_loc
             raise AdCompileError(
-                f"grad needs a scalar result, but {self.fn.__name__} returned an array of "
+                f"{self.mode} needs a scalar result, but {self.fn.__name__} returned an array of "
                 f"shape {exc.args[0]}",
                 loc,
                 hint="use adcompile.vjp for a non-scalar result, or reduce it (np.sum, np.mean)",
@@ -335,15 +337,27 @@ def _like_input(g: object, x: object) -> object:
     return grad_like(g, x)
 
 
-def _def_loc(fn: Callable) -> Loc | None:
+def _def_loc(fn: Callable, param: str | None = None) -> Loc | None:
+    """Where ``fn`` is defined: its ``def`` line (past any decorators), at ``param`` if given."""
     try:
         code = inspect.unwrap(fn).__code__
-        import linecache
-
-        text = linecache.getline(code.co_filename, code.co_firstlineno)
-        return Loc(frontend._short(code.co_filename), code.co_firstlineno, 0, text.rstrip("\n"))
     except AttributeError:
         return None
+    filename = frontend._short(code.co_filename)
+    lineno = code.co_firstlineno
+    for n in range(lineno, lineno + 50):  # decorators may come first
+        text = linecache.getline(code.co_filename, n).rstrip("\n")
+        if re.match(r"\s*(async\s+)?def\b", text):
+            lineno = n
+            break
+    else:
+        text = linecache.getline(code.co_filename, lineno).rstrip("\n")
+    col = len(text) - len(text.lstrip())
+    if param is not None:
+        found = re.search(rf"[(,\s]({re.escape(param)})\b", text)
+        if found:
+            col = found.start(1)
+    return Loc(filename, lineno, col, text)
 
 
 def _check_differentiable(value: object, param: str, fn: Callable) -> None:
@@ -369,7 +383,7 @@ def _check_differentiable(value: object, param: str, fn: Callable) -> None:
         what = f"a {type(value).__name__}"
     raise AdCompileError(
         f"cannot differentiate with respect to {param!r}: it is {what}",
-        _def_loc(fn),
+        _def_loc(fn, param.split("[")[0]),
         hint="gradients are defined for floating-point inputs: pass a float or a float array "
         "(e.g. np.asarray(x, dtype=float)), or leave this parameter out of wrt",
     )
