@@ -60,9 +60,16 @@ class SourceFunction:
 
     def loc(self, node: ast.AST) -> Loc:
         lineno = getattr(node, "lineno", self.node.lineno)
-        col = getattr(node, "col_offset", 0)
         text = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
+        col = _char_col(text, getattr(node, "col_offset", 0))
         return Loc(_short(self.filename), lineno, col, text.rstrip("\n"))
+
+
+def _char_col(text: str, byte_col: int) -> int:
+    """The character column of ``byte_col``: ast counts columns in UTF-8 bytes."""
+    if text.isascii():
+        return byte_col
+    return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
 
 
 def _short(filename: str) -> str:
@@ -358,8 +365,9 @@ class _StaticModule:
         return Unresolved(ident, "it is not defined")
 
     def loc(self, node: ast.AST) -> Loc:
-        lineno, col = getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
+        lineno = getattr(node, "lineno", 1)
         text = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
+        col = _char_col(text, getattr(node, "col_offset", 0))
         return Loc(_short(self.path), lineno, col, text.rstrip("\n"))
 
     def function(self, name: str) -> SourceFunction:

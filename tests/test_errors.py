@@ -444,6 +444,18 @@ def test_refused_construct_in_a_static_method():
     assert_located(refused(Holder.loss, X), Holder.loss, "np.cumsum(x)")
 
 
+def f_unicode(x):
+    σ = np.tanh(x)
+    ŷ = np.cumsum(σ)  # noqa: E702
+    return np.sum(ŷ)
+
+
+def test_columns_count_characters_not_bytes():
+    err = refused(f_unicode, X)
+    assert_located(err, f_unicode, "np.cumsum(σ)")
+    assert str(err).splitlines()[2].index("^") == str(err).splitlines()[1].index("np.cumsum")
+
+
 def test_unknown_numpy_function_message_names_it_and_says_how_to_register():
     err = refused(f_no_rule, X)
     assert "np.cumsum" in err.reason
