@@ -19,6 +19,7 @@ import pytest
 
 import adcompile as ad
 from adcompile import AdCompileError
+from adcompile.api import numeric_grad
 
 X = np.linspace(0.1, 0.9, 6)
 HERE = Path(__file__).resolve()
@@ -725,3 +726,33 @@ def f_transpose_int(x):
 )
 def test_transpose_method_with_one_axis():
     np.testing.assert_allclose(ad.grad(f_transpose_int)(X), 2 * X)
+
+
+def f_sum_of_list(x):
+    return np.sum([x, x])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rules/runtime: np.sum of a list literal compiles, then unreduce(1.0, (x, x)) "
+    "raises TypeError ('Cannot construct a dtype from an array') inside the gradient",
+)
+def test_reduction_of_a_list_literal():
+    np.testing.assert_allclose(ad.grad(f_sum_of_list)(X), np.full_like(X, 2.0))
+
+
+def f_loop_rebinds_its_iterable(x):
+    for v in x:
+        x = x * v
+    return np.sum(x)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="normalize: `for v in x:` whose body rebinds x iterates over the rebound x "
+    "(v = x_1[i]) instead of the original, so value and gradient are silently wrong",
+)
+def test_loop_over_a_name_the_body_rebinds():
+    x = np.array([0.5, 0.7, 0.9])
+    g = ad.grad(f_loop_rebinds_its_iterable)(x)
+    np.testing.assert_allclose(g, numeric_grad(f_loop_rebinds_its_iterable, [x], 0), rtol=1e-6)
