@@ -115,6 +115,18 @@ def from_function(fn: Callable) -> SourceFunction:
     if len(lines) < code.co_firstlineno:  # no file to read: place the source at its lines
         lines = [""] * (code.co_firstlineno - 1) + raw.splitlines(keepends=True)
     node = _parse_def(raw, code.co_firstlineno, filename, name)
+    if node.name != code.co_name:  # the file changed since the function was defined
+        raise AdCompileError(
+            f"the source of {name!r} in {_short(filename)} has changed since it was defined: "
+            f"line {node.lineno} now defines {node.name!r}",
+            Loc(
+                _short(filename),
+                node.lineno,
+                node.col_offset,
+                _line(raw.splitlines(), node, code.co_firstlineno),
+            ),
+            hint="reload the module (or restart) so that the code and the file agree",
+        )
 
     closure = {}
     if fn.__closure__:

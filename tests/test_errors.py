@@ -512,6 +512,21 @@ def test_not_a_python_function(thing):
     assert info.value.hint
 
 
+def test_source_file_changed_since_import(tmp_path):
+    import importlib.util
+
+    path = tmp_path / "changing.py"
+    path.write_text("import numpy as np\n\n\ndef f(x):\n    return np.sum(x)\n")
+    spec = importlib.util.spec_from_file_location("changing", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    path.write_text("import numpy as np\n\n\ndef g(x):\n    return np.sum(x * 2.0)\n")
+    err = refused(module.f, X)
+    assert "changed" in err.reason and "'g'" in err.reason
+    assert err.lineno == 4 and err.line == "def g(x):"
+    assert err.hint
+
+
 def test_bound_method_is_refused():
     class Model:
         def loss(self, x):
