@@ -58,12 +58,13 @@ def test_mlp_code_is_compiled_per_structure_not_per_depth():
     X = rng.normal(size=(3, 2))
     Y = rng.normal(size=(3, 2))
     dloss = ad.grad(mlp_loss)
-    deep = _mlp_layers(rng, [2, 3, 3, 3, 2])
+    # layers of one shape, so that only the depth differs
+    deep = _mlp_layers(rng, [2, 2, 2, 2, 2])
     shallow = _mlp_layers(rng, [2, 2])
     g_deep = dloss(deep, X, Y)
     source = dloss.source
     g_shallow = dloss(shallow, X, Y)
-    assert dloss.source == source  # same structure (a list of pairs): same code
+    assert dloss.source == source  # a list of pairs either way: the same code
     assert len(g_deep) == 4 and len(g_shallow) == 1
     assert_tree_grad_matches_fd(mlp_loss, shallow, X, Y, wrt=0)
 
@@ -242,9 +243,8 @@ def test_batch_normalised_network():
     ]
     X = rng.normal(size=(5, 3))
     Y = rng.normal(size=(5, 2))
-    # Batch norm divides by the batch's spread: central differences lose a few
-    # digits to cancellation there, hence the looser tolerance.
-    assert_tree_grad_matches_fd(batchnorm_loss, layers, X, Y, wrt=(0, 1), rtol=1e-5, atol=1e-7)
+    g = assert_tree_grad_matches_fd(batchnorm_loss, layers, X, Y, wrt=(0, 1))
+    assert all(type(t) is tuple and len(t) == 3 for t in g[0])
 
 
 def test_batch_norm_gradient_is_orthogonal_to_a_shift_of_the_batch():
