@@ -547,6 +547,40 @@ def test_break_in_an_inner_loop_leaves_the_outer_loop_running():
     np.testing.assert_allclose(g, np.tril(2 * M43))
 
 
+def break_on_convergence(x, max_iter):
+    y = x
+    for _i in range(max_iter):
+        y = np.tanh(y) * 0.5
+        if np.max(np.abs(y)) < 1e-3:
+            break
+    return np.sum(y)
+
+
+def test_break_on_convergence():
+    assert_grad_matches_fd(break_on_convergence, X3, 1000)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="restructure: `break` in a for loop becomes a flag that turns the remaining "
+    "iterations into no-ops, but they still run, push a value each and are walked back "
+    "in reverse: a loop capped at max_iter costs max_iter steps of time and stack memory "
+    "however early it breaks",
+)
+def test_a_loop_that_breaks_early_saves_only_the_iterations_it_ran():
+    x = np.ones(3)
+    ran = 0
+    y = x
+    for _ in range(1000):
+        ran += 1
+        y = np.tanh(y) * 0.5
+        if np.max(np.abs(y)) < 1e-3:
+            break
+    assert ran < 20
+    _, stack = recorded_run(ad.grad(break_on_convergence), x, 1000)
+    assert len(stack.pushed) <= ran + 1
+
+
 # ============================================================ while loops
 
 
@@ -864,6 +898,55 @@ def residual_steps(x):
         skip = h
         h = np.sin(h) + 0.5 * skip
     return np.sum(h * h)
+
+
+# A for loop's target keeps, after the loop, the last value it took.
+TARGET_SHADOW_BUG = (
+    "normalize.for_statement: when a for loop's target (or enumerate's index) names a "
+    "variable that exists before the loop, code after the loop still sees the value from "
+    "before the loop instead of the last one the loop assigned: value and gradient are "
+    "silently wrong"
+)
+
+
+def index_reused_after_loop(x):
+    i = 10
+    for i in range(3):  # noqa: B007 (read after the loop)
+        x = x * 2.0
+    return np.sum(x) * i
+
+
+def target_shadows_parameter(xs, x):
+    for x in xs:
+        x = x * 1.0
+    return np.sum(x * x)
+
+
+def enumerate_index_reused(xs, x):
+    k = 5
+    for k, a in enumerate(xs):  # noqa: B007 (read after the loop)
+        x = x + a
+    return np.sum(x) * k
+
+
+@pytest.mark.xfail(strict=True, reason=TARGET_SHADOW_BUG)
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (index_reused_after_loop, (X3,)),
+        (target_shadows_parameter, ([_vec(140), _vec(141)], X3)),
+        (enumerate_index_reused, ([_vec(142), _vec(143)], X3)),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_loop_target_keeps_its_last_value_after_the_loop(f, args):
+    try:
+        value, _ = ad.value_and_grad(f)(*args)
+    except AdCompileError as exc:  # refusing it, with a location, would be fine too
+        assert exc.loc is not None and "internal error" not in str(exc)
+        return
+    assert value == pytest.approx(f(*args), rel=1e-12)
+    assert_tree_grad_matches_fd(f, *args, wrt=tuple(range(len(args))))
 
 
 # ======================================================= building lists
