@@ -184,9 +184,9 @@ def layer_gradient_norms(loss, params, X, Y):
     return np.array([np.linalg.norm(dW) for dW, db in grads])
 
 
-def measure(seed=0):
+def measure(seed=0, batch=BATCH):
     """{network name: array of DEPTH layer norms}, all at initialisation on one batch."""
-    X, Y = make_batch(np.random.default_rng(seed))
+    X, Y = make_batch(np.random.default_rng(seed), batch)
     norms = {}
     for name, (loss, init, _) in NETWORKS.items():
         params = init(np.random.default_rng(seed + 1))
