@@ -640,6 +640,37 @@ def test_while_loop_with_break(scale):
     assert_grad_matches_fd(while_break, X3 * scale)
 
 
+def while_true_break(x):
+    y = x
+    while True:
+        y = y * 1.5
+        if np.sum(y * y) > 20.0:
+            break
+    return np.sum(y)
+
+
+def test_while_true_with_break():
+    g = assert_grad_matches_fd(while_true_break, np.ones(3))
+    k = next(k for k in range(1, 20) if 3 * 1.5 ** (2 * k) > 20.0)
+    np.testing.assert_allclose(g, np.full(3, 1.5**k))
+
+
+def search_with_break(xs):
+    found = xs[0]
+    for a in xs:
+        if np.sum(a) > 1.0:
+            found = a
+            break
+    return np.sum(found * found)
+
+
+def test_search_loop_keeping_the_element_it_broke_on():
+    xs = [np.array([0.1, 0.2]), np.array([1.0, 2.0]), np.array([3.0, 1.0])]
+    g = assert_tree_grad_matches_fd(search_with_break, xs)
+    np.testing.assert_allclose(g[1], 2 * xs[1])
+    np.testing.assert_array_equal(g[2], np.zeros(2))
+
+
 def while_continue(x):
     y = x
     n = 0
