@@ -19,12 +19,17 @@ from .frontend import SourceFunction
 from .link import Session
 from .rules.containers import kind_of
 from .runtime import NonScalarResult, grad_like
+from .shapes import _shape_of_value
 
 Wrt = int | str | Sequence[int | str]
 
 
 def build(
-    src: SourceFunction, wrt: list[str], mode: str, kinds: tuple | None = None
+    src: SourceFunction,
+    wrt: list[str],
+    mode: str,
+    kinds: tuple | None = None,
+    arg_shapes: tuple | None = None,
 ) -> tuple[str, dict[str, Any], Any]:
     """Run the pipeline on ``src``: returns (source text, namespace, Generated).
 
@@ -34,7 +39,7 @@ def build(
         fence.check(src)
         session = Session()
         fn = normalize.normalize(src, kinds, session)
-        gen = reverse.reverse(fn, wrt, mode, session)
+        gen = reverse.reverse(fn, wrt, mode, session, arg_shapes)
         gen.text = emit.to_source(gen.node)
         for pair in session.order:
             pair.text = "\n\n".join(emit.to_source(node) for node in pair.nodes)
@@ -44,12 +49,16 @@ def build(
 
 
 def _compile_entry(
-    fn: Callable, wrt: list[str], mode: str, kinds: tuple | None = None
+    fn: Callable,
+    wrt: list[str],
+    mode: str,
+    kinds: tuple | None = None,
+    arg_shapes: tuple | None = None,
 ) -> tuple[Callable, str, Any]:
     """Read, transform and compile ``fn``: (the generated function, its source, Generated)."""
     with _internal_errors(getattr(fn, "__name__", repr(fn)), _def_loc(fn)):
         src = frontend.from_function(fn)
-    source, namespace, gen = build(src, wrt, mode, kinds)
+    source, namespace, gen = build(src, wrt, mode, kinds, arg_shapes)
     filename = _filename(mode, src.qualname, wrt)
     with _internal_errors(src.name, src.loc(src.node)):
         scopes = [emit.compile_module(gen.text, namespace, filename)]
@@ -159,6 +168,7 @@ class GradientFunction:
         self.signature = sig  # of fn: how the arguments bind
         self.cotangent = None
         self._arity = len(self.params)
+        self._nparams = len(self.params)
         if mode == "vjp":
             # The output cotangent comes after every parameter of fn, or by keyword.
             self.cotangent = "cotangent"
@@ -176,6 +186,7 @@ class GradientFunction:
                 sig = sig.replace(parameters=[*sig.parameters.values(), extra])
         self._compiled: Callable | None = None
         self._by_kinds: dict[tuple | None, tuple] = {}
+        self._by_sig: dict[tuple, tuple] = {}
         self._source: str | None = None
         self._gen = None
         self._lock = threading.Lock()
@@ -187,25 +198,32 @@ class GradientFunction:
 
     # ------------------------------------------------------------ compiling
 
-    def _compile(self, kinds: tuple | None = None) -> Callable:
-        """The generated function for arguments of the given structure (None: all arrays).
+    def _compile(self, kinds: tuple | None = None, sig: tuple | None = None) -> Callable:
+        """The generated function for arguments of the given structure (None: all arrays)
+        and, when ``sig`` is given, specialised to the arguments' shapes.
 
         Arguments that are lists, tuples or dicts get code specialised to their
-        structure (not to their lengths), compiled once per structure."""
-        if kinds is None and self._compiled is not None:
+        structure; the first few shape signatures of a function get code specialised
+        to their shapes (see ``shapes.py``); later ones share the general code."""
+        if kinds is None and sig is None and self._compiled is not None:
             return self._compiled
-        entry = self._by_kinds.get(kinds)
+        if sig is not None and len(self._by_sig) >= MAX_SPECIALISATIONS:
+            sig = None
+        entry = self._by_sig.get(sig) if sig is not None else self._by_kinds.get(kinds)
         if entry is None:
             with self._lock:
-                key = (self.fn, tuple(self.wrt), self.mode, kinds)
+                key = (self.fn, tuple(self.wrt), self.mode, kinds, sig)
                 with _CACHE_LOCK:
                     entry = _CACHE.get(key)
                     if entry is None:
-                        entry = _compile_entry(self.fn, self.wrt, self.mode, kinds)
+                        entry = _compile_entry(self.fn, self.wrt, self.mode, kinds, sig)
                         _CACHE[key] = entry
-                self._by_kinds[kinds] = entry
+                if sig is not None:
+                    self._by_sig[sig] = entry
+                else:
+                    self._by_kinds[kinds] = entry
         self._source, self._gen = entry[1], entry[2]
-        if kinds is None:
+        if kinds is None and sig is None:
             self._compiled = entry[0]
         return entry[0]
 
@@ -230,13 +248,27 @@ class GradientFunction:
         if kwargs or len(args) != self._arity:
             args = self._bind(args, kwargs)
         kinds = None
-        for a in args[: len(self.params)]:
-            if isinstance(a, list | tuple | dict):
-                kinds = tuple(kind_of(a) for a in args[: len(self.params)])
-                break
-        compiled = self._compile(kinds)
+        sig = []
+        for a in args[: self._nparams]:
+            t = type(a)
+            if t is np.ndarray:
+                sig.append(a.shape)
+            elif t is float:
+                sig.append(float)
+            else:
+                if t is list or t is tuple or t is dict:
+                    kinds = tuple(kind_of(a) for a in args[: self._nparams])
+                sig.append(_shape_of_value(a))
+        sig = tuple(sig)
+        entry = self._by_sig.get(sig)
+        if entry is None:
+            self._compile(kinds, sig)
+            entry = self._by_sig.get(sig) or self._by_kinds[kinds]
+        compiled = entry[0]
         for i in self._index:
-            _check_differentiable(args[i], self.params[i], self.fn)
+            a = args[i]
+            if not ((type(a) is np.ndarray and a.dtype.kind in "fc") or type(a) is float):
+                _check_differentiable(a, self.params[i], self.fn)
         try:
             out = compiled(*args)
         except NonScalarResult as exc:
@@ -249,8 +281,8 @@ class GradientFunction:
             ) from None
         if self.mode == "value_and_grad":
             value, grads = out
-            return value, self._finish(grads, args)
-        return self._finish(out, args)
+            return value, self._finish(grads, args, entry)
+        return self._finish(out, args, entry)
 
     def _bind(self, args, kwargs):
         """All arguments, positionally, in the order of the generated function's parameters."""
@@ -273,13 +305,27 @@ class GradientFunction:
         bound.apply_defaults()
         return tuple(bound.arguments.values()) + extra
 
-    def _finish(self, grads, args):
-        """Each gradient with the type, shape and dtype of its input, owning its memory."""
+    def _finish(self, grads, args, entry):
+        """Each gradient with the type, shape and dtype of its input, owning its memory.
+
+        Gradients the generated code built itself (``fresh``) are new arrays that
+        nothing else refers to; they only need their shape and dtype checked."""
+        fresh = entry[2].fresh
         if len(self._index) == 1:
             grads = (grads,)  # the generated code returns a lone gradient bare
         out = []
-        for g, i in zip(grads, self._index, strict=True):
-            g = _like_input(g, args[i])
+        for g, i, new in zip(grads, self._index, fresh, strict=True):
+            x = args[i]
+            if (
+                new
+                and type(g) is np.ndarray
+                and type(x) is np.ndarray
+                and g.shape == x.shape
+                and g.dtype == x.dtype
+            ):
+                out.append(g)
+                continue
+            g = _like_input(g, x)
             if isinstance(g, np.ndarray) and (
                 any(g is a for a in args) or any(g is o for o in out)
             ):
@@ -292,6 +338,7 @@ class GradientFunction:
         return f"<adcompile {self.mode} of {getattr(self.fn, '__qualname__', self.fn)} wrt {wrt}>"
 
 
+MAX_SPECIALISATIONS = 8  # shape signatures per gradient function with their own code
 _CACHE: dict[tuple, tuple] = {}
 _CACHE_LOCK = threading.RLock()
 _FILENAMES: dict[str, int] = {}

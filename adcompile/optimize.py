@@ -39,6 +39,8 @@ FRESH_HELPERS = {
     "sin",
     "cos",
     "sign",
+    "sum",
+    "outer",
 }
 
 
@@ -62,19 +64,38 @@ class _Simplifier(ast.NodeTransformer):
                 return ast.Constant(value=value)
         if isinstance(node.op, ast.Pow) and _number(node.right) and node.right.value == 1:
             return node.left
+        # signs: (-a) * b == -(a * b) exactly in floating point; pull minus signs out of
+        # products and quotients so that they meet and cancel
+        if isinstance(node.op, ast.Mult | ast.Div):
+            left_neg, right_neg = _is_neg(node.left), _is_neg(node.right)
+            if left_neg or right_neg:
+                left = node.left.operand if left_neg else node.left
+                right = node.right.operand if right_neg else node.right
+                inner = ast.BinOp(left=left, op=node.op, right=right)
+                return inner if left_neg and right_neg else _neg(inner)
+        if isinstance(node.op, ast.Add) and _is_neg(node.right):
+            return ast.BinOp(left=node.left, op=ast.Sub(), right=node.right.operand)
+        if isinstance(node.op, ast.Sub) and _is_neg(node.right):
+            return ast.BinOp(left=node.left, op=ast.Add(), right=node.right.operand)
         return node
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
         self.generic_visit(node)
-        if isinstance(node.op, ast.USub) and _number(node.operand):
-            return ast.Constant(value=-node.operand.value)
-        if (
-            isinstance(node.op, ast.USub)
-            and isinstance(node.operand, ast.UnaryOp)
-            and isinstance(node.operand.op, ast.USub)
-        ):
-            return node.operand.operand
+        if isinstance(node.op, ast.USub):
+            return _neg(node.operand)
         return node
+
+
+def _is_neg(node: ast.expr) -> bool:
+    return isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+
+
+def _neg(node: ast.expr) -> ast.expr:
+    if _is_neg(node):
+        return node.operand
+    if _number(node):
+        return ast.Constant(value=-node.value)
+    return ast.UnaryOp(op=ast.USub(), operand=node)
 
 
 def simplify(expr: ast.expr) -> ast.expr:

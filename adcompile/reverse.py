@@ -42,6 +42,8 @@ from .ir import Assign, CallPrim, Function, If, Loop, Return, Stmt, names_in, wa
 from .optimize import is_fresh, simplify
 from .rules import containers
 from .rules.containers import LEAF, ContainerPrim
+from .rules.registry import lookup_specialized
+from .shapes import infer as infer_shapes
 
 MODES = ("grad", "value_and_grad", "vjp")
 
@@ -57,6 +59,7 @@ class Generated:
     result_loc: object
     cotangent: str | None = None  # the vjp's extra parameter
     notes: list[str] = field(default_factory=list)
+    fresh: list = field(default_factory=list)  # per wrt: the gradient is a new array
     text: str = ""  # the main function's source, once emitted
     session: object = None  # the link session holding the called functions' pairs
 
@@ -108,14 +111,18 @@ def _all_defs(body: list[Stmt]) -> set[str]:
 class _State:
     adj: dict[str, ast.expr]
     owned: set[str]
+    pending: list[str] = field(default_factory=list)
 
     def copy(self) -> _State:
-        return _State(dict(self.adj), set(self.owned))
+        return _State(dict(self.adj), set(self.owned), list(self.pending))
 
 
 class _Reverse:
-    def __init__(self, fn: Function, wrt: list[str], mode: str, session=None) -> None:
+    def __init__(
+        self, fn: Function, wrt: list[str], mode: str, session=None, arg_shapes=None
+    ) -> None:
         self.fn = fn
+        self.shapes = infer_shapes(fn, arg_shapes)
         self.session = session
         self.call_saved: dict[str, tuple[str, str]] = {}  # call target -> (saved name, fwd)
         self.wrt = wrt
@@ -129,6 +136,12 @@ class _Reverse:
         self.adj_names: dict[str, str] = {}
         self.out: list[ast.stmt | Comment] = []
         self.last_loc = None
+        self.want: list = []  # source lines to name before the next reverse statement
+        self.current_loc = None  # the statement being differentiated
+        self.inlined_locs: list = []  # lines of the pending cotangent it inlined
+        self.pending_locs: dict[str, list] = {}  # lines a pending expression comes from
+        # names whose adjoint a rule will consume (so worth keeping pending)
+        self.consumable = {s.target for s in walk(fn.body) if isinstance(s, Assign)}
         # saving regions: id(block) -> names its reverse pops
         self.saved: dict[int, list[str]] = {}
         self.region_loads: dict[int, set[str]] = {}
@@ -168,14 +181,18 @@ class _Reverse:
     def owned(self) -> set[str]:
         return self.state.owned
 
+    @property
+    def pending(self) -> list[str]:
+        return self.state.pending
+
     @contextmanager
     def output(self, out: list):
-        saved_out, saved_loc = self.out, self.last_loc
-        self.out, self.last_loc = out, None
+        saved = self.out, self.last_loc, self.want
+        self.out, self.last_loc, self.want = out, None, list(self.want)
         try:
             yield out
         finally:
-            self.out, self.last_loc = saved_out, saved_loc
+            self.out, self.last_loc, self.want = saved
 
     def adjoint_name(self, x: str) -> str:
         if x not in self.adj_names:
@@ -186,15 +203,29 @@ class _Reverse:
         return call(self.helper("zero_like"), name(x))
 
     def accumulate(self, x: str, contribution: ast.expr) -> None:
-        """Add ``contribution`` to the adjoint of ``x``."""
-        c = simplify(contribution)
+        """Add ``contribution`` to the adjoint of ``x``.
+
+        A first contribution that is an expression is kept *pending* rather than
+        assigned: if nothing else is added to it and the rule that consumes it reads
+        it once, it is inlined there, so chains of elementwise adjoints become one
+        expression (and their minus signs cancel). Pending expressions only read
+        values that no longer change, and are flushed at every block boundary."""
+        c = simplify(self.drop_broadcasts(contribution))
         container = self.kind(x) != LEAF
+        if x in self.pending:
+            self.flush(x)
         if x not in self.adj:
             if isinstance(c, ast.Name | ast.Constant):
                 self.adj[x] = c
                 return
+            if not container and x in self.consumable:
+                self.adj[x] = c
+                self.pending.append(x)
+                locs = [*self.inlined_locs, self.current_loc]
+                self.pending_locs[x] = [loc for loc in locs if loc is not None]
+                return
             dx = self.adjoint_name(x)
-            self.out.append(assign(dx, c))
+            self.put(assign(dx, c))
             self.adj[x] = name(dx)
             if is_fresh(c):
                 self.owned.add(x)
@@ -203,14 +234,40 @@ class _Reverse:
         current = self.adj[x]
         if container:
             value = call(self.helper("add_adjoint"), current, c)
-            self.out.append(assign(dx, value))
+            self.put(assign(dx, value))
         elif x in self.owned and current_is(current, dx):
-            self.out.append(ast.AugAssign(target=store(dx), op=ast.Add(), value=c))
+            self.put(ast.AugAssign(target=store(dx), op=ast.Add(), value=c))
             return
         else:
-            self.out.append(assign(dx, ast.BinOp(left=current, op=ast.Add(), right=c)))
+            self.put(assign(dx, ast.BinOp(left=current, op=ast.Add(), right=c)))
         self.adj[x] = name(dx)
         self.owned.add(x)
+
+    def flush(self, x: str | None = None) -> None:
+        """Assign pending adjoint expressions (all of them, or the one of ``x``)."""
+        for y in [x] if x is not None else list(self.pending):
+            self.pending.remove(y)
+            c = self.adj[y]
+            dy = self.adjoint_name(y)
+            want, self.want = self.want, self.pending_locs.pop(y, [])
+            self.put(assign(dy, c))
+            self.want = want
+            self.adj[y] = name(dy)
+            if is_fresh(c):
+                self.owned.add(y)
+            else:
+                self.owned.discard(y)
+
+    def cotangent(self, x: str, uses: int) -> ast.expr:
+        """The adjoint of ``x`` for a rule that reads it ``uses`` times: a pending
+        expression read once is inlined, otherwise it is assigned first."""
+        if x in self.pending:
+            if uses == 1:
+                self.pending.remove(x)
+                self.inlined_locs = self.pending_locs.pop(x, [])
+                return self.adj.pop(x)
+            self.flush(x)
+        return self.adj[x]
 
     def accumulate_at(self, c: str, index: ast.expr, g: ast.expr) -> None:
         """Add ``g`` to element ``index`` of the container adjoint of ``c``, in place."""
@@ -218,44 +275,134 @@ class _Reverse:
         add_at = self.helper("add_at")
         if c not in self.adj:
             fresh = call(self.helper("zeros_adjoint"), name(c))
-            self.out.append(assign(dc, call(add_at, fresh, index, g)))
+            self.put(assign(dc, call(add_at, fresh, index, g)))
         elif c in self.owned and current_is(self.adj[c], dc):
-            self.out.append(ast.Expr(value=call(add_at, name(dc), index, g)))
+            self.put(ast.Expr(value=call(add_at, name(dc), index, g)))
             return
         else:
             fresh = call(self.helper("copy_adjoint"), self.adj[c])
-            self.out.append(assign(dc, call(add_at, fresh, index, g)))
+            self.put(assign(dc, call(add_at, fresh, index, g)))
         self.adj[c] = name(dc)
         self.owned.add(c)
 
     def materialize(self, x: str, target: str, owned: bool) -> None:
         """Make the adjoint of ``x`` live in the variable ``target`` (an owned one if asked)."""
+        if x in self.pending:
+            self.flush(x)
         current = self.adj.get(x)
         if current is None:
-            self.out.append(assign(target, self.zero(x)))
+            self.put(assign(target, self.zero(x)))
         elif owned and not (x in self.owned and current_is(current, target)):
             if self.kind(x) != LEAF:
-                self.out.append(assign(target, call(self.helper("copy_adjoint"), current)))
+                self.put(assign(target, call(self.helper("copy_adjoint"), current)))
             else:
                 value = ast.BinOp(left=self.zero(x), op=ast.Add(), right=current)
-                self.out.append(assign(target, value))
+                self.put(assign(target, value))
         elif not current_is(current, target):
-            self.out.append(assign(target, current))
+            self.put(assign(target, current))
         self.adj[x] = name(target)
         if owned or (current is None):
             self.owned.add(x)
         else:
             self.owned.discard(x)
 
+    def drop_broadcasts(self, expr: ast.expr) -> ast.expr:
+        """In a product or quotient, ``np.broadcast_to(g, S) * ... * a`` is ``g * ... * a``
+        when another factor ``a`` already has the shape ``S``: numpy's broadcasting
+        does the spreading, without the helper call."""
+        if not self.shapes:
+            return expr
+        adjoint_of = {v: k for k, v in self.adj_names.items()}
+
+        def factors(node: ast.expr) -> list[ast.expr]:
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+                return factors(node.left) + factors(node.right)
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+                return [*factors(node.left), node.right]
+            return [node]
+
+        def known(node: ast.expr) -> tuple | None:
+            if isinstance(node, ast.Name):
+                return self.shape(ast.Name(id=adjoint_of.get(node.id, node.id)))
+            return None
+
+        class Drop(ast.NodeTransformer):
+            def visit_BinOp(inner, node: ast.BinOp) -> ast.expr:  # noqa: N805
+                if not isinstance(node.op, ast.Mult | ast.Div):
+                    return inner.generic_visit(node)
+                parts = factors(node)
+                shapes = [known(f) for f in parts]
+                for f in parts:
+                    if (
+                        isinstance(f, ast.Call)
+                        and isinstance(f.func, ast.Attribute)
+                        and f.func.attr == "broadcast_to"
+                        and len(f.args) == 2
+                        and isinstance(f.args[1], ast.Constant)
+                        and f.args[1].value in shapes
+                    ):
+                        f.func, f.args = ast.Name(id="__drop__"), f.args[:1]
+                return node
+
+        class Unwrap(ast.NodeTransformer):
+            def visit_Call(inner, node: ast.Call) -> ast.expr:  # noqa: N805
+                inner.generic_visit(node)
+                if isinstance(node.func, ast.Name) and node.func.id == "__drop__":
+                    return node.args[0]
+                return node
+
+        return Unwrap().visit(Drop().visit(expr))
+
+    def specialize(self, expr: ast.expr) -> ast.expr:
+        """Helper calls that known shapes make unnecessary: ``unreduce(g, a)`` of a full
+        reduction is ``np.broadcast_to(g, <shape of a>)`` (so ``a`` itself need not be
+        kept), and ``reduced_count(a, axis)`` is a number."""
+
+        class Rewrite(ast.NodeTransformer):
+            def visit_Call(inner, node: ast.Call) -> ast.expr:  # noqa: N805
+                inner.generic_visit(node)
+                helper = (
+                    self.namespace.get(node.func.id) if isinstance(node.func, ast.Name) else None
+                )
+                args = node.args
+                if helper is runtime.unreduce and len(args) == 2 and not node.keywords:
+                    shape = self.shape(args[1])
+                    if shape is not None:
+                        return call(self.np_attr("broadcast_to"), args[0], ast.Constant(shape))
+                if helper is runtime.reduced_count and not node.keywords and args:
+                    shape = self.shape(args[0])
+                    axis = args[1] if len(args) > 1 else ast.Constant(None)
+                    if shape is not None and isinstance(axis, ast.Constant):
+                        try:
+                            return ast.Constant(runtime.reduced_count(np.empty(shape), axis.value))
+                        except (IndexError, TypeError, ValueError):
+                            return node
+                return node
+
+        return Rewrite().visit(expr)
+
     def comment(self, loc, out: list | None = None) -> None:
+        """Name the source line of the code that follows: at once into ``out`` (the
+        forward sweep), or, in the reverse sweep, before the next statement emitted."""
+        if out is None:
+            self.want = [loc]
+            return
+        self._announce(loc, out)
+
+    def _announce(self, loc, out: list) -> None:
         if self.last_loc is None or (loc.filename, loc.lineno) != (
             self.last_loc.filename,
             self.last_loc.lineno,
         ):
-            (self.out if out is None else out).append(
-                Comment(f"line {loc.lineno}: {loc.text.strip()}")
-            )
+            out.append(Comment(f"line {loc.lineno}: {loc.text.strip()}"))
             self.last_loc = loc
+
+    def put(self, node: ast.stmt) -> None:
+        """Emit a reverse-sweep statement, after comments naming the lines it comes from."""
+        for loc in self.want:
+            self._announce(loc, self.out)
+        self.want = []
+        self.out.append(node)
 
     def trim_defaults(self, expr: ast.expr) -> ast.expr:
         """Drop trailing arguments of helper calls that equal the helper's defaults."""
@@ -294,7 +441,7 @@ class _Reverse:
                 seed = ast.Constant(value=1.0)
             else:
                 seed_name = self.names.fresh("d" + _label(result, fn))
-                self.out.append(assign(seed_name, call(self.helper("unit_cotangent"), result)))
+                self.put(assign(seed_name, call(self.helper("unit_cotangent"), result)))
                 seed = name(seed_name)
         if isinstance(result, ast.Name) and self.act.active(result.id):
             self.adj[result.id] = seed
@@ -328,7 +475,12 @@ class _Reverse:
         code.append(ast.Return(value=ret_value))
         params = list(fn.params) + ([cotangent] if cotangent else [])
         node = _function_def(f"{self.mode}_{fn.name}", params, code)
+        fresh = [
+            p in self.owned and current_is(self.adj.get(p), self.adj_names.get(p, ""))
+            for p in self.wrt
+        ]
         return Generated(
+            fresh=fresh,
             node=node,
             namespace=self.namespace,
             wrt=self.wrt,
@@ -392,9 +544,12 @@ class _Reverse:
                 if self.act.active(stmt.target) and stmt.target in self.adj:
                     self.statement(stmt)
             elif isinstance(stmt, If):
+                self.flush()
                 self.reverse_if(stmt, saving)
             elif isinstance(stmt, Loop):
+                self.flush()
                 self.reverse_loop(stmt)
+        self.flush()
         if finish is not None:
             finish()
         if saving:
@@ -422,17 +577,30 @@ class _Reverse:
         wanted = [p for p, e in differentiable_operands(stmt).items() if self.act.active_expr(e)]
         if not wanted:
             return
+        self.current_loc, self.inlined_locs = stmt.loc, []
         self.comment(stmt.loc)
-        dy = self.adj[stmt.target]
+        try:
+            self.differentiate(stmt, wanted)
+        finally:
+            self.current_loc, self.inlined_locs, self.want = None, [], []
+
+    def differentiate(self, stmt: Assign, wanted: list[str]) -> None:
+        if not isinstance(stmt.prim, ContainerPrim | CallPrim):
+            return self.rule_statement(stmt, wanted)
+        dy = self.cotangent(stmt.target, 2)
         if isinstance(stmt.prim, ContainerPrim):
             self.container_statement(stmt, wanted, dy)
             return
-        if isinstance(stmt.prim, CallPrim):
-            self.call_statement(stmt, wanted, dy)
-            return
+        self.call_statement(stmt, wanted, dy)
+
+    def rule_statement(self, stmt: Assign, wanted: list[str]) -> None:
         rule = rules.lookup(stmt.prim)
         if rule is None:
             raise AdCompileError("internal: active value without a rule", stmt.loc)
+        shapes = [self.shape(stmt.operands[p]) for p in rule.params]
+        rule = lookup_specialized(stmt.prim, shapes) or rule
+        uses = _count_uses(rule, wanted)
+        dy = self.cotangent(stmt.target, uses)
         bindings: dict[str, ast.expr] = {rule.cotangent: dy, rule.output: name(stmt.target)}
         for p in rule.params:
             bindings[p] = stmt.operands[p]
@@ -441,8 +609,11 @@ class _Reverse:
             if new != ident:
                 bindings[ident] = name(new)
         prelude, contributions = rules.instantiate(rule, bindings, wanted, self.names.fresh)
-        contributions = {p: self.trim_defaults(c) for p, c in contributions.items()}
-        self.out.extend(prelude)
+        contributions = {
+            p: self.specialize(self.trim_defaults(c)) for p, c in contributions.items()
+        }
+        for node in prelude:
+            self.put(node)
         for p in wanted:
             operand = stmt.operands[p]
             c = contributions[p]
@@ -453,7 +624,7 @@ class _Reverse:
                     self.accumulate(operand.id, call(self.helper("as_list"), c))
                     continue
                 if rule.broadcasts and self.may_broadcast(stmt, p):
-                    c = call(self.helper("unbroadcast"), c, operand)
+                    c = self.sum_to(c, stmt, operand)
                 self.accumulate(operand.id, c)
 
     def container_statement(self, stmt: Assign, wanted: list[str], dy: ast.expr) -> None:
@@ -497,20 +668,49 @@ class _Reverse:
                 targets.append(store("_"))
         value = call(name(pair.bwd), name(saved), dy)
         if len(targets) == 1:
-            self.out.append(ast.Assign(targets=targets, value=value))
+            self.put(ast.Assign(targets=targets, value=value))
         else:
-            self.out.append(
-                ast.Assign(targets=[ast.Tuple(elts=targets, ctx=ast.Store())], value=value)
-            )
+            self.put(ast.Assign(targets=[ast.Tuple(elts=targets, ctx=ast.Store())], value=value))
         for x, temp in pending:
             self.accumulate(x, name(temp))
 
+    def shape(self, expr: ast.expr) -> tuple | None:
+        """The known shape of a leaf operand, or None."""
+        if isinstance(expr, ast.Constant):
+            return () if isinstance(expr.value, int | float | complex) else None
+        if isinstance(expr, ast.Name):
+            s = self.shapes.get(expr.id)
+            return s if isinstance(s, tuple) else None
+        return None
+
     def may_broadcast(self, stmt: Assign, param: str) -> bool:
         """Whether numpy may have broadcast operand ``param`` of ``stmt`` to a larger shape:
-        not when the result is a scalar, nor when every other operand is one."""
+        not when the result is a scalar, nor when every other operand is one, nor when
+        the known shapes of the operand and the result agree."""
         if stmt.scalar:
             return False
+        mine, result = self.shape(stmt.operands[param]), self.shapes.get(stmt.target)
+        if mine is not None and isinstance(result, tuple):
+            return mine != result
         return any(not self.fn.is_scalar(e) for p, e in stmt.operands.items() if p != param)
+
+    def sum_to(self, c: ast.expr, stmt: Assign, operand: ast.Name) -> ast.expr:
+        """``c`` summed back to the shape of ``operand``: the exact sum when both shapes
+        are known, ``unbroadcast`` otherwise."""
+        mine, result = self.shape(operand), self.shapes.get(stmt.target)
+        if mine is None or not isinstance(result, tuple):
+            return call(self.helper("unbroadcast"), c, operand)
+        if mine == ():
+            return call(self.np_attr("sum"), c)
+        # the result is a non-scalar array here, so its .sum method is at hand (and
+        # cheaper than np.sum's Python-level dispatch)
+        lead = len(result) - len(mine)
+        kept = tuple(i for i, n in enumerate(mine) if n == 1 and result[lead + i] != 1)
+        if lead:
+            c = _sum_call(c, tuple(range(lead)), keepdims=False)
+        if kept:
+            c = _sum_call(c, kept, keepdims=True)
+        return c
 
     def unpack(self, operand: ast.Tuple, contribution: ast.expr) -> None:
         targets = []
@@ -522,9 +722,7 @@ class _Reverse:
                 pending.append((elt.id, temp))
             else:
                 targets.append(store("_"))
-        self.out.append(
-            ast.Assign(targets=[ast.Tuple(elts=targets, ctx=ast.Store())], value=contribution)
-        )
+        self.put(ast.Assign(targets=[ast.Tuple(elts=targets, ctx=ast.Store())], value=contribution))
         for x, temp in pending:
             self.accumulate(x, name(temp))
 
@@ -574,7 +772,7 @@ class _Reverse:
         self.comment(stmt.loc)
         body = branches[0][0] or [ast.Pass()]
         orelse = branches[1][0]
-        self.out.append(ast.If(test=stmt.test, body=body, orelse=orelse))
+        self.put(ast.If(test=stmt.test, body=body, orelse=orelse))
 
     def reverse_loop(self, stmt: Loop) -> None:
         body_defs = _all_defs(stmt.body) | {c for c, _, _ in stmt.carried}
@@ -582,23 +780,25 @@ class _Reverse:
             body_defs.add(stmt.target)
         carried = [(c, b, e) for c, b, e in stmt.carried if self.act.active(c)]
         # values from outside the loop that the body differentiates into
-        invariant = []
+        invariant: list[str] = []
+
+        def outer(names: set[str]) -> None:
+            for n in sorted(names):
+                if n not in body_defs and self.act.active(n) and n not in invariant:
+                    invariant.append(n)
+
         for s in walk(stmt.body):
             if isinstance(s, Assign):
                 for e in differentiable_operands(s).values():
-                    for n in sorted(names_in(e)):
-                        if n not in body_defs and self.act.active(n) and n not in invariant:
-                            invariant.append(n)
+                    outer(names_in(e))
             elif isinstance(s, If):
                 for _, a, b in s.joins:
-                    for n in sorted(names_in(a) | names_in(b)):
-                        if n not in body_defs and self.act.active(n) and n not in invariant:
-                            invariant.append(n)
+                    outer(names_in(a) | names_in(b))
             elif isinstance(s, Loop):
-                for _, b, _ in s.carried:
-                    for n in sorted(names_in(b)):
-                        if n not in body_defs and self.act.active(n) and n not in invariant:
-                            invariant.append(n)
+                for _, b, e in s.carried:
+                    outer(names_in(b) | names_in(e))
+        for _, _, end in carried:
+            outer(names_in(end))
         if not carried and not invariant:
             return
         self.has_reverse.add(id(stmt))
@@ -609,30 +809,48 @@ class _Reverse:
             self.materialize(c, carry_names[c], owned=False)
         for x in invariant:
             self.materialize(x, self.adjoint_name(x), owned=True)
-        outer = self.state.copy()
-        body_state = outer.copy()
-        for c, _, end in carried:
+        outside = self.state.copy()
+        body_state = outside.copy()
+        for c, _, _ in carried:
             body_state.adj.pop(c, None)
             body_state.owned.discard(c)
-            if isinstance(end, ast.Name) and end.id != c:
-                body_state.adj[end.id] = name(carry_names[c])
-                body_state.owned.discard(end.id)
         saved_names = {c: self.adj_names.pop(c, None) for c, _, _ in carried}
         self.state = body_state
         out: list = []
 
         def finish() -> None:
+            # the adjoints of this iteration's starting values are the next (earlier)
+            # iteration's carried adjoints; assigned together, as they may read each other
+            targets, values = [], []
             for c, _, _ in carried:
-                self.materialize(c, carry_names[c], owned=False)
+                if c in self.pending:
+                    self.flush(c)
+                value = self.adj.get(c) or self.zero(c)
+                if not current_is(value, carry_names[c]):
+                    targets.append(store(carry_names[c]))
+                    values.append(value)
+            if len(targets) == 1:
+                self.put(ast.Assign(targets=targets, value=values[0]))
+            elif targets:
+                self.put(
+                    ast.Assign(
+                        targets=[ast.Tuple(elts=targets, ctx=ast.Store())],
+                        value=ast.Tuple(elts=values, ctx=ast.Load()),
+                    )
+                )
 
         inputs = {c for c, _, _ in stmt.carried} | ({stmt.target} if stmt.target else set())
         with self.output(out):
+            # the end of an iteration copies each carried value's new value into it
+            for c, _, end in carried:
+                if isinstance(end, ast.Name) and self.act.active(end.id):
+                    self.accumulate(end.id, name(carry_names[c]))
             self.reverse_block(stmt.body, saving=True, inputs=inputs, finish=finish)
         for c, old in saved_names.items():
             if old is not None:
                 self.adj_names[c] = old
         after = self.state
-        self.state = outer
+        self.state = outside
         for x in invariant:
             self.adj[x] = after.adj[x]
             if x in after.owned:
@@ -645,7 +863,7 @@ class _Reverse:
             body=out or [ast.Pass()],
             orelse=[],
         )
-        self.out.append(loop)
+        self.put(loop)
         for c, before, _ in carried:
             self.adj.pop(c, None)
             if isinstance(before, ast.Name) and self.act.active(before.id):
@@ -778,6 +996,31 @@ class _Reverse:
         return code
 
 
+def _count_uses(rule, wanted: list[str]) -> int:
+    """How many times the inlined rule reads its cotangent, for these parameters."""
+    picked = [rule.contributions[rule.params.index(p)] for p in wanted]
+    needed: set[str] = set()
+    for e in picked:
+        needed |= names_in(e)
+    count = sum(
+        1 for e in picked for n in ast.walk(e) if isinstance(n, ast.Name) and n.id == rule.cotangent
+    )
+    for stmt in rule.prelude:
+        count += sum(
+            1 for n in ast.walk(stmt) if isinstance(n, ast.Name) and n.id == rule.cotangent
+        )
+    return count
+
+
+def _sum_call(c: ast.expr, axes: tuple, keepdims: bool) -> ast.Call:
+    axis = ast.Constant(axes[0]) if len(axes) == 1 else ast.Constant(axes)
+    keywords = [ast.keyword(arg="axis", value=axis)]
+    if keepdims:
+        keywords.append(ast.keyword(arg="keepdims", value=ast.Constant(True)))
+    method = ast.Attribute(value=c, attr="sum", ctx=ast.Load())
+    return ast.Call(func=method, args=[], keywords=keywords)
+
+
 def current_is(expr: ast.expr, ident: str) -> bool:
     return isinstance(expr, ast.Name) and expr.id == ident
 
@@ -829,10 +1072,11 @@ def _function_def(fname: str, params: list[str], code: list) -> ast.FunctionDef:
     return node
 
 
-def reverse(fn: Function, wrt: list[str], mode: str, session=None) -> Generated:
+def reverse(fn: Function, wrt: list[str], mode: str, session=None, arg_shapes=None) -> Generated:
+    """The generated function; ``arg_shapes`` (see ``shapes.py``) specialises it."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    return _Reverse(fn, wrt, mode, session).run()
+    return _Reverse(fn, wrt, mode, session, arg_shapes).run()
 
 
 @dataclass

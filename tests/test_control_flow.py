@@ -851,12 +851,6 @@ def test_an_integer_carried_through_a_loop():
 # The pattern `a, b = b, f(a, b)` (or `prev = h; h = f(h)`) makes a carried
 # variable's value at the end of an iteration another carried variable's value
 # at its start, or a value from outside the loop.
-LOOP_ALIAS_BUG = (
-    "reverse.reverse_loop drops the adjoint of a carried variable whose end-of-iteration "
-    "value is another carried variable's start value or a value from outside the loop "
-    "(`a = b` with both carried; `y = x` with x outside): the reverse loop resets it to "
-    "zero_like(...) and the gradient through it is lost"
-)
 
 
 def fibonacci(x):
@@ -901,7 +895,6 @@ def while_swap(x):
     return np.sum(a * b)
 
 
-@pytest.mark.xfail(strict=True, reason=LOOP_ALIAS_BUG)
 @pytest.mark.parametrize(
     "f, wrt",
     [
@@ -1477,18 +1470,10 @@ def accumulate_invariant(w, n):
     return acc
 
 
-SHAPE_ONLY_SAVES = (
-    "reverse: a loop saves, per iteration, intermediates that its reverse reads only for "
-    "their shape (the first argument of unbroadcast/unreduce: `W @ h` in an RNN step, "
-    "`w * w` under np.sum), so memory grows by arrays the gradient never needs"
-)
-
-
 def test_a_loop_whose_reverse_needs_nothing_per_iteration_is_differentiated():
     assert_grad_matches_fd(accumulate_invariant, X3, 5)
 
 
-@pytest.mark.xfail(strict=True, reason=SHAPE_ONLY_SAVES)
 def test_a_loop_whose_reverse_needs_nothing_per_iteration_saves_nothing():
     _, stack = recorded_run(ad.grad(accumulate_invariant), X3, 5)
     assert stack is None or not stack.pushed
@@ -1510,7 +1495,6 @@ def test_an_rnn_step_saves_the_states_it_needs():
     assert len(saved) >= len(states)
 
 
-@pytest.mark.xfail(strict=True, reason=SHAPE_ONLY_SAVES)
 def test_an_rnn_step_saves_nothing_but_the_states():
     W = RNG.normal(size=(3, 3)) * 0.5
     xs = [_vec(120 + t) for t in range(5)]

@@ -49,3 +49,21 @@ def positive(dz, z, x):
 @adjoint(np.matmul)
 def matmul(dz, z, x, y):
     return matmul_adjoint_lhs(dz, x, y), matmul_adjoint_rhs(dz, x, y)
+
+
+# Special cases, used when the operands' shapes are known.
+
+
+@adjoint(np.matmul, when=lambda x, y: len(x) == 2 and len(y) == 2)
+def matmul_matrices(dz, z, x, y):
+    return dz @ y.T, x.T @ dz
+
+
+@adjoint(np.matmul, when=lambda x, y: len(x) == 2 and len(y) == 1)
+def matmul_matrix_vector(dz, z, x, y):
+    return np.outer(dz, y), x.T @ dz
+
+
+@adjoint(np.matmul, when=lambda x, y: len(x) == 1 and len(y) == 2)
+def matmul_vector_matrix(dz, z, x, y):
+    return y @ dz, np.outer(x, dz)

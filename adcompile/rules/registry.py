@@ -53,6 +53,9 @@ class Rule:
 
 
 RULES: dict[int, Rule] = {}
+# Rules for special cases, tried first when the operands' shapes are known:
+# primitive id -> [(predicate on the operands' shapes, rule)].
+SPECIALIZED: dict[int, list[tuple[Callable, Rule]]] = {}
 _KEEP_ALIVE: dict[int, object] = {}  # ids stay valid because we hold the objects
 
 # Functions whose result carries no derivative (piecewise constant, integer- or
@@ -62,6 +65,19 @@ NONDIFF: dict[int, str] = {}
 
 def lookup(fn: object) -> Rule | None:
     return RULES.get(id(fn))
+
+
+def lookup_specialized(fn: object, shapes: list) -> Rule | None:
+    """The special-case rule of ``fn`` for operands of these shapes, if one applies."""
+    for when, rule in SPECIALIZED.get(id(fn), ()):
+        if any(s is None for s in shapes[: when.__code__.co_argcount]):
+            continue
+        try:
+            if when(*shapes[: when.__code__.co_argcount]):
+                return rule
+        except (TypeError, IndexError, ValueError):
+            continue
+    return None
 
 
 def is_nondiff(fn: object) -> bool:
@@ -88,17 +104,30 @@ def primitive_name(fn: object) -> str:
 
 
 def adjoint(
-    primitive: object, *, broadcasts: bool = False, override: bool = False
+    primitive: object,
+    *,
+    broadcasts: bool = False,
+    override: bool = False,
+    when: Callable | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register the decorated template as the adjoint rule of ``primitive``.
 
     ``broadcasts=True`` says the primitive broadcasts its operands numpy-style,
     so each contribution is summed back to its operand's shape. Registering a
     rule for a primitive that has one warns, and replaces it.
+
+    ``when`` registers a rule for a special case instead: a predicate taking the
+    shapes of the primitive's operands (tuples) that says when the rule applies.
+    Generated code specialised to known shapes uses it in place of the general
+    rule (e.g. ``dz @ y.T`` for a product of two matrices).
     """
 
     def register(template: Callable) -> Callable:
         rule = parse_template(primitive, template, broadcasts)
+        if when is not None:
+            SPECIALIZED.setdefault(id(primitive), []).append((when, rule))
+            _KEEP_ALIVE[id(primitive)] = primitive
+            return template
         if id(primitive) in RULES and not override:
             warnings.warn(
                 f"{primitive_name(primitive)} already has an adjoint rule; "
