@@ -521,14 +521,35 @@ def _with(args: list, i: int, value: object) -> list:
     return new
 
 
-def compile_static(path: str, func: str, wrt: Wrt | None, mode: str = "grad") -> str:
-    """Generated source for ``func`` in the file ``path``, read without running it."""
+def compile_static(
+    path: str,
+    func: str,
+    wrt: Wrt | None,
+    mode: str = "grad",
+    shapes: dict[str, object] | None = None,
+) -> str:
+    """Generated source for ``func`` in the file ``path``, read without running it;
+    with ``shapes`` (every parameter's shape, or ``float``), specialised to them."""
     src = frontend.from_file(path, func)
     params = [a.arg for a in src.node.args.args]
     if wrt is None:
         wrt = tuple(range(len(params))) if params else 0
     names, _ = resolve_wrt(params, wrt, src.loc(src.node))
-    source, _, _ = build(src, names, mode)
+    arg_shapes = None
+    if shapes is not None:
+        unknown = sorted(set(shapes) - set(params))
+        missing = [p for p in params if p not in shapes]
+        if unknown or missing:
+            what = (
+                f"unknown parameter {unknown[0]!r}" if unknown else f"no shape for {missing[0]!r}"
+            )
+            raise AdCompileError(
+                f"--shapes: {what}",
+                src.loc(src.node),
+                hint=f"give every parameter a shape: {', '.join(params)}",
+            )
+        arg_shapes = tuple(shapes[p] for p in params)
+    source, _, _ = build(src, names, mode, None, arg_shapes)
     with _internal_errors(src.name, src.loc(src.node)):
         compile(source, f"<adcompile {mode} {func}>", "exec")  # never print broken code
     return source

@@ -37,6 +37,12 @@ so; in that case call adcompile.grad(FUNC).show() from Python instead.
 separated by commas; without it, the gradient is taken with respect to every
 parameter.
 
+--shapes gives every parameter's shape (W=8x4, b=8x1, s=float for a Python
+float, c=() for a 0-d array), and prints the code specialised to those shapes,
+which is what a call with such arguments runs: exact sums where numpy
+broadcast an operand, and dz @ y.T for matrix products. Without it, the code
+is the general one, which works for any shapes.
+
 The output is highlighted in a terminal, and plain text when piped or
 redirected or when the NO_COLOR environment variable is set. Errors print a
 message that starts with FILE:LINE:COL (where there is a place to point at),
@@ -45,6 +51,8 @@ shows the offending line and a hint, and exit with status 2.
 examples:
   adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2
   adcompile show model.py:loss --wrt 0 --mode vjp
+  adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2 \
+      --shapes W1=8x4,b1=8x1,W2=1x8,b2=1x1,x=4x16,y=1x16
 """
 
 
@@ -71,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         "(default: all parameters)",
     )
     show.add_argument(
+        "--shapes",
+        metavar="SPEC",
+        help="every parameter's shape, e.g. W=8x4,b=8x1,s=float: print the code "
+        "specialised to them",
+    )
+    show.add_argument(
         "--mode",
         choices=("grad", "value_and_grad", "vjp"),
         default="grad",
@@ -89,6 +103,30 @@ def _parse_wrt(text: str | None):
             hint="for example --wrt W1,b1 or --wrt 0,1 (-1 is the last parameter)",
         )
     return tuple(int(t) if re.fullmatch(r"-?[0-9]+", t) else t for t in items)
+
+
+def parse_shapes(text: str) -> dict[str, object]:
+    """``W=8x4,b=8x1,s=float,c=()`` as {name: shape tuple, or float for a Python float}."""
+    shapes: dict[str, object] = {}
+    for item in text.split(","):
+        name, sep, dims = (part.strip() for part in item.partition("="))
+        if not sep or not name.isidentifier():
+            raise AdCompileError(
+                f"bad shape {item.strip()!r}: expected NAME=DIMS",
+                hint="for example W=8x4,b=8x1,s=float (a Python float) or c=() (0-d)",
+            )
+        if dims == "float":
+            shapes[name] = float
+        elif dims == "()":
+            shapes[name] = ()
+        elif re.fullmatch(r"[0-9]+(x[0-9]+)*", dims):
+            shapes[name] = tuple(int(d) for d in dims.split("x"))
+        else:
+            raise AdCompileError(
+                f"bad dimensions {dims!r} for {name}",
+                hint="write dimensions as 8x4 (or float, or () for a 0-d array)",
+            )
+    return shapes
 
 
 def _split_target(target: str) -> tuple[str, str]:
@@ -123,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         from .show import show_source
 
         path, func = _split_target(args.target)
-        source = compile_static(path, func, _parse_wrt(args.wrt), args.mode)
+        shapes = parse_shapes(args.shapes) if args.shapes else None
+        source = compile_static(path, func, _parse_wrt(args.wrt), args.mode, shapes)
         show_source(source)
         sys.stdout.flush()
     except AdCompileError as exc:
