@@ -178,11 +178,13 @@ class _Normalizer:
         self.scalars: set[str] = set()
         self.kinds: dict[str, object] = {}
         self.partial: set[str] = set()  # assigned in only one branch of an if
+        self.constants: set[str] = set()  # names computed with no derivative (shapes...)
         self.stmt: ast.stmt = fn
 
     # ---------------------------------------------------------------- driver
 
     def run(self) -> Function:
+        self.check_defaults()
         guessed = infer_kinds(self.src.node) if self.arg_kinds is None else {}
         for i, p in enumerate(self.params):
             self.env[p] = ast.Name(id=self.names.claim(p), ctx=ast.Load())
@@ -222,6 +224,21 @@ class _Normalizer:
             scalars=self.scalars,
             kinds=self.kinds,
         )
+
+    def check_defaults(self) -> None:
+        """A parameter whose default is a module or a function (``np=np``) would make
+        ``np.sum(x)`` a method call on a parameter: refuse it."""
+        fn = self.src.function
+        defaults = getattr(fn, "__defaults__", None) or ()
+        args = self.src.node.args.args
+        for a, value in zip(args[len(args) - len(defaults) :], defaults, strict=True):
+            if isinstance(value, types.ModuleType | types.FunctionType | types.BuiltinFunctionType):
+                raise self.error(
+                    f"the parameter {a.arg!r} defaults to {type(value).__name__} "
+                    f"{getattr(value, '__name__', '')}; parameters are arrays and numbers",
+                    a,
+                    hint=f"use the module-level name instead of a parameter {a.arg}",
+                )
 
     def block(self, stmts: list[ast.stmt]) -> None:
         for stmt in stmts:
@@ -289,6 +306,14 @@ class _Normalizer:
                     "return needs a value to differentiate",
                     stmt,
                     hint="return the scalar (or, for vjp, the array) to differentiate",
+                )
+            if isinstance(stmt.value, ast.Constant) and not isinstance(
+                stmt.value.value, int | float | complex
+            ):
+                raise self.error(
+                    f"{self.src.name} returns {stmt.value.value!r}, which has no derivative",
+                    stmt,
+                    hint="return the value to differentiate",
                 )
             if isinstance(stmt.value, ast.Name | ast.Constant):
                 atom = self.atom(stmt.value, name)
@@ -403,7 +428,7 @@ class _Normalizer:
                 assigned.append(node.func.value.id)
         carried = []
         for var in assigned:
-            if var in self.env and not (isinstance(loop, ast.For) and _is_target(loop, var)):
+            if var in self.env:  # (a for loop's own target too: after the loop it holds the last)
                 carried.append((var, self.names.fresh(var)))
         return carried
 
@@ -498,14 +523,22 @@ class _Normalizer:
         atoms = []
         for src_node in sources:
             atom = self.atom(src_node, "seq")
-            if isinstance(atom, ast.Name) and atom.id not in self.env:
-                self.env[atom.id] = atom
-                self.locals.add(atom.id)
-            atoms.append(atom)
+            kind = self.kind(atom)
+            if kind != LEAF and kind[0] == "dict":
+                raise self.error(
+                    "iterating over a dict is not supported",
+                    src_node,
+                    hint="iterate over a list of its keys: for k in ['W', 'b']: ... p[k]",
+                )
+            # the sequence as it is now, under a name the loop body cannot rebind
+            key = f"<sequence {len(self.locals)}>"
+            self.env[key] = atom
+            self.locals.add(key)
+            atoms.append(ast.Name(id=key, ctx=ast.Load()))
         if index_var is None:
             index_var = self.names.fresh("i")
         lens = [
-            ast.Call(func=ast.Name(id="len", ctx=ast.Load()), args=[_copy_atom(a)], keywords=[])
+            ast.Call(func=ast.Name(id="len", ctx=ast.Load()), args=[self.env[a.id]], keywords=[])
             for a in atoms
         ]
         self.globals["len"] = len
@@ -586,6 +619,16 @@ class _Normalizer:
                 return
             source = self.atom(value, "_".join(t.id for t in names))
             kind = self.kind(source)
+            if kind == LEAF and isinstance(source, ast.Name) and source.id in self.constants:
+                for i, t in enumerate(names):
+                    sub = ast.Subscript(
+                        value=_copy_atom(source), slice=ast.Constant(i), ctx=ast.Load()
+                    )
+                    ssa = self.names.claim(t.id)
+                    self.add_assign(ssa, sub, None, {})
+                    self.constants.add(ssa)
+                    self.env[t.id] = ast.Name(id=ssa, ctx=ast.Load())
+                return
             if kind == LEAF:
                 raise self.error(
                     "unpacking is supported for tuples, lists and results of calls",
@@ -755,6 +798,8 @@ class _Normalizer:
         """
         value, prim, operands, scalar = self.primitive(node, hint)
         target = self.names.claim(hint) if claim else self.names.fresh(hint)
+        if prim is None:
+            self.constants.add(target)
         ast.copy_location(value, node)
         self.body.append(
             Assign(
@@ -1013,6 +1058,8 @@ class _Normalizer:
         )
         if pack is not None and (len(args) > 1):
             args = [ast.Tuple(elts=args, ctx=ast.Load())]
+        elif pack == "axes" and len(args) == 1 and isinstance(args[0], ast.Constant):
+            args = [ast.Tuple(elts=args, ctx=ast.Load())]
         if pack == "axes" and not args and not keywords:
             args = []
         if rules.is_nondiff(prim):
@@ -1029,6 +1076,13 @@ class _Normalizer:
     def bound(self, value, prim, args, keywords, node, scalar):
         rule = rules.lookup(prim)
         if rule is None:
+            if not rules.is_nondiff(prim):
+                label = primitive_name(prim)
+                raise self.error(
+                    f"{label} has no adjoint rule",
+                    node,
+                    hint=f"register one with @adcompile.adjoint({label}), see docs/custom-rules.md",
+                )
             return value, None, {}, scalar
         operands: dict[str, ast.expr] = {}
         if len(args) > len(rule.params):
@@ -1049,6 +1103,12 @@ class _Normalizer:
                 raise self.error(f"{k} given twice", node)
             operands[k] = v
         for p, e in operands.items():
+            if isinstance(e, ast.Tuple) and p != "arrays" and rule.differentiable(p):
+                raise self.error(
+                    f"{rule.name} takes an array here, not a list or tuple",
+                    node,
+                    hint="make an array of the pieces first: np.stack([...])",
+                )
             kind = self.kind(e) if isinstance(e, ast.Name) else LEAF
             if kind != LEAF and p != "arrays" and rule.differentiable(p):
                 what = {"list": "a list", "tuple": "a tuple", "dict": "a dict"}[kind[0]]

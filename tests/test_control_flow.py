@@ -925,12 +925,6 @@ def residual_steps(x):
 
 
 # A for loop's target keeps, after the loop, the last value it took.
-TARGET_SHADOW_BUG = (
-    "normalize.for_statement: when a for loop's target (or enumerate's index) names a "
-    "variable that exists before the loop, code after the loop still sees the value from "
-    "before the loop instead of the last one the loop assigned: value and gradient are "
-    "silently wrong"
-)
 
 
 def index_reused_after_loop(x):
@@ -953,7 +947,6 @@ def enumerate_index_reused(xs, x):
     return np.sum(x) * k
 
 
-@pytest.mark.xfail(strict=True, reason=TARGET_SHADOW_BUG)
 @pytest.mark.parametrize(
     "f, args",
     [
@@ -1199,12 +1192,6 @@ def dict_key_loop(p, x):
     return acc
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="normalize: a dict indexed by a loop variable (for k in ['a', 'b']: p[k]) is "
-    "refused with 'cannot tell the structure of this element', even though every value "
-    "of the dict has the same structure",
-)
 def test_dict_indexed_by_a_loop_variable_over_its_keys():
     assert_tree_grad_matches_fd(dict_key_loop, {"a": _vec(75), "b": _vec(76)}, X3, wrt=(0, 1))
 
@@ -1263,11 +1250,6 @@ def test_shape_entries_used_as_sizes():
     assert_grad_matches_fd(shape_indexed, M43[:, :2].copy())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="normalize: `n, m = X.shape` is refused ('unpacking is supported for tuples, "
-    "lists and results of calls', though .shape is a tuple)",
-)
 def test_unpacking_a_shape():
     assert_grad_matches_fd(shape_unpacked, M43[:, :2].copy())
 

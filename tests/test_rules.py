@@ -45,6 +45,14 @@ def _unit(rng, shape):
     return rng.uniform(-0.8, 0.8, shape)
 
 
+def _mod_x(rng, shape):
+    return rng.uniform(2.7, 2.9, shape)  # x / y between 1.08 and 1.93: floor(x / y) == 1
+
+
+def _mod_y(rng, shape):
+    return rng.uniform(1.5, 2.5, shape)
+
+
 def _away0(rng, shape):
     return rng.uniform(0.3, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
 
@@ -290,6 +298,10 @@ def logaddexp_(x, y, c):
     return np.sum(np.logaddexp(x, y) * c)
 
 
+def mod_(x, y, c):
+    return np.sum((x % y) * c)
+
+
 BINARY = [
     (add_, _any, _any),
     (subtract_, _any, _any),
@@ -305,6 +317,7 @@ BINARY = [
     (maximum_, _any, _any),
     (minimum_, _any, _any),
     (logaddexp_, _any, _any),
+    (mod_, _mod_x, _mod_y),
 ]
 # Every operand broadcast, in turn: against each other, against a missing
 # leading axis, against a 0-d array and against a Python float.
@@ -1558,6 +1571,7 @@ COVERED = {
     np.stack,
     np.dot,
     np.outer,
+    np.mod,
 }
 
 

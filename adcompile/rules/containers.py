@@ -49,6 +49,9 @@ def element_kind(kind: object, index: object, *, constant: bool) -> object:
             return inner[0]
         return None
     if tag == "dict":
+        if not constant:
+            kinds = [k for _, k in inner]
+            return kinds[0] if kinds and all(k == kinds[0] for k in kinds) else None
         for key, k in inner:
             if key == index:
                 return k

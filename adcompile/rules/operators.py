@@ -67,3 +67,8 @@ def matmul_matrix_vector(dz, z, x, y):
 @adjoint(np.matmul, when=lambda x, y: len(x) == 1 and len(y) == 2)
 def matmul_vector_matrix(dz, z, x, y):
     return y @ dz, np.outer(x, dz)
+
+
+@adjoint(np.mod, broadcasts=True)
+def mod(dz, z, x, y):
+    return dz, -dz * np.floor_divide(x, y)
