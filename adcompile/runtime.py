@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+# Scalars of these types have the shape (): see the fast paths of unbroadcast, zero_like.
+_SCALAR_TYPES = frozenset(
+    {float, int, complex, np.float16, np.float32, np.float64, np.complex64, np.complex128}
+)
+
 
 def unbroadcast(g, x):
     """Sum the cotangent ``g`` back to the shape of ``x``, which numpy broadcast."""
@@ -22,6 +27,11 @@ def unbroadcast(g, x):
         if axes:
             g = g.sum(axis=axes, keepdims=True)
         return g if g.shape == xs else np.broadcast_to(g, xs).copy()
+    if type(g) in _SCALAR_TYPES and type(x) in _SCALAR_TYPES:
+        # fast path for scalar code (Python floats, numpy scalars): both shapes are (),
+        # nothing was broadcast; np.shape would cost ~1 µs a call (examples/benchmarks/
+        # bench.py, the scalar chain)
+        return g
     xs = np.shape(x)
     gs = np.shape(g)
     if gs == xs:
@@ -283,6 +293,10 @@ def part(dc, key, like):
 
 def zero_like(x):
     """A zero adjoint for the value ``x`` (an array, a number or a container)."""
+    if type(x) is float:
+        # fast path for a Python float: a float zero, not a 0-d array, so that the adjoint
+        # accumulated from it stays a cheap Python float (the same value and precision)
+        return 0.0
     if isinstance(x, list | tuple | dict):
         return zeros_adjoint(x)
     return np.zeros_like(x, dtype=np.result_type(x, float))

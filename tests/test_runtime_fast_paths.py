@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adcompile.runtime import matmul_adjoint_lhs, matmul_adjoint_rhs, unbroadcast, unreduce
+import adcompile as ad
+from adcompile.runtime import (
+    matmul_adjoint_lhs,
+    matmul_adjoint_rhs,
+    unbroadcast,
+    unreduce,
+    zero_like,
+)
 
 UNBROADCAST_CASES = [
     ((8, 16), (8, 16)),
@@ -102,3 +109,58 @@ def test_matmul_adjoints_fast_path_matches_general_path(m, k, n, dtype):
     np.testing.assert_allclose(dy, matmul_adjoint_rhs(g, x.tolist(), y.tolist()), rtol=1e-5)
     np.testing.assert_allclose(dx, g @ y.T, rtol=1e-5)
     np.testing.assert_allclose(dy, x.T @ g, rtol=1e-5)
+
+
+SCALARS = [1.5, 3, 2 + 1j, np.float64(1.5), np.float32(1.5), np.float16(1.5), np.complex128(1j)]
+
+
+@pytest.mark.parametrize("g", SCALARS)
+@pytest.mark.parametrize("x", SCALARS)
+def test_unbroadcast_scalar_fast_path_matches_general_path(g, x):
+    # a 0-d array x takes the general path, which returns g itself: shapes () and ()
+    general = unbroadcast(g, np.asarray(x))
+    assert general is g
+    assert unbroadcast(g, x) is g
+
+
+@pytest.mark.parametrize("x", [np.float64(1.5), np.array(1.5), 1.5])
+def test_unbroadcast_of_an_array_to_a_scalar_still_sums(x):
+    g = np.arange(6.0).reshape(2, 3)
+    got = unbroadcast(g, x)
+    assert np.shape(got) == ()
+    assert float(got) == 15.0
+
+
+def test_zero_like_of_a_python_float_is_a_float_zero():
+    z = zero_like(0.7)
+    general = np.zeros_like(0.7, dtype=np.result_type(0.7, float))
+    assert type(z) is float
+    assert z == general and np.result_type(z) == general.dtype
+    z += 1.25  # accumulating into it, as generated code does
+    assert z == 1.25
+
+
+@pytest.mark.parametrize(
+    "x", [np.float64(0.7), np.float32(0.7), np.array(0.7), 2 + 1j, np.zeros((2, 3), np.float32)]
+)
+def test_zero_like_of_other_values_is_unchanged(x):
+    z = zero_like(x)
+    assert type(z) is np.ndarray
+    assert z.shape == np.shape(x)
+    assert z.dtype == np.result_type(x, float)
+    assert not np.any(z)
+
+
+def scalar_chain(y, x):
+    for _ in range(5):
+        y = np.sin(y * x) + np.cos(y)
+    return y
+
+
+def test_scalar_code_on_python_floats_gives_python_float_gradients():
+    dy, dx = ad.grad(scalar_chain, wrt=(0, 1))(0.3, 0.7)
+    assert type(dy) is float and type(dx) is float
+    eps = 1e-6
+    fd_x = (scalar_chain(0.3, 0.7 + eps) - scalar_chain(0.3, 0.7 - eps)) / (2 * eps)
+    fd_y = (scalar_chain(0.3 + eps, 0.7) - scalar_chain(0.3 - eps, 0.7)) / (2 * eps)
+    assert abs(dx - fd_x) < 1e-8 and abs(dy - fd_y) < 1e-8
