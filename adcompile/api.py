@@ -72,6 +72,16 @@ def _compile_entry(
         for scope in scopes:
             scope.update({k: v for k, v in links.items() if k in scope})
         compiled = scopes[0][gen.node.name]
+    # the module-level numbers and arrays the code was compiled with: a call
+    # checks that the names still hold them (globals can be rebound)
+    module = getattr(fn, "__globals__", {})
+    gen.captured = [
+        (k, v)
+        for k, v in namespace.items()
+        if isinstance(v, int | float | complex | np.ndarray | np.generic)
+        and k in module
+        and module[k] is v
+    ]
     return compiled, source, gen
 
 
@@ -261,6 +271,8 @@ class GradientFunction:
                 sig.append(_shape_of_value(a))
         sig = tuple(sig)
         entry = self._by_sig.get(sig)
+        if entry is not None and entry[2].captured and self._stale(entry):
+            entry = None
         if entry is None:
             self._compile(kinds, sig)
             entry = self._by_sig.get(sig) or self._by_kinds[kinds]
@@ -283,6 +295,20 @@ class GradientFunction:
             value, grads = out
             return value, self._finish(grads, args, entry)
         return self._finish(out, args, entry)
+
+    def _stale(self, entry) -> bool:
+        """Whether a module-level value the code was compiled with has been rebound;
+        if so, forget every compiled version, so that the next one reads the new value."""
+        module = self.fn.__globals__
+        if all(module.get(k) is v for k, v in entry[2].captured):
+            return False
+        with self._lock, _CACHE_LOCK:
+            for key in [k for k in _CACHE if k[0] is self.fn]:
+                del _CACHE[key]
+            self._by_sig.clear()
+            self._by_kinds.clear()
+            self._compiled = None
+        return True
 
     def _bind(self, args, kwargs):
         """All arguments, positionally, in the order of the generated function's parameters."""
@@ -326,7 +352,9 @@ class GradientFunction:
                 out.append(g)
                 continue
             g = _like_input(g, x)
-            if isinstance(g, np.ndarray) and (
+            if isinstance(g, list | tuple | dict):
+                g = _dealias(g, args, out)
+            elif isinstance(g, np.ndarray) and (
                 any(g is a for a in args) or any(g is o for o in out)
             ):
                 g = g.copy()
@@ -354,6 +382,35 @@ def _filename(mode: str, qualname: str, wrt: list[str]) -> str:
     n = _FILENAMES.get(base, 0) + 1
     _FILENAMES[base] = n
     return base if n == 1 else f"{base[:-1]} #{n}>"
+
+
+def _dealias(tree, args, others):
+    """``tree`` (a container gradient) with every array leaf that is also another leaf,
+    an argument (or part of one), or another gradient replaced by a copy."""
+    seen: set[int] = set()
+    for a in list(args) + list(others):
+        seen |= {id(leaf) for leaf in _leaves(a)}
+
+    def walk(t):
+        if isinstance(t, dict):
+            return {k: walk(v) for k, v in t.items()}
+        if isinstance(t, list | tuple):
+            return type(t)(walk(v) for v in t)
+        if isinstance(t, np.ndarray):
+            if id(t) in seen:
+                t = t.copy()
+            seen.add(id(t))
+        return t
+
+    return walk(tree)
+
+
+def _leaves(tree) -> list:
+    if isinstance(tree, dict):
+        return [leaf for v in tree.values() for leaf in _leaves(v)]
+    if isinstance(tree, list | tuple):
+        return [leaf for v in tree for leaf in _leaves(v)]
+    return [tree] if isinstance(tree, np.ndarray) else []
 
 
 def _check_function(fn: object) -> None:

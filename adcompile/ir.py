@@ -113,6 +113,7 @@ class NameAllocator:
     def __init__(self, reserved: set[str]) -> None:
         self.reserved = set(reserved)
         self.claimed: set[str] = set()
+        self.next: dict[str, int] = {}  # base -> the suffix to try first
 
     def claim(self, name: str) -> str:
         """The user's own ``name`` if it is still free, else a fresh variant of it."""
@@ -126,11 +127,12 @@ class NameAllocator:
         if base not in self.reserved and base not in self.claimed:
             self.claimed.add(base)
             return base
-        i = 1
+        i = self.next.get(base, 1)
         while f"{base}_{i}" in self.reserved or f"{base}_{i}" in self.claimed:
             i += 1
         name = f"{base}_{i}"
         self.claimed.add(name)
+        self.next[base] = i + 1
         return name
 
     def is_free(self, name: str) -> bool:

@@ -60,6 +60,7 @@ class Generated:
     cotangent: str | None = None  # the vjp's extra parameter
     notes: list[str] = field(default_factory=list)
     fresh: list = field(default_factory=list)  # per wrt: the gradient is a new array
+    captured: list = field(default_factory=list)  # (name, object) of globals read
     text: str = ""  # the main function's source, once emitted
     session: object = None  # the link session holding the called functions' pairs
 
@@ -435,6 +436,9 @@ class _Reverse:
         if self.mode == "vjp":
             cotangent = self.names.fresh("d" + _label(result, fn))
             seed: ast.expr = name(cotangent)
+            if not isinstance(result, ast.Name) or self.kind(result.id) == LEAF:
+                check = call(self.helper("check_cotangent"), result, name(cotangent))
+                self.put(ast.Expr(value=check))
         else:
             scalar = fn.is_scalar(result)
             if scalar:

@@ -207,6 +207,15 @@ def dot_adjoint_rhs(g, x, y):
     return np.moveaxis(d, 0, -2) if np.ndim(y) > 1 else d
 
 
+def check_cotangent(y, dy):
+    """A vjp's cotangent must have the shape of the result it belongs to."""
+    if np.shape(y) != np.shape(dy):
+        raise ValueError(
+            f"the cotangent has shape {np.shape(dy)}, but the function's result has shape "
+            f"{np.shape(y)}: pass one value per element of the result"
+        )
+
+
 class NonScalarResult(ValueError):
     """Raised by :func:`unit_cotangent` when ``grad`` is asked of a non-scalar result."""
 

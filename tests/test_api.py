@@ -774,12 +774,6 @@ def uses_rebound(x):
     return np.sum(x * REBOUND)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="normalize/reverse: module-level values are captured when the gradient is "
-    "compiled: rebinding a global afterwards is not seen (in-place changes are), so the "
-    "gradient silently disagrees with the function; re-read them per call or document it",
-)
 def test_rebinding_a_global_after_compiling():
     g = ad.grad(uses_rebound)
     np.testing.assert_allclose(g(X), np.full_like(X, 2.0))
@@ -791,12 +785,6 @@ def test_rebinding_a_global_after_compiling():
         REBOUND = 2.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reverse: a vjp does not check its cotangent against the result's shape: "
-    "a (1,) cotangent for a (3,) result is broadcast silently, a (4,) one fails "
-    "inside grad_like with numpy's broadcasting message",
-)
 @pytest.mark.parametrize("shape", [(1,), (4,)])
 def test_vjp_cotangent_of_the_wrong_shape_is_a_clear_error(shape):
     def f(x):

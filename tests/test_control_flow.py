@@ -1611,12 +1611,6 @@ def shared_sum(xs):
     return np.sum((xs[0] + xs[1]) ** 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api._finish copies a gradient that aliases an input or another gradient only "
-    "for array arguments: leaves of a container gradient can be one and the same array "
-    "(here dxs[0] is dxs[1]), so updating one in place changes the other",
-)
 def test_leaves_of_a_container_gradient_do_not_share_memory():
     g = ad.grad(shared_sum)([_vec(112), _vec(113)])
     assert not np.shares_memory(g[0], g[1])
@@ -1626,11 +1620,6 @@ def container_identity(xs):
     return xs[0] + xs[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api._finish: a vjp with respect to a list returns the caller's cotangent "
-    "array itself as a leaf of the gradient (and the same array for both leaves)",
-)
 def test_container_vjp_does_not_return_the_callers_cotangent():
     cot = np.ones(3)
     g = ad.vjp(container_identity)([_vec(114), _vec(115)], cot)

@@ -454,11 +454,6 @@ def test_unknown_numpy_function_message_names_it_and_says_how_to_register():
     assert "@adcompile.adjoint(np.cumsum)" in err.hint
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules.registry.primitive_name spells numpy submodule functions wrongly: "
-    "np.linalg.norm is reported as '(np.norm)', np.fft.fft as '(np.fft)'",
-)
 def test_unknown_submodule_function_is_spelled_correctly():
     def f(x):
         return np.linalg.norm(x)

@@ -91,12 +91,21 @@ def register_nondiff(*fns: object) -> None:
 
 
 def primitive_name(fn: object) -> str:
-    """How a user would spell ``fn``: ``np.tanh``, ``math.exp``, ``mymodule.f``."""
+    """How a user would spell ``fn``: ``np.tanh``, ``np.linalg.norm``, ``math.exp``."""
     name = getattr(fn, "__name__", None) or repr(fn)
     module = getattr(fn, "__module__", None)
     if module is None and isinstance(fn, __import__("numpy").ufunc):
         module = "numpy"
     if module and module.startswith("numpy"):
+        import numpy
+
+        # the public path: np.linalg.norm, np.fft.fft (not numpy.linalg._linalg)
+        for sub in ("", "linalg.", "fft.", "random."):
+            owner = numpy
+            for part in sub.rstrip(".").split(".") if sub else []:
+                owner = getattr(owner, part)
+            if getattr(owner, name, None) is fn:
+                return f"np.{sub}{name}"
         return f"np.{name}"
     if module and module != "builtins":
         return f"{module}.{name}"
