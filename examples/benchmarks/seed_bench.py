@@ -83,15 +83,22 @@ def make_args(shape, batch, seed=0):
 
 
 def calls_per_sample(fn, args, budget=2e-3):
-    """How many calls one timed sample makes, so that a sample lasts about ``budget`` s."""
+    """How many calls one timed sample makes, so that a sample lasts about ``budget`` s
+    (and at least 3 calls)."""
     start = time.perf_counter()
     fn(*args)
     once = time.perf_counter() - start
-    return max(1, min(1000, int(budget / max(once, 1e-9))))
+    return max(3, min(1000, int(budget / max(once, 1e-9))))
 
 
 def sample(fn, args, calls):
-    """Seconds per call of ``fn(*args)``, averaged over ``calls`` back-to-back calls."""
+    """Seconds per call of ``fn(*args)``, averaged over ``calls`` back-to-back calls.
+
+    One untimed call comes first: on large arrays the first call after another
+    function pays for the allocator growing the heap again (page faults), which
+    says more about the previous function than about this one.
+    """
+    fn(*args)
     start = time.perf_counter()
     for _ in range(calls):
         fn(*args)
