@@ -65,6 +65,7 @@ class Loop:
     carried: list[tuple[str, ast.expr, ast.expr]]  # (name, atom before, atom at body end)
     count: str  # the name counting iterations, for the reverse loop
     loc: Loc
+    exit: str | None = None  # a flag that, once true, makes every further iteration idle
 
 
 Stmt = Assign | Return | If | Loop

@@ -192,7 +192,8 @@ class _Normalizer:
                 self.kinds[p] = self.arg_kinds[i]
             elif p in guessed:
                 self.kinds[p] = guessed[p]
-        body = Restructurer(self.src, self.names.fresh).function(self.src.node.body)
+        self.restructurer = Restructurer(self.src, self.names.fresh)
+        body = self.restructurer.function(self.src.node.body)
         module = ast.Module(body=body, type_ignores=[])
         self.locals |= {
             n.id
@@ -456,7 +457,10 @@ class _Normalizer:
             self.kinds[name] = self.kind(before[var])
         env[index_var] = ast.Name(id=index, ctx=ast.Load())
         body, env_end = self.sub_block(prelude + list(stmt.body), env)
+        flag = self.restructurer.break_flags.get(id(stmt))
+        exit_flag = dict(carried).get(flag) if flag else None
         self.finish_loop(stmt, loc, index, iter_expr, None, body, carried, before, env_end)
+        self.body[-1].exit = exit_flag
 
     def while_statement(self, stmt: ast.While) -> None:
         loc = self.src.loc(stmt)
@@ -666,6 +670,17 @@ class _Normalizer:
         self.kinds[target] = self.result_kind(prim, operands)
 
     def result_kind(self, prim, operands: dict) -> object:
+        if prim is containers.GET and isinstance(operands["index"], ast.Call):
+            kind = self.kind(operands["c"])
+            bounds = operands["index"].args
+            if kind[0] == "tuple":
+                if all(isinstance(b, ast.Constant) for b in bounds):
+                    return ("tuple", kind[1][slice(*(b.value for b in bounds))])
+                joined = join_kinds(list(kind[1]))
+                if joined is None:
+                    raise self.error("cannot tell the structure of this slice")
+                return ("list", joined)
+            return kind
         if prim is containers.GET:
             index = operands["index"]
             kind = element_kind(
@@ -845,13 +860,22 @@ class _Normalizer:
             base = self.atom(node.value, hint)
             index = self.index(node.slice, hint)
             if is_container(self.kind(base)):
-                if isinstance(index, ast.Slice | ast.Tuple):
+                if isinstance(index, ast.Tuple):
                     raise self.error(
-                        "slicing a list or tuple is not supported",
+                        "a list or tuple takes one index or one slice",
                         node,
                         hint="index elements one at a time, or np.stack the list first",
                     )
                 value = ast.Subscript(value=base, slice=index, ctx=ast.Load())
+                if isinstance(index, ast.Slice):
+                    # the slice as a value, for the adjoint: add_at(dc, slice(a, b), g)
+                    self.globals["slice"] = slice
+                    parts = [index.lower, index.upper, index.step]
+                    index = ast.Call(
+                        func=ast.Name(id="slice", ctx=ast.Load()),
+                        args=[p if p is not None else ast.Constant(None) for p in parts],
+                        keywords=[],
+                    )
                 return value, containers.GET, {"c": base, "index": index}, False
             value = ast.Subscript(value=base, slice=index, ctx=ast.Load())
             return self.bound(value, operator.getitem, [base, index], [], node, False)

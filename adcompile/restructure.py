@@ -79,6 +79,9 @@ class Restructurer:
     def __init__(self, src: SourceFunction, fresh: Callable[[str], str]) -> None:
         self.src = src
         self.fresh = fresh
+        # for loops with a break: id of the new loop node -> the flag that break sets,
+        # so that the generated forward loop can stop there instead of idling on
+        self.break_flags: dict[int, str] = {}
 
     def function(self, body: list[ast.stmt]) -> list[ast.stmt]:
         for node in ast.walk(ast.Module(body=body, type_ignores=[])):
@@ -139,6 +142,8 @@ class Restructurer:
         new = copy.copy(loop)
         new.body = self.block(body) or [ast.Pass()]
         ast.fix_missing_locations(new)
+        if prefix and isinstance(new, ast.For):
+            self.break_flags[id(new)] = flag
         return [*prefix, new] if prefix else new
 
     def _breaks(self, stmts: list[ast.stmt], flag: str) -> list[ast.stmt]:

@@ -893,6 +893,8 @@ class _Reverse:
                         needed |= names_in(stmt.iter)
                     if stmt.test is not None:
                         needed |= names_in(stmt.test) & self.locals
+                    if stmt.exit is not None:
+                        needed.add(stmt.exit)
                     for c, b, e in stmt.carried:
                         if c in needed:
                             needed |= names_in(b) | names_in(e)
@@ -984,6 +986,9 @@ class _Reverse:
         for c, before, _ in carried:
             code.append(assign(c, before))
         body = self.forward_block(stmt.body, saving=True)
+        if stmt.exit is not None and stmt.exit in self.needed:
+            # after a break the remaining iterations would do nothing: stop instead
+            body.insert(0, ast.If(test=name(stmt.exit), body=[ast.Break()], orelse=[]))
         body.extend(self.push(stmt.body))
         for c, _, end in carried:
             if not (isinstance(end, ast.Name) and end.id == c):

@@ -289,7 +289,11 @@ def add_adjoint(a, b):
 
 
 def add_at(dc, key, g):
-    """Add ``g`` into the element ``key`` of the container adjoint ``dc``, in place."""
+    """Add ``g`` into the element ``key`` (or the slice) of the container adjoint ``dc``,
+    in place."""
+    if isinstance(key, slice):
+        dc[key] = [add_adjoint(a, b) for a, b in zip(dc[key], g, strict=True)]
+        return dc
     dc[key] = add_adjoint(dc[key], g)
     return dc
 

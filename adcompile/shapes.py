@@ -136,6 +136,11 @@ class ShapeInference:
             return None
 
     def element(self, c: object, index: ast.expr) -> object:
+        if isinstance(index, ast.Call):  # a slice of a list
+            bounds = index.args
+            if isinstance(c, list) and all(isinstance(b, ast.Constant) for b in bounds):
+                return c[slice(*(b.value for b in bounds))]
+            return None
         if not isinstance(index, ast.Constant):
             if isinstance(c, list) and c and all(x == c[0] for x in c):
                 return c[0]

@@ -718,13 +718,10 @@ def f_sum_of_list(x):
     return np.sum([x, x])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules/runtime: np.sum of a list literal compiles, then unreduce(1.0, (x, x)) "
-    "raises TypeError ('Cannot construct a dtype from an array') inside the gradient",
-)
-def test_reduction_of_a_list_literal():
-    np.testing.assert_allclose(ad.grad(f_sum_of_list)(X), np.full_like(X, 2.0))
+def test_reduction_of_a_list_literal_is_refused_at_the_call():
+    err = refused(f_sum_of_list, X)
+    assert_located(err, f_sum_of_list, "np.sum([x, x])")
+    assert "np.stack" in err.hint
 
 
 def f_loop_rebinds_its_iterable(x):
