@@ -430,7 +430,7 @@ class _Normalizer:
         carried = []
         for var in assigned:
             if var in self.env:  # (a for loop's own target too: after the loop it holds the last)
-                carried.append((var, self.names.fresh(var)))
+                carried.append((var, self.names.claim(var)))
         return carried
 
     def for_statement(self, stmt: ast.For) -> None:
@@ -450,6 +450,7 @@ class _Normalizer:
         carried = self.loop_header(stmt)
         index = self.names.claim(index_var)
         self.locals.add(index_var)
+        self.constants.add(index)
         before = {var: self.env[var] for var, _ in carried}
         env = dict(self.env)
         for var, name in carried:
@@ -803,6 +804,30 @@ class _Normalizer:
         if isinstance(node, ast.Name):
             self.globals[node.id] = self.src.lookup(node.id)
 
+    def is_static(self, node: ast.expr) -> bool:
+        """Whether ``node`` has no derivative whatever its inputs: shapes and sizes of
+        arrays and arithmetic on them (``x.shape[0] - 1``, ``len(xs)``). Such
+        expressions stay whole, as one statement."""
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, int | bool)
+        if isinstance(node, ast.Attribute):
+            return node.attr in CONSTANT_ATTRIBUTES and node.attr != "dtype"
+        if isinstance(node, ast.Subscript):
+            return self.is_static(node.value) and (
+                self.is_static(node.slice) or _is_int_name(node.slice, self)
+            )
+        if isinstance(node, ast.BinOp):
+            return (
+                isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.FloorDiv)
+                and all(self.is_static(n) or _is_int_name(n, self) for n in (node.left, node.right))
+                and (self.is_static(node.left) or self.is_static(node.right))
+            )
+        if isinstance(node, ast.UnaryOp):
+            return isinstance(node.op, ast.USub) and self.is_static(node.operand)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return node.func.id not in self.locals and self.src.lookup(node.func.id) is len
+        return False
+
     def emit(self, node: ast.expr, hint: str, claim: bool = False) -> str:
         """Emit ``<name> = node`` as one primitive and return the name.
 
@@ -811,7 +836,17 @@ class _Normalizer:
         (or a fresh version of it, when it was assigned before); otherwise it is a
         temporary named after it.
         """
-        value, prim, operands, scalar = self.primitive(node, hint)
+        if self.is_static(node):
+            # a number, unless it is a shape (a tuple) or a slice of one
+            scalar = not any(
+                (isinstance(n, ast.Attribute) and n.attr == "shape")
+                and not isinstance(node, ast.Subscript | ast.BinOp | ast.Call)
+                or (isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Slice))
+                for n in ast.walk(node)
+            )
+            value, prim, operands = self.constant_expr(node), None, {}
+        else:
+            value, prim, operands, scalar = self.primitive(node, hint)
         target = self.names.claim(hint) if claim else self.names.fresh(hint)
         if prim is None:
             self.constants.add(target)
@@ -1217,6 +1252,14 @@ def infer_kinds(fn: ast.FunctionDef) -> dict[str, object]:
     for p, ks in keys.items():
         kinds[p] = ("dict", tuple((k, LEAF) for k in ks))
     return kinds
+
+
+def _is_int_name(node: ast.expr, norm: _Normalizer) -> bool:
+    """A name holding a value with no derivative (a loop index, a size)."""
+    if not isinstance(node, ast.Name) or node.id not in norm.env:
+        return False
+    atom = norm.env[node.id]
+    return isinstance(atom, ast.Name) and atom.id in norm.constants
 
 
 def _same(a: ast.expr, b: ast.expr) -> bool:

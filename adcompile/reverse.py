@@ -142,7 +142,9 @@ class _Reverse:
         self.inlined_locs: list = []  # lines of the pending cotangent it inlined
         self.pending_locs: dict[str, list] = {}  # lines a pending expression comes from
         # names whose adjoint a rule will consume (so worth keeping pending)
-        self.consumable = {s.target for s in walk(fn.body) if isinstance(s, Assign)}
+        self.consumable = {s.target for s in walk(fn.body) if isinstance(s, Assign)} | {
+            c for s in walk(fn.body) if isinstance(s, Loop) for c, _, _ in s.carried
+        }
         # saving regions: id(block) -> names its reverse pops
         self.saved: dict[int, list[str]] = {}
         self.region_loads: dict[int, set[str]] = {}
@@ -553,9 +555,9 @@ class _Reverse:
             elif isinstance(stmt, Loop):
                 self.flush()
                 self.reverse_loop(stmt)
-        self.flush()
         if finish is not None:
             finish()
+        self.flush()
         if saving:
             loads = _loads(self.out[start:])
             defs = _block_defs(body) | set(inputs)
@@ -827,8 +829,9 @@ class _Reverse:
             # iteration's carried adjoints; assigned together, as they may read each other
             targets, values = [], []
             for c, _, _ in carried:
-                if c in self.pending:
-                    self.flush(c)
+                if c in self.pending:  # its expression goes straight into the carry
+                    self.pending.remove(c)
+                    self.want = self.pending_locs.pop(c, [])
                 value = self.adj.get(c) or self.zero(c)
                 if not current_is(value, carry_names[c]):
                     targets.append(store(carry_names[c]))

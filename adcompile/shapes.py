@@ -27,6 +27,7 @@ from .rules.containers import LEAF
 from .rules.registry import lookup
 
 Shape = tuple[int, ...]
+INT = "int"  # the fact for a Python int of unknown value (a loop index)
 
 # Unary elementwise primitives: the result has the operand's shape.
 _UNARY = {
@@ -100,7 +101,7 @@ class ShapeInference:
                 for c, before, _ in stmt.carried:
                     self.shapes[c] = self.of(before)
                 if stmt.target:
-                    self.shapes[stmt.target] = None
+                    self.shapes[stmt.target] = INT  # loops run over ranges
                 for _ in range(len(stmt.carried) + 2):
                     self.block(stmt.body)
                     changed = False
@@ -200,7 +201,7 @@ class ShapeInference:
             return None if a is None else np.squeeze(_dummy(a), const("axis")).shape
         if prim is operator.getitem:
             a = leaf("a")
-            index = _constant_index(ops["index"])
+            index = _constant_index(ops["index"], self.shapes)
             return None if a is None or index is None else _dummy(a)[index].shape
         return None
 
@@ -241,14 +242,18 @@ def _dummy(shape: Shape) -> np.ndarray:
     return np.broadcast_to(np.zeros(()), shape)
 
 
-def _constant_index(node: ast.expr) -> object:
+def _constant_index(node: ast.expr, shapes: dict) -> object:
+    """An index with the same effect on shapes as ``node``: constants as they are, and
+    0 for a Python int of unknown value (any in-range int selects the same shape)."""
     try:
-        return _index_value(node)
+        return _index_value(node, shapes)
     except TypeError:
         return None
 
 
-def _index_value(node: ast.expr) -> object:
+def _index_value(node: ast.expr, shapes: dict) -> object:
+    if isinstance(node, ast.Name) and shapes.get(node.id) == INT:
+        return 0
     if isinstance(node, ast.Constant):
         if (
             isinstance(node.value, bool)
@@ -263,7 +268,7 @@ def _index_value(node: ast.expr) -> object:
         ]
         return slice(*parts)
     if isinstance(node, ast.Tuple):
-        return tuple(_index_value(e) for e in node.elts)
+        return tuple(_index_value(e, shapes) for e in node.elts)
     raise TypeError
 
 
