@@ -226,7 +226,13 @@ class GradientFunction:
                 with _CACHE_LOCK:
                     entry = _CACHE.get(key)
                     if entry is None:
-                        entry = _compile_entry(self.fn, self.wrt, self.mode, kinds, sig)
+                        try:
+                            entry = _compile_entry(self.fn, self.wrt, self.mode, kinds, sig)
+                        except AdCompileError as exc:
+                            # the message locates the problem in the user's code; the
+                            # compiler's own frames would only hide it
+                            cause = exc.__cause__ if "internal error" in exc.reason else None
+                            raise exc.with_traceback(None) from cause
                         _CACHE[key] = entry
                 if sig is not None:
                     self._by_sig[sig] = entry

@@ -142,6 +142,30 @@ SCALAR_PRESERVING = {
 
 NUMERIC = (int, float, complex, np.ndarray, np.generic)
 
+# Primitives whose result may share memory with their first operand.
+VIEWS = {
+    id(f)
+    for f in (
+        operator.getitem,
+        np.reshape,
+        np.transpose,
+        np.ravel,
+        np.squeeze,
+        np.expand_dims,
+        np.swapaxes,
+        np.broadcast_to,
+        np.positive,
+    )
+}
+_OPS = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "**",
+    ast.MatMult: "@",
+}
+
 
 def normalize(src: SourceFunction, kinds: tuple | None = None, session=None) -> Function:
     """Normalize ``src``; ``kinds`` gives the structure of each argument (leaf or
@@ -179,6 +203,9 @@ class _Normalizer:
         self.kinds: dict[str, object] = {}
         self.partial: set[str] = set()  # assigned in only one branch of an if
         self.constants: set[str] = set()  # names computed with no derivative (shapes...)
+        self.views: dict[str, str] = {}  # names holding a view of another array -> its base
+        self.loops: list[ast.stmt] = []  # the user's loops around the statement at hand
+        self.carried_from: dict[str, ast.expr] = {}  # carried name -> value before the loop
         self.stmt: ast.stmt = fn
 
     # ---------------------------------------------------------------- driver
@@ -225,6 +252,52 @@ class _Normalizer:
             scalars=self.scalars,
             kinds=self.kinds,
         )
+
+    def check_in_place(self, stmt: ast.AugAssign, var: str) -> None:
+        """``x += y`` makes a new array here (adcompile never writes into arrays). Python
+        writes into ``x`` in place, which is the same thing unless ``x`` shares its
+        memory with another variable: then refuse, rather than compute something else."""
+        atom = self.env.get(var)
+        if not isinstance(atom, ast.Name):
+            return
+        # a loop-carried variable holds, in Python, the very object it started with
+        while atom.id in self.carried_from:
+            atom = self.carried_from[atom.id]
+            if not isinstance(atom, ast.Name):
+                return
+        shared = sorted(
+            v
+            for v, a in self.env.items()
+            if v != var and not v.startswith("<") and isinstance(a, ast.Name) and a.id == atom.id
+        )
+        if atom.id in self.views:
+            shared = shared or [self.views[atom.id]]
+        later = self.read_later(stmt)
+        shared = [v for v in shared if v in later]
+        if shared:
+            raise self.error(
+                f"{var!r} shares its memory with {shared[0]!r} here, so {var} "
+                f"{_OPS.get(type(stmt.op), '+')}= ... would change {shared[0]} too",
+                stmt,
+                hint=f"write {var} = {var} {_OPS.get(type(stmt.op), '+')} ... to make a new array",
+            )
+
+    def read_later(self, stmt: ast.stmt) -> set[str]:
+        """Names the function may read after ``stmt``: below it, or anywhere in a loop
+        around it (which runs it again)."""
+        end = (stmt.end_lineno or stmt.lineno, stmt.end_col_offset or 0)
+        names = set()
+        for node in ast.walk(self.src.node):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                if (node.lineno, node.col_offset) > end:
+                    names.add(node.id)
+        for loop in self.loops:
+            names |= {
+                n.id
+                for n in ast.walk(loop)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+            }
+        return names
 
     def check_defaults(self) -> None:
         """A parameter whose default is a module or a function (``np=np``) would make
@@ -294,6 +367,7 @@ class _Normalizer:
             target = stmt.target
             if not isinstance(target, ast.Name):
                 raise self.error("augmented assignment must target a name", target)
+            self.check_in_place(stmt, target.id)
             binop = ast.BinOp(
                 left=ast.Name(id=target.id, ctx=ast.Load()), op=stmt.op, right=stmt.value
             )
@@ -325,11 +399,15 @@ class _Normalizer:
         if isinstance(stmt, ast.If):
             self.if_statement(stmt)
             return
-        if isinstance(stmt, ast.For):
-            self.for_statement(stmt)
-            return
-        if isinstance(stmt, ast.While):
-            self.while_statement(stmt)
+        if isinstance(stmt, ast.For | ast.While):
+            self.loops.append(stmt)
+            try:
+                if isinstance(stmt, ast.For):
+                    self.for_statement(stmt)
+                else:
+                    self.while_statement(stmt)
+            finally:
+                self.loops.pop()
             return
         raise self.error(f"{type(stmt).__name__} statements are not supported", stmt)
 
@@ -456,6 +534,7 @@ class _Normalizer:
         for var, name in carried:
             env[var] = ast.Name(id=name, ctx=ast.Load())
             self.kinds[name] = self.kind(before[var])
+            self.carried_from[name] = before[var]
         env[index_var] = ast.Name(id=index, ctx=ast.Load())
         body, env_end = self.sub_block(prelude + list(stmt.body), env)
         flag = self.restructurer.break_flags.get(id(stmt))
@@ -471,6 +550,7 @@ class _Normalizer:
         for var, name in carried:
             env[var] = ast.Name(id=name, ctx=ast.Load())
             self.kinds[name] = self.kind(before[var])
+            self.carried_from[name] = before[var]
         outer_env = self.env
         self.env = env
         test = self.constant_expr(stmt.test)
@@ -864,6 +944,10 @@ class _Normalizer:
         if scalar:
             self.scalars.add(target)
         self.kinds[target] = self.result_kind(prim, operands)
+        if id(prim) in VIEWS and operands:
+            base = next(iter(operands.values()))
+            if isinstance(base, ast.Name):
+                self.views[target] = self.views.get(base.id, base.id)
         return target
 
     def primitive(self, node: ast.expr, hint: str):
