@@ -2,8 +2,6 @@
 
 * :func:`simplify` folds arithmetic between constants inside an inlined rule
   (``dy * 2 * x ** (2 - 1)`` becomes ``dy * 2 * x``), never changing a dtype.
-* :func:`prune_forward` keeps only the forward statements whose values the
-  result or the reverse sweep read (dead code elimination over SSA).
 * :func:`is_fresh` says whether an expression certainly evaluates to a new
   array (or an immutable scalar), so that an adjoint holding it may be
   accumulated in place with ``+=``.
@@ -13,8 +11,6 @@ from __future__ import annotations
 
 import ast
 import operator
-
-from .ir import Assign, names_in
 
 _FOLD = {
     ast.Add: operator.add,
@@ -120,15 +116,3 @@ def _callee(func: ast.expr) -> str | None:
     if isinstance(func, ast.Attribute):
         return func.attr
     return None
-
-
-def prune_forward(body: list[Assign], needed: set[str]) -> list[Assign]:
-    """The statements of ``body`` that compute something in ``needed``, in order."""
-    needed = set(needed)
-    kept = []
-    for stmt in reversed(body):
-        if stmt.target in needed:
-            kept.append(stmt)
-            needed |= names_in(stmt.value)
-    kept.reverse()
-    return kept
