@@ -17,6 +17,9 @@ from .frontend import SourceFunction
 from .rules.containers import LEAF
 
 
+MAX_PAIR_SPECIALISATIONS = 8  # shape signatures per called function with their own pair
+
+
 @dataclass
 class Pair:
     fwd: str
@@ -65,13 +68,22 @@ class Session:
         self.kinds[key] = kind
         return kind
 
-    def pair(self, src: SourceFunction, kinds: tuple, wrt: list[str]) -> Pair:
-        """The pullback pair of ``src`` for these arguments, generated on first request."""
+    def pair(
+        self, src: SourceFunction, kinds: tuple, wrt: list[str], shapes: tuple | None = None
+    ) -> Pair:
+        """The pullback pair of ``src`` for these arguments, generated on first request;
+        ``shapes`` (facts, see ``shapes.py``) specialise it, for a few signatures."""
         from . import fence
         from .normalize import normalize
         from .reverse import reverse_pullback
+        from .shapes import freeze
 
-        key = (src.key, kinds, tuple(wrt))
+        if shapes is not None:
+            variants = sum(1 for k in self.pairs if k[0] == src.key and k[3] is not None)
+            if all(s is None for s in shapes) or variants >= MAX_PAIR_SPECIALISATIONS:
+                shapes = None
+        frozen = None if shapes is None else tuple(freeze(f) for f in shapes)
+        key = (src.key, kinds, tuple(wrt), frozen)
         if key in self.pairs:
             return self.pairs[key]
         pair = Pair(
@@ -83,7 +95,7 @@ class Session:
         self.pairs[key] = pair
         fence.check(src)
         fn = normalize(src, kinds, self)
-        gen = reverse_pullback(fn, wrt, self, pair)
+        gen = reverse_pullback(fn, wrt, self, pair, shapes)
         pair.nodes = gen.nodes
         pair.namespace = gen.namespace
         self.order.append(pair)

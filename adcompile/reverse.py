@@ -657,7 +657,8 @@ class _Reverse:
         if self.session is None:
             raise AdCompileError("internal: a call needs a link session", stmt.loc)
         active = [p for p in prim.params if p in wanted]
-        pair = self.session.pair(prim.source, prim.kinds, active)
+        shapes = tuple(self.fact(stmt.operands[p]) for p in prim.params)
+        pair = self.session.pair(prim.source, prim.kinds, active, shapes)
         saved = self.names.fresh(stmt.target + "_saved")
         self.call_saved[stmt.target] = (saved, pair.fwd)
         self.namespace.setdefault(pair.fwd, None)
@@ -679,6 +680,14 @@ class _Reverse:
             self.put(ast.Assign(targets=[ast.Tuple(elts=targets, ctx=ast.Store())], value=value))
         for x, temp in pending:
             self.accumulate(x, name(temp))
+
+    def fact(self, expr: ast.expr) -> object:
+        """What is known of an operand's shape (a shape, or a list/dict of facts), or None."""
+        if isinstance(expr, ast.Constant):
+            return () if isinstance(expr.value, int | float | complex) else None
+        if isinstance(expr, ast.Name):
+            return self.shapes.get(expr.id)
+        return None
 
     def shape(self, expr: ast.expr) -> tuple | None:
         """The known shape of a leaf operand, or None."""
@@ -1097,6 +1106,6 @@ class GeneratedPair:
     namespace: dict[str, object]
 
 
-def reverse_pullback(fn: Function, wrt: list[str], session, pair) -> GeneratedPair:
+def reverse_pullback(fn: Function, wrt: list[str], session, pair, shapes=None) -> GeneratedPair:
     """The forward/backward pair of a called function (see ``link.py``)."""
-    return _Reverse(fn, wrt, "pullback", session).run_pullback(pair)
+    return _Reverse(fn, wrt, "pullback", session, shapes).run_pullback(pair)

@@ -273,7 +273,13 @@ def _index_value(node: ast.expr, shapes: dict) -> object:
 
 
 def _as_fact(s: object) -> object:
-    """A signature entry as a shape fact."""
+    """A signature entry as a shape fact (facts themselves pass through)."""
+    if isinstance(s, list):
+        return [_as_fact(v) for v in s]
+    if isinstance(s, dict):
+        return {k: _as_fact(v) for k, v in s.items()}
+    if s == INT:
+        return INT
     if isinstance(s, tuple) and all(isinstance(n, int) for n in s):
         return s
     if s in (float, int, bool, complex):
@@ -287,6 +293,15 @@ def _as_fact(s: object) -> object:
 
 def _join(a: object, b: object) -> object:
     return a if a == b else None
+
+
+def freeze(fact: object) -> object:
+    """A hashable form of a shape fact (for cache keys)."""
+    if isinstance(fact, list):
+        return (list, tuple(freeze(v) for v in fact))
+    if isinstance(fact, dict):
+        return (dict, tuple((k, freeze(v)) for k, v in fact.items()))
+    return fact
 
 
 def infer(fn: Function, arg_shapes: tuple | None) -> dict[str, object]:

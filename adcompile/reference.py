@@ -1,0 +1,637 @@
+"""The language reference, generated from the compiler's own tables.
+
+``adcompile rules`` prints it; ``docs/language.md`` is its Markdown form (a test
+checks that the file equals the command's output). Everything that can be read
+from a table is: the adjoint rules and their formulas (``rules/``), the
+functions without a derivative (``NONDIFF``), array methods and attributes, the
+builtins with no derivative and the aliases (``normalize``), the operators, and
+the refused constructs (``fence.REFUSED``). The prose around them is written
+here, next to the tables it explains.
+
+A document is a list of blocks, rendered as Markdown or as plain text::
+
+    ("h1" | "h2" | "h3" | "p", text)   ("ul", [items])   ("code", text)
+    ("table", [headers], [[cell, ...], ...])   # a cell's lines are separated by "\\n"
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+import operator
+import re
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import fence, normalize
+from .rules import registry
+from .rules.registry import NONDIFF, RULES, SPECIALIZED, Rule, primitive_name
+
+Block = tuple
+
+RULES_DIR = Path(registry.__file__).resolve().parent
+
+# The families of built-in rules: module of rules/ -> heading, in this order.
+FAMILIES = {
+    "operators": "Operators",
+    "elementwise": "Elementwise functions",
+    "reductions": "Reductions",
+    "linalg": "Products",
+    "shapes": "Shapes and indexing",
+}
+
+# numpy names that are the same object as another one, in every supported numpy;
+# the first is how people usually write it.
+NUMPY_SPELLINGS = [("abs", "absolute"), ("mod", "remainder"), ("divide", "true_divide")]
+
+BINARY_SYMBOLS = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "**",
+    ast.MatMult: "@",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+}
+UNARY_SYMBOLS = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not ", ast.Invert: "~"}
+
+# One example of each refused construct, by the name of its ast class.
+REFUSED_EXAMPLES = {
+    "Try": "try: ... except ValueError: ...",
+    "TryStar": "try: ... except* ValueError: ...",
+    "With": "with np.errstate(all='ignore'): ...",
+    "AsyncWith": "async with lock: ...",
+    "AsyncFor": "async for x in xs: ...",
+    "Await": "y = await f(x)",
+    "Yield": "yield x",
+    "YieldFrom": "yield from xs",
+    "Global": "global W",
+    "Nonlocal": "nonlocal W",
+    "ClassDef": "class Layer: ...",
+    "AsyncFunctionDef": "async def f(x): ...",
+    "Lambda": "act = lambda v: np.maximum(v, 0)",
+    "NamedExpr": "if (n := len(xs)) > 0: ...",
+    "ListComp": "hs = [np.tanh(x) for x in xs]",
+    "SetComp": "s = {x for x in xs}",
+    "DictComp": "d = {k: v for k, v in items}",
+    "GeneratorExp": "total = sum(x * x for x in xs)",
+    "JoinedStr": "name = f'layer{i}'",
+    "Starred": "y = f(*args)",
+    "Delete": "del h",
+    "Assert": "assert x.ndim == 2",
+    "Raise": "raise ValueError('bad shape')",
+    "Import": "import scipy",
+    "ImportFrom": "from scipy import special",
+    "Set": "s = {1, 2}",
+    "AnnAssign": "h: np.ndarray = W @ x",
+    "Match": "match mode: ...",
+    "Dict": "p = {'W': W, 'b': b}",
+    "FunctionDef": "def act(v): ...",
+    "TypeAlias": "type Vec = np.ndarray",
+}
+
+# Constructs whose syntax only some Python versions have: refused where the syntax
+# exists, a syntax error where it does not. Listed in every version, so that the
+# reference is the same whichever Python generates it.
+VERSION_SPECIFIC = {
+    "TryStar": ("try/except", "handle errors outside the differentiated function"),
+    "TypeAlias": ("a type alias", "define it at module level"),
+}
+
+BUILTIN_MEANINGS = {
+    "len": "the length of a list, tuple or array",
+    "int": "conversion to an integer",
+    "bool": "the truth value",
+    "round": "rounding",
+    "isinstance": "a type test",
+}
+
+# Refusals the fence makes by looking at more than a node's type (see fence.check).
+OTHER_REFUSALS = [
+    (
+        "`*args`, `**kwargs`, keyword-only or positional-only parameters",
+        "`def f(x, *rest): ...`",
+        "remove *args, **kwargs, keyword-only and positional-only markers",
+    ),
+    (
+        "assigning into an array element or attribute",
+        "`x[i] = v`, `x[:, j] += v`, `self.h = h`",
+        "build a new array instead, e.g. with np.where or np.concatenate",
+    ),
+    ("chained assignment", "`a = b = np.zeros(3)`", "assign one name at a time"),
+]
+
+INTRO = """\
+adcompile differentiates a Python function by reading its source, so it accepts
+the part of Python that numeric training code is written in. This page lists all
+of it: the statements and values, the operators, every function with an adjoint
+rule (with the rule itself), the functions whose results carry no derivative,
+array methods and attributes, builtins, and the constructs that are refused.
+Anything not listed is refused too, with an error at the line that uses it (see
+[the error catalogue](errors.md)); a function with no rule says so and tells you
+how to [register one](custom-rules.md)."""
+
+GENERATED_NOTE = (
+    "This page is generated by `adcompile rules --format markdown` from the "
+    "compiler's own tables, so it lists what the installed version does. Do not "
+    "edit it by hand: the tests check that it equals the command's output."
+)
+
+FUNCTIONS_TEXT = [
+    "The function is a plain `def` in a `.py` file (adcompile reads its source), "
+    "with positional-or-keyword parameters; defaults are allowed.",
+    "`grad` and `value_and_grad` need a scalar result (a float or a 0-d array); "
+    "`vjp` takes any result and the cotangent of it.",
+    "Calls to your own functions (in the same module or imported), with positional, "
+    "keyword and default arguments, returning one value or a tuple, are "
+    "differentiated through the callee's own generated pair `fwd_f`/`bwd_f` (its "
+    "pullback), compiled once; recursion works. See [control flow](control-flow.md).",
+    "Module-level numbers and arrays, and closures over them, are constants. "
+    "Rebinding a module-level name recompiles on the next call.",
+]
+
+STATEMENTS_TEXT = [
+    "assignment to a name, tuple unpacking (`W, b = params[0]`), augmented "
+    "assignment (`h += x` means `h = h + x`: a new array, never an update in place);",
+    "`if` / `elif` / `else`, with conditions computed from array values, and "
+    "conditional expressions `a if c else b`: the reverse sweep takes the branch "
+    "the forward sweep took;",
+    "`for` over `range(...)`, over a list or tuple, over `zip(...)` or "
+    "`enumerate(...)` of them, with tuple targets (`for W, b in params:`); "
+    "nested loops; `while` loops; `break` and `continue`;",
+    "`return`, several of them, early ones included;",
+    "`xs.append(v)` on a list built in the function (`xs = []`).",
+]
+
+VALUES_TEXT = [
+    "Python floats and float arrays are differentiable. `wrt` must name "
+    "floating-point arguments: asking for the gradient with respect to an integer "
+    "or a bool is an error, not a silent zero.",
+    "Integers, booleans, integer and boolean arrays, shapes and indices flow "
+    "through without adjoints (see the functions without a derivative below).",
+    "Arguments may be lists, tuples and dicts, nested, of arrays and floats "
+    '("parameter trees"): the gradient has the same structure (a list of '
+    "`(dW, db)` tuples for `[(W, b), ...]`, a dict for a dict). Index them with "
+    "constants, loop variables and slices (`params[-1]`, `params['W']`, "
+    "`params[:-1]`), take `len(...)`, build lists with `[a, b]` or `.append`, and "
+    "combine them with `np.stack`, `np.concatenate` or `sum(...)`.",
+    "Arrays are indexed and sliced as in numpy (`x[i]`, `x[:, 1:]`, `x[..., None]`, "
+    "integer and boolean index arrays), and the adjoint scatters back into the "
+    "indexed places. Assigning into an array is refused (see below).",
+]
+
+KINKS_TEXT = [
+    "`np.abs`: the derivative is `sign(x)`, so 0 at 0.",
+    "`np.maximum`, `np.minimum`, `max(a, b)`, `min(a, b)`: where the operands tie, "
+    "each gets half of the cotangent.",
+    "`np.max`, `np.min` (and `.max()`, `.min()`): tied extreme elements share the "
+    "cotangent equally.",
+    "`np.clip`: the cotangent passes through where the value is at a bound.",
+    "`np.std`: the gradient is 0 where the spread is 0 (all elements equal).",
+    "`x ** p`: the derivative with respect to `p` is 0 where `x == 0`.",
+    "`np.sqrt` at 0 and `np.log` at 0 give infinite derivatives, as the math does.",
+]
+
+RULES_TEXT = (
+    "Each row is the rule that the compiler inlines into generated code, written "
+    "as the chain rule: `y` is the result, `dy` its cotangent (the gradient of "
+    "the final result with respect to `y`), and `dx += ...` the contribution to "
+    "the adjoint of the operand `x`. Parameters with no line (axes, shapes, "
+    "conditions) take no gradient. Where a function broadcasts its operands, "
+    "each contribution is summed back to its operand's shape (`unbroadcast`). "
+    "Names such as `unreduce` and `matmul_adjoint_lhs` are the small numpy helpers "
+    "of `adcompile/runtime.py` that generated code calls."
+)
+
+SEE_ALSO = [
+    "[Custom rules](custom-rules.md): register the adjoint of any function with "
+    "`@adcompile.adjoint`.",
+    "[Control flow](control-flow.md): how loops, branches, containers and calls are "
+    "differentiated.",
+    "[Errors](errors.md): every refusal and its message.",
+    "[Numerics](numerics.md): what happens with infinities, NaNs and hostile input.",
+    "[The CLI](cli.md): `adcompile show`, `rules` and `check`.",
+]
+
+
+# ------------------------------------------------------------------ document
+
+
+def document() -> list[Block]:
+    """The language reference as a list of blocks."""
+    doc: list[Block] = [
+        ("h1", "Language reference"),
+        ("p", INTRO),
+        ("p", GENERATED_NOTE),
+        ("h2", "Python"),
+        ("h3", "Functions"),
+        ("ul", FUNCTIONS_TEXT),
+        ("h3", "Statements"),
+        ("ul", STATEMENTS_TEXT),
+        ("h3", "Values"),
+        ("ul", VALUES_TEXT),
+        ("h2", "Operators"),
+        (
+            "p",
+            "Each operator is differentiated as the numpy function that implements "
+            "it for arrays, by that function's rule (see below).",
+        ),
+        ("table", ["operator", "means", "derivative"], operator_rows()),
+        ("h2", "Functions with an adjoint rule"),
+        ("p", RULES_TEXT),
+    ]
+    families: dict[str, list[Rule]] = {}
+    for rule in RULES.values():
+        families.setdefault(_family(rule), []).append(rule)
+    for key, title in [*FAMILIES.items(), ("", "Other rules registered in this process")]:
+        if families.get(key):
+            doc.append(("h3", title))
+            doc.append(
+                (
+                    "table",
+                    ["function", "adjoint", "broadcasts"],
+                    [rule_row(r) for r in families[key]],
+                )
+            )
+    special = special_rows()
+    if special:
+        doc += [
+            ("h3", "Special cases for known shapes"),
+            (
+                "p",
+                "When adcompile knows the operands' shapes (a call specialises the code to "
+                "its arguments' shapes, and so does `adcompile show --shapes`), these rules "
+                "replace the general one where their condition, a predicate on the "
+                "operands' shapes, holds.",
+            ),
+            ("table", ["function", "when (operands' shapes)", "adjoint"], special),
+        ]
+    doc += [
+        ("h3", "Where the derivative has a kink"),
+        ("ul", KINKS_TEXT),
+        ("h2", "Functions without a derivative"),
+        (
+            "p",
+            "These functions are piecewise constant, integer- or boolean-valued, or "
+            "make constants; their results are used as they are and take no adjoint "
+            "(for example `np.argmax` as an index, `np.zeros_like(x)` as a start "
+            "value, `np.sign(x)` as a factor):",
+        ),
+        ("p", ", ".join(f"`{n}`" for n in nondiff_names())),
+        ("h2", "Array methods and attributes"),
+        ("table", ["method or attribute", "means", "derivative"], method_rows()),
+        ("h2", "Builtins"),
+        ("table", ["builtin", "means", "derivative"], builtin_rows()),
+        ("h2", "Refused constructs"),
+        (
+            "p",
+            "These are refused before anything else happens, with the file, line and "
+            "column, the line itself, and what to write instead:",
+        ),
+        ("table", ["construct", "example", "instead"], refused_rows()),
+        ("h2", "See also"),
+        ("ul", SEE_ALSO),
+    ]
+    return doc
+
+
+def _family(rule: Rule) -> str:
+    loc = rule.loc
+    if loc is None:
+        return ""
+    path = Path(loc.filename).resolve()
+    if path.parent == RULES_DIR and path.stem in FAMILIES:
+        return path.stem
+    return ""
+
+
+# -------------------------------------------------------------------- tables
+
+
+def _alias_spellings() -> dict[int, list[str]]:
+    """primitive id -> other ways to write it (``math.exp``, ``abs``, ``np.amax``)."""
+    names: dict[int, str] = {}
+    with warnings.catch_warnings():  # numpy warns on some deprecated names
+        warnings.simplefilter("ignore")
+        for module, prefix in (
+            (builtins, ""),
+            (math, "math."),
+            (operator, "operator."),
+            (np, "np."),
+        ):
+            for name in dir(module):
+                if not name.startswith("_"):
+                    obj = getattr(module, name, None)
+                    if obj is not None:
+                        names.setdefault(id(obj), prefix + name)
+    out: dict[int, list[str]] = {}
+    for alias_id, canonical in normalize.ALIASES.items():
+        if alias_id in names:
+            out.setdefault(id(canonical), []).append(names[alias_id])
+    for group in NUMPY_SPELLINGS:
+        present = [n for n in group if hasattr(np, n)]
+        if len(present) > 1 and all(getattr(np, n) is getattr(np, present[0]) for n in present):
+            out.setdefault(id(getattr(np, present[0])), []).extend(f"np.{n}" for n in present)
+    return out
+
+
+def spelled(fn: object) -> str:
+    """How a user writes ``fn``: np.abs rather than np.absolute."""
+    for group in NUMPY_SPELLINGS:
+        for n in group:
+            if getattr(np, n, None) is fn:
+                return f"np.{group[0]}"
+    if fn is operator.getitem:
+        return "a[index]"
+    return primitive_name(fn)
+
+
+def _operator_spelling(fn: object) -> tuple[str, list[str]] | None:
+    """``(z = x + y, [np.add])``-like spellings of an operator's primitive."""
+    for op, prim in normalize.BINOPS.items():
+        if prim is fn:
+            return BINARY_SYMBOLS[op], []
+    for op, prim in normalize.UNARYOPS.items():
+        if prim is fn:
+            return UNARY_SYMBOLS[op], []
+    return None
+
+
+def rule_call(rule: Rule) -> str:
+    """``y = np.sum(a, axis=None, keepdims=False)``: the primitive applied to its parameters."""
+    fn = rule.primitive
+    out = rule.output
+    symbol = _operator_spelling(fn)
+    if fn is operator.getitem:
+        return f"{out} = {rule.params[0]}[{rule.params[1]}]"
+    if symbol is not None and len(rule.params) == 2:
+        return f"{out} = {rule.params[0]} {symbol[0]} {rule.params[1]}"
+    if symbol is not None and len(rule.params) == 1:
+        return f"{out} = {symbol[0]}{rule.params[0]}"
+    args = [p if p not in rule.defaults else f"{p}={rule.defaults[p]!r}" for p in rule.params]
+    return f"{out} = {spelled(fn)}({', '.join(args)})"
+
+
+def rule_formula(rule: Rule) -> list[str]:
+    """The rule as lines of chain rule: its prelude, then ``dx += contribution`` each."""
+    lines = [ast.unparse(s) for s in rule.prelude]
+    for param, contribution in zip(rule.params, rule.contributions, strict=False):
+        if contribution is not None:
+            lines.append(f"d{param} += {ast.unparse(contribution)}")
+    return lines
+
+
+def differentiable_params(rule: Rule) -> list[str]:
+    return [p for p, c in zip(rule.params, rule.contributions, strict=False) if c is not None]
+
+
+def rule_row(rule: Rule) -> list[str]:
+    fn = rule.primitive
+    others = set(_alias_spellings().get(id(fn), []))
+    if _operator_spelling(fn) is not None:
+        others.add(spelled(fn))  # z = x + y is also np.add(x, y)
+    else:
+        others.discard(spelled(fn))  # the call shows it
+    if fn is operator.getitem:
+        others = set()
+    others = sorted(others)
+    first = [f"`{rule_call(rule)}`"]
+    if others:
+        first.append("also " + ", ".join(f"`{n}`" for n in others))
+    wrt = differentiable_params(rule)
+    if len(wrt) < len(rule.params):
+        first.append("differentiable in " + ", ".join(f"`{p}`" for p in wrt))
+    formula = [f"`{line}`" for line in rule_formula(rule)]
+    return ["\n".join(first), "\n".join(formula), "yes" if rule.broadcasts else ""]
+
+
+def _when_text(rule: Rule) -> str:
+    """The ``when=`` predicate of a special-case rule, from its decorator's source."""
+    text = (rule.loc.text if rule.loc else "").strip()
+    try:
+        call = ast.parse(text.lstrip("@")).body[0].value
+        for kw in call.keywords:
+            if kw.arg == "when" and isinstance(kw.value, ast.Lambda):
+                return f"`{ast.unparse(kw.value.body)}`"
+    except (SyntaxError, IndexError, AttributeError):
+        pass
+    return "a condition on the shapes"
+
+
+def special_rows() -> list[list[str]]:
+    rows = []
+    for prim_id, entries in SPECIALIZED.items():
+        for _, rule in entries:
+            rows.append(
+                [
+                    f"`{rule_call(rule)}`",
+                    _when_text(rule),
+                    "\n".join(f"`{line}`" for line in rule_formula(rule)),
+                ]
+            )
+    return rows
+
+
+def nondiff_names() -> list[str]:
+    objects = registry._KEEP_ALIVE
+    names = {spelled(objects[i]) if i in objects else n for i, n in NONDIFF.items()}
+    return sorted(names)
+
+
+def _status(fn: object) -> str:
+    if registry.lookup(fn) is not None:
+        rule = registry.lookup(fn)
+        return "yes, broadcasts" if rule.broadcasts else "yes"
+    if registry.is_nondiff(fn):
+        return "none"
+    return "refused: no adjoint rule"
+
+
+def operator_rows() -> list[list[str]]:
+    rows = []
+    for op, prim in normalize.BINOPS.items():
+        rows.append([f"`x {BINARY_SYMBOLS[op]} y`", f"`{spelled(prim)}`", _status(prim)])
+    for op, prim in normalize.UNARYOPS.items():
+        rows.append([f"`{UNARY_SYMBOLS[op]}x`", f"`{spelled(prim)}`", _status(prim)])
+    rows += [
+        [
+            "`x < y`, `x <= y`, `x > y`, `x >= y`, `x == y`, `x != y`",
+            "comparison",
+            "none (a boolean)",
+        ],
+        ["`a and b`, `a or b`", "boolean logic", "none (a boolean)"],
+        ["`a if c else b`", "conditional expression", "yes, through `a` or `b`"],
+        ["`x[index]`", "indexing and slicing", "yes (see `a[index]` below)"],
+    ]
+    return rows
+
+
+def method_rows() -> list[list[str]]:
+    rows = [["`.T`", "`np.transpose(x)`", _status(np.transpose)]]
+    for name, (prim, pack) in normalize.METHODS.items():
+        call = f"`x.{name}(...)`"
+        if pack is not None:
+            example = "2, 3" if pack == "shape" else "1, 0"
+            call += f"\n(`x.{name}({example})` or `x.{name}(({example}))`)"
+        rows.append([call, f"`{spelled(prim)}(x, ...)`", _status(prim)])
+    for name in sorted(normalize.CONSTANT_ATTRIBUTES):
+        rows.append([f"`.{name}`", "the array's attribute", "none"])
+    rows.append(["`xs.append(v)`", "on a list: a new list with `v` at the end", "yes"])
+    return rows
+
+
+def builtin_rows() -> list[list[str]]:
+    rows = []
+    for alias_id, canonical in normalize.ALIASES.items():
+        for name in dir(builtins):
+            if id(getattr(builtins, name)) == alias_id:
+                rows.append([f"`{name}(x)`", f"`{spelled(canonical)}(x)`", _status(canonical)])
+    rows += [
+        ["`float(x)`", "the number itself", "yes"],
+        [
+            "`max(a, b)`, `min(a, b)`",
+            "`np.maximum(a, b)`, `np.minimum(a, b)` (two arguments)",
+            "yes",
+        ],
+        ["`sum(xs)`", "the sum of a list or tuple of arrays", "yes"],
+    ]
+    for fn in sorted(normalize.CONSTANT_BUILTINS, key=lambda f: f.__name__):
+        meaning = BUILTIN_MEANINGS.get(fn.__name__, "the builtin")
+        rows.append([f"`{fn.__name__}(...)`", meaning, "none"])
+    rows += [
+        ["`range`, `zip`, `enumerate`", "in the iterable of a `for` loop", "none"],
+        ["`print(...)`", "", "refused"],
+    ]
+    return rows
+
+
+def refused_rows() -> list[list[str]]:
+    refused = {t.__name__: v for t, v in fence.REFUSED.items()}
+    for name, entry in VERSION_SPECIFIC.items():
+        refused.setdefault(name, entry)
+    rows: list[list[str]] = []
+    seen: set[tuple[str, str]] = set()
+    for what, instead in refused.values():
+        if (what, instead) in seen:
+            continue
+        seen.add((what, instead))
+        same = [n for n, v in refused.items() if v == (what, instead)]
+        examples = [REFUSED_EXAMPLES[n] for n in same if n in REFUSED_EXAMPLES]
+        example = "\n".join(f"`{e}`" for e in examples)
+        rows.append([what, example, instead])
+    for what, example, instead in OTHER_REFUSALS:
+        rows.append([what, example, instead])
+    return rows
+
+
+# ----------------------------------------------------------------- rendering
+
+
+def render(doc: list[Block], fmt: str = "markdown") -> str:
+    if fmt == "markdown":
+        return _markdown(doc)
+    if fmt == "text":
+        return _text(doc)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def _markdown(doc: list[Block]) -> str:
+    parts = []
+    for block in doc:
+        kind = block[0]
+        if kind in ("h1", "h2", "h3"):
+            parts.append("#" * int(kind[1]) + " " + block[1])
+        elif kind == "p":
+            parts.append(_fill(block[1]))
+        elif kind == "ul":
+            parts.append("\n".join(_fill(item, "- ", "  ") for item in block[1]))
+        elif kind == "code":
+            parts.append("```text\n" + block[1].rstrip("\n") + "\n```")
+        elif kind == "table":
+            headers, rows = block[1], block[2]
+            lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+            for row in rows:
+                cells = [_md_cell(c) for c in row]
+                lines.append("| " + " | ".join(cells) + " |")
+            parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def _md_cell(text: str) -> str:
+    return "<br>".join(line.replace("|", "\\|") for line in text.split("\n"))
+
+
+def _fill(text: str, first: str = "", rest: str = "", width: int = 80) -> str:
+    text = " ".join(text.split())
+    return textwrap.fill(
+        text,
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)]+)\)")
+
+
+def _plain(text: str) -> str:
+    """Markdown inline syntax as plain text: no backticks, links as 'text (target)'."""
+    return _LINK.sub(r"\1 (\2)", text).replace("`", "")
+
+
+def _text(doc: list[Block]) -> str:
+    parts = []
+    for block in doc:
+        kind = block[0]
+        if kind == "h1":
+            parts.append(block[1].upper() + "\n" + "=" * len(block[1]))
+        elif kind == "h2":
+            parts.append(block[1] + "\n" + "-" * len(block[1]))
+        elif kind == "h3":
+            parts.append(block[1] + ":")
+        elif kind == "p":
+            parts.append(_fill(_plain(block[1])))
+        elif kind == "ul":
+            parts.append("\n".join(_fill(_plain(item), "  - ", "    ") for item in block[1]))
+        elif kind == "code":
+            parts.append(textwrap.indent(block[1].rstrip("\n"), "    "))
+        elif kind == "table":
+            parts.append(_text_table(block[1], block[2]))
+    return "\n\n".join(parts) + "\n"
+
+
+def _text_table(headers: list[str], rows: list[list[str]]) -> str:
+    cells = [[_plain(c).split("\n") for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, lines in enumerate(row):
+            widths[i] = max(widths[i], *(len(line) for line in lines))
+    out = [_text_row([[h] for h in headers], widths), "  ".join("-" * w for w in widths)]
+    out += [_text_row(row, widths) for row in cells]
+    return "\n".join(out)
+
+
+def _text_row(row: list[list[str]], widths: list[int]) -> str:
+    height = max(len(lines) for lines in row)
+    lines = []
+    for k in range(height):
+        parts = [(cell[k] if k < len(cell) else "").ljust(w) for cell, w in zip(row, widths)]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+def language_reference(fmt: str = "markdown") -> str:
+    """The language reference, as Markdown or plain text."""
+    return render(document(), fmt)
