@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from .frontend import SourceFunction
 from .rules.containers import LEAF
 
-
 MAX_PAIR_SPECIALISATIONS = 8  # shape signatures per called function with their own pair
 
 
