@@ -128,6 +128,7 @@ def measure(width, full_fd, sample):
         row["fd_vs_backprop_max_abs_diff"] = float(np.max(np.abs(fd - g)))
     else:
         rng = np.random.default_rng(1)
+        sample = min(sample, len(entries))
         picked = [entries[k] for k in rng.choice(len(entries), size=sample, replace=False)]
         start = clock()
         fd_sweep(layers, X, Y, picked)
@@ -262,11 +263,14 @@ def main(argv=None):
         default=10_000,
         help="difference every parameter of nets up to this many parameters (default 10,000)",
     )
+    parser.add_argument("--widths", help="comma-separated hidden-layer widths (default 2 to 1000)")
     args = parser.parse_args(argv)
     console = Console()
     if console.width < 110:
         console = Console(width=110)
     widths = WIDTHS[::2] + [WIDTHS[-1]] if args.quick else WIDTHS
+    if args.widths:
+        widths = [int(w) for w in args.widths.split(",")]
     sample = 100 if args.quick else 400
     rows = []
     for w in widths:

@@ -282,6 +282,7 @@ def main(argv=None):
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--plot", metavar="PNG", help="also plot compile time against size")
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+    parser.add_argument("--sizes", help="comma-separated statement counts (default: 10 to 2000)")
     parser.add_argument(
         "--clock", choices=sorted(CLOCKS), default="cpu", help="process CPU time or wall time"
     )
@@ -299,6 +300,8 @@ def main(argv=None):
     if console.width < 120:
         console = Console(width=120)
     sizes = QUICK_SIZES if args.quick else SIZES
+    if args.sizes:
+        sizes = sorted(int(n) for n in args.sizes.split(","))
     shapes = run(sizes, 1 if args.quick else 5, console)
     res = {
         "python": platform.python_version(),

@@ -1,0 +1,133 @@
+"""The benchmark scripts run, check their gradients, and write their JSON.
+
+Timings are not asserted (a test machine's load makes them meaningless); the scripts
+are run on their smallest settings, with only adcompile and the hand-written backward
+(the other systems are optional). What is asserted is what a broken compiler would
+break: every workload's compiled gradient agrees with its hand-written backward (the
+script refuses to time a system whose gradient differs), and the results have the
+shape ``docs/performance.md`` is written from.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def run(script, *args, timeout=600):
+    done = subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_bench_checks_and_times_adcompile_against_the_hand_written_backward(tmp_path):
+    out = tmp_path / "bench.json"
+    workloads = "seed-small,mlp,rnn,chain"
+    stdout = run(
+        EXAMPLES / "benchmarks" / "bench.py",
+        "--quick",
+        "--systems",
+        "adcompile,hand",
+        "--workloads",
+        workloads,
+        "--json",
+        str(out),
+    )
+    assert "issue 5 targets" in stdout
+    res = json.loads(out.read_text())
+    assert [w["workload"] for w in res["workloads"]] == workloads.split(",")
+    for w in res["workloads"]:
+        assert w["failed"] == {}, w["failed"]  # every gradient matched the reference
+        ad, hand = w["systems"]["adcompile"], w["systems"]["hand"]
+        assert ad["max_rel_error"] < 1e-7
+        assert ad["ratio"] == ad["grad_s"] / hand["grad_s"]
+        assert ad["over_forward"] == ad["grad_s"] / w["forward_s"]
+        assert ad["first_call_s"] > 0 and ad["generated_s"] > 0
+    assert {t["target"].split(" ")[0] for t in res["targets"]} >= {"adcompile", "first"}
+
+
+def test_bench_workloads_hand_written_backwards_match_finite_differences():
+    sys.path.insert(0, str(EXAMPLES / "benchmarks"))
+    try:
+        import numpy as np
+        import workloads as W
+
+        from adcompile.api import numeric_grad
+
+        cases = [
+            (W.seed_loss, W.seed_hand, W.seed_data(3, 4, 2, 5), 4),
+            (W.rnn_loss, W.rnn_hand, W.rnn_data(steps=3, hidden=4, n_in=3, batch=2), 5),
+            (W.chain, W.chain_hand, W.chain_data(), 2),
+        ]
+        for f, hand, args, n in cases:
+            got = hand(*args)
+            for i in range(n):
+                fd = numeric_grad(f, list(args), i)
+                np.testing.assert_allclose(got[i], fd, rtol=1e-5, atol=1e-8)
+        # the MLP's list of (W, b): perturb each array of the list in place
+        layers, Wo, bo, X, Y = W.mlp_data(depth=3, width=4, n_in=3, n_classes=3, batch=2)
+        dlayers, dWo, dbo = W.mlp_hand(layers, Wo, bo, X, Y)
+        np.testing.assert_allclose(dWo, numeric_grad(W.mlp_loss, [layers, Wo, bo, X, Y], 1))
+        for (dWl, dbl), (Wl, bl) in zip(dlayers, layers):
+            for d, a in ((dWl, Wl), (dbl, bl)):
+                fd = np.zeros_like(a)
+                for k in range(a.size):
+                    old = a.flat[k]
+                    a.flat[k] = old + 1e-6
+                    hi = W.mlp_loss(layers, Wo, bo, X, Y)
+                    a.flat[k] = old - 1e-6
+                    lo = W.mlp_loss(layers, Wo, bo, X, Y)
+                    a.flat[k] = old
+                    fd.flat[k] = (hi - lo) / 2e-6
+                np.testing.assert_allclose(d, fd, rtol=1e-5, atol=1e-8)
+    finally:
+        sys.path.remove(str(EXAMPLES / "benchmarks"))
+
+
+def test_compile_time_fits_a_line_through_small_sizes(tmp_path):
+    out = tmp_path / "compile.json"
+    stdout = run(
+        EXAMPLES / "benchmarks" / "compile_time.py",
+        "--quick",
+        "--sizes",
+        "5,10,20",
+        "--json",
+        str(out),
+    )
+    assert "per statement" in stdout
+    res = json.loads(out.read_text())
+    for shape in ("straight", "loop"):
+        sizes = res["shapes"][shape]["sizes"]
+        assert [s["statements"] for s in sizes] == [5, 10, 20]
+        assert all(s["compile_s"] > 0 and s["generated_lines"] > 0 for s in sizes)
+        assert res["shapes"][shape]["fit"]["b_s"] > 0
+
+
+def test_backprop_vs_finite_differences_measures_and_estimates(tmp_path):
+    out = tmp_path / "fd.json"
+    run(
+        EXAMPLES / "backprop_vs_finite_differences.py",
+        "--widths",
+        "2,8",
+        "--full-fd",
+        "100",
+        "--json",
+        str(out),
+    )
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["fd_estimated"] for r in rows] == [False, True]  # 58 and 250 parameters
+    assert rows[0]["fd_vs_backprop_max_abs_diff"] < 1e-6
+    for r in rows:
+        assert r["fd_over_forward"] > r["params"]  # at least 2 passes per parameter, roughly
+        assert r["backprop_over_forward"] < r["fd_over_forward"]
