@@ -796,6 +796,15 @@ class _Normalizer:
             return ast.Constant(value=node.value)
         if isinstance(node, ast.Name):
             return self.name(node)
+        if (
+            isinstance(node, ast.UnaryOp)
+            and isinstance(node.op, ast.USub | ast.UAdd)
+            and isinstance(node.operand, ast.Constant)
+            and isinstance(node.operand.value, int | float | complex)
+            and not isinstance(node.operand.value, bool)
+        ):  # a negative literal is a constant, not an operation
+            v = node.operand.value
+            return ast.Constant(value=-v if isinstance(node.op, ast.USub) else v)
         const = self.module_constant(node)
         if const is not None:
             return const

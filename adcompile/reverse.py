@@ -368,9 +368,13 @@ class _Reverse:
                     self.namespace.get(node.func.id) if isinstance(node.func, ast.Name) else None
                 )
                 args = node.args
-                if helper is runtime.unreduce and len(args) == 2 and not node.keywords:
+                if helper is runtime.unreduce and not node.keywords and len(args) in (2, 4):
                     shape = self.shape(args[1])
-                    if shape is not None:
+                    keep = len(args) == 2 or (
+                        isinstance(args[3], ast.Constant) and args[3].value is True
+                    )
+                    if shape is not None and keep:
+                        # a full reduction, or one that kept its axes: g broadcasts as it is
                         return call(self.np_attr("broadcast_to"), args[0], ast.Constant(shape))
                 if helper is runtime.reduced_count and not node.keywords and args:
                     shape = self.shape(args[0])
