@@ -430,7 +430,7 @@ def _when_text(rule: Rule) -> str:
 
 def special_rows() -> list[list[str]]:
     rows = []
-    for prim_id, entries in SPECIALIZED.items():
+    for entries in SPECIALIZED.values():
         for _, rule in entries:
             rows.append(
                 [
@@ -619,7 +619,11 @@ def _text_table(headers: list[str], rows: list[list[str]]) -> str:
         for i, lines in enumerate(row):
             widths[i] = max(widths[i], *(len(line) for line in lines))
     out = [_text_row([[h] for h in headers], widths), "  ".join("-" * w for w in widths)]
-    out += [_text_row(row, widths) for row in cells]
+    tall = any(len(lines) > 1 for row in cells for lines in row)
+    for i, row in enumerate(cells):
+        if tall and i:
+            out.append("")  # rows of several lines: a blank line between them
+        out.append(_text_row(row, widths))
     return "\n".join(out)
 
 
@@ -627,7 +631,9 @@ def _text_row(row: list[list[str]], widths: list[int]) -> str:
     height = max(len(lines) for lines in row)
     lines = []
     for k in range(height):
-        parts = [(cell[k] if k < len(cell) else "").ljust(w) for cell, w in zip(row, widths)]
+        parts = [
+            (cell[k] if k < len(cell) else "").ljust(w) for cell, w in zip(row, widths, strict=True)
+        ]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines)
 
