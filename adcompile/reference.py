@@ -632,7 +632,8 @@ def _text_row(row: list[list[str]], widths: list[int]) -> str:
     lines = []
     for k in range(height):
         parts = [
-            (cell[k] if k < len(cell) else "").ljust(w) for cell, w in zip(row, widths, strict=True)
+            (cell[k] if k < len(cell) else "").ljust(w)
+            for cell, w in zip(row, widths, strict=False)
         ]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines)
