@@ -164,3 +164,32 @@ def test_scalar_code_on_python_floats_gives_python_float_gradients():
     fd_x = (scalar_chain(0.3, 0.7 + eps) - scalar_chain(0.3, 0.7 - eps)) / (2 * eps)
     fd_y = (scalar_chain(0.3 + eps, 0.7) - scalar_chain(0.3 - eps, 0.7)) / (2 * eps)
     assert abs(dx - fd_x) < 1e-8 and abs(dy - fd_y) < 1e-8
+
+
+LOWER_RANK_CASES = [
+    ((8, 32), (32,)),
+    ((8, 32), (1,)),
+    ((8, 32), ()),
+    ((4, 8, 32), (32,)),
+    ((4, 8, 32), (8, 1)),
+    ((4, 8, 32), (1, 32)),
+    ((4, 1, 32), (8, 32)),  # a cotangent smaller than its operand is spread over it
+    ((3, 0), (0,)),
+    ((2, 3), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+@pytest.mark.parametrize(("gshape", "xshape"), LOWER_RANK_CASES)
+def test_unbroadcast_lower_rank_fast_path_matches_general_path(gshape, xshape, dtype):
+    rng = np.random.default_rng(2)
+    g = rng.normal(size=gshape).astype(dtype)
+    x = np.zeros(xshape, dtype=dtype)
+    fast = unbroadcast(g, x)
+    general = unbroadcast(g, x.tolist() if xshape else 0.0)
+    assert np.shape(fast) == xshape
+    assert fast.dtype == np.asarray(general).dtype == dtype
+    # the same sums in the same order: equal to the last bit
+    np.testing.assert_array_equal(fast, general)
+    if isinstance(fast, np.ndarray):
+        assert fast.flags.writeable  # a new array, never a view of g
