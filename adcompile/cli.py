@@ -1,4 +1,12 @@
-"""The command line: ``adcompile show FILE.py:FUNC`` prints a generated gradient."""
+"""The command line.
+
+* ``adcompile show FILE.py:FUNC``: print the generated gradient (``--side-by-side``
+  next to the user's lines), reading the file without running it;
+* ``adcompile rules``: print the language reference generated from the registries
+  (``docs/language.md`` is its Markdown form);
+* ``adcompile check FILE.py:FUNC --args SPEC``: import the file, and compare the
+  compiled gradient with central finite differences on random inputs.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,8 @@ import argparse
 import os
 import re
 import sys
+import tokenize
+from pathlib import Path
 
 from .errors import AdCompileError
 
@@ -17,9 +27,13 @@ adcompile turns a Python/numpy function into the Python code of its gradient
 EPILOG = """\
 examples:
   adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2
+  adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2 --side-by-side
+  adcompile check examples/seed_network.py:loss --wrt W1,b1,W2,b2 \\
+      --args W1=8x4,b1=8x1,W2=1x8,b2=1x1,x=4x16,y=1x16
+  adcompile rules
   python -m adcompile show model.py:loss --wrt 0,1
 
-Run `adcompile show --help` for the details. From Python, use adcompile.grad(f),
+Run `adcompile COMMAND --help` for the details. From Python, use adcompile.grad(f),
 adcompile.value_and_grad(f) and adcompile.vjp(f); their .source is the same code.
 """
 
@@ -43,6 +57,11 @@ which is what a call with such arguments runs: exact sums where numpy
 broadcast an operand, and dz @ y.T for matrix products. Without it, the code
 is the general one, which works for any shapes.
 
+--side-by-side prints the function's lines and the generated code next to each
+other: each block of generated code is on the row of the source line it comes
+from (the line the generated `# line N:` comment names), so the forward sweep
+walks down the function and the reverse sweep walks back up.
+
 The output is highlighted in a terminal, and plain text when piped or
 redirected or when the NO_COLOR environment variable is set. Errors print a
 message that starts with FILE:LINE:COL (where there is a place to point at),
@@ -53,6 +72,54 @@ examples:
   adcompile show model.py:loss --wrt 0 --mode vjp
   adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2 \
       --shapes W1=8x4,b1=8x1,W2=1x8,b2=1x1,x=4x16,y=1x16
+  adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2 --side-by-side
+"""
+
+RULES_HELP = """\
+Print the language reference: the Python statements and values adcompile
+accepts, the operators, every function with an adjoint rule and the rule
+itself, the functions without a derivative, array methods and attributes,
+builtins, and the constructs that are refused, with what to write instead.
+
+It is generated from the compiler's own tables, so it describes exactly the
+installed version. docs/language.md is its Markdown form:
+
+  adcompile rules --format markdown > docs/language.md
+"""
+
+CHECK_HELP = """\
+Compare the compiled gradient of FUNC, defined at the top level of FILE.py,
+with central finite differences, on random float64 inputs of the shapes given
+by --args. Prints a table of relative errors, one row per differentiated
+argument, and exits with status 0 when every error is at most --tol, 1 when one
+is not, and 2 on an error (a file or a function that cannot be read or
+differentiated, bad --args, or the function failing on the inputs).
+
+Unlike show, this command IMPORTS FILE.py: its top-level code RUNS (as with
+`import`; an `if __name__ == "__main__":` block does not), so that FUNC can use
+anything the file defines or imports.
+
+--args gives every parameter without a default, separated by commas:
+  W=8x4        a float64 array of shape (8, 4), standard normal
+  c=()         a 0-d float64 array
+  s=float      a Python float, standard normal
+  x=8x4:positive, s=float:positive
+               uniform in [0.5, 2] instead (for np.log, np.sqrt, ...)
+  n=int:3      the integer 3 (not differentiated)
+Parameters with a default that --args does not name keep their default.
+
+--wrt takes parameter names or positions, as for show; without it, every
+float argument is differentiated. --seed picks the random inputs (default 0).
+
+The relative error of an argument is max|g - fd| / max(max|g|, max|fd|, 1e-8),
+where g is the compiled gradient and fd the finite differences with step --eps;
+values around 1e-7 or less mean agreement. Finite differences call FUNC twice
+per element of each differentiated argument, so keep the shapes small.
+
+examples:
+  adcompile check examples/seed_network.py:loss --wrt W1,b1,W2,b2 \\
+      --args W1=8x4,b1=8x1,W2=1x8,b2=1x1,x=4x16,y=1x16
+  adcompile check model.py:loss --args W=3x2,b=3x1,x=2x5,steps=int:4 --seed 1
 """
 
 
@@ -89,6 +156,56 @@ def _parser() -> argparse.ArgumentParser:
         choices=("grad", "value_and_grad", "vjp"),
         default="grad",
         help="which derivative to generate (default: grad)",
+    )
+    show.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="print the function's lines and the generated code next to each other",
+    )
+    rules = sub.add_parser(
+        "rules",
+        help="print the language reference, generated from the rule registry",
+        description=RULES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rules.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="plain text (default) or Markdown (the source of docs/language.md)",
+    )
+    check = sub.add_parser(
+        "check",
+        help="compare a function's compiled gradient with finite differences "
+        "(imports the file: its top-level code runs)",
+        description=CHECK_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("target", metavar="FILE.py:FUNC", help="the file and the function in it")
+    check.add_argument(
+        "--args",
+        metavar="SPEC",
+        required=True,
+        help="the inputs' shapes, e.g. W=8x4,b=8x1,s=float,n=int:3",
+    )
+    check.add_argument(
+        "--wrt",
+        metavar="NAMES",
+        help="comma-separated parameter names or positions to check "
+        "(default: every float argument)",
+    )
+    check.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default: 0)")
+    check.add_argument(
+        "--tol",
+        type=float,
+        default=1e-6,
+        help="largest relative error that passes (default: 1e-6)",
+    )
+    check.add_argument(
+        "--eps",
+        type=float,
+        default=1e-6,
+        help="step of the central finite differences (default: 1e-6)",
     )
     return parser
 
@@ -157,14 +274,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        from .api import compile_static
-        from .show import show_source
-
-        path, func = _split_target(args.target)
-        shapes = parse_shapes(args.shapes) if args.shapes else None
-        source = compile_static(path, func, _parse_wrt(args.wrt), args.mode, shapes)
-        show_source(source)
-        sys.stdout.flush()
+        if args.command == "rules":
+            return _rules(args)
+        if args.command == "check":
+            return _check(args)
+        _show(args)
     except AdCompileError as exc:
         # A located message starts with FILE:LINE:COL, as compilers' do, so that
         # editors and terminals can jump to it; one with no place names the tool.
@@ -176,3 +290,304 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     return 0
+
+
+# -------------------------------------------------------------------- show
+
+
+def _show(args) -> None:
+    from .api import compile_static
+    from .show import show_side_by_side, show_source
+
+    path, func = _split_target(args.target)
+    shapes = parse_shapes(args.shapes) if args.shapes else None
+    source = compile_static(path, func, _parse_wrt(args.wrt), args.mode, shapes)
+    if args.side_by_side:
+        # compile_static has read the file: it exists and is Python source
+        with tokenize.open(path) as file:
+            lines = file.read().splitlines()
+        show_side_by_side(source, lines, titles=(path, f"generated {args.mode}"))
+    else:
+        show_source(source)
+    sys.stdout.flush()
+
+
+# ------------------------------------------------------------------- rules
+
+
+def _rules(args) -> int:
+    from .reference import language_reference
+
+    sys.stdout.write(language_reference(args.format))
+    sys.stdout.flush()
+    return 0
+
+
+# ------------------------------------------------------------------- check
+
+
+def parse_args_spec(text: str) -> dict[str, tuple]:
+    """``W=8x4,s=float,x=3:positive,n=int:3`` as {name: (kind, shape or value, positive)}.
+
+    kind is "array" (with a shape tuple), "float", or "int" (with its value)."""
+    spec: dict[str, tuple] = {}
+    for item in text.split(","):
+        name, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not name.isidentifier():
+            raise AdCompileError(
+                f"bad --args item {item.strip()!r}: expected NAME=SHAPE",
+                hint="for example W=8x4,b=8x1,s=float,n=int:3",
+            )
+        if name in spec:
+            raise AdCompileError(f"--args names {name!r} twice", hint="give each parameter once")
+        kind, _, option = value.partition(":")
+        if kind == "int":
+            if not re.fullmatch(r"-?[0-9]+", option):
+                raise AdCompileError(
+                    f"bad integer {value!r} for {name}", hint="write an integer as n=int:3"
+                )
+            spec[name] = ("int", int(option), False)
+            continue
+        if option not in ("", "positive"):
+            raise AdCompileError(
+                f"bad option {option!r} for {name}",
+                hint="the one option is :positive, e.g. x=8x4:positive",
+            )
+        shape = parse_shapes(f"{name}={kind}")[name]
+        spec[name] = (
+            ("float", None, option == "positive")
+            if shape is float
+            else (
+                "array",
+                shape,
+                option == "positive",
+            )
+        )
+    return spec
+
+
+def _import_function(path: str, func: str):
+    """Import ``path`` as a module (running its top level) and return ``func``."""
+    import importlib.util
+
+    from . import frontend
+
+    frontend.from_file(path, func)  # the same located errors as show, before running anything
+    module_name = re.sub(r"\W", "_", Path(path).stem) or "module"
+    if not module_name.isidentifier():
+        module_name = "_" + module_name
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    directory = str(Path(path).resolve().parent)
+    added = directory not in sys.path
+    if added:
+        sys.path.insert(0, directory)  # as running the file would: its neighbours import
+    previous = sys.modules.get(module_name)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
+        if previous is not None:
+            sys.modules[module_name] = previous
+        else:
+            sys.modules.pop(module_name, None)
+        raise AdCompileError(
+            f"importing {path} raised {_describe(exc)}\n{_user_traceback(exc)}",
+            hint="check imports the file, which runs its top-level code; "
+            "fix the error, or use show, which does not run it",
+        ) from None
+    finally:
+        if added and directory in sys.path:
+            sys.path.remove(directory)
+    return getattr(module, func)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The frames of ``exc``'s traceback outside adcompile and importlib, as text."""
+    import traceback
+
+    here = str(Path(__file__).resolve().parent)
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith(here) and "importlib" not in f.filename
+    ]
+    return "".join(traceback.format_list(frames)).rstrip("\n")
+
+
+def _inputs(fn, spec: dict[str, tuple], seed: int) -> tuple[list[str], list, list[str]]:
+    """(parameter names, argument values, the float parameters) for ``fn`` from ``spec``."""
+    import inspect
+
+    import numpy as np
+
+    from .api import _def_loc
+
+    params = inspect.signature(fn).parameters
+    unknown = [name for name in spec if name not in params]
+    if unknown:
+        raise AdCompileError(
+            f"--args: {fn.__name__} has no parameter {unknown[0]!r}",
+            _def_loc(fn),
+            hint=f"its parameters are {', '.join(params)}",
+        )
+    rng = np.random.default_rng(seed)
+    values, floats = [], []
+    for name, p in params.items():
+        if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY):
+            break  # the fence reports this, with its location, when grad compiles
+        if name not in spec:
+            if p.default is p.empty:
+                missing = [n for n, q in params.items() if n not in spec and q.default is q.empty]
+                raise AdCompileError(
+                    f"--args: no input for {', '.join(repr(m) for m in missing)}",
+                    _def_loc(fn, name),
+                    hint="give every parameter without a default a value: a shape (x=3x2), "
+                    "float (s=float) or an integer (n=int:3)",
+                )
+            values.append(p.default)
+            continue
+        kind, shape, positive = spec[name]
+        if kind == "int":
+            values.append(shape)
+            continue
+        size = () if kind == "float" else shape
+        x = rng.uniform(0.5, 2.0, size=size) if positive else rng.standard_normal(size=size)
+        values.append(float(x) if kind == "float" else np.asarray(x, dtype=np.float64))
+        floats.append(name)
+    return list(params)[: len(values)], values, floats
+
+
+def _check(args) -> int:
+    import numpy as np
+
+    from .api import grad, numeric_grad, resolve_wrt
+
+    path, func = _split_target(args.target)
+    spec = parse_args_spec(args.args)
+    fn = _import_function(path, func)
+    params, values, floats = _inputs(fn, spec, args.seed)
+    wrt = _parse_wrt(args.wrt)
+    if wrt is None:
+        if not floats:
+            raise AdCompileError(
+                f"--args gives {func} no float inputs to differentiate",
+                hint="give at least one parameter a shape or float, e.g. x=3x2",
+            )
+        wrt = tuple(floats)
+    names, single = resolve_wrt(params, wrt)
+    gradient = grad(fn, wrt=tuple(names))
+    with np.errstate(all="ignore"):  # a NaN or an infinity is reported below
+        value = _call(fn, func, lambda: fn(*values))
+    if not np.all(np.isfinite(value)):
+        raise AdCompileError(
+            f"{func} returned {value} at the random inputs: there is no gradient to check",
+            hint="choose other inputs: another --seed, or :positive for functions such as "
+            "np.log and np.sqrt (x=8x4:positive)",
+        )
+    grads = _call(fn, func, lambda: gradient(*values))
+    rows = []
+    with np.errstate(all="ignore"):
+        for name, g in zip(names, grads, strict=True):
+            i = params.index(name)
+            fd = _call(fn, func, lambda i=i: numeric_grad(fn, values, i, args.eps))
+            g = np.asarray(g, dtype=float)
+            scale = max(_amax(g), _amax(fd))
+            error = _amax(g - fd)
+            rel = error / max(scale, 1e-8)
+            shape = "float" if isinstance(values[i], float) else _shape_text(np.shape(values[i]))
+            rows.append((name, shape, _amax(g), error, rel))
+    failed = [r for r in rows if not r[4] <= args.tol]  # NaN fails
+    header = (
+        f"{path}:{func}: compiled gradient against central differences "
+        f"(eps {args.eps:g}), random inputs with seed {args.seed}"
+    )
+    if failed:
+        verdict = (
+            f"FAILED: {len(failed)} of {len(rows)} gradient{'s' if len(rows) > 1 else ''} "
+            f"differ{'s' if len(failed) == 1 else ''} from finite differences by more than "
+            f"--tol {args.tol:g}"
+        )
+    else:
+        worst = max(r[4] for r in rows)
+        verdict = (
+            f"ok: {'every gradient agrees' if len(rows) > 1 else 'the gradient agrees'} "
+            f"with finite differences (largest relative error {worst:.1e} <= {args.tol:g})"
+        )
+    _print_check(header, rows, args.tol, verdict)
+    return 1 if failed else 0
+
+
+def _amax(a) -> float:
+    import numpy as np
+
+    return float(np.max(np.abs(a), initial=0.0))
+
+
+def _call(fn, func: str, thunk):
+    """Run ``thunk``; an exception from the user's code becomes one located message."""
+
+    try:
+        return thunk()
+    except AdCompileError:
+        raise
+    except Exception as exc:
+        where = _user_traceback(exc)
+        raise AdCompileError(
+            f"calling {func} with the --args inputs raised {_describe(exc)}"
+            + (f"\n{where}" if where else ""),
+            hint="check the shapes in --args against what the function expects",
+        ) from None
+
+
+def _print_check(header: str, rows: list[tuple], tol: float, verdict: str) -> None:
+    from .show import make_console
+
+    console = make_console()
+    titles = ["argument", "shape", "max |gradient|", "max |error|", "relative error", ""]
+    cells = [
+        [
+            name,
+            shape,
+            f"{big:.3e}",
+            f"{err:.3e}",
+            f"{rel:.1e}",
+            "ok" if rel <= tol else "FAIL",
+        ]
+        for name, shape, big, err, rel in rows
+    ]
+    if console.is_terminal and not console.no_color:
+        from rich import box
+        from rich.table import Table
+
+        table = Table(box=box.SIMPLE_HEAD, title=header, title_justify="left")
+        for i, title in enumerate(titles):
+            table.add_column(title, justify="left" if i < 2 else "right")
+        for row in cells:
+            style = "green" if row[-1] == "ok" else "bold red"
+            table.add_row(*row[:-1], f"[{style}]{row[-1]}[/]")
+        console.print(table)
+        console.print(verdict, style="green" if verdict.startswith("ok") else "bold red")
+        return
+    widths = [max(len(t), *(len(r[i]) for r in cells)) for i, t in enumerate(titles)]
+
+    def line(values):
+        parts = [
+            v.ljust(w) if i < 2 else v.rjust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [header, "", line(titles), "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in cells]
+    out += ["", verdict]
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+def _shape_text(shape: tuple) -> str:
+    return "x".join(str(d) for d in shape) if shape else "()"

@@ -17,6 +17,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import adcompile as ad
@@ -548,3 +549,392 @@ def test_reader_closing_the_pipe_early_is_not_an_error(workdir):
     proc.stdout.close()  # like `| head -1`
     assert proc.wait(timeout=60) == 0
     assert proc.stderr.read() == b""
+
+
+# ------------------------------------------------------------------ side by side
+
+
+def side_columns(out):
+    """The two columns of plain side-by-side output, below its two header lines."""
+    lefts, rights = [], []
+    for line in out.splitlines()[2:]:
+        left, sep, right = line.partition(" | ")
+        if not sep:  # a row with nothing on the right: rstripped
+            left, right = line.removesuffix(" |"), ""
+        lefts.append(left)
+        rights.append(right)
+    return lefts, rights
+
+
+def test_side_by_side_pairs_each_block_with_its_source_line(workdir):
+    status, out, err = cli(workdir, "show", "model.py:loss", "--side-by-side")
+    assert status == 0, err
+    assert not ANSI.search(out)
+    head = out.splitlines()[0]
+    assert head.startswith("model.py ") and head.endswith("| generated grad")
+    lefts, rights = side_columns(out)
+    # the right column is the generated code, without the `# line N:` comments
+    _, plain, _ = cli(workdir, "show", "model.py:loss")
+    code = [line for line in plain.rstrip("\n").split("\n") if "# line " not in line]
+    assert [r for r in rights] == code
+    # the left column holds, numbered, the very lines the comments name
+    named = [int(n) for n in re.findall(r"# line (\d+):", plain)]
+    shown = [int(m.group(1)) for m in map(re.compile(r"^\s*(\d+)  ").match, lefts) if m]
+    assert shown == [line_of("def loss"), *named]
+    for left in lefts:
+        found = re.match(r"^\s*(\d+)  (.*)$", left)
+        if found:
+            assert MODEL_LINES[int(found.group(1)) - 1].rstrip() == found.group(2).rstrip()
+    # the first generated line of each block sits on its source line's row
+    first = lefts.index(next(x for x in lefts if "h = W @ x + b" in x))
+    assert rights[first].strip() == "h_1 = W @ x"
+
+
+def test_side_by_side_pairs_a_pullback_with_the_callees_def(workdir):
+    status, out, err = cli(workdir, "show", "model.py:calls_vector", "--side-by-side")
+    assert status == 0, err
+    lefts, rights = side_columns(out)
+    for name in ("fwd_vector", "bwd_vector"):
+        row = next(i for i, r in enumerate(rights) if r.startswith(f"def {name}("))
+        assert lefts[row].strip() == f"{line_of('def vector')}  def vector(x):"
+
+
+def test_side_by_side_with_shapes_and_mode(workdir):
+    status, out, err = cli(
+        workdir, "show", "model.py:vector", "--mode", "vjp", "--side-by-side", "--shapes", "x=3"
+    )
+    assert status == 0, err
+    assert out.splitlines()[0].endswith("| generated vjp")
+    assert "def vjp_vector(x, dvector):" in out
+
+
+def test_side_by_side_in_a_terminal_is_a_highlighted_table(monkeypatch):
+    from adcompile.show import show_side_by_side
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    term = FakeTerminal()
+    source = "def f(x):\n    # forward sweep\n    # line 2: y = x * x\n    y = x * x\n"
+    show_side_by_side(source, ["def f(x):", "    y = x * x"], console=make_console(term))
+    out = term.getvalue()
+    assert ANSI.search(out)
+    plain = ANSI.sub("", re.sub(r"\x1b\[[0-9;]*m", "", out))
+    assert "source" in plain and "generated" in plain and "y = x * x" in plain
+
+
+def test_side_by_side_no_color_and_piped(workdir):
+    proc = run(
+        workdir,
+        "show",
+        "model.py:loss",
+        "--side-by-side",
+        env={"NO_COLOR": "1", "TERM": "xterm-256color"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not ANSI.search(proc.stdout)
+    assert " | def grad_loss(W, b, x):" in proc.stdout
+
+
+# ------------------------------------------------------------------------- rules
+
+
+def test_rules_lists_every_rule_and_table():
+    from adcompile import fence, normalize
+    from adcompile.reference import rule_formula, spelled
+    from adcompile.rules import NONDIFF, RULES
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["rules", "--format", "markdown"]) == 0
+    text = out.getvalue()
+    assert text.startswith("# Language reference\n")
+    for rule in RULES.values():
+        assert spelled(rule.primitive).replace("|", "\\|") in text or rule.name in text
+        for line in rule_formula(rule):
+            assert f"`{line}`".replace("|", "\\|") in text, line
+    for name in NONDIFF.values():
+        assert name in text, name
+    for method in normalize.METHODS:
+        assert f"`x.{method}(...)`" in text
+    for attribute in normalize.CONSTANT_ATTRIBUTES:
+        assert f"`.{attribute}`" in text
+    for what, instead in fence.REFUSED.values():
+        assert what.replace("|", "\\|") in text and instead in text
+    assert "`dx += dy * (1 - y * y)`" in text  # np.tanh, as the chain rule
+    assert "`y = np.tanh(x)`" in text
+    assert "| `x @ y` | `np.matmul` | yes |" in text
+
+
+def test_every_refused_construct_has_an_example():
+    from adcompile import fence
+    from adcompile.reference import REFUSED_EXAMPLES
+
+    assert {t.__name__ for t in fence.REFUSED} <= set(REFUSED_EXAMPLES)
+
+
+def test_rules_text_is_plain(workdir):
+    status, out, err = cli(workdir, "rules")
+    assert status == 0, err
+    assert out.startswith("LANGUAGE REFERENCE\n==================\n")
+    assert "`" not in out and "<br>" not in out and "| --- |" not in out
+    assert not ANSI.search(out)
+    assert "y = np.tanh(x)" in out and "dx += dy * (1 - y * y)" in out
+
+
+def test_rules_help_names_the_docs_page(workdir):
+    status, out, _ = cli(workdir, "rules", "--help")
+    assert status == 0
+    assert "docs/language.md" in out and "--format" in out
+
+
+def test_docs_language_md_is_the_output_of_adcompile_rules():
+    """docs/language.md is generated; regenerate it with
+    `adcompile rules --format markdown > docs/language.md`."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "adcompile", "rules", "--format", "markdown"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    page = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
+    assert page == proc.stdout, (
+        "docs/language.md is stale: run `adcompile rules --format markdown > docs/language.md`"
+    )
+
+
+BUILTINS_CLAIMED = """
+import numpy as np
+
+
+def uses_builtins(x, a):
+    m = max(a, 0.5) + min(a, 2.0) + abs(a) + float(a)
+    parts = [x, x * a]
+    return np.sum(sum(parts)) * m + len(parts)
+
+
+def uses_print(x):
+    print(x)
+    return np.sum(x)
+"""
+
+
+def test_the_builtins_the_reference_lists(tmp_path):
+    path = tmp_path / "builtins_claimed.py"
+    path.write_text(BUILTINS_CLAIMED)
+    spec = importlib.util.spec_from_file_location("builtins_claimed", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    x = np.arange(3.0) + 1
+    assert ad.check_grad(module.uses_builtins, x, 0.7, wrt=(0, 1)) < 1e-6
+    with pytest.raises(ad.AdCompileError, match="print"):
+        ad.grad(module.uses_print)(x)
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ("def f(x, *rest):\n    return x", "plain positional"),
+        ("def f(x):\n    x[0] = 1.0\n    return x", "assigning into"),
+        ("def f(x):\n    a = b = x\n    return a", "chained assignment"),
+    ],
+)
+def test_the_other_refusals_the_reference_lists(tmp_path, body, words):
+    path = tmp_path / "refused_other.py"
+    path.write_text("import numpy as np\n\n" + body + "\n")
+    from adcompile.api import compile_static
+
+    with pytest.raises(ad.AdCompileError, match=words):
+        compile_static(str(path), "f", 0)
+
+
+# ------------------------------------------------------------------------- check
+
+CHECKED = '''
+"""A file whose top level runs under check (it leaves a marker)."""
+import pathlib
+
+import numpy as np
+
+import adcompile
+
+pathlib.Path(__file__).with_name("CHECK_TOP_LEVEL_RAN").write_text("it ran")
+
+
+def loss(W, b, x, steps, scale=0.5):
+    h = W @ x + b
+    for _ in range(steps):
+        h = np.tanh(h)
+    return scale * np.sum(h ** 2)
+
+
+def cube(x):
+    return x ** 3
+
+
+@adcompile.adjoint(cube)
+def cube_adjoint(dy, y, x):
+    return dy * 3 * x  # wrong on purpose: the derivative is 3 * x ** 2
+
+
+def wrong(x, s):
+    return np.sum(cube(x)) * s
+
+
+def logs(x):
+    return np.sum(np.log(x))
+
+
+def vector(x):
+    return x * 2.0
+
+
+if __name__ == "__main__":
+    raise SystemExit("the main block ran")
+'''
+
+
+@pytest.fixture
+def checkdir(tmp_path):
+    (tmp_path / "checked.py").write_text(CHECKED)
+    (tmp_path / "raises.py").write_text(
+        "import numpy as np\n\nraise RuntimeError('no data here')\n\n\n"
+        "def f(x):\n    return np.sum(x)\n"
+    )
+    return tmp_path
+
+
+def check(checkdir, *args):
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    os.chdir(checkdir)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = main(["check", *args])
+            except SystemExit as exc:
+                status = exc.code
+    finally:
+        os.chdir(here)
+    return status, out.getvalue(), err.getvalue()
+
+
+def table_rows(out):
+    """{argument: [cells]} of check's plain table."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("argument"))
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line.strip():
+            break
+        cells = line.split()
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_check_passes_runs_the_top_level_and_prints_a_table(checkdir):
+    status, out, err = check(checkdir, "checked.py:loss", "--args", "W=3x2,b=3x1,x=2x5,steps=int:3")
+    assert status == 0, err
+    assert (checkdir / "CHECK_TOP_LEVEL_RAN").exists()
+    assert not ANSI.search(out)
+    rows = table_rows(out)
+    assert list(rows) == ["W", "b", "x"]
+    assert rows["W"][0] == "3x2" and rows["b"][0] == "3x1"
+    for cells in rows.values():
+        assert float(cells[-2]) < 1e-6 and cells[-1] == "ok"
+    assert out.rstrip().splitlines()[-1].startswith("ok: every gradient agrees")
+
+
+def test_check_wrt_float_and_seed(checkdir):
+    status, out, err = check(
+        checkdir,
+        "checked.py:loss",
+        "--args",
+        "W=3x2,b=3x1,x=2x5,steps=int:2,scale=float",
+        "--wrt",
+        "scale,0",
+        "--seed",
+        "3",
+    )
+    assert status == 0, err
+    rows = table_rows(out)
+    assert list(rows) == ["scale", "W"]
+    assert rows["scale"][0] == "float"
+    assert "seed 3" in out
+
+
+def test_check_fails_on_a_wrong_rule(checkdir):
+    status, out, err = check(checkdir, "checked.py:wrong", "--args", "x=4,s=float")
+    assert status == 1, (out, err)
+    rows = table_rows(out)
+    assert rows["x"][-1] == "FAIL" and rows["s"][-1] == "ok"
+    assert out.rstrip().splitlines()[-1].startswith("FAILED: 1 of 2 gradients")
+
+
+def test_check_positive_inputs(checkdir):
+    status, _, err = check(checkdir, "checked.py:logs", "--args", "x=5")
+    assert status == 2
+    assert "nan" in err and ":positive" in err
+    status, out, err = check(checkdir, "checked.py:logs", "--args", "x=5:positive")
+    assert status == 0, err
+
+
+def test_check_tolerance(checkdir):
+    args = ["checked.py:loss", "--args", "W=3x2,b=3x1,x=2x5,steps=int:1"]
+    assert check(checkdir, *args, "--tol", "1e-30")[0] == 1
+    assert check(checkdir, *args, "--tol", "1e-3")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (
+            ["checked.py:loss", "--args", "W=3x2,b=3x1,x=3x5,steps=int:1"],
+            ["ValueError", "h = W @ x + b"],
+        ),
+        (["checked.py:loss", "--args", "W=3x2,b=3x1"], ["no input for 'x', 'steps'"]),
+        (["checked.py:loss", "--args", "W=3x2,b=3x1,x=2x5,steps=int:1,q=3"], ["no parameter 'q'"]),
+        (["checked.py:loss", "--args", "W=3x2,W=3"], ["twice"]),
+        (["checked.py:loss", "--args", "W=3y2"], ["bad dimensions"]),
+        (["checked.py:loss", "--args", "n=int:x"], ["bad integer"]),
+        (["checked.py:loss", "--args", "x=3:negative"], ["bad option"]),
+        (
+            ["checked.py:loss", "--args", "W=3x2,b=3x1,x=2x5,steps=int:1", "--wrt", "steps"],
+            ["integer"],
+        ),
+        (["checked.py:vector", "--args", "x=3"], ["scalar result"]),
+        (["checked.py:nope", "--args", "x=3"], ["no function named 'nope'"]),
+        (["missing.py:f", "--args", "x=3"], ["no such file"]),
+        (["raises.py:f", "--args", "x=3"], ["RuntimeError: no data here", "raises.py", "line 3"]),
+    ],
+)
+def test_check_errors_exit_2_with_one_message(checkdir, args, words):
+    status, out, err = check(checkdir, *args)
+    assert status == 2, (out, err)
+    assert "Traceback (most recent call last)" not in err
+    for word in words:
+        assert word in err, (word, err)
+    assert err.rstrip().splitlines()[-1].startswith("hint: ")
+
+
+def test_check_help_says_it_runs_the_file(workdir):
+    proc = run(workdir, "check", "--help")
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    for words in ("IMPORTS FILE.py", "top-level code RUNS", "--args", "int:3", "--tol", "1e-6"):
+        assert words in text, words
+
+
+def test_check_through_python_m_with_no_color(checkdir):
+    proc = subprocess.run(
+        [sys.executable, "-m", "adcompile", "check", "checked.py:wrong", "--args", "x=3,s=float"],
+        capture_output=True,
+        text=True,
+        cwd=checkdir,
+        env=_env({"NO_COLOR": "1", "TERM": "xterm-256color"}),
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert not ANSI.search(proc.stdout)
+    assert "FAIL" in proc.stdout
