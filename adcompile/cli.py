@@ -567,7 +567,7 @@ def _print_check(header: str, rows: list[tuple], tol: float, verdict: str) -> No
 
         table = Table(box=box.SIMPLE_HEAD, title=header, title_justify="left")
         for i, title in enumerate(titles):
-            table.add_column(title, justify="left" if i < 2 else "right")
+            table.add_column(title, justify="right" if 2 <= i < len(titles) - 1 else "left")
         for row in cells:
             style = "green" if row[-1] == "ok" else "bold red"
             table.add_row(*row[:-1], f"[{style}]{row[-1]}[/]")
@@ -578,7 +578,7 @@ def _print_check(header: str, rows: list[tuple], tol: float, verdict: str) -> No
 
     def line(values):
         parts = [
-            v.ljust(w) if i < 2 else v.rjust(w)
+            v.rjust(w) if 2 <= i < len(titles) - 1 else v.ljust(w)  # numbers to the right
             for i, (v, w) in enumerate(zip(values, widths, strict=True))
         ]
         return "  ".join(parts).rstrip()
