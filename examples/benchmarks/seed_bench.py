@@ -127,13 +127,18 @@ def time_interleaved(fns, args, repeats):
 
 def compile_time(repeats):
     """Median seconds to build the seed gradient from scratch: cache cleared,
-    ``adcompile.grad`` constructed, the generated code built and compiled."""
+    ``adcompile.grad`` constructed and called once on the small network's arguments.
+
+    The first call is what compiles: it builds the code specialised to the
+    arguments' shapes. The one run of that code (some microseconds) is included."""
+    _, shape, batch = SIZES[0]
+    args = make_args(shape, batch)
     times = []
     for _ in range(repeats):
         adcompile.api._CACHE.clear()
         start = time.perf_counter()
         g = adcompile.grad(loss, wrt=WRT)
-        g._compile()
+        g(*args)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -254,7 +259,7 @@ def report(res, console):
     ms = res["compile_s"] * 1e3
     colour = "green" if ms < TARGET_COMPILE_MS else "red"
     console.print(
-        f"compile (cache cleared, grad + compile, median of {res['compile_repeats']}): "
+        f"compile (cache cleared, grad + first call, median of {res['compile_repeats']}): "
         f"[{colour}]{ms:.1f} ms[/]"
     )
     console.print(
