@@ -797,6 +797,18 @@ if __name__ == "__main__":
 
 @pytest.fixture
 def checkdir(tmp_path):
+    """A directory with files for check; the rules they register are forgotten after."""
+    from adcompile.rules import registry
+
+    tables = (registry.RULES, registry.NONDIFF, registry._KEEP_ALIVE)
+    saved = [dict(t) for t in tables]
+    yield _checkdir(tmp_path)
+    for table, copy in zip(tables, saved, strict=True):
+        table.clear()
+        table.update(copy)
+
+
+def _checkdir(tmp_path):
     (tmp_path / "checked.py").write_text(CHECKED)
     (tmp_path / "raises.py").write_text(
         "import numpy as np\n\nraise RuntimeError('no data here')\n\n\n"
