@@ -164,10 +164,13 @@ def show_side_by_side(
     from rich.table import Table
     from rich.text import Text
 
+    # Code that does not fit wraps inside its cell (never cropped); the line
+    # numbers always keep their column.
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
-    table.add_column("line", justify="right", style="dim", no_wrap=True)
-    table.add_column(titles[0], no_wrap=True)
-    table.add_column(titles[1], no_wrap=True)
+    width = max([4, *(len(str(r.lineno)) for r in rows if r.lineno is not None)])
+    table.add_column("line", justify="right", style="dim", no_wrap=True, min_width=width)
+    table.add_column(titles[0], overflow="fold")
+    table.add_column(titles[1], overflow="fold")
     for row in rows:
         number = "" if row.lineno is None else str(row.lineno)
         left = _code(row.source.rstrip()) if row.source else Text("")
@@ -182,4 +185,4 @@ def show_side_by_side(
 
 
 def _code(text: str) -> Syntax:
-    return Syntax(text, "python", theme="monokai", background_color="default", word_wrap=False)
+    return Syntax(text, "python", theme="monokai", background_color="default", word_wrap=True)
