@@ -166,9 +166,9 @@ STATEMENTS_TEXT = [
     "`if` / `elif` / `else`, with conditions computed from array values, and "
     "conditional expressions `a if c else b`: the reverse sweep takes the branch "
     "the forward sweep took;",
-    "`for` over `range(...)`, over a list or tuple, over `zip(...)` or "
-    "`enumerate(...)` of them, with tuple targets (`for W, b in params:`); "
-    "nested loops; `while` loops; `break` and `continue`;",
+    "`for` over `range(...)`, over a list or tuple, over `zip(xs, ys)` and over "
+    "`enumerate(xs)`, with tuple targets (`for W, b in params:`); nested loops; "
+    "`while` loops; `break` and `continue`;",
     "`return`, several of them, early ones included;",
     "`xs.append(v)` on a list built in the function (`xs = []`).",
 ]
