@@ -254,8 +254,8 @@ def plot(res, path):
     left.text(
         TARGET_N,
         TARGET_S,
-        f"target: {TARGET_N:,} statements < {TARGET_S:g} s",
-        va="bottom",
+        f"target: {TARGET_N:,} statements < {TARGET_S:g} s ",
+        va="top",
         ha="right",
         fontsize=8,
     )
