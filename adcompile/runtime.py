@@ -235,6 +235,8 @@ class NonScalarResult(ValueError):
 
 def unit_cotangent(y):
     """The seed of the reverse sweep, 1, after checking that the result is a scalar."""
+    if type(y) is float:  # fast path for scalar code: np.ndim costs ~1 µs
+        return 1.0
     if np.ndim(y) != 0:
         raise NonScalarResult(np.shape(y))
     return 1.0
@@ -242,6 +244,22 @@ def unit_cotangent(y):
 
 def grad_like(d, x):
     """Give the gradient ``d`` the type, shape and dtype of the input ``x`` it belongs to."""
+    # fast paths for the common cases, a plain array and a list or tuple of them: exact
+    # type tests and a list comprehension, ~10 µs a call less on a list of ten (W, b)
+    tx = type(x)
+    if tx is np.ndarray:
+        if (
+            type(d) is np.ndarray
+            and d.shape == x.shape
+            and d.dtype == x.dtype
+            and d.flags.writeable
+            and d.base is None
+        ):
+            return d
+    elif tx is list or tx is tuple:
+        if d is None:
+            d = [None] * len(x)
+        return tx([grad_like(g, v) for g, v in zip(d, x, strict=True)])
     if isinstance(x, dict):
         d = d if d is not None else {}
         return {k: grad_like(d.get(k), v) for k, v in x.items()}

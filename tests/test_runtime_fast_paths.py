@@ -12,9 +12,12 @@ import pytest
 
 import adcompile as ad
 from adcompile.runtime import (
+    NonScalarResult,
+    grad_like,
     matmul_adjoint_lhs,
     matmul_adjoint_rhs,
     unbroadcast,
+    unit_cotangent,
     unreduce,
     zero_like,
 )
@@ -193,3 +196,50 @@ def test_unbroadcast_lower_rank_fast_path_matches_general_path(gshape, xshape, d
     np.testing.assert_array_equal(fast, general)
     if isinstance(fast, np.ndarray):
         assert fast.flags.writeable  # a new array, never a view of g
+
+
+def test_unit_cotangent_of_scalars_and_its_refusal_of_arrays():
+    for y in (0.5, np.float64(0.5), np.float32(0.5), np.array(0.5), 3):
+        assert unit_cotangent(y) == 1.0 and type(unit_cotangent(y)) is float
+    with pytest.raises(NonScalarResult):
+        unit_cotangent(np.zeros(2))
+
+
+def test_grad_like_returns_an_owned_array_of_the_inputs_shape_and_dtype_itself():
+    x = np.zeros((2, 3))
+    d = np.ones((2, 3))
+    assert grad_like(d, x) is d
+
+
+@pytest.mark.parametrize(
+    "d",
+    [
+        np.ones((3, 2)).T,  # a view
+        np.ones((2, 3), dtype=np.float32),  # another dtype
+        np.broadcast_to(np.ones(3), (2, 3)),  # read-only
+        np.ones(3),  # another shape, broadcast
+        1.0,
+        None,
+    ],
+)
+def test_grad_like_copies_everything_else_into_a_new_array_like_the_input(d):
+    x = np.zeros((2, 3))
+    got = grad_like(d, x)
+    assert type(got) is np.ndarray and got is not d
+    assert got.shape == x.shape and got.dtype == x.dtype
+    assert got.flags.writeable and got.base is None
+    np.testing.assert_array_equal(got, np.broadcast_to(0.0 if d is None else d, x.shape))
+
+
+def test_grad_like_of_lists_and_tuples_keeps_their_structure():
+    x = [(np.zeros(2), np.zeros((2, 2))), (np.zeros(2), 1.5)]
+    d = [[np.ones(2), None], (np.ones(2, dtype=np.float32), 2)]
+    got = grad_like(d, x)
+    assert type(got) is list and [type(t) for t in got] == [tuple, tuple]
+    assert got[0][0] is d[0][0]
+    np.testing.assert_array_equal(got[0][1], np.zeros((2, 2)))
+    assert got[1][0].dtype == np.float64
+    assert got[1][1] == 2.0 and type(got[1][1]) is float
+    assert grad_like(None, x)[0][1].shape == (2, 2)
+    with pytest.raises(ValueError):
+        grad_like([np.ones(2)], [np.zeros(2), np.zeros(2)])
