@@ -657,7 +657,8 @@ def report(res, console):
     console.print("[bold]issue 5 targets[/]")
     for t in res["targets"]:
         mark = "[green]met[/]" if t["met"] else "[red]missed[/]"
-        console.print(f"  {mark}  {t['target']}: [dim]{t['detail']}[/]")
+        console.print(f"  {mark}  {t['target']}")
+        console.print(f"          [dim]{t['detail']}[/]")
     v = res["versions"]
     console.print(
         "[dim]"
