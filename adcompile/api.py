@@ -18,6 +18,7 @@ from .errors import AdCompileError, Loc
 from .frontend import SourceFunction
 from .link import Session
 from .rules.containers import kind_of
+from .rules.registry import GENERATION
 from .runtime import NonScalarResult, grad_like
 from .shapes import _shape_of_value
 
@@ -75,6 +76,7 @@ def _compile_entry(
     # the module-level numbers and arrays the code was compiled with: a call
     # checks that the names still hold them (globals can be rebound)
     module = getattr(fn, "__globals__", {})
+    gen.generation = GENERATION[0]
     gen.captured = [
         (k, v)
         for k, v in namespace.items()
@@ -225,6 +227,8 @@ class GradientFunction:
                 key = (self.fn, tuple(self.wrt), self.mode, kinds, sig)
                 with _CACHE_LOCK:
                     entry = _CACHE.get(key)
+                    if entry is not None and entry[2].generation != GENERATION[0]:
+                        entry = None  # compiled before a rule was registered
                     if entry is None:
                         try:
                             entry = _compile_entry(self.fn, self.wrt, self.mode, kinds, sig)
@@ -277,7 +281,11 @@ class GradientFunction:
                 sig.append(_shape_of_value(a))
         sig = tuple(sig)
         entry = self._by_sig.get(sig)
-        if entry is not None and entry[2].captured and self._stale(entry):
+        if (
+            entry is not None
+            and (entry[2].generation != GENERATION[0] or entry[2].captured)
+            and self._stale(entry)
+        ):
             entry = None
         if entry is None:
             self._compile(kinds, sig)
@@ -303,13 +311,15 @@ class GradientFunction:
         return self._finish(out, args, entry)
 
     def _stale(self, entry) -> bool:
-        """Whether a module-level value the code was compiled with has been rebound;
-        if so, forget every compiled version, so that the next one reads the new value."""
+        """Whether a module-level value the code was compiled with has been rebound, or
+        a rule registered since; if so, forget every compiled version of this function
+        (and, for a new rule, of every function), so that the next one sees it."""
         module = self.fn.__globals__
-        if all(module.get(k) is v for k, v in entry[2].captured):
+        fresh = entry[2].generation == GENERATION[0]
+        if fresh and all(module.get(k) is v for k, v in entry[2].captured):
             return False
         with self._lock, _CACHE_LOCK:
-            for key in [k for k in _CACHE if k[0] is self.fn]:
+            for key in [k for k in _CACHE if k[0] is self.fn or not fresh]:
                 del _CACHE[key]
             self._by_sig.clear()
             self._by_kinds.clear()

@@ -93,6 +93,7 @@ class Function:
     defaults: dict[str, object] = field(default_factory=dict)
     scalars: set[str] = field(default_factory=set)  # names provably holding a scalar
     kinds: dict[str, object] = field(default_factory=dict)  # name -> structure (containers)
+    temps: set[str] = field(default_factory=set)  # temporaries normalize introduced
 
     def is_scalar(self, expr: ast.expr) -> bool:
         if isinstance(expr, ast.Constant):

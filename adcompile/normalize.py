@@ -203,6 +203,7 @@ class _Normalizer:
         self.kinds: dict[str, object] = {}
         self.partial: set[str] = set()  # assigned in only one branch of an if
         self.constants: set[str] = set()  # names computed with no derivative (shapes...)
+        self.temps: set[str] = set()  # temporaries (not the user's own variables)
         self.views: dict[str, str] = {}  # names holding a view of another array -> its base
         self.loops: list[ast.stmt] = []  # the user's loops around the statement at hand
         self.carried_from: dict[str, ast.expr] = {}  # carried name -> value before the loop
@@ -251,6 +252,7 @@ class _Normalizer:
             defaults=defaults,
             scalars=self.scalars,
             kinds=self.kinds,
+            temps=self.temps,
         )
 
     def check_in_place(self, stmt: ast.AugAssign, var: str) -> None:
@@ -937,6 +939,8 @@ class _Normalizer:
         else:
             value, prim, operands, scalar = self.primitive(node, hint)
         target = self.names.claim(hint) if claim else self.names.fresh(hint)
+        if not claim:
+            self.temps.add(target)
         if prim is None:
             self.constants.add(target)
         ast.copy_location(value, node)

@@ -28,6 +28,7 @@ their adjoint in place across iterations.
 from __future__ import annotations
 
 import ast
+import copy
 import inspect
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class Generated:
     notes: list[str] = field(default_factory=list)
     fresh: list = field(default_factory=list)  # per wrt: the gradient is a new array
     captured: list = field(default_factory=list)  # (name, object) of globals read
+    generation: int = 0  # of the rule registry this code was compiled with
     text: str = ""  # the main function's source, once emitted
     session: object = None  # the link session holding the called functions' pairs
 
@@ -150,6 +152,7 @@ class _Reverse:
         self.region_loads: dict[int, set[str]] = {}
         self.has_reverse: set[int] = set()  # ids of loops with a reverse loop
         self.stack: str | None = None
+        self.inline: set[str] = set()  # forward temporaries written into their consumer
 
     # ------------------------------------------------------------ namespace
 
@@ -468,6 +471,7 @@ class _Reverse:
         if self.mode == "value_and_grad":
             needed |= names_in(result)
         self.needed = self.needed_names(fn.body[:-1], needed)
+        self.inline = self.inlinable(fn.body, _loads(reverse_code))
         forward = self.forward_block(fn.body[:-1], saving=False)
         code: list[ast.stmt | Comment] = [Comment("forward sweep")]
         if self.stack:
@@ -517,6 +521,7 @@ class _Reverse:
         needed = _loads(reverse_code) | names_in(result)
         needed |= {n for g in grads for n in names_in(g)}
         self.needed = self.needed_names(body, needed)
+        self.inline = self.inlinable(fn.body, _loads(reverse_code))
         forward = self.forward_block(body, saving=True)
         forward.extend(self.push(body))
         fwd_code: list = [Comment(f"forward sweep of {fn.name}, keeping what {pair.bwd} needs")]
@@ -943,13 +948,66 @@ class _Reverse:
                 return True
         return False
 
+    def inlinable(self, body: list[Stmt], reverse_loads: set[str]) -> set[str]:
+        """Forward temporaries to write into their one consumer instead of a variable:
+        used exactly once, by a later statement of the same block, and never read by
+        the reverse sweep. Their arrays are then freed as soon as they are used,
+        as in the expression the user wrote (``a_2 = np.exp(-h)``)."""
+        uses: dict[str, int] = {}
+        site: dict[str, int] = {}
+
+        def count(names: set[str], block: int | None) -> None:
+            for n in names:
+                uses[n] = uses.get(n, 0) + 1
+                site[n] = block if uses[n] == 1 else -1
+
+        def visit(block: list[Stmt]) -> None:
+            for stmt in block:
+                if isinstance(stmt, Assign):
+                    if self.is_needed(stmt, self.needed):
+                        count(names_in(stmt.value), id(block))
+                elif isinstance(stmt, If):
+                    count(names_in(stmt.test), None)
+                    for _, a, b in stmt.joins:
+                        count(names_in(a) | names_in(b), None)
+                    visit(stmt.body)
+                    visit(stmt.orelse)
+                elif isinstance(stmt, Loop):
+                    for e in (stmt.iter, stmt.test):
+                        if e is not None:
+                            count(names_in(e), None)
+                    for _, b, e in stmt.carried:
+                        count(names_in(b) | names_in(e), None)
+                    visit(stmt.body)
+                elif isinstance(stmt, Return):
+                    count(names_in(stmt.value), None)
+
+        visit(body)
+        assigned = {s.target for s in walk(body) if isinstance(s, Assign)}
+        return {
+            n
+            for n, k in uses.items()
+            if k == 1
+            and site.get(n) not in (None, -1)
+            and n in assigned
+            and n in self.fn.temps
+            and n not in reverse_loads
+            and n not in self.call_saved
+        }
+
     def forward_block(self, body: list[Stmt], saving: bool) -> list:
         code: list = []
         self.last_loc = None
+        inline: dict[str, ast.expr] = {}
         for stmt in body:
             if isinstance(stmt, Assign):
                 if self.is_needed(stmt, self.needed):
                     self.comment(stmt.loc, code)
+                    if inline:
+                        stmt = _with_value(stmt, _substitute(stmt.value, inline))
+                    if stmt.target in self.inline:
+                        inline[stmt.target] = stmt.value
+                        continue
                     code.append(self.forward_assign(stmt))
             elif isinstance(stmt, If):
                 if self.kept(stmt, self.needed):
@@ -1019,6 +1077,31 @@ class _Reverse:
         else:
             code.append(ast.For(target=store(stmt.target), iter=stmt.iter, body=body, orelse=[]))
         return code
+
+
+def _substitute(expr: ast.expr, values: dict[str, ast.expr]) -> ast.expr:
+    """``expr`` with the names in ``values`` replaced by (copies of) their expressions."""
+    if not names_in(expr) & set(values):
+        return expr
+
+    class Sub(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.expr:
+            if isinstance(node.ctx, ast.Load) and node.id in values:
+                return copy.deepcopy(values[node.id])
+            return node
+
+    return Sub().visit(copy.deepcopy(expr))
+
+
+def _with_value(stmt: Assign, value: ast.expr) -> Assign:
+    return Assign(
+        target=stmt.target,
+        value=value,
+        prim=stmt.prim,
+        operands=stmt.operands,
+        loc=stmt.loc,
+        scalar=stmt.scalar,
+    )
 
 
 def _count_uses(rule, wanted: list[str]) -> int:

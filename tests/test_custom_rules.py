@@ -168,11 +168,6 @@ def square_loss(x):
     return np.sum(square(x))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compiled code is cached per function: a rule registered after a caller's "
-    "gradient was compiled does not reach it (docs/custom-rules.md says to register first)",
-)
 def test_a_rule_registered_after_compiling_reaches_new_gradients():
     x = np.array([1.0, 2.0])
     assert np.allclose(ad.grad(square_loss)(x), 2 * x)

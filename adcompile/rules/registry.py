@@ -53,6 +53,9 @@ class Rule:
 
 
 RULES: dict[int, Rule] = {}
+# Bumped by every registration, so that code compiled before a rule existed is
+# compiled again (see api.GradientFunction).
+GENERATION = [0]
 # Rules for special cases, tried first when the operands' shapes are known:
 # primitive id -> [(predicate on the operands' shapes, rule)].
 SPECIALIZED: dict[int, list[tuple[Callable, Rule]]] = {}
@@ -133,6 +136,7 @@ def adjoint(
 
     def register(template: Callable) -> Callable:
         rule = parse_template(primitive, template, broadcasts)
+        GENERATION[0] += 1
         if when is not None:
             SPECIALIZED.setdefault(id(primitive), []).append((when, rule))
             _KEEP_ALIVE[id(primitive)] = primitive
