@@ -153,6 +153,9 @@ class _Reverse:
         self.has_reverse: set[int] = set()  # ids of loops with a reverse loop
         self.stack: str | None = None
         self.inline: set[str] = set()  # forward temporaries written into their consumer
+        self.python_floats = {
+            p for p, s in zip(fn.params, arg_shapes or (), strict=False) if s is float
+        }
 
     # ------------------------------------------------------------ namespace
 
@@ -206,6 +209,8 @@ class _Reverse:
         return self.adj_names[x]
 
     def zero(self, x: str) -> ast.expr:
+        if x in self.python_floats:
+            return ast.Constant(0.0)  # a Python float's adjoint stays a Python float
         return call(self.helper("zero_like"), name(x))
 
     def accumulate(self, x: str, contribution: ast.expr) -> None:
@@ -449,7 +454,9 @@ class _Reverse:
                 check = call(self.helper("check_cotangent"), result, name(cotangent))
                 self.put(ast.Expr(value=check))
         else:
-            scalar = fn.is_scalar(result)
+            scalar = fn.is_scalar(result) or (
+                isinstance(result, ast.Name) and self.shapes.get(result.id) == ()
+            )
             if scalar:
                 seed = ast.Constant(value=1.0)
             else:
