@@ -54,18 +54,6 @@ UNARYOPS: dict[type, object] = {
 # Spellings of a primitive outside numpy's namespace that share its rule.
 ALIASES: dict[int, object] = {
     id(abs): np.abs,
-    id(math.exp): np.exp,
-    id(math.log): np.log,
-    id(math.log1p): np.log1p,
-    id(math.expm1): np.expm1,
-    id(math.sqrt): np.sqrt,
-    id(math.sin): np.sin,
-    id(math.cos): np.cos,
-    id(math.tan): np.tan,
-    id(math.tanh): np.tanh,
-    id(math.atan): np.arctan,
-    id(math.sinh): np.sinh,
-    id(math.cosh): np.cosh,
     id(math.pow): np.power,
     id(np.amax): np.max,
     id(np.amin): np.min,

@@ -170,6 +170,8 @@ class ShapeInference:
         shapes = [leaf(p) for p in facts]
         if key in _UNARY:
             return shapes[0]
+        if getattr(prim, "__module__", None) == "math":
+            return ()  # math functions take and return Python floats
         rule = lookup(prim)
         if rule.broadcasts:
             if any(s is None for s in shapes):

@@ -1512,6 +1512,93 @@ def test_user_names_do_not_clash_with_rule_names(rng):
     check(np_parameter_, value(rng, (3,)), value(rng, (3,)), wrt=1)
 
 
+# ------------------------------------------------------------- math on Python floats
+
+
+def math_exp_(x):
+    return math.exp(x) * 1.5
+
+
+def math_expm1_(x):
+    return math.expm1(x) * 1.5
+
+
+def math_log_(x):
+    return math.log(x) * 1.5
+
+
+def math_log1p_(x):
+    return math.log1p(x) * 1.5
+
+
+def math_sqrt_(x):
+    return math.sqrt(x) * 1.5
+
+
+def math_sin_(x):
+    return math.sin(x) * 1.5
+
+
+def math_cos_(x):
+    return math.cos(x) * 1.5
+
+
+def math_tan_(x):
+    return math.tan(x) * 1.5
+
+
+def math_tanh_(x):
+    return math.tanh(x) * 1.5
+
+
+def math_atan_(x):
+    return math.atan(x) * 1.5
+
+
+def math_sinh_(x):
+    return math.sinh(x) * 1.5
+
+
+def math_cosh_(x):
+    return math.cosh(x) * 1.5
+
+
+MATH = [
+    math_exp_,
+    math_expm1_,
+    math_log_,
+    math_log1p_,
+    math_sqrt_,
+    math_sin_,
+    math_cos_,
+    math_tan_,
+    math_tanh_,
+    math_atan_,
+    math_sinh_,
+    math_cosh_,
+]
+
+
+@pytest.mark.parametrize("f", MATH, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("x", [0.3, 0.7, 1.3])
+def test_math_function_on_a_python_float(f, x):
+    g = assert_grad_matches_fd(f, x)
+    assert type(g) is float
+
+
+def math_chain_(x, y):
+    for _ in range(3):
+        y = math.sin(y * x) + math.cos(y)
+    return y
+
+
+def test_math_functions_keep_a_scalar_loop_in_python_floats():
+    dloss = ad.grad(math_chain_, wrt=(0, 1))
+    dx, dy = dloss(0.5, 0.3)
+    assert type(dx) is float and type(dy) is float
+    assert "np." not in dloss.source
+
+
 # ------------------------------------------------------------- coverage
 
 # Every primitive the registry knows, and the tests above that exercise it.
@@ -1572,6 +1659,18 @@ COVERED = {
     np.dot,
     np.outer,
     np.mod,
+    math.exp,
+    math.expm1,
+    math.log,
+    math.log1p,
+    math.sqrt,
+    math.sin,
+    math.cos,
+    math.tan,
+    math.tanh,
+    math.atan,
+    math.sinh,
+    math.cosh,
 }
 
 
