@@ -267,7 +267,6 @@ class GradientFunction:
     def __call__(self, *args, **kwargs):
         if kwargs or len(args) != self._arity:
             args = self._bind(args, kwargs)
-        kinds = None
         sig = []
         for a in args[: self._nparams]:
             t = type(a)
@@ -276,8 +275,6 @@ class GradientFunction:
             elif t is float:
                 sig.append(float)
             else:
-                if t is list or t is tuple or t is dict:
-                    kinds = tuple(kind_of(a) for a in args[: self._nparams])
                 sig.append(_shape_of_value(a))
         sig = tuple(sig)
         entry = self._by_sig.get(sig)
@@ -288,12 +285,15 @@ class GradientFunction:
         ):
             entry = None
         if entry is None:
+            kinds = None
+            if any(type(a) in (list, tuple, dict) for a in args[: self._nparams]):
+                kinds = tuple(kind_of(a) for a in args[: self._nparams])
             self._compile(kinds, sig)
             entry = self._by_sig.get(sig) or self._by_kinds[kinds]
         compiled = entry[0]
         for i in self._index:
             a = args[i]
-            if not ((type(a) is np.ndarray and a.dtype.kind in "fc") or type(a) is float):
+            if not _floats_only(a):
                 _check_differentiable(a, self.params[i], self.fn)
         try:
             out = compiled(*args)
@@ -400,12 +400,30 @@ def _filename(mode: str, qualname: str, wrt: list[str]) -> str:
     return base if n == 1 else f"{base[:-1]} #{n}>"
 
 
+def _floats_only(a) -> bool:
+    """Whether ``a`` is a float array or a Python float, or a container of only those
+    (the fast check of every call; the slow one says what is wrong)."""
+    t = type(a)
+    if t is np.ndarray:
+        return a.dtype.kind in "fc"
+    if t is float:
+        return True
+    if t is list or t is tuple:
+        return all(map(_floats_only, a))
+    if t is dict:
+        return all(map(_floats_only, a.values()))
+    return False
+
+
 def _dealias(tree, args, others):
     """``tree`` (a container gradient) with every array leaf that is also another leaf,
     an argument (or part of one), or another gradient replaced by a copy."""
+    out_ids = [id(leaf) for leaf in _leaves(tree)]
     seen: set[int] = set()
     for a in list(args) + list(others):
-        seen |= {id(leaf) for leaf in _leaves(a)}
+        seen.update(map(id, _leaves(a)))
+    if len(set(out_ids)) == len(out_ids) and seen.isdisjoint(out_ids):
+        return tree  # the common case: every leaf is an array of its own
 
     def walk(t):
         if isinstance(t, dict):
@@ -422,11 +440,19 @@ def _dealias(tree, args, others):
 
 
 def _leaves(tree) -> list:
-    if isinstance(tree, dict):
-        return [leaf for v in tree.values() for leaf in _leaves(v)]
-    if isinstance(tree, list | tuple):
-        return [leaf for v in tree for leaf in _leaves(v)]
-    return [tree] if isinstance(tree, np.ndarray) else []
+    out, stack = [], [tree]
+    while stack:
+        t = stack.pop()
+        tt = type(t)
+        if tt is np.ndarray:
+            out.append(t)
+        elif tt is list or tt is tuple:
+            stack.extend(t)
+        elif tt is dict:
+            stack.extend(t.values())
+        elif isinstance(t, np.ndarray):
+            out.append(t)
+    return out
 
 
 def _check_function(fn: object) -> None:
