@@ -42,6 +42,7 @@ FAMILIES = {
     "reductions": "Reductions",
     "linalg": "Products",
     "shapes": "Shapes and indexing",
+    "scalar": "Python floats (`math`)",
 }
 
 # numpy names that are the same object as another one, in every supported numpy;
@@ -253,7 +254,10 @@ def document() -> list[Block]:
     families: dict[str, list[Rule]] = {}
     for rule in RULES.values():
         families.setdefault(_family(rule), []).append(rule)
-    for key, title in [*FAMILIES.items(), ("", "Other rules registered in this process")]:
+    # a module of rules/ that FAMILIES does not name yet is titled by its docstring
+    others = sorted(k for k in families if k and k not in FAMILIES)
+    sections = [*FAMILIES.items(), *((k, _module_title(k)) for k in others)]
+    for key, title in [*sections, ("", "Other rules registered in this process")]:
         if families.get(key):
             doc.append(("h3", title))
             doc.append(
@@ -310,9 +314,18 @@ def _family(rule: Rule) -> str:
     if loc is None:
         return ""
     path = Path(loc.filename).resolve()
-    if path.parent == RULES_DIR and path.stem in FAMILIES:
+    if path.parent == RULES_DIR:
         return path.stem
     return ""
+
+
+def _module_title(stem: str) -> str:
+    """The first sentence of the docstring of ``rules/<stem>.py``, or its name."""
+    import importlib
+
+    doc = (importlib.import_module(f"{registry.__package__}.{stem}").__doc__ or "").strip()
+    first = doc.split("\n\n")[0].split(". ")[0].rstrip(".:")
+    return " ".join(first.replace("``", "`").split()) or stem
 
 
 # -------------------------------------------------------------------- tables
