@@ -608,12 +608,13 @@ def _text(doc: list[Block]) -> str:
     parts = []
     for block in doc:
         kind = block[0]
+        title = _plain(block[1]) if kind in ("h1", "h2", "h3") else ""
         if kind == "h1":
-            parts.append(block[1].upper() + "\n" + "=" * len(block[1]))
+            parts.append(title.upper() + "\n" + "=" * len(title))
         elif kind == "h2":
-            parts.append(block[1] + "\n" + "-" * len(block[1]))
+            parts.append(title + "\n" + "-" * len(title))
         elif kind == "h3":
-            parts.append(block[1] + ":")
+            parts.append(title + ":")
         elif kind == "p":
             parts.append(_fill(_plain(block[1])))
         elif kind == "ul":
