@@ -105,8 +105,23 @@ class Function:
         return False
 
 
-def names_in(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+def names_in(node: ast.AST, loads_only: bool = False) -> set[str]:
+    """Every name in ``node`` (only those read, with ``loads_only``)."""
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if type(n) is ast.Name:
+            if not loads_only or type(n.ctx) is ast.Load:
+                out.add(n.id)
+            continue
+        for name in n._fields:
+            v = getattr(n, name, None)
+            if type(v) is list:
+                stack.extend(x for x in v if isinstance(x, ast.AST))
+            elif isinstance(v, ast.AST):
+                stack.append(v)
+    return out
 
 
 class NameAllocator:

@@ -28,7 +28,6 @@ their adjoint in place across iterations.
 from __future__ import annotations
 
 import ast
-import copy
 import inspect
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from .ir import Assign, CallPrim, Function, If, Loop, Return, Stmt, names_in, wa
 from .optimize import is_fresh, simplify
 from .rules import containers
 from .rules.containers import LEAF, ContainerPrim
-from .rules.registry import lookup_specialized
+from .rules.registry import copy_tree, lookup_specialized
 from .shapes import infer as infer_shapes
 
 MODES = ("grad", "value_and_grad", "vjp")
@@ -321,7 +320,9 @@ class _Reverse:
         """In a product or quotient, ``np.broadcast_to(g, S) * ... * a`` is ``g * ... * a``
         when another factor ``a`` already has the shape ``S``: numpy's broadcasting
         does the spreading, without the helper call."""
-        if not self.shapes:
+        if not self.shapes or not any(
+            isinstance(n, ast.Attribute) and n.attr == "broadcast_to" for n in ast.walk(expr)
+        ):
             return expr
         adjoint_of = {v: k for k, v in self.adj_names.items()}
 
@@ -1094,10 +1095,10 @@ def _substitute(expr: ast.expr, values: dict[str, ast.expr]) -> ast.expr:
     class Sub(ast.NodeTransformer):
         def visit_Name(self, node: ast.Name) -> ast.expr:
             if isinstance(node.ctx, ast.Load) and node.id in values:
-                return copy.deepcopy(values[node.id])
+                return copy_tree(values[node.id])
             return node
 
-    return Sub().visit(copy.deepcopy(expr))
+    return Sub().visit(copy_tree(expr))
 
 
 def _with_value(stmt: Assign, value: ast.expr) -> Assign:
@@ -1144,9 +1145,7 @@ def _loads(code: list) -> set[str]:
     out: set[str] = set()
     for s in code:
         if isinstance(s, ast.AST):
-            out |= {
-                n.id for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-            }
+            out |= names_in(s, loads_only=True)
     return out
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy
 import inspect
 import textwrap
 import warnings
@@ -236,13 +235,28 @@ def _is_docstring(stmt: ast.stmt) -> bool:
     )
 
 
+def copy_tree(node):
+    """A copy of a syntax tree (``copy.deepcopy`` without its memo bookkeeping)."""
+    if isinstance(node, list):
+        return [copy_tree(n) for n in node]
+    if not isinstance(node, ast.AST):
+        return node
+    new = node.__class__()
+    for field_name, value in ast.iter_fields(node):
+        setattr(new, field_name, copy_tree(value))
+    for attr in node._attributes:
+        if hasattr(node, attr):
+            setattr(new, attr, getattr(node, attr))
+    return new
+
+
 class _Substitute(ast.NodeTransformer):
     def __init__(self, mapping: dict[str, ast.expr]) -> None:
         self.mapping = mapping
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id in self.mapping:
-            new = copy.deepcopy(self.mapping[node.id])
+            new = copy_tree(self.mapping[node.id])
             if isinstance(new, ast.Name):
                 new.ctx = node.ctx
             return new
@@ -279,8 +293,8 @@ def instantiate(
     for name in sorted(rule.locals):
         mapping[name] = ast.Name(id=fresh(name), ctx=ast.Load())
     sub = _Substitute(mapping)
-    stmts = [sub.visit(copy.deepcopy(s)) for s in prelude]
-    exprs = {p: sub.visit(copy.deepcopy(e)) for p, e in picked.items()}
+    stmts = [sub.visit(copy_tree(s)) for s in prelude]
+    exprs = {p: sub.visit(copy_tree(e)) for p, e in picked.items()}
     return stmts, exprs
 
 
