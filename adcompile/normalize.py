@@ -1124,7 +1124,9 @@ class _Normalizer:
                     hint="use the numpy function (np.maximum, np.sum, ...)",
                 )
             raise self.error(
-                f"{label} ({primitive_name(obj)}) has no adjoint rule",
+                f"{label} has no adjoint rule"
+                if label == primitive_name(obj)
+                else f"{label} ({primitive_name(obj)}) has no adjoint rule",
                 node,
                 hint=f"register one with @adcompile.adjoint({label}), see docs/custom-rules.md",
             )

@@ -43,11 +43,7 @@ def forward(params, X):
     ``X`` is (batch, 64), one image per row; ``params`` is a list of (W, b).
     """
     h = X
-    # The natural spelling, `for W, b in params[:-1]:`, is refused by adcompile
-    # ("slicing a list or tuple is not supported"), so the hidden layers are
-    # indexed one at a time.
-    for i in range(len(params) - 1):
-        W, b = params[i]
+    for W, b in params[:-1]:
         h = np.maximum(h @ W + b, 0.0)
     W, b = params[-1]
     return h @ W + b
