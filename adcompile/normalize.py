@@ -142,7 +142,6 @@ VIEWS = {
         np.expand_dims,
         np.swapaxes,
         np.broadcast_to,
-        np.positive,
     )
 }
 _OPS = {

@@ -991,13 +991,25 @@ class _Reverse:
                     count(names_in(stmt.value), None)
 
         visit(body)
-        assigned = {s.target for s in walk(body) if isinstance(s, Assign)}
+        defined_in: dict[str, int] = {}
+
+        def blocks(block: list[Stmt]) -> None:
+            for stmt in block:
+                if isinstance(stmt, Assign):
+                    defined_in[stmt.target] = id(block)
+                elif isinstance(stmt, If):
+                    blocks(stmt.body)
+                    blocks(stmt.orelse)
+                elif isinstance(stmt, Loop):
+                    blocks(stmt.body)
+
+        blocks(body)
         return {
             n
             for n, k in uses.items()
             if k == 1
             and site.get(n) not in (None, -1)
-            and n in assigned
+            and defined_in.get(n) == site.get(n)
             and n in self.fn.temps
             and n not in reverse_loads
             and n not in self.call_saved
