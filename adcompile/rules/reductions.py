@@ -45,8 +45,10 @@ def std(dy, y, a, axis=None, ddof=0, keepdims=False):
     # Where the spread is zero (all elements equal) std has a kink: its gradient is 0
     # there, the convention of abs'(0) = 0, instead of 0 / 0.
     centred = a - np.mean(a, axis=axis, keepdims=True)
-    spread = unreduce(dy / np.where(y == 0, np.inf, y), a, axis, keepdims)
-    return spread * centred / (reduced_count(a, axis) - ddof)
+    # (not named `spread`: rule locals must not shadow runtime helpers, see the
+    # regression test of that name in tests/test_fuzz_regressions.py)
+    scaled = unreduce(dy / np.where(y == 0, np.inf, y), a, axis, keepdims)
+    return scaled * centred / (reduced_count(a, axis) - ddof)
 
 
 register_nondiff(np.argmax, np.argmin, np.argsort, np.any, np.all, np.count_nonzero)

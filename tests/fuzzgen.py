@@ -1,0 +1,1569 @@
+"""Random programs in the language adcompile differentiates, written as source text.
+
+:func:`programs` is a hypothesis strategy for a whole module: a few helper
+functions and an entry function ``f`` over float64 arrays of random shapes,
+with the arguments to call it with. The module text names numpy only as
+``np``, so the same program runs under ``import numpy as np`` (for adcompile and
+finite differences) and ``import autograd.numpy as np`` (the oracle).
+
+Every program is valid for the inputs it comes with: the generator knows every
+value's shape, and keeps each primitive inside its domain by construction
+(``np.log`` and ``np.sqrt`` of positive expressions, ``np.arcsin`` of values in
+(-0.9, 0.9), exponents of bounded values, denominators away from zero). It
+never writes a program whose plain-numpy meaning depends on aliasing: an
+augmented assignment (``v += ...``, in place on an array) only targets a
+variable holding an array that nothing else refers to.
+
+Shrinking works on the draws, so every choice lists its simplest option first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+
+# ------------------------------------------------------------------ coverage
+
+# The adjoint rules of adcompile.rules, by primitive, that the generator writes
+# calls of. tests/test_fuzz.py checks this against the registry.
+COVERED = {
+    np.exp,
+    np.expm1,
+    np.log,
+    np.log1p,
+    np.log2,
+    np.log10,
+    np.sqrt,
+    np.square,
+    np.reciprocal,
+    np.sin,
+    np.cos,
+    np.tan,
+    np.arcsin,
+    np.arccos,
+    np.arctan,
+    np.sinh,
+    np.cosh,
+    np.tanh,
+    np.abs,
+    np.arctan2,
+    np.maximum,
+    np.minimum,
+    np.logaddexp,
+    np.where,
+    np.clip,
+    np.add,
+    np.subtract,
+    np.multiply,
+    np.true_divide,
+    np.power,
+    np.negative,
+    np.positive,
+    np.matmul,
+    np.sum,
+    np.mean,
+    np.max,
+    np.min,
+    np.prod,
+    np.var,
+    np.std,
+    np.reshape,
+    np.ravel,
+    np.transpose,
+    np.swapaxes,
+    np.expand_dims,
+    np.squeeze,
+    np.broadcast_to,
+    __import__("operator").getitem,
+    np.concatenate,
+    np.stack,
+    np.dot,
+    np.outer,
+    np.mod,
+    math.exp,
+    math.expm1,
+    math.log,
+    math.log1p,
+    math.sqrt,
+    math.sin,
+    math.cos,
+    math.tan,
+    math.tanh,
+    math.atan,
+    math.sinh,
+    math.cosh,
+}
+
+FEATURES = ("straight", "control", "containers", "calls")
+# "inplace" also lets v += ... update arrays that share memory with other variables
+# (aliases, views, container elements): Python then writes through to them.
+
+# Known compiler bugs that the generator steers clear of, so that the fuzzing
+# keeps finding new ones. Each has a strict xfail in tests/test_fuzz_regressions.py;
+# when it is fixed, that test fails (XPASS): drop the entry here then.
+AVOID = {
+    # a helper's parameter that does not reach its result: bwd_h returns
+    # zero_like(a) for it, but `a` is not defined in bwd_h (NameError)
+    "helper-parameter-unused",
+    # in-place updates (v += ...) of arrays that share memory in ways the in-place
+    # check does not see give wrong gradients: an element of a list, tuple or dict
+    # (or an array put into one, or a loop variable over a list), an array a
+    # helper returned, a conditional expression's value, builtin max of 0-d arrays
+    "inplace-container",
+    "inplace-call",
+    "inplace-ifexp",
+    "inplace-max",
+    # a helper's v += ... on its own parameter writes into the caller's array
+    "inplace-argument",
+    # x += ... where a view of x (v = x[1:], np.reshape(x, ...)) is read afterwards
+    "inplace-viewed",
+}
+
+# ------------------------------------------------------------------- shapes
+
+Shape = tuple[int, ...]
+
+
+def fits(s: Shape, target: Shape) -> bool:
+    """Whether an operand of shape ``s`` broadcasts into ``target`` (without growing it)."""
+    if len(s) > len(target):
+        return False
+    return all(a == 1 or a == b for a, b in zip(reversed(s), reversed(target)))
+
+
+def shapes_of_size(n: int) -> list[Shape]:
+    """Every shape of up to three axes (sizes 1..6) with ``n`` elements."""
+    out: list[Shape] = [()] if n == 1 else []
+    for ndim in (1, 2, 3):
+        for dims in itertools.product(range(1, 7), repeat=ndim):
+            if math.prod(dims) == n:
+                out.append(dims)
+    return out
+
+
+# -------------------------------------------------------------- the program
+
+
+@dataclass
+class Program:
+    """A generated module and the call to differentiate."""
+
+    body: str  # the module after its numpy import
+    params: list[str]
+    args: list  # the arguments (arrays, floats, ints, lists, tuples, dicts)
+    wrt: tuple[int, ...]
+    mode: str = "grad"  # grad, value_and_grad or vjp
+    autograd_ok: bool = True  # whether autograd can run the program as written
+    mutates: bool = False  # an in-place update writes through to shared memory
+    features: frozenset = frozenset()
+
+    def module(self, numpy: str = "numpy") -> str:
+        return module_text(self.body, numpy)
+
+    def fresh_args(self) -> list:
+        return [_copy(a) for a in self.args]
+
+    def args_code(self) -> str:
+        return "[" + ", ".join(_literal(a) for a in self.args) + "]"
+
+    def regression_test(self, name: str = "test_fuzz_regression") -> str:
+        """A pytest function for tests/test_fuzz_regressions.py that checks this program."""
+        body = self.body.rstrip("\n").replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+        return (
+            f"def {name}(tmp_path):\n"
+            f'    source = """\\\n{body}\n"""\n'
+            f"    args = {self.args_code()}\n"
+            f"    check(tmp_path, source, args, wrt={self.wrt!r}, mode={self.mode!r}"
+            + (", mutates=True" if self.mutates else "")
+            + ")\n"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Program(wrt={self.wrt}, mode={self.mode!r}, autograd_ok={self.autograd_ok})\n"
+            f"{self.module()}\nargs = {self.args_code()}\n\n"
+            f"--- as a regression test ---\n{self.regression_test()}"
+        )
+
+
+def module_text(body: str, numpy: str = "numpy") -> str:
+    """The module of a program: its functions after the imports they use."""
+    return f"import math\n\nimport {numpy} as np\n\n\n{body}"
+
+
+def _copy(a):
+    if isinstance(a, np.ndarray):
+        return a.copy()
+    if isinstance(a, list):
+        return [_copy(v) for v in a]
+    if isinstance(a, tuple):
+        return tuple(_copy(v) for v in a)
+    if isinstance(a, dict):
+        return {k: _copy(v) for k, v in a.items()}
+    return a
+
+
+def _literal(a) -> str:
+    if isinstance(a, np.ndarray):
+        if a.ndim == 0:
+            return f"np.array({float(a)!r})"
+        return f"np.array({a.tolist()!r})"
+    if isinstance(a, list):
+        return "[" + ", ".join(_literal(v) for v in a) + "]"
+    if isinstance(a, tuple):
+        return "(" + "".join(_literal(v) + ", " for v in a) + ")"
+    if isinstance(a, dict):
+        return "{" + ", ".join(f"{k!r}: {_literal(v)}" for k, v in a.items()) + "}"
+    return repr(a)
+
+
+# ----------------------------------------------------------------- builder
+
+
+@dataclass
+class Var:
+    """A name in scope and what the generator knows about it."""
+
+    name: str
+    kind: str  # "array" (arrays and float scalars), "int", "list", "tuple", "dict"
+    shape: Shape = ()  # arrays; the element shape of a list
+    owned: bool = False  # an array nothing else refers to: safe to update in place
+    via: str = "alias"  # when not owned: how it shares memory (one of SHARING)
+    readonly: bool = False
+    items: tuple = ()  # tuple: element shapes; dict: (key, shape) pairs
+    length: int | None = None  # lists: the length, when the program fixes it
+    bound: int | None = None  # ints: an upper bound (exclusive) of the value
+    param: bool = False
+
+
+# How a value can share its memory with another variable's, from the mildest
+# (what adcompile's in-place check handles) to the most hidden.
+SHARING = (
+    "param",  # a parameter of f (the caller's array)
+    "alias",  # another name for the same array (u = v)
+    "view",  # a view of another variable's array (u = v[1:], v.T, np.reshape(v, ...))
+    "viewed",  # an array that a view of it was taken from
+    "ifexp",  # the value of a conditional expression (u = v if c else w)
+    "container",  # an element of a list, tuple or dict, or an array put into one
+    "call",  # what a helper returned (possibly its argument)
+    "max",  # builtin max/min of 0-d arrays (one of them)
+    "argument",  # a helper's parameter (the caller's array)
+)
+
+
+@dataclass
+class E:
+    """A generated expression."""
+
+    code: str
+    shape: Shape
+    atomic: bool = True  # usable as an operand without parentheses
+    owned: bool = True  # evaluates to a new array (not a view or an alias)
+    via: str = "alias"  # when not owned: how it shares memory (one of SHARING)
+    readonly: bool = False  # a view of np.broadcast_to's result: cannot be written
+
+    def op(self) -> str:
+        return self.code if self.atomic else f"({self.code})"
+
+
+def _call(
+    fn: str,
+    *args: str,
+    owned: bool = True,
+    shape: Shape = (),
+    via: str = "view",
+    readonly: bool = False,
+) -> E:
+    return E(f"{fn}({', '.join(args)})", shape, True, owned, via, readonly)
+
+
+@dataclass
+class Helper:
+    name: str
+    params: list[tuple[str, Shape]]
+    defaults: dict[str, str]
+    returns: list[Shape]  # one shape, or two for a tuple
+    aliases: bool = False  # may return (a view of) an argument
+    readonly: bool = False
+
+
+class Unfit(Exception):
+    """The drawn option does not apply here; the caller draws another."""
+
+
+class Builder:
+    def __init__(self, draw, features: frozenset) -> None:
+        self.draw = draw
+        self.features = features
+        self.scope: dict[str, Var] = {}
+        self.lines: list[str] = []
+        self.indent = 1
+        self.counter = itertools.count(1)
+        self.helpers: list[Helper] = []
+        self.autograd_ok = True
+        self.loop_depth = 0
+        self.locked: set[str] = set()  # updated in place inside the current loop
+        self.returned = False  # the current block has returned
+        self.shape_pool: list[Shape] = []
+        self.history: list[str] = []  # names in the order of their assignment
+        self.no_calls = False  # in conditions: adcompile refuses calls of user functions
+        self.frozen: set[str] = set()  # lists a for loop iterates over: no appends
+        self.mutates = False  # an in-place update writes through to shared memory
+
+    # ------------------------------------------------------------ drawing
+
+    def int(self, lo: int, hi: int) -> int:
+        return self.draw(st.integers(lo, hi))
+
+    def pick(self, options):
+        options = list(options)
+        return options[self.draw(st.integers(0, len(options) - 1))]
+
+    def chance(self, percent: int) -> bool:
+        """True with about ``percent`` % probability; shrinks to False."""
+        return self.draw(st.integers(0, 99)) >= 100 - percent
+
+    def fresh(self, base: str) -> str:
+        return f"{base}{next(self.counter)}"
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.indent + line)
+
+    # ------------------------------------------------------------- shapes
+
+    def any_shape(self) -> Shape:
+        if self.shape_pool and self.chance(70):
+            return self.pick(self.shape_pool)
+        ndim = self.int(0, 3)
+        return tuple(self.int(1, 3) for _ in range(ndim))
+
+    def sub_shape(self, target: Shape) -> Shape:
+        """A shape that broadcasts into ``target``."""
+        drop = self.int(0, len(target)) if self.chance(40) else 0
+        dims = target[drop:]
+        return tuple(1 if (d > 1 and self.chance(25)) else d for d in dims)
+
+    # --------------------------------------------------------- the values
+
+    def arrays(self) -> list[Var]:
+        return [v for v in self.scope.values() if v.kind == "array"]
+
+    def ints(self) -> list[Var]:
+        return [v for v in self.scope.values() if v.kind == "int"]
+
+    def containers(self, kind: str) -> list[Var]:
+        return [v for v in self.scope.values() if v.kind == kind]
+
+    # ------------------------------------------------------- expressions
+
+    def gen(self, target: Shape, depth: int) -> E:
+        """An expression whose shape broadcasts into ``target``."""
+        if depth <= 0:
+            return self.leaf(target)
+        ops = [
+            self.leaf,
+            self.binary,
+            self.unary,
+            self.leaf,
+            self.binary,
+            self.unary,
+            self.leaf,
+            self.binary,
+            self.reduce,
+            self.index,
+            self.matmul,
+            self.reshape_like,
+            self.where,
+            self.clip,
+            self.binary_fn,
+            self.join,
+            self.outer,
+            self.element,
+            self.call_expr,
+            self.if_expr,
+            self.math_fn,
+        ]
+        for _ in range(4):
+            op = self.pick(ops)
+            try:
+                e = op(target) if op == self.leaf else op(target, depth - 1)
+            except Unfit:
+                continue
+            assert fits(e.shape, target), (e.code, e.shape, target)
+            return e
+        return self.leaf(target)
+
+    def exact(self, target: Shape, depth: int) -> E:
+        """An expression of exactly the shape ``target``."""
+        e = self.gen(target, depth)
+        if e.shape == target:
+            return e
+        same = [v for v in self.arrays() if v.shape == target]
+        if same and self.chance(50):
+            v = self.pick(same)
+            op = self.pick(["+", "*", "-"])
+            return E(f"{v.name} {op} {e.op()}", target, False, True)
+        if self.chance(50):
+            return E(f"{e.op()} + np.zeros({target!r})", target, False, True)
+        return self.broadcast_to(e, target)
+
+    def broadcast_to(self, e: E, target: Shape) -> E:
+        if len(e.shape) < len(target):
+            self.autograd_ok = False  # autograd's broadcast_to cannot add leading axes
+        return _call(
+            "np.broadcast_to", e.code, repr(target), owned=False, shape=target, readonly=True
+        )
+
+    def leaf(self, target: Shape) -> E:
+        candidates = [v for v in self.arrays() if fits(v.shape, target)]
+        roll = self.int(0, 19)
+        if candidates and roll < 10:
+            v = self.pick(candidates)
+            return E(v.name, v.shape, True, False, "alias", v.readonly)
+        if self.arrays() and roll < 16:
+            return self.adapt(self.pick(self.arrays()), target)
+        ints = self.ints()
+        if ints and roll == 16:
+            # never an int by itself: int arithmetic in a loop (i ** 3 ** ...) can
+            # grow without bound where floats would overflow to inf
+            i = self.pick(ints).name
+            return self.pick([E(f"{i} * 0.5", (), False), E(f"float({i})", ())])
+        if self.arrays() and roll < 19:
+            fn = self.pick(["np.mean", "np.sum", "np.max"])
+            return _call(fn, self.pick(self.arrays()).name)
+        c = self.pick(["0.5", "1.5", "2.0", "-0.7", "0.3", "3.0", "np.pi"])
+        return E(c, (), not c.startswith("-"), True)
+
+    def adapt(self, v: Var, target: Shape) -> E:
+        """``v`` itself, or ``v`` reduced, indexed or reshaped into ``target``."""
+        s = v.shape
+        if fits(s, target):
+            return E(v.name, s, True, False, "alias", v.readonly)
+        options: list[E] = []
+        for k in range(1, len(s) + 1):
+            if fits(s[k:], target):
+                axes = tuple(range(k))
+                axis = str(axes[0]) if len(axes) == 1 else repr(axes)
+                options.append(_call("np.sum", v.name, f"axis={axis}", shape=s[k:]))
+                break
+        for ax in range(len(s)):
+            rest = s[:ax] + s[ax + 1 :]
+            if fits(rest, target):
+                fn = self.pick(["np.mean", "np.max", "np.sum"])
+                options.append(_call(fn, v.name, f"axis={ax}", shape=rest))
+        if s and fits(s[1:], target):
+            index = f"{v.name}[{self.int(0, s[0] - 1)}]"
+            options.append(E(index, s[1:], True, False, "view", v.readonly))
+        sized = [t for t in shapes_of_size(math.prod(s)) if t and fits(t, target)]
+        if sized:
+            t = self.pick(sized)
+            options.append(
+                _call("np.reshape", v.name, repr(t), owned=False, shape=t, readonly=v.readonly)
+            )
+        if not options:
+            options.append(_call(self.pick(["np.mean", "np.sum"]), v.name))
+        return self.pick(options)
+
+    def bounded(self, target: Shape, depth: int) -> E:
+        """A value in [-pi/2, pi/2]."""
+        a = self.gen(target, depth)
+        fn = self.pick(["np.tanh", "np.sin", "np.cos", "np.arctan"])
+        return _call(fn, a.code, shape=a.shape)
+
+    def positive(self, target: Shape, depth: int) -> E:
+        """A value of at least 0.1 (and at most about 5)."""
+        way = self.int(0, 5)
+        if way == 0:
+            b = self.bounded(target, depth)
+            return E(f"{b.op()} * {b.op()} + 0.5", b.shape, False)
+        if way == 1:
+            b = self.bounded(target, depth)
+            return _call("np.exp", b.code, shape=b.shape)
+        if way == 2:
+            b = self.bounded(target, depth)
+            return _call("np.cosh", b.code, shape=b.shape)
+        if way == 3:
+            a = self.gen(target, depth)
+            return E(f"np.abs({a.code}) + 0.5", a.shape, False)
+        if way == 4:
+            b = self.bounded(target, depth)
+            return E(f"np.square({b.code}) + 0.1", b.shape, False)
+        b = self.bounded(target, depth)
+        return _call("np.logaddexp", b.code, "0.5", shape=b.shape)
+
+    def unit(self, target: Shape, depth: int) -> E:
+        """A value in (-0.9, 0.9)."""
+        a = self.gen(target, depth)
+        way = self.int(0, 2)
+        if way == 0:
+            return E(f"0.9 * np.tanh({a.code})", a.shape, False)
+        if way == 1:
+            return E(f"0.5 * np.sin({a.code})", a.shape, False)
+        return _call("np.clip", a.code, "-0.9", "0.9", shape=a.shape)
+
+    def unary(self, target: Shape, depth: int) -> E:
+        name = self.pick(
+            [
+                "np.tanh",
+                "np.sin",
+                "-",
+                "np.exp",
+                "np.log",
+                "np.sqrt",
+                "np.square",
+                "np.cos",
+                "np.arctan",
+                "np.abs",
+                "abs",
+                "np.expm1",
+                "np.log1p",
+                "np.log2",
+                "np.log10",
+                "np.reciprocal",
+                "np.tan",
+                "np.arcsin",
+                "np.arccos",
+                "np.sinh",
+                "np.cosh",
+                "np.negative",
+                "np.positive",
+                "+",
+            ]
+        )
+        if name in ("np.exp", "np.expm1", "np.sinh", "np.cosh"):
+            a = self.bounded(target, depth)
+        elif name in ("np.log", "np.sqrt", "np.log1p", "np.log2", "np.log10", "np.reciprocal"):
+            a = self.positive(target, depth)
+        elif name == "np.tan":
+            inner = self.gen(target, depth)
+            a = _call("np.tanh", inner.code, shape=inner.shape)
+        elif name in ("np.arcsin", "np.arccos"):
+            a = self.unit(target, depth)
+        else:
+            a = self.gen(target, depth)
+        copy = "positive-is-a-copy" not in AVOID
+        if name in ("-", "+"):
+            if name == "+":
+                self.autograd_ok = False  # autograd's arrays have no unary plus
+                return E(f"+{a.op()}", a.shape, False, copy)
+            return E(f"-{a.op()}", a.shape, False)
+        if name == "np.positive":
+            return _call(name, a.code, shape=a.shape, owned=copy, via="alias")
+        return _call(name, a.code, shape=a.shape)
+
+    def binary(self, target: Shape, depth: int) -> E:
+        op = self.pick(["+", "*", "-", "/", "**", "%"])
+        a = self.gen(target, depth)
+        if op in ("/", "%"):
+            b = self.positive(target, depth)
+        elif op == "**":
+            way = self.int(0, 3)
+            if way == 0:
+                return E(f"{a.op()} ** 2", a.shape, False)
+            if way == 1:
+                return E(f"{a.op()} ** 3", a.shape, False)
+            base = self.positive(target, depth)
+            if way == 2:
+                return E(f"{base.op()} ** 0.5", base.shape, False)
+            b = self.bounded(target, depth)
+            shape = np.broadcast_shapes(base.shape, b.shape)
+            return E(f"{base.op()} ** {b.op()}", shape, False)
+        else:
+            b = self.gen(target, depth)
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        return E(f"{a.op()} {op} {b.op()}", shape, False)
+
+    def binary_fn(self, target: Shape, depth: int) -> E:
+        name = self.pick(
+            [
+                "np.maximum",
+                "np.minimum",
+                "np.add",
+                "np.multiply",
+                "np.subtract",
+                "np.divide",
+                "np.arctan2",
+                "np.logaddexp",
+                "np.power",
+                "max",
+                "min",
+                "np.mod",
+                "np.remainder",
+            ]
+        )
+        a = self.gen(target, depth)
+        if name in ("np.divide", "np.mod", "np.remainder"):
+            b = self.positive(target, depth)
+        elif name == "np.power":
+            a = self.positive(target, depth)
+            b = self.bounded(target, depth)
+        else:
+            b = self.gen(target, depth)
+        if name in ("max", "min"):
+            if a.shape != () or b.shape != ():
+                raise Unfit
+            # builtin max returns one of its arguments itself (a 0-d array stays one)
+            return _call(name, a.code, b.code, owned=False, via="max")
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        return _call(name, a.code, b.code, shape=shape)
+
+    def math_fn(self, target: Shape, depth: int) -> E:
+        """math-module spellings of elementwise functions, on scalars."""
+        name = self.pick(
+            [
+                "math.exp",
+                "math.sin",
+                "math.tanh",
+                "math.log",
+                "math.sqrt",
+                "math.cos",
+                "math.atan",
+                "math.expm1",
+                "math.log1p",
+                "math.tan",
+                "math.sinh",
+                "math.cosh",
+            ]
+        )
+        if name in ("math.log", "math.sqrt", "math.log1p"):
+            a = self.positive((), depth)
+        elif name in ("math.exp", "math.expm1", "math.sinh", "math.cosh"):
+            a = self.bounded((), depth)
+        elif name == "math.tan":
+            a = _call("math.tanh", self.gen((), depth).code)
+        else:
+            a = self.gen((), depth)
+        self.autograd_ok = False
+        return _call(name, a.code)
+
+    def reduce(self, target: Shape, depth: int) -> E:
+        name = self.pick(["sum", "mean", "max", "min", "prod", "var", "std"])
+        method = self.chance(30)
+        way = self.pick(["all", "axis", "axis", "keepdims", "tuple"])
+        extra = []
+        if way == "all":
+            operand_shape = self.any_shape()
+            result: Shape = ()
+            axes: tuple = ()
+            count = math.prod(operand_shape)
+        else:
+            result = self.sub_shape(target)
+            if way == "keepdims":
+                ones = [i for i, d in enumerate(result) if d == 1]
+                if not ones:
+                    raise Unfit
+                k = self.pick(ones)
+                n = self.int(1, 3)
+                operand_shape = result[:k] + (n,) + result[k + 1 :]
+                axes = (k,)
+                count = n
+            else:
+                nax = 2 if way == "tuple" else 1
+                if len(result) + nax > 3:
+                    raise Unfit
+                operand_shape = result
+                axes = ()
+                count = 1
+                for _ in range(nax):
+                    k = self.int(0, len(operand_shape))
+                    n = self.int(1, 3)
+                    operand_shape = operand_shape[:k] + (n,) + operand_shape[k:]
+                    axes = tuple(a + (a >= k) for a in axes) + (k,)
+                    count *= n
+                axes = tuple(sorted(axes))
+            ndim = len(operand_shape)
+            spelled = [a - ndim if self.chance(30) else a for a in axes]
+            axis = str(spelled[0]) if len(spelled) == 1 else f"({spelled[0]}, {spelled[1]})"
+            extra.append(axis if (not method and self.chance(40)) else f"axis={axis}")
+            if way == "keepdims":
+                extra.append("keepdims=True")
+        if name in ("var", "std") and count >= 2 and self.chance(30):
+            extra.append("ddof=1")
+        if name == "prod" and count > 8:
+            raise Unfit
+        a = self.exact(operand_shape, depth)
+        if method and operand_shape:  # Python floats have no methods
+            return E(f"{a.op()}.{name}({', '.join(extra)})", result, True, True)
+        return _call(f"np.{name}", a.code, *extra, shape=result)
+
+    def index(self, target: Shape, depth: int) -> E:
+        result = self.sub_shape(target)
+        comps: list[str] = []
+        operand: list[int] = []
+        for d in result:
+            c = self.pick([":", "::-1", "1:", "head", "-tail", "step", "None"])
+            if c == "None" and d != 1 or c == "step" and d > 2:
+                c = ":"
+            if c in (":", "::-1"):
+                comps.append(c)
+                operand.append(d)
+            elif c == "1:":
+                comps.append("1:")
+                operand.append(d + 1)
+            elif c == "head":
+                comps.append(f":{d}")
+                operand.append(d + self.int(0, 1))
+            elif c == "-tail":
+                comps.append(f"-{d}:")
+                operand.append(d + self.int(0, 1))
+            elif c == "step":
+                comps.append("::2")
+                operand.append(2 * d - self.int(0, 1) if d > 1 else self.int(1, 2))
+            else:
+                comps.append("None")
+        fancy = False
+        if not comps and self.chance(20):
+            # a list of positions (numpy's advanced indexing, repeats included)
+            n = self.int(1, 3)
+            comps = [repr([self.int(0, n - 1) for _ in range(2)])]
+            operand = [n]
+            result = (2,)
+            fancy = True
+            if not fits(result, target):
+                raise Unfit
+        # integer indices take away axes of the operand that the result does not have
+        lo = 0 if comps else 1
+        hi = max(lo, min(2, 3 - len(operand)))
+        for _ in range(self.int(lo, hi) if not fancy else 0):
+            pos = self.int(0, len(comps))
+            n = self.int(1, 3)
+            ints = [v for v in self.ints() if v.bound is not None and v.bound <= n]
+            if ints and self.chance(25):
+                idx = self.pick(ints).name
+            else:
+                idx = str(self.int(-n, n - 1))
+            # the operand axis this index takes goes before the axis of comps[pos]
+            before = sum(1 for c in comps[:pos] if c != "None")
+            comps.insert(pos, idx)
+            operand.insert(before, n)
+        if not operand:
+            raise Unfit  # only arrays can be indexed (not Python floats)
+        if len(comps) >= 2 and comps[0] == ":" and comps[1] != ":" and self.chance(30):
+            comps[0] = "..."  # the leading full slice, as an ellipsis
+        else:
+            while len(comps) > 1 and comps[-1] == ":" and self.chance(50):
+                comps.pop()  # trailing full slices can go
+        a = self.exact(tuple(operand), depth)
+        return E(f"{a.op()}[{', '.join(comps)}]", result, True, fancy, "view", a.readonly)
+
+    def matmul(self, target: Shape, depth: int) -> E:
+        k = self.int(1, 3)
+        last = target[-1] if target else 1
+        last2 = target[-2] if len(target) >= 2 else 1
+        cases = ["vv"]
+        if len(target) >= 1:
+            cases += ["mv", "vm"]
+        if len(target) >= 2:
+            cases += ["mm", "mm"]
+        if len(target) >= 3:
+            cases += ["bmm", "dot3"]
+        case = self.pick(cases)
+        spelling = self.pick(["@", "np.matmul", "np.dot", ".dot"])
+        if case == "vv":
+            a, b, result = (k,), (k,), ()
+        elif case == "mv":
+            a, b, result = (last, k), (k,), (last,)
+        elif case == "vm":
+            a, b, result = (k,), (k, last), (last,)
+        elif case == "mm":
+            a, b, result = (last2, k), (k, last), (last2, last)
+        elif case == "bmm":
+            bt = target[-3]
+            a, b, result = (bt, last2, k), (k, last), (bt, last2, last)
+        else:  # np.dot of n-d operands: dot(a, b)[i, j, m] = sum_k a[i, k] * b[j, k, m]
+            a, b, result = (target[-3], k), (last2, k, last), (target[-3], last2, last)
+            spelling = "np.dot"
+        ea, eb = self.exact(a, depth), self.exact(b, depth)
+        if spelling == "@":
+            return E(f"{ea.op()} @ {eb.op()}", result, False)
+        if spelling == ".dot":
+            self.autograd_ok = False
+            return E(f"{ea.op()}.dot({eb.code})", result)
+        return _call(spelling, ea.code, eb.code, shape=result)
+
+    def outer(self, target: Shape, depth: int) -> E:
+        if len(target) < 2:
+            raise Unfit
+        result = (target[-2], target[-1])
+        a = self.exact(self.pick(shapes_of_size(result[0])), depth)
+        b = self.exact(self.pick(shapes_of_size(result[1])), depth)
+        return _call("np.outer", a.code, b.code, shape=result)
+
+    def reshape_like(self, target: Shape, depth: int) -> E:
+        way = self.pick(
+            ["reshape", "transpose", "ravel", "expand_dims", "squeeze", "broadcast_to", "swapaxes"]
+        )
+        result = self.sub_shape(target)
+        if way == "reshape":
+            operand = self.pick(shapes_of_size(math.prod(result)))
+            a = self.exact(operand, depth)
+            dims = list(result)
+            if dims and self.chance(30):
+                dims[self.int(0, len(dims) - 1)] = -1
+            spelled = "(" + "".join(f"{d}, " for d in dims) + ")"
+            style = self.int(0, 2)
+            if style == 0:
+                return _call(
+                    "np.reshape", a.code, spelled, owned=False, shape=result, readonly=a.readonly
+                )
+            if not operand:
+                return _call(
+                    "np.reshape", a.code, spelled, owned=False, shape=result, readonly=a.readonly
+                )
+            if style == 1 or not dims:
+                return E(f"{a.op()}.reshape({spelled})", result, True, False, "view", a.readonly)
+            return E(
+                f"{a.op()}.reshape({', '.join(map(str, dims))})",
+                result,
+                True,
+                False,
+                "view",
+                a.readonly,
+            )
+        if way == "transpose":
+            perm = list(range(len(result)))
+            style = self.int(0, 2)
+            if style == 2:
+                perm = self.draw(st.permutations(perm))
+            else:
+                perm = perm[::-1]
+            operand = [0] * len(result)
+            for i, p in enumerate(perm):
+                operand[p] = result[i]
+            a = self.exact(tuple(operand), depth)
+            if style == 0 and result:
+                return E(f"{a.op()}.T", result, True, False, "view", a.readonly)
+            if style == 1:
+                return _call("np.transpose", a.code, owned=False, shape=result, readonly=a.readonly)
+            if len(perm) >= 1 and self.chance(50):
+                spelled = [p - len(perm) if self.chance(40) else p for p in perm]
+                return _call(
+                    "np.transpose",
+                    a.code,
+                    repr(tuple(spelled)),
+                    owned=False,
+                    shape=result,
+                    readonly=a.readonly,
+                )
+            if len(perm) >= 2:
+                return E(
+                    f"{a.op()}.transpose({', '.join(map(str, perm))})",
+                    result,
+                    True,
+                    False,
+                    "view",
+                    a.readonly,
+                )
+            return _call(
+                "np.transpose",
+                a.code,
+                repr(tuple(perm)),
+                owned=False,
+                shape=result,
+                readonly=a.readonly,
+            )
+        if way == "swapaxes":
+            if len(result) < 2:
+                raise Unfit
+            i, j = self.int(0, len(result) - 1), self.int(0, len(result) - 1)
+            operand = list(result)
+            operand[i], operand[j] = operand[j], operand[i]
+            a = self.exact(tuple(operand), depth)
+            if self.chance(50):
+                return E(f"{a.op()}.swapaxes({i}, {j})", result, True, False, "view", a.readonly)
+            return _call(
+                "np.swapaxes", a.code, str(i), str(-len(result) + j), owned=False, shape=result
+            )
+        if way == "ravel":
+            if len(result) != 1:
+                raise Unfit
+            a = self.exact(self.pick(shapes_of_size(result[0])), depth)
+            style = self.int(0, 2)
+            if style == 0 or not a.shape:
+                return _call("np.ravel", a.code, owned=False, shape=result, readonly=a.readonly)
+            if style == 1:
+                return E(f"{a.op()}.ravel()", result, True, False, "view", a.readonly)
+            return E(f"{a.op()}.flatten()", result, True, False, "view", a.readonly)
+        if way == "expand_dims":
+            ones = [i for i, d in enumerate(result) if d == 1]
+            if not ones:
+                raise Unfit
+            k = self.pick(ones)
+            a = self.exact(result[:k] + result[k + 1 :], depth)
+            axis = k - len(result) if self.chance(30) else k
+            return _call(
+                "np.expand_dims", a.code, str(axis), owned=False, shape=result, readonly=a.readonly
+            )
+        if way == "squeeze":
+            if len(result) >= 3:
+                raise Unfit
+            k = self.int(0, len(result))
+            operand = result[:k] + (1,) + result[k:]
+            a = self.exact(operand, depth)
+            if 1 not in result and self.chance(50):
+                return _call("np.squeeze", a.code, owned=False, shape=result, readonly=a.readonly)
+            if self.chance(50):
+                return E(f"{a.op()}.squeeze({k})", result, True, False, "view", a.readonly)
+            return _call(
+                "np.squeeze", a.code, f"axis={k}", owned=False, shape=result, readonly=a.readonly
+            )
+        # broadcast_to
+        operand = self.sub_shape(result)
+        return self.broadcast_to(self.exact(operand, depth), result)
+
+    def join(self, target: Shape, depth: int) -> E:
+        result = self.sub_shape(target)
+        if not result:
+            raise Unfit
+        if self.chance(50):  # np.stack: the result has one axis per piece
+            axes = [i for i, d in enumerate(result) if d in (2, 3)]
+            if not axes:
+                raise Unfit
+            k = self.pick(axes)
+            piece = result[:k] + result[k + 1 :]
+            parts = [self.exact(piece, depth).code for _ in range(result[k])]
+            axis = k - len(result) if self.chance(30) else k
+            seq = "[" + ", ".join(parts) + "]" if self.chance(50) else "(" + ", ".join(parts) + ")"
+            return _call("np.stack", seq, f"axis={axis}", shape=result)
+        axes = [i for i, d in enumerate(result) if d >= 2]
+        if not axes:
+            raise Unfit
+        k = self.pick(axes)
+        first = self.int(1, result[k] - 1)
+        sizes = [first, result[k] - first]
+        parts = [self.exact(result[:k] + (n,) + result[k + 1 :], depth).code for n in sizes]
+        seq = "[" + ", ".join(parts) + "]"
+        if self.chance(40):
+            return _call("np.concatenate", seq, str(k), shape=result)
+        return _call("np.concatenate", seq, f"axis={k}", shape=result)
+
+    def where(self, target: Shape, depth: int) -> E:
+        a, b = self.gen(target, depth), self.gen(target, depth)
+        op = self.pick([">", "<", ">="])
+        x, y = self.gen(target, depth), self.gen(target, depth)
+        shape = np.broadcast_shapes(a.shape, b.shape, x.shape, y.shape)
+        return _call("np.where", f"{a.op()} {op} {b.op()}", x.code, y.code, shape=shape)
+
+    def clip(self, target: Shape, depth: int) -> E:
+        a = self.gen(target, depth)
+        lo, hi = self.pick([("-0.5", "0.5"), ("0.0", "1.0"), ("None", "0.5"), ("-0.3", "None")])
+        if self.chance(20):
+            # bounds that are themselves differentiated (autograd has no rule for them)
+            b = self.gen(target, depth)
+            lo, hi = b.code, f"{b.op()} + 1.0"
+            self.autograd_ok = False
+            shape = np.broadcast_shapes(a.shape, b.shape)
+            return _call("np.clip", a.code, lo, hi, shape=shape)
+        if self.chance(30) and lo != "None" and a.shape:
+            return E(f"{a.op()}.clip({lo}, {hi})", a.shape, True, True)
+        return _call("np.clip", a.code, lo, hi, shape=a.shape)
+
+    def element(self, target: Shape, depth: int) -> E:
+        """An element of a list, tuple or dict, or the sum of a list."""
+        options: list[E] = []
+        for v in self.scope.values():
+            if v.kind == "list" and fits(v.shape, target):
+                options += [E(f"{v.name}[0]", v.shape, True, False, "container", v.readonly)]
+                options += [E(f"{v.name}[-1]", v.shape, True, False, "container", v.readonly)]
+                options += [E(f"sum({v.name})", v.shape)]
+                if v.length is not None and v.length >= 2:
+                    options.append(E(f"{v.name}[1]", v.shape, True, False, "container", v.readonly))
+            elif v.kind == "tuple":
+                for i, s in enumerate(v.items):
+                    if fits(s, target):
+                        options.append(E(f"{v.name}[{i}]", s, True, False, "container", v.readonly))
+            elif v.kind == "dict":
+                for k, s in v.items:
+                    if fits(s, target):
+                        options.append(E(f"{v.name}[{k!r}]", s, True, False, "container"))
+        if not options:
+            raise Unfit
+        return self.pick(options)
+
+    def call_expr(self, target: Shape, depth: int) -> E:
+        if self.no_calls:
+            raise Unfit
+        helpers = [h for h in self.helpers if len(h.returns) == 1 and fits(h.returns[0], target)]
+        if not helpers:
+            raise Unfit
+        h = self.pick(helpers)
+        return E(self.call_code(h, depth), h.returns[0], True, not h.aliases, "call", h.readonly)
+
+    def call_code(self, h: Helper, depth: int) -> str:
+        """A call of ``h``: some arguments by position, the rest by keyword or left out."""
+        split = self.int(0, len(h.params))
+        split = max(split, 1 if len(h.params) > 0 and self.chance(70) else split)
+        args = []
+        for i, (p, shape) in enumerate(h.params):
+            if i >= split and p in h.defaults and self.chance(50):
+                continue  # the default
+            code = self.exact(shape, depth).code
+            args.append(code if i < split else f"{p}={code}")
+        text = f"{h.name}({', '.join(args)})"
+        if h.aliases:
+            self.forget_owner(text, "call")
+        return text
+
+    def if_expr(self, target: Shape, depth: int) -> E:
+        a, b = self.exact(target, depth), self.exact(target, depth)
+        cond = self.condition(depth)
+        return E(
+            f"{a.op()} if {cond} else {b.op()}",
+            target,
+            False,
+            False,
+            "ifexp",
+            a.readonly or b.readonly,
+        )
+
+    def condition(self, depth: int) -> str:
+        outer, self.no_calls = self.no_calls, True
+        try:
+            return self._condition(depth)
+        finally:
+            self.no_calls = outer
+
+    def _condition(self, depth: int) -> str:
+        a = self.gen(self.any_shape(), max(depth - 1, 0))
+        way = self.int(0, 4)
+        c = self.pick(["0.0", "0.5", "-0.5", "1.0"])
+        if way == 0 or a.shape != () and way != 4:
+            fn = self.pick(["np.sum", "np.mean", "np.max", "np.min"])
+            test = f"{fn}({a.code}) > {c}"
+        elif way == 4:
+            test = f"np.mean({a.code}) < {c}"
+        else:
+            test = f"{a.op()} > {c}"
+        if self.chance(15):
+            b = self.gen((), 0)
+            test = f"{test} {self.pick(['and', 'or'])} {b.op()} < 1.0"
+        if self.chance(10):
+            test = f"not {test}" if " and " not in test and " or " not in test else test
+        return test
+
+    # ---------------------------------------------------------- statements
+
+    def can_update_in_place(self, v: Var) -> bool:
+        """Whether ``v += ...`` may be written: always for an array nothing else refers
+        to; with the "inplace" feature also for shared ones (where Python writes through
+        to the other variables, and adcompile must refuse or get that right)."""
+        if v.kind != "array" or v.readonly:
+            return False
+        if v.owned and not v.param:
+            return True
+        return "inplace" in self.features and f"inplace-{v.via}" not in AVOID
+
+    def forget_owner(self, code: str, via: str) -> None:
+        """``code`` lets the arrays it names escape (alias, view, list element...)."""
+        for v in self.scope.values():
+            if v.kind == "array" and _mentions(code, v.name):
+                if v.name in self.locked:
+                    raise Unfit
+                if v.owned or SHARING.index(via) > SHARING.index(v.via):
+                    v.via = via
+                v.owned = False
+
+    def share(self, e: E, via: str | None = None) -> str:
+        """The value of ``e`` is now held by a variable (or a container, with ``via``):
+        mark what it shares memory with; returns how the holder shares it."""
+        if e.owned:
+            return e.via
+        vias = [via or e.via] + [
+            v.via for v in self.arrays() if not v.owned and _mentions(e.code, v.name)
+        ]
+        worst = max(vias, key=SHARING.index)
+        # the holder of a view is a view; what it was taken from is "viewed"
+        self.forget_owner(e.code, "viewed" if worst == "view" else worst)
+        return worst
+
+    def block(self, count: int, depth: int) -> None:
+        for _ in range(count):
+            if self.returned:
+                return
+            self.statement(depth)
+
+    def statement(self, depth: int) -> None:
+        kinds = ["assign", "assign", "reassign", "augmented", "unpack", "alias"]
+        if "control" in self.features and depth > 0:
+            kinds += ["if", "for", "while", "if"]
+            if self.loop_depth == 0 and self.indent > 1 and not self.in_helper:
+                kinds.append("return")
+            if self.loop_depth > 0:
+                kinds += ["break", "continue"]
+        if "containers" in self.features:
+            kinds += ["list", "append", "append"]
+            if depth > 0 and "control" in self.features:
+                kinds.append("for_list")
+        if "calls" in self.features and self.helpers:
+            kinds += ["call", "call"]
+        for _ in range(5):
+            kind = self.pick(kinds)
+            mark = len(self.lines)
+            saved = {k: _clone(v) for k, v in self.scope.items()}
+            state = (self.indent, self.loop_depth, set(self.locked), set(self.frozen))
+            try:
+                getattr(self, "stmt_" + kind)(depth)
+                return
+            except Unfit:
+                del self.lines[mark:]
+                self.scope = saved
+                self.indent, self.loop_depth, self.locked, self.frozen = state
+        self.emit("pass")
+
+    in_helper = False
+
+    def expr_depth(self) -> int:
+        return self.int(0, 2)
+
+    def stmt_assign(self, depth: int) -> None:
+        e = self.gen(self.any_shape(), self.expr_depth() + 1)
+        name = self.fresh("v")
+        self.emit(f"{name} = {e.code}")
+        via = self.share(e)
+        self.scope[name] = Var(name, "array", e.shape, e.owned, via, e.readonly)
+        self.history.append(name)
+        if e.shape not in self.shape_pool:
+            self.shape_pool.append(e.shape)
+
+    def stmt_reassign(self, depth: int) -> None:
+        targets = self.arrays()
+        if self.in_helper and "helper-parameter-unused" in AVOID:
+            targets = [v for v in targets if not v.param]  # the argument would go unused
+        if not targets:
+            raise Unfit
+        v = self.pick(targets)
+        e = self.exact(v.shape, self.expr_depth() + 1)
+        if v.name in self.locked and not e.owned:
+            raise Unfit
+        self.emit(f"{v.name} = {e.code}")
+        v.owned, v.via, v.readonly = e.owned, self.share(e), e.readonly
+        self.history.append(v.name)
+
+    def stmt_augmented(self, depth: int) -> None:
+        targets = [v for v in self.arrays() if self.can_update_in_place(v)]
+        if not targets:
+            raise Unfit
+        v = self.pick(targets)
+        op = self.pick(["+=", "*=", "-=", "/="])
+        if op == "/=":
+            e = self.positive(v.shape, self.expr_depth())
+        else:
+            e = self.gen(v.shape, self.expr_depth())
+        self.emit(f"{v.name} {op} {e.code}")
+        self.history.append(v.name)
+        if not v.owned or v.param:
+            self.mutates = True  # Python writes through to what shares v's memory
+            self.autograd_ok = False  # autograd's arrays are never written in place
+        if self.loop_depth > 0 and "inplace" not in self.features:
+            self.locked.add(v.name)  # it must stay unshared for the next iteration
+
+    def stmt_unpack(self, depth: int) -> None:
+        a = self.gen(self.any_shape(), self.expr_depth())
+        b = self.gen(self.any_shape(), self.expr_depth())
+        n1, n2 = self.fresh("v"), self.fresh("v")
+        self.emit(f"{n1}, {n2} = {a.code}, {b.code}")
+        via_a, via_b = self.share(a), self.share(b)
+        self.scope[n1] = Var(n1, "array", a.shape, a.owned, via_a, a.readonly)
+        self.scope[n2] = Var(n2, "array", b.shape, b.owned, via_b, b.readonly)
+        self.history += [n1, n2]
+
+    def stmt_alias(self, depth: int) -> None:
+        if not self.arrays():
+            raise Unfit
+        v = self.pick(self.arrays())
+        if v.name in self.locked:
+            raise Unfit
+        name = self.fresh("v")
+        self.emit(f"{name} = {v.name}")
+        via = self.share(E(v.name, v.shape, True, False, "alias", v.readonly))
+        self.scope[name] = Var(name, "array", v.shape, False, via, v.readonly)
+
+    def stmt_return(self, depth: int) -> None:
+        self.emit(f"return {self.result()}")
+        self.returned = True
+
+    def stmt_break(self, depth: int) -> None:
+        self.emit(f"if {self.condition(0)}:")
+        self.indent += 1
+        self.emit(self.pick(["break", "continue"]))
+        self.indent -= 1
+
+    stmt_continue = stmt_break
+
+    def arm(self, count: int, depth: int) -> tuple[dict[str, Var], bool]:
+        """Generate one indented block; returns the scope at its end and whether it returned."""
+        before = {k: _clone(v) for k, v in self.scope.items()}
+        self.indent += 1
+        self.returned = False
+        self.block(count, depth - 1)
+        self.indent -= 1
+        end, returned = self.scope, self.returned
+        self.scope = before
+        self.returned = False
+        return end, returned
+
+    def merge(self, ends: list[dict[str, Var]]) -> None:
+        """The scope after branches that ended with the scopes ``ends``."""
+        if not ends:
+            self.returned = True
+            return
+        merged = {}
+        for name, v in ends[0].items():
+            others = [e.get(name) for e in ends[1:]]
+            if any(o is None or o.kind != v.kind or o.shape != v.shape for o in others):
+                continue
+            if name not in self.scope and v.kind != "array":
+                continue  # a container made in one branch only
+            v = _clone(v)
+            v.owned = all(e[name].owned for e in ends) and (
+                self.scope[name].owned if name in self.scope else True
+            )
+            if v.kind == "list":
+                lengths = {e[name].length for e in ends}
+                v.length = lengths.pop() if len(lengths) == 1 else None
+            merged[name] = v
+        for name, v in self.scope.items():
+            if name not in merged and v.kind != "array":
+                merged[name] = v  # a container is never dropped (but may have grown)
+        self.scope = merged
+
+    def stmt_if(self, depth: int) -> None:
+        self.emit(f"if {self.condition(1)}:")
+        ends = []
+        end, returned = self.arm(self.int(1, 3), depth)
+        if not returned:
+            ends.append(end)
+        arms = self.int(0, 2)
+        for i in range(arms):
+            if i < arms - 1:
+                self.emit(f"elif {self.condition(1)}:")
+            else:
+                self.emit("else:")
+            end, ret = self.arm(self.int(1, 2), depth)
+            if not ret:
+                ends.append(end)
+        if arms == 0:
+            ends.append({k: _clone(v) for k, v in self.scope.items()})
+        self.merge(ends)
+
+    def loop_body(self, depth: int) -> None:
+        before = {k: _clone(v) for k, v in self.scope.items()}
+        locked = set(self.locked)
+        self.loop_depth += 1
+        end, _ = self.arm(self.int(1, 3), depth)
+        self.loop_depth -= 1
+        # after the loop: what existed before, with the shapes it keeps; owned only
+        # if owned both before the loop and at the end of the body
+        after = {}
+        for name, v in before.items():
+            w = end.get(name, v)
+            w = _clone(w)
+            if w.kind == "array":
+                w.owned = v.owned and w.owned
+            if w.kind == "list":
+                w.length = None if w.length != v.length else v.length
+            after[name] = w
+        self.scope = after
+        if self.loop_depth == 0:
+            self.locked = set()
+        else:
+            self.locked = locked | self.locked
+
+    def stmt_for(self, depth: int) -> None:
+        i = self.fresh("i")
+        way = self.int(0, 2)
+        ints = [v for v in self.ints() if v.param]
+        if way == 2 and ints:
+            n = self.pick(ints)
+            header, bound = f"range({n.name})", n.bound
+        elif way == 1:
+            start = self.int(0, 2)
+            stop = self.int(start + 1, 4)
+            header, bound = f"range({start}, {stop})", stop
+        else:
+            n = self.int(1, 3)
+            header, bound = f"range({n})", n
+        self.emit(f"for {i} in {header}:")
+        self.scope[i] = Var(i, "int", bound=bound)
+        self.loop_body(depth)
+        self.scope.pop(i, None)
+
+    def stmt_for_list(self, depth: int) -> None:
+        lists = self.containers("list")
+        if not lists:
+            raise Unfit
+        xs = self.pick(lists)
+        w = self.fresh("w")
+        way = self.int(0, 2)
+        if way == 0:
+            self.emit(f"for {w} in {xs.name}:")
+            names = [w]
+        elif way == 1:
+            i = self.fresh("i")
+            self.emit(f"for {i}, {w} in enumerate({xs.name}):")
+            self.scope[i] = Var(i, "int", bound=xs.length)
+            names = [w, i]
+        else:
+            ys = self.pick(lists)
+            u = self.fresh("w")
+            self.emit(f"for {w}, {u} in zip({xs.name}, {ys.name}):")
+            self.scope[u] = Var(u, "array", ys.shape, False, "container", ys.readonly)
+            names = [w, u]
+        self.scope[w] = Var(w, "array", xs.shape, False, "container", xs.readonly)
+        frozen = set(self.frozen)
+        self.frozen |= {xs.name} | ({ys.name} if way == 2 else set())
+        self.loop_body(depth)
+        self.frozen = frozen
+        for name in names:
+            self.scope.pop(name, None)
+
+    def stmt_while(self, depth: int) -> None:
+        k = self.fresh("k")
+        limit = self.int(1, 4)
+        self.emit(f"{k} = 0")
+        if self.chance(50):
+            self.emit(f"while {k} < {limit}:")
+        else:
+            test = self.condition(1)
+            if " or " in test:
+                test = f"({test})"
+            self.emit(f"while {test} and {k} < {limit}:")
+        self.scope[k] = Var(k, "int", bound=limit + 1)
+        self.indent += 1
+        self.emit(f"{k} = {k} + 1" if self.chance(50) else f"{k} += 1")
+        self.indent -= 1
+        self.loop_body(depth)
+        self.scope.pop(k, None)
+
+    def stmt_list(self, depth: int) -> None:
+        shape = self.any_shape()
+        n = self.int(1, 2)
+        parts = [self.exact(shape, self.expr_depth()) for _ in range(n)]
+        name = self.fresh("acc")
+        self.emit(f"{name} = [{', '.join(p.code for p in parts)}]")
+        for p in parts:
+            self.share(p, "container")
+        readonly = any(p.readonly for p in parts)
+        self.scope[name] = Var(name, "list", shape, readonly=readonly, length=n)
+
+    def stmt_append(self, depth: int) -> None:
+        lists = [v for v in self.containers("list") if not v.param and v.name not in self.frozen]
+        if not lists:
+            raise Unfit
+        xs = self.pick(lists)
+        e = self.exact(xs.shape, self.expr_depth())
+        self.emit(f"{xs.name}.append({e.code})")
+        self.share(e, "container")
+        xs.readonly = xs.readonly or e.readonly
+        if xs.length is not None:
+            xs.length = xs.length + 1 if self.loop_depth == 0 else None
+
+    def stmt_call(self, depth: int) -> None:
+        h = self.pick(self.helpers)
+        code = self.call_code(h, self.expr_depth())
+        if len(h.returns) == 1:
+            name = self.fresh("v")
+            self.emit(f"{name} = {code}")
+            self.scope[name] = Var(name, "array", h.returns[0], not h.aliases, "call", h.readonly)
+            self.history.append(name)
+        else:
+            names = [self.fresh("v") for _ in h.returns]
+            if self.chance(70):
+                self.emit(f"{', '.join(names)} = {code}")
+                for n, s in zip(names, h.returns):
+                    self.scope[n] = Var(n, "array", s, not h.aliases, "call", h.readonly)
+                self.history += names
+            else:
+                name = self.fresh("pair")
+                self.emit(f"{name} = {code}")
+                self.scope[name] = Var(name, "tuple", readonly=h.readonly, items=tuple(h.returns))
+
+    # ------------------------------------------------------------ results
+
+    def result(self) -> str:
+        """A scalar built from the values in scope, the latest ones first."""
+        arrays = self.arrays()
+        latest = [
+            self.scope[n] for n in reversed(self.history) if self.scope.get(n) in arrays
+        ] or arrays[-1:]
+        chosen = latest[:1] + [self.pick(arrays) for _ in range(self.int(0, 2))]
+        terms = []
+        for v in self.containers("list"):
+            if self.chance(60):
+                way = self.int(0, 2)
+                if way == 0:
+                    terms.append(f"np.sum(sum({v.name}) ** 2)")
+                elif way == 1:
+                    terms.append(f"np.mean(np.sin(np.stack({v.name})))")
+                else:
+                    terms.append(f"np.sum({v.name}[-1])")
+        for v in chosen:
+            form = self.int(0, 4)
+            if form == 0:
+                terms.append(f"np.sum({v.name} * {v.name})")
+            elif form == 1:
+                terms.append(f"np.sum({v.name})")
+            elif form == 2:
+                terms.append(f"np.mean(np.sin({v.name}))")
+            elif form == 3:
+                terms.append(f"np.sum(np.tanh({v.name}) * {v.name})")
+            else:
+                terms.append(f"np.mean({v.name} ** 2)")
+        return " + ".join(terms)
+
+
+def _clone(v: Var) -> Var:
+    return Var(**{k: getattr(v, k) for k in Var.__dataclass_fields__})
+
+
+def _mentions(code: str, name: str) -> bool:
+    import re
+
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", code) is not None
+
+
+# ---------------------------------------------------------------- the module
+
+
+def _array(rng: np.random.Generator, shape: Shape):
+    return rng.uniform(-1.2, 1.2, shape)
+
+
+@st.composite
+def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
+    """A random module in the language, the arguments of its ``f`` and which to differentiate."""
+    features = frozenset(features)
+    b = Builder(draw, features)
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+
+    # the parameters of f
+    params: list[str] = []
+    args: list = []
+    differentiable: list[int] = []
+    base_shapes = [b.any_shape() for _ in range(b.int(1, 2))]
+    b.shape_pool = list(dict.fromkeys(base_shapes))
+    for i in range(b.int(1, 3)):
+        name = f"x{i}"
+        kind = b.int(0, 5)
+        if kind == 5:
+            args.append(float(rng.uniform(-1.2, 1.2)))  # a Python float
+            shape: Shape = ()
+        elif kind == 4 and b.chance(50):
+            args.append(np.asarray(rng.uniform(-1.2, 1.2)))  # a 0-d array
+            shape = ()
+        else:
+            shape = b.pick(b.shape_pool) if b.chance(70) else b.any_shape()
+            args.append(_array(rng, shape))
+        b.scope[name] = Var(name, "array", shape, via="param", param=True)
+        differentiable.append(len(params))
+        params.append(name)
+    if "containers" in features:
+        for _ in range(b.int(0, 2)):
+            kind = b.pick(["list", "tuple", "dict"])
+            shape = b.pick(b.shape_pool)
+            if kind == "list":
+                n = b.int(1, 3)
+                name = b.fresh("ws")
+                args.append([_array(rng, shape) for _ in range(n)])
+                b.scope[name] = Var(name, "list", shape, length=n, param=True)
+            elif kind == "tuple":
+                shapes = (shape, b.any_shape())
+                name = b.fresh("t")
+                args.append(tuple(_array(rng, s) for s in shapes))
+                b.scope[name] = Var(name, "tuple", items=shapes, param=True)
+            else:
+                items = (("w", shape), ("b", b.any_shape()))
+                name = b.fresh("p")
+                args.append({k: _array(rng, s) for k, s in items})
+                b.scope[name] = Var(name, "dict", items=items, param=True)
+            differentiable.append(len(params))
+            params.append(name)
+    if "control" in features and b.chance(20):
+        name = "n"
+        value = b.int(1, 3)
+        args.append(value)
+        b.scope[name] = Var(name, "int", bound=value + 1, param=True)
+        params.append(name)
+
+    # helper functions, each over arrays of the shapes f has
+    chunks = []
+    if "calls" in features:
+        for k in range(b.int(1, 2)):
+            chunks.append(_helper(b, f"h{k}", depth=1 + ("control" in features)))
+
+    # the entry function
+    b.lines = []
+    b.indent = 1
+    b.block(b.int(1, 5), depth=2)
+    if not b.returned:
+        b.emit(f"return {b.result()}")
+    b.lines_text = "\n".join(b.lines)
+    chunks.append(f"def f({', '.join(params)}):\n" + b.lines_text + "\n")
+
+    used = [i for i in differentiable if _mentions(b.lines_text, params[i])]
+    choices = used or differentiable
+    count = draw(st.integers(1, len(choices)))
+    wrt = tuple(sorted(draw(st.permutations(choices))[:count]))
+    mode = b.pick(["grad", "value_and_grad", "vjp"])
+    return Program(
+        body="\n\n".join(chunks),
+        params=params,
+        args=args,
+        wrt=wrt,
+        mode=mode,
+        autograd_ok=b.autograd_ok,
+        mutates=b.mutates,
+        features=features,
+    )
+
+
+def _helper(b: Builder, name: str, depth: int) -> str:
+    """A helper function over arrays of shapes from f's pool; registers it with ``b``."""
+    outer_scope, outer_helpers = b.scope, list(b.helpers)
+    params = []
+    b.scope = {}
+    for i in range(b.int(1, 3)):
+        p = f"a{i}"
+        shape = b.pick(b.shape_pool)
+        params.append((p, shape))
+        b.scope[p] = Var(p, "array", shape, via="argument", param=True)
+    defaults = {}
+    if len(params) >= 2 and b.chance(30):
+        p, shape = params[-1]
+        if shape == ():
+            defaults[p] = b.pick(["0.5", "2.0"])
+    b.lines = []
+    b.indent = 1
+    b.in_helper = True
+    features = b.features
+    b.features = frozenset(features - {"containers"})
+    b.block(b.int(1, 3), depth=depth - 1 if depth > 1 else 0)
+    b.features = features
+    b.in_helper = False
+    if b.chance(30):
+        shapes = [b.any_shape(), b.any_shape()]
+        exprs = [b.exact(s, 1) for s in shapes]
+    else:
+        shapes = [b.any_shape()]
+        exprs = [b.exact(shapes[0], 1)]
+    if "helper-parameter-unused" in AVOID:
+        # every parameter reaches the result
+        first = exprs[0]
+        for p, _ in params:
+            first = E(f"{first.op()} + 0.5 * np.mean({p})", first.shape, False, True)
+        exprs[0] = first
+    ret = ", ".join(e.code for e in exprs)
+    # a helper that returns (a view of) a parameter shares the caller's array
+    aliases = not all(e.owned for e in exprs)
+    readonly = any(e.readonly for e in exprs)
+    b.emit(f"return {ret}")
+    sig = ", ".join(p + (f"={defaults[p]}" if p in defaults else "") for p, _ in params)
+    text = f"def {name}({sig}):\n" + "\n".join(b.lines) + "\n"
+    b.scope = outer_scope
+    b.helpers = outer_helpers + [Helper(name, params, defaults, shapes, aliases, readonly)]
+    return text

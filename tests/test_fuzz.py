@@ -1,0 +1,153 @@
+"""Random programs: adcompile's gradient against finite differences and autograd.
+
+Each example is a whole module drawn by ``fuzzgen.programs`` (helper functions
+and an entry ``f`` over arrays of random shapes, in the language adcompile
+accepts), written to a file, imported, differentiated, and checked by
+``fuzzcheck.check_program``. A failure prints the program and a ready-made
+regression test for ``tests/test_fuzz_regressions.py``.
+
+The default run checks a few hundred programs, derandomized so that CI sees the
+same ones every time. ``pytest tests/test_fuzz.py --fuzz-long`` (or
+``ADCOMPILE_FUZZ_LONG=1``) checks tens of thousands of new ones
+(``ADCOMPILE_FUZZ_EXAMPLES`` sets the total; ``--hypothesis-seed`` fixes them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import fuzzcheck
+import fuzzgen
+import pytest
+from hypothesis import HealthCheck, given, note, reject, settings
+
+from adcompile.rules import RULES
+
+LONG = os.environ.get("ADCOMPILE_FUZZ_LONG", "") not in ("", "0")
+TOTAL = int(os.environ.get("ADCOMPILE_FUZZ_EXAMPLES", "25000"))
+
+# (features, programs in the default run, fraction of a long run)
+SUITES = {
+    "straight_line": (("straight",), 200, 0.2),
+    "control_flow": (("straight", "control"), 150, 0.2),
+    "containers": (("straight", "control", "containers"), 100, 0.2),
+    "helper_calls": (("straight", "control", "calls"), 100, 0.2),
+    "everything": (fuzzgen.FEATURES, 100, 0.15),
+    "in_place": ((*fuzzgen.FEATURES, "inplace"), 60, 0.05),
+}
+
+
+def fuzz_settings(suite: str):
+    _, default, share = SUITES[suite]
+    common = dict(
+        deadline=None,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.function_scoped_fixture,
+        ],
+    )
+    if LONG:
+        return settings(max_examples=max(1, int(TOTAL * share)), derandomize=False, **common)
+    return settings(max_examples=default, derandomize=True, **common)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+CONSTRUCTS = {
+    "if": r"^\s*if ",
+    "elif/else": r"^\s*(elif .*|else):$",
+    "for range": r"^\s*for .* in range\(",
+    "for over a list": r"^\s*for .* in (enumerate|zip)?\(?\w+\)?:$",
+    "while": r"^\s*while ",
+    "break/continue": r"^\s*(break|continue)$",
+    "early return": r"^\s{8,}return ",
+    "augmented assignment": r"^\s*\w+ [-+*/]= ",
+    "append": r"\.append\(",
+    "helper call": r"\bh\d\(",
+    "slice": r"\[[^\]]*:",
+    "conditional expression": r" if .* else ",
+}
+
+
+def run(program: fuzzgen.Program, workdir: Path, suite: str) -> None:
+    note(f"as a regression test for tests/test_fuzz_regressions.py:\n\n{program.regression_test()}")
+    try:
+        verdict = fuzzcheck.check_program(
+            workdir,
+            program.module(),
+            program.fresh_args(),
+            program.wrt,
+            program.mode,
+            program.module("autograd.numpy") if program.autograd_ok else None,
+            program.mutates,
+        )
+    except fuzzcheck.Rejected:
+        reject()
+    stats = fuzzcheck.STATS
+    stats["checked: programs"] += 1
+    stats[f"checked: {suite}"] += 1
+    stats[f"oracle: {verdict}"] += 1
+    for name, pattern in CONSTRUCTS.items():
+        if re.search(pattern, program.body, re.M):
+            stats[f"programs with: {name}"] += 1
+
+
+@fuzz_settings("straight_line")
+@given(program=fuzzgen.programs(SUITES["straight_line"][0]))
+def test_straight_line_programs(program, workdir):
+    run(program, workdir, "straight_line")
+
+
+@fuzz_settings("control_flow")
+@given(program=fuzzgen.programs(SUITES["control_flow"][0]))
+def test_control_flow_programs(program, workdir):
+    run(program, workdir, "control_flow")
+
+
+@fuzz_settings("containers")
+@given(program=fuzzgen.programs(SUITES["containers"][0]))
+def test_programs_over_lists_tuples_and_dicts(program, workdir):
+    run(program, workdir, "containers")
+
+
+@fuzz_settings("helper_calls")
+@given(program=fuzzgen.programs(SUITES["helper_calls"][0]))
+def test_programs_calling_helper_functions(program, workdir):
+    run(program, workdir, "helper_calls")
+
+
+@fuzz_settings("everything")
+@given(program=fuzzgen.programs(SUITES["everything"][0]))
+def test_programs_with_everything(program, workdir):
+    run(program, workdir, "everything")
+
+
+@fuzz_settings("in_place")
+@given(program=fuzzgen.programs(SUITES["in_place"][0]))
+def test_programs_updating_shared_arrays_in_place(program, workdir):
+    """``v += ...`` where v shares memory with other variables: Python writes through
+    to them; adcompile must get that right or refuse with a located error."""
+    run(program, workdir, "in_place")
+
+
+def test_the_generator_writes_every_rule_of_the_registry():
+    """Every adjoint rule that adcompile ships is one the generator writes calls of."""
+    shipped = {
+        key: rule
+        for key, rule in RULES.items()
+        if rule.loc is not None and Path(rule.loc.filename).parent.name == "rules"
+    }
+    covered = {id(p) for p in fuzzgen.COVERED}
+    missing = sorted(rule.name for key, rule in shipped.items() if key not in covered)
+    assert not missing, (
+        f"no generator for the rules of {', '.join(missing)}: add them to tests/fuzzgen.py "
+        "(and to COVERED)"
+    )

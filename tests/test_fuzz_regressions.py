@@ -1,0 +1,225 @@
+"""Programs that random testing (tests/test_fuzz.py) found wrong, shrunk and kept.
+
+Each test is a whole module as the fuzzer wrote it (after ``import math`` and
+``import numpy as np``), the arguments, and which of them to differentiate;
+``check`` runs every oracle of ``fuzzcheck.check_program`` on it. Bugs in the
+compiler core that are not fixed yet are strict xfails: they start failing
+(XPASS) the day the bug is fixed, and then the mark goes, together with the
+matching entry of ``fuzzgen.AVOID``.
+"""
+
+from __future__ import annotations
+
+import fuzzcheck
+import numpy as np
+import pytest
+from fuzzgen import module_text
+
+
+def check(
+    tmp_path, source: str, args: list, wrt: tuple, mode: str = "grad", mutates: bool = False
+) -> str:
+    """Check the program ``source`` with every oracle; ``mutates`` says that it writes
+    through shared memory, which adcompile may refuse (the result is then "refused")."""
+    autograd_text = None if mutates else module_text(source, "autograd.numpy")
+    verdict = fuzzcheck.check_program(
+        tmp_path, module_text(source), args, wrt, mode, autograd_text, mutates
+    )
+    assert verdict
+    return verdict
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=NameError,
+    reason="reverse.py, pullback pairs: a parameter of a called function that does not "
+    "reach its result gets `zero_like(a1)` in bwd_h, where `a1` is not defined",
+)
+def test_helper_parameter_that_does_not_reach_the_result(tmp_path):
+    source = """\
+def h(a0, a1):
+    return a0 * 2.0
+
+
+def f(x0):
+    return np.sum(h(x0, x0 * 3.0))
+"""
+    check(tmp_path, source, [np.array([0.5, -1.0])], wrt=(0,))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=NameError,
+    reason="reverse.py, pullback pairs: a helper returning a constant gives "
+    "`zero_like(a0)` in bwd_h, where `a0` is not defined",
+)
+def test_helper_returning_a_constant(tmp_path):
+    source = """\
+def h(a0):
+    return 2.0
+
+
+def f(x0):
+    return h(x0) * np.sum(x0)
+"""
+    check(tmp_path, source, [np.array([0.5, -1.0])], wrt=(0,))
+
+
+# Fixed in 5f516db: np.positive(x), +x and float(x) make new values, but the in-place
+# check counted them as views of x, so `v += ...` with x read later was refused.
+@pytest.mark.parametrize("copy", ["np.positive(x0)", "+x0", "float(x0)"])
+def test_in_place_update_of_a_copy(tmp_path, copy):
+    source = f"""\
+def f(x0):
+    v = {copy}
+    v += 1.0
+    return np.sum(v * x0)
+"""
+    check(tmp_path, source, [np.array(0.5)], wrt=(0,))
+
+
+# Fixed in 5f516db: a temporary that only a loop body reads (v1 here, assigned by the
+# tuple assignment before the loop) was dropped from the forward sweep: NameError.
+def test_value_read_only_inside_a_loop(tmp_path):
+    source = """\
+def f(x0, x1, n):
+    v1, v2 = float(n), x0
+    for i4 in range(2):
+        x1 = np.tanh(np.where(v1 >= x1, x1, x1) * x0)
+    return np.sum(x1 * x1)
+"""
+    check(tmp_path, source, [np.array(0.5), np.array(-0.3), 2], wrt=(1,))
+
+
+# In-place updates through memory that the in-place check does not see as shared.
+# Python writes through to the other variable; adcompile computes as if it did
+# not, and gives a wrong value and gradient instead of refusing.
+IN_PLACE_THROUGH = {
+    "an element of a list parameter": """\
+def f(x0, ws):
+    v = ws[0]
+    v += x0
+    return np.sum(ws[0] * v)
+""",
+    "an array put into a list": """\
+def f(x0, ws):
+    v = x0 * 2.0
+    acc = [v]
+    v += x0
+    return np.sum(acc[0] * v)
+""",
+    "the loop variable over a list": """\
+def f(x0, ws):
+    for w in ws:
+        w += x0
+    return np.sum(ws[0] * ws[0])
+""",
+    "an array unpacked from a tuple": """\
+def f(x0, ws):
+    t = (x0 * 2.0, x0)
+    a, b = t
+    a += x0
+    return np.sum(t[0] * a)
+""",
+    "the value of a conditional expression": """\
+def f(x0, ws):
+    v = x0 * 2.0
+    u = v if np.sum(x0) > 0.0 else x0
+    v += x0
+    return np.sum(u * v)
+""",
+    "a helper that returns its argument": """\
+def ident(a):
+    return a
+
+
+def f(x0, ws):
+    v = ident(x0)
+    v += 1.0
+    return np.sum(x0 * v)
+""",
+    "a helper's own parameter": """\
+def h(a0, a1):
+    a0 += a1
+    return a0 * a1
+
+
+def f(x0, ws):
+    u = x0 * 1.0
+    v = h(u, x0)
+    return np.sum(u * v)
+""",
+    "the base of a view read afterwards": """\
+def f(x0, ws):
+    u = x0 * 1.0
+    v = u[:]
+    u += x0
+    return np.sum(v * x0)
+""",
+    "the base of a reshaped view read afterwards": """\
+def f(x0, ws):
+    u = x0 * 1.0
+    v = np.reshape(u, (2, 1))
+    u *= x0
+    return np.sum(v * x0)
+""",
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="normalize.py, check_in_place: memory shared through containers, calls, "
+    "conditional expressions or as the base of a view is not seen, so the update is "
+    "differentiated as if it made a new array",
+)
+@pytest.mark.parametrize("source", IN_PLACE_THROUGH.values(), ids=IN_PLACE_THROUGH.keys())
+def test_in_place_update_through_shared_memory(tmp_path, source):
+    args = [np.array([0.5, 1.25]), [np.array([0.75, -0.25])]]
+    check(tmp_path, source, args, wrt=(0, 1), mode="value_and_grad", mutates=True)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="normalize.py: builtin max of two 0-d arrays is one of them, not a copy; "
+    "`v = max(x, y); v += 1.0` writes into x or y",
+)
+def test_in_place_update_of_builtin_max_of_0d_arrays(tmp_path):
+    source = """\
+def f(x0, x1):
+    v = max(x0, x1)
+    v += 1.0
+    return x0 * v
+"""
+    args = [np.array(1.0), np.array(0.5)]
+    check(tmp_path, source, args, wrt=(0, 1), mode="value_and_grad", mutates=True)
+
+
+# Fixed in rules/reductions.py: np.std's rule had a local named `spread`, the name of
+# the runtime helper that the adjoint of sum() over a list calls; both in one function
+# made the helper a local array ('numpy.ndarray' object is not callable).
+def test_std_and_sum_over_a_list_in_one_function(tmp_path):
+    source = """\
+def f(x0, ws):
+    s = sum(ws)
+    return np.sum(s * np.std(x0))
+"""
+    args = [np.array([0.5, 1.0, -0.2]), [np.array([1.0, 2.0, 3.0]), np.array([0.5, 0.1, 0.2])]]
+    check(tmp_path, source, args, wrt=(0, 1))
+
+
+def test_no_rule_local_is_named_like_a_runtime_helper():
+    """A rule's local variables are inlined into generated code that also calls the
+    runtime helpers by name: one named like a helper would shadow it."""
+    from adcompile import runtime
+    from adcompile.rules import RULES
+    from adcompile.rules.registry import SPECIALIZED
+
+    rules = list(RULES.values()) + [rule for cases in SPECIALIZED.values() for _, rule in cases]
+    clashes = {
+        rule.name: sorted(set(rule.locals) & set(runtime.HELPERS))
+        for rule in rules
+        if set(rule.locals) & set(runtime.HELPERS)
+    }
+    assert not clashes
