@@ -523,7 +523,15 @@ class _Reverse:
             self.adj[result.id] = name(cotangent)
         body = fn.body[:-1]
         self.stack = self.names.fresh("stack")
-        self.reverse_block(body, saving=True, inputs=set(fn.params))
+
+        def zero_grads() -> None:
+            # inside the block, so that the parameters they are shaped like get saved
+            for p in self.wrt:
+                if p not in self.adj:
+                    self.put(assign(self.adjoint_name(p), self.zero(p)))
+                    self.adj[p] = name(self.adjoint_name(p))
+
+        self.reverse_block(body, saving=True, inputs=set(fn.params), finish=zero_grads)
         reverse_code = self.out
         grads = [self.adj.get(p) or self.zero(p) for p in self.wrt]
         needed = _loads(reverse_code) | names_in(result)
