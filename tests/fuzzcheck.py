@@ -177,9 +177,16 @@ def describe(g: np.ndarray, other: np.ndarray, name: str) -> str:
     )
 
 
-def gradient(f, args: list, wrt: tuple, mode: str):
+def gradient(f, args: list, wrt: tuple, mode: str, specialise: bool = True):
     """adcompile's gradient of ``f`` as a tuple (one per ``wrt``), and ``f``'s value when
-    the mode gives it."""
+    the mode gives it; from code specialised to the arguments' shapes, or not."""
+    if not specialise:
+        limit = adcompile.api.MAX_SPECIALISATIONS
+        adcompile.api.MAX_SPECIALISATIONS = 0  # as after many shapes: the general code
+        try:
+            return gradient(f, args, wrt, mode)
+        finally:
+            adcompile.api.MAX_SPECIALISATIONS = limit
     if mode == "grad":
         g = ad.grad(f, wrt=wrt)(*args)
         value = None
@@ -199,6 +206,7 @@ def check_program(
     mode: str,
     autograd_text: str | None = None,
     mutates: bool = False,
+    specialise: bool = True,
 ) -> str:
     """Check adcompile's gradient of ``f`` in ``module_text``; raise AssertionError on a
     wrong answer, :class:`Rejected` when no oracle can judge. Returns which oracles
@@ -206,12 +214,12 @@ def check_program(
     and that adcompile refuses to differentiate, saying so."""
     module, path = load(directory, module_text)
     try:
-        return _check(module, module_text, args, wrt, mode, autograd_text, mutates)
+        return _check(module, module_text, args, wrt, mode, autograd_text, mutates, specialise)
     finally:
         forget(module, path)
 
 
-def _check(module, module_text, args, wrt, mode, autograd_text, mutates) -> str:
+def _check(module, module_text, args, wrt, mode, autograd_text, mutates, specialise) -> str:
     f = module.f
     before = [_copy(a) for a in args]
     with np.errstate(all="ignore"):
@@ -235,14 +243,14 @@ def _check(module, module_text, args, wrt, mode, autograd_text, mutates) -> str:
     # adcompile
     with np.errstate(all="ignore"):
         try:
-            grads, got_value = gradient(f, args, wrt, mode)
+            grads, got_value = gradient(f, args, wrt, mode, specialise)
         except ad.AdCompileError as exc:
             if mutates and "shares its memory" in exc.reason:
                 STATS["refused: writes through shared memory"] += 1
                 return "refused"
             raise
         unchanged(before, args, "the generated gradient")
-        again, _ = gradient(f, args, wrt, mode)
+        again, _ = gradient(f, args, wrt, mode, specialise)
     for i, g in zip(wrt, grads):
         same_structure(g, args[i], f"gradient of argument {i}")
     for g1, g2 in zip(flat(list(grads)), flat(list(again))):

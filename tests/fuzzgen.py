@@ -106,9 +106,6 @@ FEATURES = ("straight", "control", "containers", "calls")
 # keeps finding new ones. Each has a strict xfail in tests/test_fuzz_regressions.py;
 # when it is fixed, that test fails (XPASS): drop the entry here then.
 AVOID = {
-    # a helper's parameter that does not reach its result: bwd_h returns
-    # zero_like(a) for it, but `a` is not defined in bwd_h (NameError)
-    "helper-parameter-unused",
     # in-place updates (v += ...) of arrays that share memory in ways the in-place
     # check does not see give wrong gradients: an element of a list, tuple or dict
     # (or an array put into one, or a loop variable over a list), an array a
@@ -159,6 +156,7 @@ class Program:
     mode: str = "grad"  # grad, value_and_grad or vjp
     autograd_ok: bool = True  # whether autograd can run the program as written
     mutates: bool = False  # an in-place update writes through to shared memory
+    specialise: bool = True  # compile code specialised to the shapes (False: general code)
     features: frozenset = frozenset()
 
     def module(self, numpy: str = "numpy") -> str:
@@ -179,6 +177,7 @@ class Program:
             f"    args = {self.args_code()}\n"
             f"    check(tmp_path, source, args, wrt={self.wrt!r}, mode={self.mode!r}"
             + (", mutates=True" if self.mutates else "")
+            + ("" if self.specialise else ", specialise=False")
             + ")\n"
         )
 
@@ -1131,8 +1130,6 @@ class Builder:
 
     def stmt_reassign(self, depth: int) -> None:
         targets = self.arrays()
-        if self.in_helper and "helper-parameter-unused" in AVOID:
-            targets = [v for v in targets if not v.param]  # the argument would go unused
         if not targets:
             raise Unfit
         v = self.pick(targets)
@@ -1510,6 +1507,7 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
     count = draw(st.integers(1, len(choices)))
     wrt = tuple(sorted(draw(st.permutations(choices))[:count]))
     mode = b.pick(["grad", "value_and_grad", "vjp"])
+    specialise = not b.chance(30)
     return Program(
         body="\n\n".join(chunks),
         params=params,
@@ -1518,6 +1516,7 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
         mode=mode,
         autograd_ok=b.autograd_ok,
         mutates=b.mutates,
+        specialise=specialise,
         features=features,
     )
 
@@ -1551,12 +1550,6 @@ def _helper(b: Builder, name: str, depth: int) -> str:
     else:
         shapes = [b.any_shape()]
         exprs = [b.exact(shapes[0], 1)]
-    if "helper-parameter-unused" in AVOID:
-        # every parameter reaches the result
-        first = exprs[0]
-        for p, _ in params:
-            first = E(f"{first.op()} + 0.5 * np.mean({p})", first.shape, False, True)
-        exprs[0] = first
     ret = ", ".join(e.code for e in exprs)
     # a helper that returns (a view of) a parameter shares the caller's array
     aliases = not all(e.owned for e in exprs)

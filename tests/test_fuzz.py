@@ -88,6 +88,7 @@ def run(program: fuzzgen.Program, workdir: Path, suite: str) -> None:
             program.mode,
             program.module("autograd.numpy") if program.autograd_ok else None,
             program.mutates,
+            program.specialise,
         )
     except fuzzcheck.Rejected:
         reject()
