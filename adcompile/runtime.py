@@ -331,7 +331,17 @@ def add_at(dc, key, g):
 
 def part(dc, key, like):
     """The adjoint of element ``key`` of a container, zero (shaped like ``like``) if unset."""
-    g = dc[key] if dc is not None else None
+    if dc is None:
+        return zero_like(like)
+    try:
+        g = dc[key]
+    except (TypeError, IndexError, KeyError):
+        # only a vjp's cotangent, which the caller passes, can lack the structure
+        raise ValueError(
+            f"the cotangent must have the structure of the function's result: it has no "
+            f"element {key!r} ({type(dc).__name__} {dc!r:.60}); pass a list, tuple or dict "
+            "with one cotangent per element of the result"
+        ) from None
     return zero_like(like) if g is None else g
 
 
