@@ -1070,3 +1070,34 @@ def test_the_naive_sigmoid_overflows_as_it_does_in_numpy():
     with np.errstate(over="ignore", invalid="ignore"):
         g = ad.grad(naive_sigmoid)(np.array([-1000.0, 0.0, 1000.0]))
     assert np.isnan(g[0]) and g[1] == 0.25 and g[2] == 0.0
+
+
+def nan_relu(x):
+    return np.sum(np.maximum(x, 0.0))
+
+
+def nan_peak(x):
+    return np.max(x)
+
+
+def flat_angle(x):
+    v = np.var(x)  # identically zero for a single element
+    return np.arctan2(v, v) + np.sum(x)
+
+
+def test_comparisons_with_nan_are_false():
+    """docs/numerics.md: rules that choose by comparing see NaN compare false."""
+    x = np.array([NAN, 1.0, -1.0])
+    with np.errstate(invalid="ignore"):
+        value, g = ad.value_and_grad(nan_relu)(x)
+        assert np.isnan(value)
+        np.testing.assert_array_equal(g, [0.0, 1.0, 0.0])
+        value, g = ad.value_and_grad(nan_peak)(x)
+    assert np.isnan(value) and np.isnan(g).all()
+
+
+def test_zero_times_infinity_is_nan():
+    """docs/numerics.md: an infinite derivative times a zero cotangent gives NaN."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g = ad.grad(flat_angle)(np.array([0.5]))
+    assert np.isnan(g).all()

@@ -1,0 +1,765 @@
+"""Write docs/errors.md: every construct adcompile refuses, with the message it gives.
+
+Each entry is a small file, ``example.py``, and the call that differentiates it;
+the script runs the call and pastes the error exactly as adcompile prints it.
+tests/test_error_catalogue.py checks that docs/errors.md is what this script
+writes today, so the catalogue cannot drift from the messages.
+
+    python docs/tools/make_error_catalogue.py           # rewrite docs/errors.md
+    python docs/tools/make_error_catalogue.py --check   # exit 1 if it is out of date
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET = ROOT / "docs" / "errors.md"
+
+HEADER = """\
+# Error catalogue
+
+adcompile refuses what it cannot differentiate, and says where: every refusal
+is an `adcompile.AdCompileError` naming the file, line and column in your code,
+showing the line, and ending with a hint of what to write instead. Nothing else
+escapes from compiling a gradient: an exception of adcompile's own would be
+reported as an "internal error" (a bug: please report it).
+
+Each entry below is a file `example.py`, the call that differentiates it, and
+the message that call raises, exactly as adcompile prints it today. The page is
+written by `docs/tools/make_error_catalogue.py`, and `tests/test_error_catalogue.py`
+fails when a message changes and the page does not; rerun the script then.
+What is accepted is in the [language reference](language.md); what happens at
+kinks, infinities and NaNs is in [numerics](numerics.md).
+
+The attributes of the error carry the same facts: `filename`, `lineno`, `col`,
+`line` (the source text), `reason` and `hint`.
+"""
+
+# (section, title, source of example.py after `import numpy as np`, the call)
+ENTRIES: list[tuple[str, str, str, str]] = [
+    # ------------------------------------------------------------------ statements
+    (
+        "Statements",
+        "try/except",
+        """
+        def f(x):
+            try:
+                y = np.log(x)
+            except ValueError:
+                y = x
+            return np.sum(y)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "with",
+        """
+        def f(x):
+            with np.errstate(all="ignore"):
+                y = np.log(x)
+            return np.sum(y)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "yield (a generator)",
+        """
+        def f(x):
+            yield np.sum(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "global",
+        """
+        TOTAL = 0.0
+
+
+        def f(x):
+            global TOTAL
+            return np.sum(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "nonlocal",
+        """
+        def make():
+            scale = 2.0
+
+            def f(x):
+                nonlocal scale
+                return np.sum(x * scale)
+
+            return f
+
+
+        f = make()
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "a class definition",
+        """
+        def f(x):
+            class Box:
+                pass
+
+            return np.sum(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "a function defined inside the function",
+        """
+        def f(x):
+            def square(t):
+                return t * t
+
+            return np.sum(square(x))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "an async function",
+        """
+        async def f(x):
+            return np.sum(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "del",
+        """
+        def f(x):
+            y = x * 2.0
+            del x
+            return np.sum(y)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "assert",
+        """
+        def f(x):
+            assert x.ndim == 1
+            return np.sum(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "raise",
+        """
+        def f(x):
+            if np.sum(x) < 0.0:
+                raise ValueError("negative")
+            return np.sum(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "import",
+        """
+        def f(x):
+            import math
+
+            return np.sum(x) * math.pi
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "print",
+        """
+        def f(x):
+            print(x)
+            return np.sum(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "match",
+        """
+        def f(x):
+            match x.ndim:
+                case 1:
+                    y = x
+                case _:
+                    y = x * 2.0
+            return np.sum(y)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "a loop with an else clause",
+        """
+        def f(x):
+            s = 0.0
+            for i in range(3):
+                s = s + np.sum(x * i)
+            else:
+                s = s * 2.0
+            return s
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "return inside a loop",
+        """
+        def f(x):
+            for i in range(3):
+                if np.sum(x) > i:
+                    return np.sum(x * i)
+            return np.sum(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "an annotated assignment",
+        """
+        def f(x):
+            y: float = np.sum(x)
+            return y
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "chained assignment",
+        """
+        def f(x):
+            y = z = x * 2.0
+            return np.sum(y * z)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "assigning into an array element",
+        """
+        def f(x):
+            y = x * 1.0
+            y[0] = 0.0
+            return np.sum(y)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "an expression statement",
+        """
+        def f(x):
+            x * 2.0
+            return np.sum(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "no return on some path",
+        """
+        def f(x):
+            if np.sum(x) > 0.0:
+                return np.sum(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "return without a value",
+        """
+        def f(x):
+            y = np.sum(x)
+            return
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "an in-place update of shared memory",
+        """
+        def f(x):
+            h = x
+            h += 1.0
+            return np.sum(h * x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    # ----------------------------------------------------------------- expressions
+    (
+        "Expressions",
+        "lambda",
+        """
+        def f(x):
+            g = lambda t: t * 2.0
+            return np.sum(g(x))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "an assignment expression (:=)",
+        """
+        def f(x):
+            if (s := np.sum(x)) > 0.0:
+                return s
+            return -s
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "a list comprehension",
+        """
+        def f(x):
+            return np.sum(np.array([t * 2.0 for t in x]))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "a generator expression",
+        """
+        def f(x):
+            return sum(t * t for t in x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "a dict comprehension",
+        """
+        def f(x):
+            parts = {i: t for i, t in enumerate(x)}
+            return np.sum(x) * len(parts)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "an f-string",
+        """
+        def f(x):
+            label = f"{np.sum(x):.3f}"
+            return np.sum(x) * len(label)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "a set literal",
+        """
+        def f(x):
+            axes = {0}
+            return np.sum(x) * len(axes)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "a dict literal",
+        """
+        def f(x):
+            params = {"x": x}
+            return np.sum(params["x"])
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "star-unpacking in a call",
+        """
+        def f(x):
+            pair = (x, x)
+            return np.sum(np.multiply(*pair))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "a module used as a value",
+        """
+        def f(x):
+            lib = np
+            return np.sum(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "a function used as a value",
+        """
+        def f(x):
+            activation = np.tanh
+            return np.sum(activation(x))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "an unsupported attribute",
+        """
+        def f(x):
+            return np.sum(x.real)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "an unsupported method",
+        """
+        def f(x):
+            return np.sum(x.cumsum())
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "an unsupported keyword",
+        """
+        def f(x):
+            return np.sum(x, where=x > 0.5)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "sum() of an array",
+        """
+        def f(x):
+            return sum(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "a name that is not defined",
+        """
+        def f(x):
+            return np.sum(x * scale)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "a call of a user function in a condition",
+        """
+        def energy(t):
+            return np.sum(t * t)
+
+
+        def f(x):
+            if energy(x) > 1.0:
+                return np.sum(x)
+            return np.sum(x * x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    # ------------------------------------------------------------------ parameters
+    (
+        "Parameters",
+        "*args",
+        """
+        def f(*xs):
+            return np.sum(xs[0])
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Parameters",
+        "**kwargs",
+        """
+        def f(x, **options):
+            return np.sum(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Parameters",
+        "keyword-only parameters",
+        """
+        def f(x, *, scale=2.0):
+            return np.sum(x * scale)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Parameters",
+        "positional-only parameters",
+        """
+        def f(x, /):
+            return np.sum(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    # ---------------------------------------------------------------------- calls
+    (
+        "Functions without an adjoint rule",
+        "a numpy function with no rule",
+        """
+        def f(x):
+            return np.sum(np.cumsum(x))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Functions without an adjoint rule",
+        "a numpy submodule function",
+        """
+        def f(x):
+            m = np.outer(x, x) + np.eye(3)
+            return np.sum(np.linalg.inv(m))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Functions without an adjoint rule",
+        "random numbers",
+        """
+        def f(x):
+            return np.sum(x * np.random.normal(size=3))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Functions without an adjoint rule",
+        "a builtin",
+        """
+        def f(x):
+            return np.sum(eval("x * x"))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Functions without an adjoint rule",
+        "a wrapped function (functools.lru_cache)",
+        """
+        import functools
+
+
+        @functools.lru_cache
+        def double(t):
+            return t * 2.0
+
+
+        def f(x):
+            return np.sum(double(x))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Functions without an adjoint rule",
+        "a call that names no function",
+        """
+        def f(x):
+            return getattr(np, "sum")(x * x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    # ------------------------------------------------------- arguments and results
+    (
+        "Arguments and results",
+        "a gradient with respect to an integer",
+        """
+        def f(x, n):
+            return np.sum(x ** n)
+        """,
+        "ad.grad(f, wrt=1)(x, 3)",
+    ),
+    (
+        "Arguments and results",
+        "a gradient with respect to a list of integers",
+        """
+        def f(x, ws):
+            return np.sum(x * ws[0])
+        """,
+        "ad.grad(f, wrt=1)(x, [1, 2])",
+    ),
+    (
+        "Arguments and results",
+        "a gradient of a non-scalar result",
+        """
+        def f(x):
+            return np.tanh(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Arguments and results",
+        "a gradient of a tuple",
+        """
+        def f(x):
+            return np.sum(x), np.sum(x * x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Arguments and results",
+        "a result that is not a number",
+        """
+        def f(x):
+            return "done"
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Arguments and results",
+        "wrt names no parameter",
+        """
+        def f(x, y):
+            return np.sum(x * y)
+        """,
+        "ad.grad(f, wrt='z')(x, x)",
+    ),
+    (
+        "Arguments and results",
+        "wrt out of range",
+        """
+        def f(x, y):
+            return np.sum(x * y)
+        """,
+        "ad.grad(f, wrt=2)(x, x)",
+    ),
+    (
+        "Arguments and results",
+        "wrt names a parameter twice",
+        """
+        def f(x, y):
+            return np.sum(x * y)
+        """,
+        "ad.grad(f, wrt=(0, 'x'))(x, x)",
+    ),
+    # -------------------------------------------------------- what is differentiated
+    (
+        "What can be differentiated",
+        "not a Python function",
+        """
+        """,
+        "ad.grad(np.tanh)(x)",
+    ),
+    (
+        "What can be differentiated",
+        "a bound method",
+        """
+        class Model:
+            def loss(self, x):
+                return np.sum(x * x)
+        """,
+        "ad.grad(Model().loss)(x)",
+    ),
+    (
+        "What can be differentiated",
+        "a lambda",
+        """
+        f = lambda x: np.sum(x * x)  # noqa: E731
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "What can be differentiated",
+        "a function without source (exec, a REPL)",
+        """
+        namespace = {"np": np}
+        exec("def f(x):\\n    return np.sum(x * x)\\n", namespace)
+        f = namespace["f"]
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "What can be differentiated",
+        "a derivative of a derivative",
+        """
+        def f(x):
+            return np.sum(x * x)
+        """,
+        "ad.grad(ad.grad(f))(x)",
+    ),
+]
+
+
+def message(source: str, call: str, directory: Path, index: int) -> str:
+    """What ``call`` raises for ``example.py`` holding ``source``."""
+    import numpy as np
+
+    import adcompile as ad
+
+    folder = directory / f"entry{index}"
+    folder.mkdir()
+    path = folder / "example.py"
+    path.write_text(module_text(source))
+    spec = importlib.util.spec_from_file_location("example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    namespace = {**vars(module), "ad": ad, "x": np.array([0.5, 1.0, 1.5])}
+    here = os.getcwd()
+    os.chdir(folder)  # messages name the file relative to the working directory
+    try:
+        eval(call, namespace)
+    except ad.AdCompileError as err:
+        text = str(err)
+    else:
+        raise AssertionError(f"{call} did not raise for\n{source}")
+    finally:
+        os.chdir(here)
+    if "internal error" in text:
+        raise AssertionError(f"an internal error for\n{source}\n{text}")
+    return text
+
+
+def module_text(source: str) -> str:
+    body = textwrap.dedent(source).strip("\n")
+    return "import numpy as np\n\nimport adcompile as ad\n\n\n" + body + "\n"
+
+
+def render() -> str:
+    parts = [HEADER]
+    section = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (where, title, source, call) in enumerate(ENTRIES):
+            if where != section:
+                parts.append(f"\n## {where}\n")
+                section = where
+            text = message(source, call, Path(tmp), i)
+            parts.append(
+                f"\n### {title}\n\n"
+                f"`example.py`:\n\n```python\n{module_text(source)}```\n\n"
+                f"```text\n>>> {call}\n{text}\n```\n"
+            )
+    return "".join(parts)
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        if TARGET.read_text(encoding="utf-8") != text:
+            print(f"{TARGET} is out of date: run python {Path(__file__).relative_to(ROOT)}")
+            return 1
+        return 0
+    TARGET.write_text(text, encoding="utf-8")
+    print(f"wrote {TARGET.relative_to(ROOT)}: {len(ENTRIES)} entries")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
