@@ -316,8 +316,13 @@ def _autograd(text: str, args: list, wrt: tuple) -> np.ndarray | None:
             warnings.simplefilter("ignore")
             for i in wrt:
                 g = autograd.grad(f, i)(*[_copy(a) for a in args])
+                sizes = [np.size(leaf) for leaf in leaves(g)]
+                assert sizes == [np.size(leaf) for leaf in leaves(args[i])]
                 parts.append(g)
         return flat(parts)
+    except AssertionError:  # a gradient of the wrong shape: e.g. autograd's np.where
+        STATS["autograd gave a gradient of the wrong shape"] += 1  # does not unbroadcast
+        return None
     except Exception:  # autograd lacks a rule or a feature the program uses
         return None
 

@@ -685,6 +685,14 @@ class Builder:
         if name == "prod" and count > 8:
             raise Unfit
         a = self.exact(operand_shape, depth)
+        if name == "std" and count > 1:
+            # Copies of one value (broadcasting makes them) have a spread that is 0 up
+            # to rounding, where std has a kink: its gradient is then +-1/n, not 0, and
+            # finite differences cannot tell (docs/numerics.md). Distinct offsets keep
+            # the spread away from 0.
+            size = math.prod(operand_shape)
+            offsets = f"np.reshape(np.arange({size}.0), {operand_shape!r}) * 0.37"
+            a = E(f"{a.op()} + {offsets}", operand_shape, False)
         if method and operand_shape:  # Python floats have no methods
             return E(f"{a.op()}.{name}({', '.join(extra)})", result, True, True)
         return _call(f"np.{name}", a.code, *extra, shape=result)

@@ -218,3 +218,32 @@ def test_no_rule_local_is_named_like_a_runtime_helper():
         if set(rule.locals) & set(runtime.HELPERS)
     }
     assert not clashes
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="normalize/optimize: a negative constant bound by tuple assignment is inlined "
+    "into `c ** 2` and printed as `-0.7 ** 2`, which Python reads as -(0.7 ** 2): the "
+    "value and the gradient change sign",
+)
+def test_negative_constant_from_tuple_assignment_under_a_power(tmp_path):
+    source = """\
+def f(x0):
+    v5, v6 = x0, -0.7
+    return np.sum(x0 * v6 ** 2)
+"""
+    check(tmp_path, source, [np.array([0.5, -1.25])], wrt=(0,), mode="value_and_grad")
+
+
+# Found by the long run: np.where with a Python float operand. adcompile's gradient
+# of the float is a float; autograd's is an array of the condition's shape (its
+# where rule does not sum back to the operand), so the checker skips autograd then.
+def test_where_with_a_python_float_operand(tmp_path):
+    source = """\
+def f(x0, x1, x2):
+    v1 = np.where(x0 > x0, x2, x0)
+    return np.sum(v1 * v1)
+"""
+    args = [np.array([0.33, -0.55]), np.array([-1.1, -1.2]), 0.75]
+    check(tmp_path, source, args, wrt=(0, 2))
