@@ -118,6 +118,9 @@ AVOID = {
     "inplace-argument",
     # x += ... where a view of x (v = x[1:], np.reshape(x, ...)) is read afterwards
     "inplace-viewed",
+    # `a, c = x, -0.7` then `c ** 2`: the constant is inlined and printed as
+    # -0.7 ** 2, which is -(0.7 ** 2)
+    "negative-constant-unpacked",
 }
 
 # ------------------------------------------------------------------- shapes
@@ -544,14 +547,10 @@ class Builder:
             a = self.unit(target, depth)
         else:
             a = self.gen(target, depth)
-        copy = "positive-is-a-copy" not in AVOID
         if name in ("-", "+"):
             if name == "+":
                 self.autograd_ok = False  # autograd's arrays have no unary plus
-                return E(f"+{a.op()}", a.shape, False, copy)
-            return E(f"-{a.op()}", a.shape, False)
-        if name == "np.positive":
-            return _call(name, a.code, shape=a.shape, owned=copy, via="alias")
+            return E(f"{name}{a.op()}", a.shape, False)
         return _call(name, a.code, shape=a.shape)
 
     def binary(self, target: Shape, depth: int) -> E:
@@ -1169,6 +1168,8 @@ class Builder:
     def stmt_unpack(self, depth: int) -> None:
         a = self.gen(self.any_shape(), self.expr_depth())
         b = self.gen(self.any_shape(), self.expr_depth())
+        if "negative-constant-unpacked" in AVOID and "-0.7" in (a.code, b.code):
+            raise Unfit
         n1, n2 = self.fresh("v"), self.fresh("v")
         self.emit(f"{n1}, {n2} = {a.code}, {b.code}")
         via_a, via_b = self.share(a), self.share(b)
