@@ -25,6 +25,17 @@ _MARK = "__adcompile_comment_{}__"
 _MARK_RE = re.compile(r"^(\s*)__adcompile_comment_(\d+)__\n", re.M)
 
 
+class _SignedConstants(ast.NodeTransformer):
+    """A negative number as ``-(number)``: printed bare, ``-0.7 ** 2`` would read as
+    ``-(0.7 ** 2)``; as a unary minus the printer parenthesizes it where needed."""
+
+    def visit_Constant(self, node: ast.Constant) -> ast.expr:
+        v = node.value
+        if isinstance(v, int | float) and not isinstance(v, bool) and (v < 0 or str(v)[0] == "-"):
+            return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-v))
+        return node
+
+
 def to_source(node: ast.FunctionDef) -> str:
     """Source text of ``node``, whose bodies may hold :class:`Comment` markers."""
     comments: list[str] = []
@@ -44,6 +55,7 @@ def to_source(node: ast.FunctionDef) -> str:
         return out
 
     node.body = lower(node.body)
+    node = _SignedConstants().visit(node)
     ast.fix_missing_locations(node)
     text = astor.to_source(node, pretty_source=_pretty)
     text = _MARK_RE.sub(lambda m: f"{m.group(1)}# {comments[int(m.group(2))]}\n", text)

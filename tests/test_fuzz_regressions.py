@@ -220,13 +220,6 @@ def test_no_rule_local_is_named_like_a_runtime_helper():
     assert not clashes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="normalize/optimize: a negative constant bound by tuple assignment is inlined "
-    "into `c ** 2` and printed as `-0.7 ** 2`, which Python reads as -(0.7 ** 2): the "
-    "value and the gradient change sign",
-)
 def test_negative_constant_from_tuple_assignment_under_a_power(tmp_path):
     source = """\
 def f(x0):
