@@ -1063,11 +1063,16 @@ class Builder:
             return True
         return "inplace" in self.features and f"inplace-{v.via}" not in AVOID
 
+    def may_share(self, via: str) -> bool:
+        """Whether a variable updated in place in the current loop may come to share
+        memory by ``via``: the next iteration updates it in place again."""
+        return "inplace" in self.features and f"inplace-{via}" not in AVOID
+
     def forget_owner(self, code: str, via: str) -> None:
         """``code`` lets the arrays it names escape (alias, view, list element...)."""
         for v in self.scope.values():
             if v.kind == "array" and _mentions(code, v.name):
-                if v.name in self.locked:
+                if v.name in self.locked and not self.may_share(via):
                     raise Unfit
                 if v.owned or SHARING.index(via) > SHARING.index(v.via):
                     v.via = via
@@ -1141,7 +1146,7 @@ class Builder:
             raise Unfit
         v = self.pick(targets)
         e = self.exact(v.shape, self.expr_depth() + 1)
-        if v.name in self.locked and not e.owned:
+        if v.name in self.locked and (e.readonly or not (e.owned or self.may_share(e.via))):
             raise Unfit
         self.emit(f"{v.name} = {e.code}")
         v.owned, v.via, v.readonly = e.owned, self.share(e), e.readonly
@@ -1162,8 +1167,8 @@ class Builder:
         if not v.owned or v.param:
             self.mutates = True  # Python writes through to what shares v's memory
             self.autograd_ok = False  # autograd's arrays are never written in place
-        if self.loop_depth > 0 and "inplace" not in self.features:
-            self.locked.add(v.name)  # it must stay unshared for the next iteration
+        if self.loop_depth > 0:
+            self.locked.add(v.name)  # the next iteration updates it in place again
 
     def stmt_unpack(self, depth: int) -> None:
         a = self.gen(self.any_shape(), self.expr_depth())
@@ -1181,7 +1186,7 @@ class Builder:
         if not self.arrays():
             raise Unfit
         v = self.pick(self.arrays())
-        if v.name in self.locked:
+        if v.name in self.locked and not self.may_share("alias"):
             raise Unfit
         name = self.fresh("v")
         self.emit(f"{name} = {v.name}")
@@ -1228,6 +1233,12 @@ class Builder:
             v.owned = all(e[name].owned for e in ends) and (
                 self.scope[name].owned if name in self.scope else True
             )
+            unowned = [e[name] for e in ends if not e[name].owned]
+            if name in self.scope and not self.scope[name].owned:
+                unowned.append(self.scope[name])
+            if unowned:
+                v.via = max((u.via for u in unowned), key=SHARING.index)
+            v.readonly = any(e[name].readonly for e in ends)
             if v.kind == "list":
                 lengths = {e[name].length for e in ends}
                 v.length = lengths.pop() if len(lengths) == 1 else None
@@ -1269,7 +1280,10 @@ class Builder:
             w = end.get(name, v)
             w = _clone(w)
             if w.kind == "array":
+                if not v.owned and (w.owned or SHARING.index(v.via) > SHARING.index(w.via)):
+                    w.via = v.via
                 w.owned = v.owned and w.owned
+                w.readonly = v.readonly or w.readonly
             if w.kind == "list":
                 w.length = None if w.length != v.length else v.length
             after[name] = w

@@ -34,8 +34,8 @@ SUITES = {
     "control_flow": (("straight", "control"), 150, 0.2),
     "containers": (("straight", "control", "containers"), 100, 0.2),
     "helper_calls": (("straight", "control", "calls"), 100, 0.2),
-    "everything": (fuzzgen.FEATURES, 100, 0.15),
-    "in_place": ((*fuzzgen.FEATURES, "inplace"), 60, 0.05),
+    "everything": (fuzzgen.FEATURES, 100, 0.1),
+    "in_place": ((*fuzzgen.FEATURES, "inplace"), 60, 0.1),
 }
 
 
