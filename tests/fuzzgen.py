@@ -9,10 +9,17 @@ finite differences) and ``import autograd.numpy as np`` (the oracle).
 Every program is valid for the inputs it comes with: the generator knows every
 value's shape, and keeps each primitive inside its domain by construction
 (``np.log`` and ``np.sqrt`` of positive expressions, ``np.arcsin`` of values in
-(-0.9, 0.9), exponents of bounded values, denominators away from zero). It
-never writes a program whose plain-numpy meaning depends on aliasing: an
-augmented assignment (``v += ...``, in place on an array) only targets a
-variable holding an array that nothing else refers to.
+(-0.9, 0.9), exponents of bounded values, denominators away from zero).
+
+An augmented assignment (``v += ...``) writes into the array in Python. By
+default the generator only writes one into an array that nothing else refers
+to, so the program means the same with or without aliasing, and autograd (which
+never writes in place) can run it too. With the feature "inplace" it also
+writes into arrays that share memory with other variables (aliases, views,
+parameters, container elements); Python then writes through to them, and
+adcompile must either get that right or refuse. Each variable carries how it
+shares memory (``SHARING``), so that the generator can steer clear of the
+known compiler bugs listed in ``AVOID``.
 
 Shrinking works on the draws, so every choice lists its simplest option first.
 """
