@@ -125,6 +125,9 @@ AVOID = {
     "inplace-argument",
     # x += ... where a view of x (v = x[1:], np.reshape(x, ...)) is read afterwards
     "inplace-viewed",
+    # x += ... after an if or a loop that made x an alias on some path only
+    # (`if c: x = y` then `x += ...` writes into y)
+    "inplace-joined",
 }
 
 # ------------------------------------------------------------------- shapes
@@ -253,6 +256,7 @@ SHARING = (
     "alias",  # another name for the same array (u = v)
     "view",  # a view of another variable's array (u = v[1:], v.T, np.reshape(v, ...))
     "viewed",  # an array that a view of it was taken from
+    "joined",  # shares memory on some paths through an if or a loop, not on others
     "ifexp",  # the value of a conditional expression (u = v if c else w)
     "container",  # an element of a list, tuple or dict, or an array put into one
     "call",  # what a helper returned (possibly its argument)
@@ -1240,6 +1244,9 @@ class Builder:
                 unowned.append(self.scope[name])
             if unowned:
                 v.via = max((u.via for u in unowned), key=SHARING.index)
+                states = {(e[name].owned, e[name].via) for e in ends}
+                if len(states) > 1 and SHARING.index(v.via) < SHARING.index("joined"):
+                    v.via = "joined"  # what it shares depends on the path taken
             v.readonly = any(e[name].readonly for e in ends)
             if v.kind == "list":
                 lengths = {e[name].length for e in ends}
@@ -1284,6 +1291,10 @@ class Builder:
             if w.kind == "array":
                 if not v.owned and (w.owned or SHARING.index(v.via) > SHARING.index(w.via)):
                     w.via = v.via
+                changed = (v.owned, v.via) != (w.owned, w.via)
+                if changed and not (v.owned and w.owned):
+                    if SHARING.index(w.via) < SHARING.index("joined"):
+                        w.via = "joined"  # the loop may or may not have run
                 w.owned = v.owned and w.owned
                 w.readonly = v.readonly or w.readonly
             if w.kind == "list":

@@ -240,3 +240,26 @@ def f(x0, x1, x2):
 """
     args = [np.array([0.33, -0.55]), np.array([-1.1, -1.2]), 0.75]
     check(tmp_path, source, args, wrt=(0, 2))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="normalize.py, check_in_place: an alias made on some paths only (in a loop "
+    "body, or one branch of an if) is not seen after the join: `x0 += x0` writes into "
+    "x1 in Python, adcompile computes a new array",
+)
+@pytest.mark.parametrize(
+    "made",
+    ["for i in range(1):\n        x0 = x1", "if np.sum(x1) > 0.0:\n        x0 = x1"],
+    ids=["in a loop", "in a branch"],
+)
+def test_in_place_update_of_an_alias_made_on_some_paths(tmp_path, made):
+    source = f"""\
+def f(x0, x1):
+    {made}
+    x0 += x0
+    return np.sum(x1 * x1)
+"""
+    args = [np.array([0.33, -0.55, -1.1]), np.array([-1.16, 0.75, 0.99])]
+    check(tmp_path, source, args, wrt=(1,), mode="value_and_grad", mutates=True)
