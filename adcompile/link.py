@@ -39,6 +39,7 @@ class Session:
         self.names: set[str] = set()
         self.kinds: dict[tuple, object] = {}
         self.normalizing: set[tuple] = set()
+        self.ownership: dict = {}  # helper -> whether it returns arrays of its own (inplace.py)
 
     def _name(self, base: str) -> str:
         name, i = base, 1
@@ -59,7 +60,7 @@ class Session:
             return LEAF
         self.normalizing.add(key)
         try:
-            fn = normalize(src, kinds, self)
+            fn = normalize(src, kinds, self, helper=True)
         finally:
             self.normalizing.discard(key)
         result = fn.body[-1].value
@@ -93,7 +94,7 @@ class Session:
         )
         self.pairs[key] = pair
         fence.check(src)
-        fn = normalize(src, kinds, self)
+        fn = normalize(src, kinds, self, helper=True)
         gen = reverse_pullback(fn, wrt, self, pair, shapes)
         pair.nodes = gen.nodes
         pair.namespace = gen.namespace

@@ -20,7 +20,7 @@ import types
 
 import numpy as np
 
-from . import fence, frontend, rules
+from . import fence, frontend, inplace, rules
 from .errors import AdCompileError
 from .frontend import SourceFunction, StaticFunction, Unresolved
 from .ir import Assign, CallPrim, Function, If, Loop, NameAllocator, Return, Stmt, names_in
@@ -130,35 +130,19 @@ SCALAR_PRESERVING = {
 
 NUMERIC = (int, float, complex, np.ndarray, np.generic)
 
-# Primitives whose result may share memory with their first operand.
-VIEWS = {
-    id(f)
-    for f in (
-        operator.getitem,
-        np.reshape,
-        np.transpose,
-        np.ravel,
-        np.squeeze,
-        np.expand_dims,
-        np.swapaxes,
-        np.broadcast_to,
-    )
-}
-_OPS = {
-    ast.Add: "+",
-    ast.Sub: "-",
-    ast.Mult: "*",
-    ast.Div: "/",
-    ast.Pow: "**",
-    ast.MatMult: "@",
-}
 
 
-def normalize(src: SourceFunction, kinds: tuple | None = None, session=None) -> Function:
+def normalize(
+    src: SourceFunction, kinds: tuple | None = None, session=None, *, helper: bool = False
+) -> Function:
     """Normalize ``src``; ``kinds`` gives the structure of each argument (leaf or
     container, see ``rules/containers.py``), when it is known; ``session`` (see
-    ``link.py``) tells the structure of what called user functions return."""
-    return _Normalizer(src, kinds, session).run()
+    ``link.py``) tells the structure of what called user functions return; ``helper``
+    says that ``src`` is called by another differentiated function (its parameters
+    are then the caller's arrays, see ``inplace.py``)."""
+    fn = _Normalizer(src, kinds, session).run()
+    inplace.check(src, helper=helper, summaries=session.ownership if session else None)
+    return fn
 
 
 RESULT = "<result>"  # the env key of the function's result
@@ -191,9 +175,7 @@ class _Normalizer:
         self.partial: set[str] = set()  # assigned in only one branch of an if
         self.constants: set[str] = set()  # names computed with no derivative (shapes...)
         self.temps: set[str] = set()  # temporaries (not the user's own variables)
-        self.views: dict[str, str] = {}  # names holding a view of another array -> its base
         self.loops: list[ast.stmt] = []  # the user's loops around the statement at hand
-        self.carried_from: dict[str, ast.expr] = {}  # carried name -> value before the loop
         self.stmt: ast.stmt = fn
 
     # ---------------------------------------------------------------- driver
@@ -241,52 +223,6 @@ class _Normalizer:
             kinds=self.kinds,
             temps=self.temps,
         )
-
-    def check_in_place(self, stmt: ast.AugAssign, var: str) -> None:
-        """``x += y`` makes a new array here (adcompile never writes into arrays). Python
-        writes into ``x`` in place, which is the same thing unless ``x`` shares its
-        memory with another variable: then refuse, rather than compute something else."""
-        atom = self.env.get(var)
-        if not isinstance(atom, ast.Name):
-            return
-        # a loop-carried variable holds, in Python, the very object it started with
-        while atom.id in self.carried_from:
-            atom = self.carried_from[atom.id]
-            if not isinstance(atom, ast.Name):
-                return
-        shared = sorted(
-            v
-            for v, a in self.env.items()
-            if v != var and not v.startswith("<") and isinstance(a, ast.Name) and a.id == atom.id
-        )
-        if atom.id in self.views:
-            shared = shared or [self.views[atom.id]]
-        later = self.read_later(stmt)
-        shared = [v for v in shared if v in later]
-        if shared:
-            raise self.error(
-                f"{var!r} shares its memory with {shared[0]!r} here, so {var} "
-                f"{_OPS.get(type(stmt.op), '+')}= ... would change {shared[0]} too",
-                stmt,
-                hint=f"write {var} = {var} {_OPS.get(type(stmt.op), '+')} ... to make a new array",
-            )
-
-    def read_later(self, stmt: ast.stmt) -> set[str]:
-        """Names the function may read after ``stmt``: below it, or anywhere in a loop
-        around it (which runs it again)."""
-        end = (stmt.end_lineno or stmt.lineno, stmt.end_col_offset or 0)
-        names = set()
-        for node in ast.walk(self.src.node):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                if (node.lineno, node.col_offset) > end:
-                    names.add(node.id)
-        for loop in self.loops:
-            names |= {
-                n.id
-                for n in ast.walk(loop)
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-            }
-        return names
 
     def check_defaults(self) -> None:
         """A parameter whose default is a module or a function (``np=np``) would make
@@ -356,7 +292,6 @@ class _Normalizer:
             target = stmt.target
             if not isinstance(target, ast.Name):
                 raise self.error("augmented assignment must target a name", target)
-            self.check_in_place(stmt, target.id)
             binop = ast.BinOp(
                 left=ast.Name(id=target.id, ctx=ast.Load()), op=stmt.op, right=stmt.value
             )
@@ -523,7 +458,6 @@ class _Normalizer:
         for var, name in carried:
             env[var] = ast.Name(id=name, ctx=ast.Load())
             self.kinds[name] = self.kind(before[var])
-            self.carried_from[name] = before[var]
         env[index_var] = ast.Name(id=index, ctx=ast.Load())
         body, env_end = self.sub_block(prelude + list(stmt.body), env)
         flag = self.restructurer.break_flags.get(id(stmt))
@@ -539,7 +473,6 @@ class _Normalizer:
         for var, name in carried:
             env[var] = ast.Name(id=name, ctx=ast.Load())
             self.kinds[name] = self.kind(before[var])
-            self.carried_from[name] = before[var]
         outer_env = self.env
         self.env = env
         test = self.constant_expr(stmt.test)
@@ -944,10 +877,6 @@ class _Normalizer:
         if scalar:
             self.scalars.add(target)
         self.kinds[target] = self.result_kind(prim, operands)
-        if id(prim) in VIEWS and operands:
-            base = next(iter(operands.values()))
-            if isinstance(base, ast.Name):
-                self.views[target] = self.views.get(base.id, base.id)
         return target
 
     def primitive(self, node: ast.expr, hint: str):

@@ -163,7 +163,11 @@ FUNCTIONS_TEXT = [
 
 STATEMENTS_TEXT = [
     "assignment to a name, tuple unpacking (`W, b = params[0]`), augmented "
-    "assignment (`h += x` means `h = h + x`: a new array, never an update in place);",
+    "assignment (`h += x` means `h = h + x`: a new array, never an update in place; "
+    "so it is accepted only where that is the same thing: `h` holds an array the "
+    "function made (arithmetic, a numpy call that returns a new array, a helper "
+    "that does) or one of its own arguments, and no other name, container, view or "
+    "caller can see that array);",
     "`if` / `elif` / `else`, with conditions computed from array values, and "
     "conditional expressions `a if c else b`: the reverse sweep takes the branch "
     "the forward sweep took;",

@@ -109,25 +109,14 @@ FEATURES = ("straight", "control", "containers", "calls")
 # "inplace" also lets v += ... update arrays that share memory with other variables
 # (aliases, views, container elements): Python then writes through to them.
 
-# Known compiler bugs that the generator steers clear of, so that the fuzzing
-# keeps finding new ones. Each has a strict xfail in tests/test_fuzz_regressions.py;
-# when it is fixed, that test fails (XPASS): drop the entry here then.
+# What the generator steers clear of. Known compiler bugs go here, so that the
+# fuzzing keeps finding new ones; each has a strict xfail in
+# tests/test_fuzz_regressions.py, and when it is fixed (XPASS) its entry goes.
 AVOID = {
-    # in-place updates (v += ...) of arrays that share memory in ways the in-place
-    # check does not see give wrong gradients: an element of a list, tuple or dict
-    # (or an array put into one, or a loop variable over a list), an array a
-    # helper returned, a conditional expression's value, builtin max of 0-d arrays
-    "inplace-container",
-    "inplace-call",
-    "inplace-ifexp",
-    "inplace-max",
-    # a helper's v += ... on its own parameter writes into the caller's array
+    # a helper's v += ... on its own parameter: adcompile refuses every one
+    # (tests/test_in_place.py), and the generator cannot tell whether the caller
+    # passed a writable array (it may pass np.broadcast_to(...)), so Python fails
     "inplace-argument",
-    # x += ... where a view of x (v = x[1:], np.reshape(x, ...)) is read afterwards
-    "inplace-viewed",
-    # x += ... after an if or a loop that made x an alias on some path only
-    # (`if c: x = y` then `x += ...` writes into y)
-    "inplace-joined",
 }
 
 # ------------------------------------------------------------------- shapes

@@ -1,8 +1,9 @@
 """Augmented assignment: adcompile makes a new array where Python writes in place.
 
-That is the same computation unless the array shares its memory with another
-variable that is read afterwards; then the function is refused, with a located
-error, rather than differentiated as something it is not.
+That is the same computation only when the array is the function's own: made by
+it (or one of its arguments), and seen by no other name, container, view or
+caller. Anything else is refused, with a located error, rather than
+differentiated as something it is not (see adcompile/inplace.py).
 """
 
 import inspect
@@ -87,3 +88,159 @@ def test_in_place_update_of_unshared_arrays_is_differentiated(f, shapes):
     assert_grad_matches_fd(f, *args, wrt=tuple(range(len(args))))
     for a, b in zip(args, before, strict=True):
         np.testing.assert_array_equal(a, b)  # the gradient never writes into inputs
+
+
+SCALE = np.array([1.0, 2.0, 3.0])
+
+
+def keep(a):
+    return a
+
+
+def double(a):
+    b = a * 2.0
+    return b
+
+
+def bump(a, b):
+    a += b
+    return a * b
+
+
+def element_of_a_list(x, ws):
+    v = ws[0]
+    v += x
+    return np.sum(ws[0] * v)
+
+
+def loop_variable_over_a_list(x, ws):
+    for w in ws:
+        w += x
+    return np.sum(ws[0])
+
+
+def conditional_value(x):
+    v = x * 2.0
+    u = v if np.sum(x) > 0.0 else x
+    v += x
+    return np.sum(u * v)
+
+
+def builtin_max(x, y):
+    v = max(x, y)
+    v += 1.0
+    return np.sum(x * v)
+
+
+def helper_returns_its_argument(x):
+    v = keep(x)
+    v += 1.0
+    return np.sum(x * v)
+
+
+def helper_updates_its_parameter(x):
+    u = x * 1.0
+    v = bump(u, x)
+    return np.sum(u * v)
+
+
+def alias_in_one_branch(x, y):
+    if np.sum(y) > 0.0:
+        x = y
+    x += x
+    return np.sum(y * y)
+
+
+def alias_in_a_later_iteration(x, y):
+    for _ in range(2):
+        x += y
+        x = y
+    return np.sum(y * y)
+
+
+def base_of_a_view(x):
+    u = x * 1.0
+    v = np.reshape(u, (3, 1))
+    u *= x
+    return np.sum(v * x)
+
+
+def module_array(x):
+    s = SCALE
+    s += x
+    return np.sum(s * x)
+
+
+@pytest.mark.parametrize(
+    ("f", "shapes", "line", "other"),
+    [
+        (element_of_a_list, [(3,), [(3,)]], "v += x", "'ws'"),
+        (loop_variable_over_a_list, [(3,), [(3,)]], "w += x", "'ws'"),
+        (conditional_value, [(3,)], "v += x", "'u'"),
+        (builtin_max, [(), ()], "v += 1.0", "'x'"),
+        (helper_returns_its_argument, [(3,)], "v += 1.0", "'x'"),
+        (helper_updates_its_parameter, [(3,)], "a += b", "the array the caller passed"),
+        (alias_in_one_branch, [(3,), (3,)], "x += x", "'y'"),
+        (alias_in_a_later_iteration, [(3,), (3,)], "x += y", "'y'"),
+        (base_of_a_view, [(3,)], "u *= x", "'v'"),
+        (module_array, [(3,)], "s += x", "the global 'SCALE'"),
+    ],
+)
+def test_in_place_update_of_memory_seen_elsewhere_is_refused(f, shapes, line, other):
+    args = [
+        [RNG.normal(size=t) for t in s] if isinstance(s, list) else RNG.normal(size=s)
+        for s in shapes
+    ]
+    before = SCALE.copy()
+    with pytest.raises(AdCompileError) as info:
+        ad.grad(f, wrt=0)(*args)
+    err = info.value
+    assert err.line.strip() == line
+    assert f"shares its memory with {other}" in err.reason
+    assert err.hint.startswith("write ")
+    np.testing.assert_array_equal(SCALE, before)
+
+
+def made_by_numpy(x):
+    v = np.zeros_like(x)
+    v += x
+    w = np.maximum(x, -1.0)
+    w *= x
+    t = np.tanh(x)
+    t -= 0.5
+    return np.sum(v * w * t)
+
+
+def made_by_a_helper(x):
+    v = double(x)
+    v += x
+    return np.sum(v * x)
+
+
+def numbers(x):
+    n = x.shape[0]
+    n += 1
+    total = 0.0
+    for i in range(n):
+        total += np.sum(x * i)
+        i += 1
+    return total
+
+
+def own_array_in_both_branches(x):
+    v = x * 1.0
+    if np.sum(x) > 0.0:
+        v = np.sin(x)
+    for _ in range(2):
+        v += x
+    return np.sum(v * x)
+
+
+@pytest.mark.parametrize(
+    "f", [made_by_numpy, made_by_a_helper, numbers, own_array_in_both_branches]
+)
+def test_in_place_update_of_an_array_the_function_owns_is_differentiated(f):
+    x = RNG.normal(size=3)
+    before = x.copy()
+    assert_grad_matches_fd(f, x)
+    np.testing.assert_array_equal(x, before)

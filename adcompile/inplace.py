@@ -1,0 +1,602 @@
+"""Which ``x += ...`` adcompile may differentiate: who owns each array.
+
+adcompile never writes into an array: ``x += y`` becomes ``x = x + y``. Python
+writes into ``x``'s memory instead. The two are the same computation only when
+nothing else can see that memory: no other name, no container, no view taken of
+``x`` (or that ``x`` is of something), no caller. This pass walks the function's
+source in order and knows, before each statement, which variables *own* their
+array: made by this function with arithmetic or a numpy call that returns a new
+array, and not handed to anything since. ``x op= ...`` on any other variable is
+refused with a located error, whatever happens afterwards: a gradient is either
+right or an error.
+
+A parameter of the function being differentiated counts as owned (adcompile
+never writes into its arguments: ``x += 1`` on one makes a new array, where
+Python would change the caller's array too); a parameter of a helper it calls
+does not (the caller may read that array again). After an ``if`` or a loop a
+variable is owned only if it is on every path (for a loop: on entry and after
+every iteration).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import AdCompileError
+from .frontend import SourceFunction, StaticFunction, Unresolved
+
+# numpy functions whose result is always a new array (or an immutable scalar);
+# every ufunc too. Any other call may return (a view of) one of its arguments.
+FRESH_FUNCTIONS = {
+    id(f)
+    for f in (
+        np.sum,
+        np.mean,
+        np.max,
+        np.min,
+        np.amax,
+        np.amin,
+        np.prod,
+        np.var,
+        np.std,
+        np.dot,
+        np.outer,
+        np.inner,
+        np.matmul,
+        np.tensordot,
+        np.einsum,
+        np.where,
+        np.clip,
+        np.concatenate,
+        np.stack,
+        np.vstack,
+        np.hstack,
+        np.zeros,
+        np.ones,
+        np.empty,
+        np.full,
+        np.zeros_like,
+        np.ones_like,
+        np.empty_like,
+        np.full_like,
+        np.array,
+        np.copy,
+        np.arange,
+        np.linspace,
+        np.eye,
+        np.identity,
+        np.argmax,
+        np.argmin,
+        np.argsort,
+        np.sort,
+        np.cumsum,
+        np.cumprod,
+        np.diff,
+        np.trace,
+        np.tile,
+        np.repeat,
+        np.round,
+        np.around,
+        np.any,
+        np.all,
+        float,
+        int,
+        bool,
+        len,
+        abs,
+        round,
+        sum,
+        range,
+        isinstance,
+    )
+}
+# methods of arrays whose result is a new array (x.reshape(...) and the like are views)
+FRESH_METHODS = {
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "prod",
+    "var",
+    "std",
+    "dot",
+    "clip",
+    "argmax",
+    "argmin",
+    "argsort",
+    "any",
+    "all",
+    "copy",
+    "astype",
+    "flatten",
+}
+# attributes that are numbers or tuples of numbers (immutable)
+NUMBER_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
+
+
+@dataclass
+class Value:
+    """What an expression evaluates to, for ownership: whether it is a new object,
+    the variables whose arrays it may refer to (be, be a view of, or contain), and
+    what else outside the function's variables it may share memory with."""
+
+    fresh: bool
+    refers: frozenset[str] = frozenset()
+    outside: frozenset[str] = frozenset()
+
+
+NEW = Value(True)
+
+
+@dataclass
+class State:
+    """Before a statement: for each variable, what else may see its array (other
+    variables, or phrases such as "the global 'W'"); empty when it owns it. Sharing
+    between variables is kept symmetric. ``holds`` maps a container variable to the
+    variables whose arrays went into it."""
+
+    shares: dict[str, frozenset[str]] = field(default_factory=dict)
+    holds: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def copy(self) -> State:
+        return State(dict(self.shares), dict(self.holds))
+
+    def sharers(self, var: str) -> frozenset[str]:
+        return self.shares.get(var, frozenset())
+
+    def reach(self, names: frozenset[str]) -> set[str]:
+        """``names`` and everything whose memory they may share or contain."""
+        seen, todo = set(), list(names)
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            todo.extend(self.shares.get(n, ()))
+            todo.extend(self.holds.get(n, ()))
+        return seen
+
+    def forget(self, var: str) -> None:
+        """``var`` is bound to another object: nothing shares with it any more."""
+        for m in self.shares.pop(var, frozenset()) | self.holds.pop(var, frozenset()):
+            if var in self.shares.get(m, ()):
+                self.shares[m] = self.shares[m] - {var}
+
+    def link(self, var: str, others: set[str], names: set[str]) -> None:
+        """``var`` may see the arrays of ``others`` (those in ``names`` are variables)."""
+        for m in others & names:
+            self.shares[m] = self.sharers(m) | {var}
+
+    @staticmethod
+    def join(states: list[State | None]) -> State | None:
+        """The state where paths that ended in ``states`` meet (None: a path that
+        stopped): a variable shares whatever it shares on any path."""
+        reached = [s for s in states if s is not None]
+        if not reached:
+            return None
+        out = reached[0].copy()
+        for other in reached[1:]:
+            for table, theirs in ((out.shares, other.shares), (out.holds, other.holds)):
+                for n, v in theirs.items():
+                    table[n] = table[n] | v if n in table else v
+        return out
+
+
+class _Stop(Exception):
+    """A block ended with return, break or continue."""
+
+
+@dataclass
+class _Loop:
+    breaks: list[State] = field(default_factory=list)
+    continues: list[State] = field(default_factory=list)
+
+
+class Ownership:
+    """The walk over one function. ``resolve`` maps a called expression to the object
+    it names (None when it cannot tell); ``summaries`` caches, per helper, whether
+    it returns arrays of its own (shared by the checks of one compilation)."""
+
+    def __init__(
+        self,
+        src: SourceFunction,
+        resolve: Callable[[ast.expr], object],
+        *,
+        helper: bool,
+        summaries: dict | None = None,
+    ) -> None:
+        self.src = src
+        self.resolve = resolve
+        self.helper = helper
+        self.summaries = {} if summaries is None else summaries
+        node = src.node
+        self.params = [a.arg for a in node.args.args]
+        self.locals = set(self.params)
+        self.last_read: dict[str, tuple[int, int]] = {}
+        updated = {
+            id(n.target) for n in ast.walk(node) if isinstance(n, ast.AugAssign)
+        }  # x += ... reads x
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name):
+                if isinstance(n.ctx, ast.Store):
+                    self.locals.add(n.id)
+                pos = (n.lineno, n.col_offset)
+                reads = isinstance(n.ctx, ast.Load) or id(n) in updated
+                if reads and pos > self.last_read.get(n.id, (0, 0)):
+                    self.last_read[n.id] = pos
+        self.loops: list[_Loop] = []
+        self.loop_nodes: list[ast.stmt] = []
+        self.loop_reads: dict[int, set[str]] = {}
+        self.returns: list[bool] = []  # per return: whether it hands back an array of its own
+
+    # ------------------------------------------------------------------ driver
+
+    def run(self) -> None:
+        state = State()
+        if self.helper:
+            outside = frozenset({f"the array the caller passed to {self.src.name}()"})
+            state.shares = dict.fromkeys(self.params, outside)
+        try:
+            self.block(self.src.node.body, state)
+        except _Stop:
+            pass
+
+    def block(self, stmts: list[ast.stmt], state: State) -> State:
+        """Run ``stmts`` from ``state`` (updated in place); raises _Stop when the block
+        cannot fall through."""
+        for stmt in stmts:
+            self.statement(stmt, state)
+        return state
+
+    def branch(self, stmts: list[ast.stmt], state: State) -> State | None:
+        try:
+            return self.block(stmts, state.copy())
+        except _Stop:
+            return None
+
+    @staticmethod
+    def replace(state: State, new: State | None) -> None:
+        if new is None:
+            raise _Stop
+        state.shares, state.holds = new.shares, new.holds
+
+    # -------------------------------------------------------------- statements
+
+    def statement(self, stmt: ast.stmt, state: State) -> None:
+        if isinstance(stmt, ast.Assign):
+            value = self.value(stmt.value, state)
+            for target in stmt.targets:
+                self.bind(target, stmt.value, value, state)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            self.bind(stmt.target, stmt.value, self.value(stmt.value, state), state)
+        elif isinstance(stmt, ast.AugAssign):
+            self.augmented(stmt, state)
+        elif isinstance(stmt, ast.Expr):
+            self.expression_statement(stmt.value, state)
+        elif isinstance(stmt, ast.If):
+            ends = [self.branch(stmt.body, state), self.branch(stmt.orelse, state)]
+            self.replace(state, State.join(ends))
+        elif isinstance(stmt, ast.For | ast.While):
+            self.loop(stmt, state)
+        elif isinstance(stmt, ast.Return):
+            if stmt.value is not None:
+                self.returns.append(self.own_result(stmt.value, state))
+            raise _Stop
+        elif isinstance(stmt, ast.Break | ast.Continue):
+            if self.loops:
+                loop = self.loops[-1]
+                (loop.breaks if isinstance(stmt, ast.Break) else loop.continues).append(
+                    state.copy()
+                )
+            raise _Stop
+
+    def augmented(self, stmt: ast.AugAssign, state: State) -> None:
+        target = stmt.target
+        if not isinstance(target, ast.Name):
+            return  # refused by the normalizer
+        var = target.id
+        later = self.read_later(stmt)
+        seen = state.reach(frozenset({var})) - {var}
+        blocking = sorted(
+            (m for m in seen if m not in self.locals or m in later),
+            key=lambda m: (m in self.locals, m),
+        )
+        if blocking:
+            op = _OPS.get(type(stmt.op), "+")
+            other = blocking[0] if blocking[0] not in self.locals else repr(blocking[0])
+            raise AdCompileError(
+                f"{var!r} shares its memory with {other} here, so "
+                f"`{var} {op}= ...` would change {other} too",
+                self.src.loc(stmt),
+                hint=f"write {var} = {var} {op} ... to make a new array",
+            )
+        # what shares it is never read again: from here on it is as good as new
+        holds = state.holds.get(var, frozenset())
+        state.forget(var)
+        if holds:
+            state.holds[var] = holds
+        value = self.value(stmt.value, state)
+        if value.refers and isinstance(stmt.value, ast.List | ast.Tuple):
+            self.hold(var, value, state)  # xs += [a]: xs now holds a
+
+    def read_later(self, stmt: ast.stmt) -> set[str]:
+        """Names the function may read after ``stmt``: below it, or anywhere in a loop
+        around it (which runs it again)."""
+        end = (stmt.end_lineno or stmt.lineno, stmt.end_col_offset or 0)
+        names = {n for n, pos in self.last_read.items() if pos > end}
+        for loop in self.loop_nodes:
+            if id(loop) not in self.loop_reads:
+                self.loop_reads[id(loop)] = {
+                    n.id
+                    for n in ast.walk(loop)
+                    if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)
+                } | {
+                    n.target.id
+                    for n in ast.walk(loop)
+                    if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)
+                }
+            names |= self.loop_reads[id(loop)]
+        return names
+
+    def expression_statement(self, call: ast.expr, state: State) -> None:
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr in ("append", "extend", "insert")
+            and isinstance(call.func.value, ast.Name)
+        ):
+            for arg in call.args:
+                self.hold(call.func.value.id, self.value(arg, state), state)
+
+    def hold(self, container: str, value: Value, state: State) -> None:
+        """The arrays ``value`` refers to go into ``container``."""
+        reached = state.reach(value.refers) - {container}
+        state.holds[container] = state.holds.get(container, frozenset()) | reached
+        state.link(container, reached, self.locals)
+
+    def loop(self, stmt: ast.For | ast.While, state: State) -> None:
+        """The state at the head of a loop joins the state on entry with the state at
+        the end of each iteration (a fixpoint: sharing only ever grows)."""
+        head = state.copy()
+        self.loop_nodes.append(stmt)
+        try:
+            while True:
+                frame = _Loop()
+                self.loops.append(frame)
+                try:
+                    body = head.copy()
+                    if isinstance(stmt, ast.For):
+                        self.bind_iteration(stmt, body)
+                    end = self.branch(stmt.body, body)
+                finally:
+                    self.loops.pop()
+                new_head = State.join([head, end, *frame.continues])
+                if new_head == head:
+                    break
+                head = new_head
+        finally:
+            self.loop_nodes.pop()
+        after = State.join([head, *frame.breaks])
+        if stmt.orelse:
+            after = self.branch(stmt.orelse, after) or after
+        self.replace(state, after)
+
+    def bind_iteration(self, stmt: ast.For, state: State) -> None:
+        it, target = stmt.iter, stmt.target
+        func = self.resolve(it.func) if isinstance(it, ast.Call) else None
+        if func is range:
+            self.bind(target, it, NEW, state)
+            return
+        if func is enumerate and isinstance(target, ast.Tuple) and len(target.elts) == 2:
+            self.bind(target.elts[0], it, NEW, state)
+            inner = it.args[0] if it.args else it
+            self.bind(target.elts[1], inner, self.element(self.value(inner, state)), state)
+            return
+        self.bind(target, it, self.element(self.value(it, state)), state)
+
+    # ------------------------------------------------------------------ binding
+
+    def bind(self, target: ast.expr, node: ast.expr, value: Value, state: State) -> None:
+        if isinstance(target, ast.Name):
+            var = target.id
+            reached = (state.reach(value.refers) | value.outside) - {var}
+            state.forget(var)
+            if value.fresh:
+                if value.refers:
+                    self.hold(var, value, state)
+            else:
+                state.shares[var] = frozenset(reached)
+                state.link(var, reached, self.locals)
+        elif isinstance(target, ast.Tuple | ast.List):
+            if isinstance(node, ast.Tuple | ast.List) and len(node.elts) == len(target.elts):
+                values = [self.value(e, state) for e in node.elts]
+                for t, e, v in zip(target.elts, node.elts, values, strict=True):
+                    self.bind(t, e, v, state)
+            else:
+                for t in target.elts:
+                    self.bind(t, node, self.element(value), state)
+        elif isinstance(target, ast.Starred):
+            self.bind(target.value, node, self.element(value), state)
+
+    @staticmethod
+    def element(value: Value) -> Value:
+        """An element of a container (or of a sequence iterated over): never owned."""
+        return Value(False, value.refers, value.outside)
+
+    def own_result(self, node: ast.expr, state: State) -> bool:
+        """Whether ``return node`` hands back an array nothing else refers to."""
+        if isinstance(node, ast.Name):
+            return not state.sharers(node.id) and not state.holds.get(node.id)
+        value = self.value(node, state)
+        return value.fresh and not value.refers
+
+    # -------------------------------------------------------------- expressions
+
+    def value(self, node: ast.expr, state: State) -> Value:
+        if isinstance(node, ast.Constant):
+            return NEW
+        if isinstance(node, ast.Name):
+            if node.id in self.locals:
+                return Value(False, frozenset({node.id}))
+            obj = self.resolve(node)
+            if isinstance(obj, int | float | complex | bool | np.generic) or obj is None:
+                return NEW
+            return Value(False, outside=frozenset({f"the global {node.id!r}"}))
+        if isinstance(node, ast.Attribute):
+            if node.attr in NUMBER_ATTRIBUTES:
+                return NEW
+            if isinstance(self.resolve(node.value), types.ModuleType):
+                obj = self.resolve(node)
+                if isinstance(obj, int | float | complex | np.generic) or obj is None:
+                    return NEW  # np.pi, np.newaxis
+                return Value(False, outside=frozenset({f"the global {ast.unparse(node)!r}"}))
+            return self.element(self.value(node.value, state))  # x.T, x.real: views
+        if isinstance(node, ast.Subscript):
+            if _is_number_attribute(node.value):
+                return NEW  # x.shape[0]
+            return self.element(self.value(node.value, state))
+        if isinstance(node, ast.BinOp):
+            refers: frozenset[str] = frozenset()
+            for side in (node.left, node.right):  # [a] * 2, xs + [a]: lists holding a
+                if isinstance(side, ast.List | ast.Tuple):
+                    refers |= self.value(side, state).refers
+            return Value(True, refers)
+        if isinstance(node, ast.UnaryOp | ast.Compare):
+            return NEW
+        if isinstance(node, ast.BoolOp):
+            return self.either([self.value(v, state) for v in node.values])
+        if isinstance(node, ast.IfExp):
+            return self.either([self.value(node.body, state), self.value(node.orelse, state)])
+        if isinstance(node, ast.List | ast.Tuple | ast.Set | ast.Dict):
+            elts = node.values if isinstance(node, ast.Dict) else node.elts
+            values = [self.value(e, state) for e in elts]
+            return Value(True, frozenset().union(*(v.refers for v in values)))
+        if isinstance(node, ast.Call):
+            return self.call(node, state)
+        if isinstance(node, ast.Starred):
+            return self.value(node.value, state)
+        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in self.locals}
+        return Value(False, frozenset(names), frozenset({"another array"}))
+
+    @staticmethod
+    def either(values: list[Value]) -> Value:
+        return Value(
+            all(v.fresh for v in values),
+            frozenset().union(*(v.refers for v in values)),
+            frozenset().union(*(v.outside for v in values)),
+        )
+
+    def call(self, node: ast.Call, state: State) -> Value:
+        args = [*node.args, *(k.value for k in node.keywords)]
+        func = node.func
+        if isinstance(func, ast.Attribute) and not isinstance(
+            self.resolve(func.value), types.ModuleType
+        ):
+            if func.attr in FRESH_METHODS:
+                return NEW
+            return self.either([self.element(self.value(a, state)) for a in (func.value, *args)])
+        obj = self.resolve(func)
+        if _is_helper(obj):
+            if self.returns_own_array(obj):
+                return NEW
+        elif (
+            id(obj) in FRESH_FUNCTIONS
+            or isinstance(obj, np.ufunc)
+            or (isinstance(obj, types.BuiltinFunctionType) and obj in vars(math).values())
+        ) and not any(k.arg == "out" for k in node.keywords):
+            return NEW
+        values = [self.value(a, state) for a in args]
+        refers = frozenset().union(*(v.refers for v in values))
+        outside = frozenset().union(*(v.outside for v in values))
+        if not refers and not outside:
+            outside = frozenset({f"what {ast.unparse(func)}() returned"})
+        return Value(False, refers, outside)
+
+    def returns_own_array(self, obj: object) -> bool:
+        """Whether every return of the helper ``obj`` hands back an array of its own."""
+        key = id(obj)
+        if key in self.summaries:
+            return bool(self.summaries[key])
+        self.summaries[key] = False  # while in progress (recursion): assume not
+        try:
+            src = obj.source if isinstance(obj, StaticFunction) else _from_function(obj)
+        except AdCompileError:
+            return False
+        walk = Ownership(src, resolver(src), helper=True, summaries=self.summaries)
+        try:
+            walk.run()
+        except AdCompileError:
+            return False  # refused anyway when the helper itself is compiled
+        self.summaries[key] = bool(walk.returns) and all(walk.returns)
+        return self.summaries[key]
+
+
+_OPS = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "**",
+    ast.MatMult: "@",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+}
+
+
+def _is_number_attribute(node: ast.expr) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr in NUMBER_ATTRIBUTES
+
+
+def _is_helper(obj: object) -> bool:
+    from .rules import lookup
+
+    if isinstance(obj, StaticFunction):
+        return True
+    return (
+        isinstance(obj, types.FunctionType)
+        and not (getattr(obj, "__module__", "") or "").startswith(("numpy", "math"))
+        and lookup(obj) is None
+    )
+
+
+def _from_function(obj: object) -> SourceFunction:
+    from .frontend import from_function
+
+    return from_function(obj)
+
+
+def resolver(src: SourceFunction) -> Callable[[ast.expr], object]:
+    """Map a dotted name in ``src`` to the object it names, or None (a local, or
+    anything it cannot tell without running code)."""
+    local = {a.arg for a in src.node.args.args} | {
+        n.id for n in ast.walk(src.node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+
+    def resolve(node: ast.expr) -> object:
+        if isinstance(node, ast.Name):
+            if node.id in local:
+                return None
+            obj = src.lookup(node.id)
+            return None if isinstance(obj, Unresolved) else obj
+        if isinstance(node, ast.Attribute):
+            base = resolve(node.value)
+            if isinstance(base, types.ModuleType):
+                return getattr(base, node.attr, None)
+        return None
+
+    return resolve
+
+
+def check(src: SourceFunction, *, helper: bool, summaries: dict | None = None) -> None:
+    """Raise a located AdCompileError at the first ``x op= ...`` in ``src`` whose
+    array ``x`` does not own."""
+    Ownership(src, resolver(src), helper=helper, summaries=summaries).run()
+
+
+__all__ = ["check", "FRESH_FUNCTIONS", "FRESH_METHODS"]
