@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 import astor
+import astor.code_gen
 
 
 @dataclass(frozen=True)
@@ -25,15 +26,20 @@ _MARK = "__adcompile_comment_{}__"
 _MARK_RE = re.compile(r"^(\s*)__adcompile_comment_(\d+)__\n", re.M)
 
 
-class _SignedConstants(ast.NodeTransformer):
-    """A negative number as ``-(number)``: printed bare, ``-0.7 ** 2`` would read as
-    ``-(0.7 ** 2)``; as a unary minus the printer parenthesizes it where needed."""
+class _Generator(astor.code_gen.SourceGenerator):
+    """astor's printer, writing a negative number as ``-(number)``: printed bare,
+    ``-0.7 ** 2`` would read as ``-(0.7 ** 2)``; as a unary minus the printer
+    parenthesizes it where needed. (Done while printing rather than as a pass over
+    the tree, which cost as much as the printing.)"""
 
-    def visit_Constant(self, node: ast.Constant) -> ast.expr:
+    def visit_Constant(self, node: ast.Constant) -> None:
         v = node.value
         if isinstance(v, int | float) and not isinstance(v, bool) and (v < 0 or str(v)[0] == "-"):
-            return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-v))
-        return node
+            neg = ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-v))
+            neg._pp = self.get__pp(node)
+            self.visit_UnaryOp(neg)
+            return
+        super().visit_Constant(node)
 
 
 def to_source(node: ast.FunctionDef) -> str:
@@ -55,9 +61,8 @@ def to_source(node: ast.FunctionDef) -> str:
         return out
 
     node.body = lower(node.body)
-    node = _SignedConstants().visit(node)
-    ast.fix_missing_locations(node)
-    text = astor.to_source(node, pretty_source=_pretty)
+    # astor needs no line numbers: the text is what gets compiled
+    text = astor.to_source(node, pretty_source=_pretty, source_generator_class=_Generator)
     text = _MARK_RE.sub(lambda m: f"{m.group(1)}# {comments[int(m.group(2))]}\n", text)
     return text
 

@@ -124,6 +124,38 @@ def names_in(node: ast.AST, loads_only: bool = False) -> set[str]:
     return out
 
 
+def transform(node: ast.AST, hooks: dict) -> ast.AST:
+    """Rewrite ``node`` bottom-up, in place: each child first, then ``hooks[type(n)](n)``
+    for the nodes whose type has a hook, whose result replaces ``n``. (What an
+    ``ast.NodeTransformer`` with those ``visit_`` methods does, a few times faster.)"""
+    for key in node._fields:
+        value = getattr(node, key, None)
+        if type(value) is list:
+            for i, item in enumerate(value):
+                if isinstance(item, ast.AST) and item._fields:
+                    value[i] = transform(item, hooks)
+        elif isinstance(value, ast.AST) and value._fields:
+            setattr(node, key, transform(value, hooks))
+    hook = hooks.get(type(node))
+    return node if hook is None else hook(node)
+
+
+def contains(node: ast.AST, match) -> bool:
+    """Whether any node of the tree ``node`` satisfies ``match``."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if match(n):
+            return True
+        for key in n._fields:
+            v = getattr(n, key, None)
+            if type(v) is list:
+                stack.extend(x for x in v if isinstance(x, ast.AST))
+            elif isinstance(v, ast.AST):
+                stack.append(v)
+    return False
+
+
 class NameAllocator:
     """Hands out readable, unique, deterministic names derived from the user's own."""
 

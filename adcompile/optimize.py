@@ -12,6 +12,8 @@ from __future__ import annotations
 import ast
 import operator
 
+from .ir import transform
+
 _FOLD = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -48,38 +50,39 @@ def _number(node: ast.expr) -> bool:
     )
 
 
-class _Simplifier(ast.NodeTransformer):
-    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
-        self.generic_visit(node)
-        if _number(node.left) and _number(node.right) and type(node.op) in _FOLD:
-            try:
-                value = _FOLD[type(node.op)](node.left.value, node.right.value)
-            except (ArithmeticError, ValueError):
-                return node
-            if isinstance(value, int | float) and abs(value) < 1e15:
-                return ast.Constant(value=value)
-        if isinstance(node.op, ast.Pow) and _number(node.right) and node.right.value == 1:
-            return node.left
-        # signs: (-a) * b == -(a * b) exactly in floating point; pull minus signs out of
-        # products and quotients so that they meet and cancel
-        if isinstance(node.op, ast.Mult | ast.Div):
-            left_neg, right_neg = _is_neg(node.left), _is_neg(node.right)
-            if left_neg or right_neg:
-                left = node.left.operand if left_neg else node.left
-                right = node.right.operand if right_neg else node.right
-                inner = ast.BinOp(left=left, op=node.op, right=right)
-                return inner if left_neg and right_neg else _neg(inner)
-        if isinstance(node.op, ast.Add) and _is_neg(node.right):
-            return ast.BinOp(left=node.left, op=ast.Sub(), right=node.right.operand)
-        if isinstance(node.op, ast.Sub) and _is_neg(node.right):
-            return ast.BinOp(left=node.left, op=ast.Add(), right=node.right.operand)
-        return node
+def _simplify_binop(node: ast.BinOp) -> ast.expr:
+    if _number(node.left) and _number(node.right) and type(node.op) in _FOLD:
+        try:
+            value = _FOLD[type(node.op)](node.left.value, node.right.value)
+        except (ArithmeticError, ValueError):
+            return node
+        if isinstance(value, int | float) and abs(value) < 1e15:
+            return ast.Constant(value=value)
+    if isinstance(node.op, ast.Pow) and _number(node.right) and node.right.value == 1:
+        return node.left
+    # signs: (-a) * b == -(a * b) exactly in floating point; pull minus signs out of
+    # products and quotients so that they meet and cancel
+    if isinstance(node.op, ast.Mult | ast.Div):
+        left_neg, right_neg = _is_neg(node.left), _is_neg(node.right)
+        if left_neg or right_neg:
+            left = node.left.operand if left_neg else node.left
+            right = node.right.operand if right_neg else node.right
+            inner = ast.BinOp(left=left, op=node.op, right=right)
+            return inner if left_neg and right_neg else _neg(inner)
+    if isinstance(node.op, ast.Add) and _is_neg(node.right):
+        return ast.BinOp(left=node.left, op=ast.Sub(), right=node.right.operand)
+    if isinstance(node.op, ast.Sub) and _is_neg(node.right):
+        return ast.BinOp(left=node.left, op=ast.Add(), right=node.right.operand)
+    return node
 
-    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
-        self.generic_visit(node)
-        if isinstance(node.op, ast.USub):
-            return _neg(node.operand)
-        return node
+
+def _simplify_unaryop(node: ast.UnaryOp) -> ast.expr:
+    if isinstance(node.op, ast.USub):
+        return _neg(node.operand)
+    return node
+
+
+_SIMPLIFY = {ast.BinOp: _simplify_binop, ast.UnaryOp: _simplify_unaryop}
 
 
 def _is_neg(node: ast.expr) -> bool:
@@ -95,7 +98,8 @@ def _neg(node: ast.expr) -> ast.expr:
 
 
 def simplify(expr: ast.expr) -> ast.expr:
-    return _Simplifier().visit(expr)
+    """``expr`` with constants folded and minus signs moved out (rewritten in place)."""
+    return transform(expr, _SIMPLIFY)
 
 
 def is_fresh(expr: ast.expr) -> bool:

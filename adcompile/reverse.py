@@ -38,11 +38,23 @@ from . import rules, runtime
 from .analysis import Activity, activity, differentiable_operands
 from .emit import Comment
 from .errors import AdCompileError
-from .ir import Assign, CallPrim, Function, If, Loop, Return, Stmt, names_in, walk
+from .ir import (
+    Assign,
+    CallPrim,
+    Function,
+    If,
+    Loop,
+    Return,
+    Stmt,
+    contains,
+    names_in,
+    transform,
+    walk,
+)
 from .optimize import is_fresh, simplify
 from .rules import containers
 from .rules.containers import LEAF, ContainerPrim
-from .rules.registry import copy_tree, lookup_specialized
+from .rules.registry import copy_tree, lookup_specialized, selection
 from .shapes import infer as infer_shapes
 
 MODES = ("grad", "value_and_grad", "vjp")
@@ -152,6 +164,7 @@ class _Reverse:
         self.has_reverse: set[int] = set()  # ids of loops with a reverse loop
         self.stack: str | None = None
         self.inline: set[str] = set()  # forward temporaries written into their consumer
+        self._call_hooks = {ast.Call: self._tidy_call}
         self.python_floats = {
             p for p, s in zip(fn.params, arg_shapes or (), strict=False) if s is float
         }
@@ -320,9 +333,7 @@ class _Reverse:
         """In a product or quotient, ``np.broadcast_to(g, S) * ... * a`` is ``g * ... * a``
         when another factor ``a`` already has the shape ``S``: numpy's broadcasting
         does the spreading, without the helper call."""
-        if not self.shapes or not any(
-            isinstance(n, ast.Attribute) and n.attr == "broadcast_to" for n in ast.walk(expr)
-        ):
+        if not self.shapes or not contains(expr, _is_broadcast_to):
             return expr
         adjoint_of = {v: k for k, v in self.adj_names.items()}
 
@@ -366,36 +377,36 @@ class _Reverse:
         return Unwrap().visit(Drop().visit(expr))
 
     def specialize(self, expr: ast.expr) -> ast.expr:
-        """Helper calls that known shapes make unnecessary: ``unreduce(g, a)`` of a full
-        reduction is ``np.broadcast_to(g, <shape of a>)`` (so ``a`` itself need not be
-        kept), and ``reduced_count(a, axis)`` is a number."""
+        """Tidy the helper calls of an inlined rule, in one pass over it: drop trailing
+        arguments that equal the helper's defaults, and rewrite the calls that known
+        shapes make unnecessary: ``unreduce(g, a)`` of a full reduction is
+        ``np.broadcast_to(g, <shape of a>)`` (so ``a`` itself need not be kept), and
+        ``reduced_count(a, axis)`` is a number."""
+        return transform(expr, self._call_hooks)
 
-        class Rewrite(ast.NodeTransformer):
-            def visit_Call(inner, node: ast.Call) -> ast.expr:  # noqa: N805
-                inner.generic_visit(node)
-                helper = (
-                    self.namespace.get(node.func.id) if isinstance(node.func, ast.Name) else None
-                )
-                args = node.args
-                if helper is runtime.unreduce and not node.keywords and len(args) in (2, 4):
-                    shape = self.shape(args[1])
-                    keep = len(args) == 2 or (
-                        isinstance(args[3], ast.Constant) and args[3].value is True
-                    )
-                    if shape is not None and keep:
-                        # a full reduction, or one that kept its axes: g broadcasts as it is
-                        return call(self.np_attr("broadcast_to"), args[0], ast.Constant(shape))
-                if helper is runtime.reduced_count and not node.keywords and args:
-                    shape = self.shape(args[0])
-                    axis = args[1] if len(args) > 1 else ast.Constant(None)
-                    if shape is not None and isinstance(axis, ast.Constant):
-                        try:
-                            return ast.Constant(runtime.reduced_count(np.empty(shape), axis.value))
-                        except (IndexError, TypeError, ValueError):
-                            return node
-                return node
-
-        return Rewrite().visit(expr)
+    def _tidy_call(self, node: ast.Call) -> ast.expr:
+        if type(node.func) is not ast.Name:
+            return node
+        helper = self.namespace.get(node.func.id)
+        if helper is None or id(helper) not in _HELPER_IDS:
+            return node
+        _trim_defaults(node, helper)
+        args = node.args
+        if helper is runtime.unreduce and not node.keywords and len(args) in (2, 4):
+            shape = self.shape(args[1])
+            keep = len(args) == 2 or (isinstance(args[3], ast.Constant) and args[3].value is True)
+            if shape is not None and keep:
+                # a full reduction, or one that kept its axes: g broadcasts as it is
+                return call(self.np_attr("broadcast_to"), args[0], ast.Constant(shape))
+        if helper is runtime.reduced_count and not node.keywords and args:
+            shape = self.shape(args[0])
+            axis = args[1] if len(args) > 1 else ast.Constant(None)
+            if shape is not None and isinstance(axis, ast.Constant):
+                try:
+                    return ast.Constant(runtime.reduced_count(np.empty(shape), axis.value))
+                except (IndexError, TypeError, ValueError):
+                    return node
+        return node
 
     def comment(self, loc, out: list | None = None) -> None:
         """Name the source line of the code that follows: at once into ``out`` (the
@@ -419,25 +430,6 @@ class _Reverse:
             self._announce(loc, self.out)
         self.want = []
         self.out.append(node)
-
-    def trim_defaults(self, expr: ast.expr) -> ast.expr:
-        """Drop trailing arguments of helper calls that equal the helper's defaults."""
-        for node in ast.walk(expr):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
-                continue
-            helper = self.namespace.get(node.func.id)
-            if helper is None or helper not in runtime.HELPERS.values():
-                continue
-            params = list(inspect.signature(helper).parameters.values())
-            while node.args and len(node.args) <= len(params):
-                param = params[len(node.args) - 1]
-                last = node.args[-1]
-                if param.default is inspect.Parameter.empty or not (
-                    isinstance(last, ast.Constant) and last.value is param.default
-                ):
-                    break
-                node.args.pop()
-        return expr
 
     # ------------------------------------------------------------ the sweep
 
@@ -468,18 +460,19 @@ class _Reverse:
             self.adj[result.id] = seed
         self.reverse_block(fn.body[:-1], saving=False)
         reverse_code = self.out
-        self.region_loads[id(fn.body)] = _loads(reverse_code)
+        reverse_loads = _loads(reverse_code)
+        self.region_loads[id(fn.body)] = reverse_loads
         grads = []
         for p in self.wrt:
             g = self.adj.get(p)
             if g is None:
                 g = ast.Constant(value=None) if self.kind(p) != LEAF else self.zero_grad(p)
             grads.append(g)
-        needed = _loads(reverse_code) | {n for g in grads for n in names_in(g)}
+        needed = reverse_loads | {n for g in grads for n in names_in(g)}
         if self.mode == "value_and_grad":
             needed |= names_in(result)
         self.needed = self.needed_names(fn.body[:-1], needed)
-        self.inline = self.inlinable(fn.body, _loads(reverse_code))
+        self.inline = self.inlinable(fn.body, reverse_loads)
         forward = self.forward_block(fn.body[:-1], saving=False)
         code: list[ast.stmt | Comment] = [Comment("forward sweep")]
         if self.stack:
@@ -534,10 +527,11 @@ class _Reverse:
         self.reverse_block(body, saving=True, inputs=set(fn.params), finish=zero_grads)
         reverse_code = self.out
         grads = [self.adj.get(p) or self.zero(p) for p in self.wrt]
-        needed = _loads(reverse_code) | names_in(result)
+        reverse_loads = _loads(reverse_code)
+        needed = reverse_loads | names_in(result)
         needed |= {n for g in grads for n in names_in(g)}
         self.needed = self.needed_names(body, needed)
-        self.inline = self.inlinable(fn.body, _loads(reverse_code))
+        self.inline = self.inlinable(fn.body, reverse_loads)
         forward = self.forward_block(body, saving=True)
         forward.extend(self.push(body))
         fwd_code: list = [Comment(f"forward sweep of {fn.name}, keeping what {pair.bwd} needs")]
@@ -630,7 +624,7 @@ class _Reverse:
             raise AdCompileError("internal: active value without a rule", stmt.loc)
         shapes = [self.shape(stmt.operands[p]) for p in rule.params]
         rule = lookup_specialized(stmt.prim, shapes) or rule
-        uses = _count_uses(rule, wanted)
+        uses = selection(rule, tuple(wanted))[2]
         dy = self.cotangent(stmt.target, uses)
         bindings: dict[str, ast.expr] = {rule.cotangent: dy, rule.output: name(stmt.target)}
         for p in rule.params:
@@ -640,9 +634,7 @@ class _Reverse:
             if new != ident:
                 bindings[ident] = name(new)
         prelude, contributions = rules.instantiate(rule, bindings, wanted, self.names.fresh)
-        contributions = {
-            p: self.specialize(self.trim_defaults(c)) for p, c in contributions.items()
-        }
+        contributions = {p: self.specialize(c) for p, c in contributions.items()}
         for node in prelude:
             self.put(node)
         for p in wanted:
@@ -1132,20 +1124,28 @@ def _with_value(stmt: Assign, value: ast.expr) -> Assign:
     )
 
 
-def _count_uses(rule, wanted: list[str]) -> int:
-    """How many times the inlined rule reads its cotangent, for these parameters."""
-    picked = [rule.contributions[rule.params.index(p)] for p in wanted]
-    needed: set[str] = set()
-    for e in picked:
-        needed |= names_in(e)
-    count = sum(
-        1 for e in picked for n in ast.walk(e) if isinstance(n, ast.Name) and n.id == rule.cotangent
-    )
-    for stmt in rule.prelude:
-        count += sum(
-            1 for n in ast.walk(stmt) if isinstance(n, ast.Name) and n.id == rule.cotangent
-        )
-    return count
+def _is_broadcast_to(node: ast.AST) -> bool:
+    return type(node) is ast.Attribute and node.attr == "broadcast_to"
+
+
+# runtime helpers (by id) and the parameters of each, for dropping default arguments
+_HELPER_IDS = {id(h) for h in runtime.HELPERS.values()}
+_HELPER_PARAMS: dict[int, list[inspect.Parameter]] = {}
+
+
+def _trim_defaults(node: ast.Call, helper) -> None:
+    """Drop trailing arguments of a helper call that equal the helper's defaults."""
+    params = _HELPER_PARAMS.get(id(helper))
+    if params is None:
+        params = _HELPER_PARAMS[id(helper)] = list(inspect.signature(helper).parameters.values())
+    while node.args and len(node.args) <= len(params):
+        param = params[len(node.args) - 1]
+        last = node.args[-1]
+        if param.default is inspect.Parameter.empty or not (
+            isinstance(last, ast.Constant) and last.value is param.default
+        ):
+            break
+        node.args.pop()
 
 
 def _sum_call(c: ast.expr, axes: tuple, keepdims: bool) -> ast.Call:

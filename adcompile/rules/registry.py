@@ -45,6 +45,8 @@ class Rule:
     free: dict[str, object] = field(default_factory=dict)  # globals the template names
     locals: set[str] = field(default_factory=set)  # names the prelude assigns
     loc: Loc | None = None
+    # wanted parameters -> (prelude, contributions, cotangent reads): see selection()
+    selections: dict = field(default_factory=dict, repr=False, compare=False)
 
     def differentiable(self, param: str) -> bool:
         i = self.params.index(param)
@@ -236,31 +238,80 @@ def _is_docstring(stmt: ast.stmt) -> bool:
 
 
 def copy_tree(node):
-    """A copy of a syntax tree (``copy.deepcopy`` without its memo bookkeeping)."""
-    if isinstance(node, list):
+    """A copy of a syntax tree (``copy.deepcopy`` without its memo bookkeeping). Nodes
+    without fields (``Load``, ``Add``...) are shared, as the parser shares them."""
+    if type(node) is list:
         return [copy_tree(n) for n in node]
     if not isinstance(node, ast.AST):
         return node
-    new = node.__class__()
-    for field_name, value in ast.iter_fields(node):
-        setattr(new, field_name, copy_tree(value))
-    for attr in node._attributes:
-        if hasattr(node, attr):
-            setattr(new, attr, getattr(node, attr))
+    cls = node.__class__
+    new = cls.__new__(cls)
+    d = new.__dict__
+    for key, value in node.__dict__.items():
+        if type(value) is list:
+            d[key] = [copy_tree(v) for v in value]
+        elif isinstance(value, ast.AST) and value._fields:
+            d[key] = copy_tree(value)
+        else:
+            d[key] = value
     return new
 
 
-class _Substitute(ast.NodeTransformer):
-    def __init__(self, mapping: dict[str, ast.expr]) -> None:
-        self.mapping = mapping
-
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        if node.id in self.mapping:
-            new = copy_tree(self.mapping[node.id])
-            if isinstance(new, ast.Name):
+def _substituted(node, mapping: dict[str, ast.expr]):
+    """A copy of the template tree ``node`` with its names in ``mapping`` replaced by
+    copies of their expressions (one pass: copying and substituting together)."""
+    if type(node) is ast.Name:
+        if node.id in mapping:
+            new = copy_tree(mapping[node.id])
+            if type(new) is ast.Name:
                 new.ctx = node.ctx
             return new
+        return ast.Name(id=node.id, ctx=node.ctx)
+    if type(node) is list:
+        return [_substituted(n, mapping) for n in node]
+    if not isinstance(node, ast.AST):
         return node
+    cls = node.__class__
+    new = cls.__new__(cls)
+    d = new.__dict__
+    for key, value in node.__dict__.items():
+        if type(value) is list:
+            d[key] = [_substituted(v, mapping) for v in value]
+        elif isinstance(value, ast.AST) and value._fields:
+            d[key] = _substituted(value, mapping)
+        else:
+            d[key] = value
+    return new
+
+
+def selection(rule: Rule, wanted: tuple[str, ...]) -> tuple[list, dict, int]:
+    """What inlining ``rule`` for ``wanted`` takes from the template: the prelude
+    statements the wanted contributions depend on, the contributions, and how many
+    times they read the cotangent. Computed once per rule and ``wanted``."""
+    cached = rule.selections.get(wanted)
+    if cached is not None:
+        return cached
+    picked = {p: rule.contributions[rule.params.index(p)] for p in wanted}
+    needed: set[str] = set()
+    for expr in picked.values():
+        needed |= _loads(expr)
+    prelude = []
+    for stmt in reversed(rule.prelude):
+        targets = {
+            n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        if targets & needed:
+            prelude.append(stmt)
+            needed |= _loads(stmt)
+    prelude.reverse()
+    uses = sum(
+        1
+        for tree in [*picked.values(), *rule.prelude]
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and n.id == rule.cotangent
+    )
+    rule.selections[wanted] = result = (prelude, picked, uses)
+    return result
 
 
 def instantiate(
@@ -276,25 +327,12 @@ def instantiate(
     statements the wanted contributions depend on, and each wanted parameter's
     contribution expression.
     """
-    picked = {p: rule.contributions[rule.params.index(p)] for p in wanted}
-    needed: set[str] = set()
-    for expr in picked.values():
-        needed |= _loads(expr)
-    prelude = []
-    for stmt in reversed(rule.prelude):
-        targets = {
-            n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-        }
-        if targets & needed:
-            prelude.append(stmt)
-            needed |= _loads(stmt)
-    prelude.reverse()
+    prelude, picked, _ = selection(rule, tuple(wanted))
     mapping = dict(bindings)
     for name in sorted(rule.locals):
         mapping[name] = ast.Name(id=fresh(name), ctx=ast.Load())
-    sub = _Substitute(mapping)
-    stmts = [sub.visit(copy_tree(s)) for s in prelude]
-    exprs = {p: sub.visit(copy_tree(e)) for p, e in picked.items()}
+    stmts = [_substituted(s, mapping) for s in prelude]
+    exprs = {p: _substituted(e, mapping) for p, e in picked.items()}
     return stmts, exprs
 
 
