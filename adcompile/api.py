@@ -210,11 +210,12 @@ class GradientFunction:
             extra = inspect.Parameter(self.cotangent, kind)
             if plain:
                 sig = sig.replace(parameters=[*sig.parameters.values(), extra])
-        self._compiled: Callable | None = None
         self._by_kinds: dict[tuple | None, tuple] = {}
         self._by_sig: dict[tuple, tuple] = {}
-        self._source: str | None = None
-        self._gen = None
+        self._latest: tuple | None = None  # the entry the latest call ran
+        self._fast: Callable = _never  # the dispatcher of the latest call's arguments
+        self._fasts: dict[tuple, Callable] = {}  # dispatchers by kind of arguments
+        self._seen: set[tuple] = set()  # kinds of arguments seen once
         self._lock = threading.Lock()
         functools.update_wrapper(self, fn)
         self.__name__ = f"{mode}_{getattr(fn, '__name__', 'f')}"
@@ -226,23 +227,30 @@ class GradientFunction:
 
     def _compile(self, kinds: tuple | None = None, sig: tuple | None = None) -> Callable:
         """The generated function for arguments of the given structure (None: all arrays)
-        and, when ``sig`` is given, specialised to the arguments' shapes.
+        and, when ``sig`` is given, specialised to the arguments' shapes."""
+        return self._entry(kinds, sig)[0]
+
+    def _entry(self, kinds: tuple | None, sig: tuple | None) -> tuple:
+        """(generated function, source, Generated) for arguments of the given structure
+        (None: all arrays) and, when ``sig`` is given, specialised to their shapes;
+        never code compiled before a rule was registered or a captured global rebound.
 
         Arguments that are lists, tuples or dicts get code specialised to their
         structure; the first few shape signatures of a function get code specialised
         to their shapes (see ``shapes.py``); later ones share the general code."""
-        if kinds is None and sig is None and self._compiled is not None:
-            return self._compiled
-        if sig is not None and len(self._by_sig) >= MAX_SPECIALISATIONS:
+        if sig is not None and sig not in self._by_sig and len(self._by_sig) >= MAX_SPECIALISATIONS:
             sig = None
-        entry = self._by_sig.get(sig) if sig is not None else self._by_kinds.get(kinds)
+        table, key = (self._by_sig, sig) if sig is not None else (self._by_kinds, kinds)
+        entry = table.get(key)
+        if entry is not None and self._stale(entry):
+            entry = None
         if entry is None:
             with self._lock:
-                key = (self.fn, tuple(self.wrt), self.mode, kinds, sig)
+                cache_key = (self.fn, tuple(self.wrt), self.mode, kinds, sig)
                 with _CACHE_LOCK:
-                    entry = _CACHE.get(key)
-                    if entry is not None and entry[2].generation != GENERATION[0]:
-                        entry = None  # compiled before a rule was registered
+                    entry = _CACHE.get(cache_key)
+                    if entry is not None and not _current(entry, self.fn):
+                        entry = None  # compiled before a rule was registered or a global rebound
                     if entry is None:
                         try:
                             entry = _compile_entry(self.fn, self.wrt, self.mode, kinds, sig)
@@ -251,24 +259,27 @@ class GradientFunction:
                             # compiler's own frames would only hide it
                             cause = exc.__cause__ if "internal error" in exc.reason else None
                             raise exc.with_traceback(None) from cause
-                        _CACHE[key] = entry
-                if sig is not None:
-                    self._by_sig[sig] = entry
-                else:
-                    self._by_kinds[kinds] = entry
-        self._source, self._gen = entry[1], entry[2]
-        if kinds is None and sig is None:
-            self._compiled = entry[0]
-        return entry[0]
+                        _CACHE[cache_key] = entry
+                table[key] = entry
+        return entry
 
     @property
     def source(self) -> str:
         """The generated Python source of this gradient: for the arguments of the
         latest call (code is specialised to the structure of list, tuple and dict
         arguments), or for array arguments before any call."""
-        if self._source is None:
-            self._compile()
-        return self._source
+        entry = self._latest
+        if entry is None or not _current(entry, self.fn):
+            entry = self._entry(None, None)
+        return entry[1]
+
+    @property
+    def _gen(self):
+        """The Generated record of :attr:`source`'s code."""
+        entry = self._latest
+        if entry is None or not _current(entry, self.fn):
+            entry = self._entry(None, None)
+        return entry[2]
 
     def show(self, *, console=None) -> None:
         """Print the generated code, highlighted, with the two sweeps marked."""
@@ -279,10 +290,23 @@ class GradientFunction:
     # -------------------------------------------------------------- calling
 
     def __call__(self, *args, **kwargs):
+        # The fast path: the dispatcher of the latest call's arguments (see _Dispatch)
+        # checks that these are alike and calls the generated code; else the slow path.
+        if not kwargs:
+            out = self._fast(*args)
+            if out is not _MISS:
+                return out
+        return self._call(args, kwargs)
+
+    def _call(self, args: tuple, kwargs: dict):
+        """A call without a dispatcher for its arguments: bind them, find (or compile) the
+        code for their signature, check them, and make the dispatcher of their kind once
+        it has been seen twice."""
         if kwargs or len(args) != self._arity:
             args = self._bind(args, kwargs)
+        params = args[: self._nparams]
         sig = []
-        for a in args[: self._nparams]:
+        for a in params:
             t = type(a)
             if t is np.ndarray:
                 sig.append(a.shape)
@@ -292,52 +316,67 @@ class GradientFunction:
                 sig.append(_shape_of_value(a))
         sig = tuple(sig)
         entry = self._by_sig.get(sig)
-        if (
-            entry is not None
-            and (entry[2].generation != GENERATION[0] or entry[2].captured)
-            and self._stale(entry)
-        ):
-            entry = None
-        if entry is None:
+        if entry is None or not _current(entry, self.fn):
             kinds = None
-            if any(type(a) in (list, tuple, dict) for a in args[: self._nparams]):
-                kinds = tuple(kind_of(a) for a in args[: self._nparams])
-            self._compile(kinds, sig)
-            entry = self._by_sig.get(sig) or self._by_kinds[kinds]
-        compiled = entry[0]
+            if any(type(a) in (list, tuple, dict) for a in params):
+                kinds = tuple(kind_of(a) for a in params)
+            entry = self._entry(kinds, sig)
         for i in self._index:
             a = args[i]
             if not _floats_only(a):
                 _check_differentiable(a, self.params[i], self.fn)
+        self._latest = entry
+        fast = self._dispatcher(entry, args)
+        self._fast = fast
+        out = fast(*args)
+        if out is not _MISS:
+            return out
         try:
-            out = compiled(*args)
+            out = entry[0](*args)
         except NonScalarResult as exc:
-            loc = self._gen.result_loc
-            raise AdCompileError(
-                f"{self.mode} needs a scalar result, but {self.fn.__name__} returned an array of "
-                f"shape {exc.args[0]}",
-                loc,
-                hint="use adcompile.vjp for a non-scalar result, or reduce it (np.sum, np.mean)",
-            ) from None
+            raise _nonscalar(self.mode, self.fn, entry, exc) from None
+        finish = functools.partial(_finish, fresh=entry[2].fresh, index=self._index)
         if self.mode == "value_and_grad":
             value, grads = out
-            return value, self._finish(grads, args, entry)
-        return self._finish(out, args, entry)
+            return value, _packed(finish(grads, args), self.single)
+        return _packed(finish(out, args), self.single)
 
-    def _stale(self, entry) -> bool:
+    def _dispatcher(self, entry: tuple, args: tuple) -> Callable:
+        """The fast path for calls like ``args``: made the second time arguments of their
+        kind (types, shapes, dtypes of wrt arrays) arrive, so that a gradient called once
+        does not pay for it; until then, and when none can be made, one that never
+        matches. A few dozen are kept per gradient function."""
+        key = (entry[0], _spec(args[: self._nparams], self._index, args[self._nparams :]))
+        fast = self._fasts.get(key)
+        if fast is not None:
+            return fast
+        if key not in self._seen:
+            if len(self._seen) >= MAX_DISPATCHERS:
+                self._seen.clear()
+            self._seen.add(key)
+            return _never
+        if len(self._fasts) >= MAX_DISPATCHERS:
+            self._fasts.clear()
+        fast = _Dispatch(self, entry, args).build() or _never
+        self._fasts[key] = fast
+        return fast
+
+    def _stale(self, entry: tuple) -> bool:
         """Whether a module-level value the code was compiled with has been rebound, or
         a rule registered since; if so, forget every compiled version of this function
         (and, for a new rule, of every function), so that the next one sees it."""
-        module = self.fn.__globals__
-        fresh = entry[2].generation == GENERATION[0]
-        if fresh and all(module.get(k) is v for k, v in entry[2].captured):
+        if _current(entry, self.fn):
             return False
+        fresh = entry[2].generation == GENERATION[0]
         with self._lock, _CACHE_LOCK:
             for key in [k for k in _CACHE if k[0] is self.fn or not fresh]:
                 del _CACHE[key]
             self._by_sig.clear()
             self._by_kinds.clear()
-            self._compiled = None
+            self._fasts.clear()
+            self._seen.clear()
+            self._fast = _never
+            self._latest = None
         return True
 
     def _bind(self, args, kwargs):
@@ -361,39 +400,336 @@ class GradientFunction:
         bound.apply_defaults()
         return tuple(bound.arguments.values()) + extra
 
-    def _finish(self, grads, args, entry):
-        """Each gradient with the type, shape and dtype of its input, owning its memory.
-
-        Gradients the generated code built itself (``fresh``) are new arrays that
-        nothing else refers to; they only need their shape and dtype checked."""
-        fresh = entry[2].fresh
-        if len(self._index) == 1:
-            grads = (grads,)  # the generated code returns a lone gradient bare
-        out = []
-        for g, i, new in zip(grads, self._index, fresh, strict=True):
-            x = args[i]
-            if (
-                new
-                and type(g) is np.ndarray
-                and type(x) is np.ndarray
-                and g.shape == x.shape
-                and g.dtype == x.dtype
-            ):
-                out.append(g)
-                continue
-            g = _like_input(g, x)
-            if isinstance(g, list | tuple | dict):
-                g = _dealias(g, args, out)
-            elif isinstance(g, np.ndarray) and (
-                any(g is a for a in args) or any(g is o for o in out)
-            ):
-                g = g.copy()
-            out.append(g)
-        return out[0] if self.single else tuple(out)
-
     def __repr__(self) -> str:
         wrt = ", ".join(self.wrt)
         return f"<adcompile {self.mode} of {getattr(self.fn, '__qualname__', self.fn)} wrt {wrt}>"
+
+
+def _current(entry: tuple, fn: Callable) -> bool:
+    """Whether compiled code is up to date: no rule registered since it was compiled, and
+    every module-level number or array it was compiled with still bound to its name."""
+    gen = entry[2]
+    if gen.generation != GENERATION[0]:
+        return False
+    if gen.captured:
+        module = fn.__globals__
+        return all(module.get(k) is v for k, v in gen.captured)
+    return True
+
+
+def _nonscalar(mode: str, fn: Callable, entry: tuple, exc: NonScalarResult) -> AdCompileError:
+    return AdCompileError(
+        f"{mode} needs a scalar result, but {fn.__name__} returned an array of shape {exc.args[0]}",
+        entry[2].result_loc,
+        hint="use adcompile.vjp for a non-scalar result, or reduce it (np.sum, np.mean)",
+    )
+
+
+def _packed(grads: list, single: bool):
+    return grads[0] if single else tuple(grads)
+
+
+def _finish(grads, args: tuple, fresh: list, index: list) -> list:
+    """Each gradient with the type, shape and dtype of its input, owning its memory: a
+    list, one per wrt parameter.
+
+    Gradients the generated code built itself (``fresh``) are new arrays that
+    nothing else refers to; they only need their shape and dtype checked."""
+    if len(index) == 1:
+        grads = (grads,)  # the generated code returns a lone gradient bare
+    out = []
+    for g, i, new in zip(grads, index, fresh, strict=True):
+        x = args[i]
+        if (
+            new
+            and type(g) is np.ndarray
+            and type(x) is np.ndarray
+            and g.shape == x.shape
+            and g.dtype == x.dtype
+        ):
+            out.append(g)
+            continue
+        g = _like_input(g, x)
+        if isinstance(g, list | tuple | dict):
+            g = _dealias(g, args, out)
+        elif isinstance(g, np.ndarray) and _shares(g, args, out):
+            g = g.copy()
+        out.append(g)
+    return out
+
+
+def _shares(g: np.ndarray, args: tuple, others: list) -> bool:
+    """Whether the array ``g`` is an argument, a leaf of one, or another gradient."""
+    return any(g is a for a in _leaves(list(args) + others))
+
+
+# ------------------------------------------------------------------ the fast path
+
+_MISS = object()  # what a dispatcher returns when the arguments are not of its kind
+MAX_DISPATCHERS = 32  # per gradient function: kinds of arguments with a fast path
+MAX_LEAVES = 512  # arguments with more arrays and numbers than this get no fast path
+MAX_INLINE_ALIAS_TESTS = 256  # identity tests written out; beyond, a set of ids
+
+
+def _never(*args):
+    """The dispatcher before any is made: it never matches."""
+    return _MISS
+
+
+def _spec(params: tuple, index: list, extra: tuple) -> tuple:
+    """What a dispatcher checks of the arguments: each one's type and structure, the shape
+    of each array, and the dtype of each array that a gradient is taken of."""
+    wrt = set(index)
+    return tuple(_spec_of(a, i in wrt) for i, a in enumerate(params)) + tuple(
+        _spec_of(a, False) for a in extra
+    )
+
+
+def _spec_of(a: object, wrt: bool) -> object:
+    t = type(a)
+    if t is np.ndarray:
+        return (t, a.shape, a.dtype if wrt else None)
+    if t is list or t is tuple:
+        return (t, tuple(_spec_of(v, wrt) for v in a))
+    if t is dict:
+        return (t, tuple((k, _spec_of(v, wrt)) for k, v in a.items()))
+    return t
+
+
+class _NoFastPath(Exception):
+    """The arguments are too large or too odd for a dispatcher."""
+
+
+class _Dispatch:
+    """Writes the dispatcher of one kind of arguments: a Python function, compiled once,
+    that checks with a few identity and shape tests per array that a call's arguments
+    are of that kind (exact types, container lengths and dict keys, array shapes, dtypes
+    of the arrays differentiated), that no rule was registered and no captured global
+    rebound since the code was compiled, calls the generated code, and checks that each
+    gradient already has the type, shape and dtype of its input and shares no memory
+    with an input or another gradient. Anything unexpected returns to the slow path
+    (arguments of another kind) or to :func:`_finish` (gradients to convert or copy),
+    which the dispatcher's checks never contradict: a call through it returns what
+    the slow path would."""
+
+    def __init__(self, gf: GradientFunction, entry: tuple, args: tuple) -> None:
+        self.gf = gf
+        self.entry = entry
+        self.args = args
+        self.ns: dict[str, object] = {
+            "ndarray": np.ndarray,
+            "MISS": _MISS,
+            "GEN": GENERATION,
+            "NonScalarResult": NonScalarResult,
+            "compiled": entry[0],
+            "FINISH": functools.partial(_finish, fresh=entry[2].fresh, index=gf._index),
+            "ALL_DISTINCT": _all_distinct,
+        }
+        self.names: dict[int, str] = {}  # id of a constant: its name in ns
+        self.lines: list[str] = []
+        self.inputs: list[tuple] = []  # (variable, shape, dtype or None) of input arrays
+        self.count = 0
+
+    def const(self, value: object) -> str:
+        """The name of ``value`` in the dispatcher's globals."""
+        name = self.names.get(id(value))
+        if name is None:
+            name = self.names[id(value)] = f"K{len(self.names)}"
+            self.ns[name] = value
+        return name
+
+    def build(self) -> Callable | None:
+        try:
+            return self._build()
+        except _NoFastPath:
+            return None
+
+    def _build(self) -> Callable:
+        gf, gen = self.gf, self.entry[2]
+        n = len(self.args)
+        names = [f"a{i}" for i in range(n)]
+        head = [f"len(args) != {n}", f"GEN[0] != {gen.generation}"]
+        if gen.captured:
+            self.ns["G"] = gf.fn.__globals__
+            head += [f"G.get({k!r}) is not {self.const(v)}" for k, v in gen.captured]
+        lines = self.lines
+        lines.append(f"if {' or '.join(head)}:")
+        lines.append("    return MISS")
+        lines.append(f"{', '.join(names)}, = args")  # a function has a parameter
+        wrt = set(gf._index)
+        trees = [self.guard(names[i], a, i in wrt) for i, a in enumerate(self.args)]
+        lines.append("try:")
+        lines.append(f"    out = compiled({', '.join(names)})")
+        lines.append("except NonScalarResult as exc:")
+        lines.append("    raise NONSCALAR(exc) from None")
+        self.ns["NONSCALAR"] = functools.partial(_nonscalar, gf.mode, gf.fn, self.entry)
+        grads = "out"
+        if gf.mode == "value_and_grad":
+            lines.append("value, grads = out")
+            grads = "grads"
+        slow = f"FINISH({grads}, args)"
+        self.slow = f"{slow}[0]" if gf.single else f"tuple({slow})"
+        if gf.mode == "value_and_grad":
+            self.slow = f"(value, {self.slow})"
+        gvars = [f"g{j}" for j in range(len(gf._index))]
+        mark = len(lines)
+        lines.append(f"{', '.join(gvars)}, = {grads}" if len(gvars) > 1 else f"g0 = {grads}")
+        self.outputs: list[tuple] = []  # (variable, shape, dtype, fresh) of gradient arrays
+        try:
+            exprs = [
+                self.finish(g, trees[i], fresh)
+                for g, i, fresh in zip(gvars, gf._index, gen.fresh, strict=True)
+            ]
+        except _SlowFinish:
+            del lines[mark:]
+            exprs = None
+        if exprs is None:
+            lines.append(f"return {self.slow}")
+        else:
+            self.alias_tests()
+            result = exprs[0] if gf.single else f"({', '.join(exprs)},)"
+            if gf.mode == "value_and_grad":
+                result = f"(value, {result})"
+            lines.append(f"return {result}")
+        return self.compile()
+
+    def guard(self, var: str, value: object, wrt: bool) -> tuple:
+        """Lines that return MISS unless ``var`` is of ``value``'s kind; the tree of
+        ``value``'s leaves and their variables, for :meth:`finish`."""
+        self.count += 1
+        if self.count > MAX_LEAVES:
+            raise _NoFastPath
+        t = type(value)
+        if t is np.ndarray:
+            test = f"type({var}) is not ndarray or {var}.shape != {value.shape!r}"
+            dtype = None
+            if wrt:
+                dtype = value.dtype
+                test += f" or {var}.dtype is not {self.const(dtype)}"
+            self.miss_unless(test)
+            self.inputs.append((var, value.shape, dtype))
+            return ("array", value.shape, value.dtype)
+        if t is float:
+            self.miss_unless(f"type({var}) is not float")
+            return ("float",)
+        if t is list or t is tuple:
+            self.miss_unless(f"type({var}) is not {t.__name__} or len({var}) != {len(value)}")
+            items = [f"{var}_{k}" for k in range(len(value))]
+            if items:
+                self.lines.append(f"{', '.join(items)}, = {var}")
+            return (t, [self.guard(v, a, wrt) for v, a in zip(items, value, strict=True)])
+        if t is dict:
+            keys = tuple(value)
+            self.miss_unless(f"type({var}) is not dict or tuple({var}) != {self.const(keys)}")
+            children = []
+            for k, (key, a) in enumerate(value.items()):
+                item = f"{var}_{k}"
+                key_name = self.const(key)
+                self.lines.append(f"{item} = {var}[{key_name}]")
+                children.append((key_name, self.guard(item, a, wrt)))
+            return (dict, children)
+        self.miss_unless(f"type({var}) is not {self.const(t)}")
+        return ("other",)
+
+    def miss_unless(self, test: str) -> None:
+        self.lines.append(f"if {test}:")
+        self.lines.append("    return MISS")
+
+    def finish(self, var: str, tree: tuple, fresh: bool) -> str:
+        """Lines that hand the gradients to :func:`_finish` unless the gradient ``var``
+        is already what it would return; the expression of the result."""
+        tag = tree[0]
+        if tag == "array":
+            shape, dtype = tree[1], tree[2]
+            test = (
+                f"type({var}) is not ndarray or {var}.dtype is not {self.const(dtype)} "
+                f"or {var}.shape != {shape!r}"
+            )
+            if not fresh:
+                # what grad_like keeps as it is; aliases are tested below
+                test += f" or {var}.base is not None or not {var}.flags.writeable"
+            self.slow_unless(test)
+            self.outputs.append((var, shape, dtype, fresh))
+            return var
+        if tag == "float":
+            self.slow_unless(f"type({var}) is not float")
+            return var
+        if tag is list or tag is tuple:
+            children = tree[1]
+            self.slow_unless(
+                f"type({var}) is not list and type({var}) is not tuple "
+                f"or len({var}) != {len(children)}"
+            )
+            items = [f"{var}_{k}" for k in range(len(children))]
+            if items:
+                self.lines.append(f"{', '.join(items)}, = {var}")
+            exprs = [self.finish(v, c, False) for v, c in zip(items, children, strict=True)]
+            if tag is list:
+                return f"[{', '.join(exprs)}]"
+            return f"({', '.join(exprs)}{',' if len(exprs) == 1 else ''})"
+        if tag is dict:
+            self.slow_unless(f"type({var}) is not dict")
+            exprs = []
+            for k, (key_name, child) in enumerate(tree[1]):
+                item = f"{var}_{k}"
+                self.lines.append(f"{item} = {var}.get({key_name})")
+                exprs.append(f"{key_name}: {self.finish(item, child, False)}")
+            return f"{{{', '.join(exprs)}}}"
+        raise _SlowFinish  # numpy scalars, complex numbers: _finish converts them
+
+    def slow_unless(self, test: str) -> None:
+        self.lines.append(f"if {test}:")
+        self.lines.append(f"    return {self.slow}")
+
+    def alias_tests(self) -> None:
+        """Lines that hand the gradients to :func:`_finish` if an array not known to be
+        new is an input array, or a leaf of one, or another gradient array. Only arrays
+        of the same shape (and, where known, dtype) can be the same object."""
+        tests: list[str] = []
+        for k, (var, shape, dtype, fresh) in enumerate(self.outputs):
+            if fresh:
+                continue  # new arrays that nothing else refers to: as in _finish
+            same = [v for v, s, d in self.inputs if s == shape and (d is None or d == dtype)]
+            same += [v for v, s, d, _ in self.outputs[:k] if s == shape and d == dtype]
+            tests += [f"{var} is {other}" for other in same]
+        if not tests:
+            return
+        if len(tests) <= MAX_INLINE_ALIAS_TESTS:
+            for k in range(0, len(tests), 16):
+                self.slow_unless(" or ".join(tests[k : k + 16]))
+            return
+        outs = [v for v, *_ in self.outputs]
+        ins = [v for v, *_ in self.inputs]
+        self.slow_unless(f"not ALL_DISTINCT(({', '.join(outs)},), ({', '.join(ins)},))")
+
+    def compile(self) -> Callable:
+        gf = self.gf
+        name = f"dispatch_{gf.__name__}"
+        body = "".join(f"    {line}\n" for line in self.lines)
+        source = f"def {name}(*args):\n{body}"
+        # not "<adcompile ...>": that names generated gradient code (tracebacks, tools)
+        qualname = getattr(gf.fn, "__qualname__", name)
+        filename = _filename("dispatch", qualname, gf.wrt).replace("<adcompile", "<dispatcher", 1)
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), self.ns)
+        fast = self.ns[name]
+        fast.source = source
+        return fast
+
+
+class _SlowFinish(Exception):
+    """A gradient that :func:`_finish` always converts (a numpy scalar, a complex)."""
+
+
+def _all_distinct(outs: tuple, ins: tuple) -> bool:
+    """Whether no array of ``outs`` is one of ``ins`` or another of ``outs``."""
+    seen = set(map(id, ins))
+    for g in outs:
+        i = id(g)
+        if i in seen:
+            return False
+        seen.add(i)
+    return True
 
 
 MAX_SPECIALISATIONS = 8  # shape signatures per gradient function with their own code
