@@ -10,6 +10,7 @@ Two ways in, one result (:class:`SourceFunction`):
 """
 
 from __future__ import annotations
+import __future__
 
 import ast
 import builtins
@@ -85,7 +86,8 @@ def _short(filename: str) -> str:
 
 def from_function(fn: Callable) -> SourceFunction:
     """Parse a live function and bind its free names to the objects they hold."""
-    fn = inspect.unwrap(fn)
+    # never inspect.unwrap: a wrapper made with functools.wraps computes what its
+    # own code says (2 * fn(x), say), which is what is differentiated
     code = getattr(fn, "__code__", None)
     name = getattr(fn, "__name__", repr(fn))
     if code is None:
@@ -104,7 +106,7 @@ def from_function(fn: Callable) -> SourceFunction:
             hint="write the function with def",
         )
     try:
-        raw = inspect.getsource(fn)
+        raw = inspect.getsource(code)  # of fn's own code (getsource(fn) unwraps)
     except (OSError, TypeError) as exc:
         raise AdCompileError(
             f"cannot read the source of {name!r} (defined in {filename})",
@@ -115,10 +117,16 @@ def from_function(fn: Callable) -> SourceFunction:
     if len(lines) < code.co_firstlineno:  # no file to read: place the source at its lines
         lines = [""] * (code.co_firstlineno - 1) + raw.splitlines(keepends=True)
     node = _parse_def(raw, code.co_firstlineno, filename, name)
-    if node.name != code.co_name:  # the file changed since the function was defined
+    rewritten = any(isinstance(n, ast.Assert) for n in ast.walk(node))  # by pytest, say
+    if node.name != code.co_name or not (rewritten or _same_code(raw, code)):
         raise AdCompileError(
             f"the source of {name!r} in {_short(filename)} has changed since it was defined: "
-            f"line {node.lineno} now defines {node.name!r}",
+            + (
+                f"line {node.lineno} now defines {node.name!r}"
+                if node.name != code.co_name
+                else "its code does not match the text (edited after the import?), and "
+                "adcompile would differentiate the text"
+            ),
             Loc(
                 _short(filename),
                 node.lineno,
@@ -155,6 +163,49 @@ def from_function(fn: Callable) -> SourceFunction:
         lookup=lookup,
         function=fn,
         key=fn,
+    )
+
+
+def _same_code(raw: str, code: types.CodeType) -> bool:
+    """Whether ``raw``, the function's text in its file now, compiles to code with
+    ``code``'s names, constants and source positions: False when the file was edited
+    after the function was defined (it would run the old code while adcompile reads
+    the new). Decided for module-level functions on Python 3.11+ (where code records
+    columns); True for the others."""
+    qualname = getattr(code, "co_qualname", None)
+    if code.co_freevars or qualname is None or "." in qualname:
+        return True
+    try:
+        module = compile(
+            "\n" * (code.co_firstlineno - 1) + raw,
+            code.co_filename,
+            "exec",
+            flags=code.co_flags & _FUTURE_FLAGS,
+            dont_inherit=True,
+        )
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+        return True  # reported when the text is parsed
+    compiled = next((c for c in module.co_consts if isinstance(c, types.CodeType)), None)
+    return compiled is not None and _summary(compiled) == _summary(code)
+
+
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
+
+
+def _summary(code: types.CodeType) -> tuple:
+    """What an edit of the source changes in its code (the bytecode itself may be
+    compiled differently, from a cache or by the specialising interpreter)."""
+    return (
+        code.co_name,
+        code.co_names,
+        code.co_varnames,
+        set(code.co_positions()),
+        tuple(
+            _summary(c) if isinstance(c, types.CodeType) else (type(c), repr(c))
+            for c in code.co_consts
+        ),
     )
 
 
@@ -401,6 +452,16 @@ class _StaticModule:
             raise AdCompileError(
                 f"no function named {name!r} at the top level of {self.path}",
                 hint=f"the functions defined there are: {defined}",
+            )
+        if node.decorator_list:
+            decorator = node.decorator_list[0]
+            raise AdCompileError(
+                f"{name!r} is decorated with @{ast.unparse(decorator)}, and a decorator can "
+                "change what the function computes: reading the file without running it, "
+                "adcompile cannot know how",
+                self.loc(decorator),
+                hint="differentiate it from Python with adcompile.grad (which differentiates "
+                "the decorated function), or show the function without the decorator",
             )
         src = SourceFunction(
             name=name,

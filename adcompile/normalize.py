@@ -827,12 +827,14 @@ class _Normalizer:
             return self.is_static(node.value) and (
                 self.is_static(node.slice) or _is_int_name(node.slice, self)
             )
-        if isinstance(node, ast.BinOp):
-            return (
-                isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.FloorDiv)
-                and all(self.is_static(n) or _is_int_name(n, self) for n in (node.left, node.right))
-                and (self.is_static(node.left) or self.is_static(node.right))
-            )
+        if isinstance(node, ast.BinOp):  # one frame per operator: long sums are deep
+            if not isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.FloorDiv):
+                return False
+            left = self.is_static(node.left)
+            if not left and not _is_int_name(node.left, self):
+                return False
+            right = self.is_static(node.right)
+            return (right or _is_int_name(node.right, self)) and (left or right)
         if isinstance(node, ast.UnaryOp):
             return isinstance(node.op, ast.USub) and self.is_static(node.operand)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
