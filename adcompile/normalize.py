@@ -131,7 +131,6 @@ SCALAR_PRESERVING = {
 NUMERIC = (int, float, complex, np.ndarray, np.generic)
 
 
-
 def normalize(
     src: SourceFunction, kinds: tuple | None = None, session=None, *, helper: bool = False
 ) -> Function:
