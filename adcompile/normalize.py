@@ -1017,6 +1017,7 @@ class _Normalizer:
         if obj is print:
             raise self.error("print() is not supported in a differentiated function", node)
         self.record_globals(func)
+        self.check_keywords(rules.lookup(_canonical(obj)), node)
         args = [self.argument(a, hint) for a in node.args]
         keywords = [(k.arg, self.argument(k.value, hint)) for k in node.keywords]
         value = ast.Call(
@@ -1148,6 +1149,17 @@ class _Normalizer:
             raise self.error("star-arguments are not supported", node)
         return self.atom(node, hint)
 
+    def check_keywords(self, rule, node: ast.Call) -> None:
+        """Name a keyword the rule does not take before its value is looked at
+        (``dtype=np.float32`` is not a value adcompile can hold)."""
+        for k in node.keywords if rule is not None else ():
+            if k.arg is not None and k.arg not in rule.params:
+                raise self.error(
+                    f"the argument {k.arg}= of {rule.name} is not supported by its adjoint rule",
+                    node,
+                    hint=f"supported: {', '.join(rule.params)}",
+                )
+
     def bound(self, value, prim, args, keywords, node, scalar):
         rule = rules.lookup(prim)
         if rule is None:
@@ -1173,7 +1185,7 @@ class _Normalizer:
                     f"the argument {k}= of {rule.name} is not supported by its adjoint rule",
                     node,
                     hint=f"supported: {', '.join(rule.params)}",
-                )
+                )  # for method calls, which do not go through check_keywords
             if k in operands:
                 raise self.error(f"{k} given twice", node)
             operands[k] = v

@@ -6,7 +6,7 @@
   and dtype, and the generated code neither mutates the arguments nor gives a
   different answer when called twice; ``value_and_grad``'s value is ``f``'s;
 * the gradient agrees with central finite differences in float64;
-* when autograd is installed (``pip install -e '.[oracle]'``), it agrees with
+* when autograd is installed (the ``test`` extra installs it), it agrees with
   autograd's gradient of the same source run with ``import autograd.numpy as np``.
 
 Finite differences are only an oracle where the function is smooth around the
@@ -31,7 +31,7 @@ import numpy as np
 import adcompile as ad
 import adcompile.api
 
-try:  # the independent oracle: optional (pip install -e '.[oracle]')
+try:  # the independent oracle: in the test extra; optional
     import autograd
 except ImportError:  # pragma: no cover - depends on the environment
     autograd = None
