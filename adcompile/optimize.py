@@ -82,7 +82,7 @@ def _simplify_unaryop(node: ast.UnaryOp) -> ast.expr:
     return node
 
 
-_SIMPLIFY = {ast.BinOp: _simplify_binop, ast.UnaryOp: _simplify_unaryop}
+SIMPLIFY_HOOKS = {ast.BinOp: _simplify_binop, ast.UnaryOp: _simplify_unaryop}
 
 
 def _is_neg(node: ast.expr) -> bool:
@@ -99,7 +99,7 @@ def _neg(node: ast.expr) -> ast.expr:
 
 def simplify(expr: ast.expr) -> ast.expr:
     """``expr`` with constants folded and minus signs moved out (rewritten in place)."""
-    return transform(expr, _SIMPLIFY)
+    return transform(expr, SIMPLIFY_HOOKS)
 
 
 def is_fresh(expr: ast.expr) -> bool:

@@ -48,13 +48,12 @@ from .ir import (
     Stmt,
     contains,
     names_in,
-    transform,
     walk,
 )
-from .optimize import is_fresh, simplify
+from .optimize import SIMPLIFY_HOOKS, is_fresh, simplify
 from .rules import containers
 from .rules.containers import LEAF, ContainerPrim
-from .rules.registry import copy_tree, lookup_specialized, selection
+from .rules.registry import lookup_specialized, selection, substituted
 from .shapes import infer as infer_shapes
 
 MODES = ("grad", "value_and_grad", "vjp")
@@ -164,7 +163,7 @@ class _Reverse:
         self.has_reverse: set[int] = set()  # ids of loops with a reverse loop
         self.stack: str | None = None
         self.inline: set[str] = set()  # forward temporaries written into their consumer
-        self._call_hooks = {ast.Call: self._tidy_call}
+        self._rule_hooks = {ast.Call: self._tidy_call, **SIMPLIFY_HOOKS}
         self.python_floats = {
             p for p, s in zip(fn.params, arg_shapes or (), strict=False) if s is float
         }
@@ -225,15 +224,22 @@ class _Reverse:
             return ast.Constant(0.0)  # a Python float's adjoint stays a Python float
         return call(self.helper("zero_like"), name(x))
 
-    def accumulate(self, x: str, contribution: ast.expr) -> None:
+    def accumulate(self, x: str, contribution: ast.expr, simplified: bool = False) -> None:
         """Add ``contribution`` to the adjoint of ``x``.
 
         A first contribution that is an expression is kept *pending* rather than
         assigned: if nothing else is added to it and the rule that consumes it reads
         it once, it is inlined there, so chains of elementwise adjoints become one
         expression (and their minus signs cancel). Pending expressions only read
-        values that no longer change, and are flushed at every block boundary."""
-        c = simplify(self.drop_broadcasts(contribution))
+        values that no longer change, and are flushed at every block boundary. A
+        ``simplified`` contribution (an inlined rule's) is simplified again only where a
+        broadcast is dropped."""
+        if self.shapes and contains(contribution, _is_broadcast_to):
+            c = simplify(self.drop_broadcasts(contribution))
+        elif simplified:
+            c = contribution
+        else:
+            c = simplify(contribution)
         container = self.kind(x) != LEAF
         if x in self.pending:
             self.flush(x)
@@ -376,15 +382,12 @@ class _Reverse:
 
         return Unwrap().visit(Drop().visit(expr))
 
-    def specialize(self, expr: ast.expr) -> ast.expr:
-        """Tidy the helper calls of an inlined rule, in one pass over it: drop trailing
-        arguments that equal the helper's defaults, and rewrite the calls that known
-        shapes make unnecessary: ``unreduce(g, a)`` of a full reduction is
-        ``np.broadcast_to(g, <shape of a>)`` (so ``a`` itself need not be kept), and
-        ``reduced_count(a, axis)`` is a number."""
-        return transform(expr, self._call_hooks)
-
     def _tidy_call(self, node: ast.Call) -> ast.expr:
+        """A helper call of an inlined rule, tidied: trailing arguments that equal the
+        helper's defaults dropped, and the calls that known shapes make unnecessary
+        rewritten: ``unreduce(g, a)`` of a full reduction is ``np.broadcast_to(g, <shape
+        of a>)`` (so ``a`` itself need not be kept), and ``reduced_count(a, axis)`` is a
+        number."""
         if type(node.func) is not ast.Name:
             return node
         helper = self.namespace.get(node.func.id)
@@ -633,8 +636,10 @@ class _Reverse:
             new = self.free_name(ident, obj)
             if new != ident:
                 bindings[ident] = name(new)
-        prelude, contributions = rules.instantiate(rule, bindings, wanted, self.names.fresh)
-        contributions = {p: self.specialize(c) for p, c in contributions.items()}
+        # the helper calls tidied and the arithmetic simplified as the template is copied
+        prelude, contributions = rules.instantiate(
+            rule, bindings, wanted, self.names.fresh, self._rule_hooks
+        )
         for node in prelude:
             self.put(node)
         for p in wanted:
@@ -644,11 +649,11 @@ class _Reverse:
                 self.unpack(operand, c)
             elif isinstance(operand, ast.Name):
                 if self.kind(operand.id) != LEAF:
-                    self.accumulate(operand.id, call(self.helper("as_list"), c))
+                    self.accumulate(operand.id, call(self.helper("as_list"), c), True)
                     continue
                 if rule.broadcasts and self.may_broadcast(stmt, p):
                     c = self.sum_to(c, stmt, operand)
-                self.accumulate(operand.id, c)
+                self.accumulate(operand.id, c, simplified=True)
 
     def container_statement(self, stmt: Assign, wanted: list[str], dy: ast.expr) -> None:
         prim, ops = stmt.prim, stmt.operands
@@ -907,9 +912,13 @@ class _Reverse:
     def needed_names(self, body: list[Stmt], needed: set[str]) -> set[str]:
         """Close ``needed`` over the forward code: everything a needed value reads."""
         needed = set(needed)
+        # latest first: a value's readers come after it, so straight-line code closes
+        # in one pass (loops and branches may take another)
+        stmts = list(walk(body))
+        stmts.reverse()
         while True:
             size = len(needed)
-            for stmt in walk(body):
+            for stmt in stmts:
                 if isinstance(stmt, Assign) and self.is_needed(stmt, needed):
                     needed |= stmt.reads()
                 elif isinstance(stmt, If) and self.kept(stmt, needed):
@@ -1100,17 +1109,13 @@ class _Reverse:
 
 
 def _substitute(expr: ast.expr, values: dict[str, ast.expr]) -> ast.expr:
-    """``expr`` with the names in ``values`` replaced by (copies of) their expressions."""
-    if not names_in(expr) & set(values):
+    """``expr`` with the names in ``values`` replaced by (copies of) their expressions.
+    Each inlined temporary has one consumer, so the ones used here leave ``values``
+    (which would otherwise grow with the block, and be searched at every statement)."""
+    used = [n for n in names_in(expr, loads_only=True) if n in values]
+    if not used:
         return expr
-
-    class Sub(ast.NodeTransformer):
-        def visit_Name(self, node: ast.Name) -> ast.expr:
-            if isinstance(node.ctx, ast.Load) and node.id in values:
-                return copy_tree(values[node.id])
-            return node
-
-    return Sub().visit(copy_tree(expr))
+    return substituted(expr, {n: values.pop(n) for n in used})
 
 
 def _with_value(stmt: Assign, value: ast.expr) -> Assign:

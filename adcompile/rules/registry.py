@@ -257,18 +257,22 @@ def copy_tree(node):
     return new
 
 
-def _substituted(node, mapping: dict[str, ast.expr]):
+def substituted(node, mapping: dict[str, ast.expr], hooks: dict | None = None):
     """A copy of the template tree ``node`` with its names in ``mapping`` replaced by
-    copies of their expressions (one pass: copying and substituting together)."""
+    copies of their expressions (one pass: copying and substituting together).
+
+    ``hooks`` (node type -> function) rewrite the copied template nodes bottom-up, as
+    :func:`..ir.transform` would, but not inside the substituted expressions: those
+    are the program's own, already rewritten when they were made."""
     if type(node) is ast.Name:
-        if node.id in mapping:
-            new = copy_tree(mapping[node.id])
-            if type(new) is ast.Name:
-                new.ctx = node.ctx
-            return new
-        return ast.Name(id=node.id, ctx=node.ctx)
+        new = mapping.get(node.id)
+        if new is None:
+            return ast.Name(id=node.id, ctx=node.ctx)
+        if type(new) is ast.Name:
+            return ast.Name(id=new.id, ctx=node.ctx)
+        return copy_tree(new)
     if type(node) is list:
-        return [_substituted(n, mapping) for n in node]
+        return [substituted(n, mapping, hooks) for n in node]
     if not isinstance(node, ast.AST):
         return node
     cls = node.__class__
@@ -276,11 +280,15 @@ def _substituted(node, mapping: dict[str, ast.expr]):
     d = new.__dict__
     for key, value in node.__dict__.items():
         if type(value) is list:
-            d[key] = [_substituted(v, mapping) for v in value]
+            d[key] = [substituted(v, mapping, hooks) for v in value]
         elif isinstance(value, ast.AST) and value._fields:
-            d[key] = _substituted(value, mapping)
+            d[key] = substituted(value, mapping, hooks)
         else:
             d[key] = value
+    if hooks is not None:
+        hook = hooks.get(cls)
+        if hook is not None:
+            return hook(new)
     return new
 
 
@@ -319,20 +327,21 @@ def instantiate(
     bindings: dict[str, ast.expr],
     wanted: list[str],
     fresh: Callable[[str], str],
+    hooks: dict | None = None,
 ) -> tuple[list[ast.stmt], dict[str, ast.expr]]:
     """Inline ``rule`` for the parameters in ``wanted``.
 
     ``bindings`` maps the template's parameter names (including the cotangent and
     output names) to expressions of the generated program. Returns the prelude
     statements the wanted contributions depend on, and each wanted parameter's
-    contribution expression.
+    contribution expression, rewritten by ``hooks`` (see :func:`substituted`).
     """
     prelude, picked, _ = selection(rule, tuple(wanted))
     mapping = dict(bindings)
     for name in sorted(rule.locals):
         mapping[name] = ast.Name(id=fresh(name), ctx=ast.Load())
-    stmts = [_substituted(s, mapping) for s in prelude]
-    exprs = {p: _substituted(e, mapping) for p, e in picked.items()}
+    stmts = [substituted(s, mapping) for s in prelude]
+    exprs = {p: substituted(e, mapping, hooks) for p, e in picked.items()}
     return stmts, exprs
 
 
