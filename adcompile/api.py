@@ -7,6 +7,7 @@ import functools
 import gc
 import inspect
 import linecache
+import operator
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -213,9 +214,9 @@ class GradientFunction:
         self._by_kinds: dict[tuple | None, tuple] = {}
         self._by_sig: dict[tuple, tuple] = {}
         self._latest: tuple | None = None  # the entry the latest call ran
-        self._fast: Callable = _never  # the dispatcher of the latest call's arguments
+        self._fast: Callable = self._slow  # what a call runs: see __call__
         self._fasts: dict[tuple, Callable] = {}  # dispatchers by kind of arguments
-        self._seen: set[tuple] = set()  # kinds of arguments seen once
+        self._seen: set[tuple] = set()  # (code, shape signature) of calls seen
         self._lock = threading.Lock()
         functools.update_wrapper(self, fn)
         self.__name__ = f"{mode}_{getattr(fn, '__name__', 'f')}"
@@ -289,19 +290,16 @@ class GradientFunction:
 
     # -------------------------------------------------------------- calling
 
-    def __call__(self, *args, **kwargs):
-        # The fast path: the dispatcher of the latest call's arguments (see _Dispatch)
-        # checks that these are alike and calls the generated code; else the slow path.
-        if not kwargs:
-            out = self._fast(*args)
-            if out is not _MISS:
-                return out
-        return self._call(args, kwargs)
+    # A call runs self._fast: the dispatcher of the latest call's arguments (see
+    # _Dispatch), which checks that these are alike and calls the generated code,
+    # else self._slow. Reading it through a property of C functions, rather than
+    # calling it from a __call__ method, saves a Python frame per call.
+    __call__ = property(operator.attrgetter("_fast"), doc="Call the gradient like fn.")
 
-    def _call(self, args: tuple, kwargs: dict):
+    def _slow(self, *args, **kwargs):
         """A call without a dispatcher for its arguments: bind them, find (or compile) the
-        code for their signature, check them, and make the dispatcher of their kind once
-        it has been seen twice."""
+        code for their signature, check them, run it, and make the dispatcher of their
+        kind the second time they come."""
         if kwargs or len(args) != self._arity:
             args = self._bind(args, kwargs)
         params = args[: self._nparams]
@@ -326,11 +324,7 @@ class GradientFunction:
             if not _floats_only(a):
                 _check_differentiable(a, self.params[i], self.fn)
         self._latest = entry
-        fast = self._dispatcher(entry, args)
-        self._fast = fast
-        out = fast(*args)
-        if out is not _MISS:
-            return out
+        self._fast = self._dispatcher(entry, args, sig)
         try:
             out = entry[0](*args)
         except NonScalarResult as exc:
@@ -341,24 +335,23 @@ class GradientFunction:
             return value, _packed(finish(grads, args), self.single)
         return _packed(finish(out, args), self.single)
 
-    def _dispatcher(self, entry: tuple, args: tuple) -> Callable:
+    def _dispatcher(self, entry: tuple, args: tuple, sig: tuple) -> Callable:
         """The fast path for calls like ``args``: made the second time arguments of their
-        kind (types, shapes, dtypes of wrt arrays) arrive, so that a gradient called once
-        does not pay for it; until then, and when none can be made, one that never
-        matches. A few dozen are kept per gradient function."""
-        key = (entry[0], _spec(args[: self._nparams], self._index, args[self._nparams :]))
-        fast = self._fasts.get(key)
-        if fast is not None:
-            return fast
-        if key not in self._seen:
+        shape signature come, so that a gradient called once does not pay for it; until
+        then, and when none can be made, the slow path. A few dozen are kept per gradient
+        function, by kind of arguments (types, shapes, dtypes of wrt arrays)."""
+        if (entry[0], sig) not in self._seen:
             if len(self._seen) >= MAX_DISPATCHERS:
                 self._seen.clear()
-            self._seen.add(key)
-            return _never
-        if len(self._fasts) >= MAX_DISPATCHERS:
-            self._fasts.clear()
-        fast = _Dispatch(self, entry, args).build() or _never
-        self._fasts[key] = fast
+            self._seen.add((entry[0], sig))
+            return self._slow
+        key = (entry[0], _spec(args[: self._nparams], self._index, args[self._nparams :]))
+        fast = self._fasts.get(key)
+        if fast is None:
+            if len(self._fasts) >= MAX_DISPATCHERS:
+                self._fasts.clear()
+            fast = _Dispatch(self, entry, args).build() or self._slow
+            self._fasts[key] = fast
         return fast
 
     def _stale(self, entry: tuple) -> bool:
@@ -375,7 +368,7 @@ class GradientFunction:
             self._by_kinds.clear()
             self._fasts.clear()
             self._seen.clear()
-            self._fast = _never
+            self._fast = self._slow
             self._latest = None
         return True
 
@@ -465,15 +458,9 @@ def _shares(g: np.ndarray, args: tuple, others: list) -> bool:
 
 # ------------------------------------------------------------------ the fast path
 
-_MISS = object()  # what a dispatcher returns when the arguments are not of its kind
 MAX_DISPATCHERS = 32  # per gradient function: kinds of arguments with a fast path
 MAX_LEAVES = 512  # arguments with more arrays and numbers than this get no fast path
 MAX_INLINE_ALIAS_TESTS = 256  # identity tests written out; beyond, a set of ids
-
-
-def _never(*args):
-    """The dispatcher before any is made: it never matches."""
-    return _MISS
 
 
 def _spec(params: tuple, index: list, extra: tuple) -> tuple:
@@ -518,7 +505,7 @@ class _Dispatch:
         self.args = args
         self.ns: dict[str, object] = {
             "ndarray": np.ndarray,
-            "MISS": _MISS,
+            "SLOW": gf._slow,
             "GEN": GENERATION,
             "NonScalarResult": NonScalarResult,
             "compiled": entry[0],
@@ -548,13 +535,13 @@ class _Dispatch:
         gf, gen = self.gf, self.entry[2]
         n = len(self.args)
         names = [f"a{i}" for i in range(n)]
-        head = [f"len(args) != {n}", f"GEN[0] != {gen.generation}"]
+        head = ["kwargs", f"len(args) != {n}", f"GEN[0] != {gen.generation}"]
         if gen.captured:
             self.ns["G"] = gf.fn.__globals__
             head += [f"G.get({k!r}) is not {self.const(v)}" for k, v in gen.captured]
         lines = self.lines
         lines.append(f"if {' or '.join(head)}:")
-        lines.append("    return MISS")
+        lines.append("    return SLOW(*args, **kwargs)")
         lines.append(f"{', '.join(names)}, = args")  # a function has a parameter
         wrt = set(gf._index)
         trees = [self.guard(names[i], a, i in wrt) for i, a in enumerate(self.args)]
@@ -594,7 +581,7 @@ class _Dispatch:
         return self.compile()
 
     def guard(self, var: str, value: object, wrt: bool) -> tuple:
-        """Lines that return MISS unless ``var`` is of ``value``'s kind; the tree of
+        """Lines that take the slow path unless ``var`` is of ``value``'s kind; the tree of
         ``value``'s leaves and their variables, for :meth:`finish`."""
         self.count += 1
         if self.count > MAX_LEAVES:
@@ -633,7 +620,7 @@ class _Dispatch:
 
     def miss_unless(self, test: str) -> None:
         self.lines.append(f"if {test}:")
-        self.lines.append("    return MISS")
+        self.lines.append("    return SLOW(*args)")
 
     def finish(self, var: str, tree: tuple, fresh: bool) -> str:
         """Lines that hand the gradients to :func:`_finish` unless the gradient ``var``
@@ -706,7 +693,7 @@ class _Dispatch:
         gf = self.gf
         name = f"dispatch_{gf.__name__}"
         body = "".join(f"    {line}\n" for line in self.lines)
-        source = f"def {name}(*args):\n{body}"
+        source = f"def {name}(*args, **kwargs):\n{body}"
         # not "<adcompile ...>": that names generated gradient code (tracebacks, tools)
         qualname = getattr(gf.fn, "__qualname__", name)
         filename = _filename("dispatch", qualname, gf.wrt).replace("<adcompile", "<dispatcher", 1)

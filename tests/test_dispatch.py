@@ -32,7 +32,7 @@ def repeat(g, *args, **kwargs):
     """``g(*args, **kwargs)`` called three times: the last result, after checking that
     the dispatcher was made and every call gave the same values."""
     results = [g(*args, **kwargs) for _ in range(3)]
-    assert g._fast is not adcompile.api._never, "no dispatcher was made"
+    assert g._fast.__name__.startswith("dispatch_"), "no dispatcher was made"
     for r in results[1:]:
         for a, b in zip(_leaves(r), _leaves(results[0]), strict=True):
             np.testing.assert_array_equal(a, b)
