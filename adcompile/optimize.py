@@ -69,6 +69,9 @@ def _simplify_binop(node: ast.BinOp) -> ast.expr:
             right = node.right.operand if right_neg else node.right
             inner = ast.BinOp(left=left, op=node.op, right=right)
             return inner if left_neg and right_neg else _neg(inner)
+    if isinstance(node.op, ast.Add) and _is_neg(node.left) and not _is_neg(node.right):
+        # -a + b == b - a exactly (addition commutes, broadcasting too)
+        return ast.BinOp(left=node.right, op=ast.Sub(), right=node.left.operand)
     if isinstance(node.op, ast.Add) and _is_neg(node.right):
         return ast.BinOp(left=node.left, op=ast.Sub(), right=node.right.operand)
     if isinstance(node.op, ast.Sub) and _is_neg(node.right):

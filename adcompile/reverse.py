@@ -242,6 +242,14 @@ class _Reverse:
             c = simplify(contribution)
         container = self.kind(x) != LEAF
         if x in self.pending:
+            if self.is_scalar(x):
+                # one expression for both: on a scalar, a statement costs more than the
+                # temporary that `dx = a; dx += b` would save on an array
+                self.adj[x] = simplify(ast.BinOp(left=self.adj[x], op=ast.Add(), right=c))
+                self.pending_locs[x] = [
+                    loc for loc in [*self.pending_locs.get(x, []), self.current_loc] if loc
+                ]
+                return
             self.flush(x)
         if x not in self.adj:
             if isinstance(c, ast.Name | ast.Constant):
@@ -271,6 +279,10 @@ class _Reverse:
             self.put(assign(dx, ast.BinOp(left=current, op=ast.Add(), right=c)))
         self.adj[x] = name(dx)
         self.owned.add(x)
+
+    def is_scalar(self, x: str) -> bool:
+        """Whether ``x`` provably holds a scalar (a number, not an array)."""
+        return x in self.python_floats or x in self.fn.scalars or self.shapes.get(x) == ()
 
     def flush(self, x: str | None = None) -> None:
         """Assign pending adjoint expressions (all of them, or the one of ``x``)."""
@@ -353,6 +365,13 @@ class _Reverse:
         def known(node: ast.expr) -> tuple | None:
             if isinstance(node, ast.Name):
                 return self.shape(ast.Name(id=adjoint_of.get(node.id, node.id)))
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and self.namespace.get(node.func.id) is runtime.extremum_mask
+                and node.args
+            ):
+                return self.shape(node.args[0])  # shaped like the reduced array
             return None
 
         class Drop(ast.NodeTransformer):
@@ -854,8 +873,18 @@ class _Reverse:
         saved_names = {c: self.adj_names.pop(c, None) for c, _, _ in carried}
         self.state = body_state
         out: list = []
+        # a carried value whose starting value is not active (h = X, then h = f(h)) needs
+        # no adjoint out of the last reverse iteration (the first forward one): that
+        # carry is computed under `if k:`, k counting the forward iterations down
+        skip_first = {
+            c
+            for c, before, _ in carried
+            if not (isinstance(before, ast.Name) and self.act.active(before.id))
+        }
+        counter = None
 
         def finish() -> None:
+            nonlocal counter
             # the adjoints of this iteration's starting values are the next (earlier)
             # iteration's carried adjoints; assigned together, as they may read each other
             targets, values = [], []
@@ -868,14 +897,21 @@ class _Reverse:
                     targets.append(store(carry_names[c]))
                     values.append(value)
             if len(targets) == 1:
-                self.put(ast.Assign(targets=targets, value=values[0]))
+                carry: ast.stmt = ast.Assign(targets=targets, value=values[0])
             elif targets:
-                self.put(
-                    ast.Assign(
-                        targets=[ast.Tuple(elts=targets, ctx=ast.Store())],
-                        value=ast.Tuple(elts=values, ctx=ast.Load()),
-                    )
+                carry = ast.Assign(
+                    targets=[ast.Tuple(elts=targets, ctx=ast.Store())],
+                    value=ast.Tuple(elts=values, ctx=ast.Load()),
                 )
+            else:
+                return
+            if {t.id for t in targets} <= {carry_names[c] for c in skip_first} and not all(
+                isinstance(v, ast.Name | ast.Constant) for v in values
+            ):
+                counter = self.names.fresh("k")
+                self.locals.add(counter)
+                carry = ast.If(test=name(counter), body=[carry], orelse=[])
+            self.put(carry)
 
         inputs = {c for c, _, _ in stmt.carried} | ({stmt.target} if stmt.target else set())
         with self.output(out):
@@ -895,9 +931,13 @@ class _Reverse:
                 self.owned.add(x)
             else:
                 self.owned.discard(x)
+        count = call(name(self.free_name("range", range)), name(stmt.count))
+        if counter is not None:  # the forward iteration's number, counting down
+            last = ast.BinOp(left=name(stmt.count), op=ast.Sub(), right=ast.Constant(1))
+            count.args = [last, ast.Constant(-1), ast.Constant(-1)]
         loop = ast.For(
-            target=store("_"),
-            iter=call(name(self.free_name("range", range)), name(stmt.count)),
+            target=store(counter or "_"),
+            iter=count,
             body=out or [ast.Pass()],
             orelse=[],
         )
