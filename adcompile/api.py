@@ -9,6 +9,7 @@ import inspect
 import linecache
 import operator
 import re
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -38,7 +39,7 @@ def build(
 
     ``kinds`` is the structure of each argument (see ``rules/containers.py``);
     None means every argument is an array or a number."""
-    with _internal_errors(src.name, src.loc(src.node)):
+    with _internal_errors(src.name, src.loc(src.node)), _deep_recursion():
         fence.check(src)
         session = Session()
         fn = normalize.normalize(src, kinds, session)
@@ -109,12 +110,42 @@ def _internal_errors(name: str, loc: Loc | None):
         yield
     except AdCompileError:
         raise
+    except RecursionError as exc:
+        raise AdCompileError(
+            f"{name} nests too deeply for adcompile (an expression of thousands of terms?)",
+            loc,
+            hint="split the longest expression into several statements",
+        ) from exc
     except Exception as exc:
         raise AdCompileError(
             f"internal error while differentiating {name}: {type(exc).__name__}: {exc}",
             loc,
             hint="this is a bug in adcompile; please report it with this function",
         ) from exc
+
+
+# The compiler's passes recurse over expressions: a sum of a few hundred terms is
+# deeper than Python's default limit of 1,000 frames. While any thread compiles, the
+# limit is at least DEEP_RECURSION (then restored).
+DEEP_RECURSION = 20_000
+_RECURSION_LOCK = threading.Lock()
+_RECURSION_USERS = [0, 0]  # compilations running, the limit before the first
+
+
+@contextlib.contextmanager
+def _deep_recursion():
+    with _RECURSION_LOCK:
+        if _RECURSION_USERS[0] == 0:
+            _RECURSION_USERS[1] = sys.getrecursionlimit()
+            sys.setrecursionlimit(max(DEEP_RECURSION, _RECURSION_USERS[1]))
+        _RECURSION_USERS[0] += 1
+    try:
+        yield
+    finally:
+        with _RECURSION_LOCK:
+            _RECURSION_USERS[0] -= 1
+            if _RECURSION_USERS[0] == 0:
+                sys.setrecursionlimit(_RECURSION_USERS[1])
 
 
 WRT_HINT = (
@@ -930,7 +961,7 @@ def check_grad(fn: Callable, *args: Any, wrt: Wrt = 0, eps: float = 1e-6) -> flo
 def numeric_grad(fn: Callable, args: list, i: int, eps: float = 1e-6) -> np.ndarray:
     """Central finite differences of scalar ``fn`` with respect to ``args[i]``, in float64."""
     x0 = args[i]
-    x = np.array(x0, dtype=float)
+    x = np.array(x0, dtype=float, order="C")  # so that x.reshape(-1) is a view of x
     fd = np.zeros_like(x)
     flat = x.reshape(-1)
     out = fd.reshape(-1)
