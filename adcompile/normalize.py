@@ -158,13 +158,10 @@ class _Normalizer:
         self.session = session
         fn = src.node
         self.params = [a.arg for a in fn.args.args]
-        assigned = {
-            n.id
-            for n in ast.walk(fn)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del)
-        }
+        names = [n for n in ast.walk(fn) if isinstance(n, ast.Name)]
+        assigned = {n.id for n in names if isinstance(n.ctx, ast.Store | ast.Del)}
         self.locals = set(self.params) | assigned
-        reserved = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | set(self.params)
+        reserved = {n.id for n in names} | set(self.params)
         self.names = NameAllocator(reserved | set(rules_free_names()) | {src.name, "out"})
         self.env: dict[str, ast.expr] = {}
         self.body: list[Stmt] = []

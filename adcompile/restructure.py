@@ -34,8 +34,22 @@ def _contains(node: ast.AST | list, kind: type) -> bool:
             return True
         if isinstance(n, ast.For | ast.While) and kind is not ast.Return:
             continue
-        stack.extend(ast.iter_child_nodes(n))
+        stack.extend(_nested(n))
     return False
+
+
+def _nested(stmt: ast.AST) -> list[ast.stmt]:
+    """The statements directly inside ``stmt`` (expressions hold none)."""
+    return [*getattr(stmt, "body", ()), *getattr(stmt, "orelse", ())]
+
+
+def _statements(stmts: list[ast.stmt]):
+    """Every statement in ``stmts``, nested ones included."""
+    stack = list(stmts)
+    while stack:
+        stmt = stack.pop()
+        yield stmt
+        stack.extend(_nested(stmt))
 
 
 def _tail(stmts: list[ast.stmt], kind: type) -> list[ast.stmt]:
@@ -84,9 +98,9 @@ class Restructurer:
         self.break_flags: dict[int, str] = {}
 
     def function(self, body: list[ast.stmt]) -> list[ast.stmt]:
-        for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        for node in _statements(body):
             if isinstance(node, ast.For | ast.While):
-                for inner in ast.walk(node):
+                for inner in _statements(node.body):
                     if isinstance(inner, ast.Return):
                         raise AdCompileError(
                             "return inside a loop is not supported",
