@@ -308,7 +308,7 @@ class Ownership:
             key=lambda m: (m in self.locals, m),
         )
         if blocking:
-            op = _OPS.get(type(stmt.op), "+")
+            op = _symbol(stmt.op)
             other = blocking[0] if blocking[0] not in self.locals else repr(blocking[0])
             raise AdCompileError(
                 f"{var!r} shares its memory with {other} here, so "
@@ -537,16 +537,9 @@ class Ownership:
         return self.summaries[key]
 
 
-_OPS = {
-    ast.Add: "+",
-    ast.Sub: "-",
-    ast.Mult: "*",
-    ast.Div: "/",
-    ast.Pow: "**",
-    ast.MatMult: "@",
-    ast.FloorDiv: "//",
-    ast.Mod: "%",
-}
+def _symbol(op: ast.operator) -> str:
+    """``+`` for ast.Add(), and so on."""
+    return ast.unparse(ast.BinOp(ast.Name("a"), op, ast.Name("b"))).split()[1]
 
 
 def _is_number_attribute(node: ast.expr) -> bool:
