@@ -242,6 +242,12 @@ class Ownership:
         if self.helper:
             outside = frozenset({f"the array the caller passed to {self.src.name}()"})
             state.shares = dict.fromkeys(self.params, outside)
+        defaults = getattr(self.src.function, "__defaults__", None) or ()
+        for p, d in zip(self.params[len(self.params) - len(defaults) :], defaults, strict=True):
+            if not isinstance(d, int | float | complex | str | bytes | tuple | np.generic):
+                # a mutable default is one object for every call: Python's x += ...
+                # would change what the next call starts from
+                state.shares[p] = frozenset({f"the default value of {p!r}"})
         try:
             self.block(self.src.node.body, state)
         except _Stop:
@@ -432,7 +438,11 @@ class Ownership:
     def own_result(self, node: ast.expr, state: State) -> bool:
         """Whether ``return node`` hands back an array nothing else refers to."""
         if isinstance(node, ast.Name):
-            return not state.sharers(node.id) and not state.holds.get(node.id)
+            return (
+                node.id in self.locals
+                and not state.sharers(node.id)
+                and not state.holds.get(node.id)
+            )
         value = self.value(node, state)
         return value.fresh and not value.refers
 

@@ -171,6 +171,21 @@ def module_array(x):
     return np.sum(s * x)
 
 
+def helper_returns_a_global():
+    return SCALE
+
+
+def global_through_a_helper(x):
+    s = helper_returns_a_global()
+    s += x
+    return np.sum(s * x)
+
+
+def array_default(x, c=SCALE):
+    c += x
+    return np.sum(c * x)
+
+
 @pytest.mark.parametrize(
     ("f", "shapes", "line", "other"),
     [
@@ -184,6 +199,8 @@ def module_array(x):
         (alias_in_a_later_iteration, [(3,), (3,)], "x += y", "'y'"),
         (base_of_a_view, [(3,)], "u *= x", "'v'"),
         (module_array, [(3,)], "s += x", "the global 'SCALE'"),
+        (global_through_a_helper, [(3,)], "s += x", "what helper_returns_a_global() returned"),
+        (array_default, [(3,)], "c += x", "the default value of 'c'"),
     ],
 )
 def test_in_place_update_of_memory_seen_elsewhere_is_refused(f, shapes, line, other):
