@@ -309,9 +309,10 @@ class Ownership:
         var = target.id
         later = self.read_later(stmt)
         seen = state.reach(frozenset({var})) - {var}
+        direct = state.sharers(var)
         blocking = sorted(
             (m for m in seen if m not in self.locals or m in later),
-            key=lambda m: (m in self.locals, m),
+            key=lambda m: (m in self.locals, m not in direct, m),
         )
         if blocking:
             op = _symbol(stmt.op)

@@ -306,6 +306,33 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         """,
         "ad.grad(f)(x)",
     ),
+    (
+        "Statements",
+        "an in-place update of a list's element",
+        """
+        def f(x, ws):
+            acc = ws[0]
+            for w in ws[1:]:
+                acc += w * x
+            return np.sum(acc) + np.sum(ws[0])
+        """,
+        "ad.grad(f)(x, [x, x])",
+    ),
+    (
+        "Statements",
+        "an in-place update of a helper's parameter",
+        """
+        def scale(v, s):
+            v *= s
+            return v
+
+
+        def f(x):
+            h = np.tanh(x)
+            return np.sum(scale(h, 2.0) * h)
+        """,
+        "ad.grad(f)(x)",
+    ),
     # ----------------------------------------------------------------- expressions
     (
         "Expressions",
