@@ -443,7 +443,7 @@ def _current(entry: tuple, fn: Callable) -> bool:
 
 def _nonscalar(mode: str, fn: Callable, entry: tuple, exc: NonScalarResult) -> AdCompileError:
     return AdCompileError(
-        f"{mode} needs a scalar result, but {fn.__name__} returned an array of shape {exc.args[0]}",
+        f"{mode} needs a real scalar result, but {fn.__name__} returned {exc.args[0]}",
         entry[2].result_loc,
         hint="use adcompile.vjp for a non-scalar result, or reduce it (np.sum, np.mean)",
     )
@@ -773,7 +773,7 @@ def _floats_only(a) -> bool:
     (the fast check of every call; the slow one says what is wrong)."""
     t = type(a)
     if t is np.ndarray:
-        return a.dtype.kind in "fc"
+        return a.dtype.kind == "f"
     if t is float:
         return True
     if t is list or t is tuple:
@@ -875,8 +875,16 @@ def _def_loc(fn: Callable, param: str | None = None) -> Loc | None:
 
 
 def _check_differentiable(value: object, param: str, fn: Callable) -> None:
-    if isinstance(value, float | np.floating | complex | np.complexfloating):
+    if isinstance(value, float | np.floating):
         return
+    if isinstance(value, complex | np.complexfloating) or (
+        isinstance(value, np.ndarray) and value.dtype.kind == "c"
+    ):
+        raise AdCompileError(
+            f"cannot differentiate with respect to {param!r}: it is complex",
+            _def_loc(fn, param.split("[")[0]),
+            hint=fence.COMPLEX_HINT,
+        )
     if isinstance(value, list | tuple):
         for i, v in enumerate(value):
             _check_differentiable(v, f"{param}[{i}]", fn)
@@ -886,7 +894,7 @@ def _check_differentiable(value: object, param: str, fn: Callable) -> None:
             _check_differentiable(v, f"{param}[{k!r}]", fn)
         return
     if isinstance(value, np.ndarray):
-        if value.dtype.kind in "fc":
+        if value.dtype.kind == "f":
             return
         what = f"an array of dtype {value.dtype}"
     elif isinstance(value, bool | np.bool_):

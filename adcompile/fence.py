@@ -44,6 +44,10 @@ REFUSED: dict[type, tuple[str, str]] = {
     ast.Dict: ("a dict literal", "pass dicts of parameters in as arguments instead"),
     ast.FunctionDef: ("a function defined inside the function", "define it at module level"),
 }
+COMPLEX_HINT = (
+    "adcompile differentiates real-valued functions of real (floating-point) arrays; "
+    "split complex values into real and imaginary parts"
+)
 if hasattr(ast, "TryStar"):
     REFUSED[ast.TryStar] = REFUSED[ast.Try]
 if hasattr(ast, "TypeAlias"):
@@ -70,6 +74,12 @@ def check(src: SourceFunction) -> None:
             if refused is not None:
                 what, instead = refused
                 raise AdCompileError(f"{what} is not supported here", src.loc(node), hint=instead)
+            if isinstance(node, ast.Constant) and isinstance(node.value, complex):
+                raise AdCompileError(
+                    "complex numbers are not supported here",
+                    src.loc(node),
+                    hint=COMPLEX_HINT,
+                )
         if isinstance(stmt, ast.Assign | ast.AugAssign):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             for target in targets:

@@ -234,11 +234,15 @@ class NonScalarResult(ValueError):
 
 
 def unit_cotangent(y):
-    """The seed of the reverse sweep, 1, after checking that the result is a scalar."""
+    """The seed of the reverse sweep, 1, after checking that the result is a real scalar."""
     if type(y) is float:  # fast path for scalar code: np.ndim costs ~1 µs
         return 1.0
+    if isinstance(y, tuple | list):
+        raise NonScalarResult(f"a {type(y).__name__} of {len(y)} values")
     if np.ndim(y) != 0:
-        raise NonScalarResult(np.shape(y))
+        raise NonScalarResult(f"an array of shape {np.shape(y)}")
+    if np.iscomplexobj(y):
+        raise NonScalarResult("a complex number")
     return 1.0
 
 

@@ -728,7 +728,7 @@ def test_bad_wrt_of_a_decorated_function_points_at_the_def():
 
 
 def test_value_and_grad_of_non_scalar_result_names_itself():
-    with pytest.raises(AdCompileError, match="value_and_grad needs a scalar result"):
+    with pytest.raises(AdCompileError, match="value_and_grad needs a real scalar result"):
         ad.value_and_grad(vector_valued)(X, Y)
 
 

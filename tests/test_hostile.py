@@ -1098,3 +1098,36 @@ def test_zero_times_infinity_is_nan():
     with np.errstate(invalid="ignore", divide="ignore"):
         g = ad.grad(flat_angle)(np.array([0.5]))
     assert np.isnan(g).all()
+
+
+# ------------------------------------------------------------------ complex numbers
+
+
+def complex_result(x):
+    return np.sum(x * 1j)
+
+
+def modulus(z):
+    return np.sum(np.abs(z))
+
+
+def two_results(x):
+    return np.sum(x), np.sum(x * x)
+
+
+@pytest.mark.parametrize(
+    ("f", "arg", "words"),
+    [
+        (complex_result, X, "complex numbers are not supported"),
+        (modulus, X + 1j, "it is complex"),
+        (modulus, 1.0 + 2.0j, "it is complex"),
+        (two_results, X, "returned a tuple of 2 values"),
+    ],
+    ids=["complex constant", "complex array", "complex scalar", "tuple result"],
+)
+def test_complex_numbers_and_tuple_results_are_refused(f, arg, words):
+    """The rules are the calculus of real functions: a complex input or result would
+    get a gradient of no documented convention (it used to lose the imaginary part)."""
+    with pytest.raises(AdCompileError) as info:
+        ad.grad(f)(arg)
+    assert words in info.value.reason
