@@ -162,6 +162,8 @@ class _Reverse:
         self.region_loads: dict[int, set[str]] = {}
         self.has_reverse: set[int] = set()  # ids of loops with a reverse loop
         self.stack: str | None = None
+        # loops whose saved values go on a list of their own: id(loop) -> the list's name
+        self.loop_lists: dict[int, str] = {}
         self.inline: set[str] = set()  # forward temporaries written into their consumer
         self._rule_hooks = {ast.Call: self._tidy_call, **SIMPLIFY_HOOKS}
         self.python_floats = {
@@ -578,12 +580,19 @@ class _Reverse:
     # --------------------------------------------------------- reverse code
 
     def reverse_block(
-        self, body: list[Stmt], saving: bool, inputs: set[str] = frozenset(), finish=None
+        self,
+        body: list[Stmt],
+        saving: bool,
+        inputs: set[str] = frozenset(),
+        finish=None,
+        pop: bool = True,
     ) -> None:
         """Reverse code for ``body`` into ``self.out``. A saving block starts by
-        popping the values its forward pushed (filled in once they are known);
-        ``inputs`` are the names a loop body receives (target, carried values), and
-        ``finish`` emits the code that ends the block."""
+        popping the values its forward pushed (filled in once they are known; not with
+        ``pop=False``: a loop body's reverse loop takes them from its own list), then
+        recomputing the cheap scalar values it does not save; ``inputs`` are the names
+        a loop body receives (target, carried values), and ``finish`` emits the code
+        that ends the block."""
         pop_at = len(self.out)
         start = len(self.out)
         for stmt in reversed(body):
@@ -607,10 +616,89 @@ class _Reverse:
                 for s in body
                 if isinstance(s, Assign) and s.target in self.call_saved
             }
+            defs |= {
+                self.loop_lists[id(s)]
+                for s in body
+                if isinstance(s, Loop) and id(s) in self.loop_lists
+            }
             saved = sorted(loads & defs, key=_order(body))
+            saved, remat = self.rematerialise(body, saved, defs)
             self.saved[id(body)] = saved
-            if saved:
-                self.out.insert(pop_at, self.pop(saved))
+            head = [self.pop(saved)] if saved and pop else []
+            named = None  # the source line last named
+            for stmt in remat:
+                line = f"line {stmt.loc.lineno}: {stmt.loc.text.strip()}"
+                if line != named:
+                    head.append(Comment(line))
+                    named = line
+                head.append(assign(stmt.target, stmt.value))
+            after = self.out[pop_at] if pop_at < len(self.out) else None
+            if named is not None and isinstance(after, Comment) and after.text == named:
+                del self.out[pop_at]  # the line the recomputation already names
+            self.out[pop_at:pop_at] = head
+
+    def rematerialise(
+        self, body: list[Stmt], saved: list[str], defs: set[str]
+    ) -> tuple[list[str], list[Assign]]:
+        """Which of a saving block's ``saved`` values to recompute in the reverse sweep
+        rather than save: a scalar sum, difference, product or negation whose operands
+        are saved anyway (or recomputed, or do not change in the block), such as
+        ``y_2 = y_1 * x`` when ``y_1`` is saved. On Python floats recomputing costs
+        less than a longer tuple to build and unpack, and it is exact: the same
+        operation on the same values. Returns the values still saved, and the
+        statements to recompute, in the block's order."""
+        targets = {s.target: s for s in body if isinstance(s, Assign)}
+        keep = list(saved)
+        redo: dict[str, Assign] = {}
+
+        def recomputable(n: str, plan: dict[str, Assign]) -> bool:
+            """Whether ``n`` can be recomputed from what is kept or planned (adding to
+            ``plan`` the cheap values it needs recomputed on the way)."""
+            stmt = targets.get(n)
+            if stmt is None or n in plan or not self.cheap_scalar(stmt):
+                return n in plan
+            plan[n] = stmt
+            for r in stmt.reads():
+                if r in defs and r not in keep and r not in redo and not recomputable(r, plan):
+                    return False
+            return True
+
+        changed = True
+        while changed:
+            changed = False
+            for n in reversed(keep):
+                plan: dict[str, Assign] = {}
+                keep.remove(n)
+                if recomputable(n, plan):
+                    redo.update(plan)
+                    changed = True
+                    break
+                keep.append(n)
+                keep.sort(key=_order(body))
+        if not redo:
+            return saved, []
+        order = {s.target: i for i, s in enumerate(body) if isinstance(s, Assign)}
+        return keep, sorted(redo.values(), key=lambda s: order[s.target])
+
+    def cheap_scalar(self, stmt: Assign) -> bool:
+        """Whether ``stmt`` is a sum, difference, product or negation of atoms that
+        provably gives a scalar (an arithmetic operator on numbers)."""
+        if not any(stmt.prim is f for f in _CHEAP):
+            return False
+        value = stmt.value
+        if isinstance(value, ast.BinOp):
+            parts = [value.left, value.right]
+            if not isinstance(value.op, ast.Add | ast.Sub | ast.Mult):
+                return False
+        elif isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
+            parts = [value.operand]
+        else:
+            return False
+        if not all(isinstance(p, ast.Name | ast.Constant) for p in parts):
+            return False
+        return self.is_scalar(stmt.target) and all(
+            isinstance(p, ast.Constant) or self.is_scalar(p.id) for p in parts
+        )
 
     def pop(self, saved: list[str]) -> ast.stmt:
         self.stack = self.stack or self.names.fresh("stack")
@@ -919,7 +1007,7 @@ class _Reverse:
             for c, _, end in carried:
                 if isinstance(end, ast.Name) and self.act.active(end.id):
                     self.accumulate(end.id, name(carry_names[c]))
-            self.reverse_block(stmt.body, saving=True, inputs=inputs, finish=finish)
+            self.reverse_block(stmt.body, saving=True, inputs=inputs, finish=finish, pop=False)
         for c, old in saved_names.items():
             if old is not None:
                 self.adj_names[c] = old
@@ -931,16 +1019,42 @@ class _Reverse:
                 self.owned.add(x)
             else:
                 self.owned.discard(x)
-        count = call(name(self.free_name("range", range)), name(stmt.count))
-        if counter is not None:  # the forward iteration's number, counting down
-            last = ast.BinOp(left=name(stmt.count), op=ast.Sub(), right=ast.Constant(1))
-            count.args = [last, ast.Constant(-1), ast.Constant(-1)]
-        loop = ast.For(
-            target=store(counter or "_"),
-            iter=count,
-            body=out or [ast.Pass()],
-            orelse=[],
-        )
+        saved = self.saved.get(id(stmt.body))
+        if saved:
+            # the values each iteration saved, on a list of the loop's own: the reverse
+            # loop walks it backwards (its length is the number of iterations that ran)
+            values = self.loop_lists[id(stmt)] = self.names.fresh("saved")
+            self.locals.add(values)
+            target: ast.expr = (
+                store(saved[0])
+                if len(saved) == 1
+                else ast.Tuple(elts=[store(n) for n in saved], ctx=ast.Store())
+            )
+        if saved and counter is None:
+            loop = ast.For(
+                target=target,
+                iter=call(name(self.free_name("reversed", reversed)), name(values)),
+                body=out or [ast.Pass()],
+                orelse=[],
+            )
+        else:
+            count: ast.expr = name(stmt.count)
+            if saved:
+                count = call(name(self.free_name("len", len)), name(values))
+            if counter is not None:  # the forward iteration's number, counting down
+                last = ast.BinOp(left=count, op=ast.Sub(), right=ast.Constant(1))
+                args = [last, ast.Constant(-1), ast.Constant(-1)]
+            else:
+                args = [count]
+            if saved:
+                element = ast.Subscript(value=name(values), slice=name(counter), ctx=ast.Load())
+                out.insert(0, ast.Assign(targets=[target], value=element))
+            loop = ast.For(
+                target=store(counter or "_"),
+                iter=call(name(self.free_name("range", range)), *args),
+                body=out or [ast.Pass()],
+                orelse=[],
+            )
         self.put(loop)
         for c, before, _ in carried:
             self.adj.pop(c, None)
@@ -1098,15 +1212,18 @@ class _Reverse:
         target = ast.Tuple(elts=[store(stmt.target), store(saved)], ctx=ast.Store())
         return ast.Assign(targets=[target], value=value)
 
-    def push(self, body: list[Stmt]) -> list[ast.stmt]:
+    def push(self, body: list[Stmt], values: str | None = None) -> list[ast.stmt]:
+        """Save what the reverse of ``body`` reads: onto the list ``values`` (a loop's
+        own), or onto the shared stack."""
         saved = self.saved.get(id(body))
         if not saved:
             return []
-        self.stack = self.stack or self.names.fresh("stack")
+        if values is None:
+            self.stack = values = self.stack or self.names.fresh("stack")
         value: ast.expr = (
             name(saved[0]) if len(saved) == 1 else ast.Tuple(elts=[name(s) for s in saved])
         )
-        append = ast.Attribute(value=name(self.stack), attr="append", ctx=ast.Load())
+        append = ast.Attribute(value=name(values), attr="append", ctx=ast.Load())
         return [ast.Expr(value=call(append, value))]
 
     def forward_if(self, stmt: If, saving: bool) -> ast.If:
@@ -1123,7 +1240,10 @@ class _Reverse:
     def forward_loop(self, stmt: Loop) -> list:
         code: list = []
         reverse = id(stmt) in self.has_reverse
-        if reverse:
+        values = self.loop_lists.get(id(stmt))
+        if values is not None:
+            code.append(assign(values, ast.List(elts=[], ctx=ast.Load())))
+        elif reverse:
             code.append(assign(stmt.count, ast.Constant(0)))
         carried = [(c, b, e) for c, b, e in stmt.carried if c in self.needed]
         for c, before, _ in carried:
@@ -1132,11 +1252,11 @@ class _Reverse:
         if stmt.exit is not None and stmt.exit in self.needed:
             # after a break the remaining iterations would do nothing: stop instead
             body.insert(0, ast.If(test=name(stmt.exit), body=[ast.Break()], orelse=[]))
-        body.extend(self.push(stmt.body))
+        body.extend(self.push(stmt.body, values))
         for c, _, end in carried:
             if not (isinstance(end, ast.Name) and end.id == c):
                 body.append(assign(c, end))
-        if reverse:
+        if reverse and values is None:
             body.append(
                 ast.AugAssign(target=store(stmt.count), op=ast.Add(), value=ast.Constant(1))
             )
@@ -1146,6 +1266,9 @@ class _Reverse:
         else:
             code.append(ast.For(target=store(stmt.target), iter=stmt.iter, body=body, orelse=[]))
         return code
+
+
+_CHEAP = (np.add, np.subtract, np.multiply, np.negative)
 
 
 def _substitute(expr: ast.expr, values: dict[str, ast.expr]) -> ast.expr:
