@@ -681,7 +681,8 @@ class _Dispatch:
             items = [f"{var}_{k}" for k in range(len(children))]
             if items:
                 self.lines.append(f"{', '.join(items)}, = {var}")
-            exprs = [self.finish(v, c, False) for v, c in zip(items, children, strict=True)]
+            # a fresh container holds new arrays, distinct from each other (reverse.py)
+            exprs = [self.finish(v, c, fresh) for v, c in zip(items, children, strict=True)]
             if tag is list:
                 return f"[{', '.join(exprs)}]"
             return f"({', '.join(exprs)}{',' if len(exprs) == 1 else ''})"
@@ -691,7 +692,7 @@ class _Dispatch:
             for k, (key_name, child) in enumerate(tree[1]):
                 item = f"{var}_{k}"
                 self.lines.append(f"{item} = {var}.get({key_name})")
-                exprs.append(f"{key_name}: {self.finish(item, child, False)}")
+                exprs.append(f"{key_name}: {self.finish(item, child, fresh)}")
             return f"{{{', '.join(exprs)}}}"
         raise _SlowFinish  # numpy scalars, complex numbers: _finish converts them
 

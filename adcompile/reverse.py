@@ -70,7 +70,9 @@ class Generated:
     result_loc: object
     cotangent: str | None = None  # the vjp's extra parameter
     notes: list[str] = field(default_factory=list)
-    fresh: list = field(default_factory=list)  # per wrt: the gradient is a new array
+    # per wrt: the gradient is a new array (a container: each of its arrays is new, and
+    # distinct from the others)
+    fresh: list = field(default_factory=list)
     captured: list = field(default_factory=list)  # (name, object) of globals read
     generation: int = 0  # of the rule registry this code was compiled with
     text: str = ""  # the main function's source, once emitted
@@ -164,6 +166,11 @@ class _Reverse:
         self.stack: str | None = None
         # loops whose saved values go on a list of their own: id(loop) -> the list's name
         self.loop_lists: dict[int, str] = {}
+        # reads c[i] of a loop over range(n) whose element i no other read touches, and
+        # that no adjoint reached before the loop: the reverse assigns dc[i] = ...
+        self.single_slots: set[int] = set()
+        # containers whose adjoint only such assignments filled, each element a new array
+        self.fresh_containers: set[str] = set()
         self.inline: set[str] = set()  # forward temporaries written into their consumer
         self._rule_hooks = {ast.Call: self._tidy_call, **SIMPLIFY_HOOKS}
         self.python_floats = {
@@ -243,6 +250,7 @@ class _Reverse:
         else:
             c = simplify(contribution)
         container = self.kind(x) != LEAF
+        self.fresh_containers.discard(x)
         if x in self.pending:
             if self.is_scalar(x):
                 # one expression for both: on a scalar, a statement costs more than the
@@ -296,7 +304,7 @@ class _Reverse:
             self.put(assign(dy, c))
             self.want = want
             self.adj[y] = name(dy)
-            if is_fresh(c):
+            if is_fresh(c) or isinstance(c, ast.List):
                 self.owned.add(y)
             else:
                 self.owned.discard(y)
@@ -312,24 +320,71 @@ class _Reverse:
             self.flush(x)
         return self.adj[x]
 
-    def accumulate_at(self, c: str, index: ast.expr, g: ast.expr) -> None:
-        """Add ``g`` to element ``index`` of the container adjoint of ``c``, in place."""
+    def accumulate_at(self, c: str, index: ast.expr, g: ast.expr, single: bool = False) -> None:
+        """Add ``g`` to element ``index`` of the container adjoint of ``c``, in place.
+
+        Element adjoints of a tuple read at constant indices (``W, b = layer``) are
+        collected into a pending list display, ``[dW, db]``, built once where it is
+        consumed (or at the end of the block). A ``single`` element (see
+        ``single_slots``) is assigned, not added to."""
+        fresh = c in self.fresh_containers
+        self.fresh_containers.discard(c)
+        slot = self.slot(c, index)
+        if slot is not None:
+            current = self.adj.get(c)
+            if current is None:
+                elts: list[ast.expr] = [ast.Constant(None) for _ in range(slot[1])]
+                elts[slot[0]] = g
+                self.adj[c] = ast.List(elts=elts, ctx=ast.Load())
+                self.pending.append(c)
+                self.pending_locs[c] = [loc for loc in [self.current_loc] if loc is not None]
+                return
+            if (
+                c in self.pending
+                and isinstance(current, ast.List)
+                and _is_none(current.elts[slot[0]])
+            ):
+                current.elts[slot[0]] = g
+                if self.current_loc is not None:
+                    self.pending_locs.setdefault(c, []).append(self.current_loc)
+                return
+        if c in self.pending:
+            self.flush(c)
         dc = self.adjoint_name(c)
         add_at = self.helper("add_at")
         if c not in self.adj:
-            fresh = call(self.helper("zeros_adjoint"), name(c))
-            self.put(assign(dc, call(add_at, fresh, index, g)))
+            fresh_list = call(self.helper("zeros_adjoint"), name(c))
+            self.put(assign(dc, call(add_at, fresh_list, index, g)))
         elif c in self.owned and current_is(self.adj[c], dc):
-            self.put(ast.Expr(value=call(add_at, name(dc), index, g)))
+            if single:
+                element = ast.Subscript(value=name(dc), slice=index, ctx=ast.Store())
+                self.put(ast.Assign(targets=[element], value=g))
+                if fresh and _new_elements(g):
+                    self.fresh_containers.add(c)
+            else:
+                self.put(ast.Expr(value=call(add_at, name(dc), index, g)))
             return
         else:
-            fresh = call(self.helper("copy_adjoint"), self.adj[c])
-            self.put(assign(dc, call(add_at, fresh, index, g)))
+            fresh_list = call(self.helper("copy_adjoint"), self.adj[c])
+            self.put(assign(dc, call(add_at, fresh_list, index, g)))
         self.adj[c] = name(dc)
         self.owned.add(c)
 
+    def slot(self, c: str, index: ast.expr) -> tuple[int, int] | None:
+        """(element, length) for a constant index into a tuple of known length."""
+        kind = self.kind(c)
+        if not (isinstance(kind, tuple) and kind[0] == "tuple"):
+            return None
+        if not (isinstance(index, ast.Constant) and type(index.value) is int):
+            return None
+        n = len(kind[1])
+        if not -n <= index.value < n:
+            return None
+        return index.value % n, n
+
     def materialize(self, x: str, target: str, owned: bool) -> None:
         """Make the adjoint of ``x`` live in the variable ``target`` (an owned one if asked)."""
+        self.fresh_containers.discard(x)
         if x in self.pending:
             self.flush(x)
         current = self.adj.get(x)
@@ -514,8 +569,11 @@ class _Reverse:
         code.append(ast.Return(value=ret_value))
         params = list(fn.params) + ([cotangent] if cotangent else [])
         node = _function_def(f"{self.mode}_{fn.name}", params, code)
+        # a container's gradient is fresh when each of its arrays is (see single_slots)
         fresh = [
-            p in self.owned and current_is(self.adj.get(p), self.adj_names.get(p, ""))
+            (p in self.owned or p in self.fresh_containers)
+            and current_is(self.adj.get(p), self.adj_names.get(p, ""))
+            and (self.kind(p) == LEAF or p in self.fresh_containers)
             for p in self.wrt
         ]
         return Generated(
@@ -722,7 +780,8 @@ class _Reverse:
     def differentiate(self, stmt: Assign, wanted: list[str]) -> None:
         if not isinstance(stmt.prim, ContainerPrim | CallPrim):
             return self.rule_statement(stmt, wanted)
-        dy = self.cotangent(stmt.target, 2)
+        # c[k] passes its cotangent on once, so a pending one goes in as it is
+        dy = self.cotangent(stmt.target, 1 if stmt.prim is containers.GET else 2)
         if isinstance(stmt.prim, ContainerPrim):
             self.container_statement(stmt, wanted, dy)
             return
@@ -765,7 +824,7 @@ class _Reverse:
     def container_statement(self, stmt: Assign, wanted: list[str], dy: ast.expr) -> None:
         prim, ops = stmt.prim, stmt.operands
         if prim is containers.GET:
-            self.accumulate_at(ops["c"].id, ops["index"], dy)
+            self.accumulate_at(ops["c"].id, ops["index"], dy, id(stmt) in self.single_slots)
         elif prim in (containers.BUILD_LIST, containers.BUILD_TUPLE):
             for i, key in enumerate(ops):
                 if key in wanted and isinstance(ops[key], ast.Name):
@@ -951,8 +1010,13 @@ class _Reverse:
         for c, _, _ in carried:
             carry_names[c] = self.names.fresh("d" + c)
             self.materialize(c, carry_names[c], owned=False)
+        single = self.single_slot_reads(stmt, invariant)
         for x in invariant:
+            zero = x not in self.adj and x in single
             self.materialize(x, self.adjoint_name(x), owned=True)
+            if zero:  # each iteration assigns its own element of [None] * n
+                self.single_slots.add(single[x])
+                self.fresh_containers.add(x)
         outside = self.state.copy()
         body_state = outside.copy()
         for c, _, _ in carried:
@@ -973,6 +1037,10 @@ class _Reverse:
 
         def finish() -> None:
             nonlocal counter
+            # element adjoints still collected into a list display are built before
+            # the carried adjoints they may read are reassigned
+            for x in [x for x in self.pending if x not in carry_names and self.kind(x) != LEAF]:
+                self.flush(x)
             # the adjoints of this iteration's starting values are the next (earlier)
             # iteration's carried adjoints; assigned together, as they may read each other
             targets, values = [], []
@@ -1060,6 +1128,59 @@ class _Reverse:
             self.adj.pop(c, None)
             if isinstance(before, ast.Name) and self.act.active(before.id):
                 self.accumulate(before.id, name(carry_names[c]))
+
+    def single_slot_reads(self, stmt: Loop, invariant: list[str]) -> dict[str, int]:
+        """Containers from outside a loop over ``range(n)`` that its body reads only as
+        ``c[i]``, ``i`` the loop's own index, once per iteration (not in a nested
+        loop): each iteration touches its own element, so the reverse can assign that
+        element's adjoint instead of adding to it. Container -> id of the read."""
+        it = stmt.iter
+        if not (
+            stmt.target
+            and isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Name)
+            and self.fn.globals.get(it.func.id) is range
+            and len(it.args) == 1
+            and not it.keywords
+        ):
+            return {}
+        candidates = {x for x in invariant if self.kind(x) != LEAF}
+        reads: dict[str, list[int]] = {x: [] for x in candidates}
+        spoiled: set[str] = set()
+
+        def visit(block: list[Stmt]) -> None:
+            for s in block:
+                if isinstance(s, Assign):
+                    ops = differentiable_operands(s)
+                    used = set().union(*(names_in(e) for e in ops.values())) if ops else set()
+                    for x in used & candidates:
+                        c, index = s.operands.get("c"), s.operands.get("index")
+                        if (
+                            s.prim is containers.GET
+                            and isinstance(c, ast.Name)
+                            and c.id == x
+                            and isinstance(index, ast.Name)
+                            and index.id == stmt.target
+                        ):
+                            reads[x].append(id(s))
+                        else:
+                            spoiled.add(x)
+                elif isinstance(s, If):
+                    for _, a, b in s.joins:
+                        spoiled.update((names_in(a) | names_in(b)) & candidates)
+                    visit(s.body)
+                    visit(s.orelse)
+                elif isinstance(s, Loop):
+                    for inner in walk(s.body):
+                        if isinstance(inner, Assign):
+                            spoiled.update(inner.reads() & candidates)
+                    for _, b, e in s.carried:
+                        spoiled.update((names_in(b) | names_in(e)) & candidates)
+
+        visit(stmt.body)
+        for _, b, e in stmt.carried:
+            spoiled.update((names_in(b) | names_in(e)) & candidates)
+        return {x: ids[0] for x, ids in reads.items() if len(ids) == 1 and x not in spoiled}
 
     # --------------------------------------------------------- forward code
 
@@ -1269,6 +1390,15 @@ class _Reverse:
 
 
 _CHEAP = (np.add, np.subtract, np.multiply, np.negative)
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _new_elements(g: ast.expr) -> bool:
+    """Whether ``g`` is a list display of new arrays (or zeros, None)."""
+    return isinstance(g, ast.List) and all(_is_none(e) or is_fresh(e) for e in g.elts)
 
 
 def _substitute(expr: ast.expr, values: dict[str, ast.expr]) -> ast.expr:
