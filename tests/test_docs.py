@@ -236,9 +236,10 @@ def test_blocks_run_and_print_what_the_page_shows(page, tmp_path):
         printed = run_page(page, tmp_path)
     if not printed:
         pytest.skip("nothing to run")
-    outputs = {id(p): o for p, o in expected_outputs(page)}
+    # keyed by line, not id(): expected_outputs parses the page again, into new blocks
+    outputs = {p.start: o for p, o in expected_outputs(page)}
     for block, out in printed:
-        shown = block if block.is_session else outputs.get(id(block))
+        shown = block if block.is_session else outputs.get(block.start)
         if shown is None:
             continue
         where = f"{page.relative_to(ROOT)}:{shown.start - 1}"
