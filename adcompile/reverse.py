@@ -1037,9 +1037,12 @@ class _Reverse:
 
         def finish() -> None:
             nonlocal counter
-            # element adjoints still collected into a list display are built before
-            # the carried adjoints they may read are reassigned
-            for x in [x for x in self.pending if x not in carry_names and self.kind(x) != LEAF]:
+            # a pending expression reads the carried adjoints as they are now, so any
+            # not going into the carry is assigned before the carry reassigns them.
+            # (None is expected: the adjoint of a value the body defines was consumed
+            # by its statement, and that of a value from outside the loop is a
+            # variable, added to in place, never pending; dead if it were left.)
+            for x in [x for x in self.pending if x not in carry_names]:
                 self.flush(x)
             # the adjoints of this iteration's starting values are the next (earlier)
             # iteration's carried adjoints; assigned together, as they may read each other
@@ -1374,9 +1377,7 @@ class _Reverse:
             # after a break the remaining iterations would do nothing: stop instead
             body.insert(0, ast.If(test=name(stmt.exit), body=[ast.Break()], orelse=[]))
         body.extend(self.push(stmt.body, values))
-        for c, _, end in carried:
-            if not (isinstance(end, ast.Name) and end.id == c):
-                body.append(assign(c, end))
+        body.extend(_carry_forward(carried))
         if reverse and values is None:
             body.append(
                 ast.AugAssign(target=store(stmt.count), op=ast.Add(), value=ast.Constant(1))
@@ -1390,6 +1391,22 @@ class _Reverse:
 
 
 _CHEAP = (np.add, np.subtract, np.multiply, np.negative)
+
+
+def _carry_forward(carried: list) -> list[ast.stmt]:
+    """The copies that end a forward iteration, ``c = end`` for each carried value.
+    They happen at once: an end may be another carried value's current one (``b, a =
+    np.cos(a), b`` ends ``a`` with ``b``), which a copy before it would already have
+    overwritten, so such copies are one tuple assignment."""
+    copies = [(c, end) for c, _, end in carried if not (isinstance(end, ast.Name) and end.id == c)]
+    written: set[str] = set()
+    for c, end in copies:
+        if names_in(end) & written:
+            targets = ast.Tuple(elts=[store(c) for c, _ in copies], ctx=ast.Store())
+            values = ast.Tuple(elts=[end for _, end in copies], ctx=ast.Load())
+            return [ast.Assign(targets=[targets], value=values)]
+        written.add(c)
+    return [assign(c, end) for c, end in copies]
 
 
 def _is_none(node: ast.expr) -> bool:

@@ -25,6 +25,7 @@ X3 = RNG.normal(size=3)
 POS = np.abs(X3) + 0.5  # sum > 0, every element > 0.5
 NEG = -np.abs(X3) - 0.5  # sum < 0, every element < -0.5
 M43 = RNG.normal(size=(4, 3))
+M33 = np.random.default_rng(70).normal(size=(3, 3))
 
 
 def _vec(seed, n=3):
@@ -917,6 +918,248 @@ def residual_steps(x):
         skip = h
         h = np.sin(h) + 0.5 * skip
     return np.sum(h * h)
+
+
+# An iteration's end copies every carried value at once: in `b, a = np.cos(a), b`
+# the new `a` is the old `b`, which the copy `b = np.cos(a)` must not overwrite
+# first (the forward once copied them one by one, in the order the loop assigns
+# them, so `a` got the new `b`; `a, b = b, ...` worked by that order's luck).
+
+
+def carry_reads_an_overwritten_carry(x, w):
+    a = x
+    b = w
+    for _i in range(3):
+        b, a = np.cos(a), b
+    return np.sum(a * 2.0 + b * 3.0 * x)
+
+
+def carry_reads_an_overwritten_carry_floats(x, y):
+    b = y
+    c = y
+    for _i in range(2):
+        c, b = (y - x) + c, c
+    return c * b + b * y
+
+
+def rotation_against_the_assignment_order(x, y):
+    a = x
+    b = y
+    c = x * y
+    for _i in range(4):
+        c, b, a = a * x, c, b
+    return np.sum(a + 2.0 * b + 3.0 * c * a)
+
+
+def swap_against_the_assignment_order(x, y):
+    a = x
+    b = y
+    for _i in range(3):
+        b, a = a * 1.5, b
+    return np.sum(a * b * x)
+
+
+def while_carry_reads_an_overwritten_carry(x, y):
+    a = x
+    b = y
+    n = 0
+    while n < 3:
+        b, a = np.sin(a) + b, b
+        n = n + 1
+    return np.sum(a * b)
+
+
+def nested_carry_reads_an_overwritten_carry(x, y):
+    a = x
+    b = y
+    for _i in range(2):
+        for _j in range(2):
+            b, a = a * y, b
+        a, b = b, a + b
+    return np.sum(a * 3.0 + b)
+
+
+def layer_carry_reads_an_overwritten_carry(p, x, y):
+    a = x
+    b = x
+    for i in range(2):
+        W, B = p
+        b, a = np.cos(W * i) + B, b
+    return np.sum(b * y + x * b + a * a)
+
+
+@pytest.mark.parametrize(
+    "f, args, wrt",
+    [
+        (carry_reads_an_overwritten_carry, (X3, _vec(50)), (0, 1)),
+        (carry_reads_an_overwritten_carry_floats, (0.3, -0.8), (0, 1)),
+        (rotation_against_the_assignment_order, (X3, _vec(51)), (0, 1)),
+        (swap_against_the_assignment_order, (X3, _vec(52)), (0, 1)),
+        (while_carry_reads_an_overwritten_carry, (X3, _vec(53)), (0, 1)),
+        (nested_carry_reads_an_overwritten_carry, (0.6, -0.4), (0, 1)),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_carried_values_are_copied_at_once(f, args, wrt):
+    assert_grad_matches_fd(f, *args, wrt=wrt)
+    value, _ = ad.value_and_grad(f, wrt=wrt)(*args)
+    assert value == pytest.approx(f(*args), rel=1e-12)
+
+
+def test_carried_values_are_copied_at_once_reading_a_tuple_parameter():
+    args = ((_vec(54), _vec(55)), _vec(56), _vec(57))
+    assert_tree_grad_matches_fd(layer_carry_reads_an_overwritten_carry, *args, wrt=(0, 1, 2))
+
+
+# The reverse of an iteration ends by assigning the carried adjoints for the
+# iteration before it, all at once; the adjoints the body left pending (inlined
+# expressions) read them first. Carried values that read each other and values
+# from outside the loop (leaves, a tuple of parameters, a layer list) pin that.
+
+
+def carries_reading_each_other(x, y):
+    a, b = x, y
+    for _i in range(4):
+        a, b = b * x, a + x
+    return np.sum(a * b)
+
+
+def float_carries_reading_each_other(x, y):
+    a = x
+    b = y
+    for _i in range(4):
+        a, b = a * b + x, a - b * y
+    return a * b
+
+
+def float_sums_and_products_recomputed(x, y):
+    a = x
+    b = y
+    for _i in range(3):
+        s = a + b
+        p = a * b
+        a = s * p
+        b = p - s * y
+    return a + b
+
+
+def three_carries_in_a_cycle(x, y):
+    a = x
+    b = y
+    c = x
+    for _i in range(3):
+        a, b, c = b * c, c * a + y, a * b
+    return a + b * 2.0 + c * 3.0
+
+
+def carries_swapped_in_a_branch(x, y):
+    a = x
+    b = y
+    for i in range(5):
+        if i % 2 == 0:
+            a, b = b * x, a - y
+        else:
+            a = a * b
+    return np.sum(a + b)
+
+
+def carries_in_a_while_loop_with_break(x, y):
+    a = x
+    b = y
+    i = 0
+    while i < 4:
+        a, b = np.sin(b) * x, a * y
+        i += 1
+        if i == 3:
+            break
+    return np.sum(a) + np.sum(b * b)
+
+
+def carries_of_nested_loops_reading_an_outer_value(x, w):
+    h = x
+    s = x
+    for _i in range(3):
+        y = h * w
+        for _j in range(2):
+            h, s = s * w, h + s * y
+        s = s * y
+    return h * s
+
+
+def carried_tuple_state(x, y):
+    state = (x, y)
+    for _i in range(3):
+        s0, s1 = state
+        state = (s1 * x, s0 + s1 * y)
+    return np.sum(state[0] * state[1])
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (carries_reading_each_other, (X3, _vec(60))),
+        (float_carries_reading_each_other, (0.7, 0.9)),
+        (float_sums_and_products_recomputed, (0.7, 0.3)),
+        (three_carries_in_a_cycle, (0.7, 0.9)),
+        (carries_swapped_in_a_branch, (X3, _vec(61))),
+        (carries_in_a_while_loop_with_break, (X3, _vec(62))),
+        (carries_of_nested_loops_reading_an_outer_value, (0.7, 0.9)),
+        (carried_tuple_state, (X3, _vec(63))),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_carried_adjoints_feeding_pending_adjoints(f, args):
+    assert_grad_matches_fd(f, *args, wrt=(0, 1))
+
+
+def carries_reading_layers(layers, x):
+    h = x
+    c = x
+    for i in range(len(layers)):
+        W, b = layers[i]
+        h, c = np.tanh(W @ h + b) + c, h * b
+    return np.sum(h * c)
+
+
+def carries_reading_a_tuple_parameter(params, x):
+    W, b = params
+    h = x
+    c = x
+    for _i in range(3):
+        h, c = np.tanh(W @ c + b), h + b
+    return np.sum(h + c)
+
+
+def carries_reading_a_list_element(ws, x):
+    acc = x
+    out = x
+    for w in ws:
+        acc, out = out * w, acc + out
+    return np.sum(acc * out)
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (carries_reading_layers, ([(M33 * 0.5, _vec(64)), (M33 * -0.3, _vec(65))], X3)),
+        (carries_reading_a_tuple_parameter, ((M33 * 0.5, _vec(66)), X3)),
+        (carries_reading_a_list_element, ([_vec(67), _vec(68), _vec(69)], X3)),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_carried_adjoints_feeding_container_element_adjoints(f, args):
+    assert_tree_grad_matches_fd(f, *args, wrt=(0, 1))
+
+
+def test_carried_values_copied_in_order_stay_one_copy_each():
+    # a copy reading a value already overwritten makes them one tuple assignment;
+    # copies in an order that reads before it writes stay plain
+    g = ad.grad(carry_reads_an_overwritten_carry, wrt=(0, 1))
+    g(X3, X3)
+    assert "        b, a = b_1, b\n" in g.source
+    g = ad.grad(swap_update, wrt=(0, 1))
+    g(X3, X3)
+    assert "        a_1 = b_1\n        b_1 = b_2\n" in g.source
 
 
 # A for loop's target keeps, after the loop, the last value it took.
