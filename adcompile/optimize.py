@@ -60,6 +60,10 @@ def _simplify_binop(node: ast.BinOp) -> ast.expr:
             return ast.Constant(value=value)
     if isinstance(node.op, ast.Pow) and _number(node.right) and node.right.value == 1:
         return node.left
+    if isinstance(node.op, ast.Div):
+        # (1.0 * a * b) / c == (a * b) / c exactly: x * 1.0 is x in floating point, and
+        # the true division makes the result a new float array whatever a and b are
+        node.left = _drop_unit_factor(node.left)
     # signs: (-a) * b == -(a * b) exactly in floating point; pull minus signs out of
     # products and quotients so that they meet and cancel
     if isinstance(node.op, ast.Mult | ast.Div):
@@ -76,6 +80,19 @@ def _simplify_binop(node: ast.BinOp) -> ast.expr:
         return ast.BinOp(left=node.left, op=ast.Sub(), right=node.right.operand)
     if isinstance(node.op, ast.Sub) and _is_neg(node.right):
         return ast.BinOp(left=node.left, op=ast.Add(), right=node.right.operand)
+    return node
+
+
+def _drop_unit_factor(node: ast.expr) -> ast.expr:
+    """``node``, a product, without a leading factor 1 (``1.0 * a * b`` -> ``a * b``)."""
+    if _is_neg(node):
+        node.operand = _drop_unit_factor(node.operand)
+        return node
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult | ast.Div)):
+        return node
+    if isinstance(node.op, ast.Mult) and _number(node.left) and node.left.value == 1:
+        return node.right
+    node.left = _drop_unit_factor(node.left)
     return node
 
 
