@@ -140,6 +140,7 @@ class _Reverse:
         self.shapes = infer_shapes(fn, arg_shapes)
         self.session = session
         self.call_saved: dict[str, tuple[str, str]] = {}  # call target -> (saved name, fwd)
+        self.recomputed: set[str] = set()  # values the reverse sweep computes again itself
         self.wrt = wrt
         self.mode = mode
         self.names = fn.names
@@ -682,6 +683,8 @@ class _Reverse:
             saved = sorted(loads & defs, key=_order(body))
             saved, remat = self.rematerialise(body, saved, defs)
             self.saved[id(body)] = saved
+            self.recomputed.update(stmt.target for stmt in remat)
+            remat = self.inline_recomputed(remat, start)
             head = [self.pop(saved)] if saved and pop else []
             named = None  # the source line last named
             for stmt in remat:
@@ -694,6 +697,35 @@ class _Reverse:
             if named is not None and isinstance(after, Comment) and after.text == named:
                 del self.out[pop_at]  # the line the recomputation already names
             self.out[pop_at:pop_at] = head
+
+    def inline_recomputed(self, remat: list[Assign], start: int) -> list[Assign]:
+        """Write a recomputed value read once, by a statement of this block's reverse
+        code (not in a loop inside it), into that statement (``math.cos(y_1 * x)``):
+        on Python floats a statement costs more than the expression. Returns the
+        recomputations still to assign."""
+        code = self.out[start:]
+        kept: list[Assign] = []
+        for k, stmt in enumerate(remat):
+            later = remat[k + 1 :]
+            reads = [
+                i
+                for i, s in enumerate(code)
+                if isinstance(s, ast.AST) and stmt.target in names_in(s, loads_only=True)
+            ]
+            in_later = [r for r in later if stmt.target in names_in(r.value, loads_only=True)]
+            top = reads and isinstance(code[reads[0]], ast.Assign | ast.AugAssign)
+            if len(reads) == 1 and not in_later and top and _loads_once(code[reads[0]], stmt):
+                i = reads[0]
+                code[i] = substituted(code[i], {stmt.target: stmt.value})
+                self.out[start + i] = code[i]
+            elif len(in_later) == 1 and not reads and _loads_once(in_later[0].value, stmt):
+                j = remat.index(in_later[0])
+                remat[j] = _with_value(
+                    in_later[0], substituted(in_later[0].value, {stmt.target: stmt.value})
+                )
+            else:
+                kept.append(stmt)
+        return kept
 
     def rematerialise(
         self, body: list[Stmt], saved: list[str], defs: set[str]
@@ -1298,7 +1330,7 @@ class _Reverse:
             and site.get(n) not in (None, -1)
             and defined_in.get(n) == site.get(n)
             and n in self.fn.temps
-            and n not in reverse_loads
+            and (n not in reverse_loads or n in self.recomputed)
             and n not in self.call_saved
         }
 
@@ -1474,6 +1506,18 @@ def _sum_call(c: ast.expr, axes: tuple, keepdims: bool) -> ast.Call:
 
 def current_is(expr: ast.expr, ident: str) -> bool:
     return isinstance(expr, ast.Name) and expr.id == ident
+
+
+def _loads_once(node: ast.AST, stmt: Assign) -> bool:
+    """Whether ``node`` reads ``stmt.target`` once and does not assign it."""
+    loads = stores = 0
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and n.id == stmt.target:
+            if isinstance(n.ctx, ast.Load):
+                loads += 1
+            else:
+                stores += 1
+    return loads == 1 and stores == 0
 
 
 def _loads(code: list) -> set[str]:

@@ -115,7 +115,9 @@ def test_the_scalar_chain_saves_one_float_per_iteration_on_its_own_list():
     saved = ast.unparse(pushes[0].func.value)
     assert ast.unparse(reverse.iter) == f"reversed({saved})"
     assert isinstance(reverse.target, ast.Name)
-    assert ast.unparse(reverse.body[0]) == f"y_2 = {reverse.target.id} * x"
+    # ... and, read once, written into its one use, as in the forward sweep
+    assert f"math.cos({reverse.target.id} * x)" in ast.unparse(reverse.body[0])
+    assert "math.sin(y_1 * x)" in ast.unparse(forward)
     assert "iterations" not in g.source and ".pop()" not in g.source
     assert g(0.3, 0.7) == pytest.approx(
         (ad.grad(scalar_chain, wrt=0)(0.3, 0.7), ad.grad(scalar_chain, wrt=1)(0.3, 0.7))
@@ -206,9 +208,13 @@ def test_a_chain_of_recomputable_products_saves_only_its_start():
     forward, reverse = g.source.split("# reverse sweep")
     pushed = [line.strip() for line in forward.splitlines() if ".append(" in line]
     assert pushed == ["saved.append(y_1)"], pushed
-    # recomputed in the forward order, before anything reads them
+    # recomputed before anything reads them; b, read once, inside its one use
     recomputed = [line.strip() for line in reverse.splitlines() if line.strip()[:2] in ("a ", "b ")]
-    assert recomputed[:2] == ["a = y_1 * x", "b = a * y_1"], recomputed
+    assert recomputed == ["a = y_1 * x"], recomputed
+    assert "math.cos(a * y_1 - x)" in reverse
+    for n in (0, 1, 4):
+        assert_grad_matches_fd(chain_products, 0.3, 0.7, n, wrt=0)
+        assert_grad_matches_fd(chain_products, 0.3, 0.7, n, wrt=1)
 
 
 def test_arrays_are_saved_not_recomputed():
