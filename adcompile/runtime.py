@@ -94,8 +94,8 @@ def extremum_mask(x, y, axis=None, keepdims=False):
     """Where ``x`` attains the reduced extremum ``y``; ties share the cotangent equally."""
     if axis is not None and not keepdims:
         y = np.expand_dims(y, axis)
-    mask = (x == y).astype(np.result_type(x, 0.0))
-    return mask / np.sum(mask, axis=axis, keepdims=True)
+    at = x == y
+    return np.true_divide(at, at.sum(axis=axis, keepdims=True), dtype=np.result_type(x, 0.0))
 
 
 def tie_share(x, y):
