@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import emit, fence, frontend, normalize, reverse
+from . import emit, fence, frontend, normalize, optimize, reverse
 from .errors import AdCompileError, Loc
 from .frontend import SourceFunction
 from .link import Session
@@ -44,9 +44,9 @@ def build(
         session = Session()
         fn = normalize.normalize(src, kinds, session)
         gen = reverse.reverse(fn, wrt, mode, session, arg_shapes)
-        gen.text = emit.to_source(gen.node)
+        gen.text = emit.to_source(optimize.finish(gen.node))
         for pair in session.order:
-            pair.text = "\n\n".join(emit.to_source(node) for node in pair.nodes)
+            pair.text = "\n\n".join(emit.to_source(optimize.finish(n)) for n in pair.nodes)
         gen.session = session
         source = gen.text + "".join("\n\n" + pair.text for pair in session.order)
     return source, gen.namespace, gen

@@ -105,6 +105,32 @@ def _simplify_unaryop(node: ast.UnaryOp) -> ast.expr:
 SIMPLIFY_HOOKS = {ast.BinOp: _simplify_binop, ast.UnaryOp: _simplify_unaryop}
 
 
+def _simplify_sum(node: ast.Call) -> ast.expr:
+    # (-a).sum(...) == -(a.sum(...)) exactly (the same additions of negated terms);
+    # the minus sign then meets another one or goes into a subtraction
+    func = node.func
+    if isinstance(func, ast.Attribute) and func.attr == "sum" and _is_neg(func.value):
+        func.value = func.value.operand
+        return _neg(node)
+    return node
+
+
+# for the finished generated function (after the rules' specialisations, which
+# match the shapes of expressions as the rules wrote them)
+def _final_binop(node: ast.BinOp) -> ast.expr:
+    if isinstance(node.op, ast.Pow):
+        return node  # x ** 1 -> x would make a new array an alias this late
+    return _simplify_binop(node)
+
+
+FINAL_HOOKS = {ast.BinOp: _final_binop, ast.UnaryOp: _simplify_unaryop, ast.Call: _simplify_sum}
+
+
+def finish(tree: ast.AST) -> ast.AST:
+    """The generated function ``tree`` with the last exact rewrites (in place)."""
+    return transform(tree, FINAL_HOOKS)
+
+
 def _is_neg(node: ast.expr) -> bool:
     return isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
 
@@ -114,7 +140,24 @@ def _neg(node: ast.expr) -> ast.expr:
         return node.operand
     if _number(node):
         return ast.Constant(value=-node.value)
+    if _leading_number(node) is not None:
+        # -(2.0 / n * y) == -2.0 / n * y exactly: the sign goes on the number, and
+        # the product costs no negation of an array
+        return _negate_leading_number(node)
     return ast.UnaryOp(op=ast.USub(), operand=node)
+
+
+def _leading_number(node: ast.expr) -> ast.Constant | None:
+    """The number a product or quotient starts with (``2.0`` in ``2.0 / n * y``)."""
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult | ast.Div):
+        node = node.left
+    return node if _number(node) and node.value != 0 else None
+
+
+def _negate_leading_number(node: ast.expr) -> ast.expr:
+    if _number(node):
+        return ast.Constant(value=-node.value)
+    return ast.BinOp(left=_negate_leading_number(node.left), op=node.op, right=node.right)
 
 
 def simplify(expr: ast.expr) -> ast.expr:
