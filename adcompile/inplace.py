@@ -422,7 +422,16 @@ class Ownership:
                 state.link(var, reached, self.locals)
         elif isinstance(target, ast.Tuple | ast.List):
             if isinstance(node, ast.Tuple | ast.List) and len(node.elts) == len(target.elts):
-                values = [self.value(e, state) for e in node.elts]
+                # every value is taken before any target is bound (a, b = x, a: b gets
+                # the old a's array): what each refers to is resolved now, leaving out
+                # the targets, which are about to name other objects
+                rebound = {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+                values = []
+                for e in node.elts:
+                    v = self.value(e, state)
+                    if v.refers:
+                        v = Value(v.fresh, frozenset(state.reach(v.refers) - rebound), v.outside)
+                    values.append(v)
                 for t, e, v in zip(target.elts, node.elts, values, strict=True):
                     self.bind(t, e, v, state)
             else:

@@ -117,11 +117,6 @@ AVOID = {
     # (tests/test_in_place.py), and the generator cannot tell whether the caller
     # passed a writable array (it may pass np.broadcast_to(...)), so Python fails
     "inplace-argument",
-    # `a, b = e1, e2` where e2 reads a: adcompile's in-place check binds the targets
-    # one by one, so it takes b for the new a (refusing b += ... that is fine) and
-    # forgets that b holds the old a's array (accepting c += ... or b += ... that
-    # writes through to it): tests/test_fuzz_regressions.py
-    "inplace-tuple-assignment",
 }
 
 # ------------------------------------------------------------------- shapes

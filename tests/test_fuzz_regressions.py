@@ -266,13 +266,11 @@ def f(x0):
     check(tmp_path, source, [np.array([0.5, -1.0])], wrt=(0,))
 
 
-# Not fixed (adcompile/inplace.py, fuzzgen.AVOID "inplace-tuple-assignment"): the
-# in-place check binds the targets of `a, b = e1, e2` one by one, so when e2 reads
-# a it links b to the new a instead of the old one. Here b holds the caller's x and
-# `b += 1.0` writes into it, but the check misses that (wrong value and gradient,
-# silently); in the second, `v += u` is fine but refused. Binding each element to
-# a temporary first, then the targets to the temporaries, would fix both.
-@pytest.mark.xfail(strict=True, reason="inplace.py binds a tuple's targets one by one")
+# Fixed in inplace.py: the in-place check bound the targets of `a, b = e1, e2` one
+# by one, so when e2 read a it linked b to the new a instead of the old one. Here b
+# holds the caller's x and `b += 1.0` writes into it, which the check missed (wrong
+# value and gradient, silently); in the second, `v += u` is fine but was refused.
+# Every element's value is now resolved before any target is bound.
 def test_in_place_update_of_a_value_from_a_tuple_assignment_reading_a_target(tmp_path):
     source = """\
 def f(x0):
@@ -281,10 +279,10 @@ def f(x0):
     b += 1.0
     return np.sum(b * x0)
 """
-    check(tmp_path, source, [np.array([0.3, -0.2])], wrt=(0,), mutates=True)
+    verdict = check(tmp_path, source, [np.array([0.3, -0.2])], wrt=(0,), mutates=True)
+    assert verdict == "refused"
 
 
-@pytest.mark.xfail(strict=True, reason="inplace.py binds a tuple's targets one by one")
 def test_in_place_update_of_a_new_value_from_a_tuple_assignment(tmp_path):
     source = """\
 def f(x0):
