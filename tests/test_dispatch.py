@@ -11,10 +11,9 @@ returns never share memory with an input or with each other.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
+from helpers import threaded
 
 import adcompile as ad
 import adcompile.api
@@ -37,28 +36,6 @@ def repeat(g, *args, **kwargs):
         for a, b in zip(_leaves(r), _leaves(results[0]), strict=True):
             np.testing.assert_array_equal(a, b)
     return results[-1]
-
-
-def threaded(count: int, work) -> list:
-    """Run ``work(i)`` in ``count`` threads that start together; their results."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    errors: list = []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    return results
 
 
 def _leaves(tree) -> list:

@@ -24,11 +24,11 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import threaded
 
 import adcompile as ad
 import adcompile.api
@@ -729,28 +729,6 @@ def test_wrt_something_that_is_not_floating_point(value, words):
 
 
 # ---------------------------------------------------------------------- threads
-
-
-def threaded(count: int, work) -> list:
-    """Run ``work(i)`` in ``count`` threads that start together; their results."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    errors: list = []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    return results
 
 
 @pytest.fixture
