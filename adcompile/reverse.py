@@ -753,18 +753,24 @@ class _Reverse:
                     return False
             return True
 
-        changed = True
+        # only cheap scalar values are ever recomputed: the others are not tried
+        # (trying each of thousands of saved arrays made this quadratic)
+        cheap = {n for n in keep if n in targets and self.cheap_scalar(targets[n])}
+        changed = bool(cheap)
         while changed:
             changed = False
-            for n in reversed(keep):
+            for i in range(len(keep) - 1, -1, -1):
+                n = keep[i]
+                if n not in cheap:
+                    continue
                 plan: dict[str, Assign] = {}
-                keep.remove(n)
+                del keep[i]
                 if recomputable(n, plan):
                     redo.update(plan)
+                    cheap -= set(plan)
                     changed = True
                     break
-                keep.append(n)
-                keep.sort(key=_order(body))
+                keep.insert(i, n)
         if not redo:
             return saved, []
         order = {s.target: i for i, s in enumerate(body) if isinstance(s, Assign)}
