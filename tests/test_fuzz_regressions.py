@@ -292,3 +292,21 @@ def f(x0):
     return np.sum(v * u)
 """
     check(tmp_path, source, [np.array([0.3, -0.2])], wrt=(0,))
+
+
+# Found by the final long run: the checker, not the compiler. np.var of three equal
+# values is 1.2e-32 at x0 and exactly 0 beside it, so `a % b` with a = x1 * var is
+# just below b at x0 and 0 around it: f is 1.01 at the point and 0 at every
+# neighbour, a removable jump with no derivative. adcompile gives the derivative of
+# the branch the point is on; finite differences see the neighbours. The checker
+# now rejects such isolated points instead of reporting a disagreement.
+def test_an_isolated_point_of_discontinuity_is_not_judged(tmp_path):
+    source = """\
+def f(x0, x1, x2):
+    v2 = np.var(np.broadcast_to(x0, (3,)), axis=0)
+    v4 = (x1 * np.sum(np.broadcast_to(v2, (1,)))) % (np.tanh(x0) * np.tanh(x0) + 0.5)
+    return np.sum(v4 * v4)
+"""
+    args = [0.8904310921454586, np.array(-0.26742055648838736), np.array(-0.4347659627009701)]
+    with pytest.raises(fuzzcheck.Rejected, match="isolated"):
+        check(tmp_path, source, args, wrt=(0,))
