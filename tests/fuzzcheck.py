@@ -142,41 +142,35 @@ def unchanged(before, after, what: str) -> None:
 # --------------------------------------------------------------- the check
 
 
-def numeric(f, args: list, wrt: tuple, eps: float) -> np.ndarray:
-    """Central differences of ``f`` over the leaves of the ``wrt`` arguments (each
-    evaluation on fresh copies of the arguments, which ``f`` may write into)."""
+def neighbours(args: list, wrt: tuple, eps: float):
+    """(k, arguments with leaf k of the ``wrt`` arguments moved by +eps), then by -eps,
+    for each leaf k; fresh copies each time (``f`` may write into them)."""
     trees = [args[i] for i in wrt]
     x0 = flat(trees)
-    out = np.empty_like(x0)
     for k in range(x0.size):
-        values = []
         for step in (eps, -eps):
             x = x0.copy()
             x[k] += step
             new = [_copy(a) for a in args]
             for i, t in zip(wrt, unflat(trees, x)):
                 new[i] = t
-            values.append(float(f(*new)))
-        out[k] = (values[0] - values[1]) / (2 * eps)
-    return out
+            yield k, new
+
+
+def numeric(f, args: list, wrt: tuple, eps: float) -> np.ndarray:
+    """Central differences of ``f`` over the leaves of the ``wrt`` arguments."""
+    values = [float(f(*new)) for _, new in neighbours(args, wrt, eps)]
+    return (np.array(values[0::2]) - np.array(values[1::2])) / (2 * eps)
 
 
 def isolated(f, args: list, wrt: tuple, value: float, eps: float) -> bool:
     """Whether ``f`` at ``args`` differs from its values at every nearby point of the
     finite differences (a removable jump: the function is continuous around x, not
     at it)."""
-    trees = [args[i] for i in wrt]
-    x0 = flat(trees)
-    for k in range(x0.size):
-        for step in (eps, -eps):
-            x = x0.copy()
-            x[k] += step
-            new = [_copy(a) for a in args]
-            for i, t in zip(wrt, unflat(trees, x)):
-                new[i] = t
-            if abs(float(f(*new)) - value) <= 1e-3 * max(1.0, abs(value)):
-                return False
-    return True
+    return all(
+        abs(float(f(*new)) - value) > 1e-3 * max(1.0, abs(value))
+        for _, new in neighbours(args, wrt, eps)
+    )
 
 
 def close(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
