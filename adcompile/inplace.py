@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import normalize  # (normalize imports this module: names are read at call time)
 from .errors import AdCompileError
 from .frontend import SourceFunction, StaticFunction, Unresolved
 
@@ -116,8 +117,6 @@ FRESH_METHODS = {
     "astype",
     "flatten",
 }
-# attributes that are numbers or tuples of numbers (immutable)
-NUMBER_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
 
 
 @dataclass
@@ -469,7 +468,7 @@ class Ownership:
                 return NEW
             return Value(False, outside=frozenset({f"the global {node.id!r}"}))
         if isinstance(node, ast.Attribute):
-            if node.attr in NUMBER_ATTRIBUTES:
+            if node.attr in normalize.CONSTANT_ATTRIBUTES:
                 return NEW
             if isinstance(self.resolve(node.value), types.ModuleType):
                 obj = self.resolve(node)
@@ -522,7 +521,7 @@ class Ownership:
                 return NEW
             return self.either([self.element(self.value(a, state)) for a in (func.value, *args)])
         obj = self.resolve(func)
-        if _is_helper(obj):
+        if normalize.is_helper(obj):
             if self.returns_own_array(obj):
                 return NEW
         elif (
@@ -563,19 +562,7 @@ def _symbol(op: ast.operator) -> str:
 
 
 def _is_number_attribute(node: ast.expr) -> bool:
-    return isinstance(node, ast.Attribute) and node.attr in NUMBER_ATTRIBUTES
-
-
-def _is_helper(obj: object) -> bool:
-    from .rules import lookup
-
-    if isinstance(obj, StaticFunction):
-        return True
-    return (
-        isinstance(obj, types.FunctionType)
-        and not (getattr(obj, "__module__", "") or "").startswith(("numpy", "math"))
-        and lookup(obj) is None
-    )
+    return isinstance(node, ast.Attribute) and node.attr in normalize.CONSTANT_ATTRIBUTES
 
 
 def _from_function(obj: object) -> SourceFunction:

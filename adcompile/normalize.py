@@ -1007,9 +1007,7 @@ class _Normalizer:
         if obj is None:
             raise self.error("this call cannot be resolved to a function", func)
         label = _dotted(func)
-        if (isinstance(obj, StaticFunction) or _is_user_function(obj)) and rules.lookup(
-            obj
-        ) is None:
+        if is_helper(obj):
             return self.user_call(node, func, obj, hint)
         if obj is print:
             raise self.error("print() is not supported in a differentiated function", node)
@@ -1316,6 +1314,12 @@ def _is_const(node: ast.expr | None, value: object) -> bool:
 
 def _is_name(node: ast.expr, ident: str) -> bool:
     return isinstance(node, ast.Name) and node.id == ident
+
+
+def is_helper(obj: object) -> bool:
+    """Whether a call of ``obj`` is a call of another user function, differentiated
+    through its own generated pullback (no adjoint rule is registered for it)."""
+    return (isinstance(obj, StaticFunction) or _is_user_function(obj)) and rules.lookup(obj) is None
 
 
 def _is_user_function(obj: object) -> bool:
