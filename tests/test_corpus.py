@@ -1,0 +1,755 @@
+"""Real public numpy code, differentiated in every mode and checked against oracles.
+
+The functions live in tests/corpus/, one module per origin (Tangent's test
+corpus, autograd's examples), ported with as few changes as possible. Each row
+of ``CASES`` says what adcompile does with one of them today:
+
+* ``DIFF``: differentiated. At each set of arguments, ``grad`` must agree with
+  central finite differences in float64 and with autograd's gradient of the
+  same function (the same code run with autograd's numpy), ``value_and_grad``
+  must give the function's own value and ``grad``'s gradient, ``vjp`` must be
+  the cotangent-weighted gradient, from the code specialised to the arguments'
+  shapes and from the general code, on a first call and on a repeated one. For
+  a non-scalar result, ``vjp`` is checked with a fixed cotangent and ``grad``
+  must refuse with a located error.
+* ``refused(reason, hint)``: refused with a located AdCompileError whose
+  reason contains ``reason`` and hint contains ``hint``, pointing at a line of
+  the corpus, in the user's words (no generated names). When such a function
+  starts to be differentiated, its test fails: move it to ``DIFF``, so that its
+  numbers get checked.
+
+A function that is differentiated with a wrong result is never recorded as
+expected: it is a strict xfail (``wrong(...)``) until the compiler is fixed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import linecache
+import re
+import types
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import autograd  # the oracle: in the test extra, and required here
+import autograd.numpy as anp
+import autograd.scipy.special
+import autograd.scipy.stats
+import numpy as np
+import pytest
+from corpus import (
+    autograd_black_box_svi,
+    autograd_gaussian_process,
+    autograd_generative_models,
+    autograd_gmm,
+    autograd_logistic_regression,
+    autograd_lstm,
+    autograd_neural_net,
+    autograd_other_examples,
+    autograd_rnn,
+    autograd_small_examples,
+    tangent_functions,
+)
+from fuzzcheck import flat, same_structure, unchanged, unflat
+
+import adcompile as ad
+import adcompile.api
+
+CORPUS = Path(__file__).parent / "corpus"
+DIFF = "differentiated"
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: str
+    hint: str = ""
+
+
+def refused(reason: str, hint: str = "") -> Refused:
+    return Refused(reason, hint)
+
+
+@dataclass(frozen=True)
+class Case:
+    module: types.ModuleType
+    name: str
+    args: Callable[[], list[tuple]]  # the argument sets to check at
+    wrt: tuple = (0,)
+    expect: str | Refused = DIFF
+    marks: tuple = field(default=())
+
+    @property
+    def fn(self) -> Callable:
+        return getattr(self.module, self.name)
+
+    @property
+    def id(self) -> str:
+        return f"{self.module.__name__.rsplit('.', 1)[-1]}.{self.name}"
+
+
+def wrong(case: Case, reason: str) -> Case:
+    """A function that adcompile gets wrong today: a wrong number, or a refusal
+    that does not meet the standard (a strict xfail, so that a fix must update it)."""
+    return Case(
+        case.module,
+        case.name,
+        case.args,
+        case.wrt,
+        case.expect,
+        (pytest.mark.xfail(strict=True, reason=reason),),
+    )
+
+
+# ------------------------------------------------------------------ arguments
+
+
+def scalars(*points: float) -> Callable[[], list[tuple]]:
+    """One-argument sets at each of ``points`` (Python floats)."""
+    return lambda: [(float(p),) for p in points]
+
+
+def fixed(*sets: tuple) -> Callable[[], list[tuple]]:
+    return lambda: [tuple(s) for s in sets]
+
+
+def normal(*shape: int, seed: int = 0, scale: float = 1.0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=shape) * scale
+
+
+def vector(n: int = 3, seed: int = 0) -> Callable[[], list[tuple]]:
+    return lambda: [(normal(n, seed=seed),)]
+
+
+def mlp_layers(sizes: list[int], seed: int) -> list[tuple]:
+    rng = np.random.default_rng(seed)
+    return [
+        (rng.normal(size=(m, n)) / np.sqrt(m), rng.normal(size=n) * 0.3)
+        for m, n in zip(sizes[:-1], sizes[1:])
+    ]
+
+
+def one_hot(rows: int, classes: int, seed: int) -> np.ndarray:
+    labels = np.random.default_rng(seed).integers(0, classes, size=rows)
+    return np.eye(classes)[labels]
+
+
+def rnn_params(input_size: int, state: int, output: int, seed: int, lstm: bool = False) -> dict:
+    rng = np.random.default_rng(seed)
+    names = ["change", "forget", "ingate", "outgate"] if lstm else ["change"]
+    params = {"init hiddens": rng.normal(size=(1, state)) * 0.5}
+    if lstm:
+        params["init cells"] = rng.normal(size=(1, state)) * 0.5
+    for name in names:
+        params[name] = rng.normal(size=(input_size + state + 1, state)) * 0.5
+    params["predict"] = rng.normal(size=(state + 1, output)) * 0.5
+    return params
+
+
+def sequences(steps: int, examples: int, chars: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.eye(chars)[rng.integers(0, chars, size=(steps, examples))]
+
+
+def rnn_args(lstm: bool = False) -> Callable[[], list[tuple]]:
+    def make():
+        inputs = sequences(3, 2, 4, seed=5)
+        return [(rnn_params(4, 3, 4, seed=6, lstm=lstm), inputs, inputs)]
+
+    return make
+
+
+def gmm_args() -> list[tuple]:
+    rng = np.random.default_rng(11)
+    params = {
+        "log proportions": rng.normal(size=3) * 0.3,
+        "means": rng.normal(size=(3, 2)),
+        "log stds": rng.normal(size=(3, 2)) * 0.2,
+    }
+    return [(params, rng.normal(size=(5, 2)))]
+
+
+def gmm_full_args() -> list[tuple]:
+    rng = np.random.default_rng(12)
+    params = {
+        "log proportions": rng.normal(size=3) * 0.3,
+        "means": rng.normal(size=(3, 2)),
+        "lower triangles": np.zeros((3, 2, 2)) + np.eye(2),
+    }
+    return [(params, rng.normal(size=(5, 2)))]
+
+
+def vae_args() -> list[tuple]:
+    gen = mlp_layers([2, 3, 4], seed=21)
+    rec = mlp_layers([4, 3, 4], seed=22)
+    data = np.where(normal(5, 4, seed=23) > 0, 1.0, -1.0)
+    return [(gen, rec, data, normal(5, 2, seed=24))]
+
+
+def gan_args() -> list[tuple]:
+    gen = mlp_layers([2, 3, 3, 4], seed=31)
+    dsc = mlp_layers([4, 3, 3, 1], seed=32)
+    return [(gen, dsc, normal(6, 4, seed=33), normal(6, 2, seed=34))]
+
+
+def hmm_args() -> list[tuple]:
+    rng = np.random.default_rng(41)
+    natural = (rng.normal(size=3), rng.normal(size=(3, 3)), rng.normal(size=(3, 4)))
+    return [(natural, np.array([0, 3, 1, 1, 2]))]
+
+
+def concat_args() -> list[tuple]:
+    return [(normal(6, 2, seed=1), normal(3, 2, seed=2), normal(3, 3, seed=3))]
+
+
+def fluid_args() -> list[tuple]:
+    return [(normal(4, 4, seed=51), normal(4, 4, seed=52) * 0.3, normal(4, 4, seed=53) * 0.3)]
+
+
+T = tangent_functions
+AG = autograd_generative_models
+AO = autograd_other_examples
+NO_ADJOINT = "has no adjoint rule"
+ASSIGN_INTO = refused("assigning into an array", "np.where or np.concatenate")
+LIST_TO_SUM = refused("is a list, but np.sum takes an array", "np.asarray")
+UNRESOLVED = refused("this call cannot be resolved to a function", "docs/language.md")
+# value_and_grad returns, as the value, a variable that the loop's reverse sweep has
+# restored to an earlier iteration's value (grad and vjp are right)
+VALUE_AFTER_LOOP = "wrong value: value_and_grad returns the loop variable's restored first value"
+DEFINED_INSIDE = refused("a function defined inside the function", "define it at module level")
+SOME_PATHS = refused("'outputs' is assigned only on some paths", "give outputs a value before")
+
+CASES: list[Case] = [
+    # ---------------------------------------------------- Tangent's corpus
+    Case(T, "id_", scalars(0.7)),
+    Case(T, "unary_sub", scalars(0.7)),
+    Case(T, "sum_", vector(4)),
+    Case(T, "cast_sum_", vector(4), expect=refused(f"np.array {NO_ADJOINT}", "adcompile.adjoint")),
+    Case(T, "overwrite_call", vector(4)),
+    Case(T, "tanh", scalars(0.3)),
+    Case(T, "identity_assign", scalars(0.7)),
+    Case(T, "increment", scalars(0.7)),
+    Case(T, "saxpy", fixed((0.7, 1.3, -0.4)), wrt=(0, 1, 2)),
+    Case(T, "saxpy_call", fixed((0.7, 1.3, -0.4)), wrt=(0, 1, 2)),
+    Case(T, "saxpy_anf", fixed((0.7, 1.3, -0.4)), wrt=(0, 1, 2)),
+    Case(T, "saxpy_overwrite", fixed((0.7, 1.3, -0.4)), wrt=(0, 1, 2)),
+    Case(T, "gradname_aliasing", scalars(0.7)),
+    Case(T, "overwrite_if", scalars(0.7, -0.9)),
+    *(
+        Case(T, f"binop_{op}{k}", scalars(0.7, -1.3))
+        for op in ("mul", "div", "sub", "add")
+        for k in (1, 2, 3)
+    ),
+    Case(T, "nested_if", scalars(0.7, 12.0, -0.9)),
+    Case(T, "multiarg_if", scalars(0.7, -0.9, -3.0, 0.0001)),
+    Case(T, "fn_multiply", scalars(0.7)),
+    Case(T, "fn_multiple_return", scalars(0.7)),
+    Case(T, "anf_list", scalars(0.7), expect=LIST_TO_SUM),
+    Case(T, "deep_anf_list", vector(3), expect=LIST_TO_SUM),
+    Case(T, "subscript1", vector(3)),
+    Case(T, "subscript2", vector(3), expect=ASSIGN_INTO),
+    Case(T, "subscript3", vector(3), expect=ASSIGN_INTO),
+    Case(T, "list_and_subscript", scalars(0.7)),
+    wrong(Case(T, "implicit_indexing", vector(4)), VALUE_AFTER_LOOP),
+    Case(T, "serial_if", scalars(0.7, -0.9)),
+    Case(T, "multivar_if", fixed((0.7, 0.2), (0.2, 0.7)), wrt=(0, 1)),
+    Case(T, "serial_for", fixed((0.9, 2)), wrt=(0,)),
+    wrong(Case(T, "serial_ifthenfor", fixed((0.9, 2), (-0.8, 2)), wrt=(0,)), VALUE_AFTER_LOOP),
+    Case(T, "serial_forthenif", fixed((0.9, 2), (-0.8, 0)), wrt=(0,)),
+    Case(T, "devilish_nested_if", scalars(0.7, 4.0, -0.9)),
+    Case(T, "overwrite_ifelse", scalars(0.7, -0.9)),
+    Case(T, "overwrite_arg", scalars(0.7)),
+    Case(T, "overwrite_non_arg", scalars(0.7)),
+    Case(T, "third_pow", scalars(0.7)),
+    Case(T, "direct_third_pow", scalars(0.7, -1.2)),
+    wrong(Case(T, "iter_third_pow1", scalars(0.7)), VALUE_AFTER_LOOP),
+    wrong(Case(T, "iter_third_pow2", scalars(0.7)), VALUE_AFTER_LOOP),
+    wrong(Case(T, "iterpower_static", scalars(0.9)), VALUE_AFTER_LOOP),
+    wrong(Case(T, "iterpower", fixed((0.9, 3), (1.1, 0)), wrt=(0,)), VALUE_AFTER_LOOP),
+    wrong(Case(T, "cond_iterpower1", scalars(0.9, 3.0, 30.0)), VALUE_AFTER_LOOP),
+    Case(T, "cond_iterpower2", scalars(0.9, 30.0)),
+    Case(T, "superfor_iterpower", scalars(0.99)),
+    wrong(Case(T, "super_iterpower", scalars(0.95)), VALUE_AFTER_LOOP),
+    Case(T, "numpy_sum", vector(4)),
+    Case(T, "numpy_mean", vector(4)),
+    Case(T, "numpy_exp", scalars(0.7)),
+    Case(T, "numpy_exp2", scalars(0.3)),
+    Case(T, "numpy_sqrt", scalars(0.7, -0.6)),
+    *(
+        Case(T, f"numpy_{fn}", scalars(0.4, -0.6))
+        for fn in ("cos", "sin", "tan", "cosh", "sinh", "tanh", "arccos", "arcsin", "arctan")
+    ),
+    Case(T, "numpy_atleast_1d", vector(3), expect=refused(f"np.atleast_1d {NO_ADJOINT}")),
+    Case(T, "numpy_atleast_2d", vector(3), expect=refused(f"np.atleast_2d {NO_ADJOINT}")),
+    Case(T, "numpy_atleast_3d", vector(3), expect=refused(f"np.atleast_3d {NO_ADJOINT}")),
+    Case(
+        T,
+        "logistic_regression",
+        lambda: [
+            (normal(5, 3, seed=1), np.array([1.0, 0.0, 1.0, 1.0, 0.0]), normal(3, seed=2), 0.1)
+        ],
+        wrt=(0, 2, 3),
+    ),
+    Case(
+        T, "det", lambda: [(normal(3, 3, seed=3),)], expect=refused(f"np.linalg.det {NO_ADJOINT}")
+    ),
+    Case(T, "mul_with_call", fixed((0.7, -1.3)), wrt=(0, 1)),
+    Case(T, "if_mul_with_call", fixed((0.7, -1.3), (-0.7, 1.3)), wrt=(0, 1)),
+    Case(T, "iterpower_with_call", fixed((0.9, 3)), wrt=(0,)),
+    Case(T, "nested_call", fixed((0.7, -1.3)), wrt=(0, 1)),
+    Case(
+        T,
+        "iterpower_with_nested_def",
+        fixed((0.9, 3)),
+        expect=refused("function defined inside", "module level"),
+    ),
+    Case(T, "unpacking_args_saxpy", fixed(((0.7, 1.3, -0.4),))),
+    Case(T, "dict_saxpy", fixed(({"a": 0.7, "b": 1.3, "c": -0.4},))),
+    Case(T, "dict_wrapper", fixed(((0.7, 1.3, -0.4),)), expect=refused(f"dict {NO_ADJOINT}")),
+    Case(T, "passthru_pack", fixed((0.7, 1.3, -0.4, 1)), wrt=(0, 1, 2)),
+    Case(T, "passthru_unpack", fixed(((0.7, 1.3, -0.4),))),
+    Case(T, "cart2polar", fixed((0.7, -1.3)), wrt=(0, 1)),
+    Case(T, "listcomp", vector(3), expect=refused("list comprehension", "for loop")),
+    Case(T, "while_big", scalars(0.7, 3.0, -5.0)),
+    Case(T, "active_subscript", vector(3), expect=ASSIGN_INTO),
+    Case(T, "init_array_grad_maybe_active", vector(3), expect=ASSIGN_INTO),
+    Case(T, "slicing", vector(4)),
+    Case(T, "rnn", lambda: [(normal(3, 2, seed=4), normal(2, 3, seed=5))], expect=ASSIGN_INTO),
+    Case(T, "augassign", scalars(0.7)),
+    Case(
+        T,
+        "bilinear",
+        lambda: [
+            (
+                normal(2, 3, seed=6),
+                normal(2, 4, seed=7),
+                normal(4, 5, seed=8),
+                normal(3, 5, seed=9),
+                normal(5, seed=10),
+            )
+        ],
+        wrt=(0, 1, 2, 3, 4),
+    ),
+    Case(T, "gradgrad_pow", fixed((0.7, 2.5), (-0.7, 3.0)), wrt=(0, 1)),
+    Case(T, "gradgrad_pow_twice", scalars(0.7)),
+    Case(T, "gradgrad_chain_of_mults", scalars(0.9)),
+    Case(T, "gradgrad_chain_of_multcalls", scalars(0.9)),
+    Case(T, "nested_dict", fixed(({"i": {"j": 0.7, "k": -1.3}},))),
+    Case(T, "extended_slice", lambda: [(normal(5, 2, seed=11),)]),
+    # ------------------------------------------------- autograd's examples
+    Case(
+        autograd_neural_net,
+        "neural_net_predict",
+        lambda: [(mlp_layers([3, 4, 3], seed=1), normal(5, 3, seed=2))],
+        expect=SOME_PATHS,
+    ),
+    Case(
+        autograd_neural_net,
+        "log_posterior",
+        lambda: [(mlp_layers([3, 4, 3], seed=4), normal(5, 3, seed=5), one_hot(5, 3, seed=6), 0.1)],
+        expect=SOME_PATHS,
+    ),
+    Case(
+        autograd_neural_net,
+        "neural_net_predict_own_lse",
+        lambda: [(mlp_layers([3, 4, 3], seed=1), normal(5, 3, seed=2))],
+        wrt=(0, 1),
+    ),
+    Case(autograd_neural_net, "l2_norm", lambda: [(mlp_layers([3, 4, 2], seed=3),)]),
+    Case(
+        autograd_neural_net,
+        "log_posterior_own_lse",
+        lambda: [(mlp_layers([3, 4, 3], seed=4), normal(5, 3, seed=5), one_hot(5, 3, seed=6), 0.1)],
+        wrt=(0, 1, 3),
+    ),
+    Case(
+        autograd_neural_net,
+        "convnet_logsumexp",
+        lambda: [(normal(3, 4, seed=7), 1, True), (normal(3, 4, seed=8), 0, False)],
+    ),
+    wrong(
+        Case(
+            autograd_rnn,
+            "concat_and_multiply",
+            lambda: [(normal(6, 2, seed=1), normal(3, 2, seed=2), normal(3, 3, seed=3))],
+            expect=refused("plain positional-or-keyword parameters", "*args"),
+        ),
+        "bad error: vjp of a function with *args raises TypeError (the cotangent is "
+        "missing), where grad gives the located refusal",
+    ),
+    Case(autograd_rnn, "rnn_log_likelihood", rnn_args(), expect=DEFINED_INSIDE),
+    Case(autograd_rnn, "sigmoid", vector(4)),
+    Case(autograd_rnn, "concat_and_multiply2", concat_args),
+    Case(autograd_rnn, "rnn_log_likelihood_lifted", rnn_args()),
+    Case(autograd_rnn, "rnn_predict_lifted", lambda: [rnn_args()()[0][:2]]),
+    Case(autograd_lstm, "lstm_log_likelihood", rnn_args(lstm=True), expect=DEFINED_INSIDE),
+    Case(autograd_lstm, "lstm_log_likelihood_lifted", rnn_args(lstm=True)),
+    Case(
+        autograd_logistic_regression,
+        "training_loss",
+        lambda: [(np.array([0.0, 0.0, 0.0]),), (normal(3, seed=9),)],
+    ),
+    Case(
+        autograd_gaussian_process,
+        "rbf_covariance",
+        lambda: [(normal(2, seed=1) * 0.3, normal(4, 1, seed=2), normal(3, 1, seed=3))],
+        wrt=(0, 1, 2),
+    ),
+    Case(
+        autograd_gaussian_process,
+        "log_marginal_likelihood",
+        lambda: [(normal(4, seed=4) * 0.3, normal(5, 1, seed=5), normal(5, seed=6))],
+        expect=UNRESOLVED,
+    ),
+    Case(
+        autograd_gaussian_process,
+        "predict",
+        lambda: [(normal(4, seed=4) * 0.3, normal(5, 1, seed=5), normal(5, seed=6), normal(3, 1))],
+        expect=refused(f"solve (np.linalg.solve) {NO_ADJOINT}", "adcompile.adjoint(solve)"),
+    ),
+    Case(
+        autograd_black_box_svi,
+        "variational_objective",
+        lambda: [(normal(4, seed=1) * 0.5, 0, normal(6, 2, seed=2))],
+        expect=UNRESOLVED,
+    ),
+    Case(
+        autograd_black_box_svi,
+        "variational_objective_explicit",
+        lambda: [(normal(4, seed=1) * 0.5, 0, normal(6, 2, seed=2))],
+    ),
+    Case(
+        autograd_gmm,
+        "gmm_log_likelihood",
+        gmm_full_args,
+        expect=refused("star-unpacking (*x)", "one by one"),
+    ),
+    Case(autograd_gmm, "gmm_log_likelihood_diag", gmm_args),
+    Case(autograd_small_examples, "rosenbrock", fixed((np.array([0.3, -0.4]),))),
+    Case(autograd_small_examples, "tanh", vector(5)),
+    Case(autograd_small_examples, "sin_taylor", scalars(1.2), expect=refused("print()", "pdb")),
+    wrong(
+        Case(autograd_small_examples, "sin_taylor_quiet", scalars(1.2, -3.0, 0.1)),
+        VALUE_AFTER_LOOP,
+    ),
+    Case(AG, "bernoulli_log_density", lambda: [(np.array([[1.0, -1.0, 1.0]]), normal(2, 3))], (1,)),
+    Case(AG, "relu", lambda: [(normal(3, 4, seed=3),)]),
+    Case(AG, "batch_normalize", lambda: [(normal(5, 3, seed=4),)]),
+    Case(AG, "vae_neural_net_predict", lambda: [(mlp_layers([3, 4, 2], 5), normal(6, 3, seed=6))]),
+    Case(AG, "unpack_gaussian_params", lambda: [(normal(3, 4, seed=7),)]),
+    Case(AG, "vae_lower_bound", vae_args, expect=UNRESOLVED),
+    wrong(
+        Case(
+            AG,
+            "generate_from_prior",
+            lambda: [(mlp_layers([2, 3, 2], 8), normal(4, 2, seed=9))],
+            expect=refused(f"sigmoid (scipy.special.expit) {NO_ADJOINT}"),
+        ),
+        "bad error: the message calls scipy.special.expit np.expit",
+    ),
+    Case(AG, "logsigmoid", vector(4)),
+    Case(AG, "gan_objective", gan_args, wrt=(0, 1, 2)),
+    Case(
+        AO,
+        "log_partition_function",
+        hmm_args,
+        expect=refused("'log_partition_function' is a function, not a number or an array"),
+    ),
+    Case(AO, "log_partition_function_own", hmm_args),
+    Case(AO, "normalize", lambda: [(np.abs(normal(3, 4, seed=3)),)], expect=DEFINED_INSIDE),
+    Case(
+        AO,
+        "project",
+        lambda: [fluid_args()[0][1:]],
+        wrt=(0, 1),
+        expect=refused(f"np.roll {NO_ADJOINT}", "adcompile.adjoint(np.roll)"),
+    ),
+    Case(
+        AO,
+        "advect",
+        fluid_args,
+        wrt=(0, 1, 2),
+        expect=refused(f"np.meshgrid {NO_ADJOINT}", "adcompile.adjoint(np.meshgrid)"),
+    ),
+    Case(
+        AO,
+        "nn_predict",
+        lambda: [(mlp_layers([1, 4, 1], seed=61), normal(5, 1, seed=62))],
+        expect=UNRESOLVED,
+    ),
+    Case(AO, "nn_predict_tanh", lambda: [(mlp_layers([1, 4, 1], seed=61), normal(5, 1, seed=62))]),
+    Case(
+        AO,
+        "logprob",
+        lambda: [(mlp_layers([1, 4, 1], seed=61), normal(5, 1, seed=62), normal(5, 1, seed=63))],
+        expect=UNRESOLVED,
+    ),
+    wrong(
+        Case(
+            AO,
+            "negbin_loglike",
+            fixed((2.5, 0.3, np.array([1.0, 4.0, 2.0]))),
+            wrt=(0, 1),
+            expect=refused(f"gammaln (scipy.special.gammaln) {NO_ADJOINT}"),
+        ),
+        "bad error: the message calls scipy.special.gammaln np.gammaln",
+    ),
+    Case(AO, "ica_predict", lambda: [(normal(3, 2, seed=71), normal(2, 5, seed=72))], wrt=(0, 1)),
+]
+
+
+# ------------------------------------------------------------------ oracles
+
+
+def _twin_value(value: object, twins: dict) -> object:
+    """What ``value`` (a global or default of a corpus function) is under autograd."""
+    if value is np:
+        return anp
+    if isinstance(value, types.ModuleType):
+        return value
+    if isinstance(value, types.FunctionType) and value.__module__.startswith("corpus."):
+        return _twin_function(value, twins)
+    module = getattr(value, "__module__", None) or ""
+    name = getattr(value, "__name__", None)
+    if name is None:
+        # scipy.stats.norm and friends are instances
+        name = type(value).__name__.removesuffix("_gen")
+        if module.startswith("scipy.stats"):
+            return getattr(autograd.scipy.stats, name, value)
+        return value
+    if module.startswith("scipy.special") or module == "scipy.special._logsumexp":
+        return getattr(autograd.scipy.special, name, value)
+    if (module.startswith("numpy") or isinstance(value, np.ufunc)) and hasattr(anp, name):
+        return getattr(anp, name)
+    return value
+
+
+def _twin_function(fn: types.FunctionType, twins: dict) -> types.FunctionType:
+    """``fn`` with its numpy and scipy names bound to autograd's wrappers, and its
+    calls to other corpus functions to their twins."""
+    if fn in twins:
+        return twins[fn]
+    namespace: dict = {}
+    twin = types.FunctionType(fn.__code__, namespace, fn.__name__, None, fn.__closure__)
+    twins[fn] = twin
+    namespace.update({k: _twin_value(v, twins) for k, v in fn.__globals__.items()})
+    if fn.__defaults__:
+        twin.__defaults__ = tuple(_twin_value(v, twins) for v in fn.__defaults__)
+    return twin
+
+
+def autograd_twin(fn: Callable) -> Callable:
+    return _twin_function(fn, {})
+
+
+def leaves(tree) -> list:
+    if isinstance(tree, dict):
+        return [leaf for k in tree for leaf in leaves(tree[k])]
+    if isinstance(tree, list | tuple):
+        return [leaf for v in tree for leaf in leaves(v)]
+    return [tree]
+
+
+def copy(tree):
+    if isinstance(tree, dict):
+        return {k: copy(v) for k, v in tree.items()}
+    if isinstance(tree, list | tuple):
+        return type(tree)(copy(v) for v in tree)
+    return tree.copy() if isinstance(tree, np.ndarray) else tree
+
+
+def is_scalar(value: object) -> bool:
+    return not isinstance(value, list | tuple | dict) and np.ndim(value) == 0
+
+
+def cotangent_like(value: object, seed: int = 99):
+    """A fixed cotangent with the structure of ``value``."""
+    rng = np.random.default_rng(seed)
+
+    def build(v):
+        if isinstance(v, dict):
+            return {k: build(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return type(v)(build(x) for x in v)
+        if isinstance(v, np.ndarray):
+            return rng.normal(size=v.shape)
+        return float(rng.normal())
+
+    return build(value)
+
+
+def weighted(fn: Callable, cotangent) -> Callable:
+    """The scalar <cotangent, fn(...)>, whose gradient is fn's vjp with ``cotangent``."""
+
+    def h(*args):
+        out = fn(*args)
+        total = 0.0
+        for c, o in zip(leaves(cotangent), leaves(out), strict=True):
+            total = total + np.sum(c * o) if not isinstance(o, float) else total + c * o
+        return total
+
+    return h
+
+
+def central_differences(f: Callable, args: tuple, wrt: tuple, eps: float = 1e-6) -> np.ndarray:
+    trees = [args[i] for i in wrt]
+    x0 = flat(trees)
+    out = np.empty(x0.size)
+    for k in range(x0.size):
+        values = []
+        for step in (eps, -eps):
+            x = x0.copy()
+            x[k] += step
+            new = list(copy(args))
+            for i, t in zip(wrt, unflat(trees, x)):
+                new[i] = t
+            values.append(float(f(*new)))
+        out[k] = (values[0] - values[1]) / (2 * eps)
+    return out
+
+
+def autograd_gradient(f: Callable, args: tuple, wrt: tuple) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return flat([autograd.grad(f, i)(*copy(args)) for i in wrt])
+
+
+def as_tuple(g, wrt: tuple) -> tuple:
+    return g if len(wrt) > 1 else (g,)
+
+
+def spelled(wrt: tuple):
+    """``wrt`` as a user writes it: a position alone, or a tuple of several."""
+    return wrt[0] if len(wrt) == 1 else wrt
+
+
+def check_gradient(g: tuple, args: tuple, wrt: tuple, fd: np.ndarray, ag: np.ndarray, what: str):
+    for gi, i in zip(g, wrt):
+        same_structure(gi, args[i], f"{what}: gradient of argument {i}")
+    got = flat(list(g))
+    scale = max(1.0, float(np.max(np.abs(ag), initial=0.0)))
+    np.testing.assert_allclose(
+        got, ag, rtol=1e-9, atol=1e-11 * scale, err_msg=f"{what} vs autograd"
+    )
+    np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-6 * scale, err_msg=f"{what} vs fd")
+
+
+def call_vjp(f: Callable, wrt: tuple, args: tuple, cotangent):
+    """The vjp at ``args``: the cotangent after the arguments, or by keyword when ``f``
+    has defaults (the API's rule)."""
+    vjp = ad.vjp(f, wrt=spelled(wrt))
+    if f.__defaults__:
+        return vjp(*args, cotangent=cotangent)
+    return vjp(*args, cotangent)
+
+
+def in_all_modes(f: Callable, args: tuple, wrt: tuple, what: str) -> None:
+    before = copy(args)
+    value = f(*copy(args))
+    if is_scalar(value):
+        fd = central_differences(f, args, wrt)
+        ag = autograd_gradient(autograd_twin(f), args, wrt)
+        for call in ("first call", "repeated call"):
+            g = as_tuple(ad.grad(f, wrt=spelled(wrt))(*args), wrt)
+            check_gradient(g, args, wrt, fd, ag, f"grad, {what}, {call}")
+            v, g2 = ad.value_and_grad(f, wrt=spelled(wrt))(*args)
+            np.testing.assert_allclose(v, value, rtol=1e-12, err_msg="value_and_grad's value")
+            check_gradient(as_tuple(g2, wrt), args, wrt, fd, ag, f"value_and_grad, {what}")
+            g3 = as_tuple(call_vjp(f, wrt, args, 0.5), wrt)
+            check_gradient(g3, args, wrt, fd * 0.5, ag * 0.5, f"vjp, {what}, {call}")
+            unchanged(before, args, "the generated code")
+        return
+    cotangent = cotangent_like(value)
+    h = weighted(f, cotangent)
+    fd = central_differences(h, args, wrt)
+    ag = autograd_gradient(weighted(autograd_twin(f), cotangent), args, wrt)
+    for call in ("first call", "repeated call"):
+        g = as_tuple(call_vjp(f, wrt, args, cotangent), wrt)
+        check_gradient(g, args, wrt, fd, ag, f"vjp, {what}, {call}")
+        unchanged(before, args, "the generated code")
+    with pytest.raises(ad.AdCompileError):
+        ad.grad(f, wrt=spelled(wrt))(*args)
+
+
+# ------------------------------------------------------------------ the tests
+
+
+def _params():
+    for case in CASES:
+        yield pytest.param(case, id=case.id, marks=case.marks)
+
+
+def _ids(cases):
+    seen: dict[str, int] = {}
+    for c in cases:
+        seen[c.id] = seen.get(c.id, 0) + 1
+    return seen
+
+
+def test_the_corpus_is_broad_and_its_ids_are_distinct():
+    functions = {(c.module.__name__, c.name) for c in CASES}
+    assert len(functions) >= 60
+    assert all(n == 1 for n in _ids(CASES).values()), _ids(CASES)
+    assert sum(c.expect == DIFF for c in CASES) >= 60
+
+
+@pytest.mark.parametrize("case", list(_params()))
+def test_corpus_function(case: Case):
+    f = case.fn
+    argsets = case.args()
+    if case.expect == DIFF:
+        limit = adcompile.api.MAX_SPECIALISATIONS
+        for n, args in enumerate(argsets):
+            with np.errstate(all="raise"):
+                in_all_modes(f, args, case.wrt, f"argument set {n}, specialised code")
+            adcompile.api.MAX_SPECIALISATIONS = 0  # the general code, as after many shapes
+            try:
+                with np.errstate(all="raise"):
+                    in_all_modes(f, args, case.wrt, f"argument set {n}, general code")
+            finally:
+                adcompile.api.MAX_SPECIALISATIONS = limit
+        return
+    expect = case.expect
+    args = argsets[0]
+    value = f(*copy(args))
+    try:
+        if is_scalar(value):
+            ad.grad(f, wrt=spelled(case.wrt))(*args)
+        else:
+            call_vjp(f, case.wrt, args, cotangent_like(value))
+    except ad.AdCompileError as exc:
+        assert_good_refusal(exc, expect)
+    else:
+        pytest.fail(
+            f"{case.id} is differentiated now: move it to DIFF in tests/test_corpus.py "
+            "so that its numbers are checked"
+        )
+
+
+GENERATED_NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*_\d+\b")
+
+
+def assert_good_refusal(exc: ad.AdCompileError, expect: Refused) -> None:
+    message = str(exc)
+    assert "internal error" not in exc.reason, message
+    assert expect.reason in exc.reason, message
+    assert exc.hint, f"no hint:\n{message}"
+    assert expect.hint in exc.hint, message
+    # located in the corpus, at the line as written
+    assert exc.filename is not None and Path(exc.filename).resolve().parent == CORPUS.resolve(), (
+        message
+    )
+    assert exc.line.rstrip("\n") == linecache.getline(exc.filename, exc.lineno).rstrip("\n")
+    source = Path(exc.filename).read_text()
+    # in the user's words: no name the compiler made up
+    for name in GENERATED_NAME.findall(message):
+        assert name in source, f"generated name {name!r} in the message:\n{message}"
+
+
+def test_the_autograd_twin_runs_autograds_numpy():
+    twin = autograd_twin(autograd_neural_net.log_posterior_own_lse)
+    assert twin.__globals__["np"] is anp
+    helper = twin.__globals__["neural_net_predict_own_lse"]
+    assert helper.__globals__["np"] is anp
+    assert inspect.getsource(twin)  # the same code
