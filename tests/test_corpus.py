@@ -50,6 +50,7 @@ from corpus import (
     autograd_other_examples,
     autograd_rnn,
     autograd_small_examples,
+    autograd_test_numpy,
     tangent_functions,
 )
 from fuzzcheck import flat, same_structure, unchanged, unflat
@@ -210,6 +211,7 @@ def fluid_args() -> list[tuple]:
 T = tangent_functions
 AG = autograd_generative_models
 AO = autograd_other_examples
+N = autograd_test_numpy
 NO_ADJOINT = "has no adjoint rule"
 ASSIGN_INTO = refused("assigning into an array", "np.where or np.concatenate")
 LIST_TO_SUM = refused("is a list, but np.sum takes an array", "np.asarray")
@@ -496,6 +498,84 @@ CASES: list[Case] = [
         "bad error: the message calls scipy.special.gammaln np.gammaln",
     ),
     Case(AO, "ica_predict", lambda: [(normal(3, 2, seed=71), normal(2, 5, seed=72))], wrt=(0, 1)),
+    # ------------------------------------------------- autograd's tests/test_numpy.py
+    Case(
+        N,
+        "dot",
+        lambda: [
+            (normal(4, 5, seed=1), normal(5, seed=2)),
+            (normal(4), normal(4, 3)),
+            (normal(4, 5, seed=1), 0.7),  # test_dot_with_floats
+            (0.7, normal(3, seed=2)),
+        ],
+        (0, 1),
+    ),
+    Case(N, "outer", lambda: [(normal(4, seed=1), normal(3, seed=2))], (0, 1)),
+    Case(N, "max_", lambda: [(normal(4, 5, seed=3),)]),
+    Case(N, "max_axis", lambda: [(normal(3, 4, 5, seed=4),)]),
+    Case(N, "max_axis_keepdims", lambda: [(normal(3, 4, 5, seed=5),)]),
+    Case(N, "min_", lambda: [(normal(4, 5, seed=6),)]),
+    Case(N, "min_axis", lambda: [(normal(3, 4, 5, seed=7),)]),
+    Case(N, "min_axis_keepdims", lambda: [(normal(3, 4, 5, seed=8),)]),
+    Case(N, "sum_1", lambda: [(normal(4, 5, seed=9),)]),
+    Case(N, "sum_2", lambda: [(normal(4, 5, seed=10),)]),
+    Case(N, "sum_3", lambda: [(normal(4, 5, seed=11),)]),
+    Case(N, "sum_with_axis_tuple", lambda: [(normal(4, 5, 3, seed=12),)]),
+    Case(
+        N, "flipud", lambda: [(normal(4, 5, seed=13),)], expect=refused(f"np.flipud {NO_ADJOINT}")
+    ),
+    Case(N, "cumsum_axis0", lambda: [(normal(4, 5),)], expect=refused(f"np.cumsum {NO_ADJOINT}")),
+    Case(
+        N,
+        "non_numpy_sum",
+        lambda: [(normal(4, 5, seed=14), normal(4, 5, seed=15))],
+        (0, 1),
+        expect=refused("sum() over a literal: write a + b + ... instead"),
+    ),
+    Case(N, "mean_1", lambda: [(normal(4, 5, seed=16),)]),
+    Case(N, "mean_2", lambda: [(normal(4, 5, seed=17),)]),
+    Case(N, "mean_3", lambda: [(normal(4, 5, seed=18),)]),
+    Case(N, "index_ints", lambda: [(normal(5, 6, 4, seed=19),)]),
+    Case(N, "index_slice", lambda: [(normal(5, 6, 4, seed=20),)]),
+    Case(N, "index_lists", lambda: [(normal(5, 6, 4, seed=21),)]),
+    Case(N, "index_mixed", lambda: [(normal(5, 6, 4, seed=22),)]),
+    Case(N, "vector_slice", lambda: [(normal(5, seed=23),)]),
+    Case(N, "index_slice_fanout", lambda: [(normal(5, 6, 4, seed=24),)]),
+    Case(N, "index_multiple_slices", lambda: [(normal(7, seed=25),)]),
+    Case(N, "reshape_method", lambda: [(normal(5, 4, 6, seed=26),)]),
+    Case(N, "reshape_call", lambda: [(normal(5, 4, 6, seed=27),)]),
+    Case(N, "reshape_method_nolist", lambda: [(normal(5, 4, 6, seed=28),)]),
+    Case(N, "ravel_method", lambda: [(normal(5, 4, 6, seed=29),)]),
+    Case(N, "ravel_call", lambda: [(normal(5, 4, 6, seed=30),)]),
+    Case(N, "flatten_method", lambda: [(normal(5, 4, 6, seed=31),)]),
+    Case(N, "simple_concatenate", lambda: [(normal(4, 6, 4, seed=32),)]),
+    Case(N, "concatenate_axis_1", lambda: [(normal(5, 2, 4, seed=33),)]),
+    Case(N, "trace", lambda: [(normal(5, 6, seed=34),)], expect=refused(f"np.trace {NO_ADJOINT}")),
+    Case(N, "diag", lambda: [(normal(5, 5, seed=35),)], expect=refused(f"np.diag {NO_ADJOINT}")),
+    Case(N, "transpose", lambda: [(normal(5, 3, seed=36),)]),
+    Case(N, "roll", lambda: [(normal(5, 3, seed=37),)], expect=refused(f"np.roll {NO_ADJOINT}")),
+    Case(N, "triu", lambda: [(normal(5, 5, seed=38),)], expect=refused(f"np.triu {NO_ADJOINT}")),
+    Case(N, "clip", lambda: [(normal(5, 5, seed=39),)]),
+    Case(N, "prod_1", lambda: [(normal(2, 3, seed=40),)]),
+    Case(N, "prod_2", lambda: [(normal(3, 4, seed=41),)]),
+    Case(N, "prod_3", lambda: [(normal(3, 4, seed=42),)]),
+    Case(N, "array_1d", scalars(0.7), expect=refused(f"np.array {NO_ADJOINT}")),
+    Case(N, "where", lambda: [(normal(2, 5, seed=43), normal(2, 5, seed=44))], (0, 1)),
+    Case(N, "squeeze_func", lambda: [(normal(5, 1, 4, seed=45),)]),
+    Case(N, "squeeze_method", lambda: [(normal(5, 1, 4, seed=46),)]),
+    Case(
+        N, "repeat", lambda: [(normal(3, 2, seed=47),)], expect=refused(f"np.repeat {NO_ADJOINT}")
+    ),
+    Case(N, "expand_dims", lambda: [(normal(5, 4, seed=48),)]),
+    Case(
+        N,
+        "tensordot_kwargs_by_position",
+        scalars(0.7),
+        expect=refused(f"np.tensordot {NO_ADJOINT}"),
+    ),
+    Case(N, "index_dot_slices", lambda: [(normal(4, seed=49),)]),
+    Case(N, "maximum_equal_values", scalars(1.0)),
+    Case(N, "max_equal_values", scalars(1.0), expect=refused(f"np.array {NO_ADJOINT}")),
 ]
 
 
