@@ -50,6 +50,7 @@ from corpus import (
     autograd_other_examples,
     autograd_rnn,
     autograd_small_examples,
+    autograd_test_containers,
     autograd_test_numpy,
     tangent_functions,
 )
@@ -66,10 +67,17 @@ DIFF = "differentiated"
 class Refused:
     reason: str
     hint: str = ""
+    hint_not: str | None = None  # a hint that would not help here
 
 
-def refused(reason: str, hint: str = "") -> Refused:
-    return Refused(reason, hint)
+def refused(reason: str, hint: str = "", hint_not: str | None = None) -> Refused:
+    return Refused(reason, hint, hint_not)
+
+
+# The hint offered for a function with no rule, which does not help when the function
+# is a Python builtin that makes a constant or a container (dict, slice, sorted).
+REGISTER = "@adcompile.adjoint("
+BUILTIN_HINT = "bad hint: register an adjoint rule for a Python builtin"
 
 
 @dataclass(frozen=True)
@@ -200,6 +208,10 @@ def hmm_args() -> list[tuple]:
     return [(natural, np.array([0, 3, 1, 1, 2]))]
 
 
+def dict_of_arrays() -> dict:
+    return {"item_1": normal(5, 6), "item_2": normal(4, 3, seed=1), "item_X": normal(2, 4, seed=2)}
+
+
 def concat_args() -> list[tuple]:
     return [(normal(6, 2, seed=1), normal(3, 2, seed=2), normal(3, 3, seed=3))]
 
@@ -212,6 +224,7 @@ T = tangent_functions
 AG = autograd_generative_models
 AO = autograd_other_examples
 N = autograd_test_numpy
+C = autograd_test_containers
 NO_ADJOINT = "has no adjoint rule"
 ASSIGN_INTO = refused("assigning into an array", "np.where or np.concatenate")
 LIST_TO_SUM = refused("is a list, but np.sum takes an array", "np.asarray")
@@ -308,7 +321,15 @@ CASES: list[Case] = [
     ),
     Case(T, "unpacking_args_saxpy", fixed(((0.7, 1.3, -0.4),))),
     Case(T, "dict_saxpy", fixed(({"a": 0.7, "b": 1.3, "c": -0.4},))),
-    Case(T, "dict_wrapper", fixed(((0.7, 1.3, -0.4),)), expect=refused(f"dict {NO_ADJOINT}")),
+    wrong(
+        Case(
+            T,
+            "dict_wrapper",
+            fixed(((0.7, 1.3, -0.4),)),
+            expect=refused(f"dict {NO_ADJOINT}", hint_not=REGISTER),
+        ),
+        BUILTIN_HINT,
+    ),
     Case(T, "passthru_pack", fixed((0.7, 1.3, -0.4, 1)), wrt=(0, 1, 2)),
     Case(T, "passthru_unpack", fixed(((0.7, 1.3, -0.4),))),
     Case(T, "cart2polar", fixed((0.7, -1.3)), wrt=(0, 1)),
@@ -576,6 +597,55 @@ CASES: list[Case] = [
     Case(N, "index_dot_slices", lambda: [(normal(4, seed=49),)]),
     Case(N, "maximum_equal_values", scalars(1.0)),
     Case(N, "max_equal_values", scalars(1.0), expect=refused(f"np.array {NO_ADJOINT}")),
+    # ------------------------------ autograd's tests of lists, tuples and dicts
+    Case(C, "list_getter", lambda: [([normal(5, 6), normal(4, 3, seed=1), normal(2, 4, seed=2)],)]),
+    Case(C, "list_grads", lambda: [([normal(5, 6), normal(4, 3, seed=1), normal(2, 4, seed=2)],)]),
+    wrong(
+        Case(
+            C,
+            "list_slices_object",
+            fixed(([1.0, 2.0, 3.0],)),
+            expect=refused(f"slice {NO_ADJOINT}", hint_not=REGISTER),
+        ),
+        BUILTIN_HINT,
+    ),
+    Case(C, "list_slices", fixed(([1.0, 2.0, 3.0],))),
+    Case(C, "nested_list", fixed(([[1.0], 2.0, 1.5],))),
+    Case(
+        C, "tuple_getter", lambda: [((normal(5, 6), normal(4, 3, seed=1), normal(2, 4, seed=2)),)]
+    ),
+    Case(C, "dict_getter", lambda: [(dict_of_arrays(),)]),
+    Case(C, "dict_grads", lambda: [(dict_of_arrays(),)]),
+    wrong(
+        Case(
+            C,
+            "dict_iter",
+            lambda: [(dict_of_arrays(),)],
+            expect=refused(f"sorted {NO_ADJOINT}", hint_not=REGISTER),
+        ),
+        BUILTIN_HINT,
+    ),
+    wrong(
+        Case(
+            C,
+            "dict_items_values_keys",
+            lambda: [(dict_of_arrays(),)],
+            expect=refused("the method .items() is not supported", hint_not="numpy function"),
+        ),
+        "bad hint: 'call the numpy function instead' for a dict method",
+    ),
+    wrong(
+        Case(
+            C,
+            "dict_get",
+            fixed(({"item_1": 3.0}, 2.0)),
+            (0, 1),
+            expect=refused("the method .get() is not supported", hint_not="numpy function"),
+        ),
+        "bad hint: 'call the numpy function instead' for a dict method",
+    ),
+    Case(C, "direct_grad", scalars(1.3)),
+    Case(C, "logic_assert", vector(3), expect=refused("assert", "check inputs before")),
 ]
 
 
@@ -816,6 +886,8 @@ def assert_good_refusal(exc: ad.AdCompileError, expect: Refused) -> None:
     assert expect.reason in exc.reason, message
     assert exc.hint, f"no hint:\n{message}"
     assert expect.hint in exc.hint, message
+    if expect.hint_not is not None:
+        assert expect.hint_not not in exc.hint, message
     # located in the corpus, at the line as written
     assert exc.filename is not None and Path(exc.filename).resolve().parent == CORPUS.resolve(), (
         message
