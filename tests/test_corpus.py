@@ -456,6 +456,17 @@ CASES: list[Case] = [
         Case(autograd_small_examples, "sin_taylor_quiet", scalars(1.2, -3.0, 0.1)),
         VALUE_AFTER_LOOP,
     ),
+    Case(
+        autograd_small_examples,
+        "taylor_sine",
+        scalars(np.pi),
+        expect=refused("chained assignment", "one name at a time"),
+    ),
+    wrong(
+        Case(autograd_small_examples, "taylor_sine_unchained", scalars(np.pi, 0.3, -2.0)),
+        VALUE_AFTER_LOOP,
+    ),
+    Case(autograd_small_examples, "example_func", lambda: [(np.array([1.5, 0.7, 1e-10]),)]),
     Case(AG, "bernoulli_log_density", lambda: [(np.array([[1.0, -1.0, 1.0]]), normal(2, 3))], (1,)),
     Case(AG, "relu", lambda: [(normal(3, 4, seed=3),)]),
     Case(AG, "batch_normalize", lambda: [(normal(5, 3, seed=4),)]),
