@@ -58,6 +58,7 @@ from fuzzcheck import flat, same_structure, unchanged, unflat
 
 import adcompile as ad
 import adcompile.api
+import adcompile.errors
 
 CORPUS = Path(__file__).parent / "corpus"
 DIFF = "differentiated"
@@ -857,22 +858,28 @@ def test_the_corpus_is_broad_and_its_ids_are_distinct():
 
 @pytest.mark.parametrize("case", list(_params()))
 def test_corpus_function(case: Case):
-    f = case.fn
-    argsets = case.args()
     if case.expect == DIFF:
-        limit = adcompile.api.MAX_SPECIALISATIONS
-        for n, args in enumerate(argsets):
+        check_differentiated(case)
+    else:
+        check_refused(case)
+
+
+def check_differentiated(case: Case) -> None:
+    limit = adcompile.api.MAX_SPECIALISATIONS
+    for n, args in enumerate(case.args()):
+        with np.errstate(all="raise"):
+            in_all_modes(case.fn, args, case.wrt, f"argument set {n}, specialised code")
+        adcompile.api.MAX_SPECIALISATIONS = 0  # the general code, as after many shapes
+        try:
             with np.errstate(all="raise"):
-                in_all_modes(f, args, case.wrt, f"argument set {n}, specialised code")
-            adcompile.api.MAX_SPECIALISATIONS = 0  # the general code, as after many shapes
-            try:
-                with np.errstate(all="raise"):
-                    in_all_modes(f, args, case.wrt, f"argument set {n}, general code")
-            finally:
-                adcompile.api.MAX_SPECIALISATIONS = limit
-        return
-    expect = case.expect
-    args = argsets[0]
+                in_all_modes(case.fn, args, case.wrt, f"argument set {n}, general code")
+        finally:
+            adcompile.api.MAX_SPECIALISATIONS = limit
+
+
+def check_refused(case: Case) -> None:
+    f = case.fn
+    args = case.args()[0]
     value = f(*copy(args))
     try:
         if is_scalar(value):
@@ -880,7 +887,7 @@ def test_corpus_function(case: Case):
         else:
             call_vjp(f, case.wrt, args, cotangent_like(value))
     except ad.AdCompileError as exc:
-        assert_good_refusal(exc, expect)
+        assert_good_refusal(exc, case.expect)
     else:
         pytest.fail(
             f"{case.id} is differentiated now: move it to DIFF in tests/test_corpus.py "
@@ -916,3 +923,37 @@ def test_the_autograd_twin_runs_autograds_numpy():
     helper = twin.__globals__["neural_net_predict_own_lse"]
     assert helper.__globals__["np"] is anp
     assert inspect.getsource(twin)  # the same code
+
+
+# ------------------------------------------------ the checks themselves can fail
+
+
+def test_a_refused_function_that_starts_working_fails_its_test():
+    case = Case(tangent_functions, "saxpy", fixed((0.7, 1.3, -0.4)), expect=refused("anything"))
+    with pytest.raises(pytest.fail.Exception, match="differentiated now"):
+        check_refused(case)
+
+
+def test_a_wrong_gradient_fails_its_test(monkeypatch):
+    real_grad = ad.grad
+
+    def off_by_one_percent(f, wrt=0):
+        g = real_grad(f, wrt=wrt)
+        return lambda *args: g(*args) * 1.01
+
+    monkeypatch.setattr(ad, "grad", off_by_one_percent)
+    with pytest.raises(AssertionError, match="vs autograd"):
+        check_differentiated(Case(tangent_functions, "numpy_sin", scalars(0.4)))
+
+
+def test_a_refusal_naming_a_generated_variable_fails_its_test():
+    where = inspect.getsourcefile(tangent_functions.subscript2)
+    lines, first = inspect.getsourcelines(tangent_functions.subscript2)
+    lineno = first + next(i for i, text in enumerate(lines) if "x[0] = a * b" in text)
+    exc = ad.AdCompileError(
+        "assigning into an array element is not supported: new_shape_4",
+        adcompile.errors.Loc(where, lineno, 4, linecache.getline(where, lineno)),
+        "build a new array instead, e.g. with np.where or np.concatenate",
+    )
+    with pytest.raises(AssertionError, match="generated name 'new_shape_4'"):
+        assert_good_refusal(exc, ASSIGN_INTO)
