@@ -797,28 +797,38 @@ def check_gradient(g: tuple, args: tuple, wrt: tuple, fd: np.ndarray, ag: np.nda
     np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-6 * scale, err_msg=f"{what} vs fd")
 
 
-def call_vjp(f: Callable, wrt: tuple, args: tuple, cotangent):
-    """The vjp at ``args``: the cotangent after the arguments, or by keyword when ``f``
-    has defaults (the API's rule)."""
-    vjp = ad.vjp(f, wrt=spelled(wrt))
-    if f.__defaults__:
-        return vjp(*args, cotangent=cotangent)
-    return vjp(*args, cotangent)
+class Modes:
+    """The gradient functions of ``f`` in every mode, made once and called again and
+    again (a repeated call takes the dispatcher's fast path)."""
+
+    def __init__(self, f: Callable, wrt: tuple) -> None:
+        self.f = f
+        self.grad = ad.grad(f, wrt=spelled(wrt))
+        self.value_and_grad = ad.value_and_grad(f, wrt=spelled(wrt))
+        self.vjp = ad.vjp(f, wrt=spelled(wrt))
+
+    def call_vjp(self, args: tuple, cotangent):
+        """The vjp at ``args``: the cotangent after the arguments, or by keyword when
+        ``f`` has defaults (the API's rule)."""
+        if self.f.__defaults__:
+            return self.vjp(*args, cotangent=cotangent)
+        return self.vjp(*args, cotangent)
 
 
-def in_all_modes(f: Callable, args: tuple, wrt: tuple, what: str) -> None:
+def in_all_modes(modes: Modes, args: tuple, wrt: tuple, what: str) -> None:
+    f = modes.f
     before = copy(args)
     value = f(*copy(args))
     if is_scalar(value):
         fd = central_differences(f, args, wrt)
         ag = autograd_gradient(autograd_twin(f), args, wrt)
         for call in ("first call", "repeated call"):
-            g = as_tuple(ad.grad(f, wrt=spelled(wrt))(*args), wrt)
+            g = as_tuple(modes.grad(*args), wrt)
             check_gradient(g, args, wrt, fd, ag, f"grad, {what}, {call}")
-            v, g2 = ad.value_and_grad(f, wrt=spelled(wrt))(*args)
+            v, g2 = modes.value_and_grad(*args)
             np.testing.assert_allclose(v, value, rtol=1e-12, err_msg="value_and_grad's value")
             check_gradient(as_tuple(g2, wrt), args, wrt, fd, ag, f"value_and_grad, {what}")
-            g3 = as_tuple(call_vjp(f, wrt, args, 0.5), wrt)
+            g3 = as_tuple(modes.call_vjp(args, 0.5), wrt)
             check_gradient(g3, args, wrt, fd * 0.5, ag * 0.5, f"vjp, {what}, {call}")
             unchanged(before, args, "the generated code")
         return
@@ -827,11 +837,11 @@ def in_all_modes(f: Callable, args: tuple, wrt: tuple, what: str) -> None:
     fd = central_differences(h, args, wrt)
     ag = autograd_gradient(weighted(autograd_twin(f), cotangent), args, wrt)
     for call in ("first call", "repeated call"):
-        g = as_tuple(call_vjp(f, wrt, args, cotangent), wrt)
+        g = as_tuple(modes.call_vjp(args, cotangent), wrt)
         check_gradient(g, args, wrt, fd, ag, f"vjp, {what}, {call}")
         unchanged(before, args, "the generated code")
     with pytest.raises(ad.AdCompileError):
-        ad.grad(f, wrt=spelled(wrt))(*args)
+        modes.grad(*args)
 
 
 # ------------------------------------------------------------------ the tests
@@ -865,14 +875,17 @@ def test_corpus_function(case: Case):
 
 
 def check_differentiated(case: Case) -> None:
+    """Every mode at every argument set: first with code specialised to the
+    arguments' shapes, then (new gradient functions) with the general code."""
     limit = adcompile.api.MAX_SPECIALISATIONS
-    for n, args in enumerate(case.args()):
-        with np.errstate(all="raise"):
-            in_all_modes(case.fn, args, case.wrt, f"argument set {n}, specialised code")
-        adcompile.api.MAX_SPECIALISATIONS = 0  # the general code, as after many shapes
+    for code in ("specialised code", "general code"):
+        if code == "general code":
+            adcompile.api.MAX_SPECIALISATIONS = 0  # as after many shapes
         try:
-            with np.errstate(all="raise"):
-                in_all_modes(case.fn, args, case.wrt, f"argument set {n}, general code")
+            modes = Modes(case.fn, case.wrt)  # shared by the argument sets
+            for n, args in enumerate(case.args()):
+                with np.errstate(all="raise"):
+                    in_all_modes(modes, args, case.wrt, f"argument set {n}, {code}")
         finally:
             adcompile.api.MAX_SPECIALISATIONS = limit
 
@@ -885,7 +898,7 @@ def check_refused(case: Case) -> None:
         if is_scalar(value):
             ad.grad(f, wrt=spelled(case.wrt))(*args)
         else:
-            call_vjp(f, case.wrt, args, cotangent_like(value))
+            Modes(f, case.wrt).call_vjp(args, cotangent_like(value))
     except ad.AdCompileError as exc:
         assert_good_refusal(exc, case.expect)
     else:
