@@ -530,6 +530,23 @@ CASES: list[Case] = [
         ),
         "bad error: the message calls scipy.special.gammaln np.gammaln",
     ),
+    Case(AO, "ode_func", lambda: [(normal(4, 2, seed=81), 0.0, normal(2, 2, seed=82))], (0, 2)),
+    Case(
+        AO,
+        "ode_nn_predict",
+        lambda: [(normal(4, 2, seed=83), 0.0, mlp_layers([2, 3, 2], seed=84))],
+        (0, 2),
+        expect=SOME_PATHS,
+    ),
+    Case(AO, "L1_loss", lambda: [(normal(4, 2, seed=85), normal(4, 2, seed=86))], (0, 1)),
+    Case(
+        AO,
+        "expected_new_max",
+        lambda: [(normal(3, seed=87), np.abs(normal(3, seed=88)) + 0.5, 0.3)],
+        (0, 1, 2),
+        expect=UNRESOLVED,
+    ),
+    Case(AO, "defaultmax", lambda: [(normal(5, seed=89),), (normal(2, 3, seed=90),)]),
     Case(AO, "ica_predict", lambda: [(normal(3, 2, seed=71), normal(2, 5, seed=72))], wrt=(0, 1)),
     # ------------------------------------------------- autograd's tests/test_numpy.py
     Case(

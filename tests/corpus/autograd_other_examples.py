@@ -1,5 +1,6 @@
 """Model functions from HIPS/autograd's (MIT) examples/hmm_em.py, examples/fluidsim/fluidsim.py,
-examples/neural_net_regression.py, examples/negative_binomial_maxlike.py and examples/ica.py.
+examples/neural_net_regression.py, examples/negative_binomial_maxlike.py, examples/ica.py,
+examples/ode_net.py and examples/bayesian_optimization.py.
 
 Ported by hand: numpy and scipy instead of autograd's wrappers. The ``_own``
 version of the HMM's log partition function uses a log-sum-exp written in numpy.
@@ -144,3 +145,38 @@ def negbin_loglike(r, p, x):
 
 def ica_predict(weights, latents):
     return np.dot(weights, latents).T
+
+
+# ------------------------------------------------------------------ ode_net.py
+
+
+def ode_func(y, t0, A):  # ``func`` in the original
+    return np.dot(y**3, A)
+
+
+def ode_nn_predict(inputs, t, params):  # ``nn_predict`` in the original
+    for W, b in params:
+        outputs = np.dot(inputs, W) + b
+        inputs = np.maximum(0, outputs)
+    return outputs
+
+
+def L1_loss(pred, targets):
+    return np.mean(np.abs(pred - targets))
+
+
+# ---------------------------------------------------- bayesian_optimization.py
+
+
+def expected_new_max(mean, std, max_so_far):
+    return (
+        max_so_far
+        - (mean - max_so_far) * norm.cdf(mean, max_so_far, std)
+        + std * norm.pdf(mean, max_so_far, std)
+    )
+
+
+def defaultmax(x, default=-np.inf):
+    if x.size == 0:
+        return default
+    return np.max(x)
