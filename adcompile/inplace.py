@@ -31,92 +31,63 @@ import numpy as np
 from . import normalize  # (normalize imports this module: names are read at call time)
 from .errors import AdCompileError
 from .frontend import SourceFunction, StaticFunction, Unresolved
+from .rules import registry
 
-# numpy functions whose result is always a new array (or an immutable scalar);
-# every ufunc too. Any other call may return (a view of) one of its arguments.
-FRESH_FUNCTIONS = {
-    id(f)
-    for f in (
-        np.sum,
-        np.mean,
-        np.max,
-        np.min,
-        np.amax,
-        np.amin,
-        np.prod,
-        np.var,
-        np.std,
-        np.dot,
-        np.outer,
-        np.inner,
-        np.matmul,
-        np.tensordot,
-        np.einsum,
-        np.where,
-        np.clip,
-        np.concatenate,
-        np.stack,
-        np.vstack,
-        np.hstack,
-        np.zeros,
-        np.ones,
-        np.empty,
-        np.full,
-        np.zeros_like,
-        np.ones_like,
-        np.empty_like,
-        np.full_like,
-        np.array,
-        np.copy,
-        np.arange,
-        np.linspace,
-        np.eye,
-        np.identity,
-        np.argmax,
-        np.argmin,
-        np.argsort,
-        np.sort,
-        np.cumsum,
-        np.cumprod,
-        np.diff,
-        np.trace,
-        np.tile,
-        np.repeat,
-        np.round,
-        np.around,
-        np.any,
-        np.all,
-        float,
-        int,
-        bool,
-        len,
-        abs,
-        round,
-        sum,
-        range,
-        isinstance,
-    )
+
+class _FreshFunctions:
+    """The ids of the functions that always return a new array: those whose primitive
+    record says so, and ``others`` (functions with no record)."""
+
+    def __init__(self, others: set) -> None:
+        self.records = registry.spellings_where(lambda p: p.fresh)
+        self.others = {id(f) for f in others}
+
+    def __contains__(self, key: int) -> bool:
+        return key in self.others or key in self.records
+
+
+class _FreshMethods:
+    """The names of the array methods that always return a new array."""
+
+    def __init__(self, others: set[str]) -> None:
+        self.others = others
+
+    def __contains__(self, name: str) -> bool:
+        entry = normalize.METHODS.get(name)
+        return name in self.others or (entry is not None and id(entry[0]) in FRESH_FUNCTIONS)
+
+
+# Functions whose result is always a new array (or an immutable scalar): the
+# primitives whose record says so (rules/), the functions below that have no record,
+# and every ufunc. Any other call may return (a view of) one of its arguments.
+FRESH_OTHERS = {
+    np.inner,
+    np.tensordot,
+    np.einsum,
+    np.vstack,
+    np.hstack,
+    np.array,
+    np.copy,
+    np.sort,
+    np.cumsum,
+    np.cumprod,
+    np.diff,
+    np.trace,
+    np.tile,
+    np.repeat,
+    float,
+    int,
+    bool,
+    len,
+    round,
+    sum,
+    range,
+    isinstance,
 }
-# methods of arrays whose result is a new array (x.reshape(...) and the like are views)
-FRESH_METHODS = {
-    "sum",
-    "mean",
-    "max",
-    "min",
-    "prod",
-    "var",
-    "std",
-    "dot",
-    "clip",
-    "argmax",
-    "argmin",
-    "argsort",
-    "any",
-    "all",
-    "copy",
-    "astype",
-    "flatten",
-}
+FRESH_FUNCTIONS = _FreshFunctions(FRESH_OTHERS)
+# methods of arrays whose result is a new array: those that mean a primitive whose
+# record says so (normalize.METHODS), and these (x.reshape(...) and the like are views)
+FRESH_METHODS = _FreshMethods({"copy", "astype", "flatten"})
 
 
 @dataclass

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import math
 import operator
 import types
 
@@ -25,7 +24,7 @@ from .errors import AdCompileError
 from .frontend import SourceFunction, StaticFunction, Unresolved
 from .ir import Assign, CallPrim, Function, If, Loop, NameAllocator, Return, Stmt, names_in
 from .restructure import Restructurer
-from .rules import containers
+from .rules import containers, record, registry
 from .rules.containers import LEAF, element_kind, is_container, join_kinds
 from .rules.registry import primitive_name
 
@@ -51,22 +50,9 @@ UNARYOPS: dict[type, object] = {
     ast.Invert: np.invert,
 }
 
-# Spellings of a primitive outside numpy's namespace that share its rule.
-ALIASES: dict[int, object] = {
-    id(abs): np.abs,
-    id(math.pow): np.power,
-    id(np.amax): np.max,
-    id(np.amin): np.min,
-    id(np.around): np.round,
-    id(np.divide): np.true_divide,
-    id(operator.add): np.add,
-    id(operator.sub): np.subtract,
-    id(operator.mul): np.multiply,
-    id(operator.truediv): np.true_divide,
-    id(operator.neg): np.negative,
-    id(operator.matmul): np.matmul,
-}
-_ALIAS_KEEP = [abs, math, np, operator]
+# Spellings of a primitive that share its rule (``abs``, ``operator.add``, ``np.amax``):
+# alias id -> the canonical function, from the primitive records (rules/).
+ALIASES: dict[int, object] = registry.ALIASES
 
 # Builtins that compute something with no derivative.
 CONSTANT_BUILTINS = {len, int, bool, round, isinstance}
@@ -98,35 +84,9 @@ METHODS: dict[str, tuple[object, str | None]] = {
 CONSTANT_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
 
 # Reductions whose result is a scalar when taken over all axes without keepdims,
-# and elementwise primitives that keep a scalar a scalar.
-FULL_REDUCTIONS = {id(f) for f in (np.sum, np.mean, np.max, np.min, np.prod, np.var, np.std)}
-SCALAR_PRESERVING = {
-    id(f)
-    for f in (
-        np.add,
-        np.subtract,
-        np.multiply,
-        np.true_divide,
-        np.power,
-        np.negative,
-        np.positive,
-        np.exp,
-        np.log,
-        np.log1p,
-        np.expm1,
-        np.sqrt,
-        np.square,
-        np.sin,
-        np.cos,
-        np.tan,
-        np.tanh,
-        np.arctan,
-        np.abs,
-        np.maximum,
-        np.minimum,
-        np.logaddexp,
-    )
-}
+# and elementwise primitives that keep a scalar a scalar (from the primitive records).
+FULL_REDUCTIONS = registry.spellings_where(lambda p: p.shape == record.REDUCTION)
+SCALAR_PRESERVING = registry.spellings_where(lambda p: p.scalar_preserving, on_floats=False)
 
 NUMERIC = (int, float, complex, np.ndarray, np.generic)
 

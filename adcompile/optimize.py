@@ -13,6 +13,7 @@ import ast
 import operator
 
 from .ir import transform
+from .rules import registry
 
 _FOLD = {
     ast.Add: operator.add,
@@ -22,24 +23,31 @@ _FOLD = {
     ast.Pow: operator.pow,
 }
 
-# Helpers whose result is always a new array.
-FRESH_HELPERS = {
+# Functions a rule may call whose result is always a new array, by name: the runtime
+# helpers below and every spelling of a primitive whose record says so (rules/).
+FRESH_RUNTIME_HELPERS = {
     "unindex",
     "prod_adjoint",
     "matmul_adjoint_lhs",
     "matmul_adjoint_rhs",
     "dot_adjoint_lhs",
     "dot_adjoint_rhs",
-    "where",
-    "exp",
-    "log",
-    "sqrt",
-    "sin",
-    "cos",
-    "sign",
-    "sum",
-    "outer",
 }
+
+
+def is_fresh_helper(name: str | None) -> bool:
+    return name in FRESH_RUNTIME_HELPERS or name in _fresh_primitive_names()
+
+
+def _fresh_primitive_names() -> set[str]:
+    key = registry.GENERATION[0]
+    if _FRESH_NAMES[0] != key:
+        fresh = registry.spellings_where(lambda p: p.fresh).objects()
+        _FRESH_NAMES[:] = [key, {getattr(f, "__name__", None) for f in fresh}]
+    return _FRESH_NAMES[1]
+
+
+_FRESH_NAMES: list = [None, set()]
 
 
 def _number(node: ast.expr) -> bool:
@@ -173,7 +181,7 @@ def is_fresh(expr: ast.expr) -> bool:
         name = _callee(expr.func)
         if name == "unbroadcast":
             return is_fresh(expr.args[0])
-        return name in FRESH_HELPERS
+        return is_fresh_helper(name)
     return False
 
 

@@ -42,7 +42,7 @@ FAMILIES = {
     "reductions": "Reductions",
     "linalg": "Products",
     "shapes": "Shapes and indexing",
-    "scalar": "Python floats (`math`)",
+    "scalar": "Python floats (`math`)",  # the rules of spellings on Python floats
 }
 
 # numpy names that are the same object as another one, in every supported numpy;
@@ -314,6 +314,9 @@ def document() -> list[Block]:
 
 
 def _family(rule: Rule) -> str:
+    record = registry.record_of(rule.primitive)
+    if record is not None and rule.primitive in record.on_floats:
+        return "scalar"  # the rule of a spelling on Python floats (math.tanh)
     loc = rule.loc
     if loc is None:
         return ""
@@ -352,9 +355,10 @@ def _alias_spellings() -> dict[int, list[str]]:
                     if obj is not None:
                         names.setdefault(id(obj), prefix + name)
     out: dict[int, list[str]] = {}
-    for alias_id, canonical in normalize.ALIASES.items():
-        if alias_id in names:
-            out.setdefault(id(canonical), []).append(names[alias_id])
+    for record in registry.primitives():
+        for fn in (*record.aliases, *record.on_floats):
+            if id(fn) in names:
+                out.setdefault(id(record.canonical), []).append(names[id(fn)])
     for group in NUMPY_SPELLINGS:
         present = [n for n in group if hasattr(np, n)]
         if len(present) > 1 and all(getattr(np, n) is getattr(np, present[0]) for n in present):

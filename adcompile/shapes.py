@@ -17,28 +17,20 @@ adjoints as ``dz @ y.T`` and ``x.T @ dz``.
 from __future__ import annotations
 
 import ast
-import operator
 
 import numpy as np
 
 from .ir import Assign, Function, If, Loop, Stmt
 from .rules import containers
+from .rules import record as kinds
 from .rules.containers import LEAF
-from .rules.registry import lookup
+from .rules.registry import lookup, record_of
 
 Shape = tuple[int, ...]
 INT = "int"  # the fact for a Python int of unknown value (a loop index)
 
-# Unary elementwise primitives: the result has the operand's shape.
-_UNARY = {
-    id(f)
-    for f in (
-        np.negative, np.positive, np.exp, np.expm1, np.log, np.log1p, np.log2, np.log10,
-        np.sqrt, np.square, np.reciprocal, np.sin, np.cos, np.tan, np.arcsin, np.arccos,
-        np.arctan, np.sinh, np.cosh, np.tanh, np.abs,
-    )
-}  # fmt: skip
-_REDUCTIONS = {id(f) for f in (np.sum, np.mean, np.max, np.min, np.prod, np.var, np.std)}
+# what ShapeQuery.const and .index give for an operand that is not a constant
+NOT_CONSTANT = object()
 
 
 def signature_shapes(args: tuple, kinds: tuple | None) -> tuple:
@@ -128,13 +120,11 @@ class ShapeInference:
         if prim is containers.APPEND:
             c = self.of(ops["c"])
             return c + [self.of(ops["x"])] if isinstance(c, list) else None
-        if not isinstance(prim, object) or lookup(prim) is None:
+        record = record_of(prim)
+        if record is None or lookup(prim) is None:
             return None
         facts = {p: self.of(e) for p, e in ops.items()}
-        try:
-            return self.rule_shape(prim, facts, ops)
-        except (ValueError, TypeError, IndexError):
-            return None
+        return self.rule_shape(prim, record, ShapeQuery(facts, ops, self.shapes))
 
     def element(self, c: object, index: ast.expr) -> object:
         if isinstance(index, ast.Call):  # a slice of a list
@@ -153,59 +143,86 @@ class ShapeInference:
             return c.get(key)
         return None
 
-    def rule_shape(self, prim: object, facts: dict, ops: dict) -> object:
-        def leaf(p: str) -> Shape | None:
-            s = facts.get(p)
-            return s if isinstance(s, tuple) else None
-
-        def const(p: str) -> object:
-            e = ops.get(p)
-            if isinstance(e, ast.Constant):
-                return e.value
-            if isinstance(e, ast.Tuple) and all(isinstance(x, ast.Constant) for x in e.elts):
-                return tuple(x.value for x in e.elts)
-            raise TypeError("not a constant")
-
-        key = id(prim)
-        shapes = [leaf(p) for p in facts]
-        if key in _UNARY:
-            return shapes[0]
-        if getattr(prim, "__module__", None) == "math":
+    def rule_shape(self, prim: object, record: kinds.Primitive, q: ShapeQuery) -> object:
+        """The result's shape by the record's shape kind (see rules/record.py)."""
+        if prim in record.on_floats:
             return ()  # math functions take and return Python floats
-        rule = lookup(prim)
-        if rule.broadcasts:
+        kind = record.shape
+        if callable(kind):
+            return kind(q)
+        shapes = [q.leaf(p) for p in q.facts]
+        if kind == kinds.UNARY:
+            return shapes[0]
+        if kind == kinds.BROADCAST:
             if any(s is None for s in shapes):
                 return None
-            return tuple(np.broadcast_shapes(*shapes))
-        if prim is np.matmul or prim is np.dot:
-            x, y = leaf(rule.params[0]), leaf(rule.params[1])
+            return broadcast_shape(shapes)
+        if kind in (kinds.MATMUL, kinds.DOT):
+            params = lookup(prim).params
+            x, y = q.leaf(params[0]), q.leaf(params[1])
             if x is None or y is None:
                 return None
-            if prim is np.dot and (len(x) > 2 or len(y) > 2):
+            if kind == kinds.DOT and (len(x) > 2 or len(y) > 2):
                 return None
             return matmul_shape(x, y)
-        if key in _REDUCTIONS:
-            a = leaf("a")
-            if a is None:
+        if kind == kinds.REDUCTION:
+            a, axis, keepdims = q.leaf("a"), q.const("axis"), q.const("keepdims")
+            if a is None or axis is NOT_CONSTANT or keepdims is NOT_CONSTANT:
                 return None
-            return reduced_shape(a, const("axis"), const("keepdims"))
-        if prim is np.transpose:
-            a = leaf("a")
-            return None if a is None else np.transpose(_dummy(a), const("axes")).shape
-        if prim is np.reshape:
-            a = leaf("a")
-            return None if a is None else np.reshape(_dummy(a), const("shape")).shape
-        if prim is np.expand_dims:
-            a = leaf("a")
-            return None if a is None else np.expand_dims(_dummy(a), const("axis")).shape
-        if prim is np.squeeze:
-            a = leaf("a")
-            return None if a is None else np.squeeze(_dummy(a), const("axis")).shape
-        if prim is operator.getitem:
-            a = leaf("a")
-            index = _constant_index(ops["index"], self.shapes)
-            return None if a is None or index is None else _dummy(a)[index].shape
+            return reduced_shape(a, axis, keepdims)
         return None
+
+
+class ShapeQuery:
+    """What a shape rule may ask about the operands of one primitive application."""
+
+    def __init__(self, facts: dict, ops: dict, shapes: dict) -> None:
+        self.facts, self.ops, self.shapes = facts, ops, shapes
+
+    def leaf(self, param: str) -> Shape | None:
+        """The shape of the array operand ``param``, None when unknown (or a container)."""
+        s = self.facts.get(param)
+        return s if isinstance(s, tuple) else None
+
+    def const(self, param: str) -> object:
+        """The value of the constant operand ``param`` (a number, None, a tuple of them),
+        or NOT_CONSTANT."""
+        e = self.ops.get(param)
+        if isinstance(e, ast.Constant):
+            return e.value
+        if isinstance(e, ast.Tuple) and all(isinstance(x, ast.Constant) for x in e.elts):
+            return tuple(x.value for x in e.elts)
+        return NOT_CONSTANT
+
+    def index(self, param: str) -> object:
+        """An index with the same effect on shapes as the subscript ``param``, or
+        NOT_CONSTANT (see :func:`index_value`)."""
+        return index_value(self.ops[param], self.shapes)
+
+    def numpy(self, fn: object, param: str, *args: object) -> Shape | None:
+        """The shape of ``fn(a, *args)`` for an array ``a`` of operand ``param``'s shape;
+        None when a shape or an argument is unknown, or when numpy refuses the
+        arguments (the program then fails at run time with numpy's error)."""
+        a = self.leaf(param)
+        if a is None or any(x is NOT_CONSTANT for x in args):
+            return None
+        try:
+            # only numpy's own argument checks can fail here
+            return fn(_dummy(a), *args).shape
+        except (ValueError, IndexError, TypeError):
+            return None
+
+
+def broadcast_shape(shapes: list[Shape]) -> Shape | None:
+    """numpy's broadcast of ``shapes`` (None when they do not broadcast together)."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for axis in range(-ndim, 0):
+        sizes = {s[axis] for s in shapes if len(s) >= -axis} - {1}
+        if len(sizes) > 1:
+            return None
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
 
 
 def matmul_shape(x: Shape, y: Shape) -> Shape | None:
@@ -223,16 +240,17 @@ def matmul_shape(x: Shape, y: Shape) -> Shape | None:
     return tuple(np.broadcast_shapes(x[:-2], y[:-2])) + (x[-2], y[-1])
 
 
-def reduced_shape(a: Shape, axis: object, keepdims: object) -> Shape:
-    """The shape of a reduction of an array of shape ``a`` over ``axis``."""
+def reduced_shape(a: Shape, axis: object, keepdims: object) -> Shape | None:
+    """The shape of a reduction of an array of shape ``a`` over ``axis`` (None when
+    ``axis`` is not a valid axis of ``a``)."""
     if axis is None:
         axes = set(range(len(a)))
     else:
         raw = axis if isinstance(axis, tuple) else (axis,)
         axes = set()
         for ax in raw:
-            if not isinstance(ax, int) or not -len(a) <= ax < len(a):
-                raise ValueError(axis)
+            if type(ax) is not int or not -len(a) <= ax < len(a) or ax % len(a) in axes:
+                return None
             axes.add(ax % len(a))
     if keepdims:
         return tuple(1 if i in axes else n for i, n in enumerate(a))
@@ -244,34 +262,29 @@ def _dummy(shape: Shape) -> np.ndarray:
     return np.broadcast_to(np.zeros(()), shape)
 
 
-def _constant_index(node: ast.expr, shapes: dict) -> object:
-    """An index with the same effect on shapes as ``node``: constants as they are, and
-    0 for a Python int of unknown value (any in-range int selects the same shape)."""
-    try:
-        return _index_value(node, shapes)
-    except TypeError:
-        return None
-
-
-def _index_value(node: ast.expr, shapes: dict) -> object:
-    if isinstance(node, ast.Name) and shapes.get(node.id) == INT:
-        return 0
+def index_value(node: ast.expr, shapes: dict) -> object:
+    """An index with the same effect on shapes as the subscript ``node``: constants as
+    they are, and 0 for a Python int of unknown value (any in-range int selects the
+    same shape); NOT_CONSTANT for anything else (an array, a name of unknown value)."""
+    if isinstance(node, ast.Name):
+        return 0 if shapes.get(node.id) == INT else NOT_CONSTANT
     if isinstance(node, ast.Constant):
-        if (
-            isinstance(node.value, bool)
-            or not isinstance(node.value, int | type(None))
-            and (node.value is not Ellipsis)
-        ):
-            raise TypeError
-        return node.value
+        v = node.value
+        if v is None or v is Ellipsis or type(v) is int:
+            return v
+        return NOT_CONSTANT
     if isinstance(node, ast.Slice):
         parts = [
-            None if p is None else _index_value(p) for p in (node.lower, node.upper, node.step)
+            None if p is None else index_value(p, shapes)
+            for p in (node.lower, node.upper, node.step)
         ]
+        if any(p is NOT_CONSTANT for p in parts):
+            return NOT_CONSTANT
         return slice(*parts)
     if isinstance(node, ast.Tuple):
-        return tuple(_index_value(e, shapes) for e in node.elts)
-    raise TypeError
+        parts = [index_value(e, shapes) for e in node.elts]
+        return NOT_CONSTANT if any(p is NOT_CONSTANT for p in parts) else tuple(parts)
+    return NOT_CONSTANT
 
 
 def _as_fact(s: object) -> object:

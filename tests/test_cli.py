@@ -802,12 +802,9 @@ def checkdir(tmp_path):
     """A directory with files for check; the rules they register are forgotten after."""
     from adcompile.rules import registry
 
-    tables = (registry.RULES, registry.NONDIFF, registry._KEEP_ALIVE)
-    saved = [dict(t) for t in tables]
+    saved = registry.snapshot()
     yield _checkdir(tmp_path)
-    for table, copy in zip(tables, saved, strict=True):
-        table.clear()
-        table.update(copy)
+    registry.restore(saved)
 
 
 def _checkdir(tmp_path):

@@ -7,6 +7,7 @@ back as it was afterwards, so other tests still see np.cumsum without a rule.
 from __future__ import annotations
 
 import ast
+import math
 import warnings
 
 import numpy as np
@@ -18,15 +19,9 @@ from adcompile.rules import registry
 
 @pytest.fixture(autouse=True)
 def fresh_registry():
-    tables = (registry.RULES, registry.NONDIFF, registry._KEEP_ALIVE)
-    saved = [dict(t) for t in tables]
-    special = {k: list(v) for k, v in registry.SPECIALIZED.items()}
+    saved = registry.snapshot()
     yield
-    for table, copy in zip(tables, saved, strict=True):
-        table.clear()
-        table.update(copy)
-    registry.SPECIALIZED.clear()
-    registry.SPECIALIZED.update(special)
+    registry.restore(saved)
 
 
 def cube(x):
@@ -101,6 +96,39 @@ def test_when_rules_apply_with_known_shapes_only():
     g(np.arange(4.0))
     assert "[::-1]" in g.source and "np.flip" not in g.source
     assert ad.check_grad(vector_running, np.arange(4.0)) < 1e-6
+
+
+def test_a_failing_when_condition_is_a_located_error_naming_the_rule():
+    @ad.adjoint(np.cumsum)
+    def cumsum(dy, y, a, axis=None):
+        return np.reshape(np.flip(np.cumsum(np.flip(dy, axis), axis), axis), np.shape(a))
+
+    @ad.adjoint(np.cumsum, when=lambda a: a[1] == 4)  # a vector's shape has no a[1]
+    def cumsum_matrix(dy, y, a, axis=None):
+        return np.cumsum(dy[::-1])[::-1]
+
+    g = ad.grad(vector_running)
+    with pytest.raises(ad.AdCompileError, match="when= condition of the special-case rule"):
+        g(np.arange(4.0))
+
+
+def test_a_user_rule_for_a_known_primitive_keeps_its_record():
+    """Overriding np.tanh's rule changes that rule only: the record's shape kind,
+    scalar-preservation and spelling on floats stay."""
+    record = registry.record_of(np.tanh)
+
+    @ad.adjoint(np.tanh, override=True)
+    def tanh(dy, y, x):
+        return dy * (1.0 - y**2)
+
+    new = registry.record_of(np.tanh)
+    assert new.shape == record.shape and new.scalar_preserving and new.fresh
+    assert registry.lookup(math.tanh) is record.rules[id(math.tanh)]
+    assert "(1.0 - tanh_sum_1 ** 2)" in ad.grad(tanh_sum).source
+
+
+def tanh_sum(x):
+    return np.sum(np.tanh(x))
 
 
 def test_registering_twice_warns_and_override_does_not():

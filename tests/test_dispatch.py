@@ -160,12 +160,9 @@ def square_loss(x):
 
 @pytest.fixture
 def fresh_registry():
-    tables = (registry.RULES, registry.NONDIFF, registry._KEEP_ALIVE)
-    saved = [dict(t) for t in tables]
+    saved = registry.snapshot()
     yield
-    for table, copy in zip(tables, saved, strict=True):
-        table.clear()
-        table.update(copy)
+    registry.restore(saved)
     registry.GENERATION[0] += 1  # code compiled with the test's rule is stale again
 
 

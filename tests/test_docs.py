@@ -159,9 +159,7 @@ def docs_environment(workdir: Path):
     from adcompile.rules import registry
 
     here, path, backend = os.getcwd(), list(sys.path), os.environ.get("MPLBACKEND")
-    tables = (registry.RULES, registry.NONDIFF, registry._KEEP_ALIVE)
-    saved = [dict(t) for t in tables]
-    special = {k: list(v) for k, v in registry.SPECIALIZED.items()}
+    saved = registry.snapshot()
     os.chdir(workdir)
     sys.path[:0] = [str(workdir), str(ROOT / "examples")]
     os.environ["MPLBACKEND"] = "Agg"
@@ -174,11 +172,7 @@ def docs_environment(workdir: Path):
             os.environ.pop("MPLBACKEND", None)
         else:
             os.environ["MPLBACKEND"] = backend
-        for table, copy in zip(tables, saved, strict=True):
-            table.clear()
-            table.update(copy)
-        registry.SPECIALIZED.clear()
-        registry.SPECIALIZED.update(special)
+        registry.restore(saved)
 
 
 def expected_outputs(page: Path) -> list[tuple[Block, Block]]:

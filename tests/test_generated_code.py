@@ -98,6 +98,28 @@ def test_the_max_adjoint_is_not_broadcast_by_hand_when_known_shapes_do_it():
     assert_grad_matches_fd(log_softmax_loss, W, X, Y)
 
 
+def slice_plus_row(x, b):
+    y = x[1:3] + b
+    return np.sum(y)
+
+
+def row_plus_row(x, b):
+    y = x[1] + b
+    return np.sum(y)
+
+
+@pytest.mark.parametrize("f", [slice_plus_row, row_plus_row])
+def test_a_constant_slice_has_a_known_shape_in_specialised_code(f):
+    """x[1:3] has a known shape, as x[1] has: the specialised gradient sums b's
+    contribution exactly and spreads the seed without unbroadcast or unreduce."""
+    rng = np.random.default_rng(3)
+    x, b = rng.normal(size=(4, 3)), rng.normal(size=3)
+    g = ad.grad(f, wrt=(0, 1))
+    g(x, b)  # the code specialised to these shapes
+    assert "unbroadcast" not in g.source and "unreduce" not in g.source, g.source
+    assert_grad_matches_fd(f, x, b, wrt=(0, 1))
+
+
 # ------------------------------------------- what a loop saves, and where it saves it
 
 

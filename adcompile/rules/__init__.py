@@ -1,6 +1,29 @@
-"""Adjoint rules, one module per family. Importing this package fills the registry."""
+"""Primitive records and their adjoint rules, one module per family. Importing this
+package fills the registry (see record.py for what a record holds)."""
 
-from . import elementwise, linalg, operators, reductions, scalar, shapes  # noqa: F401
-from .registry import NONDIFF, RULES, Rule, adjoint, instantiate, is_nondiff, lookup
+from . import elementwise, linalg, operators, reductions, shapes  # noqa: F401
+from .record import Primitive
+from .registry import (
+    NONDIFF,
+    RULES,
+    Rule,
+    adjoint,
+    instantiate,
+    is_nondiff,
+    lookup,
+    primitives,
+    record_of,
+)
 
-__all__ = ["NONDIFF", "RULES", "Rule", "adjoint", "instantiate", "is_nondiff", "lookup"]
+__all__ = [
+    "NONDIFF",
+    "RULES",
+    "Primitive",
+    "Rule",
+    "adjoint",
+    "instantiate",
+    "is_nondiff",
+    "lookup",
+    "primitives",
+    "record_of",
+]

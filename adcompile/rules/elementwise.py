@@ -10,143 +10,144 @@ import math
 import numpy as np
 
 from ..runtime import tie_share
-from .registry import adjoint, register_nondiff
+from .record import BROADCAST, UNARY
+from .registry import adjoint, nondiff
 
 
-@adjoint(np.exp)
+@adjoint(np.exp, on_floats=math.exp, shape=UNARY)
 def exp(dy, y, x):
     return dy * y
 
 
-@adjoint(np.expm1)
+@adjoint(np.expm1, on_floats=math.expm1, shape=UNARY)
 def expm1(dy, y, x):
     return dy * (y + 1)
 
 
-@adjoint(np.log)
+@adjoint(np.log, on_floats=math.log, shape=UNARY)
 def log(dy, y, x):
     return dy / x
 
 
-@adjoint(np.log1p)
+@adjoint(np.log1p, on_floats=math.log1p, shape=UNARY)
 def log1p(dy, y, x):
     return dy / (1 + x)
 
 
-@adjoint(np.log2)
+@adjoint(np.log2, shape=UNARY)
 def log2(dy, y, x):
     return dy / (x * math.log(2))
 
 
-@adjoint(np.log10)
+@adjoint(np.log10, shape=UNARY)
 def log10(dy, y, x):
     return dy / (x * math.log(10))
 
 
-@adjoint(np.sqrt)
+@adjoint(np.sqrt, on_floats=math.sqrt, shape=UNARY)
 def sqrt(dy, y, x):
     return dy / (2 * y)
 
 
-@adjoint(np.square)
+@adjoint(np.square, shape=UNARY)
 def square(dy, y, x):
     return dy * 2 * x
 
 
-@adjoint(np.reciprocal)
+@adjoint(np.reciprocal, shape=UNARY)
 def reciprocal(dy, y, x):
     return -dy * y * y
 
 
-@adjoint(np.sin)
+@adjoint(np.sin, on_floats=math.sin, shape=UNARY)
 def sin(dy, y, x):
     return dy * np.cos(x)
 
 
-@adjoint(np.cos)
+@adjoint(np.cos, on_floats=math.cos, shape=UNARY)
 def cos(dy, y, x):
     return -dy * np.sin(x)
 
 
-@adjoint(np.tan)
+@adjoint(np.tan, on_floats=math.tan, shape=UNARY)
 def tan(dy, y, x):
     return dy * (1 + y * y)
 
 
-@adjoint(np.arcsin)
+@adjoint(np.arcsin, shape=UNARY)
 def arcsin(dy, y, x):
     return dy / np.sqrt(1 - x * x)
 
 
-@adjoint(np.arccos)
+@adjoint(np.arccos, shape=UNARY)
 def arccos(dy, y, x):
     return -dy / np.sqrt(1 - x * x)
 
 
-@adjoint(np.arctan)
+@adjoint(np.arctan, on_floats=math.atan, shape=UNARY)
 def arctan(dy, y, x):
     return dy / (1 + x * x)
 
 
-@adjoint(np.sinh)
+@adjoint(np.sinh, on_floats=math.sinh, shape=UNARY)
 def sinh(dy, y, x):
     return dy * np.cosh(x)
 
 
-@adjoint(np.cosh)
+@adjoint(np.cosh, on_floats=math.cosh, shape=UNARY)
 def cosh(dy, y, x):
     return dy * np.sinh(x)
 
 
-@adjoint(np.tanh)
+@adjoint(np.tanh, on_floats=math.tanh, shape=UNARY)
 def tanh(dy, y, x):
     return dy * (1 - y * y)
 
 
-@adjoint(np.abs)
+@adjoint(np.abs, abs, shape=UNARY)
 def absolute(dy, y, x):
     return dy * np.sign(x)
 
 
-@adjoint(np.arctan2, broadcasts=True)
+@adjoint(np.arctan2, shape=BROADCAST, scalar_preserving=False)
 def arctan2(dz, z, x1, x2):
     return dz * x2 / (x1 * x1 + x2 * x2), -dz * x1 / (x1 * x1 + x2 * x2)
 
 
-@adjoint(np.maximum, broadcasts=True)
+@adjoint(np.maximum, shape=BROADCAST, scalar_preserving=True)
 def maximum(dz, z, x, y):
     share = tie_share(x, y)
     return dz * share * (x >= y), dz * share * (y >= x)
 
 
-@adjoint(np.minimum, broadcasts=True)
+@adjoint(np.minimum, shape=BROADCAST, scalar_preserving=True)
 def minimum(dz, z, x, y):
     share = tie_share(x, y)
     return dz * share * (x <= y), dz * share * (y <= x)
 
 
-@adjoint(np.logaddexp, broadcasts=True)
+@adjoint(np.logaddexp, shape=BROADCAST, scalar_preserving=True)
 def logaddexp(dz, z, x, y):
     return dz * np.exp(x - z), dz * np.exp(y - z)
 
 
-@adjoint(np.where, broadcasts=True)
+@adjoint(np.where, shape=BROADCAST)
 def where(dz, z, condition, x, y):
     return None, np.where(condition, dz, 0.0), np.where(condition, 0.0, dz)
 
 
-@adjoint(np.clip, broadcasts=True)
+@adjoint(np.clip, shape=BROADCAST)
 def clip(dz, z, a, a_min=None, a_max=None):
     # ``a`` keeps the cotangent wherever clip let it through (bounds included);
     # a bound may be None, so the first contribution must not compare with it.
     return dz * (z == a), dz * (a < a_min), dz * (a > a_max)
 
 
-register_nondiff(
+nondiff(
     np.sign,
     np.floor,
     np.ceil,
-    np.round,
+    (np.round, np.around),
     np.rint,
     np.trunc,
     np.isnan,

@@ -1,4 +1,4 @@
-"""The rule registry: one adjoint template per primitive.
+"""The registry of primitive records (see record.py) and their adjoint templates.
 
 An adjoint rule is an ordinary Python function written in the notation of the
 chain rule. Its parameters are the output's cotangent, the output, and then the
@@ -21,12 +21,24 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import math
 import textwrap
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from ..errors import AdCompileError, Loc
+from .record import (
+    BROADCAST,
+    DOT,
+    MATMUL,
+    PIECEWISE_CONSTANT,
+    REDUCTION,
+    UNARY,
+    UNKNOWN,
+    Primitive,
+)
 
 
 @dataclass
@@ -53,18 +65,74 @@ class Rule:
         return i < len(self.contributions) and self.contributions[i] is not None
 
 
-RULES: dict[int, Rule] = {}
+# The records (see record.py), by the id of each of their spellings.
+PRIMITIVES: dict[int, Primitive] = {}
+
+# Indexes of the records, kept up to date by the registration functions below:
+RULES: dict[int, Rule] = {}  # id of a spelling with its own rule -> its rule
 # Bumped by every registration, so that code compiled before a rule existed is
 # compiled again (see api.GradientFunction).
 GENERATION = [0]
 # Rules for special cases, tried first when the operands' shapes are known:
 # primitive id -> [(predicate on the operands' shapes, rule)].
 SPECIALIZED: dict[int, list[tuple[Callable, Rule]]] = {}
-_KEEP_ALIVE: dict[int, object] = {}  # ids stay valid because we hold the objects
-
 # Functions whose result carries no derivative (piecewise constant, integer- or
 # boolean-valued, or constructors of constants). Their results are inactive.
 NONDIFF: dict[int, str] = {}
+# Aliases (``abs``, ``operator.add``, ``np.amax``) -> the canonical function they mean.
+ALIASES: dict[int, object] = {}
+_KEEP_ALIVE: dict[int, object] = {}  # ids stay valid because we hold the objects
+
+_TABLES = (PRIMITIVES, RULES, SPECIALIZED, NONDIFF, ALIASES, _KEEP_ALIVE)
+
+
+def snapshot() -> tuple:
+    """The registry's state, for :func:`restore` (tests that register rules use them)."""
+    return tuple({k: list(v) if isinstance(v, list) else v for k, v in t.items()} for t in _TABLES)
+
+
+def restore(state: tuple) -> None:
+    for table, saved in zip(_TABLES, state, strict=True):
+        table.clear()
+        table.update(saved)
+    GENERATION[0] += 1
+
+
+def primitives() -> list[Primitive]:
+    """Every record, once each, in the order they were registered."""
+    seen: dict[int, Primitive] = {}
+    for record in PRIMITIVES.values():
+        seen.setdefault(id(record), record)
+    return list(seen.values())
+
+
+def record_of(fn: object) -> Primitive | None:
+    return PRIMITIVES.get(id(fn))
+
+
+def spellings_where(test: Callable[[Primitive], bool], *, on_floats: bool = True) -> _Spellings:
+    """The ids of every spelling of every record that passes ``test`` (without the
+    spellings on Python floats if ``on_floats`` is false), as a live set: a record
+    registered later is seen too."""
+    return _Spellings(test, on_floats)
+
+
+class _Spellings:
+    def __init__(self, test: Callable[[Primitive], bool], on_floats: bool) -> None:
+        self.test, self.on_floats = test, on_floats
+
+    def __contains__(self, key: object) -> bool:
+        record = PRIMITIVES.get(key)  # type: ignore[arg-type]
+        return record is not None and self.test(record) and self.has(record, key)
+
+    def has(self, record: Primitive, key: object) -> bool:
+        return self.on_floats or all(id(f) != key for f in record.on_floats)
+
+    def __iter__(self):
+        return (k for k, record in PRIMITIVES.items() if self.test(record) and self.has(record, k))
+
+    def objects(self) -> list[object]:
+        return [_KEEP_ALIVE[k] for k in self]
 
 
 def lookup(fn: object) -> Rule | None:
@@ -72,26 +140,92 @@ def lookup(fn: object) -> Rule | None:
 
 
 def lookup_specialized(fn: object, shapes: list) -> Rule | None:
-    """The special-case rule of ``fn`` for operands of these shapes, if one applies."""
+    """The special-case rule of ``fn`` for operands of these shapes, if one applies.
+    A predicate sees only known shapes (tuples of ints)."""
     for when, rule in SPECIALIZED.get(id(fn), ()):
-        if any(s is None for s in shapes[: when.__code__.co_argcount]):
+        known = shapes[: when.__code__.co_argcount]
+        if len(known) < when.__code__.co_argcount or not all(_is_shape(s) for s in known):
             continue
         try:
-            if when(*shapes[: when.__code__.co_argcount]):
-                return rule
-        except (TypeError, IndexError, ValueError):
-            continue
+            applies = when(*known)
+        except Exception as exc:  # the predicate is a user's: say which one failed
+            raise AdCompileError(
+                f"the when= condition of the special-case rule {rule.name} failed on the "
+                f"shapes {', '.join(map(str, known))}: {exc!r}",
+                rule.loc,
+                hint="a condition takes the operands' shapes (tuples of ints)",
+            ) from exc
+        if applies:
+            return rule
     return None
+
+
+def _is_shape(s: object) -> bool:
+    return type(s) is tuple and all(type(n) is int for n in s)
 
 
 def is_nondiff(fn: object) -> bool:
     return id(fn) in NONDIFF
 
 
-def register_nondiff(*fns: object) -> None:
-    for fn in fns:
-        NONDIFF[id(fn)] = getattr(fn, "__name__", repr(fn))
+def _owned(fn: object) -> bool:
+    """Whether ``fn``'s registration is adcompile's own (made by a module of rules/)."""
+    return Path(inspect.getsourcefile(fn) or "").resolve().parent == _RULES_DIR
+
+
+_RULES_DIR = Path(__file__).resolve().parent
+
+
+def _enter(record: Primitive) -> None:
+    """Put ``record`` in the tables under each of its spellings, replacing what they held."""
+    for fn in record.all_spellings():
+        old = PRIMITIVES.get(id(fn))
+        if old is not None and old is not record:
+            _forget(old)
+    for fn in record.all_spellings():
+        PRIMITIVES[id(fn)] = record
         _KEEP_ALIVE[id(fn)] = fn
+    for fn in record.aliases:
+        ALIASES[id(fn)] = record.canonical
+    for key, rule in record.rules.items():
+        RULES[key] = rule
+    if record.special:
+        SPECIALIZED[id(record.canonical)] = list(record.special)
+    if not record.differentiable:
+        NONDIFF[id(record.canonical)] = getattr(record.canonical, "__name__", record.name)
+    GENERATION[0] += 1
+
+
+def _forget(record: Primitive) -> None:
+    for fn in record.all_spellings():
+        if PRIMITIVES.get(id(fn)) is record:
+            del PRIMITIVES[id(fn)]
+        ALIASES.pop(id(fn), None)
+        RULES.pop(id(fn), None)
+        NONDIFF.pop(id(fn), None)
+    SPECIALIZED.pop(id(record.canonical), None)
+
+
+def nondiff(
+    *fns: object | tuple[object, ...],
+    derivative: str = PIECEWISE_CONSTANT,
+    fresh: bool = True,
+) -> None:
+    """Record functions whose result carries no derivative, one record each; a tuple
+    is one function with its aliases (``(np.round, np.around)``)."""
+    for entry in fns:
+        spellings = entry if isinstance(entry, tuple) else (entry,)
+        canonical = spellings[0]
+        _enter(
+            Primitive(
+                name=getattr(canonical, "__name__", repr(canonical)),
+                spellings=spellings,
+                derivative=derivative,
+                shape=UNKNOWN,
+                fresh=fresh,
+                builtin=True,
+            )
+        )
 
 
 def primitive_name(fn: object) -> str:
@@ -118,8 +252,12 @@ def primitive_name(fn: object) -> str:
 
 def adjoint(
     primitive: object,
-    *,
+    *aliases: object,
+    on_floats: object | tuple[object, ...] = (),
+    shape: str | Callable | None = None,
     broadcasts: bool = False,
+    scalar_preserving: bool | None = None,
+    fresh: bool | None = None,
     override: bool = False,
     when: Callable | None = None,
 ) -> Callable[[Callable], Callable]:
@@ -133,30 +271,73 @@ def adjoint(
     shapes of the primitive's operands (tuples) that says when the rule applies.
     Generated code specialised to known shapes uses it in place of the general
     rule (e.g. ``dz @ y.T`` for a product of two matrices).
+
+    The rest describe the primitive (see ``record.Primitive``): ``aliases`` are
+    other spellings that share the rule, ``on_floats`` the spellings that work on
+    Python floats (``math.tanh``: their rule is the template with ``math`` in
+    place of ``np`` and float constants), ``shape`` its shape kind (``BROADCAST``
+    is ``broadcasts=True``). A unary elementwise primitive keeps a scalar a scalar
+    and returns a new array unless told otherwise; so do broadcasting ones, for
+    ``fresh``.
     """
+    floats = on_floats if isinstance(on_floats, tuple) else (on_floats,)
+    if broadcasts and shape is None:
+        shape = BROADCAST
+    if shape == BROADCAST:
+        broadcasts = True
 
     def register(template: Callable) -> Callable:
+        old = PRIMITIVES.get(id(primitive))
         rule = parse_template(primitive, template, broadcasts)
-        GENERATION[0] += 1
         if when is not None:
-            SPECIALIZED.setdefault(id(primitive), []).append((when, rule))
-            _KEEP_ALIVE[id(primitive)] = primitive
+            record = old or Primitive(name=template.__name__, spellings=(primitive,))
+            record = replace(record, special=[*record.special, (when, rule)])
+            _enter(record)
             return template
-        if id(primitive) in RULES and not override:
+        if old is not None and old.differentiable and id(primitive) in old.rules and not override:
             warnings.warn(
                 f"{primitive_name(primitive)} already has an adjoint rule; "
                 f"the one from {template.__qualname__} replaces it",
                 stacklevel=2,
             )
-        RULES[id(primitive)] = rule
-        _KEEP_ALIVE[id(primitive)] = primitive
+        owned = _owned(template)
+        if old is not None and owned:
+            raise AdCompileError(
+                f"{primitive_name(primitive)} is recorded twice in adcompile/rules "
+                f"({old.name} and {template.__name__})"
+            )
+        if old is not None and old.differentiable and not (aliases or floats):
+            # a user's rule for a known primitive (or one of its spellings): only that
+            # spelling's rule changes; what else the record knows stays
+            _enter(replace(old, rules={**old.rules, id(primitive): rule}))
+            return template
+        new_arrays = shape in (UNARY, BROADCAST, REDUCTION, MATMUL, DOT)
+        record = Primitive(
+            name=template.__name__,
+            spellings=(primitive, *aliases),
+            on_floats=floats,
+            template=template,
+            shape=shape,
+            scalar_preserving=shape == UNARY if scalar_preserving is None else scalar_preserving,
+            # (a function recorded without derivative keeps what it was known to return)
+            fresh=(old.fresh if old else owned and new_arrays) if fresh is None else fresh,
+            builtin=owned,
+            rules={id(primitive): rule},
+        )
+        for fn in floats:
+            record.rules[id(fn)] = parse_template(fn, template, broadcasts, floats_of=record)
+        _enter(record)
         return template
 
     return register
 
 
-def parse_template(primitive: object, template: Callable, broadcasts: bool) -> Rule:
-    """Read a template function's source into a :class:`Rule`."""
+def parse_template(
+    primitive: object, template: Callable, broadcasts: bool, *, floats_of: Primitive | None = None
+) -> Rule:
+    """Read a template function's source into a :class:`Rule`; with ``floats_of``, the
+    rule of ``primitive``, a spelling of that record on Python floats (see
+    :func:`on_floats`)."""
     try:
         source = textwrap.dedent(inspect.getsource(template))
         filename = inspect.getsourcefile(template) or "<unknown>"
@@ -170,6 +351,8 @@ def parse_template(primitive: object, template: Callable, broadcasts: bool) -> R
     loc = Loc(filename, first, 0, source.splitlines()[0])
     if not isinstance(fn, ast.FunctionDef):
         raise AdCompileError("an adjoint rule must be a function", loc)
+    if floats_of is not None:
+        fn = on_floats(fn, template.__globals__, loc)
     args = fn.args
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
         raise AdCompileError(
@@ -204,10 +387,12 @@ def parse_template(primitive: object, template: Callable, broadcasts: bool) -> R
         for n in ast.walk(s)
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
     }
-    loads = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    loads = set().union(*(_loads(stmt) for stmt in fn.body))  # (not the decorators)
     free = {}
     for name in sorted(loads - set(names) - assigned):
-        if name in template.__globals__:
+        if name == "math" and floats_of is not None:
+            free[name] = math
+        elif name in template.__globals__:
             free[name] = template.__globals__[name]
         elif hasattr(builtins, name):
             continue
@@ -227,6 +412,49 @@ def parse_template(primitive: object, template: Callable, broadcasts: bool) -> R
         locals=assigned,
         loc=loc,
     )
+
+
+def on_floats(fn: ast.FunctionDef, names: dict, loc: Loc) -> ast.FunctionDef:
+    """The template ``fn`` for Python floats: each numpy function it calls becomes the
+    ``math`` function of the same primitive (``np.cos`` -> ``math.cos``, ``np.arctan``
+    -> ``math.atan``) and each integer constant a float, so that the generated code
+    computes on Python floats (a ``math`` call costs a fraction of a numpy call on a
+    float, and its result keeps later arithmetic on plain floats)."""
+    numpy = __import__("numpy")
+
+    class Translate(ast.NodeTransformer):
+        def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
+            base = node.value
+            if not (isinstance(base, ast.Name) and names.get(base.id) is numpy):
+                return self.generic_visit(node)
+            target = _math_spelling(getattr(numpy, node.attr, None), node.attr)
+            if target is None:
+                raise AdCompileError(
+                    f"np.{node.attr} in this rule has no Python-float spelling in math",
+                    loc,
+                    hint="write the rule of the math spelling separately",
+                )
+            return ast.Attribute(
+                value=ast.Name(id="math", ctx=ast.Load()), attr=target.__name__, ctx=node.ctx
+            )
+
+        def visit_Constant(self, node: ast.Constant) -> ast.expr:
+            if type(node.value) is int:
+                return ast.Constant(value=float(node.value))
+            return node
+
+    fn = copy_tree(fn)
+    fn.body = [Translate().visit(stmt) for stmt in fn.body]  # (not the decorators)
+    return fn
+
+
+def _math_spelling(fn: object, name: str) -> object | None:
+    """The ``math`` function that is ``fn`` on Python floats: its record's, or (for a
+    record not registered yet) math's function of the same name."""
+    record = PRIMITIVES.get(id(fn))
+    if record is not None:
+        return next((f for f in record.on_floats if getattr(f, "__module__", "") == "math"), None)
+    return getattr(math, name, None) if fn is not None else None
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:

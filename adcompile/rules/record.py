@@ -1,0 +1,101 @@
+"""One record per primitive: everything the compiler knows about a function it differentiates.
+
+A :class:`Primitive` says how a function is spelled (``np.tanh``, and ``math.tanh``
+on Python floats), how its result's shape follows from its operands', whether it
+keeps a scalar a scalar, whether it returns a new array, whether it has a
+derivative, and its adjoint template. The rule files (``rules/*.py``) create the
+records with ``@adjoint`` and ``nondiff``; every other table of the compiler
+(``shapes``, ``normalize``, ``inplace``, ``optimize``, the language reference, the
+tests' coverage check) is read from them, so that adding a primitive is one entry
+in one file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# Shape kinds: how the result's shape follows from the operands' (see shapes.py).
+UNARY = "unary elementwise"  # the operand's shape
+BROADCAST = "broadcasting"  # the operands' shapes broadcast together, numpy-style
+REDUCTION = "reduction"  # (a, axis, keepdims): a's shape without (or with 1 for) axis
+MATMUL = "matmul"  # np.matmul's shape rule
+DOT = "dot"  # np.dot's, for operands of at most 2 dimensions
+UNKNOWN = "unknown"  # nothing is known: the result's shape stays unknown
+SHAPE_KINDS = (UNARY, BROADCAST, REDUCTION, MATMUL, DOT, UNKNOWN)
+
+# What kind of derivative a primitive has.
+DIFFERENTIABLE = "differentiable"
+PIECEWISE_CONSTANT = "piecewise constant"  # sign, floor, comparisons, argmax: derivative 0
+CONSTANT = "constant"  # its result does not depend on the operands' values (zeros_like, shape)
+DERIVATIVES = (DIFFERENTIABLE, PIECEWISE_CONSTANT, CONSTANT)
+
+
+@dataclass(eq=False)
+class Primitive:
+    """Everything about one primitive.
+
+    ``spellings`` are the function objects that mean it: the canonical one first
+    (what normalized code names), then aliases that share its rule (``abs`` for
+    ``np.abs``, ``operator.add`` for ``np.add``). ``on_floats`` are spellings that
+    work on Python floats (``math.tanh``): each gets its own rule, derived from the
+    template, so that a scalar computation stays in Python floats.
+
+    ``shape`` is a shape kind (above) or a function ``shape(query)`` returning the
+    result's shape (see ``shapes.ShapeQuery``); ``scalar_preserving`` says that
+    scalar operands give a scalar result; ``fresh`` that the result is always a new
+    array (or an immutable scalar) that nothing else refers to.
+    """
+
+    name: str
+    spellings: tuple[object, ...]
+    on_floats: tuple[object, ...] = ()
+    derivative: str = DIFFERENTIABLE
+    template: Callable | None = None  # the adjoint, in the chain rule's notation
+    shape: str | Callable | None = None  # None: not declared (a user's rule), as UNKNOWN
+    scalar_preserving: bool = False
+    fresh: bool = False
+    tangent: Callable | None = None  # forward mode: not written yet for any primitive
+    builtin: bool = False  # defined by adcompile's own rules/ (not by a user)
+    # parsed adjoints: id of the canonical spelling and of each on_floats spelling -> Rule
+    rules: dict = field(default_factory=dict, repr=False)
+    # special cases for known shapes: [(predicate on the operands' shapes, Rule)]
+    special: list = field(default_factory=list, repr=False)
+
+    @property
+    def canonical(self) -> object:
+        return self.spellings[0]
+
+    @property
+    def aliases(self) -> tuple[object, ...]:
+        return self.spellings[1:]
+
+    @property
+    def broadcasts(self) -> bool:
+        return self.shape == BROADCAST
+
+    @property
+    def differentiable(self) -> bool:
+        return self.derivative == DIFFERENTIABLE
+
+    def all_spellings(self) -> tuple[object, ...]:
+        return (*self.spellings, *self.on_floats)
+
+    def problems(self) -> list[str]:
+        """What is missing or contradictory in this record (empty when it is complete)."""
+        out = []
+        if self.derivative not in DERIVATIVES:
+            out.append(f"unknown derivative kind {self.derivative!r}")
+        if self.differentiable and self.template is None:
+            out.append("differentiable but has no adjoint")
+        if not self.differentiable and self.template is not None:
+            out.append(f"{self.derivative} but has an adjoint")
+        if not (self.shape is None or self.shape in SHAPE_KINDS or callable(self.shape)):
+            out.append(f"unknown shape kind {self.shape!r}")
+        if self.differentiable and self.builtin and self.shape is None:
+            out.append("no shape kind")
+        if self.scalar_preserving and self.shape not in (UNARY, BROADCAST):
+            out.append("scalar-preserving but not elementwise")
+        if self.on_floats and self.shape != UNARY:
+            out.append("a Python-float spelling of a primitive that is not unary elementwise")
+        return out
