@@ -1629,6 +1629,49 @@ def test_every_rule_is_tested():
     assert not missing, f"adjoint rules without a finite-difference test in {__file__}: {missing}"
 
 
+def _builtin_records(*shape_kinds):
+    return [r for r in primitives() if r.builtin and r.differentiable and r.shape in shape_kinds]
+
+
+def _operand(shape, param):
+    """A value of ``shape`` for the operand ``param`` (positive: in every domain here)."""
+    value = np.full(shape, 0.5) if shape != FLOAT else 0.5
+    return value > 0 if param == "condition" else value
+
+
+@pytest.mark.parametrize(
+    "record", _builtin_records(kinds.UNARY, kinds.BROADCAST), ids=lambda r: r.name
+)
+def test_shape_kinds_and_scalar_preservation_agree_with_numpy(record):
+    """What a record says about shapes and scalars is what numpy does: the shape kind
+    gives the result's shape, and scalar_preserving means Python floats in give a
+    number (not a 0-d array) out; normalize and shapes.py read exactly these."""
+    fn = record.canonical
+    rule_params = RULES[id(fn)].params
+    if record.shape == kinds.UNARY:
+        shapes_in, expected = [(2, 3)], (2, 3)
+    else:
+        shapes_in, expected = [(3, 1), (1, 4), (3, 4)][: len(rule_params)], (3, 4)
+    args = [_operand(s, p) for s, p in zip(shapes_in, rule_params, strict=True)]
+    with np.errstate(all="ignore"):
+        assert np.shape(fn(*args)) == expected
+        on_floats = fn(*[_operand(FLOAT, p) for p in rule_params])
+    assert (id(fn) in normalize.SCALAR_PRESERVING) == record.scalar_preserving
+    if record.scalar_preserving:
+        assert not isinstance(on_floats, np.ndarray), f"{record.name} gives a 0-d array"
+    assert record.shape != kinds.UNARY or record.scalar_preserving  # as shapes.py assumes
+    for spelling in record.on_floats:
+        assert type(spelling(0.5)) is float
+
+
+def test_functions_the_in_place_check_lists_have_no_record():
+    """inplace.FRESH_OTHERS is for functions without a record: a record says it itself."""
+    from adcompile import inplace
+
+    recorded = sorted(f.__name__ for f in inplace.FRESH_OTHERS if registry.record_of(f))
+    assert not recorded, f"set fresh= in their records instead: {recorded}"
+
+
 def test_the_coverage_check_fails_for_an_untested_record(monkeypatch):
     """A new record that no test function uses is reported (the check can fail)."""
     saved = registry.snapshot()
