@@ -131,6 +131,34 @@ def tanh_sum(x):
     return np.sum(np.tanh(x))
 
 
+def asinh_twice(x):
+    return math.asinh(x) * 2.0
+
+
+def test_a_rule_with_a_math_spelling_derives_its_rule_on_floats():
+    from adcompile.rules.record import UNARY
+
+    @ad.adjoint(np.arcsinh, on_floats=math.asinh, shape=UNARY)
+    def arcsinh(dy, y, x):
+        return dy / np.sqrt(1 + x * x)
+
+    g = ad.grad(asinh_twice)
+    dx = g(0.7)
+    assert type(dx) is float
+    assert "math.sqrt(1.0 + x * x)" in g.source and "np." not in g.source
+    assert ad.check_grad(asinh_twice, 0.7) < 1e-6
+
+
+def test_a_math_spelling_whose_rule_cannot_be_derived_is_refused_at_the_rule():
+    from adcompile.rules.record import UNARY
+
+    with pytest.raises(ad.AdCompileError, match="np.sign in this rule has no Python-float"):
+
+        @ad.adjoint(np.arcsinh, on_floats=math.asinh, shape=UNARY)
+        def arcsinh(dy, y, x):
+            return dy * np.sign(x) / np.sqrt(1 + x * x)
+
+
 def test_registering_twice_warns_and_override_does_not():
     def first(dy, y, x):
         return dy * 3 * x * x

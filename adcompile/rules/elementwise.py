@@ -1,5 +1,10 @@
 """Adjoints of elementwise numpy functions: one function, one line of calculus.
 
+Each decorator records the primitive (see record.py): ``on_floats`` names its
+``math`` spelling, whose rule is this template on Python floats (``np.cos``
+becomes ``math.cos``, ``1`` becomes ``1.0``), so a scalar computation written with
+``math`` stays in Python floats.
+
 Conventions at kinks (documented in docs/language.md): ``abs`` has derivative
 ``sign(x)`` (0 at 0); ``maximum``/``minimum`` split the cotangent equally on
 ties; ``clip`` passes the cotangent through at its bounds.
@@ -143,6 +148,7 @@ def clip(dz, z, a, a_min=None, a_max=None):
     return dz * (z == a), dz * (a < a_min), dz * (a > a_max)
 
 
+# piecewise constant: derivative 0 wherever it exists
 nondiff(
     np.sign,
     np.floor,
