@@ -608,6 +608,23 @@ def test_side_by_side_with_shapes_and_mode(workdir):
     assert "def vjp_vector(x, dvector):" in out
 
 
+SLICED = """import numpy as np
+
+
+def sliced(x, b):
+    y = x[1:3] + b
+    return np.sum(y)
+"""
+
+
+def test_show_with_shapes_knows_the_shape_of_a_slice(tmp_path):
+    (tmp_path / "sliced.py").write_text(SLICED)
+    status, out, err = cli(tmp_path, "show", "sliced.py:sliced", "--shapes", "x=4x3,b=3")
+    assert status == 0, err
+    assert "unbroadcast" not in out and "unreduce" not in out, out
+    assert "db = dy.sum(axis=0)" in out
+
+
 def test_side_by_side_in_a_terminal_is_a_highlighted_table(monkeypatch):
     from adcompile.show import show_side_by_side
 
