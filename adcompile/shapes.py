@@ -4,9 +4,13 @@ When a gradient is called, its code is specialised to the shapes of the
 arguments (one compilation per shape signature, a few at most per function).
 This module propagates those shapes through the normalized program, soundly:
 a name gets a shape only when every execution with arguments of these shapes
-gives it that shape. Anything data-dependent, or computed by a primitive
-without a shape rule here, stays unknown (``None``), and the reverse sweep then
-emits the generic code (``unbroadcast``, the general matmul adjoints) for it.
+gives it that shape. Each primitive's result follows the shape kind of its
+record (``rules/record.py``: unary elementwise, broadcasting, reduction, matmul,
+or a function of a :class:`ShapeQuery`). Anything data-dependent, or computed by
+a primitive whose kind is unknown, stays unknown (``None``), and the reverse
+sweep then emits the generic code (``unbroadcast``, the general matmul adjoints)
+for it. Nothing here raises for a shape it cannot tell: each rule checks what it
+needs and answers unknown.
 
 What the reverse sweep does with a known shape: it drops ``unbroadcast`` where
 an operand has the result's shape, sums exactly the broadcast axes where it
