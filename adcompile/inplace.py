@@ -113,9 +113,13 @@ class State:
 
     shares: dict[str, frozenset[str]] = field(default_factory=dict)
     holds: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Identity, for lists (see Ownership.objects): the objects each variable may be
+    # bound to, and the objects each object may hold as elements.
+    points: dict[str, frozenset[str]] = field(default_factory=dict)
+    contents: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def copy(self) -> State:
-        return State(dict(self.shares), dict(self.holds))
+        return State(dict(self.shares), dict(self.holds), dict(self.points), dict(self.contents))
 
     def sharers(self, var: str) -> frozenset[str]:
         return self.shares.get(var, frozenset())
@@ -152,7 +156,12 @@ class State:
             return None
         out = reached[0].copy()
         for other in reached[1:]:
-            for table, theirs in ((out.shares, other.shares), (out.holds, other.holds)):
+            for table, theirs in (
+                (out.shares, other.shares),
+                (out.holds, other.holds),
+                (out.points, other.points),
+                (out.contents, other.contents),
+            ):
                 for n, v in theirs.items():
                     table[n] = table[n] | v if n in table else v
         return out
@@ -202,8 +211,12 @@ class Ownership:
                     self.last_read[n.id] = pos
         self.loops: list[_Loop] = []
         self.loop_nodes: list[ast.stmt] = []
+        # per enclosing for loop: the loop and the objects it iterates over
+        self.iterating: list[tuple[ast.For, set[str]]] = []
         self.loop_reads: dict[int, set[str]] = {}
         self.returns: list[bool] = []  # per return: whether it hands back an array of its own
+        self.passed: set[int] = set()  # parameters whose object (or part) a return hands back
+        self.entry_objects: dict[str, frozenset[str]] = {}  # the parameters' objects (run)
 
     # ------------------------------------------------------------------ driver
 
@@ -212,12 +225,24 @@ class Ownership:
         if self.helper:
             outside = frozenset({f"the array the caller passed to {self.src.name}()"})
             state.shares = dict.fromkeys(self.params, outside)
+        for p in self.params:
+            state.points[p] = frozenset(
+                {
+                    f"the list the caller passed to {self.src.name}() as {p!r}"
+                    if self.helper
+                    else f"the list passed as the argument {p!r}"
+                }
+            )
         defaults = getattr(self.src.function, "__defaults__", None) or ()
         for p, d in zip(self.params[len(self.params) - len(defaults) :], defaults, strict=True):
             if not isinstance(d, int | float | complex | str | bytes | tuple | np.generic):
                 # a mutable default is one object for every call: Python's x += ...
                 # would change what the next call starts from
                 state.shares[p] = frozenset({f"the default value of {p!r}"})
+                state.points[p] = frozenset(
+                    {f"the default value of {p!r}, one list for every call"}
+                )
+        self.entry_objects = dict(state.points)
         try:
             self.block(self.src.node.body, state)
         except _Stop:
@@ -241,10 +266,12 @@ class Ownership:
         if new is None:
             raise _Stop
         state.shares, state.holds = new.shares, new.holds
+        state.points, state.contents = new.points, new.contents
 
     # -------------------------------------------------------------- statements
 
     def statement(self, stmt: ast.stmt, state: State) -> None:
+        self.renew(stmt, state)
         if isinstance(stmt, ast.Assign):
             value = self.value(stmt.value, state)
             for target in stmt.targets:
@@ -254,7 +281,7 @@ class Ownership:
         elif isinstance(stmt, ast.AugAssign):
             self.augmented(stmt, state)
         elif isinstance(stmt, ast.Expr):
-            self.expression_statement(stmt.value, state)
+            self.expression_statement(stmt, state)
         elif isinstance(stmt, ast.If):
             ends = [self.branch(stmt.body, state), self.branch(stmt.orelse, state)]
             self.replace(state, State.join(ends))
@@ -263,6 +290,7 @@ class Ownership:
         elif isinstance(stmt, ast.Return):
             if stmt.value is not None:
                 self.returns.append(self.own_result(stmt.value, state))
+                self.passed |= self.passed_back(stmt.value, state)
             raise _Stop
         elif isinstance(stmt, ast.Break | ast.Continue):
             if self.loops:
@@ -321,15 +349,116 @@ class Ownership:
             names |= self.loop_reads[id(loop)]
         return names
 
-    def expression_statement(self, call: ast.expr, state: State) -> None:
+    def expression_statement(self, stmt: ast.Expr, state: State) -> None:
+        call = stmt.value
         if (
             isinstance(call, ast.Call)
             and isinstance(call.func, ast.Attribute)
             and call.func.attr in ("append", "extend", "insert")
             and isinstance(call.func.value, ast.Name)
         ):
+            var = call.func.value.id
+            if var in self.locals:
+                self.check_list_update(var, stmt, state)
             for arg in call.args:
-                self.hold(call.func.value.id, self.value(arg, state), state)
+                self.hold(var, self.value(arg, state), state)
+            added = frozenset().union(*(self.objects(a, state) for a in call.args))
+            if call.func.attr == "extend":
+                added = self.elements(added, state)
+            for o in state.points.get(var, ()):
+                state.contents[o] = state.contents.get(o, frozenset()) | added
+
+    def check_list_update(self, var: str, stmt: ast.stmt, state: State) -> None:
+        """Refuse ``var.append(...)`` unless nothing but ``var`` can see the list.
+
+        adcompile differentiates ``xs.append(v)`` as ``xs = xs + [v]``, a new list
+        under the one name: the same as Python's update in place only when the list
+        is the function's own (not an argument, a default, a global or part of one),
+        no other name that is read again is bound to it, no container read again
+        holds it, and no loop is iterating over it."""
+        objs = state.points.get(var, frozenset())
+        method = f"`{var}.{stmt.value.func.attr}(...)`"
+        loc = self.src.loc(stmt)
+        later = self.read_later(stmt)
+        others = sorted(w for w, o in state.points.items() if w != var and w in later and o & objs)
+        if others:
+            raise AdCompileError(
+                f"{var!r} and {others[0]!r} are the same list here, so {method} would "
+                f"change {others[0]!r} too",
+                loc,
+                hint=f"give the list one name, or build {var} and {others[0]} as two lists",
+            )
+        holders, todo = set(), list(objs)
+        while todo:
+            o = todo.pop()
+            for p, held in state.contents.items():
+                if o in held and p not in holders:
+                    holders.add(p)
+                    todo.append(p)
+        seen_by = sorted(
+            w for w, o in state.points.items() if w != var and w in later and o & holders
+        )
+        if seen_by:
+            raise AdCompileError(
+                f"the list {var!r} is held in {seen_by[0]!r} here, so {method} would change "
+                f"what {seen_by[0]!r} holds too",
+                loc,
+                hint=f"finish {var} before putting it into {seen_by[0]}, or append to a new list",
+            )
+        for loop, iterated in self.iterating:
+            if iterated & (objs | holders):
+                raise AdCompileError(
+                    f"the loop at line {self.src.loc(loop).lineno} iterates over {var!r}, "
+                    f"so {method} would change what it iterates over",
+                    loc,
+                    hint="append to another list in the loop, and combine the two after it",
+                )
+        outside = sorted(o for o in objs if not _is_site(o))
+        if outside:
+            raise AdCompileError(
+                f"{method} would change {outside[0]}; adcompile appends only to lists "
+                "that the function makes itself",
+                loc,
+                hint="append to a list the function makes itself (ys = [] or ys = [a, b]), "
+                "copying into it the elements you need"
+                + (
+                    "; or return the new elements and append them in the caller"
+                    if self.helper and "caller passed" in outside[0]
+                    else ""
+                ),
+            )
+
+    def renew(self, stmt: ast.stmt, state: State) -> None:
+        """The objects that ``stmt`` makes are new each time it runs: those it made on
+        an earlier run (in a loop) become the 'old' objects of their place in the
+        source, so that what holds or names them does not see the new ones."""
+        if isinstance(stmt, ast.If | ast.While):
+            roots = [stmt.test]
+        elif isinstance(stmt, ast.For):
+            roots = [stmt.iter]
+        else:
+            roots = [stmt]
+        sites = {_site(n) for r in roots for n in ast.walk(r) if _site(n) is not None}
+        live = set().union(*state.points.values(), *state.contents.values(), state.contents)
+        sites &= live
+        if not sites:
+            return
+
+        def old(objs: frozenset[str]) -> frozenset[str]:
+            if objs.isdisjoint(sites):
+                return objs
+            return frozenset(f"old {o}" if o in sites else o for o in objs)
+
+        state.points = {v: old(o) for v, o in state.points.items()}
+        contents: dict[str, frozenset[str]] = {}
+        for o, held in state.contents.items():
+            key = f"old {o}" if o in sites else o
+            contents[key] = contents.get(key, frozenset()) | old(held)
+        state.contents = contents
+        for _, iterated in self.iterating:
+            for o in sites & iterated:
+                iterated.discard(o)
+                iterated.add(f"old {o}")
 
     def hold(self, container: str, value: Value, state: State) -> None:
         """The arrays ``value`` refers to go into ``container``."""
@@ -342,6 +471,8 @@ class Ownership:
         the end of each iteration (a fixpoint: sharing only ever grows)."""
         head = state.copy()
         self.loop_nodes.append(stmt)
+        if isinstance(stmt, ast.For):
+            self.iterating.append((stmt, set(self.iterated(stmt.iter, state))))
         try:
             while True:
                 frame = _Loop()
@@ -359,28 +490,67 @@ class Ownership:
                 head = new_head
         finally:
             self.loop_nodes.pop()
+            if isinstance(stmt, ast.For):
+                self.iterating.pop()
         after = State.join([head, *frame.breaks])
         if stmt.orelse:
             after = self.branch(stmt.orelse, after) or after
         self.replace(state, after)
 
+    def iterated(self, it: ast.expr, state: State) -> frozenset[str]:
+        """The objects a for loop over ``it`` iterates over (holds on to while it runs)."""
+        func = self.resolve(it.func) if isinstance(it, ast.Call) else None
+        if func is range:
+            return frozenset()
+        if func in (enumerate, zip):
+            return frozenset().union(*(self.objects(a, state) for a in it.args))
+        return self.objects(it, state)
+
     def bind_iteration(self, stmt: ast.For, state: State) -> None:
         it, target = stmt.iter, stmt.target
         func = self.resolve(it.func) if isinstance(it, ast.Call) else None
         if func is range:
-            self.bind(target, it, NEW, state)
+            self.bind(target, it, NEW, state, frozenset())
             return
         if func is enumerate and isinstance(target, ast.Tuple) and len(target.elts) == 2:
-            self.bind(target.elts[0], it, NEW, state)
+            self.bind(target.elts[0], it, NEW, state, frozenset())
             inner = it.args[0] if it.args else it
-            self.bind(target.elts[1], inner, self.element(self.value(inner, state)), state)
+            self.bind(
+                target.elts[1],
+                inner,
+                self.element(self.value(inner, state)),
+                state,
+                self.elements(self.objects(inner, state), state),
+            )
             return
-        self.bind(target, it, self.element(self.value(it, state)), state)
+        if func is zip and isinstance(target, ast.Tuple) and len(target.elts) == len(it.args):
+            for t, a in zip(target.elts, it.args, strict=True):
+                elements = self.elements(self.objects(a, state), state)
+                self.bind(t, a, self.element(self.value(a, state)), state, elements)
+            return
+        if func is zip:  # for pair in zip(xs, ys): a new tuple of their elements
+            given = frozenset().union(*(self.objects(a, state) for a in it.args))
+            objs = self.made(it, self.elements(given, state), state)
+        else:
+            objs = self.elements(self.objects(it, state), state)
+        self.bind(target, it, self.element(self.value(it, state)), state, objs)
 
     # ------------------------------------------------------------------ binding
 
-    def bind(self, target: ast.expr, node: ast.expr, value: Value, state: State) -> None:
+    def bind(
+        self,
+        target: ast.expr,
+        node: ast.expr,
+        value: Value,
+        state: State,
+        objs: frozenset[str] | None = None,
+    ) -> None:
+        """Bind ``target`` to ``node``'s value (``value`` for ownership, ``objs`` the
+        objects it may be, for identity: by default those of ``node``)."""
+        if objs is None:
+            objs = self.objects(node, state)
         if isinstance(target, ast.Name):
+            state.points[target.id] = objs
             var = target.id
             reached = (state.reach(value.refers) | value.outside) - {var}
             state.forget(var)
@@ -401,14 +571,16 @@ class Ownership:
                     v = self.value(e, state)
                     if v.refers:
                         v = Value(v.fresh, frozenset(state.reach(v.refers) - rebound), v.outside)
-                    values.append(v)
-                for t, e, v in zip(target.elts, node.elts, values, strict=True):
-                    self.bind(t, e, v, state)
+                    values.append((v, self.objects(e, state)))
+                for t, e, (v, o) in zip(target.elts, node.elts, values, strict=True):
+                    self.bind(t, e, v, state, o)
             else:
+                elements = self.elements(objs, state)
                 for t in target.elts:
-                    self.bind(t, node, self.element(value), state)
+                    self.bind(t, node, self.element(value), state, elements)
         elif isinstance(target, ast.Starred):
-            self.bind(target.value, node, self.element(value), state)
+            # a, *rest = xs: rest is a new list of elements of xs
+            self.bind(target.value, node, self.element(value), state, self.elements(objs, state))
 
     @staticmethod
     def element(value: Value) -> Value:
@@ -474,6 +646,115 @@ class Ownership:
         names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in self.locals}
         return Value(False, frozenset(names), frozenset({"another array"}))
 
+    # ---------------------------------------------------------------- identity
+
+    def objects(self, node: ast.expr, state: State) -> frozenset[str]:
+        """The objects ``node``'s value may be, for the identity of lists: an object
+        the function makes is named after its place in the source (its *site*, see
+        ``renew``); one from outside by what it is ("the list passed as the argument
+        'xs'"); numbers and new arrays are no object that a list update can reach."""
+        if isinstance(node, ast.Constant | ast.UnaryOp | ast.Compare):
+            return frozenset()
+        if isinstance(node, ast.Name):
+            if node.id in self.locals:
+                return state.points.get(node.id, frozenset())
+            return self.global_object(self.resolve(node), node.id)
+        if isinstance(node, ast.Attribute):
+            if isinstance(self.resolve(node.value), types.ModuleType):
+                return self.global_object(self.resolve(node), ast.unparse(node))
+            if node.attr in normalize.CONSTANT_ATTRIBUTES:
+                return frozenset()
+            return self.objects(node.value, state)  # x.T: a view of x
+        if isinstance(node, ast.Subscript):
+            elements = self.elements(self.objects(node.value, state), state)
+            if isinstance(node.slice, ast.Slice):  # xs[1:]: a new list of its elements
+                return self.made(node, elements, state)
+            return elements
+        if isinstance(node, ast.BinOp):  # [a] * 2, xs + [a]: a new list of their elements
+            held = self.objects(node.left, state) | self.objects(node.right, state)
+            return self.made(node, self.elements(held, state), state)
+        if isinstance(node, ast.BoolOp):
+            return frozenset().union(*(self.objects(v, state) for v in node.values))
+        if isinstance(node, ast.IfExp):
+            return self.objects(node.body, state) | self.objects(node.orelse, state)
+        if isinstance(node, ast.List | ast.Tuple | ast.Set | ast.Dict):
+            elts = node.values if isinstance(node, ast.Dict) else node.elts
+            held = frozenset().union(*(self.objects(e, state) for e in elts))
+            return self.made(node, held, state)
+        if isinstance(node, ast.Starred):
+            return self.objects(node.value, state)
+        if isinstance(node, ast.Call):
+            return self.call_objects(node, state)
+        return frozenset().union(
+            *(self.objects(n, state) for n in ast.iter_child_nodes(node) if isinstance(n, ast.expr))
+        )
+
+    def call_objects(self, node: ast.Call, state: State) -> frozenset[str]:
+        args = [*node.args, *(k.value for k in node.keywords)]
+        given = frozenset().union(*(self.objects(a, state) for a in args))
+        func = node.func
+        if isinstance(func, ast.Attribute) and not isinstance(
+            self.resolve(func.value), types.ModuleType
+        ):
+            base = self.objects(func.value, state)
+            if func.attr in FRESH_METHODS:
+                return self.made(node, self.elements(base, state), state)
+            return base | given
+        obj = self.resolve(func)
+        if normalize.is_helper(obj):
+            if self.returns_own_array(obj):
+                return frozenset()
+            # a new container holding any of what it was given, or what it was given
+            # (for the parameters whose object a return of it may hand back)
+            reached = self.reach_contents(given, state)
+            passed = self.summaries.get(("passed", id(obj)))
+            handed = [a for i, a in enumerate(node.args) if passed is None or i in passed]
+            handed += [k.value for k in node.keywords if passed is None or k.arg in passed]
+            back = frozenset().union(*(self.objects(a, state) for a in handed))
+            return self.made(node, reached, state) | self.reach_contents(back, state)
+        if (
+            id(obj) in FRESH_FUNCTIONS
+            or isinstance(obj, np.ufunc)
+            or (isinstance(obj, types.BuiltinFunctionType) and obj in vars(math).values())
+        ) and not any(k.arg == "out" for k in node.keywords):
+            return frozenset()
+        return given
+
+    @staticmethod
+    def made(node: ast.expr, held: frozenset[str], state: State) -> frozenset[str]:
+        """The new object ``node`` makes, holding ``held``."""
+        site = _site(node)
+        state.contents[site] = held
+        return frozenset({site})
+
+    @staticmethod
+    def global_object(obj: object, name: str) -> frozenset[str]:
+        if isinstance(obj, list | tuple | dict | set | np.ndarray):
+            return frozenset({f"the global {name!r}"})
+        return frozenset()
+
+    @staticmethod
+    def elements(objs: frozenset[str], state: State) -> frozenset[str]:
+        """The objects that elements of ``objs`` may be."""
+        out: set[str] = set()
+        for o in objs:
+            if _is_site(o):
+                out |= state.contents.get(o, frozenset())
+            else:  # what is outside holds what is outside
+                out.add(o if o.startswith("part of ") else f"part of {o}")
+        return frozenset(out)
+
+    def reach_contents(self, objs: frozenset[str], state: State) -> frozenset[str]:
+        """``objs`` and every object they hold, however deep."""
+        seen: set[str] = set()
+        todo = list(objs)
+        while todo:
+            o = todo.pop()
+            if o not in seen:
+                seen.add(o)
+                todo.extend(self.elements(frozenset({o}), state))
+        return frozenset(seen)
+
     @staticmethod
     def either(values: list[Value]) -> Value:
         return Value(
@@ -524,12 +805,40 @@ class Ownership:
         except AdCompileError:
             return False  # refused anyway when the helper itself is compiled
         self.summaries[key] = bool(walk.returns) and all(walk.returns)
+        # by position and by name (keyword arguments)
+        self.summaries[("passed", key)] = frozenset(walk.passed) | {
+            walk.params[i] for i in walk.passed
+        }
         return self.summaries[key]
+
+    def passed_back(self, node: ast.expr, state: State) -> set[int]:
+        """The positions of the parameters whose object, or part of it, ``node`` may be."""
+        objs = self.objects(node, state)  # (a new container holding them is not them)
+        return {
+            i
+            for i, p in enumerate(self.params)
+            if any(o in objs or f"part of {o}" in objs for o in self.entry_objects[p])
+        }
 
 
 def _symbol(op: ast.operator) -> str:
     """``+`` for ast.Add(), and so on."""
     return ast.unparse(ast.BinOp(ast.Name("a"), op, ast.Name("b"))).split()[1]
+
+
+def _site(node: ast.AST) -> str | None:
+    """The name of the object an expression makes, after its place in the source."""
+    if isinstance(node, ast.List | ast.Tuple | ast.Set | ast.Dict | ast.BinOp | ast.Call) or (
+        isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice)
+    ):
+        return f"{type(node).__name__}@{node.lineno}:{node.col_offset}"
+    return None
+
+
+def _is_site(obj: str) -> bool:
+    """Whether ``obj`` names an object the function makes (see Ownership.objects);
+    the others are described in words, and no name of Python has an @."""
+    return "@" in obj
 
 
 def _is_number_attribute(node: ast.expr) -> bool:

@@ -25,7 +25,7 @@ from .frontend import SourceFunction, StaticFunction, Unresolved
 from .ir import Assign, CallPrim, Function, If, Loop, NameAllocator, Return, Stmt, names_in
 from .restructure import Restructurer
 from .rules import containers, record, registry
-from .rules.containers import LEAF, element_kind, is_container, join_kinds
+from .rules.containers import EMPTY, LEAF, element_kind, is_container, join_kinds
 from .rules.registry import primitive_name
 
 BINOPS: dict[type, object] = {
@@ -234,6 +234,12 @@ class _Normalizer:
                     stmt,
                     hint="print the value outside, or step through the generated code with pdb",
                 )
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and not isinstance(self.static_object(call.func.value), types.ModuleType)
+            ):
+                self.method_statement(call)
             raise self.error(
                 "an expression statement has no effect on the result",
                 stmt,
@@ -413,9 +419,8 @@ class _Normalizer:
         env = dict(self.env)
         for var, name in carried:
             env[var] = ast.Name(id=name, ctx=ast.Load())
-            self.kinds[name] = self.kind(before[var])
         env[index_var] = ast.Name(id=index, ctx=ast.Load())
-        body, env_end = self.sub_block(prelude + list(stmt.body), env)
+        body, env_end = self.loop_body(prelude + list(stmt.body), env, carried, before)
         flag = self.restructurer.break_flags.get(id(stmt))
         exit_flag = dict(carried).get(flag) if flag else None
         self.finish_loop(stmt, loc, index, iter_expr, None, body, carried, before, env_end)
@@ -433,8 +438,63 @@ class _Normalizer:
         self.env = env
         test = self.constant_expr(stmt.test)
         self.env = outer_env
-        body, env_end = self.sub_block(list(stmt.body), env)
+        body, env_end = self.loop_body(list(stmt.body), env, carried, before)
         self.finish_loop(stmt, loc, None, None, test, body, carried, before, env_end)
+
+    def loop_body(
+        self, stmts: list[ast.stmt], env: dict, carried: list, before: dict
+    ) -> tuple[list[Stmt], dict]:
+        """Normalize a loop's body. A carried variable's structure is its structure on
+        entry joined with its structure at the end of every iteration: a list made
+        empty (``xs = []``) gets its elements' structure from the ``xs.append(v)`` in
+        the body. When an iteration changes what is known, the body is normalized
+        again from the same state (names included, so the code is the same as if it
+        had been known from the start)."""
+        kinds = {name: self.kind(before[var]) for var, name in carried}
+        saved = self.save_state()
+        while True:
+            self.kinds.update(kinds)
+            body, env_end = self.sub_block(stmts, env)
+            grown = {}
+            for var, name in carried:
+                end = env_end.get(var)
+                if end is None:
+                    continue  # reported by finish_loop
+                joined = join_kinds([kinds[name], self.kind(end)])
+                if joined is None:
+                    raise self.error(
+                        f"{var!r} holds differently structured values before and after "
+                        "an iteration of the loop",
+                        hint=f"give {var} the same structure (array, list, tuple) throughout",
+                    )
+                if joined != kinds[name]:
+                    grown[name] = joined
+            if not grown:
+                return body, env_end
+            kinds.update(grown)
+            self.restore_state(saved)
+
+    def save_state(self) -> tuple:
+        """What normalizing a block changes, to normalize it again (see loop_body)."""
+        names = self.names
+        return (
+            set(names.claimed),
+            dict(names.next),
+            dict(self.kinds),
+            set(self.scalars),
+            set(self.constants),
+            set(self.temps),
+            dict(self.globals),
+            set(self.partial),
+            set(self.locals),
+        )
+
+    def restore_state(self, saved: tuple) -> None:
+        claimed, nxt, kinds, scalars, constants, temps, globals_, partial, locals_ = saved
+        self.names.claimed, self.names.next = set(claimed), dict(nxt)
+        self.kinds, self.scalars, self.constants = dict(kinds), set(scalars), set(constants)
+        self.temps, self.globals = set(temps), dict(globals_)
+        self.partial, self.locals = set(partial), set(locals_)
 
     def finish_loop(self, stmt, loc, index, iter_expr, test, body, carried, before, env_end):
         self.stmt = stmt
@@ -536,7 +596,14 @@ class _Normalizer:
         item = self.atom(call.args[0], var)
         value = ast.BinOp(left=current, op=ast.Add(), right=ast.List(elts=[item], ctx=ast.Load()))
         target = self.names.claim(var)
-        item_kind = self.kind(item)
+        item_kind = join_kinds([kind[1] if kind != LEAF else EMPTY, self.kind(item)])
+        if item_kind is None:
+            raise self.error(
+                f"{var!r} holds elements of another structure than this one",
+                call,
+                hint="keep the elements of a list alike (all arrays, or all tuples of "
+                "the same length)",
+            )
         self.body.append(
             Assign(
                 target=target,
@@ -548,6 +615,34 @@ class _Normalizer:
         )
         self.kinds[target] = ("list", item_kind)
         self.env[var] = ast.Name(id=target, ctx=ast.Load())
+
+    def method_statement(self, call: ast.Call) -> None:
+        """Refuse a method call used as a statement (it could only matter by changing
+        its object in place), saying what is supported instead."""
+        base, method = call.func.value, call.func.attr
+        what = f"`{ast.unparse(call.func)}(...)`"
+        if method == "append" and isinstance(base, ast.Name):
+            raise self.error(
+                f"{what} would change the global {base.id!r}; adcompile appends only to "
+                "lists that the function makes itself",
+                call,
+                hint="append to a list the function makes itself (ys = [] or ys = [a, b]), "
+                "copying into it the elements you need",
+            )
+        if method == "append":
+            raise self.error(
+                f"{what} appends to an element of a container, which is not supported",
+                call,
+                hint="give the list a name of its own (row = []), append to it, and put it "
+                "into the container when it is complete",
+            )
+        raise self.error(
+            f"{what} as a statement would change {ast.unparse(base)} in place, which is "
+            "not supported",
+            call,
+            hint="grow a list one element at a time with xs.append(v); for arrays, "
+            "compute a new one (ys = np.sort(xs))",
+        )
 
     def kind(self, atom: ast.expr) -> object:
         if isinstance(atom, ast.Name):
@@ -594,7 +689,8 @@ class _Normalizer:
                 return
             if kind == LEAF:
                 raise self.error(
-                    "unpacking is supported for tuples, lists and results of calls",
+                    f"{ast.unparse(value)} is an array here: unpacking is supported for "
+                    "tuples, lists and results of calls",
                     value,
                     hint="index the array instead: a = x[0]; b = x[1]",
                 )
@@ -657,11 +753,12 @@ class _Normalizer:
             kind = join_kinds([self.kind(e) for e in operands.values()])
             if kind is None and operands:
                 return ("tuple", tuple(self.kind(e) for e in operands.values()))
-            return ("list", kind or LEAF)
+            return ("list", kind or EMPTY)
         if prim is containers.BUILD_TUPLE:
             return ("tuple", tuple(self.kind(e) for e in operands.values()))
         if prim is containers.APPEND:
-            return ("list", self.kind(operands["x"]))
+            c = self.kind(operands["c"])
+            return ("list", join_kinds([c[1] if c != LEAF else EMPTY, self.kind(operands["x"])]))
         if isinstance(prim, CallPrim):
             return prim.result_kind
         return LEAF

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 
 # Kinds: what the compiler knows about a value's structure.
 LEAF = "leaf"  # an array or a number
+# The element kind of a list with no element yet (``xs = []``): what the first
+# ``xs.append(v)`` puts in decides it. Reading an element of such a list fails in
+# Python too; the compiler reads it as a leaf.
+EMPTY = "empty"
 
 
 def kind_of(value: object) -> object:
@@ -41,7 +45,7 @@ def element_kind(kind: object, index: object, *, constant: bool) -> object:
     """The kind of ``c[index]`` for a container of ``kind``; None when it cannot be known."""
     tag, inner = kind
     if tag == "list":
-        return inner
+        return LEAF if inner == EMPTY else inner
     if tag == "tuple":
         if constant and isinstance(index, int) and -len(inner) <= index < len(inner):
             return inner[index]
@@ -60,8 +64,43 @@ def element_kind(kind: object, index: object, *, constant: bool) -> object:
 
 
 def join_kinds(kinds: list[object]) -> object:
-    if kinds and all(k == kinds[0] for k in kinds):
-        return kinds[0]
+    """The kind of a value that is any one of values of ``kinds`` (a variable after an
+    ``if``, a list after appends); None when they differ in structure. A list with no
+    element yet joins with a list of any elements."""
+    if not kinds:
+        return None
+    out = kinds[0]
+    for k in kinds[1:]:
+        out = _join(out, k)
+        if out is None:
+            return None
+    return out
+
+
+def _join(a: object, b: object) -> object:
+    if a == b:
+        return a
+    if a == EMPTY:
+        return b
+    if b == EMPTY:
+        return a
+    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "list":
+        inner = _join(a[1], b[1])
+        return None if inner is None else ("list", inner)
+    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "tuple":
+        if len(a[1]) != len(b[1]):
+            return None
+        inner = [_join(x, y) for x, y in zip(a[1], b[1], strict=True)]
+        return None if None in inner else ("tuple", tuple(inner))
+    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "dict":
+        if [k for k, _ in a[1]] != [k for k, _ in b[1]]:
+            return None
+        inner = [_join(x, y) for (_, x), (_, y) in zip(a[1], b[1], strict=True)]
+        return (
+            None
+            if None in inner
+            else ("dict", tuple(zip([k for k, _ in a[1]], inner, strict=True)))
+        )
     return None
 
 

@@ -1,0 +1,408 @@
+"""Lists built in the function, list identity, `and`/`or`, and arguments that are
+one object: adcompile differentiates what Python computes, or refuses at the line.
+
+A list grows with ``xs.append(v)``, which adcompile differentiates as
+``xs = xs + [v]``: a new list under the one name. That is Python's update in
+place only when nothing else can see the list (adcompile/inplace.py tracks the
+identity of lists); anything else is refused, naming what shares it.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+
+import numpy as np
+import pytest
+from helpers import assert_grad_matches_fd
+
+import adcompile as ad
+from adcompile import AdCompileError
+
+
+def assert_like_python(f, *args, wrt=0):
+    """value_and_grad's value is f's; grad agrees with central differences; vjp with
+    cotangent 1 and value_and_grad's gradient agree with grad's."""
+    expected = f(*copy.deepcopy(args))
+    value, g_vg = ad.value_and_grad(f, wrt=wrt)(*args)
+    assert value == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    g = assert_grad_matches_fd(f, *args, wrt=wrt)
+    g_vjp = ad.vjp(f, wrt=wrt)(*args, 1.0)
+    single = isinstance(wrt, int | str)
+    for a, b, c in zip(
+        [g] if single else g, [g_vg] if single else g_vg, [g_vjp] if single else g_vjp, strict=True
+    ):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-12)
+
+
+def assert_refused_at(f, args, line: str, *words: str, wrt=0):
+    """Compiling f's gradient raises a located AdCompileError at the line holding
+    ``line`` whose message holds each of ``words``."""
+    with pytest.raises(AdCompileError) as info:
+        ad.grad(f, wrt=wrt)(*args)
+    err = info.value
+    assert "internal error" not in err.reason
+    assert err.line.strip() == line, (err.line, str(err))
+    for w in words:
+        assert w in err.reason, str(err)
+    assert err.hint
+    return err
+
+
+X = np.array([0.3, -1.2, 0.8])
+
+
+# ========================================================== lists of tuples
+
+
+def pairs_indexed(x, y):
+    pairs = []
+    for i in range(3):
+        pairs.append((x * i, y + i))
+    t = 0.0
+    for p in pairs:
+        t = t + np.sum(p[0] * p[1])
+    return t
+
+
+def pairs_unpacked(x, y):
+    pairs = []
+    for i in range(3):
+        pairs.append((x * i, y + i))
+    t = 0.0
+    for a, b in pairs:
+        t = t + np.sum(a * b)
+    return t
+
+
+def pairs_unpacked_in_the_body(x, y):
+    pairs = []
+    for i in range(3):
+        pairs.append((np.tanh(x * i), y * x))
+    t = 0.0
+    for p in pairs:
+        a, b = p
+        t = t + np.sum(a * b)
+    return t
+
+
+def pairs_in_a_while_loop(x, y):
+    pairs = []
+    i = 0
+    while i < 3:
+        pairs.append((x * i, y))
+        i = i + 1
+    t = 0.0
+    for a, b in pairs:
+        t = t + np.sum(a * b)
+    return t
+
+
+def nested_empty_lists(x):
+    rows = []
+    for i in range(3):
+        row = []
+        row.append(x * i)
+        row.append(x + i)
+        rows.append(row)
+    t = 0.0
+    for r in rows:
+        t = t + np.sum(r[0] * r[1])
+    return t
+
+
+@pytest.mark.parametrize(
+    "f",
+    [pairs_indexed, pairs_unpacked, pairs_unpacked_in_the_body, pairs_in_a_while_loop],
+    ids=lambda f: f.__name__,
+)
+@pytest.mark.parametrize("args", [(1.5, 2.0), (X, X[::-1] * 2.0)], ids=["floats", "arrays"])
+def test_list_of_tuples_built_with_append(f, args):
+    assert_like_python(f, *args, wrt=(0, 1))
+
+
+def test_list_of_lists_each_made_empty_in_the_loop():
+    assert_like_python(nested_empty_lists, 1.5)
+    assert_like_python(nested_empty_lists, X)
+
+
+def mixed_elements(x):
+    xs = [x]
+    xs.append((x, x))
+    return np.sum(xs[0])
+
+
+def test_appending_an_element_of_another_structure_is_refused():
+    assert_refused_at(mixed_elements, (X,), "xs.append((x, x))", "another structure")
+
+
+def unpack_an_array(x):
+    a, b = x * 2.0
+    return a * b
+
+
+def test_unpacking_an_array_says_so():
+    assert_refused_at(unpack_an_array, (np.array([1.0, 2.0]),), "a, b = x * 2.0", "an array")
+
+
+# ============================================================= list identity
+# accepted: appends to a list that only one name (read again) can see
+
+
+def second_name_never_read_again(x):
+    a = []
+    b = a
+    for i in range(3):
+        b.append(x * i)
+    return np.sum(sum(b))
+
+
+def element_read_then_appended(x):
+    hs = [x]
+    for _ in range(3):
+        h = hs[-1]
+        hs.append(np.tanh(h * 1.5))
+    return np.sum(sum(hs))
+
+
+def appended_in_both_branches(x):
+    xs = [x]
+    if np.sum(x) > 0:
+        xs.append(x * x)
+    else:
+        xs.append(x * 3.0)
+    return np.sum(sum(xs))
+
+
+def own_list(v):
+    out = [v]
+    out.append(v * v)
+    return sum(out)
+
+
+def helper_appends_to_its_own_list(x):
+    return np.sum(own_list(x * 2.0) + x)
+
+
+def first_times_two(xs):
+    return xs[0] * 2.0
+
+
+def list_read_by_a_helper_then_appended(x):
+    xs = [x]
+    t = first_times_two(xs)
+    xs.append(t)
+    return np.sum(sum(xs))
+
+
+def pair_of(v):
+    return [v, v * 2.0]
+
+
+def list_made_by_a_helper_then_appended(x):
+    xs = pair_of(x)
+    xs.append(x * 3.0)
+    return np.sum(sum(xs) * x)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        second_name_never_read_again,
+        element_read_then_appended,
+        appended_in_both_branches,
+        helper_appends_to_its_own_list,
+        list_read_by_a_helper_then_appended,
+        list_made_by_a_helper_then_appended,
+    ],
+    ids=lambda f: f.__name__,
+)
+@pytest.mark.parametrize("x", [1.5, -0.7, X], ids=["float", "negative", "array"])
+def test_append_to_a_list_only_one_name_sees(f, x):
+    assert_like_python(f, x)
+
+
+# refused: Python's append would be seen elsewhere
+
+
+def second_name_read_later(x):
+    a = []
+    b = a
+    for i in range(3):
+        b.append(x * i)
+    return sum(a)
+
+
+def second_name_straight_line(x):
+    xs = [x]
+    ys = xs
+    ys.append(x * 3.0)
+    return sum(xs)
+
+
+def appends_to_its_parameter(lst, v):
+    lst.append(v)
+    return v * 2.0
+
+
+def helper_appends_to_the_callers_list(x):
+    xs = [x]
+    t = appends_to_its_parameter(xs, x * 3.0)
+    return sum(xs) + t
+
+
+def held_in_another_list(x):
+    inner = [x]
+    outer = [inner]
+    inner.append(x * 2.0)
+    return sum(outer[0])
+
+
+def held_then_indexed_past_the_end(x):
+    inner = [x]
+    outer = [inner]
+    inner.append(x * 2.0)
+    return outer[0][1]
+
+
+def held_in_a_tuple(x):
+    a = [x]
+    t = (a, 1.0)
+    a.append(x * 2.0)
+    return sum(t[0])
+
+
+def element_of_a_list_of_lists(x):
+    inner = [x]
+    outer = [inner]
+    e = outer[0]
+    e.append(x * 2.0)
+    return sum(outer[0])
+
+
+def same_list(xs):
+    return xs
+
+
+def named_again_by_a_helper(x):
+    a = [x]
+    b = same_list(a)
+    b.append(x * 2.0)
+    return sum(a)
+
+
+def one_of_two_lists(x):
+    a = [x]
+    d = [x * 2.0]
+    b = a if x > 0 else d
+    b.append(x)
+    return sum(a) + sum(d)
+
+
+def appends_to_its_argument(xs, x):
+    xs.append(x)
+    return sum(xs)
+
+
+def appends_to_part_of_its_argument(rows, x):
+    row = rows[0]
+    row.append(x)
+    return sum(row)
+
+
+def appends_to_its_default(x, acc=[]):  # noqa: B006 - the point of the test
+    acc.append(x)
+    return sum(acc)
+
+
+GLOBAL_LIST = [1.0]
+
+
+def appends_to_a_global(x):
+    GLOBAL_LIST.append(x)
+    return x * 2.0
+
+
+def appends_to_what_it_iterates(x):
+    xs = [x]
+    for p in xs:
+        if len(xs) > 3:
+            break
+        xs.append(p * 2.0)
+    return sum(xs)
+
+
+def appends_to_an_element(x):
+    rows = [[x]]
+    rows[0].append(x)
+    return sum(rows[0])
+
+
+def extends(x):
+    xs = [x]
+    xs.extend([x])
+    return sum(xs)
+
+
+REFUSED_APPENDS = [
+    (second_name_read_later, (1.5,), "b.append(x * i)", ["'b' and 'a' are the same list"]),
+    (second_name_straight_line, (1.5,), "ys.append(x * 3.0)", ["'ys' and 'xs'"]),
+    (
+        helper_appends_to_the_callers_list,
+        (1.5,),
+        "lst.append(v)",
+        ["the list the caller passed to appends_to_its_parameter() as 'lst'"],
+    ),
+    (held_in_another_list, (1.5,), "inner.append(x * 2.0)", ["held in 'outer'"]),
+    (held_then_indexed_past_the_end, (1.5,), "inner.append(x * 2.0)", ["held in 'outer'"]),
+    (held_in_a_tuple, (1.5,), "a.append(x * 2.0)", ["held in 't'"]),
+    (element_of_a_list_of_lists, (1.5,), "e.append(x * 2.0)", ["held in 'outer'"]),
+    (named_again_by_a_helper, (1.5,), "b.append(x * 2.0)", ["'b' and 'a'"]),
+    (one_of_two_lists, (1.5,), "b.append(x)", ["'b' and 'a'"]),
+    (
+        appends_to_its_argument,
+        ([1.0], 1.5),
+        "xs.append(x)",
+        ["the list passed as the argument 'xs'"],
+    ),
+    (
+        appends_to_part_of_its_argument,
+        ([[1.0]], 1.5),
+        "row.append(x)",
+        ["part of the list passed as the argument 'rows'"],
+    ),
+    (appends_to_its_default, (1.5,), "acc.append(x)", ["the default value of 'acc'"]),
+    (appends_to_a_global, (1.5,), "GLOBAL_LIST.append(x)", ["the global 'GLOBAL_LIST'"]),
+    (appends_to_what_it_iterates, (1.5,), "xs.append(p * 2.0)", ["iterates over 'xs'"]),
+    (appends_to_an_element, (1.5,), "rows[0].append(x)", ["an element of a container"]),
+    (extends, (1.5,), "xs.extend([x])", ["xs.extend(...)", "in place"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("f", "args", "line", "words"), [pytest.param(*c, id=c[0].__name__) for c in REFUSED_APPENDS]
+)
+def test_append_seen_elsewhere_is_refused(f, args, line, words):
+    wrt = len(args) - 1
+    for make in (ad.grad, ad.value_and_grad):
+        with pytest.raises(AdCompileError) as info:
+            make(f, wrt=wrt)(*args)
+        err = info.value
+        assert "internal error" not in err.reason
+        assert err.line.strip() == line, str(err)
+        for w in words:
+            assert w in err.reason, str(err)
+        assert err.hint
+    source_lines, first = inspect.getsourcelines(f)
+    if line in "".join(source_lines):  # the helper's line is in the helper
+        assert err.lineno == first + next(i for i, t in enumerate(source_lines) if line in t)
+    with pytest.raises(AdCompileError):
+        ad.vjp(f, wrt=wrt)(*args, cotangent=1.0)
+
+
+def test_a_refused_append_leaves_the_callers_list_alone():
+    xs = [1.0]
+    with pytest.raises(AdCompileError):
+        ad.grad(appends_to_its_argument, wrt=1)(xs, 1.5)
+    assert xs == [1.0]
