@@ -704,7 +704,7 @@ class _Normalizer:
         raise self.error("unsupported assignment target", target)
 
     def bind(self, name: str, value: ast.expr) -> None:
-        if isinstance(value, ast.Name | ast.Constant | ast.IfExp):
+        if isinstance(value, ast.Name | ast.Constant | ast.IfExp | ast.BoolOp):
             self.env[name] = self.atom(value, name)
             return
         ssa = self.emit(value, name, claim=True)
@@ -785,6 +785,8 @@ class _Normalizer:
             return const
         if isinstance(node, ast.IfExp):
             return self.if_expression(node, hint)[0]
+        if isinstance(node, ast.BoolOp):
+            return self.bool_operation(node, hint)[0]
         return ast.Name(id=self.emit(node, hint), ctx=ast.Load())
 
     def name(self, node: ast.Name) -> ast.expr:
@@ -953,8 +955,7 @@ class _Normalizer:
             comps = [self.atom(c, hint) for c in node.comparators]
             return ast.Compare(left=left, ops=node.ops, comparators=comps), None, {}, False
         if isinstance(node, ast.BoolOp):
-            vals = [self.atom(v, hint) for v in node.values]
-            return ast.BoolOp(op=node.op, values=vals), None, {}, False
+            return self.bool_operation(node, hint)
         if isinstance(node, ast.Call):
             return self.call(node, hint)
         if isinstance(node, ast.Attribute):
@@ -1021,6 +1022,45 @@ class _Normalizer:
         kind = join_kinds([self.kind(r) for r in results])
         if kind is None:
             raise self.error("the two values of this conditional differ in structure", node)
+        self.kinds[join] = kind
+        atom = ast.Name(id=join, ctx=ast.Load())
+        return atom, np.positive, {"x": atom}, False
+
+    def bool_operation(self, node: ast.BoolOp, hint: str):
+        """``a and b`` as ``b if a else a``, ``a or b`` as ``a if a else b``: Python
+        returns one of the operands (not a bool), each evaluated once, left to right,
+        and ``b`` only when ``a`` does not decide. ``a and b and c`` is
+        ``a and (b and c)``."""
+        first = self.atom(node.values[0], hint)
+        rest = node.values[1:]
+        if len(rest) == 1:
+            second_node = rest[0]
+        else:
+            second_node = ast.copy_location(ast.BoolOp(op=node.op, values=rest), rest[0])
+        outer_body, outer_env = self.body, self.env
+        self.body, self.env = [], dict(outer_env)
+        try:
+            second = self.atom(second_node, hint)
+            block = self.body
+        finally:
+            self.body, self.env = outer_body, outer_env
+        if isinstance(node.op, ast.And):
+            body, orelse, joined = block, [], (second, _copy_atom(first))
+        else:
+            body, orelse, joined = [], block, (_copy_atom(first), second)
+        join = self.names.fresh(hint)
+        self.body.append(
+            If(
+                test=_copy_atom(first),
+                body=body,
+                orelse=orelse,
+                joins=[(join, *joined)],
+                loc=self.src.loc(self.stmt),
+            )
+        )
+        kind = join_kinds([self.kind(first), self.kind(second)])
+        if kind is None:
+            raise self.error("the operands of this `and`/`or` differ in structure", node)
         self.kinds[join] = kind
         atom = ast.Name(id=join, ctx=ast.Load())
         return atom, np.positive, {"x": atom}, False

@@ -490,7 +490,11 @@ def operator_rows() -> list[list[str]]:
             "comparison",
             "none (a boolean)",
         ],
-        ["`a and b`, `a or b`", "boolean logic", "none (a boolean)"],
+        [
+            "`a and b`, `a or b`",
+            "one of the operands, as Python: `b if a else a`, `a if a else b`",
+            "yes, through the operand it returns",
+        ],
         ["`a if c else b`", "conditional expression", "yes, through `a` or `b`"],
         ["`x[index]`", "indexing and slicing", "yes (see `a[index]` below)"],
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import warnings
 
 import numpy as np
 import pytest
@@ -406,3 +407,82 @@ def test_a_refused_append_leaves_the_callers_list_alone():
     with pytest.raises(AdCompileError):
         ad.grad(appends_to_its_argument, wrt=1)(xs, 1.5)
     assert xs == [1.0]
+
+
+# ================================================================= and / or
+# Python returns one of the operands: `a and b` is `b if a else a`, `a or b` is
+# `a if a else b`, so the derivative flows through the operand returned.
+
+
+def and_value(x, y):
+    z = x and y
+    return z * 2.0
+
+
+def or_value(x, y):
+    z = x or y
+    return z * 2.0
+
+
+def chained(x, y):
+    return (x and y and x * y) * 3.0 + (x or y or x * y)
+
+
+def and_in_an_expression(x, y):
+    return np.sum(np.tanh((x and y) * x) + (y or x) ** 2)
+
+
+def comparison_and_value(x, y):
+    return ((x > 0.5) and y) * 2.0 + ((x > 0.5) or y)
+
+
+def assert_like_autograd(f, *args, wrt=(0, 1)):
+    """Like assert_like_python, with autograd's gradient as the oracle: for points
+    where an operand is 0 (falsy), where `and`/`or` jump and finite differences
+    cannot judge; Python returns one operand there, and so does the derivative."""
+    autograd = pytest.importorskip("autograd")
+    expected = f(*copy.deepcopy(args))
+    value, g_vg = ad.value_and_grad(f, wrt=wrt)(*args)
+    assert value == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    g = ad.grad(f, wrt=wrt)(*args)
+    g_vjp = ad.vjp(f, wrt=wrt)(*args, 1.0)
+    for k, i in enumerate(wrt):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Output seems independent of input"
+            want = autograd.grad(f, i)(*args)
+        for got in (g[k], g_vg[k], g_vjp[k]):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+TRUTHY = [(1.5, 2.0), (-0.4, 1.1), (np.array(-0.7), np.array(1.3))]
+FALSY = [(0.0, 2.0), (1.5, 0.0), (0.0, 0.0), (np.array(0.0), np.array(1.3))]
+
+
+@pytest.mark.parametrize(
+    "f", [and_value, or_value, chained, and_in_an_expression], ids=lambda f: f.__name__
+)
+@pytest.mark.parametrize("args", TRUTHY, ids=["floats", "negative", "0-d arrays"])
+def test_and_or_differentiate_the_operand_python_returns(f, args):
+    assert_like_python(f, *args, wrt=(0, 1))
+
+
+@pytest.mark.parametrize("f", [and_value, or_value, chained], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("args", FALSY, ids=["x zero", "y zero", "both zero", "0-d zero"])
+def test_and_or_with_a_falsy_operand(f, args):
+    assert_like_autograd(f, *args)
+
+
+@pytest.mark.parametrize("x", [0.2, 0.9])
+def test_and_or_with_a_comparison(x):
+    assert_like_python(comparison_and_value, x, 1.7, wrt=1)
+
+
+def and_short_circuits(x, y):
+    # y / x is not computed when x is 0: Python short-circuits, and so does the code
+    return (x and y / x) * 2.0
+
+
+def test_and_or_evaluate_the_second_operand_only_when_needed():
+    with np.errstate(divide="raise"):
+        assert_like_autograd(and_short_circuits, 0.0, 2.0)
+        assert_like_python(and_short_circuits, 0.5, 2.0, wrt=(0, 1))
