@@ -44,6 +44,7 @@ def build(
         session = Session()
         fn = normalize.normalize(src, kinds, session)
         gen = reverse.reverse(fn, wrt, mode, session, arg_shapes)
+        gen.updates = fn.updates
         gen.text = emit.to_source(optimize.finish(gen.node))
         for pair in session.order:
             pair.text = "\n\n".join(emit.to_source(optimize.finish(n)) for n in pair.nodes)
@@ -100,7 +101,53 @@ def _compile_one(
         and k in module
         and module[k] is v
     ]
+    if gen.updates:
+        gen.constant_arrays = [
+            (k, v)
+            for ns in (namespace, *(pair.namespace for pair in gen.session.order))
+            for k, v in ns.items()
+            if isinstance(v, np.ndarray)
+        ]
     return compiled, source, gen
+
+
+def _check_apart(fn: Callable, params: list[str], gen, args: tuple) -> None:
+    """Refuse a call in which an argument that ``fn``'s ``x op= ...`` writes into (in
+    Python) shares memory with another argument or an array the code reads: Python's
+    ``fn`` would change that one too, and the generated code writes into no argument."""
+    for p, (loc, op, var) in gen.updates.items():
+        i = params.index(p)
+        a = args[i]
+        if not isinstance(a, np.ndarray):
+            continue  # numbers are never changed in place
+        others = [(q, b) for j, (q, b) in enumerate(zip(params, args, strict=False)) if j != i]
+        others += [(f"global {k}", v) for k, v in gen.constant_arrays]
+        for q, b in others:
+            for leaf in _leaves(b):
+                if not _overlap(a, leaf):
+                    continue
+                what = "the same array" if leaf is a else "arrays that share memory"
+                if leaf is not b:
+                    q = f"an array in {q!r}"
+                elif not q.startswith("global "):
+                    q = repr(q)
+                raise AdCompileError(
+                    f"in this call {p!r} and {q} are {what}, which `{var} {op}= ...` writes "
+                    f"into: Python's {fn.__name__} would change {q} too, and the gradient "
+                    "writes into no argument",
+                    loc,
+                    hint="pass separate arrays (np.copy(a) for one of them), or write "
+                    f"{var} = {var} {op} ... to make a new array",
+                )
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b))
+    except np.exceptions.TooHardError:  # pragma: no cover - pathological strides
+        return True
 
 
 @contextlib.contextmanager
@@ -354,6 +401,8 @@ class GradientFunction:
             a = args[i]
             if not _floats_only(a):
                 _check_differentiable(a, self.params[i], self.fn)
+        if entry[2].updates:
+            _check_apart(self.fn, self.params, entry[2], params)
         self._latest = entry
         self._fast = self._dispatcher(entry, args, sig)
         try:
@@ -546,6 +595,8 @@ class _Dispatch:
         self.names: dict[int, str] = {}  # id of a constant: its name in ns
         self.lines: list[str] = []
         self.inputs: list[tuple] = []  # (variable, shape, dtype or None) of input arrays
+        self.owners: dict[str, int] = {}  # input array variable -> its argument's position
+        self.owner = 0
         self.count = 0
 
     def const(self, value: object) -> str:
@@ -575,7 +626,11 @@ class _Dispatch:
         lines.append("    return SLOW(*args, **kwargs)")
         lines.append(f"{', '.join(names)}, = args")  # a function has a parameter
         wrt = set(gf._index)
-        trees = [self.guard(names[i], a, i in wrt) for i, a in enumerate(self.args)]
+        trees = []
+        for i, a in enumerate(self.args):
+            self.owner = i
+            trees.append(self.guard(names[i], a, i in wrt))
+        self.apart_tests(names)
         lines.append("try:")
         lines.append(f"    out = compiled({', '.join(names)})")
         lines.append("except NonScalarResult as exc:")
@@ -626,6 +681,7 @@ class _Dispatch:
                 test += f" or {var}.dtype is not {self.const(dtype)}"
             self.miss_unless(test)
             self.inputs.append((var, value.shape, dtype))
+            self.owners[var] = self.owner
             return ("array", value.shape, value.dtype)
         if t is float:
             self.miss_unless(f"type({var}) is not float")
@@ -648,6 +704,24 @@ class _Dispatch:
             return (dict, children)
         self.miss_unless(f"type({var}) is not {self.const(t)}")
         return ("other",)
+
+    def apart_tests(self, names: list[str]) -> None:
+        """Lines that take the slow path (which refuses the call, see :func:`_check_apart`)
+        when an argument the function updates in place may share memory with another
+        argument or an array the code reads; none for most functions, which update
+        no parameter in place."""
+        gen, gf = self.entry[2], self.gf
+        for p in gen.updates:
+            i = gf.params.index(p)
+            if type(self.args[i]) is not np.ndarray:
+                continue
+            self.ns["MAY_SHARE"] = np.may_share_memory
+            others = [
+                v for v, *_ in self.inputs if self.owners[v] != i and self.owners[v] < gf._nparams
+            ]
+            others += [self.const(v) for _, v in gen.constant_arrays]
+            for other in others:
+                self.miss_unless(f"MAY_SHARE({names[i]}, {other})")
 
     def miss_unless(self, test: str) -> None:
         self.lines.append(f"if {test}:")

@@ -215,8 +215,12 @@ class Ownership:
         self.iterating: list[tuple[ast.For, set[str]]] = []
         self.loop_reads: dict[int, set[str]] = {}
         self.returns: list[bool] = []  # per return: whether it hands back an array of its own
+        # parameter -> (where, operator) of the first x op= ... that Python would do in
+        # the memory of that parameter's argument (not for a helper: refused there)
+        self.updates: dict[str, tuple] = {}
         self.passed: set[int] = set()  # parameters whose object (or part) a return hands back
         self.entry_objects: dict[str, frozenset[str]] = {}  # the parameters' objects (run)
+        self.arguments = {} if helper else {_argument(p): p for p in self.params}
 
     # ------------------------------------------------------------------ driver
 
@@ -225,6 +229,13 @@ class Ownership:
         if self.helper:
             outside = frozenset({f"the array the caller passed to {self.src.name}()"})
             state.shares = dict.fromkeys(self.params, outside)
+        else:
+            # the caller's arrays: x += ... on one is differentiated as x = x + ...
+            # (the generated code never writes into its arguments), which is what
+            # Python computes unless the caller passes one array for two parameters
+            # (see ``updates``, which the call checks)
+            for p in self.params:
+                state.shares[p] = frozenset({_argument(p)})
         for p in self.params:
             state.points[p] = frozenset(
                 {
@@ -307,6 +318,11 @@ class Ownership:
         var = target.id
         later = self.read_later(stmt)
         seen = state.reach(frozenset({var})) - {var}
+        for m in seen:
+            if m in self.arguments:
+                update = (self.src.loc(stmt), _symbol(stmt.op), var)
+                self.updates.setdefault(self.arguments[m], update)
+        seen = {m for m in seen if m not in self.arguments}
         direct = state.sharers(var)
         blocking = sorted(
             (m for m in seen if m not in self.locals or m in later),
@@ -873,10 +889,22 @@ def resolver(src: SourceFunction) -> Callable[[ast.expr], object]:
     return resolve
 
 
-def check(src: SourceFunction, *, helper: bool, summaries: dict | None = None) -> None:
+def _argument(param: str) -> str:
+    """What the memory of the argument of ``param`` is called (in ``State.shares``)."""
+    return f"the argument {param!r}"
+
+
+def check(src: SourceFunction, *, helper: bool, summaries: dict | None = None) -> dict[str, tuple]:
     """Raise a located AdCompileError at the first ``x op= ...`` in ``src`` whose
-    array ``x`` does not own."""
-    Ownership(src, resolver(src), helper=helper, summaries=summaries).run()
+    array ``x`` does not own, or the first ``xs.append(...)`` that something else
+    would see. Returns, for the function being differentiated, the parameters whose
+    argument Python's ``x op= ...`` would write into: parameter -> (location,
+    operator) of the first such update. The generated code writes into no argument,
+    which is what Python computes as long as no other argument shares that memory
+    (the call checks it)."""
+    walk = Ownership(src, resolver(src), helper=helper, summaries=summaries)
+    walk.run()
+    return walk.updates
 
 
 __all__ = ["check", "FRESH_FUNCTIONS", "FRESH_METHODS"]

@@ -100,7 +100,7 @@ def normalize(
     says that ``src`` is called by another differentiated function (its parameters
     are then the caller's arrays, see ``inplace.py``)."""
     fn = _Normalizer(src, kinds, session).run()
-    inplace.check(src, helper=helper, summaries=session.ownership if session else None)
+    fn.updates = inplace.check(src, helper=helper, summaries=session.ownership if session else None)
     return fn
 
 

@@ -77,6 +77,10 @@ class Generated:
     generation: int = 0  # of the rule registry this code was compiled with
     text: str = ""  # the main function's source, once emitted
     session: object = None  # the link session holding the called functions' pairs
+    # parameters whose argument the user's x op= ... writes into (Function.updates), and
+    # the arrays the code reads besides its arguments: a call checks they are apart
+    updates: dict = field(default_factory=dict)
+    constant_arrays: list = field(default_factory=list)
 
 
 def name(ident: str) -> ast.Name:

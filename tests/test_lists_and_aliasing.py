@@ -15,26 +15,32 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import assert_grad_matches_fd
 
 import adcompile as ad
 from adcompile import AdCompileError
+from adcompile.api import numeric_grad
 
 
 def assert_like_python(f, *args, wrt=0):
-    """value_and_grad's value is f's; grad agrees with central differences; vjp with
-    cotangent 1 and value_and_grad's gradient agree with grad's."""
+    """value_and_grad's value is f's; grad agrees with central differences of f (run
+    on copies of the arguments: Python's f may write into them, the gradient never
+    does); value_and_grad's and vjp's (cotangent 1) gradients are grad's."""
+    before = copy.deepcopy(args)
     expected = f(*copy.deepcopy(args))
     value, g_vg = ad.value_and_grad(f, wrt=wrt)(*args)
     assert value == pytest.approx(expected, rel=1e-12, abs=1e-12)
-    g = assert_grad_matches_fd(f, *args, wrt=wrt)
+    g = ad.grad(f, wrt=wrt)(*args)
     g_vjp = ad.vjp(f, wrt=wrt)(*args, 1.0)
-    single = isinstance(wrt, int | str)
-    for a, b, c in zip(
-        [g] if single else g, [g_vg] if single else g_vg, [g_vjp] if single else g_vjp, strict=True
-    ):
-        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-12)
+    single = isinstance(wrt, int)
+    for k, i in enumerate([wrt] if single else wrt):
+        fd = numeric_grad(lambda *a: f(*copy.deepcopy(a)), list(args), i)
+        got = [g, g_vg, g_vjp] if single else [g[k], g_vg[k], g_vjp[k]]
+        assert type(got[0]) is type(args[i]) and np.shape(got[0]) == np.shape(args[i])
+        np.testing.assert_allclose(got[0], fd, rtol=1e-6, atol=1e-8)
+        for other in got[1:]:
+            np.testing.assert_allclose(other, got[0], rtol=1e-12, atol=1e-12)
+    for a, b in zip(args, before, strict=True):
+        np.testing.assert_array_equal(a, b)  # the gradient wrote into no argument
 
 
 def assert_refused_at(f, args, line: str, *words: str, wrt=0):
@@ -486,3 +492,100 @@ def test_and_or_evaluate_the_second_operand_only_when_needed():
     with np.errstate(divide="raise"):
         assert_like_autograd(and_short_circuits, 0.0, 2.0)
         assert_like_python(and_short_circuits, 0.5, 2.0, wrt=(0, 1))
+
+
+# ================================================ one array for two parameters
+# `x += y` on a parameter is differentiated as `x = x + y`: the generated code never
+# writes into its arguments. Python writes into the caller's array, which is the
+# same computation unless another argument (or a global the function reads) is, or
+# shares memory with, that array: such a call is refused.
+
+
+def update_parameter(x, y):
+    x += y
+    return np.sum(x * y)
+
+
+def update_through_another_name(x, y):
+    h = x
+    h *= 2.0
+    return np.sum(h * y)
+
+
+def update_then_read_list(x, ys):
+    x += 1.0
+    return np.sum(x * ys[0])
+
+
+W_GLOBAL = np.array([0.5, -1.5, 2.0])
+
+
+def update_and_read_a_global(x):
+    x += 1.0
+    return np.sum(x * W_GLOBAL)
+
+
+def no_update(x, y):
+    return np.sum((x + y) * y)
+
+
+A = np.array([1.2, 2.3, 3.4])
+
+
+@pytest.mark.parametrize(
+    ("f", "args"),
+    [
+        (update_parameter, lambda a: (a, a)),
+        (update_parameter, lambda a: (a, a[:])),
+        (update_parameter, lambda a: (a[::-1], a)),
+        (update_through_another_name, lambda a: (a, a)),
+        (update_then_read_list, lambda a: (a, [a * 2.0, a])),
+        (update_and_read_a_global, lambda a: (W_GLOBAL,)),
+    ],
+    ids=["same", "view", "reversed view", "alias", "in a list", "global"],
+)
+@pytest.mark.parametrize("make", [ad.grad, ad.value_and_grad, ad.vjp], ids=lambda m: m.__name__)
+def test_arguments_sharing_updated_memory_are_refused(f, args, make):
+    a = A.copy()
+    call_args = args(a)
+    extra = (1.0,) if make is ad.vjp else ()
+    gf = make(f)
+    # distinct arrays first, twice, so that the fast path (the dispatcher) is built
+    apart = tuple(copy.deepcopy(v) if v is not W_GLOBAL else v.copy() for v in call_args)
+    for _ in range(3):
+        gf(*apart, *extra)
+    before = W_GLOBAL.copy()
+    for _ in range(2):  # through the dispatcher, then the slow path
+        with pytest.raises(AdCompileError) as info:
+            gf(*call_args, *extra)
+        err = info.value
+        assert "op=" not in err.reason and "in this call" in err.reason, str(err)
+        assert err.line.strip().split()[1].endswith("="), str(err)  # the x op= ... line
+        assert err.hint.startswith("pass separate arrays")
+    np.testing.assert_array_equal(a, A)  # nothing was written
+    np.testing.assert_array_equal(W_GLOBAL, before)
+
+
+def test_parameters_updated_in_place_with_separate_arrays():
+    for f in (update_parameter, update_through_another_name, no_update):
+        assert_like_python(f, A.copy(), A * 0.5 - 1.0, wrt=(0, 1))
+    # two halves of one array share no memory
+    whole = np.arange(6.0) * 0.3
+    assert_like_python(update_parameter, whole[:3], whole[3:], wrt=(0, 1))
+    # numbers are never changed in place
+    assert_like_python(update_parameter, 1.5, 1.5, wrt=(0, 1))
+
+
+def test_one_array_for_two_parameters_not_updated_is_fine():
+    assert_like_python(no_update, A, A, wrt=(0, 1))
+    gf = ad.grad(no_update, wrt=(0, 1))
+    for _ in range(3):
+        gf(A, A)
+    assert "MAY_SHARE" not in gf._fast.source  # no cost where nothing is updated
+
+
+def test_dispatcher_checks_sharing_only_for_a_function_that_updates_a_parameter():
+    gf = ad.grad(update_parameter, wrt=(0, 1))
+    for _ in range(3):
+        gf(A.copy(), A * 2.0)
+    assert "MAY_SHARE" in gf._fast.source
