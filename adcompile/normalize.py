@@ -599,7 +599,8 @@ class _Normalizer:
         item_kind = join_kinds([kind[1] if kind != LEAF else EMPTY, self.kind(item)])
         if item_kind is None:
             raise self.error(
-                f"{var!r} holds elements of another structure than this one",
+                f"{var!r} holds {_described(kind[1])}, and this appends "
+                f"{_described(self.kind(item), one=True)}: the elements of a list must be alike",
                 call,
                 hint="keep the elements of a list alike (all arrays, or all tuples of "
                 "the same length)",
@@ -1318,6 +1319,20 @@ class _Normalizer:
 
 class _NoLiteral:
     """A default value that is not a literal (static reading cannot know it)."""
+
+
+def _described(kind: object, *, one: bool = False) -> str:
+    """Values of ``kind`` (or one, with ``one``), in words (for messages)."""
+    if kind == LEAF:
+        return "an array or a number" if one else "arrays or numbers"
+    tag, inner = kind
+    if tag == "tuple":
+        return f"a tuple of {len(inner)}" if one else f"tuples of {len(inner)}"
+    return (
+        ("a " if one else "")
+        + {"list": "list", "dict": "dict"}.get(tag, "container")
+        + ("" if one else "s")
+    )
 
 
 def _literal(node: ast.expr) -> object:

@@ -167,7 +167,10 @@ STATEMENTS_TEXT = [
     "so it is accepted only where that is the same thing: `h` holds an array the "
     "function made (arithmetic, a numpy call that returns a new array, a helper "
     "that does) or one of its own arguments, and no other name, container, view or "
-    "caller can see that array);",
+    "caller can see that array; the gradient never writes into its arguments, so a "
+    "call that passes one array for a parameter updated this way and for another "
+    "parameter (or a view of it) is refused, since Python's function would change "
+    "both);",
     "`if` / `elif` / `else`, with conditions computed from array values, and "
     "conditional expressions `a if c else b`: the reverse sweep takes the branch "
     "the forward sweep took;",
@@ -175,7 +178,11 @@ STATEMENTS_TEXT = [
     "`enumerate(xs)`, with tuple targets (`for W, b in params:`); nested loops; "
     "`while` loops; `break` and `continue`;",
     "`return`, several of them, early ones included;",
-    "`xs.append(v)` on a list built in the function (`xs = []`).",
+    "`xs.append(v)` on a list built in the function (`xs = []`, `xs = [a, b]`), "
+    "whose elements are alike (all arrays, or all tuples of one length...): it means "
+    "`xs = xs + [v]`, a new list, so it is accepted only where that is the same "
+    "thing: no other name read later, no container, loop, caller or later call can "
+    "see the list (so not an argument, a default value or a global).",
 ]
 
 VALUES_TEXT = [

@@ -141,7 +141,7 @@ def mixed_elements(x):
 
 
 def test_appending_an_element_of_another_structure_is_refused():
-    assert_refused_at(mixed_elements, (X,), "xs.append((x, x))", "another structure")
+    assert_refused_at(mixed_elements, (X,), "xs.append((x, x))", "a tuple of 2", "alike")
 
 
 def unpack_an_array(x):

@@ -335,6 +335,126 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     # ----------------------------------------------------------------- expressions
     (
+        "Statements",
+        "append to a list another name reads",
+        """
+        def f(x):
+            xs = [x]
+            ys = xs
+            ys.append(x * 3.0)
+            return np.sum(sum(xs))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "append to a list held in another",
+        """
+        def f(x):
+            inner = [x]
+            outer = [inner]
+            inner.append(x * 2.0)
+            return np.sum(sum(outer[0]))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "append to a list argument",
+        """
+        def f(xs, x):
+            xs.append(x)
+            return np.sum(sum(xs))
+        """,
+        "ad.grad(f, wrt=1)([x], x)",
+    ),
+    (
+        "Statements",
+        "append to a helper's parameter",
+        """
+        def record(out, v):
+            out.append(v)
+            return v * 2.0
+
+
+        def f(x):
+            xs = [x]
+            t = record(xs, x * 3.0)
+            return np.sum(sum(xs) + t)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "append to a mutable default",
+        """
+        def f(x, acc=[]):
+            acc.append(x)
+            return np.sum(sum(acc))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "append to a global list",
+        """
+        HISTORY = []
+
+
+        def f(x):
+            HISTORY.append(x)
+            return np.sum(x * x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "append to the list a loop iterates over",
+        """
+        def f(x):
+            xs = [x]
+            for v in xs:
+                if len(xs) > 3:
+                    break
+                xs.append(v * 2.0)
+            return np.sum(sum(xs))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "append to an element of a container",
+        """
+        def f(x):
+            rows = [[x]]
+            rows[0].append(x * 2.0)
+            return np.sum(sum(rows[0]))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "a method that changes a list in place",
+        """
+        def f(x):
+            xs = [x]
+            xs.extend([x * 2.0])
+            return np.sum(sum(xs))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "a list of differently structured elements",
+        """
+        def f(x):
+            xs = [x]
+            xs.append((x, x))
+            return np.sum(xs[0])
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
         "Expressions",
         "lambda",
         """
@@ -622,6 +742,16 @@ ENTRIES: list[tuple[str, str, str, str]] = [
             return np.sum(x * ws[0])
         """,
         "ad.grad(f, wrt=1)(x, [1, 2])",
+    ),
+    (
+        "Arguments and results",
+        "one array for two parameters, one updated in place",
+        """
+        def f(x, y):
+            x += y
+            return np.sum(x * y)
+        """,
+        "ad.grad(f)(x, x)",
     ),
     (
         "Arguments and results",
