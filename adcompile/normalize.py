@@ -161,6 +161,9 @@ class _Normalizer:
             )
         ret = self.src.node.body[-1]
         self.body.append(Return(value=self.env[RESULT], loc=self.src.loc(ret)))
+        for name, kind in self.kinds.items():
+            if kind == EMPTY:  # read from a list that stays empty: never a container
+                self.kinds[name] = LEAF
         defaults = {}
         args = self.src.node.args
         for a, d in zip(
@@ -648,7 +651,8 @@ class _Normalizer:
     def kind(self, atom: ast.expr) -> object:
         if isinstance(atom, ast.Name):
             if atom.id in self.kinds:
-                return self.kinds[atom.id]
+                kind = self.kinds[atom.id]
+                return LEAF if kind == EMPTY else kind
             if atom.id in self.globals:
                 return containers.kind_of(self.globals[atom.id])
         return LEAF
@@ -678,6 +682,10 @@ class _Normalizer:
                 return
             source = self.atom(value, "_".join(t.id for t in names))
             kind = self.kind(source)
+            if isinstance(source, ast.Name) and self.kinds.get(source.id) == EMPTY:
+                # an element of a list with no element yet: its structure is not
+                # known until an append says it (see loop_body)
+                kind = ("tuple", (EMPTY,) * len(names))
             if kind == LEAF and isinstance(source, ast.Name) and source.id in self.constants:
                 for i, t in enumerate(names):
                     sub = ast.Subscript(
@@ -738,6 +746,9 @@ class _Normalizer:
                 return ("list", joined)
             return kind
         if prim is containers.GET:
+            c = operands["c"]
+            if isinstance(c, ast.Name) and self.kinds.get(c.id) == EMPTY:
+                return EMPTY  # unpacking an element of a list with no element yet
             index = operands["index"]
             kind = element_kind(
                 self.kind(operands["c"]),

@@ -134,6 +134,44 @@ def test_list_of_lists_each_made_empty_in_the_loop():
     assert_like_python(nested_empty_lists, X)
 
 
+def read_before_the_append_of_the_same_iteration(x, y):
+    pairs = []
+    t = 0.0
+    for i in range(3):
+        for a, b in pairs:
+            t = t + np.sum(a * b)
+        pairs.append((x * i, y * x))
+    return t
+
+
+def appended_in_one_branch(x, y):
+    pairs = []
+    if np.sum(x) > 0:
+        pairs.append((x, y))
+    t = 0.0
+    for a, b in pairs:
+        t = t + np.sum(a * b)
+    return t + np.sum(y)
+
+
+def never_appended(x, y):
+    pairs = []
+    t = np.sum(x * y)
+    for a, b in pairs:
+        t = t + np.sum(a * b)
+    return t
+
+
+@pytest.mark.parametrize(
+    "f",
+    [read_before_the_append_of_the_same_iteration, appended_in_one_branch, never_appended],
+    ids=lambda f: f.__name__,
+)
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_list_of_tuples_whose_structure_an_append_decides(f, sign):
+    assert_like_python(f, X * sign, X[::-1] + 0.5, wrt=(0, 1))
+
+
 def mixed_elements(x):
     xs = [x]
     xs.append((x, x))

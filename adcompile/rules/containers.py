@@ -18,8 +18,10 @@ from dataclasses import dataclass
 # Kinds: what the compiler knows about a value's structure.
 LEAF = "leaf"  # an array or a number
 # The element kind of a list with no element yet (``xs = []``): what the first
-# ``xs.append(v)`` puts in decides it. Reading an element of such a list fails in
-# Python too; the compiler reads it as a leaf.
+# ``xs.append(v)`` puts in decides it. An element read from such a list (which
+# fails in Python, unless a later iteration of a loop appends to it first) is
+# of kind EMPTY too, which the normalizer reads as a leaf, and unpacks into more
+# of the same.
 EMPTY = "empty"
 
 
@@ -45,7 +47,7 @@ def element_kind(kind: object, index: object, *, constant: bool) -> object:
     """The kind of ``c[index]`` for a container of ``kind``; None when it cannot be known."""
     tag, inner = kind
     if tag == "list":
-        return LEAF if inner == EMPTY else inner
+        return inner
     if tag == "tuple":
         if constant and isinstance(index, int) and -len(inner) <= index < len(inner):
             return inner[index]
