@@ -423,8 +423,9 @@ class Ownership:
             )
         for loop, iterated in self.iterating:
             if iterated & (objs | holders):
+                what = repr(var) if iterated & objs else f"a list holding {var!r}"
                 raise AdCompileError(
-                    f"the loop at line {self.src.loc(loop).lineno} iterates over {var!r}, "
+                    f"the loop at line {self.src.loc(loop).lineno} iterates over {what}, "
                     f"so {method} would change what it iterates over",
                     loc,
                     hint="append to another list in the loop, and combine the two after it",
@@ -454,9 +455,8 @@ class Ownership:
             roots = [stmt.iter]
         else:
             roots = [stmt]
-        sites = {_site(n) for r in roots for n in ast.walk(r) if _site(n) is not None}
-        live = set().union(*state.points.values(), *state.contents.values(), state.contents)
-        sites &= live
+        # every object made so far has its contents recorded (see made)
+        sites = {_site(n) for r in roots for n in ast.walk(r)} & state.contents.keys()
         if not sites:
             return
 
@@ -686,9 +686,15 @@ class Ownership:
             if isinstance(node.slice, ast.Slice):  # xs[1:]: a new list of its elements
                 return self.made(node, elements, state)
             return elements
-        if isinstance(node, ast.BinOp):  # [a] * 2, xs + [a]: a new list of their elements
-            held = self.objects(node.left, state) | self.objects(node.right, state)
-            return self.made(node, self.elements(held, state), state)
+        if isinstance(node, ast.BinOp):
+            # [a] * 2, [a] + [b]: a new list of their elements (`+` and `*` on list
+            # variables are refused by the normalizer); on arrays, a new array
+            if isinstance(node.left, ast.List | ast.Tuple) or isinstance(
+                node.right, ast.List | ast.Tuple
+            ):
+                held = self.objects(node.left, state) | self.objects(node.right, state)
+                return self.made(node, self.elements(held, state), state)
+            return frozenset()
         if isinstance(node, ast.BoolOp):
             return frozenset().union(*(self.objects(v, state) for v in node.values))
         if isinstance(node, ast.IfExp):
@@ -712,10 +718,9 @@ class Ownership:
         if isinstance(func, ast.Attribute) and not isinstance(
             self.resolve(func.value), types.ModuleType
         ):
-            base = self.objects(func.value, state)
-            if func.attr in FRESH_METHODS:
-                return self.made(node, self.elements(base, state), state)
-            return base | given
+            if func.attr in FRESH_METHODS:  # array methods that make a new array
+                return frozenset()
+            return self.objects(func.value, state) | given
         obj = self.resolve(func)
         if normalize.is_helper(obj):
             if self.returns_own_array(obj):
@@ -843,7 +848,7 @@ def _symbol(op: ast.operator) -> str:
 
 
 def _site(node: ast.AST) -> str | None:
-    """The name of the object an expression makes, after its place in the source."""
+    """The name of the object an expression may make, after its place in the source."""
     if isinstance(node, ast.List | ast.Tuple | ast.Set | ast.Dict | ast.BinOp | ast.Call) or (
         isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice)
     ):

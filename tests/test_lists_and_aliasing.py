@@ -378,6 +378,16 @@ def appends_to_what_it_iterates(x):
     return sum(xs)
 
 
+def appends_to_elements_while_iterating(x):
+    inner = [x]
+    groups = [inner, inner]
+    t = 0.0
+    for e in groups:
+        e.append(x * 2.0)
+        t = t + e[-1] * len(e)
+    return t
+
+
 def appends_to_an_element(x):
     rows = [[x]]
     rows[0].append(x)
@@ -420,6 +430,12 @@ REFUSED_APPENDS = [
     (appends_to_its_default, (1.5,), "acc.append(x)", ["the default value of 'acc'"]),
     (appends_to_a_global, (1.5,), "GLOBAL_LIST.append(x)", ["the global 'GLOBAL_LIST'"]),
     (appends_to_what_it_iterates, (1.5,), "xs.append(p * 2.0)", ["iterates over 'xs'"]),
+    (
+        appends_to_elements_while_iterating,
+        (1.5,),
+        "e.append(x * 2.0)",
+        ["held in 'groups'"],
+    ),
     (appends_to_an_element, (1.5,), "rows[0].append(x)", ["an element of a container"]),
     (extends, (1.5,), "xs.extend([x])", ["xs.extend(...)", "in place"]),
 ]
