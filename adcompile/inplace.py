@@ -215,8 +215,9 @@ class Ownership:
         self.iterating: list[tuple[ast.For, set[str]]] = []
         self.loop_reads: dict[int, set[str]] = {}
         self.returns: list[bool] = []  # per return: whether it hands back an array of its own
-        # parameter -> (where, operator) of the first x op= ... that Python would do in
-        # the memory of that parameter's argument (not for a helper: refused there)
+        # parameter -> (where, operator, variable) of the first x op= ... that Python
+        # would do in the memory of that parameter's argument (not in a helper: there
+        # it is refused)
         self.updates: dict[str, tuple] = {}
         self.passed: set[int] = set()  # parameters whose object (or part) a return hands back
         self.entry_objects: dict[str, frozenset[str]] = {}  # the parameters' objects (run)

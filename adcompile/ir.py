@@ -94,7 +94,8 @@ class Function:
     scalars: set[str] = field(default_factory=set)  # names provably holding a scalar
     kinds: dict[str, object] = field(default_factory=dict)  # name -> structure (containers)
     temps: set[str] = field(default_factory=set)  # temporaries normalize introduced
-    # parameters whose argument Python's x op= ... writes into: param -> (Loc, operator)
+    # parameters whose argument Python's x op= ... writes into:
+    # param -> (Loc, operator, the variable updated), see inplace.check
     updates: dict[str, tuple] = field(default_factory=dict)
 
     def is_scalar(self, expr: ast.expr) -> bool:
