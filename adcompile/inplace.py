@@ -221,6 +221,8 @@ class Ownership:
         self.updates: dict[str, tuple] = {}
         self.passed: set[int] = set()  # parameters whose object (or part) a return hands back
         self.entry_objects: dict[str, frozenset[str]] = {}  # the parameters' objects (run)
+        self.defaults: dict[str, str] = {}  # parameter -> its mutable default's object
+        self.passed_defaults: set[str] = set()  # those a return may hand back, or hold
         self.arguments = {} if helper else {_argument(p): p for p in self.params}
 
     # ------------------------------------------------------------------ driver
@@ -251,9 +253,8 @@ class Ownership:
                 # a mutable default is one object for every call: Python's x += ...
                 # would change what the next call starts from
                 state.shares[p] = frozenset({f"the default value of {p!r}"})
-                state.points[p] = frozenset(
-                    {f"the default value of {p!r}, one list for every call"}
-                )
+                self.defaults[p] = f"the default value of {p!r}, one list for every call"
+                state.points[p] = frozenset({self.defaults[p]})
         self.entry_objects = dict(state.points)
         try:
             self.block(self.src.node.body, state)
@@ -303,6 +304,8 @@ class Ownership:
             if stmt.value is not None:
                 self.returns.append(self.own_result(stmt.value, state))
                 self.passed |= self.passed_back(stmt.value, state)
+                reached = self.reach_contents(self.objects(stmt.value, state), state)
+                self.passed_defaults |= {p for p, o in self.defaults.items() if o in reached}
             raise _Stop
         elif isinstance(stmt, ast.Break | ast.Continue):
             if self.loops:
@@ -733,7 +736,13 @@ class Ownership:
             handed = [a for i, a in enumerate(node.args) if passed is None or i in passed]
             handed += [k.value for k in node.keywords if passed is None or k.arg in passed]
             back = frozenset().union(*(self.objects(a, state) for a in handed))
-            return self.made(node, reached, state) | self.reach_contents(back, state)
+            # a mutable default of its own that it hands back: one object for every call
+            name = getattr(obj, "__name__", "the helper")
+            own = frozenset(
+                f"the default value of {name}()'s parameter {p!r}, one list for every call"
+                for p in self.summaries.get(("defaults", id(obj)), ())
+            )
+            return self.made(node, reached | own, state) | self.reach_contents(back, state) | own
         if (
             id(obj) in FRESH_FUNCTIONS
             or isinstance(obj, np.ufunc)
@@ -828,6 +837,7 @@ class Ownership:
             return False  # refused anyway when the helper itself is compiled
         self.summaries[key] = bool(walk.returns) and all(walk.returns)
         # by position and by name (keyword arguments)
+        self.summaries[("defaults", key)] = frozenset(walk.passed_defaults)
         self.summaries[("passed", key)] = frozenset(walk.passed) | {
             walk.params[i] for i in walk.passed
         }

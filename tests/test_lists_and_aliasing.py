@@ -361,6 +361,16 @@ def appends_to_its_default(x, acc=[]):  # noqa: B006 - the point of the test
     return sum(acc)
 
 
+def default_list(acc=[]):  # noqa: B006 - the point of the test
+    return acc
+
+
+def appends_to_a_helpers_default(x):
+    xs = default_list()
+    xs.append(x)
+    return sum(xs)
+
+
 GLOBAL_LIST = [1.0]
 
 
@@ -428,6 +438,12 @@ REFUSED_APPENDS = [
         ["part of the list passed as the argument 'rows'"],
     ),
     (appends_to_its_default, (1.5,), "acc.append(x)", ["the default value of 'acc'"]),
+    (
+        appends_to_a_helpers_default,
+        (1.5,),
+        "xs.append(x)",
+        ["the default value of default_list()'s parameter 'acc'"],
+    ),
     (appends_to_a_global, (1.5,), "GLOBAL_LIST.append(x)", ["the global 'GLOBAL_LIST'"]),
     (appends_to_what_it_iterates, (1.5,), "xs.append(p * 2.0)", ["iterates over 'xs'"]),
     (
