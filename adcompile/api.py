@@ -74,9 +74,10 @@ def _compile_one(
     arg_shapes: tuple | None = None,
 ) -> tuple[Callable, str, Any]:
     """Read, transform and compile ``fn``: (the generated function, its source, Generated)."""
-    with _internal_errors(getattr(fn, "__name__", repr(fn)), _def_loc(fn)):
-        src = frontend.from_function(fn)
-    source, namespace, gen = build(src, wrt, mode, kinds, arg_shapes)
+    with frontend.recording() as guards:
+        with _internal_errors(getattr(fn, "__name__", repr(fn)), _def_loc(fn)):
+            src = frontend.from_function(fn)
+        source, namespace, gen = build(src, wrt, mode, kinds, arg_shapes)
     filename = _filename(mode, src.qualname, wrt)
     with _internal_errors(src.name, src.loc(src.node)):
         scopes = [emit.compile_module(gen.text, namespace, filename)]
@@ -90,17 +91,11 @@ def _compile_one(
         for scope in scopes:
             scope.update({k: v for k, v in links.items() if k in scope})
         compiled = scopes[0][gen.node.name]
-    # the module-level numbers and arrays the code was compiled with: a call
-    # checks that the names still hold them (globals can be rebound)
-    module = getattr(fn, "__globals__", {})
+    # what every free name of fn and of the helpers it calls meant when compiled (a
+    # global, a closure variable, a module attribute, a builtin): a call checks that
+    # each name still holds it, and compiles again when one was rebound
     gen.generation = GENERATION[0]
-    gen.captured = [
-        (k, v)
-        for k, v in namespace.items()
-        if isinstance(v, int | float | complex | np.ndarray | np.generic)
-        and k in module
-        and module[k] is v
-    ]
+    gen.captured = list(guards.values())
     if gen.updates:
         gen.constant_arrays = [
             (k, v)
@@ -328,7 +323,7 @@ class GradientFunction:
                 cache_key = (self.fn, tuple(self.wrt), self.mode, kinds, sig)
                 with _CACHE_LOCK:
                     entry = _CACHE.get(cache_key)
-                    if entry is not None and not _current(entry, self.fn):
+                    if entry is not None and not _current(entry):
                         entry = None  # compiled before a rule was registered or a global rebound
                     if entry is None:
                         try:
@@ -348,7 +343,7 @@ class GradientFunction:
         latest call (code is specialised to the structure of list, tuple and dict
         arguments), or for array arguments before any call."""
         entry = self._latest
-        if entry is None or not _current(entry, self.fn):
+        if entry is None or not _current(entry):
             entry = self._entry(None, None)
         return entry[1]
 
@@ -356,7 +351,7 @@ class GradientFunction:
     def _gen(self):
         """The Generated record of :attr:`source`'s code."""
         entry = self._latest
-        if entry is None or not _current(entry, self.fn):
+        if entry is None or not _current(entry):
             entry = self._entry(None, None)
         return entry[2]
 
@@ -392,7 +387,7 @@ class GradientFunction:
                 sig.append(_shape_of_value(a))
         sig = tuple(sig)
         entry = self._by_sig.get(sig)
-        if entry is None or not _current(entry, self.fn):
+        if entry is None or not _current(entry):
             kinds = None
             if any(type(a) in (list, tuple, dict) for a in params):
                 kinds = tuple(kind_of(a) for a in params)
@@ -438,7 +433,7 @@ class GradientFunction:
         """Whether a module-level value the code was compiled with has been rebound, or
         a rule registered since; if so, forget every compiled version of this function
         (and, for a new rule, of every function), so that the next one sees it."""
-        if _current(entry, self.fn):
+        if _current(entry):
             return False
         fresh = entry[2].generation == GENERATION[0]
         with self._lock, _CACHE_LOCK:
@@ -478,16 +473,12 @@ class GradientFunction:
         return f"<adcompile {self.mode} of {getattr(self.fn, '__qualname__', self.fn)} wrt {wrt}>"
 
 
-def _current(entry: tuple, fn: Callable) -> bool:
+def _current(entry: tuple) -> bool:
     """Whether compiled code is up to date: no rule registered since it was compiled, and
-    every module-level number or array it was compiled with still bound to its name."""
+    every free name it resolved (in fn and in the helpers it calls) still bound to the
+    object it was compiled with."""
     gen = entry[2]
-    if gen.generation != GENERATION[0]:
-        return False
-    if gen.captured:
-        module = fn.__globals__
-        return all(module.get(k) is v for k, v in gen.captured)
-    return True
+    return gen.generation == GENERATION[0] and frontend.guards_hold(gen.captured)
 
 
 def _nonscalar(mode: str, fn: Callable, entry: tuple, exc: NonScalarResult) -> AdCompileError:
@@ -618,10 +609,15 @@ class _Dispatch:
         n = len(self.args)
         names = [f"a{i}" for i in range(n)]
         head = ["kwargs", f"len(args) != {n}", f"GEN[0] != {gen.generation}"]
-        if gen.captured:
-            self.ns["G"] = gf.fn.__globals__
-            head += [f"G.get({k!r}) is not {self.const(v)}" for k, v in gen.captured]
         lines = self.lines
+        if gen.captured:
+            # one test per free name the code resolved (frontend.guards_hold): a name
+            # deleted since raises, and is stale too
+            lines.append("try:")
+            lines.append(f"    fresh = {' and '.join(self.holds(g) for g in gen.captured)}")
+            lines.append("except (KeyError, ValueError):")
+            lines.append("    fresh = False")
+            head.append("not fresh")
         lines.append(f"if {' or '.join(head)}:")
         lines.append("    return SLOW(*args, **kwargs)")
         lines.append(f"{', '.join(names)}, = args")  # a function has a parameter
@@ -665,6 +661,15 @@ class _Dispatch:
                 result = f"(value, {result})"
             lines.append(f"return {result}")
         return self.compile()
+
+    def holds(self, guard: tuple) -> str:
+        """The test that a guard (see ``frontend.py``) holds."""
+        scope, key, value = guard
+        if key is None:
+            return f"{self.const(scope)}.cell_contents is {self.const(value)}"
+        if value is frontend.ABSENT:
+            return f"{key!r} not in {self.const(scope)}"
+        return f"{self.const(scope)}[{key!r}] is {self.const(value)}"
 
     def guard(self, var: str, value: object, wrt: bool) -> tuple:
         """Lines that take the slow path unless ``var`` is of ``value``'s kind; the tree of

@@ -14,6 +14,8 @@ import __future__
 
 import ast
 import builtins
+import contextlib
+import contextvars
 import functools
 import importlib
 import inspect
@@ -22,7 +24,7 @@ import os
 import re
 import tokenize
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,66 @@ from .errors import AdCompileError, Loc
 # Modules the CLI may import while resolving a file statically: they have no
 # side effects a user could care about.
 SAFE_MODULES = ("numpy", "math", "operator")
+
+
+# ------------------------------------------------------------------ guards
+#
+# Compiled code bakes in what each free name meant when it was compiled: the rule of
+# the primitive a global named, a called helper's own pullback (which bakes in what
+# *its* free names meant), a number or an array. Every name a live function's
+# ``lookup`` resolves while a compilation runs is recorded as a *guard*: a scope (a
+# function's globals dict, a module's ``__dict__`` for ``mod.attr``, or a closure
+# cell), the key in it (None for a cell), and the object found there (ABSENT: the
+# name was not in the globals and a builtin was used). The code stays valid while
+# every guard still holds; a rebinding makes api.py compile again.
+
+ABSENT = object()  # a guard's value when the name resolved to a builtin
+
+Guard = tuple  # (scope: dict or cell, key: str or None, value)
+
+_RECORDING: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "adcompile_guards", default=None
+)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[dict[tuple, Guard]]:
+    """Collect the guards of every name resolved inside the block (see above)."""
+    guards: dict[tuple, Guard] = {}
+    token = _RECORDING.set(guards)
+    try:
+        yield guards
+    finally:
+        _RECORDING.reset(token)
+
+
+def _note(scope: object, key: str | None, value: object) -> None:
+    guards = _RECORDING.get()
+    if guards is not None:
+        guards.setdefault((id(scope), key), (scope, key, value))
+
+
+def guards_hold(guards: list[Guard]) -> bool:
+    """Whether every guard still holds: each name still bound to the object it was."""
+    try:
+        for scope, key, value in guards:
+            now = scope.cell_contents if key is None else scope.get(key, ABSENT)
+            if now is not value:
+                return False
+    except ValueError:  # a closure variable deleted since
+        return False
+    return True
+
+
+def module_attribute(module: types.ModuleType, attr: str) -> object:
+    """``getattr(module, attr)``, guarded unless the module is one of the libraries
+    whose functions are primitives (their attributes are taken as fixed)."""
+    value = getattr(module, attr)
+    if module.__name__.split(".")[0] not in SAFE_MODULES:
+        scope = getattr(module, "__dict__", None)
+        if isinstance(scope, dict) and scope.get(attr, ABSENT) is value:
+            _note(scope, attr, value)
+    return value
 
 
 class Unresolved:
@@ -144,21 +206,25 @@ def from_function(fn: Callable) -> SourceFunction:
             hint="reload the module (or restart) so that the code and the file agree",
         )
 
-    closure = {}
-    if fn.__closure__:
-        for var, cell in zip(code.co_freevars, fn.__closure__, strict=True):
-            try:
-                closure[var] = cell.cell_contents
-            except ValueError:
-                closure[var] = Unresolved(var, "the closure variable is not yet assigned")
+    cells = dict(zip(code.co_freevars, fn.__closure__ or (), strict=True))
     glob = fn.__globals__
 
     def lookup(ident: str) -> object:
-        if ident in closure:
-            return closure[ident]
+        # read now, not when fn was handed over: the guards record what was compiled
+        cell = cells.get(ident)
+        if cell is not None:
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                return Unresolved(ident, "the closure variable is not yet assigned")
+            _note(cell, None, value)
+            return value
         if ident in glob:
-            return glob[ident]
+            value = glob[ident]
+            _note(glob, ident, value)
+            return value
         if hasattr(builtins, ident):
+            _note(glob, ident, ABSENT)
             return getattr(builtins, ident)
         return Unresolved(ident, "it is not defined")
 

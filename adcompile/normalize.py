@@ -868,7 +868,7 @@ class _Normalizer:
             if isinstance(base, types.ModuleType):
                 if not hasattr(base, node.attr):
                     raise self.error(f"module {base.__name__} has no attribute {node.attr!r}", node)
-                return getattr(base, node.attr)
+                return frontend.module_attribute(base, node.attr)
         return None
 
     def is_namespace(self, node: ast.expr) -> bool:

@@ -73,7 +73,7 @@ class Generated:
     # per wrt: the gradient is a new array (a container: each of its arrays is new, and
     # distinct from the others)
     fresh: list = field(default_factory=list)
-    captured: list = field(default_factory=list)  # (name, object) of globals read
+    captured: list = field(default_factory=list)  # guards of the names it resolved (api.py)
     generation: int = 0  # of the rule registry this code was compiled with
     text: str = ""  # the main function's source, once emitted
     session: object = None  # the link session holding the called functions' pairs
