@@ -307,7 +307,7 @@ class GradientFunction:
     def _entry(self, kinds: tuple | None, sig: tuple | None) -> tuple:
         """(generated function, source, Generated) for arguments of the given structure
         (None: all arrays) and, when ``sig`` is given, specialised to their shapes;
-        never code compiled before a rule was registered or a captured global rebound.
+        never code compiled before a rule was registered or a name it resolved rebound.
 
         Arguments that are lists, tuples or dicts get code specialised to their
         structure; the first few shape signatures of a function get code specialised
@@ -324,7 +324,7 @@ class GradientFunction:
                 with _CACHE_LOCK:
                     entry = _CACHE.get(cache_key)
                     if entry is not None and not _current(entry):
-                        entry = None  # compiled before a rule was registered or a global rebound
+                        entry = None  # compiled before a rule was registered or a name rebound
                     if entry is None:
                         try:
                             entry = _compile_entry(self.fn, self.wrt, self.mode, kinds, sig)
@@ -430,7 +430,7 @@ class GradientFunction:
         return fast
 
     def _stale(self, entry: tuple) -> bool:
-        """Whether a module-level value the code was compiled with has been rebound, or
+        """Whether a free name the code resolved has been rebound, or
         a rule registered since; if so, forget every compiled version of this function
         (and, for a new rule, of every function), so that the next one sees it."""
         if _current(entry):
@@ -562,7 +562,7 @@ class _Dispatch:
     """Writes the dispatcher of one kind of arguments: a Python function, compiled once,
     that checks with a few identity and shape tests per array that a call's arguments
     are of that kind (exact types, container lengths and dict keys, array shapes, dtypes
-    of the arrays differentiated), that no rule was registered and no captured global
+    of the arrays differentiated), that no rule was registered and no name the code resolved
     rebound since the code was compiled, calls the generated code, and checks that each
     gradient already has the type, shape and dtype of its input and shares no memory
     with an input or another gradient. Anything unexpected returns to the slow path

@@ -158,7 +158,9 @@ FUNCTIONS_TEXT = [
     "differentiated through the callee's own generated pair `fwd_f`/`bwd_f` (its "
     "pullback), compiled once; recursion works. See [control flow](control-flow.md).",
     "Module-level numbers and arrays, and closures over them, are constants. "
-    "Rebinding a module-level name recompiles on the next call.",
+    "Rebinding a name the function or a function it calls reads (a helper, a global "
+    "holding a numpy function, a number, an array, a module, an attribute of your own "
+    "module, a closure variable) recompiles on the next call.",
 ]
 
 STATEMENTS_TEXT = [
