@@ -28,11 +28,14 @@ REFUSED: dict[type, tuple[str, str]] = {
     ast.Lambda: ("a lambda", "define a function with def at module level and call it"),
     ast.NamedExpr: ("an assignment expression (:=)", "assign in a separate statement"),
     ast.ListComp: ("a list comprehension", "write a for loop, or use a vectorised numpy call"),
-    ast.SetComp: ("a set comprehension", "use numpy arrays"),
-    ast.DictComp: ("a dict comprehension", "build the dict with a for loop"),
+    ast.SetComp: ("a set comprehension", "use a list or a numpy array"),
+    ast.DictComp: (
+        "a dict comprehension",
+        "build the dict outside the differentiated function and pass it in as an argument",
+    ),
     ast.GeneratorExp: ("a generator expression", "write a for loop, or use numpy"),
     ast.JoinedStr: ("an f-string", "format strings outside the differentiated function"),
-    ast.Starred: ("star-unpacking (*x)", "pass the arguments one by one"),
+    ast.Starred: ("star-unpacking (*x)", "pass the arguments (or list the elements) one by one"),
     ast.Delete: ("del", "let the variable go out of use instead of deleting it"),
     ast.Assert: ("assert", "check inputs before calling the gradient"),
     ast.Raise: ("raise", "check inputs before calling the gradient"),
@@ -47,6 +50,11 @@ REFUSED: dict[type, tuple[str, str]] = {
 COMPLEX_HINT = (
     "adcompile differentiates real-valued functions of real (floating-point) arrays; "
     "split complex values into real and imaginary parts"
+)
+STARRED_TARGET_HINT = "unpack into one name per element (a, b, c = xs), or index: rest = xs[1:]"
+SUBSCRIPT_TARGET_HINT = "build a new array instead, e.g. with np.where or np.concatenate"
+ATTRIBUTE_TARGET_HINT = (
+    "keep the value in a local variable, and return what the caller needs from the function"
 )
 if hasattr(ast, "TryStar"):
     REFUSED[ast.TryStar] = REFUSED[ast.Try]
@@ -73,6 +81,8 @@ def check(src: SourceFunction) -> None:
             refused = REFUSED.get(type(node))
             if refused is not None:
                 what, instead = refused
+                if isinstance(node, ast.Starred) and isinstance(node.ctx, ast.Store):
+                    instead = STARRED_TARGET_HINT
                 raise AdCompileError(f"{what} is not supported here", src.loc(node), hint=instead)
             if isinstance(node, ast.Constant) and isinstance(node.value, complex):
                 raise AdCompileError(
@@ -84,11 +94,17 @@ def check(src: SourceFunction) -> None:
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             for target in targets:
                 for node in ast.walk(target):
-                    if isinstance(node, ast.Subscript | ast.Attribute):
+                    if isinstance(node, ast.Subscript):
                         raise AdCompileError(
-                            "assigning into an array element or attribute is not supported",
+                            "assigning into an array element is not supported",
                             src.loc(node),
-                            hint="build a new array instead, e.g. with np.where or np.concatenate",
+                            hint=SUBSCRIPT_TARGET_HINT,
+                        )
+                    if isinstance(node, ast.Attribute):
+                        raise AdCompileError(
+                            "assigning to an attribute is not supported",
+                            src.loc(node),
+                            hint=ATTRIBUTE_TARGET_HINT,
                         )
         if isinstance(stmt, ast.Assign) and len(stmt.targets) > 1:
             raise AdCompileError(

@@ -130,6 +130,23 @@ class SourceFunction:
         col = _char_col(text, getattr(node, "col_offset", 0))
         return Loc(_short(self.filename), lineno, col, text.rstrip("\n"))
 
+    def text_of(self, node: ast.AST) -> str:
+        """``node`` as the user wrote it (its text in the file), for messages; its
+        unparsed form when the file's text cannot give it."""
+        first, last = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+        start, end = getattr(node, "col_offset", None), getattr(node, "end_col_offset", None)
+        if None not in (first, last, start, end) and 0 < first <= last <= len(self.lines):
+            chunk = [line.encode("utf-8") for line in self.lines[first - 1 : last]]
+            chunk[-1] = chunk[-1][:end]
+            chunk[0] = chunk[0][start:]
+            text = b"".join(chunk).decode("utf-8", errors="replace")
+            try:
+                if ast.dump(ast.parse(text.strip(), mode="eval").body) == ast.dump(node):
+                    return " ".join(text.split())
+            except SyntaxError:
+                pass
+        return ast.unparse(node)
+
 
 def _char_col(text: str, byte_col: int) -> int:
     """The character column of ``byte_col``: ast counts columns in UTF-8 bytes."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import operator
 import types
 
@@ -131,6 +132,8 @@ class _Normalizer:
         self.partial: set[str] = set()  # assigned in only one branch of an if
         self.constants: set[str] = set()  # names computed with no derivative (shapes...)
         self.temps: set[str] = set()  # temporaries (not the user's own variables)
+        # generated name -> the user's text it holds the value of, for messages
+        self.spelling: dict[str, str] = {}
         self.loops: list[ast.stmt] = []  # the user's loops around the statement at hand
         self.stmt: ast.stmt = fn
 
@@ -212,6 +215,20 @@ class _Normalizer:
             return self.body, self.env
         finally:
             self.body, self.env = outer_body, outer_env
+
+    def spell(self, atom: ast.expr) -> str:
+        """What the user wrote for the value ``atom`` holds: never a generated name."""
+        if isinstance(atom, ast.Constant):
+            return repr(atom.value)
+        name = getattr(atom, "id", None)
+        if name is None:
+            return ast.unparse(atom)
+        if name in self.spelling:
+            return self.spelling[name]
+        for var, value in self.env.items():  # a version of a user variable
+            if var in self.locals and getattr(value, "id", None) == name:
+                return var
+        return name  # a parameter or a module-level name: the user's own
 
     def error(self, reason: str, node: ast.AST | None = None, hint: str | None = None):
         hint = hint or "see docs/language.md for the Python and numpy adcompile differentiates"
@@ -928,6 +945,7 @@ class _Normalizer:
         else:
             value, prim, operands, scalar = self.primitive(node, hint)
         target = self.names.claim(hint) if claim else self.names.fresh(hint)
+        self.spelling[target] = hint if claim and hint in self.locals else self.src.text_of(node)
         if not claim:
             self.temps.add(target)
         if prim is None:
@@ -1022,6 +1040,7 @@ class _Normalizer:
             finally:
                 self.body, self.env = outer_body, outer_env
         join = self.names.fresh(hint)
+        self.spelling[join] = self.src.text_of(node)
         self.body.append(
             If(
                 test=test,
@@ -1095,7 +1114,22 @@ class _Normalizer:
         if const is not None:
             return const, None, {}, True
         if self.is_namespace(node.value):
-            raise self.error(f"{_dotted(node)} cannot be used as a value", node)
+            text = self.src.text_of(node)
+            obj = self.static_object(node)
+            if callable(obj) and not isinstance(obj, type):
+                hint = f"call it where it is needed ({text}(...)); a function is not a value here"
+            elif isinstance(obj, type):
+                hint = (
+                    "types and dtypes are not values here: make arrays of the dtype you need "
+                    "outside the differentiated function and pass them in"
+                )
+            else:
+                base = self.src.text_of(node.value)
+                hint = (
+                    f"bind it to a module-level name ({node.attr} = {text}) or pass it in as an "
+                    f"argument: adcompile reads values only from modules, not from {base}"
+                )
+            raise self.error(f"{text} cannot be used as a value", node, hint=hint)
         base = self.atom(node.value, hint)
         value = ast.Attribute(value=base, attr=node.attr, ctx=ast.Load())
         if node.attr == "T":
@@ -1114,7 +1148,7 @@ class _Normalizer:
             return self.method_call(node, func, hint)
         obj = self.static_object(func)
         if obj is None:
-            raise self.error("this call cannot be resolved to a function", func)
+            raise self.unresolved_call(func)
         label = _dotted(func)
         if is_helper(obj):
             return self.user_call(node, func, obj, hint)
@@ -1151,21 +1185,58 @@ class _Normalizer:
             return self.bound(value, prim, args, [], node, scalar)
         prim = _canonical(obj)
         if rules.lookup(prim) is None:
-            if obj in (max, min, sum, range, zip, enumerate):
-                raise self.error(
-                    f"the builtin {label}() is not supported yet",
-                    node,
-                    hint="use the numpy function (np.maximum, np.sum, ...)",
-                )
-            raise self.error(
-                f"{label} has no adjoint rule"
-                if label == primitive_name(obj)
-                else f"{label} ({primitive_name(obj)}) has no adjoint rule",
-                node,
-                hint=f"register one with @adcompile.adjoint({label}), see docs/custom-rules.md",
-            )
+            reason, instead = _no_rule(obj, label)
+            raise self.error(reason, node, hint=instead)
         scalar = id(prim) in SCALAR_PRESERVING and all(self.is_scalar(a) for a in args)
         return self.bound(value, prim, args, keywords, node, scalar)
+
+    def unresolved_call(self, func: ast.expr) -> AdCompileError:
+        """The refusal of a call whose function cannot be known when compiling."""
+        text = self.src.text_of(func)
+        why = "adcompile must know which function a call calls when it compiles"
+        module_level = (
+            "define the function at module level (or bind it to a module-level name, "
+            "e.g. ACT = np.tanh) and call it by that name; rebinding the name recompiles"
+        )
+        if isinstance(func, ast.Name):  # a local variable or a parameter
+            what = "a parameter" if func.id in self.params else "a local variable"
+            return self.error(
+                f"the call {text}(...) cannot be resolved: {text} is {what} of "
+                f"{self.src.name}, and {why}",
+                func,
+                hint=module_level,
+            )
+        if isinstance(func, ast.Attribute):
+            base = self.static_object(func.value)
+            if base is not None and not isinstance(base, types.ModuleType):
+                return self.error(
+                    f"the call {text}(...) cannot be resolved: {self.src.text_of(func.value)} "
+                    f"is {_kind_of_object(base)}, and adcompile looks up functions only "
+                    "in modules",
+                    func,
+                    hint=f"bind the function to a module-level name ({func.attr} = {text}) "
+                    f"and call {func.attr}(...); rebinding the name recompiles",
+                )
+        if (
+            isinstance(func, ast.Call)
+            and isinstance(func.func, ast.Name)
+            and func.func.id == "getattr"
+            and len(func.args) == 2
+            and isinstance(func.args[1], ast.Constant)
+            and isinstance(func.args[1].value, str)
+        ):
+            spelled = f"{self.src.text_of(func.args[0])}.{func.args[1].value}"
+            return self.error(
+                f"the call {text}(...) cannot be resolved: {why}",
+                func,
+                hint=f"write {spelled}(...) instead of getattr",
+            )
+        return self.error(
+            f"the call {text}(...) cannot be resolved: {text} is computed when the function "
+            f"runs, and {why}",
+            func,
+            hint=module_level,
+        )
 
     def user_call(self, node: ast.Call, func: ast.expr, obj: object, hint: str):
         """A call of another user function: differentiated through its own pullback."""
@@ -1223,9 +1294,7 @@ class _Normalizer:
         entry = METHODS.get(func.attr)
         if entry is None:
             raise self.error(
-                f"the method .{func.attr}() is not supported",
-                node,
-                hint="call the numpy function instead, or register a rule for it",
+                f"the method .{func.attr}() is not supported", node, hint=_method_hint(func.attr)
             )
         prim, pack = entry
         base = self.atom(func.value, hint)
@@ -1303,10 +1372,13 @@ class _Normalizer:
             kind = self.kind(e) if isinstance(e, ast.Name) else LEAF
             if kind != LEAF and p != "arrays" and rule.differentiable(p):
                 what = {"list": "a list", "tuple": "a tuple", "dict": "a dict"}[kind[0]]
+                text = self.spell(e)
                 raise self.error(
-                    f"{e.id!r} is {what}, but {rule.name} takes an array here",
+                    f"{text!r} is {what}, but {rule.name} takes an array here",
                     node,
-                    hint=f"convert it first: np.asarray({e.id}), or index its elements",
+                    hint=f"index its elements ({text}[...])"
+                    if kind[0] == "dict"
+                    else f"make one array of it first: np.stack({text}), or index its elements",
                 )
         for p in rule.params:
             if p not in operands:
@@ -1398,6 +1470,110 @@ def infer_kinds(fn: ast.FunctionDef) -> dict[str, object]:
     for p, ks in keys.items():
         kinds[p] = ("dict", tuple((k, LEAF) for k in ks))
     return kinds
+
+
+# What to write instead of a builtin that has no rule. Each hint is about what that
+# builtin does; a builtin with no numeric meaning is told to stay outside.
+BUILTIN_HINTS: dict[str, str] = {
+    "range": "range() is supported as the iterable of a for loop (for i in range(n)); "
+    "for an array of numbers use np.arange(n)",
+    "zip": "zip() is supported as the iterable of a for loop: for a, b in zip(xs, ys): ...",
+    "enumerate": "enumerate() is supported as the iterable of a for loop: "
+    "for i, x in enumerate(xs): ...",
+    "max": "max(a, b) of two values is supported (nest it for more: max(a, max(b, c))); "
+    "for the largest element of an array use np.max(x)",
+    "min": "min(a, b) of two values is supported (nest it for more: min(a, min(b, c))); "
+    "for the smallest element of an array use np.min(x)",
+    "pow": "write a ** b",
+    "divmod": "write a // b and a % b",
+    "reversed": "index backwards instead: xs[::-1]",
+    "map": "write a for loop, or call the function on the whole array",
+    "filter": "write a for loop with an if, or select with np.where",
+    "list": "write the list out ([a, b, c]), or keep the array as it is",
+    "tuple": "write the tuple out: (a, b, c)",
+    "dict": "build dicts outside the differentiated function and pass them in as arguments",
+    "complex": fence.COMPLEX_HINT,
+    "any": "for an array, np.any(x)",
+    "all": "for an array, np.all(x)",
+    "iter": "write a for loop over the sequence",
+    "next": "write a for loop over the sequence, or index it",
+}
+OUTSIDE_HINT = (
+    "compute it outside the differentiated function and pass the result in as an argument"
+)
+
+
+def _kind_of_object(obj: object) -> str:
+    if isinstance(obj, type):
+        return "a class"
+    if callable(obj):
+        return f"the function {getattr(obj, '__name__', '')}".rstrip()
+    return f"a {type(obj).__name__} object"
+
+
+def _no_rule(obj: object, label: str) -> tuple[str, str]:
+    """(reason, hint) for a call of ``obj`` (written ``label``), which has no rule."""
+    name = getattr(obj, "__name__", "")
+    if getattr(builtins, name, None) is obj:
+        return f"the builtin {label}() is not supported here", BUILTIN_HINTS.get(name, OUTSIDE_HINT)
+    if isinstance(obj, functools.partial):
+        inner = getattr(obj.func, "__name__", "the function")
+        given = [repr(a) for a in obj.args] + [f"{k}={v!r}" for k, v in obj.keywords.items()]
+        return (
+            f"{label} is a functools.partial of {inner}, not a function defined with def",
+            f"write it with def: def {label}(x): return {inner}(x, {', '.join(given)}) "
+            "(with the parameters it needs)",
+        )
+    wrapped = getattr(obj, "__wrapped__", None)
+    if _is_user_function(wrapped):
+        wrapper = f"{type(obj).__module__}.{type(obj).__qualname__}"
+        return (
+            f"{label} is a decorated function (a {wrapper} around "
+            f"{wrapped.__module__}.{wrapped.__qualname__}), not a plain def",
+            f"call the undecorated function (keep it as a plain def under its own name), "
+            f"or register an adjoint rule for {label}: see docs/custom-rules.md",
+        )
+    if isinstance(obj, type) and issubclass(obj, np.generic):
+        return (
+            f"{label}(...) makes a numpy scalar, which is not supported here",
+            "write the number as a Python float (2.0 or float(x)), or make arrays of that "
+            "dtype outside and pass them in",
+        )
+    if isinstance(obj, type):
+        return (
+            f"creating a {label} object is not supported in a differentiated function",
+            "create it outside and pass the arrays it holds in as arguments",
+        )
+    what = primitive_name(obj)
+    named = label if label == what else f"{label} ({what})"
+    reason = f"{named} has no adjoint rule"
+    return reason, f"register one with @adcompile.adjoint({label}), see docs/custom-rules.md"
+
+
+# Array methods with no numpy function of their own meaning in adcompile
+METHOD_HINTS: dict[str, str] = {
+    "copy": "leave out .copy(): adcompile never writes into an array, so the array itself will do",
+    "astype": "convert the input before calling the gradient (np.asarray(x, dtype=float))",
+    "item": "use float(x) for the number a one-element array holds",
+    "tolist": "keep the array, and index it (x[i]) for its elements",
+}
+
+
+def _method_hint(name: str) -> str:
+    """What to write instead of the array method ``.name()``, which is not supported."""
+    if name in METHOD_HINTS:
+        return METHOD_HINTS[name]
+    fn = getattr(np, name, None)
+    if callable(fn) and not isinstance(fn, type):
+        if rules.lookup(_canonical(fn)) is not None or rules.is_nondiff(fn):
+            return f"write the numpy function: np.{name}(x, ...)"
+        return (
+            f"np.{name} has no adjoint rule either: register one with "
+            f"@adcompile.adjoint(np.{name}) (see docs/custom-rules.md), then write "
+            f"np.{name}(x, ...)"
+        )
+    methods = ", ".join(f".{m}()" for m in METHODS)
+    return f"the supported array methods are {methods}; see docs/language.md"
 
 
 def _is_int_name(node: ast.expr, norm: _Normalizer) -> bool:

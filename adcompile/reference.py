@@ -125,10 +125,12 @@ OTHER_REFUSALS = [
         "remove *args, **kwargs, keyword-only and positional-only markers",
     ),
     (
-        "assigning into an array element or attribute",
-        "`x[i] = v`, `x[:, j] += v`, `self.h = h`",
-        "build a new array instead, e.g. with np.where or np.concatenate",
+        "assigning into an array element",
+        "`x[i] = v`, `x[:, j] += v`",
+        fence.SUBSCRIPT_TARGET_HINT,
     ),
+    ("assigning to an attribute", "`self.h = h`", fence.ATTRIBUTE_TARGET_HINT),
+    ("star-unpacking in an assignment", "`first, *rest = xs`", fence.STARRED_TARGET_HINT),
     ("chained assignment", "`a = b = np.zeros(3)`", "assign one name at a time"),
 ]
 
