@@ -838,10 +838,11 @@ class _Normalizer:
         if isinstance(obj, NUMERIC):
             self.globals[node.id] = obj
             return ast.Name(id=node.id, ctx=ast.Load())
+        hint = "only numbers and numpy arrays can be used as values"
+        if callable(obj) and not isinstance(obj, type):
+            hint = f"call it where it is needed ({node.id}(...)); a function is not a value here"
         raise self.error(
-            f"{node.id!r} is a {type(obj).__name__}, not a number or an array",
-            node,
-            hint="only numbers and numpy arrays can be used as values",
+            f"{node.id!r} is a {type(obj).__name__}, not a number or an array", node, hint=hint
         )
 
     def resolve(self, ident: str, node: ast.AST) -> object:

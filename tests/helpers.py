@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -123,3 +126,37 @@ def threaded(count: int, work) -> list:
         t.join(60)
     assert not errors, errors
     return results
+
+
+# A name the compiler makes up: a user's name with a numeric suffix (h_3, new_shape_4,
+# f1_1), an underscored temporary (_t12), or an internal key (<result>, <sequence 2>).
+# Not part of a dotted name (np.float64, functools._lru_cache_wrapper).
+GENERATED_NAME = re.compile(
+    r"(?<![\w.])(?:[A-Za-z_]\w*_\d+|_[A-Za-z]+\d+)(?!\w)|<result>|<sequence \d+>"
+)
+
+
+def generated_names(text: str, source: str) -> list[str]:
+    """The names in ``text`` (a message) that look generated and that ``source``, the
+    user's code the message is about, does not contain as identifiers."""
+    user = set(re.findall(r"[A-Za-z_]\w*", source))
+    return [m for m in GENERATED_NAME.findall(text) if m not in user]
+
+
+def function_source_at(filename: str | None, lineno: int | None) -> str:
+    """The source of the innermost function around ``filename:lineno`` (the whole file
+    when no function is around it; "" without a readable file)."""
+    if not filename or not lineno:
+        return ""
+    try:
+        text = Path(filename).read_text(encoding="utf-8")
+        tree = ast.parse(text)
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return ""
+    best = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            if node.lineno <= lineno <= (node.end_lineno or node.lineno):
+                if best is None or node.lineno >= best.lineno:
+                    best = node
+    return text if best is None else (ast.get_source_segment(text, best) or "")

@@ -4,7 +4,10 @@ refusal in the catalogue still happens, with the message the page shows."""
 from __future__ import annotations
 
 import importlib.util
+import tempfile
 from pathlib import Path
+
+from helpers import generated_names
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "docs" / "tools" / "make_error_catalogue.py"
@@ -41,3 +44,19 @@ def test_every_entry_has_a_location_and_a_hint():
             or "Python function" in head
             or ("source" in head or "compiled derivative" in head)
         ), head
+
+
+def test_no_message_names_a_generated_variable():
+    """The reason and hint of every refusal speak of the user's code: no temporary or
+    renamed version of a variable that the compiler made up (tests/helpers.py)."""
+    script = load_script()
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (_, title, source, call) in enumerate(script.ENTRIES):
+            text = script.message(source, call, Path(tmp), i)
+            said = [
+                line
+                for line in text.splitlines()
+                if ": error: " in line or line.startswith(("error: ", "hint: "))
+            ]
+            found = generated_names("\n".join(said), script.module_text(source))
+            assert not found, f"{title}: {found}\n{text}"

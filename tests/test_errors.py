@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import function_source_at, generated_names
 
 import adcompile as ad
 from adcompile import AdCompileError
@@ -27,6 +28,44 @@ HERE = Path(__file__).resolve()
 
 def helper(t):
     return t * 2.0
+
+
+@pytest.fixture(autouse=True)
+def no_generated_names_in_messages(monkeypatch):
+    """Every AdCompileError made by a test of this file speaks of the user's code only:
+    no name that the compiler made up (a temporary, a renamed version of a variable)
+    appears in its reason or hint, unless the user's function itself has that name."""
+    made: list[AdCompileError] = []
+    init = AdCompileError.__init__
+
+    def record(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(AdCompileError, "__init__", record)
+    yield
+    for err in made:
+        said = f"{err.reason}\nhint: {err.hint}"
+        source = function_source_at(err.filename, err.lineno)
+        assert not generated_names(said, source), str(err)
+
+
+@pytest.mark.parametrize(
+    ("said", "source", "found"),
+    [
+        ("'f1_1' is a list, but np.tanh takes an array here", "def f1(xs): ...", ["f1_1"]),
+        ("convert it first: np.asarray(new_shape_4)", "new_shape = (2, 3)", ["new_shape_4"]),
+        ("'h_3' is a tuple", "h = (a, b)", ["h_3"]),
+        ("_t12 is not defined", "y = x", ["_t12"]),
+        ("'<result>' holds different values", "return x", ["<result>"]),
+        ("'h_3' is a tuple", "h_3 = (a, b)", []),  # the user's own name
+        ("'h' is a list; use np.float64 or np.atleast_2d", "h = [x]", []),
+        ("a functools._lru_cache_wrapper around m.f", "f(x)", []),
+        ("example.py:7:11: error: x", "x", []),
+    ],
+)
+def test_the_generated_name_check_finds_generated_names(said, source, found):
+    assert generated_names(said, source) == found
 
 
 def where_is(f, needle):
@@ -331,6 +370,88 @@ def f_match(x):
     return np.sum(y)
 
 
+def f_list_slice_as_array(xs):
+    return np.sum(np.tanh(xs[1:]))
+
+
+def f_rebound_tuple_as_array(x):
+    shape = (x, x)
+    shape = (x, x * 2.0)  # a second version: compiled under another name
+    return np.sum(np.exp(shape))
+
+
+def f_call_of_a_parameter(x, act=None):
+    return np.sum(act(x))
+
+
+def f_call_of_a_local(x):
+    act = x
+    return np.sum(act(x))
+
+
+def f_function_as_value(x):
+    act = helper
+    return np.sum(act(x))
+
+
+def f_call_through_getattr(x):
+    return np.sum(getattr(np, "tanh")(x))  # noqa: B009 (the refused construct)
+
+
+class Config:
+    @staticmethod
+    def act(t):
+        return t * 2.0
+
+
+CONFIG = Config()
+
+
+def f_call_of_an_object_attribute(x):
+    return np.sum(CONFIG.act(x))
+
+
+def f_range_as_value(x):
+    return np.sum(range(3)) * np.sum(x)
+
+
+def f_zip_as_value(x):
+    return np.sum(np.stack(zip(x, x)))
+
+
+def f_max_of_an_array(x):
+    return max(x)
+
+
+def f_builtin_without_numeric_meaning(x):
+    return np.sum(sorted(x))
+
+
+doubled = functools.partial(np.multiply, 2.0)
+
+
+def f_partial(x):
+    return np.sum(doubled(x))
+
+
+def f_make_object(x):
+    return np.sum(Config() * x)
+
+
+def f_astype(x):
+    return np.sum(x.astype(float))
+
+
+def f_star_target(x):
+    first, *rest = x
+    return first
+
+
+def f_attribute_store_hint(x):
+    CONFIG.last = x
+    return np.sum(x)
+
+
 # (function, arguments, needle, words the message must contain)
 CASES = [
     (f_try, (X,), "try:", ["try"]),
@@ -381,6 +502,22 @@ CASES = [
     (f_return_none, (X,), "return None", ["return"]),
     (f_module_as_value, (X,), "np\n", ["np"]),
     (f_match, (X,), "match x", ["match"]),
+    (f_list_slice_as_array, ([X, X, X],), "np.tanh(xs[1:])", ["'xs[1:]'", "np.stack(xs[1:])"]),
+    (f_rebound_tuple_as_array, (X,), "np.exp(shape)", ["'shape'", "np.stack(shape)"]),
+    (f_call_of_a_parameter, (X,), "act(x)", ["act(...)", "parameter", "module level"]),
+    (f_call_of_a_local, (X,), "act(x)", ["act(...)", "local variable", "module level"]),
+    (f_function_as_value, (X,), "helper\n", ["'helper'", "helper(...)"]),
+    (f_call_through_getattr, (X,), "getattr(np", ["np.tanh(...)"]),
+    (f_call_of_an_object_attribute, (X,), "CONFIG.act(x)", ["CONFIG.act(...)", "act = CONFIG.act"]),
+    (f_range_as_value, (X,), "range(3)", ["range()", "for i in range(n)", "np.arange"]),
+    (f_zip_as_value, (X,), "zip(x, x)", ["zip()", "for a, b in zip"]),
+    (f_max_of_an_array, (X,), "max(x)", ["max()", "np.max(x)"]),
+    (f_builtin_without_numeric_meaning, (X,), "sorted(x)", ["sorted()", "outside"]),
+    (f_partial, (X,), "doubled(x)", ["functools.partial", "def doubled"]),
+    (f_make_object, (X,), "Config()", ["Config object", "outside"]),
+    (f_astype, (X,), "x.astype(float)", [".astype()", "before calling the gradient"]),
+    (f_star_target, (X,), "*rest", ["star", "rest = xs[1:]"]),
+    (f_attribute_store_hint, (X,), "CONFIG.last", ["attribute", "local variable"]),
 ]
 
 

@@ -724,6 +724,43 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         """,
         "ad.grad(f)(x)",
     ),
+    (
+        "Functions without an adjoint rule",
+        "calling a function passed in as an argument",
+        """
+        def f(x, act):
+            return np.sum(act(x))
+        """,
+        "ad.grad(f)(x, np.tanh)",
+    ),
+    (
+        "Functions without an adjoint rule",
+        "range() outside a for loop",
+        """
+        def f(x):
+            return np.sum(x * np.sum(range(3)))
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Functions without an adjoint rule",
+        "an array method numpy has no function for",
+        """
+        def f(x):
+            return np.sum(x.astype(float) ** 2)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Functions without an adjoint rule",
+        "a list where an array is needed",
+        """
+        def f(x):
+            parts = [x, 2.0 * x, 3.0 * x]
+            return np.sum(np.tanh(parts[1:]))
+        """,
+        "ad.grad(f)(x)",
+    ),
     # ------------------------------------------------------- arguments and results
     (
         "Arguments and results",
