@@ -106,6 +106,10 @@ def normalize(
 
 
 RESULT = "<result>"  # the env key of the function's result
+SAME_STRUCTURE_HINT = (
+    "give it values of one structure on both paths: arrays or numbers on both, or "
+    "lists, tuples or dicts of the same length and keys"
+)
 
 
 def _canonical(obj: object) -> object:
@@ -391,7 +395,16 @@ class _Normalizer:
             env[var] = ast.Name(id=join, ctx=ast.Load())
             kind = join_kinds([self.kind(a), self.kind(b)])
             if kind is None:
-                raise self.error(f"{var!r} holds differently structured values after the if")
+                if var == RESULT:
+                    raise self.error(
+                        f"{self.src.name} returns differently structured values on the two "
+                        "paths of this if",
+                        hint=SAME_STRUCTURE_HINT,
+                    )
+                raise self.error(
+                    f"{var!r} holds differently structured values after the if",
+                    hint=SAME_STRUCTURE_HINT,
+                )
             self.kinds[join] = kind
         self.env = env
         self.body.append(If(test=test, body=body, orelse=orelse, joins=joins, loc=loc))
@@ -1053,7 +1066,11 @@ class _Normalizer:
         )
         kind = join_kinds([self.kind(r) for r in results])
         if kind is None:
-            raise self.error("the two values of this conditional differ in structure", node)
+            raise self.error(
+                "the two values of this conditional differ in structure",
+                node,
+                hint=SAME_STRUCTURE_HINT,
+            )
         self.kinds[join] = kind
         atom = ast.Name(id=join, ctx=ast.Load())
         return atom, np.positive, {"x": atom}, False
@@ -1377,9 +1394,7 @@ class _Normalizer:
                 raise self.error(
                     f"{text!r} is {what}, but {rule.name} takes an array here",
                     node,
-                    hint=f"index its elements ({text}[...])"
-                    if kind[0] == "dict"
-                    else f"make one array of it first: np.stack({text}), or index its elements",
+                    hint=_container_hint(text, kind[0], text in self.params),
                 )
         for p in rule.params:
             if p not in operands:
@@ -1473,6 +1488,16 @@ def infer_kinds(fn: ast.FunctionDef) -> dict[str, object]:
     return kinds
 
 
+def _container_hint(text: str, kind: str, parameter: bool) -> str:
+    """What to do with a list, tuple or dict (written ``text``) where an array is needed."""
+    if kind == "dict":
+        return f"index its elements ({text}[...])"
+    hint = f"make one array of it first: np.stack({text}), or index its elements"
+    if parameter:
+        hint += f"; or pass it in as an array (np.asarray({text}) before the call)"
+    return hint
+
+
 # What to write instead of a builtin that has no rule. Each hint is about what that
 # builtin does; a builtin with no numeric meaning is told to stay outside.
 BUILTIN_HINTS: dict[str, str] = {
@@ -1551,12 +1576,17 @@ def _no_rule(obj: object, label: str) -> tuple[str, str]:
     return reason, f"register one with @adcompile.adjoint({label}), see docs/custom-rules.md"
 
 
-# Array methods with no numpy function of their own meaning in adcompile
+# Methods that mean something other than a numpy function: what to write instead
 METHOD_HINTS: dict[str, str] = {
     "copy": "leave out .copy(): adcompile never writes into an array, so the array itself will do",
     "astype": "convert the input before calling the gradient (np.asarray(x, dtype=float))",
     "item": "use float(x) for the number a one-element array holds",
     "tolist": "keep the array, and index it (x[i]) for its elements",
+    "pop": "index and slice the list instead: last = xs[-1]; xs = xs[:-1]",
+    "extend": "concatenate the lists instead: xs = xs + ys",
+    "keys": "index the dict by its keys (p['W']), written out",
+    "values": "index the dict by its keys (p['W']), written out",
+    "items": "index the dict by its keys (p['W']), written out",
 }
 
 

@@ -447,6 +447,12 @@ def f_star_target(x):
     return first
 
 
+def f_returns_two_structures(x):
+    if x[0] > 0:
+        return (x, x)
+    return x
+
+
 def f_attribute_store_hint(x):
     CONFIG.last = x
     return np.sum(x)
@@ -518,6 +524,7 @@ CASES = [
     (f_astype, (X,), "x.astype(float)", [".astype()", "before calling the gradient"]),
     (f_star_target, (X,), "*rest", ["star", "rest = xs[1:]"]),
     (f_attribute_store_hint, (X,), "CONFIG.last", ["attribute", "local variable"]),
+    (f_returns_two_structures, (X,), "if x[0]", ["f_returns_two_structures returns", "structure"]),
 ]
 
 
