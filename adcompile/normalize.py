@@ -220,8 +220,9 @@ class _Normalizer:
         finally:
             self.body, self.env = outer_body, outer_env
 
-    def spell(self, atom: ast.expr) -> str:
-        """What the user wrote for the value ``atom`` holds: never a generated name."""
+    def spell(self, atom: ast.expr) -> str | None:
+        """What the user wrote for the value ``atom`` holds (None if that is unknown):
+        never a generated name."""
         if isinstance(atom, ast.Constant):
             return repr(atom.value)
         name = getattr(atom, "id", None)
@@ -230,9 +231,11 @@ class _Normalizer:
         if name in self.spelling:
             return self.spelling[name]
         for var, value in self.env.items():  # a version of a user variable
-            if var in self.locals and getattr(value, "id", None) == name:
+            if var.isidentifier() and var in self.locals and getattr(value, "id", None) == name:
                 return var
-        return name  # a parameter or a module-level name: the user's own
+        if name in self.locals or name in self.globals:
+            return name  # a parameter or a module-level name: the user's own
+        return None
 
     def error(self, reason: str, node: ast.AST | None = None, hint: str | None = None):
         hint = hint or "see docs/language.md for the Python and numpy adcompile differentiates"
@@ -1392,9 +1395,11 @@ class _Normalizer:
                 what = {"list": "a list", "tuple": "a tuple", "dict": "a dict"}[kind[0]]
                 text = self.spell(e)
                 raise self.error(
-                    f"{text!r} is {what}, but {rule.name} takes an array here",
+                    f"{text!r} is {what}, but {rule.name} takes an array here"
+                    if text
+                    else f"this argument is {what}, but {rule.name} takes an array here",
                     node,
-                    hint=_container_hint(text, kind[0], text in self.params),
+                    hint=_container_hint(text or "it", kind[0], text in self.params),
                 )
         for p in rule.params:
             if p not in operands:
