@@ -290,3 +290,37 @@ def test_code_is_reused_while_nothing_is_rebound(load):
     other = ad.value_and_grad(m.loss)
     other(X)
     assert other._latest[0] is code  # the compile cache serves a new gradient object
+
+
+def test_rebinding_a_closure_variable_of_a_helper(load):
+    # loss calls a module-level helper that is itself a closure: the helper's pullback
+    # baked in its cell, so rebinding the cell recompiles loss's gradient
+    (m,) = load(
+        m="""
+        import numpy as np
+
+        def make_act():
+            slope = 0.5
+            inner = np.tanh
+
+            def act(x):
+                return inner(x) * slope
+
+            def rebind(new_slope, new_inner):
+                nonlocal slope, inner
+                slope, inner = new_slope, new_inner
+
+            return act, rebind
+
+        act, rebind = make_act()
+
+        def loss(x):
+            return np.sum(act(x) ** 2)
+        """
+    )
+    vg = ad.value_and_grad(m.loss)
+    check_now(m.loss, vg)
+    m.rebind(-2.0, np.tanh)
+    check_now(m.loss, vg)
+    m.rebind(-2.0, np.sin)
+    check_now(m.loss, vg)
