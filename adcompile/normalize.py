@@ -1170,6 +1170,20 @@ class _Normalizer:
         obj = self.static_object(func)
         if obj is None:
             raise self.unresolved_call(func)
+        if not callable(obj):
+            text = self.src.text_of(func)
+            if isinstance(obj, types.ModuleType):
+                what = f"the module {obj.__name__}"
+            elif isinstance(obj, np.ndarray):
+                what = f"an array of shape {obj.shape}"
+            else:
+                name = type(obj).__name__
+                what = f"{_article(name)} {name} ({_short_repr(obj)})"
+            raise self.error(
+                f"{text} is {what}, not a function, so it cannot be called",
+                func,
+                hint="call a function here: a numpy function, or one defined with def",
+            )
         label = _dotted(func)
         if is_helper(obj):
             return self.user_call(node, func, obj, hint)
@@ -1214,6 +1228,14 @@ class _Normalizer:
     def unresolved_call(self, func: ast.expr) -> AdCompileError:
         """The refusal of a call whose function cannot be known when compiling."""
         text = self.src.text_of(func)
+        if isinstance(func, ast.Constant):
+            return self.error(
+                f"the call {text}(...) calls {text}, which is not a function",
+                func,
+                hint="call a function here: a numpy function, or one defined with def",
+            )
+        if not isinstance(func, ast.Name | ast.Attribute | ast.Call | ast.Subscript):
+            text = f"({text})"
         why = "adcompile must know which function a call calls when it compiles"
         module_level = (
             "define the function at module level (or bind it to a module-level name, "
@@ -1532,6 +1554,15 @@ BUILTIN_HINTS: dict[str, str] = {
 OUTSIDE_HINT = (
     "compute it outside the differentiated function and pass the result in as an argument"
 )
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _short_repr(obj: object) -> str:
+    text = repr(obj)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _kind_of_object(obj: object) -> str:

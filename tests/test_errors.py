@@ -447,6 +447,13 @@ def f_star_target(x):
     return first
 
 
+WEIGHTS = np.ones(6)
+
+
+def f_call_of_an_array(x):
+    return np.sum(WEIGHTS(x))
+
+
 def f_returns_two_structures(x):
     if x[0] > 0:
         return (x, x)
@@ -524,6 +531,7 @@ CASES = [
     (f_astype, (X,), "x.astype(float)", [".astype()", "before calling the gradient"]),
     (f_star_target, (X,), "*rest", ["star", "rest = xs[1:]"]),
     (f_attribute_store_hint, (X,), "CONFIG.last", ["attribute", "local variable"]),
+    (f_call_of_an_array, (X,), "WEIGHTS(x)", ["is an array of shape (6,)", "not a function"]),
     (f_returns_two_structures, (X,), "if x[0]", ["f_returns_two_structures returns", "structure"]),
 ]
 
