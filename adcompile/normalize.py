@@ -1170,7 +1170,7 @@ class _Normalizer:
         obj = self.static_object(func)
         if obj is None:
             raise self.unresolved_call(func)
-        if not callable(obj):
+        if not callable(obj) and not isinstance(obj, StaticFunction):
             text = self.src.text_of(func)
             if isinstance(obj, types.ModuleType):
                 what = f"the module {obj.__name__}"
