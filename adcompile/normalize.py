@@ -137,7 +137,8 @@ class _Normalizer:
         self.constants: set[str] = set()  # names computed with no derivative (shapes...)
         self.temps: set[str] = set()  # temporaries (not the user's own variables)
         # generated name -> the user's text it holds the value of, for messages
-        self.spelling: dict[str, str] = {}
+        # (a user variable's name, or the expression: its text is read only for a message)
+        self.spelling: dict[str, str | ast.expr] = {}
         self.loops: list[ast.stmt] = []  # the user's loops around the statement at hand
         self.stmt: ast.stmt = fn
 
@@ -229,7 +230,8 @@ class _Normalizer:
         if name is None:
             return ast.unparse(atom)
         if name in self.spelling:
-            return self.spelling[name]
+            spelled = self.spelling[name]
+            return spelled if isinstance(spelled, str) else self.src.text_of(spelled)
         for var, value in self.env.items():  # a version of a user variable
             if var.isidentifier() and var in self.locals and getattr(value, "id", None) == name:
                 return var
@@ -962,7 +964,7 @@ class _Normalizer:
         else:
             value, prim, operands, scalar = self.primitive(node, hint)
         target = self.names.claim(hint) if claim else self.names.fresh(hint)
-        self.spelling[target] = hint if claim and hint in self.locals else self.src.text_of(node)
+        self.spelling[target] = hint if claim and hint in self.locals else node
         if not claim:
             self.temps.add(target)
         if prim is None:
@@ -1057,7 +1059,7 @@ class _Normalizer:
             finally:
                 self.body, self.env = outer_body, outer_env
         join = self.names.fresh(hint)
-        self.spelling[join] = self.src.text_of(node)
+        self.spelling[join] = node
         self.body.append(
             If(
                 test=test,
