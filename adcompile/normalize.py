@@ -1375,7 +1375,7 @@ class _Normalizer:
                 raise self.error(
                     f"the argument {k.arg}= of {rule.name} is not supported by its adjoint rule",
                     node,
-                    hint=f"supported: {', '.join(rule.params)}",
+                    hint=_keyword_hint(k.arg, rule),
                 )
 
     def bound(self, value, prim, args, keywords, node, scalar):
@@ -1402,7 +1402,7 @@ class _Normalizer:
                 raise self.error(
                     f"the argument {k}= of {rule.name} is not supported by its adjoint rule",
                     node,
-                    hint=f"supported: {', '.join(rule.params)}",
+                    hint=_keyword_hint(k, rule),
                 )  # for method calls, which do not go through check_keywords
             if k in operands:
                 raise self.error(f"{k} given twice", node)
@@ -1515,6 +1515,21 @@ def infer_kinds(fn: ast.FunctionDef) -> dict[str, object]:
     for p, ks in keys.items():
         kinds[p] = ("dict", tuple((k, LEAF) for k in ks))
     return kinds
+
+
+def _keyword_hint(keyword: str, rule) -> str:
+    """What to do about a keyword argument that ``rule`` does not take."""
+    supported = f"its rule takes {', '.join(rule.params)}"
+    if keyword == "out":
+        return f"assign the result instead of passing out= (y = {rule.name}(...)); {supported}"
+    if keyword == "where":
+        return (
+            f"select first instead: {rule.name}(np.where(mask, x, neutral)), with a value "
+            f"that does not change the result (0.0 for a sum); {supported}"
+        )
+    if keyword == "dtype":
+        return f"convert the input before calling the gradient instead; {supported}"
+    return f"leave {keyword}= out; {supported}"
 
 
 def _container_hint(text: str, kind: str, parameter: bool) -> str:
