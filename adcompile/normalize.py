@@ -1567,6 +1567,7 @@ BUILTIN_HINTS: dict[str, str] = {
     "all": "for an array, np.all(x)",
     "iter": "write a for loop over the sequence",
     "next": "write a for loop over the sequence, or index it",
+    "slice": "write the slice in the index itself: x[a:b]",
 }
 OUTSIDE_HINT = (
     "compute it outside the differentiated function and pass the result in as an argument"
@@ -1585,9 +1586,9 @@ def _short_repr(obj: object) -> str:
 def _kind_of_object(obj: object) -> str:
     if isinstance(obj, type):
         return "a class"
-    if callable(obj):
-        return f"the function {getattr(obj, '__name__', '')}".rstrip()
-    return f"a {type(obj).__name__} object"
+    if isinstance(obj, types.FunctionType | types.BuiltinFunctionType):
+        return f"the function {obj.__name__}"
+    return f"{_article(type(obj).__name__)} {type(obj).__name__} object"
 
 
 def _no_rule(obj: object, label: str) -> tuple[str, str]:
@@ -1640,6 +1641,7 @@ METHOD_HINTS: dict[str, str] = {
     "keys": "index the dict by its keys (p['W']), written out",
     "values": "index the dict by its keys (p['W']), written out",
     "items": "index the dict by its keys (p['W']), written out",
+    "get": "index the dict by its keys (p['W']); every key must be there",
 }
 
 

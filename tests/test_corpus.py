@@ -80,10 +80,9 @@ def no_rule(name: str) -> Refused:
     return Refused(f"{name} has no adjoint rule", f"@adcompile.adjoint({name})")
 
 
-# The hint offered for a function with no rule, which does not help when the function
-# is a Python builtin that makes a constant or a container (dict, slice, sorted).
+# The hint for a function with no rule, which would not help for a Python builtin that
+# makes a constant or a container (dict, slice, sorted).
 REGISTER = "@adcompile.adjoint("
-BUILTIN_HINT = "bad hint: register an adjoint rule for a Python builtin"
 
 
 @dataclass(frozen=True)
@@ -233,8 +232,8 @@ N = autograd_test_numpy
 C = autograd_test_containers
 NO_ADJOINT = "has no adjoint rule"
 ASSIGN_INTO = refused("assigning into an array", "np.where or np.concatenate")
-LIST_TO_SUM = refused("is a list, but np.sum takes an array", "np.asarray")
-UNRESOLVED = refused("this call cannot be resolved to a function", "docs/language.md")
+LIST_TO_SUM = refused("is a list, but np.sum takes an array", "np.stack")
+UNRESOLVED = refused("cannot be resolved", "module-level name")
 # value_and_grad returns, as the value, a variable that the loop's reverse sweep has
 # restored to an earlier iteration's value (grad and vjp are right)
 VALUE_AFTER_LOOP = "wrong value: value_and_grad returns the loop variable's restored first value"
@@ -325,14 +324,11 @@ CASES: list[Case] = [
     ),
     Case(T, "unpacking_args_saxpy", fixed(((0.7, 1.3, -0.4),))),
     Case(T, "dict_saxpy", fixed(({"a": 0.7, "b": 1.3, "c": -0.4},))),
-    wrong(
-        Case(
-            T,
-            "dict_wrapper",
-            fixed(((0.7, 1.3, -0.4),)),
-            expect=refused(f"dict {NO_ADJOINT}", hint_not=REGISTER),
-        ),
-        BUILTIN_HINT,
+    Case(
+        T,
+        "dict_wrapper",
+        fixed(((0.7, 1.3, -0.4),)),
+        expect=refused("the builtin dict() is not supported", hint_not=REGISTER),
     ),
     Case(T, "passthru_pack", fixed((0.7, 1.3, -0.4, 1)), wrt=(0, 1, 2)),
     Case(T, "passthru_unpack", fixed(((0.7, 1.3, -0.4),))),
@@ -477,16 +473,13 @@ CASES: list[Case] = [
     Case(AG, "vae_neural_net_predict", lambda: [(mlp_layers([3, 4, 2], 5), normal(6, 3, seed=6))]),
     Case(AG, "unpack_gaussian_params", lambda: [(normal(3, 4, seed=7),)]),
     Case(AG, "vae_lower_bound", vae_args, expect=UNRESOLVED),
-    wrong(
-        Case(
-            AG,
-            "generate_from_prior",
-            lambda: [(mlp_layers([2, 3, 2], 8), normal(4, 2, seed=9))],
-            expect=refused(
-                f"sigmoid (scipy.special.expit) {NO_ADJOINT}", "@adcompile.adjoint(sigmoid)"
-            ),
+    Case(
+        AG,
+        "generate_from_prior",
+        lambda: [(mlp_layers([2, 3, 2], 8), normal(4, 2, seed=9))],
+        expect=refused(
+            f"sigmoid (scipy.special.expit) {NO_ADJOINT}", "@adcompile.adjoint(sigmoid)"
         ),
-        "bad error: the message calls scipy.special.expit np.expit",
     ),
     Case(AG, "logsigmoid", vector(4)),
     Case(AG, "gan_objective", gan_args, wrt=(0, 1, 2)),
@@ -496,7 +489,7 @@ CASES: list[Case] = [
         hmm_args,
         expect=refused(
             "'log_partition_function' is a function, not a number or an array",
-            "only numbers and numpy arrays",
+            "call it where it is needed",
         ),
     ),
     Case(AO, "log_partition_function_own", hmm_args),
@@ -528,17 +521,14 @@ CASES: list[Case] = [
         lambda: [(mlp_layers([1, 4, 1], seed=61), normal(5, 1, seed=62), normal(5, 1, seed=63))],
         expect=UNRESOLVED,
     ),
-    wrong(
-        Case(
-            AO,
-            "negbin_loglike",
-            fixed((2.5, 0.3, np.array([1.0, 4.0, 2.0]))),
-            wrt=(0, 1),
-            expect=refused(
-                f"gammaln (scipy.special.gammaln) {NO_ADJOINT}", "@adcompile.adjoint(gammaln)"
-            ),
+    Case(
+        AO,
+        "negbin_loglike",
+        fixed((2.5, 0.3, np.array([1.0, 4.0, 2.0]))),
+        wrt=(0, 1),
+        expect=refused(
+            f"gammaln (scipy.special.gammaln) {NO_ADJOINT}", "@adcompile.adjoint(gammaln)"
         ),
-        "bad error: the message calls scipy.special.gammaln np.gammaln",
     ),
     Case(AO, "ode_func", lambda: [(normal(4, 2, seed=81), 0.0, normal(2, 2, seed=82))], (0, 2)),
     Case(
@@ -635,14 +625,11 @@ CASES: list[Case] = [
     # ------------------------------ autograd's tests of lists, tuples and dicts
     Case(C, "list_getter", lambda: [([normal(5, 6), normal(4, 3, seed=1), normal(2, 4, seed=2)],)]),
     Case(C, "list_grads", lambda: [([normal(5, 6), normal(4, 3, seed=1), normal(2, 4, seed=2)],)]),
-    wrong(
-        Case(
-            C,
-            "list_slices_object",
-            fixed(([1.0, 2.0, 3.0],)),
-            expect=refused(f"slice {NO_ADJOINT}", hint_not=REGISTER),
-        ),
-        BUILTIN_HINT,
+    Case(
+        C,
+        "list_slices_object",
+        fixed(([1.0, 2.0, 3.0],)),
+        expect=refused("the builtin slice() is not supported", hint_not=REGISTER),
     ),
     Case(C, "list_slices", fixed(([1.0, 2.0, 3.0],))),
     Case(C, "nested_list", fixed(([[1.0], 2.0, 1.5],))),
@@ -651,33 +638,24 @@ CASES: list[Case] = [
     ),
     Case(C, "dict_getter", lambda: [(dict_of_arrays(),)]),
     Case(C, "dict_grads", lambda: [(dict_of_arrays(),)]),
-    wrong(
-        Case(
-            C,
-            "dict_iter",
-            lambda: [(dict_of_arrays(),)],
-            expect=refused(f"sorted {NO_ADJOINT}", hint_not=REGISTER),
-        ),
-        BUILTIN_HINT,
+    Case(
+        C,
+        "dict_iter",
+        lambda: [(dict_of_arrays(),)],
+        expect=refused("the builtin sorted() is not supported", hint_not=REGISTER),
     ),
-    wrong(
-        Case(
-            C,
-            "dict_items_values_keys",
-            lambda: [(dict_of_arrays(),)],
-            expect=refused("the method .items() is not supported", hint_not="numpy function"),
-        ),
-        "bad hint: 'call the numpy function instead' for a dict method",
+    Case(
+        C,
+        "dict_items_values_keys",
+        lambda: [(dict_of_arrays(),)],
+        expect=refused("the method .items() is not supported", hint_not="numpy function"),
     ),
-    wrong(
-        Case(
-            C,
-            "dict_get",
-            fixed(({"item_1": 3.0}, 2.0)),
-            (0, 1),
-            expect=refused("the method .get() is not supported", hint_not="numpy function"),
-        ),
-        "bad hint: 'call the numpy function instead' for a dict method",
+    Case(
+        C,
+        "dict_get",
+        fixed(({"item_1": 3.0}, 2.0)),
+        (0, 1),
+        expect=refused("the method .get() is not supported", hint_not="numpy function"),
     ),
     Case(C, "direct_grad", scalars(1.3)),
     Case(C, "logic_assert", vector(3), expect=refused("assert", "check inputs before")),

@@ -228,12 +228,33 @@ def nondiff(
         )
 
 
+def _ufunc_module(fn: object, name: str) -> str | None:
+    """The module a ufunc (which has no ``__module__``) is found in: numpy, or another
+    loaded module that holds it under its name (scipy.special.expit)."""
+    import sys
+
+    import numpy
+
+    if getattr(numpy, name, None) is fn:
+        return "numpy"
+    found = []
+    for module_name in sorted(sys.modules):
+        if module_name.startswith("_") or "._" in module_name:
+            continue
+        # the module's own dict: no module __getattr__ (lazy imports, warnings) runs
+        namespace = getattr(sys.modules[module_name], "__dict__", {})
+        if namespace.get(name) is fn:
+            # the library that exports it (its __all__) before a module that imported it
+            found.append((name not in (namespace.get("__all__") or ()), module_name))
+    return min(found)[1] if found else None
+
+
 def primitive_name(fn: object) -> str:
     """How a user would spell ``fn``: ``np.tanh``, ``np.linalg.norm``, ``math.exp``."""
     name = getattr(fn, "__name__", None) or repr(fn)
     module = getattr(fn, "__module__", None)
     if module is None and isinstance(fn, __import__("numpy").ufunc):
-        module = "numpy"
+        module = _ufunc_module(fn, name)
     if module and module.startswith("numpy"):
         import numpy
 
