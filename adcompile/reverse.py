@@ -562,8 +562,6 @@ class _Reverse:
         if self.stack:
             code.append(assign(self.stack, ast.List(elts=[], ctx=ast.Load())))
         code.extend(forward)
-        code.append(Comment("reverse sweep"))
-        code.extend(reverse_code)
         grad_value: ast.expr = (
             grads[0] if len(grads) == 1 else ast.Tuple(elts=grads, ctx=ast.Load())
         )
@@ -571,6 +569,9 @@ class _Reverse:
             ret_value: ast.expr = ast.Tuple(elts=[result, grad_value], ctx=ast.Load())
         else:
             ret_value = grad_value
+        ret_value = self.keep_returned(ret_value, reverse_code, code)
+        code.append(Comment("reverse sweep"))
+        code.extend(reverse_code)
         code.append(ast.Return(value=ret_value))
         params = list(fn.params) + ([cotangent] if cotangent else [])
         node = _function_def(f"{self.mode}_{fn.name}", params, code)
@@ -590,6 +591,31 @@ class _Reverse:
             result_loc=ret.loc,
             cotangent=cotangent,
         )
+
+    def keep_returned(self, ret_value: ast.expr, reverse_code: list, forward: list) -> ast.expr:
+        """``ret_value`` reading, in place of each forward value that the reverse sweep
+        rebinds, a copy of the reference taken at the end of the forward sweep.
+
+        The reverse of a loop takes the values each iteration saved back into the
+        names they had (``for y in reversed(saved)``), so after it such a name holds
+        its value of the first iteration, not the forward's result: the value
+        returned by ``value_and_grad`` (``y`` carried by a loop) and the shape of a
+        zero gradient are read from the copy instead."""
+        stores = _stores(reverse_code)
+        rebound = sorted(n for n in names_in(ret_value) if n in stores and n in self.locals)
+        if not rebound:
+            return ret_value
+        what = "value" if len(rebound) == 1 else "values"
+        forward.append(
+            Comment(f"the {what} returned, before the reverse sweep rebinds {', '.join(rebound)}")
+        )
+        kept: dict[str, ast.expr] = {}
+        for n in rebound:
+            copy = self.names.fresh(n + "_value")
+            self.locals.add(copy)
+            forward.append(assign(copy, name(n)))
+            kept[n] = name(copy)
+        return substituted(ret_value, kept)
 
     def run_pullback(self, pair) -> GeneratedPair:
         """``fwd(params) -> (result, saved)`` and ``bwd(saved, dresult) -> adjoints``: the
@@ -1528,6 +1554,17 @@ def _loads_once(node: ast.AST, stmt: Assign) -> bool:
             else:
                 stores += 1
     return loads == 1 and stores == 0
+
+
+def _stores(code: list) -> set[str]:
+    """The names that ``code`` assigns (loop targets and unpacked tuples included)."""
+    out: set[str] = set()
+    for s in code:
+        if isinstance(s, ast.AST):
+            for n in ast.walk(s):
+                if type(n) is ast.Name and type(n.ctx) is ast.Store:
+                    out.add(n.id)
+    return out
 
 
 def _loads(code: list) -> set[str]:
