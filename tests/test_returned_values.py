@@ -62,6 +62,13 @@ def helper_result_carried_inside_it(x):
     return y
 
 
+def helper_with_a_loop_called_in_a_loop(x):
+    t = 0.5
+    for _i in range(2):
+        t = t * power_by_loop(x * t + 0.5)
+    return t
+
+
 def while_loop(x):
     y = x
     k = 0
@@ -165,6 +172,7 @@ CASES = [
     (product_of_helper_calls, (X, XS), 0),
     (carried_through_a_helper, (0.5, np.array([0.3, -0.2])), 0),
     (helper_result_carried_inside_it, (1.2,), 0),
+    (helper_with_a_loop_called_in_a_loop, (0.7,), 0),
     (while_loop, (0.9,), 0),
     (while_loop_on_the_value, (0.8,), 0),
     (nested_loops, (1.1,), 0),
