@@ -7,6 +7,7 @@ back as it was afterwards, so other tests still see np.cumsum without a rule.
 from __future__ import annotations
 
 import ast
+import inspect
 import math
 import warnings
 
@@ -233,3 +234,155 @@ def test_a_rule_registered_after_compiling_reaches_new_gradients():
         return dy * 0.0 * x  # a different rule, to see which one runs
 
     assert np.allclose(ad.grad(square_loss)(x), 0.0)
+
+
+# Rules with control flow: inlined with their branches and loops intact.
+
+
+def ramp(x):
+    """x * x where x > 0, -x elsewhere."""
+    if np.ndim(x) == 0:
+        return x * x if x > 0 else -x
+    return np.where(x > 0, x * x, -x)
+
+
+def ramp_adjoint(dy, y, x):
+    if np.ndim(x) == 0:
+        if x > 0:
+            return dy * 2.0 * x
+        return -dy
+    return dy * np.where(x > 0, 2.0 * x, -1.0)
+
+
+def ramp_scaled(x):
+    return ramp(x) * 3.0
+
+
+def ramp_sum(x):
+    return np.sum(ramp(x) * x)
+
+
+def test_a_rule_with_branches_takes_the_branch_its_operands_choose():
+    from helpers import assert_grad_matches_fd
+
+    ad.adjoint(ramp)(ramp_adjoint)
+    for x in (1.5, -0.5):
+        assert_grad_matches_fd(ramp_scaled, x)
+        assert_grad_matches_fd(ramp_scaled, np.array(x))
+    assert_grad_matches_fd(ramp_sum, np.array([[1.5, -0.5, 2.0]]))
+    source = ad.grad(ramp_scaled).source
+    assert source.count("if ") == 2 and "else:" in source
+
+
+def doubled(x):
+    return 2.0 * x
+
+
+def doubled_loss(x):
+    return np.sum(doubled(x))
+
+
+def test_a_rule_is_not_cut_to_its_last_return():
+    @ad.adjoint(doubled)
+    def doubled_adjoint(dy, y, x):
+        if np.ndim(x) == 0:
+            return dy * 2.0
+        return dy * 999.0  # followed as written: only arrays get this branch
+
+    g = ad.grad(doubled_loss)
+    assert g(3.0) == 2.0 and g(np.array(3.0)) == 2.0
+    assert list(g(np.ones(2))) == [999.0, 999.0]
+
+
+def cubed(x, w):
+    return x * x * x * w
+
+
+def cubed_loss(x, w):
+    return np.sum(cubed(x, w))
+
+
+def cubed_adjoint(dy, y, x, w):
+    # 3 x^2 by a loop, and the early return of a second parameter's contribution
+    square = x * x
+    total = 0.0 * square
+    for _ in range(3):
+        total = total + square
+    if np.ndim(w) == 0:
+        return dy * total * w, np.sum(dy * x * square)
+    return dy * total * w, dy * x * square
+
+
+def test_a_rule_with_a_loop_and_several_returns_gives_each_parameter_its_own():
+    from helpers import assert_grad_matches_fd
+
+    ad.adjoint(cubed, broadcasts=True)(cubed_adjoint)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3))
+    for w in (1.5, np.array(-0.7), rng.normal(size=(2, 3))):
+        assert_grad_matches_fd(cubed_loss, x, w, wrt=(0, 1))
+        assert_grad_matches_fd(cubed_loss, x, w, wrt=0)
+        assert_grad_matches_fd(cubed_loss, x, w, wrt=1)
+
+
+def _try(dy, y, x):
+    try:
+        return dy * 3 * x * x
+    except ValueError:
+        return dy
+
+
+def _nested_def(dy, y, x):
+    def helper(t):
+        return t
+
+    return helper(dy)
+
+
+def _lambda(dy, y, x):
+    return (lambda t: t)(dy)
+
+
+def _return_in_loop(dy, y, x):
+    for _ in range(2):
+        return dy
+    return dy
+
+
+def _none_on_one_path(dy, y, x, w):
+    if np.ndim(x) == 0:
+        return dy * w, None
+    return dy * w, dy * x
+
+
+def _assigns_a_parameter(dy, y, x):
+    x = np.asarray(x)
+    return dy * 3 * x * x
+
+
+def _falls_off(dy, y, x):
+    if np.ndim(x) == 0:
+        return dy
+
+
+@pytest.mark.parametrize(
+    ("words", "make", "line"),
+    [
+        ("cannot use `try`", lambda: _try, "try:"),
+        ("cannot use `functiondef`", lambda: _nested_def, "def helper(t):"),
+        ("cannot use `lambda`", lambda: _lambda, "return (lambda t: t)(dy)"),
+        ("cannot return inside a loop", lambda: _return_in_loop, "return dy"),
+        ("gives 'w' no contribution on this path", lambda: _none_on_one_path, "None"),
+        ("cannot assign to its parameter 'x'", lambda: _assigns_a_parameter, "x = np.asarray"),
+        ("on every path", lambda: _falls_off, "def _falls_off"),
+    ],
+)
+def test_rule_statements_the_inliner_cannot_keep_are_refused_at_their_line(words, make, line):
+    fn = make()
+    with pytest.raises(ad.AdCompileError, match=words) as info:
+        ad.adjoint(cube)(fn)
+    err = info.value
+    assert err.filename.endswith("test_custom_rules.py")
+    assert line in err.line
+    lines, first = inspect.getsourcelines(fn)
+    assert lines[err.lineno - first].strip() == err.line.strip()

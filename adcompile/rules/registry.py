@@ -393,21 +393,44 @@ def parse_template(
         n: p.default for n, p in sig.parameters.items() if p.default is not inspect.Parameter.empty
     }
     body = [s for s in fn.body if not _is_docstring(s)]
-    if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
-        raise AdCompileError("an adjoint rule must end with `return <contributions>`", loc)
-    ret = body[-1].value
-    elts = ret.elts if isinstance(ret, ast.Tuple) else [ret]
-    contributions = [None if isinstance(e, ast.Constant) and e.value is None else e for e in elts]
     params = names[2:]
-    if len(contributions) > len(params):
-        raise AdCompileError("the rule returns more contributions than it has parameters", loc)
-    prelude = body[:-1]
+
+    def located(node: ast.AST) -> Loc:
+        line = first + node.lineno - 1
+        lines = source.splitlines()
+        text = lines[node.lineno - 1] if node.lineno <= len(lines) else ""
+        return Loc(filename, line, node.col_offset, text)
+
+    _check_statements(body, located, in_loop=False)
+    if not body or not _ends_in_return(body):
+        raise AdCompileError(
+            "an adjoint rule must end with `return <contributions>` on every path", loc
+        )
+    if _is_plain(body):
+        ret = body[-1].value
+        contributions = _returned(ret)
+        if len(contributions) > len(params):
+            raise AdCompileError(
+                "the rule returns more contributions than it has parameters", located(ret)
+            )
+        prelude = body[:-1]
+    else:
+        prelude, contributions = _branched(body, params, names, located)
     assigned = {
         n.id
         for s in prelude
         for n in ast.walk(s)
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
     }
+    for s in prelude:
+        for n in ast.walk(s):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in names:
+                raise AdCompileError(
+                    f"an adjoint rule cannot assign to its parameter {n.id!r}",
+                    located(n),
+                    hint="the parameters stand for the program's own values: "
+                    "assign to a new name instead",
+                )
     loads = set().union(*(_loads(stmt) for stmt in fn.body))  # (not the decorators)
     free = {}
     for name in sorted(loads - set(names) - assigned):
@@ -476,6 +499,141 @@ def _math_spelling(fn: object, name: str) -> object | None:
     if record is not None:
         return next((f for f in record.on_floats if getattr(f, "__module__", "") == "math"), None)
     return getattr(math, name, None) if fn is not None else None
+
+
+# Statements a rule may use. Anything else (try, with, nested functions, global...)
+# is refused at registration: the inliner pastes the rule's statements into the
+# generated code, and only these keep their meaning there.
+_ALLOWED_STATEMENTS = (
+    ast.Assign,
+    ast.AugAssign,
+    ast.AnnAssign,
+    ast.Expr,
+    ast.Pass,
+    ast.If,
+    ast.For,
+    ast.While,
+    ast.Return,
+)
+
+
+def _check_statements(stmts: list[ast.stmt], located: Callable, in_loop: bool) -> None:
+    """Refuse, at its own line, a statement or expression the inliner cannot paste."""
+    for stmt in stmts:
+        if isinstance(stmt, ast.Break | ast.Continue) and in_loop:
+            continue
+        if not isinstance(stmt, _ALLOWED_STATEMENTS):
+            raise AdCompileError(
+                f"an adjoint rule cannot use `{type(stmt).__name__.lower()}` statements",
+                located(stmt),
+                hint="a rule may assign, branch (if/else), loop (for/while) and return",
+            )
+        if isinstance(stmt, ast.Return) and in_loop:
+            raise AdCompileError(
+                "an adjoint rule cannot return inside a loop",
+                located(stmt),
+                hint="assign the result to a variable and return it after the loop",
+            )
+        if isinstance(stmt, ast.Return) and stmt.value is None:
+            raise AdCompileError("an adjoint rule must return its contributions", located(stmt))
+        if isinstance(stmt, ast.For | ast.While) and stmt.orelse:
+            raise AdCompileError("a loop with an else clause in an adjoint rule", located(stmt))
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Lambda | ast.Yield | ast.YieldFrom | ast.Await):
+                raise AdCompileError(
+                    f"an adjoint rule cannot use `{type(node).__name__.lower()}`",
+                    located(node),
+                    hint="define a helper function at module level and call it",
+                )
+        if isinstance(stmt, ast.If):
+            _check_statements(stmt.body, located, in_loop)
+            _check_statements(stmt.orelse, located, in_loop)
+        elif isinstance(stmt, ast.For | ast.While):
+            _check_statements(stmt.body, located, True)
+
+
+def _ends_in_return(stmts: list[ast.stmt]) -> bool:
+    """Whether every path through ``stmts`` ends in a ``return``."""
+    for stmt in stmts:
+        if isinstance(stmt, ast.Return):
+            return True
+        if isinstance(stmt, ast.If) and _ends_in_return(stmt.body) and _ends_in_return(stmt.orelse):
+            return True
+    return False
+
+
+def _is_plain(body: list[ast.stmt]) -> bool:
+    """Whether the only ``return`` is the last statement (the form of the built-in rules)."""
+    return isinstance(body[-1], ast.Return) and not any(
+        isinstance(n, ast.Return) for s in body[:-1] for n in ast.walk(s)
+    )
+
+
+def _returned(value: ast.expr) -> list[ast.expr | None]:
+    elts = value.elts if isinstance(value, ast.Tuple) else [value]
+    return [None if isinstance(e, ast.Constant) and e.value is None else e for e in elts]
+
+
+def _branched(
+    body: list[ast.stmt], params: list[str], names: list[str], located: Callable
+) -> tuple[list[ast.stmt], list[ast.expr | None]]:
+    """A rule with several returns, as a prelude that assigns each contribution to a
+    variable on every path, and those variables as the contributions: its control
+    flow is kept whole in the generated code, as the rule says."""
+    from ..restructure import _tail
+
+    body = _tail(body, ast.Return)
+    returns = [n for s in body for n in ast.walk(s) if isinstance(n, ast.Return)]
+    found = [_returned(r.value) for r in returns]
+    for r, contributions in zip(returns, found, strict=True):
+        if len(contributions) > len(params):
+            raise AdCompileError(
+                "the rule returns more contributions than it has parameters", located(r)
+            )
+    width = max(len(c) for c in found)
+    given = [any(i < len(c) and c[i] is not None for c in found) for i in range(width)]
+    for r, contributions in zip(returns, found, strict=True):
+        for i in range(width):
+            if given[i] and (i >= len(contributions) or contributions[i] is None):
+                raise AdCompileError(
+                    f"the rule gives {params[i]!r} no contribution on this path, "
+                    "and one on another",
+                    located(r),
+                    hint=f"return a zero contribution here: np.zeros_like({params[i]})",
+                )
+    taken = {n.id for s in body for n in ast.walk(s) if isinstance(n, ast.Name)}
+    results = []
+    for i in range(width):
+        result = f"d{params[i]}"
+        while result in taken or result in names:
+            result += "_"
+        taken.add(result)
+        results.append(result)
+
+    def assign_results(stmts: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for stmt in stmts:
+            if isinstance(stmt, ast.Return):
+                for i, e in enumerate(_returned(stmt.value)):
+                    if given[i]:
+                        target = ast.Name(id=results[i], ctx=ast.Store())
+                        out.append(ast.copy_location(ast.Assign(targets=[target], value=e), stmt))
+                continue
+            if isinstance(stmt, ast.If):
+                stmt = ast.If(
+                    test=stmt.test,
+                    body=assign_results(stmt.body) or [ast.Pass()],
+                    orelse=assign_results(stmt.orelse),
+                )
+            out.append(stmt)
+        return out
+
+    prelude = assign_results(body)
+    ast.fix_missing_locations(ast.Module(body=prelude, type_ignores=[]))
+    contributions = [
+        ast.Name(id=results[i], ctx=ast.Load()) if given[i] else None for i in range(width)
+    ]
+    return prelude, contributions
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
