@@ -103,6 +103,32 @@ def tie_share(x, y):
     return np.where(x == y, 0.5, 1.0).astype(np.result_type(x, y, 0.0), copy=False)
 
 
+def clip_passes(a, a_min, a_max):
+    """Where ``np.clip(a, a_min, a_max)`` is ``a`` itself: between the bounds, bounds
+    included, and nowhere where ``a_min > a_max`` (numpy then returns ``a_max``). A
+    bound that is None does not clip. Python numbers give a Python bool."""
+    if a_min is None:
+        return a <= a_max
+    if a_max is None:
+        return a >= a_min
+    return (a >= a_min) & (a <= a_max) & (a_min <= a_max)
+
+
+def clip_low(a, a_min, a_max):
+    """Where ``np.clip(a, a_min, a_max)`` is ``a_min``: below it, unless ``a_min > a_max``."""
+    if a_max is None:
+        return a < a_min
+    return (a < a_min) & (a_min <= a_max)
+
+
+def clip_high(a, a_min, a_max):
+    """Where ``np.clip(a, a_min, a_max)`` is ``a_max``: above it, and everywhere where
+    ``a_min > a_max``."""
+    if a_min is None:
+        return a > a_max
+    return (a > a_max) | (a_min > a_max)
+
+
 def prod_adjoint(g, x, axis=None, keepdims=False):
     """Adjoint of ``np.prod``, exact also where ``x`` has zeros."""
     x = np.asarray(x)

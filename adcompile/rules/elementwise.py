@@ -7,14 +7,15 @@ becomes ``math.cos``, ``1`` becomes ``1.0``), so a scalar computation written wi
 
 Conventions at kinks (documented in docs/language.md): ``abs`` has derivative
 ``sign(x)`` (0 at 0); ``maximum``/``minimum`` split the cotangent equally on
-ties; ``clip`` passes the cotangent through at its bounds.
+ties; ``clip`` passes the cotangent through at its bounds, and to ``a_max`` alone
+where the bounds cross.
 """
 
 import math
 
 import numpy as np
 
-from ..runtime import tie_share
+from ..runtime import clip_high, clip_low, clip_passes, tie_share
 from .record import BROADCAST, UNARY
 from .registry import adjoint, nondiff
 
@@ -143,9 +144,13 @@ def where(dz, z, condition, x, y):
 
 @adjoint(np.clip, shape=BROADCAST)
 def clip(dz, z, a, a_min=None, a_max=None):
-    # ``a`` keeps the cotangent wherever clip let it through (bounds included);
-    # a bound may be None, so the first contribution must not compare with it.
-    return dz * (z == a), dz * (a < a_min), dz * (a > a_max)
+    # ``a`` keeps the cotangent wherever clip let it through (bounds included); where
+    # the bounds cross (a_min > a_max) numpy returns a_max, which gets it all.
+    return (
+        dz * clip_passes(a, a_min, a_max),
+        dz * clip_low(a, a_min, a_max),
+        dz * clip_high(a, a_min, a_max),
+    )
 
 
 # piecewise constant: derivative 0 wherever it exists
