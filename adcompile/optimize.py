@@ -58,7 +58,43 @@ def _number(node: ast.expr) -> bool:
     )
 
 
+def _number_or_bool(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, int | float)
+
+
+_COMPARE = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+
+
+def _simplify_compare(node: ast.Compare) -> ast.expr:
+    """A comparison of two numbers is the bool it gives (``2 != 0`` is ``True``)."""
+    if (
+        len(node.ops) == 1
+        and type(node.ops[0]) in _COMPARE
+        and _number(node.left)
+        and _number(node.comparators[0])
+    ):
+        return ast.Constant(
+            value=_COMPARE[type(node.ops[0])](node.left.value, node.comparators[0].value)
+        )
+    return node
+
+
 def _simplify_binop(node: ast.BinOp) -> ast.expr:
+    if (
+        isinstance(node.op, ast.Add | ast.Sub)
+        and _number(node.left)
+        and _number_or_bool(node.right)
+        and isinstance(node.right.value, bool)
+    ):
+        # a number minus a bool is a number: 2 - True is 1, 2.0 - False is 2.0
+        node.right = ast.Constant(value=int(node.right.value))
     if _number(node.left) and _number(node.right) and type(node.op) in _FOLD:
         try:
             value = _FOLD[type(node.op)](node.left.value, node.right.value)
@@ -110,7 +146,11 @@ def _simplify_unaryop(node: ast.UnaryOp) -> ast.expr:
     return node
 
 
-SIMPLIFY_HOOKS = {ast.BinOp: _simplify_binop, ast.UnaryOp: _simplify_unaryop}
+SIMPLIFY_HOOKS = {
+    ast.BinOp: _simplify_binop,
+    ast.UnaryOp: _simplify_unaryop,
+    ast.Compare: _simplify_compare,
+}
 
 
 def _simplify_sum(node: ast.Call) -> ast.expr:

@@ -154,6 +154,7 @@ class _Reverse:
         self.renames: dict[str, str] = {}  # template free name -> its name here
         self.state = _State({}, set())
         self.adj_names: dict[str, str] = {}
+        self.primal_of: dict[str, str] = {}  # adjoint name -> the value it is the adjoint of
         self.out: list[ast.stmt | Comment] = []
         self.last_loc = None
         self.want: list = []  # source lines to name before the next reverse statement
@@ -181,6 +182,7 @@ class _Reverse:
         self.python_floats = {
             p for p, s in zip(fn.params, arg_shapes or (), strict=False) if s is float
         }
+        self.forward_names, self.python_numbers = _python_numbers(fn, arg_shapes)
 
     # ------------------------------------------------------------ namespace
 
@@ -231,6 +233,7 @@ class _Reverse:
     def adjoint_name(self, x: str) -> str:
         if x not in self.adj_names:
             self.adj_names[x] = self.names.fresh("d" + x)
+            self.primal_of[self.adj_names[x]] = x
         return self.adj_names[x]
 
     def zero(self, x: str) -> ast.expr:
@@ -874,6 +877,8 @@ class _Reverse:
         prelude, contributions = rules.instantiate(
             rule, bindings, wanted, self.names.fresh, self._rule_hooks
         )
+        prelude = [self.numpy_arithmetic(s) for s in prelude]
+        contributions = {p: self.numpy_arithmetic(c) for p, c in contributions.items()}
         for node in prelude:
             self.put(node)
         for p in wanted:
@@ -888,6 +893,57 @@ class _Reverse:
                 if rule.broadcasts and self.may_broadcast(stmt, p):
                     c = self.sum_to(c, stmt, operand)
                 self.accumulate(operand.id, c, simplified=True)
+
+    def numpy_arithmetic(self, node: ast.AST) -> ast.AST:
+        """``node`` with each ``/``, ``**``, ``%`` and ``//`` between operands that may
+        both be Python numbers made a call of the runtime helper that gives numpy's
+        result where Python would raise (``0.0 ** -0.5`` is inf, not ZeroDivisionError).
+        Operations with an array or numpy scalar on either side already follow numpy
+        and are left as they are."""
+        helpers = {
+            ast.Div: "scalar_divide",
+            ast.Pow: "scalar_power",
+            ast.Mod: "scalar_mod",
+            ast.FloorDiv: "scalar_floor_divide",
+        }
+
+        def rewrite(n: ast.AST) -> ast.AST:
+            for fname, value in ast.iter_fields(n):
+                if isinstance(value, list):
+                    setattr(n, fname, [rewrite(v) if isinstance(v, ast.AST) else v for v in value])
+                elif isinstance(value, ast.AST):
+                    setattr(n, fname, rewrite(value))
+            if (
+                isinstance(n, ast.BinOp)
+                and type(n.op) in helpers
+                and self.may_be_python_number(n.left)
+                and self.may_be_python_number(n.right)
+            ):
+                return call(self.helper(helpers[type(n.op)]), n.left, n.right)
+            return n
+
+        return rewrite(node)
+
+    def may_be_python_number(self, e: ast.expr) -> bool:
+        """Whether ``e`` may evaluate to a Python int or float (rather than an array or a
+        numpy scalar), as far as the forward program's data flow tells."""
+        if isinstance(e, ast.Constant):
+            return isinstance(e.value, int | float)
+        if isinstance(e, ast.Name):
+            if e.id in self.forward_names:
+                return e.id in self.python_numbers
+            # an adjoint has the shape of its value: one of an array is an array
+            shape = self.shapes.get(self.primal_of.get(e.id, ""))
+            return not (isinstance(shape, tuple) and shape != ())
+        if isinstance(e, ast.BinOp):
+            return self.may_be_python_number(e.left) and self.may_be_python_number(e.right)
+        if isinstance(e, ast.UnaryOp):
+            return self.may_be_python_number(e.operand)
+        if isinstance(e, ast.IfExp):
+            return self.may_be_python_number(e.body) or self.may_be_python_number(e.orelse)
+        if isinstance(e, ast.Call):
+            return _python_valued_call(e.func, self.namespace)
+        return not isinstance(e, ast.Attribute)
 
     def container_statement(self, stmt: Assign, wanted: list[str], dy: ast.expr) -> None:
         prim, ops = stmt.prim, stmt.operands
@@ -1258,6 +1314,12 @@ class _Reverse:
     def needed_names(self, body: list[Stmt], needed: set[str]) -> set[str]:
         """Close ``needed`` over the forward code: everything a needed value reads."""
         needed = set(needed)
+        # arithmetic of Python numbers and math functions may raise: they stay, so that
+        # the generated code raises where the function does (math.log(0.0)) instead of
+        # returning a derivative at a point where the function has no value
+        needed |= {
+            s.target for s in walk(body) if isinstance(s, Assign) and self.may_raise(s.value)
+        }
         # latest first: a value's readers come after it, so straight-line code closes
         # in one pass (loops and branches may take another)
         stmts = list(walk(body))
@@ -1284,6 +1346,18 @@ class _Reverse:
                             needed |= names_in(b) | names_in(e)
             if len(needed) == size:
                 return needed
+
+    def may_raise(self, value: ast.expr) -> bool:
+        """Whether forward code ``value`` may raise where numpy would not: a ``math``
+        function, or ``/``, ``**``, ``%``, ``//`` between Python numbers."""
+        if isinstance(value, ast.Call):
+            return getattr(_resolve(value.func, self.fn.globals), "__module__", None) == "math"
+        return (
+            isinstance(value, ast.BinOp)
+            and isinstance(value.op, ast.Div | ast.Pow | ast.Mod | ast.FloorDiv)
+            and self.may_be_python_number(value.left)
+            and self.may_be_python_number(value.right)
+        )
 
     def is_needed(self, stmt: Assign, needed: set[str]) -> bool:
         if stmt.target in needed:
@@ -1628,3 +1702,94 @@ class GeneratedPair:
 def reverse_pullback(fn: Function, wrt: list[str], session, pair, shapes=None) -> GeneratedPair:
     """The forward/backward pair of a called function (see ``link.py``)."""
     return _Reverse(fn, wrt, "pullback", session, shapes).run_pullback(pair)
+
+
+_PYTHON_VALUED = {float, int, len, abs, round, max, min, sum}
+
+
+def _python_valued_call(func: ast.expr, namespace: dict) -> bool:
+    """Whether a call of ``func`` may return a Python number: anything but numpy's
+    functions and adcompile's own helpers (which return arrays or numpy scalars),
+    except the scalar-arithmetic helpers."""
+    if isinstance(func, ast.Name) and func.id.startswith("scalar_"):
+        return True
+    obj = _resolve(func, namespace)
+    if obj is None:
+        return True
+    module = getattr(obj, "__module__", None) or ""
+    if any(obj is f for f in _PYTHON_VALUED) or module == "math":
+        return True
+    if isinstance(obj, np.ufunc) or module.startswith("numpy"):
+        return False
+    return module != runtime.__name__
+
+
+def _resolve(func: ast.expr, namespace: dict) -> object | None:
+    if isinstance(func, ast.Name):
+        return namespace.get(func.id)
+    if isinstance(func, ast.Attribute):
+        owner = _resolve(func.value, namespace)
+        return getattr(owner, func.attr, None) if owner is not None else None
+    return None
+
+
+def _python_numbers(fn: Function, arg_shapes) -> tuple[set[str], set[str]]:
+    """The names the forward program assigns, and those of them that may hold a
+    Python number (not an array or numpy scalar): parameters passed as Python numbers
+    or scalars, and what arithmetic, ``math`` functions and builtins make of them."""
+    known = set(fn.params)
+    python = {
+        p
+        for p, s in zip(fn.params, arg_shapes or [None] * len(fn.params), strict=False)
+        if s is None or s is float or s == ()
+    }
+    python |= {n for n, v in fn.globals.items() if isinstance(v, int | float)}
+    known |= set(fn.globals)
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Assign):
+            known.add(stmt.target)
+        elif isinstance(stmt, If):
+            known |= {target for target, _, _ in stmt.joins}
+        elif isinstance(stmt, Loop):
+            known |= {target for target, _, _ in stmt.carried}
+            known |= {t for t in (stmt.target, stmt.count) if t}
+
+    def number(e: ast.expr) -> bool:
+        if isinstance(e, ast.Constant):
+            return isinstance(e.value, int | float)
+        if isinstance(e, ast.Name):
+            return e.id in python or e.id not in known
+        if isinstance(e, ast.BinOp):
+            return number(e.left) and number(e.right)
+        if isinstance(e, ast.UnaryOp):
+            return number(e.operand)
+        if isinstance(e, ast.Call):
+            return _python_valued_call(e.func, fn.globals)
+        if isinstance(e, ast.Attribute):
+            return False
+        return True
+
+    def block(body: list) -> None:
+        for stmt in body:
+            if isinstance(stmt, Assign):
+                if number(stmt.value):
+                    python.add(stmt.target)
+            elif isinstance(stmt, If):
+                block(stmt.body)
+                block(stmt.orelse)
+                for target, a, b in stmt.joins:
+                    if number(a) or number(b):
+                        python.add(target)
+            elif isinstance(stmt, Loop):
+                python.update(t for t in (stmt.target, stmt.count) if t)
+                for target, before, end in stmt.carried:
+                    if number(before) or number(end):
+                        python.add(target)
+                block(stmt.body)
+
+    # values carried round loops and joined after branches: to a fixed point
+    size = -1
+    while len(python) != size:
+        size = len(python)
+        block(fn.body)
+    return known, python

@@ -103,6 +103,50 @@ def tie_share(x, y):
     return np.where(x == y, 0.5, 1.0).astype(np.result_type(x, y, 0.0), copy=False)
 
 
+# Arithmetic of Python numbers raises where numpy's gives inf or NaN (with a
+# warning): ``0.0 ** -1.0``, ``1.0 / 0.0``. Reverse-sweep arithmetic between values
+# that may both be Python numbers goes through these, so that a derivative is what
+# numpy's arithmetic makes of its formula, as it is for arrays, and never an
+# exception where the function itself ran. On the common path they are the
+# operator; a Python float stays a Python float.
+
+
+def scalar_divide(a, b):
+    """``a / b``, with numpy's result where Python raises (a zero divisor)."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        return float(np.true_divide(float(a), b))
+
+
+def scalar_power(a, b):
+    """``a ** b``, with numpy's result where Python raises (zero to a negative power,
+    overflow) or turns complex (a negative number to a fractional power)."""
+    try:
+        r = a**b
+    except (ZeroDivisionError, OverflowError):
+        return float(np.power(float(a), b))
+    if type(r) is complex:
+        return float(np.power(float(a), b))
+    return r
+
+
+def scalar_mod(a, b):
+    """``a % b``, with numpy's result where Python raises (a zero divisor)."""
+    try:
+        return a % b
+    except ZeroDivisionError:
+        return float(np.remainder(float(a), b))
+
+
+def scalar_floor_divide(a, b):
+    """``a // b``, with numpy's result where Python raises (a zero divisor)."""
+    try:
+        return a // b
+    except ZeroDivisionError:
+        return float(np.floor_divide(float(a), b))
+
+
 def clip_passes(a, a_min, a_max):
     """Where ``np.clip(a, a_min, a_max)`` is ``a`` itself: between the bounds, bounds
     included, and nowhere where ``a_min > a_max`` (numpy then returns ``a_max``). A

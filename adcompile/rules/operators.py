@@ -36,8 +36,11 @@ def true_divide(dz, z, x, y):
 
 @adjoint(np.power, math.pow, shape=BROADCAST, scalar_preserving=True)
 def power(dz, z, x, p):
-    # d(x ** p)/dp = x ** p * log(x), which is 0 where x == 0 (not 0 * -inf)
-    return dz * p * x ** (p - 1), dz * z * np.log(np.where(x == 0, 1.0, x))
+    # d(x ** p)/dx = p * x ** (p - 1), read as 0 where p == 0 (x ** 0 is 1 everywhere,
+    # also at x == 0, where 0 * 0 ** -1 would be NaN): the exponent is p - 1 there
+    # only where p != 0. d(x ** p)/dp = x ** p * log(x), which is 0 where x == 0
+    # (not 0 * -inf).
+    return dz * p * x ** (p - (p != 0)), dz * z * np.log(np.where(x == 0, 1.0, x))
 
 
 @adjoint(np.negative, operator.neg, shape=UNARY)
