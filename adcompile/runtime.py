@@ -173,6 +173,51 @@ def clip_high(a, a_min, a_max):
     return (a > a_max) | (a_min > a_max)
 
 
+def fill_adjoint(g, y, fill_value):
+    """Adjoint of ``np.full(shape, fill_value)``/``np.full_like(a, fill_value)`` with
+    respect to the fill value: the cotangent summed back to its shape. Zero when the
+    result has an integer or boolean dtype (the value was truncated: a step function)."""
+    if not np.issubdtype(np.result_type(y), np.inexact):
+        return zero_like(fill_value)
+    return unbroadcast(g, fill_value)
+
+
+def _linspace_weights(num, endpoint, ndim, axis):
+    """t[i] = i / (num - 1) (or i / num without the endpoint), shaped to broadcast
+    along ``axis`` of a result with ``ndim`` dimensions."""
+    div = num - 1 if endpoint else num
+    t = np.arange(num, dtype=float) / div if div > 0 else np.zeros(num)
+    shape = [1] * ndim
+    shape[axis] = num
+    return t.reshape(shape)
+
+
+def linspace_adjoint(g, y, bound, num, endpoint, axis, upper):
+    """Adjoint of ``np.linspace(start, stop, num, endpoint, axis=axis)`` with respect
+    to ``start`` (``upper`` False) or ``stop``: its samples are
+    ``start * (1 - t) + stop * t``, so each gets the cotangent weighted by its share."""
+    y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.inexact):
+        return zero_like(bound)
+    axis = axis % y.ndim
+    t = _linspace_weights(int(num), endpoint, y.ndim, axis)
+    weighted = np.sum(g * (t if upper else 1.0 - t), axis=axis)
+    return unbroadcast(weighted, bound)
+
+
+def arange_adjoint(g, y, start, stop, step, of_step):
+    """Adjoint of ``np.arange(start, stop, step)`` (its samples are ``start + i * step``
+    for a length that is piecewise constant) with respect to ``start``
+    (``of_step`` False) or ``step``. With one argument, ``np.arange(stop)``, the
+    argument is the stop: no derivative."""
+    like = step if of_step else start
+    y = np.asarray(y)
+    if stop is None or not np.issubdtype(y.dtype, np.inexact):
+        return zero_like(like)
+    total = np.sum(g * np.arange(y.size)) if of_step else np.sum(g)
+    return float(total) if type(like) is float else total
+
+
 def prod_adjoint(g, x, axis=None, keepdims=False):
     """Adjoint of ``np.prod``, exact also where ``x`` has zeros."""
     x = np.asarray(x)

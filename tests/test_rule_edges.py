@@ -212,3 +212,170 @@ def test_a_gradient_raises_where_the_function_itself_raises(f, args):
     for make in (ad.grad, ad.value_and_grad):
         with pytest.raises(type(raised.value)):
             make(f, wrt=wrt)(*args)
+
+
+# ------------------------------------------------- constructors of float values
+
+W6 = np.arange(1.0, 7.0)
+
+
+def full_sum(v):
+    return np.sum(np.full(6, v) * W6)
+
+
+def full_broadcast(v):
+    return np.sum(np.full((2, 3), v) * W6.reshape(2, 3))
+
+
+def full_like_sum(x, v):
+    return np.sum(np.full_like(x, v) * x)
+
+
+def full_like_int(x, v):
+    # full_like of an integer array truncates v: a step function of it
+    return np.sum(np.full_like(np.arange(3), v) * x)
+
+
+def linspace_sum(a, b):
+    return np.sum(np.linspace(a, b, 6) * W6)
+
+
+def linspace_open(a, b):
+    return np.sum(np.linspace(a, b, num=6, endpoint=False) * W6)
+
+
+def linspace_single(a, b):
+    return np.sum(np.linspace(a, b, 1) * 3.0)
+
+
+def linspace_axis(a, b):
+    return np.sum(np.linspace(a, b, 3, axis=1) ** 2)
+
+
+def arange_shifted(x):
+    return np.sum(np.arange(x, x + 3.0) * W6[:3])
+
+
+def arange_stepped(x, s):
+    return np.sum(np.arange(x, 10.0, s) ** 2)
+
+
+def arange_stop_only(x):
+    return np.sum(np.arange(x) * 2.0)
+
+
+@pytest.mark.parametrize("form", ["float", "0-d"])
+def test_full_and_linspace_and_arange_differentiate_their_float_arguments(form):
+    as_form = FORMS[form]
+    check(full_sum, as_form(0.7))
+    check(linspace_sum, as_form(0.3), as_form(1.7), wrt=(0, 1))
+    check(linspace_open, as_form(0.3), as_form(1.7), wrt=(0, 1))
+    check(linspace_single, as_form(0.3), as_form(1.7), wrt=(0, 1))
+    check(arange_shifted, as_form(0.3))
+    check(arange_stepped, as_form(0.3), as_form(0.7), wrt=(0, 1))
+    check(arange_stop_only, as_form(3.3))
+    g = check(arange_shifted, as_form(0.3))
+    assert g == 6.0  # not the silent 0 of a constant
+
+
+def test_constructors_with_broadcast_fill_values_and_axes():
+    rng = np.random.default_rng(2)
+    check(full_broadcast, rng.normal(size=3))
+    x = rng.normal(size=(2, 3))
+    check(full_like_sum, x, 0.4, wrt=(0, 1))
+    check(full_like_sum, x, rng.normal(size=3), wrt=(0, 1))
+    check(full_like_int, np.arange(1.0, 4.0), 2.3, wrt=(0, 1))
+    check(linspace_axis, rng.normal(size=2), rng.normal(size=2), wrt=(0, 1))
+    check(linspace_axis, rng.normal(size=(2, 1)), rng.normal(size=2), wrt=(0, 1))
+
+
+# ------------------------------- what adcompile treats as having no derivative
+
+RNG = np.random.default_rng(7)
+
+
+def _vector():
+    return RNG.normal(size=5) * 3.0
+
+
+# function -> (arguments, positions of the float arguments). Every entry of the
+# table of functions without a derivative must be here, and is checked below.
+NONDIFF_CASES = {
+    np.sign: lambda: ((_vector(),), [0]),
+    np.floor: lambda: ((_vector(),), [0]),
+    np.ceil: lambda: ((_vector(),), [0]),
+    np.round: lambda: ((_vector(), 1), [0]),
+    np.rint: lambda: ((_vector(),), [0]),
+    np.trunc: lambda: ((_vector(),), [0]),
+    np.isnan: lambda: ((_vector(),), [0]),
+    np.isinf: lambda: ((_vector(),), [0]),
+    np.isfinite: lambda: ((_vector(),), [0]),
+    np.greater: lambda: ((_vector(), _vector()), [0, 1]),
+    np.greater_equal: lambda: ((_vector(), _vector()), [0, 1]),
+    np.less: lambda: ((_vector(), _vector()), [0, 1]),
+    np.less_equal: lambda: ((_vector(), _vector()), [0, 1]),
+    np.equal: lambda: ((_vector(), _vector()), [0, 1]),
+    np.not_equal: lambda: ((_vector(), _vector()), [0, 1]),
+    np.logical_and: lambda: ((_vector(), _vector()), [0, 1]),
+    np.logical_or: lambda: ((_vector(), _vector()), [0, 1]),
+    np.logical_not: lambda: ((_vector(),), [0]),
+    np.floor_divide: lambda: ((_vector(), _vector()), [0, 1]),
+    np.argmax: lambda: ((_vector(),), [0]),
+    np.argmin: lambda: ((_vector(),), [0]),
+    np.argsort: lambda: ((_vector(),), [0]),
+    np.any: lambda: ((_vector(),), [0]),
+    np.all: lambda: ((_vector(),), [0]),
+    np.count_nonzero: lambda: ((_vector(),), [0]),
+    np.shape: lambda: ((_vector(),), [0]),
+    np.ndim: lambda: ((_vector(),), [0]),
+    np.size: lambda: ((_vector(),), [0]),
+    np.zeros_like: lambda: ((_vector(),), [0]),
+    np.ones_like: lambda: ((_vector(),), [0]),
+    np.empty_like: lambda: ((_vector(),), [0]),
+    np.zeros: lambda: (((2, 3),), []),
+    np.ones: lambda: (((2, 3),), []),
+    np.empty: lambda: (((2, 3),), []),
+    np.eye: lambda: ((3, 4, 1), []),
+    np.identity: lambda: ((3,), []),
+}
+BUILTIN_CASES = {
+    len: lambda: ((list(_vector()),), []),
+    int: lambda: ((float(_vector()[0]),), [0]),
+    bool: lambda: ((float(_vector()[0]),), [0]),
+    round: lambda: ((float(_vector()[0]), 2), [0]),
+    isinstance: lambda: ((float(_vector()[0]), float), [0]),
+}
+
+
+def _same(a, b, uninitialised: bool) -> bool:
+    if uninitialised:  # np.empty: only the shape and dtype are defined
+        return np.shape(a) == np.shape(b) and np.result_type(a) == np.result_type(b)
+    return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+
+
+def test_every_function_without_a_derivative_is_listed_here():
+    from adcompile import normalize
+    from adcompile.rules import registry
+
+    assert set(registry.NONDIFF) == {id(f) for f in NONDIFF_CASES}
+    assert set(normalize.CONSTANT_BUILTINS) == set(BUILTIN_CASES)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [*NONDIFF_CASES, *BUILTIN_CASES],
+    ids=lambda f: getattr(f, "__name__", repr(f)),
+)
+def test_functions_without_a_derivative_are_locally_constant_at_random_points(fn):
+    """Finite differences of each listed function are zero at random points: its
+    derivative is zero almost everywhere, so treating it as constant is right."""
+    make = {**NONDIFF_CASES, **BUILTIN_CASES}[fn]
+    uninitialised = fn in (np.empty, np.empty_like)
+    for _ in range(5):
+        args, floats = make()
+        base = fn(*args)
+        for i in floats:
+            for h in (1e-7, -1e-7, 1e-5, -1e-5):
+                moved = list(args)
+                moved[i] = args[i] + h if isinstance(args[i], float) else args[i] * (1 + h)
+                assert _same(fn(*moved), base, uninitialised), (fn, i, h)

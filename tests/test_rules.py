@@ -512,6 +512,48 @@ def test_where(f, sm, sx, sy, rng):
     check(f, m, value(rng, sx), value(rng, sy), wrt=(1, 2))
 
 
+# ----------------------------------------------- constructors of float values
+
+
+def full_(v, c):
+    return np.sum(np.full((2, 3), v) * c)
+
+
+def full_like_(x, v, c):
+    return np.sum(np.full_like(x, v) * x * c)
+
+
+def linspace_(a, b, c):
+    return np.sum(np.linspace(a, b, 5) * c)
+
+
+def linspace_open_(a, b, c):
+    return np.sum(np.linspace(a, b, num=4, endpoint=False, axis=-1) * c)
+
+
+def arange_(x, s, c):
+    return np.sum(np.arange(x, x + 2.5, s) * c)
+
+
+@pytest.mark.parametrize("shape", [FLOAT, (), (3,), (2, 1)], ids=str)
+def test_full(shape, rng):
+    check(full_, value(rng, shape))
+    check(full_like_, value(rng, (2, 3)), value(rng, shape), wrt=(0, 1))
+
+
+@pytest.mark.parametrize("sa, sb", [(FLOAT, FLOAT), ((), ()), ((3,), ()), ((2, 1), (3,))], ids=str)
+@pytest.mark.parametrize("f", [linspace_, linspace_open_], ids=_name)
+def test_linspace(f, sa, sb, rng):
+    check(f, value(rng, sa), value(rng, sb), wrt=(0, 1))
+
+
+@pytest.mark.parametrize("shape", [FLOAT, ()], ids=str)
+def test_arange(shape, rng):
+    # a step near 0.6: the length, a step function of the step, stays the same
+    s = value(rng, shape, lambda r, sh: r.uniform(0.55, 0.65, sh))
+    check(arange_, value(rng, shape), s, wrt=(0, 1))
+
+
 def clip_(x, lo, hi, c):
     return np.sum(np.clip(x, lo, hi) * c)
 

@@ -10,7 +10,16 @@ import operator
 
 import numpy as np
 
-from ..runtime import unbroadcast, unconcatenate, unindex, unstack, untranspose
+from ..runtime import (
+    arange_adjoint,
+    fill_adjoint,
+    linspace_adjoint,
+    unbroadcast,
+    unconcatenate,
+    unindex,
+    unstack,
+    untranspose,
+)
 from .record import CONSTANT, UNKNOWN
 from .registry import adjoint, nondiff
 
@@ -67,19 +76,56 @@ def stack(dy, y, arrays, axis=0):
     return unstack(dy, len(arrays), axis)
 
 
+# Constructors whose values depend on a float argument.
+
+
+def _constructed(shape: object) -> tuple[int, ...] | None:
+    """The shape of an array constructed with the constant ``shape`` argument (an int
+    or a tuple of ints), None when it is not one."""
+    if type(shape) is int and shape >= 0:
+        return (shape,)
+    if isinstance(shape, tuple) and all(type(n) is int and n >= 0 for n in shape):
+        return shape
+    return None
+
+
+@adjoint(np.full, shape=lambda q: _constructed(q.const("shape")), fresh=True)
+def full(dy, y, shape, fill_value, dtype=None):
+    return None, fill_adjoint(dy, y, fill_value)
+
+
+@adjoint(np.full_like, shape=lambda q: q.leaf("a"), fresh=True)
+def full_like(dy, y, a, fill_value, dtype=None):
+    return None, fill_adjoint(dy, y, fill_value)
+
+
+@adjoint(np.linspace, shape=UNKNOWN, fresh=True)
+def linspace(dy, y, start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    return (
+        linspace_adjoint(dy, y, start, num, endpoint, axis, False),
+        linspace_adjoint(dy, y, stop, num, endpoint, axis, True),
+    )
+
+
+@adjoint(np.arange, shape=UNKNOWN, fresh=True)
+def arange(dy, y, start, stop=None, step=None, dtype=None):
+    # the stop only decides the length (a step function of it): no contribution
+    return (
+        arange_adjoint(dy, y, start, stop, step, False),
+        None,
+        arange_adjoint(dy, y, start, stop, step, True),
+    )
+
+
 nondiff(np.shape, np.ndim, np.size, derivative=CONSTANT, fresh=False)
 nondiff(
     np.zeros_like,
     np.ones_like,
-    np.full_like,
     np.empty_like,
     np.zeros,
     np.ones,
-    np.full,
     np.empty,
     np.eye,
     np.identity,
-    np.arange,
-    np.linspace,
     derivative=CONSTANT,
 )
