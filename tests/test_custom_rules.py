@@ -386,3 +386,28 @@ def test_rule_statements_the_inliner_cannot_keep_are_refused_at_their_line(words
     assert line in err.line
     lines, first = inspect.getsourcelines(fn)
     assert lines[err.lineno - first].strip() == err.line.strip()
+
+
+def ramp_loop(x, n):
+    for _ in range(n):
+        x = ramp(x) * 0.5 + 0.1
+        if np.sum(x) > 1.0:
+            x = ramp(x - 1.0)
+    return np.sum(x)
+
+
+def ramp_helper(x):
+    return ramp(x) * 3.0
+
+
+def ramp_calls(x):
+    return np.sum(ramp_helper(x) + ramp_helper(x * 2.0))
+
+
+def test_a_rule_with_branches_inside_loops_and_called_functions():
+    from helpers import assert_grad_matches_fd
+
+    ad.adjoint(ramp)(ramp_adjoint)
+    for x in (np.array([0.3, -0.7, 1.2]), 0.3, np.array(-0.4)):
+        assert_grad_matches_fd(ramp_loop, x, 4)
+        assert_grad_matches_fd(ramp_calls, x)
