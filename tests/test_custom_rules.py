@@ -411,3 +411,16 @@ def test_a_rule_with_branches_inside_loops_and_called_functions():
     for x in (np.array([0.3, -0.7, 1.2]), 0.3, np.array(-0.4)):
         assert_grad_matches_fd(ramp_loop, x, 4)
         assert_grad_matches_fd(ramp_calls, x)
+
+
+def test_a_refused_rule_defined_inside_a_function_is_located_at_its_own_column():
+    def nested(dy, y, x):
+        with np.errstate(all="ignore"):
+            return dy * 3 * x * x
+
+    with pytest.raises(ad.AdCompileError, match="cannot use `with`") as info:
+        ad.adjoint(cube)(nested)
+    err = info.value
+    assert err.line.strip() == 'with np.errstate(all="ignore"):'
+    assert err.col == err.line.index("with")
+    assert err.lineno == inspect.getsourcelines(nested)[1] + 1

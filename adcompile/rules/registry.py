@@ -359,8 +359,11 @@ def parse_template(
     """Read a template function's source into a :class:`Rule`; with ``floats_of``, the
     rule of ``primitive``, a spelling of that record on Python floats (see
     :func:`on_floats`)."""
+    from ..frontend import _char_col, _short
+
     try:
-        source = textwrap.dedent(inspect.getsource(template))
+        raw = inspect.getsource(template)
+        source = textwrap.dedent(raw)
         filename = inspect.getsourcefile(template) or "<unknown>"
         first = template.__code__.co_firstlineno
     except (OSError, TypeError) as exc:
@@ -369,7 +372,9 @@ def parse_template(
             hint="define adjoint rules in a file, not in an interactive session",
         ) from exc
     fn = ast.parse(source).body[0]
-    loc = Loc(filename, first, 0, source.splitlines()[0])
+    raw_lines = raw.splitlines()
+    indent = len(raw_lines[0]) - len(raw_lines[0].lstrip())  # what dedent took away
+    loc = Loc(_short(filename), first, indent, raw_lines[0])
     if not isinstance(fn, ast.FunctionDef):
         raise AdCompileError("an adjoint rule must be a function", loc)
     if floats_of is not None:
@@ -396,10 +401,10 @@ def parse_template(
     params = names[2:]
 
     def located(node: ast.AST) -> Loc:
-        line = first + node.lineno - 1
-        lines = source.splitlines()
-        text = lines[node.lineno - 1] if node.lineno <= len(lines) else ""
-        return Loc(filename, line, node.col_offset, text)
+        """Where ``node`` of the template is in its file."""
+        text = raw_lines[node.lineno - 1] if node.lineno <= len(raw_lines) else ""
+        col = _char_col(text, node.col_offset + indent)
+        return Loc(_short(filename), first + node.lineno - 1, col, text)
 
     _check_statements(body, located, in_loop=False)
     if not body or not _ends_in_return(body):
@@ -454,7 +459,7 @@ def parse_template(
         broadcasts=broadcasts,
         free=free,
         locals=assigned,
-        loc=loc,
+        loc=Loc(filename, first, indent, raw_lines[0]),
     )
 
 

@@ -889,6 +889,38 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         """,
         "ad.grad(ad.grad(f))(x)",
     ),
+    # ---------------------------------------------------------------- adjoint rules
+    (
+        "Adjoint rules",
+        "a rule with try/except",
+        """
+        def double(t):
+            return 2.0 * t
+
+
+        def double_adjoint(dy, y, t):
+            try:
+                return dy * 2.0
+            except ValueError:
+                return dy
+        """,
+        "ad.adjoint(double)(double_adjoint)",
+    ),
+    (
+        "Adjoint rules",
+        "a contribution on only some paths",
+        """
+        def scaled(t, s):
+            return t * s
+
+
+        def scaled_adjoint(dy, y, t, s):
+            if np.ndim(t) == 0:
+                return dy * s, None
+            return dy * s, np.sum(dy * t)
+        """,
+        "ad.adjoint(scaled)(scaled_adjoint)",
+    ),
 ]
 
 
