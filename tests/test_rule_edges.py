@@ -379,3 +379,58 @@ def test_functions_without_a_derivative_are_locally_constant_at_random_points(fn
                 moved = list(args)
                 moved[i] = args[i] + h if isinstance(args[i], float) else args[i] * (1 + h)
                 assert _same(fn(*moved), base, uninitialised), (fn, i, h)
+
+
+# -------------------------------------------- other piecewise rules at their kinks
+
+
+def relu_scaled(x):
+    return np.sum(np.maximum(x, 0.0) * 3.0)
+
+
+def floor_scaled(x):
+    return np.sum(np.minimum(0.0, x) * 3.0)
+
+
+def absolute_scaled(x):
+    return np.sum(np.abs(x) * 3.0)
+
+
+def pair_maximum(x, y):
+    return np.sum(np.maximum(x, y) * 3.0)
+
+
+def column_max(x):
+    return np.sum(np.max(x, axis=0, keepdims=True) * np.arange(1.0, 4.0))
+
+
+def row_min(x):
+    return np.sum(np.min(x, axis=1) * np.arange(1.0, 3.0))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_maximum_minimum_and_abs_follow_the_documented_convention_at_their_kinks(form):
+    zero = FORMS[form](0.0)
+    weight = 3.0
+    with np.errstate(all="ignore"):
+        # docs/numerics.md: a tie shares the gradient equally, abs has sign(x)
+        np.testing.assert_array_equal(ad.grad(relu_scaled)(zero), np.full_like(zero, 0.5 * weight))
+        np.testing.assert_array_equal(ad.grad(floor_scaled)(zero), np.full_like(zero, 0.5 * weight))
+        np.testing.assert_array_equal(ad.grad(absolute_scaled)(zero), np.zeros_like(zero))
+        gx, gy = ad.grad(pair_maximum, wrt=(0, 1))(zero, zero)
+    np.testing.assert_array_equal(gx + gy, np.full_like(zero, weight))
+    np.testing.assert_array_equal(gx, gy)
+    # away from the kinks, finite differences
+    for v in (-0.7, 0.4):
+        for f in (relu_scaled, floor_scaled, absolute_scaled):
+            check(f, FORMS[form](v))
+        check(pair_maximum, FORMS[form](v), FORMS[form](-v), wrt=(0, 1))
+
+
+def test_reductions_share_ties_along_an_axis():
+    x = np.array([[1.0, 2.0, 0.5], [1.0, -1.0, 0.5]])  # ties in columns 0 and 2
+    g = check(column_max, x + np.array([[0.0, 0.0, 0.0], [-0.25, 0.0, 0.3]]))  # no ties
+    assert g.shape == x.shape
+    np.testing.assert_array_equal(ad.grad(column_max)(x), [[0.5, 2.0, 1.5], [0.5, 0.0, 1.5]])
+    y = np.array([[0.0, 0.0, 1.0], [2.0, 3.0, 2.0]])  # ties in both rows
+    np.testing.assert_array_equal(ad.grad(row_min)(y), [[0.5, 0.5, 0.0], [1.0, 0.0, 1.0]])
