@@ -360,6 +360,18 @@ def _assigns_a_parameter(dy, y, x):
     return dy * 3 * x * x
 
 
+def _in_place(dy, y, x):
+    t = dy
+    t *= 3 * x * x
+    return t
+
+
+def _item_store(dy, y, x):
+    t = dy * 1.0
+    t[0] = 0.0
+    return t
+
+
 def _falls_off(dy, y, x):
     if np.ndim(x) == 0:
         return dy
@@ -375,6 +387,8 @@ def _falls_off(dy, y, x):
         ("gives 'w' no contribution on this path", lambda: _none_on_one_path, "None"),
         ("cannot assign to its parameter 'x'", lambda: _assigns_a_parameter, "x = np.asarray"),
         ("on every path", lambda: _falls_off, "def _falls_off"),
+        ("cannot update a value in place", lambda: _in_place, "t *= 3 * x * x"),
+        ("cannot update a value in place", lambda: _item_store, "t[0] = 0.0"),
     ],
 )
 def test_rule_statements_the_inliner_cannot_keep_are_refused_at_their_line(words, make, line):

@@ -511,7 +511,6 @@ def _math_spelling(fn: object, name: str) -> object | None:
 # generated code, and only these keep their meaning there.
 _ALLOWED_STATEMENTS = (
     ast.Assign,
-    ast.AugAssign,
     ast.AnnAssign,
     ast.Expr,
     ast.Pass,
@@ -527,6 +526,18 @@ def _check_statements(stmts: list[ast.stmt], located: Callable, in_loop: bool) -
     for stmt in stmts:
         if isinstance(stmt, ast.Break | ast.Continue) and in_loop:
             continue
+        stores = stmt.targets if isinstance(stmt, ast.Assign) else []
+        if isinstance(stmt, ast.AugAssign) or any(
+            isinstance(n, ast.Subscript | ast.Attribute) and isinstance(n.ctx, ast.Store)
+            for t in stores
+            for n in ast.walk(t)
+        ):
+            raise AdCompileError(
+                "an adjoint rule cannot update a value in place",
+                located(stmt),
+                hint="the value may be the program's own array (the cotangent, an "
+                "operand): write `t = t + ...` instead of `t += ...`",
+            )
         if not isinstance(stmt, _ALLOWED_STATEMENTS):
             raise AdCompileError(
                 f"an adjoint rule cannot use `{type(stmt).__name__.lower()}` statements",
