@@ -1217,11 +1217,13 @@ class _Normalizer:
                 raise self.error("sum() over a literal: write a + b + ... instead", node)
             return value, containers.SUM, {"c": args[0]}, False
         if obj in (max, min) and len(args) == 2 and not keywords:
-            prim = np.maximum if obj is max else np.minimum
+            # its own rule: Python's max(a, b) returns a unless b > a (NaN and ties
+            # included), which np.maximum does not
             scalar = all(self.is_scalar(a) for a in args)
-            return self.bound(value, prim, args, [], node, scalar)
+            return self.bound(value, obj, args, [], node, scalar)
         prim = _canonical(obj)
-        if rules.lookup(prim) is None:
+        if rules.lookup(prim) is None or obj in (max, min):
+            # (max and min of other than two operands, or with key=, have no rule)
             reason, instead = _no_rule(obj, label)
             raise self.error(reason, node, hint=instead)
         scalar = id(prim) in SCALAR_PRESERVING and all(self.is_scalar(a) for a in args)

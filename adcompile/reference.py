@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import math
 import operator
 import re
@@ -208,8 +209,9 @@ VALUES_TEXT = [
 
 KINKS_TEXT = [
     "`np.abs`: the derivative is `sign(x)`, so 0 at 0.",
-    "`np.maximum`, `np.minimum`, `max(a, b)`, `min(a, b)`: where the operands tie, "
-    "each gets half of the cotangent.",
+    "`np.maximum`, `np.minimum`: where the operands tie, each gets half of the cotangent.",
+    "`max(a, b)`, `min(a, b)` (the builtins): the operand Python returns gets the whole "
+    "cotangent: `a` on a tie, and where `b` is NaN.",
     "`np.max`, `np.min` (and `.max()`, `.min()`): tied extreme elements share the "
     "cotangent equally.",
     "`np.clip`: the cotangent passes through where the value is at a bound.",
@@ -416,11 +418,41 @@ def rule_call(rule: Rule) -> str:
 
 def rule_formula(rule: Rule) -> list[str]:
     """The rule as lines of chain rule: its prelude, then ``dx += contribution`` each."""
-    lines = [ast.unparse(s) for s in rule.prelude]
+    # a rule with branches assigns each contribution to a variable on every path
+    # (registry._branched): show those assignments as the contributions they are
+    pairs = zip(rule.params, rule.contributions, strict=False)
+    assigned = {
+        c.id: param
+        for param, c in pairs
+        if isinstance(c, ast.Name)
+        and c.id not in rule.params
+        and c.id not in rule.free
+        and any(_assigns(s, c.id) for s in rule.prelude)
+    }
+
+    class Contribute(ast.NodeTransformer):
+        def visit_Assign(self, node: ast.Assign) -> ast.stmt:
+            target = node.targets[0]
+            if len(node.targets) == 1 and isinstance(target, ast.Name) and target.id in assigned:
+                name = ast.Name(id=f"d{assigned[target.id]}", ctx=ast.Store())
+                return ast.AugAssign(target=name, op=ast.Add(), value=node.value)
+            return node
+
+    prelude = [Contribute().visit(copy.deepcopy(s)) for s in rule.prelude]
+    lines = [ast.unparse(s) for s in prelude]
     for param, contribution in zip(rule.params, rule.contributions, strict=False):
-        if contribution is not None:
+        if contribution is not None and not (
+            isinstance(contribution, ast.Name) and contribution.id in assigned
+        ):
             lines.append(f"d{param} += {ast.unparse(contribution)}")
     return lines
+
+
+def _assigns(stmt: ast.stmt, name: str) -> bool:
+    return any(
+        isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
+        for n in ast.walk(stmt)
+    )
 
 
 def differentiable_params(rule: Rule) -> list[str]:
@@ -536,7 +568,7 @@ def builtin_rows() -> list[list[str]]:
         ["`float(x)`", "the number itself", "yes"],
         [
             "`max(a, b)`, `min(a, b)`",
-            "`np.maximum(a, b)`, `np.minimum(a, b)` (two arguments)",
+            "the operand Python returns: `b` where `b > a` (`b < a`), else `a` (two arguments)",
             "yes",
         ],
         ["`sum(xs)`", "the sum of a list or tuple of arrays", "yes"],

@@ -60,6 +60,8 @@ COVERED = {
     np.arctan2,
     np.maximum,
     np.minimum,
+    max,
+    min,
     np.logaddexp,
     np.where,
     np.clip,

@@ -1281,6 +1281,48 @@ def test_maximum_minimum_split_ties(f):
     assert ad.grad(f, wrt=(0, 1))(1.0, 1.0) == (0.5, 0.5)
 
 
+def builtin_max_(a, b, c):
+    return max(a, b) * c
+
+
+def builtin_min_(a, b, c):
+    return min(a, b) * c
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("sa, sb", [(FLOAT, FLOAT), ((), ()), (FLOAT, ())], ids=str)
+@pytest.mark.parametrize("f", [builtin_max_, builtin_min_], ids=_name)
+def test_builtin_max_min(f, sa, sb, rng):
+    check(f, value(rng, sa), value(rng, sb), wrt=(0, 1))
+    check(f, value(rng, sb), value(rng, sa), wrt=(0, 1))
+
+
+@pytest.mark.parametrize("f", [builtin_max_, builtin_min_], ids=_name)
+@pytest.mark.parametrize("args", [(1.0, NAN), (NAN, 1.0), (np.array(1.0), np.array(NAN))], ids=str)
+def test_builtin_max_min_follow_python_at_nan(f, args):
+    """max(a, b) is b only where b > a (min: b < a), so a NaN second operand is
+    passed over: the first operand's derivative is the finite difference's, not 0
+    as np.maximum's rule would give; with a NaN first operand the result is NaN."""
+    a, b = args
+    ga, gb = ad.grad(f, wrt=(0, 1))(a, b, 2.0)
+    if np.isnan(b):
+        check(f, a, b, wrt=(0, 1))
+    assert (float(ga), float(gb)) == (2.0, 0.0)
+
+
+@pytest.mark.parametrize("f", [builtin_max_, builtin_min_], ids=_name)
+def test_builtin_max_min_give_a_tie_to_the_operand_they_return(f):
+    """On a tie Python returns the first operand, which gets the whole cotangent
+    (autograd reads it the same way); np.maximum's rule splits it instead."""
+    autograd = pytest.importorskip("autograd")
+    for a, b in [(1.0, 1.0), (-0.5, -0.5)]:
+        got = ad.grad(f, wrt=(0, 1))(a, b, 3.0)
+        want = (autograd.grad(f, 0)(a, b, 3.0), autograd.grad(f, 1)(a, b, 3.0))
+        assert got == want == (3.0, 0.0)
+
+
 def max_all(x):
     return np.max(x)
 

@@ -7,16 +7,17 @@ becomes ``math.cos``, ``1`` becomes ``1.0``), so a scalar computation written wi
 
 Conventions at kinks (documented in docs/language.md): ``abs`` has derivative
 ``sign(x)`` (0 at 0); ``maximum``/``minimum`` split the cotangent equally on
-ties; ``clip`` passes the cotangent through at its bounds, and to ``a_max`` alone
-where the bounds cross.
+ties, the builtins ``max``/``min`` give it to the operand they return; ``clip``
+passes the cotangent through at its bounds, and to ``a_max`` alone where the
+bounds cross.
 """
 
 import math
 
 import numpy as np
 
-from ..runtime import clip_high, clip_low, clip_passes, tie_share
-from .record import BROADCAST, UNARY
+from ..runtime import clip_high, clip_low, clip_passes, tie_share, zero_like
+from .record import BROADCAST, UNARY, UNKNOWN
 from .registry import adjoint, nondiff
 
 
@@ -130,6 +131,23 @@ def maximum(dz, z, x, y):
 def minimum(dz, z, x, y):
     share = tie_share(x, y)
     return dz * share * (x <= y), dz * share * (y <= x)
+
+
+# The builtins max(a, b) and min(a, b) return one of their operands itself: ``b``
+# only where ``b > a`` (``b < a`` for min), else ``a``, also on ties and where either
+# is NaN (max(1.0, nan) is 1.0). The operand returned gets the whole cotangent.
+@adjoint(max, shape=UNKNOWN, fresh=False)
+def builtin_max(dz, z, a, b):
+    if b > a:
+        return zero_like(a), dz
+    return dz, zero_like(b)
+
+
+@adjoint(min, shape=UNKNOWN, fresh=False)
+def builtin_min(dz, z, a, b):
+    if b < a:
+        return zero_like(a), dz
+    return dz, zero_like(b)
 
 
 @adjoint(np.logaddexp, shape=BROADCAST, scalar_preserving=True)
