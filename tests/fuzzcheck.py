@@ -2,10 +2,15 @@
 
 :func:`check_program` compiles a program's gradient with adcompile and checks:
 
-* the gradient of every ``wrt`` argument has that argument's structure, shape
-  and dtype, and the generated code neither mutates the arguments nor gives a
-  different answer when called twice; ``value_and_grad``'s value is ``f``'s;
-* the gradient agrees with central finite differences in float64;
+* every public mode runs: ``grad``, ``value_and_grad`` and ``vjp`` (with a random
+  cotangent, a Python float or a 0-d array); in each the gradient of every
+  ``wrt`` argument has that argument's structure, shape and dtype, and the
+  generated code neither mutates the arguments nor gives a different answer
+  when called twice; ``value_and_grad``'s value is ``f``'s (to 1e-12), and its
+  gradient and ``vjp``'s (divided by the cotangent) are ``grad``'s up to rounding;
+* ``grad`` agrees with central finite differences in float64; where they
+  disagree at a kink (the one-sided differences differ: ``abs`` at 0, a tie of
+  ``max``), a value between the one-sided derivatives is accepted;
 * when autograd is installed (the ``test`` extra installs it), it agrees with
   autograd's gradient of the same source run with ``import autograd.numpy as np``.
 
@@ -15,6 +20,11 @@ other steps: if the three agree with each other, the gradient is wrong; if they
 do not, the point is too close to a kink or the function too steep there to
 tell, and the program is rejected (with autograd as the judge, when it can run
 the program). Programs whose value is not finite or is huge are rejected too.
+
+Two kinds of program need more than one call: ``f(a, a)`` (one array in two
+positions: its gradient is the sum of theirs), and programs whose module-level
+names are rebound after the check (the same gradient functions are checked
+again, and must see the new values).
 """
 
 from __future__ import annotations
@@ -64,6 +74,11 @@ def load(directory: Path, text: str, stem: str = "fuzz"):
 def forget(module, path: Path) -> None:
     """Drop what compiling the module's functions left in caches, and its file."""
     functions = {id(v) for v in vars(module).values() if callable(v)}
+    from adcompile.rules import registry
+
+    for key in functions & set(registry.RULES):  # rules registered for its functions
+        del registry.RULES[key]
+        registry._KEEP_ALIVE.pop(key, None)
     with adcompile.api._CACHE_LOCK:
         for key in [k for k in adcompile.api._CACHE if id(k[0]) in functions]:
             del adcompile.api._CACHE[key]
@@ -180,34 +195,62 @@ def close(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
     return float(np.max(np.abs(a - b), initial=0.0)) <= rtol * scale
 
 
-def describe(g: np.ndarray, other: np.ndarray, name: str) -> str:
-    worst = int(np.argmax(np.abs(g - other))) if g.size else 0
+def describe(g: np.ndarray, other: np.ndarray, name: str, who: str = "adcompile") -> str:
+    worst = (
+        int(np.nanargmax(np.abs(g - other))) if g.size and not np.all(np.isnan(g - other)) else 0
+    )
     return (
-        f"gradient disagrees with {name}: element {worst} is {g[worst]!r} vs {other[worst]!r}\n"
-        f"  adcompile: {np.array2string(g, precision=6)}\n"
+        f"{who}'s gradient disagrees with {name}: element {worst} is {g[worst]!r} vs "
+        f"{other[worst]!r}\n"
+        f"  {who}: {np.array2string(g, precision=6)}\n"
         f"  {name}: {np.array2string(other, precision=6)}"
     )
 
 
-def gradient(f, args: list, wrt: tuple, mode: str, specialise: bool = True):
-    """adcompile's gradient of ``f`` as a tuple (one per ``wrt``), and ``f``'s value when
-    the mode gives it; from code specialised to the arguments' shapes, or not."""
+MODES = ("grad", "value_and_grad", "vjp")
+
+
+def cotangent(text: str) -> float | np.ndarray:
+    """The random cotangent ``vjp`` is called with, fixed by the program's text: a Python
+    float or a 0-d array, away from 0, of either sign."""
+    rng = np.random.default_rng(int(hashlib.sha1(text.encode()).hexdigest()[:12], 16))
+    c = float(rng.uniform(0.5, 2.0) * rng.choice([-1.0, 1.0]))
+    return c if rng.uniform() < 0.5 else np.array(c)
+
+
+def compile_modes(f, wrt: tuple) -> dict:
+    """``f``'s gradient functions, one per public mode (called again after a rebinding)."""
+    return {
+        "grad": ad.grad(f, wrt=wrt),
+        "value_and_grad": ad.value_and_grad(f, wrt=wrt),
+        "vjp": ad.vjp(f, wrt=wrt),
+    }
+
+
+def run_mode(fn, mode: str, args: list, cot, specialise: bool = True):
+    """The gradient (a tuple, one per ``wrt``) and the value (or None) of one mode; from
+    code specialised to the arguments' shapes, or not."""
     if not specialise:
         limit = adcompile.api.MAX_SPECIALISATIONS
         adcompile.api.MAX_SPECIALISATIONS = 0  # as after many shapes: the general code
         try:
-            return gradient(f, args, wrt, mode)
+            return run_mode(fn, mode, args, cot)
         finally:
             adcompile.api.MAX_SPECIALISATIONS = limit
+    value = None
     if mode == "grad":
-        g = ad.grad(f, wrt=wrt)(*args)
-        value = None
+        g = fn(*args)
     elif mode == "value_and_grad":
-        value, g = ad.value_and_grad(f, wrt=wrt)(*args)
+        value, g = fn(*args)
     else:
-        g = ad.vjp(f, wrt=wrt)(*args, 1.0)
-        value = None
+        g = fn(*args, cot)
     return (g if isinstance(g, tuple) else (g,)), value
+
+
+def gradient(f, args: list, wrt: tuple, mode: str, specialise: bool = True):
+    """adcompile's gradient of ``f`` in one mode as a tuple (one per ``wrt``), and
+    ``f``'s value when the mode gives it (``vjp`` with the cotangent 1.0)."""
+    return run_mode(compile_modes(f, wrt)[mode], mode, args, 1.0, specialise)
 
 
 def check_program(
@@ -215,34 +258,77 @@ def check_program(
     module_text: str,
     args: list,
     wrt: tuple,
-    mode: str,
     autograd_text: str | None = None,
     mutates: bool = False,
     specialise: bool = True,
+    same: tuple = (),
+    rebind: str = "",
 ) -> str:
-    """Check adcompile's gradient of ``f`` in ``module_text``; raise AssertionError on a
-    wrong answer, :class:`Rejected` when no oracle can judge. Returns which oracles
-    agreed, or "refused" for a program that writes through shared memory (``mutates``)
-    and that adcompile refuses to differentiate, saying so."""
+    """Check adcompile's gradient of ``f`` in ``module_text`` in every mode; raise
+    AssertionError on a wrong answer, :class:`Rejected` when no oracle can judge.
+    Returns which oracles agreed, or "refused" for a program that writes through shared
+    memory (``mutates``) and that adcompile refuses to differentiate, saying so.
+
+    ``same`` lists arguments that are one array passed several times (``f(a, a)``): the
+    first is the array, the others are replaced by it. ``rebind`` is module-level code
+    (``c = 0.5``, ``h = h_alt``) run after the check, which is then made again with the
+    same gradient functions."""
     module, path = load(directory, module_text)
     try:
-        return _check(module, module_text, args, wrt, mode, autograd_text, mutates, specialise)
+        fns = compile_modes(module.f, wrt)
+        verdict = _check(
+            module, module_text, args, wrt, fns, autograd_text, mutates, specialise, same
+        )
+        if rebind and verdict != "refused":
+            exec(compile(rebind, str(path), "exec"), vars(module))
+            if autograd_text is not None:
+                autograd_text = autograd_text + "\n\n" + rebind + "\n"
+            verdict = _check(
+                module, module_text, args, wrt, fns, autograd_text, mutates, specialise, same
+            )
+        return verdict
     finally:
         forget(module, path)
 
 
-def _check(module, module_text, args, wrt, mode, autograd_text, mutates, specialise) -> str:
+def joined(args: list, same: tuple) -> list:
+    """The arguments with those in ``same`` made one object (the first of them)."""
+    if same:
+        args = list(args)
+        for i in same[1:]:
+            args[i] = args[same[0]]
+    return args
+
+
+def _check(module, module_text, args, wrt, fns, autograd_text, mutates, specialise, same) -> str:
     f = module.f
-    before = [_copy(a) for a in args]
+    if same:
+        # f(a, a): a function of the one array, whose gradient is the sum of the gradients
+        # of its positions (each position alone is not a function of it when f writes
+        # into one of them); finite differences move it in all positions at once
+        assert set(same) <= set(wrt), "f(a, a) is checked with respect to every position"
+        inner = f
+
+        def f(*xs):
+            return inner(*joined(list(xs), same))
+
+        args = joined([_copy(a) for a in args], same)
+    fresh = (lambda: joined([_copy(a) for a in args], same)) if same else None
+
+    def copies():
+        return fresh() if fresh else [_copy(a) for a in args]
+
+    before = copies()
     with np.errstate(all="ignore"):
         try:
-            value = f(*[_copy(a) for a in args])
+            value = f(*copies())
         except Exception as exc:  # the generator wrote a program numpy cannot run
             raise GeneratorBug(f"{type(exc).__name__}: {exc}\n{module_text}") from exc
         if not mutates:
             try:
-                f(*args)
-                unchanged(before, args, "f itself")
+                probe = copies()
+                f(*probe)
+                unchanged(before, probe, "f itself")
             except AssertionError as exc:
                 raise GeneratorBug(f"{exc}\n{module_text}") from exc
     if np.ndim(value) != 0:
@@ -252,28 +338,45 @@ def _check(module, module_text, args, wrt, mode, autograd_text, mutates, special
         STATS["rejected: value not finite or too large"] += 1
         raise Rejected(f"f = {value}")
 
-    # adcompile
+    # adcompile, in every mode, twice each, on copies of the arguments
+    cot = cotangent(module_text)
+    results = {}
     with np.errstate(all="ignore"):
-        try:
-            grads, got_value = gradient(f, args, wrt, mode, specialise)
-        except ad.AdCompileError as exc:
-            if mutates and "shares its memory" in exc.reason:
-                STATS["refused: writes through shared memory"] += 1
-                return "refused"
-            raise
-        unchanged(before, args, "the generated gradient")
-        again, _ = gradient(f, args, wrt, mode, specialise)
-    for i, g in zip(wrt, grads):
-        same_structure(g, args[i], f"gradient of argument {i}")
-    for g1, g2 in zip(flat(list(grads)), flat(list(again))):
-        assert g1 == g2 or (np.isnan(g1) and np.isnan(g2)), "a second call gave another gradient"
-    if got_value is not None:
-        assert np.isclose(float(got_value), value, rtol=1e-12, atol=1e-300), (got_value, value)
-    g = flat(list(grads))
+        for mode in MODES:
+            call = copies()
+            try:
+                grads, got_value = run_mode(fns[mode], mode, call, cot, specialise)
+            except ad.AdCompileError as exc:
+                if mutates and "shares its memory" in exc.reason:
+                    STATS["refused: writes through shared memory"] += 1
+                    return "refused"
+                raise
+            if not same:
+                unchanged(before, call, f"the generated {mode}")
+            again, _ = run_mode(fns[mode], mode, copies(), cot, specialise)
+            for i, g in zip(wrt, grads):
+                same_structure(g, before[i], f"{mode}: gradient of argument {i}")
+            for g1, g2 in zip(flat(list(grads)), flat(list(again))):
+                assert g1 == g2 or (np.isnan(g1) and np.isnan(g2)), (
+                    f"{mode}: a second call gave another gradient"
+                )
+            if got_value is not None:
+                assert np.ndim(got_value) == 0, f"{mode}: a value of shape {np.shape(got_value)}"
+                assert np.isclose(float(got_value), value, rtol=1e-12, atol=1e-300), (
+                    f"{mode}: the value is {float(got_value)!r}, f gives {value!r}"
+                )
+            results[mode] = _summed(grads, wrt, same)
+    g = results["grad"]
+    # the other modes against grad: the same numbers, up to rounding (vjp: times cot)
+    for mode in MODES[1:]:
+        other = results[mode] / float(cot) if mode == "vjp" else results[mode]
+        if not _agree(g, other):
+            raise AssertionError(describe(other, g, "grad", who=mode))
 
     # finite differences
+    fwrt = tuple(i for i in wrt if i not in same[1:])
     with np.errstate(all="ignore"):
-        fd = numeric(f, args, wrt, 1e-6)
+        fd = numeric(f, args, fwrt, 1e-6)
     singular = ~np.isfinite(g) & np.isfinite(fd)
     if singular.any():
         # 0 * inf: a derivative that is infinite at the point (arctan2 at (0, 0), sqrt
@@ -291,20 +394,25 @@ def _check(module, module_text, args, wrt, mode, autograd_text, mutates, special
         verdict = "fd"
     else:
         with np.errstate(all="ignore"):
-            fd5 = numeric(f, args, wrt, 1e-5)
-            fd4 = numeric(f, args, wrt, 1e-4)
+            fd5 = numeric(f, args, fwrt, 1e-5)
+            fd4 = numeric(f, args, fwrt, 1e-4)
         smooth = close(fd, fd5, 1e-6) and close(fd5, fd4, 1e-4)
-        if smooth and isolated(f, args, wrt, value, 1e-6):
+        if smooth and isolated(f, args, fwrt, value, 1e-6):
             # f(x) is not the value all around it (var of equal values is 1e-32 at x
             # and 0 beside it, then a % b jumps): no derivative to compare with
             STATS["rejected: an isolated point of discontinuity"] += 1
             raise Rejected("isolated discontinuity")
+        if smooth and _subgradient(f, args, fwrt, value, g, fd, 1e-6):
+            # at a kink (abs at 0, a tie of max), any value between the one-sided
+            # derivatives is a right answer; central differences give their mean
+            STATS["accepted: a one-sided derivative at a kink"] += 1
+            return "fd (kink)"
         if smooth:
             raise AssertionError(describe(g, fd, "finite differences"))
         verdict = None
 
     # autograd
-    if autograd is not None and autograd_text is not None:
+    if autograd is not None and autograd_text is not None and not same:
         ag = _autograd(autograd_text, args, wrt)
         if ag is None:
             STATS["autograd could not run the program"] += 1
@@ -321,6 +429,40 @@ def _check(module, module_text, args, wrt, mode, autograd_text, mutates, special
         STATS["rejected: finite differences unstable"] += 1
         raise Rejected("finite differences unstable, no autograd")
     return verdict
+
+
+def _summed(grads: tuple, wrt: tuple, same: tuple) -> np.ndarray:
+    """The gradients flattened; those of the positions of one array (``same``) summed."""
+    if not same:
+        return flat(list(grads))
+    by = dict(zip(wrt, grads))
+    total = sum(np.asarray(by[i], dtype=float) for i in same)
+    return flat([total if i == same[0] else by[i] for i in wrt if i not in same[1:]])
+
+
+def _agree(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal up to rounding (NaN where the other has NaN)."""
+    if a.shape != b.shape or not np.array_equal(np.isnan(a), np.isnan(b)):
+        return False
+    ok = np.isfinite(a) & np.isfinite(b)
+    if not np.array_equal(a[~ok & ~np.isnan(a)], b[~ok & ~np.isnan(b)]):
+        return False
+    scale = max(1.0, float(np.max(np.abs(a[ok]), initial=0.0)))
+    return float(np.max(np.abs(a[ok] - b[ok]), initial=0.0)) <= 1e-10 * scale
+
+
+def _subgradient(f, args, wrt, value, g, fd, eps) -> bool:
+    """Whether every element where ``g`` and ``fd`` disagree is at a kink along its axis
+    (the one-sided differences differ) and ``g`` lies between the one-sided ones."""
+    values = [float(f(*new)) for _, new in neighbours(args, wrt, eps)]
+    ahead = (np.array(values[0::2]) - value) / eps
+    behind = (value - np.array(values[1::2])) / eps
+    scale = max(1.0, float(np.max(np.abs(fd), initial=0.0)))
+    off = np.abs(g - fd) > 1e-5 * scale
+    lo, hi = np.minimum(ahead, behind), np.maximum(ahead, behind)
+    kink = hi - lo > 1e-3 * scale
+    inside = (g >= lo - 1e-5 * scale) & (g <= hi + 1e-5 * scale)
+    return bool(np.all(kink[off] & inside[off]))
 
 
 def _autograd(text: str, args: list, wrt: tuple) -> np.ndarray | None:

@@ -154,17 +154,22 @@ class Program:
     params: list[str]
     args: list  # the arguments (arrays, floats, ints, lists, tuples, dicts)
     wrt: tuple[int, ...]
-    mode: str = "grad"  # grad, value_and_grad or vjp
     autograd_ok: bool = True  # whether autograd can run the program as written
     mutates: bool = False  # an in-place update writes through to shared memory
     specialise: bool = True  # compile code specialised to the shapes (False: general code)
     features: frozenset = frozenset()
+    same: tuple[int, ...] = ()  # arguments that are one array passed several times
+    rebind: str = ""  # module-level code run between two checks (c = ..., h = h_alt)
+    tags: frozenset = frozenset()  # what of the generator's extensions it uses
 
     def module(self, numpy: str = "numpy") -> str:
         return module_text(self.body, numpy)
 
     def fresh_args(self) -> list:
-        return [_copy(a) for a in self.args]
+        args = [_copy(a) for a in self.args]
+        for i in self.same[1:]:
+            args[i] = args[self.same[0]]
+        return args
 
     def args_code(self) -> str:
         return "[" + ", ".join(_literal(a) for a in self.args) + "]"
@@ -176,16 +181,21 @@ class Program:
             f"def {name}(tmp_path):\n"
             f'    source = """\\\n{body}\n"""\n'
             f"    args = {self.args_code()}\n"
-            f"    check(tmp_path, source, args, wrt={self.wrt!r}, mode={self.mode!r}"
+            f"    check(tmp_path, source, args, wrt={self.wrt!r}"
             + (", mutates=True" if self.mutates else "")
             + ("" if self.specialise else ", specialise=False")
+            + (f", same={self.same!r}" if self.same else "")
+            + (f", rebind={self.rebind!r}" if self.rebind else "")
             + ")\n"
         )
 
     def __repr__(self) -> str:
         return (
-            f"Program(wrt={self.wrt}, mode={self.mode!r}, autograd_ok={self.autograd_ok})\n"
-            f"{self.module()}\nargs = {self.args_code()}\n\n"
+            f"Program(wrt={self.wrt}, autograd_ok={self.autograd_ok}, same={self.same}, "
+            f"tags={sorted(self.tags)})\n"
+            f"{self.module()}\nargs = {self.args_code()}\n"
+            + (f"rebind = {self.rebind!r}\n" if self.rebind else "")
+            + "\n"
             f"--- as a regression test ---\n{self.regression_test()}"
         )
 
@@ -1582,14 +1592,12 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
     choices = used or differentiable
     count = draw(st.integers(1, len(choices)))
     wrt = tuple(sorted(draw(st.permutations(choices))[:count]))
-    mode = b.pick(["grad", "value_and_grad", "vjp"])
     specialise = not b.chance(30)
     return Program(
         body="\n\n".join(chunks),
         params=params,
         args=args,
         wrt=wrt,
-        mode=mode,
         autograd_ok=b.autograd_ok,
         mutates=b.mutates,
         specialise=specialise,

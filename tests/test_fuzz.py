@@ -86,10 +86,11 @@ def run(program: fuzzgen.Program, workdir: Path, suite: str) -> None:
             program.module(),
             program.fresh_args(),
             program.wrt,
-            program.mode,
             program.module("autograd.numpy") if program.autograd_ok else None,
             program.mutates,
             program.specialise,
+            same=program.same,
+            rebind=program.rebind,
         )
     except fuzzcheck.Rejected:
         reject()
@@ -100,6 +101,8 @@ def run(program: fuzzgen.Program, workdir: Path, suite: str) -> None:
     for name, pattern in CONSTRUCTS.items():
         if re.search(pattern, program.body, re.M):
             stats[f"programs with: {name}"] += 1
+    for tag in program.tags:
+        stats[f"programs with: {tag}"] += 1
 
 
 @fuzz_settings("straight_line")

@@ -21,16 +21,25 @@ def check(
     source: str,
     args: list,
     wrt: tuple,
-    mode: str = "grad",
     mutates: bool = False,
     specialise: bool = True,
+    same: tuple = (),
+    rebind: str = "",
 ) -> str:
-    """Check the program ``source`` with every oracle; ``mutates`` says that it writes
+    """Check the program ``source`` with every oracle, in every mode; ``mutates`` says that it writes
     through shared memory, which adcompile may refuse (the result is then "refused");
     ``specialise=False`` checks the code compiled without the arguments' shapes."""
     autograd_text = None if mutates else module_text(source, "autograd.numpy")
     verdict = fuzzcheck.check_program(
-        tmp_path, module_text(source), args, wrt, mode, autograd_text, mutates, specialise
+        tmp_path,
+        module_text(source),
+        args,
+        wrt,
+        autograd_text,
+        mutates,
+        specialise,
+        same=same,
+        rebind=rebind,
     )
     assert verdict
     return verdict
@@ -165,7 +174,7 @@ def f(x0, ws):
 @pytest.mark.parametrize("source", IN_PLACE_THROUGH.values(), ids=IN_PLACE_THROUGH.keys())
 def test_in_place_update_through_shared_memory(tmp_path, source):
     args = [np.array([0.5, 1.25]), [np.array([0.75, -0.25])]]
-    verdict = check(tmp_path, source, args, wrt=(0, 1), mode="value_and_grad", mutates=True)
+    verdict = check(tmp_path, source, args, wrt=(0, 1), mutates=True)
     assert verdict == "refused"
 
 
@@ -177,7 +186,7 @@ def f(x0, x1):
     return x0 * v
 """
     args = [np.array(1.0), np.array(0.5)]
-    verdict = check(tmp_path, source, args, wrt=(0, 1), mode="value_and_grad", mutates=True)
+    verdict = check(tmp_path, source, args, wrt=(0, 1), mutates=True)
     assert verdict == "refused"
 
 
@@ -216,7 +225,7 @@ def f(x0):
     v5, v6 = x0, -0.7
     return np.sum(x0 * v6 ** 2)
 """
-    check(tmp_path, source, [np.array([0.5, -1.25])], wrt=(0,), mode="value_and_grad")
+    check(tmp_path, source, [np.array([0.5, -1.25])], wrt=(0,))
 
 
 # Found by the long run: np.where with a Python float operand. adcompile's gradient
@@ -245,7 +254,7 @@ def f(x0, x1):
     return np.sum(x1 * x1)
 """
     args = [np.array([0.33, -0.55, -1.1]), np.array([-1.16, 0.75, 0.99])]
-    verdict = check(tmp_path, source, args, wrt=(1,), mode="value_and_grad", mutates=True)
+    verdict = check(tmp_path, source, args, wrt=(1,), mutates=True)
     assert verdict == "refused"
 
 
