@@ -111,15 +111,53 @@ FEATURES = ("straight", "control", "containers", "calls")
 # "inplace" also lets v += ... update arrays that share memory with other variables
 # (aliases, views, container elements): Python then writes through to them.
 
+# Extensions, each a feature of its own, for the kinds of program that checking
+# expressions' gradients alone never exercised. Each program lists the tags of the
+# constructs it used (Program.tags, the "programs with: ..." statistics).
+EXTENSIONS = {
+    # f's result returned by name: a plain name, a value carried through a loop, a
+    # name assigned in the arms of an if, and a helper's named result
+    "results": ("result-name", "result-loop", "result-branch", "result-helper"),
+    # a helper with a correct rule registered by @ad.adjoint, with and without an if
+    # and returns in the rule (on np.ndim of an operand)
+    "rules": ("rule-plain", "rule-control-flow"),
+    # functions at the edges of their domains: inputs exactly 0, ties of max/min,
+    # clip with crossed bounds, zero exponents, Python floats next to 0-d arrays
+    "edges": (
+        "edge-zero-input",
+        "edge-tie",
+        "edge-clip-crossed",
+        "edge-zero-power",
+        "edge-float-0d",
+    ),
+    # arrays made from differentiated values by np.full, np.full_like, np.linspace and
+    # np.arange
+    "builders": ("builder-full", "builder-full_like", "builder-linspace", "builder-arange"),
+    # a list of tuples built by .append, read by index and by unpacking
+    "tuple-lists": ("tuple-list-append",),
+    # one list under two names, appended to through either
+    "list-aliases": ("list-alias-append",),
+    # `a and b`, `a or b` on floats (their value is one operand)
+    "boolops": ("boolop-value",),
+    # f(a, a): one array passed as two arguments, with and without `x0 += x1` inside
+    "same-arg": ("same-arg", "same-arg-inplace"),
+    # module-level numbers, arrays and functions, rebound between two checks
+    "globals": ("global-number", "global-array", "global-function"),
+}
+
 # What the generator steers clear of. Known compiler bugs go here, so that the
 # fuzzing keeps finding new ones; each has a strict xfail in
 # tests/test_fuzz_regressions.py, and when it is fixed (XPASS) its entry goes.
-AVOID = {
+KNOWN_BUGS = {
     # a helper's v += ... on its own parameter: adcompile refuses every one
     # (tests/test_in_place.py), and the generator cannot tell whether the caller
     # passed a writable array (it may pass np.broadcast_to(...)), so Python fails
     "inplace-argument",
 }
+# ADCOMPILE_FUZZ_TRY=tag,tag (or "all") generates what AVOID lists anyway: to see
+# whether a fix works, or to find reproducers for the known bugs.
+_TRY = {t for t in __import__("os").environ.get("ADCOMPILE_FUZZ_TRY", "").split(",") if t}
+AVOID = set() if "all" in _TRY else KNOWN_BUGS - _TRY
 
 # ------------------------------------------------------------------- shapes
 
@@ -202,7 +240,8 @@ class Program:
 
 def module_text(body: str, numpy: str = "numpy") -> str:
     """The module of a program: its functions after the imports they use."""
-    return f"import math\n\nimport {numpy} as np\n\n\n{body}"
+    rules = "\nimport adcompile as ad\n" if "@ad.adjoint(" in body else ""
+    return f"import math\n\nimport {numpy} as np\n{rules}\n\n{body}"
 
 
 def _copy(a):
@@ -248,6 +287,7 @@ class Var:
     length: int | None = None  # lists: the length, when the program fixes it
     bound: int | None = None  # ints: an upper bound (exclusive) of the value
     param: bool = False
+    glob: bool = False  # a module-level name: never assigned in a function
 
 
 # How a value can share its memory with another variable's, from the mildest
@@ -327,6 +367,18 @@ class Builder:
         self.no_calls = False  # in conditions: adcompile refuses calls of user functions
         self.frozen: set[str] = set()  # lists a for loop iterates over: no appends
         self.mutates = False  # an in-place update writes through to shared memory
+        self.tags: set[str] = set()  # the extensions' constructs used (EXTENSIONS)
+        self.customs: list[str] = []  # helpers with a registered rule (elementwise)
+        self.pyfloats: set[str] = set()  # parameters that are Python floats
+        self.globals: dict[str, list[str]] = {}  # module-level names, by tag
+
+    def allowed(self, tag: str) -> bool:
+        """Whether the construct ``tag`` of an extension may be generated here."""
+        feature = next(k for k, v in EXTENSIONS.items() if tag in v)
+        return feature in self.features and tag not in AVOID
+
+    def use(self, tag: str) -> None:
+        self.tags.add(tag)
 
     # ------------------------------------------------------------ drawing
 
@@ -401,6 +453,14 @@ class Builder:
             self.if_expr,
             self.math_fn,
         ]
+        if self.customs:
+            ops += [self.custom_call] * 2
+        if "edges" in self.features:
+            ops += [self.edge] * 3
+        if "builders" in self.features:
+            ops += [self.builder] * 2
+        if "boolops" in self.features:
+            ops += [self.boolop] * 2
         for _ in range(4):
             op = self.pick(ops)
             try:
@@ -1069,7 +1129,7 @@ class Builder:
         """Whether ``v += ...`` may be written: always for an array nothing else refers
         to; with the "inplace" feature also for shared ones (where Python writes through
         to the other variables, and adcompile must refuse or get that right)."""
-        if v.kind != "array" or v.readonly:
+        if v.kind != "array" or v.readonly or v.glob:
             return False
         if v.owned and not v.param and v.name not in self.escaped:
             return True
@@ -1125,6 +1185,10 @@ class Builder:
                 kinds.append("for_list")
         if "calls" in self.features and self.helpers:
             kinds += ["call", "call"]
+        if self.allowed("tuple-list-append"):
+            kinds += ["tuple_list"] * 2
+        if self.allowed("list-alias-append"):
+            kinds += ["list_alias"] * 2
         for _ in range(5):
             kind = self.pick(kinds)
             mark = len(self.lines)
@@ -1135,6 +1199,7 @@ class Builder:
                 set(self.locked),
                 set(self.frozen),
                 set(self.escaped),
+                set(self.tags),
             )
             try:
                 getattr(self, "stmt_" + kind)(depth)
@@ -1142,7 +1207,14 @@ class Builder:
             except Unfit:
                 del self.lines[mark:]
                 self.scope = saved
-                self.indent, self.loop_depth, self.locked, self.frozen, self.escaped = state
+                (
+                    self.indent,
+                    self.loop_depth,
+                    self.locked,
+                    self.frozen,
+                    self.escaped,
+                    self.tags,
+                ) = state
         self.emit("pass")
 
     in_helper = False
@@ -1161,7 +1233,7 @@ class Builder:
             self.shape_pool.append(e.shape)
 
     def stmt_reassign(self, depth: int) -> None:
-        targets = self.arrays()
+        targets = [v for v in self.arrays() if not v.glob]
         if not targets:
             raise Unfit
         v = self.pick(targets)
@@ -1176,7 +1248,7 @@ class Builder:
         """``u, v = e1, e2``: two variables reassigned at once, each expression reading
         the old values (in a loop: values carried into the next iteration, whose copies
         at the iteration's end must not overwrite one another)."""
-        targets = self.arrays()
+        targets = [v for v in self.arrays() if not v.glob]
         if len(targets) < 2:
             raise Unfit
         u = self.pick(targets)
@@ -1260,12 +1332,14 @@ class Builder:
 
     stmt_continue = stmt_break
 
-    def arm(self, count: int, depth: int) -> tuple[dict[str, Var], bool]:
+    def arm(self, count: int, depth: int, tail=None) -> tuple[dict[str, Var], bool]:
         """Generate one indented block; returns the scope at its end and whether it returned."""
         before = {k: _clone(v) for k, v in self.scope.items()}
         self.indent += 1
         self.returned = False
         self.block(count, depth - 1)
+        if tail is not None and not self.returned:
+            tail()  # the block's last lines, written by the caller
         self.indent -= 1
         end, returned = self.scope, self.returned
         self.scope = before
@@ -1325,11 +1399,11 @@ class Builder:
             ends.append({k: _clone(v) for k, v in self.scope.items()})
         self.merge(ends)
 
-    def loop_body(self, depth: int) -> None:
+    def loop_body(self, depth: int, tail=None) -> None:
         before = {k: _clone(v) for k, v in self.scope.items()}
         locked = set(self.locked)
         self.loop_depth += 1
-        end, _ = self.arm(self.int(1, 3), depth)
+        end, _ = self.arm(self.int(1 if tail is None else 0, 3), depth, tail)
         self.loop_depth -= 1
         # after the loop: what existed before, with the shapes it keeps; owned only
         # if owned both before the loop and at the end of the body
@@ -1356,7 +1430,7 @@ class Builder:
         else:
             self.locked = locked | self.locked
 
-    def stmt_for(self, depth: int) -> None:
+    def stmt_for(self, depth: int, tail=None) -> None:
         i = self.fresh("i")
         way = self.int(0, 2)
         ints = [v for v in self.ints() if v.param]
@@ -1372,10 +1446,10 @@ class Builder:
             header, bound = f"range({n})", n
         self.emit(f"for {i} in {header}:")
         self.scope[i] = Var(i, "int", bound=bound)
-        self.loop_body(depth)
+        self.loop_body(depth, tail)
         self.scope.pop(i, None)
 
-    def stmt_for_list(self, depth: int) -> None:
+    def stmt_for_list(self, depth: int, tail=None) -> None:
         lists = self.containers("list")
         if not lists:
             raise Unfit
@@ -1399,12 +1473,12 @@ class Builder:
         self.scope[w] = Var(w, "array", xs.shape, False, "container", xs.readonly)
         frozen = set(self.frozen)
         self.frozen |= {xs.name} | ({ys.name} if way == 2 else set())
-        self.loop_body(depth)
+        self.loop_body(depth, tail)
         self.frozen = frozen
         for name in names:
             self.scope.pop(name, None)
 
-    def stmt_while(self, depth: int) -> None:
+    def stmt_while(self, depth: int, tail=None) -> None:
         k = self.fresh("k")
         limit = self.int(1, 4)
         self.emit(f"{k} = 0")
@@ -1419,7 +1493,7 @@ class Builder:
         self.indent += 1
         self.emit(f"{k} = {k} + 1" if self.chance(50) else f"{k} += 1")
         self.indent -= 1
-        self.loop_body(depth)
+        self.loop_body(depth, tail)
         self.scope.pop(k, None)
 
     def stmt_list(self, depth: int) -> None:
@@ -1464,6 +1538,330 @@ class Builder:
                 name = self.fresh("pair")
                 self.emit(f"{name} = {code}")
                 self.scope[name] = Var(name, "tuple", readonly=h.readonly, items=tuple(h.returns))
+
+    # -------------------------------------------------------- extensions
+
+    def custom_call(self, target: Shape, depth: int) -> E:
+        """A call of a helper whose adjoint rule the module registers (elementwise)."""
+        a = self.gen(target, depth)
+        return _call(self.pick(self.customs), a.code, shape=a.shape)
+
+    def edge(self, target: Shape, depth: int) -> E:
+        """A function at the edge of its domain: a zero exponent, crossed clip bounds,
+        a tie of maximum/minimum, a Python float next to a 0-d array."""
+        ways = [
+            w
+            for w in ("edge-zero-power", "edge-clip-crossed", "edge-tie", "edge-float-0d")
+            if self.allowed(w)
+        ]
+        if not ways:
+            raise Unfit
+        way = self.pick(ways)
+        if way == "edge-zero-power":
+            a = self.gen(target, depth)
+            code = self.pick(
+                [
+                    f"{a.op()} ** 0",
+                    f"{a.op()} ** 0.0",
+                    f"np.power({a.code}, 0.0)",
+                    f"{a.op()} ** 1",
+                    f"np.abs({a.code}) ** 1.5",
+                    f"{a.op()} ** 2.0",
+                ]
+            )
+            self.use(way)
+            return E(code, a.shape, False)
+        if way == "edge-clip-crossed":
+            a = self.gen(target, depth)
+            if self.chance(30):
+                b = self.gen(target, depth)
+                self.autograd_ok = False  # autograd has no rule for differentiated bounds
+                shape = np.broadcast_shapes(a.shape, b.shape)
+                self.use(way)
+                return _call("np.clip", a.code, f"{b.op()} + 0.5", b.code, shape=shape)
+            lo, hi = self.pick([("0.5", "-0.5"), ("1.0", "0.0"), ("0.2", "0.2"), ("0.0", "-1.0")])
+            self.use(way)
+            return _call("np.clip", a.code, lo, hi, shape=a.shape)
+        if way == "edge-tie":
+            candidates = [v for v in self.arrays() if fits(v.shape, target)]
+            if not candidates:
+                raise Unfit
+            v = self.pick(candidates).name
+            forms = [
+                f"np.maximum({v}, {v})",
+                f"np.minimum({v}, {v})",
+                f"np.maximum({v}, 0.0)",
+                f"np.minimum(0.0, {v})",
+                f"np.abs({v})",
+            ]
+            shape = self.scope[v].shape
+            if shape == ():
+                forms += [f"max({v}, {v})", f"min({v}, 0.0)"]
+            else:
+                forms += [f"np.max(np.stack([{v}, {v}]), axis=0)"]
+            self.use(way)
+            return E(self.pick(forms), shape, False, True)
+        floats = [v for v in self.arrays() if v.shape == () and v.name in self.pyfloats]
+        zero_d = [v for v in self.arrays() if v.shape == () and v.name not in self.pyfloats]
+        if not floats or not zero_d:
+            raise Unfit
+        u, w = self.pick(floats).name, self.pick(zero_d).name
+        code = self.pick(
+            [
+                f"{u} * {w}",
+                f"max({u}, {w})",
+                f"min({w}, {u})",
+                f"{u} ** 2 * {w}",
+                f"np.where({w} > {u}, {w}, {u})",
+                f"{w} - {u}",
+                f"np.maximum({u}, {w})",
+            ]
+        )
+        self.use(way)
+        self.autograd_ok = self.autograd_ok and "max(" not in code and "min(" not in code
+        return E(code, (), False, True)
+
+    def builder(self, target: Shape, depth: int) -> E:
+        """An array made from a differentiated scalar by np.full, np.full_like,
+        np.linspace or np.arange."""
+        ways = [
+            w
+            for w in ("builder-full", "builder-full_like", "builder-linspace", "builder-arange")
+            if self.allowed(w)
+        ]
+        if not ways:
+            raise Unfit
+        way = self.pick(ways)
+        a = self.gen((), depth)
+        n = target[-1] if target else 1
+        if way == "builder-full":
+            shape = self.sub_shape(target)
+            spelled = repr(shape) if len(shape) != 1 or self.chance(50) else str(shape[0])
+            code = f"np.full({spelled}, {a.code})"
+        elif way == "builder-full_like":
+            like = [v for v in self.arrays() if v.shape and fits(v.shape, target)]
+            if not like:
+                raise Unfit
+            v = self.pick(like)
+            shape = v.shape
+            code = f"np.full_like({v.name}, {a.code})"
+        elif way == "builder-linspace":
+            if not target:
+                raise Unfit
+            b = self.gen((), depth) if self.chance(50) else E(self.pick(["1.0", "-0.5"]), ())
+            shape = (n,)
+            code = f"np.linspace({a.code}, {b.code}, {n})"
+        else:
+            if not target:
+                raise Unfit
+            shape = (n,)
+            if self.chance(50):  # n values: ceil((n - 0.5) / 1.0) whatever a is
+                code = f"np.arange({a.op()}, {a.op()} + {n - 0.5})"
+            else:
+                code = f"np.arange({n}) * {a.op()}"
+        self.use(way)
+        self.autograd_ok = False  # autograd's np.full and np.arange are not differentiable
+        return E(code, shape, True, True)
+
+    def boolop(self, target: Shape, depth: int) -> E:
+        """``a and b`` / ``a or b`` on floats: the value of one operand, chosen by the
+        other's truth (np.maximum(.., 0.0) is often exactly 0, so false)."""
+        if not self.allowed("boolop-value"):
+            raise Unfit
+        parts = []
+        for _ in range(self.int(2, 3)):
+            e = self.gen((), depth)
+            parts.append(f"np.maximum({e.code}, 0.0)" if self.chance(40) else e.op())
+        code = parts[0]
+        for p in parts[1:]:
+            code = f"{code} {self.pick(['and', 'or'])} {p}"
+        self.use("boolop-value")
+        return E(code, (), False, False, "ifexp")
+
+    def stmt_tuple_list(self, depth: int) -> None:
+        """A list of pairs built by .append (in a loop or not), read by index, by
+        unpacking and by a loop over its pairs."""
+        s1, s2 = self.any_shape(), self.any_shape()
+        ps = self.fresh("ps")
+        self.emit(f"{ps} = []")
+        loop = self.chance(60)
+        if loop:
+            i, n = self.fresh("i"), self.int(1, 3)
+            self.emit(f"for {i} in range({n}):")
+            self.indent += 1
+            self.loop_depth += 1
+            self.scope[i] = Var(i, "int", bound=n)
+            count = n
+        else:
+            count = self.int(1, 2)
+        for _ in range(1 if loop else count):
+            e1, e2 = self.exact(s1, self.expr_depth()), self.exact(s2, self.expr_depth())
+            pair = f"({e1.code}, {e2.code})"
+            self.emit(f"{ps}.append({pair})")
+            self.share(e1, "container")
+            self.share(e2, "container")
+        if loop:
+            self.scope.pop(i)
+            self.indent -= 1
+            self.loop_depth -= 1
+            if self.loop_depth == 0:
+                self.escaped = set()
+        reads = self.int(1, 3)
+        for _ in range(reads):
+            way = self.int(0, 2)
+            k = self.int(-count, count - 1)
+            if way == 0:
+                j = self.int(0, 1)
+                v = self.fresh("v")
+                self.emit(f"{v} = {ps}[{k}][{j}]")
+                self.scope[v] = Var(v, "array", (s1, s2)[j], False, "container")
+                self.history.append(v)
+            elif way == 1:
+                u, w = self.fresh("v"), self.fresh("v")
+                self.emit(f"{u}, {w} = {ps}[{k}]")
+                self.scope[u] = Var(u, "array", s1, False, "container")
+                self.scope[w] = Var(w, "array", s2, False, "container")
+                self.history += [u, w]
+            else:
+                t, a, b = self.fresh("v"), self.fresh("w"), self.fresh("w")
+                self.emit(f"{t} = np.zeros({s2!r})")
+                self.emit(f"for {a}, {b} in {ps}:")
+                self.emit(f"    {t} = {t} + np.mean({a}) * np.tanh({b})")
+                self.scope[t] = Var(t, "array", s2, True)
+                self.history.append(t)
+        self.use("tuple-list-append")
+
+    def stmt_list_alias(self, depth: int) -> None:
+        """One list under two names (ys = xs), appended to through either."""
+        shape = self.any_shape()
+        xs, ys = self.fresh("xs"), self.fresh("ys")
+        first = self.exact(shape, self.expr_depth())
+        self.emit(f"{xs} = [{first.code}]")
+        self.share(first, "container")
+        count = 1
+        early = self.chance(70)
+        if early:
+            self.emit(f"{ys} = {xs}")
+        names = [xs, ys] if early else [xs]
+        loop = self.chance(40)
+        if loop:
+            i, n = self.fresh("i"), self.int(1, 3)
+            self.emit(f"for {i} in range({n}):")
+            self.indent += 1
+            self.loop_depth += 1
+            self.scope[i] = Var(i, "int", bound=n)
+        appends = self.int(1, 2)
+        for _ in range(appends):
+            e = self.exact(shape, self.expr_depth())
+            self.emit(f"{self.pick(names)}.append({e.code})")
+            self.share(e, "container")
+        if loop:
+            self.scope.pop(i)
+            self.indent -= 1
+            self.loop_depth -= 1
+            if self.loop_depth == 0:
+                self.escaped = set()
+            count += appends * n
+        else:
+            count += appends
+        if not early:
+            self.emit(f"{ys} = {xs}")
+            e = self.exact(shape, self.expr_depth())
+            self.emit(f"{ys}.append({e.code})")
+            self.share(e, "container")
+            count += 1
+        for _ in range(self.int(1, 2)):
+            name = self.pick([xs, ys])
+            v = self.fresh("v")
+            way = self.int(0, 3)
+            if way == 0:
+                self.emit(f"{v} = {name}[{self.int(-count, count - 1)}]")
+                self.scope[v] = Var(v, "array", shape, False, "container")
+            elif way == 1:
+                self.emit(f"{v} = sum({name})")
+                self.scope[v] = Var(v, "array", shape, True)
+            elif way == 2:
+                self.emit(f"{v} = np.stack({name})")
+                self.scope[v] = Var(v, "array", (count, *shape), True)
+            else:
+                self.emit(f"{v} = np.zeros({shape!r})")
+                w = self.fresh("w")
+                self.emit(f"for {w} in {name}:")
+                self.emit(f"    {v} = {v} * 0.5 + {w}")
+                self.scope[v] = Var(v, "array", shape, True)
+            self.history.append(v)
+        # the list stays usable under its first name (the other is not read again)
+        self.scope[xs] = Var(xs, "list", shape, length=count)
+        self.use("list-alias-append")
+
+    def ending(self) -> None:
+        """The function's return: an expression, or a name assigned by a plain
+        assignment, in a loop (a carried value) or in the arms of an if."""
+        ways = [w for w in ("result-name", "result-loop", "result-branch") if self.allowed(w)]
+        if not ways or not self.chance(80):
+            self.emit(f"return {self.result()}")
+            return
+        way = self.pick(ways)
+        r = self.fresh("r")
+        self.use(way)
+        if way == "result-name":
+            self.emit(f"{r} = {self.result()}")
+        elif way == "result-branch":
+            form = self.int(0, 2)
+            if form == 1:
+                self.emit(f"{r} = {self.result()}")
+            self.emit(f"if {self.condition(1)}:")
+            self.named_arm(r, early=form == 2)
+            if form != 1:
+                if self.chance(40):
+                    self.emit(f"elif {self.condition(1)}:")
+                    self.named_arm(r)
+                if form == 0:
+                    self.emit("else:")
+                    self.named_arm(r)
+                else:
+                    self.emit(f"{r} = {self.result()}")
+        else:
+            init = self.pick(["0.0", "np.zeros(())", self.result(), "1.0"])
+            self.emit(f"{r} = {init}")
+            other = self.fresh("q") if self.chance(25) else None
+            if other:
+                self.emit(f"{other} = {self.result()}")
+
+            def tail() -> None:
+                term = self.result()
+                if other:
+                    self.emit(f"{r}, {other} = {other} + {term}, {r} * 0.5")
+                    return
+                self.emit(
+                    self.pick(
+                        [
+                            f"{r} = {r} + {term}",
+                            f"{r} += {term}",
+                            f"{r} = {r} * 0.5 + {term}",
+                            f"{r} = np.tanh({r}) + {term}",
+                            f"{r} = {term} - {r}",
+                        ]
+                    )
+                )
+
+            loops = [self.stmt_for, self.stmt_while]
+            if [v for v in self.containers("list") if v.name not in self.frozen]:
+                loops.append(self.stmt_for_list)
+            self.pick(loops)(1, tail)
+        self.emit(f"return {r}")
+
+    def named_arm(self, r: str, early: bool = False) -> None:
+        """An arm of the if of a result by name: a statement or none, then ``r = ...``
+        (``early``: then ``return r`` already)."""
+        before = {k: _clone(v) for k, v in self.scope.items()}
+        self.indent += 1
+        self.block(self.int(0, 1), 0)
+        self.emit(f"{r} = {self.result()}")
+        if early:
+            self.emit(f"return {r}")
+        self.indent -= 1
+        self.scope = before
 
     # ------------------------------------------------------------ results
 
@@ -1530,10 +1928,29 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
     differentiable: list[int] = []
     base_shapes = [b.any_shape() for _ in range(b.int(1, 2))]
     b.shape_pool = list(dict.fromkeys(base_shapes))
-    for i in range(b.int(1, 3)):
+    same: tuple[int, ...] = ()
+    if b.allowed("same-arg") and b.chance(60):
+        # f(a, a): x0 and x1 are one array
+        shape = b.pick(b.shape_pool)
+        a = _array(rng, shape) if shape or b.chance(50) else np.asarray(rng.uniform(-1.2, 1.2))
+        for i in range(2):
+            args.append(a)
+            b.scope[f"x{i}"] = Var(f"x{i}", "array", shape, via="param", param=True)
+            differentiable.append(i)
+            params.append(f"x{i}")
+        same = (0, 1)
+        b.use("same-arg")
+    forced = []
+    if b.allowed("edge-float-0d") and b.chance(50):
+        forced = [5, 4]  # a Python float and a 0-d array
+    for i in range(len(params), len(params) + b.int(1, 3 - len(params) // 2) + len(forced)):
         name = f"x{i}"
-        kind = b.int(0, 5)
-        if kind == 5:
+        kind = forced.pop() if forced else b.int(0, 5)
+        if kind == 4 and b.allowed("edge-float-0d"):
+            args.append(np.asarray(rng.uniform(-1.2, 1.2)))  # a 0-d array
+            shape = ()
+        elif kind == 5:
+            b.pyfloats.add(name)
             args.append(float(rng.uniform(-1.2, 1.2)))  # a Python float
             shape: Shape = ()
         elif kind == 4 and b.chance(50):
@@ -1573,26 +1990,66 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
         b.scope[name] = Var(name, "int", bound=value + 1, param=True)
         params.append(name)
 
-    # helper functions, each over arrays of the shapes f has
+    _edges(b, rng, params, args)
+
     chunks = []
+    rebind = _globals(b, rng, chunks) if "globals" in features else ""
+    # functions with a registered adjoint rule
+    if "rules" in features:
+        for k in range(b.int(1, 2)):
+            chunks.append(_custom(b, f"c{k}"))
+
+    # helper functions, each over arrays of the shapes f has
     if "calls" in features:
         for k in range(b.int(1, 2)):
             chunks.append(_helper(b, f"h{k}", depth=1 + ("control" in features)))
+    named = None
+    if b.allowed("result-helper") and b.chance(40):
+        chunks.append(_helper(b, "hr", depth=1 + ("control" in features), named=True))
+        named = b.helpers.pop()  # called once, at f's end
 
     # the entry function
     b.lines = []
     b.indent = 1
+    if b.allowed("same-arg-inplace") and same and b.chance(50):
+        # x0 += ... where x1 is x0: Python writes through to both
+        target, other = b.pick([("x0", "x1"), ("x1", "x0")])
+        op = b.pick(["+=", "*=", "-="])
+        e = b.pick([other, f"np.sin({other})", "0.5", f"{other} * {target}"])
+        b.emit(f"{target} {op} {e}")
+        b.mutates = True
+        b.autograd_ok = False
+        b.use("same-arg-inplace")
     b.block(b.int(1, 5), depth=2)
     if not b.returned:
-        b.emit(f"return {b.result()}")
+        if named is not None:
+            b.use("result-helper")
+            call = b.call_code(named, b.expr_depth())
+            b.emit(
+                b.pick(
+                    [f"return {call}", f"return {call} + {b.result()}", f"r = {call}\n    return r"]
+                )
+            )
+        else:
+            b.ending()
     b.lines_text = "\n".join(b.lines)
     chunks.append(f"def f({', '.join(params)}):\n" + b.lines_text + "\n")
 
-    used = [i for i in differentiable if _mentions(b.lines_text, params[i])]
+    text = "\n\n".join(chunks)
+    used = [i for i in differentiable if _mentions(text, params[i])]
     choices = used or differentiable
     count = draw(st.integers(1, len(choices)))
-    wrt = tuple(sorted(draw(st.permutations(choices))[:count]))
+    wrt = tuple(sorted(set(draw(st.permutations(choices))[:count]) | set(same)))
     specialise = not b.chance(30)
+    if b.customs or rebind:
+        b.autograd_ok = False  # the oracle runs the module once, without adcompile
+    # tags of what the functions that f runs do not use
+    users = "\n".join(c for c in chunks if c.startswith(("def f(", "def h")))
+    for g, names in b.globals.items():
+        if not any(_mentions(users, n) for n in names):
+            b.tags.discard(g)
+    if not any(_mentions(users, c) for c in b.customs):
+        b.tags -= {"rule-plain", "rule-control-flow"}
     return Program(
         body="\n\n".join(chunks),
         params=params,
@@ -1602,14 +2059,119 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
         mutates=b.mutates,
         specialise=specialise,
         features=features,
+        same=same,
+        rebind=rebind,
+        tags=frozenset(b.tags),
     )
 
 
-def _helper(b: Builder, name: str, depth: int) -> str:
-    """A helper function over arrays of shapes from f's pool; registers it with ``b``."""
+def _edges(b: Builder, rng: np.random.Generator, params: list[str], args: list) -> None:
+    """Exact zeros and ties in the arguments (of the "edges" feature)."""
+    zeros, ties = b.allowed("edge-zero-input"), b.allowed("edge-tie")
+    for i, a in enumerate(args):
+        if i >= len(params) or params[i] not in b.scope or b.scope[params[i]].kind != "array":
+            continue
+        if isinstance(a, float):
+            if zeros and b.chance(40):
+                args[i] = 0.0
+                b.use("edge-zero-input")
+            continue
+        if zeros and b.chance(50):
+            flat = a.reshape(-1)
+            for _ in range(b.int(1, max(1, flat.size // 2))):
+                flat[b.int(0, flat.size - 1)] = 0.0
+            b.use("edge-zero-input")
+        if ties and a.size >= 2 and b.chance(50):
+            flat = a.reshape(-1)
+            flat[b.int(0, flat.size - 1)] = flat[b.int(0, flat.size - 1)]
+            b.use("edge-tie")
+
+
+def _globals(b: Builder, rng: np.random.Generator, chunks: list[str]) -> str:
+    """Module-level numbers, arrays and functions that f reads; returns the code that
+    rebinds them between the two checks."""
+    lines, rebind = [], []
+    b.globals = {"global-number": [], "global-array": [], "global-function": []}
+    if b.allowed("global-number") and b.chance(70):
+        c = "C0"
+        lines.append(f"{c} = {float(rng.uniform(-1.2, 1.2))!r}")
+        rebind.append(f"{c} = {float(rng.uniform(-1.2, 1.2))!r}")
+        b.scope[c] = Var(c, "array", (), False, "alias", True, glob=True)
+        b.globals["global-number"].append(c)
+        b.use("global-number")
+    if b.allowed("global-array") and b.chance(70):
+        shape = b.pick(b.shape_pool)
+        lines.append(f"A0 = {_literal(_array(rng, shape))}")
+        rebind.append(f"A0 = {_literal(_array(rng, shape))}")
+        b.scope["A0"] = Var("A0", "array", shape, False, "alias", True, glob=True)
+        b.globals["global-array"].append("A0")
+        b.use("global-array")
+    if b.allowed("global-function") and b.chance(70):
+        shape = b.pick(b.shape_pool)
+        scale = "C0" if b.globals["global-number"] else "2.0"
+        chunks.append(f"def g0(a):\n    return np.sin(a) * {scale}\n")
+        chunks.append("def g0_other(a):\n    return np.tanh(a) * 2.0 - a * a\n")
+        rebind.append("g0 = g0_other")
+        b.helpers.append(Helper("g0", [("a", shape)], {}, [shape]))
+        b.globals["global-function"].append("g0")
+        b.use("global-function")
+    if lines:
+        chunks.insert(0, "\n".join(lines) + "\n")
+    return "\n".join(rebind)
+
+
+# Elementwise functions and their derivatives (of a, and of the result y)
+CUSTOM_FORMS = (
+    ("np.sin(a) * 2.0", "2.0 * np.cos(a)"),
+    ("a * a * a", "3.0 * a * a"),
+    ("np.tanh(a) + a", "2.0 - np.tanh(a) ** 2"),
+    ("np.exp(-a * a)", "-2.0 * a * y"),
+    ("a / (1.0 + a * a)", "(1.0 - a * a) / (1.0 + a * a) ** 2"),
+)
+
+
+def _custom(b: Builder, name: str) -> str:
+    """A function with an adjoint rule registered by @ad.adjoint: a correct one, with
+    an if on np.ndim and a return in each arm, or without control flow."""
+    forward, derivative = b.pick(CUSTOM_FORMS)
+    ways = [w for w in ("rule-plain", "rule-control-flow") if b.allowed(w)]
+    if not ways:
+        return ""
+    way = b.pick(ways)
+    if way == "rule-plain":
+        body = b.pick(
+            [
+                f"    return dy * ({derivative})",
+                f"    t = {derivative}\n    return dy * t",
+            ]
+        )
+    else:
+        body = b.pick(
+            [
+                # the scalar arm sums (right for a 0-d operand only): a rule that always
+                # took the first return would be silently wrong for arrays
+                f"    if np.ndim(a) == 0:\n        return np.sum(dy * ({derivative}))\n"
+                f"    return dy * ({derivative})",
+                f"    if np.ndim(a) > 0:\n        g = dy * ({derivative})\n        return g\n"
+                f"    return np.sum(dy) * ({derivative})",
+                f"    if np.ndim(dy) == 0:\n        return dy * ({derivative})\n"
+                f"    t = {derivative}\n    return np.reshape(dy * t, np.shape(a))",
+            ]
+        )
+    b.customs.append(name)
+    b.use(way)
+    return (
+        f"def {name}(a):\n    return {forward}\n\n\n"
+        f"@ad.adjoint({name})\ndef {name}_rule(dy, y, a):\n{body}\n"
+    )
+
+
+def _helper(b: Builder, name: str, depth: int, named: bool = False) -> str:
+    """A helper function over arrays of shapes from f's pool; registers it with ``b``.
+    ``named``: it returns a scalar by name (see Builder.ending)."""
     outer_scope, outer_helpers = b.scope, list(b.helpers)
     params = []
-    b.scope = {}
+    b.scope = {k: v for k, v in outer_scope.items() if v.glob}
     for i in range(b.int(1, 3)):
         p = f"a{i}"
         shape = b.pick(b.shape_pool)
@@ -1626,6 +2188,15 @@ def _helper(b: Builder, name: str, depth: int) -> str:
     features = b.features
     b.features = frozenset(features - {"containers"})
     b.block(b.int(1, 3), depth=depth - 1 if depth > 1 else 0)
+    if named:
+        b.ending()
+        b.features = features
+        b.in_helper = False
+        sig = ", ".join(p for p, _ in params)
+        text = f"def {name}({sig}):\n" + "\n".join(b.lines) + "\n"
+        b.scope = outer_scope
+        b.helpers = outer_helpers + [Helper(name, params, {}, [()])]
+        return text
     b.features = features
     b.in_helper = False
     if b.chance(30):

@@ -37,6 +37,9 @@ SUITES = {
     "everything": (fuzzgen.FEATURES, 100, 0.1),
     "in_place": ((*fuzzgen.FEATURES, "inplace"), 60, 0.1),
 }
+# one suite per extension of the generator (fuzzgen.EXTENSIONS), over everything else
+for _name in fuzzgen.EXTENSIONS:
+    SUITES[_name] = ((*fuzzgen.FEATURES, _name), 25, 0.05)
 
 
 def fuzz_settings(suite: str):
@@ -141,6 +144,21 @@ def test_programs_updating_shared_arrays_in_place(program, workdir):
     """``v += ...`` where v shares memory with other variables: Python writes through
     to them; adcompile must get that right or refuse with a located error."""
     run(program, workdir, "in_place")
+
+
+@pytest.mark.parametrize("extension", list(fuzzgen.EXTENSIONS))
+def test_programs_with_each_extension(extension, workdir):
+    """Results by name, custom rules, domain edges, array builders, lists of tuples,
+    lists under two names, and/or values, f(a, a), rebound globals: each with
+    everything else."""
+    features = SUITES[extension][0]
+
+    @fuzz_settings(extension)
+    @given(program=fuzzgen.programs(features))
+    def check(program):
+        run(program, workdir, extension)
+
+    check()
 
 
 def test_the_generator_writes_every_rule_of_the_registry():

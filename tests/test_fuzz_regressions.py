@@ -26,9 +26,10 @@ def check(
     same: tuple = (),
     rebind: str = "",
 ) -> str:
-    """Check the program ``source`` with every oracle, in every mode; ``mutates`` says that it writes
-    through shared memory, which adcompile may refuse (the result is then "refused");
-    ``specialise=False`` checks the code compiled without the arguments' shapes."""
+    """Check the program ``source`` with every oracle, in every mode; ``mutates`` says
+    that it writes through shared memory, which adcompile may refuse (the result is then
+    "refused"); ``specialise=False`` checks the code compiled without the arguments'
+    shapes; ``same`` and ``rebind`` are fuzzcheck.check_program's."""
     autograd_text = None if mutates else module_text(source, "autograd.numpy")
     verdict = fuzzcheck.check_program(
         tmp_path,
