@@ -117,7 +117,7 @@ FEATURES = ("straight", "control", "containers", "calls")
 EXTENSIONS = {
     # f's result returned by name: a plain name, a value carried through a loop, a
     # name assigned in the arms of an if, and a helper's named result
-    "results": ("result-name", "result-loop", "result-branch", "result-helper"),
+    "results": ("result-name", "result-loop", "result-loop-self", "result-branch", "result-helper"),
     # a helper with a correct rule registered by @ad.adjoint, with and without an if
     # and returns in the rule (on np.ndim of an operand)
     "rules": ("rule-plain", "rule-control-flow"),
@@ -153,6 +153,20 @@ KNOWN_BUGS = {
     # (tests/test_in_place.py), and the generator cannot tell whether the caller
     # passed a writable array (it may pass np.broadcast_to(...)), so Python fails
     "inplace-argument",
+    # the bugs below each have a strict xfail in tests/test_fuzz_regressions.py
+    "result-loop-self",  # value_and_grad's value is the carried value before the loop
+    "edge-zero-power",  # x ** 0 at x = 0: ZeroDivisionError (floats), NaN (arrays)
+    "edge-clip-crossed",  # np.clip(x, x + 0.5, x): both bounds' gradients
+    "builder-full",  # np.full, np.full_like, np.linspace, np.arange: gradient 0
+    "builder-full_like",
+    "builder-linspace",
+    "builder-arange",
+    "tuple-list-append",  # for a, b in pairs / a, b = pairs[k]: refused
+    "list-alias-append",  # appends through a second name are lost
+    "boolop-value",  # a and b, a or b: gradient 0
+    "same-arg-inplace",  # f(a, a) with x1 += x0: value and gradient wrong
+    "global-function",  # a rebound module-level function: gradient of the old one
+    "global-number",  # a rebound number read in a helper: the old one
 }
 # ADCOMPILE_FUZZ_TRY=tag,tag (or "all") generates what AVOID lists anyway: to see
 # whether a fix works, or to find reproducers for the known bugs.
@@ -371,6 +385,7 @@ class Builder:
         self.customs: list[str] = []  # helpers with a registered rule (elementwise)
         self.pyfloats: set[str] = set()  # parameters that are Python floats
         self.globals: dict[str, list[str]] = {}  # module-level names, by tag
+        self.required: list[str] = []  # terms every result of f includes
 
     def allowed(self, tag: str) -> bool:
         """Whether the construct ``tag`` of an extension may be generated here."""
@@ -1542,9 +1557,13 @@ class Builder:
     # -------------------------------------------------------- extensions
 
     def custom_call(self, target: Shape, depth: int) -> E:
-        """A call of a helper whose adjoint rule the module registers (elementwise)."""
+        """A call of a helper whose adjoint rule the module registers (elementwise).
+        adcompile cannot see that it returns a new array (and its rule may read the
+        result), so it is not updated in place; like any call, none in a condition."""
+        if self.no_calls:
+            raise Unfit
         a = self.gen(target, depth)
-        return _call(self.pick(self.customs), a.code, shape=a.shape)
+        return _call(self.pick(self.customs), a.code, shape=a.shape, owned=False, via="call")
 
     def edge(self, target: Shape, depth: int) -> E:
         """A function at the edge of its domain: a zero exponent, crossed clip bounds,
@@ -1557,8 +1576,13 @@ class Builder:
         if not ways:
             raise Unfit
         way = self.pick(ways)
-        if way == "edge-zero-power":
+        variables = [v for v in self.arrays() if fits(v.shape, target)]
+        if variables and self.chance(50):  # often a parameter, which may be exactly 0
+            v = self.pick(variables)
+            a = E(v.name, v.shape, True, False, "alias", v.readonly)
+        else:
             a = self.gen(target, depth)
+        if way == "edge-zero-power":
             code = self.pick(
                 [
                     f"{a.op()} ** 0",
@@ -1572,8 +1596,7 @@ class Builder:
             self.use(way)
             return E(code, a.shape, False)
         if way == "edge-clip-crossed":
-            a = self.gen(target, depth)
-            if self.chance(30):
+            if self.chance(50):
                 b = self.gen(target, depth)
                 self.autograd_ok = False  # autograd has no rule for differentiated bounds
                 shape = np.broadcast_shapes(a.shape, b.shape)
@@ -1843,7 +1866,12 @@ class Builder:
                             f"{r} = {term} - {r}",
                         ]
                     )
+                    if not self.allowed("result-loop-self") or self.chance(50)
+                    # a carried value that only its own old value updates
+                    else self.pick([f"{r} = np.sin({r})", f"{r} = {r} * 0.5"])
                 )
+                if self.lines[-1].strip() in (f"{r} = np.sin({r})", f"{r} = {r} * 0.5"):
+                    self.use("result-loop-self")
 
             loops = [self.stmt_for, self.stmt_while]
             if [v for v in self.containers("list") if v.name not in self.frozen]:
@@ -1894,7 +1922,7 @@ class Builder:
                 terms.append(f"np.sum(np.tanh({v.name}) * {v.name})")
             else:
                 terms.append(f"np.mean({v.name} ** 2)")
-        return " + ".join(terms)
+        return " + ".join(terms + self.required)
 
 
 def _clone(v: Var) -> Var:
@@ -2007,6 +2035,27 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
     if b.allowed("result-helper") and b.chance(40):
         chunks.append(_helper(b, "hr", depth=1 + ("control" in features), named=True))
         named = b.helpers.pop()  # called once, at f's end
+
+    # what the module defines reaches f's result
+    b.required = []
+    xs = [v for v in b.arrays() if v.param and not v.glob]
+    for n in b.globals.get("global-number", []) + b.globals.get("global-array", []):
+        b.required.append(f"np.sum({n}) * np.sum({b.pick(xs).name})")
+    for h in b.helpers:
+        if h.name == "g0" or h.name.startswith("h") and "globals" in features and b.chance(50):
+            # every parameter of the call an argument of f's, broadcast to its shape
+            args = []
+            for _, shape in h.params:
+                x = b.pick(xs)
+                x = x.name if fits(x.shape, shape) else f"np.sum({x.name})"
+                args.append(f"{x} + np.zeros({shape!r})")
+            b.required.append(
+                f"np.sum({h.name}({', '.join(args)})[0])"
+                if len(h.returns) > 1
+                else f"np.sum({h.name}({', '.join(args)}))"
+            )
+    for c in b.customs:
+        b.required.append(f"np.sum({c}({b.pick(xs).name}))")
 
     # the entry function
     b.lines = []
@@ -2148,12 +2197,13 @@ def _custom(b: Builder, name: str) -> str:
     else:
         body = b.pick(
             [
-                # the scalar arm sums (right for a 0-d operand only): a rule that always
-                # took the first return would be silently wrong for arrays
+                # each arm is right only for its operands: np.sum for a 0-d operand,
+                # [..., :] (an error on a 0-d one) for arrays, so a rule applied with
+                # the wrong arm, or always the first or last return, is found
                 f"    if np.ndim(a) == 0:\n        return np.sum(dy * ({derivative}))\n"
-                f"    return dy * ({derivative})",
-                f"    if np.ndim(a) > 0:\n        g = dy * ({derivative})\n        return g\n"
-                f"    return np.sum(dy) * ({derivative})",
+                f"    return (dy * ({derivative}))[..., :]",
+                f"    if np.ndim(a) > 0:\n        g = (dy * ({derivative}))[..., :]\n"
+                f"        return g\n    return np.sum(dy) * ({derivative})",
                 f"    if np.ndim(dy) == 0:\n        return dy * ({derivative})\n"
                 f"    t = {derivative}\n    return np.reshape(dy * t, np.shape(a))",
             ]
