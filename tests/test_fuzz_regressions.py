@@ -320,3 +320,241 @@ def f(x0, x1, x2):
     args = [0.8904310921454586, np.array(-0.26742055648838736), np.array(-0.4347659627009701)]
     with pytest.raises(fuzzcheck.Rejected, match="isolated"):
         check(tmp_path, source, args, wrt=(0,))
+
+
+# ------------------------------------------------------------------------------------
+# Found by the generator's extensions (fuzzgen.EXTENSIONS) and the checks of every
+# mode. Each xfail is a bug of the compiler, named by the tag in fuzzgen.KNOWN_BUGS that
+# keeps the generator away from it: when the fix lands, the xfail passes (XPASS fails
+# the run) and both go.
+
+# the checker's own new cases, which pass today
+
+
+def test_value_and_grad_and_vjp_are_checked_against_grad(tmp_path):
+    source = """\
+def f(x0, x1):
+    r = np.sum(x0 * x1)
+    for i in range(2):
+        r = r * 0.5 + np.sum(np.sin(x0))
+    return r
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5]), 0.7], wrt=(0, 1))
+
+
+def test_a_rule_with_a_statement_before_its_return(tmp_path):
+    source = """\
+def c0(a):
+    return np.exp(-a * a)
+
+
+@ad.adjoint(c0)
+def c0_rule(dy, y, a):
+    t = -2.0 * a * y
+    return dy * t
+
+
+def f(x0, x1):
+    return np.sum(c0(x0)) + c0(x1)
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5]), np.array(0.7)], wrt=(0, 1))
+
+
+def test_a_rebound_global_array_read_in_f(tmp_path):
+    source = """\
+A0 = np.array([1.0, 2.0])
+
+
+def f(x0):
+    return np.sum(A0 * np.sin(x0))
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,), rebind="A0 = np.array([-3.0, 0.5])")
+
+
+def test_one_array_passed_twice(tmp_path):
+    source = """\
+def f(x0, x1):
+    return np.sum(x0 * np.sin(x1))
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5])] * 2, wrt=(0, 1), same=(0, 1))
+
+
+def test_a_tie_and_zeros_at_kinks(tmp_path):
+    source = """\
+def f(x0):
+    return np.max(x0) + np.sum(np.abs(x0)) + np.sum(np.maximum(x0, 0.0))
+"""
+    check(tmp_path, source, [np.array([0.0, 0.5, 0.5, -0.2])], wrt=(0,))
+
+
+# the compiler's bugs
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="rule-control-flow")
+def test_a_correct_rule_with_an_if_on_ndim(tmp_path):
+    # the rule is applied as if it were its last return: np.sum(dy) for arrays
+    source = """\
+def c0(a):
+    return np.sin(a) * 2.0
+
+
+@ad.adjoint(c0)
+def c0_rule(dy, y, a):
+    if np.ndim(a) > 0:
+        return dy * (2.0 * np.cos(a))
+    return np.sum(dy) * (2.0 * np.cos(a))
+
+
+def f(x0):
+    return np.sum(c0(x0) * x0)
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="result-loop-self")
+def test_value_of_a_result_carried_through_a_loop_that_only_updates_itself(tmp_path):
+    source = """\
+def f(x0):
+    r = np.sum(x0)
+    for i in range(3):
+        r = np.sin(r)
+    return r
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,))
+
+
+@pytest.mark.xfail(strict=True, reason="edge-zero-power")
+@pytest.mark.parametrize("x", [0.0, np.array(0.0)], ids=["float", "0-d array"])
+def test_zero_power_at_zero(tmp_path, x):
+    source = """\
+def f(x0):
+    return x0 ** 0 * 3.0 + x0
+"""
+    check(tmp_path, source, [x], wrt=(0,))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="edge-clip-crossed")
+def test_clip_with_crossed_differentiated_bounds(tmp_path):
+    source = """\
+def f(x0):
+    return np.sum(np.clip(x0, x0 + 0.5, x0))
+"""
+    check(tmp_path, source, [np.array([0.3, -0.7, 0.9])], wrt=(0,))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="builder-*")
+@pytest.mark.parametrize(
+    "made",
+    [
+        "np.full((2,), x0) * x0",
+        "np.full_like(x1, x0)",
+        "np.linspace(x0, 1.0, 3) ** 2",
+        "np.arange(x0, x0 + 2.5) ** 2",
+    ],
+)
+def test_arrays_made_from_a_differentiated_value(tmp_path, made):
+    source = f"""\\
+def f(x0, x1):
+    return np.sum({made})
+"""
+    check(tmp_path, source, [0.7, np.array([0.3, -0.5])], wrt=(0,))
+
+
+@pytest.mark.xfail(strict=True, reason="tuple-list-append")
+@pytest.mark.parametrize(
+    "read",
+    [
+        "u, w = ps[-1]\n    r = np.sum(u * w)",
+        "r = 0.0\n    for u, w in ps:\n        r = r + np.sum(u * w)",
+    ],
+    ids=["unpacked", "loop"],
+)
+def test_list_of_tuples_built_by_append(tmp_path, read):
+    source = f"""\\
+def f(x0):
+    ps = []
+    for i in range(2):
+        ps.append((x0 * float(i + 1), np.sin(x0)))
+    {read}
+    return r
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="list-alias-append")
+def test_append_through_a_second_name_of_a_list(tmp_path):
+    source = """\
+def f(x0):
+    xs = [x0]
+    ys = xs
+    ys.append(x0 * 2.0)
+    return np.sum(xs[-1])
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,))
+
+
+@pytest.mark.xfail(strict=True, raises=IndexError, reason="list-alias-append")
+def test_appends_in_a_loop_through_two_names_of_a_list(tmp_path):
+    source = """\
+def f(x0):
+    xs = [x0]
+    ys = xs
+    for i in range(3):
+        ys.append(x0 * 2.0)
+        xs.append(x0 * 3.0)
+    return np.sum(ys[-5])
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="boolop-value")
+@pytest.mark.parametrize("op", ["and", "or"])
+def test_and_or_values(tmp_path, op):
+    source = f"""\\
+def f(x0, x1):
+    return (x0 {op} x1) * 2.0
+"""
+    check(tmp_path, source, [0.7, np.array(0.3)], wrt=(0, 1))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="same-arg-inplace")
+def test_one_array_passed_twice_updated_in_place_through_one_name(tmp_path):
+    source = """\
+def f(x0, x1):
+    x1 += x0
+    return np.sum(x0 * x0)
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5])] * 2, wrt=(0, 1), mutates=True, same=(0, 1))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="global-function")
+def test_a_rebound_global_function(tmp_path):
+    source = """\
+def g0(a):
+    return np.sin(a) * 2.0
+
+
+def g0_other(a):
+    return a * a * a
+
+
+def f(x0):
+    return np.sum(g0(x0))
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,), rebind="g0 = g0_other")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="global-number")
+def test_a_rebound_global_number_read_in_a_helper(tmp_path):
+    source = """\
+C0 = 0.5
+
+
+def h(a):
+    return np.sin(a) * C0
+
+
+def f(x0):
+    return np.sum(h(x0))
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,), rebind="C0 = 3.0")
