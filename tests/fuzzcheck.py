@@ -367,16 +367,19 @@ def _check(module, module_text, args, wrt, fns, autograd_text, mutates, speciali
                 )
             results[mode] = _summed(grads, wrt, same)
     g = results["grad"]
+    fwrt = tuple(i for i in wrt if i not in same[1:])
+    with np.errstate(all="ignore"):
+        fd = numeric(f, args, fwrt, 1e-6)
     # the other modes against grad: the same numbers, up to rounding (vjp: times cot)
     for mode in MODES[1:]:
         other = results[mode] / float(cot) if mode == "vjp" else results[mode]
         if not _agree(g, other):
-            raise AssertionError(describe(other, g, "grad", who=mode))
+            raise AssertionError(
+                describe(other, g, "grad", who=mode)
+                + f"\n  finite differences: {np.array2string(fd, precision=6)}"
+            )
 
     # finite differences
-    fwrt = tuple(i for i in wrt if i not in same[1:])
-    with np.errstate(all="ignore"):
-        fd = numeric(f, args, fwrt, 1e-6)
     singular = ~np.isfinite(g) & np.isfinite(fd)
     if singular.any():
         # 0 * inf: a derivative that is infinite at the point (arctan2 at (0, 0), sqrt

@@ -2045,16 +2045,13 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
     for h in b.helpers:
         if h.name == "g0" or h.name.startswith("h") and "globals" in features and b.chance(50):
             # every parameter of the call an argument of f's, broadcast to its shape
-            args = []
+            parts = []
             for _, shape in h.params:
                 x = b.pick(xs)
                 x = x.name if fits(x.shape, shape) else f"np.sum({x.name})"
-                args.append(f"{x} + np.zeros({shape!r})")
-            b.required.append(
-                f"np.sum({h.name}({', '.join(args)})[0])"
-                if len(h.returns) > 1
-                else f"np.sum({h.name}({', '.join(args)}))"
-            )
+                parts.append(f"{x} + np.zeros({shape!r})")
+            call = f"{h.name}({', '.join(parts)})"
+            b.required.append(f"np.sum({call}[0])" if len(h.returns) > 1 else f"np.sum({call})")
     for c in b.customs:
         b.required.append(f"np.sum({c}({b.pick(xs).name}))")
 

@@ -481,6 +481,19 @@ def f(x0):
     check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,))
 
 
+@pytest.mark.xfail(strict=True, raises=ValueError, reason="tuple-list-append")
+def test_element_of_a_tuple_appended_in_a_loop_read_by_index(tmp_path):
+    # the gradient code's unindex fails on the list of pairs of different shapes
+    source = """\
+def f(x0):
+    ps = []
+    for i in range(2):
+        ps.append((x0 * 2.0, np.sum(x0)))
+    return np.sum(ps[-1][0])
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,))
+
+
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason="list-alias-append")
 def test_append_through_a_second_name_of_a_list(tmp_path):
     source = """\
