@@ -2,9 +2,13 @@
 
 Each example is a whole module drawn by ``fuzzgen.programs`` (helper functions
 and an entry ``f`` over arrays of random shapes, in the language adcompile
-accepts), written to a file, imported, differentiated, and checked by
-``fuzzcheck.check_program``. A failure prints the program and a ready-made
-regression test for ``tests/test_fuzz_regressions.py``.
+accepts), written to a file, imported, differentiated in every public mode
+(grad, value_and_grad, vjp), and checked by ``fuzzcheck.check_program``. A
+failure prints the program and a ready-made regression test for
+``tests/test_fuzz_regressions.py``. Besides the suites of the base features,
+each extension of the generator (``fuzzgen.EXTENSIONS``) has a suite of its
+own; ``ADCOMPILE_FUZZ_TRY=tag,...`` (or ``all``) lets it write what
+``fuzzgen.AVOID`` steers clear of (the known bugs).
 
 The default run checks a few hundred programs, derandomized so that CI sees the
 same ones every time. ``pytest tests/test_fuzz.py --fuzz-long`` (or
