@@ -208,6 +208,10 @@ def describe(g: np.ndarray, other: np.ndarray, name: str, who: str = "adcompile"
 
 
 MODES = ("grad", "value_and_grad", "vjp")
+# the refusals of an update in place that writes through to another variable's
+# array (or, in f(a, a), to another parameter's), which a program that ``mutates``
+# may get
+SHARED_ARRAYS = ("shares its memory", "are the same array")
 
 
 def cotangent(text: str) -> float | np.ndarray:
@@ -267,7 +271,8 @@ def check_program(
     """Check adcompile's gradient of ``f`` in ``module_text`` in every mode; raise
     AssertionError on a wrong answer, :class:`Rejected` when no oracle can judge.
     Returns which oracles agreed, or "refused" for a program that writes through shared
-    memory (``mutates``) and that adcompile refuses to differentiate, saying so.
+    memory (``mutates``) or appends to a list through one of its two names, and that
+    adcompile refuses to differentiate, saying so.
 
     ``same`` lists arguments that are one array passed several times (``f(a, a)``): the
     first is the array, the others are replaced by it. ``rebind`` is module-level code
@@ -347,8 +352,12 @@ def _check(module, module_text, args, wrt, fns, autograd_text, mutates, speciali
             try:
                 grads, got_value = run_mode(fns[mode], mode, call, cot, specialise)
             except ad.AdCompileError as exc:
-                if mutates and "shares its memory" in exc.reason:
+                if mutates and any(r in exc.reason for r in SHARED_ARRAYS):
                     STATS["refused: writes through shared memory"] += 1
+                    return "refused"
+                if "are the same list here" in exc.reason:
+                    # appends through one of two names of a list are outside the language
+                    STATS["refused: appends to a list another name sees"] += 1
                     return "refused"
                 raise
             if not same:

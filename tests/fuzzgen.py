@@ -135,7 +135,7 @@ EXTENSIONS = {
     "builders": ("builder-full", "builder-full_like", "builder-linspace", "builder-arange"),
     # a list of tuples built by .append, read by index and by unpacking
     "tuple-lists": ("tuple-list-append",),
-    # one list under two names, appended to through either
+    # one list under two names, appended to through either (adcompile refuses them)
     "list-aliases": ("list-alias-append",),
     # `a and b`, `a or b` on floats (their value is one operand)
     "boolops": ("boolop-value",),
@@ -162,10 +162,6 @@ KNOWN_BUGS = {
     "builder-full_like",
     "builder-linspace",
     "builder-arange",
-    "tuple-list-append",  # for a, b in pairs / a, b = pairs[k]: refused
-    "list-alias-append",  # appends through a second name are lost
-    "boolop-value",  # a and b, a or b: gradient 0
-    "same-arg-inplace",  # f(a, a) with x1 += x0: value and gradient wrong
     "global-function",  # a rebound module-level function: gradient of the old one
     "global-number",  # a rebound number read in a helper: the old one
 }
