@@ -124,6 +124,7 @@ EXTENSIONS = {
     # functions at the edges of their domains: inputs exactly 0, ties of max/min,
     # clip with crossed bounds, zero exponents, Python floats next to 0-d arrays
     "edges": (
+        "edge-tie-zero",
         "edge-zero-input",
         "edge-tie",
         "edge-clip-crossed",
@@ -158,6 +159,9 @@ KNOWN_BUGS = {
     "rule-control-flow",  # a rule's if and first return are dropped: its last return is used
     "edge-zero-power",  # x ** 0 at x = 0: ZeroDivisionError (floats), NaN (arrays)
     "edge-clip-crossed",  # np.clip(x, x + 0.5, x): both bounds' gradients
+    # ties at 0 composed (max(min(x, 0), 0) at x = 0): each splits its gradient, 0.25
+    # where the function is constant around the point
+    "edge-tie-zero",
     "builder-full",  # np.full, np.full_like, np.linspace, np.arange: gradient 0
     "builder-full_like",
     "builder-linspace",
@@ -1610,15 +1614,19 @@ class Builder:
             forms = [
                 f"np.maximum({v}, {v})",
                 f"np.minimum({v}, {v})",
-                f"np.maximum({v}, 0.0)",
-                f"np.minimum(0.0, {v})",
                 f"np.abs({v})",
             ]
             shape = self.scope[v].shape
             if shape == ():
-                forms += [f"max({v}, {v})", f"min({v}, 0.0)"]
+                forms += [f"max({v}, {v})"]
             else:
                 forms += [f"np.max(np.stack([{v}, {v}]), axis=0)"]
+            # a tie with 0 where the argument may be exactly 0
+            zero = [f"np.maximum({v}, 0.0)", f"np.minimum(0.0, {v})"]
+            zero += [f"min({v}, 0.0)"] if shape == () else []
+            if self.allowed("edge-tie-zero") and self.chance(40):
+                self.use("edge-tie-zero")
+                forms = zero
             self.use(way)
             return E(self.pick(forms), shape, False, True)
         floats = [v for v in self.arrays() if v.shape == () and v.name in self.pyfloats]
@@ -2050,6 +2058,11 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
             b.required.append(f"np.sum({call}[0])" if len(h.returns) > 1 else f"np.sum({call})")
     for c in b.customs:
         b.required.append(f"np.sum({c}({b.pick(xs).name}))")
+    if "edges" in features:  # an edge case on a parameter, which may be exactly 0
+        try:
+            b.required.append(f"np.sum({b.edge(b.pick(xs).shape, 0).code})")
+        except Unfit:
+            pass
 
     # the entry function
     b.lines = []

@@ -434,6 +434,16 @@ def f(x0):
     check(tmp_path, source, [x], wrt=(0,))
 
 
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="edge-tie-zero")
+def test_composed_ties_where_the_function_is_constant(tmp_path):
+    # each tie splits its cotangent in two: 0.25, where f is 0 all around x = 0
+    source = """\
+def f(x0):
+    return np.sum(np.maximum(np.minimum(x0, 0.0), 0.0))
+"""
+    check(tmp_path, source, [np.array([0.0, 0.5])], wrt=(0,))
+
+
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason="edge-clip-crossed")
 def test_clip_with_crossed_differentiated_bounds(tmp_path):
     source = """\
