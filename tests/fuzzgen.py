@@ -155,19 +155,11 @@ KNOWN_BUGS = {
     # passed a writable array (it may pass np.broadcast_to(...)), so Python fails
     "inplace-argument",
     # the bugs below each have a strict xfail in tests/test_fuzz_regressions.py
-    "result-loop-self",  # value_and_grad's value is the carried value before the loop
-    "rule-control-flow",  # a rule's if and first return are dropped: its last return is used
-    "edge-zero-power",  # x ** 0 at x = 0: ZeroDivisionError (floats), NaN (arrays)
-    "edge-clip-crossed",  # np.clip(x, x + 0.5, x): both bounds' gradients
+    # (the others the extensions found are fixed; their regressions pass there)
+    #
     # ties at 0 composed (max(min(x, 0), 0) at x = 0): each splits its gradient, 0.25
     # where the function is constant around the point
     "edge-tie-zero",
-    "builder-full",  # np.full, np.full_like, np.linspace, np.arange: gradient 0
-    "builder-full_like",
-    "builder-linspace",
-    "builder-arange",
-    "global-function",  # a rebound module-level function: gradient of the old one
-    "global-number",  # a rebound number read in a helper: the old one
 }
 # ADCOMPILE_FUZZ_TRY=tag,tag (or "all") generates what AVOID lists anyway: to see
 # whether a fix works, or to find reproducers for the known bugs.

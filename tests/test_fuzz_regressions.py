@@ -387,11 +387,11 @@ def f(x0):
     check(tmp_path, source, [np.array([0.0, 0.5, 0.5, -0.2])], wrt=(0,))
 
 
-# programs of the extensions: strict xfails for the open bugs (the tag in KNOWN_BUGS
-# as the reason); the others were fixed, or are refused as outside the language
+# programs of the extensions, each found wrong (or failing) on the code before its
+# fix; strict xfails for the open bugs (the tag in KNOWN_BUGS as the reason); two are
+# refused as outside the language
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="rule-control-flow")
 def test_a_correct_rule_with_an_if_on_ndim(tmp_path):
     # the rule is applied as if it were its last return: np.sum(dy) for arrays
     source = """\
@@ -412,7 +412,6 @@ def f(x0):
     check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="result-loop-self")
 def test_value_of_a_result_carried_through_a_loop_that_only_updates_itself(tmp_path):
     source = """\
 def f(x0):
@@ -424,7 +423,6 @@ def f(x0):
     check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,))
 
 
-@pytest.mark.xfail(strict=True, reason="edge-zero-power")
 @pytest.mark.parametrize("x", [0.0, np.array(0.0)], ids=["float", "0-d array"])
 def test_zero_power_at_zero(tmp_path, x):
     source = """\
@@ -444,7 +442,6 @@ def f(x0):
     check(tmp_path, source, [np.array([0.0, 0.5])], wrt=(0,))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="edge-clip-crossed")
 def test_clip_with_crossed_differentiated_bounds(tmp_path):
     source = """\
 def f(x0):
@@ -453,7 +450,6 @@ def f(x0):
     check(tmp_path, source, [np.array([0.3, -0.7, 0.9])], wrt=(0,))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="builder-*")
 @pytest.mark.parametrize(
     "made",
     [
@@ -546,7 +542,6 @@ def f(x0, x1):
     assert verdict == "refused"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="global-function")
 def test_a_rebound_global_function(tmp_path):
     source = """\
 def g0(a):
@@ -563,7 +558,6 @@ def f(x0):
     check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,), rebind="g0 = g0_other")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="global-number")
 def test_a_rebound_global_number_read_in_a_helper(tmp_path):
     source = """\
 C0 = 0.5
