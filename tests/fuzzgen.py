@@ -93,6 +93,10 @@ COVERED = {
     np.dot,
     np.outer,
     np.mod,
+    np.full,  # these four in the "builders" extension
+    np.full_like,
+    np.linspace,
+    np.arange,
     math.exp,
     math.expm1,
     math.log,
