@@ -374,6 +374,18 @@ class GradientFunction:
         sig = next((k for k, v in self._by_sig.items() if v is entry), None)
         return export_module(self.fn, body, _namespaces(gen), self.wrt, self.mode, sig)
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the generated source, highlighted."""
+        from .show import source_html
+
+        return source_html(self.source)
+
+    def _repr_markdown_(self) -> str:
+        """In a notebook that renders Markdown: the generated source as a code block."""
+        from .show import source_markdown
+
+        return source_markdown(self.source)
+
     def show(self, *, console=None) -> None:
         """Print the generated code, highlighted, with the two sweeps marked."""
         from .show import show_source

@@ -66,6 +66,35 @@ def highlighted(source: str) -> Text:
     return text
 
 
+def source_html(source: str) -> str:
+    """``source`` highlighted as HTML (inline styles, one ``<pre>`` on the theme's dark
+    background, whatever the notebook's): for notebooks."""
+    import io
+
+    from rich.terminal_theme import MONOKAI
+
+    console = Console(
+        file=io.StringIO(), record=True, force_terminal=True, color_system="truecolor", width=200
+    )
+    console.print(highlighted(source), soft_wrap=True, crop=False)
+    return console.export_html(
+        theme=MONOKAI,
+        inline_styles=True,
+        code_format=(
+            '<pre style="font-family: monospace; line-height: 1.3; color: {foreground}; '
+            'background: {background}; padding: 0.6em; overflow-x: auto; white-space: pre">'
+            "<code>{code}</code></pre>"
+        ),
+    )
+
+
+def source_markdown(source: str) -> str:
+    """``source`` as a fenced Markdown code block (the fence outgrows any in the code)."""
+    longest = max((len(m) for m in re.findall(r"`{3,}", source)), default=2)
+    fence = "`" * (longest + 1)
+    return f"{fence}python\n{source.rstrip()}\n{fence}\n"
+
+
 # the token colours of a dark theme, on the terminal's own background: nothing is
 # painted beyond the text, so lines need no padding
 _SYNTAX = Syntax("", "python", theme="monokai", background_color="default")

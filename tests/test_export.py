@@ -271,3 +271,21 @@ def test_the_export_runs_in_a_virtual_environment_with_only_numpy(tmp_path):
     loaded = np.load(tmp_path / "outputs.npz")
     for i, want in enumerate(grad(*args)):
         np.testing.assert_allclose(loaded[f"arr_{i}"], want, rtol=1e-12, atol=1e-12)
+
+
+def test_notebook_representations_show_the_whole_highlighted_source():
+    import html
+    import re as regex
+
+    seed = load(SEED, "seed_network_for_notebooks")
+    grad = ad.grad(seed.loss, wrt=(0, 1, 2, 3))
+    page = grad._repr_html_()
+    assert page.startswith("<pre") and "<span style=" in page  # highlighted
+    text = html.unescape(regex.sub(r"<[^>]+>", "", page))
+    assert text.strip("\n") == grad.source.strip("\n")
+    assert "#ffffff" not in page  # no white cell behind light text
+    markdown = grad._repr_markdown_()
+    assert markdown.startswith("```python\n") and markdown.rstrip().endswith("```")
+    assert markdown[len("```python\n") :].rstrip().removesuffix("```").rstrip() == (
+        grad.source.rstrip()
+    )
