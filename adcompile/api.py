@@ -73,6 +73,7 @@ def _compile_one(
     mode: str,
     kinds: tuple | None = None,
     arg_shapes: tuple | None = None,
+    debug_nans: bool = False,
 ) -> tuple[Callable, str, Any]:
     """Read, transform and compile ``fn``: (the generated function, its source, Generated)."""
     with frontend.recording() as guards:
@@ -81,6 +82,8 @@ def _compile_one(
         source, namespace, gen = build(src, wrt, mode, kinds, arg_shapes)
     filename = _filename(mode, src.qualname, wrt)
     with _internal_errors(src.name, src.loc(src.node)):
+        if debug_nans:  # a late pass: checks after each block of the reverse sweeps
+            source = _check_nans(src, gen)
         # comment lines saying what the code needs, compiled with it so that the
         # lines of tracebacks and of .source agree
         gen.header = export.source_header(src.name, export.free_objects(source, _namespaces(gen)))
@@ -257,10 +260,11 @@ class GradientFunction:
     ``.source`` is the generated Python; ``.show()`` prints it highlighted.
     """
 
-    def __init__(self, fn: Callable, wrt: Wrt, mode: str) -> None:
+    def __init__(self, fn: Callable, wrt: Wrt, mode: str, debug_nans: bool = False) -> None:
         _check_function(fn)
         self.fn = fn
         self.mode = mode
+        self.debug_nans = bool(debug_nans)
         sig = inspect.signature(fn)
         self.params = list(sig.parameters)
         plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in sig.parameters.values())
@@ -326,14 +330,16 @@ class GradientFunction:
             entry = None
         if entry is None:
             with self._lock:
-                cache_key = (self.fn, tuple(self.wrt), self.mode, kinds, sig)
+                cache_key = (self.fn, tuple(self.wrt), self.mode, kinds, sig, self.debug_nans)
                 with _CACHE_LOCK:
                     entry = _CACHE.get(cache_key)
                     if entry is not None and not _current(entry):
                         entry = None  # compiled before a rule was registered or a name rebound
                     if entry is None:
                         try:
-                            entry = _compile_entry(self.fn, self.wrt, self.mode, kinds, sig)
+                            entry = _compile_entry(
+                                self.fn, self.wrt, self.mode, kinds, sig, self.debug_nans
+                            )
                         except AdCompileError as exc:
                             # the message locates the problem in the user's code; the
                             # compiler's own frames would only hide it
@@ -1023,35 +1029,41 @@ def _check_differentiable(value: object, param: str, fn: Callable) -> None:
 
 
 def _decorator(mode: str):
-    def make(fn: Callable | None = None, wrt: Wrt = 0):
+    def make(fn: Callable | None = None, wrt: Wrt = 0, debug_nans: bool = False):
         if fn is None:
-            return lambda f: GradientFunction(f, wrt, mode)
+            return lambda f: GradientFunction(f, wrt, mode, debug_nans)
         if isinstance(fn, int | str | tuple | list) and not callable(fn):
             w = fn
-            return lambda f: GradientFunction(f, w, mode)
-        return GradientFunction(fn, wrt, mode)
+            return lambda f: GradientFunction(f, w, mode, debug_nans)
+        return GradientFunction(fn, wrt, mode, debug_nans)
 
     return make
 
 
-def grad(fn: Callable | None = None, wrt: Wrt = 0) -> GradientFunction:
+def grad(fn: Callable | None = None, wrt: Wrt = 0, *, debug_nans: bool = False) -> GradientFunction:
     """The gradient of ``fn``'s scalar result with respect to the parameters in ``wrt``.
 
     ``wrt`` is a position, a parameter name, or a tuple of them (a tuple gives a
     tuple of gradients). Works as ``grad(f)``, ``@grad`` and ``@grad(wrt=(0, 1))``.
+
+    ``debug_nans=True`` checks the reverse sweep block by block: the first adjoint
+    that is not finite although every value it was computed from is raises
+    FloatingPointError naming the line of ``fn`` it is the adjoint of.
     """
-    return _decorator("grad")(fn, wrt)
+    return _decorator("grad")(fn, wrt, debug_nans)
 
 
-def value_and_grad(fn: Callable | None = None, wrt: Wrt = 0) -> GradientFunction:
+def value_and_grad(
+    fn: Callable | None = None, wrt: Wrt = 0, *, debug_nans: bool = False
+) -> GradientFunction:
     """Like :func:`grad`, returning ``(value, gradient)`` from one forward pass."""
-    return _decorator("value_and_grad")(fn, wrt)
+    return _decorator("value_and_grad")(fn, wrt, debug_nans)
 
 
-def vjp(fn: Callable | None = None, wrt: Wrt = 0) -> GradientFunction:
+def vjp(fn: Callable | None = None, wrt: Wrt = 0, *, debug_nans: bool = False) -> GradientFunction:
     """The vector-Jacobian product of ``fn``: call it with ``fn``'s arguments and then
     the cotangent of its result; it returns the cotangent of each ``wrt`` parameter."""
-    return _decorator("vjp")(fn, wrt)
+    return _decorator("vjp")(fn, wrt, debug_nans)
 
 
 def check_grad(fn: Callable, *args: Any, wrt: Wrt = 0, eps: float = 1e-6) -> float:
@@ -1150,6 +1162,21 @@ def build_static(
     with _internal_errors(src.name, src.loc(src.node)):
         compile(source, f"<adcompile {mode} {func}>", "exec")  # never print broken code
     return src, source, gen, names
+
+
+def _check_nans(src: SourceFunction, gen) -> str:
+    """Instrument the finished texts of ``gen`` and its pairs (see ``nans.py``); the
+    new source."""
+    from . import nans
+
+    texts = [(gen, src)] + [(pair, pair.source) for pair in gen.session.order]
+    for holder, where in texts:
+        name = "check_adjoints"
+        while name in holder.namespace:
+            name += "_"
+        holder.text, blocks = nans.instrument(holder.text, where.filename, name)
+        holder.namespace[name] = nans.make_checker(blocks)
+    return gen.text + "".join("\n\n" + pair.text for pair in gen.session.order)
 
 
 def _namespaces(gen) -> list[dict]:

@@ -81,6 +81,8 @@ def source_header(fn_name: str, objects: dict[str, object]) -> str:
         elif _runtime_name(obj) is not None:
             own = _runtime_name(obj)
             helpers.append(name if own == name else f"{own} as {name}")
+        elif getattr(obj, "debug_nans", False):
+            continue  # debug_nans's checks: part of adcompile
         elif obj is not None and getattr(builtins, name, None) is not obj:
             others.append(name)
     needs = "it needs:" if modules or helpers or others else "it needs no imports"
@@ -315,6 +317,11 @@ def module_text(
 ) -> str:
     """A module holding ``body`` (generated functions) and every object it reads."""
     module = _Module(what)
+    if any(getattr(v, "debug_nans", False) for ns in namespaces for v in ns.values()):
+        raise AdCompileError(
+            f"cannot export {what}: it was made with debug_nans=True, whose checks need adcompile",
+            hint="export a gradient made without debug_nans",
+        )
     for name, obj in free_objects(body, namespaces).items():
         if obj is None or name in exported or getattr(builtins, name, None) is obj:
             continue
