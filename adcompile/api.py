@@ -88,6 +88,7 @@ def _compile_one(
         # lines of tracebacks and of .source agree
         gen.header = export.source_header(src.name, export.free_objects(source, _namespaces(gen)))
         gen.text = gen.header + gen.text
+        gen.source_lines = src.lines
         source = gen.header + source
         scopes = [emit.compile_module(gen.text, namespace, filename)]
         for pair in gen.session.order:
@@ -379,6 +380,17 @@ class GradientFunction:
         body = entry[1][len(getattr(gen, "header", "")) :]
         sig = next((k for k, v in self._by_sig.items() if v is entry), None)
         return export_module(self.fn, body, _namespaces(gen), self.wrt, self.mode, sig)
+
+    def memory_report(self, *args, **kwargs):
+        """What the reverse sweep keeps for a call with these arguments: the values alive
+        between the two sweeps, per line of ``fn`` (per iteration and in total for
+        loops), with ``.total_bytes``. ``print()`` it, or show it in a terminal as a
+        table with ``rich.print``."""
+        self(*args, **kwargs)  # compiles (or finds) the code for these arguments
+        entry = self._latest
+        if kwargs or len(args) != self._arity:
+            args = self._bind(args, kwargs)
+        return memory_report_of(entry[0], entry[2], args, self.params, self.fn.__name__)
 
     def _repr_html_(self) -> str:
         """In a notebook: the generated source, highlighted."""
@@ -1177,6 +1189,45 @@ def _check_nans(src: SourceFunction, gen) -> str:
         holder.text, blocks = nans.instrument(holder.text, where.filename, name)
         holder.namespace[name] = nans.make_checker(blocks)
     return gen.text + "".join("\n\n" + pair.text for pair in gen.session.order)
+
+
+def memory_report_of(compiled: Callable, gen, args: tuple, params: list[str], name: str):
+    """The memory report of the generated function ``compiled`` (of ``gen``) on ``args``."""
+    from . import memory
+
+    values = memory.locals_at_boundary(compiled, gen.text, tuple(args))
+    session = getattr(gen, "session", None)
+    pairs = [(pair.text, []) for pair in getattr(session, "order", ())]
+    lines = getattr(gen, "source_lines", None) or []
+    return memory.report(name, gen.text, pairs, values, tuple(args), params, lines)
+
+
+def static_memory_report(path: str, func: str, wrt: Wrt | None, mode: str, shapes: dict):
+    """The memory report of ``func`` in the file ``path`` (read, not run) on random
+    standard-normal arguments of the given shapes (``adcompile show --memory``); for
+    grad and value_and_grad (a vjp's cotangent has the result's shape, unknown here)."""
+    src, _, gen, names = build_static(path, func, wrt, mode, shapes)
+    with _internal_errors(src.name, src.loc(src.node)):
+        scopes = [emit.compile_module(gen.text, gen.namespace, _filename(mode, func, names))]
+        for pair in gen.session.order:
+            pair_file = _filename("pullback", pair.source.qualname, pair.wrt)
+            scopes.append(emit.compile_module(pair.text, pair.namespace, pair_file))
+        links = {}
+        for pair, scope in zip(gen.session.order, scopes[1:], strict=True):
+            links[pair.fwd] = scope[pair.fwd]
+            links[pair.bwd] = scope[pair.bwd]
+        for scope in scopes:
+            scope.update({k: v for k, v in links.items() if k in scope})
+        compiled = scopes[0][gen.node.name]
+    params = [a.arg for a in src.node.args.args]
+    rng = np.random.default_rng(0)
+    args = [
+        float(rng.normal()) if shapes[p] is float else rng.normal(size=shapes[p]) for p in params
+    ]
+    if mode == "vjp":
+        return None  # the cotangent's shape is the result's: not known from the file
+    gen.source_lines = src.lines
+    return memory_report_of(compiled, gen, tuple(args), params, func)
 
 
 def _namespaces(gen) -> list[dict]:

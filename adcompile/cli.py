@@ -58,6 +58,11 @@ which is what a call with such arguments runs: exact sums where numpy
 broadcast an operand, and dz @ y.T for matrix products. Without it, the code
 is the general one, which works for any shapes.
 
+--memory (with --shapes) runs the generated code's forward sweep on random
+arguments of those shapes and prints, instead of the code, what the reverse sweep
+keeps: each value's line, name, shape, dtype and bytes, per iteration and in
+total for loops, and the total.
+
 --side-by-side prints the function's lines and the generated code next to each
 other: each block of generated code is on the row of the source line it comes
 from (the line the generated `# line N:` comment names), so the forward sweep
@@ -183,6 +188,12 @@ def _parser() -> argparse.ArgumentParser:
         "--side-by-side",
         action="store_true",
         help="print the function's lines and the generated code next to each other",
+    )
+    show.add_argument(
+        "--memory",
+        action="store_true",
+        help="with --shapes: print what the reverse sweep keeps (per line, name, shape, "
+        "dtype, bytes; per iteration for loops) instead of the code",
     )
     export = sub.add_parser(
         "export",
@@ -353,6 +364,9 @@ def _show(args) -> None:
 
     path, func = _split_target(args.target)
     shapes = parse_shapes(args.shapes) if args.shapes else None
+    if args.memory:
+        _memory(args, path, func, shapes)
+        return
     source = compile_static(path, func, _parse_wrt(args.wrt), args.mode, shapes)
     if args.side_by_side:
         # compile_static has read the file: it exists and is Python source
@@ -361,6 +375,25 @@ def _show(args) -> None:
         show_side_by_side(source, lines, titles=(path, f"generated {args.mode}"))
     else:
         show_source(source)
+    sys.stdout.flush()
+
+
+def _memory(args, path: str, func: str, shapes: dict | None) -> None:
+    from .api import static_memory_report
+    from .show import make_console
+
+    if shapes is None or args.mode == "vjp" or args.side_by_side:
+        raise AdCompileError(
+            "--memory needs --shapes, and a grad or value_and_grad",
+            hint="give every parameter's shape, e.g. --shapes W=8x4,b=8x1,x=4x16 "
+            "(the values are random: what is kept depends on shapes only)",
+        )
+    report = static_memory_report(path, func, _parse_wrt(args.wrt), args.mode, shapes)
+    console = make_console()
+    if console.is_terminal and not console.no_color:
+        console.print(report)
+    else:
+        sys.stdout.write(str(report))
     sys.stdout.flush()
 
 
