@@ -21,6 +21,7 @@ from . import emit, export, fence, frontend, normalize, optimize, reverse
 from .errors import AdCompileError, Loc
 from .frontend import SourceFunction
 from .link import Session
+from .memory import MemoryReport
 from .rules.containers import kind_of
 from .rules.registry import GENERATION
 from .runtime import NonScalarResult, grad_like
@@ -381,11 +382,11 @@ class GradientFunction:
         sig = next((k for k, v in self._by_sig.items() if v is entry), None)
         return export_module(self.fn, body, _namespaces(gen), self.wrt, self.mode, sig)
 
-    def memory_report(self, *args, **kwargs):
+    def memory_report(self, *args: Any, **kwargs: Any) -> MemoryReport:
         """What the reverse sweep keeps for a call with these arguments: the values alive
         between the two sweeps, per line of ``fn`` (per iteration and in total for
-        loops), with ``.total_bytes``. ``print()`` it, or show it in a terminal as a
-        table with ``rich.print``."""
+        loops), with ``.total_bytes``. ``print()`` it, or ``.show()`` it (a table in
+        a terminal)."""
         self(*args, **kwargs)  # compiles (or finds) the code for these arguments
         entry = self._latest
         if kwargs or len(args) != self._arity:
@@ -1191,7 +1192,9 @@ def _check_nans(src: SourceFunction, gen) -> str:
     return gen.text + "".join("\n\n" + pair.text for pair in gen.session.order)
 
 
-def memory_report_of(compiled: Callable, gen, args: tuple, params: list[str], name: str):
+def memory_report_of(
+    compiled: Callable, gen, args: tuple, params: list[str], name: str
+) -> MemoryReport:
     """The memory report of the generated function ``compiled`` (of ``gen``) on ``args``."""
     from . import memory
 
@@ -1202,7 +1205,9 @@ def memory_report_of(compiled: Callable, gen, args: tuple, params: list[str], na
     return memory.report(name, gen.text, pairs, values, tuple(args), params, lines)
 
 
-def static_memory_report(path: str, func: str, wrt: Wrt | None, mode: str, shapes: dict):
+def static_memory_report(
+    path: str, func: str, wrt: Wrt | None, mode: str, shapes: dict
+) -> MemoryReport:
     """The memory report of ``func`` in the file ``path`` (read, not run) on random
     standard-normal arguments of the given shapes (``adcompile show --memory``); for
     grad and value_and_grad (a vjp's cotangent has the result's shape, unknown here)."""

@@ -389,12 +389,7 @@ def _memory(args, path: str, func: str, shapes: dict | None) -> None:
             "(the values are random: what is kept depends on shapes only)",
         )
     report = static_memory_report(path, func, _parse_wrt(args.wrt), args.mode, shapes)
-    console = make_console()
-    if console.is_terminal and not console.no_color:
-        console.print(report)
-    else:
-        sys.stdout.write(str(report))
-    sys.stdout.flush()
+    report.show(console=make_console())
 
 
 # ------------------------------------------------------------------ export

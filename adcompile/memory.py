@@ -83,6 +83,17 @@ class MemoryReport:
         out.append(f"total: {_size(self.total_bytes)} ({self.total_bytes:,} bytes)")
         return "\n".join(out) + "\n"
 
+    def show(self, *, console=None) -> None:
+        """Print the report: a table in a terminal, :meth:`__str__`'s text elsewhere."""
+        from .show import make_console
+
+        console = console or make_console()
+        if console.is_terminal and not console.no_color:
+            console.print(self)
+        else:
+            console.file.write(str(self))
+            console.file.flush()
+
     def __rich__(self):
         from rich.table import Table
 

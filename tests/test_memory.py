@@ -155,3 +155,27 @@ def test_the_command_line_prints_the_report(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "values the reverse sweep of loss keeps" in proc.stdout
     assert "512x64" in proc.stdout and "total:" in proc.stdout
+
+
+@pytest.mark.parametrize("mode", ["value_and_grad", "vjp"])
+def test_every_mode_has_a_report(rnn_module, mode):
+    rng = np.random.default_rng(3)
+    args = [rng.normal(size=(30, 20)), rng.normal(size=(20, 10))]
+    derivative = getattr(ad, mode)(rnn_module.calls, wrt=0)
+    extra = [1.0] if mode == "vjp" else []
+    report = derivative.memory_report(*args, *extra)
+    assert report.total_bytes == pytest.approx(held_at_boundary(derivative, args + extra), rel=0.1)
+
+
+def test_show_prints_the_text_when_piped(rnn_module):
+    import io
+
+    from adcompile.show import make_console
+
+    rng = np.random.default_rng(4)
+    report = ad.grad(rnn_module.calls).memory_report(
+        rng.normal(size=(30, 20)), rng.normal(size=(20, 10))
+    )
+    out = io.StringIO()
+    report.show(console=make_console(out))
+    assert out.getvalue() == str(report)
