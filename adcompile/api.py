@@ -10,16 +10,18 @@ import linecache
 import operator
 import re
 import sys
+import textwrap
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from . import emit, fence, frontend, normalize, optimize, reverse
+from . import emit, export, fence, frontend, normalize, optimize, reverse
 from .errors import AdCompileError, Loc
 from .frontend import SourceFunction
 from .link import Session
+from .memory import MemoryReport
 from .rules.containers import kind_of
 from .rules.registry import GENERATION
 from .runtime import NonScalarResult, grad_like
@@ -72,6 +74,7 @@ def _compile_one(
     mode: str,
     kinds: tuple | None = None,
     arg_shapes: tuple | None = None,
+    debug_nans: bool = False,
 ) -> tuple[Callable, str, Any]:
     """Read, transform and compile ``fn``: (the generated function, its source, Generated)."""
     with frontend.recording() as guards:
@@ -80,6 +83,14 @@ def _compile_one(
         source, namespace, gen = build(src, wrt, mode, kinds, arg_shapes)
     filename = _filename(mode, src.qualname, wrt)
     with _internal_errors(src.name, src.loc(src.node)):
+        if debug_nans:  # a late pass: checks after each block of the reverse sweeps
+            source = _check_nans(src, gen)
+        # comment lines saying what the code needs, compiled with it so that the
+        # lines of tracebacks and of .source agree
+        gen.header = export.source_header(src.name, export.free_objects(source, _namespaces(gen)))
+        gen.text = gen.header + gen.text
+        gen.source_lines = src.lines
+        source = gen.header + source
         scopes = [emit.compile_module(gen.text, namespace, filename)]
         for pair in gen.session.order:
             pair_file = _filename("pullback", pair.source.qualname, pair.wrt)
@@ -251,10 +262,11 @@ class GradientFunction:
     ``.source`` is the generated Python; ``.show()`` prints it highlighted.
     """
 
-    def __init__(self, fn: Callable, wrt: Wrt, mode: str) -> None:
+    def __init__(self, fn: Callable, wrt: Wrt, mode: str, debug_nans: bool = False) -> None:
         _check_function(fn)
         self.fn = fn
         self.mode = mode
+        self.debug_nans = bool(debug_nans)
         sig = inspect.signature(fn)
         self.params = list(sig.parameters)
         plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in sig.parameters.values())
@@ -320,14 +332,16 @@ class GradientFunction:
             entry = None
         if entry is None:
             with self._lock:
-                cache_key = (self.fn, tuple(self.wrt), self.mode, kinds, sig)
+                cache_key = (self.fn, tuple(self.wrt), self.mode, kinds, sig, self.debug_nans)
                 with _CACHE_LOCK:
                     entry = _CACHE.get(cache_key)
                     if entry is not None and not _current(entry):
                         entry = None  # compiled before a rule was registered or a name rebound
                     if entry is None:
                         try:
-                            entry = _compile_entry(self.fn, self.wrt, self.mode, kinds, sig)
+                            entry = _compile_entry(
+                                self.fn, self.wrt, self.mode, kinds, sig, self.debug_nans
+                            )
                         except AdCompileError as exc:
                             # the message locates the problem in the user's code; the
                             # compiler's own frames would only hide it
@@ -354,6 +368,42 @@ class GradientFunction:
         if entry is None or not _current(entry):
             entry = self._entry(None, None)
         return entry[2]
+
+    def export(self) -> str:
+        """The text of a Python module that defines this gradient and needs only numpy:
+        the code of :attr:`source`, the helpers of ``adcompile.runtime`` it uses, the
+        pullbacks of the functions it calls, and the module-level numbers and arrays
+        it reads, with a docstring saying where it comes from and how to make it again."""
+        entry = self._latest
+        if entry is None or not _current(entry, self.fn):
+            entry = self._entry(None, None)
+        gen = entry[2]
+        body = entry[1][len(getattr(gen, "header", "")) :]
+        sig = next((k for k, v in self._by_sig.items() if v is entry), None)
+        return export_module(self.fn, body, _namespaces(gen), self.wrt, self.mode, sig)
+
+    def memory_report(self, *args: Any, **kwargs: Any) -> MemoryReport:
+        """What the reverse sweep keeps for a call with these arguments: the values alive
+        between the two sweeps, per line of ``fn`` (per iteration and in total for
+        loops), with ``.total_bytes``. ``print()`` it, or ``.show()`` it (a table in
+        a terminal)."""
+        self(*args, **kwargs)  # compiles (or finds) the code for these arguments
+        entry = self._latest
+        if kwargs or len(args) != self._arity:
+            args = self._bind(args, kwargs)
+        return memory_report_of(entry[0], entry[2], args, self.params, self.fn.__name__)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the generated source, highlighted."""
+        from .show import source_html
+
+        return source_html(self.source)
+
+    def _repr_markdown_(self) -> str:
+        """In a notebook that renders Markdown: the generated source as a code block."""
+        from .show import source_markdown
+
+        return source_markdown(self.source)
 
     def show(self, *, console=None) -> None:
         """Print the generated code, highlighted, with the two sweeps marked."""
@@ -992,35 +1042,41 @@ def _check_differentiable(value: object, param: str, fn: Callable) -> None:
 
 
 def _decorator(mode: str):
-    def make(fn: Callable | None = None, wrt: Wrt = 0):
+    def make(fn: Callable | None = None, wrt: Wrt = 0, debug_nans: bool = False):
         if fn is None:
-            return lambda f: GradientFunction(f, wrt, mode)
+            return lambda f: GradientFunction(f, wrt, mode, debug_nans)
         if isinstance(fn, int | str | tuple | list) and not callable(fn):
             w = fn
-            return lambda f: GradientFunction(f, w, mode)
-        return GradientFunction(fn, wrt, mode)
+            return lambda f: GradientFunction(f, w, mode, debug_nans)
+        return GradientFunction(fn, wrt, mode, debug_nans)
 
     return make
 
 
-def grad(fn: Callable | None = None, wrt: Wrt = 0) -> GradientFunction:
+def grad(fn: Callable | None = None, wrt: Wrt = 0, *, debug_nans: bool = False) -> GradientFunction:
     """The gradient of ``fn``'s scalar result with respect to the parameters in ``wrt``.
 
     ``wrt`` is a position, a parameter name, or a tuple of them (a tuple gives a
     tuple of gradients). Works as ``grad(f)``, ``@grad`` and ``@grad(wrt=(0, 1))``.
+
+    ``debug_nans=True`` checks the reverse sweep block by block: the first adjoint
+    that is not finite although every value it was computed from is raises
+    FloatingPointError naming the line of ``fn`` it is the adjoint of.
     """
-    return _decorator("grad")(fn, wrt)
+    return _decorator("grad")(fn, wrt, debug_nans)
 
 
-def value_and_grad(fn: Callable | None = None, wrt: Wrt = 0) -> GradientFunction:
+def value_and_grad(
+    fn: Callable | None = None, wrt: Wrt = 0, *, debug_nans: bool = False
+) -> GradientFunction:
     """Like :func:`grad`, returning ``(value, gradient)`` from one forward pass."""
-    return _decorator("value_and_grad")(fn, wrt)
+    return _decorator("value_and_grad")(fn, wrt, debug_nans)
 
 
-def vjp(fn: Callable | None = None, wrt: Wrt = 0) -> GradientFunction:
+def vjp(fn: Callable | None = None, wrt: Wrt = 0, *, debug_nans: bool = False) -> GradientFunction:
     """The vector-Jacobian product of ``fn``: call it with ``fn``'s arguments and then
     the cotangent of its result; it returns the cotangent of each ``wrt`` parameter."""
-    return _decorator("vjp")(fn, wrt)
+    return _decorator("vjp")(fn, wrt, debug_nans)
 
 
 def check_grad(fn: Callable, *args: Any, wrt: Wrt = 0, eps: float = 1e-6) -> float:
@@ -1085,6 +1141,17 @@ def compile_static(
 ) -> str:
     """Generated source for ``func`` in the file ``path``, read without running it;
     with ``shapes`` (every parameter's shape, or ``float``), specialised to them."""
+    return build_static(path, func, wrt, mode, shapes)[1]
+
+
+def build_static(
+    path: str,
+    func: str,
+    wrt: Wrt | None,
+    mode: str = "grad",
+    shapes: dict[str, object] | None = None,
+) -> tuple[SourceFunction, str, Any, list[str]]:
+    """:func:`compile_static`'s (function read, source, Generated, wrt names)."""
     src = frontend.from_file(path, func)
     params = [a.arg for a in src.node.args.args]
     if wrt is None:
@@ -1104,10 +1171,157 @@ def compile_static(
                 hint=f"give every parameter a shape: {', '.join(params)}",
             )
         arg_shapes = tuple(shapes[p] for p in params)
-    source, _, _ = build(src, names, mode, None, arg_shapes)
+    source, _, gen = build(src, names, mode, None, arg_shapes)
     with _internal_errors(src.name, src.loc(src.node)):
         compile(source, f"<adcompile {mode} {func}>", "exec")  # never print broken code
-    return source
+    return src, source, gen, names
+
+
+def _check_nans(src: SourceFunction, gen) -> str:
+    """Instrument the finished texts of ``gen`` and its pairs (see ``nans.py``); the
+    new source."""
+    from . import nans
+
+    texts = [(gen, src)] + [(pair, pair.source) for pair in gen.session.order]
+    for holder, where in texts:
+        name = "check_adjoints"
+        while name in holder.namespace:
+            name += "_"
+        holder.text, blocks = nans.instrument(holder.text, where.filename, name)
+        holder.namespace[name] = nans.make_checker(blocks)
+    return gen.text + "".join("\n\n" + pair.text for pair in gen.session.order)
+
+
+def memory_report_of(
+    compiled: Callable, gen, args: tuple, params: list[str], name: str
+) -> MemoryReport:
+    """The memory report of the generated function ``compiled`` (of ``gen``) on ``args``."""
+    from . import memory
+
+    values = memory.locals_at_boundary(compiled, gen.text, tuple(args))
+    session = getattr(gen, "session", None)
+    pairs = [(pair.text, []) for pair in getattr(session, "order", ())]
+    lines = getattr(gen, "source_lines", None) or []
+    return memory.report(name, gen.text, pairs, values, tuple(args), params, lines)
+
+
+def static_memory_report(
+    path: str, func: str, wrt: Wrt | None, mode: str, shapes: dict
+) -> MemoryReport:
+    """The memory report of ``func`` in the file ``path`` (read, not run) on random
+    standard-normal arguments of the given shapes (``adcompile show --memory``); for
+    grad and value_and_grad (a vjp's cotangent has the result's shape, unknown here)."""
+    src, _, gen, names = build_static(path, func, wrt, mode, shapes)
+    with _internal_errors(src.name, src.loc(src.node)):
+        scopes = [emit.compile_module(gen.text, gen.namespace, _filename(mode, func, names))]
+        for pair in gen.session.order:
+            pair_file = _filename("pullback", pair.source.qualname, pair.wrt)
+            scopes.append(emit.compile_module(pair.text, pair.namespace, pair_file))
+        links = {}
+        for pair, scope in zip(gen.session.order, scopes[1:], strict=True):
+            links[pair.fwd] = scope[pair.fwd]
+            links[pair.bwd] = scope[pair.bwd]
+        for scope in scopes:
+            scope.update({k: v for k, v in links.items() if k in scope})
+        compiled = scopes[0][gen.node.name]
+    params = [a.arg for a in src.node.args.args]
+    rng = np.random.default_rng(0)
+    args = [
+        float(rng.normal()) if shapes[p] is float else rng.normal(size=shapes[p]) for p in params
+    ]
+    if mode == "vjp":
+        return None  # the cotangent's shape is the result's: not known from the file
+    gen.source_lines = src.lines
+    return memory_report_of(compiled, gen, tuple(args), params, func)
+
+
+def _namespaces(gen) -> list[dict]:
+    """The namespaces generated code is compiled with: the function's, then its pairs'."""
+    session = getattr(gen, "session", None)
+    return [gen.namespace, *(pair.namespace for pair in getattr(session, "order", ()))]
+
+
+def export_module(
+    fn: Callable | SourceFunction,
+    body: str,
+    namespaces: list[dict],
+    wrt: list[str],
+    mode: str,
+    sig: tuple | None = None,
+    path: str | None = None,
+) -> str:
+    """The module :meth:`GradientFunction.export` and ``adcompile export`` write."""
+    if isinstance(fn, SourceFunction):
+        name, qualname, filename, lineno = fn.name, fn.qualname, fn.filename, fn.node.lineno
+        params = [a.arg for a in fn.node.args.args]
+    else:
+        code = fn.__code__
+        name, qualname = fn.__name__, fn.__qualname__
+        filename, lineno = code.co_filename, _def_loc(fn).lineno if _def_loc(fn) else 0
+        params = list(inspect.signature(fn).parameters)
+    where = frontend._short(filename)
+    generated = re.match(r"def (\w+)\(([^)]*)\)", body)
+    exported = [generated.group(1)] if generated else []
+    call = f"{generated.group(1)}({generated.group(2)})" if generated else name
+    what = {"grad": "the gradient", "value_and_grad": "the value and gradient", "vjp": "the vjp"}
+    fill = functools.partial(textwrap.fill, width=88, break_on_hyphens=False)
+    about = (
+        f"Generated by adcompile {_version()} from the function {qualname} in {where} "
+        f"(line {lineno}): the code adcompile itself runs for it."
+    )
+    shape_spec = _shape_spec(params, sig)
+    if sig is not None:
+        about += " It is specialised to arguments of these shapes: " + (
+            (shape_spec or "those of the call it was made for") + "."
+        )
+    lines = [f'r"""{call}: {what.get(mode, mode)} of {name} with respect to {", ".join(wrt)}.']
+    lines += ["", fill(about), "", "Regenerate it with:", ""]
+    options = [f"--wrt {','.join(wrt)}"]
+    if mode != "grad":
+        options.append(f"--mode {mode}")
+    if shape_spec:
+        options.append(f"--shapes {shape_spec}")
+    if "." not in qualname and "<" not in where:
+        command = f"    adcompile export {where}:{name} " + " ".join(options) + " -o OUT.py"
+        if len(command) > 88:
+            command = f"    adcompile export {where}:{name} \\\n        " + " \\\n        ".join(
+                [*options, "-o OUT.py"]
+            )
+        lines += [command, "", "or, from Python (this imports the file):", ""]
+    wrt_text = "(" + ", ".join(repr(w) for w in wrt) + ("," if len(wrt) == 1 else "") + ")"
+    lines.append(f"    adcompile.{mode}({name}, wrt={wrt_text}).export()")
+    lines += [
+        "",
+        fill(
+            "It needs only numpy: the helpers it calls are copied from adcompile.runtime, "
+            f"and {__name__.split('.')[0]} is not needed to run it."
+        ),
+        '"""',
+    ]
+    return export.module_text(
+        body, namespaces, exported, f"{mode} of {name}", "\n".join(lines) + "\n"
+    )
+
+
+def _shape_spec(params: list[str], sig: tuple | None) -> str | None:
+    """``W=8x4,b=8x1,s=float`` for a shape signature, or None when there is none."""
+    if sig is None or len(sig) != len(params):
+        return None
+    items = []
+    for p, s in zip(params, sig, strict=True):
+        if s is float:
+            items.append(f"{p}=float")
+        elif isinstance(s, tuple) and all(isinstance(n, int) for n in s):
+            items.append(f"{p}=" + ("x".join(map(str, s)) if s else "()"))
+        else:
+            return None
+    return ",".join(items)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 __all__ = [

@@ -30,6 +30,7 @@ examples:
   adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2 --side-by-side
   adcompile check examples/seed_network.py:loss --wrt W1,b1,W2,b2 \\
       --args W1=8x4,b1=8x1,W2=1x8,b2=1x1,x=4x16,y=1x16
+  adcompile export examples/seed_network.py:loss --wrt W1,b1,W2,b2 -o grad_loss.py
   adcompile rules
   python -m adcompile show model.py:loss --wrt 0,1
 
@@ -57,6 +58,11 @@ which is what a call with such arguments runs: exact sums where numpy
 broadcast an operand, and dz @ y.T for matrix products. Without it, the code
 is the general one, which works for any shapes.
 
+--memory (with --shapes) runs the generated code's forward sweep on random
+arguments of those shapes and prints, instead of the code, what the reverse sweep
+keeps: each value's line, name, shape, dtype and bytes, per iteration and in
+total for loops, and the total.
+
 --side-by-side prints the function's lines and the generated code next to each
 other: each block of generated code is on the row of the source line it comes
 from (the line the generated `# line N:` comment names), so the forward sweep
@@ -73,6 +79,27 @@ examples:
   adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2 \
       --shapes W1=8x4,b1=8x1,W2=1x8,b2=1x1,x=4x16,y=1x16
   adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2 --side-by-side
+"""
+
+EXPORT_HELP = """\
+Write the generated gradient of FUNC, defined with def at the top level of
+FILE.py, as a Python module that needs only numpy: the generated function
+(named after FUNC: grad_loss for loss, with loss's parameters), the helpers of
+adcompile.runtime it calls (copied from their source), the pullbacks of the
+file's own functions that FUNC calls, the numbers and arrays it reads, an
+__all__, and a docstring that says what it was generated from and how to
+generate it again. Import it, or paste it into your code; adcompile is not
+needed to run it.
+
+The file is read, never run, as by show (--wrt, --shapes and --mode are show's);
+when FUNC needs something only running the file defines, export it from Python
+instead: adcompile.grad(loss, wrt=(0, 1)).export() returns the same text.
+
+Without -o the module is printed.
+
+examples:
+  adcompile export examples/seed_network.py:loss --wrt W1,b1,W2,b2 -o grad_loss.py
+  adcompile export model.py:loss --mode value_and_grad -o model_grad.py
 """
 
 RULES_HELP = """\
@@ -161,6 +188,40 @@ def _parser() -> argparse.ArgumentParser:
         "--side-by-side",
         action="store_true",
         help="print the function's lines and the generated code next to each other",
+    )
+    show.add_argument(
+        "--memory",
+        action="store_true",
+        help="with --shapes: print what the reverse sweep keeps (per line, name, shape, "
+        "dtype, bytes; per iteration for loops) instead of the code",
+    )
+    export = sub.add_parser(
+        "export",
+        help="write the generated gradient as a module that needs only numpy",
+        description=EXPORT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("target", metavar="FILE.py:FUNC", help="the file and the function in it")
+    export.add_argument(
+        "--wrt",
+        metavar="NAMES",
+        help="comma-separated parameter names or positions to differentiate with respect to "
+        "(default: all parameters)",
+    )
+    export.add_argument(
+        "--shapes",
+        metavar="SPEC",
+        help="every parameter's shape, e.g. W=8x4,b=8x1,s=float: export the code "
+        "specialised to them",
+    )
+    export.add_argument(
+        "--mode",
+        choices=("grad", "value_and_grad", "vjp"),
+        default="grad",
+        help="which derivative to generate (default: grad)",
+    )
+    export.add_argument(
+        "-o", "--output", metavar="OUT.py", help="the file to write (default: print the module)"
     )
     rules = sub.add_parser(
         "rules",
@@ -278,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             return _rules(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "export":
+            return _export(args)
         _show(args)
     except AdCompileError as exc:
         # A located message starts with FILE:LINE:COL, as compilers' do, so that
@@ -301,6 +364,9 @@ def _show(args) -> None:
 
     path, func = _split_target(args.target)
     shapes = parse_shapes(args.shapes) if args.shapes else None
+    if args.memory:
+        _memory(args, path, func, shapes)
+        return
     source = compile_static(path, func, _parse_wrt(args.wrt), args.mode, shapes)
     if args.side_by_side:
         # compile_static has read the file: it exists and is Python source
@@ -310,6 +376,46 @@ def _show(args) -> None:
     else:
         show_source(source)
     sys.stdout.flush()
+
+
+def _memory(args, path: str, func: str, shapes: dict | None) -> None:
+    from .api import static_memory_report
+    from .show import make_console
+
+    if shapes is None or args.mode == "vjp" or args.side_by_side:
+        raise AdCompileError(
+            "--memory needs --shapes, and a grad or value_and_grad",
+            hint="give every parameter's shape, e.g. --shapes W=8x4,b=8x1,x=4x16 "
+            "(the values are random: what is kept depends on shapes only)",
+        )
+    report = static_memory_report(path, func, _parse_wrt(args.wrt), args.mode, shapes)
+    report.show(console=make_console())
+
+
+# ------------------------------------------------------------------ export
+
+
+def _export(args) -> int:
+    from .api import _namespaces, build_static, export_module
+
+    path, func = _split_target(args.target)
+    shapes = parse_shapes(args.shapes) if args.shapes else None
+    src, source, gen, names = build_static(path, func, _parse_wrt(args.wrt), args.mode, shapes)
+    params = [a.arg for a in src.node.args.args]
+    sig = tuple(shapes[p] for p in params) if shapes else None
+    text = export_module(src, source, _namespaces(gen), names, args.mode, sig)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise AdCompileError(
+                f"cannot write {args.output}: {exc.strerror or exc}",
+                hint="give -o a path in a directory you can write to",
+            ) from exc
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return 0
 
 
 # ------------------------------------------------------------------- rules

@@ -16,6 +16,7 @@ import ast
 import builtins
 import contextlib
 import contextvars
+import dis
 import functools
 import importlib
 import inspect
@@ -200,27 +201,27 @@ def from_function(fn: Callable) -> SourceFunction:
             hint="adcompile reads source code: define the function in a .py file "
             "(functions typed into a REPL or created with exec have no source to read)",
         ) from exc
-    lines = linecache.getlines(filename)
-    if len(lines) < code.co_firstlineno:  # no file to read: place the source at its lines
+    lines = linecache.getlines(filename, getattr(fn, "__globals__", None))
+    whole = len(lines) >= code.co_firstlineno
+    if not whole:  # no file to read: place the source at its lines
         lines = [""] * (code.co_firstlineno - 1) + raw.splitlines(keepends=True)
-    node = _parse_def(raw, code.co_firstlineno, filename, name)
-    rewritten = re.search(r"\bassert\b", raw) is not None  # asserts are rewritten by pytest
-    if node.name != code.co_name or not (rewritten or _same_code(raw, code)):
+    # pytest compiles test modules from a rewritten tree: their asserts are not the text
+    rewritten = "@py_builtins" in getattr(fn, "__globals__", {}) and (
+        re.search(r"\bassert\b", raw) is not None
+    )
+    stale = None if rewritten or not whole else _stale_reason(code, lines)
+    if stale is None:
+        node = _parse_def(raw, code.co_firstlineno, filename, name)
+        if node.name != code.co_name:
+            stale = f"line {node.lineno} now defines {node.name!r}"
+    if stale is not None:
+        text = lines[code.co_firstlineno - 1].rstrip("\n") if whole else ""
         raise AdCompileError(
             f"the source of {name!r} in {_short(filename)} has changed since it was defined: "
-            + (
-                f"line {node.lineno} now defines {node.name!r}"
-                if node.name != code.co_name
-                else "its code does not match the text (edited after the import?), and "
-                "adcompile would differentiate the text"
-            ),
-            Loc(
-                _short(filename),
-                node.lineno,
-                node.col_offset,
-                _line(raw.splitlines(), node, code.co_firstlineno),
-            ),
-            hint="reload the module (or restart) so that the code and the file agree",
+            + stale,
+            Loc(_short(filename), code.co_firstlineno, len(text) - len(text.lstrip()), text),
+            hint="reload the module (importlib.reload) or re-import it in a fresh interpreter, "
+            "so that the code that runs and the file agree",
         )
 
     cells = dict(zip(code.co_freevars, fn.__closure__ or (), strict=True))
@@ -257,27 +258,49 @@ def from_function(fn: Callable) -> SourceFunction:
     )
 
 
-def _same_code(raw: str, code: types.CodeType) -> bool:
-    """Whether ``raw``, the function's text in its file now, compiles to code with
-    ``code``'s names, constants and source positions: False when the file was edited
-    after the function was defined (it would run the old code while adcompile reads
-    the new). Decided for module-level functions on Python 3.11+ (where code records
-    columns); True for the others."""
-    qualname = getattr(code, "co_qualname", None)
-    if code.co_freevars or qualname is None or "." in qualname:
-        return True
+def _stale_reason(code: types.CodeType, lines: list[str]) -> str | None:
+    """Why the file's text, ``lines``, is not what ``code`` was compiled from, or None
+    when it is. The whole text is compiled again and the code object defined at
+    ``code``'s line, under its name, compared with ``code``: an edit anywhere in the
+    function (or a nested function, a method, a closure) changes its names, constants,
+    bytecode or source positions. Works on every supported Python: 3.10 compares line
+    tables, 3.11+ the finer column positions too."""
+    text = "".join(lines)
+    flags = code.co_flags & _FUTURE_FLAGS
     try:
-        module = compile(
-            "\n" * (code.co_firstlineno - 1) + raw,
-            code.co_filename,
-            "exec",
-            flags=code.co_flags & _FUTURE_FLAGS,
-            dont_inherit=True,
-        )
-    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
-        return True  # reported when the text is parsed
-    compiled = next((c for c in module.co_consts if isinstance(c, types.CodeType)), None)
-    return compiled is not None and _summary(compiled) == _summary(code)
+        module = _compiled_text(text, code.co_filename, flags)
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError, OverflowError):
+        return "the file no longer compiles (edited after the import?)"
+    want = _summary(code)
+    found = False
+    for candidate in _code_objects(module):
+        if candidate.co_name == code.co_name and candidate.co_firstlineno == code.co_firstlineno:
+            found = True
+            if _summary(candidate) == want:
+                return None
+    if not found:
+        line = lines[code.co_firstlineno - 1] if code.co_firstlineno <= len(lines) else ""
+        other = re.match(r"\s*(?:async\s+)?def\s+(\w+)", line)
+        if other:
+            return f"line {code.co_firstlineno} now defines {other.group(1)!r}"
+        return f"line {code.co_firstlineno} no longer defines {code.co_name!r}"
+    return (
+        "its code does not match the text (edited after the import?), and adcompile "
+        "would differentiate the text"
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled_text(text: str, filename: str, flags: int) -> types.CodeType:
+    return compile(text, filename, "exec", flags=flags, dont_inherit=True)
+
+
+def _code_objects(code: types.CodeType):
+    """Every code object nested in ``code`` (functions, methods, nested functions)."""
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield const
+            yield from _code_objects(const)
 
 
 _FUTURE_FLAGS = 0
@@ -286,18 +309,55 @@ for _feature in __future__.all_feature_names:
 
 
 def _summary(code: types.CodeType) -> tuple:
-    """What an edit of the source changes in its code (the bytecode itself may be
-    compiled differently, from a cache or by the specialising interpreter)."""
+    """What an edit of the source changes in its code: its names, constants, and each
+    instruction with its argument and source position (line, and on 3.11+ columns).
+
+    Instructions are compared by name and argument value, not as raw bytecode: how
+    CPython 3.11+ compiles ``np.sum(x)`` depends on whether the same compilation unit
+    imports ``np`` (method call or attribute load), so a function compiled in a
+    fragment of its file (a notebook cell, a pasted block) and the same text compiled
+    whole differ in those bytes but not in what they compute."""
     return (
         code.co_name,
-        code.co_names,
+        code.co_firstlineno,
+        code.co_argcount,
+        code.co_posonlyargcount,
+        code.co_kwonlyargcount,
         code.co_varnames,
-        set(code.co_positions()),
+        code.co_freevars,
+        code.co_cellvars,
+        _instructions(code),
         tuple(
             _summary(c) if isinstance(c, types.CodeType) else (type(c), repr(c))
             for c in code.co_consts
         ),
     )
+
+
+_JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs) | frozenset(getattr(dis, "hasjump", ()))
+_SAME_OP = {"LOAD_METHOD": "LOAD_ATTR", "CALL_METHOD": "CALL_FUNCTION"}
+_IGNORED_OPS = frozenset({"PUSH_NULL", "EXTENDED_ARG", "NOP", "CACHE", "PRECALL"})
+
+
+def _instructions(code: types.CodeType) -> tuple:
+    kept = [i for i in dis.get_instructions(code) if i.opname not in _IGNORED_OPS]
+    index = {i.offset: k for k, i in enumerate(kept)}
+    out = []
+    line = code.co_firstlineno
+    for i in kept:
+        if getattr(i, "positions", None) is not None:
+            where = tuple(i.positions)
+        else:  # 3.10: the line that starts here, if any
+            line = i.starts_line or line
+            where = (line,)
+        if i.opcode in _JUMPS:
+            value = ("jump", index.get(i.argval, i.argval))
+        elif isinstance(i.argval, types.CodeType):
+            value = ("code", i.argval.co_name)
+        else:
+            value = (type(i.argval).__name__, repr(i.argval))
+        out.append((_SAME_OP.get(i.opname, i.opname), value, where))
+    return tuple(out)
 
 
 def _parse_def(raw: str, firstlineno: int, filename: str, name: str) -> ast.FunctionDef:

@@ -1159,10 +1159,23 @@ class _Normalizer:
             return self.bound(value, np.transpose, [base], [], node, self.is_scalar(base))
         if node.attr in CONSTANT_ATTRIBUTES:
             return value, None, {}, node.attr in ("ndim", "size")
+        supported = ".T, " + ", ".join(sorted(CONSTANT_ATTRIBUTES))
+        if not hasattr(np.ndarray, node.attr):  # not an array's: the base is some object
+            owner = node.value.id if isinstance(node.value, ast.Name) else "the value"
+            method = owner in ("self", "cls") and self.params[:1] == [owner]
+            raise self.error(
+                f"{owner}.{node.attr} reads an attribute of "
+                + (f"the object {owner} (the method's {owner}), " if method else f"{owner}, ")
+                + "not of an array: adcompile differentiates functions of arrays and numbers",
+                node,
+                hint=f"pass {owner}.{node.attr} to the function as an argument instead "
+                f"(def f(x, {node.attr}) ... adcompile.grad(f)(x, {owner}.{node.attr})); "
+                f"arrays' attributes can be read: {supported}",
+            )
         raise self.error(
-            f"the attribute .{node.attr} is not supported",
+            f"the array attribute .{node.attr} is not supported",
             node,
-            hint="supported array attributes: .T, " + ", ".join(sorted(CONSTANT_ATTRIBUTES)),
+            hint=f"supported array attributes: {supported}",
         )
 
     def call(self, node: ast.Call, hint: str):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.syntax import Syntax
+from rich.text import Text
 
 
 def make_console(file=None) -> Console:
@@ -37,25 +38,66 @@ def show_source(source: str, *, console: Console | None = None) -> None:
     """Print generated source; the forward and reverse sweep markers stand out.
 
     In a terminal the code is highlighted and the two marker comments are drawn
-    in reverse video; anywhere else it is written exactly as ``source``.
+    in reverse video; anywhere else it is written exactly as ``source``. Either way
+    every character of ``source`` is printed: a line longer than the terminal is
+    left to the terminal to wrap (never cut), and no line is padded with spaces.
     """
     console = console or make_console()
     if not console.is_terminal or console.no_color:
         console.file.write(source if source.endswith("\n") else source + "\n")
         console.file.flush()
         return
-    syntax = Syntax(
-        source,
-        "python",
-        theme="monokai",
-        line_numbers=False,
-        word_wrap=False,
-    )
-    for i, line in enumerate(source.splitlines(), start=1):
+    console.print(highlighted(source), soft_wrap=True, crop=False)
+
+
+def highlighted(source: str) -> Text:
+    """``source`` as highlighted text, the sweep markers in reverse video: exactly its
+    characters (no trailing newline), so that printing it adds and removes nothing."""
+    code = source.rstrip("\n")
+    text = _SYNTAX.highlight(code)
+    text.rstrip()
+    text.end = ""
+    offset = 0
+    for line in code.split("\n"):
         if line.strip() in MARKERS:
             start = len(line) - len(line.lstrip())
-            syntax.stylize_range(MARKER_STYLE, (i, start), (i, len(line)))
-    console.print(syntax)
+            text.stylize(MARKER_STYLE, offset + start, offset + len(line))
+        offset += len(line) + 1
+    return text
+
+
+def source_html(source: str) -> str:
+    """``source`` highlighted as HTML (inline styles, one ``<pre>`` on the theme's dark
+    background, whatever the notebook's): for notebooks."""
+    import io
+
+    from rich.terminal_theme import MONOKAI
+
+    console = Console(
+        file=io.StringIO(), record=True, force_terminal=True, color_system="truecolor", width=200
+    )
+    console.print(highlighted(source), soft_wrap=True, crop=False)
+    return console.export_html(
+        theme=MONOKAI,
+        inline_styles=True,
+        code_format=(
+            '<pre style="font-family: monospace; line-height: 1.3; color: {foreground}; '
+            'background: {background}; padding: 0.6em; overflow-x: auto; white-space: pre">'
+            "<code>{code}</code></pre>"
+        ),
+    )
+
+
+def source_markdown(source: str) -> str:
+    """``source`` as a fenced Markdown code block (the fence outgrows any in the code)."""
+    longest = max((len(m) for m in re.findall(r"`{3,}", source)), default=2)
+    fence = "`" * (longest + 1)
+    return f"{fence}python\n{source.rstrip()}\n{fence}\n"
+
+
+# the token colours of a dark theme, on the terminal's own background: nothing is
+# painted beyond the text, so lines need no padding
+_SYNTAX = Syntax("", "python", theme="monokai", background_color="default")
 
 
 # ------------------------------------------------------------- side by side
@@ -153,36 +195,44 @@ def show_side_by_side(
 ) -> None:
     """Print the user's lines next to the code generated for each of them.
 
-    In a terminal: a highlighted table; anywhere else: two columns of plain text."""
+    Anywhere but a terminal: two columns of plain text (:func:`side_by_side_text`).
+    In a terminal: the same text, highlighted; lines wider than the terminal are left
+    to it to wrap, so nothing is cut and no line is padded."""
     console = console or make_console()
     rows = side_by_side_rows(generated, source_lines)
     if not console.is_terminal or console.no_color:
         console.file.write(side_by_side_text(rows, titles))
         console.file.flush()
         return
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    # Code that does not fit wraps inside its cell (never cropped); the line
-    # numbers always keep their column.
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
-    width = max([4, *(len(str(r.lineno)) for r in rows if r.lineno is not None)])
-    table.add_column("line", justify="right", style="dim", no_wrap=True, min_width=width)
-    table.add_column(titles[0], overflow="fold")
-    table.add_column(titles[1], overflow="fold")
+    lefts = [_left_text(r) for r in rows]
+    width = max([len(titles[0]), *(len(t) for t in lefts)])
+    out = Text()
+    out.append(f"{titles[0].ljust(width)} | {titles[1]}\n", style="bold")
+    out.append(f"{'-' * width}-+-{'-' * 40}\n", style="dim")
     for row in rows:
-        number = "" if row.lineno is None else str(row.lineno)
-        left = _code(row.source.rstrip()) if row.source else Text("")
-        if row.marker:
-            right = Text("\n".join(row.generated), style=MARKER_STYLE)
-        elif row.generated:
-            right = _code("\n".join(row.generated))
-        else:
-            right = Text("")
-        table.add_row(number, left, right)
-    console.print(table)
+        for k, code in enumerate(row.generated or [""]):
+            cell = Text()
+            if k == 0 and row.lineno is not None:
+                cell.append(f"{row.lineno:>4}  ", style="dim")
+                cell.append_text(_line(row.source))
+            cell.pad_right(width - len(cell))
+            cell.append(" | ", style="dim")
+            if row.marker:
+                indent = len(code) - len(code.lstrip())
+                cell.append(code[:indent])
+                cell.append(code[indent:], style=MARKER_STYLE)
+            else:
+                cell.append_text(_line(code))
+            cell.rstrip()
+            out.append_text(cell)
+            out.append("\n")
+    out.rstrip()
+    console.print(out, soft_wrap=True, crop=False)
 
 
-def _code(text: str) -> Syntax:
-    return Syntax(text, "python", theme="monokai", background_color="default", word_wrap=True)
+def _line(code: str) -> Text:
+    """One line of Python, highlighted."""
+    text = _SYNTAX.highlight(code)
+    text.rstrip()
+    text.end = ""
+    return text

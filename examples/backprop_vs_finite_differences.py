@@ -1,4 +1,4 @@
-"""The seed's claim, measured: backpropagation costs a few forward passes whatever the
+"""Why reverse mode, measured: backpropagation costs a few forward passes whatever the
 number of parameters; finite differences cost two forward passes per parameter.
 
 For tanh MLPs (two hidden layers of width w, ten outputs, a batch of 32, parameters a

@@ -6,6 +6,7 @@ never run: it would leave a marker file behind and exit.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import importlib.util
 import io
@@ -172,7 +173,7 @@ def test_show_prints_the_generated_code_plain_when_piped(workdir):
 def test_show_prints_what_grad_generates(workdir):
     status, out, err = cli(workdir, "show", "model.py:loss", "--wrt", "W,b")
     assert status == 0, err
-    expected = ad.grad(live(workdir, "loss"), wrt=("W", "b")).source
+    expected = without_header(ad.grad(live(workdir, "loss"), wrt=("W", "b")).source)
     # the same code, up to the line numbers in the comments (the clean copy is shorter)
     strip = re.compile(r"# line \d+:")
     got = strip.sub("# line:", out.rstrip("\n"))
@@ -259,6 +260,91 @@ def test_colors_only_in_a_terminal_without_no_color(workdir, no_color, colored):
     out = b"".join(chunks).decode()
     assert bool(ANSI.search(out)) == colored, repr(out)
     assert "grad_vector" in out
+
+
+def in_terminal(args: list[str], cwd: Path, columns: int = 80) -> str:
+    """What ``args`` prints in a pseudo-terminal ``columns`` wide (TERM=xterm-256color),
+    without its colours and with the terminal's carriage returns removed."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm-256color"}
+    env["COLUMNS"] = str(columns)
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(args, stdout=child, stderr=subprocess.PIPE, cwd=cwd, env=env)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 4096)
+        except OSError:  # the child closed its end
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    out = b"".join(chunks).decode()
+    assert ANSI.search(out), "expected colours in a terminal"
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out).replace("\r", "")
+
+
+SEED_SHOW = ["show", str(ROOT / "examples" / "seed_network.py") + ":loss", "--wrt", "W1,b1,W2,b2"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("extra", [[], ["--side-by-side"], ["--mode", "vjp", "--side-by-side"]])
+def test_a_narrow_terminal_shows_every_character_and_pads_nothing(workdir, extra):
+    """The seed network's longest generated line is wider than 80 columns: in a
+    terminal it is printed whole (the terminal wraps it), with colours, every token
+    of the piped output present as often, and no line ends in padding."""
+    args = [sys.executable, "-m", "adcompile", *SEED_SHOW, *extra]
+    piped = run_piped(args, workdir)
+    assert max(len(line) for line in piped.splitlines()) > 80
+    shown = in_terminal(args, workdir, columns=80)
+    assert collections.Counter(piped.split()) - collections.Counter(shown.split()) == {}
+    assert shown == piped  # the same text, only coloured
+    assert all(line == line.rstrip() for line in shown.splitlines())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_show_method_in_a_narrow_terminal_prints_the_whole_source(workdir):
+    script = workdir / "show_seed.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'examples')!r})\n"
+        "import adcompile as ad\n"
+        "from seed_network import loss\n"
+        "g = ad.grad(loss, wrt=(0, 1, 2, 3))\n"
+        "g.show()\n"
+    )
+    shown = in_terminal([sys.executable, str(script)], workdir, columns=80)
+    spec = importlib.util.spec_from_file_location(
+        "seed_network", ROOT / "examples" / "seed_network.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    source = ad.grad(module.loss, wrt=(0, 1, 2, 3)).source
+    assert without_header(shown).rstrip("\n") == without_header(source).rstrip("\n")
+
+
+def without_header(source: str) -> str:
+    """``.source`` without its opening comment lines (``adcompile show`` prints none)."""
+    lines = source.split("\n")
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+def run_piped(args: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=cwd, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 class FakeTerminal(io.StringIO):

@@ -10,8 +10,9 @@ generates today). A block marked ```console run is a terminal session: each
 `$ adcompile ...` line runs (as `python -m adcompile ...`, with NO_COLOR set, in
 the same directory as the page's python blocks, where examples/ is linked) and
 must print the lines that follow it. A block marked ```python file=NAME.py is
-also written to NAME.py there, for the sessions to read. After a change to code generation or to
-the command line, rewrite those blocks with
+also written to NAME.py there, for the sessions to read, and runs from that file:
+its line numbers are the file's, as for a reader who pastes it into NAME.py.
+After a change to code generation or to the command line, rewrite those blocks with
 
     python tests/test_docs.py --update
 
@@ -110,8 +111,13 @@ def run_page(page: Path, workdir: Path) -> list[tuple[Block, str]]:
             printed.append((b, "\n".join(run_session(b.lines, workdir))))
             continue
         if b.extra.startswith("file="):
-            (workdir / b.extra[len("file=") :]).write_text("\n".join(b.lines) + "\n")
-        code = compile("\n" * (b.start - 1) + "\n".join(b.lines) + "\n", str(path), "exec")
+            # the block is that file: it runs from it, at the line numbers a reader who
+            # pastes it into a file sees (in tracebacks and generated comments)
+            own = workdir / b.extra[len("file=") :]
+            own.write_text("\n".join(b.lines) + "\n")
+            code = compile(own.read_text(), str(own), "exec")
+        else:
+            code = compile("\n" * (b.start - 1) + "\n".join(b.lines) + "\n", str(path), "exec")
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             exec(code, namespace)  # running the docs is the point
@@ -314,3 +320,14 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--update"]:
         raise SystemExit("usage: python tests/test_docs.py --update")
     update(PAGES)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_line_comments_after_a_file_block_name_the_files_lines(page):
+    """The generated code shown after a ```python file=NAME.py block names lines of
+    NAME.py as a reader who pasted the block sees them, not lines of the page."""
+    for before, output in expected_outputs(page):
+        if not before.extra.startswith("file="):
+            continue
+        for n, text in re.findall(r"# line (\d+): (.*)", "\n".join(output.lines)):
+            assert before.lines[int(n) - 1].strip() == text.strip(), (page, n, text)

@@ -876,3 +876,20 @@ def test_loop_over_a_name_the_body_rebinds():
     x = np.array([0.5, 0.7, 0.9])
     g = ad.grad(f_loop_rebinds_its_iterable)(x)
     np.testing.assert_allclose(g, numeric_grad(f_loop_rebinds_its_iterable, [x], 0), rtol=1e-6)
+
+
+class _Scaled:
+    def __init__(self) -> None:
+        self.scale = 2.0
+
+    def loss(self, x):
+        return np.sum(self.scale * x * x)
+
+
+def test_a_method_reading_self_is_told_self_is_not_an_array():
+    """The message names the object's attribute and what to do, rather than listing
+    array attributes as if self were an array."""
+    err = refused(_Scaled.loss, _Scaled(), X, wrt=1)
+    assert_located(err, _Scaled.loss, "self.scale")
+    assert "self.scale" in err.reason and "not of an array" in err.reason
+    assert "argument" in err.hint

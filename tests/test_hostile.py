@@ -594,6 +594,90 @@ def test_source_edited_after_import_is_not_differentiated(tmp_path):
     assert "reload the module" in info.value.hint
 
 
+STALE_MODULE = """import numpy as np
+
+
+def f(x):
+    return np.sum(x * x + 1.0)
+
+
+def outer():
+    def f(x):
+        return np.sum(x * x + 1.0)
+
+    return f
+
+
+def make(k):
+    def f(x):
+        return np.sum(k * x * x + 1.0)
+
+    return f
+
+
+class Model:
+    def f(self, x):
+        return np.sum(x * x + 1.0)
+"""
+
+STALE_KINDS = {
+    "function": lambda m: (m.f, 0, ()),
+    "nested function": lambda m: (m.outer(), 0, ()),
+    "closure": lambda m: (m.make(2.0), 0, ()),
+    "method": lambda m: (m.Model.f, 1, (m.Model(),)),
+}
+
+# edits that keep every name and, but for the last, every line and column: only the
+# bytecode (or a constant) tells the code from the text
+STALE_EDITS = {
+    "operator": ("x * x + 1.0", "x * x - 1.0"),
+    "constant": ("x * x + 1.0", "x * x + 2.0"),
+    "longer expression": ("x * x + 1.0", "x * x * x + 1.0"),
+}
+
+
+@pytest.mark.parametrize("edit", STALE_EDITS)
+@pytest.mark.parametrize("kind", STALE_KINDS)
+def test_every_kind_of_function_edited_after_import_is_refused(tmp_path, kind, edit):
+    """On every supported Python, whatever the function's kind: the code that runs
+    is the import's, the text is the edit's, and adcompile refuses rather than
+    differentiate the text."""
+    path = tmp_path / f"edited_{kind.replace(' ', '_')}.py"
+    path.write_text(STALE_MODULE)
+    fn, wrt, before = STALE_KINDS[kind](load(path))
+    old, new = STALE_EDITS[edit]
+    path.write_text(STALE_MODULE.replace(old, new))
+    with pytest.raises(AdCompileError) as info:
+        ad.grad(fn, wrt=wrt)(*before, X)
+    assert "has changed since it was defined" in info.value.reason
+    assert "reload the module" in info.value.hint and "re-import" in info.value.hint
+    assert info.value.filename.endswith(path.name) and info.value.lineno > 0
+
+
+@pytest.mark.parametrize("kind", STALE_KINDS)
+def test_a_file_edited_below_the_function_still_differentiates_it(tmp_path, kind):
+    """An edit that leaves the function's own text and lines alone is not a change
+    to it: the gradient is computed, and right."""
+    path = tmp_path / f"appended_{kind.replace(' ', '_')}.py"
+    path.write_text(STALE_MODULE)
+    fn, wrt, before = STALE_KINDS[kind](load(path))
+    path.write_text(STALE_MODULE + "\n\ndef added(x):\n    return x\n")
+    got = ad.grad(fn, wrt=wrt)(*before, X)
+    expected = numeric_grad(lambda *a: fn(*a), [*before, X], len(before))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("kind", STALE_KINDS)
+def test_a_function_moved_by_an_edit_above_it_is_refused(tmp_path, kind):
+    path = tmp_path / f"moved_{kind.replace(' ', '_')}.py"
+    path.write_text(STALE_MODULE)
+    fn, wrt, before = STALE_KINDS[kind](load(path))
+    path.write_text("# a new first line\n" + STALE_MODULE)
+    with pytest.raises(AdCompileError) as info:
+        ad.grad(fn, wrt=wrt)(*before, X)
+    assert "has changed since it was defined" in info.value.reason
+
+
 def test_a_sum_of_400_terms(tmp_path):
     path = tmp_path / "long_sum.py"
     terms = "".join(f" + {i}.0 * x" for i in range(400))

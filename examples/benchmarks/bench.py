@@ -22,7 +22,7 @@ thread: the BLAS and XLA thread variables are set before numpy is imported.
 Systems other than adcompile and the hand-written backward run only when installed
 (``pip install -e '.[bench]'``); PyTorch is not in that extra, because a plain
 ``pip install torch`` can fetch a multi-gigabyte CUDA build: install a CPU build
-yourself (on this project's machines ``pip install torch==2.13.0``).
+yourself (``pip install torch --index-url https://download.pytorch.org/whl/cpu``).
 
     python examples/benchmarks/bench.py [--quick] [--json PATH] [--plot PNG]
         [--workloads seed-small,mlp] [--systems adcompile,jax]
@@ -313,7 +313,10 @@ class Autograd(System):
 
 class Torch(System):
     key, label, module = "torch", "PyTorch eager", "torch"
-    install = "pip install torch==2.13.0  (a CPU build; a plain 'pip install torch' may fetch CUDA)"
+    install = (
+        "pip install torch --index-url https://download.pytorch.org/whl/cpu  "
+        "(a CPU build; a plain 'pip install torch' may fetch CUDA)"
+    )
 
     def prepare(self, w):
         import torch
@@ -525,7 +528,7 @@ def run(workloads, systems, repeats, first_repeats, budget, console):
 
 
 def targets(results) -> list[dict]:
-    """Each of the issue's targets, and whether this run met it."""
+    """Each of adcompile's performance goals, and whether this run met it."""
     out = []
     by = {r["workload"]: r for r in results}
 
@@ -654,9 +657,9 @@ def report(res, console):
         console.print("[yellow]not installed, skipped:[/]")
         for key, hint in res["skipped"].items():
             console.print(f"  {labels[key]}: {hint}")
-    console.print("[bold]issue 5 targets[/]")
+    console.print("[bold]adcompile's performance goals[/]")
     for t in res["targets"]:
-        mark = "[green]met[/]" if t["met"] else "[red]missed[/]"
+        mark = "[green]met[/]    " if t["met"] else "[red]not met[/]"
         console.print(f"  {mark}  {t['target']}")
         console.print(f"          [dim]{t['detail']}[/]")
     v = res["versions"]

@@ -14,7 +14,7 @@ drifts in machine load hit both alike. numpy runs single-threaded (the BLAS
 thread variables are set before numpy is imported), so the ratio measures the
 generated code rather than the thread pool.
 
-The issue's target: compiled at most 1.3x hand-written at both sizes, and
+adcompile's goal: compiled at most 1.3x hand-written at both sizes, and
 compiling under 50 ms.
 
     python examples/benchmarks/seed_bench.py [--json results.json] [--quick]
@@ -265,7 +265,7 @@ def report(res, console):
     console.print(
         f"target: compiled ≤ {TARGET_RATIO}× hand-written at both sizes, compile < "
         f"{TARGET_COMPILE_MS:.0f} ms: "
-        + ("[green]met[/]" if res["meets_target"] else "[red]missed[/]")
+        + ("[green]met[/]" if res["meets_target"] else "[red]not met[/]")
     )
     console.print(
         f"[dim]median times per call; Python {res['python']}, numpy {res['numpy']}, "

@@ -1,0 +1,291 @@
+"""Exported modules: ``GradientFunction.export()`` and ``adcompile export``.
+
+An exported module defines the generated gradient and everything it reads, and
+needs only numpy. Each test runs one and compares it with the gradient adcompile
+computes; one runs it in a Python that cannot import adcompile at all.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import adcompile as ad
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "examples" / "seed_network.py"
+
+MODEL = """\
+import numpy as np
+
+SCALE = 0.5
+OFFSET = np.array([[0.1], [-0.2], [0.3]])
+
+
+def act(z):
+    return np.tanh(z) + SCALE * z
+
+
+def loss(W, b, x):
+    h = act(W @ x + b)
+    return np.sum((h - OFFSET) ** 2)
+
+
+def rnn(Wh, Wx, xs):
+    h = np.zeros(3)
+    for t in range(xs.shape[0]):
+        h = np.tanh(Wh @ h + Wx @ xs[t])
+    return np.sum(h * h)
+"""
+
+
+def load(path: Path, name: str | None = None):
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def seed_inputs(rng: np.random.Generator) -> list[np.ndarray]:
+    shapes = [(8, 4), (8, 1), (1, 8), (1, 1), (4, 16), (1, 16)]
+    return [rng.normal(size=s) for s in shapes]
+
+
+def numpy_only_path(tmp_path: Path) -> Path:
+    """A directory holding numpy (linked) and nothing else: with ``-I -S`` and only it
+    on sys.path, a Python can import numpy but not adcompile."""
+    site = Path(np.__file__).resolve().parents[1]
+    only = tmp_path / "numpy_only"
+    only.mkdir()
+    for entry in site.iterdir():
+        if entry.name == "numpy" or entry.name.startswith("numpy.libs"):
+            (only / entry.name).symlink_to(entry)
+    return only
+
+
+RUNNER = """\
+import sys
+sys.path[:] = [{only!r}, {here!r}] + [p for p in sys.path if "site-packages" not in p]
+try:
+    import adcompile
+except ImportError:
+    pass
+else:
+    raise SystemExit("adcompile is importable: the test proves nothing")
+import numpy as np
+import {module} as exported
+args = list(np.load({inputs!r}).values())
+np.savez({outputs!r}, *exported.{function}(*args))
+print(exported.__all__)
+"""
+
+
+def run_isolated(tmp_path: Path, module: str, function: str, args: list) -> list[np.ndarray]:
+    """Run ``module.function(*args)`` in a Python started with -I -S that has numpy only."""
+    inputs, outputs = tmp_path / "inputs.npz", tmp_path / "outputs.npz"
+    np.savez(inputs, *args)
+    script = tmp_path / "runner.py"
+    only = numpy_only_path(tmp_path)
+    script.write_text(
+        RUNNER.format(
+            only=str(only),
+            here=str(tmp_path),
+            module=module,
+            function=function,
+            inputs=str(inputs),
+            outputs=str(outputs),
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", str(script)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"[{function!r}]"
+    loaded = np.load(outputs)
+    return [loaded[f"arr_{i}"] for i in range(len(loaded.files))]
+
+
+def test_the_seed_networks_export_runs_without_adcompile(tmp_path):
+    seed = load(SEED, "seed_network_for_export")
+    grad = ad.grad(seed.loss, wrt=(0, 1, 2, 3))
+    (tmp_path / "seed_grad.py").write_text(grad.export())
+    args = seed_inputs(np.random.default_rng(0))
+    got = run_isolated(tmp_path, "seed_grad", "grad_loss", args)
+    for g, want in zip(got, grad(*args), strict=True):
+        np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-12)
+
+
+def test_the_command_line_export_of_the_seed_network(tmp_path):
+    out = tmp_path / "grad_loss_cli.py"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "adcompile", "export", f"{SEED}:loss", "--wrt", "W1,b1,W2,b2"]
+        + ["-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert "adcompile export examples/seed_network.py:loss --wrt W1,b1,W2,b2 -o OUT.py" in text
+    assert not re.search(r"^\s*(import|from)\s+adcompile", text, re.MULTILINE)
+    exported = load(out)
+    assert exported.__all__ == ["grad_loss"]
+    seed = load(SEED, "seed_network_for_cli_export")
+    args = seed_inputs(np.random.default_rng(1))
+    for g, want in zip(
+        exported.grad_loss(*args), ad.grad(seed.loss, wrt=(0, 1, 2, 3))(*args), strict=True
+    ):
+        np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["grad", "value_and_grad", "vjp"])
+def test_helpers_constants_and_arrays_are_exported(tmp_path, mode):
+    """The pullback of a helper the function calls, a module-level float and array."""
+    path = tmp_path / "model_for_export.py"
+    path.write_text(MODEL)
+    model = load(path)
+    rng = np.random.default_rng(2)
+    W, b, x = rng.normal(size=(3, 4)), rng.normal(size=(3, 1)), rng.normal(size=(4, 5))
+    derivative = getattr(ad, mode)(model.loss, wrt=(0, 1))
+    text = derivative.export()
+    assert "def fwd_act(" in text and "def bwd_act(" in text
+    assert "SCALE = 0.5" in text and "OFFSET = np.array(" in text
+    out = tmp_path / f"exported_{mode}.py"
+    out.write_text(text)
+    exported = load(out)
+    (name,) = exported.__all__
+    args = (W, b, x, 1.0) if mode == "vjp" else (W, b, x)
+    got, want = getattr(exported, name)(*args), derivative(*args)
+    if mode == "value_and_grad":
+        assert got[0] == pytest.approx(want[0], rel=1e-12)
+        got, want = got[1], want[1]
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_an_rnn_exported_from_the_command_line(tmp_path):
+    path = tmp_path / "model_rnn.py"
+    path.write_text(MODEL.replace("OFFSET = np.array([[0.1], [-0.2], [0.3]])", "OFFSET = 0.25"))
+    out = tmp_path / "rnn_exported.py"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "adcompile", "export", f"{path}:rnn", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    model, exported = load(path), load(out)
+    rng = np.random.default_rng(3)
+    args = rng.normal(size=(3, 3)), rng.normal(size=(3, 2)), rng.normal(size=(6, 2))
+    for g, w in zip(
+        exported.grad_rnn(*args), ad.grad(model.rnn, wrt=(0, 1, 2))(*args), strict=True
+    ):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_source_says_what_it_imports_and_runs_when_pasted_with_it(tmp_path):
+    seed = load(SEED, "seed_network_for_paste")
+    grad = ad.grad(seed.loss, wrt=(0, 1, 2, 3))
+    source = grad.source
+    header = [line for line in source.splitlines() if line.startswith("#")][:5]
+    assert header[0].startswith("# generated by adcompile from loss")
+    imports = [line[len("#     ") :] for line in header if line.startswith("#     ")]
+    assert "import numpy as np" in imports
+    assert any(line.startswith("from adcompile.runtime import ") for line in imports)
+    pasted = tmp_path / "pasted.py"
+    pasted.write_text("\n".join(imports) + "\n\n\n" + source)
+    args = seed_inputs(np.random.default_rng(4))
+    for g, w in zip(load(pasted).grad_loss(*args), grad(*args), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_an_object_a_module_cannot_define_is_refused():
+    from fractions import Fraction
+
+    from adcompile import export
+
+    with pytest.raises(ad.AdCompileError) as info:
+        export.module_text(
+            "def g(x):\n    return x * K\n", [{"K": Fraction(1, 3)}], ["g"], "grad of f", ""
+        )
+    assert "cannot export grad of f" in info.value.reason and "'K'" in info.value.reason
+    assert info.value.hint
+
+
+@pytest.mark.skipif(
+    not os.environ.get("ADCOMPILE_VENV_TESTS"),
+    reason="creates a virtual environment and installs numpy: set ADCOMPILE_VENV_TESTS=1",
+)
+def test_the_export_runs_in_a_virtual_environment_with_only_numpy(tmp_path):
+    seed = load(SEED, "seed_network_for_venv")
+    grad = ad.grad(seed.loss, wrt=(0, 1, 2, 3))
+    (tmp_path / "seed_grad_venv.py").write_text(grad.export())
+    venv = tmp_path / "venv"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300, env=clean)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "numpy"],
+        check=True,
+        timeout=600,
+        env=clean,
+    )
+    listed = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=clean,
+    ).stdout
+    installed = {line.split("==")[0].lower() for line in listed.split()}
+    assert installed <= {"numpy", "pip", "setuptools", "wheel"}, installed
+    args = seed_inputs(np.random.default_rng(5))
+    np.savez(tmp_path / "inputs.npz", *args)
+    script = (
+        "import numpy as np, seed_grad_venv as m\n"
+        "args = list(np.load('inputs.npz').values())\n"
+        "np.savez('outputs.npz', *m.grad_loss(*args))\n"
+    )
+    subprocess.run(
+        [str(python), "-I", "-c", f"import sys; sys.path.insert(0, '.')\n{script}"],
+        check=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    loaded = np.load(tmp_path / "outputs.npz")
+    for i, want in enumerate(grad(*args)):
+        np.testing.assert_allclose(loaded[f"arr_{i}"], want, rtol=1e-12, atol=1e-12)
+
+
+def test_notebook_representations_show_the_whole_highlighted_source():
+    import html
+    import re as regex
+
+    seed = load(SEED, "seed_network_for_notebooks")
+    grad = ad.grad(seed.loss, wrt=(0, 1, 2, 3))
+    page = grad._repr_html_()
+    assert page.startswith("<pre") and "<span style=" in page  # highlighted
+    text = html.unescape(regex.sub(r"<[^>]+>", "", page))
+    assert text.strip("\n") == grad.source.strip("\n")
+    assert "#ffffff" not in page  # no white cell behind light text
+    markdown = grad._repr_markdown_()
+    assert markdown.startswith("```python\n") and markdown.rstrip().endswith("```")
+    assert markdown[len("```python\n") :].rstrip().removesuffix("```").rstrip() == (
+        grad.source.rstrip()
+    )
