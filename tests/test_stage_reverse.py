@@ -129,6 +129,30 @@ def test_element_adjoints_of_a_tuple_read_at_constants_are_one_list_display():
     assert emitted(t) == ["dlayer = [dW, db]"]
 
 
+def branch(x, flag):
+    z = np.cos(x)
+    if flag:
+        y = z * 2.0
+    else:
+        y = np.sin(x)
+    return np.sum(y * x)
+
+
+def test_an_adjoint_one_branch_leaves_unset_is_a_zero_at_the_end_of_the_other():
+    t = transformation(branch, ["x"])
+    t.run()
+    reversed_if = next(s for s in t.output.out if isinstance(s, ast.If))
+    assert [unparse(s) for s in reversed_if.body if isinstance(s, ast.AST)] == ["dz = dy_2 * 2.0"]
+    # x's adjoint, owned before the if, is added to in place in the branch that reaches it
+    assert [unparse(s) for s in reversed_if.orelse if isinstance(s, ast.AST)] == [
+        "dx += dy_2 * np.cos(x)",
+        "dz = zero_like(z)",
+    ]
+    x = np.array([0.3, -1.2])
+    for flag in (True, False):
+        assert_grad_matches_fd(branch, x, flag)
+
+
 # --------------------------------------------------------------- what a loop saves
 
 

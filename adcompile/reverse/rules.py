@@ -107,7 +107,7 @@ class Rules:
             operand = stmt.operands[p]
             c = contributions[p]
             if isinstance(operand, ast.Tuple):
-                self.unpack(operand, c)
+                self.unpack(operand.elts, c)
             elif isinstance(operand, ast.Name):
                 if self.program.kind(operand.id) != LEAF:
                     self.adjoints.accumulate(operand.id, call(self.ns.helper("as_list"), c), True)
@@ -201,15 +201,15 @@ class Rules:
         operands = [stmt.operands[p] for p in active]
         self.unpack(operands, value, tuple_target=len(operands) != 1)
 
-    def unpack(self, elts, contribution: ast.expr, tuple_target: bool = True) -> None:
+    def unpack(
+        self, operands: list[ast.expr], contribution: ast.expr, tuple_target: bool = True
+    ) -> None:
         """``da_part, db_part = contribution``, each part then accumulated into its
-        operand's adjoint (``_`` for an operand that is not active). ``elts`` is a
-        tuple operand, or a list of operands."""
-        if isinstance(elts, ast.Tuple):
-            elts = elts.elts
+        operand's adjoint (``_`` for an operand that is not active); a lone target
+        unless ``tuple_target``."""
         targets = []
         parts = []
-        for elt in elts:
+        for elt in operands:
             if isinstance(elt, ast.Name) and self.program.act.active(elt.id):
                 temp = self.ns.fresh("d" + elt.id + "_part")
                 targets.append(store(temp))
