@@ -24,6 +24,9 @@ from .saving import Saving, carry_forward, with_value
 
 
 class Forward:
+    """Builds the forward sweep once the reverse sweep is known (``plan``, then
+    ``block``)."""
+
     def __init__(
         self, program: Program, ns: Namespace, output: Output, saving: Saving, rules: Rules
     ) -> None:

@@ -33,6 +33,9 @@ _CHEAP = (np.add, np.subtract, np.multiply, np.negative)
 
 
 class Saving:
+    """What saving regions save and recompute, and the other facts the reverse
+    sweep decides for the forward one."""
+
     def __init__(self, program: Program, ns: Namespace, output: Output) -> None:
         self.program = program
         self.ns = ns

@@ -43,6 +43,9 @@ class _Carries:
 
 
 class Sweep:
+    """Writes the reverse sweep of blocks, one statement at a time, through ``Rules``
+    and ``Adjoints``; what loops save is left to ``Saving``."""
+
     def __init__(
         self,
         program: Program,
@@ -155,15 +158,18 @@ class Sweep:
     # --------------------------------------------------------------- loops
 
     def loop(self, stmt: Loop) -> None:
+        """The reverse of a loop: a loop over its iterations, last first, each one
+        turning the carried adjoints into those of the iteration before."""
         carries = _Carries([(c, b, e) for c, b, e in stmt.carried if self.act.active(c)])
         invariant = self.invariants(stmt, carries.carried)
         if not carries.carried and not invariant:
-            return
+            return  # no adjoint flows through the loop
         self.saving.has_reverse.add(id(stmt))
         self.output.comment(stmt.loc)
         self.enter(stmt, carries, invariant)
-        out = self.iteration(stmt, carries, invariant)
-        self.output.put(self.reverse_loop(stmt, out, carries.counter))
+        body = self.iteration(stmt, carries, invariant)
+        self.output.put(self.reverse_loop(stmt, body, carries.counter))
+        # out of the (forward) first iteration: the adjoints of the starting values
         for c, before, _ in carries.carried:
             self.adjoints.adj.pop(c, None)
             if isinstance(before, ast.Name) and self.act.active(before.id):
