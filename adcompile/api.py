@@ -810,7 +810,7 @@ class _Dispatch:
             items = [f"{var}_{k}" for k in range(len(children))]
             if items:
                 self.lines.append(f"{', '.join(items)}, = {var}")
-            # a fresh container holds new arrays, distinct from each other (reverse.py)
+            # a fresh container holds new arrays, distinct from each other (reverse/saving.py)
             exprs = [self.finish(v, c, fresh) for v, c in zip(items, children, strict=True)]
             if tag is list:
                 return f"[{', '.join(exprs)}]"

@@ -1,15 +1,11 @@
 """Containers of arrays: lists, tuples and dicts ("parameter trees").
 
-A container's adjoint has the container's structure, with ``None`` standing for
-a zero leaf; tuples' adjoints are lists while they are being built. The
-primitives here are structural, so their adjoints are written as code
-generators rather than templates; each says, like a template, what flows where:
-
-* ``y = c[k]``                -- ``dc[k] += dy`` (in place, into an adjoint the gradient owns)
-* ``c = [a, b]`` / ``(a, b)`` -- ``da += dc[0]``, ``db += dc[1]``
-* ``c2 = c + [x]`` (append)   -- ``dc += dc2[:-1]``, ``dx += dc2[-1]``
-* ``y = sum(c)``              -- ``dc[i] += dy`` for every element
-"""
+A value's *kind* is its structure (a leaf, or a list, tuple or dict of kinds),
+which normalization tracks for every name. A container's adjoint has the
+container's structure, with ``None`` standing for a zero leaf; tuples' adjoints
+are lists while they are being built. The primitives here (``c[k]``, list and
+tuple displays, append, ``sum``) are structural: they have no template, and the
+reverse stage writes their adjoints directly (``reverse/rules.py``)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,305 @@
+"""The forward sweep: the normalized statements that the reverse sweep needs.
+
+It is built after the reverse sweep, which is what decides what is needed: a
+statement stays when the reverse code, the result or the gradients read its
+value, directly or through other kept statements (``needed_names``, a fixed
+point over nested blocks); ``math`` calls and Python-number divisions stay
+too, so that the gradient raises where the function does. A temporary read once,
+by the next statement of its block and never by the reverse sweep, is written
+into that statement (``inlinable``). Loops and branches are rebuilt with what
+they save (``Saving``) appended to each iteration or branch.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ..emit import Comment
+from ..ir import Assign, If, Loop, Return, Stmt, names_in, walk
+from ..rules.registry import substituted
+from .output import Namespace, Output, assign, name, store
+from .program import Program, resolve
+from .rules import Rules
+from .saving import Saving, carry_forward, with_value
+
+
+class Forward:
+    """Builds the forward sweep once the reverse sweep is known (``plan``, then
+    ``block``)."""
+
+    def __init__(
+        self, program: Program, ns: Namespace, output: Output, saving: Saving, rules: Rules
+    ) -> None:
+        self.program = program
+        self.ns = ns
+        self.output = output
+        self.saving = saving
+        self.rules = rules
+        self.needed: set[str] = set()
+        self.inline: set[str] = set()  # forward temporaries written into their consumer
+
+    def plan(self, body: list[Stmt], needed: set[str], reverse_loads: set[str]) -> None:
+        """Decide what the forward sweep of ``body`` (the function's body, without
+        its return) keeps, given what the rest of the generated code reads."""
+        self.needed = self.needed_names(body, needed)
+        self.inline = self.inlinable(self.program.fn.body, reverse_loads)
+
+    # --------------------------------------------------------- what to keep
+
+    def needed_names(self, body: list[Stmt], needed: set[str]) -> set[str]:
+        """Close ``needed`` over the forward code: everything a needed value reads."""
+        needed = set(needed)
+        # arithmetic of Python numbers and math functions may raise: they stay, so that
+        # the generated code raises where the function does (math.log(0.0)) instead of
+        # returning a derivative at a point where the function has no value
+        needed |= {
+            s.target for s in walk(body) if isinstance(s, Assign) and self.may_raise(s.value)
+        }
+        # latest first: a value's readers come after it, so straight-line code closes
+        # in one pass (loops and branches may take another)
+        stmts = list(walk(body))
+        stmts.reverse()
+        while True:
+            size = len(needed)
+            for stmt in stmts:
+                if isinstance(stmt, Assign) and self.is_needed(stmt, needed):
+                    needed |= stmt.reads()
+                elif isinstance(stmt, If) and self.kept(stmt, needed):
+                    needed |= names_in(stmt.test)
+                    for j, a, b in stmt.joins:
+                        if j in needed:
+                            needed |= names_in(a) | names_in(b)
+                elif isinstance(stmt, Loop) and self.kept(stmt, needed):
+                    if stmt.iter is not None:
+                        needed |= names_in(stmt.iter)
+                    if stmt.test is not None:
+                        needed |= names_in(stmt.test) & self.ns.locals
+                    if stmt.exit is not None:
+                        needed.add(stmt.exit)
+                    for c, b, e in stmt.carried:
+                        if c in needed:
+                            needed |= names_in(b) | names_in(e)
+            if len(needed) == size:
+                return needed
+
+    def may_raise(self, value: ast.expr) -> bool:
+        """Whether forward code ``value`` may raise where numpy would not: a ``math``
+        function, or ``/``, ``**``, ``%``, ``//`` between Python numbers."""
+        if isinstance(value, ast.Call):
+            module = getattr(resolve(value.func, self.program.fn.globals), "__module__", None)
+            return module == "math"
+        python = self.rules.may_be_python_number
+        return (
+            isinstance(value, ast.BinOp)
+            and isinstance(value.op, ast.Div | ast.Pow | ast.Mod | ast.FloorDiv)
+            and python(value.left)
+            and python(value.right)
+        )
+
+    def is_needed(self, stmt: Assign, needed: set[str]) -> bool:
+        if stmt.target in needed:
+            return True
+        saved = self.saving.call_saved.get(stmt.target)
+        return saved is not None and saved[0] in needed
+
+    def kept(self, stmt: If | Loop, needed: set[str]) -> bool:
+        has_reverse = self.saving.has_reverse
+        if isinstance(stmt, If):
+            if any(j in needed for j, _, _ in stmt.joins):
+                return True
+            inner = stmt.body + stmt.orelse
+        else:
+            if id(stmt) in has_reverse or any(c in needed for c, _, _ in stmt.carried):
+                return True
+            inner = stmt.body
+        for s in walk(inner):
+            if isinstance(s, Assign) and self.is_needed(s, needed):
+                return True
+            if isinstance(s, Loop) and id(s) in has_reverse:
+                return True
+            if isinstance(s, If | Loop) and any(
+                (j in needed) for j in ([x[0] for x in s.joins] if isinstance(s, If) else [])
+            ):
+                return True
+        return False
+
+    def inlinable(self, body: list[Stmt], reverse_loads: set[str]) -> set[str]:
+        """Forward temporaries to write into their one consumer instead of a variable:
+        used exactly once, by a later statement of the same block, and never read by
+        the reverse sweep. Their arrays are then freed as soon as they are used,
+        as in the expression the user wrote (``a_2 = np.exp(-h)``)."""
+        uses: dict[str, int] = {}
+        site: dict[str, int] = {}
+
+        def count(names: set[str], block: int | None) -> None:
+            for n in names:
+                uses[n] = uses.get(n, 0) + 1
+                site[n] = block if uses[n] == 1 else -1
+
+        def visit(block: list[Stmt]) -> None:
+            for stmt in block:
+                if isinstance(stmt, Assign):
+                    if self.is_needed(stmt, self.needed):
+                        count(names_in(stmt.value), id(block))
+                elif isinstance(stmt, If):
+                    count(names_in(stmt.test), None)
+                    for _, a, b in stmt.joins:
+                        count(names_in(a) | names_in(b), None)
+                    visit(stmt.body)
+                    visit(stmt.orelse)
+                elif isinstance(stmt, Loop):
+                    for e in (stmt.iter, stmt.test):
+                        if e is not None:
+                            count(names_in(e), None)
+                    for _, b, e in stmt.carried:
+                        count(names_in(b) | names_in(e), None)
+                    visit(stmt.body)
+                elif isinstance(stmt, Return):
+                    count(names_in(stmt.value), None)
+
+        visit(body)
+        defined_in: dict[str, int] = {}
+
+        def blocks(block: list[Stmt]) -> None:
+            for stmt in block:
+                if isinstance(stmt, Assign):
+                    defined_in[stmt.target] = id(block)
+                elif isinstance(stmt, If):
+                    blocks(stmt.body)
+                    blocks(stmt.orelse)
+                elif isinstance(stmt, Loop):
+                    blocks(stmt.body)
+
+        blocks(body)
+        return {
+            n
+            for n, k in uses.items()
+            if k == 1
+            and site.get(n) not in (None, -1)
+            and defined_in.get(n) == site.get(n)
+            and n in self.program.fn.temps
+            and (n not in reverse_loads or n in self.saving.recomputed)
+            and n not in self.saving.call_saved
+        }
+
+    # ------------------------------------------------------------- the code
+
+    def block(self, body: list[Stmt], saving: bool) -> list:
+        code: list = []
+        output = self.output
+        output.last_loc = None
+        inline: dict[str, ast.expr] = {}
+        for stmt in body:
+            if isinstance(stmt, Assign):
+                if self.is_needed(stmt, self.needed):
+                    output.comment(stmt.loc, code)
+                    if inline:
+                        stmt = with_value(stmt, _substitute(stmt.value, inline))
+                    if stmt.target in self.inline:
+                        inline[stmt.target] = stmt.value
+                        continue
+                    code.append(self.assign(stmt))
+            elif isinstance(stmt, If):
+                if self.kept(stmt, self.needed):
+                    output.comment(stmt.loc, code)
+                    code.append(self.if_(stmt, saving))
+                    output.last_loc = None
+            elif isinstance(stmt, Loop):
+                if self.kept(stmt, self.needed):
+                    output.comment(stmt.loc, code)
+                    code.extend(self.loop(stmt))
+                    output.last_loc = None
+        return code
+
+    def assign(self, stmt: Assign) -> ast.stmt:
+        if stmt.target not in self.saving.call_saved:
+            return assign(stmt.target, stmt.value)
+        saved, fwd = self.saving.call_saved[stmt.target]
+        value = ast.Call(func=name(fwd), args=stmt.value.args, keywords=[])
+        target = ast.Tuple(elts=[store(stmt.target), store(saved)], ctx=ast.Store())
+        return ast.Assign(targets=[target], value=value)
+
+    def if_(self, stmt: If, saving: bool) -> ast.If:
+        branches = []
+        for block, side in ((stmt.body, 1), (stmt.orelse, 2)):
+            code = self.block(block, saving)
+            code.extend(self.saving.push(block) if saving else [])
+            for join in stmt.joins:
+                if join[0] in self.needed:
+                    code.append(assign(join[0], join[side]))
+            branches.append(code)
+        return ast.If(test=stmt.test, body=branches[0] or [ast.Pass()], orelse=branches[1])
+
+    def loop(self, stmt: Loop) -> list:
+        code: list = []
+        reverse = id(stmt) in self.saving.has_reverse
+        values = self.saving.loop_lists.get(id(stmt))
+        if values is not None:
+            code.append(assign(values, ast.List(elts=[], ctx=ast.Load())))
+        elif reverse:
+            code.append(assign(stmt.count, ast.Constant(0)))
+        carried = [(c, b, e) for c, b, e in stmt.carried if c in self.needed]
+        for c, before, _ in carried:
+            code.append(assign(c, before))
+        body = self.block(stmt.body, saving=True)
+        if stmt.exit is not None and stmt.exit in self.needed:
+            # after a break the remaining iterations would do nothing: stop instead
+            body.insert(0, ast.If(test=name(stmt.exit), body=[ast.Break()], orelse=[]))
+        body.extend(self.saving.push(stmt.body, values))
+        body.extend(carry_forward(carried))
+        if reverse and values is None:
+            body.append(
+                ast.AugAssign(target=store(stmt.count), op=ast.Add(), value=ast.Constant(1))
+            )
+        body = body or [ast.Pass()]
+        if stmt.test is not None:
+            code.append(ast.While(test=stmt.test, body=body, orelse=[]))
+        else:
+            code.append(ast.For(target=store(stmt.target), iter=stmt.iter, body=body, orelse=[]))
+        return code
+
+    def keep_returned(self, ret_value: ast.expr, reverse_code: list, forward: list) -> ast.expr:
+        """``ret_value`` reading, in place of each forward value that the reverse sweep
+        rebinds, a copy of the reference taken at the end of the forward sweep.
+
+        The reverse of a loop takes the values each iteration saved back into the
+        names they had (``for y in reversed(saved)``), so after it such a name holds
+        its value of the first iteration, not the forward's result: the value
+        returned by ``value_and_grad`` (``y`` carried by a loop) and the shape of a
+        zero gradient are read from the copy instead."""
+        stores = _stores(reverse_code)
+        rebound = sorted(n for n in names_in(ret_value) if n in stores and n in self.ns.locals)
+        if not rebound:
+            return ret_value
+        what = "value" if len(rebound) == 1 else "values"
+        forward.append(
+            Comment(f"the {what} returned, before the reverse sweep rebinds {', '.join(rebound)}")
+        )
+        kept: dict[str, ast.expr] = {}
+        for n in rebound:
+            copy = self.ns.fresh(n + "_value")
+            self.ns.locals.add(copy)
+            forward.append(assign(copy, name(n)))
+            kept[n] = name(copy)
+        return substituted(ret_value, kept)
+
+
+def _substitute(expr: ast.expr, values: dict[str, ast.expr]) -> ast.expr:
+    """``expr`` with the names in ``values`` replaced by (copies of) their expressions.
+    Each inlined temporary has one consumer, so the ones used here leave ``values``
+    (which would otherwise grow with the block, and be searched at every statement)."""
+    used = [n for n in names_in(expr, loads_only=True) if n in values]
+    if not used:
+        return expr
+    return substituted(expr, {n: values.pop(n) for n in used})
+
+
+def _stores(code: list) -> set[str]:
+    """The names that ``code`` assigns (loop targets and unpacked tuples included)."""
+    out: set[str] = set()
+    for s in code:
+        if isinstance(s, ast.AST):
+            for n in ast.walk(s):
+                if type(n) is ast.Name and type(n.ctx) is ast.Store:
+                    out.add(n.id)
+    return out

@@ -1,0 +1,125 @@
+"""Local rewrites of an inlined rule's code that known shapes make possible.
+
+Each is exact: it only removes work whose result is already known (a helper
+argument equal to its default, a broadcast that numpy's own broadcasting does,
+an ``unreduce`` whose shape is known, a count of reduced elements).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import runtime
+from .output import call
+
+ShapeOf = Callable[[ast.expr], "tuple | None"]
+
+
+def is_broadcast_to(node: ast.AST) -> bool:
+    return type(node) is ast.Attribute and node.attr == "broadcast_to"
+
+
+def drop_broadcasts(expr: ast.expr, known: ShapeOf) -> ast.expr:
+    """In a product or quotient, ``np.broadcast_to(g, S) * ... * a`` is ``g * ... * a``
+    when another factor ``a`` already has the shape ``S`` (``known(a)``): numpy's
+    broadcasting does the spreading, without the helper call."""
+
+    def factors(node: ast.expr) -> list[ast.expr]:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+            return factors(node.left) + factors(node.right)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            return [*factors(node.left), node.right]
+        return [node]
+
+    class Drop(ast.NodeTransformer):
+        def visit_BinOp(inner, node: ast.BinOp) -> ast.expr:  # noqa: N805
+            if not isinstance(node.op, ast.Mult | ast.Div):
+                return inner.generic_visit(node)
+            parts = factors(node)
+            shapes = [known(f) for f in parts]
+            for f in parts:
+                if (
+                    isinstance(f, ast.Call)
+                    and isinstance(f.func, ast.Attribute)
+                    and f.func.attr == "broadcast_to"
+                    and len(f.args) == 2
+                    and isinstance(f.args[1], ast.Constant)
+                    and f.args[1].value in shapes
+                ):
+                    f.func, f.args = ast.Name(id="__drop__"), f.args[:1]
+            return node
+
+    class Unwrap(ast.NodeTransformer):
+        def visit_Call(inner, node: ast.Call) -> ast.expr:  # noqa: N805
+            inner.generic_visit(node)
+            if isinstance(node.func, ast.Name) and node.func.id == "__drop__":
+                return node.args[0]
+            return node
+
+    return Unwrap().visit(Drop().visit(expr))
+
+
+# runtime helpers (by id) and the parameters of each, for dropping default arguments
+_HELPER_IDS = {id(h) for h in runtime.HELPERS.values()}
+_HELPER_PARAMS: dict[int, list[inspect.Parameter]] = {}
+
+
+def trim_defaults(node: ast.Call, helper) -> None:
+    """Drop trailing arguments of a helper call that equal the helper's defaults."""
+    params = _HELPER_PARAMS.get(id(helper))
+    if params is None:
+        params = _HELPER_PARAMS[id(helper)] = list(inspect.signature(helper).parameters.values())
+    while node.args and len(node.args) <= len(params):
+        param = params[len(node.args) - 1]
+        last = node.args[-1]
+        if param.default is inspect.Parameter.empty or not (
+            isinstance(last, ast.Constant) and last.value is param.default
+        ):
+            break
+        node.args.pop()
+
+
+def tidy_call(
+    node: ast.Call, namespace: dict, shape: ShapeOf, np_attr: Callable[[str], ast.expr]
+) -> ast.expr:
+    """A helper call of an inlined rule, tidied: trailing arguments that equal the
+    helper's defaults dropped, and the calls that known shapes make unnecessary
+    rewritten: ``unreduce(g, a)`` of a full reduction is ``np.broadcast_to(g, <shape
+    of a>)`` (so ``a`` itself need not be kept), and ``reduced_count(a, axis)`` is a
+    number."""
+    if type(node.func) is not ast.Name:
+        return node
+    helper = namespace.get(node.func.id)
+    if helper is None or id(helper) not in _HELPER_IDS:
+        return node
+    trim_defaults(node, helper)
+    args = node.args
+    if helper is runtime.unreduce and not node.keywords and len(args) in (2, 4):
+        known = shape(args[1])
+        keep = len(args) == 2 or (isinstance(args[3], ast.Constant) and args[3].value is True)
+        if known is not None and keep:
+            # a full reduction, or one that kept its axes: g broadcasts as it is
+            return call(np_attr("broadcast_to"), args[0], ast.Constant(known))
+    if helper is runtime.reduced_count and not node.keywords and args:
+        known = shape(args[0])
+        axis = args[1] if len(args) > 1 else ast.Constant(None)
+        if known is not None and isinstance(axis, ast.Constant):
+            try:
+                return ast.Constant(runtime.reduced_count(np.empty(known), axis.value))
+            except (IndexError, TypeError, ValueError):
+                return node
+    return node
+
+
+def sum_call(c: ast.expr, axes: tuple, keepdims: bool) -> ast.Call:
+    """``c.sum(axis=axes)``, keeping the summed axes if asked."""
+    axis = ast.Constant(axes[0]) if len(axes) == 1 else ast.Constant(axes)
+    keywords = [ast.keyword(arg="axis", value=axis)]
+    if keepdims:
+        keywords.append(ast.keyword(arg="keepdims", value=ast.Constant(True)))
+    method = ast.Attribute(value=c, attr="sum", ctx=ast.Load())
+    return ast.Call(func=method, args=[], keywords=keywords)

@@ -1,0 +1,255 @@
+"""Instantiating adjoint rules: the reverse code of one statement.
+
+For a primitive, the rule's template is copied with the program's variables put
+for its parameters (``rules.instantiate``), its helper calls tidied and its
+arithmetic simplified, and each contribution is summed back to its operand's
+shape where numpy may have broadcast the operand, then accumulated. Containers
+(``c[k]``, list and tuple displays, append, ``sum``) and calls of user functions
+(through their generated pullback pair, see ``link.py``) have structural
+adjoints written here directly.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .. import rules
+from ..analysis import differentiable_operands
+from ..errors import AdCompileError
+from ..ir import Assign, CallPrim
+from ..optimize import SIMPLIFY_HOOKS
+from ..rules import containers
+from ..rules.containers import LEAF, ContainerPrim
+from ..rules.registry import lookup_specialized, selection
+from .output import Namespace, Output, call, name, store
+from .peephole import sum_call, tidy_call
+from .program import Program, python_valued_call
+from .saving import Saving
+from .state import Adjoints
+
+# the operators whose Python-number form raises where numpy's gives inf or NaN
+_SCALAR_HELPERS = {
+    ast.Div: "scalar_divide",
+    ast.Pow: "scalar_power",
+    ast.Mod: "scalar_mod",
+    ast.FloorDiv: "scalar_floor_divide",
+}
+
+
+class Rules:
+    """Emits the adjoint code of single statements into the accumulation state."""
+
+    def __init__(
+        self,
+        program: Program,
+        ns: Namespace,
+        output: Output,
+        adjoints: Adjoints,
+        saving: Saving,
+        session=None,
+    ) -> None:
+        self.program = program
+        self.ns = ns
+        self.output = output
+        self.adjoints = adjoints
+        self.saving = saving
+        self.session = session
+        self._hooks = {ast.Call: self._tidy_call, **SIMPLIFY_HOOKS}
+
+    def statement(self, stmt: Assign) -> None:
+        """The reverse of ``stmt``, whose target's adjoint is known."""
+        act = self.program.act
+        wanted = [p for p, e in differentiable_operands(stmt).items() if act.active_expr(e)]
+        if not wanted:
+            return
+        adjoints = self.adjoints
+        adjoints.current_loc, adjoints.inlined_locs = stmt.loc, []
+        self.output.comment(stmt.loc)
+        try:
+            self.differentiate(stmt, wanted)
+        finally:
+            adjoints.current_loc, adjoints.inlined_locs, self.output.want = None, [], []
+
+    def differentiate(self, stmt: Assign, wanted: list[str]) -> None:
+        if not isinstance(stmt.prim, ContainerPrim | CallPrim):
+            return self.rule_statement(stmt, wanted)
+        # c[k] passes its cotangent on once, so a pending one goes in as it is
+        dy = self.adjoints.cotangent(stmt.target, 1 if stmt.prim is containers.GET else 2)
+        if isinstance(stmt.prim, ContainerPrim):
+            self.container_statement(stmt, wanted, dy)
+            return
+        self.call_statement(stmt, wanted, dy)
+
+    def rule_statement(self, stmt: Assign, wanted: list[str]) -> None:
+        rule = rules.lookup(stmt.prim)
+        if rule is None:
+            raise AdCompileError("internal: active value without a rule", stmt.loc)
+        shapes = [self.program.shape(stmt.operands[p]) for p in rule.params]
+        rule = lookup_specialized(stmt.prim, shapes) or rule
+        uses = selection(rule, tuple(wanted))[2]
+        dy = self.adjoints.cotangent(stmt.target, uses)
+        bindings: dict[str, ast.expr] = {rule.cotangent: dy, rule.output: name(stmt.target)}
+        for p in rule.params:
+            bindings[p] = stmt.operands[p]
+        for ident, obj in rule.free.items():
+            new = self.ns.free_name(ident, obj)
+            if new != ident:
+                bindings[ident] = name(new)
+        # the helper calls tidied and the arithmetic simplified as the template is copied
+        prelude, contributions = rules.instantiate(
+            rule, bindings, wanted, self.ns.fresh, self._hooks
+        )
+        prelude = [self.numpy_arithmetic(s) for s in prelude]
+        contributions = {p: self.numpy_arithmetic(c) for p, c in contributions.items()}
+        for node in prelude:
+            self.output.put(node)
+        for p in wanted:
+            operand = stmt.operands[p]
+            c = contributions[p]
+            if isinstance(operand, ast.Tuple):
+                self.unpack(operand.elts, c)
+            elif isinstance(operand, ast.Name):
+                if self.program.kind(operand.id) != LEAF:
+                    self.adjoints.accumulate(operand.id, call(self.ns.helper("as_list"), c), True)
+                    continue
+                if rule.broadcasts and self.may_broadcast(stmt, p):
+                    c = self.sum_to(c, stmt, operand)
+                self.adjoints.accumulate(operand.id, c, simplified=True)
+
+    def _tidy_call(self, node: ast.Call) -> ast.expr:
+        return tidy_call(node, self.ns.namespace, self.program.shape, self.ns.np_attr)
+
+    def numpy_arithmetic(self, node: ast.AST) -> ast.AST:
+        """``node`` with each ``/``, ``**``, ``%`` and ``//`` between operands that may
+        both be Python numbers made a call of the runtime helper that gives numpy's
+        result where Python would raise (``0.0 ** -0.5`` is inf, not ZeroDivisionError).
+        Operations with an array or numpy scalar on either side already follow numpy
+        and are left as they are."""
+
+        def rewrite(n: ast.AST) -> ast.AST:
+            for fname, value in ast.iter_fields(n):
+                if isinstance(value, list):
+                    setattr(n, fname, [rewrite(v) if isinstance(v, ast.AST) else v for v in value])
+                elif isinstance(value, ast.AST):
+                    setattr(n, fname, rewrite(value))
+            if (
+                isinstance(n, ast.BinOp)
+                and type(n.op) in _SCALAR_HELPERS
+                and self.may_be_python_number(n.left)
+                and self.may_be_python_number(n.right)
+            ):
+                return call(self.ns.helper(_SCALAR_HELPERS[type(n.op)]), n.left, n.right)
+            return n
+
+        return rewrite(node)
+
+    def may_be_python_number(self, e: ast.expr) -> bool:
+        """Whether ``e`` may evaluate to a Python int or float (rather than an array or a
+        numpy scalar), as far as the forward program's data flow tells."""
+        if isinstance(e, ast.Constant):
+            return isinstance(e.value, int | float)
+        if isinstance(e, ast.Name):
+            if e.id in self.program.forward_names:
+                return e.id in self.program.python_numbers
+            # an adjoint has the shape of its value: one of an array is an array
+            shape = self.program.shapes.get(self.adjoints.primal_of.get(e.id, ""))
+            return not (isinstance(shape, tuple) and shape != ())
+        if isinstance(e, ast.BinOp):
+            return self.may_be_python_number(e.left) and self.may_be_python_number(e.right)
+        if isinstance(e, ast.UnaryOp):
+            return self.may_be_python_number(e.operand)
+        if isinstance(e, ast.IfExp):
+            return self.may_be_python_number(e.body) or self.may_be_python_number(e.orelse)
+        if isinstance(e, ast.Call):
+            return python_valued_call(e.func, self.ns.namespace)
+        return not isinstance(e, ast.Attribute)
+
+    def container_statement(self, stmt: Assign, wanted: list[str], dy: ast.expr) -> None:
+        prim, ops = stmt.prim, stmt.operands
+        accumulate, helper = self.adjoints.accumulate, self.ns.helper
+        if prim is containers.GET:
+            single = id(stmt) in self.saving.single_slots
+            self.adjoints.accumulate_at(ops["c"].id, ops["index"], dy, single)
+        elif prim in (containers.BUILD_LIST, containers.BUILD_TUPLE):
+            for i, key in enumerate(ops):
+                if key in wanted and isinstance(ops[key], ast.Name):
+                    accumulate(ops[key].id, call(helper("part"), dy, ast.Constant(i), ops[key]))
+        elif prim is containers.APPEND:
+            if "x" in wanted:
+                accumulate(ops["x"].id, call(helper("part"), dy, ast.Constant(-1), ops["x"]))
+            if "c" in wanted:
+                length = call(name(self.ns.free_name("len", len)), ops["c"])
+                accumulate(ops["c"].id, call(helper("parts"), dy, length))
+        elif prim is containers.SUM:
+            accumulate(ops["c"].id, call(helper("spread"), dy, ops["c"]))
+
+    def call_statement(self, stmt: Assign, wanted: list[str], dy: ast.expr) -> None:
+        """``bwd_f(y_saved, dy)`` for a call ``y = f(...)``; the forward sweep calls
+        ``fwd_f`` and keeps ``y_saved`` (``Saving.call_saved``)."""
+        prim: CallPrim = stmt.prim
+        if self.session is None:
+            raise AdCompileError("internal: a call needs a link session", stmt.loc)
+        active = [p for p in prim.params if p in wanted]
+        shapes = tuple(self.program.fact(stmt.operands[p]) for p in prim.params)
+        pair = self.session.pair(prim.source, prim.kinds, active, shapes)
+        saved = self.ns.fresh(stmt.target + "_saved")
+        self.saving.call_saved[stmt.target] = (saved, pair.fwd)
+        self.ns.namespace.setdefault(pair.fwd, None)
+        self.ns.namespace.setdefault(pair.bwd, None)
+        self.ns.locals |= {saved}
+        value = call(name(pair.bwd), name(saved), dy)
+        operands = [stmt.operands[p] for p in active]
+        self.unpack(operands, value, tuple_target=len(operands) != 1)
+
+    def unpack(
+        self, operands: list[ast.expr], contribution: ast.expr, tuple_target: bool = True
+    ) -> None:
+        """``da_part, db_part = contribution``, each part then accumulated into its
+        operand's adjoint (``_`` for an operand that is not active); a lone target
+        unless ``tuple_target``."""
+        targets = []
+        parts = []
+        for elt in operands:
+            if isinstance(elt, ast.Name) and self.program.act.active(elt.id):
+                temp = self.ns.fresh("d" + elt.id + "_part")
+                targets.append(store(temp))
+                parts.append((elt.id, temp))
+            else:
+                targets.append(store("_"))
+        target = ast.Tuple(elts=targets, ctx=ast.Store()) if tuple_target else targets[0]
+        self.output.put(ast.Assign(targets=[target], value=contribution))
+        for x, temp in parts:
+            self.adjoints.accumulate(x, name(temp))
+
+    def may_broadcast(self, stmt: Assign, param: str) -> bool:
+        """Whether numpy may have broadcast operand ``param`` of ``stmt`` to a larger shape:
+        not when the result is a scalar, nor when every other operand is one, nor when
+        the known shapes of the operand and the result agree."""
+        if stmt.scalar:
+            return False
+        mine, result = (
+            self.program.shape(stmt.operands[param]),
+            self.program.shapes.get(stmt.target),
+        )
+        if mine is not None and isinstance(result, tuple):
+            return mine != result
+        fn = self.program.fn
+        return any(not fn.is_scalar(e) for p, e in stmt.operands.items() if p != param)
+
+    def sum_to(self, c: ast.expr, stmt: Assign, operand: ast.Name) -> ast.expr:
+        """``c`` summed back to the shape of ``operand``: the exact sum when both shapes
+        are known, ``unbroadcast`` otherwise."""
+        mine, result = self.program.shape(operand), self.program.shapes.get(stmt.target)
+        if mine is None or not isinstance(result, tuple):
+            return call(self.ns.helper("unbroadcast"), c, operand)
+        if mine == ():
+            return call(self.ns.np_attr("sum"), c)
+        # the result is a non-scalar array here, so its .sum method is at hand (and
+        # cheaper than np.sum's Python-level dispatch)
+        lead = len(result) - len(mine)
+        kept = tuple(i for i, n in enumerate(mine) if n == 1 and result[lead + i] != 1)
+        if lead:
+            c = sum_call(c, tuple(range(lead)), keepdims=False)
+        if kept:
+            c = sum_call(c, kept, keepdims=True)
+        return c
