@@ -20,89 +20,56 @@ import types
 
 import numpy as np
 
-from . import fence, frontend, inplace, rules
+from . import fence, frontend, rules
 from .errors import AdCompileError
-from .frontend import SourceFunction, StaticFunction, Unresolved
+from .frontend import SourceFunction, StaticFunction
 from .ir import Assign, CallPrim, Function, If, Loop, NameAllocator, Return, Stmt, names_in
-from .restructure import Restructurer
+from .names import (
+    ALIASES,
+    BINOPS,
+    CONSTANT_ATTRIBUTES,
+    CONSTANT_BUILTINS,
+    METHODS,
+    NUMERIC,
+    UNARYOPS,
+    Resolver,
+    is_helper,
+    is_user_function,
+)
+from .restructure import Restructured
 from .rules import containers, record, registry
 from .rules.containers import EMPTY, LEAF, element_kind, is_container, join_kinds
 from .rules.registry import primitive_name
-
-BINOPS: dict[type, object] = {
-    ast.Add: np.add,
-    ast.Sub: np.subtract,
-    ast.Mult: np.multiply,
-    ast.Div: np.true_divide,
-    ast.Pow: np.power,
-    ast.MatMult: np.matmul,
-    ast.FloorDiv: np.floor_divide,
-    ast.Mod: np.mod,
-    ast.BitAnd: np.bitwise_and,
-    ast.BitOr: np.bitwise_or,
-    ast.BitXor: np.bitwise_xor,
-    ast.LShift: np.left_shift,
-    ast.RShift: np.right_shift,
-}
-UNARYOPS: dict[type, object] = {
-    ast.USub: np.negative,
-    ast.UAdd: np.positive,
-    ast.Not: np.logical_not,
-    ast.Invert: np.invert,
-}
-
-# Spellings of a primitive that share its rule (``abs``, ``operator.add``, ``np.amax``):
-# alias id -> the canonical function, from the primitive records (rules/).
-ALIASES: dict[int, object] = registry.ALIASES
-
-# Builtins that compute something with no derivative.
-CONSTANT_BUILTINS = {len, int, bool, round, isinstance}
-
-# Array methods and the numpy function each one means. ``pack`` collects
-# varargs (``x.reshape(2, 3)``) into the function's single parameter.
-METHODS: dict[str, tuple[object, str | None]] = {
-    "sum": (np.sum, None),
-    "mean": (np.mean, None),
-    "max": (np.max, None),
-    "min": (np.min, None),
-    "prod": (np.prod, None),
-    "var": (np.var, None),
-    "std": (np.std, None),
-    "dot": (np.dot, None),
-    "reshape": (np.reshape, "shape"),
-    "transpose": (np.transpose, "axes"),
-    "ravel": (np.ravel, None),
-    "flatten": (np.ravel, None),
-    "squeeze": (np.squeeze, None),
-    "swapaxes": (np.swapaxes, None),
-    "clip": (np.clip, None),
-    "argmax": (np.argmax, None),
-    "argmin": (np.argmin, None),
-    "argsort": (np.argsort, None),
-    "any": (np.any, None),
-    "all": (np.all, None),
-}
-CONSTANT_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
 
 # Reductions whose result is a scalar when taken over all axes without keepdims,
 # and elementwise primitives that keep a scalar a scalar (from the primitive records).
 FULL_REDUCTIONS = registry.spellings_where(lambda p: p.shape == record.REDUCTION)
 SCALAR_PRESERVING = registry.spellings_where(lambda p: p.scalar_preserving, on_floats=False)
 
-NUMERIC = (int, float, complex, np.ndarray, np.generic)
+
+def allocator(src: SourceFunction) -> NameAllocator:
+    """The name allocator of one function's compilation: it never hands out a name
+    that the user's code or a rule template uses."""
+    fn = src.node
+    params = [a.arg for a in fn.args.args]
+    reserved = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | set(params)
+    return NameAllocator(reserved | set(rules_free_names()) | {src.name, "out"})
 
 
 def normalize(
-    src: SourceFunction, kinds: tuple | None = None, session=None, *, helper: bool = False
+    src: SourceFunction,
+    structured: Restructured,
+    names: NameAllocator,
+    resolver: Resolver,
+    kinds: tuple | None = None,
+    session=None,
 ) -> Function:
-    """Normalize ``src``; ``kinds`` gives the structure of each argument (leaf or
+    """Normalize ``src`` whose body ``restructure`` made ``structured``; ``names``
+    (from ``allocator``) names temporaries and ``resolver`` (``names.py``) says what
+    free names mean; ``kinds`` gives the structure of each argument (leaf or
     container, see ``rules/containers.py``), when it is known; ``session`` (see
-    ``link.py``) tells the structure of what called user functions return; ``helper``
-    says that ``src`` is called by another differentiated function (its parameters
-    are then the caller's arrays, see ``inplace.py``)."""
-    fn = _Normalizer(src, kinds, session).run()
-    fn.updates = inplace.check(src, helper=helper, summaries=session.ownership if session else None)
-    return fn
+    ``link.py``) tells the structure of what called user functions return."""
+    return _Normalizer(src, structured, names, resolver, kinds, session).run()
 
 
 RESULT = "<result>"  # the env key of the function's result
@@ -117,17 +84,24 @@ def _canonical(obj: object) -> object:
 
 
 class _Normalizer:
-    def __init__(self, src: SourceFunction, kinds: tuple | None, session) -> None:
+    def __init__(
+        self,
+        src: SourceFunction,
+        structured: Restructured,
+        names: NameAllocator,
+        resolver: Resolver,
+        kinds: tuple | None,
+        session,
+    ) -> None:
         self.src = src
+        self.structured = structured
         self.arg_kinds = kinds
         self.session = session
+        self.resolver = resolver
         fn = src.node
         self.params = [a.arg for a in fn.args.args]
-        names = [n for n in ast.walk(fn) if isinstance(n, ast.Name)]
-        assigned = {n.id for n in names if isinstance(n.ctx, ast.Store | ast.Del)}
-        self.locals = set(self.params) | assigned
-        reserved = {n.id for n in names} | set(self.params)
-        self.names = NameAllocator(reserved | set(rules_free_names()) | {src.name, "out"})
+        self.locals = resolver.local
+        self.names = names
         self.env: dict[str, ast.expr] = {}
         self.body: list[Stmt] = []
         self.globals: dict[str, object] = {}
@@ -139,13 +113,11 @@ class _Normalizer:
         # generated name -> the user's text it holds the value of, for messages
         # (a user variable's name, or the expression: its text is read only for a message)
         self.spelling: dict[str, str | ast.expr] = {}
-        self.loops: list[ast.stmt] = []  # the user's loops around the statement at hand
         self.stmt: ast.stmt = fn
 
     # ---------------------------------------------------------------- driver
 
     def run(self) -> Function:
-        self.check_defaults()
         guessed = infer_kinds(self.src.node) if self.arg_kinds is None else {}
         for i, p in enumerate(self.params):
             self.env[p] = ast.Name(id=self.names.claim(p), ctx=ast.Load())
@@ -153,8 +125,7 @@ class _Normalizer:
                 self.kinds[p] = self.arg_kinds[i]
             elif p in guessed:
                 self.kinds[p] = guessed[p]
-        self.restructurer = Restructurer(self.src, self.names.fresh)
-        body = self.restructurer.function(self.src.node.body)
+        body = self.structured.body
         module = ast.Module(body=body, type_ignores=[])
         self.locals |= {
             n.id
@@ -190,21 +161,6 @@ class _Normalizer:
             kinds=self.kinds,
             temps=self.temps,
         )
-
-    def check_defaults(self) -> None:
-        """A parameter whose default is a module or a function (``np=np``) would make
-        ``np.sum(x)`` a method call on a parameter: refuse it."""
-        fn = self.src.function
-        defaults = getattr(fn, "__defaults__", None) or ()
-        args = self.src.node.args.args
-        for a, value in zip(args[len(args) - len(defaults) :], defaults, strict=True):
-            if isinstance(value, types.ModuleType | types.FunctionType | types.BuiltinFunctionType):
-                raise self.error(
-                    f"the parameter {a.arg!r} defaults to {type(value).__name__} "
-                    f"{getattr(value, '__name__', '')}; parameters are arrays and numbers",
-                    a,
-                    hint=f"use the module-level name instead of a parameter {a.arg}",
-                )
 
     def block(self, stmts: list[ast.stmt]) -> None:
         for stmt in stmts:
@@ -314,15 +270,11 @@ class _Normalizer:
         if isinstance(stmt, ast.If):
             self.if_statement(stmt)
             return
-        if isinstance(stmt, ast.For | ast.While):
-            self.loops.append(stmt)
-            try:
-                if isinstance(stmt, ast.For):
-                    self.for_statement(stmt)
-                else:
-                    self.while_statement(stmt)
-            finally:
-                self.loops.pop()
+        if isinstance(stmt, ast.For):
+            self.for_statement(stmt)
+            return
+        if isinstance(stmt, ast.While):
+            self.while_statement(stmt)
             return
         raise self.error(f"{type(stmt).__name__} statements are not supported", stmt)
 
@@ -349,7 +301,7 @@ class _Normalizer:
                 func = sub.func
                 if isinstance(func, ast.Name | ast.Attribute):
                     obj = self.static_object(func)
-                    if isinstance(obj, StaticFunction) or _is_user_function(obj):
+                    if isinstance(obj, StaticFunction) or is_user_function(obj):
                         raise self.error(
                             "a call of a user function in a condition is not supported",
                             sub,
@@ -363,7 +315,7 @@ class _Normalizer:
                 if n.id in outer.locals:
                     return outer.name(n)
                 outer.static_object(n)
-                outer.globals[n.id] = outer.src.lookup(n.id)
+                outer.globals[n.id] = outer.resolver.lookup(n.id)
                 return ast.Name(id=n.id, ctx=ast.Load())
 
             def visit_Attribute(self, n: ast.Attribute) -> ast.expr:
@@ -395,7 +347,7 @@ class _Normalizer:
                 env[var] = a
                 continue
             hint = self.result_name() if var == RESULT else var
-            join = self.names.claim(hint) if var != RESULT else self.names.claim(hint)
+            join = self.names.claim(hint)
             joins.append((join, a, b))
             env[var] = ast.Name(id=join, ctx=ast.Load())
             kind = join_kinds([self.kind(a), self.kind(b)])
@@ -459,7 +411,7 @@ class _Normalizer:
             env[var] = ast.Name(id=name, ctx=ast.Load())
         env[index_var] = ast.Name(id=index, ctx=ast.Load())
         body, env_end = self.loop_body(prelude + list(stmt.body), env, carried, before)
-        flag = self.restructurer.break_flags.get(id(stmt))
+        flag = self.structured.break_flags.get(id(stmt))
         exit_flag = dict(carried).get(flag) if flag else None
         self.finish_loop(stmt, loc, index, iter_expr, None, body, carried, before, env_end)
         self.body[-1].exit = exit_flag
@@ -864,21 +816,7 @@ class _Normalizer:
         )
 
     def resolve(self, ident: str, node: ast.AST) -> object:
-        obj = self.src.lookup(ident)
-        if isinstance(obj, Unresolved):
-            if "import" in obj.reason or "running" in obj.reason or "computed" in obj.reason:
-                raise self.error(
-                    f"cannot resolve {ident!r} without running the file: {obj.reason}",
-                    node,
-                    hint="differentiate the function from Python (adcompile.grad) instead, "
-                    "or use numpy names only",
-                )
-            raise self.error(
-                f"name {ident!r} is not defined",
-                node,
-                hint="define it at module level, import it, or pass it in as a parameter",
-            )
-        return obj
+        return self.resolver.resolve(ident, node)
 
     def module_constant(self, node: ast.expr) -> ast.expr | None:
         """``np.pi``-like attributes of modules: kept as they are, as constant atoms."""
@@ -894,18 +832,7 @@ class _Normalizer:
 
     def static_object(self, node: ast.expr) -> object | None:
         """The object a dotted name of module attributes means, or None."""
-        if isinstance(node, ast.Name):
-            if node.id in self.locals:
-                return None
-            obj = self.resolve(node.id, node)
-            return obj
-        if isinstance(node, ast.Attribute):
-            base = self.static_object(node.value)
-            if isinstance(base, types.ModuleType):
-                if not hasattr(base, node.attr):
-                    raise self.error(f"module {base.__name__} has no attribute {node.attr!r}", node)
-                return frontend.module_attribute(base, node.attr)
-        return None
+        return self.resolver.static_object(node)
 
     def is_namespace(self, node: ast.expr) -> bool:
         """Whether ``node`` names a module or another non-value (not an array or number)."""
@@ -916,7 +843,7 @@ class _Normalizer:
         while isinstance(node, ast.Attribute):
             node = node.value
         if isinstance(node, ast.Name):
-            self.globals[node.id] = self.src.lookup(node.id)
+            self.globals[node.id] = self.resolver.lookup(node.id)
 
     def is_static(self, node: ast.expr) -> bool:
         """Whether ``node`` has no derivative whatever its inputs: shapes and sizes of
@@ -941,7 +868,7 @@ class _Normalizer:
         if isinstance(node, ast.UnaryOp):
             return isinstance(node.op, ast.USub) and self.is_static(node.operand)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            return node.func.id not in self.locals and self.src.lookup(node.func.id) is len
+            return node.func.id not in self.locals and self.resolver.lookup(node.func.id) is len
         return False
 
     def emit(self, node: ast.expr, hint: str, claim: bool = False) -> str:
@@ -1607,7 +1534,7 @@ def _no_rule(obj: object, label: str) -> tuple[str, str]:
             "(with the parameters it needs)",
         )
     wrapped = getattr(obj, "__wrapped__", None)
-    if _is_user_function(wrapped):
+    if is_user_function(wrapped):
         wrapper = f"{type(obj).__module__}.{type(obj).__qualname__}"
         return (
             f"{label} is a decorated function (a {wrapper} around "
@@ -1676,16 +1603,12 @@ def _same(a: ast.expr, b: ast.expr) -> bool:
     return ast.dump(a) == ast.dump(b)
 
 
-def _is_target(loop: ast.For, var: str) -> bool:
-    return any(isinstance(n, ast.Name) and n.id == var for n in ast.walk(loop.target))
-
-
 def _is_call_of(node: ast.expr, builtin: str, norm: _Normalizer) -> bool:
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
         return False
     if node.func.id in norm.locals:
         return False
-    return norm.src.lookup(node.func.id) is getattr(builtins, builtin)
+    return norm.resolver.lookup(node.func.id) is getattr(builtins, builtin)
 
 
 def rules_free_names() -> set[str]:
@@ -1701,18 +1624,6 @@ def _is_const(node: ast.expr | None, value: object) -> bool:
 
 def _is_name(node: ast.expr, ident: str) -> bool:
     return isinstance(node, ast.Name) and node.id == ident
-
-
-def is_helper(obj: object) -> bool:
-    """Whether a call of ``obj`` is a call of another user function, differentiated
-    through its own generated pullback (no adjoint rule is registered for it)."""
-    return (isinstance(obj, StaticFunction) or _is_user_function(obj)) and rules.lookup(obj) is None
-
-
-def _is_user_function(obj: object) -> bool:
-    return isinstance(obj, types.FunctionType) and not (
-        getattr(obj, "__module__", "") or ""
-    ).startswith(("numpy", "math"))
 
 
 def _dotted(node: ast.expr) -> str:

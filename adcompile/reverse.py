@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import rules, runtime
-from .analysis import Activity, activity, differentiable_operands
-from .emit import Comment
+from .analysis import Activity, differentiable_operands
 from .errors import AdCompileError
 from .ir import (
     Assign,
     CallPrim,
+    Comment,
     Function,
     If,
     Loop,
@@ -54,7 +54,6 @@ from .optimize import SIMPLIFY_HOOKS, is_fresh, simplify
 from .rules import containers
 from .rules.containers import LEAF, ContainerPrim
 from .rules.registry import lookup_specialized, selection, substituted
-from .shapes import infer as infer_shapes
 
 MODES = ("grad", "value_and_grad", "vjp")
 
@@ -138,17 +137,24 @@ class _State:
 
 class _Reverse:
     def __init__(
-        self, fn: Function, wrt: list[str], mode: str, session=None, arg_shapes=None
+        self,
+        fn: Function,
+        wrt: list[str],
+        mode: str,
+        session,
+        arg_shapes,
+        shapes: dict,
+        act: Activity,
     ) -> None:
         self.fn = fn
-        self.shapes = infer_shapes(fn, arg_shapes)
+        self.shapes = shapes
         self.session = session
         self.call_saved: dict[str, tuple[str, str]] = {}  # call target -> (saved name, fwd)
         self.recomputed: set[str] = set()  # values the reverse sweep computes again itself
         self.wrt = wrt
         self.mode = mode
         self.names = fn.names
-        self.act: Activity = activity(fn, wrt)
+        self.act: Activity = act
         self.namespace: dict[str, object] = dict(fn.globals)
         self.locals = set(fn.params) | _all_defs(fn.body)
         self.renames: dict[str, str] = {}  # template free name -> its name here
@@ -1686,11 +1692,15 @@ def _function_def(fname: str, params: list[str], code: list) -> ast.FunctionDef:
     return node
 
 
-def reverse(fn: Function, wrt: list[str], mode: str, session=None, arg_shapes=None) -> Generated:
-    """The generated function; ``arg_shapes`` (see ``shapes.py``) specialises it."""
+def reverse(
+    fn: Function, wrt: list[str], mode: str, session, arg_shapes, shapes: dict, act: Activity
+) -> Generated:
+    """The generated function; ``arg_shapes`` (see ``shapes.py``) specialises it, and
+    ``shapes`` (their facts, ``shapes.infer``) and ``act`` (``analysis.activity``) are
+    what the pipeline computed for ``fn``."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    return _Reverse(fn, wrt, mode, session, arg_shapes).run()
+    return _Reverse(fn, wrt, mode, session, arg_shapes, shapes, act).run()
 
 
 @dataclass
@@ -1699,9 +1709,11 @@ class GeneratedPair:
     namespace: dict[str, object]
 
 
-def reverse_pullback(fn: Function, wrt: list[str], session, pair, shapes=None) -> GeneratedPair:
+def reverse_pullback(
+    fn: Function, wrt: list[str], session, pair, arg_shapes, shapes: dict, act: Activity
+) -> GeneratedPair:
     """The forward/backward pair of a called function (see ``link.py``)."""
-    return _Reverse(fn, wrt, "pullback", session, shapes).run_pullback(pair)
+    return _Reverse(fn, wrt, "pullback", session, arg_shapes, shapes, act).run_pullback(pair)
 
 
 _PYTHON_VALUED = {float, int, len, abs, round, max, min, sum}
