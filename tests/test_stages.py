@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 import adcompile
-from adcompile import frontend, ir, pipeline
+from adcompile import frontend, ir, normalize, pipeline
 from adcompile.errors import AdCompileError
+from adcompile.normalize import infer_kinds
+from adcompile.rules.containers import LEAF
 
 PACKAGE = Path(adcompile.__file__).parent
 
@@ -169,6 +171,49 @@ def appends(x):
     return xs[0] + xs[1]
 
 
+def early(x):
+    if np.sum(x) > 0:
+        return x * 2.0
+    y = x * 3.0
+    return y
+
+
+def layers(params, x):
+    for W, b in params:
+        x = np.tanh(W @ x + b)
+    return np.sum(x)
+
+
+def by_key(p, x):
+    return np.sum(p["W"] @ x)
+
+
+def test_restructure_moves_the_statements_after_an_early_return_into_the_other_branch():
+    src = frontend.from_function(early)
+    structured = pipeline.restructured(src, normalize.allocator(src))
+    assert ast.unparse(structured.body) == textwrap.dedent("""\
+        if np.sum(x) > 0:
+            return x * 2.0
+        else:
+            y = x * 3.0
+            return y""")
+    assert structured.break_flags == {}
+
+
+def test_kinds_of_parameters_are_guessed_from_their_use_before_any_call():
+    leaf = LEAF
+    assert infer_kinds(frontend.from_function(layers).node) == {
+        "params": ("list", ("tuple", (leaf, leaf)))
+    }
+    assert infer_kinds(frontend.from_function(by_key).node) == {"p": ("dict", (("W", leaf),))}
+
+
+def test_kinds_given_for_the_arguments_reach_the_ir():
+    kinds = (("list", ("tuple", (LEAF, LEAF))), LEAF)
+    fn = pipeline.front(frontend.from_function(layers), kinds)
+    assert fn.kinds["params"] == kinds[0] and fn.kinds["x"] == LEAF
+
+
 def _normalized(f) -> str:
     return ir.dump(pipeline.front(frontend.from_function(f)).body)
 
@@ -265,9 +310,26 @@ def test_ownership_refuses_an_update_of_an_array_a_name_shares():
     assert err.value.line.strip() == "z += y" and "'w'" in str(err.value)
 
 
-def test_one_resolver_serves_both_passes_and_records_guards():
-    """A module-level helper the function calls is resolved once and guarded."""
+def scaled_helper(x):
+    return SCALE * np.tanh(x)
+
+
+SCALE = 0.5
+
+
+def calls_a_helper(x):
+    y = scaled_helper(x)
+    y += x
+    return np.sum(y)
+
+
+def test_free_names_are_resolved_once_for_every_pass_and_guarded():
+    src = frontend.from_function(calls_a_helper)
+    looked_up = []
+    lookup = src.lookup
+    src.lookup = lambda ident: looked_up.append(ident) or lookup(ident)
     with frontend.recording() as guards:
-        pipeline.front(frontend.from_function(mlp))
-    keys = {key for _, key, _ in guards.values()}
-    assert "np" in keys
+        pipeline.front(src, session=pipeline.session())
+    assert sorted(looked_up) == sorted(set(looked_up)) == ["np", "scaled_helper"]
+    guarded = {key for _, key, _ in guards.values()}
+    assert {"np", "scaled_helper", "SCALE"} <= guarded  # SCALE: read by the helper
