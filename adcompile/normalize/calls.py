@@ -47,7 +47,8 @@ from .kinds import (
 
 
 class Calls:
-    """Lowers calls."""
+    """A part of ``Normalizer``: lowers calls of primitives, array methods and user
+    functions, or refuses them with a hint (``hints.py``)."""
 
     def call(self, node: ast.Call, hint: str):
         func = node.func

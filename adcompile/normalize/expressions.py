@@ -30,7 +30,9 @@ from .common import (
 
 
 class Expressions:
-    """Lowers expressions to primitives over atoms."""
+    """A part of ``Normalizer``: lowers an expression to ``Assign`` statements of one
+    primitive over atoms each and returns the atom holding its value; free names
+    go through the shared ``names.Resolver``."""
 
     def add_assign(self, target: str, value: ast.expr, prim, operands: dict) -> None:
         self.body.append(

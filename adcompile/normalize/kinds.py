@@ -13,7 +13,7 @@ from ..rules.containers import EMPTY, LEAF, element_kind, join_kinds
 
 
 class Kinds:
-    """Says what structure a value has."""
+    """A part of ``Normalizer``: the kind of an atom, and of what a primitive returns."""
 
     def kind(self, atom: ast.expr) -> object:
         if isinstance(atom, ast.Name):

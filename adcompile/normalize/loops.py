@@ -16,7 +16,8 @@ from .common import (
 
 
 class Loops:
-    """Lowers ``for`` and ``while`` loops."""
+    """A part of ``Normalizer``: lowers ``for`` and ``while`` loops (each body a nested
+    block, see ``State.sub_block``), with their carried variables."""
 
     def loop_header(self, loop: ast.For | ast.While) -> list[tuple[str, str]]:
         """The variables the loop reassigns that exist before it: (user name, carried name)."""

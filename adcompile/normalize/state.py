@@ -23,7 +23,8 @@ from .kinds import (
 
 
 class State:
-    """The state of one function's normalization, and its driver."""
+    """A part of ``Normalizer``: the state of one function's normalization, and its
+    driver (``run``). The other parts read and update these attributes."""
 
     def __init__(
         self,

@@ -29,7 +29,8 @@ from .kinds import (
 
 
 class Statements:
-    """Lowers statements (see the module docstring)."""
+    """A part of ``Normalizer``: lowers statements into ``self.body``, reading and
+    updating the environment of ``state.State``; expressions go to ``Expressions``."""
 
     def statement(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Expr):
