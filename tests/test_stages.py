@@ -121,6 +121,22 @@ def test_the_import_graph_sees_imports_inside_functions():
     assert "api" in import_graph()["cli"]
 
 
+def test_the_passes_import_at_module_level():
+    """An import inside a function hides a dependency (it was how a cycle was hidden):
+    the passes and what sequences them import at module level."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        module = _module_name(path)
+        if not (_stage(module) or module in {"pipeline", "link", "names", "ir"}):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.ImportFrom) and inner.level:
+                        found.append(f"{module}:{inner.lineno}")
+    assert found == []
+
+
 # ------------------------------------------------------------------ front passes
 
 
