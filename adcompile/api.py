@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from . import emit, export, fence, frontend, normalize, optimize, reverse
+from . import emit, export, fence, frontend, pipeline
 from .errors import AdCompileError, Loc
 from .frontend import SourceFunction
-from .link import Session
 from .memory import MemoryReport
 from .rules.containers import kind_of
 from .rules.registry import GENERATION
@@ -37,21 +36,14 @@ def build(
     kinds: tuple | None = None,
     arg_shapes: tuple | None = None,
 ) -> tuple[str, dict[str, Any], Any]:
-    """Run the pipeline on ``src``: returns (source text, namespace, Generated).
+    """Run the pipeline (``pipeline.py``) on ``src``: returns (source text, namespace,
+    Generated).
 
     ``kinds`` is the structure of each argument (see ``rules/containers.py``);
     None means every argument is an array or a number."""
     with _internal_errors(src.name, src.loc(src.node)), _deep_recursion():
-        fence.check(src)
-        session = Session()
-        fn = normalize.normalize(src, kinds, session)
-        gen = reverse.reverse(fn, wrt, mode, session, arg_shapes)
-        gen.updates = fn.updates
-        gen.text = emit.to_source(optimize.finish(gen.node))
-        for pair in session.order:
-            pair.text = "\n\n".join(emit.to_source(optimize.finish(n)) for n in pair.nodes)
-        gen.session = session
-        source = gen.text + "".join("\n\n" + pair.text for pair in session.order)
+        gen = pipeline.compile_source(src, wrt, mode, kinds, arg_shapes)
+        source = gen.text + "".join("\n\n" + pair.text for pair in gen.session.order)
     return source, gen.namespace, gen
 
 
@@ -79,7 +71,7 @@ def _compile_one(
     """Read, transform and compile ``fn``: (the generated function, its source, Generated)."""
     with frontend.recording() as guards:
         with _internal_errors(getattr(fn, "__name__", repr(fn)), _def_loc(fn)):
-            src = frontend.from_function(fn)
+            src = pipeline.read(fn)
         source, namespace, gen = build(src, wrt, mode, kinds, arg_shapes)
     filename = _filename(mode, src.qualname, wrt)
     with _internal_errors(src.name, src.loc(src.node)):
@@ -375,7 +367,7 @@ class GradientFunction:
         pullbacks of the functions it calls, and the module-level numbers and arrays
         it reads, with a docstring saying where it comes from and how to make it again."""
         entry = self._latest
-        if entry is None or not _current(entry, self.fn):
+        if entry is None or not _current(entry):
             entry = self._entry(None, None)
         gen = entry[2]
         body = entry[1][len(getattr(gen, "header", "")) :]
@@ -1319,9 +1311,12 @@ def _shape_spec(params: list[str], sig: tuple | None) -> str | None:
 
 
 def _version() -> str:
-    from . import __version__
+    from importlib.metadata import PackageNotFoundError, version
 
-    return __version__
+    try:
+        return version("adcompile")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
 
 
 __all__ = [

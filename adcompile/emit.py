@@ -11,16 +11,11 @@ from __future__ import annotations
 import ast
 import linecache
 import re
-from dataclasses import dataclass
 
 import astor
 import astor.code_gen
 
-
-@dataclass(frozen=True)
-class Comment:
-    text: str
-
+from .ir import Comment
 
 _MARK = "__adcompile_comment_{}__"
 _MARK_RE = re.compile(r"^(\s*)__adcompile_comment_(\d+)__\n", re.M)
@@ -70,11 +65,6 @@ def to_source(node: ast.FunctionDef) -> str:
 def _pretty(source: list[str]) -> str:
     # astor's default splits long lines in odd places; keep one statement a line.
     return "".join(source)
-
-
-def compile_function(source: str, name: str, namespace: dict[str, object], filename: str):
-    """Compile ``source`` (one function definition) and return the function object."""
-    return compile_module(source, namespace, filename)[name]
 
 
 def compile_module(source: str, namespace: dict[str, object], filename: str) -> dict:

@@ -8,6 +8,7 @@ what to write instead, so later stages may assume a small, known language.
 from __future__ import annotations
 
 import ast
+import types
 
 from .errors import AdCompileError
 from .frontend import SourceFunction
@@ -111,4 +112,20 @@ def check(src: SourceFunction) -> None:
                 "chained assignment (a = b = ...) is not supported",
                 src.loc(stmt),
                 hint="assign one name at a time",
+            )
+    _check_defaults(src)
+
+
+def _check_defaults(src: SourceFunction) -> None:
+    """A parameter whose default is a module or a function (``np=np``) would make
+    ``np.sum(x)`` a method call on a parameter: refuse it."""
+    defaults = getattr(src.function, "__defaults__", None) or ()
+    args = src.node.args.args
+    for a, value in zip(args[len(args) - len(defaults) :], defaults, strict=True):
+        if isinstance(value, types.ModuleType | types.FunctionType | types.BuiltinFunctionType):
+            raise AdCompileError(
+                f"the parameter {a.arg!r} defaults to {type(value).__name__} "
+                f"{getattr(value, '__name__', '')}; parameters are arrays and numbers",
+                src.loc(a),
+                hint=f"use the module-level name instead of a parameter {a.arg}",
             )

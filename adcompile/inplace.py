@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import normalize  # (normalize imports this module: names are read at call time)
 from .errors import AdCompileError
-from .frontend import SourceFunction, StaticFunction, Unresolved
+from .frontend import SourceFunction, StaticFunction, from_function
+from .names import CONSTANT_ATTRIBUTES, METHODS, Resolver, is_helper
 from .rules import registry
 
 
@@ -53,7 +53,7 @@ class _FreshMethods:
         self.others = others
 
     def __contains__(self, name: str) -> bool:
-        entry = normalize.METHODS.get(name)
+        entry = METHODS.get(name)
         return name in self.others or (entry is not None and id(entry[0]) in FRESH_FUNCTIONS)
 
 
@@ -86,7 +86,7 @@ FRESH_OTHERS = {
 }
 FRESH_FUNCTIONS = _FreshFunctions(FRESH_OTHERS)
 # methods of arrays whose result is a new array: those that mean a primitive whose
-# record says so (normalize.METHODS), and these (x.reshape(...) and the like are views)
+# record says so (METHODS), and these (x.reshape(...) and the like are views)
 FRESH_METHODS = _FreshMethods({"copy", "astype", "flatten"})
 
 
@@ -631,7 +631,7 @@ class Ownership:
                 return NEW
             return Value(False, outside=frozenset({f"the global {node.id!r}"}))
         if isinstance(node, ast.Attribute):
-            if node.attr in normalize.CONSTANT_ATTRIBUTES:
+            if node.attr in CONSTANT_ATTRIBUTES:
                 return NEW
             if isinstance(self.resolve(node.value), types.ModuleType):
                 obj = self.resolve(node)
@@ -682,7 +682,7 @@ class Ownership:
         if isinstance(node, ast.Attribute):
             if isinstance(self.resolve(node.value), types.ModuleType):
                 return self.global_object(self.resolve(node), ast.unparse(node))
-            if node.attr in normalize.CONSTANT_ATTRIBUTES:
+            if node.attr in CONSTANT_ATTRIBUTES:
                 return frozenset()
             return self.objects(node.value, state)  # x.T: a view of x
         if isinstance(node, ast.Subscript):
@@ -726,7 +726,7 @@ class Ownership:
                 return frozenset()
             return self.objects(func.value, state) | given
         obj = self.resolve(func)
-        if normalize.is_helper(obj):
+        if is_helper(obj):
             if self.returns_own_array(obj):
                 return frozenset()
             # a new container holding any of what it was given, or what it was given
@@ -804,7 +804,7 @@ class Ownership:
                 return NEW
             return self.either([self.element(self.value(a, state)) for a in (func.value, *args)])
         obj = self.resolve(func)
-        if normalize.is_helper(obj):
+        if is_helper(obj):
             if self.returns_own_array(obj):
                 return NEW
         elif (
@@ -830,7 +830,7 @@ class Ownership:
             src = obj.source if isinstance(obj, StaticFunction) else _from_function(obj)
         except AdCompileError:
             return False
-        walk = Ownership(src, resolver(src), helper=True, summaries=self.summaries)
+        walk = Ownership(src, Resolver(src).find, helper=True, summaries=self.summaries)
         try:
             walk.run()
         except AdCompileError:
@@ -874,35 +874,11 @@ def _is_site(obj: str) -> bool:
 
 
 def _is_number_attribute(node: ast.expr) -> bool:
-    return isinstance(node, ast.Attribute) and node.attr in normalize.CONSTANT_ATTRIBUTES
+    return isinstance(node, ast.Attribute) and node.attr in CONSTANT_ATTRIBUTES
 
 
 def _from_function(obj: object) -> SourceFunction:
-    from .frontend import from_function
-
     return from_function(obj)
-
-
-def resolver(src: SourceFunction) -> Callable[[ast.expr], object]:
-    """Map a dotted name in ``src`` to the object it names, or None (a local, or
-    anything it cannot tell without running code)."""
-    local = {a.arg for a in src.node.args.args} | {
-        n.id for n in ast.walk(src.node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-    }
-
-    def resolve(node: ast.expr) -> object:
-        if isinstance(node, ast.Name):
-            if node.id in local:
-                return None
-            obj = src.lookup(node.id)
-            return None if isinstance(obj, Unresolved) else obj
-        if isinstance(node, ast.Attribute):
-            base = resolve(node.value)
-            if isinstance(base, types.ModuleType):
-                return getattr(base, node.attr, None)
-        return None
-
-    return resolve
 
 
 def _argument(param: str) -> str:
@@ -910,7 +886,13 @@ def _argument(param: str) -> str:
     return f"the argument {param!r}"
 
 
-def check(src: SourceFunction, *, helper: bool, summaries: dict | None = None) -> dict[str, tuple]:
+def check(
+    src: SourceFunction,
+    *,
+    helper: bool,
+    summaries: dict | None = None,
+    resolver: Resolver | None = None,
+) -> dict[str, tuple]:
     """Raise a located AdCompileError at the first ``x op= ...`` in ``src`` whose
     array ``x`` does not own, or the first ``xs.append(...)`` that something else
     would see. Returns, for the function being differentiated, the parameters whose
@@ -918,7 +900,8 @@ def check(src: SourceFunction, *, helper: bool, summaries: dict | None = None) -
     operator) of the first such update. The generated code writes into no argument,
     which is what Python computes as long as no other argument shares that memory
     (the call checks it)."""
-    walk = Ownership(src, resolver(src), helper=helper, summaries=summaries)
+    resolver = resolver or Resolver(src)
+    walk = Ownership(src, resolver.find, helper=helper, summaries=summaries)
     walk.run()
     return walk.updates
 

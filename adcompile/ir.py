@@ -28,6 +28,13 @@ from .errors import Loc
 from .frontend import SourceFunction
 
 
+@dataclass(frozen=True)
+class Comment:
+    """A ``#`` line in generated code (a marker statement that ``emit`` prints)."""
+
+    text: str
+
+
 @dataclass
 class Assign:
     target: str
@@ -159,6 +166,37 @@ def contains(node: ast.AST, match) -> bool:
     return False
 
 
+def dump(body: list[Stmt], indent: str = "") -> str:
+    """The statements as text, one a line, for reading and for tests: an assignment
+    as ``target = value``, marked ``# constant`` when it has no primitive (``x.shape``),
+    an ``if`` with its joins, a loop with its carried names (``name: before -> end``)."""
+    lines = []
+    for stmt in body:
+        if isinstance(stmt, Assign):
+            note = "  # constant" if stmt.prim is None else ""
+            lines.append(f"{indent}{stmt.target} = {ast.unparse(stmt.value)}{note}")
+        elif isinstance(stmt, Return):
+            lines.append(f"{indent}return {ast.unparse(stmt.value)}")
+        elif isinstance(stmt, If):
+            lines.append(f"{indent}if {ast.unparse(stmt.test)}:")
+            lines.append(dump(stmt.body, indent + "    ") or f"{indent}    pass")
+            lines.append(f"{indent}else:")
+            lines.append(dump(stmt.orelse, indent + "    ") or f"{indent}    pass")
+            for join, a, b in stmt.joins:
+                lines.append(f"{indent}{join} = join({ast.unparse(a)}, {ast.unparse(b)})")
+        elif isinstance(stmt, Loop):
+            if stmt.iter is not None:
+                head = f"for {stmt.target} in {ast.unparse(stmt.iter)}"
+            else:
+                head = f"while {ast.unparse(stmt.test)}"
+            carried = ", ".join(
+                f"{c}: {ast.unparse(a)} -> {ast.unparse(b)}" for c, a, b in stmt.carried
+            )
+            lines.append(f"{indent}{head}:  # carried {carried or 'nothing'}")
+            lines.append(dump(stmt.body, indent + "    ") or f"{indent}    pass")
+    return "\n".join(lines)
+
+
 class NameAllocator:
     """Hands out readable, unique, deterministic names derived from the user's own."""
 
@@ -186,9 +224,6 @@ class NameAllocator:
         self.claimed.add(name)
         self.next[base] = i + 1
         return name
-
-    def is_free(self, name: str) -> bool:
-        return name not in self.reserved and name not in self.claimed
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,10 +11,12 @@ user's own structure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .frontend import SourceFunction
 from .rules.containers import LEAF
+from .shapes import freeze
 
 MAX_PAIR_SPECIALISATIONS = 8  # shape signatures per called function with their own pair
 
@@ -31,9 +33,15 @@ class Pair:
 
 
 class Session:
-    """Everything one compilation generates: the pairs of the functions it calls."""
+    """Everything one compilation generates: the pairs of the functions it calls.
 
-    def __init__(self) -> None:
+    The session runs no pass itself: ``front`` takes a called function through the
+    front half of the pipeline (fence to ownership, as a helper) and ``pullback``
+    generates a pair from that; ``pipeline.session`` passes its own stages in."""
+
+    def __init__(self, front: Callable, pullback: Callable) -> None:
+        self.front = front  # (src, kinds, session) -> normalized ir.Function
+        self.pullback = pullback  # (fn, wrt, session, pair, shapes) -> GeneratedPair
         self.pairs: dict[tuple, Pair] = {}
         self.order: list[Pair] = []
         self.names: set[str] = set()
@@ -51,8 +59,6 @@ class Session:
 
     def result_kind(self, src: SourceFunction, kinds: tuple) -> object:
         """The structure of what ``src`` returns for arguments of ``kinds``."""
-        from .normalize import normalize
-
         key = (src.key, kinds)
         if key in self.kinds:
             return self.kinds[key]
@@ -60,7 +66,7 @@ class Session:
             return LEAF
         self.normalizing.add(key)
         try:
-            fn = normalize(src, kinds, self, helper=True)
+            fn = self.front(src, kinds, self)
         finally:
             self.normalizing.discard(key)
         result = fn.body[-1].value
@@ -73,11 +79,6 @@ class Session:
     ) -> Pair:
         """The pullback pair of ``src`` for these arguments, generated on first request;
         ``shapes`` (facts, see ``shapes.py``) specialise it, for a few signatures."""
-        from . import fence
-        from .normalize import normalize
-        from .reverse import reverse_pullback
-        from .shapes import freeze
-
         if shapes is not None:
             variants = sum(1 for k in self.pairs if k[0] == src.key and k[3] is not None)
             if all(s is None for s in shapes) or variants >= MAX_PAIR_SPECIALISATIONS:
@@ -93,9 +94,8 @@ class Session:
             wrt=wrt,
         )
         self.pairs[key] = pair
-        fence.check(src)
-        fn = normalize(src, kinds, self, helper=True)
-        gen = reverse_pullback(fn, wrt, self, pair, shapes)
+        fn = self.front(src, kinds, self)
+        gen = self.pullback(fn, wrt, self, pair, shapes)
         pair.nodes = gen.nodes
         pair.namespace = gen.namespace
         self.order.append(pair)

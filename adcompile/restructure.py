@@ -1,6 +1,7 @@
 """Restructure control flow so every statement list has one way out.
 
-A source-to-source pre-pass on the user's (fenced) AST, run by ``normalize``:
+A source-to-source pre-pass on the user's (fenced) AST, run by ``pipeline.py``
+before ``normalize``:
 
 * an early ``return`` inside ``if`` moves the statements after the ``if`` into
   the branch that does not return, so every path ends in a ``return``;
@@ -19,6 +20,7 @@ from __future__ import annotations
 import ast
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .errors import AdCompileError
 from .frontend import SourceFunction
@@ -87,6 +89,23 @@ def _strip(stmts: list[ast.stmt], kind: type) -> list[ast.stmt]:
             stmt.orelse = _strip(stmt.orelse, kind)
         out.append(stmt)
     return out
+
+
+@dataclass
+class Restructured:
+    """The function's body with one way out of every statement list, and, for each
+    ``for`` loop that had a ``break``, the flag that the break sets (by id of the
+    new loop node), so that the generated forward loop can stop there."""
+
+    body: list[ast.stmt]
+    break_flags: dict[int, str]
+
+
+def restructure(src: SourceFunction, fresh: Callable[[str], str]) -> Restructured:
+    """Restructure the body of the fenced ``src``; ``fresh`` names new variables (flags)."""
+    r = Restructurer(src, fresh)
+    body = r.function(src.node.body)
+    return Restructured(body=body, break_flags=r.break_flags)
 
 
 class Restructurer:

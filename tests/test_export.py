@@ -289,3 +289,14 @@ def test_notebook_representations_show_the_whole_highlighted_source():
     assert markdown[len("```python\n") :].rstrip().removesuffix("```").rstrip() == (
         grad.source.rstrip()
     )
+
+
+def test_export_after_a_call_exports_the_code_that_call_ran(tmp_path):
+    seed = load(SEED, "seed_network_for_export_after_call")
+    grad = ad.grad(seed.loss, wrt=(0, 1, 2, 3))
+    args = seed_inputs(np.random.default_rng(1))
+    expected = grad(*args)
+    (tmp_path / "seed_grad_called.py").write_text(grad.export())
+    got = run_isolated(tmp_path, "seed_grad_called", "grad_loss", args)
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adcompile import frontend, normalize, shapes
+from adcompile import frontend, pipeline, shapes
 
 
 def slices(x):
@@ -77,7 +77,7 @@ def _actual_shapes(f, args):
 def test_known_shapes_are_numpys(f, arg_shapes, known):
     rng = np.random.default_rng(0)
     args = [rng.normal(size=s) for s in arg_shapes]
-    fn = normalize.normalize(frontend.from_function(f))
+    fn = pipeline.front(frontend.from_function(f))
     facts = shapes.infer(fn, shapes.signature_shapes(tuple(args), None))
     actual = _actual_shapes(f, args)
     for name in known:

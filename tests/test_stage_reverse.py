@@ -14,18 +14,19 @@ import pytest
 from helpers import assert_grad_matches_fd
 
 import adcompile as ad
-from adcompile import emit, frontend, normalize, reverse
+from adcompile import emit, frontend, pipeline, reverse
 from adcompile.ir import Loop, NameAllocator, walk
-from adcompile.link import Session
 from adcompile.reverse.output import Namespace
 from adcompile.reverse.peephole import drop_broadcasts, sum_call, tidy_call
 from adcompile.reverse.saving import carry_forward
 
 
 def transformation(f, wrt, arg_shapes=None, kinds=None) -> reverse.Transformation:
-    session = Session()
-    fn = normalize.normalize(frontend.from_function(f), kinds, session)
-    return reverse.Transformation(fn, wrt, "grad", session, arg_shapes)
+    session = pipeline.session()
+    fn = pipeline.front(frontend.from_function(f), kinds, session)
+    facts = pipeline.shape_facts(fn, arg_shapes)
+    act = pipeline.activity(fn, wrt)
+    return reverse.Transformation(fn, wrt, "grad", session, arg_shapes, facts, act)
 
 
 def expr(text: str) -> ast.expr:

@@ -26,9 +26,9 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from ..emit import Comment
+from ..analysis import Activity
 from ..errors import AdCompileError
-from ..ir import Function, Return, names_in
+from ..ir import Comment, Function, Return, names_in
 from ..rules.containers import LEAF
 from .forward import Forward
 from .output import Namespace, Output, assign, call, current_is, name
@@ -71,26 +71,41 @@ class GeneratedPair:
     namespace: dict[str, object]
 
 
-def reverse(fn: Function, wrt: list[str], mode: str, session=None, arg_shapes=None) -> Generated:
-    """The generated function; ``arg_shapes`` (see ``shapes.py``) specialises it."""
+def reverse(
+    fn: Function, wrt: list[str], mode: str, session, arg_shapes, shapes: dict, act: Activity
+) -> Generated:
+    """The generated function; ``arg_shapes`` (see ``shapes.py``) specialises it, and
+    ``shapes`` (their facts, ``shapes.infer``) and ``act`` (``analysis.activity``) are
+    what the pipeline computed for ``fn``."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    return Transformation(fn, wrt, mode, session, arg_shapes).run()
+    return Transformation(fn, wrt, mode, session, arg_shapes, shapes, act).run()
 
 
-def reverse_pullback(fn: Function, wrt: list[str], session, pair, shapes=None) -> GeneratedPair:
+def reverse_pullback(
+    fn: Function, wrt: list[str], session, pair, arg_shapes, shapes: dict, act: Activity
+) -> GeneratedPair:
     """The forward/backward pair of a called function (see ``link.py``)."""
-    return Transformation(fn, wrt, "pullback", session, shapes).run_pullback(pair)
+    return Transformation(fn, wrt, "pullback", session, arg_shapes, shapes, act).run_pullback(pair)
 
 
 class Transformation:
     """One function's transformation: the pieces, wired together."""
 
-    def __init__(self, fn: Function, wrt: list[str], mode: str, session, arg_shapes) -> None:
+    def __init__(
+        self,
+        fn: Function,
+        wrt: list[str],
+        mode: str,
+        session,
+        arg_shapes,
+        shapes: dict,
+        act: Activity,
+    ) -> None:
         self.fn = fn
         self.wrt = wrt
         self.mode = mode
-        self.program = program = Program(fn, wrt, arg_shapes)
+        self.program = program = Program(fn, wrt, arg_shapes, shapes, act)
         self.ns = ns = Namespace(fn.names, fn.globals, set(fn.params) | all_defs(fn.body))
         self.output = output = Output()
         self.adjoints = adjoints = Adjoints(program, ns, output)

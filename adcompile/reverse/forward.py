@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import ast
 
-from ..emit import Comment
-from ..ir import Assign, If, Loop, Return, Stmt, names_in, walk
+from ..ir import Assign, Comment, If, Loop, Return, Stmt, names_in, walk
 from ..rules.registry import substituted
 from .output import Namespace, Output, assign, name, store
 from .program import Program, resolve

@@ -14,8 +14,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from .. import runtime
-from ..emit import Comment
-from ..ir import NameAllocator
+from ..ir import Comment, NameAllocator
 
 
 def name(ident: str) -> ast.Name:

@@ -13,18 +13,19 @@ import ast
 import numpy as np
 
 from .. import runtime
-from ..analysis import Activity, activity
+from ..analysis import Activity
 from ..ir import Assign, Function, If, Loop, Stmt, walk
 from ..rules.containers import LEAF
-from ..shapes import infer as infer_shapes
 
 
 class Program:
-    def __init__(self, fn: Function, wrt: list[str], arg_shapes=None) -> None:
+    def __init__(
+        self, fn: Function, wrt: list[str], arg_shapes, shapes: dict, act: Activity
+    ) -> None:
         self.fn = fn
         self.wrt = wrt
-        self.shapes = infer_shapes(fn, arg_shapes)
-        self.act: Activity = activity(fn, wrt)
+        self.shapes = shapes  # shapes.infer's facts, computed by the pipeline
+        self.act: Activity = act  # analysis.activity's result, computed by the pipeline
         # parameters passed as Python floats: their adjoints stay Python floats
         self.python_floats = {
             p for p, s in zip(fn.params, arg_shapes or (), strict=False) if s is float

@@ -21,8 +21,7 @@ import ast
 import numpy as np
 
 from ..analysis import differentiable_operands
-from ..emit import Comment
-from ..ir import Assign, If, Loop, Stmt, names_in, walk
+from ..ir import Assign, Comment, If, Loop, Stmt, names_in, walk
 from ..rules import containers
 from ..rules.containers import LEAF
 from ..rules.registry import substituted

@@ -1,0 +1,323 @@
+"""Call lowering: a call of a primitive (its arguments bound to the rule's
+parameters), of an array method (as its numpy function), of another user
+function (through its pullback, see ``link.py``), or a refusal naming the
+function as the user wrote it, with a hint about it (``hints.py``)."""
+
+from __future__ import annotations
+
+import ast
+import types
+
+import numpy as np
+
+from .. import fence, frontend, rules
+from ..errors import AdCompileError
+from ..frontend import StaticFunction
+from ..ir import CallPrim
+from ..names import (
+    CONSTANT_BUILTINS,
+    METHODS,
+    is_helper,
+)
+from ..rules import containers
+from ..rules.containers import LEAF, is_container
+from ..rules.registry import primitive_name
+from .common import (
+    FULL_REDUCTIONS,
+    SCALAR_PRESERVING,
+    _canonical,
+    _copy_atom,
+    _dotted,
+    _is_const,
+    _strip,
+)
+from .hints import (
+    _article,
+    _container_hint,
+    _keyword_hint,
+    _kind_of_object,
+    _method_hint,
+    _no_rule,
+    _short_repr,
+)
+from .kinds import (
+    _literal,
+    _NoLiteral,
+)
+
+
+class Calls:
+    """A part of ``Normalizer``: lowers calls of primitives, array methods and user
+    functions, or refuses them with a hint (``hints.py``)."""
+
+    def call(self, node: ast.Call, hint: str):
+        func = node.func
+        if isinstance(func, ast.Attribute) and not self.is_namespace(func.value):
+            return self.method_call(node, func, hint)
+        obj = self.static_object(func)
+        if obj is None:
+            raise self.unresolved_call(func)
+        if not callable(obj) and not isinstance(obj, StaticFunction):
+            text = self.src.text_of(func)
+            if isinstance(obj, types.ModuleType):
+                what = f"the module {obj.__name__}"
+            elif isinstance(obj, np.ndarray):
+                what = f"an array of shape {obj.shape}"
+            else:
+                name = type(obj).__name__
+                what = f"{_article(name)} {name} ({_short_repr(obj)})"
+            raise self.error(
+                f"{text} is {what}, not a function, so it cannot be called",
+                func,
+                hint="call a function here: a numpy function, or one defined with def",
+            )
+        label = _dotted(func)
+        if is_helper(obj):
+            return self.user_call(node, func, obj, hint)
+        if obj is print:
+            raise self.error("print() is not supported in a differentiated function", node)
+        self.record_globals(func)
+        self.check_keywords(rules.lookup(_canonical(obj)), node)
+        args = [self.argument(a, hint) for a in node.args]
+        keywords = [(k.arg, self.argument(k.value, hint)) for k in node.keywords]
+        value = ast.Call(
+            func=_strip(func),
+            args=args,
+            keywords=[ast.keyword(arg=k, value=v) for k, v in keywords],
+        )
+        if obj is float:
+            if len(args) != 1 or keywords:
+                raise self.error("float() takes one argument here", node)
+            return value, np.positive, {"x": args[0]}, True
+        if obj in CONSTANT_BUILTINS or rules.is_nondiff(_canonical(obj)):
+            return value, None, {}, obj in (len, int, bool, round)
+        if obj is sum:
+            if len(args) != 1 or keywords:
+                raise self.error("sum() takes one list here", node)
+            if not is_container(self.kind(args[0])) and not isinstance(args[0], ast.Tuple):
+                raise self.error(
+                    "sum() of an array is not supported", node, hint="use np.sum(x) for arrays"
+                )
+            if isinstance(args[0], ast.Tuple):
+                raise self.error("sum() over a literal: write a + b + ... instead", node)
+            return value, containers.SUM, {"c": args[0]}, False
+        if obj in (max, min) and len(args) == 2 and not keywords:
+            # its own rule: Python's max(a, b) returns a unless b > a (NaN and ties
+            # included), which np.maximum does not
+            scalar = all(self.is_scalar(a) for a in args)
+            return self.bound(value, obj, args, [], node, scalar)
+        prim = _canonical(obj)
+        if rules.lookup(prim) is None or obj in (max, min):
+            # (max and min of other than two operands, or with key=, have no rule)
+            reason, instead = _no_rule(obj, label)
+            raise self.error(reason, node, hint=instead)
+        scalar = id(prim) in SCALAR_PRESERVING and all(self.is_scalar(a) for a in args)
+        return self.bound(value, prim, args, keywords, node, scalar)
+
+    def unresolved_call(self, func: ast.expr) -> AdCompileError:
+        """The refusal of a call whose function cannot be known when compiling."""
+        text = self.src.text_of(func)
+        if isinstance(func, ast.Constant):
+            return self.error(
+                f"the call {text}(...) calls {text}, which is not a function",
+                func,
+                hint="call a function here: a numpy function, or one defined with def",
+            )
+        if not isinstance(func, ast.Name | ast.Attribute | ast.Call | ast.Subscript):
+            text = f"({text})"
+        why = "adcompile must know which function a call calls when it compiles"
+        module_level = (
+            "define the function at module level (or bind it to a module-level name, "
+            "e.g. ACT = np.tanh) and call it by that name; rebinding the name recompiles"
+        )
+        if isinstance(func, ast.Name):  # a local variable or a parameter
+            what = "a parameter" if func.id in self.params else "a local variable"
+            return self.error(
+                f"the call {text}(...) cannot be resolved: {text} is {what} of "
+                f"{self.src.name}, and {why}",
+                func,
+                hint=module_level,
+            )
+        if isinstance(func, ast.Attribute):
+            base = self.static_object(func.value)
+            if base is not None and not isinstance(base, types.ModuleType):
+                return self.error(
+                    f"the call {text}(...) cannot be resolved: {self.src.text_of(func.value)} "
+                    f"is {_kind_of_object(base)}, and adcompile looks up functions only "
+                    "in modules",
+                    func,
+                    hint=f"bind the function to a module-level name ({func.attr} = {text}) "
+                    f"and call {func.attr}(...); rebinding the name recompiles",
+                )
+        if (
+            isinstance(func, ast.Call)
+            and isinstance(func.func, ast.Name)
+            and func.func.id == "getattr"
+            and len(func.args) == 2
+            and isinstance(func.args[1], ast.Constant)
+            and isinstance(func.args[1].value, str)
+        ):
+            spelled = f"{self.src.text_of(func.args[0])}.{func.args[1].value}"
+            return self.error(
+                f"the call {text}(...) cannot be resolved: {why}",
+                func,
+                hint=f"write {spelled}(...) instead of getattr",
+            )
+        return self.error(
+            f"the call {text}(...) cannot be resolved: {text} is computed when the function "
+            f"runs, and {why}",
+            func,
+            hint=module_level,
+        )
+
+    def user_call(self, node: ast.Call, func: ast.expr, obj: object, hint: str):
+        """A call of another user function: differentiated through its own pullback."""
+        if isinstance(obj, StaticFunction):
+            callee = obj.source
+            defaults = [_literal(d) for d in callee.node.args.defaults]
+        else:
+            callee = frontend.from_function(obj)
+            defaults = list(getattr(obj, "__defaults__", None) or ())
+        fence.check(callee)
+        params = [a.arg for a in callee.node.args.args]
+        if len(node.args) > len(params):
+            raise self.error(f"too many arguments for {callee.name}()", node)
+        bound: dict[str, ast.expr] = {}
+        for p, a in zip(params, node.args, strict=False):
+            bound[p] = self.atom(a, hint)
+        for k in node.keywords:
+            if k.arg is None:
+                raise self.error("**-arguments are not supported", k)
+            if k.arg not in params:
+                raise self.error(f"{callee.name}() has no parameter {k.arg!r}", node)
+            if k.arg in bound:
+                raise self.error(f"{k.arg!r} given twice", node)
+            bound[k.arg] = self.atom(k.value, hint)
+        first_default = len(params) - len(defaults)
+        for i, p in enumerate(params):
+            if p in bound:
+                continue
+            if i < first_default:
+                raise self.error(f"{callee.name}() needs its argument {p!r}", node)
+            bound[p] = self.default_atom(callee.name, p, defaults[i - first_default], node)
+        self.record_globals(func)
+        args = [bound[p] for p in params]
+        kinds = tuple(self.kind(a) for a in args)
+        result_kind = self.session.result_kind(callee, kinds) if self.session else LEAF
+        prim = CallPrim(source=callee, kinds=kinds, params=tuple(params), result_kind=result_kind)
+        value = ast.Call(func=_strip(func), args=[_copy_atom(a) for a in args], keywords=[])
+        return value, prim, dict(zip(params, args, strict=True)), False
+
+    def default_atom(self, fname: str, param: str, value: object, node: ast.AST) -> ast.expr:
+        if isinstance(value, _NoLiteral):
+            raise self.error(
+                f"the default of {fname}()'s parameter {param!r} cannot be read without "
+                "running the file",
+                node,
+                hint=f"pass {param} explicitly",
+            )
+        if value is None or isinstance(value, bool | int | float | complex | str):
+            return ast.Constant(value=value)
+        name = self.names.fresh(f"{fname}_{param}_default")
+        self.globals[name] = value
+        return ast.Name(id=name, ctx=ast.Load())
+
+    def method_call(self, node: ast.Call, func: ast.Attribute, hint: str):
+        entry = METHODS.get(func.attr)
+        if entry is None:
+            raise self.error(
+                f"the method .{func.attr}() is not supported", node, hint=_method_hint(func.attr)
+            )
+        prim, pack = entry
+        base = self.atom(func.value, hint)
+        args = [self.argument(a, hint) for a in node.args]
+        keywords = [(k.arg, self.argument(k.value, hint)) for k in node.keywords]
+        value = ast.Call(
+            func=ast.Attribute(value=base, attr=func.attr, ctx=ast.Load()),
+            args=args,
+            keywords=[ast.keyword(arg=k, value=v) for k, v in keywords],
+        )
+        if pack is not None and (len(args) > 1):
+            args = [ast.Tuple(elts=args, ctx=ast.Load())]
+        elif pack == "axes" and len(args) == 1 and isinstance(args[0], ast.Constant):
+            args = [ast.Tuple(elts=args, ctx=ast.Load())]
+        if pack == "axes" and not args and not keywords:
+            args = []
+        if rules.is_nondiff(prim):
+            return value, None, {}, False
+        return self.bound(value, prim, [base, *args], keywords, node, False)
+
+    def argument(self, node: ast.expr, hint: str) -> ast.expr:
+        if isinstance(node, ast.Tuple | ast.List):
+            return ast.Tuple(elts=[self.argument(e, hint) for e in node.elts], ctx=ast.Load())
+        if isinstance(node, ast.Starred):
+            raise self.error("star-arguments are not supported", node)
+        return self.atom(node, hint)
+
+    def check_keywords(self, rule, node: ast.Call) -> None:
+        """Name a keyword the rule does not take before its value is looked at
+        (``dtype=np.float32`` is not a value adcompile can hold)."""
+        for k in node.keywords if rule is not None else ():
+            if k.arg is not None and k.arg not in rule.params:
+                raise self.error(
+                    f"the argument {k.arg}= of {rule.name} is not supported by its adjoint rule",
+                    node,
+                    hint=_keyword_hint(k.arg, rule),
+                )
+
+    def bound(self, value, prim, args, keywords, node, scalar):
+        rule = rules.lookup(prim)
+        if rule is None:
+            if not rules.is_nondiff(prim):
+                label = primitive_name(prim)
+                raise self.error(
+                    f"{label} has no adjoint rule",
+                    node,
+                    hint=f"register one with @adcompile.adjoint({label}), see docs/custom-rules.md",
+                )
+            return value, None, {}, scalar
+        operands: dict[str, ast.expr] = {}
+        if len(args) > len(rule.params):
+            raise self.error(
+                f"too many arguments for {rule.name} (its rule takes {', '.join(rule.params)})",
+                node,
+            )
+        for p, a in zip(rule.params, args, strict=False):
+            operands[p] = a
+        for k, v in keywords:
+            if k not in rule.params:
+                raise self.error(
+                    f"the argument {k}= of {rule.name} is not supported by its adjoint rule",
+                    node,
+                    hint=_keyword_hint(k, rule),
+                )  # for method calls, which do not go through check_keywords
+            if k in operands:
+                raise self.error(f"{k} given twice", node)
+            operands[k] = v
+        for p, e in operands.items():
+            if isinstance(e, ast.Tuple) and p != "arrays" and rule.differentiable(p):
+                raise self.error(
+                    f"{rule.name} takes an array here, not a list or tuple",
+                    node,
+                    hint="make an array of the pieces first: np.stack([...])",
+                )
+            kind = self.kind(e) if isinstance(e, ast.Name) else LEAF
+            if kind != LEAF and p != "arrays" and rule.differentiable(p):
+                what = {"list": "a list", "tuple": "a tuple", "dict": "a dict"}[kind[0]]
+                text = self.spell(e)
+                raise self.error(
+                    f"{text!r} is {what}, but {rule.name} takes an array here"
+                    if text
+                    else f"this argument is {what}, but {rule.name} takes an array here",
+                    node,
+                    hint=_container_hint(text or "it", kind[0], text in self.params),
+                )
+        for p in rule.params:
+            if p not in operands:
+                if p not in rule.defaults:
+                    raise self.error(f"{rule.name} needs its argument {p!r}", node)
+                operands[p] = ast.Constant(value=rule.defaults[p])
+        if id(prim) in FULL_REDUCTIONS:
+            axis, keep = operands.get("axis"), operands.get("keepdims")
+            scalar = _is_const(axis, None) and _is_const(keep, False)
+        return value, prim, operands, scalar

@@ -1,0 +1,399 @@
+"""Expression lowering: a nested expression becomes a sequence of ``Assign``
+statements, one primitive over atoms each, its temporaries named after the
+variable they help compute; operators map to numpy functions, ``a and b`` and
+``a or b`` to conditionals, free names to the objects they mean. Calls are in
+``calls.py``."""
+
+from __future__ import annotations
+
+import ast
+import operator
+import types
+
+import numpy as np
+
+from ..ir import Assign, If
+from ..names import (
+    BINOPS,
+    CONSTANT_ATTRIBUTES,
+    NUMERIC,
+    UNARYOPS,
+)
+from ..rules import containers
+from ..rules.containers import is_container, join_kinds
+from .common import (
+    SAME_STRUCTURE_HINT,
+    _copy_atom,
+    _is_int_name,
+    _strip,
+)
+
+
+class Expressions:
+    """A part of ``Normalizer``: lowers an expression to ``Assign`` statements of one
+    primitive over atoms each and returns the atom holding its value; free names
+    go through the shared ``names.Resolver``."""
+
+    def add_assign(self, target: str, value: ast.expr, prim, operands: dict) -> None:
+        self.body.append(
+            Assign(
+                target=target,
+                value=value,
+                prim=prim,
+                operands=operands,
+                loc=self.src.loc(self.stmt),
+            )
+        )
+        self.kinds[target] = self.result_kind(prim, operands)
+
+    def atom(self, node: ast.expr, hint: str) -> ast.expr:
+        """An atom holding the value of ``node``; emits temporaries named after ``hint``."""
+        if isinstance(node, ast.Constant):
+            if not isinstance(node.value, int | float | complex | bool | str | type(None)):
+                raise self.error(f"the constant {node.value!r} is not supported", node)
+            return ast.Constant(value=node.value)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if (
+            isinstance(node, ast.UnaryOp)
+            and isinstance(node.op, ast.USub | ast.UAdd)
+            and isinstance(node.operand, ast.Constant)
+            and isinstance(node.operand.value, int | float | complex)
+            and not isinstance(node.operand.value, bool)
+        ):  # a negative literal is a constant, not an operation
+            v = node.operand.value
+            return ast.Constant(value=-v if isinstance(node.op, ast.USub) else v)
+        const = self.module_constant(node)
+        if const is not None:
+            return const
+        if isinstance(node, ast.IfExp):
+            return self.if_expression(node, hint)[0]
+        if isinstance(node, ast.BoolOp):
+            return self.bool_operation(node, hint)[0]
+        return ast.Name(id=self.emit(node, hint), ctx=ast.Load())
+
+    def name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.locals:
+            if node.id not in self.env:
+                if node.id in self.partial:
+                    raise self.error(
+                        f"{node.id!r} is assigned only on some paths (one branch of an if, "
+                        "or inside a loop) and used after them",
+                        node,
+                        hint=f"give {node.id} a value before the if or loop",
+                    )
+                raise self.error(
+                    f"{node.id!r} is used before it is assigned",
+                    node,
+                    hint=f"assign {node.id} before this line",
+                )
+            return _copy_atom(self.env[node.id])
+        obj = self.resolve(node.id, node)
+        if isinstance(obj, NUMERIC):
+            self.globals[node.id] = obj
+            return ast.Name(id=node.id, ctx=ast.Load())
+        hint = "only numbers and numpy arrays can be used as values"
+        if callable(obj) and not isinstance(obj, type):
+            hint = f"call it where it is needed ({node.id}(...)); a function is not a value here"
+        raise self.error(
+            f"{node.id!r} is a {type(obj).__name__}, not a number or an array", node, hint=hint
+        )
+
+    def resolve(self, ident: str, node: ast.AST) -> object:
+        return self.resolver.resolve(ident, node)
+
+    def module_constant(self, node: ast.expr) -> ast.expr | None:
+        """``np.pi``-like attributes of modules: kept as they are, as constant atoms."""
+        if not isinstance(node, ast.Attribute):
+            return None
+        if not isinstance(self.static_object(node.value), types.ModuleType):
+            return None
+        obj = self.static_object(node)
+        if obj is not None and not isinstance(obj, NUMERIC):
+            return None  # np.newaxis is None: a constant too
+        self.record_globals(node)
+        return _strip(node)
+
+    def static_object(self, node: ast.expr) -> object | None:
+        """The object a dotted name of module attributes means, or None."""
+        return self.resolver.static_object(node)
+
+    def is_namespace(self, node: ast.expr) -> bool:
+        """Whether ``node`` names a module or another non-value (not an array or number)."""
+        obj = self.static_object(node)
+        return obj is not None and not isinstance(obj, NUMERIC)
+
+    def record_globals(self, node: ast.expr) -> None:
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        if isinstance(node, ast.Name):
+            self.globals[node.id] = self.resolver.lookup(node.id)
+
+    def is_static(self, node: ast.expr) -> bool:
+        """Whether ``node`` has no derivative whatever its inputs: shapes and sizes of
+        arrays and arithmetic on them (``x.shape[0] - 1``, ``len(xs)``). Such
+        expressions stay whole, as one statement."""
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, int | bool)
+        if isinstance(node, ast.Attribute):
+            return node.attr in CONSTANT_ATTRIBUTES and node.attr != "dtype"
+        if isinstance(node, ast.Subscript):
+            return self.is_static(node.value) and (
+                self.is_static(node.slice) or _is_int_name(node.slice, self)
+            )
+        if isinstance(node, ast.BinOp):  # one frame per operator: long sums are deep
+            if not isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.FloorDiv):
+                return False
+            left = self.is_static(node.left)
+            if not left and not _is_int_name(node.left, self):
+                return False
+            right = self.is_static(node.right)
+            return (right or _is_int_name(node.right, self)) and (left or right)
+        if isinstance(node, ast.UnaryOp):
+            return isinstance(node.op, ast.USub) and self.is_static(node.operand)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return node.func.id not in self.locals and self.resolver.lookup(node.func.id) is len
+        return False
+
+    def emit(self, node: ast.expr, hint: str, claim: bool = False) -> str:
+        """Emit ``<name> = node`` as one primitive and return the name.
+
+        The operands become atoms first, so temporaries are numbered in the order
+        they are computed. With ``claim`` the name is the user's own ``hint``
+        (or a fresh version of it, when it was assigned before); otherwise it is a
+        temporary named after it.
+        """
+        if self.is_static(node):
+            # a number, unless it is a shape (a tuple) or a slice of one
+            scalar = not any(
+                (isinstance(n, ast.Attribute) and n.attr == "shape")
+                and not isinstance(node, ast.Subscript | ast.BinOp | ast.Call)
+                or (isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Slice))
+                for n in ast.walk(node)
+            )
+            value, prim, operands = self.constant_expr(node), None, {}
+        else:
+            value, prim, operands, scalar = self.primitive(node, hint)
+        target = self.names.claim(hint) if claim else self.names.fresh(hint)
+        self.spelling[target] = hint if claim and hint in self.locals else node
+        if not claim:
+            self.temps.add(target)
+        if prim is None:
+            self.constants.add(target)
+        ast.copy_location(value, node)
+        self.body.append(
+            Assign(
+                target=target,
+                value=value,
+                prim=prim,
+                operands=operands,
+                loc=self.src.loc(self.stmt),
+                scalar=scalar,
+            )
+        )
+        if scalar:
+            self.scalars.add(target)
+        self.kinds[target] = self.result_kind(prim, operands)
+        return target
+
+    def primitive(self, node: ast.expr, hint: str):
+        """Split ``node`` into (forward expression over atoms, primitive, operands, is_scalar)."""
+        if isinstance(node, ast.BinOp):
+            prim = BINOPS[type(node.op)]
+            left = self.atom(node.left, hint)
+            right = self.atom(node.right, hint)
+            value = ast.BinOp(left=left, op=node.op, right=right)
+            scalar = self.is_scalar(left) and self.is_scalar(right)
+            return self.bound(value, prim, [left, right], [], node, scalar)
+        if isinstance(node, ast.UnaryOp):
+            prim = UNARYOPS[type(node.op)]
+            operand = self.atom(node.operand, hint)
+            value = ast.UnaryOp(op=node.op, operand=operand)
+            return self.bound(value, prim, [operand], [], node, self.is_scalar(operand))
+        if isinstance(node, ast.Compare):
+            left = self.atom(node.left, hint)
+            comps = [self.atom(c, hint) for c in node.comparators]
+            return ast.Compare(left=left, ops=node.ops, comparators=comps), None, {}, False
+        if isinstance(node, ast.BoolOp):
+            return self.bool_operation(node, hint)
+        if isinstance(node, ast.Call):
+            return self.call(node, hint)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node, hint)
+        if isinstance(node, ast.Subscript):
+            base = self.atom(node.value, hint)
+            index = self.index(node.slice, hint)
+            if is_container(self.kind(base)):
+                if isinstance(index, ast.Tuple):
+                    raise self.error(
+                        "a list or tuple takes one index or one slice",
+                        node,
+                        hint="index elements one at a time, or np.stack the list first",
+                    )
+                value = ast.Subscript(value=base, slice=index, ctx=ast.Load())
+                if isinstance(index, ast.Slice):
+                    # the slice as a value, for the adjoint: add_at(dc, slice(a, b), g)
+                    self.globals["slice"] = slice
+                    parts = [index.lower, index.upper, index.step]
+                    index = ast.Call(
+                        func=ast.Name(id="slice", ctx=ast.Load()),
+                        args=[p if p is not None else ast.Constant(None) for p in parts],
+                        keywords=[],
+                    )
+                return value, containers.GET, {"c": base, "index": index}, False
+            value = ast.Subscript(value=base, slice=index, ctx=ast.Load())
+            return self.bound(value, operator.getitem, [base, index], [], node, False)
+        if isinstance(node, ast.Name | ast.Constant):
+            atom = self.atom(node, hint)
+            return atom, np.positive, {"x": atom}, self.is_scalar(atom)
+        if isinstance(node, ast.Tuple | ast.List):
+            elts = [self.atom(e, hint) for e in node.elts]
+            prim = containers.BUILD_TUPLE if isinstance(node, ast.Tuple) else containers.BUILD_LIST
+            value = type(node)(elts=elts, ctx=ast.Load())
+            return value, prim, {f"e{i}": e for i, e in enumerate(elts)}, False
+        if isinstance(node, ast.IfExp):
+            return self.if_expression(node, hint)
+        raise self.error(f"{type(node).__name__} expressions are not supported", node)
+
+    def if_expression(self, node: ast.IfExp, hint: str):
+        """``a if c else b`` as an if statement whose branches compute the two atoms."""
+        test = self.condition(node.test)
+        before = self.env
+        results = []
+        blocks = []
+        for branch in (node.body, node.orelse):
+            outer_body, outer_env = self.body, self.env
+            self.body, self.env = [], dict(before)
+            try:
+                results.append(self.atom(branch, hint))
+                blocks.append(self.body)
+            finally:
+                self.body, self.env = outer_body, outer_env
+        join = self.names.fresh(hint)
+        self.spelling[join] = node
+        self.body.append(
+            If(
+                test=test,
+                body=blocks[0],
+                orelse=blocks[1],
+                joins=[(join, results[0], results[1])],
+                loc=self.src.loc(self.stmt),
+            )
+        )
+        kind = join_kinds([self.kind(r) for r in results])
+        if kind is None:
+            raise self.error(
+                "the two values of this conditional differ in structure",
+                node,
+                hint=SAME_STRUCTURE_HINT,
+            )
+        self.kinds[join] = kind
+        atom = ast.Name(id=join, ctx=ast.Load())
+        return atom, np.positive, {"x": atom}, False
+
+    def bool_operation(self, node: ast.BoolOp, hint: str):
+        """``a and b`` as ``b if a else a``, ``a or b`` as ``a if a else b``: Python
+        returns one of the operands (not a bool), each evaluated once, left to right,
+        and ``b`` only when ``a`` does not decide. ``a and b and c`` is
+        ``a and (b and c)``."""
+        first = self.atom(node.values[0], hint)
+        rest = node.values[1:]
+        if len(rest) == 1:
+            second_node = rest[0]
+        else:
+            second_node = ast.copy_location(ast.BoolOp(op=node.op, values=rest), rest[0])
+        outer_body, outer_env = self.body, self.env
+        self.body, self.env = [], dict(outer_env)
+        try:
+            second = self.atom(second_node, hint)
+            block = self.body
+        finally:
+            self.body, self.env = outer_body, outer_env
+        if isinstance(node.op, ast.And):
+            body, orelse, joined = block, [], (second, _copy_atom(first))
+        else:
+            body, orelse, joined = [], block, (_copy_atom(first), second)
+        join = self.names.fresh(hint)
+        self.body.append(
+            If(
+                test=_copy_atom(first),
+                body=body,
+                orelse=orelse,
+                joins=[(join, *joined)],
+                loc=self.src.loc(self.stmt),
+            )
+        )
+        kind = join_kinds([self.kind(first), self.kind(second)])
+        if kind is None:
+            raise self.error("the operands of this `and`/`or` differ in structure", node)
+        self.kinds[join] = kind
+        atom = ast.Name(id=join, ctx=ast.Load())
+        return atom, np.positive, {"x": atom}, False
+
+    def index(self, node: ast.expr, hint: str) -> ast.expr:
+        if isinstance(node, ast.Slice):
+            parts = {
+                k: (None if getattr(node, k) is None else self.atom(getattr(node, k), hint))
+                for k in ("lower", "upper", "step")
+            }
+            return ast.Slice(**parts)
+        if isinstance(node, ast.Tuple):
+            return ast.Tuple(elts=[self.index(e, hint) for e in node.elts], ctx=ast.Load())
+        if isinstance(node, ast.Constant) and node.value is Ellipsis:
+            return ast.Constant(value=Ellipsis)
+        return self.atom(node, hint + "_index")
+
+    def attribute(self, node: ast.Attribute, hint: str):
+        const = self.module_constant(node)
+        if const is not None:
+            return const, None, {}, True
+        if self.is_namespace(node.value):
+            text = self.src.text_of(node)
+            obj = self.static_object(node)
+            if callable(obj) and not isinstance(obj, type):
+                hint = f"call it where it is needed ({text}(...)); a function is not a value here"
+            elif isinstance(obj, type):
+                hint = (
+                    "types and dtypes are not values here: make arrays of the dtype you need "
+                    "outside the differentiated function and pass them in"
+                )
+            else:
+                base = self.src.text_of(node.value)
+                hint = (
+                    f"bind it to a module-level name ({node.attr} = {text}) or pass it in as an "
+                    f"argument: adcompile reads values only from modules, not from {base}"
+                )
+            raise self.error(f"{text} cannot be used as a value", node, hint=hint)
+        base = self.atom(node.value, hint)
+        value = ast.Attribute(value=base, attr=node.attr, ctx=ast.Load())
+        if node.attr == "T":
+            return self.bound(value, np.transpose, [base], [], node, self.is_scalar(base))
+        if node.attr in CONSTANT_ATTRIBUTES:
+            return value, None, {}, node.attr in ("ndim", "size")
+        supported = ".T, " + ", ".join(sorted(CONSTANT_ATTRIBUTES))
+        if not hasattr(np.ndarray, node.attr):  # not an array's: the base is some object
+            owner = node.value.id if isinstance(node.value, ast.Name) else "the value"
+            method = owner in ("self", "cls") and self.params[:1] == [owner]
+            raise self.error(
+                f"{owner}.{node.attr} reads an attribute of "
+                + (f"the object {owner} (the method's {owner}), " if method else f"{owner}, ")
+                + "not of an array: adcompile differentiates functions of arrays and numbers",
+                node,
+                hint=f"pass {owner}.{node.attr} to the function as an argument instead "
+                f"(def f(x, {node.attr}) ... adcompile.grad(f)(x, {owner}.{node.attr})); "
+                f"arrays' attributes can be read: {supported}",
+            )
+        raise self.error(
+            f"the array attribute .{node.attr} is not supported",
+            node,
+            hint=f"supported array attributes: {supported}",
+        )
+
+    def is_scalar(self, atom: ast.expr) -> bool:
+        if isinstance(atom, ast.Constant):
+            return isinstance(atom.value, int | float | complex | bool)
+        if isinstance(atom, ast.Name):
+            if atom.id in self.globals:
+                return isinstance(self.globals[atom.id], int | float | complex)
+            return atom.id in self.scalars
+        return False

@@ -1,0 +1,139 @@
+"""Kind inference: the structure (array or number, or a list, tuple or dict of
+kinds) of each value the normalizer names. ``Kinds`` is the part of the
+normalizer that says what a primitive returns; ``infer_kinds`` guesses the
+parameters' kinds from how the body uses them, for code generated before a call."""
+
+from __future__ import annotations
+
+import ast
+
+from ..ir import CallPrim
+from ..rules import containers
+from ..rules.containers import EMPTY, LEAF, element_kind, join_kinds
+
+
+class Kinds:
+    """A part of ``Normalizer``: the kind of an atom, and of what a primitive returns."""
+
+    def kind(self, atom: ast.expr) -> object:
+        if isinstance(atom, ast.Name):
+            if atom.id in self.kinds:
+                kind = self.kinds[atom.id]
+                return LEAF if kind == EMPTY else kind
+            if atom.id in self.globals:
+                return containers.kind_of(self.globals[atom.id])
+        return LEAF
+
+    def result_kind(self, prim, operands: dict) -> object:
+        if prim is containers.GET and isinstance(operands["index"], ast.Call):
+            kind = self.kind(operands["c"])
+            bounds = operands["index"].args
+            if kind[0] == "tuple":
+                if all(isinstance(b, ast.Constant) for b in bounds):
+                    return ("tuple", kind[1][slice(*(b.value for b in bounds))])
+                joined = join_kinds(list(kind[1]))
+                if joined is None:
+                    raise self.error("cannot tell the structure of this slice")
+                return ("list", joined)
+            return kind
+        if prim is containers.GET:
+            c = operands["c"]
+            if isinstance(c, ast.Name) and self.kinds.get(c.id) == EMPTY:
+                return EMPTY  # unpacking an element of a list with no element yet
+            index = operands["index"]
+            kind = element_kind(
+                self.kind(operands["c"]),
+                index.value if isinstance(index, ast.Constant) else None,
+                constant=isinstance(index, ast.Constant),
+            )
+            if kind is None:
+                raise self.error(
+                    "cannot tell the structure of this element",
+                    hint="index tuples and dicts with constants",
+                )
+            return kind
+        if prim is containers.BUILD_LIST:
+            kind = join_kinds([self.kind(e) for e in operands.values()])
+            if kind is None and operands:
+                return ("tuple", tuple(self.kind(e) for e in operands.values()))
+            return ("list", kind or EMPTY)
+        if prim is containers.BUILD_TUPLE:
+            return ("tuple", tuple(self.kind(e) for e in operands.values()))
+        if prim is containers.APPEND:
+            c = self.kind(operands["c"])
+            return ("list", join_kinds([c[1] if c != LEAF else EMPTY, self.kind(operands["x"])]))
+        if isinstance(prim, CallPrim):
+            return prim.result_kind
+        return LEAF
+
+
+class _NoLiteral:
+    """A default value that is not a literal (static reading cannot know it)."""
+
+
+def _described(kind: object, *, one: bool = False) -> str:
+    """Values of ``kind`` (or one, with ``one``), in words (for messages)."""
+    if kind == LEAF:
+        return "an array or a number" if one else "arrays or numbers"
+    tag, inner = kind
+    if tag == "tuple":
+        return f"a tuple of {len(inner)}" if one else f"tuples of {len(inner)}"
+    return (
+        ("a " if one else "")
+        + {"list": "list", "dict": "dict"}.get(tag, "container")
+        + ("" if one else "s")
+    )
+
+
+def _literal(node: ast.expr) -> object:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError):
+        return _NoLiteral()
+
+
+def infer_kinds(fn: ast.FunctionDef) -> dict[str, object]:
+    """Guess which parameters are containers from how the body uses them, for code
+    generated before any call (``.source``, the CLI): ``for W, b in p`` makes ``p`` a
+    list of pairs, ``p["W"]`` a dict, ``a, b = p`` a tuple. Arguments seen at a
+    call always win over these guesses."""
+    params = {a.arg for a in fn.args.args}
+    kinds: dict[str, object] = {}
+    keys: dict[str, list] = {}
+
+    def shape_of(target: ast.expr) -> object:
+        if isinstance(target, ast.Tuple | ast.List):
+            return ("tuple", tuple(shape_of(t) for t in target.elts))
+        return LEAF
+
+    for node in ast.walk(fn):
+        if isinstance(node, ast.For):
+            it, target = node.iter, node.target
+            pairs = []
+            if isinstance(it, ast.Name):
+                pairs = [(it, target)]
+            elif isinstance(it, ast.Call) and isinstance(it.func, ast.Name):
+                if it.func.id == "enumerate" and it.args and isinstance(target, ast.Tuple):
+                    pairs = [(it.args[0], target.elts[-1])]
+                elif it.func.id == "zip" and isinstance(target, ast.Tuple):
+                    pairs = list(zip(it.args, target.elts, strict=False))
+            for seq, tgt in pairs:
+                if isinstance(seq, ast.Name) and seq.id in params and isinstance(tgt, ast.Tuple):
+                    kinds[seq.id] = ("list", shape_of(tgt))
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple):
+            value = node.value
+            if isinstance(value, ast.Name) and value.id in params:
+                kinds[value.id] = shape_of(node.targets[0])
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            key = node.slice
+            if (
+                node.value.id in params
+                and isinstance(key, ast.Constant)
+                and isinstance(key.value, str)
+            ):
+                keys.setdefault(node.value.id, [])
+                if key.value not in keys[node.value.id]:
+                    keys[node.value.id].append(key.value)
+    for p, ks in keys.items():
+        kinds[p] = ("dict", tuple((k, LEAF) for k in ks))
+    return kinds

@@ -1,0 +1,226 @@
+"""Loop lowering: ``for`` over a range or a sequence and ``while``, each with the
+variables its body reassigns carried around it; a loop whose carried list is
+still empty on entry is lowered again once the body has shown its elements."""
+
+from __future__ import annotations
+
+import ast
+
+from ..ir import Loop, Stmt
+from ..rules.containers import LEAF, join_kinds
+from .common import (
+    RESULT,
+    _copy_atom,
+    _is_call_of,
+)
+
+
+class Loops:
+    """A part of ``Normalizer``: lowers ``for`` and ``while`` loops (each body a nested
+    block, see ``State.sub_block``), with their carried variables."""
+
+    def loop_header(self, loop: ast.For | ast.While) -> list[tuple[str, str]]:
+        """The variables the loop reassigns that exist before it: (user name, carried name)."""
+        assigned = []
+        for node in ast.walk(loop):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                if node.id not in assigned:
+                    assigned.append(node.id)
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "append"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id not in assigned
+            ):
+                assigned.append(node.func.value.id)
+        carried = []
+        for var in assigned:
+            if var in self.env:  # (a for loop's own target too: after the loop it holds the last)
+                carried.append((var, self.names.claim(var)))
+        return carried
+
+    def for_statement(self, stmt: ast.For) -> None:
+        loc = self.src.loc(stmt)
+        iterable = stmt.iter
+        prelude: list[ast.stmt] = []
+        target = stmt.target
+        if _is_call_of(iterable, "range", self):
+            if not isinstance(target, ast.Name):
+                raise self.error("a range loop needs a single loop variable", target)
+            args = [self.atom(a, "n") for a in iterable.args]
+            iter_expr = ast.Call(func=ast.Name(id="range", ctx=ast.Load()), args=args, keywords=[])
+            index_var = target.id
+            self.globals["range"] = range
+        else:
+            index_var, iter_expr, prelude = self.desugar_iteration(stmt)
+        carried = self.loop_header(stmt)
+        index = self.names.claim(index_var)
+        self.locals.add(index_var)
+        self.constants.add(index)
+        before = {var: self.env[var] for var, _ in carried}
+        env = dict(self.env)
+        for var, name in carried:
+            env[var] = ast.Name(id=name, ctx=ast.Load())
+        env[index_var] = ast.Name(id=index, ctx=ast.Load())
+        body, env_end = self.loop_body(prelude + list(stmt.body), env, carried, before)
+        flag = self.structured.break_flags.get(id(stmt))
+        exit_flag = dict(carried).get(flag) if flag else None
+        self.finish_loop(stmt, loc, index, iter_expr, None, body, carried, before, env_end)
+        self.body[-1].exit = exit_flag
+
+    def while_statement(self, stmt: ast.While) -> None:
+        loc = self.src.loc(stmt)
+        carried = self.loop_header(stmt)
+        before = {var: self.env[var] for var, _ in carried}
+        env = dict(self.env)
+        for var, name in carried:
+            env[var] = ast.Name(id=name, ctx=ast.Load())
+            self.kinds[name] = self.kind(before[var])
+        outer_env = self.env
+        self.env = env
+        test = self.constant_expr(stmt.test)
+        self.env = outer_env
+        body, env_end = self.loop_body(list(stmt.body), env, carried, before)
+        self.finish_loop(stmt, loc, None, None, test, body, carried, before, env_end)
+
+    def loop_body(
+        self, stmts: list[ast.stmt], env: dict, carried: list, before: dict
+    ) -> tuple[list[Stmt], dict]:
+        """Normalize a loop's body. A carried variable's structure is its structure on
+        entry joined with its structure at the end of every iteration: a list made
+        empty (``xs = []``) gets its elements' structure from the ``xs.append(v)`` in
+        the body. When an iteration changes what is known, the body is normalized
+        again from the same state (names included, so the code is the same as if it
+        had been known from the start)."""
+        kinds = {name: self.kind(before[var]) for var, name in carried}
+        saved = self.save_state()
+        while True:
+            self.kinds.update(kinds)
+            body, env_end = self.sub_block(stmts, env)
+            grown = {}
+            for var, name in carried:
+                end = env_end.get(var)
+                if end is None:
+                    continue  # reported by finish_loop
+                joined = join_kinds([kinds[name], self.kind(end)])
+                if joined is None:
+                    raise self.error(
+                        f"{var!r} holds differently structured values before and after "
+                        "an iteration of the loop",
+                        hint=f"give {var} the same structure (array, list, tuple) throughout",
+                    )
+                if joined != kinds[name]:
+                    grown[name] = joined
+            if not grown:
+                return body, env_end
+            kinds.update(grown)
+            self.restore_state(saved)
+
+    def save_state(self) -> tuple:
+        """What normalizing a block changes, to normalize it again (see loop_body)."""
+        names = self.names
+        return (
+            set(names.claimed),
+            dict(names.next),
+            dict(self.kinds),
+            set(self.scalars),
+            set(self.constants),
+            set(self.temps),
+            dict(self.globals),
+            set(self.partial),
+            set(self.locals),
+        )
+
+    def restore_state(self, saved: tuple) -> None:
+        claimed, nxt, kinds, scalars, constants, temps, globals_, partial, locals_ = saved
+        self.names.claimed, self.names.next = set(claimed), dict(nxt)
+        self.kinds, self.scalars, self.constants = dict(kinds), set(scalars), set(constants)
+        self.temps, self.globals = set(temps), dict(globals_)
+        self.partial, self.locals = set(partial), set(locals_)
+
+    def finish_loop(self, stmt, loc, index, iter_expr, test, body, carried, before, env_end):
+        self.stmt = stmt
+        spec = []
+        for var, name in carried:
+            end = env_end.get(var)
+            if end is None:
+                raise self.error(f"{var!r} is not assigned on every path through the loop", stmt)
+            spec.append((name, before[var], end))
+            self.env[var] = ast.Name(id=name, ctx=ast.Load())
+        for var in env_end:
+            if var not in self.env and var != RESULT:
+                self.partial.add(var)
+        count = self.names.fresh("iterations")
+        self.body.append(
+            Loop(
+                target=index,
+                iter=iter_expr,
+                test=test,
+                body=body,
+                carried=spec,
+                count=count,
+                loc=loc,
+            )
+        )
+
+    def desugar_iteration(self, stmt: ast.For):
+        """``for x in xs`` (also over ``zip`` and ``enumerate``) as a loop over indices:
+        returns (index variable, ``range(...)`` expression, prelude assigning the targets)."""
+        iterable, target = stmt.iter, stmt.target
+        index_var = None
+        if _is_call_of(iterable, "enumerate", self):
+            if len(iterable.args) != 1 or iterable.keywords:
+                raise self.error("enumerate() takes one argument here", iterable)
+            if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
+                raise self.error("unpack enumerate() into two names: for i, x in ...", target)
+            if not isinstance(target.elts[0], ast.Name):
+                raise self.error("the index of enumerate() must be a name", target)
+            index_var = target.elts[0].id
+            sources, targets = [iterable.args[0]], [target.elts[1]]
+        elif _is_call_of(iterable, "zip", self):
+            if iterable.keywords:
+                raise self.error("zip() keywords are not supported", iterable)
+            if not (isinstance(target, ast.Tuple) and len(target.elts) == len(iterable.args)):
+                raise self.error("unpack zip() into one target per sequence", target)
+            sources, targets = list(iterable.args), list(target.elts)
+        else:
+            sources, targets = [iterable], [target]
+        atoms = []
+        for src_node in sources:
+            atom = self.atom(src_node, "seq")
+            kind = self.kind(atom)
+            if kind != LEAF and kind[0] == "dict":
+                raise self.error(
+                    "iterating over a dict is not supported",
+                    src_node,
+                    hint="iterate over a list of its keys: for k in ['W', 'b']: ... p[k]",
+                )
+            # the sequence as it is now, under a name the loop body cannot rebind
+            key = f"<sequence {len(self.locals)}>"
+            self.env[key] = atom
+            self.locals.add(key)
+            atoms.append(ast.Name(id=key, ctx=ast.Load()))
+        if index_var is None:
+            index_var = self.names.fresh("i")
+        lens = [
+            ast.Call(func=ast.Name(id="len", ctx=ast.Load()), args=[self.env[a.id]], keywords=[])
+            for a in atoms
+        ]
+        self.globals["len"] = len
+        self.globals["range"] = range
+        bound = lens[0]
+        if len(lens) > 1:
+            self.globals["min"] = min
+            bound = ast.Call(func=ast.Name(id="min", ctx=ast.Load()), args=lens, keywords=[])
+        iter_expr = ast.Call(func=ast.Name(id="range", ctx=ast.Load()), args=[bound], keywords=[])
+        prelude = []
+        for atom, tgt in zip(atoms, targets, strict=True):
+            value = ast.Subscript(
+                value=_copy_atom(atom), slice=ast.Name(id=index_var, ctx=ast.Load()), ctx=ast.Load()
+            )
+            assign = ast.Assign(targets=[tgt], value=value)
+            ast.copy_location(assign, stmt)
+            ast.fix_missing_locations(assign)
+            prelude.append(assign)
+        return index_var, iter_expr, prelude

@@ -1,0 +1,319 @@
+"""Statement lowering: assignments (tuple targets resolved by renaming), ``x op= y``
+as ``x = x op y``, ``xs.append(v)`` as ``xs = xs + [v]``, ``return`` and ``if``
+(whose differing values become joins). Loops are in ``loops.py``."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import types
+
+from ..frontend import StaticFunction
+from ..ir import Assign, If
+from ..names import (
+    is_user_function,
+)
+from ..rules import containers
+from ..rules.containers import EMPTY, LEAF, join_kinds
+from .common import (
+    RESULT,
+    SAME_STRUCTURE_HINT,
+    _copy_atom,
+    _is_name,
+    _same,
+    _strip,
+)
+from .kinds import (
+    _described,
+)
+
+
+class Statements:
+    """A part of ``Normalizer``: lowers statements into ``self.body``, reading and
+    updating the environment of ``state.State``; expressions go to ``Expressions``."""
+
+    def statement(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Expr):
+            if isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+                return  # docstring
+            call = stmt.value
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "append"
+                and isinstance(call.func.value, ast.Name)
+                and call.func.value.id in self.locals
+            ):
+                self.append(call)
+                return
+            if isinstance(stmt.value, ast.Call) and _is_name(stmt.value.func, "print"):
+                raise self.error(
+                    "print() is not supported in a differentiated function",
+                    stmt,
+                    hint="print the value outside, or step through the generated code with pdb",
+                )
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and not isinstance(self.static_object(call.func.value), types.ModuleType)
+            ):
+                self.method_statement(call)
+            raise self.error(
+                "an expression statement has no effect on the result",
+                stmt,
+                hint="assign its value to a name, or remove it",
+            )
+        if isinstance(stmt, ast.Pass):
+            return
+        if isinstance(stmt, ast.Assign):
+            self.assign(stmt.targets[0], stmt.value)
+            return
+        if isinstance(stmt, ast.AugAssign):
+            target = stmt.target
+            if not isinstance(target, ast.Name):
+                raise self.error("augmented assignment must target a name", target)
+            binop = ast.BinOp(
+                left=ast.Name(id=target.id, ctx=ast.Load()), op=stmt.op, right=stmt.value
+            )
+            ast.copy_location(binop, stmt)
+            self.assign(target, binop)
+            return
+        if isinstance(stmt, ast.Return):
+            name = self.result_name()
+            if stmt.value is None:
+                raise self.error(
+                    "return needs a value to differentiate",
+                    stmt,
+                    hint="return the scalar (or, for vjp, the array) to differentiate",
+                )
+            if isinstance(stmt.value, ast.Constant) and not isinstance(
+                stmt.value.value, int | float | complex
+            ):
+                raise self.error(
+                    f"{self.src.name} returns {stmt.value.value!r}, which has no derivative",
+                    stmt,
+                    hint="return the value to differentiate",
+                )
+            if isinstance(stmt.value, ast.Name | ast.Constant):
+                atom = self.atom(stmt.value, name)
+            else:
+                atom = ast.Name(id=self.emit(stmt.value, name, claim=True), ctx=ast.Load())
+            self.env[RESULT] = atom
+            return
+        if isinstance(stmt, ast.If):
+            self.if_statement(stmt)
+            return
+        if isinstance(stmt, ast.For):
+            self.for_statement(stmt)
+            return
+        if isinstance(stmt, ast.While):
+            self.while_statement(stmt)
+            return
+        raise self.error(f"{type(stmt).__name__} statements are not supported", stmt)
+
+    # ---------------------------------------------------------- control flow
+
+    def condition(self, test: ast.expr) -> ast.expr:
+        """An atom holding the truth value of ``test`` (not differentiated)."""
+        if isinstance(test, ast.Constant):
+            return ast.Constant(value=bool(test.value))
+        if isinstance(test, ast.Name) and test.id in self.locals:
+            return self.name(test)
+        value = self.constant_expr(test)
+        target = self.names.fresh("cond")
+        self.body.append(
+            Assign(target=target, value=value, prim=None, operands={}, loc=self.src.loc(test))
+        )
+        return ast.Name(id=target, ctx=ast.Load())
+
+    def constant_expr(self, node: ast.expr) -> ast.expr:
+        """``node`` with its names resolved, for a value that is not differentiated
+        (conditions): locals become their current atoms, globals are recorded."""
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call):
+                func = sub.func
+                if isinstance(func, ast.Name | ast.Attribute):
+                    obj = self.static_object(func)
+                    if isinstance(obj, StaticFunction) or is_user_function(obj):
+                        raise self.error(
+                            "a call of a user function in a condition is not supported",
+                            sub,
+                            hint="compute the value in a statement before the if/while",
+                        )
+
+        outer = self
+
+        class Rename(ast.NodeTransformer):
+            def visit_Name(self, n: ast.Name) -> ast.expr:
+                if n.id in outer.locals:
+                    return outer.name(n)
+                outer.static_object(n)
+                outer.globals[n.id] = outer.resolver.lookup(n.id)
+                return ast.Name(id=n.id, ctx=ast.Load())
+
+            def visit_Attribute(self, n: ast.Attribute) -> ast.expr:
+                if outer.static_object(n) is not None:
+                    outer.record_globals(n)
+                    return _strip(n)
+                self.generic_visit(n)
+                return n
+
+        return Rename().visit(copy.deepcopy(node))
+
+    def if_statement(self, stmt: ast.If) -> None:
+        test = self.condition(stmt.test)
+        loc = self.src.loc(stmt)
+        before = self.env
+        body, env_a = self.sub_block(stmt.body, before)
+        orelse, env_b = self.sub_block(stmt.orelse, before)
+        self.stmt = stmt
+        joins = []
+        env = {}
+        for var in list(env_a) + [v for v in env_b if v not in env_a]:
+            a, b = env_a.get(var), env_b.get(var)
+            if a is None or b is None:
+                self.partial.add(var)
+                continue
+            if _same(a, b):
+                env[var] = a
+                continue
+            hint = self.result_name() if var == RESULT else var
+            join = self.names.claim(hint)
+            joins.append((join, a, b))
+            env[var] = ast.Name(id=join, ctx=ast.Load())
+            kind = join_kinds([self.kind(a), self.kind(b)])
+            if kind is None:
+                if var == RESULT:
+                    raise self.error(
+                        f"{self.src.name} returns differently structured values on the two "
+                        "paths of this if",
+                        hint=SAME_STRUCTURE_HINT,
+                    )
+                raise self.error(
+                    f"{var!r} holds differently structured values after the if",
+                    hint=SAME_STRUCTURE_HINT,
+                )
+            self.kinds[join] = kind
+        self.env = env
+        self.body.append(If(test=test, body=body, orelse=orelse, joins=joins, loc=loc))
+
+    def append(self, call: ast.Call) -> None:
+        """``xs.append(v)`` as ``xs = xs + [v]``: a new list, so earlier versions stay intact."""
+        var = call.func.value.id
+        if len(call.args) != 1 or call.keywords:
+            raise self.error("append() takes one argument", call)
+        current = self.name(call.func.value)
+        kind = self.kind(current)
+        if kind != LEAF and kind[0] != "list":
+            raise self.error(f"{var!r} is not a list", call)
+        if kind == LEAF and not isinstance(current, ast.Name):
+            raise self.error(f"{var!r} is not a list", call)
+        item = self.atom(call.args[0], var)
+        value = ast.BinOp(left=current, op=ast.Add(), right=ast.List(elts=[item], ctx=ast.Load()))
+        target = self.names.claim(var)
+        item_kind = join_kinds([kind[1] if kind != LEAF else EMPTY, self.kind(item)])
+        if item_kind is None:
+            raise self.error(
+                f"{var!r} holds {_described(kind[1])}, and this appends "
+                f"{_described(self.kind(item), one=True)}: the elements of a list must be alike",
+                call,
+                hint="keep the elements of a list alike (all arrays, or all tuples of "
+                "the same length)",
+            )
+        self.body.append(
+            Assign(
+                target=target,
+                value=value,
+                prim=containers.APPEND,
+                operands={"c": _copy_atom(current), "x": _copy_atom(item)},
+                loc=self.src.loc(self.stmt),
+            )
+        )
+        self.kinds[target] = ("list", item_kind)
+        self.env[var] = ast.Name(id=target, ctx=ast.Load())
+
+    def method_statement(self, call: ast.Call) -> None:
+        """Refuse a method call used as a statement (it could only matter by changing
+        its object in place), saying what is supported instead."""
+        base, method = call.func.value, call.func.attr
+        what = f"`{ast.unparse(call.func)}(...)`"
+        if method == "append" and isinstance(base, ast.Name):
+            raise self.error(
+                f"{what} would change the global {base.id!r}; adcompile appends only to "
+                "lists that the function makes itself",
+                call,
+                hint="append to a list the function makes itself (ys = [] or ys = [a, b]), "
+                "copying into it the elements you need",
+            )
+        if method == "append":
+            raise self.error(
+                f"{what} appends to an element of a container, which is not supported",
+                call,
+                hint="give the list a name of its own (row = []), append to it, and put it "
+                "into the container when it is complete",
+            )
+        raise self.error(
+            f"{what} as a statement would change {ast.unparse(base)} in place, which is "
+            "not supported",
+            call,
+            hint="grow a list one element at a time with xs.append(v); for arrays, "
+            "compute a new one (ys = np.sort(xs))",
+        )
+
+    def assign(self, target: ast.expr, value: ast.expr) -> None:
+        if isinstance(target, ast.Name):
+            self.bind(target.id, value)
+            return
+        if isinstance(target, ast.Tuple | ast.List):
+            names = target.elts
+            if not all(isinstance(t, ast.Name) for t in names):
+                raise self.error("only names can be unpacked into", target)
+            if isinstance(value, ast.Tuple | ast.List):
+                if len(value.elts) != len(names):
+                    raise self.error(
+                        f"cannot unpack {len(value.elts)} values into {len(names)} names", target
+                    )
+                atoms = [self.atom(v, t.id) for v, t in zip(value.elts, names, strict=True)]
+                for t, a in zip(names, atoms, strict=True):
+                    self.env[t.id] = a
+                return
+            source = self.atom(value, "_".join(t.id for t in names))
+            kind = self.kind(source)
+            if isinstance(source, ast.Name) and self.kinds.get(source.id) == EMPTY:
+                # an element of a list with no element yet: its structure is not
+                # known until an append says it (see loop_body)
+                kind = ("tuple", (EMPTY,) * len(names))
+            if kind == LEAF and isinstance(source, ast.Name) and source.id in self.constants:
+                for i, t in enumerate(names):
+                    sub = ast.Subscript(
+                        value=_copy_atom(source), slice=ast.Constant(i), ctx=ast.Load()
+                    )
+                    ssa = self.names.claim(t.id)
+                    self.add_assign(ssa, sub, None, {})
+                    self.constants.add(ssa)
+                    self.env[t.id] = ast.Name(id=ssa, ctx=ast.Load())
+                return
+            if kind == LEAF:
+                raise self.error(
+                    f"{ast.unparse(value)} is an array here: unpacking is supported for "
+                    "tuples, lists and results of calls",
+                    value,
+                    hint="index the array instead: a = x[0]; b = x[1]",
+                )
+            for i, t in enumerate(names):
+                index = ast.Constant(value=i)
+                sub = ast.Subscript(value=_copy_atom(source), slice=index, ctx=ast.Load())
+                ssa = self.names.claim(t.id)
+                self.add_assign(ssa, sub, containers.GET, {"c": _copy_atom(source), "index": index})
+                self.env[t.id] = ast.Name(id=ssa, ctx=ast.Load())
+            return
+        raise self.error("unsupported assignment target", target)
+
+    def bind(self, name: str, value: ast.expr) -> None:
+        if isinstance(value, ast.Name | ast.Constant | ast.IfExp | ast.BoolOp):
+            self.env[name] = self.atom(value, name)
+            return
+        ssa = self.emit(value, name, claim=True)
+        self.env[name] = ast.Name(id=ssa, ctx=ast.Load())
+
+    # ----------------------------------------------------------- expressions

@@ -1,0 +1,167 @@
+"""The pipeline: the passes of the compiler, in order, and the one place that runs them.
+
+Each stage is a function from the previous stage's result to the next one's::
+
+    frontend     a Python function             -> SourceFunction (AST, lines, lookup)
+    fence        SourceFunction                -> the same, or a located refusal
+    restructure  SourceFunction                -> Restructured (one way out of each block)
+    normalize    Restructured                  -> ir.Function (one primitive a statement)
+    ownership    SourceFunction                -> the arguments ``x op= ...`` writes into
+    activity     ir.Function, wrt              -> Activity (what gets an adjoint)
+    shapes       ir.Function, argument shapes  -> shape facts per name
+    reverse      ir.Function, Activity, facts  -> Generated (the gradient's FunctionDef)
+    optimize     FunctionDef                   -> FunctionDef (exact clean-ups)
+    emit         FunctionDef                   -> source text
+
+``compile_source`` runs them all for the function being differentiated. A called
+user function goes through the same stages, as a helper, when the session
+(``link.py``) asks for its result's structure or its pullback pair: the session
+gets ``front`` and ``pullback`` from here, so it runs no pass of its own.
+
+No stage module imports a later one (``tests/test_stages.py`` checks it); this
+module imports them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import analysis, emit, fence, frontend, inplace, optimize, restructure, reverse, shapes
+from . import normalize as normalizer
+from .analysis import Activity
+from .frontend import SourceFunction
+from .ir import Function, NameAllocator
+from .link import Pair, Session
+from .names import Resolver
+
+# ---------------------------------------------------------------- the stages
+
+
+def read(fn: Callable) -> SourceFunction:
+    """frontend: a live function -> its parsed source and a lookup of its free names
+    (which records a guard for each name it resolves while ``frontend.recording``)."""
+    return frontend.from_function(fn)
+
+
+def check_language(src: SourceFunction) -> SourceFunction:
+    """fence: refuse the first construct outside the accepted language, at its place."""
+    fence.check(src)
+    return src
+
+
+def restructured(src: SourceFunction, names: NameAllocator) -> restructure.Restructured:
+    """restructure: the body with one way out of each statement list (no early
+    return, ``continue`` or ``break``); ``names`` names its flags."""
+    return restructure.restructure(src, names.fresh)
+
+
+def normalized(
+    src: SourceFunction,
+    structured: restructure.Restructured,
+    names: NameAllocator,
+    resolver: Resolver,
+    kinds: tuple | None,
+    session: Session | None,
+) -> Function:
+    """normalize: the IR, one primitive over atoms a statement, every name assigned once,
+    each name with its kind (the structure of its value)."""
+    return normalizer.normalize(src, structured, names, resolver, kinds, session)
+
+
+def ownership(
+    src: SourceFunction, resolver: Resolver, session: Session | None, *, helper: bool
+) -> dict[str, tuple]:
+    """ownership (``inplace.py``): refuse an ``x op= ...`` or ``xs.append`` that another
+    name would see; returns the parameters whose argument Python would write into."""
+    summaries = session.ownership if session is not None else None
+    return inplace.check(src, helper=helper, summaries=summaries, resolver=resolver)
+
+
+def activity(fn: Function, wrt: list[str]) -> Activity:
+    """activity (``analysis.py``): the values both varied by ``wrt`` and useful to the
+    result; only they get adjoints."""
+    return analysis.activity(fn, wrt)
+
+
+def shape_facts(fn: Function, arg_shapes: tuple | None) -> dict[str, object]:
+    """shapes: what every name's shape is for arguments of ``arg_shapes`` (None: nothing)."""
+    return shapes.infer(fn, arg_shapes)
+
+
+def finished(node):
+    """optimize: the exact clean-ups that run on a finished generated function."""
+    return optimize.finish(node)
+
+
+def text(node) -> str:
+    """emit: the generated function as source text."""
+    return emit.to_source(node)
+
+
+# ---------------------------------------------------------------- the halves
+
+
+def front(
+    src: SourceFunction,
+    kinds: tuple | None = None,
+    session: Session | None = None,
+    *,
+    helper: bool = False,
+) -> Function:
+    """fence, restructure, normalize and ownership: ``src`` as IR, with
+    ``updates`` (what ownership found) filled in. ``helper`` says that ``src`` is
+    called by another differentiated function (its parameters are then the
+    caller's arrays, see ``inplace.py``)."""
+    check_language(src)
+    names = normalizer.allocator(src)
+    resolver = Resolver(src)  # one per function: both passes read the same names
+    structured = restructured(src, names)
+    fn = normalized(src, structured, names, resolver, kinds, session)
+    fn.updates = ownership(src, resolver, session, helper=helper)
+    return fn
+
+
+def back(
+    fn: Function, wrt: list[str], mode: str, session: Session, arg_shapes: tuple | None
+) -> reverse.Generated:
+    """activity, shapes and reverse: the generated gradient of ``fn``."""
+    act = activity(fn, wrt)
+    facts = shape_facts(fn, arg_shapes)
+    return reverse.reverse(fn, wrt, mode, session, arg_shapes, facts, act)
+
+
+def _helper_front(src: SourceFunction, kinds: tuple, session: Session) -> Function:
+    return front(src, kinds, session, helper=True)
+
+
+def _pullback(
+    fn: Function, wrt: list[str], session: Session, pair: Pair, arg_shapes: tuple | None
+) -> reverse.GeneratedPair:
+    act = activity(fn, wrt)
+    facts = shape_facts(fn, arg_shapes)
+    return reverse.reverse_pullback(fn, wrt, session, pair, arg_shapes, facts, act)
+
+
+def session() -> Session:
+    """A new compilation's session, running called functions through these stages."""
+    return Session(front=_helper_front, pullback=_pullback)
+
+
+def compile_source(
+    src: SourceFunction,
+    wrt: list[str],
+    mode: str,
+    kinds: tuple | None = None,
+    arg_shapes: tuple | None = None,
+) -> reverse.Generated:
+    """Every stage from fence to emit: ``gen.text`` is the gradient's source, each
+    pair of ``gen.session.order`` has its own ``text``."""
+    link = session()
+    fn = front(src, kinds, link)
+    gen = back(fn, wrt, mode, link, arg_shapes)
+    gen.updates = fn.updates
+    gen.text = text(finished(gen.node))
+    for pair in link.order:
+        pair.text = "\n\n".join(text(finished(n)) for n in pair.nodes)
+    gen.session = link
+    return gen
