@@ -475,6 +475,9 @@ def rule_row(rule: Rule) -> list[str]:
     wrt = differentiable_params(rule)
     if len(wrt) < len(rule.params):
         first.append("differentiable in " + ", ".join(f"`{p}`" for p in wrt))
+    record = registry.record_of(fn)
+    if record is not None and record.results != 1:
+        first.append("a tuple result: its cotangent is a list, None where an element gets none")
     formula = [f"`{line}`" for line in rule_formula(rule)]
     return ["\n".join(first), "\n".join(formula), "yes" if rule.broadcasts else ""]
 
@@ -599,6 +602,12 @@ def refused_rows() -> list[list[str]]:
         rows.append([what, example, instead])
     for what, example, instead in OTHER_REFUSALS:
         rows.append([what, example, instead])
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for key, entry in registry.REFUSED.items():
+        by_reason.setdefault(entry, []).append(primitive_name(registry._KEEP_ALIVE[key]))
+    for (reason, hint), names in by_reason.items():
+        calls = ", ".join(f"`{n}`" for n in sorted(names))
+        rows.append([f"{calls}: {reason}", f"`{sorted(names)[0]}(x)`", hint])
     return rows
 
 

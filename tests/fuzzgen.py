@@ -97,6 +97,20 @@ COVERED = {
     np.full_like,
     np.linspace,
     np.arange,
+    np.linalg.norm,
+    np.linalg.inv,
+    np.linalg.pinv,
+    np.linalg.solve,
+    np.linalg.det,
+    np.linalg.slogdet,
+    np.linalg.cholesky,
+    np.linalg.eigh,
+    np.linalg.eig,
+    np.linalg.svd,
+    np.linalg.qr,
+    np.linalg.matrix_power,
+    np.linalg.lstsq,
+    np.linalg.multi_dot,
     math.exp,
     math.expm1,
     math.log,
@@ -464,6 +478,7 @@ class Builder:
             self.call_expr,
             self.if_expr,
             self.math_fn,
+            self.linalg,
         ]
         if self.customs:
             ops += [self.custom_call] * 2
@@ -882,6 +897,49 @@ class Builder:
         a = self.exact(self.pick(shapes_of_size(result[0])), depth)
         b = self.exact(self.pick(shapes_of_size(result[1])), depth)
         return _call("np.outer", a.code, b.code, shape=result)
+
+    def linalg(self, target: Shape, depth: int) -> E:
+        """A numpy.linalg call on a well-conditioned matrix: ``0.2 * tanh(e)`` (entries
+        below 0.2) plus ``diag(3, 4, 5)``, so its Gershgorin discs are disjoint: it is
+        invertible, its eigenvalues and singular values real and apart, and (made
+        symmetric) it is positive definite. Results whose sign numpy does not fix
+        (eigenvectors) are squared."""
+        n = target[-1] if target else self.int(1, 3)
+        e = self.exact((n, n), depth)
+        diag = f"np.eye({n}) * np.arange(3.0, {n + 3}.0)"
+        m = f"(0.2 * np.tanh({e.code}) + {diag})"
+        s = f"(0.1 * np.tanh({e.code}) + 0.1 * np.tanh({e.code}).T + {diag})"
+        vector: list[tuple[str, Shape, bool]] = [
+            (f"np.linalg.det({m})", (), True),
+            (f"np.linalg.slogdet({m})[1]", (), True),
+            (f"np.linalg.norm({m})", (), True),
+        ]
+        if target:
+            b = self.exact((n,), depth).code
+            vector += [
+                (f"np.linalg.eigh({s})[0]", (n,), True),
+                (f"np.linalg.eig({m})[0]", (n,), False),
+                (f"np.linalg.svd({m}, compute_uv=False)", (n,), True),
+                (f"np.linalg.solve({m}, {b})", (n,), True),
+                (f"np.linalg.lstsq({m}, {b})[0]", (n,), False),
+                (f"np.linalg.norm({m}, axis=0)", (n,), True),
+            ]
+        if len(target) >= 2 and target[-2] == n:
+            k = self.int(1, 3)
+            left, right = self.exact((n, k), depth).code, self.exact((k, n), depth).code
+            vector += [
+                (f"np.linalg.inv({m})", (n, n), True),
+                (f"np.linalg.pinv({m})", (n, n), True),
+                (f"np.linalg.cholesky({s})", (n, n), True),
+                (f"np.linalg.eigh({s})[1] ** 2", (n, n), True),
+                (f"np.linalg.qr({m})[1]", (n, n), False),
+                (f"np.linalg.matrix_power({m}, 2)", (n, n), False),
+                (f"np.linalg.multi_dot([{left}, {right}, {m}])", (n, n), False),
+            ]
+        code, shape, autograd_has = self.pick(vector)
+        if not autograd_has:
+            self.autograd_ok = False
+        return E(code, shape, False)
 
     def reshape_like(self, target: Shape, depth: int) -> E:
         way = self.pick(

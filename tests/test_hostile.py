@@ -313,10 +313,14 @@ def h(a):
 def f(x):
     return np.sum(h(x))  # <-
 """,
-    "np.linalg.inv": """
+    "np.linalg.cond": """
 def f(x):
     m = np.reshape(x, (2, 3)) @ np.reshape(x, (3, 2))
-    return np.sum(np.linalg.inv(m))  # <-
+    return np.sum(np.linalg.cond(m))  # <-
+""",
+    "np.fft.fft": """
+def f(x):
+    return np.sum(np.abs(np.fft.fft(x)))  # <-
 """,
     "np.random in the function": """
 def f(x):

@@ -19,7 +19,7 @@ from ..names import (
     METHODS,
     is_helper,
 )
-from ..rules import containers
+from ..rules import containers, registry
 from ..rules.containers import LEAF, is_container
 from ..rules.registry import primitive_name
 from .common import (
@@ -270,6 +270,9 @@ class Calls:
         if rule is None:
             if not rules.is_nondiff(prim):
                 label = primitive_name(prim)
+                refused = registry.refusal(prim)
+                if refused is not None:
+                    raise self.error(f"{label}: {refused[0]}", node, hint=refused[1])
                 raise self.error(
                     f"{label} has no adjoint rule",
                     node,

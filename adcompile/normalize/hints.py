@@ -15,6 +15,7 @@ from ..names import (
     METHODS,
     is_user_function,
 )
+from ..rules import registry
 from ..rules.registry import primitive_name
 from .common import (
     _canonical,
@@ -130,6 +131,9 @@ def _no_rule(obj: object, label: str) -> tuple[str, str]:
             f"creating a {label} object is not supported in a differentiated function",
             "create it outside and pass the arrays it holds in as arguments",
         )
+    refused = registry.refusal(_canonical(obj))
+    if refused is not None:  # refused by name, with the reason (numpy.fft)
+        return f"{label}: {refused[0]}", refused[1]
     what = primitive_name(obj)
     named = label if label == what else f"{label} ({what})"
     reason = f"{named} has no adjoint rule"

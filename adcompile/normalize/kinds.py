@@ -6,10 +6,12 @@ parameters' kinds from how the body uses them, for code generated before a call.
 from __future__ import annotations
 
 import ast
+import inspect
 
 from ..ir import CallPrim
-from ..rules import containers
+from ..rules import containers, registry
 from ..rules.containers import EMPTY, LEAF, element_kind, join_kinds
+from ..rules.registry import primitive_name
 
 
 class Kinds:
@@ -64,7 +66,29 @@ class Kinds:
             return ("list", join_kinds([c[1] if c != LEAF else EMPTY, self.kind(operands["x"])]))
         if isinstance(prim, CallPrim):
             return prim.result_kind
-        return LEAF
+        n = self.result_count(prim, operands)
+        return LEAF if n == 1 else ("tuple", (LEAF,) * n)
+
+    def result_count(self, prim, operands: dict) -> int:
+        """How many arrays a primitive's result holds (its record's ``results``): a
+        tuple's length, or 1 for an array."""
+        record = registry.record_of(prim)
+        count = 1 if record is None else record.results
+        if not callable(count):
+            return count
+        args = {}
+        for param in inspect.signature(count).parameters:
+            operand = operands.get(param)
+            if operand is None:
+                continue
+            if not isinstance(operand, ast.Constant):
+                raise self.error(
+                    f"{primitive_name(prim)}'s {param}= must be a constant here: it decides "
+                    "whether the result is a tuple",
+                    hint=f"write {param}=True or {param}=False",
+                )
+            args[param] = operand.value
+        return count(**args)
 
 
 class _NoLiteral:

@@ -1,7 +1,7 @@
 """Primitive records and their adjoint rules, one module per family. Importing this
 package fills the registry (see record.py for what a record holds)."""
 
-from . import elementwise, linalg, operators, reductions, shapes  # noqa: F401
+from . import elementwise, fft, linalg, operators, reductions, shapes  # noqa: F401
 from .record import Primitive
 from .registry import (
     NONDIFF,

@@ -1,10 +1,44 @@
-"""Adjoints of products and linear algebra."""
+"""Adjoints of products and linear algebra (``numpy.linalg``).
+
+Matrices are the last two axes of an array, and any leading axes a batch, as in
+numpy. The formulas are written with solves rather than explicit inverses where
+that is what the calculus asks for (``solve``'s adjoint solves with the
+transposed matrix); the bigger ones live in runtime.py, named after the function
+(``eigh_adjoint``). A function returning a tuple (``slogdet``, ``eigh``, ``svd``,
+``qr``, ``lstsq``) says so with ``results=``: its cotangent is a list with one
+element per result, ``None`` for one that gets no cotangent.
+
+Conventions (documented in docs/linear-algebra.md): ``cholesky`` and ``eigh``
+read one triangle of a matrix that is meant to be symmetric, and their gradient
+is the symmetric one; the gradient of eigenvectors and singular vectors is
+undefined (inf or NaN) at repeated eigenvalues or singular values; norms have
+gradient 0 at zero.
+"""
 
 import numpy as np
 
-from ..runtime import dot_adjoint_lhs, dot_adjoint_rhs
+from ..runtime import (
+    cholesky_adjoint,
+    det_adjoint,
+    dot_adjoint_lhs,
+    dot_adjoint_rhs,
+    eig_adjoint,
+    eigh_adjoint,
+    lstsq_adjoint,
+    matrix_power_adjoint,
+    mT,
+    multi_dot_adjoint,
+    norm_adjoint,
+    pinv_adjoint,
+    qr_adjoint,
+    slogdet_adjoint,
+    solve_adjoint_lhs,
+    solve_transposed,
+    sum_to,
+    svd_adjoint,
+)
 from .record import DOT, UNKNOWN
-from .registry import adjoint
+from .registry import adjoint, nondiff
 
 
 @adjoint(np.dot, shape=DOT)
@@ -15,3 +49,104 @@ def dot(dz, z, a, b):
 @adjoint(np.outer, shape=UNKNOWN, fresh=True)
 def outer(dz, z, a, b):
     return np.reshape(dz @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ dz, np.shape(b))
+
+
+def _const(q, param, default):
+    """The constant operand ``param`` of a shape query, its default when not given."""
+    return q.const(param) if param in q.ops else default
+
+
+def _norm_shape(q):
+    args = (_const(q, "ord", None), _const(q, "axis", None), _const(q, "keepdims", False))
+    return q.numpy(np.linalg.norm, "x", *args)
+
+
+def _square_shape(q):
+    return q.leaf("a")
+
+
+def _batch_shape(q):
+    a = q.leaf("a")
+    return a[:-2] if a is not None and len(a) >= 2 else None
+
+
+@adjoint(np.linalg.norm, shape=_norm_shape, fresh=True)
+def norm(dy, y, x, ord=None, axis=None, keepdims=False):
+    return norm_adjoint(dy, y, x, ord, axis, keepdims)
+
+
+@adjoint(np.linalg.inv, shape=_square_shape, fresh=True)
+def inv(dy, y, a):
+    return -(mT(y) @ dy @ mT(y))
+
+
+@adjoint(np.linalg.pinv, shape=UNKNOWN, fresh=True)
+def pinv(dy, y, a, rcond=None, hermitian=False, rtol=None):
+    return pinv_adjoint(dy, y, a)
+
+
+@adjoint(np.linalg.solve, shape=UNKNOWN, fresh=True)
+def solve(dx, x, a, b):
+    gb = solve_transposed(a, dx, b)  # one solve with the transposed matrix, no inverse
+    return solve_adjoint_lhs(gb, x, a, b), sum_to(gb, b)
+
+
+@adjoint(np.linalg.det, shape=_batch_shape, fresh=True)
+def det(dy, y, a):
+    return det_adjoint(dy, y, a)
+
+
+@adjoint(np.linalg.slogdet, shape=UNKNOWN, fresh=True, results=2)
+def slogdet(dy, y, a):
+    return slogdet_adjoint(dy, a)
+
+
+@adjoint(np.linalg.cholesky, shape=_square_shape, fresh=True)
+def cholesky(dl, l, a, upper=False):
+    return cholesky_adjoint(dl, l, upper)
+
+
+@adjoint(np.linalg.eigh, shape=UNKNOWN, fresh=True, results=2)
+def eigh(dy, y, a, UPLO="L"):  # noqa: N803 (numpy's name)
+    return eigh_adjoint(dy, y)
+
+
+@adjoint(np.linalg.eig, shape=UNKNOWN, fresh=True, results=2)
+def eig(dy, y, a):
+    return eig_adjoint(dy, y)
+
+
+@adjoint(
+    np.linalg.svd,
+    shape=UNKNOWN,
+    fresh=True,
+    results=lambda compute_uv=True: 3 if compute_uv else 1,
+)
+def svd(dy, y, a, full_matrices=True, compute_uv=True, hermitian=False):
+    return svd_adjoint(dy, y, a, full_matrices, compute_uv)
+
+
+@adjoint(
+    np.linalg.qr, shape=UNKNOWN, fresh=True, results=lambda mode="reduced": 1 if mode == "r" else 2
+)
+def qr(dy, y, a, mode="reduced"):
+    return qr_adjoint(dy, y, a, mode)
+
+
+@adjoint(np.linalg.matrix_power, shape=_square_shape, fresh=True)
+def matrix_power(dy, y, a, n):
+    return matrix_power_adjoint(dy, a, n)
+
+
+@adjoint(np.linalg.lstsq, shape=UNKNOWN, fresh=True, results=4)
+def lstsq(dy, y, a, b, rcond=None):
+    da_db = lstsq_adjoint(dy, y, a, b)
+    return da_db[0], da_db[1]
+
+
+@adjoint(np.linalg.multi_dot, shape=UNKNOWN, fresh=True)
+def multi_dot(dy, y, arrays):
+    return multi_dot_adjoint(dy, arrays)
+
+
+nondiff(np.linalg.matrix_rank)

@@ -56,6 +56,10 @@ class Primitive:
     scalar_preserving: bool = False
     fresh: bool = False
     tangent: Callable | None = None  # forward mode: not written yet for any primitive
+    # how many arrays the result holds: 1 (an array), n (a tuple of n arrays, such as
+    # np.linalg.slogdet's), or a function of the constant arguments that says which
+    # (``lambda compute_uv=True: 3 if compute_uv else 1`` for np.linalg.svd)
+    results: int | Callable = 1
     builtin: bool = False  # defined by adcompile's own rules/ (not by a user)
     # parsed adjoints: id of the canonical spelling and of each on_floats spelling -> Rule
     rules: dict = field(default_factory=dict, repr=False)
@@ -96,6 +100,8 @@ class Primitive:
             out.append("no shape kind")
         if self.scalar_preserving and self.shape not in (UNARY, BROADCAST):
             out.append("scalar-preserving but not elementwise")
+        if self.results != 1 and self.shape != UNKNOWN:
+            out.append("a tuple result, but a shape kind other than UNKNOWN")
         if self.on_floats and self.shape != UNARY:
             out.append("a Python-float spelling of a primitive that is not unary elementwise")
         return out

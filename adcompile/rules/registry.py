@@ -82,8 +82,11 @@ NONDIFF: dict[int, str] = {}
 # Aliases (``abs``, ``operator.add``, ``np.amax``) -> the canonical function they mean.
 ALIASES: dict[int, object] = {}
 _KEEP_ALIVE: dict[int, object] = {}  # ids stay valid because we hold the objects
+# Functions refused by name (no record): id -> (why, what to do instead). A user's
+# rule for one (@adcompile.adjoint) lifts the refusal.
+REFUSED: dict[int, tuple[str, str]] = {}
 
-_TABLES = (PRIMITIVES, RULES, SPECIALIZED, NONDIFF, ALIASES, _KEEP_ALIVE)
+_TABLES = (PRIMITIVES, RULES, SPECIALIZED, NONDIFF, ALIASES, _KEEP_ALIVE, REFUSED)
 
 
 def snapshot() -> tuple:
@@ -249,6 +252,19 @@ def _ufunc_module(fn: object, name: str) -> str | None:
     return min(found)[1] if found else None
 
 
+def refuse(*fns: object, reason: str, hint: str) -> None:
+    """Refuse calls of ``fns`` with ``reason`` (why there is no rule) and ``hint`` (what to
+    write instead), rather than the generic "has no adjoint rule"."""
+    for fn in fns:
+        REFUSED[id(fn)] = (reason, hint)
+        _KEEP_ALIVE[id(fn)] = fn
+
+
+def refusal(fn: object) -> tuple[str, str] | None:
+    """(reason, hint) when ``fn`` is refused by name."""
+    return REFUSED.get(id(fn))
+
+
 def primitive_name(fn: object) -> str:
     """How a user would spell ``fn``: ``np.tanh``, ``np.linalg.norm``, ``math.exp``."""
     name = getattr(fn, "__name__", None) or repr(fn)
@@ -281,6 +297,7 @@ def adjoint(
     fresh: bool | None = None,
     override: bool = False,
     when: Callable | None = None,
+    results: int | Callable = 1,
 ) -> Callable[[Callable], Callable]:
     """Register the decorated template as the adjoint rule of ``primitive``.
 
@@ -299,7 +316,9 @@ def adjoint(
     place of ``np`` and float constants), ``shape`` its shape kind (``BROADCAST``
     is ``broadcasts=True``). A unary elementwise primitive keeps a scalar a scalar
     and returns a new array unless told otherwise; so do broadcasting ones, for
-    ``fresh``.
+    ``fresh``. ``results`` says how many arrays the result holds (see
+    ``record.Primitive``): the cotangent of a tuple result is a list with one
+    cotangent per element, ``None`` for an element that gets none.
     """
     floats = on_floats if isinstance(on_floats, tuple) else (on_floats,)
     if broadcasts and shape is None:
@@ -308,6 +327,7 @@ def adjoint(
         broadcasts = True
 
     def register(template: Callable) -> Callable:
+        REFUSED.pop(id(primitive), None)
         old = PRIMITIVES.get(id(primitive))
         rule = parse_template(primitive, template, broadcasts)
         if when is not None:
@@ -343,6 +363,7 @@ def adjoint(
             # (a function recorded without derivative keeps what it was known to return)
             fresh=(old.fresh if old else owned and new_arrays) if fresh is None else fresh,
             builtin=owned,
+            results=results,
             rules={id(primitive): rule},
         )
         for fn in floats:

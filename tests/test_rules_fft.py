@@ -1,0 +1,61 @@
+"""numpy.fft is refused by name: its transforms compute complex numbers, and the
+rules of adcompile are the calculus of real arithmetic (see adcompile/rules/fft.py).
+Each function is refused with that reason at the line that calls it, even when
+the loss is real (through np.abs or np.real); a user's rule lifts the refusal."""
+
+import numpy as np
+import pytest
+
+import adcompile as ad
+from adcompile.rules import registry
+
+TRANSFORMS = [
+    np.fft.fft,
+    np.fft.ifft,
+    np.fft.rfft,
+    np.fft.irfft,
+    np.fft.fft2,
+    np.fft.ifft2,
+    np.fft.fftn,
+    np.fft.ifftn,
+    np.fft.rfft2,
+    np.fft.irfft2,
+    np.fft.rfftn,
+    np.fft.irfftn,
+    np.fft.fftshift,
+    np.fft.ifftshift,
+]
+
+
+def through_abs(x, transform):
+    return np.sum(np.abs(transform(x)))
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS, ids=lambda f: f.__name__)
+def test_fft_functions_are_refused_with_the_reason(transform):
+    def loss(x):
+        return np.sum(np.abs(transform(x)))
+
+    with pytest.raises(ad.AdCompileError, match="complex numbers") as info:
+        ad.grad(loss)(np.ones((4, 4)))
+    assert "transform(x)" in str(info.value)  # located at the call
+    assert "np.cos and np.sin" in str(info.value)
+
+
+def rfft_magnitude(x):
+    return np.sum(np.abs(np.fft.rfft(x)))
+
+
+def test_a_users_rule_lifts_the_refusal():
+    state = registry.snapshot()
+    try:
+
+        @ad.adjoint(np.fft.rfft)
+        def rfft(dy, y, a):
+            return np.fft.irfft(dy, np.shape(a)[-1]) * 0.0
+
+        assert registry.refusal(np.fft.rfft) is None
+        assert "rfft" in ad.grad(rfft_magnitude).source  # compiles: the call has a rule now
+    finally:
+        registry.restore(state)
+    assert registry.refusal(np.fft.rfft) is not None

@@ -1,0 +1,384 @@
+"""The adjoint rules of numpy.linalg, checked against central finite differences
+and against autograd where it has the function.
+
+Each test function is an ordinary ``def`` of the form ``return np.sum(<linalg call>
+* c)`` (random weights ``c``, see tests/test_rules.py), or a sum of such terms for
+a function with several results. Symmetric or positive-definite inputs are built
+inside the function from a free matrix (``X @ X.T + n I``), so that finite
+differences move through valid inputs only; losses of eigenvectors and singular
+vectors are invariant to their signs, which numpy does not fix. The functions are
+read by ``test_every_rule_is_tested`` in tests/test_rules.py.
+"""
+
+import types
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from helpers import assert_grad_matches_fd
+from test_rules import weights
+
+import adcompile as ad
+
+
+def check(f, *args, wrt=0, autograd_too=True, **tol):
+    """``f(*args, c)`` against finite differences, and against autograd if asked."""
+    c = weights(f, *args)
+    g = assert_grad_matches_fd(f, *args, c, wrt=wrt, **{"rtol": 1e-5, "atol": 1e-7, **tol})
+    if autograd_too:
+        under_autograd = types.FunctionType(f.__code__, {**f.__globals__, "np": anp})
+        expected = autograd.grad(under_autograd, wrt)(*args, c)
+        pairs = zip(g, expected, strict=True) if isinstance(wrt, tuple) else [(g, expected)]
+        for mine, theirs in pairs:
+            np.testing.assert_allclose(mine, theirs, rtol=1e-7, atol=1e-9, err_msg="autograd")
+    return g
+
+
+def free(rng, *shape):
+    return rng.uniform(-1.0, 1.0, shape)
+
+
+def well_conditioned(rng, *shape):
+    """Matrices near 3 I: invertible, with distinct eigenvalues."""
+    n = shape[-1]
+    return rng.uniform(-1.0, 1.0, shape) + 3.0 * np.eye(n) + np.diag(np.arange(n) * 0.7)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def spd(x):
+    """A positive-definite matrix (or stack of them) made from a free one."""
+    return x @ np.swapaxes(x, -1, -2) + 3.0 * np.eye(np.shape(x)[-1])
+
+
+def sym(x):
+    return x + np.swapaxes(x, -1, -2)
+
+
+# ------------------------------------------------------------ inverse, det, solve
+
+
+def inv_(a, c):
+    return np.sum(np.linalg.inv(a) * c)
+
+
+def pinv_(a, c):
+    return np.sum(np.linalg.pinv(a) * c)
+
+
+def det_(a, c):
+    return np.sum(np.linalg.det(a) * c)
+
+
+def slogdet_unpacked(a, c):
+    sign, logdet = np.linalg.slogdet(a)
+    return np.sum(logdet * c) + np.sum(sign)
+
+
+def slogdet_indexed(a, c):
+    return np.sum(np.linalg.slogdet(a)[1] * c)
+
+
+def solve_(a, b, c):
+    return np.sum(np.linalg.solve(a, b) * c)
+
+
+def matrix_power_3(a, c):
+    return np.sum(np.linalg.matrix_power(a, 3) * c)
+
+
+def matrix_power_0(a, c):
+    return np.sum(np.linalg.matrix_power(a, 0) * c) + np.sum(a * c)
+
+
+def matrix_power_negative(a, c):
+    return np.sum(np.linalg.matrix_power(a, -2) * c)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3), (2, 1, 4, 4)])
+def test_inverse_and_determinants(rng, shape):
+    a = well_conditioned(rng, *shape)
+    check(inv_, a)
+    check(det_, a)
+    check(slogdet_unpacked, a)
+    check(slogdet_indexed, a)
+    # a negative determinant: the sign is piecewise constant, logdet still differentiable
+    flipped = a[..., ::-1, :].copy()
+    check(slogdet_unpacked, flipped)
+    check(det_, flipped)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3), (4, 2), (2, 3, 5)])
+def test_pinv(rng, shape):
+    a = free(rng, *shape) + np.eye(*shape[-2:])
+    check(pinv_, a)
+
+
+@pytest.mark.parametrize(
+    "a_shape, b_shape",
+    [
+        ((3, 3), (3,)),
+        ((3, 3), (3, 2)),
+        ((2, 3, 3), (2, 3, 4)),
+        ((2, 3, 3), (3, 2)),
+        ((2, 3, 3), (3,)),
+    ],
+)
+def test_solve(rng, a_shape, b_shape):
+    a, b = well_conditioned(rng, *a_shape), free(rng, *b_shape)
+    # (autograd's rule does not sum back over broadcast batch axes)
+    check(solve_, a, b, wrt=(0, 1), autograd_too=len(a_shape) == len(b_shape))
+
+
+def test_solve_adjoint_solves_with_the_transpose_and_never_inverts():
+    source = ad.grad(solve_, wrt=(0, 1)).source
+    assert "solve_transposed" in source and "inv" not in source
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3)])
+def test_matrix_power(rng, shape):
+    a = well_conditioned(rng, *shape) / 3.0
+    check(matrix_power_3, a, autograd_too=False)
+    check(matrix_power_0, a, autograd_too=False)
+    check(matrix_power_negative, a, autograd_too=False)
+
+
+# -------------------------------------------------------------- factorisations
+
+
+def cholesky_(x, c):
+    return np.sum(np.linalg.cholesky(spd(x)) * c)
+
+
+def cholesky_upper(x, c):
+    return np.sum(np.linalg.cholesky(spd(x), upper=True) * c)
+
+
+def eigh_values(x, c):
+    return np.sum(np.linalg.eigh(sym(x))[0] * c)
+
+
+def eigh_both(x, c):
+    w, v = np.linalg.eigh(sym(x))
+    return np.sum(w * w) + np.sum(v * v * c)
+
+
+def eigh_upper(x, c):
+    w, v = np.linalg.eigh(sym(x), UPLO="U")
+    return np.sum(w) + np.sum(v * v * c)
+
+
+def eig_(a, c):
+    w, v = np.linalg.eig(a)
+    return np.sum(w * w) + np.sum(v * v * c)
+
+
+def svd_values(a, c):
+    return np.sum(np.linalg.svd(a, compute_uv=False) * c)
+
+
+def svd_full(a, c):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return np.sum(u * u * c[0]) + np.sum(s * s) + np.sum(vh * vh * c[1])
+
+
+def qr_(a, c):
+    q, r = np.linalg.qr(a)
+    return np.sum(q * c[0]) + np.sum(r * c[1])
+
+
+def qr_r(a, c):
+    return np.sum(np.linalg.qr(a, mode="r") * c)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4)])
+def test_cholesky(rng, shape):
+    x = free(rng, *shape)
+    check(cholesky_, x)
+    check(cholesky_upper, x, autograd_too=False)  # autograd has no upper=
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4)])
+def test_eigh(rng, shape):
+    x = free(rng, *shape)
+    check(eigh_values, x)
+    check(eigh_both, x)
+    check(eigh_upper, x, autograd_too=False)  # autograd has no UPLO=
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3)])
+def test_eig_with_real_eigenvalues(rng, shape):
+    a = well_conditioned(rng, *shape) * 0.3 + np.diag([0.0, 2.0, 4.0])
+    assert not np.iscomplexobj(np.linalg.eig(a)[0])
+    check(eig_, a, autograd_too=False)  # autograd's eig rule is complex-only
+
+
+def test_eig_with_complex_eigenvalues_is_refused():
+    rotation = np.array([[0.0, -1.0], [1.0, 0.0]])
+    with pytest.raises(ValueError, match="complex eigenvalues"):
+        ad.grad(eig_)(rotation, np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 3), (3, 5), (2, 4, 3)])
+def test_svd(rng, shape):
+    a = free(rng, *shape)
+    check(svd_values, a)
+    k = min(shape[-2:])
+    c = [
+        rng.uniform(0.5, 1.5, shape[:-1] + (k,)),
+        rng.uniform(0.5, 1.5, shape[:-2] + (k, shape[-1])),
+    ]
+    assert_grad_matches_fd(svd_full, a, c, rtol=1e-5, atol=1e-7)
+    under_autograd = types.FunctionType(svd_full.__code__, {**svd_full.__globals__, "np": anp})
+    np.testing.assert_allclose(
+        ad.grad(svd_full)(a, c), autograd.grad(under_autograd)(a, c), rtol=1e-7, atol=1e-9
+    )
+
+
+def test_svd_with_full_matrices_of_a_rectangular_matrix_is_refused(rng):
+    c = [np.ones((4, 4)), np.ones((3, 3))]
+    with pytest.raises(ValueError, match="full_matrices=False"):
+        ad.grad(svd_default)(free(rng, 4, 3), c)
+
+
+def svd_default(a, c):
+    u, s, vh = np.linalg.svd(a)
+    return np.sum(u * u * c[0]) + np.sum(vh * vh * c[1])
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 3), (3, 5), (2, 4, 3)])
+def test_qr(rng, shape):
+    a = free(rng, *shape) + np.eye(*shape[-2:])
+    m, n = shape[-2:]
+    k = min(m, n)
+    c = [rng.uniform(0.5, 1.5, shape[:-1] + (k,)), rng.uniform(0.5, 1.5, shape[:-2] + (k, n))]
+    assert_grad_matches_fd(qr_, a, c, rtol=1e-5, atol=1e-7)
+    check(qr_r, a, autograd_too=False)
+
+
+# ------------------------------------------------------------ lstsq, multi_dot
+
+
+def lstsq_(a, b, c):
+    x, residuals, rank, s = np.linalg.lstsq(a, b)
+    return np.sum(x * c)
+
+
+def lstsq_all(a, b, c):
+    x, residuals, rank, s = np.linalg.lstsq(a, b)
+    return np.sum(x * c) + np.sum(residuals) + np.sum(s * s)
+
+
+def multi_dot_(a, b, d, c):
+    return np.sum(np.linalg.multi_dot([a, b, d]) * c)
+
+
+@pytest.mark.parametrize("b_shape", [(5,), (5, 2)])
+def test_lstsq(rng, b_shape):
+    a, b = free(rng, 5, 3) + np.eye(5, 3), free(rng, *b_shape)
+    check(lstsq_, a, b, wrt=(0, 1), autograd_too=False)
+    check(lstsq_all, a, b, wrt=(0, 1), autograd_too=False)
+
+
+@pytest.mark.parametrize(
+    "shapes", [((2, 3), (3, 4), (4, 2)), ((3,), (3, 4), (4, 2)), ((2, 3), (3, 4), (4,))]
+)
+def test_multi_dot(rng, shapes):
+    args = [free(rng, *s) for s in shapes]
+    check(multi_dot_, *args, wrt=(0, 1, 2), autograd_too=False)
+
+
+# ---------------------------------------------------------------------- norms
+
+
+def norm_(x, c):
+    return np.sum(np.linalg.norm(x) * c)
+
+
+def norm_axis(x, c):
+    return np.sum(np.linalg.norm(x, axis=-1) * c)
+
+
+def norm_of(x, ord, axis, keepdims, c):
+    return np.sum(np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims) * c)
+
+
+VECTOR_ORDS = [None, 2, 1, np.inf, -np.inf, 0, 3, 0.5, -1.5]
+MATRIX_ORDS = [None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf]
+
+
+@pytest.mark.parametrize("ord", VECTOR_ORDS)
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("shape, axis", [((5,), None), ((3, 4), 1), ((2, 3, 4), 0), ((3, 4), -2)])
+def test_vector_norms(rng, ord, keepdims, shape, axis):
+    x = free(rng, *shape)
+    check(norm_of, x, ord, axis, keepdims, autograd_too=False)
+
+
+@pytest.mark.parametrize("ord", MATRIX_ORDS)
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("shape, axis", [((3, 4), None), ((2, 3, 4), (1, 2)), ((3, 2, 4), (2, 0))])
+def test_matrix_norms(rng, ord, keepdims, shape, axis):
+    x = free(rng, *shape)
+    check(norm_of, x, ord, axis, keepdims, autograd_too=False)
+
+
+def test_norms_agree_with_autograd(rng):
+    x = free(rng, 3, 4)
+    check(norm_, x)
+    check(norm_axis, x)
+    for ord in [None, 2]:  # (the vector orders autograd has)
+        check(norm_of, x[0], ord, None, False)
+    for ord in [None, "fro", "nuc"]:
+        check(norm_of, x, ord, None, False)
+
+
+def test_norm_of_zero_has_gradient_zero():
+    zero = np.zeros((3, 4))
+    for ord in [None, 2, 3, 0.5]:
+        assert np.all(ad.grad(norm_of)(zero[0], ord, None, False, 1.0) == 0.0)
+    for ord in MATRIX_ORDS[:3] + [2, -2]:
+        assert np.all(ad.grad(norm_of)(zero, ord, None, False, 1.0) == 0.0)
+
+
+def test_norm_ties_share_the_cotangent():
+    x = np.array([3.0, -3.0, 1.0])
+    np.testing.assert_array_equal(ad.grad(norm_of)(x, np.inf, None, False, 1.0), [0.5, -0.5, 0])
+
+
+# --------------------------------------------------- conventions, precision
+
+
+def test_eigh_at_a_repeated_eigenvalue():
+    """Eigenvalues alone keep a gradient at a repeated eigenvalue; eigenvectors have
+    none there, and their gradient is not finite."""
+    x = np.eye(3)  # sym(x) = 2 I: one eigenvalue three times
+    g = ad.grad(eigh_values)(x, np.ones(3))
+    np.testing.assert_allclose(g, 2 * np.eye(3))  # d trace(X + X.T) / dX
+    with np.errstate(all="ignore"):
+        g = ad.grad(eigh_both)(x, np.arange(9.0).reshape(3, 3))
+    assert not np.all(np.isfinite(g))
+
+
+@pytest.mark.parametrize(
+    "f", [inv_, det_, slogdet_indexed, cholesky_, eigh_both, svd_values, norm_, pinv_]
+)
+def test_float32_in_float32_out(rng, f):
+    x = well_conditioned(rng, 3, 3) / 3.0
+    c = weights(f, x)
+    g64 = ad.grad(f)(x, c)
+    g32 = ad.grad(f)(x.astype(np.float32), np.asarray(c, dtype=np.float32))
+    assert g32.dtype == np.float32
+    np.testing.assert_allclose(g32, g64, rtol=2e-3, atol=2e-3)
+
+
+def test_svd_compute_uv_must_be_a_constant(rng):
+    def f(a, uv):
+        return np.sum(np.linalg.svd(a, compute_uv=uv)[0])
+
+    with pytest.raises(ad.AdCompileError, match="compute_uv= must be a constant"):
+        ad.grad(f)(free(rng, 3, 3), True)
