@@ -545,8 +545,16 @@ def solve_adjoint_lhs(g, x, a, b):
 
 
 def det_adjoint(dy, y, a):
-    """Cotangent of ``a`` in ``y = det(a)``: ``dy * det(a) * inv(a).T``."""
-    return np.asarray(dy * y)[..., None, None] * mT(np.linalg.inv(a))
+    """Cotangent of ``a`` in ``y = det(a)``: ``dy`` times the cofactor matrix, which is
+    ``det(a) inv(a)^T`` for an invertible ``a``, and for a singular one (where the
+    inverse does not exist but the cofactors do) ``U diag(prod of the other singular
+    values) V^T`` times the signs of ``det(U)`` and ``det(V)``."""
+    g = np.asarray(dy)[..., None, None]
+    if np.all(y != 0):
+        return g * np.asarray(y)[..., None, None] * mT(np.linalg.inv(a))
+    u, s, vh = np.linalg.svd(a)
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    return g * np.asarray(sign)[..., None, None] * ((u * _prod_others(s, -1)[..., None, :]) @ vh)
 
 
 def slogdet_adjoint(dy, a):
@@ -632,13 +640,15 @@ def svd_adjoint(dy, y, a, full_matrices=True, compute_uv=True):
         return (u * np.asarray(dy)[..., None, :]) @ vh
     u, s, vh = y[0], y[1], y[2]
     m, n = np.shape(a)[-2:]
+    du, ds, dvh = _part(dy, 0), _part(dy, 1), _part(dy, 2)
+    if full_matrices and m != n and du is None and dvh is None:
+        return svd_adjoint(ds, None, a, compute_uv=False)
     if full_matrices and m != n:
         raise ValueError(
             "the gradient of np.linalg.svd(a, full_matrices=True) of a non-square matrix "
             "is not defined (the extra singular vectors are arbitrary): "
             "pass full_matrices=False"
         )
-    du, ds, dvh = _part(dy, 0), _part(dy, 1), _part(dy, 2)
     k = s.shape[-1]
     eye = np.eye(k, dtype=np.result_type(s, 0.0))
     inner = np.zeros(np.shape(s)[:-1] + (k, k), dtype=eye.dtype)

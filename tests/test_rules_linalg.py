@@ -112,6 +112,21 @@ def test_inverse_and_determinants(rng, shape):
     check(det_, flipped)
 
 
+SINGULAR = [
+    np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]),  # rank 2
+    np.outer([1.0, 2.0, 3.0], [1.0, 0.0, 2.0]),  # rank 1
+]
+
+
+@pytest.mark.parametrize("a", SINGULAR, ids=["rank 2", "rank 1"])
+def test_det_of_a_singular_matrix_is_the_cofactor_matrix(rng, a):
+    """det is a polynomial: at a singular matrix, where there is no inverse, its
+    gradient is still the cofactor matrix (finite differences see it too)."""
+    assert np.linalg.det(a) == 0.0
+    check(det_, a, autograd_too=False)
+    check(det_, np.stack([a, well_conditioned(rng, 3, 3)]), autograd_too=False)
+
+
 @pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3), (4, 2), (2, 3, 5)])
 def test_pinv(rng, shape):
     a = free(rng, *shape) + np.eye(*shape[-2:])
@@ -243,6 +258,15 @@ def test_svd_with_full_matrices_of_a_rectangular_matrix_is_refused(rng):
     c = [np.ones((4, 4)), np.ones((3, 3))]
     with pytest.raises(ValueError, match="full_matrices=False"):
         ad.grad(svd_default)(free(rng, 4, 3), c)
+
+
+def test_svd_with_full_matrices_and_only_singular_values_used(rng):
+    a = free(rng, 4, 3)
+    check(svd_values_of_full, a, autograd_too=False)  # autograd refuses full_matrices
+
+
+def svd_values_of_full(a, c):
+    return np.sum(np.linalg.svd(a)[1] * c)
 
 
 def svd_default(a, c):
