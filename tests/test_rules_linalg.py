@@ -79,6 +79,11 @@ def slogdet_unpacked(a, c):
     return np.sum(logdet * c) + np.sum(sign)
 
 
+def slogdet_fields(a, c):
+    result = np.linalg.slogdet(a)
+    return np.sum(result.logabsdet * c) + np.sum(result.sign)
+
+
 def slogdet_indexed(a, c):
     return np.sum(np.linalg.slogdet(a)[1] * c)
 
@@ -106,6 +111,7 @@ def test_inverse_and_determinants(rng, shape):
     check(det_, a)
     check(slogdet_unpacked, a)
     check(slogdet_indexed, a)
+    check(slogdet_fields, a, autograd_too=False)  # (autograd's tuples have no names)
     # a negative determinant: the sign is piecewise constant, logdet still differentiable
     flipped = a[..., ::-1, :].copy()
     check(slogdet_unpacked, flipped)
@@ -180,6 +186,26 @@ def eigh_values(x, c):
 def eigh_both(x, c):
     w, v = np.linalg.eigh(sym(x))
     return np.sum(w * w) + np.sum(v * v * c)
+
+
+def named_fields(x, c):
+    s = sym(x)
+    v = np.linalg.eigh(s).eigenvectors
+    qr = np.linalg.qr(s)
+    usv = np.linalg.svd(s, full_matrices=False)
+    return (
+        np.sum(np.linalg.eigh(s).eigenvalues * c[0])
+        + np.sum(v * v * c)
+        + np.sum(qr.R * c)
+        + np.sum(usv.S * c[1])
+        + np.sum(usv.U * usv.U * c)
+    )
+
+
+def test_named_fields_of_results(rng):
+    """numpy's named tuples: np.linalg.eigh(a).eigenvalues is np.linalg.eigh(a)[0]."""
+    x = free(rng, 3, 3)
+    assert_grad_matches_fd(named_fields, x, rng.uniform(0.5, 1.5, (3, 3)), rtol=1e-5, atol=1e-7)
 
 
 def eigh_upper(x, c):

@@ -45,6 +45,7 @@ class Expressions:
             )
         )
         self.kinds[target] = self.result_kind(prim, operands)
+        self.note_fields(target, prim)
 
     def atom(self, node: ast.expr, hint: str) -> ast.expr:
         """An atom holding the value of ``node``; emits temporaries named after ``hint``."""
@@ -194,6 +195,7 @@ class Expressions:
         if scalar:
             self.scalars.add(target)
         self.kinds[target] = self.result_kind(prim, operands)
+        self.note_fields(target, prim)
         return target
 
     def primitive(self, node: ast.expr, hint: str):
@@ -370,6 +372,11 @@ class Expressions:
             return self.bound(value, np.transpose, [base], [], node, self.is_scalar(base))
         if node.attr in CONSTANT_ATTRIBUTES:
             return value, None, {}, node.attr in ("ndim", "size")
+        fields = self.fields.get(base.id, ()) if isinstance(base, ast.Name) else ()
+        if node.attr in fields:  # np.linalg.eigh(a).eigenvalues is np.linalg.eigh(a)[0]
+            index = ast.Constant(value=fields.index(node.attr))
+            value = ast.Subscript(value=base, slice=index, ctx=ast.Load())
+            return value, containers.GET, {"c": _copy_atom(base), "index": index}, False
         supported = ".T, " + ", ".join(sorted(CONSTANT_ATTRIBUTES))
         if not hasattr(np.ndarray, node.attr):  # not an array's: the base is some object
             owner = node.value.id if isinstance(node.value, ast.Name) else "the value"

@@ -69,6 +69,14 @@ class Kinds:
         n = self.result_count(prim, operands)
         return LEAF if n == 1 else ("tuple", (LEAF,) * n)
 
+    def note_fields(self, target: str, prim) -> None:
+        """Remember the field names of a primitive's named-tuple result."""
+        record = registry.record_of(prim) if prim is not None else None
+        kind = self.kinds[target]
+        if record is not None and record.fields and kind[0] == "tuple":
+            if len(kind[1]) == len(record.fields):
+                self.fields[target] = record.fields
+
     def result_count(self, prim, operands: dict) -> int:
         """How many arrays a primitive's result holds (its record's ``results``): a
         tuple's length, or 1 for an array."""

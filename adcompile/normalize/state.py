@@ -49,6 +49,8 @@ class State:
         self.globals: dict[str, object] = {}
         self.scalars: set[str] = set()
         self.kinds: dict[str, object] = {}
+        # names holding a primitive's named tuple (eigh's eigenvalues, eigenvectors)
+        self.fields: dict[str, tuple[str, ...]] = {}
         self.partial: set[str] = set()  # assigned in only one branch of an if
         self.constants: set[str] = set()  # names computed with no derivative (shapes...)
         self.temps: set[str] = set()  # temporaries (not the user's own variables)

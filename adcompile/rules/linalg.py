@@ -70,6 +70,9 @@ def _batch_shape(q):
     return a[:-2] if a is not None and len(a) >= 2 else None
 
 
+EIG = ("eigenvalues", "eigenvectors")  # the fields of eig's and eigh's named tuples
+
+
 @adjoint(np.linalg.norm, shape=_norm_shape, fresh=True)
 def norm(dy, y, x, ord=None, axis=None, keepdims=False):
     return norm_adjoint(dy, y, x, ord, axis, keepdims)
@@ -96,7 +99,7 @@ def det(dy, y, a):
     return det_adjoint(dy, y, a)
 
 
-@adjoint(np.linalg.slogdet, shape=UNKNOWN, fresh=True, results=2)
+@adjoint(np.linalg.slogdet, shape=UNKNOWN, fresh=True, results=2, fields=("sign", "logabsdet"))
 def slogdet(dy, y, a):
     return slogdet_adjoint(dy, a)
 
@@ -106,12 +109,12 @@ def cholesky(dl, l, a, upper=False):
     return cholesky_adjoint(dl, l, upper)
 
 
-@adjoint(np.linalg.eigh, shape=UNKNOWN, fresh=True, results=2)
+@adjoint(np.linalg.eigh, shape=UNKNOWN, fresh=True, results=2, fields=EIG)
 def eigh(dy, y, a, UPLO="L"):  # noqa: N803 (numpy's name)
     return eigh_adjoint(dy, y)
 
 
-@adjoint(np.linalg.eig, shape=UNKNOWN, fresh=True, results=2)
+@adjoint(np.linalg.eig, shape=UNKNOWN, fresh=True, results=2, fields=EIG)
 def eig(dy, y, a):
     return eig_adjoint(dy, y)
 
@@ -121,13 +124,18 @@ def eig(dy, y, a):
     shape=UNKNOWN,
     fresh=True,
     results=lambda compute_uv=True: 3 if compute_uv else 1,
+    fields=("U", "S", "Vh"),
 )
 def svd(dy, y, a, full_matrices=True, compute_uv=True, hermitian=False):
     return svd_adjoint(dy, y, a, full_matrices, compute_uv)
 
 
 @adjoint(
-    np.linalg.qr, shape=UNKNOWN, fresh=True, results=lambda mode="reduced": 1 if mode == "r" else 2
+    np.linalg.qr,
+    shape=UNKNOWN,
+    fresh=True,
+    results=lambda mode="reduced": 1 if mode == "r" else 2,
+    fields=("Q", "R"),
 )
 def qr(dy, y, a, mode="reduced"):
     return qr_adjoint(dy, y, a, mode)

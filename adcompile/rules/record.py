@@ -60,6 +60,7 @@ class Primitive:
     # np.linalg.slogdet's), or a function of the constant arguments that says which
     # (``lambda compute_uv=True: 3 if compute_uv else 1`` for np.linalg.svd)
     results: int | Callable = 1
+    fields: tuple[str, ...] = ()  # the names of a tuple result's elements (a named tuple)
     builtin: bool = False  # defined by adcompile's own rules/ (not by a user)
     # parsed adjoints: id of the canonical spelling and of each on_floats spelling -> Rule
     rules: dict = field(default_factory=dict, repr=False)

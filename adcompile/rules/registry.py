@@ -298,6 +298,7 @@ def adjoint(
     override: bool = False,
     when: Callable | None = None,
     results: int | Callable = 1,
+    fields: tuple[str, ...] = (),
 ) -> Callable[[Callable], Callable]:
     """Register the decorated template as the adjoint rule of ``primitive``.
 
@@ -318,7 +319,8 @@ def adjoint(
     and returns a new array unless told otherwise; so do broadcasting ones, for
     ``fresh``. ``results`` says how many arrays the result holds (see
     ``record.Primitive``): the cotangent of a tuple result is a list with one
-    cotangent per element, ``None`` for an element that gets none.
+    cotangent per element, ``None`` for an element that gets none; ``fields`` names
+    the elements of a named-tuple result (``np.linalg.eigh(a).eigenvalues``).
     """
     floats = on_floats if isinstance(on_floats, tuple) else (on_floats,)
     if broadcasts and shape is None:
@@ -364,6 +366,7 @@ def adjoint(
             fresh=(old.fresh if old else owned and new_arrays) if fresh is None else fresh,
             builtin=owned,
             results=results,
+            fields=fields,
             rules={id(primitive): rule},
         )
         for fn in floats:
