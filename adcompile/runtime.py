@@ -569,9 +569,11 @@ def slogdet_adjoint(dy, a):
 def cholesky_adjoint(dl, l, upper=False):
     """Cotangent of ``a`` in ``l = cholesky(a)`` (lower; ``upper`` gives ``l.T``).
 
-    The standard formula with two triangular solves, symmetrised: ``a`` is taken as a
-    symmetric matrix (numpy reads one triangle), and the gradient is the symmetric
-    matrix that changes both triangles together, ``S = l^-T Phi(l^T dl) l^-1`` with
+    The standard formula with two solves with the triangular factor (numpy has no
+    triangular solver, so they are LU solves of a triangular matrix), symmetrised:
+    ``a`` is taken as a symmetric matrix (numpy reads one triangle), and the gradient
+    is the symmetric matrix that changes both triangles together,
+    ``S = l^-T Phi(l^T dl) l^-1`` with
     ``Phi`` the lower triangle with a halved diagonal, then ``(S + S^T) / 2``."""
     if upper:
         l, dl = mT(l), mT(dl)

@@ -414,16 +414,43 @@ def test_eigh_at_a_repeated_eigenvalue():
     assert not np.all(np.isfinite(g))
 
 
-@pytest.mark.parametrize(
-    "f", [inv_, det_, slogdet_indexed, cholesky_, eigh_both, svd_values, norm_, pinv_]
-)
+ONE_MATRIX = [
+    inv_,
+    pinv_,
+    det_,
+    slogdet_unpacked,
+    matrix_power_3,
+    matrix_power_negative,
+    cholesky_,
+    cholesky_upper,
+    eigh_both,
+    eig_,
+    svd_values,
+    qr_r,
+    norm_,
+    norm_axis,
+]
+
+
+@pytest.mark.parametrize("f", ONE_MATRIX, ids=lambda f: f.__name__)
 def test_float32_in_float32_out(rng, f):
-    x = well_conditioned(rng, 3, 3) / 3.0
+    x = well_conditioned(rng, 2, 3, 3) / 3.0 if f is not eig_ else well_conditioned(rng, 3, 3)
     c = weights(f, x)
     g64 = ad.grad(f)(x, c)
     g32 = ad.grad(f)(x.astype(np.float32), np.asarray(c, dtype=np.float32))
     assert g32.dtype == np.float32
     np.testing.assert_allclose(g32, g64, rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize("f, b_shape", [(solve_, (3,)), (solve_, (3, 2)), (lstsq_, (3, 2))])
+def test_float32_in_float32_out_with_two_operands(rng, f, b_shape):
+    a, b = well_conditioned(rng, 3, 3) / 3.0, free(rng, *b_shape)
+    c = weights(f, a, b)
+    g64 = ad.grad(f, wrt=(0, 1))(a, b, c)
+    g32 = ad.grad(f, wrt=(0, 1))(a.astype(np.float32), b.astype(np.float32), c.astype(np.float32))
+    for mine, wide in zip(g32, g64, strict=True):
+        assert mine.dtype == np.float32
+        np.testing.assert_allclose(mine, wide, rtol=2e-3, atol=2e-3)
 
 
 def test_svd_compute_uv_must_be_a_constant(rng):
