@@ -824,6 +824,27 @@ def norm_adjoint(dy, y, x, ord=None, axis=None, keepdims=False):
     return np.moveaxis(gm * _matrix_norm_grad(xm, ym, ord), (-2, -1), axes)
 
 
+def vector_norm_adjoint(dy, y, x, axis=None, keepdims=False, ord=2):
+    """Cotangent of ``x`` in ``np.linalg.vector_norm(x, axis, keepdims, ord)``: the
+    vector norm of the elements over ``axis`` (all axes, or several, taken as one
+    vector), with the conventions of :func:`norm_adjoint`."""
+    x = np.asarray(x)
+    nd = x.ndim
+    axes = tuple(range(nd)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    axes = tuple(int(a) % nd for a in axes)
+    k = len(axes)
+    moved = np.moveaxis(x, axes, tuple(range(nd - k, nd)))
+    flat = np.reshape(moved, moved.shape[: nd - k] + (-1,))
+    g, yk = np.asarray(dy), np.asarray(y)
+    if keepdims:
+        g = np.reshape(np.moveaxis(g, axes, tuple(range(nd - k, nd))), flat.shape[:-1] + (1,))
+        yk = np.reshape(np.moveaxis(yk, axes, tuple(range(nd - k, nd))), flat.shape[:-1] + (1,))
+    else:
+        g, yk = np.expand_dims(g, -1), np.expand_dims(yk, -1)
+    d = g * _vector_norm_grad(flat, yk, ord, -1)
+    return np.moveaxis(np.reshape(d, moved.shape), tuple(range(nd - k, nd)), axes)
+
+
 def _vector_norm_grad(x, y, ord, axis):
     if ord is None or ord == 2:
         return x / np.where(y == 0, np.inf, y)

@@ -111,6 +111,11 @@ COVERED = {
     np.linalg.matrix_power,
     np.linalg.lstsq,
     np.linalg.multi_dot,
+    np.linalg.vector_norm,
+    np.linalg.matrix_norm,
+    np.linalg.eigvalsh,
+    np.linalg.eigvals,
+    np.linalg.svdvals,
     math.exp,
     math.expm1,
     math.log,
@@ -913,6 +918,7 @@ class Builder:
             (f"np.linalg.det({m})", (), True),
             (f"np.linalg.slogdet({m})[1]", (), True),
             (f"np.linalg.norm({m})", (), True),
+            (f"np.linalg.matrix_norm({m}, ord='nuc')", (), False),
         ]
         if target:
             b = self.exact((n,), depth).code
@@ -923,6 +929,10 @@ class Builder:
                 (f"np.linalg.solve({m}, {b})", (n,), True),
                 (f"np.linalg.lstsq({m}, {b})[0]", (n,), False),
                 (f"np.linalg.norm({m}, axis=0)", (n,), True),
+                (f"np.linalg.vector_norm({m}, axis=1)", (n,), False),
+                (f"np.linalg.eigvalsh({s})", (n,), True),
+                (f"np.linalg.eigvals({m})", (n,), False),
+                (f"np.linalg.svdvals({m})", (n,), False),
             ]
         if len(target) >= 2 and target[-2] == n:
             k = self.int(1, 3)

@@ -218,6 +218,29 @@ def eig_(a, c):
     return np.sum(w * w) + np.sum(v * v * c)
 
 
+def eigvalsh_(x, c):
+    return np.sum(np.linalg.eigvalsh(sym(x)) * c)
+
+
+def eigvals_(a, c):
+    return np.sum(np.linalg.eigvals(a) * c)
+
+
+def svdvals_(a, c):
+    return np.sum(np.linalg.svdvals(a) * c)
+
+
+def test_eigenvalues_and_singular_values_alone(rng):
+    x = free(rng, 2, 3, 3)
+    check(eigvalsh_, x, autograd_too=False)
+    check(svdvals_, free(rng, 2, 4, 3), autograd_too=False)
+    check(
+        eigvals_,
+        well_conditioned(rng, 2, 3, 3) * 0.3 + np.diag([0.0, 2.0, 4.0]),
+        autograd_too=False,
+    )
+
+
 def svd_values(a, c):
     return np.sum(np.linalg.svd(a, compute_uv=False) * c)
 
@@ -375,6 +398,27 @@ def test_vector_norms(rng, ord, keepdims, shape, axis):
 def test_matrix_norms(rng, ord, keepdims, shape, axis):
     x = free(rng, *shape)
     check(norm_of, x, ord, axis, keepdims, autograd_too=False)
+
+
+def vector_norm_(x, axis, keepdims, ord, c):
+    return np.sum(np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord) * c)
+
+
+def matrix_norm_(x, keepdims, ord, c):
+    return np.sum(np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord) * c)
+
+
+@pytest.mark.parametrize("ord", [2, 1, np.inf, -np.inf, 0, 3])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axis", [None, 1, (0, 2), (2, 0), -1])
+def test_vector_norm(rng, ord, keepdims, axis):
+    check(vector_norm_, free(rng, 2, 3, 4), axis, keepdims, ord, autograd_too=False)
+
+
+@pytest.mark.parametrize("ord", MATRIX_ORDS[1:])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_matrix_norm(rng, ord, keepdims):
+    check(matrix_norm_, free(rng, 2, 3, 4), keepdims, ord, autograd_too=False)
 
 
 def test_norms_agree_with_autograd(rng):

@@ -36,6 +36,7 @@ from ..runtime import (
     solve_transposed,
     sum_to,
     svd_adjoint,
+    vector_norm_adjoint,
 )
 from .record import DOT, UNKNOWN
 from .registry import adjoint, nondiff
@@ -78,6 +79,16 @@ def norm(dy, y, x, ord=None, axis=None, keepdims=False):
     return norm_adjoint(dy, y, x, ord, axis, keepdims)
 
 
+@adjoint(np.linalg.vector_norm, shape=UNKNOWN, fresh=True)
+def vector_norm(dy, y, x, axis=None, keepdims=False, ord=2):
+    return vector_norm_adjoint(dy, y, x, axis, keepdims, ord)
+
+
+@adjoint(np.linalg.matrix_norm, shape=UNKNOWN, fresh=True)
+def matrix_norm(dy, y, x, keepdims=False, ord="fro"):
+    return norm_adjoint(dy, y, x, ord, (-2, -1), keepdims)
+
+
 @adjoint(np.linalg.inv, shape=_square_shape, fresh=True)
 def inv(dy, y, a):
     return -(mT(y) @ dy @ mT(y))
@@ -114,6 +125,16 @@ def eigh(dy, y, a, UPLO="L"):  # noqa: N803 (numpy's name)
     return eigh_adjoint(dy, y)
 
 
+@adjoint(np.linalg.eigvalsh, shape=UNKNOWN, fresh=True)
+def eigvalsh(dw, w, a, UPLO="L"):  # noqa: N803 (numpy's name)
+    return eigh_adjoint([dw, None], np.linalg.eigh(a, UPLO))
+
+
+@adjoint(np.linalg.eigvals, shape=UNKNOWN, fresh=True)
+def eigvals(dw, w, a):
+    return eig_adjoint([dw, None], np.linalg.eig(a))
+
+
 @adjoint(np.linalg.eig, shape=UNKNOWN, fresh=True, results=2, fields=EIG)
 def eig(dy, y, a):
     return eig_adjoint(dy, y)
@@ -128,6 +149,11 @@ def eig(dy, y, a):
 )
 def svd(dy, y, a, full_matrices=True, compute_uv=True, hermitian=False):
     return svd_adjoint(dy, y, a, full_matrices, compute_uv)
+
+
+@adjoint(np.linalg.svdvals, shape=UNKNOWN, fresh=True)
+def svdvals(ds, s, x):
+    return svd_adjoint(ds, s, x, False, False)
 
 
 @adjoint(
