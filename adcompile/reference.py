@@ -41,7 +41,7 @@ FAMILIES = {
     "operators": "Operators",
     "elementwise": "Elementwise functions",
     "reductions": "Reductions",
-    "linalg": "Products",
+    "linalg": "Products and linear algebra",
     "shapes": "Shapes and indexing",
     "scalar": "Python floats (`math`)",  # the rules of spellings on Python floats
 }
@@ -218,6 +218,11 @@ KINKS_TEXT = [
     "`np.std`: the gradient is 0 where the spread is 0 (all elements equal).",
     "`x ** p`: the derivative with respect to `p` is 0 where `x == 0`.",
     "`np.sqrt` at 0 and `np.log` at 0 give infinite derivatives, as the math does.",
+    "`np.linalg.norm` (and `vector_norm`, `matrix_norm`): the gradient is 0 at zero; "
+    "ties of the max/min norms share the cotangent equally; `ord=0` is piecewise constant.",
+    "`np.linalg.eigh`, `eig`, `svd`: the vectors have no derivative at repeated eigenvalues "
+    "or singular values, and their gradient there is inf or NaN "
+    "(see docs/linear-algebra.md).",
 ]
 
 RULES_TEXT = (
