@@ -593,17 +593,18 @@ def eigh_adjoint(dy, y):
     eigenvalue are not unique, and have no derivative."""
     w, v = y[0], y[1]
     dw, dv = _part(dy, 0), _part(dy, 1)
-    inner = np.zeros(np.shape(v), dtype=np.result_type(v, 0.0))
+    if dv is None:  # v diag(dw) v^T, symmetric already
+        if dw is None:
+            return np.zeros(np.shape(v), dtype=np.result_type(v, 0.0))
+        return (v * np.asarray(dw)[..., None, :]) @ mT(v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = 1.0 / (w[..., None, :] - w[..., :, None])
+    f[..., np.arange(w.shape[-1]), np.arange(w.shape[-1])] = 0.0
+    vtdv = mT(v) @ dv
+    inner = f * 0.5 * (vtdv - mT(vtdv))  # symmetric: f is antisymmetric
     if dw is not None:
         inner = inner + np.asarray(dw)[..., None, :] * _eye_like(v)
-    if dv is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f = 1.0 / (w[..., None, :] - w[..., :, None])
-        f[..., np.arange(w.shape[-1]), np.arange(w.shape[-1])] = 0.0
-        vtdv = mT(v) @ dv
-        inner = inner + f * 0.5 * (vtdv - mT(vtdv))
-    s = v @ inner @ mT(v)
-    return 0.5 * (s + mT(s))
+    return v @ inner @ mT(v)
 
 
 def eig_adjoint(dy, y):
