@@ -337,6 +337,7 @@ NONDIFF_CASES = {
     np.empty: lambda: (((2, 3),), []),
     np.eye: lambda: ((3, 4, 1), []),
     np.identity: lambda: ((3,), []),
+    np.linalg.matrix_rank: lambda: ((np.reshape(_vector()[:4], (2, 2)),), [0]),
 }
 BUILTIN_CASES = {
     len: lambda: ((list(_vector()),), []),
