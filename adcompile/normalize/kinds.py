@@ -93,7 +93,9 @@ class Kinds:
                 raise self.error(
                     f"{primitive_name(prim)}'s {param}= must be a constant here: it decides "
                     "whether the result is a tuple",
-                    hint=f"write {param}=True or {param}=False",
+                    hint=f"write {param}= as a constant (such as {param}={count.__defaults__[0]!r})"
+                    if count.__defaults__
+                    else f"write {param}= as a constant",
                 )
             args[param] = operand.value
         return count(**args)
