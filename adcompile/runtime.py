@@ -492,13 +492,6 @@ def as_list(gs):
     return list(gs)
 
 
-HELPERS = {
-    name: obj
-    for name, obj in globals().items()
-    if callable(obj) and not name.startswith("_") and getattr(obj, "__module__", None) == __name__
-}
-
-
 # ----------------------------------------------------------- linear algebra
 # Adjoints of numpy.linalg, for real arrays; matrices are the last two axes and any
 # leading axes are a batch, as in numpy. The cotangent of a tuple result (slogdet,
@@ -883,3 +876,11 @@ def _matrix_norm_grad(x, y, ord):
         at = sums == y
         return np.sign(x) * at / np.sum(at, axis=-2, keepdims=True)
     raise ValueError(f"np.linalg.norm: invalid norm order {ord!r} for matrices")
+
+
+# Every helper above, by name (defined last, so that it sees them all).
+HELPERS = {
+    name: obj
+    for name, obj in globals().items()
+    if callable(obj) and not name.startswith("_") and getattr(obj, "__module__", None) == __name__
+}

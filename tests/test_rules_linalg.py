@@ -557,3 +557,12 @@ def test_vjp_of_a_tuple_result(rng):
 
     g = ad.vjp(eigh_of_sum)(x, (dw, dv))
     np.testing.assert_allclose(g, autograd.grad(weighted)(x), rtol=1e-8, atol=1e-10)
+
+
+def test_the_linalg_helpers_are_runtime_helpers():
+    """runtime.HELPERS lists every public helper (reverse.py and export.py read it),
+    the linear-algebra ones at the end of the module included."""
+    from adcompile import runtime
+
+    for name in ("eigh_adjoint", "svd_adjoint", "norm_adjoint", "solve_transposed", "mT"):
+        assert runtime.HELPERS[name] is getattr(runtime, name)
