@@ -560,7 +560,7 @@ def test_vjp_of_a_tuple_result(rng):
 
 
 def test_the_linalg_helpers_are_runtime_helpers():
-    """runtime.HELPERS lists every public helper (reverse.py and export.py read it),
+    """runtime.HELPERS lists every public helper (the reverse package and export.py read it),
     the linear-algebra ones at the end of the module included."""
     from adcompile import runtime
 
