@@ -23,6 +23,9 @@ import inspect
 import linecache
 import os
 import re
+import site
+import sys
+import sysconfig
 import tokenize
 import types
 from collections.abc import Callable, Iterator
@@ -94,6 +97,54 @@ def module_attribute(module: types.ModuleType, attr: str) -> object:
         if isinstance(scope, dict) and scope.get(attr, ABSENT) is value:
             _note(scope, attr, value)
     return value
+
+
+# ------------------------------------------------------------------ library code
+#
+# A function of an installed package or of the standard library is a primitive: it
+# has an adjoint rule or it is refused by name. Only the user's own functions (in
+# files outside the Python installation) are read and differentiated from their
+# source: a library's implementation is its own business (it may change between
+# versions, and use whatever Python it likes).
+
+
+def is_library_function(fn: object) -> bool:
+    """Whether ``fn`` is defined by the standard library or an installed package: its
+    module is part of the standard library, or its code is in a file under the
+    Python installation's library directories (site-packages included)."""
+    module = getattr(fn, "__module__", None) or ""
+    if not isinstance(module, str):
+        return False
+    if module.partition(".")[0] in sys.stdlib_module_names:
+        return True
+    code = getattr(fn, "__code__", None)
+    filename = getattr(code, "co_filename", None)
+    if filename is None:  # (a function written in C, or wrapped: its module's file)
+        filename = getattr(sys.modules.get(module), "__file__", None)
+    return isinstance(filename, str) and _in_library_dirs(filename)
+
+
+@functools.lru_cache(maxsize=256)
+def _in_library_dirs(filename: str) -> bool:
+    if filename.startswith("<"):  # <frozen ...>, <string>: not a file of the user's
+        return filename.startswith("<frozen")
+    path = os.path.realpath(filename)
+    return any(path.startswith(d) for d in _library_dirs())
+
+
+@functools.cache
+def _library_dirs() -> tuple[str, ...]:
+    """The directories an installed package or the standard library lives in."""
+    dirs = set()
+    for scheme in (sysconfig.get_paths(), sysconfig.get_paths(vars={"base": sys.base_prefix})):
+        for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+            if scheme.get(key):
+                dirs.add(scheme[key])
+    with contextlib.suppress(AttributeError):  # (site may lack them in a virtualenv)
+        dirs.update(site.getsitepackages())
+    with contextlib.suppress(AttributeError):
+        dirs.add(site.getusersitepackages())
+    return tuple(sorted(os.path.join(os.path.realpath(d), "") for d in dirs if d))
 
 
 class Unresolved:

@@ -21,7 +21,13 @@ import numpy as np
 
 from . import rules
 from .errors import AdCompileError
-from .frontend import SourceFunction, StaticFunction, Unresolved, module_attribute
+from .frontend import (
+    SourceFunction,
+    StaticFunction,
+    Unresolved,
+    is_library_function,
+    module_attribute,
+)
 from .rules import registry
 
 BINOPS: dict[type, object] = {
@@ -89,9 +95,9 @@ def is_helper(obj: object) -> bool:
 
 
 def is_user_function(obj: object) -> bool:
-    return isinstance(obj, types.FunctionType) and not (
-        getattr(obj, "__module__", "") or ""
-    ).startswith(("numpy", "math"))
+    """A function of the user's own files (not of numpy, scipy, the standard library or
+    another installed package: those are primitives, see frontend.is_library_function)."""
+    return isinstance(obj, types.FunctionType) and not is_library_function(obj)
 
 
 class Resolver:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 
+from .. import rules
 from ..frontend import SourceFunction
 from ..ir import Function, NameAllocator
 from ..names import (
@@ -72,6 +73,7 @@ def normalize(
     free names mean; ``kinds`` gives the structure of each argument (leaf or
     container, see ``rules/containers.py``), when it is known; ``session`` (see
     ``link.py``) tells the structure of what called user functions return."""
+    rules.load_optional()  # the rules of optional libraries the program has imported
     return Normalizer(src, structured, names, resolver, kinds, session).run()
 
 

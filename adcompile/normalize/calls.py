@@ -72,6 +72,8 @@ class Calls:
                 hint="call a function here: a numpy function, or one defined with def",
             )
         label = _dotted(func)
+        if rules.lookup(_canonical(obj)) is None:
+            rules.load_optional()  # (a library module imported since, e.g. lazily)
         if is_helper(obj):
             return self.user_call(node, func, obj, hint)
         if obj is print:

@@ -283,8 +283,24 @@ def primitive_name(fn: object) -> str:
                 return f"np.{sub}{name}"
         return f"np.{name}"
     if module and module != "builtins":
-        return f"{module}.{name}"
+        return f"{_public_module(fn, module, name)}.{name}"
     return name
+
+
+def _public_module(fn: object, module: str, name: str) -> str:
+    """The module a user imports ``fn`` from: the deepest public module (no part of its
+    path private) of ``module``'s path that holds ``fn`` under ``name``
+    (scipy.special for scipy.special._logsumexp.logsumexp), else ``module``."""
+    import sys
+
+    parts = module.split(".")
+    public = next((i for i, p in enumerate(parts) if p.startswith("_")), len(parts))
+    for end in range(public, 0, -1):
+        candidate = ".".join(parts[:end])
+        namespace = getattr(sys.modules.get(candidate), "__dict__", {})
+        if namespace.get(name) is fn:
+            return candidate
+    return module
 
 
 def adjoint(
