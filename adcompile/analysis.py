@@ -14,7 +14,8 @@ import ast
 from dataclasses import dataclass
 
 from . import rules
-from .ir import Assign, Function, If, Loop, Return, Stmt, names_in
+from .errors import AdCompileError
+from .ir import Assign, Function, If, Loop, Return, Stmt, names_in, walk
 
 
 @dataclass
@@ -97,4 +98,25 @@ def activity(fn: Function, wrt: list[str]) -> Activity:
     _varied(fn.body, varied)
     useful: set[str] = set()
     _useful(fn.body, useful)
+    _check_constant_operands(fn.body, varied, useful)
     return Activity(varied=varied, useful=useful)
+
+
+def _check_constant_operands(body: list[Stmt], varied: set[str], useful: set[str]) -> None:
+    """Refuse a gradient that would flow through an operand whose derivative the
+    primitive's rule does not give (its record's ``constant``): it is not zero."""
+    for stmt in walk(body):
+        if not isinstance(stmt, Assign) or stmt.target not in useful:
+            continue
+        record = rules.record_of(stmt.prim) if stmt.prim is not None else None
+        for param in record.constant if record is not None else ():
+            operand = stmt.operands.get(param)
+            if operand is not None and names_in(operand) & varied:
+                name = rules.lookup(stmt.prim).name
+                raise AdCompileError(
+                    f"{name} is not differentiated with respect to its argument {param}, "
+                    "which here depends on a differentiated input",
+                    stmt.loc,
+                    hint=f"pass a {param} that does not depend on the inputs in wrt, or "
+                    f"register a rule that differentiates {param}: see docs/custom-rules.md",
+                )

@@ -44,6 +44,9 @@ FAMILIES = {
     "linalg": "Products and linear algebra",
     "shapes": "Shapes and indexing",
     "scalar": "Python floats (`math`)",  # the rules of spellings on Python floats
+    # (optional: listed when scipy is installed, see rules.load_optional)
+    "scipy_special": "scipy.special (with scipy installed)",
+    "scipy_stats": "scipy.stats distributions (with scipy installed)",
 }
 
 # numpy names that are the same object as another one, in every supported numpy;
@@ -252,6 +255,9 @@ SEE_ALSO = [
 
 def document() -> list[Block]:
     """The language reference as a list of blocks."""
+    from . import rules
+
+    rules.load_optional(import_libraries=True)  # the rules of scipy, when installed
     doc: list[Block] = [
         ("h1", "Language reference"),
         ("p", INTRO),

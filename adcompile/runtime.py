@@ -78,6 +78,14 @@ def unreduce(g, x, axis=None, keepdims=False):
     return np.broadcast_to(g, np.shape(x))
 
 
+def expand_reduced(g, axis=None, keepdims=False):
+    """A reduction's result (or cotangent) with its reduced axes back as length 1, so
+    that it broadcasts against the reduced operand (a full reduction's is a scalar)."""
+    if axis is not None and not keepdims:
+        return np.expand_dims(g, axis)
+    return g
+
+
 def reduced_count(x, axis=None):
     """How many elements of ``x`` each result of a reduction over ``axis`` combines."""
     shape = np.shape(x)

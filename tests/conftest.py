@@ -16,6 +16,11 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    # The rules of optional libraries (scipy) load once the library is imported; load
+    # those installed now, so that every test sees the same records whatever ran first.
+    from adcompile import rules
+
+    rules.load_optional(import_libraries=True)
     if config.getoption("--fuzz-long"):
         os.environ["ADCOMPILE_FUZZ_LONG"] = "1"  # read by tests/test_fuzz.py at import
 

@@ -62,6 +62,9 @@ class Primitive:
     results: int | Callable = 1
     fields: tuple[str, ...] = ()  # the names of a tuple result's elements (a named tuple)
     builtin: bool = False  # defined by adcompile's own rules/ (not by a user)
+    # operands with a derivative the rule does not give (the real order of a Bessel
+    # function): a gradient that would flow through one is refused (analysis.py)
+    constant: tuple[str, ...] = ()
     # parsed adjoints: id of the canonical spelling and of each on_floats spelling -> Rule
     rules: dict = field(default_factory=dict, repr=False)
     # special cases for known shapes: [(predicate on the operands' shapes, Rule)]

@@ -315,6 +315,7 @@ def adjoint(
     when: Callable | None = None,
     results: int | Callable = 1,
     fields: tuple[str, ...] = (),
+    constant: tuple[str, ...] = (),
 ) -> Callable[[Callable], Callable]:
     """Register the decorated template as the adjoint rule of ``primitive``.
 
@@ -337,6 +338,9 @@ def adjoint(
     ``record.Primitive``): the cotangent of a tuple result is a list with one
     cotangent per element, ``None`` for an element that gets none; ``fields`` names
     the elements of a named-tuple result (``np.linalg.eigh(a).eigenvalues``).
+    ``constant`` names operands that have a derivative the rule does not
+    give (it returns None for them): differentiating through one is refused, where
+    a None alone means the operand has no derivative (an axis, a condition).
     """
     floats = on_floats if isinstance(on_floats, tuple) else (on_floats,)
     if broadcasts and shape is None:
@@ -383,6 +387,7 @@ def adjoint(
             builtin=owned,
             results=results,
             fields=fields,
+            constant=tuple(constant),
             rules={id(primitive): rule},
         )
         for fn in floats:

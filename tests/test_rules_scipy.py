@@ -1,0 +1,298 @@
+"""The adjoint rules of scipy.special and scipy.stats: each against central finite
+differences in float64, on arrays (broadcast ones where the function takes two),
+0-d arrays and Python floats, and against autograd's scipy wrappers where autograd
+has the function; float32 in gives float32 gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+scipy = pytest.importorskip("scipy")
+
+import autograd  # noqa: E402
+import autograd.numpy as anp  # noqa: E402
+import autograd.scipy.special as asp  # noqa: E402
+import scipy.special as sp  # noqa: E402
+from helpers import assert_grad_matches_fd  # noqa: E402
+from scipy.special import log_softmax, logsumexp, softmax  # noqa: E402
+
+import adcompile as ad  # noqa: E402
+from adcompile import rules  # noqa: E402
+from adcompile.rules import registry  # noqa: E402
+
+rules.load_optional(import_libraries=True)
+
+RNG = np.random.default_rng(0)
+
+# The function under test, rebound by each case (a rebound global recompiles).
+FN = sp.expit
+ORDER = 2
+
+
+def through_unary(x):
+    return np.sum(np.sin(FN(x)))
+
+
+def through_order(x):
+    return np.sum(np.sin(FN(ORDER, x)))
+
+
+def through_binary(a, b):
+    return np.sum(np.sin(FN(a, b)))
+
+
+# name -> (function, autograd's or None, sampler of valid inputs)
+def _uniform(lo, hi):
+    return lambda shape: RNG.uniform(lo, hi, shape)
+
+
+UNARY = {
+    "expit": (sp.expit, asp.expit, _uniform(-3, 3)),
+    "logit": (sp.logit, asp.logit, _uniform(0.1, 0.9)),
+    "gammaln": (sp.gammaln, asp.gammaln, _uniform(0.3, 4)),
+    "digamma": (sp.digamma, asp.digamma, _uniform(0.3, 4)),
+    "gamma": (sp.gamma, asp.gamma, _uniform(0.3, 3)),
+    "erf": (sp.erf, asp.erf, _uniform(-2, 2)),
+    "erfc": (sp.erfc, asp.erfc, _uniform(-2, 2)),
+    "erfinv": (sp.erfinv, asp.erfinv, _uniform(-0.9, 0.9)),
+    "erfcinv": (sp.erfcinv, asp.erfcinv, _uniform(0.1, 1.9)),
+    "ndtr": (sp.ndtr, None, _uniform(-3, 3)),
+    "log_ndtr": (sp.log_ndtr, None, _uniform(-5, 3)),
+    "ndtri": (sp.ndtri, None, _uniform(0.05, 0.95)),
+    "entr": (sp.entr, None, _uniform(0.1, 2)),
+    "i0": (sp.i0, asp.i0, _uniform(-2, 2)),
+    "i1": (sp.i1, asp.i1, _uniform(-2, 2)),
+    "i0e": (sp.i0e, None, _uniform(-2, 2)),
+    "i1e": (sp.i1e, None, _uniform(-2, 2)),
+    "j0": (sp.j0, asp.j0, _uniform(-4, 4)),
+    "j1": (sp.j1, asp.j1, _uniform(-4, 4)),
+    "y0": (sp.y0, asp.y0, _uniform(0.5, 4)),
+    "y1": (sp.y1, asp.y1, _uniform(0.5, 4)),
+}
+
+ORDERED = {  # f(n, x): x differentiated, the order a constant
+    "polygamma": (sp.polygamma, asp.polygamma, _uniform(0.5, 3), (0, 1, 2)),
+    "jv": (sp.jv, None, _uniform(0.5, 4), (0, 1, 2.5)),
+    "jn": (sp.jn, asp.jn, _uniform(0.5, 4), (0, 1, 3)),
+    "yv": (sp.yv, None, _uniform(0.5, 4), (0, 1, 2.5)),
+    "yn": (sp.yn, asp.yn, _uniform(0.5, 4), (0, 1, 3)),
+    "iv": (sp.iv, asp.iv, _uniform(0.5, 3), (0, 1, 2.5)),
+    "kv": (sp.kv, None, _uniform(0.5, 3), (0, 1, 2.5)),
+}
+
+BINARY = {
+    "beta": (sp.beta, asp.beta, _uniform(0.5, 3), _uniform(0.5, 3)),
+    "betaln": (sp.betaln, asp.betaln, _uniform(0.5, 3), _uniform(0.5, 3)),
+    "xlogy": (sp.xlogy, None, _uniform(-2, 2), _uniform(0.2, 3)),
+    "xlog1py": (sp.xlog1py, None, _uniform(-2, 2), _uniform(-0.5, 3)),
+}
+
+
+def _autograd_unary(fn):
+    return lambda x: anp.sum(anp.sin(fn(x)))
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_rules(name, monkeypatch):
+    fn, oracle, sample = UNARY[name]
+    monkeypatch.setitem(globals(), "FN", fn)
+    for shape in [(3, 4), (5,)]:
+        x = sample(shape)
+        g = assert_grad_matches_fd(through_unary, x)
+        if oracle is not None:
+            np.testing.assert_allclose(g, autograd.grad(_autograd_unary(oracle))(x), rtol=1e-9)
+    x0 = sample(())
+    assert_grad_matches_fd(through_unary, np.asarray(x0))  # a 0-d array
+    assert_grad_matches_fd(through_unary, float(x0))  # a Python float
+    _float32_gives_float32(through_unary, sample((2, 3)))
+
+
+def _float32_gives_float32(f, x, *rest, wrt=0):
+    g64 = ad.grad(f, wrt=wrt)(x, *rest)
+    g32 = ad.grad(f, wrt=wrt)(x.astype(np.float32), *rest)
+    assert g32.dtype == np.float32
+    np.testing.assert_allclose(g32, g64, rtol=2e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(ORDERED))
+def test_rules_of_an_order_and_x(name, monkeypatch):
+    fn, oracle, sample, orders = ORDERED[name]
+    monkeypatch.setitem(globals(), "FN", fn)
+    for n in orders:
+        monkeypatch.setitem(globals(), "ORDER", n)
+        x = sample((3, 4))
+        g = assert_grad_matches_fd(through_order, x, rtol=1e-5)
+        if oracle is not None and float(n).is_integer():
+            expected = autograd.grad(lambda x, n=n: anp.sum(anp.sin(oracle(n, x))))(x)
+            np.testing.assert_allclose(g, expected, rtol=1e-8)
+        assert_grad_matches_fd(through_order, float(sample(())), rtol=1e-5)
+    # an array of orders, broadcast against x: the order gets no gradient
+    orders_array = np.array([[0.0], [1.0], [2.0]])
+    monkeypatch.setitem(globals(), "ORDER", orders_array)
+    assert_grad_matches_fd(through_order, sample((1, 4)), rtol=1e-5)
+    monkeypatch.setitem(globals(), "ORDER", orders[-1])
+    _float32_gives_float32(through_order, sample((2, 3)))
+
+
+def test_the_order_of_a_bessel_function_is_not_differentiated(monkeypatch):
+    monkeypatch.setitem(globals(), "FN", sp.jv)
+
+    def by_order(n, x):
+        return np.sum(FN(n, x))
+
+    with pytest.raises(ad.AdCompileError) as info:
+        ad.grad(by_order, wrt=0)(1.5, np.ones(3))
+    assert "not differentiated with respect to its argument v" in info.value.reason
+    assert info.value.line.strip() == "return np.sum(FN(n, x))"
+    # with respect to x alone, n is a constant: fine
+    assert_grad_matches_fd(by_order, 1.5, np.ones(3) + 0.5, wrt=1)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_rules(name, monkeypatch):
+    fn, oracle, sample_a, sample_b = BINARY[name]
+    monkeypatch.setitem(globals(), "FN", fn)
+    for sa, sb in [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((4,), ()), ((), ())]:
+        a, b = sample_a(sa), sample_b(sb)
+        g = assert_grad_matches_fd(through_binary, a, b, wrt=(0, 1), rtol=1e-5)
+        if oracle is not None:
+            expected = autograd.grad(
+                lambda a, b: anp.sum(anp.sin(oracle(a, b))), argnum=(0, 1)
+            )(a, b)
+            for gi, ei in zip(g, expected):
+                np.testing.assert_allclose(gi, ei, rtol=1e-8)
+    assert_grad_matches_fd(
+        through_binary, float(sample_a(())), float(sample_b(())), wrt=(0, 1), rtol=1e-5
+    )
+    _float32_gives_float32(through_binary, sample_a((2, 3)), sample_b((2, 3)))
+
+
+def test_xlogy_at_x_zero_has_derivative_zero_in_y():
+    """xlogy(0, y) is 0 for every y: its derivative in y is 0, not 0/0."""
+
+    def f(x, y):
+        return np.sum(sp.xlogy(x, y))
+
+    _, dy = ad.grad(f, wrt=(0, 1))(np.array([0.0, 1.0]), np.array([0.0, 2.0]))
+    np.testing.assert_array_equal(dy, [0.0, 0.5])
+
+
+# ------------------------------------------------------------------ log-sum-exp family
+
+
+def lse_all(x):
+    return logsumexp(x)
+
+
+def lse_rows(x):
+    return np.sum(np.sin(logsumexp(x, axis=1)))
+
+
+def lse_cols_keepdims(x):
+    return np.sum(np.sin(logsumexp(x, axis=0, keepdims=True)))
+
+
+def lse_weighted(x, b):
+    return np.sum(np.sin(logsumexp(x, axis=1, b=b)))
+
+
+def softmax_rows(x):
+    return np.sum(np.sin(softmax(x, axis=1)))
+
+
+def softmax_all(x):
+    return np.sum(np.sin(softmax(x)))
+
+
+def log_softmax_cols(x):
+    return np.sum(np.sin(log_softmax(x, axis=0)))
+
+
+def log_softmax_all(x):
+    return np.sum(np.sin(log_softmax(x)))
+
+
+def test_logsumexp_against_finite_differences_and_autograd():
+    x = RNG.normal(size=(3, 4))
+    for f, a in [
+        (lse_all, lambda x: asp.logsumexp(x)),
+        (lse_rows, lambda x: anp.sum(anp.sin(asp.logsumexp(x, axis=1)))),
+        (lse_cols_keepdims, lambda x: anp.sum(anp.sin(asp.logsumexp(x, axis=0, keepdims=True)))),
+    ]:
+        g = assert_grad_matches_fd(f, x)
+        np.testing.assert_allclose(g, autograd.grad(a)(x), rtol=1e-9)
+    assert_grad_matches_fd(lse_all, np.asarray(0.3))
+    assert_grad_matches_fd(lse_all, 0.3)
+    _float32_gives_float32(lse_rows, x)
+
+
+def test_logsumexp_with_weights_b_broadcast_against_x():
+    x = RNG.normal(size=(3, 4))
+    for b in [RNG.uniform(0.5, 2, (3, 4)), RNG.uniform(0.5, 2, (1, 4)), np.asarray(2.0)]:
+        g = assert_grad_matches_fd(lse_weighted, x, b, wrt=(0, 1))
+        # (autograd differentiates its logsumexp with respect to a only)
+        expected = autograd.grad(lambda x: anp.sum(anp.sin(asp.logsumexp(x, axis=1, b=b))))(x)
+        np.testing.assert_allclose(g[0], expected, rtol=1e-9)
+
+
+def test_logsumexp_is_stable_at_large_inputs():
+    x = np.array([1000.0, 1000.5, -1000.0])
+    g = ad.grad(lse_all)(x)
+    e = np.exp(x - x.max())
+    np.testing.assert_allclose(g, e / e.sum(), rtol=1e-12)
+    assert_grad_matches_fd(lse_all, x)
+
+
+def lse_with_sign(x):
+    return logsumexp(x, return_sign=True)
+
+
+def test_logsumexp_return_sign_is_refused_by_name():
+    with pytest.raises(ad.AdCompileError) as info:
+        ad.grad(lse_with_sign)(np.ones(3))
+    assert "return_sign=" in info.value.reason
+    assert "scipy.special.logsumexp" in info.value.reason
+
+
+def test_softmax_and_log_softmax():
+    x = RNG.normal(size=(3, 4))
+    for f in (softmax_rows, softmax_all, log_softmax_cols, log_softmax_all):
+        assert_grad_matches_fd(f, x)
+        assert_grad_matches_fd(f, RNG.normal(size=(2, 5)))
+        _float32_gives_float32(f, x)
+    big = np.array([[800.0, 801.0, -5.0]])  # exp overflows; the rules read the results
+    assert np.all(np.isfinite(ad.grad(softmax_rows)(big)))
+    assert np.all(np.isfinite(ad.grad(log_softmax_all)(big)))
+    assert_grad_matches_fd(softmax_rows, big)
+
+
+def log_ndtr_sum(x):
+    return np.sum(sp.log_ndtr(x))
+
+
+def test_log_ndtr_is_stable_in_the_lower_tail():
+    """At x = -40 the pdf and the cdf both underflow; their ratio is about 40."""
+    x = np.array([-40.0, -10.0, 0.0, 5.0])
+    g = assert_grad_matches_fd(log_ndtr_sum, x, rtol=1e-5)
+    assert np.all(np.isfinite(g)) and g[0] > 39
+
+
+# ------------------------------------------------------------------ coverage
+
+
+def _optional_records(module):
+    return [
+        r
+        for r in registry.primitives()
+        if r.template is not None and r.template.__module__ == f"adcompile.rules.{module}"
+    ]
+
+
+def test_every_scipy_special_rule_is_tested():
+    tested = {id(f) for f, *_ in [*UNARY.values(), *ORDERED.values(), *BINARY.values()]}
+    tested |= {id(logsumexp), id(softmax), id(log_softmax)}
+    missing = sorted(
+        r.name for r in _optional_records("scipy_special") if id(r.canonical) not in tested
+    )
+    assert not missing, f"scipy.special rules without a test here: {missing}"
