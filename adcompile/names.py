@@ -161,6 +161,13 @@ class Resolver:
                         "differentiates",
                     )
                 return module_attribute(base, node.attr)
+            if base is not None and not isinstance(base, (*NUMERIC, Unresolved, StaticFunction)):
+                # a method of an object with a rule (scipy.stats.norm.logpdf)
+                method = registry.bound_method(base, node.attr)
+                if method is None:
+                    rules.load_optional()  # (its library's rules, if imported since)
+                    method = registry.bound_method(base, node.attr)
+                return method
         return None
 
     def find(self, node: ast.expr) -> object:

@@ -1748,7 +1748,8 @@ def test_shape_kinds_and_scalar_preservation_agree_with_numpy(record):
     if record.shape == kinds.UNARY:
         shapes_in, expected = [(2, 3)], (2, 3)
     else:
-        shapes_in, expected = [(3, 1), (1, 4), (3, 4)][: len(rule_params)], (3, 4)
+        shapes_in = [(3, 1), (1, 4), *[(3, 4)] * len(rule_params)][: len(rule_params)]
+        expected = (3, 4)
     args = [_operand(s, p) for s, p in zip(shapes_in, rule_params, strict=True)]
     with np.errstate(all="ignore"):
         assert np.shape(fn(*args)) == expected

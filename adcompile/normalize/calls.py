@@ -142,6 +142,15 @@ class Calls:
             )
         if isinstance(func, ast.Attribute):
             base = self.static_object(func.value)
+            method = getattr(type(base), func.attr, None)
+            if isinstance(method, types.FunctionType) and frontend.is_library_function(method):
+                # a method of a library's object (scipy.stats.norm.sf) with no rule
+                label = primitive_name(getattr(base, func.attr))
+                return self.error(
+                    f"{label} has no adjoint rule",
+                    func,
+                    hint=f"register one with @adcompile.adjoint({text}), see docs/custom-rules.md",
+                )
             if base is not None and not isinstance(base, types.ModuleType):
                 return self.error(
                     f"the call {text}(...) cannot be resolved: {self.src.text_of(func.value)} "

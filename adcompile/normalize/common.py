@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import types
 
 from .. import rules
 from ..names import (
@@ -31,6 +32,8 @@ SAME_STRUCTURE_HINT = (
 
 
 def _canonical(obj: object) -> object:
+    if type(obj) is types.MethodType:  # a bound method made anew (d = norm.logpdf)
+        obj = registry.METHODS.get((id(obj.__self__), id(obj.__func__)), obj)
     return ALIASES.get(id(obj), obj)
 
 

@@ -85,8 +85,12 @@ _KEEP_ALIVE: dict[int, object] = {}  # ids stay valid because we hold the object
 # Functions refused by name (no record): id -> (why, what to do instead). A user's
 # rule for one (@adcompile.adjoint) lifts the refusal.
 REFUSED: dict[int, tuple[str, str]] = {}
+# Spellings that are bound methods (``scipy.stats.norm.logpdf``), by the ids of their
+# object and function: each ``norm.logpdf`` is a new bound-method object, so the
+# frontend finds the one registered with :func:`bound_method`.
+METHODS: dict[tuple[int, int], object] = {}
 
-_TABLES = (PRIMITIVES, RULES, SPECIALIZED, NONDIFF, ALIASES, _KEEP_ALIVE, REFUSED)
+_TABLES = (PRIMITIVES, RULES, SPECIALIZED, NONDIFF, ALIASES, _KEEP_ALIVE, REFUSED, METHODS)
 
 
 def snapshot() -> tuple:
@@ -167,6 +171,21 @@ def _is_shape(s: object) -> bool:
     return type(s) is tuple and all(type(n) is int for n in s)
 
 
+def bound_method(obj: object, attr: str) -> object | None:
+    """The registered spelling that ``obj.attr`` means, when it is a bound method of
+    a record (``norm.logpdf``), or None. Looked up without running ``obj``'s code."""
+    import inspect
+    import types
+
+    try:
+        fn = inspect.getattr_static(type(obj), attr)
+    except AttributeError:
+        return None
+    if not isinstance(fn, types.FunctionType):
+        return None
+    return METHODS.get((id(obj), id(fn)))
+
+
 def is_nondiff(fn: object) -> bool:
     return id(fn) in NONDIFF
 
@@ -188,6 +207,8 @@ def _enter(record: Primitive) -> None:
     for fn in record.all_spellings():
         PRIMITIVES[id(fn)] = record
         _KEEP_ALIVE[id(fn)] = fn
+        if _is_bound_method(fn):
+            METHODS[(id(fn.__self__), id(fn.__func__))] = fn
     for fn in record.aliases:
         ALIASES[id(fn)] = record.canonical
     for key, rule in record.rules.items():
@@ -207,6 +228,15 @@ def _forget(record: Primitive) -> None:
         RULES.pop(id(fn), None)
         NONDIFF.pop(id(fn), None)
     SPECIALIZED.pop(id(record.canonical), None)
+    for fn in record.all_spellings():
+        if _is_bound_method(fn):
+            METHODS.pop((id(fn.__self__), id(fn.__func__)), None)
+
+
+def _is_bound_method(fn: object) -> bool:
+    import types
+
+    return isinstance(fn, types.MethodType) and not isinstance(fn.__self__, type)
 
 
 def nondiff(
@@ -268,6 +298,9 @@ def refusal(fn: object) -> tuple[str, str] | None:
 def primitive_name(fn: object) -> str:
     """How a user would spell ``fn``: ``np.tanh``, ``np.linalg.norm``, ``math.exp``."""
     name = getattr(fn, "__name__", None) or repr(fn)
+    if _is_bound_method(fn):  # scipy.stats.norm.logpdf
+        owner = _public_path(fn.__self__)
+        return f"{owner}.{name}" if owner else name
     module = getattr(fn, "__module__", None)
     if module is None and isinstance(fn, __import__("numpy").ufunc):
         module = _ufunc_module(fn, name)
@@ -285,6 +318,22 @@ def primitive_name(fn: object) -> str:
     if module and module != "builtins":
         return f"{_public_module(fn, module, name)}.{name}"
     return name
+
+
+def _public_path(obj: object) -> str | None:
+    """Where a user finds the object ``obj`` (an instance, like scipy.stats.norm): the
+    deepest public module of its class's module path that holds it, and its name."""
+    import sys
+
+    parts = type(obj).__module__.split(".")
+    public = next((i for i, p in enumerate(parts) if p.startswith("_")), len(parts))
+    for end in range(public, 0, -1):
+        candidate = ".".join(parts[:end])
+        namespace = getattr(sys.modules.get(candidate), "__dict__", {})
+        for key, value in namespace.items():
+            if value is obj and not key.startswith("_"):
+                return f"{candidate}.{key}"
+    return None
 
 
 def _public_module(fn: object, module: str, name: str) -> str:

@@ -1,1 +1,153 @@
-"""Adjoints of scipy.stats distributions (placeholder, filled below)."""
+"""Adjoints of scipy.stats distributions (loaded once scipy.stats is imported).
+
+A distribution's method is one primitive: ``norm.logpdf`` (with ``from scipy.stats
+import norm``, or ``scipy.stats.norm.logpdf``) is the bound method of the object
+``scipy.stats.norm``, which the frontend resolves to the registered spelling. The
+operands broadcast together; ``z = (x - loc) / scale`` throughout, so the rules of
+``loc`` and ``scale`` follow from that of ``x``. A count (poisson's ``k``) gets no
+gradient.
+"""
+
+import math
+
+import numpy as np
+from scipy import special, stats
+
+from .record import BROADCAST
+from .registry import adjoint
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+# ------------------------------------------------------------------ normal
+
+
+@adjoint(stats.norm.logpdf, shape=BROADCAST, scalar_preserving=True)
+def norm_logpdf(dy, y, x, loc=0, scale=1):
+    z = (x - loc) / scale
+    return -dy * z / scale, dy * z / scale, dy * (z * z - 1) / scale
+
+
+@adjoint(stats.norm.pdf, shape=BROADCAST, scalar_preserving=True)
+def norm_pdf(dy, y, x, loc=0, scale=1):
+    z = (x - loc) / scale
+    return -dy * y * z / scale, dy * y * z / scale, dy * y * (z * z - 1) / scale
+
+
+@adjoint(stats.norm.cdf, shape=BROADCAST, scalar_preserving=True)
+def norm_cdf(dy, y, x, loc=0, scale=1):
+    z = (x - loc) / scale
+    density = np.exp(-0.5 * z * z - _LOG_SQRT_2PI) / scale
+    return dy * density, -dy * density, -dy * density * z
+
+
+@adjoint(stats.norm.logcdf, shape=BROADCAST, scalar_preserving=True)
+def norm_logcdf(dy, y, x, loc=0, scale=1):
+    # pdf / cdf as exp(log pdf - log cdf): finite far into the lower tail
+    z = (x - loc) / scale
+    ratio = np.exp(-0.5 * z * z - _LOG_SQRT_2PI - y) / scale
+    return dy * ratio, -dy * ratio, -dy * ratio * z
+
+
+# ------------------------------------------------------------------ Student's t
+
+
+@adjoint(stats.t.logpdf, shape=BROADCAST, scalar_preserving=True)
+def t_logpdf(dy, y, x, df, loc=0, scale=1):
+    z = (x - loc) / scale
+    inner = (df + 1) / (df + z * z)
+    d_df = 0.5 * (
+        special.digamma((df + 1) / 2)
+        - special.digamma(df / 2)
+        - 1 / df
+        - np.log1p(z * z / df)
+        + inner * z * z / df
+    )
+    return (
+        -dy * inner * z / scale,
+        dy * d_df,
+        dy * inner * z / scale,
+        dy * (inner * z * z - 1) / scale,
+    )
+
+
+@adjoint(stats.t.pdf, shape=BROADCAST, scalar_preserving=True)
+def t_pdf(dy, y, x, df, loc=0, scale=1):
+    z = (x - loc) / scale
+    inner = (df + 1) / (df + z * z)
+    d_df = 0.5 * (
+        special.digamma((df + 1) / 2)
+        - special.digamma(df / 2)
+        - 1 / df
+        - np.log1p(z * z / df)
+        + inner * z * z / df
+    )
+    return (
+        -dy * y * inner * z / scale,
+        dy * y * d_df,
+        dy * y * inner * z / scale,
+        dy * y * (inner * z * z - 1) / scale,
+    )
+
+
+# ------------------------------------------------------------------ gamma, beta
+
+
+@adjoint(stats.gamma.logpdf, shape=BROADCAST, scalar_preserving=True)
+def gamma_logpdf(dy, y, x, a, loc=0, scale=1):
+    z = (x - loc) / scale
+    slope = ((a - 1) / z - 1) / scale
+    return dy * slope, dy * (np.log(z) - special.digamma(a)), -dy * slope, dy * (z - a) / scale
+
+
+@adjoint(stats.gamma.pdf, shape=BROADCAST, scalar_preserving=True)
+def gamma_pdf(dy, y, x, a, loc=0, scale=1):
+    z = (x - loc) / scale
+    slope = ((a - 1) / z - 1) / scale
+    return (
+        dy * y * slope,
+        dy * y * (np.log(z) - special.digamma(a)),
+        -dy * y * slope,
+        dy * y * (z - a) / scale,
+    )
+
+
+@adjoint(stats.beta.logpdf, shape=BROADCAST, scalar_preserving=True)
+def beta_logpdf(dy, y, x, a, b, loc=0, scale=1):
+    z = (x - loc) / scale
+    slope = ((a - 1) / z - (b - 1) / (1 - z)) / scale
+    both = special.digamma(a + b)
+    return (
+        dy * slope,
+        dy * (np.log(z) - special.digamma(a) + both),
+        dy * (np.log1p(-z) - special.digamma(b) + both),
+        -dy * slope,
+        -dy * (slope * z + 1 / scale),
+    )
+
+
+@adjoint(stats.beta.pdf, shape=BROADCAST, scalar_preserving=True)
+def beta_pdf(dy, y, x, a, b, loc=0, scale=1):
+    z = (x - loc) / scale
+    slope = ((a - 1) / z - (b - 1) / (1 - z)) / scale
+    both = special.digamma(a + b)
+    return (
+        dy * y * slope,
+        dy * y * (np.log(z) - special.digamma(a) + both),
+        dy * y * (np.log1p(-z) - special.digamma(b) + both),
+        -dy * y * slope,
+        -dy * y * (slope * z + 1 / scale),
+    )
+
+
+# ------------------------------------------------------------------ Poisson
+
+
+@adjoint(stats.poisson.logpmf, shape=BROADCAST, scalar_preserving=True)
+def poisson_logpmf(dy, y, k, mu, loc=0):
+    return None, dy * (k / mu - 1)
+
+
+@adjoint(stats.poisson.pmf, shape=BROADCAST, scalar_preserving=True)
+def poisson_pmf(dy, y, k, mu, loc=0):
+    return None, dy * y * (k / mu - 1)
