@@ -86,6 +86,28 @@ def _simplify_compare(node: ast.Compare) -> ast.expr:
     return node
 
 
+def _simplify_none_test(node: ast.Compare) -> ast.expr:
+    """``None is None`` is True, ``0.5 is None`` False (a rule's optional operand,
+    ``b=None``, given a constant): exact, whatever the constant."""
+    if (
+        len(node.ops) == 1
+        and isinstance(node.ops[0], ast.Is | ast.IsNot)
+        and isinstance(node.left, ast.Constant)
+        and isinstance(node.comparators[0], ast.Constant)
+        and node.comparators[0].value is None
+    ):
+        same = node.left.value is None
+        return ast.Constant(value=same if isinstance(node.ops[0], ast.Is) else not same)
+    return _simplify_compare(node)
+
+
+def _simplify_ifexp(node: ast.IfExp) -> ast.expr:
+    """``a if True else b`` is ``a``."""
+    if isinstance(node.test, ast.Constant) and isinstance(node.test.value, bool):
+        return node.body if node.test.value else node.orelse
+    return node
+
+
 def _simplify_binop(node: ast.BinOp) -> ast.expr:
     if (
         isinstance(node.op, ast.Add | ast.Sub)
@@ -149,7 +171,8 @@ def _simplify_unaryop(node: ast.UnaryOp) -> ast.expr:
 SIMPLIFY_HOOKS = {
     ast.BinOp: _simplify_binop,
     ast.UnaryOp: _simplify_unaryop,
-    ast.Compare: _simplify_compare,
+    ast.Compare: _simplify_none_test,
+    ast.IfExp: _simplify_ifexp,
 }
 
 

@@ -700,6 +700,20 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "Functions without an adjoint rule",
+        "a library function written in Python",
+        """
+        import statistics
+
+
+        def f(x):
+            # a function of the standard library or of an installed package (scipy...)
+            # is a primitive: adcompile does not read its source as if it were yours
+            return statistics.fmean(x * x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Functions without an adjoint rule",
         "a builtin",
         """
         def f(x):
