@@ -435,8 +435,36 @@ def test_a_pure_python_scipy_function_is_refused_by_its_public_name():
     assert info.value.filename.endswith("test_rules_scipy.py")
 
 
+def mvn_loss(x, mean, cov):
+    return np.sum(np.sin(st.multivariate_normal.logpdf(x, mean, cov)))
+
+
+def mvn_pdf_loss(x, mean, cov):
+    return np.sum(st.multivariate_normal.pdf(x, mean, cov) * 10.0)
+
+
+def test_multivariate_normal_in_x_mean_and_cov():
+    """scipy reads only cov's lower triangle: the gradient in cov is there (finite
+    differences agree); its symmetric part is autograd's gradient."""
+    a = RNG.normal(size=(3, 3))
+    cov = a @ a.T + 3 * np.eye(3)
+    for x in (RNG.normal(size=(5, 3)), RNG.normal(size=3)):
+        mean = RNG.normal(size=3)
+        g = assert_grad_matches_fd(mvn_loss, x, mean, cov, wrt=(0, 1, 2), rtol=1e-5)
+        expected = autograd.grad(
+            lambda x, m, c: anp.sum(anp.sin(ast_.multivariate_normal.logpdf(x, m, c))),
+            argnum=(0, 1, 2),
+        )(x, mean, cov)
+        np.testing.assert_allclose(g[0], expected[0], rtol=1e-8)
+        np.testing.assert_allclose(g[1], expected[1], rtol=1e-8)
+        np.testing.assert_allclose((g[2] + g[2].T) / 2, expected[2], rtol=1e-8, atol=1e-12)
+        assert_grad_matches_fd(mvn_pdf_loss, x, mean, cov, wrt=(0, 1, 2), rtol=1e-5)
+    _float32_gives_float32(mvn_loss, RNG.normal(size=(4, 3)), np.zeros(3), cov)
+
+
 def test_every_scipy_stats_rule_is_tested():
     methods = [*(v[0] for v in STATS.values()), st.poisson.logpmf, st.poisson.pmf]
+    methods += [st.multivariate_normal.logpdf, st.multivariate_normal.pdf]
     # (each access makes a new bound method: compare by object and function)
     tested = {(id(m.__self__), id(m.__func__)) for m in methods}
     missing = sorted(

@@ -13,7 +13,8 @@ import math
 import numpy as np
 from scipy import special, stats
 
-from .record import BROADCAST
+from ..runtime import mvn_logpdf_adjoint
+from .record import BROADCAST, UNKNOWN
 from .registry import adjoint
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -151,3 +152,19 @@ def poisson_logpmf(dy, y, k, mu, loc=0):
 @adjoint(stats.poisson.pmf, shape=BROADCAST, scalar_preserving=True)
 def poisson_pmf(dy, y, k, mu, loc=0):
     return None, dy * y * (k / mu - 1)
+
+
+# ------------------------------------------------------------------ multivariate normal
+
+
+@adjoint(stats.multivariate_normal.logpdf, shape=UNKNOWN, fresh=True)
+def multivariate_normal_logpdf(dy, y, x, mean=None, cov=1):
+    # (allow_singular= is not a parameter: refused; cov must be a (d, d) matrix)
+    parts = mvn_logpdf_adjoint(dy, x, mean, cov)
+    return parts[0], parts[1], parts[2]
+
+
+@adjoint(stats.multivariate_normal.pdf, shape=UNKNOWN, fresh=True)
+def multivariate_normal_pdf(dy, y, x, mean=None, cov=1):
+    parts = mvn_logpdf_adjoint(dy * y, x, mean, cov)
+    return parts[0], parts[1], parts[2]
