@@ -35,8 +35,8 @@ from pathlib import Path
 from .errors import AdCompileError, Loc
 
 # Modules the CLI may import while resolving a file statically: they have no
-# side effects a user could care about.
-SAFE_MODULES = ("numpy", "math", "operator")
+# side effects a user could care about (scipy: its special functions and distributions).
+SAFE_MODULES = ("numpy", "math", "operator", "scipy")
 
 
 # ------------------------------------------------------------------ guards

@@ -15,6 +15,7 @@ import autograd.numpy as anp  # noqa: E402
 import autograd.scipy.special as asp  # noqa: E402
 import scipy.special as sp  # noqa: E402
 from helpers import assert_grad_matches_fd  # noqa: E402
+from scipy.integrate import odeint  # noqa: E402
 from scipy.special import log_softmax, logsumexp, softmax  # noqa: E402
 
 import adcompile as ad  # noqa: E402
@@ -473,3 +474,45 @@ def test_every_scipy_stats_rule_is_tested():
         if (id(r.canonical.__self__), id(r.canonical.__func__)) not in tested
     )
     assert not missing, f"scipy.stats rules without a test here: {missing}"
+
+
+def test_the_cli_reads_scipy_imports_without_running_the_file(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "model.py").write_text(
+        "import numpy as np\n"
+        "from scipy.special import logsumexp\n"
+        "from scipy.stats import norm\n\n\n"
+        "def f(x):\n"
+        "    return logsumexp(x) + np.sum(norm.logpdf(x))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "NO_COLOR": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "adcompile", "show", f"{tmp_path / 'model.py'}:f"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "f_1 = logsumexp(x)" in proc.stdout and "norm.logpdf(x)" in proc.stdout
+
+
+def odeint_loss(y0):
+    return np.sum(odeint(decay, y0, np.linspace(0.0, 1.0, 5)))
+
+
+def decay(y, t):
+    return -y
+
+
+def test_odeint_is_refused_by_name():
+    """It has no rule yet (its adjoint needs the vjp of the user's ODE function)."""
+    with pytest.raises(ad.AdCompileError) as info:
+        ad.grad(odeint_loss)(np.ones(2))
+    assert info.value.reason == "odeint (scipy.integrate.odeint) has no adjoint rule"
+    assert info.value.filename.endswith("test_rules_scipy.py")

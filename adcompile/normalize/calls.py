@@ -78,6 +78,18 @@ class Calls:
             return self.user_call(node, func, obj, hint)
         if obj is print:
             raise self.error("print() is not supported in a differentiated function", node)
+        prim = _canonical(obj)
+        if (
+            rules.lookup(prim) is None
+            and not rules.is_nondiff(prim)
+            and getattr(obj, "__module__", None) != "builtins"
+            and not isinstance(obj, type)
+            and frontend.is_library_function(obj)
+        ):
+            # a library function without a rule: say so before looking at its arguments
+            # (odeint(func, ...) is refused for odeint, not for passing a function)
+            reason, instead = _no_rule(obj, label)
+            raise self.error(reason, node, hint=instead)
         self.record_globals(func)
         self.check_keywords(rules.lookup(_canonical(obj)), node)
         args = [self.argument(a, hint) for a in node.args]
