@@ -45,7 +45,7 @@ MODEL = (
 import pathlib
 
 import numpy as np
-import scipy.special
+import statistics
 from numpy import tanh
 
 pathlib.Path(__file__).with_name("TOP_LEVEL_RAN").write_text("it ran")
@@ -54,8 +54,8 @@ raise SystemExit("the top level of model.py ran")
     + FUNCTIONS
     + """
 
-def needs_scipy(x):
-    return np.sum(scipy.special.expit(x))
+def needs_import(x):
+    return np.sum(statistics.fmean(x))
 
 
 def calls_vector(x):
@@ -463,10 +463,10 @@ ERRORS = [
         ["hint:"],
     ),
     (
-        ["show", "model.py:needs_scipy"],
-        rf"model\.py:{line_of('scipy.special.expit(x)')}:18: error: cannot resolve 'scipy' "
+        ["show", "model.py:needs_import"],
+        rf"model\.py:{line_of('statistics.fmean(x)')}:18: error: cannot resolve 'statistics' "
         "without running the file",
-        ["import scipy", "return np.sum(scipy.special.expit(x))", "hint:"],
+        ["import statistics", "return np.sum(statistics.fmean(x))", "hint:"],
     ),
     (
         ["show", "model.py:loss", "--wrt", "q"],

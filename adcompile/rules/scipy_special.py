@@ -18,11 +18,6 @@ from ..runtime import expand_reduced, unbroadcast
 from .record import BROADCAST, UNARY
 from .registry import adjoint
 
-_SQRT_PI = math.sqrt(math.pi)
-_SQRT_2PI = math.sqrt(2 * math.pi)
-_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
-
-
 # ------------------------------------------------------------------ logistic
 
 
@@ -104,39 +99,39 @@ def betaln(dz, z, a, b):
 
 @adjoint(special.erf, shape=UNARY)
 def erf(dy, y, x):
-    return dy * (2 / _SQRT_PI) * np.exp(-x * x)
+    return dy * (2 / math.sqrt(math.pi)) * np.exp(-x * x)
 
 
 @adjoint(special.erfc, shape=UNARY)
 def erfc(dy, y, x):
-    return -dy * (2 / _SQRT_PI) * np.exp(-x * x)
+    return -dy * (2 / math.sqrt(math.pi)) * np.exp(-x * x)
 
 
 @adjoint(special.erfinv, shape=UNARY)
 def erfinv(dy, y, x):
-    return dy * (_SQRT_PI / 2) * np.exp(y * y)
+    return dy * (math.sqrt(math.pi) / 2) * np.exp(y * y)
 
 
 @adjoint(special.erfcinv, shape=UNARY)
 def erfcinv(dy, y, x):
-    return -dy * (_SQRT_PI / 2) * np.exp(y * y)
+    return -dy * (math.sqrt(math.pi) / 2) * np.exp(y * y)
 
 
 @adjoint(special.ndtr, shape=UNARY)
 def ndtr(dy, y, x):
-    return dy * np.exp(-0.5 * x * x) / _SQRT_2PI
+    return dy * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
 
 
 @adjoint(special.log_ndtr, shape=UNARY)
 def log_ndtr(dy, y, x):
     # pdf(x) / ndtr(x), as exp(log pdf - log ndtr): both underflow for x << 0, their
     # ratio (about -x there) does not
-    return dy * np.exp(-0.5 * x * x - _LOG_SQRT_2PI - y)
+    return dy * np.exp(-0.5 * x * x - 0.5 * math.log(2 * math.pi) - y)
 
 
 @adjoint(special.ndtri, shape=UNARY)
 def ndtri(dy, y, x):
-    return dy * _SQRT_2PI * np.exp(0.5 * y * y)
+    return dy * math.sqrt(2 * math.pi) * np.exp(0.5 * y * y)
 
 
 # ------------------------------------------------------------------ x log y, entropy

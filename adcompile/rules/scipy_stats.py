@@ -17,9 +17,6 @@ from ..runtime import mvn_logpdf_adjoint
 from .record import BROADCAST, UNKNOWN
 from .registry import adjoint
 
-_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
-
-
 # ------------------------------------------------------------------ normal
 
 
@@ -38,7 +35,7 @@ def norm_pdf(dy, y, x, loc=0, scale=1):
 @adjoint(stats.norm.cdf, shape=BROADCAST, scalar_preserving=True)
 def norm_cdf(dy, y, x, loc=0, scale=1):
     z = (x - loc) / scale
-    density = np.exp(-0.5 * z * z - _LOG_SQRT_2PI) / scale
+    density = np.exp(-0.5 * z * z - 0.5 * math.log(2 * math.pi)) / scale
     return dy * density, -dy * density, -dy * density * z
 
 
@@ -46,7 +43,7 @@ def norm_cdf(dy, y, x, loc=0, scale=1):
 def norm_logcdf(dy, y, x, loc=0, scale=1):
     # pdf / cdf as exp(log pdf - log cdf): finite far into the lower tail
     z = (x - loc) / scale
-    ratio = np.exp(-0.5 * z * z - _LOG_SQRT_2PI - y) / scale
+    ratio = np.exp(-0.5 * z * z - 0.5 * math.log(2 * math.pi) - y) / scale
     return dy * ratio, -dy * ratio, -dy * ratio * z
 
 
@@ -160,11 +157,11 @@ def poisson_pmf(dy, y, k, mu, loc=0):
 @adjoint(stats.multivariate_normal.logpdf, shape=UNKNOWN, fresh=True)
 def multivariate_normal_logpdf(dy, y, x, mean=None, cov=1):
     # (allow_singular= is not a parameter: refused; cov must be a (d, d) matrix)
-    parts = mvn_logpdf_adjoint(dy, x, mean, cov)
-    return parts[0], parts[1], parts[2]
+    pieces = mvn_logpdf_adjoint(dy, x, mean, cov)
+    return pieces[0], pieces[1], pieces[2]
 
 
 @adjoint(stats.multivariate_normal.pdf, shape=UNKNOWN, fresh=True)
 def multivariate_normal_pdf(dy, y, x, mean=None, cov=1):
-    parts = mvn_logpdf_adjoint(dy * y, x, mean, cov)
-    return parts[0], parts[1], parts[2]
+    pieces = mvn_logpdf_adjoint(dy * y, x, mean, cov)
+    return pieces[0], pieces[1], pieces[2]
