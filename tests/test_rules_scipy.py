@@ -463,9 +463,42 @@ def test_multivariate_normal_in_x_mean_and_cov():
     _float32_gives_float32(mvn_loss, RNG.normal(size=(4, 3)), np.zeros(3), cov)
 
 
+POINTS = np.array([[0.2, 0.1, 0.6], [0.3, 0.4, 0.1], [0.5, 0.5, 0.3]])  # (k, n)
+
+
+def dirichlet_loss(alpha):
+    return np.sum(np.sin(st.dirichlet.logpdf(POINTS, alpha) + st.dirichlet.pdf(POINTS, alpha)))
+
+
+def dirichlet_one_point(alpha):
+    return st.dirichlet.logpdf(POINTS[:, 0], alpha) * 2.0
+
+
+def dirichlet_in_x(x, alpha):
+    return st.dirichlet.logpdf(x, alpha)
+
+
+def test_dirichlet_in_alpha():
+    alpha = RNG.uniform(0.5, 3, 3)
+    assert_grad_matches_fd(dirichlet_loss, alpha, rtol=1e-5)
+    g = assert_grad_matches_fd(dirichlet_one_point, alpha)
+    # (autograd's gradient in alpha is for one point only)
+    expected = autograd.grad(lambda a: ast_.dirichlet.logpdf(POINTS[:, 0], a) * 2.0)(alpha)
+    np.testing.assert_allclose(g, expected, rtol=1e-8)
+    _float32_gives_float32(dirichlet_loss, alpha)
+
+
+def test_dirichlet_in_x_is_refused():
+    """x must stay on the simplex: its gradient alone is not defined."""
+    with pytest.raises(ad.AdCompileError) as info:
+        ad.grad(dirichlet_in_x)(POINTS[:, 0], np.ones(3))
+    assert "not differentiated with respect to its argument x" in info.value.reason
+
+
 def test_every_scipy_stats_rule_is_tested():
     methods = [*(v[0] for v in STATS.values()), st.poisson.logpmf, st.poisson.pmf]
     methods += [st.multivariate_normal.logpdf, st.multivariate_normal.pdf]
+    methods += [st.dirichlet.logpdf, st.dirichlet.pdf]
     # (each access makes a new bound method: compare by object and function)
     tested = {(id(m.__self__), id(m.__func__)) for m in methods}
     missing = sorted(

@@ -165,3 +165,24 @@ def multivariate_normal_logpdf(dy, y, x, mean=None, cov=1):
 def multivariate_normal_pdf(dy, y, x, mean=None, cov=1):
     pieces = mvn_logpdf_adjoint(dy * y, x, mean, cov)
     return pieces[0], pieces[1], pieces[2]
+
+
+# ------------------------------------------------------------------ Dirichlet
+
+
+# x must lie on the simplex (scipy refuses any other point), so a derivative in x
+# alone is not defined: a gradient through x is refused (constant=), alpha's is given.
+# x holds the components along its first axis: (k,) or (k, n) for n points.
+@adjoint(stats.dirichlet.logpdf, shape=UNKNOWN, fresh=True, constant=("x",))
+def dirichlet_logpdf(dy, y, x, alpha):
+    per_point = special.digamma(np.sum(alpha)) - special.digamma(alpha)
+    log_x = np.log(x).reshape(np.shape(x)[0], -1)
+    return None, np.sum(log_x * np.reshape(dy, (1, -1)), axis=1) + per_point * np.sum(dy)
+
+
+@adjoint(stats.dirichlet.pdf, shape=UNKNOWN, fresh=True, constant=("x",))
+def dirichlet_pdf(dy, y, x, alpha):
+    per_point = special.digamma(np.sum(alpha)) - special.digamma(alpha)
+    log_x = np.log(x).reshape(np.shape(x)[0], -1)
+    weights = np.reshape(dy * y, (1, -1))
+    return None, np.sum(log_x * weights, axis=1) + per_point * np.sum(dy * y)
