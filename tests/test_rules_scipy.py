@@ -549,3 +549,20 @@ def test_odeint_is_refused_by_name():
         ad.grad(odeint_loss)(np.ones(2))
     assert info.value.reason == "odeint (scipy.integrate.odeint) has no adjoint rule"
     assert info.value.filename.endswith("test_rules_scipy.py")
+
+
+def test_a_rule_registered_for_a_distribution_method_is_used():
+    """The refusal's advice works for a bound method too (each access of norm.sf is
+    a new object: the rule is found by the object and the function)."""
+    state = registry.snapshot()
+    try:
+
+        @ad.adjoint(norm.sf, broadcasts=True)
+        def sf(dy, y, x, loc=0, scale=1):
+            z = (x - loc) / scale
+            density = np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi) / scale
+            return -dy * density, dy * density, dy * density * z
+
+        assert_grad_matches_fd(norm_sf, RNG.normal(size=(3,)))
+    finally:
+        registry.restore(state)
