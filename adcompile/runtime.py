@@ -886,14 +886,6 @@ def _matrix_norm_grad(x, y, ord):
     raise ValueError(f"np.linalg.norm: invalid norm order {ord!r} for matrices")
 
 
-# Every helper above, by name (defined last, so that it sees them all).
-HELPERS = {
-    name: obj
-    for name, obj in globals().items()
-    if callable(obj) and not name.startswith("_") and getattr(obj, "__module__", None) == __name__
-}
-
-
 def mvn_logpdf_adjoint(g, x, mean, cov):
     """The contributions ``(dx, dmean, dcov)`` of ``g``, the cotangent of
     ``scipy.stats.multivariate_normal.logpdf(x, mean, cov)`` (x of shape ``(..., d)``,
@@ -914,3 +906,11 @@ def mvn_logpdf_adjoint(g, x, mean, cov):
     sym = -0.5 * (np.sum(weights) * precision - scaled.T @ weighted)
     dcov = np.tril(2 * sym) - np.diag(np.diag(sym))
     return dx, dmean, dcov
+
+
+# Every helper above, by name (defined last, so that it sees them all).
+HELPERS = {
+    name: obj
+    for name, obj in globals().items()
+    if callable(obj) and not name.startswith("_") and getattr(obj, "__module__", None) == __name__
+}
