@@ -1,6 +1,7 @@
 """adcompile: source-to-source reverse-mode automatic differentiation for numpy code."""
 
-from .api import GradientFunction, check_grad, grad, value_and_grad, vjp
+from .api import GradientFunction, grad, value_and_grad, vjp
+from .checking import check_grad
 from .errors import AdCompileError
 from .rules.registry import adjoint
 

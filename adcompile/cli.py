@@ -359,8 +359,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _show(args) -> None:
-    from .api import compile_static
     from .show import show_side_by_side, show_source
+    from .static import compile_static
 
     path, func = _split_target(args.target)
     shapes = parse_shapes(args.shapes) if args.shapes else None
@@ -379,8 +379,8 @@ def _show(args) -> None:
 
 
 def _memory(args, path: str, func: str, shapes: dict | None) -> None:
-    from .api import static_memory_report
     from .show import make_console
+    from .static import static_memory_report
 
     if shapes is None or args.mode == "vjp" or args.side_by_side:
         raise AdCompileError(
@@ -396,14 +396,15 @@ def _memory(args, path: str, func: str, shapes: dict | None) -> None:
 
 
 def _export(args) -> int:
-    from .api import _namespaces, build_static, export_module
+    from .export import export_module, generated_namespaces
+    from .static import build_static
 
     path, func = _split_target(args.target)
     shapes = parse_shapes(args.shapes) if args.shapes else None
     src, source, gen, names = build_static(path, func, _parse_wrt(args.wrt), args.mode, shapes)
     params = [a.arg for a in src.node.args.args]
     sig = tuple(shapes[p] for p in params) if shapes else None
-    text = export_module(src, source, _namespaces(gen), names, args.mode, sig)
+    text = export_module(src, source, generated_namespaces(gen), names, args.mode, sig)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
@@ -532,14 +533,14 @@ def _inputs(fn, spec: dict[str, tuple], seed: int) -> tuple[list[str], list, lis
 
     import numpy as np
 
-    from .api import _def_loc
+    from .frontend import def_loc
 
     params = inspect.signature(fn).parameters
     unknown = [name for name in spec if name not in params]
     if unknown:
         raise AdCompileError(
             f"--args: {fn.__name__} has no parameter {unknown[0]!r}",
-            _def_loc(fn),
+            def_loc(fn),
             hint=f"its parameters are {', '.join(params)}",
         )
     rng = np.random.default_rng(seed)
@@ -552,7 +553,7 @@ def _inputs(fn, spec: dict[str, tuple], seed: int) -> tuple[list[str], list, lis
                 missing = [n for n, q in params.items() if n not in spec and q.default is q.empty]
                 raise AdCompileError(
                     f"--args: no input for {', '.join(repr(m) for m in missing)}",
-                    _def_loc(fn, name),
+                    def_loc(fn, name),
                     hint="give every parameter without a default a value: a shape (x=3x2), "
                     "float (s=float) or an integer (n=int:3)",
                 )
@@ -572,7 +573,8 @@ def _inputs(fn, spec: dict[str, tuple], seed: int) -> tuple[list[str], list, lis
 def _check(args) -> int:
     import numpy as np
 
-    from .api import grad, numeric_grad, resolve_wrt
+    from .api import grad, resolve_wrt
+    from .checking import numeric_grad
 
     path, func = _split_target(args.target)
     spec = parse_args_spec(args.args)

@@ -76,3 +76,18 @@ def compile_module(source: str, namespace: dict[str, object], filename: str) -> 
     scope = dict(namespace)
     exec(code, scope)
     return scope
+
+
+FILENAMES: dict[str, int] = {}
+
+
+def linecache_filename(mode: str, qualname: str, wrt: list[str]) -> str:
+    """A pseudo-filename for linecache, distinct for every compiled function.
+
+    Tracebacks and pdb find the generated lines under it, so two gradients must
+    never share one (the second would replace the first one's lines).
+    """
+    base = f"<adcompile {mode} {qualname} wrt {','.join(wrt)}>"
+    n = FILENAMES.get(base, 0) + 1
+    FILENAMES[base] = n
+    return base if n == 1 else f"{base[:-1]} #{n}>"

@@ -727,3 +727,26 @@ def _bound_names(node: ast.AST) -> list[str]:
 
 def _static_module(path: str, tree: ast.Module, lines: list[str]) -> _StaticModule:
     return _StaticModule(path, tree, lines)
+
+
+def def_loc(fn: Callable, param: str | None = None) -> Loc | None:
+    """Where ``fn`` is defined: its ``def`` line (past any decorators), at ``param`` if given."""
+    try:
+        code = inspect.unwrap(fn).__code__
+    except AttributeError:
+        return None
+    filename = _short(code.co_filename)
+    lineno = code.co_firstlineno
+    for n in range(lineno, lineno + 50):  # decorators may come first
+        text = linecache.getline(code.co_filename, n).rstrip("\n")
+        if re.match(r"\s*(async\s+)?def\b", text):
+            lineno = n
+            break
+    else:
+        text = linecache.getline(code.co_filename, lineno).rstrip("\n")
+    col = len(text) - len(text.lstrip())
+    if param is not None:
+        found = re.search(rf"[(,\s]({re.escape(param)})\b", text)
+        if found:
+            col = found.start(1)
+    return Loc(filename, lineno, col, text)

@@ -15,7 +15,9 @@ from __future__ import annotations
 import ast
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -344,3 +346,14 @@ def _dtype(value: object) -> str:
     if isinstance(value, np.ndarray | np.generic):
         return str(value.dtype)
     return type(value).__name__
+
+
+def memory_report_of(
+    compiled: Callable, gen: Any, args: tuple, params: list[str], name: str
+) -> MemoryReport:
+    """The memory report of the generated function ``compiled`` (of ``gen``) on ``args``."""
+    values = locals_at_boundary(compiled, gen.text, tuple(args))
+    session = getattr(gen, "session", None)
+    pairs = [(pair.text, []) for pair in getattr(session, "order", ())]
+    lines = getattr(gen, "source_lines", None) or []
+    return report(name, gen.text, pairs, values, tuple(args), params, lines)

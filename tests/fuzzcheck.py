@@ -40,6 +40,7 @@ import numpy as np
 
 import adcompile as ad
 import adcompile.api
+import adcompile.emit
 
 try:  # the independent oracle: in the test extra; optional
     import autograd
@@ -84,7 +85,7 @@ def forget(module, path: Path) -> None:
             del adcompile.api._CACHE[key]
     for name in [n for n in linecache.cache if n.startswith("<adcompile ")]:
         del linecache.cache[name]
-    adcompile.api._FILENAMES.clear()
+    adcompile.emit.FILENAMES.clear()
     linecache.cache.pop(str(path), None)
     path.unlink(missing_ok=True)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import adcompile as ad
-from adcompile.api import numeric_grad
+from adcompile.checking import numeric_grad
 
 
 def assert_grad_matches_fd(f, *args, wrt=0, rtol=1e-6, atol=1e-8, eps=1e-6):

@@ -64,7 +64,7 @@ def test_bench_workloads_hand_written_backwards_match_finite_differences():
         import numpy as np
         import workloads as W
 
-        from adcompile.api import numeric_grad
+        from adcompile.checking import numeric_grad
 
         cases = [
             (W.seed_loss, W.seed_hand, W.seed_data(3, 4, 2, 5), 4),

@@ -850,7 +850,7 @@ def test_the_builtins_the_reference_lists(tmp_path):
 def test_the_other_refusals_the_reference_lists(tmp_path, body, words):
     path = tmp_path / "refused_other.py"
     path.write_text("import numpy as np\n\n" + body + "\n")
-    from adcompile.api import compile_static
+    from adcompile.static import compile_static
 
     with pytest.raises(ad.AdCompileError, match=words):
         compile_static(str(path), "f", 0)

@@ -1,4 +1,4 @@
-"""The per-call fast path of GradientFunction (api.py, ``_Dispatch``).
+"""The per-call fast path of GradientFunction (dispatch.py, ``_Dispatch``).
 
 From the second call with arguments of one kind (types, container structure, shapes,
 dtypes of the differentiated arrays), a call goes through a small generated dispatcher

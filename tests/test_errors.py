@@ -20,7 +20,7 @@ from helpers import function_source_at, generated_names
 
 import adcompile as ad
 from adcompile import AdCompileError
-from adcompile.api import numeric_grad
+from adcompile.checking import numeric_grad
 
 X = np.linspace(0.1, 0.9, 6)
 HERE = Path(__file__).resolve()

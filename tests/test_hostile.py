@@ -33,7 +33,7 @@ from helpers import threaded
 import adcompile as ad
 import adcompile.api
 from adcompile import AdCompileError
-from adcompile.api import numeric_grad
+from adcompile.checking import numeric_grad
 
 ROOT = Path(__file__).resolve().parents[1]
 X = np.linspace(0.1, 0.9, 6)

@@ -18,7 +18,7 @@ import pytest
 
 import adcompile as ad
 from adcompile import AdCompileError
-from adcompile.api import numeric_grad
+from adcompile.checking import numeric_grad
 
 
 def assert_like_python(f, *args, wrt=0):

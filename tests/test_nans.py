@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import adcompile as ad
-from adcompile.api import numeric_grad
+from adcompile.checking import numeric_grad
 
 MODULE = """\
 import numpy as np

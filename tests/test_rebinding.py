@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import adcompile as ad
-from adcompile.api import numeric_grad
+from adcompile.checking import numeric_grad
 from adcompile.errors import AdCompileError
 
 X = np.array([0.5, -1.2, 0.3, 2.0])

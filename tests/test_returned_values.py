@@ -20,7 +20,7 @@ from helpers import leaves, replace_leaf
 
 import adcompile as ad
 import adcompile.api
-from adcompile.api import numeric_grad
+from adcompile.checking import numeric_grad
 
 # ------------------------------------------------------------------ programs
 

@@ -1,0 +1,84 @@
+"""Gradients of functions read from a file without running it (the command line:
+``adcompile show``, ``export``, ``show --memory``): :func:`compile_static`,
+:func:`build_static` and :func:`static_memory_report`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import frontend
+from .api import Wrt, _internal_errors, build, compile_linked, resolve_wrt
+from .emit import linecache_filename
+from .errors import AdCompileError
+from .frontend import SourceFunction
+from .memory import MemoryReport, memory_report_of
+
+
+def compile_static(
+    path: str,
+    func: str,
+    wrt: Wrt | None,
+    mode: str = "grad",
+    shapes: dict[str, object] | None = None,
+) -> str:
+    """Generated source for ``func`` in the file ``path``, read without running it;
+    with ``shapes`` (every parameter's shape, or ``float``), specialised to them."""
+    return build_static(path, func, wrt, mode, shapes)[1]
+
+
+def build_static(
+    path: str,
+    func: str,
+    wrt: Wrt | None,
+    mode: str = "grad",
+    shapes: dict[str, object] | None = None,
+) -> tuple[SourceFunction, str, Any, list[str]]:
+    """:func:`compile_static`'s (function read, source, Generated, wrt names)."""
+    src = frontend.from_file(path, func)
+    params = [a.arg for a in src.node.args.args]
+    if wrt is None:
+        wrt = tuple(range(len(params))) if params else 0
+    names, _ = resolve_wrt(params, wrt, src.loc(src.node))
+    arg_shapes = None
+    if shapes is not None:
+        unknown = sorted(set(shapes) - set(params))
+        missing = [p for p in params if p not in shapes]
+        if unknown or missing:
+            what = (
+                f"unknown parameter {unknown[0]!r}" if unknown else f"no shape for {missing[0]!r}"
+            )
+            raise AdCompileError(
+                f"--shapes: {what}",
+                src.loc(src.node),
+                hint=f"give every parameter a shape: {', '.join(params)}",
+            )
+        arg_shapes = tuple(shapes[p] for p in params)
+    source, _, gen = build(src, names, mode, None, arg_shapes)
+    with _internal_errors(src.name, src.loc(src.node)):
+        compile(source, f"<adcompile {mode} {func}>", "exec")  # never print broken code
+    return src, source, gen, names
+
+
+def static_memory_report(
+    path: str, func: str, wrt: Wrt | None, mode: str, shapes: dict
+) -> MemoryReport | None:
+    """The memory report of ``func`` in the file ``path`` (read, not run) on random
+    standard-normal arguments of the given shapes (``adcompile show --memory``); for
+    grad and value_and_grad (a vjp's cotangent has the result's shape, unknown here)."""
+    src, _, gen, names = build_static(path, func, wrt, mode, shapes)
+    with _internal_errors(src.name, src.loc(src.node)):
+        compiled = compile_linked(gen, linecache_filename(mode, func, names))
+    params = [a.arg for a in src.node.args.args]
+    rng = np.random.default_rng(0)
+    args = [
+        float(rng.normal()) if shapes[p] is float else rng.normal(size=shapes[p]) for p in params
+    ]
+    if mode == "vjp":
+        return None  # the cotangent's shape is the result's: not known from the file
+    gen.source_lines = src.lines
+    return memory_report_of(compiled, gen, tuple(args), params, func)
+
+
+__all__ = ["build_static", "compile_static", "static_memory_report"]
