@@ -68,7 +68,7 @@ class MemoryReport:
             )
             for r in self.rows
         ]
-        widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
+        widths = [max([len(h), *(len(b[i]) for b in body)]) for i, h in enumerate(header)]
         right = {0, 4, 5, 6}
 
         def fmt(cells):

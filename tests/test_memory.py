@@ -179,3 +179,14 @@ def test_show_prints_the_text_when_piped(rnn_module):
     out = io.StringIO()
     report.show(console=make_console(out))
     assert out.getvalue() == str(report)
+
+
+def test_a_report_that_keeps_nothing_prints_its_header_and_total():
+    def update(x, y):
+        x += y
+        return np.sum(x)
+
+    report = ad.grad(update, wrt=1).memory_report(np.ones(2), np.ones(2))
+    text = str(report)
+    assert report.total_bytes == sum(r.total_bytes for r in report.rows)
+    assert "name" in text.lower()
