@@ -1,16 +1,23 @@
-"""adcompile: source-to-source reverse-mode automatic differentiation for numpy code."""
+"""adcompile: source-to-source automatic differentiation (reverse and forward mode) for numpy code."""
 
 from .api import GradientFunction, grad, value_and_grad, vjp
 from .checking import check_grad
 from .errors import AdCompileError
+from .forward import JvpFunction, jacobian, jvp, stop_gradient
 from .rules.registry import adjoint
+from .rules.tangents import tangent
 
 __all__ = [
     "AdCompileError",
     "GradientFunction",
+    "JvpFunction",
     "adjoint",
     "check_grad",
     "grad",
+    "jacobian",
+    "jvp",
+    "stop_gradient",
+    "tangent",
     "value_and_grad",
     "vjp",
 ]

@@ -180,9 +180,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     show.add_argument(
         "--mode",
-        choices=("grad", "value_and_grad", "vjp"),
+        choices=SHOW_MODES,
         default="grad",
-        help="which derivative to generate (default: grad)",
+        help="which derivative to generate: reverse mode (grad, value_and_grad, vjp) or "
+        "forward mode (jvp); default: grad",
     )
     show.add_argument(
         "--side-by-side",
@@ -356,6 +357,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # -------------------------------------------------------------------- show
+
+
+# what `show --mode` can generate: reverse-mode gradients, then forward-mode products
+# (each mode a name that api.compile_static dispatches on)
+SHOW_MODES = ("grad", "value_and_grad", "vjp", "jvp")
 
 
 def _show(args) -> None:

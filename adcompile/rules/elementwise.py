@@ -19,6 +19,7 @@ import numpy as np
 from ..runtime import clip_high, clip_low, clip_passes, tie_share, zero_like
 from .record import BROADCAST, UNARY, UNKNOWN
 from .registry import adjoint, nondiff
+from .tangents import tangent
 
 
 @adjoint(np.exp, on_floats=math.exp, shape=UNARY)
@@ -26,9 +27,19 @@ def exp(dy, y, x):
     return dy * y
 
 
+@tangent(np.exp)
+def exp_tangent(dx, y, x):
+    return dx * y
+
+
 @adjoint(np.expm1, on_floats=math.expm1, shape=UNARY)
 def expm1(dy, y, x):
     return dy * (y + 1)
+
+
+@tangent(np.expm1)
+def expm1_tangent(dx, y, x):
+    return dx * (y + 1)
 
 
 @adjoint(np.log, on_floats=math.log, shape=UNARY)
@@ -36,9 +47,19 @@ def log(dy, y, x):
     return dy / x
 
 
+@tangent(np.log)
+def log_tangent(dx, y, x):
+    return dx / x
+
+
 @adjoint(np.log1p, on_floats=math.log1p, shape=UNARY)
 def log1p(dy, y, x):
     return dy / (1 + x)
+
+
+@tangent(np.log1p)
+def log1p_tangent(dx, y, x):
+    return dx / (1 + x)
 
 
 @adjoint(np.log2, shape=UNARY)
@@ -46,9 +67,19 @@ def log2(dy, y, x):
     return dy / (x * math.log(2))
 
 
+@tangent(np.log2)
+def log2_tangent(dx, y, x):
+    return dx / (x * math.log(2))
+
+
 @adjoint(np.log10, shape=UNARY)
 def log10(dy, y, x):
     return dy / (x * math.log(10))
+
+
+@tangent(np.log10)
+def log10_tangent(dx, y, x):
+    return dx / (x * math.log(10))
 
 
 @adjoint(np.sqrt, on_floats=math.sqrt, shape=UNARY)
@@ -56,9 +87,19 @@ def sqrt(dy, y, x):
     return dy / (2 * y)
 
 
+@tangent(np.sqrt)
+def sqrt_tangent(dx, y, x):
+    return dx / (2 * y)
+
+
 @adjoint(np.square, shape=UNARY)
 def square(dy, y, x):
     return dy * 2 * x
+
+
+@tangent(np.square)
+def square_tangent(dx, y, x):
+    return 2 * x * dx
 
 
 @adjoint(np.reciprocal, shape=UNARY)
@@ -66,9 +107,19 @@ def reciprocal(dy, y, x):
     return -dy * y * y
 
 
+@tangent(np.reciprocal)
+def reciprocal_tangent(dx, y, x):
+    return -dx * y * y
+
+
 @adjoint(np.sin, on_floats=math.sin, shape=UNARY)
 def sin(dy, y, x):
     return dy * np.cos(x)
+
+
+@tangent(np.sin)
+def sin_tangent(dx, y, x):
+    return dx * np.cos(x)
 
 
 @adjoint(np.cos, on_floats=math.cos, shape=UNARY)
@@ -76,9 +127,19 @@ def cos(dy, y, x):
     return -dy * np.sin(x)
 
 
+@tangent(np.cos)
+def cos_tangent(dx, y, x):
+    return -dx * np.sin(x)
+
+
 @adjoint(np.tan, on_floats=math.tan, shape=UNARY)
 def tan(dy, y, x):
     return dy * (1 + y * y)
+
+
+@tangent(np.tan)
+def tan_tangent(dx, y, x):
+    return dx * (1 + y * y)
 
 
 @adjoint(np.arcsin, shape=UNARY)
@@ -86,9 +147,19 @@ def arcsin(dy, y, x):
     return dy / np.sqrt(1 - x * x)
 
 
+@tangent(np.arcsin)
+def arcsin_tangent(dx, y, x):
+    return dx / np.sqrt(1 - x * x)
+
+
 @adjoint(np.arccos, shape=UNARY)
 def arccos(dy, y, x):
     return -dy / np.sqrt(1 - x * x)
+
+
+@tangent(np.arccos)
+def arccos_tangent(dx, y, x):
+    return -dx / np.sqrt(1 - x * x)
 
 
 @adjoint(np.arctan, on_floats=math.atan, shape=UNARY)
@@ -96,9 +167,19 @@ def arctan(dy, y, x):
     return dy / (1 + x * x)
 
 
+@tangent(np.arctan)
+def arctan_tangent(dx, y, x):
+    return dx / (1 + x * x)
+
+
 @adjoint(np.sinh, on_floats=math.sinh, shape=UNARY)
 def sinh(dy, y, x):
     return dy * np.cosh(x)
+
+
+@tangent(np.sinh)
+def sinh_tangent(dx, y, x):
+    return dx * np.cosh(x)
 
 
 @adjoint(np.cosh, on_floats=math.cosh, shape=UNARY)
@@ -106,9 +187,19 @@ def cosh(dy, y, x):
     return dy * np.sinh(x)
 
 
+@tangent(np.cosh)
+def cosh_tangent(dx, y, x):
+    return dx * np.sinh(x)
+
+
 @adjoint(np.tanh, on_floats=math.tanh, shape=UNARY)
 def tanh(dy, y, x):
     return dy * (1 - y * y)
+
+
+@tangent(np.tanh)
+def tanh_tangent(dx, y, x):
+    return dx * (1 - y * y)
 
 
 @adjoint(np.abs, abs, shape=UNARY)
@@ -116,9 +207,19 @@ def absolute(dy, y, x):
     return dy * np.sign(x)
 
 
+@tangent(np.abs)
+def absolute_tangent(dx, y, x):
+    return dx * np.sign(x)
+
+
 @adjoint(np.arctan2, shape=BROADCAST, scalar_preserving=False)
 def arctan2(dz, z, x1, x2):
     return dz * x2 / (x1 * x1 + x2 * x2), -dz * x1 / (x1 * x1 + x2 * x2)
+
+
+@tangent(np.arctan2)
+def arctan2_tangent(dx1, dx2, z, x1, x2):
+    return (dx1 * x2 - x1 * dx2) / (x1 * x1 + x2 * x2)
 
 
 @adjoint(np.maximum, shape=BROADCAST, scalar_preserving=True)
@@ -127,10 +228,22 @@ def maximum(dz, z, x, y):
     return dz * share * (x >= y), dz * share * (y >= x)
 
 
+@tangent(np.maximum)
+def maximum_tangent(dx, dy, z, x, y):
+    share = tie_share(x, y)
+    return dx * share * (x >= y) + dy * share * (y >= x)
+
+
 @adjoint(np.minimum, shape=BROADCAST, scalar_preserving=True)
 def minimum(dz, z, x, y):
     share = tie_share(x, y)
     return dz * share * (x <= y), dz * share * (y <= x)
+
+
+@tangent(np.minimum)
+def minimum_tangent(dx, dy, z, x, y):
+    share = tie_share(x, y)
+    return dx * share * (x <= y) + dy * share * (y <= x)
 
 
 # The builtins max(a, b) and min(a, b) return one of their operands itself: ``b``
@@ -143,6 +256,13 @@ def builtin_max(dz, z, a, b):
     return dz, zero_like(b)
 
 
+@tangent(max)
+def builtin_max_tangent(da, db, z, a, b):
+    if b > a:
+        return db
+    return da
+
+
 @adjoint(min, shape=UNKNOWN, fresh=False)
 def builtin_min(dz, z, a, b):
     if b < a:
@@ -150,14 +270,31 @@ def builtin_min(dz, z, a, b):
     return dz, zero_like(b)
 
 
+@tangent(min)
+def builtin_min_tangent(da, db, z, a, b):
+    if b < a:
+        return db
+    return da
+
+
 @adjoint(np.logaddexp, shape=BROADCAST, scalar_preserving=True)
 def logaddexp(dz, z, x, y):
     return dz * np.exp(x - z), dz * np.exp(y - z)
 
 
+@tangent(np.logaddexp)
+def logaddexp_tangent(dx, dy, z, x, y):
+    return dx * np.exp(x - z) + dy * np.exp(y - z)
+
+
 @adjoint(np.where, shape=BROADCAST)
 def where(dz, z, condition, x, y):
     return None, np.where(condition, dz, 0.0), np.where(condition, 0.0, dz)
+
+
+@tangent(np.where)
+def where_tangent(dx, dy, z, condition, x, y):
+    return np.where(condition, dx, dy)
 
 
 @adjoint(np.clip, shape=BROADCAST)
@@ -168,6 +305,15 @@ def clip(dz, z, a, a_min=None, a_max=None):
         dz * clip_passes(a, a_min, a_max),
         dz * clip_low(a, a_min, a_max),
         dz * clip_high(a, a_min, a_max),
+    )
+
+
+@tangent(np.clip)
+def clip_tangent(da, da_min, da_max, z, a, a_min=None, a_max=None):
+    return (
+        da * clip_passes(a, a_min, a_max)
+        + da_min * clip_low(a, a_min, a_max)
+        + da_max * clip_high(a, a_min, a_max)
     )
 
 

@@ -40,6 +40,7 @@ from ..runtime import (
 )
 from .record import DOT, UNKNOWN
 from .registry import adjoint, nondiff
+from .tangents import tangent
 
 
 @adjoint(np.dot, shape=DOT)
@@ -47,11 +48,19 @@ def dot(dz, z, a, b):
     return dot_adjoint_lhs(dz, a, b), dot_adjoint_rhs(dz, a, b)
 
 
+@tangent(np.dot)
+def dot_tangent(da, db, z, a, b):
+    return np.dot(da, b) + np.dot(a, db)
+
+
 @adjoint(np.outer, shape=UNKNOWN, fresh=True)
 def outer(dz, z, a, b):
     return np.reshape(dz @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ dz, np.shape(b))
 
 
+@tangent(np.outer)
+def outer_tangent(da, db, z, a, b):
+    return np.outer(da, b) + np.outer(a, db)
 def _const(q, param, default):
     """The constant operand ``param`` of a shape query, its default when not given."""
     return q.const(param) if param in q.ops else default

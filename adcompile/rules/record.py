@@ -3,7 +3,7 @@
 A :class:`Primitive` says how a function is spelled (``np.tanh``, and ``math.tanh``
 on Python floats), how its result's shape follows from its operands', whether it
 keeps a scalar a scalar, whether it returns a new array, whether it has a
-derivative, and its adjoint template. The rule files (``rules/*.py``) create the
+derivative, and its adjoint and tangent templates. The rule files (``rules/*.py``) create the
 records with ``@adjoint`` and ``nondiff``; every other table of the compiler
 (``shapes``, ``normalize``, ``inplace``, ``optimize``, the language reference, the
 tests' coverage check) is read from them, so that adding a primitive is one entry
@@ -55,7 +55,9 @@ class Primitive:
     shape: str | Callable | None = None  # None: not declared (a user's rule), as UNKNOWN
     scalar_preserving: bool = False
     fresh: bool = False
-    tangent: Callable | None = None  # forward mode: not written yet for any primitive
+    # forward mode: the parsed tangent templates (rules/tangents.py), by the id of the
+    # canonical spelling and of each on_floats spelling
+    tangent: dict | None = None
     # how many arrays the result holds: 1 (an array), n (a tuple of n arrays, such as
     # np.linalg.slogdet's), or a function of the constant arguments that says which
     # (``lambda compute_uv=True: 3 if compute_uv else 1`` for np.linalg.svd)
@@ -96,6 +98,8 @@ class Primitive:
             out.append(f"unknown derivative kind {self.derivative!r}")
         if self.differentiable and self.template is None:
             out.append("differentiable but has no adjoint")
+        if self.differentiable and self.builtin and not self.tangent:
+            out.append("differentiable but has no tangent rule (@tangent, rules/tangents.py)")
         if not self.differentiable and self.template is not None:
             out.append(f"{self.derivative} but has an adjoint")
         if not (self.shape is None or self.shape in SHAPE_KINDS or callable(self.shape)):

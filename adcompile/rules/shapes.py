@@ -12,8 +12,11 @@ import numpy as np
 
 from ..runtime import (
     arange_adjoint,
+    arange_tangent,
     fill_adjoint,
+    fill_tangent,
     linspace_adjoint,
+    linspace_tangent,
     unbroadcast,
     unconcatenate,
     unindex,
@@ -22,6 +25,7 @@ from ..runtime import (
 )
 from .record import CONSTANT, UNKNOWN
 from .registry import adjoint, nondiff
+from .tangents import tangent
 
 
 @adjoint(np.reshape, shape=lambda q: q.numpy(np.reshape, "a", q.const("shape")))
@@ -29,9 +33,19 @@ def reshape(dy, y, a, shape):
     return np.reshape(dy, np.shape(a))
 
 
+@tangent(np.reshape)
+def reshape_tangent(da, y, a, shape):
+    return np.reshape(da, shape)
+
+
 @adjoint(np.ravel, shape=UNKNOWN)
 def ravel(dy, y, a):
     return np.reshape(dy, np.shape(a))
+
+
+@tangent(np.ravel)
+def ravel_tangent(da, y, a):
+    return np.ravel(da)
 
 
 @adjoint(np.transpose, shape=lambda q: q.numpy(np.transpose, "a", q.const("axes")))
@@ -39,9 +53,19 @@ def transpose(dy, y, a, axes=None):
     return untranspose(dy, axes)
 
 
+@tangent(np.transpose)
+def transpose_tangent(da, y, a, axes=None):
+    return np.transpose(da, axes)
+
+
 @adjoint(np.swapaxes, shape=UNKNOWN)
 def swapaxes(dy, y, a, axis1, axis2):
     return np.swapaxes(dy, axis1, axis2)
+
+
+@tangent(np.swapaxes)
+def swapaxes_tangent(da, y, a, axis1, axis2):
+    return np.swapaxes(da, axis1, axis2)
 
 
 @adjoint(np.expand_dims, shape=lambda q: q.numpy(np.expand_dims, "a", q.const("axis")))
@@ -49,14 +73,29 @@ def expand_dims(dy, y, a, axis):
     return np.reshape(dy, np.shape(a))
 
 
+@tangent(np.expand_dims)
+def expand_dims_tangent(da, y, a, axis):
+    return np.expand_dims(da, axis)
+
+
 @adjoint(np.squeeze, shape=lambda q: q.numpy(np.squeeze, "a", q.const("axis")))
 def squeeze(dy, y, a, axis=None):
     return np.reshape(dy, np.shape(a))
 
 
+@tangent(np.squeeze)
+def squeeze_tangent(da, y, a, axis=None):
+    return np.squeeze(da, axis)
+
+
 @adjoint(np.broadcast_to, shape=UNKNOWN)
 def broadcast_to(dy, y, array, shape):
     return unbroadcast(dy, array)
+
+
+@tangent(np.broadcast_to)
+def broadcast_to_tangent(darray, y, array, shape):
+    return np.broadcast_to(darray, shape)
 
 
 @adjoint(operator.getitem, shape=lambda q: q.numpy(operator.getitem, "a", q.index("index")))
@@ -66,14 +105,29 @@ def getitem(dy, y, a, index):
     return unindex(dy, a, np.s_[index])
 
 
+@tangent(operator.getitem)
+def getitem_tangent(da, y, a, index):
+    return da[index]
+
+
 @adjoint(np.concatenate, shape=UNKNOWN, fresh=True)
 def concatenate(dy, y, arrays, axis=0):
     return unconcatenate(dy, arrays, axis)
 
 
+@tangent(np.concatenate)
+def concatenate_tangent(darrays, y, arrays, axis=0):
+    return np.concatenate(darrays, axis)
+
+
 @adjoint(np.stack, shape=UNKNOWN, fresh=True)
 def stack(dy, y, arrays, axis=0):
     return unstack(dy, len(arrays), axis)
+
+
+@tangent(np.stack)
+def stack_tangent(darrays, y, arrays, axis=0):
+    return np.stack(darrays, axis)
 
 
 # Constructors whose values depend on a float argument.
@@ -94,9 +148,19 @@ def full(dy, y, shape, fill_value, dtype=None):
     return None, fill_adjoint(dy, y, fill_value)
 
 
+@tangent(np.full)
+def full_tangent(dfill_value, y, shape, fill_value, dtype=None):
+    return fill_tangent(dfill_value, y)
+
+
 @adjoint(np.full_like, shape=lambda q: q.leaf("a"), fresh=True)
 def full_like(dy, y, a, fill_value, dtype=None):
     return None, fill_adjoint(dy, y, fill_value)
+
+
+@tangent(np.full_like)
+def full_like_tangent(dfill_value, y, a, fill_value, dtype=None):
+    return fill_tangent(dfill_value, y)
 
 
 @adjoint(np.linspace, shape=UNKNOWN, fresh=True)
@@ -107,6 +171,11 @@ def linspace(dy, y, start, stop, num=50, endpoint=True, dtype=None, axis=0):
     )
 
 
+@tangent(np.linspace)
+def linspace_tangent_rule(dstart, dstop, y, start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    return linspace_tangent(dstart, dstop, y, num, endpoint, axis)
+
+
 @adjoint(np.arange, shape=UNKNOWN, fresh=True)
 def arange(dy, y, start, stop=None, step=None, dtype=None):
     # the stop only decides the length (a step function of it): no contribution
@@ -115,6 +184,11 @@ def arange(dy, y, start, stop=None, step=None, dtype=None):
         None,
         arange_adjoint(dy, y, start, stop, step, True),
     )
+
+
+@tangent(np.arange)
+def arange_tangent_rule(dstart, dstep, y, start, stop=None, step=None, dtype=None):
+    return arange_tangent(dstart, dstep, y, stop)
 
 
 nondiff(np.shape, np.ndim, np.size, derivative=CONSTANT, fresh=False)

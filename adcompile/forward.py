@@ -1,0 +1,291 @@
+"""Forward mode's public objects: ``jvp``, ``jacobian`` and ``stop_gradient``.
+
+``jvp(f, wrt)`` compiles ``f`` through the same front end as ``grad`` (frontend,
+fence, normalize), then ``tangent.py`` writes each statement's tangent after it.
+The object it returns is called with ``f``'s arguments and then the tangent of the
+``wrt`` parameters, and returns ``(value, tangent of the value)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import emit, fence, frontend, normalize, optimize, tangent
+from .api import (
+    Wrt,
+    _check_function,
+    _deep_recursion,
+    _def_loc,
+    _filename,
+    _internal_errors,
+    resolve_wrt,
+    vjp,
+)
+from .errors import AdCompileError
+from .frontend import SourceFunction
+from .link import Session
+from .rules.containers import kind_of
+from .rules.registry import GENERATION
+
+
+def build_jvp(
+    src: SourceFunction, wrt: list[str], kinds: tuple | None = None
+) -> tuple[str, dict[str, Any], tangent.GeneratedJvp]:
+    """Run the forward-mode pipeline on ``src``: (source text, namespace, GeneratedJvp).
+    The text holds the jvp and, after it, the jvps of the user functions it calls."""
+    with _internal_errors(src.name, src.loc(src.node)), _deep_recursion():
+        fence.check(src)
+        session = Session()
+        fn = normalize.normalize(src, kinds, session)
+        gen = tangent.tangent(fn, wrt, session)
+        gen.text = emit.to_source(optimize.finish(gen.node))
+        for helper in gen.helpers:
+            helper.text = emit.to_source(optimize.finish(helper.node))
+        source = gen.text + "".join("\n\n" + h.text for h in gen.helpers)
+    namespace = dict(gen.namespace)
+    for helper in gen.helpers:
+        for k, v in helper.namespace.items():
+            namespace.setdefault(k, v)
+    return source, namespace, gen
+
+
+class JvpFunction:
+    """A compiled Jacobian-vector product of a user function.
+
+    Call it with the function's arguments and then the tangent of the ``wrt``
+    parameter (a tuple of tangents when ``wrt`` is a tuple; a container parameter's
+    tangent has the parameter's structure). It returns ``(value, tangent)``, the
+    tangent with the value's structure. ``.source`` is the generated Python,
+    ``.show()`` prints it.
+    """
+
+    def __init__(self, fn: Callable, wrt: Wrt = 0) -> None:
+        _check_function(fn)
+        self.fn = fn
+        self.signature = inspect.signature(fn)
+        self.params = list(self.signature.parameters)
+        self.wrt, self.single = resolve_wrt(self.params, wrt, _def_loc(fn))
+        self._cache: dict[tuple | None, tuple] = {}
+        self._latest: tuple | None = None
+        self._lock = threading.Lock()
+        self.__name__ = f"jvp_{getattr(fn, '__name__', 'f')}"
+        self.__qualname__ = self.__name__
+        self.__doc__ = fn.__doc__
+
+    def _entry(self, kinds: tuple | None) -> tuple:
+        entry = self._cache.get(kinds)
+        if entry is not None and entry[2] != GENERATION[0]:
+            entry = None
+        if entry is None:
+            with self._lock:
+                try:
+                    entry = self._compile(kinds)
+                except AdCompileError as exc:
+                    cause = exc.__cause__ if "internal error" in exc.reason else None
+                    raise exc.with_traceback(None) from cause
+                self._cache[kinds] = entry
+        return entry
+
+    def _compile(self, kinds: tuple | None) -> tuple:
+        with _internal_errors(self.fn.__name__, _def_loc(self.fn)):
+            src = frontend.from_function(self.fn)
+        source, namespace, gen = build_jvp(src, self.wrt, kinds)
+        with _internal_errors(src.name, src.loc(src.node)):
+            filename = _filename("jvp", src.qualname, self.wrt)
+            scope = emit.compile_module(source, namespace, filename)
+        return scope[gen.node.name], source, GENERATION[0]
+
+    @property
+    def source(self) -> str:
+        """The generated source: for the latest call's argument structure, or for array
+        arguments before any call."""
+        return (self._latest or self._entry(None))[1]
+
+    def show(self, *, console=None) -> None:
+        """Print the generated code, highlighted."""
+        from .show import show_source
+
+        show_source(self.source, console=console)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        n = len(self.wrt)
+        if "tangent" in kwargs and "tangent" not in self.params:
+            tangents = kwargs.pop("tangent")
+        elif self.single or n == 1 or len(args) - len(self.params) != n:
+            if not args:
+                raise AdCompileError(
+                    f"{self.__name__} takes {self.fn.__name__}'s arguments, then the tangent",
+                    hint="call it as jvp_f(*args, tangent)",
+                )
+            tangents, args = args[-1], args[:-1]
+        else:
+            tangents, args = tuple(args[-n:]), args[:-n]
+        if self.single:
+            tangents = (tangents,)
+        elif not isinstance(tangents, tuple | list) or len(tangents) != n:
+            raise AdCompileError(
+                f"{self.__name__} needs {n} tangents (one per wrt parameter: "
+                f"{', '.join(self.wrt)}), as a tuple",
+                hint="call it as jvp_f(*args, (dx, dy))",
+            )
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise AdCompileError(
+                f"{self.__name__}: {exc}", hint="pass f's arguments, then the tangent"
+            ) from None
+        bound.apply_defaults()
+        values = [bound.arguments[p] for p in self.params]
+        kinds = tuple(kind_of(v) for v in values)
+        kinds = None if all(k == "leaf" for k in kinds) else kinds
+        entry = self._entry(kinds)
+        self._latest = entry
+        return entry[0](*values, *tangents)
+
+    def __repr__(self) -> str:
+        return f"<jvp of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}>"
+
+
+def jvp(fn: Callable | None = None, wrt: Wrt = 0) -> JvpFunction | Callable:
+    """The forward-mode derivative of ``fn``: ``jvp(f, wrt)(*args, tangent)`` returns
+    ``(f(*args), the directional derivative of f along tangent)``. Also a decorator,
+    ``@jvp(wrt=...)``."""
+    if fn is None:
+        return lambda f: JvpFunction(f, wrt)
+    return JvpFunction(fn, wrt)
+
+
+def stop_gradient(x: Any) -> Any:
+    """The value of ``x``, with derivative zero in every mode: what depends on ``x``
+    through it is a constant to grad, vjp, jvp and jacobian."""
+    return x
+
+
+MODES = ("auto", "forward", "reverse")
+
+
+class Jacobian:
+    """``jacobian(f, wrt, mode)``: called like ``f``, returns the Jacobian of its
+    array result with respect to the ``wrt`` parameter(s), of shape
+    ``result.shape + parameter.shape`` (a tuple of them for a tuple ``wrt``).
+
+    ``mode="forward"`` builds it from jvps, one per parameter element; ``"reverse"``
+    from vjps, one per result element; ``"auto"`` takes the one with fewer passes."""
+
+    def __init__(self, fn: Callable, wrt: Wrt = 0, mode: str = "auto") -> None:
+        if mode not in MODES:
+            raise AdCompileError(
+                f"jacobian mode={mode!r}: choose one of {', '.join(MODES)}", _def_loc(fn)
+            )
+        self.fn = fn
+        self.mode = mode
+        self.forward = JvpFunction(fn, wrt)
+        self.wrt, self.single = self.forward.wrt, self.forward.single
+        self._reverse = None
+        self.__name__ = f"jacobian_{getattr(fn, '__name__', 'f')}"
+        self.last_mode: str | None = None  # the mode the latest call used
+
+    @property
+    def reverse(self):
+        if self._reverse is None:
+            self._reverse = vjp(self.fn, wrt=tuple(self.wrt))
+        return self._reverse
+
+    @property
+    def source(self) -> str:
+        """The generated code the latest call ran (the jvp before any call)."""
+        if self.last_mode == "reverse":
+            return self.reverse.source
+        return self.forward.source
+
+    def show(self, *, console=None) -> None:
+        from .show import show_source
+
+        show_source(self.source, console=console)
+
+    def __call__(self, *args: Any, **kwargs: Any):
+        bound = self.forward.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = [bound.arguments[p] for p in self.forward.params]
+        index = [self.forward.params.index(w) for w in self.wrt]
+        inputs = [values[i] for i in index]
+        for w, x in zip(self.wrt, inputs, strict=True):
+            if not (isinstance(x, float | int | np.ndarray | np.generic)) or isinstance(x, bool):
+                raise AdCompileError(
+                    f"jacobian: the parameter {w!r} is a {type(x).__name__}; a Jacobian is "
+                    "taken with respect to arrays and numbers",
+                    _def_loc(self.fn, w),
+                    hint="use jvp (forward) or vjp (reverse) for containers",
+                )
+        y = self.fn(*values)
+        if not isinstance(y, float | int | np.ndarray | np.generic):
+            raise AdCompileError(
+                f"jacobian: {self.fn.__name__} returns a {type(y).__name__}; a Jacobian is "
+                "taken of an array or a number",
+                _def_loc(self.fn),
+                hint="use jvp (forward) or vjp (reverse) for containers",
+            )
+        y_shape = np.shape(y)
+        mode = self.mode
+        if mode == "auto":
+            passes_forward = sum(int(np.size(x)) for x in inputs)
+            mode = "forward" if passes_forward <= int(np.size(y)) else "reverse"
+        self.last_mode = mode
+        if mode == "forward":
+            blocks = self._forward(values, index, inputs, y_shape)
+        else:
+            blocks = self._reverse_jacobian(values, inputs, y, y_shape)
+        return blocks[0] if self.single else tuple(blocks)
+
+    def _forward(self, values, index, inputs, y_shape) -> list:
+        zeros = [np.zeros(np.shape(x)) for x in inputs]
+        blocks = []
+        for k, x in enumerate(inputs):
+            shape = np.shape(x)
+            columns = []
+            for j in range(int(np.size(x))):
+                unit = np.zeros(int(np.size(x)))
+                unit[j] = 1.0
+                tangents = list(zeros)
+                tangents[k] = unit.reshape(shape) if shape else 1.0
+                _, t = self.forward(*values, tuple(tangents))
+                columns.append(np.broadcast_to(np.asarray(t, dtype=float), y_shape))
+            block = np.stack(columns, axis=-1) if columns else np.zeros((*y_shape, 0))
+            blocks.append(block.reshape(y_shape + shape))
+        return blocks
+
+    def _reverse_jacobian(self, values, inputs, y, y_shape) -> list:
+        rows: list[list] = [[] for _ in inputs]
+        for i in range(int(np.size(y))):
+            unit = np.zeros(int(np.size(y)))
+            unit[i] = 1.0
+            cot = unit.reshape(y_shape) if y_shape else 1.0
+            grads = self.reverse(*values, cot)
+            for k, g in enumerate(grads):
+                rows[k].append(np.asarray(g, dtype=float).reshape(np.shape(inputs[k])))
+        return [
+            np.stack(r).reshape(y_shape + np.shape(x)) if r else np.zeros(y_shape + np.shape(x))
+            for r, x in zip(rows, inputs, strict=True)
+        ]
+
+
+def jacobian(fn: Callable | None = None, wrt: Wrt = 0, mode: str = "auto") -> Jacobian | Callable:
+    """The Jacobian of ``fn`` (see :class:`Jacobian`); also a decorator."""
+    if fn is None:
+        return lambda f: Jacobian(f, wrt, mode)
+    return Jacobian(fn, wrt, mode)
+
+
+def _register() -> None:
+    from .rules.record import CONSTANT
+    from .rules.registry import nondiff
+
+    nondiff(stop_gradient, derivative=CONSTANT, fresh=False)
+
+
+_register()
