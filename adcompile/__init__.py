@@ -1,4 +1,5 @@
-"""adcompile: source-to-source automatic differentiation (reverse and forward mode) for numpy code."""
+"""adcompile: source-to-source automatic differentiation of numpy code (reverse and
+forward mode)."""
 
 from .api import GradientFunction, grad, value_and_grad, vjp
 from .checking import check_grad

@@ -147,7 +147,10 @@ class _Forward:
             if all(p is None for p in parts):
                 return None
             return ast.Tuple(
-                elts=[p if p is not None else self.zeros(e) for p, e in zip(parts, atom.elts)],
+                elts=[
+                    p if p is not None else self.zeros(e)
+                    for p, e in zip(parts, atom.elts, strict=True)
+                ],
                 ctx=ast.Load(),
             )
         return None
