@@ -253,7 +253,7 @@ class Jacobian:
                 unit[j] = 1.0
                 tangents = list(zeros)
                 tangents[k] = unit.reshape(shape) if shape else 1.0
-                _, t = self.forward(*values, tuple(tangents))
+                _, t = self.forward(*values, tangents[0] if self.single else tuple(tangents))
                 columns.append(np.broadcast_to(np.asarray(t, dtype=float), y_shape))
             block = np.stack(columns, axis=-1) if columns else np.zeros((*y_shape, 0))
             blocks.append(block.reshape(y_shape + shape))

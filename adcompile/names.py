@@ -91,7 +91,11 @@ NUMERIC = (int, float, complex, np.ndarray, np.generic)
 def is_helper(obj: object) -> bool:
     """Whether a call of ``obj`` is a call of another user function, differentiated
     through its own generated pullback (no adjoint rule is registered for it)."""
-    return (isinstance(obj, StaticFunction) or is_user_function(obj)) and rules.lookup(obj) is None
+    return (
+        (isinstance(obj, StaticFunction) or is_user_function(obj))
+        and rules.lookup(obj) is None
+        and not rules.is_nondiff(obj)  # (stop_gradient: a record without derivative)
+    )
 
 
 def is_user_function(obj: object) -> bool:

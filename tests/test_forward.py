@@ -1,0 +1,851 @@
+"""Forward mode: jvp, jacobian, stop_gradient and tangent rules.
+
+Every tangent is checked against central finite differences along a random
+direction (and, for the models, against autograd); every primitive record with
+a derivative must have a tangent rule that a function of this file exercises.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+
+import adcompile as ad
+from adcompile import frontend, normalize
+from adcompile.ir import walk
+from adcompile.rules.registry import primitives, restore, snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _map(f, *trees):
+    t = trees[0]
+    if isinstance(t, dict):
+        return {k: _map(f, *(x[k] for x in trees)) for k in t}
+    if isinstance(t, list | tuple):
+        return type(t)(_map(f, *parts) for parts in zip(*trees, strict=True))
+    return f(*trees)
+
+
+def _leaves(tree):
+    if isinstance(tree, dict):
+        return [x for k in tree for x in _leaves(tree[k])]
+    if isinstance(tree, list | tuple):
+        return [x for v in tree for x in _leaves(v)]
+    return [tree]
+
+
+def _random_like(x, rng):
+    def one(v):
+        if isinstance(v, float):
+            return float(rng.normal())
+        return rng.normal(size=np.shape(v))
+
+    return _map(one, x)
+
+
+def assert_jvp_matches_fd(f, *args, wrt=0, eps=1e-6, rtol=1e-6, atol=1e-8, seed=0):
+    """jvp(f, wrt) at ``args`` along a random direction: the value is f's, the tangent
+    central differences' (leaf by leaf, for container results too). Returns the jvp."""
+    rng = np.random.default_rng(seed)
+    params = list(inspect.signature(f).parameters)
+    single = isinstance(wrt, int | str)
+    items = [wrt] if single else list(wrt)
+    index = [w if isinstance(w, int) else params.index(w) for w in items]
+    tangents = [_random_like(args[i], rng) for i in index]
+    jf = ad.jvp(f, wrt=wrt)
+    value, tangent = jf(*args, tangents[0] if single else tuple(tangents))
+
+    def moved(step):
+        a = list(args)
+        for i, t in zip(index, tangents, strict=True):
+            a[i] = _map(lambda x, d: x + step * d, a[i], t)
+        return f(*a)
+
+    expected = f(*args)
+    for got, want in zip(_leaves(value), _leaves(expected), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, err_msg="jvp's value")
+    up, down = moved(eps), moved(-eps)
+    fd = _map(lambda a, b: (np.asarray(a, float) - np.asarray(b, float)) / (2 * eps), up, down)
+    got_leaves, fd_leaves = _leaves(tangent), _leaves(fd)
+    assert len(got_leaves) == len(fd_leaves), "the tangent's structure is not the value's"
+    for got, want, val in zip(got_leaves, fd_leaves, _leaves(expected), strict=True):
+        assert np.shape(got) == np.shape(val), (np.shape(got), np.shape(val))
+        np.testing.assert_allclose(
+            got, want, rtol=rtol, atol=atol, err_msg="tangent vs finite differences"
+        )
+    return jf
+
+
+def _wrts(f):
+    """Every parameter alone, and all of them together (terms of inactive operands
+    are folded away: each subset is its own generated code)."""
+    n = len(inspect.signature(f).parameters)
+    return [*range(n), tuple(range(n))] if n > 1 else [0]
+
+
+# ---------------------------------------------- one function per tangent rule
+
+X = np.array([0.3, 0.55, 0.8])
+Y = np.array([0.45, 0.2, 0.7])
+M = np.array([[0.3, 0.5, 0.2], [0.9, 0.4, 0.6]])
+N = np.array([[0.7, 0.1], [0.2, 0.8], [0.5, 0.3]])
+
+
+def f_exp(x):
+    return np.exp(x)
+
+
+def f_expm1(x):
+    return np.expm1(x)
+
+
+def f_log(x):
+    return np.log(x)
+
+
+def f_log1p(x):
+    return np.log1p(x)
+
+
+def f_log2(x):
+    return np.log2(x)
+
+
+def f_log10(x):
+    return np.log10(x)
+
+
+def f_sqrt(x):
+    return np.sqrt(x)
+
+
+def f_square(x):
+    return np.square(x)
+
+
+def f_reciprocal(x):
+    return np.reciprocal(x)
+
+
+def f_sin(x):
+    return np.sin(x)
+
+
+def f_cos(x):
+    return np.cos(x)
+
+
+def f_tan(x):
+    return np.tan(x)
+
+
+def f_arcsin(x):
+    return np.arcsin(x)
+
+
+def f_arccos(x):
+    return np.arccos(x)
+
+
+def f_arctan(x):
+    return np.arctan(x)
+
+
+def f_sinh(x):
+    return np.sinh(x)
+
+
+def f_cosh(x):
+    return np.cosh(x)
+
+
+def f_tanh(x):
+    return np.tanh(x)
+
+
+def f_abs(x):
+    return np.abs(x - 0.5)
+
+
+def f_arctan2(x, y):
+    return np.arctan2(x, y)
+
+
+def f_maximum(x, y):
+    return np.maximum(x, y)
+
+
+def f_minimum(x, y):
+    return np.minimum(x, y)
+
+
+def f_logaddexp(x, y):
+    return np.logaddexp(x, y)
+
+
+def f_where(x, y):
+    return np.where(x > 0.5, x, y)
+
+
+def f_clip(x, lo, hi):
+    return np.clip(x, lo, hi)
+
+
+def f_add(x, y):
+    return x + y[0]
+
+
+def f_subtract(x, y):
+    return x - y
+
+
+def f_multiply(x, y):
+    return x * y
+
+
+def f_divide(x, y):
+    return x / y
+
+
+def f_power(x, y):
+    return x**y + x**2
+
+
+def f_negative(x):
+    return -x
+
+
+def f_positive(x):
+    return np.positive(x)
+
+
+def f_matmul(m, n):
+    return m @ n
+
+
+def f_mod(x, y):
+    return np.mod(x, y + 1.0)
+
+
+def f_sum(m):
+    return np.sum(m, axis=0)
+
+
+def f_mean(m):
+    return np.mean(m, axis=1, keepdims=True)
+
+
+def f_max(m):
+    return np.max(m, axis=1)
+
+
+def f_min(m):
+    return np.min(m)
+
+
+def f_prod(m):
+    return np.prod(m, axis=0)
+
+
+def f_var(m):
+    return np.var(m, axis=1, ddof=1)
+
+
+def f_std(m):
+    return np.std(m)
+
+
+def f_reshape(m):
+    return np.reshape(m, (3, 2))
+
+
+def f_ravel(m):
+    return np.ravel(m)
+
+
+def f_transpose(m):
+    return np.transpose(m)
+
+
+def f_swapaxes(m):
+    return np.swapaxes(m, 0, 1)
+
+
+def f_expand_dims(x):
+    return np.expand_dims(x, 0)
+
+
+def f_squeeze(m):
+    return np.squeeze(m[:1])
+
+
+def f_broadcast_to(x):
+    return np.broadcast_to(x, (2, 3))
+
+
+def f_getitem(m):
+    return m[1, ::-1]
+
+
+def f_concatenate(x, y):
+    return np.concatenate((x, y, x))
+
+
+def f_stack(x, y):
+    return np.stack((x, y), axis=1)
+
+
+def f_full(s):
+    return np.full((2, 3), s)
+
+
+def f_full_like(x, s):
+    return np.full_like(x, s)
+
+
+def f_linspace(a, b):
+    return np.linspace(a, b, 5)
+
+
+def f_arange(a, step):
+    return np.arange(a, 3.0, step)
+
+
+def f_dot(x, y):
+    return np.dot(x, y)
+
+
+def f_outer(x, y):
+    return np.outer(x, y)
+
+
+def f_math(a, b):
+    return (
+        math.exp(a)
+        + math.expm1(b)
+        + math.log(a)
+        + math.log1p(b)
+        + math.sqrt(a)
+        + math.sin(a) * math.cos(b)
+        + math.tan(a)
+        + math.atan(b)
+        + math.sinh(a)
+        + math.cosh(b)
+        + math.tanh(a)
+        + math.pow(a, b)
+    )
+
+
+def f_builtin_max_min(a, b):
+    return max(a, b) * min(a, 2 * b) + abs(a - b)
+
+
+CASES = [
+    (f_exp, (X,)),
+    (f_expm1, (X,)),
+    (f_log, (X,)),
+    (f_log1p, (X,)),
+    (f_log2, (X,)),
+    (f_log10, (X,)),
+    (f_sqrt, (X,)),
+    (f_square, (X,)),
+    (f_reciprocal, (X,)),
+    (f_sin, (X,)),
+    (f_cos, (X,)),
+    (f_tan, (X,)),
+    (f_arcsin, (X,)),
+    (f_arccos, (X,)),
+    (f_arctan, (X,)),
+    (f_sinh, (X,)),
+    (f_cosh, (X,)),
+    (f_tanh, (X,)),
+    (f_abs, (X,)),
+    (f_arctan2, (X, Y)),
+    (f_maximum, (X, Y)),
+    (f_minimum, (X, Y)),
+    (f_logaddexp, (X, Y)),
+    (f_where, (X, Y)),
+    (f_clip, (X, 0.4, 0.7)),
+    (f_add, (M, Y)),
+    (f_subtract, (M, Y)),
+    (f_multiply, (M, Y)),
+    (f_divide, (M, Y)),
+    (f_power, (X, Y)),
+    (f_negative, (X,)),
+    (f_positive, (X,)),
+    (f_matmul, (M, N)),
+    (f_mod, (X, Y)),
+    (f_sum, (M,)),
+    (f_mean, (M,)),
+    (f_max, (M,)),
+    (f_min, (M,)),
+    (f_prod, (M,)),
+    (f_var, (M,)),
+    (f_std, (M,)),
+    (f_reshape, (M,)),
+    (f_ravel, (M,)),
+    (f_transpose, (M,)),
+    (f_swapaxes, (M,)),
+    (f_expand_dims, (X,)),
+    (f_squeeze, (M,)),
+    (f_broadcast_to, (X,)),
+    (f_getitem, (M,)),
+    (f_concatenate, (X, Y)),
+    (f_stack, (X, Y)),
+    (f_full, (0.7,)),
+    (f_full_like, (X, 0.7)),
+    (f_linspace, (0.2, 1.3)),
+    (f_arange, (0.2, 0.5)),
+    (f_dot, (M, N)),
+    (f_outer, (X, Y)),
+    (f_math, (0.6, 0.3)),
+    (f_builtin_max_min, (0.6, 0.35)),
+    (f_builtin_max_min, (0.2, 0.7)),
+]
+
+
+@pytest.mark.parametrize(
+    ("f", "args", "wrt"),
+    [(f, args, w) for f, args in CASES for w in _wrts(f)],
+    ids=lambda v: getattr(v, "__name__", None) if callable(v) else None,
+)
+def test_tangent_rule_matches_finite_differences(f, args, wrt):
+    assert_jvp_matches_fd(f, *args, wrt=wrt)
+
+
+def _used_primitives():
+    used = set()
+    for f, _ in CASES:
+        fn = normalize.normalize(frontend.from_function(f))
+        used |= {id(s.prim) for s in walk(fn.body) if getattr(s, "prim", None) is not None}
+    return used
+
+
+def test_every_differentiable_record_has_a_tested_tangent_rule():
+    used = _used_primitives()
+    without = sorted(r.name for r in primitives() if r.differentiable and not r.tangent)
+    # the records the project itself defines must have one (a user's need not)
+    builtin_without = sorted(
+        r.name for r in primitives() if r.differentiable and r.builtin and not r.tangent
+    )
+    assert not builtin_without, f"records without a tangent rule: {builtin_without}"
+    untested = sorted(
+        r.name
+        for r in primitives()
+        if r.differentiable and r.builtin
+        for fn in (r.canonical, *r.on_floats)
+        if id(fn) not in used
+    )
+    assert not untested, f"tangent rules no function of {__file__} exercises: {untested}"
+    assert not [w for w in without if w in builtin_without]
+
+
+# --------------------------------------------------------------- the models
+
+
+def test_seed_network_jvp_against_autograd_and_grad():
+    from seed_network import init_params, loss, make_data
+
+    W1, b1, W2, b2 = init_params(seed=3)
+    b1 = b1 + 0.1
+    x, y = make_data(16)
+    args = (W1, b1, W2, b2, x, y)
+    jf = assert_jvp_matches_fd(loss, *args, wrt=(0, 1, 2, 3))
+    rng = np.random.default_rng(5)
+    tangents = tuple(rng.normal(size=p.shape) for p in args[:4])
+    value, tangent = jf(*args, tangents)
+
+    def aloss(W1, b1, W2, b2):
+        h = W1 @ x + b1
+        a = 1 / (1 + anp.exp(-h))
+        o = W2 @ a + b2
+        yhat = 1 / (1 + anp.exp(-o))
+        return 0.5 * anp.sum((yhat - y) ** 2)
+
+    # autograd's jvp along each parameter's direction, summed
+    expected = sum(
+        autograd.make_jvp(aloss, i)(*args[:4])(tangents[i])[1] for i in range(4)
+    )
+    np.testing.assert_allclose(tangent, expected, rtol=1e-10)
+    grads = ad.grad(loss, wrt=(0, 1, 2, 3))(*args)
+    np.testing.assert_allclose(
+        tangent, sum(np.sum(g * t) for g, t in zip(grads, tangents, strict=True)), rtol=1e-10
+    )
+    assert "dW1 @ x" in jf.source
+
+
+def mlp(params, x, labels):
+    """A softmax cross-entropy MLP with its layers in a list of (W, b) pairs."""
+    h = x
+    for i in range(len(params) - 1):
+        W, b = params[i]
+        h = np.tanh(h @ W + b)
+    W, b = params[-1]
+    logits = h @ W + b
+    shifted = logits - np.max(logits, axis=1, keepdims=True)
+    logp = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return -np.mean(np.sum(labels * logp, axis=1))
+
+
+def _mlp_args(seed=0):
+    rng = np.random.default_rng(seed)
+    sizes = [4, 5, 3]
+    params = [
+        (rng.normal(size=(a, b)) * 0.7, rng.normal(size=b) * 0.1)
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
+    x = rng.normal(size=(6, 4))
+    labels = np.eye(3)[rng.integers(0, 3, size=6)]
+    return params, x, labels
+
+
+def test_mlp_with_list_parameters():
+    params, x, labels = _mlp_args()
+    jf = assert_jvp_matches_fd(mlp, params, x, labels, wrt=0)
+    rng = np.random.default_rng(2)
+    t = _random_like(params, rng)
+    _, tangent = jf(params, x, labels, t)
+    grads = ad.grad(mlp, wrt=0)(params, x, labels)
+    dot = sum(np.sum(g * d) for g, d in zip(_leaves(grads), _leaves(t), strict=True))
+    np.testing.assert_allclose(tangent, dot, rtol=1e-10)
+
+
+def rnn(h0, W, U, xs):
+    h = h0
+    total = 0.0
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + U @ xs[t])
+        total = total + np.sum(h * h)
+    return total
+
+
+def test_rnn_loop():
+    rng = np.random.default_rng(4)
+    h0 = rng.normal(size=3)
+    W = rng.normal(size=(3, 3)) * 0.5
+    U = rng.normal(size=(3, 2))
+    xs = rng.normal(size=(5, 2))
+    for wrt in (0, 1, (1, 2), (0, 1, 2, 3)):
+        assert_jvp_matches_fd(rnn, h0, W, U, xs, wrt=wrt)
+
+    def arnn(W):
+        h = h0
+        total = 0.0
+        for t in range(xs.shape[0]):
+            h = anp.tanh(W @ h + U @ xs[t])
+            total = total + anp.sum(h * h)
+        return total
+
+    d = rng.normal(size=W.shape)
+    _, expected = autograd.make_jvp(arnn)(W)(d)
+    _, got = ad.jvp(rnn, wrt=1)(h0, W, U, xs, d)
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+    src = ad.jvp(rnn, wrt=1).source
+    assert "for t in range" in src and "stack" not in src  # nothing is saved
+
+
+def branchy(x, y):
+    s = 0.0
+    if np.sum(x) > 1.0:
+        z = x * y
+        s = np.sum(z)
+    else:
+        z = np.sin(x)
+    while s < 5.0:
+        s = s + np.sum(z * z) + 1.0
+    return s * np.max(z)
+
+
+def test_branches_and_while():
+    assert_jvp_matches_fd(branchy, X, Y, wrt=(0, 1))
+    assert_jvp_matches_fd(branchy, X * 0.1, Y, wrt=0)
+    assert_jvp_matches_fd(branchy, X * 0.1, Y, wrt=1)  # the tangent is zero there
+
+
+def inner(a, b):
+    return np.tanh(a) * b
+
+
+def recursive(x, n):
+    if n <= 0:
+        return x
+    return recursive(np.sin(x), n - 1) * 2.0
+
+
+def outer_fn(x, y):
+    u = inner(x, y)
+    v = inner(y, 3.0)
+    return np.sum(u * v) + np.sum(recursive(x, 3))
+
+
+def test_helper_calls_get_their_own_jvp():
+    for wrt in (0, 1, (0, 1)):
+        jf = assert_jvp_matches_fd(outer_fn, X, Y, wrt=wrt)
+    assert "def jvp_inner" in jf.source and "def jvp_recursive" in jf.source
+
+    def aouter(x):
+        def ainner(a, b):
+            return anp.tanh(a) * b
+
+        def arec(x, n):
+            return x if n <= 0 else arec(anp.sin(x), n - 1) * 2.0
+
+        return anp.sum(ainner(x, Y) * ainner(Y, 3.0)) + anp.sum(arec(x, 3))
+
+    d = np.array([0.3, -1.0, 0.5])
+    np.testing.assert_allclose(
+        ad.jvp(outer_fn)(X, Y, d)[1], autograd.make_jvp(aouter)(X)(d)[1], rtol=1e-10
+    )
+
+
+def containers_fn(p, x):
+    a = p["w"] * x
+    pair = (a, np.sum(p["b"]))
+    out = [pair[0] + 1.0, pair[1] * x, p["b"]]
+    return p, out, pair
+
+
+def test_container_parameters_and_results():
+    p = {"w": np.array([0.5, 1.5, -0.3]), "b": np.array([0.2, 0.4])}
+    for wrt in ((0, 1), 0, 1):
+        assert_jvp_matches_fd(containers_fn, p, X, wrt=wrt)
+    _, (dp, _, _) = ad.jvp(containers_fn, wrt=1)(p, X, X)
+    assert isinstance(dp, dict) and not np.any(dp["w"]) and not np.any(dp["b"])
+
+
+def list_result(p, x):
+    out = []
+    for i in range(len(p)):
+        out.append(p[i] * x)
+    return out, (p[0], x[0])
+
+
+def test_list_parameter_and_list_tuple_result():
+    p = [np.array([0.5, 1.5, -0.3]), np.array([0.2, 0.4, 0.1])]
+    assert_jvp_matches_fd(list_result, p, X, wrt=(0, 1))
+    assert_jvp_matches_fd(list_result, p, X, wrt=0)
+    assert_jvp_matches_fd(list_result, p, X, wrt=1)
+
+
+def dict_param(p, x):
+    return p["a"] * np.sin(x) + p["b"]
+
+
+def test_dict_parameter():
+    p = {"a": np.array([0.5, 1.5, -0.3]), "b": 0.7}
+    assert_jvp_matches_fd(dict_param, p, X, wrt=(0, 1))
+
+
+def inactive_result(x, y):
+    return y * 2.0
+
+
+def test_tangent_of_an_inactive_result_is_zero():
+    value, t = ad.jvp(inactive_result, wrt=0)(X, Y, X)
+    np.testing.assert_array_equal(t, np.zeros_like(Y))
+
+
+# ------------------------------------------------------------ stop_gradient
+
+
+def stopped(x, y):
+    return np.sum(ad.stop_gradient(x * y) * x)
+
+
+def test_stop_gradient_in_every_mode():
+    assert ad.stop_gradient(X) is X
+    expected = ad.stop_gradient(X * Y)  # the derivative sees it as a constant
+    np.testing.assert_allclose(ad.grad(stopped)(X, Y), expected)
+    np.testing.assert_allclose(ad.grad(stopped, wrt=1)(X, Y), np.zeros(3))
+    d = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(ad.jvp(stopped)(X, Y, d)[1], np.sum(expected * d))
+    np.testing.assert_allclose(ad.jacobian(stopped, mode="forward")(X, Y), expected)
+    np.testing.assert_allclose(ad.jacobian(stopped, mode="reverse")(X, Y), expected)
+
+
+# ----------------------------------------------------------------- jacobian
+
+
+def vector_fn(x, W):
+    return np.tanh(W @ x) * x[0]
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_jacobian_matches_autograd(mode):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=3)
+    W = rng.normal(size=(4, 3))
+    J = ad.jacobian(vector_fn, wrt=(0, 1), mode=mode)
+    Jx, JW = J(x, W)
+    assert Jx.shape == (4, 3) and JW.shape == (4, 4, 3)
+
+    def af(x, W):
+        return anp.tanh(W @ x) * x[0]
+
+    np.testing.assert_allclose(Jx, autograd.jacobian(af, 0)(x, W), rtol=1e-10)
+    np.testing.assert_allclose(JW, autograd.jacobian(af, 1)(x, W), rtol=1e-10)
+    single = ad.jacobian(vector_fn, wrt=0, mode=mode)(x, W)
+    np.testing.assert_allclose(single, Jx, rtol=1e-12)
+
+
+def test_jacobian_auto_takes_fewer_passes():
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=3)
+    W = rng.normal(size=(4, 3))
+    J = ad.jacobian(vector_fn, wrt=0)  # 3 inputs, 4 outputs: forward
+    J(x, W)
+    assert J.last_mode == "forward"
+    J = ad.jacobian(vector_fn, wrt=1)  # 12 inputs, 4 outputs: reverse
+    J(x, W)
+    assert J.last_mode == "reverse"
+    np.testing.assert_allclose(
+        ad.jacobian(vector_fn, wrt=1, mode="forward")(x, W), J(x, W), rtol=1e-12
+    )
+
+
+def test_jacobian_of_scalar_function_is_its_gradient():
+    from seed_network import init_params, loss, make_data
+
+    W1, b1, W2, b2 = init_params(seed=1)
+    x, y = make_data(8)
+    J = ad.jacobian(loss, wrt=(0, 1), mode="forward")(W1, b1, W2, b2, x, y)
+    G = ad.grad(loss, wrt=(0, 1))(W1, b1, W2, b2, x, y)
+    for j, g in zip(J, G, strict=True):
+        assert j.shape == g.shape
+        np.testing.assert_allclose(j, g, rtol=1e-10, atol=1e-14)
+
+
+def test_jacobian_mode_is_checked():
+    with pytest.raises(ad.AdCompileError, match="mode"):
+        ad.jacobian(vector_fn, mode="sideways")
+
+
+# ------------------------------------------------------------ custom rules
+
+
+def my_softplus(x):
+    return np.log1p(np.exp(x))
+
+
+def uses_softplus(x):
+    return np.sum(my_softplus(x) * x)
+
+
+def test_custom_tangent_rule_and_refusal_without_one():
+    state = snapshot()
+    try:
+
+        @ad.adjoint(my_softplus, shape="unary elementwise")
+        def softplus_adjoint(dy, y, x):
+            return dy / (1 + np.exp(-x))
+
+        assert np.allclose(
+            ad.grad(uses_softplus)(X),
+            my_softplus(X) + X / (1 + np.exp(-X)),
+        )
+        with pytest.raises(ad.AdCompileError) as info:
+            ad.jvp(uses_softplus)(X, X)
+        message = str(info.value)
+        assert "no tangent rule" in message and "@adcompile.tangent(" in message
+        assert "test_forward.py" in message and "my_softplus(x)" in message
+
+        @ad.tangent(my_softplus)
+        def softplus_tangent(dx, y, x):
+            return dx / (1 + np.exp(-x))
+
+        assert_jvp_matches_fd(uses_softplus, X)
+        assert "dx" not in ad.jvp(uses_softplus).source.split("def ")[1].split("(")[0]
+    finally:
+        restore(state)
+
+
+def test_tangent_without_adjoint_is_refused():
+    def lonely(x):
+        return x
+
+    with pytest.raises(ad.AdCompileError, match="no adjoint rule"):
+
+        @ad.tangent(lonely)
+        def lonely_tangent(dx, y, x):
+            return dx
+
+
+def test_tangent_template_signature_is_checked():
+    state = snapshot()
+    try:
+        with pytest.raises(ad.AdCompileError, match="tangents"):
+
+            @ad.tangent(np.tanh, override=True)
+            def bad(y, x):
+                return y
+    finally:
+        restore(state)
+
+
+# ------------------------------------------------------- generated code, CLI
+
+
+def test_generated_code_holds_only_active_terms():
+    src = ad.jvp(f_multiply, wrt=0).source
+    assert "dx * y" in src and "dy" not in src.replace("def jvp", "")
+    src = ad.jvp(f_multiply, wrt=(0, 1)).source
+    assert "dx * y + x * dy" in src
+    assert "broadcast_like" not in ad.jvp(f_exp).source
+
+
+def test_show_and_source():
+    jf = ad.jvp(f_tanh)
+    assert "def jvp_f_tanh(x, dx)" in jf.source
+    assert "dx * (1 - y * y)" in jf.source.replace("f_tanh", "y").replace("x_1", "x") or (
+        "(1 - " in jf.source
+    )
+    import io
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    jf.show(console=Console(file=buf, force_terminal=False))
+    assert buf.getvalue().strip() == jf.source.strip()
+
+
+def test_cli_show_mode_jvp():
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "adcompile",
+            "show",
+            "examples/seed_network.py:loss",
+            "--wrt",
+            "W1",
+            "--mode",
+            "jvp",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "def jvp_loss(W1, b1, W2, b2, x, y, dW1):" in out
+    assert "dh_1 = dW1 @ x" in out
+
+
+def test_module_names_are_project_only():
+    # the public names of the forward API
+    for name in ("jvp", "jacobian", "stop_gradient", "tangent", "JvpFunction"):
+        assert hasattr(ad, name)
+    assert isinstance(ad.stop_gradient, types.FunctionType)
