@@ -285,6 +285,7 @@ def _register() -> None:
     from .rules.record import CONSTANT
     from .rules.registry import nondiff
 
+    stop_gradient.__module__ = "adcompile"  # its public spelling, in messages and docs
     nondiff(stop_gradient, derivative=CONSTANT, fresh=False)
 
 
