@@ -477,9 +477,7 @@ def test_seed_network_jvp_against_autograd_and_grad():
         return 0.5 * anp.sum((yhat - y) ** 2)
 
     # autograd's jvp along each parameter's direction, summed
-    expected = sum(
-        autograd.make_jvp(aloss, i)(*args[:4])(tangents[i])[1] for i in range(4)
-    )
+    expected = sum(autograd.make_jvp(aloss, i)(*args[:4])(tangents[i])[1] for i in range(4))
     np.testing.assert_allclose(tangent, expected, rtol=1e-10)
     grads = ad.grad(loss, wrt=(0, 1, 2, 3))(*args)
     np.testing.assert_allclose(
