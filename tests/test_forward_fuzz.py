@@ -1,0 +1,77 @@
+"""Random programs in forward mode: the jvp of each against its gradient.
+
+The programs are those of ``test_fuzz.py`` (``fuzzgen.programs``: helper calls,
+loops, branches, lists, tuples and dicts), whose gradients that file checks against
+finite differences and autograd. Here the jvp along a random direction must give
+``f``'s value and the gradient's inner product with the direction, for every
+program whose gradient adcompile computes.
+"""
+
+from __future__ import annotations
+
+import fuzzcheck
+import fuzzgen
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, reject, settings
+
+import adcompile as ad
+
+CHECKED: list = []
+FEATURES = tuple(f for f in fuzzgen.FEATURES if f != "inplace")
+
+
+def _random_like(x, rng):
+    if isinstance(x, dict):
+        return {k: _random_like(v, rng) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return type(x)(_random_like(v, rng) for v in x)
+    if isinstance(x, float):
+        return float(rng.normal())
+    return rng.normal(size=np.shape(x))
+
+
+@settings(
+    max_examples=120,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(program=fuzzgen.programs(FEATURES))
+def test_jvp_is_the_gradient_along_a_direction(program, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("forward_fuzz")
+    module, path = fuzzcheck.load(directory, program.module())
+    try:
+        f = module.f
+        args = program.fresh_args()
+        wrt = tuple(program.wrt)
+        with np.errstate(all="ignore"):
+            try:
+                value = float(f(*program.fresh_args()))
+                grads = ad.grad(f, wrt=wrt)(*program.fresh_args())
+            except (ad.AdCompileError, Exception):
+                reject()
+            g = fuzzcheck.flat(list(grads))
+            if not np.isfinite(value) or not np.all(np.isfinite(g)) or abs(value) > 1e4:
+                reject()
+            rng = np.random.default_rng(0)
+            tangents = tuple(_random_like(args[i], rng) for i in wrt)
+            got_value, tangent = ad.jvp(f, wrt=wrt)(*args, tangents)
+        CHECKED.append(1)
+        t = fuzzcheck.flat(list(tangents))
+        expected = float(np.dot(g, t))
+        assert np.isclose(float(got_value), value, rtol=1e-12, atol=1e-300), (got_value, value)
+        scale = float(np.dot(np.abs(g), np.abs(t))) + 1e-300
+        assert abs(float(tangent) - expected) <= 1e-8 * scale + 1e-12, (
+            f"jvp {float(tangent)!r} but grad . t = {expected!r}\n{program.module()}"
+        )
+    finally:
+        fuzzcheck.forget(module, path)
+
+
+def test_the_random_programs_were_checked():
+    # (runs after the test above, in file order): most programs reach the comparison
+    if not CHECKED:
+        pytest.skip("counts the programs of the test above; run the whole file")
+    assert len(CHECKED) >= 60, f"only {len(CHECKED)} random programs were compared"
