@@ -143,12 +143,47 @@ class JvpFunction:
         values = [bound.arguments[p] for p in self.params]
         kinds = tuple(kind_of(v) for v in values)
         kinds = None if all(k == "leaf" for k in kinds) else kinds
+        for w, t in zip(self.wrt, tangents, strict=True):
+            _check_tangent(self.fn, w, bound.arguments[w], t, w)
         entry = self._entry(kinds)
         self._latest = entry
         return entry[0](*values, *tangents)
 
     def __repr__(self) -> str:
         return f"<jvp of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}>"
+
+
+def _check_tangent(fn: Callable, param: str, x: object, t: object, where: str) -> None:
+    """Refuse a tangent whose structure or shapes are not its parameter's."""
+    if isinstance(x, dict):
+        if not isinstance(t, dict) or list(t) != list(x):
+            raise _bad_tangent(fn, param, where, f"a dict with the keys {list(x)}", t)
+        for k in x:
+            _check_tangent(fn, param, x[k], t[k], f"{where}[{k!r}]")
+        return
+    if isinstance(x, list | tuple):
+        if not isinstance(t, list | tuple) or len(t) != len(x):
+            what = f"a {type(x).__name__} of {len(x)}"
+            raise _bad_tangent(fn, param, where, what, t)
+        for i, (a, b) in enumerate(zip(x, t, strict=True)):
+            _check_tangent(fn, param, a, b, f"{where}[{i}]")
+        return
+    try:
+        shape = np.shape(t)
+        numeric = np.issubdtype(np.result_type(t), np.number)
+    except Exception:  # not an array-like
+        numeric, shape = False, None
+    if not numeric or shape != np.shape(x):
+        raise _bad_tangent(fn, param, where, f"an array of shape {np.shape(x)}", t)
+
+
+def _bad_tangent(fn: Callable, param: str, where: str, want: str, t: object) -> AdCompileError:
+    got = f"shape {np.shape(t)}" if isinstance(t, np.ndarray) else f"a {type(t).__name__}"
+    return AdCompileError(
+        f"the tangent of {where} is {got}; it must be {want}, like the argument",
+        _def_loc(fn, param),
+        hint="a tangent has the structure and shapes of its parameter's argument",
+    )
 
 
 def jvp(fn: Callable | None = None, wrt: Wrt = 0) -> JvpFunction | Callable:

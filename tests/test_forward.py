@@ -847,3 +847,17 @@ def test_module_names_are_project_only():
     for name in ("jvp", "jacobian", "stop_gradient", "tangent", "JvpFunction"):
         assert hasattr(ad, name)
     assert isinstance(ad.stop_gradient, types.FunctionType)
+
+
+def test_tangent_of_another_shape_or_structure_is_refused():
+    with pytest.raises(ad.AdCompileError, match=r"tangent of x is shape \(2,\)"):
+        ad.jvp(f_exp)(X, np.ones(2))
+    p = [np.array([0.5, 1.5, -0.3]), np.array([0.2, 0.4, 0.1])]
+    with pytest.raises(ad.AdCompileError, match=r"tangent of p is a list.*a list of 2"):
+        ad.jvp(list_result)(p, X, [np.ones(3)])
+    with pytest.raises(ad.AdCompileError, match=r"needs 2 tangents"):
+        ad.jvp(f_multiply, wrt=(0, 1))(X, Y, X)
+    with pytest.raises(ad.AdCompileError, match=r"tangent of p\['b'\]"):
+        ad.jvp(dict_param)({"a": X, "b": 0.7}, X, {"a": X, "b": "zero"})
+    # a Python float parameter takes a float (or 0-d) tangent
+    assert ad.jvp(f_full)(0.7, 1.0)[1].shape == (2, 3)
