@@ -79,8 +79,8 @@ class JvpFunction:
 
     def _entry(self, kinds: tuple | None) -> tuple:
         entry = self._cache.get(kinds)
-        if entry is not None and entry[2] != GENERATION[0]:
-            entry = None
+        if entry is not None and not (entry[2] == GENERATION[0] and frontend.guards_hold(entry[3])):
+            entry = None  # a rule registered, or a name the code resolved rebound, since
         if entry is None:
             with self._lock:
                 try:
@@ -92,13 +92,15 @@ class JvpFunction:
         return entry
 
     def _compile(self, kinds: tuple | None) -> tuple:
-        with _internal_errors(self.fn.__name__, _def_loc(self.fn)):
-            src = frontend.from_function(self.fn)
-        source, namespace, gen = build_jvp(src, self.wrt, kinds)
+        """(generated function, source, rule generation, guards of the names resolved)."""
+        with frontend.recording() as guards:
+            with _internal_errors(self.fn.__name__, _def_loc(self.fn)):
+                src = frontend.from_function(self.fn)
+            source, namespace, gen = build_jvp(src, self.wrt, kinds)
         with _internal_errors(src.name, src.loc(src.node)):
             filename = _filename("jvp", src.qualname, self.wrt)
             scope = emit.compile_module(source, namespace, filename)
-        return scope[gen.node.name], source, GENERATION[0]
+        return scope[gen.node.name], source, GENERATION[0], list(guards.values())
 
     @property
     def source(self) -> str:

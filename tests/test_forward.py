@@ -861,3 +861,22 @@ def test_tangent_of_another_shape_or_structure_is_refused():
         ad.jvp(dict_param)({"a": X, "b": 0.7}, X, {"a": X, "b": "zero"})
     # a Python float parameter takes a float (or 0-d) tangent
     assert ad.jvp(f_full)(0.7, 1.0)[1].shape == (2, 3)
+
+
+SCALE = 2.0
+
+
+def scaled_by_global(x):
+    return np.sum(SCALE * x * x)
+
+
+def test_a_rebound_global_recompiles():
+    global SCALE
+    jf = ad.jvp(scaled_by_global)
+    d = np.ones(3)
+    first = jf(X, d)[1]
+    SCALE = 3.0
+    try:
+        np.testing.assert_allclose(jf(X, d)[1], 1.5 * first)
+    finally:
+        SCALE = 2.0
