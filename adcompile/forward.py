@@ -18,6 +18,8 @@ import numpy as np
 from . import emit, fence, frontend, normalize, optimize, tangent
 from .api import (
     Wrt,
+    _check_apart,
+    _check_differentiable,
     _check_function,
     _deep_recursion,
     _def_loc,
@@ -43,6 +45,12 @@ def build_jvp(
         session = Session()
         fn = normalize.normalize(src, kinds, session)
         gen = tangent.tangent(fn, wrt, session)
+        # parameters the user's x op= ... writes into, and the arrays the code reads
+        # besides its arguments: a call checks they are apart (as api.py does)
+        gen.updates = fn.updates
+        gen.constant_arrays = [
+            (k, v) for k, v in gen.namespace.items() if isinstance(v, np.ndarray)
+        ]
         gen.text = emit.to_source(optimize.finish(gen.node))
         for helper in gen.helpers:
             helper.text = emit.to_source(optimize.finish(helper.node))
@@ -92,7 +100,8 @@ class JvpFunction:
         return entry
 
     def _compile(self, kinds: tuple | None) -> tuple:
-        """(generated function, source, rule generation, guards of the names resolved)."""
+        """(generated function, source, rule generation, guards of the names resolved,
+        GeneratedJvp)."""
         with frontend.recording() as guards:
             with _internal_errors(self.fn.__name__, _def_loc(self.fn)):
                 src = frontend.from_function(self.fn)
@@ -100,7 +109,7 @@ class JvpFunction:
         with _internal_errors(src.name, src.loc(src.node)):
             filename = _filename("jvp", src.qualname, self.wrt)
             scope = emit.compile_module(source, namespace, filename)
-        return scope[gen.node.name], source, GENERATION[0], list(guards.values())
+        return scope[gen.node.name], source, GENERATION[0], list(guards.values()), gen
 
     @property
     def source(self) -> str:
@@ -146,9 +155,13 @@ class JvpFunction:
         kinds = tuple(kind_of(v) for v in values)
         kinds = None if all(k == "leaf" for k in kinds) else kinds
         for w, t in zip(self.wrt, tangents, strict=True):
+            _check_differentiable(bound.arguments[w], w, self.fn)
             _check_tangent(self.fn, w, bound.arguments[w], t, w)
         entry = self._entry(kinds)
         self._latest = entry
+        gen = entry[4]
+        if gen.updates:
+            _check_apart(self.fn, self.params, gen, tuple(values))
         return entry[0](*values, *tangents)
 
     def __repr__(self) -> str:

@@ -49,6 +49,8 @@ class GeneratedJvp:
     wrt: list[str]
     helpers: list[GeneratedJvp] = field(default_factory=list)
     text: str = ""
+    updates: dict = field(default_factory=dict)  # Function.updates (see api._check_apart)
+    constant_arrays: list = field(default_factory=list)
 
 
 class JvpSession:

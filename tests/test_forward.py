@@ -48,6 +48,11 @@ def _leaves(tree):
     return [tree]
 
 
+def _copy(args):
+    """Copies of the arguments (a function may update its arguments in place)."""
+    return _map(lambda v: np.copy(v) if isinstance(v, np.ndarray) else v, list(args))
+
+
 def _random_like(x, rng):
     def one(v):
         if isinstance(v, float):
@@ -73,9 +78,9 @@ def assert_jvp_matches_fd(f, *args, wrt=0, eps=1e-6, rtol=1e-6, atol=1e-8, seed=
         a = list(args)
         for i, t in zip(index, tangents, strict=True):
             a[i] = _map(lambda x, d: x + step * d, a[i], t)
-        return f(*a)
+        return f(*_copy(a))
 
-    expected = f(*args)
+    expected = f(*_copy(args))
     for got, want in zip(_leaves(value), _leaves(expected), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, err_msg="jvp's value")
     up, down = moved(eps), moved(-eps)
@@ -880,3 +885,25 @@ def test_a_rebound_global_recompiles():
         np.testing.assert_allclose(jf(X, d)[1], 1.5 * first)
     finally:
         SCALE = 2.0
+
+
+def counts(x, n):
+    return np.sum(x) * n
+
+
+def accumulate(x, y):
+    x += y
+    return np.sum(x * y)
+
+
+def test_arguments_are_checked_as_for_grad():
+    with pytest.raises(ad.AdCompileError, match="it is an integer"):
+        ad.jvp(counts, wrt=1)(X, 3, 1)
+    # x += y in the function: x and y must not be the same array
+    a = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(ad.AdCompileError, match="same array"):
+        ad.jvp(accumulate, wrt=(0, 1))(a, a, (X, X))
+    assert_jvp_matches_fd(accumulate, X.copy(), Y.copy(), wrt=(0, 1))
+    a, b = X.copy(), Y.copy()
+    ad.jvp(accumulate, wrt=(0, 1))(a, b, (Y, X))
+    np.testing.assert_array_equal(a, X)  # the generated code writes into no argument
