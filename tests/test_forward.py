@@ -907,3 +907,56 @@ def test_arguments_are_checked_as_for_grad():
     a, b = X.copy(), Y.copy()
     ad.jvp(accumulate, wrt=(0, 1))(a, b, (Y, X))
     np.testing.assert_array_equal(a, X)  # the generated code writes into no argument
+
+
+def early_exit(x, y):
+    total = 0.0
+    for i in range(10):
+        if total > 2.0:
+            break
+        total = total + np.sum(x * y) * (i + 1)
+    if total > 100.0:
+        return total
+    k = 0
+    while k < 3:
+        k = k + 1
+        if k == 2:
+            continue
+        total = total * np.tanh(np.sum(x))
+    return total
+
+
+def pair_helper(a, b):
+    return a * b, [a + b, np.sin(a)]
+
+
+def uses_pair(x, y, unused):
+    p, rest = pair_helper(x, y)
+    q, _ = pair_helper(y, 2.0)  # inactive for wrt x alone
+    return np.sum(p * q) + np.sum(rest[1]) + np.sum(rest[0] ** 2)
+
+
+def test_break_continue_early_return():
+    for wrt in (0, 1, (0, 1)):
+        assert_jvp_matches_fd(early_exit, X, Y, wrt=wrt)
+        assert_jvp_matches_fd(early_exit, X * 5, Y * 5, wrt=wrt)
+
+
+def test_helper_returning_containers_and_an_unused_parameter():
+    for wrt in (0, 1, 2, (0, 1, 2)):
+        assert_jvp_matches_fd(uses_pair, X, Y, 0.5, wrt=wrt)
+    _, t = ad.jvp(uses_pair, wrt=2)(X, Y, 0.5, 1.0)
+    assert t == 0.0
+
+
+def float_params(a, b):
+    c = a * b + math.sin(a)
+    for _ in range(3):
+        c = c * 0.5 + math.exp(-c)
+    return c
+
+
+def test_python_floats_stay_floats():
+    value, t = ad.jvp(float_params, wrt=(0, 1))(0.3, 0.7, (1.0, 0.5))
+    assert type(value) is float and type(t) is float
+    assert_jvp_matches_fd(float_params, 0.3, 0.7, wrt=(0, 1))
