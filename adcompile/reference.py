@@ -236,7 +236,10 @@ RULES_TEXT = (
     "conditions) take no gradient. Where a function broadcasts its operands, "
     "each contribution is summed back to its operand's shape (`unbroadcast`). "
     "Names such as `unreduce` and `matmul_adjoint_lhs` are the small numpy helpers "
-    "of `adcompile/runtime.py` that generated code calls."
+    "of `adcompile/runtime.py` that generated code calls. The tangent column is "
+    "the forward-mode rule (`ad.jvp`, see [forward mode](higher-order.md)): `dx` is "
+    "the tangent of the operand `x`, `dy` the tangent of the result; the terms of "
+    "operands that do not depend on the `wrt` parameters are left out of the code."
 )
 
 SEE_ALSO = [
@@ -291,7 +294,7 @@ def document() -> list[Block]:
             doc.append(
                 (
                     "table",
-                    ["function", "adjoint", "broadcasts"],
+                    ["function", "adjoint", "tangent (forward mode)", "broadcasts"],
                     [rule_row(r) for r in families[key]],
                 )
             )
@@ -490,7 +493,28 @@ def rule_row(rule: Rule) -> list[str]:
     if record is not None and record.results != 1:
         first.append("a tuple result: its cotangent is a list, None where an element gets none")
     formula = [f"`{line}`" for line in rule_formula(rule)]
-    return ["\n".join(first), "\n".join(formula), "yes" if rule.broadcasts else ""]
+    tangent = [f"`{line}`" for line in tangent_formula(rule.primitive)]
+    return [
+        "\n".join(first),
+        "\n".join(formula),
+        "\n".join(tangent),
+        "yes" if rule.broadcasts else "",
+    ]
+
+
+def tangent_formula(fn: object) -> list[str]:
+    """The lines of ``fn``'s tangent rule as the generated code reads them (the
+    output's tangent named ``d`` and the output), or none when it has none."""
+    from .rules.tangents import tangent_rule
+
+    rule = tangent_rule(fn)
+    if rule is None:
+        return ["(none: forward mode refuses it)"]
+    lines = [line for stmt in rule.prelude for line in ast.unparse(stmt).splitlines()]
+    result = ast.unparse(rule.result)
+    if result == f"d{rule.output}":  # a rule with branches assigns it on each path
+        return lines
+    return [*lines, f"d{rule.output} = {result}"]
 
 
 def _when_text(rule: Rule) -> str:
