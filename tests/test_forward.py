@@ -960,3 +960,20 @@ def test_python_floats_stay_floats():
     value, t = ad.jvp(float_params, wrt=(0, 1))(0.3, 0.7, (1.0, 0.5))
     assert type(value) is float and type(t) is float
     assert_jvp_matches_fd(float_params, 0.3, 0.7, wrt=(0, 1))
+
+
+def test_jacobian_of_floats_and_containers():
+    for mode in ("forward", "reverse", "auto"):
+        J = ad.jacobian(float_params, wrt=(0, 1), mode=mode)(0.3, 0.7)
+        e = 1e-6
+        ja = (float_params(0.3 + e, 0.7) - float_params(0.3 - e, 0.7)) / (2 * e)
+        jb = (float_params(0.3, 0.7 + e) - float_params(0.3, 0.7 - e)) / (2 * e)
+        assert np.shape(J[0]) == () and np.shape(J[1]) == ()
+        np.testing.assert_allclose([J[0], J[1]], [ja, jb], rtol=1e-6, atol=1e-10)
+    with pytest.raises(ad.AdCompileError, match="jacobian: the parameter 'p' is a list"):
+        ad.jacobian(list_result)([X, Y], X)
+    with pytest.raises(ad.AdCompileError, match="returns a tuple"):
+        ad.jacobian(list_result, wrt=1)([X, Y], X)
+    J = ad.jacobian(f_tanh, mode="forward")
+    J(X)
+    assert "def jvp_f_tanh" in J.source
