@@ -76,6 +76,7 @@ shows the offending line and a hint, and exit with status 2.
 examples:
   adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2
   adcompile show model.py:loss --wrt 0 --mode vjp
+  adcompile show model.py:loss --wrt 0 --mode jvp     (forward mode)
   adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2 \
       --shapes W1=8x4,b1=8x1,W2=1x8,b2=1x1,x=4x16,y=1x16
   adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2 --side-by-side

@@ -977,3 +977,23 @@ def test_jacobian_of_floats_and_containers():
     J = ad.jacobian(f_tanh, mode="forward")
     J(X)
     assert "def jvp_f_tanh" in J.source
+
+
+def test_cli_refuses_shapes_with_jvp():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "adcompile",
+            "show",
+            "examples/seed_network.py:loss",
+            "--mode",
+            "jvp",
+            "--shapes",
+            "W1=8x4,b1=8x1,W2=1x8,b2=1x1,x=4x16,y=1x16",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "forward-mode code is not specialised" in proc.stderr
