@@ -41,10 +41,9 @@ def build_jvp(
     """Run the forward-mode pipeline on ``src``: (source text, namespace, GeneratedJvp).
     The text holds the jvp and, after it, the jvps of the user functions it calls."""
     with _internal_errors(src.name, src.loc(src.node)), _deep_recursion():
-        fence.check(src)
         session = Session()
-        fn = normalize.normalize(src, kinds, session)
-        gen = tangent.tangent(fn, wrt, session)
+        fn = _front(src, kinds, session, helper=False)
+        gen = tangent.tangent(fn, wrt, session, _front)
         # parameters the user's x op= ... writes into, and the arrays the code reads
         # besides its arguments: a call checks they are apart (as api.py does)
         gen.updates = fn.updates
@@ -60,6 +59,12 @@ def build_jvp(
         for k, v in helper.namespace.items():
             namespace.setdefault(k, v)
     return source, namespace, gen
+
+
+def _front(src: SourceFunction, kinds: tuple | None, session, *, helper: bool = True):
+    """The front of the pipeline (fence, normalize) for ``src``: its IR."""
+    fence.check(src)
+    return normalize.normalize(src, kinds, session, helper=helper)
 
 
 class JvpFunction:

@@ -23,6 +23,7 @@ The generated function takes the function's parameters, then the tangent of each
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import runtime
@@ -56,8 +57,9 @@ class GeneratedJvp:
 class JvpSession:
     """The jvp functions one compilation generates for the user functions it calls."""
 
-    def __init__(self, link_session) -> None:
+    def __init__(self, link_session, front: Callable) -> None:
         self.link = link_session  # for normalizing called functions (their result kinds)
+        self.front = front  # (src, kinds, link session) -> a called function's IR
         self.names: dict[tuple, str] = {}
         self.generated: list[GeneratedJvp] = []
         self.taken: set[str] = set()
@@ -65,9 +67,6 @@ class JvpSession:
     def helper(self, prim: CallPrim, active: list[str]) -> str:
         """The name of the jvp of the called function ``prim`` with tangents for the
         parameters ``active``, generated on first request."""
-        from . import fence
-        from .normalize import normalize
-
         key = (prim.source.key, prim.kinds, tuple(active))
         if key in self.names:
             return self.names[key]
@@ -78,8 +77,7 @@ class JvpSession:
             name = f"{base}_{i}"
         self.taken.add(name)
         self.names[key] = name
-        fence.check(prim.source)
-        fn = normalize(prim.source, prim.kinds, self.link, helper=True)
+        fn = self.front(prim.source, prim.kinds, self.link)
         self.generated.append(_Forward(fn, active, self, name).run())
         return name
 
@@ -184,8 +182,6 @@ class _Forward:
         result = ret.value
         value = ast.Tuple(elts=[result, self.tangent_or_zeros(result)], ctx=ast.Load())
         code.append(ast.Return(value=value))
-        from .reverse import _function_def
-
         node = _function_def(self.fname, params, code)
         return GeneratedJvp(node=node, namespace=self.namespace, wrt=list(self.wrt))
 
@@ -370,10 +366,29 @@ def _carry(carried: list[tuple[str, ast.expr]]) -> list[ast.stmt]:
     return [_assign(c, e) for c, e in copies]
 
 
-def tangent(fn: Function, wrt: list[str], link_session) -> GeneratedJvp:
+def _function_def(fname: str, params: list[str], code: list) -> ast.FunctionDef:
+    args = ast.arguments(
+        posonlyargs=[],
+        args=[ast.arg(arg=p) for p in params],
+        vararg=None,
+        kwonlyargs=[],
+        kw_defaults=[],
+        kwarg=None,
+        defaults=[],
+    )
+    node = ast.FunctionDef(
+        name=fname, args=args, body=code, decorator_list=[], returns=None, type_comment=None
+    )
+    if hasattr(ast.FunctionDef, "type_params"):
+        node.type_params = []
+    return node
+
+
+def tangent(fn: Function, wrt: list[str], link_session, front: Callable) -> GeneratedJvp:
     """The jvp of the normalized ``fn`` with respect to ``wrt``; the jvps of the user
-    functions it calls are in ``.helpers``."""
-    session = JvpSession(link_session)
+    functions it calls are in ``.helpers``. ``front`` takes a called function through
+    the front of the pipeline: ``(src, kinds, link_session) -> ir.Function``."""
+    session = JvpSession(link_session, front)
     gen = _Forward(fn, wrt, session, f"jvp_{fn.name}").run()
     gen.helpers = session.generated
     return gen
