@@ -300,6 +300,7 @@ class Jacobian:
     def _forward(self, values, index, inputs, y_shape) -> list:
         zeros = [np.zeros(np.shape(x)) for x in inputs]
         blocks = []
+        entry: tuple = ()
         for k, x in enumerate(inputs):
             shape = np.shape(x)
             columns = []
@@ -308,7 +309,11 @@ class Jacobian:
                 unit[j] = 1.0
                 tangents = list(zeros)
                 tangents[k] = unit.reshape(shape) if shape else 1.0
-                _, t = self.forward(*values, tangents[0] if self.single else tuple(tangents))
+                if j == 0 or entry[4].updates:  # checks the arguments, compiles
+                    _, t = self.forward(*values, tangents[0] if self.single else tuple(tangents))
+                    entry = self.forward._latest
+                else:  # the same arguments, another direction: the generated code directly
+                    _, t = entry[0](*values, *tangents)
                 columns.append(np.broadcast_to(np.asarray(t, dtype=float), y_shape))
             block = np.stack(columns, axis=-1) if columns else np.zeros((*y_shape, 0))
             blocks.append(block.reshape(y_shape + shape))
