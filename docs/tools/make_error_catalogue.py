@@ -944,6 +944,34 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         """,
         "ad.adjoint(scaled)(scaled_adjoint)",
     ),
+    # ------------------------------------------------------------------ forward mode
+    (
+        "Forward mode",
+        "a function with an adjoint but no tangent rule",
+        """
+        def softplus(t):
+            return np.log1p(np.exp(t))
+
+
+        @ad.adjoint(softplus, shape="unary elementwise")
+        def softplus_adjoint(dy, y, t):
+            return dy / (1 + np.exp(-t))
+
+
+        def f(x):
+            return np.sum(softplus(x))
+        """,
+        "ad.jvp(f)(x, x)",
+    ),
+    (
+        "Forward mode",
+        "a tangent of another shape than its argument",
+        """
+        def f(x):
+            return np.sum(np.tanh(x))
+        """,
+        "ad.jvp(f)(x, np.ones(2))",
+    ),
 ]
 
 
@@ -960,7 +988,7 @@ def message(source: str, call: str, directory: Path, index: int) -> str:
     spec = importlib.util.spec_from_file_location("example", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    namespace = {**vars(module), "ad": ad, "x": np.array([0.5, 1.0, 1.5])}
+    namespace = {**vars(module), "ad": ad, "np": np, "x": np.array([0.5, 1.0, 1.5])}
     here = os.getcwd()
     os.chdir(folder)  # messages name the file relative to the working directory
     try:
