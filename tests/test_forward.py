@@ -997,3 +997,33 @@ def test_cli_refuses_shapes_with_jvp():
         text=True,
     )
     assert proc.returncode == 2 and "forward-mode code is not specialised" in proc.stderr
+
+
+def straight_through(x):
+    return np.sum(np.tanh(x) * x)
+
+
+def test_replacing_a_builtin_adjoint_drops_its_tangent_rule():
+    """A user's adjoint for np.tanh (a straight-through estimator, say) is a derivative
+    the built-in tangent rule does not know: forward mode refuses until a tangent rule
+    agreeing with it is registered."""
+    state = snapshot()
+    try:
+
+        @ad.adjoint(np.tanh, override=True)
+        def identity_adjoint(dy, y, x):
+            return dy
+
+        with pytest.raises(ad.AdCompileError, match=r"@adcompile.tangent\(np.tanh\)"):
+            ad.jvp(straight_through)(X, X)
+
+        @ad.tangent(np.tanh)
+        def identity_tangent(dx, y, x):
+            return dx
+
+        d = np.array([1.0, -1.0, 0.5])
+        g = ad.grad(straight_through)(X)
+        np.testing.assert_allclose(ad.jvp(straight_through)(X, d)[1], np.sum(g * d))
+    finally:
+        restore(state)
+    assert_jvp_matches_fd(straight_through, X)  # the built-in rules again

@@ -420,8 +420,13 @@ def adjoint(
             )
         if old is not None and old.differentiable and not (aliases or floats):
             # a user's rule for a known primitive (or one of its spellings): only that
-            # spelling's rule changes; what else the record knows stays
-            _enter(replace(old, rules={**old.rules, id(primitive): rule}))
+            # spelling's rule changes; what else the record knows stays, but its tangent
+            # rule (forward mode) no longer goes with the derivative the user gave:
+            # forward mode refuses it until a tangent rule is registered too
+            tangent = dict(old.tangent) if old.tangent else None
+            if tangent is not None:
+                tangent[id(primitive)] = None
+            _enter(replace(old, rules={**old.rules, id(primitive): rule}, tangent=tangent))
             return template
         new_arrays = shape in (UNARY, BROADCAST, REDUCTION, MATMUL, DOT)
         record = Primitive(

@@ -105,7 +105,9 @@ def tangent_rule(fn: object) -> TangentRule | None:
     record = PRIMITIVES.get(id(fn))
     if record is None or not record.tangent:
         return None
-    return record.tangent.get(id(fn)) or record.tangent.get(id(record.canonical))
+    if id(fn) in record.tangent:  # (None: an adjoint replaced since, without a tangent)
+        return record.tangent[id(fn)]
+    return record.tangent.get(id(record.canonical))
 
 
 def _template_loc(template: Callable) -> Loc | None:
