@@ -309,13 +309,19 @@ class _Forward:
         expr = simplify(_drop_defaults(expr, trule.defaults))
         record = PRIMITIVES.get(id(prim))
         shape = record.shape if record is not None else UNKNOWN
-        # an inactive operand that may have broadcast the result: the tangent, made of
-        # the other operands' terms, is broadcast to the result's shape
+        # an inactive operand that may have broadcast the result, and whose value is not
+        # in the tangent's terms either: the tangent is broadcast to the result's shape
+        # (not needed where the result itself is in the terms)
+        present = names_in(expr)
         widening = [
             bindings[p]
             for p in trule.tangents
-            if p not in active and not self.fn.is_scalar(bindings[p])
+            if p not in active
+            and not self.fn.is_scalar(bindings[p])
+            and not names_in(bindings[p]) <= present
         ]
+        if stmt.target in present:
+            widening = []
         if widening and not stmt.scalar and shape in (BROADCAST, UNKNOWN, None):
             expr = _call(self.helper("broadcast_like"), expr, _name(stmt.target))
         return [*stmts, _assign(dy, expr)]
