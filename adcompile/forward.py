@@ -128,6 +128,17 @@ class JvpFunction:
 
         show_source(self.source, console=console)
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the generated source, highlighted."""
+        from .show import source_html
+
+        return source_html(self.source)
+
+    def _repr_markdown_(self) -> str:
+        from .show import source_markdown
+
+        return source_markdown(self.source)
+
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         n = len(self.wrt)
         if "tangent" in kwargs and "tangent" not in self.params:

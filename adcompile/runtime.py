@@ -908,14 +908,6 @@ def mvn_logpdf_adjoint(g, x, mean, cov):
     return dx, dmean, dcov
 
 
-# Every helper above, by name (defined last, so that it sees them all).
-HELPERS = {
-    name: obj
-    for name, obj in globals().items()
-    if callable(obj) and not name.startswith("_") and getattr(obj, "__module__", None) == __name__
-}
-
-
 # Forward mode (adcompile/tangent.py): helpers the generated jvp code calls.
 
 
@@ -975,3 +967,11 @@ def prod_tangent(da, a, axis=None, keepdims=False):
     y = np.prod(a, axis=axis, keepdims=keepdims)
     others = prod_adjoint(np.ones_like(y, dtype=np.result_type(y, 0.0)), a, axis, keepdims)
     return np.sum(da * others, axis=axis, keepdims=keepdims)
+
+
+# Every helper above, by name (defined last, so that it sees them all).
+HELPERS = {
+    name: obj
+    for name, obj in globals().items()
+    if callable(obj) and not name.startswith("_") and getattr(obj, "__module__", None) == __name__
+}

@@ -1027,3 +1027,8 @@ def test_replacing_a_builtin_adjoint_drops_its_tangent_rule():
     finally:
         restore(state)
     assert_jvp_matches_fd(straight_through, X)  # the built-in rules again
+
+
+def test_notebook_display_is_the_source():
+    jf = ad.jvp(f_tanh)
+    assert "jvp_f_tanh" in jf._repr_html_() and jf.source in jf._repr_markdown_()
