@@ -151,6 +151,11 @@ examples:
 """
 
 
+# what `show --mode` and `export --mode` can generate: reverse-mode gradients, then
+# forward-mode products (each a mode that api.build_static dispatches on)
+SHOW_MODES = ("grad", "value_and_grad", "vjp", "jvp")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adcompile",
@@ -218,9 +223,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--mode",
-        choices=("grad", "value_and_grad", "vjp"),
+        choices=SHOW_MODES,
         default="grad",
-        help="which derivative to generate (default: grad)",
+        help="which derivative to generate (default: grad; jvp for forward mode)",
     )
     export.add_argument(
         "-o", "--output", metavar="OUT.py", help="the file to write (default: print the module)"
@@ -358,11 +363,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # -------------------------------------------------------------------- show
-
-
-# what `show --mode` can generate: reverse-mode gradients, then forward-mode products
-# (each mode a name that api.compile_static dispatches on)
-SHOW_MODES = ("grad", "value_and_grad", "vjp", "jvp")
 
 
 def _show(args) -> None:

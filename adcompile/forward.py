@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import emit, fence, frontend, normalize, optimize, tangent
+from . import emit, export, fence, frontend, normalize, optimize, tangent
 from .api import (
     Wrt,
     _check_apart,
@@ -58,7 +58,10 @@ def build_jvp(
     for helper in gen.helpers:
         for k, v in helper.namespace.items():
             namespace.setdefault(k, v)
-    return source, namespace, gen
+    gen.namespace = namespace
+    # comment lines saying what the code needs, as grad's .source opens with
+    gen.header = export.source_header(src.name, export.free_objects(source, [namespace]))
+    return gen.header + source, namespace, gen
 
 
 def _front(src: SourceFunction, kinds: tuple | None, session, *, helper: bool = True):
@@ -127,6 +130,16 @@ class JvpFunction:
         from .show import show_source
 
         show_source(self.source, console=console)
+
+    def export(self) -> str:
+        """The text of a Python module that defines this jvp and needs only numpy (the
+        helpers of ``adcompile.runtime`` it calls are copied into it)."""
+        from .api import export_module
+
+        entry = self._latest or self._entry(None)
+        gen = entry[4]
+        body = entry[1][len(gen.header) :]
+        return export_module(self.fn, body, [gen.namespace], self.wrt, "jvp")
 
     def _repr_html_(self) -> str:
         """In a notebook: the generated source, highlighted."""

@@ -50,6 +50,7 @@ class GeneratedJvp:
     wrt: list[str]
     helpers: list[GeneratedJvp] = field(default_factory=list)
     text: str = ""
+    header: str = ""  # the comment lines that open .source (see export.source_header)
     updates: dict = field(default_factory=dict)  # Function.updates (see api._check_apart)
     constant_arrays: list = field(default_factory=list)
 
