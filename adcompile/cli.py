@@ -389,7 +389,7 @@ def _memory(args, path: str, func: str, shapes: dict | None) -> None:
     from .show import make_console
     from .static import static_memory_report
 
-    if shapes is None or args.mode == "vjp" or args.side_by_side:
+    if shapes is None or args.mode not in ("grad", "value_and_grad") or args.side_by_side:
         raise AdCompileError(
             "--memory needs --shapes, and a grad or value_and_grad",
             hint="give every parameter's shape, e.g. --shapes W=8x4,b=8x1,x=4x16 "

@@ -1076,3 +1076,24 @@ def test_cli_export_mode_jvp(tmp_path):
         ad.jvp(loss)(W1, b1, W2, b2, x, y, d)[1],
         rtol=1e-12,
     )
+
+
+def test_cli_memory_is_for_reverse_mode():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "adcompile",
+            "show",
+            "examples/seed_network.py:loss",
+            "--mode",
+            "jvp",
+            "--memory",
+            "--shapes",
+            "W1=8x4,b1=8x1,W2=1x8,b2=1x1,x=4x16,y=1x16",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "a grad or value_and_grad" in proc.stderr
