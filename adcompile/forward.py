@@ -15,59 +15,22 @@ from typing import Any
 
 import numpy as np
 
-from . import emit, export, fence, frontend, normalize, optimize, tangent
+from . import emit, frontend, pipeline
 from .api import (
     Wrt,
     _check_apart,
     _check_differentiable,
     _check_function,
-    _deep_recursion,
     _def_loc,
     _filename,
     _internal_errors,
+    build_jvp,
     resolve_wrt,
     vjp,
 )
 from .errors import AdCompileError
-from .frontend import SourceFunction
-from .link import Session
 from .rules.containers import kind_of
 from .rules.registry import GENERATION
-
-
-def build_jvp(
-    src: SourceFunction, wrt: list[str], kinds: tuple | None = None
-) -> tuple[str, dict[str, Any], tangent.GeneratedJvp]:
-    """Run the forward-mode pipeline on ``src``: (source text, namespace, GeneratedJvp).
-    The text holds the jvp and, after it, the jvps of the user functions it calls."""
-    with _internal_errors(src.name, src.loc(src.node)), _deep_recursion():
-        session = Session()
-        fn = _front(src, kinds, session, helper=False)
-        gen = tangent.tangent(fn, wrt, session, _front)
-        # parameters the user's x op= ... writes into, and the arrays the code reads
-        # besides its arguments: a call checks they are apart (as api.py does)
-        gen.updates = fn.updates
-        gen.constant_arrays = [
-            (k, v) for k, v in gen.namespace.items() if isinstance(v, np.ndarray)
-        ]
-        gen.text = emit.to_source(optimize.finish(gen.node))
-        for helper in gen.helpers:
-            helper.text = emit.to_source(optimize.finish(helper.node))
-        source = gen.text + "".join("\n\n" + h.text for h in gen.helpers)
-    namespace = dict(gen.namespace)
-    for helper in gen.helpers:
-        for k, v in helper.namespace.items():
-            namespace.setdefault(k, v)
-    gen.namespace = namespace
-    # comment lines saying what the code needs, as grad's .source opens with
-    gen.header = export.source_header(src.name, export.free_objects(source, [namespace]))
-    return gen.header + source, namespace, gen
-
-
-def _front(src: SourceFunction, kinds: tuple | None, session, *, helper: bool = True):
-    """The front of the pipeline (fence, normalize) for ``src``: its IR."""
-    fence.check(src)
-    return normalize.normalize(src, kinds, session, helper=helper)
 
 
 class JvpFunction:
@@ -112,7 +75,7 @@ class JvpFunction:
         GeneratedJvp)."""
         with frontend.recording() as guards:
             with _internal_errors(self.fn.__name__, _def_loc(self.fn)):
-                src = frontend.from_function(self.fn)
+                src = pipeline.read(self.fn)
             source, namespace, gen = build_jvp(src, self.wrt, kinds)
         with _internal_errors(src.name, src.loc(src.node)):
             filename = _filename("jvp", src.qualname, self.wrt)

@@ -10,10 +10,12 @@ Each stage is a function from the previous stage's result to the next one's::
     activity     ir.Function, wrt              -> Activity (what gets an adjoint)
     shapes       ir.Function, argument shapes  -> shape facts per name
     reverse      ir.Function, Activity, facts  -> Generated (the gradient's FunctionDef)
+      (tangent   ir.Function, wrt              -> GeneratedJvp: forward mode's FunctionDef)
     optimize     FunctionDef                   -> FunctionDef (exact clean-ups)
     emit         FunctionDef                   -> source text
 
-``compile_source`` runs them all for the function being differentiated. A called
+``compile_source`` runs them all for the function being differentiated;
+``compile_jvp`` runs forward mode, whose ``tangent`` stage takes reverse's place. A called
 user function goes through the same stages, as a helper, when the session
 (``link.py``) asks for its result's structure or its pullback pair: the session
 gets ``front`` and ``pullback`` from here, so it runs no pass of its own.
@@ -26,7 +28,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import analysis, emit, fence, frontend, inplace, optimize, restructure, reverse, shapes
+from . import (
+    analysis,
+    emit,
+    fence,
+    frontend,
+    inplace,
+    optimize,
+    restructure,
+    reverse,
+    shapes,
+    tangent,
+)
 from . import normalize as normalizer
 from .analysis import Activity
 from .frontend import SourceFunction
@@ -164,4 +177,21 @@ def compile_source(
     for pair in link.order:
         pair.text = "\n\n".join(text(finished(n)) for n in pair.nodes)
     gen.session = link
+    return gen
+
+
+def compile_jvp(
+    src: SourceFunction, wrt: list[str], kinds: tuple | None = None
+) -> tangent.GeneratedJvp:
+    """Forward mode, every stage from fence to emit: the front half, then ``tangent``
+    (each statement followed by its tangent; called user functions get jvps of their
+    own, through the same front half), optimize and emit. ``gen.text`` is the jvp's
+    source, each of ``gen.helpers`` has its own ``text``."""
+    link = session()
+    fn = front(src, kinds, link)
+    gen = tangent.tangent(fn, wrt, link, _helper_front)
+    gen.updates = fn.updates
+    gen.text = text(finished(gen.node))
+    for helper in gen.helpers:
+        helper.text = text(finished(helper.node))
     return gen

@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 
 from . import runtime
 from .analysis import Activity, activity
-from .emit import Comment
 from .errors import AdCompileError
-from .ir import Assign, CallPrim, Function, If, Loop, Return, Stmt, names_in
+from .ir import Assign, CallPrim, Comment, Function, If, Loop, Return, Stmt, names_in, walk
 from .optimize import simplify
 from .rules import containers
 from .rules.containers import ContainerPrim
@@ -347,8 +346,6 @@ def _drop_defaults(expr: ast.expr, defaults: dict[str, object]) -> ast.expr:
 
 
 def _walk_assigns(body: list[Stmt]):
-    from .ir import walk
-
     for s in walk(body):
         if isinstance(s, Assign):
             yield s.target

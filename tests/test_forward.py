@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import adcompile as ad
-from adcompile import frontend, normalize
+from adcompile import frontend, pipeline
 from adcompile.ir import walk
 from adcompile.rules.registry import primitives, restore, snapshot
 
@@ -435,7 +435,7 @@ def test_tangent_rule_matches_finite_differences(f, args, wrt):
 def _used_primitives():
     used = set()
     for f, _ in CASES:
-        fn = normalize.normalize(frontend.from_function(f))
+        fn = pipeline.front(frontend.from_function(f))
         used |= {id(s.prim) for s in walk(fn.body) if getattr(s, "prim", None) is not None}
     return used
 

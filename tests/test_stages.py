@@ -33,12 +33,14 @@ STAGES = [
     "analysis",
     "shapes",
     "reverse",
+    "tangent",
     "optimize",
     "emit",
 ]
 # a pass that uses a later one's helpers by design: reverse applies optimize's
 # expression clean-ups (simplify, is_fresh) as it builds (docs/architecture.md)
-LATER_ALLOWED = {("reverse", "optimize")}
+# (and so does tangent, forward mode's counterpart of reverse)
+LATER_ALLOWED = {("reverse", "optimize"), ("tangent", "optimize")}
 
 
 def _module_name(path: Path) -> str:
