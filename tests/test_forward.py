@@ -22,7 +22,7 @@ import pytest
 import adcompile as ad
 from adcompile import frontend, pipeline
 from adcompile.ir import walk
-from adcompile.rules.registry import primitives, restore, snapshot
+from adcompile.rules.registry import primitive_name, primitives, restore, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
@@ -440,23 +440,62 @@ def _used_primitives():
     return used
 
 
+# Built-in records whose tangent rule is still to be written: forward mode refuses
+# them with a located error naming @adcompile.tangent. Remove a name once its rule
+# and a function in CASES exist (the test below fails while a listed one has a rule).
+TANGENTS_PENDING = {
+    "np.linalg.cholesky",
+    "np.linalg.det",
+    "np.linalg.eig",
+    "np.linalg.eigh",
+    "np.linalg.eigvals",
+    "np.linalg.eigvalsh",
+    "np.linalg.inv",
+    "np.linalg.lstsq",
+    "np.linalg.matrix_norm",
+    "np.linalg.matrix_power",
+    "np.linalg.multi_dot",
+    "np.linalg.norm",
+    "np.linalg.pinv",
+    "np.linalg.qr",
+    "np.linalg.slogdet",
+    "np.linalg.solve",
+    "np.linalg.svd",
+    "np.linalg.svdvals",
+    "np.linalg.vector_norm",
+}
+
+
 def test_every_differentiable_record_has_a_tested_tangent_rule():
-    used = _used_primitives()
-    without = sorted(r.name for r in primitives() if r.differentiable and not r.tangent)
-    # the records the project itself defines must have one (a user's need not)
-    builtin_without = sorted(
-        r.name for r in primitives() if r.differentiable and r.builtin and not r.tangent
+    records = [r for r in primitives() if r.differentiable and r.builtin]
+    without = sorted(primitive_name(r.canonical) for r in records if r.missing_tangent)
+    assert set(without) - TANGENTS_PENDING == set(), (
+        f"records without a tangent rule: {sorted(set(without) - TANGENTS_PENDING)}"
     )
-    assert not builtin_without, f"records without a tangent rule: {builtin_without}"
+    assert TANGENTS_PENDING - set(without) == set(), (
+        f"these have a tangent rule now: remove them from TANGENTS_PENDING "
+        f"{sorted(TANGENTS_PENDING - set(without))}"
+    )
+    used = _used_primitives()
     untested = sorted(
-        r.name
-        for r in primitives()
-        if r.differentiable and r.builtin
+        primitive_name(fn)
+        for r in records
+        if not r.missing_tangent
         for fn in (r.canonical, *r.on_floats)
         if id(fn) not in used
     )
     assert not untested, f"tangent rules no function of {__file__} exercises: {untested}"
-    assert not [w for w in without if w in builtin_without]
+
+
+def test_a_record_without_tangent_rule_is_refused_in_forward_mode():
+    def uses_inv(a):
+        return np.sum(np.linalg.inv(a))
+
+    a = np.array([[2.0, 0.5], [0.3, 1.0]])
+    if "np.linalg.inv" not in TANGENTS_PENDING:
+        pytest.skip("np.linalg.inv has a tangent rule")
+    with pytest.raises(ad.AdCompileError, match=r"@adcompile.tangent\(np.linalg.inv\)"):
+        ad.jvp(uses_inv)(a, a)
 
 
 # --------------------------------------------------------------- the models

@@ -61,6 +61,8 @@ def outer(dz, z, a, b):
 @tangent(np.outer)
 def outer_tangent(da, db, z, a, b):
     return np.outer(da, b) + np.outer(a, db)
+
+
 def _const(q, param, default):
     """The constant operand ``param`` of a shape query, its default when not given."""
     return q.const(param) if param in q.ops else default
