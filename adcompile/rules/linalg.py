@@ -105,6 +105,11 @@ def inv(dy, y, a):
     return -(mT(y) @ dy @ mT(y))
 
 
+@tangent(np.linalg.inv)
+def inv_tangent(da, y, a):
+    return -(y @ da @ y)
+
+
 @adjoint(np.linalg.pinv, shape=UNKNOWN, fresh=True)
 def pinv(dy, y, a, rcond=None, hermitian=False, rtol=None):
     return pinv_adjoint(dy, y, a)
@@ -114,6 +119,11 @@ def pinv(dy, y, a, rcond=None, hermitian=False, rtol=None):
 def solve(dx, x, a, b):
     gb = solve_transposed(a, dx, b)  # one solve with the transposed matrix, no inverse
     return solve_adjoint_lhs(gb, x, a, b), sum_to(gb, b)
+
+
+@tangent(np.linalg.solve)
+def solve_tangent(da, db, x, a, b):
+    return np.linalg.solve(a, db - da @ x)
 
 
 @adjoint(np.linalg.det, shape=_batch_shape, fresh=True)
