@@ -90,14 +90,35 @@ def norm(dy, y, x, ord=None, axis=None, keepdims=False):
     return norm_adjoint(dy, y, x, ord, axis, keepdims)
 
 
+# The norms and det give one number per vector or matrix: a tangent is the inner
+# product of the operand's tangent with the partial derivatives, which the adjoint's
+# helper gives for a cotangent of ones (norm_adjoint's conventions at zero included).
+@tangent(np.linalg.norm)
+def norm_tangent(dx, y, x, ord=None, axis=None, keepdims=False):
+    partials = norm_adjoint(np.ones_like(y), y, x, ord, axis, keepdims)
+    return np.sum(partials * dx, axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.linalg.vector_norm, shape=UNKNOWN, fresh=True)
 def vector_norm(dy, y, x, axis=None, keepdims=False, ord=2):
     return vector_norm_adjoint(dy, y, x, axis, keepdims, ord)
 
 
+@tangent(np.linalg.vector_norm)
+def vector_norm_tangent(dx, y, x, axis=None, keepdims=False, ord=2):
+    partials = vector_norm_adjoint(np.ones_like(y), y, x, axis, keepdims, ord)
+    return np.sum(partials * dx, axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.linalg.matrix_norm, shape=UNKNOWN, fresh=True)
 def matrix_norm(dy, y, x, keepdims=False, ord="fro"):
     return norm_adjoint(dy, y, x, ord, (-2, -1), keepdims)
+
+
+@tangent(np.linalg.matrix_norm)
+def matrix_norm_tangent(dx, y, x, keepdims=False, ord="fro"):
+    partials = norm_adjoint(np.ones_like(y), y, x, ord, (-2, -1), keepdims)
+    return np.sum(partials * dx, axis=(-2, -1), keepdims=keepdims)
 
 
 @adjoint(np.linalg.inv, shape=_square_shape, fresh=True)
@@ -129,6 +150,12 @@ def solve_tangent(da, db, x, a, b):
 @adjoint(np.linalg.det, shape=_batch_shape, fresh=True)
 def det(dy, y, a):
     return det_adjoint(dy, y, a)
+
+
+@tangent(np.linalg.det)
+def det_tangent(da, y, a):
+    # the cofactors (det_adjoint's, exact for singular matrices too) against da
+    return np.sum(det_adjoint(np.ones_like(y), y, a) * da, axis=(-2, -1))
 
 
 @adjoint(np.linalg.slogdet, shape=UNKNOWN, fresh=True, results=2, fields=("sign", "logabsdet"))
