@@ -9,11 +9,14 @@ program whose gradient adcompile computes.
 
 from __future__ import annotations
 
+import re
+
 import fuzzcheck
 import fuzzgen
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
+from test_forward import TANGENTS_PENDING
 
 import adcompile as ad
 
@@ -57,7 +60,15 @@ def test_jvp_is_the_gradient_along_a_direction(program, tmp_path_factory):
                 reject()
             rng = np.random.default_rng(0)
             tangents = tuple(_random_like(args[i], rng) for i in wrt)
-            got_value, tangent = ad.jvp(f, wrt=wrt)(*args, tangents)
+            try:
+                got_value, tangent = ad.jvp(f, wrt=wrt)(*args, tangents)
+            except ad.AdCompileError as exc:
+                # a primitive whose tangent rule is still to be written (listed in
+                # test_forward.py) is refused, as it must be; any other refusal fails
+                pending = re.match(r"(\S+) has an adjoint rule but no tangent rule", exc.reason)
+                if pending and pending.group(1) in TANGENTS_PENDING:
+                    reject()
+                raise
         CHECKED.append(1)
         t = fuzzcheck.flat(list(tangents))
         expected = float(np.dot(g, t))
