@@ -59,6 +59,29 @@ def build(
     return source, gen.namespace, gen
 
 
+def build_jvp(
+    src: SourceFunction, wrt: list[str], kinds: tuple | None = None
+) -> tuple[str, dict[str, Any], Any]:
+    """Run the forward-mode pipeline on ``src``: (source text, namespace, GeneratedJvp).
+    The text holds the jvp and, after it, the jvps of the user functions it calls."""
+    with _internal_errors(src.name, src.loc(src.node)), _deep_recursion():
+        gen = pipeline.compile_jvp(src, wrt, kinds)
+        source = gen.text + "".join("\n\n" + h.text for h in gen.helpers)
+        # parameters the user's x op= ... writes into, and the arrays the code reads
+        # besides its arguments: a call checks they are apart (as api.py does)
+        gen.constant_arrays = [
+            (k, v) for k, v in gen.namespace.items() if isinstance(v, np.ndarray)
+        ]
+    namespace = dict(gen.namespace)
+    for helper in gen.helpers:
+        for k, v in helper.namespace.items():
+            namespace.setdefault(k, v)
+    gen.namespace = namespace
+    # comment lines saying what the code needs, as grad's .source opens with
+    gen.header = export.source_header(src.name, export.free_objects(source, [namespace]))
+    return gen.header + source, namespace, gen
+
+
 def _compile_entry(*args, **kwargs) -> tuple[Callable, str, Any]:
     """:func:`_compile_one` with the garbage collector paused: compiling allocates many
     small syntax-tree objects and no cycles worth collecting, and collections during

@@ -21,14 +21,14 @@ from .api import (
     _check_apart,
     _check_differentiable,
     _check_function,
-    _def_loc,
-    _filename,
     _internal_errors,
     build_jvp,
     resolve_wrt,
     vjp,
 )
+from .emit import linecache_filename
 from .errors import AdCompileError
+from .frontend import def_loc
 from .rules.containers import kind_of
 from .rules.registry import GENERATION
 
@@ -48,7 +48,7 @@ class JvpFunction:
         self.fn = fn
         self.signature = inspect.signature(fn)
         self.params = list(self.signature.parameters)
-        self.wrt, self.single = resolve_wrt(self.params, wrt, _def_loc(fn))
+        self.wrt, self.single = resolve_wrt(self.params, wrt, def_loc(fn))
         self._cache: dict[tuple | None, tuple] = {}
         self._latest: tuple | None = None
         self._lock = threading.Lock()
@@ -74,11 +74,11 @@ class JvpFunction:
         """(generated function, source, rule generation, guards of the names resolved,
         GeneratedJvp)."""
         with frontend.recording() as guards:
-            with _internal_errors(self.fn.__name__, _def_loc(self.fn)):
+            with _internal_errors(self.fn.__name__, def_loc(self.fn)):
                 src = pipeline.read(self.fn)
             source, namespace, gen = build_jvp(src, self.wrt, kinds)
         with _internal_errors(src.name, src.loc(src.node)):
-            filename = _filename("jvp", src.qualname, self.wrt)
+            filename = linecache_filename("jvp", src.qualname, self.wrt)
             scope = emit.compile_module(source, namespace, filename)
         return scope[gen.node.name], source, GENERATION[0], list(guards.values()), gen
 
@@ -97,7 +97,7 @@ class JvpFunction:
     def export(self) -> str:
         """The text of a Python module that defines this jvp and needs only numpy (the
         helpers of ``adcompile.runtime`` it calls are copied into it)."""
-        from .api import export_module
+        from .export import export_module
 
         entry = self._latest or self._entry(None)
         gen = entry[4]
@@ -188,7 +188,7 @@ def _bad_tangent(fn: Callable, param: str, where: str, want: str, t: object) -> 
     got = f"shape {np.shape(t)}" if isinstance(t, np.ndarray) else f"a {type(t).__name__}"
     return AdCompileError(
         f"the tangent of {where} is {got}; it must be {want}, like the argument",
-        _def_loc(fn, param),
+        def_loc(fn, param),
         hint="a tangent has the structure and shapes of its parameter's argument",
     )
 
@@ -222,7 +222,7 @@ class Jacobian:
     def __init__(self, fn: Callable, wrt: Wrt = 0, mode: str = "auto") -> None:
         if mode not in MODES:
             raise AdCompileError(
-                f"jacobian mode={mode!r}: choose one of {', '.join(MODES)}", _def_loc(fn)
+                f"jacobian mode={mode!r}: choose one of {', '.join(MODES)}", def_loc(fn)
             )
         self.fn = fn
         self.mode = mode
@@ -261,7 +261,7 @@ class Jacobian:
                 raise AdCompileError(
                     f"jacobian: the parameter {w!r} is a {type(x).__name__}; a Jacobian is "
                     "taken with respect to arrays and numbers",
-                    _def_loc(self.fn, w),
+                    def_loc(self.fn, w),
                     hint="use jvp (forward) or vjp (reverse) for containers",
                 )
         y = self.fn(*values)
@@ -269,7 +269,7 @@ class Jacobian:
             raise AdCompileError(
                 f"jacobian: {self.fn.__name__} returns a {type(y).__name__}; a Jacobian is "
                 "taken of an array or a number",
-                _def_loc(self.fn),
+                def_loc(self.fn),
                 hint="use jvp (forward) or vjp (reverse) for containers",
             )
         y_shape = np.shape(y)

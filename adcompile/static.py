@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import frontend
-from .api import Wrt, _internal_errors, build, compile_linked, resolve_wrt
+from .api import Wrt, _internal_errors, build, build_jvp, compile_linked, resolve_wrt
 from .emit import linecache_filename
 from .errors import AdCompileError
 from .frontend import SourceFunction
@@ -55,7 +55,18 @@ def build_static(
                 hint=f"give every parameter a shape: {', '.join(params)}",
             )
         arg_shapes = tuple(shapes[p] for p in params)
-    source, _, gen = build(src, names, mode, None, arg_shapes)
+    if mode == "jvp":
+        # forward mode: its own pass (tangent.py)
+        if arg_shapes is not None:
+            raise AdCompileError(
+                "--shapes specialises reverse-mode code; forward-mode code is not "
+                "specialised to shapes",
+                src.loc(src.node),
+                hint="leave out --shapes with --mode jvp",
+            )
+        source, _, gen = build_jvp(src, names)
+    else:
+        source, _, gen = build(src, names, mode, None, arg_shapes)
     with _internal_errors(src.name, src.loc(src.node)):
         compile(source, f"<adcompile {mode} {func}>", "exec")  # never print broken code
     return src, source, gen, names
