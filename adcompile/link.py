@@ -47,7 +47,7 @@ class Session:
         self.names: set[str] = set()
         self.kinds: dict[tuple, object] = {}
         self.normalizing: set[tuple] = set()
-        self.ownership: dict = {}  # helper -> whether it returns arrays of its own (inplace.py)
+        self.ownership: dict = {}  # helper -> whether it returns arrays of its own (inplace/)
 
     def _name(self, base: str) -> str:
         name, i = base, 1

@@ -84,7 +84,7 @@ def normalized(
 def ownership(
     src: SourceFunction, resolver: Resolver, session: Session | None, *, helper: bool
 ) -> dict[str, tuple]:
-    """ownership (``inplace.py``): refuse an ``x op= ...`` or ``xs.append`` that another
+    """ownership (``inplace/``): refuse an ``x op= ...`` or ``xs.append`` that another
     name would see; returns the parameters whose argument Python would write into."""
     summaries = session.ownership if session is not None else None
     return inplace.check(src, helper=helper, summaries=summaries, resolver=resolver)
@@ -124,7 +124,7 @@ def front(
     """fence, restructure, normalize and ownership: ``src`` as IR, with
     ``updates`` (what ownership found) filled in. ``helper`` says that ``src`` is
     called by another differentiated function (its parameters are then the
-    caller's arrays, see ``inplace.py``)."""
+    caller's arrays, see ``inplace/``)."""
     check_language(src)
     names = normalizer.allocator(src)
     resolver = Resolver(src)  # one per function: both passes read the same names

@@ -99,7 +99,7 @@ def f(x0, x1, n):
 # In-place updates through memory shared in ways the first in-place check (which
 # followed plain aliases only) did not see: Python writes through to the other
 # variable, adcompile computed as if it did not and gave a wrong value and
-# gradient. Fixed by inplace.py (ownership of arrays): all are refused now.
+# gradient. Fixed by inplace/ (ownership of arrays): all are refused now.
 IN_PLACE_THROUGH = {
     "an element of a list parameter": """\
 def f(x0, ws):
@@ -276,7 +276,7 @@ def f(x0):
     check(tmp_path, source, [np.array([0.5, -1.0])], wrt=(0,))
 
 
-# Fixed in inplace.py: the in-place check bound the targets of `a, b = e1, e2` one
+# Fixed in inplace/: the in-place check bound the targets of `a, b = e1, e2` one
 # by one, so when e2 read a it linked b to the new a instead of the old one. Here b
 # holds the caller's x and `b += 1.0` writes into it, which the check missed (wrong
 # value and gradient, silently); in the second, `v += u` is fine but was refused.

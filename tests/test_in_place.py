@@ -3,7 +3,7 @@
 That is the same computation only when the array is the function's own: made by
 it (or one of its arguments), and seen by no other name, container, view or
 caller. Anything else is refused, with a located error, rather than
-differentiated as something it is not (see adcompile/inplace.py).
+differentiated as something it is not (see adcompile/inplace/).
 """
 
 import inspect

@@ -3,7 +3,7 @@ one object: adcompile differentiates what Python computes, or refuses at the lin
 
 A list grows with ``xs.append(v)``, which adcompile differentiates as
 ``xs = xs + [v]``: a new list under the one name. That is Python's update in
-place only when nothing else can see the list (adcompile/inplace.py tracks the
+place only when nothing else can see the list (adcompile/inplace/ tracks the
 identity of lists); anything else is refused, naming what shares it.
 """
 

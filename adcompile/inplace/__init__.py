@@ -1,0 +1,62 @@
+"""Which ``x += ...`` adcompile may differentiate: who owns each array.
+
+adcompile never writes into an array: ``x += y`` becomes ``x = x + y``. Python
+writes into ``x``'s memory instead. The two are the same computation only when
+nothing else can see that memory: no other name, no container, no view taken of
+``x`` (or that ``x`` is of something), no caller. This pass walks the function's
+source in order and knows, before each statement, which variables *own* their
+array: made by this function with arithmetic or a numpy call that returns a new
+array, and not handed to anything since. ``x op= ...`` on any other variable is
+refused with a located error, whatever happens afterwards: a gradient is either
+right or an error.
+
+A parameter of the function being differentiated counts as owned (adcompile
+never writes into its arguments: ``x += 1`` on one makes a new array, where
+Python would change the caller's array too); a parameter of a helper it calls
+does not (the caller may read that array again). After an ``if`` or a loop a
+variable is owned only if it is on every path (for a loop: on entry and after
+every iteration).
+
+The same walk tracks the identity of lists, for ``xs.append(v)``: which objects
+each variable may be bound to and which objects each object may hold.
+
+The modules, each with one job:
+
+- ``fresh``: which calls always return a new array (``FRESH_OTHERS``,
+  ``FRESH_FUNCTIONS``, ``FRESH_METHODS``);
+- ``values``: the model (``Value``, ``State``: sharing, holding, identity, joins);
+- ``expressions``: what an expression evaluates to, and the objects it may be;
+- ``reads``: which names are read after a statement;
+- ``lists``: the checks of list updates, and the renewal of objects in loops;
+- ``walk``: the walk over statements, branches and loops (``Ownership``).
+"""
+
+from __future__ import annotations
+
+from ..frontend import SourceFunction
+from ..names import Resolver
+from .fresh import FRESH_FUNCTIONS, FRESH_METHODS, FRESH_OTHERS
+from .walk import Ownership
+
+
+def check(
+    src: SourceFunction,
+    *,
+    helper: bool,
+    summaries: dict | None = None,
+    resolver: Resolver | None = None,
+) -> dict[str, tuple]:
+    """Raise a located AdCompileError at the first ``x op= ...`` in ``src`` whose
+    array ``x`` does not own, or the first ``xs.append(...)`` that something else
+    would see. Returns, for the function being differentiated, the parameters whose
+    argument Python's ``x op= ...`` would write into: parameter -> (location,
+    operator) of the first such update. The generated code writes into no argument,
+    which is what Python computes as long as no other argument shares that memory
+    (the call checks it)."""
+    resolver = resolver or Resolver(src)
+    walk = Ownership(src, resolver.find, helper=helper, summaries=summaries)
+    walk.run()
+    return walk.updates
+
+
+__all__ = ["check", "FRESH_FUNCTIONS", "FRESH_METHODS", "FRESH_OTHERS", "Ownership"]

@@ -1,0 +1,196 @@
+"""What an expression evaluates to, for the ownership walk: its ``Value`` (whether it
+is new, which variables' arrays it may refer to, what outside it may share memory
+with) and the objects it may be, for the identity of lists."""
+
+from __future__ import annotations
+
+import ast
+import types
+from collections.abc import Callable
+
+import numpy as np
+
+from ..names import CONSTANT_ATTRIBUTES, is_helper
+from .fresh import FRESH_METHODS, makes_new
+from .values import NEW, State, Value, either, element
+
+
+class Expressions:
+    """Evaluates the expressions of one function. ``names`` are its variables,
+    ``resolve`` maps an expression to the object it names (None when it cannot tell),
+    ``summaries`` is the cache of helper summaries that ``own_array`` fills: whether
+    every return of a helper hands back an array of its own (see walk.Ownership)."""
+
+    def __init__(
+        self,
+        names: set[str],
+        resolve: Callable[[ast.expr], object],
+        summaries: dict,
+        own_array: Callable[[object], bool],
+    ) -> None:
+        self.names = names
+        self.resolve = resolve
+        self.summaries = summaries
+        self.own_array = own_array
+
+    # ----------------------------------------------------------------- values
+
+    def value(self, node: ast.expr, state: State) -> Value:
+        if isinstance(node, ast.Constant):
+            return NEW
+        if isinstance(node, ast.Name):
+            if node.id in self.names:
+                return Value(False, frozenset({node.id}))
+            obj = self.resolve(node)
+            if isinstance(obj, int | float | complex | bool | np.generic) or obj is None:
+                return NEW
+            return Value(False, outside=frozenset({f"the global {node.id!r}"}))
+        if isinstance(node, ast.Attribute):
+            if node.attr in CONSTANT_ATTRIBUTES:
+                return NEW
+            if isinstance(self.resolve(node.value), types.ModuleType):
+                obj = self.resolve(node)
+                if isinstance(obj, int | float | complex | np.generic) or obj is None:
+                    return NEW  # np.pi, np.newaxis
+                return Value(False, outside=frozenset({f"the global {ast.unparse(node)!r}"}))
+            return element(self.value(node.value, state))  # x.T, x.real: views
+        if isinstance(node, ast.Subscript):
+            if _is_number_attribute(node.value):
+                return NEW  # x.shape[0]
+            return element(self.value(node.value, state))
+        if isinstance(node, ast.BinOp):
+            refers: frozenset[str] = frozenset()
+            for side in (node.left, node.right):  # [a] * 2, xs + [a]: lists holding a
+                if isinstance(side, ast.List | ast.Tuple):
+                    refers |= self.value(side, state).refers
+            return Value(True, refers)
+        if isinstance(node, ast.UnaryOp | ast.Compare):
+            return NEW
+        if isinstance(node, ast.BoolOp):
+            return either([self.value(v, state) for v in node.values])
+        if isinstance(node, ast.IfExp):
+            return either([self.value(node.body, state), self.value(node.orelse, state)])
+        if isinstance(node, ast.List | ast.Tuple | ast.Set | ast.Dict):
+            elts = node.values if isinstance(node, ast.Dict) else node.elts
+            values = [self.value(e, state) for e in elts]
+            return Value(True, frozenset().union(*(v.refers for v in values)))
+        if isinstance(node, ast.Call):
+            return self.call(node, state)
+        if isinstance(node, ast.Starred):
+            return self.value(node.value, state)
+        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in self.names}
+        return Value(False, frozenset(names), frozenset({"another array"}))
+
+    def call(self, node: ast.Call, state: State) -> Value:
+        args = [*node.args, *(k.value for k in node.keywords)]
+        func = node.func
+        if isinstance(func, ast.Attribute) and not isinstance(
+            self.resolve(func.value), types.ModuleType
+        ):
+            if func.attr in FRESH_METHODS:
+                return NEW
+            return either([element(self.value(a, state)) for a in (func.value, *args)])
+        obj = self.resolve(func)
+        if is_helper(obj):
+            if self.own_array(obj):
+                return NEW
+        elif makes_new(obj, node):
+            return NEW
+        values = [self.value(a, state) for a in args]
+        refers = frozenset().union(*(v.refers for v in values))
+        outside = frozenset().union(*(v.outside for v in values))
+        if not refers and not outside:
+            outside = frozenset({f"what {ast.unparse(func)}() returned"})
+        return Value(False, refers, outside)
+
+    # --------------------------------------------------------------- identity
+
+    def objects(self, node: ast.expr, state: State) -> frozenset[str]:
+        """The objects ``node``'s value may be, for the identity of lists: an object
+        the function makes is named after its place in the source (its *site*, see
+        ``lists.renew``); one from outside by what it is ("the list passed as the
+        argument 'xs'"); numbers and new arrays are no object that a list update can
+        reach."""
+        if isinstance(node, ast.Constant | ast.UnaryOp | ast.Compare):
+            return frozenset()
+        if isinstance(node, ast.Name):
+            if node.id in self.names:
+                return state.points.get(node.id, frozenset())
+            return _global_object(self.resolve(node), node.id)
+        if isinstance(node, ast.Attribute):
+            if isinstance(self.resolve(node.value), types.ModuleType):
+                return _global_object(self.resolve(node), ast.unparse(node))
+            if node.attr in CONSTANT_ATTRIBUTES:
+                return frozenset()
+            return self.objects(node.value, state)  # x.T: a view of x
+        if isinstance(node, ast.Subscript):
+            elements = state.elements(self.objects(node.value, state))
+            if isinstance(node.slice, ast.Slice):  # xs[1:]: a new list of its elements
+                return state.made(node, elements)
+            return elements
+        if isinstance(node, ast.BinOp):
+            # [a] * 2, [a] + [b]: a new list of their elements (`+` and `*` on list
+            # variables are refused by the normalizer); on arrays, a new array
+            if isinstance(node.left, ast.List | ast.Tuple) or isinstance(
+                node.right, ast.List | ast.Tuple
+            ):
+                held = self.objects(node.left, state) | self.objects(node.right, state)
+                return state.made(node, state.elements(held))
+            return frozenset()
+        if isinstance(node, ast.BoolOp):
+            return frozenset().union(*(self.objects(v, state) for v in node.values))
+        if isinstance(node, ast.IfExp):
+            return self.objects(node.body, state) | self.objects(node.orelse, state)
+        if isinstance(node, ast.List | ast.Tuple | ast.Set | ast.Dict):
+            elts = node.values if isinstance(node, ast.Dict) else node.elts
+            held = frozenset().union(*(self.objects(e, state) for e in elts))
+            return state.made(node, held)
+        if isinstance(node, ast.Starred):
+            return self.objects(node.value, state)
+        if isinstance(node, ast.Call):
+            return self.call_objects(node, state)
+        return frozenset().union(
+            *(self.objects(n, state) for n in ast.iter_child_nodes(node) if isinstance(n, ast.expr))
+        )
+
+    def call_objects(self, node: ast.Call, state: State) -> frozenset[str]:
+        args = [*node.args, *(k.value for k in node.keywords)]
+        given = frozenset().union(*(self.objects(a, state) for a in args))
+        func = node.func
+        if isinstance(func, ast.Attribute) and not isinstance(
+            self.resolve(func.value), types.ModuleType
+        ):
+            if func.attr in FRESH_METHODS:  # array methods that make a new array
+                return frozenset()
+            return self.objects(func.value, state) | given
+        obj = self.resolve(func)
+        if is_helper(obj):
+            if self.own_array(obj):
+                return frozenset()
+            # a new container holding any of what it was given, or what it was given
+            # (for the parameters whose object a return of it may hand back)
+            reached = state.reach_contents(given)
+            passed = self.summaries.get(("passed", id(obj)))
+            handed = [a for i, a in enumerate(node.args) if passed is None or i in passed]
+            handed += [k.value for k in node.keywords if passed is None or k.arg in passed]
+            back = frozenset().union(*(self.objects(a, state) for a in handed))
+            # a mutable default of its own that it hands back: one object for every call
+            name = getattr(obj, "__name__", "the helper")
+            own = frozenset(
+                f"the default value of {name}()'s parameter {p!r}, one list for every call"
+                for p in self.summaries.get(("defaults", id(obj)), ())
+            )
+            return state.made(node, reached | own) | state.reach_contents(back) | own
+        if makes_new(obj, node):
+            return frozenset()
+        return given
+
+
+def _global_object(obj: object, name: str) -> frozenset[str]:
+    if isinstance(obj, list | tuple | dict | set | np.ndarray):
+        return frozenset({f"the global {name!r}"})
+    return frozenset()
+
+
+def _is_number_attribute(node: ast.expr) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr in CONSTANT_ATTRIBUTES

@@ -1,0 +1,81 @@
+"""Which calls always return a new array (or an immutable scalar): what a variable
+bound to their result owns. ``FRESH_OTHERS`` lists the functions that have no
+primitive record; a record says it itself (``fresh=``, see rules/)."""
+
+from __future__ import annotations
+
+import ast
+import math
+import types
+
+import numpy as np
+
+from ..names import METHODS
+from ..rules import registry
+
+
+class _FreshFunctions:
+    """The ids of the functions that always return a new array: those whose primitive
+    record says so, and ``others`` (functions with no record)."""
+
+    def __init__(self, others: set) -> None:
+        self.records = registry.spellings_where(lambda p: p.fresh)
+        self.others = {id(f) for f in others}
+
+    def __contains__(self, key: int) -> bool:
+        return key in self.others or key in self.records
+
+
+class _FreshMethods:
+    """The names of the array methods that always return a new array."""
+
+    def __init__(self, others: set[str]) -> None:
+        self.others = others
+
+    def __contains__(self, name: str) -> bool:
+        entry = METHODS.get(name)
+        return name in self.others or (entry is not None and id(entry[0]) in FRESH_FUNCTIONS)
+
+
+# Functions whose result is always a new array (or an immutable scalar): the
+# primitives whose record says so (rules/), the functions below that have no record,
+# and every ufunc. Any other call may return (a view of) one of its arguments.
+FRESH_OTHERS = {
+    np.inner,
+    np.tensordot,
+    np.einsum,
+    np.vstack,
+    np.hstack,
+    np.array,
+    np.copy,
+    np.sort,
+    np.cumsum,
+    np.cumprod,
+    np.diff,
+    np.trace,
+    np.tile,
+    np.repeat,
+    float,
+    int,
+    bool,
+    len,
+    round,
+    sum,
+    range,
+    isinstance,
+}
+FRESH_FUNCTIONS = _FreshFunctions(FRESH_OTHERS)
+# methods of arrays whose result is a new array: those that mean a primitive whose
+# record says so (METHODS), and these (x.reshape(...) and the like are views)
+FRESH_METHODS = _FreshMethods({"copy", "astype", "flatten"})
+
+
+def makes_new(obj: object, node: ast.Call) -> bool:
+    """Whether the call ``node`` of the function ``obj`` (not a helper) always returns
+    a new array or scalar: a fresh function, a ufunc or a function of ``math``, not
+    given ``out=``."""
+    return (
+        id(obj) in FRESH_FUNCTIONS
+        or isinstance(obj, np.ufunc)
+        or (isinstance(obj, types.BuiltinFunctionType) and obj in vars(math).values())
+    ) and not any(k.arg == "out" for k in node.keywords)

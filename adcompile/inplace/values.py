@@ -1,0 +1,159 @@
+"""The model the ownership walk tracks: what an expression evaluates to (``Value``),
+and, before each statement, who may see each variable's array and which objects
+each variable and each list may be (``State``), with the joins where paths meet.
+
+Objects, for the identity of lists, are strings: one the function makes is named
+after its place in the source (its *site*: ``List@3:8``), one from outside by what
+it is ("the list passed as the argument 'xs'", "part of the global 'W'")."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Value:
+    """What an expression evaluates to, for ownership: whether it is a new object,
+    the variables whose arrays it may refer to (be, be a view of, or contain), and
+    what else outside the function's variables it may share memory with."""
+
+    fresh: bool
+    refers: frozenset[str] = frozenset()
+    outside: frozenset[str] = frozenset()
+
+
+NEW = Value(True)
+
+
+def element(value: Value) -> Value:
+    """An element of a container (or of a sequence iterated over): never owned."""
+    return Value(False, value.refers, value.outside)
+
+
+def either(values: list[Value]) -> Value:
+    """The value of an expression that evaluates to one of ``values``."""
+    return Value(
+        all(v.fresh for v in values),
+        frozenset().union(*(v.refers for v in values)),
+        frozenset().union(*(v.outside for v in values)),
+    )
+
+
+@dataclass
+class State:
+    """Before a statement: for each variable, what else may see its array (other
+    variables, or phrases such as "the global 'W'"); empty when it owns it. Sharing
+    between variables is kept symmetric. ``holds`` maps a container variable to the
+    variables whose arrays went into it."""
+
+    shares: dict[str, frozenset[str]] = field(default_factory=dict)
+    holds: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Identity, for lists (see expressions.Expressions.objects): the objects each
+    # variable may be bound to, and the objects each object may hold as elements.
+    points: dict[str, frozenset[str]] = field(default_factory=dict)
+    contents: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def copy(self) -> State:
+        return State(dict(self.shares), dict(self.holds), dict(self.points), dict(self.contents))
+
+    def sharers(self, var: str) -> frozenset[str]:
+        return self.shares.get(var, frozenset())
+
+    def reach(self, names: frozenset[str]) -> set[str]:
+        """``names`` and everything whose memory they may share or contain."""
+        seen, todo = set(), list(names)
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            todo.extend(self.shares.get(n, ()))
+            todo.extend(self.holds.get(n, ()))
+        return seen
+
+    def forget(self, var: str) -> None:
+        """``var`` is bound to another object: nothing shares with it any more."""
+        for m in self.shares.pop(var, frozenset()) | self.holds.pop(var, frozenset()):
+            if var in self.shares.get(m, ()):
+                self.shares[m] = self.shares[m] - {var}
+
+    def link(self, var: str, others: set[str], names: set[str]) -> None:
+        """``var`` may see the arrays of ``others`` (those in ``names`` are variables)."""
+        for m in others & names:
+            self.shares[m] = self.sharers(m) | {var}
+
+    def hold(self, container: str, value: Value, names: set[str]) -> None:
+        """The arrays ``value`` refers to go into ``container`` (``names``: the
+        function's variables)."""
+        reached = self.reach(value.refers) - {container}
+        self.holds[container] = self.holds.get(container, frozenset()) | reached
+        self.link(container, reached, names)
+
+    def replace(self, new: State) -> None:
+        """Take on ``new``'s tables (where the paths of a statement meet)."""
+        self.shares, self.holds = new.shares, new.holds
+        self.points, self.contents = new.points, new.contents
+
+    # -------------------------------------------------------------- identity
+
+    def made(self, node: ast.expr, held: frozenset[str]) -> frozenset[str]:
+        """The new object ``node`` makes, holding ``held``."""
+        s = site(node)
+        self.contents[s] = held
+        return frozenset({s})
+
+    def elements(self, objs: frozenset[str]) -> frozenset[str]:
+        """The objects that elements of ``objs`` may be."""
+        out: set[str] = set()
+        for o in objs:
+            if is_site(o):
+                out |= self.contents.get(o, frozenset())
+            else:  # what is outside holds what is outside
+                out.add(o if o.startswith("part of ") else f"part of {o}")
+        return frozenset(out)
+
+    def reach_contents(self, objs: frozenset[str]) -> frozenset[str]:
+        """``objs`` and every object they hold, however deep."""
+        seen: set[str] = set()
+        todo = list(objs)
+        while todo:
+            o = todo.pop()
+            if o not in seen:
+                seen.add(o)
+                todo.extend(self.elements(frozenset({o})))
+        return frozenset(seen)
+
+    @staticmethod
+    def join(states: list[State | None]) -> State | None:
+        """The state where paths that ended in ``states`` meet (None: a path that
+        stopped): a variable shares whatever it shares on any path."""
+        reached = [s for s in states if s is not None]
+        if not reached:
+            return None
+        out = reached[0].copy()
+        for other in reached[1:]:
+            for table, theirs in (
+                (out.shares, other.shares),
+                (out.holds, other.holds),
+                (out.points, other.points),
+                (out.contents, other.contents),
+            ):
+                for n, v in theirs.items():
+                    table[n] = table[n] | v if n in table else v
+        return out
+
+
+def site(node: ast.AST) -> str | None:
+    """The name of the object an expression may make, after its place in the source."""
+    if isinstance(node, ast.List | ast.Tuple | ast.Set | ast.Dict | ast.BinOp | ast.Call) or (
+        isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice)
+    ):
+        return f"{type(node).__name__}@{node.lineno}:{node.col_offset}"
+    return None
+
+
+def is_site(obj: str) -> bool:
+    """Whether ``obj`` names an object the function makes (see ``site``); the others
+    are described in words, and no name of Python has an @."""
+    return "@" in obj

@@ -1,0 +1,392 @@
+"""The walk over one function's statements, in order: binds variables, follows
+branches and loops (a fixpoint at each loop head), and refuses an ``x op= ...`` on
+an array that ``x`` does not own. Expressions are evaluated by ``expressions``,
+appends checked by ``lists``."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import AdCompileError
+from ..frontend import SourceFunction, StaticFunction, from_function
+from ..names import Resolver
+from .expressions import Expressions
+from .lists import Lists
+from .reads import Reads
+from .values import NEW, State, Value, element
+
+
+class _Stop(Exception):
+    """A block ended with return, break or continue."""
+
+
+@dataclass
+class _Loop:
+    breaks: list[State] = field(default_factory=list)
+    continues: list[State] = field(default_factory=list)
+
+
+class Ownership:
+    """The walk over one function. ``resolve`` maps a called expression to the object
+    it names (None when it cannot tell); ``summaries`` caches, per helper, whether
+    it returns arrays of its own (shared by the checks of one compilation)."""
+
+    def __init__(
+        self,
+        src: SourceFunction,
+        resolve: Callable[[ast.expr], object],
+        *,
+        helper: bool,
+        summaries: dict | None = None,
+    ) -> None:
+        self.src = src
+        self.resolve = resolve
+        self.helper = helper
+        self.summaries = {} if summaries is None else summaries
+        node = src.node
+        self.params = [a.arg for a in node.args.args]
+        self.locals = set(self.params) | {
+            n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        self.reads = Reads(node)
+        self.exprs = Expressions(self.locals, resolve, self.summaries, self.returns_own_array)
+        self.lists = Lists(src, helper=helper)
+        self.loops: list[_Loop] = []
+        self.loop_nodes: list[ast.stmt] = []
+        self.returns: list[bool] = []  # per return: whether it hands back an array of its own
+        # parameter -> (where, operator, variable) of the first x op= ... that Python
+        # would do in the memory of that parameter's argument (not in a helper: there
+        # it is refused)
+        self.updates: dict[str, tuple] = {}
+        self.passed: set[int] = set()  # parameters whose object (or part) a return hands back
+        self.entry_objects: dict[str, frozenset[str]] = {}  # the parameters' objects (run)
+        self.defaults: dict[str, str] = {}  # parameter -> its mutable default's object
+        self.passed_defaults: set[str] = set()  # those a return may hand back, or hold
+        self.arguments = {} if helper else {_argument(p): p for p in self.params}
+
+    # ------------------------------------------------------------------ driver
+
+    def run(self) -> None:
+        state = self.entry()
+        self.entry_objects = dict(state.points)
+        try:
+            self.block(self.src.node.body, state)
+        except _Stop:
+            pass
+
+    def entry(self) -> State:
+        """The state on entry: what may see each parameter's array and list."""
+        state = State()
+        if self.helper:
+            outside = frozenset({f"the array the caller passed to {self.src.name}()"})
+            state.shares = dict.fromkeys(self.params, outside)
+        else:
+            # the caller's arrays: x += ... on one is differentiated as x = x + ...
+            # (the generated code never writes into its arguments), which is what
+            # Python computes unless the caller passes one array for two parameters
+            # (see ``updates``, which the call checks)
+            for p in self.params:
+                state.shares[p] = frozenset({_argument(p)})
+        for p in self.params:
+            state.points[p] = frozenset(
+                {
+                    f"the list the caller passed to {self.src.name}() as {p!r}"
+                    if self.helper
+                    else f"the list passed as the argument {p!r}"
+                }
+            )
+        defaults = getattr(self.src.function, "__defaults__", None) or ()
+        for p, d in zip(self.params[len(self.params) - len(defaults) :], defaults, strict=True):
+            if not isinstance(d, int | float | complex | str | bytes | tuple | np.generic):
+                # a mutable default is one object for every call: Python's x += ...
+                # would change what the next call starts from
+                state.shares[p] = frozenset({f"the default value of {p!r}"})
+                self.defaults[p] = f"the default value of {p!r}, one list for every call"
+                state.points[p] = frozenset({self.defaults[p]})
+        return state
+
+    def block(self, stmts: list[ast.stmt], state: State) -> State:
+        """Run ``stmts`` from ``state`` (updated in place); raises _Stop when the block
+        cannot fall through."""
+        for stmt in stmts:
+            self.statement(stmt, state)
+        return state
+
+    def branch(self, stmts: list[ast.stmt], state: State) -> State | None:
+        try:
+            return self.block(stmts, state.copy())
+        except _Stop:
+            return None
+
+    @staticmethod
+    def replace(state: State, new: State | None) -> None:
+        if new is None:
+            raise _Stop
+        state.replace(new)
+
+    # -------------------------------------------------------------- statements
+
+    def statement(self, stmt: ast.stmt, state: State) -> None:
+        self.lists.renew(stmt, state)
+        if isinstance(stmt, ast.Assign):
+            value = self.exprs.value(stmt.value, state)
+            for target in stmt.targets:
+                self.bind(target, stmt.value, value, state)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            self.bind(stmt.target, stmt.value, self.exprs.value(stmt.value, state), state)
+        elif isinstance(stmt, ast.AugAssign):
+            self.augmented(stmt, state)
+        elif isinstance(stmt, ast.Expr):
+            self.expression_statement(stmt, state)
+        elif isinstance(stmt, ast.If):
+            ends = [self.branch(stmt.body, state), self.branch(stmt.orelse, state)]
+            self.replace(state, State.join(ends))
+        elif isinstance(stmt, ast.For | ast.While):
+            self.loop(stmt, state)
+        elif isinstance(stmt, ast.Return):
+            if stmt.value is not None:
+                self.returns.append(self.own_result(stmt.value, state))
+                self.passed |= self.passed_back(stmt.value, state)
+                reached = state.reach_contents(self.exprs.objects(stmt.value, state))
+                self.passed_defaults |= {p for p, o in self.defaults.items() if o in reached}
+            raise _Stop
+        elif isinstance(stmt, ast.Break | ast.Continue):
+            if self.loops:
+                loop = self.loops[-1]
+                (loop.breaks if isinstance(stmt, ast.Break) else loop.continues).append(
+                    state.copy()
+                )
+            raise _Stop
+
+    def augmented(self, stmt: ast.AugAssign, state: State) -> None:
+        target = stmt.target
+        if not isinstance(target, ast.Name):
+            return  # refused by the normalizer
+        var = target.id
+        later = self.reads.after(stmt, self.loop_nodes)
+        seen = state.reach(frozenset({var})) - {var}
+        for m in seen:
+            if m in self.arguments:
+                update = (self.src.loc(stmt), _symbol(stmt.op), var)
+                self.updates.setdefault(self.arguments[m], update)
+        seen = {m for m in seen if m not in self.arguments}
+        direct = state.sharers(var)
+        blocking = sorted(
+            (m for m in seen if m not in self.locals or m in later),
+            key=lambda m: (m in self.locals, m not in direct, m),
+        )
+        if blocking:
+            op = _symbol(stmt.op)
+            other = blocking[0] if blocking[0] not in self.locals else repr(blocking[0])
+            raise AdCompileError(
+                f"{var!r} shares its memory with {other} here, so "
+                f"`{var} {op}= ...` would change {other} too",
+                self.src.loc(stmt),
+                hint=f"write {var} = {var} {op} ... to make a new array",
+            )
+        # what shares it is never read again: from here on it is as good as new
+        holds = state.holds.get(var, frozenset())
+        state.forget(var)
+        if holds:
+            state.holds[var] = holds
+        value = self.exprs.value(stmt.value, state)
+        if value.refers and isinstance(stmt.value, ast.List | ast.Tuple):
+            state.hold(var, value, self.locals)  # xs += [a]: xs now holds a
+
+    def expression_statement(self, stmt: ast.Expr, state: State) -> None:
+        call = stmt.value
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr in ("append", "extend", "insert")
+            and isinstance(call.func.value, ast.Name)
+        ):
+            var = call.func.value.id
+            if var in self.locals:
+                later = self.reads.after(stmt, self.loop_nodes)
+                self.lists.check_update(var, stmt, state, later)
+            for arg in call.args:
+                state.hold(var, self.exprs.value(arg, state), self.locals)
+            added = frozenset().union(*(self.exprs.objects(a, state) for a in call.args))
+            if call.func.attr == "extend":
+                added = state.elements(added)
+            for o in state.points.get(var, ()):
+                state.contents[o] = state.contents.get(o, frozenset()) | added
+
+    def loop(self, stmt: ast.For | ast.While, state: State) -> None:
+        """The state at the head of a loop joins the state on entry with the state at
+        the end of each iteration (a fixpoint: sharing only ever grows)."""
+        head = state.copy()
+        self.loop_nodes.append(stmt)
+        if isinstance(stmt, ast.For):
+            self.lists.iterating.append((stmt, set(self.iterated(stmt.iter, state))))
+        try:
+            while True:
+                frame = _Loop()
+                self.loops.append(frame)
+                try:
+                    body = head.copy()
+                    if isinstance(stmt, ast.For):
+                        self.bind_iteration(stmt, body)
+                    end = self.branch(stmt.body, body)
+                finally:
+                    self.loops.pop()
+                new_head = State.join([head, end, *frame.continues])
+                if new_head == head:
+                    break
+                head = new_head
+        finally:
+            self.loop_nodes.pop()
+            if isinstance(stmt, ast.For):
+                self.lists.iterating.pop()
+        after = State.join([head, *frame.breaks])
+        if stmt.orelse:
+            after = self.branch(stmt.orelse, after) or after
+        self.replace(state, after)
+
+    def iterated(self, it: ast.expr, state: State) -> frozenset[str]:
+        """The objects a for loop over ``it`` iterates over (holds on to while it runs)."""
+        func = self.resolve(it.func) if isinstance(it, ast.Call) else None
+        if func is range:
+            return frozenset()
+        if func in (enumerate, zip):
+            return frozenset().union(*(self.exprs.objects(a, state) for a in it.args))
+        return self.exprs.objects(it, state)
+
+    def bind_iteration(self, stmt: ast.For, state: State) -> None:
+        it, target = stmt.iter, stmt.target
+        exprs = self.exprs
+        func = self.resolve(it.func) if isinstance(it, ast.Call) else None
+        if func is range:
+            self.bind(target, it, NEW, state, frozenset())
+            return
+        if func is enumerate and isinstance(target, ast.Tuple) and len(target.elts) == 2:
+            self.bind(target.elts[0], it, NEW, state, frozenset())
+            inner = it.args[0] if it.args else it
+            self.bind(
+                target.elts[1],
+                inner,
+                element(exprs.value(inner, state)),
+                state,
+                state.elements(exprs.objects(inner, state)),
+            )
+            return
+        if func is zip and isinstance(target, ast.Tuple) and len(target.elts) == len(it.args):
+            for t, a in zip(target.elts, it.args, strict=True):
+                elements = state.elements(exprs.objects(a, state))
+                self.bind(t, a, element(exprs.value(a, state)), state, elements)
+            return
+        if func is zip:  # for pair in zip(xs, ys): a new tuple of their elements
+            given = frozenset().union(*(exprs.objects(a, state) for a in it.args))
+            objs = state.made(it, state.elements(given))
+        else:
+            objs = state.elements(exprs.objects(it, state))
+        self.bind(target, it, element(exprs.value(it, state)), state, objs)
+
+    # ------------------------------------------------------------------ binding
+
+    def bind(
+        self,
+        target: ast.expr,
+        node: ast.expr,
+        value: Value,
+        state: State,
+        objs: frozenset[str] | None = None,
+    ) -> None:
+        """Bind ``target`` to ``node``'s value (``value`` for ownership, ``objs`` the
+        objects it may be, for identity: by default those of ``node``)."""
+        if objs is None:
+            objs = self.exprs.objects(node, state)
+        if isinstance(target, ast.Name):
+            state.points[target.id] = objs
+            var = target.id
+            reached = (state.reach(value.refers) | value.outside) - {var}
+            state.forget(var)
+            if value.fresh:
+                if value.refers:
+                    state.hold(var, value, self.locals)
+            else:
+                state.shares[var] = frozenset(reached)
+                state.link(var, reached, self.locals)
+        elif isinstance(target, ast.Tuple | ast.List):
+            if isinstance(node, ast.Tuple | ast.List) and len(node.elts) == len(target.elts):
+                # every value is taken before any target is bound (a, b = x, a: b gets
+                # the old a's array): what each refers to is resolved now, leaving out
+                # the targets, which are about to name other objects
+                rebound = {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+                values = []
+                for e in node.elts:
+                    v = self.exprs.value(e, state)
+                    if v.refers:
+                        v = Value(v.fresh, frozenset(state.reach(v.refers) - rebound), v.outside)
+                    values.append((v, self.exprs.objects(e, state)))
+                for t, e, (v, o) in zip(target.elts, node.elts, values, strict=True):
+                    self.bind(t, e, v, state, o)
+            else:
+                elements = state.elements(objs)
+                for t in target.elts:
+                    self.bind(t, node, element(value), state, elements)
+        elif isinstance(target, ast.Starred):
+            # a, *rest = xs: rest is a new list of elements of xs
+            elements = state.elements(objs)
+            self.bind(target.value, node, element(value), state, elements)
+
+    # ----------------------------------------------------------------- returns
+
+    def own_result(self, node: ast.expr, state: State) -> bool:
+        """Whether ``return node`` hands back an array nothing else refers to."""
+        if isinstance(node, ast.Name):
+            return (
+                node.id in self.locals
+                and not state.sharers(node.id)
+                and not state.holds.get(node.id)
+            )
+        value = self.exprs.value(node, state)
+        return value.fresh and not value.refers
+
+    def passed_back(self, node: ast.expr, state: State) -> set[int]:
+        """The positions of the parameters whose object, or part of it, ``node`` may be."""
+        objs = self.exprs.objects(node, state)  # (a new container holding them is not them)
+        return {
+            i
+            for i, p in enumerate(self.params)
+            if any(o in objs or f"part of {o}" in objs for o in self.entry_objects[p])
+        }
+
+    def returns_own_array(self, obj: object) -> bool:
+        """Whether every return of the helper ``obj`` hands back an array of its own
+        (its summary, walked once per compilation and cached in ``summaries``)."""
+        key = id(obj)
+        if key in self.summaries:
+            return bool(self.summaries[key])
+        self.summaries[key] = False  # while in progress (recursion): assume not
+        try:
+            src = obj.source if isinstance(obj, StaticFunction) else from_function(obj)
+        except AdCompileError:
+            return False
+        walk = Ownership(src, Resolver(src).find, helper=True, summaries=self.summaries)
+        try:
+            walk.run()
+        except AdCompileError:
+            return False  # refused anyway when the helper itself is compiled
+        self.summaries[key] = bool(walk.returns) and all(walk.returns)
+        # by position and by name (keyword arguments)
+        self.summaries[("defaults", key)] = frozenset(walk.passed_defaults)
+        self.summaries[("passed", key)] = frozenset(walk.passed) | {
+            walk.params[i] for i in walk.passed
+        }
+        return self.summaries[key]
+
+
+def _symbol(op: ast.operator) -> str:
+    """``+`` for ast.Add(), and so on."""
+    return ast.unparse(ast.BinOp(ast.Name("a"), op, ast.Name("b"))).split()[1]
+
+
+def _argument(param: str) -> str:
+    """What the memory of the argument of ``param`` is called (in ``State.shares``)."""
+    return f"the argument {param!r}"
