@@ -571,3 +571,19 @@ def f(x0):
     return np.sum(h(x0))
 """
     check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,), rebind="C0 = 3.0")
+
+
+def test_arctan2_at_the_origin_behind_an_unchosen_min_operand(tmp_path):
+    """Found by a long run: arctan2(0, 0) sits on the operand the builtin min does not
+    return, so its cotangent is 0; the adjoint's 0 / 0 made that NaN. At the origin,
+    where numpy gives 0, arctan2's derivative is taken as 0 (docs/numerics.md)."""
+    source = """\
+def f(x0, ws1):
+    x0 = x0
+    s = np.sum(x0, axis=(0, 1))
+    v2 = (s if np.sum(s) > 0.0 else s) - s
+    v4 = min(ws1[0], np.arctan2(v2, v2))
+    return np.sum(v4 * v4)
+"""
+    args = [np.array([[0.32870804957149025]]), [np.array(-0.5525118869667113)]]
+    check(tmp_path, source, args, wrt=(0,))

@@ -1164,11 +1164,23 @@ def test_comparisons_with_nan_are_false():
     assert np.isnan(value) and np.isnan(g).all()
 
 
+def flat_root(x):
+    v = np.var(x)  # identically zero for a single element
+    return np.sqrt(v) + np.sum(x)
+
+
 def test_zero_times_infinity_is_nan():
     """docs/numerics.md: an infinite derivative times a zero cotangent gives NaN."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        g = ad.grad(flat_angle)(np.array([0.5]))
+        g = ad.grad(flat_root)(np.array([0.5]))
     assert np.isnan(g).all()
+
+
+def test_arctan2_at_the_origin_has_derivative_zero():
+    """docs/numerics.md: where numpy's arctan2 is 0 at the origin, its derivative is
+    taken as 0 (as hypot's), so a flat angle adds nothing to the gradient."""
+    g = ad.grad(flat_angle)(np.array([0.5]))
+    assert g.tolist() == [1.0]
 
 
 # ------------------------------------------------------------------ complex numbers

@@ -214,12 +214,16 @@ def absolute_tangent(dx, y, x):
 
 @adjoint(np.arctan2, shape=BROADCAST, scalar_preserving=False)
 def arctan2(dz, z, x1, x2):
-    return dz * x2 / (x1 * x1 + x2 * x2), -dz * x1 / (x1 * x1 + x2 * x2)
+    # at the origin, where numpy gives 0, the derivative is taken as 0 (docs/numerics.md)
+    r2 = x1 * x1 + x2 * x2
+    r2 = np.where(r2 == 0, np.inf, r2)
+    return dz * x2 / r2, -dz * x1 / r2
 
 
 @tangent(np.arctan2)
 def arctan2_tangent(dx1, dx2, z, x1, x2):
-    return (dx1 * x2 - x1 * dx2) / (x1 * x1 + x2 * x2)
+    r2 = x1 * x1 + x2 * x2
+    return (dx1 * x2 - x1 * dx2) / np.where(r2 == 0, np.inf, r2)
 
 
 @adjoint(np.maximum, shape=BROADCAST, scalar_preserving=True)
