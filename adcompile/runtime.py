@@ -226,6 +226,18 @@ def arange_adjoint(g, y, start, stop, step, of_step):
     return float(total) if type(like) is float else total
 
 
+def real_cotangent(g, x, name="np.real"):
+    """The cotangent ``g`` of ``np.real(x)`` (and ``conj``, ``imag``, ``angle``) for a real
+    ``x``; a complex ``x`` is refused, since its adjoint needs a convention for complex
+    derivatives that adcompile does not implement."""
+    if np.iscomplexobj(x):
+        raise TypeError(
+            f"{name} of a complex value cannot be differentiated: adcompile differentiates "
+            "real-valued computations only"
+        )
+    return g
+
+
 def prod_adjoint(g, x, axis=None, keepdims=False):
     """Adjoint of ``np.prod``, exact also where ``x`` has zeros."""
     x = np.asarray(x)

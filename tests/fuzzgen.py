@@ -116,6 +116,29 @@ COVERED = {
     np.linalg.eigvalsh,
     np.linalg.eigvals,
     np.linalg.svdvals,
+    np.exp2,
+    np.arcsinh,
+    np.arccosh,
+    np.arctanh,
+    np.fabs,
+    np.sinc,
+    np.rad2deg,
+    np.deg2rad,
+    np.nan_to_num,
+    np.real,
+    np.real_if_close,
+    np.conj,
+    np.imag,
+    np.angle,
+    np.fmax,
+    np.fmin,
+    np.hypot,
+    np.logaddexp2,
+    math.asinh,
+    math.acosh,
+    math.atanh,
+    math.degrees,
+    math.radians,
     math.exp,
     math.expm1,
     math.log,
@@ -638,10 +661,36 @@ class Builder:
                 "np.negative",
                 "np.positive",
                 "+",
+                "np.exp2",
+                "np.arcsinh",
+                "np.arccosh",
+                "np.arctanh",
+                "np.fabs",
+                "np.sinc",
+                "np.rad2deg",
+                "np.degrees",
+                "np.deg2rad",
+                "np.radians",
+                "np.nan_to_num",
+                "np.real",
+                "np.real_if_close",
+                "np.conj",
+                "np.conjugate",
+                "np.imag",
+                "np.angle",
             ]
         )
-        if name in ("np.exp", "np.expm1", "np.sinh", "np.cosh"):
+        if name in ("np.exp", "np.expm1", "np.sinh", "np.cosh", "np.exp2"):
             a = self.bounded(target, depth)
+        elif name == "np.arccosh":
+            p = self.positive(target, depth)
+            a = E(f"{p.op()} + 1.0", p.shape, False)
+        elif name == "np.arctanh":
+            a = self.unit(target, depth)
+        elif name == "np.angle":
+            # 0 or pi: away from 0, where it jumps
+            p = self.positive(target, depth)
+            a = E(f"-{p.op()}", p.shape, False) if self.chance(50) else p
         elif name in ("np.log", "np.sqrt", "np.log1p", "np.log2", "np.log10", "np.reciprocal"):
             a = self.positive(target, depth)
         elif name == "np.tan":
@@ -655,6 +704,9 @@ class Builder:
             if name == "+":
                 self.autograd_ok = False  # autograd's arrays have no unary plus
             return E(f"{name}{a.op()}", a.shape, False)
+        if name in ("np.nan_to_num", "np.real", "np.real_if_close"):
+            # may return its operand itself (a real array's real part is the array)
+            return _call(name, a.code, owned=False, shape=a.shape, readonly=a.readonly)
         return _call(name, a.code, shape=a.shape)
 
     def binary(self, target: Shape, depth: int) -> E:
@@ -695,6 +747,10 @@ class Builder:
                 "min",
                 "np.mod",
                 "np.remainder",
+                "np.fmax",
+                "np.fmin",
+                "np.hypot",
+                "np.logaddexp2",
             ]
         )
         a = self.gen(target, depth)
@@ -703,6 +759,10 @@ class Builder:
         elif name == "np.power":
             a = self.positive(target, depth)
             b = self.bounded(target, depth)
+        elif name == "np.hypot":
+            # away from the origin, where hypot has a kink
+            a = self.positive(target, depth)
+            b = self.gen(target, depth)
         else:
             b = self.gen(target, depth)
         if name in ("max", "min"):
@@ -729,12 +789,21 @@ class Builder:
                 "math.tan",
                 "math.sinh",
                 "math.cosh",
+                "math.asinh",
+                "math.acosh",
+                "math.atanh",
+                "math.degrees",
+                "math.radians",
             ]
         )
         if name in ("math.log", "math.sqrt", "math.log1p"):
             a = self.positive((), depth)
         elif name in ("math.exp", "math.expm1", "math.sinh", "math.cosh"):
             a = self.bounded((), depth)
+        elif name == "math.acosh":
+            a = E(f"{self.positive((), depth).op()} + 1.0", (), False)
+        elif name == "math.atanh":
+            a = E(f"0.9 * math.tanh({self.gen((), depth).code})", (), False)
         elif name == "math.tan":
             a = _call("math.tanh", self.gen((), depth).code)
         else:
