@@ -82,6 +82,8 @@ METHODS: dict[str, tuple[object, str | None]] = {
     "argsort": (np.argsort, None),
     "any": (np.any, None),
     "all": (np.all, None),
+    "copy": (np.copy, None),
+    "astype": (np.ndarray.astype, None),
 }
 CONSTANT_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
 

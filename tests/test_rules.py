@@ -1688,9 +1688,9 @@ def test_math_functions_keep_a_scalar_loop_in_python_floats():
 
 # Every primitive record (adcompile/rules/) must be complete, and every spelling with a
 # rule of its own (the canonical one, and each spelling on Python floats) must be
-# used by a test function of this file or of a tests/test_rules_*.py: the coverage is
-# read from the test functions themselves, so there is no list here to keep in step
-# with the records.
+# used by a test function of this file or of a tests/test_rules_*.py beside it: the
+# coverage is read from the test functions themselves, so there is no list here to
+# keep in step with the records.
 
 
 def test_every_record_is_complete():
