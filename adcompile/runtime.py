@@ -1134,6 +1134,31 @@ def uncast(g, x, dtype):
     return np.asarray(g).astype(precision, copy=False)
 
 
+def ungradient(g, f, spacing=1.0, axis=None, edge_order=1):
+    """Adjoint of ``np.gradient(f, spacing, axis=axis)`` along one axis with a uniform
+    scalar spacing: the transpose of its differences (central inside, one-sided at the
+    two ends)."""
+    if np.ndim(f) != 1 and axis is None:
+        raise ValueError(
+            "np.gradient of an array of more than one axis returns a list: pass axis=k "
+            "(one axis) to differentiate it"
+        )
+    if edge_order != 1 or np.ndim(spacing) != 0:
+        raise ValueError(
+            "np.gradient is differentiated with edge_order=1 and one scalar spacing only"
+        )
+    axis = 0 if axis is None else axis
+    gm = np.moveaxis(np.asarray(g), axis, 0) / spacing
+    out = np.zeros(gm.shape, dtype=np.result_type(gm, f, 0.0))
+    out[2:] += gm[1:-1] / 2
+    out[:-2] -= gm[1:-1] / 2
+    out[1] += gm[0]
+    out[0] -= gm[0]
+    out[-1] += gm[-1]
+    out[-2] -= gm[-1]
+    return np.moveaxis(out, 0, axis)
+
+
 # ---------------------------------------------------------------- einsum
 
 

@@ -166,6 +166,7 @@ COVERED = {
     np.asarray,
     np.copy,
     np.ndarray.astype,
+    np.gradient,
     math.asinh,
     math.acosh,
     math.atanh,
@@ -1193,8 +1194,17 @@ class Builder:
         way = self.pick(
             ["cumsum", "flip", "roll", "diff", "sort", "triangle", "move", "diag", "repeat"]
             + ["cumprod", "partition", "rot90", "trace", "tile", "pad", "atleast"]
-            + ["array", "copy"]
+            + ["array", "copy", "gradient"]
         )
+        if way == "gradient":
+            axes = [k for k, d in enumerate(result) if d >= 2]
+            if not axes:
+                raise Unfit
+            k = self.pick(axes)
+            a = self.exact(result, depth)
+            if nd == 1 and self.chance(50):
+                return _call("np.gradient", a.code, shape=result)
+            return _call("np.gradient", a.code, "0.5", f"axis={k}", shape=result)
         if way == "array":
             if nd == 0 or result[0] > 3:
                 raise Unfit

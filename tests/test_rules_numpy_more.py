@@ -23,7 +23,7 @@ import autograd.numpy as anp
 import numpy as np
 import pytest
 from helpers import assert_grad_matches_fd
-from test_rules import FLOAT, _any, _away0, _unit, value, weights
+from test_rules import FLOAT, _any, _away0, _pos, _unit, value, weights
 
 import adcompile as ad
 from adcompile import runtime
@@ -425,6 +425,22 @@ def cross_(x, y, c):
 @case((arg((3, 4)), arg((3, 4))), wrt=(0, 1), autograd=False)
 def cross_axes_(x, y, c):
     return np.sum(np.cross(x, y, axisa=0, axisb=0, axisc=0) * c)
+
+
+# (autograd's np.gradient takes no spacing, and needs three elements)
+@case((arg((5,)),), (arg((2,)),), autograd=(0,))
+def gradient_(x, c):
+    return np.sum(np.gradient(x) * c)
+
+
+@case((arg((5,)), arg(FLOAT, _pos)), (arg((3,)), arg((), _pos)), wrt=(0, 1), autograd=False)
+def gradient_spacing_(x, h, c):
+    return np.sum(np.gradient(x, h) * c)
+
+
+@case((arg((3, 4)),), (arg((2, 3, 2)),), autograd=False)
+def gradient_axis_(x, c):
+    return np.sum(np.gradient(x, axis=1) * c) + np.sum(np.gradient(x, 0.5, axis=0) ** 2)
 
 
 # -------------------------------------------------- arrays of values, copies, casts

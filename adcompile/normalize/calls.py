@@ -286,8 +286,10 @@ class Calls:
                 name = np.dtype(obj).name
             except TypeError:
                 raise self.error(
-                    ".astype() takes a dtype spelled out here (float, np.float32, 'float64')",
+                    ".astype() takes a dtype spelled out here",
                     e,
+                    hint="write the dtype itself: x.astype(float), x.astype(np.float32) or "
+                    "x.astype('float64')",
                 ) from None
             new = ast.copy_location(ast.Constant(value=name), e)
             if node.args and e is node.args[0]:

@@ -15,6 +15,7 @@ from ..runtime import (
     undiag,
     undiagonal,
     undiff,
+    ungradient,
     unpad,
     unpartition,
     unrepeat,
@@ -146,6 +147,15 @@ def atleast_2d(dy, y, a):
 @adjoint(np.atleast_3d, shape=_numpy_shape(np.atleast_3d))
 def atleast_3d(dy, y, a):
     return np.reshape(dy, np.shape(a))
+
+
+@adjoint(np.gradient, shape=UNKNOWN, fresh=True)
+def gradient(dy, y, f, spacing=1.0, axis=None, edge_order=1):
+    # linear in f; y is proportional to 1 / spacing
+    return (
+        ungradient(dy, f, spacing, axis, edge_order),
+        -np.sum(dy * y) / spacing,
+    )
 
 
 # Arrays made of other values, and copies.
