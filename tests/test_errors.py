@@ -438,8 +438,8 @@ def f_make_object(x):
     return np.sum(Config() * x)
 
 
-def f_astype(x):
-    return np.sum(x.astype(float))
+def f_tolist(x):
+    return np.sum(np.asarray(x.tolist()))
 
 
 def f_star_target(x):
@@ -533,7 +533,7 @@ CASES = [
     (f_builtin_without_numeric_meaning, (X,), "sorted(x)", ["sorted()", "outside"]),
     (f_partial, (X,), "doubled(x)", ["functools.partial", "def doubled"]),
     (f_make_object, (X,), "Config()", ["Config object", "outside"]),
-    (f_astype, (X,), "x.astype(float)", [".astype()", "before calling the gradient"]),
+    (f_tolist, (X,), "x.tolist()", [".tolist()", "index it"]),
     (f_star_target, (X,), "*rest", ["star", "rest = xs[1:]"]),
     (f_attribute_store_hint, (X,), "CONFIG.last", ["attribute", "local variable"]),
     (f_call_of_an_array, (X,), "WEIGHTS(x)", ["is an array of shape (6,)", "not a function"]),

@@ -771,7 +771,7 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         "an array method numpy has no function for",
         """
         def f(x):
-            return np.sum(x.astype(float) ** 2)
+            return np.sum(np.asarray(x.tolist()) ** 2)
         """,
         "ad.grad(f)(x)",
     ),
