@@ -82,6 +82,13 @@ METHODS: dict[str, tuple[object, str | None]] = {
     "argsort": (np.argsort, None),
     "any": (np.any, None),
     "all": (np.all, None),
+    "copy": (np.copy, None),
+    "cumsum": (np.cumsum, None),
+    "cumprod": (np.cumprod, None),
+    "diagonal": (np.diagonal, None),
+    "trace": (np.trace, None),
+    "repeat": (np.repeat, None),
+    "astype": (np.ndarray.astype, None),
 }
 CONSTANT_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
 

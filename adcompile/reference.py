@@ -226,6 +226,20 @@ KINKS_TEXT = [
     "`np.linalg.eigh`, `eig`, `svd`: the vectors have no derivative at repeated eigenvalues "
     "or singular values, and their gradient there is inf or NaN "
     "(see docs/linear-algebra.md).",
+    "`np.fabs`: like `np.abs`, 0 at 0; `np.hypot`: 0 at the origin; `np.sinc`: its limit 0 at 0.",
+    "`np.fmax`, `np.fmin`: like `np.maximum` and `np.minimum`, except that a NaN "
+    "operand gets nothing (the other operand is the result).",
+    "`np.sort`, `np.partition`: tied elements are told apart in a stable order (the "
+    "first occurrence takes the first place); each gets the cotangent of one place.",
+    "`x.astype(int)` (any integer or boolean dtype): derivative 0, a step function; "
+    "`np.angle` and `np.imag` of real values: derivative 0.",
+    "`np.real`, `np.imag`, `np.conj`, `np.angle` and `.astype(complex)` refuse a "
+    "complex value when the gradient runs: adcompile differentiates real-valued "
+    "computations only.",
+    "`np.pad` is differentiated in `mode='constant'` only (other modes are refused "
+    "when the gradient runs); `np.gradient` with `edge_order=1`, one scalar spacing "
+    "and, for arrays of more than one axis, `axis=k`; `np.cross` for 3-vectors; "
+    "`np.einsum` with subscripts as a string and up to six operands.",
 ]
 
 RULES_TEXT = (

@@ -226,6 +226,18 @@ def arange_adjoint(g, y, start, stop, step, of_step):
     return float(total) if type(like) is float else total
 
 
+def real_cotangent(g, x, name="np.real"):
+    """The cotangent ``g`` of ``np.real(x)`` (and ``conj``, ``imag``, ``angle``) for a real
+    ``x``; a complex ``x`` is refused, since its adjoint needs a convention for complex
+    derivatives that adcompile does not implement."""
+    if np.iscomplexobj(x):
+        raise TypeError(
+            f"{name} of a complex value cannot be differentiated: adcompile differentiates "
+            "real-valued computations only"
+        )
+    return g
+
+
 def prod_adjoint(g, x, axis=None, keepdims=False):
     """Adjoint of ``np.prod``, exact also where ``x`` has zeros."""
     x = np.asarray(x)
@@ -967,6 +979,326 @@ def prod_tangent(da, a, axis=None, keepdims=False):
     y = np.prod(a, axis=axis, keepdims=keepdims)
     others = prod_adjoint(np.ones_like(y, dtype=np.result_type(y, 0.0)), a, axis, keepdims)
     return np.sum(da * others, axis=axis, keepdims=keepdims)
+
+
+# ------------------------------------------------- rearranging and accumulating
+
+
+def uncumsum(g, x, axis=None):
+    """Adjoint of ``np.cumsum(x, axis)``: the reversed cumulative sum of ``g``."""
+    if axis is None:
+        return np.flip(np.cumsum(np.flip(np.ravel(g)))).reshape(np.shape(x))
+    return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+
+
+def uncumprod(g, x, axis=None):
+    """Adjoint of ``np.cumprod(x, axis)``, exact also where ``x`` has zeros (no division):
+    d y_i / d x_k is the product of x_j over j <= i, j != k."""
+    x = np.asarray(x)
+    if axis is None:
+        return uncumprod(np.ravel(g), np.ravel(x), 0).reshape(x.shape)
+    xm = np.moveaxis(x, axis, -1)
+    gm = np.moveaxis(np.asarray(g), axis, -1)
+    n = xm.shape[-1]
+    before = np.cumprod(xm[..., :-1], axis=-1)
+    left = np.concatenate([np.ones_like(xm[..., :1]), before], axis=-1)
+    out = np.empty(np.broadcast_shapes(xm.shape, gm.shape), dtype=np.result_type(g, x, 0.0))
+    for k in range(n):
+        after = np.cumprod(xm[..., k + 1 :], axis=-1)
+        out[..., k] = left[..., k] * (gm[..., k] + np.sum(gm[..., k + 1 :] * after, axis=-1))
+    return np.moveaxis(out, -1, axis)
+
+
+def undiff(g, n=1, axis=-1):
+    """Adjoint of ``np.diff(x, n, axis)``: each difference's adjoint, ``n`` times."""
+    for _ in range(n):
+        shape = list(np.shape(g))
+        shape[axis] = 1
+        zero = np.zeros(shape, dtype=np.result_type(g))
+        g = np.concatenate([zero, g], axis=axis) - np.concatenate([g, zero], axis=axis)
+    return g
+
+
+def unsort(g, x, axis=-1):
+    """Adjoint of ``np.sort(x, axis)``: ``g`` put back where each element came from."""
+    if axis is None:
+        return unsort(np.ravel(g), np.ravel(x), 0).reshape(np.shape(x))
+    order = np.argsort(x, axis=axis, kind="stable")
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, x, 0.0))
+    np.put_along_axis(out, order, g, axis=axis)
+    return out
+
+
+def unpartition(g, x, kth, axis=-1):
+    """Adjoint of ``np.partition(x, kth, axis)`` (through the same selection's argpartition)."""
+    if axis is None:
+        return unpartition(np.ravel(g), np.ravel(x), kth, 0).reshape(np.shape(x))
+    order = np.argpartition(x, kth, axis=axis)
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, x, 0.0))
+    np.put_along_axis(out, order, g, axis=axis)
+    return out
+
+
+def undiagonal(g, x, offset=0, axis1=0, axis2=1):
+    """Adjoint of ``np.diagonal(x, offset, axis1, axis2)``: ``g`` written on that diagonal
+    of zeros shaped like ``x``."""
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, x, 0.0))
+    view = np.moveaxis(out, (axis1, axis2), (-2, -1))
+    n = np.shape(g)[-1]
+    rows = np.arange(n) + max(-offset, 0)
+    cols = np.arange(n) + max(offset, 0)
+    view[..., rows, cols] = g
+    return out
+
+
+def undiag(g, v, k=0):
+    """Adjoint of ``np.diag(v, k)``: the diagonal of ``g`` for a vector ``v``, ``g`` on
+    the diagonal of zeros for a matrix."""
+    if np.ndim(v) == 1:
+        return np.diagonal(g, k).copy()
+    return undiagonal(g, v, k, 0, 1)
+
+
+def untrace(g, x, offset=0, axis1=0, axis2=1):
+    """Adjoint of ``np.trace(x, offset, axis1, axis2)``."""
+    n = np.diagonal(x, offset, axis1, axis2).shape[-1]
+    return undiagonal(np.repeat(np.expand_dims(g, -1), n, axis=-1), x, offset, axis1, axis2)
+
+
+def unrollaxis(g, x, axis, start=0):
+    """Adjoint of ``np.rollaxis(x, axis, start)``: the inverse permutation."""
+    n = np.ndim(x)
+    axis, start = axis % n, (start + n if start < 0 else start)
+    order = list(range(n))
+    order.remove(axis)
+    order.insert(start - 1 if axis < start else start, axis)
+    return np.transpose(g, np.argsort(order))
+
+
+def unrepeat(g, x, repeats, axis=None):
+    """Adjoint of ``np.repeat(x, repeats, axis)``: the copies of each element summed."""
+    if axis is None:
+        flat = unrepeat(np.ravel(g), np.ravel(x), repeats, 0)
+        return flat.reshape(np.shape(x))
+    x = np.asarray(x)
+    n = x.shape[axis]
+    source = np.repeat(np.arange(n), repeats)
+    moved = np.moveaxis(np.asarray(g), axis, 0)
+    out = np.zeros((n, *moved.shape[1:]), dtype=np.result_type(g, x, 0.0))
+    np.add.at(out, source, moved)
+    return np.moveaxis(out, 0, axis)
+
+
+def untile(g, x, reps):
+    """Adjoint of ``np.tile(x, reps)``: the tiles summed."""
+    reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
+    shape = np.shape(x)
+    d = max(len(shape), len(reps))
+    shape1 = (1,) * (d - len(shape)) + tuple(shape)
+    reps1 = (1,) * (d - len(reps)) + reps
+    pairs = [n for r, s in zip(reps1, shape1, strict=True) for n in (r, s)]
+    summed = np.reshape(g, pairs).sum(axis=tuple(range(0, 2 * d, 2)))
+    return np.reshape(summed, shape)
+
+
+def unpad(g, x, pad_width, mode="constant"):
+    """Adjoint of ``np.pad(x, pad_width)`` in constant mode: the interior of ``g``."""
+    if mode != "constant":
+        raise ValueError(
+            f"np.pad with mode={mode!r} cannot be differentiated: only mode='constant' is"
+        )
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (np.ndim(x), 2))
+    return g[tuple(slice(lo, np.shape(g)[i] - hi) for i, (lo, hi) in enumerate(widths))]
+
+
+def unarray(g, arrays):
+    """Adjoint of ``np.array(arrays)`` / ``np.asarray``: one slice of ``g`` per element of a
+    list or tuple of arrays and numbers, ``g`` itself for an array."""
+    if isinstance(arrays, list | tuple):
+        return tuple(g[i] for i in range(len(arrays)))
+    return g
+
+
+def uncast(g, x, dtype):
+    """Adjoint of ``x.astype(dtype)``: the cotangent in ``x``'s precision; zero for a cast
+    to integers or booleans (a step function of ``x``)."""
+    kind = np.dtype(dtype).kind
+    if kind == "c":
+        raise TypeError(
+            "a cast to a complex dtype cannot be differentiated: adcompile differentiates "
+            "real-valued computations only"
+        )
+    precision = np.result_type(x, 0.0)
+    if kind in "biu":
+        return np.zeros(np.shape(x), dtype=precision)
+    return np.asarray(g).astype(precision, copy=False)
+
+
+def ungradient(g, f, spacing=1.0, axis=None, edge_order=1):
+    """Adjoint of ``np.gradient(f, spacing, axis=axis)`` along one axis with a uniform
+    scalar spacing: the transpose of its differences (central inside, one-sided at the
+    two ends)."""
+    if np.ndim(f) != 1 and axis is None:
+        raise ValueError(
+            "np.gradient of an array of more than one axis returns a list: pass axis=k "
+            "(one axis) to differentiate it"
+        )
+    if edge_order != 1 or np.ndim(spacing) != 0:
+        raise ValueError(
+            "np.gradient is differentiated with edge_order=1 and one scalar spacing only"
+        )
+    axis = 0 if axis is None else axis
+    gm = np.moveaxis(np.asarray(g), axis, 0) / spacing
+    out = np.zeros(gm.shape, dtype=np.result_type(gm, f, 0.0))
+    out[2:] += gm[1:-1] / 2
+    out[:-2] -= gm[1:-1] / 2
+    out[1] += gm[0]
+    out[0] -= gm[0]
+    out[-1] += gm[-1]
+    out[-2] -= gm[-1]
+    return np.moveaxis(out, 0, axis)
+
+
+# ---------------------------------------------------------------- einsum
+
+
+def _einsum_labels(subscripts, shapes):
+    """The operands' labels and the output's, as strings with the ellipsis spelled out
+    as letters of its own (right-aligned, as numpy broadcasts it)."""
+    if not isinstance(subscripts, str):
+        raise TypeError(
+            "np.einsum's interleaved form (operands and lists of axes) cannot be "
+            "differentiated: write the subscripts as a string"
+        )
+    spec = subscripts.replace(" ", "")
+    lhs, arrow, rhs = spec.partition("->")
+    inputs = lhs.split(",")
+    used = set(spec)
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used]
+    width = 0
+    for term, shape in zip(inputs, shapes, strict=True):
+        if "..." in term:
+            width = max(width, len(shape) - (len(term) - 3))
+    dots = "".join(spare[:width])
+    labels = []
+    for term, shape in zip(inputs, shapes, strict=True):
+        if "..." in term:
+            k = len(shape) - (len(term) - 3)
+            term = term.replace("...", dots[width - k :] if k else "")
+        labels.append(term)
+    if arrow:
+        output = rhs.replace("...", dots)
+    else:
+        counts = {}
+        for term in labels:
+            for c in term:
+                counts[c] = counts.get(c, 0) + 1
+        output = dots + "".join(sorted(c for c in counts if counts[c] == 1 and c not in dots))
+    return labels, output
+
+
+def einsum_adjoint(g, k, subscripts, *operands):
+    """Adjoint of ``np.einsum(subscripts, *operands)`` with respect to operand ``k``: an
+    einsum of the cotangent with the other operands, summed over what numpy broadcast,
+    spread over the labels only operand ``k`` has, and written on its diagonals where
+    it repeats a label."""
+    operands = [op for op in operands if op is not None]
+    shapes = [np.shape(op) for op in operands]
+    labels, output = _einsum_labels(subscripts, shapes)
+    mine, shape = labels[k], shapes[k]
+    size = {}
+    for term, s in zip(labels, shapes, strict=True):
+        for c, n in zip(term, s, strict=True):
+            size[c] = max(size.get(c, 1), n)
+    for c, n in zip(output, np.shape(g), strict=True):
+        size[c] = max(size.get(c, 1), n)
+    unique = "".join(dict.fromkeys(mine))
+    elsewhere = set(output).union(*(set(t) for j, t in enumerate(labels) if j != k))
+    kept = "".join(c for c in unique if c in elsewhere)
+    others = [op for j, op in enumerate(operands) if j != k]
+    terms = [output, *(t for j, t in enumerate(labels) if j != k)]
+    r = np.einsum(",".join(terms) + "->" + kept, g, *others)
+    # the labels only this operand has: the result does not depend on them
+    r = np.reshape(r, [size[c] if c in kept else 1 for c in unique])
+    own = {c: n for c, n in zip(mine, shape, strict=True)}
+    r = np.broadcast_to(r, [size[c] if c in kept else own[c] for c in unique])
+    # sum over what numpy broadcast (a label of size 1 here, larger elsewhere)
+    ones = tuple(i for i, c in enumerate(unique) if own[c] == 1 and r.shape[i] != 1)
+    if ones:
+        r = r.sum(axis=ones, keepdims=True)
+    dtype = np.result_type(g, *operands, 0.0)
+    if len(unique) == len(mine):
+        order = [unique.index(c) for c in mine]
+        return np.transpose(r, order).astype(dtype, copy=True)
+    # a repeated label: the operand's diagonal, written into zeros
+    out = np.zeros(shape, dtype=dtype)
+    grids = np.indices(r.shape, sparse=True)
+    out[tuple(grids[unique.index(c)] for c in mine)] = r
+    return out
+
+
+def einsum_sublists(*args):
+    """An array where np.einsum expects its subscripts: the interleaved form."""
+    raise TypeError(
+        "np.einsum's interleaved form (operands and lists of axes) cannot be "
+        "differentiated: write the subscripts as a string"
+    )
+
+
+def _tensordot_subscripts(a, b, axes):
+    na, nb = np.ndim(a), np.ndim(b)
+    if np.ndim(axes) == 0:
+        axes = (list(range(na - axes, na)), list(range(axes)))
+    ax_a, ax_b = axes
+    ax_a = [ax_a] if np.ndim(ax_a) == 0 else list(ax_a)
+    ax_b = [ax_b] if np.ndim(ax_b) == 0 else list(ax_b)
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    la = list(letters[:na])
+    lb = list(letters[na : na + nb])
+    for i, j in zip(ax_a, ax_b, strict=True):
+        lb[j % nb] = la[i % na]
+    contracted = {la[i % na] for i in ax_a}
+    out = [c for c in la if c not in contracted] + [c for c in lb if c not in contracted]
+    return "".join(la) + "," + "".join(lb) + "->" + "".join(out)
+
+
+def tensordot_adjoint(g, k, a, b, axes=2):
+    """Adjoint of ``np.tensordot(a, b, axes)`` with respect to operand ``k`` (0 or 1)."""
+    return einsum_adjoint(g, k, _tensordot_subscripts(a, b, axes), a, b)
+
+
+def inner_adjoint(g, k, a, b):
+    """Adjoint of ``np.inner(a, b)``: a product over the last axes (scalars multiply)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * (b if k == 0 else a), a if k == 0 else b)
+    return tensordot_adjoint(g, k, a, b, ([-1], [-1]))
+
+
+def kron_adjoint(g, k, a, b):
+    """Adjoint of ``np.kron(a, b)``: ``g`` seen as the outer product's blocks."""
+    d = max(np.ndim(a), np.ndim(b))
+    sa = (1,) * (d - np.ndim(a)) + np.shape(a)
+    sb = (1,) * (d - np.ndim(b)) + np.shape(b)
+    blocks = np.reshape(g, [n for pair in zip(sa, sb, strict=True) for n in pair])
+    other = np.reshape(b if k == 0 else a, sb if k == 0 else sa)
+    axes = tuple(range(1 if k == 0 else 0, 2 * d, 2))
+    spread = [n for i in range(d) for n in ((1, sb[i]) if k == 0 else (sa[i], 1))]
+    r = np.sum(blocks * np.reshape(other, spread), axis=axes)
+    return np.reshape(r, np.shape(a if k == 0 else b))
+
+
+def uncross(g, k, a, b, axisa=-1, axisb=-1, axisc=-1):
+    """Adjoint of ``np.cross(a, b, ...)`` (3-vectors) with respect to operand ``k``: the
+    cross product is linear in each, c = a x b gives da = b x g and db = g x a."""
+    gm = np.moveaxis(g, axisc, -1)
+    am = np.moveaxis(a, axisa, -1)
+    bm = np.moveaxis(b, axisb, -1)
+    if np.shape(am)[-1] != 3 or np.shape(bm)[-1] != 3:
+        raise ValueError("np.cross is differentiated for 3-vectors only")
+    d = np.cross(bm, gm) if k == 0 else np.cross(gm, am)
+    x = a if k == 0 else b
+    d = unbroadcast(d, np.moveaxis(x, axisa if k == 0 else axisb, -1))
+    return np.moveaxis(d, -1, axisa if k == 0 else axisb)
 
 
 # Every helper above, by name (defined last, so that it sees them all).

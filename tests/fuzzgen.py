@@ -116,6 +116,62 @@ COVERED = {
     np.linalg.eigvalsh,
     np.linalg.eigvals,
     np.linalg.svdvals,
+    np.exp2,
+    np.arcsinh,
+    np.arccosh,
+    np.arctanh,
+    np.fabs,
+    np.sinc,
+    np.rad2deg,
+    np.deg2rad,
+    np.nan_to_num,
+    np.real,
+    np.real_if_close,
+    np.conj,
+    np.imag,
+    np.angle,
+    np.fmax,
+    np.fmin,
+    np.hypot,
+    np.logaddexp2,
+    np.cumsum,
+    np.cumprod,
+    np.diff,
+    np.sort,
+    np.partition,
+    np.flip,
+    np.fliplr,
+    np.flipud,
+    np.roll,
+    np.rot90,
+    np.moveaxis,
+    np.rollaxis,
+    np.diag,
+    np.diagonal,
+    np.trace,
+    np.triu,
+    np.tril,
+    np.repeat,
+    np.tile,
+    np.pad,
+    np.atleast_1d,
+    np.atleast_2d,
+    np.atleast_3d,
+    np.einsum,
+    np.tensordot,
+    np.inner,
+    np.kron,
+    np.cross,
+    np.array,
+    np.asarray,
+    np.copy,
+    np.ndarray.astype,
+    np.gradient,
+    math.asinh,
+    math.acosh,
+    math.atanh,
+    math.degrees,
+    math.radians,
     math.exp,
     math.expm1,
     math.log,
@@ -484,6 +540,8 @@ class Builder:
             self.if_expr,
             self.math_fn,
             self.linalg,
+            self.rearrange,
+            self.contract,
         ]
         if self.customs:
             ops += [self.custom_call] * 2
@@ -638,10 +696,36 @@ class Builder:
                 "np.negative",
                 "np.positive",
                 "+",
+                "np.exp2",
+                "np.arcsinh",
+                "np.arccosh",
+                "np.arctanh",
+                "np.fabs",
+                "np.sinc",
+                "np.rad2deg",
+                "np.degrees",
+                "np.deg2rad",
+                "np.radians",
+                "np.nan_to_num",
+                "np.real",
+                "np.real_if_close",
+                "np.conj",
+                "np.conjugate",
+                "np.imag",
+                "np.angle",
             ]
         )
-        if name in ("np.exp", "np.expm1", "np.sinh", "np.cosh"):
+        if name in ("np.exp", "np.expm1", "np.sinh", "np.cosh", "np.exp2"):
             a = self.bounded(target, depth)
+        elif name == "np.arccosh":
+            p = self.positive(target, depth)
+            a = E(f"{p.op()} + 1.0", p.shape, False)
+        elif name == "np.arctanh":
+            a = self.unit(target, depth)
+        elif name == "np.angle":
+            # 0 or pi: away from 0, where it jumps
+            p = self.positive(target, depth)
+            a = E(f"-{p.op()}", p.shape, False) if self.chance(50) else p
         elif name in ("np.log", "np.sqrt", "np.log1p", "np.log2", "np.log10", "np.reciprocal"):
             a = self.positive(target, depth)
         elif name == "np.tan":
@@ -655,6 +739,9 @@ class Builder:
             if name == "+":
                 self.autograd_ok = False  # autograd's arrays have no unary plus
             return E(f"{name}{a.op()}", a.shape, False)
+        if name in ("np.nan_to_num", "np.real", "np.real_if_close"):
+            # may return its operand itself (a real array's real part is the array)
+            return _call(name, a.code, owned=False, shape=a.shape, readonly=a.readonly)
         return _call(name, a.code, shape=a.shape)
 
     def binary(self, target: Shape, depth: int) -> E:
@@ -695,6 +782,10 @@ class Builder:
                 "min",
                 "np.mod",
                 "np.remainder",
+                "np.fmax",
+                "np.fmin",
+                "np.hypot",
+                "np.logaddexp2",
             ]
         )
         a = self.gen(target, depth)
@@ -703,6 +794,10 @@ class Builder:
         elif name == "np.power":
             a = self.positive(target, depth)
             b = self.bounded(target, depth)
+        elif name == "np.hypot":
+            # away from the origin, where hypot has a kink
+            a = self.positive(target, depth)
+            b = self.gen(target, depth)
         else:
             b = self.gen(target, depth)
         if name in ("max", "min"):
@@ -729,12 +824,21 @@ class Builder:
                 "math.tan",
                 "math.sinh",
                 "math.cosh",
+                "math.asinh",
+                "math.acosh",
+                "math.atanh",
+                "math.degrees",
+                "math.radians",
             ]
         )
         if name in ("math.log", "math.sqrt", "math.log1p"):
             a = self.positive((), depth)
         elif name in ("math.exp", "math.expm1", "math.sinh", "math.cosh"):
             a = self.bounded((), depth)
+        elif name == "math.acosh":
+            a = E(f"{self.positive((), depth).op()} + 1.0", (), False)
+        elif name == "math.atanh":
+            a = E(f"0.9 * math.tanh({self.gen((), depth).code})", (), False)
         elif name == "math.tan":
             a = _call("math.tanh", self.gen((), depth).code)
         else:
@@ -1072,6 +1176,191 @@ class Builder:
         # broadcast_to
         operand = self.sub_shape(result)
         return self.broadcast_to(self.exact(operand, depth), result)
+
+    def distinct(self, shape: Shape, depth: int) -> E:
+        """A value of ``shape`` without ties (sort and partition have kinks at ties):
+        distinct offsets added to whatever was generated, which may be copies."""
+        a = self.exact(shape, depth)
+        if math.prod(shape) <= 1:
+            return a
+        offsets = f"np.reshape(np.arange({math.prod(shape)}.0), {shape!r}) * 0.37"
+        return E(f"{a.op()} + {offsets}", shape, False)
+
+    def rearrange(self, target: Shape, depth: int) -> E:
+        """Functions that accumulate, sort, move or repeat elements (rules/arrays.py)."""
+        result = self.sub_shape(target)
+        nd = len(result)
+        self.autograd_ok = False  # autograd has no rules for several of these
+        way = self.pick(
+            ["cumsum", "flip", "roll", "diff", "sort", "triangle", "move", "diag", "repeat"]
+            + ["cumprod", "partition", "rot90", "trace", "tile", "pad", "atleast"]
+            + ["array", "copy", "gradient"]
+        )
+        if way == "gradient":
+            axes = [k for k, d in enumerate(result) if d >= 2]
+            if not axes:
+                raise Unfit
+            k = self.pick(axes)
+            a = self.exact(result, depth)
+            if nd == 1 and self.chance(50):
+                return _call("np.gradient", a.code, shape=result)
+            return _call("np.gradient", a.code, "0.5", f"axis={k}", shape=result)
+        if way == "array":
+            if nd == 0 or result[0] > 3:
+                raise Unfit
+            pieces = [self.exact(result[1:], depth).code for _ in range(result[0])]
+            fn = self.pick(["np.array", "np.asarray"])
+            return _call(fn, f"[{', '.join(pieces)}]", shape=result)
+        if way == "copy":
+            a = self.exact(result, depth)
+            style = self.int(0, 3)
+            if style == 0:
+                return _call("np.copy", a.code, shape=result)
+            if style == 1 and nd:
+                return E(f"{a.op()}.copy()", result, True, True)
+            if style == 2 and nd:
+                return E(f"{a.op()}.astype({self.pick(['float', 'np.float64'])})", result)
+            return _call("np.asarray", a.code, owned=False, shape=result, readonly=a.readonly)
+        if way in ("cumsum", "cumprod"):
+            if nd == 0:
+                raise Unfit
+            a = self.exact(result, depth) if way == "cumsum" else self.bounded(result, depth)
+            if a.shape != result:
+                raise Unfit
+            if nd == 1 and self.chance(50):
+                return _call(f"np.{way}", a.code, shape=result)
+            return _call(f"np.{way}", a.code, f"axis={self.int(0, nd - 1)}", shape=result)
+        if way in ("sort", "partition"):
+            if nd == 0:
+                raise Unfit
+            a = self.distinct(result, depth)
+            axis = self.int(0, nd - 1)
+            if way == "sort":
+                return _call("np.sort", a.code, f"axis={axis}", shape=result)
+            return _call("np.partition", a.code, "0", str(axis), shape=result)
+        if way == "flip":
+            if nd == 0:
+                raise Unfit
+            a = self.exact(result, depth)
+            fn = self.pick(["np.flip", "np.flipud"] + (["np.fliplr"] if nd >= 2 else []))
+            args = [a.code, f"axis={self.int(0, nd - 1)}"] if self.chance(50) else [a.code]
+            if fn != "np.flip":
+                args = [a.code]
+            return _call(fn, *args, owned=False, shape=result, readonly=a.readonly)
+        if way == "roll":
+            a = self.exact(result, depth)
+            if nd == 0 or self.chance(30):
+                return _call("np.roll", a.code, str(self.int(-2, 2)), shape=result)
+            axis = self.int(0, nd - 1)
+            return _call("np.roll", a.code, str(self.int(-2, 2)), f"axis={axis}", shape=result)
+        if way == "rot90":
+            if nd < 2:
+                raise Unfit
+            a = self.exact((result[1], result[0], *result[2:]), depth)
+            return _call("np.rot90", a.code, owned=False, shape=result, readonly=a.readonly)
+        if way == "diff":
+            if nd == 0:
+                raise Unfit
+            k = self.int(0, nd - 1)
+            operand = result[:k] + (result[k] + 1,) + result[k + 1 :]
+            a = self.exact(operand, depth)
+            return _call("np.diff", a.code, f"axis={k}", shape=result)
+        if way == "triangle":
+            if nd < 2:
+                raise Unfit
+            a = self.exact(result, depth)
+            fn = self.pick(["np.triu", "np.tril"])
+            return _call(fn, a.code, str(self.int(-1, 1)), shape=result)
+        if way == "move":
+            if nd < 2:
+                raise Unfit
+            if self.chance(50):
+                a = self.exact(result[-1:] + result[:-1], depth)
+                code = ["np.moveaxis", a.code, "0", "-1"]
+            else:
+                a = self.exact(result[1:] + result[:1], depth)
+                code = ["np.rollaxis", a.code, str(nd - 1)]
+            return _call(*code, owned=False, shape=result, readonly=a.readonly)
+        if way == "diag":
+            if nd == 1:
+                a = self.exact((result[0], result[0]), depth)
+                fn = self.pick(["np.diag", "np.diagonal"])
+                return _call(fn, a.code, owned=False, shape=result, readonly=True)
+            if nd == 2 and result[0] == result[1]:
+                a = self.exact(result[:1], depth)
+                return _call("np.diag", a.code, shape=result)
+            raise Unfit
+        if way == "trace":
+            if nd != 0:
+                raise Unfit
+            n = self.int(1, 3)
+            return _call("np.trace", self.exact((n, n), depth).code, shape=result)
+        if way in ("repeat", "tile"):
+            evens = [k for k, d in enumerate(result) if d % 2 == 0]
+            if not evens:
+                raise Unfit
+            k = self.pick(evens)
+            operand = result[:k] + (result[k] // 2,) + result[k + 1 :]
+            a = self.exact(operand, depth)
+            if way == "repeat":
+                return _call("np.repeat", a.code, "2", f"axis={k}", shape=result)
+            reps = tuple(2 if i == k else 1 for i in range(nd))
+            return _call("np.tile", a.code, repr(reps), shape=result)
+        if way == "pad":
+            if nd == 0 or min(result) < 3:
+                raise Unfit
+            a = self.exact(tuple(d - 2 for d in result), depth)
+            return _call("np.pad", a.code, "1", shape=result)
+        # atleast_1d, _2d, _3d
+        if nd == 1 and result[0] == 1:
+            a = self.exact((), depth)
+            return _call("np.atleast_1d", a.code, owned=False, shape=result, readonly=a.readonly)
+        if nd == 2 and result[0] == 1:
+            a = self.exact(result[1:], depth)
+            return _call("np.atleast_2d", a.code, owned=False, shape=result, readonly=a.readonly)
+        if nd == 3 and result[2] == 1:
+            a = self.exact(result[:2], depth)
+            return _call("np.atleast_3d", a.code, owned=False, shape=result, readonly=a.readonly)
+        raise Unfit
+
+    def contract(self, target: Shape, depth: int) -> E:
+        """einsum, tensordot, inner, kron, cross (rules/contractions.py)."""
+        result = self.sub_shape(target)
+        nd = len(result)
+        way = self.pick(["einsum", "tensordot", "inner", "kron", "cross", "einsum"])
+        k = self.int(1, 3)
+        if way == "einsum":
+            if nd == 2:
+                a, b = self.exact((result[0], k), depth), self.exact((k, result[1]), depth)
+                spec = self.pick(['"ij,jk->ik"', '"ij,jk"'])
+                return _call("np.einsum", spec, a.code, b.code, shape=result)
+            if nd == 1:
+                a = self.exact((result[0], result[0]), depth)
+                b = self.exact((result[0], k), depth)
+                return _call("np.einsum", '"ii,ij->i"', a.code, b.code, shape=result)
+            if nd == 0:
+                a, b = self.exact((k,), depth), self.exact((k,), depth)
+                return _call("np.einsum", '"...i,...i"', a.code, b.code, shape=result)
+            raise Unfit
+        if way == "tensordot":
+            if nd != 2:
+                raise Unfit
+            a, b = self.exact((result[0], k), depth), self.exact((k, result[1]), depth)
+            return _call("np.tensordot", a.code, b.code, "1", shape=result)
+        if way == "inner":
+            if nd != 2:
+                raise Unfit
+            a, b = self.exact((result[0], k), depth), self.exact((result[1], k), depth)
+            return _call("np.inner", a.code, b.code, shape=result)
+        if way == "kron":
+            if nd != 1 or result[0] % 2:
+                raise Unfit
+            a, b = self.exact((2,), depth), self.exact((result[0] // 2,), depth)
+            return _call("np.kron", a.code, b.code, shape=result)
+        if result[-1:] != (3,) or nd > 2:
+            raise Unfit
+        a, b = self.exact(result, depth), self.exact((3,), depth)
+        return _call("np.cross", a.code, b.code, shape=result)
 
     def join(self, target: Shape, depth: int) -> E:
         result = self.sub_shape(target)

@@ -93,6 +93,8 @@ class Case:
     wrt: tuple = (0,)
     expect: str | Refused = DIFF
     marks: tuple = field(default=())
+    # why autograd cannot run the function (then only finite differences check it)
+    no_autograd: str = ""
 
     @property
     def fn(self) -> Callable:
@@ -242,7 +244,7 @@ CASES: list[Case] = [
     Case(T, "id_", scalars(0.7)),
     Case(T, "unary_sub", scalars(0.7)),
     Case(T, "sum_", vector(4)),
-    Case(T, "cast_sum_", vector(4), expect=refused(f"np.array {NO_ADJOINT}", "adcompile.adjoint")),
+    Case(T, "cast_sum_", vector(4)),
     Case(T, "overwrite_call", vector(4)),
     Case(T, "tanh", scalars(0.3)),
     Case(T, "identity_assign", scalars(0.7)),
@@ -297,9 +299,9 @@ CASES: list[Case] = [
         Case(T, f"numpy_{fn}", scalars(0.4, -0.6))
         for fn in ("cos", "sin", "tan", "cosh", "sinh", "tanh", "arccos", "arcsin", "arctan")
     ),
-    Case(T, "numpy_atleast_1d", vector(3), expect=no_rule("np.atleast_1d")),
-    Case(T, "numpy_atleast_2d", vector(3), expect=no_rule("np.atleast_2d")),
-    Case(T, "numpy_atleast_3d", vector(3), expect=no_rule("np.atleast_3d")),
+    Case(T, "numpy_atleast_1d", vector(3)),
+    Case(T, "numpy_atleast_2d", vector(3)),
+    Case(T, "numpy_atleast_3d", vector(3)),
     Case(
         T,
         "logistic_regression",
@@ -484,7 +486,7 @@ CASES: list[Case] = [
         "project",
         lambda: [fluid_args()[0][1:]],
         wrt=(0, 1),
-        expect=refused(f"np.roll {NO_ADJOINT}", "adcompile.adjoint(np.roll)"),
+        no_autograd="vx -= ... writes into an argument, which autograd's boxes cannot take",
     ),
     Case(
         AO,
@@ -552,8 +554,8 @@ CASES: list[Case] = [
     Case(N, "sum_2", lambda: [(normal(4, 5, seed=10),)]),
     Case(N, "sum_3", lambda: [(normal(4, 5, seed=11),)]),
     Case(N, "sum_with_axis_tuple", lambda: [(normal(4, 5, 3, seed=12),)]),
-    Case(N, "flipud", lambda: [(normal(4, 5, seed=13),)], expect=no_rule("np.flipud")),
-    Case(N, "cumsum_axis0", lambda: [(normal(4, 5),)], expect=no_rule("np.cumsum")),
+    Case(N, "flipud", lambda: [(normal(4, 5, seed=13),)]),
+    Case(N, "cumsum_axis0", lambda: [(normal(4, 5),)]),
     Case(
         N,
         "non_numpy_sum",
@@ -579,30 +581,29 @@ CASES: list[Case] = [
     Case(N, "flatten_method", lambda: [(normal(5, 4, 6, seed=31),)]),
     Case(N, "simple_concatenate", lambda: [(normal(4, 6, 4, seed=32),)]),
     Case(N, "concatenate_axis_1", lambda: [(normal(5, 2, 4, seed=33),)]),
-    Case(N, "trace", lambda: [(normal(5, 6, seed=34),)], expect=no_rule("np.trace")),
-    Case(N, "diag", lambda: [(normal(5, 5, seed=35),)], expect=no_rule("np.diag")),
+    Case(N, "trace", lambda: [(normal(5, 6, seed=34),)]),
+    Case(N, "diag", lambda: [(normal(5, 5, seed=35),)]),
     Case(N, "transpose", lambda: [(normal(5, 3, seed=36),)]),
-    Case(N, "roll", lambda: [(normal(5, 3, seed=37),)], expect=no_rule("np.roll")),
-    Case(N, "triu", lambda: [(normal(5, 5, seed=38),)], expect=no_rule("np.triu")),
+    Case(N, "roll", lambda: [(normal(5, 3, seed=37),)]),
+    Case(N, "triu", lambda: [(normal(5, 5, seed=38),)]),
     Case(N, "clip", lambda: [(normal(5, 5, seed=39),)]),
     Case(N, "prod_1", lambda: [(normal(2, 3, seed=40),)]),
     Case(N, "prod_2", lambda: [(normal(3, 4, seed=41),)]),
     Case(N, "prod_3", lambda: [(normal(3, 4, seed=42),)]),
-    Case(N, "array_1d", scalars(0.7), expect=no_rule("np.array")),
+    Case(N, "array_1d", scalars(0.7)),
     Case(N, "where", lambda: [(normal(2, 5, seed=43), normal(2, 5, seed=44))], (0, 1)),
     Case(N, "squeeze_func", lambda: [(normal(5, 1, 4, seed=45),)]),
     Case(N, "squeeze_method", lambda: [(normal(5, 1, 4, seed=46),)]),
-    Case(N, "repeat", lambda: [(normal(3, 2, seed=47),)], expect=no_rule("np.repeat")),
+    Case(N, "repeat", lambda: [(normal(3, 2, seed=47),)]),
     Case(N, "expand_dims", lambda: [(normal(5, 4, seed=48),)]),
     Case(
         N,
         "tensordot_kwargs_by_position",
         scalars(0.7),
-        expect=no_rule("np.tensordot"),
     ),
     Case(N, "index_dot_slices", lambda: [(normal(4, seed=49),)]),
     Case(N, "maximum_equal_values", scalars(1.0)),
-    Case(N, "max_equal_values", scalars(1.0), expect=no_rule("np.array")),
+    Case(N, "max_equal_values", scalars(1.0)),
     # ------------------------------ autograd's tests of lists, tuples and dicts
     Case(C, "list_getter", lambda: [([normal(5, 6), normal(4, 3, seed=1), normal(2, 4, seed=2)],)]),
     Case(C, "list_grads", lambda: [([normal(5, 6), normal(4, 3, seed=1), normal(2, 4, seed=2)],)]),
@@ -774,10 +775,11 @@ def check_gradient(g: tuple, args: tuple, wrt: tuple, fd: np.ndarray, ag: np.nda
     for gi, i in zip(g, wrt):
         same_structure(gi, args[i], f"{what}: gradient of argument {i}")
     got = flat(list(g))
-    scale = max(1.0, float(np.max(np.abs(ag), initial=0.0)))
-    np.testing.assert_allclose(
-        got, ag, rtol=1e-9, atol=1e-11 * scale, err_msg=f"{what} vs autograd"
-    )
+    scale = max(1.0, float(np.max(np.abs(fd if ag is None else ag), initial=0.0)))
+    if ag is not None:
+        np.testing.assert_allclose(
+            got, ag, rtol=1e-9, atol=1e-11 * scale, err_msg=f"{what} vs autograd"
+        )
     np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-6 * scale, err_msg=f"{what} vs fd")
 
 
@@ -799,13 +801,15 @@ class Modes:
         return self.vjp(*args, cotangent)
 
 
-def in_all_modes(modes: Modes, args: tuple, wrt: tuple, what: str) -> None:
+def in_all_modes(
+    modes: Modes, args: tuple, wrt: tuple, what: str, with_autograd: bool = True
+) -> None:
     f = modes.f
     before = copy(args)
     value = f(*copy(args))
     if is_scalar(value):
         fd = central_differences(f, args, wrt)
-        ag = autograd_gradient(autograd_twin(f), args, wrt)
+        ag = autograd_gradient(autograd_twin(f), args, wrt) if with_autograd else None
         for call in ("first call", "repeated call"):
             g = as_tuple(modes.grad(*args), wrt)
             check_gradient(g, args, wrt, fd, ag, f"grad, {what}, {call}")
@@ -813,13 +817,19 @@ def in_all_modes(modes: Modes, args: tuple, wrt: tuple, what: str) -> None:
             np.testing.assert_allclose(v, value, rtol=1e-12, err_msg="value_and_grad's value")
             check_gradient(as_tuple(g2, wrt), args, wrt, fd, ag, f"value_and_grad, {what}")
             g3 = as_tuple(modes.call_vjp(args, 0.5), wrt)
-            check_gradient(g3, args, wrt, fd * 0.5, ag * 0.5, f"vjp, {what}, {call}")
+            check_gradient(
+                g3, args, wrt, fd * 0.5, None if ag is None else ag * 0.5, f"vjp, {what}, {call}"
+            )
             unchanged(before, args, "the generated code")
         return
     cotangent = cotangent_like(value)
     h = weighted(f, cotangent)
     fd = central_differences(h, args, wrt)
-    ag = autograd_gradient(weighted(autograd_twin(f), cotangent), args, wrt)
+    ag = (
+        autograd_gradient(weighted(autograd_twin(f), cotangent), args, wrt)
+        if with_autograd
+        else None
+    )
     for call in ("first call", "repeated call"):
         g = as_tuple(modes.call_vjp(args, cotangent), wrt)
         check_gradient(g, args, wrt, fd, ag, f"vjp, {what}, {call}")
@@ -869,7 +879,9 @@ def check_differentiated(case: Case) -> None:
             modes = Modes(case.fn, case.wrt)  # shared by the argument sets
             for n, args in enumerate(case.args()):
                 with np.errstate(all="raise"):
-                    in_all_modes(modes, args, case.wrt, f"argument set {n}, {code}")
+                    in_all_modes(
+                        modes, args, case.wrt, f"argument set {n}, {code}", not case.no_autograd
+                    )
         finally:
             adcompile.api.MAX_SPECIALISATIONS = limit
 

@@ -1,7 +1,7 @@
 """@adcompile.adjoint as docs/custom-rules.md describes it.
 
 Each test registers rules into the global registry; a fixture puts the registry
-back as it was afterwards, so other tests still see np.cumsum without a rule.
+back as it was afterwards, so other tests still see np.nancumsum without a rule.
 """
 
 from __future__ import annotations
@@ -46,32 +46,32 @@ def test_a_rule_for_a_users_function_replaces_its_pullback():
 
 
 def running(x):
-    return np.sum(np.cumsum(x, axis=0) ** 2)
+    return np.sum(np.nancumsum(x, axis=0) ** 2)
 
 
 def test_a_rule_for_a_library_function_takes_its_keywords():
     with pytest.raises(ad.AdCompileError, match="has no adjoint rule"):
         ad.grad(running)(np.ones(3))
 
-    @ad.adjoint(np.cumsum)
-    def cumsum(dy, y, a, axis=None):
+    @ad.adjoint(np.nancumsum)
+    def nancumsum(dy, y, a, axis=None):
         return np.reshape(np.flip(np.cumsum(np.flip(dy, axis), axis), axis), np.shape(a))
 
     def running2(x):
-        return np.sum(np.cumsum(x, axis=1) ** 2) + np.sum(np.cumsum(x) ** 3)
+        return np.sum(np.nancumsum(x, axis=1) ** 2) + np.sum(np.nancumsum(x) ** 3)
 
     x = np.arange(6.0).reshape(2, 3) / 3
     assert ad.check_grad(running2, x) < 1e-6
 
 
 def hypot_total(x, y):
-    return np.sum(np.hypot(x, y))
+    return np.sum(np.float_power(x, y))
 
 
 def test_broadcasts_sums_contributions_back_to_each_operand():
-    @ad.adjoint(np.hypot, broadcasts=True)
-    def hypot(dz, z, x1, x2):
-        return dz * x1 / z, dz * x2 / z
+    @ad.adjoint(np.float_power, broadcasts=True)
+    def float_power(dz, z, x1, x2):
+        return dz * x2 * z / x1, dz * z * np.log(x1)
 
     x, y = np.arange(1.0, 4.0).reshape(3, 1), np.arange(1.0, 5.0)
     dx, dy = ad.grad(hypot_total, wrt=(0, 1))(x, y)
@@ -80,16 +80,16 @@ def test_broadcasts_sums_contributions_back_to_each_operand():
 
 
 def vector_running(x):
-    return np.sum(np.cumsum(x) ** 2)
+    return np.sum(np.nancumsum(x) ** 2)
 
 
 def test_when_rules_apply_with_known_shapes_only():
-    @ad.adjoint(np.cumsum)
-    def cumsum(dy, y, a, axis=None):
+    @ad.adjoint(np.nancumsum)
+    def nancumsum(dy, y, a, axis=None):
         return np.reshape(np.flip(np.cumsum(np.flip(dy, axis), axis), axis), np.shape(a))
 
-    @ad.adjoint(np.cumsum, when=lambda a: len(a) == 1)
-    def cumsum_vector(dy, y, a, axis=None):
+    @ad.adjoint(np.nancumsum, when=lambda a: len(a) == 1)
+    def nancumsum_vector(dy, y, a, axis=None):
         return np.cumsum(dy[::-1])[::-1]
 
     g = ad.grad(vector_running)
@@ -100,12 +100,12 @@ def test_when_rules_apply_with_known_shapes_only():
 
 
 def test_a_failing_when_condition_is_a_located_error_naming_the_rule():
-    @ad.adjoint(np.cumsum)
-    def cumsum(dy, y, a, axis=None):
+    @ad.adjoint(np.nancumsum)
+    def nancumsum(dy, y, a, axis=None):
         return np.reshape(np.flip(np.cumsum(np.flip(dy, axis), axis), axis), np.shape(a))
 
-    @ad.adjoint(np.cumsum, when=lambda a: a[1] == 4)  # a vector's shape has no a[1]
-    def cumsum_matrix(dy, y, a, axis=None):
+    @ad.adjoint(np.nancumsum, when=lambda a: a[1] == 4)  # a vector's shape has no a[1]
+    def nancumsum_matrix(dy, y, a, axis=None):
         return np.cumsum(dy[::-1])[::-1]
 
     g = ad.grad(vector_running)

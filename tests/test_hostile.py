@@ -340,13 +340,14 @@ import math
 def f(x):
     return np.sum(x) * math.gamma(np.sum(x))  # <-
 """,
-    "np.einsum": """
+    "np.nanmean": """
 def f(x):
-    return np.einsum("i,i->", x, x)  # <-
+    return np.nanmean(x * x)  # <-
 """,
-    "np.sort": """
+    "np.split": """
 def f(x):
-    return np.sum(np.sort(x) * x)  # <-
+    a, b = np.split(x, 2)  # <-
+    return np.sum(a * b)
 """,
     "returns a tuple": """
 def f(x):

@@ -6,6 +6,7 @@ function as the user wrote it, with a hint about it (``hints.py``)."""
 from __future__ import annotations
 
 import ast
+import copy
 import types
 
 import numpy as np
@@ -252,6 +253,8 @@ class Calls:
                 f"the method .{func.attr}() is not supported", node, hint=_method_hint(func.attr)
             )
         prim, pack = entry
+        if func.attr == "astype":
+            node = self.static_dtype(node)
         base = self.atom(func.value, hint)
         args = [self.argument(a, hint) for a in node.args]
         keywords = [(k.arg, self.argument(k.value, hint)) for k in node.keywords]
@@ -269,6 +272,34 @@ class Calls:
         if rules.is_nondiff(prim):
             return value, None, {}, False
         return self.bound(value, prim, [base, *args], keywords, node, False)
+
+    def static_dtype(self, node: ast.Call) -> ast.Call:
+        """``x.astype(float)``, ``x.astype(np.float32)``: the dtype, a type rather than a
+        value, becomes its name (``x.astype("float32")`` means the same)."""
+        node = copy.copy(node)
+        spelled = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "dtype")]
+        for e in spelled:
+            obj = e.value if isinstance(e, ast.Constant) else self.static_object(e)
+            try:
+                if obj is None:
+                    raise TypeError  # (np.dtype(None) is float64)
+                name = np.dtype(obj).name
+            except TypeError:
+                raise self.error(
+                    ".astype() takes a dtype spelled out here",
+                    e,
+                    hint="write the dtype itself: x.astype(float), x.astype(np.float32) or "
+                    "x.astype('float64')",
+                ) from None
+            new = ast.copy_location(ast.Constant(value=name), e)
+            if node.args and e is node.args[0]:
+                node.args = [new, *node.args[1:]]
+            else:
+                node.keywords = [
+                    ast.keyword(arg="dtype", value=new) if k.value is e else k
+                    for k in node.keywords
+                ]
+        return node
 
     def argument(self, node: ast.expr, hint: str) -> ast.expr:
         if isinstance(node, ast.Tuple | ast.List):
@@ -321,6 +352,8 @@ class Calls:
                 raise self.error(f"{k} given twice", node)
             operands[k] = v
         for p, e in operands.items():
+            if isinstance(e, ast.Tuple) and p == "arrays":
+                self.check_flat(e, rule, node)
             if isinstance(e, ast.Tuple) and p != "arrays" and rule.differentiable(p):
                 raise self.error(
                     f"{rule.name} takes an array here, not a list or tuple",
@@ -347,3 +380,19 @@ class Calls:
             axis, keep = operands.get("axis"), operands.get("keepdims")
             scalar = _is_const(axis, None) and _is_const(keep, False)
         return value, prim, operands, scalar
+
+    def check_flat(self, e: ast.Tuple, rule, node: ast.Call) -> None:
+        """A list of arrays passed to a function (``np.stack([a, b])``) holds arrays or
+        numbers: its adjoint is one cotangent per element, so a nested list or a list
+        variable in it would not get its share."""
+        for elt in e.elts:
+            nested = isinstance(elt, ast.Tuple) or (
+                isinstance(elt, ast.Name) and self.kind(elt) != LEAF
+            )
+            if nested:
+                raise self.error(
+                    f"{rule.name} of a list that holds lists is not supported",
+                    node,
+                    hint="make each inner list an array first: "
+                    f"{rule.name}([np.stack([a, b]), np.stack([c, d])])",
+                )

@@ -142,8 +142,6 @@ def _no_rule(obj: object, label: str) -> tuple[str, str]:
 
 # Methods that mean something other than a numpy function: what to write instead
 METHOD_HINTS: dict[str, str] = {
-    "copy": "leave out .copy(): adcompile never writes into an array, so the array itself will do",
-    "astype": "convert the input before calling the gradient (np.asarray(x, dtype=float))",
     "item": "use float(x) for the number a one-element array holds",
     "tolist": "keep the array, and index it (x[i]) for its elements",
     "pop": "index and slice the list instead: last = xs[-1]; xs = xs[:-1]",

@@ -4,7 +4,16 @@ package fills the registry (see record.py for what a record holds)."""
 import importlib
 import sys
 
-from . import elementwise, fft, linalg, operators, reductions, shapes  # noqa: F401
+from . import (  # noqa: F401
+    arrays,
+    contractions,
+    elementwise,
+    fft,
+    linalg,
+    operators,
+    reductions,
+    shapes,
+)
 from .record import Primitive
 from .registry import (
     NONDIFF,

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ..runtime import clip_high, clip_low, clip_passes, tie_share, zero_like
+from ..runtime import clip_high, clip_low, clip_passes, real_cotangent, tie_share, zero_like
 from .record import BROADCAST, UNARY, UNKNOWN
 from .registry import adjoint, nondiff
 from .tangents import tangent
@@ -212,6 +212,91 @@ def absolute_tangent(dx, y, x):
     return dx * np.sign(x)
 
 
+@adjoint(np.exp2, shape=UNARY)
+def exp2(dy, y, x):
+    return dy * y * math.log(2)
+
+
+@adjoint(np.arcsinh, on_floats=math.asinh, shape=UNARY)
+def arcsinh(dy, y, x):
+    return dy / np.sqrt(x * x + 1)
+
+
+@adjoint(np.arccosh, on_floats=math.acosh, shape=UNARY)
+def arccosh(dy, y, x):
+    return dy / np.sqrt(x * x - 1)
+
+
+@adjoint(np.arctanh, on_floats=math.atanh, shape=UNARY)
+def arctanh(dy, y, x):
+    return dy / (1 - x * x)
+
+
+@adjoint(np.fabs, shape=UNARY)
+def fabs(dy, y, x):
+    return dy * np.sign(x)
+
+
+@adjoint(np.sinc, shape=UNARY)
+def sinc(dy, y, x):
+    # sinc'(x) = (cos(pi x) - sinc(x)) / x, which tends to 0 at x = 0
+    nonzero = np.where(x == 0, 1, x)
+    return dy * np.where(x == 0, 0, (np.cos(np.pi * x) - y) / nonzero)
+
+
+@adjoint(np.rad2deg, np.degrees, on_floats=math.degrees, shape=UNARY)
+def rad2deg(dy, y, x):
+    return dy * (180 / math.pi)
+
+
+@adjoint(np.deg2rad, np.radians, on_floats=math.radians, shape=UNARY)
+def deg2rad(dy, y, x):
+    return dy * (math.pi / 180)
+
+
+@adjoint(np.nan_to_num, shape=UNARY, fresh=False)
+def nan_to_num(dy, y, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    # the replacement values are differentiable too, where they replace something
+    return (
+        dy * np.isfinite(x),
+        None,
+        np.sum(dy * np.isnan(x)),
+        np.sum(dy * np.isposinf(x)),
+        np.sum(dy * np.isneginf(x)),
+    )
+
+
+# Complex parts, on real values only: the adjoints refuse a complex operand at run
+# time rather than give a derivative of the wrong convention.
+
+
+@adjoint(np.real, shape=UNARY, fresh=False)
+def real(dy, y, val):
+    return real_cotangent(dy, val, "np.real")
+
+
+@adjoint(np.real_if_close, shape=lambda q: q.numpy(np.real_if_close, "a"), fresh=False)
+def real_if_close(dy, y, a, tol=100):
+    return real_cotangent(dy, a, "np.real_if_close")
+
+
+@adjoint(np.conj, np.conjugate, shape=UNARY)
+def conj(dy, y, x):
+    return real_cotangent(dy, x, "np.conj")
+
+
+@adjoint(np.imag, shape=UNARY)
+def imag(dy, y, val):
+    # the imaginary part of a real value is 0 whatever the value
+    return real_cotangent(dy, val, "np.imag") * 0
+
+
+@adjoint(np.angle, shape=UNARY)
+def angle(dy, y, z, deg=False):
+    # 0 or pi on real values: piecewise constant
+    return real_cotangent(dy, z, "np.angle") * 0
+
+
 @adjoint(np.arctan2, shape=BROADCAST, scalar_preserving=False)
 def arctan2(dz, z, x1, x2):
     # at the origin, where numpy gives 0, the derivative is taken as 0 (docs/numerics.md)
@@ -291,6 +376,31 @@ def logaddexp_tangent(dx, dy, z, x, y):
     return dx * np.exp(x - z) + dy * np.exp(y - z)
 
 
+@adjoint(np.fmax, shape=BROADCAST, scalar_preserving=True)
+def fmax(dz, z, x1, x2):
+    # like maximum, except that a NaN loses: the other operand gets the cotangent
+    share = tie_share(x1, x2)
+    return dz * share * ((x1 >= x2) | np.isnan(x2)), dz * share * ((x2 >= x1) | np.isnan(x1))
+
+
+@adjoint(np.fmin, shape=BROADCAST, scalar_preserving=True)
+def fmin(dz, z, x1, x2):
+    share = tie_share(x1, x2)
+    return dz * share * ((x1 <= x2) | np.isnan(x2)), dz * share * ((x2 <= x1) | np.isnan(x1))
+
+
+@adjoint(np.hypot, shape=BROADCAST, scalar_preserving=True)
+def hypot(dz, z, x1, x2):
+    # at the origin hypot has a kink like abs: derivative 0 there
+    nonzero = np.where(z == 0, 1, z)
+    return dz * x1 / nonzero, dz * x2 / nonzero
+
+
+@adjoint(np.logaddexp2, shape=BROADCAST, scalar_preserving=True)
+def logaddexp2(dz, z, x1, x2):
+    return dz * np.exp2(x1 - z), dz * np.exp2(x2 - z)
+
+
 @adjoint(np.where, shape=BROADCAST)
 def where(dz, z, condition, x, y):
     return None, np.where(condition, dz, 0.0), np.where(condition, 0.0, dz)
@@ -342,4 +452,12 @@ nondiff(
     np.logical_or,
     np.logical_not,
     np.floor_divide,
+    np.fix,
+    np.logical_xor,
+    np.signbit,
+    np.isposinf,
+    np.isneginf,
+    np.isreal,
+    np.iscomplex,
+    np.isclose,
 )

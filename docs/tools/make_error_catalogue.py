@@ -577,7 +577,7 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         "an unsupported method",
         """
         def f(x):
-            return np.sum(x.cumsum())
+            return np.sum(x.round(2))
         """,
         "ad.grad(f)(x)",
     ),
@@ -666,7 +666,8 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         "a numpy function with no rule",
         """
         def f(x):
-            return np.sum(np.cumsum(x))
+            a, b, c = np.split(x, 3)
+            return np.sum(a * b * c)
         """,
         "ad.grad(f)(x)",
     ),
@@ -770,7 +771,7 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         "an array method numpy has no function for",
         """
         def f(x):
-            return np.sum(x.astype(float) ** 2)
+            return np.sum(np.asarray(x.tolist()) ** 2)
         """,
         "ad.grad(f)(x)",
     ),
@@ -785,6 +786,25 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         "ad.grad(f)(x)",
     ),
     # ------------------------------------------------------- arguments and results
+    (
+        "Arguments and results",
+        "a list of lists where numpy takes a list of arrays",
+        """
+        def f(x):
+            m = np.array([[x[0], x[1]], [x[1], x[2]]])
+            return np.sum(m @ m)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Arguments and results",
+        "a dtype that is not spelled out",
+        """
+        def f(x, kind):
+            return np.sum(x.astype(kind))
+        """,
+        "ad.grad(f)(x, 1.0)",
+    ),
     (
         "Arguments and results",
         "a gradient with respect to an integer",

@@ -1,0 +1,182 @@
+"""Adjoints of functions that accumulate, sort, rearrange or repeat array elements.
+
+Each is linear in its array operand (or a permutation of it), so its adjoint puts
+the cotangent back where each element came from: reversed cumulative sums, the
+inverse permutation, the diagonal written into zeros, the copies summed.
+"""
+
+import numpy as np
+
+from ..runtime import (
+    unarray,
+    uncast,
+    uncumprod,
+    uncumsum,
+    undiag,
+    undiagonal,
+    undiff,
+    ungradient,
+    unpad,
+    unpartition,
+    unrepeat,
+    unrollaxis,
+    unsort,
+    untile,
+    untrace,
+)
+from .record import UNKNOWN
+from .registry import adjoint
+
+
+def _numpy_shape(fn, *consts):
+    """A shape rule: the shape numpy gives ``fn(a, *constants)``."""
+    return lambda q: q.numpy(fn, "a", *(q.const(c) for c in consts))
+
+
+@adjoint(np.cumsum, shape=UNKNOWN, fresh=True)
+def cumsum(dy, y, a, axis=None):
+    return uncumsum(dy, a, axis)
+
+
+@adjoint(np.cumprod, shape=UNKNOWN, fresh=True)
+def cumprod(dy, y, a, axis=None):
+    return uncumprod(dy, a, axis)
+
+
+@adjoint(np.diff, shape=_numpy_shape(np.diff, "n", "axis"), fresh=True)
+def diff(dy, y, a, n=1, axis=-1):
+    return undiff(dy, n, axis)
+
+
+@adjoint(np.sort, shape=UNKNOWN, fresh=True)
+def sort(dy, y, a, axis=-1):
+    return unsort(dy, a, axis)
+
+
+@adjoint(np.partition, shape=_numpy_shape(np.partition, "kth", "axis"), fresh=True)
+def partition(dy, y, a, kth, axis=-1):
+    return unpartition(dy, a, kth, axis)
+
+
+@adjoint(np.flip, shape=_numpy_shape(np.flip, "axis"))
+def flip(dy, y, a, axis=None):
+    return np.flip(dy, axis)
+
+
+@adjoint(np.fliplr, shape=_numpy_shape(np.fliplr))
+def fliplr(dy, y, a):
+    return np.fliplr(dy)
+
+
+@adjoint(np.flipud, shape=_numpy_shape(np.flipud))
+def flipud(dy, y, a):
+    return np.flipud(dy)
+
+
+@adjoint(np.roll, shape=_numpy_shape(np.roll, "shift", "axis"), fresh=True)
+def roll(dy, y, a, shift, axis=None):
+    return np.roll(dy, np.negative(shift), axis)
+
+
+@adjoint(np.rot90, shape=_numpy_shape(np.rot90, "k", "axes"))
+def rot90(dy, y, a, k=1, axes=(0, 1)):
+    return np.rot90(dy, -k, axes)
+
+
+@adjoint(np.moveaxis, shape=_numpy_shape(np.moveaxis, "source", "destination"))
+def moveaxis(dy, y, a, source, destination):
+    return np.moveaxis(dy, destination, source)
+
+
+@adjoint(np.rollaxis, shape=_numpy_shape(np.rollaxis, "axis", "start"))
+def rollaxis(dy, y, a, axis, start=0):
+    return unrollaxis(dy, a, axis, start)
+
+
+@adjoint(np.diag, shape=_numpy_shape(np.diag, "k"), fresh=False)
+def diag(dy, y, a, k=0):
+    return undiag(dy, a, k)
+
+
+@adjoint(np.diagonal, shape=_numpy_shape(np.diagonal, "offset", "axis1", "axis2"))
+def diagonal(dy, y, a, offset=0, axis1=0, axis2=1):
+    return undiagonal(dy, a, offset, axis1, axis2)
+
+
+@adjoint(np.trace, shape=_numpy_shape(np.trace, "offset", "axis1", "axis2"), fresh=True)
+def trace(dy, y, a, offset=0, axis1=0, axis2=1):
+    return untrace(dy, a, offset, axis1, axis2)
+
+
+@adjoint(np.triu, shape=_numpy_shape(np.triu, "k"), fresh=True)
+def triu(dy, y, a, k=0):
+    return np.triu(dy, k)
+
+
+@adjoint(np.tril, shape=_numpy_shape(np.tril, "k"), fresh=True)
+def tril(dy, y, a, k=0):
+    return np.tril(dy, k)
+
+
+@adjoint(np.repeat, shape=_numpy_shape(np.repeat, "repeats", "axis"), fresh=True)
+def repeat(dy, y, a, repeats, axis=None):
+    return unrepeat(dy, a, repeats, axis)
+
+
+@adjoint(np.tile, shape=_numpy_shape(np.tile, "reps"), fresh=True)
+def tile(dy, y, a, reps):
+    return untile(dy, a, reps)
+
+
+@adjoint(np.pad, shape=UNKNOWN, fresh=True)
+def pad(dy, y, a, pad_width, mode="constant"):
+    # other modes copy elements into the border: refused by unpad when it runs
+    return unpad(dy, a, pad_width, mode)
+
+
+@adjoint(np.atleast_1d, shape=_numpy_shape(np.atleast_1d))
+def atleast_1d(dy, y, a):
+    return np.reshape(dy, np.shape(a))
+
+
+@adjoint(np.atleast_2d, shape=_numpy_shape(np.atleast_2d))
+def atleast_2d(dy, y, a):
+    return np.reshape(dy, np.shape(a))
+
+
+@adjoint(np.atleast_3d, shape=_numpy_shape(np.atleast_3d))
+def atleast_3d(dy, y, a):
+    return np.reshape(dy, np.shape(a))
+
+
+@adjoint(np.gradient, shape=UNKNOWN, fresh=True)
+def gradient(dy, y, f, spacing=1.0, axis=None, edge_order=1):
+    # linear in f; y is proportional to 1 / spacing
+    return (
+        ungradient(dy, f, spacing, axis, edge_order),
+        -np.sum(dy * y) / spacing,
+    )
+
+
+# Arrays made of other values, and copies.
+
+
+@adjoint(np.array, shape=UNKNOWN, fresh=True)
+def array(dy, y, arrays):
+    # a list or tuple of arrays and numbers, or one array (a nested list is refused)
+    return unarray(dy, arrays)
+
+
+@adjoint(np.asarray, shape=UNKNOWN, fresh=False)
+def asarray(dy, y, arrays):
+    return unarray(dy, arrays)
+
+
+@adjoint(np.copy, shape=lambda q: q.leaf("a"), fresh=True)
+def copy(dy, y, a):
+    return dy
+
+
+@adjoint(np.ndarray.astype, shape=lambda q: q.leaf("x"), fresh=True)
+def astype(dy, y, x, dtype):
+    return uncast(dy, x, dtype)

@@ -1,0 +1,53 @@
+"""Adjoints of tensor products and contractions: einsum, tensordot, inner, kron, cross.
+
+Each product is linear in each operand, so the adjoint with respect to one operand
+is a product of the cotangent with the others (see ``runtime.einsum_adjoint``).
+"""
+
+import numpy as np
+
+from ..runtime import (
+    einsum_adjoint,
+    einsum_sublists,
+    inner_adjoint,
+    kron_adjoint,
+    tensordot_adjoint,
+    uncross,
+)
+from .record import UNKNOWN
+from .registry import adjoint
+
+
+@adjoint(np.einsum, shape=UNKNOWN, fresh=True)
+def einsum(dy, y, subscripts, a, b=None, c=None, d=None, e=None, f=None, optimize=False):
+    # up to six operands; the subscripts must be a string (an array there is the
+    # interleaved form, which einsum_sublists refuses)
+    return (
+        einsum_sublists(subscripts),
+        einsum_adjoint(dy, 0, subscripts, a, b, c, d, e, f),
+        einsum_adjoint(dy, 1, subscripts, a, b, c, d, e, f),
+        einsum_adjoint(dy, 2, subscripts, a, b, c, d, e, f),
+        einsum_adjoint(dy, 3, subscripts, a, b, c, d, e, f),
+        einsum_adjoint(dy, 4, subscripts, a, b, c, d, e, f),
+        einsum_adjoint(dy, 5, subscripts, a, b, c, d, e, f),
+    )
+
+
+@adjoint(np.tensordot, shape=UNKNOWN, fresh=True)
+def tensordot(dy, y, a, b, axes=2):
+    return tensordot_adjoint(dy, 0, a, b, axes), tensordot_adjoint(dy, 1, a, b, axes)
+
+
+@adjoint(np.inner, shape=UNKNOWN, fresh=True)
+def inner(dy, y, a, b):
+    return inner_adjoint(dy, 0, a, b), inner_adjoint(dy, 1, a, b)
+
+
+@adjoint(np.kron, shape=UNKNOWN, fresh=True)
+def kron(dy, y, a, b):
+    return kron_adjoint(dy, 0, a, b), kron_adjoint(dy, 1, a, b)
+
+
+@adjoint(np.cross, shape=UNKNOWN, fresh=True)
+def cross(dy, y, a, b, axisa=-1, axisb=-1, axisc=-1):
+    return uncross(dy, 0, a, b, axisa, axisb, axisc), uncross(dy, 1, a, b, axisa, axisb, axisc)
