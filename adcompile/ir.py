@@ -241,3 +241,22 @@ class CallPrim:
 
     def __repr__(self) -> str:
         return f"<call {self.source.name}>"
+
+
+def function_def(fname: str, params: list[str], code: list) -> ast.FunctionDef:
+    """A plain ``def fname(params): code`` node, on every supported Python."""
+    args = ast.arguments(
+        posonlyargs=[],
+        args=[ast.arg(arg=p) for p in params],
+        vararg=None,
+        kwonlyargs=[],
+        kw_defaults=[],
+        kwarg=None,
+        defaults=[],
+    )
+    node = ast.FunctionDef(
+        name=fname, args=args, body=code, decorator_list=[], returns=None, type_comment=None
+    )
+    if hasattr(ast.FunctionDef, "type_params"):
+        node.type_params = []
+    return node

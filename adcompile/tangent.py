@@ -29,7 +29,19 @@ from dataclasses import dataclass, field
 from . import runtime
 from .analysis import Activity, activity
 from .errors import AdCompileError
-from .ir import Assign, CallPrim, Comment, Function, If, Loop, Return, Stmt, names_in, walk
+from .ir import (
+    Assign,
+    CallPrim,
+    Comment,
+    Function,
+    If,
+    Loop,
+    Return,
+    Stmt,
+    function_def,
+    names_in,
+    walk,
+)
 from .optimize import simplify
 from .rules import containers
 from .rules.containers import ContainerPrim
@@ -182,7 +194,7 @@ class _Forward:
         result = ret.value
         value = ast.Tuple(elts=[result, self.tangent_or_zeros(result)], ctx=ast.Load())
         code.append(ast.Return(value=value))
-        node = _function_def(self.fname, params, code)
+        node = function_def(self.fname, params, code)
         return GeneratedJvp(node=node, namespace=self.namespace, wrt=list(self.wrt))
 
     def block(self, body: list[Stmt]) -> list:
@@ -368,24 +380,6 @@ def _carry(carried: list[tuple[str, ast.expr]]) -> list[ast.stmt]:
             return [ast.Assign(targets=[targets], value=values)]
         written.add(c)
     return [_assign(c, e) for c, e in copies]
-
-
-def _function_def(fname: str, params: list[str], code: list) -> ast.FunctionDef:
-    args = ast.arguments(
-        posonlyargs=[],
-        args=[ast.arg(arg=p) for p in params],
-        vararg=None,
-        kwonlyargs=[],
-        kw_defaults=[],
-        kwarg=None,
-        defaults=[],
-    )
-    node = ast.FunctionDef(
-        name=fname, args=args, body=code, decorator_list=[], returns=None, type_comment=None
-    )
-    if hasattr(ast.FunctionDef, "type_params"):
-        node.type_params = []
-    return node
 
 
 def tangent(fn: Function, wrt: list[str], link_session, front: Callable) -> GeneratedJvp:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from ..analysis import Activity
 from ..errors import AdCompileError
-from ..ir import Comment, Function, Return, names_in
+from ..ir import Comment, Function, Return, function_def, names_in
 from ..rules.containers import LEAF
 from .forward import Forward
 from .output import Namespace, Output, assign, call, current_is, name
@@ -171,7 +171,7 @@ class Transformation:
         code.extend(reverse_code)
         code.append(ast.Return(value=ret_value))
         params = list(fn.params) + ([cotangent] if cotangent else [])
-        node = _function_def(f"{self.mode}_{fn.name}", params, code)
+        node = function_def(f"{self.mode}_{fn.name}", params, code)
         return Generated(
             fresh=self.fresh_gradients(),
             node=node,
@@ -231,8 +231,8 @@ class Transformation:
         value = grads[0] if len(grads) == 1 else ast.Tuple(elts=grads, ctx=ast.Load())
         bwd_code.append(ast.Return(value=value))
         nodes = [
-            _function_def(pair.fwd, list(fn.params), fwd_code),
-            _function_def(pair.bwd, [stack, cotangent], bwd_code),
+            function_def(pair.fwd, list(fn.params), fwd_code),
+            function_def(pair.bwd, [stack, cotangent], bwd_code),
         ]
         return GeneratedPair(nodes=nodes, namespace=ns.namespace)
 
@@ -242,21 +242,3 @@ class Transformation:
 
 def _label(result: ast.expr, fn: Function) -> str:
     return result.id if isinstance(result, ast.Name) else fn.name
-
-
-def _function_def(fname: str, params: list[str], code: list) -> ast.FunctionDef:
-    args = ast.arguments(
-        posonlyargs=[],
-        args=[ast.arg(arg=p) for p in params],
-        vararg=None,
-        kwonlyargs=[],
-        kw_defaults=[],
-        kwarg=None,
-        defaults=[],
-    )
-    node = ast.FunctionDef(
-        name=fname, args=args, body=code, decorator_list=[], returns=None, type_comment=None
-    )
-    if hasattr(ast.FunctionDef, "type_params"):
-        node.type_params = []
-    return node
