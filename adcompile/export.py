@@ -199,7 +199,7 @@ class _Module:
             return
         source = _runtime_source(name)
         self.helpers[name] = source
-        self.defined.setdefault(name, getattr(runtime, name))
+        self.defined.setdefault(name, getattr(_RUNTIME_DEFINITIONS[name][2], name))
         for dep in loaded_names(source):
             if dep != name and dep in _RUNTIME_DEFINITIONS:
                 self._helper(dep)
@@ -241,7 +241,7 @@ class _Module:
         top.append(f"__all__ = {exported!r}")
         parts = ["\n\n".join(top)]
         if self.helpers:
-            ordered = sorted(self.helpers, key=_RUNTIME_DEFINITIONS.get)
+            ordered = sorted(self.helpers, key=_runtime_place)
             parts.append(
                 "# helpers copied from adcompile.runtime\n"
                 + "\n\n\n".join(self.helpers[n] for n in ordered)
@@ -279,37 +279,38 @@ def _module_attribute(obj: object) -> tuple[str, str] | None:
     return None
 
 
-def _runtime_definitions() -> dict[str, int]:
-    """Each top-level name of the runtime module and the line of its definition."""
-    tree = ast.parse(inspect.getsource(runtime))
-    found: dict[str, int] = {}
-    for stmt in tree.body:
-        if isinstance(stmt, ast.FunctionDef | ast.ClassDef):
-            found[stmt.name] = stmt.lineno
-        elif isinstance(stmt, ast.Assign):
-            for target in stmt.targets:
-                if isinstance(target, ast.Name):
-                    found[target.id] = stmt.lineno
-    found.pop("HELPERS", None)
+def _runtime_definitions() -> dict[str, tuple[int, int, types.ModuleType, str]]:
+    """Each top-level name defined in a runtime submodule: its place in the runtime (the
+    submodule's rank, the line), the submodule, and the source of its definition."""
+    found: dict[str, tuple[int, int, types.ModuleType, str]] = {}
+    for rank, module in enumerate(runtime.MODULES):
+        text = inspect.getsource(module)
+        for stmt in ast.parse(text).body:
+            names = []
+            if isinstance(stmt, ast.FunctionDef | ast.ClassDef):
+                names = [stmt.name]
+            elif isinstance(stmt, ast.Assign):
+                names = [t.id for t in stmt.targets if isinstance(t, ast.Name)]
+            segment = ast.get_source_segment(text, stmt, padded=True) or ""
+            for name in names:
+                found[name] = (rank, stmt.lineno, module, segment)
     return found
 
 
 _RUNTIME_DEFINITIONS = _runtime_definitions()
 
 
+def _runtime_place(name: str) -> tuple[int, int]:
+    """Where the runtime defines ``name``: the order its copies are written in."""
+    rank, line, _, _ = _RUNTIME_DEFINITIONS[name]
+    return rank, line
+
+
 def _runtime_source(name: str) -> str:
     """The source of the runtime's top-level definition of ``name``."""
-    text = inspect.getsource(runtime)
-    tree = ast.parse(text)
-    for stmt in tree.body:
-        names = []
-        if isinstance(stmt, ast.FunctionDef | ast.ClassDef):
-            names = [stmt.name]
-        elif isinstance(stmt, ast.Assign):
-            names = [t.id for t in stmt.targets if isinstance(t, ast.Name)]
-        if name in names:
-            return ast.get_source_segment(text, stmt, padded=True)
-    raise AdCompileError(f"internal error: no runtime definition of {name!r}")
+    if name not in _RUNTIME_DEFINITIONS:
+        raise AdCompileError(f"internal error: no runtime definition of {name!r}")
+    return _RUNTIME_DEFINITIONS[name][3]
 
 
 def module_text(

@@ -250,7 +250,7 @@ RULES_TEXT = (
     "conditions) take no gradient. Where a function broadcasts its operands, "
     "each contribution is summed back to its operand's shape (`unbroadcast`). "
     "Names such as `unreduce` and `matmul_adjoint_lhs` are the small numpy helpers "
-    "of `adcompile/runtime.py` that generated code calls. The tangent column is "
+    "of `adcompile.runtime` that generated code calls. The tangent column is "
     "the forward-mode rule (`ad.jvp`, see [forward mode](higher-order.md)): `dx` is "
     "the tangent of the operand `x`, `dy` the tangent of the result; the terms of "
     "operands that do not depend on the `wrt` parameters are left out of the code."

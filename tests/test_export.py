@@ -300,3 +300,59 @@ def test_export_after_a_call_exports_the_code_that_call_ran(tmp_path):
     got = run_isolated(tmp_path, "seed_grad_called", "grad_loss", args)
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=0)
+
+
+def across_the_runtime(A, s):
+    """Calls whose adjoints use helpers of several runtime submodules, some calling each
+    other: det's adjoint (linalg) uses _prod_others (arrays), max's mask (broadcasting)."""
+    return np.linalg.det(A @ A.T + np.eye(3)) + np.prod(s) * np.max(A) + np.linalg.norm(A)
+
+
+def test_helpers_calling_helpers_of_other_runtime_modules_are_exported(tmp_path):
+    """An exported module holds every runtime helper it needs, whichever submodule of
+    adcompile.runtime defines it and whichever submodule the helpers it calls are in."""
+    from adcompile import runtime
+
+    grad = ad.grad(across_the_runtime, wrt=(0, 1))
+    text = grad.export()
+    copied = set(re.findall(r"^def (\w+)\(", text, flags=re.M)) | set(
+        re.findall(r"^(_\w+) = ", text, flags=re.M)
+    )
+    assert {"det_adjoint", "_prod_others", "extremum_mask", "unbroadcast"} <= copied
+    modules = {m.__name__ for m in runtime.MODULES for n in copied if n in vars(m)}
+    assert len(modules) >= 3
+    (tmp_path / "across_grad.py").write_text(text)
+    rng = np.random.default_rng(5)
+    args = [rng.normal(size=(3, 3)), rng.normal(size=4)]
+    got = run_isolated(tmp_path, "across_grad", "grad_across_the_runtime", args)
+    for g, want in zip(got, grad(*args), strict=True):
+        np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_jvp_using_helpers_of_other_runtime_modules_is_exported(tmp_path):
+    """prod's tangent (tangents) calls prod_adjoint (arrays), which calls _prod_others."""
+    jvp = ad.jvp(across_the_runtime, wrt=1)
+    text = jvp.export()
+    assert "def prod_tangent(" in text and "def prod_adjoint(" in text
+    (tmp_path / "across_jvp.py").write_text(text)
+    rng = np.random.default_rng(6)
+    args = [rng.normal(size=(3, 3)), rng.normal(size=4), rng.normal(size=4)]
+    (name,) = load(tmp_path / "across_jvp.py").__all__
+    got = run_isolated(tmp_path, "across_jvp", name, args)
+    for g, want in zip(got, jvp(*args), strict=True):
+        np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-12)
+
+
+def test_every_runtime_helper_is_listed_and_importable_from_the_package():
+    """Generated code, rules and export name a helper as adcompile.runtime.X: each public
+    function of a runtime submodule is in HELPERS and is the package's attribute."""
+    from adcompile import runtime
+
+    for module in runtime.MODULES:
+        for name, obj in vars(module).items():
+            if callable(obj) and not name.startswith("_") and obj.__module__ == module.__name__:
+                assert runtime.HELPERS[name] is obj
+                assert getattr(runtime, name) is obj
+    assert set(runtime.HELPERS) == {
+        n for m in runtime.MODULES for n, o in vars(m).items() if o is runtime.HELPERS.get(n)
+    }

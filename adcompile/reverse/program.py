@@ -102,7 +102,7 @@ def python_valued_call(func: ast.expr, namespace: dict) -> bool:
         return True
     if isinstance(obj, np.ufunc) or module.startswith("numpy"):
         return False
-    return module != runtime.__name__
+    return module != runtime.__name__ and not module.startswith(runtime.__name__ + ".")
 
 
 def resolve(func: ast.expr, namespace: dict) -> object | None:

@@ -3,7 +3,7 @@
 Matrices are the last two axes of an array, and any leading axes a batch, as in
 numpy. The formulas are written with solves rather than explicit inverses where
 that is what the calculus asks for (``solve``'s adjoint solves with the
-transposed matrix); the bigger ones live in runtime.py, named after the function
+transposed matrix); the bigger ones live in runtime/linalg.py, named after the function
 (``eigh_adjoint``). A function returning a tuple (``slogdet``, ``eigh``, ``svd``,
 ``qr``, ``lstsq``) says so with ``results=``: its cotangent is a list with one
 element per result, ``None`` for one that gets no cotangent.

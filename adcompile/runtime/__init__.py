@@ -1,0 +1,167 @@
+"""The helpers that generated code may call.
+
+Everything here is plain numpy, so a generated gradient can be pasted into a
+file together with the helpers it names and run with nothing but numpy
+(``adcompile.export`` copies their source, and what they use in turn).
+
+Generated code, rules and ``adcompile.export`` name a helper as
+``adcompile.runtime.X``; it is defined in the submodule named for what it does:
+
+- ``broadcasting``: ``unbroadcast``, ``unreduce`` and the adjoints of reductions;
+- ``elementwise``: ``scalar_*`` arithmetic of Python numbers and ``clip_*`` masks;
+- ``arrays``: adjoints of array construction, indexing, stacking, transposition,
+  ``np.prod``, ``@`` and ``np.dot``;
+- ``rearranging``: adjoints of cumulative sums, sorting, diagonals, repetition, padding;
+- ``contractions``: adjoints of ``np.einsum``, ``np.tensordot``, ``np.kron``, ``np.cross``;
+- ``results``: the seed of the reverse sweep, the cotangent check, ``grad_like``;
+- ``containers``: adjoints of lists, tuples and dicts, ``zero_like``;
+- ``linalg``: adjoints of ``numpy.linalg``;
+- ``stats``: adjoints of ``scipy.stats`` functions;
+- ``tangents``: the helpers of forward mode's generated code.
+
+A new helper goes in the submodule it belongs to and is imported here; ``HELPERS``
+picks it up.
+"""
+
+from __future__ import annotations
+
+from . import (
+    arrays,
+    broadcasting,
+    containers,
+    contractions,
+    elementwise,
+    linalg,
+    rearranging,
+    results,
+    stats,
+    tangents,
+)
+from .arrays import (
+    arange_adjoint,
+    dot_adjoint_lhs,
+    dot_adjoint_rhs,
+    fill_adjoint,
+    linspace_adjoint,
+    matmul_adjoint_lhs,
+    matmul_adjoint_rhs,
+    prod_adjoint,
+    real_cotangent,
+    unconcatenate,
+    unindex,
+    unstack,
+    untranspose,
+)
+from .broadcasting import (
+    expand_reduced,
+    extremum_mask,
+    reduced_count,
+    tie_share,
+    unbroadcast,
+    unreduce,
+)
+from .containers import (
+    add_adjoint,
+    add_at,
+    as_list,
+    copy_adjoint,
+    part,
+    parts,
+    spread,
+    zero_like,
+    zeros_adjoint,
+)
+from .contractions import (
+    einsum_adjoint,
+    einsum_sublists,
+    inner_adjoint,
+    kron_adjoint,
+    tensordot_adjoint,
+    uncross,
+)
+from .elementwise import (
+    clip_high,
+    clip_low,
+    clip_passes,
+    scalar_divide,
+    scalar_floor_divide,
+    scalar_mod,
+    scalar_power,
+)
+from .linalg import (
+    cholesky_adjoint,
+    det_adjoint,
+    eig_adjoint,
+    eigh_adjoint,
+    lstsq_adjoint,
+    matrix_power_adjoint,
+    mT,
+    multi_dot_adjoint,
+    norm_adjoint,
+    pinv_adjoint,
+    qr_adjoint,
+    slogdet_adjoint,
+    solve_adjoint_lhs,
+    solve_transposed,
+    sum_to,
+    svd_adjoint,
+    vector_norm_adjoint,
+)
+from .rearranging import (
+    unarray,
+    uncast,
+    uncumprod,
+    uncumsum,
+    undiag,
+    undiagonal,
+    undiff,
+    ungradient,
+    unpad,
+    unpartition,
+    unrepeat,
+    unrollaxis,
+    unsort,
+    untile,
+    untrace,
+)
+from .results import (
+    NonScalarResult,
+    check_cotangent,
+    grad_like,
+    unit_cotangent,
+)
+from .stats import (
+    mvn_logpdf_adjoint,
+)
+from .tangents import (
+    arange_tangent,
+    broadcast_like,
+    fill_tangent,
+    linspace_tangent,
+    prod_tangent,
+    zeros_tangent,
+)
+
+# The submodules in the order their helpers are listed (and copied by export).
+MODULES = (
+    broadcasting,
+    elementwise,
+    arrays,
+    rearranging,
+    contractions,
+    results,
+    containers,
+    linalg,
+    stats,
+    tangents,
+)
+
+# Every public helper of the submodules, by name.
+HELPERS = {
+    name: obj
+    for module in MODULES
+    for name, obj in vars(module).items()
+    if callable(obj)
+    and not name.startswith("_")
+    and getattr(obj, "__module__", None) == module.__name__
+}

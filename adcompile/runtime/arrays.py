@@ -1,0 +1,184 @@
+"""Adjoints of array construction, products and rearrangement: ``np.full``,
+``np.linspace``, ``np.arange``, ``np.prod``, indexing, stacking, concatenation,
+transposition, ``@`` and ``np.dot``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .broadcasting import unbroadcast
+from .containers import zero_like
+
+
+def fill_adjoint(g, y, fill_value):
+    """Adjoint of ``np.full(shape, fill_value)``/``np.full_like(a, fill_value)`` with
+    respect to the fill value: the cotangent summed back to its shape. Zero when the
+    result has an integer or boolean dtype (the value was truncated: a step function)."""
+    if not np.issubdtype(np.result_type(y), np.inexact):
+        return zero_like(fill_value)
+    return unbroadcast(g, fill_value)
+
+
+def _linspace_weights(num, endpoint, ndim, axis):
+    """t[i] = i / (num - 1) (or i / num without the endpoint), shaped to broadcast
+    along ``axis`` of a result with ``ndim`` dimensions."""
+    div = num - 1 if endpoint else num
+    t = np.arange(num, dtype=float) / div if div > 0 else np.zeros(num)
+    shape = [1] * ndim
+    shape[axis] = num
+    return t.reshape(shape)
+
+
+def linspace_adjoint(g, y, bound, num, endpoint, axis, upper):
+    """Adjoint of ``np.linspace(start, stop, num, endpoint, axis=axis)`` with respect
+    to ``start`` (``upper`` False) or ``stop``: its samples are
+    ``start * (1 - t) + stop * t``, so each gets the cotangent weighted by its share."""
+    y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.inexact):
+        return zero_like(bound)
+    axis = axis % y.ndim
+    t = _linspace_weights(int(num), endpoint, y.ndim, axis)
+    weighted = np.sum(g * (t if upper else 1.0 - t), axis=axis)
+    return unbroadcast(weighted, bound)
+
+
+def arange_adjoint(g, y, start, stop, step, of_step):
+    """Adjoint of ``np.arange(start, stop, step)`` (its samples are ``start + i * step``
+    for a length that is piecewise constant) with respect to ``start``
+    (``of_step`` False) or ``step``. With one argument, ``np.arange(stop)``, the
+    argument is the stop: no derivative."""
+    like = step if of_step else start
+    y = np.asarray(y)
+    if stop is None or not np.issubdtype(y.dtype, np.inexact):
+        return zero_like(like)
+    total = np.sum(g * np.arange(y.size)) if of_step else np.sum(g)
+    return float(total) if type(like) is float else total
+
+
+def prod_adjoint(g, x, axis=None, keepdims=False):
+    """Adjoint of ``np.prod``, exact also where ``x`` has zeros."""
+    x = np.asarray(x)
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    if axis is None:
+        flat = x.reshape(-1)
+        return (g * _prod_others(flat, 0)).reshape(x.shape)
+    if isinstance(axis, tuple):
+        axes = tuple(a % x.ndim for a in axis)
+        rest = [a for a in range(x.ndim) if a not in axes]
+        moved = np.transpose(x, rest + list(axes))
+        lead = moved.shape[: len(rest)]
+        flat = moved.reshape(lead + (-1,))
+        others = _prod_others(flat, -1).reshape(moved.shape)
+        inverse = np.argsort(rest + list(axes))
+        return g * np.transpose(others, inverse)
+    return g * _prod_others(x, axis)
+
+
+def _prod_others(x, axis):
+    """Product of all other elements along ``axis``, without dividing."""
+    ones_shape = list(x.shape)
+    ones_shape[axis] = 1
+    ones = np.ones(ones_shape, dtype=x.dtype)
+    left = np.cumprod(np.concatenate([ones, x], axis=axis), axis=axis)
+    left = np.take(left, range(x.shape[axis]), axis=axis)
+    flipped = np.flip(x, axis=axis)
+    right = np.cumprod(np.concatenate([ones, flipped], axis=axis), axis=axis)
+    right = np.flip(np.take(right, range(x.shape[axis]), axis=axis), axis=axis)
+    return left * right
+
+
+def unindex(g, x, index):
+    """Adjoint of ``x[index]``: ``g`` scattered into zeros shaped like ``x``."""
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, x, 0.0))
+    np.add.at(out, index, g)
+    return out
+
+
+def unstack(g, n, axis=0):
+    """Adjoint of ``np.stack`` of ``n`` arrays: the ``n`` slices of ``g`` along ``axis``."""
+    return tuple(np.take(g, i, axis=axis) for i in range(n))
+
+
+def unconcatenate(g, arrays, axis=0):
+    """Adjoint of ``np.concatenate(arrays, axis)``: ``g`` split back into the pieces."""
+    if axis is None:
+        sizes = [np.size(a) for a in arrays]
+        g = np.ravel(g)
+        bounds = np.cumsum(sizes)[:-1]
+        return tuple(
+            p.reshape(np.shape(a)) for p, a in zip(np.split(g, bounds), arrays, strict=True)
+        )
+    sizes = [np.shape(a)[axis] for a in arrays]
+    return tuple(np.split(g, np.cumsum(sizes)[:-1], axis=axis))
+
+
+def untranspose(g, axes=None):
+    """Adjoint of ``np.transpose(x, axes)``."""
+    if axes is None:
+        return np.transpose(g)
+    return np.transpose(g, np.argsort([a % np.ndim(g) for a in axes]))
+
+
+def matmul_adjoint_lhs(g, x, y):
+    """Cotangent of ``x`` in ``x @ y``, for every combination of 1-d and n-d operands."""
+    if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 and y.ndim == 2:
+        dx = g @ y.T  # fast path for matrices, the common case
+        return dx if np.shape(dx) == x.shape else unbroadcast(dx, x)
+    if np.ndim(y) == 1:
+        return g * y if np.ndim(x) == 1 else np.expand_dims(g, -1) * y
+    if np.ndim(x) == 1:
+        return unbroadcast(np.squeeze(y @ np.expand_dims(g, -1), -1), x)
+    return unbroadcast(g @ np.swapaxes(y, -1, -2), x)
+
+
+def matmul_adjoint_rhs(g, x, y):
+    """Cotangent of ``y`` in ``x @ y``, for every combination of 1-d and n-d operands."""
+    if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 and y.ndim == 2:
+        dy = x.T @ g  # fast path for matrices, the common case
+        return dy if np.shape(dy) == y.shape else unbroadcast(dy, y)
+    if np.ndim(x) == 1:
+        if np.ndim(y) == 1:
+            return g * x
+        return unbroadcast(np.expand_dims(x, -1) * np.expand_dims(g, -2), y)
+    if np.ndim(y) == 1:
+        k = np.shape(y)[0]
+        return np.reshape(x, (-1, k)).T @ np.reshape(g, -1)
+    return unbroadcast(np.swapaxes(x, -1, -2) @ g, y)
+
+
+def dot_adjoint_lhs(g, x, y):
+    """Cotangent of ``x`` in ``np.dot(x, y)``, which for n-d operands is
+    ``dot(x, y)[i..., j..., m] = sum_k x[i..., k] * y[j..., k, m]`` (no ``m`` for 1-d ``y``)."""
+    if np.ndim(x) == 0 or np.ndim(y) == 0:
+        return unbroadcast(g * y, x)
+    if np.ndim(x) <= 2 and np.ndim(y) <= 2:
+        return matmul_adjoint_lhs(g, x, y)
+    ny = np.ndim(y)
+    # contract g's j... and m with y's j... and m, leaving x's i... and k
+    y_axes = [*range(ny - 2), ny - 1] if ny > 1 else []
+    return np.tensordot(g, y, axes=(list(range(np.ndim(x) - 1, np.ndim(g))), y_axes))
+
+
+def dot_adjoint_rhs(g, x, y):
+    """Cotangent of ``y`` in ``np.dot(x, y)`` (see :func:`dot_adjoint_lhs`)."""
+    if np.ndim(x) == 0 or np.ndim(y) == 0:
+        return unbroadcast(g * x, y)
+    if np.ndim(x) <= 2 and np.ndim(y) <= 2:
+        return matmul_adjoint_rhs(g, x, y)
+    # contract x's i... with g's i..., leaving k, then y's j... and m
+    lead = list(range(np.ndim(x) - 1))
+    d = np.tensordot(x, g, axes=(lead, lead))
+    return np.moveaxis(d, 0, -2) if np.ndim(y) > 1 else d
+
+
+def real_cotangent(g, x, name="np.real"):
+    """The cotangent ``g`` of ``np.real(x)`` (and ``conj``, ``imag``, ``angle``) for a real
+    ``x``; a complex ``x`` is refused, since its adjoint needs a convention for complex
+    derivatives that adcompile does not implement."""
+    if np.iscomplexobj(x):
+        raise TypeError(
+            f"{name} of a complex value cannot be differentiated: adcompile differentiates "
+            "real-valued computations only"
+        )
+    return g

@@ -1,0 +1,109 @@
+"""Adjoints of broadcasting and reductions: a cotangent summed back to an
+operand's shape (``unbroadcast``), spread over the axes a reduction removed
+(``unreduce``), and the masks of ``max``/``min``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Scalars of these types have the shape (): see the fast paths of unbroadcast, zero_like.
+_SCALAR_TYPES = frozenset(
+    {float, int, complex, np.float16, np.float32, np.float64, np.complex64, np.complex128}
+)
+
+
+def unbroadcast(g, x):
+    """Sum the cotangent ``g`` back to the shape of ``x``, which numpy broadcast."""
+    if type(g) is np.ndarray and type(x) is np.ndarray and g.ndim == x.ndim:
+        # fast path for arrays of equal rank, the common case: attribute access and the
+        # array method instead of np.shape/np.sum save ~2 µs a call, which counts on
+        # small arrays (see examples/benchmarks/seed_bench.py)
+        xs = x.shape
+        if g.shape == xs:
+            return g
+        axes = tuple(i for i, n in enumerate(xs) if n == 1 and g.shape[i] != 1)
+        if axes:
+            g = g.sum(axis=axes, keepdims=True)
+        return g if g.shape == xs else np.broadcast_to(g, xs).copy()
+    if type(g) is np.ndarray and type(x) is np.ndarray and g.ndim > x.ndim:
+        # fast path for an operand of lower rank, such as the bias b in x @ W + b: the
+        # general path's steps with array methods, ~2 µs a call less (the RNN of
+        # examples/benchmarks/bench.py makes one such call per time step)
+        xs = x.shape
+        lead = g.ndim - x.ndim
+        g = g.sum(axis=0 if lead == 1 else tuple(range(lead)))
+        if 1 in xs:
+            gs = g.shape
+            axes = tuple(i for i, n in enumerate(xs) if n == 1 and gs[i] != 1)
+            if axes:
+                g = g.sum(axis=axes, keepdims=True)
+        return g if g.shape == xs else np.broadcast_to(g, xs).copy()
+    if type(g) in _SCALAR_TYPES and type(x) in _SCALAR_TYPES:
+        # fast path for scalar code (Python floats, numpy scalars): both shapes are (),
+        # nothing was broadcast; np.shape would cost ~1 µs a call (examples/benchmarks/
+        # bench.py, the scalar chain)
+        return g
+    xs = np.shape(x)
+    gs = np.shape(g)
+    if gs == xs:
+        return g
+    lead = len(gs) - len(xs)
+    if lead > 0:
+        g = np.sum(g, axis=tuple(range(lead)))
+        gs = np.shape(g)
+    axes = tuple(i for i, n in enumerate(xs) if n == 1 and gs[i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes, keepdims=True)
+    if np.shape(g) != xs:
+        g = np.broadcast_to(g, xs).copy()
+    return g
+
+
+def unreduce(g, x, axis=None, keepdims=False):
+    """Spread the cotangent of a reduction of ``x`` over ``axis`` back to ``x``'s shape."""
+    if isinstance(g, int | float):  # the seed 1.0: give it x's precision, not float64
+        g = np.asarray(g, dtype=np.result_type(x, 0.0))
+    if axis is None and np.asarray(g).ndim == 0:
+        # fast path for a full reduction: the same read-only, zero-stride view that
+        # np.broadcast_to makes, at a third of its cost
+        g = np.asarray(g)
+        xs = np.shape(x)
+        view = np.ndarray(xs, g.dtype, g, 0, (0,) * len(xs))
+        view.flags.writeable = False
+        return view
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, np.shape(x))
+
+
+def expand_reduced(g, axis=None, keepdims=False):
+    """A reduction's result (or cotangent) with its reduced axes back as length 1, so
+    that it broadcasts against the reduced operand (a full reduction's is a scalar)."""
+    if axis is not None and not keepdims:
+        return np.expand_dims(g, axis)
+    return g
+
+
+def reduced_count(x, axis=None):
+    """How many elements of ``x`` each result of a reduction over ``axis`` combines."""
+    shape = np.shape(x)
+    if axis is None:
+        return int(np.prod(shape, dtype=np.int64))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+def extremum_mask(x, y, axis=None, keepdims=False):
+    """Where ``x`` attains the reduced extremum ``y``; ties share the cotangent equally."""
+    if axis is not None and not keepdims:
+        y = np.expand_dims(y, axis)
+    at = x == y
+    return np.true_divide(at, at.sum(axis=axis, keepdims=True), dtype=np.result_type(x, 0.0))
+
+
+def tie_share(x, y):
+    """Share of the cotangent of ``maximum(x, y)``/``minimum(x, y)`` that goes to ``x``."""
+    return np.where(x == y, 0.5, 1.0).astype(np.result_type(x, y, 0.0), copy=False)

@@ -1,0 +1,90 @@
+"""Adjoints of lists, tuples and dicts, and the zero adjoint of any value.
+
+A container's adjoint has its structure, with None for a zero leaf; a tuple's
+adjoint is a list while it is being accumulated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .broadcasting import unbroadcast
+
+
+def zeros_adjoint(c):
+    """An all-zero adjoint for the container ``c``, to be filled with :func:`add_at`."""
+    if isinstance(c, dict):
+        return dict.fromkeys(c)
+    return [None] * len(c)
+
+
+def copy_adjoint(dc):
+    """A shallow copy of a container adjoint, so that it can be filled in place."""
+    return dict(dc) if isinstance(dc, dict) else list(dc)
+
+
+def add_adjoint(a, b):
+    """``a + b`` for adjoints of any structure; None is zero."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, dict):
+        return {k: add_adjoint(a[k], b.get(k)) for k in a}
+    if isinstance(a, list | tuple):
+        return [add_adjoint(x, y) for x, y in zip(a, b, strict=True)]
+    return a + b
+
+
+def add_at(dc, key, g):
+    """Add ``g`` into the element ``key`` (or the slice) of the container adjoint ``dc``,
+    in place."""
+    if isinstance(key, slice):
+        dc[key] = [add_adjoint(a, b) for a, b in zip(dc[key], g, strict=True)]
+        return dc
+    dc[key] = add_adjoint(dc[key], g)
+    return dc
+
+
+def part(dc, key, like):
+    """The adjoint of element ``key`` of a container, zero (shaped like ``like``) if unset."""
+    if dc is None:
+        return zero_like(like)
+    try:
+        g = dc[key]
+    except (TypeError, IndexError, KeyError):
+        # only a vjp's cotangent, which the caller passes, can lack the structure
+        raise ValueError(
+            f"the cotangent must have the structure of the function's result: it has no "
+            f"element {key!r} ({type(dc).__name__} {dc!r:.60}); pass a list, tuple or dict "
+            "with one cotangent per element of the result"
+        ) from None
+    return zero_like(like) if g is None else g
+
+
+def zero_like(x):
+    """A zero adjoint for the value ``x`` (an array, a number or a container)."""
+    if type(x) is float:
+        # fast path for a Python float: a float zero, not a 0-d array, so that the adjoint
+        # accumulated from it stays a cheap Python float (the same value and precision)
+        return 0.0
+    if isinstance(x, list | tuple | dict):
+        return zeros_adjoint(x)
+    return np.zeros_like(x, dtype=np.result_type(x, float))
+
+
+def parts(dc, n):
+    """The first ``n`` element adjoints of a list adjoint, as a list (None: zero)."""
+    if dc is None:
+        return [None] * n
+    return list(dc[:n])
+
+
+def spread(g, c):
+    """Adjoint of ``sum(c)`` over a list of arrays: each element gets ``g``, unbroadcast."""
+    return [unbroadcast(g, x) for x in c]
+
+
+def as_list(gs):
+    """The adjoint of a list built from a tuple of element adjoints."""
+    return list(gs)

@@ -1,0 +1,393 @@
+"""Adjoints of ``numpy.linalg``, for real arrays.
+
+Matrices are the last two axes and any leading axes are a batch, as in numpy. The
+cotangent of a tuple result (slogdet, eigh, svd, qr, lstsq) is a list with None for
+an element that gets none.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .arrays import _prod_others
+from .broadcasting import unbroadcast
+
+
+def mT(x):
+    """The transpose of each matrix of ``x`` (its last two axes swapped)."""
+    return np.swapaxes(x, -1, -2)
+
+
+def sum_to(g, x):
+    """``g`` summed over the leading axes that a batched linear-algebra call
+    broadcast ``x`` over, back to ``x``'s shape."""
+    lead = np.ndim(g) - np.ndim(x)
+    if lead > 0:
+        g = np.sum(g, axis=tuple(range(lead)))
+    return unbroadcast(g, x)
+
+
+def _part(dy, i):
+    """Element ``i`` of a tuple result's cotangent (None: zero)."""
+    return None if dy is None else dy[i]
+
+
+def _eye_like(a):
+    return np.eye(np.shape(a)[-1], dtype=np.result_type(a, 0.0))
+
+
+def solve_transposed(a, dx, b):
+    """``solve(a^T, dx)``: the cotangent of ``b`` in ``x = solve(a, b)`` before it is
+    summed over broadcast axes. ``b`` is a vector when it has one axis (numpy 2's
+    rule; otherwise a stack of matrices)."""
+    if np.ndim(b) == 1:
+        return np.linalg.solve(mT(a), np.asarray(dx)[..., None])[..., 0]
+    return np.linalg.solve(mT(a), dx)
+
+
+def solve_adjoint_lhs(g, x, a, b):
+    """Cotangent of ``a`` in ``x = solve(a, b)`` from ``g = solve(a^T, dx)``: ``-g x^T``."""
+    if np.ndim(b) == 1:
+        return sum_to(-(g[..., :, None] * x[..., None, :]), a)
+    return sum_to(-(g @ mT(x)), a)
+
+
+def det_adjoint(dy, y, a):
+    """Cotangent of ``a`` in ``y = det(a)``: ``dy`` times the cofactor matrix, which is
+    ``det(a) inv(a)^T`` for an invertible ``a``, and for a singular one (where the
+    inverse does not exist but the cofactors do) ``U diag(prod of the other singular
+    values) V^T`` times the signs of ``det(U)`` and ``det(V)``."""
+    g = np.asarray(dy)[..., None, None]
+    if np.all(y != 0):
+        return g * np.asarray(y)[..., None, None] * mT(np.linalg.inv(a))
+    u, s, vh = np.linalg.svd(a)
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    return g * np.asarray(sign)[..., None, None] * ((u * _prod_others(s, -1)[..., None, :]) @ vh)
+
+
+def slogdet_adjoint(dy, a):
+    """Cotangent of ``a`` in ``(sign, logdet) = slogdet(a)``: the sign is piecewise
+    constant, ``logdet``'s gradient is ``inv(a).T``."""
+    g = _part(dy, 1)
+    if g is None:
+        return np.zeros_like(a, dtype=np.result_type(a, 0.0))
+    return np.asarray(g)[..., None, None] * mT(np.linalg.inv(a))
+
+
+def cholesky_adjoint(dl, l, upper=False):
+    """Cotangent of ``a`` in ``l = cholesky(a)`` (lower; ``upper`` gives ``l.T``).
+
+    The standard formula with two solves with the triangular factor (numpy has no
+    triangular solver, so they are LU solves of a triangular matrix), symmetrised:
+    ``a`` is taken as a symmetric matrix (numpy reads one triangle), and the gradient
+    is the symmetric matrix that changes both triangles together,
+    ``S = l^-T Phi(l^T dl) l^-1`` with
+    ``Phi`` the lower triangle with a halved diagonal, then ``(S + S^T) / 2``."""
+    if upper:
+        l, dl = mT(l), mT(dl)
+    p = np.tril(mT(l) @ dl)
+    p = p - 0.5 * np.tril(np.triu(p))  # halve the diagonal
+    s = np.linalg.solve(mT(l), mT(np.linalg.solve(mT(l), mT(p))))
+    return 0.5 * (s + mT(s))
+
+
+def eigh_adjoint(dy, y):
+    """Cotangent of ``a`` in ``w, v = eigh(a)``, symmetric (numpy reads one triangle).
+
+    ``v (diag(dw) + F * (v^T dv)) v^T`` with ``F[i, j] = 1 / (w[j] - w[i])`` off the
+    diagonal. Without a cotangent for the vectors only ``v diag(dw) v^T`` is computed,
+    which is right also for repeated eigenvalues; with one, repeated eigenvalues make
+    ``F`` infinite and the gradient inf or NaN: the eigenvectors of a repeated
+    eigenvalue are not unique, and have no derivative."""
+    w, v = y[0], y[1]
+    dw, dv = _part(dy, 0), _part(dy, 1)
+    if dv is None:  # v diag(dw) v^T, symmetric already
+        if dw is None:
+            return np.zeros(np.shape(v), dtype=np.result_type(v, 0.0))
+        return (v * np.asarray(dw)[..., None, :]) @ mT(v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = 1.0 / (w[..., None, :] - w[..., :, None])
+    f[..., np.arange(w.shape[-1]), np.arange(w.shape[-1])] = 0.0
+    vtdv = mT(v) @ dv
+    inner = f * 0.5 * (vtdv - mT(vtdv))  # symmetric: f is antisymmetric
+    if dw is not None:
+        inner = inner + np.asarray(dw)[..., None, :] * _eye_like(v)
+    return v @ inner @ mT(v)
+
+
+def eig_adjoint(dy, y):
+    """Cotangent of ``a`` in ``w, v = eig(a)`` for a real matrix with real eigenvalues
+    (numpy then returns real arrays; eigenvectors have unit length):
+    ``v^-T (diag(dw) + F * (v^T dv - v^T v diag(v^T dv))) v^T``,
+    ``F[i, j] = 1 / (w[j] - w[i])`` off the diagonal."""
+    w, v = y[0], y[1]
+    if np.iscomplexobj(w) or np.iscomplexobj(v):
+        raise ValueError(
+            "np.linalg.eig returned complex eigenvalues: adcompile differentiates real "
+            "eigendecompositions only (use np.linalg.eigh for a symmetric matrix)"
+        )
+    dw, dv = _part(dy, 0), _part(dy, 1)
+    inner = np.zeros(np.shape(v), dtype=np.result_type(v, 0.0))
+    if dw is not None:
+        inner = inner + np.asarray(dw)[..., None, :] * _eye_like(v)
+    if dv is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = 1.0 / (w[..., None, :] - w[..., :, None])
+        f[..., np.arange(w.shape[-1]), np.arange(w.shape[-1])] = 0.0
+        vtdv = mT(v) @ dv
+        diag = np.diagonal(vtdv, axis1=-2, axis2=-1)
+        inner = inner + f * (vtdv - (mT(v) @ v) * diag[..., None, :])
+    return np.linalg.solve(mT(v), inner @ mT(v))
+
+
+def svd_adjoint(dy, y, a, full_matrices=True, compute_uv=True):
+    """Cotangent of ``a`` in ``np.linalg.svd(a, full_matrices, compute_uv)``.
+
+    Singular values alone: ``u diag(ds) vh``. With the vectors (``full_matrices=False``,
+    or a square ``a``), the formula of the reduced SVD, in which repeated singular
+    values make the vectors' gradient inf or NaN, as for ``eigh``."""
+    if not compute_uv:
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        return (u * np.asarray(dy)[..., None, :]) @ vh
+    u, s, vh = y[0], y[1], y[2]
+    m, n = np.shape(a)[-2:]
+    du, ds, dvh = _part(dy, 0), _part(dy, 1), _part(dy, 2)
+    if full_matrices and m != n and du is None and dvh is None:
+        return svd_adjoint(ds, None, a, compute_uv=False)
+    if full_matrices and m != n:
+        raise ValueError(
+            "the gradient of np.linalg.svd(a, full_matrices=True) of a non-square matrix "
+            "is not defined (the extra singular vectors are arbitrary): "
+            "pass full_matrices=False"
+        )
+    k = s.shape[-1]
+    eye = np.eye(k, dtype=np.result_type(s, 0.0))
+    inner = np.zeros(np.shape(s)[:-1] + (k, k), dtype=eye.dtype)
+    if ds is not None:
+        inner = inner + np.asarray(ds)[..., None, :] * eye
+    out = 0.0
+    if du is not None or dvh is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = 1.0 / (s[..., None, :] ** 2 - s[..., :, None] ** 2)
+        f[..., np.arange(k), np.arange(k)] = 0.0
+        v = mT(vh)
+        if du is not None:
+            utdu = mT(u) @ du
+            inner = inner + (f * (utdu - mT(utdu))) * s[..., None, :]
+            if m > k:  # the part of du outside the span of u
+                out = out + ((du - u @ utdu) / s[..., None, :]) @ vh
+        if dvh is not None:
+            dv = mT(dvh)
+            vtdv = mT(v) @ dv
+            inner = inner + s[..., :, None] * (f * (vtdv - mT(vtdv)))
+            if n > k:
+                out = out + u @ mT((dv - v @ vtdv) / s[..., None, :])
+    return u @ inner @ vh + out
+
+
+def qr_adjoint(dy, y, a, mode="reduced"):
+    """Cotangent of ``a`` in ``q, r = np.linalg.qr(a)`` (reduced): for ``m >= n``,
+    ``(dq + q copyltu(M)) r^-T`` with ``M = r dr^T - dq^T q`` and ``copyltu`` the
+    symmetric matrix with ``M``'s lower triangle; for ``m < n``, the same on the
+    leading square block, plus ``q dr`` for the rest. ``mode="r"`` is ``r`` alone."""
+    m, n = np.shape(a)[-2:]
+    if mode == "r":
+        q, r = np.linalg.qr(a)
+        dq, dr = None, dy
+    elif mode == "reduced" or (mode == "complete" and m <= n):
+        q, r = y[0], y[1]
+        dq, dr = _part(dy, 0), _part(dy, 1)
+    else:
+        raise ValueError(
+            f"the gradient of np.linalg.qr(a, mode={mode!r}) is not supported here: "
+            "use mode='reduced' (the extra columns of a complete q are arbitrary)"
+        )
+    dq = np.zeros_like(q) if dq is None else np.asarray(dq)
+    dr = np.zeros_like(r) if dr is None else np.asarray(dr)
+    if m >= n:
+        return _qr_square_adjoint(dq, dr, q, r)
+    x_r, y_part = r[..., :, :m], a[..., :, m:]
+    dr_x, dr_y = dr[..., :, :m], dr[..., :, m:]
+    dx = _qr_square_adjoint(dq + y_part @ mT(dr_y), dr_x, q, x_r)
+    return np.concatenate([dx, q @ dr_y], axis=-1)
+
+
+def _qr_square_adjoint(dq, dr, q, r):
+    m = r @ mT(dr) - mT(dq) @ q
+    copyltu = np.tril(m) + mT(np.tril(m, -1))
+    b = dq + q @ copyltu
+    # b @ r^-T, as a solve with r: (r^-1 b^T)^T
+    return mT(np.linalg.solve(r, mT(b)))
+
+
+def pinv_adjoint(dy, y, a):
+    """Cotangent of ``a`` in ``y = pinv(a)``, where the rank of ``a`` is locally
+    constant: ``-y^T dy y^T + (I - a y) dy^T y y^T + y^T y dy^T (I - y a)``."""
+    yt = mT(y)
+    dyt = mT(dy)
+    first = -(yt @ dy @ yt)
+    second = (dyt @ y @ yt) - (a @ (y @ (dyt @ y @ yt)))
+    third = (yt @ y @ dyt) - ((yt @ y @ dyt) @ y) @ a
+    return first + second + third
+
+
+def matrix_power_adjoint(dy, a, n):
+    """Cotangent of ``a`` in ``np.linalg.matrix_power(a, n)``: the sum over
+    ``k`` of ``(a^T)^k dy (a^T)^(n-1-k)``; a negative ``n`` goes through ``inv(a)``."""
+    if n < 0:
+        b = np.linalg.inv(a)
+        db = matrix_power_adjoint(dy, b, -n)
+        return -(mT(b) @ db @ mT(b))
+    if n == 0:
+        return np.zeros_like(a, dtype=np.result_type(a, 0.0))
+    at = mT(a)
+    powers = [_eye_like(a)]
+    for _ in range(n - 1):
+        powers.append(powers[-1] @ at)
+    return sum(powers[k] @ dy @ powers[n - 1 - k] for k in range(n))
+
+
+def lstsq_adjoint(dy, y, a, b):
+    """Cotangents of ``a`` and ``b`` in ``x, residuals, rank, s = lstsq(a, b)``, for
+    ``a`` of full column rank: ``x = pinv(a) b``, the residuals are
+    ``sum((b - a x)**2)`` (their gradient is ``-2 r x^T`` and ``2 r``), the singular
+    values those of ``a``; ``rank`` is an integer."""
+    x = y[0]
+    dx, dres, ds = _part(dy, 0), _part(dy, 1), _part(dy, 3)
+    da = np.zeros(np.shape(a), dtype=np.result_type(a, b, 0.0))
+    db = np.zeros(np.shape(b), dtype=np.result_type(a, b, 0.0))
+    vector = np.ndim(b) == 1
+    x2 = x[:, None] if vector else x
+    b2 = b[:, None] if vector else b
+    if dx is not None:
+        p = np.linalg.pinv(a)
+        dx2 = np.asarray(dx)[:, None] if vector else np.asarray(dx)
+        db2 = mT(p) @ dx2
+        da = da + pinv_adjoint(dx2 @ mT(b2), p, a)
+        db = db + (db2[:, 0] if vector else db2)
+    if dres is not None and np.size(y[1]) > 0:
+        r = b2 - a @ x2
+        g = 2.0 * r * np.asarray(dres)
+        da = da - g @ mT(x2)
+        db = db + (g[:, 0] if vector else g)
+    if ds is not None:
+        da = da + svd_adjoint(ds, None, a, compute_uv=False)
+    return da, db
+
+
+def multi_dot_adjoint(dy, arrays):
+    """Cotangents of each array in ``np.linalg.multi_dot(arrays)``: the cotangent
+    times the products of the others (a 1-d first or last array is a row or column)."""
+    mats = [np.asarray(m) for m in arrays]
+    first_vec, last_vec = mats[0].ndim == 1, mats[-1].ndim == 1
+    if first_vec:
+        mats[0] = mats[0][None, :]
+    if last_vec:
+        mats[-1] = mats[-1][:, None]
+    g = np.asarray(dy)
+    if first_vec:
+        g = g[None, ...]
+    if last_vec:
+        g = g[..., None]
+    g = np.reshape(g, (mats[0].shape[0], mats[-1].shape[1]))
+    left = [np.eye(mats[0].shape[0], dtype=g.dtype)]
+    for m in mats[:-1]:
+        left.append(left[-1] @ m)
+    right = [np.eye(mats[-1].shape[1], dtype=g.dtype)]
+    for m in reversed(mats[1:]):
+        right.append(m @ right[-1])
+    right.reverse()
+    out = [mT(left[i]) @ g @ mT(right[i]) for i in range(len(mats))]
+    if first_vec:
+        out[0] = out[0][0]
+    if last_vec:
+        out[-1] = out[-1][:, 0]
+    return tuple(out)
+
+
+def norm_adjoint(dy, y, x, ord=None, axis=None, keepdims=False):
+    """Cotangent of ``x`` in ``y = np.linalg.norm(x, ord, axis, keepdims)``, for every
+    vector and matrix norm numpy has for real arrays.
+
+    At a zero vector or matrix (a kink) the gradient is 0, as for ``abs``; ties of the
+    max/min norms (``inf``, ``-inf``, matrix ``1``, ``-1``) share the cotangent equally;
+    ``ord=0`` (a count) is piecewise constant."""
+    x = np.asarray(x)
+    nd = x.ndim
+    if axis is None:
+        axes = tuple(range(nd))
+        if ord is None:  # the 2-norm of x.ravel(), whatever its shape
+            g, yk = np.asarray(dy), np.asarray(y)
+            return g * x / np.where(yk == 0, np.inf, yk)
+    else:
+        axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = tuple(int(a) % nd for a in axes)
+    g, yk = np.asarray(dy), np.asarray(y)
+    if not keepdims:
+        g, yk = np.expand_dims(g, axes), np.expand_dims(yk, axes)
+    if len(axes) == 1:
+        return g * _vector_norm_grad(x, yk, ord, axes[0])
+    xm = np.moveaxis(x, axes, (-2, -1))
+    ym = np.moveaxis(yk, axes, (-2, -1))
+    gm = np.moveaxis(g, axes, (-2, -1))
+    return np.moveaxis(gm * _matrix_norm_grad(xm, ym, ord), (-2, -1), axes)
+
+
+def vector_norm_adjoint(dy, y, x, axis=None, keepdims=False, ord=2):
+    """Cotangent of ``x`` in ``np.linalg.vector_norm(x, axis, keepdims, ord)``: the
+    vector norm of the elements over ``axis`` (all axes, or several, taken as one
+    vector), with the conventions of :func:`norm_adjoint`."""
+    x = np.asarray(x)
+    nd = x.ndim
+    axes = tuple(range(nd)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    axes = tuple(int(a) % nd for a in axes)
+    k = len(axes)
+    moved = np.moveaxis(x, axes, tuple(range(nd - k, nd)))
+    flat = np.reshape(moved, moved.shape[: nd - k] + (-1,))
+    g, yk = np.asarray(dy), np.asarray(y)
+    if keepdims:
+        g = np.reshape(np.moveaxis(g, axes, tuple(range(nd - k, nd))), flat.shape[:-1] + (1,))
+        yk = np.reshape(np.moveaxis(yk, axes, tuple(range(nd - k, nd))), flat.shape[:-1] + (1,))
+    else:
+        g, yk = np.expand_dims(g, -1), np.expand_dims(yk, -1)
+    d = g * _vector_norm_grad(flat, yk, ord, -1)
+    return np.moveaxis(np.reshape(d, moved.shape), tuple(range(nd - k, nd)), axes)
+
+
+def _vector_norm_grad(x, y, ord, axis):
+    if ord is None or ord == 2:
+        return x / np.where(y == 0, np.inf, y)
+    if ord == 1:
+        return np.sign(x)
+    if ord == np.inf or ord == -np.inf:
+        at = np.abs(x) == y
+        return np.sign(x) * at / np.sum(at, axis=axis, keepdims=True)
+    if ord == 0:
+        return np.zeros_like(x, dtype=np.result_type(x, 0.0))
+    p = ord
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.sign(x) * (np.abs(x) / y) ** (p - 1)
+    return np.where((x == 0) | (y == 0), 0, d).astype(np.result_type(x, 0.0), copy=False)
+
+
+def _matrix_norm_grad(x, y, ord):
+    """Gradient of a matrix norm over the last two axes (``y`` with both kept)."""
+    if ord is None or ord == "fro":
+        return x / np.where(y == 0, np.inf, y)
+    if ord in ("nuc", 2, -2):
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        if ord == "nuc":
+            d = u @ vh
+        else:
+            i = 0 if ord == 2 else -1
+            d = u[..., :, i, None] * vh[..., i, None, :]
+        return d * (y != 0)
+    if ord in (1, -1):  # max/min over columns of the column sums of |x|
+        sums = np.sum(np.abs(x), axis=-2, keepdims=True)
+        at = sums == y
+        return np.sign(x) * at / np.sum(at, axis=-1, keepdims=True)
+    if ord in (np.inf, -np.inf):  # max/min over rows of the row sums
+        sums = np.sum(np.abs(x), axis=-1, keepdims=True)
+        at = sums == y
+        return np.sign(x) * at / np.sum(at, axis=-2, keepdims=True)
+    raise ValueError(f"np.linalg.norm: invalid norm order {ord!r} for matrices")
