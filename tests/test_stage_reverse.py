@@ -315,3 +315,17 @@ def test_a_helper_name_a_local_variable_takes_is_renamed():
     ns = Namespace(NameAllocator({"np"}), {}, {"np"})
     assert ast.unparse(ns.np_attr("sum")) == "np_1.sum"
     assert ns.namespace["np_1"] is np
+
+
+def test_the_runtime_helpers_are_known_not_to_return_python_numbers():
+    """The reverse sweep routes arithmetic through scalar_* only where an operand may be
+    a Python number: a call of a runtime helper (from whichever runtime submodule) gives
+    an array or a numpy scalar, except the scalar_* helpers themselves."""
+    import ast
+
+    from adcompile import runtime
+    from adcompile.reverse.program import python_valued_call
+
+    for name in runtime.HELPERS:
+        call = ast.Name(id=name, ctx=ast.Load())
+        assert python_valued_call(call, runtime.HELPERS) == name.startswith("scalar_"), name
