@@ -8,6 +8,11 @@ inverse permutation, the diagonal written into zeros, the copies summed.
 import numpy as np
 
 from ..runtime import (
+    cumprod_tangent,
+    gradient_tangent,
+    pad_tangent,
+    partition_tangent,
+    sort_tangent,
     unarray,
     uncast,
     uncumprod,
@@ -26,6 +31,7 @@ from ..runtime import (
 )
 from .record import UNKNOWN
 from .registry import adjoint
+from .tangents import tangent
 
 
 def _numpy_shape(fn, *consts):
@@ -38,9 +44,19 @@ def cumsum(dy, y, a, axis=None):
     return uncumsum(dy, a, axis)
 
 
+@tangent(np.cumsum)
+def cumsum_tangent(da, y, a, axis=None):
+    return np.cumsum(da, axis)
+
+
 @adjoint(np.cumprod, shape=UNKNOWN, fresh=True)
 def cumprod(dy, y, a, axis=None):
     return uncumprod(dy, a, axis)
+
+
+@tangent(np.cumprod)
+def cumprod_tangent_rule(da, y, a, axis=None):
+    return cumprod_tangent(da, a, axis)
 
 
 @adjoint(np.diff, shape=_numpy_shape(np.diff, "n", "axis"), fresh=True)
@@ -48,9 +64,19 @@ def diff(dy, y, a, n=1, axis=-1):
     return undiff(dy, n, axis)
 
 
+@tangent(np.diff)
+def diff_tangent(da, y, a, n=1, axis=-1):
+    return np.diff(da, n, axis)
+
+
 @adjoint(np.sort, shape=UNKNOWN, fresh=True)
 def sort(dy, y, a, axis=-1):
     return unsort(dy, a, axis)
+
+
+@tangent(np.sort)
+def sort_tangent_rule(da, y, a, axis=-1):
+    return sort_tangent(da, a, axis)
 
 
 @adjoint(np.partition, shape=_numpy_shape(np.partition, "kth", "axis"), fresh=True)
@@ -58,9 +84,19 @@ def partition(dy, y, a, kth, axis=-1):
     return unpartition(dy, a, kth, axis)
 
 
+@tangent(np.partition)
+def partition_tangent_rule(da, y, a, kth, axis=-1):
+    return partition_tangent(da, a, kth, axis)
+
+
 @adjoint(np.flip, shape=_numpy_shape(np.flip, "axis"))
 def flip(dy, y, a, axis=None):
     return np.flip(dy, axis)
+
+
+@tangent(np.flip)
+def flip_tangent(da, y, a, axis=None):
+    return np.flip(da, axis)
 
 
 @adjoint(np.fliplr, shape=_numpy_shape(np.fliplr))
@@ -68,9 +104,19 @@ def fliplr(dy, y, a):
     return np.fliplr(dy)
 
 
+@tangent(np.fliplr)
+def fliplr_tangent(da, y, a):
+    return np.fliplr(da)
+
+
 @adjoint(np.flipud, shape=_numpy_shape(np.flipud))
 def flipud(dy, y, a):
     return np.flipud(dy)
+
+
+@tangent(np.flipud)
+def flipud_tangent(da, y, a):
+    return np.flipud(da)
 
 
 @adjoint(np.roll, shape=_numpy_shape(np.roll, "shift", "axis"), fresh=True)
@@ -78,9 +124,19 @@ def roll(dy, y, a, shift, axis=None):
     return np.roll(dy, np.negative(shift), axis)
 
 
+@tangent(np.roll)
+def roll_tangent(da, y, a, shift, axis=None):
+    return np.roll(da, shift, axis)
+
+
 @adjoint(np.rot90, shape=_numpy_shape(np.rot90, "k", "axes"))
 def rot90(dy, y, a, k=1, axes=(0, 1)):
     return np.rot90(dy, -k, axes)
+
+
+@tangent(np.rot90)
+def rot90_tangent(da, y, a, k=1, axes=(0, 1)):
+    return np.rot90(da, k, axes)
 
 
 @adjoint(np.moveaxis, shape=_numpy_shape(np.moveaxis, "source", "destination"))
@@ -88,9 +144,19 @@ def moveaxis(dy, y, a, source, destination):
     return np.moveaxis(dy, destination, source)
 
 
+@tangent(np.moveaxis)
+def moveaxis_tangent(da, y, a, source, destination):
+    return np.moveaxis(da, source, destination)
+
+
 @adjoint(np.rollaxis, shape=_numpy_shape(np.rollaxis, "axis", "start"))
 def rollaxis(dy, y, a, axis, start=0):
     return unrollaxis(dy, a, axis, start)
+
+
+@tangent(np.rollaxis)
+def rollaxis_tangent(da, y, a, axis, start=0):
+    return np.rollaxis(da, axis, start)
 
 
 @adjoint(np.diag, shape=_numpy_shape(np.diag, "k"), fresh=False)
@@ -98,9 +164,19 @@ def diag(dy, y, a, k=0):
     return undiag(dy, a, k)
 
 
+@tangent(np.diag)
+def diag_tangent(da, y, a, k=0):
+    return np.diag(da, k)
+
+
 @adjoint(np.diagonal, shape=_numpy_shape(np.diagonal, "offset", "axis1", "axis2"))
 def diagonal(dy, y, a, offset=0, axis1=0, axis2=1):
     return undiagonal(dy, a, offset, axis1, axis2)
+
+
+@tangent(np.diagonal)
+def diagonal_tangent(da, y, a, offset=0, axis1=0, axis2=1):
+    return np.diagonal(da, offset, axis1, axis2)
 
 
 @adjoint(np.trace, shape=_numpy_shape(np.trace, "offset", "axis1", "axis2"), fresh=True)
@@ -108,9 +184,19 @@ def trace(dy, y, a, offset=0, axis1=0, axis2=1):
     return untrace(dy, a, offset, axis1, axis2)
 
 
+@tangent(np.trace)
+def trace_tangent(da, y, a, offset=0, axis1=0, axis2=1):
+    return np.trace(da, offset, axis1, axis2)
+
+
 @adjoint(np.triu, shape=_numpy_shape(np.triu, "k"), fresh=True)
 def triu(dy, y, a, k=0):
     return np.triu(dy, k)
+
+
+@tangent(np.triu)
+def triu_tangent(da, y, a, k=0):
+    return np.triu(da, k)
 
 
 @adjoint(np.tril, shape=_numpy_shape(np.tril, "k"), fresh=True)
@@ -118,14 +204,29 @@ def tril(dy, y, a, k=0):
     return np.tril(dy, k)
 
 
+@tangent(np.tril)
+def tril_tangent(da, y, a, k=0):
+    return np.tril(da, k)
+
+
 @adjoint(np.repeat, shape=_numpy_shape(np.repeat, "repeats", "axis"), fresh=True)
 def repeat(dy, y, a, repeats, axis=None):
     return unrepeat(dy, a, repeats, axis)
 
 
+@tangent(np.repeat)
+def repeat_tangent(da, y, a, repeats, axis=None):
+    return np.repeat(da, repeats, axis)
+
+
 @adjoint(np.tile, shape=_numpy_shape(np.tile, "reps"), fresh=True)
 def tile(dy, y, a, reps):
     return untile(dy, a, reps)
+
+
+@tangent(np.tile)
+def tile_tangent(da, y, a, reps):
+    return np.tile(da, reps)
 
 
 @adjoint(np.pad, shape=UNKNOWN, fresh=True)
@@ -134,9 +235,19 @@ def pad(dy, y, a, pad_width, mode="constant"):
     return unpad(dy, a, pad_width, mode)
 
 
+@tangent(np.pad)
+def pad_tangent_rule(da, y, a, pad_width, mode="constant"):
+    return pad_tangent(da, a, pad_width, mode)
+
+
 @adjoint(np.atleast_1d, shape=_numpy_shape(np.atleast_1d))
 def atleast_1d(dy, y, a):
     return np.reshape(dy, np.shape(a))
+
+
+@tangent(np.atleast_1d)
+def atleast_1d_tangent(da, y, a):
+    return np.atleast_1d(da)
 
 
 @adjoint(np.atleast_2d, shape=_numpy_shape(np.atleast_2d))
@@ -144,9 +255,19 @@ def atleast_2d(dy, y, a):
     return np.reshape(dy, np.shape(a))
 
 
+@tangent(np.atleast_2d)
+def atleast_2d_tangent(da, y, a):
+    return np.atleast_2d(da)
+
+
 @adjoint(np.atleast_3d, shape=_numpy_shape(np.atleast_3d))
 def atleast_3d(dy, y, a):
     return np.reshape(dy, np.shape(a))
+
+
+@tangent(np.atleast_3d)
+def atleast_3d_tangent(da, y, a):
+    return np.atleast_3d(da)
 
 
 @adjoint(np.gradient, shape=UNKNOWN, fresh=True)
@@ -158,6 +279,11 @@ def gradient(dy, y, f, spacing=1.0, axis=None, edge_order=1):
     )
 
 
+@tangent(np.gradient)
+def gradient_tangent_rule(df, dspacing, y, f, spacing=1.0, axis=None, edge_order=1):
+    return gradient_tangent(df, dspacing, y, f, spacing, axis, edge_order)
+
+
 # Arrays made of other values, and copies.
 
 
@@ -167,9 +293,20 @@ def array(dy, y, arrays):
     return unarray(dy, arrays)
 
 
+@tangent(np.array)
+def array_tangent(darrays, y, arrays):
+    # the tangents of the elements, in the result's (floating) precision
+    return np.array(darrays, dtype=np.result_type(y, 0.0))
+
+
 @adjoint(np.asarray, shape=UNKNOWN, fresh=False)
 def asarray(dy, y, arrays):
     return unarray(dy, arrays)
+
+
+@tangent(np.asarray)
+def asarray_tangent(darrays, y, arrays):
+    return np.asarray(darrays, dtype=np.result_type(y, 0.0))
 
 
 @adjoint(np.copy, shape=lambda q: q.leaf("a"), fresh=True)
@@ -177,6 +314,17 @@ def copy(dy, y, a):
     return dy
 
 
+@tangent(np.copy)
+def copy_tangent(da, y, a):
+    return np.copy(da)
+
+
 @adjoint(np.ndarray.astype, shape=lambda q: q.leaf("x"), fresh=True)
 def astype(dy, y, x, dtype):
     return uncast(dy, x, dtype)
+
+
+@tangent(np.ndarray.astype)
+def astype_tangent(dx, y, x, dtype):
+    # dx in the result's precision; zero for a cast to integers (a step function)
+    return uncast(dx, y, dtype)

@@ -9,6 +9,7 @@ import numpy as np
 from ..runtime import (
     einsum_adjoint,
     einsum_sublists,
+    einsum_term,
     inner_adjoint,
     kron_adjoint,
     tensordot_adjoint,
@@ -16,6 +17,7 @@ from ..runtime import (
 )
 from .record import UNKNOWN
 from .registry import adjoint
+from .tangents import tangent
 
 
 @adjoint(np.einsum, shape=UNKNOWN, fresh=True)
@@ -33,9 +35,30 @@ def einsum(dy, y, subscripts, a, b=None, c=None, d=None, e=None, f=None, optimiz
     )
 
 
+# Each product is linear in each operand: its tangent is the sum of the product with
+# one operand replaced by that operand's tangent.
+@tangent(np.einsum)
+def einsum_tangent(
+    da, db, dc, dd, de, df, y, subscripts, a, b=None, c=None, d=None, e=None, f=None, optimize=False
+):
+    return (
+        einsum_term(0, da, subscripts, a, b, c, d, e, f)
+        + einsum_term(1, db, subscripts, a, b, c, d, e, f)
+        + einsum_term(2, dc, subscripts, a, b, c, d, e, f)
+        + einsum_term(3, dd, subscripts, a, b, c, d, e, f)
+        + einsum_term(4, de, subscripts, a, b, c, d, e, f)
+        + einsum_term(5, df, subscripts, a, b, c, d, e, f)
+    )
+
+
 @adjoint(np.tensordot, shape=UNKNOWN, fresh=True)
 def tensordot(dy, y, a, b, axes=2):
     return tensordot_adjoint(dy, 0, a, b, axes), tensordot_adjoint(dy, 1, a, b, axes)
+
+
+@tangent(np.tensordot)
+def tensordot_tangent(da, db, y, a, b, axes=2):
+    return np.tensordot(da, b, axes) + np.tensordot(a, db, axes)
 
 
 @adjoint(np.inner, shape=UNKNOWN, fresh=True)
@@ -43,11 +66,26 @@ def inner(dy, y, a, b):
     return inner_adjoint(dy, 0, a, b), inner_adjoint(dy, 1, a, b)
 
 
+@tangent(np.inner)
+def inner_tangent(da, db, y, a, b):
+    return np.inner(da, b) + np.inner(a, db)
+
+
 @adjoint(np.kron, shape=UNKNOWN, fresh=True)
 def kron(dy, y, a, b):
     return kron_adjoint(dy, 0, a, b), kron_adjoint(dy, 1, a, b)
 
 
+@tangent(np.kron)
+def kron_tangent(da, db, y, a, b):
+    return np.kron(da, b) + np.kron(a, db)
+
+
 @adjoint(np.cross, shape=UNKNOWN, fresh=True)
 def cross(dy, y, a, b, axisa=-1, axisb=-1, axisc=-1):
     return uncross(dy, 0, a, b, axisa, axisb, axisc), uncross(dy, 1, a, b, axisa, axisb, axisc)
+
+
+@tangent(np.cross)
+def cross_tangent(da, db, y, a, b, axisa=-1, axisb=-1, axisc=-1):
+    return np.cross(da, b, axisa, axisb, axisc) + np.cross(a, db, axisa, axisb, axisc)

@@ -217,9 +217,19 @@ def exp2(dy, y, x):
     return dy * y * math.log(2)
 
 
+@tangent(np.exp2)
+def exp2_tangent(dx, y, x):
+    return dx * y * math.log(2)
+
+
 @adjoint(np.arcsinh, on_floats=math.asinh, shape=UNARY)
 def arcsinh(dy, y, x):
     return dy / np.sqrt(x * x + 1)
+
+
+@tangent(np.arcsinh)
+def arcsinh_tangent(dx, y, x):
+    return dx / np.sqrt(x * x + 1)
 
 
 @adjoint(np.arccosh, on_floats=math.acosh, shape=UNARY)
@@ -227,14 +237,29 @@ def arccosh(dy, y, x):
     return dy / np.sqrt(x * x - 1)
 
 
+@tangent(np.arccosh)
+def arccosh_tangent(dx, y, x):
+    return dx / np.sqrt(x * x - 1)
+
+
 @adjoint(np.arctanh, on_floats=math.atanh, shape=UNARY)
 def arctanh(dy, y, x):
     return dy / (1 - x * x)
 
 
+@tangent(np.arctanh)
+def arctanh_tangent(dx, y, x):
+    return dx / (1 - x * x)
+
+
 @adjoint(np.fabs, shape=UNARY)
 def fabs(dy, y, x):
     return dy * np.sign(x)
+
+
+@tangent(np.fabs)
+def fabs_tangent(dx, y, x):
+    return dx * np.sign(x)
 
 
 @adjoint(np.sinc, shape=UNARY)
@@ -244,14 +269,30 @@ def sinc(dy, y, x):
     return dy * np.where(x == 0, 0, (np.cos(np.pi * x) - y) / nonzero)
 
 
+@tangent(np.sinc)
+def sinc_tangent(dx, y, x):
+    nonzero = np.where(x == 0, 1, x)
+    return dx * np.where(x == 0, 0, (np.cos(np.pi * x) - y) / nonzero)
+
+
 @adjoint(np.rad2deg, np.degrees, on_floats=math.degrees, shape=UNARY)
 def rad2deg(dy, y, x):
     return dy * (180 / math.pi)
 
 
+@tangent(np.rad2deg)
+def rad2deg_tangent(dx, y, x):
+    return dx * (180 / math.pi)
+
+
 @adjoint(np.deg2rad, np.radians, on_floats=math.radians, shape=UNARY)
 def deg2rad(dy, y, x):
     return dy * (math.pi / 180)
+
+
+@tangent(np.deg2rad)
+def deg2rad_tangent(dx, y, x):
+    return dx * (math.pi / 180)
 
 
 @adjoint(np.nan_to_num, shape=UNARY, fresh=False)
@@ -266,6 +307,18 @@ def nan_to_num(dy, y, x, copy=True, nan=0.0, posinf=None, neginf=None):
     )
 
 
+@tangent(np.nan_to_num)
+def nan_to_num_tangent(
+    dx, dnan, dposinf, dneginf, y, x, copy=True, nan=0.0, posinf=None, neginf=None
+):
+    return (
+        dx * np.isfinite(x)
+        + dnan * np.isnan(x)
+        + dposinf * np.isposinf(x)
+        + dneginf * np.isneginf(x)
+    )
+
+
 # Complex parts, on real values only: the adjoints refuse a complex operand at run
 # time rather than give a derivative of the wrong convention.
 
@@ -275,14 +328,29 @@ def real(dy, y, val):
     return real_cotangent(dy, val, "np.real")
 
 
+@tangent(np.real)
+def real_tangent(dval, y, val):
+    return real_cotangent(dval, val, "np.real")
+
+
 @adjoint(np.real_if_close, shape=lambda q: q.numpy(np.real_if_close, "a"), fresh=False)
 def real_if_close(dy, y, a, tol=100):
     return real_cotangent(dy, a, "np.real_if_close")
 
 
+@tangent(np.real_if_close)
+def real_if_close_tangent(da, y, a, tol=100):
+    return real_cotangent(da, a, "np.real_if_close")
+
+
 @adjoint(np.conj, np.conjugate, shape=UNARY)
 def conj(dy, y, x):
     return real_cotangent(dy, x, "np.conj")
+
+
+@tangent(np.conj)
+def conj_tangent(dx, y, x):
+    return real_cotangent(dx, x, "np.conj")
 
 
 @adjoint(np.imag, shape=UNARY)
@@ -291,10 +359,20 @@ def imag(dy, y, val):
     return real_cotangent(dy, val, "np.imag") * 0
 
 
+@tangent(np.imag)
+def imag_tangent(dval, y, val):
+    return real_cotangent(dval, val, "np.imag") * 0
+
+
 @adjoint(np.angle, shape=UNARY)
 def angle(dy, y, z, deg=False):
     # 0 or pi on real values: piecewise constant
     return real_cotangent(dy, z, "np.angle") * 0
+
+
+@tangent(np.angle)
+def angle_tangent(dz, y, z, deg=False):
+    return real_cotangent(dz, z, "np.angle") * 0
 
 
 @adjoint(np.arctan2, shape=BROADCAST, scalar_preserving=False)
@@ -383,10 +461,22 @@ def fmax(dz, z, x1, x2):
     return dz * share * ((x1 >= x2) | np.isnan(x2)), dz * share * ((x2 >= x1) | np.isnan(x1))
 
 
+@tangent(np.fmax)
+def fmax_tangent(dx1, dx2, z, x1, x2):
+    share = tie_share(x1, x2)
+    return dx1 * share * ((x1 >= x2) | np.isnan(x2)) + dx2 * share * ((x2 >= x1) | np.isnan(x1))
+
+
 @adjoint(np.fmin, shape=BROADCAST, scalar_preserving=True)
 def fmin(dz, z, x1, x2):
     share = tie_share(x1, x2)
     return dz * share * ((x1 <= x2) | np.isnan(x2)), dz * share * ((x2 <= x1) | np.isnan(x1))
+
+
+@tangent(np.fmin)
+def fmin_tangent(dx1, dx2, z, x1, x2):
+    share = tie_share(x1, x2)
+    return dx1 * share * ((x1 <= x2) | np.isnan(x2)) + dx2 * share * ((x2 <= x1) | np.isnan(x1))
 
 
 @adjoint(np.hypot, shape=BROADCAST, scalar_preserving=True)
@@ -396,9 +486,20 @@ def hypot(dz, z, x1, x2):
     return dz * x1 / nonzero, dz * x2 / nonzero
 
 
+@tangent(np.hypot)
+def hypot_tangent(dx1, dx2, z, x1, x2):
+    nonzero = np.where(z == 0, 1, z)
+    return (dx1 * x1 + dx2 * x2) / nonzero
+
+
 @adjoint(np.logaddexp2, shape=BROADCAST, scalar_preserving=True)
 def logaddexp2(dz, z, x1, x2):
     return dz * np.exp2(x1 - z), dz * np.exp2(x2 - z)
+
+
+@tangent(np.logaddexp2)
+def logaddexp2_tangent(dx1, dx2, z, x1, x2):
+    return dx1 * np.exp2(x1 - z) + dx2 * np.exp2(x2 - z)
 
 
 @adjoint(np.where, shape=BROADCAST)

@@ -19,24 +19,36 @@ import numpy as np
 
 from ..runtime import (
     cholesky_adjoint,
+    cholesky_tangent,
     det_adjoint,
     dot_adjoint_lhs,
     dot_adjoint_rhs,
     eig_adjoint,
+    eig_tangent,
     eigh_adjoint,
+    eigh_tangent,
+    eigvals_tangent,
+    eigvalsh_tangent,
     lstsq_adjoint,
+    lstsq_tangent,
     matrix_power_adjoint,
+    matrix_power_tangent,
     mT,
     multi_dot_adjoint,
+    multi_dot_tangent,
     norm_adjoint,
     pinv_adjoint,
+    pinv_tangent,
     qr_adjoint,
+    qr_tangent,
     slogdet_adjoint,
     solve_adjoint_lhs,
     solve_transposed,
     sum_to,
     svd_adjoint,
+    svd_tangent,
     vector_norm_adjoint,
+    zero_like,
 )
 from .record import DOT, UNKNOWN
 from .registry import adjoint, nondiff
@@ -136,6 +148,11 @@ def pinv(dy, y, a, rcond=None, hermitian=False, rtol=None):
     return pinv_adjoint(dy, y, a)
 
 
+@tangent(np.linalg.pinv)
+def pinv_tangent_rule(da, y, a, rcond=None, hermitian=False, rtol=None):
+    return pinv_tangent(da, y, a)
+
+
 @adjoint(np.linalg.solve, shape=UNKNOWN, fresh=True)
 def solve(dx, x, a, b):
     gb = solve_transposed(a, dx, b)  # one solve with the transposed matrix, no inverse
@@ -163,9 +180,20 @@ def slogdet(dy, y, a):
     return slogdet_adjoint(dy, a)
 
 
+@tangent(np.linalg.slogdet)
+def slogdet_tangent(da, y, a):
+    # the sign is piecewise constant; d log|det a| = tr(a^-1 da)
+    return zero_like(y[0]), np.trace(np.linalg.solve(a, da), axis1=-2, axis2=-1)
+
+
 @adjoint(np.linalg.cholesky, shape=_square_shape, fresh=True)
 def cholesky(dl, l, a, upper=False):
     return cholesky_adjoint(dl, l, upper)
+
+
+@tangent(np.linalg.cholesky)
+def cholesky_tangent_rule(da, l, a, upper=False):
+    return cholesky_tangent(da, l, upper)
 
 
 @adjoint(np.linalg.eigh, shape=UNKNOWN, fresh=True, results=2, fields=EIG)
@@ -173,9 +201,19 @@ def eigh(dy, y, a, UPLO="L"):  # noqa: N803 (numpy's name)
     return eigh_adjoint(dy, y)
 
 
+@tangent(np.linalg.eigh)
+def eigh_tangent_rule(da, y, a, UPLO="L"):  # noqa: N803 (numpy's name)
+    return eigh_tangent(da, y)
+
+
 @adjoint(np.linalg.eigvalsh, shape=UNKNOWN, fresh=True)
 def eigvalsh(dw, w, a, UPLO="L"):  # noqa: N803 (numpy's name)
     return eigh_adjoint([dw, None], np.linalg.eigh(a, UPLO))
+
+
+@tangent(np.linalg.eigvalsh)
+def eigvalsh_tangent_rule(da, w, a, UPLO="L"):  # noqa: N803 (numpy's name)
+    return eigvalsh_tangent(da, a, UPLO)
 
 
 @adjoint(np.linalg.eigvals, shape=UNKNOWN, fresh=True)
@@ -183,9 +221,19 @@ def eigvals(dw, w, a):
     return eig_adjoint([dw, None], np.linalg.eig(a))
 
 
+@tangent(np.linalg.eigvals)
+def eigvals_tangent_rule(da, w, a):
+    return eigvals_tangent(da, a)
+
+
 @adjoint(np.linalg.eig, shape=UNKNOWN, fresh=True, results=2, fields=EIG)
 def eig(dy, y, a):
     return eig_adjoint(dy, y)
+
+
+@tangent(np.linalg.eig)
+def eig_tangent_rule(da, y, a):
+    return eig_tangent(da, y)
 
 
 @adjoint(
@@ -199,9 +247,19 @@ def svd(dy, y, a, full_matrices=True, compute_uv=True, hermitian=False):
     return svd_adjoint(dy, y, a, full_matrices, compute_uv)
 
 
+@tangent(np.linalg.svd)
+def svd_tangent_rule(da, y, a, full_matrices=True, compute_uv=True, hermitian=False):
+    return svd_tangent(da, y, a, full_matrices, compute_uv)
+
+
 @adjoint(np.linalg.svdvals, shape=UNKNOWN, fresh=True)
 def svdvals(ds, s, x):
     return svd_adjoint(ds, s, x, False, False)
+
+
+@tangent(np.linalg.svdvals)
+def svdvals_tangent(dx, s, x):
+    return svd_tangent(dx, s, x, False, False)
 
 
 @adjoint(
@@ -215,9 +273,19 @@ def qr(dy, y, a, mode="reduced"):
     return qr_adjoint(dy, y, a, mode)
 
 
+@tangent(np.linalg.qr)
+def qr_tangent_rule(da, y, a, mode="reduced"):
+    return qr_tangent(da, y, a, mode)
+
+
 @adjoint(np.linalg.matrix_power, shape=_square_shape, fresh=True)
 def matrix_power(dy, y, a, n):
     return matrix_power_adjoint(dy, a, n)
+
+
+@tangent(np.linalg.matrix_power)
+def matrix_power_tangent_rule(da, y, a, n):
+    return matrix_power_tangent(da, a, n)
 
 
 @adjoint(np.linalg.lstsq, shape=UNKNOWN, fresh=True, results=4)
@@ -226,9 +294,19 @@ def lstsq(dy, y, a, b, rcond=None):
     return da_db[0], da_db[1]
 
 
+@tangent(np.linalg.lstsq)
+def lstsq_tangent_rule(da, db, y, a, b, rcond=None):
+    return lstsq_tangent(da, db, y, a, b)
+
+
 @adjoint(np.linalg.multi_dot, shape=UNKNOWN, fresh=True)
 def multi_dot(dy, y, arrays):
     return multi_dot_adjoint(dy, arrays)
+
+
+@tangent(np.linalg.multi_dot)
+def multi_dot_tangent_rule(darrays, y, arrays):
+    return multi_dot_tangent(darrays, arrays)
 
 
 nondiff(np.linalg.matrix_rank)

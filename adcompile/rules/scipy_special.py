@@ -17,6 +17,7 @@ from scipy import special
 from ..runtime import expand_reduced, unbroadcast
 from .record import BROADCAST, UNARY
 from .registry import adjoint
+from .tangents import tangent
 
 # ------------------------------------------------------------------ logistic
 
@@ -26,9 +27,19 @@ def expit(dy, y, x):
     return dy * y * (1 - y)
 
 
+@tangent(special.expit)
+def expit_tangent(dx, y, x):
+    return dx * y * (1 - y)
+
+
 @adjoint(special.logit, shape=UNARY)
 def logit(dy, y, x):
     return dy / (x * (1 - x))
+
+
+@tangent(special.logit)
+def logit_tangent(dx, y, x):
+    return dx / (x * (1 - x))
 
 
 # ------------------------------------------------------------------ log-sum-exp family
@@ -49,14 +60,33 @@ def logsumexp(dy, y, a, axis=None, b=None, keepdims=False):
     return unbroadcast(share if b is None else share * b, a), None, unbroadcast(share, b)
 
 
+@tangent(special.logsumexp)
+def logsumexp_tangent(da, db, y, a, axis=None, b=None, keepdims=False):
+    # d log(sum(b * exp(a))) = sum(exp(a - y) * (b * da + db)), y the stable result
+    share = np.exp(a - expand_reduced(y, axis, keepdims))
+    if b is None:
+        return np.sum(share * da, axis=axis, keepdims=keepdims)
+    return np.sum(share * (b * da + db), axis=axis, keepdims=keepdims)
+
+
 @adjoint(special.softmax, shape=lambda q: q.leaf("x"), fresh=True)
 def softmax(dy, y, x, axis=None):
     return y * (dy - np.sum(dy * y, axis=axis, keepdims=True))
 
 
+@tangent(special.softmax)
+def softmax_tangent(dx, y, x, axis=None):
+    return y * (dx - np.sum(dx * y, axis=axis, keepdims=True))
+
+
 @adjoint(special.log_softmax, shape=lambda q: q.leaf("x"), fresh=True)
 def log_softmax(dy, y, x, axis=None):
     return dy - np.exp(y) * np.sum(dy, axis=axis, keepdims=True)
+
+
+@tangent(special.log_softmax)
+def log_softmax_tangent(dx, y, x, axis=None):
+    return dx - np.sum(np.exp(y) * dx, axis=axis, keepdims=True)
 
 
 # ------------------------------------------------------------------ gamma family
@@ -67,9 +97,19 @@ def gammaln(dy, y, x):
     return dy * special.digamma(x)
 
 
+@tangent(special.gammaln)
+def gammaln_tangent(dx, y, x):
+    return dx * special.digamma(x)
+
+
 @adjoint(special.digamma, shape=UNARY)  # (special.psi is the same function)
 def digamma(dy, y, x):
     return dy * special.polygamma(1, x)
+
+
+@tangent(special.digamma)
+def digamma_tangent(dx, y, x):
+    return dx * special.polygamma(1, x)
 
 
 @adjoint(special.polygamma, shape=BROADCAST, fresh=True, constant=("n",))
@@ -77,9 +117,19 @@ def polygamma(dy, y, n, x):
     return None, dy * special.polygamma(n + 1, x)
 
 
+@tangent(special.polygamma)
+def polygamma_tangent(dx, y, n, x):
+    return dx * special.polygamma(n + 1, x)
+
+
 @adjoint(special.gamma, shape=UNARY)
 def gamma(dy, y, x):
     return dy * y * special.digamma(x)
+
+
+@tangent(special.gamma)
+def gamma_tangent(dx, y, x):
+    return dx * y * special.digamma(x)
 
 
 @adjoint(special.beta, shape=BROADCAST, scalar_preserving=True)
@@ -88,10 +138,22 @@ def beta(dz, z, a, b):
     return dz * z * (special.digamma(a) - both), dz * z * (special.digamma(b) - both)
 
 
+@tangent(special.beta)
+def beta_tangent(da, db, z, a, b):
+    both = special.digamma(a + b)
+    return z * (da * (special.digamma(a) - both) + db * (special.digamma(b) - both))
+
+
 @adjoint(special.betaln, shape=BROADCAST, scalar_preserving=True)
 def betaln(dz, z, a, b):
     both = special.digamma(a + b)
     return dz * (special.digamma(a) - both), dz * (special.digamma(b) - both)
+
+
+@tangent(special.betaln)
+def betaln_tangent(da, db, z, a, b):
+    both = special.digamma(a + b)
+    return da * (special.digamma(a) - both) + db * (special.digamma(b) - both)
 
 
 # ------------------------------------------------------------------ error function, normal
@@ -102,9 +164,19 @@ def erf(dy, y, x):
     return dy * (2 / math.sqrt(math.pi)) * np.exp(-x * x)
 
 
+@tangent(special.erf)
+def erf_tangent(dx, y, x):
+    return dx * (2 / math.sqrt(math.pi)) * np.exp(-x * x)
+
+
 @adjoint(special.erfc, shape=UNARY)
 def erfc(dy, y, x):
     return -dy * (2 / math.sqrt(math.pi)) * np.exp(-x * x)
+
+
+@tangent(special.erfc)
+def erfc_tangent(dx, y, x):
+    return -dx * (2 / math.sqrt(math.pi)) * np.exp(-x * x)
 
 
 @adjoint(special.erfinv, shape=UNARY)
@@ -112,14 +184,29 @@ def erfinv(dy, y, x):
     return dy * (math.sqrt(math.pi) / 2) * np.exp(y * y)
 
 
+@tangent(special.erfinv)
+def erfinv_tangent(dx, y, x):
+    return dx * (math.sqrt(math.pi) / 2) * np.exp(y * y)
+
+
 @adjoint(special.erfcinv, shape=UNARY)
 def erfcinv(dy, y, x):
     return -dy * (math.sqrt(math.pi) / 2) * np.exp(y * y)
 
 
+@tangent(special.erfcinv)
+def erfcinv_tangent(dx, y, x):
+    return -dx * (math.sqrt(math.pi) / 2) * np.exp(y * y)
+
+
 @adjoint(special.ndtr, shape=UNARY)
 def ndtr(dy, y, x):
     return dy * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+
+
+@tangent(special.ndtr)
+def ndtr_tangent(dx, y, x):
+    return dx * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
 
 
 @adjoint(special.log_ndtr, shape=UNARY)
@@ -129,9 +216,19 @@ def log_ndtr(dy, y, x):
     return dy * np.exp(-0.5 * x * x - 0.5 * math.log(2 * math.pi) - y)
 
 
+@tangent(special.log_ndtr)
+def log_ndtr_tangent(dx, y, x):
+    return dx * np.exp(-0.5 * x * x - 0.5 * math.log(2 * math.pi) - y)
+
+
 @adjoint(special.ndtri, shape=UNARY)
 def ndtri(dy, y, x):
     return dy * math.sqrt(2 * math.pi) * np.exp(0.5 * y * y)
+
+
+@tangent(special.ndtri)
+def ndtri_tangent(dx, y, x):
+    return dx * math.sqrt(2 * math.pi) * np.exp(0.5 * y * y)
 
 
 # ------------------------------------------------------------------ x log y, entropy
@@ -143,14 +240,29 @@ def xlogy(dz, z, x, y):
     return dz * np.log(y), dz * x / np.where(x == 0, 1, y)
 
 
+@tangent(special.xlogy)
+def xlogy_tangent(dx, dy, z, x, y):
+    return dx * np.log(y) + dy * x / np.where(x == 0, 1, y)
+
+
 @adjoint(special.xlog1py, shape=BROADCAST, scalar_preserving=True)
 def xlog1py(dz, z, x, y):
     return dz * np.log1p(y), dz * x / np.where(x == 0, 1, 1 + y)
 
 
+@tangent(special.xlog1py)
+def xlog1py_tangent(dx, dy, z, x, y):
+    return dx * np.log1p(y) + dy * x / np.where(x == 0, 1, 1 + y)
+
+
 @adjoint(special.entr, shape=UNARY)
 def entr(dy, y, x):
     return -dy * (np.log(x) + 1)
+
+
+@tangent(special.entr)
+def entr_tangent(dx, y, x):
+    return -dx * (np.log(x) + 1)
 
 
 # ------------------------------------------------------------------ Bessel functions
@@ -161,10 +273,20 @@ def i0(dy, y, x):
     return dy * special.i1(x)
 
 
+@tangent(special.i0)
+def i0_tangent(dx, y, x):
+    return dx * special.i1(x)
+
+
 @adjoint(special.i1, shape=UNARY)
 def i1(dy, y, x):
     # I1' = (I0 + I2) / 2, which has no 0 / 0 at x = 0 (unlike I0 - I1 / x)
     return dy * (special.i0(x) + special.iv(2, x)) / 2
+
+
+@tangent(special.i1)
+def i1_tangent(dx, y, x):
+    return dx * (special.i0(x) + special.iv(2, x)) / 2
 
 
 @adjoint(special.i0e, shape=UNARY)
@@ -172,9 +294,19 @@ def i0e(dy, y, x):
     return dy * (special.i1e(x) - np.sign(x) * y)
 
 
+@tangent(special.i0e)
+def i0e_tangent(dx, y, x):
+    return dx * (special.i1e(x) - np.sign(x) * y)
+
+
 @adjoint(special.i1e, shape=UNARY)
 def i1e(dy, y, x):
     return dy * ((special.i0e(x) + special.ive(2, x)) / 2 - np.sign(x) * y)
+
+
+@tangent(special.i1e)
+def i1e_tangent(dx, y, x):
+    return dx * ((special.i0e(x) + special.ive(2, x)) / 2 - np.sign(x) * y)
 
 
 @adjoint(special.j0, shape=UNARY)
@@ -182,9 +314,19 @@ def j0(dy, y, x):
     return -dy * special.j1(x)
 
 
+@tangent(special.j0)
+def j0_tangent(dx, y, x):
+    return -dx * special.j1(x)
+
+
 @adjoint(special.j1, shape=UNARY)
 def j1(dy, y, x):
     return dy * (special.j0(x) - special.jv(2, x)) / 2
+
+
+@tangent(special.j1)
+def j1_tangent(dx, y, x):
+    return dx * (special.j0(x) - special.jv(2, x)) / 2
 
 
 @adjoint(special.y0, shape=UNARY)
@@ -192,9 +334,19 @@ def y0(dy, y, x):
     return -dy * special.y1(x)
 
 
+@tangent(special.y0)
+def y0_tangent(dx, y, x):
+    return -dx * special.y1(x)
+
+
 @adjoint(special.y1, shape=UNARY)
 def y1(dy, y, x):
     return dy * (special.y0(x) - special.yv(2, x)) / 2
+
+
+@tangent(special.y1)
+def y1_tangent(dx, y, x):
+    return dx * (special.y0(x) - special.yv(2, x)) / 2
 
 
 @adjoint(special.jv, special.jn, shape=BROADCAST, scalar_preserving=True, constant=("v",))
@@ -202,9 +354,19 @@ def jv(dz, z, v, x):
     return None, dz * (special.jv(v - 1, x) - special.jv(v + 1, x)) / 2
 
 
+@tangent(special.jv)
+def jv_tangent(dx, y, v, x):
+    return dx * (special.jv(v - 1, x) - special.jv(v + 1, x)) / 2
+
+
 @adjoint(special.yv, shape=BROADCAST, scalar_preserving=True, constant=("v",))
 def yv(dz, z, v, x):
     return None, dz * (special.yv(v - 1, x) - special.yv(v + 1, x)) / 2
+
+
+@tangent(special.yv)
+def yv_tangent(dx, y, v, x):
+    return dx * (special.yv(v - 1, x) - special.yv(v + 1, x)) / 2
 
 
 @adjoint(special.yn, shape=BROADCAST, scalar_preserving=True, constant=("n",))
@@ -212,11 +374,26 @@ def yn(dz, z, n, x):
     return None, dz * (special.yn(n - 1, x) - special.yn(n + 1, x)) / 2
 
 
+@tangent(special.yn)
+def yn_tangent(dx, y, n, x):
+    return dx * (special.yn(n - 1, x) - special.yn(n + 1, x)) / 2
+
+
 @adjoint(special.iv, shape=BROADCAST, scalar_preserving=True, constant=("v",))
 def iv(dz, z, v, x):
     return None, dz * (special.iv(v - 1, x) + special.iv(v + 1, x)) / 2
 
 
+@tangent(special.iv)
+def iv_tangent(dx, y, v, x):
+    return dx * (special.iv(v - 1, x) + special.iv(v + 1, x)) / 2
+
+
 @adjoint(special.kv, shape=BROADCAST, scalar_preserving=True, constant=("v",))
 def kv(dz, z, v, x):
     return None, -dz * (special.kv(v - 1, x) + special.kv(v + 1, x)) / 2
+
+
+@tangent(special.kv)
+def kv_tangent(dx, y, v, x):
+    return -dx * (special.kv(v - 1, x) + special.kv(v + 1, x)) / 2

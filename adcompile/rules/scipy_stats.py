@@ -13,9 +13,10 @@ import math
 import numpy as np
 from scipy import special, stats
 
-from ..runtime import mvn_logpdf_adjoint
+from ..runtime import mvn_logpdf_adjoint, mvn_logpdf_tangent
 from .record import BROADCAST, UNKNOWN
 from .registry import adjoint
+from .tangents import tangent
 
 # ------------------------------------------------------------------ normal
 
@@ -26,10 +27,22 @@ def norm_logpdf(dy, y, x, loc=0, scale=1):
     return -dy * z / scale, dy * z / scale, dy * (z * z - 1) / scale
 
 
+@tangent(stats.norm.logpdf)
+def norm_logpdf_tangent(dx, dloc, dscale, y, x, loc=0, scale=1):
+    z = (x - loc) / scale
+    return (z * (dloc - dx) + (z * z - 1) * dscale) / scale
+
+
 @adjoint(stats.norm.pdf, shape=BROADCAST, scalar_preserving=True)
 def norm_pdf(dy, y, x, loc=0, scale=1):
     z = (x - loc) / scale
     return -dy * y * z / scale, dy * y * z / scale, dy * y * (z * z - 1) / scale
+
+
+@tangent(stats.norm.pdf)
+def norm_pdf_tangent(dx, dloc, dscale, y, x, loc=0, scale=1):
+    z = (x - loc) / scale
+    return y * (z * (dloc - dx) + (z * z - 1) * dscale) / scale
 
 
 @adjoint(stats.norm.cdf, shape=BROADCAST, scalar_preserving=True)
@@ -39,12 +52,26 @@ def norm_cdf(dy, y, x, loc=0, scale=1):
     return dy * density, -dy * density, -dy * density * z
 
 
+@tangent(stats.norm.cdf)
+def norm_cdf_tangent(dx, dloc, dscale, y, x, loc=0, scale=1):
+    z = (x - loc) / scale
+    density = np.exp(-0.5 * z * z - 0.5 * math.log(2 * math.pi)) / scale
+    return density * (dx - dloc - z * dscale)
+
+
 @adjoint(stats.norm.logcdf, shape=BROADCAST, scalar_preserving=True)
 def norm_logcdf(dy, y, x, loc=0, scale=1):
     # pdf / cdf as exp(log pdf - log cdf): finite far into the lower tail
     z = (x - loc) / scale
     ratio = np.exp(-0.5 * z * z - 0.5 * math.log(2 * math.pi) - y) / scale
     return dy * ratio, -dy * ratio, -dy * ratio * z
+
+
+@tangent(stats.norm.logcdf)
+def norm_logcdf_tangent(dx, dloc, dscale, y, x, loc=0, scale=1):
+    z = (x - loc) / scale
+    ratio = np.exp(-0.5 * z * z - 0.5 * math.log(2 * math.pi) - y) / scale
+    return ratio * (dx - dloc - z * dscale)
 
 
 # ------------------------------------------------------------------ Student's t
@@ -69,6 +96,20 @@ def t_logpdf(dy, y, x, df, loc=0, scale=1):
     )
 
 
+@tangent(stats.t.logpdf)
+def t_logpdf_tangent(dx, ddf, dloc, dscale, y, x, df, loc=0, scale=1):
+    z = (x - loc) / scale
+    inner = (df + 1) / (df + z * z)
+    d_df = 0.5 * (
+        special.digamma((df + 1) / 2)
+        - special.digamma(df / 2)
+        - 1 / df
+        - np.log1p(z * z / df)
+        + inner * z * z / df
+    )
+    return (inner * z * (dloc - dx) + (inner * z * z - 1) * dscale) / scale + d_df * ddf
+
+
 @adjoint(stats.t.pdf, shape=BROADCAST, scalar_preserving=True)
 def t_pdf(dy, y, x, df, loc=0, scale=1):
     z = (x - loc) / scale
@@ -88,6 +129,20 @@ def t_pdf(dy, y, x, df, loc=0, scale=1):
     )
 
 
+@tangent(stats.t.pdf)
+def t_pdf_tangent(dx, ddf, dloc, dscale, y, x, df, loc=0, scale=1):
+    z = (x - loc) / scale
+    inner = (df + 1) / (df + z * z)
+    d_df = 0.5 * (
+        special.digamma((df + 1) / 2)
+        - special.digamma(df / 2)
+        - 1 / df
+        - np.log1p(z * z / df)
+        + inner * z * z / df
+    )
+    return y * ((inner * z * (dloc - dx) + (inner * z * z - 1) * dscale) / scale + d_df * ddf)
+
+
 # ------------------------------------------------------------------ gamma, beta
 
 
@@ -96,6 +151,13 @@ def gamma_logpdf(dy, y, x, a, loc=0, scale=1):
     z = (x - loc) / scale
     slope = ((a - 1) / z - 1) / scale
     return dy * slope, dy * (np.log(z) - special.digamma(a)), -dy * slope, dy * (z - a) / scale
+
+
+@tangent(stats.gamma.logpdf)
+def gamma_logpdf_tangent(dx, da, dloc, dscale, y, x, a, loc=0, scale=1):
+    z = (x - loc) / scale
+    slope = ((a - 1) / z - 1) / scale
+    return slope * (dx - dloc) + (np.log(z) - special.digamma(a)) * da + (z - a) / scale * dscale
 
 
 @adjoint(stats.gamma.pdf, shape=BROADCAST, scalar_preserving=True)
@@ -107,6 +169,15 @@ def gamma_pdf(dy, y, x, a, loc=0, scale=1):
         dy * y * (np.log(z) - special.digamma(a)),
         -dy * y * slope,
         dy * y * (z - a) / scale,
+    )
+
+
+@tangent(stats.gamma.pdf)
+def gamma_pdf_tangent(dx, da, dloc, dscale, y, x, a, loc=0, scale=1):
+    z = (x - loc) / scale
+    slope = ((a - 1) / z - 1) / scale
+    return y * (
+        slope * (dx - dloc) + (np.log(z) - special.digamma(a)) * da + (z - a) / scale * dscale
     )
 
 
@@ -124,6 +195,19 @@ def beta_logpdf(dy, y, x, a, b, loc=0, scale=1):
     )
 
 
+@tangent(stats.beta.logpdf)
+def beta_logpdf_tangent(dx, da, db, dloc, dscale, y, x, a, b, loc=0, scale=1):
+    z = (x - loc) / scale
+    slope = ((a - 1) / z - (b - 1) / (1 - z)) / scale
+    both = special.digamma(a + b)
+    return (
+        slope * (dx - dloc)
+        + (np.log(z) - special.digamma(a) + both) * da
+        + (np.log1p(-z) - special.digamma(b) + both) * db
+        - (slope * z + 1 / scale) * dscale
+    )
+
+
 @adjoint(stats.beta.pdf, shape=BROADCAST, scalar_preserving=True)
 def beta_pdf(dy, y, x, a, b, loc=0, scale=1):
     z = (x - loc) / scale
@@ -138,6 +222,19 @@ def beta_pdf(dy, y, x, a, b, loc=0, scale=1):
     )
 
 
+@tangent(stats.beta.pdf)
+def beta_pdf_tangent(dx, da, db, dloc, dscale, y, x, a, b, loc=0, scale=1):
+    z = (x - loc) / scale
+    slope = ((a - 1) / z - (b - 1) / (1 - z)) / scale
+    both = special.digamma(a + b)
+    return y * (
+        slope * (dx - dloc)
+        + (np.log(z) - special.digamma(a) + both) * da
+        + (np.log1p(-z) - special.digamma(b) + both) * db
+        - (slope * z + 1 / scale) * dscale
+    )
+
+
 # ------------------------------------------------------------------ Poisson
 
 
@@ -146,9 +243,19 @@ def poisson_logpmf(dy, y, k, mu, loc=0):
     return None, dy * (k / mu - 1)
 
 
+@tangent(stats.poisson.logpmf)
+def poisson_logpmf_tangent(dmu, y, k, mu, loc=0):
+    return dmu * (k / mu - 1)
+
+
 @adjoint(stats.poisson.pmf, shape=BROADCAST, scalar_preserving=True)
 def poisson_pmf(dy, y, k, mu, loc=0):
     return None, dy * y * (k / mu - 1)
+
+
+@tangent(stats.poisson.pmf)
+def poisson_pmf_tangent(dmu, y, k, mu, loc=0):
+    return y * dmu * (k / mu - 1)
 
 
 # ------------------------------------------------------------------ multivariate normal
@@ -161,10 +268,20 @@ def multivariate_normal_logpdf(dy, y, x, mean=None, cov=1):
     return pieces[0], pieces[1], pieces[2]
 
 
+@tangent(stats.multivariate_normal.logpdf)
+def multivariate_normal_logpdf_tangent(dx, dmean, dcov, y, x, mean=None, cov=1):
+    return mvn_logpdf_tangent(dx, dmean, dcov, y, x, mean, cov)
+
+
 @adjoint(stats.multivariate_normal.pdf, shape=UNKNOWN, fresh=True)
 def multivariate_normal_pdf(dy, y, x, mean=None, cov=1):
     pieces = mvn_logpdf_adjoint(dy * y, x, mean, cov)
     return pieces[0], pieces[1], pieces[2]
+
+
+@tangent(stats.multivariate_normal.pdf)
+def multivariate_normal_pdf_tangent(dx, dmean, dcov, y, x, mean=None, cov=1):
+    return y * mvn_logpdf_tangent(dx, dmean, dcov, y, x, mean, cov)
 
 
 # ------------------------------------------------------------------ Dirichlet
@@ -180,9 +297,23 @@ def dirichlet_logpdf(dy, y, x, alpha):
     return None, np.sum(log_x * np.reshape(dy, (1, -1)), axis=1) + per_point * np.sum(dy)
 
 
+@tangent(stats.dirichlet.logpdf)
+def dirichlet_logpdf_tangent(dalpha, y, x, alpha):
+    per_point = special.digamma(np.sum(alpha)) - special.digamma(alpha)
+    moved = np.reshape(np.tensordot(dalpha, np.log(x), 1), np.shape(y))
+    return moved + np.dot(per_point, dalpha)
+
+
 @adjoint(stats.dirichlet.pdf, shape=UNKNOWN, fresh=True, constant=("x",))
 def dirichlet_pdf(dy, y, x, alpha):
     per_point = special.digamma(np.sum(alpha)) - special.digamma(alpha)
     log_x = np.log(x).reshape(np.shape(x)[0], -1)
     weights = np.reshape(dy * y, (1, -1))
     return None, np.sum(log_x * weights, axis=1) + per_point * np.sum(dy * y)
+
+
+@tangent(stats.dirichlet.pdf)
+def dirichlet_pdf_tangent(dalpha, y, x, alpha):
+    per_point = special.digamma(np.sum(alpha)) - special.digamma(alpha)
+    moved = np.reshape(np.tensordot(dalpha, np.log(x), 1), np.shape(y))
+    return y * (moved + np.dot(per_point, dalpha))

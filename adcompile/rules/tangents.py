@@ -35,10 +35,12 @@ from dataclasses import dataclass, field, replace
 from ..errors import AdCompileError, Loc
 from ..ir import transform
 from .registry import (
+    METHODS,
     PRIMITIVES,
     _check_statements,
     _ends_in_return,
     _enter,
+    _is_bound_method,
     _is_docstring,
     _is_plain,
     _loads,
@@ -80,6 +82,8 @@ def tangent(primitive: object, *, override: bool = False) -> Callable[[Callable]
     output, then the primitive's parameters, and returns the output's tangent."""
 
     def register(template: Callable) -> Callable:
+        nonlocal primitive
+        primitive = registered_spelling(primitive)
         record = PRIMITIVES.get(id(primitive))
         label = primitive_name(primitive)
         if record is None or not record.differentiable or record.template is None:
@@ -98,6 +102,14 @@ def tangent(primitive: object, *, override: bool = False) -> Callable[[Callable]
         return template
 
     return register
+
+
+def registered_spelling(fn: object) -> object:
+    """``fn``, or for a bound method (each ``scipy.stats.norm.logpdf`` is a new object)
+    the one its adjoint was registered with."""
+    if _is_bound_method(fn):
+        return METHODS.get((id(fn.__self__), id(fn.__func__)), fn)
+    return fn
 
 
 def tangent_rule(fn: object) -> TangentRule | None:
