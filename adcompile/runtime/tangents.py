@@ -241,8 +241,8 @@ def svd_tangent(da, y, a, full_matrices=True, compute_uv=True):
     ds = np.diagonal(p, axis1=-2, axis2=-1).copy()
     f = _off_diagonal_inverse(s * s)
     ps, sp = p * s[..., None, :], s[..., :, None] * p
-    du = u @ (f * (ps + mT(sp)))
-    dv = v @ (f * (sp + mT(ps)))
+    du = u @ (f * (ps + mT(ps)))
+    dv = v @ (f * (sp + mT(sp)))
     if m > k:
         du = du + (da @ v - u @ (mT(u) @ da @ v)) / s[..., None, :]
     if n > k:
