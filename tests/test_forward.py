@@ -24,7 +24,8 @@ import adcompile as ad
 from adcompile import frontend, pipeline
 from adcompile.ir import walk
 from adcompile.rules import load_optional
-from adcompile.rules.registry import primitive_name, primitives, restore, snapshot
+from adcompile.rules.registry import lookup, primitive_name, primitives, restore, snapshot
+from adcompile.rules.tangents import tangent_rule
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
@@ -899,6 +900,58 @@ def test_forward_and_reverse_jacobians_agree(f, args):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
+def padded_at_edges(x):
+    return np.sum(np.pad(x, 1, mode="edge"))
+
+
+def eigenvalues_of_a_rotation(a):
+    return np.sum(np.linalg.eigvals(a))
+
+
+def complete_qr(a):
+    q, r = np.linalg.qr(a, mode="complete")
+    return np.sum(q)
+
+
+@pytest.mark.parametrize(
+    ("f", "arg", "message"),
+    [
+        (padded_at_edges, X, "mode='edge' cannot be differentiated"),
+        (eigenvalues_of_a_rotation, np.array([[0.0, -1.0], [1.0, 0.0]]), "complex eigenvalues"),
+        (complete_qr, N, "mode='complete'"),
+    ],
+    ids=lambda v: getattr(v, "__name__", None) if callable(v) else None,
+)
+def test_forward_mode_refuses_what_reverse_mode_refuses(f, arg, message):
+    with pytest.raises(ValueError, match=message):
+        ad.grad(f)(arg)
+    with pytest.raises(ValueError, match=message):
+        ad.jvp(f)(arg, np.ones_like(arg))
+
+
+def full_svd_vectors(m):
+    u, s, vh = np.linalg.svd(m)
+    return u, s
+
+
+def full_svd_values(m):
+    return np.linalg.svd(m)[1]
+
+
+def full_svd_left_sum(m):
+    return np.sum(np.linalg.svd(m)[0])
+
+
+def test_extra_singular_vectors_of_a_full_svd_have_no_tangent():
+    """The extra columns of u in a full SVD of a non-square matrix are arbitrary: their
+    tangent is NaN (reverse mode refuses a cotangent for u there); the others' is right."""
+    _, (du, ds) = ad.jvp(full_svd_vectors)(N, np.ones_like(N))
+    assert np.all(np.isnan(du[:, 2:])) and np.all(np.isfinite(du[:, :2]))
+    assert_jvp_matches_fd(full_svd_values, N)
+    with pytest.raises(ValueError, match="full_matrices=False"):
+        ad.grad(full_svd_left_sum)(N)
+
+
 def _used_primitives():
     used = set()
     for f, _ in CASES:
@@ -912,6 +965,13 @@ def test_every_differentiable_record_has_a_tested_tangent_rule():
     records = [r for r in primitives() if r.differentiable and r.builtin]
     without = sorted(primitive_name(r.canonical) for r in records if r.missing_tangent)
     assert not without, f"records without a tangent rule: {without}"
+    # an operand the adjoint gives a cotangent (or a refusal) has a tangent, and only those
+    for r in records:
+        for fn in (r.canonical, *r.on_floats):
+            adjoint, rule = lookup(fn), tangent_rule(fn)
+            by_adjoint = {p for p in adjoint.params if adjoint.differentiable(p)}
+            by_tangent = {adjoint.params[rule.params.index(p)] for p in rule.tangents}
+            assert by_adjoint == by_tangent, (primitive_name(fn), by_adjoint, by_tangent)
     used = _used_primitives()
     untested = sorted(
         primitive_name(fn)

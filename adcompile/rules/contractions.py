@@ -36,13 +36,30 @@ def einsum(dy, y, subscripts, a, b=None, c=None, d=None, e=None, f=None, optimiz
 
 
 # Each product is linear in each operand: its tangent is the sum of the product with
-# one operand replaced by that operand's tangent.
+# one operand replaced by that operand's tangent. An array as the subscripts (the
+# interleaved form) is refused, as by the adjoint.
 @tangent(np.einsum)
 def einsum_tangent(
-    da, db, dc, dd, de, df, y, subscripts, a, b=None, c=None, d=None, e=None, f=None, optimize=False
+    dsubscripts,
+    da,
+    db,
+    dc,
+    dd,
+    de,
+    df,
+    y,
+    subscripts,
+    a,
+    b=None,
+    c=None,
+    d=None,
+    e=None,
+    f=None,
+    optimize=False,
 ):
     return (
-        einsum_term(0, da, subscripts, a, b, c, d, e, f)
+        einsum_sublists(dsubscripts)
+        + einsum_term(0, da, subscripts, a, b, c, d, e, f)
         + einsum_term(1, db, subscripts, a, b, c, d, e, f)
         + einsum_term(2, dc, subscripts, a, b, c, d, e, f)
         + einsum_term(3, dd, subscripts, a, b, c, d, e, f)
