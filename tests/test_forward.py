@@ -467,6 +467,7 @@ A2 = np.array([[2.0, 0.5], [0.3, 1.0]])
 A2_BATCH = np.array([[[2.0, 0.5], [0.3, 1.0]], [[1.0, -0.4], [0.2, 3.0]]])
 WITH_NANS = np.array([0.3, np.nan, 0.8, np.inf, -np.inf])
 COUNTS = np.array([1.0, 2.0, 3.0])
+ORDERS = np.array([[0.5], [1.5]])
 ON_SIMPLEX = np.array([0.2, 0.5, 0.3])
 ON_SIMPLEX_2 = np.array([[0.2, 0.6], [0.5, 0.1], [0.3, 0.3]])
 
@@ -508,8 +509,8 @@ def f_complex_parts(x):
     return np.real(x) + np.real_if_close(x) * 2 + np.conj(x) + np.imag(x) + np.angle(x - 0.5)
 
 
-def f_fmax_fmin(x, y):
-    return np.fmax(x, y) + np.fmin(x, y * 2)
+def f_fmax_fmin(x, m):
+    return np.fmax(x, m) + np.fmin(x, m * 2)
 
 
 def f_hypot(x, y):
@@ -705,8 +706,8 @@ def f_error_functions(x):
     )
 
 
-def f_xlogy(x, y):
-    return special.xlogy(x, y) + special.xlog1py(x, y) + special.entr(x)
+def f_xlogy(x, m):
+    return special.xlogy(x, m) + special.xlog1py(x, m) + special.entr(x)
 
 
 def f_bessel(x):
@@ -724,6 +725,7 @@ def f_bessel(x):
         + special.yn(2, x)
         + special.iv(1.5, x)
         + special.kv(0.5, x)
+        + np.sum(special.jv(ORDERS, x), axis=0)
     )
 
 
@@ -775,7 +777,7 @@ MORE_CASES = [
     (f_math_inverse_hyperbolic, (0.6, 0.3)),
     (f_nan_to_num, (WITH_NANS, 0.7)),
     (f_complex_parts, (X,)),
-    (f_fmax_fmin, (X, Y)),
+    (f_fmax_fmin, (X, M)),
     (f_hypot, (X, Y)),
     (f_logaddexp2, (X, M)),
     (f_cumsum, (M,)),
@@ -826,9 +828,9 @@ MORE_CASES = [
     (f_logsumexp, (M, Y)),
     (f_softmax, (M,)),
     (f_gamma_family, (X + 0.5,)),
-    (f_beta_functions, (X + 0.5, Y + 1.0)),
+    (f_beta_functions, (X + 0.5, M + 1.0)),
     (f_error_functions, (X,)),
-    (f_xlogy, (X, Y)),
+    (f_xlogy, (X, M + 0.1)),
     (f_bessel, (X + 0.5,)),
     (f_normal, (M, Y, 1.3)),
     (f_student_t, (M, 3.5, Y, 1.3)),

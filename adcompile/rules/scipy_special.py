@@ -64,9 +64,7 @@ def logsumexp(dy, y, a, axis=None, b=None, keepdims=False):
 def logsumexp_tangent(da, db, y, a, axis=None, b=None, keepdims=False):
     # d log(sum(b * exp(a))) = sum(exp(a - y) * (b * da + db)), y the stable result
     share = np.exp(a - expand_reduced(y, axis, keepdims))
-    if b is None:
-        return np.sum(share * da, axis=axis, keepdims=keepdims)
-    return np.sum(share * (b * da + db), axis=axis, keepdims=keepdims)
+    return np.sum(share * da * (1 if b is None else b) + share * db, axis=axis, keepdims=keepdims)
 
 
 @adjoint(special.softmax, shape=lambda q: q.leaf("x"), fresh=True)
