@@ -761,6 +761,15 @@ def f_multivariate_normal(x, mean, cov):
     )
 
 
+def f_multivariate_normal_cov_forms(x, mean, scale, diagonal):
+    # cov as a number (times the identity), as the diagonal, and by default (1)
+    return (
+        stats.multivariate_normal.logpdf(x, mean)
+        + stats.multivariate_normal.logpdf(x, mean, scale)
+        + stats.multivariate_normal.pdf(x, mean, diagonal)
+    )
+
+
 def f_dirichlet(alpha):
     return (
         stats.dirichlet.logpdf(ON_SIMPLEX, alpha),
@@ -838,6 +847,7 @@ MORE_CASES = [
     (f_beta_distribution, (M * 0.8, 2.5, 1.7, -0.05, 1.2)),
     (f_poisson, (Y + 1.0,)),
     (f_multivariate_normal, (N, Y[:2], A2 @ A2.T)),
+    (f_multivariate_normal_cov_forms, (M, Y, 1.7, X + 0.5)),
     (f_dirichlet, (X + 1.0,)),
 ]
 CASES += MORE_CASES

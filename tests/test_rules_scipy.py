@@ -463,6 +463,24 @@ def test_multivariate_normal_in_x_mean_and_cov():
     _float32_gives_float32(mvn_loss, RNG.normal(size=(4, 3)), np.zeros(3), cov)
 
 
+def mvn_covariance_forms(x, mean, scale, diagonal):
+    return (
+        np.sum(st.multivariate_normal.logpdf(x, mean))
+        + np.sum(st.multivariate_normal.logpdf(x, mean, scale))
+        + np.sum(st.multivariate_normal.pdf(x, mean, diagonal))
+    )
+
+
+def test_multivariate_normal_with_a_number_or_a_diagonal_as_cov():
+    """scipy reads a number as that times the identity and a vector as the diagonal
+    (and cov=1 by default): the gradient has cov's own shape."""
+    x, mean = RNG.normal(size=(4, 3)), RNG.normal(size=3)
+    g = assert_grad_matches_fd(
+        mvn_covariance_forms, x, mean, 1.7, np.array([0.5, 1.2, 2.0]), wrt=(0, 1, 2, 3)
+    )
+    assert np.shape(g[2]) == () and np.shape(g[3]) == (3,)
+
+
 POINTS = np.array([[0.2, 0.1, 0.6], [0.3, 0.4, 0.1], [0.5, 0.5, 0.3]])  # (k, n)
 
 

@@ -131,6 +131,8 @@ from .results import (
     unit_cotangent,
 )
 from .stats import (
+    mvn_cov_part,
+    mvn_covariance,
     mvn_logpdf_adjoint,
 )
 from .tangents import (

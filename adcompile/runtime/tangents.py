@@ -7,6 +7,7 @@ import numpy as np
 from .arrays import _linspace_weights, prod_adjoint
 from .containers import zero_like
 from .linalg import mT
+from .stats import mvn_covariance
 
 
 def zeros_tangent(x):
@@ -360,8 +361,11 @@ def mvn_logpdf_tangent(dx, dmean, dcov, y, x, mean, cov):
     """Tangent of ``scipy.stats.multivariate_normal.logpdf(x, mean, cov)``, one number
     per point: with ``r = x - mean`` and ``s = cov^-1 r``,
     ``-s . (dx - dmean) - tr(cov^-1 dC) / 2 + s^T dC s / 2``, where ``dC`` is the
-    symmetric matrix of ``dcov``'s lower triangle (the one scipy reads)."""
+    symmetric matrix of ``dcov``'s lower triangle (the one scipy reads); a number or a
+    vector ``cov`` is a multiple of the identity or a diagonal."""
     x = np.asarray(x)
+    dcs = mvn_covariance(mean, np.broadcast_to(dcov, np.shape(cov)))
+    cov = mvn_covariance(mean, cov)
     dim = np.shape(cov)[0]
     centred = x.reshape(-1, dim) - (0.0 if mean is None else np.ravel(mean))
     dc = np.reshape(np.broadcast_to(dx, x.shape), (-1, dim))
@@ -369,7 +373,7 @@ def mvn_logpdf_tangent(dx, dmean, dcov, y, x, mean, cov):
         dc = dc - np.ravel(np.broadcast_to(dmean, np.shape(mean)))
     precision = np.linalg.inv(cov)
     scaled = centred @ precision
-    low = np.tril(np.broadcast_to(dcov, np.shape(cov)))
+    low = np.tril(dcs)
     dcs = low + low.T - np.diag(np.diag(low))
     out = -np.sum(scaled * dc, axis=1)
     out = out - 0.5 * np.sum(precision * dcs.T) + 0.5 * np.sum((scaled @ dcs) * scaled, axis=1)
