@@ -964,6 +964,21 @@ def test_extra_singular_vectors_of_a_full_svd_have_no_tangent():
         ad.grad(full_svd_left_sum)(N)
 
 
+@pytest.mark.parametrize(
+    ("f", "args"),
+    [(f, args) for f, args in CASES if all(isinstance(a, np.ndarray) for a in args)],
+    ids=lambda v: getattr(v, "__name__", None) if callable(v) else None,
+)
+def test_tangent_keeps_float32(f, args):
+    """A float32 computation has float32 tangents (a rule's helper does not upcast)."""
+    single = tuple(a.astype(np.float32) for a in args)
+    with np.errstate(all="ignore"):
+        value, tangent = ad.jvp(f, wrt=_all(f))(*single, tuple(np.ones_like(a) for a in single))
+    for v, t in zip(_leaves(value), _leaves(tangent), strict=True):
+        if np.result_type(v) == np.float32:
+            assert np.result_type(t) == np.float32
+
+
 def _used_primitives():
     used = set()
     for f, _ in CASES:

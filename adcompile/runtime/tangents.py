@@ -134,7 +134,8 @@ def gradient_tangent(df, dspacing, y, f, spacing=1.0, axis=None, edge_order=1):
         raise ValueError(
             "np.gradient is differentiated with edge_order=1 and one scalar spacing only"
         )
-    moved = np.gradient(np.broadcast_to(df, np.shape(f)).astype(float), spacing, axis=axis)
+    df = np.broadcast_to(df, np.shape(f)).astype(np.result_type(df, f, 0.0))
+    moved = np.gradient(df, spacing, axis=axis)
     return moved - dspacing * np.asarray(y) / spacing
 
 
@@ -312,7 +313,8 @@ def matrix_power_tangent(da, a, n):
     if n < 0:
         b = np.linalg.inv(a)
         return matrix_power_tangent(-(b @ da @ b), b, -n)
-    powers = [np.broadcast_to(np.eye(np.shape(a)[-1]), np.shape(a))]
+    eye = np.eye(np.shape(a)[-1], dtype=np.result_type(a, 0.0))
+    powers = [np.broadcast_to(eye, np.shape(a))]
     for _ in range(n - 1):
         powers.append(powers[-1] @ a)
     total = np.zeros(np.shape(a), dtype=np.result_type(a, da, 0.0))
