@@ -81,9 +81,9 @@ def tangent(primitive: object, *, override: bool = False) -> Callable[[Callable]
     The template takes the operands' tangents (``dx`` for the parameter ``x``), the
     output, then the primitive's parameters, and returns the output's tangent."""
 
+    primitive = registered_spelling(primitive)
+
     def register(template: Callable) -> Callable:
-        nonlocal primitive
-        primitive = registered_spelling(primitive)
         record = PRIMITIVES.get(id(primitive))
         label = primitive_name(primitive)
         if record is None or not record.differentiable or record.template is None:
