@@ -16,6 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 
 import adcompile as ad
+from adcompile.rules.registry import primitive_name
+from adcompile.rules.tangents import tangent_rule
 
 CHECKED: list = []
 FEATURES = tuple(f for f in fuzzgen.FEATURES if f != "inplace")
@@ -76,3 +78,9 @@ def test_the_random_programs_were_checked():
     if not CHECKED:
         pytest.skip("counts the programs of the test above; run the whole file")
     assert len(CHECKED) >= 60, f"only {len(CHECKED)} random programs were compared"
+
+
+def test_every_function_the_generator_draws_has_a_tangent_rule():
+    # so the jvp of every random program is compared, none refused for want of a rule
+    missing = sorted(primitive_name(fn) for fn in fuzzgen.COVERED if tangent_rule(fn) is None)
+    assert not missing, f"the generator draws functions without a tangent rule: {missing}"
