@@ -5,6 +5,7 @@ from .api import GradientFunction, grad, value_and_grad, vjp
 from .checking import check_grad
 from .errors import AdCompileError
 from .forward import JvpFunction, jacobian, jvp, stop_gradient
+from .higher import hessian, hvp
 from .rules.registry import adjoint
 from .rules.tangents import tangent
 
@@ -15,6 +16,8 @@ __all__ = [
     "adjoint",
     "check_grad",
     "grad",
+    "hessian",
+    "hvp",
     "jacobian",
     "jvp",
     "stop_gradient",

@@ -104,6 +104,12 @@ def _compile_one(
     debug_nans: bool = False,
 ) -> tuple[Callable, str, Any]:
     """Read, transform and compile ``fn``: (the generated function, its source, Generated)."""
+    inner: list = []
+    if isinstance(fn, GradientFunction):  # grad(grad(f)): differentiate grad(f)'s code
+        from .higher import differentiable_function, inner_guards
+
+        fn = differentiable_function(fn, kinds)
+        inner = inner_guards(fn)
     with frontend.recording() as guards:
         with _internal_errors(getattr(fn, "__name__", repr(fn)), def_loc(fn)):
             src = pipeline.read(fn)
@@ -125,7 +131,7 @@ def _compile_one(
     # global, a closure variable, a module attribute, a builtin): a call checks that
     # each name still holds it, and compiles again when one was rebound
     gen.generation = GENERATION[0]
-    gen.captured = list(guards.values())
+    gen.captured = list(guards.values()) + inner
     if gen.updates:
         gen.constant_arrays = [
             (k, v)
@@ -339,7 +345,9 @@ class GradientFunction:
         self._fasts: dict[tuple, Callable] = {}  # dispatchers by kind of arguments
         self._seen: set[tuple] = set()  # (code, shape signature) of calls seen
         self._lock = threading.Lock()
-        functools.update_wrapper(self, fn)
+        # (the attributes of a GradientFunction differentiated again are its own)
+        updated = () if isinstance(fn, GradientFunction) else functools.WRAPPER_UPDATES
+        functools.update_wrapper(self, fn, updated=updated)
         self.__name__ = f"{mode}_{getattr(fn, '__name__', 'f')}"
         self.__qualname__ = self.__name__
         self.__signature__ = sig  # fn's parameters, and the cotangent for a vjp
@@ -590,10 +598,12 @@ def _floats_only(a) -> bool:
 def _check_function(fn: object) -> None:
     """Refuse, with a reason, anything that is not a plain Python function."""
     if isinstance(fn, GradientFunction):
+        if fn.mode == "grad":
+            return  # its generated code is differentiated (see higher.py)
         raise AdCompileError(
-            f"{fn!r} is itself a compiled derivative; higher-order derivatives are not "
-            "supported yet",
-            hint="differentiate the original function",
+            f"{fn!r} is a compiled {fn.mode}; higher-order derivatives are taken of "
+            "grad(f) only",
+            hint="differentiate ad.grad(f), or write the function that calls it",
         )
     if inspect.ismethod(fn):
         raise AdCompileError(

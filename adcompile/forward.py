@@ -17,6 +17,7 @@ import numpy as np
 
 from . import emit, frontend, pipeline
 from .api import (
+    GradientFunction,
     Wrt,
     _check_apart,
     _check_differentiable,
@@ -73,14 +74,20 @@ class JvpFunction:
     def _compile(self, kinds: tuple | None) -> tuple:
         """(generated function, source, rule generation, guards of the names resolved,
         GeneratedJvp)."""
+        fn, inner = self.fn, []
+        if isinstance(fn, GradientFunction):  # jvp(grad(f)): differentiate grad(f)'s code
+            from .higher import differentiable_function, inner_guards
+
+            fn = differentiable_function(fn, kinds)
+            inner = inner_guards(fn)
         with frontend.recording() as guards:
             with _internal_errors(self.fn.__name__, def_loc(self.fn)):
-                src = pipeline.read(self.fn)
+                src = pipeline.read(fn)
             source, namespace, gen = build_jvp(src, self.wrt, kinds)
         with _internal_errors(src.name, src.loc(src.node)):
             filename = linecache_filename("jvp", src.qualname, self.wrt)
             scope = emit.compile_module(source, namespace, filename)
-        return scope[gen.node.name], source, GENERATION[0], list(guards.values()), gen
+        return scope[gen.node.name], source, GENERATION[0], list(guards.values()) + inner, gen
 
     @property
     def source(self) -> str:

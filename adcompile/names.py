@@ -102,6 +102,7 @@ def is_helper(obj: object) -> bool:
         (isinstance(obj, StaticFunction) or is_user_function(obj))
         and rules.lookup(obj) is None
         and not rules.is_nondiff(obj)  # (stop_gradient: a record without derivative)
+        and rules.registry.refusal(obj) is None  # (a runtime helper without rules)
     )
 
 

@@ -43,6 +43,7 @@ from .ir import (
     walk,
 )
 from .optimize import simplify
+from .origin import source_comment
 from .rules import containers
 from .rules.containers import ContainerPrim
 from .rules.record import BROADCAST, UNKNOWN
@@ -175,12 +176,11 @@ class _Forward:
         return t if t is not None else self.zeros(atom)
 
     def comment(self, loc, out: list) -> None:
-        if self.last_loc is None or (loc.filename, loc.lineno) != (
-            self.last_loc.filename,
-            self.last_loc.lineno,
-        ):
-            out.append(Comment(f"line {loc.lineno}: {loc.text.strip()}"))
-            self.last_loc = loc
+        # (a line of generated code, differentiated again: the user's line it came from)
+        text = source_comment(loc.filename, loc.lineno) or f"line {loc.lineno}: {loc.text.strip()}"
+        if self.last_loc is None or text != self.last_loc:
+            out.append(Comment(text))
+            self.last_loc = text
 
     # ------------------------------------------------------------ the pass
 

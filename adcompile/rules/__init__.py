@@ -12,6 +12,7 @@ from . import (  # noqa: F401
     linalg,
     operators,
     reductions,
+    runtime_rules,
     shapes,
 )
 from .record import Primitive

@@ -1,0 +1,324 @@
+"""Higher-order derivatives: differentiating generated code.
+
+A generated gradient is plain Python over numpy and the helpers of
+``adcompile.runtime``, each of which has rules of its own
+(``rules/runtime_rules.py``). So it can be read back by the front end and
+differentiated like a user's function:
+
+- ``hvp(f)`` is the jvp of ``f``'s generated gradient (forward over reverse): one
+  pass computes ``H @ v`` without forming ``H``; ``hessian(f)`` stacks one hvp per
+  parameter element;
+- ``grad(grad(f))`` and ``jvp(grad(f))`` differentiate the inner gradient's code;
+- a call of a compiled gradient inside a differentiated function (a gradient
+  penalty) is a call of its generated code, read as a helper of the user's.
+
+The reverse sweep is written in a few forms the accepted language does not have:
+it iterates ``reversed(saved)``, pops what a helper's forward sweep pushed, and
+uses a value computed in a branch of the forward sweep in the same branch of the
+reverse sweep. :func:`differentiable_text` rewrites these into equivalent forms
+the language has (``saved[::-1]``; ``x = stack[-1]``, ``stack = stack[:-1]``; a
+``None`` before the branch), line by line, so the comments naming the user's
+source lines stay; the rewritten code is compiled under its own pseudo-filename.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import emit
+from .api import GradientFunction, Wrt, _check_function, _internal_errors, grad
+from .emit import linecache_filename
+from .errors import AdCompileError
+from .frontend import def_loc
+from .rules.containers import kind_of
+
+# ------------------------------------------------------------ generated code, again
+
+
+def differentiable_text(text: str) -> str:
+    """The generated module ``text`` rewritten into the accepted language (see the
+    module's docstring); the same computation, line for line where possible."""
+    tree = ast.parse(text)
+    lines = text.splitlines()
+    # line index -> replacement lines (an insertion keeps the original line last)
+    edits: dict[int, list[str]] = {}
+
+    def indent_of(i: int) -> str:
+        return re.match(r"\s*", lines[i]).group(0)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.For):
+            it = node.iter
+            if (
+                isinstance(it, ast.Call)
+                and isinstance(it.func, ast.Name)
+                and it.func.id == "reversed"
+                and len(it.args) == 1
+                and isinstance(it.args[0], ast.Name)
+            ):
+                i = node.lineno - 1
+                name = it.args[0].id
+                line = edits.get(i, [lines[i]])[-1]
+                new = line.replace(f"reversed({name})", f"{name}[::-1]", 1)
+                edits[i] = [*edits.get(i, [lines[i]])[:-1], new]
+        elif isinstance(node, ast.Assign) and node.lineno == node.end_lineno:
+            v = node.value
+            if (
+                isinstance(v, ast.Call)
+                and isinstance(v.func, ast.Attribute)
+                and v.func.attr == "pop"
+                and isinstance(v.func.value, ast.Name)
+                and not v.args
+                and not v.keywords
+            ):
+                i = node.lineno - 1
+                stack = v.func.value.id
+                targets = " = ".join(ast.unparse(t) for t in node.targets)
+                ind = indent_of(i)
+                edits[i] = [f"{ind}{targets} = {stack}[-1]", f"{ind}{stack} = {stack}[:-1]"]
+        elif isinstance(node, ast.If):
+            one_side = _assigned(node.body) ^ _assigned(node.orelse)
+            if one_side:
+                i = node.lineno - 1
+                ind = indent_of(i)
+                before = [f"{ind}{n} = None" for n in sorted(one_side)]
+                edits[i] = [*before, *edits.get(i, [lines[i]])]
+    out = []
+    for i, line in enumerate(lines):
+        out.extend(edits.get(i, [line]))
+    return "\n".join(out) + "\n"
+
+
+def _assigned(body: list[ast.stmt]) -> set[str]:
+    return {
+        n.id
+        for s in body
+        for n in ast.walk(s)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+
+
+_LOCK = threading.Lock()
+# id(Generated) -> (Generated, the differentiable function): one per compiled gradient
+_FUNCTIONS: dict[int, tuple[Any, Callable]] = {}
+
+
+def differentiable_function(gradient: GradientFunction, kinds: tuple | None) -> Callable:
+    """The generated code of ``gradient`` for arguments of the structure ``kinds``, as a
+    function the front end can read and differentiate (see :func:`differentiable_text`)."""
+    entry = gradient._entry(kinds, None)
+    gen = entry[2]
+    with _LOCK:
+        found = _FUNCTIONS.get(id(gen))
+        if found is not None and found[0] is gen:
+            return found[1]
+        with _internal_errors(gradient.fn.__name__, def_loc(gradient.fn)):
+            fn = _compile_again(gen, gradient)
+        _FUNCTIONS[id(gen)] = (gen, fn)
+    return fn
+
+
+def _compile_again(gen: Any, gradient: GradientFunction) -> Callable:
+    """``api.compile_linked`` for the rewritten texts of ``gen`` and of its pairs."""
+    name = f"{gradient.mode} {gradient.fn.__qualname__}"
+    filename = linecache_filename("differentiable", name, gradient.wrt)
+    scopes = [emit.compile_module(differentiable_text(gen.text), gen.namespace, filename)]
+    for pair in gen.session.order:
+        pair_file = linecache_filename("differentiable pullback", pair.source.qualname, pair.wrt)
+        scopes.append(emit.compile_module(differentiable_text(pair.text), pair.namespace, pair_file))
+    links = {}
+    for pair, scope in zip(gen.session.order, scopes[1:], strict=True):
+        links[pair.fwd] = scope[pair.fwd]
+        links[pair.bwd] = scope[pair.bwd]
+    for scope in scopes:
+        scope.update({k: v for k, v in links.items() if k in scope})
+    fn = scopes[0][gen.node.name]
+    fn.__adcompile_guards__ = list(getattr(gen, "captured", None) or [])
+    return fn
+
+
+def inner_guards(fn: Callable) -> list:
+    """The guards of the user's code behind a differentiable generated function (so
+    that the derivative of a gradient is compiled again when the gradient would be)."""
+    return list(getattr(fn, "__adcompile_guards__", ()))
+
+
+# ------------------------------------------------------------ hvp and hessian
+
+
+class Hvp:
+    """``hvp(f, wrt)``: called with ``f``'s arguments and then a vector shaped like the
+    ``wrt`` parameter (a tuple of them for a tuple ``wrt``; a container parameter's has
+    its structure), returns the Hessian of ``f`` times that vector, ``H @ v``, with the
+    structure of the gradient. One generated forward-over-reverse pass: the jvp of
+    ``f``'s generated gradient along ``v``; ``H`` is never formed. ``.source`` and
+    ``.show()`` give that code."""
+
+    def __init__(self, fn: Callable, wrt: Wrt = 0) -> None:
+        _check_function(fn)
+        self.fn = fn
+        self.gradient = grad(fn, wrt)
+        self.wrt, self.single = self.gradient.wrt, self.gradient.single
+        self.params = self.gradient.params
+        self.signature = inspect.signature(fn)
+        self._jvps: dict[tuple | None, tuple[Callable, Any]] = {}
+        self._latest: Any = None
+        self.__name__ = f"hvp_{getattr(fn, '__name__', 'f')}"
+        self.__qualname__ = self.__name__
+        self.__doc__ = fn.__doc__
+
+    def jvp_of_gradient(self, kinds: tuple | None = None):
+        """The jvp of the generated gradient for arguments of the structure ``kinds``."""
+        from .forward import JvpFunction
+
+        gfn = differentiable_function(self.gradient, kinds)
+        found = self._jvps.get(kinds)
+        if found is None or found[0] is not gfn:
+            wrt = self.wrt[0] if self.single else tuple(self.wrt)
+            found = (gfn, JvpFunction(gfn, wrt=wrt))
+            self._jvps[kinds] = found
+        return found[1]
+
+    @property
+    def source(self) -> str:
+        """The generated hvp code: for the latest call's argument structure, or for
+        array arguments before any call."""
+        return self._text(self._latest or self.jvp_of_gradient(None))
+
+    def _text(self, jvp) -> str:
+        text = jvp.source
+        return text.replace(f"def jvp_{self.gradient.mode}_", "def hvp_", 1).replace(
+            f"from {self.gradient.mode}_{self.fn.__name__};",
+            f"from {self.fn.__name__} (its gradient's tangent);",
+            1,
+        )
+
+    def show(self, *, console=None) -> None:
+        """Print the generated code, highlighted."""
+        from .show import show_source
+
+        show_source(self.source, console=console)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from .forward import _check_tangent
+
+        if not args:
+            raise AdCompileError(
+                f"{self.__name__} takes {self.fn.__name__}'s arguments, then the vector",
+                hint="call it as hvp_f(*args, v)",
+            )
+        n = len(self.wrt)
+        if self.single or n == 1 or len(args) - len(self.params) != n:
+            vector, rest = args[-1], args[:-1]
+        else:
+            vector, rest = tuple(args[-n:]), args[:-n]
+        vectors = (vector,) if self.single else vector
+        if not self.single and (not isinstance(vectors, tuple | list) or len(vectors) != n):
+            raise AdCompileError(
+                f"{self.__name__} needs {n} vectors (one per wrt parameter: "
+                f"{', '.join(self.wrt)}), as a tuple",
+                hint="call it as hvp_f(*args, (vx, vy))",
+            )
+        try:
+            bound = self.signature.bind(*rest, **kwargs)
+        except TypeError as exc:
+            raise AdCompileError(
+                f"{self.__name__}: {exc}", hint="pass f's arguments, then the vector"
+            ) from None
+        bound.apply_defaults()
+        values = [bound.arguments[p] for p in self.params]
+        for w, v in zip(self.wrt, vectors, strict=True):
+            _check_tangent(self.fn, w, bound.arguments[w], v, w)
+        kinds = tuple(kind_of(v) for v in values)
+        kinds = None if all(k == "leaf" for k in kinds) else kinds
+        jvp = self.jvp_of_gradient(kinds)
+        self._latest = jvp
+        _, hv = jvp(*values, vectors[0] if self.single else tuple(vectors))
+        return hv
+
+    def __repr__(self) -> str:
+        return f"<hvp of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}>"
+
+
+def hvp(fn: Callable | None = None, wrt: Wrt = 0) -> Hvp | Callable:
+    """The Hessian-vector product of the scalar function ``fn``: ``hvp(f, wrt)(*args, v)``
+    is ``H @ v`` (see :class:`Hvp`). Also a decorator."""
+    if fn is None:
+        return lambda f: Hvp(f, wrt)
+    return Hvp(fn, wrt)
+
+
+class Hessian:
+    """``hessian(f, wrt)``: called like ``f`` (a scalar function), returns its Hessian
+    with respect to the ``wrt`` parameter, of shape ``param.shape + param.shape``; for a
+    tuple ``wrt``, the blocks ``H[i][j]`` of shape ``shape_i + shape_j``, as a tuple of
+    tuples. Built from one hvp per parameter element (forward over reverse)."""
+
+    def __init__(self, fn: Callable, wrt: Wrt = 0) -> None:
+        self.fn = fn
+        self.hvp = Hvp(fn, wrt)
+        self.wrt, self.single = self.hvp.wrt, self.hvp.single
+        self.__name__ = f"hessian_{getattr(fn, '__name__', 'f')}"
+
+    @property
+    def source(self) -> str:
+        """The generated hvp code each column comes from."""
+        return self.hvp.source
+
+    def show(self, *, console=None) -> None:
+        self.hvp.show(console=console)
+
+    def __call__(self, *args: Any, **kwargs: Any):
+        bound = self.hvp.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        inputs = [bound.arguments[w] for w in self.wrt]
+        for w, x in zip(self.wrt, inputs, strict=True):
+            if not isinstance(x, float | np.ndarray | np.floating) or isinstance(x, bool):
+                raise AdCompileError(
+                    f"hessian: the parameter {w!r} is a {type(x).__name__}; a Hessian is "
+                    "taken with respect to float arrays and numbers",
+                    def_loc(self.fn, w),
+                    hint="use hvp for containers: it takes a vector of the parameter's "
+                    "structure",
+                )
+        zeros = [np.zeros(np.shape(x)) for x in inputs]
+        rows: list[list[list]] = [[[] for _ in inputs] for _ in inputs]
+        for k, x in enumerate(inputs):
+            shape = np.shape(x)
+            for j in range(int(np.size(x))):
+                unit = np.zeros(int(np.size(x)))
+                unit[j] = 1.0
+                vectors = list(zeros)
+                vectors[k] = unit.reshape(shape) if shape else 1.0
+                v = vectors[0] if self.single else tuple(vectors)
+                hv = self.hvp(*args, v, **kwargs)
+                hv = (hv,) if self.single else hv
+                for i, block in enumerate(hv):
+                    rows[i][k].append(np.asarray(block, dtype=float))
+        blocks = []
+        for i, xi in enumerate(inputs):
+            row = []
+            for k, xk in enumerate(inputs):
+                si, sk = np.shape(xi), np.shape(xk)
+                cols = rows[i][k]
+                block = np.stack(cols, axis=-1) if cols else np.zeros((*si, 0))
+                row.append(block.reshape(si + sk))
+            blocks.append(tuple(row))
+        return blocks[0][0] if self.single else tuple(blocks)
+
+
+def hessian(fn: Callable | None = None, wrt: Wrt = 0) -> Hessian | Callable:
+    """The Hessian of the scalar function ``fn`` (see :class:`Hessian`); also a decorator."""
+    if fn is None:
+        return lambda f: Hessian(f, wrt)
+    return Hessian(fn, wrt)
+
+
+__all__ = ["Hessian", "Hvp", "differentiable_function", "hessian", "hvp"]

@@ -1,0 +1,37 @@
+"""Where a line of generated code comes from, for code generated from generated code.
+
+Higher-order derivatives differentiate generated code (see ``higher.py``), whose
+lines carry comments naming the user's source line each was generated from. Code
+generated from it names those lines too, rather than lines of the generated code.
+"""
+
+from __future__ import annotations
+
+import linecache
+
+
+def source_comment(filename: str, lineno: int) -> str | None:
+    """For a line of generated code: the comment naming the user's source line it was
+    generated from (``line 28: yhat = ...``), marked ``(reverse)`` in a reverse sweep.
+    None for a file that is not generated code."""
+    if not filename.startswith("<adcompile differentiable"):
+        return None
+    lines = linecache.getlines(filename)
+    reverse = False
+    found = None
+    for i in range(min(lineno, len(lines)) - 1, -1, -1):
+        text = lines[i].strip()
+        if found is None and text.startswith("# line "):
+            found = text[2:]
+        elif text.startswith("# reverse sweep"):
+            reverse = True
+            break
+        elif text.startswith("def "):
+            reverse = reverse or text.startswith("def bwd_")
+            break
+    if found is None:  # bookkeeping of a pullback, before its first source line
+        return f"generated: {lines[lineno - 1].strip()}" if lineno <= len(lines) else None
+    if reverse:
+        number, _, rest = found.partition(":")
+        return f"{number} (reverse):{rest}"
+    return found

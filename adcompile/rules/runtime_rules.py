@@ -1,0 +1,300 @@
+"""Rules of the runtime helpers that generated code calls (``adcompile/runtime``).
+
+Generated code is plain Python over numpy and these helpers, so it can be
+differentiated again like a user's function: a Hessian-vector product is the
+tangent of the generated gradient (forward over reverse), ``grad(grad(f))`` is the
+gradient of the generated gradient. For that, each helper is a primitive with its
+own records, like a numpy function.
+
+Most helpers are linear in their first operand, the cotangent ``g`` (they move it
+back to an operand's shape: ``unbroadcast``, ``unreduce``), so their tangent is
+the helper applied to ``g``'s tangent, and their adjoint is the transposed move
+(``unbroadcast`` sums, its adjoint broadcasts). The other operands are read for
+their shapes only and have no derivative, except in the adjoints of ``@``, which
+are bilinear. Masks (``extremum_mask``, ``clip_*``) and zeros are piecewise
+constant. Helpers not recorded here are refused by name when generated code that
+calls them is differentiated (see the end of this module).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import runtime
+from ..runtime import (
+    add_adjoint,
+    add_at,
+    as_list,
+    broadcast_like,
+    copy_adjoint,
+    dot_adjoint_lhs,
+    dot_adjoint_rhs,
+    expand_reduced,
+    matmul_adjoint_lhs,
+    matmul_adjoint_rhs,
+    part,
+    parts,
+    scalar_divide,
+    scalar_mod,
+    scalar_power,
+    spread,
+    unbroadcast,
+    unreduce,
+    untranspose,
+    zeros_adjoint,
+)
+from .record import BROADCAST, CONSTANT, UNKNOWN
+from .registry import PRIMITIVES, adjoint, nondiff, refuse
+from .tangents import tangent
+
+# ------------------------------------------------------------ moving a cotangent
+
+
+@adjoint(unbroadcast, shape=UNKNOWN, fresh=False)
+def unbroadcast_rule(dz, z, g, x):
+    return broadcast_like(dz, g), None
+
+
+@tangent(unbroadcast)
+def unbroadcast_tangent(dg, z, g, x):
+    return unbroadcast(dg, x)
+
+
+@adjoint(broadcast_like, shape=UNKNOWN, fresh=False)
+def broadcast_like_rule(dz, z, t, y):
+    return unbroadcast(dz, t), None
+
+
+@tangent(broadcast_like)
+def broadcast_like_tangent(dt, z, t, y):
+    return broadcast_like(dt, y)
+
+
+@adjoint(unreduce, shape=UNKNOWN, fresh=False)
+def unreduce_rule(dz, z, g, x, axis=None, keepdims=False):
+    return unbroadcast(np.sum(dz, axis=axis, keepdims=keepdims), g), None
+
+
+@tangent(unreduce)
+def unreduce_tangent(dg, z, g, x, axis=None, keepdims=False):
+    return unreduce(dg, x, axis, keepdims)
+
+
+@adjoint(expand_reduced, shape=UNKNOWN, fresh=False)
+def expand_reduced_rule(dz, z, g, axis=None, keepdims=False):
+    return np.reshape(dz, np.shape(g))
+
+
+@tangent(expand_reduced)
+def expand_reduced_tangent(dg, z, g, axis=None, keepdims=False):
+    return expand_reduced(dg, axis, keepdims)
+
+
+@adjoint(untranspose, shape=UNKNOWN, fresh=False)
+def untranspose_rule(dz, z, g, axes=None):
+    return np.transpose(dz, axes)
+
+
+@tangent(untranspose)
+def untranspose_tangent(dg, z, g, axes=None):
+    return untranspose(dg, axes)
+
+
+# ------------------------------------------------------------ the adjoints of products
+
+# matmul_adjoint_lhs(g, x, y) is A^T g for A: x -> x @ y, so <c, A^T g> = <c @ y, g>:
+# its adjoint takes c to c @ y for g, and to matmul_adjoint_rhs(g, c, y) for y (the
+# derivative of <g, c @ y> in y). x is read for its shape only. Likewise for the rhs.
+
+
+@adjoint(matmul_adjoint_lhs, shape=UNKNOWN, fresh=True)
+def matmul_adjoint_lhs_rule(dz, z, g, x, y):
+    return unbroadcast(dz @ y, g), None, matmul_adjoint_rhs(g, dz, y)
+
+
+@tangent(matmul_adjoint_lhs)
+def matmul_adjoint_lhs_tangent(dg, dy, z, g, x, y):
+    return matmul_adjoint_lhs(dg, x, y) + matmul_adjoint_lhs(g, x, dy)
+
+
+@adjoint(matmul_adjoint_rhs, shape=UNKNOWN, fresh=True)
+def matmul_adjoint_rhs_rule(dz, z, g, x, y):
+    return unbroadcast(x @ dz, g), matmul_adjoint_lhs(g, x, dz), None
+
+
+@tangent(matmul_adjoint_rhs)
+def matmul_adjoint_rhs_tangent(dg, dx, z, g, x, y):
+    return matmul_adjoint_rhs(dg, x, y) + matmul_adjoint_rhs(g, dx, y)
+
+
+@adjoint(dot_adjoint_lhs, shape=UNKNOWN, fresh=True)
+def dot_adjoint_lhs_rule(dz, z, g, x, y):
+    return unbroadcast(np.dot(dz, y), g), None, dot_adjoint_rhs(g, dz, y)
+
+
+@tangent(dot_adjoint_lhs)
+def dot_adjoint_lhs_tangent(dg, dy, z, g, x, y):
+    return dot_adjoint_lhs(dg, x, y) + dot_adjoint_lhs(g, x, dy)
+
+
+@adjoint(dot_adjoint_rhs, shape=UNKNOWN, fresh=True)
+def dot_adjoint_rhs_rule(dz, z, g, x, y):
+    return unbroadcast(np.dot(x, dz), g), dot_adjoint_lhs(g, x, dz), None
+
+
+@tangent(dot_adjoint_rhs)
+def dot_adjoint_rhs_tangent(dg, dx, z, g, x, y):
+    return dot_adjoint_rhs(dg, x, y) + dot_adjoint_rhs(g, dx, y)
+
+
+# ------------------------------------------------------------ Python-number arithmetic
+
+
+@adjoint(scalar_divide, shape=BROADCAST, scalar_preserving=True, fresh=True)
+def scalar_divide_rule(dz, z, a, b):
+    return scalar_divide(dz, b), -scalar_divide(dz * z, b)
+
+
+@tangent(scalar_divide)
+def scalar_divide_tangent(da, db, z, a, b):
+    return scalar_divide(da - z * db, b)
+
+
+@adjoint(scalar_power, shape=BROADCAST, scalar_preserving=True, fresh=True)
+def scalar_power_rule(dz, z, a, b):
+    # the readings of np.power's rule at b == 0 and a == 0
+    return (
+        dz * b * scalar_power(a, b - (b != 0)),
+        dz * z * np.log(np.where(a == 0, 1.0, a)),
+    )
+
+
+@tangent(scalar_power)
+def scalar_power_tangent(da, db, z, a, b):
+    return da * b * scalar_power(a, b - (b != 0)) + db * z * np.log(np.where(a == 0, 1.0, a))
+
+
+@adjoint(scalar_mod, shape=BROADCAST, scalar_preserving=True, fresh=True)
+def scalar_mod_rule(dz, z, a, b):
+    return dz, -dz * np.floor_divide(a, b)
+
+
+@tangent(scalar_mod)
+def scalar_mod_tangent(da, db, z, a, b):
+    return da - db * np.floor_divide(a, b)
+
+
+# ------------------------------------------------------------ containers of adjoints
+
+
+@adjoint(add_adjoint, shape=UNKNOWN, fresh=False)
+def add_adjoint_rule(dz, z, a, b):
+    return dz, dz
+
+
+@tangent(add_adjoint)
+def add_adjoint_tangent(da, db, z, a, b):
+    return add_adjoint(da, db)
+
+
+@adjoint(as_list, shape=UNKNOWN, fresh=False)
+def as_list_rule(dz, z, gs):
+    return tuple(dz)
+
+
+@tangent(as_list)
+def as_list_tangent(dgs, z, gs):
+    return as_list(dgs)
+
+
+@adjoint(copy_adjoint, shape=UNKNOWN, fresh=False)
+def copy_adjoint_rule(dz, z, dc):
+    return copy_adjoint(dz)
+
+
+@tangent(copy_adjoint)
+def copy_adjoint_tangent(ddc, z, dc):
+    return copy_adjoint(ddc)
+
+
+@adjoint(part, shape=UNKNOWN, fresh=False)
+def part_rule(dz, z, dc, key, like):
+    return add_at(zeros_adjoint(dc), key, dz)
+
+
+@tangent(part)
+def part_tangent(ddc, z, dc, key, like):
+    return part(ddc, key, like)
+
+
+@adjoint(parts, shape=UNKNOWN, fresh=False)
+def parts_rule(dz, z, dc, n):
+    return add_at(zeros_adjoint(dc), slice(0, n), dz)
+
+
+@tangent(parts)
+def parts_tangent(ddc, z, dc, n):
+    return parts(ddc, n)
+
+
+@adjoint(add_at, shape=UNKNOWN, fresh=False)
+def add_at_rule(dz, z, dc, key, g):
+    return dz, None, part(dz, key, g)
+
+
+@tangent(add_at)
+def add_at_tangent(ddc, dg, z, dc, key, g):
+    return add_at(ddc, key, dg)
+
+
+@adjoint(spread, shape=UNKNOWN, fresh=True)
+def spread_rule(dz, z, g, c):
+    return broadcast_like(sum(dz), g), None
+
+
+@tangent(spread)
+def spread_tangent(dg, z, g, c):
+    return spread(dg, c)
+
+
+# ------------------------------------------------------------ no derivative
+
+# zeros, masks, counts and checks: their results do not vary with the operands' values
+# (zeros, counts) or are piecewise constant (masks)
+nondiff(
+    runtime.zero_like,
+    runtime.zeros_tangent,
+    runtime.zeros_adjoint,
+    runtime.unit_cotangent,
+    runtime.check_cotangent,
+    runtime.reduced_count,
+    derivative=CONSTANT,
+    fresh=True,
+)
+nondiff(
+    runtime.extremum_mask,
+    runtime.tie_share,
+    runtime.clip_passes,
+    runtime.clip_low,
+    runtime.clip_high,
+    runtime.scalar_floor_divide,
+)
+
+
+def _refuse_the_others() -> None:
+    """Every other helper: differentiating generated code that calls it is refused by
+    name, rather than read as a user function (the helpers use Python the fence
+    refuses)."""
+    for name, fn in sorted(runtime.HELPERS.items()):
+        if id(fn) in PRIMITIVES or isinstance(fn, type):
+            continue
+        refuse(
+            fn,
+            reason=f"the generated code calls adcompile.runtime.{name}, which has no rules "
+            "for differentiating generated code again (higher-order derivatives)",
+            hint="take the higher-order derivative of a function without this operation, "
+            "or compare with finite differences of the gradient (adcompile.check_grad)",
+        )
+
+
+_refuse_the_others()
