@@ -304,6 +304,8 @@ class GradientFunction:
     ``.source`` is the generated Python; ``.show()`` prints it highlighted.
     """
 
+    compiled_gradient = True  # (names.is_compiled_gradient)
+
     def __init__(self, fn: Callable, wrt: Wrt, mode: str, debug_nans: bool = False) -> None:
         _check_function(fn)
         self.fn = fn
@@ -394,6 +396,13 @@ class GradientFunction:
                         _CACHE[cache_key] = entry
                 table[key] = entry
         return entry
+
+    def differentiable(self, kinds: tuple | None = None) -> Callable:
+        """The generated code for arguments of the structure ``kinds``, as a function
+        adcompile can differentiate again (see higher.py)."""
+        from .higher import differentiable_function
+
+        return differentiable_function(self, kinds)
 
     @property
     def source(self) -> str:
@@ -601,8 +610,7 @@ def _check_function(fn: object) -> None:
         if fn.mode == "grad":
             return  # its generated code is differentiated (see higher.py)
         raise AdCompileError(
-            f"{fn!r} is a compiled {fn.mode}; higher-order derivatives are taken of "
-            "grad(f) only",
+            f"{fn!r} is a compiled {fn.mode}; higher-order derivatives are taken of grad(f) only",
             hint="differentiate ad.grad(f), or write the function that calls it",
         )
     if inspect.ismethod(fn):

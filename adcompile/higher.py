@@ -132,7 +132,9 @@ def _compile_again(gen: Any, gradient: GradientFunction) -> Callable:
     scopes = [emit.compile_module(differentiable_text(gen.text), gen.namespace, filename)]
     for pair in gen.session.order:
         pair_file = linecache_filename("differentiable pullback", pair.source.qualname, pair.wrt)
-        scopes.append(emit.compile_module(differentiable_text(pair.text), pair.namespace, pair_file))
+        scopes.append(
+            emit.compile_module(differentiable_text(pair.text), pair.namespace, pair_file)
+        )
     links = {}
     for pair, scope in zip(gen.session.order, scopes[1:], strict=True):
         links[pair.fwd] = scope[pair.fwd]
@@ -285,8 +287,7 @@ class Hessian:
                     f"hessian: the parameter {w!r} is a {type(x).__name__}; a Hessian is "
                     "taken with respect to float arrays and numbers",
                     def_loc(self.fn, w),
-                    hint="use hvp for containers: it takes a vector of the parameter's "
-                    "structure",
+                    hint="use hvp for containers: it takes a vector of the parameter's structure",
                 )
         zeros = [np.zeros(np.shape(x)) for x in inputs]
         rows: list[list[list]] = [[[] for _ in inputs] for _ in inputs]

@@ -106,6 +106,12 @@ def is_helper(obj: object) -> bool:
     )
 
 
+def is_compiled_gradient(obj: object) -> bool:
+    """A ``grad(f)`` object: a call of it is a call of its generated code, which is
+    differentiated like a user function (higher-order derivatives, see higher.py)."""
+    return getattr(type(obj), "compiled_gradient", False) and getattr(obj, "mode", None) == "grad"
+
+
 def is_user_function(obj: object) -> bool:
     """A function of the user's own files (not of numpy, scipy, the standard library or
     another installed package: those are primitives, see frontend.is_library_function)."""

@@ -35,3 +35,9 @@ def source_comment(filename: str, lineno: int) -> str | None:
         number, _, rest = found.partition(":")
         return f"{number} (reverse):{rest}"
     return found
+
+
+def describe(loc) -> str:
+    """The comment that names the source line of ``loc`` in generated code: the user's
+    line, also when ``loc`` is a line of generated code differentiated again."""
+    return source_comment(loc.filename, loc.lineno) or f"line {loc.lineno}: {loc.text.strip()}"

@@ -43,7 +43,7 @@ from .ir import (
     walk,
 )
 from .optimize import simplify
-from .origin import source_comment
+from .origin import describe
 from .rules import containers
 from .rules.containers import ContainerPrim
 from .rules.record import BROADCAST, UNKNOWN
@@ -177,7 +177,7 @@ class _Forward:
 
     def comment(self, loc, out: list) -> None:
         # (a line of generated code, differentiated again: the user's line it came from)
-        text = source_comment(loc.filename, loc.lineno) or f"line {loc.lineno}: {loc.text.strip()}"
+        text = describe(loc)
         if self.last_loc is None or text != self.last_loc:
             out.append(Comment(text))
             self.last_loc = text

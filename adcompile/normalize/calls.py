@@ -18,6 +18,7 @@ from ..ir import CallPrim
 from ..names import (
     CONSTANT_BUILTINS,
     METHODS,
+    is_compiled_gradient,
     is_helper,
 )
 from ..rules import containers, registry
@@ -75,7 +76,7 @@ class Calls:
         label = _dotted(func)
         if rules.lookup(_canonical(obj)) is None:
             rules.load_optional()  # (a library module imported since, e.g. lazily)
-        if is_helper(obj):
+        if is_helper(obj) or is_compiled_gradient(obj):
             return self.user_call(node, func, obj, hint)
         if obj is print:
             raise self.error("print() is not supported in a differentiated function", node)
@@ -199,6 +200,10 @@ class Calls:
         if isinstance(obj, StaticFunction):
             callee = obj.source
             defaults = [_literal(d) for d in callee.node.args.defaults]
+        elif is_compiled_gradient(obj):
+            # a call of a compiled gradient (a gradient penalty): a call of its generated
+            # code, for the structure of the arguments passed (see higher.py)
+            return self.gradient_call(node, func, obj, hint)
         else:
             callee = frontend.from_function(obj)
             defaults = list(getattr(obj, "__defaults__", None) or ())
@@ -231,6 +236,30 @@ class Calls:
         prim = CallPrim(source=callee, kinds=kinds, params=tuple(params), result_kind=result_kind)
         value = ast.Call(func=_strip(func), args=[_copy_atom(a) for a in args], keywords=[])
         return value, prim, dict(zip(params, args, strict=True)), False
+
+    def gradient_call(self, node: ast.Call, func: ast.expr, obj, hint: str):
+        params = list(obj.params)
+        if len(node.args) > len(params) or any(
+            k.arg is None or k.arg not in params for k in node.keywords
+        ):
+            raise self.error(
+                f"the arguments of {self.src.text_of(func)}() are not its function's", node
+            )
+        bound: dict[str, ast.expr] = dict(zip(params, node.args, strict=False))
+        bound.update({k.arg: k.value for k in node.keywords})
+        if len(bound) != len(params):
+            raise self.error(
+                f"pass every argument of {self.src.text_of(func)}() explicitly here",
+                node,
+                hint="a compiled gradient called in a differentiated function is called "
+                "with all its arguments",
+            )
+        atoms = {p: self.atom(bound[p], hint) for p in params}
+        kinds = tuple(self.kind(atoms[p]) for p in params)
+        kinds = None if all(k == LEAF for k in kinds) else kinds
+        generated = obj.differentiable(kinds)
+        call = ast.Call(func=func, args=[atoms[p] for p in params], keywords=[])
+        return self.user_call(call, func, generated, hint)
 
     def default_atom(self, fname: str, param: str, value: object, node: ast.AST) -> ast.expr:
         if isinstance(value, _NoLiteral):

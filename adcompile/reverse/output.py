@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import runtime
 from ..ir import Comment, NameAllocator
+from ..origin import describe
 
 
 def name(ident: str) -> ast.Name:
@@ -104,12 +105,10 @@ class Output:
         self.announce(loc, out)
 
     def announce(self, loc, out: list) -> None:
-        if self.last_loc is None or (loc.filename, loc.lineno) != (
-            self.last_loc.filename,
-            self.last_loc.lineno,
-        ):
-            out.append(Comment(f"line {loc.lineno}: {loc.text.strip()}"))
-            self.last_loc = loc
+        text = describe(loc)
+        if self.last_loc is None or text != self.last_loc:
+            out.append(Comment(text))
+            self.last_loc = text  # (the comment, which names the line)
 
     def put(self, node: ast.stmt) -> None:
         """Emit a reverse-sweep statement, after comments naming the lines it comes from."""

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..analysis import differentiable_operands
 from ..ir import Assign, Comment, If, Loop, Stmt, names_in, walk
+from ..origin import describe
 from ..rules import containers
 from ..rules.containers import LEAF
 from ..rules.registry import substituted
@@ -76,7 +77,7 @@ class Saving:
         head = [self.pop(saved)] if saved and pop else []
         named = None  # the source line last named
         for stmt in remat:
-            line = f"line {stmt.loc.lineno}: {stmt.loc.text.strip()}"
+            line = describe(stmt.loc)
             if line != named:
                 head.append(Comment(line))
                 named = line
