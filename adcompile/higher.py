@@ -80,9 +80,23 @@ def differentiable_text(text: str) -> str:
             ):
                 i = node.lineno - 1
                 stack = v.func.value.id
-                targets = " = ".join(ast.unparse(t) for t in node.targets)
-                ind = indent_of(i)
-                edits[i] = [f"{ind}{targets} = {stack}[-1]", f"{ind}{stack} = {stack}[:-1]"]
+                line = lines[i]
+                popped = f"{line[: v.col_offset]}{stack}[-1]{line[v.end_col_offset :]}"
+                edits[i] = [popped, f"{indent_of(i)}{stack} = {stack}[:-1]"]
+        elif (
+            isinstance(node, ast.Expr)
+            and node.lineno == node.end_lineno
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "add_at"
+            and node.value.args
+            and isinstance(node.value.args[0], ast.Name)
+        ):
+            # add_at fills a container adjoint in place and returns it: name the result
+            i = node.lineno - 1
+            target = node.value.args[0].id
+            ind = indent_of(i)
+            edits[i] = [f"{ind}{target} = {lines[i].strip()}"]
         elif isinstance(node, ast.If):
             one_side = _assigned(node.body) ^ _assigned(node.orelse)
             if one_side:

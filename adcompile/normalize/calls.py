@@ -24,6 +24,7 @@ from ..names import (
 from ..rules import containers, registry
 from ..rules.containers import LEAF, is_container
 from ..rules.registry import primitive_name
+from ..rules.runtime_rules import TAKES_CONTAINERS
 from .common import (
     FULL_REDUCTIONS,
     SCALAR_PRESERVING,
@@ -380,7 +381,10 @@ class Calls:
             if k in operands:
                 raise self.error(f"{k} given twice", node)
             operands[k] = v
+        containers_taken = id(prim) in TAKES_CONTAINERS  # (runtime helpers of adjoints)
         for p, e in operands.items():
+            if containers_taken:
+                break
             if isinstance(e, ast.Tuple) and p == "arrays":
                 self.check_flat(e, rule, node)
             if isinstance(e, ast.Tuple) and p != "arrays" and rule.differentiable(p):

@@ -24,6 +24,7 @@ from .. import runtime
 from ..runtime import (
     add_adjoint,
     add_at,
+    add_at_tangent,
     as_list,
     broadcast_like,
     copy_adjoint,
@@ -243,8 +244,8 @@ def add_at_rule(dz, z, dc, key, g):
 
 
 @tangent(add_at)
-def add_at_tangent(ddc, dg, z, dc, key, g):
-    return add_at(ddc, key, dg)
+def add_at_tangent_rule(ddc, dg, z, dc, key, g):
+    return add_at_tangent(ddc, dc, key, dg)
 
 
 @adjoint(spread, shape=UNKNOWN, fresh=True)
@@ -255,6 +256,13 @@ def spread_rule(dz, z, g, c):
 @tangent(spread)
 def spread_tangent(dg, z, g, c):
     return spread(dg, c)
+
+
+# The helpers whose operands are containers of adjoints (or tangents): normalize takes
+# a list, tuple or dict for their operands where it would refuse one for an array's
+TAKES_CONTAINERS = frozenset(
+    id(fn) for fn in (add_adjoint, add_at, as_list, copy_adjoint, part, parts, spread)
+)
 
 
 # ------------------------------------------------------------ no derivative

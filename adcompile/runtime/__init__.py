@@ -136,6 +136,7 @@ from .stats import (
     mvn_logpdf_adjoint,
 )
 from .tangents import (
+    add_at_tangent,
     arange_tangent,
     broadcast_like,
     cholesky_tangent,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arrays import _linspace_weights, prod_adjoint
-from .containers import zero_like
+from .containers import add_at, zero_like, zeros_adjoint
 from .linalg import mT
 from .stats import mvn_covariance
 
@@ -380,3 +380,10 @@ def mvn_logpdf_tangent(dx, dmean, dcov, y, x, mean, cov):
     out = -np.sum(scaled * dc, axis=1)
     out = out - 0.5 * np.sum(precision * dcs.T) + 0.5 * np.sum((scaled @ dcs) * scaled, axis=1)
     return np.reshape(out, np.shape(y))
+def add_at_tangent(ddc, dc, key, dg):
+    """Tangent of ``add_at(dc, key, g)`` (higher-order derivatives): ``dg`` added into the
+    element ``key`` of the tangent ``ddc``, in place as ``add_at`` does; a zero ``ddc``
+    (a container adjoint that started as zeros) starts as zeros of ``dc``'s structure."""
+    if not isinstance(ddc, list | dict):
+        ddc = zeros_adjoint(dc)
+    return add_at(ddc, key, dg)

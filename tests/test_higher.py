@@ -1,0 +1,338 @@
+"""Higher-order derivatives: hvp, hessian, grad(grad(f)), jvp(grad(f)) and gradient
+penalties, against autograd and central differences of the compiled gradient."""
+
+import inspect
+import sys
+from pathlib import Path
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+
+import adcompile as ad
+from adcompile.higher import differentiable_text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+
+
+# --------------------------------------------------------------- oracles
+
+
+def _map(tree, fn, *others):
+    if isinstance(tree, dict):
+        return {k: _map(tree[k], fn, *(o[k] for o in others)) for k in tree}
+    if isinstance(tree, list | tuple):
+        return type(tree)(_map(t, fn, *(o[i] for o in others)) for i, t in enumerate(tree))
+    return fn(tree, *others)
+
+
+def _leaves(tree):
+    if isinstance(tree, dict):
+        return [leaf for k in tree for leaf in _leaves(tree[k])]
+    if isinstance(tree, list | tuple):
+        return [leaf for t in tree for leaf in _leaves(t)]
+    return [tree]
+
+
+def _random_like(tree, rng):
+    return _map(tree, lambda x: rng.normal(size=np.shape(x)) if np.shape(x) else rng.normal())
+
+
+def fd_hvp(f, args, wrt, vectors, eps=1e-5):
+    """Central differences of the compiled gradient along ``vectors``: (H v) by
+    (grad(x + eps v) - grad(x - eps v)) / (2 eps), with the gradient's structure."""
+    params = list(inspect.signature(f).parameters)
+    single = isinstance(wrt, int | str)
+    items = [wrt] if single else list(wrt)
+    idx = [w if isinstance(w, int) else params.index(w) for w in items]
+    vs = [vectors] if single else list(vectors)
+
+    def moved(sign):
+        out = list(args)
+        for i, v in zip(idx, vs, strict=True):
+            out[i] = _map(args[i], lambda x, d: x + sign * eps * d, v)
+        return out
+
+    g = ad.grad(f, wrt=wrt)
+    plus, minus = g(*moved(1.0)), g(*moved(-1.0))
+    return _map(plus, lambda a, b: (np.asarray(a) - b) / (2 * eps), minus)
+
+
+def assert_hvp_matches_fd(f, *args, wrt=0, seed=0, rtol=1e-5, atol=1e-7):
+    rng = np.random.default_rng(seed)
+    params = list(inspect.signature(f).parameters)
+    single = isinstance(wrt, int | str)
+    items = [wrt] if single else list(wrt)
+    idx = [w if isinstance(w, int) else params.index(w) for w in items]
+    vs = [_random_like(args[i], rng) for i in idx]
+    vectors = vs[0] if single else tuple(vs)
+    h = ad.hvp(f, wrt=wrt)
+    got = h(*args, vectors)
+    expected = fd_hvp(f, args, wrt, vectors)
+    for a, b in zip(_leaves(got), _leaves(expected), strict=True):
+        np.testing.assert_allclose(np.asarray(a, dtype=float), b, rtol=rtol, atol=atol)
+    return h, vectors, got
+
+
+# --------------------------------------------------------------- models
+
+
+def seed_args(seed=3):
+    from seed_network import init_params, make_data
+
+    W1, b1, W2, b2 = init_params(seed=seed)
+    x, y = make_data(16)
+    return W1, b1 + 0.1, W2, b2, x, y
+
+
+def test_seed_network_hvp_against_autograd_and_fd():
+    from seed_network import loss
+
+    args = seed_args()
+    h, vectors, got = assert_hvp_matches_fd(loss, *args, wrt=(0, 1, 2, 3))
+    x, y = args[4], args[5]
+
+    def aloss(W1, b1, W2, b2):
+        a = 1 / (1 + anp.exp(-(W1 @ x + b1)))
+        yhat = 1 / (1 + anp.exp(-(W2 @ a + b2)))
+        return 0.5 * anp.sum((yhat - y) ** 2)
+
+    flat = lambda *ps: aloss(*ps)  # noqa: E731
+    for i in range(4):
+        # autograd's hvp of block row i: sum over j of d2L/dpi dpj vj
+        expected = sum(
+            autograd.make_jvp(autograd.grad(flat, i), j)(*args[:4])(vectors[j])[1] for j in range(4)
+        )
+        np.testing.assert_allclose(got[i], expected, rtol=1e-9, atol=1e-12)
+    H = autograd.hessian(lambda W1: aloss(W1, *args[1:4]))(args[0])
+    np.testing.assert_allclose(
+        ad.hvp(loss)(*args, vectors[0]), np.tensordot(H, vectors[0], axes=2), rtol=1e-9
+    )
+    assert "def hvp_loss(" in h.source
+
+
+def test_seed_network_hessian_against_autograd():
+    from seed_network import loss
+
+    args = seed_args()
+    x, y = args[4], args[5]
+
+    def aloss(b1, b2):
+        a = 1 / (1 + anp.exp(-(args[0] @ x + b1)))
+        yhat = 1 / (1 + anp.exp(-(args[2] @ a + b2)))
+        return 0.5 * anp.sum((yhat - y) ** 2)
+
+    H = ad.hessian(loss, wrt=1)(*args)
+    assert H.shape == args[1].shape * 2
+    np.testing.assert_allclose(H, autograd.hessian(aloss, 0)(args[1], args[3]), rtol=1e-9)
+    blocks = ad.hessian(loss, wrt=(1, 3))(*args)
+    b1, b2 = args[1], args[3]
+    np.testing.assert_allclose(blocks[0][1], autograd.jacobian(autograd.grad(aloss, 0), 1)(b1, b2))
+    np.testing.assert_allclose(blocks[1][1], autograd.hessian(aloss, 1)(b1, b2))
+    assert blocks[1][0].shape == b2.shape + b1.shape
+
+
+def mlp(params, x, labels):
+    """A softmax cross-entropy MLP with its layers in a list of (W, b) pairs."""
+    h = x
+    for i in range(len(params) - 1):
+        W, b = params[i]
+        h = np.tanh(h @ W + b)
+    W, b = params[-1]
+    logits = h @ W + b
+    shifted = logits - np.max(logits, axis=1, keepdims=True)
+    logp = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return -np.mean(np.sum(labels * logp, axis=1))
+
+
+def amlp(params, x, labels):
+    h = x
+    for W, b in params[:-1]:
+        h = anp.tanh(h @ W + b)
+    W, b = params[-1]
+    logits = h @ W + b
+    shifted = logits - anp.max(logits, axis=1, keepdims=True)
+    logp = shifted - anp.log(anp.sum(anp.exp(shifted), axis=1, keepdims=True))
+    return -anp.mean(anp.sum(labels * logp, axis=1))
+
+
+def _mlp_args(seed=0):
+    rng = np.random.default_rng(seed)
+    sizes = [4, 5, 3]
+    params = [
+        (rng.normal(size=(a, b)) * 0.7, rng.normal(size=b) * 0.1)
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
+    x = rng.normal(size=(6, 4))
+    labels = np.eye(3)[rng.integers(0, 3, size=6)]
+    return params, x, labels
+
+
+def test_mlp_with_list_parameters_hvp():
+    params, x, labels = _mlp_args()
+    _, v, got = assert_hvp_matches_fd(mlp, params, x, labels)
+    from autograd.misc import flatten
+
+    flat, unflatten = flatten(params)
+    expected = autograd.hessian_vector_product(lambda p: amlp(unflatten(p), x, labels))(
+        flat, flatten(v)[0]
+    )
+    np.testing.assert_allclose(flatten(got)[0], expected, rtol=1e-9, atol=1e-12)
+    assert isinstance(got, list) and isinstance(got[0], tuple)
+
+
+def rnn(h0, W, U, xs):
+    h = h0
+    total = 0.0
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + U @ xs[t])
+        total = total + np.sum(h * h)
+    return total
+
+
+def test_rnn_loop_hvp_against_autograd():
+    rng = np.random.default_rng(4)
+    h0 = rng.normal(size=3)
+    W = rng.normal(size=(3, 3)) * 0.5
+    U = rng.normal(size=(3, 2))
+    xs = rng.normal(size=(5, 2))
+    for wrt in (1, (0, 1, 2)):
+        assert_hvp_matches_fd(rnn, h0, W, U, xs, wrt=wrt)
+
+    def arnn(W):
+        h = h0
+        total = 0.0
+        for t in range(xs.shape[0]):
+            h = anp.tanh(W @ h + U @ xs[t])
+            total = total + anp.sum(h * h)
+        return total
+
+    v = rng.normal(size=W.shape)
+    expected = autograd.hessian_vector_product(arnn)(W, v)
+    np.testing.assert_allclose(ad.hvp(rnn, wrt=1)(h0, W, U, xs, v), expected, rtol=1e-9)
+
+
+def layer(W, h):
+    return np.tanh(W @ h)
+
+
+def helper_rnn(W, h, steps):
+    for _ in range(steps):
+        h = layer(W, h)
+    return np.sum(h**2)
+
+
+def test_helper_calls():
+    rng = np.random.default_rng(1)
+    W, h = rng.normal(size=(3, 3)) * 0.6, rng.normal(size=3)
+    hv, v, _ = assert_hvp_matches_fd(helper_rnn, W, h, 4, wrt=(0, 1))
+    src = hv.source
+    assert "def jvp_fwd_layer(" in src and "def jvp_bwd_layer(" in src
+    assert "# line " in src and "(reverse)" in src
+
+
+def branchy(x, y):
+    s = 0.0
+    if np.sum(x) > 1.0:
+        z = x * y
+        s = np.sum(z)
+    else:
+        z = np.sin(x)
+    while s < 5.0:
+        s = s + np.sum(z * z) + 1.0
+    return s * np.max(z)
+
+
+def test_branches():
+    x = np.array([0.5, 0.9, -0.2])
+    y = np.array([1.5, -0.4, 0.8])
+    assert_hvp_matches_fd(branchy, x, y, wrt=(0, 1))
+    assert_hvp_matches_fd(branchy, x * 0.1, y, wrt=0)
+
+
+def dict_params(p, x):
+    h = np.tanh(p["W"] @ x + p["b"])
+    return np.sum(h**2) * p["scale"]
+
+
+def test_container_parameters():
+    rng = np.random.default_rng(7)
+    p = {"W": rng.normal(size=(3, 2)), "b": rng.normal(size=3), "scale": 0.7}
+    assert_hvp_matches_fd(dict_params, p, rng.normal(size=2))
+
+
+# --------------------------------------------------------------- composition
+
+
+def cubic(x):
+    return np.sin(x) * x**3
+
+
+def test_grad_of_grad_scalar():
+    d2 = ad.grad(ad.grad(cubic))
+    expected = autograd.grad(autograd.grad(lambda x: anp.sin(x) * x**3))
+    for x in (0.7, -1.3, 2.0):
+        assert d2(x) == pytest.approx(expected(x), rel=1e-12)
+    d3 = ad.grad(ad.grad(ad.grad(cubic)))
+    assert d3(0.7) == pytest.approx(
+        autograd.grad(autograd.grad(autograd.grad(lambda x: anp.sin(x) * x**3)))(0.7), rel=1e-10
+    )
+
+
+def loss_tanh(W, x):
+    return np.sum(np.tanh(W @ x) ** 2)
+
+
+dloss_tanh = ad.grad(loss_tanh)
+
+
+def penalty(W, x):
+    return np.sum(dloss_tanh(W, x) ** 2)
+
+
+def test_gradient_penalty_against_autograd():
+    rng = np.random.default_rng(0)
+    W, x = rng.normal(size=(3, 4)), rng.normal(size=4)
+
+    def aloss(W):
+        return anp.sum(anp.tanh(W @ x) ** 2)
+
+    expected = autograd.grad(lambda W: anp.sum(autograd.grad(aloss)(W) ** 2))(W)
+    np.testing.assert_allclose(ad.grad(penalty)(W, x), expected, rtol=1e-10)
+    assert "fwd_grad_loss_tanh" in ad.grad(penalty).source
+
+
+def test_jvp_of_grad_is_the_hvp():
+    rng = np.random.default_rng(2)
+    W, x, v = rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(3, 4))
+    g, hv = ad.jvp(ad.grad(loss_tanh))(W, x, v)
+    np.testing.assert_allclose(g, dloss_tanh(W, x))
+    expected = autograd.hessian_vector_product(lambda W: anp.sum(anp.tanh(W @ x) ** 2))(W, v)
+    np.testing.assert_allclose(hv, expected, rtol=1e-10)
+    np.testing.assert_allclose(ad.hvp(loss_tanh)(W, x, v), expected, rtol=1e-10)
+
+
+def test_derivatives_of_a_vjp_are_refused():
+    with pytest.raises(ad.AdCompileError, match="grad\\(f\\) only"):
+        ad.grad(ad.vjp(cubic))
+
+
+def test_hvp_checks_the_vector():
+    with pytest.raises(ad.AdCompileError, match="shape"):
+        ad.hvp(loss_tanh)(np.ones((3, 4)), np.ones(4), np.ones(3))
+
+
+def test_rewritten_generated_code_is_the_same_computation():
+    text = (
+        "def f(stack, saved, c):\n"
+        "    a, b = stack.pop()\n"
+        "    if c:\n"
+        "        z = a\n"
+        "    for s in reversed(saved):\n"
+        "        pass\n"
+    )
+    out = differentiable_text(text)
+    assert "a, b = stack[-1]\n    stack = stack[:-1]" in out
+    assert "    z = None\n    if c:" in out
+    assert "for s in saved[::-1]:" in out
