@@ -77,6 +77,7 @@ examples:
   adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2
   adcompile show model.py:loss --wrt 0 --mode vjp
   adcompile show model.py:loss --wrt 0 --mode jvp     (forward mode)
+  adcompile show model.py:loss --wrt 0 --mode hvp     (Hessian-vector product)
   adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2 \
       --shapes W1=8x4,b1=8x1,W2=1x8,b2=1x1,x=4x16,y=1x16
   adcompile show examples/seed_network.py:loss --wrt W1,b1,W2,b2 --side-by-side
@@ -153,7 +154,8 @@ examples:
 
 # what `show --mode` and `export --mode` can generate: reverse-mode gradients, then
 # forward-mode products (each a mode that api.build_static dispatches on)
-SHOW_MODES = ("grad", "value_and_grad", "vjp", "jvp")
+SHOW_MODES = ("grad", "value_and_grad", "vjp", "jvp", "hvp")
+EXPORT_MODES = SHOW_MODES[:-1]  # (an hvp is printed, not exported)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -188,8 +190,9 @@ def _parser() -> argparse.ArgumentParser:
         "--mode",
         choices=SHOW_MODES,
         default="grad",
-        help="which derivative to generate: reverse mode (grad, value_and_grad, vjp) or "
-        "forward mode (jvp); default: grad",
+        help="which derivative to generate: reverse mode (grad, value_and_grad, vjp), "
+        "forward mode (jvp) or the Hessian-vector product, forward over reverse (hvp); "
+        "default: grad",
     )
     show.add_argument(
         "--side-by-side",
@@ -223,7 +226,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--mode",
-        choices=SHOW_MODES,
+        choices=EXPORT_MODES,
         default="grad",
         help="which derivative to generate (default: grad; jvp for forward mode)",
     )

@@ -38,6 +38,7 @@ from .emit import linecache_filename
 from .errors import AdCompileError
 from .frontend import def_loc
 from .rules.containers import kind_of
+from .runtime import grad_like
 
 # ------------------------------------------------------------ generated code, again
 
@@ -52,6 +53,24 @@ def differentiable_text(text: str) -> str:
 
     def indent_of(i: int) -> str:
         return re.match(r"\s*", lines[i]).group(0)
+
+    # where each name is first given a value (a parameter: at its def line)
+    first: dict[tuple[int, str], int] = {}
+    for fn in tree.body:
+        if isinstance(fn, ast.FunctionDef):
+            for a in fn.args.args:
+                first[(fn.lineno, a.arg)] = fn.lineno
+            for n in ast.walk(fn):
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                    key = (fn.lineno, n.id)
+                    first[key] = min(first.get(key, n.lineno), n.lineno)
+    owner = {
+        n.lineno: fn.lineno
+        for fn in tree.body
+        if isinstance(fn, ast.FunctionDef)
+        for n in ast.walk(fn)
+        if isinstance(n, ast.If)
+    }
 
     for node in ast.walk(tree):
         if isinstance(node, ast.For):
@@ -98,7 +117,13 @@ def differentiable_text(text: str) -> str:
             ind = indent_of(i)
             edits[i] = [f"{ind}{target} = {lines[i].strip()}"]
         elif isinstance(node, ast.If):
-            one_side = _assigned(node.body) ^ _assigned(node.orelse)
+            # a name given a value on one side only, and not before: None before the if
+            # (the reverse sweep reads it under the same condition only)
+            one_side = {
+                n
+                for n in _assigned(node.body) ^ _assigned(node.orelse)
+                if first.get((owner[node.lineno], n), 0) >= node.lineno
+            }
             if one_side:
                 i = node.lineno - 1
                 ind = indent_of(i)
@@ -134,15 +159,15 @@ def differentiable_function(gradient: GradientFunction, kinds: tuple | None) -> 
         if found is not None and found[0] is gen:
             return found[1]
         with _internal_errors(gradient.fn.__name__, def_loc(gradient.fn)):
-            fn = _compile_again(gen, gradient)
+            fn = compile_again(gen, f"{gradient.mode} {gradient.fn.__qualname__}", gradient.wrt)
         _FUNCTIONS[id(gen)] = (gen, fn)
     return fn
 
 
-def _compile_again(gen: Any, gradient: GradientFunction) -> Callable:
-    """``api.compile_linked`` for the rewritten texts of ``gen`` and of its pairs."""
-    name = f"{gradient.mode} {gradient.fn.__qualname__}"
-    filename = linecache_filename("differentiable", name, gradient.wrt)
+def compile_again(gen: Any, name: str, wrt: list[str]) -> Callable:
+    """``api.compile_linked`` for the rewritten texts of ``gen`` (a Generated gradient)
+    and of its pairs: the generated function, which the front end can read."""
+    filename = linecache_filename("differentiable", name, wrt)
     scopes = [emit.compile_module(differentiable_text(gen.text), gen.namespace, filename)]
     for pair in gen.session.order:
         pair_file = linecache_filename("differentiable pullback", pair.source.qualname, pair.wrt)
@@ -209,12 +234,7 @@ class Hvp:
         return self._text(self._latest or self.jvp_of_gradient(None))
 
     def _text(self, jvp) -> str:
-        text = jvp.source
-        return text.replace(f"def jvp_{self.gradient.mode}_", "def hvp_", 1).replace(
-            f"from {self.gradient.mode}_{self.fn.__name__};",
-            f"from {self.fn.__name__} (its gradient's tangent);",
-            1,
-        )
+        return hvp_text(jvp.source, self.fn.__name__, self.wrt)
 
     def show(self, *, console=None) -> None:
         """Print the generated code, highlighted."""
@@ -257,10 +277,56 @@ class Hvp:
         jvp = self.jvp_of_gradient(kinds)
         self._latest = jvp
         _, hv = jvp(*values, vectors[0] if self.single else tuple(vectors))
-        return hv
+        if self.single:
+            return _like(hv, bound.arguments[self.wrt[0]])
+        hv = (hv,) if n == 1 and not isinstance(hv, tuple) else hv
+        return tuple(_like(h, bound.arguments[w]) for h, w in zip(hv, self.wrt, strict=True))
 
     def __repr__(self) -> str:
         return f"<hvp of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}>"
+
+
+def _like(h: Any, x: Any) -> Any:
+    """The product ``h`` with the type, structure, shape and dtype of the parameter ``x``
+    (a part that is zero may be a 0.0 or None in the generated code's result)."""
+    if isinstance(x, dict):
+        h = h if isinstance(h, dict) else {}
+        return {k: _like(h.get(k), v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        h = h if isinstance(h, list | tuple) else [None] * len(x)
+        return type(x)(_like(a, b) for a, b in zip(h, x, strict=True))
+    return grad_like(0.0 if h is None else h, x)
+
+
+def hvp_text(text: str, name: str, wrt: list[str]) -> str:
+    """The jvp of the generated gradient of ``name``, named as its hvp: ``hvp_f``, whose
+    vector parameters are ``v`` and the parameter's name (``vW`` for ``W``)."""
+    text = text.replace(f"def jvp_grad_{name}(", f"def hvp_{name}(", 1)
+    text = text.replace(f"from grad_{name};", f"from {name} (the tangent of its gradient);", 1)
+    start = text.find(f"def hvp_{name}(")
+    end = text.find("\ndef ", start + 1)
+    end = len(text) if end < 0 else end
+    body = text[start:end]
+    header = body[: body.index(")")]
+    params = [p.strip() for p in header[header.index("(") + 1 :].split(",")]
+    for old, param in zip(params[len(params) - len(wrt) :], wrt, strict=True):
+        new = f"v{param}"
+        if re.search(rf"\b{re.escape(new)}\b", text) is None:
+            body = re.sub(rf"\b{re.escape(old)}\b", new, body)
+    return text[:start] + body + text[end:]
+
+
+def static_hvp(src: Any, gen: Any, names: list[str]) -> tuple[str, Any]:
+    """The hvp code of a function read from a file (``adcompile show --mode hvp``), from
+    its generated gradient ``gen``: (source, GeneratedJvp)."""
+    from . import pipeline
+    from .api import build_jvp
+
+    with _internal_errors(src.name, src.loc(src.node)):
+        fn = compile_again(gen, f"grad {src.qualname}", names)
+        inner = pipeline.read(fn)
+    source, _, jvp_gen = build_jvp(inner, names)
+    return hvp_text(source, src.name, names), jvp_gen
 
 
 def hvp(fn: Callable | None = None, wrt: Wrt = 0) -> Hvp | Callable:

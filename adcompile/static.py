@@ -55,7 +55,19 @@ def build_static(
                 hint=f"give every parameter a shape: {', '.join(params)}",
             )
         arg_shapes = tuple(shapes[p] for p in params)
-    if mode == "jvp":
+    if mode == "hvp":
+        # forward over reverse: the jvp of the generated gradient (higher.py)
+        from .higher import static_hvp
+
+        if arg_shapes is not None:
+            raise AdCompileError(
+                "--shapes specialises reverse-mode code; hvp code is not specialised to shapes",
+                src.loc(src.node),
+                hint="leave out --shapes with --mode hvp",
+            )
+        _, _, grad_gen = build(src, names, "grad", None, None)
+        source, gen = static_hvp(src, grad_gen, names)
+    elif mode == "jvp":
         # forward mode: its own pass (tangent.py)
         if arg_shapes is not None:
             raise AdCompileError(

@@ -509,3 +509,51 @@ def _copy(a):
     if isinstance(a, dict):
         return {k: _copy(v) for k, v in a.items()}
     return a
+
+
+# --------------------------------------------------------------- second order
+
+HVP_STATS: Counter = Counter()  # checked / refused (by reason) / rejected
+
+
+def check_hvp(f, args: list, wrt: tuple, seed: int = 0) -> str:
+    """Check ``adcompile.hvp(f, wrt)`` along a random vector against central differences
+    of the compiled gradient, ``(grad(x + e v) - grad(x - e v)) / 2e``. Returns "hvp"
+    when they agree, "refused" when adcompile refuses the program's second derivative
+    with an AdCompileError (allowed, and counted in HVP_STATS by its message); raises
+    :class:`Rejected` where the differences of three steps disagree with each other (a
+    kink or a jump of the gradient nearby), AssertionError on a wrong answer."""
+    rng = np.random.default_rng(seed)
+    trees = [args[i] for i in wrt]
+    v = rng.normal(size=flat(trees).size)
+    vectors = unflat(trees, v)
+    try:
+        with np.errstate(all="ignore"):
+            got = ad.hvp(f, wrt=wrt)(*[_copy(a) for a in args], tuple(vectors))
+    except ad.AdCompileError as exc:
+        HVP_STATS["refused"] += 1
+        HVP_STATS[f"refused: {exc.reason[:80]}"] += 1
+        return "refused"
+    got = flat(list(got))
+    g = ad.grad(f, wrt=wrt)
+
+    def differences(eps: float) -> np.ndarray:
+        x0 = flat(trees)
+        out = []
+        for sign in (1.0, -1.0):
+            new = [_copy(a) for a in args]
+            for i, t in zip(wrt, unflat(trees, x0 + sign * eps * v)):
+                new[i] = t
+            with np.errstate(all="ignore"):
+                out.append(flat(list(g(*new))))
+        return (out[0] - out[1]) / (2 * eps)
+
+    fd = differences(1e-5)
+    if close(got, fd, 1e-4):
+        HVP_STATS["checked"] += 1
+        return "hvp"
+    others = [differences(3e-5), differences(1e-4)]
+    if not all(close(fd, o, 1e-3) for o in others):
+        HVP_STATS["rejected"] += 1
+        raise Rejected("the gradient is not smooth enough here for finite differences")
+    raise AssertionError(describe(got, fd, "hvp", "adcompile hvp"))

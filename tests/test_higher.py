@@ -336,3 +336,24 @@ def test_rewritten_generated_code_is_the_same_computation():
     assert "a, b = stack[-1]\n    stack = stack[:-1]" in out
     assert "    z = None\n    if c:" in out
     assert "for s in saved[::-1]:" in out
+
+
+def unused_branches(x0):
+    if np.mean(x0) < 0.5:
+        v7 = np.cos(x0)
+    else:
+        for i in range(2, 4):
+            v11 = x0 * i
+    v12 = np.sum(x0)
+    return np.sum(np.tanh(v12) * v12) + np.sum(v12)
+
+
+def test_a_gradient_updated_in_one_branch_keeps_its_value():
+    # the gradient's code adds to dx0 in one branch of its reverse sweep: rewriting the
+    # code for differentiation must not reset dx0 before that branch
+    for x in (0.3, 0.7, np.array([0.2, 0.9])):
+        v = np.ones_like(x) if isinstance(x, np.ndarray) else 1.0
+        got = ad.hvp(unused_branches)(x, v)
+        np.testing.assert_allclose(got, fd_hvp(unused_branches, (x,), 0, v), rtol=1e-6)
+    text = "def f(z, c):\n    z = 1\n    if c:\n        z = 2\n"
+    assert "None" not in differentiable_text(text)

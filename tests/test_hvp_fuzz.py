@@ -1,0 +1,65 @@
+"""Random programs, second order: the hvp of each against differences of its gradient.
+
+The programs are those of ``test_fuzz.py`` (``fuzzgen.programs``: helper calls, loops,
+branches, lists, tuples and dicts). For each one whose gradient adcompile computes,
+``fuzzcheck.check_hvp`` compares ``hvp(f)`` along a random vector with central
+differences of the compiled gradient. adcompile may refuse a program's second
+derivative (a runtime helper without rules of its own): refusals are counted, and
+must stay a minority; a wrong number fails.
+"""
+
+from __future__ import annotations
+
+import fuzzcheck
+import fuzzgen
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, given, reject, settings
+
+import adcompile as ad
+
+VERDICTS: list[str] = []
+FEATURES = tuple(f for f in fuzzgen.FEATURES if f != "inplace")
+
+
+@settings(
+    max_examples=80,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # (shrinking is slow here)
+)
+@given(program=fuzzgen.programs(FEATURES))
+def test_hvp_is_the_derivative_of_the_gradient(program, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("hvp_fuzz")
+    module, path = fuzzcheck.load(directory, program.module())
+    try:
+        f = module.f
+        wrt = tuple(program.wrt)
+        with np.errstate(all="ignore"):
+            try:
+                value = float(f(*program.fresh_args()))
+                grads = ad.grad(f, wrt=wrt)(*program.fresh_args())
+            except Exception:
+                reject()
+            g = fuzzcheck.flat(list(grads))
+            if not np.isfinite(value) or not np.all(np.isfinite(g)) or abs(value) > 1e4:
+                reject()
+        try:
+            VERDICTS.append(fuzzcheck.check_hvp(f, program.fresh_args(), wrt))
+        except fuzzcheck.Rejected:
+            reject()
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{program.module()}") from None
+    finally:
+        fuzzcheck.forget(module, path)
+
+
+def test_most_random_programs_have_a_checked_hvp():
+    # (runs after the test above, in file order)
+    if not VERDICTS:
+        pytest.skip("counts the programs of the test above; run the whole file")
+    checked = VERDICTS.count("hvp")
+    assert checked >= 30, f"only {checked} hvps checked; refusals: {fuzzcheck.HVP_STATS}"
+    assert checked >= VERDICTS.count("refused"), fuzzcheck.HVP_STATS
