@@ -340,10 +340,10 @@ def test_rewritten_generated_code_is_the_same_computation():
 
 def unused_branches(x0):
     if np.mean(x0) < 0.5:
-        v7 = np.cos(x0)
+        v7 = np.cos(x0)  # noqa: F841 (unused: the point of the test)
     else:
         for i in range(2, 4):
-            v11 = x0 * i
+            v11 = x0 * i  # noqa: F841
     v12 = np.sum(x0)
     return np.sum(np.tanh(v12) * v12) + np.sum(v12)
 
