@@ -120,3 +120,27 @@ def _check_constant_operands(body: list[Stmt], varied: set[str], useful: set[str
                     hint=f"pass a {param} that does not depend on the inputs in wrt, or "
                     f"register a rule that differentiates {param}: see docs/custom-rules.md",
                 )
+
+
+def check_reverse(body: list[Stmt], act: Activity) -> None:
+    """Refuse, in reverse mode, a varied and useful call of a runtime helper that only
+    forward mode differentiates (the helpers that fill containers of adjoints, see
+    rules/runtime_rules.py): the gradient of a gradient with container parameters."""
+    from .rules.runtime_rules import FORWARD_ONLY
+
+    for stmt in walk(body):
+        if (
+            isinstance(stmt, Assign)
+            and stmt.target in act.useful
+            and stmt.target in act.varied
+            and id(stmt.prim) in FORWARD_ONLY
+        ):
+            name = rules.lookup(stmt.prim).name
+            raise AdCompileError(
+                f"the gradient of this gradient would go through {name}, which fills the "
+                "adjoint of a list, tuple or dict parameter: reverse mode does not "
+                "differentiate it",
+                stmt.loc,
+                hint="take the second derivative forward over reverse: ad.hvp(f) or "
+                "ad.jvp(ad.grad(f)), which handle container parameters",
+            )

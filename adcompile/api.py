@@ -106,7 +106,7 @@ def _compile_one(
     """Read, transform and compile ``fn``: (the generated function, its source, Generated)."""
     inner: list = []
     if isinstance(fn, GradientFunction):  # grad(grad(f)): differentiate grad(f)'s code
-        from .higher import differentiable_function, inner_guards
+        from .regenerate import differentiable_function, inner_guards
 
         fn = differentiable_function(fn, kinds)
         inner = inner_guards(fn)
@@ -400,7 +400,7 @@ class GradientFunction:
     def differentiable(self, kinds: tuple | None = None) -> Callable:
         """The generated code for arguments of the structure ``kinds``, as a function
         adcompile can differentiate again (see higher.py)."""
-        from .higher import differentiable_function
+        from .regenerate import differentiable_function
 
         return differentiable_function(self, kinds)
 
@@ -611,6 +611,7 @@ def _check_function(fn: object) -> None:
             return  # its generated code is differentiated (see higher.py)
         raise AdCompileError(
             f"{fn!r} is a compiled {fn.mode}; higher-order derivatives are taken of grad(f) only",
+            def_loc(fn.fn),
             hint="differentiate ad.grad(f), or write the function that calls it",
         )
     if inspect.ismethod(fn):

@@ -76,7 +76,7 @@ class JvpFunction:
         GeneratedJvp)."""
         fn, inner = self.fn, []
         if isinstance(fn, GradientFunction):  # jvp(grad(f)): differentiate grad(f)'s code
-            from .higher import differentiable_function, inner_guards
+            from .regenerate import differentiable_function, inner_guards
 
             fn = differentiable_function(fn, kinds)
             inner = inner_guards(fn)

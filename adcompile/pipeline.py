@@ -93,7 +93,9 @@ def ownership(
 def activity(fn: Function, wrt: list[str]) -> Activity:
     """activity (``analysis.py``): the values both varied by ``wrt`` and useful to the
     result; only they get adjoints."""
-    return analysis.activity(fn, wrt)
+    act = analysis.activity(fn, wrt)
+    analysis.check_reverse(fn.body, act)
+    return act
 
 
 def shape_facts(fn: Function, arg_shapes: tuple | None) -> dict[str, object]:

@@ -980,8 +980,10 @@ def test_tangent_keeps_float32(f, args):
 
 
 def _used_primitives():
+    from test_rules_runtime import TANGENT_CASES  # the rules of the runtime helpers
+
     used = set()
-    for f, _ in CASES:
+    for f, _ in CASES + TANGENT_CASES:
         fn = pipeline.front(frontend.from_function(f))
         used |= {id(s.prim) for s in walk(fn.body) if getattr(s, "prim", None) is not None}
     return used

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import adcompile as ad
-from adcompile.higher import differentiable_text
+from adcompile.regenerate import differentiable_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 

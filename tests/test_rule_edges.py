@@ -16,6 +16,7 @@ import pytest
 from helpers import assert_grad_matches_fd
 
 import adcompile as ad
+from adcompile import runtime
 
 # Operands in three forms: a Python float, a 0-d array, an array that broadcasts.
 FORMS = {
@@ -362,6 +363,42 @@ def _same(a, b, uninitialised: bool) -> bool:
     return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
 
 
+RUNTIME_NONDIFF = (
+    runtime.zero_like,
+    runtime.zeros_tangent,
+    runtime.zeros_adjoint,
+    runtime.unit_cotangent,
+    runtime.check_cotangent,
+    runtime.reduced_count,
+    runtime.extremum_mask,
+    runtime.tie_share,
+    runtime.clip_passes,
+    runtime.clip_low,
+    runtime.clip_high,
+    runtime.scalar_floor_divide,
+)
+
+
+def test_runtime_masks_and_zeros_are_locally_constant():
+    x = np.array([[0.3, 0.9, -0.2], [0.9, 0.1, 0.4]])
+    y = np.max(x, axis=0)
+    cases = [
+        (runtime.extremum_mask, (x, y, 0)),
+        (runtime.tie_share, (x, x[::-1])),
+        (runtime.clip_passes, (x, -0.1, 0.5)),
+        (runtime.clip_low, (x, -0.1, 0.5)),
+        (runtime.clip_high, (x, -0.1, 0.5)),
+        (runtime.scalar_floor_divide, (0.7, 0.3)),
+        (runtime.zero_like, (x,)),
+        (runtime.zeros_tangent, (x,)),
+        (runtime.reduced_count, (x, 1)),
+    ]
+    for fn, args in cases:
+        base = fn(*args)
+        moved = (args[0] * (1 + 1e-7),) + args[1:]
+        assert np.array_equal(np.asarray(fn(*moved)), np.asarray(base)), fn
+
+
 def test_every_function_without_a_derivative_is_listed_here():
     import adcompile
     from adcompile import normalize
@@ -370,6 +407,9 @@ def test_every_function_without_a_derivative_is_listed_here():
     # stop_gradient's derivative is zero by declaration, not because it is locally
     # constant: tests/test_forward.py checks it in every mode
     declared = {id(adcompile.stop_gradient)}
+    # the runtime helpers' zeros, counts and masks (rules/runtime_rules.py), which only
+    # generated code calls: locally constant by construction, tested below
+    declared |= {id(f) for f in RUNTIME_NONDIFF}
     assert set(registry.NONDIFF) == {id(f) for f in NONDIFF_CASES} | declared
     assert set(normalize.CONSTANT_BUILTINS) == set(BUILTIN_CASES)
 

@@ -265,6 +265,12 @@ TAKES_CONTAINERS = frozenset(
 )
 
 
+# Their adjoints would be containers of cotangents, which the reverse sweep does not
+# accumulate: reverse mode refuses them (analysis.check_reverse), forward mode (hvp,
+# jvp of a gradient) differentiates them with their tangent rules
+FORWARD_ONLY = TAKES_CONTAINERS
+
+
 # ------------------------------------------------------------ no derivative
 
 # zeros, masks, counts and checks: their results do not vary with the operands' values

@@ -1,0 +1,181 @@
+"""Generated code, read back: the rewriting that makes a generated gradient a function
+the front end can differentiate again (higher-order derivatives, see higher.py).
+
+The reverse sweep is written in a few forms the accepted language does not have:
+it iterates ``reversed(saved)``, pops what a helper's forward sweep pushed, fills a
+container adjoint in place with ``add_at(...)`` as a statement, and uses a value
+computed in a branch of the forward sweep in the same branch of the reverse sweep.
+:func:`differentiable_text` rewrites these into equivalent forms the language has
+(``saved[::-1]``; ``x = stack[-1]``, ``stack = stack[:-1]``; ``d = add_at(d, ...)``;
+a ``None`` before the branch), line by line, so that the comments naming the user's
+source lines stay; the rewritten code is compiled under its own pseudo-filename
+(``origin.py`` reads those comments back).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from . import emit
+from .emit import linecache_filename
+from .errors import AdCompileError
+from .frontend import def_loc
+
+
+def differentiable_text(text: str) -> str:
+    """The generated module ``text`` rewritten into the accepted language (see the
+    module's docstring); the same computation, line for line where possible."""
+    tree = ast.parse(text)
+    lines = text.splitlines()
+    # line index -> replacement lines (an insertion keeps the original line last)
+    edits: dict[int, list[str]] = {}
+
+    def indent_of(i: int) -> str:
+        return re.match(r"\s*", lines[i]).group(0)
+
+    # where each name is first given a value (a parameter: at its def line)
+    first: dict[tuple[int, str], int] = {}
+    for fn in tree.body:
+        if isinstance(fn, ast.FunctionDef):
+            for a in fn.args.args:
+                first[(fn.lineno, a.arg)] = fn.lineno
+            for n in ast.walk(fn):
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                    key = (fn.lineno, n.id)
+                    first[key] = min(first.get(key, n.lineno), n.lineno)
+    owner = {
+        n.lineno: fn.lineno
+        for fn in tree.body
+        if isinstance(fn, ast.FunctionDef)
+        for n in ast.walk(fn)
+        if isinstance(n, ast.If)
+    }
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.For):
+            it = node.iter
+            if (
+                isinstance(it, ast.Call)
+                and isinstance(it.func, ast.Name)
+                and it.func.id == "reversed"
+                and len(it.args) == 1
+                and isinstance(it.args[0], ast.Name)
+            ):
+                i = node.lineno - 1
+                name = it.args[0].id
+                line = edits.get(i, [lines[i]])[-1]
+                new = line.replace(f"reversed({name})", f"{name}[::-1]", 1)
+                edits[i] = [*edits.get(i, [lines[i]])[:-1], new]
+        elif isinstance(node, ast.Assign) and node.lineno == node.end_lineno:
+            v = node.value
+            if (
+                isinstance(v, ast.Call)
+                and isinstance(v.func, ast.Attribute)
+                and v.func.attr == "pop"
+                and isinstance(v.func.value, ast.Name)
+                and not v.args
+                and not v.keywords
+            ):
+                i = node.lineno - 1
+                stack = v.func.value.id
+                line = lines[i]
+                popped = f"{line[: v.col_offset]}{stack}[-1]{line[v.end_col_offset :]}"
+                edits[i] = [popped, f"{indent_of(i)}{stack} = {stack}[:-1]"]
+        elif (
+            isinstance(node, ast.Expr)
+            and node.lineno == node.end_lineno
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "add_at"
+            and node.value.args
+            and isinstance(node.value.args[0], ast.Name)
+        ):
+            # add_at fills a container adjoint in place and returns it: name the result
+            i = node.lineno - 1
+            target = node.value.args[0].id
+            ind = indent_of(i)
+            edits[i] = [f"{ind}{target} = {lines[i].strip()}"]
+        elif isinstance(node, ast.If):
+            # a name given a value on one side only, and not before: None before the if
+            # (the reverse sweep reads it under the same condition only)
+            one_side = {
+                n
+                for n in _assigned(node.body) ^ _assigned(node.orelse)
+                if first.get((owner[node.lineno], n), 0) >= node.lineno
+            }
+            if one_side:
+                i = node.lineno - 1
+                ind = indent_of(i)
+                before = [f"{ind}{n} = None" for n in sorted(one_side)]
+                edits[i] = [*before, *edits.get(i, [lines[i]])]
+    out = []
+    for i, line in enumerate(lines):
+        out.extend(edits.get(i, [line]))
+    return "\n".join(out) + "\n"
+
+
+def _assigned(body: list[ast.stmt]) -> set[str]:
+    return {
+        n.id
+        for s in body
+        for n in ast.walk(s)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+
+
+_LOCK = threading.Lock()
+# id(Generated) -> (Generated, the differentiable function): one per compiled gradient
+_FUNCTIONS: dict[int, tuple[Any, Callable]] = {}
+
+
+def differentiable_function(gradient: Any, kinds: tuple | None) -> Callable:
+    """The generated code of ``gradient`` for arguments of the structure ``kinds``, as a
+    function the front end can read and differentiate (see :func:`differentiable_text`)."""
+    entry = gradient._entry(kinds, None)
+    gen = entry[2]
+    with _LOCK:
+        found = _FUNCTIONS.get(id(gen))
+        if found is not None and found[0] is gen:
+            return found[1]
+        try:
+            fn = compile_again(gen, f"{gradient.mode} {gradient.fn.__qualname__}", gradient.wrt)
+        except Exception as exc:  # our own generated code: any failure is a bug of ours
+            raise AdCompileError(
+                f"internal error: the generated gradient of {gradient.fn.__name__} could not "
+                f"be read back for differentiation ({type(exc).__name__}: {exc})",
+                def_loc(gradient.fn),
+                hint="this is a bug in adcompile; please report it with the function",
+            ) from exc
+        _FUNCTIONS[id(gen)] = (gen, fn)
+    return fn
+
+
+def compile_again(gen: Any, name: str, wrt: list[str]) -> Callable:
+    """``api.compile_linked`` for the rewritten texts of ``gen`` (a Generated gradient)
+    and of its pairs: the generated function, which the front end can read."""
+    filename = linecache_filename("differentiable", name, wrt)
+    scopes = [emit.compile_module(differentiable_text(gen.text), gen.namespace, filename)]
+    for pair in gen.session.order:
+        pair_file = linecache_filename("differentiable pullback", pair.source.qualname, pair.wrt)
+        scopes.append(
+            emit.compile_module(differentiable_text(pair.text), pair.namespace, pair_file)
+        )
+    links = {}
+    for pair, scope in zip(gen.session.order, scopes[1:], strict=True):
+        links[pair.fwd] = scope[pair.fwd]
+        links[pair.bwd] = scope[pair.bwd]
+    for scope in scopes:
+        scope.update({k: v for k, v in links.items() if k in scope})
+    fn = scopes[0][gen.node.name]
+    fn.__adcompile_guards__ = list(getattr(gen, "captured", None) or [])
+    return fn
+
+
+def inner_guards(fn: Callable) -> list:
+    """The guards of the user's code behind a differentiable generated function (so
+    that the derivative of a gradient is compiled again when the gradient would be)."""
+    return list(getattr(fn, "__adcompile_guards__", ()))

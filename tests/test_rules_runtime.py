@@ -1,0 +1,198 @@
+"""The rules of the runtime helpers (adcompile/rules/runtime_rules.py), which make
+generated code differentiable again: each helper called from a function like any
+numpy function, its adjoint and its tangent against central differences.
+
+The helpers that fill containers of adjoints have tangent rules only: reverse mode
+refuses them (tested below), forward mode differentiates them.
+"""
+
+import numpy as np
+import pytest
+from helpers import assert_grad_matches_fd
+
+import adcompile as ad
+from adcompile.checking import numeric_grad
+from adcompile.runtime import (
+    add_adjoint,
+    add_at,
+    as_list,
+    broadcast_like,
+    copy_adjoint,
+    dot_adjoint_lhs,
+    dot_adjoint_rhs,
+    expand_reduced,
+    matmul_adjoint_lhs,
+    matmul_adjoint_rhs,
+    part,
+    parts,
+    scalar_divide,
+    scalar_mod,
+    scalar_power,
+    spread,
+    unbroadcast,
+    unreduce,
+    untranspose,
+)
+
+A = np.array([[0.3, -0.7, 1.1], [0.4, 0.9, -0.2]])
+B = np.array([[1.2, 0.5, -0.3]])
+V = np.array([0.6, -1.3])
+M = np.array([[0.5, -0.2], [0.8, 1.4], [-0.6, 0.3]])
+T3 = np.arange(12.0).reshape(2, 3, 2) / 10 - 0.4
+
+
+def f_unbroadcast(a, b):
+    return np.sum(unbroadcast(a * a, b) * b)
+
+
+def f_broadcast_like(b, a):
+    return np.sum(broadcast_like(b * b, a) * a)
+
+
+def f_unreduce(v, a):
+    return np.sum(unreduce(v * v, a, 1) * a) + np.sum(unreduce(np.sum(v), a) * a)
+
+
+def f_unreduce_keepdims(b, a):
+    return np.sum(unreduce(np.sin(b), a, 0, True) * a)
+
+
+def f_expand_reduced(v, a):
+    return np.sum(expand_reduced(v * v, 1) * a)
+
+
+def f_untranspose(a, m):
+    return np.sum(untranspose(a * a) * m)
+
+
+def f_matmul_adjoint_lhs(a, m):
+    g = np.tanh(a @ m)
+    return np.sum(matmul_adjoint_lhs(g, a, m) ** 2)
+
+
+def f_matmul_adjoint_rhs(a, m):
+    g = np.tanh(a @ m)
+    return np.sum(matmul_adjoint_rhs(g, a, m) ** 2)
+
+
+def f_matmul_adjoint_vectors(v, m):
+    g = np.tanh(m @ v)
+    return np.sum(matmul_adjoint_lhs(g, m, v) ** 2) + np.sum(matmul_adjoint_rhs(g, m, v) ** 2)
+
+
+def f_dot_adjoint_lhs(a, m):
+    g = np.tanh(np.dot(a, m))
+    return np.sum(dot_adjoint_lhs(g, a, m) ** 2)
+
+
+def f_dot_adjoint_rhs(t, m):
+    g = np.tanh(np.dot(t, m))
+    return np.sum(dot_adjoint_rhs(g, t, m) ** 2)
+
+
+def f_scalars(x, y):
+    return scalar_divide(x, y) + scalar_power(x, y) + scalar_mod(x * 3.0, y) * x
+
+
+CASES = [
+    (f_unbroadcast, (A, B)),
+    (f_broadcast_like, (B, A)),
+    (f_unreduce, (V, A)),
+    (f_unreduce_keepdims, (B, A)),
+    (f_expand_reduced, (V, A)),
+    (f_untranspose, (A, M)),
+    (f_matmul_adjoint_lhs, (A, M)),
+    (f_matmul_adjoint_rhs, (A, M)),
+    (f_matmul_adjoint_vectors, (V, M)),
+    (f_dot_adjoint_lhs, (A, M)),
+    (f_dot_adjoint_rhs, (T3, M[:2])),
+    (f_scalars, (0.7, 1.3)),
+]
+
+
+def f_add_adjoint(a, b):
+    c = add_adjoint([a, b], [b * b, a])
+    return np.sum(c[0] * c[1])
+
+
+def f_as_list(a, b):
+    c = as_list((a, b * a))
+    return np.sum(c[1] * c[0])
+
+
+def f_copy_adjoint(a, b):
+    c = copy_adjoint([a * b, b])
+    return np.sum(c[0] * c[1])
+
+
+def f_part(a, b):
+    c = part([a * b, None], 0, a)
+    d = part([a * b, None], 1, a)
+    return np.sum(c * c) + np.sum(d)
+
+
+def f_parts(a, b):
+    c = parts([a * b, b, a], 2)
+    return np.sum(c[0] * c[1])
+
+
+def f_add_at(a, b):
+    c = add_at(copy_adjoint([a, b]), 1, b * a)
+    return np.sum(c[0] * c[1])
+
+
+def f_spread(a, b):
+    c = spread(a * 2.0, [b, b[0]])
+    return np.sum(c[0] * c[0]) + np.sum(c[1] * b)
+
+
+CONTAINER_CASES = [
+    (f_add_adjoint, (V, V[::-1])),
+    (f_as_list, (V, V[::-1])),
+    (f_copy_adjoint, (V, V[::-1])),
+    (f_part, (V, V[::-1])),
+    (f_parts, (V, V[::-1])),
+    (f_add_at, (V, V[::-1])),
+    (f_spread, (V, V[::-1])),
+]
+TANGENT_CASES = CASES + CONTAINER_CASES  # (read by tests/test_forward.py)
+
+
+@pytest.mark.parametrize(("f", "args"), CASES, ids=lambda v: getattr(v, "__name__", ""))
+def test_adjoint_rules_of_runtime_helpers(f, args):
+    for w in range(len(args)):
+        assert_grad_matches_fd(f, *args, wrt=w, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize(("f", "args"), TANGENT_CASES, ids=lambda v: getattr(v, "__name__", ""))
+def test_tangent_rules_of_runtime_helpers(f, args):
+    rng = np.random.default_rng(0)
+    for w in range(len(args)):
+        t = rng.normal(size=np.shape(args[w])) if np.shape(args[w]) else float(rng.normal())
+        value, tangent = ad.jvp(f, wrt=w)(*args, t)
+        assert value == pytest.approx(f(*args), rel=1e-12)
+        expected = float(np.sum(numeric_grad(f, list(args), w, 1e-6) * t))
+        assert tangent == pytest.approx(expected, rel=1e-6, abs=1e-8)
+
+
+@pytest.mark.parametrize(("f", "args"), CONTAINER_CASES, ids=lambda v: getattr(v, "__name__", ""))
+def test_reverse_mode_refuses_the_helpers_that_fill_container_adjoints(f, args):
+    refused = 0
+    for w in range(len(args)):
+        try:
+            assert_grad_matches_fd(f, *args, wrt=w)
+        except ad.AdCompileError as exc:
+            assert "ad.hvp(f)" in exc.hint
+            assert exc.loc is not None and exc.loc.lineno > 0
+            refused += 1
+    assert refused >= 1  # (a gradient that does not go through one is right)
+
+
+def test_the_other_helpers_are_refused_by_name():
+    from adcompile.runtime import unindex
+
+    def f(x):
+        return np.sum(unindex(x, x, 0))
+
+    with pytest.raises(ad.AdCompileError, match="unindex.*higher-order"):
+        ad.grad(f)(V)
