@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from . import rules
 from .errors import AdCompileError
 from .ir import Assign, Function, If, Loop, Return, Stmt, names_in, walk
+from .rules.runtime_rules import FORWARD_ONLY
 
 
 @dataclass
@@ -126,8 +127,6 @@ def check_reverse(body: list[Stmt], act: Activity) -> None:
     """Refuse, in reverse mode, a varied and useful call of a runtime helper that only
     forward mode differentiates (the helpers that fill containers of adjoints, see
     rules/runtime_rules.py): the gradient of a gradient with container parameters."""
-    from .rules.runtime_rules import FORWARD_ONLY
-
     for stmt in walk(body):
         if (
             isinstance(stmt, Assign)
