@@ -70,6 +70,21 @@ def differentiable_text(text: str) -> str:
                 line = edits.get(i, [lines[i]])[-1]
                 new = line.replace(f"reversed({name})", f"{name}[::-1]", 1)
                 edits[i] = [*edits.get(i, [lines[i]])[:-1], new]
+        elif (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Subscript)
+            and isinstance(node.targets[0].value, ast.Name)
+            and node.lineno == node.end_lineno
+        ):
+            # an element of a container adjoint set in place: set_at returns the container
+            i = node.lineno - 1
+            line = lines[i]
+            target = node.targets[0]
+            key = line[target.slice.col_offset : target.slice.end_col_offset]
+            value = line[node.value.col_offset : node.value.end_col_offset]
+            c = target.value.id
+            edits[i] = [f"{indent_of(i)}{c} = set_at({c}, {key}, {value})"]
         elif isinstance(node, ast.Assign) and node.lineno == node.end_lineno:
             v = node.value
             if (
@@ -99,6 +114,26 @@ def differentiable_text(text: str) -> str:
             target = node.value.args[0].id
             ind = indent_of(i)
             edits[i] = [f"{ind}{target} = {lines[i].strip()}"]
+        elif (
+            isinstance(node, ast.AugAssign)
+            and isinstance(node.target, ast.Name)
+            and node.lineno == node.end_lineno
+        ):
+            # the generated code updates only arrays it owns: x op= e is x = x op e (which
+            # the ownership pass, not knowing that, could refuse)
+            i = node.lineno - 1
+            line = lines[i]
+            value = line[node.value.col_offset : node.value.end_col_offset]
+            if not isinstance(
+                node.value, ast.Call | ast.Name | ast.Attribute | ast.Subscript | ast.Constant
+            ) and not (
+                isinstance(node.value, ast.BinOp)
+                and isinstance(node.value.op, ast.Mult | ast.Div | ast.MatMult | ast.Pow)
+            ):
+                value = f"({value})"
+            op = _OPERATORS[type(node.op)]
+            t = node.target.id
+            edits[i] = [f"{indent_of(i)}{t} = {t} {op} {value}"]
         elif isinstance(node, ast.If):
             # a name given a value on one side only, and not before: None before the if
             # (the reverse sweep reads it under the same condition only)
@@ -116,6 +151,18 @@ def differentiable_text(text: str) -> str:
     for i, line in enumerate(lines):
         out.extend(edits.get(i, [line]))
     return "\n".join(out) + "\n"
+
+
+_OPERATORS = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.MatMult: "@",
+    ast.Pow: "**",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+}
 
 
 def _assigned(body: list[ast.stmt]) -> set[str]:
@@ -154,15 +201,28 @@ def differentiable_function(gradient: Any, kinds: tuple | None) -> Callable:
     return fn
 
 
+def _with_set_at(gen: Any) -> dict:
+    """The namespace of ``gen`` with the helper the rewritten text calls, ``set_at``."""
+    from .runtime import set_at
+
+    found = gen.namespace.get("set_at", set_at)
+    if found is not set_at:
+        raise AdCompileError(
+            "the generated code names something else set_at: it cannot be differentiated again",
+            hint="rename the global set_at of the differentiated function's module",
+        )
+    return {**gen.namespace, "set_at": set_at}
+
+
 def compile_again(gen: Any, name: str, wrt: list[str]) -> Callable:
     """``api.compile_linked`` for the rewritten texts of ``gen`` (a Generated gradient)
     and of its pairs: the generated function, which the front end can read."""
     filename = linecache_filename("differentiable", name, wrt)
-    scopes = [emit.compile_module(differentiable_text(gen.text), gen.namespace, filename)]
+    scopes = [emit.compile_module(differentiable_text(gen.text), _with_set_at(gen), filename)]
     for pair in gen.session.order:
         pair_file = linecache_filename("differentiable pullback", pair.source.qualname, pair.wrt)
         scopes.append(
-            emit.compile_module(differentiable_text(pair.text), pair.namespace, pair_file)
+            emit.compile_module(differentiable_text(pair.text), _with_set_at(pair), pair_file)
         )
     links = {}
     for pair, scope in zip(gen.session.order, scopes[1:], strict=True):

@@ -38,6 +38,8 @@ from ..runtime import (
     scalar_divide,
     scalar_mod,
     scalar_power,
+    set_at,
+    set_at_tangent,
     spread,
     unbroadcast,
     unreduce,
@@ -248,6 +250,16 @@ def add_at_tangent_rule(ddc, dg, z, dc, key, g):
     return add_at_tangent(ddc, dc, key, dg)
 
 
+@adjoint(set_at, shape=UNKNOWN, fresh=False)
+def set_at_rule(dz, z, dc, key, g):
+    return set_at(copy_adjoint(dz), key, None), None, part(dz, key, g)
+
+
+@tangent(set_at)
+def set_at_tangent_rule(ddc, dg, z, dc, key, g):
+    return set_at_tangent(ddc, dc, key, dg)
+
+
 @adjoint(spread, shape=UNKNOWN, fresh=True)
 def spread_rule(dz, z, g, c):
     return broadcast_like(sum(dz), g), None
@@ -261,7 +273,7 @@ def spread_tangent(dg, z, g, c):
 # The helpers whose operands are containers of adjoints (or tangents): normalize takes
 # a list, tuple or dict for their operands where it would refuse one for an array's
 TAKES_CONTAINERS = frozenset(
-    id(fn) for fn in (add_adjoint, add_at, as_list, copy_adjoint, part, parts, spread)
+    id(fn) for fn in (add_adjoint, add_at, as_list, copy_adjoint, part, parts, set_at, spread)
 )
 
 

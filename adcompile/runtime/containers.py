@@ -46,6 +46,13 @@ def add_at(dc, key, g):
     return dc
 
 
+def set_at(dc, key, g):
+    """Set the element ``key`` of the container adjoint ``dc`` to ``g``, in place; returns
+    ``dc`` (``dc[key] = g`` as an expression, for generated code differentiated again)."""
+    dc[key] = g
+    return dc
+
+
 def part(dc, key, like):
     """The adjoint of element ``key`` of a container, zero (shaped like ``like``) if unset."""
     if dc is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arrays import _linspace_weights, prod_adjoint
-from .containers import add_at, zero_like, zeros_adjoint
+from .containers import add_at, set_at, zero_like, zeros_adjoint
 from .linalg import mT
 from .stats import mvn_covariance
 
@@ -387,3 +387,11 @@ def add_at_tangent(ddc, dc, key, dg):
     if not isinstance(ddc, list | dict):
         ddc = zeros_adjoint(dc)
     return add_at(ddc, key, dg)
+
+
+def set_at_tangent(ddc, dc, key, dg):
+    """Tangent of ``set_at(dc, key, g)``: ``ddc`` with the element ``key`` set to ``dg``, in
+    place; a zero ``ddc`` starts as zeros of ``dc``'s structure."""
+    if not isinstance(ddc, list | dict):
+        ddc = zeros_adjoint(dc)
+    return set_at(ddc, key, dg)
