@@ -75,7 +75,7 @@ def newton_cg(w, X, y, lam, tol=1e-8, max_iter=50):
         g = gradient(w, X, y, lam)
         if np.linalg.norm(g) < tol:
             break
-        p, k = conjugate_gradients(lambda v: hessian_vector(w, X, y, lam, v), -g)
+        p, k = conjugate_gradients(lambda v, w=w: hessian_vector(w, X, y, lam, v), -g)
         products += k
         w = w + p  # a full Newton step: the loss is convex and smooth
         losses.append(loss(w, X, y, lam))

@@ -149,7 +149,7 @@ def main(argv=None) -> list[dict]:
     rows = []
     for name, loss, args, wrt in cases(args_.quick):
         rng = np.random.default_rng(1)
-        v = tuple(_map(args[i], lambda x: rng.normal(size=np.shape(x))) for i in wrt)
+        v = tuple(_map(args[i], lambda x, r=rng: r.normal(size=np.shape(x))) for i in wrt)
         grad = ad.grad(loss, wrt=wrt)
         hvp = ad.hvp(loss, wrt=wrt)
         jvp = ad.jvp(loss, wrt=wrt)
