@@ -357,3 +357,32 @@ def test_a_gradient_updated_in_one_branch_keeps_its_value():
         np.testing.assert_allclose(got, fd_hvp(unused_branches, (x,), 0, v), rtol=1e-6)
     text = "def f(z, c):\n    z = 1\n    if c:\n        z = 2\n"
     assert "None" not in differentiable_text(text)
+
+
+def test_newton_example_converges_in_few_iterations():
+    import newton
+
+    result = newton.main(["--max-gd", "500", "--plot", str(Path("/nonexistent") / "x.png")])
+    assert result["newton_iterations"] <= 20
+    assert result["gd_iterations"] == 500  # not converged, where Newton-CG has
+
+
+def test_cli_shows_the_hvp(tmp_path, capsys):
+    from adcompile.cli import main
+
+    path = tmp_path / "model.py"
+    path.write_text(
+        "import numpy as np\n\n\ndef loss(W, x):\n    return np.sum(np.tanh(W @ x) ** 2)\n"
+    )
+    main(["show", f"{path}:loss", "--wrt", "W", "--mode", "hvp"])
+    out = capsys.readouterr().out
+    assert "def hvp_loss(W, x, vW):" in out
+    assert "# line 5 (reverse): return np.sum(np.tanh(W @ x) ** 2)" in out
+    namespace: dict = {}
+    import adcompile.runtime as rt
+
+    body = out[out.index("def hvp_loss") :]
+    exec(body, {"np": np, **rt.HELPERS}, namespace)
+    W, x, v = np.eye(2) * 0.3, np.array([1.0, 2.0]), np.array([[0.5, -1.0], [2.0, 0.1]])
+    _, hv = namespace["hvp_loss"](W, x, v)
+    np.testing.assert_allclose(hv, fd_hvp(loss_tanh, (W, x), 0, v), rtol=1e-6)
