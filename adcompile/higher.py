@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .api import Wrt, _check_function, _internal_errors, grad
+from .shapes import _shape_of_value
 from .errors import AdCompileError
 from .frontend import def_loc
 from .regenerate import compile_again, differentiable_function
@@ -56,16 +57,18 @@ class Hvp:
         self.__qualname__ = self.__name__
         self.__doc__ = fn.__doc__
 
-    def jvp_of_gradient(self, kinds: tuple | None = None):
-        """The jvp of the generated gradient for arguments of the structure ``kinds``."""
+    def jvp_of_gradient(self, kinds: tuple | None = None, sig: tuple | None = None):
+        """The jvp of the generated gradient for arguments of the structure ``kinds`` (and,
+        for the first few shape signatures ``sig``, of those shapes: the gradient's code
+        specialised to them, as ``grad`` runs it)."""
         from .forward import JvpFunction
 
-        gfn = differentiable_function(self.gradient, kinds)
-        found = self._jvps.get(kinds)
+        gfn = differentiable_function(self.gradient, kinds, sig)
+        found = self._jvps.get((kinds, sig))
         if found is None or found[0] is not gfn:
             wrt = self.wrt[0] if self.single else tuple(self.wrt)
             found = (gfn, JvpFunction(gfn, wrt=wrt))
-            self._jvps[kinds] = found
+            self._jvps[(kinds, sig)] = found
         return found[1]
 
     @property
@@ -115,7 +118,8 @@ class Hvp:
             _check_tangent(self.fn, w, bound.arguments[w], v, w)
         kinds = tuple(kind_of(v) for v in values)
         kinds = None if all(k == "leaf" for k in kinds) else kinds
-        jvp = self.jvp_of_gradient(kinds)
+        sig = tuple(_shape_signature(v) for v in values)
+        jvp = self.jvp_of_gradient(kinds, sig)
         self._latest = jvp
         _, hv = jvp(*values, vectors[0] if self.single else tuple(vectors))
         if self.single:
@@ -125,6 +129,15 @@ class Hvp:
 
     def __repr__(self) -> str:
         return f"<hvp of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}>"
+
+
+def _shape_signature(a: Any) -> object:
+    """What a gradient's code is specialised to for the argument ``a`` (as api's calls)."""
+    if type(a) is np.ndarray:
+        return a.shape
+    if type(a) is float:
+        return float
+    return _shape_of_value(a)
 
 
 def _like(h: Any, x: Any) -> Any:

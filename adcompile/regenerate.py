@@ -179,10 +179,12 @@ _LOCK = threading.Lock()
 _FUNCTIONS: dict[int, tuple[Any, Callable]] = {}
 
 
-def differentiable_function(gradient: Any, kinds: tuple | None) -> Callable:
+def differentiable_function(
+    gradient: Any, kinds: tuple | None, sig: tuple | None = None
+) -> Callable:
     """The generated code of ``gradient`` for arguments of the structure ``kinds``, as a
     function the front end can read and differentiate (see :func:`differentiable_text`)."""
-    entry = gradient._entry(kinds, None)
+    entry = gradient._entry(kinds, sig)
     gen = entry[2]
     with _LOCK:
         found = _FUNCTIONS.get(id(gen))
