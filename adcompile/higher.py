@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 
 from .api import Wrt, _check_function, _internal_errors, grad
-from .shapes import _shape_of_value
 from .errors import AdCompileError
 from .frontend import def_loc
 from .regenerate import compile_again, differentiable_function
 from .rules.containers import kind_of
 from .runtime import grad_like
+from .shapes import _shape_of_value
 
 # ------------------------------------------------------------ hvp and hessian
 
