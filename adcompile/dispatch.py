@@ -22,6 +22,15 @@ from .runtime import NonScalarResult, grad_like
 
 
 def _nonscalar(mode: str, fn: Callable, entry: tuple, exc: NonScalarResult) -> AdCompileError:
+    if getattr(type(fn), "compiled_gradient", False):  # grad(grad(f)): f's gradient
+        inner = getattr(fn, "fn", fn)
+        return AdCompileError(
+            f"{mode} of a gradient needs a scalar gradient, but the gradient of "
+            f"{inner.__name__} is {exc.args[0]}: grad(grad(f)) is for a function of one number",
+            frontend.def_loc(inner),
+            hint="for the second derivatives of a function of an array, use adcompile.hvp "
+            "(Hessian times a vector) or adcompile.hessian",
+        )
     return AdCompileError(
         f"{mode} needs a real scalar result, but {fn.__name__} returned {exc.args[0]}",
         entry[2].result_loc,

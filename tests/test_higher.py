@@ -386,3 +386,10 @@ def test_cli_shows_the_hvp(tmp_path, capsys):
     W, x, v = np.eye(2) * 0.3, np.array([1.0, 2.0]), np.array([[0.5, -1.0], [2.0, 0.1]])
     _, hv = namespace["hvp_loss"](W, x, v)
     np.testing.assert_allclose(hv, fd_hvp(loss_tanh, (W, x), 0, v), rtol=1e-6)
+
+
+def test_grad_of_grad_of_a_function_of_an_array_says_to_use_hvp():
+    with pytest.raises(ad.AdCompileError) as info:
+        ad.grad(ad.grad(loss_tanh))(np.ones((2, 2)), np.ones(2))
+    assert "adcompile.hvp" in info.value.hint
+    assert info.value.loc is not None and "def loss_tanh" in info.value.loc.text

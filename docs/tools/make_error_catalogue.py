@@ -932,6 +932,15 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         """,
         "ad.grad(ad.vjp(f))(x, 1.0)",
     ),
+    (
+        "What can be differentiated",
+        "the gradient of the gradient of a function of an array",
+        """
+        def f(x):
+            return np.sum(x * x)
+        """,
+        "ad.grad(ad.grad(f))(x)",
+    ),
     # ---------------------------------------------------------------- adjoint rules
     (
         "Adjoint rules",
