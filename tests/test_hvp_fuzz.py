@@ -5,10 +5,14 @@ branches, lists, tuples and dicts). For each one whose gradient adcompile comput
 ``fuzzcheck.check_hvp`` compares ``hvp(f)`` along a random vector with central
 differences of the compiled gradient. adcompile may refuse a program's second
 derivative (a runtime helper without rules of its own): refusals are counted, and
-must stay a minority; a wrong number fails.
+must stay a minority; a wrong number fails. ``--fuzz-long`` (or
+``ADCOMPILE_FUZZ_LONG=1``) checks 10,000 new programs (``ADCOMPILE_FUZZ_EXAMPLES``
+sets how many).
 """
 
 from __future__ import annotations
+
+import os
 
 import fuzzcheck
 import fuzzgen
@@ -19,12 +23,14 @@ from hypothesis import HealthCheck, Phase, given, reject, settings
 import adcompile as ad
 
 VERDICTS: list[str] = []
+LONG = os.environ.get("ADCOMPILE_FUZZ_LONG", "") not in ("", "0")
+EXAMPLES = int(os.environ.get("ADCOMPILE_FUZZ_EXAMPLES", "10000")) if LONG else 80
 FEATURES = tuple(f for f in fuzzgen.FEATURES if f != "inplace")
 
 
 @settings(
-    max_examples=80,
-    derandomize=True,
+    max_examples=EXAMPLES,
+    derandomize=not LONG,
     deadline=None,
     database=None,
     suppress_health_check=list(HealthCheck),
