@@ -28,6 +28,7 @@ from adcompile.runtime import (
     scalar_divide,
     scalar_mod,
     scalar_power,
+    set_at,
     spread,
     unbroadcast,
     unreduce,
@@ -141,6 +142,11 @@ def f_add_at(a, b):
     return np.sum(c[0] * c[1])
 
 
+def f_set_at(a, b):
+    c = set_at(copy_adjoint([a, b]), 1, b * a)
+    return np.sum(c[0] * c[1])
+
+
 def f_spread(a, b):
     c = spread(a * 2.0, [b, b[0]])
     return np.sum(c[0] * c[0]) + np.sum(c[1] * b)
@@ -153,6 +159,7 @@ CONTAINER_CASES = [
     (f_part, (V, V[::-1])),
     (f_parts, (V, V[::-1])),
     (f_add_at, (V, V[::-1])),
+    (f_set_at, (V, V[::-1])),
     (f_spread, (V, V[::-1])),
 ]
 TANGENT_CASES = CASES + CONTAINER_CASES  # (read by tests/test_forward.py)
