@@ -380,6 +380,8 @@ def mvn_logpdf_tangent(dx, dmean, dcov, y, x, mean, cov):
     out = -np.sum(scaled * dc, axis=1)
     out = out - 0.5 * np.sum(precision * dcs.T) + 0.5 * np.sum((scaled @ dcs) * scaled, axis=1)
     return np.reshape(out, np.shape(y))
+
+
 def add_at_tangent(ddc, dc, key, dg):
     """Tangent of ``add_at(dc, key, g)`` (higher-order derivatives): ``dg`` added into the
     element ``key`` of the tangent ``ddc``, in place as ``add_at`` does; a zero ``ddc``
