@@ -177,7 +177,7 @@ def static_hvp(src: Any, gen: Any, names: list[str]) -> tuple[str, Any]:
     from .api import build_jvp
 
     with _internal_errors(src.name, src.loc(src.node)):
-        fn = compile_again(gen, f"grad {src.qualname}", names)
+        fn = compile_again(gen, f"grad {src.qualname}", names, src.loc(src.node))
         inner = pipeline.read(fn)
     source, _, jvp_gen = build_jvp(inner, names)
     return hvp_text(source, src.name, names), jvp_gen

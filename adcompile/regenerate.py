@@ -190,8 +190,12 @@ def differentiable_function(
         found = _FUNCTIONS.get(id(gen))
         if found is not None and found[0] is gen:
             return found[1]
+        where = def_loc(gradient.fn)
+        name = f"{gradient.mode} {gradient.fn.__qualname__}"
         try:
-            fn = compile_again(gen, f"{gradient.mode} {gradient.fn.__qualname__}", gradient.wrt)
+            fn = compile_again(gen, name, gradient.wrt, where)
+        except AdCompileError:
+            raise
         except Exception as exc:  # our own generated code: any failure is a bug of ours
             raise AdCompileError(
                 f"internal error: the generated gradient of {gradient.fn.__name__} could not "
@@ -216,9 +220,43 @@ def _with_set_at(gen: Any) -> dict:
     return {**gen.namespace, "set_at": set_at}
 
 
-def compile_again(gen: Any, name: str, wrt: list[str]) -> Callable:
+def _check_helpers(text: str, namespace: dict, where: Any, fname: str) -> None:
+    """Refuse, naming the user's line, generated code that calls a runtime helper which
+    has no rules for differentiating it again (``rules/runtime_rules.py``)."""
+    from .rules.registry import refusal
+
+    tree = ast.parse(text)
+    lines = text.splitlines()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            helper = namespace.get(node.func.id)
+            if helper is None or refusal(helper) is None:
+                continue
+            line = None
+            for i in range(node.lineno - 1, -1, -1):
+                if lines[i].strip().startswith("# line "):
+                    line = lines[i].strip()[2:]
+                    break
+            what = f" (for {line})" if line else ""
+            raise AdCompileError(
+                f"the gradient of {fname} calls adcompile.runtime.{node.func.id}{what}, which "
+                "has no rules for differentiating generated code again: its higher-order "
+                "derivatives are not supported",
+                where,
+                hint="hvp, hessian and grad(grad(f)) go through the gradient's code; write "
+                "the function without this operation (indexing, stacking, linear algebra "
+                "...), or use finite differences of the gradient",
+            )
+
+
+def compile_again(gen: Any, name: str, wrt: list[str], where: Any = None) -> Callable:
     """``api.compile_linked`` for the rewritten texts of ``gen`` (a Generated gradient)
-    and of its pairs: the generated function, which the front end can read."""
+    and of its pairs: the generated function, which the front end can read. ``where``
+    locates a refusal (the differentiated function's definition)."""
+    fname = name.split(" ")[-1]
+    _check_helpers(gen.text, gen.namespace, where, fname)
+    for pair in gen.session.order:
+        _check_helpers(pair.text, pair.namespace, where, fname)
     filename = linecache_filename("differentiable", name, wrt)
     scopes = [emit.compile_module(differentiable_text(gen.text), _with_set_at(gen), filename)]
     for pair in gen.session.order:
