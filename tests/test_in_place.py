@@ -186,9 +186,25 @@ def array_default(x, c=SCALE):
     return np.sum(c * x)
 
 
+def conversion_of_an_array(x):
+    y = x * 2.0
+    v = np.asarray(y)  # y itself
+    v += x
+    return np.sum(v * y)
+
+
+def conversion_to_a_view(x):
+    y = x * 2.0
+    v = np.atleast_2d(y)  # a view of y
+    v += x
+    return np.sum(v * y)
+
+
 @pytest.mark.parametrize(
     ("f", "shapes", "line", "other"),
     [
+        (conversion_of_an_array, [(3,)], "v += x", "'y'"),
+        (conversion_to_a_view, [(3,)], "v += x", "'y'"),
         (element_of_a_list, [(3,), [(3,)]], "v += x", "'ws'"),
         (loop_variable_over_a_list, [(3,), [(3,)]], "w += x", "'ws'"),
         (conditional_value, [(3,)], "v += x", "'u'"),
@@ -253,11 +269,41 @@ def own_array_in_both_branches(x):
     return np.sum(v * x)
 
 
+def converted_list(x):
+    # a list written in the call is copied into a new array, whatever it holds
+    y = np.sin(x)
+    v = np.asarray([x * 2.0, y])
+    v += x
+    u = np.asarray((y[0], x[1]))
+    u *= x[2]
+    return np.sum(v * y) + np.sum(u * x[0]) + np.sum(y)
+
+
+def converted_new_array(x):
+    # np.asarray of a new array is that array, np.atleast_2d a view of it: the
+    # function's own
+    v = np.asarray(x * 2.0)
+    v += x
+    w = np.atleast_2d(x * 1.5)
+    w *= x[2]
+    return np.sum(v * x) + np.sum(w * x[0])
+
+
 @pytest.mark.parametrize(
-    "f", [made_by_numpy, made_by_a_helper, numbers, own_array_in_both_branches]
+    "f",
+    [
+        made_by_numpy,
+        made_by_a_helper,
+        numbers,
+        own_array_in_both_branches,
+        converted_list,
+        converted_new_array,
+    ],
 )
 def test_in_place_update_of_an_array_the_function_owns_is_differentiated(f):
     x = RNG.normal(size=3)
     before = x.copy()
     assert_grad_matches_fd(f, x)
     np.testing.assert_array_equal(x, before)
+    value, _ = ad.value_and_grad(f)(x)
+    np.testing.assert_allclose(value, f(x.copy()), rtol=1e-12)

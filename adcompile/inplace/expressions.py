@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..names import CONSTANT_ATTRIBUTES, is_helper
-from .fresh import FRESH_METHODS, makes_new
+from .fresh import FRESH_METHODS, converted, makes_new
 from .values import NEW, State, Value, either, element
 
 
@@ -96,6 +96,8 @@ class Expressions:
                 return NEW
         elif makes_new(obj, node):
             return NEW
+        elif (operand := converted(obj, node)) is not None:
+            return self.value(operand, state)  # the operand, or a new array made from it
         values = [self.value(a, state) for a in args]
         refers = frozenset().union(*(v.refers for v in values))
         outside = frozenset().union(*(v.outside for v in values))

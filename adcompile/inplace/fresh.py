@@ -61,9 +61,28 @@ FRESH_METHODS = _FreshMethods({"copy", "astype", "flatten"})
 def makes_new(obj: object, node: ast.Call) -> bool:
     """Whether the call ``node`` of the function ``obj`` (not a helper) always returns
     a new array or scalar: a fresh function, a ufunc or a function of ``math``, not
-    given ``out=``."""
+    given ``out=``; or a conversion to an array (``np.asarray``) of a list, tuple or
+    number written in the call, which is copied into a new array."""
     return (
         id(obj) in FRESH_FUNCTIONS
         or isinstance(obj, np.ufunc)
         or (isinstance(obj, types.BuiltinFunctionType) and obj in vars(math).values())
+        or (converted(obj, node) is not None and _written_out(converted(obj, node)))
     ) and not any(k.arg == "out" for k in node.keywords)
+
+
+def converted(obj: object, node: ast.Call) -> ast.expr | None:
+    """The operand that the call ``node`` of ``obj`` converts to an array, when ``obj``
+    is a conversion (its record says ``converts``): the result is that operand itself
+    (or a view of it) when it is an array already, and a new array otherwise."""
+    record = registry.record_of(obj)
+    if record is None or not record.converts:
+        return None
+    if node.args and not isinstance(node.args[0], ast.Starred):
+        return node.args[0]
+    return next((k.value for k in node.keywords if k.arg == "a"), None)
+
+
+def _written_out(node: ast.expr) -> bool:
+    """A list, tuple or number written in the source: never an array already."""
+    return isinstance(node, ast.List | ast.Tuple | ast.ListComp | ast.Constant)

@@ -240,7 +240,7 @@ def pad_tangent_rule(da, y, a, pad_width, mode="constant"):
     return pad_tangent(da, a, pad_width, mode)
 
 
-@adjoint(np.atleast_1d, shape=_numpy_shape(np.atleast_1d))
+@adjoint(np.atleast_1d, shape=_numpy_shape(np.atleast_1d), converts=True)
 def atleast_1d(dy, y, a):
     return np.reshape(dy, np.shape(a))
 
@@ -250,7 +250,7 @@ def atleast_1d_tangent(da, y, a):
     return np.atleast_1d(da)
 
 
-@adjoint(np.atleast_2d, shape=_numpy_shape(np.atleast_2d))
+@adjoint(np.atleast_2d, shape=_numpy_shape(np.atleast_2d), converts=True)
 def atleast_2d(dy, y, a):
     return np.reshape(dy, np.shape(a))
 
@@ -260,7 +260,7 @@ def atleast_2d_tangent(da, y, a):
     return np.atleast_2d(da)
 
 
-@adjoint(np.atleast_3d, shape=_numpy_shape(np.atleast_3d))
+@adjoint(np.atleast_3d, shape=_numpy_shape(np.atleast_3d), converts=True)
 def atleast_3d(dy, y, a):
     return np.reshape(dy, np.shape(a))
 
@@ -299,7 +299,7 @@ def array_tangent(darrays, y, arrays):
     return np.array(darrays, dtype=np.result_type(y, 0.0))
 
 
-@adjoint(np.asarray, shape=UNKNOWN, fresh=False)
+@adjoint(np.asarray, shape=UNKNOWN, fresh=False, converts=True)
 def asarray(dy, y, arrays):
     return unarray(dy, arrays)
 

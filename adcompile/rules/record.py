@@ -44,7 +44,10 @@ class Primitive:
     ``shape`` is a shape kind (above) or a function ``shape(query)`` returning the
     result's shape (see ``shapes.ShapeQuery``); ``scalar_preserving`` says that
     scalar operands give a scalar result; ``fresh`` that the result is always a new
-    array (or an immutable scalar) that nothing else refers to.
+    array (or an immutable scalar) that nothing else refers to; ``converts`` that the
+    result is the first operand itself (or a view of it) when that is an array, and
+    a new array made from it otherwise (``np.asarray``, ``np.atleast_2d``): a new
+    array when the operand is a list, tuple or number written in the call.
     """
 
     name: str
@@ -55,6 +58,10 @@ class Primitive:
     shape: str | Callable | None = None  # None: not declared (a user's rule), as UNKNOWN
     scalar_preserving: bool = False
     fresh: bool = False
+    # converts its first operand to an array: returns the operand itself (or a view of
+    # it) when it is one already, and otherwise a new array made from it, so that the
+    # result of ``np.asarray([a, b])`` (a list written in the call) is a new array
+    converts: bool = False
     # forward mode: the parsed tangent templates (rules/tangents.py), by the id of the
     # canonical spelling and of each on_floats spelling
     tangent: dict | None = None
@@ -114,6 +121,8 @@ class Primitive:
             out.append("scalar-preserving but not elementwise")
         if self.results != 1 and self.shape != UNKNOWN:
             out.append("a tuple result, but a shape kind other than UNKNOWN")
+        if self.fresh and self.converts:
+            out.append("both fresh and converts (a conversion may return its operand)")
         if self.on_floats and self.shape != UNARY:
             out.append("a Python-float spelling of a primitive that is not unary elementwise")
         return out

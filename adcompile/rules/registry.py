@@ -360,6 +360,7 @@ def adjoint(
     broadcasts: bool = False,
     scalar_preserving: bool | None = None,
     fresh: bool | None = None,
+    converts: bool = False,
     override: bool = False,
     when: Callable | None = None,
     results: int | Callable = 1,
@@ -383,7 +384,8 @@ def adjoint(
     place of ``np`` and float constants), ``shape`` its shape kind (``BROADCAST``
     is ``broadcasts=True``). A unary elementwise primitive keeps a scalar a scalar
     and returns a new array unless told otherwise; so do broadcasting ones, for
-    ``fresh``. ``results`` says how many arrays the result holds (see
+    ``fresh``; ``converts`` says that it converts its first operand to an array
+    (see ``record.Primitive``). ``results`` says how many arrays the result holds (see
     ``record.Primitive``): the cotangent of a tuple result is a list with one
     cotangent per element, ``None`` for an element that gets none; ``fields`` names
     the elements of a named-tuple result (``np.linalg.eigh(a).eigenvalues``).
@@ -438,6 +440,7 @@ def adjoint(
             scalar_preserving=shape == UNARY if scalar_preserving is None else scalar_preserving,
             # (a function recorded without derivative keeps what it was known to return)
             fresh=(old.fresh if old else owned and new_arrays) if fresh is None else fresh,
+            converts=converts,
             builtin=owned,
             results=results,
             fields=fields,
