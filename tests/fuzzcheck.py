@@ -10,7 +10,10 @@
   gradient and ``vjp``'s (divided by the cotangent) are ``grad``'s up to rounding;
 * ``grad`` agrees with central finite differences in float64; where they
   disagree at a kink (the one-sided differences differ: ``abs`` at 0, a tie of
-  ``max``), a value between the one-sided derivatives is accepted;
+  ``max``), a value between the one-sided derivatives is accepted; where they
+  disagree at the point only, exact ties of several calls composed by the chain
+  rule (``np.maximum(np.minimum(x, 0), 0)`` at 0: docs/numerics.md), autograd,
+  which splits ties the same way, is the judge;
 * when autograd is installed (the ``test`` extra installs it), it agrees with
   autograd's gradient of the same source run with ``import autograd.numpy as np``.
 
@@ -75,11 +78,7 @@ def load(directory: Path, text: str, stem: str = "fuzz"):
 def forget(module, path: Path) -> None:
     """Drop what compiling the module's functions left in caches, and its file."""
     functions = {id(v) for v in vars(module).values() if callable(v)}
-    from adcompile.rules import registry
-
-    for key in functions & set(registry.RULES):  # rules registered for its functions
-        del registry.RULES[key]
-        registry._KEEP_ALIVE.pop(key, None)
+    forget_rules(vars(module))
     with adcompile.api._CACHE_LOCK:
         for key in [k for k in adcompile.api._CACHE if id(k[0]) in functions]:
             del adcompile.api._CACHE[key]
@@ -88,6 +87,21 @@ def forget(module, path: Path) -> None:
     adcompile.emit.FILENAMES.clear()
     linecache.cache.pop(str(path), None)
     path.unlink(missing_ok=True)
+
+
+def forget_rules(namespace: dict) -> None:
+    """Drop the records of the rules registered for the functions of ``namespace``
+    (every table of the registry: a stale record under the id of a function that is
+    gone would be found for a later object that gets its id)."""
+    from adcompile.rules import registry
+
+    for v in namespace.values():
+        record = registry.PRIMITIVES.get(id(v)) if callable(v) else None
+        if record is not None and not record.builtin:
+            registry._forget(record)
+            for fn in record.all_spellings():
+                registry._KEEP_ALIVE.pop(id(fn), None)
+            registry.GENERATION[0] += 1
 
 
 # ------------------------------------------------------------ arguments
@@ -420,6 +434,21 @@ def _check(module, module_text, args, wrt, fns, autograd_text, mutates, speciali
             # derivatives is a right answer; central differences give their mean
             STATS["accepted: a one-sided derivative at a kink"] += 1
             return "fd (kink)"
+        if smooth and _exact_tie(fns["grad"], args, wrt, same, specialise, g, fd, 1e-6):
+            # at an exact tie of several calls (np.maximum(np.minimum(x, 0), 0) at 0) the
+            # conventions compose by the chain rule into a gradient no nearby point has
+            # (docs/numerics.md); autograd, which splits ties the same way, is the judge
+            ag = _autograd(autograd_text, args, wrt) if autograd and autograd_text else None
+            if ag is None or same:
+                STATS["rejected: an exact tie of several calls (no autograd)"] += 1
+                raise Rejected("exact tie")
+            if not close(g, ag, 1e-8):
+                raise AssertionError(
+                    describe(g, ag, "autograd") + "\n(at an exact tie: finite differences "
+                    f"cannot judge; they give {np.array2string(fd, precision=6)})"
+                )
+            STATS["accepted: composed tie conventions at an exact tie, as autograd"] += 1
+            return "autograd (exact tie)"
         if smooth:
             raise AssertionError(describe(g, fd, "finite differences"))
         verdict = None
@@ -478,10 +507,30 @@ def _subgradient(f, args, wrt, value, g, fd, eps) -> bool:
     return bool(np.all(kink[off] & inside[off]))
 
 
+def _exact_tie(grad, args, wrt, same, specialise, g, fd, eps) -> bool:
+    """Whether ``g`` disagrees with the (smooth) finite differences ``fd`` at the point
+    only: adcompile's gradient at each nearby point of the differences along a leaf
+    where they disagree is ``fd``. The point is then where the kinks of several calls
+    meet, each at an exact tie, while the function is smooth through it."""
+    scale = max(1.0, float(np.max(np.abs(fd), initial=0.0)))
+    off = np.abs(g - fd) > 1e-5 * scale
+    fwrt = tuple(i for i in wrt if i not in same[1:])
+    for k, new in neighbours(args, fwrt, eps):
+        if not off[k]:
+            continue
+        grads, _ = run_mode(grad, "grad", joined(new, same), 1.0, specialise)
+        if not close(_summed(grads, wrt, same), fd, 1e-4):
+            return False
+    return True
+
+
 def _autograd(text: str, args: list, wrt: tuple) -> np.ndarray | None:
     namespace: dict = {}
+    # in linecache, so that an @ad.adjoint rule of the program can read its source
+    name = f"<fuzz program for autograd {hashlib.sha1(text.encode()).hexdigest()[:16]}>"
+    linecache.cache[name] = (len(text), None, text.splitlines(keepends=True), name)
     try:
-        exec(compile(text, "<fuzz program for autograd>", "exec"), namespace)
+        exec(compile(text, name, "exec"), namespace)
         f = namespace["f"]
         parts = []
         with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -497,6 +546,9 @@ def _autograd(text: str, args: list, wrt: tuple) -> np.ndarray | None:
         return None
     except Exception:  # autograd lacks a rule or a feature the program uses
         return None
+    finally:
+        linecache.cache.pop(name, None)
+        forget_rules(namespace)
 
 
 def _copy(a):

@@ -233,12 +233,8 @@ KNOWN_BUGS = {
     # (tests/test_in_place.py), and the generator cannot tell whether the caller
     # passed a writable array (it may pass np.broadcast_to(...)), so Python fails
     "inplace-argument",
-    # the bugs below each have a strict xfail in tests/test_fuzz_regressions.py
-    # (the others the extensions found are fixed; their regressions pass there)
-    #
-    # ties at 0 composed (max(min(x, 0), 0) at x = 0): each splits its gradient, 0.25
-    # where the function is constant around the point
-    "edge-tie-zero",
+    # (the bugs the extensions found are fixed; their regressions pass in
+    # tests/test_fuzz_regressions.py)
 }
 # ADCOMPILE_FUZZ_TRY=tag,tag (or "all") generates what AVOID lists anyway: to see
 # whether a fix works, or to find reproducers for the known bugs.

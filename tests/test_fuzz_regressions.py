@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from fuzzgen import module_text
 
+import adcompile as ad
+
 
 def check(
     tmp_path,
@@ -432,14 +434,43 @@ def f(x0):
     check(tmp_path, source, [x], wrt=(0,))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="edge-tie-zero")
 def test_composed_ties_where_the_function_is_constant(tmp_path):
-    # each tie splits its cotangent in two: 0.25, where f is 0 all around x = 0
+    """Each tie splits its cotangent in two (docs/numerics.md), and the chain rule
+    multiplies the halves: 0.25 at x = 0, where f is 0 all around and finite
+    differences give 0. autograd splits ties the same way: the checker takes it as
+    the judge at such a point."""
     source = """\
 def f(x0):
     return np.sum(np.maximum(np.minimum(x0, 0.0), 0.0))
 """
-    check(tmp_path, source, [np.array([0.0, 0.5])], wrt=(0,))
+    assert check(tmp_path, source, [np.array([0.0, 0.5])], wrt=(0,)) == "autograd (exact tie)"
+    module, path = fuzzcheck.load(tmp_path, module_text(source))
+    try:
+        x = np.array([0.0, 0.5, -0.5])
+        half = 0.5  # np.maximum's and np.minimum's share of a tie
+        np.testing.assert_array_equal(ad.grad(module.f)(x), [half * half, 0.0, 0.0])
+    finally:
+        fuzzcheck.forget(module, path)
+
+
+def test_a_wrong_gradient_at_an_exact_tie_is_still_caught(tmp_path):
+    """At an exact tie the checker does not accept any gradient: a rule that takes the
+    whole gradient at a tie (where autograd's np.maximum shares it) is wrong there."""
+    source = """\
+def relu(a0):
+    return np.maximum(a0, 0.0)
+
+
+@ad.adjoint(relu)
+def relu_adjoint(dy, y, a0):
+    return dy * (a0 >= 0.0)
+
+
+def f(x0):
+    return np.sum(relu(np.minimum(x0, 0.0)))
+"""
+    with pytest.raises(AssertionError, match="at an exact tie"):
+        check(tmp_path, source, [np.array([0.0, 0.5])], wrt=(0,))
 
 
 def test_clip_with_crossed_differentiated_bounds(tmp_path):
