@@ -738,6 +738,10 @@ class Builder:
         if name in ("np.nan_to_num", "np.real", "np.real_if_close"):
             # may return its operand itself (a real array's real part is the array)
             return _call(name, a.code, owned=False, shape=a.shape, readonly=a.readonly)
+        if name == "np.imag":
+            # a real array's imaginary part is a new array of zeros that cannot be written
+            # (a complex one's is a view of it)
+            return _call(name, a.code, owned=False, shape=a.shape, readonly=True)
         return _call(name, a.code, shape=a.shape)
 
     def binary(self, target: Shape, depth: int) -> E:

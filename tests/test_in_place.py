@@ -200,9 +200,16 @@ def conversion_to_a_view(x):
     return np.sum(v * y)
 
 
+def imaginary_part(x):
+    v = np.imag(x)  # a view of a complex x; zeros that cannot be written for a real one
+    v += x
+    return np.sum(v * x)
+
+
 @pytest.mark.parametrize(
     ("f", "shapes", "line", "other"),
     [
+        (imaginary_part, [(3,)], "v += x", "'x'"),
         (conversion_of_an_array, [(3,)], "v += x", "'y'"),
         (conversion_to_a_view, [(3,)], "v += x", "'y'"),
         (element_of_a_list, [(3,), [(3,)]], "v += x", "'ws'"),

@@ -353,7 +353,9 @@ def conj_tangent(dx, y, x):
     return real_cotangent(dx, x, "np.conj")
 
 
-@adjoint(np.imag, shape=UNARY)
+# (of a complex array, a view of its memory; of a real one, a new array of zeros that
+# cannot be written: never an array the function may update in place)
+@adjoint(np.imag, shape=UNARY, fresh=False)
 def imag(dy, y, val):
     # the imaginary part of a real value is 0 whatever the value
     return real_cotangent(dy, val, "np.imag") * 0
