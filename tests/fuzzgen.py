@@ -1220,7 +1220,8 @@ class Builder:
                 return E(f"{a.op()}.copy()", result, True, True)
             if style == 2 and nd:
                 return E(f"{a.op()}.astype({self.pick(['float', 'np.float64'])})", result)
-            return _call("np.asarray", a.code, owned=False, shape=result, readonly=a.readonly)
+            # the operand itself (a new array: the function's own)
+            return _call("np.asarray", a.code, owned=a.owned, shape=result, readonly=a.readonly)
         if way in ("cumsum", "cumprod"):
             if nd == 0:
                 raise Unfit
@@ -1311,16 +1312,16 @@ class Builder:
                 raise Unfit
             a = self.exact(tuple(d - 2 for d in result), depth)
             return _call("np.pad", a.code, "1", shape=result)
-        # atleast_1d, _2d, _3d
+        # atleast_1d, _2d, _3d: a view of the operand (of a new array: the function's own)
         if nd == 1 and result[0] == 1:
             a = self.exact((), depth)
-            return _call("np.atleast_1d", a.code, owned=False, shape=result, readonly=a.readonly)
+            return _call("np.atleast_1d", a.code, owned=a.owned, shape=result, readonly=a.readonly)
         if nd == 2 and result[0] == 1:
             a = self.exact(result[1:], depth)
-            return _call("np.atleast_2d", a.code, owned=False, shape=result, readonly=a.readonly)
+            return _call("np.atleast_2d", a.code, owned=a.owned, shape=result, readonly=a.readonly)
         if nd == 3 and result[2] == 1:
             a = self.exact(result[:2], depth)
-            return _call("np.atleast_3d", a.code, owned=False, shape=result, readonly=a.readonly)
+            return _call("np.atleast_3d", a.code, owned=a.owned, shape=result, readonly=a.readonly)
         raise Unfit
 
     def contract(self, target: Shape, depth: int) -> E:
