@@ -85,6 +85,22 @@ def f(x0):
     check(tmp_path, source, [np.array(0.5)], wrt=(0,))
 
 
+# np.asarray of a list written in the call copies it into a new array, and np.asarray
+# of a new array is that array: both the function's own (the record says converts=True);
+# `v += ...` on them was refused as if v shared memory with what np.asarray returned.
+@pytest.mark.parametrize(
+    "made", ["np.asarray([x0 * 2.0, np.sin(x0)])", "np.asarray(x0 * 2.0)", "np.atleast_2d(-x0)"]
+)
+def test_in_place_update_of_a_converted_array(tmp_path, made):
+    source = f"""\
+def f(x0, x1):
+    v1 = {made}
+    v1 += x1
+    return np.sum(v1 ** 2) + np.sum(x0)
+"""
+    assert "refused" not in check(tmp_path, source, [np.array([0.5, -1.0]), 0.3], wrt=(0, 1))
+
+
 # Fixed in 5f516db: a temporary that only a loop body reads (v1 here, assigned by the
 # tuple assignment before the loop) was dropped from the forward sweep: NameError.
 def test_value_read_only_inside_a_loop(tmp_path):
