@@ -28,6 +28,7 @@ import numpy as np
 
 from . import runtime
 from .errors import AdCompileError
+from .desugar import LiftedFunction
 from .frontend import SourceFunction, StaticFunction, Unresolved, _short, def_loc
 
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"math", "operator"}
@@ -177,7 +178,10 @@ class _Module:
             return
         if isinstance(obj, StaticFunction):  # read from a file without running it
             src = obj.source
-            text = ast.get_source_segment("".join(src.lines), src.node, padded=True) or ""
+            if isinstance(src, LiftedFunction):  # defined inside another: its text is new
+                text = ast.unparse(src.node)
+            else:
+                text = ast.get_source_segment("".join(src.lines), src.node, padded=True) or ""
             self._function_text(name, textwrap.dedent(text), src.lookup)
             return
         if isinstance(obj, Unresolved):

@@ -3,6 +3,7 @@
 Each stage is a function from the previous stage's result to the next one's::
 
     frontend     a Python function             -> SourceFunction (AST, lines, lookup)
+    desugar      SourceFunction                -> the same, shorthand written out
     fence        SourceFunction                -> the same, or a located refusal
     restructure  SourceFunction                -> Restructured (one way out of each block)
     normalize    Restructured                  -> ir.Function (one primitive a statement)
@@ -30,6 +31,7 @@ from collections.abc import Callable
 
 from . import (
     analysis,
+    desugar,
     emit,
     fence,
     frontend,
@@ -54,6 +56,12 @@ def read(fn: Callable) -> SourceFunction:
     """frontend: a live function -> its parsed source and a lookup of its free names
     (which records a guard for each name it resolves while ``frontend.recording``)."""
     return frontend.from_function(fn)
+
+
+def desugared(src: SourceFunction) -> SourceFunction:
+    """desugar: comprehensions as loops, nested functions and lambdas lifted to helpers,
+    user calls in conditions computed first (the same object when there are none)."""
+    return desugar.desugar(src)
 
 
 def check_language(src: SourceFunction) -> SourceFunction:
@@ -127,6 +135,7 @@ def front(
     ``updates`` (what ownership found) filled in. ``helper`` says that ``src`` is
     called by another differentiated function (its parameters are then the
     caller's arrays, see ``inplace/``)."""
+    src = desugared(src)
     check_language(src)
     names = normalizer.allocator(src)
     resolver = Resolver(src)  # one per function: both passes read the same names

@@ -26,6 +26,7 @@ PACKAGE = Path(adcompile.__file__).parent
 # the passes, in pipeline order (each a module, or a package of modules)
 STAGES = [
     "frontend",
+    "desugar",
     "fence",
     "restructure",
     "normalize",

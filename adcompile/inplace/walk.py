@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import AdCompileError
+from ..desugar import desugar
 from ..frontend import SourceFunction, StaticFunction, from_function
 from ..names import Resolver
 from .expressions import Expressions
@@ -366,6 +367,7 @@ class Ownership:
         self.summaries[key] = False  # while in progress (recursion): assume not
         try:
             src = obj.source if isinstance(obj, StaticFunction) else from_function(obj)
+            src = desugar(src)
         except AdCompileError:
             return False
         walk = Ownership(src, Resolver(src).find, helper=True, summaries=self.summaries)

@@ -11,7 +11,7 @@ import types
 
 import numpy as np
 
-from .. import fence, frontend, rules
+from .. import desugar, fence, frontend, rules
 from ..errors import AdCompileError
 from ..frontend import StaticFunction
 from ..ir import CallPrim
@@ -208,6 +208,7 @@ class Calls:
         else:
             callee = frontend.from_function(obj)
             defaults = list(getattr(obj, "__defaults__", None) or ())
+        callee = desugar.desugar(callee)
         fence.check(callee)
         params = [a.arg for a in callee.node.args.args]
         if len(node.args) > len(params):

@@ -1,0 +1,61 @@
+"""Desugar: the constructs that are shorthand for others, written out.
+
+A source-to-source pass on the user's AST, run by ``pipeline.py`` before the
+fence, so that every later stage sees only the smaller language:
+
+* comprehensions and the generator expressions ``sum`` and ``list`` consume
+  become the loops with ``.append`` they are (``comprehensions.py``);
+* nested functions and lambdas assigned to a name become helpers whose free
+  variables are extra parameters (lambda lifting, ``closures.py``);
+* a call of a user function in an ``if`` or ``while`` condition is computed in
+  a statement first (``conditions.py``).
+
+A function with none of these comes back unchanged (the same object).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import dataclasses
+
+from ..frontend import SourceFunction
+from .closures import LiftedFunction, Lifting
+from .common import COMPREHENSIONS, Fresh, stored_names
+from .comprehensions import Comprehensions
+from .conditions import Conditions
+
+__all__ = ["LiftedFunction", "desugar"]
+
+
+def desugar(src: SourceFunction) -> SourceFunction:
+    """``src`` with its shorthand constructs written out (see the module's docstring)."""
+    fn = src.node
+    fresh = Fresh(fn)
+    body = Comprehensions(src, fresh, src.lookup).block(fn.body)
+    lifting = Lifting(src, fresh, src.lookup)
+    body = lifting.run(body)
+    lookup = src.lookup
+    if lifting.lifted:
+        lifted, base = lifting.lifted, src.lookup
+
+        def lookup(ident: str) -> object:
+            found = lifted.get(ident)
+            return found if found is not None else base(ident)
+
+        for f in lifted.values():
+            f.source.lookup = lookup
+    params = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    body = Conditions(src, fresh, lookup, params | stored_names(body)).block(body)
+    if ast.dump(ast.Module(body=body, type_ignores=[])) == ast.dump(
+        ast.Module(body=fn.body, type_ignores=[])
+    ):
+        return src
+    node = copy.copy(fn)
+    node.body = body
+    ast.fix_missing_locations(node)
+    return dataclasses.replace(src, node=node, lookup=lookup)
+
+
+def _has_comprehension(node: ast.AST) -> bool:
+    return any(isinstance(n, COMPREHENSIONS) for n in ast.walk(node))
