@@ -175,6 +175,8 @@ class SourceFunction:
     lookup: Callable[[str], object]  # returns an Unresolved when it cannot
     function: Callable | None = None  # the live function, when there is one
     key: object = field(default=None)
+    # a variable the desugar pass made -> the user's text it stands for (for messages)
+    spelled: dict = field(default_factory=dict)
 
     def loc(self, node: ast.AST) -> Loc:
         lineno = getattr(node, "lineno", self.node.lineno)

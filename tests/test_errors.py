@@ -176,12 +176,12 @@ def f_nested_def(x):
     def inner(t):
         return t
 
-    return np.sum(x)
+    fs = [inner]
+    return np.sum(x) + len(fs)
 
 
 def f_lambda(x):
-    g = lambda t: t * 2.0  # noqa: E731
-    return np.sum(g(x))
+    return np.sum(np.apply_along_axis(lambda t: t * 2.0, 0, x))
 
 
 def f_walrus(x):
@@ -190,7 +190,7 @@ def f_walrus(x):
 
 
 def f_listcomp(x):
-    y = np.array([t * 2.0 for t in x])
+    y = x if np.sum(x) > 0 else np.array([t * 2.0 for t in x])
     return np.sum(y)
 
 
@@ -205,7 +205,7 @@ def f_dictcomp(x):
 
 
 def f_genexp(x):
-    return np.sum(x) + sum(t for t in x)
+    return np.sum(x) + np.sum(t for t in x)
 
 
 def f_fstring(x):
@@ -476,10 +476,10 @@ CASES = [
     (f_class, (X,), "class Box", ["class"]),
     (f_async, (X,), "async def f_async", ["async"]),
     (f_async_inner, (X,), "async def inner", ["async"]),
-    (f_nested_def, (X,), "def inner", ["def"]),
-    (f_lambda, (X,), "lambda t", ["lambda"]),
+    (f_nested_def, (X,), "inner]", ["inner", "value"]),
+    (f_lambda, (X,), "lambda t", ["lambda", "called"]),
     (f_walrus, (X,), "z := ", [":="]),
-    (f_listcomp, (X,), "[t * 2.0", ["comprehension"]),
+    (f_listcomp, (X,), "[t * 2.0", ["comprehension", "conditional expression"]),
     (f_setcomp, (X,), "{t for", ["comprehension"]),
     (f_dictcomp, (X,), "{i: t", ["comprehension"]),
     (f_genexp, (X,), "(t for", ["generator"]),

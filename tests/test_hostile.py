@@ -45,27 +45,6 @@ MARK = "# <-"
 # refused at that line; a case without must be differentiated correctly.
 CORPUS = {
     # comprehensions, generators, f-strings, lambdas: nested
-    "list comprehension in a loop": """
-def f(x):
-    s = 0.0
-    for i in range(2):
-        s = s + np.sum(np.array([t * 2.0 for t in x]))  # <-
-    return s
-""",
-    "list comprehension in a helper's return": """
-def h(a):
-    return np.array([t * 2.0 for t in a])  # <-
-
-
-def f(x):
-    return np.sum(h(x))
-""",
-    "generator expression in a condition": """
-def f(x):
-    if sum(t for t in x) > 0.0:  # <-
-        return np.sum(x * x)
-    return np.sum(x)
-""",
     "f-string in a condition": """
 def f(x):
     if f"{np.sum(x):.2f}" == "0.00":  # <-
@@ -130,8 +109,8 @@ def f(x):
     # statements outside the language, nested
     "decorated function defined inside": """
 def f(x):
-    @np.vectorize
-    def inner(t):  # <-
+    @np.vectorize  # <-
+    def inner(t):
         return t * 2.0
 
     return np.sum(inner(x))

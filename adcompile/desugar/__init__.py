@@ -54,7 +54,8 @@ def desugar(src: SourceFunction) -> SourceFunction:
     node = copy.copy(fn)
     node.body = body
     ast.fix_missing_locations(node)
-    return dataclasses.replace(src, node=node, lookup=lookup)
+    spelled = {**src.spelled, **fresh.spelled}
+    return dataclasses.replace(src, node=node, lookup=lookup, spelled=spelled)
 
 
 def _has_comprehension(node: ast.AST) -> bool:

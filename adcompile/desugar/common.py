@@ -13,6 +13,8 @@ class Fresh:
 
     def __init__(self, node: ast.AST) -> None:
         self.used: set[str] = set()
+        # each name made -> what the user wrote that it stands for (for messages)
+        self.spelled: dict[str, str | ast.AST] = {}
         for n in ast.walk(node):
             if isinstance(n, ast.Name):
                 self.used.add(n.id)
@@ -21,12 +23,13 @@ class Fresh:
             elif isinstance(n, ast.FunctionDef):
                 self.used.add(n.name)
 
-    def __call__(self, base: str) -> str:
+    def __call__(self, base: str, spelled: str | ast.AST | None = None) -> str:
         name, i = base, 1
         while name in self.used:
             i += 1
             name = f"{base}_{i}"
         self.used.add(name)
+        self.spelled[name] = base if spelled is None else spelled
         return name
 
 

@@ -163,8 +163,9 @@ class Comprehensions:
 
     def lower(self, comp: ast.ListComp | ast.GeneratorExp, out: list[ast.stmt]) -> ast.Name:
         """Append the loops computing ``comp``'s list to ``out``; its name."""
+        original = comp
         comp = self.renamed(comp)
-        items = self.fresh("items")
+        items = self.fresh("items", original)
         inner: list[ast.stmt] = [
             ast.Expr(
                 value=ast.Call(

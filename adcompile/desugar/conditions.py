@@ -42,7 +42,7 @@ class Conditions:
                 if isinstance(getattr(stmt, field, None), list):
                     setattr(stmt, field, self.block(getattr(stmt, field)))
             if isinstance(stmt, ast.If | ast.While) and self.calls_user_function(stmt.test):
-                cond = self.fresh("cond")
+                cond = self.fresh("cond", stmt.test)
                 compute = located(
                     ast.Assign(targets=[name(cond, store=True)], value=stmt.test), stmt.test
                 )

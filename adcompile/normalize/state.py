@@ -57,6 +57,8 @@ class State:
         # generated name -> the user's text it holds the value of, for messages
         # (a user variable's name, or the expression: its text is read only for a message)
         self.spelling: dict[str, str | ast.expr] = {}
+        # the variables desugar made (a comprehension's list, a condition), likewise
+        self.desugared: dict[str, str | ast.expr] = dict(src.spelled)
         self.stmt: ast.stmt = fn
 
     # ---------------------------------------------------------------- driver
@@ -134,7 +136,8 @@ class State:
             return spelled if isinstance(spelled, str) else self.src.text_of(spelled)
         for var, value in self.env.items():  # a version of a user variable
             if var.isidentifier() and var in self.locals and getattr(value, "id", None) == name:
-                return var
+                spelled = self.desugared.get(var, var)
+                return spelled if isinstance(spelled, str) else self.src.text_of(spelled)
         if name in self.locals or name in self.globals:
             return name  # a parameter or a module-level name: the user's own
         return None
