@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from . import runtime
-from .errors import AdCompileError
 from .desugar import LiftedFunction
+from .errors import AdCompileError
 from .frontend import SourceFunction, StaticFunction, Unresolved, _short, def_loc
 
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"math", "operator"}

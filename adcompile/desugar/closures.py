@@ -135,8 +135,7 @@ class Lifting:
                 counts[stmt.name] = counts.get(stmt.name, 0) + 1
                 if stmt.decorator_list:
                     raise self.error(
-                        "a decorated function inside the differentiated function is not "
-                        "supported",
+                        "a decorated function inside the differentiated function is not supported",
                         stmt.decorator_list[0],
                         hint="define it at module level",
                     )

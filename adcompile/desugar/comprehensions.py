@@ -29,8 +29,7 @@ from .common import COMPREHENSIONS, SCOPES, Fresh, located, name, own_nodes
 # builtins whose value on a generator is their value on the list of its items
 CONSUMERS = {"sum", "list", "tuple", "max", "min", "any", "all", "sorted"}
 LAZY_HINT = (
-    "compute the comprehension in a statement before this expression, "
-    "or write the loop with an if"
+    "compute the comprehension in a statement before this expression, or write the loop with an if"
 )
 
 
@@ -102,7 +101,9 @@ class Comprehensions:
 
             def visit_BoolOp(self, n: ast.BoolOp):
                 for part in n.values[1:]:
-                    lowering.refuse_lazy(part, f"the right operand of {type(n.op).__name__.lower()}")
+                    lowering.refuse_lazy(
+                        part, f"the right operand of {type(n.op).__name__.lower()}"
+                    )
                 n.values[0] = self.visit(n.values[0])
                 return n
 
@@ -181,7 +182,9 @@ class Comprehensions:
             for cond in reversed(gen.ifs):
                 inner = [ast.If(test=cond, body=inner, orelse=[])]
             inner = [ast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[])]
-        start = ast.Assign(targets=[name(items, store=True)], value=ast.List(elts=[], ctx=ast.Load()))
+        start = ast.Assign(
+            targets=[name(items, store=True)], value=ast.List(elts=[], ctx=ast.Load())
+        )
         for stmt in [start, *inner]:
             located(stmt, comp)
         # the loops may hold comprehensions themselves (nested, or in a filter)

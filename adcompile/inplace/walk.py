@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import AdCompileError
 from ..desugar import desugar
+from ..errors import AdCompileError
 from ..frontend import SourceFunction, StaticFunction, from_function
 from ..names import Resolver
 from .expressions import Expressions

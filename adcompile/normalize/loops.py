@@ -165,27 +165,19 @@ class Loops:
         )
 
     def desugar_iteration(self, stmt: ast.For):
-        """``for x in xs`` (also over ``zip`` and ``enumerate``) as a loop over indices:
-        returns (index variable, ``range(...)`` expression, prelude assigning the targets)."""
-        iterable, target = stmt.iter, stmt.target
+        """``for x in xs`` (also over ``zip``, ``enumerate`` and ``reversed``, nested in
+        any way Python allows) as a loop over indices: returns (index variable,
+        ``range(...)`` expression, prelude assigning the targets)."""
+        counters: list[tuple[ast.expr, ast.expr | None]] = []  # (target, start)
+        leaves: list[tuple[ast.expr, ast.expr, bool]] = []  # (sequence, target, reversed)
+        self.iteration_leaves(stmt.iter, stmt.target, counters, leaves)
+        sources = [leaf[0] for leaf in leaves]
+        targets = [leaf[1] for leaf in leaves]
+        backwards = [leaf[2] for leaf in leaves]
         index_var = None
-        if _is_call_of(iterable, "enumerate", self):
-            if len(iterable.args) != 1 or iterable.keywords:
-                raise self.error("enumerate() takes one argument here", iterable)
-            if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
-                raise self.error("unpack enumerate() into two names: for i, x in ...", target)
-            if not isinstance(target.elts[0], ast.Name):
-                raise self.error("the index of enumerate() must be a name", target)
-            index_var = target.elts[0].id
-            sources, targets = [iterable.args[0]], [target.elts[1]]
-        elif _is_call_of(iterable, "zip", self):
-            if iterable.keywords:
-                raise self.error("zip() keywords are not supported", iterable)
-            if not (isinstance(target, ast.Tuple) and len(target.elts) == len(iterable.args)):
-                raise self.error("unpack zip() into one target per sequence", target)
-            sources, targets = list(iterable.args), list(target.elts)
-        else:
-            sources, targets = [iterable], [target]
+        if counters and isinstance(counters[0][0], ast.Name) and counters[0][1] is None:
+            index_var = counters[0][0].id
+            counters = counters[1:]
         atoms = []
         for src_node in sources:
             atom = self.atom(src_node, "seq")
@@ -215,12 +207,69 @@ class Loops:
             bound = ast.Call(func=ast.Name(id="min", ctx=ast.Load()), args=lens, keywords=[])
         iter_expr = ast.Call(func=ast.Name(id="range", ctx=ast.Load()), args=[bound], keywords=[])
         prelude = []
-        for atom, tgt in zip(atoms, targets, strict=True):
-            value = ast.Subscript(
-                value=_copy_atom(atom), slice=ast.Name(id=index_var, ctx=ast.Load()), ctx=ast.Load()
-            )
+        values: list[ast.expr] = []
+        for tgt, first in counters:
+            i = ast.Name(id=index_var, ctx=ast.Load())
+            values.append(i if first is None else ast.BinOp(left=i, op=ast.Add(), right=first))
+        for atom, back in zip(atoms, backwards, strict=True):
+            position: ast.expr = ast.Name(id=index_var, ctx=ast.Load())
+            if back:  # reversed(xs): xs[len(xs) - 1 - i]
+                length = ast.Call(
+                    func=ast.Name(id="len", ctx=ast.Load()), args=[_copy_atom(atom)], keywords=[]
+                )
+                last = ast.BinOp(left=length, op=ast.Sub(), right=ast.Constant(1))
+                position = ast.BinOp(left=last, op=ast.Sub(), right=position)
+            values.append(ast.Subscript(value=_copy_atom(atom), slice=position, ctx=ast.Load()))
+        for tgt, value in zip([c[0] for c in counters] + targets, values, strict=True):
             assign = ast.Assign(targets=[tgt], value=value)
             ast.copy_location(assign, stmt)
             ast.fix_missing_locations(assign)
             prelude.append(assign)
         return index_var, iter_expr, prelude
+
+    def iteration_leaves(self, iterable, target, counters: list, leaves: list) -> None:
+        """The sequences a ``for`` iterates over in step, each with its target and
+        direction, and the counters of its ``enumerate`` calls (see desugar_iteration)."""
+        if _is_call_of(iterable, "enumerate", self):
+            start = None
+            args = list(iterable.args)
+            for k in iterable.keywords:
+                if k.arg != "start":
+                    raise self.error("enumerate() takes one sequence and a start", iterable)
+                args.append(k.value)
+            if len(args) not in (1, 2):
+                raise self.error("enumerate() takes one sequence and a start", iterable)
+            if len(args) == 2:
+                start = self.atom(args[1], "start")
+            if not (isinstance(target, ast.Tuple | ast.List) and len(target.elts) == 2):
+                raise self.error("unpack enumerate() into two targets: for i, x in ...", target)
+            counters.append((target.elts[0], start))
+            self.iteration_leaves(args[0], target.elts[1], counters, leaves)
+        elif _is_call_of(iterable, "zip", self):
+            if iterable.keywords:
+                raise self.error("zip() keywords are not supported", iterable)
+            if not (
+                isinstance(target, ast.Tuple | ast.List) and len(target.elts) == len(iterable.args)
+            ):
+                raise self.error("unpack zip() into one target per sequence", target)
+            for arg, tgt in zip(iterable.args, target.elts, strict=True):
+                self.iteration_leaves(arg, tgt, counters, leaves)
+        elif _is_call_of(iterable, "reversed", self):
+            if len(iterable.args) != 1 or iterable.keywords:
+                raise self.error("reversed() takes one sequence", iterable)
+            inner = iterable.args[0]
+            if any(_is_call_of(inner, f, self) for f in ("zip", "enumerate", "reversed")):
+                raise self.error(
+                    "reversed() of zip(), enumerate() or reversed() is not supported",
+                    iterable,
+                    hint="reverse each sequence instead: zip(reversed(xs), reversed(ys))",
+                )
+            leaves.append((inner, target, True))
+        elif _is_call_of(iterable, "range", self):
+            raise self.error(
+                "range() inside zip() or enumerate() is not supported",
+                iterable,
+                hint="use enumerate() for the index: for i, x in enumerate(xs)",
+            )
+        else:
+            leaves.append((iterable, target, False))
