@@ -223,6 +223,9 @@ EXTENSIONS = {
     "same-arg": ("same-arg", "same-arg-inplace"),
     # module-level numbers, arrays and functions, rebound between two checks
     "globals": ("global-number", "global-array", "global-function"),
+    # list comprehensions and sum() of generators over lists, lambdas closing over
+    # local arrays, loops over reversed() and enumerate(zip(...))
+    "sugar": ("sugar-listcomp", "sugar-genexp", "sugar-lambda", "sugar-iter"),
 }
 
 # What the generator steers clear of. Known compiler bugs go here, so that the
@@ -1559,6 +1562,10 @@ class Builder:
             kinds += ["tuple_list"] * 2
         if self.allowed("list-alias-append"):
             kinds += ["list_alias"] * 2
+        if self.allowed("sugar-listcomp") and "containers" in self.features:
+            kinds += ["comprehension"] * 2
+        if self.allowed("sugar-lambda"):
+            kinds += ["lambda"] * 2
         for _ in range(5):
             kind = self.pick(kinds)
             mark = len(self.lines)
@@ -1825,10 +1832,22 @@ class Builder:
             raise Unfit
         xs = self.pick(lists)
         w = self.fresh("w")
-        way = self.int(0, 2)
+        way = self.int(0, 4 if self.allowed("sugar-iter") else 2)
+        ys = xs
         if way == 0:
             self.emit(f"for {w} in {xs.name}:")
             names = [w]
+        elif way == 3:
+            self.use("sugar-iter")
+            self.emit(f"for {w} in reversed({xs.name}):")
+            names = [w]
+        elif way == 4:
+            self.use("sugar-iter")
+            i, ys, u = self.fresh("i"), self.pick(lists), self.fresh("w")
+            self.emit(f"for {i}, ({w}, {u}) in enumerate(zip(reversed({xs.name}), {ys.name})):")
+            self.scope[i] = Var(i, "int", bound=xs.length)
+            self.scope[u] = Var(u, "array", ys.shape, False, "container", ys.readonly)
+            names = [w, u, i]
         elif way == 1:
             i = self.fresh("i")
             self.emit(f"for {i}, {w} in enumerate({xs.name}):")
@@ -1842,7 +1861,7 @@ class Builder:
             names = [w, u]
         self.scope[w] = Var(w, "array", xs.shape, False, "container", xs.readonly)
         frozen = set(self.frozen)
-        self.frozen |= {xs.name} | ({ys.name} if way == 2 else set())
+        self.frozen |= {xs.name, ys.name}
         self.loop_body(depth, tail)
         self.frozen = frozen
         for name in names:
@@ -1865,6 +1884,47 @@ class Builder:
         self.indent -= 1
         self.loop_body(depth, tail)
         self.scope.pop(k, None)
+
+    def stmt_comprehension(self, depth: int) -> None:
+        """``c = [e(w) for w in xs if ...]`` or ``c = sum(e(w) for w in xs)``."""
+        lists = [v for v in self.containers("list") if v.length]
+        if not lists:
+            raise Unfit
+        xs = self.pick(lists)
+        w = self.fresh("w")
+        saved = dict(self.scope)
+        self.scope[w] = Var(w, "array", xs.shape, False, "container", xs.readonly)
+        e = self.exact(self.any_shape(), self.expr_depth() + 1)
+        self.scope = saved
+        name = self.fresh("c")
+        if self.chance(50):
+            self.use("sugar-listcomp")
+            self.emit(f"{name} = [{e.code} for {w} in {xs.name}]")
+            self.scope[name] = Var(name, "list", e.shape, readonly=e.readonly, length=xs.length)
+        else:
+            self.use("sugar-genexp")
+            self.emit(f"{name} = sum({e.code} for {w} in {xs.name})")
+            self.scope[name] = Var(name, "array", e.shape, False, "call")
+        self.history.append(name)
+
+    def stmt_lambda(self, depth: int) -> None:
+        """``g = lambda t: e(t, closed-over arrays)``, called at once on an array."""
+        shape = self.any_shape()
+        arrays = [v for v in self.arrays() if v.shape == shape]
+        if not arrays:
+            raise Unfit
+        arg = self.pick(arrays)
+        t = self.fresh("t")
+        saved = dict(self.scope)
+        self.scope[t] = Var(t, "array", shape, False, "argument")
+        e = self.exact(self.any_shape(), self.expr_depth() + 1)
+        self.scope = saved
+        g, name = self.fresh("g"), self.fresh("v")
+        self.use("sugar-lambda")
+        self.emit(f"{g} = lambda {t}: {e.code}")
+        self.emit(f"{name} = {g}({arg.name})")
+        self.scope[name] = Var(name, "array", e.shape, False, "call")
+        self.history.append(name)
 
     def stmt_list(self, depth: int) -> None:
         shape = self.any_shape()

@@ -213,7 +213,7 @@ def test_generated_code_calls_a_lifted_lambda_through_its_pullback():
         return np.sum(act(x))
 
     src = ad.grad(f, wrt=(0, 1)).source
-    assert "fwd_act(x, c=c)" in src
+    assert "fwd_act(x, c)" in src
 
 
 def test_a_closure_reads_the_value_at_call_time():
@@ -318,3 +318,17 @@ def test_a_message_names_the_comprehension_not_a_generated_variable():
 
     err = refused(f, X)
     assert "items" not in err.reason + (err.hint or "")
+
+
+def test_a_lambda_defined_in_a_branch(tmp_path):
+    text = """import numpy as np
+
+def f(a):
+    if np.sum(a) > 0.0:
+        g = lambda t: np.sum(a) * t
+        a = g(a)
+    return np.sum(a * a)
+"""
+    args = [np.abs(X)]
+    autograd_text = text.replace("numpy", "autograd.numpy", 1)
+    assert fuzzcheck.check_program(tmp_path, text, args, (0,), autograd_text) != "refused"

@@ -127,12 +127,14 @@ class Lifting:
         """The nested functions (lambdas assigned to a name as defs), by name."""
         defs: dict[str, ast.FunctionDef] = {}
         counts: dict[str, int] = {}
-        for stmt in _statements(body):
+        for stmt in body:
             for n in own_nodes(stmt):
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
                     counts[n.id] = counts.get(n.id, 0) + 1
+                elif isinstance(n, ast.FunctionDef | ast.ClassDef):
+                    counts[n.name] = counts.get(n.name, 0) + 1
+        for stmt in _statements(body):
             if isinstance(stmt, ast.FunctionDef):
-                counts[stmt.name] = counts.get(stmt.name, 0) + 1
                 if stmt.decorator_list:
                     raise self.error(
                         "a decorated function inside the differentiated function is not supported",

@@ -208,7 +208,7 @@ class Loops:
         iter_expr = ast.Call(func=ast.Name(id="range", ctx=ast.Load()), args=[bound], keywords=[])
         prelude = []
         values: list[ast.expr] = []
-        for tgt, first in counters:
+        for _target, first in counters:
             i = ast.Name(id=index_var, ctx=ast.Load())
             values.append(i if first is None else ast.BinOp(left=i, op=ast.Add(), right=first))
         for atom, back in zip(atoms, backwards, strict=True):
