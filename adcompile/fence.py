@@ -26,15 +26,12 @@ REFUSED: dict[type, tuple[str, str]] = {
     ast.Nonlocal: ("a nonlocal statement", "pass the value in as a parameter and return results"),
     ast.ClassDef: ("a class definition", "define classes outside the differentiated function"),
     ast.AsyncFunctionDef: ("an async function", "write a plain def"),
-    ast.Lambda: ("a lambda", "define a function with def at module level and call it"),
     ast.NamedExpr: ("an assignment expression (:=)", "assign in a separate statement"),
-    ast.ListComp: ("a list comprehension", "write a for loop, or use a vectorised numpy call"),
     ast.SetComp: ("a set comprehension", "use a list or a numpy array"),
     ast.DictComp: (
         "a dict comprehension",
         "build the dict outside the differentiated function and pass it in as an argument",
     ),
-    ast.GeneratorExp: ("a generator expression", "write a for loop, or use numpy"),
     ast.JoinedStr: ("an f-string", "format strings outside the differentiated function"),
     ast.Starred: ("star-unpacking (*x)", "pass the arguments (or list the elements) one by one"),
     ast.Delete: ("del", "let the variable go out of use instead of deleting it"),
@@ -46,7 +43,6 @@ REFUSED: dict[type, tuple[str, str]] = {
     ast.AnnAssign: ("an annotated assignment", "drop the annotation: `x = ...`"),
     ast.Match: ("a match statement", "use if/elif/else"),
     ast.Dict: ("a dict literal", "pass dicts of parameters in as arguments instead"),
-    ast.FunctionDef: ("a function defined inside the function", "define it at module level"),
 }
 COMPLEX_HINT = (
     "adcompile differentiates real-valued functions of real (floating-point) arrays; "

@@ -84,12 +84,9 @@ REFUSED_EXAMPLES = {
     "Nonlocal": "nonlocal W",
     "ClassDef": "class Layer: ...",
     "AsyncFunctionDef": "async def f(x): ...",
-    "Lambda": "act = lambda v: np.maximum(v, 0)",
     "NamedExpr": "if (n := len(xs)) > 0: ...",
-    "ListComp": "hs = [np.tanh(x) for x in xs]",
     "SetComp": "s = {x for x in xs}",
     "DictComp": "d = {k: v for k, v in items}",
-    "GeneratorExp": "total = sum(x * x for x in xs)",
     "JoinedStr": "name = f'layer{i}'",
     "Starred": "y = f(*args)",
     "Delete": "del h",
@@ -101,7 +98,6 @@ REFUSED_EXAMPLES = {
     "AnnAssign": "h: np.ndarray = W @ x",
     "Match": "match mode: ...",
     "Dict": "p = {'W': W, 'b': b}",
-    "FunctionDef": "def act(v): ...",
     "TypeAlias": "type Vec = np.ndarray",
 }
 
@@ -183,9 +179,24 @@ STATEMENTS_TEXT = [
     "`if` / `elif` / `else`, with conditions computed from array values, and "
     "conditional expressions `a if c else b`: the reverse sweep takes the branch "
     "the forward sweep took;",
-    "`for` over `range(...)`, over a list or tuple, over `zip(xs, ys)` and over "
-    "`enumerate(xs)`, with tuple targets (`for W, b in params:`); nested loops; "
-    "`while` loops; `break` and `continue`;",
+    "`for` over `range(...)`, over a list, tuple or array, and over `zip`, "
+    "`enumerate` (with a start) and `reversed` of them nested as Python allows "
+    "(`for i, (W, b) in enumerate(zip(Ws, bs)):`), with tuple targets "
+    "(`for W, b in params:`); nested loops; `while` loops; `break` and `continue`;",
+    "list comprehensions with any number of `for` and `if` clauses, and generator "
+    "expressions as the one argument of `sum`, `list` and the builtins that consume "
+    "them whole (`sum(np.sum(W ** 2) for W in Ws)`): each is the loop with "
+    "`.append` it stands for, differentiated like one; a comprehension Python would "
+    "evaluate only sometimes (in a branch of `a if c else b`, after `and`/`or`, in a "
+    "`while` condition) is refused;",
+    "functions defined inside the function (`def layer(h): ...`, "
+    "`act = lambda z: ...`) and called there, closing over its variables, "
+    "differentiated ones included: each is a helper whose free variables are extra "
+    "arguments, passed with their values at the call (which is what a closure "
+    "reads), differentiated through its own pullback; one used as a value (passed, "
+    "stored, returned) is refused;",
+    "calls of user functions in `if` and `while` conditions (computed in a statement "
+    "first; a `while` with `continue` and such a condition is refused);",
     "`return`, several of them, early ones included;",
     "`xs.append(v)` on a list built in the function (`xs = []`, `xs = [a, b]`), "
     "whose elements are alike (all arrays, or all tuples of one length...): it means "
@@ -630,7 +641,11 @@ def builtin_rows() -> list[list[str]]:
         meaning = BUILTIN_MEANINGS.get(fn.__name__, "the builtin")
         rows.append([f"`{fn.__name__}(...)`", meaning, "none"])
     rows += [
-        ["`range`, `zip`, `enumerate`", "in the iterable of a `for` loop", "none"],
+        [
+            "`range`, `zip`, `enumerate`, `reversed`",
+            "in the iterable of a `for` loop",
+            "none",
+        ],
         ["`print(...)`", "", "refused"],
     ]
     return rows

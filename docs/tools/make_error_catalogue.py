@@ -122,13 +122,13 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "Statements",
-        "a function defined inside the function",
+        "a function defined inside the function, used as a value",
         """
         def f(x):
             def square(t):
                 return t * t
 
-            return np.sum(square(x))
+            return np.sum(np.apply_along_axis(square, 0, x))
         """,
         "ad.grad(f)(x)",
     ),
@@ -456,11 +456,10 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "Expressions",
-        "lambda",
+        "a lambda used as a value",
         """
         def f(x):
-            g = lambda t: t * 2.0
-            return np.sum(g(x))
+            return np.sum(np.apply_along_axis(lambda t: t * 2.0, 0, x))
         """,
         "ad.grad(f)(x)",
     ),
@@ -477,19 +476,20 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "Expressions",
-        "a list comprehension",
+        "a list comprehension Python evaluates only sometimes",
         """
         def f(x):
-            return np.sum(np.array([t * 2.0 for t in x]))
+            y = x if np.sum(x) > 0.0 else np.array([t * 2.0 for t in x])
+            return np.sum(y)
         """,
         "ad.grad(f)(x)",
     ),
     (
         "Expressions",
-        "a generator expression",
+        "a generator expression numpy would consume",
         """
         def f(x):
-            return sum(t * t for t in x)
+            return np.sum(np.stack(t * t for t in x))
         """,
         "ad.grad(f)(x)",
     ),
@@ -610,16 +610,18 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "Expressions",
-        "a call of a user function in a condition",
+        "a call of a user function in a while condition, with continue",
         """
         def energy(t):
             return np.sum(t * t)
 
 
         def f(x):
-            if energy(x) > 1.0:
-                return np.sum(x)
-            return np.sum(x * x)
+            while energy(x) > 1.0:
+                x = x * 0.5
+                if np.sum(x) > 3.0:
+                    continue
+            return np.sum(x)
         """,
         "ad.grad(f)(x)",
     ),
