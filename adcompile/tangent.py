@@ -42,6 +42,7 @@ from .ir import (
     names_in,
     walk,
 )
+from .normalize.unassigned import Unassigned
 from .optimize import simplify
 from .origin import describe
 from .rules import containers
@@ -169,6 +170,8 @@ class _Forward:
         return None
 
     def zeros(self, atom: ast.expr) -> ast.expr:
+        if isinstance(atom, ast.Name) and isinstance(self.fn.globals.get(atom.id), Unassigned):
+            return _name(atom.id)  # a variable only a loop assigns: its tangent is as unset
         return _call(self.helper("zeros_tangent"), atom)
 
     def tangent_or_zeros(self, atom: ast.expr) -> ast.expr:

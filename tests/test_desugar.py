@@ -176,6 +176,30 @@ def f(Ws, bs, x):
         [matrices(3), vectors(3), X],
         (0, 1, 2),
     ),
+    "variable assigned only inside a loop, read after it": (
+        """
+def f(params, inputs):
+    for W, b in params:
+        outputs = inputs @ W + b
+        inputs = np.tanh(outputs)
+    return np.sum(outputs ** 2)
+""",
+        [list(zip(matrices(3), vectors(3), strict=True)), X],
+        (0, 1),
+    ),
+    "loop-only variable in a while loop and a nested loop": (
+        """
+def f(x):
+    k = 0
+    while k < 2:
+        for i in range(3):
+            last = np.sin(x) * (i + k)
+        k = k + 1
+    return np.sum(last * x)
+""",
+        [X],
+        (0,),
+    ),
 }
 
 
@@ -332,3 +356,21 @@ def f(a):
     args = [np.abs(X)]
     autograd_text = text.replace("numpy", "autograd.numpy", 1)
     assert fuzzcheck.check_program(tmp_path, text, args, (0,), autograd_text) != "refused"
+
+
+def test_a_loop_only_variable_after_zero_iterations_is_a_located_error():
+    def f(Ws, x):
+        for W in Ws:
+            h = np.tanh(W @ x)
+        return np.sum(h)
+
+    for make in (ad.grad, ad.value_and_grad):
+        with pytest.raises(AdCompileError) as info:
+            make(f, wrt=1)([], X)
+        assert "'h'" in info.value.reason and "zero times" in info.value.reason
+        assert "for W in Ws" in info.value.line
+    with pytest.raises(AdCompileError) as info:
+        ad.jvp(f, wrt=1)([], X, X)
+    assert "zero times" in info.value.reason
+    with pytest.raises(UnboundLocalError):
+        f([], X)  # (what Python says)

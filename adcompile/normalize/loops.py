@@ -13,6 +13,7 @@ from .common import (
     _copy_atom,
     _is_call_of,
 )
+from .unassigned import Unassigned
 
 
 class Loops:
@@ -35,10 +36,26 @@ class Loops:
             ):
                 assigned.append(node.func.value.id)
         carried = []
+        read_outside = self.read_outside(loop)
         for var in assigned:
+            if var not in self.env and var in read_outside and var.isidentifier():
+                # assigned only in the loop and read elsewhere: carried from a value that
+                # raises when used (the loop may run zero times)
+                holder = self.names.fresh(f"{var}_unassigned")
+                self.globals[holder] = Unassigned(var, self.src.loc(loop))
+                self.env[var] = ast.Name(id=holder, ctx=ast.Load())
             if var in self.env:  # (a for loop's own target too: after the loop it holds the last)
                 carried.append((var, self.names.claim(var)))
         return carried
+
+    def read_outside(self, loop: ast.For | ast.While) -> set[str]:
+        """The names the function reads outside ``loop``."""
+        inside = {id(n) for n in ast.walk(loop)}
+        return {
+            n.id
+            for n in ast.walk(self.src.node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and id(n) not in inside
+        }
 
     def for_statement(self, stmt: ast.For) -> None:
         loc = self.src.loc(stmt)
