@@ -16,7 +16,6 @@ from .frontend import SourceFunction
 # construct -> (what it is, what to do instead)
 REFUSED: dict[type, tuple[str, str]] = {
     ast.Try: ("try/except", "handle errors outside the differentiated function"),
-    ast.With: ("a with block", "move the context manager outside the differentiated function"),
     ast.AsyncWith: ("async with", "differentiate a plain, synchronous function"),
     ast.AsyncFor: ("async for", "differentiate a plain, synchronous function"),
     ast.Await: ("await", "differentiate a plain, synchronous function"),
@@ -35,8 +34,6 @@ REFUSED: dict[type, tuple[str, str]] = {
     ast.JoinedStr: ("an f-string", "format strings outside the differentiated function"),
     ast.Starred: ("star-unpacking (*x)", "pass the arguments (or list the elements) one by one"),
     ast.Delete: ("del", "let the variable go out of use instead of deleting it"),
-    ast.Assert: ("assert", "check inputs before calling the gradient"),
-    ast.Raise: ("raise", "check inputs before calling the gradient"),
     ast.Import: ("an import", "import at module level"),
     ast.ImportFrom: ("an import", "import at module level"),
     ast.Set: ("a set literal", "use a list or a numpy array"),

@@ -43,6 +43,9 @@ class Assign:
     operands: dict[str, ast.expr]  # rule parameter -> operand
     loc: Loc
     scalar: bool = False  # the result is provably a scalar
+    # run for what it does, not for a value ("call": print(...); "raise": raise exc):
+    # kept once in the forward sweep, emitted as that statement, never differentiated
+    effect: str | None = None
 
     def reads(self) -> set[str]:
         return names_in(self.value)

@@ -74,7 +74,6 @@ UNARY_SYMBOLS = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not ", ast.Invert: "~"}
 REFUSED_EXAMPLES = {
     "Try": "try: ... except ValueError: ...",
     "TryStar": "try: ... except* ValueError: ...",
-    "With": "with np.errstate(all='ignore'): ...",
     "AsyncWith": "async with lock: ...",
     "AsyncFor": "async for x in xs: ...",
     "Await": "y = await f(x)",
@@ -90,8 +89,6 @@ REFUSED_EXAMPLES = {
     "JoinedStr": "name = f'layer{i}'",
     "Starred": "y = f(*args)",
     "Delete": "del h",
-    "Assert": "assert x.ndim == 2",
-    "Raise": "raise ValueError('bad shape')",
     "Import": "import scipy",
     "ImportFrom": "from scipy import special",
     "Set": "s = {1, 2}",
@@ -197,6 +194,11 @@ STATEMENTS_TEXT = [
     "stored, returned) is refused;",
     "calls of user functions in `if` and `while` conditions (computed in a statement "
     "first; a `while` with `continue` and such a condition is refused);",
+    "`assert`, `raise SomeError(...)` (in a branch that validates arguments: what "
+    "follows the `if` sees the other branch only), `print(...)`, `logging` and "
+    "`warnings.warn` calls as statements, and `with np.errstate(...):` (without "
+    "`return`, `break` or `continue` inside): the forward sweep runs them where the "
+    "function does, once, in order, and they take no part in the derivative;",
     "`return`, several of them, early ones included;",
     "`xs.append(v)` on a list built in the function (`xs = []`, `xs = [a, b]`), "
     "whose elements are alike (all arrays, or all tuples of one length...): it means "
@@ -646,7 +648,7 @@ def builtin_rows() -> list[list[str]]:
             "in the iterable of a `for` loop",
             "none",
         ],
-        ["`print(...)`", "", "refused"],
+        ["`print(...)`, `logging` calls", "as a statement: run once, in order", "none"],
     ]
     return rows
 

@@ -118,6 +118,15 @@ class Restructurer:
 
     def function(self, body: list[ast.stmt]) -> list[ast.stmt]:
         for node in _statements(body):
+            if isinstance(node, ast.With):
+                for inner in _statements(node.body):
+                    if isinstance(inner, ast.Return | ast.Break | ast.Continue):
+                        raise AdCompileError(
+                            f"{type(inner).__name__.lower()} inside a with block is not supported",
+                            self.src.loc(inner),
+                            hint="assign the result to a variable and leave the with block "
+                            "at its end",
+                        )
             if isinstance(node, ast.For | ast.While):
                 for inner in _statements(node.body):
                     if isinstance(inner, ast.Return):
@@ -147,6 +156,9 @@ class Restructurer:
                 if isinstance(stmt, list):
                     out.extend(stmt)
                     continue
+            elif isinstance(stmt, ast.With):
+                stmt = copy.copy(stmt)
+                stmt.body = self.block(stmt.body)
             elif isinstance(stmt, ast.Break | ast.Continue):
                 raise AdCompileError(
                     f"{type(stmt).__name__.lower()} outside a loop", self.src.loc(stmt)

@@ -252,6 +252,10 @@ class _Forward:
         return code
 
     def assign(self, stmt: Assign) -> list:
+        if stmt.effect is not None:  # print(...), raise ...: run once, no tangent
+            if stmt.effect == "raise":
+                return [ast.Raise(exc=stmt.value, cause=None)]
+            return [ast.Expr(value=stmt.value)]
         code: list = [_assign(stmt.target, stmt.value)]
         if not self.active(stmt.target):
             return code

@@ -6,12 +6,17 @@ meaning cannot be kept for."""
 
 from __future__ import annotations
 
+import logging
+
+import autograd
+import autograd.numpy as anp
 import numpy as np
 import pytest
 
 import adcompile as ad
 from adcompile.errors import AdCompileError
 from tests import fuzzcheck
+from tests.helpers import assert_grad_matches_fd
 
 RNG = np.random.default_rng(7)
 
@@ -374,3 +379,80 @@ def test_a_loop_only_variable_after_zero_iterations_is_a_located_error():
     assert "zero times" in info.value.reason
     with pytest.raises(UnboundLocalError):
         f([], X)  # (what Python says)
+
+
+def effects(x, W):
+    assert x.ndim == 1, "x must be a vector"
+    if W.shape[1] != x.shape[0]:
+        raise ValueError("W and x disagree")
+    print("x is", x)
+    LOG.info("sum %s", np.sum(x))
+    with np.errstate(divide="ignore"):
+        h = np.log(np.abs(W @ x))
+    for i in range(2):
+        print("step", i)
+        h = np.tanh(h) * x
+    return np.sum(h)
+
+
+def validated(x):
+    if np.sum(x) > 0.0:
+        return np.sum(x**2)
+    raise ValueError("the sum must be positive")
+
+
+LOG = logging.getLogger("adcompile.tests.effects")
+
+
+@pytest.mark.parametrize("mode", ["grad", "value_and_grad", "vjp"])
+def test_effects_run_once_in_order_and_take_no_part(mode, capsys, caplog):
+    W = RNG.normal(size=(3, 3))
+    x = RNG.normal(size=3)
+    with caplog.at_level(logging.INFO, logger="adcompile.tests.effects"):
+        effects(x, W)
+        expected_out = capsys.readouterr().out
+        expected_log = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        fn = getattr(ad, mode)(effects, wrt=(0, 1))
+        got = fn(x, W, 1.0) if mode == "vjp" else fn(x, W)
+        assert capsys.readouterr().out == expected_out
+        assert [r.getMessage() for r in caplog.records] == expected_log
+    grads = got[1] if mode == "value_and_grad" else got
+    ag = autograd.grad(lambda a, b: _autograd_effects(a, b), argnum=(0, 1))(x, W)
+    for g, a in zip(grads, ag, strict=True):
+        np.testing.assert_allclose(g, a, rtol=1e-9)
+    capsys.readouterr()
+    assert_grad_matches_fd(effects, x, W, wrt=(0, 1))
+
+
+def _autograd_effects(x, W):
+    h = anp.log(anp.abs(anp.dot(W, x)))
+    for _ in range(2):
+        h = anp.tanh(h) * x
+    return anp.sum(h)
+
+
+def test_effects_in_forward_mode(capsys):
+    W = RNG.normal(size=(3, 3))
+    x = RNG.normal(size=3)
+    effects(x, W)
+    expected = capsys.readouterr().out
+    value, tangent = ad.jvp(effects, wrt=0)(x, W, x)
+    assert capsys.readouterr().out == expected
+    assert value == pytest.approx(effects(x, W))
+    capsys.readouterr()
+    assert tangent == pytest.approx(np.sum(ad.grad(effects)(x, W) * x), rel=1e-9)
+
+
+def test_a_validating_raise_raises_as_python_does():
+    x = np.abs(X)
+    np.testing.assert_allclose(ad.grad(validated)(x), 2 * x)
+    for make in (ad.grad, ad.value_and_grad):
+        with pytest.raises(ValueError, match="must be positive"):
+            make(validated)(-x)
+    with pytest.raises(ValueError, match="must be positive"):
+        ad.jvp(validated)(-x, x)
+    with pytest.raises(AssertionError, match="must be a vector"):
+        ad.grad(effects)(np.eye(3), np.eye(3))
+    with pytest.raises(ValueError, match="disagree"):
+        ad.grad(effects)(X, np.eye(2))

@@ -155,6 +155,11 @@ class Ownership:
                 reached = state.reach_contents(self.exprs.objects(stmt.value, state))
                 self.passed_defaults |= {p for p, o in self.defaults.items() if o in reached}
             raise _Stop
+        elif isinstance(stmt, ast.With):
+            for inner in stmt.body:
+                self.statement(inner, state)
+        elif isinstance(stmt, ast.Raise):
+            raise _Stop
         elif isinstance(stmt, ast.Break | ast.Continue):
             if self.loops:
                 loop = self.loops[-1]

@@ -38,6 +38,7 @@ from ..names import (
 from ..restructure import Restructured
 from .calls import Calls
 from .common import FULL_REDUCTIONS, SCALAR_PRESERVING, rules_free_names
+from .effects import Effects
 from .expressions import Expressions
 from .hints import BUILTIN_HINTS, METHOD_HINTS
 from .kinds import Kinds, infer_kinds
@@ -46,7 +47,7 @@ from .state import State
 from .statements import Statements
 
 
-class Normalizer(Statements, Loops, Expressions, Calls, Kinds, State):
+class Normalizer(Statements, Effects, Loops, Expressions, Calls, Kinds, State):
     """Lowers one function to the IR: statements, expressions and kinds, each part
     in its own module (see above)."""
 

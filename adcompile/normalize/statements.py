@@ -23,6 +23,7 @@ from .common import (
     _same,
     _strip,
 )
+from .effects import RAISED
 from .kinds import (
     _described,
 )
@@ -46,6 +47,9 @@ class Statements:
             ):
                 self.append(call)
                 return
+            if self.is_effect_call(call):
+                self.effect(call, stmt)
+                return
             if isinstance(stmt.value, ast.Call) and _is_name(stmt.value.func, "print"):
                 raise self.error(
                     "print() is not supported in a differentiated function",
@@ -64,6 +68,15 @@ class Statements:
                 hint="assign its value to a name, or remove it",
             )
         if isinstance(stmt, ast.Pass):
+            return
+        if isinstance(stmt, ast.Assert):
+            self.assert_statement(stmt)
+            return
+        if isinstance(stmt, ast.Raise):
+            self.raise_statement(stmt)
+            return
+        if isinstance(stmt, ast.With):
+            self.with_statement(stmt)
             return
         if isinstance(stmt, ast.Assign):
             self.assign(stmt.targets[0], stmt.value)
@@ -166,6 +179,11 @@ class Statements:
         before = self.env
         body, env_a = self.sub_block(stmt.body, before)
         orelse, env_b = self.sub_block(stmt.orelse, before)
+        # a branch that raises does not get past the if: the other one's values go on
+        if RAISED in env_a and RAISED not in env_b:
+            env_a = env_b
+        elif RAISED in env_b and RAISED not in env_a:
+            env_b = env_a
         self.stmt = stmt
         joins = []
         env = {}

@@ -52,7 +52,9 @@ class Forward:
         # the generated code raises where the function does (math.log(0.0)) instead of
         # returning a derivative at a point where the function has no value
         needed |= {
-            s.target for s in walk(body) if isinstance(s, Assign) and self.may_raise(s.value)
+            s.target
+            for s in walk(body)
+            if isinstance(s, Assign) and (s.effect is not None or self.may_raise(s.value))
         }
         # latest first: a value's readers come after it, so straight-line code closes
         # in one pass (loops and branches may take another)
@@ -211,6 +213,10 @@ class Forward:
         return code
 
     def assign(self, stmt: Assign) -> ast.stmt:
+        if stmt.effect == "raise":
+            return ast.Raise(exc=stmt.value, cause=None)
+        if stmt.effect is not None:
+            return ast.Expr(value=stmt.value)
         if stmt.target not in self.saving.call_saved:
             return assign(stmt.target, stmt.value)
         saved, fwd = self.saving.call_saved[stmt.target]

@@ -59,10 +59,15 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "Statements",
-        "with",
+        "a with block other than np.errstate",
         """
+        import threading
+
+        LOCK = threading.Lock()
+
+
         def f(x):
-            with np.errstate(all="ignore"):
+            with LOCK:
                 y = np.log(x)
             return np.sum(y)
         """,
@@ -154,21 +159,21 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "Statements",
-        "assert",
+        "return inside a with block",
         """
         def f(x):
-            assert x.ndim == 1
-            return np.sum(x)
+            with np.errstate(all="ignore"):
+                return np.sum(np.log(x))
         """,
         "ad.grad(f)(x)",
     ),
     (
         "Statements",
-        "raise",
+        "a bare raise",
         """
         def f(x):
             if np.sum(x) < 0.0:
-                raise ValueError("negative")
+                raise
             return np.sum(x)
         """,
         "ad.grad(f)(x)",
@@ -186,11 +191,11 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "Statements",
-        "print",
+        "the value of print()",
         """
         def f(x):
-            print(x)
-            return np.sum(x)
+            y = print(x)
+            return np.sum(x) + y
         """,
         "ad.grad(f)(x)",
     ),

@@ -1,0 +1,120 @@
+"""Statements run for what they do, not for a value: ``print(...)``, ``logging``
+calls, ``assert``, ``raise`` (validating arguments in a branch) and
+``with np.errstate(...)``. Each becomes an ``Assign`` with ``effect`` set: the
+forward sweep runs it once, where the function does, in order, and nothing of it
+is differentiated (its operands are read as they are at that point).
+
+A branch that raises does not reach the statements after its ``if``: what
+follows sees the other branch's variables only (``RAISED`` marks such a path).
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import sys
+import warnings
+
+import numpy as np
+
+from ..ir import Assign
+
+RAISED = "<raised>"  # the env key of a path that ends in a raise
+
+LOGGING_METHODS = {"debug", "info", "warning", "error", "critical", "exception", "log"}
+
+
+class Effects:
+    """A part of ``Normalizer``: lowers the statements kept for their effect."""
+
+    def is_effect_call(self, call: ast.expr) -> bool:
+        """``print(...)``, ``logging.info(...)``, ``logger.warning(...)``, ``warnings.warn``."""
+        if not isinstance(call, ast.Call):
+            return False
+        func = call.func
+        obj = self.resolver.find(func) if isinstance(func, ast.Name | ast.Attribute) else None
+        if obj is print or obj is warnings.warn:
+            return True
+        if getattr(obj, "__module__", None) == "logging":
+            return True
+        if isinstance(func, ast.Attribute) and func.attr in LOGGING_METHODS:
+            owner = self.resolver.find(func.value)
+            return isinstance(owner, logging.Logger)
+        return False
+
+    def effect(self, value: ast.expr, node: ast.AST, kind: str = "call") -> None:
+        self.body.append(
+            Assign(
+                target=self.names.fresh("effect"),
+                value=self.constant_expr(value),
+                prim=None,
+                operands={},
+                loc=self.src.loc(node),
+                effect=kind,
+            )
+        )
+
+    def assert_statement(self, stmt: ast.Assert) -> None:
+        if sys.flags.optimize:
+            return  # python -O: Python runs no assert either
+        exc = ast.Call(
+            func=ast.Name(id="AssertionError", ctx=ast.Load()),
+            args=[stmt.msg] if stmt.msg is not None else [],
+            keywords=[],
+        )
+        test = ast.UnaryOp(op=ast.Not(), operand=stmt.test)
+        check = ast.If(test=test, body=[ast.Raise(exc=exc, cause=None)], orelse=[])
+        for n in ast.walk(check):
+            if "lineno" in n._attributes and not hasattr(n, "lineno"):
+                ast.copy_location(n, stmt)
+        self.if_statement(check)
+
+    def raise_statement(self, stmt: ast.Raise) -> None:
+        if stmt.exc is None or stmt.cause is not None:
+            raise self.error(
+                "only `raise Exception(...)` is supported here",
+                stmt,
+                hint="raise a new exception, without `from`",
+            )
+        self.effect(stmt.exc, stmt, kind="raise")
+        self.env[RAISED] = ast.Constant(value=True)
+
+    def with_statement(self, stmt: ast.With) -> None:
+        item = stmt.items[0] if len(stmt.items) == 1 else None
+        call = item.context_expr if item is not None else None
+        if (
+            item is None
+            or item.optional_vars is not None
+            or not isinstance(call, ast.Call)
+            or self.resolver.find(call.func) is not np.errstate
+        ):
+            raise self.error(
+                "a with block is supported only for `with np.errstate(...):`",
+                stmt,
+                hint="move the context manager outside the differentiated function",
+            )
+        state = self.names.fresh("errstate")
+        self.body.append(
+            Assign(
+                target=state,
+                value=self.constant_expr(call),
+                prim=None,
+                operands={},
+                loc=self.src.loc(stmt),
+            )
+        )
+        enter = ast.parse(f"{state}.__enter__()", mode="eval").body
+        leave = ast.parse(f"{state}.__exit__(None, None, None)", mode="eval").body
+        self.body.append(self._raw_effect(enter, stmt))
+        self.block(stmt.body)
+        self.body.append(self._raw_effect(leave, stmt))
+
+    def _raw_effect(self, value: ast.expr, node: ast.AST) -> Assign:
+        return Assign(
+            target=self.names.fresh("effect"),
+            value=value,
+            prim=None,
+            operands={},
+            loc=self.src.loc(node),
+            effect="call",
+        )
