@@ -225,7 +225,16 @@ EXTENSIONS = {
     "globals": ("global-number", "global-array", "global-function"),
     # list comprehensions and sum() of generators over lists, lambdas closing over
     # local arrays, loops over reversed() and enumerate(zip(...))
-    "sugar": ("sugar-listcomp", "sugar-genexp", "sugar-lambda", "sugar-iter"),
+    # a variable assigned only inside a loop and read after it; assert, print and
+    # with np.errstate next to the arithmetic
+    "sugar": (
+        "sugar-listcomp",
+        "sugar-genexp",
+        "sugar-lambda",
+        "sugar-iter",
+        "sugar-loop-var",
+        "sugar-effect",
+    ),
 }
 
 # What the generator steers clear of. Known compiler bugs go here, so that the
@@ -1566,6 +1575,10 @@ class Builder:
             kinds += ["comprehension"] * 2
         if self.allowed("sugar-lambda"):
             kinds += ["lambda"] * 2
+        if self.allowed("sugar-loop-var"):
+            kinds += ["loop_only"]
+        if self.allowed("sugar-effect"):
+            kinds += ["effect"]
         for _ in range(5):
             kind = self.pick(kinds)
             mark = len(self.lines)
@@ -1925,6 +1938,39 @@ class Builder:
         self.emit(f"{name} = {g}({arg.name})")
         self.scope[name] = Var(name, "array", e.shape, False, "call")
         self.history.append(name)
+
+    def stmt_loop_only(self, depth: int) -> None:
+        """``for i in range(n): v = e(i)``, then ``v`` read after the loop."""
+        i, v, n = self.fresh("i"), self.fresh("v"), self.int(1, 3)
+        self.use("sugar-loop-var")
+        self.emit(f"for {i} in range({n}):")
+        self.indent += 1
+        self.scope[i] = Var(i, "int", bound=n)
+        e = self.gen(self.any_shape(), self.expr_depth() + 1)
+        self.emit(f"{v} = {e.code}")
+        self.indent -= 1
+        self.scope.pop(i, None)
+        via = self.share(e)
+        self.scope[v] = Var(v, "array", e.shape, e.owned, via, e.readonly)
+        self.history.append(v)
+
+    def stmt_effect(self, depth: int) -> None:
+        """An assert on a shape, a print, or an assignment inside ``with np.errstate``."""
+        arrays = self.arrays()
+        if not arrays:
+            raise Unfit
+        v = self.pick(arrays)
+        self.use("sugar-effect")
+        way = self.int(0, 2)
+        if way == 0:
+            self.emit(f"assert np.shape({v.name}) == {v.shape!r}, 'shape'")
+        elif way == 1:
+            self.emit(f"print('{v.name}', np.shape({v.name}))")
+        else:
+            self.emit('with np.errstate(all="ignore"):')
+            self.indent += 1
+            self.stmt_assign(depth)
+            self.indent -= 1
 
     def stmt_list(self, depth: int) -> None:
         shape = self.any_shape()
