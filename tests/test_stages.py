@@ -207,6 +207,35 @@ def by_key(p, x):
     return np.sum(p["W"] @ x)
 
 
+def sugared(Ws, x):
+    scale = np.sum(x)
+    act = lambda z: np.tanh(z) * scale  # noqa: E731
+    hs = [act(W @ x) for W in Ws if np.sum(W) > 0]
+    return sum(np.sum(h) for h in hs)
+
+
+def test_desugar_writes_comprehensions_as_loops_and_lifts_lambdas():
+    src = pipeline.desugared(frontend.from_function(sugared))
+    assert ast.unparse(src.node.body) == textwrap.dedent("""\
+        scale = np.sum(x)
+        items = []
+        for W in Ws:
+            if np.sum(W) > 0:
+                items.append(act(W @ x, scale=scale))
+        hs = items
+        items_2 = []
+        for h in hs:
+            items_2.append(np.sum(h))
+        return sum(items_2)""")
+    act = src.lookup("act")
+    assert ast.unparse(act.source.node) == textwrap.dedent("""\
+        def act(z, scale):
+            return np.tanh(z) * scale""")
+    assert src.spelled["items"].lineno == sugared.__code__.co_firstlineno + 3
+    plain = frontend.from_function(early)
+    assert pipeline.desugared(plain) is plain
+
+
 def test_restructure_moves_the_statements_after_an_early_return_into_the_other_branch():
     src = frontend.from_function(early)
     structured = pipeline.restructured(src, normalize.allocator(src))

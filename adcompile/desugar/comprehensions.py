@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+from collections import Counter
 from collections.abc import Callable
 
 from ..errors import AdCompileError
@@ -194,10 +195,12 @@ class Comprehensions:
     def renamed(self, comp: ast.ListComp | ast.GeneratorExp) -> ast.AST:
         """``comp`` with each variable it binds renamed when the function uses the name
         elsewhere (Python keeps a comprehension's variables to itself)."""
-        inside = {id(n) for n in ast.walk(comp)}
-        elsewhere = {
-            n.id for n in ast.walk(self.root) if isinstance(n, ast.Name) and id(n) not in inside
-        } | {a.arg for a in ast.walk(self.root.args) if isinstance(a, ast.arg)}
+        # (comp is a copy: a name is used elsewhere when the function has more of it)
+        inside = Counter(n.id for n in ast.walk(comp) if isinstance(n, ast.Name))
+        total = Counter(n.id for n in ast.walk(self.root) if isinstance(n, ast.Name))
+        elsewhere = {k for k, c in total.items() if c > inside[k]} | {
+            a.arg for a in ast.walk(self.root.args) if isinstance(a, ast.arg)
+        }
         comp = copy.deepcopy(comp)
         for k, gen in enumerate(comp.generators):
             bound = {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
