@@ -89,6 +89,20 @@ def f(x):
         [X],
         (0,),
     ),
+    "comprehension after a continue in a loop": (
+        """
+def f(x, ws):
+    total = 0.0
+    for w in reversed(ws):
+        if np.sum(w) < -100.0:
+            continue
+        parts = [w * np.cos(v) for v in ws]
+        total = total + np.sum(parts[0] * x)
+    return total
+""",
+        [X, vectors(2)],
+        (0, 1),
+    ),
     "lambda called twice": (
         """
 def f(x, c):

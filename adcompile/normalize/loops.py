@@ -53,7 +53,8 @@ class Loops:
         inside = {id(n) for n in ast.walk(loop)}
         return {
             n.id
-            for n in ast.walk(self.src.node)
+            for stmt in self.structured.body  # (the restructured statements hold loop)
+            for n in ast.walk(stmt)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and id(n) not in inside
         }
 
