@@ -154,7 +154,8 @@ def test_programs_updating_shared_arrays_in_place(program, workdir):
 @pytest.mark.parametrize("extension", list(fuzzgen.EXTENSIONS))
 def test_programs_with_each_extension(extension, workdir):
     """Results by name, custom rules, domain edges, array builders, lists of tuples,
-    lists under two names, and/or values, f(a, a), rebound globals: each with
+    lists under two names, and/or values, f(a, a), rebound globals, comprehensions,
+    lambdas, loop-only variables and statements kept for their effect: each with
     everything else."""
     features = SUITES[extension][0]
 
