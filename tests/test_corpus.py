@@ -446,7 +446,7 @@ CASES: list[Case] = [
     Case(autograd_gmm, "gmm_log_likelihood_diag", gmm_args),
     Case(autograd_small_examples, "rosenbrock", fixed((np.array([0.3, -0.4]),))),
     Case(autograd_small_examples, "tanh", vector(5)),
-    Case(autograd_small_examples, "sin_taylor", scalars(1.2), expect=refused("print()", "pdb")),
+    Case(autograd_small_examples, "sin_taylor", scalars(1.2)),
     Case(autograd_small_examples, "sin_taylor_quiet", scalars(1.2, -3.0, 0.1)),
     Case(
         autograd_small_examples,
@@ -638,7 +638,7 @@ CASES: list[Case] = [
         expect=refused("the method .get() is not supported", hint_not="numpy function"),
     ),
     Case(C, "direct_grad", scalars(1.3)),
-    Case(C, "logic_assert", vector(3), expect=refused("assert", "check inputs before")),
+    Case(C, "logic_assert", vector(3)),
 ]
 
 

@@ -167,7 +167,7 @@ def f(x):
 """,
     "with in a helper": """
 def h(a):
-    with np.errstate(all="ignore"):  # <-
+    with np.errstate(all="ignore"):
         b = a * 2.0
     return b
 
@@ -209,7 +209,7 @@ def f(x):
 """,
     "assert in a helper": """
 def h(a):
-    assert a.ndim == 1  # <-
+    assert a.ndim == 1
     return a * 2.0
 
 
@@ -220,14 +220,14 @@ def f(x):
 def f(x):
     s = 0.0
     for i in range(2):
-        print(i)  # <-
+        print(i)
         s = s + np.sum(x)
     return s
 """,
     "raise in a branch": """
 def f(x):
     if np.sum(x) < -100.0:
-        raise ValueError("negative")  # <-
+        raise ValueError("negative")
     return np.sum(x)
 """,
     "import in a helper": """

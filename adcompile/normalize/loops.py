@@ -49,14 +49,25 @@ class Loops:
         return carried
 
     def read_outside(self, loop: ast.For | ast.While) -> set[str]:
-        """The names the function reads outside ``loop``."""
-        inside = {id(n) for n in ast.walk(loop)}
-        return {
-            n.id
-            for stmt in self.structured.body  # (the restructured statements hold loop)
-            for n in ast.walk(stmt)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and id(n) not in inside
-        }
+        """The names that may be read after ``loop`` before being assigned again: read
+        by a statement after it (at its level, then its enclosing blocks') before one
+        that assigns them, or anywhere in a loop around it (its next iteration)."""
+        path = _path_to(self.structured.body, loop) or []
+        live: set[str] = set()
+        dead: set[str] = set()
+        for block, index, owner in reversed(path):
+            for stmt in block[index + 1 :]:
+                live |= _loads(stmt) - dead
+                if isinstance(stmt, ast.Assign):
+                    dead |= {
+                        n.id
+                        for t in stmt.targets
+                        for n in ast.walk(t)
+                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                    } - live
+            if isinstance(owner, ast.For | ast.While):
+                live |= _loads(owner) - dead
+        return live
 
     def for_statement(self, stmt: ast.For) -> None:
         loc = self.src.loc(stmt)
@@ -291,3 +302,22 @@ class Loops:
             )
         else:
             leaves.append((iterable, target, False))
+
+
+def _loads(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _path_to(block: list[ast.stmt], target: ast.stmt, owner: ast.AST | None = None):
+    """The (statement list, index, statement owning the list) from the outermost block
+    down to ``target``, or None when it is not there."""
+    for i, stmt in enumerate(block):
+        if stmt is target:
+            return [(block, i, owner)]
+        for field in ("body", "orelse"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list):
+                found = _path_to(inner, target, stmt)
+                if found is not None:
+                    return [(block, i, owner), *found]
+    return None
