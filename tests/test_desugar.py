@@ -470,3 +470,22 @@ def test_a_validating_raise_raises_as_python_does():
         ad.grad(effects)(np.eye(3), np.eye(3))
     with pytest.raises(ValueError, match="disagree"):
         ad.grad(effects)(X, np.eye(2))
+
+
+def test_hvp_of_a_variable_assigned_only_in_a_loop():
+    def f(Ws, x):
+        for W in Ws:
+            out = np.tanh(W @ x)
+            x = out * 2.0
+        return np.sum(out**2)
+
+    Ws, v = matrices(2), RNG.normal(size=3)
+
+    def ag(x):
+        for W in Ws:
+            out = anp.tanh(anp.dot(W, x))
+            x = out * 2.0
+        return anp.sum(out**2)
+
+    expected = autograd.hessian(ag)(X) @ v
+    np.testing.assert_allclose(ad.hvp(f, wrt=1)(Ws, X, v), expected, rtol=1e-9, atol=1e-12)

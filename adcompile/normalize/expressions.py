@@ -27,6 +27,7 @@ from .common import (
     _is_int_name,
     _strip,
 )
+from .unassigned import Unassigned
 
 
 class Expressions:
@@ -90,7 +91,7 @@ class Expressions:
                 )
             return _copy_atom(self.env[node.id])
         obj = self.resolve(node.id, node)
-        if isinstance(obj, NUMERIC):
+        if isinstance(obj, (*NUMERIC, Unassigned)):  # (Unassigned: in generated code, hvp)
             self.globals[node.id] = obj
             return ast.Name(id=node.id, ctx=ast.Load())
         hint = "only numbers and numpy arrays can be used as values"
