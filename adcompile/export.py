@@ -30,6 +30,7 @@ from . import runtime
 from .desugar import LiftedFunction
 from .errors import AdCompileError
 from .frontend import SourceFunction, StaticFunction, Unresolved, _short, def_loc
+from .normalize.unassigned import Unassigned
 
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"math", "operator"}
 
@@ -86,6 +87,8 @@ def source_header(fn_name: str, objects: dict[str, object]) -> str:
         elif _runtime_name(obj) is not None:
             own = _runtime_name(obj)
             helpers.append(name if own == name else f"{own} as {name}")
+        elif isinstance(obj, Unassigned):
+            continue  # a loop-only variable before its loop: adcompile's own placeholder
         elif getattr(obj, "debug_nans", False):
             continue  # debug_nans's checks: part of adcompile
         elif obj is not None and getattr(builtins, name, None) is not obj:
@@ -146,6 +149,11 @@ class _Module:
                 hint="rename one of them in your module",
             )
         self.defined[name] = obj
+        if isinstance(obj, Unassigned):
+            # (the placeholder raises on use; the exported module has None instead, which
+            # the reverse sweep's zero adjoint of it accepts as well)
+            self.constants.append(f"{name} = None  # before its loop, {obj!r}")
+            return
         if isinstance(obj, types.ModuleType):
             top = obj.__name__.split(".")[0]
             if top != "numpy" and top not in _STDLIB:

@@ -489,3 +489,23 @@ def test_hvp_of_a_variable_assigned_only_in_a_loop():
 
     expected = autograd.hessian(ag)(X) @ v
     np.testing.assert_allclose(ad.hvp(f, wrt=1)(Ws, X, v), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_export_of_a_variable_assigned_only_in_a_loop_runs_with_numpy_only():
+    def f(params, inputs):
+        for W, b in params:
+            outputs = inputs @ W + b
+            inputs = np.tanh(outputs)
+        return np.sum(outputs)
+
+    g = ad.grad(f, wrt=(0, 1))
+    params = list(zip(matrices(2), vectors(2), strict=True))
+    text = g.export()
+    assert "adcompile" not in text.split("def grad_f")[1].split("\n", 1)[1]
+    scope: dict = {}
+    exec(compile(text, "<exported>", "exec"), scope)
+    got = scope["grad_f"](params, X)
+    want = g(params, X)
+    for a, b in zip(fuzzcheck.leaves(got), fuzzcheck.leaves(want), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert "outputs_unassigned" not in g.source.split("def grad_f")[0]
