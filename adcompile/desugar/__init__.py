@@ -21,7 +21,7 @@ import dataclasses
 
 from ..frontend import SourceFunction
 from .closures import LiftedFunction, Lifting
-from .common import COMPREHENSIONS, Fresh, stored_names
+from .common import Fresh, stored_names
 from .comprehensions import Comprehensions
 from .conditions import Conditions
 
@@ -56,7 +56,3 @@ def desugar(src: SourceFunction) -> SourceFunction:
     ast.fix_missing_locations(node)
     spelled = {**src.spelled, **fresh.spelled}
     return dataclasses.replace(src, node=node, lookup=lookup, spelled=spelled)
-
-
-def _has_comprehension(node: ast.AST) -> bool:
-    return any(isinstance(n, COMPREHENSIONS) for n in ast.walk(node))
