@@ -49,24 +49,23 @@ class Loops:
         return carried
 
     def read_outside(self, loop: ast.For | ast.While) -> set[str]:
-        """The names that may be read after ``loop`` before being assigned again: read
-        by a statement after it (at its level, then its enclosing blocks') before one
-        that assigns them, or anywhere in a loop around it (its next iteration)."""
+        """The names ``loop`` assigns that may be read after it before being assigned
+        again: by the statements after it (at its level, then its enclosing blocks'),
+        or by the next iteration of a loop around it."""
+        names = {
+            n.id for n in ast.walk(loop) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
         path = _path_to(self.structured.body, loop) or []
         live: set[str] = set()
-        dead: set[str] = set()
-        for block, index, owner in reversed(path):
-            for stmt in block[index + 1 :]:
-                live |= _loads(stmt) - dead
-                if isinstance(stmt, ast.Assign):
-                    dead |= {
-                        n.id
-                        for t in stmt.targets
-                        for n in ast.walk(t)
-                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-                    } - live
-            if isinstance(owner, ast.For | ast.While):
-                live |= _loads(owner) - dead
+        for var in names:
+            for block, index, owner in reversed(path):
+                use = _first_use(block[index + 1 :], var)
+                if use is None and isinstance(owner, ast.For | ast.While):
+                    use = _first_use([owner], var)  # its next iteration
+                if use is not None:
+                    if use == "read":
+                        live.add(var)
+                    break
         return live
 
     def for_statement(self, stmt: ast.For) -> None:
@@ -306,6 +305,40 @@ class Loops:
 
 def _loads(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _first_use(stmts: list[ast.stmt], var: str) -> str | None:
+    """Whether running ``stmts`` surely "write"s ``var`` before any read, may "read" it
+    first, or neither (None)."""
+    for stmt in stmts:
+        if isinstance(stmt, ast.Assign):
+            if var in _loads(stmt.value) or any(var in _loads(t) for t in stmt.targets):
+                return "read"
+            if any(
+                isinstance(n, ast.Name) and n.id == var for t in stmt.targets for n in ast.walk(t)
+            ):
+                return "write"
+        elif isinstance(stmt, ast.If):
+            if var in _loads(stmt.test):
+                return "read"
+            a, b = _first_use(stmt.body, var), _first_use(stmt.orelse, var)
+            if "read" in (a, b):
+                return "read"
+            if a == b == "write":
+                return "write"
+        elif isinstance(stmt, ast.For | ast.While):
+            head = stmt.iter if isinstance(stmt, ast.For) else stmt.test
+            if var in _loads(head):
+                return "read"
+            if isinstance(stmt, ast.For) and any(
+                isinstance(n, ast.Name) and n.id == var for n in ast.walk(stmt.target)
+            ):
+                continue  # the loop's own target: assigned before its body reads it
+            if _first_use(stmt.body, var) == "read":
+                return "read"
+        elif var in _loads(stmt):
+            return "read"
+    return None
 
 
 def _path_to(block: list[ast.stmt], target: ast.stmt, owner: ast.AST | None = None):
