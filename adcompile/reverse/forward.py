@@ -16,7 +16,7 @@ import ast
 
 from ..ir import Assign, Comment, If, Loop, Return, Stmt, names_in, walk
 from ..rules.registry import substituted
-from .output import Namespace, Output, assign, name, store
+from .output import Namespace, Output, assign, call, name, store
 from .program import Program, resolve
 from .rules import Rules
 from .saving import Saving, carry_forward, with_value
@@ -230,6 +230,9 @@ class Forward:
         return ast.If(test=stmt.test, body=branches[0] or [ast.Pass()], orelse=branches[1])
 
     def loop(self, stmt: Loop) -> list:
+        plan = self.saving.checkpoints.get(id(stmt))
+        if plan is not None:
+            return self.checkpointed(plan)
         code: list = []
         reverse = id(stmt) in self.saving.has_reverse
         values = self.saving.loop_lists.get(id(stmt))
@@ -240,10 +243,7 @@ class Forward:
         carried = [(c, b, e) for c, b, e in stmt.carried if c in self.needed]
         for c, before, _ in carried:
             code.append(assign(c, before))
-        body = self.block(stmt.body, saving=True)
-        if stmt.exit is not None and stmt.exit in self.needed:
-            # after a break the remaining iterations would do nothing: stop instead
-            body.insert(0, ast.If(test=name(stmt.exit), body=[ast.Break()], orelse=[]))
+        body = self.iteration(stmt, saving=True)
         body.extend(self.saving.push(stmt.body, values))
         body.extend(carry_forward(carried))
         if reverse and values is None:
@@ -256,6 +256,88 @@ class Forward:
         else:
             code.append(ast.For(target=store(stmt.target), iter=stmt.iter, body=body, orelse=[]))
         return code
+
+    def iteration(self, stmt: Loop, saving: bool) -> list:
+        """One iteration of ``stmt``'s body, stopping the loop after a break."""
+        body = self.block(stmt.body, saving=saving)
+        if stmt.exit is not None and stmt.exit in self.needed:
+            # after a break the remaining iterations would do nothing: stop instead
+            body.insert(0, ast.If(test=name(stmt.exit), body=[ast.Break()], orelse=[]))
+        return body
+
+    # ------------------------------------------------------ checkpointed loops
+
+    def carried_state(self, stmt: Loop) -> list[str]:
+        return [c for c, _, _ in stmt.carried if c in self.needed]
+
+    def checkpointed(self, plan) -> list:
+        """A checkpointed loop's forward sweep (see ``checkpoint.py``): the body keeps
+        nothing, and every ``stride`` iterations the carried state is kept as a
+        snapshot, with the number of the iteration it starts."""
+        stmt, ns = plan.loop, self.ns
+        state = self.carried_state(stmt)
+        length = call(name(ns.free_name("len", len)), stmt.iter)
+        schedule = ast.Constant(plan.schedule)
+        code: list = [
+            Comment(
+                f"checkpointed ({_describe(plan.schedule)}): the forward keeps the carried "
+                f"state every {plan.stride} iterations, the reverse recomputes each segment"
+            ),
+            assign(plan.stride, call(ns.helper("checkpoint_stride"), length, schedule)),
+            assign(plan.snapshots, ast.List(elts=[], ctx=ast.Load())),
+        ]
+        carried = [(c, b, e) for c, b, e in stmt.carried if c in self.needed]
+        for c, before, _ in carried:
+            code.append(assign(c, before))
+        body = self.iteration(stmt, saving=False)
+        every = ast.Compare(
+            left=ast.BinOp(left=name(plan.index), op=ast.Mod(), right=name(plan.stride)),
+            ops=[ast.Eq()],
+            comparators=[ast.Constant(0)],
+        )
+        snapshot = ast.Tuple(elts=[name(plan.index)] + [name(c) for c in state], ctx=ast.Load())
+        append = ast.Attribute(value=name(plan.snapshots), attr="append", ctx=ast.Load())
+        keep = ast.If(test=every, body=[ast.Expr(value=call(append, snapshot))], orelse=[])
+        at = 1 if body and isinstance(body[0], ast.If) and stmt.exit is not None else 0
+        body.insert(at, keep)
+        body.extend(carry_forward(carried))
+        target = ast.Tuple(elts=[store(plan.index), store(stmt.target)], ctx=ast.Store())
+        enumerated = call(name(ns.free_name("enumerate", enumerate)), stmt.iter)
+        code.append(ast.For(target=target, iter=enumerated, body=body, orelse=[]))
+        return code
+
+    def recompute(self, plan) -> list:
+        """The start of a checkpointed loop's reverse iteration over its snapshots: the
+        carried state taken back from the snapshot, and the segment it starts run
+        again, keeping what its reverse reads on the loop's list."""
+        stmt = plan.loop
+        state = self.carried_state(stmt)
+        values = self.saving.loop_lists[id(stmt)]
+        unpack = ast.Tuple(
+            elts=[store(plan.start)] + [store(c) for c in state], ctx=ast.Store()
+        )
+        carried = [(c, b, e) for c, b, e in stmt.carried if c in self.needed]
+        body = self.iteration(stmt, saving=True)
+        body.extend(self.saving.push(stmt.body, values))
+        body.extend(carry_forward(carried))
+        end = ast.BinOp(left=name(plan.start), op=ast.Add(), right=name(plan.stride))
+        segment = ast.Subscript(
+            value=stmt.iter, slice=ast.Slice(lower=name(plan.start), upper=end), ctx=ast.Load()
+        )
+        return [
+            Comment("the segment from this snapshot, recomputed, keeping what its reverse reads"),
+            ast.Assign(targets=[unpack], value=name(plan.snapshot)),
+            assign(values, ast.List(elts=[], ctx=ast.Load())),
+            ast.For(target=store(stmt.target), iter=segment, body=body, orelse=[]),
+            Comment("the segment reversed"),
+        ]
+
+    def fill_recomputations(self) -> None:
+        """Write each checkpointed loop's recomputation where the reverse sweep left its
+        stand-in (once this forward sweep's plan is known)."""
+        for plan in self.saving.checkpoints.values():
+            at = next(i for i, s in enumerate(plan.slot) if s is plan.at)
+            plan.slot[at : at + 1] = self.recompute(plan)
 
     def keep_returned(self, ret_value: ast.expr, reverse_code: list, forward: list) -> ast.expr:
         """``ret_value`` reading, in place of each forward value that the reverse sweep
@@ -281,6 +363,12 @@ class Forward:
             forward.append(assign(copy, name(n)))
             kept[n] = name(copy)
         return substituted(ret_value, kept)
+
+
+def _describe(schedule: str | int) -> str:
+    if schedule == "sqrt":
+        return "sqrt schedule: about √T snapshots of T iterations"
+    return f"at most {schedule} snapshots"
 
 
 def _substitute(expr: ast.expr, values: dict[str, ast.expr]) -> ast.expr:
