@@ -313,9 +313,7 @@ class Forward:
         stmt = plan.loop
         state = self.carried_state(stmt)
         values = self.saving.loop_lists[id(stmt)]
-        unpack = ast.Tuple(
-            elts=[store(plan.start)] + [store(c) for c in state], ctx=ast.Store()
-        )
+        unpack = ast.Tuple(elts=[store(plan.start)] + [store(c) for c in state], ctx=ast.Store())
         carried = [(c, b, e) for c, b, e in stmt.carried if c in self.needed]
         body = self.iteration(stmt, saving=True)
         body.extend(self.saving.push(stmt.body, values))

@@ -407,7 +407,7 @@ def _outer_reads(stmt: Loop) -> set[str]:
                     reads |= names_in(x)
             for _, b, e in s.carried:
                 reads |= names_in(b) | names_in(e)
-    for _, b, e in stmt.carried:
+    for _, _, e in stmt.carried:
         reads |= names_in(e)
     inside = all_defs(stmt.body) | {c for c, _, _ in stmt.carried}
     if stmt.target:

@@ -54,7 +54,6 @@ from .arrays import (
     unstack,
     untranspose,
 )
-from .checkpointing import checkpoint_stride
 from .broadcasting import (
     expand_reduced,
     extremum_mask,
@@ -63,6 +62,7 @@ from .broadcasting import (
     unbroadcast,
     unreduce,
 )
+from .checkpointing import checkpoint_stride
 from .containers import (
     add_adjoint,
     add_at,
