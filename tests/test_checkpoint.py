@@ -7,10 +7,10 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from helpers import assert_grad_matches_fd
 
 import adcompile as ad
 from adcompile.runtime import checkpoint_stride
-from helpers import assert_grad_matches_fd
 
 SCHEDULES = ["sqrt", 1, 2, 3, 7, 1000]
 
@@ -50,7 +50,7 @@ def with_branch_and_index(W, xs):
 
 
 def step(W, h, x):
-    for j in range(2):
+    for _j in range(2):
         h = np.tanh(h @ W + x)
     return h
 
@@ -90,7 +90,7 @@ def list_state(W, xs):
 
 def scalar_loop(a, n):
     x = a
-    for i in range(n):
+    for _i in range(n):
         x = np.sin(x) * a + 0.1
     return x
 
@@ -221,9 +221,7 @@ def test_while_loop_is_refused_where_it_is():
         ad.grad(f, checkpoint="sqrt")(0.5)
     assert "while loop" in str(e.value)
     assert e.value.lineno is not None and "while i < 3" in e.value.line
-    assert ad.grad(f)(0.5) == pytest.approx(
-        np.cos(np.sin(np.sin(0.5))) * np.cos(np.sin(0.5)) * np.cos(0.5)
-    )
+    assert ad.grad(f)(0.5) == pytest.approx(assert_grad_matches_fd(f, 0.5), rel=1e-6)
 
 
 @pytest.mark.parametrize("bad", [0, -2, "log", 2.5, True])
@@ -258,7 +256,7 @@ def test_checkpointing_lowers_peak_memory():
 def test_value_returned_is_the_loops_carried_value():
     def f(a, n):
         x = a
-        for t in range(n):
+        for _t in range(n):
             x = np.sin(x) * a
         return x
 
