@@ -264,3 +264,76 @@ def test_value_returned_is_the_loops_carried_value():
     v, g = ad.value_and_grad(f, checkpoint=2)(0.4, 7)
     assert v == pytest.approx(f(0.4, 7), rel=1e-12)
     assert (v, g) == pytest.approx((v0, g0), rel=1e-12)
+
+
+RNN_FILE = """
+import numpy as np
+
+
+def rnn(W, xs):
+    h = xs[0]
+    for t in range(xs.shape[0]):
+        h = np.tanh(h @ W + xs[t])
+    return np.sum(h * h)
+
+
+def jvp_me(x):
+    return np.sin(x)
+"""
+
+
+def _cli(tmp_path, *args):
+    import contextlib
+    import io
+    import os
+
+    from adcompile.cli import main
+
+    (tmp_path / "m.py").write_text(RNN_FILE)
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = main(list(args))
+            except SystemExit as e:
+                status = e.code
+    finally:
+        os.chdir(here)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_cli_show_prints_the_schedule(tmp_path):
+    status, out, _ = _cli(tmp_path, "show", "m.py:rnn", "--wrt", "W", "--checkpoint", "sqrt")
+    assert status == 0
+    assert "for snapshot in reversed(snapshots):" in out
+    status, out, _ = _cli(tmp_path, "show", "m.py:rnn", "--wrt", "W", "--checkpoint", "5")
+    assert status == 0 and "checkpoint_stride(len(range(n)), 5)" in out
+    status, _, err = _cli(tmp_path, "show", "m.py:rnn", "--checkpoint", "none")
+    assert status == 2 and "expected sqrt or a positive integer" in err
+    status, _, err = _cli(tmp_path, "show", "m.py:jvp_me", "--mode", "jvp", "--checkpoint", "2")
+    assert status == 2 and "--checkpoint applies to reverse mode" in err
+
+
+def test_memory_report_shows_snapshots_and_segment(tmp_path):
+    shapes = "W=4x4,xs=100x2x4"
+    args = ("show", "m.py:rnn", "--wrt", "W", "--shapes", shapes, "--memory")
+    status, plain, _ = _cli(tmp_path, *args)
+    assert status == 0 and "snapshots" not in plain
+    status, out, _ = _cli(tmp_path, *args, "--checkpoint", "sqrt")
+    assert status == 0
+    assert "(in snapshots)" in out and "x 10" in out
+    assert "one recomputed segment's values at a time (10 iterations at most)" in out
+    W, xs = _data(T=100, batch=2, hidden=4)
+    plain_report = ad.grad(rnn_w, checkpoint=None).memory_report(W, xs)
+    sqrt_report = ad.grad(rnn_w, checkpoint="sqrt").memory_report(W, xs)
+    assert sqrt_report.total_bytes * 3 < plain_report.total_bytes
+    assert sqrt_report.segments and not plain_report.segments
+
+
+def rnn_w(W, xs):
+    h = xs[0]
+    for t in range(xs.shape[0]):
+        h = np.tanh(h @ W + xs[t])
+    return np.sum(h * h)
