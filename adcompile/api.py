@@ -529,6 +529,9 @@ class GradientFunction:
             _check_apart(self.fn, self.params, entry[2], params)
         self._latest = entry
         self._fast = self._dispatcher(entry, args, sig)
+        like = next((a for a in params if _other_array(a)), None)
+        if like is not None:
+            args = _arrays_like(args, self._index, like)
         try:
             out = entry[0](*args)
         except NonScalarResult as exc:
@@ -673,7 +676,7 @@ def _check_differentiable(value: object, param: str, fn: Callable) -> None:
         for k, v in value.items():
             _check_differentiable(v, f"{param}[{k!r}]", fn)
         return
-    if isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray) or _other_array(value):
         if value.dtype.kind == "f":
             return
         what = f"an array of dtype {value.dtype}"
@@ -689,6 +692,29 @@ def _check_differentiable(value: object, param: str, fn: Callable) -> None:
         hint="gradients are defined for floating-point inputs: pass a float or a float array "
         "(e.g. np.asarray(x, dtype=float)), or leave this parameter out of wrt",
     )
+
+
+def _other_array(value: object) -> bool:
+    """An array of another library that numpy's functions dispatch to (a dask or CuPy
+    array: ``__array_function__``), which the generated code runs on as it is."""
+    return (
+        not isinstance(value, np.ndarray | np.generic)
+        and hasattr(value, "__array_function__")
+        and isinstance(getattr(value, "dtype", None), np.dtype)
+    )
+
+
+def _arrays_like(args: tuple, index: list[int], like: object) -> tuple:
+    """``args`` with each numpy array differentiated made an array of ``like``'s library
+    (``np.asarray(a, like=...)``, numpy's dispatch to it), when another argument is
+    one: every value varied by them is then of that kind, and so is every adjoint,
+    which the generated code may add to in place (``dW += ...``), which a numpy array
+    cannot do with a contribution of another library's kind."""
+    out = list(args)
+    for i in index:
+        if type(out[i]) is np.ndarray:
+            out[i] = np.asarray(out[i], like=like)
+    return tuple(out)
 
 
 def _decorator(mode: str):
