@@ -102,9 +102,12 @@ def test_array_index_into_a_dask_array_is_a_clear_error():
 
 def test_distributed_cluster():
     distributed = pytest.importorskip("distributed")
-    rng, Xn, yn, _, _ = _data(n=400_000, chunks=8)
-    X = da.from_array(Xn, chunks=(50_000, 16))
-    y = da.from_array(yn, chunks=50_000)
+    # 400,000 x 16 in 8 chunks, generated on the workers (not shipped in the graph)
+    lazy_rng = da.random.default_rng(0)
+    X = lazy_rng.normal(size=(400_000, 16), chunks=(50_000, 16))
+    y = (lazy_rng.random(400_000, chunks=50_000) > 0.5).astype(float)
+    Xn, yn = dask.compute(X, y)
+    rng = np.random.default_rng(0)
     w = rng.normal(size=16) * 0.1
     with (
         distributed.LocalCluster(
