@@ -181,7 +181,7 @@ def test_decorator_form():
 
 def test_generated_code_shows_the_schedule():
     src = ad.grad(rnn, checkpoint="sqrt").source
-    assert "checkpointed (sqrt schedule" in src
+    assert "checkpointed (sqrt: about √T snapshots" in src
     assert "checkpoint_stride(" in src
     assert "for snapshot in reversed(snapshots):" in src
     assert "[start:start + stride]" in src

@@ -280,8 +280,8 @@ class Forward:
         schedule = ast.Constant(plan.schedule)
         code: list = [
             Comment(
-                f"checkpointed ({_describe(plan.schedule)}): the forward keeps the carried "
-                f"state every {plan.stride} iterations, the reverse recomputes each segment"
+                f"checkpointed ({_describe(plan.schedule)}): a snapshot of the carried "
+                f"state every {plan.stride} iterations"
             ),
             assign(plan.stride, call(ns.helper("checkpoint_stride"), length, schedule)),
             assign(plan.snapshots, ast.List(elts=[], ctx=ast.Load())),
@@ -365,7 +365,7 @@ class Forward:
 
 def _describe(schedule: str | int) -> str:
     if schedule == "sqrt":
-        return "sqrt schedule: about √T snapshots of T iterations"
+        return "sqrt: about √T snapshots of T iterations"
     return f"at most {schedule} snapshots"
 
 
