@@ -739,7 +739,8 @@ _CHECKPOINT_DOC = """
     reads from every iteration; ``"sqrt"`` keeps the loop's carried state at about
     √T of its T iterations and, in the reverse sweep, recomputes each segment between
     two of them before reversing it; an int N keeps at most N such snapshots per loop
-    (see docs/scaling.md). The generated code shows the schedule."""
+    (see docs/scaling.md); a while loop's snapshots thin out as it runs. The
+    generated code shows the schedule."""
 
 
 def grad(

@@ -10,7 +10,7 @@ import pytest
 from helpers import assert_grad_matches_fd
 
 import adcompile as ad
-from adcompile.runtime import checkpoint_stride
+from adcompile.runtime import checkpoint_stride, keep_snapshot
 
 SCHEDULES = ["sqrt", 1, 2, 3, 7, 1000]
 
@@ -209,19 +209,57 @@ def test_stride_bounds_the_snapshots(T):
     assert stride <= int(np.ceil(np.sqrt(T))) or T <= 1
 
 
-def test_while_loop_is_refused_where_it_is():
-    def f(x):
-        i = 0
-        while i < 3:
-            x = np.sin(x)
-            i = i + 1
-        return x
+def while_loop(W, x, limit):
+    h = x
+    i = 0
+    while np.sum(h * h) > limit and i < 40:
+        h = np.sin(h @ W) * 0.9 + x * 0.3
+        i = i + 1
+    return np.sum(h)
 
-    with pytest.raises(ad.AdCompileError) as e:
-        ad.grad(f, checkpoint="sqrt")(0.5)
-    assert "while loop" in str(e.value)
-    assert e.value.lineno is not None and "while i < 3" in e.value.line
-    assert ad.grad(f)(0.5) == pytest.approx(assert_grad_matches_fd(f, 0.5), rel=1e-6)
+
+def while_in_for(W, xs):
+    h = xs[0]
+    for t in range(xs.shape[0]):
+        k = 0
+        while k < t % 3:
+            h = np.tanh(h @ W) + xs[t]
+            k = k + 1
+    return np.sum(h * h)
+
+
+@pytest.mark.parametrize("limit", [1e9, 1.5, 0.95, 0.0])  # 0, 2, 5, 40 iterations
+def test_while_loop_gradient_is_the_one_without_checkpointing(limit):
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(4, 4)) * 0.5
+    x = rng.normal(size=(3, 4))
+    g0 = assert_grad_matches_fd(while_loop, W, x, limit, wrt=(0, 1))
+    for schedule in SCHEDULES:
+        _assert_same(ad.grad(while_loop, wrt=(0, 1), checkpoint=schedule)(W, x, limit), g0)
+    assert "keep_snapshot(" in ad.grad(while_loop, checkpoint=2).source
+
+
+def test_while_loop_inside_a_checkpointed_for_loop():
+    W, xs = _data(T=10)
+    g0 = assert_grad_matches_fd(while_in_for, W, xs, wrt=(0, 1))
+    for schedule in SCHEDULES:
+        _assert_same(ad.grad(while_in_for, wrt=(0, 1), checkpoint=schedule)(W, xs), g0)
+
+
+@pytest.mark.parametrize("schedule", ["sqrt", 1, 2, 3, 8])
+def test_keep_snapshot_bounds_snapshots_and_keeps_them_a_stride_apart(schedule):
+    for T in range(0, 300, 7):
+        snapshots: list = []
+        stride = 1
+        for i in range(T):
+            if i % stride == 0:
+                stride = keep_snapshot(snapshots, (i,), stride, schedule)
+        starts = [s[0] for s in snapshots]
+        assert starts == list(range(0, T, stride))  # every segment is stride long
+        if schedule == "sqrt":
+            assert len(starts) <= 2 * np.sqrt(T) + 1 and stride <= 2 * np.sqrt(T) + 1
+        else:
+            assert len(starts) <= schedule
 
 
 @pytest.mark.parametrize("bad", [0, -2, "log", 2.5, True])

@@ -31,8 +31,13 @@ and in the reverse sweep::
 
 A loop is checkpointed when it is at the top of the function's body (its own, or
 a called function's) and keeps values for its reverse: nested loops are
-recomputed with the segment that holds them. A ``while`` loop's trip count is not
-known when it starts, so it is refused with a located error.
+recomputed with the segment that holds them.
+
+A ``while`` loop's trip count is not known when it starts, so its stride starts
+at 1 and doubles as it runs: ``keep_snapshot`` keeps every other snapshot once
+there are more than the schedule allows (more than ``stride`` for "sqrt", which
+keeps both about √T; more than N for an int). The reverse recomputes each segment
+by running its body as many times as the forward did, up to the next snapshot.
 """
 
 from __future__ import annotations
@@ -40,7 +45,6 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from ..errors import AdCompileError
 from ..ir import Loop
 
 Checkpoint = str | int | None
@@ -72,15 +76,6 @@ class Plan:
     start: str
     snapshot: str
     index: str
+    end: str | None = None  # a while loop's: where the segment being reversed ends
     slot: list = field(default_factory=list)
     at: ast.stmt | None = None
-
-
-def refuse_while(stmt: Loop, schedule: str | int) -> None:
-    raise AdCompileError(
-        f"checkpoint={schedule!r} cannot checkpoint a while loop: its number of "
-        "iterations is not known when it starts",
-        stmt.loc,
-        hint="write it as `for i in range(n_max):` with `if not condition: break`, or "
-        "call grad without checkpoint",
-    )

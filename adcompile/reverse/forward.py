@@ -273,17 +273,35 @@ class Forward:
     def checkpointed(self, plan) -> list:
         """A checkpointed loop's forward sweep (see ``checkpoint.py``): the body keeps
         nothing, and every ``stride`` iterations the carried state is kept as a
-        snapshot, with the number of the iteration it starts."""
+        snapshot, with the number of the iteration it starts. A for loop's stride is
+        fixed from its length; a while loop's starts at 1 and grows (``keep_snapshot``),
+        and its count of iterations is left in ``plan.index`` for the reverse."""
         stmt, ns = plan.loop, self.ns
         state = self.carried_state(stmt)
-        length = call(name(ns.free_name("len", len)), stmt.iter)
         schedule = ast.Constant(plan.schedule)
+        snapshot = ast.Tuple(elts=[name(plan.index)] + [name(c) for c in state], ctx=ast.Load())
+        if stmt.test is None:
+            length = call(name(ns.free_name("len", len)), stmt.iter)
+            stride: ast.expr = call(ns.helper("checkpoint_stride"), length, schedule)
+            append = ast.Attribute(value=name(plan.snapshots), attr="append", ctx=ast.Load())
+            keep: ast.stmt = ast.Expr(value=call(append, snapshot))
+            what = f"every {plan.stride} iterations"
+        else:
+            stride = ast.Constant(1)
+            kept = call(
+                ns.helper("keep_snapshot"),
+                name(plan.snapshots),
+                snapshot,
+                name(plan.stride),
+                schedule,
+            )
+            keep = assign(plan.stride, kept)
+            what = f"every {plan.stride} iterations, {plan.stride} doubling as the loop runs on"
         code: list = [
             Comment(
-                f"checkpointed ({_describe(plan.schedule)}): a snapshot of the carried "
-                f"state every {plan.stride} iterations"
+                f"checkpointed ({_describe(plan.schedule)}): a snapshot of the carried state {what}"
             ),
-            assign(plan.stride, call(ns.helper("checkpoint_stride"), length, schedule)),
+            assign(plan.stride, stride),
             assign(plan.snapshots, ast.List(elts=[], ctx=ast.Load())),
         ]
         carried = [(c, b, e) for c, b, e in stmt.carried if c in self.needed]
@@ -295,15 +313,19 @@ class Forward:
             ops=[ast.Eq()],
             comparators=[ast.Constant(0)],
         )
-        snapshot = ast.Tuple(elts=[name(plan.index)] + [name(c) for c in state], ctx=ast.Load())
-        append = ast.Attribute(value=name(plan.snapshots), attr="append", ctx=ast.Load())
-        keep = ast.If(test=every, body=[ast.Expr(value=call(append, snapshot))], orelse=[])
         at = 1 if body and isinstance(body[0], ast.If) and stmt.exit is not None else 0
-        body.insert(at, keep)
+        body.insert(at, ast.If(test=every, body=[keep], orelse=[]))
         body.extend(carry_forward(carried))
-        target = ast.Tuple(elts=[store(plan.index), store(stmt.target)], ctx=ast.Store())
-        enumerated = call(name(ns.free_name("enumerate", enumerate)), stmt.iter)
-        code.append(ast.For(target=target, iter=enumerated, body=body, orelse=[]))
+        if stmt.test is None:
+            target = ast.Tuple(elts=[store(plan.index), store(stmt.target)], ctx=ast.Store())
+            enumerated = call(name(ns.free_name("enumerate", enumerate)), stmt.iter)
+            code.append(ast.For(target=target, iter=enumerated, body=body, orelse=[]))
+        else:
+            code.append(assign(plan.index, ast.Constant(0)))
+            body.append(
+                ast.AugAssign(target=store(plan.index), op=ast.Add(), value=ast.Constant(1))
+            )
+            code.append(ast.While(test=stmt.test, body=body, orelse=[]))
         return code
 
     def recompute(self, plan) -> list:
@@ -318,15 +340,21 @@ class Forward:
         body = self.iteration(stmt, saving=True)
         body.extend(self.saving.push(stmt.body, values))
         body.extend(carry_forward(carried))
-        end = ast.BinOp(left=name(plan.start), op=ast.Add(), right=name(plan.stride))
-        segment = ast.Subscript(
-            value=stmt.iter, slice=ast.Slice(lower=name(plan.start), upper=end), ctx=ast.Load()
-        )
+        if stmt.test is None:
+            end = ast.BinOp(left=name(plan.start), op=ast.Add(), right=name(plan.stride))
+            segment: ast.expr = ast.Subscript(
+                value=stmt.iter, slice=ast.Slice(lower=name(plan.start), upper=end), ctx=ast.Load()
+            )
+            target = store(stmt.target)
+        else:  # as many iterations as the forward ran from this snapshot to the next
+            count = ast.BinOp(left=name(plan.end), op=ast.Sub(), right=name(plan.start))
+            segment = call(name(self.ns.free_name("range", range)), count)
+            target = store("_")
         return [
             Comment("the segment from this snapshot, recomputed, keeping what its reverse reads"),
             ast.Assign(targets=[unpack], value=name(plan.snapshot)),
             assign(values, ast.List(elts=[], ctx=ast.Load())),
-            ast.For(target=store(stmt.target), iter=segment, body=body, orelse=[]),
+            ast.For(target=target, iter=segment, body=body, orelse=[]),
             Comment("the segment reversed"),
         ]
 

@@ -76,7 +76,7 @@ class Saving:
         for s in body:
             plan = self.checkpoints.get(id(s)) if isinstance(s, Loop) else None
             if plan is not None:
-                defs |= {plan.stride, plan.snapshots}
+                defs |= {plan.stride, plan.snapshots, plan.index}
         saved = sorted(read & defs, key=_order(body))
         saved, remat = self.rematerialise(body, saved, defs)
         self.saved[id(body)] = saved

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from ..analysis import differentiable_operands
 from ..ir import Assign, If, Loop, Stmt, names_in, walk
-from .checkpoint import Plan, refuse_while
+from .checkpoint import Plan
 from .output import Namespace, Output, call, current_is, name, store
 from .program import Program, all_defs
 from .rules import Rules
@@ -179,7 +179,8 @@ class Sweep:
         if plan is None:
             self.output.put(self.reverse_loop(stmt, body, carries.counter))
         else:
-            self.output.put(self.checkpointed_loop(stmt, body, carries.counter, plan))
+            for code in self.checkpointed_loop(stmt, body, carries.counter, plan):
+                self.output.put(code)
         # out of the (forward) first iteration: the adjoints of the starting values
         for c, before, _ in carries.carried:
             self.adjoints.adj.pop(c, None)
@@ -314,8 +315,6 @@ class Sweep:
         reverse, under a schedule."""
         if self.checkpoint is None or self.depth or not self.saving.saved.get(id(stmt.body)):
             return None
-        if stmt.test is not None:
-            refuse_while(stmt, self.checkpoint)
         fresh = self.ns.fresh
         plan = Plan(
             loop=stmt,
@@ -325,15 +324,22 @@ class Sweep:
             start=fresh("start"),
             snapshot=fresh("snapshot"),
             index=fresh("i"),
+            end=fresh("end") if stmt.test is not None else None,
         )
         self.ns.locals.update((plan.stride, plan.snapshots, plan.start, plan.snapshot, plan.index))
+        if plan.end is not None:
+            self.ns.locals.add(plan.end)
         self.saving.checkpoints[id(stmt)] = plan
         return plan
 
-    def checkpointed_loop(self, stmt: Loop, out: list, counter: str | None, plan: Plan) -> ast.For:
+    def checkpointed_loop(
+        self, stmt: Loop, out: list, counter: str | None, plan: Plan
+    ) -> list[ast.stmt]:
         """The reverse of a checkpointed loop: over its snapshots, last first, each
         segment recomputed from its snapshot (written by the forward sweep into
-        ``plan.at``'s place, see ``Forward.recompute``) and then reversed."""
+        ``plan.at``'s place, see ``Forward.recompute``) and then reversed. A while
+        loop's segment ends where the next one starts (``plan.end``), the last one at
+        the number of iterations the forward ran."""
         inner = self.reverse_loop(stmt, out, counter, offset=plan.start)
         # a stand-in for the recomputation, reading what it will read from outside the
         # loop, so that the forward sweep computes it (and a pullback saves it)
@@ -341,7 +347,11 @@ class Sweep:
         plan.at = ast.Expr(value=ast.Tuple(elts=[name(n) for n in reads], ctx=ast.Load()))
         plan.slot = [plan.at, inner]
         backwards = call(name(self.ns.free_name("reversed", reversed)), name(plan.snapshots))
-        return ast.For(target=store(plan.snapshot), iter=backwards, body=plan.slot, orelse=[])
+        loop = ast.For(target=store(plan.snapshot), iter=backwards, body=plan.slot, orelse=[])
+        if plan.end is None:
+            return [loop]
+        plan.slot.append(ast.Assign(targets=[store(plan.end)], value=name(plan.start)))
+        return [ast.Assign(targets=[store(plan.end)], value=name(plan.index)), loop]
 
     def reverse_loop(
         self, stmt: Loop, out: list, counter: str | None, offset: str | None = None

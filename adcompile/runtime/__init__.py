@@ -62,7 +62,7 @@ from .broadcasting import (
     unbroadcast,
     unreduce,
 )
-from .checkpointing import checkpoint_stride
+from .checkpointing import checkpoint_stride, keep_snapshot
 from .containers import (
     add_adjoint,
     add_at,
