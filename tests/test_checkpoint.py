@@ -375,3 +375,39 @@ def rnn_w(W, xs):
     for t in range(xs.shape[0]):
         h = np.tanh(h @ W + xs[t])
     return np.sum(h * h)
+
+
+def loop_in_branch_and_two_loops(W, xs):
+    h = xs[0]
+    if np.sum(xs) > -1e9:
+        for t in range(1, xs.shape[0], 2):
+            h = np.tanh(h @ W) * xs[t]
+    for t in range(xs.shape[0] - 1, -1, -3):
+        h = np.sin(h + xs[t])
+    return np.sum(h * h)
+
+
+def list_of_arrays(W, xs):
+    h = xs[0]
+    for x in range(len(xs)):
+        h = np.tanh(h @ W + xs[x])
+    return np.sum(h)
+
+
+def test_loop_in_a_branch_stepped_ranges_and_two_loops():
+    W, xs = _data(T=11)
+    g0 = assert_grad_matches_fd(loop_in_branch_and_two_loops, W, xs, wrt=(0, 1))
+    for schedule in SCHEDULES:
+        g = ad.grad(loop_in_branch_and_two_loops, wrt=(0, 1), checkpoint=schedule)(W, xs)
+        _assert_same(g, g0)
+
+
+def test_list_argument():
+    W, xs = _data(T=6)
+    xs = list(xs)
+    g0 = ad.grad(list_of_arrays, wrt=(0, 1))(W, xs)
+    for schedule in SCHEDULES:
+        g = ad.grad(list_of_arrays, wrt=(0, 1), checkpoint=schedule)(W, xs)
+        _assert_same(g[0], g0[0])
+        for a, b in zip(g[1], g0[1], strict=True):
+            _assert_same(a, b)
