@@ -58,6 +58,12 @@ def build_static(
                 hint=f"give every parameter a shape: {', '.join(params)}",
             )
         arg_shapes = tuple(shapes[p] for p in params)
+    if checkpoint is not None and mode in ("jvp", "hvp"):
+        raise AdCompileError(
+            f"--checkpoint applies to grad, value_and_grad and vjp, not to --mode {mode}",
+            src.loc(src.node),
+            hint=f"leave out --checkpoint with --mode {mode}",
+        )
     if mode == "hvp":
         # forward over reverse: the jvp of the generated gradient (higher.py)
         from .higher import static_hvp
@@ -72,12 +78,6 @@ def build_static(
         source, gen = static_hvp(src, grad_gen, names)
     elif mode == "jvp":
         # forward mode: its own pass (tangent.py)
-        if checkpoint is not None:
-            raise AdCompileError(
-                "--checkpoint applies to reverse mode: forward mode keeps nothing to checkpoint",
-                src.loc(src.node),
-                hint="leave out --checkpoint with --mode jvp",
-            )
         if arg_shapes is not None:
             raise AdCompileError(
                 "--shapes specialises reverse-mode code; forward-mode code is not "

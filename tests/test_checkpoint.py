@@ -350,8 +350,12 @@ def test_cli_show_prints_the_schedule(tmp_path):
     assert status == 0 and "checkpoint_stride(len(range(n)), 5)" in out
     status, _, err = _cli(tmp_path, "show", "m.py:rnn", "--checkpoint", "none")
     assert status == 2 and "expected sqrt or a positive integer" in err
-    status, _, err = _cli(tmp_path, "show", "m.py:jvp_me", "--mode", "jvp", "--checkpoint", "2")
-    assert status == 2 and "--checkpoint applies to reverse mode" in err
+    for mode in ("jvp", "hvp"):
+        status, _, err = _cli(tmp_path, "show", "m.py:jvp_me", "--mode", mode, "--checkpoint", "2")
+        assert (
+            status == 2
+            and f"--checkpoint applies to grad, value_and_grad and vjp, not to --mode {mode}" in err
+        )
 
 
 def test_memory_report_shows_snapshots_and_segment(tmp_path):
