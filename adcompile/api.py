@@ -33,6 +33,7 @@ from .errors import AdCompileError, Loc
 from .export import export_module, generated_namespaces
 from .frontend import SourceFunction, def_loc
 from .memory import MemoryReport, memory_report_of
+from .reverse.checkpoint import Checkpoint, check_schedule
 from .rules.containers import kind_of
 from .rules.registry import GENERATION
 from .runtime import NonScalarResult
@@ -47,14 +48,16 @@ def build(
     mode: str,
     kinds: tuple | None = None,
     arg_shapes: tuple | None = None,
+    checkpoint: Checkpoint = None,
 ) -> tuple[str, dict[str, Any], Any]:
     """Run the pipeline (``pipeline.py``) on ``src``: returns (source text, namespace,
-    Generated).
+    Generated). ``checkpoint`` is the loops' checkpointing schedule (see
+    ``reverse/checkpoint.py``).
 
     ``kinds`` is the structure of each argument (see ``rules/containers.py``);
     None means every argument is an array or a number."""
     with _internal_errors(src.name, src.loc(src.node)), _deep_recursion():
-        gen = pipeline.compile_source(src, wrt, mode, kinds, arg_shapes)
+        gen = pipeline.compile_source(src, wrt, mode, kinds, arg_shapes, checkpoint)
         source = gen.text + "".join("\n\n" + pair.text for pair in gen.session.order)
     return source, gen.namespace, gen
 
@@ -102,6 +105,7 @@ def _compile_one(
     kinds: tuple | None = None,
     arg_shapes: tuple | None = None,
     debug_nans: bool = False,
+    checkpoint: Checkpoint = None,
 ) -> tuple[Callable, str, Any]:
     """Read, transform and compile ``fn``: (the generated function, its source, Generated)."""
     inner: list = []
@@ -113,7 +117,7 @@ def _compile_one(
     with frontend.recording() as guards:
         with _internal_errors(getattr(fn, "__name__", repr(fn)), def_loc(fn)):
             src = pipeline.read(fn)
-        source, namespace, gen = build(src, wrt, mode, kinds, arg_shapes)
+        source, namespace, gen = build(src, wrt, mode, kinds, arg_shapes, checkpoint)
     filename = linecache_filename(mode, src.qualname, wrt)
     with _internal_errors(src.name, src.loc(src.node)):
         if debug_nans:  # a late pass: checks after each block of the reverse sweeps
@@ -306,11 +310,19 @@ class GradientFunction:
 
     compiled_gradient = True  # (names.is_compiled_gradient)
 
-    def __init__(self, fn: Callable, wrt: Wrt, mode: str, debug_nans: bool = False) -> None:
+    def __init__(
+        self,
+        fn: Callable,
+        wrt: Wrt,
+        mode: str,
+        debug_nans: bool = False,
+        checkpoint: Checkpoint = None,
+    ) -> None:
         _check_function(fn)
         self.fn = fn
         self.mode = mode
         self.debug_nans = bool(debug_nans)
+        self.checkpoint = check_schedule(checkpoint)
         sig = inspect.signature(fn)
         self.params = list(sig.parameters)
         plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in sig.parameters.values())
@@ -378,7 +390,15 @@ class GradientFunction:
             entry = None
         if entry is None:
             with self._lock:
-                cache_key = (self.fn, tuple(self.wrt), self.mode, kinds, sig, self.debug_nans)
+                cache_key = (
+                    self.fn,
+                    tuple(self.wrt),
+                    self.mode,
+                    kinds,
+                    sig,
+                    self.debug_nans,
+                    self.checkpoint,
+                )
                 with _CACHE_LOCK:
                     entry = _CACHE.get(cache_key)
                     if entry is not None and not _current(entry):
@@ -386,7 +406,13 @@ class GradientFunction:
                     if entry is None:
                         try:
                             entry = _compile_entry(
-                                self.fn, self.wrt, self.mode, kinds, sig, self.debug_nans
+                                self.fn,
+                                self.wrt,
+                                self.mode,
+                                kinds,
+                                sig,
+                                self.debug_nans,
+                                self.checkpoint,
                             )
                         except AdCompileError as exc:
                             # the message locates the problem in the user's code; the
@@ -503,6 +529,9 @@ class GradientFunction:
             _check_apart(self.fn, self.params, entry[2], params)
         self._latest = entry
         self._fast = self._dispatcher(entry, args, sig)
+        like = next((a for a in params if _other_array(a)), None)
+        if like is not None:
+            args = _arrays_like(args, self._index, like)
         try:
             out = entry[0](*args)
         except NonScalarResult as exc:
@@ -647,7 +676,7 @@ def _check_differentiable(value: object, param: str, fn: Callable) -> None:
         for k, v in value.items():
             _check_differentiable(v, f"{param}[{k!r}]", fn)
         return
-    if isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray) or _other_array(value):
         if value.dtype.kind == "f":
             return
         what = f"an array of dtype {value.dtype}"
@@ -665,19 +694,62 @@ def _check_differentiable(value: object, param: str, fn: Callable) -> None:
     )
 
 
+def _other_array(value: object) -> bool:
+    """An array of another library that numpy's functions dispatch to (a dask or CuPy
+    array: ``__array_function__``), which the generated code runs on as it is."""
+    return (
+        not isinstance(value, np.ndarray | np.generic)
+        and hasattr(value, "__array_function__")
+        and isinstance(getattr(value, "dtype", None), np.dtype)
+    )
+
+
+def _arrays_like(args: tuple, index: list[int], like: object) -> tuple:
+    """``args`` with each numpy array differentiated made an array of ``like``'s library
+    (``np.asarray(a, like=...)``, numpy's dispatch to it), when another argument is
+    one: every value varied by them is then of that kind, and so is every adjoint,
+    which the generated code may add to in place (``dW += ...``), which a numpy array
+    cannot do with a contribution of another library's kind."""
+    out = list(args)
+    for i in index:
+        if type(out[i]) is np.ndarray:
+            out[i] = np.asarray(out[i], like=like)
+    return tuple(out)
+
+
 def _decorator(mode: str):
-    def make(fn: Callable | None = None, wrt: Wrt = 0, debug_nans: bool = False):
+    def make(
+        fn: Callable | None = None,
+        wrt: Wrt = 0,
+        debug_nans: bool = False,
+        checkpoint: Checkpoint = None,
+    ):
         if fn is None:
-            return lambda f: GradientFunction(f, wrt, mode, debug_nans)
+            return lambda f: GradientFunction(f, wrt, mode, debug_nans, checkpoint)
         if isinstance(fn, int | str | tuple | list) and not callable(fn):
             w = fn
-            return lambda f: GradientFunction(f, w, mode, debug_nans)
-        return GradientFunction(fn, wrt, mode, debug_nans)
+            return lambda f: GradientFunction(f, w, mode, debug_nans, checkpoint)
+        return GradientFunction(fn, wrt, mode, debug_nans, checkpoint)
 
     return make
 
 
-def grad(fn: Callable | None = None, wrt: Wrt = 0, *, debug_nans: bool = False) -> GradientFunction:
+_CHECKPOINT_DOC = """
+    ``checkpoint`` trades time for memory in loops: None keeps what the reverse sweep
+    reads from every iteration; ``"sqrt"`` keeps the loop's carried state at about
+    √T of its T iterations and, in the reverse sweep, recomputes each segment between
+    two of them before reversing it; an int N keeps at most N such snapshots per loop
+    (see docs/scaling.md); a while loop's snapshots thin out as it runs. The
+    generated code shows the schedule."""
+
+
+def grad(
+    fn: Callable | None = None,
+    wrt: Wrt = 0,
+    *,
+    debug_nans: bool = False,
+    checkpoint: Checkpoint = None,
+) -> GradientFunction:
     """The gradient of ``fn``'s scalar result with respect to the parameters in ``wrt``.
 
     ``wrt`` is a position, a parameter name, or a tuple of them (a tuple gives a
@@ -687,20 +759,35 @@ def grad(fn: Callable | None = None, wrt: Wrt = 0, *, debug_nans: bool = False) 
     that is not finite although every value it was computed from is raises
     FloatingPointError naming the line of ``fn`` it is the adjoint of.
     """
-    return _decorator("grad")(fn, wrt, debug_nans)
+    return _decorator("grad")(fn, wrt, debug_nans, checkpoint)
 
 
 def value_and_grad(
-    fn: Callable | None = None, wrt: Wrt = 0, *, debug_nans: bool = False
+    fn: Callable | None = None,
+    wrt: Wrt = 0,
+    *,
+    debug_nans: bool = False,
+    checkpoint: Checkpoint = None,
 ) -> GradientFunction:
     """Like :func:`grad`, returning ``(value, gradient)`` from one forward pass."""
-    return _decorator("value_and_grad")(fn, wrt, debug_nans)
+    return _decorator("value_and_grad")(fn, wrt, debug_nans, checkpoint)
 
 
-def vjp(fn: Callable | None = None, wrt: Wrt = 0, *, debug_nans: bool = False) -> GradientFunction:
+def vjp(
+    fn: Callable | None = None,
+    wrt: Wrt = 0,
+    *,
+    debug_nans: bool = False,
+    checkpoint: Checkpoint = None,
+) -> GradientFunction:
     """The vector-Jacobian product of ``fn``: call it with ``fn``'s arguments and then
     the cotangent of its result; it returns the cotangent of each ``wrt`` parameter."""
-    return _decorator("vjp")(fn, wrt, debug_nans)
+    return _decorator("vjp")(fn, wrt, debug_nans, checkpoint)
+
+
+grad.__doc__ += _CHECKPOINT_DOC
+value_and_grad.__doc__ += _CHECKPOINT_DOC
+vjp.__doc__ += _CHECKPOINT_DOC
 
 
 def _check_nans(src: SourceFunction, gen) -> str:

@@ -58,6 +58,12 @@ which is what a call with such arguments runs: exact sums where numpy
 broadcast an operand, and dz @ y.T for matrix products. Without it, the code
 is the general one, which works for any shapes.
 
+--checkpoint sqrt|N checkpoints the loops: the forward sweep keeps a snapshot of
+a loop's carried state every few iterations (about √T snapshots of T iterations
+with sqrt, at most N with an integer), and the reverse sweep recomputes each
+segment from its snapshot before reversing it. The printed code shows the
+schedule; with --memory, the report shows the snapshots and the segment length.
+
 --memory (with --shapes) runs the generated code's forward sweep on random
 arguments of those shapes and prints, instead of the code, what the reverse sweep
 keeps: each value's line, name, shape, dtype and bytes, per iteration and in
@@ -200,6 +206,13 @@ def _parser() -> argparse.ArgumentParser:
         help="print the function's lines and the generated code next to each other",
     )
     show.add_argument(
+        "--checkpoint",
+        metavar="sqrt|N",
+        type=_checkpoint,
+        help="checkpoint loops: keep about √T snapshots of a loop's carried state (sqrt), "
+        "or at most N, and recompute each segment in the reverse sweep",
+    )
+    show.add_argument(
         "--memory",
         action="store_true",
         help="with --shapes: print what the reverse sweep keeps (per line, name, shape, "
@@ -332,6 +345,15 @@ def _split_target(target: str) -> tuple[str, str]:
     return path, func
 
 
+def _checkpoint(text: str) -> str | int:
+    """--checkpoint's value: "sqrt" or a positive int."""
+    if text == "sqrt":
+        return text
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected sqrt or a positive integer, not {text!r}")
+
+
 def _version() -> str:
     from . import __version__
 
@@ -377,7 +399,9 @@ def _show(args) -> None:
     if args.memory:
         _memory(args, path, func, shapes)
         return
-    source = compile_static(path, func, _parse_wrt(args.wrt), args.mode, shapes)
+    source = compile_static(
+        path, func, _parse_wrt(args.wrt), args.mode, shapes, checkpoint=args.checkpoint
+    )
     if args.side_by_side:
         # compile_static has read the file: it exists and is Python source
         with tokenize.open(path) as file:
@@ -398,7 +422,9 @@ def _memory(args, path: str, func: str, shapes: dict | None) -> None:
             hint="give every parameter's shape, e.g. --shapes W=8x4,b=8x1,x=4x16 "
             "(the values are random: what is kept depends on shapes only)",
         )
-    report = static_memory_report(path, func, _parse_wrt(args.wrt), args.mode, shapes)
+    report = static_memory_report(
+        path, func, _parse_wrt(args.wrt), args.mode, shapes, checkpoint=args.checkpoint
+    )
     report.show(console=make_console())
 
 

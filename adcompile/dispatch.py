@@ -257,6 +257,10 @@ class _Dispatch:
                 self.lines.append(f"{item} = {var}[{key_name}]")
                 children.append((key_name, self.guard(item, a, wrt)))
             return (dict, children)
+        if hasattr(value, "__array_function__") and not isinstance(value, np.generic):
+            # another library's array (dask, CuPy): the slow path, which runs the code on
+            # it as it is and makes the numpy arrays differentiated with it of its kind
+            raise _NoFastPath
         self.miss_unless(f"type({var}) is not {self.const(t)}")
         return ("other",)
 

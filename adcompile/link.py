@@ -48,6 +48,7 @@ class Session:
         self.kinds: dict[tuple, object] = {}
         self.normalizing: set[tuple] = set()
         self.ownership: dict = {}  # helper -> whether it returns arrays of its own (inplace/)
+        self.checkpoint: str | int | None = None  # loops' checkpointing schedule (reverse/)
 
     def _name(self, base: str) -> str:
         name, i = base, 1

@@ -49,6 +49,9 @@ class MemoryReport:
     function: str
     rows: list[Row] = field(default_factory=list)
     overhead: int = 0  # the lists and tuples holding loops' values
+    # checkpointed loops (line, segment length): the reverse sweep recomputes one
+    # segment of that many iterations at a time, and holds its values meanwhile
+    segments: list[tuple[int | None, int]] = field(default_factory=list)
 
     @property
     def total_bytes(self) -> int:
@@ -83,6 +86,7 @@ class MemoryReport:
         if self.overhead:
             out.append(f"(and {_size(self.overhead)} of lists and tuples holding loops' values)")
         out.append(f"total: {_size(self.total_bytes)} ({self.total_bytes:,} bytes)")
+        out += [_segment_note(line, stride) for line, stride in self.segments]
         return "\n".join(out) + "\n"
 
     def show(self, *, console=None) -> None:
@@ -102,7 +106,8 @@ class MemoryReport:
         table = Table(
             title=f"values the reverse sweep of {self.function} keeps",
             caption=f"total {_size(self.total_bytes)} ({self.total_bytes:,} bytes)"
-            + (f", of which {_size(self.overhead)} lists and tuples" if self.overhead else ""),
+            + (f", of which {_size(self.overhead)} lists and tuples" if self.overhead else "")
+            + "".join("\n" + _segment_note(line, n) for line, n in self.segments),
         )
         for name, justify in [
             ("line", "right"),
@@ -125,6 +130,14 @@ class MemoryReport:
                 _size(r.total),
             )
         return table
+
+
+def _segment_note(line: int | None, stride: int) -> str:
+    where = f"line {line}" if line is not None else "a loop"
+    return (
+        f"checkpointed loop at {where}: its snapshots are above; the reverse sweep also "
+        f"holds one recomputed segment's values at a time ({stride} iterations at most)"
+    )
 
 
 def _size(n: int) -> str:
@@ -200,6 +213,7 @@ def report(
     assigned: dict[str, int] = {}
     fields: dict[str, list[str]] = {}
     calls: dict[str, str] = {}  # local holding a called function's stack -> fwd name
+    strides: set[str] = set()
     for node in ast.walk(fn):
         if getattr(node, "lineno", marker) >= marker:
             continue
@@ -225,6 +239,14 @@ def report(
         appended = _appended(node)
         if appended is not None:
             fields[appended[0]] = appended[1]
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "checkpoint_stride"
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            strides.add(node.targets[0].id)  # a checkpointed loop's segment length
 
     roots_of_args = {id(_root(a)) for a in _arrays(args)}
     seen: set[int] = set()
@@ -248,6 +270,9 @@ def report(
 
     for name, value in values.items():
         if name in params or name not in assigned:
+            continue
+        if name in strides and isinstance(value, int):
+            result.segments.append((line_of(assigned[name]), value))
             continue
         lineno = line_of(assigned[name])
         src = source_lines[lineno - 1].strip() if lineno and lineno <= len(source_lines) else ""

@@ -177,10 +177,13 @@ def compile_source(
     mode: str,
     kinds: tuple | None = None,
     arg_shapes: tuple | None = None,
+    checkpoint: str | int | None = None,
 ) -> reverse.Generated:
     """Every stage from fence to emit: ``gen.text`` is the gradient's source, each
-    pair of ``gen.session.order`` has its own ``text``."""
+    pair of ``gen.session.order`` has its own ``text``. ``checkpoint`` is the loops'
+    checkpointing schedule, for this function and the functions it calls."""
     link = session()
+    link.checkpoint = checkpoint
     fn = front(src, kinds, link)
     gen = back(fn, wrt, mode, link, arg_shapes)
     gen.updates = fn.updates

@@ -22,10 +22,12 @@ def compile_static(
     wrt: Wrt | None,
     mode: str = "grad",
     shapes: dict[str, object] | None = None,
+    checkpoint: str | int | None = None,
 ) -> str:
     """Generated source for ``func`` in the file ``path``, read without running it;
-    with ``shapes`` (every parameter's shape, or ``float``), specialised to them."""
-    return build_static(path, func, wrt, mode, shapes)[1]
+    with ``shapes`` (every parameter's shape, or ``float``), specialised to them;
+    ``checkpoint`` is the loops' checkpointing schedule (as ``grad``'s)."""
+    return build_static(path, func, wrt, mode, shapes, checkpoint)[1]
 
 
 def build_static(
@@ -34,6 +36,7 @@ def build_static(
     wrt: Wrt | None,
     mode: str = "grad",
     shapes: dict[str, object] | None = None,
+    checkpoint: str | int | None = None,
 ) -> tuple[SourceFunction, str, Any, list[str]]:
     """:func:`compile_static`'s (function read, source, Generated, wrt names)."""
     src = frontend.from_file(path, func)
@@ -55,6 +58,12 @@ def build_static(
                 hint=f"give every parameter a shape: {', '.join(params)}",
             )
         arg_shapes = tuple(shapes[p] for p in params)
+    if checkpoint is not None and mode in ("jvp", "hvp"):
+        raise AdCompileError(
+            f"--checkpoint applies to grad, value_and_grad and vjp, not to --mode {mode}",
+            src.loc(src.node),
+            hint=f"leave out --checkpoint with --mode {mode}",
+        )
     if mode == "hvp":
         # forward over reverse: the jvp of the generated gradient (higher.py)
         from .higher import static_hvp
@@ -78,19 +87,24 @@ def build_static(
             )
         source, _, gen = build_jvp(src, names)
     else:
-        source, _, gen = build(src, names, mode, None, arg_shapes)
+        source, _, gen = build(src, names, mode, None, arg_shapes, checkpoint)
     with _internal_errors(src.name, src.loc(src.node)):
         compile(source, f"<adcompile {mode} {func}>", "exec")  # never print broken code
     return src, source, gen, names
 
 
 def static_memory_report(
-    path: str, func: str, wrt: Wrt | None, mode: str, shapes: dict
+    path: str,
+    func: str,
+    wrt: Wrt | None,
+    mode: str,
+    shapes: dict,
+    checkpoint: str | int | None = None,
 ) -> MemoryReport | None:
     """The memory report of ``func`` in the file ``path`` (read, not run) on random
     standard-normal arguments of the given shapes (``adcompile show --memory``); for
     grad and value_and_grad (a vjp's cotangent has the result's shape, unknown here)."""
-    src, _, gen, names = build_static(path, func, wrt, mode, shapes)
+    src, _, gen, names = build_static(path, func, wrt, mode, shapes, checkpoint)
     with _internal_errors(src.name, src.loc(src.node)):
         compiled = compile_linked(gen, linecache_filename(mode, func, names))
     params = [a.arg for a in src.node.args.args]

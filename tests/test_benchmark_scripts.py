@@ -132,3 +132,19 @@ def test_backprop_vs_finite_differences_measures_and_estimates(tmp_path):
     for r in rows:
         assert r["fd_over_forward"] > r["params"]  # at least 2 passes per parameter, roughly
         assert r["backprop_over_forward"] < r["fd_over_forward"]
+
+
+def test_checkpoint_bench_checks_every_schedule_against_no_checkpointing():
+    stdout = run(
+        EXAMPLES / "benchmarks" / "checkpoint_bench.py",
+        "--steps",
+        "20",
+        "--hidden",
+        "4",
+        "--batch",
+        "2",
+        "--repeat",
+        "1",
+    )
+    rows = [line.split()[0] for line in stdout.splitlines()[2:]]
+    assert rows == ["None", "sqrt", "2", "4", "8", "16", "20"]

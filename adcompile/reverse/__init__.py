@@ -112,6 +112,7 @@ class Transformation:
         self.saving = saving = Saving(program, ns, output)
         rules = Rules(program, ns, output, adjoints, saving, session)
         self.sweep = Sweep(program, ns, output, adjoints, rules, saving)
+        self.sweep.checkpoint = getattr(session, "checkpoint", None)
         self.forward = Forward(program, ns, output, saving, rules)
 
     def seed(self, result: ast.expr) -> tuple[ast.expr, str | None]:
@@ -155,6 +156,7 @@ class Transformation:
             needed |= names_in(result)
         self.forward.plan(fn.body[:-1], needed, reverse_loads)
         forward = self.forward.block(fn.body[:-1], saving=False)
+        self.forward.fill_recomputations()
         code: list[ast.stmt | Comment] = [Comment("forward sweep")]
         if self.saving.stack:
             code.append(assign(self.saving.stack, ast.List(elts=[], ctx=ast.Load())))
@@ -221,6 +223,7 @@ class Transformation:
         needed |= {n for g in grads for n in names_in(g)}
         self.forward.plan(body, needed, reverse_loads)
         forward = self.forward.block(body, saving=True)
+        self.forward.fill_recomputations()
         forward.extend(self.saving.push(body))
         fwd_code: list = [Comment(f"forward sweep of {fn.name}, keeping what {pair.bwd} needs")]
         fwd_code.append(assign(stack, ast.List(elts=[], ctx=ast.Load())))

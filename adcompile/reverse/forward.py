@@ -16,7 +16,7 @@ import ast
 
 from ..ir import Assign, Comment, If, Loop, Return, Stmt, names_in, walk
 from ..rules.registry import substituted
-from .output import Namespace, Output, assign, name, store
+from .output import Namespace, Output, assign, call, name, store
 from .program import Program, resolve
 from .rules import Rules
 from .saving import Saving, carry_forward, with_value
@@ -236,6 +236,9 @@ class Forward:
         return ast.If(test=stmt.test, body=branches[0] or [ast.Pass()], orelse=branches[1])
 
     def loop(self, stmt: Loop) -> list:
+        plan = self.saving.checkpoints.get(id(stmt))
+        if plan is not None:
+            return self.checkpointed(plan)
         code: list = []
         reverse = id(stmt) in self.saving.has_reverse
         values = self.saving.loop_lists.get(id(stmt))
@@ -246,10 +249,7 @@ class Forward:
         carried = [(c, b, e) for c, b, e in stmt.carried if c in self.needed]
         for c, before, _ in carried:
             code.append(assign(c, before))
-        body = self.block(stmt.body, saving=True)
-        if stmt.exit is not None and stmt.exit in self.needed:
-            # after a break the remaining iterations would do nothing: stop instead
-            body.insert(0, ast.If(test=name(stmt.exit), body=[ast.Break()], orelse=[]))
+        body = self.iteration(stmt, saving=True)
         body.extend(self.saving.push(stmt.body, values))
         body.extend(carry_forward(carried))
         if reverse and values is None:
@@ -262,6 +262,114 @@ class Forward:
         else:
             code.append(ast.For(target=store(stmt.target), iter=stmt.iter, body=body, orelse=[]))
         return code
+
+    def iteration(self, stmt: Loop, saving: bool) -> list:
+        """One iteration of ``stmt``'s body, stopping the loop after a break."""
+        body = self.block(stmt.body, saving=saving)
+        if stmt.exit is not None and stmt.exit in self.needed:
+            # after a break the remaining iterations would do nothing: stop instead
+            body.insert(0, ast.If(test=name(stmt.exit), body=[ast.Break()], orelse=[]))
+        return body
+
+    # ------------------------------------------------------ checkpointed loops
+
+    def carried_state(self, stmt: Loop) -> list[str]:
+        return [c for c, _, _ in stmt.carried if c in self.needed]
+
+    def checkpointed(self, plan) -> list:
+        """A checkpointed loop's forward sweep (see ``checkpoint.py``): the body keeps
+        nothing, and every ``stride`` iterations the carried state is kept as a
+        snapshot, with the number of the iteration it starts. A for loop's stride is
+        fixed from its length; a while loop's starts at 1 and grows (``keep_snapshot``),
+        and its count of iterations is left in ``plan.index`` for the reverse."""
+        stmt, ns = plan.loop, self.ns
+        state = self.carried_state(stmt)
+        schedule = ast.Constant(plan.schedule)
+        snapshot = ast.Tuple(elts=[name(plan.index)] + [name(c) for c in state], ctx=ast.Load())
+        if stmt.test is None:
+            length = call(name(ns.free_name("len", len)), stmt.iter)
+            stride: ast.expr = call(ns.helper("checkpoint_stride"), length, schedule)
+            append = ast.Attribute(value=name(plan.snapshots), attr="append", ctx=ast.Load())
+            keep: ast.stmt = ast.Expr(value=call(append, snapshot))
+            what = f"every {plan.stride} iterations"
+        else:
+            stride = ast.Constant(1)
+            kept = call(
+                ns.helper("keep_snapshot"),
+                name(plan.snapshots),
+                snapshot,
+                name(plan.stride),
+                schedule,
+            )
+            keep = assign(plan.stride, kept)
+            what = f"every {plan.stride} iterations, {plan.stride} doubling as the loop runs on"
+        code: list = [
+            Comment(
+                f"checkpointed ({_describe(plan.schedule)}): a snapshot of the carried state {what}"
+            ),
+            assign(plan.stride, stride),
+            assign(plan.snapshots, ast.List(elts=[], ctx=ast.Load())),
+        ]
+        carried = [(c, b, e) for c, b, e in stmt.carried if c in self.needed]
+        for c, before, _ in carried:
+            code.append(assign(c, before))
+        body = self.iteration(stmt, saving=False)
+        every = ast.Compare(
+            left=ast.BinOp(left=name(plan.index), op=ast.Mod(), right=name(plan.stride)),
+            ops=[ast.Eq()],
+            comparators=[ast.Constant(0)],
+        )
+        at = 1 if body and isinstance(body[0], ast.If) and stmt.exit is not None else 0
+        body.insert(at, ast.If(test=every, body=[keep], orelse=[]))
+        body.extend(carry_forward(carried))
+        if stmt.test is None:
+            target = ast.Tuple(elts=[store(plan.index), store(stmt.target)], ctx=ast.Store())
+            enumerated = call(name(ns.free_name("enumerate", enumerate)), stmt.iter)
+            code.append(ast.For(target=target, iter=enumerated, body=body, orelse=[]))
+        else:
+            code.append(assign(plan.index, ast.Constant(0)))
+            body.append(
+                ast.AugAssign(target=store(plan.index), op=ast.Add(), value=ast.Constant(1))
+            )
+            code.append(ast.While(test=stmt.test, body=body, orelse=[]))
+        return code
+
+    def recompute(self, plan) -> list:
+        """The start of a checkpointed loop's reverse iteration over its snapshots: the
+        carried state taken back from the snapshot, and the segment it starts run
+        again, keeping what its reverse reads on the loop's list."""
+        stmt = plan.loop
+        state = self.carried_state(stmt)
+        values = self.saving.loop_lists[id(stmt)]
+        unpack = ast.Tuple(elts=[store(plan.start)] + [store(c) for c in state], ctx=ast.Store())
+        carried = [(c, b, e) for c, b, e in stmt.carried if c in self.needed]
+        body = self.iteration(stmt, saving=True)
+        body.extend(self.saving.push(stmt.body, values))
+        body.extend(carry_forward(carried))
+        if stmt.test is None:
+            end = ast.BinOp(left=name(plan.start), op=ast.Add(), right=name(plan.stride))
+            segment: ast.expr = ast.Subscript(
+                value=stmt.iter, slice=ast.Slice(lower=name(plan.start), upper=end), ctx=ast.Load()
+            )
+            target = store(stmt.target)
+        else:  # as many iterations as the forward ran from this snapshot to the next
+            count = ast.BinOp(left=name(plan.end), op=ast.Sub(), right=name(plan.start))
+            segment = call(name(self.ns.free_name("range", range)), count)
+            target = store("_")
+        return [
+            Comment("the segment from this snapshot, recomputed, keeping what its reverse reads"),
+            ast.Assign(targets=[unpack], value=name(plan.snapshot)),
+            assign(values, ast.List(elts=[], ctx=ast.Load())),
+            ast.For(target=target, iter=segment, body=body, orelse=[]),
+            Comment("the segment reversed"),
+        ]
+
+    def fill_recomputations(self) -> None:
+        """Write each checkpointed loop's recomputation where the reverse sweep left its
+        stand-in (once this forward sweep's plan is known)."""
+        for plan in self.saving.checkpoints.values():
+            at = next(i for i, s in enumerate(plan.slot) if s is plan.at)
+            plan.slot[at : at + 1] = self.recompute(plan)
 
     def keep_returned(self, ret_value: ast.expr, reverse_code: list, forward: list) -> ast.expr:
         """``ret_value`` reading, in place of each forward value that the reverse sweep
@@ -287,6 +395,12 @@ class Forward:
             forward.append(assign(copy, name(n)))
             kept[n] = name(copy)
         return substituted(ret_value, kept)
+
+
+def _describe(schedule: str | int) -> str:
+    if schedule == "sqrt":
+        return "sqrt: about √T snapshots of T iterations"
+    return f"at most {schedule} snapshots"
 
 
 def _substitute(expr: ast.expr, values: dict[str, ast.expr]) -> ast.expr:

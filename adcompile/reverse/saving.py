@@ -50,6 +50,8 @@ class Saving:
         # reads c[i] of a loop over range(n) whose element i no other read touches, and
         # that no adjoint reached before the loop: the reverse assigns dc[i] = ...
         self.single_slots: set[int] = set()
+        # checkpointed loops: id(loop) -> its checkpoint.Plan
+        self.checkpoints: dict[int, object] = {}
 
     # ------------------------------------------------------- the reverse side
 
@@ -67,8 +69,14 @@ class Saving:
             if isinstance(s, Assign) and s.target in self.call_saved
         }
         defs |= {
-            self.loop_lists[id(s)] for s in body if isinstance(s, Loop) and id(s) in self.loop_lists
+            self.loop_lists[id(s)]
+            for s in body
+            if isinstance(s, Loop) and id(s) in self.loop_lists and id(s) not in self.checkpoints
         }
+        for s in body:
+            plan = self.checkpoints.get(id(s)) if isinstance(s, Loop) else None
+            if plan is not None:
+                defs |= {plan.stride, plan.snapshots, plan.index}
         saved = sorted(read & defs, key=_order(body))
         saved, remat = self.rematerialise(body, saved, defs)
         self.saved[id(body)] = saved

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from ..analysis import differentiable_operands
 from ..ir import Assign, If, Loop, Stmt, names_in, walk
+from .checkpoint import Plan
 from .output import Namespace, Output, call, current_is, name, store
 from .program import Program, all_defs
 from .rules import Rules
@@ -62,6 +63,8 @@ class Sweep:
         self.adjoints = adjoints
         self.rules = rules
         self.saving = saving
+        self.checkpoint: str | int | None = None  # the loops' schedule (checkpoint.py)
+        self.depth = 0  # how many loop bodies the statement being reversed is in
 
     def block(
         self,
@@ -167,8 +170,17 @@ class Sweep:
         self.saving.has_reverse.add(id(stmt))
         self.output.comment(stmt.loc)
         self.enter(stmt, carries, invariant)
-        body = self.iteration(stmt, carries, invariant)
-        self.output.put(self.reverse_loop(stmt, body, carries.counter))
+        self.depth += 1
+        try:
+            body = self.iteration(stmt, carries, invariant)
+        finally:
+            self.depth -= 1
+        plan = self.checkpoint_plan(stmt)
+        if plan is None:
+            self.output.put(self.reverse_loop(stmt, body, carries.counter))
+        else:
+            for code in self.checkpointed_loop(stmt, body, carries.counter, plan):
+                self.output.put(code)
         # out of the (forward) first iteration: the adjoints of the starting values
         for c, before, _ in carries.carried:
             self.adjoints.adj.pop(c, None)
@@ -297,7 +309,53 @@ class Sweep:
             carry = ast.If(test=name(carries.counter), body=[carry], orelse=[])
         self.output.put(carry)
 
-    def reverse_loop(self, stmt: Loop, out: list, counter: str | None) -> ast.For:
+    def checkpoint_plan(self, stmt: Loop) -> Plan | None:
+        """The names of ``stmt``'s checkpointing, when it is checkpointed: a loop not in
+        another loop (that one's segments recompute it) that keeps values for its
+        reverse, under a schedule."""
+        if self.checkpoint is None or self.depth or not self.saving.saved.get(id(stmt.body)):
+            return None
+        fresh = self.ns.fresh
+        plan = Plan(
+            loop=stmt,
+            schedule=self.checkpoint,
+            stride=fresh("stride"),
+            snapshots=fresh("snapshots"),
+            start=fresh("start"),
+            snapshot=fresh("snapshot"),
+            index=fresh("i"),
+            end=fresh("end") if stmt.test is not None else None,
+        )
+        self.ns.locals.update((plan.stride, plan.snapshots, plan.start, plan.snapshot, plan.index))
+        if plan.end is not None:
+            self.ns.locals.add(plan.end)
+        self.saving.checkpoints[id(stmt)] = plan
+        return plan
+
+    def checkpointed_loop(
+        self, stmt: Loop, out: list, counter: str | None, plan: Plan
+    ) -> list[ast.stmt]:
+        """The reverse of a checkpointed loop: over its snapshots, last first, each
+        segment recomputed from its snapshot (written by the forward sweep into
+        ``plan.at``'s place, see ``Forward.recompute``) and then reversed. A while
+        loop's segment ends where the next one starts (``plan.end``), the last one at
+        the number of iterations the forward ran."""
+        inner = self.reverse_loop(stmt, out, counter, offset=plan.start)
+        # a stand-in for the recomputation, reading what it will read from outside the
+        # loop, so that the forward sweep computes it (and a pullback saves it)
+        reads = sorted(_outer_reads(stmt) | {plan.stride})
+        plan.at = ast.Expr(value=ast.Tuple(elts=[name(n) for n in reads], ctx=ast.Load()))
+        plan.slot = [plan.at, inner]
+        backwards = call(name(self.ns.free_name("reversed", reversed)), name(plan.snapshots))
+        loop = ast.For(target=store(plan.snapshot), iter=backwards, body=plan.slot, orelse=[])
+        if plan.end is None:
+            return [loop]
+        plan.slot.append(ast.Assign(targets=[store(plan.end)], value=name(plan.start)))
+        return [ast.Assign(targets=[store(plan.end)], value=name(plan.index)), loop]
+
+    def reverse_loop(
+        self, stmt: Loop, out: list, counter: str | None, offset: str | None = None
+    ) -> ast.For:
         """The loop running ``out`` once per forward iteration, last first: over the
         loop's list of saved values backwards, or over the iteration numbers counting
         down (``counter``), or just as many times as the forward ran."""
@@ -322,10 +380,17 @@ class Sweep:
         if counter is not None:  # the forward iteration's number, counting down
             last = ast.BinOp(left=count, op=ast.Sub(), right=ast.Constant(1))
             args = [last, ast.Constant(-1), ast.Constant(-1)]
+            if offset is not None:  # a checkpointed segment's iterations, from its start
+                last = ast.BinOp(left=name(offset), op=ast.Add(), right=last)
+                before = ast.BinOp(left=name(offset), op=ast.Sub(), right=ast.Constant(1))
+                args = [last, before, ast.Constant(-1)]
         else:
             args = [count]
         if saved:
-            element = ast.Subscript(value=name(values), slice=name(counter), ctx=ast.Load())
+            index: ast.expr = name(counter)
+            if offset is not None:
+                index = ast.BinOp(left=index, op=ast.Sub(), right=name(offset))
+            element = ast.Subscript(value=name(values), slice=index, ctx=ast.Load())
             out.insert(0, ast.Assign(targets=[target], value=element))
         return ast.For(
             target=store(counter or "_"),
@@ -333,3 +398,28 @@ class Sweep:
             body=out or [ast.Pass()],
             orelse=[],
         )
+
+
+def _outer_reads(stmt: Loop) -> set[str]:
+    """The names a loop reads from before it: its range, and what its body reads
+    that it does not assign."""
+    reads = names_in(stmt.iter) if stmt.iter is not None else set()
+    for s in walk(stmt.body):
+        if isinstance(s, Assign):
+            reads |= s.reads()
+        elif isinstance(s, If):
+            reads |= names_in(s.test)
+            for _, a, b in s.joins:
+                reads |= names_in(a) | names_in(b)
+        elif isinstance(s, Loop):
+            for x in (s.iter, s.test):
+                if x is not None:
+                    reads |= names_in(x)
+            for _, b, e in s.carried:
+                reads |= names_in(b) | names_in(e)
+    for _, _, e in stmt.carried:
+        reads |= names_in(e)
+    inside = all_defs(stmt.body) | {c for c, _, _ in stmt.carried}
+    if stmt.target:
+        inside.add(stmt.target)
+    return reads - inside

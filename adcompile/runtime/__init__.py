@@ -15,6 +15,7 @@ Generated code, rules and ``adcompile.export`` name a helper as
 - ``contractions``: adjoints of ``np.einsum``, ``np.tensordot``, ``np.kron``, ``np.cross``;
 - ``results``: the seed of the reverse sweep, the cotangent check, ``grad_like``;
 - ``containers``: adjoints of lists, tuples and dicts, ``zero_like``;
+- ``checkpointing``: the snapshot stride of checkpointed loops;
 - ``linalg``: adjoints of ``numpy.linalg``;
 - ``stats``: adjoints of ``scipy.stats`` functions;
 - ``tangents``: the helpers of forward mode's generated code.
@@ -28,6 +29,7 @@ from __future__ import annotations
 from . import (
     arrays,
     broadcasting,
+    checkpointing,
     containers,
     contractions,
     elementwise,
@@ -60,6 +62,7 @@ from .broadcasting import (
     unbroadcast,
     unreduce,
 )
+from .checkpointing import checkpoint_stride, keep_snapshot
 from .containers import (
     add_adjoint,
     add_at,
@@ -174,6 +177,7 @@ MODULES = (
     contractions,
     results,
     containers,
+    checkpointing,
     linalg,
     stats,
     tangents,

@@ -89,10 +89,40 @@ def _prod_others(x, axis):
 
 
 def unindex(g, x, index):
-    """Adjoint of ``x[index]``: ``g`` scattered into zeros shaped like ``x``."""
-    out = np.zeros(np.shape(x), dtype=np.result_type(g, x, 0.0))
-    np.add.at(out, index, g)
+    """Adjoint of ``x[index]``: ``g`` scattered into zeros shaped like ``x``.
+
+    Another kind of array (one implementing numpy's ``__array_function__``, such as
+    a dask array) gets zeros of its own kind, and ``g`` assigned into them: exact
+    for an index of ints and slices, which selects each element at most once."""
+    if _numpy(g) and _numpy(x):
+        out = np.zeros(np.shape(x), dtype=np.result_type(g, x, 0.0))
+        np.add.at(out, index, g)
+        return out
+    dtype = np.result_type(_dtype_of(g), _dtype_of(x), 0.0)
+    if not _basic_index(index):
+        raise TypeError(
+            f"the adjoint of indexing a {type(x).__name__} with an array index needs "
+            "np.add.at, which it does not implement: index it with ints and slices"
+        )
+    out = np.zeros_like(x, dtype=dtype)
+    out[index] = g
     return out
+
+
+def _numpy(a) -> bool:
+    """Whether ``a`` is a numpy array or a number (not another kind of array)."""
+    return isinstance(a, np.ndarray | np.generic | float | int | complex | bool)
+
+
+def _dtype_of(a):
+    """``a``'s dtype, read without converting it (a Python number is its own)."""
+    return getattr(a, "dtype", a)
+
+
+def _basic_index(index) -> bool:
+    """An index of ints, slices, ``...`` and ``None`` only: no element twice."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, slice | int | np.integer) for i in items)
 
 
 def unstack(g, n, axis=0):
@@ -143,7 +173,7 @@ def matmul_adjoint_rhs(g, x, y):
         return unbroadcast(np.expand_dims(x, -1) * np.expand_dims(g, -2), y)
     if np.ndim(y) == 1:
         k = np.shape(y)[0]
-        return np.reshape(x, (-1, k)).T @ np.reshape(g, -1)
+        return np.reshape(x, (-1, k)).T @ np.reshape(g, (-1,))
     return unbroadcast(np.swapaxes(x, -1, -2) @ g, y)
 
 

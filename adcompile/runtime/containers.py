@@ -77,7 +77,9 @@ def zero_like(x):
         return 0.0
     if isinstance(x, list | tuple | dict):
         return zeros_adjoint(x)
-    return np.zeros_like(x, dtype=np.result_type(x, float))
+    # the dtype read off the array: np.result_type would convert another library's
+    # array (a dask array: compute it) to find it
+    return np.zeros_like(x, dtype=np.result_type(getattr(x, "dtype", x), float))
 
 
 def parts(dc, n):

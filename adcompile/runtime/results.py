@@ -33,6 +33,27 @@ def unit_cotangent(y):
     return 1.0
 
 
+def _duck(a) -> bool:
+    """Whether ``a`` is an array of another library that numpy's functions dispatch to
+    (``__array_function__``: a dask or CuPy array), rather than a numpy array."""
+    return not isinstance(a, np.ndarray | np.generic) and hasattr(a, "__array_function__")
+
+
+def _duck_like(d, x):
+    """The gradient ``d``, of which ``d`` or the input ``x`` is another library's array,
+    with ``x``'s shape and dtype, and kept an array of that library: never converted
+    to numpy (which for a dask array would compute it, in this process)."""
+    shape = np.shape(x) if not _duck(x) else x.shape
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        dtype = np.result_type(x)
+    if not _duck(d):  # numpy's gradient of another library's input: an array of its kind
+        d = np.zeros_like(x, dtype=dtype) + d
+    if d.shape != shape:
+        d = np.broadcast_to(d, shape)
+    return d if d.dtype == dtype else d.astype(dtype)
+
+
 def grad_like(d, x):
     """Give the gradient ``d`` the type, shape and dtype of the input ``x`` it belongs to."""
     # fast paths for the common cases, a plain array and a list or tuple of them: exact
@@ -59,6 +80,8 @@ def grad_like(d, x):
         return type(x)(grad_like(g, v) for g, v in zip(d, x, strict=True))
     if d is None:
         d = 0.0
+    if _duck(d) or _duck(x):
+        return _duck_like(d, x)
     if isinstance(x, np.ndarray):
         if (
             type(d) is np.ndarray
