@@ -174,7 +174,12 @@ def dump(body: list[Stmt], indent: str = "") -> str:
     for stmt in body:
         if isinstance(stmt, Assign):
             note = "  # constant" if stmt.prim is None else ""
-            lines.append(f"{indent}{stmt.target} = {ast.unparse(stmt.value)}{note}")
+            value = ast.unparse(stmt.value)
+            if getattr(stmt.prim, "name", None) == "setitem":  # x_2 = x_1 with x_1[i] = v
+                written, v = stmt.value.elts
+                value = f"{ast.unparse(written.value)} with [{ast.unparse(written.slice)}] = "
+                value += ast.unparse(v)
+            lines.append(f"{indent}{stmt.target} = {value}{note}")
         elif isinstance(stmt, Return):
             lines.append(f"{indent}return {ast.unparse(stmt.value)}")
         elif isinstance(stmt, If):

@@ -121,6 +121,8 @@ class ShapeInference:
             return self.element(self.of(ops["c"]), ops["index"])
         if prim in (containers.BUILD_LIST, containers.BUILD_TUPLE):
             return [self.of(e) for e in ops.values()]
+        if prim is containers.SETITEM:
+            return self.of(ops["x"])
         if prim is containers.APPEND:
             c = self.of(ops["c"])
             return c + [self.of(ops["x"])] if isinstance(c, list) else None

@@ -34,6 +34,14 @@ class Loops:
                 and node.func.value.id not in assigned
             ):
                 assigned.append(node.func.value.id)
+            if isinstance(node, ast.Assign | ast.AugAssign):  # x[i] = v makes a new x
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    if (
+                        isinstance(target, ast.Subscript)
+                        and isinstance(target.value, ast.Name)
+                        and target.value.id not in assigned
+                    ):
+                        assigned.append(target.value.id)
         carried = []
         for var in assigned:
             if var in self.env:  # (a for loop's own target too: after the loop it holds the last)

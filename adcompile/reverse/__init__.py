@@ -153,7 +153,7 @@ class Transformation:
         needed = reverse_loads | {n for g in grads for n in names_in(g)}
         if self.mode == "value_and_grad":
             needed |= names_in(result)
-        self.forward.plan(fn.body[:-1], needed, reverse_loads)
+        self.forward.plan(fn.body[:-1], needed, reverse_loads, reverse_code)
         forward = self.forward.block(fn.body[:-1], saving=False)
         code: list[ast.stmt | Comment] = [Comment("forward sweep")]
         if self.saving.stack:
@@ -219,7 +219,7 @@ class Transformation:
         reverse_loads = loads(reverse_code)
         needed = reverse_loads | names_in(result)
         needed |= {n for g in grads for n in names_in(g)}
-        self.forward.plan(body, needed, reverse_loads)
+        self.forward.plan(body, needed, reverse_loads, reverse_code)
         forward = self.forward.block(body, saving=True)
         forward.extend(self.saving.push(body))
         fwd_code: list = [Comment(f"forward sweep of {fn.name}, keeping what {pair.bwd} needs")]
