@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from ..analysis import differentiable_operands
 from ..ir import Assign, If, Loop, Stmt, names_in, walk
+from ..rules import containers
+from ..rules.containers import LEAF
 from .output import Namespace, Output, call, current_is, name, store
 from .program import Program, all_defs
 from .rules import Rules
@@ -40,6 +42,8 @@ class _Carries:
     # adjoint flows out of the last reverse iteration, so the carry there is skipped
     skip_first: set[str] = field(default_factory=set)
     counter: str | None = None  # the forward iteration's number, when a carry is skipped
+    # whether each carried written-into array's adjoint stayed in its carry variable
+    kept_buffers: bool = True
 
 
 class Sweep:
@@ -166,14 +170,41 @@ class Sweep:
             return  # no adjoint flows through the loop
         self.saving.has_reverse.add(id(stmt))
         self.output.comment(stmt.loc)
-        self.enter(stmt, carries, invariant)
-        body = self.iteration(stmt, carries, invariant)
+        buffers = self.buffers(stmt, carries.carried)
+        self.enter(stmt, carries, invariant, buffers)
+        adjoints = self.adjoints
+        before = adjoints.state.copy(), dict(adjoints.adj_names), set(adjoints.fresh_containers)
+        body = self.iteration(stmt, carries, invariant, buffers)
+        if buffers and not carries.kept_buffers:
+            # an iteration's reverse did not leave the written array's adjoint in its
+            # own variable: reverse it again without writing into that variable
+            state, names, fresh = before
+            adjoints.state, adjoints.adj_names, adjoints.fresh_containers = state, names, fresh
+            body = self.iteration(stmt, carries, invariant, set())
         self.output.put(self.reverse_loop(stmt, body, carries.counter))
         # out of the (forward) first iteration: the adjoints of the starting values
         for c, before, _ in carries.carried:
             self.adjoints.adj.pop(c, None)
             if isinstance(before, ast.Name) and self.act.active(before.id):
                 self.adjoints.accumulate(before.id, name(carries.names[c]))
+
+    def buffers(self, stmt: Loop, carried: list) -> set[str]:
+        """The carried arrays the body only writes into (``H[t] = h``, the value at the
+        body's end reached from the carried one by element assignments alone): their
+        carried adjoint is one array the reverse loop owns and zeroes the written part
+        of in place, iteration after iteration (so a loop writing one row per step
+        costs one row per step, not the whole array)."""
+        defs = {s.target: s for s in stmt.body if isinstance(s, Assign)}
+        out = set()
+        for c, _, end in carried:
+            if not isinstance(end, ast.Name) or self.program.kind(c) != LEAF:
+                continue
+            n = end.id
+            while n in defs and defs[n].prim is containers.SETITEM:
+                n = defs[n].operands["x"].id
+            if n == c and n != end.id:
+                out.add(c)
+        return out
 
     def invariants(self, stmt: Loop, carried: list) -> list[str]:
         """The active values from outside the loop that its body differentiates into."""
@@ -201,14 +232,16 @@ class Sweep:
             outer(names_in(end))
         return invariant
 
-    def enter(self, stmt: Loop, carries: _Carries, invariant: list[str]) -> None:
+    def enter(
+        self, stmt: Loop, carries: _Carries, invariant: list[str], buffers: set[str]
+    ) -> None:
         """Before the reverse loop: each carried adjoint in its carry variable, each
         outside value's adjoint in an owned variable the iterations add to (or, for a
         container whose elements each iteration assigns, a fresh one)."""
         adjoints = self.adjoints
         for c, before, _ in carries.carried:
             carries.names[c] = self.ns.fresh("d" + c)
-            adjoints.materialize(c, carries.names[c], owned=False)
+            adjoints.materialize(c, carries.names[c], owned=c in buffers)
             if not (isinstance(before, ast.Name) and self.act.active(before.id)):
                 carries.skip_first.add(c)
         single = self.saving.single_slot_reads(stmt, invariant)
@@ -219,7 +252,9 @@ class Sweep:
                 self.saving.single_slots.add(single[x])
                 adjoints.fresh_containers.add(x)
 
-    def iteration(self, stmt: Loop, carries: _Carries, invariant: list[str]) -> list:
+    def iteration(
+        self, stmt: Loop, carries: _Carries, invariant: list[str], buffers: set[str]
+    ) -> list:
         """The reverse loop's body: one iteration reversed, from the carried adjoints
         to the next (earlier) iteration's. Leaves the adjoint state as after the loop."""
         adjoints = self.adjoints
@@ -238,6 +273,9 @@ class Sweep:
             for c, _, end in carries.carried:
                 if isinstance(end, ast.Name) and self.act.active(end.id):
                     adjoints.accumulate(end.id, name(carries.names[c]))
+                    if c in buffers:  # the carry variable holds an array of its own
+                        adjoints.owned.add(end.id)
+                        adjoints.adj_names.setdefault(end.id, carries.names[c])
             self.block(
                 stmt.body,
                 saving=True,
@@ -249,6 +287,9 @@ class Sweep:
             if old is not None:
                 adjoints.adj_names[c] = old
         after = adjoints.state
+        carries.kept_buffers = all(
+            c in after.owned and current_is(after.adj.get(c), carries.names[c]) for c in buffers
+        )
         adjoints.state = outside
         for x in invariant:
             adjoints.adj[x] = after.adj[x]

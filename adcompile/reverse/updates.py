@@ -150,10 +150,7 @@ class Updates:
                     self.joins += [(j, a), (j, b)]
             elif isinstance(stmt, Loop):
                 inner = (*loops, id(stmt))
-                if stmt.target:
-                    self.defs[stmt.target] = _Def(self.counter, inner)
-                    if stmt.iter is not None:
-                        self.joins.append((stmt.target, stmt.iter))
+                # (a loop's target is an int: loops run over ranges)
                 self.scan(stmt.body, inner)
                 self.counter += 1
                 per_iteration = set(self.saved.get(id(stmt.body), ()))
@@ -184,8 +181,13 @@ class Updates:
                 continue
             if not isinstance(stmt.value, ast.Name) and _fresh(stmt.prim):
                 continue
-            for n in names_in(stmt.value):
-                union(target, n)
+            if isinstance(stmt.value, ast.Name):
+                union(target, stmt.value.id)
+                continue
+            for p, operand in stmt.operands.items():
+                if p != "index":  # an index array is read, never part of the result
+                    for n in names_in(operand):
+                        union(target, n)
         for j, atom in self.joins:
             for n in names_in(atom):
                 union(j, n)
