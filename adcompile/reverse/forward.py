@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 
-from ..ir import Assign, Comment, If, Loop, Return, Stmt, names_in, walk
+from ..ir import Assign, Comment, If, Loop, Return, Stmt, names_in, walk, write_statements
 from ..rules import containers
 from ..rules.registry import substituted
 from .output import Namespace, Output, assign, call, name, store
@@ -228,7 +228,7 @@ class Forward:
         """``x_2 = setitem(x_1, index, v)``: ``x_1[index] = v`` into ``x_1``'s memory, then
         ``x_2`` names it; or, where the reverse sweep still reads what it overwrites,
         into a copy (``updates.py``)."""
-        return write_code(stmt, self.updates is None or stmt.target in self.updates.copies)
+        return write_statements(stmt, self.updates is None or stmt.target in self.updates.copies)
 
     def assign(self, stmt: Assign) -> ast.stmt:
         if stmt.target not in self.saving.call_saved:
@@ -301,19 +301,6 @@ class Forward:
             forward.append(assign(copy, name(n)))
             kept[n] = name(copy)
         return substituted(ret_value, kept)
-
-
-def write_code(stmt: Assign, copy: bool) -> list[ast.stmt]:
-    """The statements of ``x_2 = setitem(x_1, index, v)``, in place or into a copy."""
-    written, v = stmt.value.elts
-    x = written.value
-    if copy:
-        method = ast.Attribute(value=x, attr="copy", ctx=ast.Load())
-        first = assign(stmt.target, ast.Call(func=method, args=[], keywords=[]))
-        element = ast.Subscript(value=name(stmt.target), slice=written.slice, ctx=ast.Store())
-        return [first, ast.Assign(targets=[element], value=v)]
-    element = ast.Subscript(value=x, slice=written.slice, ctx=ast.Store())
-    return [ast.Assign(targets=[element], value=v), assign(stmt.target, x)]
 
 
 def _substitute(expr: ast.expr, values: dict[str, ast.expr]) -> ast.expr:
