@@ -339,8 +339,8 @@ class Statements:
             raise self.error(
                 f"assigning into an element of {_described(kind, one=True)} is not supported",
                 target,
-                hint="build a new list instead (ys = xs[:i] + [v] + xs[i + 1:]), or append "
-                "the elements in order",
+                hint=f"build a new list instead ({var} = {var}[:i] + [v] + {var}[i + 1:]), "
+                "or append the elements in order",
             )
         if not isinstance(base, ast.Name):
             raise self.error(
