@@ -28,6 +28,7 @@ from .program import Program, python_valued_call
 from .saving import Saving
 from .state import Adjoints
 
+
 def copy_index(index: ast.expr) -> ast.expr:
     return copy.deepcopy(index)
 

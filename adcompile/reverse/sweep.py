@@ -232,9 +232,7 @@ class Sweep:
             outer(names_in(end))
         return invariant
 
-    def enter(
-        self, stmt: Loop, carries: _Carries, invariant: list[str], buffers: set[str]
-    ) -> None:
+    def enter(self, stmt: Loop, carries: _Carries, invariant: list[str], buffers: set[str]) -> None:
         """Before the reverse loop: each carried adjoint in its carry variable, each
         outside value's adjoint in an owned variable the iterations add to (or, for a
         container whose elements each iteration assigns, a fresh one)."""
