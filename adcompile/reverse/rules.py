@@ -202,16 +202,31 @@ class Rules:
         index = ops["index"]
         if "v" in wanted:
             v = ops["v"].id
-            part = call(helper("assigned_part"), dy, self.index_value(index), ops["v"])
-            # assigned now: the zeroing below changes what dy holds
-            if v not in adjoints.adj:
-                dv = adjoints.adjoint_name(v)
-                self.output.put(ast.Assign(targets=[store(dv)], value=part))
-                adjoints.adj[v], _ = name(dv), adjoints.owned.add(v)
+            if self.plain_row(stmt):
+                # dy[i] has v's shape and names each element once: read as it is,
+                # added at once (or copied), before the zeroing below
+                part = ast.Subscript(value=dy, slice=copy_index(index), ctx=ast.Load())
+                if v in adjoints.adj:
+                    adjoints.accumulate(v, part)
+                else:
+                    dv = adjoints.adjoint_name(v)
+                    method = ast.Attribute(value=part, attr="copy", ctx=ast.Load())
+                    value = ast.Call(func=method, args=[], keywords=[])
+                    self.output.put(ast.Assign(targets=[store(dv)], value=value))
+                    adjoints.adj[v] = name(dv)
+                    adjoints.owned.add(v)
             else:
-                temp = self.ns.fresh("d" + v + "_part")
-                self.output.put(ast.Assign(targets=[store(temp)], value=part))
-                adjoints.accumulate(v, name(temp))
+                part = call(helper("assigned_part"), dy, self.index_value(index), ops["v"])
+                # assigned now: the zeroing below changes what dy holds
+                if v not in adjoints.adj:
+                    dv = adjoints.adjoint_name(v)
+                    self.output.put(ast.Assign(targets=[store(dv)], value=part))
+                    adjoints.adj[v] = name(dv)
+                    adjoints.owned.add(v)
+                else:
+                    temp = self.ns.fresh("d" + v + "_part")
+                    self.output.put(ast.Assign(targets=[store(temp)], value=part))
+                    adjoints.accumulate(v, name(temp))
         if "x" not in wanted:
             return
         x = ops["x"].id
@@ -230,6 +245,19 @@ class Rules:
         adjoints.adj[x] = name(buffer)
         adjoints.owned.add(x)
         adjoints.adj_names.setdefault(x, buffer)
+
+    def plain_row(self, stmt: Assign) -> bool:
+        """Whether ``x[i] = v`` writes one row with an integer ``i`` (an int constant or a
+        loop counter) and ``v`` of the row's known shape, a dy[i] that is v's adjoint."""
+        ops = stmt.operands
+        index, v, x = ops["index"], ops["v"], ops["x"]
+        whole = self.program.shape(x)
+        integer = (isinstance(index, ast.Constant) and type(index.value) is int) or (
+            isinstance(index, ast.Name) and self.program.shapes.get(index.id) == "int"
+        )
+        if not (integer and whole):
+            return False
+        return self.program.shape(v) == whole[1:] and v.id not in self.program.python_floats
 
     def index_value(self, index: ast.expr) -> ast.expr:
         """A subscript's index as a value (``np.s_[1:, j]``), for a helper's argument."""
