@@ -162,6 +162,27 @@ def calls_helper(x):
     return np.sum(fill_helper(x) ** 2) + np.sum(fill_helper(x * 2.0))
 
 
+def made_by_helper(v):
+    out = np.zeros(3)
+    out[0] = v[0] * v[1]
+    out[1:] = v[1:3]
+    s = np.sum(out**2)
+    return out * s
+
+
+def writes_into_a_helpers_result(x):
+    y = made_by_helper(x)
+    y[1] = 5.0 * x[0]
+    return np.sum(y * y)
+
+
+def writes_after_passing_to_a_helper(x):
+    out = x * 1.0
+    z = made_by_helper(out)
+    out[0] = 2.0
+    return np.sum(z) + np.sum(out**2)
+
+
 def write_python_float(x):
     y = np.ones(3)
     s = float(x[0]) * 2.0
@@ -188,6 +209,8 @@ CASES = [
     (write_in_branch, (X,)),
     (write_in_while, (X,)),
     (calls_helper, (X,)),
+    (writes_into_a_helpers_result, (X,)),
+    (writes_after_passing_to_a_helper, (X,)),
     (write_python_float, (X,)),
 ]
 

@@ -49,7 +49,9 @@ class Forward:
         self.needed = self.needed_names(body, needed)
         self.inline = self.inlinable(self.program.fn.body, reverse_loads)
         reads = value_reads(reverse_code, self.ns.namespace)
-        self.updates = Updates(body, self.program.fn.kinds, reads, self.saving.saved)
+        self.updates = Updates(
+            body, self.program.fn.kinds, reads, self.saving.saved, self.saving.call_saved
+        )
 
     # --------------------------------------------------------- what to keep
 

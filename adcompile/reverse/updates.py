@@ -42,6 +42,7 @@ from ..rules.containers import LEAF
 _SHAPE_ONLY_HELPERS = {
     runtime.unindex: (1,),
     runtime.unbroadcast: (1,),
+    runtime.unreduce: (1,),
     runtime.zero_like: (0,),
     runtime.writable_adjoint: (1,),
     runtime.assigned_part: (2,),
@@ -113,9 +114,12 @@ class _Def:
 class Updates:
     """The decision for one function: ``copies`` (the targets of writes that copy the
     array first) and ``snapshots`` (views the forward sweep copies where it makes
-    them). ``saved`` is ``Saving.saved`` (what each loop body's reverse reads)."""
+    them). ``saved`` is ``Saving.saved`` (what each loop body's reverse reads), ``calls``
+    ``Saving.call_saved`` (the saved values of calls)."""
 
-    def __init__(self, body: list[Stmt], kinds: dict, reads: set[str], saved: dict) -> None:
+    def __init__(
+        self, body: list[Stmt], kinds: dict, reads: set[str], saved: dict, calls: dict
+    ) -> None:
         self.copies: set[str] = set()
         self.snapshots: set[str] = set()
         self.writes: list[tuple[Assign, int, tuple[int, ...]]] = []
@@ -124,6 +128,9 @@ class Updates:
         self.joins: list[tuple[str, ast.expr]] = []
         self.kinds = kinds
         self.saved = saved
+        # a call's saved values (``y, y_saved = fwd_f(a)``) hold references to what the
+        # called function made and was given, its result included
+        self.calls = {target: entry[0] for target, entry in calls.items()}
         self.counter = 0
         self.scan(body, ())
         if not self.writes:
@@ -139,6 +146,11 @@ class Updates:
             if isinstance(stmt, Assign):
                 self.defs[stmt.target] = _Def(self.counter, loops)
                 self.stmts[stmt.target] = stmt
+                saved = self.calls.get(stmt.target)
+                if saved is not None:
+                    self.defs[saved] = _Def(self.counter, loops)
+                    self.joins.append((saved, ast.Name(id=stmt.target, ctx=ast.Load())))
+                    self.joins += [(saved, e) for e in stmt.operands.values()]
                 if stmt.prim is containers.SETITEM:
                     self.writes.append((stmt, self.counter, loops))
             elif isinstance(stmt, If):
@@ -227,7 +239,7 @@ class Updates:
         return (
             stmt is not None
             and n not in self.written
-            and stmt.prim is not None
+            and registry.record_of(stmt.prim) is not None  # a primitive, not a call
             and not _fresh(stmt.prim)
             and stmt.prim is not containers.SETITEM
             and not isinstance(stmt.prim, containers.ContainerPrim)
