@@ -132,3 +132,13 @@ def test_backprop_vs_finite_differences_measures_and_estimates(tmp_path):
     for r in rows:
         assert r["fd_over_forward"] > r["params"]  # at least 2 passes per parameter, roughly
         assert r["backprop_over_forward"] < r["fd_over_forward"]
+
+
+def test_rnn_assign_checks_its_gradient_and_times_both_lengths(tmp_path):
+    out = tmp_path / "rnn_assign.json"
+    stdout = run(EXAMPLES / "benchmarks" / "rnn_assign.py", "--quick", "--json", str(out))
+    assert "gradients agree" in stdout
+    res = json.loads(out.read_text())
+    assert res["max_rel_error"] < 1e-8
+    assert res["ratio"] == res["adcompile_s"] / res["hand_s"]
+    assert res["growth_2T"] == res["adcompile_2T_s"] / res["adcompile_s"]
