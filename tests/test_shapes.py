@@ -47,7 +47,7 @@ def out_of_range(x):
 def made_arrays(x, v):
     a = np.zeros((x.shape[0], 3))
     b = np.zeros_like(v)
-    c = np.ones((2, x.shape[-1]))
+    c = np.ones((3, x.shape[-1]))
     a[0] = b
     return np.sum(a @ c) + np.sum(b * v)
 
