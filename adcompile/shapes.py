@@ -168,11 +168,14 @@ class ShapeInference:
             and isinstance(value.value, ast.Attribute)
             and value.value.attr == "shape"
             and isinstance(value.value.value, ast.Name)
-            and isinstance(value.slice, ast.Constant)
-            and type(value.slice.value) is int
         ):
+            try:
+                k = ast.literal_eval(value.slice)
+            except (ValueError, TypeError, SyntaxError):
+                return None
+            if type(k) is not int:
+                return None
             shape = self.of(value.value.value)
-            k = value.slice.value
             if isinstance(shape, tuple) and -len(shape) <= k < len(shape):
                 self.pending_size = shape[k]
                 return "int"
