@@ -183,6 +183,43 @@ def writes_after_passing_to_a_helper(x):
     return np.sum(z) + np.sum(out**2)
 
 
+def list_index(x):
+    y = x * 1.0
+    y[[0, 2, 0]] = x[1:4] ** 2
+    return np.sum(y**2)
+
+
+def overlap(x):
+    y = x * 1.0
+    y[1:] = y[:-1]
+    y[:-1] += y[1:] * 2.0
+    return np.sum(y**2 * x)
+
+
+def cond_read(x):
+    y = x * 1.0
+    while y[0] < 3.0:
+        y[0] = y[0] * 2.0 + y[1]
+    return np.sum(y**2)
+
+
+def nested_loops(x):
+    M = np.zeros((3, 4))
+    for i in range(3):
+        for j in range(4):
+            M[i, j] = x[i] * x[j]
+        M[i] = np.tanh(M[i])
+    return np.sum(M**2)
+
+
+def int_index_from_value(x):
+    y = np.zeros(3)
+    k = int(x[0] > 0.5)
+    y[k] = x[1] ** 2
+    y[k + 1] += x[2]
+    return np.sum(y * y)
+
+
 def write_python_float(x):
     y = np.ones(3)
     s = float(x[0]) * 2.0
@@ -212,6 +249,11 @@ CASES = [
     (writes_into_a_helpers_result, (X,)),
     (writes_after_passing_to_a_helper, (X,)),
     (write_python_float, (X,)),
+    (list_index, (X,)),
+    (overlap, (X,)),
+    (cond_read, (X,)),
+    (nested_loops, (X,)),
+    (int_index_from_value, (X,)),
 ]
 
 
