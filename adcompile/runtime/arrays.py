@@ -135,8 +135,8 @@ def assigned_part(g, index, v):
         part = np.array(part, copy=True)
     if np.ndim(v) < part.ndim or np.shape(v) != part.shape:
         part = unbroadcast(part, v)
-    if type(v) is float:
-        return float(part)
+    if type(v) is not np.ndarray and isinstance(part, np.ndarray) and part.ndim == 0:
+        return part[()]  # a number's adjoint: a numpy scalar
     return part
 
 
