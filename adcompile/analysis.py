@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from . import rules
 from .errors import AdCompileError
 from .ir import Assign, Function, If, Loop, Return, Stmt, names_in, walk
+from .rules import containers
 from .rules.runtime_rules import FORWARD_ONLY
 
 
@@ -143,3 +144,25 @@ def check_reverse(body: list[Stmt], act: Activity) -> None:
                 hint="take the second derivative forward over reverse: ad.hvp(f) or "
                 "ad.jvp(ad.grad(f)), which handle container parameters",
             )
+
+
+def written_chain(body: list[Stmt], end: ast.expr, start: str) -> bool:
+    """Whether the value ``end`` at the end of ``body`` is reached from ``start`` by
+    element assignments alone (``x_2 = setitem(x_1, ...)``, and loops of ``body`` that
+    carry the array through such writes), with at least one write."""
+    defs = {s.target: s for s in body if isinstance(s, Assign)}
+    loops = {c: (before, e, s) for s in body if isinstance(s, Loop) for c, before, e in s.carried}
+    if not isinstance(end, ast.Name):
+        return False
+    n, steps = end.id, 0
+    while True:
+        if n in defs and defs[n].prim is containers.SETITEM:
+            n = defs[n].operands["x"].id
+        elif n in loops and isinstance(loops[n][0], ast.Name):
+            before, inner_end, loop = loops[n]
+            if not written_chain(loop.body, inner_end, n):
+                return False
+            n = before.id
+        else:
+            return n == start and steps > 0
+        steps += 1

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import runtime
-from .analysis import Activity, activity
+from .analysis import Activity, activity, written_chain
 from .errors import AdCompileError
 from .ir import (
     Assign,
@@ -256,17 +256,9 @@ class _Forward:
     def buffers(self, stmt: Loop) -> set[str]:
         """The active carried arrays that the body only writes into (as in reverse
         mode's ``Sweep.buffers``): their tangent is one array, written in place."""
-        defs = {s.target: s for s in stmt.body if isinstance(s, Assign)}
-        out = set()
-        for c, _, end in stmt.carried:
-            if not (isinstance(end, ast.Name) and self.active(c)):
-                continue
-            n = end.id
-            while n in defs and defs[n].prim is containers.SETITEM:
-                n = defs[n].operands["x"].id
-            if n == c and n != end.id:
-                out.add(c)
-        return out
+        return {
+            c for c, _, end in stmt.carried if self.active(c) and written_chain(stmt.body, end, c)
+        }
 
     def loop_parts(self, stmt: Loop, buffers: set[str]) -> tuple[list, list]:
         """The code before the loop and its body, the tangents of the carried arrays in

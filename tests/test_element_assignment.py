@@ -337,6 +337,14 @@ def test_a_loop_writing_rows_costs_a_row_per_step(f):
             assert whole not in text, (whole, text)
 
 
+def test_nested_loops_writing_one_array_keep_one_adjoint():
+    g = ad.grad(nested_loops)
+    g(X)
+    for body in _loop_bodies(g.source):
+        text = "\n".join(body)
+        assert "writable_adjoint" not in text and "zero_like" not in text, text
+
+
 def test_forward_mode_loop_writes_the_tangent_in_place():
     j = ad.jvp(rnn_rows, wrt=0)
     j(W, XS, np.ones_like(W))

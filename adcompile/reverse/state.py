@@ -293,6 +293,16 @@ class Adjoints:
         current = self.adj.get(x)
         if current is None:
             self.put(assign(target, self.zero(x)))
+        elif (
+            owned
+            and x in self.owned
+            and isinstance(current, ast.Name)
+            and self.program.kind(x) == LEAF
+        ):
+            # the array is the gradient's own and only x's adjoint refers to it: it
+            # moves into target, still owned (no copy)
+            if not current_is(current, target):
+                self.put(assign(target, current))
         elif owned and not (x in self.owned and current_is(current, target)):
             if self.program.kind(x) != LEAF:
                 self.put(assign(target, call(self.ns.helper("copy_adjoint"), current)))

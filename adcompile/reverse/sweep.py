@@ -20,9 +20,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from ..analysis import differentiable_operands
+from ..analysis import differentiable_operands, written_chain
 from ..ir import Assign, If, Loop, Stmt, names_in, walk
-from ..rules import containers
 from ..rules.containers import LEAF
 from .output import Namespace, Output, call, current_is, name, store
 from .program import Program, all_defs
@@ -175,7 +174,9 @@ class Sweep:
         adjoints = self.adjoints
         before = adjoints.state.copy(), dict(adjoints.adj_names), set(adjoints.fresh_containers)
         body = self.iteration(stmt, carries, invariant, buffers)
+        kept = buffers
         if buffers and not carries.kept_buffers:
+            kept = set()
             # an iteration's reverse did not leave the written array's adjoint in its
             # own variable: reverse it again without writing into that variable
             state, names, fresh = before
@@ -186,7 +187,13 @@ class Sweep:
         for c, before, _ in carries.carried:
             self.adjoints.adj.pop(c, None)
             if isinstance(before, ast.Name) and self.act.active(before.id):
-                self.adjoints.accumulate(before.id, name(carries.names[c]))
+                carry = carries.names[c]
+                self.adjoints.accumulate(before.id, name(carry))
+                if c in kept and current_is(self.adjoints.adj[before.id], carry):
+                    # the written array's adjoint, which the reverse loop owned, is
+                    # the starting value's now
+                    self.adjoints.owned.add(before.id)
+                    self.adjoints.adj_names.setdefault(before.id, carry)
 
     def buffers(self, stmt: Loop, carried: list) -> set[str]:
         """The carried arrays the body only writes into (``H[t] = h``, the value at the
@@ -194,15 +201,9 @@ class Sweep:
         carried adjoint is one array the reverse loop owns and zeroes the written part
         of in place, iteration after iteration (so a loop writing one row per step
         costs one row per step, not the whole array)."""
-        defs = {s.target: s for s in stmt.body if isinstance(s, Assign)}
         out = set()
         for c, _, end in carried:
-            if not isinstance(end, ast.Name) or self.program.kind(c) != LEAF:
-                continue
-            n = end.id
-            while n in defs and defs[n].prim is containers.SETITEM:
-                n = defs[n].operands["x"].id
-            if n == c and n != end.id:
+            if self.program.kind(c) == LEAF and written_chain(stmt.body, end, c):
                 out.add(c)
         return out
 
@@ -285,8 +286,10 @@ class Sweep:
             if old is not None:
                 adjoints.adj_names[c] = old
         after = adjoints.state
+        # (the array may have moved to another variable, which the carry then takes:
+        # still the gradient's own, and that variable is assigned afresh next time)
         carries.kept_buffers = all(
-            c in after.owned and current_is(after.adj.get(c), carries.names[c]) for c in buffers
+            c in after.owned and isinstance(after.adj.get(c), ast.Name) for c in buffers
         )
         adjoints.state = outside
         for x in invariant:
