@@ -237,16 +237,21 @@ class _Forward:
         buffers = self.buffers(stmt)
         owned = set(self.owned)
         code, body = self.loop_parts(stmt, buffers)
-        if buffers and not all(
-            self.tan.get(end.id) == self.tan[c] and end.id in self.owned
+        # each iteration must end with the written array's tangent its own (the carry
+        # then takes that variable's array, still owned by nothing else)
+        kept = {
+            c
             for c, _, end in stmt.carried
-            if c in buffers
-        ):
+            if c in buffers and isinstance(end, ast.Name) and end.id in self.owned
+        }
+        if kept != buffers:
             # an iteration did not keep a written array's tangent to itself: write
             # into copies instead
             self.owned = owned
             code, body = self.loop_parts(stmt, set())
+            kept = set()
         self.owned -= {c for c, _, _ in stmt.carried} | all_targets(stmt.body)
+        self.owned |= kept  # after the loop too
         if stmt.test is not None:
             code.append(ast.While(test=stmt.test, body=body, orelse=[]))
         else:
@@ -270,7 +275,8 @@ class _Forward:
             carried.append((c, end))
             if self.active(c):
                 start = self.tangent_or_zeros(before)
-                if c in buffers:
+                owned_before = isinstance(before, ast.Name) and before.id in self.owned
+                if c in buffers and not owned_before:
                     start = _call(self.helper("writable_adjoint"), start, _name(c))
                 code.append(_assign(self.tangent_name(c), start))
                 self.shared(code[-1:])
