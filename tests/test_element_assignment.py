@@ -220,6 +220,14 @@ def int_index_from_value(x):
     return np.sum(y * y)
 
 
+def written_value_used_later(x):
+    y = x[:3] * 1.0
+    s = x[0] * x[1]
+    y[1] = s
+    t = np.sin(s)
+    return np.sum(y * x[1:4]) + t
+
+
 def write_python_float(x):
     y = np.ones(3)
     s = float(x[0]) * 2.0
@@ -249,6 +257,7 @@ CASES = [
     (writes_into_a_helpers_result, (X,)),
     (writes_after_passing_to_a_helper, (X,)),
     (write_python_float, (X,)),
+    (written_value_used_later, (X,)),
     (list_index, (X,)),
     (overlap, (X,)),
     (cond_read, (X,)),

@@ -207,6 +207,8 @@ class Rules:
                 # added at once (or copied), before the zeroing below
                 part = ast.Subscript(value=dy, slice=copy_index(index), ctx=ast.Load())
                 if v in adjoints.adj:
+                    if v in adjoints.pending:  # (a pending sum would read dy[i] too late)
+                        adjoints.flush(v)
                     adjoints.accumulate(v, part)
                 else:
                     dv = adjoints.adjoint_name(v)
