@@ -228,6 +228,26 @@ def written_value_used_later(x):
     return np.sum(y * x[1:4]) + t
 
 
+def whole(x):
+    y = np.zeros(5)
+    y[:] = x**2
+    y[...] *= 2.0
+    return np.sum(y * x)
+
+
+def zero_d(x):
+    y = np.zeros(())
+    y[()] = x[0] * x[1]
+    return y * 3.0
+
+
+def neg_step(x):
+    y = x * 1.0
+    y[::-1] = np.cumsum(x)
+    y[-1] += x[0]
+    return np.sum(y**2)
+
+
 def write_python_float(x):
     y = np.ones(3)
     s = float(x[0]) * 2.0
@@ -258,6 +278,9 @@ CASES = [
     (writes_after_passing_to_a_helper, (X,)),
     (write_python_float, (X,)),
     (written_value_used_later, (X,)),
+    (whole, (X,)),
+    (zero_d, (X,)),
+    (neg_step, (X,)),
     (list_index, (X,)),
     (overlap, (X,)),
     (cond_read, (X,)),
