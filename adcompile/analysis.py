@@ -148,12 +148,21 @@ def check_reverse(body: list[Stmt], act: Activity) -> None:
 
 def written_chain(body: list[Stmt], end: ast.expr, start: str) -> bool:
     """Whether the value ``end`` at the end of ``body`` is reached from ``start`` by
-    element assignments alone (``x_2 = setitem(x_1, ...)``, and loops of ``body`` that
-    carry the array through such writes), with at least one write."""
+    element assignments alone (``x_2 = setitem(x_1, ...)``, loops of ``body`` that
+    carry the array through such writes, and ifs whose two branches do), with at
+    least one write."""
+    n = _written_from(body, end)
+    return n is not None and n[0] == start and n[1] > 0
+
+
+def _written_from(body: list[Stmt], end: ast.expr) -> tuple[str, int] | None:
+    """(the value ``end`` is reached from by writes alone in ``body``, how many steps),
+    or None when something else makes it."""
+    if not isinstance(end, ast.Name):
+        return None
     defs = {s.target: s for s in body if isinstance(s, Assign)}
     loops = {c: (before, e, s) for s in body if isinstance(s, Loop) for c, before, e in s.carried}
-    if not isinstance(end, ast.Name):
-        return False
+    joins = {j: (a, b, s) for s in body if isinstance(s, If) for j, a, b in s.joins}
     n, steps = end.id, 0
     while True:
         if n in defs and defs[n].prim is containers.SETITEM:
@@ -161,8 +170,14 @@ def written_chain(body: list[Stmt], end: ast.expr, start: str) -> bool:
         elif n in loops and isinstance(loops[n][0], ast.Name):
             before, inner_end, loop = loops[n]
             if not written_chain(loop.body, inner_end, n):
-                return False
+                return None
             n = before.id
+        elif n in joins:
+            a, b, branch = joins[n]
+            ends = [_written_from(branch.body, a), _written_from(branch.orelse, b)]
+            if None in ends or ends[0][0] != ends[1][0]:
+                return None
+            n = ends[0][0]
         else:
-            return n == start and steps > 0
+            return n, steps
         steps += 1

@@ -369,8 +369,11 @@ def test_a_loop_writing_rows_costs_a_row_per_step(f):
             assert whole not in text, (whole, text)
 
 
-def test_nested_loops_writing_one_array_keep_one_adjoint():
-    g = ad.grad(nested_loops)
+@pytest.mark.parametrize("f", [nested_loops, write_in_branch])
+def test_loops_writing_one_array_keep_one_adjoint(f):
+    """Nested loops, and both branches of an if, writing into one array: the reverse
+    loops zero the written parts of one adjoint array, with no copy per iteration."""
+    g = ad.grad(f)
     g(X)
     for body in _loop_bodies(g.source):
         text = "\n".join(body)

@@ -113,7 +113,14 @@ class Sweep:
                         and isinstance(atom, ast.Name)
                         and self.act.active(atom.id)
                     ):
+                        owned = j in adjoints.owned and isinstance(adjoints.adj[j], ast.Name)
                         adjoints.accumulate(atom.id, adjoints.adj[j])
+                        if owned and current_is(adjoints.adj[atom.id], adjoints.adj[j].id):
+                            # the join's adjoint is the gradient's own array, and the
+                            # branch's value takes it over (the join reads it no more;
+                            # its variable is not made the value's own name, which
+                            # the other branch may give another value)
+                            adjoints.owned.add(atom.id)
                 self.block(block, saving=in_loop)
             branches.append((out, adjoints.state))
         adjoints.state = self.merge(stmt, before, branches)
@@ -148,8 +155,10 @@ class Sweep:
             owned_all = True
             for out, st in branches:
                 adjoints.state = st
+                # an array the branch owns moves into the variable, still owned
+                keep = x in st.owned and isinstance(st.adj.get(x), ast.Name)
                 with self.output.into(out):
-                    adjoints.materialize(x, target, owned=False)
+                    adjoints.materialize(x, target, owned=keep)
                 owned_all = owned_all and x in st.owned
             merged.adj[x] = name(target)
             if owned_all:
