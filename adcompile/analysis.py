@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from . import rules
 from .errors import AdCompileError
 from .ir import Assign, Function, If, Loop, Return, Stmt, names_in, walk
+from .rules import containers
 from .rules.runtime_rules import FORWARD_ONLY
 
 
@@ -143,3 +144,40 @@ def check_reverse(body: list[Stmt], act: Activity) -> None:
                 hint="take the second derivative forward over reverse: ad.hvp(f) or "
                 "ad.jvp(ad.grad(f)), which handle container parameters",
             )
+
+
+def written_chain(body: list[Stmt], end: ast.expr, start: str) -> bool:
+    """Whether the value ``end`` at the end of ``body`` is reached from ``start`` by
+    element assignments alone (``x_2 = setitem(x_1, ...)``, loops of ``body`` that
+    carry the array through such writes, and ifs whose two branches do), with at
+    least one write."""
+    n = _written_from(body, end)
+    return n is not None and n[0] == start and n[1] > 0
+
+
+def _written_from(body: list[Stmt], end: ast.expr) -> tuple[str, int] | None:
+    """(the value ``end`` is reached from by writes alone in ``body``, how many steps),
+    or None when something else makes it."""
+    if not isinstance(end, ast.Name):
+        return None
+    defs = {s.target: s for s in body if isinstance(s, Assign)}
+    loops = {c: (before, e, s) for s in body if isinstance(s, Loop) for c, before, e in s.carried}
+    joins = {j: (a, b, s) for s in body if isinstance(s, If) for j, a, b in s.joins}
+    n, steps = end.id, 0
+    while True:
+        if n in defs and defs[n].prim is containers.SETITEM:
+            n = defs[n].operands["x"].id
+        elif n in loops and isinstance(loops[n][0], ast.Name):
+            before, inner_end, loop = loops[n]
+            if not written_chain(loop.body, inner_end, n):
+                return None
+            n = before.id
+        elif n in joins:
+            a, b, branch = joins[n]
+            ends = [_written_from(branch.body, a), _written_from(branch.orelse, b)]
+            if None in ends or ends[0][0] != ends[1][0]:
+                return None
+            n = ends[0][0]
+        else:
+            return n, steps
+        steps += 1

@@ -46,7 +46,10 @@ COMPLEX_HINT = (
     "split complex values into real and imaginary parts"
 )
 STARRED_TARGET_HINT = "unpack into one name per element (a, b, c = xs), or index: rest = xs[1:]"
-SUBSCRIPT_TARGET_HINT = "build a new array instead, e.g. with np.where or np.concatenate"
+SUBSCRIPT_TARGET_HINT = (
+    "index the array itself with one subscript (x[i, j] = v rather than x[i][j] = v), "
+    "or give the part a name of its own"
+)
 ATTRIBUTE_TARGET_HINT = (
     "keep the value in a local variable, and return what the caller needs from the function"
 )
@@ -87,18 +90,21 @@ def check(src: SourceFunction) -> None:
         if isinstance(stmt, ast.Assign | ast.AugAssign):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             for target in targets:
+                if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                    continue  # x[index] = v: into an array the function owns (see inplace/)
                 for node in ast.walk(target):
-                    if isinstance(node, ast.Subscript):
-                        raise AdCompileError(
-                            "assigning into an array element is not supported",
-                            src.loc(node),
-                            hint=SUBSCRIPT_TARGET_HINT,
-                        )
-                    if isinstance(node, ast.Attribute):
+                    if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
                         raise AdCompileError(
                             "assigning to an attribute is not supported",
                             src.loc(node),
                             hint=ATTRIBUTE_TARGET_HINT,
+                        )
+                    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+                        raise AdCompileError(
+                            "assigning into a part of an expression is not supported: "
+                            "only into an array named by a variable (x[index] = v)",
+                            src.loc(node),
+                            hint=SUBSCRIPT_TARGET_HINT,
                         )
         if isinstance(stmt, ast.Assign) and len(stmt.targets) > 1:
             raise AdCompileError(

@@ -81,6 +81,23 @@ class Loop:
 Stmt = Assign | Return | If | Loop
 
 
+def write_statements(stmt: Assign, copy: bool) -> list[ast.stmt]:
+    """The code of an element assignment ``x_2 = setitem(x_1, index, v)`` (whose value
+    is the display ``(x_1[index], v)``): ``x_1[index] = v`` into ``x_1``'s memory, then
+    ``x_2 = x_1``; or, with ``copy``, ``x_2 = x_1.copy()`` and the write into that."""
+    written, v = stmt.value.elts
+    x = written.value
+    target = ast.Name(id=stmt.target, ctx=ast.Store())
+    if copy:
+        method = ast.Attribute(value=x, attr="copy", ctx=ast.Load())
+        first = ast.Assign(targets=[target], value=ast.Call(func=method, args=[], keywords=[]))
+        into = ast.Name(id=stmt.target, ctx=ast.Load())
+        element = ast.Subscript(value=into, slice=written.slice, ctx=ast.Store())
+        return [first, ast.Assign(targets=[element], value=v)]
+    element = ast.Subscript(value=x, slice=written.slice, ctx=ast.Store())
+    return [ast.Assign(targets=[element], value=v), ast.Assign(targets=[target], value=x)]
+
+
 def walk(body: list[Stmt]):
     """Every statement of ``body`` and of the blocks nested in it, in order."""
     for stmt in body:
@@ -177,7 +194,12 @@ def dump(body: list[Stmt], indent: str = "") -> str:
     for stmt in body:
         if isinstance(stmt, Assign):
             note = "  # constant" if stmt.prim is None else ""
-            lines.append(f"{indent}{stmt.target} = {ast.unparse(stmt.value)}{note}")
+            value = ast.unparse(stmt.value)
+            if getattr(stmt.prim, "name", None) == "setitem":  # x_2 = x_1 with x_1[i] = v
+                written, v = stmt.value.elts
+                value = f"{ast.unparse(written.value)} with [{ast.unparse(written.slice)}] = "
+                value += ast.unparse(v)
+            lines.append(f"{indent}{stmt.target} = {value}{note}")
         elif isinstance(stmt, Return):
             lines.append(f"{indent}return {ast.unparse(stmt.value)}")
         elif isinstance(stmt, If):

@@ -27,6 +27,9 @@ _FOLD = {
 # helpers below and every spelling of a primitive whose record says so (rules/).
 FRESH_RUNTIME_HELPERS = {
     "unindex",
+    "assigned_part",
+    "copy_array",
+    "writable_adjoint",
     "prod_adjoint",
     "matmul_adjoint_lhs",
     "matmul_adjoint_rhs",

@@ -122,8 +122,8 @@ OTHER_REFUSALS = [
         "remove *args, **kwargs, keyword-only and positional-only markers",
     ),
     (
-        "assigning into an array element",
-        "`x[i] = v`, `x[:, j] += v`",
+        "assigning into a part of an expression (not an array named by a variable)",
+        "`x[i][j] = v`, `x.T[0] = v`",
         fence.SUBSCRIPT_TARGET_HINT,
     ),
     ("assigning to an attribute", "`self.h = h`", fence.ATTRIBUTE_TARGET_HINT),
@@ -173,6 +173,20 @@ STATEMENTS_TEXT = [
     "call that passes one array for a parameter updated this way and for another "
     "parameter (or a view of it) is refused, since Python's function would change "
     "both);",
+    "element and slice assignment, `x[index] = v` and `x[index] op= v`, with every "
+    "index numpy takes (integers, slices, `None`, `...`, integer arrays, boolean "
+    "masks, tuples of them), meaning what Python means: the array changes in place, "
+    "and with an index array that names an element twice the last write wins, as in "
+    "numpy (`x[idx] += v` adds once per element, it is `x[idx] = x[idx] + v`). It is "
+    "accepted on an array the function owns (made by it: `np.zeros`, `x.copy()`, "
+    "arithmetic, a numpy call that returns a new array), where no name read later, "
+    "container, view or caller can see the change; writing into an argument, a "
+    "global or memory shared with one is refused (copy it first: `x = x.copy()`). "
+    "The generated code writes in place too, and its reverse sweep zeroes the "
+    "written part of the array's adjoint in place, so a loop writing one row per "
+    "step (`H[t] = h`) costs one row per step; where the reverse sweep still reads "
+    "values a write overwrites, the forward copies them first (a view: its size; "
+    "the array itself: the whole array);",
     "`if` / `elif` / `else`, with conditions computed from array values, and "
     "conditional expressions `a if c else b`: the reverse sweep takes the branch "
     "the forward sweep took;",

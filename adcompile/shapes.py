@@ -61,6 +61,8 @@ class ShapeInference:
     def __init__(self, fn: Function, arg_shapes: tuple) -> None:
         self.fn = fn
         self.shapes: dict[str, object] = {}
+        self.sizes: dict[str, int] = {}  # names holding x.shape[k] of a known shape
+        self.pending_size: int | None = None
         for p, s in zip(fn.params, arg_shapes, strict=True):
             self.shapes[p] = _as_fact(s)
 
@@ -87,7 +89,10 @@ class ShapeInference:
     def block(self, body: list[Stmt]) -> None:
         for stmt in body:
             if isinstance(stmt, Assign):
+                self.pending_size = None
                 self.shapes[stmt.target] = self.assign(stmt)
+                if self.pending_size is not None:
+                    self.sizes[stmt.target] = self.pending_size
             elif isinstance(stmt, If):
                 self.block(stmt.body)
                 self.block(stmt.orelse)
@@ -116,11 +121,13 @@ class ShapeInference:
     def assign(self, stmt: Assign) -> object:
         prim, ops = stmt.prim, stmt.operands
         if prim is None:
-            return None
+            return self.constant(stmt.value)
         if prim is containers.GET:
             return self.element(self.of(ops["c"]), ops["index"])
         if prim in (containers.BUILD_LIST, containers.BUILD_TUPLE):
             return [self.of(e) for e in ops.values()]
+        if prim is containers.SETITEM:
+            return self.of(ops["x"])
         if prim is containers.APPEND:
             c = self.of(ops["c"])
             return c + [self.of(ops["x"])] if isinstance(c, list) else None
@@ -129,6 +136,74 @@ class ShapeInference:
             return None
         facts = {p: self.of(e) for p, e in ops.items()}
         return self.rule_shape(prim, record, ShapeQuery(facts, ops, self.shapes))
+
+    def constant(self, value: ast.expr) -> object:
+        """The shape of a value with no derivative whose shape is known: the size
+        ``x.shape[k]`` of an array of known shape (remembered in ``sizes``), an array
+        ``np.zeros((n, m))`` (or ``ones``, ``empty``) of such sizes and int constants,
+        and ``np.zeros_like(a)`` (and ``ones_like``, ``empty_like``), without ``shape=``."""
+        size = self.size(value)
+        if size is not None:
+            return size
+        made = self.made(value)
+        if made is not None:
+            return made
+        if not (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and isinstance(value.func.value, ast.Name)
+            and self.fn.globals.get(value.func.value.id) is np
+            and value.func.attr in ("zeros_like", "ones_like", "empty_like")
+            and len(value.args) == 1
+            and all(k.arg == "dtype" for k in value.keywords)
+        ):
+            return None
+        shape = self.of(value.args[0])
+        return shape if isinstance(shape, tuple) else None
+
+    def size(self, value: ast.expr) -> object:
+        """'int' for ``x.shape[k]`` of an array of known shape, whose value is then known."""
+        if (
+            isinstance(value, ast.Subscript)
+            and isinstance(value.value, ast.Attribute)
+            and value.value.attr == "shape"
+            and isinstance(value.value.value, ast.Name)
+        ):
+            try:
+                k = ast.literal_eval(value.slice)
+            except (ValueError, TypeError, SyntaxError):
+                return None
+            if type(k) is not int:
+                return None
+            shape = self.of(value.value.value)
+            if isinstance(shape, tuple) and -len(shape) <= k < len(shape):
+                self.pending_size = shape[k]
+                return "int"
+        return None
+
+    def made(self, value: ast.expr) -> tuple | None:
+        """The shape of ``np.zeros(shape)`` (``ones``, ``empty``) of known sizes."""
+        if not (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and isinstance(value.func.value, ast.Name)
+            and self.fn.globals.get(value.func.value.id) is np
+            and value.func.attr in ("zeros", "ones", "empty")
+            and len(value.args) == 1
+            and all(k.arg == "dtype" for k in value.keywords)
+        ):
+            return None
+        arg = value.args[0]
+        parts = arg.elts if isinstance(arg, ast.Tuple) else [arg]
+        shape = []
+        for p in parts:
+            if isinstance(p, ast.Constant) and type(p.value) is int and p.value >= 0:
+                shape.append(p.value)
+            elif isinstance(p, ast.Name) and p.id in self.sizes:
+                shape.append(self.sizes[p.id])
+            else:
+                return None
+        return tuple(shape)
 
     def element(self, c: object, index: ast.expr) -> object:
         if isinstance(index, ast.Call):  # a slice of a list

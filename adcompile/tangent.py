@@ -23,11 +23,12 @@ The generated function takes the function's parameters, then the tangent of each
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import runtime
-from .analysis import Activity, activity
+from .analysis import Activity, activity, written_chain
 from .errors import AdCompileError
 from .ir import (
     Assign,
@@ -41,9 +42,10 @@ from .ir import (
     function_def,
     names_in,
     walk,
+    write_statements,
 )
 from .normalize.unassigned import Unassigned
-from .optimize import simplify
+from .optimize import is_fresh, simplify
 from .origin import describe
 from .rules import containers
 from .rules.containers import ContainerPrim
@@ -126,6 +128,9 @@ class _Forward:
         self.renames: dict[str, str] = {}
         self.tan: dict[str, str] = {}
         self.last_loc = None
+        # values whose tangent variable holds an array this jvp made and no other
+        # tangent refers to: an element assignment writes into it in place
+        self.owned: set[str] = set()
 
     # ------------------------------------------------------------ names
 
@@ -227,38 +232,115 @@ class _Forward:
                     code.append(
                         _assign(self.tangent_name(join[0]), self.tangent_or_zeros(join[side]))
                     )
+                    self.shared(code[-1:])
             sides.append(code)
         return ast.If(test=stmt.test, body=sides[0] or [ast.Pass()], orelse=sides[1])
 
     def loop(self, stmt: Loop) -> list:
-        code: list = []
-        carried = []  # (target, value at the end of the body)
-        for c, before, end in stmt.carried:
-            code.append(_assign(c, before))
-            carried.append((c, end))
-            if self.active(c):
-                code.append(_assign(self.tangent_name(c), self.tangent_or_zeros(before)))
-                carried.append((self.tangent_name(c), self.tangent_or_zeros(end)))
-        body = self.block(stmt.body)
-        if stmt.exit is not None:
-            # after a break the remaining iterations would do nothing: stop instead
-            body.insert(0, ast.If(test=_name(stmt.exit), body=[ast.Break()], orelse=[]))
-        body.extend(_carry(carried))
-        body = body or [ast.Pass()]
+        buffers = self.buffers(stmt)
+        owned = set(self.owned)
+        code, body = self.loop_parts(stmt, buffers)
+        # each iteration must end with the written array's tangent its own (the carry
+        # then takes that variable's array, still owned by nothing else)
+        kept = {
+            c
+            for c, _, end in stmt.carried
+            if c in buffers and isinstance(end, ast.Name) and end.id in self.owned
+        }
+        if kept != buffers:
+            # an iteration did not keep a written array's tangent to itself: write
+            # into copies instead
+            self.owned = owned
+            code, body = self.loop_parts(stmt, set())
+            kept = set()
+        self.owned -= {c for c, _, _ in stmt.carried} | all_targets(stmt.body)
+        self.owned |= kept  # after the loop too
         if stmt.test is not None:
             code.append(ast.While(test=stmt.test, body=body, orelse=[]))
         else:
             code.append(ast.For(target=_store(stmt.target), iter=stmt.iter, body=body, orelse=[]))
         return code
 
+    def buffers(self, stmt: Loop) -> set[str]:
+        """The active carried arrays that the body only writes into (as in reverse
+        mode's ``Sweep.buffers``): their tangent is one array, written in place."""
+        return {
+            c for c, _, end in stmt.carried if self.active(c) and written_chain(stmt.body, end, c)
+        }
+
+    def loop_parts(self, stmt: Loop, buffers: set[str]) -> tuple[list, list]:
+        """The code before the loop and its body, the tangents of the carried arrays in
+        ``buffers`` copied once before it and written in place by every iteration."""
+        code: list = []
+        carried = []  # (target, value at the end of the body)
+        for c, before, end in stmt.carried:
+            code.append(_assign(c, before))
+            carried.append((c, end))
+            if self.active(c):
+                start = self.tangent_or_zeros(before)
+                owned_before = isinstance(before, ast.Name) and before.id in self.owned
+                if c in buffers and not owned_before:
+                    start = _call(self.helper("writable_adjoint"), start, _name(c))
+                code.append(_assign(self.tangent_name(c), start))
+                self.shared(code[-1:])
+        self.owned |= buffers
+        body = self.block(stmt.body)
+        for c, _, end in stmt.carried:
+            if self.active(c):
+                carried.append((self.tangent_name(c), self.tangent_or_zeros(end)))
+        if stmt.exit is not None:
+            # after a break the remaining iterations would do nothing: stop instead
+            body.insert(0, ast.If(test=_name(stmt.exit), body=[ast.Break()], orelse=[]))
+        body.extend(_carry(carried))
+        return code, body or [ast.Pass()]
+
     def assign(self, stmt: Assign) -> list:
         if stmt.effect is not None:  # print(...), raise ...: run once, no tangent
             if stmt.effect == "raise":
                 return [ast.Raise(exc=stmt.value, cause=None)]
             return [ast.Expr(value=stmt.value)]
+        if stmt.prim is containers.SETITEM:
+            return self.write(stmt)
         code: list = [_assign(stmt.target, stmt.value)]
         if not self.active(stmt.target):
             return code
+        code = self.active_assign(stmt, code)
+        self.shared(code)
+        return code
+
+    def shared(self, code: list) -> None:
+        """Tangent statements whose value may refer to the tangents they read (``dy = dx``,
+        a view ``dx[1:]``) leave those tangents owned no longer."""
+        for node in code:
+            if isinstance(node, ast.Assign) and not is_fresh(node.value):
+                read = names_in(node.value)
+                self.owned -= {x for x in self.owned if self.tan.get(x) in read}
+
+    def write(self, stmt: Assign) -> list:
+        """``x_2 = setitem(x_1, index, v)`` and ``dx_2 = dx_1`` with ``dx_2[index] = dv``:
+        into ``dx_1`` in place when this jvp owns it, else into a copy it then owns."""
+        code = write_statements(stmt, copy=False)
+        if not self.active(stmt.target):
+            return code
+        x, index, v = stmt.operands["x"], stmt.operands["index"], stmt.operands["v"]
+        dv = self.tangent_of(v)
+        if self.active(x.id) and x.id in self.owned:
+            self.tan[stmt.target] = self.tan[x.id]
+            self.owned.discard(x.id)
+        else:
+            dx = self.tangent_of(x)
+            start = dx if dx is not None else ast.Constant(0.0)
+            fresh = _call(self.helper("writable_adjoint"), start, _name(stmt.target))
+            code.append(_assign(self.tangent_name(stmt.target), fresh))
+        self.owned.add(stmt.target)
+        into = _name(self.tan[stmt.target])
+        element = ast.Subscript(value=into, slice=copy.deepcopy(index), ctx=ast.Store())
+        value = dv if dv is not None else ast.Constant(0.0)
+        code.append(ast.Assign(targets=[element], value=value))
+        self.shared(code[-1:])
+        return code
+
+    def active_assign(self, stmt: Assign, code: list) -> list:
         prim = stmt.prim
         dy = self.tangent_name(stmt.target)
         if isinstance(prim, ContainerPrim):
@@ -362,6 +444,10 @@ def _drop_defaults(expr: ast.expr, defaults: dict[str, object]) -> ast.expr:
                 )
             ]
     return expr
+
+
+def all_targets(body: list[Stmt]) -> set[str]:
+    return set(_walk_assigns(body))
 
 
 def _walk_assigns(body: list[Stmt]):

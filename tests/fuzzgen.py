@@ -235,6 +235,18 @@ EXTENSIONS = {
         "sugar-loop-var",
         "sugar-effect",
     ),
+    # x[index] = v and x[index] op= v into an array the function made: rows, slices,
+    # elements, rows written by a loop (reading the previous one), index arrays with
+    # repeats, boolean masks
+    "element-assign": (
+        "assign-row",
+        "assign-slice",
+        "assign-element",
+        "assign-loop",
+        "assign-repeats",
+        "assign-mask",
+        "assign-augmented",
+    ),
 }
 
 # What the generator steers clear of. Known compiler bugs go here, so that the
@@ -1579,6 +1591,8 @@ class Builder:
             kinds += ["loop_only"]
         if self.allowed("sugar-effect"):
             kinds += ["effect"]
+        if any(self.allowed(t) for t in EXTENSIONS["element-assign"]):
+            kinds += ["element_assign"] * 2
         for _ in range(5):
             kind = self.pick(kinds)
             mark = len(self.lines)
@@ -2165,6 +2179,74 @@ class Builder:
             code = f"{code} {self.pick(['and', 'or'])} {p}"
         self.use("boolop-value")
         return E(code, (), False, False, "ifexp")
+
+    def stmt_element_assign(self, depth: int) -> None:
+        """An array the function makes, written into by element and slice assignment
+        (``out[i] = v``, ``out[a:b] += v``, ``out[idx] = v`` with a repeated index,
+        ``out[mask] = v``, a loop writing row i from row i - 1), then read."""
+        shape = self.any_shape()
+        if not shape:
+            shape = (self.int(1, 3),)
+        n, rest = shape[0], shape[1:]
+        out = self.fresh("out")
+        if self.chance(50):
+            self.emit(f"{out} = np.zeros({shape!r})")
+        else:
+            self.emit(f"{out} = {self.exact(shape, self.expr_depth()).op()} * 1.0")
+        ways = [t for t in EXTENSIONS["element-assign"] if self.allowed(t)]
+        ways = [w for w in ways if w != "assign-augmented"]
+        if len(shape) < 2:
+            ways = [w for w in ways if w != "assign-element"]
+        if not ways:
+            raise Unfit
+        for _ in range(self.int(1, 3)):
+            way = self.pick(ways)
+            op = "="
+            if "assign-augmented" in EXTENSIONS["element-assign"] and self.allowed(
+                "assign-augmented"
+            ):
+                if way != "assign-loop" and self.chance(40):
+                    op = self.pick(["+=", "-=", "*="])
+                    self.use("assign-augmented")
+            if way == "assign-row":
+                k = self.int(-n, n - 1)
+                self.emit(f"{out}[{k}] {op} {self.gen(rest, self.expr_depth()).code}")
+            elif way == "assign-slice":
+                a = self.int(0, n - 1)
+                b = self.int(a + 1, n)
+                value = self.gen((b - a, *rest), self.expr_depth())
+                self.emit(f"{out}[{a}:{b}] {op} {value.code}")
+            elif way == "assign-element":
+                i, j = self.int(0, n - 1), self.int(0, shape[1] - 1)
+                value = self.gen(shape[2:], self.expr_depth())
+                self.emit(f"{out}[{i}, {j}] {op} {value.code}")
+            elif way == "assign-loop":
+                i = self.fresh("i")
+                value = self.gen(rest, self.expr_depth())
+                if self.chance(50) and n > 1:
+                    self.emit(f"for {i} in range(1, {n}):")
+                    self.emit(f"    {out}[{i}] = np.tanh({out}[{i} - 1]) * {value.op()}")
+                else:
+                    self.emit(f"for {i} in range({n}):")
+                    self.emit(f"    {out}[{i}] = {out}[{i}] * 0.5 + {value.op()}")
+            elif way == "assign-repeats":
+                idx = [self.int(0, n - 1) for _ in range(self.int(1, 4))]
+                if len(idx) > 1 and self.chance(70):
+                    idx[-1] = idx[0]  # a repeated position: numpy keeps one write
+                value = self.gen((len(idx), *rest), self.expr_depth())
+                self.emit(f"{out}[np.array({idx!r})] {op} {value.code}")
+            else:  # assign-mask
+                mask = self.exact(shape, self.expr_depth())
+                value = self.gen((), self.expr_depth())
+                self.emit(f"{out}[{mask.op()} > 0.25] {op} {value.code}")
+            self.use(way)
+        self.autograd_ok = False  # autograd refuses assignment into an array
+        self.scope[out] = Var(out, "array", shape, True)
+        self.history.append(out)
+        total = self.fresh("v")
+        self.emit(f"{total} = np.sum({out} * {out})")
+        self.scope[total] = Var(total, "array", (), True)
+        self.history.append(total)
 
     def stmt_tuple_list(self, depth: int) -> None:
         """A list of pairs built by .append (in a loop or not), read by index, by

@@ -148,3 +148,13 @@ def test_checkpoint_bench_checks_every_schedule_against_no_checkpointing():
     )
     rows = [line.split()[0] for line in stdout.splitlines()[2:]]
     assert rows == ["None", "sqrt", "2", "4", "8", "16", "20"]
+
+
+def test_rnn_assign_checks_its_gradient_and_times_both_lengths(tmp_path):
+    out = tmp_path / "rnn_assign.json"
+    stdout = run(EXAMPLES / "benchmarks" / "rnn_assign.py", "--quick", "--json", str(out))
+    assert "gradients agree" in stdout
+    res = json.loads(out.read_text())
+    assert res["max_rel_error"] < 1e-8
+    assert res["ratio"] == res["adcompile_s"] / res["hand_s"]
+    assert res["growth_2T"] == res["adcompile_2T_s"] / res["adcompile_s"]

@@ -844,7 +844,7 @@ def test_the_builtins_the_reference_lists(tmp_path, capsys):
     ("body", "words"),
     [
         ("def f(x, *rest):\n    return x", "plain positional"),
-        ("def f(x):\n    x[0] = 1.0\n    return x", "assigning into"),
+        ("def f(x):\n    y = x * 1.0\n    y[0][1] = 1.0\n    return y", "assigning into a part"),
         ("def f(x):\n    a = b = x\n    return a", "chained assignment"),
     ],
 )

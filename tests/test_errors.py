@@ -300,8 +300,27 @@ def f_annotated(x):
 
 def f_subscript_store(x):
     y = x * 1.0
-    y[0] = 0.0
+    y[0][1] = 0.0
     return np.sum(y)
+
+
+def f_subscript_store_argument(x):
+    y = x * 1.0
+    x[0] = y[1]
+    return np.sum(y * x)
+
+
+def f_subscript_store_view(x):
+    y = x * 1.0
+    r = y[1:]
+    y[1] = 0.0
+    return np.sum(y * r)
+
+
+def f_subscript_store_list(x):
+    ys = [x, x * 2.0]
+    ys[0] = x * 3.0
+    return np.sum(ys[0])
 
 
 def f_attribute_store(x):
@@ -505,6 +524,9 @@ CASES = [
     (f_dict_literal, (X,), '{"a"', ["dict"]),
     (f_annotated, (X,), "y: float", ["annotat"]),
     (f_subscript_store, (X,), "y[0]", ["assign"]),
+    (f_subscript_store_argument, (X,), "x[0] = y[1]", ["argument 'x'", "x.copy()"]),
+    (f_subscript_store_view, (X,), "y[1] = 0.0", ["'r'", "change 'r'"]),
+    (f_subscript_store_list, (X,), "ys[0]", ["element of a list"]),
     (f_attribute_store, (X,), "y.shape", ["assign"]),
     (f_chained_assign, (X,), "y = z", ["chained"]),
     (f_no_return, (X,), "y = np.sum(x)", ["return"]),

@@ -42,6 +42,25 @@ def _random_like(x, rng):
 )
 @given(program=fuzzgen.programs(FEATURES))
 def test_jvp_is_the_gradient_along_a_direction(program, tmp_path_factory):
+    check_jvp(program, tmp_path_factory)
+
+
+@settings(
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(program=fuzzgen.programs((*FEATURES, "element-assign")))
+def test_jvp_of_programs_assigning_into_arrays(program, tmp_path_factory):
+    # forward mode writes into the tangent of an array in place where it owns it
+    check_jvp(program, tmp_path_factory)
+
+
+def check_jvp(program, tmp_path_factory) -> None:
+    """The jvp of ``program``'s f along a random direction is the gradient's inner
+    product with it (programs whose gradient adcompile refuses are skipped)."""
     directory = tmp_path_factory.mktemp("forward_fuzz")
     module, path = fuzzcheck.load(directory, program.module())
     try:

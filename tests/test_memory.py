@@ -120,7 +120,9 @@ def test_an_rnn_keeps_each_steps_values(rnn_module):
     per_step = [r for r in report.rows if r.iterations == steps]
     assert per_step, str(report)
     assert all(r.total == r.bytes * steps for r in per_step)
-    assert sum(r.total for r in per_step) >= 2 * steps * hidden * 8  # tanh and matmul
+    # tanh's values (h = np.zeros(W.shape[0]) has a known shape, so the specialised
+    # code writes each product into its one use instead of keeping it)
+    assert sum(r.total for r in per_step) >= steps * hidden * 8
 
 
 def test_a_called_functions_values_are_counted(rnn_module):

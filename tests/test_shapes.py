@@ -44,6 +44,14 @@ def out_of_range(x):
     return np.sum(a)
 
 
+def made_arrays(x, v):
+    a = np.zeros((x.shape[0], 3))
+    b = np.zeros_like(v)
+    c = np.ones((3, x.shape[-1]))
+    a[0] = b
+    return np.sum(a @ c) + np.sum(b * v)
+
+
 # each function, its arguments' shapes, and the locals whose shape must be known
 CASES = [
     (slices, [(4, 3)], "abcde"),
@@ -51,6 +59,7 @@ CASES = [
     (reshapes, [(2, 6)], "abcd"),
     (broadcasts, [(4, 3), (3,)], "a"),  # (x > 0 has no shape rule: b stays unknown)
     (out_of_range, [(4, 3)], "a"),
+    (made_arrays, [(4, 2), (3,)], "abc"),
 ]
 
 

@@ -17,6 +17,11 @@ does not (the caller may read that array again). After an ``if`` or a loop a
 variable is owned only if it is on every path (for a loop: on entry and after
 every iteration).
 
+Element and slice assignment (``x[i] = v``, ``x[i] += v``) writes into ``x``'s
+memory, in Python and in the generated code: it is accepted only on an array the
+function owns and nothing read later shares, and refused on an argument (whose
+caller would see the change), a global or a helper's parameter.
+
 The same walk tracks the identity of lists, for ``xs.append(v)``: which objects
 each variable may be bound to and which objects each object may hold.
 

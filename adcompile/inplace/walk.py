@@ -136,6 +136,9 @@ class Ownership:
         if isinstance(stmt, ast.Assign):
             value = self.exprs.value(stmt.value, state)
             for target in stmt.targets:
+                if isinstance(target, ast.Subscript):
+                    self.element_update(stmt, target, state)
+                    continue
                 self.bind(target, stmt.value, value, state)
         elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
             self.bind(stmt.target, stmt.value, self.exprs.value(stmt.value, state), state)
@@ -170,6 +173,10 @@ class Ownership:
 
     def augmented(self, stmt: ast.AugAssign, state: State) -> None:
         target = stmt.target
+        if isinstance(target, ast.Subscript):
+            self.exprs.value(stmt.value, state)
+            self.element_update(stmt, target, state)
+            return
         if not isinstance(target, ast.Name):
             return  # refused by the normalizer
         var = target.id
@@ -202,6 +209,52 @@ class Ownership:
         value = self.exprs.value(stmt.value, state)
         if value.refers and isinstance(stmt.value, ast.List | ast.Tuple):
             state.hold(var, value, self.locals)  # xs += [a]: xs now holds a
+
+    def element_update(
+        self, stmt: ast.Assign | ast.AugAssign, target: ast.Subscript, state: State
+    ) -> None:
+        """``x[index] = v`` (or ``op=``) writes into ``x``'s memory, as Python does, so
+        it is accepted only on an array the function owns: not an argument, a global
+        or a caller's array, and shared with no name read later (a view, a container,
+        another variable). Unlike ``x op= ...`` on an argument, which is differentiated
+        as a new array, a write into an element can only mean the caller's array."""
+        base = target.value
+        if not isinstance(base, ast.Name):
+            return  # refused by the fence
+        var = base.id
+        text = ast.unparse(target)
+        op = "=" if isinstance(stmt, ast.Assign) else f"{_symbol(stmt.op)}="
+        copy_hint = f"make a copy the function owns first: {var} = {var}.copy()"
+        if var not in self.locals:
+            raise AdCompileError(
+                f"`{text} {op} ...` would change the global {var!r}",
+                self.src.loc(stmt),
+                hint=f"pass {var} in as an argument and {copy_hint}",
+            )
+        later = self.reads.after(stmt, self.loop_nodes)
+        seen = state.reach(frozenset({var})) - {var}
+        outside = sorted(m for m in seen if m not in self.locals)
+        if outside:
+            raise AdCompileError(
+                f"{var!r} shares its memory with {outside[0]} here, so "
+                f"`{text} {op} ...` would change it too",
+                self.src.loc(stmt),
+                hint=copy_hint,
+            )
+        direct = state.sharers(var)
+        blocking = sorted((m for m in seen if m in later), key=lambda m: (m not in direct, m))
+        if blocking:
+            raise AdCompileError(
+                f"{var!r} shares its memory with {blocking[0]!r} here, so "
+                f"`{text} {op} ...` would change {blocking[0]!r} too",
+                self.src.loc(stmt),
+                hint=f"{copy_hint}, or {blocking[0]} = {blocking[0]}.copy() where it is made",
+            )
+        # what shares it is never read again: from here on it is as good as new
+        holds = state.holds.get(var, frozenset())
+        state.forget(var)
+        if holds:
+            state.holds[var] = holds
 
     def expression_statement(self, stmt: ast.Expr, state: State) -> None:
         call = stmt.value

@@ -35,6 +35,14 @@ class Loops:
                 and node.func.value.id not in assigned
             ):
                 assigned.append(node.func.value.id)
+            if isinstance(node, ast.Assign | ast.AugAssign):  # x[i] = v makes a new x
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    if (
+                        isinstance(target, ast.Subscript)
+                        and isinstance(target.value, ast.Name)
+                        and target.value.id not in assigned
+                    ):
+                        assigned.append(target.value.id)
         carried = []
         read_outside = self.read_outside(loop)
         for var in assigned:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import ast
 import copy
+import operator
 import types
 
 from ..frontend import StaticFunction
 from ..ir import Assign, If
 from ..names import (
+    BINOPS,
     is_user_function,
 )
 from ..rules import containers
@@ -83,6 +85,9 @@ class Statements:
             return
         if isinstance(stmt, ast.AugAssign):
             target = stmt.target
+            if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                self.element_assign(target, stmt.value, stmt.op)
+                return
             if not isinstance(target, ast.Name):
                 raise self.error("augmented assignment must target a name", target)
             binop = ast.BinOp(
@@ -282,6 +287,9 @@ class Statements:
         if isinstance(target, ast.Name):
             self.bind(target.id, value)
             return
+        if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+            self.element_assign(target, value)
+            return
         if isinstance(target, ast.Tuple | ast.List):
             names = target.elts
             if not all(isinstance(t, ast.Name) for t in names):
@@ -326,6 +334,72 @@ class Statements:
                 self.env[t.id] = ast.Name(id=ssa, ctx=ast.Load())
             return
         raise self.error("unsupported assignment target", target)
+
+    def element_assign(
+        self, target: ast.Subscript, value: ast.expr, op: ast.operator | None = None
+    ) -> None:
+        """``x[index] = v`` as ``x_2 = setitem(x, index, v)``: the array after the write
+        under a new name. ``x[index] op= v`` is ``x[index] = x[index] op v``, which is
+        what numpy computes (with an index array that repeats a position, the last
+        write wins, as in numpy). Whether the array is the function's own to write
+        into is the ownership pass's question (inplace/)."""
+        var = target.value.id
+        if var not in self.locals:
+            raise self.error(
+                f"`{ast.unparse(target)} = ...` would change the global {var!r}",
+                target,
+                hint=f"pass {var} in as an argument, and make a copy the function owns "
+                f"first: {var} = {var}.copy()",
+            )
+        base = self.name(target.value)
+        kind = self.kind(base)
+        if kind != LEAF:
+            raise self.error(
+                f"assigning into an element of {_described(kind, one=True)} is not supported",
+                target,
+                hint=f"build a new list instead ({var} = {var}[:i] + [v] + {var}[i + 1:]), "
+                "or append the elements in order",
+            )
+        if not isinstance(base, ast.Name):
+            raise self.error(
+                f"{var!r} holds a number here, not an array: it has no elements to assign",
+                target,
+                hint=f"make {var} an array first, e.g. {var} = np.zeros(n)",
+            )
+        if op is None:
+            item = self.atom(value, var)
+            index = self.index(target.slice, var)
+        else:
+            index = self.index(target.slice, var)
+            current = ast.Subscript(value=_copy_atom(base), slice=copy.deepcopy(index))
+            ast.copy_location(current, target)
+            read = self.emit_atoms(current, var, operator.getitem, [base, index], target)
+            item = self.atom(value, var)
+            update = ast.BinOp(left=read, op=op, right=item)
+            ast.copy_location(update, value)
+            item = self.emit_atoms(update, var, BINOPS[type(op)], [read, item], self.stmt)
+        new = self.names.claim(var)
+        self.spelling[new] = var
+        written = ast.Subscript(value=_copy_atom(base), slice=copy.deepcopy(index), ctx=ast.Load())
+        self.add_assign(
+            new,
+            ast.Tuple(elts=[written, _copy_atom(item)], ctx=ast.Load()),
+            containers.SETITEM,
+            {"x": _copy_atom(base), "index": copy.deepcopy(index), "v": _copy_atom(item)},
+        )
+        self.env[var] = ast.Name(id=new, ctx=ast.Load())
+
+    def emit_atoms(
+        self, value: ast.expr, hint: str, prim, args: list[ast.expr], spell: ast.AST
+    ) -> ast.Name:
+        """A temporary ``t = value`` of the primitive ``prim`` over atoms ``args``, which
+        messages spell as the user's ``spell``."""
+        value, prim, operands, _ = self.bound(value, prim, args, [], spell, False)
+        target = self.names.fresh(hint)
+        self.spelling[target] = spell
+        self.temps.add(target)
+        self.add_assign(target, value, prim, operands)
+        return ast.Name(id=target, ctx=ast.Load())
 
     def bind(self, name: str, value: ast.expr) -> None:
         if isinstance(value, ast.Name | ast.Constant | ast.IfExp | ast.BoolOp):

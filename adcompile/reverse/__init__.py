@@ -154,7 +154,7 @@ class Transformation:
         needed = reverse_loads | {n for g in grads for n in names_in(g)}
         if self.mode == "value_and_grad":
             needed |= names_in(result)
-        self.forward.plan(fn.body[:-1], needed, reverse_loads)
+        self.forward.plan(fn.body[:-1], needed, reverse_loads, reverse_code)
         forward = self.forward.block(fn.body[:-1], saving=False)
         self.forward.fill_recomputations()
         code: list[ast.stmt | Comment] = [Comment("forward sweep")]
@@ -221,7 +221,7 @@ class Transformation:
         reverse_loads = loads(reverse_code)
         needed = reverse_loads | names_in(result)
         needed |= {n for g in grads for n in names_in(g)}
-        self.forward.plan(body, needed, reverse_loads)
+        self.forward.plan(body, needed, reverse_loads, reverse_code)
         forward = self.forward.block(body, saving=True)
         self.forward.fill_recomputations()
         forward.extend(self.saving.push(body))

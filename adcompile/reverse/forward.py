@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import ast
 
-from ..ir import Assign, Comment, If, Loop, Return, Stmt, names_in, walk
+from ..ir import Assign, Comment, If, Loop, Return, Stmt, names_in, walk, write_statements
+from ..rules import containers
 from ..rules.registry import substituted
 from .output import Namespace, Output, assign, call, name, store
 from .program import Program, resolve
 from .rules import Rules
 from .saving import Saving, carry_forward, with_value
+from .updates import Updates, value_reads
 
 
 class Forward:
@@ -36,12 +38,20 @@ class Forward:
         self.rules = rules
         self.needed: set[str] = set()
         self.inline: set[str] = set()  # forward temporaries written into their consumer
+        self.updates: Updates | None = None
 
-    def plan(self, body: list[Stmt], needed: set[str], reverse_loads: set[str]) -> None:
+    def plan(
+        self, body: list[Stmt], needed: set[str], reverse_loads: set[str], reverse_code: list
+    ) -> None:
         """Decide what the forward sweep of ``body`` (the function's body, without
-        its return) keeps, given what the rest of the generated code reads."""
+        its return) keeps, given what the rest of the generated code reads, and which
+        writes into arrays it makes in place (``updates.py``)."""
         self.needed = self.needed_names(body, needed)
         self.inline = self.inlinable(self.program.fn.body, reverse_loads)
+        reads = value_reads(reverse_code, self.ns.namespace)
+        self.updates = Updates(
+            body, self.program.fn.kinds, reads, self.saving.saved, self.saving.call_saved
+        )
 
     # --------------------------------------------------------- what to keep
 
@@ -199,6 +209,12 @@ class Forward:
                     if stmt.target in self.inline:
                         inline[stmt.target] = stmt.value
                         continue
+                    if stmt.prim is containers.SETITEM:
+                        code.extend(self.write(stmt))
+                        continue
+                    if self.updates is not None and stmt.target in self.updates.snapshots:
+                        value = call(self.ns.helper("copy_array"), stmt.value)
+                        stmt = with_value(stmt, value)
                     code.append(self.assign(stmt))
             elif isinstance(stmt, If):
                 if self.kept(stmt, self.needed):
@@ -211,6 +227,12 @@ class Forward:
                     code.extend(self.loop(stmt))
                     output.last_loc = None
         return code
+
+    def write(self, stmt: Assign) -> list[ast.stmt]:
+        """``x_2 = setitem(x_1, index, v)``: ``x_1[index] = v`` into ``x_1``'s memory, then
+        ``x_2`` names it; or, where the reverse sweep still reads what it overwrites,
+        into a copy (``updates.py``)."""
+        return write_statements(stmt, self.updates is None or stmt.target in self.updates.copies)
 
     def assign(self, stmt: Assign) -> ast.stmt:
         if stmt.effect == "raise":

@@ -12,6 +12,7 @@ adjoints written here directly.
 from __future__ import annotations
 
 import ast
+import copy
 
 from .. import rules
 from ..analysis import differentiable_operands
@@ -26,6 +27,11 @@ from .peephole import sum_call, tidy_call
 from .program import Program, python_valued_call
 from .saving import Saving
 from .state import Adjoints
+
+
+def copy_index(index: ast.expr) -> ast.expr:
+    return copy.deepcopy(index)
+
 
 # the operators whose Python-number form raises where numpy's gives inf or NaN
 _SCALAR_HELPERS = {
@@ -182,6 +188,86 @@ class Rules:
                 accumulate(ops["c"].id, call(helper("parts"), dy, length))
         elif prim is containers.SUM:
             accumulate(ops["c"].id, call(helper("spread"), dy, ops["c"]))
+        elif prim is containers.SETITEM:
+            self.setitem(stmt, wanted, dy)
+
+    def setitem(self, stmt: Assign, wanted: list[str], dy: ast.expr) -> None:
+        """The reverse of ``x_2 = setitem(x_1, index, v)``: ``v`` takes the written part
+        of ``dx_2`` (of the elements numpy kept, summed back to ``v``'s shape), then
+        ``dx_1`` is ``dx_2`` with that part zeroed: in place, when the gradient owns
+        ``dx_2`` (so a loop writing one row of ``H`` per step costs one row per step),
+        else in a copy it then owns."""
+        adjoints, helper = self.adjoints, self.ns.helper
+        ops = stmt.operands
+        index = ops["index"]
+        if "v" in wanted:
+            v = ops["v"].id
+            if self.plain_row(stmt):
+                # dy[i] has v's shape and names each element once: read as it is,
+                # added at once (or copied), before the zeroing below
+                part = ast.Subscript(value=dy, slice=copy_index(index), ctx=ast.Load())
+                if v in adjoints.adj:
+                    if v in adjoints.pending:  # (a pending sum would read dy[i] too late)
+                        adjoints.flush(v)
+                    adjoints.accumulate(v, part)
+                else:
+                    dv = adjoints.adjoint_name(v)
+                    method = ast.Attribute(value=part, attr="copy", ctx=ast.Load())
+                    value = ast.Call(func=method, args=[], keywords=[])
+                    self.output.put(ast.Assign(targets=[store(dv)], value=value))
+                    adjoints.adj[v] = name(dv)
+                    adjoints.owned.add(v)
+            else:
+                part = call(helper("assigned_part"), dy, self.index_value(index), ops["v"])
+                # assigned now: the zeroing below changes what dy holds
+                if v not in adjoints.adj:
+                    dv = adjoints.adjoint_name(v)
+                    self.output.put(ast.Assign(targets=[store(dv)], value=part))
+                    adjoints.adj[v] = name(dv)
+                    adjoints.owned.add(v)
+                else:
+                    temp = self.ns.fresh("d" + v + "_part")
+                    self.output.put(ast.Assign(targets=[store(temp)], value=part))
+                    adjoints.accumulate(v, name(temp))
+        if "x" not in wanted:
+            return
+        x = ops["x"].id
+        if isinstance(dy, ast.Name) and stmt.target in adjoints.owned:
+            buffer = dy.id
+        else:
+            buffer = adjoints.adjoint_name(x) if x not in adjoints.adj else self.ns.fresh("d" + x)
+            copy = call(helper("writable_adjoint"), dy, name(stmt.target))
+            self.output.put(ast.Assign(targets=[store(buffer)], value=copy))
+        element = ast.Subscript(value=name(buffer), slice=copy_index(index), ctx=ast.Store())
+        self.output.put(ast.Assign(targets=[element], value=ast.Constant(0.0)))
+        adjoints.owned.discard(stmt.target)
+        if x in adjoints.adj:
+            adjoints.accumulate(x, name(buffer))
+            return
+        adjoints.adj[x] = name(buffer)
+        adjoints.owned.add(x)
+        adjoints.adj_names.setdefault(x, buffer)
+
+    def plain_row(self, stmt: Assign) -> bool:
+        """Whether ``x[i] = v`` writes one row with an integer ``i`` (an int constant or a
+        loop counter) and ``v`` of the row's known shape, a dy[i] that is v's adjoint."""
+        ops = stmt.operands
+        index, v, x = ops["index"], ops["v"], ops["x"]
+        whole = self.program.shape(x)
+        integer = (isinstance(index, ast.Constant) and type(index.value) is int) or (
+            isinstance(index, ast.Name) and self.program.shapes.get(index.id) == "int"
+        )
+        if not (integer and whole):
+            return False
+        return self.program.shape(v) == whole[1:] and v.id not in self.program.python_floats
+
+    def index_value(self, index: ast.expr) -> ast.expr:
+        """A subscript's index as a value (``np.s_[1:, j]``), for a helper's argument."""
+        if isinstance(index, ast.Name | ast.Constant) and not (
+            isinstance(index, ast.Constant) and index.value is Ellipsis
+        ):
+            return copy_index(index)
+        return ast.Subscript(value=self.ns.np_attr("s_"), slice=copy_index(index), ctx=ast.Load())
 
     def call_statement(self, stmt: Assign, wanted: list[str], dy: ast.expr) -> None:
         """``bwd_f(y_saved, dy)`` for a call ``y = f(...)``; the forward sweep calls

@@ -126,12 +126,30 @@ class Adjoints:
             value = call(self.ns.helper("add_adjoint"), current, c)
             self.put(assign(dx, value))
         elif x in self.owned and current_is(current, dx):
+            scattered = self.scattered(c)
+            if scattered is not None:  # dx[index] += g, not dx += zeros with g at index
+                g, index = scattered
+                self.put(ast.Expr(value=call(self.ns.helper("add_into"), name(dx), index, g)))
+                return
             self.put(ast.AugAssign(target=store(dx), op=ast.Add(), value=c))
             return
         else:
             self.put(assign(dx, ast.BinOp(left=current, op=ast.Add(), right=c)))
         self.adj[x] = name(dx)
         self.owned.add(x)
+
+    def scattered(self, c: ast.expr) -> tuple[ast.expr, ast.expr] | None:
+        """(g, index) when ``c`` is ``unindex(g, x, index)``, the adjoint of ``x[index]``:
+        zeros shaped like ``x`` but at ``index``."""
+        if (
+            isinstance(c, ast.Call)
+            and isinstance(c.func, ast.Name)
+            and self.ns.namespace.get(c.func.id) is runtime.unindex
+            and len(c.args) == 3
+            and not c.keywords
+        ):
+            return c.args[0], c.args[2]
+        return None
 
     def first(self, x: str, c: ast.expr, container: bool) -> None:
         """The first contribution ``c`` to the adjoint of ``x``: an alias, a pending
@@ -275,6 +293,16 @@ class Adjoints:
         current = self.adj.get(x)
         if current is None:
             self.put(assign(target, self.zero(x)))
+        elif (
+            owned
+            and x in self.owned
+            and isinstance(current, ast.Name)
+            and self.program.kind(x) == LEAF
+        ):
+            # the array is the gradient's own and only x's adjoint refers to it: it
+            # moves into target, still owned (no copy)
+            if not current_is(current, target):
+                self.put(assign(target, current))
         elif owned and not (x in self.owned and current_is(current, target)):
             if self.program.kind(x) != LEAF:
                 self.put(assign(target, call(self.ns.helper("copy_adjoint"), current)))

@@ -20,8 +20,9 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from ..analysis import differentiable_operands
+from ..analysis import differentiable_operands, written_chain
 from ..ir import Assign, If, Loop, Stmt, names_in, walk
+from ..rules.containers import LEAF
 from .checkpoint import Plan
 from .output import Namespace, Output, call, current_is, name, store
 from .program import Program, all_defs
@@ -41,6 +42,8 @@ class _Carries:
     # adjoint flows out of the last reverse iteration, so the carry there is skipped
     skip_first: set[str] = field(default_factory=set)
     counter: str | None = None  # the forward iteration's number, when a carry is skipped
+    # whether each carried written-into array's adjoint stayed in its carry variable
+    kept_buffers: bool = True
 
 
 class Sweep:
@@ -113,7 +116,14 @@ class Sweep:
                         and isinstance(atom, ast.Name)
                         and self.act.active(atom.id)
                     ):
+                        owned = j in adjoints.owned and isinstance(adjoints.adj[j], ast.Name)
                         adjoints.accumulate(atom.id, adjoints.adj[j])
+                        if owned and current_is(adjoints.adj[atom.id], adjoints.adj[j].id):
+                            # the join's adjoint is the gradient's own array, and the
+                            # branch's value takes it over (the join reads it no more;
+                            # its variable is not made the value's own name, which
+                            # the other branch may give another value)
+                            adjoints.owned.add(atom.id)
                 self.block(block, saving=in_loop)
             branches.append((out, adjoints.state))
         adjoints.state = self.merge(stmt, before, branches)
@@ -148,8 +158,10 @@ class Sweep:
             owned_all = True
             for out, st in branches:
                 adjoints.state = st
+                # an array the branch owns moves into the variable, still owned
+                keep = x in st.owned and isinstance(st.adj.get(x), ast.Name)
                 with self.output.into(out):
-                    adjoints.materialize(x, target, owned=False)
+                    adjoints.materialize(x, target, owned=keep)
                 owned_all = owned_all and x in st.owned
             merged.adj[x] = name(target)
             if owned_all:
@@ -169,10 +181,21 @@ class Sweep:
             return  # no adjoint flows through the loop
         self.saving.has_reverse.add(id(stmt))
         self.output.comment(stmt.loc)
-        self.enter(stmt, carries, invariant)
+        buffers = self.buffers(stmt, carries.carried)
+        self.enter(stmt, carries, invariant, buffers)
+        adjoints = self.adjoints
+        before = adjoints.state.copy(), dict(adjoints.adj_names), set(adjoints.fresh_containers)
         self.depth += 1
         try:
-            body = self.iteration(stmt, carries, invariant)
+            body = self.iteration(stmt, carries, invariant, buffers)
+            kept = buffers
+            if buffers and not carries.kept_buffers:
+                kept = set()
+                # an iteration's reverse did not leave the written array's adjoint in its
+                # own variable: reverse it again without writing into that variable
+                state, names, fresh = before
+                adjoints.state, adjoints.adj_names, adjoints.fresh_containers = state, names, fresh
+                body = self.iteration(stmt, carries, invariant, set())
         finally:
             self.depth -= 1
         plan = self.checkpoint_plan(stmt)
@@ -185,7 +208,25 @@ class Sweep:
         for c, before, _ in carries.carried:
             self.adjoints.adj.pop(c, None)
             if isinstance(before, ast.Name) and self.act.active(before.id):
-                self.adjoints.accumulate(before.id, name(carries.names[c]))
+                carry = carries.names[c]
+                self.adjoints.accumulate(before.id, name(carry))
+                if c in kept and current_is(self.adjoints.adj[before.id], carry):
+                    # the written array's adjoint, which the reverse loop owned, is
+                    # the starting value's now
+                    self.adjoints.owned.add(before.id)
+                    self.adjoints.adj_names.setdefault(before.id, carry)
+
+    def buffers(self, stmt: Loop, carried: list) -> set[str]:
+        """The carried arrays the body only writes into (``H[t] = h``, the value at the
+        body's end reached from the carried one by element assignments alone): their
+        carried adjoint is one array the reverse loop owns and zeroes the written part
+        of in place, iteration after iteration (so a loop writing one row per step
+        costs one row per step, not the whole array)."""
+        out = set()
+        for c, _, end in carried:
+            if self.program.kind(c) == LEAF and written_chain(stmt.body, end, c):
+                out.add(c)
+        return out
 
     def invariants(self, stmt: Loop, carried: list) -> list[str]:
         """The active values from outside the loop that its body differentiates into."""
@@ -213,14 +254,14 @@ class Sweep:
             outer(names_in(end))
         return invariant
 
-    def enter(self, stmt: Loop, carries: _Carries, invariant: list[str]) -> None:
+    def enter(self, stmt: Loop, carries: _Carries, invariant: list[str], buffers: set[str]) -> None:
         """Before the reverse loop: each carried adjoint in its carry variable, each
         outside value's adjoint in an owned variable the iterations add to (or, for a
         container whose elements each iteration assigns, a fresh one)."""
         adjoints = self.adjoints
         for c, before, _ in carries.carried:
             carries.names[c] = self.ns.fresh("d" + c)
-            adjoints.materialize(c, carries.names[c], owned=False)
+            adjoints.materialize(c, carries.names[c], owned=c in buffers)
             if not (isinstance(before, ast.Name) and self.act.active(before.id)):
                 carries.skip_first.add(c)
         single = self.saving.single_slot_reads(stmt, invariant)
@@ -231,7 +272,9 @@ class Sweep:
                 self.saving.single_slots.add(single[x])
                 adjoints.fresh_containers.add(x)
 
-    def iteration(self, stmt: Loop, carries: _Carries, invariant: list[str]) -> list:
+    def iteration(
+        self, stmt: Loop, carries: _Carries, invariant: list[str], buffers: set[str]
+    ) -> list:
         """The reverse loop's body: one iteration reversed, from the carried adjoints
         to the next (earlier) iteration's. Leaves the adjoint state as after the loop."""
         adjoints = self.adjoints
@@ -250,6 +293,9 @@ class Sweep:
             for c, _, end in carries.carried:
                 if isinstance(end, ast.Name) and self.act.active(end.id):
                     adjoints.accumulate(end.id, name(carries.names[c]))
+                    if c in buffers:  # the carry variable holds an array of its own
+                        adjoints.owned.add(end.id)
+                        adjoints.adj_names.setdefault(end.id, carries.names[c])
             self.block(
                 stmt.body,
                 saving=True,
@@ -261,6 +307,11 @@ class Sweep:
             if old is not None:
                 adjoints.adj_names[c] = old
         after = adjoints.state
+        # (the array may have moved to another variable, which the carry then takes:
+        # still the gradient's own, and that variable is assigned afresh next time)
+        carries.kept_buffers = all(
+            c in after.owned and isinstance(after.adj.get(c), ast.Name) for c in buffers
+        )
         adjoints.state = outside
         for x in invariant:
             adjoints.adj[x] = after.adj[x]

@@ -120,3 +120,8 @@ BUILD_LIST = ContainerPrim("list")  # operands: e0, e1, ...
 BUILD_TUPLE = ContainerPrim("tuple")  # operands: e0, e1, ...
 APPEND = ContainerPrim("append")  # operands: c, x
 SUM = ContainerPrim("sum")  # operands: c
+# x[index] = v on an array the function owns: operands x (the array before), index, v.
+# Its result is the array after; the forward sweep writes into x's memory where the
+# values it overwrites are not read again (reverse/forward.py), and the reverse
+# sweep zeroes the written part of the adjoint in place (reverse/rules.py).
+SETITEM = ContainerPrim("setitem")

@@ -40,7 +40,10 @@ from . import (
     tangents,
 )
 from .arrays import (
+    add_into,
     arange_adjoint,
+    assigned_part,
+    copy_array,
     dot_adjoint_lhs,
     dot_adjoint_rhs,
     fill_adjoint,
@@ -53,6 +56,7 @@ from .arrays import (
     unindex,
     unstack,
     untranspose,
+    writable_adjoint,
 )
 from .broadcasting import (
     expand_reduced,

@@ -125,6 +125,62 @@ def _basic_index(index) -> bool:
     return all(i is None or i is Ellipsis or isinstance(i, slice | int | np.integer) for i in items)
 
 
+def _repeats_possible(index):
+    """Whether ``index`` may name one element twice: it holds an integer index array
+    (or a list, which numpy reads as one). Integers, slices, None, Ellipsis and
+    boolean masks name each element at most once."""
+    parts = index if type(index) is tuple else (index,)
+    for p in parts:
+        if isinstance(p, list):
+            return True
+        if isinstance(p, np.ndarray) and p.dtype != np.bool_:
+            return True
+    return False
+
+
+def add_into(out, index, g):
+    """``out[index] += g`` for the adjoint of ``x[index]`` added into ``out``, the
+    adjoint of ``x``, which the gradient owns: in place, O(size of g). Where the
+    index repeats an element, each occurrence adds (np.add.at)."""
+    if _repeats_possible(index):
+        np.add.at(out, index, g)
+    else:
+        out[index] += g
+
+
+def assigned_part(g, index, v):
+    """Adjoint of ``v`` in ``x[index] = v``, given ``g``, the adjoint of the array after
+    the write: ``g[index]`` summed back to ``v``'s shape, a new array. Where an index
+    array names an element twice, only the write numpy keeps (the one it did last)
+    receives that element's adjoint: the positions are written into an array of the
+    same shape by the same index, so the same write wins."""
+    g = np.asarray(g)
+    part = g[index]
+    if _repeats_possible(index):
+        order = np.arange(np.size(part)).reshape(np.shape(part))
+        owner = np.full(g.shape, -1)
+        owner[index] = order
+        part = np.where(owner[index] == order, part, 0.0)
+    else:
+        part = np.array(part, copy=True)
+    if np.ndim(v) < part.ndim or np.shape(v) != part.shape:
+        part = unbroadcast(part, v)
+    if type(v) is not np.ndarray and isinstance(part, np.ndarray) and part.ndim == 0:
+        return part[()]  # a number's adjoint: a numpy scalar
+    return part
+
+
+def copy_array(x):
+    """A copy of the array ``x`` (a number is returned as it is: it cannot change)."""
+    return x.copy() if isinstance(x, np.ndarray) else x
+
+
+def writable_adjoint(g, x):
+    """A copy of the adjoint ``g`` of ``x`` that the gradient owns and may write into:
+    a new array of ``x``'s shape."""
+    return np.array(np.broadcast_to(g, np.shape(x)), dtype=np.result_type(g, 0.0))
+
+
 def unstack(g, n, axis=0):
     """Adjoint of ``np.stack`` of ``n`` arrays: the ``n`` slices of ``g`` along ``axis``."""
     return tuple(np.take(g, i, axis=axis) for i in range(n))

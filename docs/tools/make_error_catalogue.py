@@ -261,12 +261,58 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "Statements",
-        "assigning into an array element",
+        "assigning into an element of an element",
         """
         def f(x):
-            y = x * 1.0
-            y[0] = 0.0
+            y = np.outer(x, x)
+            y[0][1] = 0.0
             return np.sum(y)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "assigning into an element of an argument",
+        """
+        def f(x):
+            x[0] = 0.0
+            return np.sum(x * x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "assigning into an array a view of it still sees",
+        """
+        def f(x):
+            y = x * 2.0
+            head = y[:2]
+            y[0] = 1.0
+            return np.sum(y) + np.sum(head)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "assigning into an element of a global",
+        """
+        W = np.ones(3)
+
+
+        def f(x):
+            W[0] = 2.0
+            return np.sum(W * x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
+        "assigning into an element of a list",
+        """
+        def f(x):
+            ys = [x, x * 2.0]
+            ys[0] = x * 3.0
+            return np.sum(ys[0])
         """,
         "ad.grad(f)(x)",
     ),
