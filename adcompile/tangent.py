@@ -62,6 +62,7 @@ class GeneratedJvp:
     wrt: list[str]
     helpers: list[GeneratedJvp] = field(default_factory=list)
     text: str = ""
+    tree: ast.Module | None = None  # the finished trees of it and its helpers (pipeline.py)
     header: str = ""  # the comment lines that open .source (see export.source_header)
     updates: dict = field(default_factory=dict)  # Function.updates (see api._check_apart)
     constant_arrays: list = field(default_factory=list)

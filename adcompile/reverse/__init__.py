@@ -34,7 +34,7 @@ from .forward import Forward
 from .output import Namespace, Output, assign, call, current_is, name
 from .program import Program, all_defs
 from .rules import Rules
-from .saving import Saving, loads
+from .saving import Saving, loads, loads_and_stores
 from .state import Adjoints
 from .sweep import Sweep
 
@@ -58,6 +58,7 @@ class Generated:
     captured: list = field(default_factory=list)  # guards of the names it resolved (api.py)
     generation: int = 0  # of the rule registry this code was compiled with
     text: str = ""  # the main function's source, once emitted
+    tree: ast.Module | None = None  # the finished trees of it and its pairs (pipeline.py)
     session: object = None  # the link session holding the called functions' pairs
     # parameters whose argument the user's x op= ... writes into (Function.updates), and
     # the arrays the code reads besides its arguments: a call checks they are apart
@@ -143,7 +144,7 @@ class Transformation:
             adjoints.adj[result.id] = seed
         self.sweep.block(fn.body[:-1], saving=False)
         reverse_code = self.output.out
-        reverse_loads = loads(reverse_code)
+        reverse_loads, reverse_stores = loads_and_stores(reverse_code)
         grads = []
         for p in self.wrt:
             g = adjoints.adj.get(p)
@@ -166,7 +167,7 @@ class Transformation:
             ret_value: ast.expr = ast.Tuple(elts=[result, grad_value], ctx=ast.Load())
         else:
             ret_value = grad_value
-        ret_value = self.forward.keep_returned(ret_value, reverse_code, code)
+        ret_value = self.forward.keep_returned(ret_value, reverse_stores, code)
         code.append(Comment("reverse sweep"))
         code.extend(reverse_code)
         code.append(ast.Return(value=ret_value))

@@ -257,7 +257,7 @@ class Forward:
             code.append(ast.For(target=store(stmt.target), iter=stmt.iter, body=body, orelse=[]))
         return code
 
-    def keep_returned(self, ret_value: ast.expr, reverse_code: list, forward: list) -> ast.expr:
+    def keep_returned(self, ret_value: ast.expr, stores: set[str], forward: list) -> ast.expr:
         """``ret_value`` reading, in place of each forward value that the reverse sweep
         rebinds, a copy of the reference taken at the end of the forward sweep.
 
@@ -265,8 +265,8 @@ class Forward:
         names they had (``for y in reversed(saved)``), so after it such a name holds
         its value of the first iteration, not the forward's result: the value
         returned by ``value_and_grad`` (``y`` carried by a loop) and the shape of a
-        zero gradient are read from the copy instead."""
-        stores = _stores(reverse_code)
+        zero gradient are read from the copy instead. ``stores``: the names the
+        reverse sweep assigns."""
         rebound = sorted(n for n in names_in(ret_value) if n in stores and n in self.ns.locals)
         if not rebound:
             return ret_value
@@ -291,14 +291,3 @@ def _substitute(expr: ast.expr, values: dict[str, ast.expr]) -> ast.expr:
     if not used:
         return expr
     return substituted(expr, {n: values.pop(n) for n in used})
-
-
-def _stores(code: list) -> set[str]:
-    """The names that ``code`` assigns (loop targets and unpacked tuples included)."""
-    out: set[str] = set()
-    for s in code:
-        if isinstance(s, ast.AST):
-            for n in ast.walk(s):
-                if type(n) is ast.Name and type(n.ctx) is ast.Store:
-                    out.add(n.id)
-    return out

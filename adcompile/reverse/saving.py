@@ -308,11 +308,30 @@ def _loads_once(node: ast.AST, stmt: Assign) -> bool:
 
 def loads(code: list) -> set[str]:
     """The names that ``code`` reads."""
-    out: set[str] = set()
-    for s in code:
-        if isinstance(s, ast.AST):
-            out |= names_in(s, loads_only=True)
-    return out
+    return loads_and_stores(code)[0]
+
+
+def loads_and_stores(code: list) -> tuple[set[str], set[str]]:
+    """The names that ``code`` reads, and those it assigns (loop targets and unpacked
+    tuples included), in one walk."""
+    read: set[str] = set()
+    written: set[str] = set()
+    stack = [s for s in code if isinstance(s, ast.AST)]
+    while stack:
+        n = stack.pop()
+        if type(n) is ast.Name:
+            if type(n.ctx) is ast.Load:
+                read.add(n.id)
+            elif type(n.ctx) is ast.Store:
+                written.add(n.id)
+            continue
+        for field in n._fields:
+            v = getattr(n, field, None)
+            if type(v) is list:
+                stack.extend(x for x in v if isinstance(x, ast.AST))
+            elif isinstance(v, ast.AST):
+                stack.append(v)
+    return read, written
 
 
 def _order(body: list[Stmt]):
