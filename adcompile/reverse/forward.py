@@ -58,11 +58,12 @@ class Forward:
         # in one pass (loops and branches may take another)
         stmts = list(walk(body))
         stmts.reverse()
+        reads = {id(s): s.reads() for s in stmts if isinstance(s, Assign)}  # once, not per pass
         while True:
             size = len(needed)
             for stmt in stmts:
                 if isinstance(stmt, Assign) and self.is_needed(stmt, needed):
-                    needed |= stmt.reads()
+                    needed |= reads[id(stmt)]
                 elif isinstance(stmt, If) and self.kept(stmt, needed):
                     needed |= names_in(stmt.test)
                     for j, a, b in stmt.joins:
