@@ -21,7 +21,6 @@ import re
 import sys
 import textwrap
 import types
-from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -30,6 +29,7 @@ import numpy as np
 from . import runtime
 from .errors import AdCompileError
 from .frontend import SourceFunction, StaticFunction, Unresolved, _short, def_loc
+from .ir import nodes
 
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"math", "operator"}
 
@@ -43,9 +43,7 @@ def loaded_names(code: str | ast.AST) -> list[str]:
     bound: set[str] = set()
     targets: set[int] = set()  # the Name nodes in the place of a target
     seen: dict[str, None] = {}
-    queue = deque([tree])
-    while queue:  # ast.walk's order, without its per-node generators
-        node = queue.popleft()
+    for node in nodes(tree, breadth_first=True):
         kind = type(node)
         if kind is ast.Name:
             if id(node) in targets:
@@ -67,12 +65,6 @@ def loaded_names(code: str | ast.AST) -> list[str]:
             if place is not None:
                 for t in _as_list(getattr(node, place, None)):
                     targets.update(id(n) for n in _target_names(t))
-        for field in node._fields:
-            value = getattr(node, field, None)
-            if type(value) is list:
-                queue.extend(v for v in value if isinstance(v, ast.AST))
-            elif isinstance(value, ast.AST):
-                queue.append(value)
     return [n for n in seen if n not in bound]
 
 

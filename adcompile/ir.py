@@ -22,6 +22,8 @@ expression built from atoms (for subscripts), or a tuple of atoms (for
 from __future__ import annotations
 
 import ast
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import Loc
@@ -115,8 +117,31 @@ class Function:
         return False
 
 
+_LEAVES = {ast.Name, ast.Constant}  # nodes whose children all lack fields
+
+
+def nodes(*roots: ast.AST, breadth_first: bool = False) -> Iterator[ast.AST]:
+    """Every node of the trees ``roots`` but those without fields (``Load``, ``Add``...):
+    in ``ast.walk``'s order with ``breadth_first``, else depth first. (The traversal
+    the hot paths share: a few times faster than ``ast.walk``.)"""
+    todo = deque(roots) if breadth_first else list(roots)
+    pop = todo.popleft if breadth_first else todo.pop
+    while todo:
+        n = pop()
+        yield n
+        if type(n) in _LEAVES:
+            continue
+        for key in n._fields:
+            v = getattr(n, key, None)
+            if type(v) is list:
+                todo.extend([x for x in v if isinstance(x, ast.AST) and x._fields])
+            elif isinstance(v, ast.AST) and v._fields:
+                todo.append(v)
+
+
 def names_in(node: ast.AST, loads_only: bool = False) -> set[str]:
-    """Every name in ``node`` (only those read, with ``loads_only``)."""
+    """Every name in ``node`` (only those read, with ``loads_only``). The hottest walk
+    of all, called on every small expression: written out, without ``nodes``'s generator."""
     out: set[str] = set()
     stack = [node]
     while stack:

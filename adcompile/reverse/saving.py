@@ -21,7 +21,7 @@ import ast
 import numpy as np
 
 from ..analysis import differentiable_operands
-from ..ir import Assign, Comment, If, Loop, Stmt, names_in, walk
+from ..ir import Assign, Comment, If, Loop, Stmt, names_in, nodes, walk
 from ..origin import describe
 from ..rules import containers
 from ..rules.containers import LEAF
@@ -316,21 +316,12 @@ def loads_and_stores(code: list) -> tuple[set[str], set[str]]:
     tuples included), in one walk."""
     read: set[str] = set()
     written: set[str] = set()
-    stack = [s for s in code if isinstance(s, ast.AST)]
-    while stack:
-        n = stack.pop()
+    for n in nodes(*(s for s in code if isinstance(s, ast.AST))):
         if type(n) is ast.Name:
             if type(n.ctx) is ast.Load:
                 read.add(n.id)
             elif type(n.ctx) is ast.Store:
                 written.add(n.id)
-            continue
-        for field in n._fields:
-            v = getattr(n, field, None)
-            if type(v) is list:
-                stack.extend(x for x in v if isinstance(x, ast.AST))
-            elif isinstance(v, ast.AST):
-                stack.append(v)
     return read, written
 
 
