@@ -104,16 +104,7 @@ def free_objects(code: str | ast.AST, namespaces: Iterable[dict]) -> dict[str, o
     for namespace in namespaces:
         for k, v in namespace.items():
             merged.setdefault(k, v)
-    out = {n: merged[n] for n in loaded_names(code) if n in merged}
-    import os  # TEMPORARY verification
-
-    if os.environ.get("ADC_VERIFY") and not isinstance(code, str):
-        import astor
-
-        text = "\n\n".join(astor.to_source(f) for f in code.body)
-        other = {n: merged[n] for n in loaded_names(text) if n in merged}
-        assert list(other.items()) == list(out.items()), (other, out)
-    return out
+    return {n: merged[n] for n in loaded_names(code) if n in merged}
 
 
 def _runtime_name(obj: object) -> str | None:
