@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 
 from ..analysis import Activity
 from ..errors import AdCompileError
-from ..ir import Comment, Function, Return, function_def, names_in
+from ..generated import Namespace, assign, call, current_is, name
+from ..ir import Comment, Function, Return, all_defs, function_def, names_in
 from ..rules.containers import LEAF
 from .forward import Forward
-from .output import Namespace, Output, assign, call, current_is, name
-from .program import Program, all_defs
+from .output import Output
+from .program import Program
 from .rules import Rules
 from .saving import Saving, loads, loads_and_stores
 from .state import Adjoints

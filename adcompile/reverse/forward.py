@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import ast
 
+from ..generated import Namespace, assign, loop_statement, name, store
 from ..ir import Assign, Comment, If, Loop, Return, Stmt, names_in, walk
 from ..rules.registry import substituted
-from .output import Namespace, Output, assign, name, store
+from .output import Output
 from .program import Program, resolve
 from .rules import Rules
 from .saving import Saving, carry_forward, with_value
@@ -242,20 +243,14 @@ class Forward:
         for c, before, _ in carried:
             code.append(assign(c, before))
         body = self.block(stmt.body, saving=True)
-        if stmt.exit is not None and stmt.exit in self.needed:
-            # after a break the remaining iterations would do nothing: stop instead
-            body.insert(0, ast.If(test=name(stmt.exit), body=[ast.Break()], orelse=[]))
         body.extend(self.saving.push(stmt.body, values))
         body.extend(carry_forward(carried))
         if reverse and values is None:
             body.append(
                 ast.AugAssign(target=store(stmt.count), op=ast.Add(), value=ast.Constant(1))
             )
-        body = body or [ast.Pass()]
-        if stmt.test is not None:
-            code.append(ast.While(test=stmt.test, body=body, orelse=[]))
-        else:
-            code.append(ast.For(target=store(stmt.target), iter=stmt.iter, body=body, orelse=[]))
+        stops = stmt.exit is not None and stmt.exit in self.needed
+        code.append(loop_statement(stmt, body, stops))
         return code
 
     def keep_returned(self, ret_value: ast.expr, stores: set[str], forward: list) -> ast.expr:

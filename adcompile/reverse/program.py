@@ -70,21 +70,6 @@ def block_defs(body: list[Stmt]) -> set[str]:
     return defs
 
 
-def all_defs(body: list[Stmt]) -> set[str]:
-    """Names a block defines, nested blocks included."""
-    defs: set[str] = set()
-    for stmt in walk(body):
-        if isinstance(stmt, Assign):
-            defs.add(stmt.target)
-        elif isinstance(stmt, If):
-            defs |= {j for j, _, _ in stmt.joins}
-        elif isinstance(stmt, Loop):
-            defs |= {c for c, _, _ in stmt.carried} | {stmt.count}
-            if stmt.target:
-                defs.add(stmt.target)
-    return defs
-
-
 _PYTHON_VALUED = {float, int, len, abs, round, max, min, sum}
 
 

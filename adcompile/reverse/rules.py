@@ -16,12 +16,13 @@ import ast
 from .. import rules
 from ..analysis import differentiable_operands
 from ..errors import AdCompileError
+from ..generated import Namespace, call, name, store
 from ..ir import Assign, CallPrim, transform
 from ..optimize import SIMPLIFY_HOOKS
 from ..rules import containers
 from ..rules.containers import LEAF, ContainerPrim
 from ..rules.registry import lookup_specialized, selection
-from .output import Namespace, Output, call, name, store
+from .output import Output
 from .peephole import sum_call, tidy_call
 from .program import Program, python_valued_call
 from .saving import Saving

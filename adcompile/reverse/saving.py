@@ -21,12 +21,13 @@ import ast
 import numpy as np
 
 from ..analysis import differentiable_operands
+from ..generated import Namespace, assign, call, carry, name, store
 from ..ir import Assign, Comment, If, Loop, Stmt, names_in, nodes, walk
 from ..origin import describe
 from ..rules import containers
 from ..rules.containers import LEAF
 from ..rules.registry import substituted
-from .output import Namespace, Output, assign, call, name, store
+from .output import Output
 from .program import Program, block_defs
 
 _CHEAP = (np.add, np.subtract, np.multiply, np.negative)
@@ -267,19 +268,9 @@ class Saving:
 
 
 def carry_forward(carried: list) -> list[ast.stmt]:
-    """The copies that end a forward iteration, ``c = end`` for each carried value.
-    They happen at once: an end may be another carried value's current one (``b, a =
-    np.cos(a), b`` ends ``a`` with ``b``), which a copy before it would already have
-    overwritten, so such copies are one tuple assignment."""
-    copies = [(c, end) for c, _, end in carried if not (isinstance(end, ast.Name) and end.id == c)]
-    written: set[str] = set()
-    for c, end in copies:
-        if names_in(end) & written:
-            targets = ast.Tuple(elts=[store(c) for c, _ in copies], ctx=ast.Store())
-            values = ast.Tuple(elts=[end for _, end in copies], ctx=ast.Load())
-            return [ast.Assign(targets=[targets], value=values)]
-        written.add(c)
-    return [assign(c, end) for c, end in copies]
+    """The copies that end a forward iteration, ``c = end`` for each carried value
+    ``(c, before, end)`` (see ``generated.carry``)."""
+    return carry([(c, end) for c, _, end in carried])
 
 
 def with_value(stmt: Assign, value: ast.expr) -> Assign:

@@ -21,9 +21,10 @@ import ast
 from dataclasses import dataclass, field
 
 from ..analysis import differentiable_operands
-from ..ir import Assign, If, Loop, Stmt, names_in, walk
-from .output import Namespace, Output, call, current_is, name, store
-from .program import Program, all_defs
+from ..generated import Namespace, call, current_is, name, store
+from ..ir import Assign, If, Loop, Stmt, all_defs, names_in, walk
+from .output import Output
+from .program import Program
 from .rules import Rules
 from .saving import Saving
 from .state import Adjoints
