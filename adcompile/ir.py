@@ -92,16 +92,25 @@ def walk(body: list[Stmt]):
 
 
 def all_defs(body: list[Stmt]) -> set[str]:
-    """Names a block defines, nested blocks included."""
+    """Names a block defines, nested blocks (and their loops' targets) included."""
+    return _defs(walk(body), nested=True)
+
+
+def block_defs(body: list[Stmt]) -> set[str]:
+    """Names a block defines at its own level (what a saving region must push)."""
+    return _defs(body, nested=False)
+
+
+def _defs(stmts, nested: bool) -> set[str]:
     defs: set[str] = set()
-    for stmt in walk(body):
+    for stmt in stmts:
         if isinstance(stmt, Assign):
             defs.add(stmt.target)
         elif isinstance(stmt, If):
             defs |= {j for j, _, _ in stmt.joins}
         elif isinstance(stmt, Loop):
             defs |= {c for c, _, _ in stmt.carried} | {stmt.count}
-            if stmt.target:
+            if nested and stmt.target:
                 defs.add(stmt.target)
     return defs
 

@@ -438,3 +438,39 @@ def test_a_refused_rule_defined_inside_a_function_is_located_at_its_own_column()
     assert err.line.strip() == 'with np.errstate(all="ignore"):'
     assert err.col == err.line.index("with")
     assert err.lineno == inspect.getsourcelines(nested)[1] + 1
+
+
+def log_bump(x, s):
+    return -x * x / s
+
+
+def bump(x, s):
+    return np.exp(-x * x / s)
+
+
+def bump_loss(x, s):
+    return np.sum(bump(x, s) * x)
+
+
+def test_an_exponential_rule_is_its_logarithms_with_the_cotangent_times_the_output():
+    """exponential=True: the template of log_bump's rule, registered for bump, reads
+    dy * y where it read dy (d exp(f) = exp(f) df), checked by finite differences."""
+
+    @ad.adjoint(bump, broadcasts=True, exponential=True)
+    @ad.adjoint(log_bump, broadcasts=True)
+    def log_bump_adjoint(dy, y, x, s):
+        return -dy * 2 * x / s, dy * x * x / (s * s)
+
+    rule = registry.lookup(bump)
+    assert [ast.unparse(c) for c in rule.contributions] == [
+        "-dy * y * 2 * x / s",
+        "dy * y * x * x / (s * s)",
+    ]
+    assert [ast.unparse(c) for c in registry.lookup(log_bump).contributions] == [
+        "-dy * 2 * x / s",
+        "dy * x * x / (s * s)",
+    ]
+    g = ad.grad(bump_loss, wrt=(0, 1))
+    assert "fwd_bump" not in g.source  # the rule, not the function's own pullback
+    x, s = np.array([0.3, -1.2, 0.8]), 1.7
+    assert ad.check_grad(bump_loss, x, s, wrt=(0, 1)) < 1e-6

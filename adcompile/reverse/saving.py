@@ -22,13 +22,13 @@ import numpy as np
 
 from ..analysis import differentiable_operands
 from ..generated import Namespace, assign, call, carry, name, store
-from ..ir import Assign, Comment, If, Loop, Stmt, names_in, nodes, walk
+from ..ir import Assign, Comment, If, Loop, Stmt, block_defs, names_in, nodes, walk
 from ..origin import describe
 from ..rules import containers
 from ..rules.containers import LEAF
 from ..rules.registry import substituted
 from .output import Output
-from .program import Program, block_defs
+from .program import Program
 
 _CHEAP = (np.add, np.subtract, np.multiply, np.negative)
 

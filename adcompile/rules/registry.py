@@ -366,8 +366,14 @@ def adjoint(
     results: int | Callable = 1,
     fields: tuple[str, ...] = (),
     constant: tuple[str, ...] = (),
+    exponential: bool = False,
 ) -> Callable[[Callable], Callable]:
     """Register the decorated template as the adjoint rule of ``primitive``.
+
+    ``exponential=True`` says that ``primitive`` is the exponential of the function
+    whose rule the template is (a density, of the template's log density): its rule
+    is the template with the cotangent multiplied by the output, ``d exp(f) = exp(f)
+    df`` (``-dy * z`` reads ``-dy * y * z``).
 
     ``broadcasts=True`` says the primitive broadcasts its operands numpy-style,
     so each contribution is summed back to its operand's shape. Registering a
@@ -402,7 +408,7 @@ def adjoint(
     def register(template: Callable) -> Callable:
         REFUSED.pop(id(primitive), None)
         old = PRIMITIVES.get(id(primitive))
-        rule = parse_template(primitive, template, broadcasts)
+        rule = parse_template(primitive, template, broadcasts, exponential=exponential)
         if when is not None:
             record = old or Primitive(name=template.__name__, spellings=(primitive,))
             record = replace(record, special=[*record.special, (when, rule)])
@@ -432,7 +438,7 @@ def adjoint(
             return template
         new_arrays = shape in (UNARY, BROADCAST, REDUCTION, MATMUL, DOT)
         record = Primitive(
-            name=template.__name__,
+            name=f"exp of {template.__name__}" if exponential else template.__name__,
             spellings=(primitive, *aliases),
             on_floats=floats,
             template=template,
@@ -456,11 +462,17 @@ def adjoint(
 
 
 def parse_template(
-    primitive: object, template: Callable, broadcasts: bool, *, floats_of: Primitive | None = None
+    primitive: object,
+    template: Callable,
+    broadcasts: bool,
+    *,
+    floats_of: Primitive | None = None,
+    exponential: bool = False,
 ) -> Rule:
     """Read a template function's source into a :class:`Rule`; with ``floats_of``, the
     rule of ``primitive``, a spelling of that record on Python floats (see
-    :func:`on_floats`)."""
+    :func:`on_floats`); with ``exponential``, the rule of its exponential (see
+    :func:`times_output`)."""
     from ..frontend import _char_col, _short
 
     try:
@@ -481,6 +493,8 @@ def parse_template(
         raise AdCompileError("an adjoint rule must be a function", loc)
     if floats_of is not None:
         fn = on_floats(fn, template.__globals__, loc)
+    if exponential:
+        fn = times_output(fn)
     args = fn.args
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
         raise AdCompileError(
@@ -563,6 +577,36 @@ def parse_template(
         locals=assigned,
         loc=Loc(filename, first, indent, raw_lines[0]),
     )
+
+
+def times_output(fn: ast.FunctionDef) -> ast.FunctionDef:
+    """The template ``fn`` of a function's rule made the rule of its exponential: each
+    read of the cotangent ``dy`` becomes ``dy * y`` (``y`` the exponential's output), a
+    negated one ``-dy * y``, so that products read as they would be written by hand."""
+    dy, y = fn.args.args[0].arg, fn.args.args[1].arg
+
+    def is_dy(node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and node.id == dy and isinstance(node.ctx, ast.Load)
+
+    def scaled(node: ast.expr) -> ast.expr:
+        product = ast.BinOp(left=node, op=ast.Mult(), right=ast.Name(id=y, ctx=ast.Load()))
+        return ast.copy_location(product, node)
+
+    def rewrite(node: ast.AST) -> ast.AST:
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and is_dy(node.operand):
+            return scaled(node)
+        if is_dy(node):
+            return scaled(node)
+        for key, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                setattr(node, key, [rewrite(v) if isinstance(v, ast.AST) else v for v in value])
+            elif isinstance(value, ast.AST):
+                setattr(node, key, rewrite(value))
+        return node
+
+    fn.body = [rewrite(s) for s in fn.body]
+    ast.fix_missing_locations(fn)
+    return fn
 
 
 def on_floats(fn: ast.FunctionDef, names: dict, loc: Loc) -> ast.FunctionDef:
