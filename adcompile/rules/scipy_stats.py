@@ -5,8 +5,8 @@ import norm``, or ``scipy.stats.norm.logpdf``) is the bound method of the object
 ``scipy.stats.norm``, which the frontend resolves to the registered spelling. The
 operands broadcast together; ``z = (x - loc) / scale`` throughout, so the rules of
 ``loc`` and ``scale`` follow from that of ``x``. A count (poisson's ``k``) gets no
-gradient. A density's adjoint is its log density's, the cotangent times the
-density (``exponential=True``: d exp(f) = exp(f) df).
+gradient. A density's rules are its log density's, the cotangent and the tangent
+times the density (``exponential=True``: d exp(f) = exp(f) df).
 """
 
 import math
@@ -29,16 +29,11 @@ def norm_logpdf(dy, y, x, loc=0, scale=1):
     return -dy * z / scale, dy * z / scale, dy * (z * z - 1) / scale
 
 
+@tangent(stats.norm.pdf, exponential=True)
 @tangent(stats.norm.logpdf)
 def norm_logpdf_tangent(dx, dloc, dscale, y, x, loc=0, scale=1):
     z = (x - loc) / scale
     return (z * (dloc - dx) + (z * z - 1) * dscale) / scale
-
-
-@tangent(stats.norm.pdf)
-def norm_pdf_tangent(dx, dloc, dscale, y, x, loc=0, scale=1):
-    z = (x - loc) / scale
-    return y * (z * (dloc - dx) + (z * z - 1) * dscale) / scale
 
 
 @adjoint(stats.norm.cdf, shape=BROADCAST, scalar_preserving=True)
@@ -93,6 +88,7 @@ def t_logpdf(dy, y, x, df, loc=0, scale=1):
     )
 
 
+@tangent(stats.t.pdf, exponential=True)
 @tangent(stats.t.logpdf)
 def t_logpdf_tangent(dx, ddf, dloc, dscale, y, x, df, loc=0, scale=1):
     z = (x - loc) / scale
@@ -107,20 +103,6 @@ def t_logpdf_tangent(dx, ddf, dloc, dscale, y, x, df, loc=0, scale=1):
     return (inner * z * (dloc - dx) + (inner * z * z - 1) * dscale) / scale + d_df * ddf
 
 
-@tangent(stats.t.pdf)
-def t_pdf_tangent(dx, ddf, dloc, dscale, y, x, df, loc=0, scale=1):
-    z = (x - loc) / scale
-    inner = (df + 1) / (df + z * z)
-    d_df = 0.5 * (
-        special.digamma((df + 1) / 2)
-        - special.digamma(df / 2)
-        - 1 / df
-        - np.log1p(z * z / df)
-        + inner * z * z / df
-    )
-    return y * ((inner * z * (dloc - dx) + (inner * z * z - 1) * dscale) / scale + d_df * ddf)
-
-
 # ------------------------------------------------------------------ gamma, beta
 
 
@@ -132,20 +114,12 @@ def gamma_logpdf(dy, y, x, a, loc=0, scale=1):
     return dy * slope, dy * (np.log(z) - special.digamma(a)), -dy * slope, dy * (z - a) / scale
 
 
+@tangent(stats.gamma.pdf, exponential=True)
 @tangent(stats.gamma.logpdf)
 def gamma_logpdf_tangent(dx, da, dloc, dscale, y, x, a, loc=0, scale=1):
     z = (x - loc) / scale
     slope = ((a - 1) / z - 1) / scale
     return slope * (dx - dloc) + (np.log(z) - special.digamma(a)) * da + (z - a) / scale * dscale
-
-
-@tangent(stats.gamma.pdf)
-def gamma_pdf_tangent(dx, da, dloc, dscale, y, x, a, loc=0, scale=1):
-    z = (x - loc) / scale
-    slope = ((a - 1) / z - 1) / scale
-    return y * (
-        slope * (dx - dloc) + (np.log(z) - special.digamma(a)) * da + (z - a) / scale * dscale
-    )
 
 
 @adjoint(stats.beta.pdf, shape=BROADCAST, scalar_preserving=True, exponential=True)
@@ -163,25 +137,13 @@ def beta_logpdf(dy, y, x, a, b, loc=0, scale=1):
     )
 
 
+@tangent(stats.beta.pdf, exponential=True)
 @tangent(stats.beta.logpdf)
 def beta_logpdf_tangent(dx, da, db, dloc, dscale, y, x, a, b, loc=0, scale=1):
     z = (x - loc) / scale
     slope = ((a - 1) / z - (b - 1) / (1 - z)) / scale
     both = special.digamma(a + b)
     return (
-        slope * (dx - dloc)
-        + (np.log(z) - special.digamma(a) + both) * da
-        + (np.log1p(-z) - special.digamma(b) + both) * db
-        - (slope * z + 1 / scale) * dscale
-    )
-
-
-@tangent(stats.beta.pdf)
-def beta_pdf_tangent(dx, da, db, dloc, dscale, y, x, a, b, loc=0, scale=1):
-    z = (x - loc) / scale
-    slope = ((a - 1) / z - (b - 1) / (1 - z)) / scale
-    both = special.digamma(a + b)
-    return y * (
         slope * (dx - dloc)
         + (np.log(z) - special.digamma(a) + both) * da
         + (np.log1p(-z) - special.digamma(b) + both) * db
@@ -198,14 +160,10 @@ def poisson_logpmf(dy, y, k, mu, loc=0):
     return None, dy * (k / mu - 1)
 
 
+@tangent(stats.poisson.pmf, exponential=True)
 @tangent(stats.poisson.logpmf)
 def poisson_logpmf_tangent(dmu, y, k, mu, loc=0):
     return dmu * (k / mu - 1)
-
-
-@tangent(stats.poisson.pmf)
-def poisson_pmf_tangent(dmu, y, k, mu, loc=0):
-    return y * dmu * (k / mu - 1)
 
 
 # ------------------------------------------------------------------ multivariate normal
@@ -219,14 +177,10 @@ def multivariate_normal_logpdf(dy, y, x, mean=None, cov=1):
     return pieces[0], pieces[1], pieces[2]
 
 
+@tangent(stats.multivariate_normal.pdf, exponential=True)
 @tangent(stats.multivariate_normal.logpdf)
 def multivariate_normal_logpdf_tangent(dx, dmean, dcov, y, x, mean=None, cov=1):
     return mvn_logpdf_tangent(dx, dmean, dcov, y, x, mean, cov)
-
-
-@tangent(stats.multivariate_normal.pdf)
-def multivariate_normal_pdf_tangent(dx, dmean, dcov, y, x, mean=None, cov=1):
-    return y * mvn_logpdf_tangent(dx, dmean, dcov, y, x, mean, cov)
 
 
 # ------------------------------------------------------------------ Dirichlet
@@ -243,15 +197,9 @@ def dirichlet_logpdf(dy, y, x, alpha):
     return None, np.sum(log_x * np.reshape(dy, (1, -1)), axis=1) + per_point * np.sum(dy)
 
 
+@tangent(stats.dirichlet.pdf, exponential=True)
 @tangent(stats.dirichlet.logpdf)
 def dirichlet_logpdf_tangent(dalpha, y, x, alpha):
     per_point = special.digamma(np.sum(alpha)) - special.digamma(alpha)
     moved = np.reshape(np.tensordot(dalpha, np.log(x), 1), np.shape(y))
     return moved + np.dot(per_point, dalpha)
-
-
-@tangent(stats.dirichlet.pdf)
-def dirichlet_pdf_tangent(dalpha, y, x, alpha):
-    per_point = special.digamma(np.sum(alpha)) - special.digamma(alpha)
-    moved = np.reshape(np.tensordot(dalpha, np.log(x), 1), np.shape(y))
-    return y * (moved + np.dot(per_point, dalpha))

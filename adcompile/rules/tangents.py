@@ -74,12 +74,18 @@ class TangentRule:
         return param in self.tangents
 
 
-def tangent(primitive: object, *, override: bool = False) -> Callable[[Callable], Callable]:
+def tangent(
+    primitive: object, *, override: bool = False, exponential: bool = False
+) -> Callable[[Callable], Callable]:
     """Register the decorated template as the forward-mode (tangent) rule of
     ``primitive``, in the record its adjoint made (see docs/custom-rules.md).
 
     The template takes the operands' tangents (``dx`` for the parameter ``x``), the
-    output, then the primitive's parameters, and returns the output's tangent."""
+    output, then the primitive's parameters, and returns the output's tangent. With
+    ``exponential=True`` the template is the tangent rule of the function whose
+    exponential ``primitive`` is (a log density's, for a density): the tangent is the
+    output times the template's (``y * (...)``), as for the adjoint (see
+    ``registry.adjoint``)."""
 
     primitive = registered_spelling(primitive)
 
@@ -94,10 +100,10 @@ def tangent(primitive: object, *, override: bool = False) -> Callable[[Callable]
                 "see docs/custom-rules.md",
             )
         rules = dict(record.tangent or {})
-        rules[id(primitive)] = parse_tangent(primitive, template)
+        rules[id(primitive)] = parse_tangent(primitive, template, exponential=exponential)
         if primitive is record.canonical:
             for fn in record.on_floats:
-                rules[id(fn)] = parse_tangent(fn, template, floats=True)
+                rules[id(fn)] = parse_tangent(fn, template, floats=True, exponential=exponential)
         _enter(replace(record, tangent=rules))
         return template
 
@@ -132,9 +138,13 @@ def _template_loc(template: Callable) -> Loc | None:
     return Loc(_short(inspect.getsourcefile(template) or "<unknown>"), first, 0, lines[0].rstrip())
 
 
-def parse_tangent(primitive: object, template: Callable, *, floats: bool = False) -> TangentRule:
+def parse_tangent(
+    primitive: object, template: Callable, *, floats: bool = False, exponential: bool = False
+) -> TangentRule:
     """Read a tangent template's source into a :class:`TangentRule`; with ``floats``,
-    the rule of a Python-float spelling (``math`` in place of ``np``, float constants)."""
+    the rule of a Python-float spelling (``math`` in place of ``np``, float constants);
+    with ``exponential``, the rule of the exponential of the template's function (the
+    output times the template's result)."""
     from ..frontend import _char_col, _short
     from .registry import _branched
 
@@ -195,6 +205,10 @@ def parse_tangent(primitive: object, template: Callable, *, floats: bool = False
     else:
         prelude, results = _branched(body, [names[k]], names, located)
         result = results[0]
+    if exponential:  # d exp(f) = exp(f) df
+        output = ast.Name(id=names[k], ctx=ast.Load())
+        result = ast.copy_location(ast.BinOp(left=output, op=ast.Mult(), right=result), result)
+        ast.fix_missing_locations(result)
     assigned = {
         n.id
         for s in prelude
