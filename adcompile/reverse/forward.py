@@ -16,7 +16,7 @@ import ast
 
 from ..generated import Namespace, assign, loop_statement, name, store
 from ..ir import Assign, Comment, If, Loop, Return, Stmt, names_in, walk
-from ..rules.registry import substituted
+from ..rules.template import substituted
 from .output import Output
 from .program import Program, resolve
 from .rules import Rules

@@ -26,7 +26,7 @@ from ..ir import Assign, Comment, If, Loop, Stmt, block_defs, names_in, nodes, w
 from ..origin import describe
 from ..rules import containers
 from ..rules.containers import LEAF
-from ..rules.registry import substituted
+from ..rules.template import substituted
 from .output import Output
 from .program import Program
 

@@ -37,15 +37,19 @@ from ..ir import transform
 from .registry import (
     METHODS,
     PRIMITIVES,
-    _check_statements,
-    _ends_in_return,
     _enter,
     _is_bound_method,
-    _is_docstring,
-    _is_plain,
-    _loads,
     on_floats,
     primitive_name,
+)
+from .template import (
+    branched,
+    check_statements,
+    copy_tree,
+    ends_in_return,
+    is_docstring,
+    is_plain,
+    names_read,
     substituted,
 )
 
@@ -146,7 +150,6 @@ def parse_tangent(
     with ``exponential``, the rule of the exponential of the template's function (the
     output times the template's result)."""
     from ..frontend import _char_col, _short
-    from .registry import _branched
 
     try:
         raw = inspect.getsource(template)
@@ -190,20 +193,20 @@ def parse_tangent(
         for n, p in sig.parameters.items()
         if p.default is not inspect.Parameter.empty and n in params
     }
-    body = [s for s in fn.body if not _is_docstring(s)]
+    body = [s for s in fn.body if not is_docstring(s)]
 
     def located(node: ast.AST) -> Loc:
         text = raw_lines[node.lineno - 1] if node.lineno <= len(raw_lines) else ""
         col = _char_col(text, node.col_offset + indent)
         return Loc(_short(filename), first + node.lineno - 1, col, text)
 
-    _check_statements(body, located, in_loop=False)
-    if not body or not _ends_in_return(body):
+    check_statements(body, located, in_loop=False)
+    if not body or not ends_in_return(body):
         raise AdCompileError("a tangent rule must end with `return <tangent>` on every path", loc)
-    if _is_plain(body):
+    if is_plain(body):
         prelude, result = body[:-1], body[-1].value
     else:
-        prelude, results = _branched(body, [names[k]], names, located)
+        prelude, results = branched(body, [names[k]], names, located)
         result = results[0]
     if exponential:  # d exp(f) = exp(f) df
         output = ast.Name(id=names[k], ctx=ast.Load())
@@ -222,7 +225,7 @@ def parse_tangent(
             hint="assign to a new name instead",
         )
     free = {}
-    for name in sorted(set().union(*(_loads(s) for s in fn.body)) - set(names) - assigned):
+    for name in sorted(set().union(*(names_read(s) for s in fn.body)) - set(names) - assigned):
         if name == "math" and floats:
             free[name] = math
         elif name in template.__globals__:
@@ -326,7 +329,6 @@ def instantiate(
     was folded away (the result may then have fewer dimensions than the output, where
     a broadcasting operand was inactive). A zero left standing on its own becomes
     ``zero_of_output``; one left inside an expression, ``0.0``."""
-    from .registry import copy_tree
 
     zeros = {
         t: ast.Name(id=ZERO, ctx=ast.Load()) for p, t in rule.tangents.items() if p not in active
