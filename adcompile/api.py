@@ -81,7 +81,7 @@ def build_jvp(
             namespace.setdefault(k, v)
     gen.namespace = namespace
     # comment lines saying what the code needs, as grad's .source opens with
-    gen.header = export.source_header(src.name, export.free_objects(source, [namespace]))
+    gen.header = export.source_header(src.name, export.free_objects(gen.tree, [namespace]))
     return gen.header + source, namespace, gen
 
 
@@ -120,12 +120,13 @@ def _compile_one(
         source, namespace, gen = build(src, wrt, mode, kinds, arg_shapes, checkpoint)
     filename = linecache_filename(mode, src.qualname, wrt)
     with _internal_errors(src.name, src.loc(src.node)):
+        code = gen.tree  # what the text says, without parsing it again
         if debug_nans:  # a late pass: checks after each block of the reverse sweeps
-            source = _check_nans(src, gen)
+            source = code = _check_nans(src, gen)
         # comment lines saying what the code needs, compiled with it so that the
         # lines of tracebacks and of .source agree
         gen.header = export.source_header(
-            src.name, export.free_objects(source, generated_namespaces(gen))
+            src.name, export.free_objects(code, generated_namespaces(gen))
         )
         gen.text = gen.header + gen.text
         gen.source_lines = src.lines

@@ -164,6 +164,36 @@ SHOW_MODES = ("grad", "value_and_grad", "vjp", "jvp", "hvp")
 EXPORT_MODES = SHOW_MODES[:-1]  # (an hvp is printed, not exported)
 
 
+def _command(sub, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        help=help,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _generating(
+    command: argparse.ArgumentParser, verb: str, modes: tuple[str, ...], mode_help: str
+) -> None:
+    """The options of the commands that generate code (show, export): the function,
+    what to differentiate with respect to, the shapes to specialise to, the mode."""
+    command.add_argument("target", metavar="FILE.py:FUNC", help="the file and the function in it")
+    command.add_argument(
+        "--wrt",
+        metavar="NAMES",
+        help="comma-separated parameter names or positions to differentiate with respect to "
+        "(default: all parameters)",
+    )
+    command.add_argument(
+        "--shapes",
+        metavar="SPEC",
+        help=f"every parameter's shape, e.g. W=8x4,b=8x1,s=float: {verb} the code "
+        "specialised to them",
+    )
+    command.add_argument("--mode", choices=modes, default="grad", help=mode_help)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adcompile",
@@ -173,30 +203,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    show = sub.add_parser(
-        "show",
-        help="print the generated gradient code of a function in a file",
-        description=SHOW_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    show = _command(
+        sub, "show", "print the generated gradient code of a function in a file", SHOW_HELP
     )
-    show.add_argument("target", metavar="FILE.py:FUNC", help="the file and the function in it")
-    show.add_argument(
-        "--wrt",
-        metavar="NAMES",
-        help="comma-separated parameter names or positions to differentiate with respect to "
-        "(default: all parameters)",
-    )
-    show.add_argument(
-        "--shapes",
-        metavar="SPEC",
-        help="every parameter's shape, e.g. W=8x4,b=8x1,s=float: print the code "
-        "specialised to them",
-    )
-    show.add_argument(
-        "--mode",
-        choices=SHOW_MODES,
-        default="grad",
-        help="which derivative to generate: reverse mode (grad, value_and_grad, vjp), "
+    _generating(
+        show,
+        "print",
+        SHOW_MODES,
+        "which derivative to generate: reverse mode (grad, value_and_grad, vjp), "
         "forward mode (jvp) or the Hessian-vector product, forward over reverse (hvp); "
         "default: grad",
     )
@@ -218,39 +232,20 @@ def _parser() -> argparse.ArgumentParser:
         help="with --shapes: print what the reverse sweep keeps (per line, name, shape, "
         "dtype, bytes; per iteration for loops) instead of the code",
     )
-    export = sub.add_parser(
+    export = _command(
+        sub, "export", "write the generated gradient as a module that needs only numpy", EXPORT_HELP
+    )
+    _generating(
+        export,
         "export",
-        help="write the generated gradient as a module that needs only numpy",
-        description=EXPORT_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    export.add_argument("target", metavar="FILE.py:FUNC", help="the file and the function in it")
-    export.add_argument(
-        "--wrt",
-        metavar="NAMES",
-        help="comma-separated parameter names or positions to differentiate with respect to "
-        "(default: all parameters)",
-    )
-    export.add_argument(
-        "--shapes",
-        metavar="SPEC",
-        help="every parameter's shape, e.g. W=8x4,b=8x1,s=float: export the code "
-        "specialised to them",
-    )
-    export.add_argument(
-        "--mode",
-        choices=EXPORT_MODES,
-        default="grad",
-        help="which derivative to generate (default: grad; jvp for forward mode)",
+        EXPORT_MODES,
+        "which derivative to generate (default: grad; jvp for forward mode)",
     )
     export.add_argument(
         "-o", "--output", metavar="OUT.py", help="the file to write (default: print the module)"
     )
-    rules = sub.add_parser(
-        "rules",
-        help="print the language reference, generated from the rule registry",
-        description=RULES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    rules = _command(
+        sub, "rules", "print the language reference, generated from the rule registry", RULES_HELP
     )
     rules.add_argument(
         "--format",
@@ -258,12 +253,12 @@ def _parser() -> argparse.ArgumentParser:
         default="text",
         help="plain text (default) or Markdown (the source of docs/language.md)",
     )
-    check = sub.add_parser(
+    check = _command(
+        sub,
         "check",
-        help="compare a function's compiled gradient with finite differences "
+        "compare a function's compiled gradient with finite differences "
         "(imports the file: its top-level code runs)",
-        description=CHECK_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        CHECK_HELP,
     )
     check.add_argument("target", metavar="FILE.py:FUNC", help="the file and the function in it")
     check.add_argument(

@@ -30,45 +30,83 @@ from . import runtime
 from .desugar import LiftedFunction
 from .errors import AdCompileError
 from .frontend import SourceFunction, StaticFunction, Unresolved, _short, def_loc
+from .ir import nodes
 from .normalize.unassigned import Unassigned
 
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"math", "operator"}
 
 
-def loaded_names(text: str) -> list[str]:
-    """The names ``text`` reads, in order of first appearance, minus those it binds."""
-    tree = ast.parse(text)
+def loaded_names(code: str | ast.AST) -> list[str]:
+    """The names ``code`` (source text, or its syntax tree) reads, in order of first
+    appearance in a breadth-first walk of its tree, minus those it binds. A name is
+    bound by its place (an assignment's target, a loop's, a parameter), so a tree
+    built rather than parsed, whose names may lack a ``ctx``, reads as its text does."""
+    tree = ast.parse(code) if isinstance(code, str) else code
     bound: set[str] = set()
+    targets: set[int] = set()  # the Name nodes in the place of a target
     seen: dict[str, None] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+    for node in nodes(tree, breadth_first=True):
+        kind = type(node)
+        if kind is ast.Name:
+            if id(node) in targets:
+                bound.add(node.id)
+            else:
+                seen.setdefault(node.id, None)
+            continue
+        if kind is ast.FunctionDef or kind is ast.ClassDef:
             bound.add(node.name)
-            if isinstance(node, ast.FunctionDef):
+            if kind is ast.FunctionDef:
                 args = node.args
                 for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
                     bound.add(a.arg)
                 for a in (args.vararg, args.kwarg):
                     if a is not None:
                         bound.add(a.arg)
-        elif isinstance(node, ast.Name):
-            if isinstance(node.ctx, ast.Load):
-                seen.setdefault(node.id, None)
-            else:
-                bound.add(node.id)
-        elif isinstance(node, ast.comprehension):
-            for t in ast.walk(node.target):
-                if isinstance(t, ast.Name):
-                    bound.add(t.id)
+        else:
+            place = _TARGETS.get(kind)
+            if place is not None:
+                for t in _as_list(getattr(node, place, None)):
+                    targets.update(id(n) for n in _target_names(t))
     return [n for n in seen if n not in bound]
 
 
-def free_objects(text: str, namespaces: Iterable[dict]) -> dict[str, object]:
-    """Each name ``text`` reads from the namespaces it is compiled with, and its object."""
+# the field of each node type whose names it binds (or deletes)
+_TARGETS = {
+    ast.Assign: "targets",
+    ast.AugAssign: "target",
+    ast.AnnAssign: "target",
+    ast.For: "target",
+    ast.AsyncFor: "target",
+    ast.comprehension: "target",
+    ast.NamedExpr: "target",
+    ast.withitem: "optional_vars",
+    ast.Delete: "targets",
+}
+
+
+def _as_list(value: object) -> list:
+    return value if type(value) is list else [] if value is None else [value]
+
+
+def _target_names(target: ast.AST) -> list[ast.Name]:
+    """The names a target binds: itself, or those in its (starred) tuples and lists."""
+    if type(target) is ast.Name:
+        return [target]
+    if type(target) is ast.Starred:
+        return _target_names(target.value)
+    if type(target) is ast.Tuple or type(target) is ast.List:
+        return [n for e in target.elts for n in _target_names(e)]
+    return []  # a subscript or attribute: its names are read
+
+
+def free_objects(code: str | ast.AST, namespaces: Iterable[dict]) -> dict[str, object]:
+    """Each name ``code`` (source text, or its syntax tree) reads from the namespaces
+    it is compiled with, and its object."""
     merged: dict[str, object] = {}
     for namespace in namespaces:
         for k, v in namespace.items():
             merged.setdefault(k, v)
-    return {n: merged[n] for n in loaded_names(text) if n in merged}
+    return {n: merged[n] for n in loaded_names(code) if n in merged}
 
 
 def _runtime_name(obj: object) -> str | None:

@@ -178,6 +178,28 @@ class SourceFunction:
     # a variable the desugar pass made -> the user's text it stands for (for messages)
     spelled: dict = field(default_factory=dict)
 
+    @functools.cached_property
+    def variables(self) -> frozenset[str]:
+        """The function's own variables: its parameters and every name it assigns."""
+        return self._names[0]
+
+    @functools.cached_property
+    def identifiers(self) -> frozenset[str]:
+        """Every name the function's text uses (its parameters included)."""
+        return self._names[1]
+
+    @functools.cached_property
+    def _names(self) -> tuple[frozenset[str], frozenset[str]]:
+        # one walk for the passes that ask (the tree is not changed after parsing)
+        params = {a.arg for a in self.node.args.args}
+        stored, every = set(params), set(params)
+        for n in ast.walk(self.node):
+            if type(n) is ast.Name:
+                every.add(n.id)
+                if type(n.ctx) is ast.Store:
+                    stored.add(n.id)
+        return frozenset(stored), frozenset(every)
+
     def loc(self, node: ast.AST) -> Loc:
         lineno = getattr(node, "lineno", self.node.lineno)
         text = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
@@ -324,11 +346,17 @@ def _stale_reason(code: types.CodeType, lines: list[str]) -> str | None:
         module = _compiled_text(text, code.co_filename, flags)
     except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError, OverflowError):
         return "the file no longer compiles (edited after the import?)"
-    want = _summary(code)
+    want = None
     found = False
     for candidate in _code_objects(module):
         if candidate.co_name == code.co_name and candidate.co_firstlineno == code.co_firstlineno:
             found = True
+            # equal code objects (bytecode, constants, names and positions) have equal
+            # summaries: the instruction-by-instruction summary, whose cost grows with
+            # the function, is only needed for code compiled apart from its file
+            if candidate == code:
+                return None
+            want = _summary(code) if want is None else want
             if _summary(candidate) == want:
                 return None
     if not found:

@@ -128,13 +128,7 @@ class Resolver:
 
     def __init__(self, src: SourceFunction, local: set[str] | None = None) -> None:
         self.src = src
-        if local is None:
-            local = {a.arg for a in src.node.args.args} | {
-                n.id
-                for n in ast.walk(src.node)
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-            }
-        self.local = local
+        self.local = set(src.variables) if local is None else local
         self.found: dict[str, object] = {}  # free name -> what the frontend bound it to
 
     def lookup(self, ident: str) -> object:

@@ -27,6 +27,7 @@ module imports them all.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 
 from . import (
@@ -180,17 +181,22 @@ def compile_source(
     checkpoint: str | int | None = None,
 ) -> reverse.Generated:
     """Every stage from fence to emit: ``gen.text`` is the gradient's source, each
-    pair of ``gen.session.order`` has its own ``text``. ``checkpoint`` is the loops'
-    checkpointing schedule, for this function and the functions it calls."""
+    pair of ``gen.session.order`` has its own ``text``; ``gen.tree`` holds the
+    finished syntax trees of all of them, in the order of their texts. ``checkpoint``
+    is the loops' checkpointing schedule, for this function and the functions it calls."""
     link = session()
     link.checkpoint = checkpoint
     fn = front(src, kinds, link)
     gen = back(fn, wrt, mode, link, arg_shapes)
     gen.updates = fn.updates
-    gen.text = text(finished(gen.node))
+    trees = [finished(gen.node)]
+    gen.text = text(trees[0])
     for pair in link.order:
-        pair.text = "\n\n".join(text(finished(n)) for n in pair.nodes)
+        nodes = [finished(n) for n in pair.nodes]
+        pair.text = "\n\n".join(text(n) for n in nodes)
+        trees += nodes
     gen.session = link
+    gen.tree = ast.Module(body=trees, type_ignores=[])
     return gen
 
 
@@ -200,12 +206,16 @@ def compile_jvp(
     """Forward mode, every stage from fence to emit: the front half, then ``tangent``
     (each statement followed by its tangent; called user functions get jvps of their
     own, through the same front half), optimize and emit. ``gen.text`` is the jvp's
-    source, each of ``gen.helpers`` has its own ``text``."""
+    source, each of ``gen.helpers`` has its own ``text``; ``gen.tree`` holds the
+    finished syntax trees of all of them, in the order of their texts."""
     link = session()
     fn = front(src, kinds, link)
     gen = tangent.tangent(fn, wrt, link, _helper_front)
     gen.updates = fn.updates
-    gen.text = text(finished(gen.node))
+    trees = [finished(gen.node)]
+    gen.text = text(trees[0])
     for helper in gen.helpers:
-        helper.text = text(finished(helper.node))
+        trees.append(finished(helper.node))
+        helper.text = text(trees[-1])
+    gen.tree = ast.Module(body=trees, type_ignores=[])
     return gen

@@ -475,7 +475,7 @@ def rule_call(rule: Rule) -> str:
 def rule_formula(rule: Rule) -> list[str]:
     """The rule as lines of chain rule: its prelude, then ``dx += contribution`` each."""
     # a rule with branches assigns each contribution to a variable on every path
-    # (registry._branched): show those assignments as the contributions they are
+    # (rules/template.py's branched): show those assignments as the contributions they are
     pairs = zip(rule.params, rule.contributions, strict=False)
     assigned = {
         c.id: param

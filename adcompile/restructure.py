@@ -95,26 +95,35 @@ def _strip(stmts: list[ast.stmt], kind: type) -> list[ast.stmt]:
 class Restructured:
     """The function's body with one way out of every statement list, and, for each
     ``for`` loop that had a ``break``, the flag that the break sets (by id of the
-    new loop node), so that the generated forward loop can stop there."""
+    new loop node), so that the generated forward loop can stop there; ``variables``
+    are the names it introduced (the flags), the only ones its body assigns that the
+    function's text does not."""
 
     body: list[ast.stmt]
     break_flags: dict[int, str]
+    variables: set[str]
 
 
 def restructure(src: SourceFunction, fresh: Callable[[str], str]) -> Restructured:
     """Restructure the body of the fenced ``src``; ``fresh`` names new variables (flags)."""
     r = Restructurer(src, fresh)
     body = r.function(src.node.body)
-    return Restructured(body=body, break_flags=r.break_flags)
+    return Restructured(body=body, break_flags=r.break_flags, variables=r.variables)
 
 
 class Restructurer:
     def __init__(self, src: SourceFunction, fresh: Callable[[str], str]) -> None:
         self.src = src
-        self.fresh = fresh
+        self.new_name = fresh
+        self.variables: set[str] = set()  # the names it introduces
         # for loops with a break: id of the new loop node -> the flag that break sets,
         # so that the generated forward loop can stop there instead of idling on
         self.break_flags: dict[int, str] = {}
+
+    def fresh(self, base: str) -> str:
+        name = self.new_name(base)
+        self.variables.add(name)
+        return name
 
     def function(self, body: list[ast.stmt]) -> list[ast.stmt]:
         for node in _statements(body):

@@ -27,18 +27,18 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import runtime
 from .analysis import Activity, activity, written_chain
 from .errors import AdCompileError
+from .generated import Namespace, assign, call, carry, loop_statement, name, note_line, store
 from .ir import (
     Assign,
     CallPrim,
-    Comment,
     Function,
     If,
     Loop,
     Return,
     Stmt,
+    all_defs,
     function_def,
     names_in,
     walk,
@@ -46,7 +46,6 @@ from .ir import (
 )
 from .normalize.unassigned import Unassigned
 from .optimize import is_fresh, simplify
-from .origin import describe
 from .rules import containers
 from .rules.containers import ContainerPrim
 from .rules.record import BROADCAST, UNKNOWN
@@ -65,6 +64,7 @@ class GeneratedJvp:
     wrt: list[str]
     helpers: list[GeneratedJvp] = field(default_factory=list)
     text: str = ""
+    tree: ast.Module | None = None  # the finished trees of it and its helpers (pipeline.py)
     header: str = ""  # the comment lines that open .source (see export.source_header)
     updates: dict = field(default_factory=dict)  # Function.updates (see api._check_apart)
     constant_arrays: list = field(default_factory=list)
@@ -87,32 +87,15 @@ class JvpSession:
         if key in self.names:
             return self.names[key]
         base = f"jvp_{prim.source.name}"
-        name, i = base, 1
-        while name in self.taken:
+        jvp, i = base, 1
+        while jvp in self.taken:
             i += 1
-            name = f"{base}_{i}"
-        self.taken.add(name)
-        self.names[key] = name
+            jvp = f"{base}_{i}"
+        self.taken.add(jvp)
+        self.names[key] = jvp
         fn = self.front(prim.source, prim.kinds, self.link)
-        self.generated.append(_Forward(fn, active, self, name).run())
-        return name
-
-
-def _name(ident: str) -> ast.Name:
-    return ast.Name(id=ident, ctx=ast.Load())
-
-
-def _store(ident: str) -> ast.Name:
-    return ast.Name(id=ident, ctx=ast.Store())
-
-
-def _assign(target: str | ast.expr, value: ast.expr) -> ast.Assign:
-    t = _store(target) if isinstance(target, str) else target
-    return ast.Assign(targets=[t], value=value)
-
-
-def _call(func: ast.expr, *args: ast.expr) -> ast.Call:
-    return ast.Call(func=func, args=list(args), keywords=[])
+        self.generated.append(_Forward(fn, active, self, jvp).run())
+        return jvp
 
 
 class _Forward:
@@ -123,31 +106,14 @@ class _Forward:
         self.fname = fname
         self.names = fn.names
         self.act: Activity = activity(fn, wrt)
-        self.namespace: dict[str, object] = dict(fn.globals)
-        self.locals = set(fn.params) | {n for s in _walk_assigns(fn.body) for n in (s,)}
-        self.renames: dict[str, str] = {}
+        self.ns = Namespace(fn.names, fn.globals, set(fn.params) | all_defs(fn.body))
         self.tan: dict[str, str] = {}
-        self.last_loc = None
+        self.last_loc = None  # the line the last comment named
         # values whose tangent variable holds an array this jvp made and no other
         # tangent refers to: an element assignment writes into it in place
         self.owned: set[str] = set()
 
     # ------------------------------------------------------------ names
-
-    def free_name(self, ident: str, obj: object) -> str:
-        """The name under which generated code reaches the helper or module ``obj``."""
-        if ident in self.renames and self.namespace.get(self.renames[ident]) is obj:
-            return self.renames[ident]
-        taken = ident in self.locals or (
-            ident in self.namespace and self.namespace[ident] is not obj
-        )
-        new = self.names.fresh(ident) if taken else ident
-        self.namespace[new] = obj
-        self.renames[ident] = new
-        return new
-
-    def helper(self, ident: str) -> ast.Name:
-        return _name(self.free_name(ident, getattr(runtime, ident)))
 
     def active(self, x: str) -> bool:
         return self.act.active(x)
@@ -160,7 +126,7 @@ class _Forward:
     def tangent_of(self, atom: ast.expr) -> ast.expr | None:
         """The tangent of an operand, None when it has none (it is inactive)."""
         if isinstance(atom, ast.Name) and self.active(atom.id):
-            return _name(self.tangent_name(atom.id))
+            return name(self.tangent_name(atom.id))
         if isinstance(atom, ast.Tuple):
             parts = [self.tangent_of(e) for e in atom.elts]
             if all(p is None for p in parts):
@@ -176,19 +142,15 @@ class _Forward:
 
     def zeros(self, atom: ast.expr) -> ast.expr:
         if isinstance(atom, ast.Name) and isinstance(self.fn.globals.get(atom.id), Unassigned):
-            return _name(atom.id)  # a variable only a loop assigns: its tangent is as unset
-        return _call(self.helper("zeros_tangent"), atom)
+            return name(atom.id)  # a variable only a loop assigns: its tangent is as unset
+        return call(self.ns.helper("zeros_tangent"), atom)
 
     def tangent_or_zeros(self, atom: ast.expr) -> ast.expr:
         t = self.tangent_of(atom)
         return t if t is not None else self.zeros(atom)
 
     def comment(self, loc, out: list) -> None:
-        # (a line of generated code, differentiated again: the user's line it came from)
-        text = describe(loc)
-        if self.last_loc is None or text != self.last_loc:
-            out.append(Comment(text))
-            self.last_loc = text
+        self.last_loc = note_line(loc, self.last_loc, out)
 
     # ------------------------------------------------------------ the pass
 
@@ -203,7 +165,7 @@ class _Forward:
         value = ast.Tuple(elts=[result, self.tangent_or_zeros(result)], ctx=ast.Load())
         code.append(ast.Return(value=value))
         node = function_def(self.fname, params, code)
-        return GeneratedJvp(node=node, namespace=self.namespace, wrt=list(self.wrt))
+        return GeneratedJvp(node=node, namespace=self.ns.namespace, wrt=list(self.wrt))
 
     def block(self, body: list[Stmt]) -> list:
         out: list = []
@@ -227,10 +189,10 @@ class _Forward:
         for block, side in ((stmt.body, 1), (stmt.orelse, 2)):
             code = self.block(block)
             for join in stmt.joins:
-                code.append(_assign(join[0], join[side]))
+                code.append(assign(join[0], join[side]))
                 if self.active(join[0]):
                     code.append(
-                        _assign(self.tangent_name(join[0]), self.tangent_or_zeros(join[side]))
+                        assign(self.tangent_name(join[0]), self.tangent_or_zeros(join[side]))
                     )
                     self.shared(code[-1:])
             sides.append(code)
@@ -255,10 +217,7 @@ class _Forward:
             kept = set()
         self.owned -= {c for c, _, _ in stmt.carried} | all_targets(stmt.body)
         self.owned |= kept  # after the loop too
-        if stmt.test is not None:
-            code.append(ast.While(test=stmt.test, body=body, orelse=[]))
-        else:
-            code.append(ast.For(target=_store(stmt.target), iter=stmt.iter, body=body, orelse=[]))
+        code.append(loop_statement(stmt, body, stops=stmt.exit is not None))
         return code
 
     def buffers(self, stmt: Loop) -> set[str]:
@@ -274,25 +233,21 @@ class _Forward:
         code: list = []
         carried = []  # (target, value at the end of the body)
         for c, before, end in stmt.carried:
-            code.append(_assign(c, before))
+            code.append(assign(c, before))
             carried.append((c, end))
             if self.active(c):
                 start = self.tangent_or_zeros(before)
                 owned_before = isinstance(before, ast.Name) and before.id in self.owned
                 if c in buffers and not owned_before:
-                    start = _call(self.helper("writable_adjoint"), start, _name(c))
-                code.append(_assign(self.tangent_name(c), start))
+                    start = call(self.ns.helper("writable_adjoint"), start, name(c))
+                code.append(assign(self.tangent_name(c), start))
                 self.shared(code[-1:])
         self.owned |= buffers
         body = self.block(stmt.body)
         for c, _, end in stmt.carried:
             if self.active(c):
                 carried.append((self.tangent_name(c), self.tangent_or_zeros(end)))
-        if stmt.exit is not None:
-            # after a break the remaining iterations would do nothing: stop instead
-            body.insert(0, ast.If(test=_name(stmt.exit), body=[ast.Break()], orelse=[]))
-        body.extend(_carry(carried))
-        return code, body or [ast.Pass()]
+        return code, body + carry(carried)
 
     def assign(self, stmt: Assign) -> list:
         if stmt.effect is not None:  # print(...), raise ...: run once, no tangent
@@ -301,7 +256,7 @@ class _Forward:
             return [ast.Expr(value=stmt.value)]
         if stmt.prim is containers.SETITEM:
             return self.write(stmt)
-        code: list = [_assign(stmt.target, stmt.value)]
+        code: list = [assign(stmt.target, stmt.value)]
         if not self.active(stmt.target):
             return code
         code = self.active_assign(stmt, code)
@@ -330,10 +285,10 @@ class _Forward:
         else:
             dx = self.tangent_of(x)
             start = dx if dx is not None else ast.Constant(0.0)
-            fresh = _call(self.helper("writable_adjoint"), start, _name(stmt.target))
-            code.append(_assign(self.tangent_name(stmt.target), fresh))
+            fresh = call(self.ns.helper("writable_adjoint"), start, name(stmt.target))
+            code.append(assign(self.tangent_name(stmt.target), fresh))
         self.owned.add(stmt.target)
-        into = _name(self.tan[stmt.target])
+        into = name(self.tan[stmt.target])
         element = ast.Subscript(value=into, slice=copy.deepcopy(index), ctx=ast.Store())
         value = dv if dv is not None else ast.Constant(0.0)
         code.append(ast.Assign(targets=[element], value=value))
@@ -344,15 +299,15 @@ class _Forward:
         prim = stmt.prim
         dy = self.tangent_name(stmt.target)
         if isinstance(prim, ContainerPrim):
-            code.append(_assign(dy, self.container(stmt)))
+            code.append(assign(dy, self.container(stmt)))
         elif isinstance(prim, CallPrim):
             active = [p for p in prim.params if self.tangent_of(stmt.operands[p]) is not None]
             jvp = self.session.helper(prim, active)
-            self.namespace.setdefault(jvp, None)  # linked after compiling (see api.py)
+            self.ns.namespace.setdefault(jvp, None)  # linked after compiling (see api.py)
             args = [stmt.operands[p] for p in prim.params]
             args += [self.tangent_of(stmt.operands[p]) for p in active]
-            target = ast.Tuple(elts=[_store(stmt.target), _store(dy)], ctx=ast.Store())
-            code = [_assign(target, _call(_name(jvp), *args))]
+            target = ast.Tuple(elts=[store(stmt.target), store(dy)], ctx=ast.Store())
+            code = [assign(target, call(name(jvp), *args))]
         else:
             code.extend(self.rule(stmt, dy))
         return code
@@ -371,7 +326,7 @@ class _Forward:
             appended = ast.List(elts=[self.tangent_or_zeros(ops["x"])], ctx=ast.Load())
             return ast.BinOp(left=self.tangent_or_zeros(ops["c"]), op=ast.Add(), right=appended)
         if prim is containers.SUM:
-            return _call(_name(self.free_name("sum", sum)), self.tangent_or_zeros(ops["c"]))
+            return call(name(self.ns.free_name("sum", sum)), self.tangent_or_zeros(ops["c"]))
         raise AdCompileError(f"internal: no tangent for the container primitive {prim!r}", stmt.loc)
 
     def rule(self, stmt: Assign, dy: str) -> list:
@@ -389,7 +344,7 @@ class _Forward:
         adjoint = lookup(prim)
         # the operands are bound to the adjoint's parameter names: match them by position
         names = adjoint.params if adjoint is not None else trule.params
-        bindings: dict[str, ast.expr] = {trule.output: _name(stmt.target)}
+        bindings: dict[str, ast.expr] = {trule.output: name(stmt.target)}
         active: set[str] = set()
         for i, p in enumerate(trule.params):
             operand = stmt.operands.get(names[i]) if i < len(names) else None
@@ -402,10 +357,10 @@ class _Forward:
                     active.add(p)
                     bindings[trule.tangents[p]] = t
         for ident, obj in trule.free.items():
-            new = self.free_name(ident, obj)
+            new = self.ns.free_name(ident, obj)
             if new != ident:
-                bindings[ident] = _name(new)
-        zero = _call(self.helper("zero_like"), _name(stmt.target))
+                bindings[ident] = name(new)
+        zero = call(self.ns.helper("zero_like"), name(stmt.target))
         stmts, expr, folded = instantiate(trule, bindings, active, zero, self.names.fresh)
         expr = simplify(_drop_defaults(expr, trule.defaults))
         record = PRIMITIVES.get(id(prim))
@@ -424,8 +379,8 @@ class _Forward:
         if stmt.target in present:
             widening = []
         if widening and not stmt.scalar and shape in (BROADCAST, UNKNOWN, None):
-            expr = _call(self.helper("broadcast_like"), expr, _name(stmt.target))
-        return [*stmts, _assign(dy, expr)]
+            expr = call(self.ns.helper("broadcast_like"), expr, name(stmt.target))
+        return [*stmts, assign(dy, expr)]
 
 
 def _drop_defaults(expr: ast.expr, defaults: dict[str, object]) -> ast.expr:
@@ -460,19 +415,6 @@ def _walk_assigns(body: list[Stmt]):
             yield from (c[0] for c in s.carried)
             if s.target:
                 yield s.target
-
-
-def _carry(carried: list[tuple[str, ast.expr]]) -> list[ast.stmt]:
-    """The copies that end an iteration, all at once when one reads another's target."""
-    copies = [(c, e) for c, e in carried if not (isinstance(e, ast.Name) and e.id == c)]
-    written: set[str] = set()
-    for c, e in copies:
-        if names_in(e) & written:
-            targets = ast.Tuple(elts=[_store(c) for c, _ in copies], ctx=ast.Store())
-            values = ast.Tuple(elts=[e for _, e in copies], ctx=ast.Load())
-            return [ast.Assign(targets=[targets], value=values)]
-        written.add(c)
-    return [_assign(c, e) for c, e in copies]
 
 
 def tangent(fn: Function, wrt: list[str], link_session, front: Callable) -> GeneratedJvp:

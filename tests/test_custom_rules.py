@@ -16,6 +16,7 @@ import pytest
 
 import adcompile as ad
 from adcompile.rules import registry
+from adcompile.rules.tangents import tangent_rule
 
 
 @pytest.fixture(autouse=True)
@@ -438,3 +439,64 @@ def test_a_refused_rule_defined_inside_a_function_is_located_at_its_own_column()
     assert err.line.strip() == 'with np.errstate(all="ignore"):'
     assert err.col == err.line.index("with")
     assert err.lineno == inspect.getsourcelines(nested)[1] + 1
+
+
+def log_bump(x, s):
+    return -x * x / s
+
+
+def bump(x, s):
+    return np.exp(-x * x / s)
+
+
+def bump_loss(x, s):
+    return np.sum(bump(x, s) * x)
+
+
+def test_an_exponential_rule_is_its_logarithms_with_the_cotangent_times_the_output():
+    """exponential=True: the template of log_bump's rule, registered for bump, reads
+    dy * y where it read dy (d exp(f) = exp(f) df), checked by finite differences."""
+
+    @ad.adjoint(bump, broadcasts=True, exponential=True)
+    @ad.adjoint(log_bump, broadcasts=True)
+    def log_bump_adjoint(dy, y, x, s):
+        return -dy * 2 * x / s, dy * x * x / (s * s)
+
+    rule = registry.lookup(bump)
+    assert [ast.unparse(c) for c in rule.contributions] == [
+        "-dy * y * 2 * x / s",
+        "dy * y * x * x / (s * s)",
+    ]
+    assert [ast.unparse(c) for c in registry.lookup(log_bump).contributions] == [
+        "-dy * 2 * x / s",
+        "dy * x * x / (s * s)",
+    ]
+    g = ad.grad(bump_loss, wrt=(0, 1))
+    assert "fwd_bump" not in g.source  # the rule, not the function's own pullback
+    x, s = np.array([0.3, -1.2, 0.8]), 1.7
+    assert ad.check_grad(bump_loss, x, s, wrt=(0, 1)) < 1e-6
+
+
+def test_an_exponential_tangent_rule_is_the_output_times_its_logarithms():
+    """tangent(..., exponential=True): y * (the log function's tangent), against
+    central differences along a direction."""
+
+    @ad.adjoint(bump, broadcasts=True, exponential=True)
+    @ad.adjoint(log_bump, broadcasts=True)
+    def log_bump_adjoint(dy, y, x, s):
+        return -dy * 2 * x / s, dy * x * x / (s * s)
+
+    @ad.tangent(bump, exponential=True)
+    @ad.tangent(log_bump)
+    def log_bump_tangent(dx, ds, y, x, s):
+        return -2 * x * dx / s + x * x * ds / (s * s)
+
+    assert ast.unparse(tangent_rule(bump).result) == "y * (-2 * x * dx / s + x * x * ds / (s * s))"
+    x, s = np.array([0.3, -1.2, 0.8]), 1.7
+    dx, ds = np.array([0.5, 0.1, -0.7]), 0.3
+    _, got = ad.jvp(bump_loss, wrt=(0, 1))(x, s, (dx, ds))
+    eps = 1e-6
+    want = (bump_loss(x + eps * dx, s + eps * ds) - bump_loss(x - eps * dx, s - eps * ds)) / (
+        2 * eps
+    )
+    assert abs(got - want) < 1e-8 * max(1.0, abs(want))

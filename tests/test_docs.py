@@ -333,3 +333,35 @@ def test_line_comments_after_a_file_block_name_the_files_lines(page):
             continue
         for n, text in re.findall(r"# line (\d+): (.*)", "\n".join(output.lines)):
             assert before.lines[int(n) - 1].strip() == text.strip(), (page, n, text)
+
+
+def _architecture_sections() -> dict[str, str]:
+    """docs/architecture.md's module map: each ``**`name`**`` that opens a line, and
+    the text up to the next one."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    marks = list(re.finditer(r"^\*\*`([\w/.]+)`\*\*", text, re.M))
+    return {
+        m.group(1): text[m.start() : marks[i + 1].start() if i + 1 < len(marks) else len(text)]
+        for i, m in enumerate(marks)
+    }
+
+
+def test_the_architecture_page_names_every_module():
+    """Every module of the package has its paragraph in the module map (``**`api.py`**``),
+    and every module of a subpackage is named in its package's paragraph
+    (``rearranging.py`` in that of ``**`runtime/`**``)."""
+    sections = _architecture_sections()
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    package = ROOT / "adcompile"
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if len(rel.parts) == 1:
+            if f"**`{rel.name}`**" not in text:
+                missing.append(str(rel))
+        elif rel.name != "__init__.py":
+            section = sections.get(f"{rel.parts[0]}/", "")
+            if f"`{rel.name}`" not in section:
+                missing.append(str(rel))
+    assert missing == []
+    assert {"runtime/", "rules/", "reverse/", "normalize/", "inplace/"} <= sections.keys()

@@ -15,8 +15,8 @@ from helpers import assert_grad_matches_fd
 
 import adcompile as ad
 from adcompile import emit, frontend, pipeline, reverse
+from adcompile.generated import Namespace
 from adcompile.ir import Loop, NameAllocator, walk
-from adcompile.reverse.output import Namespace
 from adcompile.reverse.peephole import drop_broadcasts, sum_call, tidy_call
 from adcompile.reverse.saving import carry_forward
 

@@ -140,6 +140,64 @@ def test_the_passes_import_at_module_level():
     assert found == []
 
 
+# the size floors of the package's code (the design aims well below them)
+MAX_MODULE_LINES = 900
+MAX_CLASS_LINES = 450
+MAX_FUNCTION_LINES = 150
+
+
+def _definitions(tree: ast.AST, prefix: str = ""):
+    """(qualified name, node) of every class and function, nested ones included."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            yield prefix + node.name, node
+            yield from _definitions(node, prefix + node.name + ".")
+        else:
+            yield from _definitions(node, prefix)
+
+
+def _span(node: ast.AST) -> int:
+    """Lines of a definition, its decorators included."""
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    return node.end_lineno - first + 1
+
+
+def package_sizes() -> list[tuple[str, str, int, int]]:
+    """(kind, where, lines, floor) for every module, class and function of the package."""
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        where = str(path.relative_to(PACKAGE.parent))
+        text = path.read_text()
+        out.append(("module", where, len(text.splitlines()), MAX_MODULE_LINES))
+        for qualname, node in _definitions(ast.parse(text)):
+            if isinstance(node, ast.ClassDef):
+                out.append(("class", f"{where}:{qualname}", _span(node), MAX_CLASS_LINES))
+            else:
+                out.append(("function", f"{where}:{qualname}", _span(node), MAX_FUNCTION_LINES))
+    return out
+
+
+def test_no_module_class_or_function_is_over_its_size_floor():
+    over = [
+        f"{kind} {where}: {n} lines (at most {floor})"
+        for kind, where, n, floor in package_sizes()
+        if n > floor
+    ]
+    assert over == []
+
+
+def test_the_size_check_sees_every_kind_of_definition():
+    """The check above would pass on nothing: it measures the modules, the classes,
+    their methods and nested functions of the package."""
+    sizes = {(kind, where) for kind, where, _, _ in package_sizes()}
+    assert ("module", "adcompile/api.py") in sizes
+    assert ("module", "adcompile/runtime/__init__.py") in sizes
+    assert ("class", "adcompile/api.py:GradientFunction") in sizes
+    assert ("function", "adcompile/api.py:GradientFunction.source") in sizes
+    assert ("function", "adcompile/emit.py:to_source.lower") in sizes
+    assert _span(ast.parse("@a\n@b\ndef f():\n    pass\n").body[0]) == 4
+
+
 # ------------------------------------------------------------------ front passes
 
 

@@ -5,6 +5,7 @@ as Python's update in place only when nothing else can see the list."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Container
 
 from ..errors import AdCompileError
 from ..frontend import SourceFunction
@@ -21,7 +22,7 @@ class Lists:
         self.helper = helper
         self.iterating: list[tuple[ast.For, set[str]]] = []
 
-    def check_update(self, var: str, stmt: ast.Expr, state: State, later: set[str]) -> None:
+    def check_update(self, var: str, stmt: ast.Expr, state: State, later: Container[str]) -> None:
         """Refuse ``var.append(...)`` unless nothing but ``var`` can see the list
         (``later``: the names the function may read after ``stmt``).
 
@@ -80,6 +81,8 @@ class Lists:
         """The objects that ``stmt`` makes are new each time it runs: those it made on
         an earlier run (in a loop) become the 'old' objects of their place in the
         source, so that what holds or names them does not see the new ones."""
+        if not state.contents:
+            return  # nothing made has contents to renew (and no walk of stmt is needed)
         if isinstance(stmt, ast.If | ast.While):
             roots = [stmt.test]
         elif isinstance(stmt, ast.For):

@@ -50,9 +50,7 @@ class Ownership:
         self.summaries = {} if summaries is None else summaries
         node = src.node
         self.params = [a.arg for a in node.args.args]
-        self.locals = set(self.params) | {
-            n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-        }
+        self.locals = set(src.variables)
         self.reads = Reads(node)
         self.exprs = Expressions(self.locals, resolve, self.summaries, self.returns_own_array)
         self.lists = Lists(src, helper=helper)

@@ -21,8 +21,6 @@ The normalizer is one object made of parts, each a module of this package:
 
 from __future__ import annotations
 
-import ast
-
 from .. import rules
 from ..frontend import SourceFunction
 from ..ir import Function, NameAllocator
@@ -55,10 +53,7 @@ class Normalizer(Statements, Effects, Loops, Expressions, Calls, Kinds, State):
 def allocator(src: SourceFunction) -> NameAllocator:
     """The name allocator of one function's compilation: it never hands out a name
     that the user's code or a rule template uses."""
-    fn = src.node
-    params = [a.arg for a in fn.args.args]
-    reserved = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | set(params)
-    return NameAllocator(reserved | set(rules_free_names()) | {src.name, "out"})
+    return NameAllocator(src.identifiers | set(rules_free_names()) | {src.name, "out"})
 
 
 def normalize(

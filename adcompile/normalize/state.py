@@ -72,12 +72,8 @@ class State:
             elif p in guessed:
                 self.kinds[p] = guessed[p]
         body = self.structured.body
-        module = ast.Module(body=body, type_ignores=[])
-        self.locals |= {
-            n.id
-            for n in ast.walk(module)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-        }
+        # the function's variables (the resolver's) and the flags restructure added
+        self.locals |= self.structured.variables
         self.block(body)
         if RESULT not in self.env:
             raise self.error(

@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 
 from ..analysis import Activity
 from ..errors import AdCompileError
-from ..ir import Comment, Function, Return, function_def, names_in
+from ..generated import Namespace, assign, call, current_is, name
+from ..ir import Comment, Function, Return, all_defs, function_def, names_in
 from ..rules.containers import LEAF
 from .forward import Forward
-from .output import Namespace, Output, assign, call, current_is, name
-from .program import Program, all_defs
+from .output import Output
+from .program import Program
 from .rules import Rules
-from .saving import Saving, loads
+from .saving import Saving, loads, loads_and_stores
 from .state import Adjoints
 from .sweep import Sweep
 
@@ -58,6 +59,7 @@ class Generated:
     captured: list = field(default_factory=list)  # guards of the names it resolved (api.py)
     generation: int = 0  # of the rule registry this code was compiled with
     text: str = ""  # the main function's source, once emitted
+    tree: ast.Module | None = None  # the finished trees of it and its pairs (pipeline.py)
     session: object = None  # the link session holding the called functions' pairs
     # parameters whose argument the user's x op= ... writes into (Function.updates), and
     # the arrays the code reads besides its arguments: a call checks they are apart
@@ -144,7 +146,7 @@ class Transformation:
             adjoints.adj[result.id] = seed
         self.sweep.block(fn.body[:-1], saving=False)
         reverse_code = self.output.out
-        reverse_loads = loads(reverse_code)
+        reverse_loads, reverse_stores = loads_and_stores(reverse_code)
         grads = []
         for p in self.wrt:
             g = adjoints.adj.get(p)
@@ -157,6 +159,8 @@ class Transformation:
         self.forward.plan(fn.body[:-1], needed, reverse_loads, reverse_code)
         forward = self.forward.block(fn.body[:-1], saving=False)
         self.forward.fill_recomputations()
+        if self.saving.checkpoints:  # the recomputed segments rebind the loops' state
+            reverse_stores = loads_and_stores(reverse_code)[1]
         code: list[ast.stmt | Comment] = [Comment("forward sweep")]
         if self.saving.stack:
             code.append(assign(self.saving.stack, ast.List(elts=[], ctx=ast.Load())))
@@ -168,7 +172,7 @@ class Transformation:
             ret_value: ast.expr = ast.Tuple(elts=[result, grad_value], ctx=ast.Load())
         else:
             ret_value = grad_value
-        ret_value = self.forward.keep_returned(ret_value, reverse_code, code)
+        ret_value = self.forward.keep_returned(ret_value, reverse_stores, code)
         code.append(Comment("reverse sweep"))
         code.extend(reverse_code)
         code.append(ast.Return(value=ret_value))

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import ast
 
+from ..generated import Namespace, assign, call, loop_statement, name, store
 from ..ir import Assign, Comment, If, Loop, Return, Stmt, names_in, walk, write_statements
 from ..rules import containers
-from ..rules.registry import substituted
-from .output import Namespace, Output, assign, call, name, store
+from ..rules.template import substituted
+from .output import Output
 from .program import Program, resolve
 from .rules import Rules
 from .saving import Saving, carry_forward, with_value
@@ -70,11 +71,12 @@ class Forward:
         # in one pass (loops and branches may take another)
         stmts = list(walk(body))
         stmts.reverse()
+        reads = {id(s): s.reads() for s in stmts if isinstance(s, Assign)}  # once, not per pass
         while True:
             size = len(needed)
             for stmt in stmts:
                 if isinstance(stmt, Assign) and self.is_needed(stmt, needed):
-                    needed |= stmt.reads()
+                    needed |= reads[id(stmt)]
                 elif isinstance(stmt, If) and self.kept(stmt, needed):
                     needed |= names_in(stmt.test)
                     for j, a, b in stmt.joins:
@@ -271,18 +273,15 @@ class Forward:
         carried = [(c, b, e) for c, b, e in stmt.carried if c in self.needed]
         for c, before, _ in carried:
             code.append(assign(c, before))
-        body = self.iteration(stmt, saving=True)
+        body = self.block(stmt.body, saving=True)
         body.extend(self.saving.push(stmt.body, values))
         body.extend(carry_forward(carried))
         if reverse and values is None:
             body.append(
                 ast.AugAssign(target=store(stmt.count), op=ast.Add(), value=ast.Constant(1))
             )
-        body = body or [ast.Pass()]
-        if stmt.test is not None:
-            code.append(ast.While(test=stmt.test, body=body, orelse=[]))
-        else:
-            code.append(ast.For(target=store(stmt.target), iter=stmt.iter, body=body, orelse=[]))
+        stops = stmt.exit is not None and stmt.exit in self.needed
+        code.append(loop_statement(stmt, body, stops))
         return code
 
     def iteration(self, stmt: Loop, saving: bool) -> list:
@@ -393,7 +392,7 @@ class Forward:
             at = next(i for i, s in enumerate(plan.slot) if s is plan.at)
             plan.slot[at : at + 1] = self.recompute(plan)
 
-    def keep_returned(self, ret_value: ast.expr, reverse_code: list, forward: list) -> ast.expr:
+    def keep_returned(self, ret_value: ast.expr, stores: set[str], forward: list) -> ast.expr:
         """``ret_value`` reading, in place of each forward value that the reverse sweep
         rebinds, a copy of the reference taken at the end of the forward sweep.
 
@@ -401,8 +400,8 @@ class Forward:
         names they had (``for y in reversed(saved)``), so after it such a name holds
         its value of the first iteration, not the forward's result: the value
         returned by ``value_and_grad`` (``y`` carried by a loop) and the shape of a
-        zero gradient are read from the copy instead."""
-        stores = _stores(reverse_code)
+        zero gradient are read from the copy instead. ``stores``: the names the
+        reverse sweep assigns."""
         rebound = sorted(n for n in names_in(ret_value) if n in stores and n in self.ns.locals)
         if not rebound:
             return ret_value
@@ -433,14 +432,3 @@ def _substitute(expr: ast.expr, values: dict[str, ast.expr]) -> ast.expr:
     if not used:
         return expr
     return substituted(expr, {n: values.pop(n) for n in used})
-
-
-def _stores(code: list) -> set[str]:
-    """The names that ``code`` assigns (loop targets and unpacked tuples included)."""
-    out: set[str] = set()
-    for s in code:
-        if isinstance(s, ast.AST):
-            for n in ast.walk(s):
-                if type(n) is ast.Name and type(n.ctx) is ast.Store:
-                    out.add(n.id)
-    return out

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import runtime
-from .output import call
+from ..generated import call
 
 ShapeOf = Callable[[ast.expr], "tuple | None"]
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import runtime
 from ..analysis import Activity
-from ..ir import Assign, Function, If, Loop, Stmt, walk
+from ..ir import Assign, Function, If, Loop, walk
 from ..rules.containers import LEAF
 
 
@@ -55,34 +55,6 @@ class Program:
             s = self.shapes.get(expr.id)
             return s if isinstance(s, tuple) else None
         return None
-
-
-def block_defs(body: list[Stmt]) -> set[str]:
-    """Names a block defines at its own level (what a saving region must push)."""
-    defs: set[str] = set()
-    for stmt in body:
-        if isinstance(stmt, Assign):
-            defs.add(stmt.target)
-        elif isinstance(stmt, If):
-            defs |= {j for j, _, _ in stmt.joins}
-        elif isinstance(stmt, Loop):
-            defs |= {c for c, _, _ in stmt.carried} | {stmt.count}
-    return defs
-
-
-def all_defs(body: list[Stmt]) -> set[str]:
-    """Names a block defines, nested blocks included."""
-    defs: set[str] = set()
-    for stmt in walk(body):
-        if isinstance(stmt, Assign):
-            defs.add(stmt.target)
-        elif isinstance(stmt, If):
-            defs |= {j for j, _, _ in stmt.joins}
-        elif isinstance(stmt, Loop):
-            defs |= {c for c, _, _ in stmt.carried} | {stmt.count}
-            if stmt.target:
-                defs.add(stmt.target)
-    return defs
 
 
 _PYTHON_VALUED = {float, int, len, abs, round, max, min, sum}

@@ -17,12 +17,13 @@ import copy
 from .. import rules
 from ..analysis import differentiable_operands
 from ..errors import AdCompileError
-from ..ir import Assign, CallPrim
+from ..generated import Namespace, call, name, store
+from ..ir import Assign, CallPrim, transform
 from ..optimize import SIMPLIFY_HOOKS
 from ..rules import containers
 from ..rules.containers import LEAF, ContainerPrim
 from ..rules.registry import lookup_specialized, selection
-from .output import Namespace, Output, call, name, store
+from .output import Output
 from .peephole import sum_call, tidy_call
 from .program import Program, python_valued_call
 from .saving import Saving
@@ -132,22 +133,16 @@ class Rules:
         Operations with an array or numpy scalar on either side already follow numpy
         and are left as they are."""
 
-        def rewrite(n: ast.AST) -> ast.AST:
-            for fname, value in ast.iter_fields(n):
-                if isinstance(value, list):
-                    setattr(n, fname, [rewrite(v) if isinstance(v, ast.AST) else v for v in value])
-                elif isinstance(value, ast.AST):
-                    setattr(n, fname, rewrite(value))
+        def binop(n: ast.BinOp) -> ast.expr:
             if (
-                isinstance(n, ast.BinOp)
-                and type(n.op) in _SCALAR_HELPERS
+                type(n.op) in _SCALAR_HELPERS
                 and self.may_be_python_number(n.left)
                 and self.may_be_python_number(n.right)
             ):
                 return call(self.ns.helper(_SCALAR_HELPERS[type(n.op)]), n.left, n.right)
             return n
 
-        return rewrite(node)
+        return transform(node, {ast.BinOp: binop})
 
     def may_be_python_number(self, e: ast.expr) -> bool:
         """Whether ``e`` may evaluate to a Python int or float (rather than an array or a

@@ -21,13 +21,14 @@ import ast
 import numpy as np
 
 from ..analysis import differentiable_operands
-from ..ir import Assign, Comment, If, Loop, Stmt, names_in, walk
+from ..generated import Namespace, assign, call, carry, name, store
+from ..ir import Assign, Comment, If, Loop, Stmt, block_defs, names_in, nodes, walk
 from ..origin import describe
 from ..rules import containers
 from ..rules.containers import LEAF
-from ..rules.registry import substituted
-from .output import Namespace, Output, assign, call, name, store
-from .program import Program, block_defs
+from ..rules.template import substituted
+from .output import Output
+from .program import Program
 
 _CHEAP = (np.add, np.subtract, np.multiply, np.negative)
 
@@ -275,19 +276,9 @@ class Saving:
 
 
 def carry_forward(carried: list) -> list[ast.stmt]:
-    """The copies that end a forward iteration, ``c = end`` for each carried value.
-    They happen at once: an end may be another carried value's current one (``b, a =
-    np.cos(a), b`` ends ``a`` with ``b``), which a copy before it would already have
-    overwritten, so such copies are one tuple assignment."""
-    copies = [(c, end) for c, _, end in carried if not (isinstance(end, ast.Name) and end.id == c)]
-    written: set[str] = set()
-    for c, end in copies:
-        if names_in(end) & written:
-            targets = ast.Tuple(elts=[store(c) for c, _ in copies], ctx=ast.Store())
-            values = ast.Tuple(elts=[end for _, end in copies], ctx=ast.Load())
-            return [ast.Assign(targets=[targets], value=values)]
-        written.add(c)
-    return [assign(c, end) for c, end in copies]
+    """The copies that end a forward iteration, ``c = end`` for each carried value
+    ``(c, before, end)`` (see ``generated.carry``)."""
+    return carry([(c, end) for c, _, end in carried])
 
 
 def with_value(stmt: Assign, value: ast.expr) -> Assign:
@@ -316,11 +307,21 @@ def _loads_once(node: ast.AST, stmt: Assign) -> bool:
 
 def loads(code: list) -> set[str]:
     """The names that ``code`` reads."""
-    out: set[str] = set()
-    for s in code:
-        if isinstance(s, ast.AST):
-            out |= names_in(s, loads_only=True)
-    return out
+    return loads_and_stores(code)[0]
+
+
+def loads_and_stores(code: list) -> tuple[set[str], set[str]]:
+    """The names that ``code`` reads, and those it assigns (loop targets and unpacked
+    tuples included), in one walk."""
+    read: set[str] = set()
+    written: set[str] = set()
+    for n in nodes(*(s for s in code if isinstance(s, ast.AST))):
+        if type(n) is ast.Name:
+            if type(n.ctx) is ast.Load:
+                read.add(n.id)
+            elif type(n.ctx) is ast.Store:
+                written.add(n.id)
+    return read, written
 
 
 def _order(body: list[Stmt]):

@@ -16,10 +16,11 @@ import ast
 from dataclasses import dataclass, field
 
 from .. import runtime
+from ..generated import Namespace, assign, call, current_is, name, store
 from ..ir import Assign, Function, Loop, contains, walk
 from ..optimize import is_fresh, simplify
 from ..rules.containers import LEAF
-from .output import Namespace, Output, assign, call, current_is, name, store
+from .output import Output
 from .peephole import drop_broadcasts, is_broadcast_to
 from .program import Program
 

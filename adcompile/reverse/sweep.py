@@ -21,11 +21,12 @@ import ast
 from dataclasses import dataclass, field
 
 from ..analysis import differentiable_operands, written_chain
-from ..ir import Assign, If, Loop, Stmt, names_in, walk
+from ..generated import Namespace, call, current_is, name, store
+from ..ir import Assign, If, Loop, Stmt, all_defs, names_in, walk
 from ..rules.containers import LEAF
 from .checkpoint import Plan
-from .output import Namespace, Output, call, current_is, name, store
-from .program import Program, all_defs
+from .output import Output
+from .program import Program
 from .rules import Rules
 from .saving import Saving
 from .state import Adjoints

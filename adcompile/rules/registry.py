@@ -39,6 +39,18 @@ from .record import (
     UNKNOWN,
     Primitive,
 )
+from .template import (
+    branched,
+    check_statements,
+    copy_tree,
+    ends_in_return,
+    is_docstring,
+    is_plain,
+    names_read,
+    returned,
+    substituted,
+    times_output,
+)
 
 
 @dataclass
@@ -366,8 +378,14 @@ def adjoint(
     results: int | Callable = 1,
     fields: tuple[str, ...] = (),
     constant: tuple[str, ...] = (),
+    exponential: bool = False,
 ) -> Callable[[Callable], Callable]:
     """Register the decorated template as the adjoint rule of ``primitive``.
+
+    ``exponential=True`` says that ``primitive`` is the exponential of the function
+    whose rule the template is (a density, of the template's log density): its rule
+    is the template with the cotangent multiplied by the output, ``d exp(f) = exp(f)
+    df`` (``-dy * z`` reads ``-dy * y * z``).
 
     ``broadcasts=True`` says the primitive broadcasts its operands numpy-style,
     so each contribution is summed back to its operand's shape. Registering a
@@ -402,7 +420,7 @@ def adjoint(
     def register(template: Callable) -> Callable:
         REFUSED.pop(id(primitive), None)
         old = PRIMITIVES.get(id(primitive))
-        rule = parse_template(primitive, template, broadcasts)
+        rule = parse_template(primitive, template, broadcasts, exponential=exponential)
         if when is not None:
             record = old or Primitive(name=template.__name__, spellings=(primitive,))
             record = replace(record, special=[*record.special, (when, rule)])
@@ -432,7 +450,7 @@ def adjoint(
             return template
         new_arrays = shape in (UNARY, BROADCAST, REDUCTION, MATMUL, DOT)
         record = Primitive(
-            name=template.__name__,
+            name=f"exp of {template.__name__}" if exponential else template.__name__,
             spellings=(primitive, *aliases),
             on_floats=floats,
             template=template,
@@ -456,11 +474,17 @@ def adjoint(
 
 
 def parse_template(
-    primitive: object, template: Callable, broadcasts: bool, *, floats_of: Primitive | None = None
+    primitive: object,
+    template: Callable,
+    broadcasts: bool,
+    *,
+    floats_of: Primitive | None = None,
+    exponential: bool = False,
 ) -> Rule:
     """Read a template function's source into a :class:`Rule`; with ``floats_of``, the
     rule of ``primitive``, a spelling of that record on Python floats (see
-    :func:`on_floats`)."""
+    :func:`on_floats`); with ``exponential``, the rule of its exponential (see
+    :func:`times_output`)."""
     from ..frontend import _char_col, _short
 
     try:
@@ -481,6 +505,8 @@ def parse_template(
         raise AdCompileError("an adjoint rule must be a function", loc)
     if floats_of is not None:
         fn = on_floats(fn, template.__globals__, loc)
+    if exponential:
+        fn = times_output(fn)
     args = fn.args
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
         raise AdCompileError(
@@ -499,7 +525,7 @@ def parse_template(
     defaults = {
         n: p.default for n, p in sig.parameters.items() if p.default is not inspect.Parameter.empty
     }
-    body = [s for s in fn.body if not _is_docstring(s)]
+    body = [s for s in fn.body if not is_docstring(s)]
     params = names[2:]
 
     def located(node: ast.AST) -> Loc:
@@ -508,21 +534,21 @@ def parse_template(
         col = _char_col(text, node.col_offset + indent)
         return Loc(_short(filename), first + node.lineno - 1, col, text)
 
-    _check_statements(body, located, in_loop=False)
-    if not body or not _ends_in_return(body):
+    check_statements(body, located, in_loop=False)
+    if not body or not ends_in_return(body):
         raise AdCompileError(
             "an adjoint rule must end with `return <contributions>` on every path", loc
         )
-    if _is_plain(body):
+    if is_plain(body):
         ret = body[-1].value
-        contributions = _returned(ret)
+        contributions = returned(ret)
         if len(contributions) > len(params):
             raise AdCompileError(
                 "the rule returns more contributions than it has parameters", located(ret)
             )
         prelude = body[:-1]
     else:
-        prelude, contributions = _branched(body, params, names, located)
+        prelude, contributions = branched(body, params, names, located)
     assigned = {
         n.id
         for s in prelude
@@ -538,7 +564,7 @@ def parse_template(
                     hint="the parameters stand for the program's own values: "
                     "assign to a new name instead",
                 )
-    loads = set().union(*(_loads(stmt) for stmt in fn.body))  # (not the decorators)
+    loads = set().union(*(names_read(stmt) for stmt in fn.body))  # (not the decorators)
     free = {}
     for name in sorted(loads - set(names) - assigned):
         if name == "math" and floats_of is not None:
@@ -611,212 +637,6 @@ def _math_spelling(fn: object, name: str) -> object | None:
 # Statements a rule may use. Anything else (try, with, nested functions, global...)
 # is refused at registration: the inliner pastes the rule's statements into the
 # generated code, and only these keep their meaning there.
-_ALLOWED_STATEMENTS = (
-    ast.Assign,
-    ast.AnnAssign,
-    ast.Expr,
-    ast.Pass,
-    ast.If,
-    ast.For,
-    ast.While,
-    ast.Return,
-)
-
-
-def _check_statements(stmts: list[ast.stmt], located: Callable, in_loop: bool) -> None:
-    """Refuse, at its own line, a statement or expression the inliner cannot paste."""
-    for stmt in stmts:
-        if isinstance(stmt, ast.Break | ast.Continue) and in_loop:
-            continue
-        stores = stmt.targets if isinstance(stmt, ast.Assign) else []
-        if isinstance(stmt, ast.AugAssign) or any(
-            isinstance(n, ast.Subscript | ast.Attribute) and isinstance(n.ctx, ast.Store)
-            for t in stores
-            for n in ast.walk(t)
-        ):
-            raise AdCompileError(
-                "an adjoint rule cannot update a value in place",
-                located(stmt),
-                hint="the value may be the program's own array (the cotangent, an "
-                "operand): write `t = t + ...` instead of `t += ...`",
-            )
-        if not isinstance(stmt, _ALLOWED_STATEMENTS):
-            raise AdCompileError(
-                f"an adjoint rule cannot use `{type(stmt).__name__.lower()}` statements",
-                located(stmt),
-                hint="a rule may assign, branch (if/else), loop (for/while) and return",
-            )
-        if isinstance(stmt, ast.Return) and in_loop:
-            raise AdCompileError(
-                "an adjoint rule cannot return inside a loop",
-                located(stmt),
-                hint="assign the result to a variable and return it after the loop",
-            )
-        if isinstance(stmt, ast.Return) and stmt.value is None:
-            raise AdCompileError("an adjoint rule must return its contributions", located(stmt))
-        if isinstance(stmt, ast.For | ast.While) and stmt.orelse:
-            raise AdCompileError("a loop with an else clause in an adjoint rule", located(stmt))
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Lambda | ast.Yield | ast.YieldFrom | ast.Await):
-                raise AdCompileError(
-                    f"an adjoint rule cannot use `{type(node).__name__.lower()}`",
-                    located(node),
-                    hint="define a helper function at module level and call it",
-                )
-        if isinstance(stmt, ast.If):
-            _check_statements(stmt.body, located, in_loop)
-            _check_statements(stmt.orelse, located, in_loop)
-        elif isinstance(stmt, ast.For | ast.While):
-            _check_statements(stmt.body, located, True)
-
-
-def _ends_in_return(stmts: list[ast.stmt]) -> bool:
-    """Whether every path through ``stmts`` ends in a ``return``."""
-    for stmt in stmts:
-        if isinstance(stmt, ast.Return):
-            return True
-        if isinstance(stmt, ast.If) and _ends_in_return(stmt.body) and _ends_in_return(stmt.orelse):
-            return True
-    return False
-
-
-def _is_plain(body: list[ast.stmt]) -> bool:
-    """Whether the only ``return`` is the last statement (the form of the built-in rules)."""
-    return isinstance(body[-1], ast.Return) and not any(
-        isinstance(n, ast.Return) for s in body[:-1] for n in ast.walk(s)
-    )
-
-
-def _returned(value: ast.expr) -> list[ast.expr | None]:
-    elts = value.elts if isinstance(value, ast.Tuple) else [value]
-    return [None if isinstance(e, ast.Constant) and e.value is None else e for e in elts]
-
-
-def _branched(
-    body: list[ast.stmt], params: list[str], names: list[str], located: Callable
-) -> tuple[list[ast.stmt], list[ast.expr | None]]:
-    """A rule with several returns, as a prelude that assigns each contribution to a
-    variable on every path, and those variables as the contributions: its control
-    flow is kept whole in the generated code, as the rule says."""
-    from ..restructure import _tail
-
-    body = _tail(body, ast.Return)
-    returns = [n for s in body for n in ast.walk(s) if isinstance(n, ast.Return)]
-    found = [_returned(r.value) for r in returns]
-    for r, contributions in zip(returns, found, strict=True):
-        if len(contributions) > len(params):
-            raise AdCompileError(
-                "the rule returns more contributions than it has parameters", located(r)
-            )
-    width = max(len(c) for c in found)
-    given = [any(i < len(c) and c[i] is not None for c in found) for i in range(width)]
-    for r, contributions in zip(returns, found, strict=True):
-        for i in range(width):
-            if given[i] and (i >= len(contributions) or contributions[i] is None):
-                raise AdCompileError(
-                    f"the rule gives {params[i]!r} no contribution on this path, "
-                    "and one on another",
-                    located(r),
-                    hint=f"return a zero contribution here: np.zeros_like({params[i]})",
-                )
-    taken = {n.id for s in body for n in ast.walk(s) if isinstance(n, ast.Name)}
-    results = []
-    for i in range(width):
-        result = f"d{params[i]}"
-        while result in taken or result in names:
-            result += "_"
-        taken.add(result)
-        results.append(result)
-
-    def assign_results(stmts: list[ast.stmt]) -> list[ast.stmt]:
-        out: list[ast.stmt] = []
-        for stmt in stmts:
-            if isinstance(stmt, ast.Return):
-                for i, e in enumerate(_returned(stmt.value)):
-                    if given[i]:
-                        target = ast.Name(id=results[i], ctx=ast.Store())
-                        out.append(ast.copy_location(ast.Assign(targets=[target], value=e), stmt))
-                continue
-            if isinstance(stmt, ast.If):
-                stmt = ast.If(
-                    test=stmt.test,
-                    body=assign_results(stmt.body) or [ast.Pass()],
-                    orelse=assign_results(stmt.orelse),
-                )
-            out.append(stmt)
-        return out
-
-    prelude = assign_results(body)
-    ast.fix_missing_locations(ast.Module(body=prelude, type_ignores=[]))
-    contributions = [
-        ast.Name(id=results[i], ctx=ast.Load()) if given[i] else None for i in range(width)
-    ]
-    return prelude, contributions
-
-
-def _is_docstring(stmt: ast.stmt) -> bool:
-    return (
-        isinstance(stmt, ast.Expr)
-        and isinstance(stmt.value, ast.Constant)
-        and isinstance(stmt.value.value, str)
-    )
-
-
-def copy_tree(node):
-    """A copy of a syntax tree (``copy.deepcopy`` without its memo bookkeeping). Nodes
-    without fields (``Load``, ``Add``...) are shared, as the parser shares them."""
-    if type(node) is list:
-        return [copy_tree(n) for n in node]
-    if not isinstance(node, ast.AST):
-        return node
-    cls = node.__class__
-    new = cls.__new__(cls)
-    d = new.__dict__
-    for key, value in node.__dict__.items():
-        if type(value) is list:
-            d[key] = [copy_tree(v) for v in value]
-        elif isinstance(value, ast.AST) and value._fields:
-            d[key] = copy_tree(value)
-        else:
-            d[key] = value
-    return new
-
-
-def substituted(node, mapping: dict[str, ast.expr], hooks: dict | None = None):
-    """A copy of the template tree ``node`` with its names in ``mapping`` replaced by
-    copies of their expressions (one pass: copying and substituting together).
-
-    ``hooks`` (node type -> function) rewrite the copied template nodes bottom-up, as
-    :func:`..ir.transform` would, but not inside the substituted expressions: those
-    are the program's own, already rewritten when they were made."""
-    if type(node) is ast.Name:
-        new = mapping.get(node.id)
-        if new is None:
-            return ast.Name(id=node.id, ctx=node.ctx)
-        if type(new) is ast.Name:
-            return ast.Name(id=new.id, ctx=node.ctx)
-        return copy_tree(new)
-    if type(node) is list:
-        return [substituted(n, mapping, hooks) for n in node]
-    if not isinstance(node, ast.AST):
-        return node
-    cls = node.__class__
-    new = cls.__new__(cls)
-    d = new.__dict__
-    for key, value in node.__dict__.items():
-        if type(value) is list:
-            d[key] = [substituted(v, mapping, hooks) for v in value]
-        elif isinstance(value, ast.AST) and value._fields:
-            d[key] = substituted(value, mapping, hooks)
-        else:
-            d[key] = value
-    if hooks is not None:
-        hook = hooks.get(cls)
-        if hook is not None:
-            return hook(new)
-    return new
-
-
 def selection(rule: Rule, wanted: tuple[str, ...]) -> tuple[list, dict, int]:
     """What inlining ``rule`` for ``wanted`` takes from the template: the prelude
     statements the wanted contributions depend on, the contributions, and how many
@@ -827,7 +647,7 @@ def selection(rule: Rule, wanted: tuple[str, ...]) -> tuple[list, dict, int]:
     picked = {p: rule.contributions[rule.params.index(p)] for p in wanted}
     needed: set[str] = set()
     for expr in picked.values():
-        needed |= _loads(expr)
+        needed |= names_read(expr)
     prelude = []
     for stmt in reversed(rule.prelude):
         targets = {
@@ -835,7 +655,7 @@ def selection(rule: Rule, wanted: tuple[str, ...]) -> tuple[list, dict, int]:
         }
         if targets & needed:
             prelude.append(stmt)
-            needed |= _loads(stmt)
+            needed |= names_read(stmt)
     prelude.reverse()
     uses = sum(
         1
@@ -868,7 +688,3 @@ def instantiate(
     stmts = [substituted(s, mapping) for s in prelude]
     exprs = {p: substituted(e, mapping, hooks) for p, e in picked.items()}
     return stmts, exprs
-
-
-def _loads(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}

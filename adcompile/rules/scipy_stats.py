@@ -5,7 +5,8 @@ import norm``, or ``scipy.stats.norm.logpdf``) is the bound method of the object
 ``scipy.stats.norm``, which the frontend resolves to the registered spelling. The
 operands broadcast together; ``z = (x - loc) / scale`` throughout, so the rules of
 ``loc`` and ``scale`` follow from that of ``x``. A count (poisson's ``k``) gets no
-gradient.
+gradient. A density's rules are its log density's, the cotangent and the tangent
+times the density (``exponential=True``: d exp(f) = exp(f) df).
 """
 
 import math
@@ -21,28 +22,18 @@ from .tangents import tangent
 # ------------------------------------------------------------------ normal
 
 
+@adjoint(stats.norm.pdf, shape=BROADCAST, scalar_preserving=True, exponential=True)
 @adjoint(stats.norm.logpdf, shape=BROADCAST, scalar_preserving=True)
 def norm_logpdf(dy, y, x, loc=0, scale=1):
     z = (x - loc) / scale
     return -dy * z / scale, dy * z / scale, dy * (z * z - 1) / scale
 
 
+@tangent(stats.norm.pdf, exponential=True)
 @tangent(stats.norm.logpdf)
 def norm_logpdf_tangent(dx, dloc, dscale, y, x, loc=0, scale=1):
     z = (x - loc) / scale
     return (z * (dloc - dx) + (z * z - 1) * dscale) / scale
-
-
-@adjoint(stats.norm.pdf, shape=BROADCAST, scalar_preserving=True)
-def norm_pdf(dy, y, x, loc=0, scale=1):
-    z = (x - loc) / scale
-    return -dy * y * z / scale, dy * y * z / scale, dy * y * (z * z - 1) / scale
-
-
-@tangent(stats.norm.pdf)
-def norm_pdf_tangent(dx, dloc, dscale, y, x, loc=0, scale=1):
-    z = (x - loc) / scale
-    return y * (z * (dloc - dx) + (z * z - 1) * dscale) / scale
 
 
 @adjoint(stats.norm.cdf, shape=BROADCAST, scalar_preserving=True)
@@ -77,6 +68,7 @@ def norm_logcdf_tangent(dx, dloc, dscale, y, x, loc=0, scale=1):
 # ------------------------------------------------------------------ Student's t
 
 
+@adjoint(stats.t.pdf, shape=BROADCAST, scalar_preserving=True, exponential=True)
 @adjoint(stats.t.logpdf, shape=BROADCAST, scalar_preserving=True)
 def t_logpdf(dy, y, x, df, loc=0, scale=1):
     z = (x - loc) / scale
@@ -96,6 +88,7 @@ def t_logpdf(dy, y, x, df, loc=0, scale=1):
     )
 
 
+@tangent(stats.t.pdf, exponential=True)
 @tangent(stats.t.logpdf)
 def t_logpdf_tangent(dx, ddf, dloc, dscale, y, x, df, loc=0, scale=1):
     z = (x - loc) / scale
@@ -110,42 +103,10 @@ def t_logpdf_tangent(dx, ddf, dloc, dscale, y, x, df, loc=0, scale=1):
     return (inner * z * (dloc - dx) + (inner * z * z - 1) * dscale) / scale + d_df * ddf
 
 
-@adjoint(stats.t.pdf, shape=BROADCAST, scalar_preserving=True)
-def t_pdf(dy, y, x, df, loc=0, scale=1):
-    z = (x - loc) / scale
-    inner = (df + 1) / (df + z * z)
-    d_df = 0.5 * (
-        special.digamma((df + 1) / 2)
-        - special.digamma(df / 2)
-        - 1 / df
-        - np.log1p(z * z / df)
-        + inner * z * z / df
-    )
-    return (
-        -dy * y * inner * z / scale,
-        dy * y * d_df,
-        dy * y * inner * z / scale,
-        dy * y * (inner * z * z - 1) / scale,
-    )
-
-
-@tangent(stats.t.pdf)
-def t_pdf_tangent(dx, ddf, dloc, dscale, y, x, df, loc=0, scale=1):
-    z = (x - loc) / scale
-    inner = (df + 1) / (df + z * z)
-    d_df = 0.5 * (
-        special.digamma((df + 1) / 2)
-        - special.digamma(df / 2)
-        - 1 / df
-        - np.log1p(z * z / df)
-        + inner * z * z / df
-    )
-    return y * ((inner * z * (dloc - dx) + (inner * z * z - 1) * dscale) / scale + d_df * ddf)
-
-
 # ------------------------------------------------------------------ gamma, beta
 
 
+@adjoint(stats.gamma.pdf, shape=BROADCAST, scalar_preserving=True, exponential=True)
 @adjoint(stats.gamma.logpdf, shape=BROADCAST, scalar_preserving=True)
 def gamma_logpdf(dy, y, x, a, loc=0, scale=1):
     z = (x - loc) / scale
@@ -153,6 +114,7 @@ def gamma_logpdf(dy, y, x, a, loc=0, scale=1):
     return dy * slope, dy * (np.log(z) - special.digamma(a)), -dy * slope, dy * (z - a) / scale
 
 
+@tangent(stats.gamma.pdf, exponential=True)
 @tangent(stats.gamma.logpdf)
 def gamma_logpdf_tangent(dx, da, dloc, dscale, y, x, a, loc=0, scale=1):
     z = (x - loc) / scale
@@ -160,27 +122,7 @@ def gamma_logpdf_tangent(dx, da, dloc, dscale, y, x, a, loc=0, scale=1):
     return slope * (dx - dloc) + (np.log(z) - special.digamma(a)) * da + (z - a) / scale * dscale
 
 
-@adjoint(stats.gamma.pdf, shape=BROADCAST, scalar_preserving=True)
-def gamma_pdf(dy, y, x, a, loc=0, scale=1):
-    z = (x - loc) / scale
-    slope = ((a - 1) / z - 1) / scale
-    return (
-        dy * y * slope,
-        dy * y * (np.log(z) - special.digamma(a)),
-        -dy * y * slope,
-        dy * y * (z - a) / scale,
-    )
-
-
-@tangent(stats.gamma.pdf)
-def gamma_pdf_tangent(dx, da, dloc, dscale, y, x, a, loc=0, scale=1):
-    z = (x - loc) / scale
-    slope = ((a - 1) / z - 1) / scale
-    return y * (
-        slope * (dx - dloc) + (np.log(z) - special.digamma(a)) * da + (z - a) / scale * dscale
-    )
-
-
+@adjoint(stats.beta.pdf, shape=BROADCAST, scalar_preserving=True, exponential=True)
 @adjoint(stats.beta.logpdf, shape=BROADCAST, scalar_preserving=True)
 def beta_logpdf(dy, y, x, a, b, loc=0, scale=1):
     z = (x - loc) / scale
@@ -195,6 +137,7 @@ def beta_logpdf(dy, y, x, a, b, loc=0, scale=1):
     )
 
 
+@tangent(stats.beta.pdf, exponential=True)
 @tangent(stats.beta.logpdf)
 def beta_logpdf_tangent(dx, da, db, dloc, dscale, y, x, a, b, loc=0, scale=1):
     z = (x - loc) / scale
@@ -208,59 +151,25 @@ def beta_logpdf_tangent(dx, da, db, dloc, dscale, y, x, a, b, loc=0, scale=1):
     )
 
 
-@adjoint(stats.beta.pdf, shape=BROADCAST, scalar_preserving=True)
-def beta_pdf(dy, y, x, a, b, loc=0, scale=1):
-    z = (x - loc) / scale
-    slope = ((a - 1) / z - (b - 1) / (1 - z)) / scale
-    both = special.digamma(a + b)
-    return (
-        dy * y * slope,
-        dy * y * (np.log(z) - special.digamma(a) + both),
-        dy * y * (np.log1p(-z) - special.digamma(b) + both),
-        -dy * y * slope,
-        -dy * y * (slope * z + 1 / scale),
-    )
-
-
-@tangent(stats.beta.pdf)
-def beta_pdf_tangent(dx, da, db, dloc, dscale, y, x, a, b, loc=0, scale=1):
-    z = (x - loc) / scale
-    slope = ((a - 1) / z - (b - 1) / (1 - z)) / scale
-    both = special.digamma(a + b)
-    return y * (
-        slope * (dx - dloc)
-        + (np.log(z) - special.digamma(a) + both) * da
-        + (np.log1p(-z) - special.digamma(b) + both) * db
-        - (slope * z + 1 / scale) * dscale
-    )
-
-
 # ------------------------------------------------------------------ Poisson
 
 
+@adjoint(stats.poisson.pmf, shape=BROADCAST, scalar_preserving=True, exponential=True)
 @adjoint(stats.poisson.logpmf, shape=BROADCAST, scalar_preserving=True)
 def poisson_logpmf(dy, y, k, mu, loc=0):
     return None, dy * (k / mu - 1)
 
 
+@tangent(stats.poisson.pmf, exponential=True)
 @tangent(stats.poisson.logpmf)
 def poisson_logpmf_tangent(dmu, y, k, mu, loc=0):
     return dmu * (k / mu - 1)
 
 
-@adjoint(stats.poisson.pmf, shape=BROADCAST, scalar_preserving=True)
-def poisson_pmf(dy, y, k, mu, loc=0):
-    return None, dy * y * (k / mu - 1)
-
-
-@tangent(stats.poisson.pmf)
-def poisson_pmf_tangent(dmu, y, k, mu, loc=0):
-    return y * dmu * (k / mu - 1)
-
-
 # ------------------------------------------------------------------ multivariate normal
 
 
+@adjoint(stats.multivariate_normal.pdf, shape=UNKNOWN, fresh=True, exponential=True)
 @adjoint(stats.multivariate_normal.logpdf, shape=UNKNOWN, fresh=True)
 def multivariate_normal_logpdf(dy, y, x, mean=None, cov=1):
     # (allow_singular= is not a parameter: refused; cov must be a (d, d) matrix)
@@ -268,20 +177,10 @@ def multivariate_normal_logpdf(dy, y, x, mean=None, cov=1):
     return pieces[0], pieces[1], pieces[2]
 
 
+@tangent(stats.multivariate_normal.pdf, exponential=True)
 @tangent(stats.multivariate_normal.logpdf)
 def multivariate_normal_logpdf_tangent(dx, dmean, dcov, y, x, mean=None, cov=1):
     return mvn_logpdf_tangent(dx, dmean, dcov, y, x, mean, cov)
-
-
-@adjoint(stats.multivariate_normal.pdf, shape=UNKNOWN, fresh=True)
-def multivariate_normal_pdf(dy, y, x, mean=None, cov=1):
-    pieces = mvn_logpdf_adjoint(dy * y, x, mean, cov)
-    return pieces[0], pieces[1], pieces[2]
-
-
-@tangent(stats.multivariate_normal.pdf)
-def multivariate_normal_pdf_tangent(dx, dmean, dcov, y, x, mean=None, cov=1):
-    return y * mvn_logpdf_tangent(dx, dmean, dcov, y, x, mean, cov)
 
 
 # ------------------------------------------------------------------ Dirichlet
@@ -290,6 +189,7 @@ def multivariate_normal_pdf_tangent(dx, dmean, dcov, y, x, mean=None, cov=1):
 # x must lie on the simplex (scipy refuses any other point), so a derivative in x
 # alone is not defined: a gradient through x is refused (constant=), alpha's is given.
 # x holds the components along its first axis: (k,) or (k, n) for n points.
+@adjoint(stats.dirichlet.pdf, shape=UNKNOWN, fresh=True, constant=("x",), exponential=True)
 @adjoint(stats.dirichlet.logpdf, shape=UNKNOWN, fresh=True, constant=("x",))
 def dirichlet_logpdf(dy, y, x, alpha):
     per_point = special.digamma(np.sum(alpha)) - special.digamma(alpha)
@@ -297,23 +197,9 @@ def dirichlet_logpdf(dy, y, x, alpha):
     return None, np.sum(log_x * np.reshape(dy, (1, -1)), axis=1) + per_point * np.sum(dy)
 
 
+@tangent(stats.dirichlet.pdf, exponential=True)
 @tangent(stats.dirichlet.logpdf)
 def dirichlet_logpdf_tangent(dalpha, y, x, alpha):
     per_point = special.digamma(np.sum(alpha)) - special.digamma(alpha)
     moved = np.reshape(np.tensordot(dalpha, np.log(x), 1), np.shape(y))
     return moved + np.dot(per_point, dalpha)
-
-
-@adjoint(stats.dirichlet.pdf, shape=UNKNOWN, fresh=True, constant=("x",))
-def dirichlet_pdf(dy, y, x, alpha):
-    per_point = special.digamma(np.sum(alpha)) - special.digamma(alpha)
-    log_x = np.log(x).reshape(np.shape(x)[0], -1)
-    weights = np.reshape(dy * y, (1, -1))
-    return None, np.sum(log_x * weights, axis=1) + per_point * np.sum(dy * y)
-
-
-@tangent(stats.dirichlet.pdf)
-def dirichlet_pdf_tangent(dalpha, y, x, alpha):
-    per_point = special.digamma(np.sum(alpha)) - special.digamma(alpha)
-    moved = np.reshape(np.tensordot(dalpha, np.log(x), 1), np.shape(y))
-    return y * (moved + np.dot(per_point, dalpha))

@@ -37,15 +37,19 @@ from ..ir import transform
 from .registry import (
     METHODS,
     PRIMITIVES,
-    _check_statements,
-    _ends_in_return,
     _enter,
     _is_bound_method,
-    _is_docstring,
-    _is_plain,
-    _loads,
     on_floats,
     primitive_name,
+)
+from .template import (
+    branched,
+    check_statements,
+    copy_tree,
+    ends_in_return,
+    is_docstring,
+    is_plain,
+    names_read,
     substituted,
 )
 
@@ -74,12 +78,18 @@ class TangentRule:
         return param in self.tangents
 
 
-def tangent(primitive: object, *, override: bool = False) -> Callable[[Callable], Callable]:
+def tangent(
+    primitive: object, *, override: bool = False, exponential: bool = False
+) -> Callable[[Callable], Callable]:
     """Register the decorated template as the forward-mode (tangent) rule of
     ``primitive``, in the record its adjoint made (see docs/custom-rules.md).
 
     The template takes the operands' tangents (``dx`` for the parameter ``x``), the
-    output, then the primitive's parameters, and returns the output's tangent."""
+    output, then the primitive's parameters, and returns the output's tangent. With
+    ``exponential=True`` the template is the tangent rule of the function whose
+    exponential ``primitive`` is (a log density's, for a density): the tangent is the
+    output times the template's (``y * (...)``), as for the adjoint (see
+    ``registry.adjoint``)."""
 
     primitive = registered_spelling(primitive)
 
@@ -94,10 +104,10 @@ def tangent(primitive: object, *, override: bool = False) -> Callable[[Callable]
                 "see docs/custom-rules.md",
             )
         rules = dict(record.tangent or {})
-        rules[id(primitive)] = parse_tangent(primitive, template)
+        rules[id(primitive)] = parse_tangent(primitive, template, exponential=exponential)
         if primitive is record.canonical:
             for fn in record.on_floats:
-                rules[id(fn)] = parse_tangent(fn, template, floats=True)
+                rules[id(fn)] = parse_tangent(fn, template, floats=True, exponential=exponential)
         _enter(replace(record, tangent=rules))
         return template
 
@@ -132,11 +142,14 @@ def _template_loc(template: Callable) -> Loc | None:
     return Loc(_short(inspect.getsourcefile(template) or "<unknown>"), first, 0, lines[0].rstrip())
 
 
-def parse_tangent(primitive: object, template: Callable, *, floats: bool = False) -> TangentRule:
+def parse_tangent(
+    primitive: object, template: Callable, *, floats: bool = False, exponential: bool = False
+) -> TangentRule:
     """Read a tangent template's source into a :class:`TangentRule`; with ``floats``,
-    the rule of a Python-float spelling (``math`` in place of ``np``, float constants)."""
+    the rule of a Python-float spelling (``math`` in place of ``np``, float constants);
+    with ``exponential``, the rule of the exponential of the template's function (the
+    output times the template's result)."""
     from ..frontend import _char_col, _short
-    from .registry import _branched
 
     try:
         raw = inspect.getsource(template)
@@ -180,21 +193,25 @@ def parse_tangent(primitive: object, template: Callable, *, floats: bool = False
         for n, p in sig.parameters.items()
         if p.default is not inspect.Parameter.empty and n in params
     }
-    body = [s for s in fn.body if not _is_docstring(s)]
+    body = [s for s in fn.body if not is_docstring(s)]
 
     def located(node: ast.AST) -> Loc:
         text = raw_lines[node.lineno - 1] if node.lineno <= len(raw_lines) else ""
         col = _char_col(text, node.col_offset + indent)
         return Loc(_short(filename), first + node.lineno - 1, col, text)
 
-    _check_statements(body, located, in_loop=False)
-    if not body or not _ends_in_return(body):
+    check_statements(body, located, in_loop=False)
+    if not body or not ends_in_return(body):
         raise AdCompileError("a tangent rule must end with `return <tangent>` on every path", loc)
-    if _is_plain(body):
+    if is_plain(body):
         prelude, result = body[:-1], body[-1].value
     else:
-        prelude, results = _branched(body, [names[k]], names, located)
+        prelude, results = branched(body, [names[k]], names, located)
         result = results[0]
+    if exponential:  # d exp(f) = exp(f) df
+        output = ast.Name(id=names[k], ctx=ast.Load())
+        result = ast.copy_location(ast.BinOp(left=output, op=ast.Mult(), right=result), result)
+        ast.fix_missing_locations(result)
     assigned = {
         n.id
         for s in prelude
@@ -208,7 +225,7 @@ def parse_tangent(primitive: object, template: Callable, *, floats: bool = False
             hint="assign to a new name instead",
         )
     free = {}
-    for name in sorted(set().union(*(_loads(s) for s in fn.body)) - set(names) - assigned):
+    for name in sorted(set().union(*(names_read(s) for s in fn.body)) - set(names) - assigned):
         if name == "math" and floats:
             free[name] = math
         elif name in template.__globals__:
@@ -312,7 +329,6 @@ def instantiate(
     was folded away (the result may then have fewer dimensions than the output, where
     a broadcasting operand was inactive). A zero left standing on its own becomes
     ``zero_of_output``; one left inside an expression, ``0.0``."""
-    from .registry import copy_tree
 
     zeros = {
         t: ast.Name(id=ZERO, ctx=ast.Load()) for p, t in rule.tangents.items() if p not in active
