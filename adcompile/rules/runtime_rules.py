@@ -42,6 +42,7 @@ from ..runtime import (
     set_at_tangent,
     spread,
     unbroadcast,
+    unindex,
     unreduce,
     untranspose,
     zeros_adjoint,
@@ -101,6 +102,21 @@ def untranspose_rule(dz, z, g, axes=None):
 @tangent(untranspose)
 def untranspose_tangent(dg, z, g, axes=None):
     return untranspose(dg, axes)
+
+
+# unindex(g, x, np.s_[index]) scatters g into zeros shaped like x: its adjoint gathers
+# (dz[index]), its tangent scatters the tangent. ``index`` is bound to the subscript
+# as written, as in getitem's rules (normalize reads np.s_[...] as an index operand).
+
+
+@adjoint(unindex, shape=UNKNOWN, fresh=True)
+def unindex_rule(dz, z, g, x, index):
+    return unbroadcast(dz[index], g), None
+
+
+@tangent(unindex)
+def unindex_tangent(dg, z, g, x, index):
+    return unindex(dg, x, np.s_[index])
 
 
 # ------------------------------------------------------------ the adjoints of products
