@@ -29,6 +29,7 @@ from .frontend import def_loc
 def differentiable_text(text: str) -> str:
     """The generated module ``text`` rewritten into the accepted language (see the
     module's docstring); the same computation, line for line where possible."""
+    text = _constant_lengths(text)
     tree = ast.parse(text)
     lines = text.splitlines()
     # line index -> replacement lines (an insertion keeps the original line last)
@@ -151,6 +152,40 @@ def differentiable_text(text: str) -> str:
     for i, line in enumerate(lines):
         out.extend(edits.get(i, [line]))
     return "\n".join(out) + "\n"
+
+
+def _constant_lengths(text: str) -> str:
+    """``len((a, b))``, the count of a literal tuple (``unstack``'s), written as ``2``: a
+    constant, which tells the front end how many results ``unstack`` has."""
+    tree = ast.parse(text)
+    lines = text.splitlines()
+    spans: dict[int, list[tuple[int, int, str]]] = {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "len"
+            and len(node.args) == 1
+            and not node.keywords
+            and isinstance(node.args[0], ast.Tuple)
+            and not any(isinstance(e, ast.Starred) for e in node.args[0].elts)
+            and node.lineno == node.end_lineno
+        ):
+            count = str(len(node.args[0].elts))
+            spans.setdefault(node.lineno - 1, []).append(
+                (node.col_offset, node.end_col_offset, count)
+            )
+    for i, found in spans.items():
+        line = lines[i].encode()  # (ast columns are byte offsets)
+        outer = [
+            (start, end, count)
+            for start, end, count in found
+            if not any(s <= start and end <= e and (s, e) != (start, end) for s, e, _ in found)
+        ]
+        for start, end, count in sorted(outer, reverse=True):
+            line = line[:start] + count.encode() + line[end:]
+        lines[i] = line.decode()
+    return "\n".join(lines) + "\n"
 
 
 _OPERATORS = {

@@ -89,6 +89,10 @@ class Kinds:
             operand = operands.get(param)
             if operand is None:
                 continue
+            if isinstance(operand, ast.Tuple):
+                # a tuple of arrays (unconcatenate's pieces): only its length is known
+                args[param] = tuple(operand.elts)
+                continue
             if not isinstance(operand, ast.Constant):
                 raise self.error(
                     f"{primitive_name(prim)}'s {param}= must be a constant here: it decides "

@@ -35,6 +35,8 @@ from ..runtime import (
     matmul_adjoint_rhs,
     part,
     parts,
+    reconcatenate,
+    restack,
     scalar_divide,
     scalar_mod,
     scalar_power,
@@ -42,8 +44,10 @@ from ..runtime import (
     set_at_tangent,
     spread,
     unbroadcast,
+    unconcatenate,
     unindex,
     unreduce,
+    unstack,
     untranspose,
     zeros_adjoint,
 )
@@ -117,6 +121,32 @@ def unindex_rule(dz, z, g, x, index):
 @tangent(unindex)
 def unindex_tangent(dg, z, g, x, index):
     return unindex(dg, x, np.s_[index])
+
+
+# unstack and unconcatenate split g into pieces (a tuple): their adjoints join the
+# pieces' cotangents back (zeros for a piece without one), their tangents split dg.
+# unstack's count is a constant in generated code (regenerate.py writes len((a, b))
+# as 2); unconcatenate's pieces are a tuple of arrays, read for their shapes only.
+
+
+@adjoint(unstack, shape=UNKNOWN, fresh=True, results=lambda n: n)
+def unstack_rule(dz, z, g, n, axis=0):
+    return restack(dz, g, axis)
+
+
+@tangent(unstack)
+def unstack_tangent(dg, z, g, n, axis=0):
+    return unstack(dg, n, axis)
+
+
+@adjoint(unconcatenate, shape=UNKNOWN, fresh=True, results=lambda arrays: len(arrays))
+def unconcatenate_rule(dz, z, g, arrays, axis=0):
+    return reconcatenate(dz, arrays, axis), None
+
+
+@tangent(unconcatenate)
+def unconcatenate_tangent(dg, z, g, arrays, axis=0):
+    return unconcatenate(dg, arrays, axis)
 
 
 # ------------------------------------------------------------ the adjoints of products

@@ -49,6 +49,8 @@ from .arrays import (
     matmul_adjoint_rhs,
     prod_adjoint,
     real_cotangent,
+    reconcatenate,
+    restack,
     unconcatenate,
     unindex,
     unstack,
