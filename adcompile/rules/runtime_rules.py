@@ -34,7 +34,9 @@ from ..runtime import (
     matmul_adjoint_lhs,
     matmul_adjoint_rhs,
     part,
+    partition_tangent,
     parts,
+    real_cotangent,
     reconcatenate,
     restack,
     scalar_divide,
@@ -42,12 +44,26 @@ from ..runtime import (
     scalar_power,
     set_at,
     set_at_tangent,
+    sort_tangent,
     spread,
+    sum_to,
     unbroadcast,
+    uncast,
     unconcatenate,
+    uncumsum,
+    undiag,
+    undiagonal,
+    undiff,
     unindex,
+    unpad,
+    unpartition,
     unreduce,
+    unrepeat,
+    unrollaxis,
+    unsort,
     unstack,
+    untile,
+    untrace,
     untranspose,
     zeros_adjoint,
 )
@@ -147,6 +163,152 @@ def unconcatenate_rule(dz, z, g, arrays, axis=0):
 @tangent(unconcatenate)
 def unconcatenate_tangent(dg, z, g, arrays, axis=0):
     return unconcatenate(dg, arrays, axis)
+
+
+# The adjoints of numpy's rearranging functions (rules/arrays.py) are linear in g and
+# read x for its shape or its order only (the order of np.sort is piecewise constant in
+# x): the tangent applies the helper to dg, the adjoint is the function itself (the
+# transposed move) applied to dz.
+
+
+@adjoint(uncumsum, shape=UNKNOWN, fresh=True)
+def uncumsum_rule(dz, z, g, x, axis=None):
+    return unbroadcast(np.reshape(np.cumsum(dz, axis), np.shape(g)), g), None
+
+
+@tangent(uncumsum)
+def uncumsum_tangent(dg, z, g, x, axis=None):
+    return uncumsum(dg, x, axis)
+
+
+@adjoint(undiff, shape=UNKNOWN, fresh=True)
+def undiff_rule(dz, z, g, n=1, axis=-1):
+    return unbroadcast(np.diff(dz, n, axis), g)
+
+
+@tangent(undiff)
+def undiff_tangent(dg, z, g, n=1, axis=-1):
+    return undiff(dg, n, axis)
+
+
+@adjoint(unsort, shape=UNKNOWN, fresh=True)
+def unsort_rule(dz, z, g, x, axis=-1):
+    return unbroadcast(sort_tangent(dz, x, axis), g), None
+
+
+@tangent(unsort)
+def unsort_tangent(dg, z, g, x, axis=-1):
+    return unsort(dg, x, axis)
+
+
+@adjoint(unpartition, shape=UNKNOWN, fresh=True)
+def unpartition_rule(dz, z, g, x, kth, axis=-1):
+    return unbroadcast(partition_tangent(dz, x, kth, axis), g), None
+
+
+@tangent(unpartition)
+def unpartition_tangent(dg, z, g, x, kth, axis=-1):
+    return unpartition(dg, x, kth, axis)
+
+
+@adjoint(unrollaxis, shape=UNKNOWN, fresh=False)
+def unrollaxis_rule(dz, z, g, x, axis, start=0):
+    return unbroadcast(np.rollaxis(dz, axis, start), g), None
+
+
+@tangent(unrollaxis)
+def unrollaxis_tangent(dg, z, g, x, axis, start=0):
+    return unrollaxis(dg, x, axis, start)
+
+
+@adjoint(undiag, shape=UNKNOWN, fresh=True)
+def undiag_rule(dz, z, g, v, k=0):
+    return unbroadcast(np.diag(dz, k), g), None
+
+
+@tangent(undiag)
+def undiag_tangent(dg, z, g, v, k=0):
+    return undiag(dg, v, k)
+
+
+@adjoint(undiagonal, shape=UNKNOWN, fresh=True)
+def undiagonal_rule(dz, z, g, x, offset=0, axis1=0, axis2=1):
+    return unbroadcast(np.diagonal(dz, offset, axis1, axis2), g), None
+
+
+@tangent(undiagonal)
+def undiagonal_tangent(dg, z, g, x, offset=0, axis1=0, axis2=1):
+    return undiagonal(dg, x, offset, axis1, axis2)
+
+
+@adjoint(untrace, shape=UNKNOWN, fresh=True)
+def untrace_rule(dz, z, g, x, offset=0, axis1=0, axis2=1):
+    return unbroadcast(np.trace(dz, offset, axis1, axis2), g), None
+
+
+@tangent(untrace)
+def untrace_tangent(dg, z, g, x, offset=0, axis1=0, axis2=1):
+    return untrace(dg, x, offset, axis1, axis2)
+
+
+@adjoint(unrepeat, shape=UNKNOWN, fresh=True)
+def unrepeat_rule(dz, z, g, x, repeats, axis=None):
+    return unbroadcast(np.repeat(dz, repeats, axis), g), None
+
+
+@tangent(unrepeat)
+def unrepeat_tangent(dg, z, g, x, repeats, axis=None):
+    return unrepeat(dg, x, repeats, axis)
+
+
+@adjoint(untile, shape=UNKNOWN, fresh=True)
+def untile_rule(dz, z, g, x, reps):
+    return unbroadcast(np.tile(dz, reps), g), None
+
+
+@tangent(untile)
+def untile_tangent(dg, z, g, x, reps):
+    return untile(dg, x, reps)
+
+
+@adjoint(unpad, shape=UNKNOWN, fresh=True)
+def unpad_rule(dz, z, g, x, pad_width, mode="constant"):
+    return unbroadcast(np.pad(dz, pad_width), g), None
+
+
+@tangent(unpad)
+def unpad_tangent(dg, z, g, x, pad_width, mode="constant"):
+    return unpad(dg, x, pad_width, mode)
+
+
+@adjoint(uncast, shape=UNKNOWN, fresh=True)
+def uncast_rule(dz, z, g, x, dtype):
+    return unbroadcast(uncast(dz, g, dtype), g), None
+
+
+@tangent(uncast)
+def uncast_tangent(dg, z, g, x, dtype):
+    return uncast(dg, x, dtype)
+
+
+@adjoint(real_cotangent, shape=UNKNOWN, fresh=False)
+def real_cotangent_rule(dz, z, g, x, name="np.real"):
+    return dz, None
+
+
+@tangent(real_cotangent)
+def real_cotangent_tangent(dg, z, g, x, name="np.real"):
+    return real_cotangent(dg, x, name)
+
+
+@adjoint(sum_to, shape=UNKNOWN, fresh=False)
+def sum_to_rule(dz, z, g, x):
+    return broadcast_like(dz, g), None
+
+
+@tangent(sum_to)
+def sum_to_tangent(dg, z, g, x):
+    return sum_to(dg, x)
 
 
 # ------------------------------------------------------------ the adjoints of products
