@@ -197,3 +197,18 @@ def test_np_s_is_refused_as_another_argument():
     with pytest.raises(ad.AdCompileError) as info:
         ad.grad(f)(np.ones(3))
     assert "np.s_" in info.value.reason
+
+
+def split_parts(a):
+    return np.sum(a**3), np.concatenate([np.cumsum(a[:1]), np.stack([a[1:], a[1:]])[0]])
+
+
+def unused_part(x):
+    s, c = split_parts(x)
+    return s * x[0]
+
+
+def test_a_part_without_derivative_is_a_zero_of_any_shape():
+    # the tangent of the unused part's cotangent is a zero scalar: the helpers that
+    # split or rearrange it take it as a zero of their operand's shape
+    assert fuzzcheck.check_hvp(unused_part, [np.array([0.3, -0.4, 0.8])], (0,)) == "hvp"

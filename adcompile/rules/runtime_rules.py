@@ -131,12 +131,12 @@ def untranspose_tangent(dg, z, g, axes=None):
 
 @adjoint(unindex, shape=UNKNOWN, fresh=True)
 def unindex_rule(dz, z, g, x, index):
-    return unbroadcast(dz[index], g), None
+    return unbroadcast(broadcast_like(dz, z)[index], g), None
 
 
 @tangent(unindex)
 def unindex_tangent(dg, z, g, x, index):
-    return unindex(dg, x, np.s_[index])
+    return unindex(broadcast_like(dg, g), x, np.s_[index])
 
 
 # unstack and unconcatenate split g into pieces (a tuple): their adjoints join the
@@ -152,7 +152,7 @@ def unstack_rule(dz, z, g, n, axis=0):
 
 @tangent(unstack)
 def unstack_tangent(dg, z, g, n, axis=0):
-    return unstack(dg, n, axis)
+    return unstack(broadcast_like(dg, g), n, axis)
 
 
 @adjoint(unconcatenate, shape=UNKNOWN, fresh=True, results=lambda arrays: len(arrays))
@@ -162,7 +162,7 @@ def unconcatenate_rule(dz, z, g, arrays, axis=0):
 
 @tangent(unconcatenate)
 def unconcatenate_tangent(dg, z, g, arrays, axis=0):
-    return unconcatenate(dg, arrays, axis)
+    return unconcatenate(broadcast_like(dg, g), arrays, axis)
 
 
 # The adjoints of numpy's rearranging functions (rules/arrays.py) are linear in g and
@@ -173,112 +173,112 @@ def unconcatenate_tangent(dg, z, g, arrays, axis=0):
 
 @adjoint(uncumsum, shape=UNKNOWN, fresh=True)
 def uncumsum_rule(dz, z, g, x, axis=None):
-    return unbroadcast(np.reshape(np.cumsum(dz, axis), np.shape(g)), g), None
+    return unbroadcast(np.reshape(np.cumsum(broadcast_like(dz, z), axis), np.shape(g)), g), None
 
 
 @tangent(uncumsum)
 def uncumsum_tangent(dg, z, g, x, axis=None):
-    return uncumsum(dg, x, axis)
+    return uncumsum(broadcast_like(dg, g), x, axis)
 
 
 @adjoint(undiff, shape=UNKNOWN, fresh=True)
 def undiff_rule(dz, z, g, n=1, axis=-1):
-    return unbroadcast(np.diff(dz, n, axis), g)
+    return unbroadcast(np.diff(broadcast_like(dz, z), n, axis), g)
 
 
 @tangent(undiff)
 def undiff_tangent(dg, z, g, n=1, axis=-1):
-    return undiff(dg, n, axis)
+    return undiff(broadcast_like(dg, g), n, axis)
 
 
 @adjoint(unsort, shape=UNKNOWN, fresh=True)
 def unsort_rule(dz, z, g, x, axis=-1):
-    return unbroadcast(sort_tangent(dz, x, axis), g), None
+    return unbroadcast(sort_tangent(broadcast_like(dz, z), x, axis), g), None
 
 
 @tangent(unsort)
 def unsort_tangent(dg, z, g, x, axis=-1):
-    return unsort(dg, x, axis)
+    return unsort(broadcast_like(dg, g), x, axis)
 
 
 @adjoint(unpartition, shape=UNKNOWN, fresh=True)
 def unpartition_rule(dz, z, g, x, kth, axis=-1):
-    return unbroadcast(partition_tangent(dz, x, kth, axis), g), None
+    return unbroadcast(partition_tangent(broadcast_like(dz, z), x, kth, axis), g), None
 
 
 @tangent(unpartition)
 def unpartition_tangent(dg, z, g, x, kth, axis=-1):
-    return unpartition(dg, x, kth, axis)
+    return unpartition(broadcast_like(dg, g), x, kth, axis)
 
 
 @adjoint(unrollaxis, shape=UNKNOWN, fresh=False)
 def unrollaxis_rule(dz, z, g, x, axis, start=0):
-    return unbroadcast(np.rollaxis(dz, axis, start), g), None
+    return unbroadcast(np.rollaxis(broadcast_like(dz, z), axis, start), g), None
 
 
 @tangent(unrollaxis)
 def unrollaxis_tangent(dg, z, g, x, axis, start=0):
-    return unrollaxis(dg, x, axis, start)
+    return unrollaxis(broadcast_like(dg, g), x, axis, start)
 
 
 @adjoint(undiag, shape=UNKNOWN, fresh=True)
 def undiag_rule(dz, z, g, v, k=0):
-    return unbroadcast(np.diag(dz, k), g), None
+    return unbroadcast(np.diag(broadcast_like(dz, z), k), g), None
 
 
 @tangent(undiag)
 def undiag_tangent(dg, z, g, v, k=0):
-    return undiag(dg, v, k)
+    return undiag(broadcast_like(dg, g), v, k)
 
 
 @adjoint(undiagonal, shape=UNKNOWN, fresh=True)
 def undiagonal_rule(dz, z, g, x, offset=0, axis1=0, axis2=1):
-    return unbroadcast(np.diagonal(dz, offset, axis1, axis2), g), None
+    return unbroadcast(np.diagonal(broadcast_like(dz, z), offset, axis1, axis2), g), None
 
 
 @tangent(undiagonal)
 def undiagonal_tangent(dg, z, g, x, offset=0, axis1=0, axis2=1):
-    return undiagonal(dg, x, offset, axis1, axis2)
+    return undiagonal(broadcast_like(dg, g), x, offset, axis1, axis2)
 
 
 @adjoint(untrace, shape=UNKNOWN, fresh=True)
 def untrace_rule(dz, z, g, x, offset=0, axis1=0, axis2=1):
-    return unbroadcast(np.trace(dz, offset, axis1, axis2), g), None
+    return unbroadcast(np.trace(broadcast_like(dz, z), offset, axis1, axis2), g), None
 
 
 @tangent(untrace)
 def untrace_tangent(dg, z, g, x, offset=0, axis1=0, axis2=1):
-    return untrace(dg, x, offset, axis1, axis2)
+    return untrace(broadcast_like(dg, g), x, offset, axis1, axis2)
 
 
 @adjoint(unrepeat, shape=UNKNOWN, fresh=True)
 def unrepeat_rule(dz, z, g, x, repeats, axis=None):
-    return unbroadcast(np.repeat(dz, repeats, axis), g), None
+    return unbroadcast(np.repeat(broadcast_like(dz, z), repeats, axis), g), None
 
 
 @tangent(unrepeat)
 def unrepeat_tangent(dg, z, g, x, repeats, axis=None):
-    return unrepeat(dg, x, repeats, axis)
+    return unrepeat(broadcast_like(dg, g), x, repeats, axis)
 
 
 @adjoint(untile, shape=UNKNOWN, fresh=True)
 def untile_rule(dz, z, g, x, reps):
-    return unbroadcast(np.tile(dz, reps), g), None
+    return unbroadcast(np.tile(broadcast_like(dz, z), reps), g), None
 
 
 @tangent(untile)
 def untile_tangent(dg, z, g, x, reps):
-    return untile(dg, x, reps)
+    return untile(broadcast_like(dg, g), x, reps)
 
 
 @adjoint(unpad, shape=UNKNOWN, fresh=True)
 def unpad_rule(dz, z, g, x, pad_width, mode="constant"):
-    return unbroadcast(np.pad(dz, pad_width), g), None
+    return unbroadcast(np.pad(broadcast_like(dz, z), pad_width), g), None
 
 
 @tangent(unpad)
 def unpad_tangent(dg, z, g, x, pad_width, mode="constant"):
-    return unpad(dg, x, pad_width, mode)
+    return unpad(broadcast_like(dg, g), x, pad_width, mode)
 
 
 @adjoint(uncast, shape=UNKNOWN, fresh=True)
