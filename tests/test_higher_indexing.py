@@ -212,3 +212,16 @@ def test_a_part_without_derivative_is_a_zero_of_any_shape():
     # the tangent of the unused part's cotangent is a zero scalar: the helpers that
     # split or rearrange it take it as a zero of their operand's shape
     assert fuzzcheck.check_hvp(unused_part, [np.array([0.3, -0.4, 0.8])], (0,)) == "hvp"
+
+
+def counted(xs, y):
+    return np.sum(np.tanh(y) ** 2) * len(xs)
+
+
+def test_hvp_of_a_parameter_without_gradient_is_zero():
+    # the gradient of xs is zero, which its code returns as None
+    xs, y = [np.array([0.2, 0.4])], np.array([0.3, -0.1])
+    got = ad.hvp(counted)(xs, y, [np.ones(2)])
+    assert isinstance(got, list) and len(got) == 1
+    np.testing.assert_array_equal(got[0], np.zeros(2))
+    assert fuzzcheck.check_hvp(counted, [xs, y], (0, 1)) == "hvp"
