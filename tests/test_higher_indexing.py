@@ -18,6 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fuzzcheck  # noqa: E402
 
 PICKS = np.array([0, 2, 2, 4])  # an integer array index, with a repeat
+FEATURES = np.random.default_rng(11).normal(size=(4, 3))
+LABELS = np.array([0, 2, 1, 2])
 
 
 def programs(np):
@@ -57,7 +59,22 @@ def programs(np):
         b = np.stack([x, x**3]).ravel()
         return np.sum(a * b) + np.sum(np.stack([np.sin(x), x], axis=1) ** 2)
 
+    def cross_entropy(W):
+        z = FEATURES @ W
+        z = z - np.max(z, axis=1, keepdims=True)
+        logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+        return -np.mean(logp[np.arange(4), LABELS])
+
+    def attention(W):
+        q = FEATURES @ W
+        s = q @ q.T
+        a = np.exp(s - np.max(s, axis=-1, keepdims=True))
+        a = a / np.sum(a, axis=-1, keepdims=True)
+        return np.sum((a @ q)[:, 0] ** 2) + np.sum(q.T[1:] ** 3)
+
     return {
+        "cross_entropy": (cross_entropy, [(3, 3)]),
+        "attention": (attention, [(3, 3)]),
         "by_int_and_slice": (by_int_and_slice, [(5,)]),
         "by_slices": (by_slices, [(5,)]),
         "by_tuple_of_slices": (by_tuple_of_slices, [(3, 4)]),
