@@ -37,6 +37,7 @@ from ..runtime import (
     partition_tangent,
     parts,
     real_cotangent,
+    rearray,
     reconcatenate,
     restack,
     scalar_divide,
@@ -47,6 +48,7 @@ from ..runtime import (
     sort_tangent,
     spread,
     sum_to,
+    unarray,
     unbroadcast,
     uncast,
     unconcatenate,
@@ -309,6 +311,24 @@ def sum_to_rule(dz, z, g, x):
 @tangent(sum_to)
 def sum_to_tangent(dg, z, g, x):
     return sum_to(dg, x)
+
+
+# unarray(g, arrays) splits g into one cotangent per element of a list or tuple (or
+# passes it through for one array): its adjoint puts the elements' back together
+
+
+def _unarray_results(arrays):
+    return len(arrays) if isinstance(arrays, tuple) else 1
+
+
+@adjoint(unarray, shape=UNKNOWN, fresh=True, results=_unarray_results)
+def unarray_rule(dz, z, g, arrays):
+    return rearray(dz, g, arrays), None
+
+
+@tangent(unarray)
+def unarray_tangent(dg, z, g, arrays):
+    return unarray(broadcast_like(dg, g), arrays)
 
 
 # ------------------------------------------------------------ the adjoints of products

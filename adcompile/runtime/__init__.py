@@ -114,6 +114,7 @@ from .linalg import (
     vector_norm_adjoint,
 )
 from .rearranging import (
+    rearray,
     unarray,
     uncast,
     uncumprod,
