@@ -260,3 +260,18 @@ def test_hvp_of_a_parameter_without_gradient_is_zero():
     assert isinstance(got, list) and len(got) == 1
     np.testing.assert_array_equal(got[0], np.zeros(2))
     assert fuzzcheck.check_hvp(counted, [xs, y], (0, 1)) == "hvp"
+
+
+def passes_parts_through(x):
+    return np.concatenate([x, x]) + np.pad(x, (0, 3)) + np.array(np.concatenate([x, x]))
+
+
+def test_helpers_that_may_return_their_cotangent_are_not_updated_in_place():
+    # unconcatenate, unpad, unarray, undiff and uncast can return a view of (or the very)
+    # cotangent they are given: the reverse sweep must not add into it in place
+    x = np.array([0.5, -1.0, 2.0])
+    cotangent = np.arange(6.0)
+    kept = cotangent.copy()
+    got = ad.vjp(passes_parts_through)(x, cotangent)
+    np.testing.assert_array_equal(cotangent, kept)
+    np.testing.assert_allclose(got, 3 * kept[:3] + 2 * kept[3:])

@@ -157,7 +157,7 @@ def unstack_tangent(dg, z, g, n, axis=0):
     return unstack(broadcast_like(dg, g), n, axis)
 
 
-@adjoint(unconcatenate, shape=UNKNOWN, fresh=True, results=lambda arrays: len(arrays))
+@adjoint(unconcatenate, shape=UNKNOWN, fresh=False, results=lambda arrays: len(arrays))
 def unconcatenate_rule(dz, z, g, arrays, axis=0):
     return reconcatenate(dz, arrays, axis), None
 
@@ -183,7 +183,7 @@ def uncumsum_tangent(dg, z, g, x, axis=None):
     return uncumsum(broadcast_like(dg, g), x, axis)
 
 
-@adjoint(undiff, shape=UNKNOWN, fresh=True)
+@adjoint(undiff, shape=UNKNOWN, fresh=False)
 def undiff_rule(dz, z, g, n=1, axis=-1):
     return unbroadcast(np.diff(broadcast_like(dz, z), n, axis), g)
 
@@ -273,7 +273,7 @@ def untile_tangent(dg, z, g, x, reps):
     return untile(broadcast_like(dg, g), x, reps)
 
 
-@adjoint(unpad, shape=UNKNOWN, fresh=True)
+@adjoint(unpad, shape=UNKNOWN, fresh=False)
 def unpad_rule(dz, z, g, x, pad_width, mode="constant"):
     return unbroadcast(np.pad(broadcast_like(dz, z), pad_width), g), None
 
@@ -283,7 +283,7 @@ def unpad_tangent(dg, z, g, x, pad_width, mode="constant"):
     return unpad(broadcast_like(dg, g), x, pad_width, mode)
 
 
-@adjoint(uncast, shape=UNKNOWN, fresh=True)
+@adjoint(uncast, shape=UNKNOWN, fresh=False)
 def uncast_rule(dz, z, g, x, dtype):
     return unbroadcast(uncast(dz, g, dtype), g), None
 
@@ -321,7 +321,7 @@ def _unarray_results(arrays):
     return len(arrays) if isinstance(arrays, tuple) else 1
 
 
-@adjoint(unarray, shape=UNKNOWN, fresh=True, results=_unarray_results)
+@adjoint(unarray, shape=UNKNOWN, fresh=False, results=_unarray_results)
 def unarray_rule(dz, z, g, arrays):
     return rearray(dz, g, arrays), None
 
