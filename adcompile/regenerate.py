@@ -3,13 +3,15 @@ the front end can differentiate again (higher-order derivatives, see higher.py).
 
 The reverse sweep is written in a few forms the accepted language does not have:
 it iterates ``reversed(saved)``, pops what a helper's forward sweep pushed, fills a
-container adjoint in place with ``add_at(...)`` as a statement, and uses a value
-computed in a branch of the forward sweep in the same branch of the reverse sweep.
-:func:`differentiable_text` rewrites these into equivalent forms the language has
-(``saved[::-1]``; ``x = stack[-1]``, ``stack = stack[:-1]``; ``d = add_at(d, ...)``;
-a ``None`` before the branch), line by line, so that the comments naming the user's
-source lines stay; the rewritten code is compiled under its own pseudo-filename
-(``origin.py`` reads those comments back).
+container adjoint in place with ``add_at(...)`` as a statement, uses a value computed
+in a branch of the forward sweep in the same branch of the reverse sweep, and returns
+a zero gradient as ``None``. :func:`differentiable_text` rewrites these into
+equivalent forms the language has (``saved[::-1]``; ``x = stack[-1]``,
+``stack = stack[:-1]``; ``d = add_at(d, ...)``; a ``None`` before the branch;
+``return 0.0``), line by line, so that the comments naming the user's source lines
+stay; the rewritten code is compiled under its own pseudo-filename (``origin.py``
+reads those comments back). Generated code that indexes writes the index as a value,
+``unindex(g, x, np.s_[1:])``: the front end reads ``np.s_[...]`` there as an index.
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ from .errors import AdCompileError
 from .frontend import def_loc
 
 
-def differentiable_text(text: str) -> str:
+def differentiable_text(text: str, gradient: bool = False) -> str:
     """The generated module ``text`` rewritten into the accepted language (see the
-    module's docstring); the same computation, line for line where possible."""
+    module's docstring); the same computation, line for line where possible.
+    ``gradient``: ``text`` is a gradient's own code (not a helper's pullback, whose
+    None the caller reads as a missing cotangent), whose ``return None`` is a zero."""
+    text = _constant_lengths(text)
     tree = ast.parse(text)
     lines = text.splitlines()
     # line index -> replacement lines (an insertion keeps the original line last)
@@ -134,6 +139,17 @@ def differentiable_text(text: str) -> str:
             op = _OPERATORS[type(node.op)]
             t = node.target.id
             edits[i] = [f"{indent_of(i)}{t} = {t} {op} {value}"]
+        elif (
+            gradient
+            and isinstance(node, ast.Return)
+            and isinstance(node.value, ast.Constant)
+            and node.value.value is None
+            and node.lineno == node.end_lineno
+        ):
+            # a gradient that is zero (of a parameter nothing differentiable depends on)
+            # is returned as None: as a number, 0.0, it has a derivative, zero
+            i = node.lineno - 1
+            edits[i] = [f"{indent_of(i)}return 0.0"]
         elif isinstance(node, ast.If):
             # a name given a value on one side only, and not before: None before the if
             # (the reverse sweep reads it under the same condition only)
@@ -151,6 +167,40 @@ def differentiable_text(text: str) -> str:
     for i, line in enumerate(lines):
         out.extend(edits.get(i, [line]))
     return "\n".join(out) + "\n"
+
+
+def _constant_lengths(text: str) -> str:
+    """``len((a, b))``, the count of a literal tuple (``unstack``'s), written as ``2``: a
+    constant, which tells the front end how many results ``unstack`` has."""
+    tree = ast.parse(text)
+    lines = text.splitlines()
+    spans: dict[int, list[tuple[int, int, str]]] = {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "len"
+            and len(node.args) == 1
+            and not node.keywords
+            and isinstance(node.args[0], ast.Tuple)
+            and not any(isinstance(e, ast.Starred) for e in node.args[0].elts)
+            and node.lineno == node.end_lineno
+        ):
+            count = str(len(node.args[0].elts))
+            spans.setdefault(node.lineno - 1, []).append(
+                (node.col_offset, node.end_col_offset, count)
+            )
+    for i, found in spans.items():
+        line = lines[i].encode()  # (ast columns are byte offsets)
+        outer = [
+            (start, end, count)
+            for start, end, count in found
+            if not any(s <= start and end <= e and (s, e) != (start, end) for s, e, _ in found)
+        ]
+        for start, end, count in sorted(outer, reverse=True):
+            line = line[:start] + count.encode() + line[end:]
+        lines[i] = line.decode()
+    return "\n".join(lines) + "\n"
 
 
 _OPERATORS = {
@@ -258,7 +308,11 @@ def compile_again(gen: Any, name: str, wrt: list[str], where: Any = None) -> Cal
     for pair in gen.session.order:
         _check_helpers(pair.text, pair.namespace, where, fname)
     filename = linecache_filename("differentiable", name, wrt)
-    scopes = [emit.compile_module(differentiable_text(gen.text), _with_set_at(gen), filename)]
+    scopes = [
+        emit.compile_module(
+            differentiable_text(gen.text, gradient=True), _with_set_at(gen), filename
+        )
+    ]
     for pair in gen.session.order:
         pair_file = linecache_filename("differentiable pullback", pair.source.qualname, pair.wrt)
         scopes.append(

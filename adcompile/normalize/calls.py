@@ -337,6 +337,10 @@ class Calls:
             return ast.Tuple(elts=[self.argument(e, hint) for e in node.elts], ctx=ast.Load())
         if isinstance(node, ast.Starred):
             raise self.error("star-arguments are not supported", node)
+        inner = self.index_expression(node)
+        if inner is not None:
+            # an index as a value (np.s_[1:, i]): its parts are atoms, it stays whole
+            return ast.Subscript(value=_strip(node.value), slice=self.index(inner, hint))
         return self.atom(node, hint)
 
     def check_keywords(self, rule, node: ast.Call) -> None:
@@ -382,6 +386,16 @@ class Calls:
             if k in operands:
                 raise self.error(f"{k} given twice", node)
             operands[k] = v
+        for p, e in operands.items():
+            if isinstance(e, ast.Subscript) and self.static_object(e.value) is np.s_:
+                if p != "index" or rule.differentiable(p):
+                    raise self.error(
+                        f"{rule.name} takes no index (np.s_[...]) as its argument {p!r}",
+                        node,
+                        hint="index the array itself: x[1:, 0]",
+                    )
+                # bound as the subscript, as getitem's index: its rules write x[index]
+                operands[p] = e.slice
         containers_taken = id(prim) in TAKES_CONTAINERS  # (runtime helpers of adjoints)
         for p, e in operands.items():
             if containers_taken:

@@ -333,7 +333,18 @@ class Expressions:
         atom = ast.Name(id=join, ctx=ast.Load())
         return atom, np.positive, {"x": atom}, False
 
+    def index_expression(self, node: ast.expr) -> ast.expr | None:
+        """The subscript inside ``np.s_[...]`` (an index written as a value, as generated
+        code passes one to ``unindex``), or None for any other expression."""
+        if isinstance(node, ast.Subscript) and self.static_object(node.value) is np.s_:
+            self.record_globals(node.value)
+            return node.slice
+        return None
+
     def index(self, node: ast.expr, hint: str) -> ast.expr:
+        inner = self.index_expression(node)
+        if inner is not None:  # x[np.s_[i]] is x[i]
+            return self.index(inner, hint)
         if isinstance(node, ast.Slice):
             parts = {
                 k: (None if getattr(node, k) is None else self.atom(getattr(node, k), hint))

@@ -89,6 +89,16 @@ class Kinds:
             operand = operands.get(param)
             if operand is None:
                 continue
+            if isinstance(operand, ast.Tuple):
+                # a tuple of arrays (unconcatenate's pieces): only its length is known
+                args[param] = tuple(operand.elts)
+                continue
+            if param == "arrays" and isinstance(operand, ast.Name):
+                # a list of arrays held in a variable, of a length its kind knows, or one
+                # array (unarray's operand)
+                kind = self.kind(operand)
+                args[param] = tuple(kind[1]) if kind != LEAF else operand
+                continue
             if not isinstance(operand, ast.Constant):
                 raise self.error(
                     f"{primitive_name(prim)}'s {param}= must be a constant here: it decides "

@@ -34,15 +34,38 @@ from ..runtime import (
     matmul_adjoint_lhs,
     matmul_adjoint_rhs,
     part,
+    partition_tangent,
     parts,
+    real_cotangent,
+    rearray,
+    reconcatenate,
+    restack,
     scalar_divide,
     scalar_mod,
     scalar_power,
     set_at,
     set_at_tangent,
+    sort_tangent,
     spread,
+    sum_to,
+    unarray,
     unbroadcast,
+    uncast,
+    unconcatenate,
+    uncumsum,
+    undiag,
+    undiagonal,
+    undiff,
+    unindex,
+    unpad,
+    unpartition,
     unreduce,
+    unrepeat,
+    unrollaxis,
+    unsort,
+    unstack,
+    untile,
+    untrace,
     untranspose,
     zeros_adjoint,
 )
@@ -101,6 +124,211 @@ def untranspose_rule(dz, z, g, axes=None):
 @tangent(untranspose)
 def untranspose_tangent(dg, z, g, axes=None):
     return untranspose(dg, axes)
+
+
+# unindex(g, x, np.s_[index]) scatters g into zeros shaped like x: its adjoint gathers
+# (dz[index]), its tangent scatters the tangent. ``index`` is bound to the subscript
+# as written, as in getitem's rules (normalize reads np.s_[...] as an index operand).
+
+
+@adjoint(unindex, shape=UNKNOWN, fresh=True)
+def unindex_rule(dz, z, g, x, index):
+    return unbroadcast(broadcast_like(dz, z)[index], g), None
+
+
+@tangent(unindex)
+def unindex_tangent(dg, z, g, x, index):
+    return unindex(broadcast_like(dg, g), x, np.s_[index])
+
+
+# unstack and unconcatenate split g into pieces (a tuple): their adjoints join the
+# pieces' cotangents back (zeros for a piece without one), their tangents split dg.
+# unstack's count is a constant in generated code (regenerate.py writes len((a, b))
+# as 2); unconcatenate's pieces are a tuple of arrays, read for their shapes only.
+
+
+@adjoint(unstack, shape=UNKNOWN, fresh=True, results=lambda n: n)
+def unstack_rule(dz, z, g, n, axis=0):
+    return restack(dz, g, axis)
+
+
+@tangent(unstack)
+def unstack_tangent(dg, z, g, n, axis=0):
+    return unstack(broadcast_like(dg, g), n, axis)
+
+
+@adjoint(unconcatenate, shape=UNKNOWN, fresh=False, results=lambda arrays: len(arrays))
+def unconcatenate_rule(dz, z, g, arrays, axis=0):
+    return reconcatenate(dz, arrays, axis), None
+
+
+@tangent(unconcatenate)
+def unconcatenate_tangent(dg, z, g, arrays, axis=0):
+    return unconcatenate(broadcast_like(dg, g), arrays, axis)
+
+
+# The adjoints of numpy's rearranging functions (rules/arrays.py) are linear in g and
+# read x for its shape or its order only (the order of np.sort is piecewise constant in
+# x): the tangent applies the helper to dg, the adjoint is the function itself (the
+# transposed move) applied to dz.
+
+
+@adjoint(uncumsum, shape=UNKNOWN, fresh=True)
+def uncumsum_rule(dz, z, g, x, axis=None):
+    return unbroadcast(np.reshape(np.cumsum(broadcast_like(dz, z), axis), np.shape(g)), g), None
+
+
+@tangent(uncumsum)
+def uncumsum_tangent(dg, z, g, x, axis=None):
+    return uncumsum(broadcast_like(dg, g), x, axis)
+
+
+@adjoint(undiff, shape=UNKNOWN, fresh=False)
+def undiff_rule(dz, z, g, n=1, axis=-1):
+    return unbroadcast(np.diff(broadcast_like(dz, z), n, axis), g)
+
+
+@tangent(undiff)
+def undiff_tangent(dg, z, g, n=1, axis=-1):
+    return undiff(broadcast_like(dg, g), n, axis)
+
+
+@adjoint(unsort, shape=UNKNOWN, fresh=True)
+def unsort_rule(dz, z, g, x, axis=-1):
+    return unbroadcast(sort_tangent(broadcast_like(dz, z), x, axis), g), None
+
+
+@tangent(unsort)
+def unsort_tangent(dg, z, g, x, axis=-1):
+    return unsort(broadcast_like(dg, g), x, axis)
+
+
+@adjoint(unpartition, shape=UNKNOWN, fresh=True)
+def unpartition_rule(dz, z, g, x, kth, axis=-1):
+    return unbroadcast(partition_tangent(broadcast_like(dz, z), x, kth, axis), g), None
+
+
+@tangent(unpartition)
+def unpartition_tangent(dg, z, g, x, kth, axis=-1):
+    return unpartition(broadcast_like(dg, g), x, kth, axis)
+
+
+@adjoint(unrollaxis, shape=UNKNOWN, fresh=False)
+def unrollaxis_rule(dz, z, g, x, axis, start=0):
+    return unbroadcast(np.rollaxis(broadcast_like(dz, z), axis, start), g), None
+
+
+@tangent(unrollaxis)
+def unrollaxis_tangent(dg, z, g, x, axis, start=0):
+    return unrollaxis(broadcast_like(dg, g), x, axis, start)
+
+
+@adjoint(undiag, shape=UNKNOWN, fresh=True)
+def undiag_rule(dz, z, g, v, k=0):
+    return unbroadcast(np.diag(broadcast_like(dz, z), k), g), None
+
+
+@tangent(undiag)
+def undiag_tangent(dg, z, g, v, k=0):
+    return undiag(broadcast_like(dg, g), v, k)
+
+
+@adjoint(undiagonal, shape=UNKNOWN, fresh=True)
+def undiagonal_rule(dz, z, g, x, offset=0, axis1=0, axis2=1):
+    return unbroadcast(np.diagonal(broadcast_like(dz, z), offset, axis1, axis2), g), None
+
+
+@tangent(undiagonal)
+def undiagonal_tangent(dg, z, g, x, offset=0, axis1=0, axis2=1):
+    return undiagonal(broadcast_like(dg, g), x, offset, axis1, axis2)
+
+
+@adjoint(untrace, shape=UNKNOWN, fresh=True)
+def untrace_rule(dz, z, g, x, offset=0, axis1=0, axis2=1):
+    return unbroadcast(np.trace(broadcast_like(dz, z), offset, axis1, axis2), g), None
+
+
+@tangent(untrace)
+def untrace_tangent(dg, z, g, x, offset=0, axis1=0, axis2=1):
+    return untrace(broadcast_like(dg, g), x, offset, axis1, axis2)
+
+
+@adjoint(unrepeat, shape=UNKNOWN, fresh=True)
+def unrepeat_rule(dz, z, g, x, repeats, axis=None):
+    return unbroadcast(np.repeat(broadcast_like(dz, z), repeats, axis), g), None
+
+
+@tangent(unrepeat)
+def unrepeat_tangent(dg, z, g, x, repeats, axis=None):
+    return unrepeat(broadcast_like(dg, g), x, repeats, axis)
+
+
+@adjoint(untile, shape=UNKNOWN, fresh=True)
+def untile_rule(dz, z, g, x, reps):
+    return unbroadcast(np.tile(broadcast_like(dz, z), reps), g), None
+
+
+@tangent(untile)
+def untile_tangent(dg, z, g, x, reps):
+    return untile(broadcast_like(dg, g), x, reps)
+
+
+@adjoint(unpad, shape=UNKNOWN, fresh=False)
+def unpad_rule(dz, z, g, x, pad_width, mode="constant"):
+    return unbroadcast(np.pad(broadcast_like(dz, z), pad_width), g), None
+
+
+@tangent(unpad)
+def unpad_tangent(dg, z, g, x, pad_width, mode="constant"):
+    return unpad(broadcast_like(dg, g), x, pad_width, mode)
+
+
+@adjoint(uncast, shape=UNKNOWN, fresh=False)
+def uncast_rule(dz, z, g, x, dtype):
+    return unbroadcast(uncast(dz, g, dtype), g), None
+
+
+@tangent(uncast)
+def uncast_tangent(dg, z, g, x, dtype):
+    return uncast(dg, x, dtype)
+
+
+@adjoint(real_cotangent, shape=UNKNOWN, fresh=False)
+def real_cotangent_rule(dz, z, g, x, name="np.real"):
+    return dz, None
+
+
+@tangent(real_cotangent)
+def real_cotangent_tangent(dg, z, g, x, name="np.real"):
+    return real_cotangent(dg, x, name)
+
+
+@adjoint(sum_to, shape=UNKNOWN, fresh=False)
+def sum_to_rule(dz, z, g, x):
+    return broadcast_like(dz, g), None
+
+
+@tangent(sum_to)
+def sum_to_tangent(dg, z, g, x):
+    return sum_to(dg, x)
+
+
+# unarray(g, arrays) splits g into one cotangent per element of a list or tuple (or
+# passes it through for one array): its adjoint puts the elements' back together
+
+
+def _unarray_results(arrays):
+    return len(arrays) if isinstance(arrays, tuple) else 1
+
+
+@adjoint(unarray, shape=UNKNOWN, fresh=False, results=_unarray_results)
+def unarray_rule(dz, z, g, arrays):
+    return rearray(dz, g, arrays), None
+
+
+@tangent(unarray)
+def unarray_tangent(dg, z, g, arrays):
+    return unarray(broadcast_like(dg, g), arrays)
 
 
 # ------------------------------------------------------------ the adjoints of products

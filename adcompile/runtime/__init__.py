@@ -52,6 +52,8 @@ from .arrays import (
     matmul_adjoint_rhs,
     prod_adjoint,
     real_cotangent,
+    reconcatenate,
+    restack,
     unconcatenate,
     unindex,
     unstack,
@@ -116,6 +118,7 @@ from .linalg import (
     vector_norm_adjoint,
 )
 from .rearranging import (
+    rearray,
     unarray,
     uncast,
     uncumprod,

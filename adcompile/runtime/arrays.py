@@ -199,6 +199,28 @@ def unconcatenate(g, arrays, axis=0):
     return tuple(np.split(g, np.cumsum(sizes)[:-1], axis=axis))
 
 
+def restack(dys, g, axis=0):
+    """Adjoint of :func:`unstack` (for derivatives of generated code): the cotangents of
+    its pieces stacked back along ``axis``, zeros for a piece without one (None)."""
+    if dys is None:
+        return np.zeros(np.shape(g), dtype=np.result_type(g, 0.0))
+    zero = np.zeros_like(np.take(g, 0, axis=axis), dtype=np.result_type(g, 0.0))
+    return np.stack([zero if d is None else d + zero for d in dys], axis=axis)
+
+
+def reconcatenate(dys, arrays, axis=0):
+    """Adjoint of :func:`unconcatenate` (for derivatives of generated code): the
+    cotangents of its pieces joined back, zeros for a piece without one (None)."""
+    dys = [None] * len(arrays) if dys is None else dys
+    pieces = [
+        np.zeros(np.shape(a), dtype=np.result_type(a, 0.0))
+        if d is None
+        else np.broadcast_to(d, np.shape(a))
+        for d, a in zip(dys, arrays, strict=True)
+    ]
+    return np.concatenate(pieces, axis=axis)
+
+
 def untranspose(g, axes=None):
     """Adjoint of ``np.transpose(x, axes)``."""
     if axes is None:

@@ -141,6 +141,19 @@ def unarray(g, arrays):
     return g
 
 
+def rearray(dys, g, arrays):
+    """Adjoint of :func:`unarray` (for derivatives of generated code): the cotangents of
+    the elements put back together in ``g``'s shape, zeros for one without (None)."""
+    dtype = np.result_type(g, 0.0)
+    if not isinstance(arrays, list | tuple):
+        return np.zeros(np.shape(g), dtype) if dys is None else np.broadcast_to(dys, np.shape(g))
+    out = np.zeros(np.shape(g), dtype)
+    for i, d in enumerate(dys if dys is not None else ()):
+        if d is not None:
+            out[i] = d
+    return out
+
+
 def uncast(g, x, dtype):
     """Adjoint of ``x.astype(dtype)``: the cotangent in ``x``'s precision; zero for a cast
     to integers or booleans (a step function of ``x``)."""
