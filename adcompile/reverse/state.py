@@ -125,7 +125,9 @@ class Adjoints:
         if container:
             value = call(self.ns.helper("add_adjoint"), current, c)
             self.put(assign(dx, value))
-        elif x in self.owned and current_is(current, dx):
+        elif x in self.owned and current_is(current, dx) and x not in self.program.act.complex:
+            # (a complex value's adjoint is added to out of place: it may have begun
+            # real, as np.real's cotangent)
             self.put(ast.AugAssign(target=store(dx), op=ast.Add(), value=c))
             return
         else:

@@ -13,6 +13,7 @@ from ..runtime import (
     pad_tangent,
     partition_tangent,
     sort_tangent,
+    split_count,
     unarray,
     uncast,
     uncumprod,
@@ -26,6 +27,7 @@ from ..runtime import (
     unrepeat,
     unrollaxis,
     unsort,
+    unsplit,
     untile,
     untrace,
 )
@@ -227,6 +229,32 @@ def tile(dy, y, a, reps):
 @tangent(np.tile)
 def tile_tangent(da, y, a, reps):
     return np.tile(da, reps)
+# splits: the result is a list of views of ``ary``, as many as ``indices_or_sections``
+# says (a constant: an int, or a list of indices)
+@adjoint(np.split, shape=UNKNOWN, fresh=False, results=split_count)
+def split(dy, y, ary, indices_or_sections, axis=0):
+    return unsplit(dy, y, axis), None
+
+
+@adjoint(np.array_split, shape=UNKNOWN, fresh=False, results=split_count)
+def array_split(dy, y, ary, indices_or_sections, axis=0):
+    return unsplit(dy, y, axis), None
+
+
+@adjoint(np.hsplit, shape=UNKNOWN, fresh=False, results=split_count)
+def hsplit(dy, y, ary, indices_or_sections):
+    # along the second axis, or the first of a vector
+    return unsplit(dy, y, int(np.ndim(ary) > 1)), None
+
+
+@adjoint(np.vsplit, shape=UNKNOWN, fresh=False, results=split_count)
+def vsplit(dy, y, ary, indices_or_sections):
+    return unsplit(dy, y, 0), None
+
+
+@adjoint(np.dsplit, shape=UNKNOWN, fresh=False, results=split_count)
+def dsplit(dy, y, ary, indices_or_sections):
+    return unsplit(dy, y, 2), None
 
 
 @adjoint(np.pad, shape=UNKNOWN, fresh=True)

@@ -16,6 +16,7 @@ Generated code, rules and ``adcompile.export`` name a helper as
 - ``results``: the seed of the reverse sweep, the cotangent check, ``grad_like``;
 - ``containers``: adjoints of lists, tuples and dicts, ``zero_like``;
 - ``linalg``: adjoints of ``numpy.linalg``;
+- ``fourier``: adjoints of ``numpy.fft`` and of the parts of complex values;
 - ``stats``: adjoints of ``scipy.stats`` functions;
 - ``tangents``: the helpers of forward mode's generated code.
 
@@ -31,6 +32,7 @@ from . import (
     containers,
     contractions,
     elementwise,
+    fourier,
     linalg,
     rearranging,
     results,
@@ -89,6 +91,16 @@ from .elementwise import (
     scalar_mod,
     scalar_power,
 )
+from .fourier import (
+    abs_complex_adjoint,
+    angle_complex_adjoint,
+    fft_axes,
+    fit_axes,
+    irfft_adjoint,
+    irfft_lengths,
+    rfft_adjoint,
+    rfft_lengths,
+)
 from .linalg import (
     cholesky_adjoint,
     det_adjoint,
@@ -109,6 +121,7 @@ from .linalg import (
     vector_norm_adjoint,
 )
 from .rearranging import (
+    split_count,
     unarray,
     uncast,
     uncumprod,
@@ -122,6 +135,7 @@ from .rearranging import (
     unrepeat,
     unrollaxis,
     unsort,
+    unsplit,
     untile,
     untrace,
 )
@@ -175,6 +189,7 @@ MODULES = (
     results,
     containers,
     linalg,
+    fourier,
     stats,
     tangents,
 )
