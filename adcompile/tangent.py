@@ -113,21 +113,6 @@ def _call(func: ast.expr, *args: ast.expr) -> ast.Call:
     return ast.Call(func=func, args=list(args), keywords=[])
 
 
-def _refuse_complex(fn: Function, act: Activity) -> None:
-    """Forward mode differentiates real values only: its tangent rules are not written
-    for complex ones (reverse mode's are, see rules/complex_values.py)."""
-    for stmt in walk(fn.body):
-        if isinstance(stmt, Assign) and stmt.target in act.varied and stmt.target in act.complex:
-            what = primitive_name(stmt.prim) if stmt.prim is not None else "this"
-            raise AdCompileError(
-                f"{what} makes a complex value here, and forward mode (jvp) differentiates "
-                "real values only",
-                stmt.loc,
-                hint="use reverse mode (grad, vjp), which differentiates real losses of "
-                "complex values",
-            )
-
-
 class _Forward:
     def __init__(self, fn: Function, wrt: list[str], session: JvpSession, fname: str) -> None:
         self.fn = fn
@@ -136,7 +121,6 @@ class _Forward:
         self.fname = fname
         self.names = fn.names
         self.act: Activity = activity(fn, wrt)
-        _refuse_complex(fn, self.act)
         self.namespace: dict[str, object] = dict(fn.globals)
         self.locals = set(fn.params) | {n for s in _walk_assigns(fn.body) for n in (s,)}
         self.renames: dict[str, str] = {}
@@ -311,6 +295,13 @@ class _Forward:
     def rule(self, stmt: Assign, dy: str) -> list:
         prim = stmt.prim
         trule = tangent_rule(prim)
+        record = PRIMITIVES.get(id(prim))
+        if (
+            record is not None
+            and record.complex_tangent is not None
+            and any(names_in(e) & self.act.complex for e in stmt.operands.values())
+        ):
+            trule = record.complex_tangent  # (rules/complex_values.py)
         if trule is None:
             label = primitive_name(prim)
             raise AdCompileError(

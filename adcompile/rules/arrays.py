@@ -229,6 +229,8 @@ def tile(dy, y, a, reps):
 @tangent(np.tile)
 def tile_tangent(da, y, a, reps):
     return np.tile(da, reps)
+
+
 # splits: the result is a list of views of ``ary``, as many as ``indices_or_sections``
 # says (a constant: an int, or a list of indices)
 @adjoint(np.split, shape=UNKNOWN, fresh=False, results=split_count)
@@ -255,6 +257,31 @@ def vsplit(dy, y, ary, indices_or_sections):
 @adjoint(np.dsplit, shape=UNKNOWN, fresh=False, results=split_count)
 def dsplit(dy, y, ary, indices_or_sections):
     return unsplit(dy, y, 2), None
+
+
+@tangent(np.split)
+def split_tangent(dary, y, ary, indices_or_sections, axis=0):
+    return tuple(np.split(dary, indices_or_sections, axis))
+
+
+@tangent(np.array_split)
+def array_split_tangent(dary, y, ary, indices_or_sections, axis=0):
+    return tuple(np.array_split(dary, indices_or_sections, axis))
+
+
+@tangent(np.hsplit)
+def hsplit_tangent(dary, y, ary, indices_or_sections):
+    return tuple(np.hsplit(dary, indices_or_sections))
+
+
+@tangent(np.vsplit)
+def vsplit_tangent(dary, y, ary, indices_or_sections):
+    return tuple(np.vsplit(dary, indices_or_sections))
+
+
+@tangent(np.dsplit)
+def dsplit_tangent(dary, y, ary, indices_or_sections):
+    return tuple(np.dsplit(dary, indices_or_sections))
 
 
 @adjoint(np.pad, shape=UNKNOWN, fresh=True)

@@ -17,12 +17,13 @@ import operator
 
 import numpy as np
 
-from ..runtime import abs_complex_adjoint, angle_complex_adjoint
+from ..runtime import abs_complex_adjoint, angle_complex_adjoint, angle_complex_tangent
 
 # the records marked below (imported first, whatever the order of imports)
 from . import arrays, contractions, elementwise, fft, linalg, operators, reductions, shapes  # noqa: F401
 from .record import DROPS, PASSES
 from .registry import PRIMITIVES, complex_adjoint, complex_values
+from .tangents import complex_tangent
 
 complex_values(
     # arithmetic, and the holomorphic elementwise functions
@@ -99,9 +100,19 @@ def absolute(dy, y, x):
     return abs_complex_adjoint(dy, x, y)
 
 
+@complex_tangent(np.abs)
+def absolute_tangent(dx, y, x):
+    return np.real(np.conj(x) * dx) / np.where(y == 0, np.inf, y)
+
+
 @complex_adjoint(np.real, DROPS)
 def real(dy, y, val):
     return dy
+
+
+@complex_tangent(np.real)
+def real_tangent(dval, y, val):
+    return np.real(dval)
 
 
 @complex_adjoint(np.imag, DROPS)
@@ -109,14 +120,29 @@ def imag(dy, y, val):
     return dy * -1j
 
 
+@complex_tangent(np.imag)
+def imag_tangent(dval, y, val):
+    return np.imag(dval)
+
+
 @complex_adjoint(np.conj, PASSES)
 def conj(dy, y, x):
     return np.conj(dy)
 
 
+@complex_tangent(np.conj)
+def conj_tangent(dx, y, x):
+    return np.conj(dx)
+
+
 @complex_adjoint(np.angle, DROPS)
 def angle(dy, y, z, deg=False):
     return angle_complex_adjoint(dy, z, deg)
+
+
+@complex_tangent(np.angle)
+def angle_tangent(dz, y, z, deg=False):
+    return angle_complex_tangent(dz, z, deg)
 
 
 # Piecewise-constant functions stay so on complex values (comparisons, rounding,

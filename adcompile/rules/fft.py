@@ -24,6 +24,7 @@ from ..runtime import (
 )
 from .record import DROPS, MAKES, UNKNOWN
 from .registry import adjoint, complex_values, refuse
+from .tangents import tangent
 
 
 @adjoint(np.fft.fft, shape=UNKNOWN, fresh=True)
@@ -98,6 +99,80 @@ def fftshift(dy, y, x, axes=None):
 @adjoint(np.fft.ifftshift, shape=UNKNOWN, fresh=False)
 def ifftshift(dy, y, x, axes=None):
     return np.fft.fftshift(dy, axes)
+
+
+# Tangents: each transform is linear, so its tangent is the transform of the tangent
+# (the real transforms read the real part of theirs, as numpy does).
+
+
+@tangent(np.fft.fft)
+def fft_tangent(da, y, a, n=None, axis=-1, norm=None, out=None):
+    return np.fft.fft(da, n, axis, norm)
+
+
+@tangent(np.fft.ifft)
+def ifft_tangent(da, y, a, n=None, axis=-1, norm=None, out=None):
+    return np.fft.ifft(da, n, axis, norm)
+
+
+@tangent(np.fft.fft2)
+def fft2_tangent(da, y, a, s=None, axes=(-2, -1), norm=None, out=None):
+    return np.fft.fft2(da, s, axes, norm)
+
+
+@tangent(np.fft.ifft2)
+def ifft2_tangent(da, y, a, s=None, axes=(-2, -1), norm=None, out=None):
+    return np.fft.ifft2(da, s, axes, norm)
+
+
+@tangent(np.fft.fftn)
+def fftn_tangent(da, y, a, s=None, axes=None, norm=None, out=None):
+    return np.fft.fftn(da, s, axes, norm)
+
+
+@tangent(np.fft.ifftn)
+def ifftn_tangent(da, y, a, s=None, axes=None, norm=None, out=None):
+    return np.fft.ifftn(da, s, axes, norm)
+
+
+@tangent(np.fft.rfft)
+def rfft_tangent(da, y, a, n=None, axis=-1, norm=None, out=None):
+    return np.fft.rfft(np.real(da), n, axis, norm)
+
+
+@tangent(np.fft.rfft2)
+def rfft2_tangent(da, y, a, s=None, axes=(-2, -1), norm=None, out=None):
+    return np.fft.rfft2(np.real(da), s, axes, norm)
+
+
+@tangent(np.fft.rfftn)
+def rfftn_tangent(da, y, a, s=None, axes=None, norm=None, out=None):
+    return np.fft.rfftn(np.real(da), s, axes, norm)
+
+
+@tangent(np.fft.irfft)
+def irfft_tangent(da, y, a, n=None, axis=-1, norm=None, out=None):
+    return np.fft.irfft(da, n, axis, norm)
+
+
+@tangent(np.fft.irfft2)
+def irfft2_tangent(da, y, a, s=None, axes=(-2, -1), norm=None, out=None):
+    return np.fft.irfft2(da, s, axes, norm)
+
+
+@tangent(np.fft.irfftn)
+def irfftn_tangent(da, y, a, s=None, axes=None, norm=None, out=None):
+    return np.fft.irfftn(da, s, axes, norm)
+
+
+@tangent(np.fft.fftshift)
+def fftshift_tangent(dx, y, x, axes=None):
+    return np.fft.fftshift(dx, axes)
+
+
+@tangent(np.fft.ifftshift)
+def ifftshift_tangent(dx, y, x, axes=None):
+    return np.fft.ifftshift(dx, axes)
 
 
 complex_values(

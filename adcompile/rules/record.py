@@ -88,6 +88,7 @@ class Primitive:
     on_complex: str = PASSES
     complex_ok: bool = False
     complex_rule: object = None
+    complex_tangent: object = None  # forward mode's, where an operand may be complex
     # parsed adjoints: id of the canonical spelling and of each on_floats spelling -> Rule
     rules: dict = field(default_factory=dict, repr=False)
     # special cases for known shapes: [(predicate on the operands' shapes, Rule)]

@@ -94,6 +94,7 @@ from .elementwise import (
 from .fourier import (
     abs_complex_adjoint,
     angle_complex_adjoint,
+    angle_complex_tangent,
     fft_axes,
     fit_axes,
     irfft_adjoint,

@@ -94,3 +94,11 @@ def angle_complex_adjoint(g, z, deg=False) -> np.ndarray:
     r2 = np.real(z * np.conj(z))
     scale = 180 / np.pi if deg else 1.0
     return g * scale * np.conj(1j * z) / np.where(r2 == 0, np.inf, r2)
+
+
+def angle_complex_tangent(dz, z, deg=False) -> np.ndarray:
+    """Tangent of ``np.angle(z, deg)`` for the complex ``z``: ``Im(conj(z) dz) / |z|**2``,
+    0 at the origin."""
+    r2 = np.real(z * np.conj(z))
+    scale = 180 / np.pi if deg else 1.0
+    return np.imag(np.conj(z) * dz) * scale / np.where(r2 == 0, np.inf, r2)

@@ -184,9 +184,18 @@ def ungradient(g, f, spacing=1.0, axis=None, edge_order=1):
 def split_count(indices_or_sections) -> int:
     """How many arrays ``np.split(a, indices_or_sections)`` (and ``array_split``,
     ``hsplit``...) returns (a constant: the compiler reads it when it compiles)."""
-    if isinstance(indices_or_sections, int):
-        return indices_or_sections
-    return len(indices_or_sections) + 1
+    count = (
+        indices_or_sections
+        if isinstance(indices_or_sections, int)
+        else len(indices_or_sections) + 1
+    )
+    if count < 2:
+        # (a list of one array, which adcompile would take for the array itself)
+        raise ValueError(
+            "a split into one piece is not differentiated",
+            "use the array itself, or split it into two pieces or more",
+        )
+    return count
 
 
 def unsplit(g, pieces, axis):
