@@ -7,7 +7,8 @@ Three models a user writes with library functions:
   squared-exponential kernel), differentiated with respect to its three log
   hyperparameters: ``np.linalg.solve`` and ``np.linalg.slogdet``;
 * ``attention``: one head of self-attention written with ``np.einsum`` (64 tokens,
-  width 64), differentiated with respect to its three projection matrices;
+  width 64), differentiated with respect to its three projection matrices (the
+  hand-written gradient runs the same einsum forward pass, then matrix products);
 * ``xent``: softmax cross-entropy with ``scipy.special.logsumexp`` (batch 256, 64
   features, 10 classes), differentiated with respect to the weights and bias.
 
@@ -86,13 +87,16 @@ def attention(Wq, Wk, Wv, X):
 
 
 def attention_hand(Wq, Wk, Wv, X):
-    Q, K, V = X @ Wq, X @ Wk, X @ Wv
+    # the forward pass as the model writes it (einsum), then its backward, by hand
+    Q = np.einsum("td,de->te", X, Wq)
+    K = np.einsum("td,de->te", X, Wk)
+    V = np.einsum("td,de->te", X, Wv)
     scale = 1.0 / np.sqrt(Q.shape[1])
-    S = Q @ K.T * scale
+    S = np.einsum("te,se->ts", Q, K) * scale
     S = S - np.max(S, axis=1, keepdims=True)
     P = np.exp(S)
     P = P / np.sum(P, axis=1, keepdims=True)
-    O = P @ V
+    O = np.einsum("ts,se->te", P, V)
     dO = 2.0 * O
     dP = dO @ V.T
     dV = P.T @ dO
