@@ -11,12 +11,16 @@ only after an iteration.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from . import rules
 from .errors import AdCompileError
-from .ir import Assign, Function, If, Loop, Return, Stmt, names_in, walk
+from .ir import Assign, CallPrim, Function, If, Loop, Return, Stmt, names_in, walk
 from .rules import containers
+from .rules.containers import ContainerPrim
+from .rules.record import DROPS, MAKES
 from .rules.runtime_rules import FORWARD_ONLY
 
 
@@ -24,6 +28,7 @@ from .rules.runtime_rules import FORWARD_ONLY
 class Activity:
     varied: set[str]
     useful: set[str]
+    complex: set[str] = field(default_factory=set)  # names that may hold complex values
 
     def active(self, name: str) -> bool:
         return name in self.varied and name in self.useful
@@ -101,7 +106,156 @@ def activity(fn: Function, wrt: list[str]) -> Activity:
     useful: set[str] = set()
     _useful(fn.body, useful)
     _check_constant_operands(fn.body, varied, useful)
-    return Activity(varied=varied, useful=useful)
+    complex_names = complex_values(fn)
+    if complex_names - set(fn.globals):
+        _check_complex(fn, varied, useful, complex_names)
+    return Activity(varied=varied, useful=useful, complex=complex_names)
+
+
+def _is_complex_object(value: object) -> bool:
+    return isinstance(value, complex | np.complexfloating) or (
+        isinstance(value, np.ndarray) and value.dtype.kind == "c"
+    )
+
+
+def complex_values(fn: Function) -> set[str]:
+    """The names that may hold complex values: the results of primitives that make
+    them (a Fourier transform), and of any other that is given one, except those
+    whose result is real (``np.abs``); complex globals too. Arguments are real (the
+    gradient refuses complex ones, api.py)."""
+    out = {n for n, v in fn.globals.items() if n not in fn.params and _is_complex_object(v)}
+
+    def is_complex(expr: ast.expr) -> bool:
+        if isinstance(expr, ast.Constant):
+            return isinstance(expr.value, complex)
+        return bool(names_in(expr) & out)
+
+    while True:
+        size = len(out)
+        for stmt in walk(fn.body):
+            if isinstance(stmt, Assign):
+                if stmt.prim is None:  # a constant expression, of several calls maybe
+                    made = _expression_is_complex(fn, stmt.value, out)
+                else:
+                    record = rules.record_of(stmt.prim)
+                    kind = record.on_complex if record is not None else None
+                    made = kind == MAKES or (
+                        kind != DROPS and any(is_complex(e) for e in stmt.operands.values())
+                    )
+                if made:
+                    out.add(stmt.target)
+            elif isinstance(stmt, If):
+                for join, a, b in stmt.joins:
+                    if is_complex(a) or is_complex(b):
+                        out.add(join)
+            elif isinstance(stmt, Loop):
+                for name, before, end in stmt.carried:
+                    if is_complex(before) or is_complex(end):
+                        out.add(name)
+        if len(out) == size:
+            return out
+
+
+def _resolve(fn: Function, node: ast.expr) -> object:
+    """The object a name or dotted name of ``fn``'s globals means (None if not one)."""
+    if isinstance(node, ast.Name):
+        return fn.globals.get(node.id)
+    if isinstance(node, ast.Attribute):
+        owner = _resolve(fn, node.value)
+        return getattr(owner, node.attr, None) if owner is not None else None
+    return None
+
+
+def _expression_is_complex(fn: Function, node: ast.AST, complex_names: set[str]) -> bool:
+    """Whether an expression of several operations may be complex."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, complex)
+    if isinstance(node, ast.Name):
+        return node.id in complex_names
+    if isinstance(node, ast.Call):
+        record = rules.record_of(_resolve(fn, node.func))
+        if record is not None and record.on_complex == MAKES:
+            return True
+        if record is not None and record.on_complex == DROPS:
+            return False
+    return any(
+        _expression_is_complex(fn, child, complex_names) for child in ast.iter_child_nodes(node)
+    )
+
+
+def _sign_of_complex(fn: Function, node: ast.AST, complex_names: set[str]) -> bool:
+    """Whether ``node`` takes np.sign of a value that may be complex: z / |z|, which is
+    not piecewise constant (the compiler, reading np.sign as such, would take the
+    expression for a constant)."""
+    for call in ast.walk(node):
+        if isinstance(call, ast.Call) and _resolve(fn, call.func) is np.sign:
+            if any(_expression_is_complex(fn, a, complex_names) for a in call.args):
+                return True
+    return False
+
+
+def _check_complex(
+    fn: Function, varied: set[str], useful: set[str], complex_names: set[str]
+) -> None:
+    """Refuse a differentiated value that may be complex where no rule is right for it:
+    an operand of a primitive whose adjoint is for real values only, of a container,
+    of a call of a user function, or the result."""
+
+    def complex_operands(stmt: Assign) -> list[str]:
+        return [p for p, e in stmt.operands.items() if names_in(e) & complex_names]
+
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Return):
+            if names_in(stmt.value) & complex_names & varied:
+                raise AdCompileError(
+                    "the function returns a value that may be complex: adcompile "
+                    "differentiates real results of real inputs",
+                    stmt.loc,
+                    hint="return a real value computed from it: np.abs, np.real or np.imag",
+                )
+            continue
+        if not isinstance(stmt, Assign) or stmt.target not in useful:
+            continue
+        if stmt.prim is None:
+            if names_in(stmt.value) & varied and _sign_of_complex(fn, stmt.value, complex_names):
+                raise AdCompileError(
+                    "np.sign is given a value that may be complex (computed by a Fourier "
+                    "transform): there it is z / |z|, which is not piecewise constant",
+                    stmt.loc,
+                    hint="write z / np.abs(z) for the complex sign",
+                )
+            continue
+        found = complex_operands(stmt)
+        if not found:
+            continue
+        # a piecewise-constant primitive passes no cotangent, but is it constant?
+        relevant = stmt.target in varied or any(names_in(stmt.operands[p]) & varied for p in found)
+        if not relevant:
+            continue
+        if isinstance(stmt.prim, ContainerPrim | CallPrim):
+            what = (
+                f"the function {stmt.prim.source.name}"
+                if isinstance(stmt.prim, CallPrim)
+                else "a list, tuple or dict"
+            )
+            raise AdCompileError(
+                f"a value that may be complex is passed to {what}, which adcompile does not "
+                "differentiate for complex values",
+                stmt.loc,
+                hint="pass real values (np.real(z), np.imag(z)) and combine them again "
+                "where they are used",
+            )
+        record = rules.record_of(stmt.prim)
+        if record is None or not record.complex_ok:
+            name = rules.registry.primitive_name(stmt.prim)
+            raise AdCompileError(
+                f"{name} is given a value that may be complex (computed by a Fourier "
+                "transform), and its adjoint rule is for real values only",
+                stmt.loc,
+                hint="take np.abs, np.real or np.imag of the complex value first, or "
+                "register a rule: docs/numerics.md lists the functions with rules for "
+                "complex values",
+            )
 
 
 def _check_constant_operands(body: list[Stmt], varied: set[str], useful: set[str]) -> None:

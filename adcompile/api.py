@@ -526,6 +526,9 @@ class GradientFunction:
             a = args[i]
             if not _floats_only(a):
                 _check_differentiable(a, self.params[i], self.fn)
+        for i, a in enumerate(params):
+            if type(a) is not float and i not in self._index:
+                _check_real(a, self.params[i], self.fn)
         if entry[2].updates:
             _check_apart(self.fn, self.params, entry[2], params)
         self._latest = entry
@@ -656,6 +659,27 @@ def _check_function(fn: object) -> None:
             f"{fn!r} is not a Python function",
             hint="pass a function defined with def",
         )
+
+
+def _check_real(value: object, param: str, fn: Callable) -> None:
+    """An argument not differentiated may not be complex either: the compiled code
+    assumes real arguments (analysis.py tracks complex values from where they are made)."""
+    if isinstance(value, complex | np.complexfloating) or (
+        isinstance(value, np.ndarray) and value.dtype.kind == "c"
+    ):
+        raise AdCompileError(
+            f"the argument {param!r} is complex: adcompile differentiates real functions of "
+            "real arguments, which may compute complex values inside (np.fft)",
+            def_loc(fn, param.split("[")[0]),
+            hint="pass its real and imaginary parts as two float arrays and make the complex "
+            "value inside the function, or make it there with np.fft",
+        )
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_real(v, f"{param}[{i}]", fn)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_real(v, f"{param}[{k!r}]", fn)
 
 
 def _check_differentiable(value: object, param: str, fn: Callable) -> None:

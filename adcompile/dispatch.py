@@ -234,6 +234,8 @@ class _Dispatch:
             if wrt:
                 dtype = value.dtype
                 test += f" or {var}.dtype is not {self.const(dtype)}"
+            else:  # (the slow path refuses a complex argument)
+                test += f" or {var}.dtype.kind == 'c'"
             self.miss_unless(test)
             self.inputs.append((var, value.shape, dtype))
             self.owners[var] = self.owner

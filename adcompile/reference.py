@@ -261,9 +261,11 @@ KINKS_TEXT = [
     "first occurrence takes the first place); each gets the cotangent of one place.",
     "`x.astype(int)` (any integer or boolean dtype): derivative 0, a step function; "
     "`np.angle` and `np.imag` of real values: derivative 0.",
-    "`np.real`, `np.imag`, `np.conj`, `np.angle` and `.astype(complex)` refuse a "
-    "complex value when the gradient runs: adcompile differentiates real-valued "
-    "computations only.",
+    "Complex values (computed by `numpy.fft`) between real inputs and a real loss: "
+    "the rules of holomorphic functions and linear maps take them as they are, in "
+    "autograd's convention; `np.abs`, `np.real`, `np.imag`, `np.conj` and `np.angle` "
+    "have rules of their own for them; any other rule given one is refused when the "
+    "gradient is compiled, and `.astype(complex)` is refused (docs/numerics.md).",
     "`np.pad` is differentiated in `mode='constant'` only (other modes are refused "
     "when the gradient runs); `np.gradient` with `edge_order=1`, one scalar spacing "
     "and, for arrays of more than one axis, `axis=k`; `np.cross` for 3-vectors; "

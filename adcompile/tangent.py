@@ -332,6 +332,13 @@ class _Forward:
     def rule(self, stmt: Assign, dy: str) -> list:
         prim = stmt.prim
         trule = tangent_rule(prim)
+        record = PRIMITIVES.get(id(prim))
+        if (
+            record is not None
+            and record.complex_tangent is not None
+            and any(names_in(e) & self.act.complex for e in stmt.operands.values())
+        ):
+            trule = record.complex_tangent  # (rules/complex_values.py)
         if trule is None:
             label = primitive_name(prim)
             raise AdCompileError(

@@ -38,6 +38,25 @@ from hypothesis import strategies as st
 # The adjoint rules of adcompile.rules, by primitive, that the generator writes
 # calls of. tests/test_fuzz.py checks this against the registry.
 COVERED = {
+    np.split,
+    np.array_split,
+    np.hsplit,
+    np.vsplit,
+    np.dsplit,
+    np.fft.fft,
+    np.fft.ifft,
+    np.fft.fft2,
+    np.fft.ifft2,
+    np.fft.fftn,
+    np.fft.ifftn,
+    np.fft.rfft,
+    np.fft.irfft,
+    np.fft.rfft2,
+    np.fft.irfft2,
+    np.fft.rfftn,
+    np.fft.irfftn,
+    np.fft.fftshift,
+    np.fft.ifftshift,
     np.exp,
     np.expm1,
     np.log,
@@ -247,6 +266,10 @@ EXTENSIONS = {
         "assign-mask",
         "assign-augmented",
     ),
+    # real values computed through numpy.fft's complex ones
+    "fourier": ("fourier",),
+    # a piece of an array split by np.split, array_split, hsplit, vsplit or dsplit
+    "splits": ("split",),
 }
 
 # What the generator steers clear of. Known compiler bugs go here, so that the
@@ -571,6 +594,10 @@ class Builder:
             ops += [self.builder] * 2
         if "boolops" in self.features:
             ops += [self.boolop] * 2
+        if self.allowed("fourier"):
+            ops += [self.fourier] * 2
+        if self.allowed("split"):
+            ops += [self.split] * 2
         for _ in range(4):
             op = self.pick(ops)
             try:
@@ -1078,6 +1105,58 @@ class Builder:
         if not autograd_has:
             self.autograd_ok = False
         return E(code, shape, False)
+
+    def split(self, target: Shape, depth: int) -> E:
+        """One piece of an array split in two or three along an axis."""
+        if not target:
+            raise Unfit
+        k = self.int(0, len(target) - 1)
+        count = self.int(2, 3)
+        whole = list(target)
+        whole[k] *= count
+        a = self.exact(tuple(whole), depth).code
+        piece = self.int(0, count - 1)
+        fns = [f"np.split({a}, {count}, axis={k})", f"np.array_split({a}, {count}, axis={k})"]
+        if k == 0 and len(target) >= 2:
+            fns.append(f"np.vsplit({a}, {count})")
+        if (k == 1 and len(target) >= 2) or (k == 0 and len(target) == 1):
+            fns.append(f"np.hsplit({a}, {count})")
+        if k == 2 and len(target) >= 3:
+            fns.append(f"np.dsplit({a}, {count})")
+        self.use("split")
+        self.autograd_ok = False  # autograd's hsplit fails on vectors
+        return E(f"{self.pick(fns)}[{piece}]", target, False, owned=False, via="view")
+
+    def fourier(self, target: Shape, depth: int) -> E:
+        """A real value computed through numpy.fft's complex ones: the magnitude, parts or
+        phase of a transform, or a transform undone by its inverse."""
+        if not target:
+            raise Unfit
+        e = self.exact(target, depth).code
+        n, axes = target[-1], tuple(range(len(target)))
+        vector: list[tuple[str, bool]] = [
+            (f"np.abs(np.fft.fft({e}))", True),
+            (f"np.real(np.fft.ifft({e}) * np.fft.fft({e}))", True),
+            (f"np.imag(np.fft.fftn({e}))", True),
+            (f"np.abs(np.fft.ifftn({e}))", True),
+            (f"np.angle(np.fft.fft({e}) + 3.0)", True),
+            (f"np.real(np.fft.fftshift(np.fft.fft({e})))", True),
+            (f"np.imag(np.conj(np.fft.ifftshift(np.fft.ifft({e}))))", True),
+            (f"np.fft.irfft(np.fft.rfft({e}), {n})", n % 2 == 0),
+            (f"np.fft.irfftn(np.fft.rfftn({e}), {target!r}, {axes!r})", n % 2 == 0),
+        ]
+        if len(target) >= 2:
+            s = target[-2:]
+            vector += [
+                (f"np.abs(np.fft.fft2({e}))", True),
+                (f"np.real(np.fft.ifft2({e}))", True),
+                (f"np.fft.irfft2(np.fft.rfft2({e}), {s!r})", n % 2 == 0),
+            ]
+        code, autograd_has = self.pick(vector)
+        if not autograd_has:
+            self.autograd_ok = False
+        self.use("fourier")
+        return E(code, target, False)
 
     def reshape_like(self, target: Shape, depth: int) -> E:
         way = self.pick(

@@ -158,3 +158,36 @@ def test_rnn_assign_checks_its_gradient_and_times_both_lengths(tmp_path):
     assert res["max_rel_error"] < 1e-8
     assert res["ratio"] == res["adcompile_s"] / res["hand_s"]
     assert res["growth_2T"] == res["adcompile_2T_s"] / res["adcompile_s"]
+
+
+def test_library_bench_checks_and_times_the_library_workloads(tmp_path):
+    out = tmp_path / "library.json"
+    stdout = run(EXAMPLES / "benchmarks" / "library_bench.py", "--quick", "--json", str(out))
+    assert "target: at most" in stdout
+    res = json.loads(out.read_text())
+    assert [w["workload"] for w in res["workloads"]] == ["gp", "attention", "xent"]
+    for w in res["workloads"]:
+        assert w["max_rel_error"] < 1e-7  # the script refuses to time a wrong gradient
+        assert w["ratio"] == w["adcompile_s"] / w["hand_s"]
+
+
+def test_library_bench_hand_written_backwards_match_finite_differences():
+    sys.path.insert(0, str(EXAMPLES / "benchmarks"))
+    try:
+        import library_bench as L
+        import numpy as np
+
+        from adcompile.checking import numeric_grad
+
+        cases = [
+            (L.gp_nll, L.gp_hand, L.gp_data(n=6), 3),
+            (L.attention, L.attention_hand, L.attention_data(tokens=4, width=3), 3),
+            (L.xent, L.xent_hand, L.xent_data(batch=5, features=3, classes=4), 2),
+        ]
+        for f, hand, args, n in cases:
+            got = hand(*args)
+            for i in range(n):
+                fd = numeric_grad(f, list(args), i)
+                np.testing.assert_allclose(got[i], fd, rtol=1e-5, atol=1e-8)
+    finally:
+        sys.path.remove(str(EXAMPLES / "benchmarks"))

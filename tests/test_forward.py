@@ -388,6 +388,8 @@ def f_builtin_max_min(a, b):
     return max(a, b) * min(a, 2 * b) + abs(a - b)
 
 
+SQ4 = np.random.default_rng(4).normal(size=(4, 4))
+
 CASES = [
     (f_exp, (X,)),
     (f_expm1, (X,)),
@@ -851,6 +853,46 @@ MORE_CASES = [
     (f_dirichlet, (X + 1.0,)),
 ]
 CASES += MORE_CASES
+
+
+def f_fourier(x):
+    # complex values in between (docs/numerics.md): their tangents are complex
+    z = np.fft.fft(x, axis=-1) * x
+    w = np.fft.ifft2(x) + np.fft.fftn(x) * 0.5 - np.fft.ifftn(x)
+    r = np.fft.rfft2(x) * np.conj(np.fft.rfftn(x)) + np.fft.fft2(x)[:, :3]
+    back = np.fft.irfft2(r, x.shape) + np.fft.irfftn(r, x.shape, axes=(0, 1))
+    return (
+        np.abs(z)
+        + np.angle(z + 2.0)
+        + np.real(w)
+        + np.imag(np.fft.fftshift(np.fft.ifftshift(w)))
+        + back
+        + np.fft.irfft(np.fft.rfft(x), x.shape[-1])
+        + np.real(np.fft.ifft(x))
+    )
+
+
+def f_splits(x):
+    a, b = np.split(x, 2, axis=-1)
+    c, d = np.array_split(x, 2)
+    e, g = np.hsplit(x, 2)
+    h, k = np.vsplit(x, 2)
+    m, _ = np.dsplit(np.reshape(x, (1, 4, 4)), 2)  # (1, 4, 2)
+    return a * b + np.transpose(c) * np.sum(d) + e - g + np.transpose(h * k) + m[0]
+
+
+def f_more_special(x):
+    return (
+        special.rgamma(x)
+        + special.multigammaln(x + 2.0, 2)
+        + special.gammainc(1.5, x)
+        + special.gammaincc(2.5, x)
+        + special.betainc(1.5, 2.0, x * 0.3)
+        + special.ive(1.5, x)
+    )
+
+
+CASES += [(f_fourier, (SQ4,)), (f_splits, (SQ4,)), (f_more_special, (X + 0.5,))]
 
 
 @pytest.mark.parametrize(

@@ -297,9 +297,13 @@ def f(x):
     m = np.reshape(x, (2, 3)) @ np.reshape(x, (3, 2))
     return np.sum(np.linalg.cond(m))  # <-
 """,
-    "np.fft.fft": """
+    "np.fft.hfft": """
 def f(x):
-    return np.sum(np.abs(np.fft.fft(x)))  # <-
+    return np.sum(np.fft.hfft(x))  # <-
+""",
+    "np.sign of a complex value": """
+def f(x):
+    return np.sum(np.real(np.sign(np.fft.fft(x))) * x)  # <-
 """,
     "np.random in the function": """
 def f(x):
@@ -323,9 +327,10 @@ def f(x):
 def f(x):
     return np.nanmean(x * x)  # <-
 """,
-    "np.split": """
+    "np.split at indices a variable holds": """
 def f(x):
-    a, b = np.split(x, 2)  # <-
+    at = [2]
+    a, b = np.split(x, at)  # <-
     return np.sum(a * b)
 """,
     "returns a tuple": """

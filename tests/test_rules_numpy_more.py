@@ -324,6 +324,37 @@ def pad_(x, c):
     return np.sum(np.pad(x, 1) * c) + np.sum(np.pad(x, (1, 2)) ** 2)
 
 
+@case((arg((4, 6)),), (arg((2, 4, 6)),))
+def split_(x, c):
+    # one piece unused: its part of the gradient is zero
+    a, b, _ = np.split(x, 3, axis=-1)
+    return np.sum(a * c) + np.sum(b**2)
+
+
+@case((arg((5, 4)),), (arg((5,)),))
+def array_split_(x, c):
+    a, b = np.array_split(x, 2)
+    return np.sum(a * c) + np.sum(np.sin(b))
+
+
+@case((arg((2, 4)),), (arg((6,)),), autograd=(0,))  # (autograd fails on a vector)
+def hsplit_(x, c):
+    pieces = np.hsplit(x, 2)
+    return np.sum(pieces[1] * c) + np.sum(pieces[0] ** 3)
+
+
+@case((arg((4, 3)),), (arg((2, 3, 2)),))
+def vsplit_(x, c):
+    a, b = np.vsplit(x, 2)
+    return np.sum(a * b * c)
+
+
+@case((arg((2, 3, 4)),))
+def dsplit_(x, c):
+    a, b = np.dsplit(x, 2)
+    return np.sum(np.exp(a) * c) + np.sum(b)
+
+
 @case((arg(()),), (arg((3,)),), (arg((2, 3)),), (arg((2, 3, 4)),))
 def atleast_(x, c):
     return np.sum(np.atleast_3d(x) * c) + np.sum(np.atleast_1d(x) + np.atleast_2d(x) * 2.0)

@@ -54,6 +54,7 @@ UNARY = {
     "gammaln": (sp.gammaln, asp.gammaln, _uniform(0.3, 4)),
     "digamma": (sp.digamma, asp.digamma, _uniform(0.3, 4)),
     "gamma": (sp.gamma, asp.gamma, _uniform(0.3, 3)),
+    "rgamma": (sp.rgamma, asp.rgamma, _uniform(-3.5, 3)),
     "erf": (sp.erf, asp.erf, _uniform(-2, 2)),
     "erfc": (sp.erfc, asp.erfc, _uniform(-2, 2)),
     "erfinv": (sp.erfinv, asp.erfinv, _uniform(-0.9, 0.9)),
@@ -80,6 +81,9 @@ ORDERED = {  # f(n, x): x differentiated, the order a constant
     "yn": (sp.yn, asp.yn, _uniform(0.5, 4), (0, 1, 3)),
     "iv": (sp.iv, asp.iv, _uniform(0.5, 3), (0, 1, 2.5)),
     "kv": (sp.kv, None, _uniform(0.5, 3), (0, 1, 2.5)),
+    "ive": (sp.ive, asp.ive, _uniform(0.3, 3), (0, 1, 2.5)),
+    "gammainc": (sp.gammainc, asp.gammainc, _uniform(0.2, 4), (0.5, 1, 3)),
+    "gammaincc": (sp.gammaincc, asp.gammaincc, _uniform(0.2, 4), (0.5, 1, 3)),
 }
 
 BINARY = {
@@ -290,9 +294,52 @@ def _optional_records(module):
     ]
 
 
+def through_betainc(x):
+    return np.sum(np.sin(sp.betainc(1.5, 2.5, x)))
+
+
+def through_multigammaln(a):
+    return np.sum(np.sin(sp.multigammaln(a, 3)))
+
+
+def test_betainc_in_x():
+    x = RNG.uniform(0.05, 0.95, (3, 4))
+    g = assert_grad_matches_fd(through_betainc, x, rtol=1e-5)
+    expected = autograd.grad(lambda x: anp.sum(anp.sin(asp.betainc(1.5, 2.5, x))))(x)
+    np.testing.assert_allclose(g, expected, rtol=1e-8)
+    assert_grad_matches_fd(through_betainc, 0.3, rtol=1e-5)
+
+
+def test_multigammaln():
+    a = RNG.uniform(1.5, 4, (3, 4))
+    g = assert_grad_matches_fd(through_multigammaln, a, rtol=1e-5)
+    expected = autograd.grad(lambda a: anp.sum(anp.sin(asp.multigammaln(a, 3))))(a)
+    np.testing.assert_allclose(g, expected, rtol=1e-8)
+    assert_grad_matches_fd(through_multigammaln, 2.5, rtol=1e-5)
+
+
+def through_rgamma(x):
+    return np.sum(sp.rgamma(x) * x)
+
+
+def test_rgamma_at_the_poles_of_gamma():
+    # 1 / gamma is 0 at 0, -1, -2, ..., and smooth there: its derivative is (-1)^n n!
+    g = assert_grad_matches_fd(through_rgamma, np.array([0.0, -1.0, -2.0, -3.0]))
+    assert np.all(np.isfinite(g))
+
+
+def through_gammasgn(x):
+    return np.sum(sp.gammasgn(x) * x)
+
+
+def test_gammasgn_is_piecewise_constant():
+    x = RNG.uniform(-3.7, 3, (3, 4))
+    assert_grad_matches_fd(through_gammasgn, x)
+
+
 def test_every_scipy_special_rule_is_tested():
     tested = {id(f) for f, *_ in [*UNARY.values(), *ORDERED.values(), *BINARY.values()]}
-    tested |= {id(logsumexp), id(softmax), id(log_softmax)}
+    tested |= {id(logsumexp), id(softmax), id(log_softmax), id(sp.betainc), id(sp.multigammaln)}
     missing = sorted(
         r.name for r in _optional_records("scipy_special") if id(r.canonical) not in tested
     )

@@ -108,7 +108,10 @@ class Kinds:
                     else f"write {param}= as a constant",
                 )
             args[param] = operand.value
-        return count(**args)
+        try:
+            return count(**args)
+        except ValueError as exc:  # a result the record cannot describe
+            raise self.error(f"{primitive_name(prim)}: {exc}", hint=str(exc.args[-1])) from None
 
 
 class _NoLiteral:

@@ -18,7 +18,7 @@ from .. import rules
 from ..analysis import differentiable_operands
 from ..errors import AdCompileError
 from ..generated import Namespace, call, name, store
-from ..ir import Assign, CallPrim, transform
+from ..ir import Assign, CallPrim, names_in, transform
 from ..optimize import SIMPLIFY_HOOKS
 from ..rules import containers
 from ..rules.containers import LEAF, ContainerPrim
@@ -91,8 +91,20 @@ class Rules:
         rule = rules.lookup(stmt.prim)
         if rule is None:
             raise AdCompileError("internal: active value without a rule", stmt.loc)
-        shapes = [self.program.shape(stmt.operands[p]) for p in rule.params]
-        rule = lookup_specialized(stmt.prim, shapes) or rule
+        # complex values (analysis.py): the rule for complex operands where there is one,
+        # and the real part of a contribution to a real operand of a complex result
+        complex_names = self.program.act.complex
+        real_part = stmt.target in complex_names
+        record = rules.record_of(stmt.prim) if complex_names else None
+        if (
+            record is not None
+            and record.complex_rule is not None
+            and any(names_in(e) & complex_names for e in stmt.operands.values())
+        ):
+            rule = record.complex_rule
+        else:
+            shapes = [self.program.shape(stmt.operands[p]) for p in rule.params]
+            rule = lookup_specialized(stmt.prim, shapes) or rule
         uses = selection(rule, tuple(wanted))[2]
         dy = self.adjoints.cotangent(stmt.target, uses)
         bindings: dict[str, ast.expr] = {rule.cotangent: dy, rule.output: name(stmt.target)}
@@ -114,8 +126,10 @@ class Rules:
             operand = stmt.operands[p]
             c = contributions[p]
             if isinstance(operand, ast.Tuple):
-                self.unpack(operand.elts, c)
+                self.unpack(operand.elts, c, real_part=real_part)
             elif isinstance(operand, ast.Name):
+                if real_part and operand.id not in complex_names:
+                    c = call(self.ns.np_attr("real"), c)
                 if self.program.kind(operand.id) != LEAF:
                     self.adjoints.accumulate(operand.id, call(self.ns.helper("as_list"), c), True)
                     continue
@@ -283,11 +297,16 @@ class Rules:
         self.unpack(operands, value, tuple_target=len(operands) != 1)
 
     def unpack(
-        self, operands: list[ast.expr], contribution: ast.expr, tuple_target: bool = True
+        self,
+        operands: list[ast.expr],
+        contribution: ast.expr,
+        tuple_target: bool = True,
+        real_part: bool = False,
     ) -> None:
         """``da_part, db_part = contribution``, each part then accumulated into its
         operand's adjoint (``_`` for an operand that is not active); a lone target
-        unless ``tuple_target``."""
+        unless ``tuple_target``; with ``real_part``, the real part of each part for a
+        real operand."""
         targets = []
         parts = []
         for elt in operands:
@@ -300,7 +319,10 @@ class Rules:
         target = ast.Tuple(elts=targets, ctx=ast.Store()) if tuple_target else targets[0]
         self.output.put(ast.Assign(targets=[target], value=contribution))
         for x, temp in parts:
-            self.adjoints.accumulate(x, name(temp))
+            if real_part and x not in self.program.act.complex:
+                self.adjoints.accumulate(x, call(self.ns.np_attr("real"), name(temp)))
+            else:
+                self.adjoints.accumulate(x, name(temp))
 
     def may_broadcast(self, stmt: Assign, param: str) -> bool:
         """Whether numpy may have broadcast operand ``param`` of ``stmt`` to a larger shape:

@@ -126,7 +126,9 @@ class Adjoints:
         if container:
             value = call(self.ns.helper("add_adjoint"), current, c)
             self.put(assign(dx, value))
-        elif x in self.owned and current_is(current, dx):
+        elif x in self.owned and current_is(current, dx) and x not in self.program.act.complex:
+            # (a complex value's adjoint is added to out of place: it may have begun
+            # real, as np.real's cotangent)
             scattered = self.scattered(c)
             if scattered is not None:  # dx[index] += g, not dx += zeros with g at index
                 g, index = scattered

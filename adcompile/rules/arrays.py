@@ -13,6 +13,7 @@ from ..runtime import (
     pad_tangent,
     partition_tangent,
     sort_tangent,
+    split_count,
     unarray,
     uncast,
     uncumprod,
@@ -26,6 +27,7 @@ from ..runtime import (
     unrepeat,
     unrollaxis,
     unsort,
+    unsplit,
     untile,
     untrace,
 )
@@ -227,6 +229,59 @@ def tile(dy, y, a, reps):
 @tangent(np.tile)
 def tile_tangent(da, y, a, reps):
     return np.tile(da, reps)
+
+
+# splits: the result is a list of views of ``ary``, as many as ``indices_or_sections``
+# says (a constant: an int, or a list of indices)
+@adjoint(np.split, shape=UNKNOWN, fresh=False, results=split_count)
+def split(dy, y, ary, indices_or_sections, axis=0):
+    return unsplit(dy, y, axis), None
+
+
+@adjoint(np.array_split, shape=UNKNOWN, fresh=False, results=split_count)
+def array_split(dy, y, ary, indices_or_sections, axis=0):
+    return unsplit(dy, y, axis), None
+
+
+@adjoint(np.hsplit, shape=UNKNOWN, fresh=False, results=split_count)
+def hsplit(dy, y, ary, indices_or_sections):
+    # along the second axis, or the first of a vector
+    return unsplit(dy, y, int(np.ndim(ary) > 1)), None
+
+
+@adjoint(np.vsplit, shape=UNKNOWN, fresh=False, results=split_count)
+def vsplit(dy, y, ary, indices_or_sections):
+    return unsplit(dy, y, 0), None
+
+
+@adjoint(np.dsplit, shape=UNKNOWN, fresh=False, results=split_count)
+def dsplit(dy, y, ary, indices_or_sections):
+    return unsplit(dy, y, 2), None
+
+
+@tangent(np.split)
+def split_tangent(dary, y, ary, indices_or_sections, axis=0):
+    return tuple(np.split(dary, indices_or_sections, axis))
+
+
+@tangent(np.array_split)
+def array_split_tangent(dary, y, ary, indices_or_sections, axis=0):
+    return tuple(np.array_split(dary, indices_or_sections, axis))
+
+
+@tangent(np.hsplit)
+def hsplit_tangent(dary, y, ary, indices_or_sections):
+    return tuple(np.hsplit(dary, indices_or_sections))
+
+
+@tangent(np.vsplit)
+def vsplit_tangent(dary, y, ary, indices_or_sections):
+    return tuple(np.vsplit(dary, indices_or_sections))
+
+
+@tangent(np.dsplit)
+def dsplit_tangent(dary, y, ary, indices_or_sections):
+    return tuple(np.dsplit(dary, indices_or_sections))
 
 
 @adjoint(np.pad, shape=UNKNOWN, fresh=True)

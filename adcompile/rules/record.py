@@ -30,6 +30,12 @@ PIECEWISE_CONSTANT = "piecewise constant"  # sign, floor, comparisons, argmax: d
 CONSTANT = "constant"  # its result does not depend on the operands' values (zeros_like, shape)
 DERIVATIVES = (DIFFERENTIABLE, PIECEWISE_CONSTANT, CONSTANT)
 
+# What a primitive gives for complex operands (docs/numerics.md, "Complex values").
+PASSES = "complex if an operand is"  # the default: what numpy's arithmetic does
+MAKES = "complex"  # whatever the operands (np.fft.fft)
+DROPS = "real"  # whatever the operands (np.abs, np.real, np.fft.irfft)
+ON_COMPLEX = (PASSES, MAKES, DROPS)
+
 
 @dataclass(eq=False)
 class Primitive:
@@ -74,6 +80,15 @@ class Primitive:
     # operands with a derivative the rule does not give (the real order of a Bessel
     # function): a gradient that would flow through one is refused (analysis.py)
     constant: tuple[str, ...] = ()
+    # complex values: whether the result is complex (a kind above), and whether the
+    # adjoint is right for complex operands in autograd's convention (the cotangent of
+    # z = x + iy is dL/dx - i dL/dy): a holomorphic function's real rule is, without a
+    # conjugate; ``complex_rule`` is the one used instead where an operand may be
+    # complex. A differentiated value reaching a rule that is not is refused.
+    on_complex: str = PASSES
+    complex_ok: bool = False
+    complex_rule: object = None
+    complex_tangent: object = None  # forward mode's, where an operand may be complex
     # parsed adjoints: id of the canonical spelling and of each on_floats spelling -> Rule
     rules: dict = field(default_factory=dict, repr=False)
     # special cases for known shapes: [(predicate on the operands' shapes, Rule)]
@@ -113,6 +128,10 @@ class Primitive:
             out.append("differentiable but has no adjoint")
         if not self.differentiable and self.template is not None:
             out.append(f"{self.derivative} but has an adjoint")
+        if self.on_complex not in ON_COMPLEX:
+            out.append(f"unknown complex kind {self.on_complex!r}")
+        if self.complex_rule is not None and not self.complex_ok:
+            out.append("a rule for complex operands, but not complex_ok")
         if not (self.shape is None or self.shape in SHAPE_KINDS or callable(self.shape)):
             out.append(f"unknown shape kind {self.shape!r}")
         if self.differentiable and self.builtin and self.shape is None:

@@ -33,6 +33,7 @@ from .record import (
     BROADCAST,
     DOT,
     MATMUL,
+    PASSES,
     PIECEWISE_CONSTANT,
     REDUCTION,
     UNARY,
@@ -446,7 +447,15 @@ def adjoint(
             tangent = dict(old.tangent) if old.tangent else None
             if tangent is not None:
                 tangent[id(primitive)] = None
-            _enter(replace(old, rules={**old.rules, id(primitive): rule}, tangent=tangent))
+            # (likewise, complex operands: the user's rule is taken for real ones only)
+            record = replace(
+                old,
+                rules={**old.rules, id(primitive): rule},
+                tangent=tangent,
+                complex_ok=False,
+                complex_rule=None,
+            )
+            _enter(record)
             return template
         new_arrays = shape in (UNARY, BROADCAST, REDUCTION, MATMUL, DOT)
         record = Primitive(
@@ -468,6 +477,31 @@ def adjoint(
         for fn in floats:
             record.rules[id(fn)] = parse_template(fn, template, broadcasts, floats_of=record)
         _enter(record)
+        return template
+
+    return register
+
+
+def complex_values(*fns: object, kind: str | None = None) -> None:
+    """Record that the adjoint rules of ``fns`` are right for complex operands too, and
+    with ``kind`` (see ``record.ON_COMPLEX``) what their result is for complex
+    operands (docs/numerics.md, "Complex values")."""
+    for fn in fns:
+        record = PRIMITIVES[id(fn)]  # (changed in place: the tables keep their order)
+        record.on_complex = kind or record.on_complex
+        record.complex_ok = True
+    GENERATION[0] += 1
+
+
+def complex_adjoint(primitive: object, kind: str = PASSES) -> Callable[[Callable], Callable]:
+    """Register the decorated template as the adjoint of the recorded ``primitive`` where
+    an operand may be complex; the real rule stays for real operands."""
+
+    def register(template: Callable) -> Callable:
+        record = PRIMITIVES[id(primitive)]
+        record.complex_rule = parse_template(primitive, template, record.broadcasts)
+        record.on_complex, record.complex_ok = kind, True
+        GENERATION[0] += 1
         return template
 
     return register

@@ -15,8 +15,8 @@ import numpy as np
 from scipy import special
 
 from ..runtime import expand_reduced, unbroadcast
-from .record import BROADCAST, UNARY
-from .registry import adjoint
+from .record import BROADCAST, UNARY, UNKNOWN
+from .registry import adjoint, nondiff
 from .tangents import tangent
 
 # ------------------------------------------------------------------ logistic
@@ -128,6 +128,68 @@ def gamma(dy, y, x):
 @tangent(special.gamma)
 def gamma_tangent(dx, y, x):
     return dx * y * special.digamma(x)
+
+
+@adjoint(special.rgamma, shape=UNARY)
+def rgamma(dy, y, x):
+    # (1 / gamma)' = -digamma / gamma; at the poles of gamma (x = 0, -1, -2...), where
+    # 1 / gamma is 0, its limit (-1)^n n!
+    pole = (y == 0) & (x <= 0)
+    return dy * np.where(pole, np.cos(np.pi * x) * special.gamma(1 - x), -y * special.digamma(x))
+
+
+@adjoint(special.multigammaln, shape=UNKNOWN, fresh=True)
+def multigammaln(dy, y, a, d):
+    # the log of the multivariate gamma function is a sum of gammaln(a - j / 2)
+    return dy * np.sum(special.digamma(np.expand_dims(a, -1) - np.arange(d) / 2), axis=-1), None
+
+
+@adjoint(special.gammainc, shape=BROADCAST, scalar_preserving=True, constant=("a",))
+def gammainc(dz, z, a, x):
+    # the integrand of the lower incomplete gamma function, regularised
+    return None, dz * np.exp(special.xlogy(a - 1, x) - x - special.gammaln(a))
+
+
+@adjoint(special.gammaincc, shape=BROADCAST, scalar_preserving=True, constant=("a",))
+def gammaincc(dz, z, a, x):
+    return None, -dz * np.exp(special.xlogy(a - 1, x) - x - special.gammaln(a))
+
+
+@adjoint(special.betainc, shape=BROADCAST, scalar_preserving=True, constant=("a", "b"))
+def betainc(dz, z, a, b, x):
+    # the integrand of the regularised incomplete beta function
+    density = special.xlogy(a - 1, x) + special.xlog1py(b - 1, -x) - special.betaln(a, b)
+    return None, None, dz * np.exp(density)
+
+
+@tangent(special.rgamma)
+def rgamma_tangent(dx, y, x):
+    pole = (y == 0) & (x <= 0)
+    return dx * np.where(pole, np.cos(np.pi * x) * special.gamma(1 - x), -y * special.digamma(x))
+
+
+@tangent(special.multigammaln)
+def multigammaln_tangent(da, y, a, d):
+    return da * np.sum(special.digamma(np.expand_dims(a, -1) - np.arange(d) / 2), axis=-1)
+
+
+@tangent(special.gammainc)
+def gammainc_tangent(dx, z, a, x):
+    return dx * np.exp(special.xlogy(a - 1, x) - x - special.gammaln(a))
+
+
+@tangent(special.gammaincc)
+def gammaincc_tangent(dx, z, a, x):
+    return -dx * np.exp(special.xlogy(a - 1, x) - x - special.gammaln(a))
+
+
+@tangent(special.betainc)
+def betainc_tangent(dx, z, a, b, x):
+    density = special.xlogy(a - 1, x) + special.xlog1py(b - 1, -x) - special.betaln(a, b)
+    return dx * np.exp(density)
+
+
+nondiff(special.gammasgn)
 
 
 @adjoint(special.beta, shape=BROADCAST, scalar_preserving=True)
@@ -305,6 +367,17 @@ def i1e(dy, y, x):
 @tangent(special.i1e)
 def i1e_tangent(dx, y, x):
     return dx * ((special.i0e(x) + special.ive(2, x)) / 2 - np.sign(x) * y)
+
+
+@adjoint(special.ive, shape=BROADCAST, scalar_preserving=True, constant=("v",))
+def ive(dz, z, v, x):
+    # ive(v, x) = iv(v, x) exp(-|x|)
+    return None, dz * ((special.ive(v - 1, x) + special.ive(v + 1, x)) / 2 - np.sign(x) * z)
+
+
+@tangent(special.ive)
+def ive_tangent(dx, z, v, x):
+    return dx * ((special.ive(v - 1, x) + special.ive(v + 1, x)) / 2 - np.sign(x) * z)
 
 
 @adjoint(special.j0, shape=UNARY)

@@ -114,6 +114,18 @@ def tangent(
     return register
 
 
+def complex_tangent(primitive: object) -> Callable[[Callable], Callable]:
+    """Register the decorated template as the tangent rule of the recorded ``primitive``
+    where an operand may be complex (rules/complex_values.py)."""
+
+    def register(template: Callable) -> Callable:
+        record = PRIMITIVES[id(primitive)]
+        record.complex_tangent = parse_tangent(primitive, template)
+        return template
+
+    return register
+
+
 def registered_spelling(fn: object) -> object:
     """``fn``, or for a bound method (each ``scipy.stats.norm.logpdf`` is a new object)
     the one its adjoint was registered with."""

@@ -17,6 +17,7 @@ Generated code, rules and ``adcompile.export`` name a helper as
 - ``containers``: adjoints of lists, tuples and dicts, ``zero_like``;
 - ``checkpointing``: the snapshot stride of checkpointed loops;
 - ``linalg``: adjoints of ``numpy.linalg``;
+- ``fourier``: adjoints of ``numpy.fft`` and of the parts of complex values;
 - ``stats``: adjoints of ``scipy.stats`` functions;
 - ``tangents``: the helpers of forward mode's generated code.
 
@@ -33,6 +34,7 @@ from . import (
     containers,
     contractions,
     elementwise,
+    fourier,
     linalg,
     rearranging,
     results,
@@ -98,6 +100,17 @@ from .elementwise import (
     scalar_mod,
     scalar_power,
 )
+from .fourier import (
+    abs_complex_adjoint,
+    angle_complex_adjoint,
+    angle_complex_tangent,
+    fft_axes,
+    fit_axes,
+    irfft_adjoint,
+    irfft_lengths,
+    rfft_adjoint,
+    rfft_lengths,
+)
 from .linalg import (
     cholesky_adjoint,
     det_adjoint,
@@ -119,6 +132,7 @@ from .linalg import (
 )
 from .rearranging import (
     rearray,
+    split_count,
     unarray,
     uncast,
     uncumprod,
@@ -132,6 +146,7 @@ from .rearranging import (
     unrepeat,
     unrollaxis,
     unsort,
+    unsplit,
     untile,
     untrace,
 )
@@ -186,6 +201,7 @@ MODULES = (
     containers,
     checkpointing,
     linalg,
+    fourier,
     stats,
     tangents,
 )

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .broadcasting import unbroadcast
@@ -63,7 +65,10 @@ def einsum_adjoint(g, k, subscripts, *operands):
     kept = "".join(c for c in unique if c in elsewhere)
     others = [op for j, op in enumerate(operands) if j != k]
     terms = [output, *(t for j, t in enumerate(labels) if j != k)]
-    r = np.einsum(",".join(terms) + "->" + kept, g, *others)
+    # a large contraction goes through BLAS (numpy's tensordot) when optimize= plans it;
+    # a small one is faster without the plan
+    work = math.prod(size.values())
+    r = np.einsum(",".join(terms) + "->" + kept, g, *others, optimize=work >= 1 << 16)
     # the labels only this operand has: the result does not depend on them
     r = np.reshape(r, [size[c] if c in kept else 1 for c in unique])
     own = {c: n for c, n in zip(mine, shape, strict=True)}

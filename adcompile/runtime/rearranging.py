@@ -192,3 +192,32 @@ def ungradient(g, f, spacing=1.0, axis=None, edge_order=1):
     out[-1] += gm[-1]
     out[-2] -= gm[-1]
     return np.moveaxis(out, 0, axis)
+
+
+def split_count(indices_or_sections) -> int:
+    """How many arrays ``np.split(a, indices_or_sections)`` (and ``array_split``,
+    ``hsplit``...) returns (a constant: the compiler reads it when it compiles)."""
+    count = (
+        indices_or_sections
+        if isinstance(indices_or_sections, int)
+        else len(indices_or_sections) + 1
+    )
+    if count < 2:
+        # (a list of one array, which adcompile would take for the array itself)
+        raise ValueError(
+            "a split into one piece is not differentiated",
+            "use the array itself, or split it into two pieces or more",
+        )
+    return count
+
+
+def unsplit(g, pieces, axis):
+    """Cotangent of ``a`` in ``pieces = np.split(a, ..., axis)``: the pieces' cotangents
+    (``g``, a list with None for a piece that gets none) put back together."""
+    parts = [
+        np.zeros(np.shape(p), dtype=np.result_type(p, 0.0))
+        if g is None or g[i] is None
+        else np.broadcast_to(g[i], np.shape(p))
+        for i, p in enumerate(pieces)
+    ]
+    return np.concatenate(parts, axis=axis)
