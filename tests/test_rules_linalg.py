@@ -20,6 +20,7 @@ from helpers import assert_grad_matches_fd
 from test_rules import weights
 
 import adcompile as ad
+from adcompile.runtime import eig_adjoint, grad_like, unbroadcast
 
 
 def check(f, *args, wrt=0, autograd_too=True, **tol):
@@ -214,8 +215,9 @@ def eigh_upper(x, c):
 
 
 def eig_(a, c):
+    # np.real: numpy 2.5 returns real eigenvalues and eigenvectors as complex arrays
     w, v = np.linalg.eig(a)
-    return np.sum(w * w) + np.sum(v * v * c)
+    return np.sum(np.real(w * w)) + np.sum(np.real(v * v * c))
 
 
 def eigvalsh_(x, c):
@@ -223,7 +225,7 @@ def eigvalsh_(x, c):
 
 
 def eigvals_(a, c):
-    return np.sum(np.linalg.eigvals(a) * c)
+    return np.sum(np.linalg.eigvals(a).real * c)
 
 
 def svdvals_(a, c):
@@ -277,14 +279,91 @@ def test_eigh(rng, shape):
 @pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3)])
 def test_eig_with_real_eigenvalues(rng, shape):
     a = well_conditioned(rng, *shape) * 0.3 + np.diag([0.0, 2.0, 4.0])
-    assert not np.iscomplexobj(np.linalg.eig(a)[0])
+    assert np.all(np.imag(np.linalg.eig(a)[0]) == 0)  # real, whatever the dtype
     check(eig_, a, autograd_too=False)  # autograd's eig rule is complex-only
+
+
+def eig_abs(a, c):
+    return np.sum(np.abs(np.linalg.eig(a)[0]) * c)
 
 
 def test_eig_with_complex_eigenvalues_is_refused():
     rotation = np.array([[0.0, -1.0], [1.0, 0.0]])
-    with pytest.raises(ValueError, match="complex eigenvalues"):
-        ad.grad(eig_)(rotation, np.ones((2, 2)))
+    with pytest.raises(ValueError, match="returned complex eigenvalues"):
+        ad.grad(eig_abs)(rotation, np.ones(2))
+    with pytest.raises(ValueError, match="returned complex eigenvalues"):
+        ad.grad(eig_)(rotation, np.ones((2, 2)))  # w * w and v * v are real here
+    with pytest.raises(TypeError, match="np.real of a complex value"):
+        ad.grad(eigvals_)(rotation, np.ones(2))
+
+
+def eig_complex_dtype(a):
+    """np.linalg.eig's results as numpy 2.5 and later return them for a real matrix
+    with real eigenvalues: complex arrays with zero imaginary parts."""
+    w, v = np.linalg.eig(a)
+    return w.astype(complex), v.astype(complex)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3)])
+def test_eig_adjoint_is_the_same_for_real_and_complex_results(rng, shape):
+    """The adjoint takes eig's results (and cotangents) as real whichever dtype numpy
+    returns them in, so the gradient is the same on every numpy version."""
+    a = well_conditioned(rng, *shape) * 0.3 + np.diag([0.0, 2.0, 4.0])
+    y = np.linalg.eig(a)
+    real = (np.real(y[0]), np.real(y[1]))
+    dw, dv = free(rng, *shape[:-1]), free(rng, *shape)
+    expected = eig_adjoint([dw, dv], real)
+    assert expected.dtype == np.float64
+    for cotangents in ([dw, dv], [dw.astype(complex), dv.astype(complex)], [None, dv]):
+        got = eig_adjoint(cotangents, eig_complex_dtype(a))
+        assert got.dtype == np.float64
+        want = expected if cotangents[0] is not None else eig_adjoint([None, dv], real)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="complex cotangent for its eigenvalues"):
+        eig_adjoint([dw + 1j, dv], eig_complex_dtype(a))
+
+
+def eigvals_times(a, x):
+    w = np.linalg.eigvals(a)
+    y = np.sum(np.real(w * x))
+    return y + np.sum(x * x)
+
+
+def eigvals_times_later(a, x):
+    y = np.sum(x * x)
+    z = np.linalg.eigvals(a) * x + x
+    return y + np.sum(z.real) + np.sum(z.imag)
+
+
+def eigvals_times_scalar(a, s):
+    return np.sum(np.real(np.linalg.eigvals(a) * s)) * s
+
+
+@pytest.mark.parametrize("f", [eigvals_times, eigvals_times_later])
+def test_eigenvalues_meet_real_arrays(rng, f):
+    """Eigenvalues (complex arrays in numpy 2.5) multiplying real parameters: the
+    parameters' cotangents are real, in whichever order they are summed."""
+    a = well_conditioned(rng, 3, 3) * 0.3 + np.diag([0.0, 2.0, 4.0])
+    x = free(rng, 3)
+    ga, gx = assert_grad_matches_fd(f, a, x, wrt=(0, 1), rtol=1e-5, atol=1e-7)
+    assert ga.dtype == gx.dtype == np.float64
+    gs = assert_grad_matches_fd(eigvals_times_scalar, a, 0.7, wrt=1, rtol=1e-5, atol=1e-7)
+    assert type(gs) is float
+
+
+def test_complex_cotangents_of_real_values():
+    """unbroadcast and grad_like give a real value the real part of a complex cotangent
+    with zero imaginary parts, and refuse one with a nonzero imaginary part."""
+    x = np.ones((2, 3))
+    g = np.full((4, 2, 3), 1.0 + 0j)
+    for out in (unbroadcast(g, x), unbroadcast(g[0], x), unbroadcast(1.0 + 0j, 2.0)):
+        assert not np.iscomplexobj(out)
+    assert grad_like(np.full((2, 3), 2.0 + 0j), x).dtype == np.float64
+    assert grad_like(np.complex128(2.0), 1.0) == 2.0
+    with pytest.raises(TypeError, match="nonzero imaginary part"):
+        unbroadcast(g + 1j, x)
+    with pytest.raises(TypeError, match="nonzero imaginary part"):
+        grad_like(np.full((2, 3), 1j), x)
 
 
 @pytest.mark.parametrize("shape", [(3, 3), (4, 3), (3, 5), (2, 4, 3)])

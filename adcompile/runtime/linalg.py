@@ -115,18 +115,33 @@ def eigh_adjoint(dy, y):
     return v @ inner @ mT(v)
 
 
+def _real_part(x, what):
+    """``x`` as a real array: itself if real, else its real part, when its imaginary
+    part is zero everywhere (newer numpy returns eig's real results as complex arrays);
+    a nonzero imaginary part is refused, naming ``what``."""
+    if x is None or not np.iscomplexobj(x):
+        return x
+    if np.any(np.imag(x) != 0):
+        raise ValueError(
+            f"np.linalg.eig {what}: adcompile differentiates real eigendecompositions "
+            "only (use np.linalg.eigh for a symmetric matrix)"
+        )
+    return np.real(x)
+
+
 def eig_adjoint(dy, y):
     """Cotangent of ``a`` in ``w, v = eig(a)`` for a real matrix with real eigenvalues
-    (numpy then returns real arrays; eigenvectors have unit length):
+    (eigenvectors have unit length), whatever dtype numpy gives the results: numpy
+    before 2.5 returns real arrays, later versions complex arrays whose imaginary parts
+    are zero; both are differentiated as the real arrays. Complex eigenvalues (nonzero
+    imaginary parts) are refused, as are cotangents with nonzero imaginary parts (which
+    only a computation on complex numbers downstream of eig can make):
     ``v^-T (diag(dw) + F * (v^T dv - v^T v diag(v^T dv))) v^T``,
     ``F[i, j] = 1 / (w[j] - w[i])`` off the diagonal."""
-    w, v = y[0], y[1]
-    if np.iscomplexobj(w) or np.iscomplexobj(v):
-        raise ValueError(
-            "np.linalg.eig returned complex eigenvalues: adcompile differentiates real "
-            "eigendecompositions only (use np.linalg.eigh for a symmetric matrix)"
-        )
-    dw, dv = _part(dy, 0), _part(dy, 1)
+    w = _real_part(y[0], "returned complex eigenvalues")
+    v = _real_part(y[1], "returned complex eigenvectors")
+    dw = _real_part(_part(dy, 0), "got a complex cotangent for its eigenvalues")
+    dv = _real_part(_part(dy, 1), "got a complex cotangent for its eigenvectors")
     inner = np.zeros(np.shape(v), dtype=np.result_type(v, 0.0))
     if dw is not None:
         inner = inner + np.asarray(dw)[..., None, :] * _eye_like(v)
