@@ -261,9 +261,11 @@ KINKS_TEXT = [
     "first occurrence takes the first place); each gets the cotangent of one place.",
     "`x.astype(int)` (any integer or boolean dtype): derivative 0, a step function; "
     "`np.angle` and `np.imag` of real values: derivative 0.",
-    "`np.real`, `np.imag`, `np.conj`, `np.angle` and `.astype(complex)` refuse a "
-    "complex value when the gradient runs: adcompile differentiates real-valued "
-    "computations only.",
+    "`np.real`, `np.imag`, `np.conj`, `np.angle` (and `x.real`, `x.imag`) refuse a "
+    "complex value with a nonzero imaginary part when the gradient runs, and "
+    "`.astype(complex)` any: adcompile differentiates real-valued computations only "
+    "(complex values whose imaginary parts are all zero, as numpy 2.5 returns the real "
+    "results of `np.linalg.eig`, included).",
     "`np.pad` is differentiated in `mode='constant'` only (other modes are refused "
     "when the gradient runs); `np.gradient` with `edge_order=1`, one scalar spacing "
     "and, for arrays of more than one axis, `axis=k`; `np.cross` for 3-vectors; "
@@ -625,7 +627,11 @@ def operator_rows() -> list[list[str]]:
 
 
 def method_rows() -> list[list[str]]:
-    rows = [["`.T`", "`np.transpose(x)`", _status(np.transpose)]]
+    rows = [
+        ["`.T`", "`np.transpose(x)`", _status(np.transpose)],
+        ["`.real`", "`np.real(x)`", _status(np.real)],
+        ["`.imag`", "`np.imag(x)`", _status(np.imag)],
+    ]
     for name, (prim, pack) in normalize.METHODS.items():
         call = f"`x.{name}(...)`"
         if pack is not None:

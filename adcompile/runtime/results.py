@@ -105,4 +105,3 @@ def grad_like(d, x):
     if isinstance(x, np.generic):
         return x.dtype.type(d)
     return d
-
