@@ -459,7 +459,9 @@ class GradientFunction:
         gen = entry[2]
         body = entry[1][len(getattr(gen, "header", "")) :]
         sig = next((k for k, v in self._by_sig.items() if v is entry), None)
-        return export_module(self.fn, body, generated_namespaces(gen), self.wrt, self.mode, sig)
+        kinds = next((k for k, v in self._by_kinds.items() if v is entry), None)
+        namespaces = generated_namespaces(gen)
+        return export_module(self.fn, body, namespaces, self.wrt, self.mode, sig, kinds=kinds)
 
     def memory_report(self, *args: Any, **kwargs: Any) -> MemoryReport:
         """What the reverse sweep keeps for a call with these arguments: the values alive

@@ -61,6 +61,7 @@ from .arrays import (
 from .broadcasting import (
     expand_reduced,
     extremum_mask,
+    real_part_of,
     reduced_count,
     tie_share,
     unbroadcast,
