@@ -111,8 +111,20 @@ def source_header(fn_name: str, objects: dict[str, object]) -> str:
         lines += names
     if others:
         lines.append(f"#     and, from {fn_name}'s module: {', '.join(others)}")
-    lines.append("# .export() writes it as a module that needs only numpy")
+    lines.append(f"# .export() writes it as a module that needs {_needs(objects.values())}")
     return "\n".join(lines) + "\n"
+
+
+def _uses_scipy(obj: object) -> bool:
+    """Whether ``obj`` is scipy, one of its modules, or an object of one."""
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__.split(".")[0] == "scipy"
+    return _module_attribute(obj) is not None and _module_attribute(obj)[0].startswith("scipy")
+
+
+def _needs(objects: Iterable[object]) -> str:
+    """"only numpy", or "numpy and scipy" when ``objects`` use scipy."""
+    return "numpy and scipy" if any(_uses_scipy(o) for o in objects) else "only numpy"
 
 
 def _import_line(name: str, module: types.ModuleType) -> str:
@@ -156,11 +168,11 @@ class _Module:
             return
         if isinstance(obj, types.ModuleType):
             top = obj.__name__.split(".")[0]
-            if top != "numpy" and top not in _STDLIB:
+            if top not in ("numpy", "scipy") and top not in _STDLIB:
                 raise AdCompileError(
                     f"cannot export {self.what}: it uses the module {obj.__name__}, and the "
-                    "exported code may need numpy only",
-                    hint="differentiate code that uses numpy and math only",
+                    "exported code may need numpy and scipy only",
+                    hint="differentiate code that uses numpy, scipy and math only",
                 )
             self.imports[name] = _import_line(name, obj)
             return
@@ -179,6 +191,13 @@ class _Module:
             module, path = attr
             if module == "math":
                 self.imports.setdefault("math", "import math")
+            if module.startswith("scipy"):  # from scipy.special import expit
+                attribute = path.rsplit(".", 1)[1]
+                line = f"from {module} import {attribute}"
+                self.imports[f"{module}.{attribute}"] = (
+                    line if attribute == name else f"{line} as {name}"
+                )
+                return
             self.constants.append(f"{name} = {path}")
             return
         if isinstance(obj, types.FunctionType) and not obj.__closure__:
@@ -248,8 +267,28 @@ class _Module:
                 continue
             self.need(dep, obj)
 
+    @property
+    def needs(self) -> str:
+        """"only numpy", or "numpy and scipy"."""
+        return _needs(self.defined.values())
+
+    def _submodule_imports(self, text: str) -> list[str]:
+        """``import scipy.special`` for each ``scipy.special.f`` that ``text`` reads
+        through a name bound to scipy itself (numpy imports its own submodules)."""
+        lines = []
+        for name, obj in self.defined.items():
+            if not isinstance(obj, types.ModuleType) or obj.__name__.split(".")[0] == "numpy":
+                continue
+            for attr in sorted(set(re.findall(rf"\b{re.escape(name)}\.(\w+)", text))):
+                sub = getattr(obj, attr, None)
+                if isinstance(sub, types.ModuleType) and sub.__name__.startswith(obj.__name__):
+                    lines.append(f"import {sub.__name__}")
+        return lines
+
     def text(self, header: str, body: str, exported: list[str]) -> str:
-        top = [header.rstrip("\n"), "\n".join(sorted(set(self.imports.values())))]
+        everything = "\n".join([body, *self.helpers.values(), *self.functions])
+        imports = {*self.imports.values(), *self._submodule_imports(everything)}
+        top = [header.rstrip("\n"), "\n".join(sorted(imports))]
         top.append(f"__all__ = {exported!r}")
         parts = ["\n\n".join(top)]
         if self.helpers:
@@ -280,14 +319,18 @@ def _literal(obj: object) -> str | None:
 
 
 def _module_attribute(obj: object) -> tuple[str, str] | None:
-    """``("numpy", "np.exp")`` for a function of numpy or math."""
+    """``("numpy", "np.exp")`` for a function of numpy or math, ``("scipy.special",
+    "scipy.special.expit")`` for one of scipy.special or scipy.stats (when imported)."""
     name = getattr(obj, "__name__", None)
     if not isinstance(name, str):
-        return None
+        name = getattr(type(obj), "__name__", "").removesuffix("_gen")  # scipy.stats.norm
     if getattr(np, name, None) is obj:
         return "numpy", f"np.{name}"
     if getattr(math, name, None) is obj:
         return "math", f"math.{name}"
+    for module in ("scipy.special", "scipy.stats"):
+        if module in sys.modules and getattr(sys.modules[module], name, None) is obj:
+            return module, f"{module}.{name}"
     return None
 
 
@@ -343,7 +386,10 @@ def module_text(
         if obj is None or name in exported or getattr(builtins, name, None) is obj:
             continue
         module.need(name, obj)
-    return module.text(header, body, exported)
+    return module.text(header.replace(_NEEDS, module.needs), body, exported)
+
+
+_NEEDS = "\x00needs\x00"  # in an export's header: what its module needs, once known
 
 
 def generated_namespaces(gen: Any) -> list[dict]:
@@ -413,7 +459,7 @@ def export_module(
     lines += [
         "",
         fill(
-            "It needs only numpy: the helpers it calls are copied from adcompile.runtime, "
+            f"It needs {_NEEDS}: the helpers it calls are copied from adcompile.runtime, "
             f"and {__name__.split('.')[0]} is not needed to run it. "
             + _ACCEPTS[(sig is not None, kinds is not None)]
         ),

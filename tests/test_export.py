@@ -58,15 +58,16 @@ def seed_inputs(rng: np.random.Generator) -> list[np.ndarray]:
     return [rng.normal(size=s) for s in shapes]
 
 
-def numpy_only_path(tmp_path: Path) -> Path:
-    """A directory holding numpy (linked) and nothing else: with ``-I -S`` and only it
-    on sys.path, a Python can import numpy but not adcompile."""
-    site = Path(np.__file__).resolve().parents[1]
+def numpy_only_path(tmp_path: Path, packages: tuple[str, ...] = ("numpy",)) -> Path:
+    """A directory holding numpy (linked) and nothing else (or the ``packages`` named):
+    with ``-I -S`` and only it on sys.path, a Python can import numpy but not adcompile."""
     only = tmp_path / "numpy_only"
     only.mkdir()
-    for entry in site.iterdir():
-        if entry.name == "numpy" or entry.name.startswith("numpy.libs"):
-            (only / entry.name).symlink_to(entry)
+    for package in packages:
+        site = Path(__import__(package).__file__).resolve().parents[1]
+        for entry in site.iterdir():
+            if entry.name == package or entry.name.startswith(f"{package}.libs"):
+                (only / entry.name).symlink_to(entry)
     return only
 
 
@@ -87,12 +88,15 @@ print(exported.__all__)
 """
 
 
-def run_isolated(tmp_path: Path, module: str, function: str, args: list) -> list[np.ndarray]:
-    """Run ``module.function(*args)`` in a Python started with -I -S that has numpy only."""
+def run_isolated(
+    tmp_path: Path, module: str, function: str, args: list, packages: tuple[str, ...] = ("numpy",)
+) -> list[np.ndarray]:
+    """Run ``module.function(*args)`` in a Python started with -I -S that has numpy only
+    (or the ``packages`` named)."""
     inputs, outputs = tmp_path / "inputs.npz", tmp_path / "outputs.npz"
     np.savez(inputs, *args)
     script = tmp_path / "runner.py"
-    only = numpy_only_path(tmp_path)
+    only = numpy_only_path(tmp_path, packages)
     script.write_text(
         RUNNER.format(
             only=str(only),
@@ -476,3 +480,56 @@ def test_a_general_export_accepts_arrays_of_any_shape(tmp_path):
     for n in (2, 5):
         args = rng.normal(size=(3, 4)), rng.normal(size=(3, 1)), rng.normal(size=(4, n))
         same_structure(exported.grad_loss(*args), ad.grad(model.loss, wrt=(0, 1, 2))(*args))
+
+
+WITH_SCIPY = """\
+import numpy as np
+import scipy
+import scipy.special
+from scipy.special import expit, gammaln
+
+
+def loss(x, mean):
+    a = np.sum(expit(x) * gammaln(x + 2)) + np.sum(scipy.special.erf(x) * x)
+    return a + np.sum(scipy.stats.multivariate_normal.logpdf(x, mean, np.eye(3)))
+
+
+def plain(x):
+    return np.sum(np.tanh(x))
+"""
+
+
+def test_a_gradient_using_scipy_is_exported_with_scipy_imports(tmp_path):
+    """scipy's functions are exported as imports of scipy: the module needs numpy and
+    scipy (and says so), and runs in a Python that has only those two."""
+    pytest.importorskip("scipy")
+    import scipy.stats  # noqa: F401 (the model reads scipy.stats through scipy)
+
+    path = tmp_path / "model_with_scipy.py"
+    path.write_text(WITH_SCIPY)
+    model = load(path)
+    grad = ad.grad(model.loss, wrt=(0, 1))
+    assert "needs numpy and scipy" in grad.source
+    text = grad.export()
+    assert "It needs numpy and scipy" in " ".join(text.split())
+    assert "from scipy.special import expit" in text and "import scipy.stats" in text
+    (tmp_path / "scipy_grad.py").write_text(text)
+    rng = np.random.default_rng(11)
+    args = [rng.normal(size=(4, 3)), rng.normal(size=3)]
+    got = run_isolated(tmp_path, "scipy_grad", "grad_loss", args, ("numpy", "scipy"))
+    for g, want in zip(got, grad(*args), strict=True):
+        np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-12)
+    plain = ad.grad(model.plain)
+    assert "needs only numpy" in plain.source
+    assert "It needs only numpy" in " ".join(plain.export().split())
+    assert not re.search(r"^(import|from) scipy", plain.export(), re.MULTILINE)
+
+
+def test_other_libraries_are_still_refused():
+    from adcompile import export
+
+    with pytest.raises(ad.AdCompileError) as info:
+        export.module_text(
+            "def g(x):\n    return j.sum(x)\n", [{"j": pytest}], ["g"], "grad of f", ""
+        )
+    assert "numpy and scipy only" in info.value.reason
