@@ -449,10 +449,14 @@ class GradientFunction:
         return entry[2]
 
     def export(self) -> str:
-        """The text of a Python module that defines this gradient and needs only numpy:
-        the code of :attr:`source`, the helpers of ``adcompile.runtime`` it uses, the
-        pullbacks of the functions it calls, and the module-level numbers and arrays
-        it reads, with a docstring saying where it comes from and how to make it again."""
+        """The text of a Python module that defines this gradient and needs only numpy
+        (and scipy, if the function uses it): the code of :attr:`source`, the helpers of
+        ``adcompile.runtime`` it uses, the pullbacks of the functions it calls, and the
+        module-level numbers and arrays it reads, with a docstring saying where it comes
+        from and how to make it again. Its function checks that its arguments have the
+        structure (and, for code specialised to shapes, the shapes) the code was
+        generated for: export after a call with list, tuple or dict arguments to get
+        code for them."""
         entry = self._latest
         if entry is None or not _current(entry):
             entry = self._entry(None, None)

@@ -123,7 +123,7 @@ def _uses_scipy(obj: object) -> bool:
 
 
 def _needs(objects: Iterable[object]) -> str:
-    """"only numpy", or "numpy and scipy" when ``objects`` use scipy."""
+    """ "only numpy", or "numpy and scipy" when ``objects`` use scipy."""
     return "numpy and scipy" if any(_uses_scipy(o) for o in objects) else "only numpy"
 
 
@@ -269,7 +269,7 @@ class _Module:
 
     @property
     def needs(self) -> str:
-        """"only numpy", or "numpy and scipy"."""
+        """ "only numpy", or "numpy and scipy"."""
         return _needs(self.defined.values())
 
     def _submodule_imports(self, text: str) -> list[str]:
