@@ -123,7 +123,7 @@ def _uses_scipy(obj: object) -> bool:
 
 
 def _needs(objects: Iterable[object]) -> str:
-    """ "only numpy", or "numpy and scipy" when ``objects`` use scipy."""
+    """What a module of ``objects`` needs: "only numpy", or "numpy and scipy"."""
     return "numpy and scipy" if any(_uses_scipy(o) for o in objects) else "only numpy"
 
 
@@ -269,7 +269,7 @@ class _Module:
 
     @property
     def needs(self) -> str:
-        """ "only numpy", or "numpy and scipy"."""
+        """What this module needs: "only numpy", or "numpy and scipy"."""
         return _needs(self.defined.values())
 
     def _submodule_imports(self, text: str) -> list[str]:
@@ -667,7 +667,7 @@ def _wrapped(
         ]
     )
     parts = [
-        ARGUMENT_CHECK.rstrip("\n"),
+        ARGUMENT_CHECK.rstrip("\n").replace("adcompile.grad(f)", f"adcompile.{mode}(f)"),
         *([FINISH.rstrip("\n")] if mode != "jvp" else []),
         f"# the arguments {name} was generated for\n_ARGUMENTS = {expected!r}",
         body.strip("\n"),
