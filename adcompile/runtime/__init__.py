@@ -89,6 +89,7 @@ from .contractions import (
     uncross,
 )
 from .elementwise import (
+    abs_sign,
     clip_high,
     clip_low,
     clip_passes,
