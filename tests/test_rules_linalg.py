@@ -10,6 +10,7 @@ vectors are invariant to their signs, which numpy does not fix. The functions ar
 read by ``test_every_rule_is_tested`` in tests/test_rules.py.
 """
 
+import re
 import types
 
 import autograd
@@ -20,7 +21,14 @@ from helpers import assert_grad_matches_fd
 from test_rules import weights
 
 import adcompile as ad
-from adcompile.runtime import abs_sign, eig_adjoint, grad_like, unbroadcast
+from adcompile.runtime import (
+    abs_sign,
+    eig_adjoint,
+    grad_like,
+    norm_adjoint,
+    svd_adjoint,
+    unbroadcast,
+)
 
 
 def check(f, *args, wrt=0, autograd_too=True, **tol):
@@ -668,3 +676,58 @@ def test_abs_of_a_complex_value_with_an_imaginary_part_is_refused():
         with np.errstate(invalid="ignore"):
             assert np.isnan(abs_of_root_of_eigenvalues(a))
             assert np.isnan(ad.grad(abs_of_root_of_eigenvalues)(a)).any()
+
+
+def norm_of_root_of_eigenvalues(a):
+    return np.linalg.norm(np.sqrt(np.linalg.eigvals(a)))
+
+
+def vector_norm_of_root_of_eigenvalues(a):
+    return np.sum(np.linalg.vector_norm(np.sqrt(np.linalg.eigvals(a)), ord=1))
+
+
+def singular_values_of_root_of_eigenvalues(a):
+    m = np.outer(np.sqrt(np.linalg.eigvals(a)), np.ones(2))
+    return np.sum(np.linalg.svd(m, compute_uv=False))
+
+
+@pytest.mark.parametrize(
+    ("f", "name"),
+    [
+        (norm_of_root_of_eigenvalues, "np.linalg.norm"),
+        (vector_norm_of_root_of_eigenvalues, "a vector norm"),
+        (singular_values_of_root_of_eigenvalues, "np.linalg.svd"),
+    ],
+)
+def test_real_results_of_complex_values_with_imaginary_parts_are_refused(f, name):
+    """Norms and singular values are real for complex arrays too, but their rules are
+    for real arrays: of a value with an imaginary part (numpy 2.5's square root of a
+    negative eigenvalue) they are refused, not given the gradient of the wrong sign."""
+    a = np.diag([-4.0, 1.0, 9.0]) + 0.01 * np.arange(9.0).reshape(3, 3)
+    if np.iscomplexobj(np.linalg.eigvals(a)):
+        with pytest.raises(TypeError, match=f"{re.escape(name)} of a complex value"):
+            ad.grad(f)(a)
+    else:  # numpy before 2.5: the square root is NaN, and so is the gradient
+        with np.errstate(invalid="ignore"):
+            try:
+                value = f(a)
+            except np.linalg.LinAlgError:  # svd of NaN: the gradient fails as f does
+                with pytest.raises(np.linalg.LinAlgError):
+                    ad.grad(f)(a)
+            else:
+                assert np.isnan(value) and np.isnan(ad.grad(f)(a)).any()
+
+
+def test_norm_and_svd_adjoints_refuse_imaginary_parts_on_any_numpy(rng):
+    """The adjoints themselves: a complex operand with an imaginary part is refused, one
+    whose imaginary parts are zero gets the real operand's cotangent."""
+    x = free(rng, 3, 3)
+    for adjoint, args in [
+        (norm_adjoint, lambda m: (1.0, np.linalg.norm(m), m)),
+        (lambda dy, y, m: svd_adjoint(dy, y, m, compute_uv=False), lambda m: (np.ones(3), None, m)),
+    ]:
+        real = adjoint(*args(x))
+        same = adjoint(*args(x + 0j))
+        np.testing.assert_allclose(np.real(same), real, rtol=1e-12, atol=1e-12)
+        with pytest.raises(TypeError, match="of a complex value"):
+            adjoint(*args(x + 1j * np.eye(3)))
