@@ -382,6 +382,13 @@ def scalars(p, x):
 
 def keyed(d, x):
     return np.sum(d["w"] * x) * d["s"]
+
+
+def flagged(x, flag):
+    y = x * x
+    if flag:
+        y = y * 2.0
+    return np.sum(y)
 """
 
 
@@ -533,3 +540,19 @@ def test_other_libraries_are_still_refused():
             "def g(x):\n    return j.sum(x)\n", [{"j": pytest}], ["g"], "grad of f", ""
         )
     assert "numpy and scipy only" in info.value.reason
+
+
+def test_an_export_takes_any_object_where_its_code_does(tmp_path):
+    """An argument that is not an array or a number (None, a string) does not shape
+    the generated code: the export takes any object there."""
+    path = tmp_path / "structured_flag.py"
+    path.write_text(STRUCTURED)
+    model = load(path)
+    x = np.arange(3.0)
+    grad = ad.grad(model.flagged)
+    grad(x, None)
+    out = tmp_path / "structured_flag_exported.py"
+    out.write_text(grad.export())
+    exported = load(out)
+    for flag in (None, "yes", ""):
+        same_structure(exported.grad_flagged(x, flag), ad.grad(model.flagged)(x, flag))
