@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .broadcasting import unbroadcast
+from .broadcasting import real_part_of, unbroadcast
 from .containers import zero_like
 
 
@@ -270,4 +270,6 @@ def real_cotangent(g, x, name="np.real"):
             "real-valued computations only (complex values whose imaginary parts are all "
             "zero included)"
         )
+    if np.iscomplexobj(g):  # a tangent (forward mode) of such a value: its real part
+        g = real_part_of(g)
     return g
