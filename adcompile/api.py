@@ -450,17 +450,23 @@ class GradientFunction:
         return entry[2]
 
     def export(self) -> str:
-        """The text of a Python module that defines this gradient and needs only numpy:
-        the code of :attr:`source`, the helpers of ``adcompile.runtime`` it uses, the
-        pullbacks of the functions it calls, and the module-level numbers and arrays
-        it reads, with a docstring saying where it comes from and how to make it again."""
+        """The text of a Python module that defines this gradient and needs only numpy
+        (and scipy, if the function uses it): the code of :attr:`source`, the helpers of
+        ``adcompile.runtime`` it uses, the pullbacks of the functions it calls, and the
+        module-level numbers and arrays it reads, with a docstring saying where it comes
+        from and how to make it again. Its function checks that its arguments have the
+        structure (and, for code specialised to shapes, the shapes) the code was
+        generated for: export after a call with list, tuple or dict arguments to get
+        code for them."""
         entry = self._latest
         if entry is None or not _current(entry):
             entry = self._entry(None, None)
         gen = entry[2]
         body = entry[1][len(getattr(gen, "header", "")) :]
         sig = next((k for k, v in self._by_sig.items() if v is entry), None)
-        return export_module(self.fn, body, generated_namespaces(gen), self.wrt, self.mode, sig)
+        kinds = next((k for k, v in self._by_kinds.items() if v is entry), None)
+        namespaces = generated_namespaces(gen)
+        return export_module(self.fn, body, namespaces, self.wrt, self.mode, sig, kinds=kinds)
 
     def memory_report(self, *args: Any, **kwargs: Any) -> MemoryReport:
         """What the reverse sweep keeps for a call with these arguments: the values alive

@@ -91,13 +91,16 @@ examples:
 
 EXPORT_HELP = """\
 Write the generated gradient of FUNC, defined with def at the top level of
-FILE.py, as a Python module that needs only numpy: the generated function
+FILE.py, as a Python module that needs only numpy (and scipy, when FUNC uses
+it): the generated function
 (named after FUNC: grad_loss for loss, with loss's parameters), the helpers of
 adcompile.runtime it calls (copied from their source), the pullbacks of the
 file's own functions that FUNC calls, the numbers and arrays it reads, an
 __all__, and a docstring that says what it was generated from and how to
 generate it again. Import it, or paste it into your code; adcompile is not
-needed to run it.
+needed to run it. It checks its arguments: code generated without a call is
+for arrays and numbers (export a gradient of list, tuple or dict arguments
+from Python after a call with them), code for --shapes for those shapes.
 
 The file is read, never run, as by show (--wrt, --shapes and --mode are show's);
 when FUNC needs something only running the file defines, export it from Python

@@ -149,8 +149,20 @@ def source_header(fn_name: str, objects: dict[str, object]) -> str:
         lines += names
     if others:
         lines.append(f"#     and, from {fn_name}'s module: {', '.join(others)}")
-    lines.append("# .export() writes it as a module that needs only numpy")
+    lines.append(f"# .export() writes it as a module that needs {_needs(objects.values())}")
     return "\n".join(lines) + "\n"
+
+
+def _uses_scipy(obj: object) -> bool:
+    """Whether ``obj`` is scipy, one of its modules, or an object of one."""
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__.split(".")[0] == "scipy"
+    return _module_attribute(obj) is not None and _module_attribute(obj)[0].startswith("scipy")
+
+
+def _needs(objects: Iterable[object]) -> str:
+    """What a module of ``objects`` needs: "only numpy", or "numpy and scipy"."""
+    return "numpy and scipy" if any(_uses_scipy(o) for o in objects) else "only numpy"
 
 
 def _import_line(name: str, module: types.ModuleType) -> str:
@@ -194,11 +206,11 @@ class _Module:
             return
         if isinstance(obj, types.ModuleType):
             top = obj.__name__.split(".")[0]
-            if top != "numpy" and top not in _STDLIB:
+            if top not in ("numpy", "scipy") and top not in _STDLIB:
                 raise AdCompileError(
                     f"cannot export {self.what}: it uses the module {obj.__name__}, and the "
-                    "exported code may need numpy only",
-                    hint="differentiate code that uses numpy and math only",
+                    "exported code may need numpy and scipy only",
+                    hint="differentiate code that uses numpy, scipy and math only",
                 )
             self.imports[name] = _import_line(name, obj)
             return
@@ -217,6 +229,13 @@ class _Module:
             module, path = attr
             if module == "math":
                 self.imports.setdefault("math", "import math")
+            if module.startswith("scipy"):  # from scipy.special import expit
+                attribute = path.rsplit(".", 1)[1]
+                line = f"from {module} import {attribute}"
+                self.imports[f"{module}.{attribute}"] = (
+                    line if attribute == name else f"{line} as {name}"
+                )
+                return
             self.constants.append(f"{name} = {path}")
             return
         if isinstance(obj, types.FunctionType) and not obj.__closure__:
@@ -286,8 +305,28 @@ class _Module:
                 continue
             self.need(dep, obj)
 
+    @property
+    def needs(self) -> str:
+        """What this module needs: "only numpy", or "numpy and scipy"."""
+        return _needs(self.defined.values())
+
+    def _submodule_imports(self, text: str) -> list[str]:
+        """``import scipy.special`` for each ``scipy.special.f`` that ``text`` reads
+        through a name bound to scipy itself (numpy imports its own submodules)."""
+        lines = []
+        for name, obj in self.defined.items():
+            if not isinstance(obj, types.ModuleType) or obj.__name__.split(".")[0] == "numpy":
+                continue
+            for attr in sorted(set(re.findall(rf"\b{re.escape(name)}\.(\w+)", text))):
+                sub = getattr(obj, attr, None)
+                if isinstance(sub, types.ModuleType) and sub.__name__.startswith(obj.__name__):
+                    lines.append(f"import {sub.__name__}")
+        return lines
+
     def text(self, header: str, body: str, exported: list[str]) -> str:
-        top = [header.rstrip("\n"), "\n".join(sorted(set(self.imports.values())))]
+        everything = "\n".join([body, *self.helpers.values(), *self.functions])
+        imports = {*self.imports.values(), *self._submodule_imports(everything)}
+        top = [header.rstrip("\n"), "\n".join(sorted(imports))]
         top.append(f"__all__ = {exported!r}")
         parts = ["\n\n".join(top)]
         if self.helpers:
@@ -318,14 +357,18 @@ def _literal(obj: object) -> str | None:
 
 
 def _module_attribute(obj: object) -> tuple[str, str] | None:
-    """``("numpy", "np.exp")`` for a function of numpy or math."""
+    """``("numpy", "np.exp")`` for a function of numpy or math, ``("scipy.special",
+    "scipy.special.expit")`` for one of scipy.special or scipy.stats (when imported)."""
     name = getattr(obj, "__name__", None)
     if not isinstance(name, str):
-        return None
+        name = getattr(type(obj), "__name__", "").removesuffix("_gen")  # scipy.stats.norm
     if getattr(np, name, None) is obj:
         return "numpy", f"np.{name}"
     if getattr(math, name, None) is obj:
         return "math", f"math.{name}"
+    for module in ("scipy.special", "scipy.stats"):
+        if module in sys.modules and getattr(sys.modules[module], name, None) is obj:
+            return module, f"{module}.{name}"
     return None
 
 
@@ -381,7 +424,10 @@ def module_text(
         if obj is None or name in exported or getattr(builtins, name, None) is obj:
             continue
         module.need(name, obj)
-    return module.text(header, body, exported)
+    return module.text(header.replace(_NEEDS, module.needs), body, exported)
+
+
+_NEEDS = "\x00needs\x00"  # in an export's header: what its module needs, once known
 
 
 def generated_namespaces(gen: Any) -> list[dict]:
@@ -398,8 +444,14 @@ def export_module(
     mode: str,
     sig: tuple | None = None,
     path: str | None = None,
+    kinds: tuple | None = None,
 ) -> str:
-    """The module :meth:`GradientFunction.export` and ``adcompile export`` write."""
+    """The module :meth:`GradientFunction.export` and ``adcompile export`` write.
+
+    ``sig`` is the shape signature the code was specialised to (None: general code),
+    ``kinds`` the structure of its list, tuple and dict arguments (None: arrays and
+    numbers only); the exported function checks its arguments against them, since it
+    cannot generate code for others as adcompile does."""
     if isinstance(fn, SourceFunction):
         name, qualname, filename, lineno = fn.name, fn.qualname, fn.filename, fn.node.lineno
         params = [a.arg for a in fn.node.args.args]
@@ -411,6 +463,9 @@ def export_module(
     where = _short(filename)
     generated = re.match(r"def (\w+)\(([^)]*)\)", body)
     exported = [generated.group(1)] if generated else []
+    if generated:
+        body = _wrapped(body, generated, params, wrt, mode, sig, kinds)
+        namespaces = [*namespaces, {"grad_like": runtime.grad_like}]
     call = f"{generated.group(1)}({generated.group(2)})" if generated else name
     what = {"grad": "the gradient", "value_and_grad": "the value and gradient", "vjp": "the vjp"}
     fill = functools.partial(textwrap.fill, width=88, break_on_hyphens=False)
@@ -442,8 +497,9 @@ def export_module(
     lines += [
         "",
         fill(
-            "It needs only numpy: the helpers it calls are copied from adcompile.runtime, "
-            f"and {__name__.split('.')[0]} is not needed to run it."
+            f"It needs {_NEEDS}: the helpers it calls are copied from adcompile.runtime, "
+            f"and {__name__.split('.')[0]} is not needed to run it. "
+            + _ACCEPTS[(sig is not None, kinds is not None)]
         ),
         '"""',
     ]
@@ -472,3 +528,198 @@ def _version() -> str:
         return version("adcompile")
     except PackageNotFoundError:  # run from a source tree that is not installed
         return "unknown"
+
+
+# ------------------------------------------------------------ argument checks
+
+_ACCEPTS = {
+    (False, False): "It accepts arrays and numbers only: export it after calling the "
+    "gradient with the list, tuple or dict arguments you need, and it is generated for them.",
+    (False, True): "It accepts arguments of the structure (lists, tuples, dicts) of the "
+    "call it was made for only.",
+    (True, False): "It accepts arguments of those shapes only, and refuses others.",
+    (True, True): "It accepts arguments of those shapes only, and refuses others.",
+}
+
+# Copied into every exported module: adcompile generates code for the structure (and,
+# when specialised, the shapes) of the arguments of a call, and makes new code for
+# others; an exported function cannot, so it refuses them. Then, as adcompile does,
+# it gives each gradient the type, shape and dtype of its input (grad_like), and
+# copies an array that is an argument or another gradient.
+ARGUMENT_CHECK = """\
+def _structure(value, shapes):
+    \"\"\"What generated code assumes of an argument: lists, tuples and dicts by their
+    elements (a list of elements alike by one element, whatever its length), and with
+    ``shapes`` an array by its shape and a Python number by its type.\"\"\"
+    t = type(value)
+    if t is list or t is tuple:
+        inner = tuple(_structure(v, shapes) for v in value)
+        if shapes:
+            return (t.__name__, inner)
+        if t is list and all(k == inner[0] for k in inner):
+            return ("list", inner[0] if inner else "leaf")
+        return ("tuple", inner)
+    if t is dict:
+        return ("dict", tuple((k, _structure(v, shapes)) for k, v in value.items()))
+    if not shapes:
+        return "leaf"
+    if t is float or t is int or t is bool or t is complex:
+        return t.__name__
+    return np.shape(value)
+
+
+def _matches(got, expected):
+    \"\"\"Whether a structure is the one expected ("any": an object of any kind).\"\"\"
+    if expected == "any":
+        return True
+    if type(got) is tuple and type(expected) is tuple and len(got) == len(expected):
+        return all(_matches(g, e) for g, e in zip(got, expected))
+    return got == expected
+
+
+def _check_arguments(function, expected, shapes, **arguments):
+    \"\"\"Refuse arguments the exported ``function`` was not generated for.\"\"\"
+    for name, value in arguments.items():
+        got = _structure(value, shapes)
+        if _matches(got, expected[name]):
+            continue
+        if expected[name] == "leaf":
+            raise TypeError(
+                f"{function} was exported for arguments that are arrays or numbers, and "
+                f"{name} is a {type(value).__name__}: export the gradient again after "
+                "calling it with arguments like these (g = adcompile.grad(f); g(...); "
+                "g.export()), which makes code for their structure"
+            )
+        what = "shape and structure" if shapes else "structure"
+        raise TypeError(
+            f"{function} was exported for {name} of {what} {expected[name]!r}, not "
+            f"{got!r}: export the gradient again after calling it with arguments like "
+            "these (g = adcompile.grad(f); g(...); g.export())"
+            + (", or with adcompile export --shapes" if shapes else "")
+        )
+"""
+
+FINISH = """\
+def _owned(g, seen):
+    \"\"\"``g`` with each array that is an argument or part of another gradient copied.\"\"\"
+    if type(g) is list or type(g) is tuple:
+        return type(g)(_owned(v, seen) for v in g)
+    if type(g) is dict:
+        return {k: _owned(v, seen) for k, v in g.items()}
+    if isinstance(g, np.ndarray):
+        if id(g) in seen or not g.flags.writeable:
+            g = g.copy()
+        seen.add(id(g))
+    return g
+
+
+def _leaf_ids(values):
+    if type(values) is list or type(values) is tuple:
+        return {i for v in values for i in _leaf_ids(v)}
+    if type(values) is dict:
+        return {i for v in values.values() for i in _leaf_ids(v)}
+    return {id(values)}
+
+
+def _finished(grads, args, index):
+    \"\"\"The generated code's gradients (one bare, several in a sequence) as adcompile
+    returns them: each with the type, shape and dtype of its input, owning its memory.\"\"\"
+    several = len(index) > 1
+    seen = _leaf_ids(args)
+    grads = grads if several else (grads,)
+    out = [_owned(grad_like(g, args[i]), seen) for g, i in zip(grads, index)]
+    return tuple(out) if several else out[0]
+"""
+
+
+def _expected_structure(kind: object, shape: object, shapes: bool) -> object:
+    """The value ``_structure`` gives an argument of ``kind`` (without shapes) or of the
+    shape signature entry ``shape`` (with them)."""
+    if not shapes:
+        if kind is None or kind == "leaf":
+            return "leaf"
+        tag, inner = kind
+        if tag == "list":
+            return ("list", _expected_structure(inner, None, False))
+        if tag == "tuple":
+            return ("tuple", tuple(_expected_structure(k, None, False) for k in inner))
+        return ("dict", tuple((k, _expected_structure(v, None, False)) for k, v in inner))
+    if shape is None:  # not an array or a number: the code does not depend on it
+        return "any"
+    if isinstance(shape, type):
+        return shape.__name__
+    if isinstance(shape, tuple) and len(shape) == 2 and shape[0] in (list, tuple, dict):
+        t, inner = shape
+        if t is dict:
+            return ("dict", tuple((k, _expected_structure(None, v, True)) for k, v in inner))
+        return (t.__name__, tuple(_expected_structure(None, v, True) for v in inner))
+    return tuple(shape)
+
+
+def _wrapped(
+    body: str,
+    generated: re.Match,
+    params: list[str],
+    wrt: list[str],
+    mode: str,
+    sig: tuple | None,
+    kinds: tuple | None,
+) -> str:
+    """``body`` with its generated function renamed ``_generated_NAME``, and a function
+    ``NAME`` that checks the arguments are of the structure (and shapes) the code was
+    generated for, calls it, and finishes its gradients as adcompile does."""
+    shapes = sig is not None and len(sig) == len(params)
+    expected = {
+        p: _expected_structure(
+            kinds[i] if kinds is not None and i < len(kinds) else None,
+            sig[i] if shapes else None,
+            shapes,
+        )
+        for i, p in enumerate(params)
+    }
+    try:
+        literal = ast.literal_eval(repr(expected)) == expected
+    except (ValueError, SyntaxError):
+        literal = False
+    if not literal:
+        raise AdCompileError(
+            "cannot export a gradient whose dict arguments have keys other than strings "
+            "and numbers",
+            hint="use string keys",
+        )
+    name, signature = generated.group(1), generated.group(2)
+    inner = f"_generated_{name}"
+    body = body[: generated.start(1)] + inner + body[generated.end(1) :]
+    passed = ", ".join(f"{p}={p}" for p in params)
+    call = f"{inner}({signature})"
+    args = "(" + ", ".join(params) + ("," if len(params) == 1 else "") + ")"
+    index = [params.index(w) for w in wrt if w in params]
+    if mode == "jvp":
+        result = f"return {call}"
+    elif mode == "value_and_grad":
+        result = f"value, grads = {call}\n    return value, _finished(grads, {args}, {index!r})"
+    else:
+        result = f"return _finished({call}, {args}, {index!r})"
+    check = f"_check_arguments({name!r}, _ARGUMENTS, {shapes!r}, {passed})"
+    wrapper = "\n".join(
+        [
+            f"def {name}({signature}):",
+            f'    """{name}({signature}): checks its arguments, then runs {inner}."""',
+            *textwrap.wrap(
+                check,
+                width=84,
+                initial_indent="    ",
+                subsequent_indent="        ",
+                break_long_words=False,
+            ),
+            f"    {result}",
+        ]
+    )
+    parts = [
+        ARGUMENT_CHECK.rstrip("\n").replace("adcompile.grad(f)", f"adcompile.{mode}(f)"),
+        *([FINISH.rstrip("\n")] if mode != "jvp" else []),
+        f"# the arguments {name} was generated for\n_ARGUMENTS = {expected!r}",
+        body.strip("\n"),
+        wrapper,
+    ]
+    return "\n\n\n".join(parts) + "\n"

@@ -109,7 +109,8 @@ class JvpFunction:
         entry = self._latest or self._entry(None)
         gen = entry[4]
         body = entry[1][len(gen.header) :]
-        return export_module(self.fn, body, [gen.namespace], self.wrt, "jvp")
+        kinds = next((k for k, v in self._cache.items() if v is entry), None)
+        return export_module(self.fn, body, [gen.namespace], self.wrt, "jvp", kinds=kinds)
 
     def _repr_html_(self) -> str:
         """In a notebook: the generated source, highlighted."""

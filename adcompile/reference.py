@@ -266,6 +266,10 @@ KINKS_TEXT = [
     "autograd's convention; `np.abs`, `np.real`, `np.imag`, `np.conj` and `np.angle` "
     "have rules of their own for them; any other rule given one is refused when the "
     "gradient is compiled, and `.astype(complex)` is refused (docs/numerics.md).",
+    "A complex value whose imaginary parts are all zero (numpy 2.5 returns the real "
+    "results of `np.linalg.eig` so) is taken as real; one with a nonzero imaginary part "
+    "is refused when the gradient meets it in `np.real`, `np.abs`, the norms, `svd`, "
+    "`eigh`, `slogdet` and `eig`'s own adjoint.",
     "`np.pad` is differentiated in `mode='constant'` only (other modes are refused "
     "when the gradient runs); `np.gradient` with `edge_order=1`, one scalar spacing "
     "and, for arrays of more than one axis, `axis=k`; `np.cross` for 3-vectors; "
@@ -627,7 +631,11 @@ def operator_rows() -> list[list[str]]:
 
 
 def method_rows() -> list[list[str]]:
-    rows = [["`.T`", "`np.transpose(x)`", _status(np.transpose)]]
+    rows = [
+        ["`.T`", "`np.transpose(x)`", _status(np.transpose)],
+        ["`.real`", "`np.real(x)`", _status(np.real)],
+        ["`.imag`", "`np.imag(x)`", _status(np.imag)],
+    ]
     for name, (prim, pack) in normalize.METHODS.items():
         call = f"`x.{name}(...)`"
         if pack is not None:

@@ -10,7 +10,9 @@ shape ``docs/performance.md`` is written from.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -191,3 +193,27 @@ def test_library_bench_hand_written_backwards_match_finite_differences():
                 np.testing.assert_allclose(got[i], fd, rtol=1e-5, atol=1e-8)
     finally:
         sys.path.remove(str(EXAMPLES / "benchmarks"))
+
+
+def test_bench_install_hints_name_no_pinned_or_local_version():
+    """What bench.py tells a user to install for a system it skips: a plain package
+    name (PyTorch's CPU index included), never a version pinned to one machine's
+    wheel (``torch==2.x+cpu``)."""
+    sys.path.insert(0, str(EXAMPLES / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "bench_hints", EXAMPLES / "benchmarks" / "bench.py"
+        )
+        bench = importlib.util.module_from_spec(spec)
+        sys.modules["bench_hints"] = bench  # its dataclasses look their module up
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(EXAMPLES / "benchmarks"))
+        sys.modules.pop("bench_hints", None)
+    hints = {s.key: s.install for s in bench.SYSTEMS if s.module is not None}
+    assert {"autograd", "torch", "jax", "tangent"} <= set(hints), hints
+    for key, hint in hints.items():
+        assert hint.startswith("pip install "), (key, hint)
+        assert not re.search(r"==|\+(cpu|cu)|\.whl|/home/|/root/", hint), (key, hint)
+    text = (EXAMPLES / "benchmarks" / "bench.py").read_text(encoding="utf-8")
+    assert not re.search(r"torch\s*==|torch-[0-9]", text)

@@ -1055,3 +1055,23 @@ def test_check_through_python_m_with_no_color(checkdir):
     assert proc.returncode == 1, proc.stderr
     assert not ANSI.search(proc.stdout)
     assert "FAIL" in proc.stdout
+
+
+def test_docs_cli_md_covers_every_command_and_option():
+    """docs/cli.md has a section for each command (export included) and names each of
+    its options (--memory, --side-by-side...)."""
+    import argparse
+
+    from adcompile.cli import _parser
+
+    page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    parser = _parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert {"show", "export", "rules", "check"} <= set(commands.choices)
+    for name, command in commands.choices.items():
+        assert f"## `adcompile {name}`" in page, name
+        section = page.split(f"## `adcompile {name}`", 1)[1].split("\n## ", 1)[0]
+        for action in command._actions:
+            spellings = [o for o in action.option_strings if o not in ("-h", "--help")]
+            if spellings:  # -o or --output
+                assert any(o in section for o in spellings), (name, spellings)

@@ -354,7 +354,7 @@ def f_unsupported_method(x):
 
 
 def f_unsupported_attribute(x):
-    y = x.real
+    y = x.flat
     return np.sum(y)
 
 
@@ -533,7 +533,7 @@ CASES = [
     (f_bare_return, (X,), "return\n", ["return"]),
     (f_expression_statement, (X,), "x * 2.0", ["expression"]),
     (f_unsupported_method, (X,), "x.round(2)", ["round"]),
-    (f_unsupported_attribute, (X,), "x.real", ["real"]),
+    (f_unsupported_attribute, (X,), "x.flat", ["flat"]),
     (f_bad_keyword, (X,), "np.sum(x, where", ["where="]),
     (f_dtype_keyword, (X,), "np.sum(x, dtype", ["dtype="]),
     (f_return_none, (X,), "return None", ["return"]),

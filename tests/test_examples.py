@@ -138,3 +138,22 @@ def test_vanishing_gradients_plot_is_written(tmp_path):
     norms = {name: np.geomspace(1e-6, 1.0, vanishing.DEPTH) for name in vanishing.NETWORKS}
     out = vanishing.plot(norms, tmp_path / "norms.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------------ the index
+
+
+def test_every_example_script_is_in_the_examples_readme():
+    """examples/README.md's table links every script of examples/ that runs as a
+    program, and has a section with the command that runs it."""
+    readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    scripts = sorted(
+        p.relative_to(EXAMPLES).as_posix()
+        for p in EXAMPLES.rglob("*.py")
+        if 'if __name__ == "__main__"' in p.read_text(encoding="utf-8")
+    )
+    assert len(scripts) >= 7, scripts
+    for script in scripts:
+        assert f"| [`{script}`]({script}) |" in readme, script
+        assert f"## `{script}`" in readme, script
+        assert f"python examples/{script}" in readme, script

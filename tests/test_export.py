@@ -58,15 +58,16 @@ def seed_inputs(rng: np.random.Generator) -> list[np.ndarray]:
     return [rng.normal(size=s) for s in shapes]
 
 
-def numpy_only_path(tmp_path: Path) -> Path:
-    """A directory holding numpy (linked) and nothing else: with ``-I -S`` and only it
-    on sys.path, a Python can import numpy but not adcompile."""
-    site = Path(np.__file__).resolve().parents[1]
+def numpy_only_path(tmp_path: Path, packages: tuple[str, ...] = ("numpy",)) -> Path:
+    """A directory holding numpy (linked) and nothing else (or the ``packages`` named):
+    with ``-I -S`` and only it on sys.path, a Python can import numpy but not adcompile."""
     only = tmp_path / "numpy_only"
     only.mkdir()
-    for entry in site.iterdir():
-        if entry.name == "numpy" or entry.name.startswith("numpy.libs"):
-            (only / entry.name).symlink_to(entry)
+    for package in packages:
+        site = Path(__import__(package).__file__).resolve().parents[1]
+        for entry in site.iterdir():
+            if entry.name == package or entry.name.startswith(f"{package}.libs"):
+                (only / entry.name).symlink_to(entry)
     return only
 
 
@@ -87,12 +88,15 @@ print(exported.__all__)
 """
 
 
-def run_isolated(tmp_path: Path, module: str, function: str, args: list) -> list[np.ndarray]:
-    """Run ``module.function(*args)`` in a Python started with -I -S that has numpy only."""
+def run_isolated(
+    tmp_path: Path, module: str, function: str, args: list, packages: tuple[str, ...] = ("numpy",)
+) -> list[np.ndarray]:
+    """Run ``module.function(*args)`` in a Python started with -I -S that has numpy only
+    (or the ``packages`` named)."""
     inputs, outputs = tmp_path / "inputs.npz", tmp_path / "outputs.npz"
     np.savez(inputs, *args)
     script = tmp_path / "runner.py"
-    only = numpy_only_path(tmp_path)
+    only = numpy_only_path(tmp_path, packages)
     script.write_text(
         RUNNER.format(
             only=str(only),
@@ -356,3 +360,199 @@ def test_every_runtime_helper_is_listed_and_importable_from_the_package():
     assert set(runtime.HELPERS) == {
         n for m in runtime.MODULES for n, o in vars(m).items() if o is runtime.HELPERS.get(n)
     }
+
+
+STRUCTURED = """\
+import numpy as np
+
+
+def layers(params, x):
+    for W, b in params:
+        x = np.tanh(x @ W + b)
+    return np.sum(x * x)
+
+
+def indexed(p, x):
+    return np.sum(p[0] * x) + p[1] * 2.0
+
+
+def scalars(p, x):
+    return np.sum(x) * p[0] + p[1]
+
+
+def keyed(d, x):
+    return np.sum(d["w"] * x) * d["s"]
+
+
+def flagged(x, flag):
+    y = x * x
+    if flag:
+        y = y * 2.0
+    return np.sum(y)
+"""
+
+
+def same_structure(got, want) -> None:
+    """``got`` has ``want``'s types and structure, and its values to 1e-12."""
+    assert type(got) is type(want), (type(got), type(want))
+    if isinstance(want, list | tuple):
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            same_structure(g, w)
+    elif isinstance(want, dict):
+        assert got.keys() == want.keys()
+        for k in want:
+            same_structure(got[k], want[k])
+    else:
+        assert np.shape(got) == np.shape(want)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def structured_cases(rng: np.random.Generator):
+    W, b, x = rng.normal(size=(3, 3)), rng.normal(size=3), rng.normal(size=(4, 3))
+    return [
+        ("layers", [(W, b), (W * 0.5, b)], x),
+        ("indexed", [x, 1.5], x),
+        ("scalars", [1.5, 2.0], x),
+        ("scalars", (1.5, 2.0), x),
+        ("keyed", {"w": x, "s": 2.0}, x),
+    ]
+
+
+@pytest.mark.parametrize("mode", ["grad", "value_and_grad", "vjp"])
+def test_an_export_after_a_call_with_lists_tuples_and_dicts_is_what_adcompile_returns(
+    tmp_path, mode
+):
+    """Code generated for the structure of list, tuple and dict arguments, exported and
+    run without adcompile, returns what adcompile does: the same values, and gradients
+    of the type and structure of their inputs."""
+    path = tmp_path / "structured_model.py"
+    path.write_text(STRUCTURED)
+    model = load(path)
+    for i, (name, p, x) in enumerate(structured_cases(np.random.default_rng(7))):
+        derivative = getattr(ad, mode)(getattr(model, name), wrt=(0, 1))
+        args = (p, x, 1.0) if mode == "vjp" else (p, x)
+        want = derivative(*args)
+        out = tmp_path / f"structured_{mode}_{i}.py"
+        out.write_text(derivative.export())
+        exported = load(out)
+        got = getattr(exported, exported.__all__[0])(*args)
+        same_structure(got, want)
+
+
+def test_an_export_made_before_any_call_refuses_lists_tuples_and_dicts(tmp_path):
+    """Before any call, adcompile generates code for arrays and numbers: exported, it
+    refuses a list, tuple or dict argument, saying how to export code for one."""
+    path = tmp_path / "structured_early.py"
+    path.write_text(STRUCTURED)
+    model = load(path)
+    for i, (name, p, x) in enumerate(structured_cases(np.random.default_rng(8))):
+        out = tmp_path / f"structured_early_{i}.py"
+        out.write_text(ad.grad(getattr(model, name)).export())
+        exported = load(out)
+        with pytest.raises(TypeError) as info:
+            getattr(exported, f"grad_{name}")(p, x)
+        message = str(info.value)
+        assert "exported for arguments that are arrays or numbers" in message, message
+        param = {"layers": "params", "keyed": "d"}.get(name, "p")
+        assert f"{param} is a {type(p).__name__}" in message, message
+        assert "g.export()" in message
+
+
+def test_an_export_for_a_structure_or_shapes_refuses_others(tmp_path):
+    path = tmp_path / "structured_other.py"
+    path.write_text(STRUCTURED)
+    model = load(path)
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(4, 3))
+    grad = ad.grad(model.indexed)
+    grad([x, 1.5], x)
+    out = tmp_path / "structured_other_exported.py"
+    out.write_text(grad.export())
+    exported = load(out)
+    for p, y in [([x, 1.5, 2.0], x), ((x, 1.5), x), ([x[:2], 1.5], x[:2]), ([x, 1.5], x[:, :2])]:
+        with pytest.raises(TypeError, match="exported for (p|x) of shape and structure"):
+            exported.grad_indexed(p, y)
+    same_structure(exported.grad_indexed([x, 1.5], x), grad([x, 1.5], x))
+
+
+def test_a_general_export_accepts_arrays_of_any_shape(tmp_path):
+    path = tmp_path / "model_general.py"
+    path.write_text(MODEL)
+    model = load(path)
+    out = tmp_path / "general_exported.py"
+    out.write_text(ad.grad(model.loss, wrt=(0, 1, 2)).export())  # before any call
+    exported = load(out)
+    rng = np.random.default_rng(10)
+    for n in (2, 5):
+        args = rng.normal(size=(3, 4)), rng.normal(size=(3, 1)), rng.normal(size=(4, n))
+        same_structure(exported.grad_loss(*args), ad.grad(model.loss, wrt=(0, 1, 2))(*args))
+
+
+WITH_SCIPY = """\
+import numpy as np
+import scipy
+import scipy.special
+from scipy.special import expit, gammaln
+
+
+def loss(x, mean):
+    a = np.sum(expit(x) * gammaln(x + 2)) + np.sum(scipy.special.erf(x) * x)
+    return a + np.sum(scipy.stats.multivariate_normal.logpdf(x, mean, np.eye(3)))
+
+
+def plain(x):
+    return np.sum(np.tanh(x))
+"""
+
+
+def test_a_gradient_using_scipy_is_exported_with_scipy_imports(tmp_path):
+    """scipy's functions are exported as imports of scipy: the module needs numpy and
+    scipy (and says so), and runs in a Python that has only those two."""
+    pytest.importorskip("scipy")
+    import scipy.stats  # noqa: F401 (the model reads scipy.stats through scipy)
+
+    path = tmp_path / "model_with_scipy.py"
+    path.write_text(WITH_SCIPY)
+    model = load(path)
+    grad = ad.grad(model.loss, wrt=(0, 1))
+    assert "needs numpy and scipy" in grad.source
+    text = grad.export()
+    assert "It needs numpy and scipy" in " ".join(text.split())
+    assert "from scipy.special import expit" in text and "import scipy.stats" in text
+    (tmp_path / "scipy_grad.py").write_text(text)
+    rng = np.random.default_rng(11)
+    args = [rng.normal(size=(4, 3)), rng.normal(size=3)]
+    got = run_isolated(tmp_path, "scipy_grad", "grad_loss", args, ("numpy", "scipy"))
+    for g, want in zip(got, grad(*args), strict=True):
+        np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-12)
+    plain = ad.grad(model.plain)
+    assert "needs only numpy" in plain.source
+    assert "It needs only numpy" in " ".join(plain.export().split())
+    assert not re.search(r"^(import|from) scipy", plain.export(), re.MULTILINE)
+
+
+def test_other_libraries_are_still_refused():
+    from adcompile import export
+
+    with pytest.raises(ad.AdCompileError) as info:
+        export.module_text(
+            "def g(x):\n    return j.sum(x)\n", [{"j": pytest}], ["g"], "grad of f", ""
+        )
+    assert "numpy and scipy only" in info.value.reason
+
+
+def test_an_export_takes_any_object_where_its_code_does(tmp_path):
+    """An argument that is not an array or a number (None, a string) does not shape
+    the generated code: the export takes any object there."""
+    path = tmp_path / "structured_flag.py"
+    path.write_text(STRUCTURED)
+    model = load(path)
+    x = np.arange(3.0)
+    grad = ad.grad(model.flagged)
+    grad(x, None)
+    out = tmp_path / "structured_flag_exported.py"
+    out.write_text(grad.export())
+    exported = load(out)
+    for flag in (None, "yes", ""):
+        same_structure(exported.grad_flagged(x, flag), ad.grad(model.flagged)(x, flag))

@@ -192,3 +192,30 @@ def test_a_report_that_keeps_nothing_prints_its_header_and_total():
     text = str(report)
     assert report.total_bytes == sum(r.total_bytes for r in report.rows)
     assert "name" in text.lower()
+
+
+def test_show_in_a_terminal_is_a_table_of_every_row(rnn_module):
+    """In a (colour) terminal, show() prints a table with the columns of the text
+    report and a row per kept value: its line, name, shape, dtype and size."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    rng = np.random.default_rng(5)
+    args = [rng.normal(size=(6, 3)), rng.normal(size=(3, 4)).astype(np.float32)]
+    report = ad.grad(rnn_module.calls).memory_report(*args)
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=200, color_system="standard")
+    report.show(console=console)
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())
+    assert "┃" in shown or "│" in shown  # a table, not the plain text
+    assert shown != str(report)
+    for column in ("line", "name", "shape", "dtype", "bytes", "iterations", "total"):
+        assert column in shown
+    assert report.rows
+    for r in report.rows:
+        row = next(line for line in shown.splitlines() if f" {r.name} " in line)
+        assert r.shape in row and r.dtype in row, row
+    assert {r.dtype for r in report.rows} >= {"float64"}
+    assert f"{report.total_bytes:,} bytes" in shown

@@ -376,6 +376,7 @@ RUNTIME_NONDIFF = (
     runtime.unit_cotangent,
     runtime.check_cotangent,
     runtime.reduced_count,
+    runtime.abs_sign,
     runtime.extremum_mask,
     runtime.tie_share,
     runtime.clip_passes,
@@ -389,6 +390,7 @@ def test_runtime_masks_and_zeros_are_locally_constant():
     x = np.array([[0.3, 0.9, -0.2], [0.9, 0.1, 0.4]])
     y = np.max(x, axis=0)
     cases = [
+        (runtime.abs_sign, (x,)),
         (runtime.extremum_mask, (x, y, 0)),
         (runtime.tie_share, (x, x[::-1])),
         (runtime.clip_passes, (x, -0.1, 0.5)),

@@ -10,6 +10,7 @@ vectors are invariant to their signs, which numpy does not fix. The functions ar
 read by ``test_every_rule_is_tested`` in tests/test_rules.py.
 """
 
+import re
 import types
 
 import autograd
@@ -20,6 +21,14 @@ from helpers import assert_grad_matches_fd
 from test_rules import weights
 
 import adcompile as ad
+from adcompile.runtime import (
+    abs_sign,
+    eig_adjoint,
+    grad_like,
+    norm_adjoint,
+    svd_adjoint,
+    unbroadcast,
+)
 
 
 def check(f, *args, wrt=0, autograd_too=True, **tol):
@@ -214,8 +223,9 @@ def eigh_upper(x, c):
 
 
 def eig_(a, c):
+    # np.real: numpy 2.5 returns real eigenvalues and eigenvectors as complex arrays
     w, v = np.linalg.eig(a)
-    return np.sum(w * w) + np.sum(v * v * c)
+    return np.sum(np.real(w * w)) + np.sum(np.real(v * v * c))
 
 
 def eigvalsh_(x, c):
@@ -223,7 +233,7 @@ def eigvalsh_(x, c):
 
 
 def eigvals_(a, c):
-    return np.sum(np.linalg.eigvals(a) * c)
+    return np.sum(np.linalg.eigvals(a).real * c)
 
 
 def svdvals_(a, c):
@@ -277,14 +287,91 @@ def test_eigh(rng, shape):
 @pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3)])
 def test_eig_with_real_eigenvalues(rng, shape):
     a = well_conditioned(rng, *shape) * 0.3 + np.diag([0.0, 2.0, 4.0])
-    assert not np.iscomplexobj(np.linalg.eig(a)[0])
+    assert np.all(np.imag(np.linalg.eig(a)[0]) == 0)  # real, whatever the dtype
     check(eig_, a, autograd_too=False)  # autograd's eig rule is complex-only
+
+
+def eig_abs(a, c):
+    return np.sum(np.abs(np.linalg.eig(a)[0]) * c)
 
 
 def test_eig_with_complex_eigenvalues_is_refused():
     rotation = np.array([[0.0, -1.0], [1.0, 0.0]])
-    with pytest.raises(ValueError, match="complex eigenvalues"):
-        ad.grad(eig_)(rotation, np.ones((2, 2)))
+    with pytest.raises(TypeError, match="np.abs of a complex value"):
+        ad.grad(eig_abs)(rotation, np.ones(2))
+    with pytest.raises(ValueError, match="returned complex eigenvalues"):
+        ad.grad(eig_)(rotation, np.ones((2, 2)))  # w * w and v * v are real here
+    with pytest.raises(TypeError, match="np.real of a complex value"):
+        ad.grad(eigvals_)(rotation, np.ones(2))
+
+
+def eig_complex_dtype(a):
+    """np.linalg.eig's results as numpy 2.5 and later return them for a real matrix
+    with real eigenvalues: complex arrays with zero imaginary parts."""
+    w, v = np.linalg.eig(a)
+    return w.astype(complex), v.astype(complex)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3)])
+def test_eig_adjoint_is_the_same_for_real_and_complex_results(rng, shape):
+    """The adjoint takes eig's results (and cotangents) as real whichever dtype numpy
+    returns them in, so the gradient is the same on every numpy version."""
+    a = well_conditioned(rng, *shape) * 0.3 + np.diag([0.0, 2.0, 4.0])
+    y = np.linalg.eig(a)
+    real = (np.real(y[0]), np.real(y[1]))
+    dw, dv = free(rng, *shape[:-1]), free(rng, *shape)
+    expected = eig_adjoint([dw, dv], real)
+    assert expected.dtype == np.float64
+    for cotangents in ([dw, dv], [dw.astype(complex), dv.astype(complex)], [None, dv]):
+        got = eig_adjoint(cotangents, eig_complex_dtype(a))
+        assert got.dtype == np.float64
+        want = expected if cotangents[0] is not None else eig_adjoint([None, dv], real)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="complex cotangent for its eigenvalues"):
+        eig_adjoint([dw + 1j, dv], eig_complex_dtype(a))
+
+
+def eigvals_times(a, x):
+    w = np.linalg.eigvals(a)
+    y = np.sum(np.real(w * x))
+    return y + np.sum(x * x)
+
+
+def eigvals_times_later(a, x):
+    y = np.sum(x * x)
+    z = np.linalg.eigvals(a) * x + x
+    return y + np.sum(z.real) + np.sum(z.imag)
+
+
+def eigvals_times_scalar(a, s):
+    return np.sum(np.real(np.linalg.eigvals(a) * s)) * s
+
+
+@pytest.mark.parametrize("f", [eigvals_times, eigvals_times_later])
+def test_eigenvalues_meet_real_arrays(rng, f):
+    """Eigenvalues (complex arrays in numpy 2.5) multiplying real parameters: the
+    parameters' cotangents are real, in whichever order they are summed."""
+    a = well_conditioned(rng, 3, 3) * 0.3 + np.diag([0.0, 2.0, 4.0])
+    x = free(rng, 3)
+    ga, gx = assert_grad_matches_fd(f, a, x, wrt=(0, 1), rtol=1e-5, atol=1e-7)
+    assert ga.dtype == gx.dtype == np.float64
+    gs = assert_grad_matches_fd(eigvals_times_scalar, a, 0.7, wrt=1, rtol=1e-5, atol=1e-7)
+    assert type(gs) is float
+
+
+def test_complex_cotangents_of_real_values():
+    """unbroadcast and grad_like give a real value the real part of a complex cotangent
+    with zero imaginary parts, and refuse one with a nonzero imaginary part."""
+    x = np.ones((2, 3))
+    g = np.full((4, 2, 3), 1.0 + 0j)
+    for out in (unbroadcast(g, x), unbroadcast(g[0], x), unbroadcast(1.0 + 0j, 2.0)):
+        assert not np.iscomplexobj(out)
+    assert grad_like(np.full((2, 3), 2.0 + 0j), x).dtype == np.float64
+    assert grad_like(np.complex128(2.0), 1.0) == 2.0
+    with pytest.raises(TypeError, match="nonzero imaginary part"):
+        unbroadcast(g + 1j, x)
+    with pytest.raises(TypeError, match="nonzero imaginary part"):
+        grad_like(np.full((2, 3), 1j), x)
 
 
 @pytest.mark.parametrize("shape", [(3, 3), (4, 3), (3, 5), (2, 4, 3)])
@@ -566,3 +653,102 @@ def test_the_linalg_helpers_are_runtime_helpers():
 
     for name in ("eigh_adjoint", "svd_adjoint", "norm_adjoint", "solve_transposed", "mT"):
         assert runtime.HELPERS[name] is getattr(runtime, name)
+
+
+def abs_of_root_of_eigenvalues(a):
+    return np.sum(np.abs(np.sqrt(np.linalg.eigvals(a))))
+
+
+def test_abs_of_a_complex_value_with_an_imaginary_part_is_refused():
+    """numpy 2.5's eigenvalues are complex: the square root of a negative one has an
+    imaginary part, where abs is not the real function its rule differentiates (the
+    gradient would have the wrong sign); with real eigenvalues (older numpy) it is
+    NaN, as is the function's value."""
+    np.testing.assert_array_equal(abs_sign(np.array([-2.0 + 0j, 3.0 + 0j])), [-1.0, 1.0])
+    assert not np.iscomplexobj(abs_sign(np.array([-2.0 + 0j])))
+    with pytest.raises(TypeError, match="np.abs of a complex value"):
+        abs_sign(np.array([2j]))
+    a = np.diag([-4.0, 1.0, 9.0]) + 0.01 * np.arange(9.0).reshape(3, 3)
+    if np.iscomplexobj(np.linalg.eigvals(a)):
+        with pytest.raises(TypeError, match="np.abs of a complex value"):
+            ad.grad(abs_of_root_of_eigenvalues)(a)
+    else:
+        with np.errstate(invalid="ignore"):
+            assert np.isnan(abs_of_root_of_eigenvalues(a))
+            assert np.isnan(ad.grad(abs_of_root_of_eigenvalues)(a)).any()
+
+
+def norm_of_root_of_eigenvalues(a):
+    return np.linalg.norm(np.sqrt(np.linalg.eigvals(a)))
+
+
+def vector_norm_of_root_of_eigenvalues(a):
+    return np.sum(np.linalg.vector_norm(np.sqrt(np.linalg.eigvals(a)), ord=1))
+
+
+def singular_values_of_root_of_eigenvalues(a):
+    m = np.outer(np.sqrt(np.linalg.eigvals(a)), np.ones(2))
+    return np.sum(np.linalg.svd(m, compute_uv=False))
+
+
+@pytest.mark.parametrize(
+    ("f", "name"),
+    [
+        (norm_of_root_of_eigenvalues, "np.linalg.norm"),
+        (vector_norm_of_root_of_eigenvalues, "a vector norm"),
+        (singular_values_of_root_of_eigenvalues, "np.linalg.svd"),
+    ],
+)
+def test_real_results_of_complex_values_with_imaginary_parts_are_refused(f, name):
+    """Norms and singular values are real for complex arrays too, but their rules are
+    for real arrays: of a value with an imaginary part (numpy 2.5's square root of a
+    negative eigenvalue) they are refused, not given the gradient of the wrong sign."""
+    a = np.diag([-4.0, 1.0, 9.0]) + 0.01 * np.arange(9.0).reshape(3, 3)
+    if np.iscomplexobj(np.linalg.eigvals(a)):
+        with pytest.raises(TypeError, match=f"{re.escape(name)} of a complex value"):
+            ad.grad(f)(a)
+    else:  # numpy before 2.5: the square root is NaN, and so is the gradient
+        with np.errstate(invalid="ignore"):
+            try:
+                value = f(a)
+            except np.linalg.LinAlgError:  # svd of NaN: the gradient fails as f does
+                with pytest.raises(np.linalg.LinAlgError):
+                    ad.grad(f)(a)
+            else:
+                assert np.isnan(value) and np.isnan(ad.grad(f)(a)).any()
+
+
+def test_norm_and_svd_adjoints_refuse_imaginary_parts_on_any_numpy(rng):
+    """The adjoints themselves: a complex operand with an imaginary part is refused, one
+    whose imaginary parts are zero gets the real operand's cotangent."""
+    x = free(rng, 3, 3)
+    for adjoint, args in [
+        (norm_adjoint, lambda m: (1.0, np.linalg.norm(m), m)),
+        (lambda dy, y, m: svd_adjoint(dy, y, m, compute_uv=False), lambda m: (np.ones(3), None, m)),
+    ]:
+        real = adjoint(*args(x))
+        same = adjoint(*args(x + 0j))
+        np.testing.assert_allclose(np.real(same), real, rtol=1e-12, atol=1e-12)
+        with pytest.raises(TypeError, match="of a complex value"):
+            adjoint(*args(x + 1j * np.eye(3)))
+
+
+def test_eig_jvp_matches_finite_differences_on_every_numpy(rng):
+    """Forward mode: the tangents of eig's real results, whatever dtype numpy gives
+    them, through np.real; and the tangent helper gives the same for complex-typed
+    results with zero imaginary parts as for real ones."""
+    from adcompile.runtime.tangents import eig_tangent
+
+    a = well_conditioned(rng, 3, 3) * 0.3 + np.diag([0.0, 2.0, 4.0])
+    c = free(rng, 3, 3)
+    da = free(rng, 3, 3)
+    value, tangent = ad.jvp(eig_, wrt=0)(a, c, da)
+    h = 1e-6
+    fd = (eig_(a + h * da, c) - eig_(a - h * da, c)) / (2 * h)
+    assert value == pytest.approx(eig_(a, c), rel=1e-12)
+    assert tangent == pytest.approx(fd, rel=1e-5, abs=1e-7)
+    y = np.linalg.eig(a)
+    real = eig_tangent(da, (np.real(y[0]), np.real(y[1])))
+    for got, want in zip(eig_tangent(da, eig_complex_dtype(a)), real, strict=True):
+        assert not np.iscomplexobj(got)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -638,10 +638,21 @@ def cast_complex(x):
     return np.sum(np.real(x.astype(complex)))
 
 
+def cast_complex_imaginary(x):
+    return np.sum(np.real(x.astype(complex) * x.astype(complex)[::-1]) + x)
+
+
 def test_a_complex_value_is_refused():
     # (complex constants are refused when the function is compiled; a cast makes one)
-    with pytest.raises(TypeError, match="np.real of a complex value"):
+    with pytest.raises(TypeError, match="a cast to a complex dtype"):
         ad.grad(cast_complex)(np.ones(3))
+    with pytest.raises(TypeError, match="a cast to a complex dtype"):
+        ad.grad(cast_complex_imaginary)(np.ones(3))
+
+
+@case(*UNARY_SETS(_any))
+def real_imag_attributes_(x, c):
+    return np.sum((x.real + x.imag + x) * c)
 
 
 def pad_reflect(x):

@@ -322,3 +322,19 @@ def test_the_other_helpers_are_refused_by_name():
 
     with pytest.raises(ad.AdCompileError, match="prod_adjoint.*higher-order"):
         ad.grad(f)(V)
+
+
+def abs_times(x):
+    return np.sum(np.abs(x) * x * x)
+
+
+def test_second_derivatives_through_abs():
+    """abs's derivative (abs_sign) is piecewise constant: the Hessian-vector product
+    of a function with abs is differentiated, and matches differences of the gradient."""
+    x = np.array([1.5, -0.7, 2.0])
+    v = np.array([0.3, -1.0, 0.5])
+    got = ad.hvp(abs_times)(x, v)
+    h = 1e-6
+    grad = ad.grad(abs_times)
+    want = (grad(x + h * v) - grad(x - h * v)) / (2 * h)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)

@@ -382,6 +382,9 @@ class Expressions:
         value = ast.Attribute(value=base, attr=node.attr, ctx=ast.Load())
         if node.attr == "T":
             return self.bound(value, np.transpose, [base], [], node, self.is_scalar(base))
+        if node.attr in ("real", "imag"):  # x.real is np.real(x), x.imag np.imag(x)
+            part = np.real if node.attr == "real" else np.imag
+            return self.bound(value, part, [base], [], node, self.is_scalar(base))
         if node.attr in CONSTANT_ATTRIBUTES:
             return value, None, {}, node.attr in ("ndim", "size")
         fields = self.fields.get(base.id, ()) if isinstance(base, ast.Name) else ()
@@ -389,7 +392,7 @@ class Expressions:
             index = ast.Constant(value=fields.index(node.attr))
             value = ast.Subscript(value=base, slice=index, ctx=ast.Load())
             return value, containers.GET, {"c": _copy_atom(base), "index": index}, False
-        supported = ".T, " + ", ".join(sorted(CONSTANT_ATTRIBUTES))
+        supported = ".T, .real, .imag, " + ", ".join(sorted(CONSTANT_ATTRIBUTES))
         if not hasattr(np.ndarray, node.attr):  # not an array's: the base is some object
             owner = node.value.id if isinstance(node.value, ast.Name) else "the value"
             method = owner in ("self", "cls") and self.params[:1] == [owner]

@@ -16,7 +16,15 @@ import math
 
 import numpy as np
 
-from ..runtime import clip_high, clip_low, clip_passes, real_cotangent, tie_share, zero_like
+from ..runtime import (
+    abs_sign,
+    clip_high,
+    clip_low,
+    clip_passes,
+    real_cotangent,
+    tie_share,
+    zero_like,
+)
 from .record import BROADCAST, UNARY, UNKNOWN
 from .registry import adjoint, nondiff
 from .tangents import tangent
@@ -204,12 +212,12 @@ def tanh_tangent(dx, y, x):
 
 @adjoint(np.abs, abs, shape=UNARY)
 def absolute(dy, y, x):
-    return dy * np.sign(x)
+    return dy * abs_sign(x)
 
 
 @tangent(np.abs)
 def absolute_tangent(dx, y, x):
-    return dx * np.sign(x)
+    return dx * abs_sign(x)
 
 
 @adjoint(np.exp2, shape=UNARY)

@@ -11,7 +11,7 @@ back to an operand's shape: ``unbroadcast``, ``unreduce``), so their tangent is
 the helper applied to ``g``'s tangent, and their adjoint is the transposed move
 (``unbroadcast`` sums, its adjoint broadcasts). The other operands are read for
 their shapes only and have no derivative, except in the adjoints of ``@``, which
-are bilinear. Masks (``extremum_mask``, ``clip_*``) and zeros are piecewise
+are bilinear. Masks (``extremum_mask``, ``clip_*``), ``abs_sign`` and zeros are piecewise
 constant. Helpers not recorded here are refused by name when generated code that
 calls them is differentiated (see the end of this module).
 """
@@ -526,6 +526,7 @@ nondiff(
     fresh=True,
 )
 nondiff(
+    runtime.abs_sign,
     runtime.extremum_mask,
     runtime.tie_share,
     runtime.clip_passes,

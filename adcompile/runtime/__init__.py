@@ -65,6 +65,7 @@ from .arrays import (
 from .broadcasting import (
     expand_reduced,
     extremum_mask,
+    real_part_of,
     reduced_count,
     tie_share,
     unbroadcast,
@@ -92,6 +93,7 @@ from .contractions import (
     uncross,
 )
 from .elementwise import (
+    abs_sign,
     clip_high,
     clip_low,
     clip_passes,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .broadcasting import unbroadcast
+from .broadcasting import real_part_of, unbroadcast
 from .containers import zero_like
 
 
@@ -282,11 +282,16 @@ def dot_adjoint_rhs(g, x, y):
 
 def real_cotangent(g, x, name="np.real"):
     """The cotangent ``g`` of ``np.real(x)`` (and ``conj``, ``imag``, ``angle``) for a real
-    ``x``; a complex ``x`` is refused, since its adjoint needs a convention for complex
-    derivatives that adcompile does not implement."""
-    if np.iscomplexobj(x):
+    ``x``, or a complex ``x`` whose imaginary part is zero everywhere: a real number
+    stored as complex, as newer numpy returns np.linalg.eig's real results. A complex
+    ``x`` with a nonzero imaginary part is refused, since its adjoint needs a convention
+    for complex derivatives that adcompile does not implement."""
+    if np.iscomplexobj(x) and np.any(np.imag(x) != 0):
         raise TypeError(
             f"{name} of a complex value cannot be differentiated: adcompile differentiates "
-            "real-valued computations only"
+            "real-valued computations only (complex values whose imaginary parts are all "
+            "zero included)"
         )
+    if np.iscomplexobj(g):  # a tangent (forward mode) of such a value: its real part
+        g = real_part_of(g)
     return g

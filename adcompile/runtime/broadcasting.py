@@ -10,10 +10,30 @@ import numpy as np
 _SCALAR_TYPES = frozenset(
     {float, int, complex, np.float16, np.float32, np.float64, np.complex64, np.complex128}
 )
+_COMPLEX_SCALAR_TYPES = frozenset({complex, np.complex64, np.complex128})
+
+
+def real_part_of(g):
+    """The cotangent ``g`` of a real value, which came out complex: its real part when
+    its imaginary part is zero everywhere. Real numbers stored as complex (newer numpy
+    returns np.linalg.eig's real results so) make complex cotangents of the real values
+    they meet (``w * x``); a nonzero imaginary part means a complex value with a nonzero
+    imaginary part was on the way, which adcompile does not differentiate."""
+    if np.any(np.imag(g) != 0):
+        raise TypeError(
+            "the cotangent of a real value came out complex: a complex value with a "
+            "nonzero imaginary part was on the way, and adcompile differentiates "
+            "real-valued computations only"
+        )
+    return np.real(g)
 
 
 def unbroadcast(g, x):
     """Sum the cotangent ``g`` back to the shape of ``x``, which numpy broadcast."""
+    if type(g) is np.ndarray and type(x) is np.ndarray:
+        gd, xd = g.dtype, x.dtype
+        if gd is not xd and gd.kind == "c" and xd.kind != "c":
+            g = real_part_of(g)
     if type(g) is np.ndarray and type(x) is np.ndarray and g.ndim == x.ndim:
         # fast path for arrays of equal rank, the common case: attribute access and the
         # array method instead of np.shape/np.sum save ~2 µs a call, which counts on
@@ -42,7 +62,12 @@ def unbroadcast(g, x):
         # fast path for scalar code (Python floats, numpy scalars): both shapes are (),
         # nothing was broadcast; np.shape would cost ~1 µs a call (examples/benchmarks/
         # bench.py, the scalar chain)
+        if type(g) in _COMPLEX_SCALAR_TYPES and type(x) not in _COMPLEX_SCALAR_TYPES:
+            return real_part_of(g)
         return g
+    if isinstance(x, np.ndarray | np.generic | float | int) and not np.iscomplexobj(x):
+        if np.iscomplexobj(g):
+            g = real_part_of(g)
     xs = np.shape(x)
     gs = np.shape(g)
     if gs == xs:

@@ -73,3 +73,19 @@ def clip_high(a, a_min, a_max):
     if a_min is None:
         return a > a_max
     return (a > a_max) | (a_min > a_max)
+
+
+def abs_sign(x):
+    """``np.sign(x)``, the derivative of ``abs(x)``, for a real ``x``, or a complex ``x``
+    whose imaginary parts are all zero (newer numpy returns np.linalg.eig's real results
+    as complex arrays). Of a complex ``x`` with a nonzero imaginary part, ``abs`` is not
+    the real function its rule differentiates: refused."""
+    if np.iscomplexobj(x):
+        if np.any(np.imag(x) != 0):
+            raise TypeError(
+                "np.abs of a complex value cannot be differentiated: adcompile "
+                "differentiates real-valued computations only (complex values whose "
+                "imaginary parts are all zero included)"
+            )
+        return np.sign(np.real(x))
+    return np.sign(x)

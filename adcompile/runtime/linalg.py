@@ -27,6 +27,20 @@ def sum_to(g, x):
     return unbroadcast(g, x)
 
 
+def _refuse_imaginary(x, name):
+    """Refuse a complex ``x`` with a nonzero imaginary part as the operand of ``name``,
+    a function with a real result whose rule is the calculus of real arrays: of such
+    an ``x`` (numpy 2.5 makes one from the square root of a negative eigenvalue), it
+    would give the gradient with the wrong sign. A zero imaginary part is a real
+    number stored as complex, as numpy 2.5 returns np.linalg.eig's real results."""
+    if np.iscomplexobj(x) and np.any(np.imag(x) != 0):
+        raise TypeError(
+            f"{name} of a complex value cannot be differentiated: adcompile "
+            "differentiates real-valued computations only (complex values whose "
+            "imaginary parts are all zero included)"
+        )
+
+
 def _part(dy, i):
     """Element ``i`` of a tuple result's cotangent (None: zero)."""
     return None if dy is None else dy[i]
@@ -68,6 +82,7 @@ def det_adjoint(dy, y, a):
 def slogdet_adjoint(dy, a):
     """Cotangent of ``a`` in ``(sign, logdet) = slogdet(a)``: the sign is piecewise
     constant, ``logdet``'s gradient is ``inv(a).T``."""
+    _refuse_imaginary(a, "np.linalg.slogdet")
     g = _part(dy, 1)
     if g is None:
         return np.zeros_like(a, dtype=np.result_type(a, 0.0))
@@ -100,6 +115,7 @@ def eigh_adjoint(dy, y):
     ``F`` infinite and the gradient inf or NaN: the eigenvectors of a repeated
     eigenvalue are not unique, and have no derivative."""
     w, v = y[0], y[1]
+    _refuse_imaginary(v, "np.linalg.eigh")
     dw, dv = _part(dy, 0), _part(dy, 1)
     if dv is None:  # v diag(dw) v^T, symmetric already
         if dw is None:
@@ -115,18 +131,33 @@ def eigh_adjoint(dy, y):
     return v @ inner @ mT(v)
 
 
+def _real_part(x, what):
+    """``x`` as a real array: itself if real, else its real part, when its imaginary
+    part is zero everywhere (newer numpy returns eig's real results as complex arrays);
+    a nonzero imaginary part is refused, naming ``what``."""
+    if x is None or not np.iscomplexobj(x):
+        return x
+    if np.any(np.imag(x) != 0):
+        raise ValueError(
+            f"np.linalg.eig {what}: adcompile differentiates real eigendecompositions "
+            "only (use np.linalg.eigh for a symmetric matrix)"
+        )
+    return np.real(x)
+
+
 def eig_adjoint(dy, y):
     """Cotangent of ``a`` in ``w, v = eig(a)`` for a real matrix with real eigenvalues
-    (numpy then returns real arrays; eigenvectors have unit length):
+    (eigenvectors have unit length), whatever dtype numpy gives the results: numpy
+    before 2.5 returns real arrays, later versions complex arrays whose imaginary parts
+    are zero; both are differentiated as the real arrays. Complex eigenvalues (nonzero
+    imaginary parts) are refused, as are cotangents with nonzero imaginary parts (which
+    only a computation on complex numbers downstream of eig can make):
     ``v^-T (diag(dw) + F * (v^T dv - v^T v diag(v^T dv))) v^T``,
     ``F[i, j] = 1 / (w[j] - w[i])`` off the diagonal."""
-    w, v = y[0], y[1]
-    if np.iscomplexobj(w) or np.iscomplexobj(v):
-        raise ValueError(
-            "np.linalg.eig returned complex eigenvalues: adcompile differentiates real "
-            "eigendecompositions only (use np.linalg.eigh for a symmetric matrix)"
-        )
-    dw, dv = _part(dy, 0), _part(dy, 1)
+    w = _real_part(y[0], "returned complex eigenvalues")
+    v = _real_part(y[1], "returned complex eigenvectors")
+    dw = _real_part(_part(dy, 0), "got a complex cotangent for its eigenvalues")
+    dv = _real_part(_part(dy, 1), "got a complex cotangent for its eigenvectors")
     inner = np.zeros(np.shape(v), dtype=np.result_type(v, 0.0))
     if dw is not None:
         inner = inner + np.asarray(dw)[..., None, :] * _eye_like(v)
@@ -146,6 +177,7 @@ def svd_adjoint(dy, y, a, full_matrices=True, compute_uv=True):
     Singular values alone: ``u diag(ds) vh``. With the vectors (``full_matrices=False``,
     or a square ``a``), the formula of the reduced SVD, in which repeated singular
     values make the vectors' gradient inf or NaN, as for ``eigh``."""
+    _refuse_imaginary(a, "np.linalg.svd")
     if not compute_uv:
         u, s, vh = np.linalg.svd(a, full_matrices=False)
         return (u * np.asarray(dy)[..., None, :]) @ vh
@@ -313,6 +345,7 @@ def norm_adjoint(dy, y, x, ord=None, axis=None, keepdims=False):
     max/min norms (``inf``, ``-inf``, matrix ``1``, ``-1``) share the cotangent equally;
     ``ord=0`` (a count) is piecewise constant."""
     x = np.asarray(x)
+    _refuse_imaginary(x, "np.linalg.norm")
     nd = x.ndim
     if axis is None:
         axes = tuple(range(nd))
@@ -355,6 +388,7 @@ def vector_norm_adjoint(dy, y, x, axis=None, keepdims=False, ord=2):
 
 
 def _vector_norm_grad(x, y, ord, axis):
+    _refuse_imaginary(x, "a vector norm")
     if ord is None or ord == 2:
         return x / np.where(y == 0, np.inf, y)
     if ord == 1:
@@ -372,6 +406,7 @@ def _vector_norm_grad(x, y, ord, axis):
 
 def _matrix_norm_grad(x, y, ord):
     """Gradient of a matrix norm over the last two axes (``y`` with both kept)."""
+    _refuse_imaginary(x, "a matrix norm")
     if ord is None or ord == "fro":
         return x / np.where(y == 0, np.inf, y)
     if ord in ("nuc", 2, -2):

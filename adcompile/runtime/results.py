@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .broadcasting import real_part_of
+
 
 def check_cotangent(y, dy):
     """A vjp's cotangent must have the shape of the result it belongs to."""
@@ -82,6 +84,8 @@ def grad_like(d, x):
         d = 0.0
     if _duck(d) or _duck(x):
         return _duck_like(d, x)
+    if np.iscomplexobj(d) and not np.iscomplexobj(x):
+        d = real_part_of(d)
     if isinstance(x, np.ndarray):
         if (
             type(d) is np.ndarray

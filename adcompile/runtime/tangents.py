@@ -6,7 +6,7 @@ import numpy as np
 
 from .arrays import _linspace_weights, prod_adjoint
 from .containers import add_at, set_at, zero_like, zeros_adjoint
-from .linalg import mT
+from .linalg import _real_part, _refuse_imaginary, mT
 from .stats import mvn_covariance
 
 
@@ -186,6 +186,7 @@ def eigh_tangent(da, y):
     ``dv = v (F * v^T S v)`` with ``F[i, j] = 1 / (w[j] - w[i])``; repeated eigenvalues
     make ``dv`` inf or NaN (the eigenvectors have no derivative there)."""
     w, v = y[0], y[1]
+    _refuse_imaginary(v, "np.linalg.eigh")
     m = mT(v) @ _sym(_zeros_or(da, v)) @ v
     dw = np.diagonal(m, axis1=-2, axis2=-1).copy()
     return dw, v @ (_off_diagonal_inverse(w) * m)
@@ -197,20 +198,13 @@ def eigvalsh_tangent(da, a, UPLO="L"):  # noqa: N803 (numpy's name)
     return np.sum(v * (_sym(_zeros_or(da, a)) @ v), axis=-2)
 
 
-def _real_eig(w, v):
-    if np.iscomplexobj(w) or np.iscomplexobj(v):
-        raise ValueError(
-            "np.linalg.eig returned complex eigenvalues: adcompile differentiates real "
-            "eigendecompositions only (use np.linalg.eigh for a symmetric matrix)"
-        )
-
-
 def eig_tangent(da, y):
-    """Tangents of ``w, v = eig(a)`` for a real matrix with real eigenvalues:
+    """Tangents of ``w, v = eig(a)`` for a real matrix with real eigenvalues (as real
+    arrays, whatever dtype numpy gives the results; see ``eig_adjoint``):
     with ``P = v^-1 da v``, ``dw = diag(P)`` and ``dv = v (F * P)``, less each column's
     component along itself (numpy's eigenvectors have unit length)."""
-    w, v = y[0], y[1]
-    _real_eig(w, v)
+    w = _real_part(y[0], "returned complex eigenvalues")
+    v = _real_part(y[1], "returned complex eigenvectors")
     p = np.linalg.solve(v, _zeros_or(da, v) @ v)
     dw = np.diagonal(p, axis1=-2, axis2=-1).copy()
     dv = v @ (_off_diagonal_inverse(w) * p)
@@ -220,7 +214,8 @@ def eig_tangent(da, y):
 def eigvals_tangent(da, a):
     """Tangent of ``eigvals(a)`` (real eigenvalues): ``diag(v^-1 da v)``."""
     w, v = np.linalg.eig(a)
-    _real_eig(w, v)
+    w = _real_part(w, "returned complex eigenvalues")
+    v = _real_part(v, "returned complex eigenvectors")
     p = np.linalg.solve(v, _zeros_or(da, a) @ v)
     return np.diagonal(p, axis1=-2, axis2=-1).copy()
 
@@ -231,6 +226,7 @@ def svd_tangent(da, y, a, full_matrices=True, compute_uv=True):
     ``du = u (F * (P S + S P^T)) + (I - u u^T) da v S^-1``, ``dv`` alike with ``da^T``.
     Repeated singular values make ``du``, ``dv`` inf or NaN; so are the tangents of the
     extra (arbitrary) vectors of ``full_matrices=True`` for a non-square ``a``."""
+    _refuse_imaginary(a, "np.linalg.svd")
     if not compute_uv:
         u, s, vh = np.linalg.svd(a, full_matrices=False)
         return np.sum(u * (_zeros_or(da, a) @ mT(vh)), axis=-2)
