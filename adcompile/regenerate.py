@@ -120,6 +120,21 @@ def differentiable_text(text: str, gradient: bool = False) -> str:
             ind = indent_of(i)
             edits[i] = [f"{ind}{target} = {lines[i].strip()}"]
         elif (
+            isinstance(node, ast.Expr)
+            and node.lineno == node.end_lineno
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "add_into"
+            and len(node.value.args) == 3
+            and isinstance(node.value.args[0], ast.Name)
+        ):
+            # add_into(dx, index, g) adds g into dx at index in place: as a value,
+            # dx = dx + unindex(g, dx, index)
+            i = node.lineno - 1
+            line = lines[i]
+            out, index, g = (line[a.col_offset : a.end_col_offset] for a in node.value.args)
+            edits[i] = [f"{indent_of(i)}{out} = {out} + unindex({g}, {out}, {index})"]
+        elif (
             isinstance(node, ast.AugAssign)
             and isinstance(node.target, ast.Name)
             and node.lineno == node.end_lineno
@@ -258,16 +273,19 @@ def differentiable_function(
 
 
 def _with_set_at(gen: Any) -> dict:
-    """The namespace of ``gen`` with the helper the rewritten text calls, ``set_at``."""
-    from .runtime import set_at
+    """The namespace of ``gen`` with the helpers the rewritten text calls, ``set_at``
+    and ``unindex``."""
+    from .runtime import set_at, unindex
 
-    found = gen.namespace.get("set_at", set_at)
-    if found is not set_at:
-        raise AdCompileError(
-            "the generated code names something else set_at: it cannot be differentiated again",
-            hint="rename the global set_at of the differentiated function's module",
-        )
-    return {**gen.namespace, "set_at": set_at}
+    added = {"set_at": set_at, "unindex": unindex}
+    for ident, helper in added.items():
+        if gen.namespace.get(ident, helper) is not helper:
+            raise AdCompileError(
+                f"the generated code names something else {ident}: it cannot be "
+                "differentiated again",
+                hint=f"rename the global {ident} of the differentiated function's module",
+            )
+    return {**gen.namespace, **added}
 
 
 def _check_helpers(text: str, namespace: dict, where: Any, fname: str) -> None:
@@ -304,20 +322,16 @@ def compile_again(gen: Any, name: str, wrt: list[str], where: Any = None) -> Cal
     and of its pairs: the generated function, which the front end can read. ``where``
     locates a refusal (the differentiated function's definition)."""
     fname = name.split(" ")[-1]
-    _check_helpers(gen.text, gen.namespace, where, fname)
-    for pair in gen.session.order:
-        _check_helpers(pair.text, pair.namespace, where, fname)
+    text = differentiable_text(gen.text, gradient=True)
+    pair_texts = [differentiable_text(pair.text) for pair in gen.session.order]
+    _check_helpers(text, _with_set_at(gen), where, fname)
+    for pair, pair_text in zip(gen.session.order, pair_texts, strict=True):
+        _check_helpers(pair_text, _with_set_at(pair), where, fname)
     filename = linecache_filename("differentiable", name, wrt)
-    scopes = [
-        emit.compile_module(
-            differentiable_text(gen.text, gradient=True), _with_set_at(gen), filename
-        )
-    ]
-    for pair in gen.session.order:
+    scopes = [emit.compile_module(text, _with_set_at(gen), filename)]
+    for pair, pair_text in zip(gen.session.order, pair_texts, strict=True):
         pair_file = linecache_filename("differentiable pullback", pair.source.qualname, pair.wrt)
-        scopes.append(
-            emit.compile_module(differentiable_text(pair.text), _with_set_at(pair), pair_file)
-        )
+        scopes.append(emit.compile_module(pair_text, _with_set_at(pair), pair_file))
     links = {}
     for pair, scope in zip(gen.session.order, scopes[1:], strict=True):
         links[pair.fwd] = scope[pair.fwd]
