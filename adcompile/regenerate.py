@@ -108,32 +108,10 @@ def differentiable_text(text: str, gradient: bool = False) -> str:
         elif (
             isinstance(node, ast.Expr)
             and node.lineno == node.end_lineno
-            and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Name)
-            and node.value.func.id == "add_at"
-            and node.value.args
-            and isinstance(node.value.args[0], ast.Name)
+            and _in_place_call(node.value, lines[node.lineno - 1]) is not None
         ):
-            # add_at fills a container adjoint in place and returns it: name the result
             i = node.lineno - 1
-            target = node.value.args[0].id
-            ind = indent_of(i)
-            edits[i] = [f"{ind}{target} = {lines[i].strip()}"]
-        elif (
-            isinstance(node, ast.Expr)
-            and node.lineno == node.end_lineno
-            and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Name)
-            and node.value.func.id == "add_into"
-            and len(node.value.args) == 3
-            and isinstance(node.value.args[0], ast.Name)
-        ):
-            # add_into(dx, index, g) adds g into dx at index in place: as a value,
-            # dx = dx + unindex(g, dx, index)
-            i = node.lineno - 1
-            line = lines[i]
-            out, index, g = (line[a.col_offset : a.end_col_offset] for a in node.value.args)
-            edits[i] = [f"{indent_of(i)}{out} = {out} + unindex({g}, {out}, {index})"]
+            edits[i] = [indent_of(i) + _in_place_call(node.value, lines[i])]
         elif (
             isinstance(node, ast.AugAssign)
             and isinstance(node.target, ast.Name)
@@ -182,6 +160,26 @@ def differentiable_text(text: str, gradient: bool = False) -> str:
     for i, line in enumerate(lines):
         out.extend(edits.get(i, [line]))
     return "\n".join(out) + "\n"
+
+
+def _in_place_call(call: ast.expr, line: str) -> str | None:
+    """The assignment that gives a value to a helper's in-place update (written on
+    ``line``), or None: ``add_at(d, ...)`` fills a container adjoint and returns it
+    (``d = add_at(d, ...)``); ``add_into(dx, index, g)`` adds ``g`` into ``dx`` at
+    ``index`` (``dx = dx + unindex(g, dx, index)``)."""
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.args
+        and isinstance(call.args[0], ast.Name)
+    ):
+        return None
+    if call.func.id == "add_at":
+        return f"{call.args[0].id} = {line.strip()}"
+    if call.func.id == "add_into" and len(call.args) == 3:
+        out, index, g = (line[a.col_offset : a.end_col_offset] for a in call.args)
+        return f"{out} = {out} + unindex({g}, {out}, {index})"
+    return None
 
 
 def _constant_lengths(text: str) -> str:
