@@ -30,6 +30,7 @@ class Pair:
     nodes: list = field(default_factory=list)  # the two FunctionDefs, once generated
     namespace: dict = field(default_factory=dict)
     text: str = ""
+    writes_elements: bool = False  # the function assigns into array elements (x[i] = v)
 
 
 class Session:

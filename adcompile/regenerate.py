@@ -320,6 +320,16 @@ def compile_again(gen: Any, name: str, wrt: list[str], where: Any = None) -> Cal
     and of its pairs: the generated function, which the front end can read. ``where``
     locates a refusal (the differentiated function's definition)."""
     fname = name.split(" ")[-1]
+    writers = [gen, *gen.session.order]
+    if any(getattr(g, "writes_elements", False) for g in writers):
+        raise AdCompileError(
+            f"{fname} (or a function it calls) assigns into array elements (x[i] = v): "
+            "its second derivatives are not supported yet",
+            where,
+            hint="for hvp, hessian and grad(grad(f)), build the array without element "
+            "assignment (np.stack of the rows, np.where, np.concatenate), or use finite "
+            "differences of the gradient",
+        )
     text = differentiable_text(gen.text, gradient=True)
     pair_texts = [differentiable_text(pair.text) for pair in gen.session.order]
     _check_helpers(text, _with_set_at(gen), where, fname)

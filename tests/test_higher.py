@@ -407,3 +407,45 @@ def test_a_helper_without_rules_is_refused_at_the_users_line():
     assert "norm_adjoint" in err.reason and "line " in err.reason
     assert "return np.tanh(np.linalg.norm(x, ord=1)) * x[0]" in err.reason
     assert err.loc is not None and "def normed" in err.loc.text
+
+
+def rows_written_in_a_loop(x):
+    H = np.zeros((3, x.shape[0]))
+    h = x
+    for t in range(3):
+        h = np.tanh(h * 1.5 + 0.1)
+        H[t] = h
+    return np.sum(H**2)
+
+
+def slice_updated(x):
+    y = x * 1.0
+    y[1:] += x[:-1] ** 2
+    return np.sum(y**3)
+
+
+d_rows = ad.grad(rows_written_in_a_loop)
+
+
+def penalty_of_rows(x):
+    return np.sum(d_rows(x) ** 2)
+
+
+@pytest.mark.parametrize("f", [rows_written_in_a_loop, slice_updated])
+def test_second_order_of_element_assignment_is_refused_with_a_located_error(f):
+    """Element assignment has first-order rules only: hvp, hessian and grad(grad) of a
+    function that writes x[i] = v are refused at its definition, never a raw
+    exception from code read back wrongly."""
+    x = np.array([0.3, -0.5, 0.8])
+    v = np.array([1.0, 2.0, -1.0])
+    for run in (lambda: ad.hvp(f)(x, v), lambda: ad.hessian(f)(x)):
+        with pytest.raises(ad.AdCompileError, match="assigns into array elements"):
+            run()
+    with pytest.raises(ad.AdCompileError, match="assigns into array elements"):
+        ad.grad(penalty_of_rows)(x)
+    # first order stays exact
+    np.testing.assert_allclose(
+        ad.grad(f)(x),
+        [(f(x + e) - f(x - e)) / 2e-6 for e in np.eye(3) * 1e-6],
+        rtol=1e-6,
+    )

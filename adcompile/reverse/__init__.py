@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from ..analysis import Activity
 from ..errors import AdCompileError
 from ..generated import Namespace, assign, call, current_is, name
-from ..ir import Comment, Function, Return, all_defs, function_def, names_in
-from ..rules.containers import LEAF
+from ..ir import Assign, Comment, Function, Return, all_defs, function_def, names_in, walk
+from ..rules.containers import LEAF, SETITEM
 from .forward import Forward
 from .output import Output
 from .program import Program
@@ -65,6 +65,7 @@ class Generated:
     # the arrays the code reads besides its arguments: a call checks they are apart
     updates: dict = field(default_factory=dict)
     constant_arrays: list = field(default_factory=list)
+    writes_elements: bool = False  # the function assigns into array elements (x[i] = v)
 
 
 @dataclass
@@ -81,14 +82,22 @@ def reverse(
     what the pipeline computed for ``fn``."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    return Transformation(fn, wrt, mode, session, arg_shapes, shapes, act).run()
+    gen = Transformation(fn, wrt, mode, session, arg_shapes, shapes, act).run()
+    gen.writes_elements = writes_elements(fn)
+    return gen
 
 
 def reverse_pullback(
     fn: Function, wrt: list[str], session, pair, arg_shapes, shapes: dict, act: Activity
 ) -> GeneratedPair:
     """The forward/backward pair of a called function (see ``link.py``)."""
+    pair.writes_elements = writes_elements(fn)
     return Transformation(fn, wrt, "pullback", session, arg_shapes, shapes, act).run_pullback(pair)
+
+
+def writes_elements(fn: Function) -> bool:
+    """Whether ``fn`` assigns into array elements (``x[index] = v``, ``x[index] += v``)."""
+    return any(isinstance(s, Assign) and s.prim is SETITEM for s in walk(fn.body))
 
 
 class Transformation:
