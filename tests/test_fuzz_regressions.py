@@ -101,6 +101,33 @@ def f(x0, x1):
     assert "refused" not in check(tmp_path, source, [np.array([0.5, -1.0]), 0.3], wrt=(0, 1))
 
 
+# np.real of a real array returns that array: the function's own when its operand is
+# (eig's eigenvalues here), so v1 += x0 writes where Python writes; it was refused as
+# sharing memory with what np.real returned
+def test_in_place_update_of_the_real_part_of_a_new_array(tmp_path):
+    source = """\
+def f(x0):
+    a = 0.2 * np.tanh(np.broadcast_to(x0, (2, 2))) + np.eye(2) * np.arange(3.0, 5.0)
+    v1 = np.real(np.linalg.eig(a)[0])
+    v1 += x0
+    return np.sum(v1 * v1)
+"""
+    assert "refused" not in check(tmp_path, source, [np.array([0.32870805])], wrt=(0,))
+
+
+def test_in_place_update_of_the_real_part_of_an_argument_writes_into_it(tmp_path):
+    # np.real(x1) is x1: Python's += changes the caller's x1, and adcompile must too
+    # (or refuse); check compares values, gradients and the arguments after the call
+    source = """\
+def f(x0, x1):
+    v1 = np.real(x1)
+    v1 += x0
+    return np.sum(v1 * v1)
+"""
+    args = [np.array([0.5, -1.0]), np.array([0.3, 0.2])]
+    check(tmp_path, source, args, wrt=(0,), mutates=True)
+
+
 # Fixed in 5f516db: a temporary that only a loop body reads (v1 here, assigned by the
 # tuple assignment before the loop) was dropped from the forward sweep: NameError.
 def test_value_read_only_inside_a_loop(tmp_path):

@@ -331,7 +331,7 @@ def nan_to_num_tangent(
 # time rather than give a derivative of the wrong convention.
 
 
-@adjoint(np.real, shape=UNARY, fresh=False)
+@adjoint(np.real, shape=UNARY, fresh=False, converts=True)
 def real(dy, y, val):
     return real_cotangent(dy, val, "np.real")
 
