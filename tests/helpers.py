@@ -160,3 +160,29 @@ def function_source_at(filename: str | None, lineno: int | None) -> str:
                 if best is None or node.lineno >= best.lineno:
                     best = node
     return text if best is None else (ast.get_source_segment(text, best) or "")
+
+
+def softmax_mlp(params, x, labels):
+    """A softmax cross-entropy MLP with its layers in a list of (W, b) pairs."""
+    h = x
+    for i in range(len(params) - 1):
+        W, b = params[i]
+        h = np.tanh(h @ W + b)
+    W, b = params[-1]
+    logits = h @ W + b
+    shifted = logits - np.max(logits, axis=1, keepdims=True)
+    logp = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return -np.mean(np.sum(labels * logp, axis=1))
+
+
+def mlp_args(seed=0):
+    """Parameters (sizes 4-5-3), inputs and one-hot labels for ``softmax_mlp``."""
+    rng = np.random.default_rng(seed)
+    sizes = [4, 5, 3]
+    params = [
+        (rng.normal(size=(a, b)) * 0.7, rng.normal(size=b) * 0.1)
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
+    x = rng.normal(size=(6, 4))
+    labels = np.eye(3)[rng.integers(0, 3, size=6)]
+    return params, x, labels

@@ -9,6 +9,8 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
+from helpers import mlp_args as _mlp_args
+from helpers import softmax_mlp as mlp
 
 import adcompile as ad
 from adcompile.regenerate import differentiable_text
@@ -133,19 +135,6 @@ def test_seed_network_hessian_against_autograd():
     assert blocks[1][0].shape == b2.shape + b1.shape
 
 
-def mlp(params, x, labels):
-    """A softmax cross-entropy MLP with its layers in a list of (W, b) pairs."""
-    h = x
-    for i in range(len(params) - 1):
-        W, b = params[i]
-        h = np.tanh(h @ W + b)
-    W, b = params[-1]
-    logits = h @ W + b
-    shifted = logits - np.max(logits, axis=1, keepdims=True)
-    logp = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-    return -np.mean(np.sum(labels * logp, axis=1))
-
-
 def amlp(params, x, labels):
     h = x
     for W, b in params[:-1]:
@@ -155,18 +144,6 @@ def amlp(params, x, labels):
     shifted = logits - anp.max(logits, axis=1, keepdims=True)
     logp = shifted - anp.log(anp.sum(anp.exp(shifted), axis=1, keepdims=True))
     return -anp.mean(anp.sum(labels * logp, axis=1))
-
-
-def _mlp_args(seed=0):
-    rng = np.random.default_rng(seed)
-    sizes = [4, 5, 3]
-    params = [
-        (rng.normal(size=(a, b)) * 0.7, rng.normal(size=b) * 0.1)
-        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
-    ]
-    x = rng.normal(size=(6, 4))
-    labels = np.eye(3)[rng.integers(0, 3, size=6)]
-    return params, x, labels
 
 
 def test_mlp_with_list_parameters_hvp():
