@@ -4,22 +4,28 @@ The programs are those of ``test_fuzz.py`` (``fuzzgen.programs``: helper calls,
 loops, branches, lists, tuples and dicts), whose gradients that file checks against
 finite differences and autograd. Here the jvp along a random direction must give
 ``f``'s value and the gradient's inner product with the direction, for every
-program whose gradient adcompile computes.
+program whose gradient adcompile computes. ``--fuzz-long`` (or
+``ADCOMPILE_FUZZ_LONG=1``) checks 10,000 new programs (``ADCOMPILE_FUZZ_EXAMPLES`` sets
+how many), a fifth of them assigning into array elements.
 """
 
 from __future__ import annotations
+
+import os
 
 import fuzzcheck
 import fuzzgen
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, Phase, given, reject, settings
 
 import adcompile as ad
 from adcompile.rules.registry import primitive_name
 from adcompile.rules.tangents import tangent_rule
 
 CHECKED: list = []
+LONG = os.environ.get("ADCOMPILE_FUZZ_LONG", "") not in ("", "0")
+EXAMPLES = int(os.environ.get("ADCOMPILE_FUZZ_EXAMPLES", "10000")) if LONG else 0
 FEATURES = tuple(f for f in fuzzgen.FEATURES if f != "inplace")
 
 
@@ -33,25 +39,26 @@ def _random_like(x, rng):
     return rng.normal(size=np.shape(x))
 
 
-@settings(
-    max_examples=120,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+def _settings(default: int, share: float):
+    """``default`` programs, always the same ones; in a long run, ``share`` of
+    ``EXAMPLES`` new ones, unshrunk (shrinking is slow here)."""
+    return settings(
+        max_examples=max(1, int(EXAMPLES * share)) if LONG else default,
+        derandomize=not LONG,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.reuse, Phase.generate] if LONG else list(Phase),
+    )
+
+
+@_settings(120, 0.8)
 @given(program=fuzzgen.programs(FEATURES))
 def test_jvp_is_the_gradient_along_a_direction(program, tmp_path_factory):
     check_jvp(program, tmp_path_factory)
 
 
-@settings(
-    max_examples=40,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+@_settings(40, 0.2)
 @given(program=fuzzgen.programs((*FEATURES, "element-assign")))
 def test_jvp_of_programs_assigning_into_arrays(program, tmp_path_factory):
     # forward mode writes into the tangent of an array in place where it owns it
