@@ -239,6 +239,22 @@ def test_container_parameters():
     assert_hvp_matches_fd(dict_params, p, rng.normal(size=2))
 
 
+def mean_and_square(a):
+    # the first result broadcasts a (1, 1) total to the row's shape
+    return np.reshape(np.sum(a), (1, 1)) + np.zeros((1, 3)), a * a
+
+
+def one_result_of_a_helper(x):
+    unused, b = mean_and_square(x)
+    return np.sum(b**2)
+
+
+def test_helper_result_the_caller_ignores():
+    # the ignored result's adjoint is None (zero): its tangent must be zero of the
+    # result's shape too, not a 0-d zero that the helper's unbroadcast cannot read
+    assert_hvp_matches_fd(one_result_of_a_helper, np.array([[0.3, 0.1, 0.2]]))
+
+
 # --------------------------------------------------------------- composition
 
 
@@ -336,10 +352,10 @@ def test_a_gradient_updated_in_one_branch_keeps_its_value():
     assert "None" not in differentiable_text(text)
 
 
-def test_newton_example_converges_in_few_iterations():
+def test_newton_example_converges_in_few_iterations(tmp_path):
     import newton
 
-    result = newton.main(["--max-gd", "500", "--plot", str(Path("/nonexistent") / "x.png")])
+    result = newton.main(["--max-gd", "500", "--plot", str(tmp_path / "newton.png")])
     assert result["newton_iterations"] <= 20
     assert result["gd_iterations"] == 500  # not converged, where Newton-CG has
 

@@ -11,7 +11,11 @@ from .stats import mvn_covariance
 
 
 def zeros_tangent(x):
-    """The zero tangent of the value ``x``: zeros of its shape, a container of them."""
+    """The zero tangent of the value ``x``: zeros of its shape, a container of them.
+    A ``None`` (in a gradient's code, an adjoint that is zero) has the tangent ``None``:
+    zero too, and read as zero of whatever shape its user needs."""
+    if x is None:
+        return None
     if isinstance(x, list):
         return [zeros_tangent(v) for v in x]
     if isinstance(x, tuple):
