@@ -71,7 +71,14 @@ from .broadcasting import (
     unbroadcast,
     unreduce,
 )
-from .checkpointing import checkpoint_stride, keep_snapshot
+from .checkpointing import (
+    checkpoint_stride,
+    keep_snapshot,
+    keep_spaced,
+    revolve,
+    revolve_cost,
+    revolve_snapshots,
+)
 from .containers import (
     add_adjoint,
     add_at,
