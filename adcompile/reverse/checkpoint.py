@@ -144,7 +144,7 @@ def binomial_forward(fwd, plan: Plan) -> list:
     n = ast.Constant(plan.schedule)
     if stmt.test is None:
         length = call(name(ns.free_name("len", len)), stmt.iter)
-        what = "the iterations revolve's first sweep picks, and of the last"
+        what = "the iterations revolve's first sweep picks, and of the last one"
         code: list = [assign(plan.stride, call(ns.helper("revolve_snapshots"), length, n))]
         every: ast.expr = ast.Compare(
             left=name(plan.index), ops=[ast.In()], comparators=[name(plan.stride)]
@@ -154,6 +154,7 @@ def binomial_forward(fwd, plan: Plan) -> list:
         )
     else:
         what = f"every {plan.stride} iterations, {plan.stride} doubling as the loop runs on"
+        what += f" (at most {plan.schedule} kept)"
         code = [assign(plan.stride, ast.Constant(1))]
         every = ast.Compare(
             left=ast.BinOp(left=name(plan.index), op=ast.Mod(), right=name(plan.stride)),
@@ -170,8 +171,11 @@ def binomial_forward(fwd, plan: Plan) -> list:
         )
         keep = assign(plan.stride, kept)
     code[:0] = [
-        Comment(f"checkpointed (binomial, at most {plan.schedule} snapshots): the carried"),
-        Comment(f"state is kept at the start of {what}"),
+        Comment(
+            f"checkpointed (binomial, at most {plan.schedule} snapshots): the carried state is "
+            "kept at the start"
+        ),
+        Comment(f"of {what}"),
     ]
     code.append(assign(plan.snapshots, ast.Dict(keys=[], values=[])))
     code.extend(assign(c, before) for c, before, _ in carried)
