@@ -7,7 +7,7 @@ and its memory is N snapshots plus one iteration's values."""
 from __future__ import annotations
 
 import tracemalloc
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -18,7 +18,7 @@ from adcompile.rules import registry
 from adcompile.runtime import keep_spaced, revolve, revolve_cost, revolve_snapshots
 
 
-@lru_cache(maxsize=None)
+@cache
 def fewest_runs(length: int, snapshots: int) -> int:
     """By exhaustive search: the fewest iterations run (other than each reversed one's
     own run) to reverse ``length`` iterations from a snapshot at the first, holding at
@@ -217,7 +217,10 @@ def nested_container_state(W, xs):
     return np.sum(s[0]) + np.sum(s[1][0] ** 2) + np.sum(s[1][1])
 
 
-@pytest.mark.parametrize("f", [nested, outer_calls_helper, while_with_break, nested_container_state])
+LOOPS = [nested, outer_calls_helper, while_with_break, nested_container_state]
+
+
+@pytest.mark.parametrize("f", LOOPS)
 @pytest.mark.parametrize("n", [1, 2, 5])
 def test_gradient_is_the_plain_one(f, n):
     W, xs = _data(11)
