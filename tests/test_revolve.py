@@ -234,3 +234,14 @@ def test_gradient_is_the_plain_one(f, n):
 def test_a_loop_inside_a_called_function_gets_its_own_schedule():
     src = ad.grad(outer_calls_helper, checkpoint=3).source
     assert src.count("revolve(snapshots") == 2  # the outer loop's, and fwd/bwd's
+
+
+def test_memory_report_counts_the_snapshots_and_one_iteration():
+    W, xs = _data(100, batch=2, hidden=4)
+    report = ad.grad(plain_rnn, wrt=0, checkpoint=8).memory_report(W, xs)
+    rows = [r for r in report.rows if "(in snapshots)" in r.name]
+    assert [r.iterations for r in rows] == [9]  # 8, and the last iteration's state
+    assert report.segments and report.segments[0][1] == 1
+    assert "one iteration's values at a time" in str(report)
+    plain = ad.grad(plain_rnn, wrt=0).memory_report(W, xs)
+    assert report.total_bytes * 5 < plain.total_bytes
