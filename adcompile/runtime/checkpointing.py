@@ -74,14 +74,23 @@ def _split(length: int, snapshots: int) -> int:
 def _plan(origin: int, first: int, length: int, snapshots: int, keep: tuple) -> Iterator:
     """The reverse of iterations first … first + length - 1, the state at ``first``
     being a snapshot once the run from ``origin`` has kept the ones in ``keep``."""
-    if length == 1 or snapshots <= 1:
+    later = []  # the first parts of the splits, reversed after the rest
+    while True:
+        snapshots = min(snapshots, length)  # more than one per iteration is no use
+        kept = list(keep)
+        while length > 1 and snapshots > 1:
+            m = _split(length, snapshots)
+            later.append((first, m, snapshots))
+            first, length, snapshots = first + m, length - m, snapshots - 1
+            kept.append(first)
+        keep = tuple(kept)
         for step in range(first + length - 1, first - 1, -1):
             yield origin, step, keep
             origin, keep = first, ()
-        return
-    m = _split(length, snapshots)
-    yield from _plan(origin, first + m, length - m, snapshots - 1, keep + (first + m,))
-    yield from _plan(first, first, m, snapshots, ())
+        if not later:
+            return
+        first, length, snapshots = later.pop()
+        origin, keep = first, ()
 
 
 def revolve_snapshots(iterations: int, snapshots: int) -> frozenset:
