@@ -1,9 +1,9 @@
 """Checkpointed loops: ``grad(f, checkpoint="sqrt" | N)``.
 
 Without checkpointing the forward sweep of a loop keeps, for each of its T
-iterations, what that iteration's reverse reads (``saving.py``). With it, the
+iterations, what that iteration's reverse reads (``saving.py``). With "sqrt", the
 forward sweep keeps only a *snapshot* of the loop's carried state every ``stride``
-iterations (about √T snapshots for ``"sqrt"``, at most N for an int N); the
+iterations (about √T snapshots); the
 reverse loop becomes a loop over the snapshots, last first, which recomputes the
 segment of iterations that starts at each one (this time keeping what they
 save) and then reverses that segment as usual. Memory: the snapshots plus one
@@ -35,9 +35,13 @@ recomputed with the segment that holds them.
 
 A ``while`` loop's trip count is not known when it starts, so its stride starts
 at 1 and doubles as it runs: ``keep_snapshot`` keeps every other snapshot once
-there are more than the schedule allows (more than ``stride`` for "sqrt", which
-keeps both about √T; more than N for an int). The reverse recomputes each segment
-by running its body as many times as the forward did, up to the next snapshot.
+there are more than ``stride`` (so both stay about √T). The reverse recomputes each
+segment by running its body as many times as the forward did, up to the next
+snapshot.
+
+An int N is binomial checkpointing instead (below): at most N snapshots, placed
+to recompute as few iterations as N snapshots allow, one iteration reversed at a
+time.
 """
 
 from __future__ import annotations
