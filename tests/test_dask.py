@@ -73,7 +73,8 @@ def test_numpy_checked_against_finite_differences():
     assert_grad_matches_fd(logistic_loss, rng.normal(size=16) * 0.1, 0.1, Xn, yn, wrt=(0, 1))
 
 
-def test_checkpointed_loop_on_dask_arrays():
+@pytest.mark.parametrize("schedule", ["sqrt", 3])
+def test_checkpointed_loop_on_dask_arrays(schedule):
     def rnn(W, xs):
         h = xs[0]
         for t in range(xs.shape[0]):
@@ -84,7 +85,7 @@ def test_checkpointed_loop_on_dask_arrays():
     W = rng.normal(size=(4, 4)) * 0.4
     xsn = rng.normal(size=(9, 6, 4))
     xs = da.from_array(xsn, chunks=(1, 3, 4))
-    gf = ad.grad(rnn, wrt=(0, 1), checkpoint="sqrt")
+    gf = ad.grad(rnn, wrt=(0, 1), checkpoint=schedule)
     with dask.config.set(scheduler=_no_compute):
         lazy = gf(W, xs)
     for g, e in zip(dask.compute(*lazy), ad.grad(rnn, wrt=(0, 1))(W, xsn), strict=True):
