@@ -73,7 +73,7 @@ def rerun(schedule: object, steps: int) -> int:
     return steps + revolve_cost(steps, int(schedule)) - (steps - 1)
 
 
-def plot(rows: list[tuple], path: str, title: str) -> None:
+def plot(rows: list[tuple], steps: int, path: str, title: str) -> None:
     """Memory against time, relative to no checkpointing, one point per schedule."""
     import matplotlib
 
@@ -89,14 +89,12 @@ def plot(rows: list[tuple], path: str, title: str) -> None:
         color="tab:blue",
         label="checkpoint=N (binomial)",
     )
+    root = math.isqrt(steps)
     for schedule, memory, seconds in ints:
-        ax.annotate(
-            f"N={schedule}",
-            (seconds, memory),
-            textcoords="offset points",
-            xytext=(6, 4),
-            fontsize=8,
-        )
+        label, offset = f"N={schedule}", (6, 4)
+        if schedule == root and root * root != steps:  # next to a power of 2: on the left
+            label, offset = f"N={schedule} (√T)", (-62, -4)
+        ax.annotate(label, (seconds, memory), textcoords="offset points", xytext=offset, fontsize=8)
     for schedule, memory, seconds in rows:
         if schedule == "sqrt":
             ax.plot([seconds], [memory], "s", color="tab:orange", label='checkpoint="sqrt"')
@@ -150,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         rows.append((schedule, peak / base[1], seconds / base[2]))
     if args.plot:
-        plot(rows, args.plot, f"Checkpointed RNN: T={T}, hidden {H}, batch {B}")
+        plot(rows, T, args.plot, f"Checkpointed RNN: T={T}, hidden {H}, batch {B}")
 
 
 if __name__ == "__main__":
