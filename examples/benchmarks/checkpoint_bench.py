@@ -32,8 +32,8 @@ def loss(W, U, xs, h0):
     return np.sum(h * h)
 
 
-def measure(fn, args, repeat: int) -> tuple[object, int, float]:
-    """(result, peak traced bytes, best time in seconds) of ``fn(*args)``."""
+def peak_memory(fn, args) -> tuple[object, int]:
+    """(result, peak traced bytes) of ``fn(*args)``, compiled beforehand."""
     result = fn(*args)  # compiles
     tracemalloc.start()
     try:
@@ -41,12 +41,19 @@ def measure(fn, args, repeat: int) -> tuple[object, int, float]:
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    best = math.inf
+    return result, peak
+
+
+def best_times(fns: list, args, repeat: int) -> list[float]:
+    """The best time of each of ``fns`` over ``repeat`` rounds, the calls interleaved
+    (on a shared machine the load drifts: each ratio compares calls made together)."""
+    best = [math.inf] * len(fns)
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn(*args)
-        best = min(best, time.perf_counter() - start)
-    return result, peak, best
+        for k, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn(*args)
+            best[k] = min(best[k], time.perf_counter() - start)
+    return best
 
 
 def schedules(steps: int) -> list[object]:
@@ -131,22 +138,22 @@ def main(argv: list[str] | None = None) -> None:
         f"{'checkpoint':>10}  {'peak memory':>12}  {'vs none':>8}  {'time':>9}  {'vs none':>8}"
         f"  {'rerun':>7}"
     )
-    base = None
+    data = (W, U, xs, h0)
+    plain = ad.grad(loss, wrt=(0, 1))
+    g0, peak0 = peak_memory(plain, data)
     rows = []
     for schedule in schedules(T):
         fn = ad.grad(loss, wrt=(0, 1), checkpoint=schedule)
-        g, peak, seconds = measure(fn, (W, U, xs, h0), args.repeat)
-        if base is None:
-            base = (g, peak, seconds)
-        else:
-            for a, b in zip(g, base[0], strict=True):
-                np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        g, peak = peak_memory(fn, data)
+        for a, b in zip(g, g0, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        base, seconds = best_times([plain, fn], data, args.repeat)
         print(
-            f"{schedule!s:>10}  {peak / 2**20:>9.1f} MB  {peak / base[1]:>7.2f}x"
-            f"  {seconds * 1e3:>6.1f} ms  {seconds / base[2]:>7.2f}x  {rerun(schedule, T):>7}",
+            f"{schedule!s:>10}  {peak / 2**20:>9.1f} MB  {peak / peak0:>7.2f}x"
+            f"  {seconds * 1e3:>6.1f} ms  {seconds / base:>7.2f}x  {rerun(schedule, T):>7}",
             flush=True,
         )
-        rows.append((schedule, peak / base[1], seconds / base[2]))
+        rows.append((schedule, peak / peak0, seconds / base))
     if args.plot:
         plot(rows, T, args.plot, f"Checkpointed RNN: T={T}, hidden {H}, batch {B}")
 
