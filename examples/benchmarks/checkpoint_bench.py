@@ -147,7 +147,10 @@ def main(argv: list[str] | None = None) -> None:
         g, peak = peak_memory(fn, data)
         for a, b in zip(g, g0, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
-        base, seconds = best_times([plain, fn], data, args.repeat)
+        if schedule is None:  # the baseline itself
+            base = seconds = best_times([plain], data, args.repeat)[0]
+        else:
+            base, seconds = best_times([plain, fn], data, args.repeat)
         print(
             f"{schedule!s:>10}  {peak / 2**20:>9.1f} MB  {peak / peak0:>7.2f}x"
             f"  {seconds * 1e3:>6.1f} ms  {seconds / base:>7.2f}x  {rerun(schedule, T):>7}",
