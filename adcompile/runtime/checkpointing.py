@@ -1,4 +1,5 @@
-"""The helper of checkpointed loops (``grad(f, checkpoint=...)``)."""
+"""The helpers of checkpointed loops (``grad(f, checkpoint=...)``): the stride of
+``"sqrt"``'s equal segments, and binomial checkpointing's schedule for an int N."""
 
 from __future__ import annotations
 
