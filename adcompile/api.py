@@ -769,9 +769,10 @@ _CHECKPOINT_DOC = """
     ``checkpoint`` trades time for memory in loops: None keeps what the reverse sweep
     reads from every iteration; ``"sqrt"`` keeps the loop's carried state at about
     √T of its T iterations and, in the reverse sweep, recomputes each segment between
-    two of them before reversing it; an int N keeps at most N such snapshots per loop
-    (see docs/scaling.md); a while loop's snapshots thin out as it runs. The
-    generated code shows the schedule."""
+    two of them before reversing it; an int N keeps at most N such snapshots per loop,
+    placed by binomial checkpointing (Griewank's revolve), which recomputes the fewest
+    iterations any schedule with N snapshots can (see docs/scaling.md); a while loop's
+    snapshots thin out as it runs. The generated code shows the schedule."""
 
 
 def grad(

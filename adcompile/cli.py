@@ -59,10 +59,13 @@ broadcast an operand, and dz @ y.T for matrix products. Without it, the code
 is the general one, which works for any shapes.
 
 --checkpoint sqrt|N checkpoints the loops: the forward sweep keeps a snapshot of
-a loop's carried state every few iterations (about √T snapshots of T iterations
-with sqrt, at most N with an integer), and the reverse sweep recomputes each
-segment from its snapshot before reversing it. The printed code shows the
-schedule; with --memory, the report shows the snapshots and the segment length.
+a loop's carried state every few iterations, and the reverse sweep runs the
+iterations again from a snapshot before reversing them. With sqrt, about √T
+snapshots of T iterations and one segment of √T recomputed at a time; with an
+integer N, at most N snapshots placed by binomial checkpointing (revolve), which
+recomputes the fewest iterations N snapshots allow, one iteration reversed at a
+time. The printed code shows the schedule; with --memory, the report shows the
+snapshots and the segment length.
 
 --memory (with --shapes) runs the generated code's forward sweep on random
 arguments of those shapes and prints, instead of the code, what the reverse sweep
@@ -227,7 +230,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="sqrt|N",
         type=_checkpoint,
         help="checkpoint loops: keep about √T snapshots of a loop's carried state (sqrt), "
-        "or at most N, and recompute each segment in the reverse sweep",
+        "or at most N placed by binomial checkpointing (revolve), and recompute from them "
+        "in the reverse sweep",
     )
     show.add_argument(
         "--memory",

@@ -269,9 +269,12 @@ class _Module:
         source = _runtime_source(name)
         self.helpers[name] = source
         self.defined.setdefault(name, getattr(_RUNTIME_DEFINITIONS[name][2], name))
+        module = _RUNTIME_DEFINITIONS[name][2]
         for dep in loaded_names(source):
             if dep != name and dep in _RUNTIME_DEFINITIONS:
                 self._helper(dep)
+            elif isinstance(getattr(module, dep, None), types.ModuleType):
+                self.need(dep, getattr(module, dep))  # a standard module it uses (math)
 
     def _function(self, name: str, fn: types.FunctionType) -> None:
         try:

@@ -134,9 +134,14 @@ class MemoryReport:
 
 def _segment_note(line: int | None, stride: int) -> str:
     where = f"line {line}" if line is not None else "a loop"
+    held = (
+        f"one recomputed segment's values at a time ({stride} iterations at most)"
+        if stride != 1
+        else "one iteration's values at a time (binomial checkpointing)"
+    )
     return (
         f"checkpointed loop at {where}: its snapshots are above; the reverse sweep also "
-        f"holds one recomputed segment's values at a time ({stride} iterations at most)"
+        f"holds {held}"
     )
 
 
@@ -214,6 +219,7 @@ def report(
     fields: dict[str, list[str]] = {}
     calls: dict[str, str] = {}  # local holding a called function's stack -> fwd name
     strides: set[str] = set()
+    binomial: set[str] = set()
     for node in ast.walk(fn):
         if getattr(node, "lineno", marker) >= marker:
             continue
@@ -243,10 +249,12 @@ def report(
             isinstance(node, ast.Assign)
             and isinstance(node.value, ast.Call)
             and isinstance(node.value.func, ast.Name)
-            and node.value.func.id == "checkpoint_stride"
+            and node.value.func.id in ("checkpoint_stride", "revolve_snapshots", "keep_spaced")
             and isinstance(node.targets[0], ast.Name)
         ):
             strides.add(node.targets[0].id)  # a checkpointed loop's segment length
+            if node.value.func.id != "checkpoint_stride":
+                binomial.add(node.targets[0].id)  # revolve's: one iteration at a time
 
     roots_of_args = {id(_root(a)) for a in _arrays(args)}
     seen: set[int] = set()
@@ -271,9 +279,14 @@ def report(
     for name, value in values.items():
         if name in params or name not in assigned:
             continue
+        if name in binomial:
+            result.segments.append((line_of(assigned[name]), 1))
+            continue
         if name in strides and isinstance(value, int):
             result.segments.append((line_of(assigned[name]), value))
             continue
+        if isinstance(value, dict) and value and name in fields:  # revolve's snapshots
+            value = list(value.values())
         lineno = line_of(assigned[name])
         src = source_lines[lineno - 1].strip() if lineno and lineno <= len(source_lines) else ""
         if isinstance(value, list) and value:  # a loop's (or a called function's) values
@@ -325,7 +338,8 @@ def _pair_fields(pair_texts: list[tuple[str, list[str]]], fwd: str) -> list[str]
 
 
 def _appended(node: ast.AST) -> tuple[str, list[str]] | None:
-    """(list, field names) of a statement ``lst.append((a, b, c))``."""
+    """(list, field names) of a statement ``lst.append((a, b, c))``, or (table, field
+    names) of ``table[i] = (a, b, c)``."""
     if (
         isinstance(node, ast.Expr)
         and isinstance(node.value, ast.Call)
@@ -338,6 +352,27 @@ def _appended(node: ast.AST) -> tuple[str, list[str]] | None:
         elts = arg.elts if isinstance(arg, ast.Tuple) else [arg]
         names = [e.id if isinstance(e, ast.Name) else ast.unparse(e) for e in elts]
         return node.value.func.value.id, names
+    if (
+        isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Subscript)
+        and isinstance(node.targets[0].value, ast.Name)
+        and isinstance(node.targets[0].slice, ast.Name)
+    ):  # snapshots[i] = (a, b): a table of snapshots, by iteration
+        elts = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
+        names = [e.id if isinstance(e, ast.Name) else ast.unparse(e) for e in elts]
+        return node.targets[0].value.id, names
+    call = node.value if isinstance(node, ast.Assign) else None
+    if (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id == "keep_spaced"
+        and isinstance(call.args[0], ast.Name)
+    ):  # stride = keep_spaced(snapshots, i, (a, b), stride, n)
+        state = call.args[2]
+        elts = state.elts if isinstance(state, ast.Tuple) else [state]
+        names = [e.id if isinstance(e, ast.Name) else ast.unparse(e) for e in elts]
+        return call.args[0].id, names
     return None
 
 

@@ -236,7 +236,8 @@ def test_while_loop_gradient_is_the_one_without_checkpointing(limit):
     g0 = assert_grad_matches_fd(while_loop, W, x, limit, wrt=(0, 1))
     for schedule in SCHEDULES:
         _assert_same(ad.grad(while_loop, wrt=(0, 1), checkpoint=schedule)(W, x, limit), g0)
-    assert "keep_snapshot(" in ad.grad(while_loop, checkpoint=2).source
+    assert "keep_snapshot(" in ad.grad(while_loop, checkpoint="sqrt").source
+    assert "keep_spaced(" in ad.grad(while_loop, checkpoint=2).source
 
 
 def test_while_loop_inside_a_checkpointed_for_loop():
@@ -347,7 +348,8 @@ def test_cli_show_prints_the_schedule(tmp_path):
     assert status == 0
     assert "for snapshot in reversed(snapshots):" in out
     status, out, _ = _cli(tmp_path, "show", "m.py:rnn", "--wrt", "W", "--checkpoint", "5")
-    assert status == 0 and "checkpoint_stride(len(range(n)), 5)" in out
+    assert status == 0 and "revolve_snapshots(len(range(n)), 5)" in out
+    assert "for start, step, keep in revolve(snapshots, i, 5):" in out
     status, _, err = _cli(tmp_path, "show", "m.py:rnn", "--checkpoint", "none")
     assert status == 2 and "expected sqrt or a positive integer" in err
     for mode in ("jvp", "hvp"):

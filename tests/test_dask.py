@@ -73,7 +73,8 @@ def test_numpy_checked_against_finite_differences():
     assert_grad_matches_fd(logistic_loss, rng.normal(size=16) * 0.1, 0.1, Xn, yn, wrt=(0, 1))
 
 
-def test_checkpointed_loop_on_dask_arrays():
+@pytest.mark.parametrize("schedule", ["sqrt", 3])
+def test_checkpointed_loop_on_dask_arrays(schedule):
     def rnn(W, xs):
         h = xs[0]
         for t in range(xs.shape[0]):
@@ -84,20 +85,52 @@ def test_checkpointed_loop_on_dask_arrays():
     W = rng.normal(size=(4, 4)) * 0.4
     xsn = rng.normal(size=(9, 6, 4))
     xs = da.from_array(xsn, chunks=(1, 3, 4))
-    gf = ad.grad(rnn, wrt=(0, 1), checkpoint="sqrt")
+    gf = ad.grad(rnn, wrt=(0, 1), checkpoint=schedule)
     with dask.config.set(scheduler=_no_compute):
         lazy = gf(W, xs)
     for g, e in zip(dask.compute(*lazy), ad.grad(rnn, wrt=(0, 1))(W, xsn), strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-15)
 
 
-def test_array_index_into_a_dask_array_is_a_clear_error():
-    def f(x):
-        return np.sum(x[np.array([0, 2, 2])] ** 2)
+def take_rows(x, idx):
+    return np.sum(np.sin(x[idx]) ** 2)
 
-    x = da.from_array(np.arange(5.0), chunks=2)
-    with pytest.raises(TypeError, match="array index"):
-        ad.grad(f)(x)
+
+def take_twice(x, i, j):
+    return np.sum(np.sin(x[i, 1:]) * np.sum(x[j]))
+
+
+@pytest.mark.parametrize(
+    "f, indices",
+    [
+        (take_rows, ([0, 3, 3, 1, 3],)),  # repeated rows: their adjoints add up
+        (take_rows, ([2, 0],)),  # no repeats
+        (take_twice, ([1, 1, 0], [3, 0, 0, 0])),  # with a slice; added into an adjoint
+    ],
+)
+def test_array_index_into_a_dask_array(f, indices):
+    xn = np.arange(12.0).reshape(4, 3) / 7
+    x = da.from_array(xn, chunks=2)
+    indices = tuple(np.array(i) for i in indices)
+    with dask.config.set(scheduler=_no_compute):
+        lazy = ad.grad(f)(x, *indices)
+    assert isinstance(lazy, da.Array)
+    (g,) = dask.compute(lazy)
+    np.testing.assert_allclose(g, ad.grad(f)(xn, *indices), rtol=1e-12)
+
+
+def test_an_index_not_computed_yet_or_a_mask_of_a_dask_array_is_a_clear_error():
+    xn = np.arange(12.0).reshape(4, 3) / 7
+    x = da.from_array(xn, chunks=2)
+    idx = da.from_array(np.array([0, 3, 3]), chunks=2)
+    with pytest.raises(TypeError, match="compute the index first"):
+        ad.grad(take_rows)(x, idx)
+
+    def masked(x):
+        return np.sum(x[x > 0.5] ** 2)
+
+    with pytest.raises(TypeError, match=r"np.where\(mask, x, 0\) instead of x\[mask\]"):
+        ad.grad(masked)(x)
 
 
 def test_distributed_cluster():

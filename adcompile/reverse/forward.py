@@ -18,6 +18,7 @@ from ..generated import Namespace, assign, call, loop_statement, name, store
 from ..ir import Assign, Comment, If, Loop, Return, Stmt, names_in, walk, write_statements
 from ..rules import containers
 from ..rules.template import substituted
+from .checkpoint import binomial_forward, binomial_rerun
 from .output import Output
 from .program import Program, resolve
 from .rules import Rules
@@ -261,6 +262,8 @@ class Forward:
 
     def loop(self, stmt: Loop) -> list:
         plan = self.saving.checkpoints.get(id(stmt))
+        if plan is not None and isinstance(plan.schedule, int):
+            return binomial_forward(self, plan)
         if plan is not None:
             return self.checkpointed(plan)
         code: list = []
@@ -390,7 +393,8 @@ class Forward:
         stand-in (once this forward sweep's plan is known)."""
         for plan in self.saving.checkpoints.values():
             at = next(i for i, s in enumerate(plan.slot) if s is plan.at)
-            plan.slot[at : at + 1] = self.recompute(plan)
+            binomial = isinstance(plan.schedule, int)
+            plan.slot[at : at + 1] = (binomial_rerun if binomial else Forward.recompute)(self, plan)
 
     def keep_returned(self, ret_value: ast.expr, stores: set[str], forward: list) -> ast.expr:
         """``ret_value`` reading, in place of each forward value that the reverse sweep

@@ -378,6 +378,10 @@ class Sweep:
             index=fresh("i"),
             end=fresh("end") if stmt.test is not None else None,
         )
+        if isinstance(self.checkpoint, int):  # binomial: see checkpoint.py
+            plan.stride = fresh("positions" if stmt.test is None else "stride")
+            plan.step, plan.keep, plan.end = fresh("step"), fresh("keep"), None
+            self.ns.locals.update((plan.stride, plan.step, plan.keep))
         self.ns.locals.update((plan.stride, plan.snapshots, plan.start, plan.snapshot, plan.index))
         if plan.end is not None:
             self.ns.locals.add(plan.end)
@@ -392,12 +396,23 @@ class Sweep:
         ``plan.at``'s place, see ``Forward.recompute``) and then reversed. A while
         loop's segment ends where the next one starts (``plan.end``), the last one at
         the number of iterations the forward ran."""
-        inner = self.reverse_loop(stmt, out, counter, offset=plan.start)
+        binomial = isinstance(plan.schedule, int)
+        inner = self.reverse_loop(stmt, out, counter, offset=plan.step if binomial else plan.start)
         # a stand-in for the recomputation, reading what it will read from outside the
         # loop, so that the forward sweep computes it (and a pullback saves it)
         reads = sorted(_outer_reads(stmt) | {plan.stride})
         plan.at = ast.Expr(value=ast.Tuple(elts=[name(n) for n in reads], ctx=ast.Load()))
         plan.slot = [plan.at, inner]
+        if binomial:  # the steps of revolve's schedule, the last iteration first
+            steps = [store(plan.start), store(plan.step), store(plan.keep)]
+            schedule = call(
+                self.ns.helper("revolve"),
+                name(plan.snapshots),
+                name(plan.index),
+                ast.Constant(plan.schedule),
+            )
+            target = ast.Tuple(elts=steps, ctx=ast.Store())
+            return [ast.For(target=target, iter=schedule, body=plan.slot, orelse=[])]
         backwards = call(name(self.ns.free_name("reversed", reversed)), name(plan.snapshots))
         loop = ast.For(target=store(plan.snapshot), iter=backwards, body=plan.slot, orelse=[])
         if plan.end is None:

@@ -15,7 +15,7 @@ Generated code, rules and ``adcompile.export`` name a helper as
 - ``contractions``: adjoints of ``np.einsum``, ``np.tensordot``, ``np.kron``, ``np.cross``;
 - ``results``: the seed of the reverse sweep, the cotangent check, ``grad_like``;
 - ``containers``: adjoints of lists, tuples and dicts, ``zero_like``;
-- ``checkpointing``: the snapshot stride of checkpointed loops;
+- ``checkpointing``: the schedules of checkpointed loops (a stride, revolve);
 - ``linalg``: adjoints of ``numpy.linalg``;
 - ``fourier``: adjoints of ``numpy.fft`` and of the parts of complex values;
 - ``stats``: adjoints of ``scipy.stats`` functions;
@@ -71,7 +71,14 @@ from .broadcasting import (
     unbroadcast,
     unreduce,
 )
-from .checkpointing import checkpoint_stride, keep_snapshot
+from .checkpointing import (
+    checkpoint_stride,
+    keep_snapshot,
+    keep_spaced,
+    revolve,
+    revolve_cost,
+    revolve_snapshots,
+)
 from .containers import (
     add_adjoint,
     add_at,

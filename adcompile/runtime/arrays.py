@@ -100,13 +100,46 @@ def unindex(g, x, index):
         return out
     dtype = np.result_type(_dtype_of(g), _dtype_of(x), 0.0)
     if not _basic_index(index):
-        raise TypeError(
-            f"the adjoint of indexing a {type(x).__name__} with an array index needs "
-            "np.add.at, which it does not implement: index it with ints and slices"
-        )
+        return _scatter_add(g, x, index, dtype)
     out = np.zeros_like(x, dtype=dtype)
     out[index] = g
     return out
+
+
+def _scatter_add(g, x, index, dtype):
+    """``unindex`` for another kind of array and an index holding numpy arrays of
+    indices (or masks), which may name an element more than once: ``np.add.at`` done
+    with the assignments such an array implements. Where each element of ``g`` goes
+    (its flat position in ``x``) is worked out in numpy, from the index alone; ``g``
+    is then assigned into a flat array of zeros in layers, the first occurrence of
+    each position, then the second..., each layer adding to what is there."""
+    items = index if isinstance(index, tuple) else (index,)
+    if not all(
+        i is None or i is Ellipsis or isinstance(i, slice | int | list) or _numpy(i) for i in items
+    ):
+        raise TypeError(
+            f"the adjoint of indexing a {type(x).__name__} with a {type(index).__name__} "
+            "index needs the index's values, which are not computed yet: compute the index "
+            "first (for dask, idx.compute()) and index with the numpy array"
+        )
+    shape = np.shape(x)
+    grids = [
+        np.broadcast_to(
+            np.arange(n).reshape([n if d == k else 1 for d in range(len(shape))]), shape
+        )
+        for k, n in enumerate(shape)
+    ]
+    where = np.ravel_multi_index(tuple(grid[index] for grid in grids), shape).reshape(-1)
+    flat_g = np.reshape(g, (where.size,))
+    out = np.zeros_like(np.reshape(x, (int(np.prod(shape)),)), dtype=dtype)
+    order = np.argsort(where, kind="stable")
+    ranked = where[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # each position's first
+    rank = np.arange(where.size) - np.repeat(starts, np.diff(np.r_[starts, where.size]))
+    for layer in range(int(rank.max(initial=-1)) + 1):
+        chosen = np.sort(order[rank == layer])
+        out[where[chosen]] += flat_g[chosen]
+    return np.reshape(out, shape)
 
 
 def _numpy(a) -> bool:
@@ -141,11 +174,14 @@ def _repeats_possible(index):
 def add_into(out, index, g):
     """``out[index] += g`` for the adjoint of ``x[index]`` added into ``out``, the
     adjoint of ``x``, which the gradient owns: in place, O(size of g). Where the
-    index repeats an element, each occurrence adds (np.add.at)."""
-    if _repeats_possible(index):
-        np.add.at(out, index, g)
-    else:
+    index repeats an element, each occurrence adds (np.add.at; for another kind of
+    array, which may not implement it, the adjoint of ``x`` is added whole)."""
+    if not _repeats_possible(index):
         out[index] += g
+    elif _numpy(out):
+        np.add.at(out, index, g)
+    else:  # another kind of array (dask): without np.add.at, see _scatter_add
+        out[...] += unindex(g, out, index)
 
 
 def assigned_part(g, index, v):

@@ -84,16 +84,32 @@ def unbroadcast(g, x):
     return g
 
 
+def _unknown_shape(x) -> None:
+    """A clear error for an array whose shape is not known yet (a dask array selected
+    by a boolean mask has nan lengths until its chunks are computed)."""
+    if any(not isinstance(n, int | np.integer) for n in np.shape(x)):
+        raise TypeError(
+            f"the gradient needs the shape of a {type(x).__name__} whose shape is not known "
+            f"yet ({np.shape(x)}), such as a dask array selected with a boolean mask: "
+            "write np.where(mask, x, 0) instead of x[mask]"
+        )
+
+
 def unreduce(g, x, axis=None, keepdims=False):
     """Spread the cotangent of a reduction of ``x`` over ``axis`` back to ``x``'s shape."""
     if isinstance(g, int | float):  # the seed 1.0: give it x's precision, not float64
         g = np.asarray(g, dtype=np.result_type(x, 0.0))
-    if axis is None and np.asarray(g).ndim == 0:
+    if axis is None and np.ndim(g) == 0 and isinstance(g, np.ndarray | np.generic | complex):
         # fast path for a full reduction: the same read-only, zero-stride view that
-        # np.broadcast_to makes, at a third of its cost
+        # np.broadcast_to makes, at a third of its cost (not for another kind of array,
+        # a dask one, which np.asarray would compute)
         g = np.asarray(g)
         xs = np.shape(x)
-        view = np.ndarray(xs, g.dtype, g, 0, (0,) * len(xs))
+        try:
+            view = np.ndarray(xs, g.dtype, g, 0, (0,) * len(xs))
+        except TypeError:
+            _unknown_shape(x)
+            raise
         view.flags.writeable = False
         return view
     if axis is not None and not keepdims:
