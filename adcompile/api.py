@@ -326,14 +326,12 @@ class GradientFunction:
         self.checkpoint = check_schedule(checkpoint)
         sig = inspect.signature(fn)
         self.params = list(sig.parameters)
+        # *args, **kwargs and keyword-only parameters are compiled as plain ones (see
+        # desugar/signature.py): every call's arguments are then bound by the signature
         plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in sig.parameters.values())
-        if not plain:
-            # the fence reports this with a location
-            self.wrt, self.single = [], True
-            self._index = []
-        else:
-            self.wrt, self.single = resolve_wrt(self.params, wrt, def_loc(fn))
-            self._index = [self.params.index(w) for w in self.wrt]
+        self._plain = plain
+        self.wrt, self.single = resolve_wrt(self.params, wrt, def_loc(fn))
+        self._index = [self.params.index(w) for w in self.wrt]
         self.signature = sig  # of fn: how the arguments bind
         self.cotangent = None
         self._arity = len(self.params)
@@ -353,6 +351,13 @@ class GradientFunction:
             extra = inspect.Parameter(self.cotangent, kind)
             if plain:
                 sig = sig.replace(parameters=[*sig.parameters.values(), extra])
+            else:  # after *args or **kwargs: by keyword only
+                extra = extra.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+                params = [*sig.parameters.values()]
+                at = next(
+                    (i for i, p in enumerate(params) if p.kind == p.VAR_KEYWORD), len(params)
+                )
+                sig = sig.replace(parameters=[*params[:at], extra, *params[at:]])
         self._by_kinds: dict[tuple | None, tuple] = {}
         self._by_sig: dict[tuple, tuple] = {}
         self._latest: tuple | None = None  # the entry the latest call ran
@@ -475,7 +480,7 @@ class GradientFunction:
         a terminal)."""
         self(*args, **kwargs)  # compiles (or finds) the code for these arguments
         entry = self._latest
-        if kwargs or len(args) != self._arity:
+        if kwargs or len(args) != self._arity or not self._plain:
             args = self._bind(args, kwargs)
         return memory_report_of(entry[0], entry[2], args, self.params, self.fn.__name__)
 
@@ -509,7 +514,7 @@ class GradientFunction:
         """A call without a dispatcher for its arguments: bind them, find (or compile) the
         code for their signature, check them, run it, and make the dispatcher of their
         kind the second time they come."""
-        if kwargs or len(args) != self._arity:
+        if kwargs or len(args) != self._arity or not self._plain:
             args = self._bind(args, kwargs)
         params = args[: self._nparams]
         sig = []
@@ -594,9 +599,19 @@ class GradientFunction:
         extra = ()
         if self.mode == "vjp":
             kwargs = dict(kwargs)
+            positional = [
+                p.kind
+                for p in self.signature.parameters.values()
+                if p.kind not in (p.KEYWORD_ONLY, p.VAR_KEYWORD)
+            ]
             if self.cotangent in kwargs:
                 extra = (kwargs.pop(self.cotangent),)
-            elif len(args) == self._arity:
+            elif len(args) == self._arity and self._plain or (
+                not self._plain
+                and args
+                and (inspect.Parameter.VAR_POSITIONAL in positional
+                     or len(args) == len(positional) + 1)
+            ):
                 args, extra = args[:-1], args[-1:]
             else:
                 raise TypeError(

@@ -39,7 +39,6 @@ REFUSED: dict[type, tuple[str, str]] = {
     ast.Set: ("a set literal", "use a list or a numpy array"),
     ast.AnnAssign: ("an annotated assignment", "drop the annotation: `x = ...`"),
     ast.Match: ("a match statement", "use if/elif/else"),
-    ast.Dict: ("a dict literal", "pass dicts of parameters in as arguments instead"),
 }
 COMPLEX_HINT = (
     "adcompile differentiates real-valued functions of real (floating-point) arrays; "
@@ -62,21 +61,14 @@ if hasattr(ast, "TypeAlias"):
 def check(src: SourceFunction) -> None:
     """Raise a located :class:`AdCompileError` for the first construct outside the language."""
     fn = src.node
-    args = fn.args
-    extra = args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs
-    if extra:
-        node = args.vararg or args.kwarg or (args.kwonlyargs or args.posonlyargs)[0]
-        raise AdCompileError(
-            "parameters must be plain positional-or-keyword parameters",
-            src.loc(node),
-            hint="remove *args, **kwargs, keyword-only and positional-only markers",
-        )
+    # *xs as an argument of a call: the normalizer binds it (user functions) or refuses it
+    passed = {id(a) for n in ast.walk(fn) if isinstance(n, ast.Call) for a in n.args}
     for stmt in ast.walk(fn):
         if not isinstance(stmt, ast.stmt) or stmt is fn:
             continue
         for node in ast.walk(stmt):
             refused = REFUSED.get(type(node))
-            if refused is not None:
+            if refused is not None and id(node) not in passed:
                 what, instead = refused
                 if isinstance(node, ast.Starred) and isinstance(node.ctx, ast.Store):
                     instead = STARRED_TARGET_HINT
@@ -118,9 +110,15 @@ def check(src: SourceFunction) -> None:
 def _check_defaults(src: SourceFunction) -> None:
     """A parameter whose default is a module or a function (``np=np``) would make
     ``np.sum(x)`` a method call on a parameter: refuse it."""
-    defaults = getattr(src.function, "__defaults__", None) or ()
-    args = src.node.args.args
-    for a, value in zip(args[len(args) - len(defaults) :], defaults, strict=True):
+    fn = src.function
+    defaults = dict(getattr(fn, "__kwdefaults__", None) or {})
+    code = getattr(fn, "__code__", None)
+    positional = getattr(fn, "__defaults__", None) or ()
+    if code is not None and positional:
+        names = code.co_varnames[: code.co_argcount]
+        defaults.update(zip(names[len(names) - len(positional) :], positional, strict=True))
+    for a in src.node.args.args:
+        value = defaults.get(a.arg)
         if isinstance(value, types.ModuleType | types.FunctionType | types.BuiltinFunctionType):
             raise AdCompileError(
                 f"the parameter {a.arg!r} defaults to {type(value).__name__} "

@@ -128,6 +128,8 @@ class ShapeInference:
             return [self.of(e) for e in ops.values()]
         if prim is containers.SETITEM:
             return self.of(ops["x"])
+        if isinstance(prim, containers.BuildDict):
+            return None
         if prim is containers.APPEND:
             c = self.of(ops["c"])
             return c + [self.of(ops["x"])] if isinstance(c, list) else None

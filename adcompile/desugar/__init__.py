@@ -8,7 +8,10 @@ fence, so that every later stage sees only the smaller language:
 * nested functions and lambdas assigned to a name become helpers whose free
   variables are extra parameters (lambda lifting, ``closures.py``);
 * a call of a user function in an ``if`` or ``while`` condition is computed in
-  a statement first (``conditions.py``).
+  a statement first (``conditions.py``);
+* ``*args``, ``**kwargs``, keyword-only and positional-only parameters become
+  plain ones, holding the tuple, the dict and the values Python binds to them
+  (``signature.py``; calls bind their arguments to them).
 
 A function with none of these comes back unchanged (the same object).
 """
@@ -24,8 +27,9 @@ from .closures import LiftedFunction, Lifting
 from .common import Fresh, stored_names
 from .comprehensions import Comprehensions
 from .conditions import Conditions
+from .signature import BindError, bind, plain
 
-__all__ = ["LiftedFunction", "desugar"]
+__all__ = ["BindError", "LiftedFunction", "bind", "desugar"]
 
 
 def desugar(src: SourceFunction) -> SourceFunction:
@@ -47,11 +51,12 @@ def desugar(src: SourceFunction) -> SourceFunction:
             f.source.lookup = lookup
     params = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
     body = Conditions(src, fresh, lookup, params | stored_names(body)).block(body)
-    if ast.dump(ast.Module(body=body, type_ignores=[])) == ast.dump(
+    flat = plain(fn)
+    if flat is fn and ast.dump(ast.Module(body=body, type_ignores=[])) == ast.dump(
         ast.Module(body=fn.body, type_ignores=[])
     ):
         return src
-    node = copy.copy(fn)
+    node = copy.copy(flat)
     node.body = body
     ast.fix_missing_locations(node)
     spelled = {**src.spelled, **fresh.spelled}

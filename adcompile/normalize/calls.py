@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import inspect
 import types
 
 import numpy as np
@@ -94,6 +95,13 @@ class Calls:
             reason, instead = _no_rule(obj, label)
             raise self.error(reason, node, hint=instead)
         self.record_globals(func)
+        for k in node.keywords:
+            if k.arg is None:
+                raise self.error(
+                    "**-arguments are supported only in calls of user functions",
+                    k.value,
+                    hint="pass the keywords one by one",
+                )
         self.check_keywords(rules.lookup(_canonical(obj)), node)
         args = [self.argument(a, hint) for a in node.args]
         keywords = [(k.arg, self.argument(k.value, hint)) for k in node.keywords]
@@ -200,44 +208,125 @@ class Calls:
         """A call of another user function: differentiated through its own pullback."""
         if isinstance(obj, StaticFunction):
             callee = obj.source
-            defaults = [_literal(d) for d in callee.node.args.defaults]
+            given = callee.node.args
+            names = [a.arg for a in [*given.posonlyargs, *given.args]]
+            defaults = dict(zip(names[len(names) - len(given.defaults) :], given.defaults))
+            defaults.update(
+                (a.arg, d) for a, d in zip(given.kwonlyargs, given.kw_defaults) if d is not None
+            )
+            defaults = {k: _literal(d) for k, d in defaults.items()}
         elif is_compiled_gradient(obj):
             # a call of a compiled gradient (a gradient penalty): a call of its generated
             # code, for the structure of the arguments passed (see higher.py)
             return self.gradient_call(node, func, obj, hint)
         else:
             callee = frontend.from_function(obj)
-            defaults = list(getattr(obj, "__defaults__", None) or ())
+            defaults = {
+                p.name: p.default
+                for p in inspect.signature(obj).parameters.values()
+                if p.default is not p.empty
+            }
+        signature = callee.node.args
+        positional, keywords = self.call_arguments(node, hint)
+        try:
+            bound = desugar.bind(signature, callee.name, positional, keywords, defaults.__contains__)
+        except desugar.BindError as exc:
+            raise self.error(str(exc), node) from None
         callee = desugar.desugar(callee)
         fence.check(callee)
         params = [a.arg for a in callee.node.args.args]
-        if len(node.args) > len(params):
-            raise self.error(f"too many arguments for {callee.name}()", node)
-        bound: dict[str, ast.expr] = {}
-        for p, a in zip(params, node.args, strict=False):
-            bound[p] = self.atom(a, hint)
-        for k in node.keywords:
-            if k.arg is None:
-                raise self.error("**-arguments are not supported", k)
-            if k.arg not in params:
-                raise self.error(f"{callee.name}() has no parameter {k.arg!r}", node)
-            if k.arg in bound:
-                raise self.error(f"{k.arg!r} given twice", node)
-            bound[k.arg] = self.atom(k.value, hint)
-        first_default = len(params) - len(defaults)
-        for i, p in enumerate(params):
-            if p in bound:
-                continue
-            if i < first_default:
-                raise self.error(f"{callee.name}() needs its argument {p!r}", node)
-            bound[p] = self.default_atom(callee.name, p, defaults[i - first_default], node)
+        values = bound.values
+        if signature.vararg is not None:
+            elts = values[signature.vararg.arg]
+            values[signature.vararg.arg] = self.computed(
+                ast.Tuple(elts=[_copy_atom(e) for e in elts], ctx=ast.Load()),
+                containers.BUILD_TUPLE,
+                {f"e{i}": e for i, e in enumerate(elts)},
+                node,
+                hint,
+            )
+        if signature.kwarg is not None:
+            pairs = values[signature.kwarg.arg]
+            values[signature.kwarg.arg] = self.computed(
+                ast.Dict(keys=[ast.Constant(k) for k, _ in pairs], values=[_copy_atom(v) for _, v in pairs]),
+                containers.build_dict(tuple(k for k, _ in pairs)),
+                {f"e{i}": v for i, (_, v) in enumerate(pairs)},
+                node,
+                hint,
+            )
+        for p in bound.missing:
+            values[p] = self.default_atom(callee.name, p, defaults[p], node)
         self.record_globals(func)
-        args = [bound[p] for p in params]
+        args = [values[p] for p in params]
         kinds = tuple(self.kind(a) for a in args)
         result_kind = self.session.result_kind(callee, kinds) if self.session else LEAF
         prim = CallPrim(source=callee, kinds=kinds, params=tuple(params), result_kind=result_kind)
         value = ast.Call(func=_strip(func), args=[_copy_atom(a) for a in args], keywords=[])
         return value, prim, dict(zip(params, args, strict=True)), False
+
+    def call_arguments(self, node: ast.Call, hint: str) -> tuple[list, list]:
+        """The atoms a call passes, positionally and by keyword, with ``*xs`` of a tuple
+        and ``**d`` of a dict whose structure is known written out element by element."""
+        positional: list[ast.expr] = []
+        for a in node.args:
+            if not isinstance(a, ast.Starred):
+                positional.append(self.atom(a, hint))
+                continue
+            if isinstance(a.value, ast.Tuple | ast.List):
+                positional += [self.atom(e, hint) for e in a.value.elts]
+                continue
+            base = self.atom(a.value, hint)
+            kind = self.kind(base)
+            if not (isinstance(kind, tuple) and kind[0] == "tuple"):
+                raise self.error(
+                    f"the number of elements of {self.src.text_of(a.value)} is not known when "
+                    "compiling, so the arguments *"
+                    f"{self.src.text_of(a.value)} pass cannot be bound to parameters",
+                    a,
+                    hint="pass a tuple (whose length is fixed), or the elements one by one",
+                )
+            for i in range(len(kind[1])):
+                positional.append(self.element(base, i, a, hint))
+        keywords: list[tuple[str, ast.expr]] = []
+        for k in node.keywords:
+            if k.arg is not None:
+                keywords.append((k.arg, self.atom(k.value, hint)))
+                continue
+            if isinstance(k.value, ast.Dict) and all(
+                isinstance(key, ast.Constant) and isinstance(key.value, str) for key in k.value.keys
+            ):
+                keywords += [
+                    (key.value, self.atom(v, hint))
+                    for key, v in zip(k.value.keys, k.value.values, strict=True)
+                ]
+                continue
+            base = self.atom(k.value, hint)
+            kind = self.kind(base)
+            if not (isinstance(kind, tuple) and kind[0] == "dict"):
+                raise self.error(
+                    f"**{self.src.text_of(k.value)} passes keyword arguments only from a dict "
+                    "whose keys are known when compiling",
+                    k.value,
+                    hint="build the dict in the function ({'a': x, ...}) or pass it in as an "
+                    "argument, or pass the keywords one by one",
+                )
+            for key, _ in kind[1]:
+                keywords.append((key, self.element(base, key, k.value, hint)))
+        return positional, keywords
+
+    def element(self, base: ast.Name, key: object, node: ast.AST, hint: str) -> ast.Name:
+        """A temporary holding ``base[key]`` (a container's element, ``key`` a constant)."""
+        value = ast.Subscript(value=_copy_atom(base), slice=ast.Constant(key), ctx=ast.Load())
+        operands = {"c": _copy_atom(base), "index": ast.Constant(key)}
+        return self.computed(value, containers.GET, operands, node, hint)
+
+    def computed(self, value: ast.expr, prim, operands: dict, node: ast.AST, hint: str) -> ast.Name:
+        """A temporary holding ``value``, the result of ``prim`` on ``operands`` (atoms)."""
+        target = self.names.fresh(hint)
+        self.temps.add(target)
+        self.spelling[target] = node
+        self.add_assign(target, value, prim, operands)
+        return ast.Name(id=target, ctx=ast.Load())
 
     def gradient_call(self, node: ast.Call, func: ast.expr, obj, hint: str):
         params = list(obj.params)
@@ -336,7 +425,12 @@ class Calls:
         if isinstance(node, ast.Tuple | ast.List):
             return ast.Tuple(elts=[self.argument(e, hint) for e in node.elts], ctx=ast.Load())
         if isinstance(node, ast.Starred):
-            raise self.error("star-arguments are not supported", node)
+            raise self.error(
+                "star-arguments (*xs) are supported only in calls of user functions",
+                node,
+                hint="pass the elements one by one, or the list itself where the function "
+                "takes a sequence (np.stack(xs))",
+            )
         inner = self.index_expression(node)
         if inner is not None:
             # an index as a value (np.s_[1:, i]): its parts are atoms, it stays whole

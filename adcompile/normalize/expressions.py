@@ -254,9 +254,29 @@ class Expressions:
             prim = containers.BUILD_TUPLE if isinstance(node, ast.Tuple) else containers.BUILD_LIST
             value = type(node)(elts=elts, ctx=ast.Load())
             return value, prim, {f"e{i}": e for i, e in enumerate(elts)}, False
+        if isinstance(node, ast.Dict):
+            return self.dict_display(node.keys, node.values, node, hint)
         if isinstance(node, ast.IfExp):
             return self.if_expression(node, hint)
         raise self.error(f"{type(node).__name__} expressions are not supported", node)
+
+    def dict_display(self, keys: list, values: list, node: ast.AST, hint: str):
+        """``{"a": x, "b": y}`` (or ``dict(a=x, b=y)``): a dict whose keys are constants."""
+        for k in keys:
+            if not isinstance(k, ast.Constant) or isinstance(k.value, bytes):
+                text = "**-unpacking" if k is None else self.src.text_of(k)
+                raise self.error(
+                    f"the key {text} of this dict is not a constant: adcompile follows a "
+                    "dict's structure when it compiles, so its keys must be known then",
+                    k if k is not None else node,
+                    hint="use constant keys ({'W': W, 'b': b}), or a list or tuple",
+                )
+        atoms = [self.atom(v, hint) for v in values]  # in order, as Python evaluates them
+        last = dict(zip((k.value for k in keys), atoms, strict=True))  # a repeated key: the last
+        unique, elts = list(last), list(last.values())
+        value = ast.Dict(keys=[ast.Constant(k) for k in unique], values=elts)
+        prim = containers.build_dict(tuple(unique))
+        return value, prim, {f"e{i}": e for i, e in enumerate(elts)}, False
 
     def if_expression(self, node: ast.IfExp, hint: str):
         """``a if c else b`` as an if statement whose branches compute the two atoms."""

@@ -115,6 +115,17 @@ class ContainerPrim:
         return f"<container {self.name}>"
 
 
+@dataclass(frozen=True)
+class BuildDict(ContainerPrim):
+    """A dict display ``{k0: e0, k1: e1, ...}`` with constant keys: operands e0, e1, ..."""
+
+    keys: tuple = ()
+
+
+def build_dict(keys: tuple) -> BuildDict:
+    return BuildDict("dict", tuple(keys))
+
+
 GET = ContainerPrim("getitem")  # operands: c, index
 BUILD_LIST = ContainerPrim("list")  # operands: e0, e1, ...
 BUILD_TUPLE = ContainerPrim("tuple")  # operands: e0, e1, ...
