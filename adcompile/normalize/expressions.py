@@ -203,8 +203,24 @@ class Expressions:
         """Split ``node`` into (forward expression over atoms, primitive, operands, is_scalar)."""
         if isinstance(node, ast.BinOp):
             prim = BINOPS[type(node.op)]
-            left = self.atom(node.left, hint)
+            if isinstance(node.op, ast.Add) and self.tuple_operand(node.left):
+                # (a, b) + rest: the elements, in Python's order, without a tuple between
+                left = [self.atom(e, hint) for e in node.left.elts]
+            else:
+                left = self.atom(node.left, hint)
             right = self.atom(node.right, hint)
+            if isinstance(node.op, ast.Add):
+                joined = self.tuple_concatenation(node, left, right, hint)
+                if joined is not None:
+                    return joined
+            if isinstance(left, list):
+                left = self.computed(
+                    ast.Tuple(elts=[_copy_atom(e) for e in left], ctx=ast.Load()),
+                    containers.BUILD_TUPLE,
+                    {f"e{i}": e for i, e in enumerate(left)},
+                    node.left,
+                    hint,
+                )
             value = ast.BinOp(left=left, op=node.op, right=right)
             scalar = self.is_scalar(left) and self.is_scalar(right)
             return self.bound(value, prim, [left, right], [], node, scalar)
@@ -259,6 +275,31 @@ class Expressions:
         if isinstance(node, ast.IfExp):
             return self.if_expression(node, hint)
         raise self.error(f"{type(node).__name__} expressions are not supported", node)
+
+    @staticmethod
+    def tuple_operand(node: ast.expr) -> bool:
+        return isinstance(node, ast.Tuple) and not any(isinstance(e, ast.Starred) for e in node.elts)
+
+    def tuple_concatenation(self, node: ast.BinOp, left, right, hint: str):
+        """``a + b`` of two tuples (``args + (x,)``, ``(a, b) + rest``): the tuple of
+        their elements; None when it is not one. ``left`` is the list of the atoms of a
+        tuple display, or an atom."""
+        parts = []
+        for side, atom in ((node.left, left), (node.right, right)):
+            if isinstance(atom, list):
+                parts.append(atom)
+                continue
+            kind = self.kind(atom)
+            if not (isinstance(atom, ast.Name) and isinstance(kind, tuple) and kind[0] == "tuple"):
+                return None
+            parts.append(None)
+        elts = []
+        for side, atom, part in ((node.left, left, parts[0]), (node.right, right, parts[1])):
+            if part is None:
+                part = [self.element(atom, i, side, hint) for i in range(len(self.kind(atom)[1]))]
+            elts += part
+        value = ast.Tuple(elts=[_copy_atom(e) for e in elts], ctx=ast.Load())
+        return value, containers.BUILD_TUPLE, {f"e{i}": e for i, e in enumerate(elts)}, False
 
     def dict_display(self, keys: list, values: list, node: ast.AST, hint: str):
         """``{"a": x, "b": y}`` (or ``dict(a=x, b=y)``): a dict whose keys are constants."""
