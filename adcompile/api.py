@@ -354,9 +354,7 @@ class GradientFunction:
             else:  # after *args or **kwargs: by keyword only
                 extra = extra.replace(kind=inspect.Parameter.KEYWORD_ONLY)
                 params = [*sig.parameters.values()]
-                at = next(
-                    (i for i, p in enumerate(params) if p.kind == p.VAR_KEYWORD), len(params)
-                )
+                at = next((i for i, p in enumerate(params) if p.kind == p.VAR_KEYWORD), len(params))
                 sig = sig.replace(parameters=[*params[:at], extra, *params[at:]])
         self._by_kinds: dict[tuple | None, tuple] = {}
         self._by_sig: dict[tuple, tuple] = {}
@@ -606,11 +604,17 @@ class GradientFunction:
             ]
             if self.cotangent in kwargs:
                 extra = (kwargs.pop(self.cotangent),)
-            elif len(args) == self._arity and self._plain or (
-                not self._plain
-                and args
-                and (inspect.Parameter.VAR_POSITIONAL in positional
-                     or len(args) == len(positional) + 1)
+            elif (
+                len(args) == self._arity
+                and self._plain
+                or (
+                    not self._plain
+                    and args
+                    and (
+                        inspect.Parameter.VAR_POSITIONAL in positional
+                        or len(args) == len(positional) + 1
+                    )
+                )
             ):
                 args, extra = args[:-1], args[-1:]
             else:

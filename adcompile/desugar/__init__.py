@@ -27,9 +27,9 @@ from .closures import LiftedFunction, Lifting
 from .common import Fresh, stored_names
 from .comprehensions import Comprehensions
 from .conditions import Conditions
-from .signature import BindError, bind, plain
+from .signature import BindError, bind, is_plain, plain
 
-__all__ = ["BindError", "LiftedFunction", "bind", "desugar"]
+__all__ = ["BindError", "LiftedFunction", "bind", "desugar", "is_plain"]
 
 
 def desugar(src: SourceFunction) -> SourceFunction:

@@ -58,8 +58,10 @@ def plain(node: ast.FunctionDef) -> ast.FunctionDef:
     new = copy.copy(node)
     new.args = ast.arguments(
         posonlyargs=[],
-        args=[ast.arg(arg=a.arg, annotation=None, lineno=a.lineno, col_offset=a.col_offset)
-              for a, _ in pairs],
+        args=[
+            ast.arg(arg=a.arg, annotation=None, lineno=a.lineno, col_offset=a.col_offset)
+            for a, _ in pairs
+        ],
         vararg=None,
         kwonlyargs=[],
         kw_defaults=[],

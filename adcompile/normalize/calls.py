@@ -15,7 +15,7 @@ import numpy as np
 from .. import desugar, fence, frontend, rules
 from ..errors import AdCompileError
 from ..frontend import StaticFunction
-from ..ir import CallPrim
+from ..ir import CallPrim, python_call
 from ..names import (
     CONSTANT_BUILTINS,
     METHODS,
@@ -102,6 +102,10 @@ class Calls:
                     k.value,
                     hint="pass the keywords one by one",
                 )
+        if obj is dict and not node.args and all(k.arg is not None for k in node.keywords):
+            # dict(W=W, b=b): a dict display
+            keys = [ast.Constant(k.arg) for k in node.keywords]
+            return self.dict_display(keys, [k.value for k in node.keywords], node, hint)
         self.check_keywords(rules.lookup(_canonical(obj)), node)
         args = [self.argument(a, hint) for a in node.args]
         keywords = [(k.arg, self.argument(k.value, hint)) for k in node.keywords]
@@ -229,7 +233,9 @@ class Calls:
         signature = callee.node.args
         positional, keywords = self.call_arguments(node, hint)
         try:
-            bound = desugar.bind(signature, callee.name, positional, keywords, defaults.__contains__)
+            bound = desugar.bind(
+                signature, callee.name, positional, keywords, defaults.__contains__
+            )
         except desugar.BindError as exc:
             raise self.error(str(exc), node) from None
         callee = desugar.desugar(callee)
@@ -248,7 +254,10 @@ class Calls:
         if signature.kwarg is not None:
             pairs = values[signature.kwarg.arg]
             values[signature.kwarg.arg] = self.computed(
-                ast.Dict(keys=[ast.Constant(k) for k, _ in pairs], values=[_copy_atom(v) for _, v in pairs]),
+                ast.Dict(
+                    keys=[ast.Constant(k) for k, _ in pairs],
+                    values=[_copy_atom(v) for _, v in pairs],
+                ),
                 containers.build_dict(tuple(k for k, _ in pairs)),
                 {f"e{i}": v for i, (_, v) in enumerate(pairs)},
                 node,
@@ -260,8 +269,11 @@ class Calls:
         args = [values[p] for p in params]
         kinds = tuple(self.kind(a) for a in args)
         result_kind = self.session.result_kind(callee, kinds) if self.session else LEAF
-        prim = CallPrim(source=callee, kinds=kinds, params=tuple(params), result_kind=result_kind)
-        value = ast.Call(func=_strip(func), args=[_copy_atom(a) for a in args], keywords=[])
+        plain = None if desugar.is_plain(signature) else signature
+        prim = CallPrim(callee, kinds, tuple(params), result_kind, plain)
+        value = python_call(
+            _strip(func), plain, {p: _copy_atom(a) for p, a in zip(params, args, strict=True)}
+        )
         return value, prim, dict(zip(params, args, strict=True)), False
 
     def call_arguments(self, node: ast.Call, hint: str) -> tuple[list, list]:
@@ -431,6 +443,18 @@ class Calls:
                 hint="pass the elements one by one, or the list itself where the function "
                 "takes a sequence (np.stack(xs))",
             )
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and self.static_object(node.func) is slice
+            and not node.keywords
+            and all(
+                isinstance(a, ast.Constant) and type(a.value) in (int, type(None))
+                for a in node.args
+            )
+        ):  # slice(1, None, None): a constant (generated code's slices of lists)
+            self.globals["slice"] = slice
+            return node
         inner = self.index_expression(node)
         if inner is not None:
             # an index as a value (np.s_[1:, i]): its parts are atoms, it stays whole

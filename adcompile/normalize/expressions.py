@@ -146,16 +146,22 @@ class Expressions:
         if isinstance(node, ast.BinOp):  # one frame per operator: long sums are deep
             if not isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.FloorDiv):
                 return False
-            left = self.is_static(node.left)
+            left = self.is_static(node.left) or self.static_tuple(node.left)
             if not left and not _is_int_name(node.left, self):
                 return False
-            right = self.is_static(node.right)
+            right = self.is_static(node.right) or self.static_tuple(node.right)
             return (right or _is_int_name(node.right, self)) and (left or right)
         if isinstance(node, ast.UnaryOp):
             return isinstance(node.op, ast.USub) and self.is_static(node.operand)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             return node.func.id not in self.locals and self.resolver.lookup(node.func.id) is len
         return False
+
+    def static_tuple(self, node: ast.expr) -> bool:
+        """A tuple of static values (``(1,)`` in ``x.shape + (1,)``)."""
+        return isinstance(node, ast.Tuple) and all(
+            self.is_static(e) or _is_int_name(e, self) for e in node.elts
+        )
 
     def emit(self, node: ast.expr, hint: str, claim: bool = False) -> str:
         """Emit ``<name> = node`` as one primitive and return the name.
@@ -171,6 +177,7 @@ class Expressions:
                 (isinstance(n, ast.Attribute) and n.attr == "shape")
                 and not isinstance(node, ast.Subscript | ast.BinOp | ast.Call)
                 or (isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Slice))
+                or isinstance(n, ast.Tuple)
                 for n in ast.walk(node)
             )
             value, prim, operands = self.constant_expr(node), None, {}
@@ -278,7 +285,9 @@ class Expressions:
 
     @staticmethod
     def tuple_operand(node: ast.expr) -> bool:
-        return isinstance(node, ast.Tuple) and not any(isinstance(e, ast.Starred) for e in node.elts)
+        return isinstance(node, ast.Tuple) and not any(
+            isinstance(e, ast.Starred) for e in node.elts
+        )
 
     def tuple_concatenation(self, node: ast.BinOp, left, right, hint: str):
         """``a + b`` of two tuples (``args + (x,)``, ``(a, b) + rest``): the tuple of

@@ -49,6 +49,8 @@ def element_kind(kind: object, index: object, *, constant: bool) -> object:
             return inner[index]
         if inner and all(k == inner[0] for k in inner):
             return inner[0]
+        if not inner:  # an element of (): never read (a loop over it runs no step)
+            return LEAF
         return None
     if tag == "dict":
         if not constant:

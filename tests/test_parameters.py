@@ -1,0 +1,261 @@
+"""*args, **kwargs, keyword-only parameters, call-site * and ** unpacking, tuple
+concatenation and dict displays: in the differentiated function and in the helpers it
+calls, in every mode.
+
+Each function below is checked against the function run by plain Python (its value),
+central finite differences in float64 and autograd (the same text run with autograd's
+numpy) for ``grad``, ``value_and_grad`` and ``vjp``; ``jvp`` and ``hvp`` along a random
+direction against the gradient and against finite differences of the gradient.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+
+import autograd
+import numpy as np
+import pytest
+from fuzzcheck import flat, load, unflat
+
+import adcompile as ad
+
+SOURCE = textwrap.dedent(
+    """
+    import numpy as np
+
+
+    def scaled(x, *, scale=2.0):
+        return np.sum(np.tanh(x) ** 2) * scale
+
+
+    def summed(*xs):
+        total = 0.0
+        for x in xs:
+            total = total + np.sum(x * x)
+        return total
+
+
+    def weighted(w, *xs, power=2.0, **options):
+        out = w * (1.0 + xs[0] ** 2) ** (power / 2)
+        for x in xs[1:]:
+            out = out + options["gain"] * np.sin(x)
+        return np.sum(out) * options["bias"]
+
+
+    def concat_and_multiply(weights, *args):
+        cat_state = np.hstack(args + (np.ones((args[0].shape[0], 1)),))
+        return np.dot(cat_state, weights)
+
+
+    def star_args_function(weights, a, b):
+        return np.sum(np.tanh(concat_and_multiply(weights, a, b)))
+
+
+    def keyword_only_helper(x, *, scale, shift=0.5):
+        return scale * np.exp(-x) + shift
+
+
+    def calls_keyword_only(x, s):
+        return np.sum(keyword_only_helper(x, scale=s)) + np.sum(
+            keyword_only_helper(x, shift=s, scale=2.0)
+        )
+
+
+    def star_call(x, y):
+        pair = (x, y)
+        return summed(*pair) + summed(*(x, y * 2.0)) + summed()
+
+
+    def double_star_call(x, y):
+        cfg = {"gain": y, "bias": 3.0}
+        return weighted(x, x, y, **cfg) + weighted(x, y, **{"gain": y, "bias": 1.5})
+
+
+    def keywords_to_kwargs(x, y):
+        return weighted(x, y, x, power=3.0, gain=y, bias=0.5)
+
+
+    def tuple_concatenation(x, y):
+        parts = (x,) + (y, x * y)
+        more = parts + (np.sin(x),)
+        a, b, c, d = (np.cos(y),) + more[1:]
+        return np.sum(a * b + c * d) + np.sum(more[0])
+
+
+    def shape_concatenation(x):
+        column = np.reshape(x, x.shape + (1,))
+        return np.sum(column * np.tanh(column.T))
+
+
+    def dict_display(x, y):
+        p = {"W": x, "b": y, "W": x * 2.0}
+        q = dict(W=p["W"], b=np.tanh(p["b"]))
+        return np.sum(q["W"] ** 2) + np.sum(q["b"] * p["b"])
+
+
+    def dict_to_helper(x, y):
+        return helper_of_dict({"W": x, "b": y}, 0.5)
+
+
+    def helper_of_dict(params, c):
+        return np.sum(np.tanh(params["W"] * c + params["b"]))
+
+
+    def returns_dict_helper(x):
+        d = make_dict(x)
+        return np.sum(d["a"] * d["b"])
+
+
+    def make_dict(x):
+        return {"a": np.sin(x), "b": x ** 2}
+
+
+    def varargs_and_keywords(x, *rest, k=1.0, **extra):
+        total = np.sum(x ** 2) * k
+        for r in rest:
+            total = total + np.sum(np.sin(r) * x)
+        return total + extra["c"] * np.sum(x)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def modules(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("parameters")
+    plain, _ = load(directory, SOURCE, "parameters")
+    auto, _ = load(
+        directory, SOURCE.replace("import numpy as np", "import autograd.numpy as np"), "ag"
+    )
+    return plain, auto
+
+
+def normal(*shape, seed=0):
+    return np.random.default_rng(seed).normal(size=shape)
+
+
+def caller(f, args: tuple, kwargs: dict, wrt: tuple):
+    """``f`` as a function of the ``wrt`` parameters' values (the others fixed)."""
+    sig = inspect.signature(f)
+
+    def call(*values):
+        bound = sig.bind(*args, **kwargs)
+        for name, v in zip(wrt, values, strict=True):
+            bound.arguments[name] = v
+        return f(*bound.args, **bound.kwargs)
+
+    return call
+
+
+def central(f, trees: list, eps: float = 1e-6) -> np.ndarray:
+    x0 = flat(trees)
+    out = np.zeros_like(x0)
+    for i in range(x0.size):
+        e = np.zeros_like(x0)
+        e[i] = eps
+        out[i] = (f(*unflat(trees, x0 + e)) - f(*unflat(trees, x0 - e))) / (2 * eps)
+    return out
+
+
+CASES = [
+    ("scaled", lambda: ((normal(4),), {"scale": 3.0}), ("x", "scale")),
+    ("scaled", lambda: ((normal(3, 2),), {}), ("x",)),
+    ("summed", lambda: ((normal(3), normal(2, seed=1), 0.7), {}), ("xs",)),
+    (
+        "weighted",
+        lambda: ((0.3, normal(3), normal(3, seed=2)), {"gain": 1.5, "bias": 0.5}),
+        ("w", "xs", "power", "options"),
+    ),
+    (
+        "star_args_function",
+        lambda: ((normal(6, 2), normal(3, 2, seed=1), normal(3, 3, seed=2)), {}),
+        ("weights", "a", "b"),
+    ),
+    ("calls_keyword_only", lambda: ((normal(4), 0.8), {}), ("x", "s")),
+    ("star_call", lambda: ((normal(4), normal(4, seed=3)), {}), ("x", "y")),
+    ("double_star_call", lambda: ((normal(3), normal(3, seed=4)), {}), ("x", "y")),
+    ("keywords_to_kwargs", lambda: ((normal(3), normal(3, seed=5)), {}), ("x", "y")),
+    ("tuple_concatenation", lambda: ((normal(3), normal(3, seed=6)), {}), ("x", "y")),
+    ("shape_concatenation", lambda: ((normal(4),), {}), ("x",)),
+    ("dict_display", lambda: ((normal(3), normal(3, seed=7)), {}), ("x", "y")),
+    ("dict_to_helper", lambda: ((normal(3), normal(3, seed=8)), {}), ("x", "y")),
+    ("returns_dict_helper", lambda: ((normal(3),), {}), ("x",)),
+    (
+        "varargs_and_keywords",
+        lambda: ((normal(3), normal(3, seed=9), normal(3, seed=10)), {"k": 2.0, "c": 0.3}),
+        ("x", "rest", "k", "extra"),
+    ),
+]
+
+
+def ids(case):
+    return f"{case[0]}-{'-'.join(case[2])}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[ids(c) for c in CASES])
+def test_gradient_in_every_mode(modules, case):
+    plain, auto = modules
+    name, make, wrt = case
+    args, kwargs = make()
+    f, fa = getattr(plain, name), getattr(auto, name)
+    bound = inspect.signature(f).bind(*args, **kwargs)
+    bound.apply_defaults()
+    trees = [bound.arguments[w] for w in wrt]
+    fd = central(caller(f, args, kwargs, wrt), trees)
+    ag = flat(
+        list(
+            autograd.grad(lambda *v: caller(fa, args, kwargs, wrt)(*v), tuple(range(len(wrt))))(
+                *trees
+            )
+        )
+    )
+    np.testing.assert_allclose(ag, fd, rtol=1e-5, atol=1e-7, err_msg="autograd vs differences")
+    value = f(*args, **kwargs)
+
+    g = ad.grad(f, wrt=wrt)(*args, **kwargs)
+    np.testing.assert_allclose(flat(list(g)), ag, rtol=1e-7, atol=1e-9, err_msg="grad")
+    for gi, x in zip(g, trees, strict=True):
+        assert type(gi) is type(x) or isinstance(x, tuple) and isinstance(gi, tuple), (gi, x)
+    g2 = ad.grad(f, wrt=wrt)(*args, **kwargs)  # a second call: the same code, again
+    np.testing.assert_allclose(flat(list(g2)), ag, rtol=1e-7, atol=1e-9)
+
+    v, g = ad.value_and_grad(f, wrt=wrt)(*args, **kwargs)
+    assert v == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(flat(list(g)), ag, rtol=1e-7, atol=1e-9, err_msg="value_and_grad")
+
+    g = ad.vjp(f, wrt=wrt)(*args, **kwargs, cotangent=2.0)
+    np.testing.assert_allclose(flat(list(g)), 2.0 * ag, rtol=1e-7, atol=1e-9, err_msg="vjp")
+
+    rng = np.random.default_rng(1)
+    direction = rng.normal(size=ag.size)
+    tangents = tuple(unflat(trees, direction))
+    out, dout = ad.jvp(f, wrt=wrt)(*args, **kwargs, tangent=tangents)
+    assert out == pytest.approx(value, rel=1e-12)
+    assert dout == pytest.approx(ag @ direction, rel=1e-7, abs=1e-9)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[ids(c) for c in CASES])
+def test_hvp(modules, case):
+    plain, _ = modules
+    name, make, wrt = case
+    args, kwargs = make()
+    f = getattr(plain, name)
+    bound = inspect.signature(f).bind(*args, **kwargs)
+    bound.apply_defaults()
+    trees = [bound.arguments[w] for w in wrt]
+    x0 = flat(trees)
+    v = np.random.default_rng(2).normal(size=x0.size)
+    grad = ad.grad(f, wrt=wrt)
+
+    def gradient_at(x):
+        call_args = dict(bound.arguments)
+        for w, t in zip(wrt, unflat(trees, x), strict=True):
+            call_args[w] = t
+        b = inspect.signature(f).bind_partial()
+        b.arguments.update(call_args)
+        return flat(list(grad(*b.args, **b.kwargs)))
+
+    eps = 1e-5
+    fd = (gradient_at(x0 + eps * v) - gradient_at(x0 - eps * v)) / (2 * eps)
+    hv = ad.hvp(f, wrt=wrt)(*args, tuple(unflat(trees, v)), **kwargs)
+    np.testing.assert_allclose(flat(list(hv)), fd, rtol=1e-5, atol=1e-7)
