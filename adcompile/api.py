@@ -34,7 +34,7 @@ from .export import export_module, generated_namespaces
 from .frontend import SourceFunction, def_loc
 from .memory import MemoryReport, memory_report_of
 from .reverse.checkpoint import Checkpoint, check_schedule
-from .rules.containers import kind_of
+from .rules.containers import is_function_value, kind_of
 from .rules.registry import GENERATION
 from .runtime import NonScalarResult
 from .shapes import _shape_of_value
@@ -528,7 +528,7 @@ class GradientFunction:
         entry = self._by_sig.get(sig)
         if entry is None or not _current(entry):
             kinds = None
-            if any(type(a) in (list, tuple, dict) for a in params):
+            if any(type(a) in (list, tuple, dict) or is_function_value(a) for a in params):
                 kinds = tuple(kind_of(a) for a in params)
             entry = self._entry(kinds, sig)
         for i in self._index:

@@ -27,10 +27,6 @@ REFUSED: dict[type, tuple[str, str]] = {
     ast.AsyncFunctionDef: ("an async function", "write a plain def"),
     ast.NamedExpr: ("an assignment expression (:=)", "assign in a separate statement"),
     ast.SetComp: ("a set comprehension", "use a list or a numpy array"),
-    ast.DictComp: (
-        "a dict comprehension",
-        "build the dict outside the differentiated function and pass it in as an argument",
-    ),
     ast.JoinedStr: ("an f-string", "format strings outside the differentiated function"),
     ast.Starred: ("star-unpacking (*x)", "pass the arguments (or list the elements) one by one"),
     ast.Delete: ("del", "let the variable go out of use instead of deleting it"),
@@ -108,8 +104,8 @@ def check(src: SourceFunction) -> None:
 
 
 def _check_defaults(src: SourceFunction) -> None:
-    """A parameter whose default is a module or a function (``np=np``) would make
-    ``np.sum(x)`` a method call on a parameter: refuse it."""
+    """A parameter whose default is a module (``np=np``) would make ``np.sum(x)`` a
+    method call on a parameter: refuse it. (A function is a value: ``act=np.tanh``.)"""
     fn = src.function
     defaults = dict(getattr(fn, "__kwdefaults__", None) or {})
     code = getattr(fn, "__code__", None)
@@ -119,7 +115,7 @@ def _check_defaults(src: SourceFunction) -> None:
         defaults.update(zip(names[len(names) - len(positional) :], positional, strict=True))
     for a in src.node.args.args:
         value = defaults.get(a.arg)
-        if isinstance(value, types.ModuleType | types.FunctionType | types.BuiltinFunctionType):
+        if isinstance(value, types.ModuleType):
             raise AdCompileError(
                 f"the parameter {a.arg!r} defaults to {type(value).__name__} "
                 f"{getattr(value, '__name__', '')}; parameters are arrays and numbers",

@@ -22,6 +22,8 @@ import adcompile as ad
 
 SOURCE = textwrap.dedent(
     """
+    import functools
+
     import numpy as np
 
 
@@ -111,6 +113,43 @@ SOURCE = textwrap.dedent(
         return {"a": np.sin(x), "b": x ** 2}
 
 
+    def softplus(z, k=1.0):
+        return np.log(1.0 + np.exp(k * z)) / k
+
+
+    def mlp(W, x, nonlinearity=np.tanh):
+        return np.sum(nonlinearity(W @ x) ** 2)
+
+
+    def layer(W, x, act):
+        return act(W @ x)
+
+
+    def helpers_as_values(W, x):
+        return np.sum(layer(W, x, softplus) * layer(W, x, np.sin))
+
+
+    def passes_its_parameter(W, x, act=softplus):
+        return np.sum(layer(W, x, act))
+
+
+    def partial_inside(W, x, s):
+        sharp = functools.partial(softplus, k=s)
+        first = functools.partial(layer, W)
+        return np.sum(sharp(W @ x)) + np.sum(first(x, np.tanh))
+
+
+    def dict_comprehension(x, y):
+        p = {k: x ** (k + 1) * y for k in range(3)}
+        q = {name + "_W": np.sin(x) * y for name in ("first", "second")}
+        return np.sum(p[0] + p[1] * p[2]) + np.sum(q["first_W"] * q["second_W"])
+
+
+    def range_index(x):
+        r = range(1, 3)
+        return np.sum(x[r] ** 2) + np.sum(x[range(2)] * x[r])
+
+
     def varargs_and_keywords(x, *rest, k=1.0, **extra):
         total = np.sum(x ** 2) * k
         for r in rest:
@@ -180,6 +219,13 @@ CASES = [
     ("dict_display", lambda: ((normal(3), normal(3, seed=7)), {}), ("x", "y")),
     ("dict_to_helper", lambda: ((normal(3), normal(3, seed=8)), {}), ("x", "y")),
     ("returns_dict_helper", lambda: ((normal(3),), {}), ("x",)),
+    ("mlp", lambda: ((normal(3, 4), normal(4, seed=11)), {}), ("W", "x")),
+    ("mlp", lambda: ((normal(3, 4), normal(4, seed=11), np.sin), {}), ("W",)),
+    ("helpers_as_values", lambda: ((normal(3, 4), normal(4, seed=12)), {}), ("W", "x")),
+    ("passes_its_parameter", lambda: ((normal(3, 4), normal(4, seed=13)), {}), ("W", "x")),
+    ("partial_inside", lambda: ((normal(3, 4), normal(4, seed=14), 1.5), {}), ("W", "x", "s")),
+    ("dict_comprehension", lambda: ((normal(3), normal(3, seed=15)), {}), ("x", "y")),
+    ("range_index", lambda: ((normal(4),), {}), ("x",)),
     (
         "varargs_and_keywords",
         lambda: ((normal(3), normal(3, seed=9), normal(3, seed=10)), {"k": 2.0, "c": 0.3}),

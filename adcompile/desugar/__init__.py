@@ -5,6 +5,8 @@ fence, so that every later stage sees only the smaller language:
 
 * comprehensions and the generator expressions ``sum`` and ``list`` consume
   become the loops with ``.append`` they are (``comprehensions.py``);
+* a ``functools.partial`` made in the function becomes the calls it stands for
+  (``partials.py``);
 * nested functions and lambdas assigned to a name become helpers whose free
   variables are extra parameters (lambda lifting, ``closures.py``);
 * a call of a user function in an ``if`` or ``while`` condition is computed in
@@ -27,6 +29,7 @@ from .closures import LiftedFunction, Lifting
 from .common import Fresh, stored_names
 from .comprehensions import Comprehensions
 from .conditions import Conditions
+from .partials import Partials
 from .signature import BindError, bind, is_plain, plain
 
 __all__ = ["BindError", "LiftedFunction", "bind", "desugar", "is_plain"]
@@ -37,6 +40,7 @@ def desugar(src: SourceFunction) -> SourceFunction:
     fn = src.node
     fresh = Fresh(fn)
     body = Comprehensions(src, fresh, src.lookup).block(fn.body)
+    body = Partials(src, fresh, src.lookup).run(body)
     lifting = Lifting(src, fresh, src.lookup)
     body = lifting.run(body)
     lookup = src.lookup

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import inspect
 import types
 
@@ -59,8 +60,15 @@ class Calls:
         if isinstance(func, ast.Attribute) and not self.is_namespace(func.value):
             return self.method_call(node, func, hint)
         obj = self.static_object(func)
+        if obj is None and isinstance(func, ast.Name) and func.id in self.locals:
+            # a parameter or variable holding a function (def mlp(x, act=np.tanh))
+            obj = containers.function_of(self.kind(self.name(func)))
+            if obj is not None:
+                return self.call_of_value(node, self.name(func), obj, hint)
         if obj is None:
             raise self.unresolved_call(func)
+        if isinstance(obj, functools.partial):
+            return self.partial_call(node, func, obj, hint)
         if not callable(obj) and not isinstance(obj, StaticFunction):
             text = self.src.text_of(func)
             if isinstance(obj, types.ModuleType):
@@ -143,6 +151,38 @@ class Calls:
         scalar = id(prim) in SCALAR_PRESERVING and all(self.is_scalar(a) for a in args)
         return self.bound(value, prim, args, keywords, node, scalar)
 
+    def call_of_value(self, node: ast.Call, atom: ast.Name, obj: object, hint: str):
+        """A call of a variable holding the function ``obj``: the call of ``obj``, through
+        a name of this function's own that holds it."""
+        if isinstance(obj, functools.partial):
+            return self.partial_call(node, atom, obj, hint)
+        name = self.names.fresh(getattr(obj, "__name__", "function"))
+        self.globals[name] = obj
+        self.resolver.found[name] = obj
+        call = ast.copy_location(
+            ast.Call(
+                func=ast.Name(id=name, ctx=ast.Load()), args=node.args, keywords=node.keywords
+            ),
+            node,
+        )
+        return self.call(call, hint)
+
+    def partial_call(self, node: ast.Call, func: ast.expr, obj: functools.partial, hint: str):
+        """A call of ``functools.partial(f, *args, **keywords)``: the call of ``f`` with
+        the partial's arguments first (its values, as module-level constants)."""
+        values = []
+        for v in [obj.func, *obj.args, *obj.keywords.values()]:
+            name = self.names.fresh("partial_argument")
+            self.globals[name] = v
+            self.resolver.found[name] = v
+            values.append(ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node))
+        target, given, named = values[0], values[1 : 1 + len(obj.args)], values[1 + len(obj.args) :]
+        keywords = [ast.keyword(arg=k, value=v) for k, v in zip(obj.keywords, named, strict=True)]
+        call = ast.Call(
+            func=target, args=[*given, *node.args], keywords=[*keywords, *node.keywords]
+        )
+        return self.call(ast.copy_location(call, node), hint)
+
     def unresolved_call(self, func: ast.expr) -> AdCompileError:
         """The refusal of a call whose function cannot be known when compiling."""
         text = self.src.text_of(func)
@@ -214,9 +254,12 @@ class Calls:
             callee = obj.source
             given = callee.node.args
             names = [a.arg for a in [*given.posonlyargs, *given.args]]
-            defaults = dict(zip(names[len(names) - len(given.defaults) :], given.defaults))
+            tail = names[len(names) - len(given.defaults) :]
+            defaults = dict(zip(tail, given.defaults, strict=True))
             defaults.update(
-                (a.arg, d) for a, d in zip(given.kwonlyargs, given.kw_defaults) if d is not None
+                (a.arg, d)
+                for a, d in zip(given.kwonlyargs, given.kw_defaults, strict=True)
+                if d is not None
             )
             defaults = {k: _literal(d) for k, d in defaults.items()}
         elif is_compiled_gradient(obj):
@@ -527,6 +570,13 @@ class Calls:
                     hint="make an array of the pieces first: np.stack([...])",
                 )
             kind = self.kind(e) if isinstance(e, ast.Name) else LEAF
+            if containers.function_of(kind) is not None:
+                raise self.error(
+                    f"{self.spell(e) or 'this argument'!r} is a function, but {rule.name} takes "
+                    "an array or a number here",
+                    node,
+                    hint="call the function (f(x)) and pass its result",
+                )
             if kind != LEAF and p != "arrays" and rule.differentiable(p):
                 what = {"list": "a list", "tuple": "a tuple", "dict": "a dict"}[kind[0]]
                 text = self.spell(e)

@@ -68,6 +68,14 @@ class Expressions:
         const = self.module_constant(node)
         if const is not None:
             return const
+        if isinstance(node, ast.Attribute) and self.is_namespace(node.value):
+            obj = self.static_object(node)
+            if containers.is_function_value(obj) and not isinstance(obj, types.ModuleType):
+                # np.sin as a value (passed to a user function): compiled for what it is
+                name = self.names.fresh(node.attr)
+                self.globals[name] = obj
+                self.resolver.found[name] = obj
+                return ast.Name(id=name, ctx=ast.Load())
         if isinstance(node, ast.IfExp):
             return self.if_expression(node, hint)[0]
         if isinstance(node, ast.BoolOp):
@@ -92,6 +100,10 @@ class Expressions:
             return _copy_atom(self.env[node.id])
         obj = self.resolve(node.id, node)
         if isinstance(obj, (*NUMERIC, Unassigned)):  # (Unassigned: in generated code, hvp)
+            self.globals[node.id] = obj
+            return ast.Name(id=node.id, ctx=ast.Load())
+        if containers.is_function_value(obj) and not isinstance(obj, types.ModuleType):
+            # a function as a value (passed to a user function): compiled for what it is
             self.globals[node.id] = obj
             return ast.Name(id=node.id, ctx=ast.Load())
         hint = "only numbers and numpy arrays can be used as values"
@@ -294,7 +306,7 @@ class Expressions:
         their elements; None when it is not one. ``left`` is the list of the atoms of a
         tuple display, or an atom."""
         parts = []
-        for side, atom in ((node.left, left), (node.right, right)):
+        for atom in (left, right):
             if isinstance(atom, list):
                 parts.append(atom)
                 continue
@@ -311,7 +323,9 @@ class Expressions:
         return value, containers.BUILD_TUPLE, {f"e{i}": e for i, e in enumerate(elts)}, False
 
     def dict_display(self, keys: list, values: list, node: ast.AST, hint: str):
-        """``{"a": x, "b": y}`` (or ``dict(a=x, b=y)``): a dict whose keys are constants."""
+        """``{"a": x, "b": y}`` (or ``dict(a=x, b=y)``): a dict whose keys are constants
+        (or operations on constants, as a dict comprehension's keys may be)."""
+        keys = [_folded(k) for k in keys]
         for k in keys:
             if not isinstance(k, ast.Constant) or isinstance(k.value, bytes):
                 text = "**-unpacking" if k is None else self.src.text_of(k)
@@ -489,3 +503,22 @@ class Expressions:
                 return isinstance(self.globals[atom.id], int | float | complex)
             return atom.id in self.scalars
         return False
+
+
+def _folded(node: ast.expr | None) -> ast.expr | None:
+    """``node`` as a constant when it is an operation on constants only (``"W" + "_1"``,
+    ``2 * 3``), else itself."""
+    if node is None or isinstance(node, ast.Constant):
+        return node
+    if not all(
+        isinstance(n, ast.Constant | ast.BinOp | ast.UnaryOp | ast.operator | ast.unaryop)
+        for n in ast.walk(node)
+    ):
+        return node
+    try:
+        value = eval(compile(ast.Expression(body=node), "<key>", "eval"), {"__builtins__": {}})
+    except Exception:  # (the operation fails in Python too: left for the refusal)
+        return node
+    if not isinstance(value, str | int | float | bool | tuple):
+        return node
+    return ast.copy_location(ast.Constant(value=value), node)

@@ -22,7 +22,9 @@ EMPTY = "empty"
 
 
 def kind_of(value: object) -> object:
-    """The structure of a runtime value, without lengths of lists."""
+    """The structure of a runtime value, without lengths of lists. A function (a numpy
+    function, a user function, a ``functools.partial``) passed as a value is of the kind
+    ``("function", f)``: code is compiled for the function it is, as for a structure."""
     if isinstance(value, list):
         kinds = [kind_of(v) for v in value]
         if kinds and any(k != kinds[0] for k in kinds):
@@ -32,11 +34,28 @@ def kind_of(value: object) -> object:
         return ("tuple", tuple(kind_of(v) for v in value))
     if isinstance(value, dict):
         return ("dict", tuple((k, kind_of(v)) for k, v in value.items()))
+    if is_function_value(value):
+        return (FUNCTION, value)
     return LEAF
 
 
+FUNCTION = "function"
+
+
+def is_function_value(value: object) -> bool:
+    """A function passed as a value (not an array, a number or a class)."""
+    return callable(value) and not isinstance(value, type) and not hasattr(value, "__array__")
+
+
+def function_of(kind: object) -> object | None:
+    """The function a value of ``kind`` is, or None when it is not a function."""
+    if isinstance(kind, tuple) and kind[0] == FUNCTION:
+        return kind[1]
+    return None
+
+
 def is_container(kind: object) -> bool:
-    return kind != LEAF
+    return kind != LEAF and function_of(kind) is None
 
 
 def element_kind(kind: object, index: object, *, constant: bool) -> object:
