@@ -10,6 +10,7 @@ direction against the gradient and against finite differences of the gradient.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import textwrap
 
@@ -67,6 +68,11 @@ SOURCE = textwrap.dedent(
     def star_call(x, y):
         pair = (x, y)
         return summed(*pair) + summed(*(x, y * 2.0)) + summed()
+
+
+    def star_of_a_list(x, xs):
+        ys = [np.sin(xs[0]), x]
+        return summed(*ys) + summed(*[x, x]) + summed(*xs)
 
 
     def double_star_call(x, y):
@@ -212,6 +218,11 @@ CASES = [
     ),
     ("calls_keyword_only", lambda: ((normal(4), 0.8), {}), ("x", "s")),
     ("star_call", lambda: ((normal(4), normal(4, seed=3)), {}), ("x", "y")),
+    (
+        "star_of_a_list",
+        lambda: ((normal(3), [normal(3, seed=1), normal(2, seed=2)]), {}),
+        ("x", "xs"),
+    ),
     ("double_star_call", lambda: ((normal(3), normal(3, seed=4)), {}), ("x", "y")),
     ("keywords_to_kwargs", lambda: ((normal(3), normal(3, seed=5)), {}), ("x", "y")),
     ("tuple_concatenation", lambda: ((normal(3), normal(3, seed=6)), {}), ("x", "y")),
@@ -305,3 +316,98 @@ def test_hvp(modules, case):
     fd = (gradient_at(x0 + eps * v) - gradient_at(x0 - eps * v)) / (2 * eps)
     hv = ad.hvp(f, wrt=wrt)(*args, tuple(unflat(trees, v)), **kwargs)
     np.testing.assert_allclose(flat(list(hv)), fd, rtol=1e-5, atol=1e-7)
+
+
+def test_a_partial_passed_in_is_called_with_its_arguments(modules):
+    plain, auto = modules
+    W, x = normal(3, 4), normal(4, seed=16)
+    act = functools.partial(plain.softplus, k=3.0)
+    twin = functools.partial(auto.softplus, k=3.0)
+    expected = autograd.grad(auto.passes_its_parameter, (0, 1))(W, x, twin)
+    fd = central(lambda a, b: plain.passes_its_parameter(a, b, act), [W, x])
+    np.testing.assert_allclose(flat(list(expected)), fd, rtol=1e-5, atol=1e-7)
+    for mode in (ad.grad, ad.value_and_grad):
+        got = mode(plain.passes_its_parameter, wrt=(0, 1))(W, x, act)
+        got = got[1] if mode is ad.value_and_grad else got
+        np.testing.assert_allclose(flat(list(got)), flat(list(expected)), rtol=1e-9)
+    # another function (or partial) passed: code compiled for it, not the first one's
+    other = functools.partial(plain.softplus, k=0.5)
+    got = ad.grad(plain.passes_its_parameter, wrt=(0, 1))(W, x, other)
+    want = autograd.grad(auto.passes_its_parameter, (0, 1))(
+        W, x, functools.partial(auto.softplus, k=0.5)
+    )
+    np.testing.assert_allclose(flat(list(got)), flat(list(want)), rtol=1e-9)
+
+
+REFUSED = textwrap.dedent(
+    """
+    import functools
+
+    import numpy as np
+
+
+    def helper(a, b, *, k):
+        return a * b * k
+
+
+    def too_many(x):
+        return np.sum(helper(x, x, x, k=1.0))
+
+
+    def missing_keyword(x):
+        return np.sum(helper(x, x))
+
+
+    def unknown_keyword(x):
+        return np.sum(helper(x, x, k=1.0, j=2.0))
+
+
+    def star_of_a_list(x, xs):
+        return np.sum(helper(*xs, k=1.0))
+
+
+    def partial_as_value(x):
+        h = functools.partial(helper, k=2.0)
+        return np.sum(apply(h, x))
+
+
+    def apply(f, x):
+        return f(x, x)
+
+
+    def function_to_numpy(x):
+        return np.sum(np.tanh) * np.sum(x)
+
+
+    def dict_comprehension_over_values(x, names):
+        d = {n: x for n in names}
+        return np.sum(d["a"])
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("too_many", "helper() takes 2 positional arguments but 3 were given"),
+        ("missing_keyword", "helper() missing required argument 'k'"),
+        ("unknown_keyword", "helper() got an unexpected keyword argument 'j'"),
+        ("star_of_a_list", "the number of elements of the list xs is not known"),
+        ("partial_as_value", "is used as a value here"),
+        ("function_to_numpy", "is a function, but np.sum takes"),
+        ("dict_comprehension_over_values", "a dict comprehension is supported over constant"),
+    ],
+)
+def test_refused_at_the_call_with_pythons_reason(tmp_path, name, reason):
+    module, path = load(tmp_path, REFUSED, "refused_parameters")
+    f = getattr(module, name)
+    args = (normal(3),)
+    if name == "star_of_a_list":
+        args = (normal(3), [normal(3), normal(3)])
+    elif name == "dict_comprehension_over_values":
+        args = (normal(3), ("a", "b"))
+    with pytest.raises(ad.AdCompileError) as info:
+        ad.grad(f)(*args)
+    err = info.value
+    assert reason in err.reason
+    assert err.loc is not None and err.loc.filename.endswith(path.name)

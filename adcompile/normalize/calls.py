@@ -10,6 +10,7 @@ import copy
 import functools
 import inspect
 import types
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,6 +50,14 @@ from .kinds import (
     _literal,
     _NoLiteral,
 )
+
+
+@dataclass
+class Rest:
+    """``*xs`` of a list (whose length is not known when compiling) at the end of a call."""
+
+    atom: ast.Name
+    node: ast.Starred
 
 
 class Calls:
@@ -170,14 +179,26 @@ class Calls:
     def partial_call(self, node: ast.Call, func: ast.expr, obj: functools.partial, hint: str):
         """A call of ``functools.partial(f, *args, **keywords)``: the call of ``f`` with
         the partial's arguments first (its values, as module-level constants)."""
+        fname = getattr(obj.func, "__name__", "function")
+        spelled = [
+            (fname, obj.func),
+            *((f"{fname}_arg{i}", v) for i, v in enumerate(obj.args)),
+            *((f"{fname}_{k}", v) for k, v in obj.keywords.items()),
+        ]
         values = []
-        for v in [obj.func, *obj.args, *obj.keywords.values()]:
-            name = self.names.fresh("partial_argument")
+        for base, v in spelled:
+            name = self.names.fresh(base)
             self.globals[name] = v
             self.resolver.found[name] = v
             values.append(ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node))
-        target, given, named = values[0], values[1 : 1 + len(obj.args)], values[1 + len(obj.args) :]
-        keywords = [ast.keyword(arg=k, value=v) for k, v in zip(obj.keywords, named, strict=True)]
+        n = len(obj.args)
+        target, given, named = values[0], values[1 : 1 + n], values[1 + n :]
+        given_here = {k.arg for k in node.keywords}  # (a keyword at the call wins)
+        keywords = [
+            ast.keyword(arg=k, value=v)
+            for k, v in zip(obj.keywords, named, strict=True)
+            if k not in given_here
+        ]
         call = ast.Call(
             func=target, args=[*given, *node.args], keywords=[*keywords, *node.keywords]
         )
@@ -275,6 +296,20 @@ class Calls:
             }
         signature = callee.node.args
         positional, keywords = self.call_arguments(node, hint)
+        rest = positional.pop() if positional and isinstance(positional[-1], Rest) else None
+        if rest is not None and (
+            signature.vararg is None
+            or len(positional) != len(signature.posonlyargs) + len(signature.args)
+        ):
+            text = self.src.text_of(rest.node.value)
+            raise self.error(
+                f"the number of elements of the list {text} is not known when compiling, so "
+                f"the arguments *{text} pass cannot be bound to parameters",
+                rest.node,
+                hint="pass a tuple (whose length is fixed), or the elements one by one; a list "
+                "is passed whole only to the *args of a function with no other parameter "
+                "left to fill",
+            )
         try:
             bound = desugar.bind(
                 signature, callee.name, positional, keywords, defaults.__contains__
@@ -285,7 +320,9 @@ class Calls:
         fence.check(callee)
         params = [a.arg for a in callee.node.args.args]
         values = bound.values
-        if signature.vararg is not None:
+        if rest is not None:  # def f(*xs), f(*xs_list): xs holds the list's elements
+            values[signature.vararg.arg] = rest.atom
+        elif signature.vararg is not None:
             elts = values[signature.vararg.arg]
             values[signature.vararg.arg] = self.computed(
                 ast.Tuple(elts=[_copy_atom(e) for e in elts], ctx=ast.Load()),
@@ -332,6 +369,9 @@ class Calls:
                 continue
             base = self.atom(a.value, hint)
             kind = self.kind(base)
+            if isinstance(kind, tuple) and kind[0] == "list" and a is node.args[-1]:
+                positional.append(Rest(base, a))  # (binds *args as a whole, or is refused)
+                continue
             if not (isinstance(kind, tuple) and kind[0] == "tuple"):
                 raise self.error(
                     f"the number of elements of {self.src.text_of(a.value)} is not known when "
