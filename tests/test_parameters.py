@@ -151,6 +151,13 @@ SOURCE = textwrap.dedent(
         return np.sum(p[0] + p[1] * p[2]) + np.sum(q["first_W"] * q["second_W"])
 
 
+    def function_variables(x):
+        activation = np.tanh
+        other = softplus
+        again = activation
+        return np.sum(activation(x) * other(x) + again(x))
+
+
     def range_index(x):
         r = range(1, 3)
         return np.sum(x[r] ** 2) + np.sum(x[range(2)] * x[r])
@@ -236,6 +243,7 @@ CASES = [
     ("passes_its_parameter", lambda: ((normal(3, 4), normal(4, seed=13)), {}), ("W", "x")),
     ("partial_inside", lambda: ((normal(3, 4), normal(4, seed=14), 1.5), {}), ("W", "x", "s")),
     ("dict_comprehension", lambda: ((normal(3), normal(3, seed=15)), {}), ("x", "y")),
+    ("function_variables", lambda: ((normal(4, seed=17),), {}), ("x",)),
     ("range_index", lambda: ((normal(4),), {}), ("x",)),
     (
         "varargs_and_keywords",
