@@ -28,6 +28,7 @@ import numpy as np
 
 from . import runtime
 from .desugar import LiftedFunction
+from .desugar.signature import parameter_names
 from .errors import AdCompileError
 from .frontend import SourceFunction, StaticFunction, Unresolved, _short, def_loc
 from .ir import nodes
@@ -457,7 +458,7 @@ def export_module(
     cannot generate code for others as adcompile does."""
     if isinstance(fn, SourceFunction):
         name, qualname, filename, lineno = fn.name, fn.qualname, fn.filename, fn.node.lineno
-        params = [a.arg for a in fn.node.args.args]
+        params = parameter_names(fn.node.args)
     else:
         code = fn.__code__
         name, qualname = fn.__name__, fn.__qualname__

@@ -1,0 +1,80 @@
+"""Tuples concatenated (``args + (x,)``, ``(a, b) + rest``) and dicts displayed
+(``{"W": W, "b": b}``, ``dict(W=W)``, the unrolled dict comprehension): containers
+whose structure is known when compiling, built element by element."""
+
+from __future__ import annotations
+
+import ast
+
+from ..rules import containers
+from .common import _copy_atom
+
+
+class Displays:
+    """A part of ``Normalizer``: tuple concatenation and dict displays."""
+
+    @staticmethod
+    def tuple_operand(node: ast.expr) -> bool:
+        return isinstance(node, ast.Tuple) and not any(
+            isinstance(e, ast.Starred) for e in node.elts
+        )
+
+    def tuple_concatenation(self, node: ast.BinOp, left, right, hint: str):
+        """``a + b`` of two tuples (``args + (x,)``, ``(a, b) + rest``): the tuple of
+        their elements; None when it is not one. ``left`` is the list of the atoms of a
+        tuple display, or an atom."""
+        parts = []
+        for atom in (left, right):
+            if isinstance(atom, list):
+                parts.append(atom)
+                continue
+            kind = self.kind(atom)
+            if not (isinstance(atom, ast.Name) and isinstance(kind, tuple) and kind[0] == "tuple"):
+                return None
+            parts.append(None)
+        elts = []
+        for side, atom, part in ((node.left, left, parts[0]), (node.right, right, parts[1])):
+            if part is None:
+                part = [self.element(atom, i, side, hint) for i in range(len(self.kind(atom)[1]))]
+            elts += part
+        value = ast.Tuple(elts=[_copy_atom(e) for e in elts], ctx=ast.Load())
+        return value, containers.BUILD_TUPLE, {f"e{i}": e for i, e in enumerate(elts)}, False
+
+    def dict_display(self, keys: list, values: list, node: ast.AST, hint: str):
+        """``{"a": x, "b": y}`` (or ``dict(a=x, b=y)``): a dict whose keys are constants
+        (or operations on constants, as a dict comprehension's keys may be)."""
+        keys = [_folded(k) for k in keys]
+        for k in keys:
+            if not isinstance(k, ast.Constant) or isinstance(k.value, bytes):
+                text = "**-unpacking" if k is None else self.src.text_of(k)
+                raise self.error(
+                    f"the key {text} of this dict is not a constant: adcompile follows a "
+                    "dict's structure when it compiles, so its keys must be known then",
+                    k if k is not None else node,
+                    hint="use constant keys ({'W': W, 'b': b}), or a list or tuple",
+                )
+        atoms = [self.atom(v, hint) for v in values]  # in order, as Python evaluates them
+        last = dict(zip((k.value for k in keys), atoms, strict=True))  # a repeated key: the last
+        unique, elts = list(last), list(last.values())
+        value = ast.Dict(keys=[ast.Constant(k) for k in unique], values=elts)
+        prim = containers.build_dict(tuple(unique))
+        return value, prim, {f"e{i}": e for i, e in enumerate(elts)}, False
+
+
+def _folded(node: ast.expr | None) -> ast.expr | None:
+    """``node`` as a constant when it is an operation on constants only (``"W" + "_1"``,
+    ``2 * 3``), else itself."""
+    if node is None or isinstance(node, ast.Constant):
+        return node
+    if not all(
+        isinstance(n, ast.Constant | ast.BinOp | ast.UnaryOp | ast.operator | ast.unaryop)
+        for n in ast.walk(node)
+    ):
+        return node
+    try:
+        value = eval(compile(ast.Expression(body=node), "<key>", "eval"), {"__builtins__": {}})
+    except Exception:  # (the operation fails in Python too: left for the refusal)
+        return node
+    if not isinstance(value, str | int | float | bool | tuple):
+        return node
+    return ast.copy_location(ast.Constant(value=value), node)
