@@ -70,6 +70,14 @@ SOURCE = textwrap.dedent(
         return summed(*pair) + summed(*(x, y * 2.0)) + summed()
 
 
+    def positional_only(x, y=2.0, /, *, z=0.5):
+        return np.sum(np.sin(x) * y + z * x)
+
+
+    def calls_positional_only(x, y):
+        return positional_only(x, y, z=y) + positional_only(x)
+
+
     def star_of_a_list(x, xs):
         ys = [np.sin(xs[0]), x]
         return summed(*ys) + summed(*[x, x]) + summed(*xs)
@@ -158,6 +166,13 @@ SOURCE = textwrap.dedent(
         return np.sum(activation(x) * other(x) + again(x))
 
 
+    doubled = functools.partial(np.multiply, 2.0)
+
+
+    def module_level_partial(x):
+        return np.sum(doubled(x) * x) + np.sum(range(3)) * np.sum(x)
+
+
     def range_index(x):
         r = range(1, 3)
         return np.sum(x[r] ** 2) + np.sum(x[range(2)] * x[r])
@@ -230,6 +245,8 @@ CASES = [
         lambda: ((normal(3), [normal(3, seed=1), normal(2, seed=2)]), {}),
         ("x", "xs"),
     ),
+    ("positional_only", lambda: ((normal(3), 1.5), {"z": 0.3}), ("x", "y", "z")),
+    ("calls_positional_only", lambda: ((normal(3), 1.5), {}), ("x", "y")),
     ("double_star_call", lambda: ((normal(3), normal(3, seed=4)), {}), ("x", "y")),
     ("keywords_to_kwargs", lambda: ((normal(3), normal(3, seed=5)), {}), ("x", "y")),
     ("tuple_concatenation", lambda: ((normal(3), normal(3, seed=6)), {}), ("x", "y")),
@@ -244,6 +261,7 @@ CASES = [
     ("partial_inside", lambda: ((normal(3, 4), normal(4, seed=14), 1.5), {}), ("W", "x", "s")),
     ("dict_comprehension", lambda: ((normal(3), normal(3, seed=15)), {}), ("x", "y")),
     ("function_variables", lambda: ((normal(4, seed=17),), {}), ("x",)),
+    ("module_level_partial", lambda: ((normal(4, seed=18),), {}), ("x",)),
     ("range_index", lambda: ((normal(4),), {}), ("x",)),
     (
         "varargs_and_keywords",
@@ -368,6 +386,14 @@ REFUSED = textwrap.dedent(
 
     def unknown_keyword(x):
         return np.sum(helper(x, x, k=1.0, j=2.0))
+
+
+    def positional_only(x, y=2.0, /, *, z=0.5):
+        return np.sum(np.sin(x) * y + z * x)
+
+
+    def calls_positional_only(x, y):
+        return positional_only(x, y, z=y) + positional_only(x)
 
 
     def star_of_a_list(x, xs):
