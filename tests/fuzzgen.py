@@ -1567,7 +1567,8 @@ class Builder:
         if not helpers:
             raise Unfit
         h = self.pick(helpers)
-        return E(self.call_code(h, depth), h.returns[0], True, not h.aliases, "call", h.readonly)
+        code = self.call_code(h, depth)
+        return E(code, h.returns[0], True, _owned(h, code), "call", h.readonly)
 
     def call_code(self, h: Helper, depth: int) -> str:
         """A call of ``h``: some arguments by position, the rest by keyword or left out."""
@@ -2177,17 +2178,18 @@ class Builder:
     def stmt_call(self, depth: int) -> None:
         h = self.pick(self.helpers)
         code = self.call_code(h, self.expr_depth())
+        owned = _owned(h, code)
         if len(h.returns) == 1:
             name = self.fresh("v")
             self.emit(f"{name} = {code}")
-            self.scope[name] = Var(name, "array", h.returns[0], not h.aliases, "call", h.readonly)
+            self.scope[name] = Var(name, "array", h.returns[0], owned, "call", h.readonly)
             self.history.append(name)
         else:
             names = [self.fresh("v") for _ in h.returns]
             if self.chance(70):
                 self.emit(f"{', '.join(names)} = {code}")
                 for n, s in zip(names, h.returns):
-                    self.scope[n] = Var(n, "array", s, not h.aliases, "call", h.readonly)
+                    self.scope[n] = Var(n, "array", s, owned, "call", h.readonly)
                 self.history += names
             else:
                 name = self.fresh("pair")
@@ -2988,6 +2990,13 @@ def _helper(b: Builder, name: str, depth: int, named: bool = False) -> str:
     helper = Helper(name, params, defaults, shapes, aliases, readonly, style)
     b.helpers = outer_helpers + [helper]
     return text
+
+
+def _owned(h: Helper, code: str) -> bool:
+    """Whether a call's result is a new array adcompile knows the caller owns: not when
+    the helper may return (a view of) an argument, nor through apply_fn, whose call of
+    a function passed as a value adcompile's ownership check takes as one that may."""
+    return not h.aliases and not code.startswith("apply_fn(")
 
 
 def _style(b: Builder, params: list) -> str:
