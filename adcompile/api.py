@@ -324,7 +324,7 @@ class GradientFunction:
         self.mode = mode
         self.debug_nans = bool(debug_nans)
         self.checkpoint = check_schedule(checkpoint)
-        sig = inspect.signature(fn)
+        sig = inspect.signature(fn, follow_wrapped=False)  # (the code compiled)
         self.params = list(sig.parameters)
         # *args, **kwargs and keyword-only parameters are compiled as plain ones (see
         # desugar/signature.py): every call's arguments are then bound by the signature

@@ -463,7 +463,7 @@ def export_module(
         code = fn.__code__
         name, qualname = fn.__name__, fn.__qualname__
         filename, lineno = code.co_filename, def_loc(fn).lineno if def_loc(fn) else 0
-        params = list(inspect.signature(fn).parameters)
+        params = list(inspect.signature(fn, follow_wrapped=False).parameters)
     where = _short(filename)
     generated = re.match(r"def (\w+)\(([^)]*)\)", body)
     exported = [generated.group(1)] if generated else []

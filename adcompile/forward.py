@@ -47,7 +47,7 @@ class JvpFunction:
     def __init__(self, fn: Callable, wrt: Wrt = 0) -> None:
         _check_function(fn)
         self.fn = fn
-        self.signature = inspect.signature(fn)
+        self.signature = inspect.signature(fn, follow_wrapped=False)
         self.params = list(self.signature.parameters)
         self.wrt, self.single = resolve_wrt(self.params, wrt, def_loc(fn))
         self._cache: dict[tuple | None, tuple] = {}

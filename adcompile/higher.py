@@ -50,7 +50,7 @@ class Hvp:
         self.gradient = grad(fn, wrt)
         self.wrt, self.single = self.gradient.wrt, self.gradient.single
         self.params = self.gradient.params
-        self.signature = inspect.signature(fn)
+        self.signature = inspect.signature(fn, follow_wrapped=False)
         self._jvps: dict[tuple | None, tuple[Callable, Any]] = {}
         self._latest: Any = None
         self.__name__ = f"hvp_{getattr(fn, '__name__', 'f')}"
