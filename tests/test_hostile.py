@@ -245,16 +245,6 @@ def f(x):
 def f(x):
     return getattr(np, "sum")(x * x)  # <-
 """,
-    "a function held in a local": """
-def f(x):
-    act = np.tanh  # <-
-    return np.sum(act(x))
-""",
-    "a local named like a builtin, holding a function": """
-def f(x):
-    abs = np.sin  # <-
-    return np.sum(abs(x))
-""",
     "a helper behind functools.lru_cache": """
 import functools
 

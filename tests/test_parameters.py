@@ -163,7 +163,8 @@ SOURCE = textwrap.dedent(
         activation = np.tanh
         other = softplus
         again = activation
-        return np.sum(activation(x) * other(x) + again(x))
+        abs = np.sin  # (a local named like a builtin: the local's function)
+        return np.sum(activation(x) * other(x) + again(x) + abs(x))
 
 
     doubled = functools.partial(np.multiply, 2.0)
