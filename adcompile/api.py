@@ -559,7 +559,12 @@ class GradientFunction:
         """The fast path for calls like ``args``: made the second time arguments of their
         shape signature come, so that a gradient called once does not pay for it; until
         then, and when none can be made, the slow path. A few dozen are kept per gradient
-        function, by kind of arguments (types, shapes, dtypes of wrt arrays)."""
+        function, by kind of arguments (types, shapes, dtypes of wrt arrays). A function
+        with ``*args``, ``**kwargs`` or keyword-only parameters has its arguments bound on
+        every call, and one passed a function has its code found by which function it is:
+        their calls take the slow path."""
+        if not self._plain or any(is_function_value(a) for a in args[: self._nparams]):
+            return self._slow
         if (entry[0], sig) not in self._seen:
             if len(self._seen) >= MAX_DISPATCHERS:
                 self._seen.clear()

@@ -27,7 +27,7 @@ import numpy as np
 from .ir import Assign, Function, If, Loop, Stmt
 from .rules import containers
 from .rules import record as kinds
-from .rules.containers import LEAF
+from .rules.containers import LEAF, is_function_value
 from .rules.registry import lookup, record_of
 
 Shape = tuple[int, ...]
@@ -54,6 +54,9 @@ def _shape_of_value(a: object) -> object:
         return (dict, tuple((k, _shape_of_value(v)) for k, v in a.items()))
     if isinstance(a, np.generic):
         return ()
+    if is_function_value(a):
+        # (a function passed as a value: code is compiled for each one, see kind_of)
+        return ("function", a)
     return None
 
 

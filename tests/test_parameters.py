@@ -446,3 +446,19 @@ def test_refused_at_the_call_with_pythons_reason(tmp_path, name, reason):
     err = info.value
     assert reason in err.reason
     assert err.loc is not None and err.loc.filename.endswith(path.name)
+
+
+def test_code_is_found_by_which_function_is_passed(modules):
+    """One gradient function called with np.tanh, then np.sin, then np.tanh again (same
+    shapes, so the same shape signature and the same types of arguments): each call runs
+    the code compiled for its function, on the slow path and on any fast one."""
+    plain, _ = modules
+    W, x = normal(3, 4), normal(4, seed=19)
+    for mode in (ad.grad, ad.value_and_grad, ad.vjp):
+        gradient = mode(plain.mlp, wrt=(0, 1))
+        for act in (np.tanh, np.sin, np.tanh, np.sin, plain.softplus, np.sin):
+            extra = (1.0,) if mode is ad.vjp else ()
+            got = gradient(W, x, act, *extra)
+            got = got[1] if mode is ad.value_and_grad else got
+            want = central(lambda a, b, act=act: plain.mlp(a, b, act), [W, x])
+            np.testing.assert_allclose(flat(list(got)), want, rtol=1e-6, atol=1e-8)
