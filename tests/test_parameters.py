@@ -99,6 +99,14 @@ SOURCE = textwrap.dedent(
         return np.sum(a * b + c * d) + np.sum(more[0])
 
 
+    def list_extension(x, xs):
+        ys = xs + [x, np.sin(x)]
+        total = 0.0
+        for y in ys:
+            total = total + np.sum(y * y)
+        return total + np.sum(xs[0])
+
+
     def shape_concatenation(x):
         column = np.reshape(x, x.shape + (1,))
         return np.sum(column * np.tanh(column.T))
@@ -251,6 +259,11 @@ CASES = [
     ("double_star_call", lambda: ((normal(3), normal(3, seed=4)), {}), ("x", "y")),
     ("keywords_to_kwargs", lambda: ((normal(3), normal(3, seed=5)), {}), ("x", "y")),
     ("tuple_concatenation", lambda: ((normal(3), normal(3, seed=6)), {}), ("x", "y")),
+    (
+        "list_extension",
+        lambda: ((normal(3), [normal(3, seed=20), normal(3, seed=21)]), {}),
+        ("x", "xs"),
+    ),
     ("shape_concatenation", lambda: ((normal(4),), {}), ("x",)),
     ("dict_display", lambda: ((normal(3), normal(3, seed=7)), {}), ("x", "y")),
     ("dict_to_helper", lambda: ((normal(3), normal(3, seed=8)), {}), ("x", "y")),
@@ -462,3 +475,30 @@ def test_code_is_found_by_which_function_is_passed(modules):
             got = got[1] if mode is ad.value_and_grad else got
             want = central(lambda a, b, act=act: plain.mlp(a, b, act), [W, x])
             np.testing.assert_allclose(flat(list(got)), want, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("lstm", [False, True], ids=["rnn", "lstm"])
+def test_autograds_rnn_and_lstm_in_forward_mode_and_hvp(lstm):
+    """The corpus's ports of autograd's RNN and LSTM as written (closures, *args,
+    np.hstack of a concatenated tuple, a list of outputs appended to): jvp against the
+    gradient, hvp against differences of the gradient (tests/test_corpus.py checks
+    grad, value_and_grad and vjp against differences and autograd)."""
+    from corpus import autograd_lstm, autograd_rnn
+    from test_corpus import rnn_args
+
+    f = autograd_lstm.lstm_log_likelihood if lstm else autograd_rnn.rnn_log_likelihood
+    params, inputs, targets = rnn_args(lstm=lstm)()[0]
+    g = flat([ad.grad(f)(params, inputs, targets)])
+    v = np.random.default_rng(3).normal(size=g.size)
+    (direction,) = unflat([params], v)
+    value, slope = ad.jvp(f)(params, inputs, targets, direction)
+    assert value == pytest.approx(f(params, inputs, targets), rel=1e-12)
+    assert slope == pytest.approx(g @ v, rel=1e-9)
+    hv = flat([ad.hvp(f)(params, inputs, targets, direction)])
+    eps = 1e-5
+    x0 = flat([params])
+    ends = [
+        flat([ad.grad(f)(unflat([params], x0 + s * eps * v)[0], inputs, targets)])
+        for s in (1.0, -1.0)
+    ]
+    np.testing.assert_allclose(hv, (ends[0] - ends[1]) / (2 * eps), rtol=1e-5, atol=1e-8)

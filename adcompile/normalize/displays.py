@@ -40,6 +40,39 @@ class Displays:
         value = ast.Tuple(elts=[_copy_atom(e) for e in elts], ctx=ast.Load())
         return value, containers.BUILD_TUPLE, {f"e{i}": e for i, e in enumerate(elts)}, False
 
+    def list_extension(self, node: ast.BinOp, left, hint: str):
+        """``xs + [a, b]`` of a list ``xs``: a new list, ``xs`` with ``a`` and ``b``
+        appended (the way generated code writes ``xs.append(a)``, which a derivative
+        of generated code reads again); None when it is not one."""
+        if not (
+            isinstance(node.op, ast.Add)
+            and isinstance(left, ast.Name)
+            and isinstance(node.right, ast.List)
+            and node.right.elts
+            and not any(isinstance(e, ast.Starred) for e in node.right.elts)
+        ):
+            return None
+        kind = self.kind(left)
+        if (
+            not (isinstance(kind, tuple) and kind[0] == "list")
+            and self.kinds.get(left.id) != "empty"
+        ):
+            return None
+        atoms = [self.atom(e, hint) for e in node.right.elts]
+        c = left
+        for x in atoms[:-1]:
+            value = ast.BinOp(
+                left=_copy_atom(c),
+                op=ast.Add(),
+                right=ast.List(elts=[_copy_atom(x)], ctx=ast.Load()),
+            )
+            c = self.computed(value, containers.APPEND, {"c": _copy_atom(c), "x": x}, node, hint)
+        x = atoms[-1]
+        value = ast.BinOp(
+            left=_copy_atom(c), op=ast.Add(), right=ast.List(elts=[_copy_atom(x)], ctx=ast.Load())
+        )
+        return value, containers.APPEND, {"c": _copy_atom(c), "x": x}, False
+
     def dict_display(self, keys: list, values: list, node: ast.AST, hint: str):
         """``{"a": x, "b": y}`` (or ``dict(a=x, b=y)``): a dict whose keys are constants
         (or operations on constants, as a dict comprehension's keys may be)."""

@@ -227,6 +227,9 @@ class Expressions:
                 left = [self.atom(e, hint) for e in node.left.elts]
             else:
                 left = self.atom(node.left, hint)
+            appended = self.list_extension(node, left, hint)
+            if appended is not None:
+                return appended
             right = self.atom(node.right, hint)
             if isinstance(node.op, ast.Add):
                 joined = self.tuple_concatenation(node, left, right, hint)
