@@ -156,7 +156,8 @@ FUNCTIONS_TEXT = [
     "compiled for each function passed, as for each structure of containers. A "
     "`functools.partial(helper, k=2.0)` made inside the function is the calls of "
     "`helper` it stands for, with the values its arguments had when it was made.",
-    "Tuples concatenate (`shape + (1,)`, `(a, b) + rest`, `args + (x,)`), dicts are "
+    "Tuples concatenate (`shape + (1,)`, `(a, b) + rest`, `args + (x,)`), a list "
+    "extended with a list display is a new list (`ys = xs + [a, b]`), dicts are "
     "built with constant keys (`{'W': W, 'b': b}`, `dict(W=W, b=b)`) and `range(...)` "
     "values index arrays (`x[range(2)]`).",
     "`grad` and `value_and_grad` need a scalar result (a float or a 0-d array); "
