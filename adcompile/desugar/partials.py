@@ -37,11 +37,16 @@ class Partials:
         return AdCompileError(message, self.src.loc(node), hint=hint)
 
     def is_partial(self, func: ast.expr) -> bool:
-        if isinstance(func, ast.Name):
+        # (the name is checked first: each free name is resolved once, by the Resolver,
+        # and a lookup here would resolve every called module again)
+        if isinstance(func, ast.Name) and func.id == "partial":
             return self.lookup(func.id) is functools.partial
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-            base = self.lookup(func.value.id)
-            return base is functools and func.attr == "partial"
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "partial"
+            and isinstance(func.value, ast.Name)
+        ):
+            return self.lookup(func.value.id) is functools
         return False
 
     def run(self, body: list[ast.stmt]) -> list[ast.stmt]:
