@@ -236,7 +236,6 @@ NO_ADJOINT = "has no adjoint rule"
 NO_ASSIGNMENT = "autograd refuses assignment into an array element"
 WRITES_ARGUMENT = refused("shares its memory with the argument 'x'", "x = x.copy()")
 LIST_TO_SUM = refused("is a list, but np.sum takes an array", "np.stack")
-UNRESOLVED = refused("cannot be resolved", "module-level name")
 
 CASES: list[Case] = [
     # ---------------------------------------------------- Tangent's corpus
