@@ -124,36 +124,47 @@ def complex_values(fn: Function) -> set[str]:
     whose result is real (``np.abs``); complex globals too. Arguments are real (the
     gradient refuses complex ones, api.py)."""
     out = {n for n, v in fn.globals.items() if n not in fn.params and _is_complex_object(v)}
+    _complex_block(fn, fn.body, out)
+    return out
+
+
+def _complex_block(fn: Function, body: list[Stmt], out: set[str]) -> None:
+    """Add to ``out`` the names of ``body`` that may hold complex values: one pass in
+    the order of the statements (a value is made before it is read), to a fixed point
+    only around loops, whose carried values come back."""
 
     def is_complex(expr: ast.expr) -> bool:
-        if isinstance(expr, ast.Constant):
+        if type(expr) is ast.Constant:
             return isinstance(expr.value, complex)
-        return bool(names_in(expr) & out)
+        return bool(out) and bool(names_in(expr) & out)
 
-    while True:
-        size = len(out)
-        for stmt in walk(fn.body):
-            if isinstance(stmt, Assign):
-                if stmt.prim is None:  # a constant expression, of several calls maybe
-                    made = _expression_is_complex(fn, stmt.value, out)
-                else:
-                    record = rules.record_of(stmt.prim)
-                    kind = record.on_complex if record is not None else None
-                    made = kind == MAKES or (
-                        kind != DROPS and any(is_complex(e) for e in stmt.operands.values())
-                    )
-                if made:
-                    out.add(stmt.target)
-            elif isinstance(stmt, If):
-                for join, a, b in stmt.joins:
-                    if is_complex(a) or is_complex(b):
-                        out.add(join)
-            elif isinstance(stmt, Loop):
+    for stmt in body:
+        if isinstance(stmt, Assign):
+            if stmt.prim is None:  # a constant expression, of several calls maybe
+                made = _expression_is_complex(fn, stmt.value, out)
+            else:
+                record = rules.record_of(stmt.prim)
+                kind = record.on_complex if record is not None else None
+                made = kind == MAKES or (
+                    kind != DROPS and any(is_complex(e) for e in stmt.operands.values())
+                )
+            if made:
+                out.add(stmt.target)
+        elif isinstance(stmt, If):
+            _complex_block(fn, stmt.body, out)
+            _complex_block(fn, stmt.orelse, out)
+            for join, a, b in stmt.joins:
+                if is_complex(a) or is_complex(b):
+                    out.add(join)
+        elif isinstance(stmt, Loop):
+            while True:
+                size = len(out)
                 for name, before, end in stmt.carried:
                     if is_complex(before) or is_complex(end):
                         out.add(name)
-        if len(out) == size:
-            return out
+                _complex_block(fn, stmt.body, out)
+                if len(out) == size:
+                    break
 
 
 def _resolve(fn: Function, node: ast.expr) -> object:

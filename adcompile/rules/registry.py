@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import inspect
 import math
 import textwrap
@@ -72,6 +73,12 @@ class Rule:
     loc: Loc | None = None
     # wanted parameters -> (prelude, contributions, cotangent reads): see selection()
     selections: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @functools.cached_property
+    def operators(self) -> frozenset[type]:
+        """The types of the binary operators the template uses (``ast.Div``...)."""
+        trees = [*self.prelude, *(c for c in self.contributions if c is not None)]
+        return frozenset(type(n.op) for t in trees for n in ast.walk(t) if type(n) is ast.BinOp)
 
     def differentiable(self, param: str) -> bool:
         i = self.params.index(param)
