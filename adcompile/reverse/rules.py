@@ -145,6 +145,8 @@ class Rules:
                     continue
                 if rule.broadcasts and self.may_broadcast(stmt, p):
                     c = self.sum_to(c, stmt, operand)
+                elif rule.unsure_shapes and self.may_broadcast(stmt, p):
+                    c = call(self.ns.helper("unbroadcast"), c, operand)
                 self.adjoints.accumulate(operand.id, c, simplified=True)
 
     def _tidy_call(self, node: ast.Call) -> ast.expr:
