@@ -104,6 +104,7 @@ from .elementwise import (
     clip_high,
     clip_low,
     clip_passes,
+    mask_like,
     scalar_divide,
     scalar_floor_divide,
     scalar_mod,
