@@ -27,6 +27,7 @@ from .dispatch import (
     _nonscalar,
     _packed,
     _spec,
+    _wrong_shape,
 )
 from .emit import linecache_filename
 from .errors import AdCompileError, Loc
@@ -36,7 +37,7 @@ from .memory import MemoryReport, memory_report_of
 from .reverse.checkpoint import Checkpoint, check_schedule
 from .rules.containers import kind_of
 from .rules.registry import GENERATION
-from .runtime import NonScalarResult
+from .runtime import GradientShape, NonScalarResult
 from .shapes import _shape_of_value
 
 Wrt = int | str | Sequence[int | str]
@@ -557,10 +558,13 @@ class GradientFunction:
         except NonScalarResult as exc:
             raise _nonscalar(self.mode, self.fn, entry, exc) from None
         finish = functools.partial(_finish, fresh=entry[2].fresh, index=self._index)
-        if self.mode == "value_and_grad":
-            value, grads = out
-            return value, _packed(finish(grads, args), self.single)
-        return _packed(finish(out, args), self.single)
+        try:
+            if self.mode == "value_and_grad":
+                value, grads = out
+                return value, _packed(finish(grads, args), self.single)
+            return _packed(finish(out, args), self.single)
+        except GradientShape as exc:
+            raise _wrong_shape(self.fn, self.params, exc) from None
 
     def _dispatcher(self, entry: tuple, args: tuple, sig: tuple) -> Callable:
         """The fast path for calls like ``args``: made the second time arguments of their

@@ -542,3 +542,29 @@ def test_a_rule_registered_without_broadcasts_for_a_broadcasting_function(f, arg
 
     wrt = tuple(range(len(args)))
     assert_grad_matches_fd(f, *args, wrt=wrt if len(wrt) > 1 else 0)
+
+
+def spread(x):
+    return x + np.zeros((2, 3))
+
+
+def spread_loss(x):
+    return np.sum(spread(x) * np.arange(6.0).reshape(2, 3))
+
+
+@pytest.mark.parametrize("x", [np.ones(3), 2.0, np.float32(2.0)])
+def test_a_rule_giving_a_gradient_larger_than_its_operand_is_a_located_error(x):
+    """A one-operand function that broadcasts against a constant, whose rule returns the
+    result's cotangent as it is: the gradient cannot fit the parameter, which is said
+    at the parameter (not a raw TypeError or ValueError from the runtime)."""
+
+    @ad.adjoint(spread)
+    def spread_adjoint(dy, y, x):
+        return dy
+
+    g = ad.grad(spread_loss)
+    for _ in range(2):  # the slow path, then the dispatcher's
+        with pytest.raises(ad.AdCompileError, match="broadcasts=True") as info:
+            g(x)
+        assert info.value.loc.lineno == inspect.getsourcelines(spread_loss)[1]
+        assert "shape (2, 3)" in str(info.value)

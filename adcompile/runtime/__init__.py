@@ -161,6 +161,7 @@ from .rearranging import (
     untrace,
 )
 from .results import (
+    GradientShape,
     NonScalarResult,
     check_cotangent,
     grad_like,
