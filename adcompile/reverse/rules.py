@@ -43,13 +43,6 @@ _SCALAR_HELPERS = {
 }
 
 
-def _has_scalar_operator(node: ast.expr) -> bool:
-    """Whether ``node`` has an operator of ``_SCALAR_HELPERS``."""
-    if type(node) is ast.Name or type(node) is ast.Constant:
-        return False
-    return any(type(n) is ast.BinOp and type(n.op) in _SCALAR_HELPERS for n in ast.walk(node))
-
-
 class Rules:
     """Emits the adjoint code of single statements into the accumulation state."""
 
@@ -125,9 +118,9 @@ class Rules:
         prelude, contributions = rules.instantiate(
             rule, bindings, wanted, self.ns.fresh, self._hooks
         )
-        if not rule.operators.isdisjoint(_SCALAR_HELPERS) or any(
-            _has_scalar_operator(b) for b in bindings.values()
-        ):  # (else there is no operator for numpy_arithmetic to rewrite)
+        if not rule.operators.isdisjoint(_SCALAR_HELPERS):
+            # (else there is no operator for it to rewrite: what the template's parameters
+            # are bound to are atoms, and cotangents made by rules it rewrote already)
             prelude = [self.numpy_arithmetic(s) for s in prelude]
             contributions = {p: self.numpy_arithmetic(c) for p, c in contributions.items()}
         for node in prelude:
