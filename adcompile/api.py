@@ -27,6 +27,7 @@ from .dispatch import (
     _nonscalar,
     _packed,
     _spec,
+    _wrong_shape,
 )
 from .emit import linecache_filename
 from .errors import AdCompileError, Loc
@@ -36,7 +37,7 @@ from .memory import MemoryReport, memory_report_of
 from .reverse.checkpoint import Checkpoint, check_schedule
 from .rules.containers import kind_of
 from .rules.registry import GENERATION
-from .runtime import NonScalarResult
+from .runtime import GradientShape, NonScalarResult
 from .shapes import _shape_of_value
 
 Wrt = int | str | Sequence[int | str]
@@ -120,18 +121,11 @@ def _compile_one(
         source, namespace, gen = build(src, wrt, mode, kinds, arg_shapes, checkpoint)
     filename = linecache_filename(mode, src.qualname, wrt)
     with _internal_errors(src.name, src.loc(src.node)):
-        code = gen.tree  # what the text says, without parsing it again
         if debug_nans:  # a late pass: checks after each block of the reverse sweeps
-            source = code = _check_nans(src, gen)
-        # comment lines saying what the code needs, compiled with it so that the
-        # lines of tracebacks and of .source agree
-        gen.header = export.source_header(
-            src.name, export.free_objects(code, generated_namespaces(gen))
-        )
-        gen.text = gen.header + gen.text
+            source = _check_nans(src, gen)
         gen.source_lines = src.lines
+        compiled = compile_linked(gen, filename, header_of=src.name)
         source = gen.header + source
-        compiled = compile_linked(gen, filename)
     # what every free name of fn and of the helpers it calls meant when compiled (a
     # global, a closure variable, a module attribute, a builtin): a call checks that
     # each name still holds it, and compiles again when one was rebound
@@ -147,14 +141,31 @@ def _compile_one(
     return compiled, source, gen
 
 
-def compile_linked(gen: Any, filename: str) -> Callable:
+def compile_linked(gen: Any, filename: str, header_of: str | None = None) -> Callable:
     """Compile the finished texts of ``gen`` and of the pairs of the functions it calls,
     link each pair's forward and backward functions into every scope that names them,
-    and return the generated function; ``filename`` is its pseudo-filename."""
-    scopes = [emit.compile_module(gen.text, gen.namespace, filename)]
+    and return the generated function; ``filename`` is its pseudo-filename.
+
+    With ``header_of`` (the differentiated function's name), ``gen.text`` is opened by
+    the comment lines that say what the code needs (``gen.header``, see
+    ``export.source_header``), made from the globals the compiled code reads; the code
+    is moved down past them rather than compiled again, so that the lines of
+    tracebacks and of ``.source`` agree."""
+    texts = [(gen.text, gen.namespace, filename)]
     for pair in gen.session.order:
         pair_file = linecache_filename("pullback", pair.source.qualname, pair.wrt)
-        scopes.append(emit.compile_module(pair.text, pair.namespace, pair_file))
+        texts.append((pair.text, pair.namespace, pair_file))
+    codes = [compile(text, file, "exec") for text, _, file in texts]
+    if header_of is not None:
+        objects = export.compiled_free_objects(codes, [ns for _, ns, _ in texts])
+        gen.header = export.source_header(header_of, objects)
+        gen.text = gen.header + gen.text
+        codes[0] = emit.moved_down(codes[0], gen.header.count("\n"))
+        texts[0] = (gen.text, *texts[0][1:])
+    scopes = [
+        emit.run_module(code, text, ns, file)
+        for code, (text, ns, file) in zip(codes, texts, strict=True)
+    ]
     links = {}
     for pair, scope in zip(gen.session.order, scopes[1:], strict=True):
         links[pair.fwd] = scope[pair.fwd]
@@ -547,10 +558,13 @@ class GradientFunction:
         except NonScalarResult as exc:
             raise _nonscalar(self.mode, self.fn, entry, exc) from None
         finish = functools.partial(_finish, fresh=entry[2].fresh, index=self._index)
-        if self.mode == "value_and_grad":
-            value, grads = out
-            return value, _packed(finish(grads, args), self.single)
-        return _packed(finish(out, args), self.single)
+        try:
+            if self.mode == "value_and_grad":
+                value, grads = out
+                return value, _packed(finish(grads, args), self.single)
+            return _packed(finish(out, args), self.single)
+        except GradientShape as exc:
+            raise _wrong_shape(self.fn, self.params, exc) from None
 
     def _dispatcher(self, entry: tuple, args: tuple, sig: tuple) -> Callable:
         """The fast path for calls like ``args``: made the second time arguments of their

@@ -18,7 +18,7 @@ from . import frontend
 from .emit import linecache_filename
 from .errors import AdCompileError
 from .rules.registry import GENERATION
-from .runtime import NonScalarResult, grad_like
+from .runtime import GradientShape, NonScalarResult, grad_like
 
 
 def _nonscalar(mode: str, fn: Callable, entry: tuple, exc: NonScalarResult) -> AdCompileError:
@@ -42,6 +42,21 @@ def _packed(grads: list, single: bool):
     return grads[0] if single else tuple(grads)
 
 
+def _wrong_shape(fn: Callable, params: list[str], exc: GradientShape) -> AdCompileError:
+    """The located error for a gradient that does not fit its parameter (see grad_like)."""
+    param = params[exc.position]
+    got, want = exc.args
+    return AdCompileError(
+        f"the gradient of {param!r} came out with shape {got}, but {param!r} has shape "
+        f"{want}: an adjoint rule gave a contribution of its result's shape for an operand "
+        "numpy broadcast to it",
+        frontend.def_loc(fn, param),
+        hint="register the rule of a function that broadcasts its operands with "
+        "@adcompile.adjoint(..., broadcasts=True), or sum its contributions back to "
+        "each operand's shape in the rule",
+    )
+
+
 def _finish(grads, args: tuple, fresh: list, index: list) -> list:
     """Each gradient with the type, shape and dtype of its input, owning its memory: a
     list, one per wrt parameter.
@@ -62,7 +77,11 @@ def _finish(grads, args: tuple, fresh: list, index: list) -> list:
         ):
             out.append(g)
             continue
-        g = _like_input(g, x)
+        try:
+            g = _like_input(g, x)
+        except GradientShape as exc:
+            exc.position = i  # (which parameter: api.py says it in the message)
+            raise
         if isinstance(g, list | tuple | dict):
             g = _dealias(g, args, out)
         elif isinstance(g, np.ndarray) and _shares(g, args, out):
@@ -429,6 +448,6 @@ def _leaves(tree) -> list:
 
 
 def _like_input(g: object, x: object) -> object:
-    if isinstance(x, np.generic):  # before float: np.float64 is a float too
+    if isinstance(x, np.generic) and np.size(g) == 1:  # before float: np.float64 is a float
         return x.dtype.type(g)
     return grad_like(g, x)

@@ -189,16 +189,30 @@ class SourceFunction:
         return self._names[1]
 
     @functools.cached_property
-    def _names(self) -> tuple[frozenset[str], frozenset[str]]:
+    def shorthand(self) -> bool:
+        """Whether the function has a construct the desugar pass writes out: a
+        comprehension, a nested function or lambda, a class, or a call in the
+        condition of an ``if`` or ``while``."""
+        return self._names[2]
+
+    @functools.cached_property
+    def _names(self) -> tuple[frozenset[str], frozenset[str], bool]:
         # one walk for the passes that ask (the tree is not changed after parsing)
         params = {a.arg for a in self.node.args.args}
         stored, every = set(params), set(params)
-        for n in ast.walk(self.node):
-            if type(n) is ast.Name:
+        shorthand = False
+        root = self.node
+        for n in ast.walk(root):
+            kind = type(n)
+            if kind is ast.Name:
                 every.add(n.id)
                 if type(n.ctx) is ast.Store:
                     stored.add(n.id)
-        return frozenset(stored), frozenset(every)
+            elif kind in _SHORTHAND:
+                shorthand = shorthand or n is not root
+            elif (kind is ast.If or kind is ast.While) and not shorthand:
+                shorthand = any(type(m) is ast.Call for m in ast.walk(n.test))
+        return frozenset(stored), frozenset(every), shorthand
 
     def loc(self, node: ast.AST) -> Loc:
         lineno = getattr(node, "lineno", self.node.lineno)
@@ -222,6 +236,21 @@ class SourceFunction:
             except SyntaxError:
                 pass
         return ast.unparse(node)
+
+
+# what the desugar pass rewrites (a call in a condition aside)
+_SHORTHAND = frozenset(
+    {
+        ast.ListComp,
+        ast.SetComp,
+        ast.DictComp,
+        ast.GeneratorExp,
+        ast.Lambda,
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.ClassDef,
+    }
+)
 
 
 def _char_col(text: str, byte_col: int) -> int:
