@@ -94,6 +94,30 @@ CONSTANT_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
 
 NUMERIC = (int, float, complex, np.ndarray, np.generic)
 
+# Random number generators: a call of one of their methods (``rs.randn(3)``,
+# ``rng.normal(size=n)``, ``np.random.uniform()``, which is a method of numpy's global
+# RandomState) is a *draw*: a value with no derivative, computed once where the
+# function computes it (see normalize/effects.py).
+RANDOM_TYPES = (np.random.RandomState, np.random.Generator)
+# the methods that draw (those of ndarray: none), and those refused: ``shuffle``
+# (and ``out=``) writes into an array; the others read or change the generator's state
+RANDOM_METHODS = frozenset(
+    n for t in RANDOM_TYPES for n in dir(t) if not n.startswith("_") and n != "bit_generator"
+)
+RANDOM_REFUSED = frozenset({"shuffle"})
+
+
+# numpy.random's functions (np.random.seed is one, np.random.randn a method of a global)
+_RANDOM_FUNCTIONS = {id(getattr(np.random, n)) for n in RANDOM_METHODS if hasattr(np.random, n)}
+
+
+def is_random_draw(obj: object) -> bool:
+    """Whether ``obj`` is a method of a random number generator (see RANDOM_TYPES) or
+    one of numpy.random's functions."""
+    if id(obj) in _RANDOM_FUNCTIONS:
+        return True
+    return isinstance(getattr(obj, "__self__", None), RANDOM_TYPES) and callable(obj)
+
 
 def is_helper(obj: object) -> bool:
     """Whether a call of ``obj`` is a call of another user function, differentiated
@@ -173,6 +197,8 @@ class Resolver:
                         "differentiates",
                     )
                 return module_attribute(base, node.attr)
+            if isinstance(base, RANDOM_TYPES) and node.attr in RANDOM_METHODS:
+                return getattr(base, node.attr)  # (a draw: see RANDOM_TYPES)
             if base is not None and not isinstance(base, (*NUMERIC, Unresolved, StaticFunction)):
                 # a method of an object with a rule (scipy.stats.norm.logpdf)
                 method = registry.bound_method(base, node.attr)

@@ -55,6 +55,8 @@ class Calls:
 
     def call(self, node: ast.Call, hint: str):
         func = node.func
+        if self.is_draw(node):
+            return self.draw(node, hint)
         if isinstance(func, ast.Attribute) and not self.is_namespace(func.value):
             return self.method_call(node, func, hint)
         obj = self.static_object(func)

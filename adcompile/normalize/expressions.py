@@ -27,6 +27,7 @@ from .common import (
     _is_int_name,
     _strip,
 )
+from .effects import DRAW
 from .unassigned import Unassigned
 
 
@@ -176,11 +177,14 @@ class Expressions:
             value, prim, operands = self.constant_expr(node), None, {}
         else:
             value, prim, operands, scalar = self.primitive(node, hint)
+        effect = None
+        if prim is DRAW:  # a random draw: kept once, where it is, never inlined
+            prim, effect = None, "draw"
         target = self.names.claim(hint) if claim else self.names.fresh(hint)
         self.spelling[target] = hint if claim and hint in self.locals else node
-        if not claim:
+        if not claim and effect is None:
             self.temps.add(target)
-        if prim is None:
+        if prim is None and effect is None:
             self.constants.add(target)
         ast.copy_location(value, node)
         self.body.append(
@@ -191,6 +195,7 @@ class Expressions:
                 operands=operands,
                 loc=self.src.loc(self.stmt),
                 scalar=scalar,
+                effect=effect,
             )
         )
         if scalar:

@@ -52,6 +52,9 @@ class Statements:
             if self.is_effect_call(call):
                 self.effect(call, stmt)
                 return
+            if isinstance(call, ast.Call) and self.is_draw(call):  # rng.normal(), np.random.seed(0)
+                self.emit(call, "draw")
+                return
             if isinstance(stmt.value, ast.Call) and _is_name(stmt.value.func, "print"):
                 raise self.error(
                     "print() is not supported in a differentiated function",
