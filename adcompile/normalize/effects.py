@@ -27,8 +27,8 @@ import warnings
 import numpy as np
 
 from ..ir import Assign
-from .common import _strip
 from ..names import RANDOM_METHODS, RANDOM_REFUSED, is_random_draw
+from .common import _strip
 
 DRAW = object()  # what ``draw`` returns as its primitive: ``emit`` makes the Assign a draw
 

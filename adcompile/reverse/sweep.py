@@ -21,11 +21,11 @@ import ast
 from dataclasses import dataclass, field
 
 from ..analysis import differentiable_operands, written_chain
+from ..errors import AdCompileError
 from ..generated import Namespace, call, current_is, name, store
 from ..ir import Assign, If, Loop, Stmt, all_defs, names_in, walk
-from ..rules.containers import LEAF
-from ..errors import AdCompileError
 from ..names import RANDOM_METHODS
+from ..rules.containers import LEAF
 from .checkpoint import Plan
 from .output import Output
 from .program import Program
