@@ -13,6 +13,7 @@ import inspect
 import operator
 import sys
 import threading
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -371,6 +372,7 @@ class GradientFunction:
         self._fasts: dict[tuple, Callable] = {}  # dispatchers by kind of arguments
         self._seen: set[tuple] = set()  # (code, shape signature) of calls seen
         self._lock = threading.Lock()
+        self._methods: dict[int, tuple] = {}  # id(obj) -> (obj, this bound to it)
         # (the attributes of a GradientFunction differentiated again are its own)
         updated = () if isinstance(fn, GradientFunction) else functools.WRAPPER_UPDATES
         functools.update_wrapper(self, fn, updated=updated)
@@ -378,6 +380,38 @@ class GradientFunction:
         self.__qualname__ = self.__name__
         self.__signature__ = sig  # fn's parameters, and the cotangent for a vjp
         del self.__wrapped__  # this is a derivative of fn, not fn: keep unwrap() off it
+
+    # ------------------------------------------------------------ methods
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        """``@grad`` on a method in a class body: read from an instance, it is the
+        derivative of the method bound to that instance (self's attributes captured)."""
+        if obj is None:
+            return self
+        return self.bound_to(obj)
+
+    def bound_to(self, obj: object) -> GradientFunction:
+        """This derivative of ``fn`` with its first parameter bound to ``obj``: of the
+        method ``fn`` bound to it, whose attributes are read as captured values."""
+        held = self._methods.get(id(obj))
+        if held is not None and held[0] is obj:
+            return held[1]
+        if self.params and self.params[0] in self.wrt:
+            raise AdCompileError(
+                f"cannot differentiate with respect to {self.params[0]!r}: it is "
+                f"{_bound_to(obj)}, whose attributes are read as constants",
+                def_loc(self.fn, self.params[0]),
+                hint="name the parameters to differentiate in wrt (wrt='W'): an object's "
+                "attributes are not differentiated",
+            )
+        wrt = self.wrt[0] if self.single else tuple(self.wrt)
+        method = GradientFunction(
+            types.MethodType(self.fn, obj), wrt, self.mode, self.debug_nans, self.checkpoint
+        )
+        if len(self._methods) >= MAX_DISPATCHERS:
+            self._methods.clear()
+        self._methods[id(obj)] = (obj, method)
+        return method
 
     # ------------------------------------------------------------ compiling
 
@@ -520,6 +554,10 @@ class GradientFunction:
         """A call without a dispatcher for its arguments: bind them, find (or compile) the
         code for their signature, check them, run it, and make the dispatcher of their
         kind the second time they come."""
+        if (
+            args and frontend.is_user_object(args[0]) and isinstance(self.fn, types.FunctionType)
+        ):  # Model.loss(model, ...): the method bound to model
+            return self.bound_to(args[0])(*args[1:], **kwargs)
         if kwargs or len(args) != self._arity:
             args = self._bind(args, kwargs)
         params = args[: self._nparams]
@@ -668,8 +706,11 @@ def _check_function(fn: object) -> None:
             hint="differentiate ad.grad(f), or write the function that calls it",
         )
     if inspect.ismethod(fn):
+        if isinstance(fn.__func__, types.FunctionType) and frontend.is_user_object(fn.__self__):
+            return  # self is bound: its attributes are read as captured values
         raise AdCompileError(
-            f"{fn.__qualname__} is a bound method: adcompile differentiates plain functions",
+            f"{fn.__qualname__} is a method bound to {_bound_to(fn.__self__)}: adcompile "
+            "differentiates functions, and methods bound to instances of the user's classes",
             def_loc(fn),
             hint="define the function at module level (or as a @staticmethod) and pass "
             "what it needs from the object as arguments",
@@ -679,6 +720,10 @@ def _check_function(fn: object) -> None:
             f"{fn!r} is not a Python function",
             hint="pass a function defined with def",
         )
+
+
+def _bound_to(obj: object) -> str:
+    return f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__}"
 
 
 def _check_real(value: object, param: str, fn: Callable) -> None:

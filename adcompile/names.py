@@ -22,11 +22,14 @@ import numpy as np
 from . import rules
 from .errors import AdCompileError
 from .frontend import (
+    Computed,
     SourceFunction,
     StaticFunction,
     Unresolved,
     is_library_function,
+    is_user_object,
     module_attribute,
+    object_attribute,
 )
 from .rules import registry
 
@@ -139,6 +142,8 @@ def is_compiled_gradient(obj: object) -> bool:
 def is_user_function(obj: object) -> bool:
     """A function of the user's own files (not of numpy, scipy, the standard library or
     another installed package: those are primitives, see frontend.is_library_function)."""
+    if isinstance(obj, types.MethodType) and is_user_object(obj.__self__):
+        obj = obj.__func__  # a method of a user object (self.forward): self is bound
     return isinstance(obj, types.FunctionType) and not is_library_function(obj)
 
 
@@ -199,6 +204,8 @@ class Resolver:
                 return module_attribute(base, node.attr)
             if isinstance(base, RANDOM_TYPES) and node.attr in RANDOM_METHODS:
                 return getattr(base, node.attr)  # (a draw: see RANDOM_TYPES)
+            if is_user_object(base):  # self.scale, self.forward: see frontend.py
+                return object_attribute(base, node.attr)
             if base is not None and not isinstance(base, (*NUMERIC, Unresolved, StaticFunction)):
                 # a method of an object with a rule (scipy.stats.norm.logpdf)
                 method = registry.bound_method(base, node.attr)
@@ -219,4 +226,7 @@ class Resolver:
             base = self.find(node.value)
             if isinstance(base, types.ModuleType) and hasattr(base, node.attr):
                 return module_attribute(base, node.attr)
+            if is_user_object(base):
+                value = object_attribute(base, node.attr)
+                return None if isinstance(value, Unresolved | Computed) else value
         return None

@@ -12,6 +12,7 @@ import types
 
 import numpy as np
 
+from ..frontend import Computed, Unresolved, is_user_object
 from ..ir import Assign, If
 from ..names import (
     BINOPS,
@@ -24,6 +25,7 @@ from ..rules.containers import is_container, join_kinds
 from .common import (
     SAME_STRUCTURE_HINT,
     _copy_atom,
+    _dotted,
     _is_int_name,
     _strip,
 )
@@ -109,13 +111,47 @@ class Expressions:
         """``np.pi``-like attributes of modules: kept as they are, as constant atoms."""
         if not isinstance(node, ast.Attribute):
             return None
-        if not isinstance(self.static_object(node.value), types.ModuleType):
+        base = self.static_object(node.value)
+        if is_user_object(base):
+            return self.object_attribute(node, base)
+        if not isinstance(base, types.ModuleType):
             return None
         obj = self.static_object(node)
         if obj is not None and not isinstance(obj, NUMERIC):
             return None  # np.newaxis is None: a constant too
         self.record_globals(node)
         return _strip(node)
+
+    def object_attribute(self, node: ast.Attribute, base: object) -> ast.expr:
+        """``self.scale`` (an attribute of a user object, a method's ``self``): a captured
+        value, which the generated code reads under a name of its own (``self_scale``);
+        rebinding the attribute recompiles (see frontend.object_attribute)."""
+        value = self.static_object(node)
+        text = self.src.text_of(node)
+        if isinstance(value, Computed | Unresolved):
+            what = value.what if isinstance(value, Computed) else "not there"
+            raise self.error(
+                f"{text} is {what}: adcompile reads an object's attributes as values when "
+                "it compiles, and this one "
+                + ("is computed each time it is read" if isinstance(value, Computed) else "")
+                + ("cannot be read" if isinstance(value, Unresolved) else ""),
+                node,
+                hint=f"set it as a plain attribute (in __init__), or pass {text} in as an argument",
+            )
+        if callable(value) and not isinstance(value, NUMERIC):
+            raise self.error(
+                f"{text} cannot be used as a value",
+                node,
+                hint=f"call it where it is needed ({text}(...)); a function is not a value here",
+            )
+        key = (id(base), node.attr)
+        if key not in self.attributes:
+            label = "_".join(_dotted(node).split("."))
+            self.attributes[key] = self.names.fresh(label)
+            self.spelling[self.attributes[key]] = node
+        held = self.attributes[key]
+        self.globals[held] = value
+        return ast.Name(id=held, ctx=ast.Load())
 
     def static_object(self, node: ast.expr) -> object | None:
         """The object a dotted name of module attributes means, or None."""

@@ -1,0 +1,314 @@
+"""Methods and random draws in the differentiated function.
+
+A bound method's ``self`` holds configuration (numbers, arrays, strings, lists) read
+as captured values, and its other methods are helpers; a random draw is a constant of
+the derivative, drawn once per call in the forward sweep. Values are checked against
+the function run by Python, gradients against central finite differences and autograd
+(with the draw fixed: the same seed).
+"""
+
+from __future__ import annotations
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+
+import adcompile as ad
+from adcompile.checking import numeric_grad
+from adcompile.errors import AdCompileError
+
+W0 = np.array([[0.3, -0.2, 0.5], [0.1, 0.4, -0.3]])
+X0 = np.array([0.5, -1.2, 0.3])
+
+
+class Model:
+    """Configuration in self: a number, an array, a string, a list; methods that call
+    each other."""
+
+    def __init__(self, scale=2.0, kind="tanh"):
+        self.scale = scale
+        self.A = np.array([[1.0, 0.5, -0.5], [0.2, -1.0, 0.3]])
+        self.kind = kind
+        self.weights = [0.5, 1.5]
+
+    def _act(self, z):
+        if self.kind == "tanh":
+            return np.tanh(z)
+        return np.sin(z)
+
+    def forward(self, W, x):
+        return self._act(W @ x * self.scale + self.A @ x)
+
+    def loss(self, W, x):
+        out = self.forward(W, x)
+        return self.weights[0] * np.sum(out**2) + self.weights[1] * np.sum(out)
+
+    @ad.grad(wrt="W")
+    def dloss(self, W, x):
+        return np.sum(self.forward(W, x) ** 2)
+
+
+def model_loss_autograd(m: Model, W, x):
+    """The same loss in autograd's numpy, for the oracle."""
+    z = anp.dot(W, x) * m.scale + anp.dot(m.A, x)
+    out = anp.tanh(z) if m.kind == "tanh" else anp.sin(z)
+    return m.weights[0] * anp.sum(out**2) + m.weights[1] * anp.sum(out)
+
+
+def check_against_oracles(f, args, wrt, grads, ag=None):
+    """``grads`` (a tuple, in ``wrt`` order) against central differences, and autograd's
+    gradient of ``ag`` (the same function in autograd's numpy) when given."""
+    for g, i in zip(grads, wrt, strict=True):
+        np.testing.assert_allclose(g, numeric_grad(f, list(args), i, 1e-6), rtol=1e-6, atol=1e-8)
+        if ag is not None:
+            np.testing.assert_allclose(g, autograd.grad(ag, i)(*args), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["tanh", "sin"])
+def test_bound_method_every_mode(kind):
+    m = Model(kind=kind)
+    args = (W0, X0)
+    value, g = ad.value_and_grad(m.loss, wrt="W")(*args)
+    assert value == m.loss(*args)
+    np.testing.assert_array_equal(ad.grad(m.loss, wrt="W")(*args), g)
+    np.testing.assert_array_equal(ad.vjp(m.loss, wrt="W")(*args, 1.0), g)
+    check_against_oracles(m.loss, args, (0,), (g,))
+    np.testing.assert_allclose(g, autograd.grad(model_loss_autograd, 1)(m, *args), rtol=1e-10)
+    v = np.ones_like(W0) * 0.1
+    _, t = ad.jvp(m.loss, wrt="W")(*args, v)
+    np.testing.assert_allclose(t, np.sum(g * v), rtol=1e-10)
+
+
+class Plain:
+    """Configuration without a branch on a string (for second order)."""
+
+    def __init__(self):
+        self.scale = 0.7
+        self.A = np.array([[1.0, 0.5, -0.5], [0.2, -1.0, 0.3]])
+
+    def forward(self, W, x):
+        return np.tanh(W @ x * self.scale + self.A @ x)
+
+    def loss(self, W, x):
+        return np.sum(self.forward(W, x) ** 2)
+
+
+def test_bound_method_second_order():
+    m = Plain()
+    v = np.ones_like(W0) * 0.1
+
+    def loss_autograd(W):
+        return anp.sum(anp.tanh(anp.dot(W, X0) * m.scale + anp.dot(m.A, X0)) ** 2)
+
+    hv = ad.hvp(m.loss, wrt="W")(W0, X0, v)
+    expect = autograd.hessian_vector_product(loss_autograd)(W0, v)
+    np.testing.assert_allclose(hv, expect, rtol=1e-8, atol=1e-12)
+
+
+def test_unbound_method_with_self_passed_and_decorated_method():
+    m = Model()
+    g = ad.grad(Model.loss, wrt=(1, 2))(m, W0, X0)
+    expect = autograd.grad(model_loss_autograd, (1, 2))(m, W0, X0)
+    for a, b in zip(g, expect, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+    value, dW = ad.value_and_grad(Model.loss, wrt="W")(m, W0, X0)
+    assert value == m.loss(W0, X0)
+    # @ad.grad in the class body: read from an instance, it is bound to it
+    dW = m.dloss(W0, X0)
+    np.testing.assert_allclose(dW, numeric_grad(lambda W: np.sum(m.forward(W, X0) ** 2), [W0], 0))
+    np.testing.assert_array_equal(Model.dloss(m, W0, X0), dW)
+
+
+def test_self_is_not_differentiated():
+    with pytest.raises(AdCompileError, match="cannot differentiate with respect to 'self'"):
+        ad.grad(Model.loss)(Model(), W0, X0)
+
+
+def test_rebinding_an_attribute_recompiles():
+    m = Model()
+    g = ad.value_and_grad(m.loss, wrt="W")
+    for scale, kind in ((2.0, "tanh"), (-1.0, "tanh"), (-1.0, "sin")):
+        m.scale, m.kind = scale, kind
+        for _ in range(3):  # the dispatcher too
+            value, dW = g(W0, X0)
+            assert value == m.loss(W0, X0)
+            np.testing.assert_allclose(
+                dW, autograd.grad(model_loss_autograd, 1)(m, W0, X0), rtol=1e-10
+            )
+    m.A = m.A * 2  # a new array
+    assert g(W0, X0)[0] == m.loss(W0, X0)
+    Model._act, old = (lambda self, z: np.cos(z)), Model._act
+    try:  # a method rebound on the class (a lambda: refused where it is read)
+        with pytest.raises(AdCompileError, match="lambda"):
+            g(W0, X0)
+    finally:
+        Model._act = old
+    assert g(W0, X0)[0] == m.loss(W0, X0)
+
+
+class Computed:
+    def __init__(self):
+        self.w = 2.0
+
+    @property
+    def twice(self):
+        return 2 * self.w
+
+    def loss(self, x):
+        return np.sum(x * self.twice)
+
+
+def test_property_is_refused_with_its_location():
+    with pytest.raises(AdCompileError, match=r"self.twice is a property") as info:
+        ad.grad(Computed().loss)(X0)
+    assert info.value.lineno is not None and "self.twice" in info.value.line
+
+
+# ------------------------------------------------------------------ random draws
+
+
+def reparameterised(mu, log_sigma, rs):
+    z = mu + np.exp(log_sigma) * rs.randn(*mu.shape)
+    return np.sum(z**2) - np.sum(log_sigma)
+
+
+def reparameterised_fixed(mu, log_sigma, eps):
+    z = mu + anp.exp(log_sigma) * eps
+    return anp.sum(z**2) - anp.sum(log_sigma)
+
+
+def test_reparameterisation_trick_draws_once_in_every_mode():
+    mu, log_sigma = X0, np.array([0.1, -0.3, 0.2])
+    eps = np.random.RandomState(3).randn(3)
+    expect = autograd.grad(reparameterised_fixed, (0, 1))(mu, log_sigma, eps)
+    for mode in ("grad", "value_and_grad", "vjp"):
+        g = getattr(ad, mode)(reparameterised, wrt=(0, 1))
+        for _ in range(3):
+            rs = np.random.RandomState(3)
+            out = g(mu, log_sigma, rs, 1.0) if mode == "vjp" else g(mu, log_sigma, rs)
+            assert rs.randn() == np.random.RandomState(3).randn(4)[3]  # one draw of 3
+            if mode == "value_and_grad":
+                value, out = out
+                assert value == reparameterised(mu, log_sigma, np.random.RandomState(3))
+            for a, b in zip(out, expect, strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-12)
+    tangent = (np.ones(3), np.full(3, 0.5))
+    value, t = ad.jvp(reparameterised, wrt=(0, 1))(
+        mu, log_sigma, np.random.RandomState(3), *tangent
+    )
+    assert value == reparameterised(mu, log_sigma, np.random.RandomState(3))
+    np.testing.assert_allclose(t, sum(np.sum(a * b) for a, b in zip(expect, tangent)), rtol=1e-12)
+
+
+RNG = np.random.default_rng(0)
+
+
+def dropout_net(W, x):
+    h = x
+    for _ in range(3):
+        mask = RNG.uniform(size=h.shape) > 0.3
+        noise = RNG.normal(0.0, 0.1, size=h.shape)
+        h = np.tanh(W @ h) * mask + noise
+    a = np.random.randn()  # numpy's global RandomState
+    b = np.random.randn()
+    return np.sum(h**2) + b * np.sum(W) - a * np.sum(W**2)
+
+
+def dropout_net_fixed(W, x, masks, noises, a, b):
+    h = x
+    for mask, noise in zip(masks, noises):
+        h = anp.tanh(anp.dot(W, h)) * mask + noise
+    return anp.sum(h**2) + b * anp.sum(W) - a * anp.sum(W**2)
+
+
+def test_draws_in_a_loop_and_from_globals_follow_the_random_state():
+    global RNG
+    W = np.array([[0.3, -0.2, 0.5], [0.1, 0.4, -0.3], [0.2, 0.1, 0.6]])
+    g = ad.value_and_grad(dropout_net)
+    for seed in (1, 2, 2):
+        RNG = np.random.default_rng(seed)
+        np.random.seed(seed)
+        value, dW = g(W, X0)
+        RNG = np.random.default_rng(seed)
+        np.random.seed(seed)
+        masks, noises = [], []
+        for _ in range(3):
+            masks.append(RNG.uniform(size=3) > 0.3)
+            noises.append(RNG.normal(0.0, 0.1, size=3))
+        a, b = np.random.randn(), np.random.randn()
+        assert value == dropout_net_fixed(W, X0, masks, noises, a, b)
+        expect = autograd.grad(dropout_net_fixed)(W, X0, masks, noises, a, b)
+        np.testing.assert_allclose(dW, expect, rtol=1e-12)
+        assert RNG.uniform() == np.random.default_rng(seed).uniform(size=19)[18]
+
+
+def draw_in_helper(x, rs):
+    return x * rs.standard_normal(x.shape)
+
+
+def noisy_hvp(x, rs):
+    return np.sum(np.sin(draw_in_helper(x, rs)) * x)
+
+
+def test_draw_in_a_helper_and_second_order():
+    x = X0
+    eps = np.random.RandomState(7).standard_normal(3)
+
+    def fixed(x):
+        return anp.sum(anp.sin(x * eps) * x)
+
+    g = ad.grad(noisy_hvp)(x, np.random.RandomState(7))
+    np.testing.assert_allclose(g, autograd.grad(fixed)(x), rtol=1e-12)
+    v = np.array([1.0, -0.5, 2.0])
+    hv = ad.hvp(noisy_hvp)(x, np.random.RandomState(7), v)
+    np.testing.assert_allclose(hv, autograd.hessian_vector_product(fixed)(x, v), rtol=1e-10)
+
+
+def seeded(x):
+    np.random.seed(0)
+    return np.sum(x * np.random.uniform(size=x.shape))
+
+
+def test_seeding_inside_is_kept_in_order():
+    g = ad.value_and_grad(seeded)
+    value, dx = g(X0)
+    assert value == seeded(X0)
+    np.random.seed(0)
+    np.testing.assert_array_equal(dx, np.random.uniform(size=3))
+
+
+def draws_from_mu(mu, rs):
+    return np.sum(rs.normal(mu, 1.0))
+
+
+def shuffles(x, rs):
+    y = x * 2
+    rs.shuffle(y)
+    return np.sum(y)
+
+
+def draws_in_checkpointed_loop(x, rs):
+    for _ in range(4):
+        x = np.tanh(x) + 0.1 * rs.randn(3)
+    return np.sum(x)
+
+
+def test_draws_refused_where_the_derivative_would_be_wrong():
+    rs = np.random.RandomState(0)
+    with pytest.raises(AdCompileError, match="arguments depend on a differentiated input"):
+        ad.grad(draws_from_mu)(X0, rs)
+    with pytest.raises(AdCompileError, match="writes into an array"):
+        ad.grad(shuffles)(X0, rs)
+    with pytest.raises(AdCompileError, match="checkpointed loop draws random numbers"):
+        ad.grad(draws_in_checkpointed_loop, checkpoint="sqrt")(X0, rs)
+    # without checkpointing: the same samples
+    g = ad.grad(draws_in_checkpointed_loop)(X0, np.random.RandomState(4))
+
+    def fixed(x):
+        rs = np.random.RandomState(4)
+        for _ in range(4):
+            x = anp.tanh(x) + 0.1 * rs.randn(3)
+        return anp.sum(x)
+
+    np.testing.assert_allclose(g, autograd.grad(fixed)(X0), rtol=1e-12)
