@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import emit, export, fence, frontend, pipeline
+from . import emit, export, fence, frontend, pipeline, records
 from .dispatch import (
     MAX_DISPATCHERS,
     _Dispatch,
@@ -555,11 +555,16 @@ class GradientFunction:
         code for their signature, check them, run it, and make the dispatcher of their
         kind the second time they come."""
         if (
-            args and frontend.is_user_object(args[0]) and isinstance(self.fn, types.FunctionType)
+            args
+            and frontend.is_user_object(args[0])
+            and isinstance(self.fn, types.FunctionType)
+            and not (0 in self._index and records.record_fields(args[0]) is not None)
         ):  # Model.loss(model, ...): the method bound to model
             return self.bound_to(args[0])(*args[1:], **kwargs)
         if kwargs or len(args) != self._arity:
             args = self._bind(args, kwargs)
+        if any(map(records.has_record, args)):
+            return self._with_records(args)
         params = args[: self._nparams]
         sig = []
         for a in params:
@@ -603,6 +608,36 @@ class GradientFunction:
             return _packed(finish(out, args), self.single)
         except GradientShape as exc:
             raise _wrong_shape(self.fn, self.params, exc) from None
+
+    def _with_records(self, args: tuple):
+        """A call with namedtuple or dataclass arguments: the generated code, compiled for
+        their kinds (which name the fields), runs on their plain tuples, and each
+        gradient of a record is made that record again (see records.py). Always the slow
+        path, with code for any shapes: a dispatcher and the shape signatures are for
+        exact types, which plain tuples are not."""
+        params = args[: self._nparams]
+        kinds = tuple(kind_of(a) for a in params)
+        flat = tuple(records.plain(a) for a in args)
+        entry = self._entry(kinds, None)  # (by kinds, which tell records from tuples)
+        for i in self._index:
+            _check_differentiable(flat[i], self.params[i], self.fn)
+        for i, a in enumerate(flat[: self._nparams]):
+            if i not in self._index:
+                _check_real(a, self.params[i], self.fn)
+        if entry[2].updates:
+            _check_apart(self.fn, self.params, entry[2], flat[: self._nparams])
+        self._latest = entry
+        try:
+            out = entry[0](*flat)
+        except NonScalarResult as exc:
+            raise _nonscalar(self.mode, self.fn, entry, exc) from None
+        value = None
+        if self.mode == "value_and_grad":
+            value, out = out
+        grads = _finish(out, flat, fresh=entry[2].fresh, index=self._index)
+        grads = [records.restore(g, args[i]) for g, i in zip(grads, self._index, strict=True)]
+        grads = _packed(grads, self.single)
+        return (value, grads) if self.mode == "value_and_grad" else grads
 
     def _dispatcher(self, entry: tuple, args: tuple, sig: tuple) -> Callable:
         """The fast path for calls like ``args``: made the second time arguments of their

@@ -9,6 +9,9 @@ the function run by Python, gradients against central finite differences and aut
 
 from __future__ import annotations
 
+import collections
+import dataclasses
+
 import autograd
 import autograd.numpy as anp
 import numpy as np
@@ -312,3 +315,103 @@ def test_draws_refused_where_the_derivative_would_be_wrong():
         return anp.sum(x)
 
     np.testing.assert_allclose(g, autograd.grad(fixed)(X0), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ records
+
+
+Layer = collections.namedtuple("Layer", "W b")
+
+
+@dataclasses.dataclass
+class Params:
+    W: np.ndarray
+    b: np.ndarray
+    scale: float
+
+
+def record_loss(p, x):
+    return np.sum(np.tanh(p.W @ x + p.b) ** 2) * p.scale
+
+
+def record_loss_autograd(W, b, scale, x):
+    return anp.sum(anp.tanh(anp.dot(W, x) + b) ** 2) * scale
+
+
+def layers_loss(layers, x):
+    for layer in layers:
+        x = np.tanh(layer.W @ x + layer.b)
+    return np.sum(x**2)
+
+
+def layers_loss_unpacked(layers, x):
+    for W, b in layers:
+        x = np.tanh(W @ x + b)
+    return np.sum(x**2)
+
+
+def make_layers():
+    rs = np.random.RandomState(2)
+    return [Layer(rs.randn(3, 3) * 0.5, rs.randn(3) * 0.1) for _ in range(2)]
+
+
+def test_dataclass_parameters_in_every_mode():
+    p = Params(W0, np.array([0.1, -0.2]), 1.5)
+    expect = autograd.grad(record_loss_autograd, (0, 1, 2))(p.W, p.b, p.scale, X0)
+    value, g = ad.value_and_grad(record_loss)(p, X0)
+    assert value == record_loss(p, X0)
+    assert type(g) is Params and type(g.scale) is float
+    for a, b in zip((g.W, g.b, g.scale), expect, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+    for other in (ad.grad(record_loss)(p, X0), ad.vjp(record_loss)(p, X0, 1.0)):
+        assert type(other) is Params
+        np.testing.assert_array_equal(other.W, g.W)
+    t = Params(np.ones_like(W0), np.full(2, 0.5), 2.0)
+    value, tangent = ad.jvp(record_loss)(p, X0, t)
+    assert value == record_loss(p, X0)
+    np.testing.assert_allclose(tangent, np.sum(g.W) + 0.5 * np.sum(g.b) + 2 * g.scale)
+    hv = ad.hvp(record_loss)(p, X0, t)
+    assert type(hv) is Params
+    expect_hv = autograd.hessian_vector_product(
+        lambda W: record_loss_autograd(W, p.b, p.scale, X0)
+    )(W0, np.ones_like(W0))
+    hv_W = ad.hvp(record_loss)(p, X0, Params(np.ones_like(W0), np.zeros(2), 0.0)).W
+    np.testing.assert_allclose(hv_W, expect_hv, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", [layers_loss, layers_loss_unpacked])
+def test_list_of_namedtuple_layers(loss):
+    layers = make_layers()
+    value, g = ad.value_and_grad(loss)(layers, X0)
+    assert value == loss(layers, X0)
+    assert type(g) is list and all(type(layer) is Layer for layer in g)
+
+    def flat_loss(*arrays):
+        return loss([Layer(*arrays[:2]), Layer(*arrays[2:])], X0)
+
+    arrays = [a for layer in layers for a in layer]
+    expect = autograd.grad(
+        lambda *a: anp.sum(anp.tanh(anp.dot(a[2], anp.tanh(anp.dot(a[0], X0) + a[1])) + a[3]) ** 2),
+        (0, 1, 2, 3),
+    )(*arrays)
+    got = [a for layer in g for a in layer]
+    for i, (a, b) in enumerate(zip(got, expect, strict=True)):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+        np.testing.assert_allclose(a, numeric_grad(flat_loss, arrays, i, 1e-6), rtol=1e-6)
+    tangents = [Layer(np.ones((3, 3)), np.ones(3)) for _ in layers]
+    _, t = ad.jvp(loss)(layers, X0, tangents)
+    np.testing.assert_allclose(t, sum(np.sum(a) for a in got), rtol=1e-10)
+
+
+def unpacks_a_dataclass(p, x):
+    W, b, scale = p
+    return np.sum(W @ x + b) * scale
+
+
+def test_dataclass_is_not_a_tuple():
+    p = Params(W0, np.array([0.1, -0.2]), 1.5)
+    with pytest.raises(TypeError):
+        unpacks_a_dataclass(p, X0)  # what Python does
+    with pytest.raises(AdCompileError, match="is a Params, a dataclass") as info:
+        ad.grad(unpacks_a_dataclass)(p, X0)
+    assert "W, b, scale = p" in info.value.line

@@ -21,7 +21,7 @@ from ..names import (
     UNARYOPS,
 )
 from ..rules import containers
-from ..rules.containers import is_container, join_kinds
+from ..rules.containers import LEAF, Fields, is_container, join_kinds
 from .common import (
     SAME_STRUCTURE_HINT,
     _copy_atom,
@@ -268,6 +268,7 @@ class Expressions:
             base = self.atom(node.value, hint)
             index = self.index(node.slice, hint)
             if is_container(self.kind(base)):
+                self.not_a_dataclass(base, node.value)
                 if isinstance(index, ast.Tuple):
                     raise self.error(
                         "a list or tuple takes one index or one slice",
@@ -429,6 +430,9 @@ class Expressions:
         if node.attr in CONSTANT_ATTRIBUTES:
             return value, None, {}, node.attr in ("ndim", "size")
         fields = self.fields.get(base.id, ()) if isinstance(base, ast.Name) else ()
+        kind = self.kind(base)
+        if kind != LEAF and kind[0] == "tuple" and isinstance(kind[1], Fields):
+            fields = kind[1].names  # a namedtuple's or a dataclass's field: p.W is p[0]
         if node.attr in fields:  # np.linalg.eigh(a).eigenvalues is np.linalg.eigh(a)[0]
             index = ast.Constant(value=fields.index(node.attr))
             value = ast.Subscript(value=base, slice=index, ctx=ast.Load())

@@ -10,7 +10,7 @@ import inspect
 
 from ..ir import CallPrim
 from ..rules import containers, registry
-from ..rules.containers import EMPTY, LEAF, element_kind, join_kinds
+from ..rules.containers import EMPTY, LEAF, Fields, element_kind, join_kinds
 from ..rules.registry import primitive_name
 
 
@@ -68,6 +68,26 @@ class Kinds:
             return prim.result_kind
         n = self.result_count(prim, operands)
         return LEAF if n == 1 else ("tuple", (LEAF,) * n)
+
+    def not_a_dataclass(self, atom: ast.expr, node: ast.AST) -> None:
+        """Refuse indexing, unpacking or iterating over a dataclass, which the generated
+        code holds as the tuple of its fields (Python would raise a TypeError)."""
+        kind = self.kind(atom)
+        if kind == LEAF or kind[0] != "tuple" or not isinstance(kind[1], Fields):
+            return
+        if self.src.filename.startswith("<adcompile"):
+            return  # generated code, differentiated again: it indexes the tuple itself
+        record = kind[1].record
+        if not issubclass(record, tuple):
+            raise self.error(
+                f"{self.src.text_of(node)} is a {record.__name__}, a dataclass: it cannot be "
+                "indexed, unpacked or iterated over",
+                node,
+                hint=f"read its fields by name ({kind[1].names[0]} = "
+                f"{self.src.text_of(node)}.{kind[1].names[0]})"
+                if kind[1].names
+                else "read its fields by name",
+            )
 
     def note_fields(self, target: str, prim) -> None:
         """Remember the field names of a primitive's named-tuple result."""

@@ -307,6 +307,7 @@ class Statements:
                     self.env[t.id] = a
                 return
             source = self.atom(value, "_".join(t.id for t in names))
+            self.not_a_dataclass(source, value)
             kind = self.kind(source)
             if isinstance(source, ast.Name) and self.kinds.get(source.id) == EMPTY:
                 # an element of a list with no element yet: its structure is not
