@@ -108,10 +108,14 @@ RANDOM_METHODS = frozenset(
     n for t in RANDOM_TYPES for n in dir(t) if not n.startswith("_") and n != "bit_generator"
 )
 RANDOM_REFUSED = frozenset({"shuffle"})
+# making a generator (np.random.default_rng(0)) is kept like a draw: once, in order
+RANDOM_MAKERS = frozenset({"RandomState", "default_rng", "Generator"})
 
 
 # numpy.random's functions (np.random.seed is one, np.random.randn a method of a global)
-_RANDOM_FUNCTIONS = {id(getattr(np.random, n)) for n in RANDOM_METHODS if hasattr(np.random, n)}
+_RANDOM_FUNCTIONS = {
+    id(getattr(np.random, n)) for n in RANDOM_METHODS | RANDOM_MAKERS if hasattr(np.random, n)
+}
 
 
 def is_random_draw(obj: object) -> bool:

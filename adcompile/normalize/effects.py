@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 
 from ..ir import Assign
-from ..names import RANDOM_METHODS, RANDOM_REFUSED, is_random_draw
+from ..names import RANDOM_MAKERS, RANDOM_METHODS, RANDOM_REFUSED, is_random_draw
 from .common import _strip
 
 DRAW = object()  # what ``draw`` returns as its primitive: ``emit`` makes the Assign a draw
@@ -60,10 +60,14 @@ class Effects:
         ``np.random.randn``), or a method only generators have, of a local (``rs.randn``
         on a RandomState argument: were it not one, Python's call would fail alike)."""
         func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in RANDOM_MAKERS:
+            return is_random_draw(self.static_object(func))
         if not isinstance(func, ast.Attribute) or func.attr not in RANDOM_METHODS:
             return False
         if isinstance(func.value, ast.Name) and func.value.id in self.locals:
             return True
+        if isinstance(func.value, ast.Call) and self.is_draw(func.value):
+            return True  # np.random.default_rng(0).normal(...)
         return is_random_draw(self.resolver.find(func) or self.static_object(func))
 
     def draw(self, node: ast.Call, hint: str):
@@ -75,7 +79,7 @@ class Effects:
                 node,
                 hint="draw a new array instead: rng.permutation(x), rng.permuted(x)",
             )
-        if isinstance(func.value, ast.Name) and func.value.id in self.locals:
+        if not self.is_namespace(func.value):  # rs.randn (a local), rng(0).normal
             callee = ast.Attribute(value=self.atom(func.value, hint), attr=func.attr)
         else:
             self.record_globals(func)
