@@ -229,7 +229,7 @@ class Expressions:
                 value=value,
                 prim=prim,
                 operands=operands,
-                loc=self.src.loc(self.stmt),
+                loc=self.src.loc(node if effect else self.stmt),  # (a draw: at the call)
                 scalar=scalar,
                 effect=effect,
             )
