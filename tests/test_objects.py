@@ -150,6 +150,47 @@ def test_rebinding_an_attribute_recompiles():
     assert g(W0, X0)[0] == m.loss(W0, X0)
 
 
+class Config:
+    def __init__(self):
+        self.scale = 3.0
+
+
+def scaled(model, x):
+    return x * model.config.scale
+
+
+class Nested:
+    """An object in self, a list of arrays in self, a staticmethod, and self passed to
+    a module-level function."""
+
+    def __init__(self):
+        self.config = Config()
+        self.Ws = [np.eye(3) * 0.5, np.full((3, 3), 0.2)]
+
+    @staticmethod
+    def square(h):
+        return h**2
+
+    def loss(self, x):
+        h = x
+        for W in self.Ws:
+            h = np.tanh(W @ h) * self.config.scale
+        return np.sum(self.square(h)) + np.sum(scaled(self, x) ** 2) + len(self.Ws)
+
+
+def test_nested_objects_helpers_taking_self_and_rebinding_inside():
+    m = Nested()
+    g = ad.value_and_grad(m.loss)
+    for scale in (3.0, 0.5):
+        m.config.scale = scale
+        for _ in range(2):
+            value, dx = g(X0)
+            assert value == m.loss(X0)
+            np.testing.assert_allclose(dx, numeric_grad(m.loss, [X0], 0, 1e-6), rtol=1e-6)
+    m.Ws = [np.eye(3)]  # a new list
+    assert g(X0)[0] == m.loss(X0)
+
+
 class Computed:
     def __init__(self):
         self.w = 2.0
