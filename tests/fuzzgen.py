@@ -2230,10 +2230,12 @@ class Builder:
         if way == "random-draw":
             b = self.gen((), depth)
             code = f"{a.op()} + {b.op()} * {source}"
+            result = np.broadcast_shapes(a.shape, b.shape, shape)
         else:
             code = f"{a.op()} * ({source} > 0.0)"
+            result = np.broadcast_shapes(a.shape, shape)
         self.use(way)
-        return E(code, target, False, True)
+        return E(code, tuple(result), False, True)
 
     def builder(self, target: Shape, depth: int) -> E:
         """An array made from a differentiated scalar by np.full, np.full_like,
