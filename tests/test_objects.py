@@ -449,6 +449,10 @@ def unpacks_a_dataclass(p, x):
     return np.sum(W @ x + b) * scale
 
 
+def measures_a_dataclass(p, x):
+    return np.sum(p.W @ x) * len(p)
+
+
 def test_dataclass_is_not_a_tuple():
     p = Params(W0, np.array([0.1, -0.2]), 1.5)
     with pytest.raises(TypeError):
@@ -456,3 +460,5 @@ def test_dataclass_is_not_a_tuple():
     with pytest.raises(AdCompileError, match="is a Params, a dataclass") as info:
         ad.grad(unpacks_a_dataclass)(p, X0)
     assert "W, b, scale = p" in info.value.line
+    with pytest.raises(AdCompileError, match="is a Params, a dataclass"):
+        ad.grad(measures_a_dataclass)(p, X0)

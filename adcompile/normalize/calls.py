@@ -108,6 +108,8 @@ class Calls:
             if len(args) != 1 or keywords:
                 raise self.error("float() takes one argument here", node)
             return value, np.positive, {"x": args[0]}, True
+        if obj is len and len(args) == 1:
+            self.not_a_dataclass(args[0], node.args[0])  # (a dataclass has no len)
         if obj in CONSTANT_BUILTINS or rules.is_nondiff(_canonical(obj)):
             return value, None, {}, obj in (len, int, bool, round)
         if obj is sum:

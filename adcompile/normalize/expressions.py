@@ -191,7 +191,11 @@ class Expressions:
         if isinstance(node, ast.UnaryOp):
             return isinstance(node.op, ast.USub) and self.is_static(node.operand)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            return node.func.id not in self.locals and self.resolver.lookup(node.func.id) is len
+            is_len = node.func.id not in self.locals and self.resolver.lookup(node.func.id) is len
+            if is_len and len(node.args) == 1 and isinstance(node.args[0], ast.Name):
+                if node.args[0].id in self.env:  # (a dataclass has no len)
+                    self.not_a_dataclass(self.env[node.args[0].id], node.args[0])
+            return is_len
         return False
 
     def emit(self, node: ast.expr, hint: str, claim: bool = False) -> str:
