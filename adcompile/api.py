@@ -19,13 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from . import emit, export, fence, frontend, pipeline, records
+from . import emit, export, frontend, pipeline, records
 from .dispatch import (
     MAX_DISPATCHERS,
+    _bound_to,
+    _check_differentiable,
+    _check_real,
     _Dispatch,
     _finish,
     _leaves,
     _nonscalar,
+    _other_array,
     _packed,
     _spec,
     _wrong_shape,
@@ -755,78 +759,6 @@ def _check_function(fn: object) -> None:
             f"{fn!r} is not a Python function",
             hint="pass a function defined with def",
         )
-
-
-def _bound_to(obj: object) -> str:
-    return f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__}"
-
-
-def _check_real(value: object, param: str, fn: Callable) -> None:
-    """An argument not differentiated may not be complex either: the compiled code
-    assumes real arguments (analysis.py tracks complex values from where they are made)."""
-    if isinstance(value, complex | np.complexfloating) or (
-        isinstance(value, np.ndarray) and value.dtype.kind == "c"
-    ):
-        raise AdCompileError(
-            f"the argument {param!r} is complex: adcompile differentiates real functions of "
-            "real arguments, which may compute complex values inside (np.fft)",
-            def_loc(fn, param.split("[")[0]),
-            hint="pass its real and imaginary parts as two float arrays and make the complex "
-            "value inside the function, or make it there with np.fft",
-        )
-    if isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            _check_real(v, f"{param}[{i}]", fn)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _check_real(v, f"{param}[{k!r}]", fn)
-
-
-def _check_differentiable(value: object, param: str, fn: Callable) -> None:
-    if isinstance(value, float | np.floating):
-        return
-    if isinstance(value, complex | np.complexfloating) or (
-        isinstance(value, np.ndarray) and value.dtype.kind == "c"
-    ):
-        raise AdCompileError(
-            f"cannot differentiate with respect to {param!r}: it is complex",
-            def_loc(fn, param.split("[")[0]),
-            hint=fence.COMPLEX_HINT,
-        )
-    if isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            _check_differentiable(v, f"{param}[{i}]", fn)
-        return
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_differentiable(v, f"{param}[{k!r}]", fn)
-        return
-    if isinstance(value, np.ndarray) or _other_array(value):
-        if value.dtype.kind == "f":
-            return
-        what = f"an array of dtype {value.dtype}"
-    elif isinstance(value, bool | np.bool_):
-        what = "a bool"
-    elif isinstance(value, int | np.integer):
-        what = "an integer"
-    else:
-        what = f"a {type(value).__name__}"
-    raise AdCompileError(
-        f"cannot differentiate with respect to {param!r}: it is {what}",
-        def_loc(fn, param.split("[")[0]),
-        hint="gradients are defined for floating-point inputs: pass a float or a float array "
-        "(e.g. np.asarray(x, dtype=float)), or leave this parameter out of wrt",
-    )
-
-
-def _other_array(value: object) -> bool:
-    """An array of another library that numpy's functions dispatch to (a dask or CuPy
-    array: ``__array_function__``), which the generated code runs on as it is."""
-    return (
-        not isinstance(value, np.ndarray | np.generic)
-        and hasattr(value, "__array_function__")
-        and isinstance(getattr(value, "dtype", None), np.dtype)
-    )
 
 
 def _arrays_like(args: tuple, index: list[int], like: object) -> tuple:

@@ -141,49 +141,6 @@ class Calls:
         scalar = id(prim) in SCALAR_PRESERVING and all(self.is_scalar(a) for a in args)
         return self.bound(value, prim, args, keywords, node, scalar)
 
-    def lists_as_arrays(self, prim, args: list, keywords: list, hint: str) -> tuple[list, list]:
-        """A list or tuple passed to a numpy function where it takes an array
-        (``np.sum([1, a * a, 2])``, ``np.mean(xs)``) is the array numpy makes of it
-        (``np.asarray``): made first, as ``np.array(...)``, whose rule differentiates it."""
-        rule = rules.lookup(prim)
-        module = getattr(prim, "__module__", None) or ""
-        if rule is None or not module.startswith("numpy") or prim is np.array:
-            return args, keywords
-
-        def convert(param: str | None, atom: ast.expr) -> ast.expr:
-            listed = isinstance(atom, ast.Tuple) or (
-                isinstance(atom, ast.Name) and self.kind(atom)[0] in ("list", "tuple")
-                if self.kind(atom) != LEAF
-                else False
-            )
-            if param is None or param == "arrays" or not listed:
-                return atom
-            if not rule.differentiable(param):
-                return atom
-            made = ast.Call(func=self.numpy_attr("array"), args=[atom], keywords=[])
-            target = self.names.fresh(hint)
-            self.temps.add(target)
-            operand = (
-                ast.Tuple(elts=[_copy_atom(e) for e in atom.elts], ctx=ast.Load())
-                if isinstance(atom, ast.Tuple)
-                else _copy_atom(atom)
-            )
-            self.add_assign(target, made, np.array, {"arrays": operand})
-            return ast.Name(id=target, ctx=ast.Load())
-
-        params = list(rule.params)
-        args = [convert(params[i] if i < len(params) else None, a) for i, a in enumerate(args)]
-        keywords = [(k, convert(k, v)) for k, v in keywords]
-        return args, keywords
-
-    def numpy_attr(self, attr: str) -> ast.expr:
-        """``np.attr`` in the forward code, under the user's name for numpy if it is np."""
-        name = "np"
-        if name in self.locals or self.resolver.lookup(name) is not np:
-            name = self.names.fresh("numpy")
-        self.globals[name] = np
-        return ast.Attribute(value=ast.Name(id=name, ctx=ast.Load()), attr=attr, ctx=ast.Load())
-
     def unresolved_call(self, func: ast.expr) -> AdCompileError:
         """The refusal of a call whose function cannot be known when compiling."""
         text = self.src.text_of(func)
