@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .errors import AdCompileError, Loc
 
 # Modules the CLI may import while resolving a file statically: they have no
@@ -287,6 +289,9 @@ def _relative(filename: str, cwd: str) -> str:
 # found in, so rebinding the attribute recompiles, as rebinding a global does.
 
 
+ARRAYS = (np.ndarray, np.generic)  # (an array of a subclass has a __dict__: not an object)
+
+
 class Computed:
     """An attribute computed when it is read (a property): not a captured value."""
 
@@ -298,7 +303,7 @@ def is_user_object(obj: object) -> bool:
     """An instance of a class of the user's own files, whose attributes are read as
     captured values (not a module, a class, a function, or a library's object)."""
     if not isinstance(getattr(obj, "__dict__", None), dict) or isinstance(
-        obj, types.ModuleType | type | types.FunctionType | types.MethodType
+        obj, (types.ModuleType, type, types.FunctionType, types.MethodType, *ARRAYS)
     ):
         return False
     return not is_library_function(type(obj))
