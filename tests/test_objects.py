@@ -462,3 +462,34 @@ def test_dataclass_is_not_a_tuple():
     assert "W, b, scale = p" in info.value.line
     with pytest.raises(AdCompileError, match="is a Params, a dataclass"):
         ad.grad(measures_a_dataclass)(p, X0)
+
+
+class Sampler:
+    """Generators held in self, drawn from in a method and in a helper method."""
+
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+        self.rs = np.random.RandomState(seed)
+
+    def sample(self, mu, log_std):
+        return mu + np.exp(log_std) * self.rng.normal(size=mu.shape)
+
+    def loss(self, mu, log_std):
+        z = self.sample(mu, log_std)
+        keep = self.rs.rand(*mu.shape) > 0.5
+        return np.sum(z**2 * keep) - np.sum(log_std)
+
+
+def test_generators_held_in_self():
+    mu, log_std = X0, np.array([0.1, 0.2, -0.1])
+    value, g = ad.value_and_grad(Sampler(0).loss, wrt=(0, 1))(mu, log_std)
+    assert value == Sampler(0).loss(mu, log_std)
+    fixed = Sampler(0)
+    eps, keep = fixed.rng.normal(size=3), fixed.rs.rand(3) > 0.5
+
+    def twin(mu, log_std):
+        z = mu + anp.exp(log_std) * eps
+        return anp.sum(z**2 * keep) - anp.sum(log_std)
+
+    for a, b in zip(g, autograd.grad(twin, (0, 1))(mu, log_std), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
