@@ -286,6 +286,14 @@ def _check_constant_operands(body: list[Stmt], varied: set[str], useful: set[str
     for stmt in walk(body):
         if not isinstance(stmt, Assign) or stmt.target not in useful:
             continue
+        if stmt.effect == "draw" and stmt.reads() & varied:
+            raise AdCompileError(
+                "this random draw's arguments depend on a differentiated input: the sample "
+                "is taken as a constant, but its derivative with respect to them is not zero",
+                stmt.loc,
+                hint="draw from the standard distribution and transform the sample "
+                "(mu + sigma * rng.standard_normal(mu.shape)), which is differentiated",
+            )
         record = rules.record_of(stmt.prim) if stmt.prim is not None else None
         for param in record.constant if record is not None else ():
             operand = stmt.operands.get(param)

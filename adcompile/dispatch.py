@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from . import frontend
+from . import fence, frontend
 from .emit import linecache_filename
 from .errors import AdCompileError
+from .frontend import def_loc
 from .rules.registry import GENERATION
 from .runtime import GradientShape, NonScalarResult, grad_like
 
@@ -451,3 +452,78 @@ def _like_input(g: object, x: object) -> object:
     if isinstance(x, np.generic) and np.size(g) == 1:  # before float: np.float64 is a float
         return x.dtype.type(g)
     return grad_like(g, x)
+
+
+# ------------------------------------------------------------------ the arguments
+
+
+def _bound_to(obj: object) -> str:
+    return f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__}"
+
+
+def _check_real(value: object, param: str, fn: Callable) -> None:
+    """An argument not differentiated may not be complex either: the compiled code
+    assumes real arguments (analysis.py tracks complex values from where they are made)."""
+    if isinstance(value, complex | np.complexfloating) or (
+        isinstance(value, np.ndarray) and value.dtype.kind == "c"
+    ):
+        raise AdCompileError(
+            f"the argument {param!r} is complex: adcompile differentiates real functions of "
+            "real arguments, which may compute complex values inside (np.fft)",
+            def_loc(fn, param.split("[")[0]),
+            hint="pass its real and imaginary parts as two float arrays and make the complex "
+            "value inside the function, or make it there with np.fft",
+        )
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_real(v, f"{param}[{i}]", fn)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_real(v, f"{param}[{k!r}]", fn)
+
+
+def _check_differentiable(value: object, param: str, fn: Callable) -> None:
+    if isinstance(value, float | np.floating):
+        return
+    if isinstance(value, complex | np.complexfloating) or (
+        isinstance(value, np.ndarray) and value.dtype.kind == "c"
+    ):
+        raise AdCompileError(
+            f"cannot differentiate with respect to {param!r}: it is complex",
+            def_loc(fn, param.split("[")[0]),
+            hint=fence.COMPLEX_HINT,
+        )
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_differentiable(v, f"{param}[{i}]", fn)
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_differentiable(v, f"{param}[{k!r}]", fn)
+        return
+    if isinstance(value, np.ndarray) or _other_array(value):
+        if value.dtype.kind == "f":
+            return
+        what = f"an array of dtype {value.dtype}"
+    elif isinstance(value, bool | np.bool_):
+        what = "a bool"
+    elif isinstance(value, int | np.integer):
+        what = "an integer"
+    else:
+        what = f"a {type(value).__name__}"
+    raise AdCompileError(
+        f"cannot differentiate with respect to {param!r}: it is {what}",
+        def_loc(fn, param.split("[")[0]),
+        hint="gradients are defined for floating-point inputs: pass a float or a float array "
+        "(e.g. np.asarray(x, dtype=float)), or leave this parameter out of wrt",
+    )
+
+
+def _other_array(value: object) -> bool:
+    """An array of another library that numpy's functions dispatch to (a dask or CuPy
+    array: ``__array_function__``), which the generated code runs on as it is."""
+    return (
+        not isinstance(value, np.ndarray | np.generic)
+        and hasattr(value, "__array_function__")
+        and isinstance(getattr(value, "dtype", None), np.dtype)
+    )

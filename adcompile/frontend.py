@@ -16,6 +16,8 @@ import ast
 import builtins
 import contextlib
 import contextvars
+import copy
+import dataclasses
 import dis
 import functools
 import importlib
@@ -31,6 +33,8 @@ import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from .errors import AdCompileError, Loc
 
@@ -276,8 +280,63 @@ def _relative(filename: str, cwd: str) -> str:
     return filename
 
 
+# ------------------------------------------------------------------ objects
+#
+# A method bound to an object of the user's own class (``model.loss``) is its
+# function with ``self`` bound: ``self`` is a free name of the function, resolved to
+# the object, and ``self.attr`` is read as a captured value (a number, an array, a
+# string, a list; another method, which is a helper) with a guard on the dict it was
+# found in, so rebinding the attribute recompiles, as rebinding a global does.
+
+
+ARRAYS = (np.ndarray, np.generic)  # (an array of a subclass has a __dict__: not an object)
+
+
+class Computed:
+    """An attribute computed when it is read (a property): not a captured value."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+
+def is_user_object(obj: object) -> bool:
+    """An instance of a class of the user's own files, whose attributes are read as
+    captured values (not a module, a class, a function, or a library's object)."""
+    if not isinstance(getattr(obj, "__dict__", None), dict) or isinstance(
+        obj, (types.ModuleType, type, types.FunctionType, types.MethodType, *ARRAYS)
+    ):
+        return False
+    return not is_library_function(type(obj))
+
+
+def object_attribute(obj: object, attr: str) -> object:
+    """``getattr(obj, attr)`` for a user object, guarded: by the instance's dict when
+    the attribute is there, else by its absence there and the class dict it is found
+    in; a ``Computed`` for a property or another descriptor (its value may change
+    with no rebinding), an ``Unresolved`` when there is no such attribute."""
+    own = obj.__dict__
+    if attr in own:
+        value = own[attr]
+        _note(own, attr, value)
+        return value
+    for klass in type(obj).__mro__:
+        raw = klass.__dict__.get(attr, ABSENT)
+        if raw is ABSENT:
+            continue
+        _note(own, attr, ABSENT)
+        _note(klass.__dict__, attr, raw)
+        plain = not hasattr(type(raw), "__get__")
+        if plain or isinstance(raw, types.FunctionType | staticmethod | classmethod):
+            return getattr(obj, attr)
+        return Computed(f"a {type(raw).__name__}")
+    return Unresolved(attr, f"{type(obj).__name__} object has no attribute {attr!r}")
+
+
 def from_function(fn: Callable) -> SourceFunction:
-    """Parse a live function and bind its free names to the objects they hold."""
+    """Parse a live function and bind its free names to the objects they hold; a
+    method bound to a user object is its function with ``self`` bound (see above)."""
+    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
+        return _bound_method(fn)
     # never inspect.unwrap: a wrapper made with functools.wraps computes what its
     # own code says (2 * fn(x), say), which is what is differentiated
     code = getattr(fn, "__code__", None)
@@ -360,6 +419,29 @@ def from_function(fn: Callable) -> SourceFunction:
         function=fn,
         key=fn,
     )
+
+
+def _bound_method(method: types.MethodType) -> SourceFunction:
+    """The function of ``method`` without its first parameter, which resolves to the
+    object it is bound to."""
+    src = from_function(method.__func__)
+    params = src.node.args.args
+    if not params or src.node.args.posonlyargs:
+        raise AdCompileError(
+            f"{method.__qualname__} is a bound method whose function takes no self",
+            src.loc(src.node),
+            hint="differentiate the function itself",
+        )
+    node = copy.copy(src.node)
+    node.args = copy.copy(node.args)
+    node.args.args = params[1:]
+    node.args.defaults = node.args.defaults[-(len(params) - 1) :] if len(params) > 1 else []
+    me, owner, lookup = params[0].arg, method.__self__, src.lookup
+
+    def bound_lookup(ident: str) -> object:
+        return owner if ident == me else lookup(ident)
+
+    return dataclasses.replace(src, node=node, lookup=bound_lookup, function=method, key=method)
 
 
 def _stale_reason(code: types.CodeType, lines: list[str]) -> str | None:

@@ -55,6 +55,8 @@ class Calls:
 
     def call(self, node: ast.Call, hint: str):
         func = node.func
+        if self.is_draw(node):
+            return self.draw(node, hint)
         if isinstance(func, ast.Attribute) and not self.is_namespace(func.value):
             return self.method_call(node, func, hint)
         obj = self.static_object(func)
@@ -106,6 +108,8 @@ class Calls:
             if len(args) != 1 or keywords:
                 raise self.error("float() takes one argument here", node)
             return value, np.positive, {"x": args[0]}, True
+        if obj is len and len(args) == 1:
+            self.not_a_dataclass(args[0], node.args[0])  # (a dataclass has no len)
         if obj in CONSTANT_BUILTINS or rules.is_nondiff(_canonical(obj)):
             return value, None, {}, obj in (len, int, bool, round)
         if obj is sum:
@@ -128,6 +132,12 @@ class Calls:
             # (max and min of other than two operands, or with key=, have no rule)
             reason, instead = _no_rule(obj, label)
             raise self.error(reason, node, hint=instead)
+        args, keywords = self.lists_as_arrays(prim, args, keywords, hint)
+        value = ast.Call(
+            func=value.func,
+            args=args,
+            keywords=[ast.keyword(arg=k, value=v) for k, v in keywords],
+        )
         scalar = id(prim) in SCALAR_PRESERVING and all(self.is_scalar(a) for a in args)
         return self.bound(value, prim, args, keywords, node, scalar)
 
@@ -206,6 +216,9 @@ class Calls:
             # code, for the structure of the arguments passed (see higher.py)
             return self.gradient_call(node, func, obj, hint)
         else:
+            method = self.object_first(node, func, obj)
+            if method is not None:  # helper(self, x): the helper bound to the object
+                node, func, obj = method
             callee = frontend.from_function(obj)
             defaults = list(getattr(obj, "__defaults__", None) or ())
         callee = desugar.desugar(callee)
@@ -231,13 +244,37 @@ class Calls:
             if i < first_default:
                 raise self.error(f"{callee.name}() needs its argument {p!r}", node)
             bound[p] = self.default_atom(callee.name, p, defaults[i - first_default], node)
-        self.record_globals(func)
+        if not (isinstance(func, ast.Name) and func.id in self.globals):
+            self.record_globals(func)  # (a helper bound to an object is there already)
         args = [bound[p] for p in params]
         kinds = tuple(self.kind(a) for a in args)
         result_kind = self.session.result_kind(callee, kinds) if self.session else LEAF
         prim = CallPrim(source=callee, kinds=kinds, params=tuple(params), result_kind=result_kind)
         value = ast.Call(func=_strip(func), args=[_copy_atom(a) for a in args], keywords=[])
         return value, prim, dict(zip(params, args, strict=True)), False
+
+    def object_first(self, node: ast.Call, func: ast.expr, obj: object):
+        """A user function called with an instance of a user class first (``helper(self,
+        x)`` in a method): ``(call, name, method)``, the call of the function bound to
+        that object, whose attributes it reads as captured values (as a method's ``self``),
+        under a name of its own; None for any other call."""
+        first = node.args[0] if node.args else None
+        if not isinstance(obj, types.FunctionType) or not isinstance(first, ast.Name):
+            return None
+        held = self.static_object(first)
+        if not frontend.is_user_object(held):
+            return None
+        method = types.MethodType(obj, held)
+        name = self.names.fresh(f"{_dotted(func).replace('.', '_')}_of_{first.id}")
+        self.globals[name] = method
+        self.spelling[name] = func
+        call = ast.copy_location(
+            ast.Call(
+                func=ast.Name(id=name, ctx=ast.Load()), args=node.args[1:], keywords=node.keywords
+            ),
+            node,
+        )
+        return call, ast.Name(id=name, ctx=ast.Load()), method
 
     def gradient_call(self, node: ast.Call, func: ast.expr, obj, hint: str):
         params = list(obj.params)

@@ -241,7 +241,7 @@ class Forward:
     def assign(self, stmt: Assign) -> ast.stmt:
         if stmt.effect == "raise":
             return ast.Raise(exc=stmt.value, cause=None)
-        if stmt.effect is not None:
+        if stmt.effect == "call":
             return ast.Expr(value=stmt.value)
         if stmt.target not in self.saving.call_saved:
             return assign(stmt.target, stmt.value)
