@@ -51,16 +51,27 @@ def differentiable_operands(stmt: Assign) -> dict[str, ast.expr]:
     return {p: e for p, e in stmt.operands.items() if rule.differentiable(p)}
 
 
-def _varied(body: list[Stmt], varied: set[str]) -> None:
+def _operand_names(body: list[Stmt]) -> dict[int, set[str]]:
+    """The names each assignment of ``body`` (by id) reads through its differentiable
+    operands: computed once, for every pass of the fixed points below."""
+    out: dict[int, set[str]] = {}
+    for stmt in walk(body):
+        if isinstance(stmt, Assign):
+            names: set[str] = set()
+            for expr in differentiable_operands(stmt).values():
+                names |= names_in(expr)
+            out[id(stmt)] = names
+    return out
+
+
+def _varied(body: list[Stmt], varied: set[str], reads: dict[int, set[str]]) -> None:
     for stmt in body:
         if isinstance(stmt, Assign):
-            for expr in differentiable_operands(stmt).values():
-                if names_in(expr) & varied:
-                    varied.add(stmt.target)
-                    break
+            if not reads[id(stmt)].isdisjoint(varied):
+                varied.add(stmt.target)
         elif isinstance(stmt, If):
-            _varied(stmt.body, varied)
-            _varied(stmt.orelse, varied)
+            _varied(stmt.body, varied, reads)
+            _varied(stmt.orelse, varied, reads)
             for join, a, b in stmt.joins:
                 if (names_in(a) | names_in(b)) & varied:
                     varied.add(join)
@@ -70,41 +81,41 @@ def _varied(body: list[Stmt], varied: set[str]) -> None:
                 for name, before, end in stmt.carried:
                     if (names_in(before) | names_in(end)) & varied:
                         varied.add(name)
-                _varied(stmt.body, varied)
+                _varied(stmt.body, varied, reads)
                 if len(varied) == size:
                     break
 
 
-def _useful(body: list[Stmt], useful: set[str]) -> None:
+def _useful(body: list[Stmt], useful: set[str], reads: dict[int, set[str]]) -> None:
     for stmt in reversed(body):
         if isinstance(stmt, Return):
             useful |= names_in(stmt.value)
         elif isinstance(stmt, Assign):
             if stmt.target in useful:
-                for expr in differentiable_operands(stmt).values():
-                    useful |= names_in(expr)
+                useful |= reads[id(stmt)]
         elif isinstance(stmt, If):
             for join, a, b in stmt.joins:
                 if join in useful:
                     useful |= names_in(a) | names_in(b)
-            _useful(stmt.body, useful)
-            _useful(stmt.orelse, useful)
+            _useful(stmt.body, useful, reads)
+            _useful(stmt.orelse, useful, reads)
         elif isinstance(stmt, Loop):
             while True:
                 size = len(useful)
                 for name, before, end in stmt.carried:
                     if name in useful:
                         useful |= names_in(before) | names_in(end)
-                _useful(stmt.body, useful)
+                _useful(stmt.body, useful, reads)
                 if len(useful) == size:
                     break
 
 
 def activity(fn: Function, wrt: list[str]) -> Activity:
+    reads = _operand_names(fn.body)
     varied = set(wrt)
-    _varied(fn.body, varied)
+    _varied(fn.body, varied, reads)
     useful: set[str] = set()
-    _useful(fn.body, useful)
+    _useful(fn.body, useful, reads)
     _check_constant_operands(fn.body, varied, useful)
     complex_names = complex_values(fn)
     if complex_names - set(fn.globals):
@@ -124,36 +135,47 @@ def complex_values(fn: Function) -> set[str]:
     whose result is real (``np.abs``); complex globals too. Arguments are real (the
     gradient refuses complex ones, api.py)."""
     out = {n for n, v in fn.globals.items() if n not in fn.params and _is_complex_object(v)}
+    _complex_block(fn, fn.body, out)
+    return out
+
+
+def _complex_block(fn: Function, body: list[Stmt], out: set[str]) -> None:
+    """Add to ``out`` the names of ``body`` that may hold complex values: one pass in
+    the order of the statements (a value is made before it is read), to a fixed point
+    only around loops, whose carried values come back."""
 
     def is_complex(expr: ast.expr) -> bool:
-        if isinstance(expr, ast.Constant):
+        if type(expr) is ast.Constant:
             return isinstance(expr.value, complex)
-        return bool(names_in(expr) & out)
+        return bool(out) and bool(names_in(expr) & out)
 
-    while True:
-        size = len(out)
-        for stmt in walk(fn.body):
-            if isinstance(stmt, Assign):
-                if stmt.prim is None:  # a constant expression, of several calls maybe
-                    made = _expression_is_complex(fn, stmt.value, out)
-                else:
-                    record = rules.record_of(stmt.prim)
-                    kind = record.on_complex if record is not None else None
-                    made = kind == MAKES or (
-                        kind != DROPS and any(is_complex(e) for e in stmt.operands.values())
-                    )
-                if made:
-                    out.add(stmt.target)
-            elif isinstance(stmt, If):
-                for join, a, b in stmt.joins:
-                    if is_complex(a) or is_complex(b):
-                        out.add(join)
-            elif isinstance(stmt, Loop):
+    for stmt in body:
+        if isinstance(stmt, Assign):
+            if stmt.prim is None:  # a constant expression, of several calls maybe
+                made = _expression_is_complex(fn, stmt.value, out)
+            else:
+                record = rules.record_of(stmt.prim)
+                kind = record.on_complex if record is not None else None
+                made = kind == MAKES or (
+                    kind != DROPS and any(is_complex(e) for e in stmt.operands.values())
+                )
+            if made:
+                out.add(stmt.target)
+        elif isinstance(stmt, If):
+            _complex_block(fn, stmt.body, out)
+            _complex_block(fn, stmt.orelse, out)
+            for join, a, b in stmt.joins:
+                if is_complex(a) or is_complex(b):
+                    out.add(join)
+        elif isinstance(stmt, Loop):
+            while True:
+                size = len(out)
                 for name, before, end in stmt.carried:
                     if is_complex(before) or is_complex(end):
                         out.add(name)
-        if len(out) == size:
-            return out
+                _complex_block(fn, stmt.body, out)
+                if len(out) == size:
+                    break
 
 
 def _resolve(fn: Function, node: ast.expr) -> object:
@@ -264,6 +286,14 @@ def _check_constant_operands(body: list[Stmt], varied: set[str], useful: set[str
     for stmt in walk(body):
         if not isinstance(stmt, Assign) or stmt.target not in useful:
             continue
+        if stmt.effect == "draw" and stmt.reads() & varied:
+            raise AdCompileError(
+                "this random draw's arguments depend on a differentiated input: the sample "
+                "is taken as a constant, but its derivative with respect to them is not zero",
+                stmt.loc,
+                hint="draw from the standard distribution and transform the sample "
+                "(mu + sigma * rng.standard_normal(mu.shape)), which is differentiated",
+            )
         record = rules.record_of(stmt.prim) if stmt.prim is not None else None
         for param in record.constant if record is not None else ():
             operand = stmt.operands.get(param)

@@ -13,20 +13,26 @@ import inspect
 import operator
 import sys
 import threading
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from . import emit, export, fence, frontend, pipeline
+from . import emit, export, frontend, pipeline, records
 from .dispatch import (
     MAX_DISPATCHERS,
+    _bound_to,
+    _check_differentiable,
+    _check_real,
     _Dispatch,
     _finish,
     _leaves,
     _nonscalar,
+    _other_array,
     _packed,
     _spec,
+    _wrong_shape,
 )
 from .emit import linecache_filename
 from .errors import AdCompileError, Loc
@@ -36,7 +42,7 @@ from .memory import MemoryReport, memory_report_of
 from .reverse.checkpoint import Checkpoint, check_schedule
 from .rules.containers import is_function_value, kind_of
 from .rules.registry import GENERATION
-from .runtime import NonScalarResult
+from .runtime import GradientShape, NonScalarResult
 from .shapes import _shape_of_value
 
 Wrt = int | str | Sequence[int | str]
@@ -120,18 +126,11 @@ def _compile_one(
         source, namespace, gen = build(src, wrt, mode, kinds, arg_shapes, checkpoint)
     filename = linecache_filename(mode, src.qualname, wrt)
     with _internal_errors(src.name, src.loc(src.node)):
-        code = gen.tree  # what the text says, without parsing it again
         if debug_nans:  # a late pass: checks after each block of the reverse sweeps
-            source = code = _check_nans(src, gen)
-        # comment lines saying what the code needs, compiled with it so that the
-        # lines of tracebacks and of .source agree
-        gen.header = export.source_header(
-            src.name, export.free_objects(code, generated_namespaces(gen))
-        )
-        gen.text = gen.header + gen.text
+            source = _check_nans(src, gen)
         gen.source_lines = src.lines
+        compiled = compile_linked(gen, filename, header_of=src.name)
         source = gen.header + source
-        compiled = compile_linked(gen, filename)
     # what every free name of fn and of the helpers it calls meant when compiled (a
     # global, a closure variable, a module attribute, a builtin): a call checks that
     # each name still holds it, and compiles again when one was rebound
@@ -147,14 +146,31 @@ def _compile_one(
     return compiled, source, gen
 
 
-def compile_linked(gen: Any, filename: str) -> Callable:
+def compile_linked(gen: Any, filename: str, header_of: str | None = None) -> Callable:
     """Compile the finished texts of ``gen`` and of the pairs of the functions it calls,
     link each pair's forward and backward functions into every scope that names them,
-    and return the generated function; ``filename`` is its pseudo-filename."""
-    scopes = [emit.compile_module(gen.text, gen.namespace, filename)]
+    and return the generated function; ``filename`` is its pseudo-filename.
+
+    With ``header_of`` (the differentiated function's name), ``gen.text`` is opened by
+    the comment lines that say what the code needs (``gen.header``, see
+    ``export.source_header``), made from the globals the compiled code reads; the code
+    is moved down past them rather than compiled again, so that the lines of
+    tracebacks and of ``.source`` agree."""
+    texts = [(gen.text, gen.namespace, filename)]
     for pair in gen.session.order:
         pair_file = linecache_filename("pullback", pair.source.qualname, pair.wrt)
-        scopes.append(emit.compile_module(pair.text, pair.namespace, pair_file))
+        texts.append((pair.text, pair.namespace, pair_file))
+    codes = [compile(text, file, "exec") for text, _, file in texts]
+    if header_of is not None:
+        objects = export.compiled_free_objects(codes, [ns for _, ns, _ in texts])
+        gen.header = export.source_header(header_of, objects)
+        gen.text = gen.header + gen.text
+        codes[0] = emit.moved_down(codes[0], gen.header.count("\n"))
+        texts[0] = (gen.text, *texts[0][1:])
+    scopes = [
+        emit.run_module(code, text, ns, file)
+        for code, (text, ns, file) in zip(codes, texts, strict=True)
+    ]
     links = {}
     for pair, scope in zip(gen.session.order, scopes[1:], strict=True):
         links[pair.fwd] = scope[pair.fwd]
@@ -363,6 +379,7 @@ class GradientFunction:
         self._fasts: dict[tuple, Callable] = {}  # dispatchers by kind of arguments
         self._seen: set[tuple] = set()  # (code, shape signature) of calls seen
         self._lock = threading.Lock()
+        self._methods: dict[int, tuple] = {}  # id(obj) -> (obj, this bound to it)
         # (the attributes of a GradientFunction differentiated again are its own)
         updated = () if isinstance(fn, GradientFunction) else functools.WRAPPER_UPDATES
         functools.update_wrapper(self, fn, updated=updated)
@@ -370,6 +387,38 @@ class GradientFunction:
         self.__qualname__ = self.__name__
         self.__signature__ = sig  # fn's parameters, and the cotangent for a vjp
         del self.__wrapped__  # this is a derivative of fn, not fn: keep unwrap() off it
+
+    # ------------------------------------------------------------ methods
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        """``@grad`` on a method in a class body: read from an instance, it is the
+        derivative of the method bound to that instance (self's attributes captured)."""
+        if obj is None:
+            return self
+        return self.bound_to(obj)
+
+    def bound_to(self, obj: object) -> GradientFunction:
+        """This derivative of ``fn`` with its first parameter bound to ``obj``: of the
+        method ``fn`` bound to it, whose attributes are read as captured values."""
+        held = self._methods.get(id(obj))
+        if held is not None and held[0] is obj:
+            return held[1]
+        if self.params and self.params[0] in self.wrt:
+            raise AdCompileError(
+                f"cannot differentiate with respect to {self.params[0]!r}: it is "
+                f"{_bound_to(obj)}, whose attributes are read as constants",
+                def_loc(self.fn, self.params[0]),
+                hint="name the parameters to differentiate in wrt (wrt='W'): an object's "
+                "attributes are not differentiated",
+            )
+        wrt = self.wrt[0] if self.single else tuple(self.wrt)
+        method = GradientFunction(
+            types.MethodType(self.fn, obj), wrt, self.mode, self.debug_nans, self.checkpoint
+        )
+        if len(self._methods) >= MAX_DISPATCHERS:
+            self._methods.clear()
+        self._methods[id(obj)] = (obj, method)
+        return method
 
     # ------------------------------------------------------------ compiling
 
@@ -512,8 +561,17 @@ class GradientFunction:
         """A call without a dispatcher for its arguments: bind them, find (or compile) the
         code for their signature, check them, run it, and make the dispatcher of their
         kind the second time they come."""
+        if (
+            args
+            and frontend.is_user_object(args[0])
+            and isinstance(self.fn, types.FunctionType)
+            and not (0 in self._index and records.record_fields(args[0]) is not None)
+        ):  # Model.loss(model, ...): the method bound to model
+            return self.bound_to(args[0])(*args[1:], **kwargs)
         if kwargs or len(args) != self._arity or not self._plain:
             args = self._bind(args, kwargs)
+        if any(map(records.has_record, args)):
+            return self._with_records(args)
         params = args[: self._nparams]
         sig = []
         for a in params:
@@ -550,10 +608,43 @@ class GradientFunction:
         except NonScalarResult as exc:
             raise _nonscalar(self.mode, self.fn, entry, exc) from None
         finish = functools.partial(_finish, fresh=entry[2].fresh, index=self._index)
+        try:
+            if self.mode == "value_and_grad":
+                value, grads = out
+                return value, _packed(finish(grads, args), self.single)
+            return _packed(finish(out, args), self.single)
+        except GradientShape as exc:
+            raise _wrong_shape(self.fn, self.params, exc) from None
+
+    def _with_records(self, args: tuple):
+        """A call with namedtuple or dataclass arguments: the generated code, compiled for
+        their kinds (which name the fields), runs on their plain tuples, and each
+        gradient of a record is made that record again (see records.py). Always the slow
+        path, with code for any shapes: a dispatcher and the shape signatures are for
+        exact types, which plain tuples are not."""
+        params = args[: self._nparams]
+        kinds = tuple(kind_of(a) for a in params)
+        flat = tuple(records.plain(a) for a in args)
+        entry = self._entry(kinds, None)  # (by kinds, which tell records from tuples)
+        for i in self._index:
+            _check_differentiable(flat[i], self.params[i], self.fn)
+        for i, a in enumerate(flat[: self._nparams]):
+            if i not in self._index:
+                _check_real(a, self.params[i], self.fn)
+        if entry[2].updates:
+            _check_apart(self.fn, self.params, entry[2], flat[: self._nparams])
+        self._latest = entry
+        try:
+            out = entry[0](*flat)
+        except NonScalarResult as exc:
+            raise _nonscalar(self.mode, self.fn, entry, exc) from None
+        value = None
         if self.mode == "value_and_grad":
-            value, grads = out
-            return value, _packed(finish(grads, args), self.single)
-        return _packed(finish(out, args), self.single)
+            value, out = out
+        grads = _finish(out, flat, fresh=entry[2].fresh, index=self._index)
+        grads = [records.restore(g, args[i]) for g, i in zip(grads, self._index, strict=True)]
+        grads = _packed(grads, self.single)
+        return (value, grads) if self.mode == "value_and_grad" else grads
 
     def _dispatcher(self, entry: tuple, args: tuple, sig: tuple) -> Callable:
         """The fast path for calls like ``args``: made the second time arguments of their
@@ -678,8 +769,11 @@ def _check_function(fn: object) -> None:
             hint="differentiate ad.grad(f), or write the function that calls it",
         )
     if inspect.ismethod(fn):
+        if isinstance(fn.__func__, types.FunctionType) and frontend.is_user_object(fn.__self__):
+            return  # self is bound: its attributes are read as captured values
         raise AdCompileError(
-            f"{fn.__qualname__} is a bound method: adcompile differentiates plain functions",
+            f"{fn.__qualname__} is a method bound to {_bound_to(fn.__self__)}: adcompile "
+            "differentiates functions, and methods bound to instances of the user's classes",
             def_loc(fn),
             hint="define the function at module level (or as a @staticmethod) and pass "
             "what it needs from the object as arguments",
@@ -689,74 +783,6 @@ def _check_function(fn: object) -> None:
             f"{fn!r} is not a Python function",
             hint="pass a function defined with def",
         )
-
-
-def _check_real(value: object, param: str, fn: Callable) -> None:
-    """An argument not differentiated may not be complex either: the compiled code
-    assumes real arguments (analysis.py tracks complex values from where they are made)."""
-    if isinstance(value, complex | np.complexfloating) or (
-        isinstance(value, np.ndarray) and value.dtype.kind == "c"
-    ):
-        raise AdCompileError(
-            f"the argument {param!r} is complex: adcompile differentiates real functions of "
-            "real arguments, which may compute complex values inside (np.fft)",
-            def_loc(fn, param.split("[")[0]),
-            hint="pass its real and imaginary parts as two float arrays and make the complex "
-            "value inside the function, or make it there with np.fft",
-        )
-    if isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            _check_real(v, f"{param}[{i}]", fn)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _check_real(v, f"{param}[{k!r}]", fn)
-
-
-def _check_differentiable(value: object, param: str, fn: Callable) -> None:
-    if isinstance(value, float | np.floating):
-        return
-    if isinstance(value, complex | np.complexfloating) or (
-        isinstance(value, np.ndarray) and value.dtype.kind == "c"
-    ):
-        raise AdCompileError(
-            f"cannot differentiate with respect to {param!r}: it is complex",
-            def_loc(fn, param.split("[")[0]),
-            hint=fence.COMPLEX_HINT,
-        )
-    if isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            _check_differentiable(v, f"{param}[{i}]", fn)
-        return
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_differentiable(v, f"{param}[{k!r}]", fn)
-        return
-    if isinstance(value, np.ndarray) or _other_array(value):
-        if value.dtype.kind == "f":
-            return
-        what = f"an array of dtype {value.dtype}"
-    elif isinstance(value, bool | np.bool_):
-        what = "a bool"
-    elif isinstance(value, int | np.integer):
-        what = "an integer"
-    else:
-        what = f"a {type(value).__name__}"
-    raise AdCompileError(
-        f"cannot differentiate with respect to {param!r}: it is {what}",
-        def_loc(fn, param.split("[")[0]),
-        hint="gradients are defined for floating-point inputs: pass a float or a float array "
-        "(e.g. np.asarray(x, dtype=float)), or leave this parameter out of wrt",
-    )
-
-
-def _other_array(value: object) -> bool:
-    """An array of another library that numpy's functions dispatch to (a dask or CuPy
-    array: ``__array_function__``), which the generated code runs on as it is."""
-    return (
-        not isinstance(value, np.ndarray | np.generic)
-        and hasattr(value, "__array_function__")
-        and isinstance(getattr(value, "dtype", None), np.dtype)
-    )
 
 
 def _arrays_like(args: tuple, index: list[int], like: object) -> tuple:

@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from . import frontend
+from . import fence, frontend
 from .emit import linecache_filename
 from .errors import AdCompileError
+from .frontend import def_loc
 from .rules.registry import GENERATION
-from .runtime import NonScalarResult, grad_like
+from .runtime import GradientShape, NonScalarResult, grad_like
 
 
 def _nonscalar(mode: str, fn: Callable, entry: tuple, exc: NonScalarResult) -> AdCompileError:
@@ -42,6 +43,21 @@ def _packed(grads: list, single: bool):
     return grads[0] if single else tuple(grads)
 
 
+def _wrong_shape(fn: Callable, params: list[str], exc: GradientShape) -> AdCompileError:
+    """The located error for a gradient that does not fit its parameter (see grad_like)."""
+    param = params[exc.position]
+    got, want = exc.args
+    return AdCompileError(
+        f"the gradient of {param!r} came out with shape {got}, but {param!r} has shape "
+        f"{want}: an adjoint rule gave a contribution of its result's shape for an operand "
+        "numpy broadcast to it",
+        frontend.def_loc(fn, param),
+        hint="register the rule of a function that broadcasts its operands with "
+        "@adcompile.adjoint(..., broadcasts=True), or sum its contributions back to "
+        "each operand's shape in the rule",
+    )
+
+
 def _finish(grads, args: tuple, fresh: list, index: list) -> list:
     """Each gradient with the type, shape and dtype of its input, owning its memory: a
     list, one per wrt parameter.
@@ -62,7 +78,11 @@ def _finish(grads, args: tuple, fresh: list, index: list) -> list:
         ):
             out.append(g)
             continue
-        g = _like_input(g, x)
+        try:
+            g = _like_input(g, x)
+        except GradientShape as exc:
+            exc.position = i  # (which parameter: api.py says it in the message)
+            raise
         if isinstance(g, list | tuple | dict):
             g = _dealias(g, args, out)
         elif isinstance(g, np.ndarray) and _shares(g, args, out):
@@ -429,6 +449,81 @@ def _leaves(tree) -> list:
 
 
 def _like_input(g: object, x: object) -> object:
-    if isinstance(x, np.generic):  # before float: np.float64 is a float too
+    if isinstance(x, np.generic) and np.size(g) == 1:  # before float: np.float64 is a float
         return x.dtype.type(g)
     return grad_like(g, x)
+
+
+# ------------------------------------------------------------------ the arguments
+
+
+def _bound_to(obj: object) -> str:
+    return f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__}"
+
+
+def _check_real(value: object, param: str, fn: Callable) -> None:
+    """An argument not differentiated may not be complex either: the compiled code
+    assumes real arguments (analysis.py tracks complex values from where they are made)."""
+    if isinstance(value, complex | np.complexfloating) or (
+        isinstance(value, np.ndarray) and value.dtype.kind == "c"
+    ):
+        raise AdCompileError(
+            f"the argument {param!r} is complex: adcompile differentiates real functions of "
+            "real arguments, which may compute complex values inside (np.fft)",
+            def_loc(fn, param.split("[")[0]),
+            hint="pass its real and imaginary parts as two float arrays and make the complex "
+            "value inside the function, or make it there with np.fft",
+        )
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_real(v, f"{param}[{i}]", fn)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_real(v, f"{param}[{k!r}]", fn)
+
+
+def _check_differentiable(value: object, param: str, fn: Callable) -> None:
+    if isinstance(value, float | np.floating):
+        return
+    if isinstance(value, complex | np.complexfloating) or (
+        isinstance(value, np.ndarray) and value.dtype.kind == "c"
+    ):
+        raise AdCompileError(
+            f"cannot differentiate with respect to {param!r}: it is complex",
+            def_loc(fn, param.split("[")[0]),
+            hint=fence.COMPLEX_HINT,
+        )
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_differentiable(v, f"{param}[{i}]", fn)
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_differentiable(v, f"{param}[{k!r}]", fn)
+        return
+    if isinstance(value, np.ndarray) or _other_array(value):
+        if value.dtype.kind == "f":
+            return
+        what = f"an array of dtype {value.dtype}"
+    elif isinstance(value, bool | np.bool_):
+        what = "a bool"
+    elif isinstance(value, int | np.integer):
+        what = "an integer"
+    else:
+        what = f"a {type(value).__name__}"
+    raise AdCompileError(
+        f"cannot differentiate with respect to {param!r}: it is {what}",
+        def_loc(fn, param.split("[")[0]),
+        hint="gradients are defined for floating-point inputs: pass a float or a float array "
+        "(e.g. np.asarray(x, dtype=float)), or leave this parameter out of wrt",
+    )
+
+
+def _other_array(value: object) -> bool:
+    """An array of another library that numpy's functions dispatch to (a dask or CuPy
+    array: ``__array_function__``), which the generated code runs on as it is."""
+    return (
+        not isinstance(value, np.ndarray | np.generic)
+        and hasattr(value, "__array_function__")
+        and isinstance(getattr(value, "dtype", None), np.dtype)
+    )

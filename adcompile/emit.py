@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import linecache
 import re
+import types
 
 import astor
 import astor.code_gen
@@ -70,12 +71,31 @@ def _pretty(source: list[str]) -> str:
 def compile_module(source: str, namespace: dict[str, object], filename: str) -> dict:
     """Compile and run ``source`` (function definitions) in a copy of ``namespace``;
     returns that scope, which is the functions' globals."""
+    return run_module(compile(source, filename, "exec"), source, namespace, filename)
+
+
+def run_module(
+    code: types.CodeType, source: str, namespace: dict[str, object], filename: str
+) -> dict:
+    """Run ``code``, compiled from ``source``, in a copy of ``namespace`` (registering
+    ``source``'s lines under ``filename``); returns that scope."""
     lines = source.splitlines(keepends=True)
     linecache.cache[filename] = (len(source), None, lines, filename)
-    code = compile(source, filename, "exec")
     scope = dict(namespace)
     exec(code, scope)
     return scope
+
+
+def moved_down(code: types.CodeType, lines: int) -> types.CodeType:
+    """``code`` (and every code object inside it) as if its text began ``lines`` lines
+    further down: what compiling the text with ``lines`` lines put before it gives,
+    without compiling it again (positions are kept relative to the first line)."""
+    if lines == 0:
+        return code
+    inner = tuple(
+        moved_down(c, lines) if isinstance(c, types.CodeType) else c for c in code.co_consts
+    )
+    return code.replace(co_firstlineno=code.co_firstlineno + lines, co_consts=inner)
 
 
 FILENAMES: dict[str, int] = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dis
 import functools
 import inspect
 import math
@@ -69,6 +70,58 @@ def loaded_names(code: str | ast.AST) -> list[str]:
                 for t in _as_list(getattr(node, place, None)):
                     targets.update(id(n) for n in _target_names(t))
     return [n for n in seen if n not in bound]
+
+
+_LOAD_GLOBAL = dis.opmap["LOAD_GLOBAL"]
+_EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
+_NAME_SHIFT = 1 if sys.version_info >= (3, 11) else 0  # LOAD_GLOBAL's argument is namei << 1
+
+
+def global_reads(modules: Iterable[types.CodeType]) -> list[str]:
+    """The names the functions compiled in ``modules`` (code of modules of function
+    definitions) read as globals, in order of first read, minus the names the modules
+    define: what the functions need from the namespace they run in. Read from the
+    bytecode, which says exactly which reads are of globals, in a fraction of the time a
+    walk of the syntax tree takes."""
+    seen: dict[str, None] = {}
+    defined: set[str] = set()
+    for module in modules:
+        defined.update(module.co_names)
+        stack = [c for c in reversed(module.co_consts) if isinstance(c, types.CodeType)]
+        while stack:
+            code = stack.pop()
+            for i in _global_loads(code.co_code):
+                seen.setdefault(code.co_names[i], None)
+            stack += [c for c in reversed(code.co_consts) if isinstance(c, types.CodeType)]
+    return [n for n in seen if n not in defined]
+
+
+def _global_loads(raw: bytes) -> Iterable[int]:
+    """The name indices of the LOAD_GLOBAL instructions of the bytecode ``raw``."""
+    op = bytes([_LOAD_GLOBAL])
+    i = raw.find(op)
+    while i >= 0:
+        if i % 2 == 0:  # an opcode, not an argument byte
+            arg, j = raw[i + 1], i - 2
+            shift = 8
+            while j >= 0 and raw[j] == _EXTENDED_ARG:
+                arg |= raw[j + 1] << shift
+                shift += 8
+                j -= 2
+            yield arg >> _NAME_SHIFT
+        i = raw.find(op, i + 1)
+
+
+def compiled_free_objects(
+    modules: Iterable[types.CodeType], namespaces: Iterable[dict]
+) -> dict[str, object]:
+    """:func:`free_objects` of compiled code: each name the functions of ``modules``
+    read from the namespaces they run in, and its object."""
+    merged: dict[str, object] = {}
+    for namespace in namespaces:
+        for k, v in namespace.items():
+            merged.setdefault(k, v)
+    return {n: merged[n] for n in global_reads(modules) if n in merged}
 
 
 # the field of each node type whose names it binds (or deletes)

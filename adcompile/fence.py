@@ -12,6 +12,7 @@ import types
 
 from .errors import AdCompileError
 from .frontend import SourceFunction
+from .names import RANDOM_METHODS
 
 # construct -> (what it is, what to do instead)
 REFUSED: dict[type, tuple[str, str]] = {
@@ -59,12 +60,21 @@ def check(src: SourceFunction) -> None:
     fn = src.node
     # *xs as an argument of a call: the normalizer binds it (user functions) or refuses it
     passed = {id(a) for n in ast.walk(fn) if isinstance(n, ast.Call) for a in n.args}
+    # rs.randn(*x.shape): a random draw's arguments, which are not differentiated
+    drawn = {
+        id(a)
+        for node in ast.walk(fn)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in RANDOM_METHODS
+        for a in node.args
+    }
     for stmt in ast.walk(fn):
         if not isinstance(stmt, ast.stmt) or stmt is fn:
             continue
         for node in ast.walk(stmt):
             refused = REFUSED.get(type(node))
-            if refused is not None and id(node) not in passed:
+            if refused is not None and id(node) not in passed and id(node) not in drawn:
                 what, instead = refused
                 if isinstance(node, ast.Starred) and isinstance(node.ctx, ast.Store):
                     instead = STARRED_TARGET_HINT

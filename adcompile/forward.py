@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import emit, frontend, pipeline
+from . import emit, frontend, pipeline, records
 from .api import (
     GradientFunction,
     Wrt,
@@ -154,9 +154,13 @@ class JvpFunction:
         values = [bound.arguments[p] for p in self.params]
         kinds = tuple(kind_of(v) for v in values)
         kinds = None if all(k == "leaf" for k in kinds) else kinds
+        # namedtuples and dataclasses reach the code as plain tuples (see records.py)
+        values = [records.plain(v) for v in values]
+        tangents = tuple(records.plain(t) for t in tangents)
+        plain = dict(zip(self.params, values, strict=True))
         for w, t in zip(self.wrt, tangents, strict=True):
-            _check_differentiable(bound.arguments[w], w, self.fn)
-            _check_tangent(self.fn, w, bound.arguments[w], t, w)
+            _check_differentiable(plain[w], w, self.fn)
+            _check_tangent(self.fn, w, plain[w], t, w)
         entry = self._entry(kinds)
         self._latest = entry
         gen = entry[4]

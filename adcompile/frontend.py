@@ -16,6 +16,8 @@ import ast
 import builtins
 import contextlib
 import contextvars
+import copy
+import dataclasses
 import dis
 import functools
 import importlib
@@ -31,6 +33,8 @@ import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from .errors import AdCompileError, Loc
 
@@ -189,16 +193,30 @@ class SourceFunction:
         return self._names[1]
 
     @functools.cached_property
-    def _names(self) -> tuple[frozenset[str], frozenset[str]]:
+    def shorthand(self) -> bool:
+        """Whether the function has a construct the desugar pass writes out: a
+        comprehension, a nested function or lambda, a class, or a call in the
+        condition of an ``if`` or ``while``."""
+        return self._names[2]
+
+    @functools.cached_property
+    def _names(self) -> tuple[frozenset[str], frozenset[str], bool]:
         # one walk for the passes that ask (the tree is not changed after parsing)
         params = {a.arg for a in self.node.args.args}
         stored, every = set(params), set(params)
-        for n in ast.walk(self.node):
-            if type(n) is ast.Name:
+        shorthand = False
+        root = self.node
+        for n in ast.walk(root):
+            kind = type(n)
+            if kind is ast.Name:
                 every.add(n.id)
                 if type(n.ctx) is ast.Store:
                     stored.add(n.id)
-        return frozenset(stored), frozenset(every)
+            elif kind in _SHORTHAND:
+                shorthand = shorthand or n is not root
+            elif (kind is ast.If or kind is ast.While) and not shorthand:
+                shorthand = any(type(m) is ast.Call for m in ast.walk(n.test))
+        return frozenset(stored), frozenset(every), shorthand
 
     def loc(self, node: ast.AST) -> Loc:
         lineno = getattr(node, "lineno", self.node.lineno)
@@ -224,6 +242,21 @@ class SourceFunction:
         return ast.unparse(node)
 
 
+# what the desugar pass rewrites (a call in a condition aside)
+_SHORTHAND = frozenset(
+    {
+        ast.ListComp,
+        ast.SetComp,
+        ast.DictComp,
+        ast.GeneratorExp,
+        ast.Lambda,
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.ClassDef,
+    }
+)
+
+
 def _char_col(text: str, byte_col: int) -> int:
     """The character column of ``byte_col``: ast counts columns in UTF-8 bytes."""
     if text.isascii():
@@ -247,8 +280,63 @@ def _relative(filename: str, cwd: str) -> str:
     return filename
 
 
+# ------------------------------------------------------------------ objects
+#
+# A method bound to an object of the user's own class (``model.loss``) is its
+# function with ``self`` bound: ``self`` is a free name of the function, resolved to
+# the object, and ``self.attr`` is read as a captured value (a number, an array, a
+# string, a list; another method, which is a helper) with a guard on the dict it was
+# found in, so rebinding the attribute recompiles, as rebinding a global does.
+
+
+ARRAYS = (np.ndarray, np.generic)  # (an array of a subclass has a __dict__: not an object)
+
+
+class Computed:
+    """An attribute computed when it is read (a property): not a captured value."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+
+def is_user_object(obj: object) -> bool:
+    """An instance of a class of the user's own files, whose attributes are read as
+    captured values (not a module, a class, a function, or a library's object)."""
+    if not isinstance(getattr(obj, "__dict__", None), dict) or isinstance(
+        obj, (types.ModuleType, type, types.FunctionType, types.MethodType, *ARRAYS)
+    ):
+        return False
+    return not is_library_function(type(obj))
+
+
+def object_attribute(obj: object, attr: str) -> object:
+    """``getattr(obj, attr)`` for a user object, guarded: by the instance's dict when
+    the attribute is there, else by its absence there and the class dict it is found
+    in; a ``Computed`` for a property or another descriptor (its value may change
+    with no rebinding), an ``Unresolved`` when there is no such attribute."""
+    own = obj.__dict__
+    if attr in own:
+        value = own[attr]
+        _note(own, attr, value)
+        return value
+    for klass in type(obj).__mro__:
+        raw = klass.__dict__.get(attr, ABSENT)
+        if raw is ABSENT:
+            continue
+        _note(own, attr, ABSENT)
+        _note(klass.__dict__, attr, raw)
+        plain = not hasattr(type(raw), "__get__")
+        if plain or isinstance(raw, types.FunctionType | staticmethod | classmethod):
+            return getattr(obj, attr)
+        return Computed(f"a {type(raw).__name__}")
+    return Unresolved(attr, f"{type(obj).__name__} object has no attribute {attr!r}")
+
+
 def from_function(fn: Callable) -> SourceFunction:
-    """Parse a live function and bind its free names to the objects they hold."""
+    """Parse a live function and bind its free names to the objects they hold; a
+    method bound to a user object is its function with ``self`` bound (see above)."""
+    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
+        return _bound_method(fn)
     # never inspect.unwrap: a wrapper made with functools.wraps computes what its
     # own code says (2 * fn(x), say), which is what is differentiated
     code = getattr(fn, "__code__", None)
@@ -331,6 +419,29 @@ def from_function(fn: Callable) -> SourceFunction:
         function=fn,
         key=fn,
     )
+
+
+def _bound_method(method: types.MethodType) -> SourceFunction:
+    """The function of ``method`` without its first parameter, which resolves to the
+    object it is bound to."""
+    src = from_function(method.__func__)
+    params = src.node.args.args
+    if not params or src.node.args.posonlyargs:
+        raise AdCompileError(
+            f"{method.__qualname__} is a bound method whose function takes no self",
+            src.loc(src.node),
+            hint="differentiate the function itself",
+        )
+    node = copy.copy(src.node)
+    node.args = copy.copy(node.args)
+    node.args.args = params[1:]
+    node.args.defaults = node.args.defaults[-(len(params) - 1) :] if len(params) > 1 else []
+    me, owner, lookup = params[0].arg, method.__self__, src.lookup
+
+    def bound_lookup(ident: str) -> object:
+        return owner if ident == me else lookup(ident)
+
+    return dataclasses.replace(src, node=node, lookup=bound_lookup, function=method, key=method)
 
 
 def _stale_reason(code: types.CodeType, lines: list[str]) -> str | None:

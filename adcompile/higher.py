@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from . import records
 from .api import Wrt, _check_function, _internal_errors, grad
 from .errors import AdCompileError
 from .frontend import def_loc
@@ -115,7 +116,7 @@ class Hvp:
         bound.apply_defaults()
         values = [bound.arguments[p] for p in self.params]
         for w, v in zip(self.wrt, vectors, strict=True):
-            _check_tangent(self.fn, w, bound.arguments[w], v, w)
+            _check_tangent(self.fn, w, records.plain(bound.arguments[w]), records.plain(v), w)
         kinds = tuple(kind_of(v) for v in values)
         kinds = None if all(k == "leaf" for k in kinds) else kinds
         sig = tuple(_shape_signature(v) for v in values)
@@ -123,9 +124,9 @@ class Hvp:
         self._latest = jvp
         _, hv = jvp(*values, vectors[0] if self.single else tuple(vectors))
         if self.single:
-            return _like(hv, bound.arguments[self.wrt[0]])
+            return _like_record(hv, bound.arguments[self.wrt[0]])
         hv = (hv,) if n == 1 and not isinstance(hv, tuple) else hv
-        return tuple(_like(h, bound.arguments[w]) for h, w in zip(hv, self.wrt, strict=True))
+        return tuple(_like_record(h, bound.arguments[w]) for h, w in zip(hv, self.wrt, strict=True))
 
     def __repr__(self) -> str:
         return f"<hvp of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}>"
@@ -138,6 +139,11 @@ def _shape_signature(a: Any) -> object:
     if type(a) is float:
         return float
     return _shape_of_value(a)
+
+
+def _like_record(h: Any, x: Any) -> Any:
+    """``_like``, with the namedtuples and dataclasses of ``x`` (see records.py)."""
+    return records.restore(_like(h, records.plain(x)), x)
 
 
 def _like(h: Any, x: Any) -> Any:

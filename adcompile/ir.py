@@ -186,6 +186,8 @@ def nodes(*roots: ast.AST, breadth_first: bool = False) -> Iterator[ast.AST]:
 def names_in(node: ast.AST, loads_only: bool = False) -> set[str]:
     """Every name in ``node`` (only those read, with ``loads_only``). The hottest walk
     of all, called on every small expression: written out, without ``nodes``'s generator."""
+    if type(node) is ast.Name:  # most operands are names: no stack for them
+        return {node.id} if not loads_only or type(node.ctx) is ast.Load else set()
     out: set[str] = set()
     stack = [node]
     while stack:

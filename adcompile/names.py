@@ -22,11 +22,14 @@ import numpy as np
 from . import rules
 from .errors import AdCompileError
 from .frontend import (
+    Computed,
     SourceFunction,
     StaticFunction,
     Unresolved,
     is_library_function,
+    is_user_object,
     module_attribute,
+    object_attribute,
 )
 from .rules import registry
 
@@ -94,6 +97,34 @@ CONSTANT_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
 
 NUMERIC = (int, float, complex, np.ndarray, np.generic)
 
+# Random number generators: a call of one of their methods (``rs.randn(3)``,
+# ``rng.normal(size=n)``, ``np.random.uniform()``, which is a method of numpy's global
+# RandomState) is a *draw*: a value with no derivative, computed once where the
+# function computes it (see normalize/effects.py).
+RANDOM_TYPES = (np.random.RandomState, np.random.Generator)
+# the methods that draw (those of ndarray: none), and those refused: ``shuffle``
+# (and ``out=``) writes into an array; the others read or change the generator's state
+RANDOM_METHODS = frozenset(
+    n for t in RANDOM_TYPES for n in dir(t) if not n.startswith("_") and n != "bit_generator"
+)
+RANDOM_REFUSED = frozenset({"shuffle"})
+# making a generator (np.random.default_rng(0)) is kept like a draw: once, in order
+RANDOM_MAKERS = frozenset({"RandomState", "default_rng", "Generator"})
+
+
+# numpy.random's functions (np.random.seed is one, np.random.randn a method of a global)
+_RANDOM_FUNCTIONS = {
+    id(getattr(np.random, n)) for n in RANDOM_METHODS | RANDOM_MAKERS if hasattr(np.random, n)
+}
+
+
+def is_random_draw(obj: object) -> bool:
+    """Whether ``obj`` is a method of a random number generator (see RANDOM_TYPES) or
+    one of numpy.random's functions."""
+    if id(obj) in _RANDOM_FUNCTIONS:
+        return True
+    return isinstance(getattr(obj, "__self__", None), RANDOM_TYPES) and callable(obj)
+
 
 def is_helper(obj: object) -> bool:
     """Whether a call of ``obj`` is a call of another user function, differentiated
@@ -115,6 +146,8 @@ def is_compiled_gradient(obj: object) -> bool:
 def is_user_function(obj: object) -> bool:
     """A function of the user's own files (not of numpy, scipy, the standard library or
     another installed package: those are primitives, see frontend.is_library_function)."""
+    if isinstance(obj, types.MethodType) and is_user_object(obj.__self__):
+        obj = obj.__func__  # a method of a user object (self.forward): self is bound
     return isinstance(obj, types.FunctionType) and not is_library_function(obj)
 
 
@@ -173,6 +206,10 @@ class Resolver:
                         "differentiates",
                     )
                 return module_attribute(base, node.attr)
+            if isinstance(base, RANDOM_TYPES) and node.attr in RANDOM_METHODS:
+                return getattr(base, node.attr)  # (a draw: see RANDOM_TYPES)
+            if is_user_object(base):  # self.scale, self.forward: see frontend.py
+                return object_attribute(base, node.attr)
             if base is not None and not isinstance(base, (*NUMERIC, Unresolved, StaticFunction)):
                 # a method of an object with a rule (scipy.stats.norm.logpdf)
                 method = registry.bound_method(base, node.attr)
@@ -193,4 +230,7 @@ class Resolver:
             base = self.find(node.value)
             if isinstance(base, types.ModuleType) and hasattr(base, node.attr):
                 return module_attribute(base, node.attr)
+            if is_user_object(base):
+                value = object_attribute(base, node.attr)
+                return None if isinstance(value, Unresolved | Computed) else value
         return None

@@ -170,6 +170,25 @@ FUNCTIONS_TEXT = [
     "Rebinding a name the function or a function it calls reads (a helper, a global "
     "holding a numpy function, a number, an array, a module, an attribute of your own "
     "module, a closure variable) recompiles on the next call.",
+    "Methods: `grad(model.loss, wrt='W')` of a method bound to an instance of your "
+    "own class, `grad(Model.loss, wrt='W')(model, ...)` with the instance passed "
+    "first, and `@grad` on a method in the class body (read from an instance, it "
+    "is bound to it). `self`'s attributes (numbers, arrays, strings, lists) are "
+    "constants, read when the code is compiled; rebinding one the function read "
+    "recompiles, as for globals; `self.forward(x)`, `self._act(z)` are helpers "
+    "with `self` bound. A property, or any attribute computed when read, is "
+    "refused; `self` itself is never differentiated.",
+    "Random draws: the methods of `np.random.RandomState` and `np.random.Generator` "
+    "(`rs.randn(*mu.shape)`, `rng.normal(size=n)`), numpy.random's functions "
+    "(`np.random.uniform(...)`, `np.random.seed(0)`) and generators made inside "
+    "(`np.random.default_rng(0)`) run where the function runs them, once per call, "
+    "in order, in the forward sweep; the reverse sweep reads the same sample. A "
+    "sample is a constant of the derivative, so `mu + np.exp(log_sigma) * eps` "
+    "(the reparameterisation trick) differentiates through `mu` and `log_sigma`, "
+    "and a dropout mask multiplies the gradient as it does the value. A draw "
+    "whose own arguments depend on a differentiated input "
+    "(`rng.normal(mu, 1.0)`), `shuffle` and `out=` (they write into an array) and "
+    "draws in a checkpointed loop (its reverse recomputes them) are refused.",
 ]
 
 STATEMENTS_TEXT = [
@@ -243,6 +262,14 @@ VALUES_TEXT = [
     "constants, loop variables and slices (`params[-1]`, `params['W']`, "
     "`params[:-1]`), take `len(...)`, build lists with `[a, b]` or `.append`, and "
     "combine them with `np.stack`, `np.concatenate` or `sum(...)`.",
+    "Namedtuples and dataclass instances are parameter trees too, whose fields are "
+    "read by name (`p.W`, `layer.b` in `for layer in layers:`): the gradient is of "
+    "the same type (`Layer(W=dW, b=db)`; a dataclass made with "
+    "`dataclasses.replace`), and a jvp's tangent has the same structure. A "
+    "namedtuple is also a tuple (`W, b = layer`); a dataclass is not, so indexing, "
+    "unpacking or iterating over one is refused, as Python refuses it.",
+    "A list or tuple passed to a numpy function where it takes an array "
+    "(`np.sum([1.0, a * a])`, `np.mean(xs)`) is the array numpy makes of it.",
     "Arrays are indexed and sliced as in numpy (`x[i]`, `x[:, 1:]`, `x[..., None]`, "
     "integer and boolean index arrays), and the adjoint scatters back into the "
     "indexed places. Assigning into an array is refused (see below).",

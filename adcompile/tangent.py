@@ -250,7 +250,7 @@ class _Forward:
         return code, body + carry(carried)
 
     def assign(self, stmt: Assign) -> list:
-        if stmt.effect is not None:  # print(...), raise ...: run once, no tangent
+        if stmt.effect in ("call", "raise"):  # print(...), raise ...: run once, no tangent
             if stmt.effect == "raise":
                 return [ast.Raise(exc=stmt.value, cause=None)]
             return [ast.Expr(value=stmt.value)]

@@ -284,6 +284,10 @@ EXTENSIONS = {
         "param-tuple-concat",
         "param-dict",
     ),
+    # random draws from a generator seeded inside f (a RandomState's randn, a
+    # Generator's normal and uniform), so every call draws the same numbers: the
+    # reparameterised sample a + b * eps, and a dropout mask
+    "random": ("random-draw", "random-mask"),
 }
 
 # What the generator steers clear of. Known compiler bugs go here, so that the
@@ -618,6 +622,8 @@ class Builder:
             ops += [self.fourier] * 2
         if self.allowed("split"):
             ops += [self.split] * 2
+        if self.allowed("random-draw") or self.allowed("random-mask"):
+            ops += [self.random] * 2
         for _ in range(4):
             op = self.pick(ops)
             try:
@@ -2289,6 +2295,33 @@ class Builder:
         self.use(way)
         self.autograd_ok = self.autograd_ok and "max(" not in code and "min(" not in code
         return E(code, (), False, True)
+
+    def random(self, target: Shape, depth: int) -> E:
+        """``a + b * eps`` or ``a * mask`` with ``eps`` and ``mask`` drawn from a generator
+        made with a fixed seed inside f, so that each call draws the same sample."""
+        ways = [w for w in ("random-draw", "random-mask") if self.allowed(w)]
+        way = self.pick(ways)
+        shape = self.sub_shape(target) if target and self.chance(70) else ()
+        seed = self.int(0, 9)
+        size = f"size={shape!r}" if shape else ""
+        source = self.pick(
+            [
+                f"np.random.RandomState({seed}).randn(*{shape!r})",
+                f"np.random.default_rng({seed}).normal({size})",
+                f"np.random.default_rng({seed}).standard_normal({size})",
+                f"np.random.RandomState({seed}).uniform(-1.0, 1.0{', ' + size if size else ''})",
+            ]
+        )
+        a = self.gen(target, depth)
+        if way == "random-draw":
+            b = self.gen((), depth)
+            code = f"{a.op()} + {b.op()} * {source}"
+            result = np.broadcast_shapes(a.shape, b.shape, shape)
+        else:
+            code = f"{a.op()} * ({source} > 0.0)"
+            result = np.broadcast_shapes(a.shape, shape)
+        self.use(way)
+        return E(code, tuple(result), False, True)
 
     def builder(self, target: Shape, depth: int) -> E:
         """An array made from a differentiated scalar by np.full, np.full_like,

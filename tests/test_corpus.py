@@ -235,7 +235,6 @@ C = autograd_test_containers
 NO_ADJOINT = "has no adjoint rule"
 NO_ASSIGNMENT = "autograd refuses assignment into an array element"
 WRITES_ARGUMENT = refused("shares its memory with the argument 'x'", "x = x.copy()")
-LIST_TO_SUM = refused("is a list, but np.sum takes an array", "np.stack")
 
 CASES: list[Case] = [
     # ---------------------------------------------------- Tangent's corpus
@@ -262,8 +261,8 @@ CASES: list[Case] = [
     Case(T, "multiarg_if", scalars(0.7, -0.9, -3.0, 0.0001)),
     Case(T, "fn_multiply", scalars(0.7)),
     Case(T, "fn_multiple_return", scalars(0.7)),
-    Case(T, "anf_list", scalars(0.7), expect=LIST_TO_SUM),
-    Case(T, "deep_anf_list", vector(3), expect=LIST_TO_SUM),
+    Case(T, "anf_list", scalars(0.7)),
+    Case(T, "deep_anf_list", vector(3)),
     Case(T, "subscript1", vector(3)),
     Case(T, "subscript2", vector(3), expect=WRITES_ARGUMENT),
     Case(T, "subscript3", vector(3), expect=WRITES_ARGUMENT),
@@ -320,12 +319,7 @@ CASES: list[Case] = [
     Case(T, "passthru_pack", fixed((0.7, 1.3, -0.4, 1)), wrt=(0, 1, 2)),
     Case(T, "passthru_unpack", fixed(((0.7, 1.3, -0.4),))),
     Case(T, "cart2polar", fixed((0.7, -1.3)), wrt=(0, 1)),
-    Case(
-        T,
-        "listcomp",
-        vector(3),
-        expect=refused("'[i * 3 for i in a]' is a list, but np.sum takes an array", "np.stack"),
-    ),
+    Case(T, "listcomp", vector(3)),
     Case(T, "while_big", scalars(0.7, 3.0, -5.0)),
     Case(T, "active_subscript", vector(3), no_autograd=NO_ASSIGNMENT),
     Case(T, "init_array_grad_maybe_active", vector(3), no_autograd=NO_ASSIGNMENT),

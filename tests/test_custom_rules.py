@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import assert_grad_matches_fd
 
 import adcompile as ad
 from adcompile.rules import registry
@@ -500,3 +501,70 @@ def test_an_exponential_tangent_rule_is_the_output_times_its_logarithms():
         2 * eps
     )
     assert abs(got - want) < 1e-8 * max(1.0, abs(want))
+
+
+def scaled(a, b):
+    return a * b
+
+
+def scaled_by_parameter(x, s):
+    return np.sum(scaled(x, s) ** 2)
+
+
+def scaled_by_a_row(x, w):
+    return np.sum(np.sin(scaled(x, w)))
+
+
+def scaled_by_a_total(w):
+    # the operand numpy broadcasts is made inside the function: a contribution of the
+    # result's shape used as it is would give every element of w a wrong gradient
+    s = np.sum(w)
+    return np.sum(scaled(np.array([1.0, 2.0, 3.0]), s) * np.array([0.5, -1.0, 2.0]))
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (scaled_by_parameter, (np.arange(1.0, 4.0), 2.0)),
+        (scaled_by_parameter, (np.arange(1.0, 4.0), np.array(0.5))),
+        (scaled_by_a_row, (np.ones((2, 3)) * 0.3, np.arange(1.0, 4.0))),
+        (scaled_by_a_row, (np.arange(1.0, 4.0), np.ones((2, 3)) * 0.3)),
+        (scaled_by_a_total, (np.array([0.5, 0.1, 0.2]),)),
+    ],
+)
+def test_a_rule_registered_without_broadcasts_for_a_broadcasting_function(f, args):
+    """A user's rule that does not say broadcasts=True, for a function that does
+    broadcast: each contribution is summed back to its operand's shape at run time."""
+
+    @ad.adjoint(scaled, override=True)
+    def scaled_adjoint(dy, y, a, b):
+        return dy * b, dy * a
+
+    wrt = tuple(range(len(args)))
+    assert_grad_matches_fd(f, *args, wrt=wrt if len(wrt) > 1 else 0)
+
+
+def spread(x):
+    return x + np.zeros((2, 3))
+
+
+def spread_loss(x):
+    return np.sum(spread(x) * np.arange(6.0).reshape(2, 3))
+
+
+@pytest.mark.parametrize("x", [np.ones(3), 2.0, np.float32(2.0)])
+def test_a_rule_giving_a_gradient_larger_than_its_operand_is_a_located_error(x):
+    """A one-operand function that broadcasts against a constant, whose rule returns the
+    result's cotangent as it is: the gradient cannot fit the parameter, which is said
+    at the parameter (not a raw TypeError or ValueError from the runtime)."""
+
+    @ad.adjoint(spread)
+    def spread_adjoint(dy, y, x):
+        return dy
+
+    g = ad.grad(spread_loss)
+    for _ in range(2):  # the slow path, then the dispatcher's
+        with pytest.raises(ad.AdCompileError, match="broadcasts=True") as info:
+            g(x)
+        assert info.value.loc.lineno == inspect.getsourcelines(spread_loss)[1]
+        assert "shape (2, 3)" in str(info.value)

@@ -367,13 +367,13 @@ def f_match(x):
 
 
 def f_list_slice_as_array(xs):
-    return np.sum(np.tanh(xs[1:]))
+    return np.sum(xs[1:] * 2.0)
 
 
 def f_rebound_tuple_as_array(x):
     shape = (x, x)
     shape = (x, x * 2.0)  # a second version: compiled under another name
-    return np.sum(np.exp(shape))
+    return np.sum(shape * 2.0)
 
 
 def f_call_of_a_parameter(x, act=None):
@@ -497,12 +497,11 @@ CASES = [
     (f_return_none, (X,), "return None", ["return"]),
     (f_module_as_value, (X,), "np\n", ["np"]),
     (f_match, (X,), "match x", ["match"]),
-    (f_list_slice_as_array, ([X, X, X],), "np.tanh(xs[1:])", ["'xs[1:]'", "np.stack(xs[1:])"]),
-    (f_rebound_tuple_as_array, (X,), "np.exp(shape)", ["'shape'", "np.stack(shape)"]),
+    (f_list_slice_as_array, ([X, X, X],), "xs[1:] * 2.0", ["'xs[1:]'", "np.stack(xs[1:])"]),
+    (f_rebound_tuple_as_array, (X,), "shape * 2.0", ["'shape'", "np.stack(shape)"]),
     (f_call_of_a_parameter, (X,), "act(x)", ["act(...)", "parameter", "module level"]),
     (f_call_of_a_local, (X,), "act(x)", ["act(...)", "local variable", "module level"]),
     (f_call_through_getattr, (X,), "getattr(np", ["np.tanh(...)"]),
-    (f_call_of_an_object_attribute, (X,), "CONFIG.act(x)", ["CONFIG.act(...)", "act = CONFIG.act"]),
     (f_zip_as_value, (X,), "zip(x, x)", ["zip()", "for a, b in zip"]),
     (f_max_of_an_array, (X,), "max(x)", ["max()", "np.max(x)"]),
     (f_builtin_without_numeric_meaning, (X,), "sorted(x)", ["sorted()", "outside"]),
@@ -634,14 +633,20 @@ def test_source_file_changed_since_import(tmp_path):
     assert err.hint
 
 
-def test_bound_method_is_refused():
+def test_a_method_bound_to_a_class_is_refused():
     class Model:
-        def loss(self, x):
+        @classmethod
+        def loss(cls, x):
             return np.sum(x * x)
 
-    err = refused(Model().loss, X)
-    assert "method" in err.reason
+    err = refused(Model.loss, X)
+    assert "method bound to the class Model" in err.reason
     assert err.hint and "staticmethod" in err.hint
+
+
+def test_a_method_of_a_global_object_is_called_as_a_helper():
+    g = ad.grad(f_call_of_an_object_attribute)(X)
+    np.testing.assert_allclose(g, numeric_grad(f_call_of_an_object_attribute, [X], 0), rtol=1e-6)
 
 
 def test_derivative_of_a_vjp_is_refused():
@@ -839,10 +844,10 @@ def f_sum_of_list(x):
     return np.sum([x, x])
 
 
-def test_reduction_of_a_list_literal_is_refused_at_the_call():
-    err = refused(f_sum_of_list, X)
-    assert_located(err, f_sum_of_list, "np.sum([x, x])")
-    assert "np.stack" in err.hint
+def test_reduction_of_a_list_literal_is_the_reduction_of_its_array():
+    value, g = ad.value_and_grad(f_sum_of_list)(X)
+    assert value == f_sum_of_list(X)
+    np.testing.assert_allclose(g, numeric_grad(f_sum_of_list, [X], 0), rtol=1e-6)
 
 
 def f_loop_rebinds_its_iterable(x):
@@ -865,10 +870,7 @@ class _Scaled:
         return np.sum(self.scale * x * x)
 
 
-def test_a_method_reading_self_is_told_self_is_not_an_array():
-    """The message names the object's attribute and what to do, rather than listing
-    array attributes as if self were an array."""
-    err = refused(_Scaled.loss, _Scaled(), X, wrt=1)
-    assert_located(err, _Scaled.loss, "self.scale")
-    assert "self.scale" in err.reason and "not of an array" in err.reason
-    assert "argument" in err.hint
+def test_a_method_reading_self_reads_its_attributes_as_constants():
+    m = _Scaled()
+    g = ad.grad(_Scaled.loss, wrt=1)(m, X)
+    np.testing.assert_allclose(g, numeric_grad(m.loss, [X], 0), rtol=1e-6)

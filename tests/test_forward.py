@@ -1013,19 +1013,39 @@ def test_extra_singular_vectors_of_a_full_svd_have_no_tangent():
         ad.grad(full_svd_left_sum)(N)
 
 
+def _single(v):
+    """``v`` in single precision: float64 arrays as float32; Python floats stay Python
+    floats, whose tangents are Python floats too (numpy lets them keep float32 float32)."""
+    if isinstance(v, np.ndarray) and v.dtype == np.float64:
+        return v.astype(np.float32)
+    return v
+
+
 @pytest.mark.parametrize(
-    ("f", "args"),
-    [(f, args) for f, args in CASES if all(isinstance(a, np.ndarray) for a in args)],
+    ("f", "args", "wrt"),
+    [
+        (f, args, w)
+        for f, args in CASES
+        if all(isinstance(a, np.ndarray | float) for a in args)
+        for w in _wrts(f)
+    ],
     ids=lambda v: getattr(v, "__name__", None) if callable(v) else None,
 )
-def test_tangent_keeps_float32(f, args):
-    """A float32 computation has float32 tangents (a rule's helper does not upcast)."""
-    single = tuple(a.astype(np.float32) for a in args)
+def test_tangent_keeps_float32(f, args, wrt):
+    """A float32 computation has float32 tangents, whichever operands are active and
+    with Python floats among them (a rule's mask or helper does not upcast)."""
+    single = tuple(_single(a) for a in args)
+    positions = wrt if isinstance(wrt, tuple) else (wrt,)
+    tangents = tuple(
+        np.ones_like(single[i]) if isinstance(single[i], np.ndarray) else 1.0 for i in positions
+    )
     with np.errstate(all="ignore"):
-        value, tangent = ad.jvp(f, wrt=_all(f))(*single, tuple(np.ones_like(a) for a in single))
+        value, tangent = ad.jvp(f, wrt=wrt)(
+            *single, tangents if isinstance(wrt, tuple) else tangents[0]
+        )
     for v, t in zip(_leaves(value), _leaves(tangent), strict=True):
         if np.result_type(v) == np.float32:
-            assert np.result_type(t) == np.float32
+            assert np.result_type(t) == np.float32, (np.result_type(t), wrt)
 
 
 def _used_primitives():

@@ -270,9 +270,9 @@ def f(x):
 def f(x):
     return np.sum(np.real(np.sign(np.fft.fft(x))) * x)  # <-
 """,
-    "np.random in the function": """
+    "a random draw around a differentiated input": """
 def f(x):
-    return np.sum(x * np.random.normal(size=6))  # <-
+    return np.sum(x * np.random.normal(x, 1.0))  # <-
 """,
     "the random module": """
 import random

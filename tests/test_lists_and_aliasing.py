@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import assert_grad_matches_fd
 
 import adcompile as ad
 from adcompile import AdCompileError
@@ -659,3 +660,26 @@ def test_dispatcher_checks_sharing_only_for_a_function_that_updates_a_parameter(
     for _ in range(3):
         gf(A.copy(), A * 2.0)
     assert "MAY_SHARE" in gf._fast.source
+
+
+def mean_of_a_list(a, x):
+    parts = [x * a, np.sin(x), x**2]
+    return np.mean(parts) + np.sum((a, a * a)) + np.max([np.sum(x), a])
+
+
+def test_a_list_passed_to_a_numpy_function_is_the_array_numpy_makes():
+    import autograd
+    import autograd.numpy as anp
+
+    def twin(a, x):
+        parts = anp.array([x * a, anp.sin(x), x**2])
+        return (
+            anp.mean(parts) + anp.sum(anp.array((a, a * a))) + anp.max(anp.array([anp.sum(x), a]))
+        )
+
+    x = np.array([0.3, -0.8, 1.1])
+    value, (da, dx) = ad.value_and_grad(mean_of_a_list, wrt=(0, 1))(0.7, x)
+    assert value == mean_of_a_list(0.7, x)
+    for g, e in zip((da, dx), autograd.grad(twin, (0, 1))(0.7, x), strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-12)
+    assert_grad_matches_fd(mean_of_a_list, 0.7, x, wrt=(0, 1))

@@ -383,6 +383,7 @@ RUNTIME_NONDIFF = (
     runtime.clip_passes,
     runtime.clip_low,
     runtime.clip_high,
+    runtime.mask_like,
     runtime.scalar_floor_divide,
 )
 
@@ -397,6 +398,7 @@ def test_runtime_masks_and_zeros_are_locally_constant():
         (runtime.clip_passes, (x, -0.1, 0.5)),
         (runtime.clip_low, (x, -0.1, 0.5)),
         (runtime.clip_high, (x, -0.1, 0.5)),
+        (runtime.mask_like, (x > 0.2, x)),
         (runtime.scalar_floor_divide, (0.7, 0.3)),
         (runtime.zero_like, (x,)),
         (runtime.zeros_tangent, (x,)),
@@ -407,6 +409,8 @@ def test_runtime_masks_and_zeros_are_locally_constant():
         moved = (args[0] * (1 + 1e-7),) + args[1:]
         if fn is runtime.extremum_mask:  # (the extremum moves with its operand)
             moved = (x * (1 + 1e-7), y * (1 + 1e-7), 0)
+        if fn is runtime.mask_like:  # (a condition, then the value it is shaped like)
+            moved = (args[0], x * (1 + 1e-7))
         assert np.array_equal(np.asarray(fn(*moved)), np.asarray(base)), fn
 
 

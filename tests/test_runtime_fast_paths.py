@@ -157,7 +157,9 @@ def test_zero_like_of_other_values_is_unchanged(x):
     z = zero_like(x)
     assert type(z) is np.ndarray
     assert z.shape == np.shape(x)
-    assert z.dtype == np.result_type(x, float)
+    # floating (and complex) dtypes kept as they are: float32 zeros for a float32 value
+    assert z.dtype == np.result_type(x, 0.0)
+    assert z.dtype == (np.float32 if np.result_type(x) == np.float32 else np.result_type(x, float))
     assert not np.any(z)
 
 

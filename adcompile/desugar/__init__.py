@@ -37,6 +37,8 @@ __all__ = ["BindError", "LiftedFunction", "bind", "desugar", "is_plain"]
 
 def desugar(src: SourceFunction) -> SourceFunction:
     """``src`` with its shorthand constructs written out (see the module's docstring)."""
+    if not src.shorthand:
+        return src  # (one walk of the function, shared with the later passes' names)
     fn = src.node
     fresh = Fresh(fn)
     body = Comprehensions(src, fresh, src.lookup).block(fn.body)

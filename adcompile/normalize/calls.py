@@ -50,6 +50,8 @@ class Calls:
 
     def call(self, node: ast.Call, hint: str):
         func = node.func
+        if self.is_draw(node):
+            return self.draw(node, hint)
         if isinstance(func, ast.Attribute) and not self.is_namespace(func.value):
             return self.method_call(node, func, hint)
         obj = self.static_object(func)
@@ -119,6 +121,8 @@ class Calls:
             if len(args) != 1 or keywords:
                 raise self.error("float() takes one argument here", node)
             return value, np.positive, {"x": args[0]}, True
+        if obj is len and len(args) == 1:
+            self.not_a_dataclass(args[0], node.args[0])  # (a dataclass has no len)
         if obj in CONSTANT_BUILTINS or rules.is_nondiff(_canonical(obj)):
             return value, None, {}, obj in (len, int, bool, round)
         if obj is sum:
@@ -141,6 +145,12 @@ class Calls:
             # (max and min of other than two operands, or with key=, have no rule)
             reason, instead = _no_rule(obj, label)
             raise self.error(reason, node, hint=instead)
+        args, keywords = self.lists_as_arrays(prim, args, keywords, hint)
+        value = ast.Call(
+            func=value.func,
+            args=args,
+            keywords=[ast.keyword(arg=k, value=v) for k, v in keywords],
+        )
         scalar = id(prim) in SCALAR_PRESERVING and all(self.is_scalar(a) for a in args)
         return self.bound(value, prim, args, keywords, node, scalar)
 

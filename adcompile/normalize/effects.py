@@ -4,6 +4,15 @@ calls, ``assert``, ``raise`` (validating arguments in a branch) and
 forward sweep runs it once, where the function does, in order, and nothing of it
 is differentiated (its operands are read as they are at that point).
 
+A random draw (``eps = rs.randn(*mu.shape)``, ``rng.normal(size=3)``,
+``np.random.uniform()``) is such a statement too, whose value is kept (effect
+``"draw"``): the forward sweep draws once, where the function does, and the
+reverse sweep reads that same sample, never a second one; it is never recomputed,
+moved or written into its reader. The sample is a constant of the derivative, so
+``mu + np.exp(log_sigma) * eps`` differentiates through ``mu`` and ``log_sigma``
+(the reparameterisation trick); a draw whose own arguments depend on a
+differentiated input is refused (``analysis.py``): its derivative is not zero.
+
 A branch that raises does not reach the statements after its ``if``: what
 follows sees the other branch's variables only (``RAISED`` marks such a path).
 """
@@ -18,6 +27,10 @@ import warnings
 import numpy as np
 
 from ..ir import Assign
+from ..names import RANDOM_MAKERS, RANDOM_METHODS, RANDOM_REFUSED, is_random_draw
+from .common import _strip
+
+DRAW = object()  # what ``draw`` returns as its primitive: ``emit`` makes the Assign a draw
 
 RAISED = "<raised>"  # the env key of a path that ends in a raise
 
@@ -41,6 +54,48 @@ class Effects:
             owner = self.resolver.find(func.value)
             return isinstance(owner, logging.Logger)
         return False
+
+    def is_draw(self, call: ast.Call) -> bool:
+        """A call of a random generator's method: of a global or numpy's (``rng.normal``,
+        ``np.random.randn``), or a method only generators have, of a local (``rs.randn``
+        on a RandomState argument: were it not one, Python's call would fail alike)."""
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in RANDOM_MAKERS:
+            return is_random_draw(self.static_object(func))
+        if not isinstance(func, ast.Attribute) or func.attr not in RANDOM_METHODS:
+            return False
+        if isinstance(func.value, ast.Name) and func.value.id in self.locals:
+            return True
+        if isinstance(func.value, ast.Call) and self.is_draw(func.value):
+            return True  # np.random.default_rng(0).normal(...)
+        return is_random_draw(self.resolver.find(func) or self.static_object(func))
+
+    def draw(self, node: ast.Call, hint: str):
+        """``(value, DRAW, {}, False)``: the call with its arguments as atoms."""
+        func = node.func
+        if func.attr in RANDOM_REFUSED or any(k.arg == "out" for k in node.keywords):
+            raise self.error(
+                f"{self.src.text_of(func)}(...) writes into an array",
+                node,
+                hint="draw a new array instead: rng.permutation(x), rng.permuted(x)",
+            )
+        if not self.is_namespace(func.value):  # rs.randn (a local), rng(0).normal
+            callee = ast.Attribute(value=self.atom(func.value, hint), attr=func.attr)
+        else:
+            self.record_globals(func)
+            callee = _strip(func)
+        args = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):  # rs.randn(*x.shape)
+                args.append(ast.Starred(value=self.atom(a.value, hint), ctx=ast.Load()))
+            else:
+                args.append(self.argument(a, hint))
+        keywords = []
+        for k in node.keywords:
+            if k.arg is None:
+                raise self.error("**-arguments are not supported", k)
+            keywords.append(ast.keyword(arg=k.arg, value=self.argument(k.value, hint)))
+        return ast.Call(func=callee, args=args, keywords=keywords), DRAW, {}, False
 
     def effect(self, value: ast.expr, node: ast.AST, kind: str = "call") -> None:
         self.body.append(

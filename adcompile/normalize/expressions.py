@@ -12,6 +12,7 @@ import types
 
 import numpy as np
 
+from ..frontend import Computed, Unresolved, is_user_object
 from ..ir import Assign, If
 from ..names import (
     BINOPS,
@@ -20,13 +21,15 @@ from ..names import (
     UNARYOPS,
 )
 from ..rules import containers
-from ..rules.containers import is_container, join_kinds
+from ..rules.containers import LEAF, Fields, is_container, join_kinds
 from .common import (
     SAME_STRUCTURE_HINT,
     _copy_atom,
+    _dotted,
     _is_int_name,
     _strip,
 )
+from .effects import DRAW
 from .unassigned import Unassigned
 
 
@@ -120,13 +123,47 @@ class Expressions:
         """``np.pi``-like attributes of modules: kept as they are, as constant atoms."""
         if not isinstance(node, ast.Attribute):
             return None
-        if not isinstance(self.static_object(node.value), types.ModuleType):
+        base = self.static_object(node.value)
+        if is_user_object(base):
+            return self.object_attribute(node, base)
+        if not isinstance(base, types.ModuleType):
             return None
         obj = self.static_object(node)
         if obj is not None and not isinstance(obj, NUMERIC):
             return None  # np.newaxis is None: a constant too
         self.record_globals(node)
         return _strip(node)
+
+    def object_attribute(self, node: ast.Attribute, base: object) -> ast.expr:
+        """``self.scale`` (an attribute of a user object, a method's ``self``): a captured
+        value, which the generated code reads under a name of its own (``self_scale``);
+        rebinding the attribute recompiles (see frontend.object_attribute)."""
+        value = self.static_object(node)
+        text = self.src.text_of(node)
+        if isinstance(value, Computed | Unresolved):
+            what = value.what if isinstance(value, Computed) else "not there"
+            raise self.error(
+                f"{text} is {what}: adcompile reads an object's attributes as values when "
+                "it compiles, and this one "
+                + ("is computed each time it is read" if isinstance(value, Computed) else "")
+                + ("cannot be read" if isinstance(value, Unresolved) else ""),
+                node,
+                hint=f"set it as a plain attribute (in __init__), or pass {text} in as an argument",
+            )
+        if callable(value) and not isinstance(value, NUMERIC):
+            raise self.error(
+                f"{text} cannot be used as a value",
+                node,
+                hint=f"call it where it is needed ({text}(...)); a function is not a value here",
+            )
+        key = (id(base), node.attr)
+        if key not in self.attributes:
+            label = "_".join(_dotted(node).split("."))
+            self.attributes[key] = self.names.fresh(label)
+            self.spelling[self.attributes[key]] = node
+        held = self.attributes[key]
+        self.globals[held] = value
+        return ast.Name(id=held, ctx=ast.Load())
 
     def static_object(self, node: ast.expr) -> object | None:
         """The object a dotted name of module attributes means, or None."""
@@ -166,7 +203,11 @@ class Expressions:
         if isinstance(node, ast.UnaryOp):
             return isinstance(node.op, ast.USub) and self.is_static(node.operand)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            return node.func.id not in self.locals and self.resolver.lookup(node.func.id) is len
+            is_len = node.func.id not in self.locals and self.resolver.lookup(node.func.id) is len
+            if is_len and len(node.args) == 1 and isinstance(node.args[0], ast.Name):
+                if node.args[0].id in self.env:  # (a dataclass has no len)
+                    self.not_a_dataclass(self.env[node.args[0].id], node.args[0])
+            return is_len
         return False
 
     def static_tuple(self, node: ast.expr) -> bool:
@@ -195,11 +236,14 @@ class Expressions:
             value, prim, operands = self.constant_expr(node), None, {}
         else:
             value, prim, operands, scalar = self.primitive(node, hint)
+        effect = None
+        if prim is DRAW:  # a random draw: kept once, where it is, never inlined
+            prim, effect = None, "draw"
         target = self.names.claim(hint) if claim else self.names.fresh(hint)
         self.spelling[target] = hint if claim and hint in self.locals else node
-        if not claim:
+        if not claim and effect is None:
             self.temps.add(target)
-        if prim is None:
+        if prim is None and effect is None:
             self.constants.add(target)
         ast.copy_location(value, node)
         self.body.append(
@@ -208,8 +252,9 @@ class Expressions:
                 value=value,
                 prim=prim,
                 operands=operands,
-                loc=self.src.loc(self.stmt),
+                loc=self.src.loc(node if effect else self.stmt),  # (a draw: at the call)
                 scalar=scalar,
+                effect=effect,
             )
         )
         if scalar:
@@ -265,6 +310,7 @@ class Expressions:
             base = self.atom(node.value, hint)
             index = self.index(node.slice, hint)
             if is_container(self.kind(base)):
+                self.not_a_dataclass(base, node.value)
                 if isinstance(index, ast.Tuple):
                     raise self.error(
                         "a list or tuple takes one index or one slice",
@@ -428,6 +474,9 @@ class Expressions:
         if node.attr in CONSTANT_ATTRIBUTES:
             return value, None, {}, node.attr in ("ndim", "size")
         fields = self.fields.get(base.id, ()) if isinstance(base, ast.Name) else ()
+        kind = self.kind(base)
+        if kind != LEAF and kind[0] == "tuple" and isinstance(kind[1], Fields):
+            fields = kind[1].names  # a namedtuple's or a dataclass's field: p.W is p[0]
         if node.attr in fields:  # np.linalg.eigh(a).eigenvalues is np.linalg.eigh(a)[0]
             index = ast.Constant(value=fields.index(node.attr))
             value = ast.Subscript(value=base, slice=index, ctx=ast.Load())

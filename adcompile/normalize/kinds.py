@@ -8,10 +8,14 @@ from __future__ import annotations
 import ast
 import inspect
 
+import numpy as np
+
+from .. import rules
 from ..ir import CallPrim
 from ..rules import containers, registry
-from ..rules.containers import EMPTY, LEAF, element_kind, join_kinds
+from ..rules.containers import EMPTY, LEAF, Fields, element_kind, join_kinds
 from ..rules.registry import primitive_name
+from .common import _copy_atom
 
 
 class Kinds:
@@ -71,6 +75,69 @@ class Kinds:
             return prim.result_kind
         n = self.result_count(prim, operands)
         return LEAF if n == 1 else ("tuple", (LEAF,) * n)
+
+    def not_a_dataclass(self, atom: ast.expr, node: ast.AST) -> None:
+        """Refuse indexing, unpacking or iterating over a dataclass, which the generated
+        code holds as the tuple of its fields (Python would raise a TypeError)."""
+        kind = self.kind(atom)
+        if kind == LEAF or kind[0] != "tuple" or not isinstance(kind[1], Fields):
+            return
+        if self.src.filename.startswith("<adcompile"):
+            return  # generated code, differentiated again: it indexes the tuple itself
+        record = kind[1].record
+        if not issubclass(record, tuple):
+            raise self.error(
+                f"{self.src.text_of(node)} is a {record.__name__}, a dataclass: it cannot be "
+                "indexed, unpacked or iterated over",
+                node,
+                hint=f"read its fields by name ({kind[1].names[0]} = "
+                f"{self.src.text_of(node)}.{kind[1].names[0]})"
+                if kind[1].names
+                else "read its fields by name",
+            )
+
+    def lists_as_arrays(self, prim, args: list, keywords: list, hint: str) -> tuple[list, list]:
+        """A list or tuple passed to a numpy function where it takes an array
+        (``np.sum([1, a * a, 2])``, ``np.mean(xs)``) is the array numpy makes of it
+        (``np.asarray``): made first, as ``np.array(...)``, whose rule differentiates it."""
+        rule = rules.lookup(prim)
+        module = getattr(prim, "__module__", None) or ""
+        if rule is None or not module.startswith("numpy") or prim is np.array:
+            return args, keywords
+
+        def convert(param: str | None, atom: ast.expr) -> ast.expr:
+            listed = isinstance(atom, ast.Tuple) or (
+                isinstance(atom, ast.Name) and self.kind(atom)[0] in ("list", "tuple")
+                if self.kind(atom) != LEAF
+                else False
+            )
+            if param is None or param == "arrays" or not listed:
+                return atom
+            if not rule.differentiable(param):
+                return atom
+            made = ast.Call(func=self.numpy_attr("array"), args=[atom], keywords=[])
+            target = self.names.fresh(hint)
+            self.temps.add(target)
+            operand = (
+                ast.Tuple(elts=[_copy_atom(e) for e in atom.elts], ctx=ast.Load())
+                if isinstance(atom, ast.Tuple)
+                else _copy_atom(atom)
+            )
+            self.add_assign(target, made, np.array, {"arrays": operand})
+            return ast.Name(id=target, ctx=ast.Load())
+
+        params = list(rule.params)
+        args = [convert(params[i] if i < len(params) else None, a) for i, a in enumerate(args)]
+        keywords = [(k, convert(k, v)) for k, v in keywords]
+        return args, keywords
+
+    def numpy_attr(self, attr: str) -> ast.expr:
+        """``np.attr`` in the forward code, under the user's name for numpy if it is np."""
+        name = "np"
+        if name in self.locals or self.resolver.lookup(name) is not np:
+            name = self.names.fresh("numpy")
+        self.globals[name] = np
+        return ast.Attribute(value=ast.Name(id=name, ctx=ast.Load()), attr=attr, ctx=ast.Load())
 
     def note_fields(self, target: str, prim) -> None:
         """Remember the field names of a primitive's named-tuple result."""

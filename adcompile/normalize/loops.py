@@ -217,6 +217,7 @@ class Loops:
         atoms = []
         for src_node in sources:
             atom = self.atom(src_node, "seq")
+            self.not_a_dataclass(atom, src_node)
             kind = self.kind(atom)
             if kind != LEAF and kind[0] == "dict":
                 raise self.error(

@@ -57,6 +57,8 @@ class State:
         # generated name -> the user's text it holds the value of, for messages
         # (a user variable's name, or the expression: its text is read only for a message)
         self.spelling: dict[str, str | ast.expr] = {}
+        # (id of a user object, attribute) -> the name its value has (self.scale)
+        self.attributes: dict[tuple[int, str], str] = {}
         # the variables desugar made (a comprehension's list, a condition), likewise
         self.desugared: dict[str, str | ast.expr] = dict(src.spelled)
         self.stmt: ast.stmt = fn

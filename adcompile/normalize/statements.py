@@ -52,6 +52,9 @@ class Statements:
             if self.is_effect_call(call):
                 self.effect(call, stmt)
                 return
+            if isinstance(call, ast.Call) and self.is_draw(call):  # rng.normal(), np.random.seed(0)
+                self.emit(call, "draw")
+                return
             if isinstance(stmt.value, ast.Call) and _is_name(stmt.value.func, "print"):
                 raise self.error(
                     "print() is not supported in a differentiated function",
@@ -324,6 +327,7 @@ class Statements:
                     self.env[t.id] = a
                 return
             source = self.atom(value, "_".join(t.id for t in names))
+            self.not_a_dataclass(source, value)
             kind = self.kind(source)
             if isinstance(source, ast.Name) and self.kinds.get(source.id) == EMPTY:
                 # an element of a list with no element yet: its structure is not

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import types
 from dataclasses import dataclass
 
 from .. import desugar, fence, frontend
@@ -18,7 +19,7 @@ from ..ir import CallPrim, python_call
 from ..names import is_compiled_gradient
 from ..rules import containers
 from ..rules.containers import LEAF
-from .common import _copy_atom, _strip
+from .common import _copy_atom, _dotted, _strip
 from .kinds import _literal, _NoLiteral
 
 
@@ -97,6 +98,9 @@ class UserCalls:
             # code, for the structure of the arguments passed (see higher.py)
             return self.gradient_call(node, func, obj, hint)
         else:
+            method = self.object_first(node, func, obj)
+            if method is not None:  # helper(self, x): the helper bound to the object
+                node, func, obj = method
             callee = frontend.from_function(obj)
             defaults = {
                 p.name: p.default
@@ -154,7 +158,8 @@ class UserCalls:
             )
         for p in bound.missing:
             values[p] = self.default_atom(callee.name, p, defaults[p], node)
-        self.record_globals(func)
+        if not (isinstance(func, ast.Name) and func.id in self.globals):
+            self.record_globals(func)  # (a helper bound to an object is there already)
         args = [values[p] for p in params]
         kinds = tuple(self.kind(a) for a in args)
         result_kind = self.session.result_kind(callee, kinds) if self.session else LEAF
@@ -164,6 +169,29 @@ class UserCalls:
             _strip(func), plain, {p: _copy_atom(a) for p, a in zip(params, args, strict=True)}
         )
         return value, prim, dict(zip(params, args, strict=True)), False
+
+    def object_first(self, node: ast.Call, func: ast.expr, obj: object):
+        """A user function called with an instance of a user class first (``helper(self,
+        x)`` in a method): ``(call, name, method)``, the call of the function bound to
+        that object, whose attributes it reads as captured values (as a method's ``self``),
+        under a name of its own; None for any other call."""
+        first = node.args[0] if node.args else None
+        if not isinstance(obj, types.FunctionType) or not isinstance(first, ast.Name):
+            return None
+        held = self.static_object(first)
+        if not frontend.is_user_object(held):
+            return None
+        method = types.MethodType(obj, held)
+        name = self.names.fresh(f"{_dotted(func).replace('.', '_')}_of_{first.id}")
+        self.globals[name] = method
+        self.spelling[name] = func
+        call = ast.copy_location(
+            ast.Call(
+                func=ast.Name(id=name, ctx=ast.Load()), args=node.args[1:], keywords=node.keywords
+            ),
+            node,
+        )
+        return call, ast.Name(id=name, ctx=ast.Load()), method
 
     def call_arguments(self, node: ast.Call, hint: str) -> tuple[list, list]:
         """The atoms a call passes, positionally and by keyword, with ``*xs`` of a tuple

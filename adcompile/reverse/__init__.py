@@ -35,9 +35,10 @@ from .forward import Forward
 from .output import Output
 from .program import Program
 from .rules import Rules
-from .saving import Saving, loads, loads_and_stores
+from .saving import Saving, loads_and_stores
 from .state import Adjoints
 from .sweep import Sweep
+from .updates import reads_and_writes
 
 MODES = ("grad", "value_and_grad", "vjp")
 
@@ -155,7 +156,9 @@ class Transformation:
             adjoints.adj[result.id] = seed
         self.sweep.block(fn.body[:-1], saving=False)
         reverse_code = self.output.out
-        reverse_loads, reverse_stores = loads_and_stores(reverse_code)
+        reverse_loads, reverse_stores, value_reads = reads_and_writes(
+            reverse_code, self.ns.namespace
+        )
         grads = []
         for p in self.wrt:
             g = adjoints.adj.get(p)
@@ -165,7 +168,7 @@ class Transformation:
         needed = reverse_loads | {n for g in grads for n in names_in(g)}
         if self.mode == "value_and_grad":
             needed |= names_in(result)
-        self.forward.plan(fn.body[:-1], needed, reverse_loads, reverse_code)
+        self.forward.plan(fn.body[:-1], needed, reverse_loads, value_reads)
         forward = self.forward.block(fn.body[:-1], saving=False)
         self.forward.fill_recomputations()
         if self.saving.checkpoints:  # the recomputed segments rebind the loops' state
@@ -231,10 +234,10 @@ class Transformation:
         self.sweep.block(body, saving=True, inputs=set(fn.params), finish=zero_grads)
         reverse_code = self.output.out
         grads = [adjoints.adj.get(p) or adjoints.zero(p) for p in self.wrt]
-        reverse_loads = loads(reverse_code)
+        reverse_loads, _, value_reads = reads_and_writes(reverse_code, ns.namespace)
         needed = reverse_loads | names_in(result)
         needed |= {n for g in grads for n in names_in(g)}
-        self.forward.plan(body, needed, reverse_loads, reverse_code)
+        self.forward.plan(body, needed, reverse_loads, value_reads)
         forward = self.forward.block(body, saving=True)
         self.forward.fill_recomputations()
         forward.extend(self.saving.push(body))

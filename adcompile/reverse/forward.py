@@ -23,7 +23,7 @@ from .output import Output
 from .program import Program, resolve
 from .rules import Rules
 from .saving import Saving, carry_forward, with_value
-from .updates import Updates, value_reads
+from .updates import Updates
 
 
 class Forward:
@@ -43,16 +43,17 @@ class Forward:
         self.updates: Updates | None = None
 
     def plan(
-        self, body: list[Stmt], needed: set[str], reverse_loads: set[str], reverse_code: list
+        self, body: list[Stmt], needed: set[str], reverse_loads: set[str], value_reads: set[str]
     ) -> None:
         """Decide what the forward sweep of ``body`` (the function's body, without
-        its return) keeps, given what the rest of the generated code reads, and which
-        writes into arrays it makes in place (``updates.py``)."""
+        its return) keeps, given what the rest of the generated code reads (the
+        reverse sweep: all its reads, and those for values rather than shapes, see
+        ``updates.reads_and_writes``), and which writes into arrays it makes in place
+        (``updates.py``)."""
         self.needed = self.needed_names(body, needed)
         self.inline = self.inlinable(self.program.fn.body, reverse_loads)
-        reads = value_reads(reverse_code, self.ns.namespace)
         self.updates = Updates(
-            body, self.program.fn.kinds, reads, self.saving.saved, self.saving.call_saved
+            body, self.program.fn.kinds, value_reads, self.saving.saved, self.saving.call_saved
         )
 
     # --------------------------------------------------------- what to keep
@@ -240,7 +241,7 @@ class Forward:
     def assign(self, stmt: Assign) -> ast.stmt:
         if stmt.effect == "raise":
             return ast.Raise(exc=stmt.value, cause=None)
-        if stmt.effect is not None:
+        if stmt.effect == "call":
             return ast.Expr(value=stmt.value)
         if stmt.target not in self.saving.call_saved:
             return assign(stmt.target, stmt.value)

@@ -118,8 +118,11 @@ class Rules:
         prelude, contributions = rules.instantiate(
             rule, bindings, wanted, self.ns.fresh, self._hooks
         )
-        prelude = [self.numpy_arithmetic(s) for s in prelude]
-        contributions = {p: self.numpy_arithmetic(c) for p, c in contributions.items()}
+        if not rule.operators.isdisjoint(_SCALAR_HELPERS):
+            # (else there is no operator for it to rewrite: what the template's parameters
+            # are bound to are atoms, and cotangents made by rules it rewrote already)
+            prelude = [self.numpy_arithmetic(s) for s in prelude]
+            contributions = {p: self.numpy_arithmetic(c) for p, c in contributions.items()}
         for node in prelude:
             self.output.put(node)
         for p in wanted:
@@ -135,6 +138,8 @@ class Rules:
                     continue
                 if rule.broadcasts and self.may_broadcast(stmt, p):
                     c = self.sum_to(c, stmt, operand)
+                elif rule.unsure_shapes and self.may_broadcast(stmt, p, arrays_only=True):
+                    c = call(self.ns.helper("unbroadcast"), c, operand)
                 self.adjoints.accumulate(operand.id, c, simplified=True)
 
     def _tidy_call(self, node: ast.Call) -> ast.expr:
@@ -327,10 +332,11 @@ class Rules:
             else:
                 self.adjoints.accumulate(x, name(temp))
 
-    def may_broadcast(self, stmt: Assign, param: str) -> bool:
+    def may_broadcast(self, stmt: Assign, param: str, arrays_only: bool = False) -> bool:
         """Whether numpy may have broadcast operand ``param`` of ``stmt`` to a larger shape:
         not when the result is a scalar, nor when every other operand is one, nor when
-        the known shapes of the operand and the result agree."""
+        the known shapes of the operand and the result agree. With ``arrays_only``, other
+        operands that are constants but tuples (None, a string: an option) do not count."""
         if stmt.scalar:
             return False
         mine, result = (
@@ -340,7 +346,12 @@ class Rules:
         if mine is not None and isinstance(result, tuple):
             return mine != result
         fn = self.program.fn
-        return any(not fn.is_scalar(e) for p, e in stmt.operands.items() if p != param)
+        return any(
+            not fn.is_scalar(e)
+            and not (arrays_only and type(e) is ast.Constant and type(e.value) is not tuple)
+            for p, e in stmt.operands.items()
+            if p != param
+        )
 
     def sum_to(self, c: ast.expr, stmt: Assign, operand: ast.Name) -> ast.expr:
         """``c`` summed back to the shape of ``operand``: the exact sum when both shapes

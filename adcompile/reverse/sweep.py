@@ -21,8 +21,10 @@ import ast
 from dataclasses import dataclass, field
 
 from ..analysis import differentiable_operands, written_chain
+from ..errors import AdCompileError
 from ..generated import Namespace, call, current_is, name, store
 from ..ir import Assign, If, Loop, Stmt, all_defs, names_in, walk
+from ..names import RANDOM_METHODS
 from ..rules.containers import LEAF
 from .checkpoint import Plan
 from .output import Output
@@ -367,6 +369,7 @@ class Sweep:
         reverse, under a schedule."""
         if self.checkpoint is None or self.depth or not self.saving.saved.get(id(stmt.body)):
             return None
+        _refuse_draws(stmt)
         fresh = self.ns.fresh
         plan = Plan(
             loop=stmt,
@@ -490,3 +493,26 @@ def _outer_reads(stmt: Loop) -> set[str]:
     if stmt.target:
         inside.add(stmt.target)
     return reads - inside
+
+
+def _refuse_draws(loop: Loop) -> None:
+    """A checkpointed loop's segments run again in the reverse sweep: a random draw in
+    them (or in a function they call) would draw other numbers than the forward did."""
+    for stmt in walk(loop.body):
+        if not isinstance(stmt, Assign):
+            continue
+        source = getattr(stmt.prim, "source", None)  # a call of a user function
+        calls = ast.walk(source.node) if source is not None else ()
+        if stmt.effect == "draw" or any(
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and n.func.attr in RANDOM_METHODS
+            for n in calls
+        ):
+            raise AdCompileError(
+                "a checkpointed loop draws random numbers here: its reverse sweep recomputes "
+                "the loop's segments, which would draw other numbers",
+                stmt.loc,
+                hint="draw the samples before the loop (all iterations' at once) and index "
+                "them in it, or differentiate without checkpoint=",
+            )

@@ -52,35 +52,49 @@ _SHAPE_ONLY_NUMPY = {"zeros_like", "ones_like", "shape", "ndim", "size", "empty_
 _SHAPE_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
 
 
-def value_reads(code: list, namespace: dict) -> set[str]:
-    """The names ``code`` reads for their values (not only for their shape)."""
-    out: set[str] = set()
+def reads_and_writes(code: list, namespace: dict) -> tuple[set[str], set[str], set[str]]:
+    """The names ``code`` reads, those it assigns (loop targets and unpacked tuples
+    included), and those it reads for their values (not only for their shape): one walk."""
+    read: set[str] = set()
+    written: set[str] = set()
+    value: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if type(node) is ast.Name:
-            if type(node.ctx) is ast.Load:
-                out.add(node.id)
+        kind = type(node)
+        if kind is ast.Name:
+            ctx = type(node.ctx)
+            if ctx is ast.Load:
+                read.add(node.id)
+                value.add(node.id)
+            elif ctx is ast.Store:
+                written.add(node.id)
             return
-        if type(node) is ast.Attribute and node.attr in _SHAPE_ATTRIBUTES:
+        if kind is ast.Attribute and node.attr in _SHAPE_ATTRIBUTES:
             if type(node.value) is ast.Name:
+                shape_only(node.value)
                 return
-        if type(node) is ast.Call:
+        if kind is ast.Call:
             skip = _shape_only(node, namespace)
             visit(node.func)
             for i, a in enumerate(node.args):
                 if i in skip and type(a) is ast.Name:
-                    continue
-                visit(a)
+                    shape_only(a)
+                else:
+                    visit(a)
             for k in node.keywords:
                 visit(k.value)
             return
         for child in ast.iter_child_nodes(node):
             visit(child)
 
+    def shape_only(node: ast.Name) -> None:
+        if type(node.ctx) is ast.Load:
+            read.add(node.id)
+
     for stmt in code:
         if isinstance(stmt, ast.AST):
             visit(stmt)
-    return out
+    return read, written, value
 
 
 def _shape_only(node: ast.Call, namespace: dict) -> tuple[int, ...]:

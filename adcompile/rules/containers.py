@@ -9,6 +9,7 @@ reverse stage writes their adjoints directly (``reverse/rules.py``)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 # Kinds: what the compiler knows about a value's structure.
@@ -21,10 +22,59 @@ LEAF = "leaf"  # an array or a number
 EMPTY = "empty"
 
 
+class Fields(tuple):
+    """The kinds of a record's fields, with their names and the record's type: a
+    namedtuple, or a dataclass instance, is a tuple of its fields whose elements are
+    also read by name (``p.W`` is ``p[0]``). A dataclass reaches the generated code as
+    the plain tuple of its fields (``records.plain``); its gradient is made a dataclass
+    again (``records.restore``)."""
+
+    names: tuple[str, ...]
+    record: type
+
+    def __new__(cls, kinds: tuple, names: tuple[str, ...], record: type) -> Fields:
+        made = super().__new__(cls, kinds)
+        made.names, made.record = names, record
+        return made
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Fields)
+            and tuple.__eq__(self, other)
+            and self.names == other.names
+            and self.record is other.record
+        )
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((tuple(self), self.names, id(self.record)))
+
+    def __repr__(self) -> str:
+        return f"{self.record.__name__}{tuple(self)!r}"
+
+
+def record_fields(value: object) -> tuple[str, ...] | None:
+    """The field names of a namedtuple or a dataclass instance; None for other values."""
+    t = type(value)
+    if issubclass(t, tuple) and isinstance(getattr(t, "_fields", None), tuple):
+        return t._fields
+    params = getattr(t, "__dataclass_fields__", None)
+    if isinstance(params, dict) and not isinstance(value, type):
+        return tuple(f.name for f in dataclasses.fields(value) if f.init)
+    return None
+
+
 def kind_of(value: object) -> object:
-    """The structure of a runtime value, without lengths of lists. A function (a numpy
+    """The structure of a runtime value, without lengths of lists. A namedtuple or a
+    dataclass instance is a tuple of its fields' kinds (``Fields``). A function (a numpy
     function, a user function, a ``functools.partial``) passed as a value is of the kind
     ``("function", f)``: code is compiled for the function it is, as for a structure."""
+    names = record_fields(value)
+    if names is not None:
+        kinds = tuple(kind_of(getattr(value, n)) for n in names)
+        return ("tuple", Fields(kinds, names, type(value)))
     if isinstance(value, list):
         kinds = [kind_of(v) for v in value]
         if kinds and any(k != kinds[0] for k in kinds):

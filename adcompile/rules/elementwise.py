@@ -21,6 +21,7 @@ from ..runtime import (
     clip_high,
     clip_low,
     clip_passes,
+    mask_like,
     real_cotangent,
     tie_share,
     zero_like,
@@ -319,11 +320,12 @@ def nan_to_num(dy, y, x, copy=True, nan=0.0, posinf=None, neginf=None):
 def nan_to_num_tangent(
     dx, dnan, dposinf, dneginf, y, x, copy=True, nan=0.0, posinf=None, neginf=None
 ):
+    # (the replacements' tangents may be Python floats: a mask of x's dtype keeps it)
     return (
         dx * np.isfinite(x)
-        + dnan * np.isnan(x)
-        + dposinf * np.isposinf(x)
-        + dneginf * np.isneginf(x)
+        + dnan * mask_like(np.isnan(x), x)
+        + dposinf * mask_like(np.isposinf(x), x)
+        + dneginf * mask_like(np.isneginf(x), x)
     )
 
 
@@ -537,8 +539,8 @@ def clip(dz, z, a, a_min=None, a_max=None):
 def clip_tangent(da, da_min, da_max, z, a, a_min=None, a_max=None):
     return (
         da * clip_passes(a, a_min, a_max)
-        + da_min * clip_low(a, a_min, a_max)
-        + da_max * clip_high(a, a_min, a_max)
+        + da_min * mask_like(clip_low(a, a_min, a_max), a)
+        + da_max * mask_like(clip_high(a, a_min, a_max), a)
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import inspect
 import math
 import textwrap
@@ -67,11 +68,21 @@ class Rule:
     prelude: list[ast.stmt]  # statements before the return
     contributions: list[ast.expr | None]  # one per leading parameter
     broadcasts: bool  # whether contributions must be summed back to their operand's shape
+    # a user's rule that did not say it broadcasts: where numpy may have broadcast an
+    # operand, its contribution (which may have the result's shape) is summed back to
+    # the operand's shape at run time (``unbroadcast``, nothing when the shapes agree)
+    unsure_shapes: bool = False
     free: dict[str, object] = field(default_factory=dict)  # globals the template names
     locals: set[str] = field(default_factory=set)  # names the prelude assigns
     loc: Loc | None = None
     # wanted parameters -> (prelude, contributions, cotangent reads): see selection()
     selections: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @functools.cached_property
+    def operators(self) -> frozenset[type]:
+        """The types of the binary operators the template uses (``ast.Div``...)."""
+        trees = [*self.prelude, *(c for c in self.contributions if c is not None)]
+        return frozenset(type(n.op) for t in trees for n in ast.walk(t) if type(n) is ast.BinOp)
 
     def differentiable(self, param: str) -> bool:
         i = self.params.index(param)
@@ -422,6 +433,8 @@ def adjoint(
         REFUSED.pop(id(primitive), None)
         old = PRIMITIVES.get(id(primitive))
         rule = parse_template(primitive, template, broadcasts, exponential=exponential)
+        owned = _owned(template)
+        rule.unsure_shapes = not owned and not broadcasts
         if when is not None:
             record = old or Primitive(name=template.__name__, spellings=(primitive,))
             record = replace(record, special=[*record.special, (when, rule)])
@@ -433,7 +446,6 @@ def adjoint(
                 f"the one from {template.__qualname__} replaces it",
                 stacklevel=2,
             )
-        owned = _owned(template)
         if old is not None and owned:
             raise AdCompileError(
                 f"{primitive_name(primitive)} is recorded twice in adcompile/rules "
@@ -476,6 +488,7 @@ def adjoint(
         )
         for fn in floats:
             record.rules[id(fn)] = parse_template(fn, template, broadcasts, floats_of=record)
+            record.rules[id(fn)].unsure_shapes = rule.unsure_shapes
         _enter(record)
         return template
 

@@ -532,6 +532,7 @@ nondiff(
     runtime.clip_passes,
     runtime.clip_low,
     runtime.clip_high,
+    runtime.mask_like,
     runtime.scalar_floor_divide,
 )
 

@@ -104,6 +104,7 @@ from .elementwise import (
     clip_high,
     clip_low,
     clip_passes,
+    mask_like,
     scalar_divide,
     scalar_floor_divide,
     scalar_mod,
@@ -160,6 +161,7 @@ from .rearranging import (
     untrace,
 )
 from .results import (
+    GradientShape,
     NonScalarResult,
     check_cotangent,
     grad_like,

@@ -84,8 +84,9 @@ def zero_like(x):
     if isinstance(x, list | tuple | dict):
         return zeros_adjoint(x)
     # the dtype read off the array: np.result_type would convert another library's
-    # array (a dask array: compute it) to find it
-    return np.zeros_like(x, dtype=np.result_type(getattr(x, "dtype", x), float))
+    # array (a dask array: compute it) to find it; with the number 0.0, not the type
+    # float (which is float64), float32 stays float32 and integers become float64
+    return np.zeros_like(x, dtype=np.result_type(getattr(x, "dtype", x), 0.0))
 
 
 def parts(dc, n):

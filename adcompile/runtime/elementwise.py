@@ -1,5 +1,5 @@
 """Elementwise helpers: Python-number arithmetic that gives numpy's result
-where Python raises (``scalar_*``), and the masks of ``np.clip``'s adjoint."""
+where Python raises (``scalar_*``), and masks: ``np.clip``'s and ``mask_like``."""
 
 from __future__ import annotations
 
@@ -47,6 +47,16 @@ def scalar_floor_divide(a, b):
         return a // b
     except ZeroDivisionError:
         return float(np.floor_divide(float(a), b))
+
+
+def mask_like(where, x):
+    """The condition ``where`` as numbers (1 where it holds, 0 elsewhere) of the floating
+    dtype of ``x`` (float64 for integers): a tangent times it keeps that dtype, where
+    a Python float times a boolean array would be float64. Python numbers give a
+    Python float."""
+    if isinstance(where, bool | np.bool_) and not isinstance(x, np.ndarray | np.generic):
+        return float(where)
+    return np.asarray(where, dtype=np.result_type(getattr(x, "dtype", x), 0.0))
 
 
 def clip_passes(a, a_min, a_max):

@@ -35,6 +35,19 @@ def unit_cotangent(y):
     return 1.0
 
 
+class GradientShape(ValueError):
+    """Raised by :func:`grad_like` when a gradient has more elements than its input can
+    hold (an adjoint rule gave a contribution of the result's shape); ``args`` are the
+    two shapes, the gradient's first."""
+
+
+def _scalar(d, x):
+    """``d``, the gradient of the number ``x``, which must be a single value."""
+    if np.size(d) != 1:
+        raise GradientShape(np.shape(d), np.shape(x))
+    return d
+
+
 def _duck(a) -> bool:
     """Whether ``a`` is an array of another library that numpy's functions dispatch to
     (``__array_function__``: a dask or CuPy array), rather than a numpy array."""
@@ -96,12 +109,15 @@ def grad_like(d, x):
         ):
             return d
         out = np.empty(x.shape, dtype=x.dtype)
-        out[...] = d
+        try:
+            out[...] = d
+        except ValueError:
+            raise GradientShape(np.shape(d), x.shape) from None
         return out
     if isinstance(x, float):
-        return float(d)
+        return float(_scalar(d, x))
     if isinstance(x, complex):
-        return complex(d)
+        return complex(_scalar(d, x))
     if isinstance(x, np.generic):
-        return x.dtype.type(d)
+        return x.dtype.type(_scalar(d, x))
     return d
