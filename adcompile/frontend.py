@@ -204,11 +204,7 @@ class SourceFunction:
     def _names(self) -> tuple[frozenset[str], frozenset[str], bool]:
         # one walk for the passes that ask (the tree is not changed after parsing)
         given = self.node.args
-        params = {
-            a.arg
-            for a in [*given.posonlyargs, *given.args, given.vararg, *given.kwonlyargs, given.kwarg]
-            if a is not None
-        }
+        params = {a.arg for a in ast.iter_child_nodes(given) if type(a) is ast.arg}
         stored, every = set(params), set(params)
         # *args, **kwargs and keyword-only parameters are written as plain ones
         shorthand = bool(given.posonlyargs or given.vararg or given.kwonlyargs or given.kwarg)
@@ -220,10 +216,7 @@ class SourceFunction:
                 if type(n.ctx) is ast.Store:
                     stored.add(n.id)
             elif kind is ast.Call and not shorthand:  # functools.partial(...) made here
-                f = n.func
-                shorthand = (type(f) is ast.Name and f.id == "partial") or (
-                    type(f) is ast.Attribute and f.attr == "partial"
-                )
+                shorthand = getattr(n.func, "id", getattr(n.func, "attr", "")) == "partial"
             elif kind in _SHORTHAND:
                 shorthand = shorthand or n is not root
             elif (kind is ast.If or kind is ast.While) and not shorthand:

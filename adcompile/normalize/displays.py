@@ -1,17 +1,56 @@
 """Tuples concatenated (``args + (x,)``, ``(a, b) + rest``) and dicts displayed
 (``{"W": W, "b": b}``, ``dict(W=W)``, the unrolled dict comprehension): containers
-whose structure is known when compiling, built element by element."""
+whose structure is known when compiling, built element by element; and the static
+expressions (shapes, sizes and static tuples, ``x.shape + (1,)``), kept whole."""
 
 from __future__ import annotations
 
 import ast
 
+from ..names import CONSTANT_ATTRIBUTES
 from ..rules import containers
-from .common import _copy_atom
+from .common import _copy_atom, _is_int_name
 
 
 class Displays:
-    """A part of ``Normalizer``: tuple concatenation and dict displays."""
+    """A part of ``Normalizer``: tuple concatenation, dict displays and static
+    expressions."""
+
+    def is_static(self, node: ast.expr) -> bool:
+        """Whether ``node`` has no derivative whatever its inputs: shapes and sizes of
+        arrays and arithmetic on them (``x.shape[0] - 1``, ``len(xs)``). Such
+        expressions stay whole, as one statement."""
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, int | bool)
+        if isinstance(node, ast.Attribute):
+            return node.attr in CONSTANT_ATTRIBUTES and node.attr != "dtype"
+        if isinstance(node, ast.Subscript):
+            return self.is_static(node.value) and (
+                self.is_static(node.slice) or _is_int_name(node.slice, self)
+            )
+        if isinstance(node, ast.BinOp):  # one frame per operator: long sums are deep
+            if not isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.FloorDiv):
+                return False
+            left = self.is_static(node.left) or self.static_tuple(node.left)
+            if not left and not _is_int_name(node.left, self):
+                return False
+            right = self.is_static(node.right) or self.static_tuple(node.right)
+            return (right or _is_int_name(node.right, self)) and (left or right)
+        if isinstance(node, ast.UnaryOp):
+            return isinstance(node.op, ast.USub) and self.is_static(node.operand)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            is_len = node.func.id not in self.locals and self.resolver.lookup(node.func.id) is len
+            if is_len and len(node.args) == 1 and isinstance(node.args[0], ast.Name):
+                if node.args[0].id in self.env:  # (a dataclass has no len)
+                    self.not_a_dataclass(self.env[node.args[0].id], node.args[0])
+            return is_len
+        return False
+
+    def static_tuple(self, node: ast.expr) -> bool:
+        """A tuple of static values (``(1,)`` in ``x.shape + (1,)``)."""
+        return isinstance(node, ast.Tuple) and all(
+            self.is_static(e) or _is_int_name(e, self) for e in node.elts
+        )
 
     @staticmethod
     def tuple_operand(node: ast.expr) -> bool:
