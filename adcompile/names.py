@@ -115,7 +115,9 @@ def is_compiled_gradient(obj: object) -> bool:
 def is_user_function(obj: object) -> bool:
     """A function of the user's own files (not of numpy, scipy, the standard library or
     another installed package: those are primitives, see frontend.is_library_function)."""
-    return isinstance(obj, types.FunctionType) and not is_library_function(obj)
+    return isinstance(obj, types.FunctionType) and (
+        not is_library_function(obj) or rules.bodies.is_definition(obj)
+    )
 
 
 class Resolver:

@@ -273,6 +273,7 @@ def differentiable_function(
 def _with_set_at(gen: Any) -> dict:
     """The namespace of ``gen`` with the helpers the rewritten text calls, ``set_at``
     and ``unindex``."""
+    from .rules.bodies import definition
     from .runtime import set_at, unindex
 
     added = {"set_at": set_at, "unindex": unindex}
@@ -283,7 +284,9 @@ def _with_set_at(gen: Any) -> dict:
                 "differentiated again",
                 hint=f"rename the global {ident} of the differentiated function's module",
             )
-    return {**gen.namespace, **added}
+    # a helper with a definition in the accepted language is read as that definition
+    defined = {k: definition(v) for k, v in gen.namespace.items() if definition(v) is not None}
+    return {**gen.namespace, **defined, **added}
 
 
 def _check_helpers(text: str, namespace: dict, where: Any, fname: str) -> None:
