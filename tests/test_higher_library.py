@@ -31,8 +31,12 @@ def programs(np):
         return np.linalg.norm(x) * np.sum(x**2) + np.linalg.norm(x * x[0])
 
     def norm_rows(x):  # (3, 4): one norm per row, broadcast against a column
-        n = np.linalg.norm(x, axis=1, keepdims=True)
+        n = np.linalg.norm(x, axis=1)[:, None]
         return np.sum(np.tanh(x / n) * x) + np.sum(np.linalg.norm(x, axis=0) ** 3)
+
+    def norm_keepdims(x):  # (3, 4) (autograd's rule fails on keepdims in second order)
+        m = np.linalg.norm(x, axis=0, keepdims=True)
+        return np.sum(np.sin(x / m) * x) + np.sum(np.linalg.norm(x, ord=np.inf, axis=1, keepdims=True) * x)
 
     def norm_orders(x):
         return (
@@ -53,7 +57,10 @@ def programs(np):
         return np.sum(np.sin(y)) + np.sum(t * np.einsum("ij->j", x) [0])
 
     def einsum_three(x, W):
-        return np.einsum("ij,jk,ik->", x, W, np.tanh(x @ W)) + np.einsum("ii->", x[:3, :3] ** 2)
+        return np.einsum("ij,jk,ik->", x, W, np.tanh(x @ W)) + np.sum(np.einsum("ij,kj->ik", x, x) ** 2)
+
+    def einsum_diagonal(x):  # (3, 3): a repeated label (autograd's own rule fails on it)
+        return np.einsum("ii->", np.tanh(x) * x) + np.sum(np.einsum("iij->ij", x[None] * x[:, None]) ** 2)
 
     def solve_vector(a, x):  # (3, 3), (3,)
         return np.sum(np.linalg.solve(a + 3 * np.eye(3), np.tanh(x)) ** 2)
@@ -89,7 +96,7 @@ def programs(np):
 
     def fourier_2d(x):  # (4, 4)
         f = np.fft.fft2(np.sin(x))
-        return np.sum(np.real(f * np.conj(f))) * 0.01 + np.sum(np.fft.rfft2(x).real ** 2) * 0.01
+        return np.sum(np.real(f * np.conj(f))) * 0.01 + np.sum(np.real(np.fft.rfft2(x)) ** 2) * 0.01
 
     def split(x):  # (6,)
         a, b, c = np.split(x, 3)
@@ -102,11 +109,13 @@ def programs(np):
     return {
         "norm_all": (norm_all, [(4,)]),
         "norm_rows": (norm_rows, [(3, 4)]),
+        "norm_keepdims": (norm_keepdims, [(3, 4)]),
         "norm_orders": (norm_orders, [(4,)]),
         "norm_matrix": (norm_matrix, [(3, 4)]),
         "einsum_matmul": (einsum_matmul, [(3, 4), (4, 2)]),
         "einsum_broadcast": (einsum_broadcast, [(3, 4), (4, 2)]),
         "einsum_three": (einsum_three, [(3, 4), (4, 2)]),
+        "einsum_diagonal": (einsum_diagonal, [(3, 3)]),
         "solve_vector": (solve_vector, [(3, 3), (3,)]),
         "solve_matrix": (solve_matrix, [(3, 3), (3, 2)]),
         "inverse": (inverse, [(3, 3)]),
@@ -123,6 +132,8 @@ def programs(np):
 
 
 NUMPY, AUTOGRAD = programs(np), programs(anp)
+WITHOUT_AUTOGRAD = {"einsum_diagonal", "norm_keepdims"}
+WITH_AUTOGRAD = sorted(set(NUMPY) - WITHOUT_AUTOGRAD)
 
 
 def arguments(name, seed=0):
@@ -135,7 +146,7 @@ def vectors(args, seed=1):
     return tuple(rng.normal(size=np.shape(a)) for a in args)
 
 
-@pytest.mark.parametrize("name", sorted(NUMPY))
+@pytest.mark.parametrize("name", WITH_AUTOGRAD)
 def test_hvp_against_autograd(name):
     f, g = NUMPY[name][0], AUTOGRAD[name][0]
     args = arguments(name)
@@ -164,7 +175,7 @@ def test_hvp_against_differences_of_the_gradient(name):
     assert fuzzcheck.check_hvp(f, args, tuple(range(len(args)))) == "hvp"
 
 
-@pytest.mark.parametrize("name", sorted(NUMPY))
+@pytest.mark.parametrize("name", WITH_AUTOGRAD)
 def test_hessian_against_autograd(name):
     f, g = NUMPY[name][0], AUTOGRAD[name][0]
     args = arguments(name, seed=4)
@@ -173,7 +184,7 @@ def test_hessian_against_autograd(name):
     )
 
 
-@pytest.mark.parametrize("name", sorted(NUMPY))
+@pytest.mark.parametrize("name", WITH_AUTOGRAD)
 def test_jvp_against_autograd(name):
     f, g = NUMPY[name][0], AUTOGRAD[name][0]
     args = arguments(name, seed=6)
@@ -184,7 +195,7 @@ def test_jvp_against_autograd(name):
     np.testing.assert_allclose(slope, np.sum(expected * v), rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.parametrize("name", sorted(NUMPY))
+@pytest.mark.parametrize("name", WITH_AUTOGRAD)
 def test_gradient_penalty_against_autograd(name):
     # reverse over reverse: the adjoints of the definitions
     f, g = NUMPY[name][0], AUTOGRAD[name][0]

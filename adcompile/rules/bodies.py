@@ -21,7 +21,13 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import runtime
-from ..runtime import sum_to
+from ..runtime import (
+    einsum_adjoint_plan,
+    norm_axes,
+    singular_refused,
+    sum_to,
+    vector_norm_plan,
+)
 
 # id(helper) -> its definition here
 DEFINITIONS: dict[int, Callable] = {}
@@ -70,3 +76,180 @@ def solve_adjoint_lhs(g, x, a, b):
     if np.ndim(b) == 1:
         return sum_to(-(g[..., :, None] * x[..., None, :]), a)
     return sum_to(-(g @ mT(x)), a)
+
+
+@defines(runtime.det_adjoint)
+def det_adjoint(dy, y, a):
+    # the cofactors det(a) inv(a)^T; at a singular matrix inv does not exist, and the
+    # helper's form there (through the SVD) has no derivative where singular values repeat
+    if np.all(y != 0):
+        return np.asarray(dy)[..., None, None] * np.asarray(y)[..., None, None] * mT(np.linalg.inv(a))
+    return singular_refused("np.linalg.det")
+
+
+@defines(runtime.slogdet_adjoint)
+def slogdet_adjoint(dy, a):
+    g = dy[1]
+    if g is None:
+        return np.zeros_like(a)
+    return np.asarray(g)[..., None, None] * mT(np.linalg.inv(a))
+
+
+@defines(runtime.cholesky_adjoint)
+def cholesky_adjoint(dl, l, upper=False):  # noqa: E741 (the factor's usual name)
+    if upper:
+        l = mT(l)  # noqa: E741
+        dl = mT(dl)
+    p = np.tril(mT(l) @ dl)
+    p = p - 0.5 * np.tril(np.triu(p))
+    s = np.linalg.solve(mT(l), mT(np.linalg.solve(mT(l), mT(p))))
+    return 0.5 * (s + mT(s))
+
+
+def _off_diagonal_inverse(w):
+    """1 / (w[j] - w[i]) off the diagonal, 0 on it."""
+    eye = np.eye(w.shape[-1])
+    return (1.0 - eye) / (w[..., None, :] - w[..., :, None] + eye)
+
+
+@defines(runtime.eigh_adjoint)
+def eigh_adjoint(dy, y):
+    w = y[0]
+    v = y[1]
+    dw = dy[0]
+    dv = dy[1]
+    if dv is None:
+        if dw is None:
+            return np.zeros(np.shape(v))
+        return (v * np.asarray(dw)[..., None, :]) @ mT(v)
+    vtdv = mT(v) @ dv
+    inner = _off_diagonal_inverse(w) * 0.5 * (vtdv - mT(vtdv))
+    if dw is not None:
+        inner = inner + np.asarray(dw)[..., None, :] * np.eye(w.shape[-1])
+    return v @ inner @ mT(v)
+
+
+@defines(runtime.pinv_adjoint)
+def pinv_adjoint(dy, y, a):
+    yt = mT(y)
+    dyt = mT(dy)
+    first = -(yt @ dy @ yt)
+    second = (dyt @ y @ yt) - (a @ (y @ (dyt @ y @ yt)))
+    third = (yt @ y @ dyt) - ((yt @ y @ dyt) @ y) @ a
+    return first + second + third
+
+
+# ------------------------------------------------------------ norms
+
+
+def _vector_norm_grad(x, y, ord, axis):
+    if ord is None or ord == 2:
+        return x / np.where(y == 0, np.inf, y)
+    if ord == 1:
+        return np.sign(x)
+    if ord == np.inf or ord == -np.inf:
+        at = np.abs(x) == y
+        return np.sign(x) * at / np.sum(at, axis=axis, keepdims=True)
+    if ord == 0:
+        return np.zeros_like(x)
+    # |x| / y to the power p - 1, 0 where x is 0 (a base of 1 there keeps its
+    # derivative finite)
+    base = np.where(x == 0, 1.0, np.abs(x)) / np.where(y == 0, 1.0, y)
+    return np.where(x == 0, 0.0, np.sign(x) * base ** (ord - 1))
+
+
+def _matrix_norm_grad(x, y, ord):
+    if ord is None or ord == "fro":
+        return x / np.where(y == 0, np.inf, y)
+    if ord == "nuc":
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        return (u @ vh) * (y != 0)
+    if ord == 2:
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        return u[..., :, 0:1] * vh[..., 0:1, :] * (y != 0)
+    if ord == -2:
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        return u[..., :, -1:] * vh[..., -1:, :] * (y != 0)
+    if ord == 1 or ord == -1:
+        at = np.sum(np.abs(x), axis=-2, keepdims=True) == y
+        return np.sign(x) * at / np.sum(at, axis=-1, keepdims=True)
+    at = np.sum(np.abs(x), axis=-1, keepdims=True) == y
+    return np.sign(x) * at / np.sum(at, axis=-2, keepdims=True)
+
+
+@defines(runtime.norm_adjoint)
+def norm_adjoint(dy, y, x, ord=None, axis=None, keepdims=False):
+    if axis is None and ord is None:  # the 2-norm of x.ravel()
+        return dy * x / np.where(y == 0, np.inf, y)
+    axes = norm_axes(x, ord, axis)
+    g = dy
+    yk = y
+    if not keepdims:
+        g = np.expand_dims(dy, axes)
+        yk = np.expand_dims(y, axes)
+    if len(axes) == 1:
+        return g * _vector_norm_grad(x, yk, ord, axes[0])
+    xm = np.moveaxis(x, axes, (-2, -1))
+    ym = np.moveaxis(yk, axes, (-2, -1))
+    gm = np.moveaxis(g, axes, (-2, -1))
+    return np.moveaxis(gm * _matrix_norm_grad(xm, ym, ord), (-2, -1), axes)
+
+
+@defines(runtime.vector_norm_adjoint)
+def vector_norm_adjoint(dy, y, x, axis=None, keepdims=False, ord=2):
+    axes, trailing, flat_shape, kept_shape, moved_shape = vector_norm_plan(x, axis)
+    flat = np.reshape(np.moveaxis(x, axes, trailing), flat_shape)
+    d = np.reshape(dy, kept_shape) * _vector_norm_grad(flat, np.reshape(y, kept_shape), ord, -1)
+    return np.moveaxis(np.reshape(d, moved_shape), trailing, axes)
+
+
+# ------------------------------------------------------------ einsum
+
+
+def _einsum(spec, p, q, r=None, s=None, t=None, u=None, w=None):
+    """np.einsum of the operands that are given (two to seven)."""
+    if r is None:
+        return np.einsum(spec, p, q)
+    if s is None:
+        return np.einsum(spec, p, q, r)
+    if t is None:
+        return np.einsum(spec, p, q, r, s)
+    if u is None:
+        return np.einsum(spec, p, q, r, s, t)
+    if w is None:
+        return np.einsum(spec, p, q, r, s, t, u)
+    return np.einsum(spec, p, q, r, s, t, u, w)
+
+
+@defines(runtime.einsum_adjoint)
+def einsum_adjoint(g, k, subscripts, a, b=None, c=None, d=None, e=None, f=None):
+    # the cotangent contracted with the other operands, a block of ones standing for
+    # operand k (einsum is linear in each operand)
+    spec, ones_shape, summed, kept, mask = einsum_adjoint_plan(g, k, subscripts, a, b, c, d, e, f)
+    one = np.ones(ones_shape)
+    r = _einsum(
+        spec,
+        g,
+        one if k == 0 else a,
+        one if k == 1 else b,
+        one if k == 2 else c,
+        one if k == 3 else d,
+        one if k == 4 else e,
+        one if k == 5 else f,
+    )
+    r = np.reshape(np.sum(r, axis=summed, keepdims=True), kept)
+    if mask is None:
+        return r
+    return r * mask
+
+
+# ------------------------------------------------------------ split
+
+
+@defines(runtime.unsplit)
+def unsplit(g, pieces, axis):
+    parts = [
+        np.zeros(np.shape(p)) if gi is None else np.broadcast_to(gi, np.shape(p))
+        for gi, p in zip(g, pieces)
+    ]
+    return np.concatenate(parts, axis=axis)

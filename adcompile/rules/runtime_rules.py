@@ -22,7 +22,9 @@ import numpy as np
 
 from .. import runtime
 from ..runtime import (
+    abs_complex_adjoint,
     add_adjoint,
+    angle_complex_adjoint,
     add_at,
     add_at_tangent,
     as_list,
@@ -31,6 +33,8 @@ from ..runtime import (
     dot_adjoint_lhs,
     dot_adjoint_rhs,
     expand_reduced,
+    fit_axes,
+    irfft_adjoint,
     matmul_adjoint_lhs,
     matmul_adjoint_rhs,
     part,
@@ -40,6 +44,7 @@ from ..runtime import (
     rearray,
     reconcatenate,
     restack,
+    rfft_adjoint,
     scalar_divide,
     scalar_mod,
     scalar_power,
@@ -69,8 +74,8 @@ from ..runtime import (
     untranspose,
     zeros_adjoint,
 )
-from .record import BROADCAST, CONSTANT, UNKNOWN
-from .registry import PRIMITIVES, adjoint, nondiff, refuse
+from .record import BROADCAST, CONSTANT, DROPS, UNKNOWN
+from .registry import PRIMITIVES, adjoint, complex_values, nondiff, refuse
 from .tangents import tangent
 
 # ------------------------------------------------------------ moving a cotangent
@@ -511,6 +516,105 @@ TAKES_CONTAINERS = frozenset(
 FORWARD_ONLY = TAKES_CONTAINERS
 
 
+# ------------------------------------------------------------ transforms
+
+# fit_axes(g, a, axes) cuts g, or pads it with zeros, to a's lengths along axes: linear
+# in g, and its transpose is the opposite move, back to g's lengths
+
+
+@adjoint(fit_axes, shape=UNKNOWN, fresh=False)
+def fit_axes_rule(dz, z, g, a, axes):
+    return fit_axes(dz, g, axes), None
+
+
+@tangent(fit_axes)
+def fit_axes_tangent(dg, z, g, a, axes):
+    return fit_axes(dg, a, axes)
+
+
+# rfft_adjoint is the transpose of rfftn(a, s=n) (docs/numerics.md, "Complex values"),
+# linear in g: its own adjoint is that transform; irfft_adjoint likewise for irfftn
+
+
+@adjoint(rfft_adjoint, shape=UNKNOWN, fresh=True)
+def rfft_adjoint_rule(dz, z, g, a, n, axes, norm):
+    return np.fft.rfftn(dz, s=n, axes=axes, norm=norm), None
+
+
+@tangent(rfft_adjoint)
+def rfft_adjoint_tangent(dg, z, g, a, n, axes, norm):
+    return rfft_adjoint(dg, a, n, axes, norm)
+
+
+@adjoint(irfft_adjoint, shape=UNKNOWN, fresh=True)
+def irfft_adjoint_rule(dz, z, g, a, n, axes, norm):
+    return np.fft.irfftn(dz, s=n, axes=axes, norm=norm), None
+
+
+@tangent(irfft_adjoint)
+def irfft_adjoint_tangent(dg, z, g, a, n, axes, norm):
+    return irfft_adjoint(dg, a, n, axes, norm)
+
+
+# The adjoints of np.abs and np.angle of a complex z: w = g conj(z) / |z| (y is |z|) and
+# w = g conj(i z) / |z|**2. Their adjoints follow the convention of complex cotangents,
+# in which a real-linear map's adjoint pairs by Re(sum(c * dz)): conj(z) has the adjoint
+# conj(c).
+
+
+def _nonzero(r):
+    return np.where(r == 0, np.inf, r)
+
+
+@adjoint(abs_complex_adjoint, shape=UNKNOWN, fresh=True)
+def abs_complex_adjoint_rule(dw, w, g, z, y):
+    s = _nonzero(y)
+    return (
+        unbroadcast(np.real(dw * np.conj(z)) / s, g),
+        unbroadcast(g * np.conj(dw) / s, z),
+        unbroadcast(-np.real(dw * w) / s, y),
+    )
+
+
+@tangent(abs_complex_adjoint)
+def abs_complex_adjoint_tangent(dg, dz, dy, w, g, z, y):
+    s = _nonzero(y)
+    return (dg * np.conj(z) + g * np.conj(dz) - w * dy) / s
+
+
+@adjoint(angle_complex_adjoint, shape=UNKNOWN, fresh=True)
+def angle_complex_adjoint_rule(dw, w, g, z, deg=False):
+    r2 = _nonzero(np.real(z * np.conj(z)))
+    scale = 180 / np.pi if deg else 1.0
+    dg = np.real(dw * scale * np.conj(1j * z)) / r2
+    dz = (1j * g * scale * np.conj(dw) - 2 * np.real(dw * w) * np.conj(z)) / r2
+    return unbroadcast(dg, g), unbroadcast(dz, z)
+
+
+@tangent(angle_complex_adjoint)
+def angle_complex_adjoint_tangent(dg, dz, w, g, z, deg=False):
+    r2 = _nonzero(np.real(z * np.conj(z)))
+    scale = 180 / np.pi if deg else 1.0
+    dr2 = 2 * np.real(np.conj(z) * dz)
+    return (dg * scale * np.conj(1j * z) + g * scale * np.conj(1j * dz) - w * dr2) / r2
+
+
+# the rules above are right for complex cotangents; the helpers that move a cotangent
+# (linear maps with real matrices) are too
+complex_values(
+    unbroadcast,
+    broadcast_like,
+    unreduce,
+    expand_reduced,
+    untranspose,
+    fit_axes,
+    irfft_adjoint,
+    abs_complex_adjoint,
+    angle_complex_adjoint,
+)
+complex_values(rfft_adjoint, kind=DROPS)
+
+
 # ------------------------------------------------------------ no derivative
 
 # zeros, masks, counts and checks: their results do not vary with the operands' values
@@ -522,6 +626,15 @@ nondiff(
     runtime.unit_cotangent,
     runtime.check_cotangent,
     runtime.reduced_count,
+    # what the definitions of rules/bodies.py compute from shapes and constants
+    runtime.fft_axes,
+    runtime.rfft_lengths,
+    runtime.irfft_lengths,
+    runtime.irfft_adjoint_plan,
+    runtime.norm_axes,
+    runtime.vector_norm_plan,
+    runtime.einsum_adjoint_plan,
+    runtime.singular_refused,
     derivative=CONSTANT,
     fresh=True,
 )

@@ -93,6 +93,7 @@ from .containers import (
 )
 from .contractions import (
     einsum_adjoint,
+    einsum_adjoint_plan,
     einsum_sublists,
     inner_adjoint,
     kron_adjoint,
@@ -116,6 +117,7 @@ from .fourier import (
     fft_axes,
     fit_axes,
     irfft_adjoint,
+    irfft_adjoint_plan,
     irfft_lengths,
     rfft_adjoint,
     rfft_lengths,
@@ -130,14 +132,17 @@ from .linalg import (
     mT,
     multi_dot_adjoint,
     norm_adjoint,
+    norm_axes,
     pinv_adjoint,
     qr_adjoint,
+    singular_refused,
     slogdet_adjoint,
     solve_adjoint_lhs,
     solve_transposed,
     sum_to,
     svd_adjoint,
     vector_norm_adjoint,
+    vector_norm_plan,
 )
 from .rearranging import (
     rearray,

@@ -158,3 +158,35 @@ HELPERS = {
     for name, obj in globals().items()
     if callable(obj) and not name.startswith("_") and getattr(obj, "__module__", None) == __name__
 }
+
+
+def einsum_adjoint_plan(g, k, subscripts, *operands):
+    """What the definition of :func:`einsum_adjoint` (rules/bodies.py) needs: the
+    subscripts of the einsum of ``g``, a block of ones in place of operand ``k`` (its
+    labels, each once) and the other operands, giving operand ``k``'s labels; the
+    shape of the block of ones; the axes to sum (where numpy broadcast the operand);
+    the operand's shape with a 1 for each repeated label; and for a repeated label the
+    mask of the operand's diagonal (None without)."""
+    operands = [op for op in operands if op is not None]
+    shapes = [np.shape(op) for op in operands]
+    labels, output = _einsum_labels(subscripts, shapes)
+    mine, shape = labels[k], shapes[k]
+    size = {}
+    for term, s in zip(labels, shapes, strict=True):
+        for c, n in zip(term, s, strict=True):
+            size[c] = max(size.get(c, 1), n)
+    unique = "".join(dict.fromkeys(mine))
+    own = {c: n for c, n in zip(mine, shape, strict=True)}
+    terms = [output, *(unique if j == k else t for j, t in enumerate(labels))]
+    spec = ",".join(terms) + "->" + unique
+    ones = tuple(own[c] for c in unique)
+    summed = tuple(i for i, c in enumerate(unique) if own[c] == 1 and size[c] != 1)
+    first = [mine.index(c) == i for i, c in enumerate(mine)]
+    kept = tuple(n if keep else 1 for n, keep in zip(shape, first, strict=True))
+    mask = None
+    if not all(first):
+        grids = np.indices(shape, sparse=True)
+        mask = np.ones(shape, dtype=bool)
+        for i, c in enumerate(mine):
+            mask = mask & (grids[i] == grids[mine.index(c)])
+    return spec, ones, summed, kept, mask

@@ -426,3 +426,39 @@ def _matrix_norm_grad(x, y, ord):
         at = sums == y
         return np.sign(x) * at / np.sum(at, axis=-2, keepdims=True)
     raise ValueError(f"np.linalg.norm: invalid norm order {ord!r} for matrices")
+
+
+# ------------------------------------------------------------ plans of the definitions
+# (rules/bodies.py defines the adjoints above again in the accepted language, for
+# second derivatives; these compute what those definitions cannot: axes, shapes)
+
+
+def norm_axes(x, ord=None, axis=None) -> tuple[int, ...]:
+    """The axes ``np.linalg.norm(x, ord, axis)`` reduces, nonnegative: one for a
+    vector norm, two for a matrix norm."""
+    nd = np.ndim(x)
+    if axis is None:
+        return tuple(range(nd))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return tuple(int(a) % nd for a in axes)
+
+
+def vector_norm_plan(x, axis=None) -> tuple:
+    """For ``np.linalg.vector_norm(x, axis)``: the axes it reduces, where they go when
+    moved last, the shape of ``x`` with them moved last and then flattened into one,
+    and the shape with them moved last."""
+    nd = np.ndim(x)
+    axes = tuple(range(nd)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    axes = tuple(int(a) % nd for a in axes)
+    k = len(axes)
+    trailing = tuple(range(nd - k, nd))
+    moved = np.shape(np.moveaxis(np.empty(np.shape(x), dtype=bool), axes, trailing))
+    return axes, trailing, moved[: nd - k] + (-1,), moved[: nd - k] + (1,), moved
+
+
+def singular_refused(name: str):
+    """Raise: the second derivative of ``name`` at a singular matrix."""
+    raise ValueError(
+        f"the second derivative of {name} at a singular matrix is not supported: "
+        "differentiate at an invertible matrix, or use finite differences of the gradient"
+    )
