@@ -75,7 +75,7 @@ from ..runtime import (
     zeros_adjoint,
 )
 from .record import BROADCAST, CONSTANT, DROPS, UNKNOWN
-from .registry import PRIMITIVES, adjoint, complex_values, nondiff, refuse
+from .registry import PRIMITIVES, adjoint, complex_adjoint, complex_values, nondiff, refuse
 from .tangents import tangent
 
 # ------------------------------------------------------------ moving a cotangent
@@ -538,6 +538,12 @@ def fit_axes_tangent(dg, z, g, a, axes):
 
 @adjoint(rfft_adjoint, shape=UNKNOWN, fresh=True)
 def rfft_adjoint_rule(dz, z, g, a, n, axes, norm):
+    # (a real g: the real part)
+    return np.real(np.fft.rfftn(dz, s=n, axes=axes, norm=norm)), None
+
+
+@complex_adjoint(rfft_adjoint, DROPS)
+def rfft_adjoint_complex_rule(dz, z, g, a, n, axes, norm):
     return np.fft.rfftn(dz, s=n, axes=axes, norm=norm), None
 
 
@@ -612,7 +618,6 @@ complex_values(
     abs_complex_adjoint,
     angle_complex_adjoint,
 )
-complex_values(rfft_adjoint, kind=DROPS)
 
 
 # ------------------------------------------------------------ no derivative
