@@ -19,6 +19,7 @@ import adcompile as ad
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fuzzcheck  # noqa: E402
+from helpers import assert_grad_matches_fd  # noqa: E402
 
 SPD = np.array([[2.0, 0.3, 0.1], [0.3, 1.5, -0.2], [0.1, -0.2, 1.8]])
 B = np.random.default_rng(7).normal(size=(3, 2))
@@ -106,7 +107,35 @@ def programs(np):
         top, bottom = np.split(x, [1], axis=0)
         return np.sum(np.tanh(top) * bottom) + np.sum(top**3)
 
+    def contractions(x, W):  # (3, 4), (4, 2)
+        t = np.tensordot(x, W, axes=1) + np.tensordot(x, x, axes=([1], [1]))[:, :2]
+        return np.sum(np.tanh(t)) + np.sum(np.inner(x, x) ** 2) + np.sum(np.kron(W, x[:2, :2]) ** 2)
+
+    def cross(x, W):  # (3, 4), (4, 2): rows of 3-vectors, broadcast against one
+        c = np.cross(x[:, :3], np.tanh(W[:3, 0]))
+        return np.sum(c**2) + np.sum(np.cross(x[0, :3], x[1, 1:]) * x[2, :3])
+
+    def products(x):  # (3, 4)
+        return np.prod(np.tanh(x)) + np.sum(np.prod(x, axis=1) ** 2) + np.sum(np.prod(x[:, :2], axis=0, keepdims=True) * x[:, 1:3])
+
+    def singular_values(a):  # (3, 4)
+        s = np.linalg.svd(a, compute_uv=False)
+        u, t, vh = np.linalg.svd(a @ a.T + np.diag(np.arange(3.0)), full_matrices=False)
+        return np.sum(s**3) + np.sum(t * np.sin(t)) + np.sum(u[:, 0] * vh[0] * u[:, 1])
+
+    def matrix_powers(a):  # (3, 3)
+        return np.sum(np.linalg.matrix_power(a, 3) ** 2) + np.sum(np.linalg.matrix_power(a + 3 * np.eye(3), -2))
+
+    def differences(x):  # (6,)
+        return np.sum(np.gradient(np.tanh(x) * x[0], 0.5) ** 2)
+
     return {
+        "contractions": (contractions, [(3, 4), (4, 2)]),
+        "cross": (cross, [(3, 4), (4, 2)]),
+        "products": (products, [(3, 4)]),
+        "singular_values": (singular_values, [(3, 4)]),
+        "matrix_powers": (matrix_powers, [(3, 3)]),
+        "differences": (differences, [(6,)]),
         "norm_all": (norm_all, [(4,)]),
         "norm_rows": (norm_rows, [(3, 4)]),
         "norm_keepdims": (norm_keepdims, [(3, 4)]),
@@ -132,8 +161,11 @@ def programs(np):
 
 
 NUMPY, AUTOGRAD = programs(np), programs(anp)
-WITHOUT_AUTOGRAD = {"einsum_diagonal", "norm_keepdims"}
+# (autograd's rules fail on these, or has none: checked against finite differences)
+WITHOUT_AUTOGRAD = {"einsum_diagonal", "norm_keepdims", "differences", "matrix_powers"}
 WITH_AUTOGRAD = sorted(set(NUMPY) - WITHOUT_AUTOGRAD)
+# (autograd's own second derivative of np.cross of operands that broadcast fails)
+AUTOGRAD_HVP = [name for name in WITH_AUTOGRAD if name != "cross"]
 
 
 def arguments(name, seed=0):
@@ -146,7 +178,7 @@ def vectors(args, seed=1):
     return tuple(rng.normal(size=np.shape(a)) for a in args)
 
 
-@pytest.mark.parametrize("name", WITH_AUTOGRAD)
+@pytest.mark.parametrize("name", AUTOGRAD_HVP)
 def test_hvp_against_autograd(name):
     f, g = NUMPY[name][0], AUTOGRAD[name][0]
     args = arguments(name)
@@ -154,18 +186,19 @@ def test_hvp_against_autograd(name):
     vs = vectors(args)
     got = ad.hvp(f, wrt=wrt)(*args, vs)
     got = got if isinstance(got, tuple) else (got,)
-    for i in wrt:
-        # the i-th block row of H times v: the derivative of grad_i along v
-        expected = sum(
-            autograd.hessian_vector_product(g, argnum=i)(*args, vs[i])
-            if j == i
-            else autograd.jacobian(autograd.grad(g, i), j)(*args).reshape(
-                np.shape(args[i]) + (-1,)
-            )
-            @ vs[j].ravel()
-            for j in wrt
-        )
-        np.testing.assert_allclose(got[i], expected, rtol=1e-8, atol=1e-10)
+    sizes = np.cumsum([np.size(a) for a in args])[:-1]
+
+    def packed(flat):  # g of all the parameters as one vector
+        parts = anp.split(flat, sizes)
+        return g(*[anp.reshape(p, np.shape(a)) for p, a in zip(parts, args)])
+
+    flat = np.concatenate([np.ravel(a) for a in args])
+    expected = autograd.hessian_vector_product(packed)(
+        flat, np.concatenate([np.ravel(v) for v in vs])
+    )
+    np.testing.assert_allclose(
+        np.concatenate([np.ravel(h) for h in got]), expected, rtol=1e-8, atol=1e-10
+    )
 
 
 @pytest.mark.parametrize("name", sorted(NUMPY))
@@ -218,3 +251,22 @@ def test_gradient_penalty_against_autograd(name):
     np.testing.assert_allclose(
         ad.grad(penalty)(*args), autograd.grad(apenalty)(*args), rtol=1e-8, atol=1e-10
     )
+
+
+@pytest.mark.parametrize("name", sorted(WITHOUT_AUTOGRAD))
+def test_without_autograd_against_finite_differences(name):
+    f = NUMPY[name][0]
+    args = arguments(name, seed=8)
+    assert fuzzcheck.check_hvp(f, args, (0,), seed=4) == "hvp"
+    v = vectors(args[:1], seed=2)[0]
+    value, slope = ad.jvp(f)(*args, v)
+    eps = 1e-6
+    shifted = [(f(*[args[0] + s * eps * v, *args[1:]])) for s in (1.0, -1.0)]
+    np.testing.assert_allclose(value, f(*args), rtol=1e-12)
+    np.testing.assert_allclose(slope, (shifted[0] - shifted[1]) / (2 * eps), rtol=1e-6)
+    df = ad.grad(f)
+
+    def penalty(x):
+        return np.sum(np.sin(df(x)))
+
+    assert_grad_matches_fd(penalty, *args, rtol=1e-5, atol=1e-7)

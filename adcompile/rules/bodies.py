@@ -23,10 +23,16 @@ import numpy as np
 from .. import runtime
 from ..runtime import (
     einsum_adjoint_plan,
+    inner_subscripts,
+    kron_plan,
+    reduction_plan,
+    svd_shapes,
+    tensordot_subscripts,
+    three_vectors,
+    unbroadcast,
     norm_axes,
     singular_refused,
     sum_to,
-    vector_norm_plan,
 )
 
 # id(helper) -> its definition here
@@ -139,6 +145,63 @@ def pinv_adjoint(dy, y, a):
     return first + second + third
 
 
+def _singular_values_adjoint(ds, a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return (u * np.asarray(ds)[..., None, :]) @ vh
+
+
+@defines(runtime.svd_adjoint)
+def svd_adjoint(dy, y, a, full_matrices=True, compute_uv=True):
+    if not compute_uv:
+        return _singular_values_adjoint(dy, a)
+    u = y[0]
+    s = y[1]
+    vh = y[2]
+    du = dy[0]
+    ds = dy[1]
+    dvh = dy[2]
+    if du is None and dvh is None:
+        return _singular_values_adjoint(ds, a)
+    m, n, k = svd_shapes(a, full_matrices, True)
+    eye = np.eye(k)
+    inner = 0.0 * eye
+    if ds is not None:
+        inner = inner + np.asarray(ds)[..., None, :] * eye
+    out = 0.0
+    f = (1.0 - eye) / (s[..., None, :] ** 2 - s[..., :, None] ** 2 + eye)
+    if du is not None:
+        utdu = mT(u) @ du
+        inner = inner + (f * (utdu - mT(utdu))) * s[..., None, :]
+        if m > k:  # the part of du outside the span of u
+            out = out + ((du - u @ utdu) / s[..., None, :]) @ vh
+    if dvh is not None:
+        v = mT(vh)
+        dv = mT(dvh)
+        vtdv = mT(v) @ dv
+        inner = inner + s[..., :, None] * (f * (vtdv - mT(vtdv)))
+        if n > k:
+            out = out + u @ mT((dv - v @ vtdv) / s[..., None, :])
+    return u @ inner @ vh + out
+
+
+@defines(runtime.matrix_power_adjoint)
+def matrix_power_adjoint(dy, a, n):
+    if n < 0:
+        b = np.linalg.inv(a)
+        db = matrix_power_adjoint(dy, b, -n)
+        return -(mT(b) @ db @ mT(b))
+    if n == 0:
+        return np.zeros_like(a)
+    at = mT(a)
+    powers = [np.eye(a.shape[-1])]
+    for _ in range(n - 1):
+        powers.append(powers[-1] @ at)
+    total = powers[0] @ dy @ powers[n - 1]
+    for k in range(1, n):
+        total = total + powers[k] @ dy @ powers[n - 1 - k]
+    return total
+
+
 # ------------------------------------------------------------ norms
 
 
@@ -197,7 +260,7 @@ def norm_adjoint(dy, y, x, ord=None, axis=None, keepdims=False):
 
 @defines(runtime.vector_norm_adjoint)
 def vector_norm_adjoint(dy, y, x, axis=None, keepdims=False, ord=2):
-    axes, trailing, flat_shape, kept_shape, moved_shape = vector_norm_plan(x, axis)
+    axes, trailing, flat_shape, kept_shape, moved_shape = reduction_plan(x, axis)
     flat = np.reshape(np.moveaxis(x, axes, trailing), flat_shape)
     d = np.reshape(dy, kept_shape) * _vector_norm_grad(flat, np.reshape(y, kept_shape), ord, -1)
     return np.moveaxis(np.reshape(d, moved_shape), trailing, axes)
@@ -241,6 +304,59 @@ def einsum_adjoint(g, k, subscripts, a, b=None, c=None, d=None, e=None, f=None):
     if mask is None:
         return r
     return r * mask
+
+
+@defines(runtime.tensordot_adjoint)
+def tensordot_adjoint(g, k, a, b, axes=2):
+    return einsum_adjoint(g, k, tensordot_subscripts(a, b, axes), a, b)
+
+
+@defines(runtime.inner_adjoint)
+def inner_adjoint(g, k, a, b):
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        if k == 0:
+            return unbroadcast(g * b, a)
+        return unbroadcast(g * a, b)
+    return einsum_adjoint(g, k, inner_subscripts(a, b), a, b)
+
+
+@defines(runtime.kron_adjoint)
+def kron_adjoint(g, k, a, b):
+    blocks_shape, spread, axes, shape = kron_plan(k, a, b)
+    blocks = np.reshape(g, blocks_shape)
+    other = np.reshape(b if k == 0 else a, spread)
+    return np.reshape(np.sum(blocks * other, axis=axes), shape)
+
+
+@defines(runtime.uncross)
+def uncross(g, k, a, b, axisa=-1, axisb=-1, axisc=-1):
+    gm = np.moveaxis(g, axisc, -1)
+    am = np.moveaxis(a, axisa, -1)
+    bm = np.moveaxis(b, axisb, -1)
+    k = three_vectors(am, bm, k)
+    if k == 0:
+        return np.moveaxis(unbroadcast(np.cross(bm, gm), am), -1, axisa)
+    return np.moveaxis(unbroadcast(np.cross(gm, am), bm), -1, axisb)
+
+
+# ------------------------------------------------------------ products
+
+
+def _prod_others(x):
+    """The product of the other elements along the last axis, without dividing."""
+    ones = np.ones_like(x[..., :1])
+    left = np.cumprod(np.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
+    flipped = np.flip(x, axis=-1)
+    right = np.cumprod(np.concatenate([ones, flipped[..., :-1]], axis=-1), axis=-1)
+    return left * np.flip(right, axis=-1)
+
+
+@defines(runtime.prod_adjoint)
+def prod_adjoint(g, x, axis=None, keepdims=False):
+    axes, trailing, flat_shape, kept_shape, moved_shape = reduction_plan(x, axis)
+    flat = np.reshape(np.moveaxis(x, axes, trailing), flat_shape)
+    d = np.reshape(g, kept_shape) * _prod_others(flat)
+    return np.moveaxis(np.reshape(d, moved_shape), trailing, axes)
 
 
 # ------------------------------------------------------------ split

@@ -61,6 +61,7 @@ from ..runtime import (
     undiag,
     undiagonal,
     undiff,
+    ungradient,
     unindex,
     unpad,
     unpartition,
@@ -605,6 +606,20 @@ def angle_complex_adjoint_tangent(dg, dz, w, g, z, deg=False):
     return (dg * scale * np.conj(1j * z) + g * scale * np.conj(1j * dz) - w * dr2) / r2
 
 
+# ungradient(g, f, spacing) is G^T g / spacing for the differences G of np.gradient:
+# linear in g, its adjoint is np.gradient itself
+
+
+@adjoint(ungradient, shape=UNKNOWN, fresh=True)
+def ungradient_rule(dz, z, g, f, spacing=1.0, axis=None, edge_order=1):
+    return np.gradient(dz, spacing, axis=axis), None, -np.sum(dz * z) / spacing
+
+
+@tangent(ungradient)
+def ungradient_tangent(dg, dspacing, z, g, f, spacing=1.0, axis=None, edge_order=1):
+    return ungradient(dg, f, spacing, axis, edge_order) - z * dspacing / spacing
+
+
 # the rules above are right for complex cotangents; the helpers that move a cotangent
 # (linear maps with real matrices) are too
 complex_values(
@@ -637,8 +652,13 @@ nondiff(
     runtime.irfft_lengths,
     runtime.irfft_adjoint_plan,
     runtime.norm_axes,
-    runtime.vector_norm_plan,
+    runtime.reduction_plan,
     runtime.einsum_adjoint_plan,
+    runtime.tensordot_subscripts,
+    runtime.inner_subscripts,
+    runtime.kron_plan,
+    runtime.svd_shapes,
+    runtime.three_vectors,
     runtime.singular_refused,
     derivative=CONSTANT,
     fresh=True,

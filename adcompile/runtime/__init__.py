@@ -96,8 +96,12 @@ from .contractions import (
     einsum_adjoint_plan,
     einsum_sublists,
     inner_adjoint,
+    inner_subscripts,
     kron_adjoint,
+    kron_plan,
     tensordot_adjoint,
+    tensordot_subscripts,
+    three_vectors,
     uncross,
 )
 from .elementwise import (
@@ -135,14 +139,15 @@ from .linalg import (
     norm_axes,
     pinv_adjoint,
     qr_adjoint,
+    reduction_plan,
     singular_refused,
     slogdet_adjoint,
     solve_adjoint_lhs,
     solve_transposed,
     sum_to,
     svd_adjoint,
+    svd_shapes,
     vector_norm_adjoint,
-    vector_norm_plan,
 )
 from .rearranging import (
     rearray,

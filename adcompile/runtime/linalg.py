@@ -443,10 +443,11 @@ def norm_axes(x, ord=None, axis=None) -> tuple[int, ...]:
     return tuple(int(a) % nd for a in axes)
 
 
-def vector_norm_plan(x, axis=None) -> tuple:
-    """For ``np.linalg.vector_norm(x, axis)``: the axes it reduces, where they go when
-    moved last, the shape of ``x`` with them moved last and then flattened into one,
-    and the shape with them moved last."""
+def reduction_plan(x, axis=None) -> tuple:
+    """For a reduction of ``x`` over ``axis`` (None: all; an int; a tuple), such as
+    ``np.linalg.vector_norm`` or ``np.prod``: the axes it reduces, where they go when
+    moved last, the shape of ``x`` with them moved last and then flattened into one, that
+    shape with a 1 for the flattened axes, and the shape with them moved last."""
     nd = np.ndim(x)
     axes = tuple(range(nd)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
     axes = tuple(int(a) % nd for a in axes)
@@ -462,3 +463,17 @@ def singular_refused(name: str):
         f"the second derivative of {name} at a singular matrix is not supported: "
         "differentiate at an invertible matrix, or use finite differences of the gradient"
     )
+
+
+def svd_shapes(a, full_matrices, vectors) -> tuple[int, int, int]:
+    """``m, n, k`` of ``np.linalg.svd(a)`` (``k`` singular values); refused as by
+    :func:`svd_adjoint` where the singular vectors of a non-square ``a`` with
+    ``full_matrices`` get a cotangent."""
+    m, n = np.shape(a)[-2:]
+    if full_matrices and m != n and vectors:
+        raise ValueError(
+            "the gradient of np.linalg.svd(a, full_matrices=True) of a non-square matrix "
+            "is not defined (the extra singular vectors are arbitrary): "
+            "pass full_matrices=False"
+        )
+    return m, n, min(m, n)
