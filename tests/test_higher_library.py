@@ -16,6 +16,11 @@ import numpy as np
 import pytest
 
 import adcompile as ad
+from adcompile import runtime
+from adcompile.rules import registry
+from adcompile.rules.bodies import definition
+from adcompile.rules.runtime_rules import NOT_IN_GRADIENTS, SECOND_ORDER_REFUSED
+from adcompile.rules.tangents import tangent_rule
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fuzzcheck  # noqa: E402
@@ -37,7 +42,9 @@ def programs(np):
 
     def norm_keepdims(x):  # (3, 4) (autograd's rule fails on keepdims in second order)
         m = np.linalg.norm(x, axis=0, keepdims=True)
-        return np.sum(np.sin(x / m) * x) + np.sum(np.linalg.norm(x, ord=np.inf, axis=1, keepdims=True) * x)
+        return np.sum(np.sin(x / m) * x) + np.sum(
+            np.linalg.norm(x, ord=np.inf, axis=1, keepdims=True) * x
+        )
 
     def norm_orders(x):
         return (
@@ -55,13 +62,17 @@ def programs(np):
     def einsum_broadcast(x, W):  # (3, 4), (4, 2): an ellipsis, a summed label
         y = np.einsum("...j,jk->...k", x, W)
         t = np.einsum("ij,ij->i", x, x)
-        return np.sum(np.sin(y)) + np.sum(t * np.einsum("ij->j", x) [0])
+        return np.sum(np.sin(y)) + np.sum(t * np.einsum("ij->j", x)[0])
 
     def einsum_three(x, W):
-        return np.einsum("ij,jk,ik->", x, W, np.tanh(x @ W)) + np.sum(np.einsum("ij,kj->ik", x, x) ** 2)
+        return np.einsum("ij,jk,ik->", x, W, np.tanh(x @ W)) + np.sum(
+            np.einsum("ij,kj->ik", x, x) ** 2
+        )
 
     def einsum_diagonal(x):  # (3, 3): a repeated label (autograd's own rule fails on it)
-        return np.einsum("ii->", np.tanh(x) * x) + np.sum(np.einsum("iij->ij", x[None] * x[:, None]) ** 2)
+        return np.einsum("ii->", np.tanh(x) * x) + np.sum(
+            np.einsum("iij->ij", x[None] * x[:, None]) ** 2
+        )
 
     def solve_vector(a, x):  # (3, 3), (3,)
         return np.sum(np.linalg.solve(a + 3 * np.eye(3), np.tanh(x)) ** 2)
@@ -70,7 +81,9 @@ def programs(np):
         return np.sum(np.sin(np.linalg.solve(a + 3 * np.eye(3), b)))
 
     def inverse(a):
-        return np.sum(np.linalg.inv(a + 3 * np.eye(3)) ** 2) + np.trace(np.linalg.inv(SPD @ a + 4 * np.eye(3)))
+        return np.sum(np.linalg.inv(a + 3 * np.eye(3)) ** 2) + np.trace(
+            np.linalg.inv(SPD @ a + 4 * np.eye(3))
+        )
 
     def determinant(a):
         return np.linalg.det(a + 2 * np.eye(3)) ** 2 + np.linalg.det(a * a + np.eye(3))
@@ -116,7 +129,11 @@ def programs(np):
         return np.sum(c**2) + np.sum(np.cross(x[0, :3], x[1, 1:]) * x[2, :3])
 
     def products(x):  # (3, 4)
-        return np.prod(np.tanh(x)) + np.sum(np.prod(x, axis=1) ** 2) + np.sum(np.prod(x[:, :2], axis=0, keepdims=True) * x[:, 1:3])
+        return (
+            np.prod(np.tanh(x))
+            + np.sum(np.prod(x, axis=1) ** 2)
+            + np.sum(np.prod(x[:, :2], axis=0, keepdims=True) * x[:, 1:3])
+        )
 
     def singular_values(a):  # (3, 4)
         s = np.linalg.svd(a, compute_uv=False)
@@ -124,7 +141,9 @@ def programs(np):
         return np.sum(s**3) + np.sum(t * np.sin(t)) + np.sum(u[:, 0] * vh[0] * u[:, 1])
 
     def matrix_powers(a):  # (3, 3)
-        return np.sum(np.linalg.matrix_power(a, 3) ** 2) + np.sum(np.linalg.matrix_power(a + 3 * np.eye(3), -2))
+        return np.sum(np.linalg.matrix_power(a, 3) ** 2) + np.sum(
+            np.linalg.matrix_power(a + 3 * np.eye(3), -2)
+        )
 
     def differences(x):  # (6,)
         return np.sum(np.gradient(np.tanh(x) * x[0], 0.5) ** 2)
@@ -202,6 +221,15 @@ def test_hvp_against_autograd(name):
 
 
 @pytest.mark.parametrize("name", sorted(NUMPY))
+def test_definitions_compute_what_the_helpers_do(name):
+    # jvp(grad(f)) runs the gradient's code with the definitions in place of the helpers
+    f = NUMPY[name][0]
+    args = arguments(name, seed=9)
+    gradient, _ = ad.jvp(ad.grad(f))(*args, vectors(args[:1])[0])
+    np.testing.assert_allclose(gradient, ad.grad(f)(*args), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted(NUMPY))
 def test_hvp_against_differences_of_the_gradient(name):
     f = NUMPY[name][0]
     args = arguments(name, seed=3)
@@ -270,3 +298,112 @@ def test_without_autograd_against_finite_differences(name):
         return np.sum(np.sin(df(x)))
 
     assert_grad_matches_fd(penalty, *args, rtol=1e-5, atol=1e-7)
+
+
+# ------------------------------------------------------------ every helper is decided
+
+
+def test_every_runtime_helper_is_decided_for_second_order():
+    """Each helper generated code may call has records (an adjoint and a tangent rule,
+    or none for a result without derivative), or a definition in the accepted language,
+    or is refused with a reason, or is listed as never called by a user's gradient; in
+    exactly one of those. A new helper fails here until one is chosen."""
+    for name, fn in sorted(runtime.HELPERS.items()):
+        if isinstance(fn, type):
+            continue
+        record = registry.PRIMITIVES.get(id(fn))
+        places = [
+            record is not None,
+            definition(fn) is not None,
+            name in SECOND_ORDER_REFUSED,
+            name in NOT_IN_GRADIENTS,
+        ]
+        assert sum(places) == 1, f"{name}: records, definition, refused, not in gradients: {places}"
+        if record is not None and record.differentiable:
+            assert tangent_rule(fn) is not None, f"{name} has an adjoint and no tangent rule"
+        if name in SECOND_ORDER_REFUSED or name in NOT_IN_GRADIENTS:
+            assert registry.refusal(fn) is not None, name
+            reason = SECOND_ORDER_REFUSED.get(name) or NOT_IN_GRADIENTS[name]
+            assert reason in registry.refusal(fn)[0]
+    for table in (SECOND_ORDER_REFUSED, NOT_IN_GRADIENTS):
+        assert set(table) <= set(runtime.HELPERS), set(table) - set(runtime.HELPERS)
+
+
+def _helpers_in_adjoint_rules() -> set[str]:
+    """The runtime helpers the adjoint rules of numpy's (and scipy's) functions name:
+    what a user's gradient may call."""
+    import ast
+    import inspect
+
+    from adcompile import rules
+    from adcompile.rules import runtime_rules
+
+    rules.load_optional(import_libraries=True)
+    found = set()
+    modules = [m for m in vars(rules).values() if inspect.ismodule(m)]
+    for module in modules:
+        if module is runtime_rules or not module.__name__.startswith("adcompile.rules."):
+            continue
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            decorators = {
+                d.func.id
+                for d in node.decorator_list
+                if isinstance(d, ast.Call) and isinstance(d.func, ast.Name)
+            }
+            if decorators & {"adjoint", "complex_adjoint"}:
+                found |= {
+                    n.id for s in node.body for n in ast.walk(s) if isinstance(n, ast.Name)
+                } & set(runtime.HELPERS)
+    return found
+
+
+def _helpers_of_the_reverse_sweep() -> set[str]:
+    import re
+
+    package = Path(ad.__file__).parent
+    found = set()
+    for path in (package / "reverse").glob("*.py"):
+        found |= set(re.findall(r'helper\("(\w+)"\)', path.read_text()))
+    return found
+
+
+def test_the_helpers_a_gradient_calls_are_not_set_aside():
+    """What the reverse sweep and the adjoint rules emit is differentiable again or
+    refused with its reason, never in the list of helpers no gradient calls."""
+    emitted = _helpers_in_adjoint_rules() | _helpers_of_the_reverse_sweep()
+    assert {"norm_adjoint", "einsum_adjoint", "unsplit", "unit_cotangent"} <= emitted
+    assert not emitted & set(NOT_IN_GRADIENTS) - {"einsum_sublists"}, emitted & set(
+        NOT_IN_GRADIENTS
+    )
+
+
+def qr_loss(a):
+    q, r = np.linalg.qr(a)
+    return np.sum(np.tanh(r))
+
+
+def test_a_refused_helper_is_named_at_the_users_line():
+    with pytest.raises(ad.AdCompileError) as info:
+        ad.hvp(qr_loss)(np.eye(3) + 0.1, np.ones((3, 3)))
+    err = info.value
+    assert "qr_adjoint" in err.reason and "the adjoint of np.linalg.qr" in err.reason
+    assert "line " in err.reason and "q, r = np.linalg.qr(a)" in err.reason
+    assert err.loc is not None and "def qr_loss" in err.loc.text
+    # jvp of the same function is first order: it works
+    value, slope = ad.jvp(qr_loss)(np.eye(3) + 0.1, np.ones((3, 3)))
+    assert np.isfinite(slope)
+
+
+def singular_det(a):
+    return np.linalg.det(a) * np.sum(a)
+
+
+def test_the_second_derivative_of_det_at_a_singular_matrix_is_refused():
+    a = np.array([[1.0, 2.0], [2.0, 4.0]])
+    np.testing.assert_allclose(
+        ad.grad(singular_det)(a), np.sum(a) * np.array([[4.0, -2.0], [-2.0, 1.0]])
+    )
+    with pytest.raises(ValueError, match="singular matrix is not supported"):
+        ad.hvp(singular_det)(a, np.ones((2, 2)))

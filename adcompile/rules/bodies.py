@@ -89,7 +89,9 @@ def det_adjoint(dy, y, a):
     # the cofactors det(a) inv(a)^T; at a singular matrix inv does not exist, and the
     # helper's form there (through the SVD) has no derivative where singular values repeat
     if np.all(y != 0):
-        return np.asarray(dy)[..., None, None] * np.asarray(y)[..., None, None] * mT(np.linalg.inv(a))
+        return (
+            np.asarray(dy)[..., None, None] * np.asarray(y)[..., None, None] * mT(np.linalg.inv(a))
+        )
     return singular_refused("np.linalg.det")
 
 

@@ -76,6 +76,7 @@ from ..runtime import (
     zeros_adjoint,
 )
 from .record import BROADCAST, CONSTANT, DROPS, UNKNOWN
+from .bodies import definition
 from .registry import PRIMITIVES, adjoint, complex_adjoint, complex_values, nondiff, refuse
 from .tangents import tangent
 
@@ -674,17 +675,89 @@ nondiff(
 )
 
 
+# ------------------------------------------------------------ the others
+
+# Every helper of adcompile.runtime that has neither records above nor a definition in
+# bodies.py, with the reason (tests/test_higher_library.py checks that each helper is
+# in exactly one of these four places). Generated code that calls one of the first
+# table's is refused by name when it is differentiated again, at the user's line.
+SECOND_ORDER_REFUSED = {
+    "eig_adjoint": "the adjoint of np.linalg.eig (use np.linalg.eigh for a symmetric matrix)",
+    "qr_adjoint": "the adjoint of np.linalg.qr",
+    "lstsq_adjoint": "the adjoint of np.linalg.lstsq (use np.linalg.solve or pinv)",
+    "multi_dot_adjoint": "the adjoint of np.linalg.multi_dot (write the product with @)",
+    "uncumprod": "the adjoint of np.cumprod",
+    "fill_adjoint": "the adjoint of np.full and np.full_like in their fill value",
+    "linspace_adjoint": "the adjoint of np.linspace in its bounds",
+    "arange_adjoint": "the adjoint of np.arange in its start and step",
+    "mvn_logpdf_adjoint": "the adjoint of scipy.stats.multivariate_normal.logpdf",
+    "checkpoint_stride": "a checkpointed loop (adcompile.checkpoint): differentiate "
+    "the function without checkpointing",
+    "keep_snapshot": "a checkpointed loop (adcompile.checkpoint): differentiate "
+    "the function without checkpointing",
+    # (element assignment, x[i] = v, is refused before: regenerate.compile_again)
+    "add_into": "the adjoint of an element assignment",
+    "assigned_part": "the adjoint of an element assignment",
+    "copy_array": "the copy an element assignment keeps",
+    "writable_adjoint": "the adjoint of an element assignment",
+}
+
+_FORWARD = "a helper of forward mode's code (jvp), which is not differentiated again"
+_THIRD = "called by rules of runtime helpers only: in second-order code, not in a gradient"
+# Helpers that no user's gradient calls: nothing differentiates them a second time
+NOT_IN_GRADIENTS = {
+    **dict.fromkeys(
+        (
+            "add_at_tangent",
+            "angle_complex_tangent",
+            "arange_tangent",
+            "cholesky_tangent",
+            "cumprod_tangent",
+            "eig_tangent",
+            "eigh_tangent",
+            "eigvals_tangent",
+            "eigvalsh_tangent",
+            "einsum_term",
+            "fill_tangent",
+            "gradient_tangent",
+            "linspace_tangent",
+            "lstsq_tangent",
+            "matrix_power_tangent",
+            "multi_dot_tangent",
+            "mvn_logpdf_tangent",
+            "pad_tangent",
+            "partition_tangent",
+            "pinv_tangent",
+            "prod_tangent",
+            "qr_tangent",
+            "set_at_tangent",
+            "sort_tangent",
+            "svd_tangent",
+        ),
+        _FORWARD,
+    ),
+    **dict.fromkeys(("rearray", "reconcatenate", "restack"), _THIRD),
+    "einsum_sublists": "np.einsum's interleaved form: refused when the gradient runs",
+    "grad_like": "called by the gradient's caller (api.py), not by generated code",
+    "real_part_of": "called by unbroadcast, not by generated code",
+    "split_count": "read while compiling (the number of np.split's pieces)",
+    "mvn_cov_part": "called by the helpers of scipy.stats.multivariate_normal",
+    "mvn_covariance": "called by the helpers of scipy.stats.multivariate_normal",
+}
+
+
 def _refuse_the_others() -> None:
-    """Every other helper: differentiating generated code that calls it is refused by
-    name, rather than read as a user function (the helpers use Python the fence
-    refuses)."""
+    """Every helper without records or a definition: differentiating generated code
+    that calls it is refused by name, rather than read as a user function (the helpers
+    use Python the fence refuses)."""
     for name, fn in sorted(runtime.HELPERS.items()):
-        if id(fn) in PRIMITIVES or isinstance(fn, type):
+        if id(fn) in PRIMITIVES or definition(fn) is not None or isinstance(fn, type):
             continue
+        what = SECOND_ORDER_REFUSED.get(name) or NOT_IN_GRADIENTS.get(name) or "a helper"
         refuse(
             fn,
-            reason=f"the generated code calls adcompile.runtime.{name}, which has no rules "
-            "for differentiating generated code again (higher-order derivatives)",
+            reason=f"the generated code calls adcompile.runtime.{name} ({what}), which has "
+            "no rules for differentiating generated code again (higher-order derivatives)",
             hint="take the higher-order derivative of a function without this operation, "
             "or compare with finite differences of the gradient (adcompile.check_grad)",
         )
