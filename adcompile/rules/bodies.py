@@ -25,14 +25,14 @@ from ..runtime import (
     einsum_adjoint_plan,
     inner_subscripts,
     kron_plan,
+    norm_axes,
     reduction_plan,
+    singular_refused,
+    sum_to,
     svd_shapes,
     tensordot_subscripts,
     three_vectors,
     unbroadcast,
-    norm_axes,
-    singular_refused,
-    sum_to,
 )
 
 # id(helper) -> its definition here
@@ -368,6 +368,6 @@ def prod_adjoint(g, x, axis=None, keepdims=False):
 def unsplit(g, pieces, axis):
     parts = [
         np.zeros(np.shape(p)) if gi is None else np.broadcast_to(gi, np.shape(p))
-        for gi, p in zip(g, pieces)
+        for gi, p in zip(g, pieces)  # noqa: B905 (the accepted language has no strict=)
     ]
     return np.concatenate(parts, axis=axis)

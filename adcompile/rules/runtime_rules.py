@@ -24,9 +24,9 @@ from .. import runtime
 from ..runtime import (
     abs_complex_adjoint,
     add_adjoint,
-    angle_complex_adjoint,
     add_at,
     add_at_tangent,
+    angle_complex_adjoint,
     as_list,
     broadcast_like,
     copy_adjoint,
@@ -75,8 +75,8 @@ from ..runtime import (
     untranspose,
     zeros_adjoint,
 )
-from .record import BROADCAST, CONSTANT, DROPS, UNKNOWN
 from .bodies import definition
+from .record import BROADCAST, CONSTANT, DROPS, UNKNOWN
 from .registry import PRIMITIVES, adjoint, complex_adjoint, complex_values, nondiff, refuse
 from .tangents import tangent
 
