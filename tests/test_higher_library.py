@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fuzzcheck  # noqa: E402
 from helpers import assert_grad_matches_fd  # noqa: E402
 
+SCALES = np.array([1.0, 2.0, 3.0, 4.0])
 SPD = np.array([[2.0, 0.3, 0.1], [0.3, 1.5, -0.2], [0.1, -0.2, 1.8]])
 B = np.random.default_rng(7).normal(size=(3, 2))
 
@@ -148,7 +149,17 @@ def programs(np):
     def differences(x):  # (6,)
         return np.sum(np.gradient(np.tanh(x) * x[0], 0.5) ** 2)
 
+    def qr_factors(a):  # (4, 3), and a wide block (3, 4)
+        q, r = np.linalg.qr(a)
+        q2, r2 = np.linalg.qr(a.T * SCALES)
+        return np.sum(np.tanh(r)) + np.sum(q[:, 0] ** 3) + np.sum(r2**2) + np.sum(q2 * q2[0])
+
+    def cumulative_products(x):  # (3, 4)
+        return np.sum(np.cumprod(x, axis=1) ** 2) + np.sum(np.tanh(np.cumprod(x[0])))
+
     return {
+        "qr_factors": (qr_factors, [(4, 3)]),
+        "cumulative_products": (cumulative_products, [(3, 4)]),
         "contractions": (contractions, [(3, 4), (4, 2)]),
         "cross": (cross, [(3, 4), (4, 2)]),
         "products": (products, [(3, 4)]),
@@ -181,7 +192,14 @@ def programs(np):
 
 NUMPY, AUTOGRAD = programs(np), programs(anp)
 # (autograd's rules fail on these, or has none: checked against finite differences)
-WITHOUT_AUTOGRAD = {"einsum_diagonal", "norm_keepdims", "differences", "matrix_powers"}
+WITHOUT_AUTOGRAD = {
+    "einsum_diagonal",
+    "norm_keepdims",
+    "differences",
+    "matrix_powers",
+    "cumulative_products",
+    "qr_factors",
+}
 WITH_AUTOGRAD = sorted(set(NUMPY) - WITHOUT_AUTOGRAD)
 # (autograd's own second derivative of np.cross of operands that broadcast fails)
 AUTOGRAD_HVP = [name for name in WITH_AUTOGRAD if name != "cross"]
@@ -379,20 +397,21 @@ def test_the_helpers_a_gradient_calls_are_not_set_aside():
     )
 
 
-def qr_loss(a):
-    q, r = np.linalg.qr(a)
-    return np.sum(np.tanh(r))
+def eig_loss(a):
+    w, v = np.linalg.eig(a)
+    return np.sum(np.tanh(np.real(w)))
 
 
 def test_a_refused_helper_is_named_at_the_users_line():
+    a = np.array([[2.0, 0.3, 0.0], [0.1, 1.0, 0.2], [0.0, 0.4, 3.0]])
     with pytest.raises(ad.AdCompileError) as info:
-        ad.hvp(qr_loss)(np.eye(3) + 0.1, np.ones((3, 3)))
+        ad.hvp(eig_loss)(a, np.ones((3, 3)))
     err = info.value
-    assert "qr_adjoint" in err.reason and "the adjoint of np.linalg.qr" in err.reason
-    assert "line " in err.reason and "q, r = np.linalg.qr(a)" in err.reason
-    assert err.loc is not None and "def qr_loss" in err.loc.text
+    assert "eig_adjoint" in err.reason and "the adjoint of np.linalg.eig " in err.reason
+    assert "line " in err.reason and "w, v = np.linalg.eig(a)" in err.reason
+    assert err.loc is not None and "def eig_loss" in err.loc.text
     # jvp of the same function is first order: it works
-    value, slope = ad.jvp(qr_loss)(np.eye(3) + 0.1, np.ones((3, 3)))
+    value, slope = ad.jvp(eig_loss)(a, np.ones((3, 3)))
     assert np.isfinite(slope)
 
 
@@ -407,3 +426,14 @@ def test_the_second_derivative_of_det_at_a_singular_matrix_is_refused():
     )
     with pytest.raises(ValueError, match="singular matrix is not supported"):
         ad.hvp(singular_det)(a, np.ones((2, 2)))
+
+
+def qr_r_only(a):
+    return np.sum(np.tanh(np.linalg.qr(a, mode="r")))
+
+
+def test_the_second_derivative_of_qr_mode_r_is_refused():
+    a = np.array([[2.0, 0.3, 0.0], [0.1, 1.0, 0.2], [0.0, 0.4, 3.0], [1.0, 0.0, 0.5]])
+    assert np.all(np.isfinite(ad.grad(qr_r_only)(a)))
+    with pytest.raises(ValueError, match="mode='r'"):
+        ad.hvp(qr_r_only)(a, np.ones_like(a))

@@ -26,6 +26,7 @@ from ..runtime import (
     inner_subscripts,
     kron_plan,
     norm_axes,
+    qr_shapes,
     reduction_plan,
     singular_refused,
     sum_to,
@@ -204,6 +205,31 @@ def matrix_power_adjoint(dy, a, n):
     return total
 
 
+def _qr_square_adjoint(dq, dr, q, r):
+    m = r @ mT(dr) - mT(dq) @ q
+    copyltu = np.tril(m) + mT(np.tril(m, -1))
+    b = dq + q @ copyltu
+    return mT(np.linalg.solve(r, mT(b)))  # b r^-T
+
+
+@defines(runtime.qr_adjoint)
+def qr_adjoint(dy, y, a, mode="reduced"):
+    m, n = qr_shapes(a, mode)  # (refuses mode="r")
+    q = y[0]
+    r = y[1]
+    dq = dy[0]
+    dr = dy[1]
+    if dq is None:
+        dq = np.zeros_like(q)
+    if dr is None:
+        dr = np.zeros_like(r)
+    if m >= n:
+        return _qr_square_adjoint(dq, dr, q, r)
+    dr_y = dr[..., :, m:]
+    dx = _qr_square_adjoint(dq + a[..., :, m:] @ mT(dr_y), dr[..., :, :m], q, r[..., :, :m])
+    return np.concatenate([dx, q @ dr_y], axis=-1)
+
+
 # ------------------------------------------------------------ norms
 
 
@@ -359,6 +385,21 @@ def prod_adjoint(g, x, axis=None, keepdims=False):
     flat = np.reshape(np.moveaxis(x, axes, trailing), flat_shape)
     d = np.reshape(g, kept_shape) * _prod_others(flat)
     return np.moveaxis(np.reshape(d, moved_shape), trailing, axes)
+
+
+@defines(runtime.uncumprod)
+def uncumprod(g, x, axis=None):
+    # d y_i / d x_k is the product of x_j over j <= i, j != k (no division)
+    if axis is None:
+        return np.reshape(uncumprod(np.ravel(g), np.ravel(x), 0), np.shape(x))
+    xm = np.moveaxis(x, axis, -1)
+    gm = np.moveaxis(g, axis, -1)
+    left = np.concatenate([np.ones_like(xm[..., :1]), np.cumprod(xm[..., :-1], axis=-1)], axis=-1)
+    columns = []
+    for k in range(xm.shape[-1]):
+        after = np.cumprod(xm[..., k + 1 :], axis=-1)
+        columns.append(left[..., k] * (gm[..., k] + np.sum(gm[..., k + 1 :] * after, axis=-1)))
+    return np.moveaxis(np.stack(columns, axis=-1), -1, axis)
 
 
 # ------------------------------------------------------------ split

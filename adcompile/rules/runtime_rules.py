@@ -659,6 +659,7 @@ nondiff(
     runtime.inner_subscripts,
     runtime.kron_plan,
     runtime.svd_shapes,
+    runtime.qr_shapes,
     runtime.three_vectors,
     runtime.singular_refused,
     derivative=CONSTANT,
@@ -683,10 +684,8 @@ nondiff(
 # table's is refused by name when it is differentiated again, at the user's line.
 SECOND_ORDER_REFUSED = {
     "eig_adjoint": "the adjoint of np.linalg.eig (use np.linalg.eigh for a symmetric matrix)",
-    "qr_adjoint": "the adjoint of np.linalg.qr",
     "lstsq_adjoint": "the adjoint of np.linalg.lstsq (use np.linalg.solve or pinv)",
     "multi_dot_adjoint": "the adjoint of np.linalg.multi_dot (write the product with @)",
-    "uncumprod": "the adjoint of np.cumprod",
     "fill_adjoint": "the adjoint of np.full and np.full_like in their fill value",
     "linspace_adjoint": "the adjoint of np.linspace in its bounds",
     "arange_adjoint": "the adjoint of np.arange in its start and step",

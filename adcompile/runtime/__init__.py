@@ -139,6 +139,7 @@ from .linalg import (
     norm_axes,
     pinv_adjoint,
     qr_adjoint,
+    qr_shapes,
     reduction_plan,
     singular_refused,
     slogdet_adjoint,

@@ -477,3 +477,21 @@ def svd_shapes(a, full_matrices, vectors) -> tuple[int, int, int]:
             "pass full_matrices=False"
         )
     return m, n, min(m, n)
+
+
+def qr_shapes(a, mode="reduced") -> tuple[int, int]:
+    """``m, n`` of ``np.linalg.qr(a, mode)``; refused as by :func:`qr_adjoint` for a
+    complete ``q`` with extra columns, and for ``mode="r"`` (whose cotangent is an array,
+    not a pair: the definition of rules/bodies.py reads a pair)."""
+    m, n = np.shape(a)[-2:]
+    if mode == "r":
+        raise ValueError(
+            "the second derivative of np.linalg.qr(a, mode='r') is not supported: "
+            "use r = np.linalg.qr(a)[1]"
+        )
+    if mode not in ("r", "reduced") and not (mode == "complete" and m <= n):
+        raise ValueError(
+            f"the gradient of np.linalg.qr(a, mode={mode!r}) is not supported here: "
+            "use mode='reduced' (the extra columns of a complete q are arbitrary)"
+        )
+    return m, n
