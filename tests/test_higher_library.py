@@ -157,7 +157,25 @@ def programs(np):
     def cumulative_products(x):  # (3, 4)
         return np.sum(np.cumprod(x, axis=1) ** 2) + np.sum(np.tanh(np.cumprod(x[0])))
 
+    def batched_linear_algebra(a, b):  # (2, 3, 3) a batch, (3,) one vector for both
+        m = a + 3 * np.eye(3)
+        s = m @ np.swapaxes(m, -1, -2)
+        return (
+            np.sum(np.linalg.solve(m, b) ** 2)
+            + np.sum(np.linalg.det(m) ** 2)
+            + np.sum(np.linalg.inv(m)[:, 0] * b)
+            + np.sum(np.linalg.slogdet(s)[1])
+            + np.sum(np.tanh(np.linalg.cholesky(s)))
+        )
+
+    def einsum_size_one(x, w):  # (3, 1), (1, 4): labels of size 1 broadcast
+        return np.sum(np.tanh(np.einsum("ij,ij->ij", x, w)) ** 2) + np.sum(
+            np.einsum("...i,...i->...", x * w, np.ones((2, 3, 4)))
+        )
+
     return {
+        "batched_linear_algebra": (batched_linear_algebra, [(2, 3, 3), (3,)]),
+        "einsum_size_one": (einsum_size_one, [(3, 1), (1, 4)]),
         "qr_factors": (qr_factors, [(4, 3)]),
         "cumulative_products": (cumulative_products, [(3, 4)]),
         "contractions": (contractions, [(3, 4), (4, 2)]),
@@ -199,6 +217,7 @@ WITHOUT_AUTOGRAD = {
     "matrix_powers",
     "cumulative_products",
     "qr_factors",
+    "batched_linear_algebra",
 }
 WITH_AUTOGRAD = sorted(set(NUMPY) - WITHOUT_AUTOGRAD)
 # (autograd's own second derivative of np.cross of operands that broadcast fails)
@@ -311,9 +330,15 @@ def test_without_autograd_against_finite_differences(name):
     np.testing.assert_allclose(value, f(*args), rtol=1e-12)
     np.testing.assert_allclose(slope, (shifted[0] - shifted[1]) / (2 * eps), rtol=1e-6)
     df = ad.grad(f)
+    if len(args) == 1:
 
-    def penalty(x):
-        return np.sum(np.sin(df(x)))
+        def penalty(x):
+            return np.sum(np.sin(df(x)))
+
+    else:
+
+        def penalty(x, W):
+            return np.sum(np.sin(df(x, W)))
 
     assert_grad_matches_fd(penalty, *args, rtol=1e-5, atol=1e-7)
 

@@ -730,6 +730,8 @@ NOT_IN_GRADIENTS = {
             "prod_tangent",
             "qr_tangent",
             "set_at_tangent",
+            "solve_like",
+            "solve_product",
             "sort_tangent",
             "svd_tangent",
         ),

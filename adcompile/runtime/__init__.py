@@ -205,6 +205,8 @@ from .tangents import (
     prod_tangent,
     qr_tangent,
     set_at_tangent,
+    solve_like,
+    solve_product,
     sort_tangent,
     svd_tangent,
     zeros_tangent,
