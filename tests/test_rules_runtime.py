@@ -21,6 +21,7 @@ from adcompile.runtime import (
     dot_adjoint_lhs,
     dot_adjoint_rhs,
     expand_reduced,
+    fit_axes,
     matmul_adjoint_lhs,
     matmul_adjoint_rhs,
     part,
@@ -40,6 +41,7 @@ from adcompile.runtime import (
     undiag,
     undiagonal,
     undiff,
+    ungradient,
     unindex,
     unpad,
     unpartition,
@@ -196,7 +198,20 @@ def f_unarray(v):
     return p * q + np.sum(unarray(v, v) * v)
 
 
+def f_fit_axes(a, m):
+    # cut along the last axis, then padded along the first
+    return np.sum(np.tanh(fit_axes(a * a, m[:, :1], (1,))) ** 2) + np.sum(
+        fit_axes(a, np.zeros((4, 3)), (0,)) * np.sin(np.arange(12.0).reshape(4, 3))
+    )
+
+
+def f_ungradient(v, s):
+    return np.sum(ungradient(np.tanh(v), W5, s) ** 2) + np.sum(ungradient(v, W5, s) * W5)
+
+
 CASES = [
+    (f_fit_axes, (A, M)),
+    (f_ungradient, (W5, 0.7)),
     (f_unindex, (A, V)),
     (f_unstack, (A,)),
     (f_unconcatenate, (W5, V)),

@@ -748,11 +748,20 @@ NOT_IN_GRADIENTS = {
 
 
 def _refuse_the_others() -> None:
-    """Every helper without records or a definition: differentiating generated code
-    that calls it is refused by name, rather than read as a user function (the helpers
-    use Python the fence refuses)."""
+    """Every helper without records: a call of it in a user's function is refused by
+    name, rather than read as a user function (the helpers use Python the fence
+    refuses). Generated code read back calls a helper's definition in its place
+    (regenerate.py), so only the helpers without one are refused there."""
     for name, fn in sorted(runtime.HELPERS.items()):
-        if id(fn) in PRIMITIVES or definition(fn) is not None or isinstance(fn, type):
+        if id(fn) in PRIMITIVES or isinstance(fn, type):
+            continue
+        if definition(fn) is not None:
+            refuse(
+                fn,
+                reason=f"adcompile.runtime.{name} is a helper of generated code: higher-order "
+                "derivatives read its definition (adcompile/rules/bodies.py), not a call of it",
+                hint="call the numpy function whose derivative it computes",
+            )
             continue
         what = SECOND_ORDER_REFUSED.get(name) or NOT_IN_GRADIENTS.get(name) or "a helper"
         refuse(
