@@ -173,7 +173,13 @@ def programs(np):
             np.einsum("...i,...i->...", x * w, np.ones((2, 3, 4)))
         )
 
+    def least_squares(a, b):  # (4, 3), (4,)
+        x, res, rank, s = np.linalg.lstsq(a, b, rcond=None)
+        y = np.linalg.lstsq(a, np.stack([b, np.tanh(b)], axis=1), rcond=None)[0]
+        return np.sum(x**3) + np.sum(res) + np.sum(s**2) * 0.1 + np.sum(np.sin(y))
+
     return {
+        "least_squares": (least_squares, [(4, 3), (4,)]),
         "batched_linear_algebra": (batched_linear_algebra, [(2, 3, 3), (3,)]),
         "einsum_size_one": (einsum_size_one, [(3, 1), (1, 4)]),
         "qr_factors": (qr_factors, [(4, 3)]),
@@ -218,6 +224,7 @@ WITHOUT_AUTOGRAD = {
     "cumulative_products",
     "qr_factors",
     "batched_linear_algebra",
+    "least_squares",
 }
 WITH_AUTOGRAD = sorted(set(NUMPY) - WITHOUT_AUTOGRAD)
 # (autograd's own second derivative of np.cross of operands that broadcast fails)

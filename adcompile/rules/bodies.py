@@ -230,6 +230,46 @@ def qr_adjoint(dy, y, a, mode="reduced"):
     return np.concatenate([dx, q @ dr_y], axis=-1)
 
 
+@defines(runtime.lstsq_adjoint)
+def lstsq_adjoint(dy, y, a, b):
+    # x = pinv(a) b, the residuals sum((b - a x)**2), the singular values of a
+    x = y[0]
+    dx = dy[0]
+    dres = dy[1]
+    ds = dy[3]
+    da = np.zeros(np.shape(a))
+    db = np.zeros(np.shape(b))
+    vector = np.ndim(b) == 1
+    if vector:
+        x2 = x[:, None]
+        b2 = b[:, None]
+    else:
+        x2 = x
+        b2 = b
+    if dx is not None:
+        p = np.linalg.pinv(a)
+        if vector:
+            dx2 = dx[:, None]
+        else:
+            dx2 = dx
+        db2 = mT(p) @ dx2
+        da = da + pinv_adjoint(dx2 @ mT(b2), p, a)
+        if vector:
+            db = db + db2[:, 0]
+        else:
+            db = db + db2
+    if dres is not None and np.size(y[1]) > 0:
+        g = 2.0 * (b2 - a @ x2) * dres
+        da = da - g @ mT(x2)
+        if vector:
+            db = db + g[:, 0]
+        else:
+            db = db + g
+    if ds is not None:
+        da = da + _singular_values_adjoint(ds, a)
+    return da, db
+
+
 # ------------------------------------------------------------ norms
 
 

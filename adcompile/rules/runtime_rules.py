@@ -684,7 +684,6 @@ nondiff(
 # table's is refused by name when it is differentiated again, at the user's line.
 SECOND_ORDER_REFUSED = {
     "eig_adjoint": "the adjoint of np.linalg.eig (use np.linalg.eigh for a symmetric matrix)",
-    "lstsq_adjoint": "the adjoint of np.linalg.lstsq (use np.linalg.solve or pinv)",
     "multi_dot_adjoint": "the adjoint of np.linalg.multi_dot (write the product with @)",
     "fill_adjoint": "the adjoint of np.full and np.full_like in their fill value",
     "linspace_adjoint": "the adjoint of np.linspace in its bounds",
