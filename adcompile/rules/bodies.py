@@ -10,8 +10,13 @@ those rules. :func:`defines` registers a definition for a helper; generated code
 is read back for differentiation calls the definition instead of the helper (same
 values), and the helper's own, faster body keeps running in first-order code.
 
-What a definition cannot compute from arrays (subscripts, axes, shapes, masks) comes
-from a ``*_plan`` helper of ``adcompile.runtime``, which has no derivative.
+What a definition cannot compute in that language (einsum's subscripts, axes, shapes,
+masks) comes from a helper of ``adcompile.runtime`` without derivative
+(``einsum_adjoint_plan``, ``reduction_plan``, ``norm_axes``, ``svd_shapes``...), which
+also refuses at run time what the helper refuses. A definition computes the same
+values as its helper (tests/test_higher_library.py compares them); it may skip the
+helper's checks of complex operands, which differentiated generated code never has.
+Helpers small enough to write rules for have records in ``runtime_rules.py`` instead.
 """
 
 from __future__ import annotations
