@@ -57,6 +57,15 @@ def programs(np):
     def norm_matrix(x):  # (3, 4)
         return np.linalg.norm(x, "fro") * np.sum(x) + np.linalg.norm(x * x, ord="fro")
 
+    def norm_kinds(x):  # (3, 4): vector_norm over axes, matrix norms through the SVD
+        return (
+            np.sum(np.linalg.vector_norm(x, axis=(0, 1)) ** 2) * np.sum(x)
+            + np.sum(np.linalg.vector_norm(x, ord=3, axis=1, keepdims=True) * x)
+            + np.linalg.matrix_norm(x, ord="nuc") ** 2
+            + np.linalg.norm(x, ord=2) * x[0, 0]
+            + np.linalg.norm(x, ord=1) * np.linalg.norm(x, ord=np.inf)
+        )
+
     def einsum_matmul(x, W):  # (3, 4), (4, 2)
         return np.sum(np.tanh(np.einsum("ij,jk->ik", x, W)) ** 2)
 
@@ -193,6 +202,7 @@ def programs(np):
         "norm_all": (norm_all, [(4,)]),
         "norm_rows": (norm_rows, [(3, 4)]),
         "norm_keepdims": (norm_keepdims, [(3, 4)]),
+        "norm_kinds": (norm_kinds, [(3, 4)]),
         "norm_orders": (norm_orders, [(4,)]),
         "norm_matrix": (norm_matrix, [(3, 4)]),
         "einsum_matmul": (einsum_matmul, [(3, 4), (4, 2)]),
@@ -225,6 +235,7 @@ WITHOUT_AUTOGRAD = {
     "qr_factors",
     "batched_linear_algebra",
     "least_squares",
+    "norm_kinds",
 }
 WITH_AUTOGRAD = sorted(set(NUMPY) - WITHOUT_AUTOGRAD)
 # (autograd's own second derivative of np.cross of operands that broadcast fails)
