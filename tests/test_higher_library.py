@@ -187,7 +187,14 @@ def programs(np):
         y = np.linalg.lstsq(a, np.stack([b, np.tanh(b)], axis=1), rcond=None)[0]
         return np.sum(x**3) + np.sum(res) + np.sum(s**2) * 0.1 + np.sum(np.sin(y))
 
+    def built_from_numbers(x):  # (3,)
+        a = np.full((2, 3), x[0] ** 2) * x
+        b = np.linspace(x[1], np.tanh(x[2]), 5)
+        c = np.arange(x[0], 4.0, np.exp(x[1]) + 1.0)
+        return np.sum(a**2) + np.sum(np.sin(b) * b) + np.sum(np.cos(c))
+
     return {
+        "built_from_numbers": (built_from_numbers, [(3,)]),
         "least_squares": (least_squares, [(4, 3), (4,)]),
         "batched_linear_algebra": (batched_linear_algebra, [(2, 3, 3), (3,)]),
         "einsum_size_one": (einsum_size_one, [(3, 1), (1, 4)]),
@@ -236,6 +243,7 @@ WITHOUT_AUTOGRAD = {
     "batched_linear_algebra",
     "least_squares",
     "norm_kinds",
+    "built_from_numbers",
 }
 WITH_AUTOGRAD = sorted(set(NUMPY) - WITHOUT_AUTOGRAD)
 # (autograd's own second derivative of np.cross of operands that broadcast fails)

@@ -28,8 +28,10 @@ import numpy as np
 from .. import runtime
 from ..runtime import (
     einsum_adjoint_plan,
+    inexact_result,
     inner_subscripts,
     kron_plan,
+    linspace_plan,
     norm_axes,
     qr_shapes,
     reduction_plan,
@@ -39,6 +41,7 @@ from ..runtime import (
     tensordot_subscripts,
     three_vectors,
     unbroadcast,
+    zero_like,
 )
 
 # id(helper) -> its definition here
@@ -445,6 +448,41 @@ def uncumprod(g, x, axis=None):
         after = np.cumprod(xm[..., k + 1 :], axis=-1)
         columns.append(left[..., k] * (gm[..., k] + np.sum(gm[..., k + 1 :] * after, axis=-1)))
     return np.moveaxis(np.stack(columns, axis=-1), -1, axis)
+
+
+# ------------------------------------------------------------ arrays built from numbers
+
+
+@defines(runtime.fill_adjoint)
+def fill_adjoint(g, y, fill_value):
+    inexact = inexact_result(y)
+    if inexact:
+        return unbroadcast(g, fill_value)
+    return zero_like(fill_value)
+
+
+@defines(runtime.linspace_adjoint)
+def linspace_adjoint(g, y, bound, num, endpoint, axis, upper):
+    inexact = inexact_result(y)
+    if not inexact:
+        return zero_like(bound)
+    t, axis = linspace_plan(y, num, endpoint, axis)
+    if upper:
+        return unbroadcast(np.sum(g * t, axis=axis), bound)
+    return unbroadcast(np.sum(g * (1.0 - t), axis=axis), bound)
+
+
+@defines(runtime.arange_adjoint)
+def arange_adjoint(g, y, start, stop, step, of_step):
+    # the samples are start + i * step
+    inexact = inexact_result(y)
+    if stop is None or not inexact:
+        if of_step:
+            return zero_like(step)
+        return zero_like(start)
+    if of_step:
+        return np.sum(g * np.arange(np.size(y)))
+    return np.sum(g)
 
 
 # ------------------------------------------------------------ split

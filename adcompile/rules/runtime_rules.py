@@ -659,6 +659,8 @@ nondiff(
     runtime.inner_subscripts,
     runtime.kron_plan,
     runtime.svd_shapes,
+    runtime.inexact_result,
+    runtime.linspace_plan,
     runtime.qr_shapes,
     runtime.three_vectors,
     runtime.singular_refused,
@@ -685,9 +687,6 @@ nondiff(
 SECOND_ORDER_REFUSED = {
     "eig_adjoint": "the adjoint of np.linalg.eig (use np.linalg.eigh for a symmetric matrix)",
     "multi_dot_adjoint": "the adjoint of np.linalg.multi_dot (write the product with @)",
-    "fill_adjoint": "the adjoint of np.full and np.full_like in their fill value",
-    "linspace_adjoint": "the adjoint of np.linspace in its bounds",
-    "arange_adjoint": "the adjoint of np.arange in its start and step",
     "mvn_logpdf_adjoint": "the adjoint of scipy.stats.multivariate_normal.logpdf",
     "checkpoint_stride": "a checkpointed loop (adcompile.checkpoint): differentiate "
     "the function without checkpointing",
