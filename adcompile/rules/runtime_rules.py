@@ -26,7 +26,6 @@ from ..runtime import (
     add_adjoint,
     add_at,
     add_at_tangent,
-    angle_complex_adjoint,
     as_list,
     broadcast_like,
     copy_adjoint,
@@ -564,10 +563,9 @@ def irfft_adjoint_tangent(dg, z, g, a, n, axes, norm):
     return irfft_adjoint(dg, a, n, axes, norm)
 
 
-# The adjoints of np.abs and np.angle of a complex z: w = g conj(z) / |z| (y is |z|) and
-# w = g conj(i z) / |z|**2. Their adjoints follow the convention of complex cotangents,
-# in which a real-linear map's adjoint pairs by Re(sum(c * dz)): conj(z) has the adjoint
-# conj(c).
+# The adjoint of np.abs of a complex z: w = g conj(z) / |z| (y is |z|). Its adjoint
+# follows the convention of complex cotangents, in which a real-linear map's adjoint
+# pairs by Re(sum(c * dz)): conj(z) has the adjoint conj(c).
 
 
 def _nonzero(r):
@@ -588,23 +586,6 @@ def abs_complex_adjoint_rule(dw, w, g, z, y):
 def abs_complex_adjoint_tangent(dg, dz, dy, w, g, z, y):
     s = _nonzero(y)
     return (dg * np.conj(z) + g * np.conj(dz) - w * dy) / s
-
-
-@adjoint(angle_complex_adjoint, shape=UNKNOWN, fresh=True)
-def angle_complex_adjoint_rule(dw, w, g, z, deg=False):
-    r2 = _nonzero(np.real(z * np.conj(z)))
-    scale = 180 / np.pi if deg else 1.0
-    dg = np.real(dw * scale * np.conj(1j * z)) / r2
-    dz = (1j * g * scale * np.conj(dw) - 2 * np.real(dw * w) * np.conj(z)) / r2
-    return unbroadcast(dg, g), unbroadcast(dz, z)
-
-
-@tangent(angle_complex_adjoint)
-def angle_complex_adjoint_tangent(dg, dz, w, g, z, deg=False):
-    r2 = _nonzero(np.real(z * np.conj(z)))
-    scale = 180 / np.pi if deg else 1.0
-    dr2 = 2 * np.real(np.conj(z) * dz)
-    return (dg * scale * np.conj(1j * z) + g * scale * np.conj(1j * dz) - w * dr2) / r2
 
 
 # ungradient(g, f, spacing) is G^T g / spacing for the differences G of np.gradient:
@@ -632,7 +613,6 @@ complex_values(
     fit_axes,
     irfft_adjoint,
     abs_complex_adjoint,
-    angle_complex_adjoint,
 )
 
 
@@ -651,7 +631,6 @@ nondiff(
     runtime.fft_axes,
     runtime.rfft_lengths,
     runtime.irfft_lengths,
-    runtime.irfft_adjoint_plan,
     runtime.norm_axes,
     runtime.reduction_plan,
     runtime.einsum_adjoint_plan,
@@ -685,6 +664,7 @@ nondiff(
 # in exactly one of these four places). Generated code that calls one of the first
 # table's is refused by name when it is differentiated again, at the user's line.
 SECOND_ORDER_REFUSED = {
+    "angle_complex_adjoint": "the adjoint of np.angle of a complex value",
     "eig_adjoint": "the adjoint of np.linalg.eig (use np.linalg.eigh for a symmetric matrix)",
     "multi_dot_adjoint": "the adjoint of np.linalg.multi_dot (write the product with @)",
     "mvn_logpdf_adjoint": "the adjoint of scipy.stats.multivariate_normal.logpdf",

@@ -123,7 +123,6 @@ from .fourier import (
     fft_axes,
     fit_axes,
     irfft_adjoint,
-    irfft_adjoint_plan,
     irfft_lengths,
     rfft_adjoint,
     rfft_lengths,

@@ -102,18 +102,3 @@ def angle_complex_tangent(dz, z, deg=False) -> np.ndarray:
     r2 = np.real(z * np.conj(z))
     scale = 180 / np.pi if deg else 1.0
     return np.imag(np.conj(z) * dz) * scale / np.where(r2 == 0, np.inf, r2)
-
-
-def irfft_adjoint_plan(g, a, n, axes, norm) -> tuple:
-    """What the definition of :func:`irfft_adjoint` (rules/bodies.py) needs: the
-    normalisation of the transform of ``g``, the weights of the frequencies of the last
-    axis (shaped to broadcast), and whether ``a`` is complex."""
-    last = axes[-1]
-    count = np.shape(g)[last] // 2 + 1
-    twice = np.full(count, 2.0)
-    twice[0] = 1.0
-    if n[-1] % 2 == 0:
-        twice[-1] = 1.0
-    shape = [1] * np.ndim(g)
-    shape[last] = count
-    return _DUAL_NORM[norm], np.reshape(twice, shape), bool(np.iscomplexobj(a))
