@@ -668,10 +668,18 @@ SECOND_ORDER_REFUSED = {
     "eig_adjoint": "the adjoint of np.linalg.eig (use np.linalg.eigh for a symmetric matrix)",
     "multi_dot_adjoint": "the adjoint of np.linalg.multi_dot (write the product with @)",
     "mvn_logpdf_adjoint": "the adjoint of scipy.stats.multivariate_normal.logpdf",
-    "checkpoint_stride": "a checkpointed loop (adcompile.checkpoint): differentiate "
-    "the function without checkpointing",
-    "keep_snapshot": "a checkpointed loop (adcompile.checkpoint): differentiate "
-    "the function without checkpointing",
+    **dict.fromkeys(
+        (
+            "checkpoint_stride",
+            "keep_snapshot",
+            "keep_spaced",
+            "revolve",
+            "revolve_cost",
+            "revolve_snapshots",
+        ),
+        "a checkpointed loop (adcompile.checkpoint): differentiate the function without "
+        "checkpointing",
+    ),
     # (element assignment, x[i] = v, is refused before: regenerate.compile_again)
     "add_into": "the adjoint of an element assignment",
     "assigned_part": "the adjoint of an element assignment",
