@@ -172,6 +172,22 @@ def _zeros_or(dx, x):
     return np.broadcast_to(dx, np.shape(x)).astype(np.result_type(dx, x, 0.0), copy=False)
 
 
+def solve_product(m, x, b):
+    """``m @ x`` for ``x = np.linalg.solve(a, b)``: ``x`` is a stack of vectors when ``b``
+    has one axis (numpy 2's rule), whatever the batch axes of ``m``."""
+    if np.ndim(b) == 1:
+        return (m @ np.asarray(x)[..., None])[..., 0]
+    return m @ x
+
+
+def solve_like(a, r, b):
+    """``np.linalg.solve(a, r)`` with ``r`` read as ``b`` is: a stack of vectors when ``b``
+    has one axis (then ``r`` may have batch axes that ``b`` did not)."""
+    if np.ndim(b) == 1:
+        return np.linalg.solve(a, np.asarray(r)[..., None])[..., 0]
+    return np.linalg.solve(a, r)
+
+
 def cholesky_tangent(da, l, upper=False):
     """Tangent of ``l = cholesky(a)``: ``l Phi(l^-1 S l^-T)`` with ``S`` the symmetric
     part of ``da`` (``a`` is taken as symmetric, as by ``cholesky_adjoint``) and ``Phi``
