@@ -689,6 +689,8 @@ def _check_real(value: object, param: str, fn: Callable) -> None:
 
 
 def _check_differentiable(value: object, param: str, fn: Callable) -> None:
+    if _floats_only(value):
+        return  # (the common case, quickly)
     if isinstance(value, float | np.floating):
         return
     if isinstance(value, complex | np.complexfloating) or (

@@ -32,6 +32,7 @@ from .errors import AdCompileError
 from .frontend import def_loc
 from .rules.containers import kind_of
 from .rules.registry import GENERATION
+from .runtime import grad_like
 
 
 class JvpFunction:
@@ -152,11 +153,21 @@ class JvpFunction:
             ) from None
         bound.apply_defaults()
         values = [bound.arguments[p] for p in self.params]
-        kinds = tuple(kind_of(v) for v in values)
-        kinds = None if all(k == "leaf" for k in kinds) else kinds
         for w, t in zip(self.wrt, tangents, strict=True):
             _check_differentiable(bound.arguments[w], w, self.fn)
             _check_tangent(self.fn, w, bound.arguments[w], t, w)
+        value, tangent = self.run(values, tangents)
+        if isinstance(self.fn, GradientFunction):
+            # jvp(grad(f)): the gradient and its tangent shaped as grad(f) returns it
+            value = gradient_like(value, self.fn, bound.arguments)
+            tangent = gradient_like(tangent, self.fn, bound.arguments)
+        return value, tangent
+
+    def run(self, values: list, tangents: tuple | list) -> tuple[Any, Any]:
+        """The generated jvp on the bound, checked arguments ``values`` (every parameter,
+        in order) and ``tangents`` (one per ``wrt`` parameter)."""
+        kinds = tuple(kind_of(v) for v in values)
+        kinds = None if all(k == "leaf" for k in kinds) else kinds
         entry = self._entry(kinds)
         self._latest = entry
         gen = entry[4]
@@ -168,8 +179,55 @@ class JvpFunction:
         return f"<jvp of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}>"
 
 
+def _plain_tangent(x: object, t: object) -> bool:
+    """Whether ``t`` is a tangent of ``x`` of the common kinds, checked quickly: numeric
+    arrays of ``x``'s shapes (floats for floats), in lists and tuples of ``x``'s
+    lengths. False says nothing: :func:`_check_tangent` then looks closer."""
+    tx, tt = type(x), type(t)
+    if tx is np.ndarray:
+        return tt is np.ndarray and t.shape == x.shape and t.dtype.kind in "iufc"
+    if tx is list or tx is tuple:
+        if not (tt is list or tt is tuple) or len(x) != len(t):
+            return False
+        for a, b in zip(x, t, strict=True):
+            if type(a) is np.ndarray:  # (the leaves inline: this runs on every call)
+                if type(b) is not np.ndarray or b.shape != a.shape or b.dtype.kind not in "iufc":
+                    return False
+            elif not _plain_tangent(a, b):
+                return False
+        return True
+    return tx is float and tt is float
+
+
+def gradient_like(g: Any, gradient: GradientFunction, arguments: dict) -> Any:
+    """What the generated code of ``gradient`` (or its tangent) returned, ``g``, as
+    ``gradient`` itself returns it: each part with the type, structure, shape and dtype
+    of its ``wrt`` parameter's argument (a part that is zero may be a ``0.0`` or a
+    None in the generated code's result)."""
+    if gradient.single:
+        return _like(g, arguments[gradient.wrt[0]])
+    g = (g,) if len(gradient.wrt) == 1 and not isinstance(g, tuple) else g
+    return tuple(_like(h, arguments[w]) for h, w in zip(g, gradient.wrt, strict=True))
+
+
+def _like(h: Any, x: Any) -> Any:
+    tx = type(x)
+    if tx is np.ndarray:
+        return grad_like(0.0 if h is None else h, x)
+    if tx is list or tx is tuple:
+        if not isinstance(h, list | tuple):
+            h = [None] * len(x)
+        return tx([_like(a, b) for a, b in zip(h, x, strict=True)])
+    if isinstance(x, dict):
+        h = h if isinstance(h, dict) else {}
+        return {k: _like(h.get(k), v) for k, v in x.items()}
+    return grad_like(0.0 if h is None else h, x)
+
+
 def _check_tangent(fn: Callable, param: str, x: object, t: object, where: str) -> None:
     """Refuse a tangent whose structure or shapes are not its parameter's."""
+    if _plain_tangent(x, t):
+        return
     if isinstance(x, dict):
         if not isinstance(t, dict) or list(t) != list(x):
             raise _bad_tangent(fn, param, where, f"a dict with the keys {list(x)}", t)

@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from .api import Wrt, _check_function, _internal_errors, grad
+from .api import Wrt, _check_differentiable, _check_function, _internal_errors, grad
 from .errors import AdCompileError
+from .forward import gradient_like
 from .frontend import def_loc
 from .regenerate import compile_again, differentiable_function
 from .rules.containers import kind_of
-from .runtime import grad_like
 from .shapes import _shape_of_value
 
 # ------------------------------------------------------------ hvp and hessian
@@ -115,17 +115,15 @@ class Hvp:
         bound.apply_defaults()
         values = [bound.arguments[p] for p in self.params]
         for w, v in zip(self.wrt, vectors, strict=True):
+            _check_differentiable(bound.arguments[w], w, self.fn)
             _check_tangent(self.fn, w, bound.arguments[w], v, w)
         kinds = tuple(kind_of(v) for v in values)
         kinds = None if all(k == "leaf" for k in kinds) else kinds
         sig = tuple(_shape_signature(v) for v in values)
         jvp = self.jvp_of_gradient(kinds, sig)
         self._latest = jvp
-        _, hv = jvp(*values, vectors[0] if self.single else tuple(vectors))
-        if self.single:
-            return _like(hv, bound.arguments[self.wrt[0]])
-        hv = (hv,) if n == 1 and not isinstance(hv, tuple) else hv
-        return tuple(_like(h, bound.arguments[w]) for h, w in zip(hv, self.wrt, strict=True))
+        _, hv = jvp.run(values, vectors)
+        return gradient_like(hv, self.gradient, bound.arguments)
 
     def __repr__(self) -> str:
         return f"<hvp of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}>"
@@ -138,18 +136,6 @@ def _shape_signature(a: Any) -> object:
     if type(a) is float:
         return float
     return _shape_of_value(a)
-
-
-def _like(h: Any, x: Any) -> Any:
-    """The product ``h`` with the type, structure, shape and dtype of the parameter ``x``
-    (a part that is zero may be a 0.0 or None in the generated code's result)."""
-    if isinstance(x, dict):
-        h = h if isinstance(h, dict) else {}
-        return {k: _like(h.get(k), v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        h = h if isinstance(h, list | tuple) else [None] * len(x)
-        return type(x)(_like(a, b) for a, b in zip(h, x, strict=True))
-    return grad_like(0.0 if h is None else h, x)
 
 
 def hvp_text(text: str, name: str, wrt: list[str]) -> str:

@@ -50,6 +50,7 @@ from .rules import containers
 from .rules.containers import ContainerPrim
 from .rules.record import BROADCAST, UNKNOWN
 from .rules.registry import PRIMITIVES, lookup, primitive_name
+from .rules.runtime_rules import TAKES_CONTAINERS
 from .rules.tangents import instantiate, tangent_rule
 
 MODES = ("jvp",)
@@ -383,8 +384,8 @@ class _Forward:
             and not self.fn.is_scalar(bindings[p])
             and not names_in(bindings[p]) <= present
         ]
-        if stmt.target in present:
-            widening = []
+        if stmt.target in present or id(prim) in TAKES_CONTAINERS:
+            widening = []  # (a container of adjoints, add_at's, is never broadcast)
         if widening and not stmt.scalar and shape in (BROADCAST, UNKNOWN, None):
             expr = call(self.ns.helper("broadcast_like"), expr, name(stmt.target))
         return [*stmts, assign(dy, expr)]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 # Kinds: what the compiler knows about a value's structure.
 LEAF = "leaf"  # an array or a number
 # The element kind of a list with no element yet (``xs = []``): what the first
@@ -23,6 +25,9 @@ EMPTY = "empty"
 
 def kind_of(value: object) -> object:
     """The structure of a runtime value, without lengths of lists."""
+    t = type(value)
+    if t is np.ndarray or t is float:
+        return LEAF  # (the common case first)
     if isinstance(value, list):
         kinds = [kind_of(v) for v in value]
         if kinds and any(k != kinds[0] for k in kinds):
