@@ -163,11 +163,15 @@ class JvpFunction:
             tangent = gradient_like(tangent, self.fn, bound.arguments)
         return value, tangent
 
-    def run(self, values: list, tangents: tuple | list) -> tuple[Any, Any]:
+    def run(
+        self, values: list, tangents: tuple | list, kinds: tuple | None | str = "unknown"
+    ) -> tuple[Any, Any]:
         """The generated jvp on the bound, checked arguments ``values`` (every parameter,
-        in order) and ``tangents`` (one per ``wrt`` parameter)."""
-        kinds = tuple(kind_of(v) for v in values)
-        kinds = None if all(k == "leaf" for k in kinds) else kinds
+        in order) and ``tangents`` (one per ``wrt`` parameter); ``kinds``, their
+        structure if the caller knows it (None: all arrays)."""
+        if kinds == "unknown":
+            kinds = tuple(kind_of(v) for v in values)
+            kinds = None if all(k == "leaf" for k in kinds) else kinds
         entry = self._entry(kinds)
         self._latest = entry
         gen = entry[4]
@@ -213,6 +217,14 @@ def gradient_like(g: Any, gradient: GradientFunction, arguments: dict) -> Any:
 def _like(h: Any, x: Any) -> Any:
     tx = type(x)
     if tx is np.ndarray:
+        if (
+            type(h) is np.ndarray
+            and h.shape == x.shape
+            and h.dtype == x.dtype
+            and h.base is None
+            and h.flags.writeable
+        ):
+            return h  # (grad_like's fast path, without its call)
         return grad_like(0.0 if h is None else h, x)
     if tx is list or tx is tuple:
         if not isinstance(h, list | tuple):

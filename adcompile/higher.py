@@ -122,7 +122,7 @@ class Hvp:
         sig = tuple(_shape_signature(v) for v in values)
         jvp = self.jvp_of_gradient(kinds, sig)
         self._latest = jvp
-        _, hv = jvp.run(values, vectors)
+        _, hv = jvp.run(values, vectors, kinds)
         return gradient_like(hv, self.gradient, bound.arguments)
 
     def __repr__(self) -> str:

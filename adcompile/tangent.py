@@ -115,6 +115,8 @@ class _Forward:
         self.act: Activity = activity(fn, wrt)
         self.ns = Namespace(fn.names, fn.globals, set(fn.params) | all_defs(fn.body))
         self.tan: dict[str, str] = {}
+        # the loops' variables: ints (loops run over ranges)
+        self.counters = {s.target for s in walk(fn.body) if isinstance(s, Loop) and s.target}
         self.last_loc = None  # the line the last comment named
         # values whose tangent variable holds an array this jvp made and no other
         # tangent refers to: an element assignment writes into it in place
@@ -173,6 +175,21 @@ class _Forward:
                 except (TypeError, ValueError):  # (no signature to read)
                     pass
         return node
+
+    def element_tangent(self, atom: ast.expr) -> ast.expr:
+        """The tangent of an element of a list or tuple being built: a number without one
+        (a loop's counter, a count) has the zero ``0.0``, not a call making a zero."""
+        t = self.tangent_of(atom)
+        if t is not None:
+            return t
+        if isinstance(atom, ast.Name) and (
+            atom.id in self.counters
+            or (
+                self.fn.is_scalar(atom) and not isinstance(self.fn.globals.get(atom.id), Unassigned)
+            )
+        ):
+            return ast.Constant(0.0)
+        return self.zeros(atom)
 
     def comment(self, loc, out: list) -> None:
         self.last_loc = note_line(loc, self.last_loc, out)
@@ -344,7 +361,7 @@ class _Forward:
             index = ops["index"]
             return ast.Subscript(value=self.tangent_or_zeros(ops["c"]), slice=index, ctx=ast.Load())
         if prim in (containers.BUILD_LIST, containers.BUILD_TUPLE):
-            elts = [self.tangent_or_zeros(ops[k]) for k in sorted(ops, key=lambda k: int(k[1:]))]
+            elts = [self.element_tangent(ops[k]) for k in sorted(ops, key=lambda k: int(k[1:]))]
             if prim is containers.BUILD_LIST:
                 return ast.List(elts=elts, ctx=ast.Load())
             return ast.Tuple(elts=elts, ctx=ast.Load())

@@ -12,11 +12,13 @@ parameter, it reports:
 
 Every hvp (adcompile's, autograd's, torch's) is checked against central differences
 of adcompile's gradient before it is timed. Timing runs on one thread, in
-interleaved rounds: each round times every contender of a workload once (a few
-calls each), so that a change of the machine's load between contenders moves them
-all; the figures are the medians over the rounds.
+interleaved rounds: each round takes one sample of every contender of a workload
+(about a millisecond of calls), in an order that rotates from round to round, so
+that a change of the machine's load moves them all; the figures are the medians
+over the rounds. The clock is the process's CPU time (``--clock wall`` for wall
+time), which on a shared machine leaves out the time other processes take.
 
-    python examples/benchmarks/hvp_bench.py [--quick] [--budget SECONDS]
+    python examples/benchmarks/hvp_bench.py [--quick] [--budget SECONDS] [--clock cpu|wall]
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -39,28 +42,46 @@ import workloads  # noqa: E402
 
 import adcompile as ad  # noqa: E402
 
+# process CPU time: the work is single-threaded, so on an idle machine it is wall time,
+# and on a shared one it leaves out the time other processes take (--clock wall)
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+clock = CLOCKS["cpu"]
+
 
 def interleaved(contenders: dict[str, Callable], budget: float) -> dict[str, float]:
-    """The median time of one call of each contender, in seconds. Each round times
-    every contender in turn over a few calls (enough for about a millisecond); rounds
-    repeat until ``budget`` seconds have passed, and at least seven of them."""
+    """The median time of one call of each contender, in seconds. Each round takes one
+    sample of every contender (back-to-back calls lasting about a millisecond, after
+    one untimed call), in an order that rotates from round to round; the garbage
+    collector runs between rounds, not inside samples. Rounds repeat until ``budget``
+    seconds have passed, and at least seven of them."""
     calls = {}
     for name, fn in contenders.items():
-        fn()  # warm-up (compiles on first call)
-        t0 = time.perf_counter()
+        for _ in range(3):
+            fn()  # warm-up (the first call compiles)
+        t0 = clock()
         fn()
-        calls[name] = max(1, int(1e-3 / max(time.perf_counter() - t0, 1e-7)))
+        calls[name] = max(1, int(1e-3 / max(clock() - t0, 1e-7)))
     samples: dict[str, list[float]] = {name: [] for name in contenders}
+    keys = list(contenders)
     start = time.perf_counter()
     rounds = 0
-    while rounds < 7 or time.perf_counter() - start < budget:
-        for name, fn in contenders.items():
-            n = calls[name]
-            t0 = time.perf_counter()
-            for _ in range(n):
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        while rounds < 7 or time.perf_counter() - start < budget:
+            k = rounds % len(keys)
+            for name in keys[k:] + keys[:k]:
+                fn, n = contenders[name], calls[name]
                 fn()
-            samples[name].append((time.perf_counter() - t0) / n)
-        rounds += 1
+                t0 = clock()
+                for _ in range(n):
+                    fn()
+                samples[name].append((clock() - t0) / n)
+            gc.collect()
+            rounds += 1
+    finally:
+        if gc_was:
+            gc.enable()
     return {name: float(np.median(s)) for name, s in samples.items()}
 
 
@@ -197,7 +218,10 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--quick", action="store_true", help="a smaller batch, shorter timing")
     parser.add_argument("--budget", type=float, help="seconds of timing per workload")
     parser.add_argument("--no-others", action="store_true", help="time adcompile alone")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu", help="what to time")
     args_ = parser.parse_args(argv)
+    global clock
+    clock = CLOCKS[args_.clock]
     budget = args_.budget if args_.budget is not None else (2.0 if args_.quick else 20.0)
     rows = []
     for name, loss, args, wrt, port in cases(args_.quick):
