@@ -50,6 +50,11 @@ class JvpFunction:
         self.fn = fn
         self.signature = inspect.signature(fn)
         self.params = list(self.signature.parameters)
+        # every parameter positional-or-keyword: a call with all of them by position
+        # binds without inspect (see _bind)
+        self._plain = all(
+            p.kind == p.POSITIONAL_OR_KEYWORD for p in self.signature.parameters.values()
+        )
         self.wrt, self.single = resolve_wrt(self.params, wrt, def_loc(fn))
         self._cache: dict[tuple | None, tuple] = {}
         self._latest: tuple | None = None
@@ -145,23 +150,29 @@ class JvpFunction:
                 f"{', '.join(self.wrt)}), as a tuple",
                 hint="call it as jvp_f(*args, (dx, dy))",
             )
+        arguments = self._bind(args, kwargs, "the tangent")
+        values = [arguments[p] for p in self.params]
+        for w, t in zip(self.wrt, tangents, strict=True):
+            check_argument(self.fn, w, arguments[w], t)
+        value, tangent = self.run(values, tangents)
+        if isinstance(self.fn, GradientFunction):
+            # jvp(grad(f)): the gradient and its tangent shaped as grad(f) returns it
+            value = gradient_like(value, self.fn, arguments)
+            tangent = gradient_like(tangent, self.fn, arguments)
+        return value, tangent
+
+    def _bind(self, args: tuple, kwargs: dict, then: str) -> dict:
+        """Each parameter's argument, by name (defaults filled in)."""
+        if not kwargs and self._plain and len(args) == len(self.params):
+            return dict(zip(self.params, args, strict=True))
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise AdCompileError(
-                f"{self.__name__}: {exc}", hint="pass f's arguments, then the tangent"
+                f"{self.__name__}: {exc}", hint=f"pass f's arguments, then {then}"
             ) from None
         bound.apply_defaults()
-        values = [bound.arguments[p] for p in self.params]
-        for w, t in zip(self.wrt, tangents, strict=True):
-            _check_differentiable(bound.arguments[w], w, self.fn)
-            _check_tangent(self.fn, w, bound.arguments[w], t, w)
-        value, tangent = self.run(values, tangents)
-        if isinstance(self.fn, GradientFunction):
-            # jvp(grad(f)): the gradient and its tangent shaped as grad(f) returns it
-            value = gradient_like(value, self.fn, bound.arguments)
-            tangent = gradient_like(tangent, self.fn, bound.arguments)
-        return value, tangent
+        return bound.arguments
 
     def run(
         self, values: list, tangents: tuple | list, kinds: tuple | None | str = "unknown"
@@ -183,19 +194,39 @@ class JvpFunction:
         return f"<jvp of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}>"
 
 
+def check_argument(fn: Callable, param: str, x: object, t: object) -> None:
+    """Refuse an argument ``x`` of the ``wrt`` parameter ``param`` that cannot be
+    differentiated, or a tangent ``t`` whose structure or shapes are not its own."""
+    if _plain_tangent(x, t):
+        return
+    _check_differentiable(x, param, fn)
+    _check_tangent(fn, param, x, t, param)
+
+
 def _plain_tangent(x: object, t: object) -> bool:
-    """Whether ``t`` is a tangent of ``x`` of the common kinds, checked quickly: numeric
-    arrays of ``x``'s shapes (floats for floats), in lists and tuples of ``x``'s
-    lengths. False says nothing: :func:`_check_tangent` then looks closer."""
+    """Whether ``x`` is a float array (or float, or a list or tuple of them) and ``t`` a
+    tangent of it, checked quickly: numeric arrays of ``x``'s shapes (floats for
+    floats), in lists and tuples of ``x``'s lengths. False says nothing:
+    :func:`check_argument` then looks closer."""
     tx, tt = type(x), type(t)
     if tx is np.ndarray:
-        return tt is np.ndarray and t.shape == x.shape and t.dtype.kind in "iufc"
+        return (
+            tt is np.ndarray
+            and x.dtype.kind == "f"
+            and t.shape == x.shape
+            and t.dtype.kind in "iufc"
+        )
     if tx is list or tx is tuple:
         if not (tt is list or tt is tuple) or len(x) != len(t):
             return False
         for a, b in zip(x, t, strict=True):
             if type(a) is np.ndarray:  # (the leaves inline: this runs on every call)
-                if type(b) is not np.ndarray or b.shape != a.shape or b.dtype.kind not in "iufc":
+                if (
+                    type(b) is not np.ndarray
+                    or a.dtype.kind != "f"
+                    or b.shape != a.shape
+                    or b.dtype.kind not in "iufc"
+                ):
                     return False
             elif not _plain_tangent(a, b):
                 return False
@@ -238,8 +269,6 @@ def _like(h: Any, x: Any) -> Any:
 
 def _check_tangent(fn: Callable, param: str, x: object, t: object, where: str) -> None:
     """Refuse a tangent whose structure or shapes are not its parameter's."""
-    if _plain_tangent(x, t):
-        return
     if isinstance(x, dict):
         if not isinstance(t, dict) or list(t) != list(x):
             raise _bad_tangent(fn, param, where, f"a dict with the keys {list(x)}", t)

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .api import Wrt, _check_differentiable, _check_function, _internal_errors, grad
+from .api import Wrt, _check_function, _internal_errors, grad
 from .errors import AdCompileError
-from .forward import gradient_like
+from .forward import check_argument, gradient_like
 from .frontend import def_loc
 from .regenerate import compile_again, differentiable_function
 from .rules.containers import kind_of
@@ -51,6 +51,9 @@ class Hvp:
         self.wrt, self.single = self.gradient.wrt, self.gradient.single
         self.params = self.gradient.params
         self.signature = inspect.signature(fn)
+        self._plain = all(
+            p.kind == p.POSITIONAL_OR_KEYWORD for p in self.signature.parameters.values()
+        )
         self._jvps: dict[tuple | None, tuple[Callable, Any]] = {}
         self._latest: Any = None
         self.__name__ = f"hvp_{getattr(fn, '__name__', 'f')}"
@@ -87,8 +90,6 @@ class Hvp:
         show_source(self.source, console=console)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from .forward import _check_tangent
-
         if not args:
             raise AdCompileError(
                 f"{self.__name__} takes {self.fn.__name__}'s arguments, then the vector",
@@ -106,24 +107,27 @@ class Hvp:
                 f"{', '.join(self.wrt)}), as a tuple",
                 hint="call it as hvp_f(*args, (vx, vy))",
             )
-        try:
-            bound = self.signature.bind(*rest, **kwargs)
-        except TypeError as exc:
-            raise AdCompileError(
-                f"{self.__name__}: {exc}", hint="pass f's arguments, then the vector"
-            ) from None
-        bound.apply_defaults()
-        values = [bound.arguments[p] for p in self.params]
+        if not kwargs and self._plain and len(rest) == len(self.params):
+            arguments = dict(zip(self.params, rest, strict=True))  # (binds as below)
+        else:
+            try:
+                bound = self.signature.bind(*rest, **kwargs)
+            except TypeError as exc:
+                raise AdCompileError(
+                    f"{self.__name__}: {exc}", hint="pass f's arguments, then the vector"
+                ) from None
+            bound.apply_defaults()
+            arguments = bound.arguments
+        values = [arguments[p] for p in self.params]
         for w, v in zip(self.wrt, vectors, strict=True):
-            _check_differentiable(bound.arguments[w], w, self.fn)
-            _check_tangent(self.fn, w, bound.arguments[w], v, w)
+            check_argument(self.fn, w, arguments[w], v)
         kinds = tuple(kind_of(v) for v in values)
         kinds = None if all(k == "leaf" for k in kinds) else kinds
         sig = tuple(_shape_signature(v) for v in values)
         jvp = self.jvp_of_gradient(kinds, sig)
         self._latest = jvp
         _, hv = jvp.run(values, vectors, kinds)
-        return gradient_like(hv, self.gradient, bound.arguments)
+        return gradient_like(hv, self.gradient, arguments)
 
     def __repr__(self) -> str:
         return f"<hvp of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}>"

@@ -30,11 +30,11 @@ def kind_of(value: object) -> object:
         return LEAF  # (the common case first)
     if isinstance(value, list):
         kinds = [kind_of(v) for v in value]
-        if kinds and any(k != kinds[0] for k in kinds):
+        if kinds and kinds.count(kinds[0]) != len(kinds):
             return ("tuple", tuple(kinds))
         return ("list", kinds[0] if kinds else LEAF)
     if isinstance(value, tuple):
-        return ("tuple", tuple(kind_of(v) for v in value))
+        return ("tuple", tuple([kind_of(v) for v in value]))
     if isinstance(value, dict):
         return ("dict", tuple((k, kind_of(v)) for k, v in value.items()))
     return LEAF
