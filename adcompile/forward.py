@@ -59,6 +59,9 @@ class JvpFunction:
         self._cache: dict[tuple | None, tuple] = {}
         self._latest: tuple | None = None
         self._lock = threading.Lock()
+        # the shape signature of every call's arguments, when the caller guarantees one
+        # (hvp: the jvp of a gradient specialised to it); None: any shapes
+        self.arg_shapes: tuple | None = None
         self.__name__ = f"jvp_{getattr(fn, '__name__', 'f')}"
         self.__qualname__ = self.__name__
         self.__doc__ = fn.__doc__
@@ -89,7 +92,7 @@ class JvpFunction:
         with frontend.recording() as guards:
             with _internal_errors(self.fn.__name__, def_loc(self.fn)):
                 src = pipeline.read(fn)
-            source, namespace, gen = build_jvp(src, self.wrt, kinds)
+            source, namespace, gen = build_jvp(src, self.wrt, kinds, self.arg_shapes)
         with _internal_errors(src.name, src.loc(src.node)):
             filename = linecache_filename("jvp", src.qualname, self.wrt)
             scope = emit.compile_module(source, namespace, filename)

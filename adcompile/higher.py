@@ -70,7 +70,9 @@ class Hvp:
         found = self._jvps.get((kinds, sig))
         if found is None or found[0] is not gfn:
             wrt = self.wrt[0] if self.single else tuple(self.wrt)
-            found = (gfn, JvpFunction(gfn, wrt=wrt))
+            jvp = JvpFunction(gfn, wrt=wrt)
+            jvp.arg_shapes = sig  # (the gradient's code is specialised to them too)
+            found = (gfn, jvp)
             self._jvps[(kinds, sig)] = found
         return found[1]
 

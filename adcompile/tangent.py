@@ -115,6 +115,7 @@ class _Forward:
         self.act: Activity = activity(fn, wrt)
         self.ns = Namespace(fn.names, fn.globals, set(fn.params) | all_defs(fn.body))
         self.tan: dict[str, str] = {}
+        self.facts: dict[str, object] = {}  # known shapes of names (see tangent())
         # the loops' variables: ints (loops run over ranges)
         self.counters = {s.target for s in walk(fn.body) if isinstance(s, Loop) and s.target}
         self.last_loc = None  # the line the last comment named
@@ -190,6 +191,19 @@ class _Forward:
         ):
             return ast.Constant(0.0)
         return self.zeros(atom)
+
+    def full_shaped(self, target: str, trule, bindings: dict, active: set[str]) -> bool:
+        """Whether an elementwise result's tangent has the result's shape already: an
+        active operand's known shape is the result's (so no broadcast can widen it)."""
+        known = self.facts.get(target)
+        if not isinstance(known, tuple):
+            return False
+        for p in trule.tangents:
+            operand = bindings.get(p)
+            if p in active and isinstance(operand, ast.Name):
+                if self.facts.get(operand.id) == known:
+                    return True
+        return False
 
     def comment(self, loc, out: list) -> None:
         self.last_loc = note_line(loc, self.last_loc, out)
@@ -430,7 +444,8 @@ class _Forward:
         if stmt.target in present or id(prim) in TAKES_CONTAINERS:
             widening = []  # (a container of adjoints, add_at's, is never broadcast)
         if widening and not stmt.scalar and shape in (BROADCAST, UNKNOWN, None):
-            expr = call(self.ns.helper("broadcast_like"), expr, name(stmt.target))
+            if not (shape == BROADCAST and self.full_shaped(stmt.target, trule, bindings, active)):
+                expr = call(self.ns.helper("broadcast_like"), expr, name(stmt.target))
         return [*stmts, assign(dy, expr)]
 
 
@@ -550,12 +565,21 @@ def _walk_assigns(body: list[Stmt]):
                 yield s.target
 
 
-def tangent(fn: Function, wrt: list[str], link_session, front: Callable) -> GeneratedJvp:
+def tangent(
+    fn: Function,
+    wrt: list[str],
+    link_session,
+    front: Callable,
+    facts: dict[str, object] | None = None,
+) -> GeneratedJvp:
     """The jvp of the normalized ``fn`` with respect to ``wrt``; the jvps of the user
     functions it calls are in ``.helpers``. ``front`` takes a called function through
-    the front of the pipeline: ``(src, kinds, link_session) -> ir.Function``."""
+    the front of the pipeline: ``(src, kinds, link_session) -> ir.Function``;
+    ``facts``, the shapes known of ``fn``'s names (``shapes.py``), if any."""
     session = JvpSession(link_session, front)
-    gen = _Forward(fn, wrt, session, f"jvp_{fn.name}").run()
+    forward = _Forward(fn, wrt, session, f"jvp_{fn.name}")
+    forward.facts = facts or {}
+    gen = forward.run()
     gen.helpers = session.generated
     return gen
 

@@ -112,6 +112,11 @@ def test_seed_network_hvp_against_autograd_and_fd():
         ad.hvp(loss)(*args, vectors[0]), np.tensordot(H, vectors[0], axes=2), rtol=1e-9
     )
     assert "def hvp_loss(" in h.source
+    # the call's code is specialised to the arguments' shapes (as the gradient's is):
+    # yhat - y has yhat's shape, so its tangent needs no broadcast_like
+    assert "broadcast_like" not in h.source
+    # the jvp of the user's function, for any shapes, keeps it
+    assert "broadcast_like(dyhat" in ad.jvp(loss, wrt=(0, 1, 2, 3)).source
 
 
 def test_seed_network_hessian_against_autograd():
