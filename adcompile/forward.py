@@ -206,6 +206,9 @@ def check_argument(fn: Callable, param: str, x: object, t: object) -> None:
     _check_tangent(fn, param, x, t, param)
 
 
+_FLOAT64 = np.dtype(np.float64)
+
+
 def _plain_tangent(x: object, t: object) -> bool:
     """Whether ``x`` is a float array (or float, or a list or tuple of them) and ``t`` a
     tangent of it, checked quickly: numeric arrays of ``x``'s shapes (floats for
@@ -224,11 +227,11 @@ def _plain_tangent(x: object, t: object) -> bool:
             return False
         for a, b in zip(x, t, strict=True):
             if type(a) is np.ndarray:  # (the leaves inline: this runs on every call)
-                if (
-                    type(b) is not np.ndarray
-                    or a.dtype.kind != "f"
-                    or b.shape != a.shape
-                    or b.dtype.kind not in "iufc"
+                if type(b) is not np.ndarray or b.shape != a.shape:
+                    return False
+                da, db = a.dtype, b.dtype
+                if not (da is _FLOAT64 or da.kind == "f") or not (
+                    db is _FLOAT64 or db.kind in "iufc"
                 ):
                     return False
             elif not _plain_tangent(a, b):
