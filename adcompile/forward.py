@@ -30,7 +30,7 @@ from .api import (
 from .emit import linecache_filename
 from .errors import AdCompileError
 from .frontend import def_loc
-from .rules.containers import kind_of
+from .rules.containers import LEAF, kind_of
 from .rules.registry import GENERATION
 from .runtime import grad_like
 
@@ -184,8 +184,8 @@ class JvpFunction:
         in order) and ``tangents`` (one per ``wrt`` parameter); ``kinds``, their
         structure if the caller knows it (None: all arrays)."""
         if kinds == "unknown":
-            kinds = tuple(kind_of(v) for v in values)
-            kinds = None if all(k == "leaf" for k in kinds) else kinds
+            kinds = tuple([kind_of(v) for v in values])
+            kinds = None if kinds.count(LEAF) == len(kinds) else kinds
         entry = self._entry(kinds)
         self._latest = entry
         gen = entry[4]

@@ -29,12 +29,12 @@ def kind_of(value: object) -> object:
     if t is np.ndarray or t is float:
         return LEAF  # (the common case first)
     if isinstance(value, list):
-        kinds = [kind_of(v) for v in value]
+        kinds = [LEAF if type(v) is np.ndarray else kind_of(v) for v in value]
         if kinds and kinds.count(kinds[0]) != len(kinds):
             return ("tuple", tuple(kinds))
         return ("list", kinds[0] if kinds else LEAF)
     if isinstance(value, tuple):
-        return ("tuple", tuple([kind_of(v) for v in value]))
+        return ("tuple", tuple([LEAF if type(v) is np.ndarray else kind_of(v) for v in value]))
     if isinstance(value, dict):
         return ("dict", tuple((k, kind_of(v)) for k, v in value.items()))
     return LEAF
