@@ -14,6 +14,8 @@ def zeros_tangent(x):
     """The zero tangent of the value ``x``: zeros of its shape, a container of them.
     A ``None`` (in a gradient's code, an adjoint that is zero) has the tangent ``None``:
     zero too, and read as zero of whatever shape its user needs."""
+    if type(x) is np.ndarray and x.dtype.kind == "f":
+        return np.zeros(x.shape, dtype=x.dtype)  # (the common case, quickly)
     if x is None:
         return None
     if isinstance(x, list):
