@@ -69,12 +69,17 @@ def build(
 
 
 def build_jvp(
-    src: SourceFunction, wrt: list[str], kinds: tuple | None = None
+    src: SourceFunction,
+    wrt: list[str],
+    kinds: tuple | None = None,
+    arg_shapes: tuple | None = None,
 ) -> tuple[str, dict[str, Any], Any]:
     """Run the forward-mode pipeline on ``src``: (source text, namespace, GeneratedJvp).
-    The text holds the jvp and, after it, the jvps of the user functions it calls."""
+    The text holds the jvp and, after it, the jvps of the user functions it calls;
+    ``arg_shapes``, the arguments' shape signature if the code is only ever called
+    with arguments of it (the jvp of a gradient specialised to those shapes)."""
     with _internal_errors(src.name, src.loc(src.node)), _deep_recursion():
-        gen = pipeline.compile_jvp(src, wrt, kinds)
+        gen = pipeline.compile_jvp(src, wrt, kinds, arg_shapes)
         source = gen.text + "".join("\n\n" + h.text for h in gen.helpers)
         # parameters the user's x op= ... writes into, and the arrays the code reads
         # besides its arguments: a call checks they are apart (as api.py does)

@@ -30,8 +30,9 @@ from .api import (
 from .emit import linecache_filename
 from .errors import AdCompileError
 from .frontend import def_loc
-from .rules.containers import kind_of
+from .rules.containers import LEAF, kind_of
 from .rules.registry import GENERATION
+from .runtime import grad_like
 
 
 class JvpFunction:
@@ -49,10 +50,18 @@ class JvpFunction:
         self.fn = fn
         self.signature = inspect.signature(fn, follow_wrapped=False)
         self.params = list(self.signature.parameters)
+        # every parameter positional-or-keyword: a call with all of them by position
+        # binds without inspect (see _bind)
+        self._plain = all(
+            p.kind == p.POSITIONAL_OR_KEYWORD for p in self.signature.parameters.values()
+        )
         self.wrt, self.single = resolve_wrt(self.params, wrt, def_loc(fn))
         self._cache: dict[tuple | None, tuple] = {}
         self._latest: tuple | None = None
         self._lock = threading.Lock()
+        # the shape signature of every call's arguments, when the caller guarantees one
+        # (hvp: the jvp of a gradient specialised to it); None: any shapes
+        self.arg_shapes: tuple | None = None
         self.__name__ = f"jvp_{getattr(fn, '__name__', 'f')}"
         self.__qualname__ = self.__name__
         self.__doc__ = fn.__doc__
@@ -83,7 +92,7 @@ class JvpFunction:
         with frontend.recording() as guards:
             with _internal_errors(self.fn.__name__, def_loc(self.fn)):
                 src = pipeline.read(fn)
-            source, namespace, gen = build_jvp(src, self.wrt, kinds)
+            source, namespace, gen = build_jvp(src, self.wrt, kinds, self.arg_shapes)
         with _internal_errors(src.name, src.loc(src.node)):
             filename = linecache_filename("jvp", src.qualname, self.wrt)
             scope = emit.compile_module(source, namespace, filename)
@@ -144,23 +153,47 @@ class JvpFunction:
                 f"{', '.join(self.wrt)}), as a tuple",
                 hint="call it as jvp_f(*args, (dx, dy))",
             )
+        arguments = self._bind(args, kwargs, "the tangent")
+        values = [arguments[p] for p in self.params]
+        kinds: tuple | None | str = "unknown"
+        plain = arguments
+        if any(map(records.has_record, values)):
+            # namedtuples and dataclasses reach the code as plain tuples (see records.py)
+            kinds = tuple(kind_of(v) for v in values)
+            values = [records.plain(v) for v in values]
+            tangents = tuple(records.plain(t) for t in tangents)
+            plain = dict(zip(self.params, values, strict=True))
+        for w, t in zip(self.wrt, tangents, strict=True):
+            check_argument(self.fn, w, plain[w], t)
+        value, tangent = self.run(values, tangents, kinds)
+        if isinstance(self.fn, GradientFunction):
+            # jvp(grad(f)): the gradient and its tangent shaped as grad(f) returns it
+            value = gradient_like(value, self.fn, arguments)
+            tangent = gradient_like(tangent, self.fn, arguments)
+        return value, tangent
+
+    def _bind(self, args: tuple, kwargs: dict, then: str) -> dict:
+        """Each parameter's argument, by name (defaults filled in)."""
+        if not kwargs and self._plain and len(args) == len(self.params):
+            return dict(zip(self.params, args, strict=True))
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise AdCompileError(
-                f"{self.__name__}: {exc}", hint="pass f's arguments, then the tangent"
+                f"{self.__name__}: {exc}", hint=f"pass f's arguments, then {then}"
             ) from None
         bound.apply_defaults()
-        values = [bound.arguments[p] for p in self.params]
-        kinds = tuple(kind_of(v) for v in values)
-        kinds = None if all(k == "leaf" for k in kinds) else kinds
-        # namedtuples and dataclasses reach the code as plain tuples (see records.py)
-        values = [records.plain(v) for v in values]
-        tangents = tuple(records.plain(t) for t in tangents)
-        plain = dict(zip(self.params, values, strict=True))
-        for w, t in zip(self.wrt, tangents, strict=True):
-            _check_differentiable(plain[w], w, self.fn)
-            _check_tangent(self.fn, w, plain[w], t, w)
+        return bound.arguments
+
+    def run(
+        self, values: list, tangents: tuple | list, kinds: tuple | None | str = "unknown"
+    ) -> tuple[Any, Any]:
+        """The generated jvp on the bound, checked arguments ``values`` (every parameter,
+        in order) and ``tangents`` (one per ``wrt`` parameter); ``kinds``, their
+        structure if the caller knows it (None: all arrays)."""
+        if kinds == "unknown":
+            kinds = tuple([kind_of(v) for v in values])
+            kinds = None if kinds.count(LEAF) == len(kinds) else kinds
         entry = self._entry(kinds)
         self._latest = entry
         gen = entry[4]
@@ -170,6 +203,89 @@ class JvpFunction:
 
     def __repr__(self) -> str:
         return f"<jvp of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}>"
+
+
+def check_argument(fn: Callable, param: str, x: object, t: object) -> None:
+    """Refuse an argument ``x`` of the ``wrt`` parameter ``param`` that cannot be
+    differentiated, or a tangent ``t`` whose structure or shapes are not its own."""
+    if _plain_tangent(x, t):
+        return
+    _check_differentiable(x, param, fn)
+    _check_tangent(fn, param, x, t, param)
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _plain_tangent(x: object, t: object) -> bool:
+    """Whether ``x`` is a float array (or float, or a list or tuple of them) and ``t`` a
+    tangent of it, checked quickly: numeric arrays of ``x``'s shapes (floats for
+    floats), in lists and tuples of ``x``'s lengths. False says nothing:
+    :func:`check_argument` then looks closer."""
+    tx, tt = type(x), type(t)
+    if tx is np.ndarray:
+        return (
+            tt is np.ndarray
+            and x.dtype.kind == "f"
+            and t.shape == x.shape
+            and t.dtype.kind in "iufc"
+        )
+    if tx is list or tx is tuple:
+        if not (tt is list or tt is tuple) or len(x) != len(t):
+            return False
+        for a, b in zip(x, t, strict=True):
+            if type(a) is np.ndarray:  # (the leaves inline: this runs on every call)
+                if type(b) is not np.ndarray or b.shape != a.shape:
+                    return False
+                da, db = a.dtype, b.dtype
+                if not (da is _FLOAT64 or da.kind == "f") or not (
+                    db is _FLOAT64 or db.kind in "iufc"
+                ):
+                    return False
+            elif not _plain_tangent(a, b):
+                return False
+        return True
+    return tx is float and tt is float
+
+
+def gradient_like(g: Any, gradient: GradientFunction, arguments: dict) -> Any:
+    """What the generated code of ``gradient`` (or its tangent) returned, ``g``, as
+    ``gradient`` itself returns it: each part with the type, structure, shape and dtype
+    of its ``wrt`` parameter's argument (a part that is zero may be a ``0.0`` or a
+    None in the generated code's result)."""
+    if gradient.single:
+        return _like_record(g, arguments[gradient.wrt[0]])
+    g = (g,) if len(gradient.wrt) == 1 and not isinstance(g, tuple) else g
+    return tuple(_like_record(h, arguments[w]) for h, w in zip(g, gradient.wrt, strict=True))
+
+
+def _like_record(h: Any, x: Any) -> Any:
+    """``_like``, with the namedtuples and dataclasses of ``x`` (see records.py)."""
+    if records.has_record(x):
+        return records.restore(_like(h, records.plain(x)), x)
+    return _like(h, x)
+
+
+def _like(h: Any, x: Any) -> Any:
+    tx = type(x)
+    if tx is np.ndarray:
+        if (
+            type(h) is np.ndarray
+            and h.shape == x.shape
+            and h.dtype == x.dtype
+            and h.base is None
+            and h.flags.writeable
+        ):
+            return h  # (grad_like's fast path, without its call)
+        return grad_like(0.0 if h is None else h, x)
+    if tx is list or tx is tuple:
+        if not isinstance(h, list | tuple):
+            h = [None] * len(x)
+        return tx([_like(a, b) for a, b in zip(h, x, strict=True)])
+    if isinstance(x, dict):
+        h = h if isinstance(h, dict) else {}
+        return {k: _like(h.get(k), v) for k, v in x.items()}
+    return grad_like(0.0 if h is None else h, x)
 
 
 def _check_tangent(fn: Callable, param: str, x: object, t: object, where: str) -> None:

@@ -28,10 +28,10 @@ import numpy as np
 from . import records
 from .api import Wrt, _check_function, _internal_errors, grad
 from .errors import AdCompileError
+from .forward import check_argument, gradient_like
 from .frontend import def_loc
 from .regenerate import compile_again, differentiable_function
 from .rules.containers import kind_of
-from .runtime import grad_like
 from .shapes import _shape_of_value
 
 # ------------------------------------------------------------ hvp and hessian
@@ -52,6 +52,9 @@ class Hvp:
         self.wrt, self.single = self.gradient.wrt, self.gradient.single
         self.params = self.gradient.params
         self.signature = inspect.signature(fn, follow_wrapped=False)
+        self._plain = all(
+            p.kind == p.POSITIONAL_OR_KEYWORD for p in self.signature.parameters.values()
+        )
         self._jvps: dict[tuple | None, tuple[Callable, Any]] = {}
         self._latest: Any = None
         self.__name__ = f"hvp_{getattr(fn, '__name__', 'f')}"
@@ -68,7 +71,9 @@ class Hvp:
         found = self._jvps.get((kinds, sig))
         if found is None or found[0] is not gfn:
             wrt = self.wrt[0] if self.single else tuple(self.wrt)
-            found = (gfn, JvpFunction(gfn, wrt=wrt))
+            jvp = JvpFunction(gfn, wrt=wrt)
+            jvp.arg_shapes = sig  # (the gradient's code is specialised to them too)
+            found = (gfn, jvp)
             self._jvps[(kinds, sig)] = found
         return found[1]
 
@@ -88,8 +93,6 @@ class Hvp:
         show_source(self.source, console=console)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from .forward import _check_tangent
-
         if not args:
             raise AdCompileError(
                 f"{self.__name__} takes {self.fn.__name__}'s arguments, then the vector",
@@ -107,26 +110,34 @@ class Hvp:
                 f"{', '.join(self.wrt)}), as a tuple",
                 hint="call it as hvp_f(*args, (vx, vy))",
             )
-        try:
-            bound = self.signature.bind(*rest, **kwargs)
-        except TypeError as exc:
-            raise AdCompileError(
-                f"{self.__name__}: {exc}", hint="pass f's arguments, then the vector"
-            ) from None
-        bound.apply_defaults()
-        values = [bound.arguments[p] for p in self.params]
-        for w, v in zip(self.wrt, vectors, strict=True):
-            _check_tangent(self.fn, w, records.plain(bound.arguments[w]), records.plain(v), w)
+        if not kwargs and self._plain and len(rest) == len(self.params):
+            arguments = dict(zip(self.params, rest, strict=True))  # (binds as below)
+        else:
+            try:
+                bound = self.signature.bind(*rest, **kwargs)
+            except TypeError as exc:
+                raise AdCompileError(
+                    f"{self.__name__}: {exc}", hint="pass f's arguments, then the vector"
+                ) from None
+            bound.apply_defaults()
+            arguments = bound.arguments
+        values = [arguments[p] for p in self.params]
         kinds = tuple(kind_of(v) for v in values)
         kinds = None if all(k == "leaf" for k in kinds) else kinds
         sig = tuple(_shape_signature(v) for v in values)
+        if any(map(records.has_record, values)):
+            # namedtuples and dataclasses reach the code as plain tuples (see records.py)
+            values = [records.plain(v) for v in values]
+            vectors = tuple(records.plain(v) for v in vectors)
+            plain = dict(zip(self.params, values, strict=True))
+        else:
+            plain = arguments
+        for w, v in zip(self.wrt, vectors, strict=True):
+            check_argument(self.fn, w, plain[w], v)
         jvp = self.jvp_of_gradient(kinds, sig)
         self._latest = jvp
-        _, hv = jvp(*values, vectors[0] if self.single else tuple(vectors))
-        if self.single:
-            return _like_record(hv, bound.arguments[self.wrt[0]])
-        hv = (hv,) if n == 1 and not isinstance(hv, tuple) else hv
-        return tuple(_like_record(h, bound.arguments[w]) for h, w in zip(hv, self.wrt, strict=True))
+        _, hv = jvp.run(values, vectors, kinds)
+        return gradient_like(hv, self.gradient, arguments)
 
     def __repr__(self) -> str:
         return f"<hvp of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}>"
@@ -139,23 +150,6 @@ def _shape_signature(a: Any) -> object:
     if type(a) is float:
         return float
     return _shape_of_value(a)
-
-
-def _like_record(h: Any, x: Any) -> Any:
-    """``_like``, with the namedtuples and dataclasses of ``x`` (see records.py)."""
-    return records.restore(_like(h, records.plain(x)), x)
-
-
-def _like(h: Any, x: Any) -> Any:
-    """The product ``h`` with the type, structure, shape and dtype of the parameter ``x``
-    (a part that is zero may be a 0.0 or None in the generated code's result)."""
-    if isinstance(x, dict):
-        h = h if isinstance(h, dict) else {}
-        return {k: _like(h.get(k), v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        h = h if isinstance(h, list | tuple) else [None] * len(x)
-        return type(x)(_like(a, b) for a, b in zip(h, x, strict=True))
-    return grad_like(0.0 if h is None else h, x)
 
 
 def hvp_text(text: str, name: str, wrt: list[str]) -> str:

@@ -148,7 +148,9 @@ def is_user_function(obj: object) -> bool:
     another installed package: those are primitives, see frontend.is_library_function)."""
     if isinstance(obj, types.MethodType) and is_user_object(obj.__self__):
         obj = obj.__func__  # a method of a user object (self.forward): self is bound
-    return isinstance(obj, types.FunctionType) and not is_library_function(obj)
+    return isinstance(obj, types.FunctionType) and (
+        not is_library_function(obj) or rules.bodies.is_definition(obj)
+    )
 
 
 class Resolver:

@@ -201,16 +201,20 @@ def compile_source(
 
 
 def compile_jvp(
-    src: SourceFunction, wrt: list[str], kinds: tuple | None = None
+    src: SourceFunction,
+    wrt: list[str],
+    kinds: tuple | None = None,
+    arg_shapes: tuple | None = None,
 ) -> tangent.GeneratedJvp:
     """Forward mode, every stage from fence to emit: the front half, then ``tangent``
     (each statement followed by its tangent; called user functions get jvps of their
     own, through the same front half), optimize and emit. ``gen.text`` is the jvp's
     source, each of ``gen.helpers`` has its own ``text``; ``gen.tree`` holds the
-    finished syntax trees of all of them, in the order of their texts."""
+    finished syntax trees of all of them, in the order of their texts. With
+    ``arg_shapes``, the shapes known for them leave out broadcasts that cannot fire."""
     link = session()
     fn = front(src, kinds, link)
-    gen = tangent.tangent(fn, wrt, link, _helper_front)
+    gen = tangent.tangent(fn, wrt, link, _helper_front, shape_facts(fn, arg_shapes))
     gen.updates = fn.updates
     trees = [finished(gen.node)]
     gen.text = text(trees[0])

@@ -273,6 +273,7 @@ def differentiable_function(
 def _with_set_at(gen: Any) -> dict:
     """The namespace of ``gen`` with the helpers the rewritten text calls, ``set_at``
     and ``unindex``."""
+    from .rules.bodies import definition
     from .runtime import set_at, unindex
 
     added = {"set_at": set_at, "unindex": unindex}
@@ -283,13 +284,16 @@ def _with_set_at(gen: Any) -> dict:
                 "differentiated again",
                 hint=f"rename the global {ident} of the differentiated function's module",
             )
-    return {**gen.namespace, **added}
+    # a helper with a definition in the accepted language is read as that definition
+    defined = {k: definition(v) for k, v in gen.namespace.items() if definition(v) is not None}
+    return {**gen.namespace, **defined, **added}
 
 
 def _check_helpers(text: str, namespace: dict, where: Any, fname: str) -> None:
     """Refuse, naming the user's line, generated code that calls a runtime helper which
     has no rules for differentiating it again (``rules/runtime_rules.py``)."""
     from .rules.registry import refusal
+    from .rules.runtime_rules import NOT_IN_GRADIENTS, SECOND_ORDER_REFUSED
 
     tree = ast.parse(text)
     lines = text.splitlines()
@@ -304,14 +308,17 @@ def _check_helpers(text: str, namespace: dict, where: Any, fname: str) -> None:
                     line = lines[i].strip()[2:]
                     break
             what = f" (for {line})" if line else ""
+            reason = SECOND_ORDER_REFUSED.get(node.func.id) or NOT_IN_GRADIENTS.get(
+                node.func.id, "a helper"
+            )
             raise AdCompileError(
-                f"the gradient of {fname} calls adcompile.runtime.{node.func.id}{what}, which "
-                "has no rules for differentiating generated code again: its higher-order "
-                "derivatives are not supported",
+                f"the gradient of {fname} calls adcompile.runtime.{node.func.id}{what}, "
+                f"{reason}, which has no rules for differentiating generated code again: "
+                "its higher-order derivatives are not supported",
                 where,
                 hint="hvp, hessian and grad(grad(f)) go through the gradient's code; write "
-                "the function without this operation (indexing, stacking, linear algebra "
-                "...), or use finite differences of the gradient",
+                "the function without this operation, or use finite differences of the "
+                "gradient",
             )
 
 

@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import ast
 import copy
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from .analysis import Activity, activity, written_chain
 from .errors import AdCompileError
@@ -41,16 +44,20 @@ from .ir import (
     all_defs,
     function_def,
     names_in,
+    transform,
     walk,
     write_statements,
 )
 from .normalize.unassigned import Unassigned
 from .optimize import is_fresh, simplify
+from .reverse.peephole import trim_defaults
 from .rules import containers
 from .rules.containers import ContainerPrim
 from .rules.record import BROADCAST, UNKNOWN
 from .rules.registry import PRIMITIVES, lookup, primitive_name
+from .rules.runtime_rules import TAKES_CONTAINERS
 from .rules.tangents import instantiate, tangent_rule
+from .rules.template import substituted
 
 MODES = ("jvp",)
 
@@ -108,6 +115,9 @@ class _Forward:
         self.act: Activity = activity(fn, wrt)
         self.ns = Namespace(fn.names, fn.globals, set(fn.params) | all_defs(fn.body))
         self.tan: dict[str, str] = {}
+        self.facts: dict[str, object] = {}  # known shapes of names (see tangent())
+        # the loops' variables: ints (loops run over ranges)
+        self.counters = {s.target for s in walk(fn.body) if isinstance(s, Loop) and s.target}
         self.last_loc = None  # the line the last comment named
         # values whose tangent variable holds an array this jvp made and no other
         # tangent refers to: an element assignment writes into it in place
@@ -149,6 +159,52 @@ class _Forward:
         t = self.tangent_of(atom)
         return t if t is not None else self.zeros(atom)
 
+    def trimmed(self, node: ast.Call) -> ast.expr:
+        """A call of a numpy function (``np.transpose(dx, None)``) without the trailing
+        positional arguments that equal its defaults (``np.transpose(dx)``)."""
+        func = node.func
+        if (
+            node.args
+            and isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and self.ns.namespace.get(func.value.id) is np
+        ):
+            fn = getattr(np, func.attr, None)
+            if callable(fn) and not inspect.isclass(fn):
+                try:
+                    trim_defaults(node, fn)
+                except (TypeError, ValueError):  # (no signature to read)
+                    pass
+        return node
+
+    def element_tangent(self, atom: ast.expr) -> ast.expr:
+        """The tangent of an element of a list or tuple being built: a number without one
+        (a loop's counter, a count) has the zero ``0.0``, not a call making a zero."""
+        t = self.tangent_of(atom)
+        if t is not None:
+            return t
+        if isinstance(atom, ast.Name) and (
+            atom.id in self.counters
+            or (
+                self.fn.is_scalar(atom) and not isinstance(self.fn.globals.get(atom.id), Unassigned)
+            )
+        ):
+            return ast.Constant(0.0)
+        return self.zeros(atom)
+
+    def full_shaped(self, target: str, trule, bindings: dict, active: set[str]) -> bool:
+        """Whether an elementwise result's tangent has the result's shape already: an
+        active operand's known shape is the result's (so no broadcast can widen it)."""
+        known = self.facts.get(target)
+        if not isinstance(known, tuple):
+            return False
+        for p in trule.tangents:
+            operand = bindings.get(p)
+            if p in active and isinstance(operand, ast.Name):
+                if self.facts.get(operand.id) == known:
+                    return True
+        return False
+
     def comment(self, loc, out: list) -> None:
         self.last_loc = note_line(loc, self.last_loc, out)
 
@@ -165,6 +221,7 @@ class _Forward:
         value = ast.Tuple(elts=[result, self.tangent_or_zeros(result)], ctx=ast.Load())
         code.append(ast.Return(value=value))
         node = function_def(self.fname, params, code)
+        forward_negations(node, set(self.tan.values()))
         return GeneratedJvp(node=node, namespace=self.ns.namespace, wrt=list(self.wrt))
 
     def block(self, body: list[Stmt]) -> list:
@@ -318,7 +375,7 @@ class _Forward:
             index = ops["index"]
             return ast.Subscript(value=self.tangent_or_zeros(ops["c"]), slice=index, ctx=ast.Load())
         if prim in (containers.BUILD_LIST, containers.BUILD_TUPLE):
-            elts = [self.tangent_or_zeros(ops[k]) for k in sorted(ops, key=lambda k: int(k[1:]))]
+            elts = [self.element_tangent(ops[k]) for k in sorted(ops, key=lambda k: int(k[1:]))]
             if prim is containers.BUILD_LIST:
                 return ast.List(elts=elts, ctx=ast.Load())
             return ast.Tuple(elts=elts, ctx=ast.Load())
@@ -373,6 +430,7 @@ class _Forward:
         zero = call(self.ns.helper("zero_like"), name(stmt.target))
         stmts, expr, folded = instantiate(trule, bindings, active, zero, self.names.fresh)
         expr = simplify(_drop_defaults(expr, trule.defaults))
+        expr = transform(expr, {ast.Call: self.trimmed, ast.BinOp: _doubled})
         record = PRIMITIVES.get(id(prim))
         shape = record.shape if record is not None else UNKNOWN
         # an inactive operand that may have broadcast the result, and whose value is not
@@ -386,11 +444,94 @@ class _Forward:
             and not self.fn.is_scalar(bindings[p])
             and not names_in(bindings[p]) <= present
         ]
-        if stmt.target in present:
-            widening = []
+        if stmt.target in present or id(prim) in TAKES_CONTAINERS:
+            widening = []  # (a container of adjoints, add_at's, is never broadcast)
         if widening and not stmt.scalar and shape in (BROADCAST, UNKNOWN, None):
-            expr = call(self.ns.helper("broadcast_like"), expr, name(stmt.target))
+            if not (shape == BROADCAST and self.full_shaped(stmt.target, trule, bindings, active)):
+                expr = call(self.ns.helper("broadcast_like"), expr, name(stmt.target))
         return [*stmts, assign(dy, expr)]
+
+
+def forward_negations(node: ast.FunctionDef, tangents: set[str]) -> None:
+    """Write each tangent statement ``dy = -dx`` into the one statement that reads
+    ``dy``, when that is a later assignment of the same block and ``dx`` keeps its
+    value until then: the minus sign then goes into a subtraction there
+    (``a * b + c * -dx`` is ``a * b - c * dx``, see ``optimize.simplify``), which costs
+    no pass over an array of its own. (The tangent rule of ``-x`` is ``-dx``, and the
+    generated gradient negates often.)"""
+    loads: dict[str, int] = {}
+    stores: dict[str, int] = {}
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name):
+            table = loads if isinstance(n.ctx, ast.Load) else stores
+            table[n.id] = table.get(n.id, 0) + 1
+    for n in ast.walk(node):
+        body = getattr(n, "body", None)
+        for block in (body, getattr(n, "orelse", None)):
+            if isinstance(block, list) and block and not isinstance(block[0], ast.expr):
+                _forward_in_block(block, tangents, loads, stores)
+
+
+def _forward_in_block(block: list, tangents: set[str], loads: dict, stores: dict) -> None:
+    i = 0
+    while i < len(block):
+        stmt = block[i]
+        negated = _negation(stmt, tangents)
+        if negated is None or loads.get(negated[0]) != 1 or stores.get(negated[0]) != 1:
+            i += 1
+            continue
+        target, source = negated
+        for j in range(i + 1, len(block)):
+            later = block[j]
+            if not isinstance(later, ast.AST):
+                continue  # (a comment line)
+            if target in names_in(later, loads_only=True):
+                if isinstance(later, ast.Assign) and target in names_in(later.value):
+                    minus = ast.UnaryOp(op=ast.USub(), operand=ast.Name(id=source, ctx=ast.Load()))
+                    later.value = simplify(substituted(later.value, {target: minus}))
+                    del block[i]
+                    i -= 1
+                break
+            if any(
+                isinstance(t, ast.Name) and t.id == source and isinstance(t.ctx, ast.Store)
+                for t in ast.walk(later)
+            ):
+                break  # (dx assigned again before the reader)
+        i += 1
+
+
+def _negation(stmt: ast.stmt, tangents: set[str]) -> tuple[str, str] | None:
+    """(dy, dx) for the tangent statement ``dy = -dx``."""
+    if (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+        and stmt.targets[0].id in tangents
+        and isinstance(stmt.value, ast.UnaryOp)
+        and isinstance(stmt.value.op, ast.USub)
+        and isinstance(stmt.value.operand, ast.Name)
+    ):
+        return stmt.targets[0].id, stmt.value.operand.id
+    return None
+
+
+def _doubled(node: ast.BinOp) -> ast.expr:
+    """``a * b + b * a`` (the product rule of ``x * x``) as ``2.0 * (a * b)``: one
+    product fewer, and the same number (``a * b`` is ``b * a``, and doubling is exact)."""
+    left, right = node.left, node.right
+    if (
+        isinstance(node.op, ast.Add)
+        and isinstance(left, ast.BinOp)
+        and isinstance(right, ast.BinOp)
+        and isinstance(left.op, ast.Mult)
+        and isinstance(right.op, ast.Mult)
+        and ast.dump(left.left) == ast.dump(right.right)
+        and ast.dump(left.right) == ast.dump(right.left)
+        and not isinstance(left.left, ast.Constant)
+        and not isinstance(left.right, ast.Constant)
+    ):
+        return ast.BinOp(left=ast.Constant(2.0), op=ast.Mult(), right=left)
+    return node
 
 
 def _drop_defaults(expr: ast.expr, defaults: dict[str, object]) -> ast.expr:
@@ -427,12 +568,21 @@ def _walk_assigns(body: list[Stmt]):
                 yield s.target
 
 
-def tangent(fn: Function, wrt: list[str], link_session, front: Callable) -> GeneratedJvp:
+def tangent(
+    fn: Function,
+    wrt: list[str],
+    link_session,
+    front: Callable,
+    facts: dict[str, object] | None = None,
+) -> GeneratedJvp:
     """The jvp of the normalized ``fn`` with respect to ``wrt``; the jvps of the user
     functions it calls are in ``.helpers``. ``front`` takes a called function through
-    the front of the pipeline: ``(src, kinds, link_session) -> ir.Function``."""
+    the front of the pipeline: ``(src, kinds, link_session) -> ir.Function``;
+    ``facts``, the shapes known of ``fn``'s names (``shapes.py``), if any."""
     session = JvpSession(link_session, front)
-    gen = _Forward(fn, wrt, session, f"jvp_{fn.name}").run()
+    forward = _Forward(fn, wrt, session, f"jvp_{fn.name}")
+    forward.facts = facts or {}
+    gen = forward.run()
     gen.helpers = session.generated
     return gen
 

@@ -217,3 +217,15 @@ def test_bench_install_hints_name_no_pinned_or_local_version():
         assert not re.search(r"==|\+(cpu|cu)|\.whl|/home/|/root/", hint), (key, hint)
     text = (EXAMPLES / "benchmarks" / "bench.py").read_text(encoding="utf-8")
     assert not re.search(r"torch\s*==|torch-[0-9]", text)
+
+
+def test_hvp_bench_checks_every_hvp_and_reports_the_ratios():
+    # adcompile alone (autograd and torch are optional), the shortest timing: the
+    # script refuses to time an hvp that differs from differences of the gradient
+    stdout = run(
+        EXAMPLES / "benchmarks" / "hvp_bench.py", "--quick", "--budget", "0", "--no-others"
+    )
+    assert stdout.count("hvp / grad <= 4:") == 2
+    errors = [float(line.split()[-1]) for line in stdout.splitlines() if "error vs" in line]
+    assert len(errors) == 2 and max(errors) < 1e-6
+    assert "issue" not in stdout.lower()

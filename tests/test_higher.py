@@ -112,6 +112,11 @@ def test_seed_network_hvp_against_autograd_and_fd():
         ad.hvp(loss)(*args, vectors[0]), np.tensordot(H, vectors[0], axes=2), rtol=1e-9
     )
     assert "def hvp_loss(" in h.source
+    # the call's code is specialised to the arguments' shapes (as the gradient's is):
+    # yhat - y has yhat's shape, so its tangent needs no broadcast_like
+    assert "broadcast_like" not in h.source
+    # the jvp of the user's function, for any shapes, keeps it
+    assert "broadcast_like(dyhat" in ad.jvp(loss, wrt=(0, 1, 2, 3)).source
 
 
 def test_seed_network_hessian_against_autograd():
@@ -148,7 +153,7 @@ def amlp(params, x, labels):
 
 def test_mlp_with_list_parameters_hvp():
     params, x, labels = _mlp_args()
-    _, v, got = assert_hvp_matches_fd(mlp, params, x, labels)
+    h, v, got = assert_hvp_matches_fd(mlp, params, x, labels)
     from autograd.misc import flatten
 
     flat, unflatten = flatten(params)
@@ -157,6 +162,10 @@ def test_mlp_with_list_parameters_hvp():
     )
     np.testing.assert_allclose(flatten(got)[0], expected, rtol=1e-9, atol=1e-12)
     assert isinstance(got, list) and isinstance(got[0], tuple)
+    # the loop's counter, saved with each iteration's values for the reverse sweep, is
+    # an int: its tangent in the saved tuple is the number 0.0, not a call making one
+    source = h.source
+    assert "zeros_tangent(i" not in source and ", 0.0\n" in source
 
 
 def rnn(h0, W, U, xs):
@@ -306,6 +315,51 @@ def test_jvp_of_grad_is_the_hvp():
     np.testing.assert_allclose(ad.hvp(loss_tanh)(W, x, v), expected, rtol=1e-10)
 
 
+def linear_in_first(p, x):
+    """A list parameter whose first element's gradient is constant (its second
+    derivatives are identically zero) and whose second's is not."""
+    return np.sum(3.0 * p[0] + x) + np.sum(p[1] ** 2 * x)
+
+
+def linear_in_first_autograd(p, x):
+    return anp.sum(3.0 * p[0] + x) + anp.sum(p[1] ** 2 * x)
+
+
+def test_jvp_of_grad_with_an_identically_zero_part_has_the_parameters_structure():
+    rng = np.random.default_rng(4)
+    p = [rng.normal(size=2), rng.normal(size=2)]
+    x = rng.normal(size=2)
+    dp = [rng.normal(size=2), rng.normal(size=2)]
+    g = ad.grad(linear_in_first, wrt=(0, 1))
+    (gp, gx), (tp, tx) = ad.jvp(g, wrt=(0, 1))(p, x, (dp, np.zeros(2)))
+    # the tangent of each part is an array shaped like its parameter, zeros included
+    for t, like in ((tp[0], p[0]), (tp[1], p[1]), (tx, x)):
+        assert type(t) is np.ndarray and t.shape == like.shape and t.dtype == like.dtype
+    np.testing.assert_array_equal(tp[0], np.zeros(2))
+    grad_p = autograd.grad(linear_in_first_autograd, 0)
+    expected = autograd.make_jvp(lambda q: grad_p(q, x))(p)(dp)[1]
+    np.testing.assert_allclose(tp[1], expected[1], rtol=1e-10)
+    expected_g = autograd.grad(linear_in_first_autograd, 0)(p, x)
+    for a, b in zip(gp, expected_g, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    # with respect to the list alone (its tangent, a container of adjoints built with
+    # add_at, was once broadcast like an array), and through hvp, against differences
+    gp_alone, tp_alone = ad.jvp(ad.grad(linear_in_first))(p, x, dp)
+    for a, b in zip(tp_alone, tp, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert type(tp_alone[0]) is np.ndarray and tp_alone[0].shape == (2,)
+    assert_hvp_matches_fd(linear_in_first, p, x, wrt=0)
+
+
+def test_jvp_of_grad_of_a_float_parameter_with_a_zero_gradient_is_a_float():
+    def f(a, b):
+        return a * 2.0
+
+    (ga, gb), (ta, tb) = ad.jvp(ad.grad(f, wrt=(0, 1)), wrt=(0, 1))(1.5, 2.0, (1.0, 1.0))
+    assert (ga, gb, ta, tb) == (2.0, 0.0, 0.0, 0.0)
+    assert all(type(v) is float for v in (ga, gb, ta, tb))
+
+
 def test_derivatives_of_a_vjp_are_refused():
     with pytest.raises(ad.AdCompileError, match="grad\\(f\\) only"):
         ad.grad(ad.vjp(cubic))
@@ -388,18 +442,18 @@ def test_grad_of_grad_of_a_function_of_an_array_says_to_use_hvp():
     assert info.value.loc is not None and "def loss_tanh" in info.value.loc.text
 
 
-def normed(x):
-    return np.tanh(np.linalg.norm(x, ord=1)) * x[0]
+def multiplied(x):
+    return np.tanh(np.sum(np.linalg.multi_dot([np.outer(x, x), np.diag(x), x]))) * x[0]
 
 
 def test_a_helper_without_rules_is_refused_at_the_users_line():
-    # the gradient calls norm_adjoint, which has no rules of its own
+    # the gradient calls multi_dot_adjoint, which has no rules of its own
     with pytest.raises(ad.AdCompileError) as info:
-        ad.hvp(normed)(np.array([0.3, 0.5, -0.2]), np.ones(3))
+        ad.hvp(multiplied)(np.array([0.3, 0.5, -0.2]), np.ones(3))
     err = info.value
-    assert "norm_adjoint" in err.reason and "line " in err.reason
-    assert "return np.tanh(np.linalg.norm(x, ord=1)) * x[0]" in err.reason
-    assert err.loc is not None and "def normed" in err.loc.text
+    assert "multi_dot_adjoint" in err.reason and "line " in err.reason
+    assert "return np.tanh(np.sum(np.linalg.multi_dot([np.outer(x, x)" in err.reason
+    assert err.loc is not None and "def multiplied" in err.loc.text
 
 
 def rows_written_in_a_loop(x):

@@ -385,6 +385,23 @@ RUNTIME_NONDIFF = (
     runtime.clip_high,
     runtime.mask_like,
     runtime.scalar_floor_divide,
+    # the axes, lengths, subscripts, shapes and checks the definitions of
+    # rules/bodies.py read (constants of the operands' shapes and of constants)
+    runtime.fft_axes,
+    runtime.rfft_lengths,
+    runtime.irfft_lengths,
+    runtime.norm_axes,
+    runtime.reduction_plan,
+    runtime.einsum_adjoint_plan,
+    runtime.tensordot_subscripts,
+    runtime.inner_subscripts,
+    runtime.kron_plan,
+    runtime.svd_shapes,
+    runtime.qr_shapes,
+    runtime.three_vectors,
+    runtime.singular_refused,
+    runtime.inexact_result,
+    runtime.linspace_plan,
 )
 
 

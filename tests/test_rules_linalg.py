@@ -164,6 +164,21 @@ def test_solve(rng, a_shape, b_shape):
     check(solve_, a, b, wrt=(0, 1), autograd_too=len(a_shape) == len(b_shape))
 
 
+@pytest.mark.parametrize(
+    "a_shape, b_shape",
+    [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (3,)), ((2, 3, 3), (3, 2)), ((3, 3), (2, 3, 2))],
+)
+def test_solve_tangent_with_batches_and_vectors(rng, a_shape, b_shape):
+    # a b of one axis is one vector for every matrix of a batch: x is a stack of vectors
+    a, b = well_conditioned(rng, *a_shape), free(rng, *b_shape)
+    c = weights(solve_, a, b)
+    da, db = free(rng, *a_shape), free(rng, *b_shape)
+    _, slope = ad.jvp(solve_, wrt=(0, 1))(a, b, c, (da, db))
+    eps = 1e-6
+    moved = [solve_(a + s * eps * da, b + s * eps * db, c) for s in (1.0, -1.0)]
+    np.testing.assert_allclose(slope, (moved[0] - moved[1]) / (2 * eps), rtol=1e-6)
+
+
 def test_solve_adjoint_solves_with_the_transpose_and_never_inverts():
     source = ad.grad(solve_, wrt=(0, 1)).source
     assert "solve_transposed" in source and "inv" not in source

@@ -13,6 +13,7 @@ from helpers import assert_grad_matches_fd
 import adcompile as ad
 from adcompile.checking import numeric_grad
 from adcompile.runtime import (
+    abs_complex_adjoint,
     add_adjoint,
     add_at,
     as_list,
@@ -21,11 +22,14 @@ from adcompile.runtime import (
     dot_adjoint_lhs,
     dot_adjoint_rhs,
     expand_reduced,
+    fit_axes,
+    irfft_adjoint,
     matmul_adjoint_lhs,
     matmul_adjoint_rhs,
     part,
     parts,
     real_cotangent,
+    rfft_adjoint,
     scalar_divide,
     scalar_mod,
     scalar_power,
@@ -40,6 +44,7 @@ from adcompile.runtime import (
     undiag,
     undiagonal,
     undiff,
+    ungradient,
     unindex,
     unpad,
     unpartition,
@@ -196,7 +201,43 @@ def f_unarray(v):
     return p * q + np.sum(unarray(v, v) * v)
 
 
+def f_fit_axes(a, m):
+    # cut along the last axis, then padded along the first
+    return np.sum(np.tanh(fit_axes(a * a, m[:, :1], (1,))) ** 2) + np.sum(
+        fit_axes(a, np.zeros((4, 3)), (0,)) * np.sin(np.arange(12.0).reshape(4, 3))
+    )
+
+
+def f_ungradient(v, s):
+    return np.sum(ungradient(np.tanh(v), W5, s) ** 2) + np.sum(ungradient(v, W5, s) * W5)
+
+
+X8 = np.array([0.4, -1.1, 0.7, 0.2, -0.5, 1.3, 0.9, -0.3])
+
+
+def f_rfft_adjoint(x, w):
+    # the transposed rfft of a complex cotangent: real, differentiable in the cotangent
+    g = np.fft.rfft(x * x) * w[:5]
+    return np.sum(rfft_adjoint(g, x, (8,), (-1,), None) * np.sin(w))
+
+
+def f_irfft_adjoint(x, w):
+    spectrum = np.fft.rfft(w)  # read for its shape and kind only
+    return np.sum(np.abs(irfft_adjoint(np.tanh(x) * w, spectrum, (8,), (-1,), None)) ** 2)
+
+
+def f_abs_complex_adjoint(x, w):
+    z = np.fft.fft(x * w)
+    y = np.abs(z)
+    return np.sum(np.abs(abs_complex_adjoint(np.sin(w) * y, z, y)) ** 2)
+
+
 CASES = [
+    (f_rfft_adjoint, (X8, X8[::-1] + 0.1)),
+    (f_irfft_adjoint, (X8, X8[::-1] + 0.1)),
+    (f_abs_complex_adjoint, (X8, X8[::-1] + 0.1)),
+    (f_fit_axes, (A, M)),
+    (f_ungradient, (W5, 0.7)),
     (f_unindex, (A, V)),
     (f_unstack, (A,)),
     (f_unconcatenate, (W5, V)),

@@ -6,6 +6,7 @@ import sys
 
 from . import (  # noqa: F401
     arrays,
+    bodies,
     complex_values,
     contractions,
     elementwise,

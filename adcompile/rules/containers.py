@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
+
 # Kinds: what the compiler knows about a value's structure.
 LEAF = "leaf"  # an array or a number
 # The element kind of a list with no element yet (``xs = []``): what the first
@@ -71,17 +73,20 @@ def kind_of(value: object) -> object:
     dataclass instance is a tuple of its fields' kinds (``Fields``). A function (a numpy
     function, a user function, a ``functools.partial``) passed as a value is of the kind
     ``("function", f)``: code is compiled for the function it is, as for a structure."""
+    t = type(value)
+    if t is np.ndarray or t is float:
+        return LEAF  # (the common case first)
     names = record_fields(value)
     if names is not None:
         kinds = tuple(kind_of(getattr(value, n)) for n in names)
         return ("tuple", Fields(kinds, names, type(value)))
     if isinstance(value, list):
-        kinds = [kind_of(v) for v in value]
-        if kinds and any(k != kinds[0] for k in kinds):
+        kinds = [LEAF if type(v) is np.ndarray else kind_of(v) for v in value]
+        if kinds and kinds.count(kinds[0]) != len(kinds):
             return ("tuple", tuple(kinds))
         return ("list", kinds[0] if kinds else LEAF)
     if isinstance(value, tuple):
-        return ("tuple", tuple(kind_of(v) for v in value))
+        return ("tuple", tuple([LEAF if type(v) is np.ndarray else kind_of(v) for v in value]))
     if isinstance(value, dict):
         return ("dict", tuple((k, kind_of(v)) for k, v in value.items()))
     if is_function_value(value):

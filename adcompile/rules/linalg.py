@@ -43,6 +43,8 @@ from ..runtime import (
     qr_tangent,
     slogdet_adjoint,
     solve_adjoint_lhs,
+    solve_like,
+    solve_product,
     solve_transposed,
     sum_to,
     svd_adjoint,
@@ -160,7 +162,8 @@ def solve(dx, x, a, b):
 
 @tangent(np.linalg.solve)
 def solve_tangent(da, db, x, a, b):
-    return np.linalg.solve(a, db - da @ x)
+    # (a b of one axis is a vector, also for a stack of matrices a: then x is a stack)
+    return solve_like(a, db - solve_product(da, x, b), b)
 
 
 @adjoint(np.linalg.det, shape=_batch_shape, fresh=True)

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import runtime
 from ..runtime import (
+    abs_complex_adjoint,
     add_adjoint,
     add_at,
     add_at_tangent,
@@ -31,6 +32,8 @@ from ..runtime import (
     dot_adjoint_lhs,
     dot_adjoint_rhs,
     expand_reduced,
+    fit_axes,
+    irfft_adjoint,
     matmul_adjoint_lhs,
     matmul_adjoint_rhs,
     part,
@@ -40,6 +43,7 @@ from ..runtime import (
     rearray,
     reconcatenate,
     restack,
+    rfft_adjoint,
     scalar_divide,
     scalar_mod,
     scalar_power,
@@ -56,6 +60,7 @@ from ..runtime import (
     undiag,
     undiagonal,
     undiff,
+    ungradient,
     unindex,
     unpad,
     unpartition,
@@ -69,8 +74,9 @@ from ..runtime import (
     untranspose,
     zeros_adjoint,
 )
-from .record import BROADCAST, CONSTANT, UNKNOWN
-from .registry import PRIMITIVES, adjoint, nondiff, refuse
+from .bodies import definition
+from .record import BROADCAST, CONSTANT, DROPS, UNKNOWN
+from .registry import PRIMITIVES, adjoint, complex_adjoint, complex_values, nondiff, refuse
 from .tangents import tangent
 
 # ------------------------------------------------------------ moving a cotangent
@@ -511,6 +517,105 @@ TAKES_CONTAINERS = frozenset(
 FORWARD_ONLY = TAKES_CONTAINERS
 
 
+# ------------------------------------------------------------ transforms
+
+# fit_axes(g, a, axes) cuts g, or pads it with zeros, to a's lengths along axes: linear
+# in g, and its transpose is the opposite move, back to g's lengths
+
+
+@adjoint(fit_axes, shape=UNKNOWN, fresh=False)
+def fit_axes_rule(dz, z, g, a, axes):
+    return fit_axes(dz, g, axes), None
+
+
+@tangent(fit_axes)
+def fit_axes_tangent(dg, z, g, a, axes):
+    return fit_axes(dg, a, axes)
+
+
+# rfft_adjoint is the transpose of rfftn(a, s=n) (docs/numerics.md, "Complex values"),
+# linear in g: its own adjoint is that transform; irfft_adjoint likewise for irfftn
+
+
+@adjoint(rfft_adjoint, shape=UNKNOWN, fresh=True)
+def rfft_adjoint_rule(dz, z, g, a, n, axes, norm):
+    # (a real g: the real part)
+    return np.real(np.fft.rfftn(dz, s=n, axes=axes, norm=norm)), None
+
+
+@complex_adjoint(rfft_adjoint, DROPS)
+def rfft_adjoint_complex_rule(dz, z, g, a, n, axes, norm):
+    return np.fft.rfftn(dz, s=n, axes=axes, norm=norm), None
+
+
+@tangent(rfft_adjoint)
+def rfft_adjoint_tangent(dg, z, g, a, n, axes, norm):
+    return rfft_adjoint(dg, a, n, axes, norm)
+
+
+@adjoint(irfft_adjoint, shape=UNKNOWN, fresh=True)
+def irfft_adjoint_rule(dz, z, g, a, n, axes, norm):
+    return np.fft.irfftn(dz, s=n, axes=axes, norm=norm), None
+
+
+@tangent(irfft_adjoint)
+def irfft_adjoint_tangent(dg, z, g, a, n, axes, norm):
+    return irfft_adjoint(dg, a, n, axes, norm)
+
+
+# The adjoint of np.abs of a complex z: w = g conj(z) / |z| (y is |z|). Its adjoint
+# follows the convention of complex cotangents, in which a real-linear map's adjoint
+# pairs by Re(sum(c * dz)): conj(z) has the adjoint conj(c).
+
+
+def _nonzero(r):
+    return np.where(r == 0, np.inf, r)
+
+
+@adjoint(abs_complex_adjoint, shape=UNKNOWN, fresh=True)
+def abs_complex_adjoint_rule(dw, w, g, z, y):
+    s = _nonzero(y)
+    return (
+        unbroadcast(np.real(dw * np.conj(z)) / s, g),
+        unbroadcast(g * np.conj(dw) / s, z),
+        unbroadcast(-np.real(dw * w) / s, y),
+    )
+
+
+@tangent(abs_complex_adjoint)
+def abs_complex_adjoint_tangent(dg, dz, dy, w, g, z, y):
+    s = _nonzero(y)
+    return (dg * np.conj(z) + g * np.conj(dz) - w * dy) / s
+
+
+# ungradient(g, f, spacing) is G^T g / spacing for the differences G of np.gradient:
+# linear in g, its adjoint is np.gradient itself
+
+
+@adjoint(ungradient, shape=UNKNOWN, fresh=True)
+def ungradient_rule(dz, z, g, f, spacing=1.0, axis=None, edge_order=1):
+    return np.gradient(dz, spacing, axis=axis), None, -np.sum(dz * z) / spacing
+
+
+@tangent(ungradient)
+def ungradient_tangent(dg, dspacing, z, g, f, spacing=1.0, axis=None, edge_order=1):
+    return ungradient(dg, f, spacing, axis, edge_order) - z * dspacing / spacing
+
+
+# the rules above are right for complex cotangents; the helpers that move a cotangent
+# (linear maps with real matrices) are too
+complex_values(
+    unbroadcast,
+    broadcast_like,
+    unreduce,
+    expand_reduced,
+    untranspose,
+    fit_axes,
+    irfft_adjoint,
+    abs_complex_adjoint,
+)
+
+
 # ------------------------------------------------------------ no derivative
 
 # zeros, masks, counts and checks: their results do not vary with the operands' values
@@ -522,6 +627,22 @@ nondiff(
     runtime.unit_cotangent,
     runtime.check_cotangent,
     runtime.reduced_count,
+    # what the definitions of rules/bodies.py compute from shapes and constants
+    runtime.fft_axes,
+    runtime.rfft_lengths,
+    runtime.irfft_lengths,
+    runtime.norm_axes,
+    runtime.reduction_plan,
+    runtime.einsum_adjoint_plan,
+    runtime.tensordot_subscripts,
+    runtime.inner_subscripts,
+    runtime.kron_plan,
+    runtime.svd_shapes,
+    runtime.inexact_result,
+    runtime.linspace_plan,
+    runtime.qr_shapes,
+    runtime.three_vectors,
+    runtime.singular_refused,
     derivative=CONSTANT,
     fresh=True,
 )
@@ -537,17 +658,103 @@ nondiff(
 )
 
 
+# ------------------------------------------------------------ the others
+
+# Every helper of adcompile.runtime that has neither records above nor a definition in
+# bodies.py, with the reason (tests/test_higher_library.py checks that each helper is
+# in exactly one of these four places). Generated code that calls one of the first
+# table's is refused by name when it is differentiated again, at the user's line.
+SECOND_ORDER_REFUSED = {
+    "angle_complex_adjoint": "the adjoint of np.angle of a complex value",
+    "eig_adjoint": "the adjoint of np.linalg.eig (use np.linalg.eigh for a symmetric matrix)",
+    "multi_dot_adjoint": "the adjoint of np.linalg.multi_dot (write the product with @)",
+    "mvn_logpdf_adjoint": "the adjoint of scipy.stats.multivariate_normal.logpdf",
+    **dict.fromkeys(
+        (
+            "checkpoint_stride",
+            "keep_snapshot",
+            "keep_spaced",
+            "revolve",
+            "revolve_cost",
+            "revolve_snapshots",
+        ),
+        "a checkpointed loop (adcompile.checkpoint): differentiate the function without "
+        "checkpointing",
+    ),
+    # (element assignment, x[i] = v, is refused before: regenerate.compile_again)
+    "add_into": "the adjoint of an element assignment",
+    "assigned_part": "the adjoint of an element assignment",
+    "copy_array": "the copy an element assignment keeps",
+    "writable_adjoint": "the adjoint of an element assignment",
+}
+
+_FORWARD = "a helper of forward mode's code (jvp), which is not differentiated again"
+_THIRD = "called by rules of runtime helpers only: in second-order code, not in a gradient"
+# Helpers that no user's gradient calls: nothing differentiates them a second time
+NOT_IN_GRADIENTS = {
+    **dict.fromkeys(
+        (
+            "add_at_tangent",
+            "angle_complex_tangent",
+            "arange_tangent",
+            "cholesky_tangent",
+            "cumprod_tangent",
+            "eig_tangent",
+            "eigh_tangent",
+            "eigvals_tangent",
+            "eigvalsh_tangent",
+            "einsum_term",
+            "fill_tangent",
+            "gradient_tangent",
+            "linspace_tangent",
+            "lstsq_tangent",
+            "matrix_power_tangent",
+            "multi_dot_tangent",
+            "mvn_logpdf_tangent",
+            "pad_tangent",
+            "partition_tangent",
+            "pinv_tangent",
+            "prod_tangent",
+            "qr_tangent",
+            "set_at_tangent",
+            "solve_like",
+            "solve_product",
+            "sort_tangent",
+            "svd_tangent",
+        ),
+        _FORWARD,
+    ),
+    **dict.fromkeys(("rearray", "reconcatenate", "restack"), _THIRD),
+    "einsum_sublists": "np.einsum's interleaved form: refused when the gradient runs",
+    "grad_like": "called by the gradient's caller (api.py), not by generated code",
+    "real_part_of": "called by unbroadcast, not by generated code",
+    "split_count": "read while compiling (the number of np.split's pieces)",
+    "mvn_cov_part": "called by the helpers of scipy.stats.multivariate_normal",
+    "mvn_covariance": "called by the helpers of scipy.stats.multivariate_normal",
+}
+
+
 def _refuse_the_others() -> None:
-    """Every other helper: differentiating generated code that calls it is refused by
+    """Every helper without records: a call of it in a user's function is refused by
     name, rather than read as a user function (the helpers use Python the fence
-    refuses)."""
+    refuses). Generated code read back calls a helper's definition in its place
+    (regenerate.py), so only the helpers without one are refused there."""
     for name, fn in sorted(runtime.HELPERS.items()):
         if id(fn) in PRIMITIVES or isinstance(fn, type):
             continue
+        if definition(fn) is not None:
+            refuse(
+                fn,
+                reason=f"adcompile.runtime.{name} is a helper of generated code: higher-order "
+                "derivatives read its definition (adcompile/rules/bodies.py), not a call of it",
+                hint="call the numpy function whose derivative it computes",
+            )
+            continue
+        what = SECOND_ORDER_REFUSED.get(name) or NOT_IN_GRADIENTS.get(name) or "a helper"
         refuse(
             fn,
-            reason=f"the generated code calls adcompile.runtime.{name}, which has no rules "
-            "for differentiating generated code again (higher-order derivatives)",
+            reason=f"the generated code calls adcompile.runtime.{name} ({what}), which has "
+            "no rules for differentiating generated code again (higher-order derivatives)",
             hint="take the higher-order derivative of a function without this operation, "
             "or compare with finite differences of the gradient (adcompile.check_grad)",
         )

@@ -49,7 +49,9 @@ from .arrays import (
     dot_adjoint_lhs,
     dot_adjoint_rhs,
     fill_adjoint,
+    inexact_result,
     linspace_adjoint,
+    linspace_plan,
     matmul_adjoint_lhs,
     matmul_adjoint_rhs,
     prod_adjoint,
@@ -93,10 +95,15 @@ from .containers import (
 )
 from .contractions import (
     einsum_adjoint,
+    einsum_adjoint_plan,
     einsum_sublists,
     inner_adjoint,
+    inner_subscripts,
     kron_adjoint,
+    kron_plan,
     tensordot_adjoint,
+    tensordot_subscripts,
+    three_vectors,
     uncross,
 )
 from .elementwise import (
@@ -131,13 +138,18 @@ from .linalg import (
     mT,
     multi_dot_adjoint,
     norm_adjoint,
+    norm_axes,
     pinv_adjoint,
     qr_adjoint,
+    qr_shapes,
+    reduction_plan,
+    singular_refused,
     slogdet_adjoint,
     solve_adjoint_lhs,
     solve_transposed,
     sum_to,
     svd_adjoint,
+    svd_shapes,
     vector_norm_adjoint,
 )
 from .rearranging import (
@@ -196,6 +208,8 @@ from .tangents import (
     prod_tangent,
     qr_tangent,
     set_at_tangent,
+    solve_like,
+    solve_product,
     sort_tangent,
     svd_tangent,
     zeros_tangent,

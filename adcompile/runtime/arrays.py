@@ -42,6 +42,19 @@ def linspace_adjoint(g, y, bound, num, endpoint, axis, upper):
     return unbroadcast(weighted, bound)
 
 
+def inexact_result(y) -> bool:
+    """Whether the result ``y`` of np.full, np.linspace or np.arange holds floating-point
+    numbers (of an integer dtype, the values were truncated: no derivative)."""
+    return bool(np.issubdtype(np.result_type(y), np.inexact))
+
+
+def linspace_plan(y, num, endpoint, axis) -> tuple:
+    """For the definition of :func:`linspace_adjoint` (rules/bodies.py): the weights of
+    the stop in each sample, shaped to broadcast, and the axis, nonnegative."""
+    axis = axis % np.ndim(y)
+    return _linspace_weights(int(num), endpoint, np.ndim(y), axis), axis
+
+
 def arange_adjoint(g, y, start, stop, step, of_step):
     """Adjoint of ``np.arange(start, stop, step)`` (its samples are ``start + i * step``
     for a length that is piecewise constant) with respect to ``start``

@@ -118,6 +118,29 @@ def tensordot_adjoint(g, k, a, b, axes=2):
     return einsum_adjoint(g, k, _tensordot_subscripts(a, b, axes), a, b)
 
 
+def tensordot_subscripts(a, b, axes=2) -> str:
+    """``np.tensordot(a, b, axes)`` as the subscripts of an einsum."""
+    return _tensordot_subscripts(a, b, axes)
+
+
+def inner_subscripts(a, b) -> str:
+    """``np.inner(a, b)`` of arrays (not numbers) as the subscripts of an einsum."""
+    return _tensordot_subscripts(a, b, ([-1], [-1]))
+
+
+def kron_plan(k, a, b) -> tuple:
+    """What the definition of :func:`kron_adjoint` (rules/bodies.py) needs: the shape
+    that shows the cotangent as blocks, the shape that spreads the other operand over
+    them, the axes to sum, and operand ``k``'s shape."""
+    d = max(np.ndim(a), np.ndim(b))
+    sa = (1,) * (d - np.ndim(a)) + np.shape(a)
+    sb = (1,) * (d - np.ndim(b)) + np.shape(b)
+    blocks = tuple(n for pair in zip(sa, sb, strict=True) for n in pair)
+    spread = tuple(n for i in range(d) for n in ((1, sb[i]) if k == 0 else (sa[i], 1)))
+    axes = tuple(range(1 if k == 0 else 0, 2 * d, 2))
+    return blocks, spread, axes, np.shape(a if k == 0 else b)
+
+
 def inner_adjoint(g, k, a, b):
     """Adjoint of ``np.inner(a, b)``: a product over the last axes (scalars multiply)."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
@@ -138,14 +161,21 @@ def kron_adjoint(g, k, a, b):
     return np.reshape(r, np.shape(a if k == 0 else b))
 
 
+def three_vectors(am, bm, k: int = 0) -> int:
+    """Refuse np.cross of vectors (the last axes of ``am``, ``bm``) other than 3-vectors;
+    ``k`` is passed through (the definition of uncross reads it after the check)."""
+    if np.shape(am)[-1] != 3 or np.shape(bm)[-1] != 3:
+        raise ValueError("np.cross is differentiated for 3-vectors only")
+    return k
+
+
 def uncross(g, k, a, b, axisa=-1, axisb=-1, axisc=-1):
     """Adjoint of ``np.cross(a, b, ...)`` (3-vectors) with respect to operand ``k``: the
     cross product is linear in each, c = a x b gives da = b x g and db = g x a."""
     gm = np.moveaxis(g, axisc, -1)
     am = np.moveaxis(a, axisa, -1)
     bm = np.moveaxis(b, axisb, -1)
-    if np.shape(am)[-1] != 3 or np.shape(bm)[-1] != 3:
-        raise ValueError("np.cross is differentiated for 3-vectors only")
+    three_vectors(am, bm)
     d = np.cross(bm, gm) if k == 0 else np.cross(gm, am)
     x = a if k == 0 else b
     d = unbroadcast(d, np.moveaxis(x, axisa if k == 0 else axisb, -1))
@@ -158,3 +188,35 @@ HELPERS = {
     for name, obj in globals().items()
     if callable(obj) and not name.startswith("_") and getattr(obj, "__module__", None) == __name__
 }
+
+
+def einsum_adjoint_plan(g, k, subscripts, *operands):
+    """What the definition of :func:`einsum_adjoint` (rules/bodies.py) needs: the
+    subscripts of the einsum of ``g``, a block of ones in place of operand ``k`` (its
+    labels, each once) and the other operands, giving operand ``k``'s labels; the
+    shape of the block of ones; the axes to sum (where numpy broadcast the operand);
+    the operand's shape with a 1 for each repeated label; and for a repeated label the
+    mask of the operand's diagonal (None without)."""
+    operands = [op for op in operands if op is not None]
+    shapes = [np.shape(op) for op in operands]
+    labels, output = _einsum_labels(subscripts, shapes)
+    mine, shape = labels[k], shapes[k]
+    size = {}
+    for term, s in zip(labels, shapes, strict=True):
+        for c, n in zip(term, s, strict=True):
+            size[c] = max(size.get(c, 1), n)
+    unique = "".join(dict.fromkeys(mine))
+    own = {c: n for c, n in zip(mine, shape, strict=True)}
+    terms = [output, *(unique if j == k else t for j, t in enumerate(labels))]
+    spec = ",".join(terms) + "->" + unique
+    ones = tuple(own[c] for c in unique)
+    summed = tuple(i for i, c in enumerate(unique) if own[c] == 1 and size[c] != 1)
+    first = [mine.index(c) == i for i, c in enumerate(mine)]
+    kept = tuple(n if keep else 1 for n, keep in zip(shape, first, strict=True))
+    mask = None
+    if not all(first):
+        grids = np.indices(shape, sparse=True)
+        mask = np.ones(shape, dtype=bool)
+        for i, c in enumerate(mine):
+            mask = mask & (grids[i] == grids[mine.index(c)])
+    return spec, ones, summed, kept, mask

@@ -426,3 +426,72 @@ def _matrix_norm_grad(x, y, ord):
         at = sums == y
         return np.sign(x) * at / np.sum(at, axis=-2, keepdims=True)
     raise ValueError(f"np.linalg.norm: invalid norm order {ord!r} for matrices")
+
+
+# ------------------------------------------------------------ plans of the definitions
+# (rules/bodies.py defines the adjoints above again in the accepted language, for
+# second derivatives; these compute what those definitions cannot: axes, shapes)
+
+
+def norm_axes(x, ord=None, axis=None) -> tuple[int, ...]:
+    """The axes ``np.linalg.norm(x, ord, axis)`` reduces, nonnegative: one for a
+    vector norm, two for a matrix norm."""
+    nd = np.ndim(x)
+    if axis is None:
+        return tuple(range(nd))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return tuple(int(a) % nd for a in axes)
+
+
+def reduction_plan(x, axis=None) -> tuple:
+    """For a reduction of ``x`` over ``axis`` (None: all; an int; a tuple), such as
+    ``np.linalg.vector_norm`` or ``np.prod``: the axes it reduces, where they go when
+    moved last, the shape of ``x`` with them moved last and then flattened into one, that
+    shape with a 1 for the flattened axes, and the shape with them moved last."""
+    nd = np.ndim(x)
+    axes = tuple(range(nd)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    axes = tuple(int(a) % nd for a in axes)
+    k = len(axes)
+    trailing = tuple(range(nd - k, nd))
+    moved = np.shape(np.moveaxis(np.empty(np.shape(x), dtype=bool), axes, trailing))
+    return axes, trailing, moved[: nd - k] + (-1,), moved[: nd - k] + (1,), moved
+
+
+def singular_refused(name: str):
+    """Raise: the second derivative of ``name`` at a singular matrix."""
+    raise ValueError(
+        f"the second derivative of {name} at a singular matrix is not supported: "
+        "differentiate at an invertible matrix, or use finite differences of the gradient"
+    )
+
+
+def svd_shapes(a, full_matrices, vectors) -> tuple[int, int, int]:
+    """``m, n, k`` of ``np.linalg.svd(a)`` (``k`` singular values); refused as by
+    :func:`svd_adjoint` where the singular vectors of a non-square ``a`` with
+    ``full_matrices`` get a cotangent."""
+    m, n = np.shape(a)[-2:]
+    if full_matrices and m != n and vectors:
+        raise ValueError(
+            "the gradient of np.linalg.svd(a, full_matrices=True) of a non-square matrix "
+            "is not defined (the extra singular vectors are arbitrary): "
+            "pass full_matrices=False"
+        )
+    return m, n, min(m, n)
+
+
+def qr_shapes(a, mode="reduced") -> tuple[int, int]:
+    """``m, n`` of ``np.linalg.qr(a, mode)``; refused as by :func:`qr_adjoint` for a
+    complete ``q`` with extra columns, and for ``mode="r"`` (whose cotangent is an array,
+    not a pair: the definition of rules/bodies.py reads a pair)."""
+    m, n = np.shape(a)[-2:]
+    if mode == "r":
+        raise ValueError(
+            "the second derivative of np.linalg.qr(a, mode='r') is not supported: "
+            "use r = np.linalg.qr(a)[1]"
+        )
+    if mode not in ("r", "reduced") and not (mode == "complete" and m <= n):
+        raise ValueError(
+            f"the gradient of np.linalg.qr(a, mode={mode!r}) is not supported here: "
+            "use mode='reduced' (the extra columns of a complete q are arbitrary)"
+        )
+    return m, n

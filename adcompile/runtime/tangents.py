@@ -14,6 +14,8 @@ def zeros_tangent(x):
     """The zero tangent of the value ``x``: zeros of its shape, a container of them.
     A ``None`` (in a gradient's code, an adjoint that is zero) has the tangent ``None``:
     zero too, and read as zero of whatever shape its user needs."""
+    if type(x) is np.ndarray and x.dtype.kind == "f":
+        return np.zeros(x.shape, dtype=x.dtype)  # (the common case, quickly)
     if x is None:
         return None
     if isinstance(x, list):
@@ -170,6 +172,22 @@ def _off_diagonal_inverse(w):
 def _zeros_or(dx, x):
     """The tangent ``dx`` of ``x`` as an array of ``x``'s shape (a folded-away tangent is 0)."""
     return np.broadcast_to(dx, np.shape(x)).astype(np.result_type(dx, x, 0.0), copy=False)
+
+
+def solve_product(m, x, b):
+    """``m @ x`` for ``x = np.linalg.solve(a, b)``: ``x`` is a stack of vectors when ``b``
+    has one axis (numpy 2's rule), whatever the batch axes of ``m``."""
+    if np.ndim(b) == 1:
+        return (m @ np.asarray(x)[..., None])[..., 0]
+    return m @ x
+
+
+def solve_like(a, r, b):
+    """``np.linalg.solve(a, r)`` with ``r`` read as ``b`` is: a stack of vectors when ``b``
+    has one axis (then ``r`` may have batch axes that ``b`` did not)."""
+    if np.ndim(b) == 1:
+        return np.linalg.solve(a, np.asarray(r)[..., None])[..., 0]
+    return np.linalg.solve(a, r)
 
 
 def cholesky_tangent(da, l, upper=False):
