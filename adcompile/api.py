@@ -703,19 +703,13 @@ class GradientFunction:
                 for p in self.signature.parameters.values()
                 if p.kind not in (p.KEYWORD_ONLY, p.VAR_KEYWORD)
             ]
+            star = inspect.Parameter.VAR_POSITIONAL in positional
             if self.cotangent in kwargs:
                 extra = (kwargs.pop(self.cotangent),)
-            elif (
+            elif args and (
                 len(args) == self._arity
-                and self._plain
-                or (
-                    not self._plain
-                    and args
-                    and (
-                        inspect.Parameter.VAR_POSITIONAL in positional
-                        or len(args) == len(positional) + 1
-                    )
-                )
+                if self._plain
+                else star or len(args) == len(positional) + 1
             ):
                 args, extra = args[:-1], args[-1:]
             else:
