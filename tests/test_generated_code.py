@@ -381,3 +381,51 @@ def test_an_unused_element_gets_a_zero_gradient():
     for _ in range(2):
         got = g(layers, X)
         assert all(np.all(db == 0) and db.shape == b.shape for (_, db), (_, b) in zip(got, layers))
+
+
+# ------------------------------- specialised code: no bookkeeping that cannot happen
+
+
+def flat_mlp(params, X, labels):
+    h = X
+    for i in range(len(params) // 2 - 1):
+        h = np.tanh(h @ params[2 * i] + params[2 * i + 1])
+    scores = h @ params[-2] + params[-1]
+    shift = scores.max(axis=1, keepdims=True)
+    logz = shift + np.log(np.exp(scores - shift).sum(axis=1, keepdims=True))
+    return -(labels * (scores - logz)).sum() / X.shape[0]
+
+
+def columns_rnn(Wx, Wh, bh, Wo, xs, target):
+    h = np.zeros((Wh.shape[0], xs.shape[2]))
+    for t in range(xs.shape[0]):
+        h = np.tanh(np.dot(Wx, xs[t]) + Wh @ h + bh)
+    return np.mean((Wo @ h - target) ** 2)
+
+
+GENERAL_HELPERS = ("unbroadcast", "unreduce", "matmul_adjoint", "dot_adjoint")
+
+
+def test_a_flat_parameter_list_read_at_loop_indices_gets_specialised_code():
+    rng = np.random.default_rng(4)
+    params = []
+    for n_out in (5, 5, 5, 3):
+        params += [rng.normal(size=(5, n_out)) * 0.5, rng.normal(size=n_out) * 0.1]
+    X, labels = rng.normal(size=(6, 5)), np.eye(3)[rng.integers(0, 3, 6)]
+    g = ad.grad(flat_mlp)
+    g(params, X, labels)
+    assert not any(h in g.source for h in GENERAL_HELPERS), g.source
+    # a pre-activation is not kept for its shape alone
+    assert "h @ h_1 + " in g.source, g.source
+    assert_tree_grad_matches_fd(flat_mlp, params, X, labels)
+
+
+def test_an_rnn_whose_state_is_made_from_sizes_gets_specialised_code():
+    rng = np.random.default_rng(5)
+    Wx, Wh = rng.normal(size=(4, 3)) * 0.5, rng.normal(size=(4, 4)) * 0.4
+    bh, Wo = rng.normal(size=(4, 1)), rng.normal(size=(2, 4))
+    xs, target = rng.normal(size=(5, 3, 2)), rng.normal(size=(2, 2))
+    g = ad.grad(columns_rnn, wrt=(0, 1, 2, 3))
+    g(Wx, Wh, bh, Wo, xs, target)
+    assert not any(h in g.source for h in GENERAL_HELPERS), g.source
+    assert_grad_matches_fd(columns_rnn, Wx, Wh, bh, Wo, xs, target, wrt=(0, 1, 2, 3))

@@ -16,6 +16,7 @@ from .. import runtime
 from ..analysis import Activity
 from ..ir import Assign, Function, If, Loop, walk
 from ..rules.containers import LEAF
+from ..shapes import INT
 
 
 class Program:
@@ -37,7 +38,7 @@ class Program:
 
     def is_scalar(self, x: str) -> bool:
         """Whether ``x`` provably holds a scalar (a number, not an array)."""
-        return x in self.python_floats or x in self.fn.scalars or self.shapes.get(x) == ()
+        return x in self.python_floats or x in self.fn.scalars or self.shapes.get(x) in ((), INT)
 
     def fact(self, expr: ast.expr) -> object:
         """What is known of an operand's shape (a shape, or a list/dict of facts), or None."""
@@ -53,6 +54,8 @@ class Program:
             return () if isinstance(expr.value, int | float | complex) else None
         if isinstance(expr, ast.Name):
             s = self.shapes.get(expr.id)
+            if s == INT:
+                return ()  # a Python int
             return s if isinstance(s, tuple) else None
         return None
 
