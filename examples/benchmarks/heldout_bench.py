@@ -210,7 +210,12 @@ def scalar_ops_hand(a, b):
 # ------------------------------------------------------------------ measuring
 
 WORKLOADS = {
-    "seed-small": (sigmoid_net, sigmoid_net_hand, (0, 1, 2, 3), lambda: sigmoid_net_data(4, 8, 1, 16)),
+    "seed-small": (
+        sigmoid_net,
+        sigmoid_net_hand,
+        (0, 1, 2, 3),
+        lambda: sigmoid_net_data(4, 8, 1, 16),
+    ),
     "seed-large": (
         sigmoid_net,
         sigmoid_net_hand,
