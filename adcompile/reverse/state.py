@@ -101,7 +101,7 @@ class Adjoints:
         ``simplified`` contribution (an inlined rule's) is simplified again only where a
         broadcast is dropped."""
         if self.program.shapes and contains(contribution, is_broadcast_to):
-            c = simplify(drop_broadcasts(contribution, self.factor_shapes()))
+            c = self.without_broadcasts(contribution)
         elif simplified:
             c = contribution
         else:
@@ -140,6 +140,11 @@ class Adjoints:
             self.put(assign(dx, ast.BinOp(left=current, op=ast.Add(), right=c)))
         self.adj[x] = name(dx)
         self.owned.add(x)
+
+    def without_broadcasts(self, c: ast.expr) -> ast.expr:
+        """``c`` without the ``np.broadcast_to`` calls that numpy's broadcasting does
+        (``drop_broadcasts``), simplified."""
+        return simplify(drop_broadcasts(c, self.factor_shapes()))
 
     def scattered(self, c: ast.expr) -> tuple[ast.expr, ast.expr] | None:
         """(g, index) when ``c`` is ``unindex(g, x, index)``, the adjoint of ``x[index]``:
