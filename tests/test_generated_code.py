@@ -429,3 +429,28 @@ def test_an_rnn_whose_state_is_made_from_sizes_gets_specialised_code():
     g(Wx, Wh, bh, Wo, xs, target)
     assert not any(h in g.source for h in GENERAL_HELPERS), g.source
     assert_grad_matches_fd(columns_rnn, Wx, Wh, bh, Wo, xs, target, wrt=(0, 1, 2, 3))
+
+
+def sin_cos_chain(s, b, n):
+    for _ in range(n):
+        s = math.sin(s) * b + math.cos(s)
+    return s
+
+
+def sin_of_sin(s, b, n):
+    for _ in range(n):
+        u = math.sin(s)
+        s = math.sin(u) * b + u * s
+    return s
+
+
+@pytest.mark.parametrize("f", [sin_cos_chain, sin_of_sin])
+def test_a_math_function_of_a_saved_float_is_recomputed_not_saved(f):
+    g = ad.grad(f, wrt=(0, 1))
+    g(0.4, 0.9, 3)
+    forward = g.source.split("# reverse sweep")[0]
+    pushed = [line.strip() for line in forward.splitlines() if ".append(" in line]
+    assert len(pushed) == 1 and "(" not in pushed[0].split(".append(")[1][:-1], pushed
+    for n in (0, 1, 5):
+        assert_grad_matches_fd(f, 0.4, 0.9, n, wrt=0)
+        assert_grad_matches_fd(f, 0.4, 0.9, n, wrt=1)
