@@ -23,10 +23,11 @@ from __future__ import annotations
 import ast
 import builtins
 import operator
+from collections.abc import Callable
 
 import numpy as np
 
-from .ir import Assign, Function, If, Loop, Stmt
+from .ir import Assign, CallPrim, Function, If, Loop, Return, Stmt
 from .rules import containers
 from .rules import record as kinds
 from .rules.containers import LEAF
@@ -35,6 +36,7 @@ from .rules.registry import lookup, record_of
 Shape = tuple[int, ...]
 INT = "int"  # the fact for a Python int of unknown value (a loop index)
 
+MAX_CALL_DEPTH = 8  # calls followed inside calls (a recursion on shrinking shapes stops)
 MAX_VALUES = 4096  # the most values an int's fact lists (beyond: unknown)
 _INT_OPS = {
     ast.Add: operator.add,
@@ -69,8 +71,12 @@ def _shape_of_value(a: object) -> object:
 
 
 class ShapeInference:
-    def __init__(self, fn: Function, arg_shapes: tuple) -> None:
+    def __init__(
+        self, fn: Function, arg_shapes: tuple, helper: Callable | None = None, calls: tuple = ()
+    ) -> None:
         self.fn = fn
+        self.helper = helper  # CallPrim -> the called function's IR (None: not followed)
+        self.calls = calls  # the calls being followed (a recursive one is not followed again)
         self.shapes: dict[str, object] = {}
         # the values a name holding a Python int can have (every execution with
         # arguments of these shapes gives it one of them): sizes ``x.shape[k]``,
@@ -148,11 +154,28 @@ class ShapeInference:
         if prim is containers.APPEND:
             c = self.of(ops["c"])
             return c + [self.of(ops["x"])] if isinstance(c, list) else None
+        if isinstance(prim, CallPrim):
+            return self.call(prim, ops)
         record = record_of(prim)
         if record is None or lookup(prim) is None:
             return None
         facts = {p: self.of(e) for p, e in ops.items()}
         return self.rule_shape(prim, record, ShapeQuery(facts, ops, self.shapes))
+
+    def call(self, prim: CallPrim, ops: dict) -> object:
+        """The fact of what a called user function returns, by inference over its own
+        IR with the facts of the arguments (unknown for a recursive call)."""
+        facts = tuple(self.of(ops[p]) for p in prim.params)
+        key = (prim.source.key, prim.kinds, freeze(list(facts)))
+        if self.helper is None or key in self.calls or len(self.calls) >= MAX_CALL_DEPTH:
+            return None
+        fn = self.helper(prim)
+        end = fn.body[-1] if fn.body else None
+        if not isinstance(end, Return) or len(fn.params) != len(facts):
+            return None
+        inner = ShapeInference(fn, facts, self.helper, (*self.calls, key))
+        inner.run()
+        return inner.of(end.value)
 
     def constant(self, value: ast.expr) -> object:
         """The shape of a value with no derivative whose shape is known: the size
@@ -482,11 +505,15 @@ def freeze(fact: object) -> object:
     return fact
 
 
-def infer(fn: Function, arg_shapes: tuple | None) -> dict[str, object]:
-    """Shape facts for every name of ``fn`` given the argument signature (None: nothing)."""
+def infer(
+    fn: Function, arg_shapes: tuple | None, helper: Callable | None = None
+) -> dict[str, object]:
+    """Shape facts for every name of ``fn`` given the argument signature (None: nothing);
+    ``helper`` gives the IR of a called user function (a ``CallPrim``), to follow the
+    call into it."""
     if arg_shapes is None:
         return {}
-    return ShapeInference(fn, arg_shapes).run()
+    return ShapeInference(fn, arg_shapes, helper).run()
 
 
 __all__ = ["LEAF", "infer", "signature_shapes"]
