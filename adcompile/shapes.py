@@ -185,6 +185,13 @@ class ShapeInference:
         made = self.made(value)
         if made is not None:
             return made
+        if isinstance(value, ast.Compare) and len(value.ops) == 1:
+            # a comparison broadcasts its operands (a bool array, or a bool)
+            sides = [self.of(value.left), self.of(value.comparators[0])]
+            sides = [() if f == INT else f for f in sides]
+            if all(isinstance(f, tuple) for f in sides):
+                return broadcast_shape(sides)
+            return None
         if not (
             isinstance(value, ast.Call)
             and isinstance(value.func, ast.Attribute)

@@ -217,3 +217,10 @@ def test_bench_install_hints_name_no_pinned_or_local_version():
         assert not re.search(r"==|\+(cpu|cu)|\.whl|/home/|/root/", hint), (key, hint)
     text = (EXAMPLES / "benchmarks" / "bench.py").read_text(encoding="utf-8")
     assert not re.search(r"torch\s*==|torch-[0-9]", text)
+
+
+def test_the_held_out_benchmark_checks_every_gradient_and_prints_time_and_memory():
+    stdout = run(EXAMPLES / "benchmarks" / "heldout_bench.py", "--quick")
+    rows = [line.split()[0] for line in stdout.splitlines()[1:-1]]
+    assert rows == ["seed-small", "seed-large", "deep-mlp", "rnn", "scalar"], stdout
+    assert "× time" in stdout and "× mem" in stdout
