@@ -475,3 +475,20 @@ def test_the_shape_of_what_a_called_function_returns_is_known():
     main = g.source.split("def fwd_")[0]
     assert not any(h in main for h in GENERAL_HELPERS), main
     assert_grad_matches_fd(two_layers, *args, wrt=(0, 1, 2, 3))
+
+
+def test_a_flat_parameter_list_filled_at_computed_indices_is_a_container_of_new_arrays():
+    rng = np.random.default_rng(9)
+    params = []
+    for n_out in (4, 4, 3):
+        params += [rng.normal(size=(4, n_out)) * 0.5, rng.normal(size=n_out) * 0.1]
+    X, labels = rng.normal(size=(5, 4)), np.eye(3)[rng.integers(0, 3, 5)]
+    g = ad.grad(flat_mlp)
+    first = g(params, X, labels)
+    second = g(params, X, labels)
+    assert g._gen.fresh == [True]
+    assert ".base is not None" not in g.__call__.source
+    for a, b, p in zip(first, second, params, strict=True):
+        assert a is not b and a is not p
+        np.testing.assert_array_equal(a, b)
+    assert_tree_grad_matches_fd(flat_mlp, params, X, labels)
