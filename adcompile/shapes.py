@@ -313,6 +313,8 @@ class ShapeInference:
         if isinstance(index, ast.Call):  # a slice of a list
             bounds = [self.bound(b) for b in index.args]
             if isinstance(c, list) and all(b is not NOT_CONSTANT for b in bounds):
+                if len(bounds) == 3 and bounds[2] == 0:
+                    return None  # (numpy's error at run time)
                 return c[slice(*bounds)]
             return None
         if isinstance(c, dict):

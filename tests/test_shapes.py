@@ -160,3 +160,21 @@ def test_sizes_and_index_arithmetic_give_known_shapes():
     facts, actual = _facts_and_actual(index_from_sizes, args)
     for name in ("x", "h"):
         assert facts.get(name) == actual[name], name
+
+
+def zero_step(params, x):
+    s = 0.0
+    for p in params[::0]:
+        s = s + np.sum(p * x)
+    return s
+
+
+def test_a_list_slice_with_step_zero_raises_what_python_raises():
+    import adcompile as ad
+
+    params, x = [np.ones(2), np.ones(2)], np.ones(2)
+    with pytest.raises(ValueError) as plain:
+        zero_step(params, x)
+    with pytest.raises(ValueError) as got:
+        ad.grad(zero_step)(params, x)
+    assert str(got.value) == str(plain.value)
