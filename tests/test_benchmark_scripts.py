@@ -229,3 +229,10 @@ def test_hvp_bench_checks_every_hvp_and_reports_the_ratios():
     errors = [float(line.split()[-1]) for line in stdout.splitlines() if "error vs" in line]
     assert len(errors) == 2 and max(errors) < 1e-6
     assert "issue" not in stdout.lower()
+
+
+def test_the_held_out_benchmark_checks_every_gradient_and_prints_time_and_memory():
+    stdout = run(EXAMPLES / "benchmarks" / "heldout_bench.py", "--quick")
+    rows = [line.split()[0] for line in stdout.splitlines()[1:-1]]
+    assert rows == ["seed-small", "seed-large", "deep-mlp", "rnn", "scalar"], stdout
+    assert "× time" in stdout and "× mem" in stdout

@@ -66,6 +66,25 @@ def dot_tangent(da, db, z, a, b):
     return np.dot(da, b) + np.dot(a, db)
 
 
+# Special cases, used when the operands' shapes are known: for matrices and vectors
+# np.dot is matmul, and its adjoints are matmul's.
+
+
+@adjoint(np.dot, when=lambda a, b: len(a) == 2 and len(b) == 2)
+def dot_matrices(dz, z, a, b):
+    return dz @ b.T, a.T @ dz
+
+
+@adjoint(np.dot, when=lambda a, b: len(a) == 2 and len(b) == 1)
+def dot_matrix_vector(dz, z, a, b):
+    return np.outer(dz, b), a.T @ dz
+
+
+@adjoint(np.dot, when=lambda a, b: len(a) == 1 and len(b) == 2)
+def dot_vector_matrix(dz, z, a, b):
+    return b @ dz, np.outer(a, dz)
+
+
 @adjoint(np.outer, shape=UNKNOWN, fresh=True)
 def outer(dz, z, a, b):
     return np.reshape(dz @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ dz, np.shape(b))
