@@ -259,8 +259,11 @@ class ShapeQuery:
         self.facts, self.ops, self.shapes = facts, ops, shapes
 
     def leaf(self, param: str) -> Shape | None:
-        """The shape of the array operand ``param``, None when unknown (or a container)."""
+        """The shape of the array operand ``param``, None when unknown (or a container);
+        a Python int's (a size ``x.shape[k]``, a loop index) is ``()``."""
         s = self.facts.get(param)
+        if s == INT:
+            return ()
         return s if isinstance(s, tuple) else None
 
     def const(self, param: str) -> object:

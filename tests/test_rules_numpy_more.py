@@ -408,6 +408,31 @@ def einsum_implicit_(x, y, c):
     return np.sum(np.einsum("ij,jk", x, y) * c) + np.sum(np.einsum("ba", x) * 1.5)
 
 
+# with known shapes, each adjoint is written as the matrix product or einsum it is
+# (tests below check the generated code); these check the numbers of each layout
+@case((arg((3, 4)), arg((4, 2))), (arg((4, 4)), arg((4, 4))), wrt=(0, 1))
+def einsum_matrix_layouts_(x, y, c):
+    z = (
+        np.einsum("ij,jk->ik", x, y)
+        + np.einsum("ij,jk->ki", x, y).T
+        + np.einsum("ji,kj->ik", x.T, y.T) * 2.0
+        + np.einsum("ij,kj->ki", x, y.T).T * 3.0
+    )
+    return np.sum(z * c)
+
+
+@case((arg((2, 3, 4)), arg((2, 4, 5))), (arg((1, 3, 4)), arg((2, 4, 5))), wrt=(0, 1))
+def einsum_batched_(x, y, c):
+    return np.sum(np.einsum("bij,bjk->bik", x, y) * c)
+
+
+@case((arg((2, 1)), arg((3, 4))), (arg((1, 1)), arg((1, 4))), wrt=(0, 1), autograd=False)
+def einsum_size_one_label_(x, y, c):
+    # numpy broadcasts the label j of size 1 against 3: x's gradient sums over it, and
+    # y's is the same for each j (autograd refuses this broadcast)
+    return np.sum(np.einsum("ij,jk->ik", x, y) * c)
+
+
 @case(
     (arg((2, 3, 4)), arg((3, 4, 5))),
     (arg((3, 4)), arg((3, 4))),
@@ -680,6 +705,40 @@ def test_a_list_of_lists_is_refused_not_given_zero_gradient(f):
 
 def einsum_interleaved(x):
     return np.sum(np.einsum(x, [0, 1], [1]))
+
+
+def _einsum_layouts_source():
+    x, y = np.ones((3, 4)), np.ones((4, 2))
+    g = ad.grad(einsum_matrix_layouts_, wrt=(0, 1))
+    g(x, y, np.ones((3, 2)))
+    return g.source
+
+
+def test_einsum_adjoints_of_known_shapes_are_written_as_products():
+    # constant subscripts, known shapes: the adjoint is the matrix product, planned
+    # when compiled; nothing is parsed when the gradient runs
+    text = _einsum_layouts_source()
+    assert "einsum_adjoint" not in text
+    assert " @ " in text
+
+
+def test_einsum_adjoint_of_a_broadcast_label_sums_it():
+    g = ad.grad(einsum_size_one_label_, wrt=(0, 1))
+    args = (np.ones((2, 1)), np.arange(12.0).reshape(3, 4), np.ones((2, 4)))
+    g(*args)
+    assert "einsum_adjoint(" in g.source  # a sum over the broadcast label: the helper's
+    assert_grad_matches_fd(einsum_size_one_label_, *args, wrt=(0, 1))
+
+
+def test_einsum_that_returns_a_view_is_not_updated_in_place():
+    # np.einsum("ij->ji", x) is a view of x: y += 1 changes x too, as Python does
+    def f(x):
+        y = np.einsum("ij->ji", x)
+        y += 1.0
+        return np.sum(y * x)
+
+    with pytest.raises(ad.AdCompileError, match="shares its memory"):
+        ad.grad(f)(np.arange(4.0).reshape(2, 2))
 
 
 def test_einsum_interleaved_form_is_refused():

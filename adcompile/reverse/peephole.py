@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import runtime
 from ..generated import call
+from ..runtime.contractions import _einsum_adjoint_plan
 
 ShapeOf = Callable[[ast.expr], "tuple | None"]
 
@@ -104,6 +105,8 @@ def tidy_call(
         if known is not None and keep:
             # a full reduction, or one that kept its axes: g broadcasts as it is
             return call(np_attr("broadcast_to"), args[0], ast.Constant(known))
+    if helper is runtime.einsum_adjoint and not node.keywords:
+        return einsum_contraction(node, shape, np_attr)
     if helper is runtime.reduced_count and not node.keywords and args:
         known = shape(args[0])
         axis = args[1] if len(args) > 1 else ast.Constant(None)
@@ -123,3 +126,67 @@ def sum_call(c: ast.expr, axes: tuple, keepdims: bool) -> ast.Call:
         keywords.append(ast.keyword(arg="keepdims", value=ast.Constant(True)))
     method = ast.Attribute(value=c, attr="sum", ctx=ast.Load())
     return ast.Call(func=method, args=[], keywords=keywords)
+
+
+# an einsum at least this large (the product of its labels' sizes) is planned through
+# BLAS (optimize=True); a smaller one is faster without the plan (as in einsum_adjoint)
+_PLANNED_WORK = 1 << 16
+
+
+def einsum_contraction(
+    node: ast.Call, shape: ShapeOf, np_attr: Callable[[str], ast.expr]
+) -> ast.expr:
+    """``einsum_adjoint(g, k, subscripts, *operands)`` with constant subscripts and
+    operands of known shapes, written as the contraction it is: a matrix product
+    (``g @ b.T``) when it is one of two matrices, else ``np.einsum`` with its own
+    subscripts, so that nothing is planned when the gradient runs. Left as it is for
+    the adjoints that are not one einsum (a diagonal, a broadcast label)."""
+    args = node.args
+    if len(args) < 4 or not all(isinstance(a, ast.Constant) for a in args[1:3]):
+        return node
+    k, subscripts = args[1].value, args[2].value
+    operands = [a for a in args[3:] if not (isinstance(a, ast.Constant) and a.value is None)]
+    shapes = [shape(a) for a in operands]
+    if type(k) is not int or not isinstance(subscripts, str) or None in shapes:
+        return node
+    if not 0 <= k < len(operands):
+        return node
+    try:
+        spec = _einsum_adjoint_plan(subscripts, k, shapes)
+    except (TypeError, ValueError):  # numpy says what is wrong when the gradient runs
+        return node
+    if spec is None:
+        return node
+    spec, work = spec
+    terms = [args[0], *(a for j, a in enumerate(operands) if j != k)]
+    product = matrix_product(spec, terms)
+    if product is not None:
+        return product
+    keywords = []
+    if work >= _PLANNED_WORK and len(terms) > 1:
+        keywords.append(ast.keyword(arg="optimize", value=ast.Constant(True)))
+    return ast.Call(func=np_attr("einsum"), args=[ast.Constant(spec), *terms], keywords=keywords)
+
+
+def _transposed(x: ast.expr) -> ast.expr:
+    return ast.Attribute(value=x, attr="T", ctx=ast.Load())
+
+
+def matrix_product(spec: str, terms: list[ast.expr]) -> ast.expr | None:
+    """The einsum ``spec`` of two matrices that is a matrix product (``"te,se->ts"``)
+    as one (``g @ b.T``), or None."""
+    inputs, result = spec.split("->")
+    pair = inputs.split(",")
+    if len(pair) != 2 or len(result) != 2 or any(len(set(t)) != 2 for t in pair):
+        return None
+    shared = set(pair[0]) & set(pair[1])
+    if len(shared) != 1 or shared & set(result):
+        return None
+    (c,) = shared
+    left = 0 if result[0] in pair[0] else 1
+    right = 1 - left
+    if result[0] not in pair[left] or result[1] not in pair[right]:
+        return None
+    a = terms[left] if pair[left] == result[0] + c else _transposed(terms[left])
+    b = terms[right] if pair[right] == c + result[1] else _transposed(terms[right])
+    return ast.BinOp(left=a, op=ast.MatMult(), right=b)

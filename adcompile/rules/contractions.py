@@ -8,6 +8,7 @@ import numpy as np
 
 from ..runtime import (
     einsum_adjoint,
+    einsum_shape,
     einsum_sublists,
     einsum_term,
     inner_adjoint,
@@ -20,7 +21,16 @@ from .registry import adjoint
 from .tangents import tangent
 
 
-@adjoint(np.einsum, shape=UNKNOWN, fresh=True)
+def _einsum_shape(q):
+    subscripts = q.const("subscripts")
+    shapes = [q.leaf(p) for p in "abcdef" if p in q.ops and q.const(p) is not None]
+    if not isinstance(subscripts, str) or None in shapes:
+        return None
+    return einsum_shape(subscripts, shapes)
+
+
+# (not fresh: with one operand, numpy returns a view of it where it can, np.einsum("ij->ji", x))
+@adjoint(np.einsum, shape=_einsum_shape, fresh=False)
 def einsum(dy, y, subscripts, a, b=None, c=None, d=None, e=None, f=None, optimize=False):
     # up to six operands; the subscripts must be a string (an array there is the
     # interleaved form, which einsum_sublists refuses)

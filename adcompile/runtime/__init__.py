@@ -93,6 +93,7 @@ from .containers import (
 )
 from .contractions import (
     einsum_adjoint,
+    einsum_shape,
     einsum_sublists,
     inner_adjoint,
     kron_adjoint,

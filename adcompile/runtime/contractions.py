@@ -45,6 +45,46 @@ def _einsum_labels(subscripts, shapes):
     return labels, output
 
 
+def einsum_shape(subscripts, shapes):
+    """The shape of ``np.einsum(subscripts, *operands)`` for operands of these shapes,
+    or None when numpy would refuse them (it then says why when the program runs)."""
+    try:
+        labels, output = _einsum_labels(subscripts, shapes)
+    except (TypeError, ValueError):
+        return None
+    size: dict = {}
+    for term, shape in zip(labels, shapes, strict=False):
+        if len(term) != len(shape):
+            return None
+        for c, n in zip(term, shape, strict=True):
+            if size.get(c, 1) not in (1, n) and n != 1:
+                return None
+            size[c] = max(size.get(c, 1), n)
+    if any(c not in size for c in output):
+        return None
+    return tuple(size[c] for c in output)
+
+
+def _einsum_adjoint_plan(subscripts, k, shapes):
+    """The adjoint of ``np.einsum(subscripts, *operands)`` (of these ``shapes``) with
+    respect to operand ``k`` as one einsum of the cotangent and the other operands,
+    when it is one: the subscripts of that einsum and its work (the product of its
+    labels' sizes), or None when the operand repeats a
+    label (a diagonal), has a label that no other term has (a broadcast), or numpy
+    broadcast a label of size 1 against a larger one (a sum)."""
+    labels, output = _einsum_labels(subscripts, shapes)
+    size: dict = {}
+    for term, shape in zip(labels, shapes, strict=True):
+        for c, n in zip(term, shape, strict=True):
+            if size.setdefault(c, n) != n:
+                return None
+    mine = labels[k]
+    others = [t for j, t in enumerate(labels) if j != k]
+    if len(set(mine)) != len(mine) or not set(mine) <= set(output).union(*others):
+        return None
+    return ",".join([output, *others]) + "->" + mine, math.prod(size.values())
+
+
 def einsum_adjoint(g, k, subscripts, *operands):
     """Adjoint of ``np.einsum(subscripts, *operands)`` with respect to operand ``k``: an
     einsum of the cotangent with the other operands, summed over what numpy broadcast,
@@ -69,10 +109,11 @@ def einsum_adjoint(g, k, subscripts, *operands):
     # a small one is faster without the plan
     work = math.prod(size.values())
     r = np.einsum(",".join(terms) + "->" + kept, g, *others, optimize=work >= 1 << 16)
-    # the labels only this operand has: the result does not depend on them
-    r = np.reshape(r, [size[c] if c in kept else 1 for c in unique])
+    # the labels only this operand has, and those of size 1 in every other term (numpy
+    # broadcast them): the result does not depend on them
+    r = np.reshape(r, [r.shape[kept.index(c)] if c in kept else 1 for c in unique])
     own = {c: n for c, n in zip(mine, shape, strict=True)}
-    r = np.broadcast_to(r, [size[c] if c in kept else own[c] for c in unique])
+    r = np.broadcast_to(r, np.broadcast_shapes(r.shape, tuple(own[c] for c in unique)))
     # sum over what numpy broadcast (a label of size 1 here, larger elsewhere)
     ones = tuple(i for i, c in enumerate(unique) if own[c] == 1 and r.shape[i] != 1)
     if ones:
