@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import runtime
-from ..generated import call
+from ..generated import assign, call
 from ..runtime.contractions import _einsum_adjoint_plan
 
 ShapeOf = Callable[[ast.expr], "tuple | None"]
@@ -190,3 +190,66 @@ def matrix_product(spec: str, terms: list[ast.expr]) -> ast.expr | None:
     a = terms[left] if pair[left] == result[0] + c else _transposed(terms[left])
     b = terms[right] if pair[right] == c + result[1] else _transposed(terms[right])
     return ast.BinOp(left=a, op=ast.MatMult(), right=b)
+
+
+# the helpers of linear-algebra adjoints that take inv(a) computed once for several
+# (runtime.shared_inverse): the position of the matrix among their arguments, and
+# whether they factorise it anyway (a solve can do without the inverse)
+_INVERSE_USERS = {
+    id(runtime.slogdet_adjoint): (1, True),
+    id(runtime.det_adjoint): (2, True),
+    id(runtime.solve_transposed): (0, False),
+}
+
+
+def share_inverses(code: list, namespace: dict, fresh: Callable, helper: Callable) -> list:
+    """``code`` (a reverse sweep's statements) with one ``inv(a)`` for the adjoints of
+    several linear-algebra functions of the same matrix ``a`` when one of them inverts
+    it anyway (``slogdet``'s, ``det``'s): ``solve``'s adjoint then multiplies by the
+    inverse's transpose instead of factorising ``a`` again. Only for calls in the
+    statement list itself (not in a nested loop or branch) of a matrix that the list
+    does not assign; the inverse is computed before the first of them."""
+    assigned = {
+        n.id
+        for s in code
+        if isinstance(s, ast.AST)
+        for n in ast.walk(s)
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+    }
+    uses: dict[str, list] = {}  # matrix name -> [(statement index, call, argument position)]
+    for i, stmt in enumerate(code):
+        if not isinstance(stmt, ast.Assign | ast.AugAssign | ast.Expr):
+            continue
+        for node in ast.walk(stmt):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            entry = _INVERSE_USERS.get(id(namespace.get(node.func.id)))
+            if entry is None or node.keywords or len(node.args) <= entry[0]:
+                continue
+            matrix = node.args[entry[0]]
+            if isinstance(matrix, ast.Name) and matrix.id not in assigned:
+                uses.setdefault(matrix.id, []).append((i, node, entry[1]))
+    inserts: dict[int, list] = {}
+    for matrix, calls in uses.items():
+        if len(calls) < 2 or not any(inverts for _, _, inverts in calls):
+            continue
+        inverse = fresh(matrix + "_inv")
+        for _, node, _ in calls:
+            helper_fn = namespace[node.func.id]
+            params = _HELPER_PARAMS.get(id(helper_fn))
+            if params is None:
+                params = list(inspect.signature(helper_fn).parameters.values())
+                _HELPER_PARAMS[id(helper_fn)] = params
+            while len(node.args) < len(params) - 1:  # defaults given, up to `inverse`
+                node.args.append(ast.Constant(params[len(node.args)].default))
+            node.args.append(ast.Name(id=inverse, ctx=ast.Load()))
+        value = call(helper("shared_inverse"), ast.Name(id=matrix, ctx=ast.Load()))
+        first = min(i for i, _, _ in calls)
+        inserts.setdefault(first, []).append(assign(inverse, value))
+    if not inserts:
+        return code
+    out = []
+    for i, stmt in enumerate(code):
+        out.extend(inserts.get(i, ()))
+        out.append(stmt)
+    return out

@@ -134,6 +134,7 @@ from .linalg import (
     norm_adjoint,
     pinv_adjoint,
     qr_adjoint,
+    shared_inverse,
     slogdet_adjoint,
     solve_adjoint_lhs,
     solve_transposed,
