@@ -103,7 +103,11 @@ def _solve_shape(q):
         return b if a == (b[0], b[0]) else None
     if b[-2] != a[-1]:
         return None
-    return broadcast_shape([a[:-2], b[:-2]]) + b[-2:] if broadcast_shape([a[:-2], b[:-2]]) is not None else None
+    return (
+        broadcast_shape([a[:-2], b[:-2]]) + b[-2:]
+        if broadcast_shape([a[:-2], b[:-2]]) is not None
+        else None
+    )
 
 
 def _slogdet_shape(q):
@@ -193,7 +197,9 @@ def det_tangent(da, y, a):
     return np.sum(det_adjoint(np.ones_like(y), y, a) * da, axis=(-2, -1))
 
 
-@adjoint(np.linalg.slogdet, shape=_slogdet_shape, fresh=True, results=2, fields=("sign", "logabsdet"))
+@adjoint(
+    np.linalg.slogdet, shape=_slogdet_shape, fresh=True, results=2, fields=("sign", "logabsdet")
+)
 def slogdet(dy, y, a):
     return slogdet_adjoint(dy, a)
 

@@ -224,7 +224,9 @@ def run(names, rounds):
         slope_error = directional_check(loss, compiled(*args), args, wrt)
         if slope_error > 1e-6:
             raise SystemExit(f"{name}: the gradient disagrees with finite differences")
-        t, ratios = time_rounds({"adcompile": compiled, "hand": hand, "forward": loss}, args, rounds)
+        t, ratios = time_rounds(
+            {"adcompile": compiled, "hand": hand, "forward": loss}, args, rounds
+        )
         ratio, low, high = ratios["hand"]
         rows.append(
             {
