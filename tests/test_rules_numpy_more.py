@@ -331,6 +331,21 @@ def split_(x, c):
     return np.sum(a * c) + np.sum(b**2)
 
 
+SPLIT_POINTS = np.array([1, 3])  # a module's array of split points
+
+
+@case((arg((5, 4)),), (arg((2, 3, 5)),), autograd=False)
+def split_points_(x, c):
+    # split points as a list of variables, a tuple variable and a module's array; the
+    # pieces meet broadcast operands
+    i, j = 1, 3
+    a, b, d = np.split(x, [i, j], axis=-1)
+    points = (1, j)
+    e, f, g = np.array_split(x, points, axis=-1)
+    h = np.split(x, SPLIT_POINTS, axis=-1)
+    return np.sum(a * c) + np.sum(b * d) + np.sum(e**2 * g * f[..., :1]) + np.sum(h[1] * h[2])
+
+
 @case((arg((5, 4)),), (arg((5,)),))
 def array_split_(x, c):
     a, b = np.array_split(x, 2)
@@ -739,6 +754,17 @@ def test_einsum_that_returns_a_view_is_not_updated_in_place():
 
     with pytest.raises(ad.AdCompileError, match="shares its memory"):
         ad.grad(f)(np.arange(4.0).reshape(2, 2))
+
+
+def test_split_points_the_name_does_not_tell_are_refused_with_what_to_write():
+    def f(x):
+        points = [1, 3]  # a list: its length may change
+        a, b, c = np.split(x, points)
+        return np.sum(a) + np.sum(b * 2.0) + np.sum(c)
+
+    with pytest.raises(ad.AdCompileError, match="how many pieces") as info:
+        ad.grad(f)(np.arange(5.0))
+    assert "as a list or tuple in the call" in str(info.value)
 
 
 def test_einsum_interleaved_form_is_refused():

@@ -26,8 +26,9 @@ def is_broadcast_to(node: ast.AST) -> bool:
 
 def drop_broadcasts(expr: ast.expr, known: ShapeOf) -> ast.expr:
     """In a product or quotient, ``np.broadcast_to(g, S) * ... * a`` is ``g * ... * a``
-    when another factor ``a`` already has the shape ``S`` (``known(a)``): numpy's
-    broadcasting does the spreading, without the helper call."""
+    when another factor ``a`` has a known shape (``known(a)``) that ``S`` broadcasts to
+    (``S`` itself, or ``(n, 1)`` against ``(n, m)``): numpy's broadcasting does the
+    spreading, without the helper call."""
 
     def factors(node: ast.expr) -> list[ast.expr]:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
@@ -49,7 +50,7 @@ def drop_broadcasts(expr: ast.expr, known: ShapeOf) -> ast.expr:
                     and f.func.attr == "broadcast_to"
                     and len(f.args) == 2
                     and isinstance(f.args[1], ast.Constant)
-                    and f.args[1].value in shapes
+                    and any(_spreads_to(f.args[1].value, s) for s in shapes)
                 ):
                     f.func, f.args = ast.Name(id="__drop__"), f.args[:1]
             return node
@@ -62,6 +63,13 @@ def drop_broadcasts(expr: ast.expr, known: ShapeOf) -> ast.expr:
             return node
 
     return Unwrap().visit(Drop().visit(expr))
+
+
+def _spreads_to(shape: object, target: object) -> bool:
+    """Whether numpy broadcasts an array of ``shape`` to ``target`` (both known)."""
+    if not (isinstance(shape, tuple) and isinstance(target, tuple)) or len(shape) > len(target):
+        return False
+    return all(n in (1, m) for n, m in zip(reversed(shape), reversed(target), strict=False))
 
 
 # runtime helpers (by id) and the parameters of each, for dropping default arguments
@@ -105,6 +113,8 @@ def tidy_call(
         if known is not None and keep:
             # a full reduction, or one that kept its axes: g broadcasts as it is
             return call(np_attr("broadcast_to"), args[0], ast.Constant(known))
+    if helper is runtime.expand_reduced and not node.keywords:
+        return expanded(node, np_attr)
     if helper is runtime.einsum_adjoint and not node.keywords:
         return einsum_contraction(node, shape, np_attr)
     if helper is runtime.reduced_count and not node.keywords and args:
@@ -116,6 +126,35 @@ def tidy_call(
             except (IndexError, TypeError, ValueError):
                 return node
     return node
+
+
+def expanded(node: ast.Call, np_attr: Callable[[str], ast.expr]) -> ast.expr:
+    """``expand_reduced(g, axis, keepdims)`` with constant ``axis`` and ``keepdims``: ``g``
+    itself when nothing was reduced away, else ``np.expand_dims(g, axis)``, and for a
+    ``g`` that is ``np.broadcast_to(c, shape)``, ``c`` broadcast to the expanded shape."""
+    args = node.args
+    if not 1 <= len(args) <= 3 or not all(isinstance(a, ast.Constant) for a in args[1:]):
+        return node
+    axis = args[1].value if len(args) > 1 else None
+    keepdims = args[2].value if len(args) > 2 else False
+    if axis is None or keepdims is True:
+        return args[0]
+    if keepdims is not False:
+        return node
+    g = args[0]
+    if (
+        isinstance(g, ast.Call)
+        and is_broadcast_to(g.func)
+        and len(g.args) == 2
+        and not g.keywords
+        and isinstance(g.args[1], ast.Constant)
+    ):
+        try:
+            shape = np.expand_dims(np.empty(g.args[1].value), axis).shape
+        except (TypeError, ValueError, np.exceptions.AxisError):
+            return node
+        return call(np_attr("broadcast_to"), g.args[0], ast.Constant(shape))
+    return call(np_attr("expand_dims"), g, ast.Constant(axis))
 
 
 def sum_call(c: ast.expr, axes: tuple, keepdims: bool) -> ast.Call:

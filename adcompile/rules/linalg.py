@@ -100,14 +100,9 @@ def _solve_shape(q):
     if a is None or b is None or len(a) < 2 or a[-1] != a[-2] or not b:
         return None
     if len(b) == 1:
-        return b if a == (b[0], b[0]) else None
-    if b[-2] != a[-1]:
-        return None
-    return (
-        broadcast_shape([a[:-2], b[:-2]]) + b[-2:]
-        if broadcast_shape([a[:-2], b[:-2]]) is not None
-        else None
-    )
+        return a[:-1] if b[0] == a[-1] else None
+    batch = broadcast_shape([a[:-2], b[:-2]])
+    return None if batch is None or b[-2] != a[-1] else batch + b[-2:]
 
 
 def _slogdet_shape(q):

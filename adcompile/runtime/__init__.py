@@ -63,6 +63,7 @@ from .arrays import (
     writable_adjoint,
 )
 from .broadcasting import (
+    exp_minus_logsumexp,
     expand_reduced,
     extremum_mask,
     real_part_of,
