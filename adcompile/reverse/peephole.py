@@ -198,6 +198,8 @@ def einsum_contraction(
         return node
     spec, work = spec
     terms = [args[0], *(a for j, a in enumerate(operands) if j != k)]
+    if len(terms) == 1:  # (np.einsum of one operand may return a view of the cotangent)
+        return node
     product = matrix_product(spec, terms)
     if product is not None:
         return product
