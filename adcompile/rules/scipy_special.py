@@ -60,16 +60,9 @@ def logsumexp(dy, y, a, axis=None, b=None, keepdims=False):
     # element (nothing overflows at large inputs) rather than from y, so that a gradient
     # that does not need the value does not compute it (return_sign= is not a parameter:
     # refused)
+    share = expand_reduced(dy, axis, keepdims) * exp_minus_logsumexp(a, axis, b)
     # (without b, the share has a's shape: nothing to sum back)
-    return (
-        expand_reduced(dy, axis, keepdims) * exp_minus_logsumexp(a, axis, b)
-        if b is None
-        else unbroadcast(
-            expand_reduced(dy, axis, keepdims) * exp_minus_logsumexp(a, axis, b) * b, a
-        ),
-        None,
-        unbroadcast(expand_reduced(dy, axis, keepdims) * exp_minus_logsumexp(a, axis, b), b),
-    )
+    return share if b is None else unbroadcast(share * b, a), None, unbroadcast(share, b)
 
 
 @tangent(special.logsumexp)
