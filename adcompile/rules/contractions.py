@@ -8,7 +8,6 @@ import numpy as np
 
 from ..runtime import (
     einsum_adjoint,
-    einsum_shape,
     einsum_sublists,
     einsum_term,
     inner_adjoint,
@@ -16,9 +15,30 @@ from ..runtime import (
     tensordot_adjoint,
     uncross,
 )
+from ..runtime.contractions import _einsum_labels
 from .record import UNKNOWN
 from .registry import adjoint
 from .tangents import tangent
+
+
+def _einsum_result_shape(subscripts: str, shapes: list) -> tuple | None:
+    """The shape of ``np.einsum(subscripts, *operands)`` for operands of these shapes,
+    or None when numpy would refuse them (it then says why when the program runs)."""
+    try:
+        labels, output = _einsum_labels(subscripts, shapes)
+    except (TypeError, ValueError):
+        return None
+    size: dict = {}
+    for term, shape in zip(labels, shapes, strict=False):
+        if len(term) != len(shape):
+            return None
+        for c, n in zip(term, shape, strict=True):
+            if size.get(c, 1) not in (1, n) and n != 1:
+                return None
+            size[c] = max(size.get(c, 1), n)
+    if any(c not in size for c in output):
+        return None
+    return tuple(size[c] for c in output)
 
 
 def _einsum_shape(q):
@@ -26,7 +46,7 @@ def _einsum_shape(q):
     shapes = [q.leaf(p) for p in "abcdef" if p in q.ops and q.const(p) is not None]
     if not isinstance(subscripts, str) or None in shapes:
         return None
-    return einsum_shape(subscripts, shapes)
+    return _einsum_result_shape(subscripts, shapes)
 
 
 # (not fresh: with one operand, numpy returns a view of it where it can, np.einsum("ij->ji", x))

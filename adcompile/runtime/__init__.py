@@ -94,7 +94,6 @@ from .containers import (
 )
 from .contractions import (
     einsum_adjoint,
-    einsum_shape,
     einsum_sublists,
     inner_adjoint,
     kron_adjoint,

@@ -45,26 +45,6 @@ def _einsum_labels(subscripts, shapes):
     return labels, output
 
 
-def einsum_shape(subscripts, shapes):
-    """The shape of ``np.einsum(subscripts, *operands)`` for operands of these shapes,
-    or None when numpy would refuse them (it then says why when the program runs)."""
-    try:
-        labels, output = _einsum_labels(subscripts, shapes)
-    except (TypeError, ValueError):
-        return None
-    size: dict = {}
-    for term, shape in zip(labels, shapes, strict=False):
-        if len(term) != len(shape):
-            return None
-        for c, n in zip(term, shape, strict=True):
-            if size.get(c, 1) not in (1, n) and n != 1:
-                return None
-            size[c] = max(size.get(c, 1), n)
-    if any(c not in size for c in output):
-        return None
-    return tuple(size[c] for c in output)
-
-
 def _einsum_adjoint_plan(subscripts, k, shapes):
     """The adjoint of ``np.einsum(subscripts, *operands)`` (of these ``shapes``) with
     respect to operand ``k`` as one einsum of the cotangent and the other operands,
