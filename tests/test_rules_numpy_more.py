@@ -745,6 +745,29 @@ def test_einsum_adjoint_of_a_broadcast_label_sums_it():
     assert_grad_matches_fd(einsum_size_one_label_, *args, wrt=(0, 1))
 
 
+@pytest.mark.parametrize(
+    "f, shapes",
+    [
+        (einsum_three_, [(2, 3), (3, 4), (4, 2), (2, 2)]),
+        (einsum_batched_, [(2, 3, 4), (2, 4, 5), (2, 3, 5)]),
+        (einsum_size_one_label_, [(2, 1), (3, 4), (2, 4)]),
+        (einsum_ellipsis_, [(2, 3, 4), (4, 5), (2, 3, 5)]),
+    ],
+)
+def test_einsum_adjoints_of_unknown_shapes_match_finite_differences(f, shapes):
+    # the code compiled without shapes (after many signatures): einsum_adjoint plans
+    # each contraction once per subscripts and shapes
+    rng = np.random.default_rng(5)
+    args = [rng.normal(size=s) for s in shapes]
+    wrt = tuple(range(len(args) - 1))
+    general = ad.grad(f, wrt=wrt)._compile()
+    for _ in range(2):  # (the second call reads the plan kept by the first)
+        got = general(*args)
+    assert_grad_matches_fd(f, *args, wrt=wrt)  # the code specialised to these shapes
+    for g, expected in zip(got, ad.grad(f, wrt=wrt)(*args), strict=True):
+        np.testing.assert_allclose(g, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_einsum_that_returns_a_view_is_not_updated_in_place():
     # np.einsum("ij->ji", x) is a view of x: y += 1 changes x too, as Python does
     def f(x):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -65,6 +66,11 @@ def _einsum_adjoint_plan(subscripts, k, shapes):
     return ",".join([output, *others]) + "->" + mine, math.prod(size.values())
 
 
+@functools.lru_cache(maxsize=512)
+def _cached_plan(subscripts, k, shapes):
+    return _einsum_adjoint_plan(subscripts, k, shapes)
+
+
 def einsum_adjoint(g, k, subscripts, *operands):
     """Adjoint of ``np.einsum(subscripts, *operands)`` with respect to operand ``k``: an
     einsum of the cotangent with the other operands, summed over what numpy broadcast,
@@ -72,6 +78,15 @@ def einsum_adjoint(g, k, subscripts, *operands):
     it repeats a label."""
     operands = [op for op in operands if op is not None]
     shapes = [np.shape(op) for op in operands]
+    if isinstance(subscripts, str) and len(operands) > 1:
+        # one einsum of the cotangent and the other operands (planned once per
+        # subscripts and shapes): numpy's result is a new array
+        plan = _cached_plan(subscripts, k, tuple(shapes))
+        if plan is not None:
+            spec, work = plan
+            others = [op for j, op in enumerate(operands) if j != k]
+            r = np.einsum(spec, g, *others, optimize=work >= 1 << 16)
+            return r.astype(np.result_type(g, *operands, 0.0), copy=False)
     labels, output = _einsum_labels(subscripts, shapes)
     mine, shape = labels[k], shapes[k]
     size = {}
