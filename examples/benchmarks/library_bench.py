@@ -12,10 +12,12 @@ Three models a user writes with library functions:
 * ``xent``: softmax cross-entropy with ``scipy.special.logsumexp`` (batch 256, 64
   features, 10 classes), differentiated with respect to the weights and bias.
 
-Each gradient is checked against its hand-written backward before anything is
-timed; the two are then timed interleaved (medians of many repeats) so that the
-machine's load hits both alike. numpy runs single-threaded. adcompile's target:
-at most 1.2x the hand-written backward.
+Each gradient is checked against its hand-written backward, and its slope along a
+random direction against central finite differences, before anything is timed;
+the functions are then timed in CPU time, alternating in rounds, and the ratio is
+the median of the rounds' ratios, so that the machine's load hits both alike (see
+the timing section below). numpy runs single-threaded. adcompile's target: at
+most 1.2x the hand-written backward.
 
     python examples/benchmarks/library_bench.py [--quick] [--json results.json]
 """
