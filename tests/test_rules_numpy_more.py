@@ -779,6 +779,31 @@ def test_einsum_that_returns_a_view_is_not_updated_in_place():
         ad.grad(f)(np.arange(4.0).reshape(2, 2))
 
 
+def _split_sections(x):
+    a, b = np.split(x, 2, axis=-1)
+    return np.sum(a * b) + np.sum(np.sin(a) ** 2)
+
+
+def _split_points(x):
+    a, b, c = np.array_split(x, [1, 3], axis=-1)
+    return np.sum(a * b[..., :1] * c) + np.sum(np.exp(b))
+
+
+def _split_unused_piece(x):
+    top, _ = np.vsplit(x, 2)
+    left, right = np.hsplit(x, 2)
+    return np.sum(top**3) + np.sum(left * right)
+
+
+@pytest.mark.parametrize("f", [_split_sections, _split_points, _split_unused_piece])
+def test_hvp_through_splits_matches_finite_differences_of_the_gradient(f):
+    rng = np.random.default_rng(7)
+    x, v = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    grad, h = ad.grad(f), 1e-5
+    expected = (grad(x + h * v) - grad(x - h * v)) / (2 * h)
+    np.testing.assert_allclose(ad.hvp(f)(x, v), expected, rtol=1e-6, atol=1e-7)
+
+
 def test_split_points_the_name_does_not_tell_are_refused_with_what_to_write():
     def f(x):
         points = [1, 3]  # a list: its length may change

@@ -47,6 +47,7 @@ from adcompile.runtime import (
     unrepeat,
     unrollaxis,
     unsort,
+    unsplit,
     unstack,
     untile,
     untrace,
@@ -271,7 +272,15 @@ def f_spread(a, b):
     return np.sum(c[0] * c[0]) + np.sum(c[1] * b)
 
 
+def f_unsplit(a, b):
+    # the pieces' cotangents (None for one without) joined along the last axis
+    pieces = (np.zeros((2, 1)), np.zeros((2, 2)), np.zeros((2, 3)))
+    c = unsplit([a[:2, None] * b[:2, None], None, a[:2, None] * b[1:4]], pieces, 1)
+    return np.sum(c * c) + np.sum(c[:, 3:] * b[0])
+
+
 CONTAINER_CASES = [
+    (f_unsplit, (V, V[::-1])),
     (f_add_adjoint, (V, V[::-1])),
     (f_as_list, (V, V[::-1])),
     (f_copy_adjoint, (V, V[::-1])),

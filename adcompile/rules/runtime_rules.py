@@ -63,6 +63,7 @@ from ..runtime import (
     unrepeat,
     unrollaxis,
     unsort,
+    unsplit,
     unstack,
     untile,
     untrace,
@@ -165,6 +166,22 @@ def unconcatenate_rule(dz, z, g, arrays, axis=0):
 @tangent(unconcatenate)
 def unconcatenate_tangent(dg, z, g, arrays, axis=0):
     return unconcatenate(broadcast_like(dg, g), arrays, axis)
+
+
+# unsplit (the adjoint of np.split and its kind) joins the pieces' cotangents, a list
+# with None for a piece without one: linear in them, with the pieces read for their
+# shapes only. Its own adjoint would split a cotangent into a list (refused in reverse
+# mode, see FORWARD_ONLY); its tangent joins the tangents (hvp of a split).
+
+
+@adjoint(unsplit, shape=UNKNOWN, fresh=True)
+def unsplit_rule(dz, z, g, pieces, axis):
+    return unconcatenate(dz, pieces, axis), None
+
+
+@tangent(unsplit)
+def unsplit_tangent(dg, z, g, pieces, axis):
+    return unsplit(dg, pieces, axis)
 
 
 # The adjoints of numpy's rearranging functions (rules/arrays.py) are linear in g and
@@ -501,7 +518,8 @@ def spread_tangent(dg, z, g, c):
 # The helpers whose operands are containers of adjoints (or tangents): normalize takes
 # a list, tuple or dict for their operands where it would refuse one for an array's
 TAKES_CONTAINERS = frozenset(
-    id(fn) for fn in (add_adjoint, add_at, as_list, copy_adjoint, part, parts, set_at, spread)
+    id(fn)
+    for fn in (add_adjoint, add_at, as_list, copy_adjoint, part, parts, set_at, spread, unsplit)
 )
 
 
