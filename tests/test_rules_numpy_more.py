@@ -815,6 +815,19 @@ def test_split_points_the_name_does_not_tell_are_refused_with_what_to_write():
     assert "as a list or tuple in the call" in str(info.value)
 
 
+def test_einsum_of_two_operands_is_a_new_array_updated_in_place():
+    # (of two operands numpy makes a new array: v += a is what Python does to v alone)
+    def f(x, y):
+        v = np.einsum("ij,jk->ik", x, y)
+        v += x
+        w = np.einsum("...i,...i", np.broadcast_to(x[0, 0], (1,)), y[0, :1])
+        w += x[0, 0]
+        return np.sum(v * v) + w
+
+    x, y = np.arange(4.0).reshape(2, 2), np.ones((2, 2)) * 0.5
+    assert_grad_matches_fd(f, x, y, wrt=(0, 1))
+
+
 def test_einsum_interleaved_form_is_refused():
     with pytest.raises((ad.AdCompileError, TypeError), match="interleaved|list or tuple"):
         ad.grad(einsum_interleaved)(np.ones((2, 3)))
