@@ -104,6 +104,13 @@ class ShapeInference:
             value = self.fn.globals.get(expr.id)
             if value is not None:
                 return _as_fact(_shape_of_value(value))
+        if (
+            isinstance(expr, ast.Attribute)
+            and isinstance(expr.value, ast.Name)
+            and self.fn.globals.get(expr.value.id) is np
+            and type(getattr(np, expr.attr, None)) is float
+        ):
+            return ()  # np.pi, np.e, np.inf
         return None
 
     def block(self, body: list[Stmt]) -> None:
@@ -283,19 +290,24 @@ class ShapeInference:
         return frozenset(r) if len(r) <= MAX_VALUES else None
 
     def made(self, value: ast.expr) -> tuple | None:
-        """The shape of ``np.zeros(shape)`` (``ones``, ``empty``) of known sizes."""
+        """The shape of ``np.zeros(shape)`` (``ones``, ``empty``) of known sizes, and of
+        ``np.eye(n)`` (``identity``)."""
         if not (
             isinstance(value, ast.Call)
             and isinstance(value.func, ast.Attribute)
             and isinstance(value.func.value, ast.Name)
             and self.fn.globals.get(value.func.value.id) is np
-            and value.func.attr in ("zeros", "ones", "empty")
+            and value.func.attr in ("zeros", "ones", "empty", "eye", "identity")
             and len(value.args) == 1
             and all(k.arg == "dtype" for k in value.keywords)
         ):
             return None
         arg = value.args[0]
         parts = arg.elts if isinstance(arg, ast.Tuple) else [arg]
+        if value.func.attr in ("eye", "identity"):  # np.eye(n): n by n
+            if isinstance(arg, ast.Tuple):
+                return None
+            parts = [arg, arg]
         shape = []
         for p in parts:
             if isinstance(p, ast.Constant) and type(p.value) is int and p.value >= 0:
@@ -373,7 +385,8 @@ class ShapeQuery:
         self.facts, self.ops, self.shapes = facts, ops, shapes
 
     def leaf(self, param: str) -> Shape | None:
-        """The shape of the array operand ``param``, None when unknown (or a container)."""
+        """The shape of the array operand ``param``, None when unknown (or a container);
+        a Python int's (a size ``x.shape[k]``, a loop index) is ``()``."""
         s = self.facts.get(param)
         if s == INT:
             return ()  # a Python int broadcasts as a 0-d array

@@ -21,13 +21,13 @@ from .. import rules
 from ..analysis import differentiable_operands
 from ..errors import AdCompileError
 from ..generated import Namespace, call, name, store
-from ..ir import Assign, CallPrim, names_in, transform
-from ..optimize import SIMPLIFY_HOOKS, drop_unit_factor
+from ..ir import Assign, CallPrim, contains, names_in, transform
+from ..optimize import SIMPLIFY_HOOKS, drop_unit_factor, simplify
 from ..rules import containers
 from ..rules.containers import LEAF, ContainerPrim
 from ..rules.registry import lookup_specialized, selection
 from .output import Output
-from .peephole import sum_call, tidy_call
+from .peephole import drop_broadcasts, is_broadcast_to, sum_call, tidy_call
 from .program import Program, python_valued_call
 from .saving import Saving
 from .state import Adjoints
@@ -161,6 +161,7 @@ class Rules:
                     p: self.adjoints.without_broadcasts(c) for p, c in contributions.items()
                 }
             contributions = {p: drop_unit_factor(c) for p, c in contributions.items()}
+        prelude = [self.without_broadcasts(s) for s in prelude]
         for node in prelude:
             self.output.put(node)
         for p in wanted:
@@ -179,6 +180,18 @@ class Rules:
                 elif rule.unsure_shapes and self.may_broadcast(stmt, p, arrays_only=True):
                     c = call(self.ns.helper("unbroadcast"), c, operand)
                 self.adjoints.accumulate(operand.id, c, simplified=True)
+
+    def without_broadcasts(self, stmt: ast.stmt) -> ast.stmt:
+        """A prelude assignment with the broadcasts numpy's own broadcasting does
+        dropped from its products (as an accumulated contribution's are)."""
+        if (
+            self.program.shapes
+            and isinstance(stmt, ast.Assign)
+            and contains(stmt.value, is_broadcast_to)
+        ):
+            known = self.adjoints.factor_shapes()
+            stmt.value = simplify(drop_broadcasts(stmt.value, known))
+        return stmt
 
     def _tidy_call(self, node: ast.Call) -> ast.expr:
         return tidy_call(node, self.ns.namespace, self.program.shape, self.ns.np_attr)

@@ -193,6 +193,14 @@ class Adjoints:
                 and node.args
             ):
                 return shape(node.args[0])  # shaped like the reduced array
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and self.ns.namespace.get(node.func.id) is runtime.exp_minus_logsumexp
+                and 1 <= len(node.args) <= 2
+                and not node.keywords
+            ):
+                return shape(node.args[0])  # (without b) shaped like its operand
             return None
 
         return known
