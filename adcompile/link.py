@@ -50,6 +50,15 @@ class Session:
         self.normalizing: set[tuple] = set()
         self.ownership: dict = {}  # helper -> whether it returns arrays of its own (inplace/)
         self.checkpoint: str | int | None = None  # loops' checkpointing schedule (reverse/)
+        self.read_only: dict[tuple, object] = {}  # (key, kinds) -> IR, for shape inference
+
+    def ir(self, src: SourceFunction, kinds: tuple) -> object:
+        """The IR of ``src`` for arguments of ``kinds``, to read and not to change (shape
+        inference follows a call into it); made once per compilation."""
+        key = (src.key, kinds)
+        if key not in self.read_only:
+            self.read_only[key] = self.front(src, kinds, self)
+        return self.read_only[key]
 
     def _name(self, base: str) -> str:
         name, i = base, 1

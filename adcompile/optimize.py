@@ -132,7 +132,7 @@ def _simplify_binop(node: ast.BinOp) -> ast.expr:
     if isinstance(node.op, ast.Div):
         # (1.0 * a * b) / c == (a * b) / c exactly: x * 1.0 is x in floating point, and
         # the true division makes the result a new float array whatever a and b are
-        node.left = _drop_unit_factor(node.left)
+        node.left = drop_unit_factor(node.left)
     # signs: (-a) * b == -(a * b) exactly in floating point; pull minus signs out of
     # products and quotients so that they meet and cancel
     if isinstance(node.op, ast.Mult | ast.Div):
@@ -152,16 +152,17 @@ def _simplify_binop(node: ast.BinOp) -> ast.expr:
     return node
 
 
-def _drop_unit_factor(node: ast.expr) -> ast.expr:
-    """``node``, a product, without a leading factor 1 (``1.0 * a * b`` -> ``a * b``)."""
+def drop_unit_factor(node: ast.expr) -> ast.expr:
+    """``node``, a product, without a leading factor 1 or -1 (``1.0 * a * b`` -> ``a * b``,
+    ``-1.0 * a * b`` -> ``-a * b``)."""
     if _is_neg(node):
-        node.operand = _drop_unit_factor(node.operand)
+        node.operand = drop_unit_factor(node.operand)
         return node
     if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult | ast.Div)):
         return node
-    if isinstance(node.op, ast.Mult) and _number(node.left) and node.left.value == 1:
-        return node.right
-    node.left = _drop_unit_factor(node.left)
+    if isinstance(node.op, ast.Mult) and _number(node.left) and node.left.value in (1, -1):
+        return node.right if node.left.value == 1 else _neg(node.right)
+    node.left = drop_unit_factor(node.left)
     return node
 
 

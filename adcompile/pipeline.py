@@ -107,9 +107,13 @@ def activity(fn: Function, wrt: list[str]) -> Activity:
     return act
 
 
-def shape_facts(fn: Function, arg_shapes: tuple | None) -> dict[str, object]:
-    """shapes: what every name's shape is for arguments of ``arg_shapes`` (None: nothing)."""
-    return shapes.infer(fn, arg_shapes)
+def shape_facts(
+    fn: Function, arg_shapes: tuple | None, session: Session | None = None
+) -> dict[str, object]:
+    """shapes: what every name's shape is for arguments of ``arg_shapes`` (None: nothing);
+    a call of another user function is followed into that function's IR."""
+    helper = None if session is None else (lambda prim: session.ir(prim.source, prim.kinds))
+    return shapes.infer(fn, arg_shapes, helper)
 
 
 def finished(node):
@@ -151,7 +155,7 @@ def back(
 ) -> reverse.Generated:
     """activity, shapes and reverse: the generated gradient of ``fn``."""
     act = activity(fn, wrt)
-    facts = shape_facts(fn, arg_shapes)
+    facts = shape_facts(fn, arg_shapes, session)
     return reverse.reverse(fn, wrt, mode, session, arg_shapes, facts, act)
 
 
@@ -163,7 +167,7 @@ def _pullback(
     fn: Function, wrt: list[str], session: Session, pair: Pair, arg_shapes: tuple | None
 ) -> reverse.GeneratedPair:
     act = activity(fn, wrt)
-    facts = shape_facts(fn, arg_shapes)
+    facts = shape_facts(fn, arg_shapes, session)
     return reverse.reverse_pullback(fn, wrt, session, pair, arg_shapes, facts, act)
 
 

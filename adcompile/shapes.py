@@ -21,10 +21,13 @@ adjoints as ``dz @ y.T`` and ``x.T @ dz``.
 from __future__ import annotations
 
 import ast
+import builtins
+import operator
+from collections.abc import Callable
 
 import numpy as np
 
-from .ir import Assign, Function, If, Loop, Stmt
+from .ir import Assign, CallPrim, Function, If, Loop, Return, Stmt
 from .rules import containers
 from .rules import record as kinds
 from .rules.containers import LEAF, is_function_value
@@ -32,6 +35,16 @@ from .rules.registry import lookup, record_of
 
 Shape = tuple[int, ...]
 INT = "int"  # the fact for a Python int of unknown value (a loop index)
+
+MAX_CALL_DEPTH = 8  # calls followed inside calls (a recursion on shrinking shapes stops)
+MAX_VALUES = 4096  # the most values an int's fact lists (beyond: unknown)
+_INT_OPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+}
 
 # what ShapeQuery.const and .index give for an operand that is not a constant
 NOT_CONSTANT = object()
@@ -61,11 +74,18 @@ def _shape_of_value(a: object) -> object:
 
 
 class ShapeInference:
-    def __init__(self, fn: Function, arg_shapes: tuple) -> None:
+    def __init__(
+        self, fn: Function, arg_shapes: tuple, helper: Callable | None = None, calls: tuple = ()
+    ) -> None:
         self.fn = fn
+        self.helper = helper  # CallPrim -> the called function's IR (None: not followed)
+        self.calls = calls  # the calls being followed (a recursive one is not followed again)
         self.shapes: dict[str, object] = {}
-        self.sizes: dict[str, int] = {}  # names holding x.shape[k] of a known shape
-        self.pending_size: int | None = None
+        # the values a name holding a Python int can have (every execution with
+        # arguments of these shapes gives it one of them): sizes ``x.shape[k]``,
+        # ``len`` of a container, constants, loop indices over ranges of such bounds,
+        # and arithmetic on them
+        self.values: dict[str, frozenset[int]] = {}
         for p, s in zip(fn.params, arg_shapes, strict=True):
             self.shapes[p] = _as_fact(s)
 
@@ -87,25 +107,35 @@ class ShapeInference:
             value = self.fn.globals.get(expr.id)
             if value is not None:
                 return _as_fact(_shape_of_value(value))
+        if (
+            isinstance(expr, ast.Attribute)
+            and isinstance(expr.value, ast.Name)
+            and self.fn.globals.get(expr.value.id) is np
+            and type(getattr(np, expr.attr, None)) is float
+        ):
+            return ()  # np.pi, np.e, np.inf
         return None
 
     def block(self, body: list[Stmt]) -> None:
         for stmt in body:
             if isinstance(stmt, Assign):
-                self.pending_size = None
-                self.shapes[stmt.target] = self.assign(stmt)
-                if self.pending_size is not None:
-                    self.sizes[stmt.target] = self.pending_size
+                ints = self.int_values(stmt.value)
+                self.set_values(stmt.target, ints)
+                self.shapes[stmt.target] = INT if ints is not None else self.assign(stmt)
             elif isinstance(stmt, If):
                 self.block(stmt.body)
                 self.block(stmt.orelse)
                 for j, a, b in stmt.joins:
                     self.shapes[j] = _join(self.of(a), self.of(b))
+                    va, vb = self.int_values(a), self.int_values(b)
+                    self.set_values(j, None if va is None or vb is None else va | vb)
             elif isinstance(stmt, Loop):
                 for c, before, _ in stmt.carried:
                     self.shapes[c] = self.of(before)
+                    self.values.pop(c, None)  # a carried int may change every iteration
                 if stmt.target:
                     self.shapes[stmt.target] = INT  # loops run over ranges
+                    self.set_values(stmt.target, self.range_values(stmt.iter))
                 for _ in range(len(stmt.carried) + 2):
                     self.block(stmt.body)
                     changed = False
@@ -136,23 +166,44 @@ class ShapeInference:
         if prim is containers.APPEND:
             c = self.of(ops["c"])
             return c + [self.of(ops["x"])] if isinstance(c, list) else None
+        if isinstance(prim, CallPrim):
+            return self.call(prim, ops)
         record = record_of(prim)
         if record is None or lookup(prim) is None:
             return None
         facts = {p: self.of(e) for p, e in ops.items()}
         return self.rule_shape(prim, record, ShapeQuery(facts, ops, self.shapes))
 
+    def call(self, prim: CallPrim, ops: dict) -> object:
+        """The fact of what a called user function returns, by inference over its own
+        IR with the facts of the arguments (unknown for a recursive call)."""
+        facts = tuple(self.of(ops[p]) for p in prim.params)
+        key = (prim.source.key, prim.kinds, freeze(list(facts)))
+        if self.helper is None or key in self.calls or len(self.calls) >= MAX_CALL_DEPTH:
+            return None
+        fn = self.helper(prim)
+        end = fn.body[-1] if fn.body else None
+        if not isinstance(end, Return) or len(fn.params) != len(facts):
+            return None
+        inner = ShapeInference(fn, facts, self.helper, (*self.calls, key))
+        inner.run()
+        return inner.of(end.value)
+
     def constant(self, value: ast.expr) -> object:
         """The shape of a value with no derivative whose shape is known: the size
         ``x.shape[k]`` of an array of known shape (remembered in ``sizes``), an array
         ``np.zeros((n, m))`` (or ``ones``, ``empty``) of such sizes and int constants,
         and ``np.zeros_like(a)`` (and ``ones_like``, ``empty_like``), without ``shape=``."""
-        size = self.size(value)
-        if size is not None:
-            return size
         made = self.made(value)
         if made is not None:
             return made
+        if isinstance(value, ast.Compare) and len(value.ops) == 1:
+            # a comparison broadcasts its operands (a bool array, or a bool)
+            sides = [self.of(value.left), self.of(value.comparators[0])]
+            sides = [() if f == INT else f for f in sides]
+            if all(isinstance(f, tuple) for f in sides):
+                return broadcast_shape(sides)
+            return None
         if not (
             isinstance(value, ast.Call)
             and isinstance(value.func, ast.Attribute)
@@ -166,66 +217,141 @@ class ShapeInference:
         shape = self.of(value.args[0])
         return shape if isinstance(shape, tuple) else None
 
-    def size(self, value: ast.expr) -> object:
-        """'int' for ``x.shape[k]`` of an array of known shape, whose value is then known."""
+    def set_values(self, name: str, values: frozenset[int] | None) -> None:
+        if values is None:
+            self.values.pop(name, None)
+        else:
+            self.values[name] = values
+
+    def int_values(self, e: ast.expr) -> frozenset[int] | None:
+        """The values the int expression ``e`` can have, when they are known: int
+        constants and globals, names of known values, ``x.shape[k]`` of an array of
+        known shape, ``len`` of a container or of an array of known shape, and
+        ``+ - * // %`` of them. None when unknown (or not an int, or too many)."""
+        if isinstance(e, ast.Constant):
+            return frozenset((e.value,)) if type(e.value) is int else None
+        if isinstance(e, ast.Name):
+            if e.id in self.values:
+                return self.values[e.id]
+            if e.id not in self.shapes and type(self.fn.globals.get(e.id)) is int:
+                return frozenset((self.fn.globals[e.id],))
+            return None
+        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
+            v = self.int_values(e.operand)
+            return None if v is None else frozenset(-x for x in v)
+        if isinstance(e, ast.BinOp) and type(e.op) in _INT_OPS:
+            a, b = self.int_values(e.left), self.int_values(e.right)
+            if a is None or b is None or len(a) * len(b) > MAX_VALUES:
+                return None
+            op = _INT_OPS[type(e.op)]
+            if op in (operator.floordiv, operator.mod) and 0 in b:
+                return None
+            return frozenset(op(x, y) for x in a for y in b)
+        if isinstance(e, ast.Subscript) and isinstance(e.value, ast.Attribute):
+            return self.size(e)
         if (
-            isinstance(value, ast.Subscript)
-            and isinstance(value.value, ast.Attribute)
-            and value.value.attr == "shape"
-            and isinstance(value.value.value, ast.Name)
+            isinstance(e, ast.Call)
+            and isinstance(e.func, ast.Name)
+            and self.fn.globals.get(e.func.id, getattr(builtins, e.func.id, None)) is len
+            and e.func.id not in self.shapes
+            and len(e.args) == 1
+            and not e.keywords
         ):
-            try:
-                k = ast.literal_eval(value.slice)
-            except (ValueError, TypeError, SyntaxError):
-                return None
-            if type(k) is not int:
-                return None
-            shape = self.of(value.value.value)
-            if isinstance(shape, tuple) and -len(shape) <= k < len(shape):
-                self.pending_size = shape[k]
-                return "int"
+            c = self.of(e.args[0])
+            if isinstance(c, list | dict):
+                return frozenset((len(c),))
+            if isinstance(c, tuple) and c:
+                return frozenset((c[0],))
         return None
 
+    def size(self, value: ast.Subscript) -> frozenset[int] | None:
+        """The value of ``x.shape[k]`` for an array ``x`` of known shape."""
+        if not (value.value.attr == "shape" and isinstance(value.value.value, ast.Name)):
+            return None
+        k = self.int_values(value.slice)
+        shape = self.of(value.value.value)
+        if k is None or len(k) != 1 or not isinstance(shape, tuple) or shape == INT:
+            return None
+        (k,) = k
+        if -len(shape) <= k < len(shape):
+            return frozenset((shape[k],))
+        return None
+
+    def range_values(self, it: ast.expr | None) -> frozenset[int] | None:
+        """The values of the index of a loop over ``it``, ``range(...)`` of known bounds."""
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)):
+            return None
+        if self.fn.globals.get(it.func.id, getattr(builtins, it.func.id, None)) is not range:
+            return None
+        if it.keywords or not 1 <= len(it.args) <= 3:
+            return None
+        bounds = [self.int_values(a) for a in it.args]
+        if any(b is None or len(b) != 1 for b in bounds):
+            return None
+        args = [next(iter(b)) for b in bounds]
+        if len(args) == 3 and args[2] == 0:
+            return None  # (numpy's error at run time)
+        r = range(*args)
+        return frozenset(r) if len(r) <= MAX_VALUES else None
+
     def made(self, value: ast.expr) -> tuple | None:
-        """The shape of ``np.zeros(shape)`` (``ones``, ``empty``) of known sizes."""
+        """The shape of ``np.zeros(shape)`` (``ones``, ``empty``) of known sizes, and of
+        ``np.eye(n)`` (``identity``)."""
         if not (
             isinstance(value, ast.Call)
             and isinstance(value.func, ast.Attribute)
             and isinstance(value.func.value, ast.Name)
             and self.fn.globals.get(value.func.value.id) is np
-            and value.func.attr in ("zeros", "ones", "empty")
+            and value.func.attr in ("zeros", "ones", "empty", "eye", "identity")
             and len(value.args) == 1
             and all(k.arg == "dtype" for k in value.keywords)
         ):
             return None
         arg = value.args[0]
         parts = arg.elts if isinstance(arg, ast.Tuple) else [arg]
+        if value.func.attr in ("eye", "identity"):  # np.eye(n): n by n
+            if isinstance(arg, ast.Tuple):
+                return None
+            parts = [arg, arg]
         shape = []
         for p in parts:
             if isinstance(p, ast.Constant) and type(p.value) is int and p.value >= 0:
                 shape.append(p.value)
-            elif isinstance(p, ast.Name) and p.id in self.sizes:
-                shape.append(self.sizes[p.id])
             else:
-                return None
+                v = self.int_values(p)
+                if v is None or len(v) != 1 or min(v) < 0:
+                    return None
+                shape.append(next(iter(v)))
         return tuple(shape)
 
     def element(self, c: object, index: ast.expr) -> object:
+        """The fact of ``c[index]`` for a container fact ``c``: its element at each
+        value the index can have, when they all agree."""
         if isinstance(index, ast.Call):  # a slice of a list
-            bounds = index.args
-            if isinstance(c, list) and all(isinstance(b, ast.Constant) for b in bounds):
-                return c[slice(*(b.value for b in bounds))]
+            bounds = [self.bound(b) for b in index.args]
+            if isinstance(c, list) and all(b is not NOT_CONSTANT for b in bounds):
+                if len(bounds) == 3 and bounds[2] == 0:
+                    return None  # (numpy's error at run time)
+                return c[slice(*bounds)]
             return None
-        if not isinstance(index, ast.Constant):
-            if isinstance(c, list) and c and all(x == c[0] for x in c):
-                return c[0]
-            return None
-        key = index.value
-        if isinstance(c, list) and isinstance(key, int) and -len(c) <= key < len(c):
-            return c[key]
         if isinstance(c, dict):
-            return c.get(key)
-        return None
+            return c.get(index.value) if isinstance(index, ast.Constant) else None
+        if not isinstance(c, list):
+            return None
+        keys = self.int_values(index)
+        if keys is None:
+            return c[0] if c and all(x == c[0] for x in c) else None
+        if not keys or any(not -len(c) <= k < len(c) for k in keys):
+            return None  # (an IndexError at run time)
+        found = [c[k] for k in keys]
+        return found[0] if all(x == found[0] for x in found) else None
+
+    def bound(self, b: ast.expr) -> object:
+        """A slice bound's value (None for an absent one), or NOT_CONSTANT."""
+        if isinstance(b, ast.Constant) and b.value is None:
+            return None
+        v = self.int_values(b)
+        return next(iter(v)) if v is not None and len(v) == 1 else NOT_CONSTANT
 
     def rule_shape(self, prim: object, record: kinds.Primitive, q: ShapeQuery) -> object:
         """The result's shape by the record's shape kind (see rules/record.py)."""
@@ -264,8 +390,11 @@ class ShapeQuery:
         self.facts, self.ops, self.shapes = facts, ops, shapes
 
     def leaf(self, param: str) -> Shape | None:
-        """The shape of the array operand ``param``, None when unknown (or a container)."""
+        """The shape of the array operand ``param``, None when unknown (or a container);
+        a Python int's (a size ``x.shape[k]``, a loop index) is ``()``."""
         s = self.facts.get(param)
+        if s == INT:
+            return ()  # a Python int broadcasts as a 0-d array
         return s if isinstance(s, tuple) else None
 
     def const(self, param: str) -> object:
@@ -403,11 +532,15 @@ def freeze(fact: object) -> object:
     return fact
 
 
-def infer(fn: Function, arg_shapes: tuple | None) -> dict[str, object]:
-    """Shape facts for every name of ``fn`` given the argument signature (None: nothing)."""
+def infer(
+    fn: Function, arg_shapes: tuple | None, helper: Callable | None = None
+) -> dict[str, object]:
+    """Shape facts for every name of ``fn`` given the argument signature (None: nothing);
+    ``helper`` gives the IR of a called user function (a ``CallPrim``), to follow the
+    call into it."""
     if arg_shapes is None:
         return {}
-    return ShapeInference(fn, arg_shapes).run()
+    return ShapeInference(fn, arg_shapes, helper).run()
 
 
 __all__ = ["LEAF", "infer", "signature_shapes"]

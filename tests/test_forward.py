@@ -899,7 +899,20 @@ def f_more_special(x):
     )
 
 
-CASES += [(f_fourier, (SQ4,)), (f_splits, (SQ4,)), (f_more_special, (X + 0.5,))]
+def f_split_points(x):
+    i = 1
+    a, b, c = np.split(x, [i, 3], axis=-1)
+    points = (2,)
+    d, e = np.array_split(x, points)
+    return np.sum(a * b[:, :1] * c) + np.sum(d**2) * e
+
+
+CASES += [
+    (f_fourier, (SQ4,)),
+    (f_splits, (SQ4,)),
+    (f_split_points, (SQ4,)),
+    (f_more_special, (X + 0.5,)),
+]
 
 
 @pytest.mark.parametrize(

@@ -331,6 +331,21 @@ def split_(x, c):
     return np.sum(a * c) + np.sum(b**2)
 
 
+SPLIT_POINTS = np.array([1, 3])  # a module's array of split points
+
+
+@case((arg((5, 4)),), (arg((2, 3, 5)),), autograd=False)
+def split_points_(x, c):
+    # split points as a list of variables, a tuple variable and a module's array; the
+    # pieces meet broadcast operands
+    i, j = 1, 3
+    a, b, d = np.split(x, [i, j], axis=-1)
+    points = (1, j)
+    e, f, g = np.array_split(x, points, axis=-1)
+    h = np.split(x, SPLIT_POINTS, axis=-1)
+    return np.sum(a * c) + np.sum(b * d) + np.sum(e**2 * g * f[..., :1]) + np.sum(h[1] * h[2])
+
+
 @case((arg((5, 4)),), (arg((5,)),))
 def array_split_(x, c):
     a, b = np.array_split(x, 2)
@@ -406,6 +421,31 @@ def einsum_broadcast_(x, y, c):
 @case((arg((2, 3)), arg((3, 2))), wrt=(0, 1))
 def einsum_implicit_(x, y, c):
     return np.sum(np.einsum("ij,jk", x, y) * c) + np.sum(np.einsum("ba", x) * 1.5)
+
+
+# with known shapes, each adjoint is written as the matrix product or einsum it is
+# (tests below check the generated code); these check the numbers of each layout
+@case((arg((3, 4)), arg((4, 2))), (arg((4, 4)), arg((4, 4))), wrt=(0, 1))
+def einsum_matrix_layouts_(x, y, c):
+    z = (
+        np.einsum("ij,jk->ik", x, y)
+        + np.einsum("ij,jk->ki", x, y).T
+        + np.einsum("ji,kj->ik", x.T, y.T) * 2.0
+        + np.einsum("ij,kj->ki", x, y.T).T * 3.0
+    )
+    return np.sum(z * c)
+
+
+@case((arg((2, 3, 4)), arg((2, 4, 5))), (arg((1, 3, 4)), arg((2, 4, 5))), wrt=(0, 1))
+def einsum_batched_(x, y, c):
+    return np.sum(np.einsum("bij,bjk->bik", x, y) * c)
+
+
+@case((arg((2, 1)), arg((3, 4))), (arg((1, 1)), arg((1, 4))), wrt=(0, 1), autograd=False)
+def einsum_size_one_label_(x, y, c):
+    # numpy broadcasts the label j of size 1 against 3: x's gradient sums over it, and
+    # y's is the same for each j (autograd refuses this broadcast)
+    return np.sum(np.einsum("ij,jk->ik", x, y) * c)
 
 
 @case(
@@ -680,6 +720,112 @@ def test_a_list_of_lists_is_refused_not_given_zero_gradient(f):
 
 def einsum_interleaved(x):
     return np.sum(np.einsum(x, [0, 1], [1]))
+
+
+def _einsum_layouts_source():
+    x, y = np.ones((3, 4)), np.ones((4, 2))
+    g = ad.grad(einsum_matrix_layouts_, wrt=(0, 1))
+    g(x, y, np.ones((3, 2)))
+    return g.source
+
+
+def test_einsum_adjoints_of_known_shapes_are_written_as_products():
+    # constant subscripts, known shapes: the adjoint is the matrix product, planned
+    # when compiled; nothing is parsed when the gradient runs
+    text = _einsum_layouts_source()
+    assert "einsum_adjoint" not in text
+    assert " @ " in text
+
+
+def test_einsum_adjoint_of_a_broadcast_label_sums_it():
+    g = ad.grad(einsum_size_one_label_, wrt=(0, 1))
+    args = (np.ones((2, 1)), np.arange(12.0).reshape(3, 4), np.ones((2, 4)))
+    g(*args)
+    assert "einsum_adjoint(" in g.source  # a sum over the broadcast label: the helper's
+    assert_grad_matches_fd(einsum_size_one_label_, *args, wrt=(0, 1))
+
+
+@pytest.mark.parametrize(
+    "f, shapes",
+    [
+        (einsum_three_, [(2, 3), (3, 4), (4, 2), (2, 2)]),
+        (einsum_batched_, [(2, 3, 4), (2, 4, 5), (2, 3, 5)]),
+        (einsum_size_one_label_, [(2, 1), (3, 4), (2, 4)]),
+        (einsum_ellipsis_, [(2, 3, 4), (4, 5), (2, 3, 5)]),
+    ],
+)
+def test_einsum_adjoints_of_unknown_shapes_match_finite_differences(f, shapes):
+    # the code compiled without shapes (after many signatures): einsum_adjoint plans
+    # each contraction once per subscripts and shapes
+    rng = np.random.default_rng(5)
+    args = [rng.normal(size=s) for s in shapes]
+    wrt = tuple(range(len(args) - 1))
+    general = ad.grad(f, wrt=wrt)._compile()
+    for _ in range(2):  # (the second call reads the plan kept by the first)
+        got = general(*args)
+    assert_grad_matches_fd(f, *args, wrt=wrt)  # the code specialised to these shapes
+    for g, expected in zip(got, ad.grad(f, wrt=wrt)(*args), strict=True):
+        np.testing.assert_allclose(g, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_einsum_that_returns_a_view_is_not_updated_in_place():
+    # np.einsum("ij->ji", x) is a view of x: y += 1 changes x too, as Python does
+    def f(x):
+        y = np.einsum("ij->ji", x)
+        y += 1.0
+        return np.sum(y * x)
+
+    with pytest.raises(ad.AdCompileError, match="shares its memory"):
+        ad.grad(f)(np.arange(4.0).reshape(2, 2))
+
+
+def _split_sections(x):
+    a, b = np.split(x, 2, axis=-1)
+    return np.sum(a * b) + np.sum(np.sin(a) ** 2)
+
+
+def _split_points(x):
+    a, b, c = np.array_split(x, [1, 3], axis=-1)
+    return np.sum(a * b[..., :1] * c) + np.sum(np.exp(b))
+
+
+def _split_unused_piece(x):
+    top, _ = np.vsplit(x, 2)
+    left, right = np.hsplit(x, 2)
+    return np.sum(top**3) + np.sum(left * right)
+
+
+@pytest.mark.parametrize("f", [_split_sections, _split_points, _split_unused_piece])
+def test_hvp_through_splits_matches_finite_differences_of_the_gradient(f):
+    rng = np.random.default_rng(7)
+    x, v = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    grad, h = ad.grad(f), 1e-5
+    expected = (grad(x + h * v) - grad(x - h * v)) / (2 * h)
+    np.testing.assert_allclose(ad.hvp(f)(x, v), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_split_points_the_name_does_not_tell_are_refused_with_what_to_write():
+    def f(x):
+        points = [1, 3]  # a list: its length may change
+        a, b, c = np.split(x, points)
+        return np.sum(a) + np.sum(b * 2.0) + np.sum(c)
+
+    with pytest.raises(ad.AdCompileError, match="how many pieces") as info:
+        ad.grad(f)(np.arange(5.0))
+    assert "as a list or tuple in the call" in str(info.value)
+
+
+def test_einsum_of_two_operands_is_a_new_array_updated_in_place():
+    # (of two operands numpy makes a new array: v += a is what Python does to v alone)
+    def f(x, y):
+        v = np.einsum("ij,jk->ik", x, y)
+        v += x
+        w = np.einsum("...i,...i", np.broadcast_to(x[0, 0], (1,)), y[0, :1])
+        w += x[0, 0]
+        return np.sum(v * v) + w
+
+    x, y = np.arange(4.0).reshape(2, 2), np.ones((2, 2)) * 0.5
+    assert_grad_matches_fd(f, x, y, wrt=(0, 1))
 
 
 def test_einsum_interleaved_form_is_refused():

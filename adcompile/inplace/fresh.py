@@ -65,9 +65,20 @@ def makes_new(obj: object, node: ast.Call) -> bool:
     return (
         id(obj) in FRESH_FUNCTIONS
         or isinstance(obj, np.ufunc)
+        or _contracts_several(obj, node)
         or (isinstance(obj, types.BuiltinFunctionType) and obj in vars(math).values())
         or (converted(obj, node) is not None and _written_out(converted(obj, node)))
     ) and not any(k.arg == "out" for k in node.keywords)
+
+
+def _contracts_several(obj: object, node: ast.Call) -> bool:
+    """Whether ``node`` is ``np.einsum`` of two operands or more, which numpy computes
+    into a new array (of one operand, it may return a view of it: ``"ij->ji"``)."""
+    return (
+        obj is np.einsum
+        and len(node.args) >= 3
+        and not any(isinstance(a, ast.Starred) for a in node.args)
+    )
 
 
 def converted(obj: object, node: ast.Call) -> ast.expr | None:

@@ -169,6 +169,19 @@ class Kinds:
                 kind = self.kind(operand)
                 args[param] = tuple(kind[1]) if kind != LEAF else operand
                 continue
+            if isinstance(operand, ast.Name) and param == "indices_or_sections":
+                known = self.split_points(operand)
+                if known is not None:
+                    args[param] = known
+                    continue
+            if not isinstance(operand, ast.Constant) and param == "indices_or_sections":
+                raise self.error(
+                    f"{primitive_name(prim)}'s indices_or_sections= must tell here how many "
+                    "pieces it makes: it decides how many arrays the result holds",
+                    hint="write the number of pieces, or the split points as a list or tuple "
+                    "in the call (np.split(x, [i, j]), the points may be variables) or as a "
+                    "tuple variable",
+                )
             if not isinstance(operand, ast.Constant):
                 raise self.error(
                     f"{primitive_name(prim)}'s {param}= must be a constant here: it decides "
@@ -182,6 +195,22 @@ class Kinds:
             return count(**args)
         except ValueError as exc:  # a result the record cannot describe
             raise self.error(f"{primitive_name(prim)}: {exc}", hint=str(exc.args[-1])) from None
+
+    def split_points(self, operand: ast.Name) -> object:
+        """What decides how many pieces ``np.split(a, operand)`` makes, when the name
+        tells: a tuple (of a length its kind knows), or a module's int or 1-d integer
+        array; else None."""
+        kind = self.kind(operand)
+        if kind != LEAF and kind[0] == "tuple":
+            return tuple(kind[1])
+        if operand.id in self.kinds:
+            return None
+        value = self.globals.get(operand.id)
+        if type(value) is int:
+            return value
+        if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "iu":
+            return tuple(value.tolist())
+        return None
 
 
 class _NoLiteral:

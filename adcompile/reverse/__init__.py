@@ -33,6 +33,7 @@ from ..ir import Assign, Comment, Function, Return, all_defs, function_def, name
 from ..rules.containers import LEAF, SETITEM
 from .forward import Forward
 from .output import Output
+from .peephole import share_inverses
 from .program import Program
 from .rules import Rules
 from .saving import Saving, loads_and_stores
@@ -156,6 +157,9 @@ class Transformation:
             adjoints.adj[result.id] = seed
         self.sweep.block(fn.body[:-1], saving=False)
         reverse_code = self.output.out
+        reverse_code[:] = share_inverses(
+            reverse_code, self.ns.namespace, self.ns.fresh, self.ns.helper
+        )
         reverse_loads, reverse_stores, value_reads = reads_and_writes(
             reverse_code, self.ns.namespace
         )

@@ -14,7 +14,8 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import runtime
-from ..generated import call
+from ..generated import assign, call
+from ..runtime.contractions import _einsum_adjoint_plan
 
 ShapeOf = Callable[[ast.expr], "tuple | None"]
 
@@ -25,8 +26,9 @@ def is_broadcast_to(node: ast.AST) -> bool:
 
 def drop_broadcasts(expr: ast.expr, known: ShapeOf) -> ast.expr:
     """In a product or quotient, ``np.broadcast_to(g, S) * ... * a`` is ``g * ... * a``
-    when another factor ``a`` already has the shape ``S`` (``known(a)``): numpy's
-    broadcasting does the spreading, without the helper call."""
+    when another factor ``a`` has a known shape (``known(a)``) that ``S`` broadcasts to
+    (``S`` itself, or ``(n, 1)`` against ``(n, m)``): numpy's broadcasting does the
+    spreading, without the helper call."""
 
     def factors(node: ast.expr) -> list[ast.expr]:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
@@ -48,7 +50,7 @@ def drop_broadcasts(expr: ast.expr, known: ShapeOf) -> ast.expr:
                     and f.func.attr == "broadcast_to"
                     and len(f.args) == 2
                     and isinstance(f.args[1], ast.Constant)
-                    and f.args[1].value in shapes
+                    and any(_spreads_to(f.args[1].value, s) for s in shapes)
                 ):
                     f.func, f.args = ast.Name(id="__drop__"), f.args[:1]
             return node
@@ -61,6 +63,13 @@ def drop_broadcasts(expr: ast.expr, known: ShapeOf) -> ast.expr:
             return node
 
     return Unwrap().visit(Drop().visit(expr))
+
+
+def _spreads_to(shape: object, target: object) -> bool:
+    """Whether numpy broadcasts an array of ``shape`` to ``target`` (both known)."""
+    if not (isinstance(shape, tuple) and isinstance(target, tuple)) or len(shape) > len(target):
+        return False
+    return all(n in (1, m) for n, m in zip(reversed(shape), reversed(target), strict=False))
 
 
 # runtime helpers (by id) and the parameters of each, for dropping default arguments
@@ -104,6 +113,10 @@ def tidy_call(
         if known is not None and keep:
             # a full reduction, or one that kept its axes: g broadcasts as it is
             return call(np_attr("broadcast_to"), args[0], ast.Constant(known))
+    if helper is runtime.expand_reduced and not node.keywords:
+        return expanded(node, np_attr)
+    if helper is runtime.einsum_adjoint and not node.keywords:
+        return einsum_contraction(node, shape, np_attr)
     if helper is runtime.reduced_count and not node.keywords and args:
         known = shape(args[0])
         axis = args[1] if len(args) > 1 else ast.Constant(None)
@@ -115,6 +128,35 @@ def tidy_call(
     return node
 
 
+def expanded(node: ast.Call, np_attr: Callable[[str], ast.expr]) -> ast.expr:
+    """``expand_reduced(g, axis, keepdims)`` with constant ``axis`` and ``keepdims``: ``g``
+    itself when nothing was reduced away, else ``np.expand_dims(g, axis)``, and for a
+    ``g`` that is ``np.broadcast_to(c, shape)``, ``c`` broadcast to the expanded shape."""
+    args = node.args
+    if not 1 <= len(args) <= 3 or not all(isinstance(a, ast.Constant) for a in args[1:]):
+        return node
+    axis = args[1].value if len(args) > 1 else None
+    keepdims = args[2].value if len(args) > 2 else False
+    if axis is None or keepdims is True:
+        return args[0]
+    if keepdims is not False:
+        return node
+    g = args[0]
+    if (
+        isinstance(g, ast.Call)
+        and is_broadcast_to(g.func)
+        and len(g.args) == 2
+        and not g.keywords
+        and isinstance(g.args[1], ast.Constant)
+    ):
+        try:
+            shape = np.expand_dims(np.empty(g.args[1].value), axis).shape
+        except (TypeError, ValueError, np.exceptions.AxisError):
+            return node
+        return call(np_attr("broadcast_to"), g.args[0], ast.Constant(shape))
+    return call(np_attr("expand_dims"), g, ast.Constant(axis))
+
+
 def sum_call(c: ast.expr, axes: tuple, keepdims: bool) -> ast.Call:
     """``c.sum(axis=axes)``, keeping the summed axes if asked."""
     axis = ast.Constant(axes[0]) if len(axes) == 1 else ast.Constant(axes)
@@ -123,3 +165,132 @@ def sum_call(c: ast.expr, axes: tuple, keepdims: bool) -> ast.Call:
         keywords.append(ast.keyword(arg="keepdims", value=ast.Constant(True)))
     method = ast.Attribute(value=c, attr="sum", ctx=ast.Load())
     return ast.Call(func=method, args=[], keywords=keywords)
+
+
+# an einsum at least this large (the product of its labels' sizes) is planned through
+# BLAS (optimize=True); a smaller one is faster without the plan (as in einsum_adjoint)
+_PLANNED_WORK = 1 << 16
+
+
+def einsum_contraction(
+    node: ast.Call, shape: ShapeOf, np_attr: Callable[[str], ast.expr]
+) -> ast.expr:
+    """``einsum_adjoint(g, k, subscripts, *operands)`` with constant subscripts and
+    operands of known shapes, written as the contraction it is: a matrix product
+    (``g @ b.T``) when it is one of two matrices, else ``np.einsum`` with its own
+    subscripts, so that nothing is planned when the gradient runs. Left as it is for
+    the adjoints that are not one einsum (a diagonal, a broadcast label)."""
+    args = node.args
+    if len(args) < 4 or not all(isinstance(a, ast.Constant) for a in args[1:3]):
+        return node
+    k, subscripts = args[1].value, args[2].value
+    operands = [a for a in args[3:] if not (isinstance(a, ast.Constant) and a.value is None)]
+    shapes = [shape(a) for a in operands]
+    if type(k) is not int or not isinstance(subscripts, str) or None in shapes:
+        return node
+    if not 0 <= k < len(operands):
+        return node
+    try:
+        spec = _einsum_adjoint_plan(subscripts, k, shapes)
+    except (TypeError, ValueError):  # numpy says what is wrong when the gradient runs
+        return node
+    if spec is None:
+        return node
+    spec, work = spec
+    terms = [args[0], *(a for j, a in enumerate(operands) if j != k)]
+    if len(terms) == 1:  # (np.einsum of one operand may return a view of the cotangent)
+        return node
+    product = matrix_product(spec, terms)
+    if product is not None:
+        return product
+    keywords = []
+    if work >= _PLANNED_WORK and len(terms) > 1:
+        keywords.append(ast.keyword(arg="optimize", value=ast.Constant(True)))
+    return ast.Call(func=np_attr("einsum"), args=[ast.Constant(spec), *terms], keywords=keywords)
+
+
+def _transposed(x: ast.expr) -> ast.expr:
+    return ast.Attribute(value=x, attr="T", ctx=ast.Load())
+
+
+def matrix_product(spec: str, terms: list[ast.expr]) -> ast.expr | None:
+    """The einsum ``spec`` of two matrices that is a matrix product (``"te,se->ts"``)
+    as one (``g @ b.T``), or None."""
+    inputs, result = spec.split("->")
+    pair = inputs.split(",")
+    if len(pair) != 2 or len(result) != 2 or any(len(set(t)) != 2 for t in pair):
+        return None
+    shared = set(pair[0]) & set(pair[1])
+    if len(shared) != 1 or shared & set(result):
+        return None
+    (c,) = shared
+    left = 0 if result[0] in pair[0] else 1
+    right = 1 - left
+    if result[0] not in pair[left] or result[1] not in pair[right]:
+        return None
+    a = terms[left] if pair[left] == result[0] + c else _transposed(terms[left])
+    b = terms[right] if pair[right] == c + result[1] else _transposed(terms[right])
+    return ast.BinOp(left=a, op=ast.MatMult(), right=b)
+
+
+# the helpers of linear-algebra adjoints that take inv(a) computed once for several
+# (runtime.shared_inverse): the position of the matrix among their arguments, and
+# whether they factorise it anyway (a solve can do without the inverse)
+_INVERSE_USERS = {
+    id(runtime.slogdet_adjoint): (1, True),
+    id(runtime.det_adjoint): (2, True),
+    id(runtime.solve_transposed): (0, False),
+}
+
+
+def share_inverses(code: list, namespace: dict, fresh: Callable, helper: Callable) -> list:
+    """``code`` (a reverse sweep's statements) with one ``inv(a)`` for the adjoints of
+    several linear-algebra functions of the same matrix ``a`` when one of them inverts
+    it anyway (``slogdet``'s, ``det``'s): ``solve``'s adjoint then multiplies by the
+    inverse's transpose instead of factorising ``a`` again. Only for calls in the
+    statement list itself (not in a nested loop or branch) of a matrix that the list
+    does not assign; the inverse is computed before the first of them."""
+    assigned = {
+        n.id
+        for s in code
+        if isinstance(s, ast.AST)
+        for n in ast.walk(s)
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+    }
+    uses: dict[str, list] = {}  # matrix name -> [(statement index, call, argument position)]
+    for i, stmt in enumerate(code):
+        if not isinstance(stmt, ast.Assign | ast.AugAssign | ast.Expr):
+            continue
+        for node in ast.walk(stmt):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            entry = _INVERSE_USERS.get(id(namespace.get(node.func.id)))
+            if entry is None or node.keywords or len(node.args) <= entry[0]:
+                continue
+            matrix = node.args[entry[0]]
+            if isinstance(matrix, ast.Name) and matrix.id not in assigned:
+                uses.setdefault(matrix.id, []).append((i, node, entry[1]))
+    inserts: dict[int, list] = {}
+    for matrix, calls in uses.items():
+        if len(calls) < 2 or not any(inverts for _, _, inverts in calls):
+            continue
+        inverse = fresh(matrix + "_inv")
+        for _, node, _ in calls:
+            helper_fn = namespace[node.func.id]
+            params = _HELPER_PARAMS.get(id(helper_fn))
+            if params is None:
+                params = list(inspect.signature(helper_fn).parameters.values())
+                _HELPER_PARAMS[id(helper_fn)] = params
+            while len(node.args) < len(params) - 1:  # defaults given, up to `inverse`
+                node.args.append(ast.Constant(params[len(node.args)].default))
+            node.args.append(ast.Name(id=inverse, ctx=ast.Load()))
+        value = call(helper("shared_inverse"), ast.Name(id=matrix, ctx=ast.Load()))
+        first = min(i for i, _, _ in calls)
+        inserts.setdefault(first, []).append(assign(inverse, value))
+    if not inserts:
+        return code
+    out = []
+    for i, stmt in enumerate(code):
+        out.extend(inserts.get(i, ()))
+        out.append(stmt)
+    return out

@@ -16,6 +16,7 @@ from .. import runtime
 from ..analysis import Activity
 from ..ir import Assign, Function, If, Loop, walk
 from ..rules.containers import LEAF
+from ..shapes import INT
 
 
 class Program:
@@ -30,14 +31,14 @@ class Program:
         self.python_floats = {
             p for p, s in zip(fn.params, arg_shapes or (), strict=False) if s is float
         }
-        self.forward_names, self.python_numbers = _python_numbers(fn, arg_shapes)
+        self.forward_names, self.python_numbers = _python_numbers(fn, arg_shapes, shapes)
 
     def kind(self, x: str) -> object:
         return self.fn.kinds.get(x, LEAF)
 
     def is_scalar(self, x: str) -> bool:
         """Whether ``x`` provably holds a scalar (a number, not an array)."""
-        return x in self.python_floats or x in self.fn.scalars or self.shapes.get(x) == ()
+        return x in self.python_floats or x in self.fn.scalars or self.shapes.get(x) in ((), INT)
 
     def fact(self, expr: ast.expr) -> object:
         """What is known of an operand's shape (a shape, or a list/dict of facts), or None."""
@@ -53,6 +54,8 @@ class Program:
             return () if isinstance(expr.value, int | float | complex) else None
         if isinstance(expr, ast.Name):
             s = self.shapes.get(expr.id)
+            if s == INT:
+                return ()  # a Python int
             return s if isinstance(s, tuple) else None
         return None
 
@@ -77,6 +80,19 @@ def python_valued_call(func: ast.expr, namespace: dict) -> bool:
     return module != runtime.__name__ and not module.startswith(runtime.__name__ + ".")
 
 
+# the methods of an array that return Python objects
+_PYTHON_METHODS = {"item", "tolist", "__len__", "__int__", "__float__", "__index__"}
+
+
+def _array_method(func: ast.expr, shapes: dict) -> bool:
+    """Whether ``func`` is a method (other than ``item``, ``tolist``) of a name that
+    holds an array of known shape with at least one axis."""
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+        return False
+    shape = shapes.get(func.value.id)
+    return isinstance(shape, tuple) and len(shape) > 0 and func.attr not in _PYTHON_METHODS
+
+
 def resolve(func: ast.expr, namespace: dict) -> object | None:
     if isinstance(func, ast.Name):
         return namespace.get(func.id)
@@ -86,10 +102,11 @@ def resolve(func: ast.expr, namespace: dict) -> object | None:
     return None
 
 
-def _python_numbers(fn: Function, arg_shapes) -> tuple[set[str], set[str]]:
+def _python_numbers(fn: Function, arg_shapes, shapes: dict) -> tuple[set[str], set[str]]:
     """The names the forward program assigns, and those of them that may hold a
     Python number (not an array or numpy scalar): parameters passed as Python numbers
-    or scalars, and what arithmetic, ``math`` functions and builtins make of them."""
+    or scalars, and what arithmetic, ``math`` functions and builtins make of them (not
+    the methods of an array of known shape, ``a.sum()``, but ``a.item()``)."""
     known = set(fn.params)
     python = {
         p
@@ -117,7 +134,7 @@ def _python_numbers(fn: Function, arg_shapes) -> tuple[set[str], set[str]]:
         if isinstance(e, ast.UnaryOp):
             return number(e.operand)
         if isinstance(e, ast.Call):
-            return python_valued_call(e.func, fn.globals)
+            return not _array_method(e.func, shapes) and python_valued_call(e.func, fn.globals)
         if isinstance(e, ast.Attribute):
             return False
         return True

@@ -13,21 +13,48 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
+
+import numpy as np
 
 from .. import rules
 from ..analysis import differentiable_operands
 from ..errors import AdCompileError
 from ..generated import Namespace, call, name, store
-from ..ir import Assign, CallPrim, names_in, transform
-from ..optimize import SIMPLIFY_HOOKS
+from ..ir import Assign, CallPrim, contains, names_in, transform
+from ..optimize import SIMPLIFY_HOOKS, drop_unit_factor, simplify
 from ..rules import containers
 from ..rules.containers import LEAF, ContainerPrim
 from ..rules.registry import lookup_specialized, selection
 from .output import Output
-from .peephole import sum_call, tidy_call
+from .peephole import drop_broadcasts, is_broadcast_to, sum_call, tidy_call
 from .program import Program, python_valued_call
 from .saving import Saving
 from .state import Adjoints
+
+
+def same_operands(stmt: Assign, wanted: list[str]) -> tuple[Assign, list[str], bool]:
+    """Two binary operations differentiated as the unary primitive they compute, whose
+    rule is the same number written with fewer operations or fewer kept values:
+
+    * ``x * x`` as ``np.square(x)``: one contribution ``dz * 2 * x`` rather than
+      ``dz * x`` added to ``dz * x``, reading the cotangent once (so that a pending
+      one is inlined);
+    * ``1 / x`` as ``np.reciprocal(x)``: ``-dz * z * z`` reads the result only, so the
+      denominator need not be kept (``1 / (1 + np.exp(-h))`` keeps the sigmoid alone).
+
+    The flag says that the result is inexact (a true division's)."""
+    ops = stmt.operands
+    if stmt.prim is np.multiply and len(wanted) == 2:
+        x, y = ops["x"], ops["y"]
+        if isinstance(x, ast.Name) and isinstance(y, ast.Name) and x.id == y.id:
+            return dataclasses.replace(stmt, prim=np.square, operands={"x": x}), ["x"], False
+    if stmt.prim is np.true_divide and wanted == ["y"]:
+        x = ops["x"]
+        if isinstance(x, ast.Constant) and type(x.value) in (int, float) and x.value == 1:
+            one = dataclasses.replace(stmt, prim=np.reciprocal, operands={"x": ops["y"]})
+            return one, ["x"], True
+    return stmt, wanted, False
 
 
 def copy_index(index: ast.expr) -> ast.expr:
@@ -79,7 +106,8 @@ class Rules:
 
     def differentiate(self, stmt: Assign, wanted: list[str]) -> None:
         if not isinstance(stmt.prim, ContainerPrim | CallPrim):
-            return self.rule_statement(stmt, wanted)
+            stmt, wanted, inexact = same_operands(stmt, wanted)
+            return self.rule_statement(stmt, wanted, inexact)
         # c[k] passes its cotangent on once, so a pending one goes in as it is
         dy = self.adjoints.cotangent(stmt.target, 1 if stmt.prim is containers.GET else 2)
         if isinstance(stmt.prim, ContainerPrim):
@@ -87,7 +115,9 @@ class Rules:
             return
         self.call_statement(stmt, wanted, dy)
 
-    def rule_statement(self, stmt: Assign, wanted: list[str]) -> None:
+    def rule_statement(self, stmt: Assign, wanted: list[str], inexact: bool = False) -> None:
+        """The reverse of a primitive's statement, by its rule; ``inexact`` says that
+        the result is a float (or complex) array whatever the operands' dtypes."""
         rule = rules.lookup(stmt.prim)
         if rule is None:
             raise AdCompileError("internal: active value without a rule", stmt.loc)
@@ -123,6 +153,15 @@ class Rules:
             # are bound to are atoms, and cotangents made by rules it rewrote already)
             prelude = [self.numpy_arithmetic(s) for s in prelude]
             contributions = {p: self.numpy_arithmetic(c) for p, c in contributions.items()}
+        if inexact:
+            # a product with a float result among its factors is a float whatever the
+            # others are: 1.0 * a * z is a * z exactly
+            if self.program.shapes:
+                contributions = {
+                    p: self.adjoints.without_broadcasts(c) for p, c in contributions.items()
+                }
+            contributions = {p: drop_unit_factor(c) for p, c in contributions.items()}
+        prelude = [self.without_broadcasts(s) for s in prelude]
         for node in prelude:
             self.output.put(node)
         for p in wanted:
@@ -141,6 +180,18 @@ class Rules:
                 elif rule.unsure_shapes and self.may_broadcast(stmt, p, arrays_only=True):
                     c = call(self.ns.helper("unbroadcast"), c, operand)
                 self.adjoints.accumulate(operand.id, c, simplified=True)
+
+    def without_broadcasts(self, stmt: ast.stmt) -> ast.stmt:
+        """A prelude assignment with the broadcasts numpy's own broadcasting does
+        dropped from its products (as an accumulated contribution's are)."""
+        if (
+            self.program.shapes
+            and isinstance(stmt, ast.Assign)
+            and contains(stmt.value, is_broadcast_to)
+        ):
+            known = self.adjoints.factor_shapes()
+            stmt.value = simplify(drop_broadcasts(stmt.value, known))
+        return stmt
 
     def _tidy_call(self, node: ast.Call) -> ast.expr:
         return tidy_call(node, self.ns.namespace, self.program.shape, self.ns.np_attr)

@@ -26,9 +26,10 @@ from ..ir import Assign, Comment, If, Loop, Stmt, block_defs, names_in, nodes, w
 from ..origin import describe
 from ..rules import containers
 from ..rules.containers import LEAF
+from ..rules.registry import record_of
 from ..rules.template import substituted
 from .output import Output
-from .program import Program
+from .program import Program, resolve
 
 _CHEAP = (np.add, np.subtract, np.multiply, np.negative)
 
@@ -146,12 +147,15 @@ class Saving:
         return keep, sorted(redo.values(), key=lambda s: order[s.target])
 
     def cheap_scalar(self, stmt: Assign) -> bool:
-        """Whether ``stmt`` is a sum, difference, product or negation of atoms that
-        provably gives a scalar (an arithmetic operator on numbers)."""
-        if not any(stmt.prim is f for f in _CHEAP):
-            return False
+        """Whether ``stmt`` is a sum, difference, product or negation of atoms, or a
+        ``math`` function of one, that provably gives a scalar (an arithmetic
+        operator on numbers)."""
         value = stmt.value
-        if isinstance(value, ast.BinOp):
+        if self.math_call(stmt):
+            parts = value.args
+        elif not any(stmt.prim is f for f in _CHEAP):
+            return False
+        elif isinstance(value, ast.BinOp):
             parts = [value.left, value.right]
             if not isinstance(value.op, ast.Add | ast.Sub | ast.Mult):
                 return False
@@ -165,6 +169,16 @@ class Saving:
         return is_scalar(stmt.target) and all(
             isinstance(p, ast.Constant) or is_scalar(p.id) for p in parts
         )
+
+    def math_call(self, stmt: Assign) -> bool:
+        """Whether ``stmt`` calls a function of ``math`` (``math.sin(y)``) on atoms: on
+        a Python float, calling it again costs about what saving its result does."""
+        value = stmt.value
+        if not (isinstance(value, ast.Call) and value.args and not value.keywords):
+            return False
+        record = record_of(stmt.prim)
+        func = resolve(value.func, self.program.fn.globals)
+        return record is not None and any(func is f for f in record.on_floats)
 
     def inline_recomputed(self, remat: list[Assign], start: int) -> list[Assign]:
         """Write a recomputed value read once, by a statement of this block's reverse

@@ -101,7 +101,7 @@ class Adjoints:
         ``simplified`` contribution (an inlined rule's) is simplified again only where a
         broadcast is dropped."""
         if self.program.shapes and contains(contribution, is_broadcast_to):
-            c = simplify(drop_broadcasts(contribution, self.factor_shapes()))
+            c = self.without_broadcasts(contribution)
         elif simplified:
             c = contribution
         else:
@@ -140,6 +140,11 @@ class Adjoints:
             self.put(assign(dx, ast.BinOp(left=current, op=ast.Add(), right=c)))
         self.adj[x] = name(dx)
         self.owned.add(x)
+
+    def without_broadcasts(self, c: ast.expr) -> ast.expr:
+        """``c`` without the ``np.broadcast_to`` calls that numpy's broadcasting does
+        (``drop_broadcasts``), simplified."""
+        return simplify(drop_broadcasts(c, self.factor_shapes()))
 
     def scattered(self, c: ast.expr) -> tuple[ast.expr, ast.expr] | None:
         """(g, index) when ``c`` is ``unindex(g, x, index)``, the adjoint of ``x[index]``:
@@ -188,6 +193,14 @@ class Adjoints:
                 and node.args
             ):
                 return shape(node.args[0])  # shaped like the reduced array
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and self.ns.namespace.get(node.func.id) is runtime.exp_minus_logsumexp
+                and 1 <= len(node.args) <= 2
+                and not node.keywords
+            ):
+                return shape(node.args[0])  # (without b) shaped like its operand
             return None
 
         return known
@@ -240,9 +253,14 @@ class Adjoints:
             self.flush(c)
         dc = self.adjoint_name(c)
         add_at = self.ns.helper("add_at")
+        # a new element (or list of new arrays) added at an int: the container's
+        # elements stay new arrays, distinct from each other (add_at adds a + b)
+        new = not isinstance(index, ast.Slice) and (_new_elements(g) or is_fresh(g))
         if c not in self.adj:
             fresh_list = call(self.ns.helper("zeros_adjoint"), name(c))
             self.put(assign(dc, call(add_at, fresh_list, index, g)))
+            if new:
+                self.fresh_containers.add(c)
         elif c in self.owned and current_is(self.adj[c], dc):
             if single:
                 element = ast.Subscript(value=name(dc), slice=index, ctx=ast.Store())
@@ -251,6 +269,8 @@ class Adjoints:
                     self.fresh_containers.add(c)
             else:
                 self.put(ast.Expr(value=call(add_at, name(dc), index, g)))
+                if fresh and new:
+                    self.fresh_containers.add(c)
             return
         else:
             fresh_list = call(self.ns.helper("copy_adjoint"), self.adj[c])
@@ -290,10 +310,20 @@ class Adjoints:
 
     def materialize(self, x: str, target: str, owned: bool) -> None:
         """Make the adjoint of ``x`` live in the variable ``target`` (an owned one if asked)."""
+        fresh = x in self.fresh_containers
         self.fresh_containers.discard(x)
         if x in self.pending:
             self.flush(x)
         current = self.adj.get(x)
+        if (
+            owned
+            and fresh
+            and current is not None
+            and current_is(current, target)
+            and x in self.owned
+        ):
+            self.fresh_containers.add(x)  # already there, unchanged: still new arrays
+            return
         if current is None:
             self.put(assign(target, self.zero(x)))
         elif (

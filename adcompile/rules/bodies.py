@@ -79,8 +79,14 @@ def mT(x):  # noqa: N802 (numpy's name)
     return np.swapaxes(x, -1, -2)
 
 
+@defines(runtime.shared_inverse)
+def shared_inverse(a):
+    return np.linalg.inv(a)
+
+
+# (the adjoints given ``inverse``, shared_inverse's, compute the same values from ``a``)
 @defines(runtime.solve_transposed)
-def solve_transposed(a, dx, b):
+def solve_transposed(a, dx, b, inverse=None):
     if np.ndim(b) == 1:
         return np.linalg.solve(mT(a), dx[..., None])[..., 0]
     return np.linalg.solve(mT(a), dx)
@@ -94,7 +100,7 @@ def solve_adjoint_lhs(g, x, a, b):
 
 
 @defines(runtime.det_adjoint)
-def det_adjoint(dy, y, a):
+def det_adjoint(dy, y, a, inverse=None):
     # the cofactors det(a) inv(a)^T; at a singular matrix inv does not exist, and the
     # helper's form there (through the SVD) has no derivative where singular values repeat
     if np.all(y != 0):
@@ -105,11 +111,20 @@ def det_adjoint(dy, y, a):
 
 
 @defines(runtime.slogdet_adjoint)
-def slogdet_adjoint(dy, a):
+def slogdet_adjoint(dy, a, inverse=None):
     g = dy[1]
     if g is None:
         return np.zeros_like(a)
     return np.asarray(g)[..., None, None] * mT(np.linalg.inv(a))
+
+
+@defines(runtime.exp_minus_logsumexp)
+def exp_minus_logsumexp(a, axis=None, b=None):
+    # (the shift by the largest element changes no value, so no derivative either)
+    e = np.exp(a - np.max(a, axis=axis, keepdims=True))
+    if b is None:
+        return e / np.sum(e, axis=axis, keepdims=True)
+    return e / np.sum(e * b, axis=axis, keepdims=True)
 
 
 @defines(runtime.cholesky_adjoint)

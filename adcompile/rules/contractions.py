@@ -15,12 +15,42 @@ from ..runtime import (
     tensordot_adjoint,
     uncross,
 )
+from ..runtime.contractions import _einsum_labels
 from .record import UNKNOWN
 from .registry import adjoint
 from .tangents import tangent
 
 
-@adjoint(np.einsum, shape=UNKNOWN, fresh=True)
+def _einsum_result_shape(subscripts: str, shapes: list) -> tuple | None:
+    """The shape of ``np.einsum(subscripts, *operands)`` for operands of these shapes,
+    or None when numpy would refuse them (it then says why when the program runs)."""
+    try:
+        labels, output = _einsum_labels(subscripts, shapes)
+    except (TypeError, ValueError):
+        return None
+    size: dict = {}
+    for term, shape in zip(labels, shapes, strict=False):
+        if len(term) != len(shape):
+            return None
+        for c, n in zip(term, shape, strict=True):
+            if size.get(c, 1) not in (1, n) and n != 1:
+                return None
+            size[c] = max(size.get(c, 1), n)
+    if any(c not in size for c in output):
+        return None
+    return tuple(size[c] for c in output)
+
+
+def _einsum_shape(q):
+    subscripts = q.const("subscripts")
+    shapes = [q.leaf(p) for p in "abcdef" if p in q.ops and q.const(p) is not None]
+    if not isinstance(subscripts, str) or None in shapes:
+        return None
+    return _einsum_result_shape(subscripts, shapes)
+
+
+# (not fresh: with one operand, numpy returns a view of it where it can, np.einsum("ij->ji", x))
+@adjoint(np.einsum, shape=_einsum_shape, fresh=False)
 def einsum(dy, y, subscripts, a, b=None, c=None, d=None, e=None, f=None, optimize=False):
     # up to six operands; the subscripts must be a string (an array there is the
     # interleaved form, which einsum_sublists refuses)

@@ -51,6 +51,7 @@ from ..runtime import (
     svd_tangent,
     vector_norm_adjoint,
 )
+from ..shapes import broadcast_shape
 from .record import DOT, UNKNOWN
 from .registry import adjoint, nondiff
 from .tangents import tangent
@@ -64,6 +65,25 @@ def dot(dz, z, a, b):
 @tangent(np.dot)
 def dot_tangent(da, db, z, a, b):
     return np.dot(da, b) + np.dot(a, db)
+
+
+# Special cases, used when the operands' shapes are known: for matrices and vectors
+# np.dot is matmul, and its adjoints are matmul's.
+
+
+@adjoint(np.dot, when=lambda a, b: len(a) == 2 and len(b) == 2)
+def dot_matrices(dz, z, a, b):
+    return dz @ b.T, a.T @ dz
+
+
+@adjoint(np.dot, when=lambda a, b: len(a) == 2 and len(b) == 1)
+def dot_matrix_vector(dz, z, a, b):
+    return np.outer(dz, b), a.T @ dz
+
+
+@adjoint(np.dot, when=lambda a, b: len(a) == 1 and len(b) == 2)
+def dot_vector_matrix(dz, z, a, b):
+    return b @ dz, np.outer(a, dz)
 
 
 @adjoint(np.outer, shape=UNKNOWN, fresh=True)
@@ -93,6 +113,23 @@ def _square_shape(q):
 def _batch_shape(q):
     a = q.leaf("a")
     return a[:-2] if a is not None and len(a) >= 2 else None
+
+
+def _solve_shape(q):
+    # numpy 2: b is a vector when it has one axis, else a stack of matrices
+    a, b = q.leaf("a"), q.leaf("b")
+    if a is None or b is None or len(a) < 2 or a[-1] != a[-2] or not b:
+        return None
+    if len(b) == 1:
+        return a[:-1] if b[0] == a[-1] else None
+    batch = broadcast_shape([a[:-2], b[:-2]])
+    return None if batch is None or b[-2] != a[-1] else batch + b[-2:]
+
+
+def _slogdet_shape(q):
+    # a tuple result: one fact per element (the sign and the log of |det|)
+    batch = _batch_shape(q)
+    return None if batch is None else [batch, batch]
 
 
 EIG = ("eigenvalues", "eigenvectors")  # the fields of eig's and eigh's named tuples
@@ -154,7 +191,7 @@ def pinv_tangent_rule(da, y, a, rcond=None, hermitian=False, rtol=None):
     return pinv_tangent(da, y, a)
 
 
-@adjoint(np.linalg.solve, shape=UNKNOWN, fresh=True)
+@adjoint(np.linalg.solve, shape=_solve_shape, fresh=True)
 def solve(dx, x, a, b):
     gb = solve_transposed(a, dx, b)  # one solve with the transposed matrix, no inverse
     return solve_adjoint_lhs(gb, x, a, b), sum_to(gb, b)
@@ -177,7 +214,9 @@ def det_tangent(da, y, a):
     return np.sum(det_adjoint(np.ones_like(y), y, a) * da, axis=(-2, -1))
 
 
-@adjoint(np.linalg.slogdet, shape=UNKNOWN, fresh=True, results=2, fields=("sign", "logabsdet"))
+@adjoint(
+    np.linalg.slogdet, shape=_slogdet_shape, fresh=True, results=2, fields=("sign", "logabsdet")
+)
 def slogdet(dy, y, a):
     return slogdet_adjoint(dy, a)
 

@@ -138,8 +138,8 @@ class Primitive:
             out.append("no shape kind")
         if self.scalar_preserving and self.shape not in (UNARY, BROADCAST):
             out.append("scalar-preserving but not elementwise")
-        if self.results != 1 and self.shape != UNKNOWN:
-            out.append("a tuple result, but a shape kind other than UNKNOWN")
+        if self.results != 1 and not (self.shape == UNKNOWN or callable(self.shape)):
+            out.append("a tuple result, but a shape kind other than UNKNOWN or a function")
         if self.fresh and self.converts:
             out.append("both fresh and converts (a conversion may return its operand)")
         if self.on_floats and self.shape != UNARY:

@@ -732,6 +732,6 @@ def instantiate(
     mapping = dict(bindings)
     for name in sorted(rule.locals):
         mapping[name] = ast.Name(id=fresh(name), ctx=ast.Load())
-    stmts = [substituted(s, mapping) for s in prelude]
+    stmts = [substituted(s, mapping, hooks) for s in prelude]
     exprs = {p: substituted(e, mapping, hooks) for p, e in picked.items()}
     return stmts, exprs

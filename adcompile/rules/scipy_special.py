@@ -1,8 +1,10 @@
 """Adjoints of scipy.special functions (loaded once scipy.special is imported: see
 ``load_optional`` in rules/__init__.py; adcompile itself does not need scipy).
 
-The forms are the numerically sound ones: logsumexp, softmax and log_softmax read
-their own (stable) results instead of exponentiating their inputs; log_ndtr's
+The forms are the numerically sound ones: softmax and log_softmax read their own
+(stable) results instead of exponentiating their inputs, and logsumexp's adjoint
+exponentiates its input shifted by the largest element (so that a gradient that does
+not need logsumexp's value need not compute it); log_ndtr's
 derivative is ``exp(log pdf - log_ndtr)``, finite far into the lower tail where
 the pdf and the cdf both underflow. The order of a Bessel function and the ``n``
 of polygamma get no gradient: a gradient through them is refused (``constant=``),
@@ -14,7 +16,7 @@ import math
 import numpy as np
 from scipy import special
 
-from ..runtime import expand_reduced, unbroadcast
+from ..runtime import exp_minus_logsumexp, expand_reduced, unbroadcast
 from .record import BROADCAST, UNARY, UNKNOWN
 from .registry import adjoint, nondiff
 from .tangents import tangent
@@ -54,10 +56,13 @@ def _reduction_shape(q):
 
 @adjoint(special.logsumexp, shape=_reduction_shape, fresh=True)
 def logsumexp(dy, y, a, axis=None, b=None, keepdims=False):
-    # d/da log(sum(b * exp(a))) = b * exp(a - y): y is the stable result itself, so
-    # nothing overflows at large inputs (return_sign= is not a parameter: refused)
-    share = expand_reduced(dy, axis, keepdims) * np.exp(a - expand_reduced(y, axis, keepdims))
-    return unbroadcast(share if b is None else share * b, a), None, unbroadcast(share, b)
+    # d/da log(sum(b * exp(a))) = b * exp(a - y), computed from a shifted by its largest
+    # element (nothing overflows at large inputs) rather than from y, so that a gradient
+    # that does not need the value does not compute it (return_sign= is not a parameter:
+    # refused)
+    share = expand_reduced(dy, axis, keepdims) * exp_minus_logsumexp(a, axis, b)
+    # (without b, the share has a's shape: nothing to sum back)
+    return share if b is None else unbroadcast(share * b, a), None, unbroadcast(share, b)
 
 
 @tangent(special.logsumexp)

@@ -65,6 +65,7 @@ from .arrays import (
     writable_adjoint,
 )
 from .broadcasting import (
+    exp_minus_logsumexp,
     expand_reduced,
     extremum_mask,
     real_part_of,
@@ -143,6 +144,7 @@ from .linalg import (
     qr_adjoint,
     qr_shapes,
     reduction_plan,
+    shared_inverse,
     singular_refused,
     slogdet_adjoint,
     solve_adjoint_lhs,

@@ -125,6 +125,19 @@ def expand_reduced(g, axis=None, keepdims=False):
     return g
 
 
+def exp_minus_logsumexp(a, axis=None, b=None):
+    """``exp(a - logsumexp(a, axis, b=b))`` with the reduced axes kept as length 1 (the
+    softmax of ``a`` when ``b`` is None), computed from ``a`` by numpy alone: shifted by
+    the largest element, so that nothing overflows at large inputs. The adjoint of
+    ``scipy.special.logsumexp`` uses it rather than the result, so a gradient that does
+    not need the value need not call scipy."""
+    top = np.max(a, axis=axis, keepdims=True)
+    if not np.isfinite(top).all():  # (as scipy: an infinite largest element shifts by 0)
+        top = np.where(np.isfinite(top), top, 0)
+    e = np.exp(a - top)
+    return e / np.sum(e if b is None else e * b, axis=axis, keepdims=True)
+
+
 def reduced_count(x, axis=None):
     """How many elements of ``x`` each result of a reduction over ``axis`` combines."""
     shape = np.shape(x)

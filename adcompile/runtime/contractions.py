@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -45,6 +46,31 @@ def _einsum_labels(subscripts, shapes):
     return labels, output
 
 
+def _einsum_adjoint_plan(subscripts, k, shapes):
+    """The adjoint of ``np.einsum(subscripts, *operands)`` (of these ``shapes``) with
+    respect to operand ``k`` as one einsum of the cotangent and the other operands,
+    when it is one: the subscripts of that einsum and its work (the product of its
+    labels' sizes), or None when the operand repeats a
+    label (a diagonal), has a label that no other term has (a broadcast), or numpy
+    broadcast a label of size 1 against a larger one (a sum)."""
+    labels, output = _einsum_labels(subscripts, shapes)
+    size: dict = {}
+    for term, shape in zip(labels, shapes, strict=True):
+        for c, n in zip(term, shape, strict=True):
+            if size.setdefault(c, n) != n:
+                return None
+    mine = labels[k]
+    others = [t for j, t in enumerate(labels) if j != k]
+    if len(set(mine)) != len(mine) or not set(mine) <= set(output).union(*others):
+        return None
+    return ",".join([output, *others]) + "->" + mine, math.prod(size.values())
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_plan(subscripts, k, shapes):
+    return _einsum_adjoint_plan(subscripts, k, shapes)
+
+
 def einsum_adjoint(g, k, subscripts, *operands):
     """Adjoint of ``np.einsum(subscripts, *operands)`` with respect to operand ``k``: an
     einsum of the cotangent with the other operands, summed over what numpy broadcast,
@@ -52,6 +78,15 @@ def einsum_adjoint(g, k, subscripts, *operands):
     it repeats a label."""
     operands = [op for op in operands if op is not None]
     shapes = [np.shape(op) for op in operands]
+    if isinstance(subscripts, str) and len(operands) > 1:
+        # one einsum of the cotangent and the other operands (planned once per
+        # subscripts and shapes): numpy's result is a new array
+        plan = _cached_plan(subscripts, k, tuple(shapes))
+        if plan is not None:
+            spec, work = plan
+            others = [op for j, op in enumerate(operands) if j != k]
+            r = np.einsum(spec, g, *others, optimize=work >= 1 << 16)
+            return r.astype(np.result_type(g, *operands, 0.0), copy=False)
     labels, output = _einsum_labels(subscripts, shapes)
     mine, shape = labels[k], shapes[k]
     size = {}
@@ -69,10 +104,11 @@ def einsum_adjoint(g, k, subscripts, *operands):
     # a small one is faster without the plan
     work = math.prod(size.values())
     r = np.einsum(",".join(terms) + "->" + kept, g, *others, optimize=work >= 1 << 16)
-    # the labels only this operand has: the result does not depend on them
-    r = np.reshape(r, [size[c] if c in kept else 1 for c in unique])
+    # the labels only this operand has, and those of size 1 in every other term (numpy
+    # broadcast them): the result does not depend on them
+    r = np.reshape(r, [r.shape[kept.index(c)] if c in kept else 1 for c in unique])
     own = {c: n for c, n in zip(mine, shape, strict=True)}
-    r = np.broadcast_to(r, [size[c] if c in kept else own[c] for c in unique])
+    r = np.broadcast_to(r, np.broadcast_shapes(r.shape, tuple(own[c] for c in unique)))
     # sum over what numpy broadcast (a label of size 1 here, larger elsewhere)
     ones = tuple(i for i, c in enumerate(unique) if own[c] == 1 and r.shape[i] != 1)
     if ones:

@@ -50,11 +50,28 @@ def _eye_like(a):
     return np.eye(np.shape(a)[-1], dtype=np.result_type(a, 0.0))
 
 
-def solve_transposed(a, dx, b):
+def shared_inverse(a):
+    """``inv(a)``, computed once for the adjoints of several linear-algebra functions of
+    the same matrix that need it (``slogdet``, ``det``) or can use it in place of a
+    factorisation of their own (``solve``); None when ``a`` is singular, and each
+    adjoint then does what it does without it."""
+    try:
+        return np.linalg.inv(a)
+    except (np.linalg.LinAlgError, ValueError, TypeError):
+        return None
+
+
+def solve_transposed(a, dx, b, inverse=None):
     """``solve(a^T, dx)``: the cotangent of ``b`` in ``x = solve(a, b)`` before it is
     summed over broadcast axes. ``b`` is a vector when it has one axis (numpy 2's
-    rule; otherwise a stack of matrices)."""
-    if np.ndim(b) == 1:
+    rule; otherwise a stack of matrices). Given ``inverse``, ``inv(a)`` computed for
+    another adjoint (see ``shared_inverse``), it is a product with its transpose."""
+    vector = np.ndim(b) == 1
+    if inverse is not None:
+        g = np.asarray(dx)[..., None] if vector else dx
+        g = mT(inverse) @ g
+        return g[..., 0] if vector else g
+    if vector:
         return np.linalg.solve(mT(a), np.asarray(dx)[..., None])[..., 0]
     return np.linalg.solve(mT(a), dx)
 
@@ -66,27 +83,30 @@ def solve_adjoint_lhs(g, x, a, b):
     return sum_to(-(g @ mT(x)), a)
 
 
-def det_adjoint(dy, y, a):
+def det_adjoint(dy, y, a, inverse=None):
     """Cotangent of ``a`` in ``y = det(a)``: ``dy`` times the cofactor matrix, which is
     ``det(a) inv(a)^T`` for an invertible ``a``, and for a singular one (where the
     inverse does not exist but the cofactors do) ``U diag(prod of the other singular
     values) V^T`` times the signs of ``det(U)`` and ``det(V)``."""
     g = np.asarray(dy)[..., None, None]
     if np.all(y != 0):
-        return g * np.asarray(y)[..., None, None] * mT(np.linalg.inv(a))
+        inverse = np.linalg.inv(a) if inverse is None else inverse
+        return g * np.asarray(y)[..., None, None] * mT(inverse)
     u, s, vh = np.linalg.svd(a)
     sign = np.linalg.det(u) * np.linalg.det(vh)
     return g * np.asarray(sign)[..., None, None] * ((u * _prod_others(s, -1)[..., None, :]) @ vh)
 
 
-def slogdet_adjoint(dy, a):
+def slogdet_adjoint(dy, a, inverse=None):
     """Cotangent of ``a`` in ``(sign, logdet) = slogdet(a)``: the sign is piecewise
-    constant, ``logdet``'s gradient is ``inv(a).T``."""
+    constant, ``logdet``'s gradient is ``inv(a).T`` (``inverse``, when computed for
+    another adjoint: see ``shared_inverse``)."""
     _refuse_imaginary(a, "np.linalg.slogdet")
     g = _part(dy, 1)
     if g is None:
         return np.zeros_like(a, dtype=np.result_type(a, 0.0))
-    return np.asarray(g)[..., None, None] * mT(np.linalg.inv(a))
+    inverse = np.linalg.inv(a) if inverse is None else inverse
+    return np.asarray(g)[..., None, None] * mT(inverse)
 
 
 def cholesky_adjoint(dl, l, upper=False):

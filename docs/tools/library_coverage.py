@@ -537,12 +537,12 @@ def p_atleast_3d(x, w):
 
 @probe("numpy", "split")
 def p_split(x, w):
-    return np.sum(np.split(x, 2, axis=1)[1] * w)
+    return np.sum(np.split(x, 2, axis=1)[1] * w) + np.sum(np.split(x, [1, 3], axis=1)[2] * w)
 
 
 @probe("numpy", "array_split")
 def p_array_split(x, w):
-    return np.sum(np.array_split(x, 3, axis=1)[0] * w)
+    return np.sum(np.array_split(x, 3, axis=1)[0] * w) + np.sum(np.array_split(x, [1], 1)[0])
 
 
 @probe("numpy", "hsplit")
