@@ -115,6 +115,14 @@ class JvpFunction:
         helpers of ``adcompile.runtime`` it calls are copied into it)."""
         from .export import export_module
 
+        if isinstance(self.fn, GradientFunction):
+            raise AdCompileError(
+                f"{self.__name__}.export(): the jvp of a compiled gradient is not exported "
+                "as a module",
+                def_loc(self.fn.fn),
+                hint="read the generated code with .source (it imports adcompile.runtime), or "
+                "export the first derivative: ad.grad(f).export() or ad.jvp(f).export()",
+            )
         entry = self._latest or self._entry(None)
         gen = entry[4]
         body = entry[1][len(gen.header) :]

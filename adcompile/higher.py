@@ -157,6 +157,8 @@ def hvp_text(text: str, name: str, wrt: list[str]) -> str:
     vector parameters are ``v`` and the parameter's name (``vW`` for ``W``)."""
     text = text.replace(f"def jvp_grad_{name}(", f"def hvp_{name}(", 1)
     text = text.replace(f"from grad_{name};", f"from {name} (the tangent of its gradient);", 1)
+    # (second-order code is not exported: it is read, or run through ad.hvp)
+    text = re.sub(r"^# \.export\(\) writes it as a module.*\n", "", text, count=1, flags=re.M)
     start = text.find(f"def hvp_{name}(")
     end = text.find("\ndef ", start + 1)
     end = len(text) if end < 0 else end

@@ -365,6 +365,18 @@ def test_derivatives_of_a_vjp_are_refused():
         ad.grad(ad.vjp(cubic))
 
 
+def test_second_order_code_is_not_offered_for_export():
+    x = np.array([0.3, -0.7, 1.1])
+    jg = ad.jvp(ad.grad(loss_tanh))
+    jg(np.eye(3), x, np.ones((3, 3)))
+    with pytest.raises(ad.AdCompileError, match="not exported") as info:
+        jg.export()
+    assert info.value.loc is not None and "def loss_tanh" in str(info.value)
+    hv = ad.hvp(loss_tanh)
+    hv(np.eye(3), x, np.ones((3, 3)))
+    assert "export()" not in hv.source and not hasattr(hv, "export")
+
+
 def test_hvp_checks_the_vector():
     with pytest.raises(ad.AdCompileError, match="shape"):
         ad.hvp(loss_tanh)(np.ones((3, 4)), np.ones(4), np.ones(3))
