@@ -40,7 +40,7 @@ from .export import export_module, generated_namespaces
 from .frontend import SourceFunction, def_loc
 from .memory import MemoryReport, memory_report_of
 from .reverse.checkpoint import Checkpoint, check_schedule
-from .rules.containers import kind_of
+from .rules.containers import is_function_value, kind_of
 from .rules.registry import GENERATION
 from .runtime import GradientShape, NonScalarResult
 from .shapes import _shape_of_value
@@ -345,16 +345,14 @@ class GradientFunction:
         self.mode = mode
         self.debug_nans = bool(debug_nans)
         self.checkpoint = check_schedule(checkpoint)
-        sig = inspect.signature(fn)
+        sig = inspect.signature(fn, follow_wrapped=False)  # (the code compiled)
         self.params = list(sig.parameters)
+        # *args, **kwargs and keyword-only parameters are compiled as plain ones (see
+        # desugar/signature.py): every call's arguments are then bound by the signature
         plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in sig.parameters.values())
-        if not plain:
-            # the fence reports this with a location
-            self.wrt, self.single = [], True
-            self._index = []
-        else:
-            self.wrt, self.single = resolve_wrt(self.params, wrt, def_loc(fn))
-            self._index = [self.params.index(w) for w in self.wrt]
+        self._plain = plain
+        self.wrt, self.single = resolve_wrt(self.params, wrt, def_loc(fn))
+        self._index = [self.params.index(w) for w in self.wrt]
         self.signature = sig  # of fn: how the arguments bind
         self.cotangent = None
         self._arity = len(self.params)
@@ -374,6 +372,11 @@ class GradientFunction:
             extra = inspect.Parameter(self.cotangent, kind)
             if plain:
                 sig = sig.replace(parameters=[*sig.parameters.values(), extra])
+            else:  # after *args or **kwargs: by keyword only
+                extra = extra.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+                params = [*sig.parameters.values()]
+                at = next((i for i, p in enumerate(params) if p.kind == p.VAR_KEYWORD), len(params))
+                sig = sig.replace(parameters=[*params[:at], extra, *params[at:]])
         self._by_kinds: dict[tuple | None, tuple] = {}
         self._by_sig: dict[tuple, tuple] = {}
         self._latest: tuple | None = None  # the entry the latest call ran
@@ -529,7 +532,7 @@ class GradientFunction:
         a terminal)."""
         self(*args, **kwargs)  # compiles (or finds) the code for these arguments
         entry = self._latest
-        if kwargs or len(args) != self._arity:
+        if kwargs or len(args) != self._arity or not self._plain:
             args = self._bind(args, kwargs)
         return memory_report_of(entry[0], entry[2], args, self.params, self.fn.__name__)
 
@@ -570,7 +573,7 @@ class GradientFunction:
             and not (0 in self._index and records.record_fields(args[0]) is not None)
         ):  # Model.loss(model, ...): the method bound to model
             return self.bound_to(args[0])(*args[1:], **kwargs)
-        if kwargs or len(args) != self._arity:
+        if kwargs or len(args) != self._arity or not self._plain:
             args = self._bind(args, kwargs)
         if any(map(records.has_record, args)):
             return self._with_records(args)
@@ -588,7 +591,7 @@ class GradientFunction:
         entry = self._by_sig.get(sig)
         if entry is None or not _current(entry):
             kinds = None
-            if any(type(a) in (list, tuple, dict) for a in params):
+            if any(type(a) in (list, tuple, dict) or is_function_value(a) for a in params):
                 kinds = tuple(kind_of(a) for a in params)
             entry = self._entry(kinds, sig)
         for i in self._index:
@@ -652,7 +655,12 @@ class GradientFunction:
         """The fast path for calls like ``args``: made the second time arguments of their
         shape signature come, so that a gradient called once does not pay for it; until
         then, and when none can be made, the slow path. A few dozen are kept per gradient
-        function, by kind of arguments (types, shapes, dtypes of wrt arrays)."""
+        function, by kind of arguments (types, shapes, dtypes of wrt arrays). A function
+        with ``*args``, ``**kwargs`` or keyword-only parameters has its arguments bound on
+        every call, and one passed a function has its code found by which function it is:
+        their calls take the slow path."""
+        if not self._plain or any(is_function_value(a) for a in args[: self._nparams]):
+            return self._slow
         if (entry[0], sig) not in self._seen:
             if len(self._seen) >= MAX_DISPATCHERS:
                 self._seen.clear()
@@ -690,9 +698,19 @@ class GradientFunction:
         extra = ()
         if self.mode == "vjp":
             kwargs = dict(kwargs)
+            positional = [
+                p.kind
+                for p in self.signature.parameters.values()
+                if p.kind not in (p.KEYWORD_ONLY, p.VAR_KEYWORD)
+            ]
+            star = inspect.Parameter.VAR_POSITIONAL in positional
             if self.cotangent in kwargs:
                 extra = (kwargs.pop(self.cotangent),)
-            elif len(args) == self._arity:
+            elif args and (
+                len(args) == self._arity
+                if self._plain
+                else star or len(args) == len(positional) + 1
+            ):
                 args, extra = args[:-1], args[-1:]
             else:
                 raise TypeError(

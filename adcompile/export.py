@@ -29,6 +29,7 @@ import numpy as np
 
 from . import runtime
 from .desugar import LiftedFunction
+from .desugar.signature import parameter_names
 from .errors import AdCompileError
 from .frontend import SourceFunction, StaticFunction, Unresolved, _short, def_loc
 from .ir import nodes
@@ -516,12 +517,12 @@ def export_module(
     cannot generate code for others as adcompile does."""
     if isinstance(fn, SourceFunction):
         name, qualname, filename, lineno = fn.name, fn.qualname, fn.filename, fn.node.lineno
-        params = [a.arg for a in fn.node.args.args]
+        params = parameter_names(fn.node.args)
     else:
         code = fn.__code__
         name, qualname = fn.__name__, fn.__qualname__
         filename, lineno = code.co_filename, def_loc(fn).lineno if def_loc(fn) else 0
-        params = list(inspect.signature(fn).parameters)
+        params = list(inspect.signature(fn, follow_wrapped=False).parameters)
     where = _short(filename)
     generated = re.match(r"def (\w+)\(([^)]*)\)", body)
     exported = [generated.group(1)] if generated else []

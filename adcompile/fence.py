@@ -28,10 +28,6 @@ REFUSED: dict[type, tuple[str, str]] = {
     ast.AsyncFunctionDef: ("an async function", "write a plain def"),
     ast.NamedExpr: ("an assignment expression (:=)", "assign in a separate statement"),
     ast.SetComp: ("a set comprehension", "use a list or a numpy array"),
-    ast.DictComp: (
-        "a dict comprehension",
-        "build the dict outside the differentiated function and pass it in as an argument",
-    ),
     ast.JoinedStr: ("an f-string", "format strings outside the differentiated function"),
     ast.Starred: ("star-unpacking (*x)", "pass the arguments (or list the elements) one by one"),
     ast.Delete: ("del", "let the variable go out of use instead of deleting it"),
@@ -40,7 +36,6 @@ REFUSED: dict[type, tuple[str, str]] = {
     ast.Set: ("a set literal", "use a list or a numpy array"),
     ast.AnnAssign: ("an annotated assignment", "drop the annotation: `x = ...`"),
     ast.Match: ("a match statement", "use if/elif/else"),
-    ast.Dict: ("a dict literal", "pass dicts of parameters in as arguments instead"),
 }
 COMPLEX_HINT = (
     "adcompile differentiates real-valued functions of real (floating-point) arrays; "
@@ -63,15 +58,8 @@ if hasattr(ast, "TypeAlias"):
 def check(src: SourceFunction) -> None:
     """Raise a located :class:`AdCompileError` for the first construct outside the language."""
     fn = src.node
-    args = fn.args
-    extra = args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs
-    if extra:
-        node = args.vararg or args.kwarg or (args.kwonlyargs or args.posonlyargs)[0]
-        raise AdCompileError(
-            "parameters must be plain positional-or-keyword parameters",
-            src.loc(node),
-            hint="remove *args, **kwargs, keyword-only and positional-only markers",
-        )
+    # *xs as an argument of a call: the normalizer binds it (user functions) or refuses it
+    passed = {id(a) for n in ast.walk(fn) if isinstance(n, ast.Call) for a in n.args}
     # rs.randn(*x.shape): a random draw's arguments, which are not differentiated
     drawn = {
         id(a)
@@ -86,7 +74,7 @@ def check(src: SourceFunction) -> None:
             continue
         for node in ast.walk(stmt):
             refused = REFUSED.get(type(node))
-            if refused is not None and id(node) not in drawn:
+            if refused is not None and id(node) not in passed and id(node) not in drawn:
                 what, instead = refused
                 if isinstance(node, ast.Starred) and isinstance(node.ctx, ast.Store):
                     instead = STARRED_TARGET_HINT
@@ -126,12 +114,18 @@ def check(src: SourceFunction) -> None:
 
 
 def _check_defaults(src: SourceFunction) -> None:
-    """A parameter whose default is a module or a function (``np=np``) would make
-    ``np.sum(x)`` a method call on a parameter: refuse it."""
-    defaults = getattr(src.function, "__defaults__", None) or ()
-    args = src.node.args.args
-    for a, value in zip(args[len(args) - len(defaults) :], defaults, strict=True):
-        if isinstance(value, types.ModuleType | types.FunctionType | types.BuiltinFunctionType):
+    """A parameter whose default is a module (``np=np``) would make ``np.sum(x)`` a
+    method call on a parameter: refuse it. (A function is a value: ``act=np.tanh``.)"""
+    fn = src.function
+    defaults = dict(getattr(fn, "__kwdefaults__", None) or {})
+    code = getattr(fn, "__code__", None)
+    positional = getattr(fn, "__defaults__", None) or ()
+    if code is not None and positional:
+        names = code.co_varnames[: code.co_argcount]
+        defaults.update(zip(names[len(names) - len(positional) :], positional, strict=True))
+    for a in src.node.args.args:
+        value = defaults.get(a.arg)
+        if isinstance(value, types.ModuleType):
             raise AdCompileError(
                 f"the parameter {a.arg!r} defaults to {type(value).__name__} "
                 f"{getattr(value, '__name__', '')}; parameters are arrays and numbers",

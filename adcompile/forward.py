@@ -48,7 +48,7 @@ class JvpFunction:
     def __init__(self, fn: Callable, wrt: Wrt = 0) -> None:
         _check_function(fn)
         self.fn = fn
-        self.signature = inspect.signature(fn)
+        self.signature = inspect.signature(fn, follow_wrapped=False)
         self.params = list(self.signature.parameters)
         # every parameter positional-or-keyword: a call with all of them by position
         # binds without inspect (see _bind)

@@ -195,16 +195,19 @@ class SourceFunction:
     @functools.cached_property
     def shorthand(self) -> bool:
         """Whether the function has a construct the desugar pass writes out: a
-        comprehension, a nested function or lambda, a class, or a call in the
-        condition of an ``if`` or ``while``."""
+        comprehension, a nested function or lambda, a class, a call in the
+        condition of an ``if`` or ``while``, a ``functools.partial`` made in it, or
+        parameters other than plain ones."""
         return self._names[2]
 
     @functools.cached_property
     def _names(self) -> tuple[frozenset[str], frozenset[str], bool]:
         # one walk for the passes that ask (the tree is not changed after parsing)
-        params = {a.arg for a in self.node.args.args}
+        given = self.node.args
+        params = {a.arg for a in ast.iter_child_nodes(given) if type(a) is ast.arg}
         stored, every = set(params), set(params)
-        shorthand = False
+        # *args, **kwargs and keyword-only parameters are written as plain ones
+        shorthand = bool(given.posonlyargs or given.vararg or given.kwonlyargs or given.kwarg)
         root = self.node
         for n in ast.walk(root):
             kind = type(n)
@@ -212,6 +215,8 @@ class SourceFunction:
                 every.add(n.id)
                 if type(n.ctx) is ast.Store:
                     stored.add(n.id)
+            elif kind is ast.Call and not shorthand:  # functools.partial(...) made here
+                shorthand = getattr(n.func, "id", getattr(n.func, "attr", "")) == "partial"
             elif kind in _SHORTHAND:
                 shorthand = shorthand or n is not root
             elif (kind is ast.If or kind is ast.While) and not shorthand:

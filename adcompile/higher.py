@@ -51,7 +51,7 @@ class Hvp:
         self.gradient = grad(fn, wrt)
         self.wrt, self.single = self.gradient.wrt, self.gradient.single
         self.params = self.gradient.params
-        self.signature = inspect.signature(fn)
+        self.signature = inspect.signature(fn, follow_wrapped=False)
         self._plain = all(
             p.kind == p.POSITIONAL_OR_KEYWORD for p in self.signature.parameters.values()
         )

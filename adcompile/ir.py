@@ -311,9 +311,50 @@ class CallPrim:
     kinds: tuple  # the structure of each argument
     params: tuple[str, ...]
     result_kind: object
+    # the callee's own parameters, when they are not all plain (``*args``, keyword-only,
+    # ...): the call then passes its values as Python binds them (see ``python_call``)
+    signature: ast.arguments | None = None
 
     def differentiable(self, param: str) -> bool:
         return True
+
+    def plain_arguments(self, value: ast.Call) -> list[ast.expr]:
+        """The arguments of ``value`` (this call as the user function takes them) in the
+        order of ``params``, for the function's generated pair, which takes them all
+        positionally: ``*args`` as the tuple, ``**kwargs`` as the dict."""
+        sig = self.signature
+        if sig is None:
+            return list(value.args)
+        positional = [a.arg for a in [*sig.posonlyargs, *sig.args]]
+        bound: dict[str, ast.expr] = {}
+        for a in value.args:
+            if isinstance(a, ast.Starred):
+                bound[sig.vararg.arg] = a.value
+            else:
+                bound[positional[len(bound)]] = a
+        for k in value.keywords:
+            bound[k.arg if k.arg is not None else sig.kwarg.arg] = k.value
+        return [bound[p] for p in self.params]
+
+
+def python_call(func: ast.expr, signature: ast.arguments | None, values: dict) -> ast.Call:
+    """The call of a user function with the values of its parameters (by name), passed as
+    its signature takes them: ``*args`` and ``**kwargs`` unpacked, keyword-only
+    parameters by keyword, the extra parameters of a lifted nested function by keyword."""
+    if signature is None:
+        return ast.Call(func=func, args=list(values.values()), keywords=[])
+    positional = [a.arg for a in [*signature.posonlyargs, *signature.args]]
+    args: list[ast.expr] = [values[p] for p in positional]
+    keywords: list[ast.keyword] = []
+    if signature.vararg is not None:
+        args.append(ast.Starred(value=values[signature.vararg.arg], ctx=ast.Load()))
+    own = set(positional) | {a.arg for a in (signature.vararg, signature.kwarg) if a is not None}
+    for p, v in values.items():
+        if p not in own:
+            keywords.append(ast.keyword(arg=p, value=v))
+    if signature.kwarg is not None:
+        keywords.append(ast.keyword(arg=None, value=values[signature.kwarg.arg]))
+    return ast.Call(func=func, args=args, keywords=keywords)
 
     def __repr__(self) -> str:
         return f"<call {self.source.name}>"

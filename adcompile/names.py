@@ -60,7 +60,7 @@ UNARYOPS: dict[type, object] = {
 ALIASES: dict[int, object] = registry.ALIASES
 
 # Builtins that compute something with no derivative.
-CONSTANT_BUILTINS = {len, int, bool, round, isinstance}
+CONSTANT_BUILTINS = {len, int, bool, round, isinstance, range}
 
 # Array methods and the numpy function each one means. ``pack`` collects
 # varargs (``x.reshape(2, 3)``) into the function's single parameter.

@@ -85,16 +85,14 @@ REFUSED_EXAMPLES = {
     "AsyncFunctionDef": "async def f(x): ...",
     "NamedExpr": "if (n := len(xs)) > 0: ...",
     "SetComp": "s = {x for x in xs}",
-    "DictComp": "d = {k: v for k, v in items}",
     "JoinedStr": "name = f'layer{i}'",
-    "Starred": "y = f(*args)",
+    "Starred": "ys = [*xs, y]",
     "Delete": "del h",
     "Import": "import scipy",
     "ImportFrom": "from scipy import special",
     "Set": "s = {1, 2}",
     "AnnAssign": "h: np.ndarray = W @ x",
     "Match": "match mode: ...",
-    "Dict": "p = {'W': W, 'b': b}",
     "TypeAlias": "type Vec = np.ndarray",
 }
 
@@ -112,15 +110,11 @@ BUILTIN_MEANINGS = {
     "bool": "the truth value",
     "round": "rounding",
     "isinstance": "a type test",
+    "range": "a range of integers, as an index (`x[range(2)]`) or a loop's iterable",
 }
 
 # Refusals the fence makes by looking at more than a node's type (see fence.check).
 OTHER_REFUSALS = [
-    (
-        "`*args`, `**kwargs`, keyword-only or positional-only parameters",
-        "`def f(x, *rest): ...`",
-        "remove *args, **kwargs, keyword-only and positional-only markers",
-    ),
     (
         "assigning into a part of an expression (not an array named by a variable)",
         "`x[i][j] = v`, `x.T[0] = v`",
@@ -148,8 +142,24 @@ GENERATED_NOTE = (
 )
 
 FUNCTIONS_TEXT = [
-    "The function is a plain `def` in a `.py` file (adcompile reads its source), "
-    "with positional-or-keyword parameters; defaults are allowed.",
+    "The function is a plain `def` in a `.py` file (adcompile reads its source). "
+    "Its parameters, and those of the functions it calls, may be of every kind: "
+    "defaults, `*args` (a tuple), keyword-only parameters, `**kwargs` (a dict), "
+    "positional-only markers; `wrt` names any of them (the gradient of `*args` is a "
+    "tuple, of `**kwargs` a dict). A call passes `*xs` of a tuple, `**d` of a dict "
+    "whose keys are known (a dict display, `dict(a=...)`, an argument), and keywords "
+    "to `**kwargs`; Python's binding errors (a missing or repeated argument) are "
+    "refused at the call.",
+    "Functions are values: a parameter may hold a function (`def mlp(params, x, "
+    "nonlinearity=np.tanh)`, a helper passed as an argument or a default, a "
+    "`functools.partial` of one), and calling it calls that function: code is "
+    "compiled for each function passed, as for each structure of containers. A "
+    "`functools.partial(helper, k=2.0)` made inside the function is the calls of "
+    "`helper` it stands for, with the values its arguments had when it was made.",
+    "Tuples concatenate (`shape + (1,)`, `(a, b) + rest`, `args + (x,)`), a list "
+    "extended with a list display is a new list (`ys = xs + [a, b]`), dicts are "
+    "built with constant keys (`{'W': W, 'b': b}`, `dict(W=W, b=b)`) and `range(...)` "
+    "values index arrays (`x[range(2)]`).",
     "`grad` and `value_and_grad` need a scalar result (a float or a 0-d array); "
     "`vjp` takes any result and the cotangent of it.",
     "Calls to your own functions (in the same module or imported), with positional, "

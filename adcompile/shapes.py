@@ -30,7 +30,7 @@ import numpy as np
 from .ir import Assign, CallPrim, Function, If, Loop, Return, Stmt
 from .rules import containers
 from .rules import record as kinds
-from .rules.containers import LEAF
+from .rules.containers import LEAF, is_function_value
 from .rules.registry import lookup, record_of
 
 Shape = tuple[int, ...]
@@ -67,6 +67,9 @@ def _shape_of_value(a: object) -> object:
         return (dict, tuple((k, _shape_of_value(v)) for k, v in a.items()))
     if isinstance(a, np.generic):
         return ()
+    if is_function_value(a):
+        # (a function passed as a value: code is compiled for each one, see kind_of)
+        return ("function", a)
     return None
 
 
@@ -158,6 +161,8 @@ class ShapeInference:
             return [self.of(e) for e in ops.values()]
         if prim is containers.SETITEM:
             return self.of(ops["x"])
+        if isinstance(prim, containers.BuildDict):
+            return None
         if prim is containers.APPEND:
             c = self.of(ops["c"])
             return c + [self.of(ops["x"])] if isinstance(c, list) else None

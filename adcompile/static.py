@@ -10,6 +10,7 @@ import numpy as np
 
 from . import frontend
 from .api import Wrt, _internal_errors, build, build_jvp, compile_linked, resolve_wrt
+from .desugar.signature import parameter_names
 from .emit import linecache_filename
 from .errors import AdCompileError
 from .frontend import SourceFunction
@@ -40,7 +41,7 @@ def build_static(
 ) -> tuple[SourceFunction, str, Any, list[str]]:
     """:func:`compile_static`'s (function read, source, Generated, wrt names)."""
     src = frontend.from_file(path, func)
-    params = [a.arg for a in src.node.args.args]
+    params = parameter_names(src.node.args)
     if wrt is None:
         wrt = tuple(range(len(params))) if params else 0
     names, _ = resolve_wrt(params, wrt, src.loc(src.node))
@@ -107,7 +108,7 @@ def static_memory_report(
     src, _, gen, names = build_static(path, func, wrt, mode, shapes, checkpoint)
     with _internal_errors(src.name, src.loc(src.node)):
         compiled = compile_linked(gen, linecache_filename(mode, func, names))
-    params = [a.arg for a in src.node.args.args]
+    params = parameter_names(src.node.args)
     rng = np.random.default_rng(0)
     args = [
         float(rng.normal()) if shapes[p] is float else rng.normal(size=shapes[p]) for p in params

@@ -379,6 +379,9 @@ class _Forward:
             if prim is containers.BUILD_LIST:
                 return ast.List(elts=elts, ctx=ast.Load())
             return ast.Tuple(elts=elts, ctx=ast.Load())
+        if isinstance(prim, containers.BuildDict):
+            elts = [self.tangent_or_zeros(ops[f"e{i}"]) for i in range(len(prim.keys))]
+            return ast.Dict(keys=[ast.Constant(k) for k in prim.keys], values=elts)
         if prim is containers.APPEND:
             appended = ast.List(elts=[self.tangent_or_zeros(ops["x"])], ctx=ast.Load())
             return ast.BinOp(left=self.tangent_or_zeros(ops["c"]), op=ast.Add(), right=appended)

@@ -38,6 +38,7 @@ from hypothesis import strategies as st
 # The adjoint rules of adcompile.rules, by primitive, that the generator writes
 # calls of. tests/test_fuzz.py checks this against the registry.
 COVERED = {
+    np.hstack,
     np.split,
     np.array_split,
     np.hsplit,
@@ -270,6 +271,19 @@ EXTENSIONS = {
     "fourier": ("fourier",),
     # a piece of an array split by np.split, array_split, hsplit, vsplit or dsplit
     "splits": ("split",),
+    # helpers with *args, keyword-only parameters and **kwargs (called with * of a
+    # tuple and ** of a dict display), helpers called through a function passed as a
+    # value (and through a module-level functools.partial), tuple concatenation and
+    # dict displays
+    "parameters": (
+        "param-varargs",
+        "param-keyword-only",
+        "param-kwargs",
+        "param-apply",
+        "param-partial",
+        "param-tuple-concat",
+        "param-dict",
+    ),
     # random draws from a generator seeded inside f (a RandomState's randn, a
     # Generator's normal and uniform), so every call draws the same numbers: the
     # reparameterised sample a + b * eps, and a dropout mask
@@ -374,7 +388,10 @@ class Program:
 def module_text(body: str, numpy: str = "numpy") -> str:
     """The module of a program: its functions after the imports they use."""
     rules = "\nimport adcompile as ad\n" if "@ad.adjoint(" in body else ""
-    return f"import math\n\nimport {numpy} as np\n{rules}\n\n{body}"
+    if "apply_fn(" in body:  # (the "parameters" extension: a function passed as a value)
+        body = f"def apply_fn(fn, *xs, **kw):\n    return fn(*xs, **kw)\n\n\n{body}"
+    imports = "import functools\nimport math\n" if "functools." in body else "import math\n"
+    return f"{imports}\nimport {numpy} as np\n{rules}\n\n{body}"
 
 
 def _copy(a):
@@ -473,6 +490,9 @@ class Helper:
     returns: list[Shape]  # one shape, or two for a tuple
     aliases: bool = False  # may return (a view of) an argument
     readonly: bool = False
+    # how it takes its parameters after the first: "plain", "varargs" (*rest, unpacked
+    # in the body), "keyword-only" (after *) or "kwargs" (**kw, read by key)
+    style: str = "plain"
 
 
 class Unfit(Exception):
@@ -1496,6 +1516,9 @@ class Builder:
         sizes = [first, result[k] - first]
         parts = [self.exact(result[:k] + (n,) + result[k + 1 :], depth).code for n in sizes]
         seq = "[" + ", ".join(parts) + "]"
+        if k == min(1, len(result) - 1) and self.chance(30):
+            # np.hstack joins along axis 1 (axis 0 for 1-d pieces)
+            return _call("np.hstack", "(" + ", ".join(parts) + ",)", shape=result)
         if self.chance(40):
             return _call("np.concatenate", seq, str(k), shape=result)
         return _call("np.concatenate", seq, f"axis={k}", shape=result)
@@ -1550,10 +1573,13 @@ class Builder:
         if not helpers:
             raise Unfit
         h = self.pick(helpers)
-        return E(self.call_code(h, depth), h.returns[0], True, not h.aliases, "call", h.readonly)
+        code = self.call_code(h, depth)
+        return E(code, h.returns[0], True, _owned(h, code), "call", h.readonly)
 
     def call_code(self, h: Helper, depth: int) -> str:
         """A call of ``h``: some arguments by position, the rest by keyword or left out."""
+        if h.style != "plain":
+            return self.styled_call(h, depth)
         split = self.int(0, len(h.params))
         split = max(split, 1 if len(h.params) > 0 and self.chance(70) else split)
         args = []
@@ -1566,6 +1592,63 @@ class Builder:
         if h.aliases:
             self.forget_owner(text, "call")
         return text
+
+    def styled_call(self, h: Helper, depth: int) -> str:
+        """A call of a helper with *rest, keyword-only parameters or **kw: the rest
+        spelled out, or passed as ``*(tuple)`` / ``**{dict}`` / ``**dict(...)``; now and
+        then through ``apply_fn(h, ...)`` (a function passed as a value) or ``h_half``
+        (a module-level functools.partial binding h's last parameter)."""
+        first = self.exact(h.params[0][1], depth).code
+        rest = [(p, self.exact(shape, depth).code) for p, shape in h.params[1:]]
+        if h.style == "varargs":
+            parts = [code for _, code in rest]
+            if parts and self.chance(40):
+                tail = f"*({', '.join(parts)},)"
+            else:
+                tail = ", ".join(parts)
+            args = [first, tail] if tail else [first]
+        else:
+            way = self.int(0, 2) if h.style == "kwargs" else 0
+            if way == 1 and rest:
+                items = ", ".join(f"{p!r}: {code}" for p, code in rest)
+                args = [first, f"**{{{items}}}"]
+            elif way == 2 and rest:
+                args = [first, f"**dict({', '.join(f'{p}={code}' for p, code in rest)})"]
+            else:
+                args = [first, *(f"{p}={code}" for p, code in rest)]
+        partial = h.style != "varargs" and len(h.params) >= 2 and h.params[-1][1] == ()
+        if partial and self.allowed("param-partial") and self.chance(25):
+            self.use("param-partial")
+            # h_half binds the last parameter to 0.5; the others are passed as for h
+            named = ", ".join(f"{p}={code}" for p, code in rest[:-1])
+            return f"{h.name}_half({first}{', ' if named else ''}{named})"
+        if self.allowed("param-apply") and self.chance(30):
+            self.use("param-apply")
+            return f"apply_fn({h.name}, {', '.join(args)})"
+        return f"{h.name}({', '.join(args)})"
+
+    def stmt_pack(self, depth: int) -> None:
+        """``t = (a,) + (b, c)`` unpacked, or ``d = {"p": a, "q": b}`` read by key."""
+        a = self.gen(self.any_shape(), self.expr_depth())
+        b = self.gen(self.any_shape(), self.expr_depth())
+        n1, n2 = self.fresh("v"), self.fresh("v")
+        ways = [w for w in ("param-tuple-concat", "param-dict") if self.allowed(w)]
+        way = self.pick(ways)
+        self.use(way)
+        if way == "param-tuple-concat":
+            t = self.fresh("t")
+            self.emit(f"{t} = ({a.code},) + ({b.code},)")
+            self.emit(f"{n1}, {n2} = {t}[1:] + {t}[:1]")
+            shapes = (b.shape, a.shape)
+        else:
+            d = self.fresh("d")
+            self.emit(f'{d} = {{"p": {a.code}, "q": {b.code}}}')
+            self.emit(f'{n1}, {n2} = {d}["q"], {d}["p"]')
+            shapes = (b.shape, a.shape)
+        for n, shape in zip((n1, n2), shapes):
+            # (elements of a container: they share the arrays, as an alias does)
+            self.scope[n] = Var(n, "array", shape, False, "alias", a.readonly or b.readonly)
+        self.history += [n1, n2]
 
     def if_expr(self, target: Shape, depth: int) -> E:
         a, b = self.exact(target, depth), self.exact(target, depth)
@@ -1680,6 +1763,8 @@ class Builder:
             kinds += ["effect"]
         if any(self.allowed(t) for t in EXTENSIONS["element-assign"]):
             kinds += ["element_assign"] * 2
+        if self.allowed("param-tuple-concat") or self.allowed("param-dict"):
+            kinds += ["pack"] * 2
         for _ in range(5):
             kind = self.pick(kinds)
             mark = len(self.lines)
@@ -2099,17 +2184,18 @@ class Builder:
     def stmt_call(self, depth: int) -> None:
         h = self.pick(self.helpers)
         code = self.call_code(h, self.expr_depth())
+        owned = _owned(h, code)
         if len(h.returns) == 1:
             name = self.fresh("v")
             self.emit(f"{name} = {code}")
-            self.scope[name] = Var(name, "array", h.returns[0], not h.aliases, "call", h.readonly)
+            self.scope[name] = Var(name, "array", h.returns[0], owned, "call", h.readonly)
             self.history.append(name)
         else:
             names = [self.fresh("v") for _ in h.returns]
             if self.chance(70):
                 self.emit(f"{', '.join(names)} = {code}")
                 for n, s in zip(names, h.returns):
-                    self.scope[n] = Var(n, "array", s, not h.aliases, "call", h.readonly)
+                    self.scope[n] = Var(n, "array", s, owned, "call", h.readonly)
                 self.history += names
             else:
                 name = self.fresh("pair")
@@ -2924,7 +3010,56 @@ def _helper(b: Builder, name: str, depth: int, named: bool = False) -> str:
     readonly = any(e.readonly for e in exprs)
     b.emit(f"return {ret}")
     sig = ", ".join(p + (f"={defaults[p]}" if p in defaults else "") for p, _ in params)
+    style = _style(b, params)
+    if style != "plain":
+        defaults = {}
+        sig, prologue = _styled_signature(style, params)
+        b.lines = [f"    {line}" for line in prologue] + b.lines
     text = f"def {name}({sig}):\n" + "\n".join(b.lines) + "\n"
+    partial = style in ("keyword-only", "kwargs") and params[-1][1] == ()
+    if partial and b.allowed("param-partial"):
+        text += f"\n\n{name}_half = functools.partial({name}, {params[-1][0]}=0.5)\n"
     b.scope = outer_scope
-    b.helpers = outer_helpers + [Helper(name, params, defaults, shapes, aliases, readonly)]
+    helper = Helper(name, params, defaults, shapes, aliases, readonly, style)
+    b.helpers = outer_helpers + [helper]
     return text
+
+
+def _owned(h: Helper, code: str) -> bool:
+    """Whether a call's result is a new array adcompile knows the caller owns: not when
+    the helper may return (a view of) an argument, nor through apply_fn, whose call of
+    a function passed as a value adcompile's ownership check takes as one that may."""
+    return not h.aliases and not code.startswith("apply_fn(")
+
+
+def _style(b: Builder, params: list) -> str:
+    """How a helper takes its parameters (the "parameters" extension), or "plain"."""
+    styles = [
+        s
+        for s, tag in (
+            ("varargs", "param-varargs"),
+            ("keyword-only", "param-keyword-only"),
+            ("kwargs", "param-kwargs"),
+        )
+        if b.allowed(tag)
+    ]
+    if not styles or len(params) < 2 or not b.chance(60):
+        return "plain"
+    style = b.pick(styles)
+    b.use(
+        {"varargs": "param-varargs", "keyword-only": "param-keyword-only"}.get(
+            style, "param-kwargs"
+        )
+    )
+    return style
+
+
+def _styled_signature(style: str, params: list) -> tuple[str, list[str]]:
+    """The signature of a helper of ``style`` and the lines that give its parameters
+    their names in the body."""
+    first, rest = params[0][0], [p for p, _ in params[1:]]
+    if style == "varargs":
+        return f"{first}, *rest", [f"{', '.join(rest)}, = rest"]
+    if style == "keyword-only":
+        return f"{first}, *, {', '.join(rest)}", []
+    return f"{first}, **kw", [f"{p} = kw[{p!r}]" for p in rest]

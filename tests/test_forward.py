@@ -315,6 +315,10 @@ def f_concatenate(x, y):
     return np.concatenate((x, y, x))
 
 
+def f_hstack(x, y):
+    return np.hstack((x, y, x))
+
+
 def f_stack(x, y):
     return np.stack((x, y), axis=1)
 
@@ -443,6 +447,7 @@ CASES = [
     (f_broadcast_to, (X,)),
     (f_getitem, (M,)),
     (f_concatenate, (X, Y)),
+    (f_hstack, (X, Y)),
     (f_stack, (X, Y)),
     (f_full, (0.7,)),
     (f_full_like, (X, 0.7)),

@@ -493,3 +493,52 @@ def test_generators_held_in_self():
 
     for a, b in zip(g, autograd.grad(twin, (0, 1))(mu, log_std), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def scaled_rest(m, z, *rest, power=2, **opts):
+    total = np.sum(np.tanh(z * m.scale) ** power)
+    for r in rest:
+        total = total + np.sum(r * r) * opts["gain"]
+    return total
+
+
+class Varargs:
+    """A method with *args, keyword-only parameters and a function as a value, calling
+    a module-level helper with self first and the rest passed on by * and keyword."""
+
+    def __init__(self):
+        self.scale = 1.5
+
+    def loss(self, x, *extra, power=2, act=np.tanh):
+        return scaled_rest(self, act(x), *extra, power=power, gain=2.0) + np.sum(x)
+
+
+def stacked_layers(*layers, x, act=np.tanh):
+    h = x
+    for layer in layers:
+        h = act(layer.W @ h + layer.b)
+    return np.sum(h**2)
+
+
+def test_methods_and_records_with_every_kind_of_parameter():
+    m = Varargs()
+    y = np.array([0.2, 0.1, -0.4])
+    for power, act in ((2, np.tanh), (3, np.sin)):
+
+        def f(x, y, power=power, act=act):
+            return m.loss(x, y, power=power, act=act)
+
+        for g in (
+            ad.grad(m.loss, wrt=("x", "extra"))(X0, y, power=power, act=act),
+            ad.grad(Varargs.loss, wrt=("x", "extra"))(m, X0, y, power=power, act=act),
+        ):
+            check_against_oracles(f, (X0, y), (0, 1), (g[0], g[1][0]))
+    layers = make_layers()
+    for act in (np.tanh, np.sin):
+        g = ad.grad(stacked_layers, wrt="layers")(*layers, x=X0, act=act)
+        assert all(type(layer) is Layer for layer in g)
+
+        def f(W, b, act=act):
+            return stacked_layers(Layer(W, b), layers[1], x=X0, act=act)
+
+        check_against_oracles(f, (layers[0].W, layers[0].b), (0, 1), (g[0].W, g[0].b))

@@ -360,6 +360,7 @@ BUILTIN_CASES = {
     bool: lambda: ((float(_vector()[0]),), [0]),
     round: lambda: ((float(_vector()[0]), 2), [0]),
     isinstance: lambda: ((float(_vector()[0]), float), [0]),
+    range: lambda: ((3,), []),  # (of integers only: range(1.5) is Python's TypeError)
 }
 
 

@@ -1128,6 +1128,14 @@ def concatenate_repeat_(x, y, c):
     return np.sum(np.concatenate((x, G[:1, :3], y, x)) * c)
 
 
+def hstack_(x, y, c):
+    return np.sum(np.hstack((x, y)) * c)
+
+
+def hstack_number_(x, y, c):
+    return np.sum(np.hstack((x, 1.5, y, x)) * c)
+
+
 def stack_(x, y, c):
     return np.sum(np.stack((x, y)) * c)
 
@@ -1151,6 +1159,10 @@ JOINS = [
     (concatenate_negative_, (2, 3), (2, 2)),
     (concatenate_none_, (2, 3), (4,)),
     (concatenate_repeat_, (1, 3), (2, 3)),
+    (hstack_, (2, 3), (2, 1)),
+    (hstack_, (3,), (2,)),
+    (hstack_number_, (3,), (2,)),
+    (hstack_number_, (3,), ()),
     (stack_, (2, 3), (2, 3)),
     (stack_, (3,), (3,)),
     (stack_, (), ()),
@@ -1505,7 +1517,12 @@ FLOAT32_RAW = (
     + [(f, (2, 3, 4), domain, 1) for f, domain in REDUCTIONS]
     + [(f, shape, _any, None) for f, shape in SHAPE_OPS if shape not in (FLOAT, ())]
     + [(f, (4, 4), _any, None) for f in SUBSCRIPTS if f is not bool_mask_]
-    + [(f, sx, _any, sy) for f, sx, sy in JOINS if f not in (concatenate_repeat_, stack_repeat_)]
+    # (np.hstack makes a float64 array of a Python number: numpy's own promotion)
+    + [
+        (f, sx, _any, sy)
+        for f, sx, sy in JOINS
+        if f not in (concatenate_repeat_, stack_repeat_, hstack_number_)
+    ]
     + [(f, sx, _any, sy) for f, sx, sy in PRODUCTS if FLOAT not in (sx, sy)]
     + [(leaky_relu_, (3, 4), _away0, None), (clip_const_, (3, 4), _any, None)]
 )

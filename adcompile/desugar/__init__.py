@@ -5,10 +5,15 @@ fence, so that every later stage sees only the smaller language:
 
 * comprehensions and the generator expressions ``sum`` and ``list`` consume
   become the loops with ``.append`` they are (``comprehensions.py``);
+* a ``functools.partial`` made in the function becomes the calls it stands for
+  (``partials.py``);
 * nested functions and lambdas assigned to a name become helpers whose free
   variables are extra parameters (lambda lifting, ``closures.py``);
 * a call of a user function in an ``if`` or ``while`` condition is computed in
-  a statement first (``conditions.py``).
+  a statement first (``conditions.py``);
+* ``*args``, ``**kwargs``, keyword-only and positional-only parameters become
+  plain ones, holding the tuple, the dict and the values Python binds to them
+  (``signature.py``; calls bind their arguments to them).
 
 A function with none of these comes back unchanged (the same object).
 """
@@ -24,8 +29,10 @@ from .closures import LiftedFunction, Lifting
 from .common import Fresh, stored_names
 from .comprehensions import Comprehensions
 from .conditions import Conditions
+from .partials import Partials
+from .signature import BindError, bind, is_plain, plain
 
-__all__ = ["LiftedFunction", "desugar"]
+__all__ = ["BindError", "LiftedFunction", "bind", "desugar", "is_plain"]
 
 
 def desugar(src: SourceFunction) -> SourceFunction:
@@ -35,6 +42,7 @@ def desugar(src: SourceFunction) -> SourceFunction:
     fn = src.node
     fresh = Fresh(fn)
     body = Comprehensions(src, fresh, src.lookup).block(fn.body)
+    body = Partials(src, fresh, src.lookup).run(body)
     lifting = Lifting(src, fresh, src.lookup)
     body = lifting.run(body)
     lookup = src.lookup
@@ -49,11 +57,12 @@ def desugar(src: SourceFunction) -> SourceFunction:
             f.source.lookup = lookup
     params = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
     body = Conditions(src, fresh, lookup, params | stored_names(body)).block(body)
-    if ast.dump(ast.Module(body=body, type_ignores=[])) == ast.dump(
+    flat = plain(fn)
+    if flat is fn and ast.dump(ast.Module(body=body, type_ignores=[])) == ast.dump(
         ast.Module(body=fn.body, type_ignores=[])
     ):
         return src
-    node = copy.copy(fn)
+    node = copy.copy(flat)
     node.body = body
     ast.fix_missing_locations(node)
     spelled = {**src.spelled, **fresh.spelled}

@@ -134,6 +134,9 @@ class Comprehensions:
             def visit_ListComp(self, n: ast.ListComp):
                 return lowering.lower(n, out)
 
+            def visit_DictComp(self, n: ast.DictComp):
+                return self.visit(lowering.unrolled(n))
+
         return Replace().visit(copy.deepcopy(node))
 
     def refuse_lazy(self, node: ast.AST, where: str) -> None:
@@ -191,6 +194,59 @@ class Comprehensions:
         # the loops may hold comprehensions themselves (nested, or in a filter)
         out.extend(self.block([start, *inner]))
         return located(name(items), comp)
+
+    def unrolled(self, comp: ast.DictComp) -> ast.Dict:
+        """``{k: f(k) for k in ("W", "b")}``: the dict display ``{"W": f("W"), "b": f("b")}``.
+        A dict's keys are part of its structure, which adcompile follows when it compiles:
+        they must be known then, so the comprehension runs over a tuple or list of
+        constants (written there, or a module-level one) or a range of constants."""
+        keys = self.static_keys(comp) if len(comp.generators) == 1 else None
+        gen = comp.generators[0]
+        if keys is None or gen.ifs or gen.is_async or not isinstance(gen.target, ast.Name):
+            raise self.error(
+                "a dict comprehension is supported over constant keys only (a tuple or list "
+                "of constants, a module-level one, or range(n)), with one for and no if",
+                comp,
+                hint="write the dict out ({'W': ..., 'b': ...}), or build it outside the "
+                "differentiated function and pass it in",
+            )
+        var = gen.target.id
+
+        class Bind(ast.NodeTransformer):
+            def __init__(self, key: object) -> None:
+                self.key = key
+
+            def visit_Name(self, n: ast.Name):
+                if n.id == var and isinstance(n.ctx, ast.Load):
+                    return ast.copy_location(ast.Constant(value=self.key), n)
+                return n
+
+        out_keys = [Bind(k).visit(copy.deepcopy(comp.key)) for k in keys]
+        values = [Bind(k).visit(copy.deepcopy(comp.value)) for k in keys]
+        return located(ast.Dict(keys=out_keys, values=values), comp)
+
+    def static_keys(self, comp: ast.DictComp) -> list | None:
+        it = comp.generators[0].iter
+        if isinstance(it, ast.Tuple | ast.List):
+            if all(isinstance(e, ast.Constant) for e in it.elts):
+                return [e.value for e in it.elts]
+            return None
+        if isinstance(it, ast.Name) and it.id not in self.local_names():
+            value = self.lookup(it.id)
+            if isinstance(value, tuple | list) and all(isinstance(v, str | int) for v in value):
+                return list(value)
+            return None
+        if (
+            isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Name)
+            and it.func.id == "range"
+            and it.func.id not in self.local_names()
+            and self.lookup("range") is range
+            and not it.keywords
+            and all(isinstance(a, ast.Constant) and type(a.value) is int for a in it.args)
+        ):
+            return list(range(*(a.value for a in it.args)))
+        return None
 
     def renamed(self, comp: ast.ListComp | ast.GeneratorExp) -> ast.AST:
         """``comp`` with each variable it binds renamed when the function uses the name

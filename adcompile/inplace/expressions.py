@@ -5,12 +5,14 @@ with) and the objects it may be, for the identity of lists."""
 from __future__ import annotations
 
 import ast
+import functools
 import types
 from collections.abc import Callable
 
 import numpy as np
 
 from ..names import CONSTANT_ATTRIBUTES, is_helper
+from ..rules.containers import is_function_value
 from .fresh import FRESH_METHODS, converted, makes_new
 from .values import NEW, State, Value, either, element
 
@@ -44,6 +46,8 @@ class Expressions:
             obj = self.resolve(node)
             if isinstance(obj, int | float | complex | bool | np.generic) or obj is None:
                 return NEW
+            if is_function_value(obj) and not isinstance(obj, functools.partial):
+                return NEW  # a function passed as a value holds no array
             return Value(False, outside=frozenset({f"the global {node.id!r}"}))
         if isinstance(node, ast.Attribute):
             if node.attr in CONSTANT_ATTRIBUTES:
@@ -52,6 +56,8 @@ class Expressions:
                 obj = self.resolve(node)
                 if isinstance(obj, int | float | complex | np.generic) or obj is None:
                     return NEW  # np.pi, np.newaxis
+                if is_function_value(obj):
+                    return NEW  # np.tanh passed as a value
                 return Value(False, outside=frozenset({f"the global {ast.unparse(node)!r}"}))
             return element(self.value(node.value, state))  # x.T, x.real: views
         if isinstance(node, ast.Subscript):
@@ -91,6 +97,8 @@ class Expressions:
                 return NEW
             return either([element(self.value(a, state)) for a in (func.value, *args)])
         obj = self.resolve(func)
+        if isinstance(obj, functools.partial) and is_helper(obj.func):
+            obj = obj.func  # (its own arguments are constants: values, not the caller's)
         if is_helper(obj):
             if self.own_array(obj):
                 return NEW

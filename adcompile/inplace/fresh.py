@@ -42,7 +42,6 @@ class _FreshMethods:
 # and every ufunc. Any other call may return (a view of) one of its arguments.
 FRESH_OTHERS = {
     np.vstack,
-    np.hstack,
     float,
     int,
     bool,

@@ -14,7 +14,9 @@ The normalizer is one object made of parts, each a module of this package:
 
 * ``state.py``: its state (the environment, the block being built) and driver;
 * ``statements.py`` and ``loops.py``: statement lowering;
-* ``expressions.py`` and ``calls.py``: expression lowering;
+* ``expressions.py``, ``displays.py`` (tuple concatenation, dict displays),
+  ``calls.py`` and ``usercalls.py`` (calls of user functions, and of functions
+  held by variables): expression lowering;
 * ``kinds.py``: kind inference (the structure of each value);
 * ``hints.py``: the hints of its refusals; ``common.py``: what the parts share.
 """
@@ -36,6 +38,7 @@ from ..names import (
 from ..restructure import Restructured
 from .calls import Calls
 from .common import FULL_REDUCTIONS, SCALAR_PRESERVING, rules_free_names
+from .displays import Displays
 from .effects import Effects
 from .expressions import Expressions
 from .hints import BUILTIN_HINTS, METHOD_HINTS
@@ -43,9 +46,10 @@ from .kinds import Kinds, infer_kinds
 from .loops import Loops
 from .state import State
 from .statements import Statements
+from .usercalls import UserCalls
 
 
-class Normalizer(Statements, Effects, Loops, Expressions, Calls, Kinds, State):
+class Normalizer(Statements, Effects, Loops, Expressions, Displays, Calls, UserCalls, Kinds, State):
     """Lowers one function to the IR: statements, expressions and kinds, each part
     in its own module (see above)."""
 

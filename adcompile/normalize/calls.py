@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import types
 
 import numpy as np
 
-from .. import desugar, fence, frontend, rules
+from .. import frontend, rules
 from ..errors import AdCompileError
 from ..frontend import StaticFunction
-from ..ir import CallPrim
 from ..names import (
     CONSTANT_BUILTINS,
     METHODS,
@@ -29,7 +29,6 @@ from .common import (
     FULL_REDUCTIONS,
     SCALAR_PRESERVING,
     _canonical,
-    _copy_atom,
     _dotted,
     _is_const,
     _strip,
@@ -42,10 +41,6 @@ from .hints import (
     _method_hint,
     _no_rule,
     _short_repr,
-)
-from .kinds import (
-    _literal,
-    _NoLiteral,
 )
 
 
@@ -60,8 +55,15 @@ class Calls:
         if isinstance(func, ast.Attribute) and not self.is_namespace(func.value):
             return self.method_call(node, func, hint)
         obj = self.static_object(func)
+        if obj is None and isinstance(func, ast.Name) and func.id in self.locals:
+            # a parameter or variable holding a function (def mlp(x, act=np.tanh))
+            obj = containers.function_of(self.kind(self.name(func)))
+            if obj is not None:
+                return self.call_of_value(node, self.name(func), obj, hint)
         if obj is None:
             raise self.unresolved_call(func)
+        if isinstance(obj, functools.partial):
+            return self.partial_call(node, func, obj, hint)
         if not callable(obj) and not isinstance(obj, StaticFunction):
             text = self.src.text_of(func)
             if isinstance(obj, types.ModuleType):
@@ -96,6 +98,17 @@ class Calls:
             reason, instead = _no_rule(obj, label)
             raise self.error(reason, node, hint=instead)
         self.record_globals(func)
+        for k in node.keywords:
+            if k.arg is None:
+                raise self.error(
+                    "**-arguments are supported only in calls of user functions",
+                    k.value,
+                    hint="pass the keywords one by one",
+                )
+        if obj is dict and not node.args and all(k.arg is not None for k in node.keywords):
+            # dict(W=W, b=b): a dict display
+            keys = [ast.Constant(k.arg) for k in node.keywords]
+            return self.dict_display(keys, [k.value for k in node.keywords], node, hint)
         self.check_keywords(rules.lookup(_canonical(obj)), node)
         args = [self.argument(a, hint) for a in node.args]
         keywords = [(k.arg, self.argument(k.value, hint)) for k in node.keywords]
@@ -206,114 +219,6 @@ class Calls:
             hint=module_level,
         )
 
-    def user_call(self, node: ast.Call, func: ast.expr, obj: object, hint: str):
-        """A call of another user function: differentiated through its own pullback."""
-        if isinstance(obj, StaticFunction):
-            callee = obj.source
-            defaults = [_literal(d) for d in callee.node.args.defaults]
-        elif is_compiled_gradient(obj):
-            # a call of a compiled gradient (a gradient penalty): a call of its generated
-            # code, for the structure of the arguments passed (see higher.py)
-            return self.gradient_call(node, func, obj, hint)
-        else:
-            method = self.object_first(node, func, obj)
-            if method is not None:  # helper(self, x): the helper bound to the object
-                node, func, obj = method
-            callee = frontend.from_function(obj)
-            defaults = list(getattr(obj, "__defaults__", None) or ())
-        callee = desugar.desugar(callee)
-        fence.check(callee)
-        params = [a.arg for a in callee.node.args.args]
-        if len(node.args) > len(params):
-            raise self.error(f"too many arguments for {callee.name}()", node)
-        bound: dict[str, ast.expr] = {}
-        for p, a in zip(params, node.args, strict=False):
-            bound[p] = self.atom(a, hint)
-        for k in node.keywords:
-            if k.arg is None:
-                raise self.error("**-arguments are not supported", k)
-            if k.arg not in params:
-                raise self.error(f"{callee.name}() has no parameter {k.arg!r}", node)
-            if k.arg in bound:
-                raise self.error(f"{k.arg!r} given twice", node)
-            bound[k.arg] = self.atom(k.value, hint)
-        first_default = len(params) - len(defaults)
-        for i, p in enumerate(params):
-            if p in bound:
-                continue
-            if i < first_default:
-                raise self.error(f"{callee.name}() needs its argument {p!r}", node)
-            bound[p] = self.default_atom(callee.name, p, defaults[i - first_default], node)
-        if not (isinstance(func, ast.Name) and func.id in self.globals):
-            self.record_globals(func)  # (a helper bound to an object is there already)
-        args = [bound[p] for p in params]
-        kinds = tuple(self.kind(a) for a in args)
-        result_kind = self.session.result_kind(callee, kinds) if self.session else LEAF
-        prim = CallPrim(source=callee, kinds=kinds, params=tuple(params), result_kind=result_kind)
-        value = ast.Call(func=_strip(func), args=[_copy_atom(a) for a in args], keywords=[])
-        return value, prim, dict(zip(params, args, strict=True)), False
-
-    def object_first(self, node: ast.Call, func: ast.expr, obj: object):
-        """A user function called with an instance of a user class first (``helper(self,
-        x)`` in a method): ``(call, name, method)``, the call of the function bound to
-        that object, whose attributes it reads as captured values (as a method's ``self``),
-        under a name of its own; None for any other call."""
-        first = node.args[0] if node.args else None
-        if not isinstance(obj, types.FunctionType) or not isinstance(first, ast.Name):
-            return None
-        held = self.static_object(first)
-        if not frontend.is_user_object(held):
-            return None
-        method = types.MethodType(obj, held)
-        name = self.names.fresh(f"{_dotted(func).replace('.', '_')}_of_{first.id}")
-        self.globals[name] = method
-        self.spelling[name] = func
-        call = ast.copy_location(
-            ast.Call(
-                func=ast.Name(id=name, ctx=ast.Load()), args=node.args[1:], keywords=node.keywords
-            ),
-            node,
-        )
-        return call, ast.Name(id=name, ctx=ast.Load()), method
-
-    def gradient_call(self, node: ast.Call, func: ast.expr, obj, hint: str):
-        params = list(obj.params)
-        if len(node.args) > len(params) or any(
-            k.arg is None or k.arg not in params for k in node.keywords
-        ):
-            raise self.error(
-                f"the arguments of {self.src.text_of(func)}() are not its function's", node
-            )
-        bound: dict[str, ast.expr] = dict(zip(params, node.args, strict=False))
-        bound.update({k.arg: k.value for k in node.keywords})
-        if len(bound) != len(params):
-            raise self.error(
-                f"pass every argument of {self.src.text_of(func)}() explicitly here",
-                node,
-                hint="a compiled gradient called in a differentiated function is called "
-                "with all its arguments",
-            )
-        atoms = {p: self.atom(bound[p], hint) for p in params}
-        kinds = tuple(self.kind(atoms[p]) for p in params)
-        kinds = None if all(k == LEAF for k in kinds) else kinds
-        generated = obj.differentiable(kinds)
-        call = ast.Call(func=func, args=[atoms[p] for p in params], keywords=[])
-        return self.user_call(call, func, generated, hint)
-
-    def default_atom(self, fname: str, param: str, value: object, node: ast.AST) -> ast.expr:
-        if isinstance(value, _NoLiteral):
-            raise self.error(
-                f"the default of {fname}()'s parameter {param!r} cannot be read without "
-                "running the file",
-                node,
-                hint=f"pass {param} explicitly",
-            )
-        if value is None or isinstance(value, bool | int | float | complex | str):
-            return ast.Constant(value=value)
-        name = self.names.fresh(f"{fname}_{param}_default")
-        self.globals[name] = value
-        return ast.Name(id=name, ctx=ast.Load())
-
     def method_call(self, node: ast.Call, func: ast.Attribute, hint: str):
         entry = METHODS.get(func.attr)
         if entry is None:
@@ -373,7 +278,24 @@ class Calls:
         if isinstance(node, ast.Tuple | ast.List):
             return ast.Tuple(elts=[self.argument(e, hint) for e in node.elts], ctx=ast.Load())
         if isinstance(node, ast.Starred):
-            raise self.error("star-arguments are not supported", node)
+            raise self.error(
+                "star-arguments (*xs) are supported only in calls of user functions",
+                node,
+                hint="pass the elements one by one, or the list itself where the function "
+                "takes a sequence (np.stack(xs))",
+            )
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and self.static_object(node.func) is slice
+            and not node.keywords
+            and all(
+                isinstance(a, ast.Constant) and type(a.value) in (int, type(None))
+                for a in node.args
+            )
+        ):  # slice(1, None, None): a constant (generated code's slices of lists)
+            self.globals["slice"] = slice
+            return node
         inner = self.index_expression(node)
         if inner is not None:
             # an index as a value (np.s_[1:, i]): its parts are atoms, it stays whole
@@ -446,6 +368,13 @@ class Calls:
                     hint="make an array of the pieces first: np.stack([...])",
                 )
             kind = self.kind(e) if isinstance(e, ast.Name) else LEAF
+            if containers.function_of(kind) is not None:
+                raise self.error(
+                    f"{self.spell(e) or 'this argument'!r} is a function, but {rule.name} takes "
+                    "an array or a number here",
+                    node,
+                    hint="call the function (f(x)) and pass its result",
+                )
             if kind != LEAF and p != "arrays" and rule.differentiable(p):
                 what = {"list": "a list", "tuple": "a tuple", "dict": "a dict"}[kind[0]]
                 text = self.spell(e)

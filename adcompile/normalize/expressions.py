@@ -26,7 +26,6 @@ from .common import (
     SAME_STRUCTURE_HINT,
     _copy_atom,
     _dotted,
-    _is_int_name,
     _strip,
 )
 from .effects import DRAW
@@ -71,6 +70,14 @@ class Expressions:
         const = self.module_constant(node)
         if const is not None:
             return const
+        if isinstance(node, ast.Attribute) and self.is_namespace(node.value):
+            obj = self.static_object(node)
+            if containers.is_function_value(obj) and not isinstance(obj, types.ModuleType):
+                # np.sin as a value (passed to a user function): compiled for what it is
+                name = self.names.fresh(node.attr)
+                self.globals[name] = obj
+                self.resolver.found[name] = obj
+                return ast.Name(id=name, ctx=ast.Load())
         if isinstance(node, ast.IfExp):
             return self.if_expression(node, hint)[0]
         if isinstance(node, ast.BoolOp):
@@ -95,6 +102,10 @@ class Expressions:
             return _copy_atom(self.env[node.id])
         obj = self.resolve(node.id, node)
         if isinstance(obj, (*NUMERIC, Unassigned)):  # (Unassigned: in generated code, hvp)
+            self.globals[node.id] = obj
+            return ast.Name(id=node.id, ctx=ast.Load())
+        if containers.is_function_value(obj) and not isinstance(obj, types.ModuleType):
+            # a function as a value (passed to a user function): compiled for what it is
             self.globals[node.id] = obj
             return ast.Name(id=node.id, ctx=ast.Load())
         hint = "only numbers and numpy arrays can be used as values"
@@ -168,36 +179,6 @@ class Expressions:
         if isinstance(node, ast.Name):
             self.globals[node.id] = self.resolver.lookup(node.id)
 
-    def is_static(self, node: ast.expr) -> bool:
-        """Whether ``node`` has no derivative whatever its inputs: shapes and sizes of
-        arrays and arithmetic on them (``x.shape[0] - 1``, ``len(xs)``). Such
-        expressions stay whole, as one statement."""
-        if isinstance(node, ast.Constant):
-            return isinstance(node.value, int | bool)
-        if isinstance(node, ast.Attribute):
-            return node.attr in CONSTANT_ATTRIBUTES and node.attr != "dtype"
-        if isinstance(node, ast.Subscript):
-            return self.is_static(node.value) and (
-                self.is_static(node.slice) or _is_int_name(node.slice, self)
-            )
-        if isinstance(node, ast.BinOp):  # one frame per operator: long sums are deep
-            if not isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.FloorDiv):
-                return False
-            left = self.is_static(node.left)
-            if not left and not _is_int_name(node.left, self):
-                return False
-            right = self.is_static(node.right)
-            return (right or _is_int_name(node.right, self)) and (left or right)
-        if isinstance(node, ast.UnaryOp):
-            return isinstance(node.op, ast.USub) and self.is_static(node.operand)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            is_len = node.func.id not in self.locals and self.resolver.lookup(node.func.id) is len
-            if is_len and len(node.args) == 1 and isinstance(node.args[0], ast.Name):
-                if node.args[0].id in self.env:  # (a dataclass has no len)
-                    self.not_a_dataclass(self.env[node.args[0].id], node.args[0])
-            return is_len
-        return False
-
     def emit(self, node: ast.expr, hint: str, claim: bool = False) -> str:
         """Emit ``<name> = node`` as one primitive and return the name.
 
@@ -212,6 +193,7 @@ class Expressions:
                 (isinstance(n, ast.Attribute) and n.attr == "shape")
                 and not isinstance(node, ast.Subscript | ast.BinOp | ast.Call)
                 or (isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Slice))
+                or isinstance(n, ast.Tuple)
                 for n in ast.walk(node)
             )
             value, prim, operands = self.constant_expr(node), None, {}
@@ -248,8 +230,27 @@ class Expressions:
         """Split ``node`` into (forward expression over atoms, primitive, operands, is_scalar)."""
         if isinstance(node, ast.BinOp):
             prim = BINOPS[type(node.op)]
-            left = self.atom(node.left, hint)
+            if isinstance(node.op, ast.Add) and self.tuple_operand(node.left):
+                # (a, b) + rest: the elements, in Python's order, without a tuple between
+                left = [self.atom(e, hint) for e in node.left.elts]
+            else:
+                left = self.atom(node.left, hint)
+            appended = self.list_extension(node, left, hint)
+            if appended is not None:
+                return appended
             right = self.atom(node.right, hint)
+            if isinstance(node.op, ast.Add):
+                joined = self.tuple_concatenation(node, left, right, hint)
+                if joined is not None:
+                    return joined
+            if isinstance(left, list):
+                left = self.computed(
+                    ast.Tuple(elts=[_copy_atom(e) for e in left], ctx=ast.Load()),
+                    containers.BUILD_TUPLE,
+                    {f"e{i}": e for i, e in enumerate(left)},
+                    node.left,
+                    hint,
+                )
             value = ast.BinOp(left=left, op=node.op, right=right)
             scalar = self.is_scalar(left) and self.is_scalar(right)
             return self.bound(value, prim, [left, right], [], node, scalar)
@@ -300,6 +301,8 @@ class Expressions:
             prim = containers.BUILD_TUPLE if isinstance(node, ast.Tuple) else containers.BUILD_LIST
             value = type(node)(elts=elts, ctx=ast.Load())
             return value, prim, {f"e{i}": e for i, e in enumerate(elts)}, False
+        if isinstance(node, ast.Dict):
+            return self.dict_display(node.keys, node.values, node, hint)
         if isinstance(node, ast.IfExp):
             return self.if_expression(node, hint)
         raise self.error(f"{type(node).__name__} expressions are not supported", node)

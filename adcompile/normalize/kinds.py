@@ -65,6 +65,9 @@ class Kinds:
             return ("list", kind or EMPTY)
         if prim is containers.BUILD_TUPLE:
             return ("tuple", tuple(self.kind(e) for e in operands.values()))
+        if isinstance(prim, containers.BuildDict):
+            kinds = (self.kind(e) for e in operands.values())
+            return ("dict", tuple(zip(prim.keys, kinds, strict=True)))
         if prim is containers.APPEND:
             c = self.kind(operands["c"])
             return ("list", join_kinds([c[1] if c != LEAF else EMPTY, self.kind(operands["x"])]))

@@ -285,11 +285,10 @@ class Loops:
         elif _is_call_of(iterable, "zip", self):
             if iterable.keywords:
                 raise self.error("zip() keywords are not supported", iterable)
-            if not (
-                isinstance(target, ast.Tuple | ast.List) and len(target.elts) == len(iterable.args)
-            ):
+            args = self.zipped_arguments(iterable)
+            if not (isinstance(target, ast.Tuple | ast.List) and len(target.elts) == len(args)):
                 raise self.error("unpack zip() into one target per sequence", target)
-            for arg, tgt in zip(iterable.args, target.elts, strict=True):
+            for arg, tgt in zip(args, target.elts, strict=True):
                 self.iteration_leaves(arg, tgt, counters, leaves)
         elif _is_call_of(iterable, "reversed", self):
             if len(iterable.args) != 1 or iterable.keywords:
@@ -310,6 +309,34 @@ class Loops:
             )
         else:
             leaves.append((iterable, target, False))
+
+    def zipped_arguments(self, call: ast.Call) -> list[ast.expr]:
+        """The sequences ``zip`` is given, with ``*t`` of a tuple (its length known when
+        compiling) as its elements: ``t`` computed once, before the loop, as Python does."""
+        out: list[ast.expr] = []
+        for a in call.args:
+            if not isinstance(a, ast.Starred):
+                out.append(a)
+                continue
+            atom = self.atom(a.value, "zipped")
+            kind = self.kind(atom)
+            if not (isinstance(kind, tuple) and kind[0] == "tuple"):
+                raise self.error(
+                    f"zip(*{self.src.text_of(a.value)}) needs a tuple whose length is known "
+                    "when compiling",
+                    a,
+                    hint="zip the sequences by name: zip(xs, ys)",
+                )
+            alias = self.names.fresh("zipped")  # (a name the loop's sequences read)
+            self.locals.add(alias)
+            self.env[alias] = atom
+            self.spelling[alias] = a.value
+            for i in range(len(kind[1])):
+                element = ast.Subscript(
+                    value=ast.Name(id=alias, ctx=ast.Load()), slice=ast.Constant(i), ctx=ast.Load()
+                )
+                out.append(ast.fix_missing_locations(ast.copy_location(element, a)))
+        return out
 
 
 def _loads(node: ast.AST) -> set[str]:

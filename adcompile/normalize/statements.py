@@ -286,8 +286,28 @@ class Statements:
             "compute a new one (ys = np.sort(xs))",
         )
 
+    def function_atom(self, value: ast.expr) -> ast.Name | None:
+        """The atom of ``value`` when it names a function (``np.tanh``, a user function,
+        a variable or parameter holding one), else None."""
+        if isinstance(value, ast.Name) and value.id in self.locals:
+            if value.id not in self.env:
+                return None
+            atom = self.name(value)
+            return atom if containers.function_of(self.kind(atom)) is not None else None
+        if isinstance(value, ast.Name | ast.Attribute) and not self.is_static(value):
+            if isinstance(value, ast.Attribute) and not self.is_namespace(value.value):
+                return None
+            obj = self.static_object(value)
+            if containers.is_function_value(obj) and not isinstance(obj, types.ModuleType):
+                return self.atom(value, "function")
+        return None
+
     def assign(self, target: ast.expr, value: ast.expr) -> None:
         if isinstance(target, ast.Name):
+            function = self.function_atom(value)
+            if function is not None:  # act = np.tanh: act names that function
+                self.env[target.id] = function
+                return
             self.bind(target.id, value)
             return
         if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):

@@ -246,7 +246,8 @@ class Forward:
         if stmt.target not in self.saving.call_saved:
             return assign(stmt.target, stmt.value)
         saved, fwd = self.saving.call_saved[stmt.target]
-        value = ast.Call(func=name(fwd), args=stmt.value.args, keywords=[])
+        # (the pair takes every parameter positionally: *args as a tuple, **kwargs as a dict)
+        value = ast.Call(func=name(fwd), args=stmt.prim.plain_arguments(stmt.value), keywords=[])
         target = ast.Tuple(elts=[store(stmt.target), store(saved)], ctx=ast.Store())
         return ast.Assign(targets=[target], value=value)
 

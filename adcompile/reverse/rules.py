@@ -241,10 +241,13 @@ class Rules:
         if prim is containers.GET:
             single = id(stmt) in self.saving.single_slots
             self.adjoints.accumulate_at(ops["c"].id, ops["index"], dy, single)
-        elif prim in (containers.BUILD_LIST, containers.BUILD_TUPLE):
-            for i, key in enumerate(ops):
+        elif prim in (containers.BUILD_LIST, containers.BUILD_TUPLE) or isinstance(
+            prim, containers.BuildDict
+        ):
+            keys = prim.keys if isinstance(prim, containers.BuildDict) else range(len(ops))
+            for k, key in zip(keys, ops, strict=True):
                 if key in wanted and isinstance(ops[key], ast.Name):
-                    accumulate(ops[key].id, call(helper("part"), dy, ast.Constant(i), ops[key]))
+                    accumulate(ops[key].id, call(helper("part"), dy, ast.Constant(k), ops[key]))
         elif prim is containers.APPEND:
             if "x" in wanted:
                 accumulate(ops["x"].id, call(helper("part"), dy, ast.Constant(-1), ops["x"]))

@@ -69,7 +69,10 @@ def record_fields(value: object) -> tuple[str, ...] | None:
 
 
 def kind_of(value: object) -> object:
-    """The structure of a runtime value, without lengths of lists."""
+    """The structure of a runtime value, without lengths of lists. A namedtuple or a
+    dataclass instance is a tuple of its fields' kinds (``Fields``). A function (a numpy
+    function, a user function, a ``functools.partial``) passed as a value is of the kind
+    ``("function", f)``: code is compiled for the function it is, as for a structure."""
     t = type(value)
     if t is np.ndarray or t is float:
         return LEAF  # (the common case first)
@@ -86,11 +89,28 @@ def kind_of(value: object) -> object:
         return ("tuple", tuple([LEAF if type(v) is np.ndarray else kind_of(v) for v in value]))
     if isinstance(value, dict):
         return ("dict", tuple((k, kind_of(v)) for k, v in value.items()))
+    if is_function_value(value):
+        return (FUNCTION, value)
     return LEAF
 
 
+FUNCTION = "function"
+
+
+def is_function_value(value: object) -> bool:
+    """A function passed as a value (not an array, a number or a class)."""
+    return callable(value) and not isinstance(value, type) and not hasattr(value, "__array__")
+
+
+def function_of(kind: object) -> object | None:
+    """The function a value of ``kind`` is, or None when it is not a function."""
+    if isinstance(kind, tuple) and kind[0] == FUNCTION:
+        return kind[1]
+    return None
+
+
 def is_container(kind: object) -> bool:
-    return kind != LEAF
+    return kind != LEAF and function_of(kind) is None
 
 
 def element_kind(kind: object, index: object, *, constant: bool) -> object:
@@ -103,6 +123,8 @@ def element_kind(kind: object, index: object, *, constant: bool) -> object:
             return inner[index]
         if inner and all(k == inner[0] for k in inner):
             return inner[0]
+        if not inner:  # an element of (): never read (a loop over it runs no step)
+            return LEAF
         return None
     if tag == "dict":
         if not constant:
@@ -167,6 +189,17 @@ class ContainerPrim:
 
     def __repr__(self) -> str:
         return f"<container {self.name}>"
+
+
+@dataclass(frozen=True)
+class BuildDict(ContainerPrim):
+    """A dict display ``{k0: e0, k1: e1, ...}`` with constant keys: operands e0, e1, ..."""
+
+    keys: tuple = ()
+
+
+def build_dict(keys: tuple) -> BuildDict:
+    return BuildDict("dict", tuple(keys))
 
 
 GET = ContainerPrim("getitem")  # operands: c, index

@@ -120,6 +120,17 @@ def concatenate_tangent(darrays, y, arrays, axis=0):
     return np.concatenate(darrays, axis)
 
 
+@adjoint(np.hstack, shape=UNKNOWN, fresh=True)
+def hstack(dy, y, arrays):
+    # np.hstack joins 1-d pieces (and numbers) along axis 0, others along axis 1
+    return unconcatenate(dy, arrays, 1 if np.ndim(y) > 1 else 0)
+
+
+@tangent(np.hstack)
+def hstack_tangent(darrays, y, arrays):
+    return np.hstack(darrays)
+
+
 @adjoint(np.stack, shape=UNKNOWN, fresh=True)
 def stack(dy, y, arrays, axis=0):
     return unstack(dy, len(arrays), axis)

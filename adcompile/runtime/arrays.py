@@ -244,8 +244,10 @@ def unconcatenate(g, arrays, axis=0):
         return tuple(
             p.reshape(np.shape(a)) for p, a in zip(np.split(g, bounds), arrays, strict=True)
         )
-    sizes = [np.shape(a)[axis] for a in arrays]
-    return tuple(np.split(g, np.cumsum(sizes)[:-1], axis=axis))
+    sizes = [np.shape(a)[axis] if np.ndim(a) else 1 for a in arrays]
+    parts = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+    # (a number np.hstack joined is one element of the result: its part is 0-d)
+    return tuple(p if np.ndim(a) else p.reshape(()) for p, a in zip(parts, arrays, strict=True))
 
 
 def restack(dys, g, axis=0):

@@ -24,10 +24,16 @@ def copy_adjoint(dc):
 
 
 def add_adjoint(a, b):
-    """``a + b`` for adjoints of any structure; None is zero."""
+    """``a + b`` for adjoints of any structure; None is zero, and so is a number zero
+    next to a container (the zero tangent of a container's adjoint, in derivatives of
+    generated code)."""
     if a is None:
         return b
     if b is None:
+        return a
+    if isinstance(b, list | tuple | dict) and type(a) in (float, int) and a == 0:
+        return b
+    if isinstance(a, list | tuple | dict) and type(b) in (float, int) and b == 0:
         return a
     if isinstance(a, dict):
         return {k: add_adjoint(a[k], b.get(k)) for k in a}

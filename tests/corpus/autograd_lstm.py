@@ -1,8 +1,9 @@
 """A long short-term memory network, after HIPS/autograd's examples/lstm.py (MIT).
 
 Ported by hand: numpy and scipy instead of autograd's wrappers; the helpers it
-imports from examples/rnn.py come from this corpus's port of that file. As for
-the RNN, the ``_lifted`` versions move the closures to module level.
+imports from examples/rnn.py come from this corpus's port of that file. The model's
+functions are as written; as for the RNN, the ``_lifted`` versions move the
+closures to module level and are kept as a second check.
 """
 
 import numpy as np

@@ -1,11 +1,12 @@
 """A character-level recurrent network, after HIPS/autograd's examples/rnn.py (MIT).
 
-Ported by hand: numpy and scipy instead of autograd's wrappers. The original's
-helpers are closures defined inside ``rnn_predict`` and ``concat_and_multiply``
-takes ``*args``; the ``_lifted`` versions below are the same code with the
-closures moved to module level (taking ``params``), two-argument
+Ported by hand: numpy and scipy instead of autograd's wrappers; the model's
+functions (``sigmoid``, ``concat_and_multiply`` with its ``*args``, ``rnn_predict``
+with its closures, ``rnn_log_likelihood``) as written. The ``_lifted`` versions
+below are the same code as it had to be written before adcompile took closures and
+``*args``: the closures moved to module level (taking ``params``), two-argument
 concatenation, np.concatenate for np.hstack, broadcasting for np.repeat, and
-convnet.py's logsumexp.
+convnet.py's logsumexp; they stay as a second, independent check.
 """
 
 import numpy as np
