@@ -264,6 +264,26 @@ def test_helper_result_the_caller_ignores():
     assert_hvp_matches_fd(one_result_of_a_helper, np.array([[0.3, 0.1, 0.2]]))
 
 
+def zipped_twice(x0, x1, x2, p1, ws2):
+    # (a random program, as generated) the loop over zip(ws2, ws2) leaves ws2's adjoint
+    # a number zero, which the tangent code added to the list adjoint of sum(ws2)
+    if 2.0 > 0.0:
+        x1 = np.var(sum(ws2) + np.zeros((3, 1)), 0)
+    for w14, w15 in zip(ws2, ws2):  # noqa: B007 (as generated)
+        k16 = 0
+        while k16 < 2:
+            k16 += 1
+            v17 = p1["w"]  # noqa: F841
+            w15 = ((x0 - x2) + np.zeros((1,))).dot(np.cumsum(x2 + np.zeros((1, 1)), axis=1))  # noqa: F841
+    return np.sum(ws2[-1]) + np.mean(np.sin(x1)) + np.sum(np.tanh(x2) * x2)
+
+
+def test_hvp_where_a_list_parameter_meets_a_zero_adjoint():
+    p1 = {"w": np.array([1.16902932]), "b": np.array([0.15678212])}
+    args = (np.array(0.15268823), np.array([0.70861574]), np.array(0.95460976), p1)
+    assert_hvp_matches_fd(zipped_twice, *args, [np.array([0.9915553])], wrt=4)
+
+
 # --------------------------------------------------------------- composition
 
 
