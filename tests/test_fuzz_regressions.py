@@ -661,3 +661,32 @@ def f(x0, ws1):
 """
     args = [np.array([[0.32870804957149025]]), [np.array(-0.5525118869667113)]]
     check(tmp_path, source, args, wrt=(0,))
+
+
+def test_an_imaginary_part_of_a_transform_returned_by_a_helper_is_its_own(tmp_path):
+    # np.imag of np.fft.fftn's new complex result is a view the caller may update in
+    # place: the helper's own array, not its argument's
+    source = """\
+def h0(a0):
+    a0 = np.where(a0 >= a0, np.mean(a0), a0)
+    return np.imag(np.fft.fftn(np.sum(a0) + np.zeros((3,))))
+
+
+def f(x0, x1, ws1):
+    for i8 in range(1):
+        x0 = (x0 - float(i8))[:1, ::-1]
+        if np.min(x1) > 1.0:
+            v9 = h0(x1)
+            v9 *= np.where(x1 > x1, x1, v9)
+            v10 = h0(v9)
+        else:
+            v11 = h0(a0=float(i8) + x1)
+    v13 = (x0 - np.einsum("...i,...i", x1, x1)) if np.min(x0) > 1.0 else (x0 - x1)
+    return np.sum(ws1[-1]) + np.mean(np.sin(v13))
+"""
+    args = [
+        np.array([[-0.15812810134648325, -0.6920920248851289, 0.9888895660543413]]),
+        np.array([1.2651141705417399, 1.13309117098636625, 1.00737111689060832]),
+        [np.array([-0.0831069235302712, -0.966304638896426, -0.532246795355170])],
+    ]
+    check(tmp_path, source, args, wrt=(0, 2))

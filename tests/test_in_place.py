@@ -206,10 +206,29 @@ def imaginary_part(x):
     return np.sum(v * x)
 
 
+def imaginary_part_of_a_new_real_array(x):
+    v = np.imag(x * 2.0)  # zeros that cannot be written
+    v += x
+    return np.sum(v * x)
+
+
+def broadcast_view(x):
+    v = np.broadcast_to(x * 2.0, (2, 3))  # a view that cannot be written
+    v *= x
+    return np.sum(v)
+
+
 @pytest.mark.parametrize(
     ("f", "shapes", "line", "other"),
     [
-        (imaginary_part, [(3,)], "v += x", "'x'"),
+        (imaginary_part, [(3,)], "v += x", "the read-only array np.imag() returns"),
+        (
+            imaginary_part_of_a_new_real_array,
+            [(3,)],
+            "v += x",
+            "the read-only array np.imag() returns",
+        ),
+        (broadcast_view, [(3,)], "v *= x", "the read-only array np.broadcast_to() returns"),
         (conversion_of_an_array, [(3,)], "v += x", "'y'"),
         (conversion_to_a_view, [(3,)], "v += x", "'y'"),
         (element_of_a_list, [(3,), [(3,)]], "v += x", "'ws'"),
@@ -296,9 +315,28 @@ def converted_new_array(x):
     return np.sum(v * x) + np.sum(w * x[0])
 
 
+def spectrum_part(a):
+    return np.imag(np.fft.fft(a * 1.5))  # a view of the transform's new (complex) result
+
+
+def transposed(a):
+    return (a * 2.0).T  # a view of a new array
+
+
+def views_of_new_arrays(x):
+    v = spectrum_part(x)
+    v *= x
+    w = transposed(x)
+    w += x
+    u = np.imag(np.fft.fft(x))
+    u -= x
+    return np.sum(v * x) + np.sum(w * x) + np.sum(u * u)
+
+
 @pytest.mark.parametrize(
     "f",
     [
+        views_of_new_arrays,
         made_by_numpy,
         made_by_a_helper,
         numbers,

@@ -12,8 +12,9 @@ from collections.abc import Callable
 import numpy as np
 
 from ..names import CONSTANT_ATTRIBUTES, is_helper
+from ..rules import registry
 from ..rules.containers import is_function_value
-from .fresh import FRESH_METHODS, converted, makes_new
+from .fresh import FRESH_METHODS, converted, makes_new, read_only
 from .values import NEW, State, Value, either, element
 
 
@@ -109,7 +110,12 @@ class Expressions:
         values = [self.value(a, state) for a in args]
         refers = frozenset().union(*(v.refers for v in values))
         outside = frozenset().union(*(v.outside for v in values))
-        if not refers and not outside:
+        first = node.args[0] if node.args else None
+        if read_only(obj, self.resolve(first.func) if isinstance(first, ast.Call) else None):
+            outside |= {f"the read-only array {ast.unparse(func)}() returns"}
+        elif registry.record_of(obj) is None and not refers and not outside:
+            # a function adcompile knows nothing of may return an array it keeps; a
+            # primitive returns a new array or a view of its operands
             outside = frozenset({f"what {ast.unparse(func)}() returned"})
         return Value(False, refers, outside)
 

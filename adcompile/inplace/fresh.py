@@ -12,6 +12,7 @@ import numpy as np
 
 from ..names import METHODS
 from ..rules import registry
+from ..rules.record import MAKES
 
 
 class _FreshFunctions:
@@ -96,3 +97,17 @@ def converted(obj: object, node: ast.Call) -> ast.expr | None:
 def _written_out(node: ast.expr) -> bool:
     """A list, tuple or number written in the source: never an array already."""
     return isinstance(node, ast.List | ast.Tuple | ast.ListComp | ast.Constant)
+
+
+def read_only(obj: object, operand: object) -> bool:
+    """Whether a call of ``obj`` may return an array that cannot be written (where
+    Python's ``x += ...`` raises): ``np.broadcast_to``'s view, and ``np.imag`` of a
+    real operand (a read-only array of zeros). ``operand`` is the function whose call
+    is the first operand, if it is one: ``np.imag`` of a transform's result (complex,
+    see rules/fft.py) is a view that can be written."""
+    if obj is np.broadcast_to:
+        return True
+    if obj is not np.imag:
+        return False
+    record = registry.record_of(operand)
+    return record is None or record.on_complex != MAKES

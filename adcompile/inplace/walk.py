@@ -402,8 +402,8 @@ class Ownership:
                 and not state.sharers(node.id)
                 and not state.holds.get(node.id)
             )
-        value = self.exprs.value(node, state)
-        return value.fresh and not value.refers
+        value = self.exprs.value(node, state)  # (a view of a new array is its own too)
+        return not value.refers and not value.outside
 
     def passed_back(self, node: ast.expr, state: State) -> set[int]:
         """The positions of the parameters whose object, or part of it, ``node`` may be."""
