@@ -342,7 +342,7 @@ def recomputable_arrays(
             cheap = any(resolve_func(value.func) is f for f in _CONSTRUCTORS)
         else:
             cheap = False
-        operands = list(ast.iter_child_nodes(value)) if not isinstance(value, ast.Call) else value.args
+        operands = value.args if isinstance(value, ast.Call) else ast.iter_child_nodes(value)
         if cheap and all(
             isinstance(a, ast.operator | ast.unaryop | ast.Constant)
             or (isinstance(a, ast.Name) and (a.id in params or shape(a.id) == ()))
