@@ -5,14 +5,15 @@ The reverse sweep is written in a few forms the accepted language does not have:
 it iterates ``reversed(saved)``, pops what a helper's forward sweep pushed, fills a
 container adjoint in place with ``add_at(...)`` as a statement, uses a value computed
 in a branch of the forward sweep in the same branch of the reverse sweep, returns
-a zero gradient as ``None``, and deletes a temporary after its last use.
+a zero gradient as ``None``, checks a list's length with ``check_unpacking`` before
+unpacking it, and deletes a temporary after its last use.
 :func:`differentiable_text` rewrites these into equivalent forms the language has
 (``saved[::-1]``; ``x = stack[-1]``, ``stack = stack[:-1]``; ``d = add_at(d, ...)``;
-a ``None`` before the branch; ``return 0.0``; ``pass``), line by line, so that the
-comments naming the user's source lines stay; the rewritten code is compiled under its
-own pseudo-filename (``origin.py`` reads those comments back). Generated code that
-indexes writes the index as a value, ``unindex(g, x, np.s_[1:])``: the front end
-reads ``np.s_[...]`` there as an index.
+a ``None`` before the branch; ``return 0.0``; ``if len(xs) != n: raise ...``;
+``pass``), line by line, so that the comments naming the user's source lines stay;
+the rewritten code is compiled under its own pseudo-filename (``origin.py`` reads
+those comments back). Generated code that indexes writes the index as a value,
+``unindex(g, x, np.s_[1:])``: the front end reads ``np.s_[...]`` there as an index.
 """
 
 from __future__ import annotations
@@ -144,6 +145,22 @@ def differentiable_text(text: str, gradient: bool = False) -> str:
             # is returned as None: as a number, 0.0, it has a derivative, zero
             i = node.lineno - 1
             edits[i] = [f"{indent_of(i)}return 0.0"]
+        elif (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id.startswith("check_unpacking")
+            and len(node.value.args) == 2
+            and node.lineno == node.end_lineno
+        ):
+            # the length check before unpacking a list, as the language writes it
+            i = node.lineno - 1
+            xs, n = (ast.unparse(a) for a in node.value.args)
+            message = repr(f"the list does not unpack into {n} names")
+            edits[i] = [
+                f"{indent_of(i)}if len({xs}) != {n}:",
+                f"{indent_of(i)}    raise ValueError({message})",
+            ]
         elif isinstance(node, ast.Delete) and node.lineno == node.end_lineno:
             # a temporary freed after its last use (the shared inverse of linear-algebra
             # adjoints): nothing reads it again, so to differentiate, it may stay

@@ -74,6 +74,8 @@ class Kinds:
         if isinstance(prim, CallPrim):
             return prim.result_kind
         n = self.result_count(prim, operands)
+        if n is None:  # a list of as many arrays as the call makes (np.split's pieces)
+            return ("list", LEAF)
         return LEAF if n == 1 else ("tuple", (LEAF,) * n)
 
     def not_a_dataclass(self, atom: ast.expr, node: ast.AST) -> None:
@@ -174,6 +176,8 @@ class Kinds:
                 if known is not None:
                     args[param] = known
                     continue
+            if isinstance(operand, ast.Name) and param == "indices_or_sections":
+                return None  # split points known when the code runs: a list of pieces
             if not isinstance(operand, ast.Constant) and param == "indices_or_sections":
                 raise self.error(
                     f"{primitive_name(prim)}'s indices_or_sections= must tell here how many "
