@@ -337,9 +337,47 @@ def test_gammasgn_is_piecewise_constant():
     assert_grad_matches_fd(through_gammasgn, x)
 
 
+def zeta_sum(s, q):
+    return np.sum(np.sin(sp.zeta(s, q)))
+
+
+def zeta_shift(q):
+    return np.sum(np.sin(sp.zeta(2.5, q)))
+
+
+def test_hurwitz_zeta_in_its_shift():
+    # d/dq zeta(s, q) = -s zeta(s + 1, q); the exponent gets no gradient
+    for s in (2.0, 3.5, np.array([[2.0], [3.0], [4.5]])):
+        q = RNG.uniform(0.5, 3, (3, 4))
+        assert_grad_matches_fd(zeta_sum, s, q, wrt=1, rtol=1e-5)
+        assert_grad_matches_fd(zeta_sum, s, float(RNG.uniform(0.5, 3)), wrt=1, rtol=1e-5)
+    # polygamma(n, q) is (-1)^(n+1) n! zeta(n + 1, q): autograd's polygamma is the oracle
+    q = RNG.uniform(0.5, 3, (3, 4))
+    expected = autograd.grad(lambda q: anp.sum(anp.sin(-0.5 * asp.polygamma(2, q))))(q)
+    np.testing.assert_allclose(ad.grad(zeta_sum, wrt=1)(3.0, q), expected, rtol=1e-9)
+    _float32_gives_float32(zeta_shift, q)
+    with pytest.raises(ad.AdCompileError, match="zeta"):
+        ad.grad(zeta_sum, wrt=0)(2.5, q)
+
+
+def digamma_sum(x):
+    return np.sum(np.sin(sp.digamma(x)))
+
+
+def test_second_derivative_of_digamma_through_zeta():
+    # digamma's derivative is written zeta(2, x) (float32 stays float32): its own
+    # derivative is zeta's rule; autograd's hessian-vector product is the oracle
+    x, v = RNG.uniform(0.5, 3, (2, 3)), RNG.normal(size=(2, 3))
+    expected = autograd.grad(
+        lambda x: anp.sum(autograd.grad(lambda y: anp.sum(anp.sin(asp.digamma(y))))(x) * v)
+    )(x)
+    np.testing.assert_allclose(ad.hvp(digamma_sum)(x, v), expected, rtol=1e-8)
+
+
 def test_every_scipy_special_rule_is_tested():
     tested = {id(f) for f, *_ in [*UNARY.values(), *ORDERED.values(), *BINARY.values()]}
     tested |= {id(logsumexp), id(softmax), id(log_softmax), id(sp.betainc), id(sp.multigammaln)}
+    tested.add(id(sp.zeta))
     missing = sorted(
         r.name for r in _optional_records("scipy_special") if id(r.canonical) not in tested
     )
