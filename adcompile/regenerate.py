@@ -145,27 +145,8 @@ def differentiable_text(text: str, gradient: bool = False) -> str:
             # is returned as None: as a number, 0.0, it has a derivative, zero
             i = node.lineno - 1
             edits[i] = [f"{indent_of(i)}return 0.0"]
-        elif (
-            isinstance(node, ast.Expr)
-            and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Name)
-            and node.value.func.id.startswith("check_unpacking")
-            and len(node.value.args) == 2
-            and node.lineno == node.end_lineno
-        ):
-            # the length check before unpacking a list, as the language writes it
-            i = node.lineno - 1
-            xs, n = (ast.unparse(a) for a in node.value.args)
-            message = repr(f"the list does not unpack into {n} names")
-            edits[i] = [
-                f"{indent_of(i)}if len({xs}) != {n}:",
-                f"{indent_of(i)}    raise ValueError({message})",
-            ]
-        elif isinstance(node, ast.Delete) and node.lineno == node.end_lineno:
-            # a temporary freed after its last use (the shared inverse of linear-algebra
-            # adjoints): nothing reads it again, so to differentiate, it may stay
-            i = node.lineno - 1
-            edits[i] = [f"{indent_of(i)}pass"]
+        elif (replaced := _check_or_delete(node, indent_of)) is not None:
+            edits[node.lineno - 1] = replaced
         elif isinstance(node, ast.If):
             # a name given a value on one side only, and not before: None before the if
             # (the reverse sweep reads it under the same condition only)
@@ -183,6 +164,29 @@ def differentiable_text(text: str, gradient: bool = False) -> str:
     for i, line in enumerate(lines):
         out.extend(edits.get(i, [line]))
     return "\n".join(out) + "\n"
+
+
+def _check_or_delete(node: ast.AST, indent_of: Callable[[int], str]) -> list[str] | None:
+    """The lines that replace a one-line ``check_unpacking(xs, n)`` statement (the length
+    check before unpacking a list: an ``if``/``raise``) or ``del`` of a temporary freed
+    after its last use (``pass``: nothing reads it again, so to differentiate, it may
+    stay); None for any other statement."""
+    if not isinstance(node, ast.Delete | ast.Expr) or node.lineno != node.end_lineno:
+        return None
+    i = node.lineno - 1
+    if isinstance(node, ast.Delete):
+        return [f"{indent_of(i)}pass"]
+    call = node.value if isinstance(node, ast.Expr) else None
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id.startswith("check_unpacking")
+        and len(call.args) == 2
+    ):
+        return None
+    xs, n = (ast.unparse(a) for a in call.args)
+    message = repr(f"the list does not unpack into {n} names")
+    return [f"{indent_of(i)}if len({xs}) != {n}:", f"{indent_of(i)}    raise ValueError({message})"]
 
 
 def _in_place_call(call: ast.expr, line: str) -> str | None:
