@@ -184,7 +184,7 @@ class Kinds:
                     "pieces it makes: it decides how many arrays the result holds",
                     hint="write the number of pieces, or the split points as a list or tuple "
                     "in the call (np.split(x, [i, j]), the points may be variables) or as a "
-                    "tuple variable",
+                    "variable holding them",
                 )
             if not isinstance(operand, ast.Constant):
                 raise self.error(
