@@ -35,6 +35,11 @@ FRESH_RUNTIME_HELPERS = {
     "matmul_adjoint_rhs",
     "dot_adjoint_lhs",
     "dot_adjoint_rhs",
+    "solve_transposed",
+    "solve_adjoint_lhs",
+    "det_adjoint",
+    "slogdet_adjoint",
+    "cholesky_adjoint",
 }
 
 

@@ -192,7 +192,9 @@ FUNCTIONS_TEXT = [
 ]
 
 STATEMENTS_TEXT = [
-    "assignment to a name, tuple unpacking (`W, b = params[0]`), augmented "
+    "assignment to a name, tuple unpacking (`W, b = params[0]`; a list of a length "
+    "known only when the code runs, such as `np.split(x, points)`'s pieces, is "
+    "checked to hold as many values as names, as Python checks it), augmented "
     "assignment (`h += x` means `h = h + x`: a new array, never an update in place; "
     "so it is accepted only where that is the same thing: `h` holds an array the "
     "function made (arithmetic, a numpy call that returns a new array, a helper "

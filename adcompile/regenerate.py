@@ -4,13 +4,15 @@ the front end can differentiate again (higher-order derivatives, see higher.py).
 The reverse sweep is written in a few forms the accepted language does not have:
 it iterates ``reversed(saved)``, pops what a helper's forward sweep pushed, fills a
 container adjoint in place with ``add_at(...)`` as a statement, uses a value computed
-in a branch of the forward sweep in the same branch of the reverse sweep, and returns
-a zero gradient as ``None``. :func:`differentiable_text` rewrites these into
-equivalent forms the language has (``saved[::-1]``; ``x = stack[-1]``,
-``stack = stack[:-1]``; ``d = add_at(d, ...)``; a ``None`` before the branch;
-``return 0.0``), line by line, so that the comments naming the user's source lines
-stay; the rewritten code is compiled under its own pseudo-filename (``origin.py``
-reads those comments back). Generated code that indexes writes the index as a value,
+in a branch of the forward sweep in the same branch of the reverse sweep, returns
+a zero gradient as ``None``, checks a list's length with ``check_unpacking`` before
+unpacking it, and deletes a temporary after its last use.
+:func:`differentiable_text` rewrites these into equivalent forms the language has
+(``saved[::-1]``; ``x = stack[-1]``, ``stack = stack[:-1]``; ``d = add_at(d, ...)``;
+a ``None`` before the branch; ``return 0.0``; ``if len(xs) != n: raise ...``;
+``pass``), line by line, so that the comments naming the user's source lines stay;
+the rewritten code is compiled under its own pseudo-filename (``origin.py`` reads
+those comments back). Generated code that indexes writes the index as a value,
 ``unindex(g, x, np.s_[1:])``: the front end reads ``np.s_[...]`` there as an index.
 """
 
@@ -143,6 +145,8 @@ def differentiable_text(text: str, gradient: bool = False) -> str:
             # is returned as None: as a number, 0.0, it has a derivative, zero
             i = node.lineno - 1
             edits[i] = [f"{indent_of(i)}return 0.0"]
+        elif (replaced := _check_or_delete(node, indent_of)) is not None:
+            edits[node.lineno - 1] = replaced
         elif isinstance(node, ast.If):
             # a name given a value on one side only, and not before: None before the if
             # (the reverse sweep reads it under the same condition only)
@@ -160,6 +164,29 @@ def differentiable_text(text: str, gradient: bool = False) -> str:
     for i, line in enumerate(lines):
         out.extend(edits.get(i, [line]))
     return "\n".join(out) + "\n"
+
+
+def _check_or_delete(node: ast.AST, indent_of: Callable[[int], str]) -> list[str] | None:
+    """The lines that replace a one-line ``check_unpacking(xs, n)`` statement (the length
+    check before unpacking a list: an ``if``/``raise``) or ``del`` of a temporary freed
+    after its last use (``pass``: nothing reads it again, so to differentiate, it may
+    stay); None for any other statement."""
+    if not isinstance(node, ast.Delete | ast.Expr) or node.lineno != node.end_lineno:
+        return None
+    i = node.lineno - 1
+    if isinstance(node, ast.Delete):
+        return [f"{indent_of(i)}pass"]
+    call = node.value if isinstance(node, ast.Expr) else None
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id.startswith("check_unpacking")
+        and len(call.args) == 2
+    ):
+        return None
+    xs, n = (ast.unparse(a) for a in call.args)
+    message = repr(f"the list does not unpack into {n} names")
+    return [f"{indent_of(i)}if len({xs}) != {n}:", f"{indent_of(i)}    raise ValueError({message})"]
 
 
 def _in_place_call(call: ast.expr, line: str) -> str | None:

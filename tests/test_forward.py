@@ -786,6 +786,32 @@ def f_dirichlet(alpha):
     )
 
 
+def f_distribution_functions(x, loc, scale):
+    # the shape parameters of a cdf are constants (no closed-form derivative)
+    return (
+        stats.t.cdf(x, 3.5, loc, scale)
+        + stats.t.logcdf(x, 2.5, loc, scale)
+        + stats.gamma.cdf(x + 1.0, 2.5, loc, scale)
+        + stats.beta.cdf(x * 0.8, 2.5, 1.7, loc * 0.1, scale)
+        + stats.chi2.cdf(x + 1.0, 3.0, loc, scale)
+    )
+
+
+def f_chi2(x, df, loc, scale):
+    return stats.chi2.logpdf(x, df, loc, scale) + stats.chi2.pdf(x, df, loc, scale)
+
+
+def f_poisson_cdf(mu):
+    return stats.poisson.cdf(COUNTS, mu) + stats.poisson.cdf(COUNTS, mu, 0.5)
+
+
+EXPONENTS = np.array([[2.0], [3.5]])
+
+
+def f_zeta(q):
+    return special.zeta(2.5, q) + special.zeta(EXPONENTS, q)
+
+
 MORE_CASES = [
     (f_exp2, (X,)),
     (f_inverse_hyperbolic, (X,)),
@@ -855,6 +881,10 @@ MORE_CASES = [
     (f_gamma_distribution, (M + 0.5, 2.5, 0.1, 1.3)),
     (f_beta_distribution, (M * 0.8, 2.5, 1.7, -0.05, 1.2)),
     (f_poisson, (Y + 1.0,)),
+    (f_distribution_functions, (M, 0.1, 1.3)),
+    (f_chi2, (M + 0.5, 3.5, 0.1, 1.3)),
+    (f_poisson_cdf, (Y + 1.0,)),
+    (f_zeta, (X + 0.5,)),
     (f_multivariate_normal, (N, Y[:2], A2 @ A2.T)),
     (f_multivariate_normal_cov_forms, (M, Y, 1.7, X + 0.5)),
     (f_dirichlet, (X + 1.0,)),

@@ -492,3 +492,69 @@ def test_a_flat_parameter_list_filled_at_computed_indices_is_a_container_of_new_
         assert a is not b and a is not p
         np.testing.assert_array_equal(a, b)
     assert_tree_grad_matches_fd(flat_mlp, params, X, labels)
+
+
+# ------------------------------- large cheap arrays computed again rather than held
+
+
+def kernel_nll(log_ell, log_sn2, D2, y):
+    n = y.shape[0]
+    K = np.exp(-0.5 * D2 * np.exp(-2.0 * log_ell)) + np.exp(log_sn2) * np.eye(n)
+    return 0.5 * (y @ np.linalg.solve(K, y)) + 0.5 * np.linalg.slogdet(K)[1]
+
+
+def kernel_nll_scaled_in_place(log_ell, log_sn2, D2, y):
+    n = y.shape[0]
+    S = -0.5 * D2
+    D2 *= 2.0  # the parameter changes after S is computed: S cannot be computed again
+    K = np.exp(S * np.exp(-2.0 * log_ell)) + np.exp(log_sn2) * np.eye(n) + 0.0 * D2
+    return 0.5 * (y @ np.linalg.solve(K, y)) + 0.5 * np.linalg.slogdet(K)[1]
+
+
+def _kernel_args(n, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    D2 = np.sum((X[:, None, :] - X[None, :, :]) ** 2, axis=-1)
+    return 0.2, -1.0, D2, np.sin(X[:, 0])
+
+
+def _forward_lines(g) -> list[str]:
+    forward = g.source.split("# reverse sweep")[0].split("# forward sweep")[1]
+    return [line.strip() for line in forward.splitlines() if not line.strip().startswith("#")]
+
+
+def test_a_large_array_cheap_to_make_from_parameters_is_computed_again_not_held():
+    # -0.5 * D2 and np.eye(n) (n = 160: 25,600 elements each) are made again where the
+    # reverse sweep reads them: holding them raised the peak memory of every call
+    args = _kernel_args(160)
+    g = ad.grad(kernel_nll, wrt=(0, 1))
+    g(*args)
+    reverse = g.source.split("# reverse sweep")[1]
+    assert "(-0.5 * D2)" in reverse and "np.eye(n)" in reverse
+    assert not any(line.endswith(("= -0.5 * D2", "= np.eye(n)")) for line in _forward_lines(g))
+    assert_grad_matches_fd(kernel_nll, *args, wrt=(0, 1))
+
+
+def test_a_small_array_or_a_parameter_written_in_place_is_held():
+    # below the size, holding costs nothing worth a second computation
+    args = _kernel_args(8)
+    g = ad.grad(kernel_nll, wrt=(0, 1))
+    g(*args)
+    assert "(-0.5 * D2)" not in g.source.split("# reverse sweep")[1]
+    assert_grad_matches_fd(kernel_nll, *args, wrt=(0, 1))
+    # a parameter the function writes into no longer holds what it held
+    args = _kernel_args(160)
+    g = ad.grad(kernel_nll_scaled_in_place, wrt=(0, 1))
+    got = g(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+    assert "(-0.5 * D2)" not in g.source.split("# reverse sweep")[1]
+
+    def fresh(log_ell, log_sn2):
+        return kernel_nll_scaled_in_place(log_ell, log_sn2, args[2].copy(), args[3])
+
+    for i in range(2):
+        h = 1e-6
+        up = [args[0], args[1]]
+        down = list(up)
+        up[i] += h
+        down[i] -= h
+        assert got[i] == pytest.approx((fresh(*up) - fresh(*down)) / (2 * h), rel=1e-6)

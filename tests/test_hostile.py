@@ -292,12 +292,6 @@ def f(x):
 def f(x):
     return np.nanmean(x * x)  # <-
 """,
-    "np.split at indices a variable holds": """
-def f(x):
-    at = [2]
-    a, b = np.split(x, at)  # <-
-    return np.sum(a * b)
-""",
     "returns a tuple": """
 def f(x):
     return np.sum(x), np.sum(x * x)  # <-
@@ -316,6 +310,12 @@ def h(a, n):
 
 def f(x):
     return np.sum(h(x, 3))
+""",
+    "np.split at indices a variable holds": """
+def f(x):
+    at = [len(x) // 2]
+    a, b = np.split(x, at)
+    return np.sum(a * b)
 """,
     "chained comparison": """
 def f(x):

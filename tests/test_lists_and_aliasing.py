@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import assert_grad_matches_fd
+from helpers import assert_grad_matches_fd, assert_tree_grad_matches_fd
 
 import adcompile as ad
 from adcompile import AdCompileError
@@ -683,3 +683,27 @@ def test_a_list_passed_to_a_numpy_function_is_the_array_numpy_makes():
     for g, e in zip((da, dx), autograd.grad(twin, (0, 1))(0.7, x), strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-12)
     assert_grad_matches_fd(mean_of_a_list, 0.7, x, wrt=(0, 1))
+
+
+def _unpack_argument(xs):
+    a, b = xs
+    return np.sum(a * b)
+
+
+def _unpack_local(x, n):
+    ys = [x * (k + 1) for k in range(n)]
+    a, b = ys
+    return np.sum(a * b)
+
+
+def test_a_list_unpacks_only_into_as_many_names_as_it_holds():
+    # Python's ValueError, not the gradient of the first elements
+    x = np.array([0.5, -1.0])
+    with pytest.raises(ValueError, match="too many values to unpack"):
+        ad.grad(_unpack_argument)([x, x, x])
+    with pytest.raises(ValueError, match="not enough values to unpack"):
+        ad.grad(_unpack_argument)([x])
+    with pytest.raises(ValueError, match="too many values to unpack"):
+        ad.grad(_unpack_local)(x, 3)
+    assert_tree_grad_matches_fd(_unpack_argument, [x, x * 3.0])
+    assert_grad_matches_fd(_unpack_local, x, 2)

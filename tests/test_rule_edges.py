@@ -376,6 +376,7 @@ RUNTIME_NONDIFF = (
     runtime.zeros_adjoint,
     runtime.unit_cotangent,
     runtime.check_cotangent,
+    runtime.check_unpacking,
     runtime.reduced_count,
     runtime.abs_sign,
     runtime.extremum_mask,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import autograd
 import autograd.numpy as anp
+import fuzzcheck
 import numpy as np
 import pytest
 from helpers import assert_grad_matches_fd
@@ -804,15 +805,60 @@ def test_hvp_through_splits_matches_finite_differences_of_the_gradient(f):
     np.testing.assert_allclose(ad.hvp(f)(x, v), expected, rtol=1e-6, atol=1e-7)
 
 
-def test_split_points_the_name_does_not_tell_are_refused_with_what_to_write():
-    def f(x):
-        points = [1, 3]  # a list: its length may change
-        a, b, c = np.split(x, points)
-        return np.sum(a) + np.sum(b * 2.0) + np.sum(c)
+def _split_at_list(x, points):
+    # a list of split points (an argument): the pieces are a list of as many arrays
+    # as the call makes, unpacked (Python's length check), indexed and looped over
+    a, b, c = np.split(x, points, axis=-1)
+    pieces = np.array_split(x, points, axis=-1)
+    total = np.sum(a * b[..., :1]) + np.sum(np.sin(pieces[-1]) * c[..., :1])
+    for p in pieces:
+        total = total + np.sum(p**2) * p.shape[-1]
+    return total
 
-    with pytest.raises(ad.AdCompileError, match="how many pieces") as info:
-        ad.grad(f)(np.arange(5.0))
-    assert "as a list or tuple in the call" in str(info.value)
+
+def _split_at_computed(x, k):
+    # split points computed in the function: an array of them, and a count variable
+    points = np.cumsum(np.array([k, 1]))
+    pieces = np.hsplit(x, points)
+    halves = np.vsplit(x, k)
+    thirds = np.dsplit(x[:, :, None] * np.ones(3), 3)
+    out = np.sum(halves[0] * halves[-1]) + np.sum(thirds[1] ** 3)
+    for i, p in enumerate(pieces):
+        out = out + np.sum(np.exp(p)) * (i + 1)
+    return out
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (_split_at_list, (np.arange(10.0).reshape(2, 5) / 7, [1, 3])),
+        (_split_at_list, (np.arange(10.0).reshape(2, 5) / 7, np.array([2, 4]))),
+        (_split_at_computed, (np.arange(16.0).reshape(4, 4) / 9, 2)),
+    ],
+)
+def test_split_points_known_when_the_code_runs(f, args):
+    assert_grad_matches_fd(f, *args)
+    # against autograd's own rules for the splits
+    got = ad.grad(f)(*args)
+    with_autograd = autograd.grad(_autograd_version(f))(*args)
+    np.testing.assert_allclose(got, with_autograd, rtol=1e-10, atol=1e-12)
+    v = np.random.default_rng(2).normal(size=args[0].shape)
+    value, tangent = ad.jvp(f)(*args, v)
+    assert value == pytest.approx(f(*args), rel=1e-12)
+    assert tangent == pytest.approx(np.sum(got * v), rel=1e-9)
+    assert fuzzcheck.check_hvp(f, list(args), (0,)) == "hvp"
+
+
+def test_a_list_of_pieces_unpacks_into_as_many_names_as_it_holds():
+    # Python's own error when the count differs: not a gradient of the first pieces
+    x = np.arange(10.0).reshape(2, 5)
+    for points, words in (([1, 2, 3], "too many values"), ([1], "not enough values")):
+        with pytest.raises(ValueError, match=words):
+            _split_at_list(x, points)
+        with pytest.raises(ValueError, match=words):
+            ad.grad(_split_at_list)(x, points)
+        with pytest.raises(ValueError):
+            ad.hvp(_split_at_list)(x, points, x)
 
 
 def test_einsum_of_two_operands_is_a_new_array_updated_in_place():

@@ -13,6 +13,7 @@ scipy = pytest.importorskip("scipy")
 import autograd  # noqa: E402
 import autograd.numpy as anp  # noqa: E402
 import autograd.scipy.special as asp  # noqa: E402
+import fuzzcheck  # noqa: E402
 import scipy.special as sp  # noqa: E402
 from helpers import assert_grad_matches_fd  # noqa: E402
 from scipy.integrate import odeint  # noqa: E402
@@ -337,9 +338,47 @@ def test_gammasgn_is_piecewise_constant():
     assert_grad_matches_fd(through_gammasgn, x)
 
 
+def zeta_sum(s, q):
+    return np.sum(np.sin(sp.zeta(s, q)))
+
+
+def zeta_shift(q):
+    return np.sum(np.sin(sp.zeta(2.5, q)))
+
+
+def test_hurwitz_zeta_in_its_shift():
+    # d/dq zeta(s, q) = -s zeta(s + 1, q); the exponent gets no gradient
+    for s in (2.0, 3.5, np.array([[2.0], [3.0], [4.5]])):
+        q = RNG.uniform(0.5, 3, (3, 4))
+        assert_grad_matches_fd(zeta_sum, s, q, wrt=1, rtol=1e-5)
+        assert_grad_matches_fd(zeta_sum, s, float(RNG.uniform(0.5, 3)), wrt=1, rtol=1e-5)
+    # polygamma(n, q) is (-1)^(n+1) n! zeta(n + 1, q): autograd's polygamma is the oracle
+    q = RNG.uniform(0.5, 3, (3, 4))
+    expected = autograd.grad(lambda q: anp.sum(anp.sin(-0.5 * asp.polygamma(2, q))))(q)
+    np.testing.assert_allclose(ad.grad(zeta_sum, wrt=1)(3.0, q), expected, rtol=1e-9)
+    _float32_gives_float32(zeta_shift, q)
+    with pytest.raises(ad.AdCompileError, match="zeta"):
+        ad.grad(zeta_sum, wrt=0)(2.5, q)
+
+
+def digamma_sum(x):
+    return np.sum(np.sin(sp.digamma(x)))
+
+
+def test_second_derivative_of_digamma_through_zeta():
+    # digamma's derivative is written zeta(2, x) (float32 stays float32): its own
+    # derivative is zeta's rule; autograd's hessian-vector product is the oracle
+    x, v = RNG.uniform(0.5, 3, (2, 3)), RNG.normal(size=(2, 3))
+    expected = autograd.grad(
+        lambda x: anp.sum(autograd.grad(lambda y: anp.sum(anp.sin(asp.digamma(y))))(x) * v)
+    )(x)
+    np.testing.assert_allclose(ad.hvp(digamma_sum)(x, v), expected, rtol=1e-8)
+
+
 def test_every_scipy_special_rule_is_tested():
     tested = {id(f) for f, *_ in [*UNARY.values(), *ORDERED.values(), *BINARY.values()]}
     tested |= {id(logsumexp), id(softmax), id(log_softmax), id(sp.betainc), id(sp.multigammaln)}
+    tested.add(id(sp.zeta))
     missing = sorted(
         r.name for r in _optional_records("scipy_special") if id(r.canonical) not in tested
     )
@@ -418,6 +457,87 @@ def test_distribution_methods(name, monkeypatch):
     floats = [float(s(())) for s in samplers]
     assert_grad_matches_fd(f, *floats, wrt=wrt, rtol=1e-5)
     _float32_gives_float32(f, samplers[0]((2, 3)), *[float(s(())) for s in samplers[1:]])
+
+
+# cdfs (and chi2's density in df): x, loc and scale differentiated, the shape parameters
+# at the positions given constants; autograd's rules differentiate x (poisson's: mu)
+_t_args = [_x, _uniform(1.5, 6), _uniform(-1, 1), _pos]
+_gamma_args = [_uniform(2, 4), _pos, _uniform(-1, 0.5), _pos]
+_beta_args = [_uniform(0.3, 0.7), _pos, _pos, _uniform(-0.2, 0.2), _uniform(1.0, 1.2)]
+# (autograd's chi2 rule holds for whole degrees of freedom only: its gradient is 0 else)
+_chi2_args = [_uniform(2, 4), lambda shape: RNG.integers(1, 6, shape) * 1.0, *_gamma_args[2:]]
+CDFS = {
+    "t.cdf": (st.t.cdf, ast_.t.cdf, _t_args, (1,)),
+    "t.logcdf": (st.t.logcdf, ast_.t.logcdf, _t_args, (1,)),
+    "gamma.cdf": (
+        st.gamma.cdf,
+        lambda x, a, loc, scale: ast_.gamma.cdf((x - loc) / scale, a),
+        _gamma_args,
+        (1,),
+    ),
+    "beta.cdf": (
+        st.beta.cdf,
+        lambda x, a, b, loc, scale: ast_.beta.cdf((x - loc) / scale, a, b),
+        _beta_args,
+        (1, 2),
+    ),
+    "chi2.cdf": (
+        st.chi2.cdf,
+        lambda x, df, loc, scale: ast_.chi2.cdf((x - loc) / scale, df),
+        _chi2_args,
+        (1,),
+    ),
+    "chi2.logpdf": (
+        st.chi2.logpdf,
+        lambda x, df, loc, scale: ast_.chi2.logpdf((x - loc) / scale, df) - anp.log(scale),
+        _chi2_args,
+        (),
+    ),
+    "chi2.pdf": (
+        st.chi2.pdf,
+        lambda x, df, loc, scale: ast_.chi2.pdf((x - loc) / scale, df) / scale,
+        _chi2_args,
+        (),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CDFS))
+def test_distribution_functions(name, monkeypatch):
+    method, oracle, samplers, constant = CDFS[name]
+    monkeypatch.setitem(globals(), "DIST", method)
+    f = ENTRY[len(samplers)]
+    wrt = tuple(i for i in range(len(samplers)) if i not in constant)
+    for shapes in [[(3, 4)] * len(samplers), [(3, 1), (1, 4), *[()] * (len(samplers) - 2)]]:
+        args = [s(shape) for s, shape in zip(samplers, shapes)]
+        g = assert_grad_matches_fd(f, *args, wrt=wrt, rtol=1e-5)
+        expected = autograd.grad(lambda *a: anp.sum(anp.sin(oracle(*a))))(*args)
+        np.testing.assert_allclose(g[0], expected, rtol=1e-7, atol=1e-12)
+        v = [RNG.normal(size=np.shape(args[i])) for i in wrt]
+        value, tangent = ad.jvp(f, wrt=wrt)(*args, *v)
+        assert tangent == pytest.approx(sum(np.sum(gi * vi) for gi, vi in zip(g, v)), rel=1e-9)
+    floats = [float(s(())) for s in samplers]
+    assert_grad_matches_fd(f, *floats, wrt=wrt, rtol=1e-5)
+    _float32_gives_float32(f, samplers[0]((2, 3)), *[float(s(())) for s in samplers[1:]])
+    assert fuzzcheck.check_hvp(f, [s((2, 3)) for s in samplers], wrt) == "hvp"
+    for i in constant:  # a shape parameter of a cdf: refused by name
+        with pytest.raises(ad.AdCompileError, match=name.split(".")[0]):
+            ad.grad(f, wrt=i)(*[s((2, 3)) for s in samplers])
+
+
+def poisson_cdf_loss(k, mu, loc):
+    return np.sum(np.sin(st.poisson.cdf(k, mu, loc)))
+
+
+def test_poisson_cdf_in_its_mean():
+    k = np.array([[0.0, 1.0, 2.0, 5.0], [3.0, 2.5, 7.0, -1.0]])
+    mu = RNG.uniform(0.5, 4, (2, 4))
+    for loc in (0.0, 1.0):
+        g = assert_grad_matches_fd(poisson_cdf_loss, k, mu, loc, wrt=1, rtol=1e-5)
+        if loc == 0.0:
+            expected = autograd.grad(lambda m: anp.sum(anp.sin(ast_.poisson.cdf(k, m))))(mu)
+            np.testing.assert_allclose(g, expected, rtol=1e-8)
+    assert fuzzcheck.check_hvp(poisson_cdf_loss, [k, mu, 0.5], (1,)) == "hvp"
 
 
 def norm_defaults(x):
@@ -562,6 +682,7 @@ def test_dirichlet_in_x_is_refused():
 
 def test_every_scipy_stats_rule_is_tested():
     methods = [*(v[0] for v in STATS.values()), st.poisson.logpmf, st.poisson.pmf]
+    methods += [*(v[0] for v in CDFS.values()), st.poisson.cdf]
     methods += [st.multivariate_normal.logpdf, st.multivariate_normal.pdf]
     methods += [st.dirichlet.logpdf, st.dirichlet.pdf]
     # (each access makes a new bound method: compare by object and function)

@@ -74,6 +74,8 @@ class Kinds:
         if isinstance(prim, CallPrim):
             return prim.result_kind
         n = self.result_count(prim, operands)
+        if n is None:  # a list of as many arrays as the call makes (np.split's pieces)
+            return ("list", LEAF)
         return LEAF if n == 1 else ("tuple", (LEAF,) * n)
 
     def not_a_dataclass(self, atom: ast.expr, node: ast.AST) -> None:
@@ -174,13 +176,15 @@ class Kinds:
                 if known is not None:
                     args[param] = known
                     continue
+            if isinstance(operand, ast.Name) and param == "indices_or_sections":
+                return None  # split points known when the code runs: a list of pieces
             if not isinstance(operand, ast.Constant) and param == "indices_or_sections":
                 raise self.error(
                     f"{primitive_name(prim)}'s indices_or_sections= must tell here how many "
                     "pieces it makes: it decides how many arrays the result holds",
                     hint="write the number of pieces, or the split points as a list or tuple "
                     "in the call (np.split(x, [i, j]), the points may be variables) or as a "
-                    "tuple variable",
+                    "variable holding them",
                 )
             if not isinstance(operand, ast.Constant):
                 raise self.error(

@@ -9,6 +9,7 @@ import copy
 import operator
 import types
 
+from .. import runtime
 from ..frontend import StaticFunction
 from ..ir import Assign, If
 from ..names import (
@@ -350,6 +351,9 @@ class Statements:
                     value,
                     hint="index the array instead: a = x[0]; b = x[1]",
                 )
+            if kind[0] == "list":
+                # a list's length is known when the code runs: Python's own check then
+                self.check_unpacking(source, len(names), target)
             for i, t in enumerate(names):
                 index = ast.Constant(value=i)
                 sub = ast.Subscript(value=_copy_atom(source), slice=index, ctx=ast.Load())
@@ -358,6 +362,26 @@ class Statements:
                 self.env[t.id] = ast.Name(id=ssa, ctx=ast.Load())
             return
         raise self.error("unsupported assignment target", target)
+
+    def check_unpacking(self, source: ast.expr, n: int, node: ast.AST) -> None:
+        """Before ``a, b = xs`` of a list: raise Python's ValueError unless it holds ``n``."""
+        helper = self.names.fresh("check_unpacking")
+        self.globals[helper] = runtime.check_unpacking
+        check = ast.Call(
+            func=ast.Name(id=helper, ctx=ast.Load()),
+            args=[_copy_atom(source), ast.Constant(value=n)],
+            keywords=[],
+        )
+        self.body.append(
+            Assign(
+                target=self.names.fresh("effect"),
+                value=check,
+                prim=None,
+                operands={},
+                loc=self.src.loc(node),
+                effect="call",
+            )
+        )
 
     def element_assign(
         self, target: ast.Subscript, value: ast.expr, op: ast.operator | None = None

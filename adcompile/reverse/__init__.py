@@ -33,8 +33,8 @@ from ..ir import Assign, Comment, Function, Return, all_defs, function_def, name
 from ..rules.containers import LEAF, SETITEM
 from .forward import Forward
 from .output import Output
-from .peephole import share_inverses
-from .program import Program
+from .peephole import recomputable_arrays, recompute, share_inverses
+from .program import Program, resolve
 from .rules import Rules
 from .saving import Saving, loads_and_stores
 from .state import Adjoints
@@ -160,6 +160,15 @@ class Transformation:
         reverse_code[:] = share_inverses(
             reverse_code, self.ns.namespace, self.ns.fresh, self.ns.helper
         )
+        if not fn.updates and not writes_elements(fn):  # (else a parameter may change)
+            program = self.program
+            values = recomputable_arrays(
+                fn.body[:-1],
+                fn.params,
+                lambda n: program.shape(ast.Name(id=n)),
+                lambda f: resolve(f, fn.globals),
+            )
+            reverse_code[:] = recompute(reverse_code, values)
         reverse_loads, reverse_stores, value_reads = reads_and_writes(
             reverse_code, self.ns.namespace
         )

@@ -8,6 +8,7 @@ an ``unreduce`` whose shape is known, a count of reduced elements).
 from __future__ import annotations
 
 import ast
+import copy
 import inspect
 from collections.abc import Callable
 
@@ -249,7 +250,9 @@ def share_inverses(code: list, namespace: dict, fresh: Callable, helper: Callabl
     it anyway (``slogdet``'s, ``det``'s): ``solve``'s adjoint then multiplies by the
     inverse's transpose instead of factorising ``a`` again. Only for calls in the
     statement list itself (not in a nested loop or branch) of a matrix that the list
-    does not assign; the inverse is computed before the first of them."""
+    does not assign; the inverse is computed before the first of them and deleted after
+    the last, as a hand-written backward's temporary inverse would be freed (holding it
+    to the end raises the call's peak memory by a matrix: see ``RECOMPUTE_MIN_SIZE``)."""
     assigned = {
         n.id
         for s in code
@@ -271,6 +274,7 @@ def share_inverses(code: list, namespace: dict, fresh: Callable, helper: Callabl
             if isinstance(matrix, ast.Name) and matrix.id not in assigned:
                 uses.setdefault(matrix.id, []).append((i, node, entry[1]))
     inserts: dict[int, list] = {}
+    deletes: dict[int, list] = {}
     for matrix, calls in uses.items():
         if len(calls) < 2 or not any(inverts for _, _, inverts in calls):
             continue
@@ -287,10 +291,101 @@ def share_inverses(code: list, namespace: dict, fresh: Callable, helper: Callabl
         value = call(helper("shared_inverse"), ast.Name(id=matrix, ctx=ast.Load()))
         first = min(i for i, _, _ in calls)
         inserts.setdefault(first, []).append(assign(inverse, value))
+        last = max(i for i, _, _ in calls)
+        deletes.setdefault(last, []).append(ast.Name(id=inverse, ctx=ast.Del()))
     if not inserts:
         return code
     out = []
     for i, stmt in enumerate(code):
         out.extend(inserts.get(i, ()))
         out.append(stmt)
+        if i in deletes:
+            out.append(ast.Delete(targets=deletes[i]))
     return out
+
+
+# An array of at least this many elements (128 KiB of float64, glibc malloc's default
+# threshold for serving an allocation from fresh pages) costs more to hold through the
+# reverse sweep than to compute again there, when computing it is one cheap operation
+# on values the sweep holds anyway: holding it raises the call's peak memory, which the
+# allocator hands back to the system when the call returns, so that every call pays a
+# page fault per 4 KiB of fresh memory (about 2 µs, against well under 1 µs to multiply
+# the same 4 KiB again).
+RECOMPUTE_MIN_SIZE = 1 << 14
+
+_CHEAP_UFUNCS = (np.add, np.subtract, np.multiply, np.negative)
+_CONSTRUCTORS = (np.eye, np.identity, np.zeros, np.ones, np.full)
+
+
+def recomputable_arrays(
+    body: list, params: list[str], shape: Callable, resolve_func: Callable
+) -> dict[str, ast.expr]:
+    """The forward values of the top level of ``body`` (a normalized function's
+    statements) that the reverse sweep computes again where it reads them rather than
+    holding them (see ``RECOMPUTE_MIN_SIZE``): large arrays made by one cheap
+    elementwise operation (``0.5 * D2``) or a constructor (``np.eye(n)``) whose operands
+    are parameters, constants or scalars, which hold the same value for the whole
+    call. ``shape(name)`` is a name's known shape (None: unknown), ``resolve_func`` the
+    object a call's function names. The caller rules out functions that write into
+    arrays (a parameter would then change)."""
+    out: dict[str, ast.expr] = {}
+    for stmt in body:
+        if not hasattr(stmt, "target") or not hasattr(stmt, "prim") or stmt.effect is not None:
+            continue
+        s = shape(stmt.target)
+        if s is None or int(np.prod(s)) < RECOMPUTE_MIN_SIZE:
+            continue
+        value = stmt.value
+        if isinstance(value, ast.BinOp | ast.UnaryOp):
+            cheap = any(stmt.prim is u for u in _CHEAP_UFUNCS)
+        elif isinstance(value, ast.Call) and stmt.prim is None and not value.keywords:
+            cheap = any(resolve_func(value.func) is f for f in _CONSTRUCTORS)
+        else:
+            cheap = False
+        operands = value.args if isinstance(value, ast.Call) else ast.iter_child_nodes(value)
+        if cheap and all(
+            isinstance(a, ast.operator | ast.unaryop | ast.Constant)
+            or (isinstance(a, ast.Name) and (a.id in params or shape(a.id) == ()))
+            for a in operands
+        ):
+            out[stmt.target] = value
+    return out
+
+
+def recompute(code: list, values: dict[str, ast.expr]) -> list:
+    """``code`` (a reverse sweep's statements) reading each of ``values``' names as its
+    expression, computed again, where every read of it is in a statement of the list
+    itself (not in a loop or branch, which would compute it again each time)."""
+    nested = {
+        n.id
+        for s in code
+        if isinstance(s, ast.For | ast.While | ast.If | ast.With | ast.Try)
+        for n in ast.walk(s)
+        if isinstance(n, ast.Name)
+    }
+    written = {
+        n.id
+        for s in code
+        if isinstance(s, ast.AST)
+        for n in ast.walk(s)
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+    }
+    chosen = {
+        k: v
+        for k, v in values.items()
+        if k not in nested and k not in written and not (names_of(v) & written)
+    }
+    if not chosen:
+        return code
+
+    class Substitute(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.expr:
+            if isinstance(node.ctx, ast.Load) and node.id in chosen:
+                return copy.deepcopy(chosen[node.id])
+            return node
+
+    return [Substitute().visit(s) if isinstance(s, ast.AST) else s for s in code]
+
+
+def names_of(expr: ast.expr) -> set[str]:
+    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}

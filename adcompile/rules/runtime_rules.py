@@ -626,6 +626,7 @@ nondiff(
     runtime.zeros_adjoint,
     runtime.unit_cotangent,
     runtime.check_cotangent,
+    runtime.check_unpacking,
     runtime.reduced_count,
     # what the definitions of rules/bodies.py compute from shapes and constants
     runtime.fft_axes,

@@ -105,14 +105,30 @@ def gammaln_tangent(dx, y, x):
     return dx * special.digamma(x)
 
 
+# digamma's derivative, polygamma(1, x), is zeta(2, x), which scipy's polygamma computes;
+# written as zeta, it keeps a float32 operand float32 (polygamma makes its order an
+# int64 array, which promotes)
 @adjoint(special.digamma, shape=UNARY)  # (special.psi is the same function)
 def digamma(dy, y, x):
-    return dy * special.polygamma(1, x)
+    return dy * special.zeta(2.0, x)
 
 
 @tangent(special.digamma)
 def digamma_tangent(dx, y, x):
-    return dx * special.polygamma(1, x)
+    return dx * special.zeta(2.0, x)
+
+
+# Hurwitz's zeta(x, q) = sum over k of (k + q)^-x: d/dq is -x zeta(x + 1, q); the exponent
+# x gets no gradient (its derivative is no zeta function). Without q, Riemann's zeta(x)
+# has nothing to differentiate.
+@adjoint(special.zeta, shape=BROADCAST, scalar_preserving=True, constant=("x",))
+def zeta(dy, y, x, q=None):
+    return None, dy * -x * special.zeta(x + 1, q)
+
+
+@tangent(special.zeta)
+def zeta_tangent(dq, y, x, q=None):
+    return dq * -x * special.zeta(x + 1, q)
 
 
 @adjoint(special.polygamma, shape=BROADCAST, fresh=True, constant=("n",))
@@ -163,8 +179,9 @@ def gammaincc(dz, z, a, x):
 @adjoint(special.betainc, shape=BROADCAST, scalar_preserving=True, constant=("a", "b"))
 def betainc(dz, z, a, b, x):
     # the integrand of the regularised incomplete beta function
+    # (in the result's precision: xlogy and xlog1py compute float32 in float64)
     density = special.xlogy(a - 1, x) + special.xlog1py(b - 1, -x) - special.betaln(a, b)
-    return None, None, dz * np.exp(density)
+    return None, None, dz * np.asarray(np.exp(density), dtype=np.result_type(z))
 
 
 @tangent(special.rgamma)

@@ -203,3 +203,101 @@ def dirichlet_logpdf_tangent(dalpha, y, x, alpha):
     per_point = special.digamma(np.sum(alpha)) - special.digamma(alpha)
     moved = np.reshape(np.tensordot(dalpha, np.log(x), 1), np.shape(y))
     return moved + np.dot(per_point, dalpha)
+
+
+# ------------------------------------------------------------------ chi-squared
+
+
+@adjoint(stats.chi2.pdf, shape=BROADCAST, scalar_preserving=True, exponential=True)
+@adjoint(stats.chi2.logpdf, shape=BROADCAST, scalar_preserving=True)
+def chi2_logpdf(dy, y, x, df, loc=0, scale=1):
+    # the gamma distribution of shape df / 2 and scale 2
+    z = (x - loc) / scale
+    slope = ((df / 2 - 1) / z - 0.5) / scale
+    d_df = 0.5 * (np.log(z) - math.log(2) - special.digamma(df / 2))
+    return dy * slope, dy * d_df, -dy * slope, -dy * (slope * z + 1 / scale)
+
+
+@tangent(stats.chi2.pdf, exponential=True)
+@tangent(stats.chi2.logpdf)
+def chi2_logpdf_tangent(dx, ddf, dloc, dscale, y, x, df, loc=0, scale=1):
+    z = (x - loc) / scale
+    slope = ((df / 2 - 1) / z - 0.5) / scale
+    d_df = 0.5 * (np.log(z) - math.log(2) - special.digamma(df / 2))
+    return slope * (dx - dloc) + d_df * ddf - (slope * z + 1 / scale) * dscale
+
+
+# ------------------------------------------------------------------ distribution functions
+
+# A cdf's derivative in x is the density, and loc and scale move z = (x - loc) / scale;
+# its derivative in a shape parameter (df, a, b) is no closed form: a gradient through
+# one is refused (constant=). A logcdf's is the density over the cdf, as
+# exp(logpdf - logcdf): finite where both underflow.
+
+
+@adjoint(stats.t.cdf, shape=BROADCAST, scalar_preserving=True, constant=("df",))
+def t_cdf(dy, y, x, df, loc=0, scale=1):
+    density = stats.t.pdf(x, df, loc, scale)
+    return dy * density, None, -dy * density, -dy * density * (x - loc) / scale
+
+
+@tangent(stats.t.cdf)
+def t_cdf_tangent(dx, dloc, dscale, y, x, df, loc=0, scale=1):
+    return stats.t.pdf(x, df, loc, scale) * (dx - dloc - (x - loc) / scale * dscale)
+
+
+@adjoint(stats.t.logcdf, shape=BROADCAST, scalar_preserving=True, constant=("df",))
+def t_logcdf(dy, y, x, df, loc=0, scale=1):
+    ratio = np.exp(stats.t.logpdf(x, df, loc, scale) - y)
+    return dy * ratio, None, -dy * ratio, -dy * ratio * (x - loc) / scale
+
+
+@tangent(stats.t.logcdf)
+def t_logcdf_tangent(dx, dloc, dscale, y, x, df, loc=0, scale=1):
+    ratio = np.exp(stats.t.logpdf(x, df, loc, scale) - y)
+    return ratio * (dx - dloc - (x - loc) / scale * dscale)
+
+
+@adjoint(stats.gamma.cdf, shape=BROADCAST, scalar_preserving=True, constant=("a",))
+def gamma_cdf(dy, y, x, a, loc=0, scale=1):
+    density = stats.gamma.pdf(x, a, loc, scale)
+    return dy * density, None, -dy * density, -dy * density * (x - loc) / scale
+
+
+@tangent(stats.gamma.cdf)
+def gamma_cdf_tangent(dx, dloc, dscale, y, x, a, loc=0, scale=1):
+    return stats.gamma.pdf(x, a, loc, scale) * (dx - dloc - (x - loc) / scale * dscale)
+
+
+@adjoint(stats.beta.cdf, shape=BROADCAST, scalar_preserving=True, constant=("a", "b"))
+def beta_cdf(dy, y, x, a, b, loc=0, scale=1):
+    density = stats.beta.pdf(x, a, b, loc, scale)
+    return dy * density, None, None, -dy * density, -dy * density * (x - loc) / scale
+
+
+@tangent(stats.beta.cdf)
+def beta_cdf_tangent(dx, dloc, dscale, y, x, a, b, loc=0, scale=1):
+    return stats.beta.pdf(x, a, b, loc, scale) * (dx - dloc - (x - loc) / scale * dscale)
+
+
+@adjoint(stats.chi2.cdf, shape=BROADCAST, scalar_preserving=True, constant=("df",))
+def chi2_cdf(dy, y, x, df, loc=0, scale=1):
+    density = stats.chi2.pdf(x, df, loc, scale)
+    return dy * density, None, -dy * density, -dy * density * (x - loc) / scale
+
+
+@tangent(stats.chi2.cdf)
+def chi2_cdf_tangent(dx, dloc, dscale, y, x, df, loc=0, scale=1):
+    return stats.chi2.pdf(x, df, loc, scale) * (dx - dloc - (x - loc) / scale * dscale)
+
+
+# P(X <= m) for m = floor(k - loc) is Q(m + 1, mu), whose derivative in mu is minus the
+# probability of m; the count k and the shift loc are piecewise constant (no gradient)
+@adjoint(stats.poisson.cdf, shape=BROADCAST, scalar_preserving=True)
+def poisson_cdf(dy, y, k, mu, loc=0):
+    return None, -dy * stats.poisson.pmf(np.floor(k - loc), mu), None
+
+
+@tangent(stats.poisson.cdf)
+def poisson_cdf_tangent(dmu, y, k, mu, loc=0):
+    return -dmu * stats.poisson.pmf(np.floor(k - loc), mu)

@@ -86,6 +86,7 @@ from .containers import (
     add_adjoint,
     add_at,
     as_list,
+    check_unpacking,
     copy_adjoint,
     part,
     parts,

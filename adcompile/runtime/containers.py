@@ -11,6 +11,15 @@ import numpy as np
 from .broadcasting import unbroadcast
 
 
+def check_unpacking(xs, n):
+    """Raise Python's error when the list ``xs``, of a length the compiler cannot know
+    (``a, b = np.split(x, points)``), does not unpack into ``n`` names."""
+    if len(xs) > n:
+        raise ValueError(f"too many values to unpack (expected {n})")
+    if len(xs) < n:
+        raise ValueError(f"not enough values to unpack (expected {n}, got {len(xs)})")
+
+
 def zeros_adjoint(c):
     """An all-zero adjoint for the container ``c``, to be filled with :func:`add_at`."""
     if isinstance(c, dict):

@@ -55,7 +55,8 @@ def irfft_adjoint(g, a, n, axes, norm) -> np.ndarray:
     those never."""
     spectrum = np.conj(np.fft.rfftn(g, axes=axes, norm=_DUAL_NORM[norm]))
     last = axes[-1]
-    twice = np.full(np.shape(spectrum)[last], 2.0)
+    # (in the spectrum's precision: a float64 factor would make float32's complex128)
+    twice = np.full(np.shape(spectrum)[last], 2.0, dtype=np.real(spectrum).dtype)
     twice[0] = 1.0
     if n[-1] % 2 == 0:
         twice[-1] = 1.0
