@@ -515,6 +515,16 @@ def export_module(
     ``kinds`` the structure of its list, tuple and dict arguments (None: arrays and
     numbers only); the exported function checks its arguments against them, since it
     cannot generate code for others as adcompile does."""
+    inside = next((w for w in wrt if "[" in w), None)
+    if inside is not None:
+        star = inside.split("[")[0]
+        raise AdCompileError(
+            f"cannot export a derivative with respect to {inside!r}, an argument inside "
+            f"*{star}: the exported function takes whole parameters",
+            fn.loc(fn.node) if isinstance(fn, SourceFunction) else def_loc(fn),
+            hint=f"export it with respect to the whole tuple (wrt={star!r}) and take "
+            "the element you need from its gradient, or run the derivative through adcompile",
+        )
     if isinstance(fn, SourceFunction):
         name, qualname, filename, lineno = fn.name, fn.qualname, fn.filename, fn.node.lineno
         params = parameter_names(fn.node.args)

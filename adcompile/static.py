@@ -44,7 +44,8 @@ def build_static(
     params = parameter_names(src.node.args)
     if wrt is None:
         wrt = tuple(range(len(params))) if params else 0
-    names, _ = resolve_wrt(params, wrt, src.loc(src.node))
+    star = src.node.args.vararg.arg if src.node.args.vararg is not None else None
+    names, _ = resolve_wrt(params, wrt, src.loc(src.node), star)
     arg_shapes = None
     if shapes is not None:
         unknown = sorted(set(shapes) - set(params))
