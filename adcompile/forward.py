@@ -27,13 +27,13 @@ from .api import (
     resolve_wrt,
     vjp,
 )
-from .wrt import bases_and_elements, split_entry
 from .emit import linecache_filename
 from .errors import AdCompileError
 from .frontend import def_loc
 from .rules.containers import LEAF, kind_of
 from .rules.registry import GENERATION
 from .runtime import grad_like
+from .wrt import bases_and_elements, split_entry
 
 
 class JvpFunction:
