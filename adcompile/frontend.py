@@ -165,6 +165,8 @@ class StaticFunction:
 
     name: str
     source: SourceFunction
+    # a function as a value, like a live one (rules.containers.is_function_value)
+    function_value = True
 
 
 @dataclass

@@ -332,7 +332,7 @@ class Expressions:
                 loc=self.src.loc(self.stmt),
             )
         )
-        kind = join_kinds([self.kind(r) for r in results])
+        kind = self.joined_kind(test, self.kind(results[0]), self.kind(results[1]))
         if kind is None:
             raise self.error(
                 "the two values of this conditional differ in structure",
@@ -342,6 +342,18 @@ class Expressions:
         self.kinds[join] = kind
         atom = ast.Name(id=join, ctx=ast.Load())
         return atom, np.positive, {"x": atom}, False
+
+    def joined_kind(self, test: ast.expr, yes: object, no: object) -> object:
+        """The kind of a value that is ``yes``'s when ``test`` holds, else ``no``'s: their
+        join, or for two different functions (``act = np.tanh if flag else np.sin``) the
+        choice between them, which a call turns into an if on the same condition (see
+        ``usercalls.choice_call``); None when they differ in structure."""
+        kind = join_kinds([yes, no])
+        if kind is None and containers.is_function_kind(yes) and containers.is_function_kind(no):
+            if isinstance(test, ast.Constant):
+                return yes if test.value else no
+            return (containers.CHOICE, (test.id, yes, no))
+        return kind
 
     def bool_operation(self, node: ast.BoolOp, hint: str):
         """``a and b`` as ``b if a else a``, ``a or b`` as ``a if a else b``: Python

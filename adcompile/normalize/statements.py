@@ -119,6 +119,13 @@ class Statements:
                 atom = self.atom(stmt.value, name)
             else:
                 atom = ast.Name(id=self.emit(stmt.value, name, claim=True), ctx=ast.Load())
+            if _holds_function(self.kind(atom)):
+                raise self.error(
+                    f"{self.src.name} returns a function, which has no derivative",
+                    stmt,
+                    hint="return the value to differentiate: call the function (f(x)) and "
+                    "return its result",
+                )
             self.env[RESULT] = atom
             return
         if isinstance(stmt, ast.If):
@@ -207,7 +214,7 @@ class Statements:
             join = self.names.claim(hint)
             joins.append((join, a, b))
             env[var] = ast.Name(id=join, ctx=ast.Load())
-            kind = join_kinds([self.kind(a), self.kind(b)])
+            kind = self.joined_kind(test, self.kind(a), self.kind(b))
             if kind is None:
                 if var == RESULT:
                     raise self.error(
@@ -293,7 +300,7 @@ class Statements:
             if value.id not in self.env:
                 return None
             atom = self.name(value)
-            return atom if containers.function_of(self.kind(atom)) is not None else None
+            return atom if containers.is_function_kind(self.kind(atom)) else None
         if isinstance(value, ast.Name | ast.Attribute) and not self.is_static(value):
             if isinstance(value, ast.Attribute) and not self.is_namespace(value.value):
                 return None
@@ -433,3 +440,17 @@ class Statements:
         self.env[name] = ast.Name(id=ssa, ctx=ast.Load())
 
     # ----------------------------------------------------------- expressions
+
+
+def _holds_function(kind: object) -> bool:
+    """Whether a value of ``kind`` is, or holds, a function."""
+    if containers.is_function_kind(kind):
+        return True
+    if isinstance(kind, tuple) and kind and kind[0] in ("list", "tuple", "dict"):
+        inner = kind[1]
+        if kind[0] == "list":
+            return _holds_function(inner)
+        if kind[0] == "dict":
+            return any(_holds_function(k) for _, k in inner)
+        return any(_holds_function(k) for k in inner)
+    return False
