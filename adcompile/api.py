@@ -586,13 +586,11 @@ class GradientFunction:
         if self.mode == "value_and_grad":
             value, out = out
         grads = self._finished(out, flat, fresh=entry[2].fresh)
-        originals = (
-            args
-            if self._selection is None
-            else self._selection.pick([None] * len(self._index), args, self._index, entry[2].fresh)[
-                1
-            ]
-        )
+        if self._selection is None:
+            originals = [args[i] for i in self._index]
+        else:  # (the arguments inside *args the gradients are of)
+            none = [None] * len(self._index)
+            originals = self._selection.pick(none, args, self._index, entry[2].fresh)[1]
         grads = [records.restore(g, x) for g, x in zip(grads, originals, strict=True)]
         grads = _packed(grads, self.single)
         return (value, grads) if self.mode == "value_and_grad" else grads

@@ -198,8 +198,8 @@ class SourceFunction:
     def shorthand(self) -> bool:
         """Whether the function has a construct the desugar pass writes out: a
         comprehension, a nested function or lambda, a class, a call in the
-        condition of an ``if`` or ``while``, a ``functools.partial`` made in it, or
-        parameters other than plain ones."""
+        condition of an ``if`` or ``while``, a ``functools.partial`` made in it, a
+        ``map(...)``, or parameters other than plain ones."""
         return self._names[2]
 
     @functools.cached_property
@@ -217,8 +217,9 @@ class SourceFunction:
                 every.add(n.id)
                 if type(n.ctx) is ast.Store:
                     stored.add(n.id)
-            elif kind is ast.Call and not shorthand:  # functools.partial(...) made here
-                shorthand = getattr(n.func, "id", getattr(n.func, "attr", "")) == "partial"
+            elif kind is ast.Call and not shorthand:  # functools.partial(...), map(...)
+                called = getattr(n.func, "id", getattr(n.func, "attr", ""))
+                shorthand = called == "partial" or called == "map"
             elif kind in _SHORTHAND:
                 shorthand = shorthand or n is not root
             elif (kind is ast.If or kind is ast.While) and not shorthand:

@@ -3,6 +3,8 @@
 A source-to-source pass on the user's AST, run by ``pipeline.py`` before the
 fence, so that every later stage sees only the smaller language:
 
+* ``map(f, xs)`` becomes the generator expression ``(f(x) for x in xs)``
+  (``maps.py``);
 * comprehensions and the generator expressions ``sum`` and ``list`` consume
   become the loops with ``.append`` they are (``comprehensions.py``);
 * a ``functools.partial`` made in the function becomes the calls it stands for
@@ -29,6 +31,7 @@ from .closures import LiftedFunction, Lifting
 from .common import Fresh, stored_names
 from .comprehensions import Comprehensions
 from .conditions import Conditions
+from .maps import Maps
 from .partials import Partials
 from .signature import BindError, bind, is_plain, plain
 
@@ -41,7 +44,8 @@ def desugar(src: SourceFunction) -> SourceFunction:
         return src  # (one walk of the function, shared with the later passes' names)
     fn = src.node
     fresh = Fresh(fn)
-    body = Comprehensions(src, fresh, src.lookup).block(fn.body)
+    body = Maps(fresh, src.lookup).run(fn.body)
+    body = Comprehensions(src, fresh, src.lookup).block(body)
     body = Partials(src, fresh, src.lookup).run(body)
     lifting = Lifting(src, fresh, src.lookup)
     body = lifting.run(body)

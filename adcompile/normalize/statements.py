@@ -189,6 +189,10 @@ class Statements:
         return Rename().visit(copy.deepcopy(node))
 
     def if_statement(self, stmt: ast.If) -> None:
+        known = self.known_isinstance(stmt.test)
+        if known is not None:  # the code is compiled for this structure: one branch runs
+            self.block(stmt.body if known else stmt.orelse)
+            return
         test = self.condition(stmt.test)
         loc = self.src.loc(stmt)
         before = self.env
@@ -229,6 +233,44 @@ class Statements:
             self.kinds[join] = kind
         self.env = env
         self.body.append(If(test=test, body=body, orelse=orelse, joins=joins, loc=loc))
+
+    def known_isinstance(self, test: ast.expr) -> bool | None:
+        """The value of ``isinstance(x, list)`` (or ``tuple``, ``dict``, a tuple of them)
+        for a variable ``x`` whose structure the code is compiled for, when that structure
+        decides it (``if isinstance(data, list): return sum(map(f, data))``); None when
+        it does not (a list of mixed elements and a tuple have one structure)."""
+        if not (
+            isinstance(test, ast.Call)
+            and isinstance(test.func, ast.Name)
+            and test.func.id == "isinstance"
+            and len(test.args) == 2
+            and not test.keywords
+            and isinstance(test.args[0], ast.Name)
+            and test.args[0].id in self.locals
+            and test.args[0].id in self.env
+            and test.args[0].id not in self.guessed
+            and self.resolver.find(test.func) is isinstance
+        ):
+            return None
+        spec = test.args[1]
+        classes = spec.elts if isinstance(spec, ast.Tuple) else [spec]
+        types_ = [self.resolver.find(c) if isinstance(c, ast.Name) else None for c in classes]
+        if not types_ or not all(t in (list, tuple, dict) for t in types_):
+            return None
+        kind = self.kind(self.name(test.args[0]))
+        if kind == LEAF or containers.is_function_kind(kind):
+            return False  # an array, a number or a function
+        tag = kind[0]
+        if tag == "list" or tag == "dict":
+            return tag == "list" and list in types_ or tag == "dict" and dict in types_
+        if tag == "tuple" and isinstance(kind[1], containers.Fields):
+            return tuple in types_ and issubclass(kind[1].record, tuple)  # a namedtuple
+        if list in types_ and tuple in types_:
+            return True
+        if all(k == kind[1][0] for k in kind[1]):
+            # (a list of elements of one structure is a "list": this is a tuple)
+            return tuple in types_
+        return None if list in types_ or tuple in types_ else False
 
     def append(self, call: ast.Call) -> None:
         """``xs.append(v)`` as ``xs = xs + [v]``: a new list, so earlier versions stay intact."""
