@@ -199,7 +199,7 @@ class SourceFunction:
         """Whether the function has a construct the desugar pass writes out: a
         comprehension, a nested function or lambda, a class, a call in the
         condition of an ``if`` or ``while``, a ``functools.partial`` made in it, a
-        ``map(...)``, or parameters other than plain ones."""
+        ``map(...)``, a chained assignment, or parameters other than plain ones."""
         return self._names[2]
 
     @functools.cached_property
@@ -222,6 +222,8 @@ class SourceFunction:
                 shorthand = called == "partial" or called == "map"
             elif kind in _SHORTHAND:
                 shorthand = shorthand or n is not root
+            elif kind is ast.Assign and len(n.targets) > 1:  # a = b = ...
+                shorthand = True
             elif (kind is ast.If or kind is ast.While) and not shorthand:
                 shorthand = any(type(m) is ast.Call for m in ast.walk(n.test))
         return frozenset(stored), frozenset(every), shorthand

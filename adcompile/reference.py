@@ -122,7 +122,6 @@ OTHER_REFUSALS = [
     ),
     ("assigning to an attribute", "`self.h = h`", fence.ATTRIBUTE_TARGET_HINT),
     ("star-unpacking in an assignment", "`first, *rest = xs`", fence.STARRED_TARGET_HINT),
-    ("chained assignment", "`a = b = np.zeros(3)`", "assign one name at a time"),
 ]
 
 INTRO = """\

@@ -3,6 +3,7 @@
 A source-to-source pass on the user's AST, run by ``pipeline.py`` before the
 fence, so that every later stage sees only the smaller language:
 
+* ``a = b = value`` becomes ``a = value; b = a`` (``chains.py``);
 * ``map(f, xs)`` becomes the generator expression ``(f(x) for x in xs)``
   (``maps.py``);
 * comprehensions and the generator expressions ``sum`` and ``list`` consume
@@ -27,6 +28,7 @@ import copy
 import dataclasses
 
 from ..frontend import SourceFunction
+from .chains import unchained
 from .closures import LiftedFunction, Lifting
 from .common import Fresh, stored_names
 from .comprehensions import Comprehensions
@@ -44,7 +46,8 @@ def desugar(src: SourceFunction) -> SourceFunction:
         return src  # (one walk of the function, shared with the later passes' names)
     fn = src.node
     fresh = Fresh(fn)
-    body = Maps(fresh, src.lookup).run(fn.body)
+    body = unchained(copy.deepcopy(fn.body), fresh)
+    body = Maps(fresh, src.lookup).run(body)
     body = Comprehensions(src, fresh, src.lookup).block(body)
     body = Partials(src, fresh, src.lookup).run(body)
     lifting = Lifting(src, fresh, src.lookup)

@@ -251,16 +251,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "Statements",
-        "chained assignment",
-        """
-        def f(x):
-            y = z = x * 2.0
-            return np.sum(y * z)
-        """,
-        "ad.grad(f)(x)",
-    ),
-    (
-        "Statements",
         "assigning into an element of an element",
         """
         def f(x):
