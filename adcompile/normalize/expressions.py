@@ -343,18 +343,6 @@ class Expressions:
         atom = ast.Name(id=join, ctx=ast.Load())
         return atom, np.positive, {"x": atom}, False
 
-    def joined_kind(self, test: ast.expr, yes: object, no: object) -> object:
-        """The kind of a value that is ``yes``'s when ``test`` holds, else ``no``'s: their
-        join, or for two different functions (``act = np.tanh if flag else np.sin``) the
-        choice between them, which a call turns into an if on the same condition (see
-        ``usercalls.choice_call``); None when they differ in structure."""
-        kind = join_kinds([yes, no])
-        if kind is None and containers.is_function_kind(yes) and containers.is_function_kind(no):
-            if isinstance(test, ast.Constant):
-                return yes if test.value else no
-            return (containers.CHOICE, (test.id, yes, no))
-        return kind
-
     def bool_operation(self, node: ast.BoolOp, hint: str):
         """``a and b`` as ``b if a else a``, ``a or b`` as ``a if a else b``: Python
         returns one of the operands (not a bool), each evaluated once, left to right,
