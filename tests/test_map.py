@@ -140,6 +140,13 @@ REFUSED = textwrap.dedent(
     def kept_for_later(w, xs):
         ys = map(np.sin, xs)
         return np.sum(w) * sum(ys)
+
+
+    def iterated(w, xs):
+        total = 0.0
+        for y in map(np.sin, xs):
+            total = total + np.sum(w * y)
+        return total
     """
 )
 
@@ -149,6 +156,7 @@ REFUSED = textwrap.dedent(
     [
         ("partial_of_a_call", "return sum(map(partial(score, np.exp(w)), xs))"),
         ("kept_for_later", "ys = map(np.sin, xs)"),
+        ("iterated", "for y in map(np.sin, xs):"),
     ],
 )
 def test_a_map_not_written_out_is_refused_where_it_is(tmp_path, name, line):

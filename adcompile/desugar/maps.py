@@ -1,14 +1,15 @@
 """``map(f, xs)`` as the generator expression it is: ``(f(x) for x in xs)``, and
-``map(f, xs, ys)`` as ``(f(x, y) for x, y in zip(xs, ys))``; the comprehension pass
-then writes it out where ``sum``, ``list`` or another builtin consumes it whole.
+``map(f, xs, ys)`` as ``(f(x, y) for x, y in zip(xs, ys))``, where ``sum``, ``list``
+or another builtin consumes it whole (the comprehension pass then writes it out); any
+other ``map`` is left as it is, and refused where it stands.
 
 The function is called on each element in order, as ``map`` calls it. When it is a
 ``functools.partial`` made in the call (``map(partial(g, params), data)``), each
 element's call is the call of ``g`` with the partial's arguments first, which are
 names, attributes or constants: read for each element, they have the value the
 partial kept. A ``lambda`` gives its parameters to the loop:
-``map(lambda z: z ** 2, xs)`` is ``(z ** 2 for z in xs)``. A ``map`` that none of
-these fit is left as it is (and refused where it stands).
+``map(lambda z: z ** 2, xs)`` is ``(z ** 2 for z in xs)``. A ``map`` of another
+function is left as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import functools
 from collections.abc import Callable
 
 from .common import Fresh, located, name
+from .comprehensions import CONSUMERS
 
 _PURE = (ast.Name, ast.Attribute, ast.Constant)
 
@@ -44,6 +46,17 @@ class Maps(ast.NodeTransformer):
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
+        if (
+            isinstance(node.func, ast.Name)
+            and node.func.id in CONSUMERS
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Call)
+        ):  # sum(map(f, xs)): consumed whole, as the comprehension pass writes it out
+            node.args[0] = self.written_out(node.args[0])
+        return node
+
+    def written_out(self, node: ast.Call) -> ast.expr:
+        """``map(f, ...)`` as its generator expression, or ``node`` itself."""
         if not (
             isinstance(node.func, ast.Name)
             and node.func.id == "map"
