@@ -589,6 +589,7 @@ def tangent(
     ``facts``, the shapes known of ``fn``'s names (``shapes.py``), if any; ``elements``,
     the only positions of a ``wrt`` tuple whose tangents are not zero (``wrt.py``)."""
     session = JvpSession(link_session, front)
+    session.taken.add(f"jvp_{fn.name}")  # (a recursive call for other kinds: another name)
     forward = _Forward(fn, wrt, session, f"jvp_{fn.name}", elements)
     forward.facts = facts or {}
     gen = forward.run()

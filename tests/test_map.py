@@ -120,6 +120,12 @@ def test_map_is_the_calls_it_makes(modules, case):
     np.testing.assert_allclose(flat(list(got)), oracle, rtol=1e-10, atol=1e-12)
     got = ad.vjp(f, wrt=wrt)(*args, 2.0)
     np.testing.assert_allclose(flat(list(got)), 2.0 * oracle, rtol=1e-10, atol=1e-12)
+    # forward mode (a recursive call for another structure is a jvp of its own)
+    trees = [args[i] for i in wrt]
+    direction = np.random.default_rng(3).normal(size=oracle.size)
+    value, tangent = ad.jvp(f, wrt=wrt)(*args, tangent=tuple(unflat(trees, direction)))
+    assert value == pytest.approx(f(*args), rel=1e-12)
+    assert tangent == pytest.approx(float(oracle @ direction), rel=1e-9, abs=1e-12)
 
 
 REFUSED = textwrap.dedent(
