@@ -11,6 +11,7 @@ only after an iteration.
 from __future__ import annotations
 
 import ast
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,14 +65,18 @@ def _operand_names(body: list[Stmt]) -> dict[int, set[str]]:
     return out
 
 
-def _varied(body: list[Stmt], varied: set[str], reads: dict[int, set[str]]) -> None:
+def _varied(
+    body: list[Stmt], varied: set[str], reads: dict[int, set[str]], only: dict | None = None
+) -> None:
     for stmt in body:
         if isinstance(stmt, Assign):
-            if not reads[id(stmt)].isdisjoint(varied):
+            if not reads[id(stmt)].isdisjoint(varied) and not (
+                only and _unchosen_element(stmt, varied, reads[id(stmt)], only)
+            ):
                 varied.add(stmt.target)
         elif isinstance(stmt, If):
-            _varied(stmt.body, varied, reads)
-            _varied(stmt.orelse, varied, reads)
+            _varied(stmt.body, varied, reads, only)
+            _varied(stmt.orelse, varied, reads, only)
             for join, a, b in stmt.joins:
                 if (names_in(a) | names_in(b)) & varied:
                     varied.add(join)
@@ -81,9 +86,35 @@ def _varied(body: list[Stmt], varied: set[str], reads: dict[int, set[str]]) -> N
                 for name, before, end in stmt.carried:
                     if (names_in(before) | names_in(end)) & varied:
                         varied.add(name)
-                _varied(stmt.body, varied, reads)
+                _varied(stmt.body, varied, reads, only)
                 if len(varied) == size:
                     break
+
+
+def _unchosen_element(stmt: Assign, varied: set[str], reads: set[str], only: dict) -> bool:
+    """Whether ``stmt`` reads, at a constant position, an element of a ``wrt`` tuple that
+    is differentiated only at other positions (``wrt='args[1]'``), and nothing else
+    varied: its result is then a constant. Any other use of such a tuple (passed whole,
+    iterated) varies with it."""
+    if stmt.prim is containers.GET:
+        c, index = stmt.operands.get("c"), stmt.operands.get("index")
+    elif stmt.prim is operator.getitem:  # (the general code, which reads it as an array)
+        c, index = stmt.operands.get("a"), stmt.operands.get("index")
+    else:
+        return False
+    if not isinstance(c, ast.Name) or c.id not in only or not isinstance(index, ast.Constant):
+        return False
+    if type(index.value) is not int or (reads & varied) != {c.id}:
+        return False
+    chosen, length = only[c.id]
+    position = index.value + length if index.value < 0 and length is not None else index.value
+    return position >= 0 and position not in chosen
+
+
+def _tuple_length(kind: object) -> int | None:
+    if isinstance(kind, tuple) and kind and kind[0] == "tuple":
+        return len(kind[1])
+    return None
 
 
 def _useful(body: list[Stmt], useful: set[str], reads: dict[int, set[str]]) -> None:
@@ -110,10 +141,14 @@ def _useful(body: list[Stmt], useful: set[str], reads: dict[int, set[str]]) -> N
                     break
 
 
-def activity(fn: Function, wrt: list[str]) -> Activity:
+def activity(fn: Function, wrt: list[str], elements: dict | None = None) -> Activity:
+    """What gets an adjoint when differentiating with respect to the parameters ``wrt``;
+    ``elements`` maps a tuple parameter of them to the only positions of it that are
+    differentiated (the others are constants)."""
     reads = _operand_names(fn.body)
     varied = set(wrt)
-    _varied(fn.body, varied, reads)
+    only = {p: (set(e), _tuple_length(fn.kinds.get(p))) for p, e in (elements or {}).items()}
+    _varied(fn.body, varied, reads, only)
     useful: set[str] = set()
     _useful(fn.body, useful, reads)
     _check_constant_operands(fn.body, varied, useful)

@@ -14,7 +14,7 @@ import operator
 import sys
 import threading
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,8 +44,7 @@ from .rules.containers import is_function_value, kind_of
 from .rules.registry import GENERATION
 from .runtime import GradientShape, NonScalarResult
 from .shapes import _shape_of_value
-
-Wrt = int | str | Sequence[int | str]
+from .wrt import Selection, Wrt, bases_and_elements, resolve_wrt, split_entry
 
 
 def build(
@@ -269,60 +268,6 @@ def _deep_recursion():
                 sys.setrecursionlimit(_RECURSION_USERS[1])
 
 
-WRT_HINT = (
-    "name parameters by position (0, -1) or by name ('x'), several as a tuple (0, 'y'); "
-    "on the command line: --wrt 0,y"
-)
-
-
-def resolve_wrt(params: list[str], wrt: Wrt, where: Loc | None = None) -> tuple[list[str], bool]:
-    """Parameter names for ``wrt``, and whether a single (non-tuple) one was asked for."""
-    single = _is_position(wrt) or isinstance(wrt, str)
-    if not single and not isinstance(wrt, tuple | list):
-        raise AdCompileError(
-            f"wrt={wrt!r} is not a position, a name, or a tuple of them", where, hint=WRT_HINT
-        )
-    items = [wrt] if single else list(wrt)
-    if not items:
-        raise AdCompileError("wrt is empty: name at least one parameter", where, hint=WRT_HINT)
-    names = []
-    for item in items:
-        if isinstance(item, str):
-            if item not in params:
-                raise AdCompileError(
-                    f"wrt={item!r} is not a parameter; the parameters are "
-                    f"{', '.join(params) or '(none)'}",
-                    where,
-                    hint=WRT_HINT,
-                )
-            names.append(item)
-        elif _is_position(item):
-            pos = int(item)
-            if not -len(params) <= pos < len(params):
-                raise AdCompileError(
-                    f"wrt={pos} is out of range: the function has {len(params)} "
-                    f"parameter{'' if len(params) == 1 else 's'} ({', '.join(params)})",
-                    where,
-                    hint=WRT_HINT,
-                )
-            names.append(params[pos])
-        else:
-            raise AdCompileError(
-                f"wrt entries are positions or names, not {item!r}", where, hint=WRT_HINT
-            )
-    if len(set(names)) != len(names):
-        twice = next(n for n in names if names.count(n) > 1)
-        raise AdCompileError(
-            f"wrt names the parameter {twice!r} twice", where, hint="name each parameter once"
-        )
-    return names, single
-
-
-def _is_position(item: object) -> bool:
-    """An int (numpy integers included), but not a bool."""
-    return isinstance(item, int | np.integer) and not isinstance(item, bool | np.bool_)
-
-
 class GradientFunction:
     """A compiled derivative of a user function.
 
@@ -351,8 +296,12 @@ class GradientFunction:
         # desugar/signature.py): every call's arguments are then bound by the signature
         plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in sig.parameters.values())
         self._plain = plain
-        self.wrt, self.single = resolve_wrt(self.params, wrt, def_loc(fn))
-        self._index = [self.params.index(w) for w in self.wrt]
+        star = next((p.name for p in sig.parameters.values() if p.kind == p.VAR_POSITIONAL), None)
+        self.wrt, self.single = resolve_wrt(self.params, wrt, def_loc(fn), star)
+        # the parameters the code differentiates, and how their gradients become the
+        # wrt entries' (a position inside *args: see wrt.py)
+        self._index = [self.params.index(w) for w in bases_and_elements(self.wrt)[0]]
+        self._selection = Selection.of(self.wrt)
         self.signature = sig  # of fn: how the arguments bind
         self.cotangent = None
         self._arity = len(self.params)
@@ -594,13 +543,7 @@ class GradientFunction:
             if any(type(a) in (list, tuple, dict) or is_function_value(a) for a in params):
                 kinds = tuple(kind_of(a) for a in params)
             entry = self._entry(kinds, sig)
-        for i in self._index:
-            a = args[i]
-            if not _floats_only(a):
-                _check_differentiable(a, self.params[i], self.fn)
-        for i, a in enumerate(params):
-            if type(a) is not float and i not in self._index:
-                _check_real(a, self.params[i], self.fn)
+        self._check_arguments(params)
         if entry[2].updates:
             _check_apart(self.fn, self.params, entry[2], params)
         self._latest = entry
@@ -612,7 +555,7 @@ class GradientFunction:
             out = entry[0](*args)
         except NonScalarResult as exc:
             raise _nonscalar(self.mode, self.fn, entry, exc) from None
-        finish = functools.partial(_finish, fresh=entry[2].fresh, index=self._index)
+        finish = functools.partial(self._finished, fresh=entry[2].fresh)
         try:
             if self.mode == "value_and_grad":
                 value, grads = out
@@ -631,11 +574,7 @@ class GradientFunction:
         kinds = tuple(kind_of(a) for a in params)
         flat = tuple(records.plain(a) for a in args)
         entry = self._entry(kinds, None)  # (by kinds, which tell records from tuples)
-        for i in self._index:
-            _check_differentiable(flat[i], self.params[i], self.fn)
-        for i, a in enumerate(flat[: self._nparams]):
-            if i not in self._index:
-                _check_real(a, self.params[i], self.fn)
+        self._check_arguments(flat[: self._nparams])
         if entry[2].updates:
             _check_apart(self.fn, self.params, entry[2], flat[: self._nparams])
         self._latest = entry
@@ -646,10 +585,56 @@ class GradientFunction:
         value = None
         if self.mode == "value_and_grad":
             value, out = out
-        grads = _finish(out, flat, fresh=entry[2].fresh, index=self._index)
-        grads = [records.restore(g, args[i]) for g, i in zip(grads, self._index, strict=True)]
+        grads = self._finished(out, flat, fresh=entry[2].fresh)
+        if self._selection is None:
+            originals = [args[i] for i in self._index]
+        else:  # (the arguments inside *args the gradients are of)
+            none = [None] * len(self._index)
+            originals = self._selection.pick(none, args, self._index, entry[2].fresh)[1]
+        grads = [records.restore(g, x) for g, x in zip(grads, originals, strict=True)]
         grads = _packed(grads, self.single)
         return (value, grads) if self.mode == "value_and_grad" else grads
+
+    def _check_arguments(self, params: tuple) -> None:
+        """Refuse a wrt argument that is not floating point (a position inside *args: that
+        argument), and a complex argument anywhere else."""
+        chosen = dict.fromkeys(self._index, ())
+        for w in self.wrt:
+            base, element = split_entry(w)
+            if element is not None:
+                chosen[self.params.index(base)] += (element,)
+        for i, a in enumerate(params):
+            name = self.params[i]
+            if i not in chosen:
+                if type(a) is not float:
+                    _check_real(a, name, self.fn)
+            elif not chosen[i]:
+                if not _floats_only(a):
+                    _check_differentiable(a, name, self.fn)
+            else:
+                for k, v in enumerate(a):
+                    where = f"{name}[{k}]"
+                    if k in chosen[i]:
+                        _check_differentiable(v, where, self.fn)
+                    else:
+                        _check_real(v, where, self.fn)
+                missing = [k for k in chosen[i] if k >= len(a)]
+                if missing:
+                    raise AdCompileError(
+                        f"wrt names '{name}[{missing[0]}]', but the call passes "
+                        f"{len(a)} argument{'' if len(a) == 1 else 's'} to *{name}",
+                        def_loc(self.fn, name),
+                        hint=f"pass at least {missing[0] + 1} arguments after the others, or "
+                        "name a position that the call fills",
+                    )
+
+    def _finished(self, grads, args: tuple, fresh: list) -> list:
+        """The gradients of the compiled code as the wrt entries' gradients, each with the
+        type, shape and dtype of its input (see ``dispatch._finish``)."""
+        if self._selection is None:
+            return _finish(grads, args, fresh=fresh, index=self._index)
+        grads, likes, index, fresh = self._selection.pick(grads, args, self._index, fresh)
+        return _finish(grads, likes, fresh=fresh, index=index)
 
     def _dispatcher(self, entry: tuple, args: tuple, sig: tuple) -> Callable:
         """The fast path for calls like ``args``: made the second time arguments of their

@@ -436,14 +436,15 @@ def _memory(args, path: str, func: str, shapes: dict | None) -> None:
 def _export(args) -> int:
     from .desugar.signature import parameter_names
     from .export import export_module, generated_namespaces
-    from .static import build_static
+    from .static import build_static, default_kinds
 
     path, func = _split_target(args.target)
     shapes = parse_shapes(args.shapes) if args.shapes else None
     src, source, gen, names = build_static(path, func, _parse_wrt(args.wrt), args.mode, shapes)
     params = parameter_names(src.node.args)
     sig = tuple(shapes[p] for p in params) if shapes else None
-    text = export_module(src, source, generated_namespaces(gen), names, args.mode, sig)
+    kinds = default_kinds(src, params)
+    text = export_module(src, source, generated_namespaces(gen), names, args.mode, sig, kinds=kinds)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")

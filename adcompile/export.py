@@ -34,6 +34,7 @@ from .errors import AdCompileError
 from .frontend import SourceFunction, StaticFunction, Unresolved, _short, def_loc
 from .ir import nodes
 from .normalize.unassigned import Unassigned
+from .rules.containers import is_function_kind
 
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"math", "operator"}
 
@@ -515,6 +516,16 @@ def export_module(
     ``kinds`` the structure of its list, tuple and dict arguments (None: arrays and
     numbers only); the exported function checks its arguments against them, since it
     cannot generate code for others as adcompile does."""
+    inside = next((w for w in wrt if "[" in w), None)
+    if inside is not None:
+        star = inside.split("[")[0]
+        raise AdCompileError(
+            f"cannot export a derivative with respect to {inside!r}, an argument inside "
+            f"*{star}: the exported function takes whole parameters",
+            fn.loc(fn.node) if isinstance(fn, SourceFunction) else def_loc(fn),
+            hint=f"export it with respect to the whole tuple (wrt={star!r}) and take "
+            "the element you need from its gradient, or run the derivative through adcompile",
+        )
     if isinstance(fn, SourceFunction):
         name, qualname, filename, lineno = fn.name, fn.qualname, fn.filename, fn.node.lineno
         params = parameter_names(fn.node.args)
@@ -523,6 +534,17 @@ def export_module(
         name, qualname = fn.__name__, fn.__qualname__
         filename, lineno = code.co_filename, def_loc(fn).lineno if def_loc(fn) else 0
         params = list(inspect.signature(fn, follow_wrapped=False).parameters)
+    passed = next(
+        (p for p, k in zip(params, kinds or (), strict=False) if is_function_kind(k)), None
+    ) or next((p for p, k in zip(params, sig or (), strict=False) if _function_shape(k)), None)
+    if passed is not None:
+        raise AdCompileError(
+            f"cannot export a derivative compiled for the function {passed!r} holds: the "
+            "exported module could not tell when a call passes another function",
+            fn.loc(fn.node) if isinstance(fn, SourceFunction) else def_loc(fn, passed),
+            hint="export a function that calls its function by name (np.tanh(...)), or run "
+            "the derivative through adcompile, which compiles it for each function passed",
+        )
     where = _short(filename)
     generated = re.match(r"def (\w+)\(([^)]*)\)", body)
     exported = [generated.group(1)] if generated else []
@@ -693,6 +715,11 @@ def _finished(grads, args, index):
     out = [_owned(grad_like(g, args[i]), seen) for g, i in zip(grads, index)]
     return tuple(out) if several else out[0]
 """
+
+
+def _function_shape(shape: object) -> bool:
+    """Whether a shape signature entry is that of a function passed as a value."""
+    return isinstance(shape, tuple) and len(shape) == 2 and shape[0] == "function"
 
 
 def _expected_structure(kind: object, shape: object, shapes: bool) -> object:

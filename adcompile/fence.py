@@ -104,12 +104,6 @@ def check(src: SourceFunction) -> None:
                             src.loc(node),
                             hint=SUBSCRIPT_TARGET_HINT,
                         )
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) > 1:
-            raise AdCompileError(
-                "chained assignment (a = b = ...) is not supported",
-                src.loc(stmt),
-                hint="assign one name at a time",
-            )
     _check_defaults(src)
 
 

@@ -33,6 +33,7 @@ from .frontend import def_loc
 from .rules.containers import LEAF, kind_of
 from .rules.registry import GENERATION
 from .runtime import grad_like
+from .wrt import bases_and_elements, split_entry
 
 
 class JvpFunction:
@@ -55,7 +56,13 @@ class JvpFunction:
         self._plain = all(
             p.kind == p.POSITIONAL_OR_KEYWORD for p in self.signature.parameters.values()
         )
-        self.wrt, self.single = resolve_wrt(self.params, wrt, def_loc(fn))
+        star = next(
+            (p.name for p in self.signature.parameters.values() if p.kind == p.VAR_POSITIONAL),
+            None,
+        )
+        self.wrt, self.single = resolve_wrt(self.params, wrt, def_loc(fn), star)
+        # the parameters the code differentiates (an entry inside *args: its tuple)
+        self._bases = bases_and_elements(self.wrt)[0]
         self._cache: dict[tuple | None, tuple] = {}
         self._latest: tuple | None = None
         self._lock = threading.Lock()
@@ -172,7 +179,11 @@ class JvpFunction:
             tangents = tuple(records.plain(t) for t in tangents)
             plain = dict(zip(self.params, values, strict=True))
         for w, t in zip(self.wrt, tangents, strict=True):
-            check_argument(self.fn, w, plain[w], t)
+            base, element = split_entry(w)
+            x = plain[base] if element is None else _element(self.fn, plain[base], base, element)
+            check_argument(self.fn, w, x, t)
+        if self._bases != self.wrt:
+            tangents = _base_tangents(self.wrt, self._bases, tangents, plain)
         value, tangent = self.run(values, tangents, kinds)
         if isinstance(self.fn, GradientFunction):
             # jvp(grad(f)): the gradient and its tangent shaped as grad(f) returns it
@@ -211,6 +222,49 @@ class JvpFunction:
 
     def __repr__(self) -> str:
         return f"<jvp of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}>"
+
+
+def _element(fn: Callable, args: tuple, base: str, element: int) -> object:
+    """The argument at position ``element`` of the *args tuple ``args``."""
+    if element >= len(args):
+        raise AdCompileError(
+            f"wrt names '{base}[{element}]', but the call passes {len(args)} "
+            f"argument{'' if len(args) == 1 else 's'} to *{base}",
+            def_loc(fn, base),
+            hint=f"pass at least {element + 1} arguments after the others, or name a "
+            "position that the call fills",
+        )
+    return args[element]
+
+
+def _base_tangents(wrt: list[str], bases: list[str], tangents: tuple, values: dict) -> tuple:
+    """The tangent of each parameter the code differentiates, from the tangents of the wrt
+    entries: a tuple of *args gets its entries' tangents at their positions and zeros
+    at the others (which the code reads only when it uses the tuple whole)."""
+    given = dict(zip(wrt, tangents, strict=True))
+    out = []
+    for base in bases:
+        if base in given:
+            out.append(given[base])
+            continue
+        parts = []
+        for k, x in enumerate(values[base]):
+            t = given.get(f"{base}[{k}]")
+            parts.append(t if t is not None else _zero_tangent(x))
+        out.append(tuple(parts))
+    return tuple(out)
+
+
+def _zero_tangent(x: object) -> object:
+    if isinstance(x, np.ndarray) and x.dtype.kind in "fc":
+        return np.zeros_like(x)
+    if isinstance(x, float | np.floating):
+        return 0.0
+    if isinstance(x, list | tuple):
+        return type(x)(_zero_tangent(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _zero_tangent(v) for k, v in x.items()}
+    return None
 
 
 def check_argument(fn: Callable, param: str, x: object, t: object) -> None:
@@ -261,6 +315,13 @@ def gradient_like(g: Any, gradient: GradientFunction, arguments: dict) -> Any:
     ``gradient`` itself returns it: each part with the type, structure, shape and dtype
     of its ``wrt`` parameter's argument (a part that is zero may be a ``0.0`` or a
     None in the generated code's result)."""
+    if gradient._selection is not None:  # entries inside *args: picked from its tuple's
+        values = tuple(arguments[p] for p in gradient.params)
+        fresh = [False] * len(gradient._index)
+        g, likes, _, _ = gradient._selection.pick(g, values, gradient._index, fresh)
+        if gradient.single:
+            return _like_record(g, likes[0])
+        return tuple(_like_record(h, x) for h, x in zip(g, likes, strict=True))
     if gradient.single:
         return _like_record(g, arguments[gradient.wrt[0]])
     g = (g,) if len(gradient.wrt) == 1 and not isinstance(g, tuple) else g

@@ -165,6 +165,7 @@ class StaticFunction:
 
     name: str
     source: SourceFunction
+    function_value = True  # (a value like a live function: containers.is_function_value)
 
 
 @dataclass
@@ -195,9 +196,8 @@ class SourceFunction:
     @functools.cached_property
     def shorthand(self) -> bool:
         """Whether the function has a construct the desugar pass writes out: a
-        comprehension, a nested function or lambda, a class, a call in the
-        condition of an ``if`` or ``while``, a ``functools.partial`` made in it, or
-        parameters other than plain ones."""
+        comprehension, a nested function, lambda or class, a call in an ``if`` or
+        ``while`` condition, ``partial`` or ``map``, a = b = ..., non-plain parameters."""
         return self._names[2]
 
     @functools.cached_property
@@ -215,10 +215,12 @@ class SourceFunction:
                 every.add(n.id)
                 if type(n.ctx) is ast.Store:
                     stored.add(n.id)
-            elif kind is ast.Call and not shorthand:  # functools.partial(...) made here
-                shorthand = getattr(n.func, "id", getattr(n.func, "attr", "")) == "partial"
+            elif kind is ast.Call and not shorthand:  # functools.partial(...), map(...)
+                shorthand = getattr(n.func, "id", getattr(n.func, "attr", "")) in ("partial", "map")
             elif kind in _SHORTHAND:
                 shorthand = shorthand or n is not root
+            elif kind is ast.Assign:  # a = b = ...
+                shorthand = shorthand or len(n.targets) > 1
             elif (kind is ast.If or kind is ast.While) and not shorthand:
                 shorthand = any(type(m) is ast.Call for m in ast.walk(n.test))
         return frozenset(stored), frozenset(every), shorthand

@@ -50,6 +50,16 @@ class Hvp:
         self.fn = fn
         self.gradient = grad(fn, wrt)
         self.wrt, self.single = self.gradient.wrt, self.gradient.single
+        inside = next((w for w in self.wrt if "[" in w), None)
+        if inside is not None:
+            star = inside.split("[")[0]
+            raise AdCompileError(
+                f"hvp and hessian take whole parameters, and wrt names {inside!r}, an "
+                f"argument inside *{star}",
+                def_loc(fn, star),
+                hint=f"name the whole tuple (wrt={star!r}: the vector has its structure, "
+                "zero where it should not move), or make the argument a parameter of its own",
+            )
         self.params = self.gradient.params
         self.signature = inspect.signature(fn, follow_wrapped=False)
         self._plain = all(

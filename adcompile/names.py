@@ -15,6 +15,7 @@ records a guard, see ``frontend.py``), and a module attribute is read through
 from __future__ import annotations
 
 import ast
+import random
 import types
 
 import numpy as np
@@ -101,7 +102,9 @@ NUMERIC = (int, float, complex, np.ndarray, np.generic)
 # ``rng.normal(size=n)``, ``np.random.uniform()``, which is a method of numpy's global
 # RandomState) is a *draw*: a value with no derivative, computed once where the
 # function computes it (see normalize/effects.py).
-RANDOM_TYPES = (np.random.RandomState, np.random.Generator)
+# Python's random module is alike: its functions are methods of a hidden random.Random,
+# and random.Random(seed) makes another.
+RANDOM_TYPES = (np.random.RandomState, np.random.Generator, random.Random)
 # the methods that draw (those of ndarray: none), and those refused: ``shuffle``
 # (and ``out=``) writes into an array; the others read or change the generator's state
 RANDOM_METHODS = frozenset(
@@ -109,12 +112,16 @@ RANDOM_METHODS = frozenset(
 )
 RANDOM_REFUSED = frozenset({"shuffle"})
 # making a generator (np.random.default_rng(0)) is kept like a draw: once, in order
-RANDOM_MAKERS = frozenset({"RandomState", "default_rng", "Generator"})
+RANDOM_MAKERS = frozenset({"RandomState", "default_rng", "Generator", "Random"})
 
 
 # numpy.random's functions (np.random.seed is one, np.random.randn a method of a global)
+# and random's (random.gauss is a method of its hidden generator, random.Random a class)
 _RANDOM_FUNCTIONS = {
-    id(getattr(np.random, n)) for n in RANDOM_METHODS | RANDOM_MAKERS if hasattr(np.random, n)
+    id(getattr(module, n))
+    for module in (np.random, random)
+    for n in RANDOM_METHODS | RANDOM_MAKERS
+    if hasattr(module, n) and callable(getattr(module, n))
 }
 
 

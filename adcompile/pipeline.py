@@ -49,6 +49,7 @@ from .frontend import SourceFunction
 from .ir import Function, NameAllocator
 from .link import Pair, Session
 from .names import Resolver
+from .wrt import bases_and_elements
 
 # ---------------------------------------------------------------- the stages
 
@@ -99,10 +100,11 @@ def ownership(
     return inplace.check(src, helper=helper, summaries=summaries, resolver=resolver)
 
 
-def activity(fn: Function, wrt: list[str]) -> Activity:
+def activity(fn: Function, wrt: list[str], elements: dict | None = None) -> Activity:
     """activity (``analysis.py``): the values both varied by ``wrt`` and useful to the
-    result; only they get adjoints."""
-    act = analysis.activity(fn, wrt)
+    result; only they get adjoints. ``elements`` narrows a ``wrt`` tuple to positions
+    inside it (an entry inside ``*args``)."""
+    act = analysis.activity(fn, wrt, elements)
     analysis.check_reverse(fn.body, act)
     return act
 
@@ -153,10 +155,13 @@ def front(
 def back(
     fn: Function, wrt: list[str], mode: str, session: Session, arg_shapes: tuple | None
 ) -> reverse.Generated:
-    """activity, shapes and reverse: the generated gradient of ``fn``."""
-    act = activity(fn, wrt)
+    """activity, shapes and reverse: the generated gradient of ``fn`` with respect to the
+    parameters of ``wrt``, one gradient each (an entry inside ``*args``, ``'args[1]'``,
+    differentiates only that element of ``args``: see ``wrt.py``)."""
+    bases, elements = bases_and_elements(wrt)
+    act = activity(fn, bases, elements)
     facts = shape_facts(fn, arg_shapes, session)
-    return reverse.reverse(fn, wrt, mode, session, arg_shapes, facts, act)
+    return reverse.reverse(fn, bases, mode, session, arg_shapes, facts, act)
 
 
 def _helper_front(src: SourceFunction, kinds: tuple, session: Session) -> Function:
@@ -218,7 +223,9 @@ def compile_jvp(
     ``arg_shapes``, the shapes known for them leave out broadcasts that cannot fire."""
     link = session()
     fn = front(src, kinds, link)
-    gen = tangent.tangent(fn, wrt, link, _helper_front, shape_facts(fn, arg_shapes))
+    bases, elements = bases_and_elements(wrt)
+    facts = shape_facts(fn, arg_shapes)
+    gen = tangent.tangent(fn, bases, link, _helper_front, facts, elements)
     gen.updates = fn.updates
     trees = [finished(gen.node)]
     gen.text = text(trees[0])

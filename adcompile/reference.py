@@ -122,7 +122,6 @@ OTHER_REFUSALS = [
     ),
     ("assigning to an attribute", "`self.h = h`", fence.ATTRIBUTE_TARGET_HINT),
     ("star-unpacking in an assignment", "`first, *rest = xs`", fence.STARRED_TARGET_HINT),
-    ("chained assignment", "`a = b = np.zeros(3)`", "assign one name at a time"),
 ]
 
 INTRO = """\
@@ -146,7 +145,10 @@ FUNCTIONS_TEXT = [
     "Its parameters, and those of the functions it calls, may be of every kind: "
     "defaults, `*args` (a tuple), keyword-only parameters, `**kwargs` (a dict), "
     "positional-only markers; `wrt` names any of them (the gradient of `*args` is a "
-    "tuple, of `**kwargs` a dict). A call passes `*xs` of a tuple, `**d` of a dict "
+    "tuple, of `**kwargs` a dict), and `wrt='args[1]'` names one argument inside "
+    "`*args`: only it is differentiated, and its gradient comes back in its entry's "
+    "place (in `grad`, `value_and_grad`, `vjp` and `jvp`; `hvp`, `hessian` and "
+    "`.export()` take whole parameters). A call passes `*xs` of a tuple, `**d` of a dict "
     "whose keys are known (a dict display, `dict(a=...)`, an argument), and keywords "
     "to `**kwargs`; Python's binding errors (a missing or repeated argument) are "
     "refused at the call.",
@@ -155,7 +157,22 @@ FUNCTIONS_TEXT = [
     "`functools.partial` of one), and calling it calls that function: code is "
     "compiled for each function passed, as for each structure of containers. A "
     "`functools.partial(helper, k=2.0)` made inside the function is the calls of "
-    "`helper` it stands for, with the values its arguments had when it was made.",
+    "`helper` it stands for, with the values its arguments had when it was made. A "
+    "function chosen by a condition (`act = np.tanh if flag else np.sin`, or "
+    "assigned in the branches of an `if`) is called as an `if` on that condition "
+    "with each function called in its branch, also when it is passed to a helper. "
+    "The command line compiles for a function-valued parameter's default "
+    "(`adcompile show FILE.py:mlp`). A function returned as the result is refused, "
+    "and so is `.export()` of code compiled for a function passed as an argument "
+    "(the exported module could not check which function a call passes).",
+    "`map(f, xs)` (several iterables: zipped) consumed whole by `sum`, `list` and "
+    "the like is the generator expression `(f(x) for x in xs)`, with `f` a "
+    "function, a `lambda`, or a `functools.partial` made in the call whose "
+    "arguments are names or constants. `isinstance(x, list)` (or `tuple`, `dict`) "
+    "of a variable whose structure the code is compiled for is known when "
+    "compiling, and only the branch Python takes is compiled (`if isinstance(data, "
+    "list): return sum(map(f, data))`). `np.meshgrid(x, y, ..., indexing=..., "
+    "sparse=...)` is the broadcasts it makes, differentiated through them.",
     "Tuples concatenate (`shape + (1,)`, `(a, b) + rest`, `args + (x,)`), a list "
     "extended with a list display is a new list (`ys = xs + [a, b]`), dicts are "
     "built with constant keys (`{'W': W, 'b': b}`, `dict(W=W, b=b)`) and `range(...)` "
@@ -180,21 +197,25 @@ FUNCTIONS_TEXT = [
     "refused; `self` itself is never differentiated.",
     "Random draws: the methods of `np.random.RandomState` and `np.random.Generator` "
     "(`rs.randn(*mu.shape)`, `rng.normal(size=n)`), numpy.random's functions "
-    "(`np.random.uniform(...)`, `np.random.seed(0)`) and generators made inside "
-    "(`np.random.default_rng(0)`) run where the function runs them, once per call, "
+    "(`np.random.uniform(...)`, `np.random.seed(0)`), generators made inside "
+    "(`np.random.default_rng(0)`), and Python's `random` module alike "
+    "(`random.gauss(0, 1)`, `random.random()`, `from random import gauss`, the "
+    "methods of a `random.Random(seed)`) run where the function runs them, once per call, "
     "in order, in the forward sweep; the reverse sweep reads the same sample. A "
     "sample is a constant of the derivative, so `mu + np.exp(log_sigma) * eps` "
     "(the reparameterisation trick) differentiates through `mu` and `log_sigma`, "
     "and a dropout mask multiplies the gradient as it does the value. A draw "
     "whose own arguments depend on a differentiated input "
-    "(`rng.normal(mu, 1.0)`), `shuffle` and `out=` (they write into an array) and "
+    "(`rng.normal(mu, 1.0)`), `shuffle` and `out=` (they write into an array or a "
+    "list) and "
     "draws in a checkpointed loop (its reverse recomputes them) are refused.",
 ]
 
 STATEMENTS_TEXT = [
     "assignment to a name, tuple unpacking (`W, b = params[0]`; a list of a length "
     "known only when the code runs, such as `np.split(x, points)`'s pieces, is "
-    "checked to hold as many values as names, as Python checks it), augmented "
+    "checked to hold as many values as names, as Python checks it), chained assignment "
+    "(`a = b = value`: one object bound to each target, as in Python), augmented "
     "assignment (`h += x` means `h = h + x`: a new array, never an update in place; "
     "so it is accepted only where that is the same thing: `h` holds an array the "
     "function made (arithmetic, a numpy call that returns a new array, a helper "

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import ast
+import types
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,8 @@ from .emit import linecache_filename
 from .errors import AdCompileError
 from .frontend import SourceFunction
 from .memory import MemoryReport, memory_report_of
+from .names import Resolver
+from .rules.containers import FUNCTION, LEAF, is_function_value
 
 
 def compile_static(
@@ -44,7 +48,8 @@ def build_static(
     params = parameter_names(src.node.args)
     if wrt is None:
         wrt = tuple(range(len(params))) if params else 0
-    names, _ = resolve_wrt(params, wrt, src.loc(src.node))
+    star = src.node.args.vararg.arg if src.node.args.vararg is not None else None
+    names, _ = resolve_wrt(params, wrt, src.loc(src.node), star)
     arg_shapes = None
     if shapes is not None:
         unknown = sorted(set(shapes) - set(params))
@@ -59,6 +64,7 @@ def build_static(
                 hint=f"give every parameter a shape: {', '.join(params)}",
             )
         arg_shapes = tuple(shapes[p] for p in params)
+    kinds = default_kinds(src, params)
     if checkpoint is not None and mode in ("jvp", "hvp"):
         raise AdCompileError(
             f"--checkpoint applies to grad, value_and_grad and vjp, not to --mode {mode}",
@@ -75,7 +81,7 @@ def build_static(
                 src.loc(src.node),
                 hint="leave out --shapes with --mode hvp",
             )
-        _, _, grad_gen = build(src, names, "grad", None, None)
+        _, _, grad_gen = build(src, names, "grad", kinds, None)
         source, gen = static_hvp(src, grad_gen, names)
     elif mode == "jvp":
         # forward mode: its own pass (tangent.py)
@@ -86,12 +92,46 @@ def build_static(
                 src.loc(src.node),
                 hint="leave out --shapes with --mode jvp",
             )
-        source, _, gen = build_jvp(src, names)
+        source, _, gen = build_jvp(src, names, kinds)
     else:
-        source, _, gen = build(src, names, mode, None, arg_shapes, checkpoint)
+        source, _, gen = build(src, names, mode, kinds, arg_shapes, checkpoint)
     with _internal_errors(src.name, src.loc(src.node)):
         compile(source, f"<adcompile {mode} {func}>", "exec")  # never print broken code
     return src, source, gen, names
+
+
+def default_kinds(src: SourceFunction, params: list[str]) -> tuple | None:
+    """The kinds of the parameters (see ``rules/containers.py``) when a default of one is a
+    function (``def mlp(params, x, nonlinearity=np.tanh)``, a function of the file): the
+    code is compiled for that function, as a call that leaves it out would run it;
+    None when no default is a function."""
+    args = src.node.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults = dict(
+        zip(
+            [a.arg for a in positional[len(positional) - len(args.defaults) :]],
+            args.defaults,
+            strict=True,
+        )
+    )
+    defaults.update(
+        (a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None
+    )
+    resolver = Resolver(src)
+    kinds = []
+    for p in params:
+        node = defaults.get(p)
+        obj = None
+        if isinstance(node, ast.Name | ast.Attribute):
+            try:
+                obj = resolver.static_object(node)
+            except AdCompileError:
+                obj = None  # (then the call that needs it says why)
+        function = isinstance(obj, frontend.StaticFunction) or (
+            is_function_value(obj) and not isinstance(obj, types.ModuleType)
+        )
+        kinds.append((FUNCTION, obj) if function else LEAF)
+    return tuple(kinds) if any(k != LEAF for k in kinds) else None
 
 
 def static_memory_report(

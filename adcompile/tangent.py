@@ -106,13 +106,20 @@ class JvpSession:
 
 
 class _Forward:
-    def __init__(self, fn: Function, wrt: list[str], session: JvpSession, fname: str) -> None:
+    def __init__(
+        self,
+        fn: Function,
+        wrt: list[str],
+        session: JvpSession,
+        fname: str,
+        elements: dict | None = None,
+    ) -> None:
         self.fn = fn
         self.wrt = wrt
         self.session = session
         self.fname = fname
         self.names = fn.names
-        self.act: Activity = activity(fn, wrt)
+        self.act: Activity = activity(fn, wrt, elements)
         self.ns = Namespace(fn.names, fn.globals, set(fn.params) | all_defs(fn.body))
         self.tan: dict[str, str] = {}
         self.facts: dict[str, object] = {}  # known shapes of names (see tangent())
@@ -574,13 +581,16 @@ def tangent(
     link_session,
     front: Callable,
     facts: dict[str, object] | None = None,
+    elements: dict | None = None,
 ) -> GeneratedJvp:
     """The jvp of the normalized ``fn`` with respect to ``wrt``; the jvps of the user
     functions it calls are in ``.helpers``. ``front`` takes a called function through
     the front of the pipeline: ``(src, kinds, link_session) -> ir.Function``;
-    ``facts``, the shapes known of ``fn``'s names (``shapes.py``), if any."""
+    ``facts``, the shapes known of ``fn``'s names (``shapes.py``), if any; ``elements``,
+    the only positions of a ``wrt`` tuple whose tangents are not zero (``wrt.py``)."""
     session = JvpSession(link_session, front)
-    forward = _Forward(fn, wrt, session, f"jvp_{fn.name}")
+    session.taken.add(f"jvp_{fn.name}")  # (a recursive call for other kinds: another name)
+    forward = _Forward(fn, wrt, session, f"jvp_{fn.name}", elements)
     forward.facts = facts or {}
     gen = forward.run()
     gen.helpers = session.generated

@@ -39,6 +39,7 @@ from hypothesis import strategies as st
 # calls of. tests/test_fuzz.py checks this against the registry.
 COVERED = {
     np.hstack,
+    np.vstack,
     np.split,
     np.array_split,
     np.hsplit,
@@ -1519,6 +1520,9 @@ class Builder:
         if k == min(1, len(result) - 1) and self.chance(30):
             # np.hstack joins along axis 1 (axis 0 for 1-d pieces)
             return _call("np.hstack", "(" + ", ".join(parts) + ",)", shape=result)
+        if k == 0 and len(result) >= 2 and self.chance(30):
+            # np.vstack joins 2-d and higher pieces along axis 0
+            return _call("np.vstack", seq, shape=result)
         if self.chance(40):
             return _call("np.concatenate", seq, str(k), shape=result)
         return _call("np.concatenate", seq, f"axis={k}", shape=result)

@@ -308,11 +308,6 @@ def f_attribute_store(x):
     return np.sum(y)
 
 
-def f_chained_assign(x):
-    y = z = x * 2.0
-    return np.sum(y + z)
-
-
 def f_no_return(x):
     y = np.sum(x)  # noqa: F841
 
@@ -486,7 +481,6 @@ CASES = [
     (f_subscript_store_view, (X,), "y[1] = 0.0", ["'r'", "change 'r'"]),
     (f_subscript_store_list, (X,), "ys[0]", ["element of a list"]),
     (f_attribute_store, (X,), "y.shape", ["assign"]),
-    (f_chained_assign, (X,), "y = z", ["chained"]),
     (f_no_return, (X,), "y = np.sum(x)", ["return"]),
     (f_bare_return, (X,), "return\n", ["return"]),
     (f_expression_statement, (X,), "x * 2.0", ["expression"]),

@@ -319,6 +319,10 @@ def f_hstack(x, y):
     return np.hstack((x, y, x))
 
 
+def f_vstack(x, y):
+    return np.vstack((x, y, np.outer(y, x)))
+
+
 def f_stack(x, y):
     return np.stack((x, y), axis=1)
 
@@ -448,6 +452,7 @@ CASES = [
     (f_getitem, (M,)),
     (f_concatenate, (X, Y)),
     (f_hstack, (X, Y)),
+    (f_vstack, (X, X)),
     (f_stack, (X, Y)),
     (f_full, (0.7,)),
     (f_full_like, (X, 0.7)),

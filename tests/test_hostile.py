@@ -274,12 +274,14 @@ def f(x):
 def f(x):
     return np.sum(x * np.random.normal(x, 1.0))  # <-
 """,
-    "the random module": """
+    "random.shuffle (it writes into its list)": """
 import random
 
 
 def f(x):
-    return np.sum(x * random.random())  # <-
+    xs = [1.0, 2.0]
+    random.shuffle(xs)  # <-
+    return np.sum(x) * xs[0]
 """,
     "math.gamma": """
 import math

@@ -1136,6 +1136,15 @@ def hstack_number_(x, y, c):
     return np.sum(np.hstack((x, 1.5, y, x)) * c)
 
 
+def vstack_(x, y, c):
+    return np.sum(np.vstack((x, y, x)) * c)
+
+
+def vstack_rows_(x, y, c):
+    # 1-d pieces (and numbers) are rows of one
+    return np.sum(np.vstack([y, x, y]) * c)
+
+
 def stack_(x, y, c):
     return np.sum(np.stack((x, y)) * c)
 
@@ -1163,6 +1172,11 @@ JOINS = [
     (hstack_, (3,), (2,)),
     (hstack_number_, (3,), (2,)),
     (hstack_number_, (3,), ()),
+    (vstack_, (2, 3), (1, 3)),
+    (vstack_, (2, 3), (3,)),
+    (vstack_, (3,), (3,)),
+    (vstack_, (), ()),
+    (vstack_rows_, (2, 3), (3,)),
     (stack_, (2, 3), (2, 3)),
     (stack_, (3,), (3,)),
     (stack_, (), ()),

@@ -3,6 +3,9 @@
 A source-to-source pass on the user's AST, run by ``pipeline.py`` before the
 fence, so that every later stage sees only the smaller language:
 
+* ``a = b = value`` becomes ``a = value; b = a`` (``chains.py``);
+* ``map(f, xs)`` becomes the generator expression ``(f(x) for x in xs)``
+  (``maps.py``);
 * comprehensions and the generator expressions ``sum`` and ``list`` consume
   become the loops with ``.append`` they are (``comprehensions.py``);
 * a ``functools.partial`` made in the function becomes the calls it stands for
@@ -25,10 +28,12 @@ import copy
 import dataclasses
 
 from ..frontend import SourceFunction
+from .chains import unchained
 from .closures import LiftedFunction, Lifting
 from .common import Fresh, stored_names
 from .comprehensions import Comprehensions
 from .conditions import Conditions
+from .maps import Maps
 from .partials import Partials
 from .signature import BindError, bind, is_plain, plain
 
@@ -41,7 +46,9 @@ def desugar(src: SourceFunction) -> SourceFunction:
         return src  # (one walk of the function, shared with the later passes' names)
     fn = src.node
     fresh = Fresh(fn)
-    body = Comprehensions(src, fresh, src.lookup).block(fn.body)
+    body = unchained(copy.deepcopy(fn.body), fresh)
+    body = Maps(fresh, src.lookup).run(body)
+    body = Comprehensions(src, fresh, src.lookup).block(body)
     body = Partials(src, fresh, src.lookup).run(body)
     lifting = Lifting(src, fresh, src.lookup)
     body = lifting.run(body)

@@ -42,7 +42,6 @@ class _FreshMethods:
 # primitives whose record says so (rules/), the functions below that have no record,
 # and every ufunc. Any other call may return (a view of) one of its arguments.
 FRESH_OTHERS = {
-    np.vstack,
     float,
     int,
     bool,

@@ -54,6 +54,15 @@ class Calls:
             return self.draw(node, hint)
         if isinstance(func, ast.Attribute) and not self.is_namespace(func.value):
             return self.method_call(node, func, hint)
+        chosen = self.chosen_argument(node)
+        if chosen is None and self.choice_kind(func) is not None:
+            chosen = (
+                self.choice_kind(func),
+                lambda f: ast.Call(func=f, args=node.args, keywords=node.keywords),
+            )
+        if chosen is not None:  # a function chosen by a condition: an if of two calls
+            atom = self.choice_call(node, chosen[0], chosen[1], hint)
+            return atom, np.positive, {"x": atom}, False
         obj = self.static_object(func)
         if obj is None and isinstance(func, ast.Name) and func.id in self.locals:
             # a parameter or variable holding a function (def mlp(x, act=np.tanh))
@@ -85,6 +94,8 @@ class Calls:
             return self.user_call(node, func, obj, hint)
         if obj is print:
             raise self.error("print() is not supported in a differentiated function", node)
+        if obj is np.meshgrid and rules.lookup(obj) is None:  # (a user's rule would win)
+            return self.meshgrid(node, hint)
         prim = _canonical(obj)
         if (
             rules.lookup(prim) is None
@@ -368,7 +379,7 @@ class Calls:
                     hint="make an array of the pieces first: np.stack([...])",
                 )
             kind = self.kind(e) if isinstance(e, ast.Name) else LEAF
-            if containers.function_of(kind) is not None:
+            if containers.is_function_kind(kind):
                 raise self.error(
                     f"{self.spell(e) or 'this argument'!r} is a function, but {rule.name} takes "
                     "an array or a number here",

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ast
 
+import numpy as np
+
 from ..names import CONSTANT_ATTRIBUTES
 from ..rules import containers
 from .common import _copy_atom, _is_int_name
@@ -131,6 +133,67 @@ class Displays:
         value = ast.Dict(keys=[ast.Constant(k) for k in unique], values=elts)
         prim = containers.build_dict(tuple(unique))
         return value, prim, {f"e{i}": e for i, e in enumerate(elts)}, False
+
+    def meshgrid(self, node: ast.Call, hint: str):
+        """``np.meshgrid(x0, x1, ..., indexing="xy", sparse=False)`` as the tuple of
+        broadcasts it is: each input flattened, reshaped to lie along its axis of the
+        grid (the first two swapped for ``"xy"``) and broadcast to the grid's shape
+        (left as it is with ``sparse=True``), so each is differentiated through those
+        steps. A grid written into is refused where it is (a broadcast is a view)."""
+        options = {"indexing": "xy", "sparse": False, "copy": True}
+        for k in node.keywords:
+            if k.arg not in options or not isinstance(k.value, ast.Constant):
+                raise self.error(
+                    f"np.meshgrid's {k.arg or '**'}= must be written as a constant here",
+                    node,
+                    hint='np.meshgrid(x, y, indexing="ij", sparse=False)',
+                )
+            options[k.arg] = k.value.value
+        if options["indexing"] not in ("xy", "ij") or any(
+            isinstance(a, ast.Starred) for a in node.args
+        ):
+            raise self.error(
+                "np.meshgrid takes its inputs one by one and indexing 'xy' or 'ij' here",
+                node,
+                hint="np.meshgrid(x, y, indexing='ij')",
+            )
+        numpy = "np"  # (the module's own name for numpy, when it has one)
+        if self.resolver.find(ast.Name(id=numpy, ctx=ast.Load())) is not np:
+            numpy = self.names.fresh("numpy")
+            self.resolver.found[numpy] = np
+        self.globals[numpy] = np
+
+        def np_call(name: str, *args: ast.expr) -> ast.Call:
+            func = ast.Attribute(value=ast.Name(id=numpy, ctx=ast.Load()), attr=name)
+            return ast.Call(func=func, args=list(args), keywords=[])
+
+        inputs = []
+        for a in node.args:  # each evaluated once, in order, as Python does
+            held = self.names.fresh("grid_input")
+            self.locals.add(held)
+            self.env[held] = self.atom(a, hint)
+            self.spelling[held] = a
+            inputs.append(ast.Name(id=held, ctx=ast.Load()))
+        n = len(inputs)
+        axes = list(range(n))
+        if options["indexing"] == "xy" and n > 1:
+            axes[0], axes[1] = 1, 0
+        shape = [None] * n
+        for i, x in enumerate(inputs):
+            shape[axes[i]] = np_call("size", x)
+        grids = []
+        for i, x in enumerate(inputs):
+            along = [ast.Constant(1)] * n
+            along[axes[i]] = ast.Constant(-1)
+            grid = np_call("reshape", np_call("ravel", x), ast.Tuple(elts=along, ctx=ast.Load()))
+            if not options["sparse"]:
+                grid = np_call("broadcast_to", grid, ast.Tuple(elts=shape, ctx=ast.Load()))
+            grids.append(grid)
+        made = ast.Tuple(elts=grids, ctx=ast.Load())
+        for n_ in ast.walk(made):
+            if "lineno" in n_._attributes:
+                ast.copy_location(n_, node)
+        return self.primitive(made, hint)
 
 
 def _folded(node: ast.expr | None) -> ast.expr | None:

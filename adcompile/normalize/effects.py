@@ -5,7 +5,8 @@ forward sweep runs it once, where the function does, in order, and nothing of it
 is differentiated (its operands are read as they are at that point).
 
 A random draw (``eps = rs.randn(*mu.shape)``, ``rng.normal(size=3)``,
-``np.random.uniform()``) is such a statement too, whose value is kept (effect
+``np.random.uniform()``, Python's ``random.gauss(0, 1)`` and the methods of a
+``random.Random``) is such a statement too, whose value is kept (effect
 ``"draw"``): the forward sweep draws once, where the function does, and the
 reverse sweep reads that same sample, never a second one; it is never recomputed,
 moved or written into its reader. The sample is a constant of the derivative, so
@@ -60,6 +61,8 @@ class Effects:
         ``np.random.randn``), or a method only generators have, of a local (``rs.randn``
         on a RandomState argument: were it not one, Python's call would fail alike)."""
         func = call.func
+        if isinstance(func, ast.Name):  # from random import gauss
+            return func.id not in self.locals and is_random_draw(self.resolver.find(func))
         if isinstance(func, ast.Attribute) and func.attr in RANDOM_MAKERS:
             return is_random_draw(self.static_object(func))
         if not isinstance(func, ast.Attribute) or func.attr not in RANDOM_METHODS:
@@ -73,13 +76,18 @@ class Effects:
     def draw(self, node: ast.Call, hint: str):
         """``(value, DRAW, {}, False)``: the call with its arguments as atoms."""
         func = node.func
-        if func.attr in RANDOM_REFUSED or any(k.arg == "out" for k in node.keywords):
+        method = func.id if isinstance(func, ast.Name) else func.attr
+        if method in RANDOM_REFUSED or any(k.arg == "out" for k in node.keywords):
             raise self.error(
-                f"{self.src.text_of(func)}(...) writes into an array",
+                f"{self.src.text_of(func)}(...) writes into an array or list it is given",
                 node,
-                hint="draw a new array instead: rng.permutation(x), rng.permuted(x)",
+                hint="draw a new array or list instead: rng.permutation(x), rng.permuted(x), "
+                "random.sample(xs, len(xs))",
             )
-        if not self.is_namespace(func.value):  # rs.randn (a local), rng(0).normal
+        if isinstance(func, ast.Name):  # from random import gauss: a global's method
+            self.record_globals(func)
+            callee = _strip(func)
+        elif not self.is_namespace(func.value):  # rs.randn (a local), rng(0).normal
             callee = ast.Attribute(value=self.atom(func.value, hint), attr=func.attr)
         else:
             self.record_globals(func)

@@ -332,7 +332,7 @@ class Expressions:
                 loc=self.src.loc(self.stmt),
             )
         )
-        kind = join_kinds([self.kind(r) for r in results])
+        kind = self.joined_kind(test, self.kind(results[0]), self.kind(results[1]))
         if kind is None:
             raise self.error(
                 "the two values of this conditional differ in structure",

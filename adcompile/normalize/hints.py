@@ -62,7 +62,8 @@ BUILTIN_HINTS: dict[str, str] = {
     "pow": "write a ** b",
     "divmod": "write a // b and a % b",
     "reversed": "index backwards instead: xs[::-1]",
-    "map": "write a for loop, or call the function on the whole array",
+    "map": "consume it whole where it is made (sum(map(f, xs)), list(map(f, xs))), write "
+    "a for loop, or call the function on the whole array",
     "filter": "write a for loop with an if, or select with np.where",
     "list": "write the list out ([a, b, c]), or keep the array as it is",
     "tuple": "write the tuple out: (a, b, c)",

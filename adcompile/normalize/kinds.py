@@ -30,6 +30,18 @@ class Kinds:
                 return containers.kind_of(self.globals[atom.id])
         return LEAF
 
+    def joined_kind(self, test: ast.expr, yes: object, no: object) -> object:
+        """The kind of a value that is ``yes``'s when ``test`` holds, else ``no``'s: their
+        join, or for two different functions (``act = np.tanh if flag else np.sin``) the
+        choice between them, which a call turns into an if on the same condition (see
+        ``usercalls.choice_call``); None when they differ in structure."""
+        kind = join_kinds([yes, no])
+        if kind is None and containers.is_function_kind(yes) and containers.is_function_kind(no):
+            if isinstance(test, ast.Constant):
+                return yes if test.value else no
+            return (containers.CHOICE, (test.id, yes, no))
+        return kind
+
     def result_kind(self, prim, operands: dict) -> object:
         if prim is containers.GET and isinstance(operands["index"], ast.Call):
             kind = self.kind(operands["c"])

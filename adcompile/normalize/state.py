@@ -52,6 +52,7 @@ class State:
         # names holding a primitive's named tuple (eigh's eigenvalues, eigenvectors)
         self.fields: dict[str, tuple[str, ...]] = {}
         self.partial: set[str] = set()  # assigned in only one branch of an if
+        self.guessed: set[str] = set()  # parameters whose structure is a guess (run)
         self.constants: set[str] = set()  # names computed with no derivative (shapes...)
         self.temps: set[str] = set()  # temporaries (not the user's own variables)
         # generated name -> the user's text it holds the value of, for messages
@@ -67,6 +68,7 @@ class State:
 
     def run(self) -> Function:
         guessed = infer_kinds(self.src.node) if self.arg_kinds is None else {}
+        self.guessed = set(guessed)  # parameters whose structure is a guess
         for i, p in enumerate(self.params):
             self.env[p] = ast.Name(id=self.names.claim(p), ctx=ast.Load())
             if self.arg_kinds is not None:

@@ -120,6 +120,13 @@ class Statements:
                 atom = self.atom(stmt.value, name)
             else:
                 atom = ast.Name(id=self.emit(stmt.value, name, claim=True), ctx=ast.Load())
+            if _holds_function(self.kind(atom)):
+                raise self.error(
+                    f"{self.src.name} returns a function, which has no derivative",
+                    stmt,
+                    hint="return the value to differentiate: call the function (f(x)) and "
+                    "return its result",
+                )
             self.env[RESULT] = atom
             return
         if isinstance(stmt, ast.If):
@@ -183,6 +190,10 @@ class Statements:
         return Rename().visit(copy.deepcopy(node))
 
     def if_statement(self, stmt: ast.If) -> None:
+        known = self.known_isinstance(stmt.test)
+        if known is not None:  # the code is compiled for this structure: one branch runs
+            self.block(stmt.body if known else stmt.orelse)
+            return
         test = self.condition(stmt.test)
         loc = self.src.loc(stmt)
         before = self.env
@@ -208,7 +219,7 @@ class Statements:
             join = self.names.claim(hint)
             joins.append((join, a, b))
             env[var] = ast.Name(id=join, ctx=ast.Load())
-            kind = join_kinds([self.kind(a), self.kind(b)])
+            kind = self.joined_kind(test, self.kind(a), self.kind(b))
             if kind is None:
                 if var == RESULT:
                     raise self.error(
@@ -223,6 +234,44 @@ class Statements:
             self.kinds[join] = kind
         self.env = env
         self.body.append(If(test=test, body=body, orelse=orelse, joins=joins, loc=loc))
+
+    def known_isinstance(self, test: ast.expr) -> bool | None:
+        """The value of ``isinstance(x, list)`` (or ``tuple``, ``dict``, a tuple of them)
+        for a variable ``x`` whose structure the code is compiled for, when that structure
+        decides it (``if isinstance(data, list): return sum(map(f, data))``); None when
+        it does not (a list of mixed elements and a tuple have one structure)."""
+        if not (
+            isinstance(test, ast.Call)
+            and isinstance(test.func, ast.Name)
+            and test.func.id == "isinstance"
+            and len(test.args) == 2
+            and not test.keywords
+            and isinstance(test.args[0], ast.Name)
+            and test.args[0].id in self.locals
+            and test.args[0].id in self.env
+            and test.args[0].id not in self.guessed
+            and self.resolver.find(test.func) is isinstance
+        ):
+            return None
+        spec = test.args[1]
+        classes = spec.elts if isinstance(spec, ast.Tuple) else [spec]
+        types_ = [self.resolver.find(c) if isinstance(c, ast.Name) else None for c in classes]
+        if not types_ or not all(t in (list, tuple, dict) for t in types_):
+            return None
+        kind = self.kind(self.name(test.args[0]))
+        if kind == LEAF or containers.is_function_kind(kind):
+            return False  # an array, a number or a function
+        tag = kind[0]
+        if tag == "list" or tag == "dict":
+            return tag == "list" and list in types_ or tag == "dict" and dict in types_
+        if tag == "tuple" and isinstance(kind[1], containers.Fields):
+            return tuple in types_ and issubclass(kind[1].record, tuple)  # a namedtuple
+        if list in types_ and tuple in types_:
+            return True
+        if all(k == kind[1][0] for k in kind[1]):
+            # (a list of elements of one structure is a "list": this is a tuple)
+            return tuple in types_
+        return None if list in types_ or tuple in types_ else False
 
     def append(self, call: ast.Call) -> None:
         """``xs.append(v)`` as ``xs = xs + [v]``: a new list, so earlier versions stay intact."""
@@ -294,7 +343,7 @@ class Statements:
             if value.id not in self.env:
                 return None
             atom = self.name(value)
-            return atom if containers.function_of(self.kind(atom)) is not None else None
+            return atom if containers.is_function_kind(self.kind(atom)) else None
         if isinstance(value, ast.Name | ast.Attribute) and not self.is_static(value):
             if isinstance(value, ast.Attribute) and not self.is_namespace(value.value):
                 return None
@@ -457,3 +506,17 @@ class Statements:
         self.env[name] = ast.Name(id=ssa, ctx=ast.Load())
 
     # ----------------------------------------------------------- expressions
+
+
+def _holds_function(kind: object) -> bool:
+    """Whether a value of ``kind`` is, or holds, a function."""
+    if containers.is_function_kind(kind):
+        return True
+    if isinstance(kind, tuple) and kind and kind[0] in ("list", "tuple", "dict"):
+        inner = kind[1]
+        if kind[0] == "list":
+            return _holds_function(inner)
+        if kind[0] == "dict":
+            return any(_holds_function(k) for _, k in inner)
+        return any(_holds_function(k) for k in inner)
+    return False

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .. import desugar, fence, frontend
 from ..frontend import StaticFunction
-from ..ir import CallPrim, python_call
+from ..ir import CallPrim, If, python_call
 from ..names import is_compiled_gradient
 from ..rules import containers
 from ..rules.containers import LEAF
@@ -50,6 +50,89 @@ class UserCalls:
             node,
         )
         return self.call(call, hint)
+
+    def chosen_argument(self, node: ast.Call) -> tuple | None:
+        """(kind, rebuild) when an argument of ``node`` holds a function chosen by a
+        condition (``layer(x, act)`` after ``act = np.tanh if flag else np.sin``):
+        ``rebuild(name)`` is the call with that argument replaced by ``name``."""
+        for i, a in enumerate(node.args):
+            kind = self.choice_kind(a)
+            if kind is not None:
+
+                def positional(f: ast.Name, i: int = i) -> ast.Call:
+                    args = [*node.args[:i], f, *node.args[i + 1 :]]
+                    return ast.Call(func=node.func, args=args, keywords=node.keywords)
+
+                return kind, positional
+        for i, k in enumerate(node.keywords):
+            kind = self.choice_kind(k.value)
+            if kind is not None:
+
+                def keyword(f: ast.Name, i: int = i, k: ast.keyword = k) -> ast.Call:
+                    kw = [
+                        *node.keywords[:i],
+                        ast.keyword(arg=k.arg, value=f),
+                        *node.keywords[i + 1 :],
+                    ]
+                    return ast.Call(func=node.func, args=node.args, keywords=kw)
+
+                return kind, keyword
+        return None
+
+    def choice_kind(self, node: ast.expr) -> object | None:
+        """The kind of ``node`` when it is a variable holding one of several functions."""
+        if isinstance(node, ast.Name) and node.id in self.locals and node.id in self.env:
+            kind = self.kind(self.name(node))
+            if containers.choice_of(kind) is not None:
+                return kind
+        return None
+
+    def choice_call(self, node: ast.Call, kind: object, rebuild, hint: str) -> ast.Name:
+        """A call with a function chosen by a condition (as callee, or as an argument):
+        an ``if`` on that condition whose branches call each function, ``rebuild(name)``
+        being the call with ``name`` (a global holding the function) in its place. The
+        arguments are evaluated in the branch that runs, once, as Python does."""
+        test, *alternatives = containers.choice_of(kind)
+        before = self.env
+        results, blocks = [], []
+        for k in alternatives:
+            outer_body, outer_env = self.body, self.env
+            self.body, self.env = [], dict(before)
+            try:
+                if containers.choice_of(k) is not None:
+                    atom = self.choice_call(node, k, rebuild, hint)
+                else:
+                    obj = containers.function_of(k)
+                    name = self.names.fresh(getattr(obj, "__name__", None) or "function")
+                    self.globals[name] = obj
+                    self.resolver.found[name] = obj
+                    call = rebuild(ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node))
+                    atom = self.atom(ast.copy_location(call, node), hint)
+                results.append(atom)
+                blocks.append(self.body)
+            finally:
+                self.body, self.env = outer_body, outer_env
+        join = self.names.fresh(hint)
+        self.spelling[join] = node
+        self.body.append(
+            If(
+                test=ast.Name(id=test, ctx=ast.Load()),
+                body=blocks[0],
+                orelse=blocks[1],
+                joins=[(join, results[0], results[1])],
+                loc=self.src.loc(self.stmt),
+            )
+        )
+        joined = containers.join_kinds([self.kind(r) for r in results])
+        if joined is None:
+            raise self.error(
+                "the functions this call chooses between return values of different structure",
+                node,
+                hint="choose between functions that return arrays or numbers alike, or call "
+                "each in its own branch of an if",
+            )
+        self.kinds[join] = joined
+        return ast.Name(id=join, ctx=ast.Load())
 
     def partial_call(self, node: ast.Call, func: ast.expr, obj: functools.partial, hint: str):
         """A call of ``functools.partial(f, *args, **keywords)``: the call of ``f`` with

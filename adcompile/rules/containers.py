@@ -76,6 +76,8 @@ def kind_of(value: object) -> object:
     t = type(value)
     if t is np.ndarray or t is float:
         return LEAF  # (the common case first)
+    if getattr(t, "function_value", False):  # (a dataclass, but not a record)
+        return (FUNCTION, value)
     names = record_fields(value)
     if names is not None:
         kinds = tuple(kind_of(getattr(value, n)) for n in names)
@@ -98,7 +100,10 @@ FUNCTION = "function"
 
 
 def is_function_value(value: object) -> bool:
-    """A function passed as a value (not an array, a number or a class)."""
+    """A function passed as a value (not an array, a number or a class); a function of a
+    file read without running it (``frontend.StaticFunction``) too."""
+    if getattr(type(value), "function_value", False):
+        return True
     return callable(value) and not isinstance(value, type) and not hasattr(value, "__array__")
 
 
@@ -109,8 +114,28 @@ def function_of(kind: object) -> object | None:
     return None
 
 
+# A variable holding one of several functions, chosen by a condition the code computes
+# (``act = np.tanh if flag else np.sin``): ``("choice", (test, yes, no))``, ``test`` the
+# name of the condition's atom and ``yes``/``no`` the kinds (functions, or choices) of
+# its two values. A call of it, or a call passing it, is an ``if`` on that condition
+# with a call of each function (normalize/usercalls.py).
+CHOICE = "choice"
+
+
+def choice_of(kind: object) -> tuple | None:
+    """(test, kind if true, kind if false) of a choice between functions, else None."""
+    if isinstance(kind, tuple) and kind and kind[0] == CHOICE:
+        return kind[1]
+    return None
+
+
+def is_function_kind(kind: object) -> bool:
+    """Whether a value of ``kind`` is a function: one known, or one chosen by a condition."""
+    return function_of(kind) is not None or choice_of(kind) is not None
+
+
 def is_container(kind: object) -> bool:
-    return kind != LEAF and function_of(kind) is None
+    return kind != LEAF and not is_function_kind(kind)
 
 
 def element_kind(kind: object, index: object, *, constant: bool) -> object:

@@ -164,13 +164,13 @@ def unstack_tangent(dg, z, g, n, axis=0):
 
 
 @adjoint(unconcatenate, shape=UNKNOWN, fresh=False, results=lambda arrays: len(arrays))
-def unconcatenate_rule(dz, z, g, arrays, axis=0):
-    return reconcatenate(dz, arrays, axis), None
+def unconcatenate_rule(dz, z, g, arrays, axis=0, rows=False):
+    return reconcatenate(dz, arrays, axis, rows), None
 
 
 @tangent(unconcatenate)
-def unconcatenate_tangent(dg, z, g, arrays, axis=0):
-    return unconcatenate(broadcast_like(dg, g), arrays, axis)
+def unconcatenate_tangent(dg, z, g, arrays, axis=0, rows=False):
+    return unconcatenate(broadcast_like(dg, g), arrays, axis, rows)
 
 
 # The adjoints of numpy's rearranging functions (rules/arrays.py) are linear in g and

@@ -131,6 +131,17 @@ def hstack_tangent(darrays, y, arrays):
     return np.hstack(darrays)
 
 
+@adjoint(np.vstack, shape=UNKNOWN, fresh=True)
+def vstack(dy, y, arrays):
+    # np.vstack joins along axis 0, a piece of fewer than two dimensions as one row
+    return unconcatenate(dy, arrays, 0, True)
+
+
+@tangent(np.vstack)
+def vstack_tangent(darrays, y, arrays):
+    return np.vstack(darrays)
+
+
 @adjoint(np.stack, shape=UNKNOWN, fresh=True)
 def stack(dy, y, arrays, axis=0):
     return unstack(dy, len(arrays), axis)

@@ -235,8 +235,13 @@ def unstack(g, n, axis=0):
     return tuple(np.take(g, i, axis=axis) for i in range(n))
 
 
-def unconcatenate(g, arrays, axis=0):
-    """Adjoint of ``np.concatenate(arrays, axis)``: ``g`` split back into the pieces."""
+def unconcatenate(g, arrays, axis=0, rows=False):
+    """Adjoint of ``np.concatenate(arrays, axis)``: ``g`` split back into the pieces. With
+    ``rows``, of ``np.vstack(arrays)``: a piece of fewer than two dimensions is one row."""
+    if rows:
+        sizes = [np.shape(a)[0] if np.ndim(a) > 1 else 1 for a in arrays]
+        parts = np.split(g, np.cumsum(sizes)[:-1], axis=0)
+        return tuple(p.reshape(np.shape(a)) for p, a in zip(parts, arrays, strict=True))
     if axis is None:
         sizes = [np.size(a) for a in arrays]
         g = np.ravel(g)
@@ -259,7 +264,7 @@ def restack(dys, g, axis=0):
     return np.stack([zero if d is None else d + zero for d in dys], axis=axis)
 
 
-def reconcatenate(dys, arrays, axis=0):
+def reconcatenate(dys, arrays, axis=0, rows=False):
     """Adjoint of :func:`unconcatenate` (for derivatives of generated code): the
     cotangents of its pieces joined back, zeros for a piece without one (None)."""
     dys = [None] * len(arrays) if dys is None else dys
@@ -269,7 +274,7 @@ def reconcatenate(dys, arrays, axis=0):
         else np.broadcast_to(d, np.shape(a))
         for d, a in zip(dys, arrays, strict=True)
     ]
-    return np.concatenate(pieces, axis=axis)
+    return np.vstack(pieces) if rows else np.concatenate(pieces, axis=axis)
 
 
 def untranspose(g, axes=None):
