@@ -30,6 +30,15 @@ class Kinds:
                 return containers.kind_of(self.globals[atom.id])
         return LEAF
 
+    def joining_kind(self, atom: ast.expr) -> object:
+        """The kind ``atom`` brings to a join (after an ``if``, around a loop): a ``None``
+        joins with values of any structure (a placeholder for a value a path does not
+        compute, as generated code sets before a branch; reading it as a container on
+        that path fails at run time as in Python), the rest as :meth:`kind` says."""
+        if isinstance(atom, ast.Constant) and atom.value is None:
+            return EMPTY
+        return self.kind(atom)
+
     def result_kind(self, prim, operands: dict) -> object:
         if prim is containers.GET and isinstance(operands["index"], ast.Call):
             kind = self.kind(operands["c"])

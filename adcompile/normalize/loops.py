@@ -129,7 +129,7 @@ class Loops:
         the body. When an iteration changes what is known, the body is normalized
         again from the same state (names included, so the code is the same as if it
         had been known from the start)."""
-        kinds = {name: self.kind(before[var]) for var, name in carried}
+        kinds = {name: self.joining_kind(before[var]) for var, name in carried}
         saved = self.save_state()
         while True:
             self.kinds.update(kinds)

@@ -208,7 +208,7 @@ class Statements:
             join = self.names.claim(hint)
             joins.append((join, a, b))
             env[var] = ast.Name(id=join, ctx=ast.Load())
-            kind = join_kinds([self.kind(a), self.kind(b)])
+            kind = join_kinds([self.joining_kind(a), self.joining_kind(b)])
             if kind is None:
                 if var == RESULT:
                     raise self.error(
@@ -217,7 +217,7 @@ class Statements:
                         hint=SAME_STRUCTURE_HINT,
                     )
                 raise self.error(
-                    f"{var!r} holds differently structured values after the if",
+                    f"{var!r} holds differently structured values after the if" + (f" {self.kind(a)} {self.kind(b)}" if __import__("os").environ.get("DBGK") else ""),
                     hint=SAME_STRUCTURE_HINT,
                 )
             self.kinds[join] = kind
