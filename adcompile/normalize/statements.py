@@ -217,7 +217,7 @@ class Statements:
                         hint=SAME_STRUCTURE_HINT,
                     )
                 raise self.error(
-                    f"{var!r} holds differently structured values after the if" + (f" {self.kind(a)} {self.kind(b)}" if __import__("os").environ.get("DBGK") else ""),
+                    f"{var!r} holds differently structured values after the if",
                     hint=SAME_STRUCTURE_HINT,
                 )
             self.kinds[join] = kind
