@@ -143,3 +143,47 @@ def test_bitwise_operators_on_masks_have_no_derivative():
 
 def test_second_order_through_fmax():
     check(through_fmax, np.array([0.3, -0.9, 0.5]), wrt=0)
+
+
+# a stack that gets tuples of different lengths on the two paths of a branch (in a loop
+# of the gradient, in a helper's forward sweep)
+
+
+def kept_or_cubed(x, c):
+    if c > 0:
+        acc = [x, np.sin(x)]
+    else:
+        acc = None  # (read under the same condition only)
+    s = 0.0
+    k = 0
+    while k < 2:
+        if c > 0:
+            s = s + np.sum(acc[0] * acc[1])
+        else:
+            s = s + np.sum(x * x * x)
+        k += 1
+    return s
+
+
+@pytest.mark.parametrize("c", [1.0, -1.0])
+def test_a_stack_of_unlike_tuples_in_a_loop(c):
+    x = np.array([0.3, -0.5])
+    assert_grad_matches_fd(kept_or_cubed, x, c)
+    check(kept_or_cubed, x, c, wrt=0)
+
+
+def scaled_or_squashed(a):
+    if np.max(a) > 0.5:
+        a = a * np.max(a)
+    else:
+        a = np.tanh(a) + np.sum(a * a)
+    return a * a
+
+
+def calls_scaled_or_squashed(x):
+    return np.sum(scaled_or_squashed(x) * x)
+
+
+@pytest.mark.parametrize("x", [[0.3, 0.9], [0.3, -0.2]])
+def test_a_helpers_stack_of_unlike_tuples(x):
+    check(calls_scaled_or_squashed, np.array(x), wrt=0)

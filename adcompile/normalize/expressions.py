@@ -47,7 +47,7 @@ class Expressions:
                 loc=self.src.loc(self.stmt),
             )
         )
-        self.kinds[target] = self.result_kind(prim, operands, value)
+        self.kinds[target] = self.result_kind(prim, operands)
         self.note_fields(target, prim)
 
     def atom(self, node: ast.expr, hint: str) -> ast.expr:
@@ -222,7 +222,7 @@ class Expressions:
         )
         if scalar:
             self.scalars.add(target)
-        self.kinds[target] = self.result_kind(prim, operands, value)
+        self.kinds[target] = self.result_kind(prim, operands)
         self.note_fields(target, prim)
         return target
 

@@ -10,15 +10,12 @@ import inspect
 
 import numpy as np
 
-from .. import rules, runtime
+from .. import rules
 from ..ir import CallPrim
 from ..rules import containers, registry
 from ..rules.containers import EMPTY, LEAF, Fields, element_kind, join_kinds
 from ..rules.registry import primitive_name
 from .common import _copy_atom
-
-# helpers without derivative whose result has the structure of their first operand
-_STRUCTURE_OF_FIRST = (runtime.zero_like, runtime.zeros_adjoint, runtime.zeros_tangent)
 
 
 class Kinds:
@@ -42,7 +39,23 @@ class Kinds:
             return EMPTY
         return self.kind(atom)
 
-    def result_kind(self, prim, operands: dict, value: ast.expr | None = None) -> object:
+    def joined_kind(self, kinds: list[object]) -> object:
+        """The kind of a variable that holds values of ``kinds`` on different paths (see
+        ``join_kinds``); None when they differ. In generated code differentiated again,
+        an adjoint of a container is an opaque value the runtime helpers read and fill
+        (``zero_like``, ``add_at``, ``part``): of kind leaf, it joins with the list
+        display of its elements that one path makes, as that opaque value."""
+        kind = join_kinds(kinds)
+        if (
+            kind is None
+            and self.src.filename.startswith("<adcompile")
+            and LEAF in kinds
+            and all(k == LEAF or k == EMPTY or (k[0] in ("list", "tuple", "dict")) for k in kinds)
+        ):
+            return LEAF
+        return kind
+
+    def result_kind(self, prim, operands: dict) -> object:
         if prim is containers.GET and isinstance(operands["index"], ast.Call):
             kind = self.kind(operands["c"])
             bounds = operands["index"].args
@@ -85,12 +98,6 @@ class Kinds:
             return ("list", join_kinds([c[1] if c != LEAF else EMPTY, self.kind(operands["x"])]))
         if isinstance(prim, CallPrim):
             return prim.result_kind
-        if prim is None and isinstance(value, ast.Call) and value.args:
-            # a container's zero adjoint (in generated code differentiated again) has
-            # the container's structure
-            if isinstance(value.func, ast.Name | ast.Attribute):
-                if self.static_object(value.func) in _STRUCTURE_OF_FIRST:
-                    return self.kind(value.args[0])
         n = self.result_count(prim, operands)
         if n is None:  # a list of as many arrays as the call makes (np.split's pieces)
             return ("list", LEAF)

@@ -208,7 +208,7 @@ class Statements:
             join = self.names.claim(hint)
             joins.append((join, a, b))
             env[var] = ast.Name(id=join, ctx=ast.Load())
-            kind = join_kinds([self.joining_kind(a), self.joining_kind(b)])
+            kind = self.joined_kind([self.joining_kind(a), self.joining_kind(b)])
             if kind is None:
                 if var == RESULT:
                     raise self.error(

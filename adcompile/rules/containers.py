@@ -200,15 +200,6 @@ def _join(a: object, b: object) -> object:
             return None
         inner = [_join(x, y) for x, y in zip(a[1], b[1], strict=True)]
         return None if None in inner else ("tuple", tuple(inner))
-    if isinstance(a, tuple) and isinstance(b, tuple) and {a[0], b[0]} == {"list", "tuple"}:
-        # a sequence of a fixed length (a tuple, or a list display of unlike elements) and
-        # one of any length: a list, if the elements are alike (a tuple's adjoint is
-        # accumulated in a list, and the zero adjoint of a tuple is a list)
-        seq, fixed = (a, b) if a[0] == "list" else (b, a)
-        if isinstance(fixed[1], Fields):
-            return None
-        inner = join_kinds([seq[1], *fixed[1]])
-        return None if inner is None else ("list", inner)
     if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "dict":
         if [k for k, _ in a[1]] != [k for k, _ in b[1]]:
             return None
