@@ -187,3 +187,19 @@ def calls_scaled_or_squashed(x):
 @pytest.mark.parametrize("x", [[0.3, 0.9], [0.3, -0.2]])
 def test_a_helpers_stack_of_unlike_tuples(x):
     check(calls_scaled_or_squashed, np.array(x), wrt=0)
+
+
+# np.stack of a list built in a loop: the gradient splits the cotangent into as many
+# pieces as the list has, a number known at run time (unstack(g, len(rows)))
+
+
+def stacked_rows(x):
+    rows = [np.sum(x, axis=0)]
+    for i in range(x.shape[0]):
+        rows.append(np.sin(x[i]) * x[i])
+    return np.mean(np.sin(np.stack(rows)) ** 2)
+
+
+def test_a_stacked_list_of_any_length():
+    x = np.array([[0.3, -0.4, 0.2], [0.9, 0.1, -0.6]])
+    check(stacked_rows, x, wrt=0)
