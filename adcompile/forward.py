@@ -30,7 +30,7 @@ from .api import (
 from .emit import linecache_filename
 from .errors import AdCompileError
 from .frontend import def_loc
-from .rules.containers import LEAF, kind_of
+from .rules.containers import LEAF, kind_has_record, kind_of
 from .rules.registry import GENERATION
 from .runtime import grad_like
 from .wrt import bases_and_elements, split_entry
@@ -170,14 +170,16 @@ class JvpFunction:
             )
         arguments = self._bind(args, kwargs, "the tangent")
         values = [arguments[p] for p in self.params]
-        kinds: tuple | None | str = "unknown"
+        kinds: tuple | None = tuple([kind_of(v) for v in values])
         plain = arguments
-        if any(map(records.has_record, values)):
+        has_record = kind_has_record(kinds)
+        if has_record:
             # namedtuples and dataclasses reach the code as plain tuples (see records.py)
-            kinds = tuple(kind_of(v) for v in values)
             values = [records.plain(v) for v in values]
             tangents = tuple(records.plain(t) for t in tangents)
             plain = dict(zip(self.params, values, strict=True))
+        elif kinds.count(LEAF) == len(kinds):
+            kinds = None
         for w, t in zip(self.wrt, tangents, strict=True):
             base, element = split_entry(w)
             x = plain[base] if element is None else _element(self.fn, plain[base], base, element)
@@ -187,8 +189,8 @@ class JvpFunction:
         value, tangent = self.run(values, tangents, kinds)
         if isinstance(self.fn, GradientFunction):
             # jvp(grad(f)): the gradient and its tangent shaped as grad(f) returns it
-            value = gradient_like(value, self.fn, arguments)
-            tangent = gradient_like(tangent, self.fn, arguments)
+            value = gradient_like(value, self.fn, arguments, has_record)
+            tangent = gradient_like(tangent, self.fn, arguments, has_record)
         return value, tangent
 
     def _bind(self, args: tuple, kwargs: dict, then: str) -> dict:
@@ -310,11 +312,15 @@ def _plain_tangent(x: object, t: object) -> bool:
     return tx is float and tt is float
 
 
-def gradient_like(g: Any, gradient: GradientFunction, arguments: dict) -> Any:
+def gradient_like(
+    g: Any, gradient: GradientFunction, arguments: dict, has_record: bool = True
+) -> Any:
     """What the generated code of ``gradient`` (or its tangent) returned, ``g``, as
     ``gradient`` itself returns it: each part with the type, structure, shape and dtype
     of its ``wrt`` parameter's argument (a part that is zero may be a ``0.0`` or a
-    None in the generated code's result)."""
+    None in the generated code's result). ``has_record`` False: the caller knows no
+    argument holds a namedtuple or a dataclass."""
+    like = _like_record if has_record else _like
     if gradient._selection is not None:  # entries inside *args: picked from its tuple's
         values = tuple(arguments[p] for p in gradient.params)
         fresh = [False] * len(gradient._index)
@@ -323,9 +329,9 @@ def gradient_like(g: Any, gradient: GradientFunction, arguments: dict) -> Any:
             return _like_record(g, likes[0])
         return tuple(_like_record(h, x) for h, x in zip(g, likes, strict=True))
     if gradient.single:
-        return _like_record(g, arguments[gradient.wrt[0]])
+        return like(g, arguments[gradient.wrt[0]])
     g = (g,) if len(gradient.wrt) == 1 and not isinstance(g, tuple) else g
-    return tuple(_like_record(h, arguments[w]) for h, w in zip(g, gradient.wrt, strict=True))
+    return tuple(like(h, arguments[w]) for h, w in zip(g, gradient.wrt, strict=True))
 
 
 def _like_record(h: Any, x: Any) -> Any:

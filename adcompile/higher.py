@@ -31,7 +31,7 @@ from .errors import AdCompileError
 from .forward import check_argument, gradient_like
 from .frontend import def_loc
 from .regenerate import compile_again, differentiable_function
-from .rules.containers import kind_of
+from .rules.containers import LEAF, kind_has_record, kind_of
 from .shapes import _shape_of_value
 
 # ------------------------------------------------------------ hvp and hessian
@@ -132,10 +132,11 @@ class Hvp:
             bound.apply_defaults()
             arguments = bound.arguments
         values = [arguments[p] for p in self.params]
-        kinds = tuple(kind_of(v) for v in values)
-        kinds = None if all(k == "leaf" for k in kinds) else kinds
-        sig = tuple(_shape_signature(v) for v in values)
-        if any(map(records.has_record, values)):
+        kinds = tuple([kind_of(v) for v in values])
+        has_record = kind_has_record(kinds)
+        kinds = None if kinds.count(LEAF) == len(kinds) else kinds
+        sig = tuple([_shape_signature(v) for v in values])
+        if has_record:
             # namedtuples and dataclasses reach the code as plain tuples (see records.py)
             values = [records.plain(v) for v in values]
             vectors = tuple(records.plain(v) for v in vectors)
@@ -147,7 +148,7 @@ class Hvp:
         jvp = self.jvp_of_gradient(kinds, sig)
         self._latest = jvp
         _, hv = jvp.run(values, vectors, kinds)
-        return gradient_like(hv, self.gradient, arguments)
+        return gradient_like(hv, self.gradient, arguments, has_record)
 
     def __repr__(self) -> str:
         return f"<hvp of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}>"

@@ -35,7 +35,7 @@ def differentiable_text(text: str, gradient: bool = False) -> str:
     module's docstring); the same computation, line for line where possible.
     ``gradient``: ``text`` is a gradient's own code (not a helper's pullback, whose
     None the caller reads as a missing cotangent), whose ``return None`` is a zero."""
-    text = _constant_lengths(text)
+    text = _flat_stacks(_constant_lengths(text))
     tree = ast.parse(text)
     lines = text.splitlines()
     # line index -> replacement lines (an insertion keeps the original line last)
@@ -206,6 +206,104 @@ def _in_place_call(call: ast.expr, line: str) -> str | None:
     if call.func.id == "add_into" and len(call.args) == 3:
         out, index, g = (line[a.col_offset : a.end_col_offset] for a in call.args)
         return f"{out} = {out} + unindex({g}, {out}, {index})"
+    return None
+
+
+def _flat_stacks(text: str) -> str:
+    """Each tuple pushed on a stack (``stack.append((a, b))``) pushed element by element,
+    and popped so (``b = stack.pop()``, ``a = stack.pop()``): the same values come off
+    in the same order, and a stack that gets tuples of different lengths (or tuples and
+    single values) on different paths becomes a list of alike elements when the values
+    are arrays and numbers, which the front end can type. Only for such a stack, whose
+    every tuple pushed is popped into the same names (in a helper's pullback too, which
+    names them alike), and the other way round."""
+    tree = ast.parse(text)
+    lines = text.splitlines()
+    pushes: dict[str, list[tuple[int, list[str]]]] = {}
+    pops: dict[str, list[tuple[int, list[str]]]] = {}
+    singles: set[str] = set()  # the stacks that get a value that is not a tuple display
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and node.lineno == node.end_lineno:
+            single = _single_push(node)
+            if single is not None:
+                singles.add(single)
+            found = _stack_push(node) or _stack_pop(node)
+            if found is not None:
+                kind, stack, names = found
+                table = pushes if kind == "push" else pops
+                table.setdefault(stack, []).append((node.lineno - 1, names))
+    edits: dict[int, list[str]] = {}
+    for stack, popped in pops.items():
+        pushed = pushes.get(stack, [])
+        if not pushed or {tuple(n) for _, n in pushed} != {tuple(n) for _, n in popped}:
+            continue
+        if len({len(n) for _, n in pushed} | ({1} if stack in singles else set())) < 2:
+            continue  # pushes of one shape: alike already
+        for i, names in pushed:
+            ind = re.match(r"\s*", lines[i]).group(0)
+            edits[i] = [f"{ind}{stack}.append({n})" for n in names]
+        for i, names in popped:
+            ind = re.match(r"\s*", lines[i]).group(0)
+            edits[i] = [f"{ind}{n} = {stack}.pop()" for n in reversed(names)]
+    if not edits:
+        return text
+    out = []
+    for i, line in enumerate(lines):
+        out.extend(edits.get(i, [line]))
+    return "\n".join(out) + "\n"
+
+
+def _stack_push(node: ast.AST) -> tuple[str, str, list[str]] | None:
+    """("push", stack, names) for ``stack.append((a, b, ...))`` of names."""
+    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
+        return None
+    call = node.value
+    if (
+        isinstance(call.func, ast.Attribute)
+        and call.func.attr == "append"
+        and isinstance(call.func.value, ast.Name)
+        and len(call.args) == 1
+        and not call.keywords
+        and isinstance(call.args[0], ast.Tuple)
+        and call.args[0].elts
+        and all(isinstance(e, ast.Name) for e in call.args[0].elts)
+    ):
+        return "push", call.func.value.id, [e.id for e in call.args[0].elts]
+    return None
+
+
+def _single_push(node: ast.AST) -> str | None:
+    """The stack of ``stack.append(x)`` of anything but a tuple display, or None."""
+    if (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Attribute)
+        and node.value.func.attr == "append"
+        and isinstance(node.value.func.value, ast.Name)
+        and len(node.value.args) == 1
+        and not isinstance(node.value.args[0], ast.Tuple)
+    ):
+        return node.value.func.value.id
+    return None
+
+
+def _stack_pop(node: ast.AST) -> tuple[str, str, list[str]] | None:
+    """("pop", stack, names) for ``a, b, ... = stack.pop()`` into names."""
+    if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+        return None
+    target, value = node.targets[0], node.value
+    if (
+        isinstance(target, ast.Tuple)
+        and target.elts
+        and all(isinstance(e, ast.Name) for e in target.elts)
+        and isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr == "pop"
+        and isinstance(value.func.value, ast.Name)
+        and not value.args
+        and not value.keywords
+    ):
+        return "pop", value.func.value.id, [e.id for e in target.elts]
     return None
 
 

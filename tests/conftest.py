@@ -29,11 +29,12 @@ def pytest_terminal_summary(terminalreporter):
     import sys
 
     fuzzcheck = sys.modules.get("fuzzcheck")
-    stats = getattr(fuzzcheck, "STATS", None)
-    if not stats:
-        return
-    terminalreporter.section("random programs")
-    for key, count in sorted(
-        stats.items(), key=lambda kv: (not kv[0].startswith("checked"), kv[0])
-    ):
-        terminalreporter.write_line(f"{count:8d}  {key}")
+    for title, name in (("random programs", "STATS"), ("random programs, hvp", "HVP_STATS")):
+        stats = getattr(fuzzcheck, name, None)
+        if not stats:
+            continue
+        terminalreporter.section(title)
+        for key, count in sorted(
+            stats.items(), key=lambda kv: (not kv[0].startswith("checked"), kv[0])
+        ):
+            terminalreporter.write_line(f"{count:8d}  {key}")

@@ -5,7 +5,8 @@ branches, lists, tuples and dicts). For each one whose gradient adcompile comput
 ``fuzzcheck.check_hvp`` compares ``hvp(f)`` along a random vector with central
 differences of the compiled gradient. adcompile may refuse a program's second
 derivative (a runtime helper without rules of its own): refusals are counted, and
-must stay a minority; a wrong number fails. ``--fuzz-long`` (or
+must stay rare (one in twenty at most); a wrong number fails. The counts are printed
+at the end of the run. ``--fuzz-long`` (or
 ``ADCOMPILE_FUZZ_LONG=1``) checks 10,000 new programs (``ADCOMPILE_FUZZ_EXAMPLES``
 sets how many).
 """
@@ -68,4 +69,6 @@ def test_most_random_programs_have_a_checked_hvp():
         pytest.skip("counts the programs of the test above; run the whole file")
     checked = VERDICTS.count("hvp")
     assert checked >= 30, f"only {checked} hvps checked; refusals: {fuzzcheck.HVP_STATS}"
-    assert checked >= VERDICTS.count("refused"), fuzzcheck.HVP_STATS
+    # refusals are rare (about 1 in 200 on a 1,000-program run; most left are
+    # operations without second-order rules, such as np.linalg.eig's adjoint)
+    assert VERDICTS.count("refused") * 20 <= checked, fuzzcheck.HVP_STATS

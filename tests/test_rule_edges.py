@@ -347,6 +347,14 @@ NONDIFF_CASES = {
     np.eye: lambda: ((3, 4, 1), []),
     np.identity: lambda: ((3,), []),
     np.linalg.matrix_rank: lambda: ((np.reshape(_vector()[:4], (2, 2)),), [0]),
+    # bitwise operators take booleans and integers only (numpy refuses floats): nothing
+    # to move, and no derivative in any mode
+    np.bitwise_and: lambda: ((_vector() > 0, _vector() > 1), []),
+    np.bitwise_or: lambda: ((_vector() > 0, _vector() > 1), []),
+    np.bitwise_xor: lambda: ((_vector() > 0, _vector() > 1), []),
+    np.invert: lambda: ((_vector() > 0,), []),
+    np.left_shift: lambda: ((np.arange(5), 2), []),
+    np.right_shift: lambda: ((np.arange(5), 1), []),
 }
 try:  # the rules of scipy.special, loaded in the test below
     import scipy.special as _special

@@ -13,7 +13,8 @@ that ``np.exp``, ``numpy.exp`` and ``from numpy import exp`` all find the same r
 The normalizer is one object made of parts, each a module of this package:
 
 * ``state.py``: its state (the environment, the block being built) and driver;
-* ``statements.py`` and ``loops.py``: statement lowering;
+* ``statements.py`` and ``loops.py``: statement lowering; ``conditions.py``: the
+  conditions of ``if`` and ``while``;
 * ``expressions.py``, ``displays.py`` (tuple concatenation, dict displays),
   ``calls.py`` and ``usercalls.py`` (calls of user functions, and of functions
   held by variables): expression lowering;
@@ -38,6 +39,7 @@ from ..names import (
 from ..restructure import Restructured
 from .calls import Calls
 from .common import FULL_REDUCTIONS, SCALAR_PRESERVING, rules_free_names
+from .conditions import Conditions
 from .displays import Displays
 from .effects import Effects
 from .expressions import Expressions
@@ -49,7 +51,9 @@ from .statements import Statements
 from .usercalls import UserCalls
 
 
-class Normalizer(Statements, Effects, Loops, Expressions, Displays, Calls, UserCalls, Kinds, State):
+class Normalizer(
+    Statements, Conditions, Effects, Loops, Expressions, Displays, Calls, UserCalls, Kinds, State
+):
     """Lowers one function to the IR: statements, expressions and kinds, each part
     in its own module (see above)."""
 

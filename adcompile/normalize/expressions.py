@@ -332,7 +332,7 @@ class Expressions:
                 loc=self.src.loc(self.stmt),
             )
         )
-        kind = self.joined_kind(test, self.kind(results[0]), self.kind(results[1]))
+        kind = self.joined_kind([self.kind(results[0]), self.kind(results[1])], test)
         if kind is None:
             raise self.error(
                 "the two values of this conditional differ in structure",

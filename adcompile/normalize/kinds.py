@@ -30,16 +30,42 @@ class Kinds:
                 return containers.kind_of(self.globals[atom.id])
         return LEAF
 
-    def joined_kind(self, test: ast.expr, yes: object, no: object) -> object:
-        """The kind of a value that is ``yes``'s when ``test`` holds, else ``no``'s: their
-        join, or for two different functions (``act = np.tanh if flag else np.sin``) the
-        choice between them, which a call turns into an if on the same condition (see
-        ``usercalls.choice_call``); None when they differ in structure."""
-        kind = join_kinds([yes, no])
-        if kind is None and containers.is_function_kind(yes) and containers.is_function_kind(no):
+    def joining_kind(self, atom: ast.expr) -> object:
+        """The kind ``atom`` brings to a join (after an ``if``, around a loop): a ``None``
+        joins with values of any structure (a placeholder for a value a path does not
+        compute, as generated code sets before a branch; reading it as a container on
+        that path fails at run time as in Python), the rest as :meth:`kind` says."""
+        if isinstance(atom, ast.Constant) and atom.value is None:
+            return EMPTY
+        return self.kind(atom)
+
+    def joined_kind(self, kinds: list[object], test: ast.expr | None = None) -> object:
+        """The kind of a variable that holds values of ``kinds`` on different paths (see
+        ``join_kinds``); None when they differ. For the two arms of a condition ``test``
+        that are different functions (``act = np.tanh if flag else np.sin``), the choice
+        between them, which a call turns into an if on the same condition (see
+        ``usercalls.choice_call``). In generated code differentiated again, an adjoint of
+        a container is an opaque value the runtime helpers read and fill (``zero_like``,
+        ``add_at``, ``part``): of kind leaf, it joins with the list display of its
+        elements that one path makes, as that opaque value."""
+        kind = join_kinds(kinds)
+        if (
+            kind is None
+            and test is not None
+            and len(kinds) == 2
+            and all(containers.is_function_kind(k) for k in kinds)
+        ):
+            yes, no = kinds
             if isinstance(test, ast.Constant):
                 return yes if test.value else no
             return (containers.CHOICE, (test.id, yes, no))
+        if (
+            kind is None
+            and self.src.filename.startswith("<adcompile")
+            and LEAF in kinds
+            and all(k == LEAF or k == EMPTY or (k[0] in ("list", "tuple", "dict")) for k in kinds)
+        ):
+            return LEAF
         return kind
 
     def result_kind(self, prim, operands: dict) -> object:
@@ -198,6 +224,11 @@ class Kinds:
                     "in the call (np.split(x, [i, j]), the points may be variables) or as a "
                     "variable holding them",
                 )
+            if not isinstance(operand, ast.Constant) and self.src.filename.startswith("<adcompile"):
+                # generated code splits the cotangent of a stacked list into a number of
+                # pieces known at run time (unstack(g, len(xs))), and reads them as a
+                # whole (as_list(...)): one opaque value, as a container adjoint is
+                return 1
             if not isinstance(operand, ast.Constant):
                 raise self.error(
                     f"{primitive_name(prim)}'s {param}= must be a constant here: it decides "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 
 from ..ir import Loop, Stmt
-from ..rules.containers import LEAF, join_kinds
+from ..rules.containers import LEAF
 from .common import (
     RESULT,
     _copy_atom,
@@ -129,7 +129,7 @@ class Loops:
         the body. When an iteration changes what is known, the body is normalized
         again from the same state (names included, so the code is the same as if it
         had been known from the start)."""
-        kinds = {name: self.kind(before[var]) for var, name in carried}
+        kinds = {name: self.joining_kind(before[var]) for var, name in carried}
         saved = self.save_state()
         while True:
             self.kinds.update(kinds)
@@ -139,7 +139,7 @@ class Loops:
                 end = env_end.get(var)
                 if end is None:
                     continue  # reported by finish_loop
-                joined = join_kinds([kinds[name], self.kind(end)])
+                joined = self.joined_kind([kinds[name], self.kind(end)])
                 if joined is None:
                     raise self.error(
                         f"{var!r} holds differently structured values before and after "

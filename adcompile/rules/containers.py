@@ -76,6 +76,10 @@ def kind_of(value: object) -> object:
     t = type(value)
     if t is np.ndarray or t is float:
         return LEAF  # (the common case first)
+    if t is tuple:  # (a plain tuple or list is no record: no need to look for fields)
+        return ("tuple", tuple([LEAF if type(v) is np.ndarray else kind_of(v) for v in value]))
+    if t is list:
+        return _list_kind(value)
     if getattr(t, "function_value", False):  # (a dataclass, but not a record)
         return (FUNCTION, value)
     names = record_fields(value)
@@ -83,10 +87,7 @@ def kind_of(value: object) -> object:
         kinds = tuple(kind_of(getattr(value, n)) for n in names)
         return ("tuple", Fields(kinds, names, type(value)))
     if isinstance(value, list):
-        kinds = [LEAF if type(v) is np.ndarray else kind_of(v) for v in value]
-        if kinds and kinds.count(kinds[0]) != len(kinds):
-            return ("tuple", tuple(kinds))
-        return ("list", kinds[0] if kinds else LEAF)
+        return _list_kind(value)
     if isinstance(value, tuple):
         return ("tuple", tuple([LEAF if type(v) is np.ndarray else kind_of(v) for v in value]))
     if isinstance(value, dict):
@@ -94,6 +95,39 @@ def kind_of(value: object) -> object:
     if is_function_value(value):
         return (FUNCTION, value)
     return LEAF
+
+
+def _list_kind(value: list) -> object:
+    kinds = [LEAF if type(v) is np.ndarray else kind_of(v) for v in value]
+    if kinds and kinds.count(kinds[0]) != len(kinds):
+        return ("tuple", tuple(kinds))
+    return ("list", kinds[0] if kinds else LEAF)
+
+
+def kind_has_record(kind: object) -> bool:
+    """Whether a value of ``kind`` (see :func:`kind_of`) is a record or holds one: what
+    ``records.has_record`` says of the value, read off its kind without walking it."""
+    try:
+        return _RECORD_KINDS[kind]
+    except (KeyError, TypeError):  # (TypeError: a kind holding an unhashable function)
+        found = _has_fields(kind)
+    if len(_RECORD_KINDS) < 256:
+        try:
+            _RECORD_KINDS[kind] = found
+        except TypeError:
+            pass
+    return found
+
+
+_RECORD_KINDS: dict[object, bool] = {}
+
+
+def _has_fields(kind: object) -> bool:
+    if isinstance(kind, Fields):
+        return True
+    if type(kind) is not tuple or (kind and kind[0] == FUNCTION):
+        return False
+    return any(_has_fields(k) for k in kind)
 
 
 FUNCTION = "function"

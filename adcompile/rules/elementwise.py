@@ -13,6 +13,7 @@ bounds cross.
 """
 
 import math
+import operator
 
 import numpy as np
 
@@ -573,4 +574,11 @@ nondiff(
     np.isreal,
     np.iscomplex,
     np.isclose,
+    # bitwise operators: on booleans and integers (masks), which have no derivative
+    (np.bitwise_and, operator.and_),
+    (np.bitwise_or, operator.or_),
+    (np.bitwise_xor, operator.xor),
+    (np.invert, operator.invert),
+    (np.left_shift, operator.lshift),
+    (np.right_shift, operator.rshift),
 )
