@@ -690,3 +690,25 @@ def f(x0, x1, ws1):
         [np.array([-0.0831069235302712, -0.966304638896426, -0.532246795355170])],
     ]
     check(tmp_path, source, args, wrt=(0, 2))
+
+
+def test_an_imaginary_part_of_a_conjugated_transform_is_written_in_place(tmp_path):
+    # complex through np.conj and np.fft.ifftshift: np.imag's view can be written
+    source = """\
+def h0(a0):
+    v2 = np.imag(np.conj(np.fft.ifftshift(np.fft.ifft(a0))))
+    v2 += a0 + a0
+    return np.sum(a0, axis=0) + np.sum(v2)
+
+
+def f(x0, x1, x2, t1):
+    v3 = h0(a0=x0)
+    return np.sum(v3 * v3)
+"""
+    args = [
+        np.array([0.32870804957149025]),
+        np.array(-0.5525118869667113),
+        np.array(-1.1016635418665814),
+        (np.array([-1.1603336727557566]), np.array([0.7518485728425906])),
+    ]
+    check(tmp_path, source, args, wrt=(0,))

@@ -212,6 +212,12 @@ def imaginary_part_of_a_new_real_array(x):
     return np.sum(v * x)
 
 
+def imaginary_part_of_a_magnitude(x):
+    v = np.imag(np.abs(np.fft.fft(x)))  # np.abs of the transform is real
+    v += x
+    return np.sum(v * x)
+
+
 def broadcast_view(x):
     v = np.broadcast_to(x * 2.0, (2, 3))  # a view that cannot be written
     v *= x
@@ -224,6 +230,12 @@ def broadcast_view(x):
         (imaginary_part, [(3,)], "v += x", "the read-only array np.imag() returns"),
         (
             imaginary_part_of_a_new_real_array,
+            [(3,)],
+            "v += x",
+            "the read-only array np.imag() returns",
+        ),
+        (
+            imaginary_part_of_a_magnitude,
             [(3,)],
             "v += x",
             "the read-only array np.imag() returns",
@@ -330,6 +342,7 @@ def views_of_new_arrays(x):
     w += x
     u = np.imag(np.fft.fft(x))
     u -= x
+    u += np.imag(2.0 * np.conj(np.fft.fft(x)))  # complex through conj and arithmetic
     return np.sum(v * x) + np.sum(w * x) + np.sum(u * u)
 
 

@@ -110,8 +110,7 @@ class Expressions:
         values = [self.value(a, state) for a in args]
         refers = frozenset().union(*(v.refers for v in values))
         outside = frozenset().union(*(v.outside for v in values))
-        first = node.args[0] if node.args else None
-        if read_only(obj, self.resolve(first.func) if isinstance(first, ast.Call) else None):
+        if read_only(obj, node.args[0] if node.args else None, self.resolve):
             outside |= {f"the read-only array {ast.unparse(func)}() returns"}
         elif registry.record_of(obj) is None and not refers and not outside:
             # a function adcompile knows nothing of may return an array it keeps; a

@@ -7,12 +7,13 @@ from __future__ import annotations
 import ast
 import math
 import types
+from collections.abc import Callable
 
 import numpy as np
 
 from ..names import METHODS
 from ..rules import registry
-from ..rules.record import MAKES
+from ..rules.record import DROPS, MAKES
 
 
 class _FreshFunctions:
@@ -98,15 +99,35 @@ def _written_out(node: ast.expr) -> bool:
     return isinstance(node, ast.List | ast.Tuple | ast.ListComp | ast.Constant)
 
 
-def read_only(obj: object, operand: object) -> bool:
-    """Whether a call of ``obj`` may return an array that cannot be written (where
-    Python's ``x += ...`` raises): ``np.broadcast_to``'s view, and ``np.imag`` of a
-    real operand (a read-only array of zeros). ``operand`` is the function whose call
-    is the first operand, if it is one: ``np.imag`` of a transform's result (complex,
-    see rules/fft.py) is a view that can be written."""
+def read_only(obj: object, operand: ast.expr | None, resolve: Callable) -> bool:
+    """Whether a call of ``obj`` whose first operand is ``operand`` may return an
+    array that cannot be written (where Python's ``x += ...`` raises):
+    ``np.broadcast_to``'s view, and ``np.imag`` of a real operand (a read-only array of
+    zeros). ``np.imag`` of an operand known to be complex (computed from a transform's
+    result, see rules/fft.py) is a view that can be written."""
     if obj is np.broadcast_to:
         return True
-    if obj is not np.imag:
-        return False
-    record = registry.record_of(operand)
-    return record is None or record.on_complex != MAKES
+    return obj is np.imag and not (operand is not None and is_complex(operand, resolve))
+
+
+def is_complex(node: ast.expr, resolve: Callable) -> bool:
+    """Whether the expression ``node`` is complex whatever its operands' values are:
+    a transform's result (its record ``MAKES`` complex values), or arithmetic and
+    the functions recorded as right on complex operands that keep complexness
+    (``PASSES``) of one. A variable is not looked into
+    (not known to be complex)."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, complex)
+    if isinstance(node, ast.BinOp):
+        return is_complex(node.left, resolve) or is_complex(node.right, resolve)
+    if isinstance(node, ast.UnaryOp):
+        return is_complex(node.operand, resolve)
+    if isinstance(node, ast.Call):
+        record = registry.record_of(resolve(node.func))
+        if record is not None and record.on_complex == MAKES:
+            return True
+        if record is None or not record.complex_ok or record.on_complex == DROPS:
+            return False  # (only records checked on complex operands pass it on)
+        operands = [*node.args, *(k.value for k in node.keywords)]
+        return any(is_complex(a, resolve) for a in operands)
+    return False
