@@ -472,30 +472,35 @@ def _changed(stmt: ast.stmt) -> set[str]:
 
 
 def _share_in_run(run: list, namespace: dict, fresh: Callable) -> list:
-    live: dict[str, list[tuple[int, ast.Call]]] = {}
-    groups: list[list[tuple[int, ast.Call]]] = []
+    live: dict[str, list[tuple[int, int, ast.Call]]] = {}  # call -> (statement, nth, node)
+    by_name: dict[str, set[str]] = {}  # argument name -> the live calls that read it
+    groups: list[list[tuple[int, int, ast.Call]]] = []
     for i, stmt in enumerate(run):
         if isinstance(stmt, Comment):
             continue
-        for node in _shareable(stmt, namespace):
-            live.setdefault(ast.dump(node), []).append((i, node))
-        changed = _changed(stmt)
-        for key in list(live):
-            node = live[key][0][1]
-            if any(isinstance(a, ast.Name) and a.id in changed for a in node.args):
-                groups.append(live.pop(key))
+        for j, node in enumerate(_shareable(stmt, namespace)):
+            key = ast.dump(node)
+            live.setdefault(key, []).append((i, j, node))
+            for a in node.args:
+                if isinstance(a, ast.Name):
+                    by_name.setdefault(a.id, set()).add(key)
+        for changed in _changed(stmt):
+            for key in by_name.pop(changed, ()):
+                if key in live:
+                    groups.append(live.pop(key))
     groups.extend(live.values())
+    groups.sort(key=lambda group: group[0][:2])  # by the first call: deterministic names
     inserts: dict[int, list] = {}
     replace: dict[int, str] = {}
     for group in groups:
         if len(group) < 2:
             continue
-        first, node = group[0]
+        first, _, node = group[0]
         func = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
         arg = node.args[0]
         var = fresh(f"{func}_{arg.id}" if isinstance(arg, ast.Name) else func)
         inserts.setdefault(first, []).append(assign(var, copy.deepcopy(node)))
-        replace.update((id(n), var) for _, n in group)
+        replace.update((id(n), var) for _, _, n in group)
     if not replace:
         return run
 
