@@ -694,3 +694,23 @@ def test_a_math_call_two_adjoints_compute_is_computed_once():
     for a, b in ((0.4, 0.9), (-1.3, 2.0)):
         assert_grad_matches_fd(sin_cos_chain, a, b, wrt=0)
         assert_grad_matches_fd(sin_cos_chain, a, b, wrt=1)
+
+
+def log_softmax_rows(x):
+    m = np.max(x, axis=-1, keepdims=True)
+    z = x - m
+    return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+
+
+def test_a_log_softmax_result_is_invariant_elementwise_so_its_vjp_drops_the_shift_too():
+    rng = np.random.default_rng(4)
+    x, ct = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
+    v = ad.vjp(log_softmax_rows)
+    got = v(x, ct)
+    assert "extremum_mask" not in v.source
+    eps, fd = 1e-6, np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[i] = eps
+        fd[i] = np.sum(ct * (log_softmax_rows(x + d) - log_softmax_rows(x - d))) / (2 * eps)
+    np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
