@@ -74,14 +74,14 @@ def _shape_of_value(a: object) -> object:
 
 
 class Facts(dict):
-    """The shape fact of every name (a dict), and in ``values`` the values each name
+    """The shape fact of every name (a dict), and in ``int_values`` the values each name
     holding a Python int can have, where they are known (see ``ShapeInference``)."""
 
-    values: dict[str, frozenset[int]]
+    int_values: dict[str, frozenset[int]]
 
-    def __init__(self, shapes: dict, values: dict[str, frozenset[int]]) -> None:
+    def __init__(self, shapes: dict, int_values: dict[str, frozenset[int]]) -> None:
         super().__init__(shapes)
-        self.values = values
+        self.int_values = int_values
 
 
 class ShapeInference:

@@ -392,7 +392,7 @@ def test_reads_of_elements_no_other_read_reaches_are_found_with_the_int_values()
 
     sig, kinds = _pairs_args(4)
     t = transformation(pairs, ["params"], (sig, (5, 3)), kinds=kinds)
-    assert t.program.shapes.values["i"] == frozenset({0, 1, 2})
+    assert t.program.shapes.int_values["i"] == frozenset({0, 1, 2})
     assert len(first_slot_reads(t.fn, t.program.shapes)) == 4
     text = emit.to_source(t.run().node)
     assert "add_at" not in text and "dparams[h_index] = " in text

@@ -3,12 +3,13 @@
 A read ``W = params[k]`` gives the container's adjoint a contribution at ``k``. In
 general the reverse sweep adds it there (``add_at``), since another read may have
 put something at ``k`` already. When every read of the container is of this form,
-each at an int index whose values shape inference knows (``shapes.Facts.values``),
-and no two reads, nor two executions of one read in a loop, can reach the same
-element, each contribution is the first and only one at its element: the reverse
-sweep assigns it (``dparams[k] = g``), as a hand-written backward pass would. So
-``params[2 * i]`` and ``params[2 * i + 1]`` in a loop over ``range(n)`` with
-``params[-2]`` and ``params[-1]`` after it touch twenty distinct elements.
+each at an int index whose values shape inference knows
+(``shapes.Facts.int_values``), and no two reads, nor two executions of one read in
+a loop, can reach the same element, each contribution is the first and only one at
+its element: the reverse sweep assigns it (``dparams[k] = g``), as a hand-written
+backward pass would. So ``params[2 * i]`` and ``params[2 * i + 1]`` in a loop over
+``range(n)`` with ``params[-2]`` and ``params[-1]`` after it touch twenty distinct
+elements.
 
 An index in a loop is evaluated for each iteration of every loop around the read
 (each over a ``range`` of known bounds), from the loop's own int arithmetic; an
@@ -40,7 +41,7 @@ _OPS = {
 def first_slot_reads(fn: Function, facts: dict) -> set[int]:
     """The ids of the element reads ``c[k]`` whose adjoint contribution is always the
     first one at its element of ``c``'s adjoint (see the module's docstring)."""
-    values = getattr(facts, "values", None)
+    values = getattr(facts, "int_values", None)
     if not values:
         return set()
     # containers of known length defined outside every loop: parameters and top-level names
