@@ -149,6 +149,7 @@ def activity(fn: Function, wrt: list[str], elements: dict | None = None) -> Acti
     varied = set(wrt)
     only = {p: (set(e), _tuple_length(fn.kinds.get(p))) for p, e in (elements or {}).items()}
     _varied(fn.body, varied, reads, only)
+    varied -= invariant_shifts(fn)
     useful: set[str] = set()
     _useful(fn.body, useful, reads)
     _check_constant_operands(fn.body, varied, useful)
@@ -400,3 +401,128 @@ def _written_from(body: list[Stmt], end: ast.expr) -> tuple[str, int] | None:
         else:
             return n, steps
         steps += 1
+
+
+# ------------------------------------------------------ shifts the result does not see
+
+_EXTREMA = (np.max, np.amax, np.min, np.amin)
+
+
+def invariant_shifts(fn: Function) -> set[str]:
+    """The reductions ``m = x.max(axis=k, keepdims=True)`` (or ``min``) that the
+    function's result does not depend on in exact arithmetic, as the shift of a stable
+    log-sum-exp: ``m`` reaches the result only through values of the form
+    ``b + c * m``, with ``c`` a known integer (``x - m``, their sums and differences,
+    ``log(sum(exp(v), axis=k, keepdims=True))`` of one, since ``m`` is constant along
+    ``k``), every one of which is read only by such operations until ``c`` is zero:
+    ``m + log(sum(exp(x - m)))`` and ``(x - m) - log(sum(exp(x - m)))`` do not
+    change with ``m``. The derivative through ``m`` is then zero, so ``m`` is taken as
+    a constant (its max's adjoint, zero but for rounding, is not computed).
+
+    Only straight-line statements of the function's own body count; any other read of
+    such a value (in a loop, a branch, the return, another operation) keeps ``m``
+    differentiated as usual."""
+    top = {id(s) for s in fn.body}
+    readers: dict[str, list] = {}
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Assign):
+            used = set().union(*(names_in(e) for e in stmt.operands.values()))
+        elif isinstance(stmt, If):
+            used = names_in(stmt.test) | {
+                n for _, a, b in stmt.joins for n in names_in(a) | names_in(b)
+            }
+        elif isinstance(stmt, Loop):
+            used = {n for _, b, e in stmt.carried for n in names_in(b) | names_in(e)}
+            used |= names_in(stmt.iter) if stmt.iter is not None else set()
+            used |= names_in(stmt.test) if stmt.test is not None else set()
+        elif isinstance(stmt, Return):
+            used = names_in(stmt.value)
+        else:
+            continue
+        for n in used:
+            readers.setdefault(n, []).append(stmt)
+    out = set()
+    for stmt in fn.body:
+        if isinstance(stmt, Assign) and any(stmt.prim is f for f in _EXTREMA):
+            ops = stmt.operands
+            x, axis, keep = ops.get("a"), ops.get("axis"), ops.get("keepdims")
+            if (
+                isinstance(x, ast.Name)
+                and isinstance(axis, ast.Constant)
+                and type(axis.value) is int
+                and isinstance(keep, ast.Constant)
+                and keep.value is True
+                and _shift_cancels(stmt.target, x.id, axis.value, fn.body, readers, top)
+            ):
+                out.add(stmt.target)
+    return out
+
+
+def _shift_cancels(
+    m: str, x: str, axis: int, body: list[Stmt], readers: dict, top: set[int]
+) -> bool:
+    """Whether every value made from ``m`` is ``b + c * m`` (``("add", c)``) or
+    ``b * exp(c * m)`` (``("mul", c)``) and is read only by the operations that keep
+    that form, until ``c`` is zero (see :func:`invariant_shifts`). One pass over the
+    body in order: straight-line code reads a value after it is made."""
+    form: dict[str, tuple[str, int]] = {m: ("add", 1)}
+    tracked = {m}  # values with c != 0
+    for stmt in body:
+        if not isinstance(stmt, Assign) or stmt.target in form:
+            continue
+        if not set().union(*(names_in(e) for e in stmt.operands.values())) & tracked:
+            continue
+        made = _form_of(stmt, form, x, axis)
+        if made is None:
+            return False
+        form[stmt.target] = made
+        if made[1] != 0:
+            tracked.add(stmt.target)
+    # every read of a value that still depends on m is one of those operations
+    return all(
+        id(r) in top and isinstance(r, Assign) and r.target in form
+        for v in tracked
+        for r in readers.get(v, [])
+    )
+
+
+def _form_of(stmt: Assign, form: dict, x: str, axis: int) -> tuple[str, int] | None:
+    prim, ops = stmt.prim, stmt.operands
+    if prim is np.add or prim is np.subtract:
+        if set(ops) != {"x", "y"}:
+            return None
+        sides = []
+        for key in ("x", "y"):
+            e = ops.get(key)
+            if isinstance(e, ast.Name) and e.id in form:
+                sides.append(form[e.id])
+            elif isinstance(e, ast.Name) and e.id == x:
+                sides.append(("add", 0))  # x itself: m's shape broadcasts against it
+            else:
+                return None
+        if any(kind != "add" for kind, _ in sides):
+            return None
+        c = sides[0][1] + sides[1][1] if prim is np.add else sides[0][1] - sides[1][1]
+        return ("add", c)
+    if prim in (np.exp, np.log) and set(ops) != {"x"}:
+        return None
+    operand = ops.get("x") if prim in (np.exp, np.log) else ops.get("a")
+    if not (isinstance(operand, ast.Name) and operand.id in form):
+        return None
+    kind, c = form[operand.id]
+    if prim is np.exp and kind == "add":
+        return ("mul", c)
+    if prim is np.log and kind == "mul":
+        return ("add", c)
+    if prim is np.sum and kind == "mul":
+        a, keep = ops.get("axis"), ops.get("keepdims")
+        if (
+            isinstance(a, ast.Constant)
+            and type(a.value) is int
+            and a.value == axis
+            and isinstance(keep, ast.Constant)
+            and keep.value is True
+            and set(ops) <= {"a", "axis", "keepdims"}
+        ):
+            return ("mul", c)
+    return None

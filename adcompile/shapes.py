@@ -73,6 +73,17 @@ def _shape_of_value(a: object) -> object:
     return None
 
 
+class Facts(dict):
+    """The shape fact of every name (a dict), and in ``int_values`` the values each name
+    holding a Python int can have, where they are known (see ``ShapeInference``)."""
+
+    int_values: dict[str, frozenset[int]]
+
+    def __init__(self, shapes: dict, int_values: dict[str, frozenset[int]]) -> None:
+        super().__init__(shapes)
+        self.int_values = int_values
+
+
 class ShapeInference:
     def __init__(
         self, fn: Function, arg_shapes: tuple, helper: Callable | None = None, calls: tuple = ()
@@ -532,15 +543,14 @@ def freeze(fact: object) -> object:
     return fact
 
 
-def infer(
-    fn: Function, arg_shapes: tuple | None, helper: Callable | None = None
-) -> dict[str, object]:
-    """Shape facts for every name of ``fn`` given the argument signature (None: nothing);
-    ``helper`` gives the IR of a called user function (a ``CallPrim``), to follow the
-    call into it."""
+def infer(fn: Function, arg_shapes: tuple | None, helper: Callable | None = None) -> Facts:
+    """Shape facts for every name of ``fn`` given the argument signature (None: nothing),
+    with the values of its Python ints where known; ``helper`` gives the IR of a called
+    user function (a ``CallPrim``), to follow the call into it."""
     if arg_shapes is None:
-        return {}
-    return ShapeInference(fn, arg_shapes, helper).run()
+        return Facts({}, {})
+    inference = ShapeInference(fn, arg_shapes, helper)
+    return Facts(inference.run(), inference.values)
 
 
 __all__ = ["LEAF", "infer", "signature_shapes"]

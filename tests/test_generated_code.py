@@ -87,15 +87,73 @@ def log_softmax_loss(W, X, Y):
     return -np.sum(Y * (z - lse))
 
 
+def log_softmax_loss_and_max(W, X, Y):
+    logits = X @ W
+    m = np.max(logits, axis=1, keepdims=True)
+    z = logits - m
+    lse = np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    return -np.sum(Y * (z - lse)) + np.sum(m * m)  # the result depends on m
+
+
 def test_the_max_adjoint_is_not_broadcast_by_hand_when_known_shapes_do_it():
     rng = np.random.default_rng(2)
     W, X = rng.normal(size=(3, 4)), rng.normal(size=(5, 3))
     Y = np.eye(4)[rng.integers(0, 4, size=5)]
-    g = ad.grad(log_softmax_loss)
+    g = ad.grad(log_softmax_loss_and_max)
     g(W, X, Y)  # the code specialised to these shapes
     assert "extremum_mask" in g.source
     assert "broadcast_to" not in g.source
-    assert_grad_matches_fd(log_softmax_loss, W, X, Y)
+    assert_grad_matches_fd(log_softmax_loss_and_max, W, X, Y)
+
+
+def log_softmax_shift_added_back(W, X, Y):
+    scores = X @ W
+    shift = scores.max(axis=1, keepdims=True)
+    logz = shift + np.log(np.exp(scores - shift).sum(axis=1, keepdims=True))
+    return -(Y * (scores - logz)).sum()
+
+
+def shift_summed_over_the_other_axis(W, X, Y):
+    logits = X @ W
+    m = np.max(logits, axis=1, keepdims=True)
+    lse = np.log(np.sum(np.exp(logits - m), axis=0, keepdims=True))
+    return -np.sum(Y * (logits - m - lse))
+
+
+def shift_read_twice(W, X, Y):
+    logits = X @ W
+    m = np.max(logits, axis=1, keepdims=True)
+    z = logits - m
+    lse = np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    return -np.sum(Y * (z - lse)) + np.sum(z * z)  # z alone still depends on m
+
+
+@pytest.mark.parametrize("f", [log_softmax_loss, log_softmax_shift_added_back])
+def test_the_shift_of_a_stable_log_sum_exp_is_not_differentiated(f):
+    # the result does not change with the max subtracted: its derivative through the
+    # max is zero in exact arithmetic, and the reverse sweep leaves it out
+    rng = np.random.default_rng(2)
+    W, X = rng.normal(size=(3, 4)), rng.normal(size=(5, 3))
+    Y = np.eye(4)[rng.integers(0, 4, size=5)]
+    for g in (ad.grad(f), ad.grad(f, wrt=(0, 1))):
+        g(W, X, Y)
+        assert "extremum_mask" not in g.source, g.source
+    assert_grad_matches_fd(f, W, X, Y)
+    assert_grad_matches_fd(f, W, X, Y, wrt=1)
+    # ties in the max (equal scores) change nothing either
+    W2 = np.ones((3, 4))
+    assert_grad_matches_fd(f, W2, X, Y)
+
+
+@pytest.mark.parametrize("f", [shift_summed_over_the_other_axis, shift_read_twice])
+def test_a_max_the_result_does_depend_on_is_differentiated(f):
+    rng = np.random.default_rng(3)
+    W, X = rng.normal(size=(3, 4)), rng.normal(size=(5, 3))
+    Y = np.eye(4)[rng.integers(0, 4, size=5)]
+    g = ad.grad(f)
+    g(W, X, Y)
+    assert "extremum_mask" in g.source
+    assert_grad_matches_fd(f, W, X, Y)
 
 
 def slice_plus_row(x, b):
@@ -558,3 +616,101 @@ def test_a_small_array_or_a_parameter_written_in_place_is_held():
         up[i] += h
         down[i] -= h
         assert got[i] == pytest.approx((fresh(*up) - fresh(*down)) / (2 * h), rel=1e-6)
+
+
+# ------------------------------------- a flat list of parameters read at computed indices
+
+
+def test_reads_of_distinct_elements_at_computed_indices_assign_their_adjoints():
+    # flat_mlp reads params[2 * i] and params[2 * i + 1] in a loop, params[-2] and
+    # params[-1] after it: no element twice
+    rng = np.random.default_rng(11)
+    params = []
+    for n_out in (4, 4, 4, 3):
+        params += [rng.normal(size=(4, n_out)) * 0.5, rng.normal(size=n_out) * 0.1]
+    X, labels = rng.normal(size=(5, 4)), np.eye(3)[rng.integers(0, 3, 5)]
+    g = ad.grad(flat_mlp)
+    g(params, X, labels)
+    reverse = g.source.split("# reverse sweep")[1]
+    # each contribution is its element's whole gradient: assigned, as by hand
+    assert "add_at" not in reverse, reverse
+    assert "dparams[-1] = " in reverse and "dparams[h_index] = " in reverse, reverse
+    assert_tree_grad_matches_fd(flat_mlp, params, X, labels)
+
+
+def overlapping_reads(params, x):
+    s = 0.0
+    for i in range(len(params) - 1):
+        s = s + np.sum(params[i] * params[i + 1] * x)  # params[1] is read twice
+    return s + np.sum(params[0] * x)
+
+
+def same_element_each_iteration(params, x):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(np.sin(params[0] * x) * params[i + 1])
+    return s
+
+
+def even_odd(params, x):
+    s = 0.0
+    for i in range(len(params)):
+        s = s + np.sum(params[i % 2] * x) * (i + 1)
+    return s
+
+
+@pytest.mark.parametrize("f", [overlapping_reads, same_element_each_iteration, even_odd])
+def test_reads_that_may_reach_one_element_twice_still_add_their_contributions(f):
+    rng = np.random.default_rng(12)
+    params = [rng.normal(size=3) for _ in range(4)]
+    x = rng.normal(size=3)
+    g = ad.grad(f, wrt=0)
+    g(params, x)
+    assert "add_at" in g.source.split("# reverse sweep")[1]
+    assert_tree_grad_matches_fd(f, params, x, wrt=0)
+
+
+# ------------------------------------- a pure call two adjoints recompute, computed once
+
+
+ROUNDS = 7
+
+
+def sin_cos_chain(a, b):
+    s = a
+    for _ in range(ROUNDS):
+        s = math.sin(s) * b + math.cos(s)
+    return s
+
+
+def test_a_math_call_two_adjoints_compute_is_computed_once():
+    g = ad.grad(sin_cos_chain, wrt=(0, 1))
+    g(0.4, 0.9)
+    reverse = g.source.split("# reverse sweep")[1]
+    # sin(s) is b's adjoint's factor and in cos's rule: one call an iteration
+    code = [line for line in reverse.splitlines() if not line.strip().startswith("#")]
+    assert sum(line.count("math.sin(s)") for line in code) == 1, reverse
+    assert "sin_s = math.sin(s)" in reverse, reverse
+    for a, b in ((0.4, 0.9), (-1.3, 2.0)):
+        assert_grad_matches_fd(sin_cos_chain, a, b, wrt=0)
+        assert_grad_matches_fd(sin_cos_chain, a, b, wrt=1)
+
+
+def log_softmax_rows(x):
+    m = np.max(x, axis=-1, keepdims=True)
+    z = x - m
+    return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+
+
+def test_a_log_softmax_result_is_invariant_elementwise_so_its_vjp_drops_the_shift_too():
+    rng = np.random.default_rng(4)
+    x, ct = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
+    v = ad.vjp(log_softmax_rows)
+    got = v(x, ct)
+    assert "extremum_mask" not in v.source
+    eps, fd = 1e-6, np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[i] = eps
+        fd[i] = np.sum(ct * (log_softmax_rows(x + d) - log_softmax_rows(x - d))) / (2 * eps)
+    np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)

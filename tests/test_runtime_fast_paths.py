@@ -252,3 +252,24 @@ def test_grad_like_of_lists_and_tuples_keeps_their_structure():
     assert grad_like(None, x)[0][1].shape == (2, 2)
     with pytest.raises(ValueError):
         grad_like([np.ones(2)], [np.zeros(2), np.zeros(2)])
+
+
+@pytest.mark.parametrize(
+    ("shape", "axis", "keepdims"),
+    [((32, 10), 1, True), ((32, 10), 0, False), ((4, 5, 6), (0, 2), True), ((7,), None, False)],
+)
+def test_extremum_mask_fast_path_matches_general_path(shape, axis, keepdims):
+    from adcompile.runtime import extremum_mask
+
+    rng = np.random.default_rng(3)
+    x = np.round(rng.normal(size=shape))  # whole numbers: ties that share the cotangent
+    y = x.max(axis=axis, keepdims=keepdims)
+    fast = extremum_mask(x, y, axis, keepdims)
+    # a float64 ndarray takes the fast path; a view of it as a subclass, the general one
+    general = extremum_mask(x.view(_Sub), np.asarray(y).view(_Sub), axis, keepdims)
+    assert type(fast) is np.ndarray and fast.dtype == general.dtype == np.float64
+    np.testing.assert_array_equal(fast, np.asarray(general))
+
+
+class _Sub(np.ndarray):
+    """An ndarray subclass: the runtime helpers take their general paths for it."""

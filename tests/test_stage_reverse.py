@@ -14,10 +14,10 @@ import pytest
 from helpers import assert_grad_matches_fd
 
 import adcompile as ad
-from adcompile import emit, frontend, pipeline, reverse
+from adcompile import emit, frontend, pipeline, reverse, runtime
 from adcompile.generated import Namespace
 from adcompile.ir import Loop, NameAllocator, walk
-from adcompile.reverse.peephole import drop_broadcasts, sum_call, tidy_call
+from adcompile.reverse.peephole import drop_broadcasts, share_calls, sum_call, tidy_call
 from adcompile.reverse.saving import carry_forward
 
 
@@ -329,3 +329,75 @@ def test_the_runtime_helpers_are_known_not_to_return_python_numbers():
     for name in runtime.HELPERS:
         call = ast.Name(id=name, ctx=ast.Load())
         assert python_valued_call(call, runtime.HELPERS) == name.startswith("scalar_"), name
+
+
+# ------------------------------------------------------------ shared pure calls
+
+
+def _shared(lines: str) -> list[str]:
+    namespace = {"math": math, "np": np, "add_into": runtime.add_into}
+    names = iter(["t1", "t2", "t3"])
+    code = ast.parse(lines).body
+    return [unparse(s) for s in share_calls(code, namespace, lambda _: next(names))]
+
+
+def test_a_pure_call_two_statements_compute_is_computed_once_before_the_first():
+    got = _shared("db += ds * math.sin(s)\nds = ds * b * math.cos(s) - ds * math.sin(s)")
+    assert got == ["t1 = math.sin(s)", "db += ds * t1", "ds = ds * b * math.cos(s) - ds * t1"]
+    got = _shared("a = np.exp(x) * g\nb = h / np.exp(x)")
+    assert got == ["t1 = np.exp(x)", "a = t1 * g", "b = h / t1"]
+
+
+def test_a_pure_call_is_not_shared_across_a_change_of_its_argument():
+    # x rebound, or changed in place by a helper (add_into), between the two calls
+    for middle in ("x = x + 1.0", "x += g", "add_into(x, 0, g)"):
+        text = f"a = np.exp(x) * g\n{middle}\nb = np.exp(x) * h"
+        assert _shared(text) == [unparse(s) for s in ast.parse(text).body], middle
+
+
+def test_a_pure_call_python_may_not_evaluate_or_that_is_bound_is_not_shared():
+    for text in (
+        "a = math.log(x) * g\nb = math.log(x) * h if x > 0 else 0.0",  # not always run
+        "a = np.exp(x)\nb = np.exp(x) * h",  # a's array may be added to in place later
+        "a = np.add(x, y, out=z) * g\nb = np.add(x, y, out=z) * g",  # keywords
+    ):
+        assert _shared(text) == [unparse(s) for s in ast.parse(text).body], text
+
+
+# ------------------------------------------------- reads of distinct container elements
+
+
+def pairs(params, x):
+    h = x
+    for i in range(len(params) // 2 - 1):
+        h = np.tanh(h @ params[2 * i] + params[2 * i + 1])
+    return np.sum(h @ params[-2] + params[-1])
+
+
+def pairs_overlapping(params, x):
+    h = x
+    for i in range(len(params) // 2 - 1):
+        h = np.tanh(h @ params[2 * i] + params[2 * i + 1])
+    return np.sum(h @ params[-2] + params[1])  # params[1] is also read by i == 0
+
+
+def _pairs_args(n):
+    shapes = [(3, 3), (3,)] * n
+    kinds = (("list", "leaf"), "leaf")
+    return (list, tuple(shapes)), kinds
+
+
+def test_reads_of_elements_no_other_read_reaches_are_found_with_the_int_values():
+    from adcompile.reverse.slots import first_slot_reads
+
+    sig, kinds = _pairs_args(4)
+    t = transformation(pairs, ["params"], (sig, (5, 3)), kinds=kinds)
+    assert t.program.shapes.int_values["i"] == frozenset({0, 1, 2})
+    assert len(first_slot_reads(t.fn, t.program.shapes)) == 4
+    text = emit.to_source(t.run().node)
+    assert "add_at" not in text and "dparams[h_index] = " in text
+    t = transformation(pairs_overlapping, ["params"], (sig, (5, 3)), kinds=kinds)
+    assert first_slot_reads(t.fn, t.program.shapes) == set()
+    # without shapes nothing is known of the indices
+    t = transformation(pairs, ["params"], kinds=kinds)
+    assert first_slot_reads(t.fn, t.program.shapes) == set()

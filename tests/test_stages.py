@@ -394,6 +394,27 @@ def test_activity_of_a_branch_leaves_the_condition_constant():
     assert not act.active("cond") and not act.active("c")
 
 
+def log_softmax(x):
+    m = np.max(x, axis=1, keepdims=True)
+    z = x - m
+    return np.sum(z - np.log(np.sum(np.exp(z), axis=1, keepdims=True)))
+
+
+def log_softmax_and_shift(x):
+    m = np.max(x, axis=1, keepdims=True)
+    z = x - m
+    return np.sum(z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))) + np.sum(m)
+
+
+def test_activity_leaves_out_a_shift_the_result_does_not_depend_on():
+    fn = pipeline.front(frontend.from_function(log_softmax))
+    act = pipeline.activity(fn, ["x"])
+    # z - log(sum(exp(z))) with z = x - m is the same for every m: m is a constant
+    assert not act.active("m") and act.active("z")
+    fn = pipeline.front(frontend.from_function(log_softmax_and_shift))
+    assert pipeline.activity(fn, ["x"]).active("m")
+
+
 def test_ownership_reports_an_update_of_an_argument():
     fn = pipeline.front(frontend.from_function(updates_its_argument))
     assert list(fn.updates) == ["x"]

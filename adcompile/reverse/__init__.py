@@ -33,7 +33,7 @@ from ..ir import Assign, Comment, Function, Return, all_defs, function_def, name
 from ..rules.containers import LEAF, SETITEM
 from .forward import Forward
 from .output import Output
-from .peephole import recomputable_arrays, recompute, share_inverses
+from .peephole import recomputable_arrays, recompute, share_calls, share_inverses
 from .program import Program, resolve
 from .rules import Rules
 from .saving import Saving, loads_and_stores
@@ -184,6 +184,7 @@ class Transformation:
         self.forward.plan(fn.body[:-1], needed, reverse_loads, value_reads)
         forward = self.forward.block(fn.body[:-1], saving=False)
         self.forward.fill_recomputations()
+        reverse_code[:] = share_calls(reverse_code, self.ns.namespace, self.ns.fresh)
         if self.saving.checkpoints:  # the recomputed segments rebind the loops' state
             reverse_stores = loads_and_stores(reverse_code)[1]
         code: list[ast.stmt | Comment] = [Comment("forward sweep")]
@@ -253,6 +254,7 @@ class Transformation:
         self.forward.plan(body, needed, reverse_loads, value_reads)
         forward = self.forward.block(body, saving=True)
         self.forward.fill_recomputations()
+        reverse_code[:] = share_calls(reverse_code, ns.namespace, ns.fresh)
         forward.extend(self.saving.push(body))
         fwd_code: list = [Comment(f"forward sweep of {fn.name}, keeping what {pair.bwd} needs")]
         fwd_code.append(assign(stack, ast.List(elts=[], ctx=ast.Load())))

@@ -16,7 +16,9 @@ import numpy as np
 
 from .. import runtime
 from ..generated import assign, call
+from ..ir import Comment
 from ..runtime.contractions import _einsum_adjoint_plan
+from .program import resolve
 
 ShapeOf = Callable[[ast.expr], "tuple | None"]
 
@@ -389,3 +391,129 @@ def recompute(code: list, values: dict[str, ast.expr]) -> list:
 
 def names_of(expr: ast.expr) -> set[str]:
     return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+
+
+# ------------------------------------------------------------- shared pure calls
+
+
+def share_calls(code: list, namespace: dict, fresh: Callable) -> list:
+    """``code`` (a reverse sweep's statements, nested blocks rewritten in place) with a
+    call of a pure function (a ``math`` function or a numpy ufunc, of variables and
+    constants) that two expressions of a run of simple statements compute with the
+    same arguments computed once, into a new variable, before the first of them:
+    ``math.sin(s)`` recomputed for one adjoint and written by another's rule.
+
+    Only occurrences that an arithmetic operation or another pure call consumes are
+    shared, so the shared value is never bound to an adjoint that is later added to
+    in place; none inside a conditional expression or ``and``/``or``, which Python may
+    not evaluate; and an occurrence after a statement that assigns (or may change in
+    place) one of the arguments starts afresh."""
+    out: list = []
+    run: list = []
+    for stmt in code:
+        if isinstance(stmt, ast.Assign | ast.AugAssign | ast.Expr | Comment):
+            run.append(stmt)
+            continue
+        out.extend(_share_in_run(run, namespace, fresh))
+        run = []
+        for field in ("body", "orelse"):
+            block = getattr(stmt, field, None)
+            if isinstance(block, list):
+                block[:] = share_calls(block, namespace, fresh)
+        out.append(stmt)
+    out.extend(_share_in_run(run, namespace, fresh))
+    return out
+
+
+_CONSUMERS = (ast.BinOp, ast.UnaryOp, ast.Compare)
+
+
+def _pure_call(node: ast.AST, namespace: dict) -> bool:
+    if not (isinstance(node, ast.Call) and node.args and not node.keywords):
+        return False
+    if not all(isinstance(a, ast.Name | ast.Constant) for a in node.args):
+        return False
+    obj = resolve(node.func, namespace)
+    return isinstance(obj, np.ufunc) or getattr(obj, "__module__", None) == "math"
+
+
+def _shareable(stmt: ast.stmt, namespace: dict) -> list[ast.Call]:
+    """The pure calls of ``stmt`` that an operation or a pure call consumes, and that
+    Python always evaluates when it runs ``stmt``."""
+    found: list[ast.Call] = []
+
+    def visit(node: ast.AST, consumed: bool) -> None:
+        if isinstance(node, ast.IfExp):
+            visit(node.test, False)
+            return
+        if isinstance(node, ast.BoolOp):
+            visit(node.values[0], False)
+            return
+        if isinstance(node, ast.Lambda | ast.ListComp | ast.GeneratorExp | ast.DictComp):
+            return
+        pure = _pure_call(node, namespace)
+        if pure and consumed:
+            found.append(node)
+        consumer = pure or isinstance(node, _CONSUMERS)
+        for child in ast.iter_child_nodes(node):
+            visit(child, consumer)
+
+    visit(stmt.value, False)
+    return found
+
+
+def _changed(stmt: ast.stmt) -> set[str]:
+    """The names ``stmt`` may bind or change in place: its targets, and for a bare
+    call (``add_into(dx, index, g)``) every name it reads."""
+    if isinstance(stmt, ast.Expr):
+        return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _share_in_run(run: list, namespace: dict, fresh: Callable) -> list:
+    live: dict[str, list[tuple[int, int, ast.Call]]] = {}  # call -> (statement, nth, node)
+    by_name: dict[str, set[str]] = {}  # argument name -> the live calls that read it
+    groups: list[list[tuple[int, int, ast.Call]]] = []
+    for i, stmt in enumerate(run):
+        if isinstance(stmt, Comment):
+            continue
+        for j, node in enumerate(_shareable(stmt, namespace)):
+            key = ast.dump(node)
+            live.setdefault(key, []).append((i, j, node))
+            for a in node.args:
+                if isinstance(a, ast.Name):
+                    by_name.setdefault(a.id, set()).add(key)
+        for changed in _changed(stmt):
+            for key in by_name.pop(changed, ()):
+                if key in live:
+                    groups.append(live.pop(key))
+    groups.extend(live.values())
+    groups.sort(key=lambda group: group[0][:2])  # by the first call: deterministic names
+    inserts: dict[int, list] = {}
+    replace: dict[int, str] = {}
+    for group in groups:
+        if len(group) < 2:
+            continue
+        first, _, node = group[0]
+        func = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+        arg = node.args[0]
+        var = fresh(f"{func}_{arg.id}" if isinstance(arg, ast.Name) else func)
+        inserts.setdefault(first, []).append(assign(var, copy.deepcopy(node)))
+        replace.update((id(n), var) for _, _, n in group)
+    if not replace:
+        return run
+
+    class Replace(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.expr:
+            var = replace.get(id(node))
+            if var is not None:
+                return ast.Name(id=var, ctx=ast.Load())
+            self.generic_visit(node)
+            return node
+
+    out: list = []
+    for i, stmt in enumerate(run):
+        out.extend(inserts.get(i, ()))
+        out.append(stmt if isinstance(stmt, Comment) else Replace().visit(stmt))
+    return out

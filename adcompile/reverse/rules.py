@@ -239,7 +239,7 @@ class Rules:
         prim, ops = stmt.prim, stmt.operands
         accumulate, helper = self.adjoints.accumulate, self.ns.helper
         if prim is containers.GET:
-            single = id(stmt) in self.saving.single_slots
+            single = id(stmt) in self.saving.single_slots or id(stmt) in self.saving.first_slots
             self.adjoints.accumulate_at(ops["c"].id, ops["index"], dy, single)
         elif prim in (containers.BUILD_LIST, containers.BUILD_TUPLE) or isinstance(
             prim, containers.BuildDict

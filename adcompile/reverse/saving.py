@@ -30,6 +30,7 @@ from ..rules.registry import record_of
 from ..rules.template import substituted
 from .output import Output
 from .program import Program, resolve
+from .slots import first_slot_reads
 
 _CHEAP = (np.add, np.subtract, np.multiply, np.negative)
 
@@ -52,6 +53,9 @@ class Saving:
         # reads c[i] of a loop over range(n) whose element i no other read touches, and
         # that no adjoint reached before the loop: the reverse assigns dc[i] = ...
         self.single_slots: set[int] = set()
+        # reads c[k] whose element no other read, nor another iteration, reaches (see
+        # slots.py): their contribution is the first at k, and is assigned too
+        self.first_slots: set[int] = first_slot_reads(program.fn, program.shapes)
         # checkpointed loops: id(loop) -> its checkpoint.Plan
         self.checkpoints: dict[int, object] = {}
 

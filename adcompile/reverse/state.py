@@ -256,16 +256,20 @@ class Adjoints:
         # a new element (or list of new arrays) added at an int: the container's
         # elements stay new arrays, distinct from each other (add_at adds a + b)
         new = not isinstance(index, ast.Slice) and (_new_elements(g) or is_fresh(g))
+        element = ast.Subscript(value=name(dc), slice=index, ctx=ast.Store())
         if c not in self.adj:
             fresh_list = call(self.ns.helper("zeros_adjoint"), name(c))
-            self.put(assign(dc, call(add_at, fresh_list, index, g)))
+            if single:  # dc = [None] * n; dc[index] = g
+                self.put(assign(dc, fresh_list))
+                self.put(ast.Assign(targets=[element], value=g))
+            else:
+                self.put(assign(dc, call(add_at, fresh_list, index, g)))
             if new:
                 self.fresh_containers.add(c)
         elif c in self.owned and current_is(self.adj[c], dc):
             if single:
-                element = ast.Subscript(value=name(dc), slice=index, ctx=ast.Store())
                 self.put(ast.Assign(targets=[element], value=g))
-                if fresh and _new_elements(g):
+                if fresh and new:
                     self.fresh_containers.add(c)
             else:
                 self.put(ast.Expr(value=call(add_at, name(dc), index, g)))

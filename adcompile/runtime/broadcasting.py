@@ -155,6 +155,10 @@ def extremum_mask(x, y, axis=None, keepdims=False):
     if axis is not None and not keepdims:
         y = np.expand_dims(y, axis)
     at = x == y
+    if type(x) is np.ndarray and x.dtype == np.float64:
+        # the same numbers, faster: the count in float64 (exact), no casting division
+        at = at.astype(np.float64)
+        return at / at.sum(axis=axis, keepdims=True)
     return np.true_divide(at, at.sum(axis=axis, keepdims=True), dtype=np.result_type(x, 0.0))
 
 
