@@ -2310,6 +2310,8 @@ class Builder:
             self.emit(f"{name} = {g}({arg.code})")
         self.use(way)
         self.share(arg, "argument")
+        # what it returns may be (a view of) its argument or of what it closes over
+        self.forget_owner(body, "call")
         self.scope[name] = Var(name, "array", out.shape, False, "call", out.readonly)
         self.history.append(name)
 

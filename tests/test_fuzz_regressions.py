@@ -690,3 +690,51 @@ def f(x0, x1, ws1):
         [np.array([-0.0831069235302712, -0.966304638896426, -0.532246795355170])],
     ]
     check(tmp_path, source, args, wrt=(0, 2))
+
+
+def test_in_place_update_of_what_a_method_of_self_returns(tmp_path):
+    """Found by the "methods" extension: ``v = self.forward(x)`` then ``v -= ...`` was
+    refused as an update of "the global 'self'"; forward returns a new array, as a
+    helper function does, so Python writes into nothing else."""
+    source = """\
+class Model:
+    def __init__(self):
+        self.scale = 0.5
+
+    def forward(self, a0):
+        return np.sin(a0) * self.scale
+
+    def loss(self, x0):
+        v1 = self.forward(x0)
+        v1 -= np.sum(x0) * 0.5
+        return np.sum(v1 * v1)
+
+
+model = Model()
+f = model.loss
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,), rebind="model.scale = 2.0")
+
+
+def test_in_place_update_of_a_method_result_that_is_self_data_is_refused(tmp_path):
+    """A method that returns one of self's arrays: ``v -= ...`` would change it, and is
+    refused with a located error."""
+    source = """\
+class Model:
+    def __init__(self):
+        self.bias = np.array([0.5, 1.0])
+
+    def forward(self, a0):
+        return self.bias
+
+    def loss(self, x0):
+        v1 = self.forward(x0)
+        v1 -= x0
+        return np.sum(v1 * v1)
+
+
+model = Model()
+f = model.loss
+"""
+    with pytest.raises(ad.AdCompileError, match="shares its memory"):
+        check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,))
