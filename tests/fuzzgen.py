@@ -2416,9 +2416,7 @@ class Builder:
             else:
                 test = f"np.size({v.name}) == 0"
             error = self.pick(["ValueError", "TypeError", "RuntimeError"])
-            message = self.pick(
-                ['"bad argument"', f'f"{v.name} has shape {{np.shape({v.name})}}"']
-            )
+            message = self.pick(['"bad argument"', f'f"{v.name} has shape {{np.shape({v.name})}}"'])
             self.emit(f"if {test}:")
             self.emit(f"    raise {error}({message})")
         else:
@@ -3120,7 +3118,8 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
     forward = [h for h in b.helpers if h.name == "self.forward"]
     if forward and b.chance(60):
         call = b.call_code(forward[0], 1)
-        b.required.append(f"np.sum({call}[0])" if len(forward[0].returns) > 1 else f"np.sum({call})")
+        call = f"{call}[0]" if len(forward[0].returns) > 1 else call
+        b.required.append(f"np.sum({call})")
     for h in b.helpers:
         if h.name == "g0" or h.name.startswith("h") and "globals" in features and b.chance(50):
             # every parameter of the call an argument of f's, broadcast to its shape
