@@ -221,7 +221,7 @@ class SourceFunction:
                 shorthand = shorthand or n is not root
             elif kind is ast.Assign:  # a = b = ...
                 shorthand = shorthand or len(n.targets) > 1
-            elif (kind is ast.If or kind is ast.While) and not shorthand:
+            elif (kind is ast.If or kind is ast.While or kind is ast.IfExp) and not shorthand:
                 shorthand = any(type(m) is ast.Call for m in ast.walk(n.test))
         return frozenset(stored), frozenset(every), shorthand
 

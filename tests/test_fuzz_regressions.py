@@ -738,3 +738,68 @@ f = model.loss
 """
     with pytest.raises(ad.AdCompileError, match="shares its memory"):
         check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,))
+
+
+def test_a_helper_called_in_the_condition_of_a_conditional_expression(tmp_path):
+    """Found by the "conditions" extension: ``a if np.mean(h(x)) < c else b`` was refused
+    ("a call of a user function in a condition"); the condition, which the statement
+    always evaluates, is computed in a statement before it."""
+    source = """\
+def h0(a0, a1):
+    return np.sin(a0) * a1
+
+
+def f(x0, x1):
+    v6 = (x0 - np.mean(x0)) if np.mean(h0(x0, a1=x1)) < -0.5 else x0 * x1
+    return np.sum(v6 * v6) + np.sum(x1 if np.sum(h0(v6, x1)) > 0.0 else x1 * 2.0)
+"""
+    args = [np.array([-1.1, 0.4, -0.9]), np.array([0.8, -0.3, 1.0])]
+    check(tmp_path, source, args, wrt=(0, 1))
+
+
+def test_a_helper_called_in_a_while_condition_with_continue(tmp_path):
+    """Found by the "conditions" extension: a while loop whose condition calls a helper
+    and whose body has continue was refused; the condition is computed again before
+    each continue."""
+    source = """\
+def h0(a0):
+    return np.sum(a0 * a0)
+
+
+def f(x0):
+    k1 = 0
+    while h0(x0) > 0.3 and k1 < 4:
+        k1 += 1
+        x0 = x0 * 0.7
+        if np.sum(x0) > 0.0:
+            continue
+        x0 = np.tanh(x0)
+    return np.sum(np.sin(x0))
+"""
+    for x in ([0.9, 0.5], [-0.9, -0.4]):
+        check(tmp_path, source, [np.array(x)], wrt=(0,))
+
+
+def test_a_method_of_self_called_in_conditions(tmp_path):
+    """``if np.sum(self.forward(x)) > 0`` and a conditional expression on a method's
+    result: the calls are computed first, as a helper function's are."""
+    source = """\
+class Model:
+    def __init__(self):
+        self.scale = 0.5
+
+    def forward(self, a0):
+        return np.sin(a0) * self.scale
+
+    def loss(self, x0):
+        v1 = x0 * 2.0 if np.sum(self.forward(x0)) > 0.0 else x0 * 3.0
+        if np.sum(self.forward(v1)) > 0.0:
+            v1 = v1 * np.cos(v1)
+        return np.sum(v1 * v1)
+
+
+model = Model()
+f = model.loss
+"""
+    for x in ([0.3, -0.1], [-0.3, 0.1]):
+        check(tmp_path, source, [np.array(x)], wrt=(0,), rebind="model.scale = -2.0")
