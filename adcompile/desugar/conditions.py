@@ -53,13 +53,20 @@ class Conditions:
         ``stmt`` always evaluates and that call a user function, before ``stmt``
         (whose conditions become the names computed)."""
         if isinstance(stmt, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Return | ast.Expr):
-            roots = [stmt.value] if stmt.value is not None else []
+            field = "value"
         elif isinstance(stmt, ast.For):
-            roots = [stmt.iter]
+            field = "iter"
         else:
             return []
+        if getattr(stmt, field) is None or not any(
+            isinstance(n, ast.IfExp) and self.calls_user_function(n.test)
+            for n in _always_evaluated(getattr(stmt, field))
+        ):
+            return []
+        # (``stmt`` is a copy of the user's statement; its expression is copied here)
+        setattr(stmt, field, copy.deepcopy(getattr(stmt, field)))
         out: list[ast.stmt] = []
-        for ifexp in [n for root in roots for n in _always_evaluated(root)]:
+        for ifexp in list(_always_evaluated(getattr(stmt, field))):
             if isinstance(ifexp, ast.IfExp) and self.calls_user_function(ifexp.test):
                 cond = self.fresh("cond", ifexp.test)
                 compute = located(
@@ -75,7 +82,7 @@ class Conditions:
             if isinstance(stmt, SCOPES):
                 out.append(stmt)
                 continue
-            stmt = copy.deepcopy(stmt) if _has_ifexp(stmt) else copy.copy(stmt)
+            stmt = copy.copy(stmt)
             for field in ("body", "orelse"):
                 if isinstance(getattr(stmt, field, None), list):
                     setattr(stmt, field, self.block(getattr(stmt, field)))
@@ -132,7 +139,3 @@ def _always_evaluated(node: ast.expr):
             n, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
         ):
             stack.extend(reversed(list(ast.iter_child_nodes(n))))  # (in source order)
-
-
-def _has_ifexp(stmt: ast.stmt) -> bool:
-    return any(isinstance(n, ast.IfExp) for n in own_nodes(stmt))
