@@ -803,3 +803,32 @@ f = model.loss
 """
     for x in ([0.3, -0.1], [-0.3, 0.1]):
         check(tmp_path, source, [np.array(x)], wrt=(0,), rebind="model.scale = -2.0")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ad.AdCompileError,
+    reason="the in-place check takes a helper that returns one argument as sharing "
+    "with all of them, and sharing as transitive: v8 is linked to x0 through v12",
+)
+def test_in_place_update_after_a_helper_returned_another_argument_in_a_loop(tmp_path):
+    """Found by the "closures" extension (a nested function returning a value it closes
+    over is lifted to a helper that returns that parameter): ``v8 += ...`` is refused
+    as changing ``v7``, a view of ``x0``, though ``h`` returned ``v8``, not ``x0``. A
+    false refusal (what Python computes is what adcompile would), not a wrong number;
+    the generator marks every array a call mentions as shared, so it does not write it
+    without the "inplace" feature, whose programs may be refused."""
+    source = """\
+def h(t, u):
+    return u
+
+
+def f(x0):
+    v8 = x0 * x0
+    v7 = x0[0]
+    for k in range(2):
+        v12 = h(x0, v8)
+        v8 += v7 + v7
+    return np.sum(v8)
+"""
+    check(tmp_path, source, [np.array([0.1, 0.2])], wrt=(0,))
