@@ -299,8 +299,8 @@ EXTENSIONS = {
     "comprehensions": ("comp-filter", "comp-dict", "comp-nested"),
     # f is a bound method, model.loss, of an object whose attributes are numbers, arrays
     # and a string that selects a branch; it reads them as self.attr and calls
-    # self.forward(...); between two checks an attribute is rebound
-    "methods": ("method-attr", "method-string", "method-call", "method-rebind"),
+    # self.forward(...) (in conditions too); between two checks an attribute is rebound
+    "methods": ("method-attr", "method-string", "method-call", "method-rebind", "method-condition"),
     # parameters that are a dataclass, a namedtuple, or a list of dataclasses read as
     # p.W, p.b: the gradient comes back as the same type
     "records": ("record-dataclass", "record-namedtuple", "record-list"),
@@ -1739,7 +1739,9 @@ class Builder:
         )
 
     def condition(self, depth: int) -> str:
-        calls = self.allowed("cond-call") and self.chance(50)
+        # (the "methods" extension calls self.forward in conditions too)
+        method = any(h.name == "self.forward" for h in self.helpers)
+        calls = (self.allowed("cond-call") or method) and self.chance(50)
         outer, self.no_calls = self.no_calls, not calls
         try:
             if calls and self.helpers and self.chance(60):
@@ -1749,7 +1751,7 @@ class Builder:
         finally:
             self.no_calls = outer
         if calls and any(_mentions(test, h.name) for h in self.helpers):
-            self.use("cond-call")
+            self.use("method-condition" if method else "cond-call")
         return test
 
     def call_condition(self, depth: int) -> str:
