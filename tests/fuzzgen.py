@@ -418,10 +418,13 @@ class Program:
     def regression_test(self, name: str = "test_fuzz_regression") -> str:
         """A pytest function for tests/test_fuzz_regressions.py that checks this program."""
         body = self.body.rstrip("\n").replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+        args = self.args_code()
+        # (the records of the "records" extension are fuzzgen's classes)
+        records = "Layer(" in args or "Pair(" in args
+        imports = "    from fuzzgen import Layer, Pair\n\n" if records else ""
         return (
-            f"def {name}(tmp_path):\n"
-            f'    source = """\\\n{body}\n"""\n'
-            f"    args = {self.args_code()}\n"
+            f"def {name}(tmp_path):\n" + imports + f'    source = """\\\n{body}\n"""\n'
+            f"    args = {args}\n"
             f"    check(tmp_path, source, args, wrt={self.wrt!r}"
             + (", mutates=True" if self.mutates else "")
             + ("" if self.specialise else ", specialise=False")
