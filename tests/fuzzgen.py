@@ -2352,6 +2352,9 @@ class Builder:
                 e = self.exact(self.any_shape(), self.expr_depth() + 1)
                 fn = self.pick(["np.sum", "np.mean", "np.max"])
                 test = f"{fn}({w}) > {self.pick(['0.0', '0.5', '-0.5'])}"
+                helpers = [h for h in self.helpers if len(h.returns) == 1]
+                if helpers and self.chance(30):  # a user function in the filter
+                    test = f"{fn}({self.call_code(self.pick(helpers), 0)}) > 0.0"
                 # (the first element always passes: the list is never empty)
                 header = f"for {i}, {w} in enumerate({xs.name}) if {i} == 0 or {test}"
             else:
