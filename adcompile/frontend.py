@@ -196,8 +196,8 @@ class SourceFunction:
     @functools.cached_property
     def shorthand(self) -> bool:
         """Whether the function has a construct the desugar pass writes out: a
-        comprehension, a nested function, lambda or class, a call in an ``if`` or
-        ``while`` condition, ``partial`` or ``map``, a = b = ..., non-plain parameters."""
+        comprehension, nested function, lambda or class, a call in the condition of an
+        if/while/a if c else b, ``partial`` or ``map``, a = b = ..., non-plain parameters."""
         return self._names[2]
 
     @functools.cached_property
