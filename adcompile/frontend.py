@@ -196,8 +196,8 @@ class SourceFunction:
     @functools.cached_property
     def shorthand(self) -> bool:
         """Whether the function has a construct the desugar pass writes out: a
-        comprehension, a nested function, lambda or class, a call in an ``if`` or
-        ``while`` condition, ``partial`` or ``map``, a = b = ..., non-plain parameters."""
+        comprehension, nested function, lambda or class, a call in the condition of an
+        if/while/a if c else b, ``partial`` or ``map``, a = b = ..., non-plain parameters."""
         return self._names[2]
 
     @functools.cached_property
@@ -221,7 +221,7 @@ class SourceFunction:
                 shorthand = shorthand or n is not root
             elif kind is ast.Assign:  # a = b = ...
                 shorthand = shorthand or len(n.targets) > 1
-            elif (kind is ast.If or kind is ast.While) and not shorthand:
+            elif (kind is ast.If or kind is ast.While or kind is ast.IfExp) and not shorthand:
                 shorthand = any(type(m) is ast.Call for m in ast.walk(n.test))
         return frozenset(stored), frozenset(every), shorthand
 

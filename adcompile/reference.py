@@ -258,8 +258,10 @@ STATEMENTS_TEXT = [
     "arguments, passed with their values at the call (which is what a closure "
     "reads), differentiated through its own pullback; one used as a value (passed, "
     "stored, returned) is refused;",
-    "calls of user functions in `if` and `while` conditions (computed in a statement "
-    "first; a `while` with `continue` and such a condition is refused);",
+    "calls of user functions and methods (`self.forward(x)`) in `if` and `while` "
+    "conditions and in the conditions of `a if c else b` that the statement always "
+    "evaluates (computed in a statement first; a `while` computes it again before each "
+    "`continue` and at the end of its body);",
     "`assert`, `raise SomeError(...)` (in a branch that validates arguments: what "
     "follows the `if` sees the other branch only), `print(...)`, `logging` and "
     "`warnings.warn` calls as statements, and `with np.errstate(...):` (without "

@@ -40,6 +40,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from fuzzgen import is_record, record_fields, remade
 
 import adcompile as ad
 import adcompile.api
@@ -108,6 +109,8 @@ def forget_rules(namespace: dict) -> None:
 
 
 def leaves(tree) -> list:
+    if is_record(tree):
+        return [leaf for v in record_fields(tree).values() for leaf in leaves(v)]
     if isinstance(tree, dict):
         return [leaf for k in tree for leaf in leaves(tree[k])]
     if isinstance(tree, list | tuple):
@@ -117,6 +120,8 @@ def leaves(tree) -> list:
 
 def rebuild(tree, values):
     """``tree`` with its leaves replaced, in order, by the next items of ``values``."""
+    if is_record(tree):
+        return remade(tree, [rebuild(v, values) for v in record_fields(tree).values()])
     if isinstance(tree, dict):
         return {k: rebuild(v, values) for k, v in tree.items()}
     if isinstance(tree, list | tuple):
@@ -146,7 +151,12 @@ def unflat(trees: list, vector: np.ndarray) -> list:
 
 
 def same_structure(g, x, where: str) -> None:
-    if isinstance(x, dict):
+    if is_record(x):
+        # a dataclass or namedtuple: its gradient is one of the same type, field by field
+        assert type(g) is type(x), f"{where}: {type(g).__name__} for a {type(x).__name__}"
+        for k, v in record_fields(x).items():
+            same_structure(record_fields(g)[k], v, f"{where}.{k}")
+    elif isinstance(x, dict):
         assert isinstance(g, dict) and list(g) == list(x), f"{where}: {type(g)} for a dict"
         for k in x:
             same_structure(g[k], x[k], f"{where}[{k!r}]")
@@ -532,11 +542,15 @@ def _autograd(text: str, args: list, wrt: tuple) -> np.ndarray | None:
     try:
         exec(compile(text, name, "exec"), namespace)
         f = namespace["f"]
+
+        def undressed(*xs):  # autograd knows no records: they travel as tuples
+            return f(*(dressed(x, a) for x, a in zip(xs, args)))
+
         parts = []
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             for i in wrt:
-                g = autograd.grad(f, i)(*[_copy(a) for a in args])
+                g = autograd.grad(undressed, i)(*[plain(_copy(a)) for a in args])
                 sizes = [np.size(leaf) for leaf in leaves(g)]
                 assert sizes == [np.size(leaf) for leaf in leaves(args[i])]
                 parts.append(g)
@@ -551,7 +565,31 @@ def _autograd(text: str, args: list, wrt: tuple) -> np.ndarray | None:
         forget_rules(namespace)
 
 
+def plain(a):
+    """``a`` with its records (dataclasses, namedtuples) made tuples of their fields."""
+    if is_record(a):
+        return tuple(plain(v) for v in record_fields(a).values())
+    if isinstance(a, list | tuple):
+        return type(a)(plain(v) for v in a)
+    if isinstance(a, dict):
+        return {k: plain(v) for k, v in a.items()}
+    return a
+
+
+def dressed(x, like):
+    """The inverse of :func:`plain`: ``x`` with the records of ``like`` made again."""
+    if is_record(like):
+        return remade(like, (dressed(v, w) for v, w in zip(x, record_fields(like).values())))
+    if isinstance(like, list | tuple):
+        return type(like)(dressed(v, w) for v, w in zip(x, like))
+    if isinstance(like, dict):
+        return {k: dressed(x[k], like[k]) for k in like}
+    return x
+
+
 def _copy(a):
+    if is_record(a):
+        return remade(a, (_copy(v) for v in record_fields(a).values()))
     if isinstance(a, np.ndarray):
         return a.copy()
     if isinstance(a, list):

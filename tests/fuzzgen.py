@@ -26,6 +26,7 @@ Shrinking works on the draws, so every choice lists its simplest option first.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -289,6 +290,24 @@ EXTENSIONS = {
     # Generator's normal and uniform), so every call draws the same numbers: the
     # reparameterised sample a + b * eps, and a dropout mask
     "random": ("random-draw", "random-mask"),
+    # a function defined inside f (or a helper) that closes over its arrays, the
+    # differentiated ones among them: called at once, from a loop, or after a name it
+    # reads was rebound (Python reads the new value)
+    "closures": ("closure-call", "closure-loop", "closure-late"),
+    # list comprehensions with an if filter (on the data, or on the position), dict
+    # comprehensions over constant keys or range(n), nested comprehensions
+    "comprehensions": ("comp-filter", "comp-dict", "comp-nested"),
+    # f is a bound method, model.loss, of an object whose attributes are numbers, arrays
+    # and a string that selects a branch; it reads them as self.attr and calls
+    # self.forward(...) (in conditions too); between two checks an attribute is rebound
+    "methods": ("method-attr", "method-string", "method-call", "method-rebind", "method-condition"),
+    # parameters that are a dataclass, a namedtuple, or a list of dataclasses read as
+    # p.W, p.b: the gradient comes back as the same type
+    "records": ("record-dataclass", "record-namedtuple", "record-list"),
+    # raise in a branch that validates the arguments (never taken), logging calls
+    "validation": ("validate-raise", "validate-logging"),
+    # calls of user functions in the conditions of if, while and conditional expressions
+    "conditions": ("cond-call",),
 }
 
 # What the generator steers clear of. Known compiler bugs go here, so that the
@@ -329,6 +348,42 @@ def shapes_of_size(n: int) -> list[Shape]:
     return out
 
 
+# ------------------------------------------------------------------ records
+
+
+@dataclass
+class Layer:
+    """A parameter record of the "records" extension, read as ``p.W`` and ``p.b``."""
+
+    W: object
+    b: object
+
+
+Pair = __import__("collections").namedtuple("Pair", ["W", "b"])
+
+
+def is_record(a) -> bool:
+    """Whether ``a`` is a dataclass instance or a namedtuple."""
+    if isinstance(a, tuple):
+        return hasattr(a, "_fields")
+    return dataclasses.is_dataclass(a) and not isinstance(a, type)
+
+
+def record_fields(a) -> dict:
+    """The fields of a record, in order."""
+    if isinstance(a, tuple):
+        return dict(zip(a._fields, a))
+    return {f.name: getattr(a, f.name) for f in dataclasses.fields(a)}
+
+
+def remade(a, values) -> object:
+    """The record ``a`` with its fields, in order, from ``values``."""
+    values = list(values)
+    if isinstance(a, tuple):
+        return type(a)(*values)
+    return dataclasses.replace(a, **dict(zip(record_fields(a), values)))
+
+
 # -------------------------------------------------------------- the program
 
 
@@ -363,10 +418,13 @@ class Program:
     def regression_test(self, name: str = "test_fuzz_regression") -> str:
         """A pytest function for tests/test_fuzz_regressions.py that checks this program."""
         body = self.body.rstrip("\n").replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+        args = self.args_code()
+        # (the records of the "records" extension are fuzzgen's classes)
+        records = "Layer(" in args or "Pair(" in args
+        imports = "    from fuzzgen import Layer, Pair\n\n" if records else ""
         return (
-            f"def {name}(tmp_path):\n"
-            f'    source = """\\\n{body}\n"""\n'
-            f"    args = {self.args_code()}\n"
+            f"def {name}(tmp_path):\n" + imports + f'    source = """\\\n{body}\n"""\n'
+            f"    args = {args}\n"
             f"    check(tmp_path, source, args, wrt={self.wrt!r}"
             + (", mutates=True" if self.mutates else "")
             + ("" if self.specialise else ", specialise=False")
@@ -392,10 +450,16 @@ def module_text(body: str, numpy: str = "numpy") -> str:
     if "apply_fn(" in body:  # (the "parameters" extension: a function passed as a value)
         body = f"def apply_fn(fn, *xs, **kw):\n    return fn(*xs, **kw)\n\n\n{body}"
     imports = "import functools\nimport math\n" if "functools." in body else "import math\n"
+    if "logging." in body or "LOG." in body:  # (the "validation" extension)
+        imports = "import logging\n" + imports
+    if "LOG." in body:
+        rules += '\nLOG = logging.getLogger("fuzz")\n'
     return f"{imports}\nimport {numpy} as np\n{rules}\n\n{body}"
 
 
 def _copy(a):
+    if is_record(a):
+        return remade(a, (_copy(v) for v in record_fields(a).values()))
     if isinstance(a, np.ndarray):
         return a.copy()
     if isinstance(a, list):
@@ -408,6 +472,9 @@ def _copy(a):
 
 
 def _literal(a) -> str:
+    if is_record(a):
+        fields = ", ".join(f"{k}={_literal(v)}" for k, v in record_fields(a).items())
+        return f"{type(a).__name__}({fields})"
     if isinstance(a, np.ndarray):
         if a.ndim == 0:
             return f"np.array({float(a)!r})"
@@ -429,7 +496,9 @@ class Var:
     """A name in scope and what the generator knows about it."""
 
     name: str
-    kind: str  # "array" (arrays and float scalars), "int", "list", "tuple", "dict"
+    # "array" (arrays and float scalars), "int", "list", "tuple", "dict", "record" (a
+    # dataclass or namedtuple with the fields of ``items``), "records" (a list of them)
+    kind: str
     shape: Shape = ()  # arrays; the element shape of a list
     owned: bool = False  # an array nothing else refers to: safe to update in place
     via: str = "alias"  # when not owned: how it shares memory (one of SHARING)
@@ -526,6 +595,8 @@ class Builder:
         self.pyfloats: set[str] = set()  # parameters that are Python floats
         self.globals: dict[str, list[str]] = {}  # module-level names, by tag
         self.required: list[str] = []  # terms every result of f includes
+        self.modes: list[tuple[str, str]] = []  # string attributes of self, their values
+        self.logs = False  # a logging call was written
 
     def allowed(self, tag: str) -> bool:
         """Whether the construct ``tag`` of an extension may be generated here."""
@@ -1566,6 +1637,10 @@ class Builder:
                 for k, s in v.items:
                     if fits(s, target):
                         options.append(E(f"{v.name}[{k!r}]", s, True, False, "container"))
+            elif v.kind == "record":  # (the "records" extension: p.W, p.b)
+                for k, s in v.items:
+                    if fits(s, target):
+                        options.append(E(f"{v.name}.{k}", s, True, False, "container"))
         if not options:
             raise Unfit
         return self.pick(options)
@@ -1667,11 +1742,30 @@ class Builder:
         )
 
     def condition(self, depth: int) -> str:
-        outer, self.no_calls = self.no_calls, True
+        # (the "methods" extension calls self.forward in conditions too)
+        method = any(h.name == "self.forward" for h in self.helpers)
+        calls = (self.allowed("cond-call") or method) and self.chance(50)
+        outer, self.no_calls = self.no_calls, not calls
         try:
-            return self._condition(depth)
+            if calls and self.helpers and self.chance(60):
+                test = self.call_condition(depth)
+            else:
+                test = self._condition(depth)
         finally:
             self.no_calls = outer
+        if calls and any(_mentions(test, h.name) for h in self.helpers):
+            self.use("method-condition" if method else "cond-call")
+        return test
+
+    def call_condition(self, depth: int) -> str:
+        """A test on what a user function returns (the "conditions" extension)."""
+        h = self.pick([h for h in self.helpers])
+        code = self.call_code(h, max(depth - 1, 0))
+        if len(h.returns) > 1:
+            code = f"{code}[{self.int(0, len(h.returns) - 1)}]"
+        c = self.pick(["0.0", "0.5", "-0.5", "1.0"])
+        fn = self.pick(["np.sum", "np.mean", "np.max"])
+        return f"{fn}({code}) {self.pick(['>', '<'])} {c}"
 
     def _condition(self, depth: int) -> str:
         a = self.gen(self.any_shape(), max(depth - 1, 0))
@@ -1769,6 +1863,16 @@ class Builder:
             kinds += ["element_assign"] * 2
         if self.allowed("param-tuple-concat") or self.allowed("param-dict"):
             kinds += ["pack"] * 2
+        if any(self.allowed(t) for t in EXTENSIONS["closures"]):
+            kinds += ["closure"] * 2
+        if any(self.allowed(t) for t in EXTENSIONS["comprehensions"]):
+            kinds += ["filtered"] * 2
+        if any(self.allowed(t) for t in EXTENSIONS["validation"]):
+            kinds += ["validate"]
+        if self.containers("records"):
+            kinds += ["record_loop"] * 2
+        if self.modes:
+            kinds += ["mode"] * 3
         for _ in range(5):
             kind = self.pick(kinds)
             mark = len(self.lines)
@@ -2161,6 +2265,218 @@ class Builder:
             self.indent += 1
             self.stmt_assign(depth)
             self.indent -= 1
+
+    def stmt_closure(self, depth: int) -> None:
+        """``def g(t): ...`` in the function, reading its arrays, then called: at once, in
+        a loop, or after a name the closure reads is rebound (the "closures" extension)."""
+        ways = [w for w in EXTENSIONS["closures"] if self.allowed(w)]
+        way = self.pick(ways)
+        shape = self.any_shape()
+        g, t = self.fresh("g"), self.fresh("t")
+        mark = len(self.lines)
+        self.emit(f"def {g}({t}):")
+        saved = {k: _clone(v) for k, v in self.scope.items()}
+        history = list(self.history)
+        self.indent += 1
+        self.scope[t] = Var(t, "array", shape, False, "argument", param=True)
+        for _ in range(self.int(0, 2)):
+            self.stmt_assign(depth)  # (fresh names only: a closure's own locals)
+        out = self.exact(self.any_shape(), self.expr_depth() + 1)
+        self.emit(f"return {out.code}")
+        self.indent -= 1
+        body = "\n".join(self.lines[mark:])
+        # the values the closure read now share memory with what it returns
+        self.scope = {k: v for k, v in self.scope.items() if k in saved}
+        self.history = history
+        closed = [v for v in self.arrays() if not v.glob and _mentions(body, v.name)]
+        arg = self.exact(shape, self.expr_depth())
+        name = self.fresh("v")
+        if way == "closure-late" and closed:
+            v = self.pick(closed)
+            e = self.exact(v.shape, self.expr_depth())
+            if v.name in self.locked and (e.readonly or not (e.owned or self.may_share(e.via))):
+                raise Unfit
+            self.emit(f"{v.name} = {e.code}")  # the closure reads the new value
+            v.owned, v.via, v.readonly = e.owned, self.share(e), e.readonly
+            self.emit(f"{name} = {g}({arg.code})")
+        elif way == "closure-loop":
+            i, n = self.fresh("i"), self.int(1, 3)
+            init = self.exact(out.shape, 0)
+            self.emit(f"{name} = {init.code}")
+            self.share(init)
+            self.emit(f"for {i} in range({n}):")
+            step = self.pick(["+", "-"])
+            if out.shape == shape and self.chance(40):
+                self.emit(f"    {name} = {name} * 0.5 {step} {g}(np.tanh({name}))")
+            else:
+                self.emit(f"    {name} = {name} * 0.5 {step} {g}({arg.code})")
+        else:
+            way = "closure-call"
+            self.emit(f"{name} = {g}({arg.code})")
+        self.use(way)
+        self.share(arg, "argument")
+        # what it returns may be (a view of) its argument or of what it closes over
+        self.forget_owner(body, "call")
+        self.scope[name] = Var(name, "array", out.shape, False, "call", out.readonly)
+        self.history.append(name)
+
+    def stmt_filtered(self, depth: int) -> None:
+        """A list comprehension with an if filter, a dict comprehension, or a nested
+        comprehension (the "comprehensions" extension)."""
+        ways = [w for w in EXTENSIONS["comprehensions"] if self.allowed(w)]
+        way = self.pick(ways)
+        lists = [v for v in self.containers("list") if v.length]
+        name = self.fresh("c")
+        if way == "comp-dict":
+            n, i = self.int(1, 3), self.fresh("i")
+            shape = self.any_shape()
+            saved = dict(self.scope)
+            if self.chance(50):
+                keys: tuple = tuple("pqr"[:n])
+                source = repr(keys)
+            else:
+                keys = tuple(range(n))
+                source = f"range({n})"
+                self.scope[i] = Var(i, "int", bound=n)
+            e = self.exact(shape, self.expr_depth() + 1)
+            self.scope = saved
+            self.emit(f"{name} = {{{i}: {e.code} for {i} in {source}}}")
+            self.share(e, "container")
+            self.scope[name] = Var(name, "dict", items=tuple((k, shape) for k in keys))
+        elif way == "comp-filter":
+            i, w = self.fresh("i"), self.fresh("w")
+            saved = dict(self.scope)
+            if lists and self.chance(70):
+                xs = self.pick(lists)
+                self.scope[w] = Var(w, "array", xs.shape, False, "container", xs.readonly)
+                e = self.exact(self.any_shape(), self.expr_depth() + 1)
+                fn = self.pick(["np.sum", "np.mean", "np.max"])
+                test = f"{fn}({w}) > {self.pick(['0.0', '0.5', '-0.5'])}"
+                helpers = [h for h in self.helpers if len(h.returns) == 1]
+                if helpers and self.chance(30):  # a user function in the filter
+                    test = f"{fn}({self.call_code(self.pick(helpers), 0)}) > 0.0"
+                # (the first element always passes: the list is never empty)
+                header = f"for {i}, {w} in enumerate({xs.name}) if {i} == 0 or {test}"
+            else:
+                n = self.int(2, 4)
+                self.scope[i] = Var(i, "int", bound=n)
+                e = self.exact(self.any_shape(), self.expr_depth() + 1)
+                header = f"for {i} in range({n}) if {i} != {self.int(0, n - 1)}"
+            self.scope = saved
+            if self.chance(50):
+                self.emit(f"{name} = [{e.code} {header}]")
+                self.scope[name] = Var(name, "list", e.shape, readonly=e.readonly)
+            else:
+                self.emit(f"{name} = sum([{e.code} {header}]) + np.zeros({e.shape!r})")
+                self.scope[name] = Var(name, "array", e.shape, True)
+            self.share(e, "container")
+        else:
+            w, u = self.fresh("w"), self.fresh("w")
+            saved = dict(self.scope)
+            if lists and self.chance(70):
+                xs, ys = self.pick(lists), self.pick(lists)
+                self.scope[w] = Var(w, "array", xs.shape, False, "container", xs.readonly)
+                self.scope[u] = Var(u, "array", ys.shape, False, "container", ys.readonly)
+                outer, inner, n, m = xs.name, ys.name, xs.length, ys.length
+            else:  # over ranges, the inner one's bound the outer variable
+                n = self.int(1, 3)
+                m = n + 1
+                self.scope[w] = Var(w, "int", bound=n)
+                self.scope[u] = Var(u, "int", bound=m)
+                outer, inner = f"range({n})", f"range({w} + 1)" if self.chance(50) else "range(2)"
+                m = None if inner != "range(2)" else 2
+            e = self.exact(self.any_shape(), self.expr_depth() + 1)
+            self.scope = saved
+            form = self.int(0, 2 if m else 1)
+            if form == 0:
+                self.emit(f"{name} = [sum({e.code} for {u} in {inner}) for {w} in {outer}]")
+                self.scope[name] = Var(name, "list", e.shape, length=n)
+            elif form == 1:
+                self.emit(f"{name} = [{e.code} for {w} in {outer} for {u} in {inner}]")
+                self.scope[name] = Var(
+                    name, "list", e.shape, readonly=e.readonly, length=n * m if m else None
+                )
+            else:
+                rows = f"[np.stack([{e.code} for {u} in {inner}]) for {w} in {outer}]"
+                self.emit(f"{name} = np.sum(np.stack({rows}), axis=(0, 1))")
+                self.scope[name] = Var(name, "array", e.shape, True)
+            self.share(e, "container")
+        self.use(way)
+        self.history.append(name)
+
+    def stmt_validate(self, depth: int) -> None:
+        """A branch that validates an argument and raises (never taken), or a logging
+        call (the "validation" extension)."""
+        ways = [w for w in EXTENSIONS["validation"] if self.allowed(w)]
+        way = self.pick(ways)
+        arrays = [v for v in self.arrays() if not v.glob]
+        if not arrays:
+            raise Unfit
+        v = self.pick(arrays)
+        if way == "validate-raise":
+            form = self.int(0, 3)
+            if form == 0:
+                test = f"np.shape({v.name}) != {v.shape!r}"
+            elif form == 1:
+                test = f"np.ndim({v.name}) != {len(v.shape)}"
+            elif form == 2:
+                test = f"np.sum({v.name} * {v.name}) < 0.0"
+            else:
+                test = f"np.size({v.name}) == 0"
+            error = self.pick(["ValueError", "TypeError", "RuntimeError"])
+            message = self.pick(['"bad argument"', f'f"{v.name} has shape {{np.shape({v.name})}}"'])
+            self.emit(f"if {test}:")
+            self.emit(f"    raise {error}({message})")
+        else:
+            self.logs = True
+            call = self.pick(["logging.debug", "logging.info", "LOG.debug", "LOG.info"])
+            what = self.pick([f"np.shape({v.name})", f"np.sum({v.name})", f"{v.name}"])
+            self.emit(f'{call}("{v.name}: %s", {what})')
+        self.use(way)
+
+    def stmt_record_loop(self, depth: int) -> None:
+        """``for L in layers: v = np.tanh(L.W * v + L.b)`` over a list of records."""
+        layers = self.pick(self.containers("records"))
+        shapes = dict(layers.items)
+        target = shapes["W"]
+        carried = [v for v in self.arrays() if v.shape == target and not v.glob]
+        if carried and self.chance(60):
+            v = self.pick(carried)
+            if v.name in self.locked:
+                raise Unfit
+        else:
+            v = Var(self.fresh("v"), "array", target, True)
+            self.emit(f"{v.name} = {self.exact(target, self.expr_depth()).code}")
+            self.scope[v.name] = v
+        L = self.fresh("L")
+        self.emit(f"for {L} in {layers.name}:")
+        self.scope[L] = Var(L, "record", items=layers.items)
+        step = self.pick(
+            [
+                f"np.tanh({L}.W * {v.name} + {L}.b)",
+                f"{v.name} * 0.5 + np.sin({L}.W) * {L}.b",
+                f"{L}.W * np.tanh({v.name}) - {L}.b",
+            ]
+        )
+        self.emit(f"    {v.name} = {step}")
+        self.scope.pop(L, None)
+        v.owned, v.via = True, "alias"
+        self.use("record-list")
+        self.history.append(v.name)
+
+    def stmt_mode(self, depth: int) -> None:
+        """``if self.mode == "tanh": ... else: ...`` on a string attribute."""
+        attr, value = self.pick(self.modes)
+        e = self.gen(self.any_shape(), self.expr_depth())
+        name = self.fresh("v")
+        other = "tanh" if value == "sin" else "sin"
+        self.emit(f'if {attr} == "{value}":')
+        self.emit(f"    {name} = np.{value}({e.code})")
+        self.emit("else:")
+        self.emit(f"    {name} = np.{other}({e.code}) * 0.5")
+        self.scope[name] = Var(name, "array", e.shape, True)
+        self.use("method-string")
+        self.history.append(name)
 
     def stmt_list(self, depth: int) -> None:
         shape = self.any_shape()
@@ -2762,6 +3078,12 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
                 b.scope[name] = Var(name, "dict", items=items, param=True)
             differentiable.append(len(params))
             params.append(name)
+    records = [w for w in EXTENSIONS["records"] if b.allowed(w)]
+    if records and b.chance(80):
+        for _ in range(b.int(1, 2)):
+            name = _record(b, rng, args, b.pick(records))
+            differentiable.append(len(params))
+            params.append(name)
     if "control" in features and b.chance(20):
         name = "n"
         value = b.int(1, 3)
@@ -2786,12 +3108,26 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
     if b.allowed("result-helper") and b.chance(40):
         chunks.append(_helper(b, "hr", depth=1 + ("control" in features), named=True))
         named = b.helpers.pop()  # called once, at f's end
+    method = None
+    if any(b.allowed(t) for t in EXTENSIONS["methods"]) and b.chance(85):
+        method = _method(b, rng)
 
     # what the module defines reaches f's result
     b.required = []
     xs = [v for v in b.arrays() if v.param and not v.glob]
     for n in b.globals.get("global-number", []) + b.globals.get("global-array", []):
         b.required.append(f"np.sum({n}) * np.sum({b.pick(xs).name})")
+    for n in ("self.scale", "self.bias"):
+        if n in b.scope and b.chance(70):
+            b.required.append(f"np.sum({n}) * np.sum({b.pick(xs).name})")
+    for v in b.scope.values():
+        if v.kind == "record" and v.param and b.chance(50):
+            b.required.append(f"np.sum(np.tanh({v.name}.W) * {v.name}.b)")
+    forward = [h for h in b.helpers if h.name == "self.forward"]
+    if forward and b.chance(60):
+        call = b.call_code(forward[0], 1)
+        call = f"{call}[0]" if len(forward[0].returns) > 1 else call
+        b.required.append(f"np.sum({call})")
     for h in b.helpers:
         if h.name == "g0" or h.name.startswith("h") and "globals" in features and b.chance(50):
             # every parameter of the call an argument of f's, broadcast to its shape
@@ -2836,6 +3172,8 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
             b.ending()
     b.lines_text = "\n".join(b.lines)
     chunks.append(f"def f({', '.join(params)}):\n" + b.lines_text + "\n")
+    if method is not None:
+        rebind = "\n".join(r for r in (rebind, _methods_class(b, chunks, *method)) if r)
 
     text = "\n\n".join(chunks)
     used = [i for i in differentiable if _mentions(text, params[i])]
@@ -2846,12 +3184,16 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
     if b.customs or rebind:
         b.autograd_ok = False  # the oracle runs the module once, without adcompile
     # tags of what the functions that f runs do not use
-    users = "\n".join(c for c in chunks if c.startswith(("def f(", "def h")))
+    users = "\n".join(c for c in chunks if c.startswith(("def f(", "def h", "class Model")))
     for g, names in b.globals.items():
         if not any(_mentions(users, n) for n in names):
             b.tags.discard(g)
     if not any(_mentions(users, c) for c in b.customs):
         b.tags -= {"rule-plain", "rule-control-flow"}
+    for i, arg in enumerate(args):  # records f never reads
+        if is_record(arg) or isinstance(arg, list) and arg and is_record(arg[0]):
+            if not _mentions(users, params[i]):
+                b.tags -= {"record-dataclass", "record-namedtuple", "record-list"}
     return Program(
         body="\n\n".join(chunks),
         params=params,
@@ -2865,6 +3207,79 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
         rebind=rebind,
         tags=frozenset(b.tags),
     )
+
+
+def _record(b: Builder, rng: np.random.Generator, args: list, way: str) -> str:
+    """A parameter of the "records" extension (a Layer, a Pair or a list of Layers), with
+    its argument; returns its name."""
+    W = b.pick(b.shape_pool)
+    bias = b.sub_shape(W)
+    items = (("W", W), ("b", bias))
+    if way == "record-list":
+        n = b.int(1, 3)
+        name = b.fresh("layers")
+        args.append([Layer(_array(rng, W), _array(rng, bias)) for _ in range(n)])
+        b.scope[name] = Var(name, "records", items=items, length=n, param=True)
+    else:
+        cls = Layer if way == "record-dataclass" else Pair
+        name = b.fresh("p")
+        args.append(cls(_array(rng, W), _array(rng, bias)))
+        b.scope[name] = Var(name, "record", items=items, param=True)
+    b.use(way)
+    return name
+
+
+def _method(b: Builder, rng: np.random.Generator) -> tuple[list[str], str, list[str]]:
+    """The attributes of the object whose bound method ``loss`` is f (the "methods"
+    extension), put in scope as ``self.attr``, and its ``forward`` method: returns the
+    lines of ``__init__``, forward's text and the code that rebinds attributes."""
+    init, rebind = [], []
+    if b.allowed("method-attr"):
+        if b.chance(70):
+            init.append(f"self.scale = {float(rng.uniform(-1.2, 1.2))!r}")
+            rebind.append(f"model.scale = {float(rng.uniform(-1.2, 1.2))!r}")
+            b.scope["self.scale"] = Var("self.scale", "array", (), False, "alias", True, glob=True)
+        if b.chance(70):
+            shape = b.pick(b.shape_pool)
+            init.append(f"self.bias = {_literal(_array(rng, shape))}")
+            rebind.append(f"model.bias = {_literal(_array(rng, shape))}")
+            b.scope["self.bias"] = Var("self.bias", "array", shape, False, "alias", True, glob=True)
+    if b.allowed("method-string") and b.chance(70):
+        value = b.pick(["tanh", "sin"])
+        init.append(f'self.mode = "{value}"')
+        rebind.append(f'model.mode = "{"sin" if value == "tanh" else "tanh"}"')
+        b.modes.append(("self.mode", value))
+    forward = ""
+    if b.allowed("method-call") and b.chance(80):
+        forward = _helper(b, "forward", depth=1 + ("control" in b.features), method=True)
+        b.helpers[-1].name = "self.forward"
+    if not b.allowed("method-rebind") or not b.chance(60):
+        rebind = []
+    elif rebind:
+        rebind = [b.pick(rebind)]
+    return init or ["pass"], forward, rebind
+
+
+def _methods_class(b: Builder, chunks: list[str], init, forward, rebind) -> str:
+    """Make f, the last chunk, the method ``loss`` of class Model, with ``forward``;
+    returns the code that rebinds an attribute between the two checks."""
+    loss = chunks.pop().replace("def f(", "def loss(self, ", 1)
+    methods = "\n".join(["def __init__(self):", *(f"    {line}" for line in init)])
+    for text in (forward, loss):
+        if text:
+            methods += "\n\n" + text.rstrip("\n")
+    body = "\n".join(f"    {line}" if line else "" for line in methods.split("\n"))
+    chunks.append(f"class Model:\n{body}\n\n\nmodel = Model()\nf = model.loss\n")
+    used = chunks[-1]
+    if _mentions(used, "self.scale") or _mentions(used, "self.bias"):
+        b.use("method-attr")
+    if "self.forward(" in loss:
+        b.use("method-call")
+    if not _mentions(used, "self.mode"):
+        b.tags.discard("method-string")
+    if rebind:
+        b.use("method-rebind")
+    return "\n".join(rebind)
 
 
 def _edges(b: Builder, rng: np.random.Generator, params: list[str], args: list) -> None:
@@ -2969,9 +3384,10 @@ def _custom(b: Builder, name: str) -> str:
     )
 
 
-def _helper(b: Builder, name: str, depth: int, named: bool = False) -> str:
+def _helper(b: Builder, name: str, depth: int, named: bool = False, method: bool = False) -> str:
     """A helper function over arrays of shapes from f's pool; registers it with ``b``.
-    ``named``: it returns a scalar by name (see Builder.ending)."""
+    ``named``: it returns a scalar by name (see Builder.ending); ``method``: it is a
+    method of f's object (it takes self first, and plain parameters)."""
     outer_scope, outer_helpers = b.scope, list(b.helpers)
     params = []
     b.scope = {k: v for k, v in outer_scope.items() if v.glob}
@@ -3014,7 +3430,9 @@ def _helper(b: Builder, name: str, depth: int, named: bool = False) -> str:
     readonly = any(e.readonly for e in exprs)
     b.emit(f"return {ret}")
     sig = ", ".join(p + (f"={defaults[p]}" if p in defaults else "") for p, _ in params)
-    style = _style(b, params)
+    style = "plain" if method else _style(b, params)
+    if method:
+        sig = f"self, {sig}"
     if style != "plain":
         defaults = {}
         sig, prologue = _styled_signature(style, params)

@@ -171,6 +171,37 @@ def f(x):
         [X * 3.0],
         (0,),
     ),
+    "user function in the condition of a conditional expression": (
+        """
+def energy(v):
+    return np.sum(v * v)
+
+def f(x):
+    y = np.tanh(x) if energy(x) > 1.0 else x * 2.0
+    z = (y if energy(y) < 2.0 else y * 0.5) + (x if np.sum(x) > 0.0 else -x)
+    return np.sum(z * y) + (energy(z) if energy(x) > energy(y) else 0.5)
+""",
+        [X * 3.0],
+        (0,),
+    ),
+    "user function in a while condition, with continue": (
+        """
+def more(v):
+    return np.sum(v * v) > 0.5
+
+def f(x):
+    k = 0
+    while more(x) and k < 6:
+        k += 1
+        x = x * 0.8
+        if k % 2 == 0:
+            continue
+        x = x + 0.01 * np.sin(x)
+    return np.sum(np.sin(x)) + k
+""",
+        [X * 3.0],
+        (0,),
+    ),
     "enumerate of zip with a nested target": (
         """
 def f(Ws, bs, x):
@@ -331,18 +362,15 @@ def test_refuses_a_generator_that_numpy_would_consume():
     assert "generator expression" in err.reason and "list comprehension" in err.hint
 
 
-def test_refuses_a_user_call_in_a_while_condition_with_continue():
-    def more(v):
-        return np.sum(v) > 0.1
+def test_refuses_a_user_call_in_a_conditional_expression_python_may_not_evaluate():
+    def small(v):
+        return np.max(np.abs(v)) < 0.25
 
     def f(x):
-        while more(x):
-            x = x * 0.5
-            if np.sum(x) > 5.0:
-                continue
-        return np.sum(x)
+        y = x if np.sum(x) > 100.0 else (x * 2.0 if small(x) else x)
+        return np.sum(y)
 
-    assert "continue" in refused(f, np.abs(X)).reason
+    assert "condition" in refused(f, X).reason
 
 
 def test_refuses_reversed_of_zip():

@@ -155,8 +155,11 @@ def test_programs_updating_shared_arrays_in_place(program, workdir):
 def test_programs_with_each_extension(extension, workdir):
     """Results by name, custom rules, domain edges, array builders, lists of tuples,
     lists under two names, and/or values, f(a, a), rebound globals, comprehensions,
-    lambdas, loop-only variables and statements kept for their effect: each with
-    everything else."""
+    lambdas, loop-only variables and statements kept for their effect, element
+    assignment, fft, splits, parameter styles, random draws, closures, filtered, dict
+    and nested comprehensions, bound methods, dataclass and namedtuple parameters,
+    argument validation and logging, user calls in conditions: each with everything
+    else."""
     features = SUITES[extension][0]
 
     @fuzz_settings(extension)

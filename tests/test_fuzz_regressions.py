@@ -712,3 +712,145 @@ def f(x0, x1, x2, t1):
         (np.array([-1.1603336727557566]), np.array([0.7518485728425906])),
     ]
     check(tmp_path, source, args, wrt=(0,))
+
+
+def test_in_place_update_of_what_a_method_of_self_returns(tmp_path):
+    """Found by the "methods" extension: ``v = self.forward(x)`` then ``v -= ...`` was
+    refused as an update of "the global 'self'"; forward returns a new array, as a
+    helper function does, so Python writes into nothing else."""
+    source = """\
+class Model:
+    def __init__(self):
+        self.scale = 0.5
+
+    def forward(self, a0):
+        return np.sin(a0) * self.scale
+
+    def loss(self, x0):
+        v1 = self.forward(x0)
+        v1 -= np.sum(x0) * 0.5
+        return np.sum(v1 * v1)
+
+
+model = Model()
+f = model.loss
+"""
+    check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,), rebind="model.scale = 2.0")
+
+
+def test_in_place_update_of_a_method_result_that_is_self_data_is_refused(tmp_path):
+    """A method that returns one of self's arrays: ``v -= ...`` would change it, and is
+    refused with a located error."""
+    source = """\
+class Model:
+    def __init__(self):
+        self.bias = np.array([0.5, 1.0])
+
+    def forward(self, a0):
+        return self.bias
+
+    def loss(self, x0):
+        v1 = self.forward(x0)
+        v1 -= x0
+        return np.sum(v1 * v1)
+
+
+model = Model()
+f = model.loss
+"""
+    with pytest.raises(ad.AdCompileError, match="shares its memory"):
+        check(tmp_path, source, [np.array([0.3, -0.5])], wrt=(0,))
+
+
+def test_a_helper_called_in_the_condition_of_a_conditional_expression(tmp_path):
+    """Found by the "conditions" extension: ``a if np.mean(h(x)) < c else b`` was refused
+    ("a call of a user function in a condition"); the condition, which the statement
+    always evaluates, is computed in a statement before it."""
+    source = """\
+def h0(a0, a1):
+    return np.sin(a0) * a1
+
+
+def f(x0, x1):
+    v6 = (x0 - np.mean(x0)) if np.mean(h0(x0, a1=x1)) < -0.5 else x0 * x1
+    return np.sum(v6 * v6) + np.sum(x1 if np.sum(h0(v6, x1)) > 0.0 else x1 * 2.0)
+"""
+    args = [np.array([-1.1, 0.4, -0.9]), np.array([0.8, -0.3, 1.0])]
+    check(tmp_path, source, args, wrt=(0, 1))
+
+
+def test_a_helper_called_in_a_while_condition_with_continue(tmp_path):
+    """Found by the "conditions" extension: a while loop whose condition calls a helper
+    and whose body has continue was refused; the condition is computed again before
+    each continue."""
+    source = """\
+def h0(a0):
+    return np.sum(a0 * a0)
+
+
+def f(x0):
+    k1 = 0
+    while h0(x0) > 0.3 and k1 < 4:
+        k1 += 1
+        x0 = x0 * 0.7
+        if np.sum(x0) > 0.0:
+            continue
+        x0 = np.tanh(x0)
+    return np.sum(np.sin(x0))
+"""
+    for x in ([0.9, 0.5], [-0.9, -0.4]):
+        check(tmp_path, source, [np.array(x)], wrt=(0,))
+
+
+def test_a_method_of_self_called_in_conditions(tmp_path):
+    """``if np.sum(self.forward(x)) > 0`` and a conditional expression on a method's
+    result: the calls are computed first, as a helper function's are."""
+    source = """\
+class Model:
+    def __init__(self):
+        self.scale = 0.5
+
+    def forward(self, a0):
+        return np.sin(a0) * self.scale
+
+    def loss(self, x0):
+        v1 = x0 * 2.0 if np.sum(self.forward(x0)) > 0.0 else x0 * 3.0
+        if np.sum(self.forward(v1)) > 0.0:
+            v1 = v1 * np.cos(v1)
+        return np.sum(v1 * v1)
+
+
+model = Model()
+f = model.loss
+"""
+    for x in ([0.3, -0.1], [-0.3, 0.1]):
+        check(tmp_path, source, [np.array(x)], wrt=(0,), rebind="model.scale = -2.0")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ad.AdCompileError,
+    reason="the in-place check takes a helper that returns one argument as sharing "
+    "with all of them, and sharing as transitive: v8 is linked to x0 through v12",
+)
+def test_in_place_update_after_a_helper_returned_another_argument_in_a_loop(tmp_path):
+    """Found by the "closures" extension (a nested function returning a value it closes
+    over is lifted to a helper that returns that parameter): ``v8 += ...`` is refused
+    as changing ``v7``, a view of ``x0``, though ``h`` returned ``v8``, not ``x0``. A
+    false refusal (what Python computes is what adcompile would), not a wrong number;
+    the generator marks every array a call mentions as shared, so it does not write it
+    without the "inplace" feature, whose programs may be refused."""
+    source = """\
+def h(t, u):
+    return u
+
+
+def f(x0):
+    v8 = x0 * x0
+    v7 = x0[0]
+    for k in range(2):
+        v12 = h(x0, v8)
+        v8 += v7 + v7
+    return np.sum(v8)
+"""
+    check(tmp_path, source, [np.array([0.1, 0.2])], wrt=(0,))

@@ -1,18 +1,21 @@
-"""Calls of user functions in ``if`` and ``while`` conditions, computed first.
+"""Calls of user functions in conditions, computed first.
 
 ``if ok(x): ...`` becomes ``cond = ok(x)`` then ``if cond: ...``, and
 ``while more(x): ...`` computes its condition before the loop and again at the
-end of each iteration (which a ``break`` skips, as Python does), so the call is
-an ordinary statement, differentiated through the function's pullback.
+end of each iteration and before each ``continue`` (which a ``break`` skips, as
+Python does), so the call is an ordinary statement, differentiated through the
+function's pullback. The condition of a conditional expression (``a if ok(x) else
+b``) that the statement always evaluates is computed in a statement before it.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+import inspect
+import types
 from collections.abc import Callable
 
-from ..errors import AdCompileError
 from ..names import is_helper
 from .common import SCOPES, Fresh, located, name, own_nodes
 
@@ -26,10 +29,52 @@ class Conditions:
 
     def calls_user_function(self, test: ast.expr) -> bool:
         for n in own_nodes(test):
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
-                if n.func.id not in self.local and is_helper(self.lookup(n.func.id)):
-                    return True
+            if isinstance(n, ast.Call) and self.user_function(n.func):
+                return True
         return False
+
+    def user_function(self, func: ast.expr) -> bool:
+        """Whether ``func`` names a user function: ``h`` or a method ``self.forward``
+        of an object the function reads."""
+        if isinstance(func, ast.Name):
+            return func.id not in self.local and is_helper(self.lookup(func.id))
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            if func.value.id in self.local:
+                return False
+            owner = self.lookup(func.value.id)
+            if owner is None or isinstance(owner, types.ModuleType | type):
+                return False
+            method = inspect.getattr_static(owner, func.attr, None)
+            return isinstance(method, types.FunctionType) and is_helper(method)
+        return False
+
+    def hoisted(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """Statements computing the conditions of the conditional expressions that
+        ``stmt`` always evaluates and that call a user function, before ``stmt``
+        (whose conditions become the names computed)."""
+        if isinstance(stmt, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Return | ast.Expr):
+            field = "value"
+        elif isinstance(stmt, ast.For):
+            field = "iter"
+        else:
+            return []
+        if getattr(stmt, field) is None or not any(
+            isinstance(n, ast.IfExp) and self.calls_user_function(n.test)
+            for n in _always_evaluated(getattr(stmt, field))
+        ):
+            return []
+        # (``stmt`` is a copy of the user's statement; its expression is copied here)
+        setattr(stmt, field, copy.deepcopy(getattr(stmt, field)))
+        out: list[ast.stmt] = []
+        for ifexp in list(_always_evaluated(getattr(stmt, field))):
+            if isinstance(ifexp, ast.IfExp) and self.calls_user_function(ifexp.test):
+                cond = self.fresh("cond", ifexp.test)
+                compute = located(
+                    ast.Assign(targets=[name(cond, store=True)], value=ifexp.test), ifexp.test
+                )
+                out += [*self.hoisted(compute), compute]
+                ifexp.test = located(name(cond), ifexp.test)
+        return out
 
     def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
@@ -41,31 +86,56 @@ class Conditions:
             for field in ("body", "orelse"):
                 if isinstance(getattr(stmt, field, None), list):
                     setattr(stmt, field, self.block(getattr(stmt, field)))
+            out += self.hoisted(stmt)
             if isinstance(stmt, ast.If | ast.While) and self.calls_user_function(stmt.test):
                 cond = self.fresh("cond", stmt.test)
                 compute = located(
                     ast.Assign(targets=[name(cond, store=True)], value=stmt.test), stmt.test
                 )
+                pre = [*self.hoisted(compute), compute]
                 if isinstance(stmt, ast.While):
-                    if _continues(stmt.body):
-                        raise AdCompileError(
-                            "a call of a user function in the condition of a while loop "
-                            "with continue is not supported",
-                            self.src.loc(stmt.test),
-                            hint="compute the condition in a variable before the loop and "
-                            "again before each continue and at the end of the body",
-                        )
-                    stmt.body = [*stmt.body, copy.deepcopy(compute)]
-                out.append(compute)
+                    # again at the end of the body and before each continue of the loop
+                    body = _before_continue(stmt.body, pre)
+                    stmt.body = [*body, *copy.deepcopy(pre)]
+                out += pre
                 stmt.test = located(name(cond), stmt.test)
             out.append(stmt)
         return out
 
 
-def _continues(stmts: list[ast.stmt]) -> bool:
+def _before_continue(stmts: list[ast.stmt], compute: list[ast.stmt]) -> list[ast.stmt]:
+    """``stmts`` with a copy of ``compute`` before each ``continue`` of their loop (not
+    of the loops nested in them)."""
+    out: list[ast.stmt] = []
     for stmt in stmts:
         if isinstance(stmt, ast.Continue):
-            return True
-        if isinstance(stmt, ast.If) and _continues(stmt.body + stmt.orelse):
-            return True
-    return False
+            out += [*copy.deepcopy(compute), stmt]
+            continue
+        if isinstance(stmt, ast.If | ast.With | ast.Try):
+            stmt = copy.copy(stmt)
+            for field in ("body", "orelse", "finalbody"):
+                if isinstance(getattr(stmt, field, None), list):
+                    setattr(stmt, field, _before_continue(getattr(stmt, field), compute))
+        elif isinstance(stmt, ast.For | ast.While) and stmt.orelse:
+            stmt = copy.copy(stmt)  # (the else of an inner loop is in this one)
+            stmt.orelse = _before_continue(stmt.orelse, compute)
+        out.append(stmt)
+    return out
+
+
+def _always_evaluated(node: ast.expr):
+    """The nodes of ``node`` that evaluating it always evaluates: not the arms of a
+    conditional expression, the operands of and/or after the first, nor what is
+    inside a comprehension or a lambda."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if isinstance(n, ast.IfExp):
+            stack.append(n.test)
+        elif isinstance(n, ast.BoolOp):
+            stack.append(n.values[0])
+        elif not isinstance(
+            n, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+        ):
+            stack.extend(reversed(list(ast.iter_child_nodes(n))))  # (in source order)

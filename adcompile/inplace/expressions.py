@@ -96,6 +96,10 @@ class Expressions:
         ):
             if func.attr in FRESH_METHODS:
                 return NEW
+            method = self.resolve(func)  # self.forward(x): a method of a user object
+            if isinstance(method, types.MethodType) and is_helper(method):
+                if self.own_array(method):
+                    return NEW
             return either([element(self.value(a, state)) for a in (func.value, *args)])
         obj = self.resolve(func)
         if isinstance(obj, functools.partial) and is_helper(obj.func):

@@ -41,7 +41,8 @@ class Conditions:
                         raise self.error(
                             "a call of a user function in a condition is not supported",
                             sub,
-                            hint="compute the value in a statement before the if/while",
+                            hint="compute the value in a statement before the if/while "
+                            "(or before the statement, when Python evaluates it on every path)",
                         )
 
         outer = self

@@ -651,18 +651,15 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "Expressions",
-        "a call of a user function in a while condition, with continue",
+        "a call of a user function in a condition Python may not evaluate",
         """
-        def energy(t):
-            return np.sum(t * t)
+        def small(t):
+            return np.max(np.abs(t)) < 0.25
 
 
         def f(x):
-            while energy(x) > 1.0:
-                x = x * 0.5
-                if np.sum(x) > 3.0:
-                    continue
-            return np.sum(x)
+            y = x if np.sum(x) > 100.0 else (x * 2.0 if small(x) else x)
+            return np.sum(y)
         """,
         "ad.grad(f)(x)",
     ),
