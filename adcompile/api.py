@@ -38,6 +38,7 @@ from .emit import linecache_filename
 from .errors import AdCompileError, Loc
 from .export import export_module, generated_namespaces
 from .frontend import SourceFunction, def_loc
+from .jit import check_backend
 from .memory import MemoryReport, memory_report_of
 from .reverse.checkpoint import Checkpoint, check_schedule
 from .rules.containers import is_function_value, kind_of
@@ -133,6 +134,7 @@ def _compile_one(
         if debug_nans:  # a late pass: checks after each block of the reverse sweeps
             source = _check_nans(src, gen)
         gen.source_lines = src.lines
+        gen.source_file = src.filename
         compiled = compile_linked(gen, filename, header_of=src.name)
         source = gen.header + source
     # what every free name of fn and of the helpers it calls meant when compiled (a
@@ -284,10 +286,18 @@ class GradientFunction:
         mode: str,
         debug_nans: bool = False,
         checkpoint: Checkpoint = None,
+        backend: str = "numpy",
     ) -> None:
         _check_function(fn)
         self.fn = fn
         self.mode = mode
+        self.backend = check_backend(backend, def_loc(fn))
+        if backend == "numba" and (isinstance(fn, GradientFunction) or debug_nans or checkpoint):
+            raise AdCompileError(
+                "backend='numba' compiles first derivatives without debug_nans or checkpoint",
+                def_loc(fn),
+                hint="use backend='numpy' (the default) for these",
+            )
         self.debug_nans = bool(debug_nans)
         self.checkpoint = check_schedule(checkpoint)
         sig = inspect.signature(fn, follow_wrapped=False)  # (the code compiled)
@@ -367,7 +377,12 @@ class GradientFunction:
             )
         wrt = self.wrt[0] if self.single else tuple(self.wrt)
         method = GradientFunction(
-            types.MethodType(self.fn, obj), wrt, self.mode, self.debug_nans, self.checkpoint
+            types.MethodType(self.fn, obj),
+            wrt,
+            self.mode,
+            self.debug_nans,
+            self.checkpoint,
+            self.backend,
         )
         if len(self._methods) >= MAX_DISPATCHERS:
             self._methods.clear()
@@ -405,6 +420,7 @@ class GradientFunction:
                     sig,
                     self.debug_nans,
                     self.checkpoint,
+                    self.backend,
                 )
                 with _CACHE_LOCK:
                     entry = _CACHE.get(cache_key)
@@ -421,6 +437,8 @@ class GradientFunction:
                                 self.debug_nans,
                                 self.checkpoint,
                             )
+                            if self.backend == "numba":
+                                entry = self._numba(entry)
                         except AdCompileError as exc:
                             # the message locates the problem in the user's code; the
                             # compiler's own frames would only hide it
@@ -429,6 +447,13 @@ class GradientFunction:
                         _CACHE[cache_key] = entry
                 table[key] = entry
         return entry
+
+    def _numba(self, entry: tuple) -> tuple:
+        """The numba flavour of the numpy backend's ``entry`` (see ``jit/``)."""
+        from .jit import numba_entry
+
+        title = f"{self.mode} of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}"
+        return numba_entry(entry, title, def_loc(self.fn))
 
     def differentiable(self, kinds: tuple | None = None) -> Callable:
         """The generated code for arguments of the structure ``kinds``, as a function
@@ -788,13 +813,14 @@ def _decorator(mode: str):
         wrt: Wrt = 0,
         debug_nans: bool = False,
         checkpoint: Checkpoint = None,
+        backend: str = "numpy",
     ):
         if fn is None:
-            return lambda f: GradientFunction(f, wrt, mode, debug_nans, checkpoint)
+            return lambda f: GradientFunction(f, wrt, mode, debug_nans, checkpoint, backend)
         if isinstance(fn, int | str | tuple | list) and not callable(fn):
             w = fn
-            return lambda f: GradientFunction(f, w, mode, debug_nans, checkpoint)
-        return GradientFunction(fn, wrt, mode, debug_nans, checkpoint)
+            return lambda f: GradientFunction(f, w, mode, debug_nans, checkpoint, backend)
+        return GradientFunction(fn, wrt, mode, debug_nans, checkpoint, backend)
 
     return make
 
@@ -815,6 +841,7 @@ def grad(
     *,
     debug_nans: bool = False,
     checkpoint: Checkpoint = None,
+    backend: str = "numpy",
 ) -> GradientFunction:
     """The gradient of ``fn``'s scalar result with respect to the parameters in ``wrt``.
 
@@ -825,7 +852,7 @@ def grad(
     that is not finite although every value it was computed from is raises
     FloatingPointError naming the line of ``fn`` it is the adjoint of.
     """
-    return _decorator("grad")(fn, wrt, debug_nans, checkpoint)
+    return _decorator("grad")(fn, wrt, debug_nans, checkpoint, backend)
 
 
 def value_and_grad(
@@ -834,9 +861,10 @@ def value_and_grad(
     *,
     debug_nans: bool = False,
     checkpoint: Checkpoint = None,
+    backend: str = "numpy",
 ) -> GradientFunction:
     """Like :func:`grad`, returning ``(value, gradient)`` from one forward pass."""
-    return _decorator("value_and_grad")(fn, wrt, debug_nans, checkpoint)
+    return _decorator("value_and_grad")(fn, wrt, debug_nans, checkpoint, backend)
 
 
 def vjp(
@@ -845,15 +873,22 @@ def vjp(
     *,
     debug_nans: bool = False,
     checkpoint: Checkpoint = None,
+    backend: str = "numpy",
 ) -> GradientFunction:
     """The vector-Jacobian product of ``fn``: call it with ``fn``'s arguments and then
     the cotangent of its result; it returns the cotangent of each ``wrt`` parameter."""
-    return _decorator("vjp")(fn, wrt, debug_nans, checkpoint)
+    return _decorator("vjp")(fn, wrt, debug_nans, checkpoint, backend)
 
 
-grad.__doc__ += _CHECKPOINT_DOC
-value_and_grad.__doc__ += _CHECKPOINT_DOC
-vjp.__doc__ += _CHECKPOINT_DOC
+_BACKEND_DOC = """
+    ``backend="numba"`` compiles the generated gradient with numba (an optional
+    extra: ``pip install 'adcompile[numba]'``) into machine code, cached on disk so
+    that another process loads it; a function numba cannot compile is refused with a
+    located error. ``"numpy"`` (the default) runs it with numpy (see
+    docs/performance.md for which to use when)."""
+grad.__doc__ += _CHECKPOINT_DOC + _BACKEND_DOC
+value_and_grad.__doc__ += _CHECKPOINT_DOC + _BACKEND_DOC
+vjp.__doc__ += _CHECKPOINT_DOC + _BACKEND_DOC
 
 
 def _check_nans(src: SourceFunction, gen) -> str:

@@ -1,0 +1,265 @@
+"""The runtime helpers of numba-flavoured generated code (see ``jit/translate.py``).
+
+Each helper is a plain Python stub with a numba ``@overload``: when numba types a
+call, the overload sees the arguments' types (an array's number of dimensions, a
+constant ``axis`` or ``keepdims`` as a literal) and writes the implementation for
+exactly them, as loops or as calls numba supports. Numba is imported here, so this
+module is only imported by the numba backend.
+
+The generated module's numba cache does not see changes to this file: the backend
+hashes this file's text into the generated module's name, so a changed helper makes
+new modules (and new cache entries)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import types
+from numba.core.errors import TypingError
+from numba.extending import overload
+
+REDUCTIONS = ("sum", "mean", "max", "min", "prod")
+
+
+def _literal(ty, what: str):
+    """The constant value of a literal argument (an axis, keepdims), or None for None."""
+    if not isinstance(ty, types.Type):  # the overload's own default
+        return ty
+    if isinstance(ty, types.Omitted):
+        return ty.value
+    if isinstance(ty, types.NoneType):
+        return None
+    if isinstance(ty, types.Literal):
+        return ty.literal_value
+    raise TypingError(f"{what} must be a constant in numba code")
+
+
+def _compiled(text: str, name: str) -> object:
+    scope: dict = {"np": np, "__name__": __name__}
+    exec(compile(text, f"<adcompile.jit helper {name}>", "exec"), scope)
+    return scope[name]
+
+
+def _reduce_text(op: str, ndim: int, axis: int, keepdims: bool) -> str:
+    """An implementation of ``op`` of an ``ndim``-d array along ``axis``: the other axes
+    moved first and the array read as rows, one reduced value per row."""
+    others = [i for i in range(ndim) if i != axis]
+    order = ", ".join(str(i) for i in [*others, axis])
+    kept = [f"a.shape[{i}]" for i in others]
+    shape = ", ".join(f"1" if i == axis else f"a.shape[{i}]" for i in range(ndim)) if keepdims else ", ".join(kept)
+    rows = " * ".join(kept) or "1"
+    body = {
+        "sum": "r[i] = rows[i].sum()",
+        "mean": "r[i] = rows[i].sum() / rows.shape[1]",
+        "max": "r[i] = rows[i].max()",
+        "min": "r[i] = rows[i].min()",
+        "prod": "r[i] = rows[i].prod()",
+    }[op]
+    return (
+        "def impl(a, axis, keepdims):\n"
+        f"    rows = np.ascontiguousarray(np.transpose(a, ({order},))).reshape(({rows}, a.shape[{axis}]))\n"
+        "    r = np.empty(rows.shape[0], dtype=rows.dtype)\n"
+        "    for i in range(rows.shape[0]):\n"
+        f"        {body}\n"
+        f"    return r.reshape(({shape},))\n"
+    )
+
+
+def _make_reduction(op: str):
+    def stub(a, axis, keepdims):  # pragma: no cover - replaced by the overload in numba code
+        raise NotImplementedError
+
+    stub.__name__ = f"reduce_{op}"
+
+    @overload(stub, prefer_literal=True)
+    def typer(a, axis, keepdims):
+        if not isinstance(a, types.Array):
+            raise TypingError(f"{op} along an axis of a {a}")
+        ax = _literal(axis, "axis")
+        keep = bool(_literal(keepdims, "keepdims"))
+        if not isinstance(ax, int):
+            raise TypingError(f"{op} along the axes {ax!r}: numba code reduces along one axis")
+        ax %= a.ndim
+        return _compiled(_reduce_text(op, a.ndim, ax, keep), "impl")
+
+    return stub
+
+
+reduce_sum = _make_reduction("sum")
+reduce_mean = _make_reduction("mean")
+reduce_max = _make_reduction("max")
+reduce_min = _make_reduction("min")
+reduce_prod = _make_reduction("prod")
+
+
+def zero_like(x):  # pragma: no cover - replaced by the overload in numba code
+    raise NotImplementedError
+
+
+@overload(zero_like)
+def _zero_like(x):
+    if isinstance(x, types.Array):
+        dtype = x.dtype if isinstance(x.dtype, types.Float | types.Complex) else types.float64
+        return lambda x: np.zeros(x.shape, dtype=dtype)
+    if isinstance(x, types.Float | types.Integer):
+        return lambda x: 0.0
+    raise TypingError(f"zero_like of a {x}")
+
+
+def extremum_mask(x, y, axis, keepdims):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(extremum_mask, prefer_literal=True)
+def _extremum_mask(x, y, axis, keepdims):
+    ax = _literal(axis, "axis")
+    keep = bool(_literal(keepdims, "keepdims"))
+    if not isinstance(x, types.Array):
+        raise TypingError(f"extremum_mask of a {x}")
+    if ax is None:
+
+        def whole(x, y, axis, keepdims):
+            at = (x == y).astype(np.float64)
+            return at / at.sum()
+
+        return whole
+    ax %= x.ndim
+    if not keep:
+        shape = ", ".join("1" if i == ax else f"x.shape[{i}]" for i in range(x.ndim))
+        expand = f"    y = np.reshape(y, ({shape},))\n"
+    else:
+        expand = ""
+    text = (
+        "def impl(x, y, axis, keepdims):\n"
+        + expand
+        + "    at = (x == y).astype(np.float64)\n"
+        f"    return at / reduce_sum(at, {ax}, True)\n"
+    )
+    scope = {"np": np, "reduce_sum": reduce_sum, "__name__": __name__}
+    exec(compile(text, "<adcompile.jit helper extremum_mask>", "exec"), scope)
+    return scope["impl"]
+
+
+def _broadcast_loops(gnd: int, xnd: int, body: str) -> str:
+    """Loops over every index of an array ``g`` of ``gnd`` dimensions; ``ix`` is the
+    index of the array ``x`` of ``xnd`` dimensions that numpy broadcast to ``g``'s shape
+    (its length-1 axes at 0)."""
+    lead = gnd - xnd
+    lines = []
+    for k in range(gnd):
+        lines.append("    " * (k + 1) + f"for i{k} in range(g.shape[{k}]):")
+    ix = ", ".join(f"i{k + lead} if x.shape[{k}] != 1 else 0" for k in range(xnd))
+    lines.append("    " * (gnd + 1) + body.format(gi=", ".join(f"i{k}" for k in range(gnd)), xi=ix))
+    return "\n".join(lines) + "\n"
+
+
+def unbroadcast(g, x):  # pragma: no cover - replaced by the overload in numba code
+    raise NotImplementedError
+
+
+@overload(unbroadcast)
+def _unbroadcast(g, x):
+    if isinstance(x, types.Float | types.Integer):
+        if isinstance(g, types.Array):
+            return lambda g, x: g.sum()
+        return lambda g, x: g
+    if not isinstance(g, types.Array) or not isinstance(x, types.Array) or g.ndim < x.ndim:
+        raise TypingError(f"unbroadcast of a {g} to a {x}")
+    if x.ndim == 0:
+        return lambda g, x: np.asarray(g.sum())
+    text = (
+        "def impl(g, x):\n"
+        "    if g.shape == x.shape:\n"
+        "        return g\n"
+        "    out = np.zeros(x.shape, dtype=g.dtype)\n"
+        + _broadcast_loops(g.ndim, x.ndim, "out[{xi}] += g[{gi}]")
+        + "    return out\n"
+    )
+    return _compiled(text, "impl")
+
+
+def unreduce(g, x, axis=None, keepdims=False):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(unreduce, prefer_literal=True)
+def _unreduce(g, x, axis=None, keepdims=False):
+    if not isinstance(x, types.Array):
+        raise TypingError(f"unreduce to a {x}")
+    ax = _literal(axis, "axis")
+    keep = bool(_literal(keepdims, "keepdims"))
+    if ax is None or isinstance(g, types.Float | types.Integer):
+        if isinstance(g, types.Array):
+
+            def whole_array(g, x, axis=None, keepdims=False):
+                return np.full(x.shape, g.sum())  # (a 0-d or one-element array)
+
+            return whole_array
+
+        def whole(g, x, axis=None, keepdims=False):
+            return np.full(x.shape, g)
+
+        return whole
+    if not isinstance(ax, int):
+        raise TypingError(f"unreduce along the axes {ax!r}")
+    ax %= x.ndim
+    gnd = x.ndim if keep else x.ndim - 1
+    gi = [f"i{k}" for k in range(x.ndim) if keep or k != ax]
+    if keep:
+        gi[ax] = "0"
+    lines = ["def impl(g, x, axis=None, keepdims=False):", "    out = np.empty(x.shape, dtype=g.dtype)"]
+    for k in range(x.ndim):
+        lines.append("    " * (k + 1) + f"for i{k} in range(x.shape[{k}]):")
+    xi = ", ".join(f"i{k}" for k in range(x.ndim))
+    lines.append("    " * (x.ndim + 1) + f"out[{xi}] = g[{', '.join(gi)}]")
+    lines.append("    return out")
+    del gnd
+    return _compiled("\n".join(lines) + "\n", "impl")
+
+
+def matmul_adjoint_lhs(g, x, y):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(matmul_adjoint_lhs)
+def _matmul_adjoint_lhs(g, x, y):
+    if all(isinstance(t, types.Array) and t.ndim == 2 for t in (g, x, y)):
+        return lambda g, x, y: g @ y.T
+    if isinstance(x, types.Array) and isinstance(y, types.Array) and x.ndim == 1 and y.ndim == 1:
+        return lambda g, x, y: g * y
+    if isinstance(x, types.Array) and isinstance(y, types.Array) and x.ndim == 2 and y.ndim == 1:
+        return lambda g, x, y: np.outer(g, y)
+    if isinstance(x, types.Array) and isinstance(y, types.Array) and x.ndim == 1 and y.ndim == 2:
+        return lambda g, x, y: y @ g
+    raise TypingError(f"the adjoint of {x} @ {y}")
+
+
+def matmul_adjoint_rhs(g, x, y):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(matmul_adjoint_rhs)
+def _matmul_adjoint_rhs(g, x, y):
+    if all(isinstance(t, types.Array) and t.ndim == 2 for t in (g, x, y)):
+        return lambda g, x, y: x.T @ g
+    if isinstance(x, types.Array) and isinstance(y, types.Array) and x.ndim == 1 and y.ndim == 1:
+        return lambda g, x, y: g * x
+    if isinstance(x, types.Array) and isinstance(y, types.Array) and x.ndim == 1 and y.ndim == 2:
+        return lambda g, x, y: np.outer(x, g)
+    if isinstance(x, types.Array) and isinstance(y, types.Array) and x.ndim == 2 and y.ndim == 1:
+        return lambda g, x, y: x.T @ g
+    raise TypingError(f"the adjoint of {x} @ {y}")
+
+
+HELPERS = (
+    "reduce_sum",
+    "reduce_mean",
+    "reduce_max",
+    "reduce_min",
+    "reduce_prod",
+    "zero_like",
+    "extremum_mask",
+    "unbroadcast",
+    "unreduce",
+    "matmul_adjoint_lhs",
+    "matmul_adjoint_rhs",
+)
