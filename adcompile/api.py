@@ -438,7 +438,7 @@ class GradientFunction:
                                 self.checkpoint,
                             )
                             if self.backend == "numba":
-                                entry = self._numba(entry)
+                                entry = self._numba(entry, sig, kinds)
                         except AdCompileError as exc:
                             # the message locates the problem in the user's code; the
                             # compiler's own frames would only hide it
@@ -448,12 +448,13 @@ class GradientFunction:
                 table[key] = entry
         return entry
 
-    def _numba(self, entry: tuple) -> tuple:
+    def _numba(self, entry: tuple, sig: tuple | None, kinds: tuple | None) -> tuple:
         """The numba flavour of the numpy backend's ``entry`` (see ``jit/``)."""
         from .jit import numba_entry
 
-        title = f"{self.mode} of {getattr(self.fn, '__qualname__', self.fn)} wrt {', '.join(self.wrt)}"
-        return numba_entry(entry, title, def_loc(self.fn))
+        name = getattr(self.fn, "__qualname__", self.fn)
+        title = f"{self.mode} of {name} wrt {', '.join(self.wrt)}"
+        return numba_entry(entry, title, self.params, sig, kinds)
 
     def differentiable(self, kinds: tuple | None = None) -> Callable:
         """The generated code for arguments of the structure ``kinds``, as a function

@@ -30,24 +30,46 @@ def check_backend(backend: object, where: Loc | None = None) -> str:
     return backend
 
 
-def module_of(source: str, gen: Any, title: str) -> Module:
-    """The numba module of the numpy code ``source`` (with its Generated ``gen``)."""
+def containers_of(params: list[str], sig: tuple | None, where: Loc | None) -> dict:
+    """The list and tuple parameters of a call of shape signature ``sig`` (name ->
+    their shape signature)."""
+    out = {}
+    for name, shape in zip(params, sig or (), strict=False):
+        if isinstance(shape, tuple) and len(shape) == 2 and shape[0] in (list, tuple, dict):
+            out[name] = shape
+    if sig is None:
+        return out
+    return out
+
+
+def module_of(gen: Any, title: str, containers: dict | None = None) -> Module:
+    """The numba module of the numpy backend's code (its Generated ``gen``)."""
     filename = getattr(gen, "source_file", "")
     texts = [Text(gen.text, gen.namespace, filename)]
     for pair in gen.session.order:
         texts.append(Text(pair.text, pair.namespace, pair.source.filename))
-    return translate(texts, title)
+    return translate(texts, title, containers)
 
 
-def numba_entry(entry: tuple, title: str, where: Loc | None) -> tuple[Callable, str, Any]:
+def numba_entry(
+    entry: tuple, title: str, params: list[str], sig: tuple | None, kinds: tuple | None
+) -> tuple[Callable, str, Any]:
     """(compiled function, source, Generated) of the numba flavour of the numpy
-    backend's ``entry``."""
+    backend's ``entry``, for calls of shape signature ``sig`` and structure ``kinds``."""
     from .compiling import load, wrap
 
-    _compiled, source, gen = entry
-    module = module_of(source, gen, title)
+    _compiled, _source, gen = entry
+    if kinds is not None and sig is None:
+        raise AdCompileError(
+            "the numba backend compiles code specialised to the shapes of list and tuple "
+            "arguments, and this function has had more than eight shape signatures",
+            hint=HINT,
+        )
+    containers = containers_of(params, sig, None)
+    module = module_of(gen, title, containers)
     dispatcher, path = load(module, gen.node.name)
-    return wrap(dispatcher, module, path), module.text, gen
+    positions = [params.index(p) for p in containers]
+    return wrap(dispatcher, module, path, positions), module.text, gen
 
 
 __all__ = ["BACKENDS", "HINT", "check_backend", "module_of", "numba_entry"]

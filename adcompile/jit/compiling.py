@@ -92,9 +92,11 @@ def load(module: Module, main: str) -> Callable:
     return getattr(mod, main), str(path)
 
 
-def wrap(dispatcher, module: Module, path: str) -> Callable:
+def wrap(dispatcher, module: Module, path: str, containers: list[int]) -> Callable:
     """A function calling ``dispatcher`` that turns numba's compile errors (raised
-    on the first call with each kind of arguments) into located AdCompileErrors."""
+    on the first call with each kind of arguments) into located AdCompileErrors, and
+    passes the arguments at the positions ``containers`` (lists and tuples) as their
+    elements (see ``jit/unroll.py``)."""
     from numba.core.errors import NumbaError, NumbaPerformanceWarning
 
     # numba warns, when it compiles, that a matrix product of a transposed (not
@@ -108,8 +110,26 @@ def wrap(dispatcher, module: Module, path: str) -> Callable:
         except NumbaError as exc:
             raise refusal(exc, module, path) from None
 
+    if containers:
+        plain = call
+
+        def call(*args):
+            flat = []
+            for i, a in enumerate(args):
+                if i in containers:
+                    flat += _leaves(a)
+                else:
+                    flat.append(a)
+            return plain(*flat)
+
     call.dispatcher = dispatcher
     return call
+
+
+def _leaves(a) -> list:
+    if isinstance(a, list | tuple):
+        return [x for item in a for x in _leaves(item)]
+    return [a]
 
 
 def refusal(exc: Exception, module: Module, path: str) -> AdCompileError:

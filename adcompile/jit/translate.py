@@ -89,8 +89,12 @@ def user_loc(filename: str, lineno: int) -> Loc:
     return Loc(filename, lineno, len(text) - len(text.lstrip()), text.rstrip("\n"))
 
 
-def translate(texts: list[Text], title: str) -> Module:
-    """The numba module of ``texts`` (the gradient first, then its pairs)."""
+def translate(texts: list[Text], title: str, containers: dict | None = None) -> Module:
+    """The numba module of ``texts`` (the gradient first, then its pairs);
+    ``containers`` maps the gradient's list and tuple parameters to their shape
+    signatures (see ``jit/unroll.py``)."""
+    from .unroll import unroll
+
     imports = {"numba": "import numba", "np": "import numpy as np"}
     constants: dict[str, str] = {}
     arrays: dict[str, np.ndarray] = {}
@@ -101,9 +105,13 @@ def translate(texts: list[Text], title: str) -> Module:
     for item in texts:
         body, tree = _body(item.text)
         marks = _marks(body, item.filename)
-        edits = Rewriter(item, marks, helpers)
+        edits = Rewriter(item, marks, helpers, bool(containers) and not bodies)
         edits.visit(tree)
         body = edits.apply(body)
+        if containers and not bodies:
+            body = unroll(body, containers, edits.loc)[0]
+            if "zero_like(" in body:
+                helpers.add("zero_like")
         tree = ast.parse(body)
         functions += [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
         for name, (value, node) in _free_names(tree, item.namespace).items():
@@ -159,7 +167,8 @@ def _marks(body: str, filename: str) -> list[tuple[int, int]]:
 class Rewriter(ast.NodeVisitor):
     """Finds the expressions to rewrite and records each edit of the text."""
 
-    def __init__(self, item: Text, marks: list, helpers: set) -> None:
+    def __init__(self, item: Text, marks: list, helpers: set, containers: bool) -> None:
+        self.containers = containers  # container helpers are left to jit/unroll.py
         self.item = item
         self.marks = marks
         self.helpers = helpers
@@ -272,6 +281,8 @@ class Rewriter(ast.NodeVisitor):
             return ast.BinOp(node.args[0], OPERATORS[name](), node.args[1])
         if name in JIT_HELPERS:
             self.helpers.add(name)
+            return node
+        if name in ("zeros_adjoint", "add_at") and self.containers:
             return node
         raise AdCompileError(
             f"the numba backend has no version of adcompile.runtime.{name}, which the "
