@@ -53,6 +53,8 @@ def _reduce_text(op: str, ndim: int, axis: int, keepdims: bool) -> str:
         "max": "r[i] = rows[i].max()",
         "min": "r[i] = rows[i].min()",
         "prod": "r[i] = rows[i].prod()",
+        "var": "r[i] = rows[i].var()",
+        "std": "r[i] = rows[i].std()",
     }[op]
     return (
         "def impl(a, axis, keepdims):\n"
@@ -89,6 +91,8 @@ reduce_mean = _make_reduction("mean")
 reduce_max = _make_reduction("max")
 reduce_min = _make_reduction("min")
 reduce_prod = _make_reduction("prod")
+reduce_var = _make_reduction("var")
+reduce_std = _make_reduction("std")
 
 
 def zero_like(x):  # pragma: no cover - replaced by the overload in numba code
@@ -166,11 +170,11 @@ def _unbroadcast(g, x):
         raise TypingError(f"unbroadcast of a {g} to a {x}")
     if x.ndim == 0:
         return lambda g, x: np.asarray(g.sum())
+    same = "    if g.shape == x.shape:\n        return g\n" if g.ndim == x.ndim else ""
     text = (
         "def impl(g, x):\n"
-        "    if g.shape == x.shape:\n"
-        "        return g\n"
-        "    out = np.zeros(x.shape, dtype=g.dtype)\n"
+        + same
+        + "    out = np.zeros(x.shape, dtype=g.dtype)\n"
         + _broadcast_loops(g.ndim, x.ndim, "out[{xi}] += g[{gi}]")
         + "    return out\n"
     )
@@ -250,16 +254,51 @@ def _matmul_adjoint_rhs(g, x, y):
     raise TypingError(f"the adjoint of {x} @ {y}")
 
 
+def reduced_count(x, axis=None):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(reduced_count, prefer_literal=True)
+def _reduced_count(x, axis=None):
+    ax = _literal(axis, "axis")
+    if isinstance(x, types.Float | types.Integer):
+        return lambda x, axis=None: 1
+    if ax is None:
+        return lambda x, axis=None: x.size
+    axes = tuple(a % x.ndim for a in (ax if isinstance(ax, tuple) else (ax,)))
+    text = "def impl(x, axis=None):\n    return " + " * ".join(f"x.shape[{a}]" for a in axes) + "\n"
+    return _compiled(text, "impl")
+
+
+def untranspose(g, axes=None):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(untranspose, prefer_literal=True)
+def _untranspose(g, axes=None):
+    ax = _literal(axes, "axes")
+    if ax is None:
+        return lambda g, axes=None: np.transpose(g)
+    if not isinstance(g, types.Array):
+        raise TypingError(f"untranspose of a {g}")
+    order = tuple(int(i) for i in np.argsort([a % g.ndim for a in ax]))
+    return lambda g, axes=None: np.transpose(g, order)
+
+
 HELPERS = (
     "reduce_sum",
     "reduce_mean",
     "reduce_max",
     "reduce_min",
     "reduce_prod",
+    "reduce_var",
+    "reduce_std",
     "zero_like",
     "extremum_mask",
     "unbroadcast",
     "unreduce",
     "matmul_adjoint_lhs",
     "matmul_adjoint_rhs",
+    "reduced_count",
+    "untranspose",
 )

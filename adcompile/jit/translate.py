@@ -45,9 +45,11 @@ JIT_HELPERS = frozenset(
         "unreduce",
         "matmul_adjoint_lhs",
         "matmul_adjoint_rhs",
+        "reduced_count",
+        "untranspose",
     }
 )
-REDUCTIONS = {"sum": "sum", "mean": "mean", "max": "max", "min": "min", "prod": "prod"}
+REDUCTIONS = {k: k for k in ("sum", "mean", "max", "min", "prod", "var", "std")}
 REDUCTIONS.update({"amax": "max", "amin": "min"})
 OPERATORS = {
     "scalar_divide": ast.Div,

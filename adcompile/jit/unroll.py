@@ -152,6 +152,8 @@ class Unroller:
             args = [self.const(a) for a in node.args]
             if node.func.id == "len" and len(args) == 1 and isinstance(args[0], Static):
                 return len(args[0].items)
+            if node.func.id in ("min", "max") and args and all(type(a) is int for a in args):
+                return min(args) if node.func.id == "min" else max(args)
         if isinstance(node, ast.Subscript):
             c = self.const(node.value)
             if isinstance(c, Static):
@@ -309,7 +311,7 @@ class Unroller:
             if isinstance(value, ast.List) and not value.elts:
                 self.env[target.id] = Static([])
                 return []
-            if isinstance(value, ast.Call) and _called(value) in ("zeros_adjoint", "add_at"):
+            if isinstance(value, ast.Call) and self.is_adjoint_call(value):
                 adj = self.adjoint_call(value, node)
                 self.env[target.id] = adj
                 return self.pending
@@ -333,6 +335,13 @@ class Unroller:
             if None in names:
                 raise self.refuse(f"{ast.unparse(node)} unpacks into a target numba code cannot hold", node)
             return [ast.Assign([ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())], new)]
+        if isinstance(target, ast.Subscript):
+            dc, k = self.const(target.value), self.const(target.slice)
+            if isinstance(dc, Adjoint) and isinstance(k, int):
+                self.pending = []
+                dc.slots[k] = None  # (set: the element's adjoint starts again from zero)
+                self.add_into(dc, k, value, node)
+                return self.pending
         raise self.refuse(f"{ast.unparse(node)} assigns into a container", node)
 
     # -------------------------------------------------------- containers
@@ -355,6 +364,12 @@ class Unroller:
             return self.pending
         return None
 
+    def is_adjoint_call(self, call: ast.Call) -> bool:
+        name = _called(call)
+        if name in ("zeros_adjoint", "add_at"):
+            return True
+        return name == "zero_like" and isinstance(self.const(call.args[0]), Static)
+
     def hold(self, value: ast.expr) -> object:
         """What a container keeps of ``value``: a Static, or the expression of it, whose
         names are marked as held (assigning them again makes new versions)."""
@@ -375,7 +390,7 @@ class Unroller:
         are left in ``self.pending``."""
         self.pending = []
         name = _called(call)
-        if name == "zeros_adjoint":
+        if name in ("zeros_adjoint", "zero_like"):
             like = self.const(call.args[0])
             if not isinstance(like, Static):
                 raise self.refuse("the adjoint of a container numba code cannot follow", node)
@@ -426,8 +441,14 @@ class Unroller:
         bounds = None
         if isinstance(node.iter, ast.Call) and _called(node.iter) == "range" and not node.orelse:
             bounds = [self.const(a) for a in node.iter.args]
-        if isinstance(node.iter, ast.Name) and isinstance(self.env.get(node.iter.id), Static):
-            raise self.refuse("a loop over a container", node)
+        over = self.iterated(node.iter)
+        if over is not None and not node.orelse:
+            out = []
+            for item in over:
+                value = item if isinstance(item, ast.expr) else _hold(item, self)
+                out += self.assign(node.target, value, node)
+                out += self.block(node.body)
+            return out
         if bounds and all(isinstance(b, int) for b in bounds) and isinstance(node.target, ast.Name):
             out = []
             for i in range(*bounds):
@@ -442,6 +463,17 @@ class Unroller:
             return [ast.For(target, self.expr(node.iter), self.block(node.body), [])]
         finally:
             self.loops -= 1
+
+    def iterated(self, node: ast.expr) -> list | None:
+        """The items of a loop over a container (or over it reversed, ``c[::-1]``)."""
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
+            s = node.slice
+            if s.lower is None and s.upper is None and self.const(s.step) == -1:
+                items = self.iterated(node.value)
+                return None if items is None else items[::-1]
+            return None
+        c = self.const(node)
+        return list(c.items) if isinstance(c, Static) else None
 
     def branch(self, node: ast.If) -> list:
         test = self.const(node.test)
