@@ -285,6 +285,50 @@ def _untranspose(g, axes=None):
     return lambda g, axes=None: np.transpose(g, order)
 
 
+def check_cotangent(y, dy):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(check_cotangent)
+def _check_cotangent(y, dy):
+    message = "the cotangent's shape is not the shape of the function's result"
+    ny = y.ndim if isinstance(y, types.Array) else 0
+    nd = dy.ndim if isinstance(dy, types.Array) else 0
+    if ny != nd:
+
+        def wrong(y, dy):
+            raise ValueError(message)
+
+        return wrong
+    if ny == 0:
+        return lambda y, dy: None
+
+    def check(y, dy):
+        if y.shape != dy.shape:
+            raise ValueError(message)
+
+    return check
+
+
+def unit_cotangent(y):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(unit_cotangent)
+def _unit_cotangent(y):
+    from ..runtime import NonScalarResult
+
+    if isinstance(y, types.Array) and y.ndim > 0:
+
+        def not_scalar(y):
+            raise NonScalarResult("an array")
+
+        return not_scalar
+    if isinstance(y, types.Float | types.Integer | types.Array):
+        return lambda y: 1.0
+    raise TypingError(f"the gradient of a {y}: grad needs a function that returns a number")
+
+
 HELPERS = (
     "reduce_sum",
     "reduce_mean",
@@ -301,4 +345,6 @@ HELPERS = (
     "matmul_adjoint_rhs",
     "reduced_count",
     "untranspose",
+    "check_cotangent",
+    "unit_cotangent",
 )

@@ -47,6 +47,8 @@ JIT_HELPERS = frozenset(
         "matmul_adjoint_rhs",
         "reduced_count",
         "untranspose",
+        "check_cotangent",
+        "unit_cotangent",
     }
 )
 REDUCTIONS = {k: k for k in ("sum", "mean", "max", "min", "prod", "var", "std")}
