@@ -11,9 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import fuzzcheck
+import fuzzgen
 import numpy as np
 import pytest
 from helpers import leaves, mlp_args, softmax_mlp
+from hypothesis import HealthCheck, assume, given, reject, settings
 from test_models import (
     _fixed_point_args,
     _mlp_layers,
@@ -247,3 +250,38 @@ def test_show_prints_the_numba_code(tmp_path):
     ).stdout
     assert '@numba.njit(cache=True, error_model="numpy")' in out
     assert "reduce_sum(dh_8, 1, True)" in out
+
+
+# ------------------------------------------------------------------ random programs
+
+FUZZ = {"compared": 0, "refused": 0}
+
+
+@needs_numba
+@settings(
+    max_examples=8,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(program=fuzzgen.programs(("straight", "control", "containers", "calls")))
+def test_random_programs_match_the_numpy_backend_or_are_refused_at_a_line(program, tmp_path):
+    assume(program.specialise and not program.mutates and not program.rebind and not program.same)
+    module, path = fuzzcheck.load(tmp_path, program.module())
+    wrt = program.wrt if len(program.wrt) > 1 else program.wrt[0]
+    try:
+        want = ad.grad(module.f, wrt=wrt)(*program.fresh_args())
+    except (AdCompileError, ArithmeticError, ValueError):
+        reject()  # (the numpy backend's verdict is the fuzz suite's business)
+    try:
+        got = ad.grad(module.f, wrt=wrt, backend="numba")(*program.fresh_args())
+    except AdCompileError as exc:
+        # refused: at a line of the program, saying what numba could not compile
+        assert exc.filename == str(path), exc
+        assert exc.lineno is not None and "numba" in exc.reason, exc
+        FUZZ["refused"] += 1
+        return
+    for a, b in zip(leaves(got), leaves(want), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    FUZZ["compared"] += 1

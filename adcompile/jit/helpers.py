@@ -40,29 +40,34 @@ def _compiled(text: str, name: str) -> object:
 
 
 def _reduce_text(op: str, ndim: int, axis: int, keepdims: bool) -> str:
-    """An implementation of ``op`` of an ``ndim``-d array along ``axis``: the other axes
-    moved first and the array read as rows, one reduced value per row."""
+    """An implementation of ``op`` of an ``ndim``-d array along ``axis``: numba's own
+    sum along an axis for sums and means; for the others, the other axes moved first
+    and the array read as rows, one reduced value per row."""
     others = [i for i in range(ndim) if i != axis]
-    order = ", ".join(str(i) for i in [*others, axis])
     kept = [f"a.shape[{i}]" for i in others]
-    shape = ", ".join(f"1" if i == axis else f"a.shape[{i}]" for i in range(ndim)) if keepdims else ", ".join(kept)
+    if keepdims:
+        shape = ", ".join("1" if i == axis else f"a.shape[{i}]" for i in range(ndim))
+    else:
+        shape = ", ".join(kept)
+    if op in ("sum", "mean"):
+        scale = f" / a.shape[{axis}]" if op == "mean" else ""
+        if not shape:  # (a vector reduced to a number)
+            return f"def impl(a, axis, keepdims):\n    return np.sum(a){scale}\n"
+        return (
+            "def impl(a, axis, keepdims):\n"
+            f"    r = np.sum(a, axis={axis}){scale}\n"
+            f"    return r.reshape(({shape},))\n"
+        )
+    order = ", ".join(str(i) for i in [*others, axis])
     rows = " * ".join(kept) or "1"
-    body = {
-        "sum": "r[i] = rows[i].sum()",
-        "mean": "r[i] = rows[i].sum() / rows.shape[1]",
-        "max": "r[i] = rows[i].max()",
-        "min": "r[i] = rows[i].min()",
-        "prod": "r[i] = rows[i].prod()",
-        "var": "r[i] = rows[i].var()",
-        "std": "r[i] = rows[i].std()",
-    }[op]
     return (
         "def impl(a, axis, keepdims):\n"
-        f"    rows = np.ascontiguousarray(np.transpose(a, ({order},))).reshape(({rows}, a.shape[{axis}]))\n"
+        f"    t = np.ascontiguousarray(np.transpose(a, ({order},)))\n"
+        f"    rows = t.reshape(({rows}, a.shape[{axis}]))\n"
         "    r = np.empty(rows.shape[0], dtype=rows.dtype)\n"
         "    for i in range(rows.shape[0]):\n"
-        f"        {body}\n"
-        f"    return r.reshape(({shape},))\n"
+        f"        r[i] = rows[i].{op}()\n"
+        + (f"    return r.reshape(({shape},))\n" if shape else "    return r[0]\n")
     )
 
 
@@ -133,9 +138,7 @@ def _extremum_mask(x, y, axis, keepdims):
     else:
         expand = ""
     text = (
-        "def impl(x, y, axis, keepdims):\n"
-        + expand
-        + "    at = (x == y).astype(np.float64)\n"
+        "def impl(x, y, axis, keepdims):\n" + expand + "    at = (x == y).astype(np.float64)\n"
         f"    return at / reduce_sum(at, {ax}, True)\n"
     )
     scope = {"np": np, "reduce_sum": reduce_sum, "__name__": __name__}
@@ -210,7 +213,10 @@ def _unreduce(g, x, axis=None, keepdims=False):
     gi = [f"i{k}" for k in range(x.ndim) if keep or k != ax]
     if keep:
         gi[ax] = "0"
-    lines = ["def impl(g, x, axis=None, keepdims=False):", "    out = np.empty(x.shape, dtype=g.dtype)"]
+    lines = [
+        "def impl(g, x, axis=None, keepdims=False):",
+        "    out = np.empty(x.shape, dtype=g.dtype)",
+    ]
     for k in range(x.ndim):
         lines.append("    " * (k + 1) + f"for i{k} in range(x.shape[{k}]):")
     xi = ", ".join(f"i{k}" for k in range(x.ndim))

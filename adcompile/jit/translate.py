@@ -212,9 +212,7 @@ class Rewriter(ast.NodeVisitor):
             else:
                 fields[name] = value
         if isinstance(node, ast.Call):
-            fields["keywords"] = [
-                ast.keyword(k.arg, self.rewrite(k.value)) for k in node.keywords
-            ]
+            fields["keywords"] = [ast.keyword(k.arg, self.rewrite(k.value)) for k in node.keywords]
             changed |= any(
                 a.value is not b.value
                 for a, b in zip(fields["keywords"], node.keywords, strict=True)

@@ -128,7 +128,9 @@ class Unroller:
         fn.args.args = args
 
     def refuse(self, what: str, node: ast.AST) -> AdCompileError:
-        return AdCompileError(f"the numba backend cannot compile this line: {what}", self.loc(node), hint=HINT)
+        return AdCompileError(
+            f"the numba backend cannot compile this line: {what}", self.loc(node), hint=HINT
+        )
 
     # ---------------------------------------------------------------- values
 
@@ -161,7 +163,12 @@ class Unroller:
         if isinstance(node, ast.List | ast.Tuple) and isinstance(node.ctx, ast.Load):
             items = [self.const(e) for e in node.elts]
             if any(isinstance(i, Static | Adjoint) for i in items):
-                return Static([i if isinstance(i, Static) else self.expr(e) for i, e in zip(items, node.elts, strict=True)])
+                return Static(
+                    [
+                        i if isinstance(i, Static) else self.expr(e)
+                        for i, e in zip(items, node.elts, strict=True)
+                    ]
+                )
         return None
 
     def element(self, c: Static, node: ast.Subscript) -> object:
@@ -203,7 +210,11 @@ class Unroller:
             if isinstance(value, ast.expr):
                 setattr(new, name, self.expr(value))
             elif isinstance(value, list):
-                setattr(new, name, [self.expr(v) if isinstance(v, ast.expr) else self.keyword(v) for v in value])
+                setattr(
+                    new,
+                    name,
+                    [self.expr(v) if isinstance(v, ast.expr) else self.keyword(v) for v in value],
+                )
         return new
 
     def expr_static(self, item: object) -> ast.expr:
@@ -264,7 +275,9 @@ class Unroller:
         if isinstance(node, ast.While):
             self.loops += 1
             try:
-                return [ast.While(self.expr(node.test), self.block(node.body), self.block(node.orelse))]
+                return [
+                    ast.While(self.expr(node.test), self.block(node.body), self.block(node.orelse))
+                ]
             finally:
                 self.loops -= 1
         for sub in ast.walk(node):
@@ -320,10 +333,14 @@ class Unroller:
         if isinstance(target, ast.Tuple | ast.List):
             if isinstance(c, Static):
                 if len(c.items) != len(target.elts):
-                    raise self.refuse(f"{ast.unparse(node)} unpacks the wrong number of values", node)
+                    raise self.refuse(
+                        f"{ast.unparse(node)} unpacks the wrong number of values", node
+                    )
                 out = []
                 for t, item in zip(target.elts, c.items, strict=True):
-                    out += self.assign(t, item if isinstance(item, ast.expr) else _hold(item, self), node)
+                    out += self.assign(
+                        t, item if isinstance(item, ast.expr) else _hold(item, self), node
+                    )
                 return out
             if isinstance(value, ast.Tuple) and len(value.elts) == len(target.elts):
                 out = []
@@ -331,10 +348,16 @@ class Unroller:
                     out += self.assign(t, v, node)
                 return out
             new = self.expr(value)
-            names = [self.store(t.id, node) if isinstance(t, ast.Name) else None for t in target.elts]
+            names = [
+                self.store(t.id, node) if isinstance(t, ast.Name) else None for t in target.elts
+            ]
             if None in names:
-                raise self.refuse(f"{ast.unparse(node)} unpacks into a target numba code cannot hold", node)
-            return [ast.Assign([ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())], new)]
+                raise self.refuse(
+                    f"{ast.unparse(node)} unpacks into a target numba code cannot hold", node
+                )
+            return [
+                ast.Assign([ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())], new)
+            ]
         if isinstance(target, ast.Subscript):
             dc, k = self.const(target.value), self.const(target.slice)
             if isinstance(dc, Adjoint) and isinstance(k, int):
@@ -415,7 +438,9 @@ class Unroller:
         like = dc.like.items[k]
         if isinstance(like, Static):
             if not isinstance(g, ast.List | ast.Tuple) or len(g.elts) != len(like.items):
-                raise self.refuse("the adjoint of a nested container numba code cannot follow", node)
+                raise self.refuse(
+                    "the adjoint of a nested container numba code cannot follow", node
+                )
             if dc.slots[k] is None:
                 dc.slots[k] = Adjoint(like, [None] * len(like.items))
             for j, e in enumerate(g.elts):
@@ -490,7 +515,9 @@ class Unroller:
             self.loops -= 1
         for k in set(after_body) | set(self.env):
             a, b = after_body.get(k), self.env.get(k)
-            if a is not b and (isinstance(a, Static | Adjoint | int) or isinstance(b, Static | Adjoint | int)):
+            if a is not b and (
+                isinstance(a, Static | Adjoint | int) or isinstance(b, Static | Adjoint | int)
+            ):
                 raise self.refuse("a container or a number that differs between the branches", node)
         return [ast.If(self.expr(node.test), body or [ast.Pass()], orelse)]
 
