@@ -38,7 +38,7 @@ from .emit import linecache_filename
 from .errors import AdCompileError, Loc
 from .export import export_module, generated_namespaces
 from .frontend import SourceFunction, def_loc
-from .jit import check_backend
+from .jit import BACKEND_DOC, check_backend, numba_entry
 from .memory import MemoryReport, memory_report_of
 from .reverse.checkpoint import Checkpoint, check_schedule
 from .rules.containers import is_function_value, kind_of
@@ -291,13 +291,7 @@ class GradientFunction:
         _check_function(fn)
         self.fn = fn
         self.mode = mode
-        self.backend = check_backend(backend, def_loc(fn))
-        if backend == "numba" and (isinstance(fn, GradientFunction) or debug_nans or checkpoint):
-            raise AdCompileError(
-                "backend='numba' compiles first derivatives without debug_nans or checkpoint",
-                def_loc(fn),
-                hint="use backend='numpy' (the default) for these",
-            )
+        self.backend = check_backend(backend, fn, debug_nans or checkpoint, def_loc(fn))
         self.debug_nans = bool(debug_nans)
         self.checkpoint = check_schedule(checkpoint)
         sig = inspect.signature(fn, follow_wrapped=False)  # (the code compiled)
@@ -376,14 +370,8 @@ class GradientFunction:
                 "attributes are not differentiated",
             )
         wrt = self.wrt[0] if self.single else tuple(self.wrt)
-        method = GradientFunction(
-            types.MethodType(self.fn, obj),
-            wrt,
-            self.mode,
-            self.debug_nans,
-            self.checkpoint,
-            self.backend,
-        )
+        options = (self.debug_nans, self.checkpoint, self.backend)
+        method = GradientFunction(types.MethodType(self.fn, obj), wrt, self.mode, *options)
         if len(self._methods) >= MAX_DISPATCHERS:
             self._methods.clear()
         self._methods[id(obj)] = (obj, method)
@@ -437,8 +425,8 @@ class GradientFunction:
                                 self.debug_nans,
                                 self.checkpoint,
                             )
-                            if self.backend == "numba":
-                                entry = self._numba(entry, sig, kinds)
+                            if self.backend == "numba":  # (see jit/)
+                                entry = numba_entry(entry, self, sig, kinds)
                         except AdCompileError as exc:
                             # the message locates the problem in the user's code; the
                             # compiler's own frames would only hide it
@@ -447,14 +435,6 @@ class GradientFunction:
                         _CACHE[cache_key] = entry
                 table[key] = entry
         return entry
-
-    def _numba(self, entry: tuple, sig: tuple | None, kinds: tuple | None) -> tuple:
-        """The numba flavour of the numpy backend's ``entry`` (see ``jit/``)."""
-        from .jit import numba_entry
-
-        name = getattr(self.fn, "__qualname__", self.fn)
-        title = f"{self.mode} of {name} wrt {', '.join(self.wrt)}"
-        return numba_entry(entry, title, self.params, sig, kinds)
 
     def differentiable(self, kinds: tuple | None = None) -> Callable:
         """The generated code for arguments of the structure ``kinds``, as a function
@@ -809,19 +789,12 @@ def _arrays_like(args: tuple, index: list[int], like: object) -> tuple:
 
 
 def _decorator(mode: str):
-    def make(
-        fn: Callable | None = None,
-        wrt: Wrt = 0,
-        debug_nans: bool = False,
-        checkpoint: Checkpoint = None,
-        backend: str = "numpy",
-    ):
+    def make(fn=None, wrt: Wrt = 0, *options):  # options: debug_nans, checkpoint, backend
         if fn is None:
-            return lambda f: GradientFunction(f, wrt, mode, debug_nans, checkpoint, backend)
+            return lambda f: GradientFunction(f, wrt, mode, *options)
         if isinstance(fn, int | str | tuple | list) and not callable(fn):
-            w = fn
-            return lambda f: GradientFunction(f, w, mode, debug_nans, checkpoint, backend)
-        return GradientFunction(fn, wrt, mode, debug_nans, checkpoint, backend)
+            return lambda f, w=fn: GradientFunction(f, w, mode, *options)
+        return GradientFunction(fn, wrt, mode, *options)
 
     return make
 
@@ -881,15 +854,9 @@ def vjp(
     return _decorator("vjp")(fn, wrt, debug_nans, checkpoint, backend)
 
 
-_BACKEND_DOC = """
-    ``backend="numba"`` compiles the generated gradient with numba (an optional
-    extra: ``pip install 'adcompile[numba]'``) into machine code, cached on disk so
-    that another process loads it; a function numba cannot compile is refused with a
-    located error. ``"numpy"`` (the default) runs it with numpy (see
-    docs/performance.md for which to use when)."""
-grad.__doc__ += _CHECKPOINT_DOC + _BACKEND_DOC
-value_and_grad.__doc__ += _CHECKPOINT_DOC + _BACKEND_DOC
-vjp.__doc__ += _CHECKPOINT_DOC + _BACKEND_DOC
+grad.__doc__ += _CHECKPOINT_DOC + BACKEND_DOC
+value_and_grad.__doc__ += _CHECKPOINT_DOC + BACKEND_DOC
+vjp.__doc__ += _CHECKPOINT_DOC + BACKEND_DOC
 
 
 def _check_nans(src: SourceFunction, gen) -> str:

@@ -17,15 +17,29 @@ from ..errors import AdCompileError, Loc
 from .translate import HINT, Module, Text, translate
 
 BACKENDS = ("numpy", "numba")
+BACKEND_DOC = """
+    ``backend="numba"`` compiles the generated gradient with numba (an optional
+    extra: ``pip install 'adcompile[numba]'``) into machine code, cached on disk so
+    that another process loads it; a function numba cannot compile is refused with a
+    located error. ``"numpy"`` (the default) runs it with numpy (see
+    docs/performance.md for which to use when)."""
 
 
-def check_backend(backend: object, where: Loc | None = None) -> str:
+def check_backend(backend: object, fn: object, options: object, where: Loc | None) -> str:
+    """``backend``, checked: a known one, and numba only for a first derivative
+    without ``debug_nans`` or ``checkpoint`` (``options``)."""
     if backend not in BACKENDS:
         raise AdCompileError(
             f"backend={backend!r} is not one of {', '.join(map(repr, BACKENDS))}",
             where,
             hint="backend='numpy' (the default) runs the gradient with numpy; "
             "backend='numba' compiles it with numba",
+        )
+    if backend == "numba" and (getattr(fn, "compiled_gradient", False) or options):
+        raise AdCompileError(
+            "backend='numba' compiles first derivatives without debug_nans or checkpoint",
+            where,
+            hint=HINT,
         )
     return backend
 
@@ -52,12 +66,16 @@ def module_of(gen: Any, title: str, containers: dict | None = None) -> Module:
 
 
 def numba_entry(
-    entry: tuple, title: str, params: list[str], sig: tuple | None, kinds: tuple | None
+    entry: tuple, grad: Any, sig: tuple | None, kinds: tuple | None
 ) -> tuple[Callable, str, Any]:
     """(compiled function, source, Generated) of the numba flavour of the numpy
-    backend's ``entry``, for calls of shape signature ``sig`` and structure ``kinds``."""
+    backend's ``entry`` of the GradientFunction ``grad``, for calls of shape
+    signature ``sig`` and structure ``kinds``."""
     from .compiling import load, wrap
 
+    name = getattr(grad.fn, "__qualname__", grad.fn)
+    title = f"{grad.mode} of {name} wrt {', '.join(grad.wrt)}"
+    params = grad.params
     _compiled, _source, gen = entry
     if kinds is not None and sig is None:
         raise AdCompileError(
@@ -72,4 +90,4 @@ def numba_entry(
     return wrap(dispatcher, module, path, positions), module.text, gen
 
 
-__all__ = ["BACKENDS", "HINT", "check_backend", "module_of", "numba_entry"]
+__all__ = ["BACKENDS", "BACKEND_DOC", "HINT", "check_backend", "module_of", "numba_entry"]

@@ -49,25 +49,26 @@ def _reduce_text(op: str, ndim: int, axis: int, keepdims: bool) -> str:
         shape = ", ".join("1" if i == axis else f"a.shape[{i}]" for i in range(ndim))
     else:
         shape = ", ".join(kept)
+    if ndim == 1:  # (a vector reduced to a number)
+        value = f"a.{op}()"
+        body = f"np.full((1,), {value})" if keepdims else value
+        return f"def impl(a, axis, keepdims):\n    return {body}\n"
     if op in ("sum", "mean"):
         scale = f" / a.shape[{axis}]" if op == "mean" else ""
-        if not shape:  # (a vector reduced to a number)
-            return f"def impl(a, axis, keepdims):\n    return np.sum(a){scale}\n"
         return (
             "def impl(a, axis, keepdims):\n"
             f"    r = np.sum(a, axis={axis}){scale}\n"
             f"    return r.reshape(({shape},))\n"
         )
     order = ", ".join(str(i) for i in [*others, axis])
-    rows = " * ".join(kept) or "1"
+    rows = " * ".join(kept)
     return (
         "def impl(a, axis, keepdims):\n"
         f"    t = np.ascontiguousarray(np.transpose(a, ({order},)))\n"
         f"    rows = t.reshape(({rows}, a.shape[{axis}]))\n"
         "    r = np.empty(rows.shape[0], dtype=rows.dtype)\n"
         "    for i in range(rows.shape[0]):\n"
-        f"        r[i] = rows[i].{op}()\n"
-        + (f"    return r.reshape(({shape},))\n" if shape else "    return r[0]\n")
+        f"        r[i] = rows[i].{op}()\n" + f"    return r.reshape(({shape},))\n"
     )
 
 

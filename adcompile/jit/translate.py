@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import AdCompileError, Loc
+from .unroll import HINT, unroll
 
 # the numba versions of runtime helpers (see jit/helpers.py); kept here as names so
 # that translating needs no numba
@@ -62,7 +63,6 @@ OPERATORS = {
 BUILTINS = frozenset(
     {"len", "range", "float", "int", "abs", "min", "max", "enumerate", "zip", "bool", "round"}
 )
-HINT = "use backend='numpy' (the default) for this function"
 LINE_MARK = re.compile(r"^\s*# line (\d+):")
 NJIT = '@numba.njit(cache=True, error_model="numpy")'
 
@@ -97,7 +97,6 @@ def translate(texts: list[Text], title: str, containers: dict | None = None) -> 
     """The numba module of ``texts`` (the gradient first, then its pairs);
     ``containers`` maps the gradient's list and tuple parameters to their shape
     signatures (see ``jit/unroll.py``)."""
-    from .unroll import unroll
 
     imports = {"numba": "import numba", "np": "import numpy as np"}
     constants: dict[str, str] = {}

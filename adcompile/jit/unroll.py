@@ -25,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import AdCompileError, Loc
-from .translate import HINT
+
+HINT = "use backend='numpy' (the default) for this function"
 
 MARK = "__adcompile_comment__"
 FOLD = {
