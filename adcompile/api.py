@@ -474,7 +474,7 @@ class GradientFunction:
         if entry is None or not _current(entry):
             entry = self._entry(None, None)
         gen = entry[2]
-        body = entry[1][len(getattr(gen, "header", "")) :]
+        body = getattr(gen, "numpy_source", entry[1])[len(getattr(gen, "header", "")) :]
         sig = next((k for k, v in self._by_sig.items() if v is entry), None)
         kinds = next((k for k, v in self._by_kinds.items() if v is entry), None)
         namespaces = generated_namespaces(gen)

@@ -285,3 +285,12 @@ def test_random_programs_match_the_numpy_backend_or_are_refused_at_a_line(progra
     for a, b in zip(leaves(got), leaves(want), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
     FUZZ["compared"] += 1
+
+
+@needs_numba
+def test_export_writes_the_numpy_code():
+    f, _hand, wrt, data = heldout_bench.WORKLOADS["seed-small"]
+    g = ad.grad(f, wrt=wrt, backend="numba")
+    g(*data())
+    text = g.export()
+    assert "numba" not in text and "def grad_sigmoid_net(" in text

@@ -76,7 +76,8 @@ def numba_entry(
     name = getattr(grad.fn, "__qualname__", grad.fn)
     title = f"{grad.mode} of {name} wrt {', '.join(grad.wrt)}"
     params = grad.params
-    _compiled, _source, gen = entry
+    _compiled, source, gen = entry
+    gen.numpy_source = source  # (what .export() writes: the numpy code)
     if kinds is not None and sig is None:
         raise AdCompileError(
             "the numba backend compiles code specialised to the shapes of list and tuple "
