@@ -30,6 +30,8 @@ def _literal(ty, what: str):
         return None
     if isinstance(ty, types.Literal):
         return ty.literal_value
+    if isinstance(ty, types.BaseTuple) and all(isinstance(t, types.Literal) for t in ty):
+        return tuple(t.literal_value for t in ty)
     raise TypingError(f"{what} must be a constant in numba code")
 
 
@@ -207,13 +209,11 @@ def _unreduce(g, x, axis=None, keepdims=False):
             return np.full(x.shape, g)
 
         return whole
-    if not isinstance(ax, int):
-        raise TypingError(f"unreduce along the axes {ax!r}")
-    ax %= x.ndim
-    gnd = x.ndim if keep else x.ndim - 1
-    gi = [f"i{k}" for k in range(x.ndim) if keep or k != ax]
+    axes = {a % x.ndim for a in (ax if isinstance(ax, tuple) else (ax,))}
     if keep:
-        gi[ax] = "0"
+        gi = ["0" if k in axes else f"i{k}" for k in range(x.ndim)]
+    else:
+        gi = [f"i{k}" for k in range(x.ndim) if k not in axes]
     lines = [
         "def impl(g, x, axis=None, keepdims=False):",
         "    out = np.empty(x.shape, dtype=g.dtype)",
@@ -223,7 +223,6 @@ def _unreduce(g, x, axis=None, keepdims=False):
     xi = ", ".join(f"i{k}" for k in range(x.ndim))
     lines.append("    " * (x.ndim + 1) + f"out[{xi}] = g[{', '.join(gi)}]")
     lines.append("    return out")
-    del gnd
     return _compiled("\n".join(lines) + "\n", "impl")
 
 
@@ -336,6 +335,52 @@ def _unit_cotangent(y):
     raise TypingError(f"the gradient of a {y}: grad needs a function that returns a number")
 
 
+def abs_sign(x):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(abs_sign)
+def _abs_sign(x):
+    if isinstance(x, types.Array) and isinstance(x.dtype, types.Complex):
+        raise TypingError("np.abs of a complex value")
+    return lambda x: np.sign(x)
+
+
+def clip_low(a, a_min, a_max):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(clip_low)
+def _clip_low(a, a_min, a_max):
+    if isinstance(a_max, types.NoneType):
+        return lambda a, a_min, a_max: a < a_min
+    return lambda a, a_min, a_max: (a < a_min) & (a_min <= a_max)
+
+
+def clip_high(a, a_min, a_max):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(clip_high)
+def _clip_high(a, a_min, a_max):
+    if isinstance(a_min, types.NoneType):
+        return lambda a, a_min, a_max: a > a_max
+    return lambda a, a_min, a_max: (a > a_max) | (a_min > a_max)
+
+
+def clip_passes(a, a_min, a_max):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(clip_passes)
+def _clip_passes(a, a_min, a_max):
+    if isinstance(a_min, types.NoneType):
+        return lambda a, a_min, a_max: a <= a_max
+    if isinstance(a_max, types.NoneType):
+        return lambda a, a_min, a_max: a >= a_min
+    return lambda a, a_min, a_max: (a >= a_min) & (a <= a_max) & (a_min <= a_max)
+
+
 HELPERS = (
     "reduce_sum",
     "reduce_mean",
@@ -354,4 +399,8 @@ HELPERS = (
     "untranspose",
     "check_cotangent",
     "unit_cotangent",
+    "abs_sign",
+    "clip_low",
+    "clip_high",
+    "clip_passes",
 )
