@@ -294,3 +294,14 @@ def test_export_writes_the_numpy_code():
     g(*data())
     text = g.export()
     assert "numba" not in text and "def grad_sigmoid_net(" in text
+
+
+def several_axes(x, y):
+    clipped = np.clip(x, -0.5, 0.5) * np.abs(y)
+    return np.sum(clipped) + np.mean(x * y, axis=(0, 1)).sum() + np.sum(x, axis=(0, 2)).sum()
+
+
+@needs_numba
+def test_reductions_over_several_axes_clip_and_abs():
+    rng = np.random.default_rng(6)
+    same_as_numpy(several_axes, (rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 3, 4))), (0, 1))
