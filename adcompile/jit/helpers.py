@@ -35,8 +35,8 @@ def _literal(ty, what: str):
     raise TypingError(f"{what} must be a constant in numba code")
 
 
-def _compiled(text: str, name: str) -> object:
-    scope: dict = {"np": np, "__name__": __name__}
+def _compiled(text: str, name: str, names: dict | None = None) -> object:
+    scope: dict = {"np": np, "__name__": __name__, **(names or {})}
     exec(compile(text, f"<adcompile.jit helper {name}>", "exec"), scope)
     return scope[name]
 
@@ -86,6 +86,14 @@ def _make_reduction(op: str):
             raise TypingError(f"{op} along an axis of a {a}")
         ax = _literal(axis, "axis")
         keep = bool(_literal(keepdims, "keepdims"))
+        if isinstance(ax, tuple):  # one axis after the other, the highest first
+            if op in ("var", "std"):
+                raise TypingError(f"{op} along the axes {ax!r}")
+            lines = ["def impl(a, axis, keepdims):", "    r = a"]
+            for k in sorted({x % a.ndim for x in ax}, reverse=True):
+                lines.append(f"    r = reduce_{op}(r, {k}, {keep})")
+            lines.append("    return r")
+            return _compiled("\n".join(lines) + "\n", "impl", {f"reduce_{op}": stub})
         if not isinstance(ax, int):
             raise TypingError(f"{op} along the axes {ax!r}: numba code reduces along one axis")
         ax %= a.ndim
@@ -117,32 +125,34 @@ def _zero_like(x):
     raise TypingError(f"zero_like of a {x}")
 
 
-def extremum_mask(x, y, axis, keepdims):  # pragma: no cover - replaced by the overload
+def extremum_mask(x, y, axis=None, keepdims=False):  # pragma: no cover - replaced by the overload
     raise NotImplementedError
 
 
 @overload(extremum_mask, prefer_literal=True)
-def _extremum_mask(x, y, axis, keepdims):
+def _extremum_mask(x, y, axis=None, keepdims=False):
     ax = _literal(axis, "axis")
     keep = bool(_literal(keepdims, "keepdims"))
     if not isinstance(x, types.Array):
         raise TypingError(f"extremum_mask of a {x}")
     if ax is None:
 
-        def whole(x, y, axis, keepdims):
+        def whole(x, y, axis=None, keepdims=False):
             at = (x == y).astype(np.float64)
             return at / at.sum()
 
         return whole
-    ax %= x.ndim
+    axes = sorted({a % x.ndim for a in (ax if isinstance(ax, tuple) else (ax,))})
     if not keep:
-        shape = ", ".join("1" if i == ax else f"x.shape[{i}]" for i in range(x.ndim))
+        shape = ", ".join("1" if i in axes else f"x.shape[{i}]" for i in range(x.ndim))
         expand = f"    y = np.reshape(y, ({shape},))\n"
     else:
         expand = ""
     text = (
-        "def impl(x, y, axis, keepdims):\n" + expand + "    at = (x == y).astype(np.float64)\n"
-        f"    return at / reduce_sum(at, {ax}, True)\n"
+        "def impl(x, y, axis=None, keepdims=False):\n"
+        + expand
+        + "    at = (x == y).astype(np.float64)\n"
+        f"    return at / reduce_sum(at, ({', '.join(map(str, axes))},), True)\n"
     )
     scope = {"np": np, "reduce_sum": reduce_sum, "__name__": __name__}
     exec(compile(text, "<adcompile.jit helper extremum_mask>", "exec"), scope)

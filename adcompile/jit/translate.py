@@ -274,22 +274,13 @@ class Rewriter(ast.NodeVisitor):
         name = f"reduce_{op}"
         self.helpers.add(name)
         keep = keepdims if keepdims is not None else ast.Constant(False)
-        axes = _constant_axes(axis)
-        if axes is None or (op in ("var", "std") and isinstance(axis, ast.Tuple)):
+        if op in ("var", "std") and isinstance(axis, ast.Tuple):
             raise AdCompileError(
-                f"the numba backend reduces along one axis or a tuple of constant axes "
-                f"(not {op} along {ast.unparse(axis)})",
+                f"the numba backend takes the {op} along one axis, not {ast.unparse(axis)}",
                 self.loc(original),
                 hint=HINT + ", or reduce one axis at a time",
             )
-        # several axes: one after the other, the highest first (so that, without
-        # keepdims, the lower ones keep their numbers)
-        if len(axes) == 1:
-            return ast.Call(ast.Name(name, ast.Load()), [args[0], axis, keep], [])
-        out = args[0]
-        for a in sorted(axes, reverse=True):
-            out = ast.Call(ast.Name(name, ast.Load()), [out, ast.Constant(a), keep], [])
-        return out
+        return ast.Call(ast.Name(name, ast.Load()), [args[0], axis, keep], [])
 
     def helper(self, name: str, node: ast.Call, original: ast.Call) -> ast.expr:
         if name in OPERATORS and len(node.args) == 2 and not node.keywords:
@@ -317,20 +308,6 @@ class Rewriter(ast.NodeVisitor):
                 line = lines[l0 - 1]
                 lines[l0 - 1] = line[:c0] + text + line[c1:]
         return "\n".join(lines) + "\n"
-
-
-def _constant_axes(axis: ast.expr) -> list[int] | None:
-    """The axes of a constant ``axis`` (an int or a tuple of non-negative ints)."""
-    if isinstance(axis, ast.Constant) and type(axis.value) is int:
-        return [axis.value]
-    if isinstance(axis, ast.UnaryOp) and isinstance(axis.op, ast.USub):
-        if isinstance(axis.operand, ast.Constant) and type(axis.operand.value) is int:
-            return [-axis.operand.value]
-    if isinstance(axis, ast.Tuple) and axis.elts:
-        out = [e.value for e in axis.elts if isinstance(e, ast.Constant)]
-        if len(out) == len(axis.elts) and all(type(a) is int and a >= 0 for a in out):
-            return out
-    return None if isinstance(axis, ast.Tuple) else [axis]  # (numba requires a constant)
 
 
 def _np_call(attr: str, args: list) -> ast.Call:

@@ -121,7 +121,10 @@ class Unroller:
         args = []
         for a in fn.args.args:
             if a.arg in params:
-                static = flat_names(a.arg, params[a.arg], self.taken)
+                try:
+                    static = flat_names(a.arg, params[a.arg], self.taken)
+                except AdCompileError as exc:  # (at the function's first line)
+                    raise AdCompileError(exc.reason, loc(fn.body[0]), exc.hint) from None
                 self.env[a.arg] = static
                 args += [ast.arg(n) for n in leaves(static)]
             else:
