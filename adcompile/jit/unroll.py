@@ -123,8 +123,9 @@ class Unroller:
             if a.arg in params:
                 try:
                     static = flat_names(a.arg, params[a.arg], self.taken)
-                except AdCompileError as exc:  # (at the function's first line)
-                    raise AdCompileError(exc.reason, loc(fn.body[0]), exc.hint) from None
+                except AdCompileError as exc:  # (at the function's first located line)
+                    where = next(filter(None, map(loc, fn.body)), None)
+                    raise AdCompileError(exc.reason, where, exc.hint) from None
                 self.env[a.arg] = static
                 args += [ast.arg(n) for n in leaves(static)]
             else:
