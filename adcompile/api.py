@@ -38,6 +38,7 @@ from .emit import linecache_filename
 from .errors import AdCompileError, Loc
 from .export import export_module, generated_namespaces
 from .frontend import SourceFunction, def_loc
+from .jit import BACKEND_DOC, check_backend, numba_entry
 from .memory import MemoryReport, memory_report_of
 from .reverse.checkpoint import Checkpoint, check_schedule
 from .rules.containers import is_function_value, kind_of
@@ -133,6 +134,7 @@ def _compile_one(
         if debug_nans:  # a late pass: checks after each block of the reverse sweeps
             source = _check_nans(src, gen)
         gen.source_lines = src.lines
+        gen.source_file = src.filename
         compiled = compile_linked(gen, filename, header_of=src.name)
         source = gen.header + source
     # what every free name of fn and of the helpers it calls meant when compiled (a
@@ -284,10 +286,12 @@ class GradientFunction:
         mode: str,
         debug_nans: bool = False,
         checkpoint: Checkpoint = None,
+        backend: str = "numpy",
     ) -> None:
         _check_function(fn)
         self.fn = fn
         self.mode = mode
+        self.backend = check_backend(backend, fn, debug_nans or checkpoint, def_loc(fn))
         self.debug_nans = bool(debug_nans)
         self.checkpoint = check_schedule(checkpoint)
         sig = inspect.signature(fn, follow_wrapped=False)  # (the code compiled)
@@ -366,9 +370,8 @@ class GradientFunction:
                 "attributes are not differentiated",
             )
         wrt = self.wrt[0] if self.single else tuple(self.wrt)
-        method = GradientFunction(
-            types.MethodType(self.fn, obj), wrt, self.mode, self.debug_nans, self.checkpoint
-        )
+        options = (self.debug_nans, self.checkpoint, self.backend)
+        method = GradientFunction(types.MethodType(self.fn, obj), wrt, self.mode, *options)
         if len(self._methods) >= MAX_DISPATCHERS:
             self._methods.clear()
         self._methods[id(obj)] = (obj, method)
@@ -405,6 +408,7 @@ class GradientFunction:
                     sig,
                     self.debug_nans,
                     self.checkpoint,
+                    self.backend,
                 )
                 with _CACHE_LOCK:
                     entry = _CACHE.get(cache_key)
@@ -421,6 +425,8 @@ class GradientFunction:
                                 self.debug_nans,
                                 self.checkpoint,
                             )
+                            if self.backend == "numba":  # (see jit/)
+                                entry = numba_entry(entry, self, sig, kinds)
                         except AdCompileError as exc:
                             # the message locates the problem in the user's code; the
                             # compiler's own frames would only hide it
@@ -468,7 +474,7 @@ class GradientFunction:
         if entry is None or not _current(entry):
             entry = self._entry(None, None)
         gen = entry[2]
-        body = entry[1][len(getattr(gen, "header", "")) :]
+        body = getattr(gen, "numpy_source", entry[1])[len(getattr(gen, "header", "")) :]
         sig = next((k for k, v in self._by_sig.items() if v is entry), None)
         kinds = next((k for k, v in self._by_kinds.items() if v is entry), None)
         namespaces = generated_namespaces(gen)
@@ -783,18 +789,12 @@ def _arrays_like(args: tuple, index: list[int], like: object) -> tuple:
 
 
 def _decorator(mode: str):
-    def make(
-        fn: Callable | None = None,
-        wrt: Wrt = 0,
-        debug_nans: bool = False,
-        checkpoint: Checkpoint = None,
-    ):
+    def make(fn=None, wrt: Wrt = 0, *options):  # options: debug_nans, checkpoint, backend
         if fn is None:
-            return lambda f: GradientFunction(f, wrt, mode, debug_nans, checkpoint)
+            return lambda f: GradientFunction(f, wrt, mode, *options)
         if isinstance(fn, int | str | tuple | list) and not callable(fn):
-            w = fn
-            return lambda f: GradientFunction(f, w, mode, debug_nans, checkpoint)
-        return GradientFunction(fn, wrt, mode, debug_nans, checkpoint)
+            return lambda f, w=fn: GradientFunction(f, w, mode, *options)
+        return GradientFunction(fn, wrt, mode, *options)
 
     return make
 
@@ -815,6 +815,7 @@ def grad(
     *,
     debug_nans: bool = False,
     checkpoint: Checkpoint = None,
+    backend: str = "numpy",
 ) -> GradientFunction:
     """The gradient of ``fn``'s scalar result with respect to the parameters in ``wrt``.
 
@@ -825,7 +826,7 @@ def grad(
     that is not finite although every value it was computed from is raises
     FloatingPointError naming the line of ``fn`` it is the adjoint of.
     """
-    return _decorator("grad")(fn, wrt, debug_nans, checkpoint)
+    return _decorator("grad")(fn, wrt, debug_nans, checkpoint, backend)
 
 
 def value_and_grad(
@@ -834,9 +835,10 @@ def value_and_grad(
     *,
     debug_nans: bool = False,
     checkpoint: Checkpoint = None,
+    backend: str = "numpy",
 ) -> GradientFunction:
     """Like :func:`grad`, returning ``(value, gradient)`` from one forward pass."""
-    return _decorator("value_and_grad")(fn, wrt, debug_nans, checkpoint)
+    return _decorator("value_and_grad")(fn, wrt, debug_nans, checkpoint, backend)
 
 
 def vjp(
@@ -845,15 +847,16 @@ def vjp(
     *,
     debug_nans: bool = False,
     checkpoint: Checkpoint = None,
+    backend: str = "numpy",
 ) -> GradientFunction:
     """The vector-Jacobian product of ``fn``: call it with ``fn``'s arguments and then
     the cotangent of its result; it returns the cotangent of each ``wrt`` parameter."""
-    return _decorator("vjp")(fn, wrt, debug_nans, checkpoint)
+    return _decorator("vjp")(fn, wrt, debug_nans, checkpoint, backend)
 
 
-grad.__doc__ += _CHECKPOINT_DOC
-value_and_grad.__doc__ += _CHECKPOINT_DOC
-vjp.__doc__ += _CHECKPOINT_DOC
+grad.__doc__ += _CHECKPOINT_DOC + BACKEND_DOC
+value_and_grad.__doc__ += _CHECKPOINT_DOC + BACKEND_DOC
+vjp.__doc__ += _CHECKPOINT_DOC + BACKEND_DOC
 
 
 def _check_nans(src: SourceFunction, gen) -> str:

@@ -221,6 +221,13 @@ def _parser() -> argparse.ArgumentParser:
         "default: grad",
     )
     show.add_argument(
+        "--backend",
+        choices=("numpy", "numba"),
+        default="numpy",
+        help="numba: print the code the numba backend compiles (grad, value_and_grad, vjp); "
+        "default: numpy",
+    )
+    show.add_argument(
         "--side-by-side",
         action="store_true",
         help="print the function's lines and the generated code next to each other",
@@ -401,9 +408,12 @@ def _show(args) -> None:
     if args.memory:
         _memory(args, path, func, shapes)
         return
-    source = compile_static(
-        path, func, _parse_wrt(args.wrt), args.mode, shapes, checkpoint=args.checkpoint
-    )
+    if args.backend == "numba":
+        source = _numba_source(args, path, func, shapes)
+    else:
+        source = compile_static(
+            path, func, _parse_wrt(args.wrt), args.mode, shapes, checkpoint=args.checkpoint
+        )
     if args.side_by_side:
         # compile_static has read the file: it exists and is Python source
         with tokenize.open(path) as file:
@@ -412,6 +422,22 @@ def _show(args) -> None:
     else:
         show_source(source)
     sys.stdout.flush()
+
+
+def _numba_source(args, path: str, func: str, shapes: dict | None) -> str:
+    """The module the numba backend compiles for FUNC (translating needs no numba)."""
+    from .jit import module_of
+    from .static import build_static
+
+    if args.mode not in ("grad", "value_and_grad", "vjp") or args.checkpoint is not None:
+        raise AdCompileError(
+            f"--backend numba compiles grad, value_and_grad and vjp, without --checkpoint "
+            f"(this is --mode {args.mode})",
+            hint="leave out --backend numba, or use one of those modes",
+        )
+    src, _, gen, names = build_static(path, func, _parse_wrt(args.wrt), args.mode, shapes)
+    gen.source_file = src.filename
+    return module_of(gen, f"{args.mode} of {func} wrt {', '.join(names)}").text
 
 
 def _memory(args, path: str, func: str, shapes: dict | None) -> None:

@@ -238,3 +238,23 @@ def test_the_held_out_benchmark_checks_every_gradient_and_prints_time_and_memory
     rows = [line.split()[0] for line in stdout.splitlines()[1:-1]]
     assert rows == ["seed-small", "seed-large", "deep-mlp", "rnn", "scalar"], stdout
     assert "× time" in stdout and "× mem" in stdout
+
+
+def test_backends_bench_checks_and_times_each_installed_backend(tmp_path):
+    import os
+
+    out = tmp_path / "backends.json"
+    args = ["--quick", "--workloads", "scalar", "--no-first-call", "--json", str(out)]
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "benchmarks" / "backends_bench.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+        env=dict(os.environ, ADCOMPILE_CACHE_DIR=str(tmp_path / "cache")),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    step = json.loads(out.read_text())["scalar"]["step"]
+    assert {"hand", "numpy"} <= step.keys()
+    if importlib.util.find_spec("numba") is not None:
+        assert "numba" in step  # (a system whose gradient differs is left out)

@@ -1,0 +1,332 @@
+"""adcompile's backends against the other systems, on the held-out workloads of
+``heldout_bench.py`` (imported from there, unchanged): per-step gradient time of the
+hand-written numpy backward, adcompile's numpy and numba backends, ``jax.jit``,
+autograd and PyTorch, in one process pinned to one core, samples interleaved (the
+median of each, and its ratio to the hand-written one); then the first call's time in
+a fresh process for adcompile numba with a cold and a warm cache and for ``jax.jit``
+(and adcompile numpy), each in its own subprocess, imports not counted.
+
+Every system but numpy and adcompile is optional: a column is left out when its
+library is not installed (``pip install 'adcompile[numba]' jax jaxlib torch autograd``).
+
+    python examples/benchmarks/backends_bench.py [--quick] [--workloads rnn,scalar]
+        [--no-first-call]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import heldout_bench as hb  # noqa: E402
+import numpy as np  # noqa: E402
+
+import adcompile as ad  # noqa: E402
+
+
+def have(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+# ------------------------------------------------------- the workloads in other systems
+
+
+def jax_functions():
+    """The held-out workloads written with jax.numpy, as a user of jax would."""
+    import jax.numpy as jnp
+
+    def sigmoid_net(W1, b1, W2, b2, x, y):
+        a1 = 1.0 / (1.0 + jnp.exp(-(W1 @ x + b1)))
+        a2 = 1.0 / (1.0 + jnp.exp(-(W2 @ a1 + b2)))
+        err = a2 - y
+        return 0.5 * jnp.sum(err * err)
+
+    def deep_mlp(params, X, labels):
+        h = X
+        n_layers = len(params) // 2
+        for i in range(n_layers - 1):
+            h = jnp.tanh(h @ params[2 * i] + params[2 * i + 1])
+        scores = h @ params[-2] + params[-1]
+        shift = scores.max(axis=1, keepdims=True)
+        logz = shift + jnp.log(jnp.exp(scores - shift).sum(axis=1, keepdims=True))
+        return -(labels * (scores - logz)).sum() / X.shape[0]
+
+    def tanh_rnn(Wx, Wh, bh, Wo, xs, target):
+        h = jnp.zeros((Wh.shape[0], xs.shape[2]))
+        for t in range(xs.shape[0]):
+            h = jnp.tanh(Wx @ xs[t] + Wh @ h + bh)
+        return jnp.mean((Wo @ h - target) ** 2)
+
+    def scalar_ops(a, b):
+        s = a
+        for _ in range(hb.ROUNDS):
+            s = jnp.sin(s) * b + jnp.cos(s)
+        return s
+
+    return {
+        "seed-small": sigmoid_net,
+        "seed-large": sigmoid_net,
+        "deep-mlp": deep_mlp,
+        "rnn": tanh_rnn,
+        "scalar": scalar_ops,
+    }
+
+
+def torch_functions():
+    import torch
+
+    def sigmoid_net(W1, b1, W2, b2, x, y):
+        a1 = torch.sigmoid(W1 @ x + b1)
+        a2 = torch.sigmoid(W2 @ a1 + b2)
+        err = a2 - y
+        return 0.5 * torch.sum(err * err)
+
+    def deep_mlp(params, X, labels):
+        h = X
+        for i in range(len(params) // 2 - 1):
+            h = torch.tanh(h @ params[2 * i] + params[2 * i + 1])
+        scores = h @ params[-2] + params[-1]
+        logp = torch.log_softmax(scores, dim=1)
+        return -(labels * logp).sum() / X.shape[0]
+
+    def tanh_rnn(Wx, Wh, bh, Wo, xs, target):
+        h = torch.zeros((Wh.shape[0], xs.shape[2]), dtype=Wx.dtype)
+        for t in range(xs.shape[0]):
+            h = torch.tanh(Wx @ xs[t] + Wh @ h + bh)
+        return torch.mean((Wo @ h - target) ** 2)
+
+    def scalar_ops(a, b):
+        s = a
+        for _ in range(hb.ROUNDS):
+            s = torch.sin(s) * b + torch.cos(s)
+        return s
+
+    return {
+        "seed-small": sigmoid_net,
+        "seed-large": sigmoid_net,
+        "deep-mlp": deep_mlp,
+        "rnn": tanh_rnn,
+        "scalar": scalar_ops,
+    }
+
+
+def wrt_tuple(wrt) -> tuple:
+    return wrt if isinstance(wrt, tuple) else (wrt,)
+
+
+def jax_step(key: str):
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    f = jax_functions()[key]
+    _, _, wrt, _ = hb.WORKLOADS[key]
+    g = jax.jit(jax.grad(f, argnums=wrt))
+
+    def step(*args):
+        out = g(*args)
+        return jax.block_until_ready(out)
+
+    return step
+
+
+def torch_step(key: str, args: tuple):
+    import torch
+
+    torch.set_num_threads(1)
+    f = torch_functions()[key]
+    _, _, wrt, _ = hb.WORKLOADS[key]
+    index = wrt_tuple(wrt)
+
+    def convert(a, grad):
+        if isinstance(a, list):
+            return [convert(x, grad) for x in a]
+        return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
+
+    targs = [convert(a, i in index) for i, a in enumerate(args)]
+    leaves = [t for i in index for t in (targs[i] if isinstance(targs[i], list) else [targs[i]])]
+
+    def step(*_ignored):
+        return torch.autograd.grad(f(*targs), leaves)
+
+    return step
+
+
+def autograd_step(key: str):
+    import autograd
+    import autograd.numpy as anp
+
+    _, _, wrt, _ = hb.WORKLOADS[key]
+    # the workloads read np and math from heldout_bench's module: autograd's versions
+    # are swapped in while a step runs
+    f = hb.WORKLOADS[key][0]
+    g = autograd.grad(f, wrt)
+
+    def step(*args):
+        hb.np, hb.math = anp, anp
+        try:
+            return g(*args)
+        finally:
+            hb.np, hb.math = np, math
+
+    return step
+
+
+# ------------------------------------------------------------------------ per step
+
+
+def steps(key: str, args: tuple) -> dict:
+    f, hand, wrt, _ = hb.WORKLOADS[key]
+    fns = {"hand": hand, "numpy": ad.grad(f, wrt=wrt)}
+    makers = {
+        "numba": lambda: ad.grad(f, wrt=wrt, backend="numba"),
+        "jax.jit": lambda: jax_step(key),
+        "autograd": lambda: autograd_step(key),
+        "torch": lambda: torch_step(key, args),
+    }
+    modules = {"numba": "numba", "jax.jit": "jax", "autograd": "autograd", "torch": "torch"}
+    want = hand(*args)
+    for name, make in makers.items():
+        if not have(modules[name]):
+            continue
+        try:
+            fn = make()
+            got = fn(*args)
+            if name != "torch":
+                hb.check([np.asarray(x) for x in hb.leaves(got)], want)
+            else:
+                hb.check([x.numpy() for x in got], hb.leaves(want))
+        except Exception as exc:  # a system that cannot run the workload: no column
+            print(f"  ({key}: {name} left out: {type(exc).__name__}: {exc})".splitlines()[0])
+            continue
+        fns[name] = fn
+    return fns
+
+
+def measure(key: str, rounds: int, budget: float) -> dict:
+    args = hb.WORKLOADS[key][3]()
+    fns = steps(key, args)
+    for fn in fns.values():  # compile, warm up
+        fn(*args)
+    # calls per sample for each system: the slow ones (autograd) would leave the fast
+    # ones a sample of a call or two, too short to time
+    n = {k: hb.calls_per_sample(fn, args, budget) for k, fn in fns.items()}
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for r in range(rounds):
+        order = list(fns) if r % 2 == 0 else list(reversed(fns))
+        for k in order:
+            times[k].append(hb.sample(fns[k], args, n[k]))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+# ------------------------------------------------------------------------ first call
+
+FIRST = """
+import os, sys, time
+sys.path.insert(0, {here!r})
+system = {system!r}
+import numpy as np
+import heldout_bench as hb
+import adcompile as ad
+f, _, wrt, data = hb.WORKLOADS[{key!r}]
+args = data()
+if system == "jax.jit":
+    import backends_bench as bb
+    import jax
+    step = bb.jax_step({key!r})
+elif system == "numpy":
+    step = ad.grad(f, wrt=wrt)
+else:
+    import numba
+    step = ad.grad(f, wrt=wrt, backend="numba")
+t = time.perf_counter()
+step(*args)
+print(time.perf_counter() - t)
+"""
+
+
+def first_call(key: str, system: str, cache: str) -> float:
+    env = dict(os.environ, ADCOMPILE_CACHE_DIR=cache)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent.parent), env.get("PYTHONPATH", "")])
+    script = FIRST.format(here=str(HERE), system=system, key=key)
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    out = subprocess.run(
+        ["taskset", "-c", str(cpu), sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.split()[-1])
+
+
+def first_calls(key: str) -> dict:
+    out = {"numpy": first_call(key, "numpy", tempfile.mkdtemp())}
+    if have("numba"):
+        cache = tempfile.mkdtemp(prefix="adcompile-bench-")
+        out["numba cold"] = first_call(key, "numba", cache)
+        out["numba warm"] = first_call(key, "numba", cache)
+    if have("jax"):
+        out["jax.jit"] = first_call(key, "jax.jit", tempfile.mkdtemp())
+    return out
+
+
+# ------------------------------------------------------------------------ report
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="few rounds (a smoke run)")
+    p.add_argument("--workloads", default=",".join(hb.WORKLOADS))
+    p.add_argument("--no-first-call", action="store_true", help="skip the first-call times")
+    p.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    a = p.parse_args(argv)
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    os.sched_setaffinity(0, {cpu})
+    rounds = 5 if a.quick else 21
+    budget = 0.002 if a.quick else 0.01
+    keys = a.workloads.split(",")
+    results = {}
+    print(f"per gradient step, median of {rounds} interleaved samples, one core (cpu {cpu})")
+    header = ["hand", "numpy", "numba", "jax.jit", "autograd", "torch"]
+    print(f"{'workload':<12}" + "".join(f"{h:>20}" for h in header))
+    for key in keys:
+        med = measure(key, rounds, budget)
+        cells = [
+            f"{hb.fmt_time(med[h])} {med[h] / med['hand']:5.2f}×" if h in med else "—"
+            for h in header
+        ]
+        print(f"{key:<12}" + "".join(f"{c:>20}" for c in cells), flush=True)
+        results[key] = {"step": med}
+    if not a.no_first_call:
+        print("\nfirst call in a fresh process (imports not counted)")
+        header = None
+        for key in keys:
+            first = first_calls(key)
+            if header is None:
+                header = list(first)
+                print(f"{'workload':<12}" + "".join(f"{h:>14}" for h in header))
+            print(f"{key:<12}" + "".join(f"{first[h]:>13.3f}s" for h in header), flush=True)
+            results[key]["first"] = first
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,307 @@
+"""The numba backend: ``grad(f, backend="numba")`` gives the numpy backend's gradients
+(rtol 1e-10) on the suite's models and on random programs, refuses what numba cannot
+compile with a located error, and a second process loads the compiled code from
+numba's cache. Skipped without numba (an optional extra); translating the code
+(``adcompile show --backend numba``) needs no numba and is tested either way."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import fuzzcheck
+import fuzzgen
+import numpy as np
+import pytest
+from helpers import leaves, mlp_args, softmax_mlp
+from hypothesis import HealthCheck, assume, given, reject, settings
+from test_models import (
+    _fixed_point_args,
+    _mlp_layers,
+    _rnn_args,
+    attention_loss,
+    fixed_point_loss,
+    mlp_loss,
+    renormalised_rnn_loss,
+    resnet_loss,
+    rnn_loss,
+)
+
+import adcompile as ad
+from adcompile.errors import AdCompileError
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples" / "benchmarks"))
+import heldout_bench  # noqa: E402
+
+try:
+    import numba  # noqa: F401
+
+    HAVE_NUMBA = True
+except ImportError:
+    HAVE_NUMBA = False
+needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def cache_dir(tmp_path_factory):
+    """The compiled modules and numba's cache in a folder of this test run."""
+    folder = tmp_path_factory.mktemp("numba-cache")
+    old = os.environ.get("ADCOMPILE_CACHE_DIR")
+    os.environ["ADCOMPILE_CACHE_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        del os.environ["ADCOMPILE_CACHE_DIR"]
+    else:
+        os.environ["ADCOMPILE_CACHE_DIR"] = old
+
+
+def same_as_numpy(f, args, wrt=0, mode="grad"):
+    """The numba backend's result equals the numpy backend's (rtol 1e-10)."""
+    make = getattr(ad, mode)
+    want = make(f, wrt=wrt)(*args)
+    fast = make(f, wrt=wrt, backend="numba")
+    got = fast(*args)
+    got_again = fast(*args)  # (the second call goes through the dispatcher)
+    for g in (got, got_again):
+        assert len(leaves(g)) == len(leaves(want))
+        for a, b in zip(leaves(g), leaves(want), strict=True):
+            # (a value numpy returns as np.float64, numba returns as a float)
+            assert type(a) is type(b) or isinstance(a, float) and isinstance(b, float)
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-300)
+    return fast
+
+
+# ------------------------------------------------------------- the held-out workloads
+
+
+@needs_numba
+@pytest.mark.parametrize("key", ["seed-small", "rnn", "scalar"])
+def test_held_out_workloads_match_the_numpy_backend(key):
+    f, _hand, wrt, data = heldout_bench.WORKLOADS[key]
+    same_as_numpy(f, data(), wrt)
+
+
+@needs_numba
+def test_deep_mlp_over_a_flat_list_of_matrices_and_vectors():
+    # params[2 * i] is a matrix, params[2 * i + 1] a vector: the list is passed as its
+    # elements and the loop unrolled
+    args = heldout_bench.deep_mlp_data(depth=4, width=8, batch=5, n_classes=3)
+    fast = same_as_numpy(heldout_bench.deep_mlp, args, 0)
+    assert "params_7" in fast.source and "    for " not in fast.source
+
+
+# ---------------------------------------------------------------- the suite's models
+
+
+@needs_numba
+def test_mlp_over_a_list_of_layer_tuples():
+    rng = np.random.default_rng(0)
+    args = (_mlp_layers(rng, [3, 4, 2]), rng.normal(size=(5, 3)), rng.normal(size=(5, 2)))
+    same_as_numpy(mlp_loss, args, (0, 1))
+    same_as_numpy(softmax_mlp, mlp_args(), 0)
+
+
+@needs_numba
+def test_rnn_loop_and_residual_blocks():
+    rng = np.random.default_rng(1)
+    same_as_numpy(rnn_loss, _rnn_args(rng, 4, 3, 6), (0, 1, 2, 4))
+    blocks = [
+        (rng.normal(size=(4, 4)), rng.normal(size=4), rng.normal(size=(4, 4))) for _ in range(2)
+    ]
+    args = (blocks, rng.normal(size=(3, 4)), rng.normal(size=(4, 2)))
+    args += (rng.normal(size=(5, 3)), rng.normal(size=(5, 2)))
+    same_as_numpy(resnet_loss, args, (0, 1, 2))
+
+
+@needs_numba
+def test_attention_and_a_while_loop():
+    rng = np.random.default_rng(2)
+    qkv = tuple(rng.normal(size=(3, 2)) for _ in range(3))
+    same_as_numpy(attention_loss, (*qkv, rng.normal(size=(4, 3)), rng.normal(size=(4, 2))), 0)
+    same_as_numpy(fixed_point_loss, (*_fixed_point_args(rng), 1e-8), (0, 1))
+
+
+def activation(z):
+    return np.tanh(z) * 2.0
+
+
+def branchy(W, x, c):
+    z = W @ x
+    if c > 0:
+        z = activation(z)
+    else:
+        z = z * z
+    return np.sum(z**2) + np.mean(z, axis=0).sum()
+
+
+@needs_numba
+@pytest.mark.parametrize("c", [1.0, -1.0])
+def test_branches_and_a_helper_call(c):
+    rng = np.random.default_rng(3)
+    same_as_numpy(branchy, (rng.normal(size=(3, 2)), rng.normal(size=(2, 4)), c), (0, 1))
+
+
+@needs_numba
+def test_value_and_grad_and_vjp():
+    f, _hand, wrt, data = heldout_bench.WORKLOADS["seed-small"]
+    same_as_numpy(f, data(), wrt, mode="value_and_grad")
+    rng = np.random.default_rng(4)
+    W, x = rng.normal(size=(3, 2)), rng.normal(size=(2, 4))
+    same_as_numpy(lambda_free_product, (W, x, rng.normal(size=(3, 4))), (0, 1), mode="vjp")
+
+
+def lambda_free_product(W, x):
+    return np.tanh(W @ x)
+
+
+# ------------------------------------------------------------------------- refusals
+
+
+@needs_numba
+def test_a_list_holding_numbers_and_arrays_is_refused_at_its_line():
+    # the saved stack holds a number on one branch and an array on the other: numba
+    # types a list by one element type
+    rng = np.random.default_rng(5)
+    g = ad.grad(renormalised_rnn_loss, wrt=(0, 1), backend="numba")
+    args = (rng.normal(size=(4, 4)), rng.normal(size=(4, 3)), rng.normal(size=(5, 3)), 1.5)
+    with pytest.raises(AdCompileError) as info:
+        g(*args)
+    err = info.value
+    assert err.filename.endswith("test_models.py")
+    lines = Path(err.filename).read_text().splitlines()
+    assert "renormalised_rnn_loss" in "\n".join(lines[err.lineno - 12 : err.lineno])
+    assert "numba" in err.reason and "backend='numpy'" in err.hint
+
+
+def cumulative(x):
+    return np.sum(np.cumsum(x) ** 2)
+
+
+def test_a_helper_without_a_numba_version_is_refused_at_its_line():
+    # (translating needs no numba: the refusal comes before numba is imported)
+    g = ad.grad(cumulative, backend="numba")
+    with pytest.raises(AdCompileError) as info:
+        g(np.arange(3.0))
+    err = info.value
+    assert err.filename == __file__
+    assert err.line.strip() == "return np.sum(np.cumsum(x) ** 2)"
+    assert "no version of adcompile.runtime" in err.reason
+
+
+def test_an_unknown_backend_is_refused():
+    with pytest.raises(AdCompileError, match="backend='jax' is not one of"):
+        ad.grad(cumulative, backend="jax")
+
+
+def test_numba_missing_is_a_located_error_that_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba raises ImportError
+    with pytest.raises(AdCompileError, match=r"pip install 'adcompile\[numba\]'"):
+        ad.grad(cumulative_free, backend="numba")(np.ones(3))
+
+
+def cumulative_free(x):
+    return np.sum(x**2)
+
+
+# ---------------------------------------------------------------------- the cache
+
+CACHED = """
+import sys
+import numpy as np
+sys.path.insert(0, {bench!r})
+import adcompile as ad
+import heldout_bench as hb
+f, _, wrt, data = hb.WORKLOADS["rnn"]
+g = ad.grad(f, wrt=wrt, backend="numba")
+g(*data())
+print(sum(g._latest[0].dispatcher.stats.cache_hits.values()))
+"""
+
+
+@needs_numba
+def test_a_second_process_loads_the_compiled_code_from_the_cache(cache_dir):
+    script = CACHED.format(bench=str(ROOT / "examples" / "benchmarks"))
+    env = dict(os.environ, ADCOMPILE_CACHE_DIR=str(cache_dir / "fresh"), PYTHONPATH=str(ROOT))
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        ).stdout.split()[-1]
+        for _ in range(2)
+    ]
+    assert runs == ["0", "1"]  # compiled, then loaded
+
+
+# ---------------------------------------------------------------------- the CLI
+
+
+def test_show_prints_the_numba_code(tmp_path):
+    bench = ROOT / "examples" / "benchmarks" / "heldout_bench.py"
+    shapes = "Wx=32x10,Wh=32x32,bh=32x1,Wo=3x32,xs=50x10x8,target=3x8"
+    out = subprocess.run(
+        [sys.executable, "-m", "adcompile", "show", f"{bench}:tanh_rnn", "--wrt", "0,1,2,3"]
+        + ["--shapes", shapes, "--backend", "numba"],
+        env=dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1", TERM="dumb"),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert '@numba.njit(cache=True, error_model="numpy")' in out
+    assert "reduce_sum(dh_8, 1, True)" in out
+
+
+# ------------------------------------------------------------------ random programs
+
+FUZZ = {"compared": 0, "refused": 0}
+
+
+@needs_numba
+@settings(
+    max_examples=8,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(program=fuzzgen.programs(("straight", "control", "containers", "calls")))
+def test_random_programs_match_the_numpy_backend_or_are_refused_at_a_line(program, tmp_path):
+    assume(program.specialise and not program.mutates and not program.rebind and not program.same)
+    module, path = fuzzcheck.load(tmp_path, program.module())
+    wrt = program.wrt if len(program.wrt) > 1 else program.wrt[0]
+    try:
+        want = ad.grad(module.f, wrt=wrt)(*program.fresh_args())
+    except (AdCompileError, ArithmeticError, ValueError):
+        reject()  # (the numpy backend's verdict is the fuzz suite's business)
+    try:
+        got = ad.grad(module.f, wrt=wrt, backend="numba")(*program.fresh_args())
+    except AdCompileError as exc:
+        # refused: at a line of the program, saying what numba could not compile
+        assert exc.filename == str(path), exc
+        assert exc.lineno is not None and "numba" in exc.reason, exc
+        FUZZ["refused"] += 1
+        return
+    for a, b in zip(leaves(got), leaves(want), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    FUZZ["compared"] += 1
+
+
+@needs_numba
+def test_export_writes_the_numpy_code():
+    f, _hand, wrt, data = heldout_bench.WORKLOADS["seed-small"]
+    g = ad.grad(f, wrt=wrt, backend="numba")
+    g(*data())
+    text = g.export()
+    assert "numba" not in text and "def grad_sigmoid_net(" in text
+
+
+def several_axes(x, y):
+    clipped = np.clip(x, -0.5, 0.5) * np.abs(y)
+    return np.sum(clipped) + np.mean(x * y, axis=(0, 1)).sum() + np.sum(x, axis=(0, 2)).sum()
+
+
+@needs_numba
+def test_reductions_over_several_axes_clip_and_abs():
+    rng = np.random.default_rng(6)
+    same_as_numpy(several_axes, (rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 3, 4))), (0, 1))
