@@ -854,3 +854,29 @@ def f(x0):
     return np.sum(v8)
 """
     check(tmp_path, source, [np.array([0.1, 0.2])], wrt=(0,))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ad.AdCompileError,
+    reason="np.diag makes a new array of a 1-d operand and a read-only view of a 2-d "
+    "one; the in-place check cannot tell which before shapes are known, and takes the "
+    "result to share memory with the operand",
+)
+def test_in_place_update_of_a_diagonal_matrix_a_helper_returned(tmp_path):
+    """Found by the long run of the helper-call suite: ``v4 += x0`` on what a helper
+    returned as ``np.diag(np.broadcast_to(a0, (1,)))`` (a new 1x1 array) is refused as
+    changing ``x0``. A false refusal, not a wrong number: Python writes into the new
+    array, and adcompile would compute the same."""
+    source = """\
+def h1(a0):
+    return np.diag(np.broadcast_to(a0, (1,)))
+
+
+def f(x0, x1):
+    v4 = h1(a0=x0)
+    v4 += x0
+    return np.sum(v4 * v4) + np.sum(x0 * x0)
+"""
+    args = [np.array(0.32870804957149025), np.array(-0.5525118869667113)]
+    check(tmp_path, source, args, wrt=(0,))
