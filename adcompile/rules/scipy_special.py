@@ -168,12 +168,17 @@ def multigammaln(dy, y, a, d):
 @adjoint(special.gammainc, shape=BROADCAST, scalar_preserving=True, constant=("a",))
 def gammainc(dz, z, a, x):
     # the integrand of the lower incomplete gamma function, regularised
-    return None, dz * np.exp(special.xlogy(a - 1, x) - x - special.gammaln(a))
+    # (in the result's precision: some scipy versions compute float32 xlogy in float64)
+    return None, dz * np.asarray(
+        np.exp(special.xlogy(a - 1, x) - x - special.gammaln(a)), dtype=np.result_type(z)
+    )
 
 
 @adjoint(special.gammaincc, shape=BROADCAST, scalar_preserving=True, constant=("a",))
 def gammaincc(dz, z, a, x):
-    return None, -dz * np.exp(special.xlogy(a - 1, x) - x - special.gammaln(a))
+    return None, -dz * np.asarray(
+        np.exp(special.xlogy(a - 1, x) - x - special.gammaln(a)), dtype=np.result_type(z)
+    )
 
 
 @adjoint(special.betainc, shape=BROADCAST, scalar_preserving=True, constant=("a", "b"))
