@@ -308,6 +308,19 @@ EXTENSIONS = {
     "validation": ("validate-raise", "validate-logging"),
     # calls of user functions in the conditions of if, while and conditional expressions
     "conditions": ("cond-call",),
+    # Python idioms: a numpy function chosen by a condition (act = np.tanh if c else
+    # np.sin) then called; sum(map(h, xs)) and list(map(lambda a: ..., xs)) over a list;
+    # chained assignment a = b = e with both names read; a float drawn by Python's
+    # random module from a random.Random(seed) made inside the function
+    # (idiom-select-update: the chosen function's result updated in place, v += ...)
+    "idioms": (
+        "idiom-select",
+        "idiom-select-update",
+        "idiom-map-sum",
+        "idiom-map-list",
+        "idiom-chain",
+        "idiom-pyrandom",
+    ),
 }
 
 # What the generator steers clear of. Known compiler bugs go here, so that the
@@ -318,6 +331,10 @@ KNOWN_BUGS = {
     # (tests/test_in_place.py), and the generator cannot tell whether the caller
     # passed a writable array (it may pass np.broadcast_to(...)), so Python fails
     "inplace-argument",
+    # act = np.tanh if c else np.sin; v = act(x); v += ...: the in-place check takes a
+    # function called through a local name to return (a view of) its argument, and
+    # refuses the update when the argument is read later
+    "idiom-select-update",
     # (the bugs the extensions found are fixed; their regressions pass in
     # tests/test_fuzz_regressions.py)
 }
@@ -450,6 +467,8 @@ def module_text(body: str, numpy: str = "numpy") -> str:
     if "apply_fn(" in body:  # (the "parameters" extension: a function passed as a value)
         body = f"def apply_fn(fn, *xs, **kw):\n    return fn(*xs, **kw)\n\n\n{body}"
     imports = "import functools\nimport math\n" if "functools." in body else "import math\n"
+    if "random.Random(" in body:  # (the "idioms" extension)
+        imports += "import random\n"
     if "logging." in body or "LOG." in body:  # (the "validation" extension)
         imports = "import logging\n" + imports
     if "LOG." in body:
@@ -1871,6 +1890,14 @@ class Builder:
             kinds += ["validate"]
         if self.containers("records"):
             kinds += ["record_loop"] * 2
+        if self.allowed("idiom-select"):
+            kinds += ["select"] * 2
+        if self.allowed("idiom-map-sum") or self.allowed("idiom-map-list"):
+            kinds += ["map"] * 2
+        if self.allowed("idiom-chain"):
+            kinds += ["chain"] * 2
+        if self.allowed("idiom-pyrandom"):
+            kinds += ["pyrandom"] * 2
         if self.modes:
             kinds += ["mode"] * 3
         for _ in range(5):
@@ -2476,6 +2503,125 @@ class Builder:
         self.emit(f"    {name} = np.{other}({e.code}) * 0.5")
         self.scope[name] = Var(name, "array", e.shape, True)
         self.use("method-string")
+        self.history.append(name)
+
+    # ------------------------------------------------------- the "idioms" extension
+
+    def stmt_select(self, depth: int) -> None:
+        """``act = np.tanh if c else np.sin`` (``c`` on a Python float parameter or on
+        ``np.sum`` of an array), then ``v = act(e)``, now and then called twice."""
+        floats = [v for v in self.arrays() if v.name in self.pyfloats and v.shape == ()]
+        if floats and self.chance(50):
+            cond = f"{self.pick(floats).name} > {self.pick(['0.0', '0.2', '-0.3'])}"
+        elif self.arrays():
+            v = self.pick(self.arrays())
+            cond = f"np.sum({v.name}) {self.pick(['>', '<'])} {self.pick(['0.0', '0.5', '-1.0'])}"
+        else:
+            raise Unfit
+        fns = ["np.tanh", "np.sin", "np.cos", "np.arctan"]
+        first = self.pick(fns)
+        second = self.pick([f for f in fns if f != first])
+        act, name = self.fresh("act"), self.fresh("v")
+        e = self.gen(self.any_shape(), self.expr_depth() + 1)
+        self.use("idiom-select")
+        self.emit(f"{act} = {first} if {cond} else {second}")
+        code = f"{act}({e.code})"
+        if self.chance(30):
+            code = f"{act}({code}) + {code}"
+        self.emit(f"{name} = {code}")
+        if self.allowed("idiom-select-update"):
+            self.use("idiom-select-update")
+            self.scope[name] = Var(name, "array", e.shape, True)
+        else:  # (not updated in place: see KNOWN_BUGS)
+            self.share(E(code, e.shape, True, False, "call"))
+            self.scope[name] = Var(name, "array", e.shape, False, "call")
+        self.history.append(name)
+
+    def stmt_map(self, depth: int) -> None:
+        """``s = sum(map(h, xs))`` with a helper or a lambda, or
+        ``ys = list(map(lambda a: e(a), xs))``, over a list parameter or one built in f."""
+        lists = [v for v in self.containers("list") if v.length]
+        if "containers" in self.features and (not lists or self.chance(30)):
+            self.stmt_list(depth)  # a list built in f
+            lists = [v for v in self.containers("list") if v.length][-1:]
+        if not lists:
+            raise Unfit
+        xs = self.pick(lists)
+        ways = [w for w in ("idiom-map-sum", "idiom-map-list") if self.allowed(w)]
+        way = self.pick(ways)
+        name = self.fresh("c")
+        helpers = [
+            h
+            for h in self.helpers
+            if h.name.isidentifier()
+            and h.style == "plain"
+            and len(h.returns) == 1
+            and h.params[0][1] == xs.shape
+            and all(p in h.defaults for p, _ in h.params[1:])
+        ]
+        if way == "idiom-map-sum" and helpers and self.chance(60):
+            h = self.pick(helpers)
+            self.use(way)
+            self.emit(f"{name} = sum(map({h.name}, {xs.name}))")
+            self.scope[name] = Var(name, "array", h.returns[0], False, "call")
+            self.history.append(name)
+            return
+        a = self.fresh("a")
+        saved = dict(self.scope)
+        self.scope[a] = Var(a, "array", xs.shape, False, "container", xs.readonly)
+        e = self.exact(self.any_shape(), self.expr_depth() + 1)
+        self.scope = saved
+        self.use(way)
+        if way == "idiom-map-sum":
+            self.emit(f"{name} = sum(map(lambda {a}: {e.code}, {xs.name}))")
+            self.scope[name] = Var(name, "array", e.shape, False, "call")
+        else:
+            self.emit(f"{name} = list(map(lambda {a}: {e.code}, {xs.name}))")
+            self.share(e, "container")  # (the elements may be arrays of f: lambda a: v)
+            self.scope[name] = Var(name, "list", e.shape, readonly=e.readonly, length=xs.length)
+        self.history.append(name)
+
+    def stmt_chain(self, depth: int) -> None:
+        """``a = b = e`` (``b`` a new name or, now and then, one rebound), then a value
+        that reads both names; later statements may read or update either."""
+        shape = self.any_shape()
+        old = [
+            v
+            for v in self.arrays()
+            if not v.glob and v.shape == shape and v.name not in self.locked
+        ]
+        e = self.exact(shape, self.expr_depth() + 1)
+        a = self.fresh("v")
+        self.scope[a] = Var(a, "array", shape)
+        b = self.pick(old).name if old and self.chance(40) else self.fresh("v")
+        self.scope.setdefault(b, Var(b, "array", shape))
+        self.use("idiom-chain")
+        self.emit(f"{a} = {b} = {e.code}")
+        # one array under two names: both share it, as after u = v
+        via = max(self.share(e), "alias", key=SHARING.index)
+        for n in (a, b):
+            v = self.scope[n]
+            v.owned, v.via, v.readonly = False, via, e.readonly
+            self.history.append(n)
+        name = self.fresh("v")
+        op = self.pick(["+", "-", "*"])
+        self.emit(f"{name} = {a} {op} {self.pick(['np.tanh', 'np.sin', ''])}({b})")
+        self.scope[name] = Var(name, "array", shape, True)
+        self.history.append(name)
+
+    def stmt_pyrandom(self, depth: int) -> None:
+        """``rng = random.Random(seed)`` made in the function, ``z = rng.gauss(0.0, 1.0)``
+        (one or two draws), and ``v = z * e``: every call draws the same numbers."""
+        rng, z, name = self.fresh("rng"), self.fresh("z"), self.fresh("v")
+        e = self.gen(self.any_shape(), self.expr_depth() + 1)
+        self.use("idiom-pyrandom")
+        self.emit(f"{rng} = random.Random({self.int(0, 99)})")
+        self.emit(f"{z} = {rng}.gauss(0.0, 1.0)")
+        if self.chance(40):
+            self.emit(f"{name} = {z} * {e.op()} + {rng}.gauss(0.0, 1.0)")
+        else:
+            self.emit(f"{name} = {e.op()} * {z}")
+        self.scope[name] = Var(name, "array", e.shape, True)
         self.history.append(name)
 
     def stmt_list(self, depth: int) -> None:

@@ -880,3 +880,24 @@ def f(x0, x1):
 """
     args = [np.array(0.32870804957149025), np.array(-0.5525118869667113)]
     check(tmp_path, source, args, wrt=(0,))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ad.AdCompileError,
+    reason="idiom-select-update: the in-place check takes a numpy function called through "
+    "a local name to return (a view of) its argument",
+)
+def test_in_place_update_of_what_a_function_chosen_by_a_condition_returned(tmp_path):
+    """Found by the "idioms" extension: ``v3 = act(x0)`` with ``act = np.tanh if ...
+    else np.sin`` is a new array, but ``v3 += x0`` is refused as changing ``x0`` (read
+    later). The same with ``act = np.tanh``. A false refusal, not a wrong number."""
+    source = """\
+def f(x0):
+    act = np.tanh if np.sum(x0) > 0.0 else np.sin
+    v3 = act(x0)
+    v3 += x0
+    v4 = x0
+    return np.sum(v4 * v4 + v3)
+"""
+    check(tmp_path, source, [np.array([0.3287, 0.1])], wrt=(0,))
