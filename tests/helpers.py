@@ -186,3 +186,106 @@ def mlp_args(seed=0):
     x = rng.normal(size=(6, 4))
     labels = np.eye(3)[rng.integers(0, 3, size=6)]
     return params, x, labels
+
+
+def normal(*shape: int, seed: int = 0) -> np.ndarray:
+    """Standard normal values of ``shape`` from a seeded generator."""
+    return np.random.default_rng(seed).normal(size=shape)
+
+
+def load_with_autograd(tmp_path_factory, source: str, stem: str) -> tuple:
+    """The module ``source`` defines, loaded twice: as written, and with ``np`` bound to
+    ``autograd.numpy`` (the oracle)."""
+    from fuzzcheck import load
+
+    directory = tmp_path_factory.mktemp(stem)
+    plain, _ = load(directory, source, stem)
+    auto, _ = load(
+        directory, source.replace("import numpy as np", "import autograd.numpy as np"), stem + "_ag"
+    )
+    return plain, auto
+
+
+def central_in_argument(f, args: tuple, position: int, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of ``f(*args)`` in the argument at ``position`` (a float or a
+    float array; a float is passed back as a float)."""
+    x0 = np.array(args[position], dtype=float)
+    out = np.zeros(x0.shape)
+    for i in np.ndindex(*x0.shape):
+        values = []
+        for step in (eps, -eps):
+            x = x0.copy()
+            x[i] += step
+            moved = list(args)
+            moved[position] = x if x.shape else float(x)
+            values.append(f(*moved))
+        out[i] = (values[0] - values[1]) / (2 * eps)
+    return out
+
+
+def central_in_trees(f, args: tuple, wrt: tuple, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of ``f(*args)`` in every leaf of the arguments at the
+    positions ``wrt`` (lists, tuples and dicts of floats and arrays), flattened."""
+    from fuzzcheck import flat, unflat
+
+    trees = [args[i] for i in wrt]
+    x0 = flat(trees)
+    out = np.zeros(x0.size)
+    for k in range(x0.size):
+        values = []
+        for step in (eps, -eps):
+            x = x0.copy()
+            x[k] += step
+            moved = list(args)
+            for i, t in zip(wrt, unflat(trees, x), strict=True):
+                moved[i] = t
+            values.append(f(*moved))
+        out[k] = (values[0] - values[1]) / (2 * eps)
+    return out
+
+
+def assert_gradient_penalty_matches_autograd(f, g, args: tuple, rtol: float, atol: float) -> None:
+    """Reverse over reverse: the gradient of ``sum(sin(grad(f)(*args)))`` in the first
+    argument equals autograd's of the same penalty of ``g`` (``f`` written with
+    ``autograd.numpy``); ``f`` takes one or two arguments."""
+    import autograd
+    import autograd.numpy as anp
+
+    df = ad.grad(f)
+    if len(args) == 1:
+
+        def penalty(x):
+            return np.sum(np.sin(df(x)))
+
+    else:
+
+        def penalty(x, W):
+            return np.sum(np.sin(df(x, W)))
+
+    def apenalty(*a):
+        return anp.sum(anp.sin(autograd.grad(g)(*a)))
+
+    np.testing.assert_allclose(
+        ad.grad(penalty)(*args), autograd.grad(apenalty)(*args), rtol=rtol, atol=atol
+    )
+
+
+def rnn(h0, W, U, xs):
+    """A tanh RNN over the rows of ``xs`` whose loss sums the squared states."""
+    h = h0
+    total = 0.0
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + U @ xs[t])
+        total = total + np.sum(h * h)
+    return total
+
+
+def rnn_args(seed: int = 4) -> tuple:
+    """``rnn``'s arguments: state 3, input 2, five steps."""
+    rng = np.random.default_rng(seed)
+    return (
+        rng.normal(size=3),
+        rng.normal(size=(3, 3)) * 0.5,
+        rng.normal(size=(3, 2)),
+        rng.normal(size=(5, 2)),
+    )

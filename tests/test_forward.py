@@ -19,6 +19,7 @@ import autograd.numpy as anp
 import numpy as np
 import pytest
 from helpers import mlp_args as _mlp_args
+from helpers import rnn, rnn_args
 from helpers import softmax_mlp as mlp
 from scipy import special, stats
 
@@ -1172,21 +1173,8 @@ def test_mlp_with_list_parameters():
     np.testing.assert_allclose(tangent, dot, rtol=1e-10)
 
 
-def rnn(h0, W, U, xs):
-    h = h0
-    total = 0.0
-    for t in range(xs.shape[0]):
-        h = np.tanh(W @ h + U @ xs[t])
-        total = total + np.sum(h * h)
-    return total
-
-
 def test_rnn_loop():
-    rng = np.random.default_rng(4)
-    h0 = rng.normal(size=3)
-    W = rng.normal(size=(3, 3)) * 0.5
-    U = rng.normal(size=(3, 2))
-    xs = rng.normal(size=(5, 2))
+    h0, W, U, xs = rnn_args(seed=4)
     for wrt in (0, 1, (1, 2), (0, 1, 2, 3)):
         assert_jvp_matches_fd(rnn, h0, W, U, xs, wrt=wrt)
 
@@ -1198,7 +1186,7 @@ def test_rnn_loop():
             total = total + anp.sum(h * h)
         return total
 
-    d = rng.normal(size=W.shape)
+    d = np.random.default_rng(5).normal(size=W.shape)
     _, expected = autograd.make_jvp(arnn)(W)(d)
     _, got = ad.jvp(rnn, wrt=1)(h0, W, U, xs, d)
     np.testing.assert_allclose(got, expected, rtol=1e-10)

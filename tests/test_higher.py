@@ -10,6 +10,7 @@ import autograd.numpy as anp
 import numpy as np
 import pytest
 from helpers import mlp_args as _mlp_args
+from helpers import rnn, rnn_args
 from helpers import softmax_mlp as mlp
 
 import adcompile as ad
@@ -168,21 +169,8 @@ def test_mlp_with_list_parameters_hvp():
     assert "zeros_tangent(i" not in source and ", 0.0\n" in source
 
 
-def rnn(h0, W, U, xs):
-    h = h0
-    total = 0.0
-    for t in range(xs.shape[0]):
-        h = np.tanh(W @ h + U @ xs[t])
-        total = total + np.sum(h * h)
-    return total
-
-
 def test_rnn_loop_hvp_against_autograd():
-    rng = np.random.default_rng(4)
-    h0 = rng.normal(size=3)
-    W = rng.normal(size=(3, 3)) * 0.5
-    U = rng.normal(size=(3, 2))
-    xs = rng.normal(size=(5, 2))
+    h0, W, U, xs = rnn_args(seed=4)
     for wrt in (1, (0, 1, 2)):
         assert_hvp_matches_fd(rnn, h0, W, U, xs, wrt=wrt)
 
@@ -194,7 +182,7 @@ def test_rnn_loop_hvp_against_autograd():
             total = total + anp.sum(h * h)
         return total
 
-    v = rng.normal(size=W.shape)
+    v = np.random.default_rng(5).normal(size=W.shape)
     expected = autograd.hessian_vector_product(arnn)(W, v)
     np.testing.assert_allclose(ad.hvp(rnn, wrt=1)(h0, W, U, xs, v), expected, rtol=1e-9)
 

@@ -11,6 +11,7 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
+from helpers import assert_gradient_penalty_matches_autograd
 
 import adcompile as ad
 
@@ -136,22 +137,7 @@ def test_gradient_penalty_against_autograd(name):
         with pytest.raises(ad.AdCompileError, match="as_list"):
             ad.grad(summed)(*args)
         return
-    if len(args) == 1:
-
-        def penalty(x):
-            return np.sum(np.sin(df(x)))
-
-    else:
-
-        def penalty(x, W):
-            return np.sum(np.sin(df(x, W)))
-
-    def apenalty(*a):
-        return anp.sum(anp.sin(autograd.grad(g)(*a)))
-
-    np.testing.assert_allclose(
-        ad.grad(penalty)(*args), autograd.grad(apenalty)(*args), rtol=1e-9, atol=1e-12
-    )
+    assert_gradient_penalty_matches_autograd(f, g, args, rtol=1e-9, atol=1e-12)
 
 
 def scaled(a, x):

@@ -14,6 +14,7 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
+from helpers import assert_gradient_penalty_matches_autograd
 
 import adcompile as ad
 from adcompile import runtime
@@ -324,24 +325,7 @@ def test_gradient_penalty_against_autograd(name):
     # reverse over reverse: the adjoints of the definitions
     f, g = NUMPY[name][0], AUTOGRAD[name][0]
     args = arguments(name, seed=5)
-    df = ad.grad(f)
-
-    if len(args) == 1:
-
-        def penalty(x):
-            return np.sum(np.sin(df(x)))
-
-    else:
-
-        def penalty(x, W):
-            return np.sum(np.sin(df(x, W)))
-
-    def apenalty(*a):
-        return anp.sum(anp.sin(autograd.grad(g)(*a)))
-
-    np.testing.assert_allclose(
-        ad.grad(penalty)(*args), autograd.grad(apenalty)(*args), rtol=1e-8, atol=1e-10
-    )
+    assert_gradient_penalty_matches_autograd(f, g, args, rtol=1e-8, atol=1e-10)
 
 
 @pytest.mark.parametrize("name", sorted(WITHOUT_AUTOGRAD))

@@ -15,6 +15,8 @@ import autograd
 import numpy as np
 import pytest
 from fuzzcheck import flat, load, unflat
+from helpers import central_in_trees as central
+from helpers import load_with_autograd, normal
 
 import adcompile as ad
 
@@ -63,33 +65,7 @@ SOURCE = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def modules(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("maps")
-    plain, _ = load(directory, SOURCE, "maps")
-    auto, _ = load(
-        directory, SOURCE.replace("import numpy as np", "import autograd.numpy as np"), "maps_ag"
-    )
-    return plain, auto
-
-
-def normal(*shape, seed=0):
-    return np.random.default_rng(seed).normal(size=shape)
-
-
-def central(f, args: tuple, wrt: tuple, eps: float = 1e-6) -> np.ndarray:
-    trees = [args[i] for i in wrt]
-    x0 = flat(trees)
-    out = np.zeros(x0.size)
-    for k in range(x0.size):
-        values = []
-        for step in (eps, -eps):
-            x = x0.copy()
-            x[k] += step
-            moved = list(args)
-            for i, t in zip(wrt, unflat(trees, x), strict=True):
-                moved[i] = t
-            values.append(f(*moved))
-        out[k] = (values[0] - values[1]) / (2 * eps)
-    return out
+    return load_with_autograd(tmp_path_factory, SOURCE, "maps")
 
 
 CASES = [

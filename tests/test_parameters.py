@@ -18,6 +18,7 @@ import autograd
 import numpy as np
 import pytest
 from fuzzcheck import flat, load, unflat
+from helpers import central_in_trees, load_with_autograd, normal
 
 import adcompile as ad
 
@@ -198,16 +199,11 @@ SOURCE = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def modules(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("parameters")
-    plain, _ = load(directory, SOURCE, "parameters")
-    auto, _ = load(
-        directory, SOURCE.replace("import numpy as np", "import autograd.numpy as np"), "ag"
-    )
-    return plain, auto
+    return load_with_autograd(tmp_path_factory, SOURCE, "parameters")
 
 
-def normal(*shape, seed=0):
-    return np.random.default_rng(seed).normal(size=shape)
+def central(f, trees: list, eps: float = 1e-6) -> np.ndarray:
+    return central_in_trees(f, tuple(trees), tuple(range(len(trees))), eps)
 
 
 def caller(f, args: tuple, kwargs: dict, wrt: tuple):
@@ -221,16 +217,6 @@ def caller(f, args: tuple, kwargs: dict, wrt: tuple):
         return f(*bound.args, **bound.kwargs)
 
     return call
-
-
-def central(f, trees: list, eps: float = 1e-6) -> np.ndarray:
-    x0 = flat(trees)
-    out = np.zeros_like(x0)
-    for i in range(x0.size):
-        e = np.zeros_like(x0)
-        e[i] = eps
-        out[i] = (f(*unflat(trees, x0 + e)) - f(*unflat(trees, x0 - e))) / (2 * eps)
-    return out
 
 
 CASES = [

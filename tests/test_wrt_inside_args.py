@@ -14,7 +14,8 @@ import textwrap
 import autograd
 import numpy as np
 import pytest
-from fuzzcheck import load
+from helpers import central_in_argument as central
+from helpers import load_with_autograd, normal
 
 import adcompile as ad
 
@@ -66,35 +67,7 @@ SOURCE = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def modules(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("wrt_inside_args")
-    plain, _ = load(directory, SOURCE, "wrt_inside_args")
-    auto, _ = load(
-        directory,
-        SOURCE.replace("import numpy as np", "import autograd.numpy as np"),
-        "wrt_inside_args_ag",
-    )
-    return plain, auto
-
-
-def normal(*shape, seed=0):
-    return np.random.default_rng(seed).normal(size=shape)
-
-
-def central(f, args: tuple, position: int, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of ``f(*args)`` in the argument at ``position`` (a float or a
-    float array)."""
-    x0 = np.array(args[position], dtype=float)
-    out = np.zeros(x0.shape)
-    for i in np.ndindex(*x0.shape):
-        values = []
-        for step in (eps, -eps):
-            x = x0.copy()
-            x[i] += step
-            moved = list(args)
-            moved[position] = x if x.shape else float(x)
-            values.append(f(*moved))
-        out[i] = (values[0] - values[1]) / (2 * eps)
-    return out
+    return load_with_autograd(tmp_path_factory, SOURCE, "wrt_inside_args")
 
 
 # (function, arguments, wrt entries, their positions among the call's arguments)
