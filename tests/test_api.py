@@ -10,6 +10,7 @@ import subprocess
 import sys
 import traceback
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -758,6 +759,58 @@ def test_check_grad_sees_a_wrong_gradient(monkeypatch):
 
     monkeypatch.setattr(adcompile.checking, "grad", wrong_grad)
     assert ad.check_grad(square, rand(3)) > 0.1
+
+
+class Layer(NamedTuple):
+    W: np.ndarray
+    b: np.ndarray
+
+
+def tree_loss(params, x, *scales, gain=1.0):
+    h = x
+    for layer in params["layers"]:
+        h = np.tanh(h @ layer.W + layer.b)
+    total = gain * np.sum(h**2) + params["bias"] ** 2
+    for s in scales:
+        total = total * s
+    return total
+
+
+def tree_arguments():
+    rng = np.random.default_rng(7)
+    layers = [
+        Layer(W=rng.normal(size=(3, 4)), b=rng.normal(size=4)),
+        Layer(W=rng.normal(size=(4, 2)), b=rng.normal(size=2)),
+    ]
+    return {"layers": layers, "bias": 0.3}, rng.normal(size=(5, 3))
+
+
+def test_check_grad_takes_trees_records_keywords_and_positions_in_star_args():
+    params, x = tree_arguments()
+    assert ad.check_grad(tree_loss, params, x) < 1e-6
+    assert ad.check_grad(tree_loss, params, x, 1.5, 0.7, wrt=(0, "scales[1]"), gain=0.4) < 1e-6
+    assert ad.check_grad(tree_loss, params, x, 1.5, wrt="gain", gain=0.4) < 1e-6
+
+
+def test_numeric_grad_of_a_tree_has_the_tree_structure():
+    params, x = tree_arguments()
+    fd = adcompile.checking.numeric_grad(tree_loss, [params, x], 0)
+    g = ad.grad(tree_loss)(params, x)
+    assert isinstance(fd["layers"][1], Layer) and isinstance(fd["bias"], float)
+    for got, want in zip(fd["layers"], g["layers"], strict=True):
+        np.testing.assert_allclose(got.W, want.W, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(fd["bias"], g["bias"], rtol=1e-6)
+
+
+def test_check_grad_sees_a_wrong_gradient_of_a_tree(monkeypatch):
+    params, x = tree_arguments()
+    right = ad.grad(tree_loss)(params, x)
+    wrong = {
+        "layers": [right["layers"][0], right["layers"][1]._replace(b=0 * right["layers"][1].b)],
+        "bias": right["bias"],
+    }
+    monkeypatch.setattr(adcompile.checking, "grad", lambda f, wrt=0: lambda *a, **k: wrong)
+    assert ad.check_grad(tree_loss, params, x) > 0.1
 
 
 def test_nested_function_with_odd_docstring_indentation():
