@@ -331,10 +331,6 @@ KNOWN_BUGS = {
     # (tests/test_in_place.py), and the generator cannot tell whether the caller
     # passed a writable array (it may pass np.broadcast_to(...)), so Python fails
     "inplace-argument",
-    # act = np.tanh if c else np.sin; v = act(x); v += ...: the in-place check takes a
-    # function called through a local name to return (a view of) its argument, and
-    # refuses the update when the argument is read later
-    "idiom-select-update",
     # (the bugs the extensions found are fixed; their regressions pass in
     # tests/test_fuzz_regressions.py)
 }

@@ -882,16 +882,11 @@ def f(x0, x1):
     check(tmp_path, source, args, wrt=(0,))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ad.AdCompileError,
-    reason="idiom-select-update: the in-place check takes a numpy function called through "
-    "a local name to return (a view of) its argument",
-)
 def test_in_place_update_of_what_a_function_chosen_by_a_condition_returned(tmp_path):
     """Found by the "idioms" extension: ``v3 = act(x0)`` with ``act = np.tanh if ...
-    else np.sin`` is a new array, but ``v3 += x0`` is refused as changing ``x0`` (read
-    later). The same with ``act = np.tanh``. A false refusal, not a wrong number."""
+    else np.sin`` is a new array, but ``v3 += x0`` was refused as changing ``x0`` (read
+    later). The same with ``act = np.tanh``, and with helpers of the user as the
+    choices (each returns a new array)."""
     source = """\
 def f(x0):
     act = np.tanh if np.sum(x0) > 0.0 else np.sin
@@ -900,4 +895,27 @@ def f(x0):
     v4 = x0
     return np.sum(v4 * v4 + v3)
 """
-    check(tmp_path, source, [np.array([0.3287, 0.1])], wrt=(0,))
+    for x in ([0.3287, 0.1], [-0.3287, 0.1]):
+        check(tmp_path, source, [np.array(x)], wrt=(0,))
+    source = """\
+def h0(a0):
+    return np.sin(a0) * 2.0
+
+
+def h1(a0):
+    return a0 * a0
+
+
+def f(x0, x1):
+    act = h0 if x1 > 0.0 else h1
+    one = np.tanh
+    v3 = act(x0)
+    v3 += x0
+    if np.sum(x0) > 0.0:
+        one = act
+    v5 = one(x0)
+    v5 *= x0
+    return np.sum(x0 * v3) + np.sum(v5 * x0)
+"""
+    for x, c in (([0.3287, 0.1], 0.5), ([-0.3287, 0.1], -0.5)):
+        check(tmp_path, source, [np.array(x), c], wrt=(0,))

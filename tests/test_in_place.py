@@ -346,9 +346,36 @@ def views_of_new_arrays(x):
     return np.sum(v * x) + np.sum(w * x) + np.sum(u * u)
 
 
+def counter_read_by_a_closure(x):
+    k = 0
+
+    def view():
+        return np.broadcast_to(x * k, (2, 3))  # read-only, of an array made from k
+
+    total = 0.0
+    while k < 3:
+        v = view()
+        total = total + np.sum(v * x)
+        k += 1  # a Python int: rebound, v does not change
+    return total + np.sum(v)
+
+
+def copied_counter(x):
+    k = 0
+    j = k
+    k += 1  # j is another name of the int 0, which no update can change
+    t = x.shape[0]
+    t *= 2.0
+    n = float(j) + len(x) if j < 1 else abs(j)
+    n -= 1
+    return np.sum(x * x) * k + j + t + n
+
+
 @pytest.mark.parametrize(
     "f",
     [
+        counter_read_by_a_closure,
+        copied_counter,
         views_of_new_arrays,
         made_by_numpy,
         made_by_a_helper,

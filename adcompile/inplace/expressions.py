@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import math
 import types
 from collections.abc import Callable
 
@@ -15,7 +16,7 @@ from ..names import CONSTANT_ATTRIBUTES, is_helper
 from ..rules import registry
 from ..rules.containers import is_function_value
 from .fresh import FRESH_METHODS, converted, makes_new, read_only
-from .values import NEW, State, Value, either, element
+from .values import NEW, NUMBER, State, Value, either, element
 
 
 class Expressions:
@@ -40,39 +41,53 @@ class Expressions:
 
     def value(self, node: ast.expr, state: State) -> Value:
         if isinstance(node, ast.Constant):
-            return NEW
+            return NUMBER  # (a number, or a string, None, ...: as immutable)
         if isinstance(node, ast.Name):
             if node.id in self.names:
+                if node.id in state.numbers:
+                    return NUMBER
                 return Value(False, frozenset({node.id}))
             obj = self.resolve(node)
-            if isinstance(obj, int | float | complex | bool | np.generic) or obj is None:
+            if isinstance(obj, int | float | complex | bool | np.generic):
+                return NUMBER
+            if obj is None:
                 return NEW
             if is_function_value(obj) and not isinstance(obj, functools.partial):
                 return NEW  # a function passed as a value holds no array
             return Value(False, outside=frozenset({f"the global {node.id!r}"}))
         if isinstance(node, ast.Attribute):
+            if node.attr in ("ndim", "size"):
+                return NUMBER
             if node.attr in CONSTANT_ATTRIBUTES:
                 return NEW
             if isinstance(self.resolve(node.value), types.ModuleType):
                 obj = self.resolve(node)
-                if isinstance(obj, int | float | complex | np.generic) or obj is None:
-                    return NEW  # np.pi, np.newaxis
+                if isinstance(obj, int | float | complex | np.generic):
+                    return NUMBER  # np.pi
+                if obj is None:
+                    return NEW  # np.newaxis
                 if is_function_value(obj):
                     return NEW  # np.tanh passed as a value
                 return Value(False, outside=frozenset({f"the global {ast.unparse(node)!r}"}))
             return element(self.value(node.value, state))  # x.T, x.real: views
         if isinstance(node, ast.Subscript):
             if _is_number_attribute(node.value):
-                return NEW  # x.shape[0]
+                return NUMBER  # x.shape[0]
             return element(self.value(node.value, state))
         if isinstance(node, ast.BinOp):
             refers: frozenset[str] = frozenset()
             for side in (node.left, node.right):  # [a] * 2, xs + [a]: lists holding a
                 if isinstance(side, ast.List | ast.Tuple):
                     refers |= self.value(side, state).refers
+            if not refers and self.numbers([node.left, node.right], state):
+                return NUMBER
             return Value(True, refers)
-        if isinstance(node, ast.UnaryOp | ast.Compare):
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.Not) or self.numbers([node.operand], state):
+                return NUMBER
             return NEW
+        if isinstance(node, ast.Compare):
+            return NUMBER if self.numbers([node.left, *node.comparators], state) else NEW
         if isinstance(node, ast.BoolOp):
             return either([self.value(v, state) for v in node.values])
         if isinstance(node, ast.IfExp):
@@ -88,6 +103,25 @@ class Expressions:
         names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in self.names}
         return Value(False, frozenset(names), frozenset({"another array"}))
 
+    def numbers(self, nodes: list[ast.expr], state: State) -> bool:
+        """Whether every one of ``nodes`` is certainly an immutable scalar."""
+        return all(self.value(n, state).number for n in nodes)
+
+    def functions(self, node: ast.expr, state: State) -> tuple | None:
+        """The functions ``node`` may be, when it is certainly one of them (a function
+        named, or a variable or a conditional expression of such): None otherwise."""
+        if isinstance(node, ast.Name) and node.id in self.names:
+            return state.functions.get(node.id)
+        if isinstance(node, ast.Name | ast.Attribute):
+            obj = self.resolve(node)
+            return (obj,) if obj is not None and is_function_value(obj) else None
+        if isinstance(node, ast.IfExp):
+            yes, no = self.functions(node.body, state), self.functions(node.orelse, state)
+            if yes is None or no is None:
+                return None
+            return yes + tuple(f for f in no if not any(f is g for g in yes))
+        return None
+
     def call(self, node: ast.Call, state: State) -> Value:
         args = [*node.args, *(k.value for k in node.keywords)]
         func = node.func
@@ -101,7 +135,22 @@ class Expressions:
                 if self.own_array(method):
                     return NEW
             return either([element(self.value(a, state)) for a in (func.value, *args)])
-        obj = self.resolve(func)
+        chosen = self.functions(func, state) if isinstance(func, ast.Name) else None
+        if chosen is not None and func.id in self.names:
+            # act(x) with act = np.tanh if c else h: a call of one of them
+            return either([self.call_of(f, node, state) for f in chosen])
+        return self.call_of(self.resolve(func), node, state)
+
+    def call_of(self, obj: object, node: ast.Call, state: State) -> Value:
+        """The value of the call ``node`` of the function ``obj`` (None: unknown)."""
+        args = [*node.args, *(k.value for k in node.keywords)]
+        func = node.func
+        if _one_of(obj, _TO_NUMBERS) or (
+            isinstance(obj, types.BuiltinFunctionType) and _one_of(obj, vars(math).values())
+        ):
+            return NUMBER
+        if _one_of(obj, _OF_NUMBERS) and self.numbers(args, state):
+            return NUMBER
         if isinstance(obj, functools.partial) and is_helper(obj.func):
             obj = obj.func  # (its own arguments are constants: values, not the caller's)
         if is_helper(obj):
@@ -182,7 +231,16 @@ class Expressions:
             if func.attr in FRESH_METHODS:  # array methods that make a new array
                 return frozenset()
             return self.objects(func.value, state) | given
-        obj = self.resolve(func)
+        chosen = self.functions(func, state) if isinstance(func, ast.Name) else None
+        if chosen is not None and func.id in self.names:
+            return frozenset().union(*(self.objects_of(f, node, state, given) for f in chosen))
+        return self.objects_of(self.resolve(func), node, state, given)
+
+    def objects_of(
+        self, obj: object, node: ast.Call, state: State, given: frozenset[str]
+    ) -> frozenset[str]:
+        """The objects the call ``node`` of the function ``obj`` may return; ``given``:
+        those of its arguments."""
         if is_helper(obj):
             if self.own_array(obj):
                 return frozenset()
@@ -203,6 +261,16 @@ class Expressions:
         if makes_new(obj, node):
             return frozenset()
         return given
+
+
+# calls whose result is always a Python number, and those whose result is one when
+# their operands are
+_TO_NUMBERS = (int, float, bool, complex, len, isinstance)
+_OF_NUMBERS = (abs, round, max, min)
+
+
+def _one_of(obj: object, functions) -> bool:
+    return any(obj is f for f in functions)
 
 
 def _global_object(obj: object, name: str) -> frozenset[str]:

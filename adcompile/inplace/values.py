@@ -16,14 +16,18 @@ from dataclasses import dataclass, field
 class Value:
     """What an expression evaluates to, for ownership: whether it is a new object,
     the variables whose arrays it may refer to (be, be a view of, or contain), and
-    what else outside the function's variables it may share memory with."""
+    what else outside the function's variables it may share memory with. ``number``:
+    it is certainly an immutable scalar (a Python number, a numpy scalar), which no
+    array shares memory with and which ``x op= ...`` rebinds."""
 
     fresh: bool
     refers: frozenset[str] = frozenset()
     outside: frozenset[str] = frozenset()
+    number: bool = False
 
 
 NEW = Value(True)
+NUMBER = Value(True, number=True)
 
 
 def element(value: Value) -> Value:
@@ -37,6 +41,7 @@ def either(values: list[Value]) -> Value:
         all(v.fresh for v in values),
         frozenset().union(*(v.refers for v in values)),
         frozenset().union(*(v.outside for v in values)),
+        all(v.number for v in values),
     )
 
 
@@ -45,7 +50,10 @@ class State:
     """Before a statement: for each variable, what else may see its array (other
     variables, or phrases such as "the global 'W'"); empty when it owns it. Sharing
     between variables is kept symmetric. ``holds`` maps a container variable to the
-    variables whose arrays went into it."""
+    variables whose arrays went into it. ``numbers`` are the variables that certainly
+    hold an immutable scalar (``Value.number``); ``functions`` maps a variable that
+    certainly holds a function to the functions it may be (``act = np.tanh if c else
+    np.sin``), so that a call of it is known as a call of one of them."""
 
     shares: dict[str, frozenset[str]] = field(default_factory=dict)
     holds: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -53,9 +61,18 @@ class State:
     # variable may be bound to, and the objects each object may hold as elements.
     points: dict[str, frozenset[str]] = field(default_factory=dict)
     contents: dict[str, frozenset[str]] = field(default_factory=dict)
+    numbers: frozenset[str] = frozenset()
+    functions: dict[str, tuple] = field(default_factory=dict)
 
     def copy(self) -> State:
-        return State(dict(self.shares), dict(self.holds), dict(self.points), dict(self.contents))
+        return State(
+            dict(self.shares),
+            dict(self.holds),
+            dict(self.points),
+            dict(self.contents),
+            self.numbers,
+            dict(self.functions),
+        )
 
     def sharers(self, var: str) -> frozenset[str]:
         return self.shares.get(var, frozenset())
@@ -94,6 +111,18 @@ class State:
         """Take on ``new``'s tables (where the paths of a statement meet)."""
         self.shares, self.holds = new.shares, new.holds
         self.points, self.contents = new.points, new.contents
+        self.numbers, self.functions = new.numbers, new.functions
+
+    def bound(self, var: str, value: Value, functions: tuple | None) -> None:
+        """Note what ``var`` now certainly is: a number, a function of ``functions``."""
+        if value.number:
+            self.numbers = self.numbers | {var}
+        else:
+            self.numbers = self.numbers - {var}
+        if functions:
+            self.functions[var] = functions
+        else:
+            self.functions.pop(var, None)
 
     # -------------------------------------------------------------- identity
 
@@ -127,7 +156,9 @@ class State:
     @staticmethod
     def join(states: list[State | None]) -> State | None:
         """The state where paths that ended in ``states`` meet (None: a path that
-        stopped): a variable shares whatever it shares on any path."""
+        stopped): a variable shares whatever it shares on any path, is a number if it
+        is one on every path, and a function if it is one on every path (any of
+        theirs)."""
         reached = [s for s in states if s is not None]
         if not reached:
             return None
@@ -141,6 +172,12 @@ class State:
             ):
                 for n, v in theirs.items():
                     table[n] = table[n] | v if n in table else v
+            out.numbers = out.numbers & other.numbers
+            out.functions = {
+                n: fns + tuple(f for f in other.functions[n] if not any(f is g for g in fns))
+                for n, fns in out.functions.items()
+                if n in other.functions
+            }
         return out
 
 

@@ -18,7 +18,7 @@ from ..names import Resolver
 from .expressions import Expressions
 from .lists import Lists
 from .reads import Reads
-from .values import NEW, State, Value, element
+from .values import NEW, NUMBER, State, Value, element
 
 
 class _Stop(Exception):
@@ -178,6 +178,12 @@ class Ownership:
         if not isinstance(target, ast.Name):
             return  # refused by the normalizer
         var = target.id
+        if var in state.numbers:
+            # an immutable number: Python's x op= ... binds x to a new value
+            value = self.exprs.value(stmt.value, state)
+            state.forget(var)
+            state.bound(var, NUMBER if value.number else NEW, None)
+            return
         later = self.reads.after(stmt, self.loop_nodes)
         seen = state.reach(frozenset({var})) - {var}
         for m in seen:
@@ -319,10 +325,10 @@ class Ownership:
         exprs = self.exprs
         func = self.resolve(it.func) if isinstance(it, ast.Call) else None
         if func is range:
-            self.bind(target, it, NEW, state, frozenset())
+            self.bind(target, it, NUMBER, state, frozenset())
             return
         if func is enumerate and isinstance(target, ast.Tuple) and len(target.elts) == 2:
-            self.bind(target.elts[0], it, NEW, state, frozenset())
+            self.bind(target.elts[0], it, NUMBER, state, frozenset())
             inner = it.args[0] if it.args else it
             self.bind(
                 target.elts[1],
@@ -353,14 +359,18 @@ class Ownership:
         value: Value,
         state: State,
         objs: frozenset[str] | None = None,
+        functions: tuple | None = None,
     ) -> None:
         """Bind ``target`` to ``node``'s value (``value`` for ownership, ``objs`` the
-        objects it may be, for identity: by default those of ``node``)."""
+        objects it may be, for identity: by default those of ``node``, and then it is
+        ``node``'s value itself, which may be a function)."""
         if objs is None:
             objs = self.exprs.objects(node, state)
+            functions = self.exprs.functions(node, state)
         if isinstance(target, ast.Name):
             state.points[target.id] = objs
             var = target.id
+            state.bound(var, value, functions)
             reached = (state.reach(value.refers) | value.outside) - {var}
             state.forget(var)
             if value.fresh:
@@ -379,10 +389,15 @@ class Ownership:
                 for e in node.elts:
                     v = self.exprs.value(e, state)
                     if v.refers:
-                        v = Value(v.fresh, frozenset(state.reach(v.refers) - rebound), v.outside)
-                    values.append((v, self.exprs.objects(e, state)))
-                for t, e, (v, o) in zip(target.elts, node.elts, values, strict=True):
-                    self.bind(t, e, v, state, o)
+                        v = Value(
+                            v.fresh,
+                            frozenset(state.reach(v.refers) - rebound),
+                            v.outside,
+                            v.number,
+                        )
+                    values.append((v, self.exprs.objects(e, state), self.exprs.functions(e, state)))
+                for t, e, (v, o, fns) in zip(target.elts, node.elts, values, strict=True):
+                    self.bind(t, e, v, state, o, fns)
             else:
                 elements = state.elements(objs)
                 for t in target.elts:
