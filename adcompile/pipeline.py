@@ -6,8 +6,9 @@ Each stage is a function from the previous stage's result to the next one's::
     desugar      SourceFunction                -> the same, shorthand written out
     fence        SourceFunction                -> the same, or a located refusal
     restructure  SourceFunction                -> Restructured (one way out of each block)
-    normalize    Restructured                  -> ir.Function (one primitive a statement)
-    ownership    SourceFunction                -> the arguments ``x op= ...`` writes into
+    ownership    SourceFunction                -> the arguments ``x op= ...`` writes into,
+                                                  and the writes to check (may be read-only)
+    normalize    Restructured, checks          -> ir.Function (one primitive a statement)
     activity     ir.Function, wrt              -> Activity (what gets an adjoint)
     shapes       ir.Function, argument shapes  -> shape facts per name
     reverse      ir.Function, Activity, facts  -> Generated (the gradient's FunctionDef)
@@ -40,11 +41,13 @@ from . import (
     optimize,
     restructure,
     reverse,
+    rules,
     shapes,
     tangent,
 )
 from . import normalize as normalizer
 from .analysis import Activity
+from .errors import AdCompileError
 from .frontend import SourceFunction
 from .ir import Function, NameAllocator
 from .link import Pair, Session
@@ -85,17 +88,21 @@ def normalized(
     resolver: Resolver,
     kinds: tuple | None,
     session: Session | None,
+    checks: set[tuple[int, int]] | None = None,
 ) -> Function:
     """normalize: the IR, one primitive over atoms a statement, every name assigned once,
-    each name with its kind (the structure of its value)."""
-    return normalizer.normalize(src, structured, names, resolver, kinds, session)
+    each name with its kind (the structure of its value); ``checks`` are the places of
+    the in-place updates to check the writability of (see ``ownership``)."""
+    return normalizer.normalize(src, structured, names, resolver, kinds, session, checks)
 
 
 def ownership(
     src: SourceFunction, resolver: Resolver, session: Session | None, *, helper: bool
-) -> dict[str, tuple]:
+) -> inplace.Ownership:
     """ownership (``inplace/``): refuse an ``x op= ...`` or ``xs.append`` that another
-    name would see; returns the parameters whose argument Python would write into."""
+    name would see; returns the walk, with the parameters whose argument Python would
+    write into (``updates``) and the updates whose writability the generated code
+    checks (``checks``)."""
     summaries = session.ownership if session is not None else None
     return inplace.check(src, helper=helper, summaries=summaries, resolver=resolver)
 
@@ -147,8 +154,18 @@ def front(
     names = normalizer.allocator(src)
     resolver = Resolver(src)  # one per function: both passes read the same names
     structured = restructured(src, names)
-    fn = normalized(src, structured, names, resolver, kinds, session)
-    fn.updates = ownership(src, resolver, session, helper=helper)
+    # ownership runs first, for the normalizer to write the checks it asks for; a
+    # refusal of its waits for the normalizer's own (which come first)
+    rules.load_optional()  # (as the normalizer does: the records of what is called)
+    try:
+        owner, refusal = ownership(src, resolver, session, helper=helper), None
+    except AdCompileError as e:
+        owner, refusal = None, e
+    checks = owner.checks if owner is not None else set()
+    fn = normalized(src, structured, names, resolver, kinds, session, checks)
+    if refusal is not None:
+        raise refusal
+    fn.updates = owner.updates
     return fn
 
 

@@ -827,12 +827,6 @@ f = model.loss
         check(tmp_path, source, [np.array(x)], wrt=(0,), rebind="model.scale = -2.0")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ad.AdCompileError,
-    reason="the in-place check takes a helper that returns one argument as sharing "
-    "with all of them, and sharing as transitive: v8 is linked to x0 through v12",
-)
 def test_in_place_update_after_a_helper_returned_another_argument_in_a_loop(tmp_path):
     """Found by the "closures" extension (a nested function returning a value it closes
     over is lifted to a helper that returns that parameter): ``v8 += ...`` is refused
@@ -856,18 +850,11 @@ def f(x0):
     check(tmp_path, source, [np.array([0.1, 0.2])], wrt=(0,))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ad.AdCompileError,
-    reason="np.diag makes a new array of a 1-d operand and a read-only view of a 2-d "
-    "one; the in-place check cannot tell which before shapes are known, and takes the "
-    "result to share memory with the operand",
-)
 def test_in_place_update_of_a_diagonal_matrix_a_helper_returned(tmp_path):
     """Found by the long run of the helper-call suite: ``v4 += x0`` on what a helper
-    returned as ``np.diag(np.broadcast_to(a0, (1,)))`` (a new 1x1 array) is refused as
-    changing ``x0``. A false refusal, not a wrong number: Python writes into the new
-    array, and adcompile would compute the same."""
+    returned as ``np.diag(np.broadcast_to(a0, (1,)))`` (a new 1x1 array) was refused as
+    changing ``x0``. np.diag returns a new array or a read-only one: the update is
+    accepted and its writability checked when it runs (tests/test_in_place.py)."""
     source = """\
 def h1(a0):
     return np.diag(np.broadcast_to(a0, (1,)))

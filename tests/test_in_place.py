@@ -181,6 +181,16 @@ def global_through_a_helper(x):
     return np.sum(s * x)
 
 
+def scaled_or_global(a, flag):
+    return a * 2.0 if flag else SCALE
+
+
+def global_through_a_helper_given_an_argument(x):
+    s = scaled_or_global(x, False)  # SCALE itself: Python's s += ... changes it
+    s += 1.0
+    return np.sum(s * s)
+
+
 def array_default(x, c=SCALE):
     c += x
     return np.sum(c * x)
@@ -224,23 +234,126 @@ def broadcast_view(x):
     return np.sum(v)
 
 
+def imaginary_attribute(x):
+    v = (x * 2.0).imag  # np.imag: zeros that cannot be written, for a real x
+    v += x
+    return np.sum(v * x)
+
+
+def diagonal_of_a_matrix(x):
+    a = np.outer(x, x)
+    v = np.diag(a)  # a read-only view of a 2-d operand
+    v += x
+    return np.sum(v * x)
+
+
+def diagonal_method(x):
+    v = np.outer(x, x).diagonal()
+    v -= x
+    return np.sum(v * x)
+
+
+def element_of_a_diagonal(x):
+    v = np.diag(np.outer(x, x))
+    v[0] = 1.0
+    return np.sum(v * x)
+
+
+def row_of_a_broadcast_view(x):
+    v = np.broadcast_to(x * 2.0, (2, 3))
+    v[0] += x  # v[0] is a read-only view: "output array is read-only"
+    return np.sum(v)
+
+
+def element_of_a_broadcast_view(x):
+    v = np.broadcast_to(x * 2.0, (2, 3))
+    v[0, 1] += x[0]  # a number, written back: "assignment destination is read-only"
+    return np.sum(v)
+
+
+def read_only_through_a_helper(x):
+    v = broadcast_by_a_helper(x)
+    v += 1.0
+    return np.sum(v * x)
+
+
+def broadcast_by_a_helper(a):
+    return np.broadcast_to(a, (2, 3))
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        imaginary_part_of_a_new_real_array,
+        imaginary_part_of_a_magnitude,
+        imaginary_attribute,
+        broadcast_view,
+        diagonal_of_a_matrix,
+        diagonal_method,
+        element_of_a_diagonal,
+        row_of_a_broadcast_view,
+        element_of_a_broadcast_view,
+        read_only_through_a_helper,
+    ],
+)
+def test_in_place_update_of_a_read_only_array_fails_as_in_python(f):
+    """An update of an array that may be read-only (a view np.broadcast_to or np.diag
+    returns, np.imag of a real array) is accepted when nothing else sees the array,
+    and checked when the code runs: these arrays cannot be written, and the gradient
+    fails where and as Python's call does."""
+    x = RNG.normal(size=3)
+    with pytest.raises(ValueError) as python:
+        f(x.copy())
+    for mode in (ad.grad, ad.value_and_grad):
+        with pytest.raises(ValueError) as ours:
+            mode(f)(x)
+        assert type(ours.value) is ValueError and str(ours.value) == str(python.value)
+    assert "check_writable(" in ad.grad(f).source
+
+
+def diagonal_of_a_vector(x):
+    v = np.diag(x)  # a new matrix of a 1-d operand
+    v += 1.0
+    v[0] = x * 2.0
+    w = np.diag(v)  # its diagonal: a read-only view, never written
+    return np.sum(v * x) + np.sum(w * x)
+
+
+def diagonal_matrix_of_a_helper(x):
+    v = diagonal_matrix(x)
+    v *= x
+    return np.sum(v * x) + np.sum(x)
+
+
+def diagonal_matrix(a):
+    return np.diag(a * 2.0)
+
+
+def imaginary_part_of_a_complex_array(x):
+    z = np.fft.fft(x)
+    v = np.imag(z if np.sum(x) > 10.0 else z * 1.0)  # complex: a view that can be written
+    v += x
+    return np.sum(v * x)
+
+
+@pytest.mark.parametrize(
+    "f", [diagonal_of_a_vector, diagonal_matrix_of_a_helper, imaginary_part_of_a_complex_array]
+)
+def test_in_place_update_of_an_array_that_may_be_read_only_is_checked_when_it_runs(f):
+    """np.diag of a 1-d operand is a new array: Python writes into it, and the gradient
+    is exact. Only the update of what may be read-only is checked."""
+    x = RNG.normal(size=3)
+    assert_grad_matches_fd(f, x)
+    value, _ = ad.value_and_grad(f)(x)
+    np.testing.assert_allclose(value, f(x.copy()), rtol=1e-12)
+    source = ad.grad(f).source
+    assert source.count("check_writable(") == 1, source  # (then it is known to be writable)
+
+
 @pytest.mark.parametrize(
     ("f", "shapes", "line", "other"),
     [
-        (imaginary_part, [(3,)], "v += x", "the read-only array np.imag() returns"),
-        (
-            imaginary_part_of_a_new_real_array,
-            [(3,)],
-            "v += x",
-            "the read-only array np.imag() returns",
-        ),
-        (
-            imaginary_part_of_a_magnitude,
-            [(3,)],
-            "v += x",
-            "the read-only array np.imag() returns",
-        ),
-        (broadcast_view, [(3,)], "v *= x", "the read-only array np.broadcast_to() returns"),
+        (imaginary_part, [(3,)], "v += x", "'x'"),  # (a view of x, if x is complex)
         (conversion_of_an_array, [(3,)], "v += x", "'y'"),
         (conversion_to_a_view, [(3,)], "v += x", "'y'"),
         (element_of_a_list, [(3,), [(3,)]], "v += x", "'ws'"),
@@ -254,6 +367,12 @@ def broadcast_view(x):
         (base_of_a_view, [(3,)], "u *= x", "'v'"),
         (module_array, [(3,)], "s += x", "the global 'SCALE'"),
         (global_through_a_helper, [(3,)], "s += x", "what helper_returns_a_global() returned"),
+        (
+            global_through_a_helper_given_an_argument,
+            [(3,)],
+            "s += 1.0",
+            "what scaled_or_global() returned",
+        ),
         (array_default, [(3,)], "c += x", "the default value of 'c'"),
     ],
 )

@@ -385,6 +385,7 @@ RUNTIME_NONDIFF = (
     runtime.unit_cotangent,
     runtime.check_cotangent,
     runtime.check_unpacking,
+    runtime.check_writable,
     runtime.reduced_count,
     runtime.abs_sign,
     runtime.extremum_mask,

@@ -22,6 +22,15 @@ memory, in Python and in the generated code: it is accepted only on an array the
 function owns and nothing read later shares, and refused on an argument (whose
 caller would see the change), a global or a helper's parameter.
 
+A variable that certainly holds a number never shares memory (``k += 1`` rebinds
+it). An array that may be read-only (``np.broadcast_to``'s view, ``np.diag`` of a
+2-d operand, ``np.imag`` of a real one) does not make an update refused: Python
+fails on it when it cannot be written, so the generated code checks, before the
+update, that the array can be written, and raises Python's ValueError when it
+cannot (``check_writable``); when it can, the update is of an array nothing else
+sees. The functions whose result is a new array or a read-only one
+(``fresh.SEALED``) make no variable share the written memory with their operand.
+
 The same walk tracks the identity of lists, for ``xs.append(v)``: which objects
 each variable may be bound to and which objects each object may hold.
 
@@ -32,8 +41,10 @@ The modules, each with one job:
 - ``values``: the model (``Value``, ``State``: sharing, holding, identity, joins);
 - ``expressions``: what an expression evaluates to, and the objects it may be;
 - ``reads``: which names are read after a statement;
+- ``updates``: the checks of ``x op= ...`` and ``x[i] = ...`` (a part of the walk);
 - ``lists``: the checks of list updates, and the renewal of objects in loops;
-- ``walk``: the walk over statements, branches and loops (``Ownership``).
+- ``walk``: the walk over statements, branches and loops (``Ownership``), and the
+  summary of a helper's returns for its callers (``values.Returned``).
 """
 
 from __future__ import annotations
@@ -50,18 +61,20 @@ def check(
     helper: bool,
     summaries: dict | None = None,
     resolver: Resolver | None = None,
-) -> dict[str, tuple]:
+) -> Ownership:
     """Raise a located AdCompileError at the first ``x op= ...`` in ``src`` whose
     array ``x`` does not own, or the first ``xs.append(...)`` that something else
-    would see. Returns, for the function being differentiated, the parameters whose
-    argument Python's ``x op= ...`` would write into: parameter -> (location,
-    operator) of the first such update. The generated code writes into no argument,
-    which is what Python computes as long as no other argument shares that memory
-    (the call checks it)."""
+    would see. Returns the walk, whose ``updates`` are, for the function being
+    differentiated, the parameters whose argument Python's ``x op= ...`` would write
+    into: parameter -> (location, operator) of the first such update (the generated
+    code writes into no argument, which is what Python computes as long as no other
+    argument shares that memory: the call checks it); and whose ``checks`` are the
+    places (line, column) of the updates of arrays that may be read-only, whose
+    writability the generated code checks before it (Python's ValueError)."""
     resolver = resolver or Resolver(src)
     walk = Ownership(src, resolver.find, helper=helper, summaries=summaries)
     walk.run()
-    return walk.updates
+    return walk
 
 
 __all__ = ["check", "FRESH_FUNCTIONS", "FRESH_METHODS", "FRESH_OTHERS", "Ownership"]

@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..names import CONSTANT_ATTRIBUTES, is_helper
+from ..names import CONSTANT_ATTRIBUTES, METHODS, is_helper
 from ..rules import registry
 from ..rules.containers import is_function_value
-from .fresh import FRESH_METHODS, converted, makes_new, read_only
-from .values import NEW, NUMBER, State, Value, either, element
+from .fresh import FRESH_METHODS, converted, is_complex, makes_new, read_only, sealed
+from .values import NEW, NUMBER, Returned, State, Value, either, element, read_only_array
 
 
 class Expressions:
@@ -69,7 +69,11 @@ class Expressions:
                 if is_function_value(obj):
                     return NEW  # np.tanh passed as a value
                 return Value(False, outside=frozenset({f"the global {ast.unparse(node)!r}"}))
-            return element(self.value(node.value, state))  # x.T, x.real: views
+            value = element(self.value(node.value, state))  # x.T, x.real: views
+            if node.attr == "imag" and not is_complex(node.value, self.resolve):
+                # x.imag is np.imag(x): zeros that cannot be written, for a real x
+                return Value(False, value.refers, value.outside | {read_only_array("x.imag")})
+            return value
         if isinstance(node, ast.Subscript):
             if _is_number_attribute(node.value):
                 return NUMBER  # x.shape[0]
@@ -134,7 +138,11 @@ class Expressions:
             if isinstance(method, types.MethodType) and is_helper(method):
                 if self.own_array(method):
                     return NEW
-            return either([element(self.value(a, state)) for a in (func.value, *args)])
+            value = either([element(self.value(a, state)) for a in (func.value, *args)])
+            if func.attr in METHODS and sealed(METHODS[func.attr][0]):  # x.diagonal()
+                marker = read_only_array(f"x.{func.attr}()")
+                return Value(False, value.refers, value.outside | {marker}, sealed=True)
+            return value
         chosen = self.functions(func, state) if isinstance(func, ast.Name) else None
         if chosen is not None and func.id in self.names:
             # act(x) with act = np.tanh if c else h: a call of one of them
@@ -151,11 +159,15 @@ class Expressions:
             return NUMBER
         if _one_of(obj, _OF_NUMBERS) and self.numbers(args, state):
             return NUMBER
-        if isinstance(obj, functools.partial) and is_helper(obj.func):
+        partial = isinstance(obj, functools.partial) and is_helper(obj.func)
+        if partial:
             obj = obj.func  # (its own arguments are constants: values, not the caller's)
         if is_helper(obj):
             if self.own_array(obj):
                 return NEW
+            returned = self.summaries.get(("returned", id(obj)))
+            if returned is not None and not partial and _plain(node):
+                return self.helper_result(node, returned, state)
         elif makes_new(obj, node):
             return NEW
         elif (operand := converted(obj, node)) is not None:
@@ -163,13 +175,28 @@ class Expressions:
         values = [self.value(a, state) for a in args]
         refers = frozenset().union(*(v.refers for v in values))
         outside = frozenset().union(*(v.outside for v in values))
+        if sealed(obj):
+            marker = read_only_array(f"{ast.unparse(func)}()")
+            return Value(False, refers, outside | {marker}, sealed=True)
         if read_only(obj, node.args[0] if node.args else None, self.resolve):
-            outside |= {f"the read-only array {ast.unparse(func)}() returns"}
+            outside |= {read_only_array(f"{ast.unparse(func)}()")}
         elif registry.record_of(obj) is None and not refers and not outside:
             # a function adcompile knows nothing of may return an array it keeps; a
             # primitive returns a new array or a view of its operands
             outside = frozenset({f"what {ast.unparse(func)}() returned"})
         return Value(False, refers, outside)
+
+    def helper_result(self, node: ast.Call, returned: Returned, state: State) -> Value:
+        """The value of the call ``node`` of a helper whose returns hand back what
+        ``returned`` says: (views of) the arguments of the parameters it names."""
+        handed = [a for i, a in enumerate(node.args) if i in returned.shared]
+        handed += [k.value for k in node.keywords if k.arg in returned.shared]
+        values = [self.value(a, state) for a in handed]
+        refers = frozenset().union(*(v.refers for v in values))
+        outside = frozenset().union(*(v.outside for v in values)) | returned.read_only
+        if returned.more:
+            outside |= {f"what {ast.unparse(node.func)}() returned"}
+        return Value(False, refers, outside, sealed=returned.sealed)
 
     # --------------------------------------------------------------- identity
 
@@ -267,6 +294,14 @@ class Expressions:
 # their operands are
 _TO_NUMBERS = (int, float, bool, complex, len, isinstance)
 _OF_NUMBERS = (abs, round, max, min)
+
+
+def _plain(node: ast.Call) -> bool:
+    """Whether every argument of ``node`` goes to one parameter that it names or its
+    position does (no ``*xs`` or ``**kw``)."""
+    return not any(isinstance(a, ast.Starred) for a in node.args) and all(
+        k.arg is not None for k in node.keywords
+    )
 
 
 def _one_of(obj: object, functions) -> bool:

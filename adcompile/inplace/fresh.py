@@ -101,13 +101,22 @@ def _written_out(node: ast.expr) -> bool:
 
 def read_only(obj: object, operand: ast.expr | None, resolve: Callable) -> bool:
     """Whether a call of ``obj`` whose first operand is ``operand`` may return an
-    array that cannot be written (where Python's ``x += ...`` raises):
-    ``np.broadcast_to``'s view, and ``np.imag`` of a real operand (a read-only array of
-    zeros). ``np.imag`` of an operand known to be complex (computed from a transform's
-    result, see rules/fft.py) is a view that can be written."""
-    if obj is np.broadcast_to:
-        return True
+    array that cannot be written, or a view of its operand that can: ``np.imag`` of an
+    operand that may be real (a read-only array of zeros). ``np.imag`` of an operand
+    known to be complex (computed from a transform's result, see rules/fft.py) is a
+    view that can be written."""
     return obj is np.imag and not (operand is not None and is_complex(operand, resolve))
+
+
+# Functions whose result is a new array or one that cannot be written, never a view
+# that writes through to its operand: np.diag (a new array of a 1-d operand, a
+# read-only view of a 2-d one), np.diagonal and np.broadcast_to (read-only views).
+SEALED = (np.diag, np.diagonal, np.broadcast_to)
+
+
+def sealed(obj: object) -> bool:
+    """Whether a call of ``obj`` returns a new array or a read-only one (``SEALED``)."""
+    return any(obj is f for f in SEALED)
 
 
 def is_complex(node: ast.expr, resolve: Callable) -> bool:

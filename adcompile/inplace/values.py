@@ -18,16 +18,34 @@ class Value:
     the variables whose arrays it may refer to (be, be a view of, or contain), and
     what else outside the function's variables it may share memory with. ``number``:
     it is certainly an immutable scalar (a Python number, a numpy scalar), which no
-    array shares memory with and which ``x op= ...`` rebinds."""
+    array shares memory with and which ``x op= ...`` rebinds. ``sealed``: it is either
+    a new array or one that cannot be written (``np.diag``: a new array of a 1-d
+    operand, a read-only view of a 2-d one), so a write into it that succeeds changes
+    no other array, though it may see the arrays it ``refers`` to change."""
 
     fresh: bool
     refers: frozenset[str] = frozenset()
     outside: frozenset[str] = frozenset()
     number: bool = False
+    sealed: bool = False
 
 
 NEW = Value(True)
 NUMBER = Value(True, number=True)
+
+
+def read_only_array(what: str) -> str:
+    """What may see an array ``what`` returns that may be read-only: where a write
+    into it is checked when the code runs (``may_be_read_only``)."""
+    return f"the read-only array {what} may return"
+
+
+def may_be_read_only(obj: str) -> bool:
+    """Whether ``obj`` is a ``read_only_array``: an ``x op= ...`` on an array that only
+    it (and names never read again) may see is accepted, and checked when it runs:
+    Python's ValueError if the array cannot be written, a new array's update if it
+    can."""
+    return obj.startswith("the read-only array ")
 
 
 def element(value: Value) -> Value:
@@ -37,12 +55,27 @@ def element(value: Value) -> Value:
 
 def either(values: list[Value]) -> Value:
     """The value of an expression that evaluates to one of ``values``."""
+    fresh = all(v.fresh for v in values)
     return Value(
-        all(v.fresh for v in values),
+        fresh,
         frozenset().union(*(v.refers for v in values)),
         frozenset().union(*(v.outside for v in values)),
         all(v.number for v in values),
+        not fresh and all(v.sealed or (v.fresh and not v.refers) for v in values),
     )
+
+
+@dataclass(frozen=True)
+class Returned:
+    """What the returns of a helper hand back, for its callers: whether each is a new
+    array or a ``sealed`` one, the parameters (by position and by name) whose arrays one
+    may share or see, and what else from outside the helper one may share: arrays
+    that may be read-only (``read_only_array``), and whether anything more."""
+
+    sealed: bool
+    shared: frozenset
+    read_only: frozenset[str]
+    more: bool
 
 
 @dataclass

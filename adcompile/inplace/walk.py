@@ -18,7 +18,8 @@ from ..names import Resolver
 from .expressions import Expressions
 from .lists import Lists
 from .reads import Reads
-from .values import NEW, NUMBER, State, Value, element
+from .updates import Updates
+from .values import NUMBER, Returned, State, Value, element, may_be_read_only
 
 
 class _Stop(Exception):
@@ -31,7 +32,7 @@ class _Loop:
     continues: list[State] = field(default_factory=list)
 
 
-class Ownership:
+class Ownership(Updates):
     """The walk over one function. ``resolve`` maps a called expression to the object
     it names (None when it cannot tell); ``summaries`` caches, per helper, whether
     it returns arrays of its own (shared by the checks of one compilation)."""
@@ -57,6 +58,15 @@ class Ownership:
         self.loops: list[_Loop] = []
         self.loop_nodes: list[ast.stmt] = []
         self.returns: list[bool] = []  # per return: whether it hands back an array of its own
+        # what the returns hand back, for the callers (see values.Returned): whether
+        # each is new or sealed, the parameters they may share, read-only arrays, more
+        self.sealed_returns = True
+        self.shared: set = set()
+        self.read_only: set[str] = set()
+        self.more = False
+        # where an update writes into an array that may be read-only: the places
+        # (line, column) of the statements whose write the generated code checks
+        self.checks: set[tuple[int, int]] = set()
         # parameter -> (where, operator, variable) of the first x op= ... that Python
         # would do in the memory of that parameter's argument (not in a helper: there
         # it is refused)
@@ -81,8 +91,8 @@ class Ownership:
         """The state on entry: what may see each parameter's array and list."""
         state = State()
         if self.helper:
-            outside = frozenset({f"the array the caller passed to {self.src.name}()"})
-            state.shares = dict.fromkeys(self.params, outside)
+            for p in self.params:
+                state.shares[p] = frozenset({self.passed_array(p)})
         else:
             # the caller's arrays: x += ... on one is differentiated as x = x + ...
             # (the generated code never writes into its arguments), which is what
@@ -152,6 +162,7 @@ class Ownership:
         elif isinstance(stmt, ast.Return):
             if stmt.value is not None:
                 self.returns.append(self.own_result(stmt.value, state))
+                self.note_return(stmt.value, state, own=self.returns[-1])
                 self.passed |= self.passed_back(stmt.value, state)
                 reached = state.reach_contents(self.exprs.objects(stmt.value, state))
                 self.passed_defaults |= {p for p, o in self.defaults.items() if o in reached}
@@ -168,97 +179,6 @@ class Ownership:
                     state.copy()
                 )
             raise _Stop
-
-    def augmented(self, stmt: ast.AugAssign, state: State) -> None:
-        target = stmt.target
-        if isinstance(target, ast.Subscript):
-            self.exprs.value(stmt.value, state)
-            self.element_update(stmt, target, state)
-            return
-        if not isinstance(target, ast.Name):
-            return  # refused by the normalizer
-        var = target.id
-        if var in state.numbers:
-            # an immutable number: Python's x op= ... binds x to a new value
-            value = self.exprs.value(stmt.value, state)
-            state.forget(var)
-            state.bound(var, NUMBER if value.number else NEW, None)
-            return
-        later = self.reads.after(stmt, self.loop_nodes)
-        seen = state.reach(frozenset({var})) - {var}
-        for m in seen:
-            if m in self.arguments:
-                update = (self.src.loc(stmt), _symbol(stmt.op), var)
-                self.updates.setdefault(self.arguments[m], update)
-        seen = {m for m in seen if m not in self.arguments}
-        direct = state.sharers(var)
-        blocking = sorted(
-            (m for m in seen if m not in self.locals or m in later),
-            key=lambda m: (m in self.locals, m not in direct, m),
-        )
-        if blocking:
-            op = _symbol(stmt.op)
-            other = blocking[0] if blocking[0] not in self.locals else repr(blocking[0])
-            raise AdCompileError(
-                f"{var!r} shares its memory with {other} here, so "
-                f"`{var} {op}= ...` would change {other} too",
-                self.src.loc(stmt),
-                hint=f"write {var} = {var} {op} ... to make a new array",
-            )
-        # what shares it is never read again: from here on it is as good as new
-        holds = state.holds.get(var, frozenset())
-        state.forget(var)
-        if holds:
-            state.holds[var] = holds
-        value = self.exprs.value(stmt.value, state)
-        if value.refers and isinstance(stmt.value, ast.List | ast.Tuple):
-            state.hold(var, value, self.locals)  # xs += [a]: xs now holds a
-
-    def element_update(
-        self, stmt: ast.Assign | ast.AugAssign, target: ast.Subscript, state: State
-    ) -> None:
-        """``x[index] = v`` (or ``op=``) writes into ``x``'s memory, as Python does, so
-        it is accepted only on an array the function owns: not an argument, a global
-        or a caller's array, and shared with no name read later (a view, a container,
-        another variable). Unlike ``x op= ...`` on an argument, which is differentiated
-        as a new array, a write into an element can only mean the caller's array."""
-        base = target.value
-        if not isinstance(base, ast.Name):
-            return  # refused by the fence
-        var = base.id
-        text = ast.unparse(target)
-        op = "=" if isinstance(stmt, ast.Assign) else f"{_symbol(stmt.op)}="
-        copy_hint = f"make a copy the function owns first: {var} = {var}.copy()"
-        if var not in self.locals:
-            raise AdCompileError(
-                f"`{text} {op} ...` would change the global {var!r}",
-                self.src.loc(stmt),
-                hint=f"pass {var} in as an argument and {copy_hint}",
-            )
-        later = self.reads.after(stmt, self.loop_nodes)
-        seen = state.reach(frozenset({var})) - {var}
-        outside = sorted(m for m in seen if m not in self.locals)
-        if outside:
-            raise AdCompileError(
-                f"{var!r} shares its memory with {outside[0]} here, so "
-                f"`{text} {op} ...` would change it too",
-                self.src.loc(stmt),
-                hint=copy_hint,
-            )
-        direct = state.sharers(var)
-        blocking = sorted((m for m in seen if m in later), key=lambda m: (m not in direct, m))
-        if blocking:
-            raise AdCompileError(
-                f"{var!r} shares its memory with {blocking[0]!r} here, so "
-                f"`{text} {op} ...` would change {blocking[0]!r} too",
-                self.src.loc(stmt),
-                hint=f"{copy_hint}, or {blocking[0]} = {blocking[0]}.copy() where it is made",
-            )
-        # what shares it is never read again: from here on it is as good as new
-        holds = state.holds.get(var, frozenset())
-        state.forget(var)
-        if holds:
-            state.holds[var] = holds
 
     def expression_statement(self, stmt: ast.Expr, state: State) -> None:
         call = stmt.value
@@ -376,6 +296,13 @@ class Ownership:
             if value.fresh:
                 if value.refers:
                     state.hold(var, value, self.locals)
+            elif value.sealed:
+                # new, or read-only: a write into it that succeeds changes nothing else,
+                # but it may be a view of what it refers to, which may change (one way)
+                unwritable = frozenset(m for m in value.outside if may_be_read_only(m))
+                state.shares[var] = unwritable
+                for m in reached - unwritable:
+                    state.shares[m] = state.sharers(m) | {var}
             else:
                 state.shares[var] = frozenset(reached)
                 state.link(var, reached, self.locals)
@@ -420,6 +347,35 @@ class Ownership:
         value = self.exprs.value(node, state)  # (a view of a new array is its own too)
         return not value.refers and not value.outside
 
+    def passed_array(self, param: str) -> str:
+        """What the memory of a helper's parameter's argument is called."""
+        return f"the array the caller passed to {self.src.name}() as {param!r}"
+
+    def note_return(self, node: ast.expr, state: State, own: bool) -> None:
+        """Note, for the callers of a helper, what ``return node`` hands back: the
+        parameters whose arrays it may be, contain, be a view of or see through one
+        (a view of an array that may be read-only), and what else."""
+        value = self.exprs.value(node, state)
+        names = frozenset({node.id}) if isinstance(node, ast.Name) else value.refers
+        reached = state.reach(names) | value.outside
+        if own:
+            return
+        self.sealed_returns &= value.sealed or (
+            isinstance(node, ast.Name)
+            and node.id in self.locals
+            and not state.holds.get(node.id)
+            and all(m in self.locals or may_be_read_only(m) for m in reached)
+        )
+        for i, p in enumerate(self.params):
+            arrays = frozenset({p, self.passed_array(p)})
+            if reached & arrays or names & state.reach(arrays):
+                self.shared |= {i, p}
+        self.read_only |= {m for m in reached if may_be_read_only(m)}
+        passed = {self.passed_array(p) for p in self.params}
+        self.more |= any(
+            m not in self.locals and m not in passed and not may_be_read_only(m) for m in reached
+        )
+
     def passed_back(self, node: ast.expr, state: State) -> set[int]:
         """The positions of the parameters whose object, or part of it, ``node`` may be."""
         objs = self.exprs.objects(node, state)  # (a new container holding them is not them)
@@ -447,17 +403,19 @@ class Ownership:
         except AdCompileError:
             return False  # refused anyway when the helper itself is compiled
         self.summaries[key] = bool(walk.returns) and all(walk.returns)
+        if walk.returns:
+            self.summaries[("returned", key)] = Returned(
+                walk.sealed_returns,
+                frozenset(walk.shared),
+                frozenset(walk.read_only),
+                walk.more,
+            )
         # by position and by name (keyword arguments)
         self.summaries[("defaults", key)] = frozenset(walk.passed_defaults)
         self.summaries[("passed", key)] = frozenset(walk.passed) | {
             walk.params[i] for i in walk.passed
         }
         return self.summaries[key]
-
-
-def _symbol(op: ast.operator) -> str:
-    """``+`` for ast.Add(), and so on."""
-    return ast.unparse(ast.BinOp(ast.Name("a"), op, ast.Name("b"))).split()[1]
 
 
 def _argument(param: str) -> str:

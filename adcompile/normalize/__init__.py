@@ -71,14 +71,20 @@ def normalize(
     resolver: Resolver,
     kinds: tuple | None = None,
     session=None,
+    checks: set[tuple[int, int]] | None = None,
 ) -> Function:
     """Normalize ``src`` whose body ``restructure`` made ``structured``; ``names``
     (from ``allocator``) names temporaries and ``resolver`` (``names.py``) says what
     free names mean; ``kinds`` gives the structure of each argument (leaf or
     container, see ``rules/containers.py``), when it is known; ``session`` (see
-    ``link.py``) tells the structure of what called user functions return."""
+    ``link.py``) tells the structure of what called user functions return; ``checks``
+    are the places (line, column) of the in-place updates of arrays that may be
+    read-only (see ``inplace``), before which the code checks that they can be
+    written."""
     rules.load_optional()  # the rules of optional libraries the program has imported
-    return Normalizer(src, structured, names, resolver, kinds, session).run()
+    normalizer = Normalizer(src, structured, names, resolver, kinds, session)
+    normalizer.checks = checks or set()
+    return normalizer.run()
 
 
 __all__ = [

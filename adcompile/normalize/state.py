@@ -63,6 +63,10 @@ class State:
         # the variables desugar made (a comprehension's list, a condition), likewise
         self.desugared: dict[str, str | ast.expr] = dict(src.spelled)
         self.stmt: ast.stmt = fn
+        # the places (line, column) of the in-place updates whose writability the code
+        # checks (see inplace/), and the name the check's helper has here
+        self.checks: set[tuple[int, int]] = set()
+        self.writable_check: str | None = None
 
     # ---------------------------------------------------------------- driver
 

@@ -95,7 +95,13 @@ class Statements:
                 left=ast.Name(id=target.id, ctx=ast.Load()), op=stmt.op, right=stmt.value
             )
             ast.copy_location(binop, stmt)
+            before = self.env.get(target.id)
             self.assign(target, binop)
+            if (stmt.lineno, stmt.col_offset) in self.checks and before is not None:
+                # after the operands, before the update: where Python's fails
+                update = self.body.pop()
+                self.check_writable(before, "output array is read-only", stmt)
+                self.body.append(update)
             return
         if isinstance(stmt, ast.Return):
             name = self.result_name()
@@ -344,6 +350,31 @@ class Statements:
             )
         )
 
+    def check_writable(
+        self, base: ast.expr, message: str, node: ast.AST, item: ast.expr | None = None
+    ) -> None:
+        """Before an in-place update of an array that may be read-only (inplace/ says
+        where): raise Python's ValueError, ``message``, when ``base`` cannot be written
+        (for ``x[i] op= v``, ``item`` is ``x[i]``, which Python writes into first)."""
+        if self.writable_check is None:
+            self.writable_check = self.names.fresh("check_writable")
+            self.globals[self.writable_check] = runtime.check_writable
+        args = [_copy_atom(base), ast.Constant(value=message)]
+        if item is not None:
+            args.append(_copy_atom(item))
+        func = ast.Name(id=self.writable_check, ctx=ast.Load())
+        check = ast.Call(func=func, args=args, keywords=[])
+        self.body.append(
+            Assign(
+                target=self.names.fresh("effect"),
+                value=check,
+                prim=None,
+                operands={},
+                loc=self.src.loc(node),
+                effect="call",
+            )
+        )
+
     def element_assign(
         self, target: ast.Subscript, value: ast.expr, op: ast.operator | None = None
     ) -> None:
@@ -375,15 +406,22 @@ class Statements:
                 target,
                 hint=f"make {var} an array first, e.g. {var} = np.zeros(n)",
             )
+        # (the check, if any: after the operands, before the write, as Python fails)
+        checked = (self.stmt.lineno, self.stmt.col_offset) in self.checks
+        message = "assignment destination is read-only"
         if op is None:
             item = self.atom(value, var)
             index = self.index(target.slice, var)
+            if checked:
+                self.check_writable(base, message, target)
         else:
             index = self.index(target.slice, var)
             current = ast.Subscript(value=_copy_atom(base), slice=copy.deepcopy(index))
             ast.copy_location(current, target)
             read = self.emit_atoms(current, var, operator.getitem, [base, index], target)
             item = self.atom(value, var)
+            if checked:
+                self.check_writable(base, message, target, read)
             update = ast.BinOp(left=read, op=op, right=item)
             ast.copy_location(update, value)
             item = self.emit_atoms(update, var, BINOPS[type(op)], [read, item], self.stmt)

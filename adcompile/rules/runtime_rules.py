@@ -627,6 +627,7 @@ nondiff(
     runtime.unit_cotangent,
     runtime.check_cotangent,
     runtime.check_unpacking,
+    runtime.check_writable,
     runtime.reduced_count,
     # what the definitions of rules/bodies.py compute from shapes and constants
     runtime.fft_axes,

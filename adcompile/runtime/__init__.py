@@ -45,6 +45,7 @@ from .arrays import (
     add_into,
     arange_adjoint,
     assigned_part,
+    check_writable,
     copy_array,
     dot_adjoint_lhs,
     dot_adjoint_rhs,

@@ -224,6 +224,18 @@ def copy_array(x):
     return x.copy() if isinstance(x, np.ndarray) else x
 
 
+def check_writable(x, message, item=None):
+    """Raise the ValueError Python raises where the user's in-place update writes into
+    the array ``x`` and ``x`` cannot be written (``np.broadcast_to``'s view, ``np.diag``
+    of a 2-d array): ``message`` is Python's for that write. For ``x[i] op= v``,
+    ``item`` is ``x[i]``, into which Python writes first when it is a (read-only) view:
+    "output array is read-only"."""
+    if isinstance(x, np.ndarray) and not x.flags.writeable:
+        if isinstance(item, np.ndarray) and not item.flags.writeable:
+            message = "output array is read-only"
+        raise ValueError(message)
+
+
 def writable_adjoint(g, x):
     """A copy of the adjoint ``g`` of ``x`` that the gradient owns and may write into:
     a new array of ``x``'s shape."""
