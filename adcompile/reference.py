@@ -224,7 +224,17 @@ STATEMENTS_TEXT = [
     "caller can see that array; the gradient never writes into its arguments, so a "
     "call that passes one array for a parameter updated this way and for another "
     "parameter (or a view of it) is refused, since Python's function would change "
-    "both);",
+    "both). A name holding a number (`k = 0`, `len(xs)`, `x.shape[0]`, a `range` "
+    "index) shares no memory: `k += 1` makes a new number. What a function chosen "
+    "by a condition returns (`act = np.tanh if c else h; v = act(x)`) is new when "
+    "each choice returns a new array, and what a helper returns shares memory only "
+    "with the arguments it may return (or a view of). An array that may be "
+    "read-only (`np.broadcast_to`'s view, `np.diag` and `np.diagonal` of a matrix, "
+    "`np.imag` of a real array) is not refused: the generated code checks it before "
+    'the update and raises Python\'s ValueError ("output array is read-only", '
+    '"assignment destination is read-only") when it cannot be written, as '
+    "Python's code fails; `np.diag` of a vector is a new array, updated as Python "
+    "does;",
     "element and slice assignment, `x[index] = v` and `x[index] op= v`, with every "
     "index numpy takes (integers, slices, `None`, `...`, integer arrays, boolean "
     "masks, tuples of them), meaning what Python means: the array changes in place, "
@@ -233,7 +243,9 @@ STATEMENTS_TEXT = [
     "accepted on an array the function owns (made by it: `np.zeros`, `x.copy()`, "
     "arithmetic, a numpy call that returns a new array), where no name read later, "
     "container, view or caller can see the change; writing into an argument, a "
-    "global or memory shared with one is refused (copy it first: `x = x.copy()`). "
+    "global or memory shared with one is refused (copy it first: `x = x.copy()`), "
+    "and a write into an array that may be read-only is checked when it runs, as "
+    "for augmented assignment. "
     "The generated code writes in place too, and its reverse sweep zeroes the "
     "written part of the array's adjoint in place, so a loop writing one row per "
     "step (`H[t] = h`) costs one row per step; where the reverse sweep still reads "

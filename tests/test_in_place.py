@@ -181,6 +181,13 @@ def global_through_a_helper(x):
     return np.sum(s * x)
 
 
+def base_of_a_diagonal(x):
+    a = np.outer(x, x)
+    v = np.diag(a)  # a read-only view of a: a's update changes it
+    a += 1.0
+    return np.sum(v * x)
+
+
 def scaled_or_global(a, flag):
     return a * 2.0 if flag else SCALE
 
@@ -367,6 +374,7 @@ def test_in_place_update_of_an_array_that_may_be_read_only_is_checked_when_it_ru
         (base_of_a_view, [(3,)], "u *= x", "'v'"),
         (module_array, [(3,)], "s += x", "the global 'SCALE'"),
         (global_through_a_helper, [(3,)], "s += x", "what helper_returns_a_global() returned"),
+        (base_of_a_diagonal, [(3,)], "a += 1.0", "'v'"),
         (
             global_through_a_helper_given_an_argument,
             [(3,)],
@@ -465,6 +473,15 @@ def views_of_new_arrays(x):
     return np.sum(v * x) + np.sum(w * x) + np.sum(u * u)
 
 
+def diagonal_rebound(x):
+    a = x * 2.0
+    v = np.diag(a)
+    s = np.sum(v)
+    v = x * 3.0  # no longer a's diagonal: a's update changes nothing read later
+    a += 1.0
+    return np.sum(v * a) + s
+
+
 def counter_read_by_a_closure(x):
     k = 0
 
@@ -495,6 +512,7 @@ def copied_counter(x):
     [
         counter_read_by_a_closure,
         copied_counter,
+        diagonal_rebound,
         views_of_new_arrays,
         made_by_numpy,
         made_by_a_helper,

@@ -96,6 +96,9 @@ class State:
     contents: dict[str, frozenset[str]] = field(default_factory=dict)
     numbers: frozenset[str] = frozenset()
     functions: dict[str, tuple] = field(default_factory=dict)
+    # a variable bound to a new or read-only array (``Value.sealed``) -> what sees it
+    # one way: what it may be a view of, whose updates it may see (``seal``)
+    sources: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def copy(self) -> State:
         return State(
@@ -105,6 +108,7 @@ class State:
             dict(self.contents),
             self.numbers,
             dict(self.functions),
+            dict(self.sources),
         )
 
     def sharers(self, var: str) -> frozenset[str]:
@@ -127,6 +131,19 @@ class State:
         for m in self.shares.pop(var, frozenset()) | self.holds.pop(var, frozenset()):
             if var in self.shares.get(m, ()):
                 self.shares[m] = self.shares[m] - {var}
+        for m in self.sources.pop(var, frozenset()):
+            if var in self.shares.get(m, ()):
+                self.shares[m] = self.shares[m] - {var}
+
+    def seal(self, var: str, unwritable: frozenset[str], sources: set[str]) -> None:
+        """``var`` holds a new array or a read-only one (a view of ``sources``): a write
+        into it that succeeds changes nothing else, so it shares only ``unwritable``
+        (what checks the write, see ``read_only_array``); an update of ``sources``
+        may change it (a link one way)."""
+        self.shares[var] = unwritable
+        self.sources[var] = frozenset(sources)
+        for m in sources:
+            self.shares[m] = self.sharers(m) | {var}
 
     def link(self, var: str, others: set[str], names: set[str]) -> None:
         """``var`` may see the arrays of ``others`` (those in ``names`` are variables)."""
@@ -145,6 +162,7 @@ class State:
         self.shares, self.holds = new.shares, new.holds
         self.points, self.contents = new.points, new.contents
         self.numbers, self.functions = new.numbers, new.functions
+        self.sources = new.sources
 
     def bound(self, var: str, value: Value, functions: tuple | None) -> None:
         """Note what ``var`` now certainly is: a number, a function of ``functions``."""
@@ -202,6 +220,7 @@ class State:
                 (out.holds, other.holds),
                 (out.points, other.points),
                 (out.contents, other.contents),
+                (out.sources, other.sources),
             ):
                 for n, v in theirs.items():
                     table[n] = table[n] | v if n in table else v

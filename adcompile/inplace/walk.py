@@ -300,9 +300,7 @@ class Ownership(Updates):
                 # new, or read-only: a write into it that succeeds changes nothing else,
                 # but it may be a view of what it refers to, which may change (one way)
                 unwritable = frozenset(m for m in value.outside if may_be_read_only(m))
-                state.shares[var] = unwritable
-                for m in reached - unwritable:
-                    state.shares[m] = state.sharers(m) | {var}
+                state.seal(var, unwritable, reached - unwritable)
             else:
                 state.shares[var] = frozenset(reached)
                 state.link(var, reached, self.locals)
