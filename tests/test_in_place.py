@@ -529,3 +529,37 @@ def test_in_place_update_of_an_array_the_function_owns_is_differentiated(f):
     np.testing.assert_array_equal(x, before)
     value, _ = ad.value_and_grad(f)(x)
     np.testing.assert_allclose(value, f(x.copy()), rtol=1e-12)
+
+
+def test_the_check_of_a_read_only_update_holds_in_every_mode():
+    """The check is a statement of the generated code: forward mode, and generated code
+    differentiated again, keep it (Python's ValueError); where the array can be
+    written, higher derivatives are exact."""
+    x = RNG.normal(size=3)
+    vector = RNG.normal(size=3)
+    for call in (
+        lambda: ad.jvp(broadcast_view)(x, vector),
+        lambda: ad.vjp(broadcast_view)(x, 1.0),
+        lambda: ad.hvp(broadcast_view)(x, vector),
+        lambda: ad.hessian(diagonal_of_a_matrix)(x),
+    ):
+        with pytest.raises(ValueError, match="output array is read-only"):
+            call()
+    eps = 1e-6
+    rows = [
+        (
+            ad.grad(diagonal_matrix_of_a_helper)(x + eps * e)
+            - ad.grad(diagonal_matrix_of_a_helper)(x - eps * e)
+        )
+        / (2 * eps)
+        for e in np.eye(3)
+    ]
+    np.testing.assert_allclose(
+        ad.hessian(diagonal_matrix_of_a_helper)(x), np.array(rows), rtol=1e-5, atol=1e-7
+    )
+    _, tangent = ad.jvp(diagonal_matrix_of_a_helper)(x, vector)
+    numeric = (
+        diagonal_matrix_of_a_helper(x + eps * vector)
+        - diagonal_matrix_of_a_helper(x - eps * vector)
+    ) / (2 * eps)
+    np.testing.assert_allclose(tangent, numeric, rtol=1e-5)

@@ -27,7 +27,6 @@ import warnings
 
 import numpy as np
 
-from .. import runtime
 from ..ir import Assign
 from ..names import RANDOM_MAKERS, RANDOM_METHODS, RANDOM_REFUSED, is_random_draw
 from .common import _strip
@@ -49,8 +48,6 @@ class Effects:
         func = call.func
         obj = self.resolver.find(func) if isinstance(func, ast.Name | ast.Attribute) else None
         if obj is print or obj is warnings.warn:
-            return True
-        if obj is runtime.check_writable:  # (generated code, differentiated again)
             return True
         if getattr(obj, "__module__", None) == "logging":
             return True

@@ -50,6 +50,11 @@ class Statements:
             if self.is_effect_call(call):
                 self.effect(call, stmt)
                 return
+            if self.is_writable_check(call):  # generated code, differentiated again
+                base, message, *item = call.args
+                atoms = [self.atom(a, "item") for a in (base, *item)]
+                self.check_writable(atoms[0], message.value, stmt, *atoms[1:])
+                return
             if isinstance(call, ast.Call) and self.is_draw(call):  # rng.normal(), np.random.seed(0)
                 self.emit(call, "draw")
                 return
@@ -348,6 +353,17 @@ class Statements:
                 loc=self.src.loc(node),
                 effect="call",
             )
+        )
+
+    def is_writable_check(self, call: ast.expr) -> bool:
+        """``check_writable(x, message)`` (or with ``x[i]``), as generated code calls it."""
+        return (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and self.resolver.find(call.func) is runtime.check_writable
+            and 2 <= len(call.args) <= 3
+            and isinstance(call.args[1], ast.Constant)
+            and not call.keywords
         )
 
     def check_writable(
