@@ -401,7 +401,9 @@ class Ownership(Updates):
         except AdCompileError:
             return False  # refused anyway when the helper itself is compiled
         self.summaries[key] = bool(walk.returns) and all(walk.returns)
-        if walk.returns:
+        a = src.node.args
+        if walk.returns and not (a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs):
+            # (each argument of a call goes to the parameter its position or name says)
             self.summaries[("returned", key)] = Returned(
                 walk.sealed_returns,
                 frozenset(walk.shared),
