@@ -15,7 +15,15 @@ import numpy as np
 from ..names import CONSTANT_ATTRIBUTES, METHODS, is_helper
 from ..rules import registry
 from ..rules.containers import is_function_value
-from .fresh import FRESH_METHODS, converted, is_complex, makes_new, read_only, sealed
+from .fresh import (
+    FRESH_METHODS,
+    always_read_only,
+    converted,
+    is_complex,
+    makes_new,
+    read_only,
+    sealed,
+)
 from .values import NEW, NUMBER, Returned, State, Value, either, element, read_only_array
 
 
@@ -140,8 +148,10 @@ class Expressions:
                     return NEW
             value = either([element(self.value(a, state)) for a in (func.value, *args)])
             if func.attr in METHODS and sealed(METHODS[func.attr][0]):  # x.diagonal()
-                marker = read_only_array(f"x.{func.attr}()")
-                return Value(False, value.refers, value.outside | {marker}, sealed=True)
+                what = f"{ast.unparse(func)}()"
+                certain = what if always_read_only(METHODS[func.attr][0]) else None
+                outside = value.outside | {read_only_array(what)}
+                return Value(False, value.refers, outside, sealed=True, read_only=certain)
             return value
         chosen = self.functions(func, state) if isinstance(func, ast.Name) else None
         if chosen is not None and func.id in self.names:
@@ -176,8 +186,10 @@ class Expressions:
         refers = frozenset().union(*(v.refers for v in values))
         outside = frozenset().union(*(v.outside for v in values))
         if sealed(obj):
-            marker = read_only_array(f"{ast.unparse(func)}()")
-            return Value(False, refers, outside | {marker}, sealed=True)
+            what = f"{ast.unparse(func)}()"
+            certain = what if always_read_only(obj) else None
+            outside |= {read_only_array(what)}
+            return Value(False, refers, outside, sealed=True, read_only=certain)
         if read_only(obj, node.args[0] if node.args else None, self.resolve):
             outside |= {read_only_array(f"{ast.unparse(func)}()")}
         elif registry.record_of(obj) is None and not refers and not outside:

@@ -119,6 +119,12 @@ def sealed(obj: object) -> bool:
     return any(obj is f for f in SEALED)
 
 
+def always_read_only(obj: object) -> bool:
+    """Whether a call of ``obj`` always returns a read-only view: np.diagonal,
+    np.broadcast_to (np.diag makes a new array of a 1-d operand)."""
+    return obj is np.diagonal or obj is np.broadcast_to
+
+
 def is_complex(node: ast.expr, resolve: Callable) -> bool:
     """Whether the expression ``node`` is complex whatever its operands' values are:
     a transform's result (its record ``MAKES`` complex values), or arithmetic and

@@ -29,6 +29,7 @@ class Updates:
             state.forget(var)
             state.bound(var, NUMBER if value.number else NEW, None)
             return
+        self.never_writable(var, f"`{var} {symbol(stmt.op)}= ...`", stmt, state)
         later = self.reads.after(stmt, self.loop_nodes)
         seen = state.reach(frozenset({var})) - {var}
         unwritable = {m for m in seen if may_be_read_only(m)}
@@ -84,6 +85,7 @@ class Updates:
                 self.src.loc(stmt),
                 hint=f"pass {var} in as an argument and {copy_hint}",
             )
+        self.never_writable(var, f"`{text} {op} ...`", stmt, state)
         later = self.reads.after(stmt, self.loop_nodes)
         seen = state.reach(frozenset({var})) - {var}
         unwritable = {m for m in seen if may_be_read_only(m)}
@@ -112,6 +114,19 @@ class Updates:
         state.forget(var)
         if holds:
             state.holds[var] = holds
+
+    def never_writable(self, var: str, update: str, stmt: ast.stmt, state: State) -> None:
+        """Refuse ``update`` of ``var`` when ``var`` certainly holds a read-only array:
+        Python's would fail on every call (where it may be one, the update is checked
+        when it runs instead)."""
+        what = state.read_only.get(var)
+        if what is not None:
+            raise AdCompileError(
+                f"{var!r} holds the read-only view {what} returns here, so {update} "
+                "fails in Python too: numpy cannot write into it",
+                self.src.loc(stmt),
+                hint=f"make a copy that can be written first: {var} = {var}.copy()",
+            )
 
 
 def symbol(op: ast.operator) -> str:

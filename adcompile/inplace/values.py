@@ -21,13 +21,16 @@ class Value:
     array shares memory with and which ``x op= ...`` rebinds. ``sealed``: it is either
     a new array or one that cannot be written (``np.diag``: a new array of a 1-d
     operand, a read-only view of a 2-d one), so a write into it that succeeds changes
-    no other array, though it may see the arrays it ``refers`` to change."""
+    no other array, though it may see the arrays it ``refers`` to change.
+    ``read_only`` says it is certainly an array that cannot be written, and what made
+    it (``"np.broadcast_to()"``): Python's ``x op= ...`` on it always fails."""
 
     fresh: bool
     refers: frozenset[str] = frozenset()
     outside: frozenset[str] = frozenset()
     number: bool = False
     sealed: bool = False
+    read_only: str | None = None  # certainly read-only: what returned it
 
 
 NEW = Value(True)
@@ -62,6 +65,7 @@ def either(values: list[Value]) -> Value:
         frozenset().union(*(v.outside for v in values)),
         all(v.number for v in values),
         not fresh and all(v.sealed or (v.fresh and not v.refers) for v in values),
+        values[0].read_only if all(v.read_only for v in values) else None,
     )
 
 
@@ -99,6 +103,8 @@ class State:
     # a variable bound to a new or read-only array (``Value.sealed``) -> what sees it
     # one way: what it may be a view of, whose updates it may see (``seal``)
     sources: dict[str, frozenset[str]] = field(default_factory=dict)
+    # a variable that certainly holds a read-only array -> what returned it
+    read_only: dict[str, str] = field(default_factory=dict)
 
     def copy(self) -> State:
         return State(
@@ -109,6 +115,7 @@ class State:
             self.numbers,
             dict(self.functions),
             dict(self.sources),
+            dict(self.read_only),
         )
 
     def sharers(self, var: str) -> frozenset[str]:
@@ -162,7 +169,7 @@ class State:
         self.shares, self.holds = new.shares, new.holds
         self.points, self.contents = new.points, new.contents
         self.numbers, self.functions = new.numbers, new.functions
-        self.sources = new.sources
+        self.sources, self.read_only = new.sources, new.read_only
 
     def bound(self, var: str, value: Value, functions: tuple | None) -> None:
         """Note what ``var`` now certainly is: a number, a function of ``functions``."""
@@ -174,6 +181,10 @@ class State:
             self.functions[var] = functions
         else:
             self.functions.pop(var, None)
+        if value.read_only:
+            self.read_only[var] = value.read_only
+        else:
+            self.read_only.pop(var, None)
 
     # -------------------------------------------------------------- identity
 
@@ -209,7 +220,7 @@ class State:
         """The state where paths that ended in ``states`` meet (None: a path that
         stopped): a variable shares whatever it shares on any path, is a number if it
         is one on every path, and a function if it is one on every path (any of
-        theirs)."""
+        theirs), and certainly read-only if it is on every path."""
         reached = [s for s in states if s is not None]
         if not reached:
             return None
@@ -225,6 +236,7 @@ class State:
                 for n, v in theirs.items():
                     table[n] = table[n] | v if n in table else v
             out.numbers = out.numbers & other.numbers
+            out.read_only = {n: w for n, w in out.read_only.items() if n in other.read_only}
             out.functions = {
                 n: fns + tuple(f for f in other.functions[n] if not any(f is g for g in fns))
                 for n, fns in out.functions.items()

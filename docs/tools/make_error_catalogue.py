@@ -349,6 +349,17 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "Statements",
+        "an in-place update of a read-only view",
+        """
+        def f(x):
+            v = np.broadcast_to(x, (2, 3))
+            v += 1.0
+            return np.sum(v)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
         "an in-place update of a list's element",
         """
         def f(x, ws):
