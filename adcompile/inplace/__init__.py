@@ -23,8 +23,10 @@ function owns and nothing read later shares, and refused on an argument (whose
 caller would see the change), a global or a helper's parameter.
 
 A variable that certainly holds a number never shares memory (``k += 1`` rebinds
-it). An array that may be read-only (``np.broadcast_to``'s view, ``np.diag`` of a
-2-d operand, ``np.imag`` of a real one) does not make an update refused: Python
+it). An update of a variable that certainly holds a read-only view
+(``np.broadcast_to``, ``np.diagonal``) is refused: Python's fails on every call. An
+array that may be read-only (``np.diag`` of a 2-d operand, ``np.imag`` of a real
+one, a view of either, what a helper returns) does not make an update refused: Python
 fails on it when it cannot be written, so the generated code checks, before the
 update, that the array can be written, and raises Python's ValueError when it
 cannot (``check_writable``); when it can, the update is of an array nothing else
