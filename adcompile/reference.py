@@ -228,13 +228,14 @@ STATEMENTS_TEXT = [
     "index) shares no memory: `k += 1` makes a new number. What a function chosen "
     "by a condition returns (`act = np.tanh if c else h; v = act(x)`) is new when "
     "each choice returns a new array, and what a helper returns shares memory only "
-    "with the arguments it may return (or a view of). An array that may be "
-    "read-only (`np.broadcast_to`'s view, `np.diag` and `np.diagonal` of a matrix, "
-    "`np.imag` of a real array) is not refused: the generated code checks it before "
-    'the update and raises Python\'s ValueError ("output array is read-only", '
-    '"assignment destination is read-only") when it cannot be written, as '
-    "Python's code fails; `np.diag` of a vector is a new array, updated as Python "
-    "does;",
+    "with the arguments it may return (or a view of). An update of a view that is "
+    "always read-only (what `np.broadcast_to` and `np.diagonal` return) is refused, "
+    "as Python's fails on every call; one of an array that may be read-only "
+    "(`np.diag`'s view of a matrix, `np.imag` of a real array, what a helper "
+    "returns) is not: the generated code checks it before the update and raises "
+    'Python\'s ValueError ("output array is read-only", "assignment destination '
+    "is read-only\") when it cannot be written, as Python's code fails; `np.diag` "
+    "of a vector is a new array, updated as Python does;",
     "element and slice assignment, `x[index] = v` and `x[index] op= v`, with every "
     "index numpy takes (integers, slices, `None`, `...`, integer arrays, boolean "
     "masks, tuples of them), meaning what Python means: the array changes in place, "
