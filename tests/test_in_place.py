@@ -181,6 +181,20 @@ def global_through_a_helper(x):
     return np.sum(s * x)
 
 
+def applied(fn, a):
+    return fn(a)  # whatever fn returns: it may keep it
+
+
+def the_global(a):
+    return SCALE
+
+
+def global_through_a_function_passed_in(x):
+    s = applied(the_global, x * 1.0)
+    s += 1.0
+    return np.sum(s * s)
+
+
 def base_of_a_diagonal(x):
     a = np.outer(x, x)
     v = np.diag(a)  # a read-only view of a: a's update changes it
@@ -392,6 +406,7 @@ def test_in_place_update_of_an_array_that_may_be_read_only_is_checked_when_it_ru
         (module_array, [(3,)], "s += x", "the global 'SCALE'"),
         (global_through_a_helper, [(3,)], "s += x", "what helper_returns_a_global() returned"),
         (base_of_a_diagonal, [(3,)], "a += 1.0", "'v'"),
+        (global_through_a_function_passed_in, [(3,)], "s += 1.0", "what applied() returned"),
         (
             global_through_a_helper_given_an_argument,
             [(3,)],

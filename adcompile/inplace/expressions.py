@@ -192,10 +192,11 @@ class Expressions:
             return Value(False, refers, outside, sealed=True, read_only=certain)
         if read_only(obj, node.args[0] if node.args else None, self.resolve):
             outside |= {read_only_array(f"{ast.unparse(func)}()")}
-        elif registry.record_of(obj) is None and not refers and not outside:
-            # a function adcompile knows nothing of may return an array it keeps; a
-            # primitive returns a new array or a view of its operands
-            outside = frozenset({f"what {ast.unparse(func)}() returned"})
+        elif obj is None or (registry.record_of(obj) is None and not refers and not outside):
+            # a function adcompile knows nothing of may return an array it keeps (one
+            # it cannot tell, such as a parameter's function, whatever its arguments);
+            # a primitive returns a new array or a view of its operands
+            outside |= {f"what {ast.unparse(func)}() returned"}
         return Value(False, refers, outside)
 
     def helper_result(self, node: ast.Call, returned: Returned, state: State) -> Value:
