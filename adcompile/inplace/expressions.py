@@ -56,8 +56,10 @@ class Expressions:
                     return NUMBER
                 return Value(False, frozenset({node.id}))
             obj = self.resolve(node)
-            if isinstance(obj, int | float | complex | bool | np.generic):
+            if isinstance(obj, _NUMBERS):
                 return NUMBER
+            if isinstance(obj, np.generic):
+                return NEW
             if obj is None:
                 return NEW
             if is_function_value(obj) and not isinstance(obj, functools.partial):
@@ -70,8 +72,10 @@ class Expressions:
                 return NEW
             if isinstance(self.resolve(node.value), types.ModuleType):
                 obj = self.resolve(node)
-                if isinstance(obj, int | float | complex | np.generic):
+                if isinstance(obj, _NUMBERS):
                     return NUMBER  # np.pi
+                if isinstance(obj, np.generic):
+                    return NEW
                 if obj is None:
                     return NEW  # np.newaxis
                 if is_function_value(obj):
@@ -303,6 +307,8 @@ class Expressions:
         return given
 
 
+# the immutable scalars: Python's numbers and numpy's
+_NUMBERS = (int, float, complex, bool, np.number, np.bool_)
 # calls whose result is always a Python number, and those whose result is one when
 # their operands are
 _TO_NUMBERS = (int, float, bool, complex, len, isinstance)
