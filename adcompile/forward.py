@@ -94,7 +94,7 @@ class JvpFunction:
         if isinstance(fn, GradientFunction):  # jvp(grad(f)): differentiate grad(f)'s code
             from .regenerate import differentiable_function, inner_guards
 
-            fn = differentiable_function(fn, kinds)
+            fn = differentiable_function(fn, kinds, forward=True)
             inner = inner_guards(fn)
         with frontend.recording() as guards:
             with _internal_errors(self.fn.__name__, def_loc(self.fn)):

@@ -77,7 +77,7 @@ class Hvp:
         specialised to them, as ``grad`` runs it)."""
         from .forward import JvpFunction
 
-        gfn = differentiable_function(self.gradient, kinds, sig)
+        gfn = differentiable_function(self.gradient, kinds, sig, forward=True)
         found = self._jvps.get((kinds, sig))
         if found is None or found[0] is not gfn:
             wrt = self.wrt[0] if self.single else tuple(self.wrt)
@@ -190,7 +190,7 @@ def static_hvp(src: Any, gen: Any, names: list[str]) -> tuple[str, Any]:
     from .api import build_jvp
 
     with _internal_errors(src.name, src.loc(src.node)):
-        fn = compile_again(gen, f"grad {src.qualname}", names, src.loc(src.node))
+        fn = compile_again(gen, f"grad {src.qualname}", names, src.loc(src.node), forward=True)
         inner = pipeline.read(fn)
     source, _, jvp_gen = build_jvp(inner, names)
     return hvp_text(source, src.name, names), jvp_gen

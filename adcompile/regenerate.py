@@ -84,14 +84,20 @@ def differentiable_text(text: str, gradient: bool = False) -> str:
             and isinstance(node.targets[0].value, ast.Name)
             and node.lineno == node.end_lineno
         ):
-            # an element of a container adjoint set in place: set_at returns the container
+            # an element of a container adjoint set in place (set_at returns the container),
+            # or of an array the gradient owns (written in place: see compile_again)
             i = node.lineno - 1
             line = lines[i]
             target = node.targets[0]
             key = line[target.slice.col_offset : target.slice.end_col_offset]
             value = line[node.value.col_offset : node.value.end_col_offset]
             c = target.value.id
-            edits[i] = [f"{indent_of(i)}{c} = set_at({c}, {key}, {value})"]
+            setter = "set_at"
+            if any(isinstance(n, ast.Slice) for n in ast.walk(target.slice)) or isinstance(
+                target.slice, ast.Tuple
+            ):  # (an array's elements, by an index with slices or commas)
+                setter, key = "set_elements", f"np.s_[{key}]"
+            edits[i] = [f"{indent_of(i)}{c} = {setter}({c}, {key}, {value})"]
         elif isinstance(node, ast.Assign) and node.lineno == node.end_lineno:
             v = node.value
             if (
@@ -363,25 +369,28 @@ def _assigned(body: list[ast.stmt]) -> set[str]:
 
 
 _LOCK = threading.Lock()
-# id(Generated) -> (Generated, the differentiable function): one per compiled gradient
-_FUNCTIONS: dict[int, tuple[Any, Callable]] = {}
+# (id(Generated), forward only) -> (Generated, the differentiable function): one per
+# compiled gradient and use
+_FUNCTIONS: dict[tuple[int, bool], tuple[Any, Callable]] = {}
 
 
 def differentiable_function(
-    gradient: Any, kinds: tuple | None, sig: tuple | None = None
+    gradient: Any, kinds: tuple | None, sig: tuple | None = None, forward: bool = False
 ) -> Callable:
     """The generated code of ``gradient`` for arguments of the structure ``kinds``, as a
-    function the front end can read and differentiate (see :func:`differentiable_text`)."""
+    function the front end can read and differentiate (see :func:`differentiable_text`);
+    ``forward``: in forward mode only (hvp, hessian, jvp of a gradient), which allows
+    code that assigns into array elements."""
     entry = gradient._entry(kinds, sig)
     gen = entry[2]
     with _LOCK:
-        found = _FUNCTIONS.get(id(gen))
+        found = _FUNCTIONS.get((id(gen), forward))
         if found is not None and found[0] is gen:
             return found[1]
         where = def_loc(gradient.fn)
         name = f"{gradient.mode} {gradient.fn.__qualname__}"
         try:
-            fn = compile_again(gen, name, gradient.wrt, where)
+            fn = compile_again(gen, name, gradient.wrt, where, forward)
         except AdCompileError:
             raise
         except Exception as exc:  # our own generated code: any failure is a bug of ours
@@ -391,7 +400,7 @@ def differentiable_function(
                 def_loc(gradient.fn),
                 hint="this is a bug in adcompile; please report it with the function",
             ) from exc
-        _FUNCTIONS[id(gen)] = (gen, fn)
+        _FUNCTIONS[(id(gen), forward)] = (gen, fn)
     return fn
 
 
@@ -399,9 +408,9 @@ def _with_set_at(gen: Any) -> dict:
     """The namespace of ``gen`` with the helpers the rewritten text calls, ``set_at``
     and ``unindex``."""
     from .rules.bodies import definition
-    from .runtime import set_at, unindex
+    from .runtime import set_at, set_elements, unindex
 
-    added = {"set_at": set_at, "unindex": unindex}
+    added = {"set_at": set_at, "set_elements": set_elements, "unindex": unindex}
     for ident, helper in added.items():
         if gen.namespace.get(ident, helper) is not helper:
             raise AdCompileError(
@@ -447,20 +456,28 @@ def _check_helpers(text: str, namespace: dict, where: Any, fname: str) -> None:
             )
 
 
-def compile_again(gen: Any, name: str, wrt: list[str], where: Any = None) -> Callable:
+def compile_again(
+    gen: Any, name: str, wrt: list[str], where: Any = None, forward: bool = False
+) -> Callable:
     """``api.compile_linked`` for the rewritten texts of ``gen`` (a Generated gradient)
     and of its pairs: the generated function, which the front end can read. ``where``
-    locates a refusal (the differentiated function's definition)."""
+    locates a refusal (the differentiated function's definition).
+
+    The gradient of a function that assigns into array elements writes into arrays it
+    owns in place (``x[i] = v``, read back as ``x = set_at(x, i, v)``). Forward mode
+    differentiates that as it runs, the tangent written in place beside the value
+    (``set_at_tangent``); reverse mode would need the values each write overwrote, so
+    ``grad(grad(f))`` of such a function is refused (``forward`` False)."""
     fname = name.split(" ")[-1]
     writers = [gen, *gen.session.order]
-    if any(getattr(g, "writes_elements", False) for g in writers):
+    if not forward and any(getattr(g, "writes_elements", False) for g in writers):
         raise AdCompileError(
             f"{fname} (or a function it calls) assigns into array elements (x[i] = v): "
-            "its second derivatives are not supported yet",
+            "the gradient of its gradient (reverse over reverse) is not supported yet",
             where,
-            hint="for hvp, hessian and grad(grad(f)), build the array without element "
-            "assignment (np.stack of the rows, np.where, np.concatenate), or use finite "
-            "differences of the gradient",
+            hint="hvp and hessian (forward over reverse) support it: for a gradient "
+            "penalty, take jvp or hvp; or build the array without element assignment "
+            "(np.stack of the rows, np.where, np.concatenate)",
         )
     text = differentiable_text(gen.text, gradient=True)
     pair_texts = [differentiable_text(pair.text) for pair in gen.session.order]

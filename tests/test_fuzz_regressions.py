@@ -906,3 +906,39 @@ def f(x0, x1):
 """
     for x, c in (([0.3287, 0.1], 0.5), ([-0.3287, 0.1], -0.5)):
         check(tmp_path, source, [np.array(x), c], wrt=(0,))
+
+
+@pytest.mark.parametrize("x", [[-0.3, -0.2], [0.4, 0.5], [-0.3, 0.2]])
+def test_user_call_in_the_condition_of_a_conditional_inside_a_conditional(tmp_path, x):
+    """Found by the "methods" extension: ``a if c else np.fmin(b if np.mean(h0(...)) >
+    0.5 else b, ...)`` was refused ("a call of a user function in a condition"). The
+    inner condition is evaluated only on the outer's else path: the outer conditional
+    becomes an if statement, and the inner one's condition is computed in its branch."""
+    source = """\
+def h0(a0):
+    assert np.all(a0 > -1.0)
+    return a0 * 2.0
+
+
+def f(x0):
+    v1 = x0 * 3.0 if np.sum(x0) < -0.4 else np.sin(x0 if np.mean(h0(x0)) > 0.5 else -x0)
+    for i2 in range(2):
+        x0, v1 = v1, v1 if np.max(v1) > 5.0 else np.fmin(x0 if np.mean(h0(x0)) > 0.5 else x0, v1)
+    return np.sum(v1**2) + np.sum(x0)
+"""
+    check(tmp_path, source, [np.array(x)], wrt=(0,))
+
+
+def test_an_untaken_arm_of_a_conditional_does_not_call_the_user_function(tmp_path):
+    # (h0 asserts its argument positive: called on the untaken arm, Python would raise)
+    source = """\
+def h0(a0):
+    assert np.all(a0 > 0.0)
+    return a0
+
+
+def f(x0):
+    v1 = x0 * 3.0 if np.sum(x0) < 0.0 else np.sin(x0 if np.mean(h0(x0)) > 0.5 else -x0)
+    return np.sum(v1**2)
+"""
+    check(tmp_path, source, [np.array([-0.3, -0.2])], wrt=(0,))

@@ -29,16 +29,18 @@ EXAMPLES = int(os.environ.get("ADCOMPILE_FUZZ_EXAMPLES", "10000")) if LONG else 
 FEATURES = tuple(f for f in fuzzgen.FEATURES if f != "inplace")
 
 
-@settings(
-    max_examples=EXAMPLES,
-    derandomize=not LONG,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # (shrinking is slow here)
-)
-@given(program=fuzzgen.programs(FEATURES))
-def test_hvp_is_the_derivative_of_the_gradient(program, tmp_path_factory):
+def hvp_settings(share: float):
+    return settings(
+        max_examples=max(1, int(EXAMPLES * share)),
+        derandomize=not LONG,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],  # (shrinking is slow here)
+    )
+
+
+def check(program, tmp_path_factory) -> None:
     directory = tmp_path_factory.mktemp("hvp_fuzz")
     module, path = fuzzcheck.load(directory, program.module())
     try:
@@ -61,6 +63,20 @@ def test_hvp_is_the_derivative_of_the_gradient(program, tmp_path_factory):
             raise AssertionError(f"{exc}\n{program.module()}") from None
     finally:
         fuzzcheck.forget(module, path)
+
+
+@hvp_settings(0.8)
+@given(program=fuzzgen.programs(FEATURES))
+def test_hvp_is_the_derivative_of_the_gradient(program, tmp_path_factory):
+    check(program, tmp_path_factory)
+
+
+@hvp_settings(0.2)
+@given(program=fuzzgen.programs((*FEATURES, "element-assign")))
+def test_hvp_of_programs_assigning_into_array_elements(program, tmp_path_factory):
+    """The gradient writes into the arrays it owns in place; forward mode over it
+    writes the tangents the same way (x[i] = v, rows written by a loop, masks)."""
+    check(program, tmp_path_factory)
 
 
 def test_most_random_programs_have_a_checked_hvp():

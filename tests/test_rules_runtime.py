@@ -17,8 +17,10 @@ from adcompile.runtime import (
     add_adjoint,
     add_at,
     as_list,
+    assigned_part,
     broadcast_like,
     copy_adjoint,
+    copy_array,
     dot_adjoint_lhs,
     dot_adjoint_rhs,
     expand_reduced,
@@ -34,6 +36,7 @@ from adcompile.runtime import (
     scalar_mod,
     scalar_power,
     set_at,
+    set_elements,
     spread,
     sum_to,
     unarray,
@@ -56,6 +59,7 @@ from adcompile.runtime import (
     untile,
     untrace,
     untranspose,
+    writable_adjoint,
 )
 
 A = np.array([[0.3, -0.7, 1.1], [0.4, 0.9, -0.2]])
@@ -232,7 +236,32 @@ def f_abs_complex_adjoint(x, w):
     return np.sum(np.abs(abs_complex_adjoint(np.sin(w) * y, z, y)) ** 2)
 
 
+# the element writes of a gradient, read back (regenerate.py): on new arrays
+def f_set_elements(a, b):
+    c = set_elements(a * 1.0, np.s_[1:3], b[:2] * a[0])
+    return np.sum(c * c * b)
+
+
+def f_assigned_part(a, b):
+    c = assigned_part(a * b, np.array([0, 2, 0]), b[:3])  # (index 0 written twice)
+    return np.sum(c * c)
+
+
+def f_copy_array(a, b):
+    c = copy_array(a * b)
+    return np.sum(c * a)
+
+
+def f_writable_adjoint(a, b):
+    c = writable_adjoint(a[:1] * b[0], b)
+    return np.sum(c * b)
+
+
 CASES = [
+    (f_set_elements, (X8[:4], X8[::-1][:4] + 0.1)),
+    (f_assigned_part, (X8[:4], X8[::-1][:4] + 0.1)),
+    (f_copy_array, (V, V[::-1])),
+    (f_writable_adjoint, (X8[:4], X8[::-1][:4] + 0.1)),
     (f_rfft_adjoint, (X8, X8[::-1] + 0.1)),
     (f_irfft_adjoint, (X8, X8[::-1] + 0.1)),
     (f_abs_complex_adjoint, (X8, X8[::-1] + 0.1)),

@@ -33,6 +33,15 @@ class Conditions:
                 return True
         return False
 
+    def arm_calls_in_condition(self, ifexp: ast.IfExp) -> bool:
+        """Whether an arm of ``ifexp`` holds a conditional expression whose condition
+        calls a user function (outside lambdas and comprehensions)."""
+        return any(
+            isinstance(n, ast.IfExp) and self.calls_user_function(n.test)
+            for arm in (ifexp.body, ifexp.orelse)
+            for n in _outside_scopes(arm)
+        )
+
     def user_function(self, func: ast.expr) -> bool:
         """Whether ``func`` names a user function: ``h`` or a method ``self.forward``
         of an object the function reads."""
@@ -59,13 +68,26 @@ class Conditions:
         else:
             return []
         if getattr(stmt, field) is None or not any(
-            isinstance(n, ast.IfExp) and self.calls_user_function(n.test)
+            isinstance(n, ast.IfExp)
+            and (self.calls_user_function(n.test) or self.arm_calls_in_condition(n))
             for n in _always_evaluated(getattr(stmt, field))
         ):
             return []
         # (``stmt`` is a copy of the user's statement; its expression is copied here)
         setattr(stmt, field, copy.deepcopy(getattr(stmt, field)))
         out: list[ast.stmt] = []
+        # a conditional expression whose arm holds one with such a condition (evaluated
+        # only on that path) becomes an if statement giving a new name the arm's value
+        for ifexp in list(_always_evaluated(getattr(stmt, field))):
+            if isinstance(ifexp, ast.IfExp) and self.arm_calls_in_condition(ifexp):
+                value = self.fresh("branch", ifexp)
+                arms = [
+                    located(ast.Assign(targets=[name(value, store=True)], value=arm), arm)
+                    for arm in (ifexp.body, ifexp.orelse)
+                ]
+                branch = located(ast.If(test=ifexp.test, body=[arms[0]], orelse=[arms[1]]), ifexp)
+                out += self.block([branch])
+                setattr(stmt, field, _replaced(getattr(stmt, field), ifexp, name(value)))
         for ifexp in list(_always_evaluated(getattr(stmt, field))):
             if isinstance(ifexp, ast.IfExp) and self.calls_user_function(ifexp.test):
                 cond = self.fresh("cond", ifexp.test)
@@ -121,6 +143,30 @@ def _before_continue(stmts: list[ast.stmt], compute: list[ast.stmt]) -> list[ast
             stmt.orelse = _before_continue(stmt.orelse, compute)
         out.append(stmt)
     return out
+
+
+def _outside_scopes(node: ast.expr):
+    """The nodes of ``node``, not those inside a lambda or a comprehension."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if not isinstance(
+            n, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+        ):
+            stack.extend(ast.iter_child_nodes(n))
+
+
+def _replaced(tree: ast.expr, old: ast.expr, new: ast.expr) -> ast.expr:
+    """``tree`` with the node ``old`` (itself, not an equal one) replaced by ``new``."""
+    if tree is old:
+        return located(new, old)
+
+    class Replace(ast.NodeTransformer):
+        def visit(self, n: ast.AST) -> ast.AST:
+            return located(new, old) if n is old else self.generic_visit(n)
+
+    return Replace().visit(tree)
 
 
 def _always_evaluated(node: ast.expr):

@@ -219,6 +219,13 @@ def assigned_part(g, index, v):
     return part
 
 
+def set_elements(x, index, v):
+    """``x[index] = v`` as an expression: writes into the array ``x`` in place and returns
+    it (a gradient's own element writes, read back for forward mode: regenerate.py)."""
+    x[index] = v
+    return x
+
+
 def copy_array(x):
     """A copy of the array ``x`` (a number is returned as it is: it cannot change)."""
     return x.copy() if isinstance(x, np.ndarray) else x

@@ -409,9 +409,26 @@ def add_at_tangent(ddc, dc, key, dg):
     return add_at(ddc, key, dg)
 
 
+def set_elements_tangent(dx, x, index, dv):
+    """Tangent of ``set_elements(x, index, v)``: the tangent array of ``x`` written the
+    same way, in place, so that it keeps mirroring the value (a zero or read-only tangent
+    starts as zeros of ``x``'s shape)."""
+    if type(dx) is not np.ndarray or not dx.flags.writeable or dx.shape != np.shape(x):
+        dx = np.zeros(np.shape(x), dtype=x.dtype if x.dtype.kind in "fc" else np.float64)
+    dx[index] = 0.0 if dv is None else dv
+    return dx
+
+
 def set_at_tangent(ddc, dc, key, dg):
     """Tangent of ``set_at(dc, key, g)``: ``ddc`` with the element ``key`` set to ``dg``, in
-    place; a zero ``ddc`` starts as zeros of ``dc``'s structure."""
+    place; a zero ``ddc`` starts as zeros of ``dc``'s structure. On an array ``dc`` (the
+    gradient's own writes into array elements) the tangent array is written the same
+    way, so that it keeps mirroring the value."""
+    if isinstance(dc, np.ndarray):
+        if type(ddc) is not np.ndarray or not ddc.flags.writeable:
+            ddc = np.zeros(dc.shape, dtype=dc.dtype if dc.dtype.kind in "fc" else np.float64)
+        ddc[key] = 0.0 if dg is None else dg
+        return ddc
     if not isinstance(ddc, list | dict):
         ddc = zeros_adjoint(dc)
     return set_at(ddc, key, dg)
