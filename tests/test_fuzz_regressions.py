@@ -942,3 +942,19 @@ def f(x0):
     return np.sum(v1**2)
 """
     check(tmp_path, source, [np.array([-0.3, -0.2])], wrt=(0,))
+
+
+@pytest.mark.parametrize("x", [[0.1, -0.2], [0.5, -0.2], [60.0, 50.0]])
+def test_user_call_in_a_conditional_inside_the_second_operand_of_or(tmp_path, x):
+    # (a or b: b, and the condition inside it, only when a is false)
+    source = """\
+def h0(a0):
+    return np.max(np.abs(a0)) < 0.25
+
+
+def f(x0):
+    v1 = np.sum(x0) > 100.0 or np.sum(x0 if h0(x0) else -x0) > 0.0
+    v2 = np.sum(x0) > 0.0 and np.sum(x0 * 2.0 if h0(x0) else x0) < 1.0
+    return np.sum(x0) * (2.0 if v1 else 1.0) + np.sum(x0**2) * (3.0 if v2 else 1.0)
+"""
+    check(tmp_path, source, [np.array(x)], wrt=(0,))

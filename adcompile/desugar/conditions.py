@@ -33,12 +33,15 @@ class Conditions:
                 return True
         return False
 
-    def arm_calls_in_condition(self, ifexp: ast.IfExp) -> bool:
-        """Whether an arm of ``ifexp`` holds a conditional expression whose condition
-        calls a user function (outside lambdas and comprehensions)."""
+    def arm_calls_in_condition(self, node: ast.IfExp | ast.BoolOp) -> bool:
+        """Whether a part of ``node`` evaluated only on some paths (an arm of a
+        conditional expression, an operand of and/or after the first) holds a
+        conditional expression whose condition calls a user function (outside lambdas
+        and comprehensions)."""
+        arms = [node.body, node.orelse] if isinstance(node, ast.IfExp) else node.values[1:]
         return any(
             isinstance(n, ast.IfExp) and self.calls_user_function(n.test)
-            for arm in (ifexp.body, ifexp.orelse)
+            for arm in arms
             for n in _outside_scopes(arm)
         )
 
@@ -70,6 +73,8 @@ class Conditions:
         if getattr(stmt, field) is None or not any(
             isinstance(n, ast.IfExp)
             and (self.calls_user_function(n.test) or self.arm_calls_in_condition(n))
+            or isinstance(n, ast.BoolOp)
+            and self.arm_calls_in_condition(n)
             for n in _always_evaluated(getattr(stmt, field))
         ):
             return []
@@ -87,6 +92,19 @@ class Conditions:
                 ]
                 branch = located(ast.If(test=ifexp.test, body=[arms[0]], orelse=[arms[1]]), ifexp)
                 out += self.block([branch])
+                setattr(stmt, field, _replaced(getattr(stmt, field), ifexp, name(value)))
+            elif isinstance(ifexp, ast.BoolOp) and self.arm_calls_in_condition(ifexp):
+                # a or b: t = a, then if not t: t = b (and: if t), each evaluated once
+                value = self.fresh("either", ifexp)
+                rest = ifexp.values[1:]
+                later = rest[0] if len(rest) == 1 else ast.BoolOp(op=ifexp.op, values=rest)
+                test = name(value)
+                if isinstance(ifexp.op, ast.Or):
+                    test = ast.UnaryOp(op=ast.Not(), operand=test)
+                first = ast.Assign(targets=[name(value, store=True)], value=ifexp.values[0])
+                then = ast.Assign(targets=[name(value, store=True)], value=later)
+                branch = ast.If(test=test, body=[located(then, later)], orelse=[])
+                out += self.block([located(first, ifexp), located(branch, ifexp)])
                 setattr(stmt, field, _replaced(getattr(stmt, field), ifexp, name(value)))
         for ifexp in list(_always_evaluated(getattr(stmt, field))):
             if isinstance(ifexp, ast.IfExp) and self.calls_user_function(ifexp.test):

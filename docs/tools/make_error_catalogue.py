@@ -660,20 +660,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         """,
         "ad.grad(f)(x)",
     ),
-    (
-        "Expressions",
-        "a call of a user function in a condition Python may not evaluate",
-        """
-        def small(t):
-            return np.max(np.abs(t)) < 0.25
-
-
-        def f(x):
-            y = x if np.sum(x) > 100.0 else (x * 2.0 if small(x) else x)
-            return np.sum(y)
-        """,
-        "ad.grad(f)(x)",
-    ),
     # ------------------------------------------------------------------ parameters
     (
         "Parameters",
