@@ -19,6 +19,7 @@ Generated code, rules and ``adcompile.export`` name a helper as
 - ``linalg``: adjoints of ``numpy.linalg``;
 - ``fourier``: adjoints of ``numpy.fft`` and of the parts of complex values;
 - ``stats``: adjoints of ``scipy.stats`` functions;
+- ``integrate``: the adjoint of ``scipy.integrate.odeint`` (solved with odeint);
 - ``tangents``: the helpers of forward mode's generated code.
 
 A new helper goes in the submodule it belongs to and is imported here; ``HELPERS``
@@ -35,6 +36,7 @@ from . import (
     contractions,
     elementwise,
     fourier,
+    integrate,
     linalg,
     rearranging,
     results,
@@ -130,6 +132,7 @@ from .fourier import (
     rfft_adjoint,
     rfft_lengths,
 )
+from .integrate import odeint_adjoint
 from .linalg import (
     cholesky_adjoint,
     det_adjoint,
@@ -231,6 +234,7 @@ MODULES = (
     linalg,
     fourier,
     stats,
+    integrate,
     tangents,
 )
 
