@@ -16,7 +16,6 @@ import autograd.scipy.special as asp  # noqa: E402
 import fuzzcheck  # noqa: E402
 import scipy.special as sp  # noqa: E402
 from helpers import assert_grad_matches_fd  # noqa: E402
-from scipy.integrate import odeint  # noqa: E402
 from scipy.special import log_softmax, logsumexp, softmax  # noqa: E402
 
 import adcompile as ad  # noqa: E402
@@ -720,22 +719,6 @@ def test_the_cli_reads_scipy_imports_without_running_the_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     # (logsumexp's value is not needed: its adjoint is computed from x)
     assert "exp_minus_logsumexp(x)" in proc.stdout and "norm.logpdf(x)" in proc.stdout
-
-
-def odeint_loss(y0):
-    return np.sum(odeint(decay, y0, np.linspace(0.0, 1.0, 5)))
-
-
-def decay(y, t):
-    return -y
-
-
-def test_odeint_is_refused_by_name():
-    """It has no rule yet (its adjoint needs the vjp of the user's ODE function)."""
-    with pytest.raises(ad.AdCompileError) as info:
-        ad.grad(odeint_loss)(np.ones(2))
-    assert info.value.reason == "odeint (scipy.integrate.odeint) has no adjoint rule"
-    assert info.value.filename.endswith("test_rules_scipy.py")
 
 
 def test_a_rule_registered_for_a_distribution_method_is_used():

@@ -377,11 +377,9 @@ class Rules:
         pair = self.session.pair(prim.source, prim.kinds, wrt, shapes)
         self.ns.namespace.setdefault(pair.fwd, None)
         self.ns.namespace.setdefault(pair.bwd, None)
-        dy = self.adjoints.cotangent(stmt.target, 1)
+        dy = self.adjoints.cotangent(stmt.target, 2)  # (named: a long call reads it)
         args = ast.Tuple(elts=[ops[p] for p in extras], ctx=ast.Load())
-        keywords = [
-            ast.keyword(arg="wrt", value=ast.Tuple(elts=[ast.Constant(i) for i in active]))
-        ]
+        keywords = [ast.keyword(arg="wrt", value=ast.Tuple(elts=[ast.Constant(i) for i in active]))]
         if "t" in wanted:
             keywords.append(ast.keyword(arg="times", value=ast.Constant(True)))
         if prim.tfirst:

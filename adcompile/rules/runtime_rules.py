@@ -670,6 +670,7 @@ SECOND_ORDER_REFUSED = {
     "eig_adjoint": "the adjoint of np.linalg.eig (use np.linalg.eigh for a symmetric matrix)",
     "multi_dot_adjoint": "the adjoint of np.linalg.multi_dot (write the product with @)",
     "mvn_logpdf_adjoint": "the adjoint of scipy.stats.multivariate_normal.logpdf",
+    "odeint_adjoint": "the adjoint of scipy.integrate.odeint (a solve backwards in time)",
     **dict.fromkeys(
         (
             "checkpoint_stride",
