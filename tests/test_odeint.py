@@ -199,3 +199,15 @@ def test_forward_mode_is_refused_with_a_located_error():
         ad.jvp(scalar_decay, wrt=1)(np.array([0.8]), 1.3, 1.0)
     assert "odeint" in info.value.reason
     assert info.value.filename.endswith("test_odeint.py")
+
+
+def test_the_exported_gradient_runs_without_adcompile():
+    """The exported module defines the right-hand side and its pullback pair (a pair's
+    result is a local named after its function, which the module reads as a global)."""
+    args = (np.array([1.0, 0.5]), 1.1, 0.4, 0.9, 0.3)
+    g = ad.grad(predator_prey, wrt=(0, 2))
+    namespace: dict = {}
+    exec(compile(g.export(), "exported", "exec"), namespace)
+    exported = namespace["grad_predator_prey"](*args)
+    for a, b in zip(exported, g(*args), strict=True):
+        np.testing.assert_array_equal(a, b)
