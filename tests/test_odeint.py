@@ -127,6 +127,24 @@ def test_parameters_passed_as_one_tuple():
     )
 
 
+def star_params_list_result(z, t, *p):
+    a, b = p
+    x = z[0]
+    y = z[1]
+    return [a * x - b * x * y, -y + b * x * y]
+
+
+def star_loss(z0, a, b):
+    rhs = star_params_list_result  # (a variable holding the function)
+    ys = odeint(rhs, z0, np.linspace(0.0, 1.0, 4), args=(a, b), rtol=TOL, atol=TOL)
+    return np.sum(ys**2)
+
+
+def test_star_parameters_and_a_list_returned():
+    """f(y, t, *p) takes args as one tuple; f returns a list, as scipy allows."""
+    assert_grad_matches_fd(star_loss, np.array([1.0, 0.5]), 1.1, 0.4, wrt=(0, 1, 2), **CLOSE)
+
+
 def test_gradient_through_an_ode_solved_in_a_loop():
     """Two solves chained by a loop, each from the previous end point."""
 
