@@ -672,11 +672,53 @@ def test_dirichlet_in_alpha():
     _float32_gives_float32(dirichlet_loss, alpha)
 
 
-def test_dirichlet_in_x_is_refused():
-    """x must stay on the simplex: its gradient alone is not defined."""
-    with pytest.raises(ad.AdCompileError) as info:
-        ad.grad(dirichlet_in_x)(POINTS[:, 0], np.ones(3))
-    assert "not differentiated with respect to its argument x" in info.value.reason
+def dirichlet_points_loss(x, alpha):
+    w = np.array([0.3, -1.2, 0.7])
+    return np.sum(w * (st.dirichlet.logpdf(x, alpha) + 0.1 * st.dirichlet.pdf(x, alpha)))
+
+
+def test_dirichlet_in_x_with_one_component_fewer():
+    """x of k - 1 components is free (scipy adds 1 minus their sum as the last):
+    finite differences see its whole gradient, for one point and for several."""
+    alpha = np.array([1.5, 2.0, 3.0])
+    assert_grad_matches_fd(dirichlet_in_x, POINTS[:2, 0], alpha, wrt=(0, 1))
+    assert_grad_matches_fd(dirichlet_points_loss, POINTS[:2], alpha, wrt=(0, 1), rtol=1e-5)
+    _float32_gives_float32(dirichlet_points_loss, POINTS[:2], alpha)
+
+
+def dirichlet_weighted(x, alpha):
+    return np.sum(np.array([0.3, -1.2, 0.7]) * st.dirichlet.logpdf(x, alpha))
+
+
+def test_dirichlet_in_x_on_the_simplex():
+    """With all k components x must stay on the simplex (scipy refuses any other
+    point): the gradient is that of the formula in free x, as autograd's, and along
+    each direction on the simplex it is the derivative finite differences measure."""
+    alpha = np.array([1.5, 1.0, 3.0])  # (alpha 1: that component's term is 0)
+    w = np.array([0.3, -1.2, 0.7])
+    # (autograd's rule is for one point at a time)
+    columns = [w[j] * autograd.grad(ast_.dirichlet.logpdf)(POINTS[:, j], alpha) for j in range(3)]
+    expected = np.stack(columns, axis=1)
+    np.testing.assert_allclose(ad.grad(dirichlet_weighted)(POINTS, alpha), expected, rtol=1e-12)
+    g = ad.grad(dirichlet_points_loss)(POINTS, alpha)
+    for _ in range(3):
+        direction = RNG.normal(size=POINTS.shape)
+        direction -= direction.mean(axis=0)  # each point's components sum to 0
+        h = 1e-6
+        fd = (
+            dirichlet_points_loss(POINTS + h * direction, alpha)
+            - dirichlet_points_loss(POINTS - h * direction, alpha)
+        ) / (2 * h)
+        np.testing.assert_allclose(np.sum(g * direction), fd, rtol=1e-6)
+
+
+def test_dirichlet_through_a_softmax():
+    """x = softmax(z) stays on the simplex: the gradient in z is the whole derivative."""
+
+    def through(z, alpha):
+        return st.dirichlet.logpdf(softmax(z), alpha)
+
+    assert_grad_matches_fd(through, RNG.normal(size=3), np.array([1.5, 2.0, 3.0]), wrt=(0, 1))
 
 
 def test_every_scipy_stats_rule_is_tested():
