@@ -21,7 +21,7 @@ from ..ir import Assign, Function, Loop, contains, walk
 from ..optimize import is_fresh, simplify
 from ..rules.containers import LEAF
 from .output import Output
-from .peephole import drop_broadcasts, is_broadcast_to
+from .peephole import broadcast_of, drop_broadcasts, is_broadcast_to
 from .program import Program
 
 
@@ -147,15 +147,9 @@ class Adjoints:
         """``g`` for ``c = np.broadcast_to(g, S)`` added to an adjoint of ``x`` of its
         known shape ``S``: ``dx += g`` (or ``dx_1 + g``) spreads ``g`` over it as the
         broadcast would (the adjoint of ``np.sum(x, axis=1, keepdims=True)``)."""
-        if (
-            isinstance(c, ast.Call)
-            and is_broadcast_to(c.func)
-            and len(c.args) == 2
-            and not c.keywords
-            and isinstance(c.args[1], ast.Constant)
-            and c.args[1].value == self.program.shape(name(x))
-        ):
-            return c.args[0]
+        spread = broadcast_of(c)
+        if spread is not None and spread[1] == self.program.shape(name(x)):
+            return spread[0]
         return c
 
     def without_broadcasts(self, c: ast.expr) -> ast.expr:

@@ -33,16 +33,19 @@ from ..runtime import (
     kron_plan,
     linspace_plan,
     norm_axes,
+    pinv_adjoint,
     qr_shapes,
     reduction_plan,
     singular_refused,
     sum_to,
     svd_shapes,
+    svd_vectors_adjoint,
     tensordot_subscripts,
     three_vectors,
     unbroadcast,
     zero_like,
 )
+from ..runtime.linalg import _matrix_norm_grad, _qr_square_adjoint, _vector_norm_grad
 
 # id(helper) -> its definition here
 DEFINITIONS: dict[int, Callable] = {}
@@ -61,14 +64,29 @@ def defines(helper: Callable) -> Callable[[Callable], Callable]:
     return register
 
 
+def defines_itself(helper: Callable) -> Callable:
+    """Register a function of ``adcompile.runtime`` written in the accepted language as
+    its own definition: one copy serves first-order code, which calls it, and higher
+    derivatives, which read it (a helper with a definition that it calls resolves to
+    that definition there, see ``names.Resolver``)."""
+    return defines(helper)(helper)
+
+
 def definition(helper: object) -> Callable | None:
     """The definition of the runtime helper ``helper`` (None: it has none)."""
     return DEFINITIONS.get(id(helper))
 
 
 def is_definition(fn: object) -> bool:
-    """Whether ``fn`` is defined here: read like a function of the user's."""
-    return getattr(fn, "__module__", None) == __name__
+    """Whether ``fn`` is defined here, or is a runtime function that is its own
+    definition: read like a function of the user's."""
+    return getattr(fn, "__module__", None) == __name__ or definition(fn) is fn
+
+
+def reads_definitions(fn: object) -> bool:
+    """Whether the body of ``fn`` (a runtime function that is its own definition) is
+    read with each helper it calls replaced by that helper's definition."""
+    return fn is not None and definition(fn) is fn
 
 
 # ------------------------------------------------------------ linear algebra
@@ -161,14 +179,7 @@ def eigh_adjoint(dy, y):
     return v @ inner @ mT(v)
 
 
-@defines(runtime.pinv_adjoint)
-def pinv_adjoint(dy, y, a):
-    yt = mT(y)
-    dyt = mT(dy)
-    first = -(yt @ dy @ yt)
-    second = (dyt @ y @ yt) - (a @ (y @ (dyt @ y @ yt)))
-    third = (yt @ y @ dyt) - ((yt @ y @ dyt) @ y) @ a
-    return first + second + third
+defines_itself(pinv_adjoint)  # (the runtime's helper itself, in the accepted language)
 
 
 def _singular_values_adjoint(ds, a):
@@ -190,24 +201,14 @@ def svd_adjoint(dy, y, a, full_matrices=True, compute_uv=True):
         return _singular_values_adjoint(ds, a)
     m, n, k = svd_shapes(a, full_matrices, True)
     eye = np.eye(k)
-    inner = 0.0 * eye
+    f = (1.0 - eye) / (s[..., None, :] ** 2 - s[..., :, None] ** 2 + eye)
+    inner, out = svd_vectors_adjoint(u, s, vh, du, dvh, f)
     if ds is not None:
         inner = inner + np.asarray(ds)[..., None, :] * eye
-    out = 0.0
-    f = (1.0 - eye) / (s[..., None, :] ** 2 - s[..., :, None] ** 2 + eye)
-    if du is not None:
-        utdu = mT(u) @ du
-        inner = inner + (f * (utdu - mT(utdu))) * s[..., None, :]
-        if m > k:  # the part of du outside the span of u
-            out = out + ((du - u @ utdu) / s[..., None, :]) @ vh
-    if dvh is not None:
-        v = mT(vh)
-        dv = mT(dvh)
-        vtdv = mT(v) @ dv
-        inner = inner + s[..., :, None] * (f * (vtdv - mT(vtdv)))
-        if n > k:
-            out = out + u @ mT((dv - v @ vtdv) / s[..., None, :])
     return u @ inner @ vh + out
+
+
+defines_itself(svd_vectors_adjoint)  # (the runtime's, in the accepted language)
 
 
 @defines(runtime.matrix_power_adjoint)
@@ -228,11 +229,7 @@ def matrix_power_adjoint(dy, a, n):
     return total
 
 
-def _qr_square_adjoint(dq, dr, q, r):
-    m = r @ mT(dr) - mT(dq) @ q
-    copyltu = np.tril(m) + mT(np.tril(m, -1))
-    b = dq + q @ copyltu
-    return mT(np.linalg.solve(r, mT(b)))  # b r^-T
+defines_itself(_qr_square_adjoint)  # (the runtime's, in the accepted language)
 
 
 @defines(runtime.qr_adjoint)
@@ -296,39 +293,9 @@ def lstsq_adjoint(dy, y, a, b):
 # ------------------------------------------------------------ norms
 
 
-def _vector_norm_grad(x, y, ord, axis):
-    if ord is None or ord == 2:
-        return x / np.where(y == 0, np.inf, y)
-    if ord == 1:
-        return np.sign(x)
-    if ord == np.inf or ord == -np.inf:
-        at = np.abs(x) == y
-        return np.sign(x) * at / np.sum(at, axis=axis, keepdims=True)
-    if ord == 0:
-        return np.zeros_like(x)
-    # |x| / y to the power p - 1, 0 where x is 0 (a base of 1 there keeps its
-    # derivative finite)
-    base = np.where(x == 0, 1.0, np.abs(x)) / np.where(y == 0, 1.0, y)
-    return np.where(x == 0, 0.0, np.sign(x) * base ** (ord - 1))
-
-
-def _matrix_norm_grad(x, y, ord):
-    if ord is None or ord == "fro":
-        return x / np.where(y == 0, np.inf, y)
-    if ord == "nuc":
-        u, s, vh = np.linalg.svd(x, full_matrices=False)
-        return (u @ vh) * (y != 0)
-    if ord == 2:
-        u, s, vh = np.linalg.svd(x, full_matrices=False)
-        return u[..., :, 0:1] * vh[..., 0:1, :] * (y != 0)
-    if ord == -2:
-        u, s, vh = np.linalg.svd(x, full_matrices=False)
-        return u[..., :, -1:] * vh[..., -1:, :] * (y != 0)
-    if ord == 1 or ord == -1:
-        at = np.sum(np.abs(x), axis=-2, keepdims=True) == y
-        return np.sign(x) * at / np.sum(at, axis=-1, keepdims=True)
-    at = np.sum(np.abs(x), axis=-1, keepdims=True) == y
-    return np.sign(x) * at / np.sum(at, axis=-2, keepdims=True)
+# (the runtime's, in the accepted language)
+defines_itself(_vector_norm_grad)
+defines_itself(_matrix_norm_grad)
 
 
 @defines(runtime.norm_adjoint)

@@ -156,6 +156,7 @@ from .linalg import (
     sum_to,
     svd_adjoint,
     svd_shapes,
+    svd_vectors_adjoint,
     vector_norm_adjoint,
 )
 from .rearranging import (

@@ -222,19 +222,35 @@ def svd_adjoint(dy, y, a, full_matrices=True, compute_uv=True):
         with np.errstate(divide="ignore", invalid="ignore"):
             f = 1.0 / (s[..., None, :] ** 2 - s[..., :, None] ** 2)
         f[..., np.arange(k), np.arange(k)] = 0.0
-        v = mT(vh)
-        if du is not None:
-            utdu = mT(u) @ du
-            inner = inner + (f * (utdu - mT(utdu))) * s[..., None, :]
-            if m > k:  # the part of du outside the span of u
-                out = out + ((du - u @ utdu) / s[..., None, :]) @ vh
-        if dvh is not None:
-            dv = mT(dvh)
-            vtdv = mT(v) @ dv
-            inner = inner + s[..., :, None] * (f * (vtdv - mT(vtdv)))
-            if n > k:
-                out = out + u @ mT((dv - v @ vtdv) / s[..., None, :])
+        vectors, out = svd_vectors_adjoint(u, s, vh, du, dvh, f)
+        inner = inner + vectors
     return u @ inner @ vh + out
+
+
+def svd_vectors_adjoint(u, s, vh, du, dvh, f):
+    """The part of :func:`svd_adjoint` that the cotangents ``du``, ``dvh`` of the
+    singular vectors give (None: zero): the ``(k, k)`` term between ``u`` and ``vh``,
+    and the part outside their spans (for a non-square reduced SVD). ``f`` is
+    ``1 / (s[j]**2 - s[i]**2)`` off the diagonal and 0 on it. Written in the accepted
+    language: it is its own definition for higher derivatives (rules/bodies.py)."""
+    m = np.shape(u)[-2]
+    n = np.shape(vh)[-1]
+    k = np.shape(s)[-1]
+    inner = 0.0
+    out = 0.0
+    if du is not None:
+        utdu = mT(u) @ du
+        inner = inner + (f * (utdu - mT(utdu))) * s[..., None, :]
+        if m > k:  # the part of du outside the span of u
+            out = out + ((du - u @ utdu) / s[..., None, :]) @ vh
+    if dvh is not None:
+        v = mT(vh)
+        dv = mT(dvh)
+        vtdv = mT(v) @ dv
+        inner = inner + s[..., :, None] * (f * (vtdv - mT(vtdv)))
+        if n > k:
+            out = out + u @ mT((dv - v @ vtdv) / s[..., None, :])
+    return inner, out
 
 
 def qr_adjoint(dy, y, a, mode="reduced"):
@@ -391,6 +407,7 @@ def vector_norm_adjoint(dy, y, x, axis=None, keepdims=False, ord=2):
     vector norm of the elements over ``axis`` (all axes, or several, taken as one
     vector), with the conventions of :func:`norm_adjoint`."""
     x = np.asarray(x)
+    _refuse_imaginary(x, "np.linalg.vector_norm")
     nd = x.ndim
     axes = tuple(range(nd)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
     axes = tuple(int(a) % nd for a in axes)
@@ -408,7 +425,9 @@ def vector_norm_adjoint(dy, y, x, axis=None, keepdims=False, ord=2):
 
 
 def _vector_norm_grad(x, y, ord, axis):
-    _refuse_imaginary(x, "a vector norm")
+    """The gradient of a vector norm of ``x`` along ``axis`` (``y`` the norm, the axis
+    kept), with the conventions of :func:`norm_adjoint`. Written in the accepted
+    language: it is its own definition for higher derivatives (rules/bodies.py)."""
     if ord is None or ord == 2:
         return x / np.where(y == 0, np.inf, y)
     if ord == 1:
@@ -417,35 +436,33 @@ def _vector_norm_grad(x, y, ord, axis):
         at = np.abs(x) == y
         return np.sign(x) * at / np.sum(at, axis=axis, keepdims=True)
     if ord == 0:
-        return np.zeros_like(x, dtype=np.result_type(x, 0.0))
-    p = ord
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d = np.sign(x) * (np.abs(x) / y) ** (p - 1)
-    return np.where((x == 0) | (y == 0), 0, d).astype(np.result_type(x, 0.0), copy=False)
+        return np.zeros_like(x)
+    # sign(x) (|x| / y) ** (p - 1), 0 where x or y is 0 (a base of 1 there keeps its
+    # derivative finite)
+    base = np.where(x == 0, 1.0, np.abs(x)) / np.where(y == 0, 1.0, y)
+    return np.where(y == 0, 0.0, np.where(x == 0, 0.0, np.sign(x) * base ** (ord - 1)))
 
 
 def _matrix_norm_grad(x, y, ord):
-    """Gradient of a matrix norm over the last two axes (``y`` with both kept)."""
-    _refuse_imaginary(x, "a matrix norm")
+    """The gradient of a matrix norm over the last two axes (``y`` with both kept);
+    like :func:`_vector_norm_grad`, its own definition for higher derivatives."""
     if ord is None or ord == "fro":
         return x / np.where(y == 0, np.inf, y)
-    if ord in ("nuc", 2, -2):
+    if ord == "nuc":
         u, s, vh = np.linalg.svd(x, full_matrices=False)
-        if ord == "nuc":
-            d = u @ vh
-        else:
-            i = 0 if ord == 2 else -1
-            d = u[..., :, i, None] * vh[..., i, None, :]
-        return d * (y != 0)
-    if ord in (1, -1):  # max/min over columns of the column sums of |x|
-        sums = np.sum(np.abs(x), axis=-2, keepdims=True)
-        at = sums == y
+        return (u @ vh) * (y != 0)
+    if ord == 2:
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        return u[..., :, 0:1] * vh[..., 0:1, :] * (y != 0)
+    if ord == -2:
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        return u[..., :, -1:] * vh[..., -1:, :] * (y != 0)
+    if ord == 1 or ord == -1:  # max/min over columns of the column sums of |x|
+        at = np.sum(np.abs(x), axis=-2, keepdims=True) == y
         return np.sign(x) * at / np.sum(at, axis=-1, keepdims=True)
-    if ord in (np.inf, -np.inf):  # max/min over rows of the row sums
-        sums = np.sum(np.abs(x), axis=-1, keepdims=True)
-        at = sums == y
-        return np.sign(x) * at / np.sum(at, axis=-2, keepdims=True)
-    raise ValueError(f"np.linalg.norm: invalid norm order {ord!r} for matrices")
+    # inf or -inf (np.linalg.norm refuses any other order): over rows of the row sums
+    at = np.sum(np.abs(x), axis=-1, keepdims=True) == y
+    return np.sign(x) * at / np.sum(at, axis=-2, keepdims=True)
 
 
 # ------------------------------------------------------------ plans of the definitions
