@@ -32,7 +32,6 @@ from ..runtime import (
     inner_subscripts,
     kron_plan,
     linspace_plan,
-    norm_axes,
     pinv_adjoint,
     qr_shapes,
     reduction_plan,
@@ -45,20 +44,32 @@ from ..runtime import (
     unbroadcast,
     zero_like,
 )
-from ..runtime.linalg import _matrix_norm_grad, _qr_square_adjoint, _vector_norm_grad
+from ..runtime.linalg import (
+    _matrix_norm_grad,
+    _norm_gradient,
+    _qr_square_adjoint,
+    _vector_norm_grad,
+    _vector_norm_gradient,
+)
 
 # id(helper) -> its definition here
 DEFINITIONS: dict[int, Callable] = {}
+_RUNTIME_DEFINITIONS: set[int] = set()  # (ids of the runtime's functions among them)
 _KEEP: list = []
 
 
 def defines(helper: Callable) -> Callable[[Callable], Callable]:
     """Register the decorated function as the definition of ``helper`` for
-    differentiating generated code again."""
+    differentiating generated code again: one of this module, or a function of
+    ``adcompile.runtime`` written in the accepted language (which the helper itself may
+    call, so that one copy serves both)."""
 
     def register(fn: Callable) -> Callable:
         DEFINITIONS[id(helper)] = fn
         _KEEP.append(helper)
+        if getattr(fn, "__module__", None) != __name__:
+            _RUNTIME_DEFINITIONS.add(id(fn))
+            _KEEP.append(fn)
         return fn
 
     return register
@@ -78,15 +89,15 @@ def definition(helper: object) -> Callable | None:
 
 
 def is_definition(fn: object) -> bool:
-    """Whether ``fn`` is defined here, or is a runtime function that is its own
+    """Whether ``fn`` is defined here, or is a runtime function that serves as a
     definition: read like a function of the user's."""
-    return getattr(fn, "__module__", None) == __name__ or definition(fn) is fn
+    return getattr(fn, "__module__", None) == __name__ or reads_definitions(fn)
 
 
 def reads_definitions(fn: object) -> bool:
-    """Whether the body of ``fn`` (a runtime function that is its own definition) is
-    read with each helper it calls replaced by that helper's definition."""
-    return fn is not None and definition(fn) is fn
+    """Whether ``fn`` is a function of the runtime that serves as a definition: its
+    body is read with each helper it calls replaced by that helper's definition."""
+    return id(fn) in _RUNTIME_DEFINITIONS
 
 
 # ------------------------------------------------------------ linear algebra
@@ -298,30 +309,8 @@ defines_itself(_vector_norm_grad)
 defines_itself(_matrix_norm_grad)
 
 
-@defines(runtime.norm_adjoint)
-def norm_adjoint(dy, y, x, ord=None, axis=None, keepdims=False):
-    if axis is None and ord is None:  # the 2-norm of x.ravel()
-        return dy * x / np.where(y == 0, np.inf, y)
-    axes = norm_axes(x, ord, axis)
-    g = dy
-    yk = y
-    if not keepdims:
-        g = np.expand_dims(dy, axes)
-        yk = np.expand_dims(y, axes)
-    if len(axes) == 1:
-        return g * _vector_norm_grad(x, yk, ord, axes[0])
-    xm = np.moveaxis(x, axes, (-2, -1))
-    ym = np.moveaxis(yk, axes, (-2, -1))
-    gm = np.moveaxis(g, axes, (-2, -1))
-    return np.moveaxis(gm * _matrix_norm_grad(xm, ym, ord), (-2, -1), axes)
-
-
-@defines(runtime.vector_norm_adjoint)
-def vector_norm_adjoint(dy, y, x, axis=None, keepdims=False, ord=2):
-    axes, trailing, flat_shape, kept_shape, moved_shape = reduction_plan(x, axis)
-    flat = np.reshape(np.moveaxis(x, axes, trailing), flat_shape)
-    d = np.reshape(dy, kept_shape) * _vector_norm_grad(flat, np.reshape(y, kept_shape), ord, -1)
-    return np.moveaxis(np.reshape(d, moved_shape), trailing, axes)
+defines(runtime.norm_adjoint)(_norm_gradient)
+defines(runtime.vector_norm_adjoint)(_vector_norm_gradient)
 
 
 # ------------------------------------------------------------ einsum

@@ -382,18 +382,20 @@ def norm_adjoint(dy, y, x, ord=None, axis=None, keepdims=False):
     ``ord=0`` (a count) is piecewise constant."""
     x = np.asarray(x)
     _refuse_imaginary(x, "np.linalg.norm")
-    nd = x.ndim
-    if axis is None:
-        axes = tuple(range(nd))
-        if ord is None:  # the 2-norm of x.ravel(), whatever its shape
-            g, yk = np.asarray(dy), np.asarray(y)
-            return g * x / np.where(yk == 0, np.inf, yk)
-    else:
-        axes = axis if isinstance(axis, tuple) else (axis,)
-    axes = tuple(int(a) % nd for a in axes)
-    g, yk = np.asarray(dy), np.asarray(y)
+    return _norm_gradient(np.asarray(dy), np.asarray(y), x, ord, axis, keepdims)
+
+
+def _norm_gradient(dy, y, x, ord=None, axis=None, keepdims=False):
+    """:func:`norm_adjoint` of a real array, in the accepted language: its definition
+    for higher derivatives (rules/bodies.py)."""
+    if axis is None and ord is None:  # the 2-norm of x.ravel(), whatever its shape
+        return dy * x / np.where(y == 0, np.inf, y)
+    axes = norm_axes(x, ord, axis)
+    g = dy
+    yk = y
     if not keepdims:
-        g, yk = np.expand_dims(g, axes), np.expand_dims(yk, axes)
+        g = np.expand_dims(dy, axes)
+        yk = np.expand_dims(y, axes)
     if len(axes) == 1:
         return g * _vector_norm_grad(x, yk, ord, axes[0])
     xm = np.moveaxis(x, axes, (-2, -1))
@@ -408,20 +410,16 @@ def vector_norm_adjoint(dy, y, x, axis=None, keepdims=False, ord=2):
     vector), with the conventions of :func:`norm_adjoint`."""
     x = np.asarray(x)
     _refuse_imaginary(x, "np.linalg.vector_norm")
-    nd = x.ndim
-    axes = tuple(range(nd)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
-    axes = tuple(int(a) % nd for a in axes)
-    k = len(axes)
-    moved = np.moveaxis(x, axes, tuple(range(nd - k, nd)))
-    flat = np.reshape(moved, moved.shape[: nd - k] + (-1,))
-    g, yk = np.asarray(dy), np.asarray(y)
-    if keepdims:
-        g = np.reshape(np.moveaxis(g, axes, tuple(range(nd - k, nd))), flat.shape[:-1] + (1,))
-        yk = np.reshape(np.moveaxis(yk, axes, tuple(range(nd - k, nd))), flat.shape[:-1] + (1,))
-    else:
-        g, yk = np.expand_dims(g, -1), np.expand_dims(yk, -1)
-    d = g * _vector_norm_grad(flat, yk, ord, -1)
-    return np.moveaxis(np.reshape(d, moved.shape), tuple(range(nd - k, nd)), axes)
+    return _vector_norm_gradient(dy, y, x, axis, keepdims, ord)
+
+
+def _vector_norm_gradient(dy, y, x, axis=None, keepdims=False, ord=2):
+    """:func:`vector_norm_adjoint` of a real array, in the accepted language: its
+    definition for higher derivatives (rules/bodies.py)."""
+    axes, trailing, flat_shape, kept_shape, moved_shape = reduction_plan(x, axis)
+    flat = np.reshape(np.moveaxis(x, axes, trailing), flat_shape)
+    d = np.reshape(dy, kept_shape) * _vector_norm_grad(flat, np.reshape(y, kept_shape), ord, -1)
+    return np.moveaxis(np.reshape(d, moved_shape), trailing, axes)
 
 
 def _vector_norm_grad(x, y, ord, axis):
