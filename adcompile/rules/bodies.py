@@ -45,11 +45,11 @@ from ..runtime import (
     zero_like,
 )
 from ..runtime.linalg import (
-    _matrix_norm_grad,
-    _norm_gradient,
-    _qr_square_adjoint,
-    _vector_norm_grad,
-    _vector_norm_gradient,
+    matrix_norm_grad,
+    norm_gradient,
+    qr_square_adjoint,
+    vector_norm_grad,
+    vector_norm_gradient,
 )
 
 # id(helper) -> its definition here
@@ -240,7 +240,7 @@ def matrix_power_adjoint(dy, a, n):
     return total
 
 
-defines_itself(_qr_square_adjoint)  # (the runtime's, in the accepted language)
+defines_itself(qr_square_adjoint)  # (the runtime's, in the accepted language)
 
 
 @defines(runtime.qr_adjoint)
@@ -255,9 +255,9 @@ def qr_adjoint(dy, y, a, mode="reduced"):
     if dr is None:
         dr = np.zeros_like(r)
     if m >= n:
-        return _qr_square_adjoint(dq, dr, q, r)
+        return qr_square_adjoint(dq, dr, q, r)
     dr_y = dr[..., :, m:]
-    dx = _qr_square_adjoint(dq + a[..., :, m:] @ mT(dr_y), dr[..., :, :m], q, r[..., :, :m])
+    dx = qr_square_adjoint(dq + a[..., :, m:] @ mT(dr_y), dr[..., :, :m], q, r[..., :, :m])
     return np.concatenate([dx, q @ dr_y], axis=-1)
 
 
@@ -305,12 +305,14 @@ def lstsq_adjoint(dy, y, a, b):
 
 
 # (the runtime's, in the accepted language)
-defines_itself(_vector_norm_grad)
-defines_itself(_matrix_norm_grad)
+defines_itself(vector_norm_grad)
+defines_itself(matrix_norm_grad)
 
 
-defines(runtime.norm_adjoint)(_norm_gradient)
-defines(runtime.vector_norm_adjoint)(_vector_norm_gradient)
+defines(runtime.norm_adjoint)(norm_gradient)
+defines(runtime.vector_norm_adjoint)(vector_norm_gradient)
+defines_itself(norm_gradient)  # (public runtime functions: their own definitions too)
+defines_itself(vector_norm_gradient)
 
 
 # ------------------------------------------------------------ einsum

@@ -273,14 +273,14 @@ def qr_adjoint(dy, y, a, mode="reduced"):
     dq = np.zeros_like(q) if dq is None else np.asarray(dq)
     dr = np.zeros_like(r) if dr is None else np.asarray(dr)
     if m >= n:
-        return _qr_square_adjoint(dq, dr, q, r)
+        return qr_square_adjoint(dq, dr, q, r)
     x_r, y_part = r[..., :, :m], a[..., :, m:]
     dr_x, dr_y = dr[..., :, :m], dr[..., :, m:]
-    dx = _qr_square_adjoint(dq + y_part @ mT(dr_y), dr_x, q, x_r)
+    dx = qr_square_adjoint(dq + y_part @ mT(dr_y), dr_x, q, x_r)
     return np.concatenate([dx, q @ dr_y], axis=-1)
 
 
-def _qr_square_adjoint(dq, dr, q, r):
+def qr_square_adjoint(dq, dr, q, r):
     m = r @ mT(dr) - mT(dq) @ q
     copyltu = np.tril(m) + mT(np.tril(m, -1))
     b = dq + q @ copyltu
@@ -382,10 +382,10 @@ def norm_adjoint(dy, y, x, ord=None, axis=None, keepdims=False):
     ``ord=0`` (a count) is piecewise constant."""
     x = np.asarray(x)
     _refuse_imaginary(x, "np.linalg.norm")
-    return _norm_gradient(np.asarray(dy), np.asarray(y), x, ord, axis, keepdims)
+    return norm_gradient(np.asarray(dy), np.asarray(y), x, ord, axis, keepdims)
 
 
-def _norm_gradient(dy, y, x, ord=None, axis=None, keepdims=False):
+def norm_gradient(dy, y, x, ord=None, axis=None, keepdims=False):
     """:func:`norm_adjoint` of a real array, in the accepted language: its definition
     for higher derivatives (rules/bodies.py)."""
     if axis is None and ord is None:  # the 2-norm of x.ravel(), whatever its shape
@@ -397,11 +397,11 @@ def _norm_gradient(dy, y, x, ord=None, axis=None, keepdims=False):
         g = np.expand_dims(dy, axes)
         yk = np.expand_dims(y, axes)
     if len(axes) == 1:
-        return g * _vector_norm_grad(x, yk, ord, axes[0])
+        return g * vector_norm_grad(x, yk, ord, axes[0])
     xm = np.moveaxis(x, axes, (-2, -1))
     ym = np.moveaxis(yk, axes, (-2, -1))
     gm = np.moveaxis(g, axes, (-2, -1))
-    return np.moveaxis(gm * _matrix_norm_grad(xm, ym, ord), (-2, -1), axes)
+    return np.moveaxis(gm * matrix_norm_grad(xm, ym, ord), (-2, -1), axes)
 
 
 def vector_norm_adjoint(dy, y, x, axis=None, keepdims=False, ord=2):
@@ -410,19 +410,19 @@ def vector_norm_adjoint(dy, y, x, axis=None, keepdims=False, ord=2):
     vector), with the conventions of :func:`norm_adjoint`."""
     x = np.asarray(x)
     _refuse_imaginary(x, "np.linalg.vector_norm")
-    return _vector_norm_gradient(dy, y, x, axis, keepdims, ord)
+    return vector_norm_gradient(dy, y, x, axis, keepdims, ord)
 
 
-def _vector_norm_gradient(dy, y, x, axis=None, keepdims=False, ord=2):
+def vector_norm_gradient(dy, y, x, axis=None, keepdims=False, ord=2):
     """:func:`vector_norm_adjoint` of a real array, in the accepted language: its
     definition for higher derivatives (rules/bodies.py)."""
     axes, trailing, flat_shape, kept_shape, moved_shape = reduction_plan(x, axis)
     flat = np.reshape(np.moveaxis(x, axes, trailing), flat_shape)
-    d = np.reshape(dy, kept_shape) * _vector_norm_grad(flat, np.reshape(y, kept_shape), ord, -1)
+    d = np.reshape(dy, kept_shape) * vector_norm_grad(flat, np.reshape(y, kept_shape), ord, -1)
     return np.moveaxis(np.reshape(d, moved_shape), trailing, axes)
 
 
-def _vector_norm_grad(x, y, ord, axis):
+def vector_norm_grad(x, y, ord, axis):
     """The gradient of a vector norm of ``x`` along ``axis`` (``y`` the norm, the axis
     kept), with the conventions of :func:`norm_adjoint`. Written in the accepted
     language: it is its own definition for higher derivatives (rules/bodies.py)."""
@@ -441,9 +441,9 @@ def _vector_norm_grad(x, y, ord, axis):
     return np.where(y == 0, 0.0, np.where(x == 0, 0.0, np.sign(x) * base ** (ord - 1)))
 
 
-def _matrix_norm_grad(x, y, ord):
+def matrix_norm_grad(x, y, ord):
     """The gradient of a matrix norm over the last two axes (``y`` with both kept);
-    like :func:`_vector_norm_grad`, its own definition for higher derivatives."""
+    like :func:`vector_norm_grad`, its own definition for higher derivatives."""
     if ord is None or ord == "fro":
         return x / np.where(y == 0, np.inf, y)
     if ord == "nuc":
