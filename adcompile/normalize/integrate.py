@@ -29,10 +29,11 @@ SOLVER_OPTIONS = (
 )
 # options the gradient does not follow, with what to do instead
 REFUSED_OPTIONS = {
-    "Dfun": "the solve backwards in time has no Jacobian function: leave Dfun out",
-    "col_deriv": "the solve backwards in time has no Jacobian function: leave it out",
-    "ml": "the solve backwards in time has no banded Jacobian: leave ml and mu out",
-    "mu": "the solve backwards in time has no banded Jacobian: leave ml and mu out",
+    "Dfun": "leave Dfun out: the gradient's solve backwards in time uses no Jacobian, and "
+    "the solution is the same to the solver's tolerance",
+    "col_deriv": "leave Dfun and col_deriv out: the gradient's solve uses no Jacobian",
+    "ml": "leave ml and mu out: the gradient's solve uses no banded Jacobian",
+    "mu": "leave ml and mu out: the gradient's solve uses no banded Jacobian",
     "full_output": "call odeint without full_output where it is differentiated",
     "tcrit": "integrate up to each critical time in its own odeint call instead",
 }
