@@ -2,9 +2,10 @@
 
 autograd (the reference for reverse-mode AD of numpy) has derivative rules for
 163 public functions of numpy, numpy.linalg, numpy.fft and scipy.special, and for
-scipy.integrate.odeint. Each one gets a one-line probe below, ``np.sum(f(...) * w)`` with random weights
-``w`` (for a complex result, through ``np.abs``), and the probe's gradient with
-respect to every float argument is compared with central finite differences.
+scipy.integrate.odeint. Each one gets a one-line probe below, ``np.sum(f(...) * w)``
+with random weights ``w`` (for a complex result, through ``np.abs``), and the probe's
+gradient with respect to every float argument is compared with central finite
+differences.
 Each function then lands in one of four rows:
 
 - ``ok``: differentiated, and agrees with finite differences to 1e-5;
