@@ -161,7 +161,13 @@ def free_objects(code: str | ast.AST, namespaces: Iterable[dict]) -> dict[str, o
     for namespace in namespaces:
         for k, v in namespace.items():
             merged.setdefault(k, v)
-    return {n: merged[n] for n in loaded_names(code) if n in merged}
+    tree = ast.parse(code) if isinstance(code, str) else code
+    # each top-level definition on its own: a name one function binds (a pair's local
+    # named after its function) may be a global that another reads
+    parts = tree.body if isinstance(tree, ast.Module) else [tree]
+    defined = {s.name for s in parts if isinstance(s, ast.FunctionDef | ast.ClassDef)}
+    names = dict.fromkeys(n for part in parts for n in loaded_names(part))
+    return {n: merged[n] for n in names if n in merged and n not in defined}
 
 
 def _runtime_name(obj: object) -> str | None:
@@ -430,7 +436,7 @@ def _module_attribute(obj: object) -> tuple[str, str] | None:
         return "numpy", f"np.{name}"
     if getattr(math, name, None) is obj:
         return "math", f"math.{name}"
-    for module in ("scipy.special", "scipy.stats"):
+    for module in ("scipy.special", "scipy.stats", "scipy.integrate"):
         if module in sys.modules and getattr(sys.modules[module], name, None) is obj:
             return module, f"{module}.{name}"
     return None

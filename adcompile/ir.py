@@ -337,6 +337,32 @@ class CallPrim:
         return [bound[p] for p in self.params]
 
 
+@dataclass(frozen=True, eq=False)
+class OdeintPrim:
+    """A call ``ys = scipy.integrate.odeint(func, y0, t, args=(...), ...)`` of a user
+    function ``func``: differentiated by the adjoint method, a solve backwards in time
+    whose right-hand side calls ``func``'s own generated pullback pair.
+
+    Operands: ``y0``, ``t``, ``arg0``, ``arg1``, ... (the values of ``func``'s
+    parameters after ``y`` and ``t``, in order: the elements of ``args``, then the
+    defaults of the parameters they leave unfilled, constants that are never active),
+    and the solver's options by their keywords (``rtol``, ``atol``, ...), which have no
+    derivative."""
+
+    source: SourceFunction  # func
+    kinds: tuple  # the structure of each of func's parameters
+    params: tuple[str, ...]  # func's parameters
+    extras: int  # how many parameters follow y and t (operands arg0, arg1, ...)
+    tfirst: bool  # func(t, y, ...) rather than func(y, t, ...)
+    options: tuple[str, ...]  # the solver's keyword operands
+
+    def differentiable(self, param: str) -> bool:
+        return param in ("y0", "t") or param.startswith("arg")
+
+    def __repr__(self) -> str:
+        return f"<odeint of {self.source.name}>"
+
+
 def python_call(func: ast.expr, signature: ast.arguments | None, values: dict) -> ast.Call:
     """The call of a user function with the values of its parameters (by name), passed as
     its signature takes them: ``*args`` and ``**kwargs`` unpacked, keyword-only

@@ -174,9 +174,14 @@ class Resolver:
         self.found: dict[str, object] = {}  # free name -> what the frontend bound it to
 
     def lookup(self, ident: str) -> object:
-        """The object (or ``Unresolved``) the free name ``ident`` means; looked up once."""
+        """The object (or ``Unresolved``) the free name ``ident`` means; looked up once.
+        In a runtime function that is its own definition (``rules/bodies.py``), a helper
+        with a definition means that definition."""
         if ident not in self.found:
-            self.found[ident] = self.src.lookup(ident)
+            obj = self.src.lookup(ident)
+            if rules.bodies.reads_definitions(self.src.function):
+                obj = rules.bodies.definition(obj) or obj
+            self.found[ident] = obj
         return self.found[ident]
 
     def resolve(self, ident: str, node: ast.AST) -> object:

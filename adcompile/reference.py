@@ -182,7 +182,13 @@ FUNCTIONS_TEXT = [
     "Calls to your own functions (in the same module or imported), with positional, "
     "keyword and default arguments, returning one value or a tuple, are "
     "differentiated through the callee's own generated pair `fwd_f`/`bwd_f` (its "
-    "pullback), compiled once; recursion works. See [control flow](control-flow.md).",
+    "pullback), compiled once; recursion works. See [control flow](control-flow.md). "
+    "`scipy.integrate.odeint(f, y0, t, args=(...))` of your own `f(y, t, *args)` is "
+    "differentiated in `y0`, `t` and `args` by the adjoint method: the adjoint "
+    "equations are solved backwards in time with odeint and the same `rtol`, `atol` "
+    "and options, their right-hand side calling `f`'s pair (reverse mode only; "
+    "`Dfun`, `ml`, `mu`, `tcrit` and `full_output` are refused there, see "
+    "[scipy](scipy.md#an-ode-solve-odeint)).",
     "Module-level numbers and arrays, and closures over them, are constants. "
     "Rebinding a name the function or a function it calls reads (a helper, a global "
     "holding a numpy function, a number, an array, a module, an attribute of your own "

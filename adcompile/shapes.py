@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .ir import Assign, CallPrim, Function, If, Loop, Return, Stmt
+from .ir import Assign, CallPrim, Function, If, Loop, OdeintPrim, Return, Stmt
 from .rules import containers
 from .rules import record as kinds
 from .rules.containers import LEAF, is_function_value
@@ -179,6 +179,11 @@ class ShapeInference:
             return c + [self.of(ops["x"])] if isinstance(c, list) else None
         if isinstance(prim, CallPrim):
             return self.call(prim, ops)
+        if isinstance(prim, OdeintPrim):  # a row per time, y0 flattened
+            t, y0 = self.of(ops["t"]), self.of(ops["y0"])
+            if isinstance(t, tuple) and len(t) == 1 and isinstance(y0, tuple):
+                return (t[0], int(np.prod(y0)))
+            return None
         record = record_of(prim)
         if record is None or lookup(prim) is None:
             return None

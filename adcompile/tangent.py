@@ -39,6 +39,7 @@ from .ir import (
     Function,
     If,
     Loop,
+    OdeintPrim,
     Return,
     Stmt,
     all_defs,
@@ -364,6 +365,13 @@ class _Forward:
         dy = self.tangent_name(stmt.target)
         if isinstance(prim, ContainerPrim):
             code.append(assign(dy, self.container(stmt)))
+        elif isinstance(prim, OdeintPrim):
+            raise AdCompileError(
+                "scipy.integrate.odeint is differentiated in reverse mode only (by the adjoint "
+                "method): forward mode (jvp, jacobian, hvp) cannot differentiate it",
+                stmt.loc,
+                hint="use grad, value_and_grad or vjp for a function that solves an ODE",
+            )
         elif isinstance(prim, CallPrim):
             active = [p for p in prim.params if self.tangent_of(stmt.operands[p]) is not None]
             jvp = self.session.helper(prim, active)

@@ -792,6 +792,11 @@ def f_dirichlet(alpha):
     )
 
 
+def f_dirichlet_in_x(x, alpha):
+    # x of k - 1 components (the last is 1 minus their sum): free, for finite differences
+    return stats.dirichlet.logpdf(x, alpha) + stats.dirichlet.pdf(x[:, 0], alpha)
+
+
 def f_distribution_functions(x, loc, scale):
     # the shape parameters of a cdf are constants (no closed-form derivative)
     return (
@@ -894,6 +899,7 @@ MORE_CASES = [
     (f_multivariate_normal, (N, Y[:2], A2 @ A2.T)),
     (f_multivariate_normal_cov_forms, (M, Y, 1.7, X + 0.5)),
     (f_dirichlet, (X + 1.0,)),
+    (f_dirichlet_in_x, (ON_SIMPLEX_2[:2], np.array([1.5, 2.0, 3.0]))),
 ]
 CASES += MORE_CASES
 

@@ -106,6 +106,24 @@ def test_the_max_adjoint_is_not_broadcast_by_hand_when_known_shapes_do_it():
     assert_grad_matches_fd(log_softmax_loss_and_max, W, X, Y)
 
 
+def normalised_rows(S):
+    P = np.exp(S)
+    P = P / np.sum(P, axis=1, keepdims=True)
+    return np.sum(P * P) + np.sum(np.sum(S, axis=0, keepdims=True) * S)
+
+
+def test_a_row_sum_adjoint_added_to_its_input_is_spread_by_the_addition():
+    """P / np.sum(P, axis=1, keepdims=True) gives P's adjoint two contributions, the
+    second the sum's (a broadcast of a column): with known shapes ``dP += column``
+    spreads it, and so does ``dS_1 + row`` for a sum over rows added to another."""
+    S = np.random.default_rng(3).normal(size=(4, 5))
+    g = ad.grad(normalised_rows)
+    g(S)
+    added = [line for line in g.source.splitlines() if "+=" in line or " + " in line]
+    assert len(added) >= 2 and not any("broadcast_to" in line for line in added)
+    assert_grad_matches_fd(normalised_rows, S)
+
+
 def log_softmax_shift_added_back(W, X, Y):
     scores = X @ W
     shift = scores.max(axis=1, keepdims=True)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "docs" / "tools" / "library_coverage.py"
 
 # differentiated today: a change that loses one fails here (raise it as rules are added)
-AT_LEAST = 166
+AT_LEAST = 167
 
 
 def load_script():

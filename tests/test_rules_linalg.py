@@ -711,7 +711,7 @@ def singular_values_of_root_of_eigenvalues(a):
     ("f", "name"),
     [
         (norm_of_root_of_eigenvalues, "np.linalg.norm"),
-        (vector_norm_of_root_of_eigenvalues, "a vector norm"),
+        (vector_norm_of_root_of_eigenvalues, "np.linalg.vector_norm"),
         (singular_values_of_root_of_eigenvalues, "np.linalg.svd"),
     ],
 )

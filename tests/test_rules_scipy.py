@@ -16,7 +16,6 @@ import autograd.scipy.special as asp  # noqa: E402
 import fuzzcheck  # noqa: E402
 import scipy.special as sp  # noqa: E402
 from helpers import assert_grad_matches_fd  # noqa: E402
-from scipy.integrate import odeint  # noqa: E402
 from scipy.special import log_softmax, logsumexp, softmax  # noqa: E402
 
 import adcompile as ad  # noqa: E402
@@ -673,11 +672,53 @@ def test_dirichlet_in_alpha():
     _float32_gives_float32(dirichlet_loss, alpha)
 
 
-def test_dirichlet_in_x_is_refused():
-    """x must stay on the simplex: its gradient alone is not defined."""
-    with pytest.raises(ad.AdCompileError) as info:
-        ad.grad(dirichlet_in_x)(POINTS[:, 0], np.ones(3))
-    assert "not differentiated with respect to its argument x" in info.value.reason
+def dirichlet_points_loss(x, alpha):
+    w = np.array([0.3, -1.2, 0.7])
+    return np.sum(w * (st.dirichlet.logpdf(x, alpha) + 0.1 * st.dirichlet.pdf(x, alpha)))
+
+
+def test_dirichlet_in_x_with_one_component_fewer():
+    """x of k - 1 components is free (scipy adds 1 minus their sum as the last):
+    finite differences see its whole gradient, for one point and for several."""
+    alpha = np.array([1.5, 2.0, 3.0])
+    assert_grad_matches_fd(dirichlet_in_x, POINTS[:2, 0], alpha, wrt=(0, 1))
+    assert_grad_matches_fd(dirichlet_points_loss, POINTS[:2], alpha, wrt=(0, 1), rtol=1e-5)
+    _float32_gives_float32(dirichlet_points_loss, POINTS[:2], alpha)
+
+
+def dirichlet_weighted(x, alpha):
+    return np.sum(np.array([0.3, -1.2, 0.7]) * st.dirichlet.logpdf(x, alpha))
+
+
+def test_dirichlet_in_x_on_the_simplex():
+    """With all k components x must stay on the simplex (scipy refuses any other
+    point): the gradient is that of the formula in free x, as autograd's, and along
+    each direction on the simplex it is the derivative finite differences measure."""
+    alpha = np.array([1.5, 1.0, 3.0])  # (alpha 1: that component's term is 0)
+    w = np.array([0.3, -1.2, 0.7])
+    # (autograd's rule is for one point at a time)
+    columns = [w[j] * autograd.grad(ast_.dirichlet.logpdf)(POINTS[:, j], alpha) for j in range(3)]
+    expected = np.stack(columns, axis=1)
+    np.testing.assert_allclose(ad.grad(dirichlet_weighted)(POINTS, alpha), expected, rtol=1e-12)
+    g = ad.grad(dirichlet_points_loss)(POINTS, alpha)
+    for _ in range(3):
+        direction = RNG.normal(size=POINTS.shape)
+        direction -= direction.mean(axis=0)  # each point's components sum to 0
+        h = 1e-6
+        fd = (
+            dirichlet_points_loss(POINTS + h * direction, alpha)
+            - dirichlet_points_loss(POINTS - h * direction, alpha)
+        ) / (2 * h)
+        np.testing.assert_allclose(np.sum(g * direction), fd, rtol=1e-6)
+
+
+def test_dirichlet_through_a_softmax():
+    """x = softmax(z) stays on the simplex: the gradient in z is the whole derivative."""
+
+    def through(z, alpha):
+        return st.dirichlet.logpdf(softmax(z), alpha)
+
+    assert_grad_matches_fd(through, RNG.normal(size=3), np.array([1.5, 2.0, 3.0]), wrt=(0, 1))
 
 
 def test_every_scipy_stats_rule_is_tested():
@@ -720,22 +761,6 @@ def test_the_cli_reads_scipy_imports_without_running_the_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     # (logsumexp's value is not needed: its adjoint is computed from x)
     assert "exp_minus_logsumexp(x)" in proc.stdout and "norm.logpdf(x)" in proc.stdout
-
-
-def odeint_loss(y0):
-    return np.sum(odeint(decay, y0, np.linspace(0.0, 1.0, 5)))
-
-
-def decay(y, t):
-    return -y
-
-
-def test_odeint_is_refused_by_name():
-    """It has no rule yet (its adjoint needs the vjp of the user's ODE function)."""
-    with pytest.raises(ad.AdCompileError) as info:
-        ad.grad(odeint_loss)(np.ones(2))
-    assert info.value.reason == "odeint (scipy.integrate.odeint) has no adjoint rule"
-    assert info.value.filename.endswith("test_rules_scipy.py")
 
 
 def test_a_rule_registered_for_a_distribution_method_is_used():

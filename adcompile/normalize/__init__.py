@@ -17,7 +17,8 @@ The normalizer is one object made of parts, each a module of this package:
   conditions of ``if`` and ``while``;
 * ``expressions.py``, ``displays.py`` (tuple concatenation, dict displays),
   ``calls.py`` and ``usercalls.py`` (calls of user functions, and of functions
-  held by variables): expression lowering;
+  held by variables), ``integrate.py`` (``scipy.integrate.odeint`` of a user
+  function): expression lowering;
 * ``kinds.py``: kind inference (the structure of each value);
 * ``hints.py``: the hints of its refusals; ``common.py``: what the parts share.
 """
@@ -44,6 +45,7 @@ from .displays import Displays
 from .effects import Effects
 from .expressions import Expressions
 from .hints import BUILTIN_HINTS, METHOD_HINTS
+from .integrate import Integrate
 from .kinds import Kinds, infer_kinds
 from .loops import Loops
 from .state import State
@@ -52,7 +54,17 @@ from .usercalls import UserCalls
 
 
 class Normalizer(
-    Statements, Conditions, Effects, Loops, Expressions, Displays, Calls, UserCalls, Kinds, State
+    Statements,
+    Conditions,
+    Effects,
+    Loops,
+    Expressions,
+    Displays,
+    Calls,
+    UserCalls,
+    Integrate,
+    Kinds,
+    State,
 ):
     """Lowers one function to the IR: statements, expressions and kinds, each part
     in its own module (see above)."""

@@ -42,6 +42,7 @@ from .hints import (
     _no_rule,
     _short_repr,
 )
+from .integrate import is_odeint
 
 
 class Calls:
@@ -96,6 +97,8 @@ class Calls:
             raise self.error("print() is not supported in a differentiated function", node)
         if obj is np.meshgrid and rules.lookup(obj) is None:  # (a user's rule would win)
             return self.meshgrid(node, hint)
+        if is_odeint(obj) and rules.lookup(obj) is None:
+            return self.odeint_call(node, func, obj, hint)
         prim = _canonical(obj)
         if (
             rules.lookup(prim) is None

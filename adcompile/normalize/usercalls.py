@@ -14,7 +14,7 @@ import types
 from dataclasses import dataclass
 
 from .. import desugar, fence, frontend
-from ..frontend import StaticFunction
+from ..frontend import SourceFunction, StaticFunction
 from ..ir import CallPrim, If, python_call
 from ..names import is_compiled_gradient
 from ..rules import containers
@@ -164,6 +164,33 @@ class UserCalls:
 
     def user_call(self, node: ast.Call, func: ast.expr, obj: object, hint: str):
         """A call of another user function: differentiated through its own pullback."""
+        if is_compiled_gradient(obj):
+            # a call of a compiled gradient (a gradient penalty): a call of its generated
+            # code, for the structure of the arguments passed (see higher.py)
+            return self.gradient_call(node, func, obj, hint)
+        if not isinstance(obj, StaticFunction):
+            method = self.object_first(node, func, obj)
+            if method is not None:  # helper(self, x): the helper bound to the object
+                node, func, obj = method
+        callee, defaults = self.callee(obj)
+        signature = callee.node.args
+        positional, keywords = self.call_arguments(node, hint)
+        callee, values = self.bind_to(callee, defaults, positional, keywords, node, hint)
+        params = [a.arg for a in callee.node.args.args]
+        if not (isinstance(func, ast.Name) and func.id in self.globals):
+            self.record_globals(func)  # (a helper bound to an object is there already)
+        args = [values[p] for p in params]
+        kinds = tuple(self.kind(a) for a in args)
+        result_kind = self.session.result_kind(callee, kinds) if self.session else LEAF
+        plain = None if desugar.is_plain(signature) else signature
+        prim = CallPrim(callee, kinds, tuple(params), result_kind, plain)
+        value = python_call(
+            _strip(func), plain, {p: _copy_atom(a) for p, a in zip(params, args, strict=True)}
+        )
+        return value, prim, dict(zip(params, args, strict=True)), False
+
+    def callee(self, obj: object) -> tuple[SourceFunction, dict]:
+        """The source of the user function ``obj`` and the defaults of its parameters."""
         if isinstance(obj, StaticFunction):
             callee = obj.source
             given = callee.node.args
@@ -175,23 +202,27 @@ class UserCalls:
                 for a, d in zip(given.kwonlyargs, given.kw_defaults, strict=True)
                 if d is not None
             )
-            defaults = {k: _literal(d) for k, d in defaults.items()}
-        elif is_compiled_gradient(obj):
-            # a call of a compiled gradient (a gradient penalty): a call of its generated
-            # code, for the structure of the arguments passed (see higher.py)
-            return self.gradient_call(node, func, obj, hint)
-        else:
-            method = self.object_first(node, func, obj)
-            if method is not None:  # helper(self, x): the helper bound to the object
-                node, func, obj = method
-            callee = frontend.from_function(obj)
-            defaults = {
-                p.name: p.default
-                for p in inspect.signature(obj).parameters.values()
-                if p.default is not p.empty
-            }
+            return callee, {k: _literal(d) for k, d in defaults.items()}
+        defaults = {
+            p.name: p.default
+            for p in inspect.signature(obj).parameters.values()
+            if p.default is not p.empty
+        }
+        return frontend.from_function(obj), defaults
+
+    def bind_to(
+        self,
+        callee: SourceFunction,
+        defaults: dict,
+        positional: list,
+        keywords: list,
+        node: ast.Call,
+        hint: str,
+    ) -> tuple[SourceFunction, dict]:
+        """The callee desugared and fenced, and the atom of each of its (plain)
+        parameters for these arguments, bound as Python binds them: ``*args`` packed in
+        a tuple, ``**kwargs`` in a dict, defaults where nothing is passed."""
         signature = callee.node.args
-        positional, keywords = self.call_arguments(node, hint)
         rest = positional.pop() if positional and isinstance(positional[-1], Rest) else None
         if rest is not None and (
             signature.vararg is None
@@ -214,7 +245,6 @@ class UserCalls:
             raise self.error(str(exc), node) from None
         callee = desugar.desugar(callee)
         fence.check(callee)
-        params = [a.arg for a in callee.node.args.args]
         values = bound.values
         if rest is not None:  # def f(*xs), f(*xs_list): xs holds the list's elements
             values[signature.vararg.arg] = rest.atom
@@ -241,17 +271,7 @@ class UserCalls:
             )
         for p in bound.missing:
             values[p] = self.default_atom(callee.name, p, defaults[p], node)
-        if not (isinstance(func, ast.Name) and func.id in self.globals):
-            self.record_globals(func)  # (a helper bound to an object is there already)
-        args = [values[p] for p in params]
-        kinds = tuple(self.kind(a) for a in args)
-        result_kind = self.session.result_kind(callee, kinds) if self.session else LEAF
-        plain = None if desugar.is_plain(signature) else signature
-        prim = CallPrim(callee, kinds, tuple(params), result_kind, plain)
-        value = python_call(
-            _strip(func), plain, {p: _copy_atom(a) for p, a in zip(params, args, strict=True)}
-        )
-        return value, prim, dict(zip(params, args, strict=True)), False
+        return callee, values
 
     def object_first(self, node: ast.Call, func: ast.expr, obj: object):
         """A user function called with an instance of a user class first (``helper(self,

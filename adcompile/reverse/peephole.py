@@ -27,6 +27,19 @@ def is_broadcast_to(node: ast.AST) -> bool:
     return type(node) is ast.Attribute and node.attr == "broadcast_to"
 
 
+def broadcast_of(node: ast.AST) -> tuple[ast.expr, object] | None:
+    """``(g, S)`` for ``np.broadcast_to(g, S)`` with a constant ``S``, else None."""
+    if (
+        isinstance(node, ast.Call)
+        and is_broadcast_to(node.func)
+        and len(node.args) == 2
+        and not node.keywords
+        and isinstance(node.args[1], ast.Constant)
+    ):
+        return node.args[0], node.args[1].value
+    return None
+
+
 def drop_broadcasts(expr: ast.expr, known: ShapeOf) -> ast.expr:
     """In a product or quotient, ``np.broadcast_to(g, S) * ... * a`` is ``g * ... * a``
     when another factor ``a`` has a known shape (``known(a)``) that ``S`` broadcasts to
@@ -145,18 +158,13 @@ def expanded(node: ast.Call, np_attr: Callable[[str], ast.expr]) -> ast.expr:
     if keepdims is not False:
         return node
     g = args[0]
-    if (
-        isinstance(g, ast.Call)
-        and is_broadcast_to(g.func)
-        and len(g.args) == 2
-        and not g.keywords
-        and isinstance(g.args[1], ast.Constant)
-    ):
+    spread = broadcast_of(g)
+    if spread is not None:
         try:
-            shape = np.expand_dims(np.empty(g.args[1].value), axis).shape
+            shape = np.expand_dims(np.empty(spread[1]), axis).shape
         except (TypeError, ValueError, np.exceptions.AxisError):
             return node
-        return call(np_attr("broadcast_to"), g.args[0], ast.Constant(shape))
+        return call(np_attr("broadcast_to"), spread[0], ast.Constant(shape))
     return call(np_attr("expand_dims"), g, ast.Constant(axis))
 
 

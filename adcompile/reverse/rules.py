@@ -21,7 +21,7 @@ from .. import rules
 from ..analysis import differentiable_operands
 from ..errors import AdCompileError
 from ..generated import Namespace, call, name, store
-from ..ir import Assign, CallPrim, contains, names_in, transform
+from ..ir import Assign, CallPrim, OdeintPrim, contains, names_in, transform
 from ..optimize import SIMPLIFY_HOOKS, drop_unit_factor, simplify
 from ..rules import containers
 from ..rules.containers import LEAF, ContainerPrim
@@ -105,6 +105,8 @@ class Rules:
             adjoints.current_loc, adjoints.inlined_locs, self.output.want = None, [], []
 
     def differentiate(self, stmt: Assign, wanted: list[str]) -> None:
+        if isinstance(stmt.prim, OdeintPrim):
+            return self.odeint_statement(stmt, wanted)
         if not isinstance(stmt.prim, ContainerPrim | CallPrim):
             stmt, wanted, inexact = same_operands(stmt, wanted)
             return self.rule_statement(stmt, wanted, inexact)
@@ -354,6 +356,48 @@ class Rules:
         value = call(name(pair.bwd), name(saved), dy)
         operands = [stmt.operands[p] for p in active]
         self.unpack(operands, value, tuple_target=len(operands) != 1)
+
+    def odeint_statement(self, stmt: Assign, wanted: list[str]) -> None:
+        """``dy0, dt, da = odeint_adjoint(fwd_f, bwd_f, ys, dys, y0, t, args, ...)`` for
+        ``ys = odeint(f, y0, t, args=args, ...)``: the adjoint equations solved backwards
+        in time with ``f``'s own pullback pair, which differentiates ``y`` and the
+        wanted elements of ``args``."""
+        prim: OdeintPrim = stmt.prim
+        if self.session is None:
+            raise AdCompileError("internal: odeint needs a link session", stmt.loc)
+        ops = stmt.operands
+        extras = [f"arg{i}" for i in range(prim.extras)]
+        active = [i for i, p in enumerate(extras) if p in wanted]
+        y, t = (1, 0) if prim.tfirst else (0, 1)
+        wrt = [prim.params[y]] + [prim.params[2 + i] for i in active]
+        y0 = self.program.shape(ops["y0"])
+        first = [None, float]
+        first[y] = None if y0 is None else (int(np.prod(y0)),)
+        shapes = (*first, *(self.program.fact(ops[p]) for p in extras))
+        pair = self.session.pair(prim.source, prim.kinds, wrt, shapes)
+        self.ns.namespace.setdefault(pair.fwd, None)
+        self.ns.namespace.setdefault(pair.bwd, None)
+        dy = self.adjoints.cotangent(stmt.target, 2)  # (named: a long call reads it)
+        args = ast.Tuple(elts=[ops[p] for p in extras], ctx=ast.Load())
+        keywords = [ast.keyword(arg="wrt", value=ast.Tuple(elts=[ast.Constant(i) for i in active]))]
+        if "t" in wanted:
+            keywords.append(ast.keyword(arg="times", value=ast.Constant(True)))
+        if prim.tfirst:
+            keywords.append(ast.keyword(arg="tfirst", value=ast.Constant(True)))
+        keywords += [ast.keyword(arg=k, value=ops[k]) for k in prim.options]
+        value = call(
+            self.ns.helper("odeint_adjoint"),
+            name(pair.fwd),
+            name(pair.bwd),
+            name(stmt.target),
+            dy,
+            ops["y0"],
+            ops["t"],
+            args,
+        )
+        value.keywords = keywords
+        operands = [ops["y0"], ops["t"], *(ops[extras[i]] for i in active)]
+        self.unpack(operands, value)
 
     def unpack(
         self,

@@ -21,7 +21,7 @@ from ..ir import Assign, Function, Loop, contains, walk
 from ..optimize import is_fresh, simplify
 from ..rules.containers import LEAF
 from .output import Output
-from .peephole import drop_broadcasts, is_broadcast_to
+from .peephole import broadcast_of, drop_broadcasts, is_broadcast_to
 from .program import Program
 
 
@@ -134,12 +134,23 @@ class Adjoints:
                 g, index = scattered
                 self.put(ast.Expr(value=call(self.ns.helper("add_into"), name(dx), index, g)))
                 return
-            self.put(ast.AugAssign(target=store(dx), op=ast.Add(), value=c))
+            self.put(ast.AugAssign(target=store(dx), op=ast.Add(), value=self.spread_by_add(x, c)))
             return
         else:
+            if self.factor_shapes()(current) == self.program.shape(name(x)):
+                c = self.spread_by_add(x, c)  # (current + g: g spreads over current)
             self.put(assign(dx, ast.BinOp(left=current, op=ast.Add(), right=c)))
         self.adj[x] = name(dx)
         self.owned.add(x)
+
+    def spread_by_add(self, x: str, c: ast.expr) -> ast.expr:
+        """``g`` for ``c = np.broadcast_to(g, S)`` added to an adjoint of ``x`` of its
+        known shape ``S``: ``dx += g`` (or ``dx_1 + g``) spreads ``g`` over it as the
+        broadcast would (the adjoint of ``np.sum(x, axis=1, keepdims=True)``)."""
+        spread = broadcast_of(c)
+        if spread is not None and spread[1] == self.program.shape(name(x)):
+            return spread[0]
+        return c
 
     def without_broadcasts(self, c: ast.expr) -> ast.expr:
         """``c`` without the ``np.broadcast_to`` calls that numpy's broadcasting does

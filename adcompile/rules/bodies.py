@@ -32,33 +32,55 @@ from ..runtime import (
     inner_subscripts,
     kron_plan,
     linspace_plan,
-    norm_axes,
+    pinv_adjoint,
     qr_shapes,
     reduction_plan,
     singular_refused,
     sum_to,
     svd_shapes,
+    svd_vectors_adjoint,
     tensordot_subscripts,
     three_vectors,
     unbroadcast,
     zero_like,
 )
+from ..runtime.linalg import (
+    matrix_norm_grad,
+    norm_gradient,
+    qr_square_adjoint,
+    vector_norm_grad,
+    vector_norm_gradient,
+)
 
 # id(helper) -> its definition here
 DEFINITIONS: dict[int, Callable] = {}
+_RUNTIME_DEFINITIONS: set[int] = set()  # (ids of the runtime's functions among them)
 _KEEP: list = []
 
 
 def defines(helper: Callable) -> Callable[[Callable], Callable]:
     """Register the decorated function as the definition of ``helper`` for
-    differentiating generated code again."""
+    differentiating generated code again: one of this module, or a function of
+    ``adcompile.runtime`` written in the accepted language (which the helper itself may
+    call, so that one copy serves both)."""
 
     def register(fn: Callable) -> Callable:
         DEFINITIONS[id(helper)] = fn
         _KEEP.append(helper)
+        if getattr(fn, "__module__", None) != __name__:
+            _RUNTIME_DEFINITIONS.add(id(fn))
+            _KEEP.append(fn)
         return fn
 
     return register
+
+
+def defines_itself(helper: Callable) -> Callable:
+    """Register a function of ``adcompile.runtime`` written in the accepted language as
+    its own definition: one copy serves first-order code, which calls it, and higher
+    derivatives, which read it (a helper with a definition that it calls resolves to
+    that definition there, see ``names.Resolver``)."""
+    return defines(helper)(helper)
 
 
 def definition(helper: object) -> Callable | None:
@@ -67,8 +89,15 @@ def definition(helper: object) -> Callable | None:
 
 
 def is_definition(fn: object) -> bool:
-    """Whether ``fn`` is defined here: read like a function of the user's."""
-    return getattr(fn, "__module__", None) == __name__
+    """Whether ``fn`` is defined here, or is a runtime function that serves as a
+    definition: read like a function of the user's."""
+    return getattr(fn, "__module__", None) == __name__ or reads_definitions(fn)
+
+
+def reads_definitions(fn: object) -> bool:
+    """Whether ``fn`` is a function of the runtime that serves as a definition: its
+    body is read with each helper it calls replaced by that helper's definition."""
+    return id(fn) in _RUNTIME_DEFINITIONS
 
 
 # ------------------------------------------------------------ linear algebra
@@ -161,14 +190,7 @@ def eigh_adjoint(dy, y):
     return v @ inner @ mT(v)
 
 
-@defines(runtime.pinv_adjoint)
-def pinv_adjoint(dy, y, a):
-    yt = mT(y)
-    dyt = mT(dy)
-    first = -(yt @ dy @ yt)
-    second = (dyt @ y @ yt) - (a @ (y @ (dyt @ y @ yt)))
-    third = (yt @ y @ dyt) - ((yt @ y @ dyt) @ y) @ a
-    return first + second + third
+defines_itself(pinv_adjoint)  # (the runtime's helper itself, in the accepted language)
 
 
 def _singular_values_adjoint(ds, a):
@@ -190,24 +212,14 @@ def svd_adjoint(dy, y, a, full_matrices=True, compute_uv=True):
         return _singular_values_adjoint(ds, a)
     m, n, k = svd_shapes(a, full_matrices, True)
     eye = np.eye(k)
-    inner = 0.0 * eye
+    f = (1.0 - eye) / (s[..., None, :] ** 2 - s[..., :, None] ** 2 + eye)
+    inner, out = svd_vectors_adjoint(u, s, vh, du, dvh, f)
     if ds is not None:
         inner = inner + np.asarray(ds)[..., None, :] * eye
-    out = 0.0
-    f = (1.0 - eye) / (s[..., None, :] ** 2 - s[..., :, None] ** 2 + eye)
-    if du is not None:
-        utdu = mT(u) @ du
-        inner = inner + (f * (utdu - mT(utdu))) * s[..., None, :]
-        if m > k:  # the part of du outside the span of u
-            out = out + ((du - u @ utdu) / s[..., None, :]) @ vh
-    if dvh is not None:
-        v = mT(vh)
-        dv = mT(dvh)
-        vtdv = mT(v) @ dv
-        inner = inner + s[..., :, None] * (f * (vtdv - mT(vtdv)))
-        if n > k:
-            out = out + u @ mT((dv - v @ vtdv) / s[..., None, :])
     return u @ inner @ vh + out
+
+
+defines_itself(svd_vectors_adjoint)  # (the runtime's, in the accepted language)
 
 
 @defines(runtime.matrix_power_adjoint)
@@ -228,11 +240,7 @@ def matrix_power_adjoint(dy, a, n):
     return total
 
 
-def _qr_square_adjoint(dq, dr, q, r):
-    m = r @ mT(dr) - mT(dq) @ q
-    copyltu = np.tril(m) + mT(np.tril(m, -1))
-    b = dq + q @ copyltu
-    return mT(np.linalg.solve(r, mT(b)))  # b r^-T
+defines_itself(qr_square_adjoint)  # (the runtime's, in the accepted language)
 
 
 @defines(runtime.qr_adjoint)
@@ -247,9 +255,9 @@ def qr_adjoint(dy, y, a, mode="reduced"):
     if dr is None:
         dr = np.zeros_like(r)
     if m >= n:
-        return _qr_square_adjoint(dq, dr, q, r)
+        return qr_square_adjoint(dq, dr, q, r)
     dr_y = dr[..., :, m:]
-    dx = _qr_square_adjoint(dq + a[..., :, m:] @ mT(dr_y), dr[..., :, :m], q, r[..., :, :m])
+    dx = qr_square_adjoint(dq + a[..., :, m:] @ mT(dr_y), dr[..., :, :m], q, r[..., :, :m])
     return np.concatenate([dx, q @ dr_y], axis=-1)
 
 
@@ -296,65 +304,15 @@ def lstsq_adjoint(dy, y, a, b):
 # ------------------------------------------------------------ norms
 
 
-def _vector_norm_grad(x, y, ord, axis):
-    if ord is None or ord == 2:
-        return x / np.where(y == 0, np.inf, y)
-    if ord == 1:
-        return np.sign(x)
-    if ord == np.inf or ord == -np.inf:
-        at = np.abs(x) == y
-        return np.sign(x) * at / np.sum(at, axis=axis, keepdims=True)
-    if ord == 0:
-        return np.zeros_like(x)
-    # |x| / y to the power p - 1, 0 where x is 0 (a base of 1 there keeps its
-    # derivative finite)
-    base = np.where(x == 0, 1.0, np.abs(x)) / np.where(y == 0, 1.0, y)
-    return np.where(x == 0, 0.0, np.sign(x) * base ** (ord - 1))
+# (the runtime's, in the accepted language)
+defines_itself(vector_norm_grad)
+defines_itself(matrix_norm_grad)
 
 
-def _matrix_norm_grad(x, y, ord):
-    if ord is None or ord == "fro":
-        return x / np.where(y == 0, np.inf, y)
-    if ord == "nuc":
-        u, s, vh = np.linalg.svd(x, full_matrices=False)
-        return (u @ vh) * (y != 0)
-    if ord == 2:
-        u, s, vh = np.linalg.svd(x, full_matrices=False)
-        return u[..., :, 0:1] * vh[..., 0:1, :] * (y != 0)
-    if ord == -2:
-        u, s, vh = np.linalg.svd(x, full_matrices=False)
-        return u[..., :, -1:] * vh[..., -1:, :] * (y != 0)
-    if ord == 1 or ord == -1:
-        at = np.sum(np.abs(x), axis=-2, keepdims=True) == y
-        return np.sign(x) * at / np.sum(at, axis=-1, keepdims=True)
-    at = np.sum(np.abs(x), axis=-1, keepdims=True) == y
-    return np.sign(x) * at / np.sum(at, axis=-2, keepdims=True)
-
-
-@defines(runtime.norm_adjoint)
-def norm_adjoint(dy, y, x, ord=None, axis=None, keepdims=False):
-    if axis is None and ord is None:  # the 2-norm of x.ravel()
-        return dy * x / np.where(y == 0, np.inf, y)
-    axes = norm_axes(x, ord, axis)
-    g = dy
-    yk = y
-    if not keepdims:
-        g = np.expand_dims(dy, axes)
-        yk = np.expand_dims(y, axes)
-    if len(axes) == 1:
-        return g * _vector_norm_grad(x, yk, ord, axes[0])
-    xm = np.moveaxis(x, axes, (-2, -1))
-    ym = np.moveaxis(yk, axes, (-2, -1))
-    gm = np.moveaxis(g, axes, (-2, -1))
-    return np.moveaxis(gm * _matrix_norm_grad(xm, ym, ord), (-2, -1), axes)
-
-
-@defines(runtime.vector_norm_adjoint)
-def vector_norm_adjoint(dy, y, x, axis=None, keepdims=False, ord=2):
-    axes, trailing, flat_shape, kept_shape, moved_shape = reduction_plan(x, axis)
-    flat = np.reshape(np.moveaxis(x, axes, trailing), flat_shape)
-    d = np.reshape(dy, kept_shape) * _vector_norm_grad(flat, np.reshape(y, kept_shape), ord, -1)
-    return np.moveaxis(np.reshape(d, moved_shape), trailing, axes)
+defines(runtime.norm_adjoint)(norm_gradient)
+defines(runtime.vector_norm_adjoint)(vector_norm_gradient)
+defines_itself(norm_gradient)  # (public runtime functions: their own definitions too)
+defines_itself(vector_norm_gradient)
 
 
 # ------------------------------------------------------------ einsum

@@ -723,6 +723,7 @@ SECOND_ORDER_REFUSED = {
     "eig_adjoint": "the adjoint of np.linalg.eig (use np.linalg.eigh for a symmetric matrix)",
     "multi_dot_adjoint": "the adjoint of np.linalg.multi_dot (write the product with @)",
     "mvn_logpdf_adjoint": "the adjoint of scipy.stats.multivariate_normal.logpdf",
+    "odeint_adjoint": "the adjoint of scipy.integrate.odeint (a solve backwards in time)",
     **dict.fromkeys(
         (
             "checkpoint_stride",
@@ -792,8 +793,8 @@ def _refuse_the_others() -> None:
     refuses). Generated code read back calls a helper's definition in its place
     (regenerate.py), so only the helpers without one are refused there."""
     for name, fn in sorted(runtime.HELPERS.items()):
-        if id(fn) in PRIMITIVES or isinstance(fn, type):
-            continue
+        if id(fn) in PRIMITIVES or isinstance(fn, type) or definition(fn) is fn:
+            continue  # (a helper that is its own definition is read like a user's function)
         if definition(fn) is not None:
             refuse(
                 fn,

@@ -186,23 +186,44 @@ def multivariate_normal_logpdf_tangent(dx, dmean, dcov, y, x, mean=None, cov=1):
 # ------------------------------------------------------------------ Dirichlet
 
 
-# x must lie on the simplex (scipy refuses any other point), so a derivative in x
-# alone is not defined: a gradient through x is refused (constant=), alpha's is given.
-# x holds the components along its first axis: (k,) or (k, n) for n points.
-@adjoint(stats.dirichlet.pdf, shape=UNKNOWN, fresh=True, constant=("x",), exponential=True)
-@adjoint(stats.dirichlet.logpdf, shape=UNKNOWN, fresh=True, constant=("x",))
+# x holds the components along its first axis: (k,) or (k, n) for n points, or one
+# component fewer, the last being 1 minus the others' sum (scipy's `full` below). The
+# log density is sum((alpha - 1) log x) - log B(alpha), and its gradient in x is that
+# of this formula in free x, (alpha - 1) / x (0 where alpha is 1, as scipy's xlogy): x
+# must lie on the simplex, so only its part along the simplex (directions whose
+# components sum to 0) is defined, and that part is what any x kept on the simplex
+# (a softmax, a normalisation) passes on; autograd gives the same. With k - 1
+# components x is free, and the last one's term moves with each.
+@adjoint(stats.dirichlet.pdf, shape=UNKNOWN, fresh=True, exponential=True)
+@adjoint(stats.dirichlet.logpdf, shape=UNKNOWN, fresh=True)
 def dirichlet_logpdf(dy, y, x, alpha):
+    points = np.reshape(x, (np.shape(x)[0], -1))  # (k or k - 1, n)
+    given = np.shape(points)[0]
+    last = 1 - np.sum(points, axis=0, keepdims=True)
+    full = np.concatenate([points, last])[: np.shape(alpha)[0]]  # (k, n)
+    g = np.reshape(dy, (1, -1))
+    a = np.reshape(alpha - 1, (-1, 1))
+    slope = a / np.where(a == 0, 1.0, full) * g
+    dx = np.reshape(slope[:given] - np.sum(slope[given:], axis=0), np.shape(x))
     per_point = special.digamma(np.sum(alpha)) - special.digamma(alpha)
-    log_x = np.log(x).reshape(np.shape(x)[0], -1)
-    return None, np.sum(log_x * np.reshape(dy, (1, -1)), axis=1) + per_point * np.sum(dy)
+    return dx, np.sum(np.log(full) * g, axis=1) + per_point * np.sum(dy)
 
 
 @tangent(stats.dirichlet.pdf, exponential=True)
 @tangent(stats.dirichlet.logpdf)
-def dirichlet_logpdf_tangent(dalpha, y, x, alpha):
+def dirichlet_logpdf_tangent(dx, dalpha, y, x, alpha):
+    points = np.reshape(x, (np.shape(x)[0], -1))
+    given = np.shape(points)[0]
+    last = 1 - np.sum(points, axis=0, keepdims=True)
+    full = np.concatenate([points, last])[: np.shape(alpha)[0]]
+    a = np.reshape(alpha - 1, (-1, 1))
+    slope = a / np.where(a == 0, 1.0, full)
+    moved_x = np.sum(
+        (slope[:given] - np.sum(slope[given:], axis=0)) * np.reshape(dx, (given, -1)), axis=0
+    )
     per_point = special.digamma(np.sum(alpha)) - special.digamma(alpha)
-    moved = np.reshape(np.tensordot(dalpha, np.log(x), 1), np.shape(y))
-    return moved + np.dot(per_point, dalpha)
+    moved = np.tensordot(dalpha, np.log(full), 1)
+    return np.reshape(moved_x + moved, np.shape(y)) + np.dot(per_point, dalpha)
 
 
 # ------------------------------------------------------------------ chi-squared

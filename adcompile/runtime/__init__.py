@@ -19,6 +19,7 @@ Generated code, rules and ``adcompile.export`` name a helper as
 - ``linalg``: adjoints of ``numpy.linalg``;
 - ``fourier``: adjoints of ``numpy.fft`` and of the parts of complex values;
 - ``stats``: adjoints of ``scipy.stats`` functions;
+- ``integrate``: the adjoint of ``scipy.integrate.odeint`` (solved with odeint);
 - ``tangents``: the helpers of forward mode's generated code.
 
 A new helper goes in the submodule it belongs to and is imported here; ``HELPERS``
@@ -35,6 +36,7 @@ from . import (
     contractions,
     elementwise,
     fourier,
+    integrate,
     linalg,
     rearranging,
     results,
@@ -132,20 +134,24 @@ from .fourier import (
     rfft_adjoint,
     rfft_lengths,
 )
+from .integrate import odeint_adjoint
 from .linalg import (
     cholesky_adjoint,
     det_adjoint,
     eig_adjoint,
     eigh_adjoint,
     lstsq_adjoint,
+    matrix_norm_grad,
     matrix_power_adjoint,
     mT,
     multi_dot_adjoint,
     norm_adjoint,
     norm_axes,
+    norm_gradient,
     pinv_adjoint,
     qr_adjoint,
     qr_shapes,
+    qr_square_adjoint,
     reduction_plan,
     shared_inverse,
     singular_refused,
@@ -155,7 +161,10 @@ from .linalg import (
     sum_to,
     svd_adjoint,
     svd_shapes,
+    svd_vectors_adjoint,
     vector_norm_adjoint,
+    vector_norm_grad,
+    vector_norm_gradient,
 )
 from .rearranging import (
     rearray,
@@ -234,6 +243,7 @@ MODULES = (
     linalg,
     fourier,
     stats,
+    integrate,
     tangents,
 )
 

@@ -222,19 +222,35 @@ def svd_adjoint(dy, y, a, full_matrices=True, compute_uv=True):
         with np.errstate(divide="ignore", invalid="ignore"):
             f = 1.0 / (s[..., None, :] ** 2 - s[..., :, None] ** 2)
         f[..., np.arange(k), np.arange(k)] = 0.0
-        v = mT(vh)
-        if du is not None:
-            utdu = mT(u) @ du
-            inner = inner + (f * (utdu - mT(utdu))) * s[..., None, :]
-            if m > k:  # the part of du outside the span of u
-                out = out + ((du - u @ utdu) / s[..., None, :]) @ vh
-        if dvh is not None:
-            dv = mT(dvh)
-            vtdv = mT(v) @ dv
-            inner = inner + s[..., :, None] * (f * (vtdv - mT(vtdv)))
-            if n > k:
-                out = out + u @ mT((dv - v @ vtdv) / s[..., None, :])
+        vectors, out = svd_vectors_adjoint(u, s, vh, du, dvh, f)
+        inner = inner + vectors
     return u @ inner @ vh + out
+
+
+def svd_vectors_adjoint(u, s, vh, du, dvh, f):
+    """The part of :func:`svd_adjoint` that the cotangents ``du``, ``dvh`` of the
+    singular vectors give (None: zero): the ``(k, k)`` term between ``u`` and ``vh``,
+    and the part outside their spans (for a non-square reduced SVD). ``f`` is
+    ``1 / (s[j]**2 - s[i]**2)`` off the diagonal and 0 on it. Written in the accepted
+    language: it is its own definition for higher derivatives (rules/bodies.py)."""
+    m = np.shape(u)[-2]
+    n = np.shape(vh)[-1]
+    k = np.shape(s)[-1]
+    inner = 0.0
+    out = 0.0
+    if du is not None:
+        utdu = mT(u) @ du
+        inner = inner + (f * (utdu - mT(utdu))) * s[..., None, :]
+        if m > k:  # the part of du outside the span of u
+            out = out + ((du - u @ utdu) / s[..., None, :]) @ vh
+    if dvh is not None:
+        v = mT(vh)
+        dv = mT(dvh)
+        vtdv = mT(v) @ dv
+        inner = inner + s[..., :, None] * (f * (vtdv - mT(vtdv)))
+        if n > k:
+            out = out + u @ mT((dv - v @ vtdv) / s[..., None, :])
+    return inner, out
 
 
 def qr_adjoint(dy, y, a, mode="reduced"):
@@ -257,14 +273,14 @@ def qr_adjoint(dy, y, a, mode="reduced"):
     dq = np.zeros_like(q) if dq is None else np.asarray(dq)
     dr = np.zeros_like(r) if dr is None else np.asarray(dr)
     if m >= n:
-        return _qr_square_adjoint(dq, dr, q, r)
+        return qr_square_adjoint(dq, dr, q, r)
     x_r, y_part = r[..., :, :m], a[..., :, m:]
     dr_x, dr_y = dr[..., :, :m], dr[..., :, m:]
-    dx = _qr_square_adjoint(dq + y_part @ mT(dr_y), dr_x, q, x_r)
+    dx = qr_square_adjoint(dq + y_part @ mT(dr_y), dr_x, q, x_r)
     return np.concatenate([dx, q @ dr_y], axis=-1)
 
 
-def _qr_square_adjoint(dq, dr, q, r):
+def qr_square_adjoint(dq, dr, q, r):
     m = r @ mT(dr) - mT(dq) @ q
     copyltu = np.tril(m) + mT(np.tril(m, -1))
     b = dq + q @ copyltu
@@ -366,24 +382,26 @@ def norm_adjoint(dy, y, x, ord=None, axis=None, keepdims=False):
     ``ord=0`` (a count) is piecewise constant."""
     x = np.asarray(x)
     _refuse_imaginary(x, "np.linalg.norm")
-    nd = x.ndim
-    if axis is None:
-        axes = tuple(range(nd))
-        if ord is None:  # the 2-norm of x.ravel(), whatever its shape
-            g, yk = np.asarray(dy), np.asarray(y)
-            return g * x / np.where(yk == 0, np.inf, yk)
-    else:
-        axes = axis if isinstance(axis, tuple) else (axis,)
-    axes = tuple(int(a) % nd for a in axes)
-    g, yk = np.asarray(dy), np.asarray(y)
+    return norm_gradient(np.asarray(dy), np.asarray(y), x, ord, axis, keepdims)
+
+
+def norm_gradient(dy, y, x, ord=None, axis=None, keepdims=False):
+    """:func:`norm_adjoint` of a real array, in the accepted language: its definition
+    for higher derivatives (rules/bodies.py)."""
+    if axis is None and ord is None:  # the 2-norm of x.ravel(), whatever its shape
+        return dy * x / np.where(y == 0, np.inf, y)
+    axes = norm_axes(x, ord, axis)
+    g = dy
+    yk = y
     if not keepdims:
-        g, yk = np.expand_dims(g, axes), np.expand_dims(yk, axes)
+        g = np.expand_dims(dy, axes)
+        yk = np.expand_dims(y, axes)
     if len(axes) == 1:
-        return g * _vector_norm_grad(x, yk, ord, axes[0])
+        return g * vector_norm_grad(x, yk, ord, axes[0])
     xm = np.moveaxis(x, axes, (-2, -1))
     ym = np.moveaxis(yk, axes, (-2, -1))
     gm = np.moveaxis(g, axes, (-2, -1))
-    return np.moveaxis(gm * _matrix_norm_grad(xm, ym, ord), (-2, -1), axes)
+    return np.moveaxis(gm * matrix_norm_grad(xm, ym, ord), (-2, -1), axes)
 
 
 def vector_norm_adjoint(dy, y, x, axis=None, keepdims=False, ord=2):
@@ -391,24 +409,23 @@ def vector_norm_adjoint(dy, y, x, axis=None, keepdims=False, ord=2):
     vector norm of the elements over ``axis`` (all axes, or several, taken as one
     vector), with the conventions of :func:`norm_adjoint`."""
     x = np.asarray(x)
-    nd = x.ndim
-    axes = tuple(range(nd)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
-    axes = tuple(int(a) % nd for a in axes)
-    k = len(axes)
-    moved = np.moveaxis(x, axes, tuple(range(nd - k, nd)))
-    flat = np.reshape(moved, moved.shape[: nd - k] + (-1,))
-    g, yk = np.asarray(dy), np.asarray(y)
-    if keepdims:
-        g = np.reshape(np.moveaxis(g, axes, tuple(range(nd - k, nd))), flat.shape[:-1] + (1,))
-        yk = np.reshape(np.moveaxis(yk, axes, tuple(range(nd - k, nd))), flat.shape[:-1] + (1,))
-    else:
-        g, yk = np.expand_dims(g, -1), np.expand_dims(yk, -1)
-    d = g * _vector_norm_grad(flat, yk, ord, -1)
-    return np.moveaxis(np.reshape(d, moved.shape), tuple(range(nd - k, nd)), axes)
+    _refuse_imaginary(x, "np.linalg.vector_norm")
+    return vector_norm_gradient(dy, y, x, axis, keepdims, ord)
 
 
-def _vector_norm_grad(x, y, ord, axis):
-    _refuse_imaginary(x, "a vector norm")
+def vector_norm_gradient(dy, y, x, axis=None, keepdims=False, ord=2):
+    """:func:`vector_norm_adjoint` of a real array, in the accepted language: its
+    definition for higher derivatives (rules/bodies.py)."""
+    axes, trailing, flat_shape, kept_shape, moved_shape = reduction_plan(x, axis)
+    flat = np.reshape(np.moveaxis(x, axes, trailing), flat_shape)
+    d = np.reshape(dy, kept_shape) * vector_norm_grad(flat, np.reshape(y, kept_shape), ord, -1)
+    return np.moveaxis(np.reshape(d, moved_shape), trailing, axes)
+
+
+def vector_norm_grad(x, y, ord, axis):
+    """The gradient of a vector norm of ``x`` along ``axis`` (``y`` the norm, the axis
+    kept), with the conventions of :func:`norm_adjoint`. Written in the accepted
+    language: it is its own definition for higher derivatives (rules/bodies.py)."""
     if ord is None or ord == 2:
         return x / np.where(y == 0, np.inf, y)
     if ord == 1:
@@ -417,35 +434,33 @@ def _vector_norm_grad(x, y, ord, axis):
         at = np.abs(x) == y
         return np.sign(x) * at / np.sum(at, axis=axis, keepdims=True)
     if ord == 0:
-        return np.zeros_like(x, dtype=np.result_type(x, 0.0))
-    p = ord
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d = np.sign(x) * (np.abs(x) / y) ** (p - 1)
-    return np.where((x == 0) | (y == 0), 0, d).astype(np.result_type(x, 0.0), copy=False)
+        return np.zeros_like(x)
+    # sign(x) (|x| / y) ** (p - 1), 0 where x or y is 0 (a base of 1 there keeps its
+    # derivative finite)
+    base = np.where(x == 0, 1.0, np.abs(x)) / np.where(y == 0, 1.0, y)
+    return np.where(y == 0, 0.0, np.where(x == 0, 0.0, np.sign(x) * base ** (ord - 1)))
 
 
-def _matrix_norm_grad(x, y, ord):
-    """Gradient of a matrix norm over the last two axes (``y`` with both kept)."""
-    _refuse_imaginary(x, "a matrix norm")
+def matrix_norm_grad(x, y, ord):
+    """The gradient of a matrix norm over the last two axes (``y`` with both kept);
+    like :func:`vector_norm_grad`, its own definition for higher derivatives."""
     if ord is None or ord == "fro":
         return x / np.where(y == 0, np.inf, y)
-    if ord in ("nuc", 2, -2):
+    if ord == "nuc":
         u, s, vh = np.linalg.svd(x, full_matrices=False)
-        if ord == "nuc":
-            d = u @ vh
-        else:
-            i = 0 if ord == 2 else -1
-            d = u[..., :, i, None] * vh[..., i, None, :]
-        return d * (y != 0)
-    if ord in (1, -1):  # max/min over columns of the column sums of |x|
-        sums = np.sum(np.abs(x), axis=-2, keepdims=True)
-        at = sums == y
+        return (u @ vh) * (y != 0)
+    if ord == 2:
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        return u[..., :, 0:1] * vh[..., 0:1, :] * (y != 0)
+    if ord == -2:
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        return u[..., :, -1:] * vh[..., -1:, :] * (y != 0)
+    if ord == 1 or ord == -1:  # max/min over columns of the column sums of |x|
+        at = np.sum(np.abs(x), axis=-2, keepdims=True) == y
         return np.sign(x) * at / np.sum(at, axis=-1, keepdims=True)
-    if ord in (np.inf, -np.inf):  # max/min over rows of the row sums
-        sums = np.sum(np.abs(x), axis=-1, keepdims=True)
-        at = sums == y
-        return np.sign(x) * at / np.sum(at, axis=-2, keepdims=True)
-    raise ValueError(f"np.linalg.norm: invalid norm order {ord!r} for matrices")
+    # inf or -inf (np.linalg.norm refuses any other order): over rows of the row sums
+    at = np.sum(np.abs(x), axis=-1, keepdims=True) == y
+    return np.sign(x) * at / np.sum(at, axis=-2, keepdims=True)
 
 
 # ------------------------------------------------------------ plans of the definitions

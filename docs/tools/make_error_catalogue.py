@@ -730,6 +730,27 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "Functions without an adjoint rule",
+        "odeint with a Jacobian function (Dfun)",
+        """
+        from scipy.integrate import odeint
+
+
+        def decay(y, t, k):
+            return -k * y
+
+
+        def jacobian(y, t, k):
+            return -k * np.eye(len(y))
+
+
+        def f(x):
+            ys = odeint(decay, x, np.linspace(0.0, 1.0, 5), args=(0.5,), Dfun=jacobian)
+            return np.sum(ys)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Functions without an adjoint rule",
         "a builtin",
         """
         def f(x):
@@ -1116,6 +1137,22 @@ ENTRIES: list[tuple[str, str, str, str]] = [
 
         def f(x):
             return np.sum(softplus(x))
+        """,
+        "ad.jvp(f)(x, x)",
+    ),
+    (
+        "Forward mode",
+        "odeint (differentiated in reverse mode only)",
+        """
+        from scipy.integrate import odeint
+
+
+        def decay(y, t, k):
+            return -k * y
+
+
+        def f(x):
+            return np.sum(odeint(decay, x, np.linspace(0.0, 1.0, 5), args=(0.5,)))
         """,
         "ad.jvp(f)(x, x)",
     ),
