@@ -71,6 +71,13 @@ UNARY = {
     "j1": (sp.j1, asp.j1, _uniform(-4, 4)),
     "y0": (sp.y0, asp.y0, _uniform(0.5, 4)),
     "y1": (sp.y1, asp.y1, _uniform(0.5, 4)),
+    "log_expit": (sp.log_expit, None, _uniform(-4, 4)),
+    "softplus": (sp.softplus, None, _uniform(-4, 4)),
+    "erfcx": (sp.erfcx, None, _uniform(-1.5, 3)),
+    "expm1": (sp.expm1, None, _uniform(-2, 2)),
+    "log1p": (sp.log1p, None, _uniform(-0.5, 2)),
+    "cosm1": (sp.cosm1, None, _uniform(-3, 3)),
+    "exprel": (sp.exprel, None, _uniform(-2, 2)),
 }
 
 ORDERED = {  # f(n, x): x differentiated, the order a constant
@@ -91,6 +98,16 @@ BINARY = {
     "betaln": (sp.betaln, asp.betaln, _uniform(0.5, 3), _uniform(0.5, 3)),
     "xlogy": (sp.xlogy, None, _uniform(-2, 2), _uniform(0.2, 3)),
     "xlog1py": (sp.xlog1py, None, _uniform(-2, 2), _uniform(-0.5, 3)),
+    "huber": (sp.huber, None, _uniform(0.5, 2), _uniform(-3, 3)),
+    "pseudo_huber": (sp.pseudo_huber, None, _uniform(0.3, 2), _uniform(-3, 3)),
+    "kl_div": (sp.kl_div, None, _uniform(0.2, 3), _uniform(0.2, 3)),
+    "rel_entr": (sp.rel_entr, None, _uniform(0.2, 3), _uniform(0.2, 3)),
+    "binom": (sp.binom, None, _uniform(3, 6), _uniform(0.5, 2.5)),
+    "boxcox": (sp.boxcox, None, _uniform(0.5, 3), _uniform(-1, 1.5)),
+    "boxcox1p": (sp.boxcox1p, None, _uniform(-0.5, 2), _uniform(-1, 1.5)),
+    "inv_boxcox": (sp.inv_boxcox, None, _uniform(-0.5, 1), _uniform(-0.5, 1)),
+    "inv_boxcox1p": (sp.inv_boxcox1p, None, _uniform(-0.5, 1), _uniform(-0.5, 1)),
+    "powm1": (sp.powm1, None, _uniform(0.5, 3), _uniform(-2, 2)),
 }
 
 
@@ -111,6 +128,18 @@ def test_unary_rules(name, monkeypatch):
     assert_grad_matches_fd(through_unary, np.asarray(x0))  # a 0-d array
     assert_grad_matches_fd(through_unary, float(x0))  # a Python float
     _float32_gives_float32(through_unary, sample((2, 3)))
+    _forward_and_second_order(through_unary, [sample((2, 3))], (0,))
+
+
+def _forward_and_second_order(f, args, wrt):
+    """jvp agrees with the gradient (<grad, v>), and hvp with differences of the
+    gradient."""
+    g = ad.grad(f, wrt=wrt)(*args)
+    g = g if isinstance(g, tuple) else (g,)
+    v = [RNG.normal(size=np.shape(args[i])) for i in wrt]
+    _, tangent = ad.jvp(f, wrt=wrt)(*args, tuple(v))
+    assert tangent == pytest.approx(sum(np.sum(gi * vi) for gi, vi in zip(g, v)), rel=1e-9)
+    assert fuzzcheck.check_hvp(f, args, wrt) == "hvp"
 
 
 def _float32_gives_float32(f, x, *rest, wrt=0):
@@ -171,6 +200,7 @@ def test_binary_rules(name, monkeypatch):
         through_binary, float(sample_a(())), float(sample_b(())), wrt=(0, 1), rtol=1e-5
     )
     _float32_gives_float32(through_binary, sample_a((2, 3)), sample_b((2, 3)))
+    _forward_and_second_order(through_binary, [sample_a((2, 3)), sample_b((2, 3))], (0, 1))
 
 
 def test_xlogy_at_x_zero_has_derivative_zero_in_y():
@@ -181,6 +211,34 @@ def test_xlogy_at_x_zero_has_derivative_zero_in_y():
 
     _, dy = ad.grad(f, wrt=(0, 1))(np.array([0.0, 1.0]), np.array([0.0, 2.0]))
     np.testing.assert_array_equal(dy, [0.0, 0.5])
+
+
+def test_huber_at_its_kink_and_the_entropies_at_zero():
+    """huber's derivatives are continuous at |r| = delta (the inner formulas there);
+    kl_div and rel_entr at x = 0 are y and 0, with derivative 1 and 0 in y."""
+
+    def huber_loss(delta, r):
+        return np.sum(sp.huber(delta, r))
+
+    gd, gr = ad.grad(huber_loss, wrt=(0, 1))(1.0, np.array([-1.0, 1.0, 0.5, 2.0]))
+    np.testing.assert_array_equal(gr, [-1.0, 1.0, 0.5, 1.0])
+    assert gd == 1.0  # (|r| - delta of the last element only)
+
+    def entropies(x, y):
+        return np.sum(sp.kl_div(x, y) + 2 * sp.rel_entr(x, y))
+
+    with np.errstate(divide="ignore", invalid="ignore"):  # (log(0 / 0) in x: undefined)
+        _, gy = ad.grad(entropies, wrt=(0, 1))(np.array([0.0, 0.0]), np.array([0.0, 2.0]))
+    np.testing.assert_array_equal(gy, [1.0, 1.0])
+
+
+def test_exprel_near_zero_uses_its_series():
+    def f(x):
+        return np.sum(sp.exprel(x))
+
+    x = np.array([0.0, 1e-9, -1e-7, 2e-3])
+    # the derivative of (exp(x) - 1) / x is 1/2 + x/3 + ... near 0
+    np.testing.assert_allclose(ad.grad(f)(x), 0.5 + x / 3 + x**2 / 8 + x**3 / 30, rtol=1e-12)
 
 
 # ------------------------------------------------------------------ log-sum-exp family

@@ -495,3 +495,256 @@ def kv(dz, z, v, x):
 @tangent(special.kv)
 def kv_tangent(dx, y, v, x):
     return -dx * (special.kv(v - 1, x) + special.kv(v + 1, x)) / 2
+
+
+# ------------------------------------------------------------------ robust losses, softplus
+
+
+# huber(delta, r) is r^2 / 2 inside |r| <= delta and delta (|r| - delta / 2) outside: both
+# derivatives are continuous across |r| = delta (the inner formulas there); it is inf for
+# delta < 0, where the derivatives are 0
+@adjoint(special.huber, shape=BROADCAST, scalar_preserving=True)
+def huber(dz, z, delta, r):
+    inside = np.abs(r) <= delta
+    return (
+        dz * np.where(inside | (delta < 0), 0, np.abs(r) - delta),
+        dz * np.where(inside, r, np.where(delta < 0, 0, delta * np.sign(r))),
+    )
+
+
+@tangent(special.huber)
+def huber_tangent(ddelta, dr, z, delta, r):
+    inside = np.abs(r) <= delta
+    return ddelta * np.where(inside | (delta < 0), 0, np.abs(r) - delta) + dr * np.where(
+        inside, r, np.where(delta < 0, 0, delta * np.sign(r))
+    )
+
+
+# pseudo_huber(delta, r) = delta^2 (s - 1), s = sqrt(1 + (r / delta)^2): d/dr = r / s, and
+# d/d delta = delta t^4 / (s (s + 1)^2) with t = r / delta (2 delta (s - 1) - r^2 / (delta s)
+# without its cancellation); both 0 at delta = 0, where the function is 0
+@adjoint(special.pseudo_huber, shape=BROADCAST, scalar_preserving=True)
+def pseudo_huber(dz, z, delta, r):
+    t = r / np.where(delta == 0, 1, delta)
+    s = np.sqrt(1 + t * t)
+    return (
+        dz * np.where(delta == 0, 0, delta * (t * t / s) * (t / (s + 1)) ** 2),
+        dz * np.where(delta == 0, 0, r / s),
+    )
+
+
+@tangent(special.pseudo_huber)
+def pseudo_huber_tangent(ddelta, dr, z, delta, r):
+    t = r / np.where(delta == 0, 1, delta)
+    s = np.sqrt(1 + t * t)
+    return ddelta * np.where(delta == 0, 0, delta * (t * t / s) * (t / (s + 1)) ** 2) + dr * (
+        np.where(delta == 0, 0, r / s)
+    )
+
+
+@adjoint(special.log_expit, shape=UNARY)
+def log_expit(dy, y, x):
+    # d log(expit(x)) = 1 - expit(x) = expit(-x), without cancellation for x >> 0
+    return dy * special.expit(-x)
+
+
+@tangent(special.log_expit)
+def log_expit_tangent(dx, y, x):
+    return dx * special.expit(-x)
+
+
+if hasattr(special, "softplus"):  # (scipy 1.15 and later)
+
+    @adjoint(special.softplus, shape=UNARY)
+    def softplus(dy, y, x):
+        return dy * special.expit(x)
+
+    @tangent(special.softplus)
+    def softplus_tangent(dx, y, x):
+        return dx * special.expit(x)
+
+
+@adjoint(special.erfcx, shape=UNARY)
+def erfcx(dy, y, x):
+    # erfcx(x) = exp(x^2) erfc(x): its derivative 2 x erfcx(x) - 2 / sqrt(pi) reads the
+    # (scaled, so finite) result
+    return dy * (2 * x * y - 2 / math.sqrt(math.pi))
+
+
+@tangent(special.erfcx)
+def erfcx_tangent(dx, y, x):
+    return dx * (2 * x * y - 2 / math.sqrt(math.pi))
+
+
+# ------------------------------------------------------------------ relative entropy
+
+
+# kl_div(x, y) = x log(x / y) - x + y and rel_entr(x, y) = x log(x / y) (x, y > 0); at x = 0
+# they are y and 0, whose derivative in y is 1 and 0 (x / y read as 0, also at y = 0), and
+# the derivative in x is log(0) = -inf (the one-sided slope)
+@adjoint(special.kl_div, shape=BROADCAST, scalar_preserving=True)
+def kl_div(dz, z, x, y):
+    return dz * np.log(x / y), dz * (1 - x / np.where(x == 0, 1, y))
+
+
+@tangent(special.kl_div)
+def kl_div_tangent(dx, dy, z, x, y):
+    return dx * np.log(x / y) + dy * (1 - x / np.where(x == 0, 1, y))
+
+
+@adjoint(special.rel_entr, shape=BROADCAST, scalar_preserving=True)
+def rel_entr(dz, z, x, y):
+    return dz * (np.log(x / y) + 1), -dz * x / np.where(x == 0, 1, y)
+
+
+@tangent(special.rel_entr)
+def rel_entr_tangent(dx, dy, z, x, y):
+    return dx * (np.log(x / y) + 1) - dy * x / np.where(x == 0, 1, y)
+
+
+# ------------------------------------------------------------------ binomial coefficient
+
+
+# binom(n, k) = gamma(n + 1) / (gamma(k + 1) gamma(n - k + 1)): its derivatives are the
+# result times differences of digamma; where a gamma function of the denominator has a
+# pole (binom is 0 there, k > n for integers) they are NaN, not a finite wrong number
+@adjoint(special.binom, shape=BROADCAST, scalar_preserving=True)
+def binom(dz, z, n, k):
+    rest = special.digamma(n - k + 1)
+    return dz * z * (special.digamma(n + 1) - rest), dz * z * (rest - special.digamma(k + 1))
+
+
+@tangent(special.binom)
+def binom_tangent(dn, dk, z, n, k):
+    rest = special.digamma(n - k + 1)
+    return z * (dn * (special.digamma(n + 1) - rest) + dk * (rest - special.digamma(k + 1)))
+
+
+# ------------------------------------------------------------------ Box-Cox transforms
+
+
+# boxcox(x, lmbda) = (x^lmbda - 1) / lmbda, log(x) at lmbda = 0: d/dx = x^(lmbda - 1), and
+# d/d lmbda = (x^lmbda log(x) - y) / lmbda, log(x)^2 / 2 at lmbda = 0 (its limit)
+@adjoint(special.boxcox, shape=BROADCAST, scalar_preserving=True)
+def boxcox(dz, z, x, lmbda):
+    log_x = np.log(x)
+    by_lmbda = (np.exp(lmbda * log_x) * log_x - z) / np.where(lmbda == 0, 1, lmbda)
+    return dz * x ** (lmbda - 1), dz * np.where(lmbda == 0, log_x * log_x / 2, by_lmbda)
+
+
+@tangent(special.boxcox)
+def boxcox_tangent(dx, dlmbda, z, x, lmbda):
+    log_x = np.log(x)
+    by_lmbda = (np.exp(lmbda * log_x) * log_x - z) / np.where(lmbda == 0, 1, lmbda)
+    return dx * x ** (lmbda - 1) + dlmbda * np.where(lmbda == 0, log_x * log_x / 2, by_lmbda)
+
+
+@adjoint(special.boxcox1p, shape=BROADCAST, scalar_preserving=True)
+def boxcox1p(dz, z, x, lmbda):
+    log_x = np.log1p(x)
+    by_lmbda = (np.exp(lmbda * log_x) * log_x - z) / np.where(lmbda == 0, 1, lmbda)
+    return dz * np.exp((lmbda - 1) * log_x), dz * np.where(lmbda == 0, log_x * log_x / 2, by_lmbda)
+
+
+@tangent(special.boxcox1p)
+def boxcox1p_tangent(dx, dlmbda, z, x, lmbda):
+    log_x = np.log1p(x)
+    by_lmbda = (np.exp(lmbda * log_x) * log_x - z) / np.where(lmbda == 0, 1, lmbda)
+    return dx * np.exp((lmbda - 1) * log_x) + dlmbda * np.where(
+        lmbda == 0, log_x * log_x / 2, by_lmbda
+    )
+
+
+# inv_boxcox(y, lmbda) = (1 + lmbda y)^(1 / lmbda), exp(y) at lmbda = 0: with u = 1 + lmbda y,
+# d/dy = x / u, and d/d lmbda = x (y / u - log(u) / lmbda) / lmbda, -x y^2 / 2 at lmbda = 0;
+# inv_boxcox1p is the same function minus 1
+@adjoint(special.inv_boxcox, shape=BROADCAST, scalar_preserving=True)
+def inv_boxcox(dx, x, y, lmbda):
+    u = 1 + lmbda * y
+    safe = np.where(lmbda == 0, 1, lmbda)
+    by_lmbda = np.where(lmbda == 0, -y * y / 2, (y / u - np.log1p(lmbda * y) / safe) / safe)
+    return dx * x / u, dx * x * by_lmbda
+
+
+@tangent(special.inv_boxcox)
+def inv_boxcox_tangent(dy, dlmbda, x, y, lmbda):
+    u = 1 + lmbda * y
+    safe = np.where(lmbda == 0, 1, lmbda)
+    by_lmbda = np.where(lmbda == 0, -y * y / 2, (y / u - np.log1p(lmbda * y) / safe) / safe)
+    return x * (dy / u + dlmbda * by_lmbda)
+
+
+@adjoint(special.inv_boxcox1p, shape=BROADCAST, scalar_preserving=True)
+def inv_boxcox1p(dx, x, y, lmbda):
+    u = 1 + lmbda * y
+    safe = np.where(lmbda == 0, 1, lmbda)
+    by_lmbda = np.where(lmbda == 0, -y * y / 2, (y / u - np.log1p(lmbda * y) / safe) / safe)
+    return dx * (x + 1) / u, dx * (x + 1) * by_lmbda
+
+
+@tangent(special.inv_boxcox1p)
+def inv_boxcox1p_tangent(dy, dlmbda, x, y, lmbda):
+    u = 1 + lmbda * y
+    safe = np.where(lmbda == 0, 1, lmbda)
+    by_lmbda = np.where(lmbda == 0, -y * y / 2, (y / u - np.log1p(lmbda * y) / safe) / safe)
+    return (x + 1) * (dy / u + dlmbda * by_lmbda)
+
+
+# ------------------------------------------------------------------ exp - 1, log(1 + x)
+
+
+@adjoint(special.expm1, shape=UNARY)
+def expm1(dy, y, x):
+    return dy * (y + 1)
+
+
+@tangent(special.expm1)
+def expm1_tangent(dx, y, x):
+    return dx * (y + 1)
+
+
+@adjoint(special.log1p, shape=UNARY)
+def log1p(dy, y, x):
+    return dy / (1 + x)
+
+
+@tangent(special.log1p)
+def log1p_tangent(dx, y, x):
+    return dx / (1 + x)
+
+
+@adjoint(special.cosm1, shape=UNARY)
+def cosm1(dy, y, x):
+    return -dy * np.sin(x)
+
+
+@tangent(special.cosm1)
+def cosm1_tangent(dx, y, x):
+    return -dx * np.sin(x)
+
+
+# exprel(x) = (exp(x) - 1) / x: its derivative (exp(x) - y) / x cancels near 0, where its
+# series 1/2 + x/3 + x^2/8 + x^3/30 is used instead (|x| < 1e-3: the next term is 1e-14)
+@adjoint(special.exprel, shape=UNARY)
+def exprel(dy, y, x):
+    near = np.abs(x) < 1e-3
+    series = 0.5 + x * (1 / 3 + x * (1 / 8 + x / 30))
+    return dy * np.where(near, series, (np.exp(x) - y) / np.where(near, 1, x))
+
+
+@tangent(special.exprel)
+def exprel_tangent(dx, y, x):
+    near = np.abs(x) < 1e-3
+    series = 0.5 + x * (1 / 3 + x * (1 / 8 + x / 30))
+    return dx * np.where(near, series, (np.exp(x) - y) / np.where(near, 1, x))
+
+
+# powm1(x, y) = x^y - 1: d/dx = y x^(y - 1), d/dy = x^y log(x) (0 at x = 0 like x ** y's)
+@adjoint(special.powm1, shape=BROADCAST, scalar_preserving=True)
+def powm1(dz, z, x, y):
+    return dz * y * x ** (y - 1), dz * (z + 1) * np.log(np.where(x == 0, 1, x))
+
+
+@tangent(special.powm1)
+def powm1_tangent(dx, dy, z, x, y):
+    return dx * y * x ** (y - 1) + dy * (z + 1) * np.log(np.where(x == 0, 1, x))
