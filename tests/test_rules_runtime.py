@@ -28,6 +28,7 @@ from adcompile.runtime import (
     irfft_adjoint,
     matmul_adjoint_lhs,
     matmul_adjoint_rhs,
+    matrix_part,
     part,
     parts,
     real_cotangent,
@@ -200,6 +201,16 @@ def f_sum_to(t, m):
     return np.sum(sum_to(t * t, m) * m)
 
 
+def f_matrix_part(m, a):
+    # the symmetric part, a triangle without its diagonal, the three diagonals
+    sq = np.sin(np.outer(m[:, 0], m[:, 1]) + a[0, 0] * m[:, :1])
+    return (
+        np.sum(np.tanh(matrix_part(sq, "pos")) * W5[:3])
+        + np.sum(matrix_part(sq * sq, "triangular", True, True) * W5[1:4])
+        + np.sum(matrix_part(sq, "tridiagonal") ** 2)
+    )
+
+
 def f_unarray(v):
     p, q = unarray(v * v, (v[0], v[1]))
     return p * q + np.sum(unarray(v, v) * v)
@@ -284,6 +295,7 @@ CASES = [
     (f_unrollaxis, (M, A)),
     (f_real_cotangent, (V,)),
     (f_sum_to, (T3, M)),
+    (f_matrix_part, (M, A)),
     (f_unarray, (V,)),
     (f_unbroadcast, (A, B)),
     (f_broadcast_like, (B, A)),

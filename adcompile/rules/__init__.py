@@ -35,7 +35,12 @@ from .registry import (
 # which must import it to call it), so that `import adcompile` neither needs nor
 # imports scipy; load_optional(import_libraries=True) imports the libraries that
 # are installed (for the language reference, and the tests).
-OPTIONAL = {"scipy.special": "scipy_special", "scipy.stats": "scipy_stats"}
+OPTIONAL = {
+    "scipy.special": "scipy_special",
+    "scipy.stats": "scipy_stats",
+    "scipy.linalg": "scipy_linalg",
+    "scipy.signal": "scipy_signal",
+}
 _LOADED: set[str] = set()
 
 

@@ -38,6 +38,7 @@ from ..runtime import (
     irfft_adjoint,
     matmul_adjoint_lhs,
     matmul_adjoint_rhs,
+    matrix_part,
     part,
     partition_tangent,
     parts,
@@ -322,6 +323,18 @@ def sum_to_rule(dz, z, g, x):
 @tangent(sum_to)
 def sum_to_tangent(dg, z, g, x):
     return sum_to(dg, x)
+
+
+# matrix_part(g, ...) keeps the entries of g that a structured solver reads (or g's
+# symmetric part): a projection, so its adjoint and its tangent are itself
+@adjoint(matrix_part, shape=UNKNOWN, fresh=True)
+def matrix_part_rule(dz, z, g, structure=None, lower=False, unit_diagonal=False):
+    return matrix_part(dz, structure, lower, unit_diagonal)
+
+
+@tangent(matrix_part)
+def matrix_part_tangent(dg, z, g, structure=None, lower=False, unit_diagonal=False):
+    return matrix_part(dg, structure, lower, unit_diagonal)
 
 
 # unarray(g, arrays) splits g into one cotangent per element of a list or tuple (or
@@ -697,6 +710,8 @@ nondiff(
     runtime.qr_shapes,
     runtime.three_vectors,
     runtime.singular_refused,
+    runtime.standard_eigh,
+    runtime.scipy_qr_mode,
     derivative=CONSTANT,
     fresh=True,
 )

@@ -530,3 +530,60 @@ def qr_shapes(a, mode="reduced") -> tuple[int, int]:
             "use mode='reduced' (the extra columns of a complete q are arbitrary)"
         )
     return m, n
+
+
+def matrix_part(g, structure=None, lower=False, unit_diagonal=False):
+    """The part of ``g``, a cotangent (or tangent) of a square matrix, that reaches the
+    entries a solver of ``structure`` reads (scipy.linalg's ``assume_a`` names, and
+    ``"triangular"`` for ``solve_triangular``): all of ``g`` for a general matrix, its
+    symmetric part for a symmetric one (the convention of ``cholesky`` and ``eigh``:
+    the derivative for a perturbation that keeps the matrix symmetric), the triangle
+    ``lower`` chooses (without the diagonal for ``unit_diagonal``), the diagonal, or
+    the three diagonals of a tridiagonal one. A projection: its own adjoint."""
+    if structure in (None, "gen", "general", "banded"):
+        return g
+    if structure in ("sym", "symmetric", "pos", "positive definite", "her", "hermitian"):
+        return (g + mT(g)) / 2
+    n = np.shape(g)[-1]
+    rows, cols = np.arange(n)[:, None], np.arange(n)[None, :]
+    if structure in ("triangular", "lower triangular", "upper triangular"):
+        below = lower if structure == "triangular" else structure == "lower triangular"
+        keep = rows >= cols if below else rows <= cols
+        if unit_diagonal:
+            keep = keep & (rows != cols)
+    elif structure == "diagonal":
+        keep = rows == cols
+    elif structure == "tridiagonal":
+        keep = np.abs(rows - cols) <= 1
+    else:
+        raise ValueError(f"the gradient of a solve with assume_a={structure!r} is not supported")
+    return np.where(keep, g, 0)
+
+
+def standard_eigh(lower=True, b=None, type=1, subset_by_index=None, subset_by_value=None):  # noqa: A002
+    """The ``UPLO`` of ``np.linalg.eigh`` that reads the triangle scipy.linalg.eigh's
+    ``lower`` reads; refused for the generalized problem (``b``) and for a subset of
+    the eigenvalues, which the gradient does not cover."""
+    if b is not None or type != 1:
+        raise ValueError(
+            "the gradient of scipy.linalg.eigh(a, b) (the generalized problem) is not "
+            "supported: whiten with a Cholesky factor of b and call eigh(c)"
+        )
+    if subset_by_index is not None or subset_by_value is not None:
+        raise ValueError(
+            "the gradient of scipy.linalg.eigh with subset_by_index or subset_by_value is "
+            "not supported: compute every eigenvalue and index the result"
+        )
+    return "L" if lower else "U"
+
+
+def scipy_qr_mode(mode="full", pivoting=False) -> str:
+    """``np.linalg.qr``'s mode for scipy.linalg.qr's ``mode`` (``"economic"`` is
+    numpy's ``"reduced"``, ``"full"`` its ``"complete"``); refused for pivoting and the
+    modes whose results are not ``(q, r)``."""
+    if pivoting or mode not in ("full", "economic"):
+        raise ValueError(
+            "the gradient of scipy.linalg.qr is supported for mode='full' and "
+            "mode='economic' without pivoting: for r alone, take qr(a, mode='economic')[1]"
+        )
+    return "reduced" if mode == "economic" else "complete"

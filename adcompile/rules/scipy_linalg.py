@@ -1,0 +1,316 @@
+"""Adjoints of scipy.linalg functions (loaded once scipy.linalg is imported: see
+``load_optional`` in rules/__init__.py).
+
+Where scipy's function computes what a function of ``numpy.linalg`` does, its rule
+calls the same helpers (runtime/linalg.py's ``det_adjoint``, ``eigh_adjoint``,
+``svd_adjoint``, ``qr_adjoint``, ``cholesky_adjoint``); the solves are differentiated
+with scipy's own solvers, called with the flags of the call (``assume_a``,
+``lower``, ``trans``), so that the adjoint reads the entries of ``a`` the solve
+read and no others, and their derivatives follow from these rules again. A solver
+that reads part of ``a`` (a triangle, the diagonal) gives the gradient of that part
+(``matrix_part``); a symmetric one (``assume_a="sym"``, ``"pos"``) the symmetric
+gradient, as ``cholesky`` and ``eigh`` do (docs/linear-algebra.md).
+
+``expm``'s adjoint is its Fréchet derivative at the transposed matrix, computed as
+the upper right block of the exponential of the block matrix ``[[a^T, g], [0, a^T]]``
+(Mathias' theorem): an expression of ``expm`` itself, so derivatives of every order
+follow from this one rule. Functions whose factorisations a rule cannot read
+(``lu_factor``, ``cho_factor``, ...) are refused by name with the function to call
+instead.
+"""
+
+import numpy as np
+from scipy import linalg
+
+from ..runtime import (
+    cholesky_adjoint,
+    cholesky_tangent,
+    det_adjoint,
+    eigh_adjoint,
+    eigh_tangent,
+    eigvalsh_tangent,
+    matrix_part,
+    mT,
+    qr_adjoint,
+    qr_tangent,
+    scipy_qr_mode,
+    solve_adjoint_lhs,
+    solve_product,
+    standard_eigh,
+    sum_to,
+    svd_adjoint,
+    svd_tangent,
+)
+from .linalg import _batch_shape, _solve_shape, _square_shape
+from .record import UNKNOWN
+from .registry import adjoint, refuse
+from .tangents import tangent
+
+# ------------------------------------------------------------------ solves
+
+
+@adjoint(linalg.solve, shape=_solve_shape, fresh=True)
+def solve(
+    dx,
+    x,
+    a,
+    b,
+    lower=False,
+    overwrite_a=False,
+    overwrite_b=False,
+    check_finite=True,
+    assume_a=None,
+    transposed=False,
+):
+    # one solve with the transposed matrix (the same solver, so the same entries of a)
+    gb = linalg.solve(a, dx, lower=lower, assume_a=assume_a, transposed=not transposed)
+    ga = solve_adjoint_lhs(gb, x, a, b)
+    return matrix_part(mT(ga) if transposed else ga, assume_a, lower), sum_to(gb, b)
+
+
+@tangent(linalg.solve)
+def solve_tangent(
+    da,
+    db,
+    x,
+    a,
+    b,
+    lower=False,
+    overwrite_a=False,
+    overwrite_b=False,
+    check_finite=True,
+    assume_a=None,
+    transposed=False,
+):
+    part = matrix_part(da, assume_a, lower)
+    change = solve_product(mT(part) if transposed else part, x, b)
+    return linalg.solve(a, db - change, lower=lower, assume_a=assume_a, transposed=transposed)
+
+
+# trans is 0 or "N" (a x = b), else 1, "T", 2 or "C" (a^T x = b for a real a)
+@adjoint(linalg.solve_triangular, shape=UNKNOWN, fresh=True)
+def solve_triangular(
+    dx,
+    x,
+    a,
+    b,
+    trans=0,
+    lower=False,
+    unit_diagonal=False,
+    overwrite_b=False,
+    check_finite=True,
+):
+    transposes = trans not in (0, "N")
+    gb = linalg.solve_triangular(
+        a, dx, trans=0 if transposes else 1, lower=lower, unit_diagonal=unit_diagonal
+    )
+    ga = solve_adjoint_lhs(gb, x, a, b)
+    return (
+        matrix_part(mT(ga) if transposes else ga, "triangular", lower, unit_diagonal),
+        sum_to(gb, b),
+    )
+
+
+@tangent(linalg.solve_triangular)
+def solve_triangular_tangent(
+    da,
+    db,
+    x,
+    a,
+    b,
+    trans=0,
+    lower=False,
+    unit_diagonal=False,
+    overwrite_b=False,
+    check_finite=True,
+):
+    part = matrix_part(da, "triangular", lower, unit_diagonal)
+    change = solve_product(part if trans in (0, "N") else mT(part), x, b)
+    return linalg.solve_triangular(
+        a, db - change, trans=trans, lower=lower, unit_diagonal=unit_diagonal
+    )
+
+
+@adjoint(linalg.inv, shape=_square_shape, fresh=True)
+def inv(dy, y, a, overwrite_a=False, check_finite=True, assume_a=None, lower=False):
+    return matrix_part(-(mT(y) @ dy @ mT(y)), assume_a, lower)
+
+
+@tangent(linalg.inv)
+def inv_tangent(da, y, a, overwrite_a=False, check_finite=True, assume_a=None, lower=False):
+    return -(y @ matrix_part(da, assume_a, lower) @ y)
+
+
+@adjoint(linalg.det, shape=_batch_shape, fresh=True)
+def det(dy, y, a, overwrite_a=False, check_finite=True):
+    return det_adjoint(dy, y, a)
+
+
+@tangent(linalg.det)
+def det_tangent(da, y, a, overwrite_a=False, check_finite=True):
+    return np.sum(det_adjoint(np.ones_like(y), y, a) * da, axis=(-2, -1))
+
+
+# ------------------------------------------------------------------ factorisations
+
+
+# scipy's cholesky gives the upper factor unless lower=True (numpy's the lower one)
+@adjoint(linalg.cholesky, shape=_square_shape, fresh=True)
+def cholesky(dc, c, a, lower=False, overwrite_a=False, check_finite=True):
+    return cholesky_adjoint(dc, c, not lower)
+
+
+@tangent(linalg.cholesky)
+def cholesky_tangent_rule(da, c, a, lower=False, overwrite_a=False, check_finite=True):
+    return cholesky_tangent(da, c, not lower)
+
+
+@adjoint(
+    linalg.eigh,
+    shape=UNKNOWN,
+    fresh=True,
+    results=lambda eigvals_only=False: 1 if eigvals_only else 2,
+)
+def eigh(
+    dy,
+    y,
+    a,
+    b=None,
+    lower=True,
+    eigvals_only=False,
+    overwrite_a=False,
+    overwrite_b=False,
+    type=1,  # noqa: A002 (scipy's name)
+    check_finite=True,
+    subset_by_index=None,
+    subset_by_value=None,
+    driver=None,
+):
+    uplo = standard_eigh(lower, b, type, subset_by_index, subset_by_value)
+    if eigvals_only:
+        return eigh_adjoint([dy, None], np.linalg.eigh(a, uplo))
+    return eigh_adjoint(dy, y)
+
+
+@tangent(linalg.eigh)
+def eigh_tangent_rule(
+    da,
+    y,
+    a,
+    b=None,
+    lower=True,
+    eigvals_only=False,
+    overwrite_a=False,
+    overwrite_b=False,
+    type=1,  # noqa: A002 (scipy's name)
+    check_finite=True,
+    subset_by_index=None,
+    subset_by_value=None,
+    driver=None,
+):
+    uplo = standard_eigh(lower, b, type, subset_by_index, subset_by_value)
+    if eigvals_only:
+        return eigvalsh_tangent(da, a, uplo)
+    return eigh_tangent(da, y)
+
+
+@adjoint(
+    linalg.svd,
+    shape=UNKNOWN,
+    fresh=True,
+    results=lambda compute_uv=True: 3 if compute_uv else 1,
+)
+def svd(
+    dy,
+    y,
+    a,
+    full_matrices=True,
+    compute_uv=True,
+    overwrite_a=False,
+    check_finite=True,
+    lapack_driver="gesdd",
+):
+    return svd_adjoint(dy, y, a, full_matrices, compute_uv)
+
+
+@tangent(linalg.svd)
+def svd_tangent_rule(
+    da,
+    y,
+    a,
+    full_matrices=True,
+    compute_uv=True,
+    overwrite_a=False,
+    check_finite=True,
+    lapack_driver="gesdd",
+):
+    return svd_tangent(da, y, a, full_matrices, compute_uv)
+
+
+@adjoint(linalg.svdvals, shape=UNKNOWN, fresh=True)
+def svdvals(ds, s, a, overwrite_a=False, check_finite=True):
+    return svd_adjoint(ds, s, a, False, False)
+
+
+@tangent(linalg.svdvals)
+def svdvals_tangent(da, s, a, overwrite_a=False, check_finite=True):
+    return svd_tangent(da, s, a, False, False)
+
+
+# mode="full" (scipy's default) is numpy's "complete", "economic" its "reduced"
+@adjoint(linalg.qr, shape=UNKNOWN, fresh=True, results=2)
+def qr(dy, y, a, overwrite_a=False, lwork=None, mode="full", pivoting=False, check_finite=True):
+    return qr_adjoint(dy, y, a, scipy_qr_mode(mode, pivoting))
+
+
+@tangent(linalg.qr)
+def qr_tangent_rule(
+    da, y, a, overwrite_a=False, lwork=None, mode="full", pivoting=False, check_finite=True
+):
+    return qr_tangent(da, y, a, scipy_qr_mode(mode, pivoting))
+
+
+# ------------------------------------------------------------------ matrix functions
+
+
+@adjoint(linalg.expm, shape=lambda q: q.leaf("A"), fresh=True)
+def expm(dy, y, A):  # noqa: N803 (scipy's name)
+    # the Frechet derivative of expm at A^T in the direction dy: the upper right block
+    # of expm([[A^T, dy], [0, A^T]])
+    n = np.shape(A)[-1]
+    top = np.concatenate([mT(A), dy], axis=-1)
+    bottom = np.concatenate([np.zeros_like(top[..., :n]), mT(A)], axis=-1)
+    return linalg.expm(np.concatenate([top, bottom], axis=-2))[..., :n, n:]
+
+
+@tangent(linalg.expm)
+def expm_tangent(dA, y, A):  # noqa: N803 (scipy's name)
+    n = np.shape(A)[-1]
+    top = np.concatenate([A, dA], axis=-1)
+    bottom = np.concatenate([np.zeros_like(top[..., :n]), A], axis=-1)
+    return linalg.expm(np.concatenate([top, bottom], axis=-2))[..., :n, n:]
+
+
+_FACTORS = "makes or reads a factorisation in LAPACK's packed form, which no rule reads"
+refuse(
+    linalg.lu_factor,
+    linalg.lu_solve,
+    linalg.lu,
+    reason=f"{_FACTORS} (no adjoint rule)",
+    hint="solve with scipy.linalg.solve(a, b) (or np.linalg.solve), which is differentiated",
+)
+refuse(
+    linalg.cho_factor,
+    linalg.cho_solve,
+    reason=f"{_FACTORS} (no adjoint rule)",
+    hint="use c = scipy.linalg.cholesky(a, lower=True) and scipy.linalg.solve_triangular "
+    "with c (or scipy.linalg.solve(a, b, assume_a='pos')), which are differentiated",
+)
+refuse(
+    linalg.logm,
+    linalg.sqrtm,
+    linalg.funm,
+    reason="has no adjoint rule (its derivative solves a Sylvester equation)",
+    hint="for a symmetric matrix, write it through its eigendecomposition: "
+    "w, v = scipy.linalg.eigh(a); (v * np.log(w)) @ v.T",
+)

@@ -1,0 +1,1 @@
+"""Adjoints of scipy.signal functions (loaded once scipy.signal is imported)."""
