@@ -711,6 +711,7 @@ nondiff(
     runtime.three_vectors,
     runtime.singular_refused,
     runtime.standard_eigh,
+    runtime.convolution_padding,
     runtime.scipy_qr_mode,
     derivative=CONSTANT,
     fresh=True,

@@ -100,6 +100,7 @@ from .containers import (
     zeros_adjoint,
 )
 from .contractions import (
+    convolution_padding,
     einsum_adjoint,
     einsum_adjoint_plan,
     einsum_sublists,

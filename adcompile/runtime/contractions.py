@@ -256,3 +256,41 @@ def einsum_adjoint_plan(g, k, subscripts, *operands):
         for i, c in enumerate(mine):
             mask = mask & (grids[i] == grids[mine.index(c)])
     return spec, ones, summed, kept, mask
+
+
+def convolution_padding(
+    in1, in2, mode="full", axes=None, same_rounds_up=False, boundary="fill", fillvalue=0
+) -> list[tuple[int, int]]:
+    """The widths for ``np.pad`` that put the cotangent of a convolution's (or
+    correlation's) result in ``mode`` where that result lies in the full one, along the
+    convolved ``axes`` (every axis for None): the adjoint of the convolution is then a
+    ``"valid"`` correlation of the padded cotangent. ``"same"`` is centred as scipy
+    centres it (``same_rounds_up`` for correlate2d, which rounds the other way for an
+    even kernel). Refused for a boundary other than zeros (``boundary="fill"``,
+    ``fillvalue=0``)."""
+    if boundary != "fill" or fillvalue != 0:
+        raise ValueError(
+            "the gradient of a 2-d convolution is supported for boundary='fill' with "
+            "fillvalue=0 (zero padding) only: pad the input yourself (np.pad) and use "
+            "mode='valid'"
+        )
+    if mode not in ("full", "valid", "same"):
+        raise ValueError(f"the gradient of a convolution with mode={mode!r} is not supported")
+    s1, s2 = np.shape(in1), np.shape(in2)
+    ndim = len(s1)
+    convolved = range(ndim) if axes is None else {a % ndim for a in np.atleast_1d(axes)}
+    widths = []
+    for ax in range(ndim):
+        if ax not in convolved:
+            widths.append((0, 0))
+            continue
+        n1, n2 = s1[ax], s2[ax]
+        full = n1 + n2 - 1
+        if mode == "full":
+            start, size = 0, full
+        elif mode == "valid":
+            start, size = min(n1, n2) - 1, abs(n1 - n2) + 1
+        else:
+            start, size = (n2 // 2 if same_rounds_up else (n2 - 1) // 2), n1
+        widths.append((start, full - start - size))
+    return widths
