@@ -162,9 +162,11 @@ def run_session(lines: list[str], workdir: Path) -> list[str]:
 def docs_environment(workdir: Path):
     """The working directory, sys.path and matplotlib backend the docs' blocks run with;
     rules the blocks register (docs/custom-rules.md does) are forgotten afterwards."""
-    from adcompile.rules import registry
+    from adcompile.rules import load_optional, registry
 
     here, path, backend = os.getcwd(), list(sys.path), os.environ.get("MPLBACKEND")
+    # (the rules of optional libraries first: loaded once, they must outlive the restore)
+    load_optional(import_libraries=True)
     saved = registry.snapshot()
     os.chdir(workdir)
     sys.path[:0] = [str(workdir), str(ROOT / "examples")]
