@@ -275,6 +275,44 @@ def test_qr_with_pivoting_is_refused():
         ad.grad(qr_pivoting)(RNG.normal(size=(3, 3)))
 
 
+def cho_upper(s, b):
+    cf = sl.cho_factor(spd(s))
+    return weigh(sl.cho_solve(cf, b))
+
+
+def cho_lower(s, b):
+    c, low = sl.cho_factor(spd(s), lower=True)
+    return weigh(sl.cho_solve((c, low), b))
+
+
+def cho_factor_read_whole(s):
+    # the other triangle holds a's entries: its gradient passes to them
+    c, low = sl.cho_factor(spd(s))
+    return weigh(c)
+
+
+@pytest.mark.parametrize("f", [cho_upper, cho_lower], ids=lambda f: f.__name__)
+def test_cho_factor_and_cho_solve(f):
+    check(f, RNG.normal(size=(3, 3)), RNG.normal(size=3), wrt=(0, 1))
+    check(f, RNG.normal(size=(3, 3)), RNG.normal(size=(3, 2)), wrt=(0, 1))
+    check(cho_factor_read_whole, RNG.normal(size=(3, 3)))
+
+
+def cho_solve_of(c, b):
+    return weigh(sl.cho_solve((c, True), b))
+
+
+def test_cho_solve_reads_one_triangle_of_the_factor():
+    """Garbage in the other triangle gets gradient 0 and changes nothing."""
+    c = np.tril(RNG.normal(size=(3, 3))) + 2 * np.eye(3)
+    b = RNG.normal(size=3)
+    g = ad.grad(cho_solve_of)(c, b)
+    assert np.all(np.triu(g, 1) == 0)
+    garbage = c + np.triu(RNG.normal(size=(3, 3)), 1)
+    np.testing.assert_array_equal(ad.grad(cho_solve_of)(garbage, b), g)
+    check(cho_solve_of, garbage, b, wrt=(0, 1))
+
+
 # ------------------------------------------------------------------ expm
 
 
@@ -305,18 +343,14 @@ def lu_loss(a, b):
     return np.sum(sl.lu_solve(sl.lu_factor(a), b))
 
 
-def cho_loss(a, b):
-    return np.sum(sl.cho_solve(sl.cho_factor(a), b))
-
-
 def logm_loss(a):
     return np.sum(sl.logm(a))
 
 
 @pytest.mark.parametrize(
     "f, hint",
-    [(lu_loss, "scipy.linalg.solve"), (cho_loss, "cholesky"), (logm_loss, "eigh")],
-    ids=["lu_solve", "cho_solve", "logm"],
+    [(lu_loss, "scipy.linalg.solve"), (logm_loss, "eigh")],
+    ids=["lu_solve", "logm"],
 )
 def test_factorisations_without_rules_are_refused_by_name(f, hint, request):
     with pytest.raises(ad.AdCompileError) as info:
@@ -329,7 +363,7 @@ def test_every_scipy_linalg_rule_is_tested():
     tested = {
         id(fn)
         for fn in (sl.solve, sl.solve_triangular, sl.inv, sl.det, sl.cholesky, sl.eigh)
-        + (sl.svd, sl.svdvals, sl.qr, sl.expm)
+        + (sl.svd, sl.svdvals, sl.qr, sl.expm, sl.cho_factor, sl.cho_solve)
     }
     missing = sorted(
         r.name

@@ -14,9 +14,11 @@ gradient, as ``cholesky`` and ``eigh`` do (docs/linear-algebra.md).
 ``expm``'s adjoint is its Fréchet derivative at the transposed matrix, computed as
 the upper right block of the exponential of the block matrix ``[[a^T, g], [0, a^T]]``
 (Mathias' theorem): an expression of ``expm`` itself, so derivatives of every order
-follow from this one rule. Functions whose factorisations a rule cannot read
-(``lu_factor``, ``cho_factor``, ...) are refused by name with the function to call
-instead.
+follow from this one rule. ``cho_solve`` reads one triangle of ``cho_factor``'s
+factor, and its adjoint only that triangle (the other holds ``a``'s own entries);
+LU's packed factorisation (``lu_factor``, ``lu_solve``) and the matrix functions
+that solve a Sylvester equation (``logm``, ``sqrtm``) are refused by name with the
+function to call instead.
 """
 
 import numpy as np
@@ -270,6 +272,46 @@ def qr_tangent_rule(
     return qr_tangent(da, y, a, scipy_qr_mode(mode, pivoting))
 
 
+# cho_factor(a) is (c, lower): the factor in the triangle lower names, and in the other
+# a's own entries (LAPACK leaves them): the gradient of the factor's triangle is
+# cholesky's (symmetric), and that of the other triangle passes to a's entries there
+@adjoint(linalg.cho_factor, shape=UNKNOWN, fresh=True, results=2)
+def cho_factor(dy, y, a, lower=False, overwrite_a=False, check_finite=True):
+    used = matrix_part(dy[0], "triangular", lower)
+    factor = matrix_part(y[0], "triangular", lower)
+    return cholesky_adjoint(used, factor, not lower) + (dy[0] - used)
+
+
+@tangent(linalg.cho_factor)
+def cho_factor_tangent(da, y, a, lower=False, overwrite_a=False, check_finite=True):
+    factor = matrix_part(y[0], "triangular", lower)
+    other = da - matrix_part(da, "triangular", lower)
+    return cholesky_tangent(da, factor, not lower) + other, np.zeros(())
+
+
+# cho_solve((c, lower), b) solves (c c^T) x = b (c^T c for an upper c) with the triangle
+# of c that lower names, and reads nothing else of c: the cotangent G = -gb x^T of the
+# matrix reaches the factor as (G + G^T) c (c (G + G^T) for an upper one), in that
+# triangle. (Its first parameter is the pair, spelled like np.stack's list of arrays.)
+@adjoint(linalg.cho_solve, shape=UNKNOWN, fresh=True)
+def cho_solve(dx, x, arrays, b, overwrite_b=False, check_finite=True):
+    factor = matrix_part(arrays[0], "triangular", arrays[1])
+    gb = linalg.cho_solve(arrays, dx)
+    g = solve_adjoint_lhs(gb, x, factor, b)
+    both = g + mT(g)
+    dfactor = matrix_part(both @ factor if arrays[1] else factor @ both, "triangular", arrays[1])
+    return [dfactor, None], sum_to(gb, b)
+
+
+@tangent(linalg.cho_solve)
+def cho_solve_tangent(darrays, db, x, arrays, b, overwrite_b=False, check_finite=True):
+    factor = matrix_part(arrays[0], "triangular", arrays[1])
+    dfactor = matrix_part(darrays[0], "triangular", arrays[1])
+    product = dfactor @ mT(factor) if arrays[1] else mT(factor) @ dfactor
+    change = solve_product(product + mT(product), x, b)
+    return linalg.cho_solve(arrays, db - change)
+
+
 # ------------------------------------------------------------------ matrix functions
 
 
@@ -298,13 +340,6 @@ refuse(
     linalg.lu,
     reason=f"{_FACTORS} (no adjoint rule)",
     hint="solve with scipy.linalg.solve(a, b) (or np.linalg.solve), which is differentiated",
-)
-refuse(
-    linalg.cho_factor,
-    linalg.cho_solve,
-    reason=f"{_FACTORS} (no adjoint rule)",
-    hint="use c = scipy.linalg.cholesky(a, lower=True) and scipy.linalg.solve_triangular "
-    "with c (or scipy.linalg.solve(a, b, assume_a='pos')), which are differentiated",
 )
 refuse(
     linalg.logm,
