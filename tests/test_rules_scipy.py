@@ -72,13 +72,14 @@ UNARY = {
     "y0": (sp.y0, asp.y0, _uniform(0.5, 4)),
     "y1": (sp.y1, asp.y1, _uniform(0.5, 4)),
     "log_expit": (sp.log_expit, None, _uniform(-4, 4)),
-    "softplus": (sp.softplus, None, _uniform(-4, 4)),
     "erfcx": (sp.erfcx, None, _uniform(-1.5, 3)),
     "expm1": (sp.expm1, None, _uniform(-2, 2)),
     "log1p": (sp.log1p, None, _uniform(-0.5, 2)),
     "cosm1": (sp.cosm1, None, _uniform(-3, 3)),
     "exprel": (sp.exprel, None, _uniform(-2, 2)),
 }
+if hasattr(sp, "softplus"):  # (scipy 1.15 and later)
+    UNARY["softplus"] = (sp.softplus, None, _uniform(-4, 4))
 
 ORDERED = {  # f(n, x): x differentiated, the order a constant
     "polygamma": (sp.polygamma, asp.polygamma, _uniform(0.5, 3), (0, 1, 2)),

@@ -56,7 +56,12 @@ def check(f, *args, wrt=(0, 1)):
         np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-3)
 
 
-N_D = {"convolve": ss.convolve, "correlate": ss.correlate, "fftconvolve": ss.fftconvolve}
+N_D = {
+    "convolve": ss.convolve,
+    "correlate": ss.correlate,
+    "fftconvolve": ss.fftconvolve,
+    "oaconvolve": ss.oaconvolve,
+}
 TWO_D = {"convolve2d": ss.convolve2d, "correlate2d": ss.correlate2d}
 SHAPES = {
     1: [((7,), (3,)), ((6,), (4,)), ((3,), (6,))],

@@ -50,8 +50,8 @@ def correlate_tangent(din1, din2, z, in1, in2, mode="full", method="auto"):
 
 
 # along the axes not convolved (axes=), the operands broadcast: their contributions are
-# summed back to each operand's shape
-@adjoint(signal.fftconvolve, shape=UNKNOWN, fresh=True)
+# summed back to each operand's shape (oaconvolve computes the same convolution)
+@adjoint(signal.fftconvolve, signal.oaconvolve, shape=UNKNOWN, fresh=True)
 def fftconvolve(dz, z, in1, in2, mode="full", axes=None):
     full = np.pad(dz, convolution_padding(in1, in2, mode, axes))
     return (
