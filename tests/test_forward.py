@@ -957,6 +957,94 @@ CASES += [
 ]
 
 
+# scipy.special's robust losses and transforms, scipy.linalg, scipy.signal
+from scipy import linalg as scipy_linalg  # noqa: E402
+from scipy import signal  # noqa: E402
+
+
+def f_robust_losses(x, m):
+    return (
+        special.huber(0.5, x - 0.4)
+        + special.huber(m + 0.5, x * 2)
+        + special.pseudo_huber(m + 0.3, x - 0.2)
+        + special.log_expit(x * 3)
+        + special.erfcx(x)
+        + special.exprel(x - 0.5)
+        + special.cosm1(x)
+        + special.expm1(x)
+        + special.log1p(x)
+    )
+
+
+def f_softplus(x):
+    return special.softplus(x * 2 - 1)
+
+
+def f_entropies_binom(x, m):
+    return (
+        special.kl_div(x, m + 0.1)
+        + special.rel_entr(x, m + 0.2)
+        + special.binom(m + 3.0, x + 0.5)
+        + special.powm1(x + 0.5, m)
+    )
+
+
+def f_box_cox(x, m):
+    return (
+        special.boxcox(x + 0.5, m - 0.4)
+        + special.boxcox1p(x, m)
+        + special.inv_boxcox(x, m - 0.3)
+        + special.inv_boxcox1p(x, m)
+    )
+
+
+def f_scipy_solves(a, b):
+    s = a @ a.T + np.eye(3)
+    return (
+        scipy_linalg.solve(a + 2 * np.eye(3), b)
+        + scipy_linalg.solve(s, b, assume_a="pos", lower=True)
+        + scipy_linalg.solve_triangular(a + 2 * np.eye(3), b, trans="T")
+        + scipy_linalg.cho_solve(scipy_linalg.cho_factor(s), b)
+    )
+
+
+def f_scipy_matrices(a):
+    s = a @ a.T + np.eye(3)
+    w, v = scipy_linalg.eigh(s)
+    u, sv, vh = scipy_linalg.svd(a)
+    q, r = scipy_linalg.qr(a)
+    return (
+        scipy_linalg.inv(a + 2 * np.eye(3))
+        + scipy_linalg.det(a)
+        + scipy_linalg.cholesky(s)
+        + scipy_linalg.expm(a * 0.3)
+        + w * v**2
+        + (u * sv) @ vh
+        + np.sum(scipy_linalg.svdvals(a))
+        + q @ r
+    )
+
+
+def f_convolutions(x, m):
+    return (
+        np.sum(signal.convolve(x, m[0], mode="same"))
+        + signal.correlate(m, N.T, mode="valid")
+        + np.sum(signal.fftconvolve(m, N.T))
+        + np.sum(signal.convolve2d(m, N.T, mode="same") * signal.correlate2d(m, N.T, "same"))
+    )
+
+
+CASES += [
+    (f_robust_losses, (X, M)),
+    (f_softplus, (X,)),
+    (f_entropies_binom, (X, M)),
+    (f_box_cox, (X, M)),
+    (f_scipy_solves, (SQ, Y)),
+    (f_scipy_matrices, (SQ,)),
+    (f_convolutions, (X, M)),
+]
+
+
 @pytest.mark.parametrize(
     ("f", "args", "wrt"),
     [(f, args, w) for f, args in CASES for w in _wrts(f)],

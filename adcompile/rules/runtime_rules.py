@@ -39,6 +39,7 @@ from ..runtime import (
     matmul_adjoint_lhs,
     matmul_adjoint_rhs,
     matrix_part,
+    mT,
     part,
     partition_tangent,
     parts,
@@ -326,15 +327,18 @@ def sum_to_tangent(dg, z, g, x):
 
 
 # matrix_part(g, ...) keeps the entries of g that a structured solver reads (or g's
-# symmetric part): a projection, so its adjoint and its tangent are itself
+# symmetric part), and transposes them with transposed: linear, its tangent is itself,
+# and its adjoint the projection (its own transpose) of the transposed cotangent
 @adjoint(matrix_part, shape=UNKNOWN, fresh=True)
-def matrix_part_rule(dz, z, g, structure=None, lower=False, unit_diagonal=False):
-    return matrix_part(dz, structure, lower, unit_diagonal)
+def matrix_part_rule(dz, z, g, structure=None, lower=False, unit_diagonal=False, transposed=False):
+    return matrix_part(mT(dz) if transposed else dz, structure, lower, unit_diagonal)
 
 
 @tangent(matrix_part)
-def matrix_part_tangent(dg, z, g, structure=None, lower=False, unit_diagonal=False):
-    return matrix_part(dg, structure, lower, unit_diagonal)
+def matrix_part_tangent(
+    dg, z, g, structure=None, lower=False, unit_diagonal=False, transposed=False
+):
+    return matrix_part(dg, structure, lower, unit_diagonal, transposed)
 
 
 # unarray(g, arrays) splits g into one cotangent per element of a list or tuple (or

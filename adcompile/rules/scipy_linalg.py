@@ -84,9 +84,14 @@ def solve_tangent(
     assume_a=None,
     transposed=False,
 ):
-    part = matrix_part(da, assume_a, lower)
-    change = solve_product(mT(part) if transposed else part, x, b)
-    return linalg.solve(a, db - change, lower=lower, assume_a=assume_a, transposed=transposed)
+    # (one expression: the terms of an inactive operand fold away)
+    return linalg.solve(
+        a,
+        db - solve_product(matrix_part(da, assume_a, lower, False, transposed), x, b),
+        lower=lower,
+        assume_a=assume_a,
+        transposed=transposed,
+    )
 
 
 # trans is 0 or "N" (a x = b), else 1, "T", 2 or "C" (a^T x = b for a real a)
@@ -126,10 +131,16 @@ def solve_triangular_tangent(
     overwrite_b=False,
     check_finite=True,
 ):
-    part = matrix_part(da, "triangular", lower, unit_diagonal)
-    change = solve_product(part if trans in (0, "N") else mT(part), x, b)
+    # (one expression: the terms of an inactive operand fold away)
     return linalg.solve_triangular(
-        a, db - change, trans=trans, lower=lower, unit_diagonal=unit_diagonal
+        a,
+        db
+        - solve_product(
+            matrix_part(da, "triangular", lower, unit_diagonal, trans not in (0, "N")), x, b
+        ),
+        trans=trans,
+        lower=lower,
+        unit_diagonal=unit_diagonal,
     )
 
 
@@ -305,11 +316,23 @@ def cho_solve(dx, x, arrays, b, overwrite_b=False, check_finite=True):
 
 @tangent(linalg.cho_solve)
 def cho_solve_tangent(darrays, db, x, arrays, b, overwrite_b=False, check_finite=True):
-    factor = matrix_part(arrays[0], "triangular", arrays[1])
-    dfactor = matrix_part(darrays[0], "triangular", arrays[1])
-    product = dfactor @ mT(factor) if arrays[1] else mT(factor) @ dfactor
-    change = solve_product(product + mT(product), x, b)
-    return linalg.cho_solve(arrays, db - change)
+    # with l the lower factor (c, or c^T for an upper c), d(l l^T) = 2 sym(dl l^T)
+    # (one expression: the terms of an inactive operand fold away; l^T is c's triangle
+    # transposed unless c is upper)
+    return linalg.cho_solve(
+        arrays,
+        db
+        - solve_product(
+            2
+            * matrix_part(
+                matrix_part(darrays[0], "triangular", arrays[1], False, not arrays[1])
+                @ matrix_part(arrays[0], "triangular", arrays[1], False, arrays[1]),
+                "sym",
+            ),
+            x,
+            b,
+        ),
+    )
 
 
 # ------------------------------------------------------------------ matrix functions

@@ -532,14 +532,18 @@ def qr_shapes(a, mode="reduced") -> tuple[int, int]:
     return m, n
 
 
-def matrix_part(g, structure=None, lower=False, unit_diagonal=False):
+def matrix_part(g, structure=None, lower=False, unit_diagonal=False, transposed=False):
     """The part of ``g``, a cotangent (or tangent) of a square matrix, that reaches the
     entries a solver of ``structure`` reads (scipy.linalg's ``assume_a`` names, and
     ``"triangular"`` for ``solve_triangular``): all of ``g`` for a general matrix, its
     symmetric part for a symmetric one (the convention of ``cholesky`` and ``eigh``:
     the derivative for a perturbation that keeps the matrix symmetric), the triangle
     ``lower`` chooses (without the diagonal for ``unit_diagonal``), the diagonal, or
-    the three diagonals of a tridiagonal one. A projection: its own adjoint."""
+    the three diagonals of a tridiagonal one; then transposed, with ``transposed`` (the
+    tangent of a solve with the transposed matrix). Without ``transposed``, a
+    projection: its own adjoint."""
+    if transposed:
+        return mT(matrix_part(g, structure, lower, unit_diagonal))
     if structure in (None, "gen", "general", "banded"):
         return g
     if structure in ("sym", "symmetric", "pos", "positive definite", "her", "hermitian"):
