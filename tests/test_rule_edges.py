@@ -412,6 +412,10 @@ RUNTIME_NONDIFF = (
     runtime.singular_refused,
     runtime.inexact_result,
     runtime.linspace_plan,
+    # the flags the rules of scipy.linalg and scipy.signal read (and refuse)
+    runtime.standard_eigh,
+    runtime.scipy_qr_mode,
+    runtime.convolution_padding,
 )
 
 
