@@ -19,6 +19,8 @@ The normalizer is one object made of parts, each a module of this package:
   ``calls.py`` and ``usercalls.py`` (calls of user functions, and of functions
   held by variables), ``integrate.py`` (``scipy.integrate.odeint`` of a user
   function): expression lowering;
+* ``views.py``: dict views, ``d.get``, ``sorted`` and the loops over sequences known
+  when compiling, unrolled;
 * ``kinds.py``: kind inference (the structure of each value);
 * ``hints.py``: the hints of its refusals; ``common.py``: what the parts share.
 """
@@ -51,6 +53,7 @@ from .loops import Loops
 from .state import State
 from .statements import Statements
 from .usercalls import UserCalls
+from .views import Views
 
 
 class Normalizer(
@@ -58,6 +61,7 @@ class Normalizer(
     Conditions,
     Effects,
     Loops,
+    Views,
     Expressions,
     Displays,
     Calls,

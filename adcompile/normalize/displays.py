@@ -117,7 +117,7 @@ class Displays:
     def dict_display(self, keys: list, values: list, node: ast.AST, hint: str):
         """``{"a": x, "b": y}`` (or ``dict(a=x, b=y)``): a dict whose keys are constants
         (or operations on constants, as a dict comprehension's keys may be)."""
-        keys = [_folded(k) for k in keys]
+        keys = [self.known_key(_folded(k)) for k in keys]
         for k in keys:
             if not isinstance(k, ast.Constant) or isinstance(k.value, bytes):
                 text = "**-unpacking" if k is None else self.src.text_of(k)
@@ -133,6 +133,15 @@ class Displays:
         value = ast.Dict(keys=[ast.Constant(k) for k in unique], values=elts)
         prim = containers.build_dict(tuple(unique))
         return value, prim, {f"e{i}": e for i, e in enumerate(elts)}, False
+
+    def known_key(self, key: ast.expr | None) -> ast.expr | None:
+        """A key as a constant when a variable holds one known when compiling (a key of
+        an unrolled loop over a dict, see views.py), else as written."""
+        if isinstance(key, ast.Name) and key.id in self.locals and key.id in self.env:
+            atom = self.env[key.id]
+            if isinstance(atom, ast.Constant) and not isinstance(atom.value, bytes):
+                return ast.copy_location(ast.Constant(value=atom.value), key)
+        return key
 
     def meshgrid(self, node: ast.Call, hint: str):
         """``np.meshgrid(x0, x1, ..., indexing="xy", sparse=False)`` as the tuple of

@@ -7,6 +7,7 @@ variable they help compute; operators map to numpy functions, ``a and b`` and
 from __future__ import annotations
 
 import ast
+import copy
 import operator
 import types
 
@@ -49,6 +50,7 @@ class Expressions:
         )
         self.kinds[target] = self.result_kind(prim, operands)
         self.note_fields(target, prim)
+        self.note_built(target, value, prim, operands)
 
     def atom(self, node: ast.expr, hint: str) -> ast.expr:
         """An atom holding the value of ``node``; emits temporaries named after ``hint``."""
@@ -82,6 +84,9 @@ class Expressions:
             return self.if_expression(node, hint)[0]
         if isinstance(node, ast.BoolOp):
             return self.bool_operation(node, hint)[0]
+        known = self.static_element(node)
+        if known is not None:
+            return known
         return ast.Name(id=self.emit(node, hint), ctx=ast.Load())
 
     def name(self, node: ast.Name) -> ast.expr:
@@ -224,7 +229,28 @@ class Expressions:
             self.scalars.add(target)
         self.kinds[target] = self.result_kind(prim, operands)
         self.note_fields(target, prim)
+        self.note_built(target, value, prim, operands)
         return target
+
+    def note_built(self, target: str, value: ast.expr, prim, operands: dict) -> None:
+        """Remember the element atoms of a list or tuple display (``sequences``, whose
+        elements loops may know when compiling) and the value atoms of a dict display
+        (``dict_parts``, which ``a | b`` reuses), and the parts of a ``slice(...)``
+        (``slices``: an index of it is that slice); a name is assigned once, so what it
+        holds stays so."""
+        if prim is None and self.is_slice_call(value):
+            parts = list(value.args) + [None] * (3 - len(value.args))
+            self.slices[target] = ast.Slice(
+                *(_copy_atom(p) if p is not None else None for p in parts)
+            )
+        if prim is containers.BUILD_LIST or prim is containers.BUILD_TUPLE:
+            self.sequences[target] = [operands[f"e{i}"] for i in range(len(operands))]
+        elif isinstance(prim, containers.BuildDict):
+            self.dict_parts[target] = {k: operands[f"e{i}"] for i, k in enumerate(prim.keys)}
+        elif prim is containers.APPEND:
+            before = self.sequence_of(operands["c"])
+            if before is not None:
+                self.sequences[target] = [*before, operands["x"]]
 
     def primitive(self, node: ast.expr, hint: str):
         """Split ``node`` into (forward expression over atoms, primitive, operands, is_scalar)."""
@@ -239,6 +265,9 @@ class Expressions:
             if appended is not None:
                 return appended
             right = self.atom(node.right, hint)
+            if isinstance(node.op, ast.BitOr) and not isinstance(left, list):
+                if self.kind(left) != LEAF and self.kind(left)[0] == "dict":
+                    return self.dict_union(left, right, node)
             if isinstance(node.op, ast.Add):
                 joined = self.tuple_concatenation(node, left, right, hint)
                 if joined is not None:
@@ -308,7 +337,12 @@ class Expressions:
         raise self.error(f"{type(node).__name__} expressions are not supported", node)
 
     def if_expression(self, node: ast.IfExp, hint: str):
-        """``a if c else b`` as an if statement whose branches compute the two atoms."""
+        """``a if c else b`` as an if statement whose branches compute the two atoms (only
+        the one a condition known when compiling chooses, for one such)."""
+        known = self.known_truth(node.test)
+        if known is not None:
+            atom = self.atom(node.body if known else node.orelse, hint)
+            return atom, np.positive, {"x": atom}, self.is_scalar(atom)
         test = self.condition(node.test)
         before = self.env
         results = []
@@ -404,7 +438,10 @@ class Expressions:
             return ast.Tuple(elts=[self.index(e, hint) for e in node.elts], ctx=ast.Load())
         if isinstance(node, ast.Constant) and node.value is Ellipsis:
             return ast.Constant(value=Ellipsis)
-        return self.atom(node, hint + "_index")
+        atom = self.atom(node, hint + "_index")
+        if isinstance(atom, ast.Name) and atom.id in self.slices:  # s = slice(1, 3); x[s]
+            return copy.deepcopy(self.slices[atom.id])
+        return atom
 
     def attribute(self, node: ast.Attribute, hint: str):
         const = self.module_constant(node)

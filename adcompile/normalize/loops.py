@@ -88,6 +88,9 @@ class Loops:
             iter_expr = ast.Call(func=ast.Name(id="range", ctx=ast.Load()), args=args, keywords=[])
             index_var = target.id
             self.globals["range"] = range
+        elif self.has_static_leaf(iterable):
+            self.unrolled_loop(stmt)  # over elements known when compiling (views.py)
+            return
         else:
             index_var, iter_expr, prelude = self.desugar_iteration(stmt)
         carried = self.loop_header(stmt)
@@ -166,10 +169,14 @@ class Loops:
             dict(self.globals),
             set(self.partial),
             set(self.locals),
+            dict(self.sequences),
+            dict(self.dict_parts),
+            dict(self.slices),
         )
 
     def restore_state(self, saved: tuple) -> None:
-        claimed, nxt, kinds, scalars, constants, temps, globals_, partial, locals_ = saved
+        claimed, nxt, kinds, scalars, constants, temps, globals_, partial, locals_ = saved[:9]
+        self.sequences, self.dict_parts, self.slices = (dict(d) for d in saved[9:])
         self.names.claimed, self.names.next = set(claimed), dict(nxt)
         self.kinds, self.scalars, self.constants = dict(kinds), set(scalars), set(constants)
         self.temps, self.globals = set(temps), dict(globals_)

@@ -152,6 +152,8 @@ class Statements:
 
     def if_statement(self, stmt: ast.If) -> None:
         known = self.known_isinstance(stmt.test)
+        if known is None:
+            known = self.known_truth(stmt.test)
         if known is not None:  # the code is compiled for this structure: one branch runs
             self.block(stmt.body if known else stmt.orelse)
             return
@@ -467,6 +469,10 @@ class Statements:
     def bind(self, name: str, value: ast.expr) -> None:
         if isinstance(value, ast.Name | ast.Constant | ast.IfExp | ast.BoolOp):
             self.env[name] = self.atom(value, name)
+            return
+        known = self.static_element(value)
+        if known is not None:  # k = keys[0] of keys known when compiling
+            self.env[name] = known
             return
         ssa = self.emit(value, name, claim=True)
         self.env[name] = ast.Name(id=ssa, ctx=ast.Load())

@@ -1,0 +1,575 @@
+"""What is known when compiling about the sequences a function iterates over: a
+dict's keys, values and items (its keys are part of the structure the code is
+compiled for), ``sorted(...)`` of keys or constants, lists of constants and of
+``slice`` objects, and ``d.get(key, default)``.
+
+A ``for`` over such a sequence (directly, or inside ``enumerate``, ``zip`` and
+``reversed``) is unrolled: its body is lowered once per element, in order, with the
+loop's targets bound to that element, so a key is a constant in the body
+(``g[k]`` reads one element of ``g``) and elements of different structures are
+allowed. Comprehensions are loops (``desugar/comprehensions.py``), so
+``{k: v - lr * g[k] for k, v in params.items()}`` and
+``sum(np.sum(w ** 2) for w in params.values())`` are unrolled the same way; a dict
+comprehension builds its dict with ``|`` one key at a time, which is a dict display
+here (``dict_union``)."""
+
+from __future__ import annotations
+
+import ast
+import operator
+
+import numpy as np
+
+from ..rules import containers
+from ..rules.containers import LEAF
+from .common import _copy_atom, _is_call_of
+from .kinds import _described
+
+VIEWS = ("items", "keys", "values")
+SORTED_HINT = (
+    "sort what is known when compiling: a dict's keys (for k in sorted(d)), its items by "
+    "key (sorted(d.items())), or a list of constants; sort an array of numbers with np.sort"
+)
+
+
+class _Unknown:
+    """A part of a sort key that is known only when the function runs."""
+
+
+UNKNOWN = _Unknown()
+
+
+class Views:
+    """A part of ``Normalizer``: dict views, ``d.get``, ``sorted`` and unrolled loops
+    over sequences whose elements are known when compiling."""
+
+    # ------------------------------------------------------------ recognising
+
+    def is_view_call(self, node: ast.expr) -> bool:
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in VIEWS
+            and not node.args
+            and not node.keywords
+            and not self.is_namespace(node.func.value)
+        )
+
+    def static_leaf(self, node: ast.expr) -> bool:
+        """Whether iterating over ``node`` goes over elements known when compiling (said
+        from the syntax and the kinds, without lowering anything)."""
+        if self.is_view_call(node) or _is_call_of(node, "sorted", self):
+            return True
+        if isinstance(node, ast.List | ast.Tuple):
+            return any(self.static_constant(e) for e in node.elts)
+        if isinstance(node, ast.Name) and node.id in self.locals and node.id in self.env:
+            atom = self.env[node.id]
+            kind = self.kind(atom)
+            if kind != LEAF and kind[0] == "dict":
+                return True
+            parts = self.sequence_of(atom)
+            return parts is not None and any(self.static_atom(a) for a in parts)
+        return False
+
+    def static_constant(self, node: ast.expr) -> bool:
+        """A string constant (a key) or a ``slice(...)`` call, in a list display."""
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, str)
+        return _is_call_of(node, "slice", self)
+
+    def static_atom(self, atom: ast.expr) -> bool:
+        if isinstance(atom, ast.Constant):
+            return isinstance(atom.value, str)
+        return isinstance(atom, ast.Name) and atom.id in self.slices
+
+    def has_static_leaf(self, node: ast.expr) -> bool:
+        if _is_call_of(node, "enumerate", self) and node.args:
+            return self.has_static_leaf(node.args[0])
+        if _is_call_of(node, "zip", self) or _is_call_of(node, "reversed", self):
+            return any(self.has_static_leaf(a) for a in node.args)
+        return self.static_leaf(node)
+
+    def sequence_of(self, atom: ast.expr) -> list[ast.expr] | None:
+        """The element atoms of a list or tuple made by a display (or appends to one), or
+        None."""
+        if isinstance(atom, ast.Name):
+            return self.sequences.get(atom.id)
+        return None
+
+    def is_slice_call(self, value: ast.expr) -> bool:
+        return (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and self.globals.get(value.func.id) is slice
+        )
+
+    def static_element(self, node: ast.expr) -> ast.expr | None:
+        """The atom of ``xs[i]`` for a constant ``i`` when ``xs`` is a list or tuple of
+        keys or slices known when compiling (``k = keys[0]``, ``s = slices[1]``), which
+        stays known; None for any other expression. Reading such a list at a position
+        known only when the function runs is refused (the element could be a slice,
+        which would change what indexing with it means)."""
+        if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
+            return None
+        if node.value.id not in self.locals or node.value.id not in self.env:
+            return None
+        parts = self.sequence_of(self.env[node.value.id])
+        if parts is None or not any(self.static_atom(a) for a in parts):
+            return None
+        index = node.slice
+        if isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub):
+            index = (
+                ast.Constant(-index.operand.value)
+                if isinstance(index.operand, ast.Constant)
+                else index
+            )
+        if isinstance(index, ast.Name) and index.id in self.locals:
+            index = self.env.get(index.id, index)
+        if isinstance(index, ast.Constant) and type(index.value) is int:
+            if -len(parts) <= index.value < len(parts):
+                return _copy_atom(parts[index.value])
+            return None  # (Python's IndexError, when the code runs)
+        if any(isinstance(a, ast.Name) and a.id in self.slices for a in parts):
+            raise self.error(
+                f"{self.src.text_of(node.value)} holds slices, and this reads one at a "
+                "position known only when the function runs",
+                node,
+                hint=f"iterate over the slices (for s in {self.src.text_of(node.value)}: "
+                "... x[s]), or index with a constant",
+            )
+        return None
+
+    def slice_call(self, node: ast.Call, hint: str):
+        """``slice(a, b, c)`` as a value (``s = slice(1, 3); x[s]``): its bounds are
+        ints or None, never differentiated; an index of it is that slice."""
+        if node.keywords or not 1 <= len(node.args) <= 3:
+            raise self.error("slice() takes one to three bounds", node)
+        parts = [self.atom(a, hint) for a in node.args]
+        for p, a in zip(parts, node.args, strict=True):
+            if isinstance(p, ast.Constant) and (p.value is None or type(p.value) is int):
+                continue
+            if isinstance(p, ast.Name) and p.id in self.constants:
+                continue
+            raise self.error(
+                f"the bound {self.src.text_of(a)} of slice() must be an int or None",
+                a,
+                hint="bound slices with ints: constants, sizes (len(xs), x.shape[0]) or "
+                "loop counters",
+            )
+        if len(parts) == 1:
+            parts = [ast.Constant(None), parts[0]]
+        self.globals["slice"] = slice
+        value = ast.Call(func=ast.Name(id="slice", ctx=ast.Load()), args=parts, keywords=[])
+        return value, None, {}, False
+
+    # ------------------------------------------------------------ elements
+
+    def held(self, atom: ast.expr, spelled: ast.AST) -> ast.expr:
+        """A name for ``atom`` that the loop body cannot rebind (the value as it is now)."""
+        if isinstance(atom, ast.Constant):
+            return atom
+        key = f"<held {len(self.locals)}>"
+        self.env[key] = atom
+        self.locals.add(key)
+        if isinstance(atom, ast.Name) and atom.id not in self.spelling:
+            self.spelling[atom.id] = spelled
+        return ast.Name(id=key, ctx=ast.Load())
+
+    def iteration_elements(self, node: ast.expr) -> list[ast.expr]:
+        """The elements iterating over ``node`` gives, as expressions to bind to the
+        loop's targets (``has_static_leaf(node)`` holds)."""
+        if _is_call_of(node, "enumerate", self):
+            if len(node.args) != 1 or any(k.arg != "start" for k in node.keywords):
+                raise self.error("enumerate() takes one sequence and a start", node)
+            start = 0
+            for k in node.keywords:
+                if not (isinstance(k.value, ast.Constant) and type(k.value.value) is int):
+                    raise self.error(
+                        "enumerate()'s start must be an int constant here",
+                        k.value,
+                        hint="enumerate(xs, start=1)",
+                    )
+                start = k.value.value
+            elements = self.iteration_elements(node.args[0])
+            return [
+                ast.Tuple(elts=[ast.Constant(start + i), e], ctx=ast.Load())
+                for i, e in enumerate(elements)
+            ]
+        if _is_call_of(node, "zip", self):
+            if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+                raise self.error("zip() takes the sequences one by one here", node)
+            parts = [self.zipped_elements(a) for a in node.args]
+            n = min(len(p) for p in parts) if parts else 0
+            return [ast.Tuple(elts=[p[i] for p in parts], ctx=ast.Load()) for i in range(n)]
+        if _is_call_of(node, "reversed", self):
+            if len(node.args) != 1 or node.keywords:
+                raise self.error("reversed() takes one sequence", node)
+            return list(reversed(self.iteration_elements(node.args[0])))
+        return self.static_elements(node)
+
+    def zipped_elements(self, node: ast.expr) -> list[ast.expr]:
+        """The elements of a sequence zipped with one known when compiling: known too, or
+        a tuple's (whose length the structure tells), read at constant positions."""
+        if self.has_static_leaf(node):
+            return self.iteration_elements(node)
+        atom = self.atom(node, "zipped")
+        parts = self.sequence_of(atom)
+        if parts is not None:
+            return [self.held(a, node) for a in parts]
+        kind = self.kind(atom)
+        if kind != LEAF and kind[0] == "tuple":
+            holder = self.held(atom, node)
+            return [
+                ast.Subscript(value=_copy_atom(holder), slice=ast.Constant(i), ctx=ast.Load())
+                for i in range(len(kind[1]))
+            ]
+        text = self.src.text_of(node)
+        raise self.error(
+            f"{text} is {_described(kind, one=True)}, whose length is known only when the "
+            "function runs: it cannot be zipped with a dict's keys, values or items, which "
+            "are known when compiling",
+            node,
+            hint="zip dict views with each other (zip(d.keys(), g.values())), or index by "
+            "key: for k, v in d.items(): ... xs[k]",
+        )
+
+    def static_elements(self, node: ast.expr) -> list[ast.expr]:
+        if self.is_view_call(node):
+            base = self.atom(node.func.value, "view")
+            return self.view_elements(base, node.func.attr, node)
+        if _is_call_of(node, "sorted", self):
+            return self.sorted_elements(node)
+        if isinstance(node, ast.List | ast.Tuple):
+            return [self.held(self.atom(e, "element"), e) for e in node.elts]
+        atom = self.name(node)
+        kind = self.kind(atom)
+        if kind != LEAF and kind[0] == "dict":  # iterating over a dict: its keys
+            return [ast.Constant(k) for k, _ in kind[1]]
+        return [self.held(a, node) for a in self.sequence_of(atom)]
+
+    def dict_kind(self, base: ast.expr, node: ast.AST, method: str) -> tuple:
+        kind = self.kind(base)
+        if kind == LEAF or kind[0] != "dict":
+            text = self.src.text_of(node)
+            raise self.error(
+                f"the method .{method}() is a dict's, and {text} is {_described(kind, one=True)}",
+                node,
+                hint=f"call .{method}() on a dict",
+            )
+        return kind
+
+    def view_elements(self, base: ast.expr, method: str, node: ast.Call) -> list[ast.expr]:
+        """``d.keys()``, ``d.values()``, ``d.items()`` in the dict's (insertion) order."""
+        kind = self.dict_kind(base, node.func.value, method)
+        keys = [k for k, _ in kind[1]]
+        if method == "keys":
+            return [ast.Constant(k) for k in keys]
+        holder = self.held(base, node.func.value)
+        values = [
+            ast.Subscript(value=_copy_atom(holder), slice=ast.Constant(k), ctx=ast.Load())
+            for k in keys
+        ]
+        if method == "values":
+            return values
+        return [
+            ast.Tuple(elts=[ast.Constant(k), v], ctx=ast.Load())
+            for k, v in zip(keys, values, strict=True)
+        ]
+
+    # ------------------------------------------------------------ sorted
+
+    def sorted_elements(self, node: ast.Call) -> list[ast.expr]:
+        """``sorted(xs, key=..., reverse=...)`` of elements whose sort keys are known when
+        compiling: the elements in Python's order (a stable sort). The key may be
+        omitted, ``operator.itemgetter(i)`` or ``lambda t: t[i]``."""
+        if len(node.args) != 1 or any(k.arg not in ("key", "reverse") for k in node.keywords):
+            raise self.error("sorted() takes one sequence, key= and reverse= here", node)
+        options = {k.arg: k.value for k in node.keywords}
+        reverse = options.get("reverse", ast.Constant(False))
+        if not (isinstance(reverse, ast.Constant) and isinstance(reverse.value, bool | int)):
+            raise self.error(
+                "sorted()'s reverse= must be a constant here", reverse, hint="reverse=True"
+            )
+        position = self.sort_position(options.get("key"))
+        inner = node.args[0]
+        if not (self.has_static_leaf(inner) or _constants(inner)):
+            raise self.error(
+                "sorted() of values known only when the function runs is not supported",
+                node,
+                hint=SORTED_HINT,
+            )
+        elements = self.iteration_elements(inner) if self.has_static_leaf(inner) else None
+        if elements is None:
+            elements = [ast.Constant(e.value) for e in inner.elts]
+        keys = []
+        for e in elements:
+            key = _sort_key(e)
+            if position is not None:
+                parts = key if isinstance(key, tuple) else None
+                if parts is None or not -len(parts) <= position < len(parts):
+                    raise self.error("sorted()'s key= reads a part these elements lack", node)
+                key = parts[position]
+            keys.append(key)
+        _check_comparable(self, keys, node)
+        order = sorted(
+            range(len(elements)), key=lambda i: _Comparable(keys[i]), reverse=bool(reverse.value)
+        )
+        return [elements[i] for i in order]
+
+    def sort_position(self, key: ast.expr | None) -> int | None:
+        """The position ``key=`` sorts by (None: the whole element)."""
+        if key is None or (isinstance(key, ast.Constant) and key.value is None):
+            return None
+        if (
+            isinstance(key, ast.Call)
+            and self.static_object(key.func) is operator.itemgetter
+            and len(key.args) == 1
+            and not key.keywords
+            and isinstance(key.args[0], ast.Constant)
+            and type(key.args[0].value) is int
+        ):
+            return key.args[0].value
+        if (
+            isinstance(key, ast.Lambda)
+            and len(key.args.args) == 1
+            and isinstance(key.body, ast.Subscript)
+            and isinstance(key.body.value, ast.Name)
+            and key.body.value.id == key.args.args[0].arg
+            and isinstance(key.body.slice, ast.Constant)
+            and type(key.body.slice.value) is int
+        ):
+            return key.body.slice.value
+        raise self.error(
+            "sorted()'s key= is supported as operator.itemgetter(i) or lambda t: t[i]",
+            key,
+            hint=SORTED_HINT,
+        )
+
+    def sorted_call(self, node: ast.Call, hint: str):
+        """``sorted(...)`` as a value: the new list of the sorted elements."""
+        atoms = [self.atom(e, hint) for e in self.sorted_elements(node)]
+        value = ast.List(elts=[_copy_atom(a) for a in atoms], ctx=ast.Load())
+        return value, containers.BUILD_LIST, {f"e{i}": a for i, a in enumerate(atoms)}, False
+
+    def listed(self, node: ast.Call, made: type, hint: str):
+        """``list(...)`` or ``tuple(...)`` of elements known when compiling."""
+        atoms = [self.atom(e, hint) for e in self.iteration_elements(node.args[0])]
+        if made is list:
+            value = ast.List(elts=[_copy_atom(a) for a in atoms], ctx=ast.Load())
+            prim = containers.BUILD_LIST
+        else:
+            value = ast.Tuple(elts=[_copy_atom(a) for a in atoms], ctx=ast.Load())
+            prim = containers.BUILD_TUPLE
+        return value, prim, {f"e{i}": a for i, a in enumerate(atoms)}, False
+
+    # ------------------------------------------------------------ dict methods
+
+    def dict_method(self, node: ast.Call, func: ast.Attribute, hint: str):
+        """``d.keys()``, ``d.values()``, ``d.items()`` as values (a tuple of the
+        elements, which a loop, ``list``, ``sum`` or ``zip`` reads), and ``d.get``."""
+        base = self.atom(func.value, hint)
+        if func.attr == "get":
+            return self.dict_get(node, base, hint)
+        if node.args or node.keywords:
+            raise self.error(f".{func.attr}() takes no argument", node)
+        atoms = [self.atom(e, hint) for e in self.view_elements(base, func.attr, node)]
+        value = ast.Tuple(elts=[_copy_atom(a) for a in atoms], ctx=ast.Load())
+        return value, containers.BUILD_TUPLE, {f"e{i}": a for i, a in enumerate(atoms)}, False
+
+    def dict_get(self, node: ast.Call, base: ast.expr, hint: str):
+        """``d.get(key)`` and ``d.get(key, default)`` with a key known when compiling: the
+        element, or the default (None without one) when the dict has no such key. The
+        default is evaluated either way, as Python evaluates an argument."""
+        self.dict_kind(base, node.func.value, "get")
+        if node.keywords or len(node.args) not in (1, 2):
+            raise self.error(".get() takes a key and a default", node)
+        key = self.atom(node.args[0], hint)
+        default = self.atom(node.args[1], hint) if len(node.args) == 2 else ast.Constant(None)
+        if not isinstance(key, ast.Constant):
+            raise self.error(
+                f"the key {self.src.text_of(node.args[0])} of .get() is not a constant: "
+                "adcompile follows a dict's structure when it compiles, so the key must be "
+                "known then",
+                node.args[0],
+                hint="write the key as a constant (d.get('W', w0)), or loop over the dict's "
+                "keys (for k in d: ... d.get(k))",
+            )
+        kind = self.kind(base)
+        if any(k == key.value for k, _ in kind[1]):
+            value = ast.Subscript(value=_copy_atom(base), slice=key, ctx=ast.Load())
+            return value, containers.GET, {"c": _copy_atom(base), "index": key}, False
+        if isinstance(default, ast.Constant):
+            return default, None, {}, isinstance(default.value, int | float)
+        return default, np.positive, {"x": default}, self.is_scalar(default)
+
+    def dict_union(self, left: ast.expr, right: ast.expr, node: ast.BinOp):
+        """``a | b`` of two dicts: ``a``'s keys then ``b``'s new ones, each with ``b``'s
+        value where both have it (Python's order), as a dict display."""
+        parts = {}
+        for atom, side in ((left, node.left), (right, node.right)):
+            kind = self.kind(atom)
+            if kind == LEAF or kind[0] != "dict":
+                raise self.error(
+                    f"{self.src.text_of(side)} is {_described(kind, one=True)}: `|` joins "
+                    "two dicts here",
+                    side,
+                    hint="join dicts (a | b), or use np.logical_or for arrays of bools",
+                )
+            known = self.dict_parts.get(atom.id) if isinstance(atom, ast.Name) else None
+            for key, _ in kind[1]:
+                if known is not None:
+                    parts[key] = known[key]
+                    continue
+                index = ast.Constant(key)
+                value = ast.Subscript(value=_copy_atom(atom), slice=index, ctx=ast.Load())
+                parts[key] = self.computed(
+                    value, containers.GET, {"c": _copy_atom(atom), "index": index}, side, "value"
+                )
+        keys = list(parts)
+        elts = [_copy_atom(parts[k]) for k in keys]
+        value = ast.Dict(keys=[ast.Constant(k) for k in keys], values=elts)
+        prim = containers.build_dict(tuple(keys))
+        return value, prim, {f"e{i}": e for i, e in enumerate(elts)}, False
+
+    def sum_call(self, node: ast.Call, args: list, keywords: list, hint: str):
+        """``sum(xs)`` and ``sum(xs, start)`` of a list, tuple or dict view (a list
+        display included): Python's ``start + xs[0] + xs[1] + ...``, start 0."""
+        if len(args) not in (1, 2) or any(k != "start" for k, _ in keywords):
+            raise self.error("sum() takes a list and a start here", node)
+        if len(args) == 2 or keywords:
+            start = args[1] if len(args) == 2 else keywords[0][1]
+        else:
+            start = None
+        c = args[0]
+        if isinstance(c, ast.Tuple):  # a list display: made first
+            c = self.computed(
+                ast.List(elts=[_copy_atom(e) for e in c.elts], ctx=ast.Load()),
+                containers.BUILD_LIST,
+                {f"e{i}": e for i, e in enumerate(c.elts)},
+                node.args[0],
+                hint,
+            )
+        kind = self.kind(c)
+        if not containers.is_container(kind) or kind[0] == "dict":
+            what = _described(kind, one=True)
+            raise self.error(
+                f"sum() of {what} is not supported",
+                node,
+                hint="use np.sum(x) for arrays"
+                if kind == LEAF
+                else "sum the values: sum(d.values())",
+            )
+        operands = {"c": c}
+        call_args = [_copy_atom(c)]
+        if start is not None:
+            operands["start"] = start
+            call_args.append(_copy_atom(start))
+        value = ast.Call(func=ast.Name(id="sum", ctx=ast.Load()), args=call_args, keywords=[])
+        self.globals["sum"] = sum
+        return value, containers.SUM, operands, False
+
+    # ------------------------------------------------------------ loops
+
+    def unrolled_loop(self, stmt: ast.For) -> None:
+        """A ``for`` over elements known when compiling: its body once per element,
+        the targets bound to it first."""
+        elements = self.iteration_elements(stmt.iter)
+        for element in elements:
+            bind = ast.Assign(targets=[stmt.target], value=element)
+            ast.copy_location(bind, stmt.target)
+            ast.fix_missing_locations(bind)
+            self.stmt = bind
+            self.bind_element(stmt.target, element)
+            self.block(stmt.body)
+        self.stmt = stmt
+
+    def bind_element(self, target: ast.expr, element: ast.expr) -> None:
+        """``target = element`` for a loop's (possibly nested) targets, element by
+        element where both are tuples (``for i, (k, v) in enumerate(d.items())``)."""
+        if (
+            isinstance(target, ast.Tuple | ast.List)
+            and isinstance(element, ast.Tuple)
+            and len(target.elts) == len(element.elts)
+        ):
+            for t, e in zip(target.elts, element.elts, strict=True):
+                self.bind_element(t, e)
+            return
+        if isinstance(target, ast.Tuple | ast.List) and isinstance(element, ast.Tuple):
+            raise self.error(
+                f"cannot unpack {len(element.elts)} values into {len(target.elts)} names",
+                target,
+            )
+        self.assign(target, element)
+
+
+def _constants(node: ast.expr) -> bool:
+    return isinstance(node, ast.List | ast.Tuple) and all(
+        isinstance(e, ast.Constant) for e in node.elts
+    )
+
+
+def _sort_key(e: ast.expr) -> object:
+    if isinstance(e, ast.Constant):
+        return e.value
+    if isinstance(e, ast.Tuple):
+        return tuple(_sort_key(p) for p in e.elts)
+    return UNKNOWN
+
+
+class _Comparable:
+    """A sort key compared as Python compares it (checked beforehand to never reach a
+    part known only at run time)."""
+
+    def __init__(self, key: object) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Comparable) -> bool:
+        return _less(self.key, other.key)
+
+
+def _less(a: object, b: object) -> bool:
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        for x, y in zip(a, b, strict=False):
+            if _equal(x, y):
+                continue
+            return _less(x, y)
+        return len(a) < len(b)
+    return a < b
+
+
+def _equal(a: object, b: object) -> bool:
+    if a is UNKNOWN or b is UNKNOWN:
+        raise _Undecided
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+class _Undecided(Exception):
+    """Comparing two sort keys reaches a value known only when the function runs."""
+
+
+def _check_comparable(norm, keys: list, node: ast.Call) -> None:
+    """Refuse a sort whose comparisons would read a value known only at run time (a
+    differentiable number), or that Python itself refuses (a str with an int)."""
+    for i, a in enumerate(keys):
+        for b in keys[i + 1 :]:
+            try:
+                if a is UNKNOWN or b is UNKNOWN:
+                    raise _Undecided
+                _less(a, b)
+                _less(b, a)
+            except _Undecided:
+                raise norm.error(
+                    "sorted() would compare values known only when the function runs "
+                    "(differentiable numbers); adcompile sorts only what it knows when "
+                    "compiling",
+                    node,
+                    hint=SORTED_HINT,
+                ) from None
+            except TypeError as exc:
+                raise norm.error(
+                    f"sorted() cannot compare these elements: {exc}",
+                    node,
+                    hint="sort keys of one type (all strings, or all numbers)",
+                ) from None
