@@ -252,9 +252,11 @@ class Views:
         if kind == LEAF or kind[0] != "dict":
             text = self.src.text_of(node)
             raise self.error(
-                f"the method .{method}() is a dict's, and {text} is {_described(kind, one=True)}",
+                f"the method .{method}() is a dict's, and {text} is not a dict here "
+                f"(it is {_described(kind, one=True)})",
                 node,
-                hint=f"call .{method}() on a dict",
+                hint=f"call .{method}() on a dict; adcompile compiles code for the keys of "
+                "the dicts a call passes (so .source before any call cannot know them)",
             )
         return kind
 
@@ -304,7 +306,7 @@ class Views:
         keys = []
         for e in elements:
             key = _sort_key(e)
-            if position is not None:
+            if position is not None and key is not UNKNOWN:
                 parts = key if isinstance(key, tuple) else None
                 if parts is None or not -len(parts) <= position < len(parts):
                     raise self.error("sorted()'s key= reads a part these elements lack", node)
