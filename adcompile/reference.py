@@ -175,8 +175,9 @@ FUNCTIONS_TEXT = [
     "sparse=...)` is the broadcasts it makes, differentiated through them.",
     "Tuples concatenate (`shape + (1,)`, `(a, b) + rest`, `args + (x,)`), a list "
     "extended with a list display is a new list (`ys = xs + [a, b]`), dicts are "
-    "built with constant keys (`{'W': W, 'b': b}`, `dict(W=W, b=b)`) and `range(...)` "
-    "values index arrays (`x[range(2)]`).",
+    "built with constant keys (`{'W': W, 'b': b}`, `dict(W=W, b=b)`) and joined "
+    "with `|` (`p | {'c': c}`, Python's order of keys), and `range(...)` values index "
+    "arrays (`x[range(2)]`).",
     "`grad` and `value_and_grad` need a scalar result (a float or a 0-d array); "
     "`vjp` takes any result and the cotangent of it.",
     "Calls to your own functions (in the same module or imported), with positional, "
@@ -264,13 +265,22 @@ STATEMENTS_TEXT = [
     "`for` over `range(...)`, over a list, tuple or array, and over `zip`, "
     "`enumerate` (with a start) and `reversed` of them nested as Python allows "
     "(`for i, (W, b) in enumerate(zip(Ws, bs)):`), with tuple targets "
-    "(`for W, b in params:`); nested loops; `while` loops; `break` and `continue`;",
+    "(`for W, b in params:`); nested loops; `while` loops; `break` and `continue`; "
+    "a `for` over a dict, its `.keys()`, `.values()` or `.items()`, `sorted(...)` of "
+    "them, or a list of strings or of `slice` objects (also zipped, enumerated or "
+    "reversed) goes over elements known when compiling (a dict's keys are part of the "
+    "structure code is compiled for) and is unrolled: its body once per element, in "
+    "Python's order (a dict's insertion order), so a key is a constant in the body "
+    "(`g[k]`, `if k == 'W':` decided when compiling) and values may differ in "
+    "structure;",
     "list comprehensions with any number of `for` and `if` clauses, and generator "
     "expressions as the one argument of `sum`, `list` and the builtins that consume "
     "them whole (`sum(np.sum(W ** 2) for W in Ws)`): each is the loop with "
     "`.append` it stands for, differentiated like one; a comprehension Python would "
     "evaluate only sometimes (in a branch of `a if c else b`, after `and`/`or`, in a "
-    "`while` condition) is refused;",
+    "`while` condition) is refused; dict comprehensions over constant keys or over a "
+    "dict's keys or items (`{k: v - lr * g[k] for k, v in params.items()}`, with `if` "
+    "clauses on the key), whose keys must be known when compiling;",
     "functions defined inside the function (`def layer(h): ...`, "
     "`act = lambda z: ...`) and called there, closing over its variables, "
     "differentiated ones included: each is a helper whose free variables are extra "
@@ -305,7 +315,13 @@ VALUES_TEXT = [
     "`(dW, db)` tuples for `[(W, b), ...]`, a dict for a dict). Index them with "
     "constants, loop variables and slices (`params[-1]`, `params['W']`, "
     "`params[:-1]`), take `len(...)`, build lists with `[a, b]` or `.append`, and "
-    "combine them with `np.stack`, `np.concatenate` or `sum(...)`.",
+    "combine them with `np.stack`, `np.concatenate` or `sum(...)`. A dict's "
+    "`.keys()`, `.values()` and `.items()` are in its insertion order (`list(d.values())`, "
+    "`sum(d.values())`, loops over them), `d.get(key)` and `d.get(key, default)` "
+    "take a constant key (the default, differentiated, where the dict has no such "
+    "key), and `sorted(d)`, `sorted(d.items())` (with `key=operator.itemgetter(0)` or "
+    "`lambda kv: kv[0]`, `reverse=`) sort keys known when compiling; `sorted` of "
+    "differentiable numbers is refused (use `np.sort`).",
     "Namedtuples and dataclass instances are parameter trees too, whose fields are "
     "read by name (`p.W`, `layer.b` in `for layer in layers:`): the gradient is of "
     "the same type (`Layer(W=dW, b=db)`; a dataclass made with "
@@ -742,7 +758,21 @@ def builtin_rows() -> list[list[str]]:
             "the operand Python returns: `b` where `b > a` (`b < a`), else `a` (two arguments)",
             "yes",
         ],
-        ["`sum(xs)`", "the sum of a list or tuple of arrays", "yes"],
+        [
+            "`sum(xs)`, `sum(xs, start)`",
+            "`start + xs[0] + xs[1] + ...` (start 0) of a list, tuple, list display or dict view",
+            "yes",
+        ],
+        [
+            "`sorted(...)`",
+            "of a dict's keys or items, or of constants: the order, known when compiling",
+            "none",
+        ],
+        [
+            "`slice(a, b, c)`",
+            "an index (`s = slice(1, 3); x[s]`), with int or None bounds",
+            "none",
+        ],
     ]
     for fn in sorted(normalize.CONSTANT_BUILTINS, key=lambda f: f.__name__):
         meaning = BUILTIN_MEANINGS.get(fn.__name__, "the builtin")

@@ -396,3 +396,47 @@ def test_general_code_says_the_keys_come_from_a_call():
         _ = ad.grad(f).source
     assert "is not a dict here" in info.value.reason
     assert "before any call" in info.value.hint
+
+
+def test_refuses_indexing_a_dict_view_as_python_does():
+    def f(d):
+        v = d.values()
+        return v[0]
+
+    err = refused(f, {"a": 1.0})
+    assert "cannot be indexed" in err.reason and "list(d.values())" in err.hint
+
+
+def test_refuses_a_slice_chosen_when_the_code_runs():
+    def f(xs, c):
+        s = slice(0, 2) if c > 0 else slice(1, 3)
+        return xs[s][0]
+
+    err = refused(f, [1.0, 2.0, 3.0], 1.0)
+    assert "one of several slice(...) objects" in err.reason and "x[a:b]" in err.hint
+
+
+def test_refuses_a_slice_passed_to_another_function():
+    def first(xs, s):
+        return xs[s][0]
+
+    def f(xs):
+        return first(xs, slice(1, 3))
+
+    err = refused(f, [1.0, 2.0, 3.0])
+    assert "passed to first()" in err.reason
+
+
+def test_a_view_read_again_after_the_dict_is_rebound_keeps_the_old_values():
+    def f(d, x):
+        s = 0.0
+        for _k, v in d.items():
+            d = {"a": x * 10.0, "b": x}
+            s = s + np.sum(v * x)
+        return s + np.sum(d["a"])
+
+    d = {"a": RNG.normal(size=3), "b": RNG.normal(size=3)}
+    g = ad.grad(f, wrt=(0, 1))(d, X)
+    assert ad.value_and_grad(f)(d, X)[0] == pytest.approx(f(d, X))
+    np.testing.assert_allclose(g[0]["a"], X)
+    np.testing.assert_allclose(g[1], d["a"] + d["b"] + 10.0)

@@ -128,7 +128,7 @@ class Calls:
             obj in (list, tuple)
             and len(node.args) == 1
             and not node.keywords
-            and self.has_static_leaf(node.args[0])
+            and (self.has_static_leaf(node.args[0]) or self.displayed(node.args[0]))
         ):  # list(d.values()), tuple(sorted(d)): the elements, known when compiling
             return self.listed(node, obj, hint)
         if obj is dict and not node.args and all(k.arg is not None for k in node.keywords):

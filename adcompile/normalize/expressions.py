@@ -238,6 +238,8 @@ class Expressions:
         (``dict_parts``, which ``a | b`` reuses), and the parts of a ``slice(...)``
         (``slices``: an index of it is that slice); a name is assigned once, so what it
         holds stays so."""
+        if getattr(value, "dict_view", False):
+            self.views.add(target)
         if prim is None and self.is_slice_call(value):
             parts = list(value.args) + [None] * (3 - len(value.args))
             self.slices[target] = ast.Slice(
@@ -303,6 +305,7 @@ class Expressions:
             index = self.index(node.slice, hint)
             if is_container(self.kind(base)):
                 self.not_a_dataclass(base, node.value)
+                self.not_a_view(base, node)
                 if isinstance(index, ast.Tuple):
                     raise self.error(
                         "a list or tuple takes one index or one slice",
@@ -355,6 +358,7 @@ class Expressions:
                 blocks.append(self.body)
             finally:
                 self.body, self.env = outer_body, outer_env
+        self.one_slice(results, node)
         join = self.names.fresh(hint)
         self.spelling[join] = node
         self.body.append(
@@ -395,6 +399,7 @@ class Expressions:
             block = self.body
         finally:
             self.body, self.env = outer_body, outer_env
+        self.one_slice([first, second], node)
         if isinstance(node.op, ast.And):
             body, orelse, joined = block, [], (second, _copy_atom(first))
         else:

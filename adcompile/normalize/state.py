@@ -65,6 +65,7 @@ class State:
         self.sequences: dict[str, list[ast.expr]] = {}
         self.dict_parts: dict[str, dict[object, ast.expr]] = {}
         self.slices: dict[str, ast.Slice] = {}
+        self.views: set[str] = set()  # names holding a dict's view
         # the variables desugar made (a comprehension's list, a condition), likewise
         self.desugared: dict[str, str | ast.expr] = dict(src.spelled)
         self.stmt: ast.stmt = fn

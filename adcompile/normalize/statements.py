@@ -178,6 +178,7 @@ class Statements:
             if _same(a, b):
                 env[var] = a
                 continue
+            self.one_slice([a, b], stmt, var if var != RESULT else None)
             hint = self.result_name() if var == RESULT else var
             join = self.names.claim(hint)
             joins.append((join, a, b))

@@ -113,6 +113,7 @@ class Views:
             return None
         if node.value.id not in self.locals or node.value.id not in self.env:
             return None
+        self.not_a_view(self.env[node.value.id], node)
         parts = self.sequence_of(self.env[node.value.id])
         if parts is None or not any(self.static_atom(a) for a in parts):
             return None
@@ -138,6 +139,57 @@ class Views:
                 "... x[s]), or index with a constant",
             )
         return None
+
+    def not_a_view(self, base: ast.expr, node: ast.Subscript) -> None:
+        """Refuse indexing a dict view (``d.values()[0]``), as Python does."""
+        if isinstance(base, ast.Name) and base.id in self.views:
+            text = self.src.text_of(node.value)
+            raise self.error(
+                f"{text} is a dict's view (.keys(), .values() or .items()), which cannot "
+                "be indexed",
+                node,
+                hint="make a list of it first: list(d.values())[0]",
+            )
+
+    def holds_slice(self, atom: ast.expr) -> bool:
+        """Whether ``atom`` is a ``slice(...)`` object, or a list, tuple or dict display
+        holding one."""
+        if not isinstance(atom, ast.Name):
+            return False
+        if atom.id in self.slices:
+            return True
+        parts = list(self.sequences.get(atom.id, ())) + list(
+            self.dict_parts.get(atom.id, {}).values()
+        )
+        return any(self.holds_slice(p) for p in parts)
+
+    def one_slice(
+        self, atoms: list[ast.expr], node: ast.AST, var: str | None = None, callee: str = ""
+    ) -> None:
+        """Refuse a value that is one of several slices, chosen when the code runs (an
+        if's branches, a loop's iterations), or a slice passed to another function:
+        adcompile indexes with a ``slice(...)`` object where it knows which one it is, and
+        elsewhere a slice could not be told from an int index (``xs[s]`` is a list for
+        a slice and an element for an int)."""
+        if not any(self.holds_slice(a) for a in atoms):
+            return
+        if callee:
+            reason = (
+                f"a slice(...) object is passed to {callee}(): adcompile indexes with a "
+                "slice object only in the function that makes it"
+            )
+        else:
+            reason = (
+                f"{repr(var) if var else 'this value'} is one of several slice(...) objects, "
+                "chosen when the code runs: adcompile indexes with a slice object only "
+                "where it knows which one it is"
+            )
+        raise self.error(
+            reason,
+            node,
+            hint="write the slice in each index (x[a:b]), or pass its bounds as ints and "
+            "make the slice where it is used",
+        )
 
     def slice_call(self, node: ast.Call, hint: str):
         """``slice(a, b, c)`` as a value (``s = slice(1, 3); x[s]``): its bounds are
@@ -353,9 +405,22 @@ class Views:
         value = ast.List(elts=[_copy_atom(a) for a in atoms], ctx=ast.Load())
         return value, containers.BUILD_LIST, {f"e{i}": a for i, a in enumerate(atoms)}, False
 
+    def displayed(self, node: ast.expr) -> bool:
+        """A variable holding a list, tuple or view made by a display here."""
+        return (
+            isinstance(node, ast.Name)
+            and node.id in self.locals
+            and node.id in self.env
+            and self.sequence_of(self.env[node.id]) is not None
+        )
+
     def listed(self, node: ast.Call, made: type, hint: str):
         """``list(...)`` or ``tuple(...)`` of elements known when compiling."""
-        atoms = [self.atom(e, hint) for e in self.iteration_elements(node.args[0])]
+        arg = node.args[0]
+        if self.has_static_leaf(arg):
+            atoms = [self.atom(e, hint) for e in self.iteration_elements(arg)]
+        else:
+            atoms = [_copy_atom(a) for a in self.sequence_of(self.name(arg))]
         if made is list:
             value = ast.List(elts=[_copy_atom(a) for a in atoms], ctx=ast.Load())
             prim = containers.BUILD_LIST
@@ -376,6 +441,7 @@ class Views:
             raise self.error(f".{func.attr}() takes no argument", node)
         atoms = [self.atom(e, hint) for e in self.view_elements(base, func.attr, node)]
         value = ast.Tuple(elts=[_copy_atom(a) for a in atoms], ctx=ast.Load())
+        value.dict_view = True  # (a view: not indexable, see not_a_view)
         return value, containers.BUILD_TUPLE, {f"e{i}": a for i, a in enumerate(atoms)}, False
 
     def dict_get(self, node: ast.Call, base: ast.expr, hint: str):
