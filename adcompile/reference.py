@@ -758,21 +758,9 @@ def builtin_rows() -> list[list[str]]:
             "the operand Python returns: `b` where `b > a` (`b < a`), else `a` (two arguments)",
             "yes",
         ],
-        [
-            "`sum(xs)`, `sum(xs, start)`",
-            "`start + xs[0] + xs[1] + ...` (start 0) of a list, tuple, list display or dict view",
-            "yes",
-        ],
-        [
-            "`sorted(...)`",
-            "of a dict's keys or items, or of constants: the order, known when compiling",
-            "none",
-        ],
-        [
-            "`slice(a, b, c)`",
-            "an index (`s = slice(1, 3); x[s]`), with int or None bounds",
-            "none",
-        ],
+        ["`sum(xs)`, `sum(xs, start)`", "`start + xs[0] + ...` of a list or a dict view", "yes"],
+        ["`sorted(...)`", "of a dict's keys or items, or constants", "none"],
+        ["`slice(a, b, c)`", "an index (`s = slice(1, 3); x[s]`), int bounds", "none"],
     ]
     for fn in sorted(normalize.CONSTANT_BUILTINS, key=lambda f: f.__name__):
         meaning = BUILTIN_MEANINGS.get(fn.__name__, "the builtin")

@@ -184,6 +184,7 @@ class Comprehensions:
                 op=ast.BitOr(),
                 right=located(ast.Dict(keys=[comp.key], values=[comp.value]), comp),
             )
+            grown.right.comprehension = True  # (its keys: see normalize's dict_display)
             inner: list[ast.stmt] = [ast.Assign(targets=[name(items, store=True)], value=grown)]
             empty: ast.expr = ast.Dict(keys=[], values=[])
         else:

@@ -48,6 +48,14 @@ class Displays:
             return is_len
         return False
 
+    def index_expression(self, node: ast.expr) -> ast.expr | None:
+        """The subscript inside ``np.s_[...]`` (an index written as a value, as generated
+        code passes one to ``unindex``), or None for any other expression."""
+        if isinstance(node, ast.Subscript) and self.static_object(node.value) is np.s_:
+            self.record_globals(node.value)
+            return node.slice
+        return None
+
     def static_tuple(self, node: ast.expr) -> bool:
         """A tuple of static values (``(1,)`` in ``x.shape + (1,)``)."""
         return isinstance(node, ast.Tuple) and all(
@@ -119,6 +127,16 @@ class Displays:
         (or operations on constants, as a dict comprehension's keys may be)."""
         keys = [self.known_key(_folded(k)) for k in keys]
         for k in keys:
+            if getattr(node, "comprehension", False) and not isinstance(k, ast.Constant):
+                raise self.error(
+                    "the keys of this dict comprehension are known only when the function "
+                    "runs: adcompile follows a dict's structure when it compiles, so its "
+                    "keys must be known then",
+                    node,
+                    hint="run it over constant keys (a tuple of constants, range(n)) or over "
+                    "a dict's keys or items ({k: f(v) for k, v in params.items()}), or "
+                    "write the dict out",
+                )
             if not isinstance(k, ast.Constant) or isinstance(k.value, bytes):
                 text = "**-unpacking" if k is None else self.src.text_of(k)
                 raise self.error(

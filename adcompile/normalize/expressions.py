@@ -232,28 +232,6 @@ class Expressions:
         self.note_built(target, value, prim, operands)
         return target
 
-    def note_built(self, target: str, value: ast.expr, prim, operands: dict) -> None:
-        """Remember the element atoms of a list or tuple display (``sequences``, whose
-        elements loops may know when compiling) and the value atoms of a dict display
-        (``dict_parts``, which ``a | b`` reuses), and the parts of a ``slice(...)``
-        (``slices``: an index of it is that slice); a name is assigned once, so what it
-        holds stays so."""
-        if getattr(value, "dict_view", False):
-            self.views.add(target)
-        if prim is None and self.is_slice_call(value):
-            parts = list(value.args) + [None] * (3 - len(value.args))
-            self.slices[target] = ast.Slice(
-                *(_copy_atom(p) if p is not None else None for p in parts)
-            )
-        if prim is containers.BUILD_LIST or prim is containers.BUILD_TUPLE:
-            self.sequences[target] = [operands[f"e{i}"] for i in range(len(operands))]
-        elif isinstance(prim, containers.BuildDict):
-            self.dict_parts[target] = {k: operands[f"e{i}"] for i, k in enumerate(prim.keys)}
-        elif prim is containers.APPEND:
-            before = self.sequence_of(operands["c"])
-            if before is not None:
-                self.sequences[target] = [*before, operands["x"]]
-
     def primitive(self, node: ast.expr, hint: str):
         """Split ``node`` into (forward expression over atoms, primitive, operands, is_scalar)."""
         if isinstance(node, ast.BinOp):
@@ -421,14 +399,6 @@ class Expressions:
         atom = ast.Name(id=join, ctx=ast.Load())
         return atom, np.positive, {"x": atom}, False
 
-    def index_expression(self, node: ast.expr) -> ast.expr | None:
-        """The subscript inside ``np.s_[...]`` (an index written as a value, as generated
-        code passes one to ``unindex``), or None for any other expression."""
-        if isinstance(node, ast.Subscript) and self.static_object(node.value) is np.s_:
-            self.record_globals(node.value)
-            return node.slice
-        return None
-
     def index(self, node: ast.expr, hint: str) -> ast.expr:
         inner = self.index_expression(node)
         if inner is not None:  # x[np.s_[i]] is x[i]
@@ -504,12 +474,3 @@ class Expressions:
             node,
             hint=f"supported array attributes: {supported}",
         )
-
-    def is_scalar(self, atom: ast.expr) -> bool:
-        if isinstance(atom, ast.Constant):
-            return isinstance(atom.value, int | float | complex | bool)
-        if isinstance(atom, ast.Name):
-            if atom.id in self.globals:
-                return isinstance(self.globals[atom.id], int | float | complex)
-            return atom.id in self.scalars
-        return False
