@@ -122,6 +122,17 @@ def f(params, x):
         [params(), X],
         (0, 1),
     ),
+    "zip of a view with a shorter tuple, enumerated from 1": (
+        """
+def f(params, pair, x):
+    s = 0.0
+    for i, (v, w) in enumerate(zip(params.values(), pair), 1):
+        s = s + i * np.sum(np.sin(v * x) * w)
+    return s
+""",
+        [params(), (RNG.normal(size=3), RNG.normal(size=3)), X],
+        (0, 1, 2),
+    ),
     "reversed(params.items()) and a break": (
         """
 def f(params, x):

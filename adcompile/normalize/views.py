@@ -104,17 +104,22 @@ class Views:
         """The elements iterating over ``node`` gives, as expressions to bind to the
         loop's targets (``has_static_leaf(node)`` holds)."""
         if _is_call_of(node, "enumerate", self):
-            if len(node.args) != 1 or any(k.arg != "start" for k in node.keywords):
+            starts = node.args[1:] + [k.value for k in node.keywords if k.arg == "start"]
+            if (
+                not 1 <= len(node.args) <= 2
+                or any(k.arg != "start" for k in node.keywords)
+                or len(starts) > 1
+            ):
                 raise self.error("enumerate() takes one sequence and a start", node)
             start = 0
-            for k in node.keywords:
-                if not (isinstance(k.value, ast.Constant) and type(k.value.value) is int):
+            for value in starts:
+                if not (isinstance(value, ast.Constant) and type(value.value) is int):
                     raise self.error(
                         "enumerate()'s start must be an int constant here",
-                        k.value,
+                        value,
                         hint="enumerate(xs, start=1)",
                     )
-                start = k.value.value
+                start = value.value
             elements = self.iteration_elements(node.args[0])
             return [
                 ast.Tuple(elts=[ast.Constant(start + i), e], ctx=ast.Load())
@@ -129,7 +134,14 @@ class Views:
         if _is_call_of(node, "reversed", self):
             if len(node.args) != 1 or node.keywords:
                 raise self.error("reversed() takes one sequence", node)
-            return list(reversed(self.iteration_elements(node.args[0])))
+            inner = node.args[0]
+            if any(_is_call_of(inner, f, self) for f in ("zip", "enumerate", "reversed")):
+                raise self.error(  # (Python cannot reverse their iterators either)
+                    "reversed() of zip(), enumerate() or reversed() is not supported",
+                    node,
+                    hint="reverse each sequence instead: zip(reversed(xs), reversed(ys))",
+                )
+            return list(reversed(self.iteration_elements(inner)))
         return self.static_elements(node)
 
     def zipped_elements(self, node: ast.expr) -> list[ast.expr]:
