@@ -451,3 +451,19 @@ def test_a_view_read_again_after_the_dict_is_rebound_keeps_the_old_values():
     assert ad.value_and_grad(f)(d, X)[0] == pytest.approx(f(d, X))
     np.testing.assert_allclose(g[0]["a"], X)
     np.testing.assert_allclose(g[1], d["a"] + d["b"] + 10.0)
+
+
+def test_refuses_updating_a_dict_in_place():
+    def f(p, x):
+        p |= {"c": x}
+        return np.sum(p["a"] * p["c"])
+
+    err = refused(f, {"a": X}, X)
+    assert "in place" in err.reason and "p = p | {...}" in err.hint
+
+    def g(p, x):
+        p["c"] = x
+        return np.sum(p["a"] * p["c"])
+
+    err = refused(g, {"a": X}, X)
+    assert "element of a dict" in err.reason and "p = p | {key: v}" in err.hint

@@ -231,6 +231,20 @@ class Known:
             return default, None, {}, isinstance(default.value, int | float)
         return default, np.positive, {"x": default}, self.is_scalar(default)
 
+    def not_a_dict_update(self, target: ast.Name, stmt: ast.AugAssign) -> None:
+        """Refuse ``d |= ...`` on a dict: Python updates the dict in place, which every
+        other name for it (an argument's caller) would see; ``d = d | ...`` is new."""
+        atom = self.env.get(target.id) if target.id in self.locals else None
+        kind = self.kind(atom) if atom is not None else LEAF
+        if kind != LEAF and kind[0] == "dict":
+            raise self.error(
+                f"`{target.id} {_OPERATORS.get(type(stmt.op), 'op')}= ...` would update the "
+                f"dict {target.id!r} in place (for every name bound to it, a caller's "
+                "too); adcompile makes new dicts only",
+                stmt,
+                hint=f"make a new dict instead: {target.id} = {target.id} | {{...}}",
+            )
+
     def dict_union(self, left: ast.expr, right: ast.expr, node: ast.BinOp):
         """``a | b`` of two dicts: ``a``'s keys then ``b``'s new ones, each with ``b``'s
         value where both have it (Python's order), as a dict display."""
@@ -296,3 +310,6 @@ class Known:
         value = ast.Call(func=ast.Name(id="sum", ctx=ast.Load()), args=call_args, keywords=[])
         self.globals["sum"] = sum
         return value, containers.SUM, operands, False
+
+
+_OPERATORS = {ast.BitOr: "|", ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}

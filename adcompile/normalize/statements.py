@@ -96,6 +96,7 @@ class Statements:
                 return
             if not isinstance(target, ast.Name):
                 raise self.error("augmented assignment must target a name", target)
+            self.not_a_dict_update(target, stmt)
             binop = ast.BinOp(
                 left=ast.Name(id=target.id, ctx=ast.Load()), op=stmt.op, right=stmt.value
             )
@@ -416,7 +417,9 @@ class Statements:
             raise self.error(
                 f"assigning into an element of {_described(kind, one=True)} is not supported",
                 target,
-                hint=f"build a new list instead ({var} = {var}[:i] + [v] + {var}[i + 1:]), "
+                hint=f"make a new dict instead: {var} = {var} | {{key: v}}"
+                if kind[0] == "dict"
+                else f"build a new list instead ({var} = {var}[:i] + [v] + {var}[i + 1:]), "
                 "or append the elements in order",
             )
         if not isinstance(base, ast.Name):
