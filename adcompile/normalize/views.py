@@ -1,7 +1,7 @@
-"""What is known when compiling about the sequences a function iterates over: a
-dict's keys, values and items (its keys are part of the structure the code is
-compiled for), ``sorted(...)`` of keys or constants, lists of constants and of
-``slice`` objects, and ``d.get(key, default)``.
+"""Loops over sequences whose elements are known when compiling: a dict (its
+keys), its ``.keys()``, ``.values()`` and ``.items()`` (a dict's keys are part of the
+structure the code is compiled for, in insertion order), ``sorted(...)`` of keys or
+constants, and lists of strings or of ``slice`` objects.
 
 A ``for`` over such a sequence (directly, or inside ``enumerate``, ``zip`` and
 ``reversed``) is unrolled: its body is lowered once per element, in order, with the
@@ -11,7 +11,7 @@ allowed. Comprehensions are loops (``desugar/comprehensions.py``), so
 ``{k: v - lr * g[k] for k, v in params.items()}`` and
 ``sum(np.sum(w ** 2) for w in params.values())`` are unrolled the same way; a dict
 comprehension builds its dict with ``|`` one key at a time, which is a dict display
-here (``dict_union``)."""
+here (``known.py``'s ``dict_union``)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ UNKNOWN = _Unknown()
 
 
 class Views:
-    """A part of ``Normalizer``: dict views, ``d.get``, ``sorted`` and unrolled loops
-    over sequences whose elements are known when compiling."""
+    """A part of ``Normalizer``: the elements of sequences known when compiling,
+    ``sorted`` of them, and the loops over them, unrolled."""
 
     # ------------------------------------------------------------ recognising
 
