@@ -133,6 +133,17 @@ def f(params, pair, x):
         [params(), (RNG.normal(size=3), RNG.normal(size=3)), X],
         (0, 1, 2),
     ),
+    "a dict with int keys, sorted": (
+        """
+def f(layers, x):
+    h = x
+    for i in sorted(layers):
+        h = np.tanh(layers[i] @ h) * (i + 1)
+    return np.sum(h) + sum(np.sum(W) for W in layers.values())
+""",
+        [{2: RNG.normal(size=(3, 3)) * 0.5, 0: RNG.normal(size=(3, 3)) * 0.5}, X],
+        (0, 1),
+    ),
     "reversed(params.items()) and a break": (
         """
 def f(params, x):
