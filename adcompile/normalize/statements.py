@@ -417,10 +417,7 @@ class Statements:
             raise self.error(
                 f"assigning into an element of {_described(kind, one=True)} is not supported",
                 target,
-                hint=f"make a new dict instead: {var} = {var} | {{key: v}}"
-                if kind[0] == "dict"
-                else f"build a new list instead ({var} = {var}[:i] + [v] + {var}[i + 1:]), "
-                "or append the elements in order",
+                hint=_element_hint(var, kind[0]),
             )
         if not isinstance(base, ast.Name):
             raise self.error(
@@ -496,3 +493,13 @@ def _holds_function(kind: object) -> bool:
             return any(_holds_function(k) for _, k in inner)
         return any(_holds_function(k) for k in inner)
     return False
+
+
+def _element_hint(var: str, tag: str) -> str:
+    """What to write instead of assigning into an element of a container."""
+    if tag == "dict":
+        return f"make a new dict instead: {var} = {var} | {{key: v}}"
+    return (
+        f"build a new list instead ({var} = {var}[:i] + [v] + {var}[i + 1:]), "
+        "or append the elements in order"
+    )
