@@ -401,7 +401,10 @@ class _Forward:
             appended = ast.List(elts=[self.tangent_or_zeros(ops["x"])], ctx=ast.Load())
             return ast.BinOp(left=self.tangent_or_zeros(ops["c"]), op=ast.Add(), right=appended)
         if prim is containers.SUM:
-            return call(name(self.ns.free_name("sum", sum)), self.tangent_or_zeros(ops["c"]))
+            parts = [self.tangent_or_zeros(ops["c"])]
+            if "start" in ops:  # sum(c, start)
+                parts.append(self.tangent_or_zeros(ops["start"]))
+            return call(name(self.ns.free_name("sum", sum)), *parts)
         raise AdCompileError(f"internal: no tangent for the container primitive {prim!r}", stmt.loc)
 
     def rule(self, stmt: Assign, dy: str) -> list:

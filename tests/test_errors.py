@@ -406,7 +406,7 @@ def f_max_of_an_array(x):
 
 
 def f_builtin_without_numeric_meaning(x):
-    return np.sum(sorted(x))
+    return np.sum(x) * id(x)
 
 
 def f_make_object(x):
@@ -498,7 +498,7 @@ CASES = [
     (f_call_through_getattr, (X,), "getattr(np", ["np.tanh(...)"]),
     (f_zip_as_value, (X,), "zip(x, x)", ["zip()", "for a, b in zip"]),
     (f_max_of_an_array, (X,), "max(x)", ["max()", "np.max(x)"]),
-    (f_builtin_without_numeric_meaning, (X,), "sorted(x)", ["sorted()", "outside"]),
+    (f_builtin_without_numeric_meaning, (X,), "id(x)", ["id()", "outside"]),
     (f_make_object, (X,), "Config()", ["Config object", "outside"]),
     (f_tolist, (X,), "x.tolist()", [".tolist()", "index it"]),
     (f_star_target, (X,), "*rest", ["star", "rest = xs[1:]"]),

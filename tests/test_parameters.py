@@ -429,7 +429,7 @@ REFUSED = textwrap.dedent(
         ("star_of_a_list", "the number of elements of the list xs is not known"),
         ("partial_as_value", "is used as a value here"),
         ("function_to_numpy", "is a function, but np.sum takes"),
-        ("dict_comprehension_over_values", "a dict comprehension is supported over constant"),
+        ("dict_comprehension_over_values", "the keys of this dict comprehension are known only"),
     ],
 )
 def test_refused_at_the_call_with_pythons_reason(tmp_path, name, reason):

@@ -135,7 +135,9 @@ class Comprehensions:
                 return lowering.lower(n, out)
 
             def visit_DictComp(self, n: ast.DictComp):
-                return self.visit(lowering.unrolled(n))
+                if lowering.unrollable(n):
+                    return self.visit(lowering.unrolled(n))
+                return lowering.lower(n, out)
 
         return Replace().visit(copy.deepcopy(node))
 
@@ -166,34 +168,60 @@ class Comprehensions:
             }
         return self._locals
 
-    def lower(self, comp: ast.ListComp | ast.GeneratorExp, out: list[ast.stmt]) -> ast.Name:
-        """Append the loops computing ``comp``'s list to ``out``; its name."""
+    def lower(
+        self, comp: ast.ListComp | ast.GeneratorExp | ast.DictComp, out: list[ast.stmt]
+    ) -> ast.Name:
+        """Append the loops computing ``comp``'s list (or dict) to ``out``; its name. A
+        dict grows by ``items = items | {key: value}``, a new dict each time, whose keys
+        normalize must know when compiling (the loop is over a dict's keys or items, or
+        other elements it knows, and unrolled)."""
         original = comp
         comp = self.renamed(comp)
-        items = self.fresh("items", original)
-        inner: list[ast.stmt] = [
-            ast.Expr(
-                value=ast.Call(
-                    func=ast.Attribute(value=name(items), attr="append", ctx=ast.Load()),
-                    args=[comp.elt],
-                    keywords=[],
-                )
+        if isinstance(comp, ast.DictComp):
+            items = self.fresh("items", original)
+            grown = ast.BinOp(
+                left=name(items),
+                op=ast.BitOr(),
+                right=located(ast.Dict(keys=[comp.key], values=[comp.value]), comp),
             )
-        ]
+            grown.right.comprehension = True  # (its keys: see normalize's dict_display)
+            inner: list[ast.stmt] = [ast.Assign(targets=[name(items, store=True)], value=grown)]
+            empty: ast.expr = ast.Dict(keys=[], values=[])
+        else:
+            items = self.fresh("items", original)
+            inner = [
+                ast.Expr(
+                    value=ast.Call(
+                        func=ast.Attribute(value=name(items), attr="append", ctx=ast.Load()),
+                        args=[comp.elt],
+                        keywords=[],
+                    )
+                )
+            ]
+            empty = ast.List(elts=[], ctx=ast.Load())
         for gen in reversed(comp.generators):
             if gen.is_async:
                 raise self.error("an async comprehension is not supported", comp)
             for cond in reversed(gen.ifs):
                 inner = [ast.If(test=cond, body=inner, orelse=[])]
             inner = [ast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[])]
-        start = ast.Assign(
-            targets=[name(items, store=True)], value=ast.List(elts=[], ctx=ast.Load())
-        )
+        start = ast.Assign(targets=[name(items, store=True)], value=empty)
         for stmt in [start, *inner]:
             located(stmt, comp)
         # the loops may hold comprehensions themselves (nested, or in a filter)
         out.extend(self.block([start, *inner]))
         return located(name(items), comp)
+
+    def unrollable(self, comp: ast.DictComp) -> bool:
+        """Whether ``comp`` runs over constant keys written here (see ``unrolled``)."""
+        gen = comp.generators[0]
+        return (
+            len(comp.generators) == 1
+            and not gen.ifs
+            and not gen.is_async
+            and isinstance(gen.target, ast.Name)
+            and self.static_keys(comp) is not None
+        )
 
     def unrolled(self, comp: ast.DictComp) -> ast.Dict:
         """``{k: f(k) for k in ("W", "b")}``: the dict display ``{"W": f("W"), "b": f("b")}``.
@@ -248,7 +276,7 @@ class Comprehensions:
             return list(range(*(a.value for a in it.args)))
         return None
 
-    def renamed(self, comp: ast.ListComp | ast.GeneratorExp) -> ast.AST:
+    def renamed(self, comp: ast.ListComp | ast.GeneratorExp | ast.DictComp) -> ast.AST:
         """``comp`` with each variable it binds renamed when the function uses the name
         elsewhere (Python keeps a comprehension's variables to itself)."""
         # (comp is a copy: a name is used elsewhere when the function has more of it)
@@ -264,7 +292,8 @@ class Comprehensions:
                 new = self.fresh(old)
                 # the scope of generator k's variables: its target and filters, the later
                 # generators and the element (not its own iterable, evaluated before)
-                parts = [gen.target, *gen.ifs, *comp.generators[k + 1 :], comp.elt]
+                results = [comp.key, comp.value] if isinstance(comp, ast.DictComp) else [comp.elt]
+                parts = [gen.target, *gen.ifs, *comp.generators[k + 1 :], *results]
                 for part in parts:
                     for n in ast.walk(part):
                         if isinstance(n, ast.Name) and n.id == old:

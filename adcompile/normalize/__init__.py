@@ -19,6 +19,9 @@ The normalizer is one object made of parts, each a module of this package:
   ``calls.py`` and ``usercalls.py`` (calls of user functions, and of functions
   held by variables), ``integrate.py`` (``scipy.integrate.odeint`` of a user
   function): expression lowering;
+* ``views.py``: iteration over sequences known when compiling (a dict's keys, values
+  and items, ``sorted``), unrolled; ``known.py``: what displays hold, ``slice``
+  objects, dict methods and ``sum``;
 * ``kinds.py``: kind inference (the structure of each value);
 * ``hints.py``: the hints of its refusals; ``common.py``: what the parts share.
 """
@@ -47,10 +50,12 @@ from .expressions import Expressions
 from .hints import BUILTIN_HINTS, METHOD_HINTS
 from .integrate import Integrate
 from .kinds import Kinds, infer_kinds
+from .known import Known
 from .loops import Loops
 from .state import State
 from .statements import Statements
 from .usercalls import UserCalls
+from .views import Views
 
 
 class Normalizer(
@@ -58,6 +63,8 @@ class Normalizer(
     Conditions,
     Effects,
     Loops,
+    Views,
+    Known,
     Expressions,
     Displays,
     Calls,

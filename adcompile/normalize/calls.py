@@ -22,7 +22,7 @@ from ..names import (
     is_helper,
 )
 from ..rules import containers, registry
-from ..rules.containers import LEAF, is_container
+from ..rules.containers import LEAF
 from ..rules.registry import primitive_name
 from ..rules.runtime_rules import TAKES_CONTAINERS
 from .common import (
@@ -43,6 +43,7 @@ from .hints import (
     _short_repr,
 )
 from .integrate import is_odeint
+from .views import VIEWS
 
 
 class Calls:
@@ -119,6 +120,17 @@ class Calls:
                     k.value,
                     hint="pass the keywords one by one",
                 )
+        if obj is sorted:
+            return self.sorted_call(node, hint)
+        if obj is slice:
+            return self.slice_call(node, hint)
+        if (
+            obj in (list, tuple)
+            and len(node.args) == 1
+            and not node.keywords
+            and (self.has_static_leaf(node.args[0]) or self.displayed(node.args[0]))
+        ):  # list(d.values()), tuple(sorted(d)): the elements, known when compiling
+            return self.listed(node, obj, hint)
         if obj is dict and not node.args and all(k.arg is not None for k in node.keywords):
             # dict(W=W, b=b): a dict display
             keys = [ast.Constant(k.arg) for k in node.keywords]
@@ -140,15 +152,7 @@ class Calls:
         if obj in CONSTANT_BUILTINS or rules.is_nondiff(_canonical(obj)):
             return value, None, {}, obj in (len, int, bool, round)
         if obj is sum:
-            if len(args) != 1 or keywords:
-                raise self.error("sum() takes one list here", node)
-            if not is_container(self.kind(args[0])) and not isinstance(args[0], ast.Tuple):
-                raise self.error(
-                    "sum() of an array is not supported", node, hint="use np.sum(x) for arrays"
-                )
-            if isinstance(args[0], ast.Tuple):
-                raise self.error("sum() over a literal: write a + b + ... instead", node)
-            return value, containers.SUM, {"c": args[0]}, False
+            return self.sum_call(node, args, keywords, hint)
         if obj in (max, min) and len(args) == 2 and not keywords:
             # its own rule: Python's max(a, b) returns a unless b > a (NaN and ties
             # included), which np.maximum does not
@@ -234,6 +238,8 @@ class Calls:
         )
 
     def method_call(self, node: ast.Call, func: ast.Attribute, hint: str):
+        if func.attr in (*VIEWS, "get"):
+            return self.dict_method(node, func, hint)
         entry = METHODS.get(func.attr)
         if entry is None:
             raise self.error(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import operator
 
 from ..frontend import StaticFunction
 from ..ir import Assign
@@ -101,3 +102,60 @@ class Conditions:
             # (a list of elements of one structure is a "list": this is a tuple)
             return tuple in types_
         return None if list in types_ or tuple in types_ else False
+
+    def known_truth(self, test: ast.expr) -> bool | None:
+        """The value of a condition on constants only (``k == "W"``, ``k in ("W", "b")``,
+        for a key ``k`` of an unrolled loop over a dict, see views.py), which the code
+        compiled for this structure decides; None for any other condition."""
+        value = self.known_value(test)
+        return None if value is _NOT_KNOWN else bool(value)
+
+    def known_value(self, node: ast.expr) -> object:
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str | int | bool | type(None)):
+                return node.value
+            return _NOT_KNOWN
+        if isinstance(node, ast.Name):
+            atom = self.env.get(node.id) if node.id in self.locals else None
+            if isinstance(atom, ast.Constant) and isinstance(atom.value, str):
+                return atom.value
+            return _NOT_KNOWN
+        if isinstance(node, ast.Tuple | ast.List):
+            parts = [self.known_value(e) for e in node.elts]
+            return _NOT_KNOWN if _NOT_KNOWN in parts else tuple(parts)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            inner = self.known_value(node.operand)
+            return _NOT_KNOWN if inner is _NOT_KNOWN else not inner
+        if isinstance(node, ast.BoolOp):
+            parts = [self.known_value(v) for v in node.values]
+            if _NOT_KNOWN in parts:
+                return _NOT_KNOWN
+            return all(parts) if isinstance(node.op, ast.And) else any(parts)
+        if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
+            values = [self.known_value(v) for v in (node.left, *node.comparators)]
+            if _NOT_KNOWN in values or not any(
+                isinstance(v, str) or isinstance(v, tuple) and any(isinstance(p, str) for p in v)
+                for v in values
+            ):
+                return _NOT_KNOWN  # (conditions on numbers only stay as they are)
+            try:
+                return all(
+                    _COMPARE[type(op)](a, b)
+                    for op, a, b in zip(node.ops, values, values[1:], strict=False)
+                )
+            except TypeError:
+                return _NOT_KNOWN
+        return _NOT_KNOWN
+
+
+_NOT_KNOWN = object()
+_COMPARE = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.In: lambda a, b: operator.contains(b, a),
+    ast.NotIn: lambda a, b: not operator.contains(b, a),
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}

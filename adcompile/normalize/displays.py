@@ -48,6 +48,14 @@ class Displays:
             return is_len
         return False
 
+    def index_expression(self, node: ast.expr) -> ast.expr | None:
+        """The subscript inside ``np.s_[...]`` (an index written as a value, as generated
+        code passes one to ``unindex``), or None for any other expression."""
+        if isinstance(node, ast.Subscript) and self.static_object(node.value) is np.s_:
+            self.record_globals(node.value)
+            return node.slice
+        return None
+
     def static_tuple(self, node: ast.expr) -> bool:
         """A tuple of static values (``(1,)`` in ``x.shape + (1,)``)."""
         return isinstance(node, ast.Tuple) and all(
@@ -117,8 +125,18 @@ class Displays:
     def dict_display(self, keys: list, values: list, node: ast.AST, hint: str):
         """``{"a": x, "b": y}`` (or ``dict(a=x, b=y)``): a dict whose keys are constants
         (or operations on constants, as a dict comprehension's keys may be)."""
-        keys = [_folded(k) for k in keys]
+        keys = [self.known_key(_folded(k)) for k in keys]
         for k in keys:
+            if getattr(node, "comprehension", False) and not isinstance(k, ast.Constant):
+                raise self.error(
+                    "the keys of this dict comprehension are known only when the function "
+                    "runs: adcompile follows a dict's structure when it compiles, so its "
+                    "keys must be known then",
+                    node,
+                    hint="run it over constant keys (a tuple of constants, range(n)) or over "
+                    "a dict's keys or items ({k: f(v) for k, v in params.items()}), or "
+                    "write the dict out",
+                )
             if not isinstance(k, ast.Constant) or isinstance(k.value, bytes):
                 text = "**-unpacking" if k is None else self.src.text_of(k)
                 raise self.error(
@@ -133,6 +151,15 @@ class Displays:
         value = ast.Dict(keys=[ast.Constant(k) for k in unique], values=elts)
         prim = containers.build_dict(tuple(unique))
         return value, prim, {f"e{i}": e for i, e in enumerate(elts)}, False
+
+    def known_key(self, key: ast.expr | None) -> ast.expr | None:
+        """A key as a constant when a variable holds one known when compiling (a key of
+        an unrolled loop over a dict, see views.py), else as written."""
+        if isinstance(key, ast.Name) and key.id in self.locals and key.id in self.env:
+            atom = self.env[key.id]
+            if isinstance(atom, ast.Constant) and not isinstance(atom.value, bytes):
+                return ast.copy_location(ast.Constant(value=atom.value), key)
+        return key
 
     def meshgrid(self, node: ast.Call, hint: str):
         """``np.meshgrid(x0, x1, ..., indexing="xy", sparse=False)`` as the tuple of

@@ -7,6 +7,7 @@ variable they help compute; operators map to numpy functions, ``a and b`` and
 from __future__ import annotations
 
 import ast
+import copy
 import operator
 import types
 
@@ -49,6 +50,7 @@ class Expressions:
         )
         self.kinds[target] = self.result_kind(prim, operands)
         self.note_fields(target, prim)
+        self.note_built(target, value, prim, operands)
 
     def atom(self, node: ast.expr, hint: str) -> ast.expr:
         """An atom holding the value of ``node``; emits temporaries named after ``hint``."""
@@ -82,6 +84,9 @@ class Expressions:
             return self.if_expression(node, hint)[0]
         if isinstance(node, ast.BoolOp):
             return self.bool_operation(node, hint)[0]
+        known = self.static_element(node)
+        if known is not None:
+            return known
         return ast.Name(id=self.emit(node, hint), ctx=ast.Load())
 
     def name(self, node: ast.Name) -> ast.expr:
@@ -224,6 +229,7 @@ class Expressions:
             self.scalars.add(target)
         self.kinds[target] = self.result_kind(prim, operands)
         self.note_fields(target, prim)
+        self.note_built(target, value, prim, operands)
         return target
 
     def primitive(self, node: ast.expr, hint: str):
@@ -239,6 +245,9 @@ class Expressions:
             if appended is not None:
                 return appended
             right = self.atom(node.right, hint)
+            if isinstance(node.op, ast.BitOr) and not isinstance(left, list):
+                if self.kind(left) != LEAF and self.kind(left)[0] == "dict":
+                    return self.dict_union(left, right, node)
             if isinstance(node.op, ast.Add):
                 joined = self.tuple_concatenation(node, left, right, hint)
                 if joined is not None:
@@ -274,6 +283,7 @@ class Expressions:
             index = self.index(node.slice, hint)
             if is_container(self.kind(base)):
                 self.not_a_dataclass(base, node.value)
+                self.not_a_view(base, node)
                 if isinstance(index, ast.Tuple):
                     raise self.error(
                         "a list or tuple takes one index or one slice",
@@ -308,7 +318,12 @@ class Expressions:
         raise self.error(f"{type(node).__name__} expressions are not supported", node)
 
     def if_expression(self, node: ast.IfExp, hint: str):
-        """``a if c else b`` as an if statement whose branches compute the two atoms."""
+        """``a if c else b`` as an if statement whose branches compute the two atoms (only
+        the one a condition known when compiling chooses, for one such)."""
+        known = self.known_truth(node.test)
+        if known is not None:
+            atom = self.atom(node.body if known else node.orelse, hint)
+            return atom, np.positive, {"x": atom}, self.is_scalar(atom)
         test = self.condition(node.test)
         before = self.env
         results = []
@@ -321,6 +336,7 @@ class Expressions:
                 blocks.append(self.body)
             finally:
                 self.body, self.env = outer_body, outer_env
+        self.one_slice(results, node)
         join = self.names.fresh(hint)
         self.spelling[join] = node
         self.body.append(
@@ -361,6 +377,7 @@ class Expressions:
             block = self.body
         finally:
             self.body, self.env = outer_body, outer_env
+        self.one_slice([first, second], node)
         if isinstance(node.op, ast.And):
             body, orelse, joined = block, [], (second, _copy_atom(first))
         else:
@@ -382,14 +399,6 @@ class Expressions:
         atom = ast.Name(id=join, ctx=ast.Load())
         return atom, np.positive, {"x": atom}, False
 
-    def index_expression(self, node: ast.expr) -> ast.expr | None:
-        """The subscript inside ``np.s_[...]`` (an index written as a value, as generated
-        code passes one to ``unindex``), or None for any other expression."""
-        if isinstance(node, ast.Subscript) and self.static_object(node.value) is np.s_:
-            self.record_globals(node.value)
-            return node.slice
-        return None
-
     def index(self, node: ast.expr, hint: str) -> ast.expr:
         inner = self.index_expression(node)
         if inner is not None:  # x[np.s_[i]] is x[i]
@@ -404,7 +413,10 @@ class Expressions:
             return ast.Tuple(elts=[self.index(e, hint) for e in node.elts], ctx=ast.Load())
         if isinstance(node, ast.Constant) and node.value is Ellipsis:
             return ast.Constant(value=Ellipsis)
-        return self.atom(node, hint + "_index")
+        atom = self.atom(node, hint + "_index")
+        if isinstance(atom, ast.Name) and atom.id in self.slices:  # s = slice(1, 3); x[s]
+            return copy.deepcopy(self.slices[atom.id])
+        return atom
 
     def attribute(self, node: ast.Attribute, hint: str):
         const = self.module_constant(node)
@@ -462,12 +474,3 @@ class Expressions:
             node,
             hint=f"supported array attributes: {supported}",
         )
-
-    def is_scalar(self, atom: ast.expr) -> bool:
-        if isinstance(atom, ast.Constant):
-            return isinstance(atom.value, int | float | complex | bool)
-        if isinstance(atom, ast.Name):
-            if atom.id in self.globals:
-                return isinstance(self.globals[atom.id], int | float | complex)
-            return atom.id in self.scalars
-        return False

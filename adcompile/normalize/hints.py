@@ -73,7 +73,6 @@ BUILTIN_HINTS: dict[str, str] = {
     "all": "for an array, np.all(x)",
     "iter": "write a for loop over the sequence",
     "next": "write a for loop over the sequence, or index it",
-    "slice": "write the slice in the index itself: x[a:b]",
 }
 
 
@@ -147,10 +146,6 @@ METHOD_HINTS: dict[str, str] = {
     "tolist": "keep the array, and index it (x[i]) for its elements",
     "pop": "index and slice the list instead: last = xs[-1]; xs = xs[:-1]",
     "extend": "concatenate the lists instead: xs = xs + ys",
-    "keys": "index the dict by its keys (p['W']), written out",
-    "values": "index the dict by its keys (p['W']), written out",
-    "items": "index the dict by its keys (p['W']), written out",
-    "get": "index the dict by its keys (p['W']); every key must be there",
 }
 
 

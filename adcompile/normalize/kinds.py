@@ -116,6 +116,15 @@ class Kinds:
             return ("list", LEAF)
         return LEAF if n == 1 else ("tuple", (LEAF,) * n)
 
+    def is_scalar(self, atom: ast.expr) -> bool:
+        if isinstance(atom, ast.Constant):
+            return isinstance(atom.value, int | float | complex | bool)
+        if isinstance(atom, ast.Name):
+            if atom.id in self.globals:
+                return isinstance(self.globals[atom.id], int | float | complex)
+            return atom.id in self.scalars
+        return False
+
     def not_a_dataclass(self, atom: ast.expr, node: ast.AST) -> None:
         """Refuse indexing, unpacking or iterating over a dataclass, which the generated
         code holds as the tuple of its fields (Python would raise a TypeError)."""

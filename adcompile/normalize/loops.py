@@ -88,6 +88,9 @@ class Loops:
             iter_expr = ast.Call(func=ast.Name(id="range", ctx=ast.Load()), args=args, keywords=[])
             index_var = target.id
             self.globals["range"] = range
+        elif self.has_static_leaf(iterable):
+            self.unrolled_loop(stmt)  # over elements known when compiling (views.py)
+            return
         else:
             index_var, iter_expr, prelude = self.desugar_iteration(stmt)
         carried = self.loop_header(stmt)
@@ -166,10 +169,16 @@ class Loops:
             dict(self.globals),
             set(self.partial),
             set(self.locals),
+            dict(self.sequences),
+            dict(self.dict_parts),
+            dict(self.slices),
+            set(self.views),
         )
 
     def restore_state(self, saved: tuple) -> None:
-        claimed, nxt, kinds, scalars, constants, temps, globals_, partial, locals_ = saved
+        claimed, nxt, kinds, scalars, constants, temps, globals_, partial, locals_ = saved[:9]
+        self.sequences, self.dict_parts, self.slices = (dict(d) for d in saved[9:12])
+        self.views = set(saved[12])
         self.names.claimed, self.names.next = set(claimed), dict(nxt)
         self.kinds, self.scalars, self.constants = dict(kinds), set(scalars), set(constants)
         self.temps, self.globals = set(temps), dict(globals_)
@@ -182,6 +191,7 @@ class Loops:
             end = env_end.get(var)
             if end is None:
                 raise self.error(f"{var!r} is not assigned on every path through the loop", stmt)
+            self.one_slice([before[var], end], stmt, var)
             spec.append((name, before[var], end))
             self.env[var] = ast.Name(id=name, ctx=ast.Load())
         for var in env_end:
@@ -221,9 +231,9 @@ class Loops:
             kind = self.kind(atom)
             if kind != LEAF and kind[0] == "dict":
                 raise self.error(
-                    "iterating over a dict is not supported",
+                    "iterating over a dict computed in the loop's header is not supported",
                     src_node,
-                    hint="iterate over a list of its keys: for k in ['W', 'b']: ... p[k]",
+                    hint="assign the dict to a name first (d = ...; for k, v in d.items():)",
                 )
             # the sequence as it is now, under a name the loop body cannot rebind
             key = f"<sequence {len(self.locals)}>"

@@ -60,6 +60,12 @@ class State:
         self.spelling: dict[str, str | ast.expr] = {}
         # (id of a user object, attribute) -> the name its value has (self.scale)
         self.attributes: dict[tuple[int, str], str] = {}
+        # the element atoms of lists and tuples made by displays, the value atoms of
+        # dicts made by displays, and the names holding a slice(...) (views.py)
+        self.sequences: dict[str, list[ast.expr]] = {}
+        self.dict_parts: dict[str, dict[object, ast.expr]] = {}
+        self.slices: dict[str, ast.Slice] = {}
+        self.views: set[str] = set()  # names holding a dict's view
         # the variables desugar made (a comprehension's list, a condition), likewise
         self.desugared: dict[str, str | ast.expr] = dict(src.spelled)
         self.stmt: ast.stmt = fn

@@ -96,6 +96,7 @@ class Statements:
                 return
             if not isinstance(target, ast.Name):
                 raise self.error("augmented assignment must target a name", target)
+            self.not_a_dict_update(target, stmt)
             binop = ast.BinOp(
                 left=ast.Name(id=target.id, ctx=ast.Load()), op=stmt.op, right=stmt.value
             )
@@ -152,6 +153,8 @@ class Statements:
 
     def if_statement(self, stmt: ast.If) -> None:
         known = self.known_isinstance(stmt.test)
+        if known is None:
+            known = self.known_truth(stmt.test)
         if known is not None:  # the code is compiled for this structure: one branch runs
             self.block(stmt.body if known else stmt.orelse)
             return
@@ -176,6 +179,7 @@ class Statements:
             if _same(a, b):
                 env[var] = a
                 continue
+            self.one_slice([a, b], stmt, var if var != RESULT else None)
             hint = self.result_name() if var == RESULT else var
             join = self.names.claim(hint)
             joins.append((join, a, b))
@@ -413,8 +417,7 @@ class Statements:
             raise self.error(
                 f"assigning into an element of {_described(kind, one=True)} is not supported",
                 target,
-                hint=f"build a new list instead ({var} = {var}[:i] + [v] + {var}[i + 1:]), "
-                "or append the elements in order",
+                hint=_element_hint(var, kind[0]),
             )
         if not isinstance(base, ast.Name):
             raise self.error(
@@ -468,6 +471,10 @@ class Statements:
         if isinstance(value, ast.Name | ast.Constant | ast.IfExp | ast.BoolOp):
             self.env[name] = self.atom(value, name)
             return
+        known = self.static_element(value)
+        if known is not None:  # k = keys[0] of keys known when compiling
+            self.env[name] = known
+            return
         ssa = self.emit(value, name, claim=True)
         self.env[name] = ast.Name(id=ssa, ctx=ast.Load())
 
@@ -486,3 +493,13 @@ def _holds_function(kind: object) -> bool:
             return any(_holds_function(k) for _, k in inner)
         return any(_holds_function(k) for k in inner)
     return False
+
+
+def _element_hint(var: str, tag: str) -> str:
+    """What to write instead of assigning into an element of a container."""
+    if tag == "dict":
+        return f"make a new dict instead: {var} = {var} | {{key: v}}"
+    return (
+        f"build a new list instead ({var} = {var}[:i] + [v] + {var}[i + 1:]), "
+        "or append the elements in order"
+    )

@@ -180,6 +180,7 @@ class UserCalls:
         if not (isinstance(func, ast.Name) and func.id in self.globals):
             self.record_globals(func)  # (a helper bound to an object is there already)
         args = [values[p] for p in params]
+        self.one_slice(args, node, callee=self.src.text_of(func))
         kinds = tuple(self.kind(a) for a in args)
         result_kind = self.session.result_kind(callee, kinds) if self.session else LEAF
         plain = None if desugar.is_plain(signature) else signature

@@ -256,8 +256,11 @@ class Rules:
             if "c" in wanted:
                 length = call(name(self.ns.free_name("len", len)), ops["c"])
                 accumulate(ops["c"].id, call(helper("parts"), dy, length))
-        elif prim is containers.SUM:
-            accumulate(ops["c"].id, call(helper("spread"), dy, ops["c"]))
+        elif prim is containers.SUM:  # sum(c) or sum(c, start)
+            if "c" in wanted:
+                accumulate(ops["c"].id, call(helper("spread"), dy, ops["c"]))
+            if "start" in wanted and isinstance(ops["start"], ast.Name):
+                accumulate(ops["start"].id, call(helper("unbroadcast"), dy, ops["start"]))
         elif prim is containers.SETITEM:
             self.setitem(stmt, wanted, dy)
 

@@ -660,6 +660,40 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         """,
         "ad.grad(f)(x)",
     ),
+    (
+        "Expressions",
+        "sorted() of differentiable values",
+        """
+        def f(params):
+            s = 0.0
+            for i, v in enumerate(sorted(params.values(), key=lambda t: t[0])):
+                s = s + i * np.sum(v)
+            return s
+        """,
+        "ad.grad(f)({'W': x, 'b': x[::-1]})",
+    ),
+    (
+        "Expressions",
+        "d.get() with a key known only when the function runs",
+        """
+        def f(params, names):
+            s = 0.0
+            for k in names:
+                s = s + np.sum(params.get(k, 0.0))
+            return s
+        """,
+        "ad.grad(f)({'W': x}, [0, 1])",
+    ),
+    (
+        "Expressions",
+        "a slice object chosen when the code runs",
+        """
+        def f(x):
+            s = slice(0, 2) if x[0] > 0 else slice(1, 3)
+            return np.sum(x[s])
+        """,
+        "ad.grad(f)(x)",
+    ),
     # ------------------------------------------------------------------ parameters
     (
         "Parameters",
