@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import adcompile as ad
+from adcompile.checking import numeric_grad
 from adcompile.errors import AdCompileError
 from tests import fuzzcheck
 from tests.helpers import assert_grad_matches_fd
@@ -362,15 +363,19 @@ def test_refuses_a_generator_that_numpy_would_consume():
     assert "generator expression" in err.reason and "list comprehension" in err.hint
 
 
-def test_refuses_a_user_call_in_a_conditional_expression_python_may_not_evaluate():
+def test_a_user_call_in_a_conditional_python_may_not_evaluate_runs_only_on_its_path():
     def small(v):
+        assert np.sum(v) < 100.0  # (Python evaluates the inner condition only there)
         return np.max(np.abs(v)) < 0.25
 
     def f(x):
         y = x if np.sum(x) > 100.0 else (x * 2.0 if small(x) else x)
         return np.sum(y)
 
-    assert "condition" in refused(f, X).reason
+    for x in (X, X + 100.0):
+        value, g = ad.value_and_grad(f)(x)
+        assert value == f(x)
+        np.testing.assert_allclose(g, numeric_grad(f, [x], 0), rtol=1e-6, atol=1e-8)
 
 
 def test_refuses_reversed_of_zip():
