@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AdCompileError, Loc
+from .origin import function_source
 
 # Modules the CLI may import while resolving a file statically: they have no
 # side effects a user could care about (scipy: its special functions and distributions).
@@ -349,10 +350,8 @@ def from_function(fn: Callable) -> SourceFunction:
     code = getattr(fn, "__code__", None)
     name = getattr(fn, "__name__", repr(fn))
     if code is None:
-        raise AdCompileError(
-            f"{name!r} is not a Python function",
-            hint="adcompile differentiates functions written in Python with `def`",
-        )
+        hint = "adcompile differentiates functions written in Python with `def`"
+        raise AdCompileError(f"{name!r} is not a Python function", hint=hint)
     filename = code.co_filename
     if code.co_name == "<lambda>":
         text = linecache.getline(filename, code.co_firstlineno).rstrip("\n")
@@ -364,7 +363,7 @@ def from_function(fn: Callable) -> SourceFunction:
             hint="write the function with def",
         )
     try:
-        raw = inspect.getsource(code)  # of fn's own code (getsource(fn) unwraps)
+        raw = function_source(code, getattr(fn, "__globals__", None))  # (never unwrapped)
     except (OSError, TypeError) as exc:
         raise AdCompileError(
             f"cannot read the source of {name!r} (defined in {filename})",

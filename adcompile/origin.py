@@ -7,7 +7,12 @@ generated from it names those lines too, rather than lines of the generated code
 
 from __future__ import annotations
 
+import inspect
 import linecache
+import re
+from types import CodeType
+
+DEF_LINE = re.compile(r"^(\s*def\s)|(\s*async\s+def\s)|(.*(?<!\w)lambda(:|\s))|^(\s*@)")
 
 
 def source_comment(filename: str, lineno: int) -> str | None:
@@ -41,3 +46,22 @@ def describe(loc) -> str:
     """The comment that names the source line of ``loc`` in generated code: the user's
     line, also when ``loc`` is a line of generated code differentiated again."""
     return source_comment(loc.filename, loc.lineno) or f"line {loc.lineno}: {loc.text.strip()}"
+
+
+def function_source(code: CodeType, module_globals: dict | None) -> str:
+    """The source text of the function whose code object is ``code``: what
+    ``inspect.getsource(code)`` returns, read without its ``inspect.getmodule``,
+    which looks at the file of every imported module (tens of milliseconds in a
+    process that has imported numba or scipy). OSError when there is no source."""
+    filename = code.co_filename
+    if not (filename.startswith("<") and filename.endswith(">")):
+        linecache.checkcache(filename)
+    lines = linecache.getlines(filename, module_globals)
+    if not lines:
+        raise OSError("could not get source code")
+    lnum = code.co_firstlineno - 1
+    if lnum >= len(lines):
+        raise OSError("lineno is out of bounds")
+    while lnum > 0 and not DEF_LINE.match(lines[lnum]):  # (as inspect.findsource)
+        lnum -= 1
+    return "".join(inspect.getblock(lines[lnum:]))

@@ -16,6 +16,7 @@ import numpy as np
 from numba import types
 from numba.core.errors import TypingError
 from numba.extending import overload
+from numba.np.numpy_support import as_dtype
 
 REDUCTIONS = ("sum", "mean", "max", "min", "prod")
 
@@ -41,10 +42,81 @@ def _compiled(text: str, name: str, names: dict | None = None) -> object:
     return scope[name]
 
 
-def _reduce_text(op: str, ndim: int, axis: int, keepdims: bool) -> str:
-    """An implementation of ``op`` of an ``ndim``-d array along ``axis``: numba's own
-    sum along an axis for sums and means; for the others, the other axes moved first
-    and the array read as rows, one reduced value per row."""
+def _result_dtype(op: str, dtype) -> np.dtype:
+    """The dtype of numpy's ``op`` along an axis of an array of numba dtype ``dtype``."""
+    return getattr(np, op)(np.ones((1, 1), dtype=as_dtype(dtype)), axis=0).dtype
+
+
+def _reduce_text(op: str, ndim: int, axes: list[int], keepdims: bool) -> str:
+    """An implementation of ``op`` of an ``ndim``-d array along ``axes`` as loops over
+    the array in its order (loops compile several times faster in numba than its
+    ``np.sum`` along an axis): the result starts as zeros (sum, mean), ones (prod)
+    or the first element along ``axes`` (max, min, which raise on an empty axis, as
+    numpy does); ``DTYPE`` is the result's scalar type."""
+    kept = [k for k in range(ndim) if k not in axes]
+    if keepdims:
+        shape = ["1" if k in axes else f"a.shape[{k}]" for k in range(ndim)]
+        out = ["0" if k in axes else f"i{k}" for k in range(ndim)]
+    else:
+        shape = [f"a.shape[{k}]" for k in kept]
+        out = [f"i{k}" for k in kept]
+    scalar = not shape  # (every axis reduced: a number)
+    acc = "r" if scalar else f"r[{', '.join(out)}]"
+    lines = ["def impl(a, axis, keepdims):"]
+    if op in ("max", "min"):
+        size = " * ".join(f"a.shape[{k}]" for k in axes)
+        lines += [
+            f"    if {size} == 0:",
+            f'        raise ValueError("zero-size array to reduction operation {op}imum '
+            'which has no identity")',
+        ]
+        first = ", ".join("0" if k in axes else f"i{k}" for k in range(ndim))
+        if scalar:
+            lines.append(f"    r = a[{first}]")
+        else:
+            lines.append(f"    r = np.empty(({', '.join(shape)},), dtype=DTYPE)")
+            lines += _loops(kept, 1)
+            lines.append("    " * (len(kept) + 1) + f"{acc} = a[{first}]")
+        compare = ">" if op == "max" else "<"
+        step = [
+            f"v = a[{', '.join(f'i{k}' for k in range(ndim))}]",
+            f"if v {compare} {acc} or v != v:",
+            f"    {acc} = v",
+        ]
+    else:
+        start = "1" if op == "prod" else "0"
+        if scalar:
+            lines.append(f"    r = DTYPE({start})")
+        else:
+            fill = "ones" if op == "prod" else "zeros"
+            lines.append(f"    r = np.{fill}(({', '.join(shape)},), dtype=DTYPE)")
+        sign = "*" if op == "prod" else "+"
+        step = [f"{acc} {sign}= a[{', '.join(f'i{k}' for k in range(ndim))}]"]
+    lines += _loops(list(range(ndim)), 1)
+    lines += ["    " * (ndim + 1) + s for s in step]
+    if op == "mean":
+        count = " * ".join(f"a.shape[{k}]" for k in axes)
+        if scalar:
+            lines.append(f"    r = r / ({count})")
+        else:
+            lines.append(f"    n = {count}")
+            lines += _loops(list(range(len(shape))), 1, "r")
+            idx = ", ".join(f"i{k}" for k in range(len(shape)))
+            lines.append("    " * (len(shape) + 1) + f"r[{idx}] = r[{idx}] / n")
+    lines.append("    return r")
+    return "\n".join(lines) + "\n"
+
+
+def _loops(dims: list[int], depth: int, array: str = "a") -> list[str]:
+    """Nested ``for`` lines over the axes ``dims`` of ``array`` (index ``i{k}``)."""
+    return [
+        "    " * (depth + n) + f"for i{k} in range({array}.shape[{k}]):" for n, k in enumerate(dims)
+    ]
+
+
+def _spread_text(op: str, ndim: int, axis: int, keepdims: bool) -> str:
+    """``var`` and ``std`` along one axis: the other axes moved first and the array
+    read as rows, one reduced value per row."""
     others = [i for i in range(ndim) if i != axis]
     kept = [f"a.shape[{i}]" for i in others]
     if keepdims:
@@ -55,13 +127,6 @@ def _reduce_text(op: str, ndim: int, axis: int, keepdims: bool) -> str:
         value = f"a.{op}()"
         body = f"np.full((1,), {value})" if keepdims else value
         return f"def impl(a, axis, keepdims):\n    return {body}\n"
-    if op in ("sum", "mean"):
-        scale = f" / a.shape[{axis}]" if op == "mean" else ""
-        return (
-            "def impl(a, axis, keepdims):\n"
-            f"    r = np.sum(a, axis={axis}){scale}\n"
-            f"    return r.reshape(({shape},))\n"
-        )
     order = ", ".join(str(i) for i in [*others, axis])
     rows = " * ".join(kept)
     return (
@@ -86,18 +151,18 @@ def _make_reduction(op: str):
             raise TypingError(f"{op} along an axis of a {a}")
         ax = _literal(axis, "axis")
         keep = bool(_literal(keepdims, "keepdims"))
-        if isinstance(ax, tuple):  # one axis after the other, the highest first
-            if op in ("var", "std"):
+        many = isinstance(ax, tuple)
+        if not isinstance(ax, int | tuple) or isinstance(ax, bool):
+            raise TypingError(f"{op} along the axes {ax!r}: numba code reduces along constant axes")
+        axes = sorted({x % a.ndim for x in (ax if many else (ax,))})
+        if any(not -a.ndim <= x < a.ndim for x in (ax if many else (ax,))):
+            raise TypingError(f"{op} along the axis {ax!r} of a {a.ndim}-d array")
+        if op in ("var", "std"):
+            if many:
                 raise TypingError(f"{op} along the axes {ax!r}")
-            lines = ["def impl(a, axis, keepdims):", "    r = a"]
-            for k in sorted({x % a.ndim for x in ax}, reverse=True):
-                lines.append(f"    r = reduce_{op}(r, {k}, {keep})")
-            lines.append("    return r")
-            return _compiled("\n".join(lines) + "\n", "impl", {f"reduce_{op}": stub})
-        if not isinstance(ax, int):
-            raise TypingError(f"{op} along the axes {ax!r}: numba code reduces along one axis")
-        ax %= a.ndim
-        return _compiled(_reduce_text(op, a.ndim, ax, keep), "impl")
+            return _compiled(_spread_text(op, a.ndim, axes[0], keep), "impl")
+        names = {"DTYPE": _result_dtype(op, a.dtype).type}
+        return _compiled(_reduce_text(op, a.ndim, axes, keep), "impl", names)
 
     return stub
 
