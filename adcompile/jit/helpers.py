@@ -13,7 +13,7 @@ new modules (and new cache entries)."""
 from __future__ import annotations
 
 import numpy as np
-from numba import types
+from numba import njit, types
 from numba.core.errors import TypingError
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
@@ -301,6 +301,14 @@ def _unreduce(g, x, axis=None, keepdims=False):
     return _compiled("\n".join(lines) + "\n", "impl")
 
 
+@njit(cache=True)
+def matmul(a, b):
+    """``a @ b`` (and ``np.dot(a, b)``) of numba-flavoured code: one numba function,
+    compiled for each kind of operands once and kept in numba's cache, that every
+    gradient calls."""
+    return np.dot(a, b)
+
+
 def matmul_adjoint_lhs(g, x, y):  # pragma: no cover - replaced by the overload
     raise NotImplementedError
 
@@ -308,13 +316,13 @@ def matmul_adjoint_lhs(g, x, y):  # pragma: no cover - replaced by the overload
 @overload(matmul_adjoint_lhs)
 def _matmul_adjoint_lhs(g, x, y):
     if all(isinstance(t, types.Array) and t.ndim == 2 for t in (g, x, y)):
-        return lambda g, x, y: g @ y.T
+        return lambda g, x, y: matmul(g, y.T)
     if isinstance(x, types.Array) and isinstance(y, types.Array) and x.ndim == 1 and y.ndim == 1:
         return lambda g, x, y: g * y
     if isinstance(x, types.Array) and isinstance(y, types.Array) and x.ndim == 2 and y.ndim == 1:
         return lambda g, x, y: np.outer(g, y)
     if isinstance(x, types.Array) and isinstance(y, types.Array) and x.ndim == 1 and y.ndim == 2:
-        return lambda g, x, y: y @ g
+        return lambda g, x, y: matmul(y, g)
     raise TypingError(f"the adjoint of {x} @ {y}")
 
 
@@ -325,13 +333,13 @@ def matmul_adjoint_rhs(g, x, y):  # pragma: no cover - replaced by the overload
 @overload(matmul_adjoint_rhs)
 def _matmul_adjoint_rhs(g, x, y):
     if all(isinstance(t, types.Array) and t.ndim == 2 for t in (g, x, y)):
-        return lambda g, x, y: x.T @ g
+        return lambda g, x, y: matmul(x.T, g)
     if isinstance(x, types.Array) and isinstance(y, types.Array) and x.ndim == 1 and y.ndim == 1:
         return lambda g, x, y: g * x
     if isinstance(x, types.Array) and isinstance(y, types.Array) and x.ndim == 1 and y.ndim == 2:
         return lambda g, x, y: np.outer(x, g)
     if isinstance(x, types.Array) and isinstance(y, types.Array) and x.ndim == 2 and y.ndim == 1:
-        return lambda g, x, y: x.T @ g
+        return lambda g, x, y: matmul(x.T, g)
     raise TypingError(f"the adjoint of {x} @ {y}")
 
 
@@ -454,28 +462,3 @@ def _clip_passes(a, a_min, a_max):
     if isinstance(a_max, types.NoneType):
         return lambda a, a_min, a_max: a >= a_min
     return lambda a, a_min, a_max: (a >= a_min) & (a <= a_max) & (a_min <= a_max)
-
-
-HELPERS = (
-    "reduce_sum",
-    "reduce_mean",
-    "reduce_max",
-    "reduce_min",
-    "reduce_prod",
-    "reduce_var",
-    "reduce_std",
-    "zero_like",
-    "extremum_mask",
-    "unbroadcast",
-    "unreduce",
-    "matmul_adjoint_lhs",
-    "matmul_adjoint_rhs",
-    "reduced_count",
-    "untranspose",
-    "check_cotangent",
-    "unit_cotangent",
-    "abs_sign",
-    "clip_low",
-    "clip_high",
-    "clip_passes",
-)

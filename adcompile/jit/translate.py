@@ -36,26 +36,31 @@ import numpy as np
 from ..errors import AdCompileError, Loc
 from .unroll import HINT, unroll
 
-# the numba versions of runtime helpers (see jit/helpers.py); kept here as names so
-# that translating needs no numba
-JIT_HELPERS = frozenset(
-    {
-        "zero_like",
-        "extremum_mask",
-        "unbroadcast",
-        "unreduce",
-        "matmul_adjoint_lhs",
-        "matmul_adjoint_rhs",
-        "reduced_count",
-        "untranspose",
-        "check_cotangent",
-        "unit_cotangent",
-        "abs_sign",
-        "clip_low",
-        "clip_high",
-        "clip_passes",
-    }
+# the numba versions of runtime helpers, and the functions numba-flavoured code calls
+# in place of numpy's (all defined in jit/helpers.py); kept here as names so that
+# translating needs no numba
+JIT_HELPERS = (
+    "zero_like",
+    "extremum_mask",
+    "unbroadcast",
+    "unreduce",
+    "matmul_adjoint_lhs",
+    "matmul_adjoint_rhs",
+    "reduced_count",
+    "untranspose",
+    "check_cotangent",
+    "unit_cotangent",
+    "abs_sign",
+    "clip_low",
+    "clip_high",
+    "clip_passes",
 )
+# the reductions along axes (x.sum(axis=1), np.max(x, 0, keepdims=True)) and matrix
+# products (x @ y, np.dot(x, y)), which the code calls as these helpers
+REDUCTION_HELPERS = tuple(
+    f"reduce_{op}" for op in ("sum", "mean", "max", "min", "prod", "var", "std")
+)
+HELPERS = (*JIT_HELPERS, *REDUCTION_HELPERS, "matmul")
 REDUCTIONS = {k: k for k in ("sum", "mean", "max", "min", "prod", "var", "std")}
 REDUCTIONS.update({"amax": "max", "amin": "min"})
 OPERATORS = {
@@ -122,6 +127,7 @@ def translate(texts: list[Text], title: str, containers: dict | None = None) -> 
                 helpers.add("zero_like")
         tree = ast.parse(body)
         functions += [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+        _check_helper_names(tree, item.namespace, helpers, edits.loc)
         for name, (value, node) in _free_names(tree, item.namespace).items():
             if name not in helpers:
                 pending.append((name, value, edits.loc(node)))
@@ -226,7 +232,16 @@ class Rewriter(ast.NodeVisitor):
             ast.copy_location(new, node)
         if isinstance(new, ast.Call):
             return self.call(new, node)
+        if isinstance(new, ast.BinOp) and isinstance(new.op, ast.MatMult):
+            return self.matmul([new.left, new.right])
         return new
+
+    def matmul(self, args: list) -> ast.expr:
+        """A matrix product as a call of the helper ``matmul``: its numba code, compiled
+        for each kind of operands once and kept in numba's cache, is shared by every
+        gradient (numba's own takes a second or more to compile in each process)."""
+        self.helpers.add("matmul")
+        return ast.Call(ast.Name("matmul", ast.Load()), args, [])
 
     def call(self, node: ast.Call, original: ast.Call) -> ast.expr:
         func = node.func
@@ -246,6 +261,8 @@ class Rewriter(ast.NodeVisitor):
             if func.attr in REDUCTIONS:
                 args = node.args if is_np else [owner, *node.args]
                 return self.reduction(REDUCTIONS[func.attr], args, node, original)
+            if is_np and func.attr == "dot" and len(node.args) == 2 and not node.keywords:
+                return self.matmul(node.args)
             if is_np and func.attr == "broadcast_to" and len(node.args) == 2:
                 value, shape = node.args
                 if isinstance(value, ast.Constant) or _is_number(value):
@@ -328,6 +345,27 @@ def _is_number(node) -> bool:
         and isinstance(node.operand, ast.Constant)
         and isinstance(node.operand.value, int | float)
     )
+
+
+def _check_helper_names(tree: ast.Module, namespace: dict, helpers: set, loc) -> None:
+    """Refuse code in which a name of a helper the module imports means something else:
+    a variable of the function, or an object of the user's module of that name."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in helpers:
+            value = namespace.get(node.id)
+            ours = value is None or (getattr(value, "__module__", "") or "").startswith(
+                "adcompile.runtime"
+            )
+            if node.id == "matmul" and value in (np.dot, np.matmul):
+                ours = True  # (the same function of one- and two-dimensional arrays)
+            if isinstance(node.ctx, ast.Load) and ours:
+                continue
+            raise AdCompileError(
+                f"the numba backend's code calls its helper {node.id}, and this function "
+                f"names something else {node.id!r}",
+                loc(node),
+                hint=f"rename {node.id!r}, or " + HINT,
+            )
 
 
 def _free_names(tree: ast.Module, namespace: dict) -> dict[str, tuple[object, ast.AST]]:
