@@ -91,6 +91,8 @@ def test_deep_mlp_over_a_flat_list_of_matrices_and_vectors():
     args = heldout_bench.deep_mlp_data(depth=4, width=8, batch=5, n_classes=3)
     fast = same_as_numpy(heldout_bench.deep_mlp, args, 0)
     assert "params_7" in fast.source and "    for " not in fast.source
+    # (the layers' repeated expressions are functions numba compiles once)
+    assert "= repeated_1(" in fast.source
 
 
 # ---------------------------------------------------------------- the suite's models
@@ -305,3 +307,109 @@ def several_axes(x, y):
 def test_reductions_over_several_axes_clip_and_abs():
     rng = np.random.default_rng(6)
     same_as_numpy(several_axes, (rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 3, 4))), (0, 1))
+
+
+def negative_axes(x):
+    total = np.sum(x, axis=(-1, -2), keepdims=True)
+    peak = np.max(x, axis=-1)
+    low = np.min(x * x, axis=0, keepdims=True)
+    return (
+        np.sum(np.sin(x) * total) + np.sum(peak**2) + np.sum(low) + np.mean(x, axis=(0, -1)).sum()
+    )
+
+
+@needs_numba
+def test_reductions_along_negative_axes_and_tuples_of_them():
+    x = np.random.default_rng(7).normal(size=(3, 4, 5))
+    fast = same_as_numpy(negative_axes, (x,), 0, mode="value_and_grad")
+    value, _ = fast(x)
+    np.testing.assert_allclose(value, negative_axes(x), rtol=1e-12)
+
+
+REDUCED = """
+import numba
+@numba.njit
+def along(x):
+    return (
+        reduce(x, 1, False), reduce(x, -1, True), reduce(x, (0, 2), False),
+        reduce(x, (-1, -2), True), reduce(x, (0, 1, 2), False),
+    )
+"""
+
+
+@needs_numba
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "prod"])
+@pytest.mark.parametrize("dtype", [np.float64, np.int64])
+def test_the_reduction_helpers_are_numpys_reductions(op, dtype):
+    from adcompile.jit import helpers
+
+    scope = {"reduce": getattr(helpers, f"reduce_{op}")}
+    exec(REDUCED, scope)
+    x = np.random.default_rng(8).normal(size=(3, 4, 5)) * 3
+    x = x.astype(dtype)
+    if dtype is np.float64:
+        x[1, 2, 3] = np.nan  # (max and min propagate it, as numpy's do)
+    fn = getattr(np, op)
+    want = [
+        fn(x, axis=1),
+        fn(x, axis=-1, keepdims=True),
+        fn(x, axis=(0, 2)),
+        fn(x, axis=(-1, -2), keepdims=True),
+        fn(x, axis=(0, 1, 2)),
+    ]
+    for got, expected in zip(scope["along"](x), want, strict=True):
+        got = np.asarray(got)
+        assert got.shape == np.shape(expected) and got.dtype == np.asarray(expected).dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-12, equal_nan=True)
+
+
+@needs_numba
+def test_the_largest_element_of_an_empty_axis_is_an_error_as_in_numpy():
+    from adcompile.jit import helpers
+
+    scope = {"reduce": helpers.reduce_max}
+    exec(REDUCED, scope)
+    with pytest.raises(ValueError, match="zero-size array"):
+        scope["along"](np.zeros((3, 0, 2)))
+    with pytest.raises(ValueError):
+        np.max(np.zeros((3, 0, 2)), axis=1)
+
+
+def names_a_helper(W, x):
+    matmul = W @ x
+    return np.sum(matmul * matmul)
+
+
+def test_a_variable_named_like_a_helper_is_refused_at_its_line():
+    g = ad.grad(names_a_helper, backend="numba")
+    with pytest.raises(AdCompileError) as info:
+        g(np.ones((2, 3)), np.ones((3, 2)))
+    err = info.value
+    assert err.filename == __file__ and err.line.strip() == "matmul = W @ x"
+    assert "helper matmul" in err.reason and "rename 'matmul'" in err.hint
+
+
+REPEATS = """
+def grad_f(W0, b0, W1, b1, x, axis):
+    # line 3: h = np.tanh(x @ W + b)
+    h = np.tanh(matmul(x, W0) + b0)
+    h_2 = np.tanh(matmul(h, W1) + b1)
+    s = reduce_sum(h, axis, False) + reduce_sum(h_2, axis, False)
+    t = reduce_sum(h, 0, False) * 2.0
+    u = reduce_sum(h_2, 0, False) * 2.0
+    return h_2 * h_2, s, t + u
+"""
+
+
+def test_an_expression_computed_twice_is_one_shared_function():
+    from adcompile.jit.outline import outline
+
+    (body,), shared = outline([REPEATS], {"np", "matmul", "reduce_sum"}, "@jit")
+    assert shared[0].endswith(
+        "@jit\ndef repeated_1(a, b, c):\n    return np.tanh(matmul(a, b) + c)\n"
+    )
+    assert "h = repeated_1(x, W0, b0)" in body and "h_2 = repeated_1(h, W1, b1)" in body
+    # (an axis passed as a variable stays where it is: a parameter would not be a constant)
+    assert "reduce_sum(h, axis, False) + reduce_sum(h_2, axis, False)" in body
+    assert shared[1].endswith("def repeated_2(a):\n    return reduce_sum(a, 0, False) * 2.0\n")
+    assert len(shared) == 2 and body.count("\n") == REPEATS.count("\n")

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import AdCompileError, Loc
+from .outline import outline
 from .unroll import HINT, unroll
 
 # the numba versions of runtime helpers, and the functions numba-flavoured code calls
@@ -142,6 +143,13 @@ def translate(texts: list[Text], title: str, containers: dict | None = None) -> 
         head.append(f"from adcompile.jit.helpers import {names}")
     head += [f"{k} = {v}" for k, v in sorted(constants.items())]
     head += [f"{k} = None  # an array, set before numba compiles" for k in sorted(arrays)]
+    taken = {*imports, *constants, *arrays, *helpers, *functions}
+    for body, _ in bodies:
+        taken |= {n.id for n in ast.walk(ast.parse(body)) if isinstance(n, ast.Name)}
+    texts, shared = outline([body for body, _ in bodies], taken, NJIT)
+    bodies = [(text, filename) for text, (_, filename) in zip(texts, bodies, strict=True)]
+    for function in shared:
+        head += ["", "", *function.rstrip("\n").splitlines()]
     lines = [*head]
     line_map: dict[int, Loc] = {}
     for body, filename in bodies:
