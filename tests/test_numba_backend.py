@@ -413,3 +413,27 @@ def test_an_expression_computed_twice_is_one_shared_function():
     assert "reduce_sum(h, axis, False) + reduce_sum(h_2, axis, False)" in body
     assert shared[1].endswith("def repeated_2(a):\n    return reduce_sum(a, 0, False) * 2.0\n")
     assert len(shared) == 2 and body.count("\n") == REPEATS.count("\n")
+
+
+@needs_numba
+def test_every_helper_the_translation_names_is_defined():
+    from adcompile.jit import helpers
+    from adcompile.jit.translate import HELPERS
+
+    assert [n for n in HELPERS if not hasattr(helpers, n)] == []
+
+
+def tanh_layers(W, x):
+    h = np.tanh(W @ x)
+    return np.sum(np.exp(-h) * np.log1p(h * h)) + np.sum(np.arctan(x))
+
+
+@needs_numba
+@pytest.mark.parametrize("batch", [3, 300])
+def test_numpys_own_functions_on_large_arrays(batch):
+    # (from 1,024 elements numba's code calls numpy's exp, tanh... in object mode)
+    rng = np.random.default_rng(9)
+    args = (rng.normal(size=(8, 5)) * 0.3, rng.normal(size=(5, batch)))
+    fast = same_as_numpy(tanh_layers, args, (0, 1), mode="value_and_grad")
+    np.testing.assert_allclose(fast(*args)[0], tanh_layers(*args), rtol=1e-12)
+    assert "numpy_tanh(matmul(W, x))" in fast.source

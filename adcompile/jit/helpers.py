@@ -13,12 +13,12 @@ new modules (and new cache entries)."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import njit, objmode, types
 from numba.core.errors import TypingError
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
 
-REDUCTIONS = ("sum", "mean", "max", "min", "prod")
+from .translate import VECTOR_UFUNCS
 
 
 def _literal(ty, what: str):
@@ -307,6 +307,42 @@ def matmul(a, b):
     compiled for each kind of operands once and kept in numba's cache, that every
     gradient calls."""
     return np.dot(a, b)
+
+
+# from this many elements numpy's function, called from numba in object mode (which
+# costs about two microseconds a call), is faster than numba's
+VECTOR_SIZE = 1024
+
+
+def _make_vector_ufunc(name: str):
+    def stub(x):  # pragma: no cover - replaced by the overload in numba code
+        raise NotImplementedError
+
+    stub.__name__ = f"numpy_{name}"
+
+    @overload(stub)
+    def typer(x):
+        if isinstance(x, types.Array) and x.dtype in (types.float64, types.float32):
+            return _compiled(
+                "def impl(x):\n"
+                f"    if x.size < VECTOR_SIZE:\n"
+                f"        return np.{name}(x)\n"
+                "    out = np.empty(x.shape, dtype=x.dtype)\n"
+                "    with objmode():\n"
+                f"        np.{name}(x, out=out)\n"
+                "    return out\n",
+                "impl",
+                {"objmode": objmode, "VECTOR_SIZE": VECTOR_SIZE},
+            )
+        return _compiled(f"def impl(x):\n    return np.{name}(x)\n", "impl")
+
+    return stub
+
+
+# numpy's functions that numpy computes with vector instructions and numba one element
+# at a time through the C library, four to seven times slower (see VECTOR_UFUNCS)
+for _name in VECTOR_UFUNCS:
+    globals()[f"numpy_{_name}"] = _make_vector_ufunc(_name)
 
 
 def matmul_adjoint_lhs(g, x, y):  # pragma: no cover - replaced by the overload

@@ -61,7 +61,14 @@ JIT_HELPERS = (
 REDUCTION_HELPERS = tuple(
     f"reduce_{op}" for op in ("sum", "mean", "max", "min", "prod", "var", "std")
 )
-HELPERS = (*JIT_HELPERS, *REDUCTION_HELPERS, "matmul")
+# numpy's functions of one array that the code calls as helpers that call numpy's own
+# for large arrays (numba's are several times slower there)
+VECTOR_UFUNCS = (
+    *("exp", "exp2", "expm1", "log", "log2", "log10", "log1p"),
+    *("tanh", "sinh", "cosh", "tan", "arcsin", "arccos", "arctan"),
+    *("arcsinh", "arccosh", "arctanh"),
+)
+HELPERS = (*JIT_HELPERS, *REDUCTION_HELPERS, "matmul", *(f"numpy_{u}" for u in VECTOR_UFUNCS))
 REDUCTIONS = {k: k for k in ("sum", "mean", "max", "min", "prod", "var", "std")}
 REDUCTIONS.update({"amax": "max", "amin": "min"})
 OPERATORS = {
@@ -269,6 +276,9 @@ class Rewriter(ast.NodeVisitor):
             if func.attr in REDUCTIONS:
                 args = node.args if is_np else [owner, *node.args]
                 return self.reduction(REDUCTIONS[func.attr], args, node, original)
+            if is_np and func.attr in VECTOR_UFUNCS and len(node.args) == 1 and not node.keywords:
+                self.helpers.add(f"numpy_{func.attr}")
+                return ast.Call(ast.Name(f"numpy_{func.attr}", ast.Load()), node.args, [])
             if is_np and func.attr == "dot" and len(node.args) == 2 and not node.keywords:
                 return self.matmul(node.args)
             if is_np and func.attr == "broadcast_to" and len(node.args) == 2:
