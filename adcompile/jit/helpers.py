@@ -18,8 +18,6 @@ from numba.core.errors import TypingError
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
 
-from .translate import VECTOR_UFUNCS
-
 
 def _literal(ty, what: str):
     """The constant value of a literal argument (an axis, keepdims), or None for None."""
@@ -340,9 +338,111 @@ def _make_vector_ufunc(name: str):
 
 
 # numpy's functions that numpy computes with vector instructions and numba one element
-# at a time through the C library, four to seven times slower (see VECTOR_UFUNCS)
-for _name in VECTOR_UFUNCS:
-    globals()[f"numpy_{_name}"] = _make_vector_ufunc(_name)
+# at a time through the C library, four to seven times slower (VECTOR_UFUNCS):
+# each a numba function with numba's cache, so that it is compiled once for each kind
+# of argument, not in every gradient of every process
+_vector_exp = _make_vector_ufunc("exp")
+_vector_exp2 = _make_vector_ufunc("exp2")
+_vector_expm1 = _make_vector_ufunc("expm1")
+_vector_log = _make_vector_ufunc("log")
+_vector_log2 = _make_vector_ufunc("log2")
+_vector_log10 = _make_vector_ufunc("log10")
+_vector_log1p = _make_vector_ufunc("log1p")
+_vector_tanh = _make_vector_ufunc("tanh")
+_vector_sinh = _make_vector_ufunc("sinh")
+_vector_cosh = _make_vector_ufunc("cosh")
+_vector_tan = _make_vector_ufunc("tan")
+_vector_arcsin = _make_vector_ufunc("arcsin")
+_vector_arccos = _make_vector_ufunc("arccos")
+_vector_arctan = _make_vector_ufunc("arctan")
+_vector_arcsinh = _make_vector_ufunc("arcsinh")
+_vector_arccosh = _make_vector_ufunc("arccosh")
+_vector_arctanh = _make_vector_ufunc("arctanh")
+
+
+@njit(cache=True)
+def numpy_exp(x):
+    return _vector_exp(x)
+
+
+@njit(cache=True)
+def numpy_exp2(x):
+    return _vector_exp2(x)
+
+
+@njit(cache=True)
+def numpy_expm1(x):
+    return _vector_expm1(x)
+
+
+@njit(cache=True)
+def numpy_log(x):
+    return _vector_log(x)
+
+
+@njit(cache=True)
+def numpy_log2(x):
+    return _vector_log2(x)
+
+
+@njit(cache=True)
+def numpy_log10(x):
+    return _vector_log10(x)
+
+
+@njit(cache=True)
+def numpy_log1p(x):
+    return _vector_log1p(x)
+
+
+@njit(cache=True)
+def numpy_tanh(x):
+    return _vector_tanh(x)
+
+
+@njit(cache=True)
+def numpy_sinh(x):
+    return _vector_sinh(x)
+
+
+@njit(cache=True)
+def numpy_cosh(x):
+    return _vector_cosh(x)
+
+
+@njit(cache=True)
+def numpy_tan(x):
+    return _vector_tan(x)
+
+
+@njit(cache=True)
+def numpy_arcsin(x):
+    return _vector_arcsin(x)
+
+
+@njit(cache=True)
+def numpy_arccos(x):
+    return _vector_arccos(x)
+
+
+@njit(cache=True)
+def numpy_arctan(x):
+    return _vector_arctan(x)
+
+
+@njit(cache=True)
+def numpy_arcsinh(x):
+    return _vector_arcsinh(x)
+
+
+@njit(cache=True)
+def numpy_arccosh(x):
+    return _vector_arccosh(x)
+
+
+@njit(cache=True)
+def numpy_arctanh(x):
+    return _vector_arctanh(x)
 
 
 def matmul_adjoint_lhs(g, x, y):  # pragma: no cover - replaced by the overload
