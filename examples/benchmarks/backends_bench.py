@@ -2,9 +2,11 @@
 ``heldout_bench.py`` (imported from there, unchanged): per-step gradient time of the
 hand-written numpy backward, adcompile's numpy and numba backends, ``jax.jit``,
 autograd and PyTorch, in one process pinned to one core, samples interleaved (the
-median of each, and its ratio to the hand-written one); then the first call's time in
-a fresh process for adcompile numba with a cold and a warm cache and for ``jax.jit``
-(and adcompile numpy), each in its own subprocess, imports not counted.
+median of each, and its ratio to the hand-written one); then the first call's time
+in a fresh process, imports not counted, each in its own subprocess: adcompile numpy;
+adcompile numba with numba's cache empty, with only adcompile's shared helpers in it,
+and with the gradient in it; numba's own start-up in a process (a trivial cached
+function's first call), which every numba function pays once; ``jax.jit``.
 
 Every system but numpy and adcompile is optional: a column is left out when its
 library is not installed (``pip install 'adcompile[numba]' jax jaxlib torch autograd``).
@@ -47,74 +49,34 @@ def have(name: str) -> bool:
 # ------------------------------------------------------- the workloads in other systems
 
 
-def jax_functions():
-    """The held-out workloads written with jax.numpy, as a user of jax would."""
-    import jax.numpy as jnp
+def user_functions(m, sigmoid, log_softmax_rows, zeros) -> dict:
+    """The held-out workloads written with the array library ``m`` (jax.numpy or
+    torch), as a user of it would; ``sigmoid``, ``log_softmax_rows`` and ``zeros(shape,
+    like)`` are the library's ways of writing them."""
 
     def sigmoid_net(W1, b1, W2, b2, x, y):
-        a1 = 1.0 / (1.0 + jnp.exp(-(W1 @ x + b1)))
-        a2 = 1.0 / (1.0 + jnp.exp(-(W2 @ a1 + b2)))
+        a1 = sigmoid(W1 @ x + b1)
+        a2 = sigmoid(W2 @ a1 + b2)
         err = a2 - y
-        return 0.5 * jnp.sum(err * err)
-
-    def deep_mlp(params, X, labels):
-        h = X
-        n_layers = len(params) // 2
-        for i in range(n_layers - 1):
-            h = jnp.tanh(h @ params[2 * i] + params[2 * i + 1])
-        scores = h @ params[-2] + params[-1]
-        shift = scores.max(axis=1, keepdims=True)
-        logz = shift + jnp.log(jnp.exp(scores - shift).sum(axis=1, keepdims=True))
-        return -(labels * (scores - logz)).sum() / X.shape[0]
-
-    def tanh_rnn(Wx, Wh, bh, Wo, xs, target):
-        h = jnp.zeros((Wh.shape[0], xs.shape[2]))
-        for t in range(xs.shape[0]):
-            h = jnp.tanh(Wx @ xs[t] + Wh @ h + bh)
-        return jnp.mean((Wo @ h - target) ** 2)
-
-    def scalar_ops(a, b):
-        s = a
-        for _ in range(hb.ROUNDS):
-            s = jnp.sin(s) * b + jnp.cos(s)
-        return s
-
-    return {
-        "seed-small": sigmoid_net,
-        "seed-large": sigmoid_net,
-        "deep-mlp": deep_mlp,
-        "rnn": tanh_rnn,
-        "scalar": scalar_ops,
-    }
-
-
-def torch_functions():
-    import torch
-
-    def sigmoid_net(W1, b1, W2, b2, x, y):
-        a1 = torch.sigmoid(W1 @ x + b1)
-        a2 = torch.sigmoid(W2 @ a1 + b2)
-        err = a2 - y
-        return 0.5 * torch.sum(err * err)
+        return 0.5 * m.sum(err * err)
 
     def deep_mlp(params, X, labels):
         h = X
         for i in range(len(params) // 2 - 1):
-            h = torch.tanh(h @ params[2 * i] + params[2 * i + 1])
+            h = m.tanh(h @ params[2 * i] + params[2 * i + 1])
         scores = h @ params[-2] + params[-1]
-        logp = torch.log_softmax(scores, dim=1)
-        return -(labels * logp).sum() / X.shape[0]
+        return -(labels * log_softmax_rows(scores)).sum() / X.shape[0]
 
     def tanh_rnn(Wx, Wh, bh, Wo, xs, target):
-        h = torch.zeros((Wh.shape[0], xs.shape[2]), dtype=Wx.dtype)
+        h = zeros((Wh.shape[0], xs.shape[2]), Wx)
         for t in range(xs.shape[0]):
-            h = torch.tanh(Wx @ xs[t] + Wh @ h + bh)
-        return torch.mean((Wo @ h - target) ** 2)
+            h = m.tanh(Wx @ xs[t] + Wh @ h + bh)
+        return m.mean((Wo @ h - target) ** 2)
 
     def scalar_ops(a, b):
         s = a
         for _ in range(hb.ROUNDS):
-            s = torch.sin(s) * b + torch.cos(s)
+            s = m.sin(s) * b + m.cos(s)
         return s
 
     return {
@@ -124,6 +86,32 @@ def torch_functions():
         "rnn": tanh_rnn,
         "scalar": scalar_ops,
     }
+
+
+def jax_functions() -> dict:
+    import jax.numpy as jnp
+
+    def log_softmax_rows(scores):  # (a stable log-sum-exp, as the numpy workload's)
+        shift = scores.max(axis=1, keepdims=True)
+        return scores - (shift + jnp.log(jnp.exp(scores - shift).sum(axis=1, keepdims=True)))
+
+    return user_functions(
+        jnp,
+        sigmoid=lambda z: 1.0 / (1.0 + jnp.exp(-z)),
+        log_softmax_rows=log_softmax_rows,
+        zeros=lambda shape, like: jnp.zeros(shape),
+    )
+
+
+def torch_functions() -> dict:
+    import torch
+
+    return user_functions(
+        torch,
+        sigmoid=torch.sigmoid,
+        log_softmax_rows=lambda scores: torch.log_softmax(scores, dim=1),
+        zeros=lambda shape, like: torch.zeros(shape, dtype=like.dtype),
+    )
 
 
 def wrt_tuple(wrt) -> tuple:
@@ -251,6 +239,11 @@ if system == "jax.jit":
     step = bb.jax_step({key!r})
 elif system == "numpy":
     step = ad.grad(f, wrt=wrt)
+elif system == "numba start":
+    import numba
+    sys.path.insert(0, os.environ["ADCOMPILE_CACHE_DIR"])
+    from trivial_numba import trivial
+    step = lambda *args: trivial(np.ones(3))
 else:
     import numba
     step = ad.grad(f, wrt=wrt, backend="numba")
@@ -259,9 +252,23 @@ step(*args)
 print(time.perf_counter() - t)
 """
 
+# numba's own start-up: the first call of a trivial function loaded from numba's cache
+TRIVIAL = """import numba
 
-def first_call(key: str, system: str, cache: str) -> float:
+
+@numba.njit(cache=True)
+def trivial(x):
+    return x.sum()
+"""
+
+
+def first_call(key: str, system: str, cache: str, numba_cache: str | None = None) -> float:
+    """The first call's time in a fresh process, with ``cache`` as adcompile's cache
+    and ``numba_cache`` (if given) as numba's, for every function (numba's default is
+    a folder next to each source file: adcompile's helpers' next to jit/helpers.py)."""
     env = dict(os.environ, ADCOMPILE_CACHE_DIR=cache)
+    if numba_cache:
+        env["NUMBA_CACHE_DIR"] = numba_cache
     env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent.parent), env.get("PYTHONPATH", "")])
     script = FIRST.format(here=str(HERE), system=system, key=key)
     cpu = sorted(os.sched_getaffinity(0))[0]
@@ -276,11 +283,21 @@ def first_call(key: str, system: str, cache: str) -> float:
 
 
 def first_calls(key: str) -> dict:
+    """First calls in fresh processes: numpy; numba with nothing in numba's cache (the
+    first gradient after installing), with the gradient not in the cache but
+    adcompile's shared helpers in it (a new gradient, after any earlier one), with the
+    gradient in it (warm); numba's own start-up (in every process, whatever the
+    function); jax.jit."""
     out = {"numpy": first_call(key, "numpy", tempfile.mkdtemp())}
     if have("numba"):
+        numba_cache = tempfile.mkdtemp(prefix="numba-bench-")
+        out["numba empty"] = first_call(key, "numba", tempfile.mkdtemp(), numba_cache)
         cache = tempfile.mkdtemp(prefix="adcompile-bench-")
-        out["numba cold"] = first_call(key, "numba", cache)
-        out["numba warm"] = first_call(key, "numba", cache)
+        out["numba cold"] = first_call(key, "numba", cache, numba_cache)
+        out["numba warm"] = first_call(key, "numba", cache, numba_cache)
+        Path(cache, "trivial_numba.py").write_text(TRIVIAL)
+        first_call(key, "numba start", cache, numba_cache)  # (compiled, then loaded:)
+        out["numba start"] = first_call(key, "numba start", cache, numba_cache)
     if have("jax"):
         out["jax.jit"] = first_call(key, "jax.jit", tempfile.mkdtemp())
     return out
