@@ -437,3 +437,14 @@ def test_numpys_own_functions_on_large_arrays(batch):
     fast = same_as_numpy(tanh_layers, args, (0, 1), mode="value_and_grad")
     np.testing.assert_allclose(fast(*args)[0], tanh_layers(*args), rtol=1e-12)
     assert "numpy_tanh(matmul(W, x))" in fast.source
+
+
+def helper_parameter(matmul, x):
+    return np.sum(np.tanh(matmul @ x))
+
+
+def test_a_parameter_named_like_a_helper_is_refused():
+    g = ad.grad(helper_parameter, backend="numba")
+    with pytest.raises(AdCompileError) as info:
+        g(np.ones((2, 3)), np.ones((3, 2)))
+    assert "parameter 'matmul'" in info.value.reason and info.value.filename == __file__

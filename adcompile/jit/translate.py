@@ -369,6 +369,15 @@ def _check_helper_names(tree: ast.Module, namespace: dict, helpers: set, loc) ->
     """Refuse code in which a name of a helper the module imports means something else:
     a variable of the function, or an object of the user's module of that name."""
     for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.arg in helpers:
+            uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == node.arg]
+            where = next(filter(None, map(loc, uses)), None)  # (the def line has no mark)
+            raise AdCompileError(
+                f"the numba backend's code calls its helper {node.arg}, and this function "
+                f"has a parameter {node.arg!r}",
+                where,
+                hint=f"rename {node.arg!r}, or " + HINT,
+            )
         if isinstance(node, ast.Name) and node.id in helpers:
             value = namespace.get(node.id)
             ours = value is None or (getattr(value, "__module__", "") or "").startswith(
