@@ -448,3 +448,19 @@ def test_a_parameter_named_like_a_helper_is_refused():
     with pytest.raises(AdCompileError) as info:
         g(np.ones((2, 3)), np.ones((3, 2)))
     assert "parameter 'matmul'" in info.value.reason and info.value.filename == __file__
+
+
+matmul = np.ones(2)  # (a module global named like a helper, read below)
+
+
+def reads_a_global_named_like_a_helper(W, x):
+    return np.sum((W @ x) * matmul)
+
+
+def test_a_global_array_named_like_a_helper_is_refused_at_its_line():
+    g = ad.grad(reads_a_global_named_like_a_helper, backend="numba")
+    with pytest.raises(AdCompileError) as info:
+        g(np.ones((2, 3)), np.ones((3, 2)))
+    err = info.value
+    assert err.filename == __file__ and err.line.strip() == "return np.sum((W @ x) * matmul)"
+    assert "helper matmul" in err.reason

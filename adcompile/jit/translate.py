@@ -123,6 +123,7 @@ def translate(texts: list[Text], title: str, containers: dict | None = None) -> 
     bodies = []
     functions: list[str] = []
     pending = []
+    checks = []
     for item in texts:
         body, tree = _body(item.text)
         marks = _marks(body, item.filename)
@@ -135,11 +136,13 @@ def translate(texts: list[Text], title: str, containers: dict | None = None) -> 
                 helpers.add("zero_like")
         tree = ast.parse(body)
         functions += [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
-        _check_helper_names(tree, item.namespace, helpers, edits.loc)
+        checks.append((tree, item.namespace, edits.loc))
         for name, (value, node) in _free_names(tree, item.namespace).items():
             if name not in helpers:
                 pending.append((name, value, edits.loc(node)))
         bodies.append((body, item.filename))
+    for tree, namespace, loc in checks:  # (once every helper the module imports is known)
+        _check_helper_names(tree, namespace, helpers, loc)
     for name, value, loc in pending:
         if name not in functions:
             _resolve(name, value, loc, imports, constants, arrays)
@@ -383,7 +386,7 @@ def _check_helper_names(tree: ast.Module, namespace: dict, helpers: set, loc) ->
             ours = value is None or (getattr(value, "__module__", "") or "").startswith(
                 "adcompile.runtime"
             )
-            if node.id == "matmul" and value in (np.dot, np.matmul):
+            if node.id == "matmul" and (value is np.dot or value is np.matmul):
                 ours = True  # (the same function of one- and two-dimensional arrays)
             if isinstance(node.ctx, ast.Load) and ours:
                 continue
