@@ -27,11 +27,14 @@ def check(
     specialise: bool = True,
     same: tuple = (),
     rebind: str = "",
+    names: tuple | None = None,
+    keywords: tuple[str, ...] = (),
 ) -> str:
     """Check the program ``source`` with every oracle, in every mode; ``mutates`` says
     that it writes through shared memory, which adcompile may refuse (the result is then
     "refused"); ``specialise=False`` checks the code compiled without the arguments'
-    shapes; ``same`` and ``rebind`` are fuzzcheck.check_program's."""
+    shapes; ``same``, ``rebind``, ``names`` and ``keywords`` are
+    fuzzcheck.check_program's."""
     autograd_text = None if mutates else module_text(source, "autograd.numpy")
     verdict = fuzzcheck.check_program(
         tmp_path,
@@ -43,6 +46,8 @@ def check(
         specialise,
         same=same,
         rebind=rebind,
+        names=names,
+        keywords=keywords,
     )
     assert verdict
     return verdict
