@@ -16,6 +16,7 @@ from ..rules import containers, registry
 from ..rules.containers import EMPTY, LEAF, Fields, element_kind, join_kinds
 from ..rules.registry import primitive_name
 from .common import _copy_atom
+from .unassigned import Unassigned
 
 
 class Kinds:
@@ -37,6 +38,8 @@ class Kinds:
         that path fails at run time as in Python), the rest as :meth:`kind` says."""
         if isinstance(atom, ast.Constant) and atom.value is None:
             return EMPTY
+        if isinstance(atom, ast.Name) and isinstance(self.globals.get(atom.id), Unassigned):
+            return EMPTY  # (a variable assigned only in a loop: what the loop assigns)
         return self.kind(atom)
 
     def joined_kind(self, kinds: list[object], test: ast.expr | None = None) -> object:
