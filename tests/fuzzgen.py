@@ -325,7 +325,9 @@ EXTENSIONS = {
     # respect to an entry inside *args ('args[1]'), and f's keyword-only parameters by
     # name; if isinstance(p, T) on a parameter (the other arm written for another
     # type); a function parameter with a default (def h(a, act=np.tanh), f's own act
-    # forwarded to helpers); functools.partial binding a helper's arguments in f;
+    # forwarded to helpers); functools.partial binding a helper's arguments in f; a
+    # loop over a tuple of functions, or of (array, function) pairs, and a list of
+    # functions indexed by a loop's index;
     # (sig-function-local: a lambda passed as such a function)
     "signatures": (
         "sig-varargs-wrt",
@@ -333,17 +335,20 @@ EXTENSIONS = {
         "sig-isinstance",
         "sig-function-arg",
         "sig-partial",
+        "sig-function-tuple",
         "sig-function-local",
     ),
     # iteration idioms: np.meshgrid of 1-d values; dict comprehensions over a dict's
     # keys; nested comprehensions with an if filter on each level; enumerate(..., start)
-    # over zip(...); reversed(list) in comprehensions, in zip(...) and made a list
+    # over zip(...); reversed(list) in comprehensions, in zip(...) and made a list; a
+    # loop over map(f, xs) (in enumerate(...) too)
     "iteration": (
         "iter-meshgrid",
         "iter-dict-comp",
         "iter-nested-filter",
         "iter-enumerate-start",
         "iter-reversed",
+        "iter-map-loop",
     ),
 }
 
@@ -1974,6 +1979,8 @@ class Builder:
             kinds += ["isinstance"] * 2
         if self.allowed("sig-partial") and self.helpers:
             kinds += ["partial"] * 2
+        if self.allowed("sig-function-tuple"):
+            kinds += ["function_tuple"] * 2
         if any(self.allowed(t) for t in EXTENSIONS["iteration"]):
             kinds += ["iteration"] * 3
         for _ in range(5):
@@ -2868,6 +2875,90 @@ class Builder:
             self.forget_owner("\n".join(calls + bound), "call")
         self.scope[name] = Var(name, "array", h.returns[0], False, "call", h.readonly)
         self.history.append(name)
+
+    def stmt_function_tuple(self, depth: int) -> None:
+        """``for act in (np.tanh, np.sin): v = act(v)``, a loop over (array, function)
+        pairs (``for M, act in layers:``), or ``acts[i](v)`` indexed by a loop."""
+        shape = self.any_shape()
+        fns = [self.pick(["np.tanh", "np.sin", "np.cos", *self.fn_params]) for _ in range(2)]
+        helpers = [
+            h.name
+            for h in self.helpers
+            if h.style == "plain"
+            and h.name.isidentifier()
+            and len(h.returns) == 1
+            and len(h.params) == 1
+            and h.params[0][1] == shape
+            and h.returns[0] == shape
+        ]
+        if helpers and self.chance(40):
+            fns[self.int(0, 1)] = self.pick(helpers)
+        if self.chance(30):
+            fns.append(self.pick(["np.tanh", "np.sin"]))
+        v = self.fresh("v")
+        init = self.exact(shape, self.expr_depth())
+        self.emit(f"{v} = {init.code}")
+        self.share(init)
+        way = self.int(0, 2)
+        act = self.fresh("act")
+        if way == 0:
+            self.emit(f"for {act} in ({', '.join(fns)}):")
+            self.emit(f"    {v} = {act}({v}) * 0.9")
+        elif way == 1:
+            layers, m = self.fresh("layers"), self.fresh("M")
+            pairs = [f"({self.exact(shape, self.expr_depth()).code}, {fn})" for fn in fns]
+            self.emit(f"{layers} = [{', '.join(pairs)}]")
+            source = self.pick([layers, f"reversed({layers})"])
+            self.emit(f"for {m}, {act} in {source}:")
+            self.emit(f"    {v} = {act}({m} * {v}) + {v} * 0.5")
+        else:
+            acts, i = self.fresh("acts"), self.fresh("i")
+            self.emit(f"{acts} = [{', '.join(fns)}]")
+            self.emit(f"for {i} in range({self.int(1, 4)}):")
+            self.emit(f"    {v} = {acts}[{i} % {len(fns)}]({v}) + {acts}[-1]({v}) * 0.5")
+        self.use("sig-function-tuple")
+        self.scope[v] = Var(v, "array", shape, True)
+        self.history.append(v)
+
+    def iter_map_loop(self, depth: int) -> None:
+        """``for y in map(h, xs): acc = acc + e(y)`` (a helper, numpy's function, a
+        lambda), also inside ``enumerate(...)``."""
+        lists = self.sized_lists()
+        xs = self.pick(lists)
+        y, acc = self.fresh("y"), self.fresh("v")
+        helpers = [
+            h
+            for h in self.helpers
+            if h.name.isidentifier()
+            and h.style == "plain"
+            and len(h.returns) == 1
+            and h.params[0][1] == xs.shape
+            and all(p in h.defaults for p, _ in h.params[1:])
+        ]
+        if helpers and self.chance(50):
+            h = self.pick(helpers)
+            fn, shape = h.name, h.returns[0]
+        elif self.chance(50):
+            fn, shape = self.pick(["np.sin", "np.tanh", "np.exp"]), xs.shape
+        else:
+            a = self.fresh("a")
+            saved = dict(self.scope)
+            self.scope[a] = Var(a, "array", xs.shape, False, "container", xs.readonly)
+            e = self.exact(self.any_shape(), self.expr_depth())
+            self.scope = saved
+            fn, shape = f"lambda {a}: {e.code}", e.shape
+        init = self.exact(shape, 0)
+        self.emit(f"{acc} = {init.code}")
+        self.share(init)
+        if self.chance(40):
+            i = self.fresh("i")
+            self.emit(f"for {i}, {y} in enumerate(map({fn}, {xs.name})):")
+            self.emit(f"    {acc} = {acc} * 0.5 + {y} * ({i} + 1.0)")
+        else:
+            self.emit(f"for {y} in map({fn}, {xs.name}):")
+            self.emit(f"    {acc} = {acc} * 0.5 + np.tanh({y})")
+        self.scope[acc] = Var(acc, "array", tuple(np.broadcast_shapes(shape, init.shape)), True)
+        self.history.append(acc)
 
     def stmt_iteration(self, depth: int) -> None:
         """One of the "iteration" extension's constructs."""

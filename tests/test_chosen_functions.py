@@ -106,6 +106,12 @@ SOURCE = textwrap.dedent(
         return np.sum(h) + np.sum(acts[1](x))
 
 
+    def unpacked_layer(W, x, flag):
+        layers = [(W, np.tanh), (W.T, np.sin)]
+        M, act = layers[1]
+        return np.sum(act(M @ x))
+
+
     def functions_as_arguments(x, acts):
         h = x
         for i in range(len(acts)):
@@ -141,6 +147,8 @@ CASES = [
     ("loop_over_layers", (W, normal(3, seed=5), True), (0, 1)),
     ("indexed_at_run_time", (normal(4),), (0,)),
     ("functions_as_arguments", (normal(3), (np.tanh, np.sin)), (0,)),
+    # (a list holding functions: the forward mode gives them no tangent)
+    ("unpacked_layer", (W, normal(3, seed=6), True), (0, 1)),
 ]
 
 

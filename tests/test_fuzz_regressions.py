@@ -906,3 +906,63 @@ def f(x0):
     return np.sum(v4 * v4 + v3)
 """
     check(tmp_path, source, [np.array([0.3287, 0.1])], wrt=(0,))
+
+
+def test_a_reversed_list_made_a_list(tmp_path):
+    """Found by the "iteration" extension: ``list(reversed(xs))`` (and ``sum``, ``zip``
+    and ``enumerate`` consumed whole) was refused as "the builtin reversed() is not
+    supported here", though a loop over ``reversed(xs)`` was differentiated."""
+    source = """\
+def f(x0, ws2):
+    c10 = list(reversed(ws2))
+    pairs = list(zip(ws2, c10))
+    numbered = list(enumerate(c10, 1))
+    v = np.sum(sum(reversed(ws2)) * x0)
+    return v + np.sum(c10[0] * x0) + np.sum(pairs[1][0] * numbered[0][1]) * numbered[1][0]
+"""
+    args = [
+        np.array([0.8596, -0.5399, -0.1753]),
+        [np.array([-0.0207, 0.7948, 0.7223]), np.array([0.6910, 0.0241, -0.7680])],
+    ]
+    check(tmp_path, source, args, wrt=(0, 1))
+
+
+def test_a_function_argument_with_a_default_and_a_positional_cotangent(tmp_path):
+    """Found by the "signatures" extension (in the checks, not in adcompile): vjp's
+    cotangent after the arguments of an f whose last parameter has a default
+    (``act=np.tanh``) would fill that parameter; the checks pass it by keyword. The
+    program forwards f's function parameter to a helper, as model code does."""
+    source = """\
+def h1(a0, a1, act=np.sin):
+    return act(a0 * a1) + a0
+
+
+def f(x0, x1, act=np.tanh):
+    v = act(x0) * 2.0
+    return np.sum(h1(v, x1, act=act)) + np.sum(h1(x1, a1=x0))
+"""
+    args = [np.array([0.3287, -0.55]), np.array([0.7, 0.1])]
+    check(tmp_path, source, args, wrt=(0, 1))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ad.AdCompileError,
+    reason="sig-function-local: a function made inside f (a lambda, a nested def) is "
+    "supported only where it is called, not passed as a value to another function",
+)
+def test_a_lambda_passed_to_a_helper_as_its_function_parameter(tmp_path):
+    """Found by the "signatures" extension: ``h(x, act=lambda z: z * 0.5)`` (and a
+    nested ``def`` passed the same way, or bound by ``functools.partial``) is refused;
+    the functions a call may pass are module-level ones and numpy's. A refusal, not a
+    wrong number."""
+    source = """\
+def h1(a0, act=np.tanh):
+    return act(a0) * 2.0
+
+
+def f(x0, x1):
+    return np.sum(h1(x0 - x1, act=lambda z: z * x1))
+"""
+    args = [np.array([0.3287, -0.55]), np.array([0.7, 0.1])]
+    check(tmp_path, source, args, wrt=(0, 1), names=("x0", 1))
