@@ -663,6 +663,18 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         """,
         "ad.grad(f)(x)",
     ),
+    (
+        "Expressions",
+        "a function chosen when the code runs, put into a list",
+        """
+        def f(x):
+            kept = []
+            for act in (np.tanh, np.sin):
+                kept.append(act)
+            return np.sum(kept[0](x))
+        """,
+        "ad.grad(f)(x)",
+    ),
     # ------------------------------------------------------------------ parameters
     (
         "Parameters",
