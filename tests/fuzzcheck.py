@@ -359,10 +359,10 @@ def by_keyword(fn, positional: int, keywords: tuple[str, ...]):
     if not keywords:
         return fn
 
-    def call(*xs):
+    def call(*xs, **more):
         count = len(keywords)
         named = dict(zip(keywords, xs[positional : positional + count], strict=True))
-        return fn(*xs[:positional], *xs[positional + count :], **named)
+        return fn(*xs[:positional], *xs[positional + count :], **named, **more)
 
     return call
 
