@@ -2770,7 +2770,10 @@ class Builder:
         name = self.fresh("v")
         self.use("sig-function-arg")
         self.emit(f"{name} = {act}({e.code})")
-        self.scope[name] = Var(name, "array", e.shape, True)
+        # (adcompile's in-place check takes a function called through a parameter to
+        # return what it was given, as for idiom-select-update)
+        self.forget_owner(e.code, "call")
+        self.scope[name] = Var(name, "array", e.shape, False, "call")
         self.history.append(name)
 
     def stmt_isinstance(self, depth: int) -> None:
@@ -2996,6 +2999,9 @@ class Builder:
                 tuple(grid[a] if a == axis else 1 for a in range(count)) if sparse else tuple(grid)
             )
         codes = ", ".join(e.code for e in inputs)
+        # (adcompile's in-place check takes the grids, a tuple of broadcasts of the
+        # inputs, to share memory with them and with each other)
+        self.forget_owner(codes, "container")
         if self.chance(30):
             m = self.fresh("m")
             self.emit(f"{m} = np.meshgrid({codes}{options})")
@@ -4098,8 +4104,8 @@ def _helper(b: Builder, name: str, depth: int, named: bool = False, method: bool
         shapes = [b.any_shape()]
         exprs = [b.exact(shapes[0], 1)]
     b.fn_params = outer_fns
-    if fn_param is not None:
-        exprs[0] = E(f"{fn_param}({exprs[0].code})", exprs[0].shape)
+    if fn_param is not None:  # (taken to return what it was given: see stmt_act)
+        exprs[0] = E(f"{fn_param}({exprs[0].code})", exprs[0].shape, owned=False, via="call")
         b.use("sig-function-arg")
     ret = ", ".join(e.code for e in exprs)
     # a helper that returns (a view of) a parameter shares the caller's array
