@@ -2901,7 +2901,9 @@ class Builder:
         v = self.fresh("v")
         init = self.exact(shape, self.expr_depth())
         self.emit(f"{v} = {init.code}")
-        self.share(init)
+        # (adcompile's in-place check takes the loop's result to be the first value too,
+        # as if the loop may not run)
+        held = Var(v, "array", shape, init.owned, self.share(init), init.readonly)
         way = self.int(0, 2)
         act = self.fresh("act")
         if way == 0:
@@ -2920,7 +2922,7 @@ class Builder:
             self.emit(f"for {i} in range({self.int(1, 4)}):")
             self.emit(f"    {v} = {acts}[{i} % {len(fns)}]({v}) + {acts}[-1]({v}) * 0.5")
         self.use("sig-function-tuple")
-        self.scope[v] = Var(v, "array", shape, True)
+        self.scope[v] = held
         self.history.append(v)
 
     def iter_map_loop(self, depth: int) -> None:
@@ -2952,7 +2954,7 @@ class Builder:
             fn, shape = f"lambda {a}: {e.code}", e.shape
         init = self.exact(shape, 0)
         self.emit(f"{acc} = {init.code}")
-        self.share(init)
+        via = self.share(init)
         if self.chance(40):
             i = self.fresh("i")
             self.emit(f"for {i}, {y} in enumerate(map({fn}, {xs.name})):")
@@ -2960,7 +2962,8 @@ class Builder:
         else:
             self.emit(f"for {y} in map({fn}, {xs.name}):")
             self.emit(f"    {acc} = {acc} * 0.5 + np.tanh({y})")
-        self.scope[acc] = Var(acc, "array", tuple(np.broadcast_shapes(shape, init.shape)), True)
+        shape = tuple(np.broadcast_shapes(shape, init.shape))
+        self.scope[acc] = Var(acc, "array", shape, init.owned, via, init.readonly)
         self.history.append(acc)
 
     def stmt_iteration(self, depth: int) -> None:
