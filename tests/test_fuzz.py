@@ -164,8 +164,10 @@ def test_programs_with_each_extension(extension, workdir):
     lambdas, loop-only variables and statements kept for their effect, element
     assignment, fft, splits, parameter styles, random draws, closures, filtered, dict
     and nested comprehensions, bound methods, dataclass and namedtuple parameters,
-    argument validation and logging, user calls in conditions: each with everything
-    else."""
+    argument validation and logging, user calls in conditions, Python idioms, wrt
+    inside *args and on keyword-only parameters, isinstance branches, function
+    parameters and tuples of functions, meshgrid, enumerate with a start, reversed and
+    loops over map: each with everything else."""
     features = SUITES[extension][0]
 
     @fuzz_settings(extension)
