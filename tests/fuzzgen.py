@@ -2815,7 +2815,8 @@ class Builder:
                 self.emit(f"{v} = np.sum(np.stack({p.name}[1:] + {p.name}[:1]))")
             else:
                 self.emit(f"{v} = np.sum({p.name}[0]) * len({p.name})")
-            self.emit(f"return {v}")
+            if self.loop_depth == 0:  # (adcompile refuses a return inside a loop)
+                self.emit(f"return {v}")
 
         def taken() -> None:
             end, returned = self.arm(self.int(1, 2), max(depth, 1))
@@ -3056,9 +3057,14 @@ class Builder:
         self.emit(f"{name} = {{{k}: {value} for {k} in {source}}}")
         self.share(e, "container")
         out = self.fresh("v")
-        reads = " + ".join(f"{name}[{key!r}]" for key in keys[: self.int(1, len(keys))])
+        count = self.int(1, len(keys))
+        reads = " + ".join(f"{name}[{key!r}]" for key in keys[:count])
         self.emit(f"{out} = {reads}")
-        self.scope[out] = Var(out, "array", shape, True)
+        if count == 1:  # the dict's element itself
+            self.forget_owner(e.code, "container")
+            self.scope[out] = Var(out, "array", shape, False, "container", e.readonly)
+        else:
+            self.scope[out] = Var(out, "array", shape, True)
         self.history.append(out)
 
     def iter_nested_filter(self, depth: int) -> None:
