@@ -163,7 +163,7 @@ FUNCTIONS_TEXT = [
     "with each function called in its branch, also when it is passed to a helper. "
     "A tuple or list of functions (or of tuples holding them) looped over or indexed "
     "when the code runs (`for act in (np.tanh, np.sin):`, `for W, act in layers:`, "
-    "`acts[i](h)`) chooses the same way, by the index. A chosen function cannot be "
+    "`act = acts[k % 3]`, then `act(h)`) chooses the same way, by the index. A chosen function cannot be "
     "put into a list, tuple or dict (the container could outlive its condition), "
     "and a function made inside the function (a `lambda`, a nested `def`) is "
     "supported where it is called, not passed as a value. "

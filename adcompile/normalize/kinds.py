@@ -135,7 +135,7 @@ class Kinds:
                     "a function chosen when the code runs (by a condition, or by a loop "
                     "over functions) cannot be put into a list, tuple or dict",
                     hint="call it where it is chosen, or keep the functions in a tuple made "
-                    "before the loop and call its elements by index: acts[i](x)",
+                    "before the loop and call its elements by index: act = acts[i]; act(x)",
                 )
 
     def indexed_choice(self, kind: object, index: ast.expr) -> object | None:

@@ -671,7 +671,8 @@ ENTRIES: list[tuple[str, str, str, str]] = [
             kept = []
             for act in (np.tanh, np.sin):
                 kept.append(act)
-            return np.sum(kept[0](x))
+            first = kept[0]
+            return np.sum(first(x))
         """,
         "ad.grad(f)(x)",
     ),
