@@ -3823,19 +3823,19 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
     choices = used or differentiable
     count = draw(st.integers(1, len(choices)))
     wrt = tuple(sorted(set(draw(st.permutations(choices))[:count]) | set(same)))
-    names = None
+    spelled = None
     if star is not None or kw_from < len(params):
-        names = []
+        spelled = []
         for i in wrt:
             if star is not None and star <= i < kw_from:
-                names.append(f"{b.star}[{i - star}]")
+                spelled.append(f"{b.star}[{i - star}]")
                 b.use("sig-varargs-wrt")
             elif i >= kw_from:
-                names.append(params[i])
+                spelled.append(params[i])
                 b.use("sig-keyword-wrt")
             else:
-                names.append(params[i] if b.chance(50) else i)
-        names = tuple(names)
+                spelled.append(params[i] if b.chance(50) else i)
+        spelled = tuple(spelled)
     specialise = not b.chance(30)
     if b.customs or rebind:
         b.autograd_ok = False  # the oracle runs the module once, without adcompile
@@ -3862,7 +3862,7 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
         same=same,
         rebind=rebind,
         tags=frozenset(b.tags),
-        names=names,
+        names=spelled,
         keywords=tuple(params[kw_from:]),
     )
 
