@@ -198,7 +198,7 @@ class SourceFunction:
     def shorthand(self) -> bool:
         """Whether the function has a construct the desugar pass writes out: a
         comprehension, nested function, lambda or class, a call in the condition of an
-        if/while/a if c else b, ``partial`` or ``map``, a = b = ..., non-plain parameters."""
+        if/while/a if c else b, a call of ``ITERATORS``, a = b = ..., non-plain parameters."""
         return self._names[2]
 
     @functools.cached_property
@@ -217,7 +217,7 @@ class SourceFunction:
                 if type(n.ctx) is ast.Store:
                     stored.add(n.id)
             elif kind is ast.Call and not shorthand:  # functools.partial(...), map(...)
-                shorthand = getattr(n.func, "id", getattr(n.func, "attr", "")) in ("partial", "map")
+                shorthand = getattr(n.func, "id", getattr(n.func, "attr", "")) in ITERATORS
             elif kind in _SHORTHAND:
                 shorthand = shorthand or n is not root
             elif kind is ast.Assign:  # a = b = ...
@@ -252,17 +252,11 @@ class SourceFunction:
 
 # what the desugar pass rewrites (a call in a condition aside)
 _SHORTHAND = frozenset(
-    {
-        ast.ListComp,
-        ast.SetComp,
-        ast.DictComp,
-        ast.GeneratorExp,
-        ast.Lambda,
-        ast.FunctionDef,
-        ast.AsyncFunctionDef,
-        ast.ClassDef,
-    }
+    {ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda, ast.ClassDef}
+    | {ast.FunctionDef, ast.AsyncFunctionDef}
 )
+# calls it writes out: partial(...), map(...), and reversed/zip/enumerate consumed whole
+ITERATORS = ("partial", "map", "reversed", "zip", "enumerate")
 
 
 def _char_col(text: str, byte_col: int) -> int:

@@ -292,6 +292,8 @@ def check_program(
     specialise: bool = True,
     same: tuple = (),
     rebind: str = "",
+    names: tuple | None = None,
+    keywords: tuple[str, ...] = (),
 ) -> str:
     """Check adcompile's gradient of ``f`` in ``module_text`` in every mode; raise
     AssertionError on a wrong answer, :class:`Rejected` when no oracle can judge.
@@ -302,19 +304,39 @@ def check_program(
     ``same`` lists arguments that are one array passed several times (``f(a, a)``): the
     first is the array, the others are replaced by it. ``rebind`` is module-level code
     (``c = 0.5``, ``h = h_alt``) run after the check, which is then made again with the
-    same gradient functions."""
+    same gradient functions.
+
+    ``names`` is ``wrt`` as adcompile is told it, when the positions of ``wrt`` are not
+    how it names them (an entry inside ``*args``, ``'args[1]'``, or a keyword-only
+    parameter by name); ``keywords`` names the last arguments, which every call passes by
+    keyword (keyword-only parameters)."""
     module, path = load(directory, module_text)
+    positional = len(args) - len(keywords)
     try:
-        fns = compile_modes(module.f, wrt)
+        fns = compile_modes(module.f, wrt if names is None else names)
+        if module.f.__defaults__ or module.f.__kwdefaults__:
+            # (after parameters with defaults, a positional cotangent would fill them)
+            fns["vjp"] = by_cotangent(fns["vjp"])
+        fns = {mode: by_keyword(fn, positional, keywords) for mode, fn in fns.items()}
+        entry = by_keyword(module.f, positional, keywords)
         verdict = _check(
-            module, module_text, args, wrt, fns, autograd_text, mutates, specialise, same
+            entry, module_text, args, wrt, fns, autograd_text, mutates, specialise, same, keywords
         )
         if rebind and verdict != "refused":
             exec(compile(rebind, str(path), "exec"), vars(module))
             if autograd_text is not None:
                 autograd_text = autograd_text + "\n\n" + rebind + "\n"
             verdict = _check(
-                module, module_text, args, wrt, fns, autograd_text, mutates, specialise, same
+                entry,
+                module_text,
+                args,
+                wrt,
+                fns,
+                autograd_text,
+                mutates,
+                specialise,
+                same,
+                keywords,
             )
         return verdict
     finally:
@@ -330,8 +352,34 @@ def joined(args: list, same: tuple) -> list:
     return args
 
 
-def _check(module, module_text, args, wrt, fns, autograd_text, mutates, specialise, same) -> str:
-    f = module.f
+def by_keyword(fn, positional: int, keywords: tuple[str, ...]):
+    """``fn`` called with its arguments all by position: the first ``positional`` stay
+    positional, the next ones go by keyword (named by ``keywords``), and any after them
+    (vjp's cotangent) follow the positional ones."""
+    if not keywords:
+        return fn
+
+    def call(*xs, **more):
+        count = len(keywords)
+        named = dict(zip(keywords, xs[positional : positional + count], strict=True))
+        return fn(*xs[:positional], *xs[positional + count :], **named, **more)
+
+    return call
+
+
+def by_cotangent(vjp):
+    """``vjp`` called with the cotangent last among its positional arguments, passing it
+    by keyword."""
+
+    def call(*xs, **named):
+        return vjp(*xs[:-1], cotangent=xs[-1], **named)
+
+    return call
+
+
+def _check(
+    f, module_text, args, wrt, fns, autograd_text, mutates, specialise, same, keywords=()
+) -> str:
     if same:
         # f(a, a): a function of the one array, whose gradient is the sum of the gradients
         # of its positions (each position alone is not a function of it when f writes
@@ -419,7 +467,7 @@ def _check(module, module_text, args, wrt, fns, autograd_text, mutates, speciali
         # 0 * inf: a derivative that is infinite at the point (arctan2 at (0, 0), sqrt
         # at 0) times a zero cotangent. Reverse mode gives NaN there, as autograd does
         # and as docs/numerics.md says; finite differences see a constant.
-        ag = _autograd(autograd_text, args, wrt) if autograd and autograd_text else None
+        ag = _autograd(autograd_text, args, wrt, keywords) if autograd and autograd_text else None
         if ag is not None and not np.isfinite(ag[singular]).any():
             STATS["rejected: non-finite at a singular point, as autograd"] += 1
             raise Rejected("singular point")
@@ -448,7 +496,11 @@ def _check(module, module_text, args, wrt, fns, autograd_text, mutates, speciali
             # at an exact tie of several calls (np.maximum(np.minimum(x, 0), 0) at 0) the
             # conventions compose by the chain rule into a gradient no nearby point has
             # (docs/numerics.md); autograd, which splits ties the same way, is the judge
-            ag = _autograd(autograd_text, args, wrt) if autograd and autograd_text else None
+            ag = (
+                _autograd(autograd_text, args, wrt, keywords)
+                if autograd and autograd_text
+                else None
+            )
             if ag is None or same:
                 STATS["rejected: an exact tie of several calls (no autograd)"] += 1
                 raise Rejected("exact tie")
@@ -465,7 +517,7 @@ def _check(module, module_text, args, wrt, fns, autograd_text, mutates, speciali
 
     # autograd
     if autograd is not None and autograd_text is not None and not same:
-        ag = _autograd(autograd_text, args, wrt)
+        ag = _autograd(autograd_text, args, wrt, keywords)
         if ag is None:
             STATS["autograd could not run the program"] += 1
         elif close(g, ag, 1e-8):
@@ -534,14 +586,14 @@ def _exact_tie(grad, args, wrt, same, specialise, g, fd, eps) -> bool:
     return True
 
 
-def _autograd(text: str, args: list, wrt: tuple) -> np.ndarray | None:
+def _autograd(text: str, args: list, wrt: tuple, keywords: tuple = ()) -> np.ndarray | None:
     namespace: dict = {}
     # in linecache, so that an @ad.adjoint rule of the program can read its source
     name = f"<fuzz program for autograd {hashlib.sha1(text.encode()).hexdigest()[:16]}>"
     linecache.cache[name] = (len(text), None, text.splitlines(keepends=True), name)
     try:
         exec(compile(text, name, "exec"), namespace)
-        f = namespace["f"]
+        f = by_keyword(namespace["f"], len(args) - len(keywords), keywords)
 
         def undressed(*xs):  # autograd knows no records: they travel as tuples
             return f(*(dressed(x, a) for x, a in zip(xs, args)))

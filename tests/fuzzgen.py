@@ -321,6 +321,35 @@ EXTENSIONS = {
         "idiom-chain",
         "idiom-pyrandom",
     ),
+    # how model code takes and passes its arguments: f(x0, *args) differentiated with
+    # respect to an entry inside *args ('args[1]'), and f's keyword-only parameters by
+    # name; if isinstance(p, T) on a parameter (the other arm written for another
+    # type); a function parameter with a default (def h(a, act=np.tanh), f's own act
+    # forwarded to helpers); functools.partial binding a helper's arguments in f; a
+    # loop over a tuple of functions, or of (array, function) pairs, and a list of
+    # functions indexed by a loop's index;
+    # (sig-function-local: a lambda passed as such a function)
+    "signatures": (
+        "sig-varargs-wrt",
+        "sig-keyword-wrt",
+        "sig-isinstance",
+        "sig-function-arg",
+        "sig-partial",
+        "sig-function-tuple",
+        "sig-function-local",
+    ),
+    # iteration idioms: np.meshgrid of 1-d values; dict comprehensions over a dict's
+    # keys; nested comprehensions with an if filter on each level; enumerate(..., start)
+    # over zip(...); reversed(list) in comprehensions, in zip(...) and made a list; a
+    # loop over map(f, xs) (in enumerate(...) too)
+    "iteration": (
+        "iter-meshgrid",
+        "iter-dict-comp",
+        "iter-nested-filter",
+        "iter-enumerate-start",
+        "iter-reversed",
+        "iter-map-loop",
+    ),
 }
 
 # What the generator steers clear of. Known compiler bugs go here, so that the
@@ -331,6 +360,9 @@ KNOWN_BUGS = {
     # (tests/test_in_place.py), and the generator cannot tell whether the caller
     # passed a writable array (it may pass np.broadcast_to(...)), so Python fails
     "inplace-argument",
+    # h(x, act=lambda z: ...): a function made inside f (a lambda, a nested def) passed
+    # as a value to another function is refused ("supported only where it is called")
+    "sig-function-local",
     # (the bugs the extensions found are fixed; their regressions pass in
     # tests/test_fuzz_regressions.py)
 }
@@ -415,6 +447,10 @@ class Program:
     same: tuple[int, ...] = ()  # arguments that are one array passed several times
     rebind: str = ""  # module-level code run between two checks (c = ..., h = h_alt)
     tags: frozenset = frozenset()  # what of the generator's extensions it uses
+    # wrt as adcompile is told it, when not by position: 'args[1]' (an entry inside
+    # *args), a keyword-only parameter's name
+    names: tuple | None = None
+    keywords: tuple[str, ...] = ()  # the last parameters, passed by keyword
 
     def module(self, numpy: str = "numpy") -> str:
         return module_text(self.body, numpy)
@@ -443,6 +479,8 @@ class Program:
             + ("" if self.specialise else ", specialise=False")
             + (f", same={self.same!r}" if self.same else "")
             + (f", rebind={self.rebind!r}" if self.rebind else "")
+            + (f", names={self.names!r}" if self.names is not None else "")
+            + (f", keywords={self.keywords!r}" if self.keywords else "")
             + ")\n"
         )
 
@@ -457,6 +495,27 @@ class Program:
         )
 
 
+# np.meshgrid for autograd, which has no derivative of it: each input along its axis of
+# the grid, times ones of the grid's shape
+MESHGRID = """\
+def meshgrid(*xs, indexing="xy", sparse=False):
+    xs = [np.ravel(x) for x in xs]
+    axes = list(range(len(xs)))
+    if indexing == "xy" and len(xs) > 1:
+        axes[0], axes[1] = 1, 0
+    grid = [0] * len(xs)
+    for i, x in enumerate(xs):
+        grid[axes[i]] = x.shape[0]
+    out = []
+    for i, x in enumerate(xs):
+        along = [1] * len(xs)
+        along[axes[i]] = -1
+        g = np.reshape(x, along)
+        out.append(g if sparse else g * np.ones(grid))
+    return out
+"""
+
+
 def module_text(body: str, numpy: str = "numpy") -> str:
     """The module of a program: its functions after the imports they use."""
     rules = "\nimport adcompile as ad\n" if "@ad.adjoint(" in body else ""
@@ -469,6 +528,8 @@ def module_text(body: str, numpy: str = "numpy") -> str:
         imports = "import logging\n" + imports
     if "LOG." in body:
         rules += '\nLOG = logging.getLogger("fuzz")\n'
+    if numpy != "numpy" and "np.meshgrid(" in body:  # (the "iteration" extension)
+        body = MESHGRID + "\n\n" + body.replace("np.meshgrid(", "meshgrid(")
     return f"{imports}\nimport {numpy} as np\n{rules}\n\n{body}"
 
 
@@ -578,6 +639,7 @@ class Helper:
     # how it takes its parameters after the first: "plain", "varargs" (*rest, unpacked
     # in the body), "keyword-only" (after *) or "kwargs" (**kw, read by key)
     style: str = "plain"
+    fn_param: str | None = None  # a function parameter with a default (act=np.tanh)
 
 
 class Unfit(Exception):
@@ -612,6 +674,8 @@ class Builder:
         self.required: list[str] = []  # terms every result of f includes
         self.modes: list[tuple[str, str]] = []  # string attributes of self, their values
         self.logs = False  # a logging call was written
+        self.fn_params: list[str] = []  # function parameters in scope (act=np.tanh)
+        self.star = "args"  # the name of f's *args (the "signatures" extension)
 
     def allowed(self, tag: str) -> bool:
         """Whether the construct ``tag`` of an extension may be generated here."""
@@ -1682,6 +1746,15 @@ class Builder:
                 continue  # the default
             code = self.exact(shape, depth).code
             args.append(code if i < split else f"{p}={code}")
+        if h.fn_param is not None and self.chance(50):  # a function passed as a value
+            fn = self.pick(self.fn_values())
+            if fn.startswith("lambda"):
+                fn = f"({fn})"
+                self.use("sig-function-local")
+            if split == len(h.params) and self.chance(50):
+                args.append(fn)
+            else:
+                args.append(f"{h.fn_param}={fn}")
         text = f"{h.name}({', '.join(args)})"
         if h.aliases:
             self.forget_owner(text, "call")
@@ -1896,6 +1969,16 @@ class Builder:
             kinds += ["pyrandom"] * 2
         if self.modes:
             kinds += ["mode"] * 3
+        if self.fn_params:
+            kinds += ["act"] * 2
+        if self.allowed("sig-isinstance") and not self.in_helper:
+            kinds += ["isinstance"] * 2
+        if self.allowed("sig-partial") and self.helpers:
+            kinds += ["partial"] * 2
+        if self.allowed("sig-function-tuple"):
+            kinds += ["function_tuple"] * 2
+        if any(self.allowed(t) for t in EXTENSIONS["iteration"]):
+            kinds += ["iteration"] * 3
         for _ in range(5):
             kind = self.pick(kinds)
             mark = len(self.lines)
@@ -2666,6 +2749,408 @@ class Builder:
 
     # -------------------------------------------------------- extensions
 
+    # ------------------------------------------- signatures and iteration
+
+    def fn_values(self) -> list[str]:
+        """Functions an ``act=`` parameter may be given: numpy's, a lambda, and the
+        function parameters in scope (f's own ``act``, forwarded)."""
+        local = ["lambda z: z * 0.5"] if self.allowed("sig-function-local") else []
+        return ["np.sin", "np.tanh", "np.cos", *local, *self.fn_params]
+
+    def stmt_act(self, depth: int) -> None:
+        """``v = act(e)`` with ``act`` a function parameter."""
+        if not self.fn_params:
+            raise Unfit
+        act = self.pick(self.fn_params)
+        e = self.gen(self.any_shape(), self.expr_depth())
+        name = self.fresh("v")
+        self.use("sig-function-arg")
+        self.emit(f"{name} = {act}({e.code})")
+        # (adcompile's in-place check takes a function called through a parameter to
+        # return what it was given, as for idiom-select-update)
+        self.forget_owner(e.code, "call")
+        self.scope[name] = Var(name, "array", e.shape, False, "call")
+        self.history.append(name)
+
+    def stmt_isinstance(self, depth: int) -> None:
+        """``if isinstance(p, T): ... else: ...`` on a parameter of f: the arm Python
+        takes for the argument's type, and an arm written for another one (which reads a
+        container as a list, a dict or a tuple)."""
+        if self.in_helper:
+            raise Unfit
+        params = [v for v in self.scope.values() if v.param and not v.glob]
+        params = [v for v in params if v.kind in ("array", "list", "tuple", "dict")]
+        if not params:
+            raise Unfit
+        p = self.pick(params)
+        if p.kind == "array":
+            actual = "float" if p.name in self.pyfloats else "np.ndarray"
+            other = "np.ndarray" if actual == "float" else "float"
+        else:
+            actual = {"list": "list", "tuple": "tuple", "dict": "dict"}[p.kind]
+            other = self.pick([k for k in ("list", "tuple", "dict") if k != actual])
+        if p.kind in ("list", "tuple") and self.chance(30):
+            actual = "(list, tuple)"
+        taken_first = self.chance(50)
+        if self.chance(20):  # not isinstance(p, other): the first arm is taken
+            test, taken_first = f"not isinstance({p.name}, {other})", True
+        else:
+            test = f"isinstance({p.name}, {actual if taken_first else other})"
+        self.use("sig-isinstance")
+        self.emit(f"if {test}:")
+        ends = []
+
+        def foreign() -> None:
+            # what only makes sense for the other type; never run
+            v = self.fresh("v")
+            if p.kind == "array":
+                self.emit(f"{v} = {p.name} * 2.0")
+            elif other == "dict":
+                self.emit(f"{v} = sum(np.sum(a) for a in {p.name}.values())")
+            elif other == "list":
+                self.emit(f"{v} = np.sum(np.stack({p.name}[1:] + {p.name}[:1]))")
+            else:
+                self.emit(f"{v} = np.sum({p.name}[0]) * len({p.name})")
+            if self.loop_depth == 0:  # (adcompile refuses a return inside a loop)
+                self.emit(f"return {v}")
+
+        def taken() -> None:
+            end, returned = self.arm(self.int(1, 2), max(depth, 1))
+            if not returned:
+                ends.append(end)
+
+        def untaken() -> None:
+            if p.kind == "array" or self.chance(50):
+                taken()  # (an array's type may have changed: either arm may run)
+            else:
+                self.indent += 1
+                foreign()
+                self.indent -= 1
+
+        if taken_first:
+            taken()
+            self.emit("else:")
+            untaken()
+        else:
+            untaken()
+            self.emit("else:")
+            taken()
+        self.merge(ends)
+
+    def stmt_partial(self, depth: int) -> None:
+        """``g = functools.partial(h, a, a1=b)`` of a helper in f, then ``g(...)``."""
+        helpers = [
+            h
+            for h in self.helpers
+            if h.style == "plain" and h.name.isidentifier() and len(h.returns) == 1
+        ]
+        if not helpers or self.no_calls:
+            raise Unfit
+        h = self.pick(helpers)
+        k = self.int(0, len(h.params) - 1 if h.fn_param is None else len(h.params))
+        bound = [self.exact(shape, self.expr_depth()).code for _, shape in h.params[:k]]
+        rest = h.params[k:]
+        named = []
+        if rest and self.chance(40):
+            p, shape = rest[-1]
+            named.append(f"{p}={self.exact(shape, self.expr_depth()).code}")
+            rest = rest[:-1]
+        if h.fn_param is not None and self.chance(60):
+            fn = self.pick(self.fn_values())
+            if fn.startswith("lambda"):
+                self.use("sig-function-local")
+            named.append(f"{h.fn_param}={fn}")
+        if not bound and not named:
+            raise Unfit
+        g = self.fresh("g")
+        self.emit(f"{g} = functools.partial({', '.join([h.name, *bound, *named])})")
+        self.use("sig-partial")
+        name = self.fresh("v")
+        calls = []
+        for _ in range(self.int(1, 2)):
+            args = [self.exact(shape, self.expr_depth()).code for _, shape in rest]
+            calls.append(f"{g}({', '.join(args)})")
+        self.emit(f"{name} = {' + '.join(calls)}")
+        if h.aliases:
+            self.forget_owner("\n".join(calls + bound), "call")
+        self.scope[name] = Var(name, "array", h.returns[0], False, "call", h.readonly)
+        self.history.append(name)
+
+    def stmt_function_tuple(self, depth: int) -> None:
+        """``for act in (np.tanh, np.sin): v = act(v)``, a loop over (array, function)
+        pairs (``for M, act in layers:``), or ``acts[i](v)`` indexed by a loop."""
+        shape = self.any_shape()
+        fns = [self.pick(["np.tanh", "np.sin", "np.cos", *self.fn_params]) for _ in range(2)]
+        helpers = [
+            h.name
+            for h in self.helpers
+            if h.style == "plain"
+            and h.name.isidentifier()
+            and len(h.returns) == 1
+            and len(h.params) == 1
+            and h.params[0][1] == shape
+            and h.returns[0] == shape
+        ]
+        if helpers and self.chance(40):
+            fns[self.int(0, 1)] = self.pick(helpers)
+        if self.chance(30):
+            fns.append(self.pick(["np.tanh", "np.sin"]))
+        v = self.fresh("v")
+        init = self.exact(shape, self.expr_depth())
+        self.emit(f"{v} = {init.code}")
+        # (adcompile's in-place check takes the loop's result to be the first value too,
+        # as if the loop may not run)
+        held = Var(v, "array", shape, init.owned, self.share(init), init.readonly)
+        way = self.int(0, 2)
+        act = self.fresh("act")
+        if way == 0:
+            self.emit(f"for {act} in ({', '.join(fns)}):")
+            self.emit(f"    {v} = {act}({v}) * 0.9")
+        elif way == 1:
+            layers, m = self.fresh("layers"), self.fresh("M")
+            pairs = [f"({self.exact(shape, self.expr_depth()).code}, {fn})" for fn in fns]
+            self.emit(f"{layers} = [{', '.join(pairs)}]")
+            source = self.pick([layers, f"reversed({layers})"])
+            self.emit(f"for {m}, {act} in {source}:")
+            self.emit(f"    {v} = {act}({m} * {v}) + {v} * 0.5")
+        else:
+            acts, i = self.fresh("acts"), self.fresh("i")
+            self.emit(f"{acts} = [{', '.join(fns)}]")
+            self.emit(f"for {i} in range({self.int(1, 4)}):")
+            self.emit(f"    {v} = {acts}[{i} % {len(fns)}]({v}) + {acts}[-1]({v}) * 0.5")
+        self.use("sig-function-tuple")
+        self.scope[v] = held
+        self.history.append(v)
+
+    def iter_map_loop(self, depth: int) -> None:
+        """``for y in map(h, xs): acc = acc + e(y)`` (a helper, numpy's function, a
+        lambda), also inside ``enumerate(...)``."""
+        lists = self.sized_lists()
+        xs = self.pick(lists)
+        y, acc = self.fresh("y"), self.fresh("v")
+        helpers = [
+            h
+            for h in self.helpers
+            if h.name.isidentifier()
+            and h.style == "plain"
+            and len(h.returns) == 1
+            and h.params[0][1] == xs.shape
+            and all(p in h.defaults for p, _ in h.params[1:])
+        ]
+        if helpers and self.chance(50):
+            h = self.pick(helpers)
+            fn, shape = h.name, h.returns[0]
+        elif self.chance(50):
+            fn, shape = self.pick(["np.sin", "np.tanh", "np.exp"]), xs.shape
+        else:
+            a = self.fresh("a")
+            saved = dict(self.scope)
+            self.scope[a] = Var(a, "array", xs.shape, False, "container", xs.readonly)
+            e = self.exact(self.any_shape(), self.expr_depth())
+            self.scope = saved
+            fn, shape = f"lambda {a}: {e.code}", e.shape
+        init = self.exact(shape, 0)
+        self.emit(f"{acc} = {init.code}")
+        via = self.share(init)
+        if self.chance(40):
+            i = self.fresh("i")
+            self.emit(f"for {i}, {y} in enumerate(map({fn}, {xs.name})):")
+            self.emit(f"    {acc} = {acc} * 0.5 + {y} * ({i} + 1.0)")
+        else:
+            self.emit(f"for {y} in map({fn}, {xs.name}):")
+            self.emit(f"    {acc} = {acc} * 0.5 + np.tanh({y})")
+        shape = tuple(np.broadcast_shapes(shape, init.shape))
+        self.scope[acc] = Var(acc, "array", shape, init.owned, via, init.readonly)
+        self.history.append(acc)
+
+    def stmt_iteration(self, depth: int) -> None:
+        """One of the "iteration" extension's constructs."""
+        ways = [w for w in EXTENSIONS["iteration"] if self.allowed(w)]
+        way = self.pick(ways)
+        getattr(self, "iter_" + way[len("iter-") :].replace("-", "_"))(depth)
+        self.use(way)
+
+    def sized_lists(self) -> list[Var]:
+        """The lists of known length in scope; one is made here if there are none (or,
+        now and then, anyway)."""
+        lists = [v for v in self.containers("list") if v.length]
+        if not lists or self.chance(30):
+            self.stmt_list(0)
+            lists = [v for v in self.containers("list") if v.length]
+        return lists
+
+    def iter_meshgrid(self, depth: int) -> None:
+        """``X, Y = np.meshgrid(u, v)`` of 1-d values (``indexing="ij"``, ``sparse=True``,
+        three of them), the grids read by an expression."""
+        count = 3 if self.chance(20) else 2
+        sizes = [self.int(1, 3) for _ in range(count)]
+        inputs = [self.exact((n,), self.expr_depth()) for n in sizes]
+        ij = self.chance(40)
+        sparse = self.chance(25)
+        options = (', indexing="ij"' if ij else "") + (", sparse=True" if sparse else "")
+        grid = list(sizes)
+        if not ij:
+            grid[0], grid[1] = grid[1], grid[0]
+        names = [self.fresh("G") for _ in range(count)]
+        shapes = []
+        for i in range(count):
+            axis = i if ij or i > 1 else 1 - i
+            shapes.append(
+                tuple(grid[a] if a == axis else 1 for a in range(count)) if sparse else tuple(grid)
+            )
+        codes = ", ".join(e.code for e in inputs)
+        # (adcompile's in-place check takes the grids, a tuple of broadcasts of the
+        # inputs, to share memory with them and with each other)
+        self.forget_owner(codes, "container")
+        if self.chance(30):
+            m = self.fresh("m")
+            self.emit(f"{m} = np.meshgrid({codes}{options})")
+            for i, n in enumerate(names):
+                self.emit(f"{n} = {m}[{i}]")
+        else:
+            self.emit(f"{', '.join(names)}, = np.meshgrid({codes}{options})")
+        for n, shape in zip(names, shapes):
+            self.scope[n] = Var(n, "array", shape, False, "call")
+        total = self.fresh("v")
+        prod = " * ".join(names[:2])
+        rest = f" + np.sum(np.sin({names[2]}))" if count == 3 else ""
+        self.emit(f"{total} = np.sum(np.tanh({prod}) + {names[0]}){rest}")
+        self.scope[total] = Var(total, "array", (), True)
+        self.history += names + [total]
+
+    def iter_dict_comp(self, depth: int) -> None:
+        """``d = {k: e(p[k]) for k in ("w", "b")}`` over a dict parameter's keys (or a
+        module-level tuple of them), read back by key."""
+        dicts = [v for v in self.containers("dict") if v.param]
+        name = self.fresh("d")
+        k = self.fresh("k")
+        if dicts and self.chance(70):
+            p = self.pick(dicts)
+            keys = [key for key, _ in p.items]
+            shapes = {s for _, s in p.items}
+        else:  # over the keys of a dict made here
+            p = Var(self.fresh("d"), "dict")
+            keys = ["p", "q", "r"][: self.int(1, 3)]
+            shape = self.any_shape()
+            parts = [self.exact(shape, self.expr_depth()) for _ in keys]
+            items = ", ".join(f"{key!r}: {e.code}" for key, e in zip(keys, parts))
+            self.emit(f"{p.name} = {{{items}}}")
+            for e in parts:
+                self.share(e, "container")
+            shapes = {shape}
+        shape = self.any_shape()
+        w = self.fresh("w")
+        saved = dict(self.scope)
+        if len(shapes) == 1:  # an expression of p[k]
+            self.scope[w] = Var(w, "array", shapes.pop(), False, "container")
+        e = self.exact(shape, self.expr_depth() + 1)
+        self.scope = saved
+        if _mentions(e.code, w):
+            value = __import__("re").sub(rf"(?<![\w.]){w}(?!\w)", f"{p.name}[{k}]", e.code)
+        else:
+            value = f"np.mean(np.sin({p.name}[{k}])) * {e.op()}"
+        source = self.pick([repr(tuple(keys)), repr(list(keys))])
+        self.emit(f"{name} = {{{k}: {value} for {k} in {source}}}")
+        self.share(e, "container")
+        out = self.fresh("v")
+        count = self.int(1, len(keys))
+        reads = " + ".join(f"{name}[{key!r}]" for key in keys[:count])
+        self.emit(f"{out} = {reads}")
+        if count == 1:  # the dict's element itself
+            self.forget_owner(e.code, "container")
+            self.scope[out] = Var(out, "array", shape, False, "container", e.readonly)
+        else:
+            self.scope[out] = Var(out, "array", shape, True)
+        self.history.append(out)
+
+    def iter_nested_filter(self, depth: int) -> None:
+        """``[e(w, u) for i, w in enumerate(xs) if ... for u in ys if ...]``: a nested
+        comprehension with a filter on each level (the first elements always pass)."""
+        lists = self.sized_lists()
+        xs, ys = self.pick(lists), self.pick(lists)
+        i, j, w, u = self.fresh("i"), self.fresh("j"), self.fresh("w"), self.fresh("w")
+        saved = dict(self.scope)
+        self.scope[w] = Var(w, "array", xs.shape, False, "container", xs.readonly)
+        self.scope[u] = Var(u, "array", ys.shape, False, "container", ys.readonly)
+        e = self.exact(self.any_shape(), self.expr_depth() + 1)
+        self.scope = saved
+        t1 = f"np.sum({w}) > {self.pick(['0.0', '-0.5'])}"
+        t2 = f"np.max({u}) > {self.pick(['0.0', '0.5'])}"
+        inner = self.pick([ys.name, f"reversed({ys.name})"])
+        header = (
+            f"for {i}, {w} in enumerate({xs.name}) if {i} == 0 or {t1} "
+            f"for {j}, {u} in enumerate({inner}) if {j} == 0 or {t2}"
+        )
+        name = self.fresh("c")
+        if self.chance(50):
+            self.emit(f"{name} = sum([{e.code} {header}]) + np.zeros({e.shape!r})")
+            self.scope[name] = Var(name, "array", e.shape, True)
+        else:
+            self.emit(f"{name} = [{e.code} {header}]")
+            self.scope[name] = Var(name, "list", e.shape, readonly=e.readonly)
+        self.share(e, "container")
+        self.history.append(name)
+
+    def iter_enumerate_start(self, depth: int) -> None:
+        """``for i, (w, u) in enumerate(zip(xs, ys), start=1):`` (or ``enumerate(xs, 2)``,
+        in a comprehension too), with ``i`` in the arithmetic."""
+        lists = self.sized_lists()
+        xs, ys = self.pick(lists), self.pick(lists)
+        start = self.int(1, 2)
+        i, w, u = self.fresh("i"), self.fresh("w"), self.fresh("w")
+        pair = self.chance(60)
+        spelled = f"start={start}" if self.chance(50) else str(start)
+        source = f"zip({xs.name}, {ys.name})" if pair else xs.name
+        target = f"{i}, ({w}, {u})" if pair else f"{i}, {w}"
+        saved = dict(self.scope)
+        self.scope[w] = Var(w, "array", xs.shape, False, "container", xs.readonly)
+        if pair:
+            self.scope[u] = Var(u, "array", ys.shape, False, "container", ys.readonly)
+        e = self.exact(self.any_shape(), self.expr_depth() + 1)
+        self.scope = saved
+        name = self.fresh("v")
+        if self.chance(50):
+            self.emit(
+                f"{name} = sum({e.op()} * {i} for {target} in enumerate({source}, {spelled}))"
+            )
+        else:
+            self.emit(f"{name} = np.zeros({e.shape!r})")
+            self.emit(f"for {target} in enumerate({source}, {spelled}):")
+            self.emit(f"    {name} = {name} + {e.op()} / {i}")
+        self.scope[name] = Var(name, "array", e.shape, True)
+        self.history.append(name)
+
+    def iter_reversed(self, depth: int) -> None:
+        """``reversed(xs)`` in a comprehension, in zip(...), or made a list."""
+        lists = self.sized_lists()
+        xs = self.pick(lists)
+        way = self.int(0, 2)
+        name = self.fresh("c")
+        if way == 0:
+            self.emit(f"{name} = list(reversed({xs.name}))")
+            self.scope[name] = Var(
+                name, "list", xs.shape, False, "container", xs.readonly, length=xs.length
+            )
+            self.history.append(name)
+            return
+        w, u = self.fresh("w"), self.fresh("w")
+        saved = dict(self.scope)
+        self.scope[w] = Var(w, "array", xs.shape, False, "container", xs.readonly)
+        if way == 2:
+            ys = self.pick(lists)
+            self.scope[u] = Var(u, "array", ys.shape, False, "container", ys.readonly)
+        e = self.exact(self.any_shape(), self.expr_depth() + 1)
+        self.scope = saved
+        if way == 1:
+            self.emit(f"{name} = [{e.code} for {w} in reversed({xs.name})]")
+            n = xs.length
+        else:
+            self.emit(f"{name} = [{e.code} for {w}, {u} in zip(reversed({xs.name}), {ys.name})]")
+            n = min(xs.length, ys.length)
+        self.share(e, "container")
+        self.scope[name] = Var(name, "list", e.shape, readonly=e.readonly, length=n)
+        self.history.append(name)
+
     def custom_call(self, target: Shape, depth: int) -> E:
         """A call of a helper whose adjoint rule the module registers (elementwise).
         adcompile cannot see that it returns a new array (and its rule may read the
@@ -3291,6 +3776,10 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
     # the entry function
     b.lines = []
     b.indent = 1
+    act = ""
+    if b.allowed("sig-function-arg") and b.chance(40):
+        act = f"act={b.pick(['np.tanh', 'np.sin'])}"  # (forwarded to helpers as act=act)
+        b.fn_params = ["act"]
     if b.allowed("same-arg-inplace") and same and b.chance(50):
         # x0 += ... where x1 is x0: Python writes through to both
         target, other = b.pick([("x0", "x1"), ("x1", "x0")])
@@ -3312,8 +3801,16 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
             )
         else:
             b.ending()
+    star, kw_from, prologue = _signature(b, params, same)
+    b.lines = [f"    {line}" for line in prologue] + b.lines
     b.lines_text = "\n".join(b.lines)
-    chunks.append(f"def f({', '.join(params)}):\n" + b.lines_text + "\n")
+    signature = list(params[: kw_from if star is None else star])
+    if star is not None:
+        signature.append(f"*{b.star}")
+    elif kw_from < len(params):
+        signature.append("*")
+    signature += params[kw_from:] + ([act] if act else [])
+    chunks.append(f"def f({', '.join(signature)}):\n" + b.lines_text + "\n")
     if method is not None:
         rebind = "\n".join(r for r in (rebind, _methods_class(b, chunks, *method)) if r)
 
@@ -3322,6 +3819,19 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
     choices = used or differentiable
     count = draw(st.integers(1, len(choices)))
     wrt = tuple(sorted(set(draw(st.permutations(choices))[:count]) | set(same)))
+    spelled = None
+    if star is not None or kw_from < len(params):
+        spelled = []
+        for i in wrt:
+            if star is not None and star <= i < kw_from:
+                spelled.append(f"{b.star}[{i - star}]")
+                b.use("sig-varargs-wrt")
+            elif i >= kw_from:
+                spelled.append(params[i])
+                b.use("sig-keyword-wrt")
+            else:
+                spelled.append(params[i] if b.chance(50) else i)
+        spelled = tuple(spelled)
     specialise = not b.chance(30)
     if b.customs or rebind:
         b.autograd_ok = False  # the oracle runs the module once, without adcompile
@@ -3348,7 +3858,32 @@ def programs(draw, features: tuple[str, ...] = FEATURES) -> Program:
         same=same,
         rebind=rebind,
         tags=frozenset(b.tags),
+        names=spelled,
+        keywords=tuple(params[kw_from:]),
     )
+
+
+def _signature(b: Builder, params: list[str], same: tuple) -> tuple[int | None, int, list[str]]:
+    """How f takes its parameters (the "signatures" extension): the position where
+    ``*args`` starts collecting them (or None), where the keyword-only ones start, and
+    the lines that give the collected ones their names in the body."""
+    n = len(params)
+    kw_from = n
+    if b.allowed("sig-keyword-wrt") and not same and n >= 2 and b.chance(40):
+        kw_from = n - b.int(1, min(2, n - 1))
+    star = None
+    if b.allowed("sig-varargs-wrt") and not same and kw_from >= 1 and b.chance(50):
+        star = b.int(0, kw_from - 1)
+    if star is None:
+        return None, kw_from, []
+    b.star = b.pick(["args", "rest"])
+    collected = params[star:kw_from]
+    way = b.int(0, 2)
+    if way == 0:
+        return star, kw_from, [f"{', '.join(collected)}, = {b.star}"]
+    if way == 1:
+        return star, kw_from, [f"{p} = {b.star}[{i}]" for i, p in enumerate(collected)]
+    return star, kw_from, [f"{p} = {b.star}[{i - len(collected)}]" for i, p in enumerate(collected)]
 
 
 def _record(b: Builder, rng: np.random.Generator, args: list, way: str) -> str:
@@ -3546,10 +4081,17 @@ def _helper(b: Builder, name: str, depth: int, named: bool = False, method: bool
     b.lines = []
     b.indent = 1
     b.in_helper = True
+    outer_fns = b.fn_params
+    # a function parameter with a default, applied to what it returns (and in its body)
+    fn_param = None
+    if not method and not named and b.allowed("sig-function-arg") and b.chance(35):
+        fn_param = "act"
+    b.fn_params = [fn_param] if fn_param else []
     features = b.features
     b.features = frozenset(features - {"containers"})
     b.block(b.int(1, 3), depth=depth - 1 if depth > 1 else 0)
     if named:
+        b.fn_params = outer_fns
         b.ending()
         b.features = features
         b.in_helper = False
@@ -3566,13 +4108,19 @@ def _helper(b: Builder, name: str, depth: int, named: bool = False, method: bool
     else:
         shapes = [b.any_shape()]
         exprs = [b.exact(shapes[0], 1)]
+    b.fn_params = outer_fns
+    if fn_param is not None:  # (taken to return what it was given: see stmt_act)
+        exprs[0] = E(f"{fn_param}({exprs[0].code})", exprs[0].shape, owned=False, via="call")
+        b.use("sig-function-arg")
     ret = ", ".join(e.code for e in exprs)
     # a helper that returns (a view of) a parameter shares the caller's array
     aliases = not all(e.owned for e in exprs)
     readonly = any(e.readonly for e in exprs)
     b.emit(f"return {ret}")
     sig = ", ".join(p + (f"={defaults[p]}" if p in defaults else "") for p, _ in params)
-    style = "plain" if method else _style(b, params)
+    style = "plain" if method or fn_param else _style(b, params)
+    if fn_param is not None:
+        sig = f"{sig}, {fn_param}={b.pick(['np.tanh', 'np.sin'])}"
     if method:
         sig = f"self, {sig}"
     if style != "plain":
@@ -3584,7 +4132,7 @@ def _helper(b: Builder, name: str, depth: int, named: bool = False, method: bool
     if partial and b.allowed("param-partial"):
         text += f"\n\n{name}_half = functools.partial({name}, {params[-1][0]}=0.5)\n"
     b.scope = outer_scope
-    helper = Helper(name, params, defaults, shapes, aliases, readonly, style)
+    helper = Helper(name, params, defaults, shapes, aliases, readonly, style, fn_param)
     b.helpers = outer_helpers + [helper]
     return text
 

@@ -1,6 +1,9 @@
 """A function chosen by a condition (``act = np.tanh if flag else np.sin``, or in the
 branches of an ``if``) and then called, or passed to a helper that calls it: the call
-is an ``if`` on the same condition, with each function called in its branch.
+is an ``if`` on the same condition, with each function called in its branch. A loop
+over a tuple or list of functions (``for act in (np.tanh, np.sin):``, ``for W, act in
+layers:``) and an index computed at run time (``acts[k % 3](h)``) choose the same way,
+by the index.
 
 Each function is checked against the function run by plain Python, central finite
 differences in float64 and autograd (the same text run with autograd's numpy) in
@@ -74,6 +77,46 @@ SOURCE = textwrap.dedent(
     def default_or_other(W, x, flag, nonlinearity=np.tanh):
         act = nonlinearity if flag else np.sin
         return np.sum(act(W @ x))
+
+
+    def loop_over_functions(x, flag):
+        h = x
+        for act in (np.tanh, np.sin, softplus):
+            h = act(h) * 0.9
+        return np.sum(h**2) + np.sum(act(x))  # (after the loop: the last one)
+
+
+    def loop_over_layers(W, x, flag):
+        layers = [(W, np.tanh), (W.T, softplus), (W * 0.5, np.sin)]
+        h = x
+        for i, (M, act) in enumerate(reversed(layers)):
+            h = layer(M, h, act) + i * 0.1  # (passed to a helper too)
+            if np.sum(h) > 10.0:
+                break
+        return np.sum(h**2)
+
+
+    def indexed_at_run_time(x):
+        acts = [np.tanh, np.cos, np.sin]
+        h = x
+        k = 0
+        while k < 5:
+            h = acts[k % 3](h) + acts[-1 - k % 2](x)
+            k += 1
+        return np.sum(h) + np.sum(acts[1](x))
+
+
+    def unpacked_layer(W, x, flag):
+        layers = [(W, np.tanh), (W.T, np.sin)]
+        M, act = layers[1]
+        return np.sum(act(M @ x))
+
+
+    def functions_as_arguments(x, acts):
+        h = x
+        for i in range(len(acts)):
+            h = acts[i](h) * (i + 1.0)
+        return np.sum(h)
     """
 )
 
@@ -99,6 +142,13 @@ CASES = [
     ("by_if_statement", (normal(4), False), (0,)),
     ("default_or_other", (W, normal(3, seed=4), True), (0, 1)),
     ("default_or_other", (W, normal(3, seed=4), False), (0, 1)),
+    # a loop over functions, or an index computed at run time: the choice by the index
+    ("loop_over_functions", (normal(4), True), (0,)),
+    ("loop_over_layers", (W, normal(3, seed=5), True), (0, 1)),
+    ("indexed_at_run_time", (normal(4),), (0,)),
+    ("functions_as_arguments", (normal(3), (np.tanh, np.sin)), (0,)),
+    # (a list holding functions: the forward mode gives them no tangent)
+    ("unpacked_layer", (W, normal(3, seed=6), True), (0, 1)),
 ]
 
 
@@ -162,6 +212,19 @@ SOURCE_REFUSED = textwrap.dedent(
     def different_results(x, flag):
         act = np.tanh if flag else pair
         return np.sum(act(x))
+
+
+    def kept_in_a_list(x, flag):
+        kept = []
+        for i in range(2):
+            act = np.tanh if i == 0 else np.sin
+            kept.append((act, 1.0))
+        return np.sum(kept[0][0](x))
+
+
+    def collected(x, flag):
+        fs = [f for f in (np.tanh, np.sin)]
+        return np.sum(fs[0](x))
     """
 )
 
@@ -175,6 +238,10 @@ SOURCE_REFUSED = textwrap.dedent(
             "the functions this call chooses between return values of different structure",
             "act(x)",
         ),
+        # (the list outlives the condition of each element, which each iteration
+        # computes again: it would call the last iteration's choice)
+        ("kept_in_a_list", "cannot be put into a list, tuple or dict", "kept.append((act, 1.0))"),
+        ("collected", "cannot be put into a list, tuple or dict", "fs = [f for f in"),
     ],
 )
 def test_what_cannot_be_chosen_is_refused_where_it_is(tmp_path, name, reason, line):

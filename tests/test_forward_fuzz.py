@@ -65,19 +65,37 @@ def test_jvp_of_programs_assigning_into_arrays(program, tmp_path_factory):
     check_jvp(program, tmp_path_factory)
 
 
+@_settings(30, 0.1)
+@given(program=fuzzgen.programs((*FEATURES, "signatures")))
+def test_jvp_of_programs_with_other_signatures(program, tmp_path_factory):
+    # wrt naming an entry inside *args or a keyword-only parameter, function parameters
+    check_jvp(program, tmp_path_factory)
+
+
+@_settings(30, 0.1)
+@given(program=fuzzgen.programs((*FEATURES, "iteration")))
+def test_jvp_of_programs_with_iteration_idioms(program, tmp_path_factory):
+    check_jvp(program, tmp_path_factory)
+
+
 def check_jvp(program, tmp_path_factory) -> None:
     """The jvp of ``program``'s f along a random direction is the gradient's inner
     product with it (programs whose gradient adcompile refuses are skipped)."""
     directory = tmp_path_factory.mktemp("forward_fuzz")
     module, path = fuzzcheck.load(directory, program.module())
     try:
-        f = module.f
         args = program.fresh_args()
         wrt = tuple(program.wrt)
+        names = wrt if program.names is None else program.names
+
+        def spread(fn):  # (keyword-only parameters passed by keyword)
+            return fuzzcheck.by_keyword(fn, len(args) - len(program.keywords), program.keywords)
+
+        f = spread(module.f)
         with np.errstate(all="ignore"):
             try:
                 value = float(f(*program.fresh_args()))
-                grads = ad.grad(f, wrt=wrt)(*program.fresh_args())
+                grads = spread(ad.grad(module.f, wrt=names))(*program.fresh_args())
             except (ad.AdCompileError, Exception):
                 reject()
             g = fuzzcheck.flat(list(grads))
@@ -86,7 +104,7 @@ def check_jvp(program, tmp_path_factory) -> None:
             rng = np.random.default_rng(0)
             tangents = tuple(_random_like(args[i], rng) for i in wrt)
             # every primitive the generator draws has a tangent rule: no refusal here
-            got_value, tangent = ad.jvp(f, wrt=wrt)(*args, tangents)
+            got_value, tangent = spread(ad.jvp(module.f, wrt=names))(*args, tangent=tangents)
         CHECKED.append(1)
         t = fuzzcheck.flat(list(tangents))
         expected = float(np.dot(g, t))

@@ -13,7 +13,8 @@ own; ``ADCOMPILE_FUZZ_TRY=tag,...`` (or ``all``) lets it write what
 The default run checks a few hundred programs, derandomized so that CI sees the
 same ones every time. ``pytest tests/test_fuzz.py --fuzz-long`` (or
 ``ADCOMPILE_FUZZ_LONG=1``) checks tens of thousands of new ones
-(``ADCOMPILE_FUZZ_EXAMPLES`` sets the total; ``--hypothesis-seed`` fixes them).
+(``ADCOMPILE_FUZZ_EXAMPLES`` sets the total; ``--hypothesis-seed`` fixes them;
+``ADCOMPILE_FUZZ_SHRINK=0`` reports a failing program as drawn, without shrinking it).
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from pathlib import Path
 import fuzzcheck
 import fuzzgen
 import pytest
-from hypothesis import HealthCheck, given, note, reject, settings
+from hypothesis import HealthCheck, Phase, given, note, reject, settings
 
 from adcompile.rules import RULES
 
 LONG = os.environ.get("ADCOMPILE_FUZZ_LONG", "") not in ("", "0")
 TOTAL = int(os.environ.get("ADCOMPILE_FUZZ_EXAMPLES", "25000"))
+SHRINK = os.environ.get("ADCOMPILE_FUZZ_SHRINK", "1") not in ("", "0")
 
 # (features, programs in the default run, fraction of a long run); each program is
 # compiled and checked in three modes, so the default run stays at a few hundred
@@ -59,6 +61,8 @@ def fuzz_settings(suite: str):
             HealthCheck.function_scoped_fixture,
         ],
     )
+    if not SHRINK:
+        common["phases"] = [p for p in Phase if p is not Phase.shrink]
     if LONG:
         return settings(max_examples=max(1, int(TOTAL * share)), derandomize=False, **common)
     return settings(max_examples=default, derandomize=True, **common)
@@ -99,6 +103,8 @@ def run(program: fuzzgen.Program, workdir: Path, suite: str) -> None:
             program.specialise,
             same=program.same,
             rebind=program.rebind,
+            names=program.names,
+            keywords=program.keywords,
         )
     except fuzzcheck.Rejected:
         reject()
@@ -158,8 +164,10 @@ def test_programs_with_each_extension(extension, workdir):
     lambdas, loop-only variables and statements kept for their effect, element
     assignment, fft, splits, parameter styles, random draws, closures, filtered, dict
     and nested comprehensions, bound methods, dataclass and namedtuple parameters,
-    argument validation and logging, user calls in conditions: each with everything
-    else."""
+    argument validation and logging, user calls in conditions, Python idioms, wrt
+    inside *args and on keyword-only parameters, isinstance branches, function
+    parameters and tuples of functions, meshgrid, enumerate with a start, reversed and
+    loops over map: each with everything else."""
     features = SUITES[extension][0]
 
     @fuzz_settings(extension)

@@ -27,11 +27,14 @@ def check(
     specialise: bool = True,
     same: tuple = (),
     rebind: str = "",
+    names: tuple | None = None,
+    keywords: tuple[str, ...] = (),
 ) -> str:
     """Check the program ``source`` with every oracle, in every mode; ``mutates`` says
     that it writes through shared memory, which adcompile may refuse (the result is then
     "refused"); ``specialise=False`` checks the code compiled without the arguments'
-    shapes; ``same`` and ``rebind`` are fuzzcheck.check_program's."""
+    shapes; ``same``, ``rebind``, ``names`` and ``keywords`` are
+    fuzzcheck.check_program's."""
     autograd_text = None if mutates else module_text(source, "autograd.numpy")
     verdict = fuzzcheck.check_program(
         tmp_path,
@@ -43,6 +46,8 @@ def check(
         specialise,
         same=same,
         rebind=rebind,
+        names=names,
+        keywords=keywords,
     )
     assert verdict
     return verdict
@@ -958,3 +963,63 @@ def f(x0):
     return np.sum(x0) * (2.0 if v1 else 1.0) + np.sum(x0**2) * (3.0 if v2 else 1.0)
 """
     check(tmp_path, source, [np.array(x)], wrt=(0,))
+
+
+def test_a_reversed_list_made_a_list(tmp_path):
+    """Found by the "iteration" extension: ``list(reversed(xs))`` (and ``sum``, ``zip``
+    and ``enumerate`` consumed whole) was refused as "the builtin reversed() is not
+    supported here", though a loop over ``reversed(xs)`` was differentiated."""
+    source = """\
+def f(x0, ws2):
+    c10 = list(reversed(ws2))
+    pairs = list(zip(ws2, c10))
+    numbered = list(enumerate(c10, 1))
+    v = np.sum(sum(reversed(ws2)) * x0)
+    return v + np.sum(c10[0] * x0) + np.sum(pairs[1][0] * numbered[0][1]) * numbered[1][0]
+"""
+    args = [
+        np.array([0.8596, -0.5399, -0.1753]),
+        [np.array([-0.0207, 0.7948, 0.7223]), np.array([0.6910, 0.0241, -0.7680])],
+    ]
+    check(tmp_path, source, args, wrt=(0, 1))
+
+
+def test_a_function_argument_with_a_default_and_a_positional_cotangent(tmp_path):
+    """Found by the "signatures" extension (in the checks, not in adcompile): vjp's
+    cotangent after the arguments of an f whose last parameter has a default
+    (``act=np.tanh``) would fill that parameter; the checks pass it by keyword. The
+    program forwards f's function parameter to a helper, as model code does."""
+    source = """\
+def h1(a0, a1, act=np.sin):
+    return act(a0 * a1) + a0
+
+
+def f(x0, x1, act=np.tanh):
+    v = act(x0) * 2.0
+    return np.sum(h1(v, x1, act=act)) + np.sum(h1(x1, a1=x0))
+"""
+    args = [np.array([0.3287, -0.55]), np.array([0.7, 0.1])]
+    check(tmp_path, source, args, wrt=(0, 1))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ad.AdCompileError,
+    reason="sig-function-local: a function made inside f (a lambda, a nested def) is "
+    "supported only where it is called, not passed as a value to another function",
+)
+def test_a_lambda_passed_to_a_helper_as_its_function_parameter(tmp_path):
+    """Found by the "signatures" extension: ``h(x, act=lambda z: z * 0.5)`` (and a
+    nested ``def`` passed the same way, or bound by ``functools.partial``) is refused;
+    the functions a call may pass are module-level ones and numpy's. A refusal, not a
+    wrong number."""
+    source = """\
+def h1(a0, act=np.tanh):
+    return act(a0) * 2.0
+
+
+def f(x0, x1):
+    return np.sum(h1(x0 - x1, act=lambda z: z * x1))
+"""
+    args = [np.array([0.3287, -0.55]), np.array([0.7, 0.1])]
+    check(tmp_path, source, args, wrt=(0, 1), names=("x0", 1))

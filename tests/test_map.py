@@ -1,6 +1,9 @@
 """``map(f, xs)`` consumed whole (``sum(map(...))``, ``list(map(...))``): the calls of
 ``f`` on each element, in order, as the generator expression it is; ``f`` a function,
 a ``functools.partial`` made in the call, or a ``lambda``; several iterables zipped.
+A loop over a map (``for y in map(f, xs):``, inside ``enumerate`` and ``zip`` too)
+makes each call when its iteration starts; ``reversed``, ``zip`` and ``enumerate``
+consumed whole (``list(reversed(xs))``) are the lists of their items.
 
 Each function is checked against the function run by plain Python, central finite
 differences in float64 and autograd (the same text run with autograd's numpy) in
@@ -54,6 +57,39 @@ SOURCE = textwrap.dedent(
         return sum(map(score, xs, xs)) * np.sum(w)
 
 
+    def loop_over_map(w, xs):
+        total = 0.0
+        for y in map(np.sin, xs):
+            total = total + np.sum(w * y)
+        return total
+
+
+    def loop_over_map_of_a_lambda(w, xs, ys):
+        z = w * 2.0  # (the lambda's parameter z is not the function's z)
+        total = 0.0
+        for a, b in map(lambda z, u: (z * w, u), xs, ys):
+            total = total + np.sum(a * b) + np.sum(z)
+            w = w * 0.5  # (the lambda reads w when each element is made, as map calls it)
+        return total
+
+
+    def loop_over_enumerated_map(w, xs, k):
+        total = 0.0
+        for i, (y, x) in enumerate(zip(map(partial(score, w, k=k), xs), xs), start=1):
+            total = total + y * i + np.sum(x * w)
+        return total
+
+
+    def iterators_consumed_whole(w, xs):
+        backwards = list(reversed(xs))
+        pairs = list(zip(xs, backwards))
+        numbered = list(enumerate(xs, 1))
+        total = np.sum(sum(reversed(xs)) * w)
+        for a, b in pairs:
+            total = total + np.sum(a * b * w)
+        return total + np.sum(numbered[-1][1] * numbered[-1][0]) + np.sum(backwards[0] ** 2)
+
+
     def recursive(params, data):
         if isinstance(data, list):
             return sum(map(partial(recursive, params), data))
@@ -74,6 +110,22 @@ CASES = [
     ("of_a_module_partial", lambda: (normal(2), [normal(2, seed=3), normal(2, seed=4)]), (0, 1)),
     ("of_a_lambda", lambda: (0.4, [normal(2), normal(2, seed=5)], [normal(2, seed=6)] * 2), (0, 1)),
     ("of_two_lists", lambda: (normal(2), [0.3, -0.2]), (0, 1)),
+    ("loop_over_map", lambda: (normal(3), [normal(3, seed=1), normal(3, seed=2)]), (0, 1)),
+    (
+        "loop_over_map_of_a_lambda",
+        lambda: (normal(2), [normal(2, seed=3), normal(2, seed=4)], [normal(2, seed=5)] * 2),
+        (0, 1, 2),
+    ),
+    (
+        "loop_over_enumerated_map",
+        lambda: (normal(3), [normal(3, seed=6), normal(3, seed=7)], 0.8),
+        (0, 1, 2),
+    ),
+    (
+        "iterators_consumed_whole",
+        lambda: (normal(2), [normal(2, seed=8), normal(2, seed=9)]),
+        (0, 1),
+    ),
     ("recursive", lambda: ((0.5, -0.2), normal(4)), (0,)),
     # (autograd boxes a list it differentiates, which isinstance(data, list) then misses)
     ("recursive", lambda: ((0.5, -0.2), [normal(4), normal(2, seed=7)]), (0,)),
@@ -126,7 +178,7 @@ REFUSED = textwrap.dedent(
 
     def iterated(w, xs):
         total = 0.0
-        for y in map(np.sin, xs):
+        for y in map(partial(score, np.exp(w)), xs):
             total = total + np.sum(w * y)
         return total
     """
@@ -138,7 +190,7 @@ REFUSED = textwrap.dedent(
     [
         ("partial_of_a_call", "return sum(map(partial(score, np.exp(w)), xs))"),
         ("kept_for_later", "ys = map(np.sin, xs)"),
-        ("iterated", "for y in map(np.sin, xs):"),
+        ("iterated", "for y in map(partial(score, np.exp(w)), xs):"),
     ],
 )
 def test_a_map_not_written_out_is_refused_where_it_is(tmp_path, name, line):

@@ -66,6 +66,20 @@ class Calls:
             atom = self.choice_call(node, chosen[0], chosen[1], hint)
             return atom, np.positive, {"x": atom}, False
         obj = self.static_object(func)
+        if obj is None and isinstance(func, ast.Subscript):
+            # acts[i](x), layers[1][1](x): a call of the function the element holds, or
+            # of the choice between the elements' functions by the index
+            held = self.atom(func, hint)
+            if containers.choice_of(self.kind(held)) is not None:
+
+                def rebuild(f: ast.Name) -> ast.Call:
+                    return ast.Call(func=f, args=node.args, keywords=node.keywords)
+
+                atom = self.choice_call(node, self.kind(held), rebuild, hint)
+                return atom, np.positive, {"x": atom}, False
+            obj = containers.function_of(self.kind(held))
+            if obj is not None:
+                return self.call_of_value(node, held, obj, hint)
         if obj is None and isinstance(func, ast.Name) and func.id in self.locals:
             # a parameter or variable holding a function (def mlp(x, act=np.tanh))
             obj = containers.function_of(self.kind(self.name(func)))

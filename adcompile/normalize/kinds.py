@@ -11,11 +11,12 @@ import inspect
 import numpy as np
 
 from .. import rules
-from ..ir import CallPrim
+from ..ir import Assign, CallPrim
 from ..rules import containers, registry
 from ..rules.containers import EMPTY, LEAF, Fields, element_kind, join_kinds
 from ..rules.registry import primitive_name
 from .common import _copy_atom
+from .unassigned import Unassigned
 
 
 class Kinds:
@@ -37,6 +38,8 @@ class Kinds:
         that path fails at run time as in Python), the rest as :meth:`kind` says."""
         if isinstance(atom, ast.Constant) and atom.value is None:
             return EMPTY
+        if isinstance(atom, ast.Name) and isinstance(self.globals.get(atom.id), Unassigned):
+            return EMPTY  # (a variable assigned only in a loop: what the loop assigns)
         return self.kind(atom)
 
     def joined_kind(self, kinds: list[object], test: ast.expr | None = None) -> object:
@@ -90,12 +93,18 @@ class Kinds:
                 index.value if isinstance(index, ast.Constant) else None,
                 constant=isinstance(index, ast.Constant),
             )
+            if kind is None and not isinstance(index, ast.Constant):
+                kind = self.indexed_choice(self.kind(operands["c"]), index)
             if kind is None:
                 raise self.error(
                     "cannot tell the structure of this element",
                     hint="index tuples and dicts with constants",
                 )
             return kind
+        if prim in (containers.BUILD_LIST, containers.BUILD_TUPLE, containers.APPEND) or (
+            isinstance(prim, containers.BuildDict)
+        ):
+            self.no_choice_stored(operands.values())
         if prim is containers.BUILD_LIST:
             kind = join_kinds([self.kind(e) for e in operands.values()])
             if kind is None and operands:
@@ -124,6 +133,76 @@ class Kinds:
                 return isinstance(self.globals[atom.id], int | float | complex)
             return atom.id in self.scalars
         return False
+
+    def no_choice_stored(self, atoms) -> None:
+        """Refuse putting a function chosen when the code runs (by a condition, or by an
+        index) into a list, tuple or dict: the container could outlive the condition it
+        is chosen by, which the next iteration of a loop computes again."""
+        for atom in atoms:
+            if _holds_choice(self.kind(atom)):
+                raise self.error(
+                    "a function chosen when the code runs (by a condition, or by a loop "
+                    "over functions) cannot be put into a list, tuple or dict",
+                    hint="call it where it is chosen, or keep the functions in a tuple made "
+                    "before the loop and call its elements by index: act = acts[i]; act(x)",
+                )
+
+    def indexed_choice(self, kind: object, index: ast.expr) -> object | None:
+        """The kind of ``c[index]``, ``index`` computed when the code runs, for a tuple
+        whose elements differ only in the functions they hold (``for act in (np.tanh,
+        np.sin):``, ``for W, act in [(W1, np.tanh), (W2, relu)]:``): where they differ,
+        the choice between the elements' functions by the index, the conditions
+        ``index % n == k`` computed here (a call of it is an if on them, as for a function
+        chosen by a condition); None when they differ otherwise."""
+        if kind == LEAF or kind[0] != "tuple" or isinstance(kind[1], Fields):
+            return None
+        n = len(kind[1])
+        tests: dict[int, str] = {}
+
+        def test(k: int) -> str:
+            if k not in tests:
+                position = ast.BinOp(left=_copy_atom(index), op=ast.Mod(), right=ast.Constant(n))
+                same = ast.Compare(left=position, ops=[ast.Eq()], comparators=[ast.Constant(k)])
+                target = self.names.fresh("is_element")
+                self.temps.add(target)
+                self.constants.add(target)  # (a test of an integer: no derivative)
+                self.spelling[target] = self.stmt
+                self.body.append(
+                    Assign(
+                        target=target,
+                        value=same,
+                        prim=None,
+                        operands={},
+                        loc=self.src.loc(self.stmt),
+                    )
+                )
+                self.kinds[target] = LEAF
+                tests[k] = target
+            return tests[k]
+
+        def merged(kinds: list) -> object | None:
+            if all(k == kinds[0] for k in kinds):
+                return kinds[0]
+            if all(containers.is_function_kind(k) for k in kinds):
+                out = kinds[-1]
+                for k in range(len(kinds) - 2, -1, -1):
+                    out = (containers.CHOICE, (test(k), kinds[k], out))
+                return out
+            if any(k == LEAF or k == EMPTY for k in kinds) or len({k[0] for k in kinds}) > 1:
+                return None
+            tag = kinds[0][0]
+            inners = [k[1] for k in kinds]
+            if tag == "list":
+                inner = merged(inners)
+                return None if inner is None else ("list", inner)
+            if tag == "tuple" and not any(isinstance(i, Fields) for i in inners):
+                if len({len(i) for i in inners}) != 1:
+                    return None
+                columns = [merged(list(c)) for c in zip(*inners, strict=True)]
+                return None if None in columns else ("tuple", tuple(columns))
+            return None
+
+        return merged(list(kind[1])) if n > 1 else None
 
     def not_a_dataclass(self, atom: ast.expr, node: ast.AST) -> None:
         """Refuse indexing, unpacking or iterating over a dataclass, which the generated
@@ -339,3 +418,19 @@ def infer_kinds(fn: ast.FunctionDef) -> dict[str, object]:
     for p, ks in keys.items():
         kinds[p] = ("dict", tuple((k, LEAF) for k in ks))
     return kinds
+
+
+def _holds_choice(kind: object) -> bool:
+    """Whether a value of ``kind`` is, or holds, a function chosen by a condition."""
+    if containers.choice_of(kind) is not None:
+        return True
+    if kind == LEAF or kind == EMPTY or not isinstance(kind, tuple) or len(kind) != 2:
+        return False
+    tag, inner = kind
+    if tag == "list":
+        return _holds_choice(inner)
+    if tag == "tuple":
+        return any(_holds_choice(k) for k in inner)
+    if tag == "dict":
+        return any(_holds_choice(k) for _, k in inner)
+    return False

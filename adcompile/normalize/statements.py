@@ -212,6 +212,7 @@ class Statements:
         if kind == LEAF and not isinstance(current, ast.Name):
             raise self.error(f"{var!r} is not a list", call)
         item = self.atom(call.args[0], var)
+        self.no_choice_stored([item])
         value = ast.BinOp(left=current, op=ast.Add(), right=ast.List(elts=[item], ctx=ast.Load()))
         target = self.names.claim(var)
         item_kind = join_kinds([kind[1] if kind != LEAF else EMPTY, self.kind(item)])

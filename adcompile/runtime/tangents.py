@@ -24,6 +24,8 @@ def zeros_tangent(x):
         return tuple(zeros_tangent(v) for v in x)
     if isinstance(x, dict):
         return {k: zeros_tangent(v) for k, v in x.items()}
+    if callable(x) and not hasattr(x, "__array__"):
+        return None  # a function held in a container (layers = [(W, np.tanh)]): no tangent
     return zero_like(x)
 
 

@@ -694,6 +694,19 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         """,
         "ad.grad(f)(x)",
     ),
+    (
+        "Expressions",
+        "a function chosen when the code runs, put into a list",
+        """
+        def f(x):
+            kept = []
+            for act in (np.tanh, np.sin):
+                kept.append(act)
+            first = kept[0]
+            return np.sum(first(x))
+        """,
+        "ad.grad(f)(x)",
+    ),
     # ------------------------------------------------------------------ parameters
     (
         "Parameters",
