@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     operators,
     reductions,
     runtime_rules,
+    selections,
     shapes,
 )
 from .record import Primitive

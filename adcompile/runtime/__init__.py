@@ -12,6 +12,8 @@ Generated code, rules and ``adcompile.export`` name a helper as
 - ``arrays``: adjoints of array construction, indexing, stacking, transposition,
   ``np.prod``, ``@`` and ``np.dot``;
 - ``rearranging``: adjoints of cumulative sums, sorting, diagonals, repetition, padding;
+- ``selecting``: adjoints of functions that pick elements (``np.take``, ``np.insert``,
+  quantiles, ``np.interp``) along the flat positions they pick;
 - ``contractions``: adjoints of ``np.einsum``, ``np.tensordot``, ``np.kron``, ``np.cross``;
 - ``results``: the seed of the reverse sweep, the cotangent check, ``grad_like``;
 - ``containers``: adjoints of lists, tuples and dicts, ``zero_like``;
@@ -40,6 +42,7 @@ from . import (
     linalg,
     rearranging,
     results,
+    selecting,
     stats,
     tangents,
 )
@@ -197,6 +200,19 @@ from .results import (
     grad_like,
     unit_cotangent,
 )
+from .selecting import (
+    append_positions,
+    insert_positions,
+    interp_inverse_width,
+    interp_positions,
+    interp_weight,
+    placed,
+    quantile_fraction,
+    quantile_positions,
+    take_along_axis_positions,
+    take_positions,
+    unplaced,
+)
 from .stats import (
     mvn_cov_part,
     mvn_covariance,
@@ -240,6 +256,7 @@ MODULES = (
     elementwise,
     arrays,
     rearranging,
+    selecting,
     contractions,
     results,
     containers,
