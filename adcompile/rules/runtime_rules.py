@@ -725,6 +725,7 @@ nondiff(
     runtime.check_unpacking,
     runtime.check_writable,
     runtime.reduced_count,
+    runtime.average_weights_shape,
     # the positions and weights of the elements a function picks (runtime/selecting.py)
     runtime.take_positions,
     runtime.take_along_axis_positions,

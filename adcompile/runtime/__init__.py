@@ -72,6 +72,7 @@ from .arrays import (
     writable_adjoint,
 )
 from .broadcasting import (
+    average_weights_shape,
     exp_minus_logsumexp,
     expand_reduced,
     extremum_mask,
