@@ -17,6 +17,7 @@ from . import (  # noqa: F401
     runtime_rules,
     selections,
     shapes,
+    signal_like,
 )
 from .record import Primitive
 from .registry import (

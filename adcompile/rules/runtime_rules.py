@@ -736,6 +736,12 @@ nondiff(
     runtime.interp_positions,
     runtime.interp_weight,
     runtime.interp_inverse_width,
+    # the shapes, degrees and weights of rules/signal_like.py's adjoints
+    runtime.convolution_padding,
+    runtime.polyval_degrees,
+    runtime.trapezoid_weights,
+    runtime.cumulative_axis,
+    runtime.initial_padding,
     # what the definitions of rules/bodies.py compute from shapes and constants
     runtime.fft_axes,
     runtime.rfft_lengths,

@@ -14,6 +14,8 @@ Generated code, rules and ``adcompile.export`` name a helper as
 - ``rearranging``: adjoints of cumulative sums, sorting, diagonals, repetition, padding;
 - ``selecting``: adjoints of functions that pick elements (``np.take``, ``np.insert``,
   quantiles, ``np.interp``) along the flat positions they pick;
+- ``signals``: the shapes, degrees and weights of the adjoints of ``np.convolve``,
+  ``np.polyval``, ``np.trapezoid``, ``cumulative_*``;
 - ``contractions``: adjoints of ``np.einsum``, ``np.tensordot``, ``np.kron``, ``np.cross``;
 - ``results``: the seed of the reverse sweep, the cotangent check, ``grad_like``;
 - ``containers``: adjoints of lists, tuples and dicts, ``zero_like``;
@@ -43,6 +45,7 @@ from . import (
     rearranging,
     results,
     selecting,
+    signals,
     stats,
     tangents,
 )
@@ -214,6 +217,13 @@ from .selecting import (
     take_positions,
     unplaced,
 )
+from .signals import (
+    convolution_padding,
+    cumulative_axis,
+    initial_padding,
+    polyval_degrees,
+    trapezoid_weights,
+)
 from .stats import (
     mvn_cov_part,
     mvn_covariance,
@@ -258,6 +268,7 @@ MODULES = (
     arrays,
     rearranging,
     selecting,
+    signals,
     contractions,
     results,
     containers,
