@@ -742,6 +742,9 @@ nondiff(
     runtime.trapezoid_weights,
     runtime.cumulative_axis,
     runtime.initial_padding,
+    runtime.tensor_matrix_shape,
+    runtime.tensorsolve_matrix_shape,
+    runtime.cond_exponent,
     # what the definitions of rules/bodies.py compute from shapes and constants
     runtime.fft_axes,
     runtime.rfft_lengths,

@@ -145,6 +145,7 @@ from .fourier import (
 from .integrate import odeint_adjoint
 from .linalg import (
     cholesky_adjoint,
+    cond_exponent,
     det_adjoint,
     eig_adjoint,
     eigh_adjoint,
@@ -173,6 +174,8 @@ from .linalg import (
     svd_adjoint,
     svd_shapes,
     svd_vectors_adjoint,
+    tensor_matrix_shape,
+    tensorsolve_matrix_shape,
     vector_norm_adjoint,
     vector_norm_grad,
     vector_norm_gradient,

@@ -591,3 +591,33 @@ def scipy_qr_mode(mode="full", pivoting=False) -> str:
             "mode='economic' without pivoting: for r alone, take qr(a, mode='economic')[1]"
         )
     return "reduced" if mode == "economic" else "complete"
+
+
+def tensor_matrix_shape(a, ind) -> tuple[int, int]:
+    """The matrix ``np.linalg.tensorinv(a, ind)`` inverts: ``a``'s first ``ind`` axes as
+    rows, the others as columns."""
+    shape = np.shape(a)
+    return (int(np.prod(shape[:ind], dtype=np.int64)), int(np.prod(shape[ind:], dtype=np.int64)))
+
+
+def tensorsolve_matrix_shape(a, b, axes=None) -> tuple[int, int]:
+    """The matrix ``np.linalg.tensorsolve(a, b)`` solves with: ``b``'s axes of ``a`` as
+    rows, the others as columns."""
+    if axes is not None:
+        raise ValueError(
+            "the derivative of np.linalg.tensorsolve with axes= is not implemented: move "
+            "the axes to the end first (np.moveaxis) and call it without axes"
+        )
+    return tensor_matrix_shape(a, np.ndim(b))
+
+
+def cond_exponent(p=None) -> int:
+    """np.linalg.cond(x, p) is (largest / smallest singular value) ** this."""
+    if p is None or p == 2:
+        return 1
+    if p == -2:
+        return -1
+    raise ValueError(
+        f"the derivative of np.linalg.cond with p={p!r} is not implemented: use the "
+        "default (2-norm) p=None, p=2 or p=-2, or write norm(x, p) * norm(inv(x), p)"
+    )
