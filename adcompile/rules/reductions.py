@@ -132,13 +132,13 @@ def nansum_tangent(da, y, a, axis=None, dtype=None, out=None, keepdims=False):
 
 @adjoint(np.nanmean, shape=REDUCTION)
 def nanmean(dy, y, a, axis=None, dtype=None, out=None, keepdims=False):
-    count = np.sum(~np.isnan(a), axis=axis, keepdims=True)
+    count = np.sum(np.where(np.isnan(a), 0, np.ones_like(a)), axis=axis, keepdims=True)
     return np.where(np.isnan(a), 0, unreduce(dy, a, axis, keepdims) / count)
 
 
 @tangent(np.nanmean)
 def nanmean_tangent(da, y, a, axis=None, dtype=None, out=None, keepdims=False):
-    count = np.sum(~np.isnan(a), axis=axis, keepdims=True)
+    count = np.sum(np.where(np.isnan(a), 0, np.ones_like(a)), axis=axis, keepdims=True)
     return np.sum(np.where(np.isnan(a), 0, da / count), axis=axis, keepdims=keepdims)
 
 
