@@ -1578,6 +1578,31 @@ def test_custom_tangent_rule_and_refusal_without_one():
         restore(state)
 
 
+def running_rows(x):
+    return np.sum(np.nancumsum(x, -1) ** 2)
+
+
+def test_a_keyword_the_called_function_defaults_otherwise_is_kept():
+    """A tangent template's keyword argument equal to the template's own default is
+    left out of the code only where the function it calls has that default too:
+    np.cumsum(da, axis=-1) keeps its axis (np.cumsum's default is None)."""
+    state = snapshot()
+    try:
+
+        @ad.adjoint(np.nancumsum, shape="unknown")
+        def nancumsum_adjoint(dy, y, a, axis=-1):
+            return np.flip(np.cumsum(np.flip(dy, axis), axis=axis), axis)
+
+        @ad.tangent(np.nancumsum)
+        def nancumsum_tangent(da, y, a, axis=-1):
+            return np.cumsum(da, axis=axis)
+
+        assert_jvp_matches_fd(running_rows, M)
+        assert "axis=-1" in ad.jvp(running_rows).source
+    finally:
+        restore(state)
+
+
 def test_tangent_without_adjoint_is_refused():
     def lonely(x):
         return x

@@ -58,14 +58,17 @@ def polyval_tangent(dp, dx, y, p, x):
 
 
 # np.trapezoid(y, x, dx, axis): linear in y, with weights from the spacing. The spacing
-# (x, dx) has a derivative the rule does not give (constant=).
+# (x, dx) has a derivative the rule does not give (constant=). numpy 2.0 renamed np.trapz
+# np.trapezoid; where both exist np.trapz is an alias, written as np.trapezoid.
+_TRAPEZOID = getattr(np, "trapezoid", None) or np.trapz
+_OLD_NAME = (np.trapz,) if getattr(np, "trapz", _TRAPEZOID) is not _TRAPEZOID else ()
 
 
-@adjoint(np.trapezoid, shape=UNKNOWN, fresh=True, constant=("x", "dx"))
+@adjoint(_TRAPEZOID, *_OLD_NAME, shape=UNKNOWN, fresh=True, constant=("x", "dx"))
 def trapezoid(dz, z, y, x=None, dx=1.0, axis=-1):
     return unreduce(dz, y, axis) * trapezoid_weights(y, x, dx, axis)
 
 
-@tangent(np.trapezoid)
+@tangent(_TRAPEZOID)
 def trapezoid_tangent(dy, z, y, x=None, dx=1.0, axis=-1):
-    return np.trapezoid(dy, x, dx, axis)
+    return np.sum(dy * trapezoid_weights(y, x, dx, axis), axis=axis)
