@@ -203,6 +203,16 @@ def interp_(x, fp, c):
     return np.sum(np.sin(np.interp(x, XP, fp)) * c) + np.sum(np.interp(x, XP, fp, left=0.5))
 
 
+def _points(rng):
+    xp = np.cumsum(rng.uniform(0.3, 1.0, 5)) - 0.5
+    return rng.uniform(-0.5, 4.0, 7), xp, rng.uniform(-1.0, 1.0, 5)
+
+
+@case(_points, wrt=(0, 1, 2), float32=False)
+def interp_points_(x, xp, fp, c):
+    return np.sum(np.sin(np.interp(x, xp, fp)) * c) + np.sum(np.interp(x, xp, fp, right=0.5))
+
+
 @case((arg((4,)), arg((3, 2))), (arg((4,)), arg(FLOAT)), (arg((1,)), arg((3,))), wrt=(0, 1))
 def polyval_(p, x, c):
     return np.sum(np.sin(np.polyval(p, x)) * c)

@@ -137,32 +137,35 @@ def median_tangent(da, y, a, axis=None, out=None, overwrite_input=False, keepdim
 
 
 # np.interp(x, xp, fp): fp[j] + t (fp[j + 1] - fp[j]) in the interval [xp[j], xp[j + 1]]
-# that holds x, with t = (x - xp[j]) / (xp[j + 1] - xp[j]). Linear in fp; in x the slope of
-# the interval (0 outside xp's range, the right-hand interval's at a point of xp). The
-# points xp, and the values left= and right= given outside the range, have derivatives
-# the rule does not give (constant=).
+# that holds x, with t = (x - xp[j]) / (xp[j + 1] - xp[j]). Linear in fp; in x the slope
+# of the interval (0 outside xp's range, the right-hand interval's at a point of xp); in
+# the ends of the interval, -slope (1 - t) and -slope t. The values left= and right= given
+# outside the range have derivatives the rule does not give (constant=).
 
 
-@adjoint(np.interp, shape=UNKNOWN, fresh=True, constant=("xp", "left", "right"))
+@adjoint(np.interp, shape=UNKNOWN, fresh=True, constant=("left", "right"))
 def interp(dy, y, x, xp, fp, left=None, right=None, period=None):
     lower = interp_positions(x, xp, False)
     upper = interp_positions(x, xp, True)
     slope = (placed(fp, upper, 0) - placed(fp, lower, 0)) * interp_inverse_width(x, xp)
+    below = interp_weight(x, xp, left, right, False, period)
+    above = interp_weight(x, xp, left, right, True, period)
     return (
         dy * slope,
-        None,
-        unplaced(dy * interp_weight(x, xp, left, right, False, period), lower, 0, fp)
-        + unplaced(dy * interp_weight(x, xp, left, right, True, period), upper, 0, fp),
+        -(unplaced(dy * slope * below, lower, 0, xp) + unplaced(dy * slope * above, upper, 0, xp)),
+        unplaced(dy * below, lower, 0, fp) + unplaced(dy * above, upper, 0, fp),
     )
 
 
 @tangent(np.interp)
-def interp_tangent(dx, dfp, y, x, xp, fp, left=None, right=None, period=None):
+def interp_tangent(dx, dxp, dfp, y, x, xp, fp, left=None, right=None, period=None):
     lower = interp_positions(x, xp, False)
     upper = interp_positions(x, xp, True)
     slope = (placed(fp, upper, 0) - placed(fp, lower, 0)) * interp_inverse_width(x, xp)
+    below = interp_weight(x, xp, left, right, False, period)
+    above = interp_weight(x, xp, left, right, True, period)
     return (
-        dx * slope
-        + placed(dfp, lower, 0) * interp_weight(x, xp, left, right, False, period)
-        + placed(dfp, upper, 0) * interp_weight(x, xp, left, right, True, period)
+        (dx - placed(dxp, lower, 0) * below - placed(dxp, upper, 0) * above) * slope
+        + placed(dfp, lower, 0) * below
+        + placed(dfp, upper, 0) * above
     )
