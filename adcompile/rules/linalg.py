@@ -386,19 +386,29 @@ def tensorsolve_tangent(da, db, x, a, b, axes=None):
     return np.reshape(np.linalg.solve(matrix, moved), np.shape(x))
 
 
-# np.linalg.cond(x, p) for p = None, 2, -2: (largest / smallest singular value) ** e, so
-# d cond = cond e (d s_max / s_max - d s_min / s_min), d s_i = u_i^T dx v_i. Ties of the
-# largest (or smallest) singular values share the derivative, as np.max's ties do.
+# np.linalg.cond(x, p): for p = None, 2, -2, (largest / smallest singular value) ** e, so
+# d cond = cond e (d s_max / s_max - d s_min / s_min), d s_i = u_i^T dx v_i; ties of the
+# largest (or smallest) singular values share the derivative, as np.max's ties do. For
+# the other orders, norm(x, p) * norm(inv(x), p) (norm's conventions at its kinks).
 
 
 @adjoint(np.linalg.cond, shape=lambda q: _batch_shape(q, "x"), fresh=True)
 def cond(dy, y, x, p=None):
+    exponent = cond_exponent(p)
+    if exponent == 0:
+        inverse = np.linalg.inv(x)
+        size = np.linalg.norm(x, p, (-2, -1))
+        size_of_inverse = np.linalg.norm(inverse, p, (-2, -1))
+        through_inverse = norm_adjoint(dy * size, size_of_inverse, inverse, p, (-2, -1))
+        return norm_adjoint(dy * size_of_inverse, size, x, p, (-2, -1)) - np.swapaxes(
+            inverse, -1, -2
+        ) @ through_inverse @ np.swapaxes(inverse, -1, -2)
     usv = np.linalg.svd(x, full_matrices=False)
     top = np.max(usv[1], axis=-1, keepdims=True)
     bottom = np.min(usv[1], axis=-1, keepdims=True)
     ds = (
         np.expand_dims(dy * y, -1)
-        * cond_exponent(p)
+        * exponent
         * (
             extremum_mask(usv[1], top, -1, True) / top
             - extremum_mask(usv[1], bottom, -1, True) / bottom
@@ -409,6 +419,17 @@ def cond(dy, y, x, p=None):
 
 @tangent(np.linalg.cond)
 def cond_tangent(dx, y, x, p=None):
+    exponent = cond_exponent(p)
+    if exponent == 0:
+        inverse = np.linalg.inv(x)
+        size = np.linalg.norm(x, p, (-2, -1))
+        size_of_inverse = np.linalg.norm(inverse, p, (-2, -1))
+        ones = np.ones_like(y)
+        through_inverse = norm_adjoint(ones * size, size_of_inverse, inverse, p, (-2, -1))
+        slope = norm_adjoint(ones * size_of_inverse, size, x, p, (-2, -1)) - np.swapaxes(
+            inverse, -1, -2
+        ) @ through_inverse @ np.swapaxes(inverse, -1, -2)
+        return np.sum(slope * dx, axis=(-2, -1))
     usv = np.linalg.svd(x, full_matrices=False)
     top = np.max(usv[1], axis=-1, keepdims=True)
     bottom = np.min(usv[1], axis=-1, keepdims=True)
@@ -417,7 +438,7 @@ def cond_tangent(dx, y, x, p=None):
         extremum_mask(usv[1], top, -1, True) / top
         - extremum_mask(usv[1], bottom, -1, True) / bottom
     )
-    return y * cond_exponent(p) * np.sum(moved * share, axis=-1)
+    return y * exponent * np.sum(moved * share, axis=-1)
 
 
 nondiff(np.linalg.matrix_rank)
