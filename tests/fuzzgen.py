@@ -1590,7 +1590,7 @@ class Builder:
                 fn = self.pick(["np.median", "np.quantile", "np.percentile", "np.average"])
             extra = {"np.quantile": ["0.3"], "np.percentile": ["40.0"]}.get(fn, [])
             if fn == "np.average" and self.chance(60):
-                extra = [f"weights={self.positive((m,), depth).code}"]
+                extra = [f"weights=np.abs({self.exact((m,), depth).code}) + 0.5"]
             return _call(fn, a.code, *extra[:1], "axis=-1", shape=result)
         if way == "elementwise":
             p = self.positive(result, depth)
