@@ -189,7 +189,7 @@ COVERED = {
     np.copy,
     np.ndarray.astype,
     np.gradient,
-    # (Builder.library)
+    # (Builder.library, the extension "library")
     np.take,
     np.take_along_axis,
     np.append,
@@ -300,6 +300,9 @@ EXTENSIONS = {
     ),
     # real values computed through numpy.fft's complex ones
     "fourier": ("fourier",),
+    # functions that pick elements, order statistics, nan reductions, signals,
+    # polynomials (Builder.library)
+    "library": ("library",),
     # a piece of an array split by np.split, array_split, hsplit, vsplit or dsplit
     "splits": ("split",),
     # helpers with *args, keyword-only parameters and **kwargs (called with * of a
@@ -725,7 +728,6 @@ class Builder:
             self.linalg,
             self.rearrange,
             self.contract,
-            self.library,
         ]
         if self.customs:
             ops += [self.custom_call] * 2
@@ -737,6 +739,8 @@ class Builder:
             ops += [self.boolop] * 2
         if self.allowed("fourier"):
             ops += [self.fourier] * 2
+        if self.allowed("library"):
+            ops += [self.library] * 2
         if self.allowed("split"):
             ops += [self.split] * 2
         if self.allowed("random-draw") or self.allowed("random-mask"):
@@ -1582,6 +1586,7 @@ class Builder:
         ways = ["reduce", "elementwise", "vdot", "take", "append", "polyval", "linalg"]
         way = self.pick(ways + ["picked", "signal", "stacked", "trapezoid"])
         self.autograd_ok = False  # autograd has rules for few of these
+        self.use("library")
         if way == "reduce":
             m = self.int(2, 4)
             a = self.distinct(result + (m,), depth)

@@ -542,3 +542,14 @@ def test_the_max_norms_of_matrices_keep_float32():
     a = np.random.default_rng(3).uniform(-1.0, 1.0, (2, 3, 3)).astype(np.float32)
     assert raw_gradient(max_column_and_row_sums, 0)(a).dtype == np.float32
     assert_grad_matches_fd(max_column_and_row_sums, a.astype(float))
+
+
+def insert_into_integers(v):
+    return np.sum(np.insert(np.arange(3), 1, v) * 2.0) + v
+
+
+def test_values_inserted_into_integers_are_truncated_no_derivative():
+    g = assert_grad_matches_fd(insert_into_integers, 0.7)
+    assert g == 1.0
+    _, t = ad.jvp(insert_into_integers)(0.7, 1.0)
+    assert t == 1.0

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..runtime import (
     append_positions,
+    inexact_result,
     insert_positions,
     interp_inverse_width,
     interp_positions,
@@ -63,16 +64,20 @@ def append_tangent(darr, dvalues, y, arr, values, axis=None):
     return placed(darr, where, 0) + placed(dvalues, where, np.size(arr))
 
 
+# (values inserted into an array of integers are truncated: no derivative there)
+
+
 @adjoint(np.insert, shape=UNKNOWN, fresh=True)
 def insert(dy, y, arr, obj, values, axis=None):
     where = insert_positions(arr, obj, values, axis)
-    return unplaced(dy, where, 0, arr), None, unplaced(dy, where, np.size(arr), values)
+    inserted = unplaced(dy, where, np.size(arr), values) * inexact_result(y)
+    return unplaced(dy, where, 0, arr), None, inserted
 
 
 @tangent(np.insert)
 def insert_tangent(darr, dvalues, y, arr, obj, values, axis=None):
     where = insert_positions(arr, obj, values, axis)
-    return placed(darr, where, 0) + placed(dvalues, where, np.size(arr))
+    return placed(darr, where, 0) + placed(dvalues, where, np.size(arr)) * inexact_result(y)
 
 
 # The quantiles: the result is (1 - t) * lower + t * upper order statistic. The rank q
