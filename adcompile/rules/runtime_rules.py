@@ -737,7 +737,7 @@ nondiff(
     runtime.interp_weight,
     runtime.interp_inverse_width,
     # the shapes, degrees and weights of rules/signal_like.py's adjoints
-    runtime.convolution_padding,
+    runtime.convolve_padding,
     runtime.polyval_degrees,
     runtime.trapezoid_weights,
     runtime.cumulative_axis,

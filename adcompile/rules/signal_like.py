@@ -10,7 +10,7 @@ real: ``np.correlate`` conjugates a complex one, which these rules do not.
 
 import numpy as np
 
-from ..runtime import convolution_padding, polyval_degrees, trapezoid_weights, unreduce
+from ..runtime import convolve_padding, polyval_degrees, trapezoid_weights, unreduce
 from .record import UNKNOWN
 from .registry import adjoint
 from .tangents import tangent
@@ -20,7 +20,7 @@ from .tangents import tangent
 def convolve(dy, y, a, v, mode="full"):
     # y[k] = sum_i a[i] v[k - i]: the full convolution's cotangent correlated with the
     # other operand
-    full = np.pad(dy, convolution_padding(a, v, mode, False))
+    full = np.pad(dy, convolve_padding(a, v, mode, False))
     return np.correlate(full, v, "valid"), np.correlate(full, a, "valid")
 
 
@@ -32,7 +32,7 @@ def convolve_tangent(da, dv, y, a, v, mode="full"):
 @adjoint(np.correlate, shape=UNKNOWN, fresh=True)
 def correlate(dy, y, a, v, mode="valid"):
     # the convolution of a with v reversed (v's own cotangent reversed back)
-    full = np.pad(dy, convolution_padding(a, v, mode, True))
+    full = np.pad(dy, convolve_padding(a, v, mode, True))
     return np.convolve(full, v, "valid"), np.flip(np.correlate(full, a, "valid"))
 
 

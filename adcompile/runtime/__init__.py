@@ -221,7 +221,7 @@ from .selecting import (
     unplaced,
 )
 from .signals import (
-    convolution_padding,
+    convolve_padding,
     cumulative_axis,
     initial_padding,
     polyval_degrees,

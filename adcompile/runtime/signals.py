@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def convolution_padding(a, v, mode="full", correlate=False):
+def convolve_padding(a, v, mode="full", correlate=False):
     """(before, after): the zeros that put the output of ``np.convolve(a, v, mode)`` (with
     ``correlate``, of ``np.correlate``) back in its place in the full convolution."""
     n, m = np.size(a), np.size(v)
