@@ -441,13 +441,15 @@ class _Forward:
                 if t is not None:
                     active.add(p)
                     bindings[trule.tangents[p]] = t
+        objects = {}
         for ident, obj in trule.free.items():
             new = self.ns.free_name(ident, obj)
+            objects[new] = obj
             if new != ident:
                 bindings[ident] = name(new)
         zero = call(self.ns.helper("zero_like"), name(stmt.target))
         stmts, expr, folded = instantiate(trule, bindings, active, zero, self.names.fresh)
-        expr = simplify(_drop_defaults(expr, trule.defaults))
+        expr = simplify(_drop_defaults(expr, trule.defaults, objects))
         expr = transform(expr, {ast.Call: self.trimmed, ast.BinOp: _doubled})
         record = PRIMITIVES.get(id(prim))
         shape = record.shape if record is not None else UNKNOWN
@@ -552,9 +554,14 @@ def _doubled(node: ast.BinOp) -> ast.expr:
     return node
 
 
-def _drop_defaults(expr: ast.expr, defaults: dict[str, object]) -> ast.expr:
+def _drop_defaults(
+    expr: ast.expr, defaults: dict[str, object], objects: dict[str, object]
+) -> ast.expr:
     """``expr`` without the keyword arguments that repeat the template's default
-    (``np.sum(da, axis=None, keepdims=False)`` is ``np.sum(da)``)."""
+    (``np.sum(da, axis=None, keepdims=False)`` is ``np.sum(da)``), unless the function
+    called (looked up in ``objects``, the template's globals) has another default for
+    that parameter: ``np.sum(t, axis=-1)`` in the rule of a function whose ``axis``
+    defaults to -1 keeps its axis."""
     for node in ast.walk(expr):
         if isinstance(node, ast.Call):
             node.keywords = [
@@ -565,9 +572,34 @@ def _drop_defaults(expr: ast.expr, defaults: dict[str, object]) -> ast.expr:
                     and isinstance(k.value, ast.Constant)
                     and type(k.value.value) is type(defaults[k.arg])
                     and k.value.value == defaults[k.arg]
+                    and not _other_default(node.func, k.arg, k.value.value, objects)
                 )
             ]
     return expr
+
+
+def _other_default(func: ast.expr, param: str, value: object, objects: dict) -> bool:
+    """Whether the function ``func`` names (``np.sum``) declares a default for ``param``
+    other than ``value`` (False where that cannot be told)."""
+    path = []
+    while isinstance(func, ast.Attribute):
+        path.append(func.attr)
+        func = func.value
+    if not isinstance(func, ast.Name) or func.id not in objects:
+        return False
+    fn = objects[func.id]
+    for attr in reversed(path):
+        fn = getattr(fn, attr, None)
+    try:
+        declared = inspect.signature(fn).parameters.get(param)
+    except (TypeError, ValueError):
+        return False
+    if declared is None or declared.default is inspect.Parameter.empty:
+        return False
+    default = declared.default
+    return type(default) in (int, float, bool, str, type(None)) and not (
+        type(default) is type(value) and default == value
+    )
 
 
 def all_targets(body: list[Stmt]) -> set[str]:

@@ -189,6 +189,35 @@ COVERED = {
     np.copy,
     np.ndarray.astype,
     np.gradient,
+    # (Builder.library, the extension "library")
+    np.take,
+    np.take_along_axis,
+    np.append,
+    np.insert,
+    np.column_stack,
+    np.dstack,
+    np.ptp,
+    np.nansum,
+    np.nanmean,
+    np.nanmax,
+    np.nanmin,
+    np.average,
+    np.quantile,
+    np.percentile,
+    np.median,
+    np.interp,
+    np.polyval,
+    np.convolve,
+    np.correlate,
+    *([np.trapezoid] if hasattr(np, "trapezoid") else []),
+    np.vdot,
+    np.cbrt,
+    np.copysign,
+    np.float_power,
+    np.linalg.tensorinv,
+    np.linalg.tensorsolve,
+    np.linalg.cond,
+    *([np.cumulative_sum, np.cumulative_prod] if hasattr(np, "cumulative_sum") else []),
     math.asinh,
     math.acosh,
     math.atanh,
@@ -271,6 +300,9 @@ EXTENSIONS = {
     ),
     # real values computed through numpy.fft's complex ones
     "fourier": ("fourier",),
+    # functions that pick elements, order statistics, nan reductions, signals,
+    # polynomials (Builder.library)
+    "library": ("library",),
     # a piece of an array split by np.split, array_split, hsplit, vsplit or dsplit
     "splits": ("split",),
     # helpers with *args, keyword-only parameters and **kwargs (called with * of a
@@ -771,6 +803,8 @@ class Builder:
             ops += [self.boolop] * 2
         if self.allowed("fourier"):
             ops += [self.fourier] * 2
+        if self.allowed("library"):
+            ops += [self.library] * 2
         if self.allowed("split"):
             ops += [self.split] * 2
         if self.allowed("random-draw") or self.allowed("random-mask"):
@@ -1605,6 +1639,110 @@ class Builder:
             a = self.exact(result[:2], depth)
             return _call("np.atleast_3d", a.code, owned=a.owned, shape=result, readonly=a.readonly)
         raise Unfit
+
+    def library(self, target: Shape, depth: int) -> E:
+        """Functions that pick elements, order statistics, nan-ignoring reductions,
+        signals and polynomials, and a few elementwise and linalg functions
+        (rules/selections.py, rules/signal_like.py). Order statistics and extrema take
+        values without ties; kinked functions take operands away from their kinks."""
+        result = self.sub_shape(target)
+        nd = len(result)
+        ways = ["reduce", "elementwise", "vdot", "take", "append", "polyval", "linalg"]
+        way = self.pick(ways + ["picked", "signal", "stacked", "trapezoid"])
+        self.autograd_ok = False  # autograd has rules for few of these
+        self.use("library")
+        if way == "reduce":
+            m = self.int(2, 4)
+            a = self.distinct(result + (m,), depth)
+            fn = self.pick(["np.ptp", "np.nansum", "np.nanmean", "np.nanmax", "np.nanmin"])
+            if self.chance(30):
+                fn = self.pick(["np.median", "np.quantile", "np.percentile", "np.average"])
+            extra = {"np.quantile": ["0.3"], "np.percentile": ["40.0"]}.get(fn, [])
+            if fn == "np.average" and self.chance(60):
+                extra = [f"weights=np.abs({self.exact((m,), depth).code}) + 0.5"]
+            return _call(fn, a.code, *extra[:1], "axis=-1", shape=result)
+        if way == "elementwise":
+            p = self.positive(result, depth)
+            if self.chance(30):
+                return _call("np.cbrt", p.code, shape=p.shape)
+            b = self.bounded(result, depth)
+            shape = tuple(np.broadcast_shapes(p.shape, b.shape))
+            if self.chance(50):
+                return _call("np.copysign", p.code, f"-{b.op()} - 2.0", shape=shape)
+            return _call("np.float_power", p.code, b.code, shape=shape)
+        if way == "vdot":
+            if nd:
+                raise Unfit
+            shape = self.any_shape()
+            a, b = self.exact(shape, depth), self.exact(shape, depth)
+            return _call("np.vdot", a.code, b.code, shape=())
+        if way == "take":
+            if not nd:
+                raise Unfit
+            k = self.int(0, nd - 1)
+            a = self.exact(result, depth)
+            if self.chance(50):
+                picks = [(i * 2 + 1) % result[k] for i in range(result[k])]
+                return _call("np.take", a.code, repr(picks), f"axis={k}", shape=result)
+            size = math.prod(result)
+            index = f"np.reshape(np.arange({size})[::-1] % {result[k]}, {result!r})"
+            return _call("np.take_along_axis", a.code, index, str(k), shape=result)
+        if way == "append":
+            if nd != 1 or result[0] < 2:
+                raise Unfit
+            j = self.int(1, result[0] - 1)
+            if self.chance(50):
+                a, b = self.exact((j,), depth), self.exact((result[0] - j,), depth)
+                return _call("np.append", a.code, b.code, shape=result)
+            a, v = self.exact((result[0] - 1,), depth), self.exact((), depth)
+            return _call("np.insert", a.code, str(j), v.code, shape=result)
+        if way == "polyval":
+            p = self.exact((self.int(1, 4),), depth)
+            x = self.bounded(result, depth)
+            return _call("np.polyval", p.code, x.code, shape=x.shape)
+        if way == "linalg":
+            n = result[-1] if nd else self.int(1, 3)
+            e = self.exact((n, n), depth)
+            m = f"(0.2 * np.tanh({e.code}) + np.eye({n}) * np.arange(3.0, {n + 3}.0))"
+            if nd == 0:
+                return _call("np.linalg.cond", m, shape=())
+            if nd >= 2 and result[-2] == n:
+                return _call("np.linalg.tensorinv", m, "ind=1", shape=(n, n))
+            b = self.exact((n,), depth)
+            return _call("np.linalg.tensorsolve", m, b.code, shape=(n,))
+        if way == "picked":  # interp, and the cumulative functions of numpy 2.1
+            x = self.bounded(result, depth)
+            if nd == 1 and hasattr(np, "cumulative_sum") and self.chance(50):
+                fn = self.pick(["np.cumulative_sum", "np.cumulative_prod"])
+                return _call(fn, x.code, shape=x.shape)
+            fp = self.exact((5,), depth)
+            return _call(
+                "np.interp", f"{x.op()} * 1.9 + 2.0", "np.arange(5.0)", fp.code, shape=x.shape
+            )
+        if way == "signal":
+            if nd != 1:
+                raise Unfit
+            n = result[0]
+            mode = self.pick(["full", "same", "valid"])
+            k = self.int(1, n)
+            sizes = {"full": (n - k + 1, k), "same": (n, k), "valid": (n + k - 1, k)}[mode]
+            a, v = self.exact(sizes[:1], depth), self.exact(sizes[1:], depth)
+            fn = self.pick(["np.convolve", "np.correlate"])
+            return _call(fn, a.code, v.code, repr(mode), shape=result)
+        if way == "stacked":
+            if nd == 2 and result[1] >= 2:
+                a, b = self.exact(result[:1], depth), self.exact((result[0], result[1] - 1), depth)
+                return _call("np.column_stack", f"[{a.code}, {b.code}]", shape=result)
+            if nd == 3 and result[2] >= 2:
+                a, b = (
+                    self.exact(result[:2], depth),
+                    self.exact(result[:2] + (result[2] - 1,), depth),
+                )
+                return _call("np.dstack", f"[{a.code}, {b.code}]", shape=result)
+            raise Unfit
+        # trapezoid
+        a = self.exact(result + (self.int(2, 4),), depth)
+        return _call("np.trapezoid", a.code, "dx=0.5", shape=result)
 
     def contract(self, target: Shape, depth: int) -> E:
         """einsum, tensordot, inner, kron, cross (rules/contractions.py)."""

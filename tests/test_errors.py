@@ -254,7 +254,7 @@ def f_print_value(x):
 
 
 def f_unknown_library(x):
-    y = np.linalg.cond(x)
+    y = np.linalg.vecdot(x, x)
     return np.sum(np.abs(y))
 
 
@@ -469,8 +469,8 @@ CASES = [
     (
         f_unknown_library,
         (X,),
-        "np.linalg.cond(x)",
-        ["np.linalg.cond", "no adjoint rule", "adjoint"],
+        "np.linalg.vecdot(x, x)",
+        ["np.linalg.vecdot", "no adjoint rule", "adjoint"],
     ),
     (f_no_rule, (X,), "np.nancumsum(x)", ["np.nancumsum", "no adjoint rule", "adcompile.adjoint"]),
     (f_undefined, (X,), "undefined_name_for_the_test", ["undefined_name_for_the_test"]),
@@ -570,10 +570,10 @@ def test_unknown_numpy_function_message_names_it_and_says_how_to_register():
 
 def test_unknown_submodule_function_is_spelled_correctly():
     def f(x):
-        return np.linalg.cond(x)
+        return np.linalg.vecdot(x, x)
 
     err = refused(f, X)
-    assert "np.cond" not in str(err)
+    assert "np.vecdot" not in str(err)
     assert "np.linalg)" not in str(refused(f_unknown_library, X))
 
 

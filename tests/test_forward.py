@@ -949,6 +949,81 @@ def f_split_points(x):
     return np.sum(a * b[:, :1] * c) + np.sum(d**2) * e
 
 
+COLUMNS = np.array([[1], [0], [1]])
+
+
+def f_picks(x, y):
+    # (3,), (3,): elements picked, appended, inserted, stacked
+    m = np.column_stack([x, y])
+    return (
+        np.take(x, [2, 0, 0])
+        + np.take_along_axis(m, COLUMNS, 1)[:, 0]
+        + np.append(x, y)[1:4] * np.insert(y, 1, x[0])[:3]
+        + np.dstack([x, y])[0, :, 1]
+    )
+
+
+def f_order_statistics(x, y):
+    # distinct values: away from the ties where the picked statistic changes
+    m = np.stack([x, y * 2.0])
+    return (
+        np.quantile(x, [0.3, 0.7])
+        + np.percentile(m, 40, axis=1)
+        + np.median(m, axis=0)[:2]
+        + np.ptp(m)
+    )
+
+
+def f_nan_reductions(x, y):
+    z = np.where(x > x[1] + 0.1, np.nan, x)  # (x[2] is NaN; no slice of NaNs only)
+    return np.nansum(z) * y + np.nanmean(z) + np.nanmax(z) * np.nanmin(z)
+
+
+def f_average(x, y):
+    return np.average(x, weights=y) * y + np.average(np.outer(x, y), axis=0, weights=y + 1.0)
+
+
+def f_signals(x, y):
+    return (
+        np.convolve(x, y, "same")
+        + np.correlate(x, y * y, "same")
+        + np.polyval(y, x)
+        + np.interp(x * 4.0, np.arange(4.0), np.append(y, x[0]))
+        + np.trapezoid(np.outer(x, y), axis=0)
+    )
+
+
+def f_elementwise_more(x, y):
+    return np.cbrt(x) + np.copysign(x, y - 0.5) + np.float_power(x, y) + np.vdot(x, y)
+
+
+def f_tensor_linalg(a, b):
+    t = np.linalg.tensorinv(np.reshape(a, (2, 2, 4)), ind=2)
+    return (
+        np.ravel(np.sum(t, axis=0))
+        + np.linalg.tensorsolve(np.reshape(a, (2, 2, 4)), b)
+        + np.linalg.cond(np.reshape(a, (4, 4)))
+    )
+
+
+SQ16 = np.eye(4) * 2.0 + np.random.default_rng(16).uniform(-0.3, 0.3, (4, 4))
+CASES += [
+    (f_picks, (X, Y)),
+    (f_order_statistics, (X, Y)),
+    (f_nan_reductions, (X, Y)),
+    (f_average, (X, Y)),
+    (f_signals, (X, Y)),
+    (f_elementwise_more, (X, Y)),
+    (f_tensor_linalg, (SQ16, np.array([[0.3, -0.2], [0.5, 0.1]]))),
+]
+if hasattr(np, "cumulative_sum"):  # numpy 2.1
+
+    def f_cumulative(x):
+        return np.cumulative_sum(x, include_initial=True)[1:] * np.cumulative_prod(x)
+
+    CASES += [(f_cumulative, (X,))]
+
+
 CASES += [
     (f_fourier, (SQ4,)),
     (f_splits, (SQ4,)),
@@ -1499,6 +1574,31 @@ def test_custom_tangent_rule_and_refusal_without_one():
 
         assert_jvp_matches_fd(uses_softplus, X)
         assert "dx" not in ad.jvp(uses_softplus).source.split("def ")[1].split("(")[0]
+    finally:
+        restore(state)
+
+
+def running_rows(x):
+    return np.sum(np.nancumsum(x, -1) ** 2)
+
+
+def test_a_keyword_the_called_function_defaults_otherwise_is_kept():
+    """A tangent template's keyword argument equal to the template's own default is
+    left out of the code only where the function it calls has that default too:
+    np.cumsum(da, axis=-1) keeps its axis (np.cumsum's default is None)."""
+    state = snapshot()
+    try:
+
+        @ad.adjoint(np.nancumsum, shape="unknown")
+        def nancumsum_adjoint(dy, y, a, axis=-1):
+            return np.flip(np.cumsum(np.flip(dy, axis), axis=axis), axis)
+
+        @ad.tangent(np.nancumsum)
+        def nancumsum_tangent(da, y, a, axis=-1):
+            return np.cumsum(da, axis=axis)
+
+        assert_jvp_matches_fd(running_rows, M)
+        assert "axis=-1" in ad.jvp(running_rows).source
     finally:
         restore(state)
 

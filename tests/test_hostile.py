@@ -257,10 +257,10 @@ def h(a):
 def f(x):
     return np.sum(h(x))  # <-
 """,
-    "np.linalg.cond": """
+    "np.linalg.vecdot": """
 def f(x):
     m = np.reshape(x, (2, 3)) @ np.reshape(x, (3, 2))
-    return np.sum(np.linalg.cond(m))  # <-
+    return np.sum(np.linalg.vecdot(m, m))  # <-
 """,
     "np.fft.hfft": """
 def f(x):
@@ -290,9 +290,9 @@ import math
 def f(x):
     return np.sum(x) * math.gamma(np.sum(x))  # <-
 """,
-    "np.nanmean": """
+    "np.nanstd": """
 def f(x):
-    return np.nanmean(x * x)  # <-
+    return np.nanstd(x * x)  # <-
 """,
     "returns a tuple": """
 def f(x):

@@ -299,6 +299,9 @@ def _vector():
     return RNG.normal(size=5) * 3.0
 
 
+_HEAVISIDE = np.random.default_rng(11)
+
+
 # function -> (arguments, positions of the float arguments). Every entry of the
 # table of functions without a derivative must be here, and is checked below.
 NONDIFF_CASES = {
@@ -324,6 +327,8 @@ NONDIFF_CASES = {
     np.fix: lambda: ((_vector(),), [0]),
     np.logical_xor: lambda: ((_vector(), _vector()), [0, 1]),
     np.signbit: lambda: ((_vector(),), [0]),
+    # (its own draws: the shared generator's sequence decides the other cases' points)
+    np.heaviside: lambda: ((_HEAVISIDE.uniform(-2, 2, 5), _HEAVISIDE.uniform(-2, 2, 5)), [0, 1]),
     np.isposinf: lambda: ((_vector(),), [0]),
     np.isneginf: lambda: ((_vector(),), [0]),
     np.isreal: lambda: ((_vector(),), [0]),
@@ -416,6 +421,26 @@ RUNTIME_NONDIFF = (
     runtime.standard_eigh,
     runtime.scipy_qr_mode,
     runtime.convolution_padding,
+    # the positions, weights, paddings and shapes of the rules of selections.py,
+    # signal_like.py and linalg.py (tested with their rules: tests/test_rules_numpy_picks.py)
+    runtime.take_positions,
+    runtime.take_along_axis_positions,
+    runtime.append_positions,
+    runtime.insert_positions,
+    runtime.quantile_positions,
+    runtime.quantile_fraction,
+    runtime.interp_positions,
+    runtime.interp_weight,
+    runtime.interp_inverse_width,
+    runtime.average_weights_shape,
+    runtime.convolve_padding,
+    runtime.polyval_degrees,
+    runtime.trapezoid_weights,
+    runtime.cumulative_axis,
+    runtime.initial_padding,
+    runtime.tensor_matrix_shape,
+    runtime.tensorsolve_matrix_shape,
+    runtime.cond_exponent,
 )
 
 

@@ -31,6 +31,7 @@ from adcompile.runtime import (
     matrix_part,
     part,
     parts,
+    placed,
     real_cotangent,
     rfft_adjoint,
     scalar_divide,
@@ -52,6 +53,7 @@ from adcompile.runtime import (
     unindex,
     unpad,
     unpartition,
+    unplaced,
     unreduce,
     unrepeat,
     unrollaxis,
@@ -129,6 +131,18 @@ A2 = A[:, ::-1] + 0.05  # (distinct values: an order that differences do not cha
 
 def f_unindex(a, v):
     return np.sum(unindex(v * v, a, np.s_[0, 1:]) * a) + np.sum(unindex(v, v, np.s_[::-1]) * v)
+
+
+WHERE = np.array([[5, 0, 2], [7, 2, 3]])  # flat positions: of a (0-5), of another operand
+
+
+def f_placed(a, v):
+    # a's elements at the positions below 6, v's at those from 6 on
+    return np.sum(placed(a * a, WHERE, 0) * placed(v, WHERE, 6)) + np.sum(placed(v, WHERE, 0))
+
+
+def f_unplaced(a, v):
+    return np.sum(unplaced(v[:, None] * a, WHERE, 0, a) * a) + np.sum(unplaced(a, WHERE, 6, v) * v)
 
 
 def f_unstack(a):
@@ -279,6 +293,8 @@ CASES = [
     (f_fit_axes, (A, M)),
     (f_ungradient, (W5, 0.7)),
     (f_unindex, (A, V)),
+    (f_placed, (A, V)),
+    (f_unplaced, (A, V)),
     (f_unstack, (A,)),
     (f_unconcatenate, (W5, V)),
     (f_uncumsum, (A, A2)),

@@ -15,7 +15,9 @@ from . import (  # noqa: F401
     operators,
     reductions,
     runtime_rules,
+    selections,
     shapes,
+    signal_like,
 )
 from .record import Primitive
 from .registry import (

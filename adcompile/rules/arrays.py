@@ -9,7 +9,9 @@ import numpy as np
 
 from ..runtime import (
     cumprod_tangent,
+    cumulative_axis,
     gradient_tangent,
+    initial_padding,
     pad_tangent,
     partition_tangent,
     sort_tangent,
@@ -383,3 +385,32 @@ def astype(dy, y, x, dtype):
 def astype_tangent(dx, y, x, dtype):
     # dx in the result's precision; zero for a cast to integers (a step function)
     return uncast(dx, y, dtype)
+
+
+# numpy 2.1's cumulative_sum and cumulative_prod: cumsum and cumprod, with an optional
+# first slice (0, 1) that include_initial=True puts in front (no derivative)
+if hasattr(np, "cumulative_sum"):
+
+    @adjoint(np.cumulative_sum, shape=UNKNOWN, fresh=True)
+    def cumulative_sum(dy, y, x, axis=None, dtype=None, out=None, include_initial=False):
+        if include_initial:
+            k = cumulative_axis(x, axis)
+            return uncumsum(np.take(dy, np.arange(1, np.shape(dy)[k]), k), x, axis)
+        return uncumsum(dy, x, axis)
+
+    @tangent(np.cumulative_sum)
+    def cumulative_sum_tangent(dx, y, x, axis=None, dtype=None, out=None, include_initial=False):
+        return np.cumulative_sum(dx, axis=axis, include_initial=include_initial)
+
+    @adjoint(np.cumulative_prod, shape=UNKNOWN, fresh=True)
+    def cumulative_prod(dy, y, x, axis=None, dtype=None, out=None, include_initial=False):
+        if include_initial:
+            k = cumulative_axis(x, axis)
+            return uncumprod(np.take(dy, np.arange(1, np.shape(dy)[k]), k), x, axis)
+        return uncumprod(dy, x, axis)
+
+    @tangent(np.cumulative_prod)
+    def cumulative_prod_tangent(dx, y, x, axis=None, dtype=None, out=None, include_initial=False):
+        if include_initial:
+            return np.pad(cumprod_tangent(dx, x, axis), initial_padding(x, axis))
+        return cumprod_tangent(dx, x, axis)

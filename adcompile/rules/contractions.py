@@ -136,3 +136,15 @@ def cross(dy, y, a, b, axisa=-1, axisb=-1, axisc=-1):
 @tangent(np.cross)
 def cross_tangent(da, db, y, a, b, axisa=-1, axisb=-1, axisc=-1):
     return np.cross(da, b, axisa, axisb, axisc) + np.cross(a, db, axisa, axisb, axisc)
+
+
+@adjoint(np.vdot, shape=lambda q: (), fresh=True)
+def vdot(dy, y, a, b):
+    # the sum of the flattened operands' products (complex operands, which np.vdot
+    # conjugates, are refused: the rule is for real ones)
+    return dy * np.reshape(b, np.shape(a)), dy * np.reshape(a, np.shape(b))
+
+
+@tangent(np.vdot)
+def vdot_tangent(da, db, y, a, b):
+    return np.vdot(da, b) + np.vdot(a, db)

@@ -545,8 +545,46 @@ def clip_tangent(da, da_min, da_max, z, a, a_min=None, a_max=None):
     )
 
 
+@adjoint(np.cbrt, shape=UNARY)
+def cbrt(dy, y, x):
+    # infinite at x == 0, as sqrt's
+    return dy / (3 * (y * y))
+
+
+@tangent(np.cbrt)
+def cbrt_tangent(dx, y, x):
+    return dx / (3 * (y * y))
+
+
+@adjoint(np.copysign, shape=BROADCAST, scalar_preserving=True)
+def copysign(dy, y, x1, x2):
+    # |x1| with the sign of x2: the slope of |x1| (0 at x1 == 0, abs's convention) times
+    # that sign; piecewise constant in x2 (its sign), derivative 0 there
+    return dy * np.sign(x1) * np.copysign(1, x2), None
+
+
+@tangent(np.copysign)
+def copysign_tangent(dx1, y, x1, x2):
+    return dx1 * np.sign(x1) * np.copysign(1, x2)
+
+
+@adjoint(np.float_power, shape=BROADCAST, scalar_preserving=True)
+def float_power(dz, z, x, p):
+    # np.power's readings at p == 0 and x == 0, in float64 (what np.float_power computes)
+    return (
+        dz * p * np.float_power(x, p - (p != 0)),
+        dz * z * np.log(np.where(x == 0, 1.0, x)),
+    )
+
+
+@tangent(np.float_power)
+def float_power_tangent(dx, dp, z, x, p):
+    return dx * p * np.float_power(x, p - (p != 0)) + dp * z * np.log(np.where(x == 0, 1.0, x))
+
+
 # piecewise constant: derivative 0 wherever it exists
 nondiff(
+    np.heaviside,
     np.sign,
     np.floor,
     np.ceil,

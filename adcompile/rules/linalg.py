@@ -20,6 +20,7 @@ import numpy as np
 from ..runtime import (
     cholesky_adjoint,
     cholesky_tangent,
+    cond_exponent,
     det_adjoint,
     dot_adjoint_lhs,
     dot_adjoint_rhs,
@@ -29,6 +30,7 @@ from ..runtime import (
     eigh_tangent,
     eigvals_tangent,
     eigvalsh_tangent,
+    extremum_mask,
     lstsq_adjoint,
     lstsq_tangent,
     matrix_power_adjoint,
@@ -49,6 +51,8 @@ from ..runtime import (
     sum_to,
     svd_adjoint,
     svd_tangent,
+    tensor_matrix_shape,
+    tensorsolve_matrix_shape,
     vector_norm_adjoint,
 )
 from ..shapes import broadcast_shape
@@ -110,8 +114,8 @@ def _square_shape(q):
     return q.leaf("a")
 
 
-def _batch_shape(q):
-    a = q.leaf("a")
+def _batch_shape(q, param="a"):
+    a = q.leaf(param)
     return a[:-2] if a is not None and len(a) >= 2 else None
 
 
@@ -348,6 +352,93 @@ def multi_dot(dy, y, arrays):
 @tangent(np.linalg.multi_dot)
 def multi_dot_tangent_rule(darrays, y, arrays):
     return multi_dot_tangent(darrays, arrays)
+
+
+# The tensor forms of inverse and solve: the matrix ones of the tensor reshaped.
+
+
+@adjoint(np.linalg.tensorinv, shape=UNKNOWN, fresh=True)
+def tensorinv(dy, y, a, ind=2):
+    inverse = np.reshape(y, tensor_matrix_shape(y, np.ndim(y) - ind))
+    g = np.reshape(dy, np.shape(inverse))
+    return np.reshape(-(np.transpose(inverse) @ g @ np.transpose(inverse)), np.shape(a))
+
+
+@tangent(np.linalg.tensorinv)
+def tensorinv_tangent(da, y, a, ind=2):
+    inverse = np.reshape(y, tensor_matrix_shape(y, np.ndim(y) - ind))
+    return np.reshape(
+        -(inverse @ np.reshape(da, tensor_matrix_shape(a, ind)) @ inverse), np.shape(y)
+    )
+
+
+@adjoint(np.linalg.tensorsolve, shape=UNKNOWN, fresh=True)
+def tensorsolve(dx, x, a, b, axes=None):
+    matrix = np.reshape(a, tensorsolve_matrix_shape(a, b, axes))
+    gb = np.linalg.solve(np.transpose(matrix), np.ravel(dx))
+    return np.reshape(-np.outer(gb, np.ravel(x)), np.shape(a)), np.reshape(gb, np.shape(b)), None
+
+
+@tangent(np.linalg.tensorsolve)
+def tensorsolve_tangent(da, db, x, a, b, axes=None):
+    matrix = np.reshape(a, tensorsolve_matrix_shape(a, b, axes))
+    moved = np.ravel(db) - np.reshape(da, np.shape(matrix)) @ np.ravel(x)
+    return np.reshape(np.linalg.solve(matrix, moved), np.shape(x))
+
+
+# np.linalg.cond(x, p): for p = None, 2, -2, (largest / smallest singular value) ** e, so
+# d cond = cond e (d s_max / s_max - d s_min / s_min), d s_i = u_i^T dx v_i; ties of the
+# largest (or smallest) singular values share the derivative, as np.max's ties do. For
+# the other orders, norm(x, p) * norm(inv(x), p) (norm's conventions at its kinks).
+
+
+@adjoint(np.linalg.cond, shape=lambda q: _batch_shape(q, "x"), fresh=True)
+def cond(dy, y, x, p=None):
+    exponent = cond_exponent(p)
+    if exponent == 0:
+        inverse = np.linalg.inv(x)
+        size = np.linalg.norm(x, p, (-2, -1))
+        size_of_inverse = np.linalg.norm(inverse, p, (-2, -1))
+        through_inverse = norm_adjoint(dy * size, size_of_inverse, inverse, p, (-2, -1))
+        return norm_adjoint(dy * size_of_inverse, size, x, p, (-2, -1)) - np.swapaxes(
+            inverse, -1, -2
+        ) @ through_inverse @ np.swapaxes(inverse, -1, -2)
+    usv = np.linalg.svd(x, full_matrices=False)
+    top = np.max(usv[1], axis=-1, keepdims=True)
+    bottom = np.min(usv[1], axis=-1, keepdims=True)
+    ds = (
+        np.expand_dims(dy * y, -1)
+        * exponent
+        * (
+            extremum_mask(usv[1], top, -1, True) / top
+            - extremum_mask(usv[1], bottom, -1, True) / bottom
+        )
+    )
+    return (usv[0] * np.expand_dims(ds, -2)) @ usv[2]
+
+
+@tangent(np.linalg.cond)
+def cond_tangent(dx, y, x, p=None):
+    exponent = cond_exponent(p)
+    if exponent == 0:
+        inverse = np.linalg.inv(x)
+        size = np.linalg.norm(x, p, (-2, -1))
+        size_of_inverse = np.linalg.norm(inverse, p, (-2, -1))
+        ones = np.ones_like(y)
+        through_inverse = norm_adjoint(ones * size, size_of_inverse, inverse, p, (-2, -1))
+        slope = norm_adjoint(ones * size_of_inverse, size, x, p, (-2, -1)) - np.swapaxes(
+            inverse, -1, -2
+        ) @ through_inverse @ np.swapaxes(inverse, -1, -2)
+        return np.sum(slope * dx, axis=(-2, -1))
+    usv = np.linalg.svd(x, full_matrices=False)
+    top = np.max(usv[1], axis=-1, keepdims=True)
+    bottom = np.min(usv[1], axis=-1, keepdims=True)
+    moved = np.sum(usv[0] * (dx @ np.swapaxes(usv[2], -1, -2)), axis=-2)
+    share = (
+        extremum_mask(usv[1], top, -1, True) / top
+        - extremum_mask(usv[1], bottom, -1, True) / bottom
+    )
+    return y * exponent * np.sum(moved * share, axis=-1)
 
 
 nondiff(np.linalg.matrix_rank)

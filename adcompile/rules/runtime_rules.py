@@ -43,6 +43,7 @@ from ..runtime import (
     part,
     partition_tangent,
     parts,
+    placed,
     real_cotangent,
     rearray,
     reconcatenate,
@@ -70,6 +71,7 @@ from ..runtime import (
     unindex,
     unpad,
     unpartition,
+    unplaced,
     unreduce,
     unrepeat,
     unrollaxis,
@@ -152,6 +154,31 @@ def unindex_rule(dz, z, g, x, index):
 @tangent(unindex)
 def unindex_tangent(dg, z, g, x, index):
     return unindex(broadcast_like(dg, g), x, np.s_[index])
+
+
+# placed(x, where, start) gathers x's flat values at the positions where points at, and
+# unplaced(g, where, start, x) adds g back at them (runtime/selecting.py): each is the
+# other's transpose; where and start are integers.
+
+
+@adjoint(placed, shape=UNKNOWN, fresh=True)
+def placed_rule(dz, z, x, where, start=0):
+    return unplaced(dz, where, start, x), None, None
+
+
+@tangent(placed)
+def placed_tangent(dx, z, x, where, start=0):
+    return placed(dx, where, start)
+
+
+@adjoint(unplaced, shape=UNKNOWN, fresh=True)
+def unplaced_rule(dz, z, g, where, start, x):
+    return unbroadcast(placed(dz, where, start), g), None, None, None
+
+
+@tangent(unplaced)
+def unplaced_tangent(dg, z, g, where, start, x):
+    return unplaced(dg, where, start, x)
 
 
 # unstack and unconcatenate split g into pieces (a tuple): their adjoints join the
@@ -698,6 +725,26 @@ nondiff(
     runtime.check_unpacking,
     runtime.check_writable,
     runtime.reduced_count,
+    runtime.average_weights_shape,
+    # the positions and weights of the elements a function picks (runtime/selecting.py)
+    runtime.take_positions,
+    runtime.take_along_axis_positions,
+    runtime.append_positions,
+    runtime.insert_positions,
+    runtime.quantile_positions,
+    runtime.quantile_fraction,
+    runtime.interp_positions,
+    runtime.interp_weight,
+    runtime.interp_inverse_width,
+    # the shapes, degrees and weights of rules/signal_like.py's adjoints
+    runtime.convolve_padding,
+    runtime.polyval_degrees,
+    runtime.trapezoid_weights,
+    runtime.cumulative_axis,
+    runtime.initial_padding,
+    runtime.tensor_matrix_shape,
+    runtime.tensorsolve_matrix_shape,
+    runtime.cond_exponent,
     # what the definitions of rules/bodies.py compute from shapes and constants
     runtime.fft_axes,
     runtime.rfft_lengths,

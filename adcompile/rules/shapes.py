@@ -24,7 +24,7 @@ from ..runtime import (
     untranspose,
 )
 from .record import CONSTANT, UNKNOWN
-from .registry import adjoint, nondiff
+from .registry import adjoint, nondiff, refuse
 from .tangents import tangent
 
 
@@ -142,6 +142,29 @@ def vstack_tangent(darrays, y, arrays):
     return np.vstack(darrays)
 
 
+@adjoint(np.column_stack, shape=UNKNOWN, fresh=True)
+def column_stack(dy, y, arrays):
+    # joins along axis 1, a piece of fewer than two dimensions as one column (numpy
+    # names the parameter tup; `arrays` is the name of a parameter that takes a sequence)
+    return unconcatenate(dy, arrays, 1, True)
+
+
+@tangent(np.column_stack)
+def column_stack_tangent(darrays, y, arrays):
+    return np.column_stack(darrays)
+
+
+@adjoint(np.dstack, shape=UNKNOWN, fresh=True)
+def dstack(dy, y, arrays):
+    # joins along axis 2, a piece of fewer than three dimensions as one layer
+    return unconcatenate(dy, arrays, 2, True)
+
+
+@tangent(np.dstack)
+def dstack_tangent(darrays, y, arrays):
+    return np.dstack(darrays)
+
+
 @adjoint(np.stack, shape=UNKNOWN, fresh=True)
 def stack(dy, y, arrays, axis=0):
     return unstack(dy, len(arrays), axis)
@@ -224,4 +247,14 @@ nondiff(
     np.eye,
     np.identity,
     derivative=CONSTANT,
+)
+
+# np.block arranges nested lists of blocks, and takes nothing but lists: a list of the
+# program's is a tuple (or an array) in generated code
+refuse(
+    np.block,
+    reason="np.block arranges nested lists of blocks, which adcompile does not pass through "
+    "as lists",
+    hint="join the blocks with np.concatenate(..., axis=-1) for one row of blocks, and "
+    "the rows with np.concatenate(..., axis=-2) (or np.hstack/np.vstack)",
 )

@@ -12,6 +12,10 @@ Generated code, rules and ``adcompile.export`` name a helper as
 - ``arrays``: adjoints of array construction, indexing, stacking, transposition,
   ``np.prod``, ``@`` and ``np.dot``;
 - ``rearranging``: adjoints of cumulative sums, sorting, diagonals, repetition, padding;
+- ``selecting``: adjoints of functions that pick elements (``np.take``, ``np.insert``,
+  quantiles, ``np.interp``) along the flat positions they pick;
+- ``signals``: the shapes, degrees and weights of the adjoints of ``np.convolve``,
+  ``np.polyval``, ``np.trapezoid``, ``cumulative_*``;
 - ``contractions``: adjoints of ``np.einsum``, ``np.tensordot``, ``np.kron``, ``np.cross``;
 - ``results``: the seed of the reverse sweep, the cotangent check, ``grad_like``;
 - ``containers``: adjoints of lists, tuples and dicts, ``zero_like``;
@@ -40,6 +44,8 @@ from . import (
     linalg,
     rearranging,
     results,
+    selecting,
+    signals,
     stats,
     tangents,
 )
@@ -69,6 +75,7 @@ from .arrays import (
     writable_adjoint,
 )
 from .broadcasting import (
+    average_weights_shape,
     exp_minus_logsumexp,
     expand_reduced,
     extremum_mask,
@@ -138,6 +145,7 @@ from .fourier import (
 from .integrate import odeint_adjoint
 from .linalg import (
     cholesky_adjoint,
+    cond_exponent,
     det_adjoint,
     eig_adjoint,
     eigh_adjoint,
@@ -166,6 +174,8 @@ from .linalg import (
     svd_adjoint,
     svd_shapes,
     svd_vectors_adjoint,
+    tensor_matrix_shape,
+    tensorsolve_matrix_shape,
     vector_norm_adjoint,
     vector_norm_grad,
     vector_norm_gradient,
@@ -196,6 +206,26 @@ from .results import (
     check_cotangent,
     grad_like,
     unit_cotangent,
+)
+from .selecting import (
+    append_positions,
+    insert_positions,
+    interp_inverse_width,
+    interp_positions,
+    interp_weight,
+    placed,
+    quantile_fraction,
+    quantile_positions,
+    take_along_axis_positions,
+    take_positions,
+    unplaced,
+)
+from .signals import (
+    convolve_padding,
+    cumulative_axis,
+    initial_padding,
+    polyval_degrees,
+    trapezoid_weights,
 )
 from .stats import (
     mvn_cov_part,
@@ -240,6 +270,8 @@ MODULES = (
     elementwise,
     arrays,
     rearranging,
+    selecting,
+    signals,
     contractions,
     results,
     containers,

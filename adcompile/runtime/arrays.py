@@ -256,10 +256,14 @@ def unstack(g, n, axis=0):
 
 def unconcatenate(g, arrays, axis=0, rows=False):
     """Adjoint of ``np.concatenate(arrays, axis)``: ``g`` split back into the pieces. With
-    ``rows``, of ``np.vstack(arrays)``: a piece of fewer than two dimensions is one row."""
+    ``rows``, of ``np.vstack(arrays)`` (axis 0), ``np.column_stack`` (1) or ``np.dstack``
+    (2): a piece of fewer dimensions is one row, column or layer."""
     if rows:
-        sizes = [np.shape(a)[0] if np.ndim(a) > 1 else 1 for a in arrays]
-        parts = np.split(g, np.cumsum(sizes)[:-1], axis=0)
+        # np.vstack (axis 0), np.column_stack (1), np.dstack (2): a piece of fewer than
+        # max(axis + 1, 2) dimensions is one slice along axis
+        least = max(axis + 1, 2)
+        sizes = [np.shape(a)[axis] if np.ndim(a) >= least else 1 for a in arrays]
+        parts = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
         return tuple(p.reshape(np.shape(a)) for p, a in zip(parts, arrays, strict=True))
     if axis is None:
         sizes = [np.size(a) for a in arrays]
@@ -293,7 +297,9 @@ def reconcatenate(dys, arrays, axis=0, rows=False):
         else np.broadcast_to(d, np.shape(a))
         for d, a in zip(dys, arrays, strict=True)
     ]
-    return np.vstack(pieces) if rows else np.concatenate(pieces, axis=axis)
+    if rows:
+        return (np.vstack, np.column_stack, np.dstack)[axis](pieces)
+    return np.concatenate(pieces, axis=axis)
 
 
 def untranspose(g, axes=None):

@@ -165,3 +165,24 @@ def extremum_mask(x, y, axis=None, keepdims=False):
 def tie_share(x, y):
     """Share of the cotangent of ``maximum(x, y)``/``minimum(x, y)`` that goes to ``x``."""
     return np.where(x == y, 0.5, 1.0).astype(np.result_type(x, y, 0.0), copy=False)
+
+
+def average_weights_shape(a, weights, axis=None, returned=False):
+    """The shape ``np.average(a, axis, weights)`` gives its weights to broadcast them
+    against ``a``: their own, or for 1-d weights along ``axis`` of a bigger ``a``, that
+    axis's length with 1 for the others."""
+    if returned:
+        raise ValueError(
+            "the derivative of np.average(..., returned=True) is not implemented: "
+            "compute the sum of the weights separately (np.sum)"
+        )
+    shape = np.shape(weights)
+    if shape == np.shape(a) or axis is None or len(shape) != 1:
+        return shape
+    if isinstance(axis, tuple):
+        raise ValueError(
+            "the derivative of np.average with 1-d weights over several axes is not "
+            "implemented: give the weights a's shape"
+        )
+    axis = axis % np.ndim(a)
+    return tuple(shape[0] if k == axis else 1 for k in range(np.ndim(a)))

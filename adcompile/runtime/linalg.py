@@ -382,7 +382,9 @@ def norm_adjoint(dy, y, x, ord=None, axis=None, keepdims=False):
     ``ord=0`` (a count) is piecewise constant."""
     x = np.asarray(x)
     _refuse_imaginary(x, "np.linalg.norm")
-    return norm_gradient(np.asarray(dy), np.asarray(y), x, ord, axis, keepdims)
+    # (a Python float's cotangent, the seed, in x's precision)
+    g = np.asarray(dy, dtype=np.result_type(dy, x, 0.0))
+    return norm_gradient(g, np.asarray(y), x, ord, axis, keepdims)
 
 
 def norm_gradient(dy, y, x, ord=None, axis=None, keepdims=False):
@@ -456,10 +458,11 @@ def matrix_norm_grad(x, y, ord):
         u, s, vh = np.linalg.svd(x, full_matrices=False)
         return u[..., :, -1:] * vh[..., -1:, :] * (y != 0)
     if ord == 1 or ord == -1:  # max/min over columns of the column sums of |x|
-        at = np.sum(np.abs(x), axis=-2, keepdims=True) == y
+        # (the mask in x's precision: a count of booleans would make it float64)
+        at = np.where(np.sum(np.abs(x), axis=-2, keepdims=True) == y, np.ones_like(x), 0.0)
         return np.sign(x) * at / np.sum(at, axis=-1, keepdims=True)
     # inf or -inf (np.linalg.norm refuses any other order): over rows of the row sums
-    at = np.sum(np.abs(x), axis=-1, keepdims=True) == y
+    at = np.where(np.sum(np.abs(x), axis=-1, keepdims=True) == y, np.ones_like(x), 0.0)
     return np.sign(x) * at / np.sum(at, axis=-2, keepdims=True)
 
 
@@ -591,3 +594,33 @@ def scipy_qr_mode(mode="full", pivoting=False) -> str:
             "mode='economic' without pivoting: for r alone, take qr(a, mode='economic')[1]"
         )
     return "reduced" if mode == "economic" else "complete"
+
+
+def tensor_matrix_shape(a, ind) -> tuple[int, int]:
+    """The matrix ``np.linalg.tensorinv(a, ind)`` inverts: ``a``'s first ``ind`` axes as
+    rows, the others as columns."""
+    shape = np.shape(a)
+    return (int(np.prod(shape[:ind], dtype=np.int64)), int(np.prod(shape[ind:], dtype=np.int64)))
+
+
+def tensorsolve_matrix_shape(a, b, axes=None) -> tuple[int, int]:
+    """The matrix ``np.linalg.tensorsolve(a, b)`` solves with: ``b``'s axes of ``a`` as
+    rows, the others as columns."""
+    if axes is not None:
+        raise ValueError(
+            "the derivative of np.linalg.tensorsolve with axes= is not implemented: move "
+            "the axes to the end first (np.moveaxis) and call it without axes"
+        )
+    return tensor_matrix_shape(a, np.ndim(b))
+
+
+def cond_exponent(p=None) -> int:
+    """np.linalg.cond(x, p) is (largest / smallest singular value) ** this for p None, 2
+    and -2; 0 for the other orders, where it is norm(x, p) * norm(inv(x), p)."""
+    if p is None or p == 2:
+        return 1
+    if p == -2:
+        return -1
+    if p in ("fro", "nuc", 1, -1, np.inf, -np.inf):
+        return 0
+    raise ValueError(f"np.linalg.cond: invalid norm order {p!r}")

@@ -738,7 +738,7 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         "a numpy function with no rule",
         """
         def f(x):
-            return np.median(x * x)
+            return np.sum(np.unwrap(x * x))
         """,
         "ad.grad(f)(x)",
     ),
@@ -748,7 +748,7 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         """
         def f(x):
             m = np.outer(x, x) + np.eye(3)
-            return np.sum(np.linalg.cond(m))
+            return np.sum(np.linalg.vecdot(m, m))
         """,
         "ad.grad(f)(x)",
     ),
