@@ -94,3 +94,19 @@ def std_tangent(da, y, a, axis=None, ddof=0, keepdims=False):
 
 
 nondiff(np.argmax, np.argmin, np.argsort, np.any, np.all, np.count_nonzero)
+
+# index producers: integer positions (or tuples of them), used to index arrays
+nondiff(
+    np.nonzero,
+    np.argwhere,
+    np.flatnonzero,
+    np.triu_indices,
+    np.tril_indices,
+    np.diag_indices,
+    np.ix_,
+    np.unravel_index,
+    np.ravel_multi_index,
+    np.indices,
+    np.searchsorted,
+    np.digitize,
+)

@@ -11,7 +11,7 @@ Generated code, rules and ``adcompile.export`` name a helper as
 - ``elementwise``: ``scalar_*`` arithmetic of Python numbers and ``clip_*`` masks;
 - ``arrays``: adjoints of array construction, indexing, stacking, transposition,
   ``np.prod``, ``@`` and ``np.dot``;
-- ``rearranging``: adjoints of cumulative sums, sorting, diagonals, repetition, padding;
+- ``rearranging``: adjoints of cumulative sums (and running maxima), sorting, diagonals, repetition, padding;
 - ``contractions``: adjoints of ``np.einsum``, ``np.tensordot``, ``np.kron``, ``np.cross``;
 - ``results``: the seed of the reverse sweep, the cotangent check, ``grad_like``;
 - ``containers``: adjoints of lists, tuples and dicts, ``zero_like``;
@@ -171,7 +171,11 @@ from .linalg import (
     vector_norm_gradient,
 )
 from .rearranging import (
+    outer_shape,
     rearray,
+    running_max,
+    running_min,
+    running_tangent,
     split_count,
     unarray,
     uncast,
@@ -185,6 +189,7 @@ from .rearranging import (
     unpartition,
     unrepeat,
     unrollaxis,
+    unrunning,
     unsort,
     unsplit,
     untile,
