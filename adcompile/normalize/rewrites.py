@@ -6,7 +6,9 @@
   ``running_max`` (a runtime helper with its own rules) and ``f.outer(a, b)`` is ``f``
   of ``a`` reshaped (``outer_shape``) to broadcast against ``b``; (``np.add.at`` is a statement, written
   as ``a += ...`` by ``desugar/ufuncs.py``);
-* one-argument ``np.where(c)`` is ``np.nonzero(c)``;
+* one-argument ``np.where(c)`` is ``np.nonzero(c)``; ``x.item()`` is
+  ``float(np.reshape(x, ()))``; ``np.float64(x)`` is ``np.asarray(x).astype("float64")``
+  (an array, 0-d for a number);
 * the builtins ``pow(a, b)`` (``a ** b``), and ``max``/``min`` of several numbers or of
   a list or tuple display (a chain of two-operand calls, whose rule follows Python's
   choice, ties to the first).
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import inspect
 
 import numpy as np
 
@@ -38,7 +41,10 @@ _PARAMS = {
     "accumulate": ("array", "axis", "dtype", "out"),
     "outer": ("A", "B"),
 }
-_TAKEN = {"array", "axis", "keepdims", "A", "B"}
+_TAKEN = {"array", "axis", "keepdims", "A", "B", "where", "initial"}
+_MASKED = {np.sum: "sum", np.mean: "mean", np.max: "extreme", np.min: "extreme"}
+_MASKED |= {np.amax: "extreme", np.amin: "extreme"}
+_MASKABLE = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}
 
 
 class Rewrites:
@@ -51,7 +57,25 @@ class Rewrites:
             ufunc = self.resolver.find(func.value)
             if isinstance(ufunc, np.ufunc):
                 return self.primitive(self.ufunc_method(node, ufunc, func.attr, hint), hint)
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "item"
+            and not node.args
+            and not node.keywords
+            and not self.is_namespace(func.value)
+        ):  # x.item(): the number a one-element array holds, as a Python float
+            scalar = self.np_call("reshape", func.value, ast.Tuple(elts=[], ctx=ast.Load()))
+            call = ast.Call(func=self.global_name("float", float), args=[scalar], keywords=[])
+            return self.primitive(self.placed(call, node), hint)
         obj = self.static_object(func) if isinstance(func, ast.Name | ast.Attribute) else None
+        masked = self.masked_reduction(node, obj, hint)
+        if masked is not None:
+            return masked
+        if obj is np.float64 and len(node.args) == 1 and not node.keywords:
+            # np.float64(x): x in float64, an array (0-d for a number)
+            cast = ast.Attribute(value=self.np_call("asarray", node.args[0]), attr="astype")
+            call = ast.Call(func=cast, args=[ast.Constant("float64")], keywords=[])
+            return self.primitive(self.placed(call, node), hint)
         if obj is np.where and len(node.args) == 1 and not node.keywords:
             call = ast.Call(func=self.module_function("nonzero"), args=node.args, keywords=[])
             return self.primitive(ast.copy_location(call, node), hint)
@@ -80,6 +104,70 @@ class Rewrites:
                     )
                 return self.primitive(chain, hint)
         return None
+
+    def masked_reduction(self, node: ast.Call, obj: object, hint: str):
+        """``np.sum``, ``np.mean``, ``np.max``, ``np.min`` (or the methods) with ``where=``
+        or ``initial=``: the reduction of ``np.where(where, a, neutral)``, with
+        ``initial`` added (taken by ``np.maximum``, ``np.minimum``); the mean divides by
+        the count of the elements ``where`` selects."""
+        func, args = node.func, list(node.args)
+        if obj is None and isinstance(func, ast.Attribute) and func.attr in _MASKABLE:
+            if self.is_namespace(func.value):
+                return None
+            obj, args = _MASKABLE[func.attr], [func.value, *args]
+        if obj not in _MASKED or not any(k.arg in ("where", "initial") for k in node.keywords):
+            return None
+        label = f"np.{obj.__name__}"
+        params = [p for p in inspect.signature(obj).parameters if p not in ("out", "dtype")]
+        if len(args) > 2 or any(isinstance(a, ast.Starred) for a in args):
+            raise self.error(f"{label} with where= takes a and axis by position here", node)
+        given = dict(zip(params, args, strict=False))
+        for k in node.keywords:
+            if k.arg not in params or k.arg in given:
+                raise self.error(
+                    f"the argument {k.arg}= of {label} is not supported with where=", node
+                )
+            given[k.arg] = k.value
+        a = self.held(given["a"], "masked", hint)
+        initial = given.get("initial")
+        if initial is not None:
+            initial = self.held(initial, "initial", hint)
+        kind = _MASKED[obj]
+        if "where" in given:
+            if kind == "extreme" and initial is None:
+                raise self.error(
+                    f"{label} with where= needs initial= (numpy asks for it: the value of "
+                    "an empty selection)",
+                    node,
+                    hint=f"{label}(x, where=mask, initial=-np.inf)",
+                )
+            fill = initial if kind == "extreme" else ast.Constant(0.0)
+            where = self.held(given["where"], "mask", hint)
+            inner = self.np_call("where", where, a, fill)
+        else:
+            inner = a
+        reducer = "sum" if kind == "mean" else obj.__name__
+        reduced = self.np_call(reducer, inner)
+        axis = given.get("axis", ast.Constant(None))
+        keepdims = given.get("keepdims", ast.Constant(False))
+        reduced.keywords = [
+            ast.keyword(arg="axis", value=axis),
+            ast.keyword(arg="keepdims", value=keepdims),
+        ]
+        if kind == "mean" and "where" in given:
+            mask = self.np_call("broadcast_to", where, self.np_call("shape", a))
+            count = self.np_call("sum", mask)
+            count.keywords = reduced.keywords
+            reduced = ast.BinOp(left=reduced, op=ast.Div(), right=count)
+        elif kind == "mean":
+            reduced = self.np_call("mean", a)
+            reduced.keywords = [ast.keyword(arg="axis", value=axis)]
+            reduced.keywords.append(ast.keyword(arg="keepdims", value=keepdims))
+        if initial is not None and kind == "sum":
+            reduced = ast.BinOp(left=reduced, op=ast.Add(), right=initial)
+        elif initial is not None:
+            reduced = self.np_call("maximum" if obj in (np.max, np.amax) else "minimum", reduced, initial)
+        return self.primitive(self.placed(reduced, node), hint)
 
     def held(self, node: ast.expr, base: str, hint: str) -> ast.Name:
         """A fresh local holding the value of ``node`` (evaluated now, once)."""
@@ -140,6 +228,7 @@ class Rewrites:
         call.keywords = [
             ast.keyword(arg="axis", value=axis),
             ast.keyword(arg="keepdims", value=keepdims),
+            *(ast.keyword(arg=k, value=given[k]) for k in ("initial", "where") if k in given),
         ]
         return self.placed(call, node)
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..runtime import extremum_mask, prod_adjoint, reduced_count, unreduce
 from ..runtime import prod_tangent as prod_tangent_of
-from .record import REDUCTION
+from .record import REDUCTION, UNKNOWN
 from .registry import adjoint, nondiff
 from .tangents import tangent
 
@@ -110,3 +110,15 @@ nondiff(
     np.searchsorted,
     np.digitize,
 )
+
+
+# np.bincount(x, weights, minlength): sums of the weights by bin, linear in the weights
+# (the bins x are integers); without weights, counts (no derivative: x is integer)
+@adjoint(np.bincount, shape=UNKNOWN, fresh=True)
+def bincount(dy, y, x, weights=None, minlength=0):
+    return None, np.broadcast_to(dy, np.shape(y))[np.asarray(x)]
+
+
+@tangent(np.bincount)
+def bincount_tangent(dx, dweights, y, x, weights=None, minlength=0):
+    return np.bincount(x, dweights, minlength=np.size(y))
