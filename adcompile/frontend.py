@@ -197,7 +197,7 @@ class SourceFunction:
     def shorthand(self) -> bool:
         """Whether the function has a construct the desugar pass writes out: a
         comprehension, nested function, lambda or class, a call in the condition of an
-        if/while/a if c else b, ``partial`` or ``map``, a = b = ..., non-plain parameters."""
+        if/while/a if c else b, ``partial``, ``map`` or ``np.add.at``, a = b = ..., non-plain parameters."""
         return self._names[2]
 
     @functools.cached_property
@@ -216,7 +216,8 @@ class SourceFunction:
                 if type(n.ctx) is ast.Store:
                     stored.add(n.id)
             elif kind is ast.Call and not shorthand:  # functools.partial(...), map(...)
-                shorthand = getattr(n.func, "id", getattr(n.func, "attr", "")) in ("partial", "map")
+                called = getattr(n.func, "id", getattr(n.func, "attr", ""))
+                shorthand = called in ("partial", "map", "at")  # (np.add.at: desugar/ufuncs.py)
             elif kind in _SHORTHAND:
                 shorthand = shorthand or n is not root
             elif kind is ast.Assign:  # a = b = ...
