@@ -202,7 +202,10 @@ class Rewrites:
             shape = ast.Call(func=self.global_name("outer_shape", outer_shape), args=[a, b])
             shape.keywords = []
             spread = self.np_call("reshape", a, shape)
-            call = ast.Call(func=self.global_name(ufunc.__name__, ufunc), args=[spread, b])
+            func = self.global_name(ufunc.__name__, ufunc)
+            if getattr(np, ufunc.__name__, None) is ufunc:
+                func = self.module_function(ufunc.__name__)
+            call = ast.Call(func=func, args=[spread, b])
             call.keywords = []
             return self.placed(call, node)
         if "array" not in given:
