@@ -195,9 +195,8 @@ class SourceFunction:
 
     @functools.cached_property
     def shorthand(self) -> bool:
-        """Whether the function has a construct the desugar pass writes out: a
-        comprehension, nested function, lambda or class, a call in the condition of an
-        if/while/a if c else b, ``partial``, ``map`` or ``np.add.at``, a = b = ..., non-plain parameters."""
+        """Whether the function has a construct the desugar pass writes out (see desugar/):
+        a comprehension, nested function, lambda or class, a call in a condition, ..."""
         return self._names[2]
 
     @functools.cached_property
@@ -215,9 +214,8 @@ class SourceFunction:
                 every.add(n.id)
                 if type(n.ctx) is ast.Store:
                     stored.add(n.id)
-            elif kind is ast.Call and not shorthand:  # functools.partial(...), map(...)
-                called = getattr(n.func, "id", getattr(n.func, "attr", ""))
-                shorthand = called in ("partial", "map", "at")  # (np.add.at: desugar/ufuncs.py)
+            elif kind is ast.Call and not shorthand:  # partial(...), map(...), np.add.at(...)
+                shorthand = getattr(n.func, "id", getattr(n.func, "attr", "")) in _CALLS
             elif kind in _SHORTHAND:
                 shorthand = shorthand or n is not root
             elif kind is ast.Assign:  # a = b = ...
@@ -262,7 +260,8 @@ _SHORTHAND = frozenset(
         ast.AsyncFunctionDef,
         ast.ClassDef,
     }
-)
+)  # and calls of these (np.add.at: desugar/ufuncs.py)
+_CALLS = ("partial", "map", "at")
 
 
 def _char_col(text: str, byte_col: int) -> int:

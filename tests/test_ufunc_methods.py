@@ -132,10 +132,13 @@ def f(x, p):
         """
 def f(x, A):
     a = np.sum(x, where=x > 0) + np.mean(x ** 2, where=x < 0.5)
-    b = np.max(x, where=x < 1.0, initial=-10.0) + np.min(A, axis=1, where=A > -1.0, initial=5.0).sum()
-    c = np.sum(A, axis=0, where=np.eye(3, 4) < 1, keepdims=True).sum() + x.sum(where=x < 0.5, initial=2.0)
+    b = np.max(x, where=x < 1.0, initial=-10.0)
+    b = b + np.min(A, axis=1, where=A > -1.0, initial=5.0).sum()
+    c = np.sum(A, axis=0, where=np.eye(3, 4) < 1, keepdims=True).sum()
+    c = c + x.sum(where=x < 0.5, initial=2.0)
     d = A.mean(axis=1, where=np.array([True, False, True, True])).sum() + np.sum(x, initial=x[0])
-    return a + b + c + d + np.add.reduce(x, where=x > 0) + np.maximum.reduce(A, axis=0, initial=0.5).sum()
+    e = np.add.reduce(x, where=x > 0) + np.maximum.reduce(A, axis=0, initial=0.5).sum()
+    return a + b + c + d + e
 """,
         [X, M],
         (0, 1),
@@ -147,7 +150,8 @@ def f(x, A):
     c = np.sum(np.where(np.eye(3, 4) < 1, A, 0.0)) + np.sum(np.where(x < 0.5, x, 0.0)) + 2.0
     m = np.array([True, False, True, True])
     d = np.sum(np.sum(np.where(m, A, 0.0), axis=1) / 3.0) + np.sum(x) + x[0]
-    return a + b + c + d + np.sum(np.where(x > 0, x, 0.0)) + np.sum(np.maximum(np.max(A, axis=0), 0.5))
+    e = np.sum(np.where(x > 0, x, 0.0)) + np.sum(np.maximum(np.max(A, axis=0), 0.5))
+    return a + b + c + d + e
 """,
     ),
     "bincount with weights": (
@@ -155,7 +159,8 @@ def f(x, A):
 def f(x, A):
     bins = np.array([2, 0, 0, 4, 2])
     counts = np.bincount(bins, weights=x ** 2, minlength=7) * (np.arange(7.0) - 3.0)
-    return np.sum(counts ** 2) + np.sum(np.bincount([1, 1, 0], A[0, :3])) * np.sum(np.bincount(bins) * x)
+    listed = np.sum(np.bincount([1, 1, 0], A[0, :3]))
+    return np.sum(counts ** 2) + listed * np.sum(np.bincount(bins) * x)
 """,
         [X, M],
         (0, 1),

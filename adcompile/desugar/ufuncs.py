@@ -77,8 +77,10 @@ class UfuncAt:
                 hint="write the update with a loop over the indices, or as arrays: "
                 "a = a * np.bincount(...) for a product",
             )
-        if len(call.args) != 3 or call.keywords or any(
-            isinstance(a, ast.Starred) for a in call.args
+        if (
+            len(call.args) != 3
+            or call.keywords
+            or any(isinstance(a, ast.Starred) for a in call.args)
         ):
             raise AdCompileError(
                 f"{label} takes the array, the index and the values here",

@@ -4,8 +4,8 @@
   ``np.multiply.accumulate`` is ``np.cumprod``, ``np.maximum.reduce`` is ``np.max``,
   ``np.logaddexp.reduce`` is the max-shifted log-sum-exp, ``np.maximum.accumulate`` is
   ``running_max`` (a runtime helper with its own rules) and ``f.outer(a, b)`` is ``f``
-  of ``a`` reshaped (``outer_shape``) to broadcast against ``b``; (``np.add.at`` is a statement, written
-  as ``a += ...`` by ``desugar/ufuncs.py``);
+  of ``a`` reshaped (``outer_shape``) to broadcast against ``b``; (``np.add.at`` is a
+  statement, written as ``a += ...`` by ``desugar/ufuncs.py``);
 * one-argument ``np.where(c)`` is ``np.nonzero(c)``; ``x.item()`` is
   ``float(np.reshape(x, ()))``; ``np.float64(x)`` is ``np.asarray(x).astype("float64")``
   (an array, 0-d for a number);
@@ -25,6 +25,7 @@ import inspect
 
 import numpy as np
 
+from ..names import NUMERIC
 from ..runtime import outer_shape, running_max, running_min
 
 _REDUCE = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}
@@ -44,6 +45,7 @@ _PARAMS = {
 _TAKEN = {"array", "axis", "keepdims", "A", "B", "where", "initial"}
 _MASKED = {np.sum: "sum", np.mean: "mean", np.max: "extreme", np.min: "extreme"}
 _MASKED |= {np.amax: "extreme", np.amin: "extreme"}
+_VALUES = (*NUMERIC, type(None))  # (what find says of a value, or of a local)
 _MASKABLE = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}
 
 
@@ -62,12 +64,14 @@ class Rewrites:
             and func.attr == "item"
             and not node.args
             and not node.keywords
-            and not self.is_namespace(func.value)
+            and isinstance(self.resolver.find(func.value), _VALUES)
         ):  # x.item(): the number a one-element array holds, as a Python float
             scalar = self.np_call("reshape", func.value, ast.Tuple(elts=[], ctx=ast.Load()))
             call = ast.Call(func=self.global_name("float", float), args=[scalar], keywords=[])
             return self.primitive(self.placed(call, node), hint)
-        obj = self.static_object(func) if isinstance(func, ast.Name | ast.Attribute) else None
+        obj = self.resolver.find(func)  # (None for what it cannot tell: refused later)
+        if not callable(obj):  # (an array called: refused later, as it is)
+            obj = None
         masked = self.masked_reduction(node, obj, hint)
         if masked is not None:
             return masked
@@ -110,12 +114,14 @@ class Rewrites:
         or ``initial=``: the reduction of ``np.where(where, a, neutral)``, with
         ``initial`` added (taken by ``np.maximum``, ``np.minimum``); the mean divides by
         the count of the elements ``where`` selects."""
+        if not any(k.arg in ("where", "initial") for k in node.keywords):
+            return None
         func, args = node.func, list(node.args)
         if obj is None and isinstance(func, ast.Attribute) and func.attr in _MASKABLE:
-            if self.is_namespace(func.value):
+            if not isinstance(self.resolver.find(func.value), _VALUES):
                 return None
             obj, args = _MASKABLE[func.attr], [func.value, *args]
-        if obj not in _MASKED or not any(k.arg in ("where", "initial") for k in node.keywords):
+        if obj not in _MASKED:
             return None
         label = f"np.{obj.__name__}"
         params = [p for p in inspect.signature(obj).parameters if p not in ("out", "dtype")]
@@ -166,7 +172,8 @@ class Rewrites:
         if initial is not None and kind == "sum":
             reduced = ast.BinOp(left=reduced, op=ast.Add(), right=initial)
         elif initial is not None:
-            reduced = self.np_call("maximum" if obj in (np.max, np.amax) else "minimum", reduced, initial)
+            bound = "maximum" if obj in (np.max, np.amax) else "minimum"
+            reduced = self.np_call(bound, reduced, initial)
         return self.primitive(self.placed(reduced, node), hint)
 
     def held(self, node: ast.expr, base: str, hint: str) -> ast.Name:

@@ -11,7 +11,8 @@ Generated code, rules and ``adcompile.export`` name a helper as
 - ``elementwise``: ``scalar_*`` arithmetic of Python numbers and ``clip_*`` masks;
 - ``arrays``: adjoints of array construction, indexing, stacking, transposition,
   ``np.prod``, ``@`` and ``np.dot``;
-- ``rearranging``: adjoints of cumulative sums (and running maxima), sorting, diagonals, repetition, padding;
+- ``rearranging``: adjoints of cumulative sums, running maxima, sorting, diagonals,
+  repetition, padding;
 - ``contractions``: adjoints of ``np.einsum``, ``np.tensordot``, ``np.kron``, ``np.cross``;
 - ``results``: the seed of the reverse sweep, the cotangent check, ``grad_like``;
 - ``containers``: adjoints of lists, tuples and dicts, ``zero_like``;
