@@ -74,8 +74,7 @@ class UfuncAt:
             raise AdCompileError(
                 f"{label} is not supported (only np.add.at and np.subtract.at are)",
                 self.src.loc(call),
-                hint="write the update with a loop over the indices, or as arrays: "
-                "a = a * np.bincount(...) for a product",
+                hint="write the update with a loop over the indices: for i in idx: a[i] = a[i] * v",
             )
         if (
             len(call.args) != 3
