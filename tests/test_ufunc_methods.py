@@ -321,6 +321,12 @@ def test_refuses_other_ufuncs_at_and_methods_without_a_rule():
     def accumulate_dtype(x):
         return np.sum(np.add.accumulate(x, dtype=np.float32))
 
+    def log_add_masked(x):
+        return np.logaddexp.reduce(x, where=x > 0)
+
+    def accumulate_all_axes(x):
+        return np.sum(np.add.accumulate(x, axis=None))
+
     def of_an_expression(x):
         np.add.at(x[1:], [0], 1.0)
         return np.sum(x)
@@ -330,6 +336,8 @@ def test_refuses_other_ufuncs_at_and_methods_without_a_rule():
         (subtract_reduce, "np.subtract.reduce has no rule"),
         (accumulate_dtype, "the argument dtype= of np.add.accumulate"),
         (of_an_expression, "must be a variable"),
+        (log_add_masked, "with where= or initial= is not supported"),
+        (accumulate_all_axes, "takes one axis here"),
     ]:
         with pytest.raises(AdCompileError, match=message):
             ad.grad(f)(np.ones(3))

@@ -218,6 +218,12 @@ class Rewrites:
         if "array" not in given:
             raise self.error(f"{label} takes an array", node)
         axis = given.get("axis", ast.Constant(0))
+        if method == "accumulate" and isinstance(axis, ast.Constant) and axis.value is None:
+            raise self.error(
+                f"{label} takes one axis here (numpy refuses axis=None but for a vector)",
+                node,
+                hint=f"write the axis: {label}(x, axis=0)",
+            )
         if method == "accumulate":
             target = _ACCUMULATE.get(ufunc)
             if target is None:
@@ -230,6 +236,12 @@ class Rewrites:
             return self.placed(call, node)
         keepdims = given.get("keepdims", ast.Constant(False))
         if ufunc in _LOG_ADD:
+            if "where" in given or "initial" in given:
+                raise self.error(
+                    f"{label} with where= or initial= is not supported",
+                    node,
+                    hint="select first: the reduction of np.where(mask, x, -np.inf)",
+                )
             return self.log_add_reduce(node, ufunc, given["array"], axis, keepdims, hint)
         target = _REDUCE.get(ufunc)
         if target is None:
