@@ -120,5 +120,5 @@ def bincount(dy, y, x, weights=None, minlength=0):
 
 
 @tangent(np.bincount)
-def bincount_tangent(dx, dweights, y, x, weights=None, minlength=0):
+def bincount_tangent(dweights, y, x, weights=None, minlength=0):
     return np.bincount(x, dweights, minlength=np.size(y))
