@@ -100,7 +100,7 @@ class Rewrites:
             elif len(spelled) <= 2:
                 return None  # (two operands: their own rule)
             if spelled and not any(isinstance(a, ast.Starred) for a in spelled):
-                held = [self.held(a, "choice", hint) for a in spelled]
+                held = [self.held_value(a, "choice", hint) for a in spelled]
                 chain = held[0]
                 for e in held[1:]:  # max(a, b, c) is max(max(a, b), c): the first maximal
                     chain = ast.copy_location(
@@ -134,10 +134,10 @@ class Rewrites:
                     f"the argument {k.arg}= of {label} is not supported with where=", node
                 )
             given[k.arg] = k.value
-        a = self.held(given["a"], "masked", hint)
+        a = self.held_value(given["a"], "masked", hint)
         initial = given.get("initial")
         if initial is not None:
-            initial = self.held(initial, "initial", hint)
+            initial = self.held_value(initial, "initial", hint)
         kind = _MASKED[obj]
         if "where" in given:
             if kind == "extreme" and initial is None:
@@ -148,7 +148,7 @@ class Rewrites:
                     hint=f"{label}(x, where=mask, initial=-np.inf)",
                 )
             fill = initial if kind == "extreme" else ast.Constant(0.0)
-            where = self.held(given["where"], "mask", hint)
+            where = self.held_value(given["where"], "mask", hint)
             inner = self.np_call("where", where, a, fill)
         else:
             inner = a
@@ -176,7 +176,7 @@ class Rewrites:
             reduced = self.np_call(bound, reduced, initial)
         return self.primitive(self.placed(reduced, node), hint)
 
-    def held(self, node: ast.expr, base: str, hint: str) -> ast.Name:
+    def held_value(self, node: ast.expr, base: str, hint: str) -> ast.Name:
         """A fresh local holding the value of ``node`` (evaluated now, once)."""
         name = self.names.fresh(base)
         self.locals.add(name)
@@ -205,7 +205,7 @@ class Rewrites:
                 raise self.error(f"{label} takes two arrays", node)
             if ufunc.nin != 2:
                 raise self.error(f"{label} needs a ufunc of two operands", node)
-            a, b = self.held(given["A"], "outer_a", hint), self.held(given["B"], "outer_b", hint)
+            a, b = self.held_value(given["A"], "outer_a", hint), self.held_value(given["B"], "outer_b", hint)
             shape = ast.Call(func=self.global_name("outer_shape", outer_shape), args=[a, b])
             shape.keywords = []
             spread = self.np_call("reshape", a, shape)
@@ -259,7 +259,7 @@ class Rewrites:
         max along the axis (0 where it is not finite, so that all ``-inf`` gives
         ``-inf``): stable, and its gradient is the softmax (``m``'s own cancels)."""
         exp, log = _LOG_ADD[ufunc]
-        a = self.held(array, "terms", hint)
+        a = self.held_value(array, "terms", hint)
 
         def shift(keep: ast.expr) -> ast.expr:
             top = self.np_call("max", a)
@@ -267,7 +267,7 @@ class Rewrites:
                 ast.keyword(arg="axis", value=axis),
                 ast.keyword(arg="keepdims", value=keep),
             ]
-            held = self.held(self.placed(top, node), "top", hint)
+            held = self.held_value(self.placed(top, node), "top", hint)
             finite = self.np_call("isfinite", held)
             return self.np_call("where", finite, held, ast.Constant(0.0))
 
