@@ -205,7 +205,8 @@ class Rewrites:
                 raise self.error(f"{label} takes two arrays", node)
             if ufunc.nin != 2:
                 raise self.error(f"{label} needs a ufunc of two operands", node)
-            a, b = self.held_value(given["A"], "outer_a", hint), self.held_value(given["B"], "outer_b", hint)
+            a = self.held_value(given["A"], "outer_a", hint)
+            b = self.held_value(given["B"], "outer_b", hint)
             shape = ast.Call(func=self.global_name("outer_shape", outer_shape), args=[a, b])
             shape.keywords = []
             spread = self.np_call("reshape", a, shape)
