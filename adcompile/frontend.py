@@ -198,7 +198,7 @@ class SourceFunction:
     def shorthand(self) -> bool:
         """Whether the function has a construct the desugar pass writes out: a
         comprehension, nested function, lambda or class, a call in the condition of an
-        if/while/a if c else b, a call of ``ITERATORS``, a = b = ..., non-plain parameters."""
+        if/while/a if c else b, a call of ``_CALLS``, a = b = ..., non-plain parameters."""
         return self._names[2]
 
     @functools.cached_property
@@ -216,8 +216,8 @@ class SourceFunction:
                 every.add(n.id)
                 if type(n.ctx) is ast.Store:
                     stored.add(n.id)
-            elif kind is ast.Call and not shorthand:  # functools.partial(...), map(...)
-                shorthand = getattr(n.func, "id", getattr(n.func, "attr", "")) in ITERATORS
+            elif kind is ast.Call and not shorthand:  # partial(...), map(...), np.add.at
+                shorthand = getattr(n.func, "id", getattr(n.func, "attr", "")) in _CALLS
             elif kind in _SHORTHAND:
                 shorthand = shorthand or n is not root
             elif kind is ast.Assign:  # a = b = ...
@@ -257,6 +257,7 @@ _SHORTHAND = frozenset(
 )
 # calls it writes out: partial(...), map(...), and reversed/zip/enumerate consumed whole
 ITERATORS = ("partial", "map", "reversed", "zip", "enumerate")
+_CALLS = (*ITERATORS, "at")  # (np.add.at(...): desugar/ufuncs.py)
 
 
 def _char_col(text: str, byte_col: int) -> int:

@@ -148,6 +148,12 @@ KINKS_TEXT = [
     "cotangent: `a` on a tie, and where `b` is NaN.",
     "`np.max`, `np.min` (and `.max()`, `.min()`): tied extreme elements share the "
     "cotangent equally.",
+    "`np.maximum.accumulate`, `np.minimum.accumulate`: each result is the max (min) of "
+    "its prefix, and its cotangent is shared equally among the elements of the prefix "
+    "tied at it, as `np.max` of that prefix shares it.",
+    "`np.maximum.accumulate`, `np.minimum.accumulate`: each result is the max (min) of "
+    "its prefix, and its cotangent is shared equally among the elements of the prefix "
+    "tied at it, as `np.max` of that prefix shares it.",
     "`np.clip`: the cotangent passes through where the value is at a bound.",
     "`np.std`: the gradient is 0 where the spread is 0 (all elements equal).",
     "`x ** p`: the derivative with respect to `p` is 0 where `x == 0`.",
@@ -545,6 +551,7 @@ def method_rows() -> list[list[str]]:
             example = "2, 3" if pack == "shape" else "1, 0"
             call += f"\n(`x.{name}({example})` or `x.{name}(({example}))`)"
         rows.append([call, f"`{spelled(prim)}(x, ...)`", _status(prim)])
+    rows.append(["`x.item()`", "the number a one-element array holds, a Python float", "yes"])
     for name in sorted(normalize.CONSTANT_ATTRIBUTES):
         rows.append([f"`.{name}`", "the array's attribute", "none"])
     rows.append(["`xs.append(v)`", "on a list: a new list with `v` at the end", "yes"])
@@ -564,6 +571,8 @@ def builtin_rows() -> list[list[str]]:
             "the operand Python returns: `b` where `b > a` (`b < a`), else `a` (two arguments)",
             "yes",
         ],
+        ["`max(a, b, c)`, `max([a, b])`, `min`", "`max(max(a, b), c)`: Python's choice", "yes"],
+        ["`pow(a, b)`", "`a ** b` (`pow(a, b, mod)` is refused)", "yes"],
         ["`sum(xs)`, `sum(xs, start)`", "`start + xs[0] + ...` of a list or a dict view", "yes"],
         ["`sorted(...)`", "of a dict's keys or items, or constants", "none"],
         ["`slice(a, b, c)`", "an index (`s = slice(1, 3); x[s]`), int bounds", "none"],

@@ -208,4 +208,17 @@ VALUES_TEXT = [
     "Arrays are indexed and sliced as in numpy (`x[i]`, `x[:, 1:]`, `x[..., None]`, "
     "integer and boolean index arrays), and the adjoint scatters back into the "
     "indexed places. Assigning into an array is refused (see below).",
+    "Indices computed from values (`np.nonzero`, `np.where(c)`, `np.argwhere`, "
+    "`np.flatnonzero`, `np.triu_indices`, `np.tril_indices`, `np.diag_indices`, `np.ix_`, "
+    "`np.unravel_index`, `np.ravel_multi_index`, `np.indices`, `np.searchsorted`, "
+    "`np.digitize`) have no derivative and index differentiable arrays "
+    "(`A[np.triu_indices(n, 1)]`; an element named twice gets the sum).",
+    "Ufunc methods are the functions they mean: `.reduce` of `np.add`, `np.multiply`, "
+    "`np.maximum`, `np.minimum` is `np.sum`, `np.prod`, `np.max`, `np.min` (`axis=0` "
+    "unless told), of `np.logaddexp(2)` a stable log-sum-exp; `.accumulate` of the same "
+    "four is `np.cumsum`, `np.cumprod`, a running max, min; `f.outer(a, b)` is `f` of `a` "
+    "reshaped against `b`; `np.add.at(a, i, v)` (`np.subtract.at`) is `a += ...` of `v` "
+    "scattered into `a`'s shape, under the rules of `a += ...`. `np.sum`, `np.mean`, "
+    "`np.max`, `np.min` take `where=` (and `initial=`); `np.bincount` has the "
+    "derivative in its `weights`.",
 ]

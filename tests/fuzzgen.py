@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
+from adcompile.runtime import running_max, running_min
+
 # ------------------------------------------------------------------ coverage
 
 # The adjoint rules of adcompile.rules, by primitive, that the generator writes
@@ -158,6 +160,9 @@ COVERED = {
     np.logaddexp2,
     np.cumsum,
     np.cumprod,
+    np.bincount,
+    running_max,  # (np.maximum.accumulate)
+    running_min,
     np.diff,
     np.sort,
     np.partition,
@@ -1510,8 +1515,28 @@ class Builder:
         way = self.pick(
             ["cumsum", "flip", "roll", "diff", "sort", "triangle", "move", "diag", "repeat"]
             + ["cumprod", "partition", "rot90", "trace", "tile", "pad", "atleast"]
-            + ["array", "copy", "gradient"]
+            + ["array", "copy", "gradient", "accumulate", "bincount"]
         )
+        if way == "accumulate":  # a running max or min (normalize/rewrites.py)
+            if nd == 0:
+                raise Unfit
+            a = self.distinct(result, depth)
+            fn = self.pick(["np.maximum.accumulate", "np.minimum.accumulate"])
+            return _call(fn, a.code, f"axis={self.int(0, nd - 1)}", shape=result)
+        if way == "bincount":  # sums of weights by bin, an index named twice included
+            if nd != 1:
+                raise Unfit
+            a = self.exact((result[0] + 1,), depth)
+            bins = [self.int(0, result[0] - 1) for _ in range(result[0] + 1)] if result[0] else []
+            if not bins or a.shape != (result[0] + 1,):
+                raise Unfit
+            return _call(
+                "np.bincount",
+                f"np.array({bins!r})",
+                f"weights={a.code}",
+                f"minlength={result[0]}",
+                shape=result,
+            )
         if way == "gradient":
             axes = [k for k, d in enumerate(result) if d >= 2]
             if not axes:

@@ -333,7 +333,7 @@ def f_unsupported_attribute(x):
 
 
 def f_bad_keyword(x):
-    return np.sum(x, where=x > 0.5)
+    return np.std(x, where=x > 0.5)
 
 
 def f_dtype_keyword(x):
@@ -486,7 +486,7 @@ CASES = [
     (f_expression_statement, (X,), "x * 2.0", ["expression"]),
     (f_unsupported_method, (X,), "x.round(2)", ["round"]),
     (f_unsupported_attribute, (X,), "x.flat", ["flat"]),
-    (f_bad_keyword, (X,), "np.sum(x, where", ["where="]),
+    (f_bad_keyword, (X,), "np.std(x, where", ["where="]),
     (f_dtype_keyword, (X,), "np.sum(x, dtype", ["dtype="]),
     (f_return_none, (X,), "return None", ["return"]),
     (f_module_as_value, (X,), "np\n", ["np"]),

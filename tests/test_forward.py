@@ -1024,7 +1024,14 @@ if hasattr(np, "cumulative_sum"):  # numpy 2.1
     CASES += [(f_cumulative, (X,))]
 
 
+def f_ufunc_methods(x):
+    bins = np.bincount(np.array([0, 2, 2, 3]), weights=x[0] ** 2, minlength=5)
+    top = np.maximum.accumulate(x, axis=1)
+    return np.sum(bins * np.arange(5.0)) + np.sum(top**2) + np.sum(np.minimum.accumulate(x) * x)
+
+
 CASES += [
+    (f_ufunc_methods, (SQ4,)),
     (f_fourier, (SQ4,)),
     (f_splits, (SQ4,)),
     (f_split_points, (SQ4,)),

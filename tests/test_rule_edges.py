@@ -360,6 +360,19 @@ NONDIFF_CASES = {
     np.invert: lambda: ((_vector() > 0,), []),
     np.left_shift: lambda: ((np.arange(5), 2), []),
     np.right_shift: lambda: ((np.arange(5), 1), []),
+    # index producers: integer positions, used to index differentiated arrays
+    np.nonzero: lambda: ((_vector(),), [0]),
+    np.argwhere: lambda: ((_vector(),), [0]),
+    np.flatnonzero: lambda: ((_vector(),), [0]),
+    np.triu_indices: lambda: ((4, 1), []),
+    np.tril_indices: lambda: ((4,), []),
+    np.diag_indices: lambda: ((3,), []),
+    np.ix_: lambda: ((np.array([0, 2]),), []),
+    np.unravel_index: lambda: ((np.array([1, 5, 7]), (3, 4)), []),
+    np.ravel_multi_index: lambda: (((np.array([0, 2]), np.array([1, 3])), (3, 4)), []),
+    np.indices: lambda: (((2, 3),), []),
+    np.searchsorted: lambda: ((np.sort(_vector()), _vector()), [0, 1]),
+    np.digitize: lambda: ((_vector(), np.sort(_vector())), [0, 1]),
 }
 try:  # the rules of scipy.special, loaded in the test below
     import scipy.special as _special
@@ -384,6 +397,7 @@ def _same(a, b, uninitialised: bool) -> bool:
 
 
 RUNTIME_NONDIFF = (
+    runtime.outer_shape,
     runtime.zero_like,
     runtime.zeros_tangent,
     runtime.zeros_adjoint,

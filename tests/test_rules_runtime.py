@@ -34,6 +34,9 @@ from adcompile.runtime import (
     placed,
     real_cotangent,
     rfft_adjoint,
+    running_max,
+    running_min,
+    running_tangent,
     scalar_divide,
     scalar_mod,
     scalar_power,
@@ -57,6 +60,7 @@ from adcompile.runtime import (
     unreduce,
     unrepeat,
     unrollaxis,
+    unrunning,
     unsort,
     unstack,
     untile,
@@ -158,6 +162,12 @@ def f_unconcatenate(w, v):
 
 def f_uncumsum(a, b):
     return np.sum(uncumsum(a * a, b, 1) * b) + np.sum(uncumsum(np.ravel(a), b) * b)
+
+
+def f_unrunning(a, b):
+    top = running_max(b, 1)
+    low = running_min(b, 0)
+    return np.sum(unrunning(a * a, b, top, 1) * b) + np.sum(running_tangent(np.sin(a), b, low) ** 2)
 
 
 def f_undiff(v, w):
@@ -298,6 +308,7 @@ CASES = [
     (f_unstack, (A,)),
     (f_unconcatenate, (W5, V)),
     (f_uncumsum, (A, A2)),
+    (f_unrunning, (A, A2)),
     (f_undiff, (V, W5)),
     (f_unsort, (A, A2)),
     (f_unpartition, (A, A2)),

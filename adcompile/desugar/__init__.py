@@ -3,6 +3,8 @@
 A source-to-source pass on the user's AST, run by ``pipeline.py`` before the
 fence, so that every later stage sees only the smaller language:
 
+* ``np.add.at(a, index, v)`` becomes ``a += unindex(v, a, index)``, the addition
+  in place it is (``ufuncs.py``);
 * ``a = b = value`` becomes ``a = value; b = a`` (``chains.py``);
 * ``map(f, xs)`` becomes the generator expression ``(f(x) for x in xs)``
   (``maps.py``);
@@ -36,6 +38,7 @@ from .conditions import Conditions
 from .maps import Maps
 from .partials import Partials
 from .signature import BindError, bind, is_plain, plain
+from .ufuncs import UfuncAt
 
 __all__ = ["BindError", "LiftedFunction", "bind", "desugar", "is_plain"]
 
@@ -46,15 +49,24 @@ def desugar(src: SourceFunction) -> SourceFunction:
         return src  # (one walk of the function, shared with the later passes' names)
     fn = src.node
     fresh = Fresh(fn)
-    body = unchained(copy.deepcopy(fn.body), fresh)
-    body = Maps(fresh, src.lookup).run(body)
-    body = Comprehensions(src, fresh, src.lookup).block(body)
-    body = Partials(src, fresh, src.lookup).run(body)
-    lifting = Lifting(src, fresh, src.lookup)
-    body = lifting.run(body)
+    at = UfuncAt(src, fresh, src.lookup)
+    body = at.run(copy.deepcopy(fn.body))
     lookup = src.lookup
+    if at.made:
+        made, outer = at.made, src.lookup
+
+        def lookup(ident: str) -> object:
+            found = made.get(ident)
+            return found if found is not None else outer(ident)
+
+    body = unchained(body, fresh)
+    body = Maps(fresh, lookup).run(body)
+    body = Comprehensions(src, fresh, lookup).block(body)
+    body = Partials(src, fresh, lookup).run(body)
+    lifting = Lifting(src, fresh, lookup)
+    body = lifting.run(body)
     if lifting.lifted:
-        lifted, base = lifting.lifted, src.lookup
+        lifted, base = lifting.lifted, lookup
 
         def lookup(ident: str) -> object:
             found = lifted.get(ident)

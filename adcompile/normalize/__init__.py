@@ -16,9 +16,10 @@ The normalizer is one object made of parts, each a module of this package:
 * ``statements.py`` and ``loops.py``: statement lowering; ``conditions.py``: the
   conditions of ``if`` and ``while``;
 * ``expressions.py``, ``displays.py`` (tuple concatenation, dict displays),
-  ``calls.py`` and ``usercalls.py`` (calls of user functions, and of functions
-  held by variables), ``integrate.py`` (``scipy.integrate.odeint`` of a user
-  function): expression lowering;
+  ``calls.py``, ``rewrites.py`` (calls that mean a composition of primitives: ufunc
+  methods, ``pow``, ``max`` of several) and ``usercalls.py`` (calls of user functions,
+  and of functions held by variables), ``integrate.py`` (``scipy.integrate.odeint`` of a
+  user function): expression lowering;
 * ``views.py``: iteration over sequences known when compiling (a dict's keys, values
   and items, ``sorted``), unrolled; ``known.py``: what displays hold, ``slice``
   objects, dict methods and ``sum``;
@@ -52,6 +53,7 @@ from .integrate import Integrate
 from .kinds import Kinds, infer_kinds
 from .known import Known
 from .loops import Loops
+from .rewrites import Rewrites
 from .state import State
 from .statements import Statements
 from .usercalls import UserCalls
@@ -68,6 +70,7 @@ class Normalizer(
     Expressions,
     Displays,
     Calls,
+    Rewrites,
     UserCalls,
     Integrate,
     Kinds,

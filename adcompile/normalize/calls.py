@@ -54,6 +54,9 @@ class Calls:
         func = node.func
         if self.is_draw(node):
             return self.draw(node, hint)
+        rewritten = self.rewritten_call(node, hint)
+        if rewritten is not None:  # a call that means a composition (rewrites.py)
+            return rewritten
         if isinstance(func, ast.Attribute) and not self.is_namespace(func.value):
             return self.method_call(node, func, hint)
         chosen = self.chosen_argument(node)

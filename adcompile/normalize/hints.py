@@ -55,10 +55,10 @@ BUILTIN_HINTS: dict[str, str] = {
     "zip": "zip() is supported as the iterable of a for loop: for a, b in zip(xs, ys): ...",
     "enumerate": "enumerate() is supported as the iterable of a for loop: "
     "for i, x in enumerate(xs): ...",
-    "max": "max(a, b) of two values is supported (nest it for more: max(a, max(b, c))); "
-    "for the largest element of an array use np.max(x)",
-    "min": "min(a, b) of two values is supported (nest it for more: min(a, min(b, c))); "
-    "for the smallest element of an array use np.min(x)",
+    "max": "max(a, b, ...) of numbers written out is supported (or of a list display: "
+    "max([a, b, c])); for the largest element of an array use np.max(x)",
+    "min": "min(a, b, ...) of numbers written out is supported (or of a list display: "
+    "min([a, b, c])); for the smallest element of an array use np.min(x)",
     "pow": "write a ** b",
     "divmod": "write a // b and a % b",
     "reversed": "index backwards instead: xs[::-1]",
@@ -142,7 +142,8 @@ def _no_rule(obj: object, label: str) -> tuple[str, str]:
 
 # Methods that mean something other than a numpy function: what to write instead
 METHOD_HINTS: dict[str, str] = {
-    "item": "use float(x) for the number a one-element array holds",
+    "item": "x.item() without arguments is supported (the number a one-element array "
+    "holds); index first for another element: x[i, j]",
     "tolist": "keep the array, and index it (x[i]) for its elements",
     "pop": "index and slice the list instead: last = xs[-1]; xs = xs[:-1]",
     "extend": "concatenate the lists instead: xs = xs + ys",

@@ -12,8 +12,12 @@ from ..runtime import (
     cumulative_axis,
     gradient_tangent,
     initial_padding,
+    outer_shape,
     pad_tangent,
     partition_tangent,
+    running_max,
+    running_min,
+    running_tangent,
     sort_tangent,
     split_count,
     unarray,
@@ -28,13 +32,14 @@ from ..runtime import (
     unpartition,
     unrepeat,
     unrollaxis,
+    unrunning,
     unsort,
     unsplit,
     untile,
     untrace,
 )
-from .record import UNKNOWN
-from .registry import adjoint
+from .record import CONSTANT, UNKNOWN
+from .registry import adjoint, nondiff
 from .tangents import tangent
 
 
@@ -61,6 +66,34 @@ def cumprod(dy, y, a, axis=None):
 @tangent(np.cumprod)
 def cumprod_tangent_rule(da, y, a, axis=None):
     return cumprod_tangent(da, a, axis)
+
+
+# the shape of f.outer(a, b)'s first operand, reshaped (normalize/rewrites.py)
+nondiff(outer_shape, derivative=CONSTANT)
+
+
+# np.maximum.accumulate and np.minimum.accumulate (normalize/rewrites.py): each result
+# is the extreme of its prefix, its cotangent shared among the elements tied at it
+
+
+@adjoint(running_max, shape=UNKNOWN, fresh=True)
+def running_max_rule(dy, y, a, axis=0):
+    return unrunning(dy, a, y, axis)
+
+
+@tangent(running_max)
+def running_max_tangent(da, y, a, axis=0):
+    return running_tangent(da, a, y, axis)
+
+
+@adjoint(running_min, shape=UNKNOWN, fresh=True)
+def running_min_rule(dy, y, a, axis=0):
+    return unrunning(dy, a, y, axis)
+
+
+@tangent(running_min)
+def running_min_tangent(da, y, a, axis=0):
+    return running_tangent(da, a, y, axis)
 
 
 @adjoint(np.diff, shape=_numpy_shape(np.diff, "n", "axis"), fresh=True)

@@ -203,3 +203,31 @@ def average_tangent(da, dweights, y, a, axis=None, weights=None, returned=False,
 
 
 nondiff(np.argmax, np.argmin, np.argsort, np.any, np.all, np.count_nonzero)
+
+# index producers: integer positions (or tuples of them), used to index arrays
+nondiff(
+    np.nonzero,
+    np.argwhere,
+    np.flatnonzero,
+    np.triu_indices,
+    np.tril_indices,
+    np.diag_indices,
+    np.ix_,
+    np.unravel_index,
+    np.ravel_multi_index,
+    np.indices,
+    np.searchsorted,
+    np.digitize,
+)
+
+
+# np.bincount(x, weights, minlength): sums of the weights by bin, linear in the weights
+# (the bins x are integers); without weights, counts (no derivative: x is integer)
+@adjoint(np.bincount, shape=UNKNOWN, fresh=True)
+def bincount(dy, y, x, weights=None, minlength=0):
+    return None, np.broadcast_to(dy, np.shape(y))[np.asarray(x)]
+
+
+@tangent(np.bincount)
+def bincount_tangent(dweights, y, x, weights=None, minlength=0):
+    return np.bincount(x, dweights, minlength=np.size(y))

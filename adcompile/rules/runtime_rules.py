@@ -49,6 +49,7 @@ from ..runtime import (
     reconcatenate,
     restack,
     rfft_adjoint,
+    running_tangent,
     scalar_divide,
     scalar_mod,
     scalar_power,
@@ -75,6 +76,7 @@ from ..runtime import (
     unreduce,
     unrepeat,
     unrollaxis,
+    unrunning,
     unsort,
     unstack,
     untile,
@@ -221,6 +223,31 @@ def uncumsum_rule(dz, z, g, x, axis=None):
 @tangent(uncumsum)
 def uncumsum_tangent(dg, z, g, x, axis=None):
     return uncumsum(broadcast_like(dg, g), x, axis)
+
+
+# unrunning and running_tangent (a running max's adjoint and tangent) are linear in
+# their first operand and transposes of each other; the running max they read is
+# piecewise constant in a.
+
+
+@adjoint(unrunning, shape=UNKNOWN, fresh=True)
+def unrunning_rule(dz, z, g, a, y, axis=0):
+    return running_tangent(dz, a, y, axis), None, None
+
+
+@tangent(unrunning)
+def unrunning_tangent(dg, z, g, a, y, axis=0):
+    return unrunning(dg, a, y, axis)
+
+
+@adjoint(running_tangent, shape=UNKNOWN, fresh=True)
+def running_tangent_rule(dz, z, da, a, y, axis=0):
+    return unrunning(dz, a, y, axis), None, None
+
+
+@tangent(running_tangent)
+def running_tangent_tangent(dda, z, da, a, y, axis=0):
+    return running_tangent(dda, a, y, axis)
 
 
 @adjoint(undiff, shape=UNKNOWN, fresh=False)

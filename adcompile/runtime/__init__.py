@@ -11,7 +11,8 @@ Generated code, rules and ``adcompile.export`` name a helper as
 - ``elementwise``: ``scalar_*`` arithmetic of Python numbers and ``clip_*`` masks;
 - ``arrays``: adjoints of array construction, indexing, stacking, transposition,
   ``np.prod``, ``@`` and ``np.dot``;
-- ``rearranging``: adjoints of cumulative sums, sorting, diagonals, repetition, padding;
+- ``rearranging``: adjoints of cumulative sums, running maxima, sorting, diagonals,
+  repetition, padding;
 - ``selecting``: adjoints of functions that pick elements (``np.take``, ``np.insert``,
   quantiles, ``np.interp``) along the flat positions they pick;
 - ``signals``: the shapes, degrees and weights of the adjoints of ``np.convolve``,
@@ -181,7 +182,11 @@ from .linalg import (
     vector_norm_gradient,
 )
 from .rearranging import (
+    outer_shape,
     rearray,
+    running_max,
+    running_min,
+    running_tangent,
     split_count,
     unarray,
     uncast,
@@ -195,6 +200,7 @@ from .rearranging import (
     unpartition,
     unrepeat,
     unrollaxis,
+    unrunning,
     unsort,
     unsplit,
     untile,

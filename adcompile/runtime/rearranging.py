@@ -221,3 +221,63 @@ def unsplit(g, pieces, axis):
         for i, p in enumerate(pieces)
     ]
     return np.concatenate(parts, axis=axis)
+
+
+def running_max(a, axis=0):
+    """``np.maximum.accumulate(a, axis)``: the max of each prefix along ``axis``."""
+    return np.maximum.accumulate(a, axis=axis)
+
+
+def running_min(a, axis=0):
+    """``np.minimum.accumulate(a, axis)``: the min of each prefix along ``axis``."""
+    return np.minimum.accumulate(a, axis=axis)
+
+
+def _running_plan(a, y, axis):
+    """For a running max or min ``y`` of ``a`` along ``axis``, both moved to the last
+    axis and flattened row after row: which elements hold their prefix's extreme
+    (``hit``), the run of equal results each position is in (numbered over all rows),
+    and how many holders each result has so far in its run (``count``). Each result
+    is the max (min) of its prefix, shared equally among the elements that tie at it
+    as ``np.max`` does: the holders of the run so far."""
+    am = np.moveaxis(np.asarray(a), axis, -1)
+    ym = np.moveaxis(np.asarray(y), axis, -1)
+    hit = np.ravel(am == ym)
+    starts = np.ones(ym.shape, dtype=bool)
+    starts[..., 1:] = ym[..., 1:] != ym[..., :-1]  # (a NaN starts a run of its own)
+    run = np.cumsum(np.ravel(starts)) - 1
+    seen = np.cumsum(hit)
+    before = (seen - hit)[np.ravel(starts)]  # holders before each run
+    count = seen - before[run]
+    return am.shape, hit, run, count
+
+
+def running_tangent(da, a, y, axis=0):
+    """Tangent of ``y = running_max(a, axis)`` (or ``running_min``): each result moves
+    with the mean of the tangents of the elements holding it."""
+    shape, hit, run, count = _running_plan(a, y, axis)
+    d = np.ravel(np.broadcast_to(np.moveaxis(np.asarray(da), axis, -1), shape)) * hit
+    total = np.cumsum(d)
+    before = (total - d)[np.r_[True, run[1:] != run[:-1]]]
+    share = np.where(count > 0, (total - before[run]) / np.where(count > 0, count, 1), 0.0)
+    return np.moveaxis(share.reshape(shape), -1, axis)
+
+
+def unrunning(g, a, y, axis=0):
+    """Adjoint of ``y = running_max(a, axis)`` (or ``running_min``), the transpose of
+    ``running_tangent``: each result's cotangent split equally among its holders."""
+    shape, hit, run, count = _running_plan(a, y, axis)
+    g = np.ravel(np.broadcast_to(np.moveaxis(np.asarray(g), axis, -1), shape))
+    w = np.where(count > 0, g / np.where(count > 0, count, 1), 0.0)
+    rest = np.cumsum(w[::-1])[::-1]  # sum of w from each position to the end
+    ends = np.r_[run[1:] != run[:-1], True]
+    after = (rest - w)[ends]  # sum of w beyond each run
+    out = hit * (rest - after[run])
+    return np.moveaxis(out.reshape(shape), -1, axis)
+
+
+def outer_shape(a, b):
+    """The shape ``a`` takes in ``f.outer(a, b)`` (``np.add.outer``): its own, then a
+    1 for each axis of ``b``, so that ``f(np.reshape(a, outer_shape(a, b)), b)``
+    broadcasts to ``a.shape + b.shape``."""
+    return np.shape(a) + (1,) * np.ndim(b)

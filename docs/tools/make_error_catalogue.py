@@ -638,7 +638,27 @@ ENTRIES: list[tuple[str, str, str, str]] = [
         "an unsupported keyword",
         """
         def f(x):
-            return np.sum(x, where=x > 0.5)
+            return np.std(x, where=x > 0.5)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "a ufunc method without a rule",
+        """
+        def f(x):
+            return np.subtract.reduce(x)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Expressions",
+        "a ufunc's at other than np.add.at",
+        """
+        def f(x):
+            y = x * 2.0
+            np.multiply.at(y, [0, 0], 3.0)
+            return np.sum(y)
         """,
         "ad.grad(f)(x)",
     ),
