@@ -83,3 +83,23 @@ def test_the_branch_python_takes(f, data):
     np.testing.assert_allclose(
         g, numeric_grad(lambda w: f(data, w), [W], 0, 1e-6), rtol=1e-6, atol=1e-8
     )
+
+
+def not_a_list(x, p):
+    if not isinstance(p, list):
+        s = np.sum(x * p["w"])
+    else:
+        s = np.sum(np.stack(p[1:] + p[:1]))  # (a list's code, never compiled for a dict)
+    return s + np.sum(x**2)
+
+
+def test_not_isinstance_is_known_when_compiling_too():
+    """Found by the fuzzer's signatures extension: ``if not isinstance(p, list):`` was a
+    branch decided when the code runs, so the list branch was compiled for a dict
+    and refused."""
+    x = np.array([0.3, -0.4])
+    p = {"w": np.array([1.0, 2.0])}
+    value, (gx, gp) = ad.value_and_grad(not_a_list, wrt=(0, 1))(x, p)
+    assert value == not_a_list(x, p)
+    np.testing.assert_allclose(gx, numeric_grad(not_a_list, [x, p], 0), rtol=1e-6)
+    np.testing.assert_allclose(gp["w"], numeric_grad(not_a_list, [x, p], 1)["w"], rtol=1e-6)

@@ -69,7 +69,11 @@ class Conditions:
         """The value of ``isinstance(x, list)`` (or ``tuple``, ``dict``, a tuple of them)
         for a variable ``x`` whose structure the code is compiled for, when that structure
         decides it (``if isinstance(data, list): return sum(map(f, data))``); None when
-        it does not (a list of mixed elements and a tuple have one structure)."""
+        it does not (a list of mixed elements and a tuple have one structure);
+        ``not isinstance(...)`` is its negation."""
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            inner = self.known_isinstance(test.operand)
+            return None if inner is None else not inner
         if not (
             isinstance(test, ast.Call)
             and isinstance(test.func, ast.Name)
