@@ -265,6 +265,7 @@ EXTENSIONS = {
         "edge-clip-crossed",
         "edge-zero-power",
         "edge-float-0d",
+        "edge-minmax-param",
     ),
     # arrays made from differentiated values by np.full, np.full_like, np.linspace and
     # np.arange
@@ -397,6 +398,10 @@ KNOWN_BUGS = {
     # (tests/test_in_place.py), and the generator cannot tell whether the caller
     # passed a writable array (it may pass np.broadcast_to(...)), so Python fails
     "inplace-argument",
+    # v = min(v, x1); v -= ...: builtin min/max return one of their operands, and the
+    # in-place check cannot tell that the parameter x1 holds a Python float (immutable),
+    # so it refuses the update as changing x1 (a false refusal: an array x1 would change)
+    "edge-minmax-param",
     # h(x, act=lambda z: ...): a function made inside f (a lambda, a nested def) passed
     # as a value to another function is refused ("supported only where it is called")
     "sig-function-local",
@@ -3391,17 +3396,16 @@ class Builder:
         if not floats or not zero_d:
             raise Unfit
         u, w = self.pick(floats).name, self.pick(zero_d).name
-        code = self.pick(
-            [
-                f"{u} * {w}",
-                f"max({u}, {w})",
-                f"min({w}, {u})",
-                f"{u} ** 2 * {w}",
-                f"np.where({w} > {u}, {w}, {u})",
-                f"{w} - {u}",
-                f"np.maximum({u}, {w})",
-            ]
-        )
+        forms = [
+            f"{u} * {w}",
+            f"{u} ** 2 * {w}",
+            f"np.where({w} > {u}, {w}, {u})",
+            f"{w} - {u}",
+            f"np.maximum({u}, {w})",
+        ]
+        if self.allowed("edge-minmax-param"):
+            forms += [f"max({u}, {w})", f"min({w}, {u})"]
+        code = self.pick(forms)
         self.use(way)
         self.autograd_ok = self.autograd_ok and "max(" not in code and "min(" not in code
         return E(code, (), False, True)

@@ -1023,3 +1023,24 @@ def f(x0, x1):
 """
     args = [np.array([0.3287, -0.55]), np.array([0.7, 0.1])]
     check(tmp_path, source, args, wrt=(0, 1), names=("x0", 1))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ad.AdCompileError,
+    reason="edge-minmax-param: the in-place check cannot tell that a parameter holds a "
+    "Python float",
+)
+def test_update_of_the_builtin_min_of_a_float_parameter(tmp_path):
+    """Found by the "edges" extension: ``min(v, x1)`` may be ``x1`` itself; with ``x1`` a
+    Python float, ``v -= ...`` rebinds ``v`` and changes nothing else, but the in-place
+    check refuses it as changing ``x1`` (right for an array argument). A false refusal,
+    not a wrong number."""
+    source = """\
+def f(x0, x1):
+    v1 = x0 + x0
+    v1 = min(v1, x1)
+    v1 -= min(x0, x1)
+    return np.sum(v1 * v1)
+"""
+    check(tmp_path, source, [np.array(-1.18), -0.47], wrt=(0, 1))
