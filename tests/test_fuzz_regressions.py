@@ -1038,9 +1038,10 @@ def test_update_of_the_builtin_min_of_a_float_parameter(tmp_path):
     not a wrong number."""
     source = """\
 def f(x0, x1):
-    v1 = x0 + x0
-    v1 = min(v1, x1)
-    v1 -= min(x0, x1)
-    return np.sum(v1 * v1)
+    v11 = x1 + x1
+    v12 = v11
+    v11 = min(v11, x1)
+    v11 -= min(x0, x1)
+    return np.sum(v11 * v11) + np.sum(v12)
 """
     check(tmp_path, source, [np.array(-1.18), -0.47], wrt=(0, 1))

@@ -71,6 +71,7 @@ def numba_entry(
     """(compiled function, source, Generated) of the numba flavour of the numpy
     backend's ``entry`` of the GradientFunction ``grad``, for calls of shape
     signature ``sig`` and structure ``kinds``."""
+    from ..frontend import def_loc
     from .compiling import load, wrap
 
     name = getattr(grad.fn, "__qualname__", grad.fn)
@@ -85,6 +86,13 @@ def numba_entry(
             hint=HINT,
         )
     containers = containers_of(params, sig, None)
+    for p, shape in containers.items():
+        if shape[0] is dict:  # (refused here, at the function's definition)
+            raise AdCompileError(
+                f"the numba backend takes arrays, numbers, lists and tuples; {p!r} is a dict",
+                def_loc(grad.fn),
+                hint=HINT,
+            )
     module = module_of(gen, title, containers)
     dispatcher, path = load(module, gen.node.name)
     positions = [params.index(p) for p in containers]

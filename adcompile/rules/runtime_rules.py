@@ -27,10 +27,8 @@ from ..runtime import (
     add_at,
     add_at_tangent,
     as_list,
-    assigned_part,
     broadcast_like,
     copy_adjoint,
-    copy_array,
     dot_adjoint_lhs,
     dot_adjoint_rhs,
     expand_reduced,
@@ -55,8 +53,6 @@ from ..runtime import (
     scalar_power,
     set_at,
     set_at_tangent,
-    set_elements,
-    set_elements_tangent,
     sort_tangent,
     spread,
     sum_to,
@@ -82,9 +78,9 @@ from ..runtime import (
     untile,
     untrace,
     untranspose,
-    writable_adjoint,
     zeros_adjoint,
 )
+from . import element_writes  # noqa: F401 (their records, before the refusals below)
 from .bodies import definition
 from .record import BROADCAST, CONSTANT, DROPS, UNKNOWN
 from .registry import PRIMITIVES, adjoint, complex_adjoint, complex_values, nondiff, refuse
@@ -568,53 +564,6 @@ def set_at_rule(dz, z, dc, key, g):
 @tangent(set_at)
 def set_at_tangent_rule(ddc, dg, z, dc, key, g):
     return set_at_tangent(ddc, dc, key, dg)
-
-
-# The element writes of a gradient (x[i] = v), differentiated again in forward mode
-# only (hvp, hessian: regenerate.compile_again refuses reverse over reverse):
-# assigned_part is linear in the adjoint g (the part the write kept), copy_array is a copy.
-@adjoint(assigned_part, shape=UNKNOWN, fresh=True)
-def assigned_part_rule(dz, z, g, index, v):
-    return set_elements(np.zeros(np.shape(g), dtype=np.result_type(g, 0.0)), np.s_[index], dz)
-
-
-@tangent(assigned_part)
-def assigned_part_tangent(dg, z, g, index, v):
-    return assigned_part(dg, np.s_[index], v)
-
-
-@adjoint(set_elements, shape=UNKNOWN, fresh=False)
-def set_elements_rule(dz, z, x, index, v):
-    return (
-        set_elements(writable_adjoint(dz, x), np.s_[index], 0.0),
-        None,
-        assigned_part(dz, np.s_[index], v),
-    )
-
-
-@tangent(set_elements)
-def set_elements_tangent_rule(dx, dv, z, x, index, v):
-    return set_elements_tangent(dx, x, np.s_[index], dv)
-
-
-@adjoint(writable_adjoint, shape=UNKNOWN, fresh=True)
-def writable_adjoint_rule(dz, z, g, x):
-    return unbroadcast(dz, g)
-
-
-@tangent(writable_adjoint)
-def writable_adjoint_tangent(dg, z, g, x):
-    return writable_adjoint(dg, x)
-
-
-@adjoint(copy_array, shape=UNKNOWN, fresh=True)
-def copy_array_rule(dz, z, x):
-    return dz
-
-
-@tangent(copy_array)
-def copy_array_tangent(dx, z, x):
-    return copy_array(dx)
 
 
 @adjoint(spread, shape=UNKNOWN, fresh=True)
