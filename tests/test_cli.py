@@ -794,7 +794,11 @@ def test_rules_help_names_the_docs_page(workdir):
 def test_docs_language_md_is_the_output_of_adcompile_rules():
     """docs/language.md is generated; regenerate it with
     `adcompile rules --format markdown > docs/language.md`."""
-    pytest.importorskip("scipy")  # (the page lists the rules of scipy too)
+    scipy = pytest.importorskip("scipy")  # (the page lists the rules of scipy too)
+    if tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 16):
+        # (rules register only where the library has the function: older scipy, which
+        # Python 3.10 installs, lacks some, and the page is generated with the newest)
+        pytest.skip("docs/language.md is generated with scipy 1.16 or newer")
     proc = subprocess.run(
         [sys.executable, "-m", "adcompile", "rules", "--format", "markdown"],
         capture_output=True,
