@@ -295,6 +295,10 @@ def cho_factor_read_whole(s):
 
 
 @pytest.mark.parametrize("f", [cho_upper, cho_lower], ids=lambda f: f.__name__)
+@pytest.mark.skipif(
+    tuple(int(p) for p in scipy.__version__.split(".")[:2]) >= (1, 18),
+    reason="cho_factor is refused on scipy 1.18+",
+)
 def test_cho_factor_and_cho_solve(f):
     check(f, RNG.normal(size=(3, 3)), RNG.normal(size=3), wrt=(0, 1))
     check(f, RNG.normal(size=(3, 3)), RNG.normal(size=(3, 2)), wrt=(0, 1))

@@ -286,14 +286,21 @@ def qr_tangent_rule(
 # cho_factor(a) is (c, lower): the factor in the triangle lower names, and in the other
 # a's own entries (LAPACK leaves them): the gradient of the factor's triangle is
 # cholesky's (symmetric), and that of the other triangle passes to a's entries there
-@adjoint(linalg.cho_factor, shape=UNKNOWN, fresh=True, results=2)
+_SCIPY = tuple(int(p) for p in __import__("scipy").__version__.split(".")[:2])
+
+
+@(
+    adjoint(linalg.cho_factor, shape=UNKNOWN, fresh=True, results=2)
+    if _SCIPY < (1, 18)
+    else (lambda f: f)
+)
 def cho_factor(dy, y, a, lower=False, overwrite_a=False, check_finite=True):
     used = matrix_part(dy[0], "triangular", lower)
     factor = matrix_part(y[0], "triangular", lower)
     return cholesky_adjoint(used, factor, not lower) + (dy[0] - used)
 
 
-@tangent(linalg.cho_factor)
+@(tangent(linalg.cho_factor) if _SCIPY < (1, 18) else (lambda f: f))
 def cho_factor_tangent(da, y, a, lower=False, overwrite_a=False, check_finite=True):
     factor = matrix_part(y[0], "triangular", lower)
     other = da - matrix_part(da, "triangular", lower)
@@ -372,3 +379,12 @@ refuse(
     hint="for a symmetric matrix, write it through its eigendecomposition: "
     "w, v = scipy.linalg.eigh(a); (v * np.log(w)) @ v.T",
 )
+
+
+if _SCIPY >= (1, 18):
+    refuse(
+        linalg.cho_factor,
+        reason="scipy.linalg.cho_factor's unused triangle is not checked on this scipy",
+        hint="factor with scipy.linalg.cholesky(a, lower=True), then "
+        "scipy.linalg.cho_solve((L, True), b)",
+    )
