@@ -283,27 +283,24 @@ def qr_tangent_rule(
     return qr_tangent(da, y, a, scipy_qr_mode(mode, pivoting))
 
 
-# cho_factor(a) is (c, lower): the factor in the triangle lower names, and in the other
-# a's own entries (LAPACK leaves them): the gradient of the factor's triangle is
-# cholesky's (symmetric), and that of the other triangle passes to a's entries there
-_SCIPY = tuple(int(p) for p in __import__("scipy").__version__.split(".")[:2])
+# cho_factor(a) is (c, lower): the factor in the triangle lower names. What the other
+# triangle holds depends on scipy: a's own entries (LAPACK leaves them; scipy <= 1.17)
+# or zeros (scipy 1.18). Which, is asked once of the installed scipy: a's entries pass
+# their gradient through; zeros have none.
+_KEEPS_OTHER = bool(linalg.cho_factor(np.array([[2.0, 1.0], [1.0, 2.0]]))[0][1, 0] == 1.0)
 
 
-@(
-    adjoint(linalg.cho_factor, shape=UNKNOWN, fresh=True, results=2)
-    if _SCIPY < (1, 18)
-    else (lambda f: f)
-)
+@adjoint(linalg.cho_factor, shape=UNKNOWN, fresh=True, results=2)
 def cho_factor(dy, y, a, lower=False, overwrite_a=False, check_finite=True):
     used = matrix_part(dy[0], "triangular", lower)
     factor = matrix_part(y[0], "triangular", lower)
-    return cholesky_adjoint(used, factor, not lower) + (dy[0] - used)
+    return cholesky_adjoint(used, factor, not lower) + (dy[0] - used) * _KEEPS_OTHER
 
 
-@(tangent(linalg.cho_factor) if _SCIPY < (1, 18) else (lambda f: f))
+@tangent(linalg.cho_factor)
 def cho_factor_tangent(da, y, a, lower=False, overwrite_a=False, check_finite=True):
     factor = matrix_part(y[0], "triangular", lower)
-    other = da - matrix_part(da, "triangular", lower)
+    other = (da - matrix_part(da, "triangular", lower)) * _KEEPS_OTHER
     return cholesky_tangent(da, factor, not lower) + other, np.zeros(())
 
 
@@ -379,12 +376,3 @@ refuse(
     hint="for a symmetric matrix, write it through its eigendecomposition: "
     "w, v = scipy.linalg.eigh(a); (v * np.log(w)) @ v.T",
 )
-
-
-if _SCIPY >= (1, 18):
-    refuse(
-        linalg.cho_factor,
-        reason="scipy.linalg.cho_factor's unused triangle is not checked on this scipy",
-        hint="factor with scipy.linalg.cholesky(a, lower=True), then "
-        "scipy.linalg.cho_solve((L, True), b)",
-    )
