@@ -289,3 +289,35 @@ def rnn_args(seed: int = 4) -> tuple:
         rng.normal(size=(3, 2)),
         rng.normal(size=(5, 2)),
     )
+
+
+def assert_jvp_agrees_with_grad(tmp_path, body: str, args: list, wrt: tuple, seed: int = 0):
+    """The module ``import numpy as np`` + ``body``: its ``f``'s jvp along random
+    directions has f's value and the directional derivative its gradient gives."""
+    import fuzzcheck
+    import pytest
+
+    module, path = fuzzcheck.load(tmp_path, "import numpy as np\n" + body)
+    try:
+        f = module.f
+        rng = np.random.default_rng(seed)
+        directions = tuple(rng.normal(size=np.shape(args[w])) for w in wrt)
+        value, tangent = ad.jvp(f, wrt=wrt)(*args, directions)
+        assert value == pytest.approx(f(*args), rel=1e-12)
+        grads = ad.grad(f, wrt=wrt)(*args)
+        expected = sum(np.sum(g * d) for g, d in zip(grads, directions, strict=True))
+        assert tangent == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    finally:
+        fuzzcheck.forget(module, path)
+
+
+def assert_hvp_is_checked(tmp_path, body: str, args: list, wrt: tuple):
+    """``f``'s hvp (module ``import numpy as np`` + ``body``) against differences of
+    its gradient: checked, not refused."""
+    import fuzzcheck
+
+    module, path = fuzzcheck.load(tmp_path, "import numpy as np\n" + body)
+    try:
+        assert fuzzcheck.check_hvp(module.f, [np.copy(a) for a in args], wrt) == "hvp"
+    finally:
+        fuzzcheck.forget(module, path)

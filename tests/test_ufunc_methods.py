@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_hvp_is_checked, assert_jvp_agrees_with_grad
 
 import adcompile as ad
 from adcompile import runtime
@@ -192,11 +193,6 @@ def f(x, A):
 }
 
 
-def _load(tmp_path, name):
-    body, args, wrt, _ = PROGRAMS[name]
-    return fuzzcheck.load(tmp_path, "import numpy as np\n" + body), args, wrt
-
-
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_program_against_python_finite_differences_and_autograd(name, tmp_path):
     body, args, wrt, twin = PROGRAMS[name]
@@ -212,26 +208,14 @@ def test_program_against_python_finite_differences_and_autograd(name, tmp_path):
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_program_forward_mode_agrees_with_reverse(name, tmp_path):
-    (module, path), args, wrt = _load(tmp_path, name)
-    try:
-        f = module.f
-        directions = tuple(RNG.normal(size=np.shape(args[w])) for w in wrt)
-        value, tangent = ad.jvp(f, wrt=wrt)(*args, directions)
-        assert value == pytest.approx(f(*args), rel=1e-12)
-        grads = ad.grad(f, wrt=wrt)(*args)
-        expected = sum(np.sum(g * d) for g, d in zip(grads, directions, strict=True))
-        assert tangent == pytest.approx(expected, rel=1e-9, abs=1e-12)
-    finally:
-        fuzzcheck.forget(module, path)
+    body, args, wrt, _ = PROGRAMS[name]
+    assert_jvp_agrees_with_grad(tmp_path, body, args, wrt, seed=11)
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_program_hessian_vector_product(name, tmp_path):
-    (module, path), args, wrt = _load(tmp_path, name)
-    try:
-        assert fuzzcheck.check_hvp(module.f, [a.copy() for a in args], wrt) == "hvp"
-    finally:
-        fuzzcheck.forget(module, path)
+    body, args, wrt, _ = PROGRAMS[name]
+    assert_hvp_is_checked(tmp_path, body, args, wrt)
 
 
 def test_generated_code_names_the_primitives_the_methods_mean():
