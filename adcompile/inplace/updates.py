@@ -53,13 +53,7 @@ class Updates:
                 self.src.loc(stmt),
                 hint=f"write {var} = {var} {op} ... to make a new array",
             )
-        if unwritable:  # Python's error if it cannot be written (checked as it runs)
-            self.checks.add((stmt.lineno, stmt.col_offset))
-        # what shares it is never read again: from here on it is as good as new
-        holds = state.holds.get(var, frozenset())
-        state.forget(var)
-        if holds:
-            state.holds[var] = holds
+        self.accepted(var, stmt, bool(unwritable), state)
         value = self.exprs.value(stmt.value, state)
         if value.refers and isinstance(stmt.value, ast.List | ast.Tuple):
             state.hold(var, value, self.locals)  # xs += [a]: xs now holds a
@@ -107,9 +101,14 @@ class Updates:
                 self.src.loc(stmt),
                 hint=f"{copy_hint}, or {blocking[0]} = {blocking[0]}.copy() where it is made",
             )
-        if unwritable:  # Python's error if it cannot be written (checked as it runs)
+        self.accepted(var, stmt, bool(unwritable), state)
+
+    def accepted(self, var: str, stmt: ast.stmt, unwritable: bool, state: State) -> None:
+        """After an accepted update of ``var``: its writability checked as it runs where
+        it may be read-only (Python's error), and what shared its memory forgotten (none
+        of it is read again: from here on ``var`` is as good as new)."""
+        if unwritable:
             self.checks.add((stmt.lineno, stmt.col_offset))
-        # what shares it is never read again: from here on it is as good as new
         holds = state.holds.get(var, frozenset())
         state.forget(var)
         if holds:
