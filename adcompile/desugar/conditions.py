@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable
 
 from ..names import is_helper
-from .common import SCOPES, Fresh, located, name, own_nodes
+from .common import COMPREHENSIONS, SCOPES, Fresh, located, name, own_nodes
 
 
 class Conditions:
@@ -42,7 +42,7 @@ class Conditions:
         return any(
             isinstance(n, ast.IfExp) and self.calls_user_function(n.test)
             for arm in arms
-            for n in _outside_scopes(arm)
+            for n in own_nodes(arm, skip=SCOPES + COMPREHENSIONS)
         )
 
     def user_function(self, func: ast.expr) -> bool:
@@ -161,18 +161,6 @@ def _before_continue(stmts: list[ast.stmt], compute: list[ast.stmt]) -> list[ast
             stmt.orelse = _before_continue(stmt.orelse, compute)
         out.append(stmt)
     return out
-
-
-def _outside_scopes(node: ast.expr):
-    """The nodes of ``node``, not those inside a lambda or a comprehension."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        if not isinstance(
-            n, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
-        ):
-            stack.extend(ast.iter_child_nodes(n))
 
 
 def _replaced(tree: ast.expr, old: ast.expr, new: ast.expr) -> ast.expr:
