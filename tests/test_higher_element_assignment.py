@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fuzzcheck import load
+from helpers import normal
 
 import adcompile as ad
 
@@ -65,10 +66,6 @@ def row_by_row(W, x):
 def module(tmp_path_factory):
     m, _ = load(tmp_path_factory.mktemp("higher_elements"), SOURCE, "higher_elements")
     return m
-
-
-def normal(*shape, seed=0):
-    return np.random.default_rng(seed).normal(size=shape)
 
 
 CASES = {
