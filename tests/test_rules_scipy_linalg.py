@@ -3,17 +3,20 @@ differences in float64 (batched where scipy is), its jvp against the gradient, i
 hvp against differences of the gradient, and float32 in, float32 out where scipy
 keeps float32. Symmetric solvers are checked on matrices built symmetric inside the
 function (their gradient is the symmetric one, docs/linear-algebra.md), and the
-solvers that read one triangle of a matrix are checked with garbage in the other."""
+solvers that read one triangle of a matrix are checked with garbage in the other.
+
+Every case of a 2-d matrix runs on any scipy the project supports; the cases that
+need a newer scipy (matrices stacked over leading axes, inv(assume_a=)) are marked
+so, and skip on an older one, saying why."""
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 import pytest
 
 scipy = pytest.importorskip("scipy")
-if tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 16):
-    # (the cases batch matrices over leading axes, and pass inv(assume_a=): scipy 1.16)
-    pytest.skip("these cases need scipy 1.16 or newer", allow_module_level=True)
 
 import fuzzcheck  # noqa: E402
 import scipy.linalg as sl  # noqa: E402
@@ -24,6 +27,18 @@ from adcompile import rules  # noqa: E402
 from adcompile.rules import registry  # noqa: E402
 
 rules.load_optional(import_libraries=True)
+
+# solve, solve_triangular, inv and cholesky take a stack of matrices from scipy 1.16 on
+# (det and expm before that); older ones refuse an array of more than 2 dimensions
+STACKS = pytest.mark.skipif(
+    tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 16),
+    reason="scipy < 1.16: solve, solve_triangular, inv and cholesky take one 2-d matrix",
+)
+INV_ASSUME_A = pytest.mark.skipif(
+    "assume_a" not in inspect.signature(sl.inv).parameters,
+    reason="this scipy's inv has no assume_a (scipy 1.16 added it)",
+)
+MATRIX_OR_STACK = [pytest.param((), id="matrix"), pytest.param((2,), id="stack", marks=STACKS)]
 
 RNG = np.random.default_rng(3)
 W = RNG.normal(size=64)  # weights of the outputs: every entry matters
@@ -91,14 +106,18 @@ def solve_diagonal(a, b):
 SOLVES = [solve_general, solve_transposed, solve_sym_upper, solve_pos_lower]
 
 
+# (the leading axes of a's stack of matrices, the shape of b)
+SOLVE_SHAPES = [
+    pytest.param((), (3,), id="vector"),
+    pytest.param((), (3, 2), id="matrix"),
+    pytest.param((2,), (2, 3, 2), id="stack", marks=STACKS),
+]
+
+
+@pytest.mark.parametrize("stack, b_shape", SOLVE_SHAPES)
 @pytest.mark.parametrize("f", SOLVES, ids=lambda f: f.__name__)
-def test_solve(f):
-    for a, b in [
-        (well(3), RNG.normal(size=3)),  # a vector
-        (well(3), RNG.normal(size=(3, 2))),
-        (well(3, 2), RNG.normal(size=(2, 3, 2))),  # a batch
-    ]:
-        check(f, a, b, wrt=(0, 1))
+def test_solve(f, stack, b_shape):
+    check(f, well(3, *stack), RNG.normal(size=b_shape), wrt=(0, 1))
 
 
 @pytest.mark.parametrize("f", [solve_lower_triangular, solve_diagonal], ids=lambda f: f.__name__)
@@ -140,19 +159,16 @@ def triangular_lower_t_unit(a, b):
     return weigh(sl.solve_triangular(a, b, trans="T", lower=True, unit_diagonal=True))
 
 
+@pytest.mark.parametrize("stack, b_shape", SOLVE_SHAPES)
 @pytest.mark.parametrize(
     "f",
     [triangular_lower, triangular_upper_transposed, triangular_lower_t_unit],
     ids=lambda f: f.__name__,
 )
-def test_solve_triangular(f):
+def test_solve_triangular(f, stack, b_shape):
     # the unread triangle holds garbage: its gradient is 0, which differences agree with
-    for a, b in [
-        (well(3) + RNG.normal(size=(3, 3)) * 0.5, RNG.normal(size=3)),
-        (well(3) + RNG.normal(size=(3, 3)) * 0.5, RNG.normal(size=(3, 2))),
-        (well(3, 2) + RNG.normal(size=(2, 3, 3)) * 0.5, RNG.normal(size=(2, 3, 2))),
-    ]:
-        check(f, a, b, wrt=(0, 1))
+    a = well(3, *stack) + RNG.normal(size=(*stack, 3, 3)) * 0.5
+    check(f, a, RNG.normal(size=b_shape), wrt=(0, 1))
 
 
 # ------------------------------------------------------------------ inv, det
@@ -170,10 +186,12 @@ def determinant(a):
     return weigh(sl.det(a))
 
 
-@pytest.mark.parametrize("f", [inverse, inverse_pos], ids=lambda f: f.__name__)
-def test_inv(f):
-    check(f, well(3))
-    check(f, well(3, 2))
+@pytest.mark.parametrize("stack", MATRIX_OR_STACK)
+@pytest.mark.parametrize(
+    "f", [inverse, pytest.param(inverse_pos, marks=INV_ASSUME_A)], ids=lambda f: f.__name__
+)
+def test_inv(f, stack):
+    check(f, well(3, *stack))
 
 
 def test_det():
@@ -192,10 +210,10 @@ def cholesky_lower(s):
     return weigh(sl.cholesky(spd(s), lower=True))
 
 
+@pytest.mark.parametrize("stack", MATRIX_OR_STACK)
 @pytest.mark.parametrize("f", [cholesky_upper, cholesky_lower], ids=lambda f: f.__name__)
-def test_cholesky(f):
-    check(f, RNG.normal(size=(3, 3)))
-    check(f, RNG.normal(size=(2, 3, 3)))
+def test_cholesky(f, stack):
+    check(f, RNG.normal(size=(*stack, 3, 3)))
 
 
 def test_cholesky_is_upper_by_default():
