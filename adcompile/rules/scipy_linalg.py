@@ -21,6 +21,8 @@ that solve a Sylvester equation (``logm``, ``sqrtm``) are refused by name with t
 function to call instead.
 """
 
+import inspect
+
 import numpy as np
 from scipy import linalg
 
@@ -50,6 +52,11 @@ from .tangents import tangent
 
 # ------------------------------------------------------------------ solves
 
+# solve's own default assume_a: None (a general matrix, or the structure scipy reads off
+# it) from scipy 1.15 on, "gen" before, where None is refused. The rules default to the
+# installed scipy's, as they pass it on to solve.
+_ASSUME_A = inspect.signature(linalg.solve).parameters["assume_a"].default
+
 
 @adjoint(linalg.solve, shape=_solve_shape, fresh=True)
 def solve(
@@ -61,7 +68,7 @@ def solve(
     overwrite_a=False,
     overwrite_b=False,
     check_finite=True,
-    assume_a=None,
+    assume_a=_ASSUME_A,
     transposed=False,
 ):
     # one solve with the transposed matrix (the same solver, so the same entries of a)
@@ -81,7 +88,7 @@ def solve_tangent(
     overwrite_a=False,
     overwrite_b=False,
     check_finite=True,
-    assume_a=None,
+    assume_a=_ASSUME_A,
     transposed=False,
 ):
     # (one expression: the terms of an inactive operand fold away)
