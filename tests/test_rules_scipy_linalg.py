@@ -36,7 +36,7 @@ STACKS = pytest.mark.skipif(
 )
 INV_ASSUME_A = pytest.mark.skipif(
     "assume_a" not in inspect.signature(sl.inv).parameters,
-    reason="this scipy's inv has no assume_a (scipy 1.16 added it)",
+    reason="this scipy's inv has no assume_a (scipy 1.17 added it)",
 )
 STRUCTURES = pytest.mark.skipif(
     tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 15),
