@@ -2,7 +2,7 @@
 
 numba caches compiled machine code next to a function's source file, keyed by that
 file's path and modification time. The module is therefore written to a real file,
-named by a hash of its text, of the helpers' text, of the numba and numpy versions
+named by a hash of its text, of the helpers' text (helpers.py, numpycode.py, native.py), of the numba and numpy versions
 and of the bytes of the arrays it reads, in adcompile's cache directory
 (``$ADCOMPILE_CACHE_DIR``, else ``~/.cache/adcompile``): the same gradient in a
 second process finds the same file, unchanged, and numba loads its machine code
@@ -53,11 +53,12 @@ def numba_module():
 
 def module_key(module: Module) -> str:
     numba = numba_module()
-    from . import helpers
+    from . import helpers, native, numpycode
 
     h = hashlib.sha256()
     h.update(module.text.encode())
-    h.update(Path(helpers.__file__).read_bytes())
+    for source in (helpers, numpycode, native):  # (their code is linked into the module's)
+        h.update(Path(source.__file__).read_bytes())
     h.update(f"{numba.__version__} {np.__version__} {sys.version}".encode())
     for name in sorted(module.arrays):
         a = np.ascontiguousarray(module.arrays[name])

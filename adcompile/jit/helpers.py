@@ -4,7 +4,8 @@ Each helper is a plain Python stub with a numba ``@overload``: when numba types 
 call, the overload sees the arguments' types (an array's number of dimensions, a
 constant ``axis`` or ``keepdims`` as a literal) and writes the implementation for
 exactly them, as loops or as calls numba supports. Numba is imported here, so this
-module is only imported by the numba backend.
+module is only imported by the numba backend. The helpers that call numpy's own
+machine code (``matmul``, ``numpy_exp``...) are in ``jit/numpycode.py``.
 
 The generated module's numba cache does not see changes to this file: the backend
 hashes this file's text into the generated module's name, so a changed helper makes
@@ -13,10 +14,31 @@ new modules (and new cache entries)."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, objmode, types
+from numba import types
 from numba.core.errors import TypingError
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
+
+from .numpycode import (  # noqa: F401 - helpers of generated code (translate.HELPERS)
+    matmul,
+    numpy_arccos,
+    numpy_arccosh,
+    numpy_arcsin,
+    numpy_arcsinh,
+    numpy_arctan,
+    numpy_arctanh,
+    numpy_cosh,
+    numpy_exp,
+    numpy_exp2,
+    numpy_expm1,
+    numpy_log,
+    numpy_log1p,
+    numpy_log2,
+    numpy_log10,
+    numpy_sinh,
+    numpy_tan,
+    numpy_tanh,
+)
 
 
 def _literal(ty, what: str):
@@ -297,152 +319,6 @@ def _unreduce(g, x, axis=None, keepdims=False):
     lines.append("    " * (x.ndim + 1) + f"out[{xi}] = g[{', '.join(gi)}]")
     lines.append("    return out")
     return _compiled("\n".join(lines) + "\n", "impl")
-
-
-@njit(cache=True)
-def matmul(a, b):
-    """``a @ b`` (and ``np.dot(a, b)``) of numba-flavoured code: one numba function,
-    compiled for each kind of operands once and kept in numba's cache, that every
-    gradient calls."""
-    return np.dot(a, b)
-
-
-# from this many elements numpy's function, called from numba in object mode (which
-# costs about two microseconds a call), is faster than numba's
-VECTOR_SIZE = 1024
-
-
-def _make_vector_ufunc(name: str):
-    def stub(x):  # pragma: no cover - replaced by the overload in numba code
-        raise NotImplementedError
-
-    stub.__name__ = f"numpy_{name}"
-
-    @overload(stub)
-    def typer(x):
-        if isinstance(x, types.Array) and x.dtype in (types.float64, types.float32):
-            return _compiled(
-                "def impl(x):\n"
-                f"    if x.size < VECTOR_SIZE:\n"
-                f"        return np.{name}(x)\n"
-                "    out = np.empty(x.shape, dtype=x.dtype)\n"
-                "    with objmode():\n"
-                f"        np.{name}(x, out=out)\n"
-                "    return out\n",
-                "impl",
-                {"objmode": objmode, "VECTOR_SIZE": VECTOR_SIZE},
-            )
-        return _compiled(f"def impl(x):\n    return np.{name}(x)\n", "impl")
-
-    return stub
-
-
-# numpy's functions that numpy computes with vector instructions and numba one element
-# at a time through the C library, four to seven times slower (VECTOR_UFUNCS):
-# each a numba function with numba's cache, so that it is compiled once for each kind
-# of argument, not in every gradient of every process
-_vector_exp = _make_vector_ufunc("exp")
-_vector_exp2 = _make_vector_ufunc("exp2")
-_vector_expm1 = _make_vector_ufunc("expm1")
-_vector_log = _make_vector_ufunc("log")
-_vector_log2 = _make_vector_ufunc("log2")
-_vector_log10 = _make_vector_ufunc("log10")
-_vector_log1p = _make_vector_ufunc("log1p")
-_vector_tanh = _make_vector_ufunc("tanh")
-_vector_sinh = _make_vector_ufunc("sinh")
-_vector_cosh = _make_vector_ufunc("cosh")
-_vector_tan = _make_vector_ufunc("tan")
-_vector_arcsin = _make_vector_ufunc("arcsin")
-_vector_arccos = _make_vector_ufunc("arccos")
-_vector_arctan = _make_vector_ufunc("arctan")
-_vector_arcsinh = _make_vector_ufunc("arcsinh")
-_vector_arccosh = _make_vector_ufunc("arccosh")
-_vector_arctanh = _make_vector_ufunc("arctanh")
-
-
-@njit(cache=True)
-def numpy_exp(x):
-    return _vector_exp(x)
-
-
-@njit(cache=True)
-def numpy_exp2(x):
-    return _vector_exp2(x)
-
-
-@njit(cache=True)
-def numpy_expm1(x):
-    return _vector_expm1(x)
-
-
-@njit(cache=True)
-def numpy_log(x):
-    return _vector_log(x)
-
-
-@njit(cache=True)
-def numpy_log2(x):
-    return _vector_log2(x)
-
-
-@njit(cache=True)
-def numpy_log10(x):
-    return _vector_log10(x)
-
-
-@njit(cache=True)
-def numpy_log1p(x):
-    return _vector_log1p(x)
-
-
-@njit(cache=True)
-def numpy_tanh(x):
-    return _vector_tanh(x)
-
-
-@njit(cache=True)
-def numpy_sinh(x):
-    return _vector_sinh(x)
-
-
-@njit(cache=True)
-def numpy_cosh(x):
-    return _vector_cosh(x)
-
-
-@njit(cache=True)
-def numpy_tan(x):
-    return _vector_tan(x)
-
-
-@njit(cache=True)
-def numpy_arcsin(x):
-    return _vector_arcsin(x)
-
-
-@njit(cache=True)
-def numpy_arccos(x):
-    return _vector_arccos(x)
-
-
-@njit(cache=True)
-def numpy_arctan(x):
-    return _vector_arctan(x)
-
-
-@njit(cache=True)
-def numpy_arcsinh(x):
-    return _vector_arcsinh(x)
-
-
-@njit(cache=True)
-def numpy_arccosh(x):
-    return _vector_arccosh(x)
-
-
-@njit(cache=True)
-def numpy_arctanh(x):
-    return _vector_arctanh(x)
 
 
 def matmul_adjoint_lhs(g, x, y):  # pragma: no cover - replaced by the overload

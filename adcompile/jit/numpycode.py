@@ -1,0 +1,445 @@
+"""The helpers of numba-flavoured code that call numpy's own machine code: ``matmul``
+(numpy's BLAS ``gemm``) and ``numpy_exp``, ``numpy_tanh``... (numpy's vectorised
+loops, several times faster than numba's, which go through the C library one
+element at a time).
+
+They call what ``jit/native.py`` finds, through its table: an intrinsic loads an
+address from the table (an external symbol, resolved when the machine code is
+loaded, so numba's cache of these functions serves every process) and calls it
+like a C function. Nothing here calls back into Python or imports scipy (numba's
+``np.dot`` does, for its BLAS); where the table holds no address (another numpy),
+the code computes the result itself, with numba's ``np.exp``... or loops.
+
+``jit/helpers.py`` exports these functions to generated code; numba's cache of them
+is keyed by this file, and the module names of generated code by its text (see
+``jit/compiling.py``)."""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core.errors import TypingError
+from numba.extending import intrinsic, overload
+
+from . import native
+
+# native.LAYOUT when this file was last changed for it: the compiled code below
+# indexes the table by position
+LAYOUT = "ca5269303019"
+if native.LAYOUT != LAYOUT:  # pragma: no cover - a check for who changes native.py
+    raise ImportError("jit/native.py's table changed: update jit/numpycode.py's LAYOUT")
+native.register()
+
+_I8P = ir.IntType(8).as_pointer()
+_I32 = ir.IntType(32)
+_I64 = ir.IntType(64)
+_FLOATS = (types.float64, types.float32)
+
+
+def _table_entry(builder: ir.IRBuilder, slot: int) -> ir.Value:
+    """The address (``i8*``) at ``slot`` of native's table."""
+    module = builder.module
+    try:
+        table = module.get_global(native.SYMBOL)
+    except KeyError:  # (declared once in each module: an external global)
+        table = ir.GlobalVariable(module, ir.ArrayType(_I8P, native.SIZE), native.SYMBOL)
+    return builder.load(builder.gep(table, [_I32(0), _I32(slot)]))
+
+
+def _data(context, builder, ty, value) -> ir.Value:
+    return builder.bitcast(context.make_array(ty)(context, builder, value).data, _I8P)
+
+
+# ------------------------------------------------------------------ numpy's loops
+
+_LOOPS: dict = {}
+
+
+def _loop_call(name: str, dtype) -> object:
+    """An intrinsic ``(x, out) -> bool`` that runs numpy's loop of ``name`` for
+    ``dtype`` over the ``out.size`` elements of the contiguous arrays ``x`` and
+    ``out`` and returns True, or returns False when the table holds no such loop."""
+    key = (name, str(dtype))
+    if key in _LOOPS:
+        return _LOOPS[key]
+    slot = native.ufunc_slot(name, np.dtype(str(dtype)))
+
+    def typer(typingctx, x, out):
+        def codegen(context, builder, sig, args):
+            loop = _table_entry(builder, slot)
+            found = builder.icmp_unsigned("!=", loop, _I8P(None))
+            with builder.if_then(found):
+                data = _table_entry(builder, slot + 1)
+                pointers = builder.alloca(_I8P, 2)
+                builder.store(_data(context, builder, x, args[0]), pointers)
+                out_data = _data(context, builder, out, args[1])
+                builder.store(out_data, builder.gep(pointers, [_I32(1)]))
+                size = context.make_array(out)(context, builder, args[1]).nitems
+                dims = builder.alloca(_I64, 1)
+                builder.store(size, dims)
+                steps = builder.alloca(_I64, 2)
+                itemsize = _I64(np.dtype(str(dtype)).itemsize)
+                builder.store(itemsize, steps)
+                builder.store(itemsize, builder.gep(steps, [_I32(1)]))
+                fnty = ir.FunctionType(
+                    ir.VoidType(), [_I8P.as_pointer(), _I64.as_pointer(), _I64.as_pointer(), _I8P]
+                )
+                builder.call(builder.bitcast(loop, fnty.as_pointer()), [pointers, dims, steps, data])
+            return found
+
+        return types.boolean(x, out), codegen
+
+    typer.__name__ = f"loop_{name}_{dtype}"
+    _LOOPS[key] = intrinsic(typer)
+    return _LOOPS[key]
+
+
+# from this many elements numpy's loop is faster than numba's code (which costs
+# about 20 ns less a call, and several times more an element)
+LOOP_SIZE = 8
+
+
+def _make_vector_ufunc(name: str):
+    def stub(x):  # pragma: no cover - replaced by the overload in numba code
+        raise NotImplementedError
+
+    stub.__name__ = f"numpy_{name}"
+    ufunc = getattr(np, name)
+
+    @overload(stub)
+    def typer(x):
+        if not (isinstance(x, types.Array) and x.dtype in _FLOATS and x.ndim > 0):
+            return lambda x: ufunc(x)
+        loop = _loop_call(name, x.dtype)
+        if x.layout == "F":  # (its transpose is C-contiguous)
+            return lambda x: stub(x.T).T
+
+        def impl(x):
+            c = np.ascontiguousarray(x)  # (the same array when it is contiguous)
+            if c.size >= LOOP_SIZE:
+                out = np.empty(c.shape, dtype=c.dtype)
+                if loop(c, out):
+                    return out
+            return ufunc(c)
+
+        return impl
+
+    return stub
+
+
+# numpy's functions of one array that numpy computes with vector instructions and
+# numba one element at a time through the C library, four to seven times slower
+# (translate.VECTOR_UFUNCS): each a numba function with numba's cache, so that it is
+# compiled once for each kind of argument, not in every gradient of every process
+_vector = {name: _make_vector_ufunc(name) for name in native.UFUNCS}
+_vector_exp = _vector["exp"]
+_vector_exp2 = _vector["exp2"]
+_vector_expm1 = _vector["expm1"]
+_vector_log = _vector["log"]
+_vector_log2 = _vector["log2"]
+_vector_log10 = _vector["log10"]
+_vector_log1p = _vector["log1p"]
+_vector_tanh = _vector["tanh"]
+_vector_sinh = _vector["sinh"]
+_vector_cosh = _vector["cosh"]
+_vector_tan = _vector["tan"]
+_vector_arcsin = _vector["arcsin"]
+_vector_arccos = _vector["arccos"]
+_vector_arctan = _vector["arctan"]
+_vector_arcsinh = _vector["arcsinh"]
+_vector_arccosh = _vector["arccosh"]
+_vector_arctanh = _vector["arctanh"]
+
+
+@njit(cache=True)
+def numpy_exp(x):
+    return _vector_exp(x)
+
+
+@njit(cache=True)
+def numpy_exp2(x):
+    return _vector_exp2(x)
+
+
+@njit(cache=True)
+def numpy_expm1(x):
+    return _vector_expm1(x)
+
+
+@njit(cache=True)
+def numpy_log(x):
+    return _vector_log(x)
+
+
+@njit(cache=True)
+def numpy_log2(x):
+    return _vector_log2(x)
+
+
+@njit(cache=True)
+def numpy_log10(x):
+    return _vector_log10(x)
+
+
+@njit(cache=True)
+def numpy_log1p(x):
+    return _vector_log1p(x)
+
+
+@njit(cache=True)
+def numpy_tanh(x):
+    return _vector_tanh(x)
+
+
+@njit(cache=True)
+def numpy_sinh(x):
+    return _vector_sinh(x)
+
+
+@njit(cache=True)
+def numpy_cosh(x):
+    return _vector_cosh(x)
+
+
+@njit(cache=True)
+def numpy_tan(x):
+    return _vector_tan(x)
+
+
+@njit(cache=True)
+def numpy_arcsin(x):
+    return _vector_arcsin(x)
+
+
+@njit(cache=True)
+def numpy_arccos(x):
+    return _vector_arccos(x)
+
+
+@njit(cache=True)
+def numpy_arctan(x):
+    return _vector_arctan(x)
+
+
+@njit(cache=True)
+def numpy_arcsinh(x):
+    return _vector_arcsinh(x)
+
+
+@njit(cache=True)
+def numpy_arccosh(x):
+    return _vector_arccosh(x)
+
+
+@njit(cache=True)
+def numpy_arctanh(x):
+    return _vector_arctanh(x)
+
+
+# ------------------------------------------------------------------ numpy's BLAS
+
+# CBLAS's constants: row-major storage, an operand as it is or transposed
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+
+
+def _gemm_codegen(dtype):
+    """The code of ``gemm(ta, tb, m, n, k, a, lda, b, ldb, out, ldc) -> bool``:
+    ``out = op(a) @ op(b)`` by the table's ``gemm`` for ``dtype`` (with 64-bit
+    integers if numpy's BLAS has them, else 32-bit), False if there is none."""
+    name = "dgemm" if dtype == types.float64 else "sgemm"
+    real = ir.DoubleType() if dtype == types.float64 else ir.FloatType()
+
+    def codegen(context, builder, sig, args):
+        ta, tb, m, n, k, a, lda, b, ldb, out, ldc = args
+        arrays = sig.args
+        pointers = [
+            _data(context, builder, arrays[i], args[i]) for i in (5, 7, 9)
+        ]  # a, b, out
+        done = builder.alloca(ir.IntType(1))
+        builder.store(ir.IntType(1)(0), done)
+        for bits in (64, 32):
+            fn = _table_entry(builder, native.GEMM_SLOTS[(name, bits)])
+            found = builder.icmp_unsigned("!=", fn, _I8P(None))
+            first = builder.load(done)
+            with builder.if_then(builder.and_(found, builder.not_(first))):
+                integer = ir.IntType(bits)
+
+                def i(v):
+                    return v if bits == 64 else builder.trunc(v, integer)
+
+                enum = [_I32(ROW_MAJOR), builder.trunc(ta, _I32), builder.trunc(tb, _I32)]
+                fnty = ir.FunctionType(
+                    ir.VoidType(),
+                    [_I32] * 3 + [integer] * 3 + [real, _I8P, integer, _I8P, integer]
+                    + [real, _I8P, integer],
+                )
+                call_args = [
+                    *enum, i(m), i(n), i(k), real(1.0), pointers[0], i(lda), pointers[1],
+                    i(ldb), real(0.0), pointers[2], i(ldc),
+                ]
+                builder.call(builder.bitcast(fn, fnty.as_pointer()), call_args)
+                builder.store(ir.IntType(1)(1), done)
+        return builder.load(done)
+
+    return codegen
+
+
+@intrinsic
+def _gemm(typingctx, ta, tb, m, n, k, a, lda, b, ldb, out, ldc):
+    if not (a.dtype == b.dtype == out.dtype and out.dtype in _FLOATS):
+        raise TypingError(f"gemm of {a} and {b}")
+    sig = types.boolean(ta, tb, m, n, k, a, lda, b, ldb, out, ldc)
+    return sig, _gemm_codegen(out.dtype)
+
+
+@njit(cache=True)
+def _operand(x):
+    """(CBLAS's transpose flag, leading dimension) of the 2-d array ``x`` read in
+    place as a row-major matrix, or (0, 0) when its strides do not allow it."""
+    rows, cols = x.shape
+    s0, s1 = x.strides
+    w = x.itemsize
+    if (cols <= 1 or s1 == w) and (rows <= 1 or (s0 % w == 0 and s0 >= max(cols, 1) * w)):
+        return NO_TRANS, s0 // w if rows > 1 else max(cols, 1)
+    if (rows <= 1 or s0 == w) and (cols <= 1 or (s1 % w == 0 and s1 >= max(rows, 1) * w)):
+        return TRANS, s1 // w if cols > 1 else max(rows, 1)
+    return 0, 0
+
+
+@njit(cache=True)
+def _stride(x):
+    """The stride of the 1-d array ``x`` in elements, or 0 when not a positive whole."""
+    w = x.itemsize
+    s = x.strides[0]
+    if x.shape[0] <= 1:
+        return 1
+    if s > 0 and s % w == 0:
+        return s // w
+    return 0
+
+
+def _product(a, b):  # pragma: no cover - replaced by the overload in numba code
+    raise NotImplementedError
+
+
+MATRIX_MATRIX = """
+def impl(a, b):
+    ta, lda = _operand(a)
+    if ta == 0:
+        a = np.ascontiguousarray(a)
+        ta, lda = NO_TRANS, max(a.shape[1], 1)
+    tb, ldb = _operand(b)
+    if tb == 0:
+        b = np.ascontiguousarray(b)
+        tb, ldb = NO_TRANS, max(b.shape[1], 1)
+    m, k = a.shape
+    if b.shape[0] != k:
+        raise ValueError("matmul: the operands' shapes do not match")
+    n = b.shape[1]
+    out = np.zeros((m, n), dtype=DTYPE)
+    if k > 0 and not _gemm(ta, tb, m, n, k, a, lda, b, ldb, out, max(n, 1)):
+        for i in range(m):
+            for p in range(k):
+                for j in range(n):
+                    out[i, j] += a[i, p] * b[p, j]
+    return out
+"""
+
+# the vector operands read as matrices: b of shape (k,) as a (k, 1) matrix whose
+# rows are sb apart; a of shape (k,) as the transpose of such a matrix
+MATRIX_VECTOR = """
+def impl(a, b):
+    ta, lda = _operand(a)
+    if ta == 0:
+        a = np.ascontiguousarray(a)
+        ta, lda = NO_TRANS, max(a.shape[1], 1)
+    sb = _stride(b)
+    if sb == 0:
+        b = np.ascontiguousarray(b)
+        sb = 1
+    m, k = a.shape
+    if b.shape[0] != k:
+        raise ValueError("matmul: the operands' shapes do not match")
+    out = np.zeros(m, dtype=DTYPE)
+    if k > 0 and not _gemm(ta, NO_TRANS, m, 1, k, a, lda, b, sb, out, 1):
+        for i in range(m):
+            for p in range(k):
+                out[i] += a[i, p] * b[p]
+    return out
+"""
+
+VECTOR_MATRIX = """
+def impl(a, b):
+    sa = _stride(a)
+    if sa == 0:
+        a = np.ascontiguousarray(a)
+        sa = 1
+    tb, ldb = _operand(b)
+    if tb == 0:
+        b = np.ascontiguousarray(b)
+        tb, ldb = NO_TRANS, max(b.shape[1], 1)
+    k, n = b.shape
+    if a.shape[0] != k:
+        raise ValueError("matmul: the operands' shapes do not match")
+    out = np.zeros(n, dtype=DTYPE)
+    if k > 0 and not _gemm(TRANS, tb, 1, n, k, a, sa, b, ldb, out, max(n, 1)):
+        for p in range(k):
+            for j in range(n):
+                out[j] += a[p] * b[p, j]
+    return out
+"""
+
+VECTOR_VECTOR = """
+def impl(a, b):
+    sa = _stride(a)
+    if sa == 0:
+        a = np.ascontiguousarray(a)
+        sa = 1
+    sb = _stride(b)
+    if sb == 0:
+        b = np.ascontiguousarray(b)
+        sb = 1
+    k = a.shape[0]
+    if b.shape[0] != k:
+        raise ValueError("matmul: the operands' shapes do not match")
+    out = np.zeros(1, dtype=DTYPE)
+    if k > 0 and not _gemm(TRANS, NO_TRANS, 1, 1, k, a, sa, b, sb, out, 1):
+        for p in range(k):
+            out[0] += a[p] * b[p]
+    return out[0]
+"""
+
+PRODUCTS = {(2, 2): MATRIX_MATRIX, (2, 1): MATRIX_VECTOR, (1, 2): VECTOR_MATRIX}
+PRODUCTS[(1, 1)] = VECTOR_VECTOR
+
+
+@overload(_product)
+def _product_typer(a, b):
+    arrays = isinstance(a, types.Array) and isinstance(b, types.Array)
+    if not arrays or a.dtype != b.dtype or a.dtype not in _FLOATS or not native.has_gemm():
+        return lambda a, b: np.dot(a, b)
+    text = PRODUCTS.get((a.ndim, b.ndim))
+    if text is None:
+        return lambda a, b: np.dot(a, b)
+    scope = {
+        "np": np,
+        "_operand": _operand,
+        "_stride": _stride,
+        "_gemm": _gemm,
+        "DTYPE": a.dtype,
+        "NO_TRANS": NO_TRANS,
+        "TRANS": TRANS,
+        "__name__": __name__,
+    }
+    exec(compile(text, f"<adcompile.jit matmul {a.ndim}-d @ {b.ndim}-d>", "exec"), scope)
+    return scope["impl"]
+
+
+@njit(cache=True)
+def matmul(a, b):
+    """``a @ b`` (and ``np.dot(a, b)``) of numba-flavoured code: one numba function,
+    compiled for each kind of operands once and kept in numba's cache, that every
+    gradient calls. Two float64 or two float32 arrays of one or two dimensions go to
+    numpy's BLAS; any others to numba's ``np.dot``."""
+    return _product(a, b)
