@@ -429,14 +429,113 @@ def tanh_layers(W, x):
 
 
 @needs_numba
-@pytest.mark.parametrize("batch", [3, 300])
+@pytest.mark.parametrize("batch", [1, 3, 300])
 def test_numpys_own_functions_on_large_arrays(batch):
-    # (from 1,024 elements numba's code calls numpy's exp, tanh... in object mode)
+    # (from LOOP_SIZE elements numba's code calls numpy's loops of exp, tanh...; 8x1
+    # and 5x1 arrays are under it)
     rng = np.random.default_rng(9)
     args = (rng.normal(size=(8, 5)) * 0.3, rng.normal(size=(5, batch)))
     fast = same_as_numpy(tanh_layers, args, (0, 1), mode="value_and_grad")
     np.testing.assert_allclose(fast(*args)[0], tanh_layers(*args), rtol=1e-12)
     assert "numpy_tanh(matmul(W, x))" in fast.source
+
+
+def transposed_operands(W, x, V):
+    h = np.tanh(W @ x.T)  # (x.T: F-contiguous)
+    z = V.T @ np.exp(h)  # (V.T too)
+    s = (x @ W.T).T @ x  # (a transposed result; non-contiguous operands, which the
+    # backend's code makes none of, in test_the_matrix_product_helper_is_numpys)
+    return np.sum(np.log1p(z * z)) + np.sum(s * s)
+
+
+@needs_numba
+def test_matrix_products_of_transposed_and_strided_operands():
+    rng = np.random.default_rng(11)
+    args = (rng.normal(size=(6, 5)) * 0.3, rng.normal(size=(40, 5)), rng.normal(size=(6, 3)))
+    same_as_numpy(transposed_operands, args, (0, 1, 2))
+
+
+def vector_products(W, v, u):
+    return np.sum(np.tanh(W @ v) @ W) + (v @ u) * np.exp(u @ v)
+
+
+@needs_numba
+def test_products_of_vectors_and_matrices():
+    rng = np.random.default_rng(12)
+    args = (rng.normal(size=(4, 7)), rng.normal(size=7), rng.normal(size=7))
+    same_as_numpy(vector_products, args, (0, 1, 2))
+
+
+def layers32(W, x):
+    h = np.tanh(W @ x.T)
+    return np.sum(np.exp(-h) * h)
+
+
+@needs_numba
+@pytest.mark.parametrize("batch", [1, 200])
+def test_float32_gradients_are_numpys(batch):
+    rng = np.random.default_rng(13)
+    W, x = (rng.normal(size=(8, 5)) * 0.3, rng.normal(size=(batch, 5)))
+    W32, x32 = W.astype(np.float32), x.astype(np.float32)
+    fast = ad.grad(layers32, wrt=(0, 1), backend="numba")(W32, x32)
+    want = ad.grad(layers32, wrt=(0, 1))(W32, x32)
+    exact = ad.grad(layers32, wrt=(0, 1))(W, x)
+    for a, b, c in zip(fast, want, exact, strict=True):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-5)
+
+
+def _operands(rng, shape, dtype):
+    """An array of ``shape`` as numpy may hand it over: C- and F-contiguous, a strided
+    view, a reversed one."""
+    big = rng.normal(size=tuple(2 * n + 1 for n in shape)).astype(dtype)
+    c = np.ascontiguousarray(big[tuple(slice(0, n) for n in shape)])
+    out = [c, np.asfortranarray(c), big[tuple(slice(1, 2 * n + 1, 2) for n in shape)]]
+    out.append(c[::-1] if len(shape) == 1 else c[:, ::-1])
+    return out
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    "shapes", [((3, 4), (4, 5)), ((3, 4), (4,)), ((4,), (4, 5)), ((4,), (4,)), ((3, 0), (0, 2))]
+)
+def test_the_matrix_product_helper_is_numpys(shapes, dtype):
+    from adcompile.jit.helpers import matmul
+
+    rng = np.random.default_rng(14)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    for a in _operands(rng, shapes[0], dtype):
+        for b in _operands(rng, shapes[1], dtype):
+            got = matmul(a, b)
+            assert np.shape(got) == np.shape(a @ b)
+            assert np.ndim(got) == 0 or got.dtype == dtype  # (a number: a Python float)
+            np.testing.assert_allclose(got, a @ b, rtol=rtol, atol=1e-6)
+    with pytest.raises(ValueError):
+        matmul(np.ones((3, 4), dtype), np.ones((5, 2), dtype))
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_vector_function_helpers_are_numpys(dtype):
+    from adcompile.jit import helpers
+    from adcompile.jit.native import UFUNCS
+
+    rng = np.random.default_rng(15)
+    x = rng.uniform(0.1, 0.9, size=(7, 30)).astype(dtype)
+    for name in UFUNCS:
+        want = getattr(np, name)(x + (name == "arccosh"))  # (arccosh: from 1)
+        for a in (x, x.T, x[:, ::3], x[:2, :3]):  # (C, F, strided, under LOOP_SIZE)
+            a = a + (name == "arccosh")
+            got = getattr(helpers, f"numpy_{name}")(a)
+            assert got.dtype == dtype
+            np.testing.assert_allclose(
+                got, getattr(np, name)(a), rtol=1e-6 if dtype == np.float32 else 1e-14
+            )
+        np.testing.assert_array_equal(
+            getattr(helpers, f"numpy_{name}")(x + (name == "arccosh")), want
+        )
 
 
 def helper_parameter(matmul, x):

@@ -152,7 +152,16 @@ def _gemm_agrees(address: int, name: str, bits: int) -> bool:
     integer = ctypes.c_int64 if bits == 64 else ctypes.c_int32
     enum, ptr = ctypes.c_int, ctypes.c_void_p
     fn = ctypes.CFUNCTYPE(
-        None, *(enum, enum, enum), *(integer,) * 3, real, ptr, integer, ptr, integer, real, ptr,
+        None,
+        *(enum, enum, enum),
+        *(integer,) * 3,
+        real,
+        ptr,
+        integer,
+        ptr,
+        integer,
+        real,
+        ptr,
         integer,
     )(address)
     a = np.arange(6, dtype=dtype).reshape(2, 3)

@@ -22,6 +22,7 @@ from numba import njit, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
+from ..errors import AdCompileError
 from . import native
 
 # native.LAYOUT when this file was last changed for it: the compiled code below
@@ -85,7 +86,9 @@ def _loop_call(name: str, dtype) -> object:
                 fnty = ir.FunctionType(
                     ir.VoidType(), [_I8P.as_pointer(), _I64.as_pointer(), _I64.as_pointer(), _I8P]
                 )
-                builder.call(builder.bitcast(loop, fnty.as_pointer()), [pointers, dims, steps, data])
+                builder.call(
+                    builder.bitcast(loop, fnty.as_pointer()), [pointers, dims, steps, data]
+                )
             return found
 
         return types.boolean(x, out), codegen
@@ -253,9 +256,7 @@ def _gemm_codegen(dtype):
     def codegen(context, builder, sig, args):
         ta, tb, m, n, k, a, lda, b, ldb, out, ldc = args
         arrays = sig.args
-        pointers = [
-            _data(context, builder, arrays[i], args[i]) for i in (5, 7, 9)
-        ]  # a, b, out
+        pointers = [_data(context, builder, arrays[i], args[i]) for i in (5, 7, 9)]  # a, b, out
         done = builder.alloca(ir.IntType(1))
         builder.store(ir.IntType(1)(0), done)
         for bits in (64, 32):
@@ -271,12 +272,24 @@ def _gemm_codegen(dtype):
                 enum = [_I32(ROW_MAJOR), builder.trunc(ta, _I32), builder.trunc(tb, _I32)]
                 fnty = ir.FunctionType(
                     ir.VoidType(),
-                    [_I32] * 3 + [integer] * 3 + [real, _I8P, integer, _I8P, integer]
+                    [_I32] * 3
+                    + [integer] * 3
+                    + [real, _I8P, integer, _I8P, integer]
                     + [real, _I8P, integer],
                 )
                 call_args = [
-                    *enum, i(m), i(n), i(k), real(1.0), pointers[0], i(lda), pointers[1],
-                    i(ldb), real(0.0), pointers[2], i(ldc),
+                    *enum,
+                    i(m),
+                    i(n),
+                    i(k),
+                    real(1.0),
+                    pointers[0],
+                    i(lda),
+                    pointers[1],
+                    i(ldb),
+                    real(0.0),
+                    pointers[2],
+                    i(ldc),
                 ]
                 builder.call(builder.bitcast(fn, fnty.as_pointer()), call_args)
                 builder.store(ir.IntType(1)(1), done)
@@ -323,105 +336,77 @@ def _product(a, b):  # pragma: no cover - replaced by the overload in numba code
     raise NotImplementedError
 
 
-MATRIX_MATRIX = """
-def impl(a, b):
-    ta, lda = _operand(a)
-    if ta == 0:
-        a = np.ascontiguousarray(a)
-        ta, lda = NO_TRANS, max(a.shape[1], 1)
-    tb, ldb = _operand(b)
-    if tb == 0:
-        b = np.ascontiguousarray(b)
-        tb, ldb = NO_TRANS, max(b.shape[1], 1)
-    m, k = a.shape
-    if b.shape[0] != k:
-        raise ValueError("matmul: the operands' shapes do not match")
-    n = b.shape[1]
-    out = np.zeros((m, n), dtype=DTYPE)
-    if k > 0 and not _gemm(ta, tb, m, n, k, a, lda, b, ldb, out, max(n, 1)):
-        for i in range(m):
-            for p in range(k):
-                for j in range(n):
-                    out[i, j] += a[i, p] * b[p, j]
-    return out
-"""
+def _operand_lines(v: str, ty: types.Array) -> list[str]:
+    """Lines that set ``t{v}, ld{v}`` (CBLAS's transpose flag and leading dimension)
+    for the operand ``v`` of type ``ty``, read as a row-major matrix: a vector ``b``
+    as a (k, 1) matrix whose rows are ``ldb`` apart, a vector ``a`` as the transpose
+    of one. A contiguous array's are known from its type; an array of any layout
+    ('A') is read in place when its strides allow it, else copied."""
+    if ty.ndim == 1:
+        flag = "NO_TRANS" if v == "b" else "TRANS"
+        if ty.layout in "CF":
+            return [f"t{v}, ld{v} = {flag}, 1"]
+        return [
+            f"t{v}, ld{v} = {flag}, _stride({v})",
+            f"if ld{v} == 0:",
+            f"    {v} = np.ascontiguousarray({v})",
+            f"    ld{v} = 1",
+        ]
+    if ty.layout == "C":
+        return [f"t{v}, ld{v} = NO_TRANS, max({v}.shape[1], 1)"]
+    if ty.layout == "F":  # (the common x.T of a C-contiguous x)
+        return [f"t{v}, ld{v} = TRANS, max({v}.shape[0], 1)"]
+    return [
+        f"t{v}, ld{v} = _operand({v})",
+        f"if t{v} == 0:",
+        f"    {v} = np.ascontiguousarray({v})",
+        f"    t{v}, ld{v} = NO_TRANS, max({v}.shape[1], 1)",
+    ]
 
-# the vector operands read as matrices: b of shape (k,) as a (k, 1) matrix whose
-# rows are sb apart; a of shape (k,) as the transpose of such a matrix
-MATRIX_VECTOR = """
-def impl(a, b):
-    ta, lda = _operand(a)
-    if ta == 0:
-        a = np.ascontiguousarray(a)
-        ta, lda = NO_TRANS, max(a.shape[1], 1)
-    sb = _stride(b)
-    if sb == 0:
-        b = np.ascontiguousarray(b)
-        sb = 1
-    m, k = a.shape
-    if b.shape[0] != k:
-        raise ValueError("matmul: the operands' shapes do not match")
-    out = np.zeros(m, dtype=DTYPE)
-    if k > 0 and not _gemm(ta, NO_TRANS, m, 1, k, a, lda, b, sb, out, 1):
-        for i in range(m):
-            for p in range(k):
-                out[i] += a[i, p] * b[p]
-    return out
-"""
 
-VECTOR_MATRIX = """
-def impl(a, b):
-    sa = _stride(a)
-    if sa == 0:
-        a = np.ascontiguousarray(a)
-        sa = 1
-    tb, ldb = _operand(b)
-    if tb == 0:
-        b = np.ascontiguousarray(b)
-        tb, ldb = NO_TRANS, max(b.shape[1], 1)
-    k, n = b.shape
-    if a.shape[0] != k:
-        raise ValueError("matmul: the operands' shapes do not match")
-    out = np.zeros(n, dtype=DTYPE)
-    if k > 0 and not _gemm(TRANS, tb, 1, n, k, a, sa, b, ldb, out, max(n, 1)):
-        for p in range(k):
-            for j in range(n):
-                out[j] += a[p] * b[p, j]
-    return out
-"""
+# (m, n, k, the result's shape, ldc) of a product of arrays of these dimensions
+SHAPES = {
+    (2, 2): ("a.shape[0]", "b.shape[1]", "a.shape[1]", "(m, n)", "max(n, 1)"),
+    (2, 1): ("a.shape[0]", "1", "a.shape[1]", "m", "1"),
+    (1, 2): ("1", "b.shape[1]", "a.shape[0]", "n", "max(n, 1)"),
+    (1, 1): ("1", "1", "a.shape[0]", "1", "1"),
+}
+# code compiled where numpy's BLAS had a gemm, run where it has none (numpy changed
+# under numba's cache of this file)
+NO_BLAS = "numpy's BLAS has no matrix product this compiled code can call"
+NO_BLAS_HINT = "delete numba's cache of adcompile/jit (its __pycache__ folder) and call again"
 
-VECTOR_VECTOR = """
-def impl(a, b):
-    sa = _stride(a)
-    if sa == 0:
-        a = np.ascontiguousarray(a)
-        sa = 1
-    sb = _stride(b)
-    if sb == 0:
-        b = np.ascontiguousarray(b)
-        sb = 1
-    k = a.shape[0]
-    if b.shape[0] != k:
-        raise ValueError("matmul: the operands' shapes do not match")
-    out = np.zeros(1, dtype=DTYPE)
-    if k > 0 and not _gemm(TRANS, NO_TRANS, 1, 1, k, a, sa, b, sb, out, 1):
-        for p in range(k):
-            out[0] += a[p] * b[p]
-    return out[0]
-"""
 
-PRODUCTS = {(2, 2): MATRIX_MATRIX, (2, 1): MATRIX_VECTOR, (1, 2): VECTOR_MATRIX}
-PRODUCTS[(1, 1)] = VECTOR_VECTOR
+def _product_text(a: types.Array, b: types.Array) -> str:
+    """``a @ b`` by numpy's gemm."""
+    m, n, k, shape, ldc = SHAPES[(a.ndim, b.ndim)]
+    lines = ["def impl(a, b):"]
+    lines += ["    " + line for line in _operand_lines("a", a) + _operand_lines("b", b)]
+    lines += [
+        f"    m, n, k = {m}, {n}, {k}",
+        f"    if {'b.shape[0]' if b.ndim == 2 else 'b.size'} != k:",
+        '        raise ValueError("matmul: the operands\' shapes do not match")',
+        f"    out = np.empty({shape}, dtype=DTYPE)",
+        "    if k == 0:",
+        "        out[:] = 0",
+        f"    elif not _gemm(ta, tb, m, n, k, a, lda, b, ldb, out, {ldc}):",
+        "        raise AdCompileError(NO_BLAS, None, NO_BLAS_HINT)",
+        f"    return {'out' if (a.ndim, b.ndim) != (1, 1) else 'out[0]'}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 @overload(_product)
 def _product_typer(a, b):
     arrays = isinstance(a, types.Array) and isinstance(b, types.Array)
-    if not arrays or a.dtype != b.dtype or a.dtype not in _FLOATS or not native.has_gemm():
+    if not arrays or (a.ndim, b.ndim) not in SHAPES or not native.has_gemm():
         return lambda a, b: np.dot(a, b)
-    text = PRODUCTS.get((a.ndim, b.ndim))
-    if text is None:
+    if a.dtype not in _FLOATS or b.dtype not in _FLOATS:
         return lambda a, b: np.dot(a, b)
+    if a.dtype != b.dtype:  # (float32 and float64: numpy's product is float64's)
+        if a.dtype == types.float32:
+            return lambda a, b: _product(a.astype(np.float64), b)
+        return lambda a, b: _product(a, b.astype(np.float64))
     scope = {
         "np": np,
         "_operand": _operand,
@@ -430,8 +415,12 @@ def _product_typer(a, b):
         "DTYPE": a.dtype,
         "NO_TRANS": NO_TRANS,
         "TRANS": TRANS,
+        "AdCompileError": AdCompileError,
+        "NO_BLAS": NO_BLAS,
+        "NO_BLAS_HINT": NO_BLAS_HINT,
         "__name__": __name__,
     }
+    text = _product_text(a, b)
     exec(compile(text, f"<adcompile.jit matmul {a.ndim}-d @ {b.ndim}-d>", "exec"), scope)
     return scope["impl"]
 
