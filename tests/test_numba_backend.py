@@ -236,6 +236,57 @@ def test_a_second_process_loads_the_compiled_code_from_the_cache(cache_dir):
     assert runs == ["0", "1"]  # compiled, then loaded
 
 
+NATIVE = """
+import re
+import numpy as np
+import adcompile as ad
+
+
+def model(W, x):
+    h = np.tanh(W @ x.T)
+    return np.sum(np.exp(-h) * np.log1p(h * h)) + np.sum(np.tanh(x @ W.T) @ W)
+
+
+rng = np.random.default_rng(5)
+W, x = rng.normal(size=(6, 5)) * 0.3, rng.normal(size=(300, 5))
+g = ad.grad(model, wrt=(0, 1), backend="numba")
+got = g(W, x)
+want = ad.grad(model, wrt=(0, 1))(W, x)
+same = all(np.allclose(a, b, rtol=1e-10, atol=0) for a, b in zip(got, want))
+d = g._latest[0].dispatcher
+hits = sum(d.stats.cache_hits.values())
+calls = []
+if not hits:  # (compiled here: the machine code's LLVM module, with the helpers')
+    text = d.overloads[d.signatures[0]].library.get_llvm_str()
+    calls = sorted(set(re.findall(r"declare [^@]*@([A-Za-z_][A-Za-z0-9_.]*)", text)))
+    calls += ["the table"] * ("@adcompile_native_table" in text)
+print(hits, same, *calls)
+"""
+
+
+@needs_numba
+def test_numpys_loops_and_blas_are_called_directly_and_cached(tmp_path):
+    # numpy's exp, tanh... and its BLAS are called through jit/native.py's table, not
+    # in object mode nor through numba's np.dot (scipy's BLAS), and the machine code
+    # loaded from numba's cache in another process, where numpy's functions are at
+    # other addresses, gives the same numbers
+    script = tmp_path / "native_model.py"
+    script.write_text(NATIVE)
+    env = dict(os.environ, ADCOMPILE_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba")  # (the helpers' too)
+    runs = [
+        subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, check=True
+        ).stdout.split()
+        for _ in range(2)
+    ]
+    compiled, loaded = runs
+    assert compiled[:2] == ["0", "True"] and loaded == ["1", "True"]
+    assert "table" in compiled
+    # (numba_xxgemm... are numba's calls of scipy's BLAS; PyObject_Call* object mode's)
+    assert [c for c in compiled if c.startswith(("numba_xx", "PyObject_Call"))] == []
+
+
 # ---------------------------------------------------------------------- the CLI
 
 

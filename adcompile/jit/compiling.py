@@ -2,8 +2,9 @@
 
 numba caches compiled machine code next to a function's source file, keyed by that
 file's path and modification time. The module is therefore written to a real file,
-named by a hash of its text, of the helpers' text (helpers.py, numpycode.py, native.py), of the numba and numpy versions
-and of the bytes of the arrays it reads, in adcompile's cache directory
+named by a hash of its text, of the helpers' text (helpers.py, numpycode.py and
+native.py, whose code is linked into the module's), of the numba and numpy
+versions and of the bytes of the arrays it reads, in adcompile's cache directory
 (``$ADCOMPILE_CACHE_DIR``, else ``~/.cache/adcompile``): the same gradient in a
 second process finds the same file, unchanged, and numba loads its machine code
 instead of compiling it. A file is written once and never rewritten in place.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
@@ -72,14 +73,14 @@ def _loop_call(name: str, dtype) -> object:
             found = builder.icmp_unsigned("!=", loop, _I8P(None))
             with builder.if_then(found):
                 data = _table_entry(builder, slot + 1)
-                pointers = builder.alloca(_I8P, 2)
+                pointers = cgutils.alloca_once(builder, _I8P, 2)
                 builder.store(_data(context, builder, x, args[0]), pointers)
                 out_data = _data(context, builder, out, args[1])
                 builder.store(out_data, builder.gep(pointers, [_I32(1)]))
                 size = context.make_array(out)(context, builder, args[1]).nitems
-                dims = builder.alloca(_I64, 1)
+                dims = cgutils.alloca_once(builder, _I64, 1)
                 builder.store(size, dims)
-                steps = builder.alloca(_I64, 2)
+                steps = cgutils.alloca_once(builder, _I64, 2)
                 itemsize = _I64(np.dtype(str(dtype)).itemsize)
                 builder.store(itemsize, steps)
                 builder.store(itemsize, builder.gep(steps, [_I32(1)]))
@@ -254,44 +255,27 @@ def _gemm_codegen(dtype):
     real = ir.DoubleType() if dtype == types.float64 else ir.FloatType()
 
     def codegen(context, builder, sig, args):
-        ta, tb, m, n, k, a, lda, b, ldb, out, ldc = args
-        arrays = sig.args
-        pointers = [_data(context, builder, arrays[i], args[i]) for i in (5, 7, 9)]  # a, b, out
-        done = builder.alloca(ir.IntType(1))
-        builder.store(ir.IntType(1)(0), done)
+        ints = [context.cast(builder, args[j], sig.args[j], types.int64) for j in (0, 1, 2, 3, 4)]
+        ints += [context.cast(builder, args[j], sig.args[j], types.int64) for j in (6, 8, 10)]
+        ta, tb, m, n, k, lda, ldb, ldc = ints
+        a, b, out = (_data(context, builder, sig.args[j], args[j]) for j in (5, 7, 9))
+        done = cgutils.alloca_once_value(builder, ir.IntType(1)(0))
         for bits in (64, 32):
             fn = _table_entry(builder, native.GEMM_SLOTS[(name, bits)])
             found = builder.icmp_unsigned("!=", fn, _I8P(None))
-            first = builder.load(done)
-            with builder.if_then(builder.and_(found, builder.not_(first))):
+            with builder.if_then(builder.and_(found, builder.not_(builder.load(done)))):
                 integer = ir.IntType(bits)
-
-                def i(v):
-                    return v if bits == 64 else builder.trunc(v, integer)
-
-                enum = [_I32(ROW_MAJOR), builder.trunc(ta, _I32), builder.trunc(tb, _I32)]
+                m_, n_, k_, lda_, ldb_, ldc_ = (
+                    v if bits == 64 else builder.trunc(v, integer) for v in (m, n, k, lda, ldb, ldc)
+                )
                 fnty = ir.FunctionType(
                     ir.VoidType(),
-                    [_I32] * 3
-                    + [integer] * 3
-                    + [real, _I8P, integer, _I8P, integer]
+                    [_I32] * 3 + [integer] * 3 + [real, _I8P, integer, _I8P, integer]
                     + [real, _I8P, integer],
-                )
-                call_args = [
-                    *enum,
-                    i(m),
-                    i(n),
-                    i(k),
-                    real(1.0),
-                    pointers[0],
-                    i(lda),
-                    pointers[1],
-                    i(ldb),
-                    real(0.0),
-                    pointers[2],
-                    i(ldc),
-                ]
-                builder.call(builder.bitcast(fn, fnty.as_pointer()), call_args)
+                )  # fmt: skip
+                flags = [_I32(ROW_MAJOR), builder.trunc(ta, _I32), builder.trunc(tb, _I32)]
+                call = [*flags, m_, n_, k_, real(1.0), a, lda_, b, ldb_, real(0.0), out, ldc_]
+                builder.call(builder.bitcast(fn, fnty.as_pointer()), call)
                 builder.store(ir.IntType(1)(1), done)
         return builder.load(done)
 
