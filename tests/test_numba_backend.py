@@ -236,6 +236,26 @@ def test_a_second_process_loads_the_compiled_code_from_the_cache(cache_dir):
     assert runs == ["0", "1"]  # compiled, then loaded
 
 
+@needs_numba
+def test_without_numpys_functions_in_the_table_the_helpers_compute_or_refuse():
+    from adcompile.jit import native
+    from adcompile.jit.helpers import matmul, numpy_exp
+
+    x = np.linspace(0.1, 2.0, 50).reshape(5, 10)
+    np.testing.assert_allclose(matmul(x, x.T), x @ x.T, rtol=1e-12)  # (compiled with it)
+    saved = list(native.TABLE)
+    try:
+        for i in range(native.SIZE):  # (as another numpy might leave it)
+            native.TABLE[i] = None
+        np.testing.assert_allclose(numpy_exp(x), np.exp(x), rtol=1e-14)
+        with pytest.raises(AdCompileError, match="BLAS has no matrix product"):
+            matmul(x, x.T)
+    finally:
+        for i, address in enumerate(saved):
+            native.TABLE[i] = address
+    np.testing.assert_allclose(matmul(x, x.T), x @ x.T, rtol=1e-12)
+
+
 NATIVE = """
 import re
 import numpy as np

@@ -6,9 +6,11 @@ element at a time).
 They call what ``jit/native.py`` finds, through its table: an intrinsic loads an
 address from the table (an external symbol, resolved when the machine code is
 loaded, so numba's cache of these functions serves every process) and calls it
-like a C function. Nothing here calls back into Python or imports scipy (numba's
-``np.dot`` does, for its BLAS); where the table holds no address (another numpy),
-the code computes the result itself, with numba's ``np.exp``... or loops.
+like a C function. Nothing here calls back into Python or needs scipy (numba's
+``np.dot`` calls scipy's BLAS). Where the table holds no loop (another numpy),
+``numpy_exp``... compute with numba's ``np.exp``...; ``matmul`` is compiled to
+numba's ``np.dot`` where numpy's BLAS has no ``gemm`` the table knows, and raises
+an AdCompileError if code compiled with one runs where there is none.
 
 ``jit/helpers.py`` exports these functions to generated code; numba's cache of them
 is keyed by this file, and the module names of generated code by its text (see
@@ -250,7 +252,8 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 def _gemm_codegen(dtype):
     """The code of ``gemm(ta, tb, m, n, k, a, lda, b, ldb, out, ldc) -> bool``:
     ``out = op(a) @ op(b)`` by the table's ``gemm`` for ``dtype`` (with 64-bit
-    integers if numpy's BLAS has them, else 32-bit), False if there is none."""
+    integers if numpy's BLAS has them, else 32-bit ones if the sizes fit), False if
+    there is none."""
     name = "dgemm" if dtype == types.float64 else "sgemm"
     real = ir.DoubleType() if dtype == types.float64 else ir.FloatType()
 
@@ -263,7 +266,12 @@ def _gemm_codegen(dtype):
         for bits in (64, 32):
             fn = _table_entry(builder, native.GEMM_SLOTS[(name, bits)])
             found = builder.icmp_unsigned("!=", fn, _I8P(None))
-            with builder.if_then(builder.and_(found, builder.not_(builder.load(done)))):
+            usable = builder.and_(found, builder.not_(builder.load(done)))
+            if bits == 32:  # (an LP64 BLAS: every size must fit its integers)
+                for v in (m, n, k, lda, ldb, ldc):
+                    fits = builder.icmp_unsigned("<=", v, _I64(2**31 - 1))
+                    usable = builder.and_(usable, fits)
+            with builder.if_then(usable):
                 integer = ir.IntType(bits)
                 m_, n_, k_, lda_, ldb_, ldc_ = (
                     v if bits == 64 else builder.trunc(v, integer) for v in (m, n, k, lda, ldb, ldc)
