@@ -82,11 +82,14 @@ def _ufunc_loop(ufunc: np.ufunc, dtype: np.dtype) -> tuple[int, int] | None:
     """The (loop, data) addresses of ``ufunc``'s legacy inner loop for ``dtype`` ->
     ``dtype``, read from its PyUFuncObject; None unless every field read agrees with
     what Python says of the ufunc and the loop computes what the ufunc does."""
+    if ctypes.sizeof(ctypes.c_void_p) != 8:  # (the offsets are a 64-bit platform's)
+        return None
     base = id(ufunc)
     nargs = _read(base + _NARGS, ctypes.c_int)
     ntypes = _read(base + _NTYPES, ctypes.c_int)
-    name = _read(base + _NAME, ctypes.c_char_p)
-    if (nargs, ntypes, name) != (ufunc.nargs, ufunc.ntypes, ufunc.__name__.encode()):
+    if (nargs, ntypes) != (ufunc.nargs, ufunc.ntypes):  # (before following a pointer)
+        return None
+    if _read(base + _NAME, ctypes.c_char_p) != ufunc.__name__.encode():
         return None
     types = ctypes.string_at(_read(base + _TYPES, ctypes.c_void_p), ntypes * nargs)
     want = [np.dtype(c).num for t in ufunc.types for c in t.replace("->", "")]
@@ -122,10 +125,8 @@ def _loop_agrees(ufunc: np.ufunc, dtype: np.dtype, loop: int, data: int) -> bool
 
 def _blas() -> ctypes.CDLL | None:
     """numpy's core extension, through which the BLAS it links is reachable."""
-    try:
-        from numpy._core import _multiarray_umath as core
-    except ImportError:  # (numpy 1.x)
-        from numpy.core import _multiarray_umath as core
+    from numpy._core import _multiarray_umath as core
+
     try:
         return ctypes.CDLL(core.__file__)
     except OSError:
@@ -147,23 +148,16 @@ def _gemm(lib: ctypes.CDLL, name: str, bits: int) -> int:
 
 
 def _gemm_agrees(address: int, name: str, bits: int) -> bool:
+    """Whether CBLAS's ``name`` at ``address`` computes a small product right."""
     dtype = np.float64 if name == "dgemm" else np.float32
     real = ctypes.c_double if name == "dgemm" else ctypes.c_float
     integer = ctypes.c_int64 if bits == 64 else ctypes.c_int32
     enum, ptr = ctypes.c_int, ctypes.c_void_p
+    # (order, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     fn = ctypes.CFUNCTYPE(
-        None,
-        *(enum, enum, enum),
-        *(integer,) * 3,
-        real,
-        ptr,
-        integer,
-        ptr,
-        integer,
-        real,
-        ptr,
-        integer,
-    )(address)
+        None, enum, enum, enum, integer, integer, integer,
+        real, ptr, integer, ptr, integer, real, ptr, integer,
+    )(address)  # fmt: skip
     a = np.arange(6, dtype=dtype).reshape(2, 3)
     b = np.arange(12, dtype=dtype).reshape(3, 4) - 5
     c = np.full((2, 4), np.nan, dtype=dtype)
