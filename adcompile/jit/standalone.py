@@ -278,10 +278,10 @@ class _Runtime:
 def _native_symbols() -> dict:
     """The symbols of numpy's loops and BLAS that the backend's helpers call."""
     try:
-        from . import native
+        from .native import symbols
     except ImportError:
         return {}
-    return native.symbols()
+    return symbols()
 
 
 def _extension(name: str, folder: str):
