@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -125,6 +126,7 @@ class Compiled:
         self.loaded: dict = {}  # kinds -> function loaded without numba
         self._exported: set = set()
         self._compiled = 0
+        self._lock = threading.Lock()
 
     def __call__(self, *args):
         if self.containers:
@@ -133,10 +135,12 @@ class Compiled:
             fn = self.loaded.get(standalone.quick_kinds(args))
             if fn is not None:
                 return fn(*args)
-            fn = self._load(args)
+            with self._lock:
+                fn = self._load(args) if self.dispatcher is None else None
+                if fn is None and self.dispatcher is None:
+                    self._start_numba()
             if fn is not None:
                 return fn(*args)
-            self._start_numba()
         try:
             out = self.dispatcher(*args)
         except self._numba_error as exc:

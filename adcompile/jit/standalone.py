@@ -33,6 +33,7 @@ import os
 import pickle
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -223,13 +224,15 @@ class _Runtime:
             obj = getattr(builtins, name)
             if isinstance(obj, type) and issubclass(obj, BaseException):
                 self._add(f"PyExc_{name}", id(obj))
-        # numba's numba_unpickle imports numba (its pickler) on first use: here the
-        # objects it unpickles (classes, dtypes, exceptions) come from plain pickle
+        # numba's numba_unpickle imports numba (its pickler) on first use: without
+        # numba, the objects it unpickles (classes, dtypes, exceptions) come from plain
+        # pickle (numba, once imported and started, registers its own again)
         self._memo: dict = {}
         self._unpickle = ctypes.PYFUNCTYPE(
             ctypes.py_object, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p
         )(self._load_pickled)
-        self._add("numba_unpickle", ctypes.cast(self._unpickle, ctypes.c_void_p).value)
+        if numba is None:
+            self._add("numba_unpickle", ctypes.cast(self._unpickle, ctypes.c_void_p).value)
         for name, address in _native_symbols().items():
             self._add(name, address)
         self.process = ctypes.CDLL(None)
@@ -315,14 +318,16 @@ def _extension(name: str, folder: str):
 
 
 _RUNTIME: list = []
+_LOCK = threading.Lock()
 
 
 def _runtime() -> _Runtime | None:
-    if not _RUNTIME:
-        try:
-            _RUNTIME.append(_Runtime())
-        except Exception:  # (no llvmlite, another numba layout: go through numba)
-            _RUNTIME.append(None)
+    with _LOCK:
+        if not _RUNTIME:
+            try:
+                _RUNTIME.append(_Runtime())
+            except Exception:  # (no llvmlite, another numba layout: go through numba)
+                _RUNTIME.append(None)
     return _RUNTIME[0]
 
 
