@@ -151,10 +151,13 @@ def export(dispatcher, stem: Path, done: set) -> None:
         if record is None:
             continue
         path = artefact(stem, record["kinds"])
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(record, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(record, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except OSError:  # (a full or read-only disk: the next process goes through numba)
+            pass
 
 
 def _record(cres) -> dict | None:
