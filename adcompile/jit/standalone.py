@@ -296,10 +296,10 @@ class _Runtime:
 def _native_symbols() -> dict:
     """The symbols of numpy's loops and BLAS that the backend's helpers call."""
     try:
-        from .native import symbols
+        from .native import SYMBOL, TABLE
     except ImportError:
         return {}
-    return symbols()
+    return {SYMBOL: ctypes.addressof(TABLE)}
 
 
 def _extension(name: str, folder: str):
