@@ -65,13 +65,28 @@ def same_as_numpy(f, args, wrt=0, mode="grad"):
     fast = make(f, wrt=wrt, backend="numba")
     got = fast(*args)
     got_again = fast(*args)  # (the second call goes through the dispatcher)
-    for g in (got, got_again):
+    results = [got, got_again]
+    if mode == "grad":  # the machine code numba exported, run as another process would
+        results.append(_exported_result(fast, args))
+    for g in results:
         assert len(leaves(g)) == len(leaves(want))
         for a, b in zip(leaves(g), leaves(want), strict=True):
             # (a value numpy returns as np.float64, numba returns as a float)
             assert type(a) is type(b) or isinstance(a, float) and isinstance(b, float)
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-300)
     return fast
+
+
+def _exported_result(fast, args):
+    """What the machine code exported for ``fast``'s latest call gives when loaded the
+    way a process without numba loads it (jit/standalone.py)."""
+    from adcompile.jit import standalone
+
+    code = fast._latest[0]
+    flat = code._flat(args) if code.containers else list(args)
+    fn = standalone.load(code.path.with_suffix(""), standalone.kinds(flat), code.name)
+    assert fn is not None, "numba's compiled code was not exported"
+    return fn(*flat)
 
 
 # ------------------------------------------------------------- the held-out workloads

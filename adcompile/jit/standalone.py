@@ -244,9 +244,6 @@ class _Runtime:
             ll.get_host_cpu_name(),
             ll.get_host_cpu_features().flatten(),
         )
-        self.target = ll.Target.from_triple(ll.get_process_triple()).create_target_machine(
-            cpu=ll.get_host_cpu_name(), codemodel="jitdefault", jit=True
-        )
 
     def _add(self, name: str, address: int) -> None:
         self.ll.add_symbol(name, address)
@@ -269,7 +266,11 @@ class _Runtime:
 
     def function(self, record: dict, module_name: str) -> Callable:
         ll = self.ll
-        engine = ll.create_mcjit_compiler(ll.parse_assembly(""), self.target)
+        # (an engine owns its target machine: one each)
+        target = ll.Target.from_triple(ll.get_process_triple()).create_target_machine(
+            cpu=ll.get_host_cpu_name(), codemodel="jitdefault", jit=True
+        )
+        engine = ll.create_mcjit_compiler(ll.parse_assembly(""), target)
         engine.add_object_file(ll.ObjectFileRef.from_data(record["object"]))
         engine.finalize_object()
         consts = pickle.loads(record["consts"])
