@@ -335,10 +335,11 @@ class _Module:
             return
         source = _runtime_source(name)
         self.helpers[name] = source
-        self.defined.setdefault(name, getattr(_RUNTIME_DEFINITIONS[name][2], name))
-        module = _RUNTIME_DEFINITIONS[name][2]
+        definitions = _runtime_definitions()
+        self.defined.setdefault(name, getattr(definitions[name][2], name))
+        module = definitions[name][2]
         for dep in loaded_names(source):
-            if dep != name and dep in _RUNTIME_DEFINITIONS:
+            if dep != name and dep in definitions:
                 self._helper(dep)
             elif isinstance(getattr(module, dep, None), types.ModuleType):
                 self.need(dep, getattr(module, dep))  # a standard module it uses (math)
@@ -442,38 +443,42 @@ def _module_attribute(obj: object) -> tuple[str, str] | None:
     return None
 
 
+@functools.cache
 def _runtime_definitions() -> dict[str, tuple[int, int, types.ModuleType, str]]:
     """Each top-level name defined in a runtime submodule: its place in the runtime (the
-    submodule's rank, the line), the submodule, and the source of its definition."""
+    submodule's rank, the line), the submodule, and the source of its definition (read
+    on the first export, not when adcompile is imported)."""
     found: dict[str, tuple[int, int, types.ModuleType, str]] = {}
     for rank, module in enumerate(runtime.MODULES):
         text = inspect.getsource(module)
+        lines = text.splitlines(keepends=True)
         for stmt in ast.parse(text).body:
             names = []
             if isinstance(stmt, ast.FunctionDef | ast.ClassDef):
                 names = [stmt.name]
             elif isinstance(stmt, ast.Assign):
                 names = [t.id for t in stmt.targets if isinstance(t, ast.Name)]
-            segment = ast.get_source_segment(text, stmt, padded=True) or ""
+            # (ast.get_source_segment splits the whole text again for every statement)
+            segment = "".join(lines[stmt.lineno - 1 : stmt.end_lineno])
+            segment = segment[: len(segment) - len(lines[stmt.end_lineno - 1])]
+            segment += lines[stmt.end_lineno - 1][: stmt.end_col_offset]
             for name in names:
                 found[name] = (rank, stmt.lineno, module, segment)
     return found
 
 
-_RUNTIME_DEFINITIONS = _runtime_definitions()
-
-
 def _runtime_place(name: str) -> tuple[int, int]:
     """Where the runtime defines ``name``: the order its copies are written in."""
-    rank, line, _, _ = _RUNTIME_DEFINITIONS[name]
+    rank, line, _, _ = _runtime_definitions()[name]
     return rank, line
 
 
 def _runtime_source(name: str) -> str:
     """The source of the runtime's top-level definition of ``name``."""
-    if name not in _RUNTIME_DEFINITIONS:
+    definitions = _runtime_definitions()
+    if name not in definitions:
         raise AdCompileError(f"internal error: no runtime definition of {name!r}")
-    return _RUNTIME_DEFINITIONS[name][3]
+    return definitions[name][3]
 
 
 def module_text(

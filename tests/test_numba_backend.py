@@ -65,13 +65,28 @@ def same_as_numpy(f, args, wrt=0, mode="grad"):
     fast = make(f, wrt=wrt, backend="numba")
     got = fast(*args)
     got_again = fast(*args)  # (the second call goes through the dispatcher)
-    for g in (got, got_again):
+    results = [got, got_again]
+    if mode == "grad":  # the machine code numba exported, run as another process would
+        results.append(_exported_result(fast, args))
+    for g in results:
         assert len(leaves(g)) == len(leaves(want))
         for a, b in zip(leaves(g), leaves(want), strict=True):
             # (a value numpy returns as np.float64, numba returns as a float)
             assert type(a) is type(b) or isinstance(a, float) and isinstance(b, float)
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-300)
     return fast
+
+
+def _exported_result(fast, args):
+    """What the machine code exported for ``fast``'s latest call gives when loaded the
+    way a process without numba loads it (jit/standalone.py)."""
+    from adcompile.jit import standalone
+
+    code = fast._latest[0]
+    flat = code._flat(args) if code.containers else list(args)
+    fn = standalone.load(code.path.with_suffix(""), standalone.kinds(flat), code.name)
+    assert fn is not None, "numba's compiled code was not exported"
+    return fn(*flat)
 
 
 # ------------------------------------------------------------- the held-out workloads
@@ -216,24 +231,160 @@ import numpy as np
 sys.path.insert(0, {bench!r})
 import adcompile as ad
 import heldout_bench as hb
-f, _, wrt, data = hb.WORKLOADS["rnn"]
+f, _, wrt, data = hb.WORKLOADS[{key!r}]
+args = data()
 g = ad.grad(f, wrt=wrt, backend="numba")
-g(*data())
-print(sum(g._latest[0].dispatcher.stats.cache_hits.values()))
+got = g(*args)
+want = ad.grad(f, wrt=wrt)(*args)
+assert all(np.allclose(a, b, rtol=1e-10, atol=0) for a, b in zip(got, want))
+code = g._latest[0]
+hits = sum(code.dispatcher.stats.cache_hits.values()) if code.dispatcher else "-"
+print("numba" in sys.modules, "scipy" in sys.modules, hits)
+"""
+
+
+def _run_cached(folder, key: str, extra_env: dict | None = None) -> list[str]:
+    script = CACHED.format(bench=str(ROOT / "examples" / "benchmarks"), key=key)
+    env = dict(
+        os.environ, ADCOMPILE_CACHE_DIR=str(folder), PYTHONPATH=str(ROOT), **(extra_env or {})
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    return out.stdout.split()[-3:]
+
+
+@needs_numba
+@pytest.mark.parametrize("key", ["rnn", "scalar"])
+def test_a_second_process_runs_the_compiled_code_without_importing_numba(cache_dir, key):
+    folder = cache_dir / f"fresh-{key}"
+    first = _run_cached(folder, key)
+    assert first[0] == "True" and first[2] == "0"  # compiled by numba
+    assert list((folder / "numba").glob("*.native"))  # and exported
+    again = _run_cached(folder, key)
+    assert again == ["False", "False", "-"]  # loaded without numba (nor scipy)
+
+
+@needs_numba
+def test_without_the_exported_code_numba_loads_its_own_cache(cache_dir):
+    folder = cache_dir / "fresh-numba"
+    assert _run_cached(folder, "rnn")[2] == "0"
+    for path in (folder / "numba").glob("*.native"):
+        path.unlink()
+    assert _run_cached(folder, "rnn") == ["True", "True", "1"]
+    # numba's own settings of the machine code: through numba, whatever is exported
+    assert _run_cached(folder, "rnn", {"NUMBA_OPT": "3"})[0] == "True"
+
+
+def _argument_zoo() -> list:
+    a = np.arange(12.0).reshape(3, 4)
+    ro = a.copy()
+    ro.flags.writeable = False
+    unaligned = np.frombuffer(b"\0" + a.tobytes(), dtype=np.float64, count=12, offset=1)
+    return [
+        a,
+        a.T,
+        a[:, ::2],
+        a[0],
+        a[:, 0],
+        ro,
+        unaligned,
+        np.ones((1, 5)),
+        np.float64(2.0),
+        np.zeros(()),
+        a.astype(np.float32),
+        np.arange(3),
+        np.array([True]),
+        1.5,
+        3,
+        True,
+        np.int64(4),
+        2**70,
+        np.float32(1.0),
+        "text",
+        None,
+    ]
+
+
+@needs_numba
+def test_the_kind_of_an_argument_is_what_numba_types_it_by():
+    from numba import typeof
+
+    from adcompile.jit import standalone
+
+    for a in _argument_zoo():
+        k = standalone.kind(a)
+        if k is not None:
+            assert k == standalone._kind_of_type(typeof(a)), a
+        for b in _argument_zoo():  # the quick key tells apart what kind() tells apart
+            if standalone.kind(b) != k:
+                assert standalone.quick_kinds((a,)) != standalone.quick_kinds((b,)), (a, b)
+
+
+RAISER = """
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def f(x, k):
+    if k > 3:
+        raise ValueError("k is too large", k)
+    return np.exp(x) * k
+"""
+
+LOAD_RAISER = """
+import sys
+from pathlib import Path
+import numpy as np
+from adcompile.jit import standalone
+x = np.arange(3.0)
+fn = standalone.load(Path({stem!r}), standalone.kinds((x, 2)), "raiser")
+np.testing.assert_allclose(fn(x, 2), np.exp(x) * 2, rtol=1e-14)
+assert "numba" not in sys.modules
+try:
+    fn(x, 5)
+except ValueError as exc:
+    assert exc.args == ("k is too large", 5)
+print("ok")
 """
 
 
 @needs_numba
-def test_a_second_process_loads_the_compiled_code_from_the_cache(cache_dir):
-    script = CACHED.format(bench=str(ROOT / "examples" / "benchmarks"))
-    env = dict(os.environ, ADCOMPILE_CACHE_DIR=str(cache_dir / "fresh"), PYTHONPATH=str(ROOT))
-    runs = [
-        subprocess.run(
-            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
-        ).stdout.split()[-1]
-        for _ in range(2)
-    ]
-    assert runs == ["0", "1"]  # compiled, then loaded
+def test_exported_machine_code_runs_and_raises_as_numba_does(tmp_path, monkeypatch):
+    from adcompile.jit import standalone
+
+    (tmp_path / "raiser.py").write_text(RAISER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "nc"))
+    import raiser
+
+    x = np.arange(3.0)
+    raiser.f(x, 2)
+    stem = tmp_path / "f"
+    standalone.export(raiser.f, stem, set())
+    [path] = tmp_path.glob("*.native")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_RAISER.format(stem=str(stem))],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split()[-1] == "ok"
+    # written for another machine, or by other versions: not loaded
+    import pickle
+
+    record = pickle.loads(path.read_bytes())
+    for field, value in [("machine", ("x", "y", "z")), ("versions", (0,))]:
+        path.write_bytes(pickle.dumps(dict(record, **{field: value})))
+        assert standalone.load(stem, standalone.kinds((x, 2)), "raiser") is None
+    # refers to a symbol nothing provides: not loaded
+    path.write_bytes(pickle.dumps(dict(record, externals=["no_such_symbol_anywhere"])))
+    assert standalone.load(stem, standalone.kinds((x, 2)), "raiser") is None
+    path.write_bytes(b"not a pickle")
+    assert standalone.load(stem, standalone.kinds((x, 2)), "raiser") is None
 
 
 @needs_numba

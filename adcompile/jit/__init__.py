@@ -72,7 +72,7 @@ def numba_entry(
     backend's ``entry`` of the GradientFunction ``grad``, for calls of shape
     signature ``sig`` and structure ``kinds``."""
     from ..frontend import def_loc
-    from .compiling import load, wrap
+    from .compiling import Compiled, require_numba, write
 
     name = getattr(grad.fn, "__qualname__", grad.fn)
     title = f"{grad.mode} of {name} wrt {', '.join(grad.wrt)}"
@@ -93,10 +93,11 @@ def numba_entry(
                 def_loc(grad.fn),
                 hint=HINT,
             )
+    require_numba()
     module = module_of(gen, title, containers)
-    dispatcher, path = load(module, gen.node.name)
+    path, name = write(module, gen.node.name)
     positions = [params.index(p) for p in containers]
-    return wrap(dispatcher, module, path, positions), module.text, gen
+    return Compiled(module, path, name, gen.node.name, positions), module.text, gen
 
 
 __all__ = ["BACKENDS", "BACKEND_DOC", "HINT", "check_backend", "module_of", "numba_entry"]

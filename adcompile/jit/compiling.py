@@ -21,6 +21,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AdCompileError, Loc
+from . import standalone
 from .translate import HINT, Module
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -52,15 +54,25 @@ def numba_module():
     return numba
 
 
-def module_key(module: Module) -> str:
-    numba = numba_module()
-    from . import helpers, native, numpycode
+def require_numba() -> None:
+    """A located refusal when numba is not installed (without importing it)."""
+    if importlib.util.find_spec("numba") is None:
+        numba_module()
 
+
+def helpers_files() -> list[Path]:
+    """The files of the helpers generated modules import: their text is part of a
+    module's name, as numba's cache does not see them change."""
+    here = Path(__file__).parent
+    return [here / name for name in ("helpers.py", "numpycode.py", "native.py")]
+
+
+def module_key(module: Module) -> str:
     h = hashlib.sha256()
     h.update(module.text.encode())
-    for source in (helpers, numpycode, native):  # (their code is linked into the module's)
-        h.update(Path(source.__file__).read_bytes())
-    h.update(f"{numba.__version__} {np.__version__} {sys.version}".encode())
+    for path in helpers_files():  # (their code is linked into the module's)
+        h.update(path.read_bytes())
+    h.update(f"{standalone._version('numba')} {np.__version__} {sys.version}".encode())
     for name in sorted(module.arrays):
         a = np.ascontiguousarray(module.arrays[name])
         h.update(f"{name} {a.dtype} {a.shape}".encode())
@@ -68,10 +80,9 @@ def module_key(module: Module) -> str:
     return h.hexdigest()[:20]
 
 
-def load(module: Module, main: str) -> Callable:
-    """The numba dispatcher of the function ``main`` of ``module``, written to and
-    imported from its file in the cache directory."""
-    numba_module()
+def write(module: Module, main: str) -> tuple[Path, str]:
+    """The file of ``module`` in the cache directory (written if it is not there) and
+    the name of its Python module. Needs no numba."""
     key = module_key(module)
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -81,7 +92,13 @@ def load(module: Module, main: str) -> Callable:
         with os.fdopen(fd, "w") as f:
             f.write(module.text)
         os.replace(tmp, path)
-    name = f"adcompile_numba_{main}_{key}"
+    return path, f"adcompile_numba_{main}_{key}"
+
+
+def dispatcher(module: Module, path: Path, name: str, main: str):
+    """The numba dispatcher of the function ``main`` of ``module``, imported from its
+    file ``path`` as the module ``name``."""
+    numba_module()
     spec = importlib.util.spec_from_file_location(name, path)
     mod = sys.modules.get(name)
     if mod is None:
@@ -91,41 +108,81 @@ def load(module: Module, main: str) -> Callable:
         spec.loader.exec_module(mod)
     for k, v in module.arrays.items():
         setattr(mod, k, v)
-    return getattr(mod, main), str(path)
+    return getattr(mod, main)
 
 
-def wrap(dispatcher, module: Module, path: str, containers: list[int]) -> Callable:
-    """A function calling ``dispatcher`` that turns numba's compile errors (raised
-    on the first call with each kind of arguments) into located AdCompileErrors, and
-    passes the arguments at the positions ``containers`` (lists and tuples) as their
-    elements (see ``jit/unroll.py``)."""
-    from numba.core.errors import NumbaError, NumbaPerformanceWarning
+class Compiled:
+    """The numba backend's function for a generated module: it calls numba's machine
+    code for the arguments' kinds, loaded without numba when this process has no
+    numba dispatcher yet and an earlier one exported it (``jit/standalone.py``), else
+    through numba's dispatcher, which compiles (or loads from numba's cache) and whose
+    new compilations are exported. numba's compile errors become located
+    AdCompileErrors; the arguments at the positions ``containers`` (lists and tuples)
+    are passed as their elements (see ``jit/unroll.py``)."""
 
-    # numba warns, when it compiles, that a matrix product of a transposed (not
-    # contiguous) operand is slower: generated code has many (dz @ x.T), and the
-    # warning says nothing the user can act on
-    warnings.filterwarnings("ignore", category=NumbaPerformanceWarning)
+    def __init__(self, module: Module, path: Path, name: str, main: str, containers: list[int]):
+        self.module, self.path, self.name, self.main = module, path, name, main
+        self.containers = containers
+        self.dispatcher = None
+        self.loaded: dict = {}  # kinds -> function loaded without numba
+        self._exported: set = set()
+        self._compiled = 0
+        self._lock = threading.Lock()
 
-    def call(*args):
+    def __call__(self, *args):
+        if self.containers:
+            args = self._flat(args)
+        if self.dispatcher is None:
+            fn = self.loaded.get(standalone.quick_kinds(args))
+            if fn is not None:
+                return fn(*args)
+            with self._lock:
+                fn = self._load(args) if self.dispatcher is None else None
+                if fn is None and self.dispatcher is None:
+                    self._start_numba()
+            if fn is not None:
+                return fn(*args)
         try:
-            return dispatcher(*args)
-        except NumbaError as exc:
-            raise refusal(exc, module, path) from None
+            out = self.dispatcher(*args)
+        except self._numba_error as exc:
+            raise refusal(exc, self.module, str(self.path)) from None
+        if len(self.dispatcher.overloads) != self._compiled:
+            self._compiled = len(self.dispatcher.overloads)
+            standalone.export(self.dispatcher, self.path.with_suffix(""), self._exported)
+        return out
 
-    if containers:
-        plain = call
+    def _load(self, args) -> Callable | None:
+        """The function exported for the kinds of ``args``, loaded without numba."""
+        key = standalone.kinds(args)
+        if None in key:
+            return None
+        fn = standalone.load(self.path.with_suffix(""), key, self.name)
+        if fn is not None:
+            self.loaded[standalone.quick_kinds(args)] = fn
+        return fn
 
-        def call(*args):
-            flat = []
-            for i, a in enumerate(args):
-                if i in containers:
-                    flat += _leaves(a)
-                else:
-                    flat.append(a)
-            return plain(*flat)
+    def _start_numba(self) -> None:
+        from numba.core.errors import NumbaError, NumbaPerformanceWarning
 
-    call.dispatcher = dispatcher
-    return call
+        # numba warns, when it compiles, that a matrix product of a transposed (not
+        # contiguous) operand is slower: generated code has many (dz @ x.T), and the
+        # warning says nothing the user can act on
+        warnings.filterwarnings("ignore", category=NumbaPerformanceWarning)
+        self._numba_error = NumbaError
+        d = dispatcher(self.module, self.path, self.name, self.main)
+        # (overloads numba loads from its own cache have no IR to export from)
+        self._exported.update(d.overloads)
+        self._compiled = len(d.overloads)
+        self.dispatcher = d
+
+    def _flat(self, args: tuple) -> list:
+        flat = []
+        for i, a in enumerate(args):
+            if i in self.containers:
+                flat += _leaves(a)
+            else:
+                flat.append(a)
+        return flat
 
 
 def _leaves(a) -> list:
