@@ -425,7 +425,7 @@ got = g(W, x)
 want = ad.grad(model, wrt=(0, 1))(W, x)
 same = all(np.allclose(a, b, rtol=1e-10, atol=0) for a, b in zip(got, want))
 d = g._latest[0].dispatcher
-hits = sum(d.stats.cache_hits.values())
+hits = sum(d.stats.cache_hits.values()) if d else "exported"
 calls = []
 if not hits:  # (compiled here: the machine code's LLVM module, with the helpers')
     text = d.overloads[d.signatures[0]].library.get_llvm_str()
@@ -439,20 +439,25 @@ print(hits, same, *calls)
 def test_numpys_loops_and_blas_are_called_directly_and_cached(tmp_path):
     # numpy's exp, tanh... and its BLAS are called through jit/native.py's table, not
     # in object mode nor through numba's np.dot (scipy's BLAS), and the machine code
-    # loaded from numba's cache in another process, where numpy's functions are at
-    # other addresses, gives the same numbers
+    # run in another process, where numpy's functions are at other addresses, gives
+    # the same numbers: exported (jit/standalone.py) or loaded from numba's cache
     script = tmp_path / "native_model.py"
     script.write_text(NATIVE)
     env = dict(os.environ, ADCOMPILE_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba")  # (the helpers' too)
     runs = [
         subprocess.run(
-            [sys.executable, str(script)], env=env, capture_output=True, text=True, check=True
+            [sys.executable, str(script)],
+            env=env | extra,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
-        for _ in range(2)
+        for extra in ({}, {}, {"NUMBA_OPT": "3"})  # (with a numba setting: through numba)
     ]
-    compiled, loaded = runs
+    compiled, exported, loaded = runs
     assert compiled[:2] == ["0", "True"] and loaded == ["1", "True"]
+    assert exported == ["exported", "True"]
     assert "table" in compiled
     # (numba_xxgemm... are numba's calls of scipy's BLAS; PyObject_Call* object mode's)
     assert [c for c in compiled if c.startswith(("numba_xx", "PyObject_Call"))] == []
