@@ -44,7 +44,7 @@ from .reverse.checkpoint import Checkpoint, check_schedule
 from .rules.containers import is_function_value, kind_of
 from .rules.registry import GENERATION
 from .runtime import GradientShape, NonScalarResult
-from .shapes import _shape_of_value
+from .shapes import _shape_of_value, general_signature
 from .wrt import Selection, Wrt, bases_and_elements, resolve_wrt, split_entry
 
 
@@ -332,6 +332,9 @@ class GradientFunction:
                 sig = sig.replace(parameters=[*params[:at], extra, *params[at:]])
         self._by_kinds: dict[tuple | None, tuple] = {}
         self._by_sig: dict[tuple, tuple] = {}
+        # code for any shapes that knows which arguments are Python numbers, by
+        # (kinds, general signature): see shapes.general_signature
+        self._by_general: dict[tuple, tuple] = {}
         self._latest: tuple | None = None  # the entry the latest call ran
         self._fast: Callable = self._slow  # what a call runs: see __call__
         self._fasts: dict[tuple, Callable] = {}  # dispatchers by kind of arguments
@@ -393,8 +396,18 @@ class GradientFunction:
         structure; the first few shape signatures of a function get code specialised
         to their shapes (see ``shapes.py``); later ones share the general code."""
         if sig is not None and sig not in self._by_sig and len(self._by_sig) >= MAX_SPECIALISATIONS:
+            # code for any shapes, which still knows which arguments are Python numbers
+            # (what the ownership pass accepts may depend on it: min(v, x1), x1 a float)
+            general = general_signature(sig)
+            if general is not None:
+                return self._entry_for(self._by_general, (kinds, general), kinds, general)
             sig = None
         table, key = (self._by_sig, sig) if sig is not None else (self._by_kinds, kinds)
+        return self._entry_for(table, key, kinds, sig)
+
+    def _entry_for(self, table: dict, key: object, kinds: tuple | None, sig: tuple | None):
+        """The entry of ``table`` at ``key``: code for ``kinds`` and the signature ``sig``,
+        compiled (or found in the cache shared by every gradient function) if needed."""
         entry = table.get(key)
         if entry is not None and self._stale(entry):
             entry = None
@@ -426,7 +439,8 @@ class GradientFunction:
                                 self.checkpoint,
                             )
                             if self.backend == "numba":  # (see jit/)
-                                entry = numba_entry(entry, self, sig, kinds)
+                                shapes = None if table is self._by_general else sig
+                                entry = numba_entry(entry, self, shapes, kinds)
                         except AdCompileError as exc:
                             # the message locates the problem in the user's code; the
                             # compiler's own frames would only hide it
@@ -477,6 +491,9 @@ class GradientFunction:
         body = getattr(gen, "numpy_source", entry[1])[len(getattr(gen, "header", "")) :]
         sig = next((k for k, v in self._by_sig.items() if v is entry), None)
         kinds = next((k for k, v in self._by_kinds.items() if v is entry), None)
+        general = next((k for k, v in self._by_general.items() if v is entry), None)
+        if general is not None:  # (code for any shapes of arrays, for these numbers)
+            kinds, sig = general
         namespaces = generated_namespaces(gen)
         return export_module(self.fn, body, namespaces, self.wrt, self.mode, sig, kinds=kinds)
 
@@ -678,6 +695,7 @@ class GradientFunction:
                 del _CACHE[key]
             self._by_sig.clear()
             self._by_kinds.clear()
+            self._by_general.clear()
             self._fasts.clear()
             self._seen.clear()
             self._fast = self._slow

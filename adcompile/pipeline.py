@@ -97,14 +97,28 @@ def normalized(
 
 
 def ownership(
-    src: SourceFunction, resolver: Resolver, session: Session | None, *, helper: bool
+    src: SourceFunction,
+    resolver: Resolver,
+    session: Session | None,
+    *,
+    helper: bool,
+    kinds: tuple | None = None,
+    arg_shapes: tuple | None = None,
 ) -> inplace.Ownership:
     """ownership (``inplace/``): refuse an ``x op= ...`` or ``xs.append`` that another
     name would see; returns the walk, with the parameters whose argument Python would
     write into (``updates``) and the updates whose writability the generated code
-    checks (``checks``)."""
+    checks (``checks``). ``kinds`` and ``arg_shapes`` are what the code is compiled
+    for: which parameters hold a function, a Python number, a list of known length."""
     summaries = session.ownership if session is not None else None
-    return inplace.check(src, helper=helper, summaries=summaries, resolver=resolver)
+    return inplace.check(
+        src,
+        helper=helper,
+        summaries=summaries,
+        resolver=resolver,
+        kinds=kinds,
+        arg_shapes=arg_shapes,
+    )
 
 
 def activity(fn: Function, wrt: list[str], elements: dict | None = None) -> Activity:
@@ -144,11 +158,13 @@ def front(
     session: Session | None = None,
     *,
     helper: bool = False,
+    arg_shapes: tuple | None = None,
 ) -> Function:
     """fence, restructure, normalize and ownership: ``src`` as IR, with
     ``updates`` (what ownership found) filled in. ``helper`` says that ``src`` is
     called by another differentiated function (its parameters are then the
-    caller's arrays, see ``inplace/``)."""
+    caller's arrays, see ``inplace/``); ``arg_shapes``, the shape signature the code
+    is compiled for (ownership reads which parameters are Python numbers)."""
     src = desugared(src)
     check_language(src)
     names = normalizer.allocator(src)
@@ -158,7 +174,10 @@ def front(
     # refusal of its waits for the normalizer's own (which come first)
     rules.load_optional()  # (as the normalizer does: the records of what is called)
     try:
-        owner, refusal = ownership(src, resolver, session, helper=helper), None
+        owner = ownership(
+            src, resolver, session, helper=helper, kinds=kinds, arg_shapes=arg_shapes
+        )
+        refusal = None
     except AdCompileError as e:
         owner, refusal = None, e
     checks = owner.checks if owner is not None else set()
@@ -212,7 +231,7 @@ def compile_source(
     is the loops' checkpointing schedule, for this function and the functions it calls."""
     link = session()
     link.checkpoint = checkpoint
-    fn = front(src, kinds, link)
+    fn = front(src, kinds, link, arg_shapes=arg_shapes)
     gen = back(fn, wrt, mode, link, arg_shapes)
     gen.updates = fn.updates
     trees = [finished(gen.node)]
@@ -239,7 +258,7 @@ def compile_jvp(
     finished syntax trees of all of them, in the order of their texts. With
     ``arg_shapes``, the shapes known for them leave out broadcasts that cannot fire."""
     link = session()
-    fn = front(src, kinds, link)
+    fn = front(src, kinds, link, arg_shapes=arg_shapes)
     bases, elements = bases_and_elements(wrt)
     facts = shape_facts(fn, arg_shapes)
     gen = tangent.tangent(fn, bases, link, _helper_front, facts, elements)

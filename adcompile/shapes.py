@@ -55,6 +55,15 @@ def signature_shapes(args: tuple, kinds: tuple | None) -> tuple:
     return tuple(_shape_of_value(a) for a in args)
 
 
+def general_signature(sig: tuple) -> tuple | None:
+    """What code for arguments of any shapes still knows of a call's shape signature
+    ``sig``: which arguments are Python numbers (``float``, ``int``...), which the
+    ownership pass reads (``inplace/``: a number is immutable); every other entry
+    None. None when no argument is a Python number (the one general code)."""
+    general = tuple(s if s in (float, int, bool, complex) else None for s in sig)
+    return general if any(s is not None for s in general) else None
+
+
 def _shape_of_value(a: object) -> object:
     t = type(a)
     if t is np.ndarray:
@@ -558,4 +567,4 @@ def infer(fn: Function, arg_shapes: tuple | None, helper: Callable | None = None
     return Facts(inference.run(), inference.values)
 
 
-__all__ = ["LEAF", "infer", "signature_shapes"]
+__all__ = ["LEAF", "general_signature", "infer", "signature_shapes"]

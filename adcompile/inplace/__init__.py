@@ -63,6 +63,8 @@ def check(
     helper: bool,
     summaries: dict | None = None,
     resolver: Resolver | None = None,
+    kinds: tuple | None = None,
+    arg_shapes: tuple | None = None,
 ) -> Ownership:
     """Raise a located AdCompileError at the first ``x op= ...`` in ``src`` whose
     array ``x`` does not own, or the first ``xs.append(...)`` that something else
@@ -74,7 +76,14 @@ def check(
     places (line, column) of the updates of arrays that may be read-only, whose
     writability the generated code checks before it (Python's ValueError)."""
     resolver = resolver or Resolver(src)
-    walk = Ownership(src, resolver.find, helper=helper, summaries=summaries)
+    walk = Ownership(
+        src,
+        resolver.find,
+        helper=helper,
+        summaries=summaries,
+        kinds=kinds,
+        arg_shapes=arg_shapes,
+    )
     walk.run()
     return walk
 

@@ -15,6 +15,7 @@ from ..desugar import desugar
 from ..errors import AdCompileError
 from ..frontend import SourceFunction, StaticFunction, from_function
 from ..names import Resolver
+from ..rules.containers import function_of
 from .expressions import Expressions
 from .lists import Lists
 from .reads import Reads
@@ -44,8 +45,15 @@ class Ownership(Updates):
         *,
         helper: bool,
         summaries: dict | None = None,
+        kinds: tuple | None = None,
+        arg_shapes: tuple | None = None,
     ) -> None:
         self.src = src
+        # what the code is compiled for (see api.py): the structure of each argument
+        # (a function passed as one is known) and, for the function being
+        # differentiated, its shape signature (a Python number, a list's length)
+        self.kinds = kinds
+        self.arg_shapes = None if helper else arg_shapes
         self.resolve = resolve
         self.helper = helper
         self.summaries = {} if summaries is None else summaries
@@ -116,6 +124,16 @@ class Ownership(Updates):
                 state.shares[p] = frozenset({f"the default value of {p!r}"})
                 self.defaults[p] = f"the default value of {p!r}, one list for every call"
                 state.points[p] = frozenset({self.defaults[p]})
+        for p, kind in zip(self.params, self.kinds or (), strict=False):
+            if function_of(kind) is not None:
+                # the code is compiled for the function passed: a call of it is its call
+                state.functions[p] = (function_of(kind),)
+        for p, shape in zip(self.params, self.arg_shapes or (), strict=False):
+            if shape in (float, int, bool, complex):
+                # an immutable number (code compiled for these arguments only gets
+                # them): no array is its, and x op= ... on it binds x to a new value
+                state.numbers = state.numbers | {p}
+                state.shares[p] = frozenset()
         return state
 
     def block(self, stmts: list[ast.stmt], state: State) -> State:
