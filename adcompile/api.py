@@ -335,6 +335,7 @@ class GradientFunction:
         # code for any shapes that knows which arguments are Python numbers, by
         # (kinds, general signature): see shapes.general_signature
         self._by_general: dict[tuple, tuple] = {}
+        self._refused_generally: set = set()  # (kinds, general signature): see _entry
         self._latest: tuple | None = None  # the entry the latest call ran
         self._fast: Callable = self._slow  # what a call runs: see __call__
         self._fasts: dict[tuple, Callable] = {}  # dispatchers by kind of arguments
@@ -394,14 +395,23 @@ class GradientFunction:
 
         Arguments that are lists, tuples or dicts get code specialised to their
         structure; the first few shape signatures of a function get code specialised
-        to their shapes (see ``shapes.py``); later ones share the general code."""
+        to their shapes (see ``shapes.py``); later ones share the general code, which
+        knows which arguments are Python numbers (``shapes.general_signature``). Where
+        the general code is refused and code for the shapes may not be (the ownership
+        pass reads the length of a list argument), each signature gets its own code."""
         if sig is not None and sig not in self._by_sig and len(self._by_sig) >= MAX_SPECIALISATIONS:
             # code for any shapes, which still knows which arguments are Python numbers
             # (what the ownership pass accepts may depend on it: min(v, x1), x1 a float)
             general = general_signature(sig)
-            if general is not None:
-                return self._entry_for(self._by_general, (kinds, general), kinds, general)
-            sig = None
+            if (kinds, general) not in self._refused_generally:
+                try:
+                    if general is not None:
+                        return self._entry_for(self._by_general, (kinds, general), kinds, general)
+                    return self._entry_for(self._by_kinds, kinds, kinds, None)
+                except AdCompileError:
+                    # refused for any shapes, where code for these shapes may not be:
+                    # the ownership pass reads a list's length (a loop that runs)
+                    self._refused_generally.add((kinds, general))
         table, key = (self._by_sig, sig) if sig is not None else (self._by_kinds, kinds)
         return self._entry_for(table, key, kinds, sig)
 
@@ -696,6 +706,7 @@ class GradientFunction:
             self._by_sig.clear()
             self._by_kinds.clear()
             self._by_general.clear()
+            self._refused_generally.clear()
             self._fasts.clear()
             self._seen.clear()
             self._fast = self._slow

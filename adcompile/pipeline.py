@@ -174,9 +174,7 @@ def front(
     # refusal of its waits for the normalizer's own (which come first)
     rules.load_optional()  # (as the normalizer does: the records of what is called)
     try:
-        owner = ownership(
-            src, resolver, session, helper=helper, kinds=kinds, arg_shapes=arg_shapes
-        )
+        owner = ownership(src, resolver, session, helper=helper, kinds=kinds, arg_shapes=arg_shapes)
         refusal = None
     except AdCompileError as e:
         owner, refusal = None, e

@@ -84,6 +84,7 @@ class Ownership(Updates):
         self.defaults: dict[str, str] = {}  # parameter -> its mutable default's object
         self.passed_defaults: set[str] = set()  # those a return may hand back, or hold
         self.arguments = {} if helper else {_argument(p): p for p in self.params}
+        self.lengths = _lengths(node, self.params, kinds, self.arg_shapes)
 
     # ------------------------------------------------------------------ driver
 
@@ -244,10 +245,36 @@ class Ownership(Updates):
             self.loop_nodes.pop()
             if isinstance(stmt, ast.For):
                 self.lists.iterating.pop()
-        after = State.join([head, *frame.breaks])
-        if stmt.orelse:
+        if isinstance(stmt, ast.For) and self.runs_once(stmt.iter):
+            # the body runs at least once: the state on entry does not reach past it
+            after = State.join([end, *frame.continues, *frame.breaks])
+        else:
+            after = State.join([head, *frame.breaks])
+        if stmt.orelse and after is not None:
             after = self.branch(stmt.orelse, after) or after
         self.replace(state, after)
+
+    def runs_once(self, it: ast.expr) -> bool:
+        """Whether a for loop over ``it`` certainly runs its body: over a tuple or list
+        written out with elements, ``range`` of constants that is not empty, or a
+        parameter that the code is compiled for a non-empty tuple or list of (its kind,
+        or its shape signature, gives the length) and that the function never rebinds
+        or shortens; or over ``enumerate``, ``zip`` or ``reversed`` of such."""
+        if isinstance(it, ast.Tuple | ast.List):
+            return bool(it.elts) and not any(isinstance(e, ast.Starred) for e in it.elts)
+        if isinstance(it, ast.Name):
+            return it.id in self.lengths and self.lengths[it.id] > 0
+        if not (isinstance(it, ast.Call) and not it.keywords and it.args):
+            return False
+        func = self.resolve(it.func)
+        if func is range:
+            bounds = [a.value if isinstance(a, ast.Constant) else None for a in it.args]
+            if any(type(b) is not int for b in bounds) or len(bounds) > 3:
+                return False
+            return len(range(*bounds)) > 0
+        if (func is enumerate or func is reversed) and len(it.args) == 1 or func is zip:
+            return all(self.runs_once(a) for a in it.args)
+        return False
 
     def iterated(self, it: ast.expr, state: State) -> frozenset[str]:
         """The objects a for loop over ``it`` iterates over (holds on to while it runs)."""
@@ -434,6 +461,44 @@ class Ownership(Updates):
             walk.params[i] for i in walk.passed
         }
         return self.summaries[key]
+
+
+def _lengths(
+    node: ast.FunctionDef, params: list[str], kinds: tuple | None, arg_shapes: tuple | None
+) -> dict[str, int]:
+    """The parameters that hold a tuple or list whose length the code is compiled for:
+    a tuple's is in its kind, a list's in the shape signature; not one the function
+    rebinds, or shortens (``xs.pop()``, ``del xs[0]``)."""
+    lengths: dict[str, int] = {}
+    for i, p in enumerate(params):
+        kind = kinds[i] if kinds is not None and i < len(kinds) else None
+        shape = arg_shapes[i] if arg_shapes is not None and i < len(arg_shapes) else None
+        if isinstance(shape, tuple) and len(shape) == 2 and shape[0] in (list, tuple):
+            lengths[p] = len(shape[1])
+        elif isinstance(kind, tuple) and len(kind) == 2 and kind[0] == "tuple":
+            inner = kind[1]
+            if isinstance(inner, tuple):
+                lengths[p] = len(inner)
+    for n in ast.walk(node):
+        changed = None
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+            changed = n.id  # (an assignment, a loop's target, del xs)
+        elif isinstance(n, ast.AugAssign | ast.Delete):
+            targets = [n.target] if isinstance(n, ast.AugAssign) else n.targets
+            for t in targets:
+                while isinstance(t, ast.Subscript | ast.Attribute):
+                    t = t.value
+                if isinstance(t, ast.Name):
+                    lengths.pop(t.id, None)
+        elif (
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and isinstance(n.func.value, ast.Name)
+            and n.func.attr in ("pop", "remove", "clear")
+        ):
+            changed = n.func.value.id
+        lengths.pop(changed, None)
+    return lengths
 
 
 def _argument(param: str) -> str:
