@@ -24,7 +24,17 @@ from .fresh import (
     read_only,
     sealed,
 )
-from .values import NEW, NUMBER, Returned, State, Value, either, element, read_only_array
+from .values import (
+    NEW,
+    NUMBER,
+    Returned,
+    State,
+    Value,
+    computed_as_view,
+    either,
+    element,
+    read_only_array,
+)
 
 
 class Expressions:
@@ -182,6 +192,10 @@ class Expressions:
             returned = self.summaries.get(("returned", id(obj)))
             if returned is not None and not partial and _plain(node):
                 return self.helper_result(node, returned, state)
+        elif obj is np.meshgrid and _copies(node):
+            # new arrays in Python (copy=True), which adcompile computes as broadcasts
+            # of its inputs (normalize/displays.py): none shares memory with another
+            return Value(False, outside=frozenset({computed_as_view("np.meshgrid()")}))
         elif makes_new(obj, node):
             return NEW
         elif (operand := converted(obj, node)) is not None:
@@ -313,6 +327,13 @@ _NUMBERS = (int, float, complex, bool, np.number, np.bool_)
 # their operands are
 _TO_NUMBERS = (int, float, bool, complex, len, isinstance)
 _OF_NUMBERS = (abs, round, max, min)
+
+
+def _copies(node: ast.Call) -> bool:
+    """Whether the call ``node`` of ``np.meshgrid`` returns new arrays: ``copy=`` not
+    given, or given as a true constant (the normalizer refuses other spellings)."""
+    copy = next((k.value for k in node.keywords if k.arg == "copy"), None)
+    return copy is None or (isinstance(copy, ast.Constant) and bool(copy.value))
 
 
 def _plain(node: ast.Call) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 
 from ..errors import AdCompileError
-from .values import NEW, NUMBER, State, may_be_read_only
+from .values import NEW, NUMBER, State, is_computed_view, may_be_read_only
 
 
 class Updates:
@@ -33,7 +33,8 @@ class Updates:
         later = self.reads.after(stmt, self.loop_nodes)
         seen = state.reach(frozenset({var})) - {var}
         unwritable = {m for m in seen if may_be_read_only(m)}
-        seen -= unwritable
+        # (an array Python made new, which the generated code rebinds: x = x op ...)
+        seen -= unwritable | {m for m in seen if is_computed_view(m)}
         for m in seen:
             if m in self.arguments:
                 update = (self.src.loc(stmt), symbol(stmt.op), var)
@@ -84,6 +85,14 @@ class Updates:
         seen = state.reach(frozenset({var})) - {var}
         unwritable = {m for m in seen if may_be_read_only(m)}
         seen -= unwritable
+        views = sorted(m for m in seen if is_computed_view(m))
+        if views:
+            raise AdCompileError(
+                f"{var!r} holds {views[0]} (a broadcast of its inputs), so "
+                f"`{text} {op} ...` cannot be differentiated as Python runs it",
+                self.src.loc(stmt),
+                hint=copy_hint,
+            )
         outside = sorted(m for m in seen if m not in self.locals)
         if outside:
             raise AdCompileError(

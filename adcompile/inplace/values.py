@@ -51,6 +51,19 @@ def may_be_read_only(obj: str) -> bool:
     return obj.startswith("the read-only array ")
 
 
+def computed_as_view(what: str) -> str:
+    """What may see an array that Python makes new (``np.meshgrid``'s grids, copied by
+    default) and the generated code computes as a view (a broadcast, a reshape of the
+    input): ``x op= ...`` on it is accepted (the generated code makes a new array),
+    ``x[i] = ...`` refused (it would write into that view, see ``is_computed_view``)."""
+    return f"the grid {what} returns, which adcompile computes as a view"
+
+
+def is_computed_view(obj: str) -> bool:
+    """Whether ``obj`` is a ``computed_as_view`` marker."""
+    return obj.startswith("the grid ") and obj.endswith("computes as a view")
+
+
 def element(value: Value) -> Value:
     """An element of a container (or of a sequence iterated over): never owned."""
     return Value(False, value.refers, value.outside)
