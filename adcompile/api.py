@@ -23,11 +23,11 @@ from . import emit, export, frontend, pipeline, records
 from .dispatch import (
     MAX_DISPATCHERS,
     _bound_to,
+    _check_apart,
     _check_differentiable,
     _check_real,
     _Dispatch,
     _finish,
-    _leaves,
     _nonscalar,
     _other_array,
     _packed,
@@ -184,45 +184,6 @@ def compile_linked(gen: Any, filename: str, header_of: str | None = None) -> Cal
     for scope in scopes:
         scope.update({k: v for k, v in links.items() if k in scope})
     return scopes[0][gen.node.name]
-
-
-def _check_apart(fn: Callable, params: list[str], gen, args: tuple) -> None:
-    """Refuse a call in which an argument that ``fn``'s ``x op= ...`` writes into (in
-    Python) shares memory with another argument or an array the code reads: Python's
-    ``fn`` would change that one too, and the generated code writes into no argument."""
-    for p, (loc, op, var) in gen.updates.items():
-        i = params.index(p)
-        a = args[i]
-        if not isinstance(a, np.ndarray):
-            continue  # numbers are never changed in place
-        others = [(q, b) for j, (q, b) in enumerate(zip(params, args, strict=False)) if j != i]
-        others += [(f"global {k}", v) for k, v in gen.constant_arrays]
-        for q, b in others:
-            for leaf in _leaves(b):
-                if not _overlap(a, leaf):
-                    continue
-                what = "the same array" if leaf is a else "arrays that share memory"
-                if leaf is not b:
-                    q = f"an array in {q!r}"
-                elif not q.startswith("global "):
-                    q = repr(q)
-                raise AdCompileError(
-                    f"in this call {p!r} and {q} are {what}, which `{var} {op}= ...` writes "
-                    f"into: Python's {fn.__name__} would change {q} too, and the gradient "
-                    "writes into no argument",
-                    loc,
-                    hint="pass separate arrays (np.copy(a) for one of them), or write "
-                    f"{var} = {var} {op} ... to make a new array",
-                )
-
-
-def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
-    if not np.may_share_memory(a, b):
-        return False
-    try:
-        return bool(np.shares_memory(a, b))
-    except np.exceptions.TooHardError:  # pragma: no cover - pathological strides
-        return True
 
 
 @contextlib.contextmanager
@@ -406,59 +367,14 @@ class GradientFunction:
             if (kinds, general) not in self._refused_generally:
                 try:
                     if general is not None:
-                        return self._entry_for(self._by_general, (kinds, general), kinds, general)
-                    return self._entry_for(self._by_kinds, kinds, kinds, None)
+                        return _entry_in(self, self._by_general, (kinds, general), kinds, general)
+                    return _entry_in(self, self._by_kinds, kinds, kinds, None)
                 except AdCompileError:
                     # refused for any shapes, where code for these shapes may not be:
                     # the ownership pass reads a list's length (a loop that runs)
                     self._refused_generally.add((kinds, general))
         table, key = (self._by_sig, sig) if sig is not None else (self._by_kinds, kinds)
-        return self._entry_for(table, key, kinds, sig)
-
-    def _entry_for(self, table: dict, key: object, kinds: tuple | None, sig: tuple | None):
-        """The entry of ``table`` at ``key``: code for ``kinds`` and the signature ``sig``,
-        compiled (or found in the cache shared by every gradient function) if needed."""
-        entry = table.get(key)
-        if entry is not None and self._stale(entry):
-            entry = None
-        if entry is None:
-            with self._lock:
-                cache_key = (
-                    self.fn,
-                    tuple(self.wrt),
-                    self.mode,
-                    kinds,
-                    sig,
-                    self.debug_nans,
-                    self.checkpoint,
-                    self.backend,
-                )
-                with _CACHE_LOCK:
-                    entry = _CACHE.get(cache_key)
-                    if entry is not None and not _current(entry):
-                        entry = None  # compiled before a rule was registered or a name rebound
-                    if entry is None:
-                        try:
-                            entry = _compile_entry(
-                                self.fn,
-                                self.wrt,
-                                self.mode,
-                                kinds,
-                                sig,
-                                self.debug_nans,
-                                self.checkpoint,
-                            )
-                            if self.backend == "numba":  # (see jit/)
-                                shapes = None if table is self._by_general else sig
-                                entry = numba_entry(entry, self, shapes, kinds)
-                        except AdCompileError as exc:
-                            # the message locates the problem in the user's code; the
-                            # compiler's own frames would only hide it
-                            cause = exc.__cause__ if "internal error" in exc.reason else None
-                            raise exc.with_traceback(None) from cause
-                        _CACHE[cache_key] = entry
-                table[key] = entry
-        return entry
+        return _entry_in(self, table, key, kinds, sig)
 
     def differentiable(self, kinds: tuple | None = None) -> Callable:
         """The generated code for arguments of the structure ``kinds``, as a function
@@ -747,6 +663,54 @@ class GradientFunction:
     def __repr__(self) -> str:
         wrt = ", ".join(self.wrt)
         return f"<adcompile {self.mode} of {getattr(self.fn, '__qualname__', self.fn)} wrt {wrt}>"
+
+
+def _entry_in(
+    self: GradientFunction, table: dict, key: object, kinds: tuple | None, sig: tuple | None
+) -> tuple:
+    """The entry of ``self``'s ``table`` at ``key``: code for ``kinds`` and the signature
+    ``sig``, compiled (or found in the cache shared by every gradient function) if needed."""
+    entry = table.get(key)
+    if entry is not None and self._stale(entry):
+        entry = None
+    if entry is None:
+        with self._lock:
+            cache_key = (
+                self.fn,
+                tuple(self.wrt),
+                self.mode,
+                kinds,
+                sig,
+                self.debug_nans,
+                self.checkpoint,
+                self.backend,
+            )
+            with _CACHE_LOCK:
+                entry = _CACHE.get(cache_key)
+                if entry is not None and not _current(entry):
+                    entry = None  # compiled before a rule was registered or a name rebound
+                if entry is None:
+                    try:
+                        entry = _compile_entry(
+                            self.fn,
+                            self.wrt,
+                            self.mode,
+                            kinds,
+                            sig,
+                            self.debug_nans,
+                            self.checkpoint,
+                        )
+                        if self.backend == "numba":  # (see jit/)
+                            shapes = None if table is self._by_general else sig
+                            entry = numba_entry(entry, self, shapes, kinds)
+                    except AdCompileError as exc:
+                        # the message locates the problem in the user's code; the
+                        # compiler's own frames would only hide it
+                        cause = exc.__cause__ if "internal error" in exc.reason else None
+                        raise exc.with_traceback(None) from cause
+                    _CACHE[cache_key] = entry
+            table[key] = entry
+    return entry
 
 
 def _current(entry: tuple) -> bool:

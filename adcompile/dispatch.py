@@ -287,7 +287,7 @@ class _Dispatch:
         return ("other",)
 
     def apart_tests(self, names: list[str]) -> None:
-        """Lines that take the slow path (which refuses the call, see ``api._check_apart``)
+        """Lines that take the slow path (which refuses the call, see ``_check_apart``)
         when an argument the function updates in place may share memory with another
         argument or an array the code reads; none for most functions, which update
         no parameter in place."""
@@ -430,6 +430,45 @@ def _dealias(tree, args, others):
         return t
 
     return walk(tree)
+
+
+def _check_apart(fn: Callable, params: list[str], gen, args: tuple) -> None:
+    """Refuse a call in which an argument that ``fn``'s ``x op= ...`` writes into (in
+    Python) shares memory with another argument or an array the code reads: Python's
+    ``fn`` would change that one too, and the generated code writes into no argument."""
+    for p, (loc, op, var) in gen.updates.items():
+        i = params.index(p)
+        a = args[i]
+        if not isinstance(a, np.ndarray):
+            continue  # numbers are never changed in place
+        others = [(q, b) for j, (q, b) in enumerate(zip(params, args, strict=False)) if j != i]
+        others += [(f"global {k}", v) for k, v in gen.constant_arrays]
+        for q, b in others:
+            for leaf in _leaves(b):
+                if not _overlap(a, leaf):
+                    continue
+                what = "the same array" if leaf is a else "arrays that share memory"
+                if leaf is not b:
+                    q = f"an array in {q!r}"
+                elif not q.startswith("global "):
+                    q = repr(q)
+                raise AdCompileError(
+                    f"in this call {p!r} and {q} are {what}, which `{var} {op}= ...` writes "
+                    f"into: Python's {fn.__name__} would change {q} too, and the gradient "
+                    "writes into no argument",
+                    loc,
+                    hint="pass separate arrays (np.copy(a) for one of them), or write "
+                    f"{var} = {var} {op} ... to make a new array",
+                )
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b))
+    except np.exceptions.TooHardError:  # pragma: no cover - pathological strides
+        return True
 
 
 def _leaves(tree) -> list:

@@ -74,7 +74,7 @@ class GeneratedJvp:
     text: str = ""
     tree: ast.Module | None = None  # the finished trees of it and its helpers (pipeline.py)
     header: str = ""  # the comment lines that open .source (see export.source_header)
-    updates: dict = field(default_factory=dict)  # Function.updates (see api._check_apart)
+    updates: dict = field(default_factory=dict)  # Function.updates (see dispatch._check_apart)
     constant_arrays: list = field(default_factory=list)
 
 

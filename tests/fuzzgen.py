@@ -398,10 +398,6 @@ KNOWN_BUGS = {
     # (tests/test_in_place.py), and the generator cannot tell whether the caller
     # passed a writable array (it may pass np.broadcast_to(...)), so Python fails
     "inplace-argument",
-    # v = min(v, x1); v -= ...: builtin min/max return one of their operands, and the
-    # in-place check cannot tell that the parameter x1 holds a Python float (immutable),
-    # so it refuses the update as changing x1 (a false refusal: an array x1 would change)
-    "edge-minmax-param",
     # h(x, act=lambda z: ...): a function made inside f (a lambda, a nested def) passed
     # as a value to another function is refused ("supported only where it is called")
     "sig-function-local",

@@ -1025,17 +1025,12 @@ def f(x0, x1):
     check(tmp_path, source, args, wrt=(0, 1), names=("x0", 1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ad.AdCompileError,
-    reason="edge-minmax-param: the in-place check cannot tell that a parameter holds a "
-    "Python float",
-)
-def test_update_of_the_builtin_min_of_a_float_parameter(tmp_path):
+@pytest.mark.parametrize("specialise", [True, False])
+def test_update_of_the_builtin_min_of_a_float_parameter(tmp_path, specialise):
     """Found by the "edges" extension: ``min(v, x1)`` may be ``x1`` itself; with ``x1`` a
-    Python float, ``v -= ...`` rebinds ``v`` and changes nothing else, but the in-place
-    check refuses it as changing ``x1`` (right for an array argument). A false refusal,
-    not a wrong number."""
+    Python float, ``v -= ...`` rebinds ``v`` and changes nothing else. The in-place check
+    refused it as changing ``x1`` (right for an array argument); it now reads that the
+    code is compiled for a float ``x1``, in the general code (for any shapes) too."""
     source = """\
 def f(x0, x1):
     v11 = x1 + x1
@@ -1044,4 +1039,4 @@ def f(x0, x1):
     v11 -= min(x0, x1)
     return np.sum(v11 * v11) + np.sum(v12)
 """
-    check(tmp_path, source, [np.array(-1.18), -0.47], wrt=(0, 1))
+    check(tmp_path, source, [np.array(-1.18), -0.47], wrt=(0, 1), specialise=specialise)

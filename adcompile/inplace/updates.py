@@ -35,6 +35,7 @@ class Updates:
         unwritable = {m for m in seen if may_be_read_only(m)}
         # (an array Python made new, which the generated code rebinds: x = x op ...)
         seen -= unwritable | {m for m in seen if is_computed_view(m)}
+        seen -= state.apart.get(var, frozenset())  # (a piece of one array beside var's)
         for m in seen:
             if m in self.arguments:
                 update = (self.src.loc(stmt), symbol(stmt.op), var)
@@ -84,7 +85,7 @@ class Updates:
         later = self.reads.after(stmt, self.loop_nodes)
         seen = state.reach(frozenset({var})) - {var}
         unwritable = {m for m in seen if may_be_read_only(m)}
-        seen -= unwritable
+        seen -= unwritable | state.apart.get(var, frozenset())
         views = sorted(m for m in seen if is_computed_view(m))
         if views:
             raise AdCompileError(

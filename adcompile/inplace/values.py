@@ -118,6 +118,9 @@ class State:
     sources: dict[str, frozenset[str]] = field(default_factory=dict)
     # a variable that certainly holds a read-only array -> what returned it
     read_only: dict[str, str] = field(default_factory=dict)
+    # a variable -> the variables whose arrays certainly do not overlap its own, though
+    # they may be views of one array (the pieces ``np.split`` returns)
+    apart: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def copy(self) -> State:
         return State(
@@ -129,6 +132,7 @@ class State:
             dict(self.functions),
             dict(self.sources),
             dict(self.read_only),
+            dict(self.apart),
         )
 
     def sharers(self, var: str) -> frozenset[str]:
@@ -154,6 +158,9 @@ class State:
         for m in self.sources.pop(var, frozenset()):
             if var in self.shares.get(m, ()):
                 self.shares[m] = self.shares[m] - {var}
+        for m in self.apart.pop(var, frozenset()):
+            if var in self.apart.get(m, ()):
+                self.apart[m] = self.apart[m] - {var}
 
     def seal(self, var: str, unwritable: frozenset[str], sources: set[str]) -> None:
         """``var`` holds a new array or a read-only one (a view of ``sources``): a write
@@ -183,6 +190,7 @@ class State:
         self.points, self.contents = new.points, new.contents
         self.numbers, self.functions = new.numbers, new.functions
         self.sources, self.read_only = new.sources, new.read_only
+        self.apart = new.apart
 
     def bound(self, var: str, value: Value, functions: tuple | None) -> None:
         """Note what ``var`` now certainly is: a number, a function of ``functions``."""
@@ -233,7 +241,8 @@ class State:
         """The state where paths that ended in ``states`` meet (None: a path that
         stopped): a variable shares whatever it shares on any path, is a number if it
         is one on every path, and a function if it is one on every path (any of
-        theirs), and certainly read-only if it is on every path."""
+        theirs), and certainly read-only if it is on every path (apart from another
+        variable's array if it is on every path)."""
         reached = [s for s in states if s is not None]
         if not reached:
             return None
@@ -250,6 +259,9 @@ class State:
                     table[n] = table[n] | v if n in table else v
             out.numbers = out.numbers & other.numbers
             out.read_only = {n: w for n, w in out.read_only.items() if n in other.read_only}
+            out.apart = {
+                n: apart & other.apart[n] for n, apart in out.apart.items() if n in other.apart
+            }
             out.functions = {
                 n: fns + tuple(f for f in other.functions[n] if not any(f is g for g in fns))
                 for n, fns in out.functions.items()

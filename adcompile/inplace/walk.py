@@ -372,10 +372,28 @@ class Ownership(Updates):
                 elements = state.elements(objs)
                 for t in target.elts:
                     self.bind(t, node, element(value), state, elements)
+                self.pieces(target, node, state)
         elif isinstance(target, ast.Starred):
             # a, *rest = xs: rest is a new list of elements of xs
             elements = state.elements(objs)
             self.bind(target.value, node, element(value), state, elements)
+
+    def pieces(self, target: ast.Tuple | ast.List, node: ast.expr, state: State) -> None:
+        """``a, b = np.split(z, 2)``: the pieces are views of ``z`` that do not overlap
+        (split into sections, or at indices written in increasing order: at ``[3, 1]``
+        the first and last overlap), so ``a += ...`` changes ``z`` (which it still
+        shares) but not ``b``."""
+        func = self.resolve(node.func) if isinstance(node, ast.Call) else None
+        names = [t.id for t in target.elts if isinstance(t, ast.Name)]
+        if (
+            not any(func is f for f in _SPLITS)
+            or not _apart(node)
+            or len(names) != len(target.elts)
+            or len(set(names)) != len(names)
+        ):
+            return
+        for n in names:
+            state.apart[n] = frozenset(names) - {n}
 
     # ----------------------------------------------------------------- returns
 
@@ -461,6 +479,23 @@ class Ownership(Updates):
             walk.params[i] for i in walk.passed
         }
         return self.summaries[key]
+
+
+# the functions that split an array into views of parts of it that do not overlap
+_SPLITS = (np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit)
+
+
+def _apart(call: ast.Call) -> bool:
+    """Whether the split ``call`` makes pieces that do not overlap: its sections or
+    indices are written as an int, or ints in increasing order."""
+    where = call.args[1] if len(call.args) > 1 else None
+    where = next((k.value for k in call.keywords if k.arg == "indices_or_sections"), where)
+    if isinstance(where, ast.Constant):
+        return type(where.value) is int
+    if isinstance(where, ast.List | ast.Tuple):
+        at = [e.value if isinstance(e, ast.Constant) else None for e in where.elts]
+        return all(type(i) is int and i >= 0 for i in at) and at == sorted(at)
+    return False
 
 
 def _lengths(
