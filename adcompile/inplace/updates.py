@@ -89,8 +89,8 @@ class Updates:
         views = sorted(m for m in seen if is_computed_view(m))
         if views:
             raise AdCompileError(
-                f"{var!r} holds {views[0]} (a broadcast of its inputs), so "
-                f"`{text} {op} ...` cannot be differentiated as Python runs it",
+                f"{var!r} holds {views[0]} of its inputs (Python's is a new array), "
+                f"so adcompile cannot write `{text} {op} ...` into it",
                 self.src.loc(stmt),
                 hint=copy_hint,
             )

@@ -360,6 +360,17 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ),
     (
         "Statements",
+        "an element assignment into a grid of np.meshgrid",
+        """
+        def f(x):
+            X, Y = np.meshgrid(x, x)
+            X[0, 0] = 1.0
+            return np.sum(X * Y)
+        """,
+        "ad.grad(f)(x)",
+    ),
+    (
+        "Statements",
         "an in-place update of a list's element",
         """
         def f(x, ws):
