@@ -245,7 +245,7 @@ class Ownership(Updates):
             self.loop_nodes.pop()
             if isinstance(stmt, ast.For):
                 self.lists.iterating.pop()
-        if isinstance(stmt, ast.For) and self.runs_once(stmt.iter):
+        if isinstance(stmt, ast.For) and _runs_once(stmt.iter, self.resolve, self.lengths):
             # the body runs at least once: the state on entry does not reach past it
             after = State.join([end, *frame.continues, *frame.breaks])
         else:
@@ -253,28 +253,6 @@ class Ownership(Updates):
         if stmt.orelse and after is not None:
             after = self.branch(stmt.orelse, after) or after
         self.replace(state, after)
-
-    def runs_once(self, it: ast.expr) -> bool:
-        """Whether a for loop over ``it`` certainly runs its body: over a tuple or list
-        written out with elements, ``range`` of constants that is not empty, or a
-        parameter that the code is compiled for a non-empty tuple or list of (its kind,
-        or its shape signature, gives the length) and that the function never rebinds
-        or shortens; or over ``enumerate``, ``zip`` or ``reversed`` of such."""
-        if isinstance(it, ast.Tuple | ast.List):
-            return bool(it.elts) and not any(isinstance(e, ast.Starred) for e in it.elts)
-        if isinstance(it, ast.Name):
-            return it.id in self.lengths and self.lengths[it.id] > 0
-        if not (isinstance(it, ast.Call) and not it.keywords and it.args):
-            return False
-        func = self.resolve(it.func)
-        if func is range:
-            bounds = [a.value if isinstance(a, ast.Constant) else None for a in it.args]
-            if any(type(b) is not int for b in bounds) or len(bounds) > 3:
-                return False
-            return len(range(*bounds)) > 0
-        if (func is enumerate or func is reversed) and len(it.args) == 1 or func is zip:
-            return all(self.runs_once(a) for a in it.args)
-        return False
 
     def iterated(self, it: ast.expr, state: State) -> frozenset[str]:
         """The objects a for loop over ``it`` iterates over (holds on to while it runs)."""
@@ -483,6 +461,30 @@ class Ownership(Updates):
 
 # the functions that split an array into views of parts of it that do not overlap
 _SPLITS = (np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit)
+
+
+def _runs_once(it: ast.expr, resolve: Callable, lengths: dict[str, int]) -> bool:
+    """Whether a for loop over ``it`` certainly runs its body (``resolve`` maps a
+    called expression to what it names, ``lengths`` is ``_lengths``): over a tuple or list
+    written out with elements, ``range`` of constants that is not empty, or a
+    parameter that the code is compiled for a non-empty tuple or list of (its kind,
+    or its shape signature, gives the length) and that the function never rebinds
+    or shortens; or over ``enumerate``, ``zip`` or ``reversed`` of such."""
+    if isinstance(it, ast.Tuple | ast.List):
+        return bool(it.elts) and not any(isinstance(e, ast.Starred) for e in it.elts)
+    if isinstance(it, ast.Name):
+        return it.id in lengths and lengths[it.id] > 0
+    if not (isinstance(it, ast.Call) and not it.keywords and it.args):
+        return False
+    func = resolve(it.func)
+    if func is range:
+        bounds = [a.value if isinstance(a, ast.Constant) else None for a in it.args]
+        if any(type(b) is not int for b in bounds) or len(bounds) > 3 or bounds[2:] == [0]:
+            return False  # (a step of 0 fails in Python too)
+        return len(range(*bounds)) > 0
+    if (func is enumerate or func is reversed) and len(it.args) == 1 or func is zip:
+        return all(_runs_once(a, resolve, lengths) for a in it.args)
+    return False
 
 
 def _apart(call: ast.Call) -> bool:
