@@ -427,6 +427,7 @@ def _check(
             except ad.AdCompileError as exc:
                 if mutates and any(r in exc.reason for r in SHARED_ARRAYS):
                     STATS["refused: writes through shared memory"] += 1
+                    STATS[f"refused because: {exc.reason[:110]}"] += 1
                     return "refused"
                 if "are the same list here" in exc.reason:
                     # appends through one of two names of a list are outside the language
