@@ -33,6 +33,7 @@ from .frontend import def_loc
 from .rules.containers import LEAF, kind_has_record, kind_of
 from .rules.registry import GENERATION
 from .runtime import grad_like
+from .shapes import general_signature, signature_shapes
 from .wrt import bases_and_elements, split_entry
 
 
@@ -63,7 +64,8 @@ class JvpFunction:
         self.wrt, self.single = resolve_wrt(self.params, wrt, def_loc(fn), star)
         # the parameters the code differentiates (an entry inside *args: its tuple)
         self._bases = bases_and_elements(self.wrt)[0]
-        self._cache: dict[tuple | None, tuple] = {}
+        self._cache: dict[tuple, tuple] = {}  # by (kinds, signature): see _entry
+        self._refused: set = set()  # (kinds, general signature) whose code is refused
         self._latest: tuple | None = None
         self._lock = threading.Lock()
         # the shape signature of every call's arguments, when the caller guarantees one
@@ -73,23 +75,42 @@ class JvpFunction:
         self.__qualname__ = self.__name__
         self.__doc__ = fn.__doc__
 
-    def _entry(self, kinds: tuple | None) -> tuple:
-        entry = self._cache.get(kinds)
+    def _entry(self, kinds: tuple | None, values: list | None = None) -> tuple:
+        """The code for arguments of the structure ``kinds``; given the call's
+        ``values``, for which of them are Python numbers (``shapes.general_signature``,
+        which the ownership pass reads), or, where that code is refused, for their
+        shape signature (the ownership pass reads a list argument's length)."""
+        sig = full = None
+        if values is not None and self.arg_shapes is None:
+            full = signature_shapes(tuple(values), kinds)
+            sig = general_signature(full)
+            if (kinds, sig) in self._refused:
+                sig = full
+        try:
+            return self._entry_for(kinds, sig)
+        except AdCompileError:
+            if full is None or sig == full:
+                raise
+            self._refused.add((kinds, sig))
+            return self._entry_for(kinds, full)
+
+    def _entry_for(self, kinds: tuple | None, sig: tuple | None) -> tuple:
+        entry = self._cache.get((kinds, sig))
         if entry is not None and not (entry[2] == GENERATION[0] and frontend.guards_hold(entry[3])):
             entry = None  # a rule registered, or a name the code resolved rebound, since
         if entry is None:
             with self._lock:
                 try:
-                    entry = self._compile(kinds)
+                    entry = self._compile(kinds, sig)
                 except AdCompileError as exc:
                     cause = exc.__cause__ if "internal error" in exc.reason else None
                     raise exc.with_traceback(None) from cause
-                self._cache[kinds] = entry
+                self._cache[(kinds, sig)] = entry
         return entry
 
-    def _compile(self, kinds: tuple | None) -> tuple:
+    def _compile(self, kinds: tuple | None, sig: tuple | None = None) -> tuple:
         """(generated function, source, rule generation, guards of the names resolved,
-        GeneratedJvp)."""
+        GeneratedJvp), for the signature ``sig`` (None: ``arg_shapes``)."""
         fn, inner = self.fn, []
         if isinstance(fn, GradientFunction):  # jvp(grad(f)): differentiate grad(f)'s code
             from .regenerate import differentiable_function, inner_guards
@@ -99,7 +120,8 @@ class JvpFunction:
         with frontend.recording() as guards:
             with _internal_errors(self.fn.__name__, def_loc(self.fn)):
                 src = pipeline.read(fn)
-            source, namespace, gen = build_jvp(src, self.wrt, kinds, self.arg_shapes)
+            shapes = self.arg_shapes if sig is None else sig
+            source, namespace, gen = build_jvp(src, self.wrt, kinds, shapes)
         with _internal_errors(src.name, src.loc(src.node)):
             filename = linecache_filename("jvp", src.qualname, self.wrt)
             scope = emit.compile_module(source, namespace, filename)
@@ -133,8 +155,9 @@ class JvpFunction:
         entry = self._latest or self._entry(None)
         gen = entry[4]
         body = entry[1][len(gen.header) :]
-        kinds = next((k for k, v in self._cache.items() if v is entry), None)
-        return export_module(self.fn, body, [gen.namespace], self.wrt, "jvp", kinds=kinds)
+        kinds, sig = next((k for k, v in self._cache.items() if v is entry), (None, None))
+        namespaces = [gen.namespace]
+        return export_module(self.fn, body, namespaces, self.wrt, "jvp", sig, kinds=kinds)
 
     def _repr_html_(self) -> str:
         """In a notebook: the generated source, highlighted."""
@@ -215,7 +238,7 @@ class JvpFunction:
         if kinds == "unknown":
             kinds = tuple([kind_of(v) for v in values])
             kinds = None if kinds.count(LEAF) == len(kinds) else kinds
-        entry = self._entry(kinds)
+        entry = self._entry(kinds, values)
         self._latest = entry
         gen = entry[4]
         if gen.updates:

@@ -370,3 +370,28 @@ def test_the_refused_grid_write_says_to_copy_it():
     with pytest.raises(AdCompileError) as info:
         ad.grad(grid_written)(RNG.normal(size=3), RNG.normal(size=2))
     assert info.value.hint == "make a copy the function owns first: X = X.copy()"
+
+
+# --------------------------------------------------------------- forward mode
+
+
+@pytest.mark.parametrize(
+    ("f", "args"),
+    [
+        (min_of_a_parameter, (np.array(-1.18), -0.47)),
+        (after_layers, (RNG.normal(size=3), layers_of(2))),
+        (layers_with_a_function, (*LAYERS, np.tanh)),
+        (grid_updated, (RNG.normal(size=3), RNG.normal(size=2))),
+    ],
+)
+def test_forward_mode_accepts_them_too(f, args):
+    """jvp's code is compiled for which arguments are Python numbers too, and for the
+    shape signature where a list's length decides (value against Python, tangent
+    against central differences along the direction)."""
+    direction = RNG.normal(size=np.shape(args[0]))
+    value, tangent = ad.jvp(f)(*copy.deepcopy(args), direction)
+    np.testing.assert_allclose(value, python(f, args), rtol=1e-12)
+    fd = central_in_argument(lambda *a: python(f, a), args, 0)
+    np.testing.assert_allclose(tangent, np.sum(fd * direction), rtol=1e-6, atol=1e-8)
+    with pytest.raises(AdCompileError, match="shares its memory"):
+        ad.jvp(after_layers)(RNG.normal(size=3), [], np.ones(3))
