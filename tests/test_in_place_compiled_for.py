@@ -395,3 +395,17 @@ def test_forward_mode_accepts_them_too(f, args):
     np.testing.assert_allclose(tangent, np.sum(fd * direction), rtol=1e-6, atol=1e-8)
     with pytest.raises(AdCompileError, match="shares its memory"):
         ad.jvp(after_layers)(RNG.normal(size=3), [], np.ones(3))
+
+
+def after_a_dict_of_layers(x, params):
+    v = x
+    for name, L in params.items():
+        v = np.tanh(v @ L)
+    v *= v
+    return np.sum(v) + np.sum(x)
+
+
+@pytest.mark.parametrize("specialise", [True, False])
+def test_update_after_a_loop_over_a_dict_is_accepted(specialise):
+    args = (RNG.normal(size=3), {"a": layers_of(1)[0], "b": layers_of(1)[0]})
+    assert_agrees_with_python(after_a_dict_of_layers, args, (0,), specialise)

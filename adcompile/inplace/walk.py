@@ -467,13 +467,22 @@ def _runs_once(it: ast.expr, resolve: Callable, lengths: dict[str, int]) -> bool
     """Whether a for loop over ``it`` certainly runs its body (``resolve`` maps a
     called expression to what it names, ``lengths`` is ``_lengths``): over a tuple or list
     written out with elements, ``range`` of constants that is not empty, or a
-    parameter that the code is compiled for a non-empty tuple or list of (its kind,
-    or its shape signature, gives the length) and that the function never rebinds
-    or shortens; or over ``enumerate``, ``zip`` or ``reversed`` of such."""
+    parameter that the code is compiled for a non-empty tuple, list or dict of (its
+    kind, or its shape signature, gives the length) and that the function never
+    rebinds or shortens (and its ``.items()``, ``.keys()``, ``.values()``); or over
+    ``enumerate``, ``zip`` or ``reversed`` of such."""
     if isinstance(it, ast.Tuple | ast.List):
         return bool(it.elts) and not any(isinstance(e, ast.Starred) for e in it.elts)
     if isinstance(it, ast.Name):
         return it.id in lengths and lengths[it.id] > 0
+    if (
+        isinstance(it, ast.Call)
+        and isinstance(it.func, ast.Attribute)
+        and isinstance(it.func.value, ast.Name)
+        and it.func.attr in ("items", "keys", "values")
+        and not it.args
+    ):
+        return _runs_once(it.func.value, resolve, lengths)  # (a dict's, by its kind)
     if not (isinstance(it, ast.Call) and not it.keywords and it.args):
         return False
     func = resolve(it.func)
@@ -503,35 +512,32 @@ def _apart(call: ast.Call) -> bool:
 def _lengths(
     node: ast.FunctionDef, params: list[str], kinds: tuple | None, arg_shapes: tuple | None
 ) -> dict[str, int]:
-    """The parameters that hold a tuple or list whose length the code is compiled for:
-    a tuple's is in its kind, a list's in the shape signature; not one the function
-    rebinds, or shortens (``xs.pop()``, ``del xs[0]``)."""
+    """The parameters that hold a tuple, list or dict whose length the code is compiled
+    for: a tuple's and a dict's is in its kind, a list's in the shape signature; not
+    one the function rebinds, writes into (``xs[:1] = []``), or shortens (``xs.pop()``,
+    ``del xs[0]``)."""
     lengths: dict[str, int] = {}
     for i, p in enumerate(params):
         kind = kinds[i] if kinds is not None and i < len(kinds) else None
         shape = arg_shapes[i] if arg_shapes is not None and i < len(arg_shapes) else None
         if isinstance(shape, tuple) and len(shape) == 2 and shape[0] in (list, tuple):
             lengths[p] = len(shape[1])
-        elif isinstance(kind, tuple) and len(kind) == 2 and kind[0] == "tuple":
-            inner = kind[1]
-            if isinstance(inner, tuple):
-                lengths[p] = len(inner)
+        elif isinstance(kind, tuple) and len(kind) == 2 and kind[0] in ("tuple", "dict"):
+            if isinstance(kind[1], tuple):
+                lengths[p] = len(kind[1])
     for n in ast.walk(node):
         changed = None
-        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
-            changed = n.id  # (an assignment, a loop's target, del xs)
-        elif isinstance(n, ast.AugAssign | ast.Delete):
-            targets = [n.target] if isinstance(n, ast.AugAssign) else n.targets
-            for t in targets:
-                while isinstance(t, ast.Subscript | ast.Attribute):
-                    t = t.value
-                if isinstance(t, ast.Name):
-                    lengths.pop(t.id, None)
+        if isinstance(n, ast.Name | ast.Subscript | ast.Attribute) and not isinstance(
+            n.ctx, ast.Load
+        ):
+            while isinstance(n, ast.Subscript | ast.Attribute):
+                n = n.value  # (a store into a part of it)
+            changed = n.id if isinstance(n, ast.Name) else None
         elif (
             isinstance(n, ast.Call)
             and isinstance(n.func, ast.Attribute)
             and isinstance(n.func.value, ast.Name)
-            and n.func.attr in ("pop", "remove", "clear")
+            and n.func.attr in ("pop", "popitem", "remove", "clear")
         ):
             changed = n.func.value.id
         lengths.pop(changed, None)
