@@ -399,7 +399,7 @@ def test_forward_mode_accepts_them_too(f, args):
 
 def after_a_dict_of_layers(x, params):
     v = x
-    for name, L in params.items():
+    for _name, L in params.items():
         v = np.tanh(v @ L)
     v *= v
     return np.sum(v) + np.sum(x)
