@@ -114,7 +114,7 @@ STATEMENTS_TEXT = [
     "passed as an argument (`h = act(h @ W); h += b`: the code is compiled for the "
     "function passed), is new when each choice returns a new array, and what a helper "
     "returns shares memory only with the arguments it may return (or a view of). A "
-    "for loop over a non-empty list or tuple argument (its length is known when "
+    "for loop over a non-empty list, tuple or dict argument (its length is known when "
     "compiling), a tuple or list written out or `range` of constants runs at least "
     "once: after `v = x; for L in layers: v = np.tanh(v @ L)`, `v *= v` updates the "
     "loop's array, not `x` (with `layers` empty it is `x`'s, and refused). "
