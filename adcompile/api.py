@@ -370,6 +370,8 @@ class GradientFunction:
                         return _entry_in(self, self._by_general, (kinds, general), kinds, general)
                     return _entry_in(self, self._by_kinds, kinds, kinds, None)
                 except AdCompileError:
+                    if self.backend == "numba":
+                        raise  # (its code for container arguments needs their shapes)
                     # refused for any shapes, where code for these shapes may not be:
                     # the ownership pass reads a list's length (a loop that runs)
                     self._refused_generally.add((kinds, general))
