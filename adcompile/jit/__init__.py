@@ -93,8 +93,8 @@ def numba_entry(
                 def_loc(grad.fn),
                 hint=HINT,
             )
+    module = module_of(gen, title, containers)  # (what numba would refuse, first)
     require_numba()
-    module = module_of(gen, title, containers)
     path, name = write(module, gen.node.name)
     positions = [params.index(p) for p in containers]
     return Compiled(module, path, name, gen.node.name, positions), module.text, gen
