@@ -21,6 +21,7 @@ from numba.np.numpy_support import as_dtype
 
 from .numpycode import (  # noqa: F401 - helpers of generated code (translate.HELPERS)
     matmul,
+    matmul_add,
     numpy_arccos,
     numpy_arccosh,
     numpy_arcsin,

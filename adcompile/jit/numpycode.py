@@ -107,24 +107,26 @@ LOOP_SIZE = 8
 
 
 def _make_vector_ufunc(name: str):
-    def stub(x):  # pragma: no cover - replaced by the overload in numba code
+    def stub(x, overwrite):  # pragma: no cover - replaced by the overload in numba code
         raise NotImplementedError
 
     stub.__name__ = f"numpy_{name}"
     ufunc = getattr(np, name)
 
     @overload(stub)
-    def typer(x):
+    def typer(x, overwrite):
         if not (isinstance(x, types.Array) and x.dtype in _FLOATS and x.ndim > 0):
-            return lambda x: ufunc(x)
+            return lambda x, overwrite: ufunc(x)
         loop = _loop_call(name, x.dtype)
         if x.layout == "F":  # (its transpose is C-contiguous)
-            return lambda x: stub(x.T).T
+            return lambda x, overwrite: stub(x.T, overwrite).T
 
-        def impl(x):
+        def impl(x, overwrite):
             c = np.ascontiguousarray(x)  # (the same array when it is contiguous)
             if c.size >= LOOP_SIZE:
-                out = np.empty(c.shape, dtype=c.dtype)
+                # (numpy's loops allow the output to be the input: an array no one
+                # reads again is overwritten rather than another one made)
+                out = c if overwrite else np.empty(c.shape, dtype=c.dtype)
                 if loop(c, out):
                     return out
             return ufunc(c)
@@ -159,88 +161,88 @@ _vector_arctanh = _vector["arctanh"]
 
 
 @njit(cache=True)
-def numpy_exp(x):
-    return _vector_exp(x)
+def numpy_exp(x, overwrite=False):
+    return _vector_exp(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_exp2(x):
-    return _vector_exp2(x)
+def numpy_exp2(x, overwrite=False):
+    return _vector_exp2(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_expm1(x):
-    return _vector_expm1(x)
+def numpy_expm1(x, overwrite=False):
+    return _vector_expm1(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_log(x):
-    return _vector_log(x)
+def numpy_log(x, overwrite=False):
+    return _vector_log(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_log2(x):
-    return _vector_log2(x)
+def numpy_log2(x, overwrite=False):
+    return _vector_log2(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_log10(x):
-    return _vector_log10(x)
+def numpy_log10(x, overwrite=False):
+    return _vector_log10(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_log1p(x):
-    return _vector_log1p(x)
+def numpy_log1p(x, overwrite=False):
+    return _vector_log1p(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_tanh(x):
-    return _vector_tanh(x)
+def numpy_tanh(x, overwrite=False):
+    return _vector_tanh(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_sinh(x):
-    return _vector_sinh(x)
+def numpy_sinh(x, overwrite=False):
+    return _vector_sinh(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_cosh(x):
-    return _vector_cosh(x)
+def numpy_cosh(x, overwrite=False):
+    return _vector_cosh(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_tan(x):
-    return _vector_tan(x)
+def numpy_tan(x, overwrite=False):
+    return _vector_tan(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_arcsin(x):
-    return _vector_arcsin(x)
+def numpy_arcsin(x, overwrite=False):
+    return _vector_arcsin(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_arccos(x):
-    return _vector_arccos(x)
+def numpy_arccos(x, overwrite=False):
+    return _vector_arccos(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_arctan(x):
-    return _vector_arctan(x)
+def numpy_arctan(x, overwrite=False):
+    return _vector_arctan(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_arcsinh(x):
-    return _vector_arcsinh(x)
+def numpy_arcsinh(x, overwrite=False):
+    return _vector_arcsinh(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_arccosh(x):
-    return _vector_arccosh(x)
+def numpy_arccosh(x, overwrite=False):
+    return _vector_arccosh(x, overwrite)
 
 
 @njit(cache=True)
-def numpy_arctanh(x):
-    return _vector_arctanh(x)
+def numpy_arctanh(x, overwrite=False):
+    return _vector_arctanh(x, overwrite)
 
 
 # ------------------------------------------------------------------ numpy's BLAS
@@ -249,11 +251,11 @@ def numpy_arctanh(x):
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 
 
-def _gemm_codegen(dtype):
+def _gemm_codegen(dtype, beta: float):
     """The code of ``gemm(ta, tb, m, n, k, a, lda, b, ldb, out, ldc) -> bool``:
-    ``out = op(a) @ op(b)`` by the table's ``gemm`` for ``dtype`` (with 64-bit
-    integers if numpy's BLAS has them, else 32-bit ones if the sizes fit), False if
-    there is none."""
+    ``out = op(a) @ op(b) + beta * out`` by the table's ``gemm`` for ``dtype`` (with
+    64-bit integers if numpy's BLAS has them, else 32-bit ones if the sizes fit),
+    False if there is none."""
     name = "dgemm" if dtype == types.float64 else "sgemm"
     real = ir.DoubleType() if dtype == types.float64 else ir.FloatType()
 
@@ -282,7 +284,7 @@ def _gemm_codegen(dtype):
                     + [real, _I8P, integer],
                 )  # fmt: skip
                 flags = [_I32(ROW_MAJOR), builder.trunc(ta, _I32), builder.trunc(tb, _I32)]
-                call = [*flags, m_, n_, k_, real(1.0), a, lda_, b, ldb_, real(0.0), out, ldc_]
+                call = [*flags, m_, n_, k_, real(1.0), a, lda_, b, ldb_, real(beta), out, ldc_]
                 builder.call(builder.bitcast(fn, fnty.as_pointer()), call)
                 builder.store(ir.IntType(1)(1), done)
         return builder.load(done)
@@ -290,12 +292,19 @@ def _gemm_codegen(dtype):
     return codegen
 
 
-@intrinsic
-def _gemm(typingctx, ta, tb, m, n, k, a, lda, b, ldb, out, ldc):
-    if not (a.dtype == b.dtype == out.dtype and out.dtype in _FLOATS):
-        raise TypingError(f"gemm of {a} and {b}")
-    sig = types.boolean(ta, tb, m, n, k, a, lda, b, ldb, out, ldc)
-    return sig, _gemm_codegen(out.dtype)
+def _gemm_intrinsic(beta: float):
+    def typer(typingctx, ta, tb, m, n, k, a, lda, b, ldb, out, ldc):
+        if not (a.dtype == b.dtype == out.dtype and out.dtype in _FLOATS):
+            raise TypingError(f"gemm of {a} and {b}")
+        sig = types.boolean(ta, tb, m, n, k, a, lda, b, ldb, out, ldc)
+        return sig, _gemm_codegen(out.dtype, beta)
+
+    typer.__name__ = "gemm" if beta == 0.0 else "gemm_add"
+    return intrinsic(typer)
+
+
+_gemm = _gemm_intrinsic(0.0)  # out = a @ b
+_gemm_add = _gemm_intrinsic(1.0)  # out += a @ b
 
 
 @njit(cache=True)
@@ -369,23 +378,69 @@ NO_BLAS = "numpy's BLAS has no matrix product this compiled code can call"
 NO_BLAS_HINT = "delete numba's cache of adcompile/jit (its __pycache__ folder) and call again"
 
 
-def _product_text(a: types.Array, b: types.Array) -> str:
-    """``a @ b`` by numpy's gemm."""
+def _product_text(a: types.Array, b: types.Array, c=None) -> str:
+    """``a @ b`` by numpy's gemm; with ``c`` (an array of no more dimensions than the
+    product, or a number), ``a @ b + c``: the output filled with ``c`` and gemm adding
+    the product to it, one array made instead of two. A ``c`` that would broadcast
+    the product to a larger shape (an error or a larger array, as numpy's ``+``)
+    takes the plain sum."""
     m, n, k, shape, ldc = SHAPES[(a.ndim, b.ndim)]
-    lines = ["def impl(a, b):"]
-    lines += ["    " + line for line in _operand_lines("a", a) + _operand_lines("b", b)]
+    lines = ["def impl(a, b):" if c is None else "def impl(a, b, c):"]
     lines += [
         f"    m, n, k = {m}, {n}, {k}",
         f"    if {'b.shape[0]' if b.ndim == 2 else 'b.size'} != k:",
         '        raise ValueError("matmul: the operands\' shapes do not match")',
-        f"    out = np.empty({shape}, dtype=DTYPE)",
-        "    if k == 0:",
-        "        out[:] = 0",
-        f"    elif not _gemm(ta, tb, m, n, k, a, lda, b, ldb, out, {ldc}):",
+    ]
+    if isinstance(c, types.Array) and c.ndim:
+        dims = ["m", "n"] if (a.ndim, b.ndim) == (2, 2) else [shape]
+        wrong = [
+            f"(c.shape[{i}] != {d} and c.shape[{i}] != 1)"
+            for i, d in enumerate(dims[len(dims) - c.ndim :])
+        ]
+        lines += [f"    if {' or '.join(wrong)}:", "        return _product(a, b) + c"]
+    lines += ["    " + line for line in _operand_lines("a", a) + _operand_lines("b", b)]
+    lines.append(f"    out = np.empty({shape}, dtype=DTYPE)")
+    if c is None:
+        lines += ["    if k == 0:", "        out[:] = 0"]
+        lines.append(f"    elif not _gemm(ta, tb, m, n, k, a, lda, b, ldb, out, {ldc}):")
+    else:
+        lines.append("    out[...] = c")
+        lines.append(f"    if k and not _gemm_add(ta, tb, m, n, k, a, lda, b, ldb, out, {ldc}):")
+    lines += [
         "        raise AdCompileError(NO_BLAS, None, NO_BLAS_HINT)",
         f"    return {'out' if (a.ndim, b.ndim) != (1, 1) else 'out[0]'}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _product_impl(a, b, c=None) -> object:
+    scope = {
+        "np": np,
+        "_operand": _operand,
+        "_stride": _stride,
+        "_gemm": _gemm,
+        "_gemm_add": _gemm_add,
+        "_product": _product,
+        "DTYPE": a.dtype,
+        "NO_TRANS": NO_TRANS,
+        "TRANS": TRANS,
+        "AdCompileError": AdCompileError,
+        "NO_BLAS": NO_BLAS,
+        "NO_BLAS_HINT": NO_BLAS_HINT,
+        "__name__": __name__,
+    }
+    text = _product_text(a, b, c)
+    what = "matmul" if c is None else "matmul_add"
+    exec(compile(text, f"<adcompile.jit {what} {a.ndim}-d @ {b.ndim}-d>", "exec"), scope)
+    return scope["impl"]
+
+
+def _gemm_able(a, b) -> bool:
+    """Whether numpy's gemm computes ``a @ b`` of these types as they are."""
+    arrays = isinstance(a, types.Array) and isinstance(b, types.Array)
+    if not arrays or (a.ndim, b.ndim) not in SHAPES or not native.has_gemm():
+        return False
+    return a.dtype == b.dtype and a.dtype in _FLOATS
 
 
 @overload(_product)
@@ -399,22 +454,22 @@ def _product_typer(a, b):
         if a.dtype == types.float32:
             return lambda a, b: _product(a.astype(np.float64), b)
         return lambda a, b: _product(a, b.astype(np.float64))
-    scope = {
-        "np": np,
-        "_operand": _operand,
-        "_stride": _stride,
-        "_gemm": _gemm,
-        "DTYPE": a.dtype,
-        "NO_TRANS": NO_TRANS,
-        "TRANS": TRANS,
-        "AdCompileError": AdCompileError,
-        "NO_BLAS": NO_BLAS,
-        "NO_BLAS_HINT": NO_BLAS_HINT,
-        "__name__": __name__,
-    }
-    text = _product_text(a, b)
-    exec(compile(text, f"<adcompile.jit matmul {a.ndim}-d @ {b.ndim}-d>", "exec"), scope)
-    return scope["impl"]
+    return _product_impl(a, b)
+
+
+def _product_plus(a, b, c):  # pragma: no cover - replaced by the overload in numba code
+    raise NotImplementedError
+
+
+@overload(_product_plus)
+def _product_plus_typer(a, b, c):
+    if _gemm_able(a, b) and (a.ndim, b.ndim) != (1, 1):
+        rank = a.ndim + b.ndim - 2
+        if isinstance(c, types.Array) and c.dtype == a.dtype and c.ndim <= rank:
+            return _product_impl(a, b, c)
+        if a.dtype == types.float64 and isinstance(c, types.Float | types.Integer):
+            return _product_impl(a, b, c)
+    return lambda a, b, c: _product(a, b) + c
 
 
 @njit(cache=True)
@@ -424,3 +479,10 @@ def matmul(a, b):
     gradient calls. Two float64 or two float32 arrays of one or two dimensions go to
     numpy's BLAS; any others to numba's ``np.dot``."""
     return _product(a, b)
+
+
+@njit(cache=True)
+def matmul_add(a, b, c):
+    """``matmul(a, b) + c`` (a dense layer's ``W @ x + b``) in one array: the output
+    filled with ``c`` broadcast, then numpy's gemm adds the product to it."""
+    return _product_plus(a, b, c)

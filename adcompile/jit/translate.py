@@ -68,7 +68,12 @@ VECTOR_UFUNCS = (
     *("tanh", "sinh", "cosh", "tan", "arcsin", "arccos", "arctan"),
     *("arcsinh", "arccosh", "arctanh"),
 )
-HELPERS = (*JIT_HELPERS, *REDUCTION_HELPERS, "matmul", *(f"numpy_{u}" for u in VECTOR_UFUNCS))
+HELPERS = (
+    *JIT_HELPERS,
+    *REDUCTION_HELPERS,
+    *("matmul", "matmul_add"),
+    *(f"numpy_{u}" for u in VECTOR_UFUNCS),
+)
 REDUCTIONS = {k: k for k in ("sum", "mean", "max", "min", "prod", "var", "std")}
 REDUCTIONS.update({"amax": "max", "amin": "min"})
 OPERATORS = {
@@ -252,7 +257,19 @@ class Rewriter(ast.NodeVisitor):
             return self.call(new, node)
         if isinstance(new, ast.BinOp) and isinstance(new.op, ast.MatMult):
             return self.matmul([new.left, new.right])
+        if isinstance(new, ast.BinOp) and isinstance(new.op, ast.Add):
+            return self.matmul_add(new)
         return new
+
+    def matmul_add(self, node: ast.BinOp) -> ast.expr:
+        """``matmul(a, b) + c`` (or ``c + matmul(a, b)``) as ``matmul_add(a, b, c)``,
+        which fills one array with ``c`` and has gemm add the product to it, instead of
+        making the product and then the sum."""
+        for product, other in ((node.left, node.right), (node.right, node.left)):
+            if _is_helper_call(product, "matmul") and len(product.args) == 2:
+                self.helpers.add("matmul_add")
+                return ast.Call(ast.Name("matmul_add", ast.Load()), [*product.args, other], [])
+        return node
 
     def matmul(self, args: list) -> ast.expr:
         """A matrix product as a call of the helper ``matmul``: its numba code, compiled
@@ -280,8 +297,14 @@ class Rewriter(ast.NodeVisitor):
                 args = node.args if is_np else [owner, *node.args]
                 return self.reduction(REDUCTIONS[func.attr], args, node, original)
             if is_np and func.attr in VECTOR_UFUNCS and len(node.args) == 1 and not node.keywords:
+                # (an argument no one else reads, an expression's fresh array, is
+                # overwritten by the result rather than another array made)
                 self.helpers.add(f"numpy_{func.attr}")
-                return ast.Call(ast.Name(f"numpy_{func.attr}", ast.Load()), node.args, [])
+                keywords = [ast.keyword("overwrite", ast.Constant(True))]
+                fresh = _is_fresh(node.args[0])
+                return ast.Call(
+                    ast.Name(f"numpy_{func.attr}", ast.Load()), node.args, keywords * fresh
+                )
             if is_np and func.attr == "dot" and len(node.args) == 2 and not node.keywords:
                 return self.matmul(node.args)
             if is_np and func.attr == "broadcast_to" and len(node.args) == 2:
@@ -346,6 +369,25 @@ class Rewriter(ast.NodeVisitor):
                 line = lines[l0 - 1]
                 lines[l0 - 1] = line[:c0] + text + line[c1:]
         return "\n".join(lines) + "\n"
+
+
+def _is_helper_call(node: ast.expr, name: str) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
+
+
+# the helpers whose result is a new array (or a number), never one of their arguments
+FRESH_HELPERS = frozenset({"matmul", "matmul_add", *(f"numpy_{u}" for u in VECTOR_UFUNCS)})
+
+
+def _is_fresh(node: ast.expr) -> bool:
+    """Whether ``node``, in numba code, makes a new array that nothing else can read
+    (or a number): arithmetic and a negation of arrays, the helpers of FRESH_HELPERS.
+    A name, a view (``x.T``, ``x[i]``) or another call may be an array read later."""
+    if isinstance(node, ast.BinOp) or (
+        isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+    ):
+        return True
+    return any(_is_helper_call(node, name) for name in FRESH_HELPERS)
 
 
 def _np_call(attr: str, args: list) -> ast.Call:
