@@ -265,6 +265,46 @@ def test_a_second_process_runs_the_compiled_code_without_importing_numba(cache_d
     assert again == ["False", "False", "-"]  # loaded without numba (nor scipy)
 
 
+MIXED = """
+import sys
+import numpy as np
+import adcompile as ad
+
+
+def layer(W, x):
+    return np.sum(np.tanh(W @ x) ** 2)
+
+
+rng = np.random.default_rng(7)
+W, x = rng.normal(size=(4, 3)), rng.normal(size=(3, 5))
+g = ad.grad(layer, wrt=(0, 1), backend="numba")
+want = ad.grad(layer, wrt=(0, 1))
+kinds = [(W, x), (W, x), (np.asfortranarray(W), x), (W, x[:, ::2])]
+for args in kinds[: int(sys.argv[1])]:
+    got = g(*args)
+    assert all(np.allclose(a, b, rtol=1e-10, atol=0) for a, b in zip(got, want(*args)))
+    print("numba" in sys.modules, end=" ")
+"""
+
+
+@needs_numba
+def test_arguments_of_a_kind_not_exported_go_through_numba(cache_dir):
+    # a process that runs the exported code for C-ordered arrays starts numba for a
+    # Fortran-ordered or strided argument, with the same numbers as the numpy backend
+    script = cache_dir / "mixed.py"
+    script.write_text(MIXED)
+    env = dict(os.environ, ADCOMPILE_CACHE_DIR=str(cache_dir / "mixed"), PYTHONPATH=str(ROOT))
+    runs = [
+        subprocess.run(
+            [sys.executable, str(script), n], env=env, capture_output=True, text=True, check=True
+        ).stdout.split()
+        for n in ("2", "4", "4")
+    ]
+    assert runs[0] == ["True", "True"]  # compiled (C-ordered arrays), exported
+    assert runs[1] == ["False", "False", "True", "True"]  # exported; then through numba
+    assert runs[2] == ["False"] * 4  # all four kinds exported by now
+
+
 @needs_numba
 def test_without_the_exported_code_numba_loads_its_own_cache(cache_dir):
     folder = cache_dir / "fresh-numba"
