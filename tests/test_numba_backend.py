@@ -77,7 +77,7 @@ def same_as_numpy(f, args, wrt=0, mode="grad"):
     return fast
 
 
-def _exported_result(fast, args):
+def _exported_result(fast, args, required: bool = True):
     """What the machine code exported for ``fast``'s latest call gives when loaded the
     way a process without numba loads it (jit/standalone.py)."""
     from adcompile.jit import standalone
@@ -85,8 +85,8 @@ def _exported_result(fast, args):
     code = fast._latest[0]
     flat = code._flat(args) if code.containers else list(args)
     fn = standalone.load(code.path.with_suffix(""), standalone.kinds(flat), code.name)
-    assert fn is not None, "numba's compiled code was not exported"
-    return fn(*flat)
+    assert fn is not None or not required, "numba's compiled code was not exported"
+    return None if fn is None else fn(*flat)
 
 
 # ------------------------------------------------------------- the held-out workloads
@@ -523,12 +523,17 @@ def test_show_prints_the_numba_code(tmp_path):
 
 # ------------------------------------------------------------------ random programs
 
-FUZZ = {"compared": 0, "refused": 0}
+FUZZ = {"compared": 0, "refused": 0, "exported": 0}
+
+
+def teardown_module() -> None:
+    if FUZZ["compared"] or FUZZ["refused"]:  # (shown with pytest -s)
+        print(f"\nnumba random programs: {FUZZ}")
 
 
 @needs_numba
 @settings(
-    max_examples=8,
+    max_examples=int(os.environ.get("ADCOMPILE_NUMBA_FUZZ_EXAMPLES", "8")),
     derandomize=True,
     deadline=None,
     database=None,
@@ -543,8 +548,9 @@ def test_random_programs_match_the_numpy_backend_or_are_refused_at_a_line(progra
         want = ad.grad(module.f, wrt=wrt)(*program.fresh_args())
     except (AdCompileError, ArithmeticError, ValueError):
         reject()  # (the numpy backend's verdict is the fuzz suite's business)
+    fast = ad.grad(module.f, wrt=wrt, backend="numba")
     try:
-        got = ad.grad(module.f, wrt=wrt, backend="numba")(*program.fresh_args())
+        got = fast(*program.fresh_args())
     except AdCompileError as exc:
         # refused: at a line of the program, saying what numba could not compile
         assert exc.filename == str(path), exc
@@ -553,6 +559,12 @@ def test_random_programs_match_the_numpy_backend_or_are_refused_at_a_line(progra
         return
     for a, b in zip(leaves(got), leaves(want), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    # and the machine code numba exported, run as a process without numba runs it
+    exported = _exported_result(fast, program.fresh_args(), required=False)
+    if exported is not None:
+        for a, b in zip(leaves(exported), leaves(want), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+        FUZZ["exported"] += 1
     FUZZ["compared"] += 1
 
 
