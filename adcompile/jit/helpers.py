@@ -293,7 +293,8 @@ def _unreduce(g, x, axis=None, keepdims=False):
         raise TypingError(f"unreduce to a {x}")
     ax = _literal(axis, "axis")
     keep = bool(_literal(keepdims, "keepdims"))
-    if ax is None or isinstance(g, types.Float | types.Integer):
+    reduced_all = isinstance(g, types.Array) and g.ndim == 0  # (every axis, not kept)
+    if ax is None or reduced_all or isinstance(g, types.Float | types.Integer):
         if isinstance(g, types.Array):
 
             def whole_array(g, x, axis=None, keepdims=False):
