@@ -6,8 +6,6 @@ again (the user's, a saved one) is never overwritten."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import test_numba_backend as nb
@@ -17,17 +15,7 @@ import adcompile as ad
 needs_numba = nb.needs_numba
 
 
-@pytest.fixture(autouse=True, scope="module")
-def cache_dir(tmp_path_factory):
-    """The compiled modules and numba's cache in a folder of this test run."""
-    folder = tmp_path_factory.mktemp("numba-cache")
-    old = os.environ.get("ADCOMPILE_CACHE_DIR")
-    os.environ["ADCOMPILE_CACHE_DIR"] = str(folder)
-    yield folder
-    if old is None:
-        del os.environ["ADCOMPILE_CACHE_DIR"]
-    else:
-        os.environ["ADCOMPILE_CACHE_DIR"] = old
+cache_dir = nb.cache_dir  # (the compiled modules and numba's cache in this run's folder)
 
 
 def _addends(rng, product_shape, dtype):
