@@ -47,15 +47,19 @@ needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed"
 
 @pytest.fixture(autouse=True, scope="module")
 def cache_dir(tmp_path_factory):
-    """The compiled modules and numba's cache in a folder of this test run."""
+    """The compiled modules and numba's cache in a folder of this test run; every
+    gradient compiled by numba (``ADCOMPILE_KERNEL=0``: tests/test_kernel.py tests
+    adcompile's own compiler on the same models)."""
     folder = tmp_path_factory.mktemp("numba-cache")
-    old = os.environ.get("ADCOMPILE_CACHE_DIR")
+    saved = {k: os.environ.get(k) for k in ("ADCOMPILE_CACHE_DIR", "ADCOMPILE_KERNEL")}
     os.environ["ADCOMPILE_CACHE_DIR"] = str(folder)
+    os.environ["ADCOMPILE_KERNEL"] = "0"
     yield folder
-    if old is None:
-        del os.environ["ADCOMPILE_CACHE_DIR"]
-    else:
-        os.environ["ADCOMPILE_CACHE_DIR"] = old
+    for k, old in saved.items():
+        if old is None:
+            del os.environ[k]
+        else:
+            os.environ[k] = old
 
 
 def same_as_numpy(f, args, wrt=0, mode="grad"):

@@ -128,10 +128,19 @@ class Compiled:
         self._exported: set = set()
         self._compiled = 0
         self._lock = threading.Lock()
+        self.kernel = None  # the latest kernel called (jit/kernel.py)
+        self.kernels: dict = {}  # expected(args) -> Kernel, or None where refused
+        self.kernel_refusal = ""  # why jit/kernel.py did not take the latest refused
 
     def __call__(self, *args):
         if self.containers:
-            args = self._flat(args)
+            args = tuple(self._flat(args))
+        kernel = self.kernel
+        if kernel is not None and kernel.matches(args):
+            return kernel(args)
+        kernel = self._kernel(args)
+        if kernel is not None:
+            return kernel(args)
         if self.dispatcher is None:
             fn = self.loaded.get(standalone.quick_kinds(args))
             if fn is not None:
@@ -150,6 +159,39 @@ class Compiled:
             self._compiled = len(self.dispatcher.overloads)
             standalone.export(self.dispatcher, self.path.with_suffix(""), self._exported)
         return out
+
+    def _kernel(self, args: tuple):
+        """The kernel for ``args`` (compiled now if need be), or None where
+        ``jit/kernel.py`` does not take the code or these arguments."""
+        mode = os.environ.get("ADCOMPILE_KERNEL", "1")
+        if mode == "0" or self.kernels.get(None, 0) is None:
+            return None
+        from . import kernel
+
+        key = kernel.expected(args)
+        if key is None:
+            return None
+        if key not in self.kernels:
+            with self._lock:
+                if key not in self.kernels:
+                    self.kernels[key] = self._compile_kernel(kernel, args, mode == "strict")
+        found = self.kernels[key]
+        if found is not None:
+            self.kernel = found
+        return found
+
+    def _compile_kernel(self, kernel, args: tuple, strict: bool):
+        try:
+            return kernel.compile_kernel(self.module.text, self.main, args, self.module.arrays)
+        except kernel.Unsupported as exc:
+            self.kernel_refusal = str(exc)
+            if len(self.kernels) >= 8:
+                self.kernels[None] = None  # (too many kinds of arguments: numba's)
+            return None
+        except Exception:
+            if strict:  # (tests: a bug of the kernel compiler shows)
+                raise
+            return None  # (numba compiles it, to the same numbers)
 
     def _load(self, args) -> Callable | None:
         """The function exported for the kinds of ``args``, loaded without numba."""

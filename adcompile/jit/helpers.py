@@ -432,6 +432,16 @@ def _unit_cotangent(y):
     raise TypingError(f"the gradient of a {y}: grad needs a function that returns a number")
 
 
+def tie_share(x, y):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(tie_share)
+def _tie_share(x, y):
+    # (the share of maximum(x, y)'s cotangent that goes to x: half where they tie)
+    return lambda x, y: 1.0 - 0.5 * (x == y)
+
+
 def abs_sign(x):  # pragma: no cover - replaced by the overload
     raise NotImplementedError
 

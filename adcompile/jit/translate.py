@@ -52,6 +52,7 @@ JIT_HELPERS = (
     "check_cotangent",
     "unit_cotangent",
     "abs_sign",
+    "tie_share",
     "clip_low",
     "clip_high",
     "clip_passes",

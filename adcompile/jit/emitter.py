@@ -1,0 +1,516 @@
+"""The LLVM IR of a translated module's gradient, for ``jit/kernel.py``: the
+statements walked in order, each value's shape worked out from the arguments', and
+the code of each statement written with llvmlite's IR builder.
+
+The kernel's signature is ``void kernel(i8* args, i8* outs, i8* arena, double*
+numbers)``: ``args`` is the tuple of the call's arguments and ``outs`` the tuple of
+new arrays it returns (their data pointers are read from the objects: a numpy
+array's at byte 16, a float's value at byte 16, a tuple's items from byte 24);
+``arena`` holds every intermediate array; the numbers the code returns are written
+to ``numbers``."""
+
+from __future__ import annotations
+
+import ast
+import math
+
+import numpy as np
+from llvmlite import ir
+
+from . import native
+from .access import attribute, subscript
+from .calls import call
+from .values import (
+    ARITH,
+    COMPARE,
+    DOUBLE,
+    DP,
+    FCMP,
+    I8,
+    I8P,
+    I32,
+    I64,
+    PYOPS,
+    Arr,
+    Buffer,
+    Ew,
+    Num,
+    Unsupported,
+    broadcast,
+    c_strides,
+)
+
+
+class Emitter:
+    """Walks the function ``main`` of ``tree`` for the arguments ``args``."""
+
+    def __init__(self, tree: ast.Module, main: str, args: tuple, arrays: dict):
+        self.functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+        if main not in self.functions:
+            raise Unsupported(f"no function {main}")
+        self.main = self.functions[main]
+        self.arrays = arrays
+        self.module = ir.Module(name="adcompile_kernel")
+        fnty = ir.FunctionType(ir.VoidType(), [I8P, I8P, I8P, DP])
+        self.fn = ir.Function(self.module, fnty, name="kernel")
+        self.entry = self.fn.append_basic_block("entry")
+        body = self.fn.append_basic_block("body")
+        self.eb = ir.IRBuilder(self.entry)
+        self.b = ir.IRBuilder(body)
+        self.body = body
+        self.p_args, self.p_outs, self.p_arena, self.p_numbers = self.fn.args
+        self.arena = 0  # bytes
+        self.outputs: list = []  # shapes of the returned arrays
+        self.bases: dict = {}  # Buffer -> its data pointer (double* or i8*)
+        self.slots: dict = {}  # arena Buffer -> (the variable of its pointer, where it is)
+        self.targets: dict = {}  # arena Buffer -> the returned array's Buffer it is
+        self.layout = None
+        self.env = self._parameters(args)
+        self._declared: dict = {}
+
+    # ------------------------------------------------------------ setting up
+
+    def _item(self, tup: ir.Value, i: int) -> ir.Value:
+        """The i-th item (PyObject*) of the tuple object ``tup``."""
+        items = self.eb.bitcast(tup, I8P.as_pointer())
+        return self.eb.load(self.eb.gep(items, [I64(3 + i)]))
+
+    def _parameters(self, args: tuple) -> dict:
+        params = self.main.args
+        if params.vararg or params.kwarg or params.kwonlyargs or params.defaults:
+            raise Unsupported("parameters other than positional ones")
+        names = [a.arg for a in params.args]
+        if len(names) != len(args):
+            raise Unsupported("argument count")
+        env = {}
+        for i, (name, a) in enumerate(zip(names, args, strict=True)):
+            obj = self._item(self.p_args, i)
+            if isinstance(a, np.ndarray):
+                buf = Buffer("in", i, a.size)
+                data = self.eb.load(self.eb.gep(self.eb.bitcast(obj, I8P.as_pointer()), [I64(2)]))
+                self.bases[buf] = self.eb.bitcast(data, DP)
+                env[name] = Arr(buf, 0, a.shape, c_strides(a.shape))
+            else:  # a float (or np.float64): its value at byte 16
+                p = self.eb.bitcast(self.eb.gep(obj, [I64(16)]), DP)
+                env[name] = Num(value=self.eb.load(p))
+        for name, a in self.arrays.items():
+            buf = Buffer("const", len(self.bases), a.size)
+            address = ir.Constant(I64, a.ctypes.data)
+            self.bases[buf] = self.eb.inttoptr(address, DP)
+            env[name] = Arr(buf, 0, a.shape, c_strides(a.shape))
+        return env
+
+    def finish(self) -> tuple:
+        for buf, (slot, pointer) in self.slots.items():
+            if buf in self.targets:
+                pointer = self.bases[self.targets[buf]]
+            self.eb.store(pointer, slot)
+        self.eb.branch(self.body)
+        return str(self.module), self.layout, self.arena, self.outputs
+
+    def alloca(self, ty) -> ir.Value:
+        return self.eb.alloca(ty)
+
+    def new_array(self, shape: tuple, dtype: str = "f8") -> Arr:
+        """A new array of ``shape`` in the arena."""
+        size = math.prod(shape)
+        buf = Buffer("arena", self.arena, size, dtype)
+        pointer = self.eb.bitcast(self.eb.gep(self.p_arena, [I64(self.arena)]), _pointer(dtype))
+        self.slots[buf] = (self.eb.alloca(_pointer(dtype)), pointer)
+        self.arena += -(-size * (8 if dtype == "f8" else 1) // 64) * 64 or 64
+        return Arr(buf, 0, tuple(shape), c_strides(shape))
+
+    # ------------------------------------------------------------ statements
+
+    def run(self) -> None:
+        body = self.main.body
+        for i, stmt in enumerate(body):
+            if isinstance(stmt, ast.Return):
+                if i != len(body) - 1:
+                    raise Unsupported("a return before the end")
+                self._return(stmt.value)
+                self.b.ret_void()
+                return
+            self.statement(stmt, self.env)
+        raise Unsupported("no return at the end")
+
+    def statement(self, stmt: ast.stmt, env: dict) -> None:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            return
+        if isinstance(stmt, ast.Expr) and _called(stmt.value) == "check_cotangent":
+            y, dy = (self.expr(a, env) for a in stmt.value.args)
+            if _shape_of(self, y) != _shape_of(self, dy):
+                raise Unsupported("a cotangent of another shape (numba raises the error)")
+            return
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if isinstance(target, ast.Name):
+                env[target.id] = self.settle(self.expr(stmt.value, env))
+                return
+            if isinstance(target, ast.Tuple) and isinstance(stmt.value, ast.Tuple):
+                if len(target.elts) != len(stmt.value.elts):
+                    raise Unsupported("unpacking")
+                values = [self.settle(self.expr(v, env)) for v in stmt.value.elts]
+                for t, v in zip(target.elts, values, strict=True):
+                    if not isinstance(t, ast.Name):
+                        raise Unsupported("a target other than a name")
+                    env[t.id] = v
+                return
+        if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            self._augment(stmt, env)
+            return
+        raise Unsupported(f"the statement {ast.unparse(stmt).splitlines()[0]!r}")
+
+    def _augment(self, stmt: ast.AugAssign, env: dict) -> None:
+        name = stmt.target.id
+        old = env.get(name)
+        if old is None:
+            raise Unsupported(f"{name} before assignment")
+        op = ARITH.get(type(stmt.op))
+        if op is None:
+            raise Unsupported("an in-place operator")
+        value = self.expr(stmt.value, env)
+        if not isinstance(old, Arr):  # (a number: rebound, as Python does)
+            env[name] = self.settle(self.binary(op, old, value))
+            return
+        if old.buf.kind in ("in", "const"):
+            raise Unsupported("an argument written in place")
+        rhs = self.ew(value)
+        if any(r.buf is old.buf and not _same_view(r, old) for r in rhs.reads):
+            rhs = self.ew(self.materialise(rhs))  # (reads what it writes, elsewhere)
+        result = self.binary(op, old, rhs)
+        if tuple(result.shape) != tuple(old.shape):
+            raise Unsupported("an in-place update that broadcasts its target")
+        self.store(result, old)
+
+    def _return(self, node: ast.expr) -> None:
+        value = self.expr(node, self.env)
+        numbers: list = []
+        claimed: set = set()
+
+        def place(v):
+            if isinstance(v, tuple):
+                return ("tuple", [place(x) for x in v])
+            v = self.settle(v)
+            if isinstance(v, Num):
+                self.b.store(self.as_double(v), self.b.gep(self.p_numbers, [I64(len(numbers))]))
+                numbers.append(v)
+                return ("number", len(numbers) - 1)
+            if v.buf.dtype != "f8":
+                raise Unsupported("a boolean array returned")
+            k = len(self.outputs)
+            self.outputs.append(tuple(v.shape))
+            out = self._out_buffer(k, v)
+            if v.buf.kind == "arena" and v.whole() and v.buf not in claimed:
+                claimed.add(v.buf)
+                self.targets[v.buf] = out  # (the code so far wrote the returned array)
+            else:  # (a view, an argument, or returned twice: copied)
+                dest = Arr(out, 0, v.shape, c_strides(v.shape))
+                self.store(self.ew(v), dest)
+            return ("array", k)
+
+        self.layout = place(value)
+        self.numbers = len(numbers)
+
+    def _out_buffer(self, k: int, v: Arr) -> Buffer:
+        buf = Buffer("out", k, v.size)
+        obj = self._item(self.p_outs, k)
+        data = self.eb.load(self.eb.gep(self.eb.bitcast(obj, I8P.as_pointer()), [I64(2)]))
+        self.bases[buf] = self.eb.bitcast(data, DP)
+        return buf
+
+    # ------------------------------------------------------------ expressions
+
+    def settle(self, v):
+        """``v`` as a value a name can hold: elementwise expressions computed."""
+        if isinstance(v, Ew):
+            return self.materialise(v)
+        return v
+
+    def expr(self, node: ast.expr, env: dict):
+        if isinstance(node, ast.Name):
+            if node.id not in env:
+                raise Unsupported(f"the name {node.id}")
+            return env[node.id]
+        if isinstance(node, ast.Constant):
+            if type(node.value) not in (int, float, bool):
+                raise Unsupported(f"the constant {node.value!r}")
+            return Num(const=node.value)
+        if isinstance(node, ast.BinOp):
+            op = ARITH.get(type(node.op)) or {ast.FloorDiv: "//", ast.Mod: "%"}.get(type(node.op))
+            if op is None:
+                raise Unsupported(f"the operator {type(node.op).__name__}")
+            return self.binary(op, self.expr(node.left, env), self.expr(node.right, env))
+        if isinstance(node, ast.UnaryOp):
+            v = self.expr(node.operand, env)
+            if isinstance(node.op, ast.USub):
+                return self.binary("*", Num(const=-1), v) if isinstance(v, Num) else self.negate(v)
+            if isinstance(node.op, ast.UAdd):
+                return v
+            raise Unsupported(f"the operator {type(node.op).__name__}")
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            op = COMPARE.get(type(node.ops[0]))
+            if op is None:
+                raise Unsupported("a comparison")
+            return self.compare(op, self.expr(node.left, env), self.expr(node.comparators[0], env))
+        if isinstance(node, ast.Tuple):
+            return tuple(self.expr(e, env) for e in node.elts)
+        if isinstance(node, ast.Attribute):
+            return attribute(self, node, env)
+        if isinstance(node, ast.Subscript):
+            return subscript(self, node, env)
+        if isinstance(node, ast.Call):
+            return call(self, node, env)
+        raise Unsupported(f"the expression {type(node).__name__}")
+
+    # ------------------------------------------------------------ elementwise
+
+    def ew(self, v) -> Ew:
+        """``v`` (an array, a number, an expression) as an elementwise expression."""
+        if isinstance(v, Ew):
+            return v
+        if isinstance(v, Num):
+            return Ew((), lambda idx, v=v: self.as_double(v))
+        if isinstance(v, Arr):
+            return Ew(v.shape, lambda idx, v=v: self.load(v, idx), [v], v.buf.dtype == "b1")
+        raise Unsupported("a tuple used as an array")
+
+    def load(self, a: Arr, idx: list) -> ir.Value:
+        value = self.b.load(self.address(a, idx))
+        return self.b.icmp_unsigned("!=", value, I8(0)) if a.buf.dtype == "b1" else value
+
+    def address(self, a: Arr, idx: list) -> ir.Value:
+        terms = [] if a.offset == 0 else [I64(a.offset)]
+        for i, n, s in zip(idx, a.shape, a.strides, strict=True):
+            if s == 0 or n == 1 or isinstance(i, ir.Constant) and i.constant == 0:
+                continue
+            terms.append(i if s == 1 else self.b.mul(i, I64(s)))
+        off = terms[0] if terms else I64(0)
+        for t in terms[1:]:
+            off = self.b.add(off, t)
+        return self.b.gep(self.base(a.buf), [off])
+
+    def base(self, buf: Buffer) -> ir.Value:
+        """The data pointer of ``buf``, where the code is (an arena buffer's is read
+        from its variable: set when the kernel starts, to the returned array's for
+        the buffers returned)."""
+        if buf in self.slots:
+            return self.b.load(self.slots[buf][0])
+        return self.bases[buf]
+
+    def lift(self, e: Ew, shape: tuple) -> callable:
+        """The element of ``e`` at an index of the (broadcast) ``shape``."""
+        k = len(shape) - len(e.shape)
+
+        def gen(idx):
+            sub = [I64(0) if n == 1 else i for i, n in zip(idx[k:], e.shape, strict=True)]
+            return e.gen(sub)
+
+        return gen
+
+    def binary(self, op: str, x, y):
+        if isinstance(x, Num) and isinstance(y, Num):
+            return self.scalar(op, x, y)
+        a, b = self.ew(x), self.ew(y)
+        if a.boolean and b.boolean:
+            raise Unsupported("arithmetic of two booleans")
+        a, b = self._numeric(a), self._numeric(b)
+        if op in ("//", "%"):
+            raise Unsupported(f"the array operator {op}")
+        shape = broadcast(a.shape, b.shape)
+        ga, gb = self.lift(a, shape), self.lift(b, shape)
+        if op == "**" and isinstance(y, Num) and y.const == 2:
+
+            def gen(idx):
+                v = ga(idx)
+                return self.b.fmul(v, v)
+        else:
+
+            def gen(idx):
+                return self.arith(op, ga(idx), gb(idx))
+
+        return Ew(shape, gen, a.reads + b.reads)
+
+    def _numeric(self, e: Ew) -> Ew:
+        """``e`` as doubles (a boolean's True is 1.0, as numpy casts it)."""
+        if not e.boolean:
+            return e
+        return Ew(e.shape, lambda idx: self.b.uitofp(e.gen(idx), DOUBLE), e.reads)
+
+    def arith(self, op: str, u: ir.Value, v: ir.Value) -> ir.Value:
+        b = self.b
+        if op == "+":
+            return b.fadd(u, v)
+        if op == "-":
+            return b.fsub(u, v)
+        if op == "*":
+            return b.fmul(u, v)
+        if op == "/":
+            return b.fdiv(u, v)
+        if op == "**":
+            return b.call(self.intrinsic("llvm.pow"), [u, v])
+        raise Unsupported(f"the operator {op}")
+
+    def negate(self, v) -> Ew:
+        e = self.ew(v)
+        if e.boolean:
+            raise Unsupported("negating booleans")
+        return Ew(e.shape, lambda idx: self.b.fneg(e.gen(idx)), e.reads)
+
+    def scalar(self, op: str, x: Num, y: Num) -> Num:
+        if x.const is not None and y.const is not None:
+            try:
+                return Num(const=PYOPS[op](x.const, y.const))
+            except (ZeroDivisionError, OverflowError, TypeError):
+                raise Unsupported(f"{x.const!r} {op} {y.const!r}") from None
+        if op in ("//", "%"):
+            raise Unsupported(f"the operator {op} on a number known only when called")
+        if op == "**" and y.const == 2:
+            v = self.as_double(x)
+            return Num(value=self.b.fmul(v, v))
+        return Num(value=self.arith(op, self.as_double(x), self.as_double(y)))
+
+    def as_double(self, v: Num) -> ir.Value:
+        if v.const is not None:
+            if isinstance(v.const, bool | int | float):
+                return DOUBLE(float(v.const))
+            raise Unsupported(f"the number {v.const!r}")
+        return v.value
+
+    def compare(self, op: str, x, y):
+        if isinstance(x, Num) and isinstance(y, Num):
+            if x.const is not None and y.const is not None:
+                raise Unsupported("a comparison of constants")
+        return self._compare_ew(op, x, y)
+
+    def _compare_ew(self, op: str, x, y) -> Ew:
+        a, b = self.ew(x), self.ew(y)
+        if a.boolean or b.boolean:
+            raise Unsupported("a comparison of booleans")
+        shape = broadcast(a.shape, b.shape)
+        ga, gb = self.lift(a, shape), self.lift(b, shape)
+        return Ew(shape, lambda idx: self.b.fcmp_unordered(FCMP[op], ga(idx), gb(idx))
+                  if op == "!=" else self.b.fcmp_ordered(FCMP[op], ga(idx), gb(idx)),
+                  a.reads + b.reads, True)  # fmt: skip
+
+    def intrinsic(self, name: str):
+        return self._declare(name, lambda: self.module.declare_intrinsic(name, [DOUBLE]))
+
+    def libm(self, name: str, nargs: int = 1):
+        fnty = ir.FunctionType(DOUBLE, [DOUBLE] * nargs)
+        return self._declare(name, lambda: ir.Function(self.module, fnty, name=name))
+
+    def _declare(self, name: str, make):
+        if name not in self._declared:
+            self._declared[name] = make()
+        return self._declared[name]
+
+    # ------------------------------------------------------------ storing
+
+    def materialise(self, e: Ew) -> Arr:
+        if not e.shape:  # (a 0-d result: a number, as numpy's scalars)
+            return self._scalar_of(e)
+        dest = self.new_array(e.shape, "b1" if e.boolean else "f8")
+        self.store(e, dest)
+        return dest
+
+    def _scalar_of(self, e: Ew):
+        if e.boolean:
+            raise Unsupported("a boolean number")
+        return Num(value=e.gen([]))
+
+    def store(self, e, dest: Arr) -> None:
+        """Compute the elementwise ``e`` (broadcast to ``dest``'s shape) into ``dest``."""
+        e = self.ew(e)
+        gen = self.lift(e, dest.shape)
+
+        def body(idx):
+            v = gen(idx)
+            if dest.buf.dtype == "b1":
+                v = self.b.zext(v, I8)
+            elif e.boolean:
+                v = self.b.uitofp(v, DOUBLE)
+            self.b.store(v, self.address(dest, idx))
+
+        shape = dest.shape
+        strides = [dest.strides] + [_lifted(r, shape) for r in e.reads]
+        # dimensions that every array steps through as one (a C-contiguous array and
+        # the arrays broadcast along whole trailing dimensions): one loop for them;
+        # dimensions of length 1: none
+        dims = [d for d, n in enumerate(shape) if n != 1]
+        last, sizes = [], []
+        for k, d in enumerate(dims):
+            nxt = dims[k + 1] if k + 1 < len(dims) else None
+            if nxt is not None and all(st[d] == st[nxt] * shape[nxt] for st in strides):
+                continue  # (merged with the next)
+            first = last[-1] + 1 if last else 0
+            last.append(d)
+            sizes.append(math.prod(shape[first : d + 1]))
+
+        def merged(counters):
+            idx = [I64(0)] * len(shape)
+            for d, c in zip(last, counters, strict=True):
+                idx[d] = c
+            body(idx)
+
+        self.loops(tuple(sizes), merged)
+
+    def loops(self, shape: tuple, body) -> None:
+        """Loops over every index of ``shape``, the last dimension innermost."""
+        idx: list = []
+        b = self.b
+
+        def level(d):
+            if d == len(shape):
+                body(idx)
+                return
+            counter = self.alloca(I64)
+            b.store(I64(0), counter)
+            test = self.fn.append_basic_block()
+            inner = self.fn.append_basic_block()
+            done = self.fn.append_basic_block()
+            b.branch(test)
+            b.position_at_end(test)
+            i = b.load(counter)
+            b.cbranch(b.icmp_signed("<", i, I64(shape[d])), inner, done)
+            b.position_at_end(inner)
+            idx.append(i)
+            level(d + 1)
+            idx.pop()
+            b.store(b.add(i, I64(1)), counter)
+            b.branch(test)
+            b.position_at_end(done)
+
+        level(0)
+
+    def table(self, slot: int) -> ir.Value:
+        try:
+            table = self.module.get_global(native.SYMBOL)
+        except KeyError:
+            table = ir.GlobalVariable(self.module, ir.ArrayType(I8P, native.SIZE), native.SYMBOL)
+        return self.b.load(self.b.gep(table, [I32(0), I32(slot)]))
+
+
+def _shape_of(em: Emitter, v) -> tuple:
+    return () if isinstance(v, Num) else em.ew(v).shape
+
+
+def _pointer(dtype: str):
+    return DP if dtype == "f8" else I8P
+
+
+def _called(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 2:
+        return node.func.id
+    return None
+
+
+def _lifted(a: Arr, shape: tuple) -> tuple:
+    """The strides of ``a`` broadcast to ``shape`` (0 along the dimensions it
+    does not step through)."""
+    k = len(shape) - a.ndim
+    return (0,) * k + tuple(0 if n == 1 else s for n, s in zip(a.shape, a.strides, strict=True))
+
+
+def _same_view(a: Arr, b: Arr) -> bool:
+    return a.offset == b.offset and a.shape == b.shape and a.strides == b.strides
