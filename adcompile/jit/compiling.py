@@ -182,7 +182,8 @@ class Compiled:
 
     def _compile_kernel(self, kernel, args: tuple, strict: bool):
         try:
-            return kernel.compile_kernel(self.module.text, self.main, args, self.module.arrays)
+            module, folder = self.module, self.path.parent
+            return kernel.compile_kernel(module.text, self.main, args, module.arrays, folder)
         except kernel.Unsupported as exc:
             self.kernel_refusal = str(exc)
             if len(self.kernels) >= 8:

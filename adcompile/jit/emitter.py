@@ -83,7 +83,9 @@ class Emitter:
         if len(names) != len(args):
             raise Unsupported("argument count")
         env = {}
-        for i, (name, a) in enumerate(zip(names, args, strict=True)):
+        # (the module's constant arrays are passed after the arguments)
+        consts = list(self.arrays.items())
+        for i, (name, a) in enumerate([*zip(names, args, strict=True), *consts]):
             obj = self._item(self.p_args, i)
             if isinstance(a, np.ndarray):
                 buf = Buffer("in", i, a.size)
@@ -93,11 +95,6 @@ class Emitter:
             else:  # a float (or np.float64): its value at byte 16
                 p = self.eb.bitcast(self.eb.gep(obj, [I64(16)]), DP)
                 env[name] = Num(value=self.eb.load(p))
-        for name, a in self.arrays.items():
-            buf = Buffer("const", len(self.bases), a.size)
-            address = ir.Constant(I64, a.ctypes.data)
-            self.bases[buf] = self.eb.inttoptr(address, DP)
-            env[name] = Arr(buf, 0, a.shape, c_strides(a.shape))
         return env
 
     def finish(self) -> tuple:

@@ -27,6 +27,12 @@ everything."""
 from __future__ import annotations
 
 import ast
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -102,20 +108,18 @@ class Kernel:
     """A compiled gradient: called with the tuple of a call's flat arguments, for
     which :meth:`matches` is true."""
 
-    def __init__(self, engine, address: int, layout, arena: int, outputs: list, numbers: int,
-                 expect: tuple, keep: dict):  # fmt: skip
+    def __init__(self, engine, address: int, record: dict, expect: tuple, consts: tuple):
         import ctypes
 
-        self._engine, self._keep = engine, keep  # (alive as long as the code)
+        self._engine = engine  # (alive as long as the code)
         obj, ptr = ctypes.py_object, ctypes.c_void_p
-        proto = ctypes.CFUNCTYPE(None, obj, obj, ptr, ptr)
-        self._fn = proto(address)
-        self.layout, self.outputs, self.expect = layout, outputs, expect
-        self._arena, self._numbers = arena, numbers
+        self._fn = ctypes.CFUNCTYPE(None, obj, obj, ptr, ptr)(address)
+        self.layout, self.outputs = record["layout"], record["outputs"]
+        self.expect, self._consts = expect, consts
+        self._arena, self._numbers = record["arena"], _count_numbers(self.layout)
         self._pool: list = []  # frames no call is using: (arena, numbers, addresses)
-        self._flat = layout[0] == "tuple" and [p for p in layout[1]] == [
-            ("array", k) for k in range(len(outputs))
-        ]
+        flat = [("array", k) for k in range(len(self.outputs))]
+        self._flat = self.layout == ("tuple", flat)
 
     def matches(self, args) -> bool:
         if len(args) != len(self.expect):
@@ -141,9 +145,9 @@ class Kernel:
 
     def __call__(self, args: tuple):
         pool = self._pool
-        frame = pool.pop() if pool else self._frame()
+        frame = pool.pop() if pool else self._frame()  # (one per concurrent call)
         outs = tuple([np.empty(s) for s in self.outputs])
-        self._fn(args, outs, frame[2], frame[3])
+        self._fn(args + self._consts if self._consts else args, outs, frame[2], frame[3])
         numbers = frame[1]
         result = outs if self._flat else _build(self.layout, outs, numbers)
         pool.append(frame)
@@ -159,9 +163,71 @@ def _build(layout, outs: tuple, numbers: np.ndarray):
     return float(numbers[what])
 
 
-def compile_kernel(text: str, main: str, args: tuple, arrays: dict) -> Kernel:
+def _count_numbers(layout) -> int:
+    kind, what = layout
+    if kind == "tuple":
+        return sum(_count_numbers(x) for x in what)
+    return 1 if kind == "number" else 0
+
+
+# ------------------------------------------------------------------ the object cache
+
+FORMAT = 1
+_SOURCES = ("kernel.py", "emitter.py", "calls.py", "access.py", "values.py", "native.py")
+_KEYS: dict = {}
+
+
+def _compiler_key(llvm) -> str:
+    """What the machine code depends on besides the module and the arguments: this
+    compiler's source, the table's layout and which of its slots hold a function, the
+    CPU and the versions."""
+    if "key" not in _KEYS:
+        h = hashlib.sha256()
+        here = Path(__file__).parent
+        for name in _SOURCES:
+            h.update((here / name).read_bytes())
+        filled = [bool(native.TABLE[i]) for i in range(native.SIZE)]
+        h.update(repr((FORMAT, native.LAYOUT, filled, llvm.llvm_version_info)).encode())
+        h.update(repr((llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten())).encode())
+        h.update(f"{np.__version__} {sys.version}".encode())
+        _KEYS["key"] = h.hexdigest()
+    return _KEYS["key"]
+
+
+def _cached(folder: Path, text: str, main: str, expect: tuple, consts: dict, llvm) -> Path:
+    h = hashlib.sha256(_compiler_key(llvm).encode())
+    h.update(text.encode())
+    shapes = [(k, a.shape) for k, a in consts.items()]
+    h.update(repr((main, expect, shapes)).encode())
+    return folder / f"{main}-{h.hexdigest()[:24]}.kernel"
+
+
+def _target(llvm):
+    """A target machine for this CPU (an engine owns its own: one each)."""
+    return llvm.Target.from_triple(llvm.get_process_triple()).create_target_machine(
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=2,
+        codemodel="jitdefault",
+        jit=True,
+    )
+
+
+def _load(llvm, record: dict):
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target(llvm))
+    engine.add_object_file(llvm.ObjectFileRef.from_data(record["object"]))
+    engine.finalize_object()
+    address = engine.get_function_address("kernel")
+    if not address:
+        raise LookupError("no kernel in the object code")
+    return engine, address
+
+
+def compile_kernel(text: str, main: str, args: tuple, arrays: dict, folder: Path) -> Kernel:
     """The kernel of the function ``main`` of the translated module ``text`` for
-    calls like ``args``; raises Unsupported for code outside the subset."""
+    calls like ``args``: its machine code from ``folder`` if an earlier process
+    compiled it, else compiled now and written there; raises Unsupported for code
+    outside the subset."""
     expect = expected(args)
     if expect is None:
         raise Unsupported("arguments other than float64 arrays and floats")
@@ -170,24 +236,34 @@ def compile_kernel(text: str, main: str, args: tuple, arrays: dict) -> Kernel:
         if not isinstance(a, np.ndarray) or a.dtype != F8:
             raise Unsupported("a constant other than a float64 array")
         consts[k] = np.ascontiguousarray(a)
-    ir_text, layout, arena, outputs = kernel_source(ast.parse(text), main, args, consts)
     llvm = _binding()
-    module = llvm.parse_assembly(ir_text)
-    module.verify()
-    target = llvm.Target.from_default_triple()
-    tm = target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=2
-    )
-    _optimise(llvm, module, tm)
-    engine = llvm.create_mcjit_compiler(module, tm)
-    engine.finalize_object()
-    numbers = _count_numbers(layout)
-    address = engine.get_function_address("kernel")
-    return Kernel(engine, address, layout, arena, outputs, numbers, expect, consts)
+    path = _cached(folder, text, main, expect, consts, llvm)
+    record = None
+    if path.exists():
+        try:
+            record = pickle.loads(path.read_bytes())
+            engine, address = _load(llvm, record)
+        except Exception:  # (a damaged file: compiled again)
+            record = None
+    if record is None:
+        ir_text, layout, arena, outputs = kernel_source(ast.parse(text), main, args, consts)
+        module = llvm.parse_assembly(ir_text)
+        module.verify()
+        tm = _target(llvm)
+        _optimise(llvm, module, tm)
+        record = {"layout": layout, "arena": arena, "outputs": outputs}
+        record["object"] = tm.emit_object(module)
+        engine, address = _load(llvm, record)
+        _write(path, record)
+    return Kernel(engine, address, record, expect, tuple(consts.values()))
 
 
-def _count_numbers(layout) -> int:
-    kind, what = layout
-    if kind == "tuple":
-        return sum(_count_numbers(x) for x in what)
-    return 1 if kind == "number" else 0
+def _write(path: Path, record: dict) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(record, f)
+        os.replace(tmp, path)
+    except OSError:  # (a read-only cache: compiled in each process)
+        pass
