@@ -523,6 +523,8 @@ def reduce(em, op: str, x, axes, keepdims):
         take = b.or_(b.fcmp_ordered(keep, v, acc), b.fcmp_unordered("uno", v, v))
         return b.select(take, v, acc)
 
+    if op in ("sum", "mean") and axes == tuple(range(nd - len(axes), nd)):
+        return _sum_trailing(em, op, x, len(axes), out_shape, count)
     if not out_shape or all(k in axes for k in range(nd)) and not keepdims:
         acc = em.alloca(DOUBLE)
         b.store(DOUBLE(start), acc)
@@ -543,6 +545,37 @@ def reduce(em, op: str, x, axes, keepdims):
     em.loops(x.shape, body)
     if op == "mean":
         em.store(em.binary("/", dest, Num(const=float(count))), dest)
+    return dest
+
+
+def _sum_trailing(em, op: str, x: Arr, nred: int, out_shape: tuple, count: int):
+    """A sum (mean) over the last ``nred`` axes of ``x``: each result accumulated in
+    a register, its additions free to be reordered (so that LLVM adds several
+    lanes at once, as numpy's pairwise sum also reorders them)."""
+    b = em.b
+    kept, reduced = x.shape[: x.ndim - nred], x.shape[x.ndim - nred :]
+    acc = em.alloca(DOUBLE)
+    dest = em.new_array(out_shape) if out_shape else None
+    flat = Arr(dest.buf, 0, kept, c_strides(kept)) if dest is not None else None
+
+    def one(outer):
+        b.store(DOUBLE(0.0), acc)
+
+        def add(inner):
+            v = em.load(x, list(outer) + list(inner))
+            b.store(b.fadd(b.load(acc), v, flags=("reassoc",)), acc)
+
+        em.loops(reduced, add)
+        value = b.load(acc)
+        if op == "mean":
+            value = b.fdiv(value, DOUBLE(float(count)))
+        if flat is not None:
+            b.store(value, em.address(flat, list(outer)))
+        return value
+
+    if dest is None:
+        return Num(value=one([]))
+    em.loops(kept, one)
     return dest
 
 

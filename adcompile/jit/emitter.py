@@ -20,6 +20,8 @@ from llvmlite import ir
 from . import native
 from .access import attribute, subscript
 from .calls import call
+from .statements import finish as finish_outlines
+from .statements import outline
 from .values import (
     ARITH,
     COMPARE,
@@ -65,6 +67,8 @@ class Emitter:
         self.slots: dict = {}  # arena Buffer -> (the variable of its pointer, where it is)
         self.targets: dict = {}  # arena Buffer -> the returned array's Buffer it is
         self.layout = None
+        self.outlines: dict = {}  # statements compiled as functions (statements.py)
+        self.allocate = None  # how new arrays are made, while a statement is outlined
         self.env = self._parameters(args)
         self._declared: dict = {}
 
@@ -103,6 +107,7 @@ class Emitter:
                 pointer = self.bases[self.targets[buf]]
             self.eb.store(pointer, slot)
         self.eb.branch(self.body)
+        finish_outlines(self.outlines)
         return str(self.module), self.layout, self.arena, self.outputs
 
     def alloca(self, ty) -> ir.Value:
@@ -110,6 +115,8 @@ class Emitter:
 
     def new_array(self, shape: tuple, dtype: str = "f8") -> Arr:
         """A new array of ``shape`` in the arena."""
+        if self.allocate is not None:
+            return self.allocate(shape, dtype)
         size = math.prod(shape)
         buf = Buffer("arena", self.arena, size, dtype)
         pointer = self.eb.bitcast(self.eb.gep(self.p_arena, [I64(self.arena)]), _pointer(dtype))
@@ -128,7 +135,8 @@ class Emitter:
                 self._return(stmt.value)
                 self.b.ret_void()
                 return
-            self.statement(stmt, self.env)
+            if not outline(self, stmt, self.env):
+                self.statement(stmt, self.env)
         raise Unsupported("no return at the end")
 
     def statement(self, stmt: ast.stmt, env: dict) -> None:
