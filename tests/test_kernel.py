@@ -90,6 +90,16 @@ def test_the_seed_networks_and_a_deep_mlp(mode):
     by_kernel(heldout_bench.deep_mlp, args, 0, mode)
 
 
+def test_loops_unrolled_the_rnn_and_the_scalar_workload():
+    rng = np.random.default_rng(9)
+    W, x = rng.normal(size=(3, 3)), rng.normal(size=(3, 2))
+    by_kernel(loop, (W, x), 0)
+    for key in ("rnn", "scalar"):
+        f, _hand, wrt, data = heldout_bench.WORKLOADS[key]
+        by_kernel(f, data(), wrt)
+        by_kernel(f, data(), wrt, "value_and_grad")
+
+
 def test_suite_models():
     rng = np.random.default_rng(0)
     args = (_mlp_layers(rng, [3, 4, 2]), rng.normal(size=(5, 3)), rng.normal(size=(5, 2)))
@@ -97,6 +107,12 @@ def test_suite_models():
     by_kernel(softmax_mlp, mlp_args(), 0)
     qkv = tuple(rng.normal(size=(3, 2)) for _ in range(3))
     by_kernel(attention_loss, (*qkv, rng.normal(size=(4, 3)), rng.normal(size=(4, 2))), 0)
+
+
+def loop(W, x):
+    for _ in range(3):
+        x = np.tanh(W @ x)
+    return np.sum(x)
 
 
 def product(W, x):
@@ -185,14 +201,14 @@ def test_nan_propagates_through_maxima_as_in_numpy():
 # ------------------------------------------------------------------ what numba compiles
 
 
+def until_small(W, x):
+    while np.sum(x * x) > 1.0:
+        x = x * 0.5
+    return np.sum(W @ x)
+
+
 def weighted(W, k):
     return np.sum(np.tanh(W) * k)
-
-
-def loop(W, x):
-    for _ in range(3):
-        x = np.tanh(W @ x)
-    return np.sum(x)
 
 
 def test_what_the_compiler_does_not_take_numba_compiles():
@@ -201,7 +217,7 @@ def test_what_the_compiler_does_not_take_numba_compiles():
     by_kernel(product, (W.astype(np.float32), x.astype(np.float32)), 0, taken=False, rtol=1e-5)
     by_kernel(product, (np.asfortranarray(W), x), 0, taken=False)
     by_kernel(weighted, (W, np.arange(9).reshape(3, 3)), 0, taken=False)
-    by_kernel(loop, (W, x), 0, taken=False)  # (a loop: numba compiles it)
+    by_kernel(until_small, (W, x), 0, taken=False)  # (a while loop: numba compiles it)
 
 
 def test_arguments_of_another_kind_after_a_kernel_go_to_numba():
@@ -274,7 +290,7 @@ def teardown_module() -> None:
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(program=fuzzgen.programs(("straight", "calls")))
+@given(program=fuzzgen.programs(("straight", "control", "containers", "calls")))
 def test_random_programs_match_the_numpy_backend(program, tmp_path):
     assume(program.specialise and not program.mutates and not program.rebind and not program.same)
     module, _path = fuzzcheck.load(tmp_path, program.module())

@@ -39,11 +39,13 @@ def attribute(em, node: ast.Attribute, env: dict):
 
 def subscript(em, node: ast.Subscript, env: dict):
     v = em.expr(node.value, env)
-    if isinstance(v, tuple):
-        index = em.expr(node.slice, env) if not isinstance(node.slice, ast.Slice) else None
-        if isinstance(index, Num) and isinstance(index.const, int):
+    if isinstance(v, tuple | list):
+        if isinstance(node.slice, ast.Slice):
+            return type(v)(v[_index_part(em, node.slice, env)])
+        index = em.expr(node.slice, env)
+        if isinstance(index, Num) and type(index.const) is int and -len(v) <= index.const < len(v):
             return v[index.const]
-        raise Unsupported("an index of a tuple")
+        raise Unsupported("an index of a sequence known only when the code runs")
     if isinstance(v, Ew):
         v = em.materialise(v)
     if not isinstance(v, Arr):

@@ -62,6 +62,10 @@ def call(em, node: ast.Call, env: dict):
             return _filled(em, args[0], 0.0)
         if name == "float" and len(args) == 1 and isinstance(args[0], Num):
             return Num(const=float(args[0].const)) if args[0].const is not None else args[0]
+        if name == "len" and len(args) == 1 and not isinstance(args[0], Num):
+            v = args[0]
+            n = len(v) if isinstance(v, tuple | list) else _shape(em, v)[:1]
+            return Num(const=n if isinstance(n, int) else n[0] if n else _no_len())
         if name == "abs" and len(args) == 1:
             return elementwise(em, "abs", args)
         raise Unsupported(f"a call of {name}")
@@ -293,6 +297,10 @@ BROADCASTING = {
     "matmul_adjoint_lhs": _matmul_lhs,
     "matmul_adjoint_rhs": _matmul_rhs,
 }
+
+
+def _no_len():
+    raise Unsupported("len() of a 0-d array")
 
 
 def _const(v):

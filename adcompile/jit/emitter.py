@@ -20,8 +20,8 @@ from llvmlite import ir
 from . import native
 from .access import attribute, subscript
 from .calls import call
+from .control import bind, block
 from .statements import finish as finish_outlines
-from .statements import outline
 from .values import (
     ARITH,
     COMPARE,
@@ -68,8 +68,14 @@ class Emitter:
         self.targets: dict = {}  # arena Buffer -> the returned array's Buffer it is
         self.layout = None
         self.outlines: dict = {}  # statements compiled as functions (statements.py)
+        self.unrolled = 0  # statements written so far, loops unrolled (control.py)
         self.allocate = None  # how new arrays are made, while a statement is outlined
         self.env = self._parameters(args)
+        for node in tree.body:  # (the module's numbers: ROUNDS = 50)
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                for t in node.targets:
+                    if isinstance(t, ast.Name) and type(node.value.value) in (int, float, bool):
+                        self.env.setdefault(t.id, Num(const=node.value.value))
         self._declared: dict = {}
 
     # ------------------------------------------------------------ setting up
@@ -127,17 +133,14 @@ class Emitter:
     # ------------------------------------------------------------ statements
 
     def run(self) -> None:
-        body = self.main.body
-        for i, stmt in enumerate(body):
-            if isinstance(stmt, ast.Return):
-                if i != len(body) - 1:
-                    raise Unsupported("a return before the end")
-                self._return(stmt.value)
-                self.b.ret_void()
-                return
-            if not outline(self, stmt, self.env):
-                self.statement(stmt, self.env)
-        raise Unsupported("no return at the end")
+        *body, last = self.main.body
+        if not isinstance(last, ast.Return) or last.value is None:
+            raise Unsupported("a function that does not end with its return")
+        if any(isinstance(n, ast.Return) for stmt in body for n in ast.walk(stmt)):
+            raise Unsupported("a return before the end")
+        block(self, body, self.env)
+        self._return(last.value)
+        self.b.ret_void()
 
     def statement(self, stmt: ast.stmt, env: dict) -> None:
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
@@ -148,19 +151,15 @@ class Emitter:
                 raise Unsupported("a cotangent of another shape (numba raises the error)")
             return
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-            target = stmt.targets[0]
-            if isinstance(target, ast.Name):
-                env[target.id] = self.settle(self.expr(stmt.value, env))
-                return
-            if isinstance(target, ast.Tuple) and isinstance(stmt.value, ast.Tuple):
-                if len(target.elts) != len(stmt.value.elts):
+            target, value = stmt.targets[0], stmt.value
+            if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple):
+                if len(target.elts) != len(value.elts):
                     raise Unsupported("unpacking")
-                values = [self.settle(self.expr(v, env)) for v in stmt.value.elts]
-                for t, v in zip(target.elts, values, strict=True):
-                    if not isinstance(t, ast.Name):
-                        raise Unsupported("a target other than a name")
-                    env[t.id] = v
-                return
+                values = tuple(self.settle(self.expr(v, env)) for v in value.elts)
+            else:
+                values = self.settle(self.expr(value, env))
+            bind(target, values, env)
+            return
         if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
             self._augment(stmt, env)
             return
@@ -230,6 +229,8 @@ class Emitter:
         """``v`` as a value a name can hold: elementwise expressions computed."""
         if isinstance(v, Ew):
             return self.materialise(v)
+        if isinstance(v, tuple):
+            return tuple(self.settle(x) for x in v)
         return v
 
     def expr(self, node: ast.expr, env: dict):
@@ -260,6 +261,8 @@ class Emitter:
             return self.compare(op, self.expr(node.left, env), self.expr(node.comparators[0], env))
         if isinstance(node, ast.Tuple):
             return tuple(self.expr(e, env) for e in node.elts)
+        if isinstance(node, ast.List):
+            return [self.settle(self.expr(e, env)) for e in node.elts]
         if isinstance(node, ast.Attribute):
             return attribute(self, node, env)
         if isinstance(node, ast.Subscript):

@@ -77,14 +77,17 @@ def _targets(stmt: ast.stmt) -> list:
 
 
 def _describe(v, bufs: list, nums: list):
-    """``v`` with its buffers and runtime numbers replaced by their positions."""
+    """``v`` with its buffers and runtime numbers replaced by their positions: an
+    array by its buffer's position in ``bufs`` (a buffer and the offset of its
+    first view, which the function is passed a pointer to) and its offset from
+    there, so that views at other offsets (``xs[t]``) are alike."""
     if isinstance(v, Arr):
-        k = next((i for i, b in enumerate(bufs) if b is v.buf), None)
+        k = next((i for i, (b, _) in enumerate(bufs) if b is v.buf), None)
         if k is None:
-            bufs.append(v.buf)
+            bufs.append((v.buf, v.offset))
             k = len(bufs) - 1
-        b = v.buf
-        return ("A", k, b.kind, b.dtype, b.size, v.offset, v.shape, v.strides)
+        b, start = bufs[k]
+        return ("A", k, b.kind, b.dtype, v.offset - start, v.shape, v.strides)
     if isinstance(v, Num):
         if v.const is not None:
             return ("C", type(v.const).__name__, v.const)
@@ -160,9 +163,9 @@ def _rebuild(d, params: list, pointer, em, numbers):
     """The value inside the function of the description ``d`` of an argument."""
     kind = d[0]
     if kind == "A":
-        _, k, bkind, dtype, size, offset, shape, strides = d
+        _, k, bkind, dtype, offset, shape, strides = d
         if params[k] is None:
-            params[k] = pointer(k, Buffer(bkind, k, size, dtype))
+            params[k] = pointer(k, Buffer(bkind, k, -1, dtype))
         return Arr(params[k], offset, shape, strides)
     if kind == "C":
         return Num(const=d[2])
@@ -195,11 +198,12 @@ def _result(em, v, params: list, local: list, numbers, entry: Outlined):
 
 def _call(em, entry: Outlined, bufs: list, nums: list, env: dict, targets: list) -> None:
     made = [em.new_array(shape, dtype) for shape, dtype in entry.allocs]
-    every = bufs + [a.buf for a in made]
+    every = bufs + [(a.buf, 0) for a in made]
     b = em.b
     pointers = em.alloca(ir.ArrayType(I8P, max(1, len(every))))
-    for i, buf in enumerate(every):
-        b.store(b.bitcast(em.base(buf), I8P), b.gep(pointers, [I32(0), I32(i)]))
+    for i, (buf, start) in enumerate(every):
+        at = em.base(buf) if start == 0 else b.gep(em.base(buf), [I64(start)])
+        b.store(b.bitcast(at, I8P), b.gep(pointers, [I32(0), I32(i)]))
     count = max(1, entry.numbers_in + entry.numbers_out)
     numbers = em.alloca(ir.ArrayType(DOUBLE, count))
     for i, v in enumerate(nums):
@@ -210,9 +214,11 @@ def _call(em, entry: Outlined, bufs: list, nums: list, env: dict, targets: list)
 
     def value(r):
         kind = r[0]
-        if kind in ("R", "L"):
-            buf = bufs[r[1]] if kind == "R" else made[r[1]].buf
-            return Arr(buf, r[2], r[3], r[4])
+        if kind == "R":
+            buf, start = bufs[r[1]]
+            return Arr(buf, start + r[2], r[3], r[4])
+        if kind == "L":
+            return Arr(made[r[1]].buf, r[2], r[3], r[4])
         if kind == "C":
             return Num(const=r[1])
         if kind == "N":

@@ -4,12 +4,12 @@ hand-written numpy backward, adcompile's numpy and numba backends, ``jax.jit``,
 autograd and PyTorch, in one process pinned to one core, samples interleaved (the
 median of each, and its ratio to the hand-written one); then the first call's time
 in a fresh process, imports not counted, each in its own subprocess: adcompile numpy;
-adcompile numba with numba's cache empty ("numba empty"), with only adcompile's
-shared helpers in it ("numba cold"), with the gradient compiled by an earlier
-process ("numba warm": its exported machine code, run without importing numba), and
-with only numba's own cache ("numba cache": the exported code removed, so numba
-loads it); numba's own start-up in a process (a trivial cached function's first
-call), which every function loaded through numba pays once; ``jax.jit``.
+adcompile numba with nothing cached ("numba cold": adcompile's own compiler,
+jit/kernel.py, for straight-line code, else numba) and with the gradient compiled by
+an earlier process ("numba warm"; the compiler used is shown); the same with every
+gradient compiled by numba (ADCOMPILE_KERNEL=0: "by numba cold", with adcompile's
+shared helpers already in numba's cache, and "by numba warm", numba's exported
+machine code run without importing numba); ``jax.jit``.
 
 Every system but numpy and adcompile is optional: a column is left out when its
 library is not installed (``pip install 'adcompile[numba]' jax jaxlib torch autograd``).
@@ -242,37 +242,31 @@ if system == "jax.jit":
     step = bb.jax_step({key!r})
 elif system == "numpy":
     step = ad.grad(f, wrt=wrt)
-elif system == "numba start":
-    import numba
-    sys.path.insert(0, os.environ["ADCOMPILE_CACHE_DIR"])
-    from trivial_numba import trivial
-    step = lambda *args: trivial(np.ones(3))
 else:
-    if system == "numba":  # (imports not counted; a process that runs numba's
-        import numba  # noqa: F401  machine code without numba never imports it)
+    if system == "numba" and os.environ["ADCOMPILE_KERNEL"] == "0":
+        import numba  # noqa: F401  (imports not counted; a process that runs numba's
+        # exported machine code, or adcompile's own, never imports numba)
     step = ad.grad(f, wrt=wrt, backend="numba")
 t = time.perf_counter()
 step(*args)
-print(time.perf_counter() - t)
-"""
-
-# numba's own start-up: the first call of a trivial function loaded from numba's cache
-TRIVIAL = """import numba
-
-
-@numba.njit(cache=True)
-def trivial(x):
-    return x.sum()
+seconds = time.perf_counter() - t
+code = step._latest[0] if system.startswith("numba") else None
+compiler = "" if code is None else "kernel" if code.kernel is not None else "numba"
+print(seconds, compiler or "-")
 """
 
 
-def first_call(key: str, system: str, cache: str, numba_cache: str | None = None) -> float:
+def first_call(
+    key: str, system: str, cache: str, numba_cache: str | None = None, numba_only: bool = False
+) -> tuple[float, str]:
     """The first call's time in a fresh process, with ``cache`` as adcompile's cache
     and ``numba_cache`` (if given) as numba's, for every function (numba's default is
-    a folder next to each source file: adcompile's helpers' next to jit/helpers.py)."""
+    a folder next to each source file: adcompile's helpers' next to jit/helpers.py),
+    and which compiler made the code ("kernel" or "numba"; "" for other systems)."""
     env = dict(os.environ, ADCOMPILE_CACHE_DIR=cache)
     if numba_cache:
         env["NUMBA_CACHE_DIR"] = numba_cache
+    env["ADCOMPILE_KERNEL"] = "0" if numba_only else "1"
     env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent.parent), env.get("PYTHONPATH", "")])
     script = FIRST.format(here=str(HERE), system=system, key=key)
     cpu = sorted(os.sched_getaffinity(0))[0]
@@ -283,28 +277,25 @@ def first_call(key: str, system: str, cache: str, numba_cache: str | None = None
         text=True,
         check=True,
     )
-    return float(out.stdout.split()[-1])
+    *_, seconds, compiler = out.stdout.split()
+    return float(seconds), compiler.strip("-")
 
 
 def first_calls(key: str) -> dict:
-    """First calls in fresh processes: numpy; numba with nothing in numba's cache (the
-    first gradient after installing), with the gradient not in the cache but
-    adcompile's shared helpers in it (a new gradient, after any earlier one), with the
-    gradient in it (warm); numba's own start-up (in every process, whatever the
-    function); jax.jit."""
+    """First calls in fresh processes: numpy; numba with nothing cached, then with the
+    gradient cached by the first; the same with numba compiling every gradient
+    (adcompile's helpers compiled into numba's cache first, as after any earlier
+    gradient); jax.jit."""
     out = {"numpy": first_call(key, "numpy", tempfile.mkdtemp())}
     if have("numba"):
         numba_cache = tempfile.mkdtemp(prefix="numba-bench-")
-        out["numba empty"] = first_call(key, "numba", tempfile.mkdtemp(), numba_cache)
         cache = tempfile.mkdtemp(prefix="adcompile-bench-")
         out["numba cold"] = first_call(key, "numba", cache, numba_cache)
-        out["numba warm"] = first_call(key, "numba exported", cache, numba_cache)
-        for path in Path(cache, "numba").glob("*.native"):
-            path.unlink()  # (numba's own cache: what loading costs through numba)
-        out["numba cache"] = first_call(key, "numba", cache, numba_cache)
-        Path(cache, "trivial_numba.py").write_text(TRIVIAL)
-        first_call(key, "numba start", cache, numba_cache)  # (compiled, then loaded:)
-        out["numba start"] = first_call(key, "numba start", cache, numba_cache)
+        out["numba warm"] = first_call(key, "numba", cache, numba_cache)
+        cache = tempfile.mkdtemp(prefix="adcompile-bench-")
+        first_call(key, "numba", tempfile.mkdtemp(), numba_cache, numba_only=True)  # (helpers)
+        out["by numba cold"] = first_call(key, "numba", cache, numba_cache, numba_only=True)
+        out["by numba warm"] = first_call(key, "numba exported", cache, numba_cache, True)
     if have("jax"):
         out["jax.jit"] = first_call(key, "jax.jit", tempfile.mkdtemp())
     return out
@@ -344,9 +335,11 @@ def main(argv=None) -> int:
             first = first_calls(key)
             if header is None:
                 header = list(first)
-                print(f"{'workload':<12}" + "".join(f"{h:>14}" for h in header))
-            print(f"{key:<12}" + "".join(f"{first[h]:>13.3f}s" for h in header), flush=True)
-            results[key]["first"] = first
+                print(f"{'workload':<12}" + "".join(f"{h:>15}" for h in header) + "  compiler")
+            cells = "".join(f"{first[h][0]:>14.3f}s" for h in header)
+            used = first.get("numba cold", (0, ""))[1]
+            print(f"{key:<12}{cells}  {used}", flush=True)
+            results[key]["first"] = {h: v[0] for h, v in first.items()}
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))
     return 0
