@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 
 import fuzzcheck
@@ -32,6 +33,7 @@ import heldout_bench  # noqa: E402
 pytest.importorskip("numba", reason="the numba backend is an optional extra")
 
 KERNEL_FUZZ = {"kernel": 0, "numba": 0}
+KERNEL_REFUSALS: Counter = Counter()  # why programs went to numba (shown with pytest -s)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -281,6 +283,8 @@ def test_a_fresh_process_compiles_without_importing_numba(tmp_path):
 
 def teardown_module() -> None:
     print(f"\nkernel random programs: {KERNEL_FUZZ}")  # (shown with pytest -s)
+    for reason, n in KERNEL_REFUSALS.most_common(15):
+        print(f"  {n:4d}  {reason}")
 
 
 @settings(
@@ -310,4 +314,7 @@ def test_random_programs_match_the_numpy_backend(program, tmp_path):
         for g in (got, again):
             for a, b in zip(leaves(g), leaves(want), strict=True):
                 np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
-        KERNEL_FUZZ["kernel" if compiled_of(fast).kernel is not None else "numba"] += 1
+        code = compiled_of(fast)
+        KERNEL_FUZZ["kernel" if code.kernel is not None else "numba"] += 1
+        if code.kernel is None:
+            KERNEL_REFUSALS[code.kernel_refusal[:70]] += 1

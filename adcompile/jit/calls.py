@@ -11,6 +11,7 @@ import math
 from llvmlite import ir
 
 from . import native
+from .control import block
 from .values import (
     DOUBLE,
     I8P,
@@ -66,6 +67,11 @@ def call(em, node: ast.Call, env: dict):
             v = args[0]
             n = len(v) if isinstance(v, tuple | list) else _shape(em, v)[:1]
             return Num(const=n if isinstance(n, int) else n[0] if n else _no_len())
+        if name == "sum" and len(args) == 1 and isinstance(args[0], tuple | list):
+            total = Num(const=0)
+            for v in args[0]:
+                total = em.binary("+", total, v)
+            return total
         if name == "abs" and len(args) == 1:
             return elementwise(em, "abs", args)
         raise Unsupported(f"a call of {name}")
@@ -88,7 +94,10 @@ FULL = {"sum": "sum", "mean": "mean", "max": "max", "min": "min", "amax": "max",
 
 
 def method(em, name: str, x, shape: tuple | None = None):
-    """``x.sum()``, ``x.mean()``, ``x.max()``, ``x.min()``, ``x.copy()``."""
+    """``x.sum()``, ``x.mean()``, ``x.max()``, ``x.min()``, ``x.copy()``; a list's
+    ``.pop()``."""
+    if name == "pop" and isinstance(x, list) and x:
+        return x.pop()
     if name in FULL and name[0] != "a" and not isinstance(x, tuple | Num):
         return reduce(em, FULL[name], x, None, False)
     if name == "reshape" and shape is not None:
@@ -106,6 +115,9 @@ SIGNATURES = {
     "extremum_mask": (("x", "y", "axis", "keepdims"), (None, False)),
     "abs_sign": (("x",), ()),
     "tie_share": (("x", "y"), ()),
+    "clip_low": (("a", "a_min", "a_max"), ()),
+    "clip_high": (("a", "a_min", "a_max"), ()),
+    "clip_passes": (("a", "a_min", "a_max"), ()),
     "untranspose": (("g", "axes"), (None,)),
     "matmul_adjoint_lhs": (("g", "x", "y"), ()),
     "matmul_adjoint_rhs": (("g", "x", "y"), ()),
@@ -222,6 +234,25 @@ def _tie_share(em, x, y):
     return em.binary("-", Num(const=1.0), em.binary("*", Num(const=0.5), em.compare("==", x, y)))
 
 
+def _clip_low(em, a, low, high):
+    below = em.compare("<", a, low)
+    return below if high is None else em.logical("&", below, em.compare("<=", low, high))
+
+
+def _clip_high(em, a, low, high):
+    above = em.compare(">", a, high)
+    return above if low is None else em.logical("|", above, em.compare(">", low, high))
+
+
+def _clip_passes(em, a, low, high):
+    if low is None:
+        return em.compare("<=", a, high)
+    if high is None:
+        return em.compare(">=", a, low)
+    inside = em.logical("&", em.compare(">=", a, low), em.compare("<=", a, high))
+    return em.logical("&", inside, em.compare("<=", low, high))
+
+
 def _untranspose(em, g, axes):
     if isinstance(g, Ew):
         g = em.materialise(g)
@@ -293,6 +324,9 @@ BROADCASTING = {
     "extremum_mask": _extremum_mask,
     "abs_sign": _abs_sign,
     "tie_share": _tie_share,
+    "clip_low": _clip_low,
+    "clip_high": _clip_high,
+    "clip_passes": _clip_passes,
     "untranspose": _untranspose,
     "matmul_adjoint_lhs": _matmul_lhs,
     "matmul_adjoint_rhs": _matmul_rhs,
@@ -322,12 +356,13 @@ def inline(em, fn: ast.FunctionDef, args: list):
     params = [a.arg for a in fn.args.args]
     if len(params) != len(args) or fn.args.vararg or fn.args.kwarg or fn.args.defaults:
         raise Unsupported(f"the call of {fn.name}")
-    local = dict(zip(params, args, strict=True))
+    local = {**em.constants, **dict(zip(params, args, strict=True))}
     *body, last = fn.body
-    for stmt in body:
-        em.statement(stmt, local)
     if not isinstance(last, ast.Return) or last.value is None:
         raise Unsupported(f"the body of {fn.name}")
+    if any(isinstance(n, ast.Return) for stmt in body for n in ast.walk(stmt)):
+        raise Unsupported(f"a return before the end of {fn.name}")
+    block(em, body, local)
     return em.expr(last.value, local)
 
 
@@ -364,6 +399,14 @@ def numpy_call(em, name: str, args: list, kwargs: dict):
         return _expand(em, args[0], axes, len(shape) + len(axes))
     if name == "outer" and len(args) == 2 and all(len(_shape(em, a)) == 1 for a in args):
         return em.binary("*", _expand(em, args[0], (1,), 2), _expand(em, args[1], (0,), 2))
+    if name in ("deg2rad", "radians", "rad2deg", "degrees") and len(args) == 1:
+        factor = math.pi / 180 if name in ("deg2rad", "radians") else 180 / math.pi
+        return em.binary("*", args[0], Num(const=factor))
+    if name == "clip" and len(args) == 3:
+        x, low, high = args
+        if low is not None:
+            x = _extremum(em, "maximum", [x, low])
+        return x if high is None else _extremum(em, "minimum", [x, high])
     if name == "square" and len(args) == 1:
         return em.binary("**", args[0], Num(const=2))
     if name == "where" and len(args) == 3:
@@ -501,10 +544,12 @@ def np_f8():
 
 def reduce(em, op: str, x, axes, keepdims):
     """``reduce_<op>(x, axis, keepdims)`` by loops over ``x`` in its order."""
-    if isinstance(x, Num):
-        raise Unsupported("a reduction of a number")
+    if not _shape(em, x):  # (of a number or a 0-d array: the number)
+        if axes not in (None, ()):
+            raise Unsupported("a reduction of a number along an axis")
+        return x if isinstance(x, Num) else em.materialise(em.ew(x))
     if isinstance(x, Ew):
-        x = em.materialise(x) if x.shape else x
+        x = em.materialise(x)
     if not isinstance(x, Arr) or x.buf.dtype != "f8":
         raise Unsupported(f"reduce_{op} of this")
     nd = x.ndim

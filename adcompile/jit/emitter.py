@@ -19,6 +19,7 @@ from llvmlite import ir
 
 from . import native
 from .access import attribute, subscript
+from .arith import Arithmetic
 from .calls import call
 from .control import bind, block
 from .statements import finish as finish_outlines
@@ -27,23 +28,22 @@ from .values import (
     COMPARE,
     DOUBLE,
     DP,
-    FCMP,
     I8,
     I8P,
     I32,
     I64,
-    PYOPS,
     Arr,
     Buffer,
     Ew,
     Num,
     Unsupported,
-    broadcast,
     c_strides,
 )
 
+LOGICAL = {ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^"}
 
-class Emitter:
+
+class Emitter(Arithmetic):
     """Walks the function ``main`` of ``tree`` for the arguments ``args``."""
 
     def __init__(self, tree: ast.Module, main: str, args: tuple, arrays: dict):
@@ -69,13 +69,15 @@ class Emitter:
         self.layout = None
         self.outlines: dict = {}  # statements compiled as functions (statements.py)
         self.unrolled = 0  # statements written so far, loops unrolled (control.py)
+        self.functions_made = 0
         self.allocate = None  # how new arrays are made, while a statement is outlined
-        self.env = self._parameters(args)
-        for node in tree.body:  # (the module's numbers: ROUNDS = 50)
+        self.constants: dict = {}  # the module's numbers (ROUNDS = 50)
+        for node in tree.body:
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
                 for t in node.targets:
                     if isinstance(t, ast.Name) and type(node.value.value) in (int, float, bool):
-                        self.env.setdefault(t.id, Num(const=node.value.value))
+                        self.constants[t.id] = Num(const=node.value.value)
+        self.env = {**self.constants, **self._parameters(args)}
         self._declared: dict = {}
 
     # ------------------------------------------------------------ setting up
@@ -102,9 +104,9 @@ class Emitter:
                 data = self.eb.load(self.eb.gep(self.eb.bitcast(obj, I8P.as_pointer()), [I64(2)]))
                 self.bases[buf] = self.eb.bitcast(data, DP)
                 env[name] = Arr(buf, 0, a.shape, c_strides(a.shape))
-            else:  # a float (or np.float64): its value at byte 16
+            else:  # a float (or np.float64; an int, as a float): its value at byte 16
                 p = self.eb.bitcast(self.eb.gep(obj, [I64(16)]), DP)
-                env[name] = Num(value=self.eb.load(p))
+                env[name] = Num(value=self.eb.load(p), integer=type(a) is int)
         return env
 
     def finish(self) -> tuple:
@@ -195,8 +197,12 @@ class Emitter:
         def place(v):
             if isinstance(v, tuple):
                 return ("tuple", [place(x) for x in v])
+            if v is None:  # (the gradient of a parameter the result does not use)
+                return ("none", 0)
             v = self.settle(v)
             if isinstance(v, Num):
+                if v.integer or isinstance(v.const, int):
+                    raise Unsupported("an int or bool returned (the kernel returns floats)")
                 self.b.store(self.as_double(v), self.b.gep(self.p_numbers, [I64(len(numbers))]))
                 numbers.append(v)
                 return ("number", len(numbers) - 1)
@@ -239,9 +245,14 @@ class Emitter:
                 raise Unsupported(f"the name {node.id}")
             return env[node.id]
         if isinstance(node, ast.Constant):
+            if node.value is None:
+                return None
             if type(node.value) not in (int, float, bool):
                 raise Unsupported(f"the constant {node.value!r}")
             return Num(const=node.value)
+        if isinstance(node, ast.BinOp) and type(node.op) in LOGICAL:
+            x, y = self.expr(node.left, env), self.expr(node.right, env)
+            return self.logical(LOGICAL[type(node.op)], x, y)
         if isinstance(node, ast.BinOp):
             op = ARITH.get(type(node.op)) or {ast.FloorDiv: "//", ast.Mod: "%"}.get(type(node.op))
             if op is None:
@@ -253,6 +264,10 @@ class Emitter:
                 return self.binary("*", Num(const=-1), v) if isinstance(v, Num) else self.negate(v)
             if isinstance(node.op, ast.UAdd):
                 return v
+            if isinstance(node.op, ast.Invert) and not isinstance(v, Num):
+                e = self.ew(v)
+                if e.boolean:
+                    return Ew(e.shape, lambda idx: self.b.not_(e.gen(idx)), e.reads, True)
             raise Unsupported(f"the operator {type(node.op).__name__}")
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
             op = COMPARE.get(type(node.ops[0]))
@@ -316,93 +331,9 @@ class Emitter:
 
         return gen
 
-    def binary(self, op: str, x, y):
-        if isinstance(x, Num) and isinstance(y, Num):
-            return self.scalar(op, x, y)
-        a, b = self.ew(x), self.ew(y)
-        if a.boolean and b.boolean:
-            raise Unsupported("arithmetic of two booleans")
-        a, b = self._numeric(a), self._numeric(b)
-        if op in ("//", "%"):
-            raise Unsupported(f"the array operator {op}")
-        shape = broadcast(a.shape, b.shape)
-        ga, gb = self.lift(a, shape), self.lift(b, shape)
-        if op == "**" and isinstance(y, Num) and y.const == 2:
-
-            def gen(idx):
-                v = ga(idx)
-                return self.b.fmul(v, v)
-        else:
-
-            def gen(idx):
-                return self.arith(op, ga(idx), gb(idx))
-
-        return Ew(shape, gen, a.reads + b.reads)
-
-    def _numeric(self, e: Ew) -> Ew:
-        """``e`` as doubles (a boolean's True is 1.0, as numpy casts it)."""
-        if not e.boolean:
-            return e
-        return Ew(e.shape, lambda idx: self.b.uitofp(e.gen(idx), DOUBLE), e.reads)
-
-    def arith(self, op: str, u: ir.Value, v: ir.Value) -> ir.Value:
-        b = self.b
-        if op == "+":
-            return b.fadd(u, v)
-        if op == "-":
-            return b.fsub(u, v)
-        if op == "*":
-            return b.fmul(u, v)
-        if op == "/":
-            return b.fdiv(u, v)
-        if op == "**":
-            return b.call(self.intrinsic("llvm.pow"), [u, v])
-        raise Unsupported(f"the operator {op}")
-
-    def negate(self, v) -> Ew:
-        e = self.ew(v)
-        if e.boolean:
-            raise Unsupported("negating booleans")
-        return Ew(e.shape, lambda idx: self.b.fneg(e.gen(idx)), e.reads)
-
-    def scalar(self, op: str, x: Num, y: Num) -> Num:
-        if x.const is not None and y.const is not None:
-            try:
-                return Num(const=PYOPS[op](x.const, y.const))
-            except (ZeroDivisionError, OverflowError, TypeError):
-                raise Unsupported(f"{x.const!r} {op} {y.const!r}") from None
-        if op in ("//", "%"):
-            raise Unsupported(f"the operator {op} on a number known only when called")
-        if op == "**" and y.const == 2:
-            v = self.as_double(x)
-            return Num(value=self.b.fmul(v, v))
-        return Num(value=self.arith(op, self.as_double(x), self.as_double(y)))
-
-    def as_double(self, v: Num) -> ir.Value:
-        if v.const is not None:
-            if isinstance(v.const, bool | int | float):
-                return DOUBLE(float(v.const))
-            raise Unsupported(f"the number {v.const!r}")
-        return v.value
-
-    def compare(self, op: str, x, y):
-        if isinstance(x, Num) and isinstance(y, Num):
-            if x.const is not None and y.const is not None:
-                raise Unsupported("a comparison of constants")
-        return self._compare_ew(op, x, y)
-
-    def _compare_ew(self, op: str, x, y) -> Ew:
-        a, b = self.ew(x), self.ew(y)
-        if a.boolean or b.boolean:
-            raise Unsupported("a comparison of booleans")
-        shape = broadcast(a.shape, b.shape)
-        ga, gb = self.lift(a, shape), self.lift(b, shape)
-        return Ew(shape, lambda idx: self.b.fcmp_unordered(FCMP[op], ga(idx), gb(idx))
-                  if op == "!=" else self.b.fcmp_ordered(FCMP[op], ga(idx), gb(idx)),
-                  a.reads + b.reads, True)  # fmt: skip
-
-    def intrinsic(self, name: str):
-        return self._declare(name, lambda: self.module.declare_intrinsic(name, [DOUBLE]))
+    def intrinsic(self, name: str, nargs: int = 1):
+        fnty = ir.FunctionType(DOUBLE, [DOUBLE] * nargs)
+        return self._declare(name, lambda: self.module.declare_intrinsic(name, [DOUBLE], fnty))
 
     def libm(self, name: str, nargs: int = 1):
         fnty = ir.FunctionType(DOUBLE, [DOUBLE] * nargs)
@@ -423,8 +354,8 @@ class Emitter:
         return dest
 
     def _scalar_of(self, e: Ew):
-        if e.boolean:
-            raise Unsupported("a boolean number")
+        if e.boolean:  # (a bool, as a number; never returned)
+            return Num(value=self.b.uitofp(e.gen([]), DOUBLE), integer=True)
         return Num(value=e.gen([]))
 
     def store(self, e, dest: Arr) -> None:

@@ -101,6 +101,8 @@ def expected(args: tuple) -> tuple | None:
             out.append(a.shape)
         elif type(a) in (float, np.float64):
             out.append(None)
+        elif type(a) is int and abs(a) < 2**53:  # (passed as a float: exact)
+            out.append(int)
         else:
             return None
     return tuple(out)
@@ -122,6 +124,7 @@ class Kernel:
         self._pool: list = []  # frames no call is using: (arena, numbers, addresses)
         flat = [("array", k) for k in range(len(self.outputs))]
         self._flat = self.layout == ("tuple", flat)
+        self._ints = [i for i, e in enumerate(expect) if e is int]
 
     def matches(self, args) -> bool:
         if len(args) != len(self.expect):
@@ -129,6 +132,9 @@ class Kernel:
         for a, e in zip(args, self.expect, strict=True):
             if e is None:
                 if type(a) is not float and type(a) is not np.float64:
+                    return False
+            elif e is int:
+                if type(a) is not int or abs(a) >= 2**53:
                     return False
             elif (
                 type(a) is not np.ndarray
@@ -149,6 +155,8 @@ class Kernel:
         pool = self._pool
         frame = pool.pop() if pool else self._frame()  # (one per concurrent call)
         outs = tuple([np.empty(s) for s in self.outputs])
+        if self._ints:  # (an int is read as a float)
+            args = tuple(float(a) if i in self._ints else a for i, a in enumerate(args))
         self._fn(args + self._consts if self._consts else args, outs, frame[2], frame[3])
         numbers = frame[1]
         result = outs if self._flat else _build(self.layout, outs, numbers)
@@ -162,7 +170,7 @@ def _build(layout, outs: tuple, numbers: np.ndarray):
         return tuple(_build(x, outs, numbers) for x in what)
     if kind == "array":
         return outs[what]
-    return float(numbers[what])
+    return None if kind == "none" else float(numbers[what])
 
 
 def _count_numbers(layout) -> int:

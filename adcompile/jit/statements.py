@@ -117,7 +117,8 @@ def _canonical(stmt: ast.stmt, names: list) -> str:
 
 def _compile(em, stmt: ast.stmt, names: list, described: tuple, nbufs: int, nnums: int):
     fnty = ir.FunctionType(ir.VoidType(), [I8P.as_pointer(), DP])
-    fn = ir.Function(em.module, fnty, name=f"statement_{len(em.outlines)}")
+    em.functions_made += 1  # (a statement outlined within another's comes first)
+    fn = ir.Function(em.module, fnty, name=f"statement_{em.functions_made}")
     fn.linkage = "internal"
     entry = Outlined(fn, numbers_in=nnums)
     pointers, numbers = fn.args
