@@ -195,6 +195,31 @@ def test_constructs(mode):
     by_kernel(reads_a_constant_array, (n(size=(3, 4)),), 0, mode)
 
 
+def numbers_and_masks(x, y, n, s):
+    r = np.clip(x, -0.5, 0.7) * np.where(y, x, 2.0) + np.add(x, y) % 0.3
+    m = (x > 0.1) & ~(y < -0.2) | (x > y)
+    return np.sum(r * m) * n + s % 0.7 + np.sum(np.multiply(x, n)) + s * s
+
+
+def helper(h, W0, W1):
+    for _ in range(2):
+        h = np.tanh(h @ W0) * W1
+    return h
+
+
+def with_a_helper_and_lists(W0, W1, x):
+    return np.sum(helper(x, W0, W1) ** 2) + np.sum(helper(x * 2.0, W0, W1 * W1))
+
+
+def test_ints_masks_remainders_clips_and_helpers_with_lists():
+    rng = np.random.default_rng(10)
+    x, y = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    for mode in ("grad", "value_and_grad"):
+        by_kernel(numbers_and_masks, (x, y, 3, 1.3), (0, 1, 3), mode)
+        args = (rng.normal(size=(4, 4)), rng.normal(size=4), rng.normal(size=(2, 4)))
+        by_kernel(with_a_helper_and_lists, args, (0, 1, 2), mode)
+
+
 def test_nan_propagates_through_maxima_as_in_numpy():
     x = np.array([[1.0, np.nan, 3.0], [4.0, 5.0, -1.0]])
     by_kernel(reductions, (x, np.ones((3, 3))), (0, 1), "value_and_grad")

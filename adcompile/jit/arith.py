@@ -6,9 +6,16 @@ the divisor, a comparison with NaN is false but ``!=``)."""
 
 from __future__ import annotations
 
+import operator
+
 from llvmlite import ir
 
 from .values import DOUBLE, FCMP, PYOPS, Ew, Num, Unsupported, broadcast
+
+COMPARISONS = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne,
+}  # fmt: skip
 
 
 class Arithmetic:
@@ -97,7 +104,7 @@ class Arithmetic:
     def compare(self, op: str, x, y):
         if isinstance(x, Num) and isinstance(y, Num):
             if x.const is not None and y.const is not None:
-                raise Unsupported("a comparison of constants")
+                return Num(const=COMPARISONS[op](x.const, y.const))
         return self._compare_ew(op, x, y)
 
     def logical(self, op: str, x, y) -> Ew:

@@ -33,6 +33,10 @@ from .values import (
 # numpy's elementwise functions of one array compiled to an LLVM intrinsic
 INTRINSICS = {"sqrt": "llvm.sqrt", "abs": "llvm.fabs", "fabs": "llvm.fabs", "absolute": "llvm.fabs"}
 CONSTRUCTORS = {"zeros": 0.0, "ones": 1.0}
+UFUNC_OPERATORS = {
+    "add": "+", "subtract": "-", "multiply": "*", "divide": "/", "true_divide": "/",
+    "power": "**", "mod": "%", "remainder": "%",
+}  # fmt: skip
 
 
 def call(em, node: ast.Call, env: dict):
@@ -356,8 +360,10 @@ def inline(em, fn: ast.FunctionDef, args: list):
     params = [a.arg for a in fn.args.args]
     if len(params) != len(args) or fn.args.vararg or fn.args.kwarg or fn.args.defaults:
         raise Unsupported(f"the call of {fn.name}")
-    local = {**em.constants, **dict(zip(params, args, strict=True))}
     *body, last = fn.body
+    if body:  # (its statements take values, not expressions still to compute)
+        args = [em.settle(a) for a in args]
+    local = {**em.constants, **dict(zip(params, args, strict=True))}
     if not isinstance(last, ast.Return) or last.value is None:
         raise Unsupported(f"the body of {fn.name}")
     if any(isinstance(n, ast.Return) for stmt in body for n in ast.walk(stmt)):
@@ -409,10 +415,19 @@ def numpy_call(em, name: str, args: list, kwargs: dict):
         return x if high is None else _extremum(em, "minimum", [x, high])
     if name == "square" and len(args) == 1:
         return em.binary("**", args[0], Num(const=2))
+    if name in UFUNC_OPERATORS and len(args) == 2:
+        return em.binary(UFUNC_OPERATORS[name], args[0], args[1])
+    if name in ("hypot", "arctan2") and len(args) == 2:
+        return _libm2(em, {"hypot": "hypot", "arctan2": "atan2"}[name], args)
+    if name == "shape" and len(args) == 1:
+        return tuple(Num(const=n) for n in _shape(em, args[0]))
+    if name == "negative" and len(args) == 1:
+        return em.binary("*", Num(const=-1.0), args[0])
     if name == "where" and len(args) == 3:
         c, x, y = (em.ew(a) for a in args)
-        if not c.boolean or x.boolean or y.boolean:
-            raise Unsupported("np.where of these")
+        if not c.boolean:  # (a number is true where it is not zero)
+            c = em.compare("!=", c, Num(const=0.0))
+        x, y = em._numeric(x), em._numeric(y)
         shape = broadcast(c.shape, x.shape, y.shape)
         gc, gx, gy = (em.lift(e, shape) for e in (c, x, y))
         reads = c.reads + x.reads + y.reads
@@ -460,6 +475,17 @@ def elementwise(em, name: str, args: list):
     if e.boolean:
         raise Unsupported(f"{name} of booleans")
     return Ew(e.shape, lambda idx: em.b.call(fn, [e.gen(idx)]), e.reads)
+
+
+def _libm2(em, name: str, args: list):
+    """The C library's ``name`` of two values, elementwise."""
+    fn = em.libm(name, 2)
+    if all(isinstance(a, Num) for a in args):
+        return Num(value=em.b.call(fn, [em.as_double(a) for a in args]))
+    a, c = (em._numeric(em.ew(x)) for x in args)
+    shape = broadcast(a.shape, c.shape)
+    ga, gc = em.lift(a, shape), em.lift(c, shape)
+    return Ew(shape, lambda idx: em.b.call(fn, [ga(idx), gc(idx)]), a.reads + c.reads)
 
 
 def _sign(em, x):

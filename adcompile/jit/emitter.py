@@ -21,7 +21,7 @@ from . import native
 from .access import attribute, subscript
 from .arith import Arithmetic
 from .calls import call
-from .control import bind, block
+from .control import bind, block, truth
 from .statements import finish as finish_outlines
 from .values import (
     ARITH,
@@ -269,6 +269,13 @@ class Emitter(Arithmetic):
                 if e.boolean:
                     return Ew(e.shape, lambda idx: self.b.not_(e.gen(idx)), e.reads, True)
             raise Unsupported(f"the operator {type(node.op).__name__}")
+        if isinstance(node, ast.BoolOp):  # (of values known when compiling)
+            value = None
+            for operand in node.values:
+                value = self.expr(operand, env)
+                if truth(value) == isinstance(node.op, ast.Or):
+                    return value
+            return value
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
             op = COMPARE.get(type(node.ops[0]))
             if op is None:
@@ -292,6 +299,8 @@ class Emitter(Arithmetic):
         """``v`` (an array, a number, an expression) as an elementwise expression."""
         if isinstance(v, Ew):
             return v
+        if isinstance(v, Num) and isinstance(v.const, bool):
+            return Ew((), lambda idx, v=v: ir.Constant(ir.IntType(1), int(v.const)), [], True)
         if isinstance(v, Num):
             return Ew((), lambda idx, v=v: self.as_double(v))
         if isinstance(v, Arr):

@@ -45,6 +45,8 @@ def outline(em, stmt: ast.stmt, env: dict) -> bool:
         return False
     if not any(isinstance(n, COMPUTES) for n in ast.walk(stmt.value)):
         return False
+    if any(_calls_pair(n, em) for n in ast.walk(stmt.value)):
+        return False  # (a pullback pair's halves pass lists: their statements are)
     names = _reads(stmt, env)
     bufs: list = []
     nums: list = []
@@ -55,6 +57,15 @@ def outline(em, stmt: ast.stmt, env: dict) -> bool:
         entry = em.outlines[key] = _compile(em, stmt, names, described, len(bufs), len(nums))
     _call(em, entry, bufs, nums, env, _targets(stmt))
     return True
+
+
+def _calls_pair(node: ast.AST, em) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in em.functions
+        and not node.func.id.startswith("repeated_")
+    )
 
 
 def _reads(stmt: ast.stmt, env: dict) -> list:
