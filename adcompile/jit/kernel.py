@@ -27,6 +27,7 @@ everything."""
 from __future__ import annotations
 
 import ast
+import ctypes
 import hashlib
 import os
 import pickle
@@ -37,7 +38,6 @@ from pathlib import Path
 import numpy as np
 
 from . import native
-from .emitter import Emitter
 from .values import F8, Unsupported
 
 
@@ -46,6 +46,8 @@ def kernel_source(tree: ast.Module, main: str, args: tuple, arrays: dict):
     the constant arrays the code reads) of the function ``main`` of the translated
     module ``tree``, for the flat arguments ``args`` (C-contiguous float64 arrays and
     Python floats); raises Unsupported for code outside the subset."""
+    from .emitter import Emitter  # (not needed to load machine code compiled before)
+
     em = Emitter(tree, main, args, arrays)
     em.run()
     return em.finish()
@@ -113,8 +115,6 @@ class Kernel:
     which :meth:`matches` is true."""
 
     def __init__(self, engine, address: int, record: dict, expect: tuple, consts: tuple):
-        import ctypes
-
         self._engine = engine  # (alive as long as the code)
         obj, ptr = ctypes.py_object, ctypes.c_void_p
         self._fn = ctypes.CFUNCTYPE(None, obj, obj, ptr, ptr)(address)
@@ -122,8 +122,8 @@ class Kernel:
         self.expect, self._consts = expect, consts
         self._arena, self._numbers = record["arena"], _count_numbers(self.layout)
         self._pool: list = []  # frames no call is using: (arena, numbers, addresses)
-        flat = [("array", k) for k in range(len(self.outputs))]
-        self._flat = self.layout == ("tuple", flat)
+        # the result from the new arrays o and the numbers n, as one expression
+        self._build = eval(f"lambda o, n: {_expression(self.layout)}")  # noqa: S307
         self._ints = [i for i, e in enumerate(expect) if e is int]
 
     def matches(self, args) -> bool:
@@ -148,8 +148,8 @@ class Kernel:
     def _frame(self):
         arena = np.empty(self._arena // 8 + 8)
         start = -arena.ctypes.data % 64  # (64-byte aligned)
-        numbers = np.empty(max(1, self._numbers))
-        return arena, numbers, arena.ctypes.data + start, numbers.ctypes.data
+        numbers = (ctypes.c_double * max(1, self._numbers))()
+        return arena, numbers, arena.ctypes.data + start, ctypes.addressof(numbers)
 
     def __call__(self, args: tuple):
         pool = self._pool
@@ -158,19 +158,21 @@ class Kernel:
         if self._ints:  # (an int is read as a float)
             args = tuple(float(a) if i in self._ints else a for i, a in enumerate(args))
         self._fn(args + self._consts if self._consts else args, outs, frame[2], frame[3])
-        numbers = frame[1]
-        result = outs if self._flat else _build(self.layout, outs, numbers)
+        result = self._build(outs, frame[1])
         pool.append(frame)
         return result
 
 
-def _build(layout, outs: tuple, numbers: np.ndarray):
+def _expression(layout) -> str:
+    """The text of an expression of the result of ``layout`` (a returned array is
+    ``o[k]``, a number ``n[k]``, a ctypes double read as a float)."""
     kind, what = layout
     if kind == "tuple":
-        return tuple(_build(x, outs, numbers) for x in what)
+        items = [_expression(x) for x in what]
+        return f"({', '.join(items)}{',' if len(items) == 1 else ''})"
     if kind == "array":
-        return outs[what]
-    return None if kind == "none" else float(numbers[what])
+        return f"o[{int(what)}]"
+    return "None" if kind == "none" else f"n[{int(what)}]"
 
 
 def _count_numbers(layout) -> int:
@@ -260,6 +262,10 @@ def compile_kernel(text: str, main: str, args: tuple, arrays: dict, folder: Path
         module = llvm.parse_assembly(ir_text)
         module.verify()
         tm = _target(llvm)
+        # (the target known, LLVM knows the C library: sin and cos of one value
+        # become one sincos, and so on)
+        module.triple = llvm.get_process_triple()
+        module.data_layout = str(tm.target_data)
         _optimise(llvm, module, tm)
         record = {"layout": layout, "arena": arena, "outputs": outputs}
         record["object"] = tm.emit_object(module)

@@ -51,6 +51,8 @@ def outline(em, stmt: ast.stmt, env: dict) -> bool:
     bufs: list = []
     nums: list = []
     described = tuple(_describe(env[n], bufs, nums) for n in names)
+    if not bufs:
+        return False  # (arithmetic of numbers: a few instructions, written in place)
     key = (_canonical(stmt, names), described)
     entry = em.outlines.get(key)
     if entry is None:
