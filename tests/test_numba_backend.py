@@ -169,6 +169,21 @@ def test_branches_and_a_helper_call(c):
     same_as_numpy(branchy, (rng.normal(size=(3, 2)), rng.normal(size=(2, 4)), c), (0, 1))
 
 
+def scaled_in_place(x, s):
+    v = s
+    w = v
+    v *= 2.0  # (a number, numpy's or Python's: v is bound to a new one)
+    v += np.sum(x)
+    return np.sum(x * v * w)
+
+
+@needs_numba
+@pytest.mark.parametrize("s", [0.7, np.float64(0.7)])
+def test_an_update_of_a_number_parameter_whatever_its_type(s):
+    rng = np.random.default_rng(6)
+    same_as_numpy(scaled_in_place, (rng.normal(size=3), s), (0, 1))
+
+
 @needs_numba
 def test_value_and_grad_and_vjp():
     f, _hand, wrt, data = heldout_bench.WORKLOADS["seed-small"]
