@@ -58,9 +58,10 @@ def signature_shapes(args: tuple, kinds: tuple | None) -> tuple:
 def general_signature(sig: tuple) -> tuple | None:
     """What code for arguments of any shapes still knows of a call's shape signature
     ``sig``: which arguments are Python numbers (``float``, ``int``...), which the
-    ownership pass reads (``inplace/``: a number is immutable); every other entry
-    None. None when no argument is a Python number (the one general code)."""
-    general = tuple(s if s in (float, int, bool, complex) else None for s in sig)
+    ownership pass reads (``inplace/``: a number is immutable), and which are numpy
+    numbers (``np.number``, immutable too); every other entry None. None when no
+    argument is a number (the one general code)."""
+    general = tuple(s if s in (float, int, bool, complex, np.number) else None for s in sig)
     return general if any(s is not None for s in general) else None
 
 
@@ -74,6 +75,10 @@ def _shape_of_value(a: object) -> object:
         return (t, tuple(_shape_of_value(v) for v in a))
     if t is dict:
         return (dict, tuple((k, _shape_of_value(v)) for k, v in a.items()))
+    if isinstance(a, np.number):
+        # (of shape (), as a 0-d array, but immutable, as a Python number: the ownership
+        # pass reads it, so code is compiled for it apart from 0-d arrays)
+        return np.number
     if isinstance(a, np.generic):
         return ()
     if is_function_value(a):
@@ -535,7 +540,7 @@ def _as_fact(s: object) -> object:
         return INT
     if isinstance(s, tuple) and all(isinstance(n, int) for n in s):
         return s
-    if s in (float, int, bool, complex):
+    if s in (float, int, bool, complex, np.number):
         return ()
     if isinstance(s, tuple) and len(s) == 2 and s[0] in (list, tuple):
         return [_as_fact(v) for v in s[1]]

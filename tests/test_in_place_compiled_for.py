@@ -106,6 +106,57 @@ def test_the_general_code_is_compiled_for_float_and_array_arguments_apart():
     np.testing.assert_allclose(again[1], fd, rtol=1e-6, atol=1e-8)
 
 
+def aliased_then_scaled(x0, x1):
+    v = x1
+    w = v
+    v *= 2.0  # (a number: v is bound to a new one, w keeps x1's)
+    return np.sum(v * w * x0)
+
+
+def aliased_then_shifted(x0, x1):
+    v = min(x1, 2.0)
+    w = v
+    v += x0
+    return np.sum(v * w)
+
+
+NUMPY_NUMBER_CASES = [
+    (min_of_a_parameter, (np.array(-1.18), -0.47)),
+    (max_of_a_parameter_and_an_array, (np.array(0.3), 0.9)),
+    (aliased_then_scaled, (RNG.normal(size=3), 0.7)),
+    (aliased_then_shifted, (RNG.normal(size=3), 0.7)),
+]
+
+
+@pytest.mark.parametrize("specialise", [True, False])
+@pytest.mark.parametrize(("f", "args"), NUMPY_NUMBER_CASES)
+def test_a_numpy_number_parameter_is_immutable_as_a_python_float(f, args, specialise):
+    """``np.float64(0.7)`` has the shape of a 0-d array, but no update writes into it:
+    ``v op= ...`` on it binds ``v`` to a new number, as for the Python float 0.7."""
+    x0, x1 = args
+    assert_agrees_with_python(f, (x0, np.float64(x1)), (0, 1), specialise)
+
+
+def test_the_code_for_a_numpy_number_is_not_the_code_for_a_0d_array():
+    """A call with a 0-d array after one with an np.float64 at its place gets code of its
+    own (refused here, as Python's update would change ``w``), specialised or not."""
+    for specialise in (True, False):
+        limit = adcompile.api.MAX_SPECIALISATIONS
+        adcompile.api.MAX_SPECIALISATIONS = general(specialise)
+        try:
+            g = ad.grad(aliased_then_scaled, wrt=(0, 1))
+            x0 = RNG.normal(size=3)
+            g(x0, np.float64(0.7))
+            with pytest.raises(AdCompileError, match="shares its memory with 'w'"):
+                g(x0, np.array(0.7))
+            again = g(x0, np.float64(-0.4))
+        finally:
+            adcompile.api.MAX_SPECIALISATIONS = limit
+        assert type(again[1]) is np.float64
+        fd = central_in_argument(aliased_then_scaled, (x0, -0.4), 1)
+        np.testing.assert_allclose(again[1], fd, rtol=1e-6, atol=1e-8)
+
+
 # ------------------------------------------------- a parameter holding a function
 
 

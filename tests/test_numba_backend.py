@@ -169,6 +169,21 @@ def test_branches_and_a_helper_call(c):
     same_as_numpy(branchy, (rng.normal(size=(3, 2)), rng.normal(size=(2, 4)), c), (0, 1))
 
 
+def scaled_in_place(x, s):
+    v = s
+    w = v
+    v *= 2.0  # (a number, numpy's or Python's: v is bound to a new one)
+    v += np.sum(x)
+    return np.sum(x * v * w)
+
+
+@needs_numba
+@pytest.mark.parametrize("s", [0.7, np.float64(0.7)])
+def test_an_update_of_a_number_parameter_whatever_its_type(s):
+    rng = np.random.default_rng(6)
+    same_as_numpy(scaled_in_place, (rng.normal(size=3), s), (0, 1))
+
+
 @needs_numba
 def test_value_and_grad_and_vjp():
     f, _hand, wrt, data = heldout_bench.WORKLOADS["seed-small"]
@@ -453,6 +468,54 @@ def test_without_numpys_functions_in_the_table_the_helpers_compute_or_refuse():
         for i, address in enumerate(saved):
             native.TABLE[i] = address
     np.testing.assert_allclose(matmul(x, x.T), x @ x.T, rtol=1e-12)
+
+
+def two_layers(W, x, V):
+    h = np.tanh(W @ x)
+    o = V @ h
+    return np.sum(o * o)
+
+
+@needs_numba
+def test_compiled_code_run_without_numpys_gemm_is_refused_at_a_product_line(cache_dir, monkeypatch):
+    """Machine code compiled where numpy's BLAS had a gemm, run where the table has none
+    (numpy changed under numba's cache, simulated by emptying the table's gemm slots):
+    an error at the user's line of the gradient's first matrix product, saying which
+    caches to delete."""
+    from adcompile.jit import native
+
+    # (numba's machine code: jit/kernel.py's cache is keyed by the table's slots, and
+    # its code, compiled with a gemm, would call the emptied slot)
+    monkeypatch.setenv("ADCOMPILE_KERNEL", "0")
+
+    rng = np.random.default_rng(7)
+    args = (rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(2, 3)))
+    g = ad.grad(two_layers, wrt=(0, 2), backend="numba")
+    want = g(*args)  # (compiled here, with the table's gemm)
+    saved = {slot: native.TABLE[slot] for slot in native.GEMM_SLOTS.values()}
+    errors = []
+    try:
+        for slot in saved:
+            native.TABLE[slot] = None
+        with pytest.raises(AdCompileError) as info:
+            g(*args)
+        errors.append(info.value)
+        with pytest.raises(AdCompileError) as info:  # (the machine code numba exported)
+            _exported_result(ad.grad, two_layers, (0, 2), args)
+        errors.append(info.value)
+    finally:
+        for slot, address in saved.items():
+            native.TABLE[slot] = address
+    for err in errors:
+        assert err.filename == __file__
+        assert err.line.strip() == "h = np.tanh(W @ x)"
+        assert "BLAS has no matrix product" in err.reason
+        assert "__pycache__" in err.hint and str(cache_dir) in err.hint
+    for a, b in zip(g(*args), want, strict=True):  # (the table restored: runs again)
+        np.testing.assert_array_equal(a, b)
+    exported = _exported_result(ad.grad, two_layers, (0, 2), args)
+    for a, b in zip(exported, want, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 NATIVE = """

@@ -16,6 +16,10 @@ rule is registered that no test here exercises.
 
 import ast
 import math
+import os
+import pathlib
+import subprocess
+import sys
 import types
 
 import numpy
@@ -1727,6 +1731,42 @@ def test_math_functions_keep_a_scalar_loop_in_python_floats():
 def test_every_record_is_complete():
     problems = {record.name: record.problems() for record in primitives() if record.problems()}
     assert not problems, f"incomplete primitive records: {problems}"
+
+
+def test_every_template_of_adcompiles_own_reads():
+    """adcompile's own templates are read on first use, not at import: each is read
+    here, so that a mistake in one fails the suite rather than the first program that
+    uses it."""
+    for record in primitives():
+        rules = [*record.rules.values(), *(rule for _, rule in record.special)]
+        rules += [record.complex_rule, record.complex_tangent, *(record.tangent or {}).values()]
+        for rule in rules:
+            if rule is not None:
+                assert rule.params and rule.name and rule.loc is not None, record.name
+
+
+def test_import_reads_no_template():
+    """``import adcompile`` reads no rule template (their sources took longer to read
+    than the rest of the import); a rule reads its own, once, when it is first used."""
+    code = """if True:
+        import inspect
+        read = []
+        getsource = inspect.getsource
+        inspect.getsource = lambda obj: read.append(obj) or getsource(obj)
+        import numpy as np
+        import adcompile
+        from adcompile.rules import registry
+        print(len(read))
+        rule = registry.lookup(np.tanh)
+        rule.params, rule.prelude, rule.contributions
+        print(len(read), read[0] is registry.record_of(np.tanh).template)
+    """
+    root = pathlib.Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["0", "1", "True"]
 
 
 def test_every_builtin_record_declares_its_shape_kind():

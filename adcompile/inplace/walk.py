@@ -130,9 +130,10 @@ class Ownership(Updates):
                 # the code is compiled for the function passed: a call of it is its call
                 state.functions[p] = (function_of(kind),)
         for p, shape in zip(self.params, self.arg_shapes or (), strict=False):
-            if shape in (float, int, bool, complex):
-                # an immutable number (code compiled for these arguments only gets
-                # them): no array is its, and x op= ... on it binds x to a new value
+            if shape in (float, int, bool, complex, np.number):
+                # an immutable number, Python's or numpy's (code compiled for these
+                # arguments only gets them): no array is its, and x op= ... on it binds
+                # x to a new value
                 state.numbers = state.numbers | {p}
                 state.shares[p] = frozenset()
         return state

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AdCompileError, Loc
-from . import standalone
+from . import native, standalone
 from .translate import HINT, Module
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -131,6 +131,7 @@ class Compiled:
         self.kernel = None  # the latest kernel called (jit/kernel.py)
         self.kernels: dict = {}  # expected(args) -> Kernel, or None where refused
         self.kernel_refusal = ""  # why jit/kernel.py did not take the latest refused
+        self._numba_error: type | tuple = ()  # (numba's NumbaError, once it is imported)
 
     def __call__(self, *args):
         if self.containers:
@@ -141,18 +142,22 @@ class Compiled:
         kernel = self._kernel(args)
         if kernel is not None:
             return kernel(args)
-        if self.dispatcher is None:
-            fn = self.loaded.get(standalone.quick_kinds(args))
-            if fn is not None:
-                return fn(*args)
-            with self._lock:
-                fn = self._load(args) if self.dispatcher is None else None
-                if fn is None and self.dispatcher is None:
-                    self._start_numba()
-            if fn is not None:
-                return fn(*args)
         try:
+            if self.dispatcher is None:
+                fn = self.loaded.get(standalone.quick_kinds(args))
+                if fn is not None:
+                    return fn(*args)
+                with self._lock:
+                    fn = self._load(args) if self.dispatcher is None else None
+                    if fn is None and self.dispatcher is None:
+                        self._start_numba()
+                if fn is not None:
+                    return fn(*args)
             out = self.dispatcher(*args)
+        except AdCompileError as exc:
+            if exc.loc is None and exc.reason == native.NO_GEMM:
+                raise no_gemm(self.module) from None
+            raise
         except self._numba_error as exc:
             raise refusal(exc, self.module, str(self.path)) from None
         if len(self.dispatcher.overloads) != self._compiled:
@@ -232,6 +237,27 @@ def _leaves(a) -> list:
     if isinstance(a, list | tuple):
         return [x for item in a for x in _leaves(item)]
     return [a]
+
+
+# a call of a helper of jit/numpycode.py or jit/helpers.py that multiplies matrices
+# with numpy's BLAS (matmul, matmul_add, matmul_adjoint_lhs...)
+PRODUCT = re.compile(r"\bmatmul\w*\(")
+
+
+def no_gemm(module: Module) -> AdCompileError:
+    """The error of machine code compiled where numpy's BLAS had a matrix product, run
+    where it has none: at the user's line of the module's first matrix product (numba
+    names no line of the module, only its helper's; each product compiled to call the
+    BLAS fails alike), with what to delete so that numba compiles the code again."""
+    lines = module.text.splitlines()
+    found = (loc for n, loc in sorted(module.line_map.items()) if PRODUCT.search(lines[n - 1]))
+    return AdCompileError(
+        native.NO_GEMM + " (the numpy running now is not the one it was compiled for)",
+        next(found, None),
+        hint="delete the machine code cached for it: numba's cache of adcompile/jit (its "
+        f"__pycache__ folder, or $NUMBA_CACHE_DIR if set) and {cache_dir()}, or reinstall "
+        "adcompile; then start Python again",
+    )
 
 
 def refusal(exc: Exception, module: Module, path: str) -> AdCompileError:

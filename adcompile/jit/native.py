@@ -55,6 +55,12 @@ LAYOUT = hashlib.sha256(repr((UFUNCS, GEMMS)).encode()).hexdigest()[:12]
 
 TABLE = (ctypes.c_void_p * SIZE)()
 
+# what code compiled where the table had a gemm raises where it has none (numpy changed
+# under numba's cache of jit/numpycode.py, or under machine code adcompile exported);
+# jit/compiling.py locates it at a line of the user's
+NO_GEMM = "numpy's BLAS has no matrix product this compiled code can call"
+NO_GEMM_HINT = "delete numba's cache of adcompile/jit (its __pycache__ folder) and call again"
+
 # the fields of numpy's PyUFuncObject (numpy/ufuncobject.h) that the table reads,
 # as byte offsets from the object's address
 _NARGS, _FUNCTIONS, _DATA, _NTYPES, _NAME, _TYPES = 24, 32, 40, 48, 56, 64

@@ -374,8 +374,7 @@ SHAPES = {
 }
 # code compiled where numpy's BLAS had a gemm, run where it has none (numpy changed
 # under numba's cache of this file)
-NO_BLAS = "numpy's BLAS has no matrix product this compiled code can call"
-NO_BLAS_HINT = "delete numba's cache of adcompile/jit (its __pycache__ folder) and call again"
+NO_BLAS, NO_BLAS_HINT = native.NO_GEMM, native.NO_GEMM_HINT
 
 
 def _product_text(a: types.Array, b: types.Array, c=None) -> str:

@@ -111,7 +111,7 @@ def _python_numbers(fn: Function, arg_shapes, shapes: dict) -> tuple[set[str], s
     python = {
         p
         for p, s in zip(fn.params, arg_shapes or [None] * len(fn.params), strict=False)
-        if s is None or s is float or s == ()
+        if s is None or s is float or s is np.number or s == ()
     }
     python |= {n for n, v in fn.globals.items() if isinstance(v, int | float)}
     known |= set(fn.globals)

@@ -42,6 +42,7 @@ from .record import (
     Primitive,
 )
 from .template import (
+    Unread,
     branched,
     check_statements,
     copy_tree,
@@ -216,7 +217,12 @@ def is_nondiff(fn: object) -> bool:
 
 def _owned(fn: object) -> bool:
     """Whether ``fn``'s registration is adcompile's own (made by a module of rules/)."""
-    return Path(inspect.getsourcefile(fn) or "").resolve().parent == _RULES_DIR
+    return _in_rules(inspect.getsourcefile(fn) or "")
+
+
+@functools.lru_cache(maxsize=64)
+def _in_rules(filename: str) -> bool:
+    return Path(filename).resolve().parent == _RULES_DIR
 
 
 _RULES_DIR = Path(__file__).resolve().parent
@@ -432,8 +438,8 @@ def adjoint(
     def register(template: Callable) -> Callable:
         REFUSED.pop(id(primitive), None)
         old = PRIMITIVES.get(id(primitive))
-        rule = parse_template(primitive, template, broadcasts, exponential=exponential)
         owned = _owned(template)
+        rule = read(owned, parse_template, primitive, template, broadcasts, exponential=exponential)
         rule.unsure_shapes = not owned and not broadcasts
         if when is not None:
             record = old or Primitive(name=template.__name__, spellings=(primitive,))
@@ -487,7 +493,9 @@ def adjoint(
             rules={id(primitive): rule},
         )
         for fn in floats:
-            record.rules[id(fn)] = parse_template(fn, template, broadcasts, floats_of=record)
+            record.rules[id(fn)] = read(
+                owned, parse_template, fn, template, broadcasts, floats_of=record
+            )
             record.rules[id(fn)].unsure_shapes = rule.unsure_shapes
         _enter(record)
         return template
@@ -512,12 +520,23 @@ def complex_adjoint(primitive: object, kind: str = PASSES) -> Callable[[Callable
 
     def register(template: Callable) -> Callable:
         record = PRIMITIVES[id(primitive)]
-        record.complex_rule = parse_template(primitive, template, record.broadcasts)
+        parse = (parse_template, primitive, template, record.broadcasts)
+        record.complex_rule = read(_owned(template), *parse)
         record.on_complex, record.complex_ok = kind, True
         GENERATION[0] += 1
         return template
 
     return register
+
+
+def read(owned: bool, parse: Callable, primitive: object, *args: object, **kwargs: object):
+    """``parse(primitive, *args, **kwargs)``, the rule a template says: read now for a
+    user's template (a mistake in it is an error where it is registered), on first use
+    for one of adcompile's own (``template.Unread``: ``import adcompile`` reads none)."""
+    if not owned:
+        return parse(primitive, *args, **kwargs)
+    later = functools.partial(parse, primitive, *args, **kwargs)
+    return Unread(later, primitive=primitive, name=primitive_name(primitive))
 
 
 def parse_template(

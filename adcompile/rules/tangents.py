@@ -39,8 +39,10 @@ from .registry import (
     PRIMITIVES,
     _enter,
     _is_bound_method,
+    _owned,
     on_floats,
     primitive_name,
+    read,
 )
 from .template import (
     branched,
@@ -104,10 +106,14 @@ def tangent(
                 "see docs/custom-rules.md",
             )
         rules = dict(record.tangent or {})
-        rules[id(primitive)] = parse_tangent(primitive, template, exponential=exponential)
+        owned = _owned(template)
+        rules[id(primitive)] = read(
+            owned, parse_tangent, primitive, template, exponential=exponential
+        )
         if primitive is record.canonical:
             for fn in record.on_floats:
-                rules[id(fn)] = parse_tangent(fn, template, floats=True, exponential=exponential)
+                parse = (parse_tangent, fn, template)
+                rules[id(fn)] = read(owned, *parse, floats=True, exponential=exponential)
         _enter(replace(record, tangent=rules))
         return template
 
@@ -120,7 +126,7 @@ def complex_tangent(primitive: object) -> Callable[[Callable], Callable]:
 
     def register(template: Callable) -> Callable:
         record = PRIMITIVES[id(primitive)]
-        record.complex_tangent = parse_tangent(primitive, template)
+        record.complex_tangent = read(_owned(template), parse_tangent, primitive, template)
         return template
 
     return register

@@ -2,15 +2,45 @@
 statements a template may use and how its returns are read (``check_statements``,
 ``is_plain``, ``branched``), and the copies that inline a template into generated
 code (``copy_tree``, ``substituted``), with ``times_output``, the rewrite that makes
-a function's adjoint template the rule of its exponential.
+a function's adjoint template the rule of its exponential; ``Unread``, a rule of
+adcompile's own until its template is first needed.
 """
 
 from __future__ import annotations
 
 import ast
+import threading
 from collections.abc import Callable
 
 from ..errors import AdCompileError
+
+_READING = threading.RLock()
+
+
+class Unread:
+    """A rule of adcompile's own (``registry.Rule``, ``tangents.TangentRule``) whose
+    template is not read yet: reading the source of every template would be most of the
+    time ``import adcompile`` takes, and a program uses few of them. ``read`` reads it;
+    ``known`` are attributes known without reading (its name). The first lookup of
+    another attribute reads the template and makes this object the rule read (its class
+    and attributes), keeping the attributes set on it before."""
+
+    def __init__(self, read: Callable[[], object], **known: object) -> None:
+        self._read = read
+        self.__dict__.update(known)
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__"):  # (a protocol's probe: copy, pickle...)
+            raise AttributeError(name)
+        with _READING:
+            if type(self) is Unread:  # (not read by another thread meanwhile)
+                rule = self._read()
+                attributes = self.__dict__
+                for key, value in vars(rule).items():
+                    attributes.setdefault(key, value)
+                del attributes["_read"]
+                self.__class__ = type(rule)  # (last: until then the lookups come here)
+        return getattr(self, name)
 
 
 def times_output(fn: ast.FunctionDef) -> ast.FunctionDef:
