@@ -303,6 +303,40 @@ def test_a_fresh_process_compiles_without_importing_numba(tmp_path):
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_a_second_process_loads_the_machine_code_and_a_damaged_file_is_compiled_again(
+    tmp_path,
+):
+    script = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'examples' / 'benchmarks')!r})\n"
+        "import heldout_bench as hb, adcompile as ad, numpy as np\n"
+        "from adcompile.jit import kernel\n"
+        "if sys.argv[1] == 'cached':  # (compiling would raise)\n"
+        "    def refuse(*a):\n"
+        "        raise AssertionError('compiled again')\n"
+        "    kernel.kernel_source = refuse\n"
+        "f, _, wrt, data = hb.WORKLOADS['deep-mlp']\n"
+        "args = data()\n"
+        "fast = ad.grad(f, wrt=wrt, backend='numba')\n"
+        "got = fast(*args)\n"
+        "want = ad.grad(f, wrt=wrt)(*args)\n"
+        "assert fast._latest[0].kernel is not None\n"
+        "assert all(np.allclose(a, b, rtol=1e-10, atol=0) for a, b in zip(got, want))\n"
+    )
+    env = dict(os.environ, ADCOMPILE_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    env["ADCOMPILE_KERNEL"] = "strict"
+
+    def run(how: str) -> None:
+        subprocess.run([sys.executable, "-c", script, how], env=env, check=True)
+
+    run("compile")
+    (written,) = tmp_path.rglob("*.kernel")
+    run("cached")
+    written.write_bytes(b"not a kernel")
+    run("compile")
+    assert written.read_bytes() != b"not a kernel"
+
+
 # ------------------------------------------------------------------ random programs
 
 

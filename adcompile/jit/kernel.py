@@ -56,6 +56,13 @@ def kernel_source(tree: ast.Module, main: str, args: tuple, arrays: dict):
 # ------------------------------------------------------------------ compiling, calling
 
 _C_ALIGNED = 0x1 | 0x100  # NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED
+KEEP = 256 * 2**20  # bytes: an arena up to this size is kept for the next call
+# the kernel reads a float's value and an array's data pointer at byte 16 and a
+# tuple's items from byte 24 of the objects: a release build's layout on a 64-bit
+# platform (a debug or free-threaded build's objects start with more)
+_OBJECTS_AS_READ = (
+    ctypes.sizeof(ctypes.c_void_p) == 8 and float.__basicsize__ == 24 and tuple.__basicsize__ == 24
+)
 _started = False
 
 
@@ -159,7 +166,8 @@ class Kernel:
             args = tuple(float(a) if i in self._ints else a for i, a in enumerate(args))
         self._fn(args + self._consts if self._consts else args, outs, frame[2], frame[3])
         result = self._build(outs, frame[1])
-        pool.append(frame)
+        if self._arena <= KEEP:  # (a larger arena is freed, as numpy's arrays would be)
+            pool.append(frame)
         return result
 
 
@@ -240,6 +248,8 @@ def compile_kernel(text: str, main: str, args: tuple, arrays: dict, folder: Path
     calls like ``args``: its machine code from ``folder`` if an earlier process
     compiled it, else compiled now and written there; raises Unsupported for code
     outside the subset."""
+    if not _OBJECTS_AS_READ:
+        raise Unsupported("a Python build whose objects are laid out otherwise")
     expect = expected(args)
     if expect is None:
         raise Unsupported("arguments other than float64 arrays and floats")

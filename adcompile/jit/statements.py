@@ -105,7 +105,7 @@ def _describe(v, bufs: list, nums: list):
         if v.const is not None:
             return ("C", type(v.const).__name__, v.const)
         nums.append(v)
-        return ("N", len(nums) - 1)
+        return ("N", len(nums) - 1, v.integer)
     if isinstance(v, tuple):
         return ("T", tuple(_describe(x, bufs, nums) for x in v))
     raise Unsupported("a value of another kind")
@@ -184,7 +184,7 @@ def _rebuild(d, params: list, pointer, em, numbers):
     if kind == "C":
         return Num(const=d[2])
     if kind == "N":
-        return Num(value=em.eb.load(em.eb.gep(numbers, [I64(d[1])])))
+        return Num(value=em.eb.load(em.eb.gep(numbers, [I64(d[1])])), integer=d[2])
     return tuple(_rebuild(x, params, pointer, em, numbers) for x in d[1])
 
 
@@ -204,7 +204,7 @@ def _result(em, v, params: list, local: list, numbers, entry: Outlined):
         k = entry.numbers_in + entry.numbers_out
         em.b.store(em.as_double(v), em.b.gep(numbers, [I64(k)]))
         entry.numbers_out += 1
-        return ("N", k)
+        return ("N", k, v.integer)
     if isinstance(v, tuple):
         return ("T", tuple(_result(em, x, params, local, numbers, entry) for x in v))
     raise Unsupported("a value of another kind")
@@ -236,7 +236,7 @@ def _call(em, entry: Outlined, bufs: list, nums: list, env: dict, targets: list)
         if kind == "C":
             return Num(const=r[1])
         if kind == "N":
-            return Num(value=b.load(b.gep(numbers, [I32(0), I32(r[1])])))
+            return Num(value=b.load(b.gep(numbers, [I32(0), I32(r[1])])), integer=r[2])
         return tuple(value(x) for x in r[1])
 
     for name, r in zip(targets, entry.results, strict=True):

@@ -152,7 +152,11 @@ def translate(texts: list[Text], title: str, containers: dict | None = None) -> 
     for name, value, loc in pending:
         if name not in functions:
             _resolve(name, value, loc, imports, constants, arrays)
-    head = [f"# {title}", "# compiled by numba in nopython mode (adcompile's numba backend)"]
+    head = [
+        f"# {title}",
+        "# adcompile's numba backend: code in numba's nopython subset, compiled by",
+        "# adcompile's own compiler (jit/kernel.py) where it takes it, else by numba",
+    ]
     head += sorted(set(imports.values()), key=lambda s: (s.startswith("from"), s))
     if helpers:
         names = ", ".join(sorted(helpers))
