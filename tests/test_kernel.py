@@ -22,6 +22,7 @@ import pytest
 from helpers import leaves, mlp_args, softmax_mlp
 from hypothesis import HealthCheck, assume, given, reject, settings
 from test_models import _mlp_layers, attention_loss, mlp_loss
+from test_numba_backend import relu_mlp, relu_mlp_args
 
 import adcompile as ad
 from adcompile.errors import AdCompileError
@@ -109,6 +110,7 @@ def test_suite_models():
     by_kernel(softmax_mlp, mlp_args(), 0)
     qkv = tuple(rng.normal(size=(3, 2)) for _ in range(3))
     by_kernel(attention_loss, (*qkv, rng.normal(size=(4, 3)), rng.normal(size=(4, 2))), 0)
+    by_kernel(relu_mlp, relu_mlp_args(rng), 0)
 
 
 def loop(W, x):

@@ -64,8 +64,12 @@ def cache_dir(tmp_path_factory):
 
 def same_as_numpy(f, args, wrt=0, mode="grad"):
     """The numba backend's result equals the numpy backend's (rtol 1e-10)."""
+    from adcompile import api
+
     make = getattr(ad, mode)
     want = make(f, wrt=wrt)(*args)
+    with api._CACHE_LOCK:  # (a gradient another test module compiled, with its kernel)
+        api._CACHE.clear()
     fast = make(f, wrt=wrt, backend="numba")
     got = fast(*args)
     got_again = fast(*args)  # (the second call goes through the dispatcher)
@@ -119,6 +123,28 @@ def test_deep_mlp_over_a_flat_list_of_matrices_and_vectors():
 
 
 # ---------------------------------------------------------------- the suite's models
+
+
+def relu_mlp(params, X, y):
+    h = X
+    for W, b in params[:-1]:  # (a slice of the list: every layer but the last)
+        h = np.maximum(h @ W + b, 0.0)
+    W, b = params[-1]
+    logits = h @ W + b
+    m = np.max(logits, axis=1, keepdims=True)
+    lse = m + np.log(np.sum(np.exp(logits - m), axis=1, keepdims=True))
+    return -np.mean(np.sum(y * (logits - lse), axis=1))
+
+
+def relu_mlp_args(rng):
+    sizes = [6, 8, 8, 4]
+    params = [(rng.normal(size=(a, b)), rng.normal(size=b)) for a, b in zip(sizes, sizes[1:])]
+    return params, rng.normal(size=(5, 6)), np.eye(4)[rng.integers(0, 4, 5)]
+
+
+@needs_numba
+def test_a_loop_over_a_slice_of_a_list_of_layers():
+    same_as_numpy(relu_mlp, relu_mlp_args(np.random.default_rng(11)), 0)
 
 
 @needs_numba

@@ -177,6 +177,9 @@ class Unroller:
         return None
 
     def element(self, c: Static, node: ast.Subscript) -> object:
+        part = self.slice_of(node.slice)
+        if part is not None:  # (params[:-1]: the elements, as a container)
+            return Static([i if isinstance(i, Static) else copy.deepcopy(i) for i in c.items[part]])
         i = self.const(node.slice)
         if not isinstance(i, int):
             raise self.refuse(
@@ -430,6 +433,15 @@ class Unroller:
             dc = self.adjoint_call(dc_node, node)
         else:
             dc = self.const(dc_node)
+        part = self.slice_call(key)
+        if part is not None and isinstance(dc, Adjoint):  # (params[:-1]'s adjoint)
+            src = self.const(g)
+            positions = list(range(len(dc.like.items)))[part]
+            if not isinstance(src, Adjoint) or len(src.slots) != len(positions):
+                raise self.refuse("the adjoint of a slice of a container", node)
+            for k, slot in zip(positions, src.slots, strict=True):
+                self.merge(dc, k, slot, node)
+            return dc
         k = self.const(key)
         if not isinstance(dc, Adjoint) or not isinstance(k, int):
             raise self.refuse(
@@ -438,6 +450,33 @@ class Unroller:
             )
         self.add_into(dc, k, g, node)
         return dc
+
+    def slice_call(self, node: ast.expr) -> slice | None:
+        """The slice of ``slice(a, b, c)`` with ints (or None) known here."""
+        if not (isinstance(node, ast.Call) and _called(node) == "slice") or node.keywords:
+            return None
+        bounds = [
+            None if isinstance(a, ast.Constant) and a.value is None else self.const(a)
+            for a in node.args
+        ]
+        if any(b is not None and type(b) is not int for b in bounds) or len(bounds) > 3:
+            return None
+        return None if len(bounds) == 3 and bounds[2] == 0 else slice(*bounds)
+
+    def merge(self, dc: Adjoint, k: int, src: object, node: ast.stmt) -> None:
+        """Add the adjoint ``src`` (a slot of another Adjoint) into ``dc``'s slot ``k``."""
+        if src is None:
+            return
+        if isinstance(src, Adjoint):
+            like = dc.like.items[k]
+            if not isinstance(like, Static) or len(like.items) != len(src.slots):
+                raise self.refuse("the adjoint of a nested container numba cannot follow", node)
+            if dc.slots[k] is None:
+                dc.slots[k] = Adjoint(like, [None] * len(like.items))
+            for j, slot in enumerate(src.slots):
+                self.merge(dc.slots[k], j, slot, node)
+            return
+        self.add_into(dc, k, ast.Name(src, ast.Load()), node)
 
     def add_into(self, dc: Adjoint, k: int, g: ast.expr, node: ast.stmt) -> None:
         like = dc.like.items[k]
@@ -495,15 +534,23 @@ class Unroller:
             self.loops -= 1
 
     def iterated(self, node: ast.expr) -> list | None:
-        """The items of a loop over a container (or over it reversed, ``c[::-1]``)."""
+        """The items of a loop over a container (or a slice of it, ``c[::-1]``,
+        ``c[:-1]``)."""
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
-            s = node.slice
-            if s.lower is None and s.upper is None and self.const(s.step) == -1:
-                items = self.iterated(node.value)
-                return None if items is None else items[::-1]
-            return None
+            part = self.slice_of(node.slice)
+            items = self.iterated(node.value) if part is not None else None
+            return None if items is None else items[part]
         c = self.const(node)
         return list(c.items) if isinstance(c, Static) else None
+
+    def slice_of(self, node: ast.expr) -> slice | None:
+        """The slice ``node`` is, when its bounds are ints known here."""
+        if not isinstance(node, ast.Slice):
+            return None
+        bounds = [None if b is None else self.const(b) for b in (node.lower, node.upper, node.step)]
+        if any(b is not None and type(b) is not int for b in bounds) or bounds[2] == 0:
+            return None
+        return slice(*bounds)
 
     def branch(self, node: ast.If) -> list:
         test = self.const(node.test)
