@@ -22,7 +22,7 @@ import pytest
 from helpers import leaves, mlp_args, softmax_mlp
 from hypothesis import HealthCheck, assume, given, reject, settings
 from test_models import _mlp_layers, attention_loss, mlp_loss
-from test_numba_backend import relu_mlp, relu_mlp_args
+from test_numba_backend import gated_rnn, gated_rnn_args, relu_mlp, relu_mlp_args
 
 import adcompile as ad
 from adcompile.errors import AdCompileError
@@ -111,12 +111,18 @@ def test_suite_models():
     qkv = tuple(rng.normal(size=(3, 2)) for _ in range(3))
     by_kernel(attention_loss, (*qkv, rng.normal(size=(4, 3)), rng.normal(size=(4, 2))), 0)
     by_kernel(relu_mlp, relu_mlp_args(rng), 0)
+    by_kernel(gated_rnn, gated_rnn_args(rng), (0, 1, 2))
+    by_kernel(softplus, (rng.normal(size=(4, 3)), rng.normal(size=(3, 5))), (0, 1))
 
 
 def loop(W, x):
     for _ in range(3):
         x = np.tanh(W @ x)
     return np.sum(x)
+
+
+def softplus(W, x):
+    return np.sum(np.logaddexp(0.0, W @ x) * np.logaddexp(W @ x, -1.0))
 
 
 def product(W, x):

@@ -142,6 +142,25 @@ def relu_mlp_args(rng):
     return params, rng.normal(size=(5, 6)), np.eye(4)[rng.integers(0, 4, 5)]
 
 
+def gated_rnn(Wz, Wh, w, xs):
+    h = np.zeros(Wz.shape[0])
+    for t in range(xs.shape[0]):
+        hx = np.concatenate([h, xs[t]])
+        z = 1 / (1 + np.exp(-(Wz @ hx)))
+        h = (1 - z) * h + z * np.tanh(Wh @ np.concatenate((z * h, xs[t])))
+    return np.log1p(np.exp(-np.dot(w, h))) + 0.5 * w.dot(w)
+
+
+def gated_rnn_args(rng):
+    return (rng.normal(size=(4, 7)) * 0.3, rng.normal(size=(4, 7)) * 0.3, rng.normal(size=4),
+            rng.normal(size=(5, 3)))  # fmt: skip
+
+
+@needs_numba
+def test_concatenation_and_dot_products_of_vectors():
+    same_as_numpy(gated_rnn, gated_rnn_args(np.random.default_rng(12)), (0, 1, 2))
+
+
 @needs_numba
 def test_a_loop_over_a_slice_of_a_list_of_layers():
     same_as_numpy(relu_mlp, relu_mlp_args(np.random.default_rng(11)), 0)

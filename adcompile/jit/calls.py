@@ -88,6 +88,8 @@ def call(em, node: ast.Call, env: dict):
     if isinstance(f, ast.Attribute) and not kwargs:
         if not args:
             return method(em, f.attr, em.expr(f.value, env))
+        if f.attr == "dot" and len(args) == 1:
+            return matmul(em, em.expr(f.value, env), args[0], None)
         if f.attr == "reshape":
             shape = _shape_arg(args[0]) if len(args) == 1 else _shape_arg(tuple(args))
             return method(em, "reshape", em.expr(f.value, env), shape)
@@ -125,6 +127,9 @@ SIGNATURES = {
     "untranspose": (("g", "axes"), (None,)),
     "matmul_adjoint_lhs": (("g", "x", "y"), ()),
     "matmul_adjoint_rhs": (("g", "x", "y"), ()),
+    "unconcatenate": (("g", "arrays", "axis", "rows"), (0, False)),
+    "dot_adjoint_lhs": (("g", "x", "y"), ()),
+    "dot_adjoint_rhs": (("g", "x", "y"), ()),
 }
 
 
@@ -314,6 +319,54 @@ def _reshape(em, x, shape: tuple):
     return Arr(x.buf, x.offset, shape, c_strides(shape))
 
 
+def _concatenate(em, pieces: list, axis):
+    """np.concatenate of arrays of one number of dimensions along the constant ``axis``."""
+    shapes = [_shape(em, p) for p in pieces]
+    ndim = len(shapes[0])
+    if not isinstance(axis, int) or ndim == 0 or any(len(s) != ndim for s in shapes):
+        raise Unsupported("np.concatenate of these")
+    if not -ndim <= axis < ndim:
+        raise Unsupported("an axis out of range")
+    axis %= ndim
+    rest = [s[:axis] + s[axis + 1 :] for s in shapes]
+    if any(r != rest[0] for r in rest):
+        raise Unsupported("np.concatenate of pieces of other shapes")
+    shape = shapes[0][:axis] + (sum(s[axis] for s in shapes),) + shapes[0][axis + 1 :]
+    dest = em.new_array(shape)
+    start = 0
+    for piece, s in zip(pieces, shapes, strict=True):
+        offset = dest.offset + start * dest.strides[axis]
+        part = Arr(dest.buf, offset, s, dest.strides)
+        em.store(em.ew(piece), part)
+        start += s[axis]
+    return dest
+
+
+def _unconcatenate(em, g, arrays, axis, rows):
+    """The cotangent of np.concatenate(arrays, axis): views of ``g``, one a piece."""
+    axis, rows = (None if v is None else _const(v) for v in (axis, rows))
+    if rows or axis is None or not isinstance(arrays, tuple | list):
+        raise Unsupported("the adjoint of np.vstack/np.column_stack or of a flattened join")
+    g = em.materialise(g) if isinstance(g, Ew) else g
+    if not isinstance(g, Arr) or any(len(_shape(em, a)) != g.ndim for a in arrays):
+        raise Unsupported("the adjoint of np.concatenate of pieces of other dimensions")
+    axis %= g.ndim
+    parts, start = [], 0
+    for a in arrays:
+        n = _shape(em, a)[axis]
+        shape = g.shape[:axis] + (n,) + g.shape[axis + 1 :]
+        parts.append(Arr(g.buf, g.offset + start * g.strides[axis], shape, g.strides))
+        start += n
+    return tuple(parts)
+
+
+def _dot_adjoint(em, g, x, y, lhs: bool):
+    """The cotangent of ``x`` (``lhs``) or ``y`` in ``np.dot(x, y)``."""
+    if not _shape(em, x) or not _shape(em, y):  # (a product by a number)
+        return _unbroadcast(em, em.binary("*", g, y if lhs else x), x if lhs else y)
+    return (_matmul_lhs if lhs else _matmul_rhs)(em, g, x, y)
+
+
 def _transpose(em, a):
     a = em.materialise(a) if isinstance(a, Ew) else a
     if isinstance(a, Num):
@@ -334,6 +387,9 @@ BROADCASTING = {
     "untranspose": _untranspose,
     "matmul_adjoint_lhs": _matmul_lhs,
     "matmul_adjoint_rhs": _matmul_rhs,
+    "unconcatenate": lambda em, g, arrays, axis, rows: _unconcatenate(em, g, arrays, axis, rows),
+    "dot_adjoint_lhs": lambda em, g, x, y: _dot_adjoint(em, g, x, y, True),
+    "dot_adjoint_rhs": lambda em, g, x, y: _dot_adjoint(em, g, x, y, False),
 }
 
 
@@ -417,6 +473,15 @@ def numpy_call(em, name: str, args: list, kwargs: dict):
         return em.binary("**", args[0], Num(const=2))
     if name in UFUNC_OPERATORS and len(args) == 2:
         return em.binary(UFUNC_OPERATORS[name], args[0], args[1])
+    if name in ("concatenate", "hstack") and len(args) in (1, 2):
+        pieces = args[0]
+        if not isinstance(pieces, tuple | list) or not pieces:
+            raise Unsupported(f"np.{name} of this")
+        ndim = len(_shape(em, pieces[0]))
+        axis = _const(args[1]) if len(args) == 2 else 0 if name == "concatenate" or ndim == 1 else 1
+        return _concatenate(em, list(pieces), axis)
+    if name == "logaddexp" and len(args) == 2:
+        return _logaddexp(em, args)
     if name in ("hypot", "arctan2") and len(args) == 2:
         return _libm2(em, {"hypot": "hypot", "arctan2": "atan2"}[name], args)
     if name == "shape" and len(args) == 1:
@@ -486,6 +551,27 @@ def _libm2(em, name: str, args: list):
     shape = broadcast(a.shape, c.shape)
     ga, gc = em.lift(a, shape), em.lift(c, shape)
     return Ew(shape, lambda idx: em.b.call(fn, [ga(idx), gc(idx)]), a.reads + c.reads)
+
+
+def _logaddexp(em, args: list):
+    """numpy's ``logaddexp``: ``x + log(2)`` where the two are equal (infinities
+    too), else the larger plus ``log1p(exp(-|x - y|))``, NaN where either is."""
+    a, c = (em._numeric(em.ew(x)) for x in args)
+    shape = broadcast(a.shape, c.shape)
+    ga, gc = em.lift(a, shape), em.lift(c, shape)
+    exp, log1p = em.libm("exp"), em.libm("log1p")
+
+    def gen(idx):
+        b = em.b
+        x, y = ga(idx), gc(idx)
+        d = b.fsub(x, y)
+        larger = b.select(b.fcmp_ordered(">", d, DOUBLE(0.0)), x, y)
+        tail = b.call(log1p, [b.call(exp, [b.fneg(b.call(em.intrinsic("llvm.fabs"), [d]))])])
+        value = b.select(b.fcmp_unordered("uno", d, d), d, b.fadd(larger, tail))
+        return b.select(b.fcmp_ordered("==", x, y), b.fadd(x, DOUBLE(math.log(2.0))), value)
+
+    out = Ew(shape, gen, a.reads + c.reads)
+    return out if shape else em.materialise(out)
 
 
 def _sign(em, x):
@@ -680,7 +766,7 @@ def matmul(em, x, y, c):
     dest = em.new_array(shape)
     em.store(em.ew(Num(const=0.0)) if c is None else ce, dest)
     if m * n == 0 or k == 0:
-        return dest
+        return dest if shape else Num(value=em.load(dest, []))
     gemm = _gemm_slot()
     if gemm is None:
         raise Unsupported("numpy's BLAS has no gemm adcompile can call")
@@ -703,6 +789,8 @@ def matmul(em, x, y, c):
         DOUBLE(0.0 if c is None else 1.0), _data(em, dest), integer(max(1, n)),
     ]  # fmt: skip
     b.call(fn, args)
+    if not shape:  # (a vector by a vector: a number, as numpy's np.float64)
+        return Num(value=em.load(dest, []))
     return dest
 
 

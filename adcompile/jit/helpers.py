@@ -357,6 +357,64 @@ def _matmul_adjoint_rhs(g, x, y):
     raise TypingError(f"the adjoint of {x} @ {y}")
 
 
+def unconcatenate(g, arrays, axis=0, rows=False):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(unconcatenate, prefer_literal=True)
+def _unconcatenate(g, arrays, axis=0, rows=False):
+    # (the cotangent of np.concatenate of a tuple of arrays of g's dimensions along a
+    # constant axis: g's slices along it, each piece's length in turn)
+    ax = _literal(axis, "axis")
+    if _literal(rows, "rows") or ax is None:
+        raise TypingError("the adjoint of np.vstack/np.column_stack or of a flattened join")
+    if not isinstance(g, types.Array) or not isinstance(arrays, types.BaseTuple):
+        raise TypingError(f"the adjoint of np.concatenate of {arrays}")
+    if any(not isinstance(a, types.Array) or a.ndim != g.ndim for a in arrays):
+        raise TypingError("the adjoint of np.concatenate of pieces of other dimensions")
+    ax %= g.ndim
+    lead = ":, " * ax
+    lines = ["def impl(g, arrays, axis=0, rows=False):", "    e0 = 0"]
+    parts = []
+    for k in range(len(arrays)):
+        lines.append(f"    e{k + 1} = e{k} + arrays[{k}].shape[{ax}]")
+        parts.append(f"g[{lead}e{k}:e{k + 1}]")
+    lines.append(f"    return ({', '.join(parts)},)")
+    return _compiled("\n".join(lines) + "\n", "impl")
+
+
+def dot_adjoint_lhs(g, x, y):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+def dot_adjoint_rhs(g, x, y):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+def _ndim(t) -> int:
+    return t.ndim if isinstance(t, types.Array) else 0
+
+
+@overload(dot_adjoint_lhs)
+def _dot_adjoint_lhs(g, x, y):
+    # (np.dot of operands of at most 2 dimensions is their matrix product, or a
+    # product by a number)
+    if _ndim(x) == 0 or _ndim(y) == 0:
+        return lambda g, x, y: unbroadcast(g * y, x)
+    if _ndim(x) <= 2 and _ndim(y) <= 2:
+        return lambda g, x, y: matmul_adjoint_lhs(g, x, y)
+    raise TypingError(f"the adjoint of np.dot({x}, {y})")
+
+
+@overload(dot_adjoint_rhs)
+def _dot_adjoint_rhs(g, x, y):
+    if _ndim(x) == 0 or _ndim(y) == 0:
+        return lambda g, x, y: unbroadcast(g * x, y)
+    if _ndim(x) <= 2 and _ndim(y) <= 2:
+        return lambda g, x, y: matmul_adjoint_rhs(g, x, y)
+    raise TypingError(f"the adjoint of np.dot({x}, {y})")
+
+
 def reduced_count(x, axis=None):  # pragma: no cover - replaced by the overload
     raise NotImplementedError
 
