@@ -177,7 +177,7 @@ class Unroller:
         return None
 
     def element(self, c: Static, node: ast.Subscript) -> object:
-        part = self.slice_of(node.slice)
+        part = slice_of(node.slice, self.const)
         if part is not None:  # (params[:-1]: the elements, as a container)
             return Static([i if isinstance(i, Static) else copy.deepcopy(i) for i in c.items[part]])
         i = self.const(node.slice)
@@ -433,7 +433,7 @@ class Unroller:
             dc = self.adjoint_call(dc_node, node)
         else:
             dc = self.const(dc_node)
-        part = self.slice_call(key)
+        part = slice_call(key, self.const)
         if part is not None and isinstance(dc, Adjoint):  # (params[:-1]'s adjoint)
             src = self.const(g)
             positions = list(range(len(dc.like.items)))[part]
@@ -450,18 +450,6 @@ class Unroller:
             )
         self.add_into(dc, k, g, node)
         return dc
-
-    def slice_call(self, node: ast.expr) -> slice | None:
-        """The slice of ``slice(a, b, c)`` with ints (or None) known here."""
-        if not (isinstance(node, ast.Call) and _called(node) == "slice") or node.keywords:
-            return None
-        bounds = [
-            None if isinstance(a, ast.Constant) and a.value is None else self.const(a)
-            for a in node.args
-        ]
-        if any(b is not None and type(b) is not int for b in bounds) or len(bounds) > 3:
-            return None
-        return None if len(bounds) == 3 and bounds[2] == 0 else slice(*bounds)
 
     def merge(self, dc: Adjoint, k: int, src: object, node: ast.stmt) -> None:
         """Add the adjoint ``src`` (a slot of another Adjoint) into ``dc``'s slot ``k``."""
@@ -537,20 +525,11 @@ class Unroller:
         """The items of a loop over a container (or a slice of it, ``c[::-1]``,
         ``c[:-1]``)."""
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
-            part = self.slice_of(node.slice)
+            part = slice_of(node.slice, self.const)
             items = self.iterated(node.value) if part is not None else None
             return None if items is None else items[part]
         c = self.const(node)
         return list(c.items) if isinstance(c, Static) else None
-
-    def slice_of(self, node: ast.expr) -> slice | None:
-        """The slice ``node`` is, when its bounds are ints known here."""
-        if not isinstance(node, ast.Slice):
-            return None
-        bounds = [None if b is None else self.const(b) for b in (node.lower, node.upper, node.step)]
-        if any(b is not None and type(b) is not int for b in bounds) or bounds[2] == 0:
-            return None
-        return slice(*bounds)
 
     def branch(self, node: ast.If) -> list:
         test = self.const(node.test)
@@ -572,6 +551,28 @@ class Unroller:
             ):
                 raise self.refuse("a container or a number that differs between the branches", node)
         return [ast.If(self.expr(node.test), body or [ast.Pass()], orelse)]
+
+
+def slice_of(node: ast.expr, const: Callable) -> slice | None:
+    """The slice ``node`` is, when its bounds are ints known here."""
+    if not isinstance(node, ast.Slice):
+        return None
+    bounds = [None if b is None else const(b) for b in (node.lower, node.upper, node.step)]
+    if any(b is not None and type(b) is not int for b in bounds) or bounds[2] == 0:
+        return None
+    return slice(*bounds)
+
+
+def slice_call(node: ast.expr, const: Callable) -> slice | None:
+    """The slice of ``slice(a, b, c)`` with ints (or None) known here."""
+    if not (isinstance(node, ast.Call) and _called(node) == "slice") or node.keywords:
+        return None
+    bounds = [
+        None if isinstance(a, ast.Constant) and a.value is None else const(a) for a in node.args
+    ]
+    if any(b is not None and type(b) is not int for b in bounds) or len(bounds) > 3:
+        return None
+    return None if len(bounds) == 3 and bounds[2] == 0 else slice(*bounds)
 
 
 def _is_mark(node: ast.Expr) -> bool:
