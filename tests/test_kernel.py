@@ -22,7 +22,14 @@ import pytest
 from helpers import leaves, mlp_args, softmax_mlp
 from hypothesis import HealthCheck, assume, given, reject, settings
 from test_models import _mlp_layers, attention_loss, mlp_loss
-from test_numba_backend import gated_rnn, gated_rnn_args, relu_mlp, relu_mlp_args
+from test_numba_backend import (
+    gated_rnn,
+    gated_rnn_args,
+    last_layer_linear,
+    last_layer_linear_args,
+    relu_mlp,
+    relu_mlp_args,
+)
 
 import adcompile as ad
 from adcompile.errors import AdCompileError
@@ -112,6 +119,7 @@ def test_suite_models():
     by_kernel(attention_loss, (*qkv, rng.normal(size=(4, 3)), rng.normal(size=(4, 2))), 0)
     by_kernel(relu_mlp, relu_mlp_args(rng), 0)
     by_kernel(gated_rnn, gated_rnn_args(rng), (0, 1, 2))
+    by_kernel(last_layer_linear, last_layer_linear_args(rng), 0)
     by_kernel(softplus, (rng.normal(size=(4, 3)), rng.normal(size=(3, 5))), (0, 1))
 
 

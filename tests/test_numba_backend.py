@@ -161,6 +161,29 @@ def test_concatenation_and_dot_products_of_vectors():
     same_as_numpy(gated_rnn, gated_rnn_args(np.random.default_rng(12)), (0, 1, 2))
 
 
+def last_layer_linear(params, X, Y):
+    h = X
+    n = len(params) // 2
+    for i in range(n):
+        z = h @ params[2 * i] + params[2 * i + 1]
+        h = np.tanh(z) if i < n - 1 else z  # (a branch on the layer's position)
+    z = h - np.max(h, axis=1, keepdims=True)
+    lse = np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    return -np.sum(Y * (z - lse)) / X.shape[0]
+
+
+def last_layer_linear_args(rng):
+    params = []
+    for _ in range(3):
+        params += [rng.normal(size=(4, 4)), rng.normal(size=4)]
+    return params, rng.normal(size=(5, 4)), np.eye(4)[rng.integers(0, 4, 5)]
+
+
+@needs_numba
+def test_a_branch_on_the_loop_index_in_a_loop_over_a_list():
+    same_as_numpy(last_layer_linear, last_layer_linear_args(np.random.default_rng(13)), 0)
+
+
 @needs_numba
 def test_a_loop_over_a_slice_of_a_list_of_layers():
     same_as_numpy(relu_mlp, relu_mlp_args(np.random.default_rng(11)), 0)

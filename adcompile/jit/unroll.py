@@ -36,6 +36,10 @@ FOLD = {
     ast.FloorDiv: operator.floordiv,
     ast.Mod: operator.mod,
 }
+COMPARE = {
+    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+}  # fmt: skip
 
 
 @dataclass
@@ -155,6 +159,10 @@ class Unroller:
                 if isinstance(node.op, ast.FloorDiv | ast.Mod) and b == 0:
                     return None
                 return FOLD[type(node.op)](a, b)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in COMPARE:
+            a, b = self.const(node.left), self.const(node.comparators[0])
+            if type(a) is int and type(b) is int:  # (i < n - 1: 1 or 0)
+                return int(COMPARE[type(node.ops[0])](a, b))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             args = [self.const(a) for a in node.args]
             if node.func.id == "len" and len(args) == 1 and isinstance(args[0], Static):
@@ -324,6 +332,10 @@ class Unroller:
         return current
 
     def assign(self, target: ast.expr, value: ast.expr, node: ast.stmt) -> list:
+        taken = popped(self, value, node)
+        if taken is not None:  # (h_1 = stack.pop(): the element the forward pushed last)
+            item = taken if isinstance(taken, ast.expr) else _hold(taken, self)
+            return self.assign(target, item, node)
         c = self.const(value)
         if isinstance(target, ast.Name):
             if isinstance(c, int | Static | Adjoint):
@@ -440,7 +452,7 @@ class Unroller:
             if not isinstance(src, Adjoint) or len(src.slots) != len(positions):
                 raise self.refuse("the adjoint of a slice of a container", node)
             for k, slot in zip(positions, src.slots, strict=True):
-                self.merge(dc, k, slot, node)
+                merge(self, dc, k, slot, node)
             return dc
         k = self.const(key)
         if not isinstance(dc, Adjoint) or not isinstance(k, int):
@@ -450,21 +462,6 @@ class Unroller:
             )
         self.add_into(dc, k, g, node)
         return dc
-
-    def merge(self, dc: Adjoint, k: int, src: object, node: ast.stmt) -> None:
-        """Add the adjoint ``src`` (a slot of another Adjoint) into ``dc``'s slot ``k``."""
-        if src is None:
-            return
-        if isinstance(src, Adjoint):
-            like = dc.like.items[k]
-            if not isinstance(like, Static) or len(like.items) != len(src.slots):
-                raise self.refuse("the adjoint of a nested container numba cannot follow", node)
-            if dc.slots[k] is None:
-                dc.slots[k] = Adjoint(like, [None] * len(like.items))
-            for j, slot in enumerate(src.slots):
-                self.merge(dc.slots[k], j, slot, node)
-            return
-        self.add_into(dc, k, ast.Name(src, ast.Load()), node)
 
     def add_into(self, dc: Adjoint, k: int, g: ast.expr, node: ast.stmt) -> None:
         like = dc.like.items[k]
@@ -573,6 +570,37 @@ def slice_call(node: ast.expr, const: Callable) -> slice | None:
     if any(b is not None and type(b) is not int for b in bounds) or len(bounds) > 3:
         return None
     return None if len(bounds) == 3 and bounds[2] == 0 else slice(*bounds)
+
+
+def popped(unroller: Unroller, value: ast.expr, node: ast.stmt) -> object:
+    """The element ``c.pop()`` takes from a container built here, or None."""
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)):
+        return None
+    f = value.func
+    owner = unroller.env.get(f.value.id) if isinstance(f.value, ast.Name) else None
+    if not isinstance(owner, Static) or f.attr != "pop" or value.args or value.keywords:
+        return None
+    if unroller.loops:
+        raise unroller.refuse("a list is read in a loop whose length is known only then", node)
+    if not owner.items:
+        raise unroller.refuse(f"{ast.unparse(value)} pops from an empty list", node)
+    return owner.items.pop()
+
+
+def merge(unroller: Unroller, dc: Adjoint, k: int, src: object, node: ast.stmt) -> None:
+    """Add the adjoint ``src`` (a slot of another Adjoint) into ``dc``'s slot ``k``."""
+    if src is None:
+        return
+    if isinstance(src, Adjoint):
+        like = dc.like.items[k]
+        if not isinstance(like, Static) or len(like.items) != len(src.slots):
+            raise unroller.refuse("the adjoint of a nested container numba cannot follow", node)
+        if dc.slots[k] is None:
+            dc.slots[k] = Adjoint(like, [None] * len(like.items))
+        for j, slot in enumerate(src.slots):
+            merge(unroller, dc.slots[k], j, slot, node)
+        return
+    unroller.add_into(dc, k, ast.Name(src, ast.Load()), node)
 
 
 def _is_mark(node: ast.Expr) -> bool:
