@@ -29,6 +29,7 @@ from test_numba_backend import (
     last_layer_linear_args,
     relu_mlp,
     relu_mlp_args,
+    sliced,
 )
 
 import adcompile as ad
@@ -120,6 +121,7 @@ def test_suite_models():
     by_kernel(relu_mlp, relu_mlp_args(rng), 0)
     by_kernel(gated_rnn, gated_rnn_args(rng), (0, 1, 2))
     by_kernel(last_layer_linear, last_layer_linear_args(rng), 0)
+    by_kernel(sliced, (rng.normal(size=(4, 6)), rng.normal(size=(3, 3))), (0, 1))
     by_kernel(softplus, (rng.normal(size=(4, 3)), rng.normal(size=(3, 5))), (0, 1))
 
 

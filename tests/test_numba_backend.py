@@ -184,6 +184,26 @@ def test_a_branch_on_the_loop_index_in_a_loop_over_a_list():
     same_as_numpy(last_layer_linear, last_layer_linear_args(np.random.default_rng(13)), 0)
 
 
+def sliced_and_picked(x, y, rows):
+    return (
+        np.sum(x[1:, ::2] * y)
+        + np.sum(x[0] ** 2)
+        + np.sum(x[:, -1])
+        + np.sum(np.tanh(x[rows]) ** 2)  # (rows that repeat: their adjoints add up)
+    )
+
+
+@needs_numba
+def test_indexing_by_ints_slices_and_an_array_of_rows():
+    rng = np.random.default_rng(14)
+    args = (rng.normal(size=(4, 6)), rng.normal(size=(3, 3)), np.array([0, 2, 2, -1]))
+    same_as_numpy(sliced_and_picked, args, (0, 1))
+
+
+def sliced(x, y):
+    return np.sum(x[1:, ::2] * y) + np.sum(x[0] ** 2) + np.sum(x[:, -1] * x[-1, :4])
+
+
 @needs_numba
 def test_a_loop_over_a_slice_of_a_list_of_layers():
     same_as_numpy(relu_mlp, relu_mlp_args(np.random.default_rng(11)), 0)

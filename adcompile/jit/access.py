@@ -51,7 +51,7 @@ def subscript(em, node: ast.Subscript, env: dict):
     if not isinstance(v, Arr):
         raise Unsupported("an index of a number")
     parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-    return _view(v, [_index_part(em, p, env) for p in parts])
+    return view_of(v, [_index_part(em, p, env) for p in parts])
 
 
 def _index_part(em, p: ast.expr, env: dict):
@@ -72,7 +72,7 @@ def _index_part(em, p: ast.expr, env: dict):
     raise Unsupported("an index not known when compiling")
 
 
-def _view(a: Arr, parts: list) -> Arr:
+def view_of(a: Arr, parts: list) -> Arr:
     """The view of ``a`` that indexing with constant integers and slices gives."""
     if sum(1 for p in parts if p is not None) > a.ndim:
         raise Unsupported("too many indices")

@@ -11,6 +11,7 @@ import math
 from llvmlite import ir
 
 from . import native
+from .access import view_of
 from .control import block
 from .values import (
     DOUBLE,
@@ -67,6 +68,8 @@ def call(em, node: ast.Call, env: dict):
             return _filled(em, args[0], 0.0)
         if name == "float" and len(args) == 1 and isinstance(args[0], Num):
             return Num(const=float(args[0].const)) if args[0].const is not None else args[0]
+        if name == "slice" and not kwargs and 1 <= len(args) <= 3:
+            return slice(*(None if a is None else _const(a) for a in args))
         if name == "len" and len(args) == 1 and not isinstance(args[0], Num):
             v = args[0]
             n = len(v) if isinstance(v, tuple | list) else _shape(em, v)[:1]
@@ -128,6 +131,8 @@ SIGNATURES = {
     "matmul_adjoint_lhs": (("g", "x", "y"), ()),
     "matmul_adjoint_rhs": (("g", "x", "y"), ()),
     "unconcatenate": (("g", "arrays", "axis", "rows"), (0, False)),
+    "unindex": (("g", "x", "index"), ()),
+    "add_into": (("out", "index", "g"), ()),
     "dot_adjoint_lhs": (("g", "x", "y"), ()),
     "dot_adjoint_rhs": (("g", "x", "y"), ()),
 }
@@ -360,6 +365,42 @@ def _unconcatenate(em, g, arrays, axis, rows):
     return tuple(parts)
 
 
+def _parts(index) -> list:
+    """The parts of an index of constant ints and slices."""
+    parts = list(index) if isinstance(index, tuple) else [index]
+    out = []
+    for p in parts:
+        if isinstance(p, Num) and type(p.const) is int:
+            out.append(p.const)
+        elif isinstance(p, slice):
+            out.append(p)
+        else:
+            raise Unsupported("the adjoint of an index of arrays or of values known when run")
+    return out
+
+
+def _unindex(em, g, x, index):
+    """``g`` written into zeros shaped like ``x`` at ``x[index]`` (ints and slices:
+    each element once)."""
+    shape = _shape(em, x)
+    dest = em.new_array(shape)
+    em.store(em.ew(Num(const=0.0)), dest)
+    part = view_of(dest, _parts(index))
+    em.store(_spread(em, g, part.shape), part)
+    return dest
+
+
+def _add_into(em, out, index, g):
+    """``out[index] += g``, in place (``out`` a gradient the code owns)."""
+    if not isinstance(out, Arr) or out.buf.kind == "in":
+        raise Unsupported("an update of an argument")
+    part = view_of(out, _parts(index))
+    value = em.ew(g)
+    if any(r.buf is out.buf for r in value.reads):
+        value = em.ew(em.materialise(value))
+    em.store(em.binary("+", part, _spread(em, value, part.shape)), part)
+
+
 def _dot_adjoint(em, g, x, y, lhs: bool):
     """The cotangent of ``x`` (``lhs``) or ``y`` in ``np.dot(x, y)``."""
     if not _shape(em, x) or not _shape(em, y):  # (a product by a number)
@@ -388,6 +429,8 @@ BROADCASTING = {
     "matmul_adjoint_lhs": _matmul_lhs,
     "matmul_adjoint_rhs": _matmul_rhs,
     "unconcatenate": lambda em, g, arrays, axis, rows: _unconcatenate(em, g, arrays, axis, rows),
+    "unindex": lambda em, g, x, index: _unindex(em, g, x, index),
+    "add_into": lambda em, out, index, g: _add_into(em, out, index, g),
     "dot_adjoint_lhs": lambda em, g, x, y: _dot_adjoint(em, g, x, y, True),
     "dot_adjoint_rhs": lambda em, g, x, y: _dot_adjoint(em, g, x, y, False),
 }

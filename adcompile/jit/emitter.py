@@ -147,6 +147,9 @@ class Emitter(Arithmetic):
     def statement(self, stmt: ast.stmt, env: dict) -> None:
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             return
+        if isinstance(stmt, ast.Expr) and _called(stmt.value) == "add_into":
+            self.expr(stmt.value, env)  # (an update in place: its value is None)
+            return
         if isinstance(stmt, ast.Expr) and _called(stmt.value) == "check_cotangent":
             y, dy = (self.expr(a, env) for a in stmt.value.args)
             if _shape_of(self, y) != _shape_of(self, dy):
@@ -448,7 +451,7 @@ def _pointer(dtype: str):
 
 
 def _called(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 2:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         return node.func.id
     return None
 

@@ -357,6 +357,69 @@ def _matmul_adjoint_rhs(g, x, y):
     raise TypingError(f"the adjoint of {x} @ {y}")
 
 
+def unindex(g, x, index):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+def add_into(out, index, g):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+def _index_kind(index) -> str:
+    """ "basic" (ints, slices, None, ...), "rows" (one 1-d array of ints: rows that may
+    repeat), or TypingError for anything else (several arrays, masks)."""
+    parts = index.types if isinstance(index, types.BaseTuple) else (index,)
+    arrays = [p for p in parts if isinstance(p, types.Array)]
+    if not arrays:
+        return "basic"
+    if len(parts) == 1 and arrays[0].ndim == 1 and isinstance(arrays[0].dtype, types.Integer):
+        return "rows"
+    raise TypingError(f"the adjoint of an index {index}")
+
+
+@overload(unindex)
+def _unindex(g, x, index):
+    # (g scattered into zeros shaped like x: assigned for an index of ints and slices,
+    # which names each element once; added row by row for an array of row numbers)
+    dtype = (
+        x.dtype
+        if isinstance(x, types.Array) and isinstance(x.dtype, types.Float)
+        else types.float64
+    )
+    if _index_kind(index) == "basic":
+
+        def basic(g, x, index):
+            out = np.zeros(x.shape, dtype=dtype)
+            out[index] = g
+            return out
+
+        return basic
+
+    def rows(g, x, index):
+        out = np.zeros(x.shape, dtype=dtype)
+        for k in range(index.shape[0]):
+            out[index[k]] += g[k]
+        return out
+
+    return rows
+
+
+@overload(add_into)
+def _add_into(out, index, g):
+    if _index_kind(index) == "basic":
+
+        def basic(out, index, g):
+            out[index] = out[index] + g
+
+        return basic
+
+    def rows(out, index, g):
+        for k in range(index.shape[0]):
+            out[index[k]] += g[k]
+
+    return rows
+
+
 def unconcatenate(g, arrays, axis=0, rows=False):  # pragma: no cover - replaced by the overload
     raise NotImplementedError
 

@@ -48,6 +48,8 @@ JIT_HELPERS = (
     "matmul_adjoint_lhs",
     "matmul_adjoint_rhs",
     "unconcatenate",
+    "unindex",
+    "add_into",
     "dot_adjoint_lhs",
     "dot_adjoint_rhs",
     "reduced_count",
@@ -88,7 +90,7 @@ OPERATORS = {
 }
 BUILTINS = frozenset(
     {"len", "range", "float", "int", "abs", "min", "max", "enumerate", "zip", "bool", "round"}
-    | {"sum"}
+    | {"sum", "slice"}
 )
 LINE_MARK = re.compile(r"^\s*# line (\d+):")
 NJIT = '@numba.njit(cache=True, error_model="numpy")'
@@ -199,6 +201,30 @@ def _body(text: str) -> tuple[str, ast.Module]:
     return body, ast.parse(body)
 
 
+def _is_np_s(node: ast.expr, namespace: dict) -> bool:
+    """Whether ``node`` is ``np.s_`` (numba has no index expressions: the index is
+    written as the tuple it makes, slices as ``slice(...)``)."""
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "s_"
+        and isinstance(node.value, ast.Name)
+        and namespace.get(node.value.id) is np
+    )
+
+
+def _index_value(node: ast.expr) -> ast.expr:
+    """The value of the index ``node`` (``np.s_[1:, ::2]``: ``(slice(1, None, None),
+    slice(None, None, 2))``)."""
+    if isinstance(node, ast.Tuple):
+        return ast.Tuple([_index_value(e) for e in node.elts], ast.Load())
+    if isinstance(node, ast.Slice):
+        bounds = [
+            b if b is not None else ast.Constant(None) for b in (node.lower, node.upper, node.step)
+        ]
+        return ast.Call(ast.Name("slice", ast.Load()), bounds, [])
+    return node
+
+
 def _marks(body: str, filename: str) -> list[tuple[int, int]]:
     """(line of the body, user line) of every ``# line N:`` marker, in order."""
     out = []
@@ -265,6 +291,8 @@ class Rewriter(ast.NodeVisitor):
             return self.call(new, node)
         if isinstance(new, ast.BinOp) and isinstance(new.op, ast.MatMult):
             return self.matmul([new.left, new.right])
+        if isinstance(new, ast.Subscript) and _is_np_s(new.value, self.item.namespace):
+            return _index_value(new.slice)
         if isinstance(new, ast.BinOp) and isinstance(new.op, ast.Add):
             return self.matmul_add(new)
         return new
