@@ -160,7 +160,10 @@ class Kernel:
 
     def __call__(self, args: tuple):
         pool = self._pool
-        frame = pool.pop() if pool else self._frame()  # (one per concurrent call)
+        try:
+            frame = pool.pop()  # (one per concurrent call: list.pop is atomic)
+        except IndexError:
+            frame = self._frame()
         outs = tuple([np.empty(s) for s in self.outputs])
         if self._ints:  # (an int is read as a float)
             args = tuple(float(a) if i in self._ints else a for i, a in enumerate(args))
