@@ -1769,6 +1769,38 @@ def test_import_reads_no_template():
     assert out.stdout.split() == ["0", "1", "True"]
 
 
+def test_a_first_gradient_reads_only_the_templates_it_uses(tmp_path):
+    """The names generated code must not take (``rules/free_names.py``) are known
+    without reading the templates, and are the names the templates read: a first
+    gradient reads the templates of its own rules, not all of them."""
+    (tmp_path / "model.py").write_text(
+        "import numpy as np\n\n\ndef f(x):\n    return np.sum(np.tanh(x) * x)\n"
+    )
+    code = """if True:
+        import importlib.util, inspect
+        read = []
+        getsource = inspect.getsource
+        inspect.getsource = lambda obj: read.append(obj) or getsource(obj)
+        import numpy as np
+        import adcompile as ad
+        from adcompile.rules import free_names
+        from model import f
+        ad.grad(f)(np.ones(3))
+        print(len(read))
+        computed = free_names.computed()
+        scipy = importlib.util.find_spec("scipy") is not None
+        print(computed == free_names.BUILTIN_FREE if scipy else computed <= free_names.BUILTIN_FREE)
+    """
+    root = pathlib.Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(tmp_path)]))
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    read, same = out.stdout.split()
+    assert int(read) < 20, read  # (tanh's, the product's, the sum's...)
+    assert same == "True", "remake rules/free_names.py (see its docstring)"
+
+
 def test_every_builtin_record_declares_its_shape_kind():
     undeclared = sorted(r.name for r in primitives() if r.builtin and r.shape is None)
     assert not undeclared, f"records without a shape kind (shape=...): {undeclared}"

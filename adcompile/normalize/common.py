@@ -13,6 +13,8 @@ from ..names import (
     ALIASES,
 )
 from ..rules import record, registry
+from ..rules.free_names import BUILTIN_FREE
+from ..rules.template import Unread
 
 # Reductions whose result is a scalar when taken over all axes without keepdims,
 # and elementwise primitives that keep a scalar a scalar (from the primitive records).
@@ -58,9 +60,12 @@ def _is_call_of(node: ast.expr, builtin: str, norm) -> bool:
 
 
 def rules_free_names() -> set[str]:
-    names: set[str] = set()
+    """The names rule templates read besides their parameters: adcompile's own (known
+    without reading their templates) and those of rules registered by users."""
+    names: set[str] = set(BUILTIN_FREE)
     for rule in rules.RULES.values():
-        names |= set(rule.free)
+        if type(rule) is not Unread:  # (an own rule not read yet is in BUILTIN_FREE)
+            names |= set(rule.free)
     return names
 
 
