@@ -72,7 +72,7 @@ def call(em, node: ast.Call, env: dict):
             return slice(*(None if a is None else _const(a) for a in args))
         if name == "len" and len(args) == 1 and not isinstance(args[0], Num):
             v = args[0]
-            n = len(v) if isinstance(v, tuple | list) else _shape(em, v)[:1]
+            n = len(v) if isinstance(v, tuple | list) else shape_of(em, v)[:1]
             return Num(const=n if isinstance(n, int) else n[0] if n else _no_len())
         if name == "sum" and len(args) == 1 and isinstance(args[0], tuple | list):
             total = Num(const=0)
@@ -166,7 +166,8 @@ def _axes_of(v, ndim: int):
     return tuple(sorted(a % ndim for a in axes))
 
 
-def _shape(em, v) -> tuple:
+def shape_of(em, v) -> tuple:
+    """The shape of a value (a number's is ())."""
     return () if isinstance(v, Num) else em.ew(v).shape
 
 
@@ -197,7 +198,7 @@ def _spread(em, g, shape: tuple) -> Ew:
 
 
 def _unreduce(em, g, x, axis, keepdims):
-    shape = _shape(em, x)
+    shape = shape_of(em, x)
     axes = _axes_of(axis, len(shape))
     if axes is not None and not _const(keepdims):
         g = _expand(em, g, axes, len(shape))
@@ -205,7 +206,7 @@ def _unreduce(em, g, x, axis, keepdims):
 
 
 def _unbroadcast(em, g, x):
-    gs, xs = _shape(em, g), _shape(em, x)
+    gs, xs = shape_of(em, g), shape_of(em, x)
     if gs == xs:
         return g
     if not xs:
@@ -224,13 +225,13 @@ def _unbroadcast(em, g, x):
 
 
 def _reduced_count(em, x, axis):
-    shape = _shape(em, x)
+    shape = shape_of(em, x)
     axes = _axes_of(axis, len(shape))
     return Num(const=math.prod(shape if axes is None else [shape[a] for a in axes]))
 
 
 def _extremum_mask(em, x, y, axis, keepdims):
-    shape = _shape(em, x)
+    shape = shape_of(em, x)
     axes = _axes_of(axis, len(shape))
     if axes is not None and not _const(keepdims):
         y = _expand(em, y, axes, len(shape))
@@ -280,7 +281,7 @@ def _untranspose(em, g, axes):
 
 
 def _matmul_lhs(em, g, x, y):
-    xn, yn = len(_shape(em, x)), len(_shape(em, y))
+    xn, yn = len(shape_of(em, x)), len(shape_of(em, y))
     if xn == 2 and yn == 2:
         return matmul(em, g, _transpose(em, y), None)
     if yn == 1 and xn in (1, 2):
@@ -291,7 +292,7 @@ def _matmul_lhs(em, g, x, y):
 
 
 def _matmul_rhs(em, g, x, y):
-    xn, yn = len(_shape(em, x)), len(_shape(em, y))
+    xn, yn = len(shape_of(em, x)), len(shape_of(em, y))
     if xn == 2 and yn == 2:
         return matmul(em, _transpose(em, x), g, None)
     if xn == 1 and yn in (1, 2):
@@ -326,7 +327,7 @@ def _reshape(em, x, shape: tuple):
 
 def _concatenate(em, pieces: list, axis):
     """np.concatenate of arrays of one number of dimensions along the constant ``axis``."""
-    shapes = [_shape(em, p) for p in pieces]
+    shapes = [shape_of(em, p) for p in pieces]
     ndim = len(shapes[0])
     if not isinstance(axis, int) or ndim == 0 or any(len(s) != ndim for s in shapes):
         raise Unsupported("np.concatenate of these")
@@ -353,12 +354,12 @@ def _unconcatenate(em, g, arrays, axis, rows):
     if rows or axis is None or not isinstance(arrays, tuple | list):
         raise Unsupported("the adjoint of np.vstack/np.column_stack or of a flattened join")
     g = em.materialise(g) if isinstance(g, Ew) else g
-    if not isinstance(g, Arr) or any(len(_shape(em, a)) != g.ndim for a in arrays):
+    if not isinstance(g, Arr) or any(len(shape_of(em, a)) != g.ndim for a in arrays):
         raise Unsupported("the adjoint of np.concatenate of pieces of other dimensions")
     axis %= g.ndim
     parts, start = [], 0
     for a in arrays:
-        n = _shape(em, a)[axis]
+        n = shape_of(em, a)[axis]
         shape = g.shape[:axis] + (n,) + g.shape[axis + 1 :]
         parts.append(Arr(g.buf, g.offset + start * g.strides[axis], shape, g.strides))
         start += n
@@ -382,7 +383,7 @@ def _parts(index) -> list:
 def _unindex(em, g, x, index):
     """``g`` written into zeros shaped like ``x`` at ``x[index]`` (ints and slices:
     each element once)."""
-    shape = _shape(em, x)
+    shape = shape_of(em, x)
     dest = em.new_array(shape)
     em.store(em.ew(Num(const=0.0)), dest)
     part = view_of(dest, _parts(index))
@@ -403,7 +404,7 @@ def _add_into(em, out, index, g):
 
 def _dot_adjoint(em, g, x, y, lhs: bool):
     """The cotangent of ``x`` (``lhs``) or ``y`` in ``np.dot(x, y)``."""
-    if not _shape(em, x) or not _shape(em, y):  # (a product by a number)
+    if not shape_of(em, x) or not shape_of(em, y):  # (a product by a number)
         return _unbroadcast(em, em.binary("*", g, y if lhs else x), x if lhs else y)
     return (_matmul_lhs if lhs else _matmul_rhs)(em, g, x, y)
 
@@ -499,10 +500,10 @@ def numpy_call(em, name: str, args: list, kwargs: dict):
     if name == "reshape" and len(args) == 2:
         return _reshape(em, args[0], _shape_arg(args[1]))
     if name == "expand_dims" and len(args) == 2 and not isinstance(args[0], Num):
-        shape = _shape(em, args[0])
+        shape = shape_of(em, args[0])
         axes = _axes_of(args[1], len(shape) + 1)
         return _expand(em, args[0], axes, len(shape) + len(axes))
-    if name == "outer" and len(args) == 2 and all(len(_shape(em, a)) == 1 for a in args):
+    if name == "outer" and len(args) == 2 and all(len(shape_of(em, a)) == 1 for a in args):
         return em.binary("*", _expand(em, args[0], (1,), 2), _expand(em, args[1], (0,), 2))
     if name in ("deg2rad", "radians", "rad2deg", "degrees") and len(args) == 1:
         factor = math.pi / 180 if name in ("deg2rad", "radians") else 180 / math.pi
@@ -520,7 +521,7 @@ def numpy_call(em, name: str, args: list, kwargs: dict):
         pieces = args[0]
         if not isinstance(pieces, tuple | list) or not pieces:
             raise Unsupported(f"np.{name} of this")
-        ndim = len(_shape(em, pieces[0]))
+        ndim = len(shape_of(em, pieces[0]))
         axis = _const(args[1]) if len(args) == 2 else 0 if name == "concatenate" or ndim == 1 else 1
         return _concatenate(em, list(pieces), axis)
     if name == "logaddexp" and len(args) == 2:
@@ -528,7 +529,7 @@ def numpy_call(em, name: str, args: list, kwargs: dict):
     if name in ("hypot", "arctan2") and len(args) == 2:
         return _libm2(em, {"hypot": "hypot", "arctan2": "atan2"}[name], args)
     if name == "shape" and len(args) == 1:
-        return tuple(Num(const=n) for n in _shape(em, args[0]))
+        return tuple(Num(const=n) for n in shape_of(em, args[0]))
     if name == "negative" and len(args) == 1:
         return em.binary("*", Num(const=-1.0), args[0])
     if name == "where" and len(args) == 3:
@@ -699,7 +700,7 @@ def np_f8():
 
 def reduce(em, op: str, x, axes, keepdims):
     """``reduce_<op>(x, axis, keepdims)`` by loops over ``x`` in its order."""
-    if not _shape(em, x):  # (of a number or a 0-d array: the number)
+    if not shape_of(em, x):  # (of a number or a 0-d array: the number)
         if axes not in (None, ()):
             raise Unsupported("a reduction of a number along an axis")
         return x if isinstance(x, Num) else em.materialise(em.ew(x))

@@ -20,7 +20,7 @@ from llvmlite import ir
 from . import native
 from .access import attribute, subscript
 from .arith import Arithmetic
-from .calls import call
+from .calls import call, shape_of
 from .control import bind, block, truth
 from .statements import finish as finish_outlines
 from .values import (
@@ -152,7 +152,7 @@ class Emitter(Arithmetic):
             return
         if isinstance(stmt, ast.Expr) and _called(stmt.value) == "check_cotangent":
             y, dy = (self.expr(a, env) for a in stmt.value.args)
-            if _shape_of(self, y) != _shape_of(self, dy):
+            if shape_of(self, y) != shape_of(self, dy):
                 raise Unsupported("a cotangent of another shape (numba raises the error)")
             return
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
@@ -440,10 +440,6 @@ class Emitter(Arithmetic):
         except KeyError:
             table = ir.GlobalVariable(self.module, ir.ArrayType(I8P, native.SIZE), native.SYMBOL)
         return self.b.load(self.b.gep(table, [I32(0), I32(slot)]))
-
-
-def _shape_of(em: Emitter, v) -> tuple:
-    return () if isinstance(v, Num) else em.ew(v).shape
 
 
 def _pointer(dtype: str):

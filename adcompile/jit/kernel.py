@@ -134,23 +134,7 @@ class Kernel:
         self._ints = [i for i, e in enumerate(expect) if e is int]
 
     def matches(self, args) -> bool:
-        if len(args) != len(self.expect):
-            return False
-        for a, e in zip(args, self.expect, strict=True):
-            if e is None:
-                if type(a) is not float and type(a) is not np.float64:
-                    return False
-            elif e is int:
-                if type(a) is not int or abs(a) >= 2**53:
-                    return False
-            elif (
-                type(a) is not np.ndarray
-                or a.shape != e
-                or a.dtype is not F8
-                or (a.flags.num & _C_ALIGNED != _C_ALIGNED)
-            ):
-                return False
-        return True
+        return expected(args) == self.expect
 
     def _frame(self):
         arena = np.empty(self._arena // 8 + 8)
